@@ -1,0 +1,175 @@
+//! The sans-IO signaling core.
+//!
+//! Contract: the driver (the per-shard I/O loop, or the deterministic simulation) feeds the core
+//! with datagrams, time, timer expiries and shard messages, then drains [`Output`]s with
+//! `poll_output()` until it returns `None`. The core never reads a clock, touches a socket, takes a
+//! lock or uses unseeded randomness. Everything it needs to know about "now" arrives as a [`Time`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::config::Config;
+
+/// Monotonic time in nanoseconds since an origin chosen by the driver.
+///
+/// The runtime reads its clock once per loop turn; the simulation advances a virtual clock.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Time(pub u64);
+
+impl Time {
+    pub const ZERO: Time = Time(0);
+
+    pub const fn from_millis(ms: u64) -> Time {
+        Time(ms * 1_000_000)
+    }
+
+    pub const fn as_millis(self) -> u64 {
+        self.0 / 1_000_000
+    }
+
+    pub const fn plus_millis(self, ms: u64) -> Time {
+        Time(self.0.saturating_add(ms * 1_000_000))
+    }
+
+    pub const fn millis_since(self, earlier: Time) -> u64 {
+        self.0.saturating_sub(earlier.0) / 1_000_000
+    }
+}
+
+/// Index of a shard: 0..shard_count.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ShardId(pub u16);
+
+/// Identifies one call inside its owning shard (unique for the shard's lifetime).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CallRef {
+    pub shard: ShardId,
+    pub seq: u64,
+}
+
+/// Opaque timer token. The core ignores tokens it no longer cares about, so the driver never
+/// needs to cancel a timer.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TimerToken(pub u64);
+
+/// A datagram to send from the shard's SIP socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    pub to: SocketAddr,
+    pub payload: Vec<u8>,
+}
+
+/// Messages between shards. They travel over SPSC queues in the runtime, and over an in-memory
+/// queue in the simulation. Never a lock, never shared mutable state.
+#[derive(Clone, Debug)]
+pub enum ShardMessage {
+    /// A datagram that arrived on the wrong shard, passed on raw to its owner.
+    Datagram { from: SocketAddr, payload: Vec<u8> },
+    /// A new configuration version (hot reload). Calls already up keep their settings.
+    Config(Arc<Config>),
+    /// Graceful stop: refuse new INVITEs with 503; after the drain deadline, BYE what is left.
+    Drain { deadline: Time },
+}
+
+/// One leg's media as the relay sees it. The RTCP socket is `local_port + 1`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MediaLeg {
+    /// Even port from the shard's slice of the media range.
+    pub local_port: u16,
+    /// Where the SDP of this leg's peer says to send RTP; `None` until known.
+    pub remote_rtp: Option<SocketAddr>,
+    /// Where to send RTCP; `None` = derived (rtp port + 1), or muxed.
+    pub remote_rtcp: Option<SocketAddr>,
+    /// Both sides negotiated a=rtcp-mux.
+    pub rtcp_mux: bool,
+}
+
+/// Commands to the media relay of this shard.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MediaCommand {
+    /// Bind RTP+RTCP sockets for both legs and relay between them (a <-> b).
+    Open {
+        call: CallRef,
+        a: MediaLeg,
+        b: MediaLeg,
+    },
+    /// Remote addresses changed (answer arrived, re-INVITE).
+    Update {
+        call: CallRef,
+        a: MediaLeg,
+        b: MediaLeg,
+    },
+    /// Stop relaying, close the sockets. The ports go back to the core's pool.
+    Close { call: CallRef },
+}
+
+/// Per-direction media counters, filled by the runtime's relay.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MediaCounters {
+    pub a_to_b_packets: u64,
+    pub a_to_b_bytes: u64,
+    pub b_to_a_packets: u64,
+    pub b_to_a_bytes: u64,
+    pub dropped: u64,
+}
+
+/// What the core asks its driver to do. Drained with `ShardCore::poll_output()`.
+#[derive(Clone, Debug)]
+pub enum Output {
+    Transmit(Transmit),
+    /// Call `handle_timer(token)` at (or after) `at`. Stale tokens are ignored by the core.
+    Timer {
+        token: TimerToken,
+        at: Time,
+    },
+    ToShard {
+        shard: ShardId,
+        message: ShardMessage,
+    },
+    Media(MediaCommand),
+    Event(Event),
+}
+
+/// Facts for the audit log and the metrics.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    CallStarted {
+        call: CallRef,
+        conversation: String,
+        from_trunk: String,
+        to_trunk: String,
+    },
+    CallAnswered {
+        call: CallRef,
+    },
+    CallEnded(CallEnd),
+    /// A request refused before any call existed (403 unknown source, 400 malformed, 404 no route...).
+    RequestRejected {
+        from: SocketAddr,
+        status: u16,
+        reason: String,
+    },
+    /// A response that could not be parsed; dropped and counted.
+    MalformedResponseDropped {
+        from: SocketAddr,
+        error: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallEnd {
+    pub call: CallRef,
+    pub conversation: String,
+    pub from_trunk: String,
+    pub to_trunk: String,
+    /// Final status of the initial INVITE (200 when answered, else the failure code).
+    pub setup_status: u16,
+    /// e.g. "bye_from_a", "bye_from_b", "cancelled", "rejected", "timeout", "drain".
+    pub end_reason: String,
+    pub duration_ms: u64,
+    /// Filled in by the runtime's relay, which owns the counters.
+    pub media: Option<MediaCounters>,
+}
+
+mod shard;
+pub use shard::ShardCore;

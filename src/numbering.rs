@@ -1,0 +1,1 @@
+//! E.164 normalisation (skeleton)
