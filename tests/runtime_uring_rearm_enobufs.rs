@@ -9,13 +9,17 @@ use handoff::runtime::uring::UringBackend;
 
 #[test]
 fn burst_larger_than_the_sip_buffer_ring_is_received_whole() {
-    let sip = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let sip = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let mut backend = UringBackend::new(sip, ShardWaker::new().unwrap(), 8).unwrap();
     let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
     // The SIP buffer ring holds 64 buffers; 300 datagrams queue up before the first dispatch.
     const BURST: u32 = 300;
     for i in 0..BURST {
-        peer.send_to(format!("OPTIONS {i}").as_bytes(), sip).unwrap();
+        peer.send_to(format!("OPTIONS {i}").as_bytes(), sip)
+            .unwrap();
     }
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(5);
