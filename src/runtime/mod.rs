@@ -7,6 +7,7 @@
 pub mod backend;
 pub mod epoll;
 pub mod queues;
+pub mod relay;
 pub mod shard;
 pub mod uring;
 pub mod uring_sys;

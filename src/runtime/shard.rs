@@ -5,22 +5,17 @@
 //! wheel's next deadline; read the clock once; dispatch what arrived (SIP to the core, media
 //! through the relay table into the outbox); act on outputs again.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::backend::{Backend, BackendError, Incoming, MediaPair, MediaSocket};
+use super::backend::{Backend, BackendError, Incoming};
 use super::queues::ShardMesh;
+use super::relay::MediaRelay;
 use super::wheel::TimerWheel;
 use crate::audit::AuditWriter;
 use crate::config::Config;
-use crate::core::{
-    CallRef, Event, MediaCommand, MediaCounters, Output, ShardCore, ShardId, ShardMessage, Time,
-    TimerToken,
-};
-use crate::media::relay::{RelayDecision, RelayTable, SlotId};
+use crate::core::{Event, Output, ShardCore, ShardId, ShardMessage, Time, TimerToken};
 
 /// After the drain deadline the core sends BYEs; this long is left for them to be answered.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(2);
@@ -28,8 +23,6 @@ pub const DRAIN_GRACE: Duration = Duration::from_secs(2);
 const MESSAGES_PER_TURN: usize = 1024;
 /// Upper bound on a sleep: keeps an idle shard's drain check and clock honest.
 const MAX_SLEEP: Duration = Duration::from_millis(500);
-
-const NO_SLOT: u32 = u32::MAX;
 
 /// The process-wide clock origin: `Time` is nanoseconds since it, on every shard.
 #[derive(Clone, Copy, Debug)]
@@ -87,119 +80,6 @@ pub struct ShardError {
     pub source: BackendError,
 }
 
-struct CallMedia {
-    a: MediaPair,
-    b: MediaPair,
-}
-
-/// The shard's media side: relay table plus the socket <-> slot maps.
-struct Media {
-    relay: RelayTable,
-    calls: HashMap<CallRef, CallMedia>,
-    socket_slot: Vec<u32>,
-    slot_socket: Vec<MediaSocket>,
-    /// Counters of calls whose media closed before their CallEnded event was seen.
-    closed: HashMap<CallRef, MediaCounters>,
-    advertise: IpAddr,
-}
-
-impl Media {
-    fn map(&mut self, socket: MediaSocket, slot: SlotId) {
-        let s = socket as usize;
-        if self.socket_slot.len() <= s {
-            self.socket_slot.resize(s + 1, NO_SLOT);
-        }
-        self.socket_slot[s] = slot.0;
-        let k = slot.0 as usize;
-        if self.slot_socket.len() <= k {
-            self.slot_socket.resize(k + 1, MediaSocket::MAX);
-        }
-        self.slot_socket[k] = socket;
-    }
-
-    fn unmap(&mut self, socket: MediaSocket) {
-        if let Some(s) = self.socket_slot.get_mut(socket as usize) {
-            *s = NO_SLOT;
-        }
-    }
-
-    fn command<B: Backend>(
-        &mut self,
-        backend: &mut B,
-        command: MediaCommand,
-        status: &ShardStatus,
-    ) {
-        match command {
-            MediaCommand::Open { call, a, b } => {
-                let slots = match self.relay.open(call, a, b) {
-                    Ok(slots) => slots,
-                    Err(error) => {
-                        tracing::error!(%error, "media open refused by the relay table");
-                        return;
-                    }
-                };
-                let a_pair = match backend.open_media_pair(self.advertise, a.local_port) {
-                    Ok(p) => p,
-                    Err(error) => {
-                        tracing::error!(%error, ?call, "media sockets for leg A not opened");
-                        status.media_open_failures.fetch_add(1, Ordering::Relaxed);
-                        let _ = self.relay.close(call);
-                        return;
-                    }
-                };
-                let b_pair = match backend.open_media_pair(self.advertise, b.local_port) {
-                    Ok(p) => p,
-                    Err(error) => {
-                        tracing::error!(%error, ?call, "media sockets for leg B not opened");
-                        status.media_open_failures.fetch_add(1, Ordering::Relaxed);
-                        backend.close_media_pair(a_pair);
-                        let _ = self.relay.close(call);
-                        return;
-                    }
-                };
-                self.map(a_pair.rtp, slots.a_rtp);
-                self.map(a_pair.rtcp, slots.a_rtcp);
-                self.map(b_pair.rtp, slots.b_rtp);
-                self.map(b_pair.rtcp, slots.b_rtcp);
-                self.calls.insert(
-                    call,
-                    CallMedia {
-                        a: a_pair,
-                        b: b_pair,
-                    },
-                );
-            }
-            MediaCommand::Update { call, a, b } => {
-                if let Err(error) = self.relay.update(call, a, b) {
-                    tracing::warn!(%error, "media update for a call without media");
-                }
-            }
-            MediaCommand::Close { call } => self.close(backend, call),
-        }
-    }
-
-    fn close<B: Backend>(&mut self, backend: &mut B, call: CallRef) {
-        let Some(media) = self.calls.remove(&call) else {
-            return;
-        };
-        for pair in [media.a, media.b] {
-            self.unmap(pair.rtp);
-            self.unmap(pair.rtcp);
-            backend.close_media_pair(pair);
-        }
-        if let Ok(counters) = self.relay.close(call) {
-            self.closed.insert(call, counters);
-        }
-    }
-
-    /// The counters for a call that just ended: final if its media closed, a snapshot if not.
-    fn counters_for(&mut self, call: CallRef) -> Option<MediaCounters> {
-        self.closed
-            .remove(&call)
-            .or_else(|| self.relay.counters(call))
-    }
-}
-
 /// Runs the shard until it has drained, or until its backend fails. Returns the backend so the
 /// caller can drop every ring only once no shard can still post to it.
 pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B, ShardError)> {
@@ -215,14 +95,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
     } = setup;
     let me = ShardId(index as u16);
     let mut core = ShardCore::new(me, shard_count as u16, config.clone(), seed);
-    let mut media = Media {
-        relay: RelayTable::new(),
-        calls: HashMap::new(),
-        socket_slot: Vec::new(),
-        slot_socket: Vec::new(),
-        closed: HashMap::new(),
-        advertise: config.sbc.advertise,
-    };
+    let mut media = MediaRelay::new(config.sbc.advertise);
     let mut now = clock.now();
     let mut wheel = TimerWheel::new(now);
     let mut fired: Vec<TimerToken> = Vec::new();
@@ -298,14 +171,6 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             return fail(backend, e);
         }
         now = clock.now();
-        let relayed = &status.media_relayed;
-        let dropped = &status.media_dropped;
-        let Media {
-            relay,
-            socket_slot,
-            slot_socket,
-            ..
-        } = &mut media;
         let result = backend.dispatch(&mut |incoming, outbox| match incoming {
             Incoming::Sip { from, payload } => core.handle_datagram(now, from, payload),
             Incoming::Media {
@@ -313,27 +178,16 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                 from,
                 payload,
             } => {
-                let slot = socket_slot.get(socket as usize).copied().unwrap_or(NO_SLOT);
-                if slot == NO_SLOT {
-                    return;
-                }
-                match relay.on_packet(SlotId(slot), from, payload) {
-                    RelayDecision::Forward { out_slot, dst } => {
-                        match slot_socket.get(out_slot.0 as usize) {
-                            Some(&out) if outbox.push(out, dst, payload) => {
-                                relayed.fetch_add(1, Ordering::Relaxed);
-                            }
-                            _ => {
-                                dropped.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                    }
-                    RelayDecision::Drop(_) => {
-                        dropped.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
+                media.on_packet(socket, from, payload, outbox);
             }
         });
+        let relay_stats = media.stats();
+        status
+            .media_relayed
+            .store(relay_stats.relayed, Ordering::Relaxed);
+        status
+            .media_dropped
+            .store(relay_stats.dropped, Ordering::Relaxed);
         if let Err(e) = result {
             return fail(backend, e);
         }
@@ -354,7 +208,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
 fn drain_outputs<B: Backend>(
     core: &mut ShardCore,
     backend: &mut B,
-    media: &mut Media,
+    media: &mut MediaRelay,
     wheel: &mut TimerWheel,
     mesh: &ShardMesh,
     audit: &mut AuditWriter,
@@ -374,7 +228,12 @@ fn drain_outputs<B: Backend>(
                     backend.wake_peer(to);
                 }
             }
-            Output::Media(command) => media.command(backend, command, status),
+            Output::Media(command) => {
+                if let Err(error) = media.command(backend, command) {
+                    status.media_open_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(shard = index, %error, "media command failed");
+                }
+            }
             Output::Event(Event::CallStarted { .. }) => {
                 status.active_calls.fetch_add(1, Ordering::Relaxed);
             }
