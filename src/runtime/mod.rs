@@ -5,6 +5,7 @@
 //! epoll backend and the signal handling need) are the only files with `unsafe` in the crate.
 
 pub mod backend;
+pub mod bare;
 pub mod epoll;
 pub mod queues;
 pub mod relay;
