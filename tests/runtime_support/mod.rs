@@ -243,3 +243,6 @@ impl Drop for Handoff {
         }
     }
 }
+
+pub mod call;
+pub mod ua;
