@@ -7,6 +7,7 @@ pub mod media;
 pub mod numbering;
 pub mod runtime;
 pub mod sdp;
+pub mod sim;
 pub mod server;
 pub mod sip;
 
