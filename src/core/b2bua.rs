@@ -84,6 +84,21 @@ fn filtered_supported(message: &Message) -> Option<String> {
     (!kept.is_empty()).then(|| kept.join(", "))
 }
 
+/// A 400 for a request that failed to parse, naming the error in the reason phrase and a
+/// Warning. `None` when even the framing is broken: without Via there is nowhere to answer.
+fn bad_request(payload: &[u8], error: &str) -> Option<Vec<u8>> {
+    let framed = Message::parse_framing(payload).ok()?;
+    if !framed.is_request() || framed.method() == Some(Method::Ack) {
+        return None;
+    }
+    let reason = reason_phrase(&format!("Bad Request ({error})"));
+    let warning = format!("399 handoff \"{}\"", reason_phrase(error).replace(['"', '\\'], "'"));
+    sip::response_to(&framed, 400, &reason)
+        .header("Warning", warning)
+        .build()
+        .ok()
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -201,7 +216,9 @@ impl ShardCore {
         for (name, value) in extra {
             builder = builder.header(name, value);
         }
-        let _ = self.txn.respond(now, tx, status, builder.build());
+        if let Ok(bytes) = builder.build() {
+            let _ = self.txn.respond(now, tx, status, bytes);
+        }
     }
 
     fn reject(&mut self, now: Time, tx: ServerTxId, from: SocketAddr, request: &Message, refusal: Refusal) {
@@ -238,9 +255,7 @@ impl ShardCore {
         self.stats.requests_rejected += 1;
         // ACKs are never answered; anything else gets a 400 naming the parse error, when we can
         // still find the headers a response needs.
-        if !payload.starts_with(b"ACK ")
-            && let Some(response) = sip::bad_request_for(payload, &reason_phrase(error))
-        {
+        if let Some(response) = bad_request(payload, error) {
             self.transmit(from, response);
         }
         self.event(Event::RequestRejected {
@@ -266,10 +281,7 @@ impl ShardCore {
             ServerAction::Unusable(fault) => {
                 self.stats.rejected_malformed += 1;
                 self.stats.requests_rejected += 1;
-                if !matches!(request.method(), Some(Method::Ack))
-                    && let Some(response) =
-                        sip::bad_request_for(request.as_bytes(), &reason_phrase(&fault.to_string()))
-                {
+                if let Some(response) = bad_request(request.as_bytes(), &fault.to_string()) {
                     self.transmit(from, response);
                 }
             }
@@ -437,7 +449,7 @@ impl ShardCore {
 
         // Leg B's INVITE: an edit of A's, with everything naming A's side replaced.
         let mut edit = sip::MessageEdit::new(request);
-        edit.set_request_uri(&b_uri);
+        let uri_ok = edit.set_request_uri(&b_uri).is_ok();
         for name in [
             HeaderName::Via,
             HeaderName::Route,
@@ -456,18 +468,28 @@ impl ShardCore {
         ] {
             edit.remove_header(name);
         }
-        edit.prepend_header("Via", &self.via(&branch));
-        edit.add_header("Max-Forwards", &max_forwards.saturating_sub(1).to_string());
-        edit.add_header("From", &b_from);
-        edit.add_header("To", &b_to);
-        edit.add_header("Call-ID", &b_call_id);
-        edit.add_header("CSeq", "1 INVITE");
-        edit.add_header("Contact", &self.contact());
-        if let Some(supported) = filtered_supported(request) {
-            edit.add_header("Supported", &supported);
-        }
-        if let Some(offer) = &offer_b {
-            edit.set_body(Some("application/sdp"), offer);
+        let via = self.via(&branch);
+        let contact = self.contact();
+        let max_forwards = max_forwards.saturating_sub(1).to_string();
+        let supported = filtered_supported(request);
+        let edited = uri_ok
+            && edit.prepend_header("Via", via.as_bytes()).is_ok()
+            && edit.add_header("Max-Forwards", max_forwards.as_bytes()).is_ok()
+            && edit.add_header("From", b_from.as_bytes()).is_ok()
+            && edit.add_header("To", b_to.as_bytes()).is_ok()
+            && edit.add_header("Call-ID", b_call_id.as_bytes()).is_ok()
+            && edit.add_header("CSeq", b"1 INVITE").is_ok()
+            && edit.add_header("Contact", contact.as_bytes()).is_ok()
+            && supported
+                .as_ref()
+                .is_none_or(|s| edit.add_header("Supported", s.as_bytes()).is_ok())
+            && offer_b
+                .as_ref()
+                .is_none_or(|offer| edit.set_body(Some("application/sdp"), offer).is_ok());
+        if !edited {
+            let _ = self.pool.release(a_port);
+            let _ = self.pool.release(b_port);
+            return Err(Refusal::new(400, "Bad Request (caller values unusable on leg B)"));
         }
         let invite_b = edit.serialize();
 
@@ -625,18 +647,18 @@ impl ShardCore {
             return;
         };
         let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
-        let Some(call) = self.calls.get_mut(&seq) else {
-            return;
-        };
         if method == Method::Bye {
             self.reply(now, tx, request, 200, "OK", &[]);
-            if !call.is_ended() {
+            if self.calls.get(&seq).is_some_and(|c| !c.is_ended()) {
                 let reason = if side == Side::A { "bye_from_a" } else { "bye_from_b" };
                 self.send_bye(now, seq, side.other());
                 self.end_call(now, seq, reason, None);
             }
             return;
         }
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return;
+        };
         if call.is_ended() {
             self.reply(now, tx, request, 481, default_reason(481), &[]);
             return;
@@ -754,7 +776,8 @@ impl ShardCore {
         if let Some((content_type, bytes)) = &body {
             builder = builder.body(content_type, bytes);
         }
-        Some((branch, builder.build(), dialog.peer))
+        let bytes = builder.build().ok()?;
+        Some((branch, bytes, dialog.peer))
     }
 
     /// handoff's own BYE on leg `side` (teardown).
@@ -792,12 +815,15 @@ impl ShardCore {
         for route in &dialog.route_set {
             builder = builder.header("Route", route);
         }
-        let bytes = builder
+        let Ok(bytes) = builder
             .header("From", &dialog.local_party)
             .header("To", &dialog.remote_party)
             .header("Call-ID", &dialog.call_id)
-            .header("CSeq", &format!("{cseq} ACK"))
-            .build();
+            .header("CSeq", format!("{cseq} ACK"))
+            .build()
+        else {
+            return;
+        };
         let to = dialog.peer;
         leg.last_ack = Some((cseq, bytes.clone()));
         self.transmit(to, bytes);
@@ -851,7 +877,9 @@ impl ShardCore {
         if request.to().ok().and_then(|to| to.tag()).is_none() {
             builder = builder.to_tag(tag);
         }
-        let _ = self.txn.respond(now, tx, status, builder.build());
+        if let Ok(bytes) = builder.build() {
+            let _ = self.txn.respond(now, tx, status, bytes);
+        }
     }
 
     // ------------------------------------------------------------- responses
@@ -1057,7 +1085,7 @@ impl ShardCore {
         if let Some((content_type, bytes)) = &body {
             builder = builder.body(content_type, bytes);
         }
-        let bytes = builder.build();
+        let Ok(bytes) = builder.build() else { return };
         let to = leg.dialog.peer;
         if is_invite && (200..300).contains(&status) {
             let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);

@@ -200,7 +200,7 @@ impl UserAgent {
         &self.dialogs
     }
 
-    pub fn request(&self, id: RequestId) -> &IncomingRequest {
+    pub fn incoming(&self, id: RequestId) -> &IncomingRequest {
         &self.requests[id.0]
     }
 
@@ -288,7 +288,8 @@ impl UserAgent {
 
     /// Initial INVITE with extra headers.
     pub fn invite_with(&mut self, user: &str, sdp: Option<Vec<u8>>, extra: &[(&str, &str)]) -> DialogId {
-        let call_id = format!("{}-{}@{}", self.name, self.hex(), self.addr.ip());
+        let unique = self.hex();
+        let call_id = format!("{}-{unique}@{}", self.name, self.addr.ip());
         let local_tag = self.hex();
         let branch = self.branch();
         let request_uri = format!("sip:{user}@{}", self.sbc);
@@ -309,7 +310,7 @@ impl UserAgent {
         if let Some(sdp) = &sdp {
             builder = builder.body("application/sdp", sdp);
         }
-        let bytes = builder.build();
+        let bytes = builder.build().unwrap_or_default();
         self.dialogs.push(UaDialog {
             call_id,
             local_tag,
@@ -347,7 +348,7 @@ impl UserAgent {
             .header("To", &format!("<{}>", d.invite_request_uri))
             .header("Call-ID", &d.call_id)
             .header("CSeq", &format!("{} CANCEL", d.invite_cseq))
-            .build();
+            .build().unwrap_or_default();
         self.start_client("CANCEL", branch, bytes, Some(dialog));
     }
 
@@ -381,7 +382,7 @@ impl UserAgent {
         if let Some((content_type, bytes)) = &body {
             builder = builder.body(content_type, bytes);
         }
-        let bytes = builder.build();
+        let bytes = builder.build().unwrap_or_default();
         if method == "BYE" {
             d.state = UaDialogState::Terminated;
         }
@@ -398,17 +399,19 @@ impl UserAgent {
 
     /// An OPTIONS outside any dialog (keepalive).
     pub fn options(&mut self) -> String {
-        let call_id = format!("{}-opt-{}@{}", self.name, self.hex(), self.addr.ip());
+        let unique = self.hex();
+        let call_id = format!("{}-opt-{unique}@{}", self.name, self.addr.ip());
+        let tag = self.hex();
         let branch = self.branch();
         let uri = format!("sip:{}", self.sbc);
         let bytes = RequestBuilder::new(Method::Options, &uri)
             .header("Via", &self.via(&branch))
             .header("Max-Forwards", "70")
-            .header("From", &format!("<sip:{}@{}>;tag={}", self.name, self.addr.ip(), self.hex()))
+            .header("From", &format!("<sip:{}@{}>;tag={tag}", self.name, self.addr.ip()))
             .header("To", &format!("<{uri}>"))
             .header("Call-ID", &call_id)
             .header("CSeq", "1 OPTIONS")
-            .build();
+            .build().unwrap_or_default();
         self.start_client("OPTIONS", branch, bytes, None);
         call_id
     }
@@ -456,7 +459,7 @@ impl UserAgent {
         if let Some(sdp) = &sdp {
             builder = builder.body("application/sdp", sdp);
         }
-        let bytes = builder.build();
+        let bytes = builder.build().unwrap_or_default();
         self.requests[request.0].answered = status >= 200;
         self.server_respond(request.0, status, bytes.clone());
         if incoming.method != "INVITE" {
@@ -563,7 +566,7 @@ impl UserAgent {
     fn on_response(&mut self, message: &Message) {
         let Some(status) = message.status() else { return };
         let Ok(via) = message.top_via() else { return };
-        let Some(branch) = via.branch.map(|b| b.to_string()) else {
+        let Some(branch) = via.branch().map(|b| b.to_string()) else {
             return;
         };
         let Ok(cseq) = message.cseq() else { return };
@@ -579,7 +582,7 @@ impl UserAgent {
         let to_value = message.header(HeaderName::To).map(text).unwrap_or_default();
         let to_tag = message.to().ok().and_then(|to| to.tag().map(|t| t.to_string()));
         let contact = message
-            .contact()
+            .contacts()
             .next()
             .and_then(|c| c.ok())
             .map(|c| c.uri.as_str().to_string());
@@ -627,7 +630,7 @@ impl UserAgent {
                     .header("To", &to_value)
                     .header("Call-ID", &d.call_id)
                     .header("CSeq", &format!("{} ACK", cseq.seq))
-                    .build();
+                    .build().unwrap_or_default();
                 self.clients[index].non_2xx_ack = Some(ack);
             }
             if let Some(ack) = self.clients[index].non_2xx_ack.clone() {
@@ -680,7 +683,7 @@ impl UserAgent {
                         .header("To", &d.remote_party)
                         .header("Call-ID", &d.call_id)
                         .header("CSeq", &format!("{} ACK", cseq.seq))
-                        .build();
+                        .build().unwrap_or_default();
                     self.dialogs[dialog.0].last_ack = Some((cseq.seq, bytes.clone()));
                     bytes
                 }
@@ -693,7 +696,7 @@ impl UserAgent {
         let Some(method) = message.method() else { return };
         let method = method.as_str().to_string();
         let Ok(via) = message.top_via() else { return };
-        let branch = via.branch.unwrap_or_default().to_string();
+        let branch = via.branch().unwrap_or_default().to_string();
         let call_id = message.call_id().unwrap_or_default().to_string();
         let to_tag = message.to().ok().and_then(|to| to.tag().map(|t| t.to_string()));
         let cseq = message.cseq().map(|c| c.seq).unwrap_or(0);
@@ -738,7 +741,7 @@ impl UserAgent {
             let from_value = message.header(HeaderName::From).map(text).unwrap_or_default();
             let remote_tag = message.from().ok().and_then(|f| f.tag().map(|t| t.to_string()));
             let remote_target = message
-                .contact()
+                .contacts()
                 .next()
                 .and_then(|c| c.ok())
                 .map(|c| c.uri.as_str().to_string())
@@ -783,11 +786,11 @@ impl UserAgent {
                     d.state = UaDialogState::Terminated;
                     d.pending_2xx = None;
                 }
-                let bytes = sip::response_to(message, status, if status == 200 { "OK" } else { "Call/Transaction Does Not Exist" }).build();
+                let bytes = sip::response_to(message, status, if status == 200 { "OK" } else { "Call/Transaction Does Not Exist" }).build().unwrap_or_default();
                 self.server_respond(server, status, bytes);
             }
             "CANCEL" => {
-                let ok = sip::response_to(message, 200, "OK").build();
+                let ok = sip::response_to(message, 200, "OK").build().unwrap_or_default();
                 self.server_respond(server, 200, ok);
                 let invite = self
                     .servers
