@@ -16,6 +16,7 @@
 //! ```
 
 mod net;
+pub mod scenarios;
 mod ua;
 
 pub use net::{LinkProfile, Network, SimEvent, SimRng, reuseport_shard};

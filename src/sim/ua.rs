@@ -155,6 +155,8 @@ pub struct UserAgent {
     now: Time,
     /// Answer re-INVITEs and UPDATEs automatically with 200 + `auto_answer_sdp`.
     pub auto_answer_sdp: Option<Vec<u8>>,
+    /// Swallow this many ACKs to 2xx (to test handoff's 2xx retransmission).
+    pub drop_acks: u32,
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -181,6 +183,7 @@ impl UserAgent {
             wakeups: Vec::new(),
             now: Time::ZERO,
             auto_answer_sdp: None,
+            drop_acks: 0,
         }
     }
 
@@ -604,6 +607,8 @@ impl UserAgent {
         let tx = &mut self.clients[index];
         if method == "INVITE" {
             tx.next_retransmit = None;
+            // After a provisional the UAS owns the outcome: wait for its final.
+            tx.give_up = Time(u64::MAX);
         }
         if status >= 200 {
             tx.next_retransmit = None;
@@ -688,7 +693,11 @@ impl UserAgent {
                     bytes
                 }
             };
-            self.send(ack);
+            if self.drop_acks > 0 {
+                self.drop_acks -= 1;
+            } else {
+                self.send(ack);
+            }
         }
     }
 
