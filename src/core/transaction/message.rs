@@ -1,9 +1,9 @@
 //! What the transaction layer reads from messages (matching facts and keys) and the few
 //! messages it writes itself: its own responses (100, 200 to CANCEL, 408, 481, 482, 483), the ACK
-//! for a non-2xx final and the CANCEL of an INVITE (RFC 3261 17.1.1.3 and 9.1). Those copy header
-//! values verbatim from the request (and response) they answer; nothing else is invented.
+//! for a non-2xx final and the CANCEL of an INVITE (RFC 3261 17.1.1.3 and 9.1), with the SIP
+//! layer's builders. Those copy header values verbatim from the messages they answer.
 
-use crate::sip::{HeaderName, Message, Method, ParseError};
+use crate::sip::{EditError, HeaderName, Message, Method, ParseError, RequestBuilder, response_to};
 
 const MAGIC_COOKIE: &str = "z9hG4bK";
 
@@ -18,6 +18,8 @@ pub enum MessageFault {
     MissingBranch,
     #[error("{0}")]
     Parse(#[from] ParseError),
+    #[error("cannot build the message: {0}")]
+    Build(#[from] EditError),
 }
 
 /// The request fields transaction matching uses (RFC 3261 17.2.3 and its RFC 2543 fallback).
@@ -166,51 +168,24 @@ pub(crate) fn client_key<'s>(branch: &str, method: &str, scratch: &'s mut Vec<u8
     scratch
 }
 
-fn header_line(out: &mut Vec<u8>, name: &str, value: &[u8]) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
-}
-
-/// A response of the layer's own to `request`: its Vias, From, To (plus `to_tag` when given),
-/// Call-ID and CSeq, no body.
+/// A response of the layer's own to `request` (Vias, From, To plus `to_tag` when given, Call-ID,
+/// CSeq; no body).
 pub(crate) fn response(
     request: &Message,
     status: u16,
     reason: &str,
     to_tag: Option<&str>,
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(request.as_bytes().len().min(1024) + 64);
-    out.extend_from_slice(format!("SIP/2.0 {status} {reason}\r\n").as_bytes());
-    for via in request.header_lines(HeaderName::Via) {
-        header_line(&mut out, "Via", via);
-    }
-    for (name, kind) in [("From", HeaderName::From), ("To", HeaderName::To)] {
-        if let Some(value) = request.header(kind) {
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value);
-            if kind == HeaderName::To
-                && let Some(tag) = to_tag
-            {
-                out.extend_from_slice(b";tag=");
-                out.extend_from_slice(tag.as_bytes());
-            }
-            out.extend_from_slice(b"\r\n");
-        }
-    }
-    for (name, kind) in [("Call-ID", HeaderName::CallId), ("CSeq", HeaderName::CSeq)] {
-        if let Some(value) = request.header(kind) {
-            header_line(&mut out, name, value);
-        }
-    }
-    out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
-    out
+) -> Result<Vec<u8>, MessageFault> {
+    let builder = response_to(request, status, reason);
+    let builder = match to_tag {
+        Some(tag) => builder.to_tag(tag),
+        None => builder,
+    };
+    Ok(builder.build()?)
 }
 
-/// Start line, single top Via, Max-Forwards, From, To, Call-ID and CSeq `{seq} {method}`, the
-/// INVITE's Routes, no body: the shape of both ACK (non-2xx) and CANCEL.
+/// Single top Via, Max-Forwards, From, To, Call-ID and CSeq `{seq} {method}`, the INVITE's
+/// Routes, no body: the shape of both ACK (non-2xx) and CANCEL.
 fn request_from_invite(
     invite: &Message,
     method: Method,
@@ -226,19 +201,17 @@ fn request_from_invite(
         .ok_or(ParseError::MissingHeader(HeaderName::From))?;
     let call_id = invite.call_id()?;
     let seq = invite.cseq()?.seq;
-    let mut out = Vec::with_capacity(512);
-    out.extend_from_slice(format!("{method} {} SIP/2.0\r\n", uri.as_str()).as_bytes());
-    header_line(&mut out, "Via", top_via);
-    header_line(&mut out, "Max-Forwards", b"70");
-    header_line(&mut out, "From", from);
-    header_line(&mut out, "To", to);
-    header_line(&mut out, "Call-ID", call_id.as_bytes());
-    header_line(&mut out, "CSeq", format!("{seq} {method}").as_bytes());
+    let mut builder = RequestBuilder::new(method, uri.as_str())
+        .header("Via", top_via)
+        .header("Max-Forwards", "70")
+        .header("From", from)
+        .header("To", to)
+        .header("Call-ID", call_id)
+        .header("CSeq", format!("{seq} {method}"));
     for route in invite.header_lines(HeaderName::Route) {
-        header_line(&mut out, "Route", route);
+        builder = builder.header("Route", route);
     }
-    out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
-    Ok(out)
+    Ok(builder.build()?)
 }
 
 /// The ACK for a non-2xx final (RFC 3261 17.1.1.3): the INVITE's Request-URI, Call-ID, From,

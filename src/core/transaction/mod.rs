@@ -443,9 +443,13 @@ impl TransactionLayer {
         self.server_index.insert(tx.key.clone(), slot);
         if tx.invite {
             // An automatic 100 Trying, without To tag (RFC 3261 8.2.6.1).
-            let trying = message::response(request, 100, "Trying", None);
-            tx.last_response = Some(trying.clone());
-            self.emitter.transmit(from, trying);
+            match message::response(request, 100, "Trying", None) {
+                Ok(trying) => {
+                    tx.last_response = Some(trying.clone());
+                    self.emitter.transmit(from, trying);
+                }
+                Err(error) => tracing::warn!(%error, "no 100 Trying"),
+            }
         }
         tx.arm_unanswered(now, &self.durations, &mut self.emitter);
         self.servers.insert(slot, tx);
@@ -534,7 +538,13 @@ impl TransactionLayer {
     ) -> ServerAction {
         let tag = crate::core::ids::derived_tag(self.durations.shard, request.as_bytes());
         let to_tag = facts.to_tag.is_none().then_some(tag.as_str());
-        let response = message::response(request, status, reason, to_tag);
+        let response = match message::response(request, status, reason, to_tag) {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::warn!(%error, status, "cannot answer the request");
+                return outcome;
+            }
+        };
         let key_taken = self
             .server_index
             .contains_key(facts.server_key(facts.method, &mut self.scratch));

@@ -273,9 +273,9 @@ impl ServerTransaction {
         self.armed &= !name.bit();
         match (&self.state, name) {
             (ServerState::AwaitingFinal | ServerState::AwaitingResponse, TimerName::Unanswered) => {
-                self.answer_timeout(now, durations, emitter);
+                let answered = self.answer_timeout(now, durations, emitter);
                 Fired {
-                    terminated: false,
+                    terminated: !answered,
                     timeout: Some(TimerName::Unanswered),
                 }
             }
@@ -304,22 +304,23 @@ impl ServerTransaction {
         }
     }
 
-    /// The TU never answered: 408 from the layer, then the usual completion.
-    fn answer_timeout(&mut self, now: Time, durations: &Durations, emitter: &mut Emitter) {
-        let response = match Message::parse(&self.request) {
-            Ok(request) => {
-                let tag = crate::core::ids::derived_tag(durations.shard, &self.request);
-                let to_tag = request
-                    .to()
-                    .ok()
-                    .filter(|to| to.tag().is_none())
-                    .map(|_| tag.as_str());
+    /// The TU never answered: 408 from the layer, then the usual completion. Returns false when
+    /// no 408 could be built (the transaction then just ends).
+    fn answer_timeout(&mut self, now: Time, durations: &Durations, emitter: &mut Emitter) -> bool {
+        let tag = crate::core::ids::derived_tag(durations.shard, &self.request);
+        let response = Message::parse(&self.request)
+            .map_err(super::MessageFault::from)
+            .and_then(|request| {
+                let untagged = request.to().is_ok_and(|to| to.tag().is_none());
+                let to_tag = untagged.then_some(tag.as_str());
                 super::message::response(&request, 408, "Request Timeout", to_tag)
+            });
+        match response {
+            Ok(response) => self.respond(now, 408, response, durations, emitter).is_ok(),
+            Err(error) => {
+                tracing::warn!(%error, "cannot build a 408 for an unanswered request");
+                false
             }
-            Err(_) => Vec::new(),
-        };
-        if let Err(error) = self.respond(now, 408, response, durations, emitter) {
-            tracing::error!(%error, "408 for an unanswered request refused");
         }
     }
 }
