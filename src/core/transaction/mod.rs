@@ -426,13 +426,14 @@ impl TransactionLayer {
         let Some((slot, generation)) = self.servers.vacant() else {
             return ServerAction::Overloaded;
         };
+        let key: Box<[u8]> = facts.server_key(facts.method, &mut self.scratch).into();
         let mut tx = ServerTransaction::new(
-            Side::Server,
             slot,
             generation,
             Owner::TransactionUser,
             from,
             &facts,
+            key,
             request.as_bytes(),
         );
         if facts.to_tag.is_none() {
@@ -554,13 +555,14 @@ impl TransactionLayer {
             self.emitter.transmit(from, response);
             return outcome;
         };
+        let key: Box<[u8]> = facts.server_key(facts.method, &mut self.scratch).into();
         let mut tx = ServerTransaction::new(
-            Side::Server,
             slot,
             generation,
             Owner::Layer,
             from,
             facts,
+            key,
             request.as_bytes(),
         );
         self.server_index.insert(tx.key.clone(), slot);

@@ -84,17 +84,15 @@ pub(crate) struct Fired {
 
 impl ServerTransaction {
     pub fn new(
-        side: Side,
         slot: u32,
         generation: u32,
         owner: Owner,
         peer: SocketAddr,
         facts: &RequestFacts,
+        key: Box<[u8]>,
         request: &[u8],
     ) -> ServerTransaction {
         let invite = facts.method == Method::Invite;
-        let mut scratch = Vec::with_capacity(128);
-        let key: Box<[u8]> = facts.server_key(facts.method, &mut scratch).into();
         let legacy = (!facts.branch_is_rfc3261()).then(|| LegacyTags {
             request_to_tag: facts.to_tag.map(Into::into),
             response_to_tag: None,
@@ -113,7 +111,7 @@ impl ServerTransaction {
             } else {
                 ServerState::AwaitingResponse
             },
-            token_base: timer::token_base(side, slot, generation),
+            token_base: timer::token_base(Side::Server, slot, generation),
             armed: 0,
         }
     }
