@@ -7,8 +7,8 @@ pub mod media;
 pub mod numbering;
 pub mod runtime;
 pub mod sdp;
-pub mod sim;
 pub mod server;
+pub mod sim;
 pub mod sip;
 
 pub use server::run;

@@ -6,7 +6,11 @@ use handoff::sim::{CARRIER, PLATFORM, Sim, SimOptions, offer_sdp, scenarios};
 fn two_xx_is_retransmitted_until_the_ack() {
     let mut sim = Sim::new(SimOptions::default().seed(17));
     scenarios::retransmit_2xx_until_ack(&mut sim, 3).unwrap();
-    let retransmitted: u64 = sim.shards().iter().map(|s| s.stats().retransmitted_2xx).sum();
+    let retransmitted: u64 = sim
+        .shards()
+        .iter()
+        .map(|s| s.stats().retransmitted_2xx)
+        .sum();
     assert_eq!(retransmitted, 3);
 }
 
@@ -14,10 +18,13 @@ fn two_xx_is_retransmitted_until_the_ack() {
 fn no_ack_at_all_hangs_up_both_legs_after_64_t1() {
     let mut sim = Sim::new(SimOptions::default().seed(18));
     sim.ua(CARRIER).drop_acks = u32::MAX;
-    let caller = sim.ua(CARRIER).invite("+15551230000", Some(offer_sdp("10.0.0.1", 4000)));
+    let caller = sim
+        .ua(CARRIER)
+        .invite("+15551230000", Some(offer_sdp("10.0.0.1", 4000)));
     let invite = sim.expect_request(PLATFORM, "INVITE");
     let callee = sim.ua_ref(PLATFORM).incoming(invite).dialog.unwrap();
-    sim.ua(PLATFORM).answer(invite, 200, Some(offer_sdp("10.0.0.2", 5000)));
+    sim.ua(PLATFORM)
+        .answer(invite, 200, Some(offer_sdp("10.0.0.2", 5000)));
     assert!(sim.run_until(|s| s.ua_ref(PLATFORM).dialog(callee).bye_received, 60_000));
     let ends = sim.call_ends();
     assert_eq!(ends.len(), 1);

@@ -5,7 +5,11 @@ use handoff::core::dialog::Side;
 use handoff::sim::{LinkProfile, Sim, SimOptions, scenarios};
 
 fn lossy(seed: u64) -> Sim {
-    Sim::new(SimOptions::default().seed(seed).link(LinkProfile::lossy(0.2)))
+    Sim::new(
+        SimOptions::default()
+            .seed(seed)
+            .link(LinkProfile::lossy(0.2)),
+    )
 }
 
 #[test]
@@ -22,7 +26,8 @@ fn basic_call_survives_20_percent_loss() {
 #[test]
 fn cancel_and_busy_survive_20_percent_loss() {
     for seed in 1..=10 {
-        scenarios::cancel_before_answer(&mut lossy(seed)).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        scenarios::cancel_before_answer(&mut lossy(seed))
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         scenarios::busy(&mut lossy(seed)).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     }
 }

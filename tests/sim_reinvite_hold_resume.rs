@@ -8,7 +8,11 @@ use handoff::sim::{Sim, SimOptions, scenarios};
 fn caller_holds_and_resumes() {
     let mut sim = Sim::new(SimOptions::default().seed(14));
     scenarios::hold_resume(&mut sim, Side::A).unwrap();
-    let updates = sim.media.iter().filter(|(_, c)| matches!(c, MediaCommand::Update { .. })).count();
+    let updates = sim
+        .media
+        .iter()
+        .filter(|(_, c)| matches!(c, MediaCommand::Update { .. }))
+        .count();
     // answer at setup, then offer + answer for hold and for resume
     assert!(updates >= 5, "only {updates} media updates");
 }

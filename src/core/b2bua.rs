@@ -92,7 +92,10 @@ fn bad_request(payload: &[u8], error: &str) -> Option<Vec<u8>> {
         return None;
     }
     let reason = reason_phrase(&format!("Bad Request ({error})"));
-    let warning = format!("399 handoff \"{}\"", reason_phrase(error).replace(['"', '\\'], "'"));
+    let warning = format!(
+        "399 handoff \"{}\"",
+        reason_phrase(error).replace(['"', '\\'], "'")
+    );
     sip::response_to(&framed, 400, &reason)
         .header("Warning", warning)
         .build()
@@ -154,7 +157,10 @@ fn first_contact_uri(message: &Message) -> Option<String> {
 }
 
 fn record_routes(message: &Message) -> Vec<String> {
-    message.header_values(HeaderName::RecordRoute).map(text).collect()
+    message
+        .header_values(HeaderName::RecordRoute)
+        .map(text)
+        .collect()
 }
 
 /// Why the A side of a new call is refused before a call exists.
@@ -194,7 +200,8 @@ impl ShardCore {
     }
 
     fn transmit(&mut self, to: SocketAddr, payload: Vec<u8>) {
-        self.outputs.push_back(Output::Transmit(Transmit { to, payload }));
+        self.outputs
+            .push_back(Output::Transmit(Transmit { to, payload }));
     }
 
     /// Answer a server transaction with a locally generated response.
@@ -221,9 +228,17 @@ impl ShardCore {
         }
     }
 
-    fn reject(&mut self, now: Time, tx: ServerTxId, from: SocketAddr, request: &Message, refusal: Refusal) {
+    fn reject(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        from: SocketAddr,
+        request: &Message,
+        refusal: Refusal,
+    ) {
         self.stats.requests_rejected += 1;
-        let extra: Vec<(&str, String)> = refusal.extra.iter().map(|(n, v)| (*n, v.clone())).collect();
+        let extra: Vec<(&str, String)> =
+            refusal.extra.iter().map(|(n, v)| (*n, v.clone())).collect();
         self.reply(now, tx, request, refusal.status, &refusal.reason, &extra);
         self.event(Event::RequestRejected {
             from,
@@ -270,7 +285,13 @@ impl ShardCore {
             if let ServerAction::New(tx) = self.txn.on_request(now, from, request) {
                 self.stats.rejected_unknown_source += 1;
                 let reason = routing::RouteError::UnknownSource(from).to_string();
-                self.reject(now, tx, from, request, Refusal::new(403, format!("Forbidden ({reason})")));
+                self.reject(
+                    now,
+                    tx,
+                    from,
+                    request,
+                    Refusal::new(403, format!("Forbidden ({reason})")),
+                );
             }
             return;
         };
@@ -300,7 +321,10 @@ impl ShardCore {
         let Some(method) = request.method() else {
             return;
         };
-        let to_tag = request.to().ok().and_then(|to| to.tag().map(str::to_string));
+        let to_tag = request
+            .to()
+            .ok()
+            .and_then(|to| to.tag().map(str::to_string));
         match (method, to_tag) {
             (_, Some(tag)) => self.on_in_dialog_request(now, from, tx, request, &tag),
             (Method::Invite, None) => self.on_initial_invite(now, from, trunk, tx, request),
@@ -313,11 +337,26 @@ impl ShardCore {
                 ];
                 self.reply(now, tx, request, 200, "OK", &extra);
             }
-            (Method::Bye | Method::Info | Method::Update | Method::Notify | Method::Prack | Method::Refer, None) => {
+            (
+                Method::Bye
+                | Method::Info
+                | Method::Update
+                | Method::Notify
+                | Method::Prack
+                | Method::Refer,
+                None,
+            ) => {
                 self.reply(now, tx, request, 481, default_reason(481), &[]);
             }
             (_, None) => {
-                self.reply(now, tx, request, 405, default_reason(405), &[("Allow", ALLOW.to_string())]);
+                self.reply(
+                    now,
+                    tx,
+                    request,
+                    405,
+                    default_reason(405),
+                    &[("Allow", ALLOW.to_string())],
+                );
             }
         }
     }
@@ -363,7 +402,10 @@ impl ShardCore {
             .unwrap_or_default();
         let route = routing::route_call(&config, trunk, &user)
             .map_err(|e| Refusal::new(e.status().0, format!("{} ({e})", e.status().1)))?;
-        let (a_trunk, b_trunk) = (&config.trunks[route.from_trunk], &config.trunks[route.to_trunk]);
+        let (a_trunk, b_trunk) = (
+            &config.trunks[route.from_trunk],
+            &config.trunks[route.to_trunk],
+        );
         let codecs = call_codecs(&a_trunk.codecs, &b_trunk.codecs)
             .ok_or_else(|| Refusal::new(488, "Not Acceptable Here (trunks share no codec)"))?;
         let from_party = request
@@ -407,14 +449,20 @@ impl ShardCore {
             match sdp::rewrite(request.body(), &plan) {
                 Ok(rewritten) => {
                     b_origin = rewritten.origin;
-                    a_media = (rewritten.remote_rtp, rewritten.remote_rtcp, rewritten.rtcp_mux);
+                    a_media = (
+                        rewritten.remote_rtp,
+                        rewritten.remote_rtcp,
+                        rewritten.rtcp_mux,
+                    );
                     offer_b = Some(rewritten.bytes);
                 }
                 Err(error) => {
                     let _ = self.pool.release(a_port);
                     let _ = self.pool.release(b_port);
                     return Err(match error {
-                        SdpError::NoCommonCodec => Refusal::new(488, "Not Acceptable Here (no common codec)"),
+                        SdpError::NoCommonCodec => {
+                            Refusal::new(488, "Not Acceptable Here (no common codec)")
+                        }
                         other => Refusal::new(488, format!("Not Acceptable Here ({other})")),
                     });
                 }
@@ -423,7 +471,10 @@ impl ShardCore {
 
         let seq = self.next_call;
         self.next_call += 1;
-        let call_ref = CallRef { shard: self.shard, seq };
+        let call_ref = CallRef {
+            shard: self.shard,
+            seq,
+        };
         let a_tag = self.ids.tag();
         let b_tag = self.ids.tag();
         let b_call_id = self.ids.call_id();
@@ -474,7 +525,9 @@ impl ShardCore {
         let supported = filtered_supported(request);
         let edited = uri_ok
             && edit.prepend_header("Via", via.as_bytes()).is_ok()
-            && edit.add_header("Max-Forwards", max_forwards.as_bytes()).is_ok()
+            && edit
+                .add_header("Max-Forwards", max_forwards.as_bytes())
+                .is_ok()
             && edit.add_header("From", b_from.as_bytes()).is_ok()
             && edit.add_header("To", b_to.as_bytes()).is_ok()
             && edit.add_header("Call-ID", b_call_id.as_bytes()).is_ok()
@@ -489,11 +542,17 @@ impl ShardCore {
         if !edited {
             let _ = self.pool.release(a_port);
             let _ = self.pool.release(b_port);
-            return Err(Refusal::new(400, "Bad Request (caller values unusable on leg B)"));
+            return Err(Refusal::new(
+                400,
+                "Bad Request (caller values unusable on leg B)",
+            ));
         }
         let invite_b = edit.serialize();
 
-        let client = match self.txn.send_request(now, peer, Method::Invite, &branch, invite_b) {
+        let client = match self
+            .txn
+            .send_request(now, peer, Method::Invite, &branch, invite_b)
+        {
             Ok(client) => client,
             Err(error) => {
                 let _ = self.pool.release(a_port);
@@ -511,7 +570,10 @@ impl ShardCore {
                     "{};tag={a_tag}",
                     request.header(HeaderName::To).map(text).unwrap_or_default()
                 ),
-                remote_party: request.header(HeaderName::From).map(text).unwrap_or_default(),
+                remote_party: request
+                    .header(HeaderName::From)
+                    .map(text)
+                    .unwrap_or_default(),
                 local_cseq: 0,
                 remote_cseq: Some(cseq),
                 remote_target: first_contact_uri(request).unwrap_or_else(|| format!("sip:{from}")),
@@ -572,8 +634,10 @@ impl ShardCore {
         self.calls.insert(seq, call);
         self.dialogs.insert(a_tag, (seq, Side::A));
         self.dialogs.insert(b_tag, (seq, Side::B));
-        self.server_txs.insert(tx, ServerPurpose::InitialInvite { call: seq });
-        self.client_txs.insert(client, ClientPurpose::InitialInvite { call: seq });
+        self.server_txs
+            .insert(tx, ServerPurpose::InitialInvite { call: seq });
+        self.client_txs
+            .insert(client, ClientPurpose::InitialInvite { call: seq });
         self.stats.calls_started += 1;
         self.stats.calls_active += 1;
         self.outputs.push_back(Output::Media(MediaCommand::Open {
@@ -650,7 +714,11 @@ impl ShardCore {
         if method == Method::Bye {
             self.reply(now, tx, request, 200, "OK", &[]);
             if self.calls.get(&seq).is_some_and(|c| !c.is_ended()) {
-                let reason = if side == Side::A { "bye_from_a" } else { "bye_from_b" };
+                let reason = if side == Side::A {
+                    "bye_from_a"
+                } else {
+                    "bye_from_b"
+                };
                 self.send_bye(now, seq, side.other());
                 self.end_call(now, seq, reason, None);
             }
@@ -664,12 +732,26 @@ impl ShardCore {
             return;
         }
         if !call.leg_mut(side).dialog.accept_remote_cseq(cseq) {
-            self.reply(now, tx, request, 500, "Server Internal Error (CSeq out of order)", &[]);
+            self.reply(
+                now,
+                tx,
+                request,
+                500,
+                "Server Internal Error (CSeq out of order)",
+                &[],
+            );
             return;
         }
         for token in request.require().filter_map(Result::ok) {
             if token.eq_ignore_ascii_case("100rel") || token.eq_ignore_ascii_case("timer") {
-                self.reply(now, tx, request, 420, "Bad Extension", &[("Unsupported", token.to_string())]);
+                self.reply(
+                    now,
+                    tx,
+                    request,
+                    420,
+                    "Bad Extension",
+                    &[("Unsupported", token.to_string())],
+                );
                 return;
             }
         }
@@ -695,7 +777,14 @@ impl ShardCore {
                     {
                         call.reinvite_pending = false;
                     }
-                    self.reply(now, tx, request, 488, &format!("Not Acceptable Here ({error})"), &[]);
+                    self.reply(
+                        now,
+                        tx,
+                        request,
+                        488,
+                        &format!("Not Acceptable Here ({error})"),
+                        &[],
+                    );
                     return;
                 }
             }
@@ -711,7 +800,9 @@ impl ShardCore {
             .chain(filtered_supported(request).map(|s| ("Supported".to_string(), s)))
             .collect();
         let to = side.other();
-        let Some((branch, bytes, peer)) = self.build_request(seq, to, method.as_str(), &extra, body) else {
+        let Some((branch, bytes, peer)) =
+            self.build_request(seq, to, method.as_str(), &extra, body)
+        else {
             return;
         };
         match self.txn.send_request(now, peer, method, &branch, bytes) {
@@ -725,7 +816,13 @@ impl ShardCore {
                         is_invite,
                     },
                 );
-                self.server_txs.insert(tx, ServerPurpose::Relayed { call: seq, from: side });
+                self.server_txs.insert(
+                    tx,
+                    ServerPurpose::Relayed {
+                        call: seq,
+                        from: side,
+                    },
+                );
                 if let Some(call) = self.calls.get_mut(&seq) {
                     call.outstanding += 1;
                 }
@@ -736,7 +833,14 @@ impl ShardCore {
                 {
                     call.reinvite_pending = false;
                 }
-                self.reply(now, tx, request, 503, &format!("Service Unavailable ({error})"), &[]);
+                self.reply(
+                    now,
+                    tx,
+                    request,
+                    503,
+                    &format!("Service Unavailable ({error})"),
+                    &[],
+                );
             }
         }
     }
@@ -767,7 +871,10 @@ impl ShardCore {
             .header("To", &dialog.remote_party)
             .header("Call-ID", &dialog.call_id)
             .header("CSeq", &format!("{cseq} {method}"));
-        if matches!(method, "INVITE" | "UPDATE" | "REFER" | "NOTIFY" | "SUBSCRIBE") {
+        if matches!(
+            method,
+            "INVITE" | "UPDATE" | "REFER" | "NOTIFY" | "SUBSCRIBE"
+        ) {
             builder = builder.header("Contact", &contact);
         }
         for (name, value) in extra {
@@ -785,8 +892,12 @@ impl ShardCore {
         let Some((branch, bytes, peer)) = self.build_request(seq, side, "BYE", &[], None) else {
             return;
         };
-        if let Ok(client) = self.txn.send_request(now, peer, Method::Bye, &branch, bytes) {
-            self.client_txs.insert(client, ClientPurpose::Bye { call: seq });
+        if let Ok(client) = self
+            .txn
+            .send_request(now, peer, Method::Bye, &branch, bytes)
+        {
+            self.client_txs
+                .insert(client, ClientPurpose::Bye { call: seq });
             if let Some(call) = self.calls.get_mut(&seq) {
                 call.outstanding += 1;
             }
@@ -853,7 +964,9 @@ impl ShardCore {
         };
         match self.server_txs.get(&invite).copied() {
             Some(ServerPurpose::InitialInvite { call: seq }) => {
-                let Some(call) = self.calls.get(&seq) else { return };
+                let Some(call) = self.calls.get(&seq) else {
+                    return;
+                };
                 if call.state != CallState::AwaitingAnswer {
                     return;
                 }
@@ -872,7 +985,15 @@ impl ShardCore {
         }
     }
 
-    fn respond_with_tag(&mut self, now: Time, tx: ServerTxId, request: &Message, status: u16, reason: &str, tag: &str) {
+    fn respond_with_tag(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        request: &Message,
+        status: u16,
+        reason: &str,
+        tag: &str,
+    ) {
         let mut builder = sip::response_to(request, status, &reason_phrase(reason));
         if request.to().ok().and_then(|to| to.tag()).is_none() {
             builder = builder.to_tag(tag);
@@ -897,8 +1018,14 @@ impl ShardCore {
                         call.outstanding = call.outstanding.saturating_sub(1);
                     }
                     // Keep the INVITE's entry: its 2xx may be retransmitted.
-                    if matches!(purpose, ClientPurpose::InitialInvite { .. } | ClientPurpose::Relayed { is_invite: true, .. })
-                        && (200..300).contains(&status)
+                    if matches!(
+                        purpose,
+                        ClientPurpose::InitialInvite { .. }
+                            | ClientPurpose::Relayed {
+                                is_invite: true,
+                                ..
+                            }
+                    ) && (200..300).contains(&status)
                     {
                         self.client_txs.insert(tx, purpose);
                     }
@@ -932,7 +1059,11 @@ impl ShardCore {
         if !is_invite_2xx {
             return;
         }
-        let Some(tag) = response.from().ok().and_then(|f| f.tag().map(str::to_string)) else {
+        let Some(tag) = response
+            .from()
+            .ok()
+            .and_then(|f| f.tag().map(str::to_string))
+        else {
             return;
         };
         if let Some(&(seq, side)) = self.dialogs.get(&tag) {
@@ -948,17 +1079,28 @@ impl ShardCore {
         }
     }
 
-    fn on_provisional(&mut self, now: Time, purpose: ClientPurpose, status: u16, response: &Message) {
+    fn on_provisional(
+        &mut self,
+        now: Time,
+        purpose: ClientPurpose,
+        status: u16,
+        response: &Message,
+    ) {
         if status == 100 {
             return;
         }
         match purpose {
             ClientPurpose::InitialInvite { call: seq } => {
-                let Some(call) = self.calls.get_mut(&seq) else { return };
+                let Some(call) = self.calls.get_mut(&seq) else {
+                    return;
+                };
                 if let Ok(to) = response.to()
                     && let Some(tag) = to.tag()
                 {
-                    let value = response.header(HeaderName::To).map(text).unwrap_or_default();
+                    let value = response
+                        .header(HeaderName::To)
+                        .map(text)
+                        .unwrap_or_default();
                     call.b.dialog.set_remote_tag(tag, &value);
                 }
                 if call.is_ended() {
@@ -967,7 +1109,9 @@ impl ShardCore {
                 let server = call.invite.server;
                 self.relay_response(now, seq, Side::A, server, status, response);
             }
-            ClientPurpose::Relayed { call, to, server, .. } => {
+            ClientPurpose::Relayed {
+                call, to, server, ..
+            } => {
                 self.relay_response(now, call, to.other(), server, status, response);
             }
             ClientPurpose::Bye { .. } => {}
@@ -978,11 +1122,17 @@ impl ShardCore {
         let success = (200..300).contains(&status);
         match purpose {
             ClientPurpose::InitialInvite { call: seq } => {
-                let Some(call) = self.calls.get_mut(&seq) else { return };
+                let Some(call) = self.calls.get_mut(&seq) else {
+                    return;
+                };
                 call.invite.client_done = true;
                 if success {
-                    let to_value = response.header(HeaderName::To).map(text).unwrap_or_default();
-                    if let Some(tag) = response.to().ok().and_then(|t| t.tag().map(str::to_string)) {
+                    let to_value = response
+                        .header(HeaderName::To)
+                        .map(text)
+                        .unwrap_or_default();
+                    if let Some(tag) = response.to().ok().and_then(|t| t.tag().map(str::to_string))
+                    {
                         call.b.dialog.remote_tag = None;
                         call.b.dialog.set_remote_tag(&tag, &to_value);
                     }
@@ -994,7 +1144,9 @@ impl ShardCore {
                     call.b.dialog.route_set = routes;
                     let cseq = response.cseq().map(|c| c.seq).unwrap_or(1);
                     self.send_ack(seq, Side::B, cseq);
-                    let Some(call) = self.calls.get_mut(&seq) else { return };
+                    let Some(call) = self.calls.get_mut(&seq) else {
+                        return;
+                    };
                     if call.is_ended() {
                         // Answered after CANCEL/timeout/drain: ACK it and hang up.
                         self.send_bye(now, seq, Side::B);
@@ -1015,7 +1167,12 @@ impl ShardCore {
                     self.end_call(now, seq, "rejected", Some(status));
                 }
             }
-            ClientPurpose::Relayed { call: seq, to, server, is_invite } => {
+            ClientPurpose::Relayed {
+                call: seq,
+                to,
+                server,
+                is_invite,
+            } => {
                 if is_invite {
                     if let Some(call) = self.calls.get_mut(&seq) {
                         call.reinvite_pending = false;
@@ -1052,7 +1209,10 @@ impl ShardCore {
         let Ok(request) = Message::parse(&request) else {
             return;
         };
-        let reason = response.reason().map(text).unwrap_or_else(|| default_reason(status).to_string());
+        let reason = response
+            .reason()
+            .map(text)
+            .unwrap_or_else(|| default_reason(status).to_string());
         let is_invite = request.method() == Some(Method::Invite);
         let body = if is_sdp(response) {
             match self.rewrite_sdp(seq, side.other(), response.body()) {
@@ -1067,7 +1227,9 @@ impl ShardCore {
             None
         };
         let contact = self.contact();
-        let Some(call) = self.calls.get(&seq) else { return };
+        let Some(call) = self.calls.get(&seq) else {
+            return;
+        };
         let leg = call.leg(side);
         let mut builder = sip::response_to(&request, status, &reason_phrase(&reason));
         if request.to().ok().and_then(|to| to.tag()).is_none() {
@@ -1094,9 +1256,20 @@ impl ShardCore {
         let _ = self.txn.respond(now, server, status, bytes);
     }
 
-    fn start_2xx_retransmission(&mut self, now: Time, seq: u64, side: Side, cseq: u32, to: SocketAddr, bytes: Vec<u8>) {
+    fn start_2xx_retransmission(
+        &mut self,
+        now: Time,
+        seq: u64,
+        side: Side,
+        cseq: u32,
+        to: SocketAddr,
+        bytes: Vec<u8>,
+    ) {
         let t1 = self.config.sbc.timers.t1_ms;
-        let token = self.set_timer(now.plus_millis(t1), CoreTimer::Retransmit2xx { call: seq, side });
+        let token = self.set_timer(
+            now.plus_millis(t1),
+            CoreTimer::Retransmit2xx { call: seq, side },
+        );
         if let Some(call) = self.calls.get_mut(&seq) {
             call.leg_mut(side).pending_2xx = Some(Pending2xx {
                 cseq,
@@ -1123,7 +1296,9 @@ impl ShardCore {
         }
         match purpose {
             ClientPurpose::InitialInvite { call: seq } => {
-                let Some(call) = self.calls.get_mut(&seq) else { return };
+                let Some(call) = self.calls.get_mut(&seq) else {
+                    return;
+                };
                 call.invite.client_done = true;
                 if call.is_ended() {
                     return;
@@ -1137,7 +1312,12 @@ impl ShardCore {
                 }
                 self.end_call(now, seq, "timeout", Some(408));
             }
-            ClientPurpose::Relayed { call: seq, server, is_invite, .. } => {
+            ClientPurpose::Relayed {
+                call: seq,
+                server,
+                is_invite,
+                ..
+            } => {
                 if is_invite && let Some(call) = self.calls.get_mut(&seq) {
                     call.reinvite_pending = false;
                 }
@@ -1154,7 +1334,9 @@ impl ShardCore {
 
     pub(super) fn on_core_timer(&mut self, now: Time, token: TimerToken, timer: CoreTimer) {
         match timer {
-            CoreTimer::Retransmit2xx { call: seq, side } => self.retransmit_2xx(now, token, seq, side),
+            CoreTimer::Retransmit2xx { call: seq, side } => {
+                self.retransmit_2xx(now, token, seq, side)
+            }
             CoreTimer::Reap { call: seq } => self.reap(now, seq),
             CoreTimer::DrainDeadline => {
                 let live: Vec<u64> = self
@@ -1172,7 +1354,9 @@ impl ShardCore {
 
     fn retransmit_2xx(&mut self, now: Time, token: TimerToken, seq: u64, side: Side) {
         let timers = self.config.sbc.timers;
-        let Some(call) = self.calls.get_mut(&seq) else { return };
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return;
+        };
         let Some(pending) = call.leg_mut(side).pending_2xx.take() else {
             return;
         };
@@ -1188,7 +1372,10 @@ impl ShardCore {
         self.stats.retransmitted_2xx += 1;
         let interval = (pending.interval_ms * 2).min(timers.t2_ms);
         let (to, bytes) = (pending.to, pending.bytes.clone());
-        let token = self.set_timer(now.plus_millis(interval), CoreTimer::Retransmit2xx { call: seq, side });
+        let token = self.set_timer(
+            now.plus_millis(interval),
+            CoreTimer::Retransmit2xx { call: seq, side },
+        );
         if let Some(call) = self.calls.get_mut(&seq) {
             call.leg_mut(side).pending_2xx = Some(Pending2xx {
                 interval_ms: interval,
@@ -1202,7 +1389,9 @@ impl ShardCore {
     /// End a live call from handoff's side: BYE both legs when answered; when still ringing,
     /// 503 to A and CANCEL toward B.
     fn hang_up(&mut self, now: Time, seq: u64, reason: &str) {
-        let Some(call) = self.calls.get(&seq) else { return };
+        let Some(call) = self.calls.get(&seq) else {
+            return;
+        };
         match call.state {
             CallState::Ended => {}
             CallState::Established => {
@@ -1211,7 +1400,11 @@ impl ShardCore {
                 self.end_call(now, seq, reason, None);
             }
             CallState::AwaitingAnswer => {
-                let (server, client, tag) = (call.invite.server, call.invite.client, call.a.dialog.local_tag.clone());
+                let (server, client, tag) = (
+                    call.invite.server,
+                    call.invite.client,
+                    call.a.dialog.local_tag.clone(),
+                );
                 let request = self.txn.server_request(server).map(<[u8]>::to_vec);
                 if let Some(request) = request
                     && let Ok(message) = Message::parse(&request)
@@ -1229,7 +1422,9 @@ impl ShardCore {
     /// The call is over for everyone: release media, emit CallEnded once, keep the dialogs a
     /// while for late messages.
     fn end_call(&mut self, now: Time, seq: u64, reason: &str, setup_status: Option<u16>) {
-        let Some(call) = self.calls.get_mut(&seq) else { return };
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return;
+        };
         if call.is_ended() {
             return;
         }
@@ -1259,7 +1454,8 @@ impl ShardCore {
         }
         self.stats.calls_active = self.stats.calls_active.saturating_sub(1);
         self.stats.calls_ended += 1;
-        self.outputs.push_back(Output::Media(MediaCommand::Close { call: id }));
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Close { call: id }));
         self.event(Event::CallEnded(end));
         let linger = 64 * self.config.sbc.timers.t1_ms;
         self.set_timer(now.plus_millis(linger), CoreTimer::Reap { call: seq });
@@ -1267,7 +1463,9 @@ impl ShardCore {
 
     /// Forget an ended call, unless some of its transactions are still running.
     fn reap(&mut self, now: Time, seq: u64) {
-        let Some(call) = self.calls.get(&seq) else { return };
+        let Some(call) = self.calls.get(&seq) else {
+            return;
+        };
         if call.outstanding > 0 {
             let linger = 64 * self.config.sbc.timers.t1_ms;
             self.set_timer(now.plus_millis(linger), CoreTimer::Reap { call: seq });
@@ -1279,7 +1477,9 @@ impl ShardCore {
         }
         self.client_txs.retain(|_, p| p.call() != seq);
         self.server_txs.retain(|_, p| match p {
-            ServerPurpose::InitialInvite { call } | ServerPurpose::Relayed { call, .. } => *call != seq,
+            ServerPurpose::InitialInvite { call } | ServerPurpose::Relayed { call, .. } => {
+                *call != seq
+            }
         });
     }
 }

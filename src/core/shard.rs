@@ -288,7 +288,9 @@ impl ShardCore {
         );
         for (tag, (seq, side)) in &self.dialogs {
             assert!(
-                self.calls.get(seq).is_some_and(|c| c.leg(*side).dialog.local_tag == *tag),
+                self.calls
+                    .get(seq)
+                    .is_some_and(|c| c.leg(*side).dialog.local_tag == *tag),
                 "dialog {tag} points to a missing call {seq}"
             );
         }
@@ -300,6 +302,9 @@ impl ShardCore {
             );
         }
         let active = self.calls_active() as u64;
-        assert_eq!(self.stats.calls_active, active, "calls_active counter drifted");
+        assert_eq!(
+            self.stats.calls_active, active,
+            "calls_active counter drifted"
+        );
     }
 }

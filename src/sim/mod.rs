@@ -20,7 +20,9 @@ pub mod scenarios;
 mod ua;
 
 pub use net::{LinkProfile, Network, SimEvent, SimRng, reuseport_shard};
-pub use ua::{DialogId, IncomingRequest, RequestId, ResponseSeen, UaDialog, UaDialogState, UserAgent};
+pub use ua::{
+    DialogId, IncomingRequest, RequestId, ResponseSeen, UaDialog, UaDialogState, UserAgent,
+};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -86,7 +88,8 @@ impl SimOptions {
 }
 
 fn addr(text: &str) -> SocketAddr {
-    text.parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 5060)))
+    text.parse()
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 5060)))
 }
 
 fn trunk(name: &str, peer: &str, codecs: &[&str]) -> Trunk {
@@ -283,7 +286,8 @@ impl Sim {
                 self.net.send(now, agent.addr, to, payload);
             }
             for at in agent.take_wakeups() {
-                self.net.schedule(at.max(now), SimEvent::AgentWake { agent: index });
+                self.net
+                    .schedule(at.max(now), SimEvent::AgentWake { agent: index });
             }
         }
         for index in 0..self.shards.len() {
@@ -409,7 +413,10 @@ impl Sim {
 
     /// Calls currently up on all shards.
     pub fn calls_active(&self) -> usize {
-        self.shards.iter().map(|s| s.stats().calls_active as usize).sum()
+        self.shards
+            .iter()
+            .map(|s| s.stats().calls_active as usize)
+            .sum()
     }
 
     /// The CallEnded events so far.

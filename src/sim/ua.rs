@@ -88,7 +88,9 @@ impl IncomingRequest {
         Message::parse(&self.bytes).ok()
     }
     pub fn body(&self) -> Vec<u8> {
-        self.message().map(|m| m.body().to_vec()).unwrap_or_default()
+        self.message()
+            .map(|m| m.body().to_vec())
+            .unwrap_or_default()
     }
     /// First value of a header by name (case-insensitive), as text.
     pub fn header(&self, name: &str) -> Option<String> {
@@ -164,7 +166,13 @@ fn text(bytes: &[u8]) -> String {
 }
 
 impl UserAgent {
-    pub fn new(name: &str, addr: SocketAddr, sbc: SocketAddr, timers: SipTimers, seed: u64) -> Self {
+    pub fn new(
+        name: &str,
+        addr: SocketAddr,
+        sbc: SocketAddr,
+        timers: SipTimers,
+        seed: u64,
+    ) -> Self {
         UserAgent {
             name: name.to_string(),
             addr,
@@ -263,7 +271,13 @@ impl UserAgent {
         self.outbox.push((self.sbc, bytes));
     }
 
-    fn start_client(&mut self, method: &str, branch: String, bytes: Vec<u8>, dialog: Option<DialogId>) {
+    fn start_client(
+        &mut self,
+        method: &str,
+        branch: String,
+        bytes: Vec<u8>,
+        dialog: Option<DialogId>,
+    ) {
         let t1 = self.timers.t1_ms;
         self.send(bytes.clone());
         let next = self.now.plus_millis(t1);
@@ -290,7 +304,12 @@ impl UserAgent {
     }
 
     /// Initial INVITE with extra headers.
-    pub fn invite_with(&mut self, user: &str, sdp: Option<Vec<u8>>, extra: &[(&str, &str)]) -> DialogId {
+    pub fn invite_with(
+        &mut self,
+        user: &str,
+        sdp: Option<Vec<u8>>,
+        extra: &[(&str, &str)],
+    ) -> DialogId {
         let unique = self.hex();
         let call_id = format!("{}-{unique}@{}", self.name, self.addr.ip());
         let local_tag = self.hex();
@@ -351,7 +370,8 @@ impl UserAgent {
             .header("To", &format!("<{}>", d.invite_request_uri))
             .header("Call-ID", &d.call_id)
             .header("CSeq", &format!("{} CANCEL", d.invite_cseq))
-            .build().unwrap_or_default();
+            .build()
+            .unwrap_or_default();
         self.start_client("CANCEL", branch, bytes, Some(dialog));
     }
 
@@ -410,11 +430,15 @@ impl UserAgent {
         let bytes = RequestBuilder::new(Method::Options, &uri)
             .header("Via", &self.via(&branch))
             .header("Max-Forwards", "70")
-            .header("From", &format!("<sip:{}@{}>;tag={tag}", self.name, self.addr.ip()))
+            .header(
+                "From",
+                &format!("<sip:{}@{}>;tag={tag}", self.name, self.addr.ip()),
+            )
             .header("To", &format!("<{uri}>"))
             .header("Call-ID", &call_id)
             .header("CSeq", "1 OPTIONS")
-            .build().unwrap_or_default();
+            .build()
+            .unwrap_or_default();
         self.start_client("OPTIONS", branch, bytes, None);
         call_id
     }
@@ -430,7 +454,13 @@ impl UserAgent {
         self.answer_with(request, status, sdp, &[]);
     }
 
-    pub fn answer_with(&mut self, request: RequestId, status: u16, sdp: Option<Vec<u8>>, extra: &[(&str, &str)]) {
+    pub fn answer_with(
+        &mut self,
+        request: RequestId,
+        status: u16,
+        sdp: Option<Vec<u8>>,
+        extra: &[(&str, &str)],
+    ) {
         let incoming = self.requests[request.0].clone();
         let Ok(message) = Message::parse(&incoming.bytes) else {
             return;
@@ -448,7 +478,11 @@ impl UserAgent {
         };
         let mut builder = sip::response_to(&message, status, reason);
         if let Some(dialog) = incoming.dialog {
-            let has_tag = message.to().ok().and_then(|to| to.tag().map(|t| t.to_string())).is_some();
+            let has_tag = message
+                .to()
+                .ok()
+                .and_then(|to| to.tag().map(|t| t.to_string()))
+                .is_some();
             if !has_tag && status > 100 {
                 builder = builder.to_tag(&self.dialogs[dialog.0].local_tag);
             }
@@ -481,7 +515,13 @@ impl UserAgent {
                 d.state = UaDialogState::Confirmed;
                 d.final_status = Some(status);
             }
-            d.pending_2xx = Some((cseq, bytes, now.plus_millis(t1), t1, now.plus_millis(64 * t1)));
+            d.pending_2xx = Some((
+                cseq,
+                bytes,
+                now.plus_millis(t1),
+                t1,
+                now.plus_millis(64 * t1),
+            ));
             self.wake_at(now.plus_millis(t1));
         } else if status >= 300 && initial {
             d.state = UaDialogState::Terminated;
@@ -567,7 +607,9 @@ impl UserAgent {
     }
 
     fn on_response(&mut self, message: &Message) {
-        let Some(status) = message.status() else { return };
+        let Some(status) = message.status() else {
+            return;
+        };
         let Ok(via) = message.top_via() else { return };
         let Some(branch) = via.branch().map(|b| b.to_string()) else {
             return;
@@ -583,7 +625,10 @@ impl UserAgent {
         };
         let call_id = message.call_id().unwrap_or_default().to_string();
         let to_value = message.header(HeaderName::To).map(text).unwrap_or_default();
-        let to_tag = message.to().ok().and_then(|to| to.tag().map(|t| t.to_string()));
+        let to_tag = message
+            .to()
+            .ok()
+            .and_then(|to| to.tag().map(|t| t.to_string()));
         let contact = message
             .contacts()
             .next()
@@ -635,7 +680,8 @@ impl UserAgent {
                     .header("To", &to_value)
                     .header("Call-ID", &d.call_id)
                     .header("CSeq", &format!("{} ACK", cseq.seq))
-                    .build().unwrap_or_default();
+                    .build()
+                    .unwrap_or_default();
                 self.clients[index].non_2xx_ack = Some(ack);
             }
             if let Some(ack) = self.clients[index].non_2xx_ack.clone() {
@@ -643,7 +689,8 @@ impl UserAgent {
             }
         }
         let Some(dialog) = dialog else { return };
-        let initial = self.dialogs[dialog.0].invite_cseq == cseq.seq && self.dialogs[dialog.0].is_uac;
+        let initial =
+            self.dialogs[dialog.0].invite_cseq == cseq.seq && self.dialogs[dialog.0].is_uac;
         {
             let d = &mut self.dialogs[dialog.0];
             if !body.is_empty() {
@@ -688,7 +735,8 @@ impl UserAgent {
                         .header("To", &d.remote_party)
                         .header("Call-ID", &d.call_id)
                         .header("CSeq", &format!("{} ACK", cseq.seq))
-                        .build().unwrap_or_default();
+                        .build()
+                        .unwrap_or_default();
                     self.dialogs[dialog.0].last_ack = Some((cseq.seq, bytes.clone()));
                     bytes
                 }
@@ -702,12 +750,17 @@ impl UserAgent {
     }
 
     fn on_request(&mut self, message: &Message) {
-        let Some(method) = message.method() else { return };
+        let Some(method) = message.method() else {
+            return;
+        };
         let method = method.as_str().to_string();
         let Ok(via) = message.top_via() else { return };
         let branch = via.branch().unwrap_or_default().to_string();
         let call_id = message.call_id().unwrap_or_default().to_string();
-        let to_tag = message.to().ok().and_then(|to| to.tag().map(|t| t.to_string()));
+        let to_tag = message
+            .to()
+            .ok()
+            .and_then(|to| to.tag().map(|t| t.to_string()));
         let cseq = message.cseq().map(|c| c.seq).unwrap_or(0);
 
         if method == "ACK" {
@@ -747,8 +800,14 @@ impl UserAgent {
         if method == "INVITE" && to_tag.is_none() {
             let local_tag = self.hex();
             let to_value = message.header(HeaderName::To).map(text).unwrap_or_default();
-            let from_value = message.header(HeaderName::From).map(text).unwrap_or_default();
-            let remote_tag = message.from().ok().and_then(|f| f.tag().map(|t| t.to_string()));
+            let from_value = message
+                .header(HeaderName::From)
+                .map(text)
+                .unwrap_or_default();
+            let remote_tag = message
+                .from()
+                .ok()
+                .and_then(|f| f.tag().map(|t| t.to_string()));
             let remote_target = message
                 .contacts()
                 .next()
@@ -795,11 +854,23 @@ impl UserAgent {
                     d.state = UaDialogState::Terminated;
                     d.pending_2xx = None;
                 }
-                let bytes = sip::response_to(message, status, if status == 200 { "OK" } else { "Call/Transaction Does Not Exist" }).build().unwrap_or_default();
+                let bytes = sip::response_to(
+                    message,
+                    status,
+                    if status == 200 {
+                        "OK"
+                    } else {
+                        "Call/Transaction Does Not Exist"
+                    },
+                )
+                .build()
+                .unwrap_or_default();
                 self.server_respond(server, status, bytes);
             }
             "CANCEL" => {
-                let ok = sip::response_to(message, 200, "OK").build().unwrap_or_default();
+                let ok = sip::response_to(message, 200, "OK")
+                    .build()
+                    .unwrap_or_default();
                 self.server_respond(server, 200, ok);
                 let invite = self
                     .servers
