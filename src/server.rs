@@ -144,6 +144,7 @@ impl Server {
         let statuses: Vec<Arc<ShardStatus>> = (0..shards)
             .map(|_| Arc::new(ShardStatus::default()))
             .collect();
+        let all_status: Arc<[Arc<ShardStatus>]> = statuses.iter().cloned().collect();
         let mut threads = Vec::with_capacity(shards);
         for (index, mut backend) in backends.into_iter().enumerate() {
             backend.set_peers(peers.clone());
@@ -157,6 +158,7 @@ impl Server {
                     source,
                 })?,
                 status: statuses[index].clone(),
+                all_status: all_status.clone(),
                 clock,
                 seed: 0x68616e646f6666 ^ ((index as u64) << 48) ^ clock_seed(),
             };
