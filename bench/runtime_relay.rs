@@ -23,6 +23,8 @@ use handoff::runtime::bare::BareForwarder;
 use handoff::runtime::epoll::EpollBackend;
 use handoff::runtime::relay::MediaRelay;
 use handoff::runtime::uring::UringBackend;
+use handoff::runtime::uring_sys::{self, SendItem, SendScratch};
+use std::os::fd::AsRawFd;
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -31,7 +33,12 @@ fn thread_cpu_seconds() -> f64 {
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
     // After the command name: state is field 3; utime and stime are fields 14 and 15.
-    let ticks = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i - 3)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(14) + ticks(15)) / 100.0
 }
 
@@ -50,13 +57,18 @@ struct Case {
 
 struct Outcome {
     forwarded: u64,
+    dropped: u64,
+    received: u64,
     wall: f64,
     cpu: f64,
     sent: u64,
 }
 
 fn make_backend(io: &str, max_media: usize) -> Box<dyn Backend> {
-    let sip = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let sip = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let waker = ShardWaker::new().unwrap();
     match io {
         "uring" => Box::new(UringBackend::new(sip, waker, max_media).unwrap()),
@@ -86,7 +98,8 @@ fn run_case(case: &Case, calls: usize, seconds: f64, port_base: u16) -> Outcome 
             let a_port = port_base + (i as u16) * 4;
             let b_port = a_port + 2;
             if mode == "bare" {
-                bare.add_pair(&mut *backend, LOOPBACK, a_port, b_port).unwrap();
+                bare.add_pair(&mut *backend, LOOPBACK, a_port, b_port)
+                    .unwrap();
             } else {
                 let leg = |port, remote| MediaLeg {
                     local_port: port,
@@ -134,12 +147,13 @@ fn run_case(case: &Case, calls: usize, seconds: f64, port_base: u16) -> Outcome 
         }
         let wall = started.elapsed().as_secs_f64();
         let cpu = thread_cpu_seconds() - cpu_start;
-        let forwarded = if mode == "bare" {
-            bare.forwarded
+        let (forwarded, dropped) = if mode == "bare" {
+            (bare.forwarded, bare.dropped)
         } else {
-            relay.stats().relayed
+            (relay.stats().relayed, relay.stats().dropped)
         };
-        (forwarded, wall, cpu)
+        let received = backend.stats().media_received;
+        (forwarded, dropped, received, wall, cpu)
     });
     ready_rx.recv().unwrap();
     // Bare forwarding learns leg B's destination from a first packet.
@@ -148,25 +162,43 @@ fn run_case(case: &Case, calls: usize, seconds: f64, port_base: u16) -> Outcome 
         b.send_to(&rtp(0), (LOOPBACK, b_port)).unwrap();
     }
     std::thread::sleep(Duration::from_millis(200));
+    // Two generator threads, each with sendmmsg bursts of BURST packets per client socket.
+    const BURST: usize = 8;
     let packet = rtp(1);
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
-    let mut sent = 0u64;
-    'outer: loop {
-        for (i, a) in a_clients.iter().enumerate() {
-            let a_port = port_base + (i as u16) * 4;
-            if a.send_to(&packet, (LOOPBACK, a_port)).is_ok() {
-                sent += 1;
-            }
-            if sent.is_multiple_of(256) && Instant::now() >= deadline {
-                break 'outer;
-            }
-        }
-    }
+    let a_clients = Arc::new(a_clients);
+    let generators: Vec<_> = (0..2)
+        .map(|g| {
+            let a_clients = a_clients.clone();
+            let packet = packet.clone();
+            std::thread::spawn(move || {
+                let mut scratch = SendScratch::new(BURST);
+                let mut errors = 0u64;
+                let mut sent = 0u64;
+                while Instant::now() < deadline {
+                    for (i, a) in a_clients.iter().enumerate().skip(g).step_by(2) {
+                        let to = SocketAddr::new(LOOPBACK, port_base + (i as u16) * 4);
+                        let items: [SendItem<'_>; BURST] = std::array::from_fn(|_| SendItem {
+                            to,
+                            payload: &packet,
+                        });
+                        sent +=
+                            uring_sys::sendmmsg(a.as_raw_fd(), &items, &mut scratch, &mut errors)
+                                as u64;
+                    }
+                }
+                sent
+            })
+        })
+        .collect();
+    let sent: u64 = generators.into_iter().map(|g| g.join().unwrap()).sum();
     std::thread::sleep(Duration::from_millis(100));
     stop.store(true, Ordering::Relaxed);
-    let (forwarded, wall, cpu) = forwarder.join().unwrap();
+    let (forwarded, dropped, received, wall, cpu) = forwarder.join().unwrap();
     Outcome {
         forwarded,
+        dropped,
+        received,
         wall,
         cpu,
         sent,
@@ -182,30 +214,48 @@ fn main() {
     let seconds: f64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(3.0);
     println!("relay throughput, {calls} calls, {seconds} s per case, one forwarding thread");
     println!(
-        "{:<6} {:<6} {:>12} {:>12} {:>14} {:>8}",
-        "io", "mode", "sent pkt/s", "fwd pkt/s", "fwd pkt/cpu-s", "cpu %"
+        "{:<6} {:<6} {:>12} {:>12} {:>12} {:>14} {:>8} {:>9}",
+        "io", "mode", "sent pkt/s", "recv pkt/s", "fwd pkt/s", "fwd pkt/cpu-s", "cpu %", "dropped"
     );
     let cases = [
-        Case { io: "uring", mode: "bare" },
-        Case { io: "uring", mode: "relay" },
-        Case { io: "epoll", mode: "bare" },
-        Case { io: "epoll", mode: "relay" },
+        Case {
+            io: "uring",
+            mode: "bare",
+        },
+        Case {
+            io: "uring",
+            mode: "relay",
+        },
+        Case {
+            io: "epoll",
+            mode: "bare",
+        },
+        Case {
+            io: "epoll",
+            mode: "relay",
+        },
     ];
     let mut per_core = Vec::new();
     for (k, case) in cases.iter().enumerate() {
         let base = 24000 + (k as u16 % 2) * 4000;
         let o = run_case(case, calls, seconds, base);
         let rate = o.forwarded as f64 / o.wall;
-        let per_cpu = if o.cpu > 0.0 { o.forwarded as f64 / o.cpu } else { 0.0 };
+        let per_cpu = if o.cpu > 0.0 {
+            o.forwarded as f64 / o.cpu
+        } else {
+            0.0
+        };
         per_core.push(per_cpu);
         println!(
-            "{:<6} {:<6} {:>12.0} {:>12.0} {:>14.0} {:>7.0}%",
+            "{:<6} {:<6} {:>12.0} {:>12.0} {:>12.0} {:>14.0} {:>7.0}% {:>9}",
             case.io,
             case.mode,
             o.sent as f64 / o.wall,
+            o.received as f64 / o.wall,
             rate,
             per_cpu,
-            100.0 * o.cpu / o.wall
+            100.0 * o.cpu / o.wall,
+            o.dropped
         );
     }
     if per_core[0] > 0.0 && per_core[2] > 0.0 {
