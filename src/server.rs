@@ -1,6 +1,6 @@
 //! The process: starts one shard thread per configured CPU, then turns signals into shard
 //! messages. SIGTERM/SIGINT drain (new INVITEs get 503, established calls continue until they
-//! end or `drain_s` passes, then get BYE); SIGHUP reloads the config file (refused, with every
+//! end or `drain_s` passes, then get BYE; a second SIGTERM/SIGINT sends the BYEs at once); SIGHUP reloads the config file (refused, with every
 //! error logged, when it does not validate; the running config stays).
 //!
 //! [`Server`] is the same machinery without signals, for embedding and tests.
@@ -360,7 +360,9 @@ pub fn run_with(config: Config, config_path: Option<PathBuf>) -> Result<(), RunE
             Ok(Some(signal)) if signal == libc::SIGHUP => reload(&mut server, config_path.as_ref()),
             Ok(Some(_)) => {
                 if server.is_draining() {
-                    tracing::info!("already draining");
+                    // A second stop request: do not wait for drain_s, hang up everything now.
+                    tracing::warn!("second stop request: ending every call now");
+                    server.drain_within(Duration::ZERO);
                 } else {
                     tracing::info!(
                         drain_s = server.config().sbc.drain_s,
