@@ -7,4 +7,7 @@ pub mod media;
 pub mod numbering;
 pub mod runtime;
 pub mod sdp;
+pub mod server;
 pub mod sip;
+
+pub use server::run;
