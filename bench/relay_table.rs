@@ -51,10 +51,13 @@ fn main() {
         for round in 0..rounds {
             packet[3] = round as u8;
             for &(slot, src) in &inputs {
-                if let RelayDecision::Forward { out_slot, dst } =
-                    table.on_packet(slot, src, black_box(&packet))
+                if let RelayDecision::Forward {
+                    out_slot,
+                    dst,
+                    transcode,
+                } = table.on_packet(slot, src, black_box(&packet))
                 {
-                    black_box((out_slot, dst));
+                    black_box((out_slot, dst, transcode));
                     forwarded += 1;
                 }
             }

@@ -52,5 +52,6 @@ pub fn forward(out_slot: handoff::media::relay::SlotId, dst: &str) -> RelayDecis
     RelayDecision::Forward {
         out_slot,
         dst: addr(dst),
+        transcode: None,
     }
 }
