@@ -171,5 +171,9 @@ pub struct CallEnd {
     pub media: Option<MediaCounters>,
 }
 
+pub mod ids;
+pub mod rng;
+pub mod transaction;
+
 mod shard;
 pub use shard::ShardCore;
