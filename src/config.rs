@@ -334,6 +334,36 @@ impl SbcConfig {
             u16::try_from(slice_end).ok()?,
         ))
     }
+
+    /// Every shard's media port slice, for the resolved shard count; fails when the range is
+    /// too small (possible only when `shards = 0` resolved to more CPUs than the range has
+    /// pairs, since explicit counts are checked at load).
+    pub fn media_port_slices(
+        &self,
+        shard_count: usize,
+    ) -> Result<Vec<(u16, u16)>, MediaPortsTooSmall> {
+        (0..shard_count)
+            .map(|shard| self.media_port_slice(shard, shard_count))
+            .collect::<Option<Vec<_>>>()
+            .filter(|slices| !slices.is_empty())
+            .ok_or(MediaPortsTooSmall {
+                start: self.media_ports.0,
+                end: self.media_ports.1,
+                shards: shard_count,
+            })
+    }
+}
+
+/// The media port range cannot give every shard at least one RTP/RTCP pair.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "sbc.media_ports [{start}, {end}) holds {} RTP/RTCP pairs, fewer than the {shards} shards; widen the range or set sbc.shards",
+    (end.saturating_sub(*start)) / 2
+)]
+pub struct MediaPortsTooSmall {
+    pub start: u16,
+    pub end: u16,
+    pub shards: usize,
 }
 
 // --- raw (as written) schema -----------------------------------------------------------------

@@ -36,3 +36,18 @@ fn too_many_shards_or_bad_index_gives_none() {
     assert_eq!(sbc.media_port_slice(2, 2), None);
     assert_eq!(sbc.media_port_slice(0, 0), None);
 }
+
+#[test]
+fn all_slices_at_once_or_an_error_naming_the_shortfall() {
+    let sbc = with_ports(30000, 30008).sbc; // 4 pairs
+    assert_eq!(
+        sbc.media_port_slices(2),
+        Ok(vec![(30000, 30004), (30004, 30008)])
+    );
+    let error = sbc.media_port_slices(5).expect_err("5 shards, 4 pairs");
+    assert_eq!(
+        error.to_string(),
+        "sbc.media_ports [30000, 30008) holds 4 RTP/RTCP pairs, fewer than the 5 shards; widen the range or set sbc.shards"
+    );
+    assert!(sbc.media_port_slices(0).is_err());
+}
