@@ -46,11 +46,3 @@ fn wrong_value_type_names_the_expected_type() {
         vec!["syntax.toml:2:10: invalid type: string \"four\", expected an integer"]
     );
 }
-
-#[test]
-fn missing_required_trunk_key() {
-    assert_eq!(
-        errors("\n[[trunk]]\nname = \"a\"\npeer = \"127.0.0.1:5070\"\n"),
-        vec!["syntax.toml:2:1: missing field `country_code`"]
-    );
-}
