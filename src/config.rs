@@ -30,7 +30,7 @@ pub struct SbcConfig {
     pub advertise: IpAddr,
     /// 0 = one per available CPU.
     pub shards: usize,
-    /// Optional: pin shard i to cpus[i].
+    /// Optional: pin shard `i` to `cpus[i]`. With `shards = 0`, one shard per listed cpu.
     pub cpus: Vec<usize>,
     pub io: IoBackend,
     /// RTP/RTCP port range [start, end), split across shards.
