@@ -18,7 +18,8 @@ const EXIT_INVALID_CONFIG: u8 = 2;
 /// across carrier boundaries work.
 ///
 /// Without a subcommand, handoff runs: it loads the config (the embedded default when no
-/// --config is given), binds the SIP socket on `sbc.listen` and serves until stopped.
+/// --config is given), binds the SIP socket on `sbc.listen` and serves until stopped. An invalid
+/// config is reported as by `check` (one `file:line:col: message` per problem) and exits 2.
 #[derive(Parser, Debug)]
 #[command(name = "handoff", version)]
 struct Cli {
