@@ -8,6 +8,7 @@ pub mod numbering;
 pub mod runtime;
 pub mod sdp;
 pub mod server;
+pub mod sim;
 pub mod sip;
 
 pub use server::run;
