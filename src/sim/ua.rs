@@ -242,7 +242,8 @@ impl UserAgent {
     /// The last final (>= 200) status received for `method` in `dialog`.
     pub fn final_status(&self, dialog: DialogId, method: &str) -> Option<u16> {
         self.statuses(dialog, method)
-            .into_iter().rfind(|s| *s >= 200)
+            .into_iter()
+            .rfind(|s| *s >= 200)
     }
 
     fn hex(&mut self) -> String {

@@ -81,12 +81,7 @@ impl Msg {
     pub fn tag(&self, header: &str) -> Option<String> {
         let v = self.header(header)?;
         let i = v.find(";tag=")?;
-        Some(
-            v[i + 5..]
-                .split([';', '>', ' '])
-                .next()?
-                .to_owned(),
-        )
+        Some(v[i + 5..].split([';', '>', ' ']).next()?.to_owned())
     }
 
     /// The URI inside Contact's angle brackets.
