@@ -74,7 +74,7 @@ fn main() -> anyhow::Result<ExitCode> {
                 .as_ref()
                 .map_or("embedded default".to_owned(), |p| p.display().to_string());
             tracing::info!(config = %source, shards = config.resolved_shard_count(), "starting");
-            handoff::run(config).context("handoff stopped")?;
+            handoff::server::run_with(config, cli.config.clone()).context("handoff stopped")?;
             Ok(ExitCode::SUCCESS)
         }
     }

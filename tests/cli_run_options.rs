@@ -1,5 +1,5 @@
 //! `handoff --config PATH` runs: it binds the SIP socket on `sbc.listen` and answers OPTIONS with
-//! 200 OK; an invalid config stops it with exit status 2 before anything is bound.
+//! 200 OK to a configured trunk; an invalid config stops it with exit status 2 before anything is bound.
 
 use std::io::Write;
 use std::net::UdpSocket;
@@ -24,10 +24,13 @@ fn free_udp_port() -> u16 {
 #[test]
 fn answers_options_with_200() {
     let port = free_udp_port();
+    // OPTIONS is answered only for a configured trunk (anything else gets 403), so the probe is one.
+    let client = UdpSocket::bind("127.0.0.1:0").expect("client socket");
+    let local = client.local_addr().expect("client addr");
     let mut file = tempfile::NamedTempFile::new().expect("temp file");
     write!(
         file,
-        "[sbc]\nlisten = \"127.0.0.1:{port}\"\nmedia_ports = [10000, 10100]\naudit = \"-\"\n"
+        "[sbc]\nlisten = \"127.0.0.1:{port}\"\nmedia_ports = [10000, 10100]\naudit = \"-\"\n\n[[trunk]]\nname = \"probe\"\npeer = \"{local}\"\ncountry_code = \"1\"\n"
     )
     .expect("write");
     let _server = Server(
@@ -39,11 +42,9 @@ fn answers_options_with_200() {
             .expect("start handoff"),
     );
 
-    let client = UdpSocket::bind("127.0.0.1:0").expect("client socket");
     client
         .set_read_timeout(Some(Duration::from_millis(200)))
         .expect("timeout");
-    let local = client.local_addr().expect("client addr");
     let request = format!(
         "OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\n\
          Via: SIP/2.0/UDP {local};branch=z9hG4bK-cli-1\r\n\
