@@ -88,3 +88,37 @@ fn server_timers_follow_t1_t2_t4() {
     d.advance_to_ms(1_700);
     assert_eq!(d.layer.live_count(), 0, "Timer I = T4");
 }
+
+#[test]
+fn absurd_timer_values_are_clamped_instead_of_spinning_or_overflowing() {
+    for timers in [
+        SipTimers {
+            t1_ms: 0,
+            t2_ms: 0,
+            t4_ms: 0,
+        },
+        SipTimers {
+            t1_ms: u64::MAX,
+            t2_ms: u64::MAX,
+            t4_ms: u64::MAX,
+        },
+    ] {
+        let mut d = Driver::with_timers(timers);
+        let branch = "z9hG4bK-hf0000-00000000000000e3";
+        d.layer
+            .send_request(
+                d.now,
+                addr(PLATFORM),
+                Method::Invite,
+                branch,
+                our_request("INVITE", branch, "e3@handoff", 1),
+            )
+            .unwrap();
+        d.drain();
+        let first_retransmit = d.timers.iter().map(|&(at, _)| at).min().unwrap();
+        assert!(first_retransmit.as_millis() >= 1, "T1 at least 1 ms");
+        d.advance_to_ms(1_000_000_000);
+        assert_eq!(d.layer.live_count(), 0);
+        assert_eq!(d.timeouts.len(), 1);
+    }
+}

@@ -254,13 +254,14 @@ pub(crate) struct Durations {
 
 impl Durations {
     fn from_config(timers: SipTimers, shard: ShardId) -> Durations {
-        // A zero T1 would retransmit in a busy loop; clamp to 1 ms.
-        let t1 = timers.t1_ms.max(1);
+        // A zero T1 would retransmit in a busy loop; an absurd one would overflow the clock.
+        const HOUR_MS: u64 = 3_600_000;
+        let t1 = timers.t1_ms.clamp(1, HOUR_MS);
         Durations {
             shard,
             t1,
-            t2: timers.t2_ms.max(t1),
-            t4: timers.t4_ms.max(1),
+            t2: timers.t2_ms.clamp(t1, HOUR_MS),
+            t4: timers.t4_ms.clamp(1, HOUR_MS),
         }
     }
 
