@@ -16,6 +16,19 @@
 //!
 //! Responses of server transactions go back to the source address of the request (symmetric
 //! signaling, as `rport` would ask), not to the Via sent-by.
+//!
+//! How the TU drives it:
+//! - request in: `on_request` -> [`ServerAction`]; for `New(tx)` answer with `respond(tx, ..)`;
+//!   for `Cancel { invite }` send 487 on `invite` (the CANCEL already got its 200);
+//!   `AckWithoutTransaction` is the ACK of a 2xx, for the dialog.
+//! - request out: `send_request(to, method, branch, bytes)`; `cancel(tx)` CANCELs an INVITE
+//!   (deferred until a provisional, RFC 3261 9.1). Responses in: `on_response` ->
+//!   [`ClientAction`]; the layer ACKs non-2xx finals, the TU ACKs 2xx (and again on
+//!   `SuccessRetransmitted`).
+//! - timers: tokens with bit 63 set go to `handle_timer`, which may return a
+//!   [`TransactionTimeout`] (B, CancelGuard, F: the far side is silent; H: no ACK; Unanswered:
+//!   the TU never answered and the layer sent 408 — the TU should end what hangs on it).
+//! - after every input, drain `poll_output` until `None`.
 
 mod client;
 mod message;
