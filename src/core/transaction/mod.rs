@@ -520,12 +520,13 @@ impl TransactionLayer {
                 ServerAction::CancelUnmatched,
             );
         };
-        let Some(invite_tx) = self.servers.slots[invite_slot as usize].1.as_ref() else {
+        let Some((generation, Some(invite_tx))) = self.servers.slots.get(invite_slot as usize)
+        else {
             return ServerAction::CancelUnmatched;
         };
         let invite_id = ServerTxId {
             slot: invite_slot,
-            generation: self.servers.slots[invite_slot as usize].0,
+            generation: *generation,
         };
         let pending = invite_tx.awaits_final() && invite_tx.owner == Owner::TransactionUser;
         // A CANCEL always gets 200 when its INVITE exists (RFC 3261 9.2); it only has an effect
