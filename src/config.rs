@@ -30,7 +30,7 @@ pub struct SbcConfig {
     pub advertise: IpAddr,
     /// 0 = one per available CPU.
     pub shards: usize,
-    /// Optional: pin shard i to cpus[i].
+    /// Optional: pin shard `i` to `cpus[i]`. With `shards = 0`, one shard per listed cpu.
     pub cpus: Vec<usize>,
     pub io: IoBackend,
     /// RTP/RTCP port range [start, end), split across shards.
@@ -260,8 +260,9 @@ impl Config {
 
     /// Parses and validates TOML `text`; `file_name` is used only to prefix error locations.
     ///
-    /// Structural problems (TOML syntax, unknown keys, wrong value types) stop at the first one;
-    /// past that, every value and cross-reference problem is collected.
+    /// Every TOML syntax error is reported (and nothing else then). Otherwise every unknown key,
+    /// bad value and broken cross-reference is reported, except that a value of the wrong TOML
+    /// type (a string where a number belongs) stops checking at the first one.
     pub fn from_toml_str(text: &str, file_name: &str) -> Result<Config, ConfigErrors> {
         let mut report = Report {
             text,
@@ -276,7 +277,9 @@ impl Config {
             return Err(report.finish());
         }
         // Unknown keys are reported all at once and dropped, so the rest still gets checked.
-        prune_unknown_keys(document.get_mut(), &mut report);
+        if check_keys(document.get_mut(), &mut report) {
+            return Err(report.finish());
+        }
         let raw = match RawConfig::deserialize(toml::de::Deserializer::from(document)) {
             Ok(raw) => raw,
             Err(error) => {
@@ -334,6 +337,36 @@ impl SbcConfig {
             u16::try_from(slice_end).ok()?,
         ))
     }
+
+    /// Every shard's media port slice, for the resolved shard count; fails when the range is
+    /// too small (possible only when `shards = 0` resolved to more CPUs than the range has
+    /// pairs, since explicit counts are checked at load).
+    pub fn media_port_slices(
+        &self,
+        shard_count: usize,
+    ) -> Result<Vec<(u16, u16)>, MediaPortsTooSmall> {
+        (0..shard_count)
+            .map(|shard| self.media_port_slice(shard, shard_count))
+            .collect::<Option<Vec<_>>>()
+            .filter(|slices| !slices.is_empty())
+            .ok_or(MediaPortsTooSmall {
+                start: self.media_ports.0,
+                end: self.media_ports.1,
+                shards: shard_count,
+            })
+    }
+}
+
+/// The media port range cannot give every shard at least one RTP/RTCP pair.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "sbc.media_ports [{start}, {end}) holds {} RTP/RTCP pairs, fewer than the {shards} shards; widen the range or set sbc.shards",
+    (end.saturating_sub(*start)) / 2
+)]
+pub struct MediaPortsTooSmall {
+    pub start: u16,
+    pub end: u16,
+    pub shards: usize,
 }
 
 // --- raw (as written) schema -----------------------------------------------------------------
@@ -488,8 +521,13 @@ const TRUNK_KEYS: &[&str] = &[
     "headers",
 ];
 const ROUTE_KEYS: &[&str] = &["from", "to", "prefix"];
+const TRUNK_REQUIRED_KEYS: &[&str] = &["name", "peer", "country_code"];
+const ROUTE_REQUIRED_KEYS: &[&str] = &["to"];
 
-fn prune_unknown_keys(document: &mut DeTable<'_>, report: &mut Report<'_>) {
+/// Reports and drops unknown keys, and reports missing required keys; returns whether any
+/// required key is missing (deserializing would then stop at the first).
+fn check_keys(document: &mut DeTable<'_>, report: &mut Report<'_>) -> bool {
+    let mut missing_required = false;
     prune_table(document, "", TOP_KEYS, report);
     if let Some(sbc) = document.get_mut("sbc")
         && let DeValue::Table(sbc) = sbc.get_mut()
@@ -501,17 +539,28 @@ fn prune_unknown_keys(document: &mut DeTable<'_>, report: &mut Report<'_>) {
             prune_table(timers, "sbc.timers", TIMER_KEYS, report);
         }
     }
-    for (name, keys) in [("trunk", TRUNK_KEYS), ("route", ROUTE_KEYS)] {
+    for (name, keys, required) in [
+        ("trunk", TRUNK_KEYS, TRUNK_REQUIRED_KEYS),
+        ("route", ROUTE_KEYS, ROUTE_REQUIRED_KEYS),
+    ] {
         if let Some(list) = document.get_mut(name)
             && let DeValue::Array(list) = list.get_mut()
         {
             for entry in list.iter_mut() {
+                let at = entry.span().start;
                 if let DeValue::Table(table) = entry.get_mut() {
                     prune_table(table, name, keys, report);
+                    for key in required {
+                        if !table.contains_key(*key) {
+                            missing_required = true;
+                            report.at(at, format!("[{name}] is missing the required key `{key}`"));
+                        }
+                    }
                 }
             }
         }
     }
+    missing_required
 }
 
 fn prune_table(table: &mut DeTable<'_>, path: &str, known: &[&str], report: &mut Report<'_>) {
@@ -1257,7 +1306,7 @@ mod tests {
             file: "contact-center.toml",
             errors: Vec::new(),
         };
-        prune_unknown_keys(document.get_mut(), &mut report);
+        assert!(!check_keys(document.get_mut(), &mut report));
         assert!(report.errors.is_empty(), "{:?}", report.errors);
         for key in SBC_KEYS
             .iter()

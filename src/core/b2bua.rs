@@ -870,7 +870,7 @@ impl ShardCore {
             .header("From", &dialog.local_party)
             .header("To", &dialog.remote_party)
             .header("Call-ID", &dialog.call_id)
-            .header("CSeq", &format!("{cseq} {method}"));
+            .header("CSeq", format!("{cseq} {method}"));
         if matches!(
             method,
             "INVITE" | "UPDATE" | "REFER" | "NOTIFY" | "SUBSCRIBE"
@@ -1239,7 +1239,7 @@ impl ShardCore {
             builder = builder.header("Contact", &contact);
         }
         for header in response.headers().filter(|h| passes_through(h.name)) {
-            builder = builder.header(header.name, &text(header.value));
+            builder = builder.header(header.name, text(header.value));
         }
         if let Some(supported) = filtered_supported(response) {
             builder = builder.header("Supported", &supported);

@@ -11,6 +11,8 @@ use crate::core::{CallRef, MediaCommand, MediaCounters};
 use crate::media::relay::{RelayDecision, RelayError, RelayTable, SlotId};
 
 const NO_SLOT: u32 = u32::MAX;
+/// G.711 packets are 172 bytes; a longer packet is passed on untouched rather than transcoded.
+const MAX_TRANSCODED_PACKET: usize = 1500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
@@ -179,9 +181,24 @@ impl MediaRelay {
             return false;
         }
         match self.table.on_packet(SlotId(slot), from, payload) {
-            RelayDecision::Forward { out_slot, dst } => {
+            RelayDecision::Forward {
+                out_slot,
+                dst,
+                transcode,
+            } => {
+                // Transcoding rewrites a stack copy, so the fast path still allocates nothing.
+                let mut transcoded = [0u8; MAX_TRANSCODED_PACKET];
+                let out_payload = match transcode {
+                    Some(t) if payload.len() <= MAX_TRANSCODED_PACKET => {
+                        let copy = &mut transcoded[..payload.len()];
+                        copy.copy_from_slice(payload);
+                        t.apply(copy);
+                        &*copy
+                    }
+                    _ => payload,
+                };
                 match self.slot_socket.get(out_slot.0 as usize) {
-                    Some(&out) if outbox.push(out, dst, payload) => {
+                    Some(&out) if outbox.push(out, dst, out_payload) => {
                         self.stats.relayed += 1;
                         true
                     }

@@ -243,8 +243,7 @@ impl UserAgent {
     pub fn final_status(&self, dialog: DialogId, method: &str) -> Option<u16> {
         self.statuses(dialog, method)
             .into_iter()
-            .filter(|s| *s >= 200)
-            .last()
+            .rfind(|s| *s >= 200)
     }
 
     fn hex(&mut self) -> String {
@@ -319,13 +318,13 @@ impl UserAgent {
         let remote_party = format!("<{request_uri}>");
         let id = DialogId(self.dialogs.len());
         let mut builder = RequestBuilder::new(Method::Invite, &request_uri)
-            .header("Via", &self.via(&branch))
+            .header("Via", self.via(&branch))
             .header("Max-Forwards", "70")
             .header("From", &local_party)
             .header("To", &remote_party)
             .header("Call-ID", &call_id)
             .header("CSeq", "1 INVITE")
-            .header("Contact", &self.contact());
+            .header("Contact", self.contact());
         for (name, value) in extra {
             builder = builder.header(name, value);
         }
@@ -364,12 +363,12 @@ impl UserAgent {
         let d = &self.dialogs[dialog.0];
         let branch = d.invite_branch.clone();
         let bytes = RequestBuilder::new(Method::Cancel, &d.invite_request_uri)
-            .header("Via", &self.via(&branch))
+            .header("Via", self.via(&branch))
             .header("Max-Forwards", "70")
             .header("From", &d.local_party)
-            .header("To", &format!("<{}>", d.invite_request_uri))
+            .header("To", format!("<{}>", d.invite_request_uri))
             .header("Call-ID", &d.call_id)
-            .header("CSeq", &format!("{} CANCEL", d.invite_cseq))
+            .header("CSeq", format!("{} CANCEL", d.invite_cseq))
             .build()
             .unwrap_or_default();
         self.start_client("CANCEL", branch, bytes, Some(dialog));
@@ -395,7 +394,7 @@ impl UserAgent {
             .header("From", &d.local_party)
             .header("To", &d.remote_party)
             .header("Call-ID", &d.call_id)
-            .header("CSeq", &format!("{cseq} {method}"));
+            .header("CSeq", format!("{cseq} {method}"));
         if method == "INVITE" || method == "UPDATE" {
             builder = builder.header("Contact", &contact);
         }
@@ -428,13 +427,13 @@ impl UserAgent {
         let branch = self.branch();
         let uri = format!("sip:{}", self.sbc);
         let bytes = RequestBuilder::new(Method::Options, &uri)
-            .header("Via", &self.via(&branch))
+            .header("Via", self.via(&branch))
             .header("Max-Forwards", "70")
             .header(
                 "From",
-                &format!("<sip:{}@{}>;tag={tag}", self.name, self.addr.ip()),
+                format!("<sip:{}@{}>;tag={tag}", self.name, self.addr.ip()),
             )
-            .header("To", &format!("<{uri}>"))
+            .header("To", format!("<{uri}>"))
             .header("Call-ID", &call_id)
             .header("CSeq", "1 OPTIONS")
             .build()
@@ -488,7 +487,7 @@ impl UserAgent {
             }
         }
         if incoming.method == "INVITE" && (100..300).contains(&status) && status > 100 {
-            builder = builder.header("Contact", &self.contact());
+            builder = builder.header("Contact", self.contact());
         }
         for (name, value) in extra {
             builder = builder.header(name, value);
@@ -510,7 +509,7 @@ impl UserAgent {
         let now = self.now;
         let d = &mut self.dialogs[dialog.0];
         let initial = d.invite_request == Some(request);
-        if status >= 200 && status < 300 {
+        if (200..300).contains(&status) {
             if initial {
                 d.state = UaDialogState::Confirmed;
                 d.final_status = Some(status);
@@ -674,12 +673,12 @@ impl UserAgent {
                     d.remote_target.clone()
                 };
                 let ack = RequestBuilder::new(Method::Ack, &uri)
-                    .header("Via", &format!("SIP/2.0/UDP {};branch={branch}", self.addr))
+                    .header("Via", format!("SIP/2.0/UDP {};branch={branch}", self.addr))
                     .header("Max-Forwards", "70")
                     .header("From", &d.local_party)
                     .header("To", &to_value)
                     .header("Call-ID", &d.call_id)
-                    .header("CSeq", &format!("{} ACK", cseq.seq))
+                    .header("CSeq", format!("{} ACK", cseq.seq))
                     .build()
                     .unwrap_or_default();
                 self.clients[index].non_2xx_ack = Some(ack);
@@ -729,12 +728,12 @@ impl UserAgent {
                     let branch = self.branch();
                     let d = &self.dialogs[dialog.0];
                     let bytes = RequestBuilder::new(Method::Ack, &d.remote_target)
-                        .header("Via", &self.via(&branch))
+                        .header("Via", self.via(&branch))
                         .header("Max-Forwards", "70")
                         .header("From", &d.local_party)
                         .header("To", &d.remote_party)
                         .header("Call-ID", &d.call_id)
-                        .header("CSeq", &format!("{} ACK", cseq.seq))
+                        .header("CSeq", format!("{} ACK", cseq.seq))
                         .build()
                         .unwrap_or_default();
                     self.dialogs[dialog.0].last_ack = Some((cseq.seq, bytes.clone()));
