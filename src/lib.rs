@@ -4,10 +4,12 @@
 pub mod config;
 pub mod core;
 pub mod media;
+pub mod metrics;
 pub mod numbering;
 pub mod runtime;
 pub mod sdp;
 pub mod server;
 pub mod sip;
+pub mod transfer;
 
 pub use server::run;
