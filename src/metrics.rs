@@ -47,8 +47,12 @@ impl ShardMetrics {
         ShardMetrics::default()
     }
 
-    /// Counts a finished transfer (and the sessions it saved).
+    /// Counts a finished transfer: by trunk/method/outcome, its REFER's final response code, and
+    /// the sessions it saved. The one call the call layer makes per [`TransferRecord`].
     pub fn record_transfer(&mut self, record: &TransferRecord) {
+        if let Some(status) = record.refer_status {
+            self.record_refer_response(status);
+        }
         let key = TransferKey {
             trunk: record.trunk.clone(),
             method: method_str(record.method),
@@ -63,7 +67,8 @@ impl ShardMetrics {
         }
     }
 
-    /// Counts a final response to a REFER handoff sent.
+    /// Counts a final response to a REFER handoff sent ([`ShardMetrics::record_transfer`] already
+    /// counts the one in each record; use this only for REFERs outside a transfer attempt).
     pub fn record_refer_response(&mut self, status: u16) {
         *self.refer_responses.entry(status).or_default() += 1;
     }

@@ -4,7 +4,12 @@ use handoff::config::TransferMethod;
 use handoff::metrics::{ShardMetrics, TransferKey};
 use handoff::transfer::{TransferKind, TransferOutcome, TransferRecord};
 
-fn record(trunk: &str, method: TransferMethod, outcome: TransferOutcome) -> TransferRecord {
+fn record(
+    trunk: &str,
+    method: TransferMethod,
+    outcome: TransferOutcome,
+    refer_status: Option<u16>,
+) -> TransferRecord {
     TransferRecord {
         record_type: "transfer",
         ts: "2026-11-21T12:00:00.000Z".to_owned(),
@@ -15,7 +20,7 @@ fn record(trunk: &str, method: TransferMethod, outcome: TransferOutcome) -> Tran
         target: "sip:5559876543@pbx".to_owned(),
         target_e164: Some("+15559876543".to_owned()),
         outcome,
-        refer_status: None,
+        refer_status,
         notify_status: None,
         fallback_status: None,
         reason: "test".to_owned(),
@@ -25,41 +30,20 @@ fn record(trunk: &str, method: TransferMethod, outcome: TransferOutcome) -> Tran
 
 #[test]
 fn shards_sum_and_the_success_rate_counts_refer_transfers_only() {
+    use TransferMethod::{Local, Refer};
+    use TransferOutcome::{Cancelled, FallbackLocal, HandedOff};
     let mut shard0 = ShardMetrics::new();
-    shard0.record_transfer(&record(
-        "a",
-        TransferMethod::Refer,
-        TransferOutcome::HandedOff,
-    ));
-    shard0.record_transfer(&record(
-        "a",
-        TransferMethod::Refer,
-        TransferOutcome::HandedOff,
-    ));
-    shard0.record_refer_response(202);
-    shard0.record_refer_response(202);
+    shard0.record_transfer(&record("a", Refer, HandedOff, Some(202)));
+    shard0.record_transfer(&record("a", Refer, HandedOff, Some(202)));
     shard0.session_opened("a");
     shard0.session_opened("p");
     shard0.call_started();
     shard0.request_rejected(403);
 
     let mut shard1 = ShardMetrics::new();
-    shard1.record_transfer(&record(
-        "a",
-        TransferMethod::Refer,
-        TransferOutcome::FallbackLocal,
-    ));
-    shard1.record_transfer(&record(
-        "a",
-        TransferMethod::Refer,
-        TransferOutcome::Cancelled,
-    ));
-    shard1.record_transfer(&record(
-        "b",
-        TransferMethod::Local,
-        TransferOutcome::FallbackLocal,
-    ));
-    shard1.record_refer_response(403);
+    shard1.record_transfer(&record("a", Refer, FallbackLocal, Some(403)));
+    shard1.record_transfer(&record("a", Refer, Cancelled, None));
+    shard1.record_transfer(&record("b", Local, FallbackLocal, None));
     shard1.session_opened("a");
     shard1.call_started();
     shard1.call_started();

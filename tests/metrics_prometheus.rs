@@ -27,7 +27,6 @@ fn handed_off(trunk: &str) -> TransferRecord {
 fn renders_the_text_exposition_format() {
     let mut metrics = ShardMetrics::new();
     metrics.record_transfer(&handed_off("carrier \"a\""));
-    metrics.record_refer_response(202);
     metrics.session_opened("carrier \"a\"");
     metrics.call_started();
     metrics.request_rejected(404);

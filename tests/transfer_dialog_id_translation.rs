@@ -82,3 +82,29 @@ fn unknown_or_malformed_values_pass_unchanged() {
         assert_eq!(out, value);
     }
 }
+
+#[test]
+fn two_step_translation_for_a_bridged_leg_on_another_shard() {
+    use handoff::core::ShardId;
+    use handoff::core::ids::IdMinter;
+    use handoff::transfer::dialog_ids::{named_dialog, rewrite_for};
+
+    // handoff's shard 3 answered B2, so its To tag on B2 carries shard 3.
+    let handoff_tag = IdMinter::new(ShardId(3), 7).tag();
+    let value = format!("p2call%40platform%3Bto-tag%3D{handoff_tag}%3Bfrom-tag%3Dpf2");
+    let named = named_dialog(DialogIdForm::ReplacesInUri, &value).expect("parses");
+    assert_eq!(named, DialogId::new("p2call@platform", &handoff_tag, "pf2"));
+    assert_eq!(named.owning_shard(4), ShardId(3));
+    // ...shard 3 answers with A2; the asking shard rewrites.
+    let a2 = DialogId::new("ha2@handoff", "ha2tag", "cx2");
+    assert_eq!(
+        rewrite_for(DialogIdForm::ReplacesInUri, &value, &a2).as_deref(),
+        Some("ha2%40handoff%3Bto-tag%3Dcx2%3Bfrom-tag%3Dha2tag")
+    );
+    // A dialog with no handoff-minted identifier is owned by its Call-ID's hash.
+    let foreign = DialogId::new("carrier-call-1", "x", "y");
+    assert_eq!(
+        foreign.owning_shard(4),
+        handoff::core::ids::shard_for_call_id("carrier-call-1", 4)
+    );
+}

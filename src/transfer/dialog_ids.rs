@@ -33,6 +33,8 @@
 
 use std::borrow::Cow;
 
+use crate::core::ShardId;
+use crate::core::ids::{shard_for_call_id, shard_of_minted};
 use crate::transfer::escape::{BadEscape, escape_hvalue, unescape};
 
 /// One dialog as handoff sees it: the Call-ID, handoff's tag and the peer's tag.
@@ -56,6 +58,16 @@ impl DialogId {
             local_tag: local_tag.into(),
             remote_tag: remote_tag.into(),
         }
+    }
+
+    /// The shard that owns this dialog, so a translation can ask it by message: the shard
+    /// encoded in handoff's own tag (or a Call-ID handoff minted), else the Call-ID hash every
+    /// shard computes alike (see [`crate::core::ids`]).
+    pub fn owning_shard(&self, shard_count: u16) -> ShardId {
+        shard_of_minted(&self.local_tag)
+            .or_else(|| shard_of_minted(&self.call_id))
+            .filter(|shard| shard.0 < shard_count)
+            .unwrap_or_else(|| shard_for_call_id(&self.call_id, shard_count))
     }
 }
 
@@ -321,6 +333,38 @@ pub enum DialogIdForm {
     TargetDialogHeader,
 }
 
+/// The dialog a received `value` names, in handoff's view (`None` if it does not parse).
+///
+/// With [`rewrite_for`] this splits [`translate`] in two, for when the bridged leg lives on
+/// another shard: read the dialog here, ask [`DialogId::owning_shard`] by message, then rewrite.
+pub fn named_dialog(form: DialogIdForm, value: &str) -> Option<DialogId> {
+    match form {
+        DialogIdForm::ReplacesHeader => Replaces::parse(value).ok().map(|r| r.receiver_view()),
+        DialogIdForm::ReplacesInUri => Replaces::parse_escaped(value)
+            .ok()
+            .map(|r| r.receiver_view()),
+        DialogIdForm::TargetDialogHeader => {
+            TargetDialog::parse(value).ok().map(|t| t.receiver_view())
+        }
+    }
+}
+
+/// `value` rewritten to name `bridged` (handoff's view of the leg on the other side) for the
+/// receiver on that side, keeping its other parameters. `None` if `value` does not parse.
+pub fn rewrite_for(form: DialogIdForm, value: &str, bridged: &DialogId) -> Option<String> {
+    match form {
+        DialogIdForm::ReplacesHeader => Replaces::parse(value)
+            .ok()
+            .map(|r| r.for_far_end_of(bridged).render()),
+        DialogIdForm::ReplacesInUri => Replaces::parse_escaped(value)
+            .ok()
+            .map(|r| r.for_far_end_of(bridged).render_escaped()),
+        DialogIdForm::TargetDialogHeader => TargetDialog::parse(value)
+            .ok()
+            .map(|t| t.from_sender_view(bridged).render()),
+    }
+}
+
 /// Rewrites `value` (received on one side) for the receiver on the other side of the bridge.
 ///
 /// `lookup` maps handoff's view of the named leg to handoff's view of the leg bridged to it
@@ -331,17 +375,9 @@ pub fn translate(
     value: &str,
     lookup: impl Fn(&DialogId) -> Option<DialogId>,
 ) -> Cow<'_, str> {
-    let translated = match form {
-        DialogIdForm::ReplacesHeader => Replaces::parse(value).ok().and_then(|r| {
-            lookup(&r.receiver_view()).map(|other| r.for_far_end_of(&other).render())
-        }),
-        DialogIdForm::ReplacesInUri => Replaces::parse_escaped(value).ok().and_then(|r| {
-            lookup(&r.receiver_view()).map(|other| r.for_far_end_of(&other).render_escaped())
-        }),
-        DialogIdForm::TargetDialogHeader => TargetDialog::parse(value).ok().and_then(|t| {
-            lookup(&t.receiver_view()).map(|other| t.from_sender_view(&other).render())
-        }),
-    };
+    let translated = named_dialog(form, value)
+        .and_then(|named| lookup(&named))
+        .and_then(|bridged| rewrite_for(form, value, &bridged));
     match translated {
         Some(text) => Cow::Owned(text),
         None => Cow::Borrowed(value),
