@@ -1,0 +1,589 @@
+//! SIP, SIPS and tel URIs (RFC 3261 section 19.1, RFC 3966), borrowed from the message.
+//!
+//! Parts are kept exactly as received (%-escapes included) so that a URI re-serialised through
+//! [`UriBuf`] is byte-identical unless a part was replaced.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use super::error::UriFault;
+use super::lex::hex_value;
+
+/// The URI scheme. Matching is case-insensitive; `Other` keeps the scheme as written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scheme<'a> {
+    Sip,
+    Sips,
+    Tel,
+    Other(&'a str),
+}
+
+/// A parsed URI borrowing its text.
+///
+/// For `sip:`/`sips:` every part is filled in. For `tel:` the number is [`Uri::user`], the host is
+/// empty and the parameters are parsed. For other schemes only [`Uri::opaque`] is meaningful.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Uri<'a> {
+    raw: &'a str,
+    scheme_text: &'a str,
+    scheme: Scheme<'a>,
+    user: Option<&'a str>,
+    password: Option<&'a str>,
+    host: &'a str,
+    port: Option<u16>,
+    /// Everything after the first `;` of the parameters, up to `?` (no leading `;`).
+    params: &'a str,
+    /// Everything after `?` (no leading `?`).
+    headers: &'a str,
+    has_params: bool,
+    has_headers: bool,
+}
+
+fn check_uri_chars(s: &str) -> Result<(), UriFault> {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b' ' | b'\t' | b'\r' | b'\n' => return Err(UriFault::Whitespace),
+            b'%' => {
+                let ok = i + 2 < bytes.len()
+                    && hex_value(bytes[i + 1]).is_some()
+                    && hex_value(bytes[i + 2]).is_some();
+                if !ok {
+                    return Err(UriFault::BadEscape);
+                }
+                i += 3;
+                continue;
+            }
+            b'<' | b'>' | b'"' | b'\\' | b'{' | b'}' | b'|' | b'^' | b'`' => {
+                return Err(UriFault::BadCharacter);
+            }
+            0..=0x1f | 0x7f..=0xff => return Err(UriFault::BadCharacter),
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+fn valid_hostname(h: &[u8]) -> bool {
+    !h.is_empty()
+        && h.iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+}
+
+fn valid_ipv6_reference(h: &[u8]) -> bool {
+    h.len() >= 4
+        && h[0] == b'['
+        && h[h.len() - 1] == b']'
+        && h[1..h.len() - 1]
+            .iter()
+            .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        && h[1..h.len() - 1].contains(&b':')
+}
+
+/// Parses `host [":" port]`, returning (host, port).
+pub(crate) fn parse_hostport(s: &str) -> Result<(&str, Option<u16>), UriFault> {
+    let b = s.as_bytes();
+    if b.is_empty() {
+        return Err(UriFault::MissingHost);
+    }
+    let (host, rest) = if b[0] == b'[' {
+        let close = memchr::memchr(b']', b).ok_or(UriFault::UnterminatedIpv6)?;
+        let host = &s[..=close];
+        if !valid_ipv6_reference(host.as_bytes()) {
+            return Err(UriFault::BadHost);
+        }
+        (host, &s[close + 1..])
+    } else {
+        let end = memchr::memchr(b':', b).unwrap_or(b.len());
+        let host = &s[..end];
+        if !valid_hostname(host.as_bytes()) {
+            return Err(if host.is_empty() {
+                UriFault::MissingHost
+            } else {
+                UriFault::BadHost
+            });
+        }
+        (host, &s[end..])
+    };
+    if rest.is_empty() {
+        return Ok((host, None));
+    }
+    let Some(port) = rest.strip_prefix(':') else {
+        return Err(UriFault::BadHost);
+    };
+    Ok((
+        host,
+        Some(parse_port(port.as_bytes()).ok_or(UriFault::BadPort)?),
+    ))
+}
+
+pub(crate) fn parse_port(p: &[u8]) -> Option<u16> {
+    if p.is_empty() || p.len() > 5 || !p.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: u32 = 0;
+    for &d in p {
+        v = v * 10 + u32::from(d - b'0');
+    }
+    u16::try_from(v).ok()
+}
+
+impl<'a> Uri<'a> {
+    /// Parses a URI as it appears in a Request-URI or inside `<>`. Never panics.
+    pub fn parse(s: &'a str) -> Result<Uri<'a>, UriFault> {
+        if s.is_empty() {
+            return Err(UriFault::Empty);
+        }
+        if s.starts_with('<') {
+            return Err(UriFault::Enclosed);
+        }
+        check_uri_chars(s)?;
+        let colon = memchr::memchr(b':', s.as_bytes()).ok_or(UriFault::MissingScheme)?;
+        let scheme_text = &s[..colon];
+        let sb = scheme_text.as_bytes();
+        if sb.is_empty()
+            || !sb[0].is_ascii_alphabetic()
+            || !sb
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        {
+            return Err(UriFault::MissingScheme);
+        }
+        let scheme = if scheme_text.eq_ignore_ascii_case("sip") {
+            Scheme::Sip
+        } else if scheme_text.eq_ignore_ascii_case("sips") {
+            Scheme::Sips
+        } else if scheme_text.eq_ignore_ascii_case("tel") {
+            Scheme::Tel
+        } else {
+            Scheme::Other(scheme_text)
+        };
+        let rest = &s[colon + 1..];
+        let mut uri = Uri {
+            raw: s,
+            scheme_text,
+            scheme,
+            user: None,
+            password: None,
+            host: "",
+            port: None,
+            params: "",
+            headers: "",
+            has_params: false,
+            has_headers: false,
+        };
+        match scheme {
+            Scheme::Sip | Scheme::Sips => {
+                // Neither user nor password may hold a raw '@', so the first one ends the userinfo.
+                let after_user = match memchr::memchr(b'@', rest.as_bytes()) {
+                    Some(at) => {
+                        let userinfo = &rest[..at];
+                        let (user, password) = match memchr::memchr(b':', userinfo.as_bytes()) {
+                            Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
+                            None => (userinfo, None),
+                        };
+                        if user.is_empty() {
+                            return Err(UriFault::BadCharacter);
+                        }
+                        uri.user = Some(user);
+                        uri.password = password;
+                        &rest[at + 1..]
+                    }
+                    None => rest,
+                };
+                let hp_end = after_user
+                    .as_bytes()
+                    .iter()
+                    .position(|&b| b == b';' || b == b'?')
+                    .unwrap_or(after_user.len());
+                let (host, port) = parse_hostport(&after_user[..hp_end])?;
+                uri.host = host;
+                uri.port = port;
+                uri.split_params_and_headers(&after_user[hp_end..])?;
+            }
+            Scheme::Tel => {
+                let end = memchr::memchr(b';', rest.as_bytes()).unwrap_or(rest.len());
+                if end == 0 {
+                    return Err(UriFault::MissingHost);
+                }
+                uri.user = Some(&rest[..end]);
+                uri.split_params_and_headers(&rest[end..])?;
+            }
+            Scheme::Other(_) => {
+                if rest.is_empty() {
+                    return Err(UriFault::Empty);
+                }
+            }
+        }
+        Ok(uri)
+    }
+
+    /// `tail` is empty or starts with ';' or '?'.
+    fn split_params_and_headers(&mut self, tail: &'a str) -> Result<(), UriFault> {
+        let q = memchr::memchr(b'?', tail.as_bytes());
+        let (params, headers) = match q {
+            Some(q) => (&tail[..q], Some(&tail[q + 1..])),
+            None => (tail, None),
+        };
+        if let Some(p) = params.strip_prefix(';') {
+            if p.split(';')
+                .any(|one| one.is_empty() || one.starts_with('='))
+            {
+                return Err(UriFault::EmptyParam);
+            }
+            self.params = p;
+            self.has_params = true;
+        }
+        if let Some(h) = headers {
+            self.headers = h;
+            self.has_headers = true;
+        }
+        Ok(())
+    }
+
+    /// The whole URI as received.
+    pub fn as_str(&self) -> &'a str {
+        self.raw
+    }
+    pub fn scheme(&self) -> Scheme<'a> {
+        self.scheme
+    }
+    /// The scheme as written ("SIP", "sip", ...).
+    pub fn scheme_str(&self) -> &'a str {
+        self.scheme_text
+    }
+    /// User part, still %-escaped (for tel: the number).
+    pub fn user(&self) -> Option<&'a str> {
+        self.user
+    }
+    pub fn password(&self) -> Option<&'a str> {
+        self.password
+    }
+    /// Host; IPv6 references keep their brackets. Empty for tel: and unknown schemes.
+    pub fn host(&self) -> &'a str {
+        self.host
+    }
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+    /// Everything after "scheme:" (meaningful for unknown schemes).
+    pub fn opaque(&self) -> &'a str {
+        &self.raw[self.scheme_text.len() + 1..]
+    }
+    /// The user part with %-escapes decoded.
+    pub fn user_unescaped(&self) -> Option<Cow<'a, [u8]>> {
+        self.user.map(|u| unescape(u.as_bytes()))
+    }
+    /// URI parameters in order: (name, value) as written, value `None` for a flag like `lr`.
+    pub fn params(&self) -> UriParams<'a> {
+        UriParams {
+            rest: if self.has_params {
+                Some(self.params)
+            } else {
+                None
+            },
+        }
+    }
+    /// The first parameter named `name` (case-insensitive): `Some(None)` for a flag.
+    pub fn param(&self, name: &str) -> Option<Option<&'a str>> {
+        self.params()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+    /// URI headers (`?a=b&c=d`) in order, values still %-escaped.
+    pub fn headers(&self) -> UriHeaders<'a> {
+        UriHeaders {
+            rest: if self.has_headers {
+                Some(self.headers)
+            } else {
+                None
+            },
+        }
+    }
+    /// The raw (%-escaped) value of the first URI header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        self.headers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+    /// The value of URI header `name` with %-escapes decoded (e.g. `Replaces`).
+    pub fn header_value_unescaped(&self, name: &str) -> Option<Cow<'a, str>> {
+        let raw = self.header(name)?;
+        Some(match unescape(raw.as_bytes()) {
+            Cow::Borrowed(_) => Cow::Borrowed(raw),
+            Cow::Owned(v) => match String::from_utf8(v) {
+                Ok(s) => Cow::Owned(s),
+                Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            },
+        })
+    }
+    /// An owned, editable copy that re-serialises byte-exactly.
+    pub fn to_buf(&self) -> UriBuf {
+        UriBuf {
+            scheme: self.scheme_text.to_owned(),
+            user: self.user.map(str::to_owned),
+            password: self.password.map(str::to_owned),
+            host: self.host.to_owned(),
+            port: self.port,
+            params: self
+                .params()
+                .map(|(n, v)| (n.to_owned(), v.map(str::to_owned)))
+                .collect(),
+            headers: self
+                .headers()
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect(),
+            opaque: match self.scheme {
+                Scheme::Other(_) => Some(self.opaque().to_owned()),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl fmt::Display for Uri<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.raw)
+    }
+}
+
+/// Iterator over `;name[=value]` URI parameters.
+#[derive(Clone, Debug)]
+pub struct UriParams<'a> {
+    rest: Option<&'a str>,
+}
+
+impl<'a> Iterator for UriParams<'a> {
+    type Item = (&'a str, Option<&'a str>);
+    fn next(&mut self) -> Option<Self::Item> {
+        let s = self.rest?;
+        let (one, rest) = match memchr::memchr(b';', s.as_bytes()) {
+            Some(i) => (&s[..i], Some(&s[i + 1..])),
+            None => (s, None),
+        };
+        self.rest = rest;
+        Some(match memchr::memchr(b'=', one.as_bytes()) {
+            Some(e) => (&one[..e], Some(&one[e + 1..])),
+            None => (one, None),
+        })
+    }
+}
+
+/// Iterator over `name=value` URI headers; a header written without `=` has an empty value.
+#[derive(Clone, Debug)]
+pub struct UriHeaders<'a> {
+    rest: Option<&'a str>,
+}
+
+impl<'a> Iterator for UriHeaders<'a> {
+    type Item = (&'a str, &'a str);
+    fn next(&mut self) -> Option<Self::Item> {
+        let s = self.rest?;
+        let (one, rest) = match memchr::memchr(b'&', s.as_bytes()) {
+            Some(i) => (&s[..i], Some(&s[i + 1..])),
+            None => (s, None),
+        };
+        self.rest = rest;
+        Some(match memchr::memchr(b'=', one.as_bytes()) {
+            Some(e) => (&one[..e], &one[e + 1..]),
+            None => (one, ""),
+        })
+    }
+}
+
+/// Decodes %-escapes; malformed escapes are kept literally.
+pub fn unescape(s: &[u8]) -> Cow<'_, [u8]> {
+    if memchr::memchr(b'%', s).is_none() {
+        return Cow::Borrowed(s);
+    }
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'%'
+            && i + 2 < s.len()
+            && let (Some(h), Some(l)) = (hex_value(s[i + 1]), hex_value(s[i + 2]))
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
+        }
+        out.push(s[i]);
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
+/// %-escapes a URI header value (RFC 3261 `hvalue`): everything outside unreserved and
+/// hnv-unreserved, so `;`, `=`, `@` and `%` become escapes. Used to embed `Replaces` in a URI.
+pub fn escape_uri_header_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 16);
+    for &b in value.as_bytes() {
+        let keep = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+            )
+            || matches!(b, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$');
+        if keep {
+            out.push(char::from(b));
+        } else {
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+    }
+    out
+}
+
+/// An owned URI whose parts can be replaced; `Display` re-serialises it. Parts are stored as
+/// written (escaped), so an unmodified copy prints exactly the original text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UriBuf {
+    pub scheme: String,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub host: String,
+    pub port: Option<u16>,
+    pub params: Vec<(String, Option<String>)>,
+    /// (name, escaped value)
+    pub headers: Vec<(String, String)>,
+    /// For unknown schemes: everything after "scheme:".
+    pub opaque: Option<String>,
+}
+
+impl UriBuf {
+    /// A `sip:` URI with the given user (already escaped) and host.
+    pub fn sip(user: Option<&str>, host: &str) -> UriBuf {
+        UriBuf {
+            scheme: "sip".to_owned(),
+            user: user.map(str::to_owned),
+            password: None,
+            host: host.to_owned(),
+            port: None,
+            params: Vec::new(),
+            headers: Vec::new(),
+            opaque: None,
+        }
+    }
+
+    /// Sets (replacing the first of that name, case-insensitive) or appends a parameter.
+    pub fn set_param(&mut self, name: &str, value: Option<&str>) -> &mut Self {
+        match self
+            .params
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            Some(p) => p.1 = value.map(str::to_owned),
+            None => self
+                .params
+                .push((name.to_owned(), value.map(str::to_owned))),
+        }
+        self
+    }
+
+    pub fn remove_param(&mut self, name: &str) -> &mut Self {
+        self.params.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self
+    }
+
+    /// Sets a URI header from its unescaped value (it is %-escaped here).
+    pub fn set_header_unescaped(&mut self, name: &str, value: &str) -> &mut Self {
+        let escaped = escape_uri_header_value(value);
+        match self
+            .headers
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            Some(h) => h.1 = escaped,
+            None => self.headers.push((name.to_owned(), escaped)),
+        }
+        self
+    }
+
+    pub fn remove_header(&mut self, name: &str) -> &mut Self {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self
+    }
+}
+
+impl fmt::Display for UriBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.scheme)?;
+        f.write_str(":")?;
+        if let Some(opaque) = &self.opaque {
+            return f.write_str(opaque);
+        }
+        if let Some(user) = &self.user {
+            f.write_str(user)?;
+            if let Some(pw) = &self.password {
+                write!(f, ":{pw}")?;
+            }
+            if !self.scheme.eq_ignore_ascii_case("tel") {
+                f.write_str("@")?;
+            }
+        }
+        f.write_str(&self.host)?;
+        if let Some(port) = self.port {
+            write!(f, ":{port}")?;
+        }
+        for (name, value) in &self.params {
+            match value {
+                Some(v) => write!(f, ";{name}={v}")?,
+                None => write!(f, ";{name}")?,
+            }
+        }
+        for (i, (name, value)) in self.headers.iter().enumerate() {
+            let sep = if i == 0 { '?' } else { '&' };
+            write!(f, "{sep}{name}={value}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sip_uri_parts() {
+        let u =
+            Uri::parse("sip:alice:pw@[2001:db8::1]:5070;transport=udp;lr?Subject=hi&X=1").unwrap();
+        assert_eq!(u.scheme(), Scheme::Sip);
+        assert_eq!(u.user(), Some("alice"));
+        assert_eq!(u.password(), Some("pw"));
+        assert_eq!(u.host(), "[2001:db8::1]");
+        assert_eq!(u.port(), Some(5070));
+        assert_eq!(u.param("TRANSPORT"), Some(Some("udp")));
+        assert_eq!(u.param("lr"), Some(None));
+        assert_eq!(u.header("x"), Some("1"));
+        assert_eq!(u.to_buf().to_string(), u.as_str());
+    }
+
+    #[test]
+    fn replaces_header_unescapes_and_round_trips() {
+        let raw = "sip:partner@host?Replaces=callid%3Bto-tag%3Dx%3Bfrom-tag%3Dy";
+        let u = Uri::parse(raw).unwrap();
+        assert_eq!(
+            u.header_value_unescaped("replaces").as_deref(),
+            Some("callid;to-tag=x;from-tag=y")
+        );
+        assert_eq!(u.to_buf().to_string(), raw);
+        let mut b = u.to_buf();
+        b.set_header_unescaped("Replaces", "callid;to-tag=x;from-tag=y");
+        assert_eq!(b.to_string(), raw);
+    }
+
+    #[test]
+    fn rejects_bad_uris() {
+        assert_eq!(Uri::parse("sip:a b@h"), Err(UriFault::Whitespace));
+        assert_eq!(Uri::parse("<sip:h>"), Err(UriFault::Enclosed));
+        assert_eq!(Uri::parse("sip:h:99999"), Err(UriFault::BadPort));
+        assert_eq!(Uri::parse("sip:[::1"), Err(UriFault::UnterminatedIpv6));
+        assert_eq!(Uri::parse("sip:u@"), Err(UriFault::MissingHost));
+        assert_eq!(Uri::parse("sip:%4"), Err(UriFault::BadEscape));
+    }
+}
