@@ -72,7 +72,7 @@ fn main() {
             wall_clock,
         };
         let mut attempt = TransferAttempt::start(base, request, settings.clone());
-        let mut drain = |attempt: &mut TransferAttempt| {
+        let drain = |attempt: &mut TransferAttempt| {
             while let Some(action) = attempt.poll_action() {
                 if let TransferAction::Finished(record) = action {
                     black_box(record.to_json());
