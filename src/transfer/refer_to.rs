@@ -18,6 +18,8 @@ use crate::transfer::dialog_ids::{DialogIdError, Replaces};
 pub enum ReferToError {
     #[error("Refer-To is empty")]
     Empty,
+    #[error("Refer-To is not valid UTF-8")]
+    NotUtf8,
     #[error("Refer-To {value:?} opens '<' without a closing '>'")]
     Unterminated { value: String },
     #[error("Refer-To URI {uri:?} is not a sip:, sips: or tel: URI")]
@@ -104,6 +106,13 @@ impl PlatformReferTo {
             user,
             headers,
         })
+    }
+
+    /// [`PlatformReferTo::parse`] on a raw header value, e.g.
+    /// `message.header(HeaderName::ReferTo)` from [`crate::sip`].
+    pub fn parse_bytes(value: &[u8]) -> Result<PlatformReferTo, ReferToError> {
+        let text = std::str::from_utf8(value).map_err(|_| ReferToError::NotUtf8)?;
+        PlatformReferTo::parse(text)
     }
 
     /// The target URI without `?headers`, exactly as sent.
@@ -236,5 +245,9 @@ mod tests {
             Err(ReferToError::UnsupportedScheme { .. })
         ));
         assert_eq!(PlatformReferTo::parse("  "), Err(ReferToError::Empty));
+        assert_eq!(
+            PlatformReferTo::parse_bytes(b"<sip:\xff@h>"),
+            Err(ReferToError::NotUtf8)
+        );
     }
 }
