@@ -246,7 +246,7 @@ impl TransferAttempt {
             }
             Ok(_) if context.settings.method == TransferMethod::Local => {
                 context.answer_platform(202);
-                context.begin_local(now, "local_method")
+                context.begin_local("local_method")
             }
             Ok(carrier) => {
                 let headers = context.refer_headers();
@@ -609,7 +609,7 @@ impl Context {
         match self.settings.on_refer_failure {
             ReferFailurePolicy::Local => {
                 self.answer_platform(202);
-                self.begin_local(now, reason)
+                self.begin_local(reason)
             }
             ReferFailurePolicy::Reject => {
                 self.stop_ringback();
@@ -630,7 +630,7 @@ impl Context {
     }
 
     /// Starts the local transfer: INVITE the target (blind) or join the replaced call (attended).
-    fn begin_local(&mut self, _now: Time, reason: &'static str) -> State {
+    fn begin_local(&mut self, reason: &'static str) -> State {
         self.fallback_reason = reason;
         match self.kind {
             TransferKind::Blind => {
