@@ -84,10 +84,13 @@ fn failed_refer_joins_the_calls_locally() {
     let actions = drain(&mut attempt);
     assert_eq!(
         without_bookkeeping(&actions),
-        vec![TransferAction::NotifyPlatform {
-            status: 200,
-            subscription_ends: true
-        }]
+        vec![
+            TransferAction::NotifyPlatform {
+                status: 200,
+                subscription_ends: true
+            },
+            TransferAction::TearDownReplacedPlatformLeg,
+        ]
     );
     let record = finished(&actions).expect("recorded");
     assert_eq!(record.outcome, TransferOutcome::FallbackLocal);

@@ -145,6 +145,9 @@ pub enum TransferAction {
     BridgeFallback,
     /// End the platform leg B with BYE.
     TearDownPlatformLeg,
+    /// Attended transfer joined locally: end the replaced call's platform leg (B2) with BYE; its
+    /// carrier leg (A2) now belongs to the joined call.
+    TearDownReplacedPlatformLeg,
     /// End the customer's leg A with BYE (nobody is left to talk to it).
     ReleaseCustomerLeg,
     /// Call [`TransferAttempt::on_timer`] at or after `at`.
@@ -653,6 +656,9 @@ impl Context {
 
     fn local_transfer_succeeded(&mut self, now: Time) -> State {
         self.notify_platform(200, true);
+        if self.kind == TransferKind::Attended {
+            self.emit(TransferAction::TearDownReplacedPlatformLeg);
+        }
         let reason = self.fallback_reason;
         self.finish(now, TransferOutcome::FallbackLocal, reason);
         if self.platform_gone {
