@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use super::error::{Fault, UriFault};
 use super::lex::{
-    ascii_str, is_lws, is_token, is_token_char, quoted_string_end, skip_lws, trim_lws,
+    ascii_str, find_byte, is_lws, is_token, is_token_char, quoted_string_end, skip_lws, trim_lws,
 };
 use super::method::Method;
 use super::uri::{Uri, parse_port};
@@ -47,7 +47,7 @@ fn lex_param(s: &[u8], i: usize) -> Result<(Param<'_>, usize), Fault> {
     let v = skip_lws(s, j + 1);
     let end = match s.get(v) {
         Some(b'"') => quoted_string_end(s, v).ok_or(Fault::UnterminatedQuote)?,
-        Some(b'[') => memchr::memchr(b']', &s[v..])
+        Some(b'[') => find_byte(b']', &s[v..])
             .map(|e| v + e + 1)
             .ok_or(Fault::BadParam)?,
         _ => {
@@ -141,7 +141,8 @@ pub struct NameAddr<'a> {
 }
 
 fn uri_in(s: &[u8]) -> Result<Uri<'_>, Fault> {
-    let text = ascii_str(s).ok_or(Fault::Uri(UriFault::BadCharacter))?;
+    // Uri::parse refuses non-ASCII bytes itself.
+    let text = std::str::from_utf8(s).map_err(|_| Fault::Uri(UriFault::BadCharacter))?;
     Uri::parse(text).map_err(Fault::Uri)
 }
 
@@ -160,7 +161,7 @@ impl<'a> NameAddr<'a> {
             }
             (Some(&s[1..end - 1]), Some(open))
         } else {
-            match memchr::memchr(b'<', s) {
+            match find_byte(b'<', s) {
                 Some(open) => {
                     let dn = trim_lws(&s[..open]);
                     if !dn.iter().all(|&b| is_token_char(b) || is_lws(b)) {
@@ -173,7 +174,7 @@ impl<'a> NameAddr<'a> {
         };
         let (uri, after, angle) = match open {
             Some(open) => {
-                let close = memchr::memchr(b'>', &s[open..])
+                let close = find_byte(b'>', &s[open..])
                     .map(|c| open + c)
                     .ok_or(Fault::UnclosedAngle)?;
                 let inner = &s[open + 1..close];
@@ -283,7 +284,7 @@ impl<'a> Via<'a> {
         }
         let mut he = hs;
         if s.get(hs) == Some(&b'[') {
-            he = memchr::memchr(b']', &s[hs..])
+            he = find_byte(b']', &s[hs..])
                 .map(|c| hs + c + 1)
                 .ok_or(Fault::BadSentBy)?;
         } else {
