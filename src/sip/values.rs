@@ -138,6 +138,8 @@ pub struct NameAddr<'a> {
     pub params: Params<'a>,
     /// Whether the URI was enclosed in `<>`.
     pub angle_brackets: bool,
+    /// Whether the display name was a quoted string.
+    display_quoted: bool,
 }
 
 fn uri_in(s: &[u8]) -> Result<Uri<'_>, Fault> {
@@ -209,7 +211,48 @@ impl<'a> NameAddr<'a> {
             uri,
             params,
             angle_brackets: angle,
+            display_quoted: s[0] == b'"',
         })
+    }
+
+    /// The name-addr as a header value with the URI and/or the tag replaced; the display name
+    /// and the other parameters are kept as written. The URI is always enclosed in `<>`.
+    pub fn rewrite(&self, uri: Option<&str>, tag: Option<&str>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.params.as_bytes().len());
+        if let Some(dn) = self.display_name {
+            if self.display_quoted {
+                out.push(b'"');
+                out.extend_from_slice(dn);
+                out.extend_from_slice(b"\" ");
+            } else {
+                out.extend_from_slice(dn);
+                out.push(b' ');
+            }
+        }
+        out.push(b'<');
+        out.extend_from_slice(uri.unwrap_or(self.uri.as_str()).as_bytes());
+        out.push(b'>');
+        let mut tag_written = false;
+        for p in self.params.iter() {
+            out.push(b';');
+            out.extend_from_slice(p.name.as_bytes());
+            let value = match tag {
+                Some(t) if p.name.eq_ignore_ascii_case("tag") => {
+                    tag_written = true;
+                    Some(t.as_bytes())
+                }
+                _ => p.value,
+            };
+            if let Some(v) = value {
+                out.push(b'=');
+                out.extend_from_slice(v);
+            }
+        }
+        if let (Some(t), false) = (tag, tag_written) {
+            out.extend_from_slice(b";tag=");
+            out.extend_from_slice(t.as_bytes());
+        }
+        out
     }
 
     pub fn tag(&self) -> Option<&'a str> {
@@ -641,7 +684,14 @@ mod tests {
         assert_eq!(na.uri.param("lr"), Some(None));
         assert_eq!(na.tag(), Some("x"));
         assert_eq!(na.params.get_str("q"), Some("0.5"));
+        assert_eq!(
+            na.rewrite(Some("sip:b@k"), Some("y")),
+            b"\"A \\\"B\\\"\" <sip:b@k>;tag=y;q=0.5"
+        );
         let spec = NameAddr::parse(b"sip:a@h;tag=1").unwrap();
+        assert_eq!(spec.rewrite(None, None), b"<sip:a@h>;tag=1");
+        let plain = NameAddr::parse(b"Bob <sip:b@h>").unwrap();
+        assert_eq!(plain.rewrite(None, Some("t1")), b"Bob <sip:b@h>;tag=t1");
         assert_eq!(spec.tag(), Some("1"));
         assert!(spec.uri.params().next().is_none());
         assert_eq!(NameAddr::parse(b"sip:a@h?X=1"), Err(Fault::UnenclosedUri));
