@@ -195,6 +195,10 @@ impl UserAgent {
         }
     }
 
+    pub fn set_now(&mut self, now: Time) {
+        self.now = self.now.max(now);
+    }
+
     pub fn take_outbox(&mut self) -> Vec<(SocketAddr, Vec<u8>)> {
         std::mem::take(&mut self.outbox)
     }
@@ -242,7 +246,8 @@ impl UserAgent {
     /// The last final (>= 200) status received for `method` in `dialog`.
     pub fn final_status(&self, dialog: DialogId, method: &str) -> Option<u16> {
         self.statuses(dialog, method)
-            .into_iter().rfind(|s| *s >= 200)
+            .into_iter()
+            .rfind(|s| *s >= 200)
     }
 
     fn hex(&mut self) -> String {
