@@ -85,12 +85,49 @@ fn filtered_supported(message: &Message) -> Option<String> {
 }
 
 /// A 400 for a request that failed to parse, naming the error in the reason phrase and a
-/// Warning. `None` when even the framing is broken: without Via there is nowhere to answer.
+/// Warning. The headers a response needs (Via, From, To, Call-ID, CSeq) are salvaged from the raw
+/// lines into a minimal request that the parser can frame. `None` when they cannot be found
+/// (without Via there is nowhere to answer), for ACK, and for responses.
 fn bad_request(payload: &[u8], error: &str) -> Option<Vec<u8>> {
-    let framed = Message::parse_framing(payload).ok()?;
-    if !framed.is_request() || framed.method() == Some(Method::Ack) {
+    if payload.starts_with(b"SIP/") || payload.starts_with(b"ACK ") {
         return None;
     }
+    let head_end = memchr::memmem::find(payload, b"\r\n\r\n").unwrap_or(payload.len());
+    let mut salvaged: Vec<u8> = Vec::new();
+    let mut method = "OPTIONS".to_string();
+    for line in payload[..head_end].split(|b| *b == b'\n').skip(1) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
+        let name = String::from_utf8_lossy(&line[..colon])
+            .trim()
+            .to_ascii_lowercase();
+        if !matches!(
+            name.as_str(),
+            "via" | "v" | "from" | "f" | "to" | "t" | "call-id" | "i" | "cseq"
+        ) {
+            continue;
+        }
+        if name == "cseq" {
+            let value = String::from_utf8_lossy(&line[colon + 1..]).into_owned();
+            if let Some(token) = value.split_whitespace().nth(1)
+                && token.bytes().all(|b| b.is_ascii_alphabetic())
+            {
+                method = token.to_string();
+            }
+        }
+        salvaged.extend_from_slice(line);
+        salvaged.extend_from_slice(b"\r\n");
+    }
+    if method == "ACK" {
+        return None;
+    }
+    let mut minimal = format!("{method} sip:invalid SIP/2.0\r\n").into_bytes();
+    minimal.extend_from_slice(&salvaged);
+    minimal.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+    let framed = Message::parse_framing(&minimal).ok()?;
+    framed.top_via().ok()?;
     let reason = reason_phrase(&format!("Bad Request ({error})"));
     let warning = format!(
         "399 handoff \"{}\"",

@@ -477,6 +477,9 @@ impl UserAgent {
             487 => "Request Terminated",
             488 => "Not Acceptable Here",
             491 => "Request Pending",
+            202 => "Accepted",
+            415 => "Unsupported Media Type",
+            603 => "Decline",
             _ => "Whatever",
         };
         let mut builder = sip::response_to(&message, status, reason);
