@@ -3,19 +3,22 @@
 
 use handoff::sim::{CARRIER, PLATFORM, Sim, SimOptions, scenarios, sdp_with};
 
+/// (from, to, method, status to answer, body, extra headers)
+type Case = (
+    usize,
+    usize,
+    &'static str,
+    u16,
+    Option<(&'static str, Vec<u8>)>,
+    &'static [(&'static str, &'static str)],
+);
+
 #[test]
 fn requests_and_responses_cross_to_the_other_dialog() {
     let mut sim = Sim::new(SimOptions::default());
     let (caller, callee) = scenarios::establish(&mut sim).unwrap();
     let platform_call_id = sim.ua_ref(PLATFORM).dialog(callee).call_id.clone();
-    let cases: [(
-        usize,
-        usize,
-        &str,
-        u16,
-        Option<(&str, Vec<u8>)>,
-        &[(&str, &str)],
-    ); 6] = [
+    let cases: [Case; 6] = [
         (
             CARRIER,
             PLATFORM,
