@@ -9,6 +9,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
 /// The embedded default config, compiled into the binary.
 pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
@@ -29,7 +30,7 @@ pub struct SbcConfig {
     pub advertise: IpAddr,
     /// 0 = one per available CPU.
     pub shards: usize,
-    /// Optional: pin shard i to cpus[i].
+    /// Optional: pin shard `i` to `cpus[i]`. With `shards = 0`, one shard per listed cpu.
     pub cpus: Vec<usize>,
     pub io: IoBackend,
     /// RTP/RTCP port range [start, end), split across shards.
@@ -259,19 +260,30 @@ impl Config {
 
     /// Parses and validates TOML `text`; `file_name` is used only to prefix error locations.
     ///
-    /// Structural problems (TOML syntax, unknown keys, wrong value types) stop at the first one;
-    /// past that, every value and cross-reference problem is collected.
+    /// Every TOML syntax error is reported (and nothing else then). Otherwise every unknown key,
+    /// bad value and broken cross-reference is reported, except that a value of the wrong TOML
+    /// type (a string where a number belongs) stops checking at the first one.
     pub fn from_toml_str(text: &str, file_name: &str) -> Result<Config, ConfigErrors> {
         let mut report = Report {
             text,
             file: file_name,
             errors: Vec::new(),
         };
-        let raw: RawConfig = match toml::from_str(text) {
+        let (mut document, syntax_errors) = DeTable::parse_recoverable(text);
+        if !syntax_errors.is_empty() {
+            for error in syntax_errors {
+                report.toml_error(&error);
+            }
+            return Err(report.finish());
+        }
+        // Unknown keys are reported all at once and dropped, so the rest still gets checked.
+        if check_keys(document.get_mut(), &mut report) {
+            return Err(report.finish());
+        }
+        let raw = match RawConfig::deserialize(toml::de::Deserializer::from(document)) {
             Ok(raw) => raw,
             Err(error) => {
-                let offset = error.span().map_or(0, |span| span.start);
-                report.at(offset, error.message().trim_end().to_owned());
+                report.toml_error(&error);
                 return Err(report.finish());
             }
         };
@@ -325,6 +337,36 @@ impl SbcConfig {
             u16::try_from(slice_end).ok()?,
         ))
     }
+
+    /// Every shard's media port slice, for the resolved shard count; fails when the range is
+    /// too small (possible only when `shards = 0` resolved to more CPUs than the range has
+    /// pairs, since explicit counts are checked at load).
+    pub fn media_port_slices(
+        &self,
+        shard_count: usize,
+    ) -> Result<Vec<(u16, u16)>, MediaPortsTooSmall> {
+        (0..shard_count)
+            .map(|shard| self.media_port_slice(shard, shard_count))
+            .collect::<Option<Vec<_>>>()
+            .filter(|slices| !slices.is_empty())
+            .ok_or(MediaPortsTooSmall {
+                start: self.media_ports.0,
+                end: self.media_ports.1,
+                shards: shard_count,
+            })
+    }
+}
+
+/// The media port range cannot give every shard at least one RTP/RTCP pair.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "sbc.media_ports [{start}, {end}) holds {} RTP/RTCP pairs, fewer than the {shards} shards; widen the range or set sbc.shards",
+    (end.saturating_sub(*start)) / 2
+)]
+pub struct MediaPortsTooSmall {
+    pub start: u16,
+    pub end: u16,
+    pub shards: usize,
 }
 
 // --- raw (as written) schema -----------------------------------------------------------------
@@ -400,6 +442,15 @@ impl Report<'_> {
         self.errors.push((offset, message));
     }
 
+    fn toml_error(&mut self, error: &toml::de::Error) {
+        let offset = error.span().map_or(0, |span| span.start);
+        let message = error
+            .message()
+            .trim_end()
+            .replace("expected i64", "expected an integer");
+        self.at(offset, message);
+    }
+
     fn on<T>(&mut self, value: &Spanned<T>, message: String) {
         self.at(value.span().start, message);
     }
@@ -436,6 +487,128 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let column = before[line_start..].chars().count() + 1;
     (line, column)
+}
+
+// --- unknown keys --------------------------------------------------------------------------------
+
+// Keep in step with the Raw* structs above (`deny_unknown_fields` there is the safety net; the
+// `every_key_is_known` unit test checks these lists against them).
+const TOP_KEYS: &[&str] = &["sbc", "trunk", "route"];
+const SBC_KEYS: &[&str] = &[
+    "listen",
+    "advertise",
+    "shards",
+    "cpus",
+    "io",
+    "media_ports",
+    "admin",
+    "audit",
+    "refer_timeout_ms",
+    "drain_s",
+    "timers",
+];
+const TIMER_KEYS: &[&str] = &["t1_ms", "t2_ms", "t4_ms"];
+const TRUNK_KEYS: &[&str] = &[
+    "name",
+    "peer",
+    "transfer",
+    "on_refer_failure",
+    "refer_domain",
+    "country_code",
+    "codecs",
+    "ringback",
+    "ringback_tone",
+    "headers",
+];
+const ROUTE_KEYS: &[&str] = &["from", "to", "prefix"];
+const TRUNK_REQUIRED_KEYS: &[&str] = &["name", "peer", "country_code"];
+const ROUTE_REQUIRED_KEYS: &[&str] = &["to"];
+
+/// Reports and drops unknown keys, and reports missing required keys; returns whether any
+/// required key is missing (deserializing would then stop at the first).
+fn check_keys(document: &mut DeTable<'_>, report: &mut Report<'_>) -> bool {
+    let mut missing_required = false;
+    prune_table(document, "", TOP_KEYS, report);
+    if let Some(sbc) = document.get_mut("sbc")
+        && let DeValue::Table(sbc) = sbc.get_mut()
+    {
+        prune_table(sbc, "sbc", SBC_KEYS, report);
+        if let Some(timers) = sbc.get_mut("timers")
+            && let DeValue::Table(timers) = timers.get_mut()
+        {
+            prune_table(timers, "sbc.timers", TIMER_KEYS, report);
+        }
+    }
+    for (name, keys, required) in [
+        ("trunk", TRUNK_KEYS, TRUNK_REQUIRED_KEYS),
+        ("route", ROUTE_KEYS, ROUTE_REQUIRED_KEYS),
+    ] {
+        if let Some(list) = document.get_mut(name)
+            && let DeValue::Array(list) = list.get_mut()
+        {
+            for entry in list.iter_mut() {
+                let at = entry.span().start;
+                if let DeValue::Table(table) = entry.get_mut() {
+                    prune_table(table, name, keys, report);
+                    for key in required {
+                        if !table.contains_key(*key) {
+                            missing_required = true;
+                            report.at(at, format!("[{name}] is missing the required key `{key}`"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    missing_required
+}
+
+fn prune_table(table: &mut DeTable<'_>, path: &str, known: &[&str], report: &mut Report<'_>) {
+    let mut unknown: Vec<String> = Vec::new();
+    for key in table.keys() {
+        let name: &str = key.get_ref();
+        if known.contains(&name) {
+            continue;
+        }
+        unknown.push(name.to_owned());
+        let place = if path.is_empty() {
+            "at the top level".to_owned()
+        } else {
+            format!("in [{path}]")
+        };
+        let hint = match closest(name, known) {
+            Some(near) => format!("; did you mean `{near}`?"),
+            None => format!(" (known: {})", known.join(", ")),
+        };
+        report.on(key, format!("unknown key `{name}` {place}{hint}"));
+    }
+    for name in unknown {
+        table.remove(name.as_str());
+    }
+}
+
+/// The known key within edit distance 2 of `name`, if any: catches typos like `sharts`.
+fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
+    known
+        .iter()
+        .map(|candidate| (edit_distance(name, candidate), *candidate))
+        .filter(|(distance, _)| *distance <= 2)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = previous[j] + usize::from(ca != *cb);
+            current.push(substitute.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 // --- validation --------------------------------------------------------------------------------
@@ -1112,4 +1285,55 @@ fn is_host(host: &str) -> bool {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../config/contact-center.toml");
+
+    /// The key lists used for unknown-key reports agree with the serde schema, and the commented
+    /// example documents every key.
+    #[test]
+    fn key_lists_match_the_schema_and_the_example_uses_every_key() {
+        let raw: Result<RawConfig, _> = toml::from_str(EXAMPLE);
+        assert!(raw.is_ok(), "example must fit the raw schema directly");
+        let (mut document, syntax_errors) = DeTable::parse_recoverable(EXAMPLE);
+        assert!(syntax_errors.is_empty());
+        let mut report = Report {
+            text: EXAMPLE,
+            file: "contact-center.toml",
+            errors: Vec::new(),
+        };
+        assert!(!check_keys(document.get_mut(), &mut report));
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        for key in SBC_KEYS
+            .iter()
+            .chain(TRUNK_KEYS)
+            .chain(ROUTE_KEYS)
+            .chain(TIMER_KEYS)
+        {
+            let used = EXAMPLE.lines().any(|line| {
+                line.starts_with(&format!("{key} ")) || line.starts_with(&format!("[sbc.{key}]"))
+            });
+            assert!(used, "config/contact-center.toml does not show `{key}`");
+        }
+    }
+
+    #[test]
+    fn line_column_counts_characters_from_one() {
+        let text = "a = 1\né = \"x\"\n";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 6), (2, 1));
+        // 'é' is two bytes but one column.
+        assert_eq!(line_column(text, 11), (2, 5));
+        assert_eq!(line_column(text, 999), (3, 1));
+    }
+
+    #[test]
+    fn typo_suggestions_need_a_close_match() {
+        assert_eq!(closest("sharts", SBC_KEYS), Some("shards"));
+        assert_eq!(closest("colour", SBC_KEYS), None);
+    }
 }

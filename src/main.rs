@@ -18,7 +18,8 @@ const EXIT_INVALID_CONFIG: u8 = 2;
 /// across carrier boundaries work.
 ///
 /// Without a subcommand, handoff runs: it loads the config (the embedded default when no
-/// --config is given), binds the SIP socket on `sbc.listen` and serves until stopped.
+/// --config is given), binds the SIP socket on `sbc.listen` and serves until stopped. An invalid
+/// config is reported as by `check` (one `file:line:col: message` per problem) and exits 2.
 #[derive(Parser, Debug)]
 #[command(name = "handoff", version)]
 struct Cli {
@@ -73,7 +74,7 @@ fn main() -> anyhow::Result<ExitCode> {
                 .as_ref()
                 .map_or("embedded default".to_owned(), |p| p.display().to_string());
             tracing::info!(config = %source, shards = config.resolved_shard_count(), "starting");
-            handoff::run(config).context("handoff stopped")?;
+            handoff::server::run_with(config, cli.config.clone()).context("handoff stopped")?;
             Ok(ExitCode::SUCCESS)
         }
     }

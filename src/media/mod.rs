@@ -14,5 +14,5 @@ pub mod tone;
 
 pub use g711::G711Law;
 pub use pool::{PortPool, PortPoolError};
-pub use relay::{CallSlots, DropReason, RelayDecision, RelayError, RelayTable, SlotId};
+pub use relay::{CallSlots, DropReason, RelayDecision, RelayError, RelayTable, SlotId, Transcode};
 pub use ringback::{RingbackGenerator, RtpStreamContinuation};

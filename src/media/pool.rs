@@ -58,10 +58,15 @@ impl PortPool {
         let extra = pairs % shard_count;
         let pair_start = shard_index * base + shard_index.min(extra);
         let pair_count = base + usize::from(shard_index < extra);
-        // Every value fits in u16: first + 2*pairs <= range.1 <= u16::MAX.
-        let start = first + 2 * pair_start as u32;
-        let slice_end = start + 2 * pair_count as u32;
-        Ok(PortPool::from_slice(start as u16, slice_end as u16))
+        // first + 2 * pairs <= range.1 whenever pairs > 0; the min only matters for an empty
+        // slice that starts at 65536.
+        let start = (first + 2 * pair_start as u32).min(end);
+        let slice_end = (start + 2 * pair_count as u32).min(end);
+        let (start, slice_end) = (
+            u16::try_from(start).unwrap_or(u16::MAX),
+            u16::try_from(slice_end).unwrap_or(u16::MAX),
+        );
+        Ok(PortPool::from_slice(start, slice_end))
     }
 
     /// A pool over exactly `[start, end)`; `start` must be even and `end - start` even

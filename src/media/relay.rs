@@ -13,12 +13,18 @@
 //! 100 ms of audio at 20 ms packets. A stray, reordered or spoofed packet, or a second stream
 //! that interleaves with the real one, never moves the latch: it would have to out-send the
 //! peer 5 to 0.
+//!
+//! Transcoding: when [`RelayTable::set_laws`] says the legs negotiated different G.711 laws, an
+//! RTP packet whose payload type is the sender's law comes out of `on_packet` with a
+//! [`Transcode`], which the backend applies in place before sending (payload type byte and
+//! payload, by table). Other payload types (telephone-event, CN) and RTCP pass unchanged.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use thiserror::Error;
 
+use super::g711::G711Law;
 use crate::core::{CallRef, MediaCounters, MediaLeg};
 
 /// Consecutive packets from a new source before the latch moves to it.
@@ -87,12 +93,62 @@ pub enum DropReason {
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum RelayDecision {
-    /// Send the packet unchanged from `out_slot`'s socket to `dst`.
+    /// Send the packet from `out_slot`'s socket to `dst`, unchanged unless `transcode` is set.
     Forward {
         out_slot: SlotId,
         dst: SocketAddr,
+        transcode: Option<Transcode>,
     },
     Drop(DropReason),
+}
+
+/// μ-law <-> A-law conversion of one RTP packet, decided by the table, applied by the backend.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Transcode {
+    pub from: G711Law,
+    pub to: G711Law,
+}
+
+impl Transcode {
+    /// Rewrites the payload type and the payload in place (CSRCs, extension and padding are
+    /// left alone). Returns false, changing nothing, if the packet is not a well-formed RTP
+    /// packet of the `from` law.
+    pub fn apply(self, packet: &mut [u8]) -> bool {
+        let Some(range) = rtp_payload_range(packet) else {
+            return false;
+        };
+        if packet[1] & 0x7F != self.from.payload_type() {
+            return false;
+        }
+        packet[1] = (packet[1] & 0x80) | self.to.payload_type();
+        if let Some(table) = self.from.transcode_table(self.to) {
+            for byte in &mut packet[range] {
+                *byte = table[usize::from(*byte)];
+            }
+        }
+        true
+    }
+}
+
+/// Where an RTP packet's payload lies: after the 12-byte header, CSRCs and header extension,
+/// before any padding. `None` for a packet too short for what its header announces.
+pub fn rtp_payload_range(packet: &[u8]) -> Option<std::ops::Range<usize>> {
+    let first = *packet.first()?;
+    if first >> 6 != 2 || packet.len() < 12 {
+        return None;
+    }
+    let mut start = 12 + 4 * usize::from(first & 0x0F);
+    if first & 0x10 != 0 {
+        let words = packet.get(start + 2..start + 4)?;
+        start += 4 + 4 * usize::from(u16::from_be_bytes([words[0], words[1]]));
+    }
+    let padding = if first & 0x20 != 0 {
+        usize::from(*packet.last()?)
+    } else {
+        0
+    };
+    let end = packet.len().checked_sub(padding)?;
+    (start <= end).then_some(start..end)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -165,6 +221,9 @@ struct CallEntry {
     slots: CallSlots,
     a_mux: bool,
     b_mux: bool,
+    /// The G.711 law each leg negotiated, when known (for transcoding).
+    a_law: Option<G711Law>,
+    b_law: Option<G711Law>,
     counters: MediaCounters,
 }
 
@@ -173,6 +232,13 @@ impl CallEntry {
         match side {
             Side::A => self.a_mux,
             Side::B => self.b_mux,
+        }
+    }
+
+    fn law(&self, side: Side) -> Option<G711Law> {
+        match side {
+            Side::A => self.a_law,
+            Side::B => self.b_law,
         }
     }
 
@@ -257,6 +323,8 @@ impl RelayTable {
             slots,
             a_mux: a.rtcp_mux,
             b_mux: b.rtcp_mux,
+            a_law: None,
+            b_law: None,
             counters: MediaCounters::default(),
         });
         self.by_call.insert(call, call_index);
@@ -302,6 +370,26 @@ impl RelayTable {
             }
         }
         Ok(slots)
+    }
+
+    /// The G.711 law each leg negotiated (`None`: not G.711 or unknown). When both are known
+    /// and differ, RTP of the sender's law is transcoded to the receiver's.
+    pub fn set_laws(
+        &mut self,
+        call: CallRef,
+        a: Option<G711Law>,
+        b: Option<G711Law>,
+    ) -> Result<(), RelayError> {
+        let index = *self
+            .by_call
+            .get(&call)
+            .ok_or(RelayError::UnknownCall(call))?;
+        let entry = self.calls[index as usize]
+            .as_mut()
+            .ok_or(RelayError::UnknownCall(call))?;
+        entry.a_law = a;
+        entry.b_law = b;
+        Ok(())
     }
 
     /// Closes the call's slots and returns its counters. The slots' ids may be reused by the
@@ -378,7 +466,19 @@ impl RelayTable {
                 entry.counters.b_to_a_bytes += bytes;
             }
         }
-        RelayDecision::Forward { out_slot, dst }
+        let transcode = match (out_kind, entry.law(side), entry.law(peer)) {
+            (SlotKind::Rtp, Some(from), Some(to))
+                if from != to && packet.get(1).map(|b| b & 0x7F) == Some(from.payload_type()) =>
+            {
+                Some(Transcode { from, to })
+            }
+            _ => None,
+        };
+        RelayDecision::Forward {
+            out_slot,
+            dst,
+            transcode,
+        }
     }
 
     /// Counters of an open call, without closing it.

@@ -244,17 +244,5 @@ impl RtpStreamContinuation {
 
 /// Payload length of an RTP packet (after CSRCs and extension, before padding).
 fn payload_len(packet: &[u8]) -> Option<usize> {
-    let first = *packet.first()?;
-    let csrc_count = usize::from(first & 0x0F);
-    let mut offset = RTP_HEADER_LEN + 4 * csrc_count;
-    if first & 0x10 != 0 {
-        let words = packet.get(offset + 2..offset + 4)?;
-        offset += 4 + 4 * usize::from(u16::from_be_bytes([words[0], words[1]]));
-    }
-    let padding = if first & 0x20 != 0 {
-        usize::from(*packet.last()?)
-    } else {
-        0
-    };
-    packet.len().checked_sub(offset)?.checked_sub(padding)
+    super::relay::rtp_payload_range(packet).map(|range| range.len())
 }

@@ -289,8 +289,15 @@ impl Backend for EpollBackend {
                 TOKEN_WAKE => self.waker.clear(),
                 TOKEN_SIP => {
                     for _ in 0..MAX_BATCHES_PER_SOCKET {
-                        let n = uring_sys::recvmmsg(self.sip.as_raw_fd(), &mut self.sip_batch)
-                            .map_err(BackendError::io("recvmmsg(sip)"))?;
+                        let n = match uring_sys::recvmmsg(self.sip.as_raw_fd(), &mut self.sip_batch)
+                        {
+                            Ok(n) => n,
+                            // A pending socket error (e.g. ICMP-reported) is not fatal.
+                            Err(error) => {
+                                tracing::debug!(%error, "recvmmsg on the SIP socket");
+                                break;
+                            }
+                        };
                         for i in 0..n {
                             if let Some((Some(from), payload, truncated)) = self.sip_batch.get(i) {
                                 if truncated {

@@ -5,8 +5,12 @@
 //! epoll backend and the signal handling need) are the only files with `unsafe` in the crate.
 
 pub mod backend;
+pub mod bare;
 pub mod epoll;
 pub mod queues;
+pub mod relay;
+pub mod shard;
+pub mod uring;
 pub mod uring_sys;
 pub mod wheel;
 

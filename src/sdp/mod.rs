@@ -14,6 +14,7 @@
 //!   passes. `a=rtpmap`, `a=fmtp` and `a=rtcp-fb` of dropped payload types are removed.
 //! - `a=rtcp` is rewritten to our port + 1 and address, or removed when rtcp-mux is kept.
 //!   `a=rtcp-mux` passes only when the plan allows it (for an answer: when the offer had it).
+//! - `a=tool` (names the peer's software) is dropped at session level.
 //! - ICE lines (`a=candidate`, `a=ice-*`, `a=end-of-candidates`, `a=remote-candidates`) and
 //!   `a=group` (BUNDLE) are dropped: handoff relays plain RTP per m-line and does not do ICE, so
 //!   the peer's candidates would both leak its topology and invite endpoints to bypass the relay.
@@ -506,7 +507,7 @@ pub fn rewrite(sdp: &[u8], plan: &RewritePlan) -> Result<RewrittenSdp, SdpError>
             )),
             b'a' => {
                 let (name, _) = attribute(line);
-                if is_ice_attribute(name) || name == "group" {
+                if is_ice_attribute(name) || name == "group" || name == "tool" {
                     continue;
                 }
                 push_line(&mut rest, line);

@@ -1,13 +1,26 @@
 //! Byte-level lexing shared by the SIP parsers (RFC 3261 section 25.1 basic rules).
 
+const fn token_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        b += 1;
+    }
+    t
+}
+
+static TOKEN_CHARS: [bool; 256] = token_table();
+
 /// RFC 3261 `token` characters.
-#[inline]
+#[inline(always)]
 pub(crate) fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    TOKEN_CHARS[usize::from(b)]
 }
 
 /// Space or horizontal tab.

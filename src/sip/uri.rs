@@ -31,6 +31,7 @@ pub struct Uri<'a> {
     password: Option<&'a str>,
     host: &'a str,
     port: Option<u16>,
+    port_text: Option<&'a str>,
     /// Everything after the first `;` of the parameters, up to `?` (no leading `;`).
     params: &'a str,
     /// Everything after `?` (no leading `?`).
@@ -39,28 +40,44 @@ pub struct Uri<'a> {
     has_headers: bool,
 }
 
+/// Bytes that may appear literally in a URI (escapes aside): no controls, spaces, non-ASCII
+/// or the delimiters `<>"\\{}|^` and backquote.
+const fn uri_char_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut b = 0x21;
+    while b < 0x7f {
+        t[b] = !matches!(
+            b as u8,
+            b'<' | b'>' | b'"' | b'\\' | b'{' | b'}' | b'|' | b'^' | b'`'
+        );
+        b += 1;
+    }
+    t
+}
+
+static URI_CHARS: [bool; 256] = uri_char_table();
+
 fn check_uri_chars(s: &str) -> Result<(), UriFault> {
     let bytes = s.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        match b {
-            b' ' | b'\t' | b'\r' | b'\n' => return Err(UriFault::Whitespace),
-            b'%' => {
-                let ok = i + 2 < bytes.len()
-                    && hex_value(bytes[i + 1]).is_some()
-                    && hex_value(bytes[i + 2]).is_some();
-                if !ok {
-                    return Err(UriFault::BadEscape);
-                }
-                i += 3;
-                continue;
+        if b == b'%' {
+            let ok = i + 2 < bytes.len()
+                && hex_value(bytes[i + 1]).is_some()
+                && hex_value(bytes[i + 2]).is_some();
+            if !ok {
+                return Err(UriFault::BadEscape);
             }
-            b'<' | b'>' | b'"' | b'\\' | b'{' | b'}' | b'|' | b'^' | b'`' => {
-                return Err(UriFault::BadCharacter);
-            }
-            0..=0x1f | 0x7f..=0xff => return Err(UriFault::BadCharacter),
-            _ => {}
+            i += 3;
+            continue;
+        }
+        if !URI_CHARS[usize::from(b)] {
+            return Err(if matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
+                UriFault::Whitespace
+            } else {
+                UriFault::BadCharacter
+            });
         }
         i += 1;
     }
@@ -170,6 +187,7 @@ impl<'a> Uri<'a> {
             password: None,
             host: "",
             port: None,
+            port_text: None,
             params: "",
             headers: "",
             has_params: false,
@@ -199,9 +217,11 @@ impl<'a> Uri<'a> {
                     .iter()
                     .position(|&b| b == b';' || b == b'?')
                     .unwrap_or(after_user.len());
-                let (host, port) = parse_hostport(&after_user[..hp_end])?;
+                let hostport = &after_user[..hp_end];
+                let (host, port) = parse_hostport(hostport)?;
                 uri.host = host;
                 uri.port = port;
+                uri.port_text = port.map(|_| &hostport[host.len() + 1..]);
                 uri.split_params_and_headers(&after_user[hp_end..])?;
             }
             Scheme::Tel => {
@@ -307,7 +327,7 @@ impl<'a> Uri<'a> {
     pub fn header(&self, name: &str) -> Option<&'a str> {
         self.headers()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+            .map(|(_, v)| v.unwrap_or(""))
     }
     /// The value of URI header `name` with %-escapes decoded (e.g. `Replaces`).
     pub fn header_value_unescaped(&self, name: &str) -> Option<Cow<'a, str>> {
@@ -328,13 +348,14 @@ impl<'a> Uri<'a> {
             password: self.password.map(str::to_owned),
             host: self.host.to_owned(),
             port: self.port,
+            port_text: self.port_text.map(str::to_owned),
             params: self
                 .params()
                 .map(|(n, v)| (n.to_owned(), v.map(str::to_owned)))
                 .collect(),
             headers: self
                 .headers()
-                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .map(|(n, v)| (n.to_owned(), v.map(str::to_owned)))
                 .collect(),
             opaque: match self.scheme {
                 Scheme::Other(_) => Some(self.opaque().to_owned()),
@@ -372,14 +393,14 @@ impl<'a> Iterator for UriParams<'a> {
     }
 }
 
-/// Iterator over `name=value` URI headers; a header written without `=` has an empty value.
+/// Iterator over `name=value` URI headers; `None` for a header written without `=`.
 #[derive(Clone, Debug)]
 pub struct UriHeaders<'a> {
     rest: Option<&'a str>,
 }
 
 impl<'a> Iterator for UriHeaders<'a> {
-    type Item = (&'a str, &'a str);
+    type Item = (&'a str, Option<&'a str>);
     fn next(&mut self) -> Option<Self::Item> {
         let s = self.rest?;
         let (one, rest) = match memchr::memchr(b'&', s.as_bytes()) {
@@ -388,8 +409,8 @@ impl<'a> Iterator for UriHeaders<'a> {
         };
         self.rest = rest;
         Some(match memchr::memchr(b'=', one.as_bytes()) {
-            Some(e) => (&one[..e], &one[e + 1..]),
-            None => (one, ""),
+            Some(e) => (&one[..e], Some(&one[e + 1..])),
+            None => (one, None),
         })
     }
 }
@@ -448,9 +469,11 @@ pub struct UriBuf {
     pub password: Option<String>,
     pub host: String,
     pub port: Option<u16>,
+    /// The port as written ("05060"), reused while it still spells `port`.
+    port_text: Option<String>,
     pub params: Vec<(String, Option<String>)>,
-    /// (name, escaped value)
-    pub headers: Vec<(String, String)>,
+    /// (name, escaped value; `None` when written without `=`)
+    pub headers: Vec<(String, Option<String>)>,
     /// For unknown schemes: everything after "scheme:".
     pub opaque: Option<String>,
 }
@@ -464,6 +487,7 @@ impl UriBuf {
             password: None,
             host: host.to_owned(),
             port: None,
+            port_text: None,
             params: Vec::new(),
             headers: Vec::new(),
             opaque: None,
@@ -492,7 +516,7 @@ impl UriBuf {
 
     /// Sets a URI header from its unescaped value (it is %-escaped here).
     pub fn set_header_unescaped(&mut self, name: &str, value: &str) -> &mut Self {
-        let escaped = escape_uri_header_value(value);
+        let escaped = Some(escape_uri_header_value(value));
         match self
             .headers
             .iter_mut()
@@ -528,7 +552,10 @@ impl fmt::Display for UriBuf {
         }
         f.write_str(&self.host)?;
         if let Some(port) = self.port {
-            write!(f, ":{port}")?;
+            match &self.port_text {
+                Some(text) if parse_port(text.as_bytes()) == Some(port) => write!(f, ":{text}")?,
+                _ => write!(f, ":{port}")?,
+            }
         }
         for (name, value) in &self.params {
             match value {
@@ -538,7 +565,10 @@ impl fmt::Display for UriBuf {
         }
         for (i, (name, value)) in self.headers.iter().enumerate() {
             let sep = if i == 0 { '?' } else { '&' };
-            write!(f, "{sep}{name}={value}")?;
+            match value {
+                Some(v) => write!(f, "{sep}{name}={v}")?,
+                None => write!(f, "{sep}{name}")?,
+            }
         }
         Ok(())
     }
