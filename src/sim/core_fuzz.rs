@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::{SBC_ADDR, reuseport_shard, standard_config};
-use crate::core::{Output, ShardCore, ShardId, ShardMessage, Time, TimerToken};
+use crate::core::{Output, ShardCore, ShardId, Time, TimerToken};
 use crate::sip::{HeaderName, Message, Method, RequestBuilder, response_to};
 
 const SOURCES: [&str; 4] = [
