@@ -750,7 +750,16 @@ impl ShardCore {
         let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
         if method == Method::Bye {
             self.reply(now, tx, request, 200, "OK", &[]);
-            if self.calls.get(&seq).is_some_and(|c| !c.is_ended()) {
+            let state = self.calls.get(&seq).map(|c| c.state);
+            if state == Some(CallState::AwaitingAnswer) {
+                // A BYE in the early dialog: the INVITE is abandoned (CANCEL toward B).
+                let reason = if side == Side::A {
+                    "bye_from_a"
+                } else {
+                    "bye_from_b"
+                };
+                self.hang_up(now, seq, reason, 487);
+            } else if state == Some(CallState::Established) {
                 let reason = if side == Side::A {
                     "bye_from_a"
                 } else {
@@ -1383,7 +1392,7 @@ impl ShardCore {
                     .map(|(seq, _)| *seq)
                     .collect();
                 for seq in live {
-                    self.hang_up(now, seq, "drain");
+                    self.hang_up(now, seq, "drain", 503);
                 }
             }
         }
@@ -1403,7 +1412,7 @@ impl ShardCore {
         }
         if now.millis_since(pending.started) >= 64 * timers.t1_ms {
             // No ACK in 64*T1: the dialog is dead on that side (RFC 3261 13.3.1.4).
-            self.hang_up(now, seq, "ack_timeout");
+            self.hang_up(now, seq, "ack_timeout", 503);
             return;
         }
         self.stats.retransmitted_2xx += 1;
@@ -1424,8 +1433,8 @@ impl ShardCore {
     }
 
     /// End a live call from handoff's side: BYE both legs when answered; when still ringing,
-    /// 503 to A and CANCEL toward B.
-    fn hang_up(&mut self, now: Time, seq: u64, reason: &str) {
+    /// `early_status` to A and CANCEL toward B.
+    fn hang_up(&mut self, now: Time, seq: u64, reason: &str, early_status: u16) {
         let Some(call) = self.calls.get(&seq) else {
             return;
         };
@@ -1446,12 +1455,19 @@ impl ShardCore {
                 if let Some(request) = request
                     && let Ok(message) = Message::parse(&request)
                 {
-                    self.respond_with_tag(now, server, &message, 503, default_reason(503), &tag);
+                    self.respond_with_tag(
+                        now,
+                        server,
+                        &message,
+                        early_status,
+                        default_reason(early_status),
+                        &tag,
+                    );
                 }
                 if let Some(client) = client {
                     self.txn.cancel(now, client);
                 }
-                self.end_call(now, seq, reason, Some(503));
+                self.end_call(now, seq, reason, Some(early_status));
             }
         }
     }
