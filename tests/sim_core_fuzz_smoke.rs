@@ -29,3 +29,14 @@ fn structured_call_sequence() {
     ];
     handoff::sim::core_fuzz::drive(&data);
 }
+
+/// Inputs the fuzzer found crashing, kept as regressions.
+#[test]
+fn fuzz_regressions() {
+    // A re-INVITE's 2xx arriving after the call ended started a 2xx retransmission on it.
+    let ended_call_2xx: &[u8] = &[
+        1, 2, 1, 0, 3, 0, 3, 1, 5, 5, 1, 1, 2, 8, 1, 14, 0, 5, 0, 0, 5, 1, 0, 0, 0, 124, 124, 124,
+        9, 57, 51, 0, 97, 11, 51, 54, 11, 4, 0, 0,
+    ];
+    handoff::sim::core_fuzz::drive(ended_call_2xx);
+}

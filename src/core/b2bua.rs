@@ -1311,6 +1311,10 @@ impl ShardCore {
         to: SocketAddr,
         bytes: Vec<u8>,
     ) {
+        // An ended call answers a late re-INVITE once but keeps no retransmission state.
+        if self.calls.get(&seq).is_none_or(|c| c.is_ended()) {
+            return;
+        }
         let t1 = self.config.sbc.timers.t1_ms;
         let token = self.set_timer(
             now.plus_millis(t1),
