@@ -21,8 +21,9 @@
 //!   (T1 doubling up to T2) until the ACK; after 64*T1 without ACK it BYEs both legs.
 //! - **Requests are sent to the trunk's peer address** (trunks are identified by ip:port); the
 //!   Request-URI is the remote target and the route set is carried in Route headers.
-//! - Not handled: late offer (INVITE without SDP whose offer comes in the 2xx) is relayed, but the
-//!   answer in the ACK is not relayed; forking on leg B keeps the first tag only.
+//! - **Late offer** (INVITE without SDP): the offer in the far side's 2xx is relayed, and handoff's
+//!   ACK to that side waits for the ACK carrying the answer, which it then relays.
+//! - Not handled: forking on leg B keeps the tag of the 2xx only.
 
 use std::net::SocketAddr;
 
@@ -664,6 +665,7 @@ impl ShardCore {
             },
             codecs,
             reinvite_pending: false,
+            deferred_ack: None,
             outstanding: 1,
             end_reason: None,
         };
@@ -952,6 +954,11 @@ impl ShardCore {
 
     /// handoff's ACK for a 2xx to its INVITE with CSeq `cseq` on leg `side`.
     fn send_ack(&mut self, seq: u64, side: Side, cseq: u32) {
+        self.send_ack_with_body(seq, side, cseq, None);
+    }
+
+    /// As `send_ack`, with the SDP answer of a late offer.
+    fn send_ack_with_body(&mut self, seq: u64, side: Side, cseq: u32, body: Option<Vec<u8>>) {
         let branch = self.ids.branch();
         let via = self.via(&branch);
         let Some(call) = self.calls.get_mut(&seq) else {
@@ -972,13 +979,15 @@ impl ShardCore {
         for route in &dialog.route_set {
             builder = builder.header("Route", route);
         }
-        let Ok(bytes) = builder
+        builder = builder
             .header("From", &dialog.local_party)
             .header("To", &dialog.remote_party)
             .header("Call-ID", &dialog.call_id)
-            .header("CSeq", format!("{cseq} ACK"))
-            .build()
-        else {
+            .header("CSeq", format!("{cseq} ACK"));
+        if let Some(body) = &body {
+            builder = builder.body("application/sdp", body);
+        }
+        let Ok(bytes) = builder.build() else {
             return;
         };
         let to = dialog.peer;
@@ -994,11 +1003,53 @@ impl ShardCore {
             return;
         };
         let cseq = ack.cseq().map(|c| c.seq).unwrap_or(0);
-        if let Some(call) = self.calls.get_mut(&seq) {
-            let leg = call.leg_mut(side);
-            if leg.pending_2xx.as_ref().is_some_and(|p| p.cseq == cseq) {
-                leg.pending_2xx = None;
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return;
+        };
+        let leg = call.leg_mut(side);
+        if !leg.pending_2xx.as_ref().is_some_and(|p| p.cseq == cseq) {
+            return;
+        }
+        leg.pending_2xx = None;
+        // Late offer: this ACK carries the answer the other leg's ACK is waiting for.
+        if let Some((ack_side, ack_cseq)) = call.deferred_ack
+            && ack_side == side.other()
+        {
+            call.deferred_ack = None;
+            let body = if is_sdp(ack) {
+                self.rewrite_sdp(seq, side, ack.body()).ok()
+            } else {
+                None
+            };
+            self.send_ack_with_body(seq, ack_side, ack_cseq, body);
+        }
+    }
+
+    /// Whether the request of server transaction `server` carried no SDP (a late offer: the
+    /// answer will come in the ACK).
+    fn request_lacks_sdp(&self, server: ServerTxId) -> bool {
+        self.txn
+            .server_request(server)
+            .and_then(|bytes| Message::parse(bytes).ok().map(|m| !is_sdp(&m)))
+            .unwrap_or(false)
+    }
+
+    /// ACK the far side's 2xx now, or, for a late offer, once the answer arrives in the ACK
+    /// from the side that sent the INVITE.
+    fn ack_or_defer(
+        &mut self,
+        seq: u64,
+        side: Side,
+        cseq: u32,
+        server: ServerTxId,
+        response: &Message,
+    ) {
+        if is_sdp(response) && self.request_lacks_sdp(server) {
+            if let Some(call) = self.calls.get_mut(&seq) {
+                call.deferred_ack = Some((side, cseq));
             }
+        } else {
+            self.send_ack(seq, side, cseq);
         }
     }
 
@@ -1095,7 +1146,13 @@ impl ShardCore {
             ClientPurpose::Bye { .. } => return,
         };
         let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
-        self.send_ack(purpose.call(), side, cseq);
+        let deferred = self
+            .calls
+            .get(&purpose.call())
+            .is_some_and(|c| c.deferred_ack == Some((side, cseq)));
+        if !deferred {
+            self.send_ack(purpose.call(), side, cseq);
+        }
     }
 
     /// A 2xx to an INVITE whose transaction is gone: re-ACK it if it is one of our dialogs.
@@ -1189,7 +1246,12 @@ impl ShardCore {
                     routes.reverse();
                     call.b.dialog.route_set = routes;
                     let cseq = response.cseq().map(|c| c.seq).unwrap_or(1);
-                    self.send_ack(seq, Side::B, cseq);
+                    let (server, ended) = (call.invite.server, call.is_ended());
+                    if ended {
+                        self.send_ack(seq, Side::B, cseq);
+                    } else {
+                        self.ack_or_defer(seq, Side::B, cseq, server, response);
+                    }
                     let Some(call) = self.calls.get_mut(&seq) else {
                         return;
                     };
@@ -1230,7 +1292,7 @@ impl ShardCore {
                             call.leg_mut(to).dialog.set_remote_target(&target);
                         }
                         let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
-                        self.send_ack(seq, to, cseq);
+                        self.ack_or_defer(seq, to, cseq, server, response);
                     }
                 }
                 self.relay_response(now, seq, to.other(), server, status, response);
@@ -1486,6 +1548,7 @@ impl ShardCore {
             return;
         }
         let answered = call.answered;
+        let deferred = call.deferred_ack.take();
         call.state = CallState::Ended;
         call.end_reason = Some(reason.to_string());
         call.reinvite_pending = false;
@@ -1514,6 +1577,10 @@ impl ShardCore {
         self.outputs
             .push_back(Output::Media(MediaCommand::Close { call: id }));
         self.event(Event::CallEnded(end));
+        if let Some((side, cseq)) = deferred {
+            // The answer never came: ACK without it so the far end stops retransmitting.
+            self.send_ack(seq, side, cseq);
+        }
         let linger = 64 * self.config.sbc.timers.t1_ms;
         self.set_timer(now.plus_millis(linger), CoreTimer::Reap { call: seq });
     }
