@@ -1007,7 +1007,7 @@ impl ShardCore {
             return;
         };
         let leg = call.leg_mut(side);
-        if !leg.pending_2xx.as_ref().is_some_and(|p| p.cseq == cseq) {
+        if leg.pending_2xx.as_ref().is_none_or(|p| p.cseq != cseq) {
             return;
         }
         leg.pending_2xx = None;
