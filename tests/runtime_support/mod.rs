@@ -240,6 +240,16 @@ impl Drop for Handoff {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+        if std::thread::panicking() {
+            while let Ok(line) = self.stderr.recv_timeout(Duration::from_secs(1)) {
+                self.log.push(line);
+            }
+            let start = self.log.len().saturating_sub(80);
+            eprintln!(
+                "--- handoff log (last lines) ---\n{}",
+                self.log[start..].join("\n")
+            );
+        }
         if let Some(mut err) = self.child.stderr.take() {
             let mut s = String::new();
             let _ = err.read_to_string(&mut s);
