@@ -13,7 +13,7 @@ use runtime_support::{BACKENDS, Handoff, setup};
 fn drain_refuses_new_calls_then_byes_the_rest_on_both_backends() {
     for (i, io) in BACKENDS.iter().enumerate() {
         // drain_s = 4: long enough to check the call still works, short for the test.
-        let s = setup(io, 24200 + i as u16 * 200, 2, 4);
+        let s = setup(io, 11800 + i as u16 * 100, 2, 4);
         let mut handoff = Handoff::start(&s.config_path);
         let carrier = Endpoint::new(s.carrier.try_clone().unwrap(), "carrier");
         let platform = Endpoint::new(s.platform.try_clone().unwrap(), "platform");
