@@ -45,7 +45,7 @@ fn uring_media_sockets_take_no_process_fds_but_epoll_ones_do() {
     let mut epoll = EpollBackend::new(sip, ShardWaker::new().unwrap(), 2 * PAIRS as usize).unwrap();
     let before = open_fds();
     let pairs: Vec<_> = (0..PAIRS)
-        .map(|i| epoll.open_media_pair(LOOPBACK, 9500 + i * 2).unwrap())
+        .map(|i| epoll.open_media_pair(LOOPBACK, 9400 + i * 2).unwrap())
         .collect();
     assert_eq!(open_fds(), before + 2 * PAIRS as usize);
     for p in pairs {
