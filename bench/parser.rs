@@ -167,6 +167,8 @@ fn main() {
         &access,
         Some(access_allocs),
     );
+
+    components();
 }
 
 /// Typed value parsers on their own, to see where a full parse spends its time.
