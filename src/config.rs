@@ -3,7 +3,13 @@
 //! The types below are the contract other modules build on. Loading and validation live here too.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
 /// The embedded default config, compiled into the binary.
 pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
@@ -24,7 +30,7 @@ pub struct SbcConfig {
     pub advertise: IpAddr,
     /// 0 = one per available CPU.
     pub shards: usize,
-    /// Optional: pin shard i to cpus[i].
+    /// Optional: pin shard `i` to `cpus[i]`. With `shards = 0`, one shard per listed cpu.
     pub cpus: Vec<usize>,
     pub io: IoBackend,
     /// RTP/RTCP port range [start, end), split across shards.
@@ -123,5 +129,1211 @@ impl Config {
     /// The trunk whose peer is exactly this source address.
     pub fn trunk_by_source(&self, from: SocketAddr) -> Option<usize> {
         self.trunks.iter().position(|t| t.peer == from)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading and validation
+// ---------------------------------------------------------------------------------------------
+
+/// One problem in a config file, located at the offending key or value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, counted in characters.
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
+    }
+}
+
+/// Every problem found in a config file, in file order. Never empty.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ConfigErrors {
+    pub fn iter(&self) -> std::slice::Iter<'_, ConfigError> {
+        self.0.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Why [`Config::load`] failed: the file could not be read, or its content is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigLoadError {
+    #[error("{path}: cannot read config file: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(#[from] ConfigErrors),
+}
+
+/// Largest shard count accepted (`ShardId` is a u16; beyond this the config is surely a typo).
+pub const MAX_SHARDS: usize = 1024;
+
+/// Codecs handoff knows by name (canonical spelling). Names match case-insensitively.
+pub const KNOWN_CODECS: &[&str] = &[
+    "PCMU",
+    "PCMA",
+    "G722",
+    "G729",
+    "GSM",
+    "iLBC",
+    "opus",
+    "AMR",
+    "AMR-WB",
+    "telephone-event",
+];
+
+/// Headers handoff builds itself; a trunk may not override them through `headers`.
+const RESERVED_HEADERS: &[&str] = &[
+    "via",
+    "from",
+    "to",
+    "call-id",
+    "cseq",
+    "contact",
+    "max-forwards",
+    "content-length",
+    "content-type",
+    "refer-to",
+    "referred-by",
+    "replaces",
+    "route",
+    "record-route",
+];
+
+impl Config {
+    /// The embedded default (`config/default.toml`), validated.
+    ///
+    /// Its validity is checked by `tests/config_examples.rs`, so this cannot fail in a released
+    /// build.
+    pub fn embedded_default() -> Config {
+        match Config::from_toml_str(DEFAULT_CONFIG, "<embedded default.toml>") {
+            Ok(config) => config,
+            Err(errors) => panic!("embedded default config is invalid:\n{errors}"),
+        }
+    }
+
+    /// Reads and validates a config file. Errors name the file by `path` as given.
+    pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigLoadError> {
+        let path = path.as_ref();
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigLoadError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Ok(Config::from_toml_str(&text, &shown)?)
+    }
+
+    /// Parses and validates TOML `text`; `file_name` is used only to prefix error locations.
+    ///
+    /// Every TOML syntax error is reported (and nothing else then). Otherwise every unknown key,
+    /// bad value and broken cross-reference is reported, except that a value of the wrong TOML
+    /// type (a string where a number belongs) stops checking at the first one.
+    pub fn from_toml_str(text: &str, file_name: &str) -> Result<Config, ConfigErrors> {
+        let mut report = Report {
+            text,
+            file: file_name,
+            errors: Vec::new(),
+        };
+        let (mut document, syntax_errors) = DeTable::parse_recoverable(text);
+        if !syntax_errors.is_empty() {
+            for error in syntax_errors {
+                report.toml_error(&error);
+            }
+            return Err(report.finish());
+        }
+        // Unknown keys are reported all at once and dropped, so the rest still gets checked.
+        if check_keys(document.get_mut(), &mut report) {
+            return Err(report.finish());
+        }
+        let raw = match RawConfig::deserialize(toml::de::Deserializer::from(document)) {
+            Ok(raw) => raw,
+            Err(error) => {
+                report.toml_error(&error);
+                return Err(report.finish());
+            }
+        };
+        let config = validate(raw, &mut report);
+        if report.errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(report.finish())
+        }
+    }
+
+    /// Shards to run: `shards`, or when 0 the number of `cpus` listed, or else one per available
+    /// CPU.
+    pub fn resolved_shard_count(&self) -> usize {
+        self.sbc.resolved_shard_count()
+    }
+}
+
+impl SbcConfig {
+    /// See [`Config::resolved_shard_count`].
+    pub fn resolved_shard_count(&self) -> usize {
+        if self.shards > 0 {
+            self.shards
+        } else if !self.cpus.is_empty() {
+            self.cpus.len()
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
+    }
+
+    /// The slice `[start, end)` of `media_ports` owned by `shard` out of `shard_count`.
+    ///
+    /// Slices are contiguous, start on an even port (RTP even, RTCP = RTP + 1) and hold whole
+    /// pairs; the last slice takes the remainder. `None` when the range holds fewer pairs than
+    /// shards, or `shard` is out of range.
+    pub fn media_port_slice(&self, shard: usize, shard_count: usize) -> Option<(u16, u16)> {
+        let (start, end) = self.media_ports;
+        let pairs = usize::from(end.saturating_sub(start)) / 2;
+        if shard_count == 0 || shard >= shard_count || pairs < shard_count {
+            return None;
+        }
+        let per_shard = pairs / shard_count;
+        let slice_start = usize::from(start) + shard * per_shard * 2;
+        let slice_end = if shard + 1 == shard_count {
+            usize::from(start) + pairs * 2
+        } else {
+            slice_start + per_shard * 2
+        };
+        Some((
+            u16::try_from(slice_start).ok()?,
+            u16::try_from(slice_end).ok()?,
+        ))
+    }
+
+    /// Every shard's media port slice, for the resolved shard count; fails when the range is
+    /// too small (possible only when `shards = 0` resolved to more CPUs than the range has
+    /// pairs, since explicit counts are checked at load).
+    pub fn media_port_slices(
+        &self,
+        shard_count: usize,
+    ) -> Result<Vec<(u16, u16)>, MediaPortsTooSmall> {
+        (0..shard_count)
+            .map(|shard| self.media_port_slice(shard, shard_count))
+            .collect::<Option<Vec<_>>>()
+            .filter(|slices| !slices.is_empty())
+            .ok_or(MediaPortsTooSmall {
+                start: self.media_ports.0,
+                end: self.media_ports.1,
+                shards: shard_count,
+            })
+    }
+}
+
+/// The media port range cannot give every shard at least one RTP/RTCP pair.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "sbc.media_ports [{start}, {end}) holds {} RTP/RTCP pairs, fewer than the {shards} shards; widen the range or set sbc.shards",
+    (end.saturating_sub(*start)) / 2
+)]
+pub struct MediaPortsTooSmall {
+    pub start: u16,
+    pub end: u16,
+    pub shards: usize,
+}
+
+// --- raw (as written) schema -----------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    sbc: Option<RawSbc>,
+    #[serde(default)]
+    trunk: Vec<Spanned<RawTrunk>>,
+    #[serde(default)]
+    route: Vec<Spanned<RawRoute>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSbc {
+    listen: Option<Spanned<String>>,
+    advertise: Option<Spanned<String>>,
+    shards: Option<Spanned<i64>>,
+    cpus: Option<Spanned<Vec<Spanned<i64>>>>,
+    io: Option<Spanned<String>>,
+    media_ports: Option<Spanned<Vec<Spanned<i64>>>>,
+    admin: Option<Spanned<String>>,
+    audit: Option<Spanned<String>>,
+    refer_timeout_ms: Option<Spanned<i64>>,
+    drain_s: Option<Spanned<i64>>,
+    timers: Option<RawTimers>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTimers {
+    t1_ms: Option<Spanned<i64>>,
+    t2_ms: Option<Spanned<i64>>,
+    t4_ms: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTrunk {
+    name: Spanned<String>,
+    peer: Spanned<String>,
+    transfer: Option<Spanned<String>>,
+    on_refer_failure: Option<Spanned<String>>,
+    refer_domain: Option<Spanned<String>>,
+    country_code: Spanned<String>,
+    codecs: Option<Spanned<Vec<Spanned<String>>>>,
+    ringback: Option<Spanned<String>>,
+    ringback_tone: Option<Spanned<String>>,
+    headers: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    from: Option<Spanned<String>>,
+    to: Spanned<String>,
+    prefix: Option<Spanned<String>>,
+}
+
+// --- error collection --------------------------------------------------------------------------
+
+struct Report<'a> {
+    text: &'a str,
+    file: &'a str,
+    /// (byte offset, message); sorted by offset when finished.
+    errors: Vec<(usize, String)>,
+}
+
+impl Report<'_> {
+    fn at(&mut self, offset: usize, message: String) {
+        self.errors.push((offset, message));
+    }
+
+    fn toml_error(&mut self, error: &toml::de::Error) {
+        let offset = error.span().map_or(0, |span| span.start);
+        let message = error
+            .message()
+            .trim_end()
+            .replace("expected i64", "expected an integer");
+        self.at(offset, message);
+    }
+
+    fn on<T>(&mut self, value: &Spanned<T>, message: String) {
+        self.at(value.span().start, message);
+    }
+
+    fn finish(mut self) -> ConfigErrors {
+        self.errors.sort_by_key(|(offset, _)| *offset);
+        let text = self.text;
+        let file = self.file;
+        ConfigErrors(
+            self.errors
+                .into_iter()
+                .map(|(offset, message)| {
+                    let (line, column) = line_column(text, offset);
+                    ConfigError {
+                        file: file.to_owned(),
+                        line,
+                        column,
+                        message,
+                    }
+                })
+                .collect(),
+        )
+    }
+}
+
+/// 1-based line and character column of byte `offset` in `text` (clamped to the text).
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+// --- unknown keys --------------------------------------------------------------------------------
+
+// Keep in step with the Raw* structs above (`deny_unknown_fields` there is the safety net; the
+// `every_key_is_known` unit test checks these lists against them).
+const TOP_KEYS: &[&str] = &["sbc", "trunk", "route"];
+const SBC_KEYS: &[&str] = &[
+    "listen",
+    "advertise",
+    "shards",
+    "cpus",
+    "io",
+    "media_ports",
+    "admin",
+    "audit",
+    "refer_timeout_ms",
+    "drain_s",
+    "timers",
+];
+const TIMER_KEYS: &[&str] = &["t1_ms", "t2_ms", "t4_ms"];
+const TRUNK_KEYS: &[&str] = &[
+    "name",
+    "peer",
+    "transfer",
+    "on_refer_failure",
+    "refer_domain",
+    "country_code",
+    "codecs",
+    "ringback",
+    "ringback_tone",
+    "headers",
+];
+const ROUTE_KEYS: &[&str] = &["from", "to", "prefix"];
+const TRUNK_REQUIRED_KEYS: &[&str] = &["name", "peer", "country_code"];
+const ROUTE_REQUIRED_KEYS: &[&str] = &["to"];
+
+/// Reports and drops unknown keys, and reports missing required keys; returns whether any
+/// required key is missing (deserializing would then stop at the first).
+fn check_keys(document: &mut DeTable<'_>, report: &mut Report<'_>) -> bool {
+    let mut missing_required = false;
+    prune_table(document, "", TOP_KEYS, report);
+    if let Some(sbc) = document.get_mut("sbc")
+        && let DeValue::Table(sbc) = sbc.get_mut()
+    {
+        prune_table(sbc, "sbc", SBC_KEYS, report);
+        if let Some(timers) = sbc.get_mut("timers")
+            && let DeValue::Table(timers) = timers.get_mut()
+        {
+            prune_table(timers, "sbc.timers", TIMER_KEYS, report);
+        }
+    }
+    for (name, keys, required) in [
+        ("trunk", TRUNK_KEYS, TRUNK_REQUIRED_KEYS),
+        ("route", ROUTE_KEYS, ROUTE_REQUIRED_KEYS),
+    ] {
+        if let Some(list) = document.get_mut(name)
+            && let DeValue::Array(list) = list.get_mut()
+        {
+            for entry in list.iter_mut() {
+                let at = entry.span().start;
+                if let DeValue::Table(table) = entry.get_mut() {
+                    prune_table(table, name, keys, report);
+                    for key in required {
+                        if !table.contains_key(*key) {
+                            missing_required = true;
+                            report.at(at, format!("[{name}] is missing the required key `{key}`"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    missing_required
+}
+
+fn prune_table(table: &mut DeTable<'_>, path: &str, known: &[&str], report: &mut Report<'_>) {
+    let mut unknown: Vec<String> = Vec::new();
+    for key in table.keys() {
+        let name: &str = key.get_ref();
+        if known.contains(&name) {
+            continue;
+        }
+        unknown.push(name.to_owned());
+        let place = if path.is_empty() {
+            "at the top level".to_owned()
+        } else {
+            format!("in [{path}]")
+        };
+        let hint = match closest(name, known) {
+            Some(near) => format!("; did you mean `{near}`?"),
+            None => format!(" (known: {})", known.join(", ")),
+        };
+        report.on(key, format!("unknown key `{name}` {place}{hint}"));
+    }
+    for name in unknown {
+        table.remove(name.as_str());
+    }
+}
+
+/// The known key within edit distance 2 of `name`, if any: catches typos like `sharts`.
+fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
+    known
+        .iter()
+        .map(|candidate| (edit_distance(name, candidate), *candidate))
+        .filter(|(distance, _)| *distance <= 2)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = previous[j] + usize::from(ca != *cb);
+            current.push(substitute.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+// --- validation --------------------------------------------------------------------------------
+
+fn validate(raw: RawConfig, report: &mut Report<'_>) -> Config {
+    let sbc = validate_sbc(raw.sbc, report);
+    let trunks: Vec<Trunk> = raw
+        .trunk
+        .iter()
+        .map(|trunk| validate_trunk(trunk.get_ref(), report))
+        .collect();
+    check_trunks_together(&raw.trunk, &trunks, &sbc, report);
+    let routes = validate_routes(&raw.route, &raw.trunk, report);
+    Config {
+        sbc,
+        trunks,
+        routes,
+    }
+}
+
+fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
+    let timers = SipTimers::default();
+    let mut sbc = SbcConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
+        advertise: IpAddr::from([127, 0, 0, 1]),
+        shards: 0,
+        cpus: Vec::new(),
+        io: IoBackend::Uring,
+        media_ports: (20000, 40000),
+        admin: None,
+        audit: "audit.jsonl".to_owned(),
+        refer_timeout_ms: 4000,
+        drain_s: 30,
+        timers,
+    };
+    let Some(raw) = raw else {
+        return sbc;
+    };
+
+    if let Some(listen) = &raw.listen
+        && let Some(addr) = socket_addr(listen, "sbc.listen", report)
+    {
+        sbc.listen = addr;
+    }
+    match &raw.advertise {
+        Some(advertise) => match advertise.get_ref().parse::<IpAddr>() {
+            Ok(ip) if ip.is_unspecified() => report.on(
+                advertise,
+                format!(
+                    "sbc.advertise: {ip} is a wildcard address; give the address peers should send to"
+                ),
+            ),
+            Ok(ip) => sbc.advertise = ip,
+            Err(_) => report.on(
+                advertise,
+                format!(
+                    "sbc.advertise: {:?} is not an IP address (e.g. \"192.0.2.10\")",
+                    advertise.get_ref()
+                ),
+            ),
+        },
+        None => {
+            sbc.advertise = sbc.listen.ip();
+            if sbc.listen.ip().is_unspecified() {
+                let offset = raw.listen.as_ref().map_or(0, |l| l.span().start);
+                report.at(
+                    offset,
+                    format!(
+                        "sbc.listen: {} is a wildcard address, so sbc.advertise must name the address peers should send to",
+                        sbc.listen.ip()
+                    ),
+                );
+            }
+        }
+    }
+
+    if let Some(shards) = &raw.shards {
+        match usize::try_from(*shards.get_ref()) {
+            Ok(n) if n <= MAX_SHARDS => sbc.shards = n,
+            _ => report.on(
+                shards,
+                format!(
+                    "sbc.shards: {} is out of range (0 = one per CPU, at most {MAX_SHARDS})",
+                    shards.get_ref()
+                ),
+            ),
+        }
+    }
+    if let Some(cpus) = &raw.cpus {
+        let mut seen: Vec<usize> = Vec::new();
+        for cpu in cpus.get_ref() {
+            match usize::try_from(*cpu.get_ref()) {
+                Ok(n) if seen.contains(&n) => report.on(
+                    cpu,
+                    format!("sbc.cpus: cpu {n} is listed twice; each shard needs its own core"),
+                ),
+                Ok(n) => seen.push(n),
+                Err(_) => report.on(
+                    cpu,
+                    format!("sbc.cpus: {} is not a cpu number", cpu.get_ref()),
+                ),
+            }
+        }
+        sbc.cpus = seen;
+        let listed = cpus.get_ref().len();
+        if sbc.shards > 0 && listed > 0 && listed != sbc.shards {
+            report.on(
+                cpus,
+                format!(
+                    "sbc.cpus: lists {listed} cpus but sbc.shards = {}; give one cpu per shard",
+                    sbc.shards
+                ),
+            );
+        }
+    }
+    if let Some(io) = &raw.io {
+        match io.get_ref().as_str() {
+            "uring" => sbc.io = IoBackend::Uring,
+            "epoll" => sbc.io = IoBackend::Epoll,
+            other => report.on(io, one_of("sbc.io", other, &["uring", "epoll"])),
+        }
+    }
+    if let Some(ports) = &raw.media_ports {
+        if let Some(range) = media_ports(ports, sbc.shards, report) {
+            sbc.media_ports = range;
+            let (start, end) = range;
+            if (start..end).contains(&sbc.listen.port()) {
+                report.on(
+                    ports,
+                    format!(
+                        "sbc.media_ports: [{start}, {end}) contains the SIP port {} of sbc.listen",
+                        sbc.listen.port()
+                    ),
+                );
+            }
+        }
+    } else if (sbc.media_ports.0..sbc.media_ports.1).contains(&sbc.listen.port()) {
+        let offset = raw.listen.as_ref().map_or(0, |l| l.span().start);
+        report.at(
+            offset,
+            format!(
+                "sbc.listen: port {} lies in the default media_ports [{}, {})",
+                sbc.listen.port(),
+                sbc.media_ports.0,
+                sbc.media_ports.1
+            ),
+        );
+    }
+    if let Some(admin) = &raw.admin {
+        sbc.admin = socket_addr(admin, "sbc.admin", report);
+    }
+    if let Some(audit) = &raw.audit {
+        if audit.get_ref().trim().is_empty() {
+            report.on(
+                audit,
+                "sbc.audit: empty; give a file path or \"-\" for stdout".to_owned(),
+            );
+        } else {
+            sbc.audit = audit.get_ref().clone();
+        }
+    }
+    if let Some(ms) = &raw.refer_timeout_ms
+        && let Some(ms) = in_range(ms, "sbc.refer_timeout_ms", 100, 600_000, report)
+    {
+        sbc.refer_timeout_ms = ms;
+    }
+    if let Some(s) = &raw.drain_s
+        && let Some(s) = in_range(s, "sbc.drain_s", 0, 86_400, report)
+    {
+        sbc.drain_s = s;
+    }
+    if let Some(timers) = &raw.timers {
+        sbc.timers = validate_timers(timers, report);
+    }
+    sbc
+}
+
+fn validate_timers(raw: &RawTimers, report: &mut Report<'_>) -> SipTimers {
+    let mut timers = SipTimers::default();
+    if let Some(t1) = &raw.t1_ms
+        && let Some(v) = in_range(t1, "sbc.timers.t1_ms", 1, 60_000, report)
+    {
+        timers.t1_ms = v;
+    }
+    if let Some(t2) = &raw.t2_ms
+        && let Some(v) = in_range(t2, "sbc.timers.t2_ms", 1, 600_000, report)
+    {
+        timers.t2_ms = v;
+    }
+    if let Some(t4) = &raw.t4_ms
+        && let Some(v) = in_range(t4, "sbc.timers.t4_ms", 1, 600_000, report)
+    {
+        timers.t4_ms = v;
+    }
+    if timers.t2_ms < timers.t1_ms {
+        let offset = raw
+            .t2_ms
+            .as_ref()
+            .or(raw.t1_ms.as_ref())
+            .map_or(0, |t| t.span().start);
+        report.at(
+            offset,
+            format!(
+                "sbc.timers: t2_ms ({}) must not be below t1_ms ({}); T2 caps the retransmit interval that starts at T1",
+                timers.t2_ms, timers.t1_ms
+            ),
+        );
+    }
+    timers
+}
+
+fn media_ports(
+    ports: &Spanned<Vec<Spanned<i64>>>,
+    shards: usize,
+    report: &mut Report<'_>,
+) -> Option<(u16, u16)> {
+    let [start, end] = ports.get_ref().as_slice() else {
+        report.on(
+            ports,
+            format!(
+                "sbc.media_ports: expected [start, end], got {} values",
+                ports.get_ref().len()
+            ),
+        );
+        return None;
+    };
+    let port = |value: &Spanned<i64>, report: &mut Report<'_>| match u16::try_from(*value.get_ref())
+    {
+        Ok(p) if p > 0 => Some(p),
+        _ => {
+            report.on(
+                value,
+                format!(
+                    "sbc.media_ports: {} is not a UDP port (1..=65535)",
+                    value.get_ref()
+                ),
+            );
+            None
+        }
+    };
+    let (start_port, end_port) = (port(start, report)?, port(end, report)?);
+    if start_port >= end_port {
+        report.on(
+            ports,
+            format!(
+                "sbc.media_ports: range [{start_port}, {end_port}) is empty; start must be below end"
+            ),
+        );
+        return None;
+    }
+    if start_port % 2 == 1 {
+        report.on(
+            start,
+            format!(
+                "sbc.media_ports: start {start_port} is odd; RTP uses even ports and RTCP the next odd one"
+            ),
+        );
+        return None;
+    }
+    let pairs = usize::from(end_port - start_port) / 2;
+    if shards > 0 && pairs < shards {
+        report.on(
+            ports,
+            format!(
+                "sbc.media_ports: [{start_port}, {end_port}) holds {pairs} RTP/RTCP pairs, fewer than the {shards} shards"
+            ),
+        );
+        return None;
+    }
+    Some((start_port, end_port))
+}
+
+fn validate_trunk(raw: &RawTrunk, report: &mut Report<'_>) -> Trunk {
+    let name = raw.name.get_ref().clone();
+    if name.trim().is_empty() {
+        report.on(&raw.name, "trunk.name: empty".to_owned());
+    }
+    let key = |field: &str| format!("trunk {name:?}: {field}");
+    let peer =
+        socket_addr(&raw.peer, &key("peer"), report).unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+    let transfer = match raw.transfer.as_ref() {
+        None => TransferMethod::Refer,
+        Some(v) => match v.get_ref().as_str() {
+            "refer" => TransferMethod::Refer,
+            "local" => TransferMethod::Local,
+            other => {
+                report.on(v, one_of(&key("transfer"), other, &["refer", "local"]));
+                TransferMethod::Refer
+            }
+        },
+    };
+    let on_refer_failure = match raw.on_refer_failure.as_ref() {
+        None => ReferFailurePolicy::Local,
+        Some(v) => match v.get_ref().as_str() {
+            "local" => ReferFailurePolicy::Local,
+            "reject" => ReferFailurePolicy::Reject,
+            other => {
+                report.on(
+                    v,
+                    one_of(&key("on_refer_failure"), other, &["local", "reject"]),
+                );
+                ReferFailurePolicy::Local
+            }
+        },
+    };
+    let refer_domain = raw.refer_domain.as_ref().and_then(|domain| {
+        if is_host(domain.get_ref()) {
+            Some(domain.get_ref().clone())
+        } else {
+            report.on(
+                domain,
+                format!(
+                    "{}: {:?} is not a host name or IP address",
+                    key("refer_domain"),
+                    domain.get_ref()
+                ),
+            );
+            None
+        }
+    });
+    let country_code = raw
+        .country_code
+        .get_ref()
+        .trim_start_matches('+')
+        .to_owned();
+    let country_code_ok = (1..=3).contains(&country_code.len())
+        && country_code.bytes().all(|b| b.is_ascii_digit())
+        && !country_code.starts_with('0');
+    if !country_code_ok {
+        report.on(
+            &raw.country_code,
+            format!(
+                "{}: {:?} is not an E.164 country code (1 to 3 digits, no leading 0, e.g. \"1\" or \"44\")",
+                key("country_code"),
+                raw.country_code.get_ref()
+            ),
+        );
+    }
+    let codecs = match raw.codecs.as_ref() {
+        None => vec!["PCMU".to_owned(), "PCMA".to_owned()],
+        Some(list) => validate_codecs(list, &key("codecs"), report),
+    };
+    let ringback = match raw.ringback.as_ref() {
+        None => RingbackMode::Auto,
+        Some(v) => match v.get_ref().as_str() {
+            "auto" => RingbackMode::Auto,
+            "local" => RingbackMode::Local,
+            "off" => RingbackMode::Off,
+            other => {
+                report.on(
+                    v,
+                    one_of(&key("ringback"), other, &["auto", "local", "off"]),
+                );
+                RingbackMode::Auto
+            }
+        },
+    };
+    let ringback_tone = match raw.ringback_tone.as_ref() {
+        // The caller hears the tone of their own country.
+        None => match country_code.as_str() {
+            "1" => RingbackTone::Us,
+            "44" => RingbackTone::Uk,
+            _ => RingbackTone::Eu,
+        },
+        Some(v) => match v.get_ref().as_str() {
+            "us" => RingbackTone::Us,
+            "uk" => RingbackTone::Uk,
+            "eu" => RingbackTone::Eu,
+            other => {
+                report.on(v, one_of(&key("ringback_tone"), other, &["us", "uk", "eu"]));
+                RingbackTone::Us
+            }
+        },
+    };
+    let mut headers = BTreeMap::new();
+    for (header, value) in raw.headers.iter().flatten() {
+        let header_name = header.get_ref();
+        if header_name.is_empty() || !header_name.bytes().all(is_token_byte) {
+            report.on(
+                header,
+                format!(
+                    "{}: {header_name:?} is not a valid SIP header name",
+                    key("headers")
+                ),
+            );
+        } else if RESERVED_HEADERS.contains(&header_name.to_ascii_lowercase().as_str()) {
+            report.on(
+                header,
+                format!(
+                    "{}: {header_name} is set by handoff itself and cannot be overridden",
+                    key("headers")
+                ),
+            );
+        } else if value
+            .get_ref()
+            .bytes()
+            .any(|b| b == b'\r' || b == b'\n' || b == 0)
+        {
+            report.on(
+                value,
+                format!(
+                    "{}: value of {header_name} contains a line break or NUL",
+                    key("headers")
+                ),
+            );
+        } else {
+            headers.insert(header_name.clone(), value.get_ref().clone());
+        }
+    }
+    Trunk {
+        name,
+        peer,
+        transfer,
+        on_refer_failure,
+        refer_domain,
+        country_code,
+        codecs,
+        ringback,
+        ringback_tone,
+        headers,
+    }
+}
+
+fn validate_codecs(
+    list: &Spanned<Vec<Spanned<String>>>,
+    key: &str,
+    report: &mut Report<'_>,
+) -> Vec<String> {
+    let mut codecs: Vec<String> = Vec::new();
+    for codec in list.get_ref() {
+        let given = codec.get_ref();
+        match KNOWN_CODECS
+            .iter()
+            .find(|known| known.eq_ignore_ascii_case(given))
+        {
+            Some(known) if codecs.iter().any(|c| c == known) => {
+                report.on(codec, format!("{key}: {known} is listed twice"));
+            }
+            Some(known) => codecs.push((*known).to_owned()),
+            None => report.on(
+                codec,
+                format!(
+                    "{key}: unknown codec {given:?} (known: {})",
+                    KNOWN_CODECS.join(", ")
+                ),
+            ),
+        }
+    }
+    if list.get_ref().is_empty() {
+        report.on(list, format!("{key}: empty; list at least PCMU or PCMA"));
+    } else if !codecs.iter().any(|c| c == "PCMU" || c == "PCMA") {
+        report.on(
+            list,
+            format!("{key}: must include PCMU or PCMA, because transfers re-negotiate to G.711"),
+        );
+    }
+    codecs
+}
+
+fn check_trunks_together(
+    raw: &[Spanned<RawTrunk>],
+    trunks: &[Trunk],
+    sbc: &SbcConfig,
+    report: &mut Report<'_>,
+) {
+    for (i, (raw_trunk, trunk)) in raw.iter().zip(trunks).enumerate() {
+        let earlier = &trunks[..i];
+        if let Some(first) = earlier.iter().position(|t| t.name == trunk.name) {
+            let (line, _) = line_column(report.text, raw[first].get_ref().name.span().start);
+            report.on(
+                &raw_trunk.get_ref().name,
+                format!(
+                    "trunk {:?}: duplicate trunk name (first defined on line {line})",
+                    trunk.name
+                ),
+            );
+        }
+        // An unparsable peer is already reported; it must not collide with other bad peers.
+        if trunk.peer.port() == 0 {
+            continue;
+        }
+        if trunk.peer == sbc.listen
+            || trunk.peer == SocketAddr::new(sbc.advertise, sbc.listen.port())
+        {
+            report.on(
+                &raw_trunk.get_ref().peer,
+                format!(
+                    "trunk {:?}: peer {} is handoff's own SIP address; calls would loop",
+                    trunk.name, trunk.peer
+                ),
+            );
+        }
+        if let Some(first) = earlier.iter().position(|t| t.peer == trunk.peer) {
+            report.on(
+                &raw_trunk.get_ref().peer,
+                format!(
+                    "trunk {:?}: peer {} is also trunk {:?}'s peer; requests from it could not be told apart",
+                    trunk.name, trunk.peer, trunks[first].name
+                ),
+            );
+        }
+    }
+}
+
+fn validate_routes(
+    raw: &[Spanned<RawRoute>],
+    trunks: &[Spanned<RawTrunk>],
+    report: &mut Report<'_>,
+) -> Vec<Route> {
+    let lookup = |name: &Spanned<String>, field: &str, report: &mut Report<'_>| {
+        let index = trunks
+            .iter()
+            .position(|t| t.get_ref().name.get_ref() == name.get_ref());
+        if index.is_none() {
+            let mut known: Vec<&str> = Vec::new();
+            for trunk in trunks {
+                let name = trunk.get_ref().name.get_ref().as_str();
+                if !known.contains(&name) {
+                    known.push(name);
+                }
+            }
+            report.on(
+                name,
+                format!(
+                    "route.{field}: no trunk named {:?} (trunks: {})",
+                    name.get_ref(),
+                    if known.is_empty() {
+                        "none defined".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            );
+        }
+        index
+    };
+    let mut routes = Vec::new();
+    for spanned in raw {
+        let route = spanned.get_ref();
+        let from = route.from.as_ref().map(|name| lookup(name, "from", report));
+        let to = lookup(&route.to, "to", report);
+        let prefix = match &route.prefix {
+            None => String::new(),
+            Some(prefix) => {
+                let digits = prefix
+                    .get_ref()
+                    .strip_prefix('+')
+                    .unwrap_or(prefix.get_ref());
+                if digits.bytes().all(|b| b.is_ascii_digit()) {
+                    digits.to_owned()
+                } else {
+                    report.on(
+                        prefix,
+                        format!(
+                            "route.prefix: {:?} is not an E.164 digit prefix (e.g. \"1555\" or \"+44\")",
+                            prefix.get_ref()
+                        ),
+                    );
+                    String::new()
+                }
+            }
+        };
+        if let (Some(Some(from)), Some(to)) = (from, to)
+            && from == to
+        {
+            report.on(
+                &route.to,
+                format!(
+                    "route.to: {:?} sends calls back to the trunk they came from",
+                    route.to.get_ref()
+                ),
+            );
+        }
+        match (from, to) {
+            (Some(None), _) | (_, None) => {}
+            (from, Some(to)) => routes.push(Spanned::new(
+                spanned.span(),
+                Route {
+                    from: from.flatten(),
+                    to,
+                    prefix,
+                },
+            )),
+        }
+    }
+    check_shadowed_routes(&routes, report);
+    routes.into_iter().map(Spanned::into_inner).collect()
+}
+
+/// A route that an earlier route always catches first can never match: surely a mistake.
+fn check_shadowed_routes(routes: &[Spanned<Route>], report: &mut Report<'_>) {
+    for (i, route) in routes.iter().enumerate() {
+        let route_ref = route.get_ref();
+        let shadow = routes[..i].iter().find(|earlier| {
+            let earlier = earlier.get_ref();
+            (earlier.from.is_none() || earlier.from == route_ref.from)
+                && route_ref.prefix.starts_with(&earlier.prefix)
+        });
+        if let Some(earlier) = shadow {
+            let (line, _) = line_column(report.text, earlier.span().start);
+            report.on(
+                route,
+                format!(
+                    "route: never matches; the route on line {line} catches all its calls first"
+                ),
+            );
+        }
+    }
+}
+
+// --- value helpers -----------------------------------------------------------------------------
+
+fn socket_addr(value: &Spanned<String>, key: &str, report: &mut Report<'_>) -> Option<SocketAddr> {
+    match value.get_ref().parse::<SocketAddr>() {
+        Ok(addr) if addr.port() == 0 => {
+            report.on(value, format!("{key}: port 0 is not a usable port"));
+            None
+        }
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            report.on(
+                value,
+                format!(
+                    "{key}: {:?} is not a socket address (expected IP:port, e.g. \"127.0.0.1:5060\" or \"[::1]:5060\")",
+                    value.get_ref()
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn in_range(
+    value: &Spanned<i64>,
+    key: &str,
+    min: u64,
+    max: u64,
+    report: &mut Report<'_>,
+) -> Option<u64> {
+    match u64::try_from(*value.get_ref()) {
+        Ok(v) if (min..=max).contains(&v) => Some(v),
+        _ => {
+            report.on(
+                value,
+                format!("{key}: {} is out of range ({min}..={max})", value.get_ref()),
+            );
+            None
+        }
+    }
+}
+
+fn one_of(key: &str, given: &str, allowed: &[&str]) -> String {
+    let allowed: Vec<String> = allowed.iter().map(|a| format!("{a:?}")).collect();
+    format!("{key}: {given:?} is not one of {}", allowed.join(", "))
+}
+
+/// RFC 3261 `token` characters, as used in header names.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
+}
+
+fn is_host(host: &str) -> bool {
+    if host.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../config/contact-center.toml");
+
+    /// The key lists used for unknown-key reports agree with the serde schema, and the commented
+    /// example documents every key.
+    #[test]
+    fn key_lists_match_the_schema_and_the_example_uses_every_key() {
+        let raw: Result<RawConfig, _> = toml::from_str(EXAMPLE);
+        assert!(raw.is_ok(), "example must fit the raw schema directly");
+        let (mut document, syntax_errors) = DeTable::parse_recoverable(EXAMPLE);
+        assert!(syntax_errors.is_empty());
+        let mut report = Report {
+            text: EXAMPLE,
+            file: "contact-center.toml",
+            errors: Vec::new(),
+        };
+        assert!(!check_keys(document.get_mut(), &mut report));
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        for key in SBC_KEYS
+            .iter()
+            .chain(TRUNK_KEYS)
+            .chain(ROUTE_KEYS)
+            .chain(TIMER_KEYS)
+        {
+            let used = EXAMPLE.lines().any(|line| {
+                line.starts_with(&format!("{key} ")) || line.starts_with(&format!("[sbc.{key}]"))
+            });
+            assert!(used, "config/contact-center.toml does not show `{key}`");
+        }
+    }
+
+    #[test]
+    fn line_column_counts_characters_from_one() {
+        let text = "a = 1\né = \"x\"\n";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 6), (2, 1));
+        // 'é' is two bytes but one column.
+        assert_eq!(line_column(text, 11), (2, 5));
+        assert_eq!(line_column(text, 999), (3, 1));
+    }
+
+    #[test]
+    fn typo_suggestions_need_a_close_match() {
+        assert_eq!(closest("sharts", SBC_KEYS), Some("shards"));
+        assert_eq!(closest("colour", SBC_KEYS), None);
     }
 }

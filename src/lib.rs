@@ -1,10 +1,17 @@
 //! handoff: a session border controller for SIP trunks, built to make call transfers across
 //! carrier boundaries work. See ARCHITECTURE.md for the layers, the data flow and the invariants.
 
+pub mod audit;
 pub mod config;
 pub mod core;
 pub mod media;
+pub mod metrics;
 pub mod numbering;
 pub mod runtime;
 pub mod sdp;
+pub mod server;
+pub mod sim;
 pub mod sip;
+pub mod transfer;
+
+pub use server::run;

@@ -1,8 +1,108 @@
+//! The `handoff` binary: run the SBC, or check a config file.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use handoff::config::{Config, ConfigLoadError};
 use mimalloc::MiMalloc;
 
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
 
-fn main() -> anyhow::Result<()> {
-    Ok(())
+/// Exit status for an invalid or unreadable config.
+const EXIT_INVALID_CONFIG: u8 = 2;
+
+/// handoff: a SIP session border controller (B2BUA with an RTP relay) that makes call transfers
+/// across carrier boundaries work.
+///
+/// Without a subcommand, handoff runs: it loads the config (the embedded default when no
+/// --config is given), starts one shard per CPU on `sbc.listen` and serves. An invalid config is
+/// reported as by `check` (one `file:line:col: message` per problem) and exits 2.
+///
+/// Signals: SIGHUP re-reads the --config file and applies it to new calls (an invalid file is
+/// refused and the running config stays); SIGTERM or SIGINT drain: new calls get 503, calls up
+/// continue for at most `sbc.drain_s` seconds, then get BYE, and handoff exits.
+#[derive(Parser, Debug)]
+#[command(name = "handoff", version)]
+struct Cli {
+    /// Config file (TOML). Without it, the embedded default (config/default.toml: two loopback
+    /// trunks on 127.0.0.1:5070 and :5080) is used.
+    #[arg(long, short, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    /// Log level: error, warn, info, debug or trace.
+    #[arg(long, global = true, default_value = "info", value_name = "LEVEL")]
+    log_level: tracing::Level,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Validate a config file and exit.
+    ///
+    /// Prints "ok: N trunks, M routes" and exits 0 when the config is valid. Otherwise prints
+    /// every problem found as `file:line:col: message` on stderr and exits 2. Without --config,
+    /// checks the embedded default.
+    Check,
+}
+
+fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    let config = match load(cli.config.as_ref()) {
+        Ok(config) => config,
+        Err(error) => {
+            report(&error);
+            return Ok(ExitCode::from(EXIT_INVALID_CONFIG));
+        }
+    };
+    match cli.command {
+        Some(Command::Check) => {
+            println!(
+                "ok: {} trunks, {} routes",
+                config.trunks.len(),
+                config.routes.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            tracing_subscriber::fmt()
+                .with_max_level(cli.log_level)
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal())
+                .init();
+            let source = cli
+                .config
+                .as_ref()
+                .map_or("embedded default".to_owned(), |p| p.display().to_string());
+            tracing::info!(config = %source, shards = config.resolved_shard_count(), "starting");
+            handoff::server::run_with(config, cli.config.clone()).context("handoff stopped")?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn load(path: Option<&PathBuf>) -> Result<Config, ConfigLoadError> {
+    match path {
+        Some(path) => Config::load(path),
+        None => Ok(Config::from_toml_str(
+            handoff::config::DEFAULT_CONFIG,
+            "<embedded default.toml>",
+        )?),
+    }
+}
+
+fn report(error: &ConfigLoadError) {
+    match error {
+        ConfigLoadError::Invalid(errors) => {
+            for error in errors.iter() {
+                eprintln!("{error}");
+            }
+        }
+        ConfigLoadError::Read { .. } => eprintln!("{error}"),
+    }
 }

@@ -171,5 +171,14 @@ pub struct CallEnd {
     pub media: Option<MediaCounters>,
 }
 
+pub mod ids;
+pub mod rng;
+pub mod transaction;
+
+mod b2bua;
+pub mod call;
+pub mod dialog;
+pub mod routing;
 mod shard;
-pub use shard::ShardCore;
+pub use b2bua::{ALLOW, SUPPORTED, passes_through};
+pub use shard::{ShardCore, ShardStats};

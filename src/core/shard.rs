@@ -1,29 +1,140 @@
 //! The per-shard core: owns the transactions, dialogs and calls of one shard.
-//! (Skeleton: the signaling work fills this in.)
+//!
+//! Every input (datagram, timer, shard message) runs to completion and leaves its effects in the
+//! output queue; the driver drains it with [`ShardCore::poll_output`]. The B2BUA logic itself is
+//! in `b2bua.rs`; this file holds the state, the entry points and the invariants.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use super::call::{Call, CallState};
+use super::dialog::Side;
+use super::ids::{self, IdMinter};
+use super::rng::Rng;
+use super::transaction::{ClientTxId, ServerTxId, TransactionLayer};
 use super::{Output, ShardId, ShardMessage, Time, TimerToken};
 use crate::config::Config;
+use crate::media::pool::PortPool;
+
+/// Counters of one shard, read by tests and the metrics endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShardStats {
+    pub calls_active: u64,
+    pub calls_started: u64,
+    pub calls_answered: u64,
+    pub calls_ended: u64,
+    /// Requests from an address that is no configured trunk (403).
+    pub rejected_unknown_source: u64,
+    /// Requests that failed to parse (400).
+    pub rejected_malformed: u64,
+    /// Requests refused for any reason (403, 400, 404, 420, 488, 503...).
+    pub requests_rejected: u64,
+    pub malformed_responses_dropped: u64,
+    /// Datagrams passed on to the shard that owns them.
+    pub forwarded_to_other_shard: u64,
+    /// Out-of-dialog OPTIONS answered locally (carrier keepalives).
+    pub options_answered: u64,
+    /// 2xx to INVITE re-sent because the ACK was late.
+    pub retransmitted_2xx: u64,
+}
+
+/// What a server transaction of ours is for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum ServerPurpose {
+    /// The initial INVITE on leg A.
+    InitialInvite { call: u64 },
+    /// An in-dialog request relayed to the other leg.
+    Relayed { call: u64, from: Side },
+}
+
+/// What a client transaction of ours is for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum ClientPurpose {
+    /// The INVITE on leg B.
+    InitialInvite { call: u64 },
+    /// A request relayed from the other leg: its response goes back to `server`.
+    Relayed {
+        call: u64,
+        to: Side,
+        server: ServerTxId,
+        is_invite: bool,
+    },
+    /// A BYE handoff sends itself (teardown).
+    Bye { call: u64 },
+}
+
+impl ClientPurpose {
+    pub(super) fn call(self) -> u64 {
+        match self {
+            ClientPurpose::InitialInvite { call }
+            | ClientPurpose::Relayed { call, .. }
+            | ClientPurpose::Bye { call } => call,
+        }
+    }
+}
+
+/// Timers of the core itself (the transaction layer's have bit 63 set).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum CoreTimer {
+    /// Re-send our 2xx on `side` until the ACK.
+    Retransmit2xx { call: u64, side: Side },
+    /// Forget an ended call once late messages had time to arrive.
+    Reap { call: u64 },
+    /// Drain deadline: BYE what is left.
+    DrainDeadline,
+}
 
 pub struct ShardCore {
-    shard: ShardId,
-    shard_count: u16,
-    config: Arc<Config>,
-    outputs: VecDeque<Output>,
+    pub(super) shard: ShardId,
+    pub(super) shard_count: u16,
+    pub(super) config: Arc<Config>,
+    pub(super) txn: TransactionLayer,
+    pub(super) ids: IdMinter,
+    pub(super) rng: Rng,
+    pub(super) pool: PortPool,
+    /// Calls by sequence number (BTreeMap: iteration order is deterministic).
+    pub(super) calls: BTreeMap<u64, Call>,
+    /// Dialog lookup by handoff's local tag (unique, minted): (call, side).
+    pub(super) dialogs: HashMap<String, (u64, Side)>,
+    pub(super) server_txs: HashMap<ServerTxId, ServerPurpose>,
+    pub(super) client_txs: HashMap<ClientTxId, ClientPurpose>,
+    pub(super) timers: HashMap<u64, CoreTimer>,
+    pub(super) next_timer: u64,
+    pub(super) next_call: u64,
+    pub(super) outputs: VecDeque<Output>,
+    pub(super) stats: ShardStats,
+    pub(super) draining: Option<Time>,
 }
 
 impl ShardCore {
     /// `seed` drives every identifier the shard mints, so simulations replay exactly.
     pub fn new(shard: ShardId, shard_count: u16, config: Arc<Config>, seed: u64) -> Self {
-        let _ = seed;
+        let shard_count = shard_count.max(1);
+        let pool = PortPool::for_shard(
+            config.sbc.media_ports,
+            usize::from(shard.0),
+            usize::from(shard_count),
+        )
+        .unwrap_or_else(|_| PortPool::from_slice(0, 0));
         ShardCore {
             shard,
             shard_count,
+            txn: TransactionLayer::for_shard(config.sbc.timers, shard),
+            ids: IdMinter::new(shard, seed),
+            rng: Rng::new(seed ^ 0xA5A5_5A5A_0F0F_F0F0),
+            pool,
             config,
+            calls: BTreeMap::new(),
+            dialogs: HashMap::new(),
+            server_txs: HashMap::new(),
+            client_txs: HashMap::new(),
+            timers: HashMap::new(),
+            next_timer: 1,
+            next_call: 1,
             outputs: VecDeque::new(),
+            stats: ShardStats::default(),
+            draining: None,
         }
     }
 
@@ -39,19 +150,161 @@ impl ShardCore {
         &self.config
     }
 
+    pub fn stats(&self) -> ShardStats {
+        self.stats
+    }
+
+    /// Calls not yet ended.
+    pub fn calls_active(&self) -> usize {
+        self.calls.values().filter(|c| !c.is_ended()).count()
+    }
+
+    /// Calls held in memory, ended ones awaiting their reap included.
+    pub fn calls_held(&self) -> usize {
+        self.calls.len()
+    }
+
+    pub fn media_ports_in_use(&self) -> usize {
+        self.pool.in_use()
+    }
+
+    /// Live transactions of the shard's transaction layer.
+    pub fn transactions_live(&self) -> usize {
+        self.txn.live_count()
+    }
+
+    /// Whether the shard refuses new calls (drain requested).
+    pub fn is_draining(&self) -> bool {
+        self.draining.is_some()
+    }
+
     pub fn handle_datagram(&mut self, now: Time, from: SocketAddr, payload: &[u8]) {
-        let _ = (now, from, payload);
+        let owner = ids::owner_of_datagram(payload, self.shard_count);
+        if owner != self.shard {
+            self.stats.forwarded_to_other_shard += 1;
+            self.outputs.push_back(Output::ToShard {
+                shard: owner,
+                message: ShardMessage::Datagram {
+                    from,
+                    payload: payload.to_vec(),
+                },
+            });
+            return;
+        }
+        self.process_datagram(now, from, payload);
+        self.pump_transactions();
     }
 
     pub fn handle_timer(&mut self, now: Time, token: TimerToken) {
-        let _ = (now, token);
+        if TransactionLayer::owns_token(token) {
+            if let Some(timeout) = self.txn.handle_timer(now, token) {
+                self.on_transaction_timeout(now, timeout);
+            }
+        } else if let Some(timer) = self.timers.remove(&token.0) {
+            self.on_core_timer(now, token, timer);
+        }
+        self.pump_transactions();
     }
 
     pub fn handle_shard_message(&mut self, now: Time, from: ShardId, message: ShardMessage) {
-        let _ = (now, from, message);
+        let _ = from;
+        match message {
+            // The sender computed that we own it: handle it here, never bounce it back.
+            ShardMessage::Datagram { from, payload } => self.process_datagram(now, from, &payload),
+            ShardMessage::Config(config) => self.config = config,
+            ShardMessage::Drain { deadline } => {
+                self.draining = Some(deadline);
+                self.set_timer(deadline, CoreTimer::DrainDeadline);
+            }
+        }
+        self.pump_transactions();
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {
         self.outputs.pop_front()
+    }
+
+    /// Move the transaction layer's outputs into ours.
+    pub(super) fn pump_transactions(&mut self) {
+        while let Some(output) = self.txn.poll_output() {
+            self.outputs.push_back(output.into());
+        }
+    }
+
+    pub(super) fn set_timer(&mut self, at: Time, timer: CoreTimer) -> TimerToken {
+        let token = TimerToken(self.next_timer & !(1 << 63));
+        self.next_timer += 1;
+        self.timers.insert(token.0, timer);
+        self.outputs.push_back(Output::Timer { token, at });
+        token
+    }
+
+    /// Debug check run by the simulation after every step. Panics with the broken invariant.
+    pub fn check_invariants(&self) {
+        self.txn.check_invariants();
+        let mut ports_held = 0;
+        for (seq, call) in &self.calls {
+            for side in [Side::A, Side::B] {
+                let leg = call.leg(side);
+                // No leg without its peer: both legs are indexed and point back to this call.
+                assert_eq!(
+                    self.dialogs.get(&leg.dialog.local_tag),
+                    Some(&(*seq, side)),
+                    "call {seq}: leg {side:?} is not indexed by its tag"
+                );
+                if call.state == CallState::Ended {
+                    assert!(
+                        leg.media_port.is_none(),
+                        "call {seq} ended but still holds media port {:?}",
+                        leg.media_port
+                    );
+                    assert!(
+                        leg.pending_2xx.is_none(),
+                        "call {seq} ended but still retransmits a 2xx"
+                    );
+                } else {
+                    ports_held += usize::from(leg.media_port.is_some());
+                }
+                if let Some(pending) = &leg.pending_2xx {
+                    assert!(
+                        self.timers.contains_key(&pending.token.0),
+                        "call {seq}: 2xx retransmission on {side:?} without a timer"
+                    );
+                }
+            }
+            if call.state == CallState::Ended {
+                assert!(
+                    self.timers
+                        .values()
+                        .any(|t| *t == CoreTimer::Reap { call: *seq }),
+                    "ended call {seq} has no reap timer"
+                );
+            }
+        }
+        assert_eq!(
+            ports_held,
+            self.pool.in_use(),
+            "media ports in use do not match the ports live calls hold"
+        );
+        for (tag, (seq, side)) in &self.dialogs {
+            assert!(
+                self.calls
+                    .get(seq)
+                    .is_some_and(|c| c.leg(*side).dialog.local_tag == *tag),
+                "dialog {tag} points to a missing call {seq}"
+            );
+        }
+        for purpose in self.client_txs.values() {
+            assert!(
+                self.calls.contains_key(&purpose.call()),
+                "client transaction for missing call {}",
+                purpose.call()
+            );
+        }
+        let active = self.calls_active() as u64;
+        assert_eq!(
+            self.stats.calls_active, active,
+            "calls_active counter drifted"
+        );
     }
 }

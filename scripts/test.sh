@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Everything CI checks, runnable on a fresh Debian machine: installs what the tests need (idempotent),
+# then runs fmt, clippy and every test. Works as root, or as a user with sudo.
+#
+# Extend it at the two hook points below: APT_PACKAGES (system packages tests need) and
+# EXTRA_STEPS (more checks after the standard ones).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# --- hook point 1: Debian packages the tests need -------------------------------------------------
+# sip-tester: SIPp, used by the end-to-end call tests. (tshark is optional and not installed.)
+APT_PACKAGES=(
+    sip-tester
+)
+
+# --- hook point 2: extra steps, run in order after the standard ones ------------------------------
+# Each entry is "description|command". Example:
+#   "fuzz the SIP parser for 60 s|scripts/fuzz.sh 60"
+EXTRA_STEPS=(
+)
+
+step() {
+    printf '\n==> %s\n' "$*"
+}
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        echo "error: need root or sudo to run: $*" >&2
+        exit 1
+    fi
+}
+
+is_installed() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+install_packages() {
+    local missing=()
+    local package
+    for package in "${APT_PACKAGES[@]}"; do
+        if ! is_installed "$package"; then
+            missing+=("$package")
+        fi
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        echo "all present: ${APT_PACKAGES[*]}"
+        return
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "error: missing packages ${missing[*]} and no apt-get to install them" >&2
+        exit 1
+    fi
+    echo "installing: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+install_rust_components() {
+    if cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1; then
+        echo "rustfmt and clippy present"
+        return
+    fi
+    if ! command -v rustup >/dev/null 2>&1; then
+        echo "error: cargo fmt/clippy missing and no rustup to add them" >&2
+        exit 1
+    fi
+    rustup component add rustfmt clippy
+}
+
+step "system packages (${APT_PACKAGES[*]})"
+install_packages
+
+step "rust components (rustfmt, clippy)"
+command -v cargo >/dev/null 2>&1 || { echo "error: cargo not found; install Rust 1.95 via rustup" >&2; exit 1; }
+install_rust_components
+cargo --version
+
+step "format check: cargo fmt --check"
+cargo fmt --all --check
+
+step "lint: cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+# Bench targets (harness = false) run once in test mode here, without `--bench`: keep that short.
+step "tests: cargo test --all-targets"
+cargo test --all-targets
+
+step "doc tests: cargo test --doc"
+cargo test --doc
+
+for entry in ${EXTRA_STEPS[@]+"${EXTRA_STEPS[@]}"}; do
+    step "${entry%%|*}"
+    bash -c "${entry#*|}"
+done
+
+printf '\n==> all checks passed\n'

@@ -1,0 +1,1609 @@
+//! The B2BUA: how a shard turns requests and responses on one leg into requests and responses on
+//! the other.
+//!
+//! Decisions documented here:
+//! - **Topology hiding.** The B-side INVITE is an edit of A's INVITE with Via, Route,
+//!   Record-Route, Contact, Call-ID, From, To, CSeq, Max-Forwards and User-Agent replaced or
+//!   removed; every other message handoff sends (responses, in-dialog requests, ACKs) is built
+//!   fresh from the leg's own dialog, copying only the headers in [`passes_through`]. SDP is
+//!   rewritten per leg ([`crate::sdp::rewrite`]) onto handoff's media ports.
+//! - **Reliable provisionals (100rel/PRACK) are negotiated away**: `100rel` is stripped from
+//!   Supported on the way out, and a request with `Require: 100rel` gets 420 with
+//!   `Unsupported: 100rel`. Provisionals are relayed unreliably.
+//! - **Session timers (RFC 4028) are refused the same way**: `timer` is stripped from Supported,
+//!   Session-Expires and Min-SE are not relayed, `Require: timer` gets 420. Calls end by BYE (or
+//!   the drain); an endpoint wanting refreshes can still send re-INVITE/UPDATE, which are relayed.
+//! - **BYE** is answered 200 at once on the leg it came from and a BYE is sent on the other leg:
+//!   the call ends once, whatever the other leg does. If both sides BYE at once (glare) both get
+//!   200, one CallEnded is emitted, and the ended call keeps its dialogs for 64*T1 so late or
+//!   crossing requests still find them (no 481 storm).
+//! - **2xx to INVITE**: handoff ACKs the far side's 2xx itself, and retransmits its own 2xx
+//!   (T1 doubling up to T2) until the ACK; after 64*T1 without ACK it BYEs both legs.
+//! - **Requests are sent to the trunk's peer address** (trunks are identified by ip:port); the
+//!   Request-URI is the remote target and the route set is carried in Route headers.
+//! - **Late offer** (INVITE without SDP): the offer in the far side's 2xx is relayed, and handoff's
+//!   ACK to that side waits for the ACK carrying the answer, which it then relays.
+//! - Not handled: forking on leg B keeps the tag of the 2xx only.
+
+use std::net::SocketAddr;
+
+use super::call::{Call, CallState, InitialInvite, Leg, Pending2xx, call_codecs};
+use super::dialog::{Dialog, Side};
+use super::routing;
+use super::shard::{ClientPurpose, CoreTimer, ServerPurpose, ShardCore};
+use super::transaction::{ClientAction, ServerAction, ServerTxId, TransactionTimeout, TxRef};
+use super::{CallEnd, CallRef, Event, MediaCommand, Output, Time, TimerToken, Transmit};
+use crate::sdp::{self, OriginState, RewritePlan, SdpError};
+use crate::sip::{self, HeaderName, Message, Method, RequestBuilder};
+
+/// Methods handoff accepts (Allow).
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, NOTIFY, MESSAGE, REFER";
+/// Extensions handoff supports end to end (Supported).
+pub const SUPPORTED: &str = "replaces, tdialog";
+
+/// Headers copied from a message on one leg onto the message handoff sends on the other leg.
+pub fn passes_through(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.starts_with("x-")
+        || matches!(
+            lower.as_str(),
+            "p-asserted-identity"
+                | "p-preferred-identity"
+                | "privacy"
+                | "referred-by"
+                | "b"
+                | "replaces"
+                | "target-dialog"
+                | "refer-to"
+                | "r"
+                | "refer-sub"
+                | "event"
+                | "o"
+                | "subscription-state"
+                | "accept"
+                | "allow-events"
+                | "u"
+                | "reason"
+                | "retry-after"
+                | "unsupported"
+                | "expires"
+                | "min-expires"
+                | "subject"
+                | "s"
+                | "priority"
+                | "date"
+        )
+}
+
+/// Supported tokens minus the ones handoff negotiates away (100rel, timer).
+fn filtered_supported(message: &Message) -> Option<String> {
+    let kept: Vec<&str> = message
+        .supported()
+        .filter_map(Result::ok)
+        .filter(|t| !t.eq_ignore_ascii_case("100rel") && !t.eq_ignore_ascii_case("timer"))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(", "))
+}
+
+/// A 400 for a request that failed to parse, naming the error in the reason phrase and a
+/// Warning. The headers a response needs (Via, From, To, Call-ID, CSeq) are salvaged from the raw
+/// lines into a minimal request that the parser can frame. `None` when they cannot be found
+/// (without Via there is nowhere to answer), for ACK, and for responses.
+fn bad_request(payload: &[u8], error: &str) -> Option<Vec<u8>> {
+    if payload.starts_with(b"SIP/") || payload.starts_with(b"ACK ") {
+        return None;
+    }
+    let head_end = memchr::memmem::find(payload, b"\r\n\r\n").unwrap_or(payload.len());
+    let mut salvaged: Vec<u8> = Vec::new();
+    let mut method = "OPTIONS".to_string();
+    for line in payload[..head_end].split(|b| *b == b'\n').skip(1) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
+        let name = String::from_utf8_lossy(&line[..colon])
+            .trim()
+            .to_ascii_lowercase();
+        if !matches!(
+            name.as_str(),
+            "via" | "v" | "from" | "f" | "to" | "t" | "call-id" | "i" | "cseq"
+        ) {
+            continue;
+        }
+        if name == "cseq" {
+            let value = String::from_utf8_lossy(&line[colon + 1..]).into_owned();
+            if let Some(token) = value.split_whitespace().nth(1)
+                && token.bytes().all(|b| b.is_ascii_alphabetic())
+            {
+                method = token.to_string();
+            }
+        }
+        salvaged.extend_from_slice(line);
+        salvaged.extend_from_slice(b"\r\n");
+    }
+    if method == "ACK" {
+        return None;
+    }
+    let mut minimal = format!("{method} sip:invalid SIP/2.0\r\n").into_bytes();
+    minimal.extend_from_slice(&salvaged);
+    minimal.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+    let framed = Message::parse_framing(&minimal).ok()?;
+    framed.top_via().ok()?;
+    let reason = reason_phrase(&format!("Bad Request ({error})"));
+    let warning = format!(
+        "399 handoff \"{}\"",
+        reason_phrase(error).replace(['"', '\\'], "'")
+    );
+    sip::response_to(&framed, 400, &reason)
+        .header("Warning", warning)
+        .build()
+        .ok()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A reason phrase safe to put on a status line: printable, no CR/LF, bounded.
+pub fn reason_phrase(reason: &str) -> String {
+    reason
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect()
+}
+
+fn default_reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        420 => "Bad Extension",
+        481 => "Call/Transaction Does Not Exist",
+        487 => "Request Terminated",
+        488 => "Not Acceptable Here",
+        491 => "Request Pending",
+        500 => "Server Internal Error",
+        503 => "Service Unavailable",
+        _ => "Unknown",
+    }
+}
+
+fn is_sdp(message: &Message) -> bool {
+    !message.body().is_empty()
+        && message
+            .header(HeaderName::ContentType)
+            .is_some_and(|ct| text(ct).to_ascii_lowercase().contains("application/sdp"))
+}
+
+fn content_type(message: &Message) -> String {
+    message
+        .header(HeaderName::ContentType)
+        .map(text)
+        .unwrap_or_else(|| "application/octet-stream".to_string())
+}
+
+fn first_contact_uri(message: &Message) -> Option<String> {
+    message
+        .contacts()
+        .next()
+        .and_then(Result::ok)
+        .map(|c| c.uri.as_str().to_string())
+}
+
+fn record_routes(message: &Message) -> Vec<String> {
+    message
+        .header_values(HeaderName::RecordRoute)
+        .map(text)
+        .collect()
+}
+
+/// Why the A side of a new call is refused before a call exists.
+struct Refusal {
+    status: u16,
+    reason: String,
+    extra: Vec<(&'static str, String)>,
+}
+
+impl Refusal {
+    fn new(status: u16, reason: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            reason: reason.into(),
+            extra: Vec::new(),
+        }
+    }
+}
+
+impl ShardCore {
+    fn contact(&self) -> String {
+        format!(
+            "<sip:handoff@{}>",
+            SocketAddr::new(self.config.sbc.advertise, self.config.sbc.listen.port())
+        )
+    }
+
+    fn via(&self, branch: &str) -> String {
+        format!(
+            "SIP/2.0/UDP {};branch={branch};rport",
+            SocketAddr::new(self.config.sbc.advertise, self.config.sbc.listen.port())
+        )
+    }
+
+    fn event(&mut self, event: Event) {
+        self.outputs.push_back(Output::Event(event));
+    }
+
+    fn transmit(&mut self, to: SocketAddr, payload: Vec<u8>) {
+        self.outputs
+            .push_back(Output::Transmit(Transmit { to, payload }));
+    }
+
+    /// Answer a server transaction with a locally generated response.
+    fn reply(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        request: &Message,
+        status: u16,
+        reason: &str,
+        extra: &[(&str, String)],
+    ) {
+        let mut builder = sip::response_to(request, status, &reason_phrase(reason));
+        let has_to_tag = request.to().ok().and_then(|to| to.tag()).is_some();
+        if !has_to_tag && status > 100 {
+            let tag = self.ids.tag();
+            builder = builder.to_tag(&tag);
+        }
+        for (name, value) in extra {
+            builder = builder.header(name, value);
+        }
+        if let Ok(bytes) = builder.build() {
+            let _ = self.txn.respond(now, tx, status, bytes);
+        }
+    }
+
+    fn reject(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        from: SocketAddr,
+        request: &Message,
+        refusal: Refusal,
+    ) {
+        self.stats.requests_rejected += 1;
+        let extra: Vec<(&str, String)> =
+            refusal.extra.iter().map(|(n, v)| (*n, v.clone())).collect();
+        self.reply(now, tx, request, refusal.status, &refusal.reason, &extra);
+        self.event(Event::RequestRejected {
+            from,
+            status: refusal.status,
+            reason: refusal.reason,
+        });
+    }
+
+    // ------------------------------------------------------------------ input
+
+    pub(super) fn process_datagram(&mut self, now: Time, from: SocketAddr, payload: &[u8]) {
+        match Message::parse(payload) {
+            Ok(message) if message.is_request() => self.on_request(now, from, &message),
+            Ok(message) => self.on_response(now, from, &message),
+            Err(error) => self.on_unparseable(from, payload, &error.to_string()),
+        }
+    }
+
+    fn on_unparseable(&mut self, from: SocketAddr, payload: &[u8], error: &str) {
+        if payload.starts_with(b"SIP/") {
+            self.stats.malformed_responses_dropped += 1;
+            self.event(Event::MalformedResponseDropped {
+                from,
+                error: error.to_string(),
+            });
+            return;
+        }
+        self.stats.rejected_malformed += 1;
+        self.stats.requests_rejected += 1;
+        // ACKs are never answered; anything else gets a 400 naming the parse error, when we can
+        // still find the headers a response needs.
+        if let Some(response) = bad_request(payload, error) {
+            self.transmit(from, response);
+        }
+        self.event(Event::RequestRejected {
+            from,
+            status: 400,
+            reason: error.to_string(),
+        });
+    }
+
+    fn on_request(&mut self, now: Time, from: SocketAddr, request: &Message) {
+        let Some(trunk) = self.config.trunk_by_source(from) else {
+            if let ServerAction::New(tx) = self.txn.on_request(now, from, request) {
+                self.stats.rejected_unknown_source += 1;
+                let reason = routing::RouteError::UnknownSource(from).to_string();
+                self.reject(
+                    now,
+                    tx,
+                    from,
+                    request,
+                    Refusal::new(403, format!("Forbidden ({reason})")),
+                );
+            }
+            return;
+        };
+        match self.txn.on_request(now, from, request) {
+            ServerAction::New(tx) => self.on_new_request(now, from, trunk, tx, request),
+            ServerAction::AckWithoutTransaction => self.on_ack(request),
+            ServerAction::Cancel { invite } => self.on_cancel(now, invite),
+            ServerAction::Unusable(fault) => {
+                self.stats.rejected_malformed += 1;
+                self.stats.requests_rejected += 1;
+                if let Some(response) = bad_request(request.as_bytes(), &fault.to_string()) {
+                    self.transmit(from, response);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_new_request(
+        &mut self,
+        now: Time,
+        from: SocketAddr,
+        trunk: usize,
+        tx: ServerTxId,
+        request: &Message,
+    ) {
+        let Some(method) = request.method() else {
+            return;
+        };
+        let to_tag = request
+            .to()
+            .ok()
+            .and_then(|to| to.tag().map(str::to_string));
+        match (method, to_tag) {
+            (_, Some(tag)) => self.on_in_dialog_request(now, from, tx, request, &tag),
+            (Method::Invite, None) => self.on_initial_invite(now, from, trunk, tx, request),
+            (Method::Options, None) => {
+                self.stats.options_answered += 1;
+                let extra = [
+                    ("Allow", ALLOW.to_string()),
+                    ("Supported", SUPPORTED.to_string()),
+                    ("Accept", "application/sdp".to_string()),
+                ];
+                self.reply(now, tx, request, 200, "OK", &extra);
+            }
+            (
+                Method::Bye
+                | Method::Info
+                | Method::Update
+                | Method::Notify
+                | Method::Prack
+                | Method::Refer,
+                None,
+            ) => {
+                self.reply(now, tx, request, 481, default_reason(481), &[]);
+            }
+            (_, None) => {
+                self.reply(
+                    now,
+                    tx,
+                    request,
+                    405,
+                    default_reason(405),
+                    &[("Allow", ALLOW.to_string())],
+                );
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ new calls
+
+    fn on_initial_invite(
+        &mut self,
+        now: Time,
+        from: SocketAddr,
+        trunk: usize,
+        tx: ServerTxId,
+        request: &Message,
+    ) {
+        match self.start_call(now, from, trunk, tx, request) {
+            Ok(()) => {}
+            Err(refusal) => self.reject(now, tx, from, request, refusal),
+        }
+    }
+
+    fn start_call(
+        &mut self,
+        now: Time,
+        from: SocketAddr,
+        trunk: usize,
+        tx: ServerTxId,
+        request: &Message,
+    ) -> Result<(), Refusal> {
+        if self.draining.is_some() {
+            return Err(Refusal::new(503, "Service Unavailable (draining)"));
+        }
+        for token in request.require().filter_map(Result::ok) {
+            if token.eq_ignore_ascii_case("100rel") || token.eq_ignore_ascii_case("timer") {
+                let mut refusal = Refusal::new(420, "Bad Extension");
+                refusal.extra.push(("Unsupported", token.to_string()));
+                return Err(refusal);
+            }
+        }
+        let config = self.config.clone();
+        let user = request
+            .request_uri()
+            .and_then(|uri| uri.user().map(str::to_string))
+            .unwrap_or_default();
+        let route = routing::route_call(&config, trunk, &user)
+            .map_err(|e| Refusal::new(e.status().0, format!("{} ({e})", e.status().1)))?;
+        let (a_trunk, b_trunk) = (
+            &config.trunks[route.from_trunk],
+            &config.trunks[route.to_trunk],
+        );
+        let codecs = call_codecs(&a_trunk.codecs, &b_trunk.codecs)
+            .ok_or_else(|| Refusal::new(488, "Not Acceptable Here (trunks share no codec)"))?;
+        let from_party = request
+            .from()
+            .map_err(|e| Refusal::new(400, format!("Bad Request ({e})")))?;
+        let remote_tag = from_party
+            .tag()
+            .ok_or_else(|| Refusal::new(400, "Bad Request (From has no tag)"))?
+            .to_string();
+        let call_id = request
+            .call_id()
+            .map_err(|e| Refusal::new(400, format!("Bad Request ({e})")))?
+            .to_string();
+        let cseq = request
+            .cseq()
+            .map_err(|e| Refusal::new(400, format!("Bad Request ({e})")))?
+            .seq;
+        let max_forwards = request.max_forwards().ok().flatten().unwrap_or(70);
+
+        // Media: two ports, then the offer rewritten for leg B.
+        let a_port = self.pool.allocate();
+        let b_port = self.pool.allocate();
+        let (Some(a_port), Some(b_port)) = (a_port, b_port) else {
+            for port in [a_port, b_port].into_iter().flatten() {
+                let _ = self.pool.release(port);
+            }
+            return Err(Refusal::new(503, "Service Unavailable (no media ports)"));
+        };
+        let mut b_origin = OriginState::new(self.rng.next_u64() >> 2, 1);
+        let a_origin = OriginState::new(self.rng.next_u64() >> 2, 1);
+        let mut a_media = (None, None, false);
+        let mut offer_b = None;
+        if is_sdp(request) {
+            let plan = RewritePlan {
+                advertise: config.sbc.advertise,
+                audio_ports: vec![b_port],
+                codecs: codecs.clone(),
+                rtcp_mux: true,
+                origin: b_origin,
+            };
+            match sdp::rewrite(request.body(), &plan) {
+                Ok(rewritten) => {
+                    b_origin = rewritten.origin;
+                    a_media = (
+                        rewritten.remote_rtp,
+                        rewritten.remote_rtcp,
+                        rewritten.rtcp_mux,
+                    );
+                    offer_b = Some(rewritten.bytes);
+                }
+                Err(error) => {
+                    let _ = self.pool.release(a_port);
+                    let _ = self.pool.release(b_port);
+                    return Err(match error {
+                        SdpError::NoCommonCodec => {
+                            Refusal::new(488, "Not Acceptable Here (no common codec)")
+                        }
+                        other => Refusal::new(488, format!("Not Acceptable Here ({other})")),
+                    });
+                }
+            }
+        }
+
+        let seq = self.next_call;
+        self.next_call += 1;
+        let call_ref = CallRef {
+            shard: self.shard,
+            seq,
+        };
+        let a_tag = self.ids.tag();
+        let b_tag = self.ids.tag();
+        let b_call_id = self.ids.call_id();
+        let branch = self.ids.branch();
+        let conversation = format!("conv-{}", self.ids.tag());
+        let peer = b_trunk.peer;
+        let advertise = config.sbc.advertise;
+        let host = |addr: SocketAddr| match addr {
+            SocketAddr::V4(v4) => v4.ip().to_string(),
+            SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
+        };
+        let caller_user = from_party.uri.user().unwrap_or("anonymous").to_string();
+        let display = from_party
+            .display_name
+            .map(|d| format!("\"{}\" ", text(d).trim_matches('"')))
+            .unwrap_or_default();
+        let b_from = format!(
+            "{display}<sip:{caller_user}@{}>;tag={b_tag}",
+            host(SocketAddr::new(advertise, 0))
+        );
+        let b_to = format!("<sip:{user}@{}>", host(peer));
+        let b_uri = format!("sip:{user}@{peer}");
+
+        // Leg B's INVITE: an edit of A's, with everything naming A's side replaced.
+        let mut edit = sip::MessageEdit::new(request);
+        let uri_ok = edit.set_request_uri(&b_uri).is_ok();
+        for name in [
+            HeaderName::Via,
+            HeaderName::Route,
+            HeaderName::RecordRoute,
+            HeaderName::Contact,
+            HeaderName::CallId,
+            HeaderName::From,
+            HeaderName::To,
+            HeaderName::CSeq,
+            HeaderName::MaxForwards,
+            HeaderName::Supported,
+            HeaderName::SessionExpires,
+            HeaderName::MinSE,
+            HeaderName::UserAgent,
+            HeaderName::Warning,
+        ] {
+            edit.remove_header(name);
+        }
+        let via = self.via(&branch);
+        let contact = self.contact();
+        let max_forwards = max_forwards.saturating_sub(1).to_string();
+        let supported = filtered_supported(request);
+        let edited = uri_ok
+            && edit.prepend_header("Via", via.as_bytes()).is_ok()
+            && edit
+                .add_header("Max-Forwards", max_forwards.as_bytes())
+                .is_ok()
+            && edit.add_header("From", b_from.as_bytes()).is_ok()
+            && edit.add_header("To", b_to.as_bytes()).is_ok()
+            && edit.add_header("Call-ID", b_call_id.as_bytes()).is_ok()
+            && edit.add_header("CSeq", b"1 INVITE").is_ok()
+            && edit.add_header("Contact", contact.as_bytes()).is_ok()
+            && supported
+                .as_ref()
+                .is_none_or(|s| edit.add_header("Supported", s.as_bytes()).is_ok())
+            && offer_b
+                .as_ref()
+                .is_none_or(|offer| edit.set_body(Some("application/sdp"), offer).is_ok());
+        if !edited {
+            let _ = self.pool.release(a_port);
+            let _ = self.pool.release(b_port);
+            return Err(Refusal::new(
+                400,
+                "Bad Request (caller values unusable on leg B)",
+            ));
+        }
+        let invite_b = edit.serialize();
+
+        let client = match self
+            .txn
+            .send_request(now, peer, Method::Invite, &branch, invite_b)
+        {
+            Ok(client) => client,
+            Err(error) => {
+                let _ = self.pool.release(a_port);
+                let _ = self.pool.release(b_port);
+                return Err(Refusal::new(503, format!("Service Unavailable ({error})")));
+            }
+        };
+
+        let a_leg = Leg {
+            dialog: Dialog {
+                call_id,
+                local_tag: a_tag.clone(),
+                remote_tag: Some(remote_tag),
+                local_party: format!(
+                    "{};tag={a_tag}",
+                    request.header(HeaderName::To).map(text).unwrap_or_default()
+                ),
+                remote_party: request
+                    .header(HeaderName::From)
+                    .map(text)
+                    .unwrap_or_default(),
+                local_cseq: 0,
+                remote_cseq: Some(cseq),
+                remote_target: first_contact_uri(request).unwrap_or_else(|| format!("sip:{from}")),
+                route_set: record_routes(request),
+                peer: from,
+            },
+            trunk: route.from_trunk,
+            media_port: Some(a_port),
+            remote_rtp: a_media.0,
+            remote_rtcp: a_media.1,
+            rtcp_mux: a_media.2,
+            origin: a_origin,
+            pending_2xx: None,
+            last_ack: None,
+        };
+        let b_leg = Leg {
+            dialog: Dialog {
+                call_id: b_call_id,
+                local_tag: b_tag.clone(),
+                remote_tag: None,
+                local_party: b_from,
+                remote_party: b_to,
+                local_cseq: 1,
+                remote_cseq: None,
+                remote_target: b_uri,
+                route_set: Vec::new(),
+                peer,
+            },
+            trunk: route.to_trunk,
+            media_port: Some(b_port),
+            remote_rtp: None,
+            remote_rtcp: None,
+            rtcp_mux: false,
+            origin: b_origin,
+            pending_2xx: None,
+            last_ack: None,
+        };
+        let call = Call {
+            id: call_ref,
+            config: config.clone(),
+            conversation: conversation.clone(),
+            state: CallState::AwaitingAnswer,
+            started: now,
+            answered: None,
+            a: a_leg,
+            b: b_leg,
+            invite: InitialInvite {
+                server: tx,
+                client: Some(client),
+                client_done: false,
+            },
+            codecs,
+            reinvite_pending: false,
+            deferred_ack: None,
+            outstanding: 1,
+            end_reason: None,
+        };
+        let (a_media_leg, b_media_leg) = (call.a.media(), call.b.media());
+        self.calls.insert(seq, call);
+        self.dialogs.insert(a_tag, (seq, Side::A));
+        self.dialogs.insert(b_tag, (seq, Side::B));
+        self.server_txs
+            .insert(tx, ServerPurpose::InitialInvite { call: seq });
+        self.client_txs
+            .insert(client, ClientPurpose::InitialInvite { call: seq });
+        self.stats.calls_started += 1;
+        self.stats.calls_active += 1;
+        self.outputs.push_back(Output::Media(MediaCommand::Open {
+            call: call_ref,
+            a: a_media_leg,
+            b: b_media_leg,
+        }));
+        self.event(Event::CallStarted {
+            call: call_ref,
+            conversation,
+            from_trunk: a_trunk.name.clone(),
+            to_trunk: b_trunk.name.clone(),
+        });
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ SDP per leg
+
+    /// Rewrite an SDP body that came from `from` for the other leg; learns `from`'s media
+    /// addresses. Returns the body for the other leg.
+    fn rewrite_sdp(&mut self, seq: u64, from: Side, body: &[u8]) -> Result<Vec<u8>, SdpError> {
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return Err(SdpError::NoCommonCodec);
+        };
+        let to = from.other();
+        let plan = RewritePlan {
+            advertise: call.config.sbc.advertise,
+            audio_ports: vec![call.leg(to).media_port.unwrap_or(0)],
+            codecs: call.codecs.clone(),
+            rtcp_mux: true,
+            origin: call.leg(to).origin,
+        };
+        let rewritten = sdp::rewrite(body, &plan)?;
+        call.leg_mut(to).origin = rewritten.origin;
+        let sender = call.leg_mut(from);
+        sender.remote_rtp = rewritten.remote_rtp;
+        sender.remote_rtcp = rewritten.remote_rtcp;
+        sender.rtcp_mux = rewritten.rtcp_mux;
+        if !call.is_ended() {
+            let command = MediaCommand::Update {
+                call: call.id,
+                a: call.a.media(),
+                b: call.b.media(),
+            };
+            self.outputs.push_back(Output::Media(command));
+        }
+        Ok(rewritten.bytes)
+    }
+
+    // ------------------------------------------------------ in-dialog requests
+
+    fn on_in_dialog_request(
+        &mut self,
+        now: Time,
+        from: SocketAddr,
+        tx: ServerTxId,
+        request: &Message,
+        to_tag: &str,
+    ) {
+        let found = self.dialogs.get(to_tag).copied().filter(|(seq, side)| {
+            self.calls.get(seq).is_some_and(|call| {
+                request.call_id().ok() == Some(call.leg(*side).dialog.call_id.as_str())
+            })
+        });
+        let Some((seq, side)) = found else {
+            self.reply(now, tx, request, 481, default_reason(481), &[]);
+            return;
+        };
+        let _ = from;
+        let Some(method) = request.method() else {
+            return;
+        };
+        let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
+        if method == Method::Bye {
+            self.reply(now, tx, request, 200, "OK", &[]);
+            let state = self.calls.get(&seq).map(|c| c.state);
+            if state == Some(CallState::AwaitingAnswer) {
+                // A BYE in the early dialog: the INVITE is abandoned (CANCEL toward B).
+                let reason = if side == Side::A {
+                    "bye_from_a"
+                } else {
+                    "bye_from_b"
+                };
+                self.hang_up(now, seq, reason, 487);
+            } else if state == Some(CallState::Established) {
+                let reason = if side == Side::A {
+                    "bye_from_a"
+                } else {
+                    "bye_from_b"
+                };
+                self.send_bye(now, seq, side.other());
+                self.end_call(now, seq, reason, None);
+            }
+            return;
+        }
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return;
+        };
+        if call.is_ended() {
+            self.reply(now, tx, request, 481, default_reason(481), &[]);
+            return;
+        }
+        if !call.leg_mut(side).dialog.accept_remote_cseq(cseq) {
+            self.reply(
+                now,
+                tx,
+                request,
+                500,
+                "Server Internal Error (CSeq out of order)",
+                &[],
+            );
+            return;
+        }
+        for token in request.require().filter_map(Result::ok) {
+            if token.eq_ignore_ascii_case("100rel") || token.eq_ignore_ascii_case("timer") {
+                self.reply(
+                    now,
+                    tx,
+                    request,
+                    420,
+                    "Bad Extension",
+                    &[("Unsupported", token.to_string())],
+                );
+                return;
+            }
+        }
+        let is_invite = method == Method::Invite;
+        if is_invite {
+            if call.reinvite_pending || call.state != CallState::Established {
+                self.reply(now, tx, request, 491, default_reason(491), &[]);
+                return;
+            }
+            call.reinvite_pending = true;
+        }
+        if matches!(method, Method::Invite | Method::Update)
+            && let Some(target) = first_contact_uri(request)
+        {
+            call.leg_mut(side).dialog.set_remote_target(&target);
+        }
+        let body = if is_sdp(request) {
+            match self.rewrite_sdp(seq, side, request.body()) {
+                Ok(bytes) => Some(("application/sdp".to_string(), bytes)),
+                Err(error) => {
+                    if let Some(call) = self.calls.get_mut(&seq)
+                        && is_invite
+                    {
+                        call.reinvite_pending = false;
+                    }
+                    self.reply(
+                        now,
+                        tx,
+                        request,
+                        488,
+                        &format!("Not Acceptable Here ({error})"),
+                        &[],
+                    );
+                    return;
+                }
+            }
+        } else if !request.body().is_empty() {
+            Some((content_type(request), request.body().to_vec()))
+        } else {
+            None
+        };
+        let extra: Vec<(String, String)> = request
+            .headers()
+            .filter(|h| passes_through(h.name))
+            .map(|h| (h.name.to_string(), text(h.value)))
+            .chain(filtered_supported(request).map(|s| ("Supported".to_string(), s)))
+            .collect();
+        let to = side.other();
+        let Some((branch, bytes, peer)) =
+            self.build_request(seq, to, method.as_str(), &extra, body)
+        else {
+            return;
+        };
+        match self.txn.send_request(now, peer, method, &branch, bytes) {
+            Ok(client) => {
+                self.client_txs.insert(
+                    client,
+                    ClientPurpose::Relayed {
+                        call: seq,
+                        to,
+                        server: tx,
+                        is_invite,
+                    },
+                );
+                self.server_txs.insert(
+                    tx,
+                    ServerPurpose::Relayed {
+                        call: seq,
+                        from: side,
+                    },
+                );
+                if let Some(call) = self.calls.get_mut(&seq) {
+                    call.outstanding += 1;
+                }
+            }
+            Err(error) => {
+                if let Some(call) = self.calls.get_mut(&seq)
+                    && is_invite
+                {
+                    call.reinvite_pending = false;
+                }
+                self.reply(
+                    now,
+                    tx,
+                    request,
+                    503,
+                    &format!("Service Unavailable ({error})"),
+                    &[],
+                );
+            }
+        }
+    }
+
+    /// A new request on leg `side` of call `seq`, from that leg's dialog: (branch, bytes, peer).
+    fn build_request(
+        &mut self,
+        seq: u64,
+        side: Side,
+        method: &str,
+        extra: &[(String, String)],
+        body: Option<(String, Vec<u8>)>,
+    ) -> Option<(String, Vec<u8>, SocketAddr)> {
+        let branch = self.ids.branch();
+        let via = self.via(&branch);
+        let contact = self.contact();
+        let call = self.calls.get_mut(&seq)?;
+        let dialog = &mut call.leg_mut(side).dialog;
+        let cseq = dialog.next_cseq();
+        let mut builder = RequestBuilder::new(Method::from_token(method), &dialog.remote_target)
+            .header("Via", &via)
+            .header("Max-Forwards", "70");
+        for route in &dialog.route_set {
+            builder = builder.header("Route", route);
+        }
+        builder = builder
+            .header("From", &dialog.local_party)
+            .header("To", &dialog.remote_party)
+            .header("Call-ID", &dialog.call_id)
+            .header("CSeq", format!("{cseq} {method}"));
+        if matches!(
+            method,
+            "INVITE" | "UPDATE" | "REFER" | "NOTIFY" | "SUBSCRIBE"
+        ) {
+            builder = builder.header("Contact", &contact);
+        }
+        for (name, value) in extra {
+            builder = builder.header(name, value);
+        }
+        if let Some((content_type, bytes)) = &body {
+            builder = builder.body(content_type, bytes);
+        }
+        let bytes = builder.build().ok()?;
+        Some((branch, bytes, dialog.peer))
+    }
+
+    /// handoff's own BYE on leg `side` (teardown).
+    fn send_bye(&mut self, now: Time, seq: u64, side: Side) {
+        let Some((branch, bytes, peer)) = self.build_request(seq, side, "BYE", &[], None) else {
+            return;
+        };
+        if let Ok(client) = self
+            .txn
+            .send_request(now, peer, Method::Bye, &branch, bytes)
+        {
+            self.client_txs
+                .insert(client, ClientPurpose::Bye { call: seq });
+            if let Some(call) = self.calls.get_mut(&seq) {
+                call.outstanding += 1;
+            }
+        }
+    }
+
+    /// handoff's ACK for a 2xx to its INVITE with CSeq `cseq` on leg `side`.
+    fn send_ack(&mut self, seq: u64, side: Side, cseq: u32) {
+        self.send_ack_with_body(seq, side, cseq, None);
+    }
+
+    /// As `send_ack`, with the SDP answer of a late offer.
+    fn send_ack_with_body(&mut self, seq: u64, side: Side, cseq: u32, body: Option<Vec<u8>>) {
+        let branch = self.ids.branch();
+        let via = self.via(&branch);
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return;
+        };
+        let leg = call.leg_mut(side);
+        if let Some((acked, bytes)) = &leg.last_ack
+            && *acked == cseq
+        {
+            let (to, bytes) = (leg.dialog.peer, bytes.clone());
+            self.transmit(to, bytes);
+            return;
+        }
+        let dialog = &leg.dialog;
+        let mut builder = RequestBuilder::new(Method::Ack, &dialog.remote_target)
+            .header("Via", &via)
+            .header("Max-Forwards", "70");
+        for route in &dialog.route_set {
+            builder = builder.header("Route", route);
+        }
+        builder = builder
+            .header("From", &dialog.local_party)
+            .header("To", &dialog.remote_party)
+            .header("Call-ID", &dialog.call_id)
+            .header("CSeq", format!("{cseq} ACK"));
+        if let Some(body) = &body {
+            builder = builder.body("application/sdp", body);
+        }
+        let Ok(bytes) = builder.build() else {
+            return;
+        };
+        let to = dialog.peer;
+        leg.last_ack = Some((cseq, bytes.clone()));
+        self.transmit(to, bytes);
+    }
+
+    fn on_ack(&mut self, ack: &Message) {
+        let Some(tag) = ack.to().ok().and_then(|to| to.tag().map(str::to_string)) else {
+            return;
+        };
+        let Some(&(seq, side)) = self.dialogs.get(&tag) else {
+            return;
+        };
+        let cseq = ack.cseq().map(|c| c.seq).unwrap_or(0);
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return;
+        };
+        let leg = call.leg_mut(side);
+        if leg.pending_2xx.as_ref().is_none_or(|p| p.cseq != cseq) {
+            return;
+        }
+        leg.pending_2xx = None;
+        // Late offer: this ACK carries the answer the other leg's ACK is waiting for.
+        if let Some((ack_side, ack_cseq)) = call.deferred_ack
+            && ack_side == side.other()
+        {
+            call.deferred_ack = None;
+            let body = if is_sdp(ack) {
+                self.rewrite_sdp(seq, side, ack.body()).ok()
+            } else {
+                None
+            };
+            self.send_ack_with_body(seq, ack_side, ack_cseq, body);
+        }
+    }
+
+    /// Whether the request of server transaction `server` carried no SDP (a late offer: the
+    /// answer will come in the ACK).
+    fn request_lacks_sdp(&self, server: ServerTxId) -> bool {
+        self.txn
+            .server_request(server)
+            .and_then(|bytes| Message::parse(bytes).ok().map(|m| !is_sdp(&m)))
+            .unwrap_or(false)
+    }
+
+    /// ACK the far side's 2xx now, or, for a late offer, once the answer arrives in the ACK
+    /// from the side that sent the INVITE.
+    fn ack_or_defer(
+        &mut self,
+        seq: u64,
+        side: Side,
+        cseq: u32,
+        server: ServerTxId,
+        response: &Message,
+    ) {
+        if is_sdp(response) && self.request_lacks_sdp(server) {
+            if let Some(call) = self.calls.get_mut(&seq) {
+                call.deferred_ack = Some((side, cseq));
+            }
+        } else {
+            self.send_ack(seq, side, cseq);
+        }
+    }
+
+    fn on_cancel(&mut self, now: Time, invite: ServerTxId) {
+        let request = self.txn.server_request(invite).map(<[u8]>::to_vec);
+        let Some(request) = request else { return };
+        let Ok(message) = Message::parse(&request) else {
+            return;
+        };
+        match self.server_txs.get(&invite).copied() {
+            Some(ServerPurpose::InitialInvite { call: seq }) => {
+                let Some(call) = self.calls.get(&seq) else {
+                    return;
+                };
+                if call.state != CallState::AwaitingAnswer {
+                    return;
+                }
+                let tag = call.a.dialog.local_tag.clone();
+                let client = call.invite.client;
+                self.respond_with_tag(now, invite, &message, 487, default_reason(487), &tag);
+                if let Some(client) = client {
+                    self.txn.cancel(now, client);
+                }
+                self.end_call(now, seq, "cancelled", Some(487));
+            }
+            Some(ServerPurpose::Relayed { .. }) => {
+                self.reply(now, invite, &message, 487, default_reason(487), &[]);
+            }
+            None => self.reply(now, invite, &message, 487, default_reason(487), &[]),
+        }
+    }
+
+    fn respond_with_tag(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        request: &Message,
+        status: u16,
+        reason: &str,
+        tag: &str,
+    ) {
+        let mut builder = sip::response_to(request, status, &reason_phrase(reason));
+        if request.to().ok().and_then(|to| to.tag()).is_none() {
+            builder = builder.to_tag(tag);
+        }
+        if let Ok(bytes) = builder.build() {
+            let _ = self.txn.respond(now, tx, status, bytes);
+        }
+    }
+
+    // ------------------------------------------------------------- responses
+
+    fn on_response(&mut self, now: Time, from: SocketAddr, response: &Message) {
+        match self.txn.on_response(now, from, response) {
+            ClientAction::Provisional { tx, status } => {
+                if let Some(purpose) = self.client_txs.get(&tx).copied() {
+                    self.on_provisional(now, purpose, status, response);
+                }
+            }
+            ClientAction::Final { tx, status } => {
+                if let Some(purpose) = self.client_txs.remove(&tx) {
+                    if let Some(call) = self.calls.get_mut(&purpose.call()) {
+                        call.outstanding = call.outstanding.saturating_sub(1);
+                    }
+                    // Keep the INVITE's entry: its 2xx may be retransmitted.
+                    if matches!(
+                        purpose,
+                        ClientPurpose::InitialInvite { .. }
+                            | ClientPurpose::Relayed {
+                                is_invite: true,
+                                ..
+                            }
+                    ) && (200..300).contains(&status)
+                    {
+                        self.client_txs.insert(tx, purpose);
+                    }
+                    self.on_final(now, purpose, status, response);
+                }
+            }
+            ClientAction::SuccessRetransmitted { tx, .. } => {
+                if let Some(purpose) = self.client_txs.get(&tx).copied() {
+                    self.reack(purpose, response);
+                }
+            }
+            ClientAction::Stray => self.on_stray_response(response),
+            ClientAction::Absorbed => {}
+        }
+    }
+
+    fn reack(&mut self, purpose: ClientPurpose, response: &Message) {
+        let side = match purpose {
+            ClientPurpose::InitialInvite { .. } => Side::B,
+            ClientPurpose::Relayed { to, .. } => to,
+            ClientPurpose::Bye { .. } => return,
+        };
+        let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
+        let deferred = self
+            .calls
+            .get(&purpose.call())
+            .is_some_and(|c| c.deferred_ack == Some((side, cseq)));
+        if !deferred {
+            self.send_ack(purpose.call(), side, cseq);
+        }
+    }
+
+    /// A 2xx to an INVITE whose transaction is gone: re-ACK it if it is one of our dialogs.
+    fn on_stray_response(&mut self, response: &Message) {
+        let is_invite_2xx = response.status().is_some_and(|s| (200..300).contains(&s))
+            && response.cseq().is_ok_and(|c| c.method == Method::Invite);
+        if !is_invite_2xx {
+            return;
+        }
+        let Some(tag) = response
+            .from()
+            .ok()
+            .and_then(|f| f.tag().map(str::to_string))
+        else {
+            return;
+        };
+        if let Some(&(seq, side)) = self.dialogs.get(&tag) {
+            let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
+            let acked = self
+                .calls
+                .get(&seq)
+                .and_then(|c| c.leg(side).last_ack.as_ref())
+                .is_some_and(|(s, _)| *s == cseq);
+            if acked {
+                self.send_ack(seq, side, cseq);
+            }
+        }
+    }
+
+    fn on_provisional(
+        &mut self,
+        now: Time,
+        purpose: ClientPurpose,
+        status: u16,
+        response: &Message,
+    ) {
+        if status == 100 {
+            return;
+        }
+        match purpose {
+            ClientPurpose::InitialInvite { call: seq } => {
+                let Some(call) = self.calls.get_mut(&seq) else {
+                    return;
+                };
+                if let Ok(to) = response.to()
+                    && let Some(tag) = to.tag()
+                {
+                    let value = response
+                        .header(HeaderName::To)
+                        .map(text)
+                        .unwrap_or_default();
+                    call.b.dialog.set_remote_tag(tag, &value);
+                }
+                if call.is_ended() {
+                    return;
+                }
+                let server = call.invite.server;
+                self.relay_response(now, seq, Side::A, server, status, response);
+            }
+            ClientPurpose::Relayed {
+                call, to, server, ..
+            } => {
+                self.relay_response(now, call, to.other(), server, status, response);
+            }
+            ClientPurpose::Bye { .. } => {}
+        }
+    }
+
+    fn on_final(&mut self, now: Time, purpose: ClientPurpose, status: u16, response: &Message) {
+        let success = (200..300).contains(&status);
+        match purpose {
+            ClientPurpose::InitialInvite { call: seq } => {
+                let Some(call) = self.calls.get_mut(&seq) else {
+                    return;
+                };
+                call.invite.client_done = true;
+                if success {
+                    let to_value = response
+                        .header(HeaderName::To)
+                        .map(text)
+                        .unwrap_or_default();
+                    if let Some(tag) = response.to().ok().and_then(|t| t.tag().map(str::to_string))
+                    {
+                        call.b.dialog.remote_tag = None;
+                        call.b.dialog.set_remote_tag(&tag, &to_value);
+                    }
+                    if let Some(target) = first_contact_uri(response) {
+                        call.b.dialog.set_remote_target(&target);
+                    }
+                    let mut routes = record_routes(response);
+                    routes.reverse();
+                    call.b.dialog.route_set = routes;
+                    let cseq = response.cseq().map(|c| c.seq).unwrap_or(1);
+                    let (server, ended) = (call.invite.server, call.is_ended());
+                    if ended {
+                        self.send_ack(seq, Side::B, cseq);
+                    } else {
+                        self.ack_or_defer(seq, Side::B, cseq, server, response);
+                    }
+                    let Some(call) = self.calls.get_mut(&seq) else {
+                        return;
+                    };
+                    if call.is_ended() {
+                        // Answered after CANCEL/timeout/drain: ACK it and hang up.
+                        self.send_bye(now, seq, Side::B);
+                        return;
+                    }
+                    call.state = CallState::Established;
+                    call.answered = Some(now);
+                    let (id, server) = (call.id, call.invite.server);
+                    self.stats.calls_answered += 1;
+                    self.relay_response(now, seq, Side::A, server, status, response);
+                    self.event(Event::CallAnswered { call: id });
+                } else {
+                    if call.is_ended() {
+                        return;
+                    }
+                    let server = call.invite.server;
+                    self.relay_response(now, seq, Side::A, server, status, response);
+                    self.end_call(now, seq, "rejected", Some(status));
+                }
+            }
+            ClientPurpose::Relayed {
+                call: seq,
+                to,
+                server,
+                is_invite,
+            } => {
+                if is_invite {
+                    if let Some(call) = self.calls.get_mut(&seq) {
+                        call.reinvite_pending = false;
+                    }
+                    if success {
+                        if let Some(target) = first_contact_uri(response)
+                            && let Some(call) = self.calls.get_mut(&seq)
+                        {
+                            call.leg_mut(to).dialog.set_remote_target(&target);
+                        }
+                        let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
+                        self.ack_or_defer(seq, to, cseq, server, response);
+                    }
+                }
+                self.relay_response(now, seq, to.other(), server, status, response);
+            }
+            ClientPurpose::Bye { .. } => {}
+        }
+    }
+
+    /// Relay `response` (from the far side) as the answer to server transaction `server`, which
+    /// came from leg `side`.
+    fn relay_response(
+        &mut self,
+        now: Time,
+        seq: u64,
+        side: Side,
+        server: ServerTxId,
+        status: u16,
+        response: &Message,
+    ) {
+        let request = self.txn.server_request(server).map(<[u8]>::to_vec);
+        let Some(request) = request else { return };
+        let Ok(request) = Message::parse(&request) else {
+            return;
+        };
+        let reason = response
+            .reason()
+            .map(text)
+            .unwrap_or_else(|| default_reason(status).to_string());
+        let is_invite = request.method() == Some(Method::Invite);
+        let body = if is_sdp(response) {
+            match self.rewrite_sdp(seq, side.other(), response.body()) {
+                Ok(bytes) => Some(("application/sdp".to_string(), bytes)),
+                // An answer handoff cannot rewrite is not relayed: the far end's media would
+                // bypass the relay. The caller gets the status without SDP.
+                Err(_) => None,
+            }
+        } else if !response.body().is_empty() {
+            Some((content_type(response), response.body().to_vec()))
+        } else {
+            None
+        };
+        let contact = self.contact();
+        let Some(call) = self.calls.get(&seq) else {
+            return;
+        };
+        let leg = call.leg(side);
+        let mut builder = sip::response_to(&request, status, &reason_phrase(&reason));
+        if request.to().ok().and_then(|to| to.tag()).is_none() {
+            builder = builder.to_tag(&leg.dialog.local_tag);
+        }
+        if (is_invite || request.method() == Some(Method::Update)) && status < 300 {
+            builder = builder.header("Contact", &contact);
+        }
+        for header in response.headers().filter(|h| passes_through(h.name)) {
+            builder = builder.header(header.name, text(header.value));
+        }
+        if let Some(supported) = filtered_supported(response) {
+            builder = builder.header("Supported", &supported);
+        }
+        if let Some((content_type, bytes)) = &body {
+            builder = builder.body(content_type, bytes);
+        }
+        let Ok(bytes) = builder.build() else { return };
+        let to = leg.dialog.peer;
+        if is_invite && (200..300).contains(&status) {
+            let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
+            self.start_2xx_retransmission(now, seq, side, cseq, to, bytes.clone());
+        }
+        let _ = self.txn.respond(now, server, status, bytes);
+    }
+
+    fn start_2xx_retransmission(
+        &mut self,
+        now: Time,
+        seq: u64,
+        side: Side,
+        cseq: u32,
+        to: SocketAddr,
+        bytes: Vec<u8>,
+    ) {
+        // An ended call answers a late re-INVITE once but keeps no retransmission state.
+        if self.calls.get(&seq).is_none_or(|c| c.is_ended()) {
+            return;
+        }
+        let t1 = self.config.sbc.timers.t1_ms;
+        let token = self.set_timer(
+            now.plus_millis(t1),
+            CoreTimer::Retransmit2xx { call: seq, side },
+        );
+        if let Some(call) = self.calls.get_mut(&seq) {
+            call.leg_mut(side).pending_2xx = Some(Pending2xx {
+                cseq,
+                bytes,
+                to,
+                started: now,
+                interval_ms: t1,
+                token,
+            });
+        }
+    }
+
+    // ------------------------------------------------------------------ timers
+
+    pub(super) fn on_transaction_timeout(&mut self, now: Time, timeout: TransactionTimeout) {
+        let TxRef::Client(client) = timeout.tx else {
+            return;
+        };
+        let Some(purpose) = self.client_txs.remove(&client) else {
+            return;
+        };
+        if let Some(call) = self.calls.get_mut(&purpose.call()) {
+            call.outstanding = call.outstanding.saturating_sub(1);
+        }
+        match purpose {
+            ClientPurpose::InitialInvite { call: seq } => {
+                let Some(call) = self.calls.get_mut(&seq) else {
+                    return;
+                };
+                call.invite.client_done = true;
+                if call.is_ended() {
+                    return;
+                }
+                let (server, tag) = (call.invite.server, call.a.dialog.local_tag.clone());
+                let request = self.txn.server_request(server).map(<[u8]>::to_vec);
+                if let Some(request) = request
+                    && let Ok(message) = Message::parse(&request)
+                {
+                    self.respond_with_tag(now, server, &message, 408, default_reason(408), &tag);
+                }
+                self.end_call(now, seq, "timeout", Some(408));
+            }
+            ClientPurpose::Relayed {
+                call: seq,
+                server,
+                is_invite,
+                ..
+            } => {
+                if is_invite && let Some(call) = self.calls.get_mut(&seq) {
+                    call.reinvite_pending = false;
+                }
+                let request = self.txn.server_request(server).map(<[u8]>::to_vec);
+                if let Some(request) = request
+                    && let Ok(message) = Message::parse(&request)
+                {
+                    self.reply(now, server, &message, 408, default_reason(408), &[]);
+                }
+            }
+            ClientPurpose::Bye { .. } => {}
+        }
+    }
+
+    pub(super) fn on_core_timer(&mut self, now: Time, token: TimerToken, timer: CoreTimer) {
+        match timer {
+            CoreTimer::Retransmit2xx { call: seq, side } => {
+                self.retransmit_2xx(now, token, seq, side)
+            }
+            CoreTimer::Reap { call: seq } => self.reap(now, seq),
+            CoreTimer::DrainDeadline => {
+                let live: Vec<u64> = self
+                    .calls
+                    .iter()
+                    .filter(|(_, c)| !c.is_ended())
+                    .map(|(seq, _)| *seq)
+                    .collect();
+                for seq in live {
+                    self.hang_up(now, seq, "drain", 503);
+                }
+            }
+        }
+    }
+
+    fn retransmit_2xx(&mut self, now: Time, token: TimerToken, seq: u64, side: Side) {
+        let timers = self.config.sbc.timers;
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return;
+        };
+        let Some(pending) = call.leg_mut(side).pending_2xx.take() else {
+            return;
+        };
+        if pending.token != token {
+            call.leg_mut(side).pending_2xx = Some(pending);
+            return;
+        }
+        if now.millis_since(pending.started) >= 64 * timers.t1_ms {
+            // No ACK in 64*T1: the dialog is dead on that side (RFC 3261 13.3.1.4).
+            self.hang_up(now, seq, "ack_timeout", 503);
+            return;
+        }
+        self.stats.retransmitted_2xx += 1;
+        let interval = (pending.interval_ms * 2).min(timers.t2_ms);
+        let (to, bytes) = (pending.to, pending.bytes.clone());
+        let token = self.set_timer(
+            now.plus_millis(interval),
+            CoreTimer::Retransmit2xx { call: seq, side },
+        );
+        if let Some(call) = self.calls.get_mut(&seq) {
+            call.leg_mut(side).pending_2xx = Some(Pending2xx {
+                interval_ms: interval,
+                token,
+                ..pending
+            });
+        }
+        self.transmit(to, bytes);
+    }
+
+    /// End a live call from handoff's side: BYE both legs when answered; when still ringing,
+    /// `early_status` to A and CANCEL toward B.
+    fn hang_up(&mut self, now: Time, seq: u64, reason: &str, early_status: u16) {
+        let Some(call) = self.calls.get(&seq) else {
+            return;
+        };
+        match call.state {
+            CallState::Ended => {}
+            CallState::Established => {
+                self.send_bye(now, seq, Side::A);
+                self.send_bye(now, seq, Side::B);
+                self.end_call(now, seq, reason, None);
+            }
+            CallState::AwaitingAnswer => {
+                let (server, client, tag) = (
+                    call.invite.server,
+                    call.invite.client,
+                    call.a.dialog.local_tag.clone(),
+                );
+                let request = self.txn.server_request(server).map(<[u8]>::to_vec);
+                if let Some(request) = request
+                    && let Ok(message) = Message::parse(&request)
+                {
+                    self.respond_with_tag(
+                        now,
+                        server,
+                        &message,
+                        early_status,
+                        default_reason(early_status),
+                        &tag,
+                    );
+                }
+                if let Some(client) = client {
+                    self.txn.cancel(now, client);
+                }
+                self.end_call(now, seq, reason, Some(early_status));
+            }
+        }
+    }
+
+    /// The call is over for everyone: release media, emit CallEnded once, keep the dialogs a
+    /// while for late messages.
+    fn end_call(&mut self, now: Time, seq: u64, reason: &str, setup_status: Option<u16>) {
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return;
+        };
+        if call.is_ended() {
+            return;
+        }
+        let answered = call.answered;
+        let deferred = call.deferred_ack.take();
+        call.state = CallState::Ended;
+        call.end_reason = Some(reason.to_string());
+        call.reinvite_pending = false;
+        let mut ports = Vec::new();
+        for side in [Side::A, Side::B] {
+            let leg = call.leg_mut(side);
+            ports.extend(leg.media_port.take());
+            leg.pending_2xx = None;
+        }
+        let end = CallEnd {
+            call: call.id,
+            conversation: call.conversation.clone(),
+            from_trunk: call.trunk_name(Side::A),
+            to_trunk: call.trunk_name(Side::B),
+            setup_status: setup_status.unwrap_or(if answered.is_some() { 200 } else { 0 }),
+            end_reason: reason.to_string(),
+            duration_ms: answered.map(|t| now.millis_since(t)).unwrap_or(0),
+            media: None,
+        };
+        let id = call.id;
+        for port in ports {
+            let _ = self.pool.release(port);
+        }
+        self.stats.calls_active = self.stats.calls_active.saturating_sub(1);
+        self.stats.calls_ended += 1;
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Close { call: id }));
+        self.event(Event::CallEnded(end));
+        if let Some((side, cseq)) = deferred {
+            // The answer never came: ACK without it so the far end stops retransmitting.
+            self.send_ack(seq, side, cseq);
+        }
+        let linger = 64 * self.config.sbc.timers.t1_ms;
+        self.set_timer(now.plus_millis(linger), CoreTimer::Reap { call: seq });
+    }
+
+    /// Forget an ended call, unless some of its transactions are still running.
+    fn reap(&mut self, now: Time, seq: u64) {
+        let Some(call) = self.calls.get(&seq) else {
+            return;
+        };
+        if call.outstanding > 0 {
+            let linger = 64 * self.config.sbc.timers.t1_ms;
+            self.set_timer(now.plus_millis(linger), CoreTimer::Reap { call: seq });
+            return;
+        }
+        if let Some(call) = self.calls.remove(&seq) {
+            self.dialogs.remove(&call.a.dialog.local_tag);
+            self.dialogs.remove(&call.b.dialog.local_tag);
+        }
+        self.client_txs.retain(|_, p| p.call() != seq);
+        self.server_txs.retain(|_, p| match p {
+            ServerPurpose::InitialInvite { call } | ServerPurpose::Relayed { call, .. } => {
+                *call != seq
+            }
+        });
+    }
+}

@@ -1,0 +1,144 @@
+//! Media port pool: a pure allocator over one shard's slice of the configured port range.
+//!
+//! Ports come in even-aligned pairs: the even port carries RTP, the odd one (port + 1) RTCP.
+//! Allocation is FIFO: a released pair goes to the back of the queue, so a just-freed port is
+//! reused as late as possible. Late packets of a finished call then do not land in a new call.
+
+use std::collections::VecDeque;
+
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PortPoolError {
+    /// Configuration fault: the shard split was asked for an impossible layout.
+    #[error("port pool misconfigured: shard {shard_index} of {shard_count} shards")]
+    BadShard {
+        shard_index: usize,
+        shard_count: usize,
+    },
+    /// Caller fault: the port is not an RTP port of this shard's slice.
+    #[error("port {port} does not belong to this pool's slice [{start}, {end})")]
+    ForeignPort { port: u16, start: u16, end: u16 },
+    /// Caller fault: the port is in the slice but not allocated (double release).
+    #[error("port {port} released but it was not allocated (double release?)")]
+    NotAllocated { port: u16 },
+}
+
+/// One shard's port pool. Deterministic: the same calls give the same ports.
+#[derive(Debug, Clone)]
+pub struct PortPool {
+    /// First RTP port of the slice (even).
+    start: u16,
+    /// One past the last port of the slice (even; `end - 1` is the last RTCP port).
+    end: u16,
+    free: VecDeque<u16>,
+    /// Indexed by pair number `(port - start) / 2`.
+    allocated: Vec<bool>,
+}
+
+impl PortPool {
+    /// Splits `[range.0, range.1)` into `shard_count` contiguous slices of even-aligned pairs and
+    /// returns the pool of slice `shard_index`. Pairs that do not divide evenly go to the lower
+    /// shards. An odd range start is rounded up; a pair must fit entirely below `range.1`.
+    pub fn for_shard(
+        range: (u16, u16),
+        shard_index: usize,
+        shard_count: usize,
+    ) -> Result<PortPool, PortPoolError> {
+        if shard_count == 0 || shard_index >= shard_count {
+            return Err(PortPoolError::BadShard {
+                shard_index,
+                shard_count,
+            });
+        }
+        let first = u32::from(range.0).div_ceil(2) * 2;
+        let end = u32::from(range.1);
+        let pairs = end.saturating_sub(first) as usize / 2;
+        let base = pairs / shard_count;
+        let extra = pairs % shard_count;
+        let pair_start = shard_index * base + shard_index.min(extra);
+        let pair_count = base + usize::from(shard_index < extra);
+        // first + 2 * pairs <= range.1 whenever pairs > 0; the min only matters for an empty
+        // slice that starts at 65536.
+        let start = (first + 2 * pair_start as u32).min(end);
+        let slice_end = (start + 2 * pair_count as u32).min(end);
+        let (start, slice_end) = (
+            u16::try_from(start).unwrap_or(u16::MAX),
+            u16::try_from(slice_end).unwrap_or(u16::MAX),
+        );
+        Ok(PortPool::from_slice(start, slice_end))
+    }
+
+    /// A pool over exactly `[start, end)`; `start` must be even and `end - start` even
+    /// (both are rounded inward otherwise).
+    pub fn from_slice(start: u16, end: u16) -> PortPool {
+        let start = start.div_ceil(2).saturating_mul(2);
+        let end = if end < start {
+            start
+        } else {
+            end - (end - start) % 2
+        };
+        let pairs = usize::from(end - start) / 2;
+        let free = (0..pairs).map(|i| start + 2 * i as u16).collect();
+        PortPool {
+            start,
+            end,
+            free,
+            allocated: vec![false; pairs],
+        }
+    }
+
+    /// Takes the least recently released (or never used) even RTP port; `None` when exhausted.
+    pub fn allocate(&mut self) -> Option<u16> {
+        let port = self.free.pop_front()?;
+        let index = self.pair_index(port);
+        self.allocated[index] = true;
+        Some(port)
+    }
+
+    /// Returns an RTP port (and its RTCP sibling) to the back of the free queue.
+    pub fn release(&mut self, port: u16) -> Result<(), PortPoolError> {
+        if !self.contains(port) {
+            return Err(PortPoolError::ForeignPort {
+                port,
+                start: self.start,
+                end: self.end,
+            });
+        }
+        let index = self.pair_index(port);
+        if !self.allocated[index] {
+            return Err(PortPoolError::NotAllocated { port });
+        }
+        self.allocated[index] = false;
+        self.free.push_back(port);
+        Ok(())
+    }
+
+    /// Whether `port` is an (even) RTP port of this slice.
+    pub fn contains(&self, port: u16) -> bool {
+        port >= self.start && port < self.end && port.is_multiple_of(2)
+    }
+
+    pub fn is_allocated(&self, port: u16) -> bool {
+        self.contains(port) && self.allocated[self.pair_index(port)]
+    }
+
+    /// Number of pairs currently allocated.
+    pub fn in_use(&self) -> usize {
+        self.capacity() - self.free.len()
+    }
+
+    /// Number of pairs in this slice.
+    pub fn capacity(&self) -> usize {
+        self.allocated.len()
+    }
+
+    /// The slice `[start, end)` this pool owns (RTP and RTCP ports).
+    pub fn slice(&self) -> (u16, u16) {
+        (self.start, self.end)
+    }
+
+    fn pair_index(&self, port: u16) -> usize {
+        usize::from(port - self.start) / 2
+    }
+}

@@ -1,0 +1,233 @@
+//! What a shard loop needs from an I/O backend, and the pieces both backends share.
+//!
+//! A loop turn is: `wait(timeout)` (sleep until I/O, a wakeup or the timeout), read the clock
+//! once, `dispatch(handler)` (hand every received datagram to the handler, which may stage media
+//! forwards in the [`Outbox`]), then queue SIP sends and `flush()` (one batched submission).
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::uring_sys::{self, MEDIA_BUF_LEN};
+
+/// A media socket of one backend: an index into the backend's socket table (the ring's
+/// registered-file table on io_uring). Reused after close, so the relay maps it per call.
+pub type MediaSocket = u32;
+
+/// The RTP (even port) and RTCP (port + 1) sockets of one leg.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MediaPair {
+    pub rtp: MediaSocket,
+    pub rtcp: MediaSocket,
+}
+
+/// A received datagram, borrowed from the backend's receive buffers for the handler's call.
+#[derive(Debug)]
+pub enum Incoming<'a> {
+    Sip {
+        from: SocketAddr,
+        payload: &'a [u8],
+    },
+    Media {
+        socket: MediaSocket,
+        from: SocketAddr,
+        payload: &'a [u8],
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error(
+        "io_uring is not available on this host ({0}); the kernel or a seccomp policy refuses it. \
+         Set `io = \"epoll\"` in [sbc] to use the epoll backend"
+    )]
+    UringUnavailable(io::Error),
+    #[error("io_uring lacks a feature handoff needs: {0}")]
+    UringFeatureMissing(&'static str),
+    #[error("cannot bind the SIP socket on {addr}: {source}")]
+    SipBind { addr: SocketAddr, source: io::Error },
+    #[error("cannot bind media port {port} on {ip}: {source}")]
+    MediaBind {
+        ip: IpAddr,
+        port: u16,
+        source: io::Error,
+    },
+    #[error("the media socket table is full ({0} sockets per shard)")]
+    MediaTableFull(usize),
+    #[error("I/O error in {op}: {source}")]
+    Io { op: &'static str, source: io::Error },
+}
+
+impl BackendError {
+    pub(crate) fn io(op: &'static str) -> impl FnOnce(io::Error) -> BackendError {
+        move |source| BackendError::Io { op, source }
+    }
+}
+
+/// Media packets staged for sending in this loop turn, in preallocated slots: staging a packet
+/// copies it once and allocates nothing.
+pub struct Outbox {
+    data: Box<[[u8; MEDIA_BUF_LEN]]>,
+    staged: Vec<Staged>,
+    /// Packets refused because the outbox was full (the backend flushes well before that).
+    pub overflow_drops: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Staged {
+    pub socket: MediaSocket,
+    pub to: SocketAddr,
+    pub len: u16,
+}
+
+impl Outbox {
+    pub fn new(capacity: usize) -> Outbox {
+        let capacity = capacity.max(1);
+        Outbox {
+            data: vec![[0u8; MEDIA_BUF_LEN]; capacity].into_boxed_slice(),
+            staged: Vec::with_capacity(capacity),
+            overflow_drops: 0,
+        }
+    }
+
+    /// Stages `payload` to be sent from `socket` to `to`. False (and counted) when full or when
+    /// the payload is larger than a slot.
+    pub fn push(&mut self, socket: MediaSocket, to: SocketAddr, payload: &[u8]) -> bool {
+        let index = self.staged.len();
+        if index >= self.data.len() || payload.len() > MEDIA_BUF_LEN {
+            self.overflow_drops += 1;
+            return false;
+        }
+        self.data[index][..payload.len()].copy_from_slice(payload);
+        self.staged.push(Staged {
+            socket,
+            to,
+            len: payload.len() as u16,
+        });
+        true
+    }
+
+    pub fn len(&self) -> usize {
+        self.staged.len()
+    }
+
+    /// The payload of the packet staged last, to rewrite in place (transcoding).
+    pub fn last_payload_mut(&mut self) -> Option<&mut [u8]> {
+        let index = self.staged.len().checked_sub(1)?;
+        let len = self.staged[index].len as usize;
+        Some(&mut self.data[index][..len])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.staged.is_empty()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.data.len()
+    }
+
+    /// More than half full: the backend flushes between receive batches at this point.
+    pub fn wants_flush(&self) -> bool {
+        self.staged.len() * 2 >= self.data.len()
+    }
+
+    pub fn staged(&self) -> &[Staged] {
+        &self.staged
+    }
+
+    pub fn payload(&self, index: usize) -> &[u8] {
+        match self.staged.get(index) {
+            Some(s) => &self.data[index][..s.len as usize],
+            None => &[],
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.staged.clear();
+    }
+}
+
+/// How to wake shard `i` from anywhere: its eventfd (used by the control thread, and by the
+/// epoll backend between shards) and, on io_uring, its ring fd for IORING_OP_MSG_RING.
+#[derive(Clone, Copy, Debug)]
+pub struct WakeTarget {
+    pub eventfd: RawFd,
+    pub ring_fd: Option<RawFd>,
+}
+
+/// Owns a shard's eventfd; cheap to share (`Arc`) with the control thread.
+#[derive(Debug)]
+pub struct ShardWaker {
+    eventfd: OwnedFd,
+}
+
+impl ShardWaker {
+    pub fn new() -> io::Result<Arc<ShardWaker>> {
+        Ok(Arc::new(ShardWaker {
+            eventfd: uring_sys::eventfd()?,
+        }))
+    }
+
+    pub fn wake(&self) {
+        uring_sys::eventfd_signal(self.eventfd.as_raw_fd());
+    }
+
+    pub fn raw_fd(&self) -> RawFd {
+        self.eventfd.as_raw_fd()
+    }
+
+    pub(crate) fn clear(&self) {
+        uring_sys::eventfd_clear(self.eventfd.as_raw_fd());
+    }
+}
+
+/// Counters a backend keeps about its own I/O.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BackendStats {
+    pub sip_received: u64,
+    pub media_received: u64,
+    pub media_sent: u64,
+    pub send_errors: u64,
+    /// Datagrams larger than the receive buffer, dropped.
+    pub truncated: u64,
+    /// Multishot receives re-armed because the provided-buffer ring ran dry (io_uring).
+    pub rearmed_enobufs: u64,
+}
+
+/// The I/O a shard loop uses. Implemented by [`super::epoll::EpollBackend`] and
+/// [`super::uring::UringBackend`]; a bare forwarder can drive the same trait without any SBC
+/// logic (same sockets, same batching).
+pub trait Backend: Send {
+    fn name(&self) -> &'static str;
+
+    /// Binds the RTP (`rtp_port`, even) and RTCP (`rtp_port + 1`) sockets of one leg on `ip`.
+    fn open_media_pair(&mut self, ip: IpAddr, rtp_port: u16) -> Result<MediaPair, BackendError>;
+
+    /// Closes both sockets; no packet received on them is dispatched afterwards.
+    fn close_media_pair(&mut self, pair: MediaPair);
+
+    /// Queues a SIP datagram from this shard's SIP socket; it leaves at the next `flush`.
+    fn send_sip(&mut self, to: SocketAddr, payload: Vec<u8>);
+
+    /// Media packets staged for the next `flush`.
+    fn outbox(&mut self) -> &mut Outbox;
+
+    /// Wakes shard `peer` (after pushing a batch of messages to it). One call per batch.
+    fn wake_peer(&mut self, peer: usize);
+
+    /// Sends everything queued, in as few syscalls/submissions as possible.
+    fn flush(&mut self) -> Result<(), BackendError>;
+
+    /// Sleeps until something is received, a wakeup arrives, or `timeout` passes.
+    fn wait(&mut self, timeout: Option<Duration>) -> Result<(), BackendError>;
+
+    /// Hands every datagram received so far to `handler`, without blocking.
+    fn dispatch(
+        &mut self,
+        handler: &mut dyn FnMut(Incoming<'_>, &mut Outbox),
+    ) -> Result<(), BackendError>;
+
+    fn stats(&self) -> BackendStats;
+}

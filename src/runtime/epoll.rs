@@ -1,0 +1,364 @@
+//! The epoll fallback backend: nonblocking UDP sockets, level-triggered epoll, recvmmsg and
+//! sendmmsg batches, and an eventfd for wakeups. For hosts whose seccomp policy forbids io_uring.
+
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use super::backend::{
+    Backend, BackendError, BackendStats, Incoming, MediaPair, MediaSocket, Outbox, ShardWaker,
+    WakeTarget,
+};
+use super::uring_sys::{self, Epoll, MEDIA_BUF_LEN, RecvBatch, SendItem, SendScratch};
+
+const TOKEN_WAKE: u64 = 0;
+const TOKEN_SIP: u64 = 1;
+const TOKEN_MEDIA_BASE: u64 = 2;
+
+/// Datagrams per recvmmsg call.
+const RECV_BATCH: usize = 64;
+/// SIP datagrams can be much larger than RTP; 16 KiB covers any sane SIP-over-UDP message.
+const SIP_BUF_LEN: usize = 16 * 1024;
+/// recvmmsg calls per ready socket per turn, so one busy socket cannot starve the others.
+const MAX_BATCHES_PER_SOCKET: usize = 4;
+const OUTBOX_CAPACITY: usize = 1024;
+
+/// Creates the SIP socket shared by every shard on `listen` (SO_REUSEPORT: the kernel spreads
+/// peers across the shards' sockets by 4-tuple hash).
+pub(crate) fn sip_socket(listen: SocketAddr, nonblocking: bool) -> Result<UdpSocket, BackendError> {
+    let to_err = |source| BackendError::SipBind {
+        addr: listen,
+        source,
+    };
+    let socket = Socket::new(
+        Domain::for_address(listen),
+        Type::DGRAM,
+        Some(Protocol::UDP),
+    )
+    .map_err(to_err)?;
+    socket.set_reuse_port(true).map_err(to_err)?;
+    socket.set_reuse_address(true).map_err(to_err)?;
+    // Bursts of INVITEs must not be dropped by a small default buffer.
+    let _ = socket.set_recv_buffer_size(4 << 20);
+    let _ = socket.set_send_buffer_size(4 << 20);
+    socket.set_nonblocking(nonblocking).map_err(to_err)?;
+    socket.bind(&listen.into()).map_err(to_err)?;
+    Ok(socket.into())
+}
+
+pub(crate) fn media_socket(ip: IpAddr, port: u16) -> Result<UdpSocket, BackendError> {
+    let to_err = |source| BackendError::MediaBind { ip, port, source };
+    let addr = SocketAddr::new(ip, port);
+    let socket =
+        Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP)).map_err(to_err)?;
+    socket.set_nonblocking(true).map_err(to_err)?;
+    socket.bind(&addr.into()).map_err(to_err)?;
+    Ok(socket.into())
+}
+
+pub struct EpollBackend {
+    epoll: Epoll,
+    events: Vec<libc::epoll_event>,
+    ready: Vec<u64>,
+    sip: UdpSocket,
+    waker: Arc<ShardWaker>,
+    peers: Arc<[WakeTarget]>,
+    peers_to_wake: Vec<usize>,
+    media: Vec<Option<UdpSocket>>,
+    free_media: Vec<MediaSocket>,
+    max_media: usize,
+    sip_batch: RecvBatch,
+    media_batch: RecvBatch,
+    sip_out: Vec<(SocketAddr, Vec<u8>)>,
+    outbox: Outbox,
+    scratch: SendScratch,
+    stats: BackendStats,
+}
+
+impl EpollBackend {
+    /// `max_media` bounds the shard's media sockets (two per port pair of its slice).
+    pub fn new(
+        listen: SocketAddr,
+        waker: Arc<ShardWaker>,
+        max_media: usize,
+    ) -> Result<EpollBackend, BackendError> {
+        let epoll = Epoll::new().map_err(BackendError::io("epoll_create"))?;
+        let sip = sip_socket(listen, true)?;
+        epoll
+            .add(sip.as_raw_fd(), TOKEN_SIP)
+            .map_err(BackendError::io("epoll_ctl(sip)"))?;
+        epoll
+            .add(waker.raw_fd(), TOKEN_WAKE)
+            .map_err(BackendError::io("epoll_ctl(eventfd)"))?;
+        Ok(EpollBackend {
+            epoll,
+            events: Vec::with_capacity(256),
+            ready: Vec::with_capacity(256),
+            sip,
+            waker,
+            peers: Arc::from(Vec::new()),
+            peers_to_wake: Vec::new(),
+            media: Vec::new(),
+            free_media: Vec::new(),
+            max_media,
+            sip_batch: RecvBatch::new(16, SIP_BUF_LEN),
+            media_batch: RecvBatch::new(RECV_BATCH, MEDIA_BUF_LEN),
+            sip_out: Vec::with_capacity(64),
+            outbox: Outbox::new(OUTBOX_CAPACITY),
+            scratch: SendScratch::new(OUTBOX_CAPACITY),
+            stats: BackendStats::default(),
+        })
+    }
+
+    pub fn set_peers(&mut self, peers: Arc<[WakeTarget]>) {
+        self.peers = peers;
+    }
+
+    pub fn local_sip_addr(&self) -> Option<SocketAddr> {
+        self.sip.local_addr().ok()
+    }
+
+    fn bind_one(&mut self, ip: IpAddr, port: u16) -> Result<MediaSocket, BackendError> {
+        let socket = media_socket(ip, port)?;
+        let index = match self.free_media.pop() {
+            Some(i) => i,
+            None if self.media.len() < self.max_media => {
+                self.media.push(None);
+                (self.media.len() - 1) as MediaSocket
+            }
+            None => return Err(BackendError::MediaTableFull(self.max_media)),
+        };
+        if let Err(e) = self
+            .epoll
+            .add(socket.as_raw_fd(), TOKEN_MEDIA_BASE + index as u64)
+        {
+            self.free_media.push(index);
+            return Err(BackendError::Io {
+                op: "epoll_ctl(media)",
+                source: e,
+            });
+        }
+        self.media[index as usize] = Some(socket);
+        Ok(index)
+    }
+
+    fn close_one(&mut self, index: MediaSocket) {
+        if let Some(slot) = self.media.get_mut(index as usize)
+            && let Some(socket) = slot.take()
+        {
+            let _ = self.epoll.delete(socket.as_raw_fd());
+            self.free_media.push(index);
+        }
+    }
+
+    fn flush_media(&mut self) {
+        let staged_len = self.outbox.len();
+        let mut start = 0;
+        // Runs of packets leaving the same socket go out in one sendmmsg.
+        while start < staged_len {
+            let socket = self.outbox.staged()[start].socket;
+            let mut end = start + 1;
+            while end < staged_len && self.outbox.staged()[end].socket == socket {
+                end += 1;
+            }
+            if let Some(Some(udp)) = self.media.get(socket as usize) {
+                let fd = udp.as_raw_fd();
+                let sent = send_run(
+                    fd,
+                    &self.outbox,
+                    start,
+                    end,
+                    &mut self.scratch,
+                    &mut self.stats.send_errors,
+                );
+                self.stats.media_sent += sent as u64;
+            }
+            start = end;
+        }
+        self.outbox.clear();
+    }
+}
+
+/// Sends outbox entries `start..end` (all from `fd`) with sendmmsg, in chunks of 64 without
+/// allocating.
+fn send_run(
+    fd: i32,
+    outbox: &Outbox,
+    start: usize,
+    end: usize,
+    scratch: &mut SendScratch,
+    errors: &mut u64,
+) -> usize {
+    const CHUNK: usize = 64;
+    let mut sent = 0;
+    let mut i = start;
+    while i < end {
+        let stop = (i + CHUNK).min(end);
+        let mut items: [SendItem<'_>; CHUNK] = std::array::from_fn(|_| SendItem {
+            to: SocketAddr::from(([0, 0, 0, 0], 0)),
+            payload: &[],
+        });
+        for (k, index) in (i..stop).enumerate() {
+            items[k] = SendItem {
+                to: outbox.staged()[index].to,
+                payload: outbox.payload(index),
+            };
+        }
+        sent += uring_sys::sendmmsg(fd, &items[..stop - i], scratch, errors);
+        i = stop;
+    }
+    sent
+}
+
+impl Backend for EpollBackend {
+    fn name(&self) -> &'static str {
+        "epoll"
+    }
+
+    fn open_media_pair(&mut self, ip: IpAddr, rtp_port: u16) -> Result<MediaPair, BackendError> {
+        let rtp = self.bind_one(ip, rtp_port)?;
+        let rtcp = match self.bind_one(ip, rtp_port.wrapping_add(1)) {
+            Ok(s) => s,
+            Err(e) => {
+                self.close_one(rtp);
+                return Err(e);
+            }
+        };
+        Ok(MediaPair { rtp, rtcp })
+    }
+
+    fn close_media_pair(&mut self, pair: MediaPair) {
+        self.close_one(pair.rtp);
+        self.close_one(pair.rtcp);
+    }
+
+    fn send_sip(&mut self, to: SocketAddr, payload: Vec<u8>) {
+        self.sip_out.push((to, payload));
+    }
+
+    fn outbox(&mut self) -> &mut Outbox {
+        &mut self.outbox
+    }
+
+    fn wake_peer(&mut self, peer: usize) {
+        if !self.peers_to_wake.contains(&peer) {
+            self.peers_to_wake.push(peer);
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), BackendError> {
+        if !self.sip_out.is_empty() {
+            let fd = self.sip.as_raw_fd();
+            for chunk in self.sip_out.chunks(64) {
+                let items: Vec<SendItem<'_>> = chunk
+                    .iter()
+                    .map(|(to, p)| SendItem {
+                        to: *to,
+                        payload: p,
+                    })
+                    .collect();
+                uring_sys::sendmmsg(fd, &items, &mut self.scratch, &mut self.stats.send_errors);
+            }
+            self.sip_out.clear();
+        }
+        self.flush_media();
+        for peer in self.peers_to_wake.drain(..) {
+            if let Some(target) = self.peers.get(peer) {
+                uring_sys::eventfd_signal(target.eventfd);
+            }
+        }
+        Ok(())
+    }
+
+    fn wait(&mut self, timeout: Option<Duration>) -> Result<(), BackendError> {
+        self.epoll
+            .wait(&mut self.events, timeout, &mut self.ready)
+            .map_err(BackendError::io("epoll_wait"))
+    }
+
+    fn dispatch(
+        &mut self,
+        handler: &mut dyn FnMut(Incoming<'_>, &mut Outbox),
+    ) -> Result<(), BackendError> {
+        let ready = std::mem::take(&mut self.ready);
+        for &token in &ready {
+            match token {
+                TOKEN_WAKE => self.waker.clear(),
+                TOKEN_SIP => {
+                    for _ in 0..MAX_BATCHES_PER_SOCKET {
+                        let n = match uring_sys::recvmmsg(self.sip.as_raw_fd(), &mut self.sip_batch)
+                        {
+                            Ok(n) => n,
+                            // A pending socket error (e.g. ICMP-reported) is not fatal.
+                            Err(error) => {
+                                tracing::debug!(%error, "recvmmsg on the SIP socket");
+                                break;
+                            }
+                        };
+                        for i in 0..n {
+                            if let Some((Some(from), payload, truncated)) = self.sip_batch.get(i) {
+                                if truncated {
+                                    self.stats.truncated += 1;
+                                    continue;
+                                }
+                                self.stats.sip_received += 1;
+                                handler(Incoming::Sip { from, payload }, &mut self.outbox);
+                            }
+                        }
+                        if n < self.sip_batch.capacity() {
+                            break;
+                        }
+                    }
+                }
+                media_token => {
+                    let index = (media_token - TOKEN_MEDIA_BASE) as MediaSocket;
+                    for _ in 0..MAX_BATCHES_PER_SOCKET {
+                        // Closed earlier in this very turn: its packets are not relayed.
+                        let Some(Some(udp)) = self.media.get(index as usize) else {
+                            break;
+                        };
+                        let n = match uring_sys::recvmmsg(udp.as_raw_fd(), &mut self.media_batch) {
+                            Ok(n) => n,
+                            // ICMP errors surface here (ECONNREFUSED...): not fatal.
+                            Err(_) => break,
+                        };
+                        for i in 0..n {
+                            if let Some((Some(from), payload, truncated)) = self.media_batch.get(i)
+                            {
+                                if truncated {
+                                    self.stats.truncated += 1;
+                                    continue;
+                                }
+                                self.stats.media_received += 1;
+                                handler(
+                                    Incoming::Media {
+                                        socket: index,
+                                        from,
+                                        payload,
+                                    },
+                                    &mut self.outbox,
+                                );
+                            }
+                        }
+                        if self.outbox.wants_flush() {
+                            self.flush_media();
+                        }
+                        if n < self.media_batch.capacity() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        self.ready = ready;
+        self.ready.clear();
+        Ok(())
+    }
+
+    fn stats(&self) -> BackendStats {
+        self.stats
+    }
+}

@@ -1,0 +1,410 @@
+//! The process: starts one shard thread per configured CPU, then turns signals into shard
+//! messages. SIGTERM/SIGINT drain (new INVITEs get 503, established calls continue until they
+//! end or `drain_s` passes, then get BYE; a second SIGTERM/SIGINT sends the BYEs at once); SIGHUP reloads the config file (refused, with every
+//! error logged, when it does not validate; the running config stays).
+//!
+//! [`Server`] is the same machinery without signals, for embedding and tests.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::audit::{AuditCounters, AuditOpenError, AuditWriter};
+use crate::config::{Config, ConfigLoadError, IoBackend};
+use crate::core::ShardMessage;
+use crate::runtime::backend::{Backend, BackendError, ShardWaker, WakeTarget};
+use crate::runtime::epoll::EpollBackend;
+use crate::runtime::queues::ShardMesh;
+use crate::runtime::shard::{Clock, ShardError, ShardSetup, ShardStatus, run_shard};
+use crate::runtime::uring::UringBackend;
+use crate::runtime::uring_sys;
+
+/// Why the server could not start, or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(
+        "config: media_ports {start}..{end} holds fewer RTP/RTCP port pairs than the {shards} shards"
+    )]
+    MediaRangeTooSmall { start: u16, end: u16, shards: usize },
+    #[error(transparent)]
+    Audit(#[from] AuditOpenError),
+    #[error("shard {shard}: cannot create its wakeup eventfd: {source}")]
+    Waker {
+        shard: usize,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("shard {shard}: {source}")]
+    Backend {
+        shard: usize,
+        #[source]
+        source: BackendError,
+    },
+    #[error(transparent)]
+    Shard(#[from] ShardError),
+    #[error("shard {shard} panicked (a bug in handoff)")]
+    ShardPanicked { shard: usize },
+    #[error("cannot start the thread of shard {shard}: {source}")]
+    Spawn {
+        shard: usize,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot set up signal handling (signalfd): {0}")]
+    Signals(#[source] std::io::Error),
+}
+
+#[allow(clippy::large_enum_variant)] // a handful, built once at startup
+enum AnyBackend {
+    Uring(UringBackend),
+    Epoll(EpollBackend),
+}
+
+impl AnyBackend {
+    fn wake_target(&self, waker: &ShardWaker) -> WakeTarget {
+        WakeTarget {
+            eventfd: waker.raw_fd(),
+            ring_fd: match self {
+                AnyBackend::Uring(u) => Some(u.ring_fd()),
+                AnyBackend::Epoll(_) => None,
+            },
+        }
+    }
+
+    fn set_peers(&mut self, peers: Arc<[WakeTarget]>) {
+        match self {
+            AnyBackend::Uring(u) => u.set_peers(peers),
+            AnyBackend::Epoll(e) => e.set_peers(peers),
+        }
+    }
+}
+
+type ShardResult = Result<Box<dyn Backend>, (Box<dyn Backend>, ShardError)>;
+
+fn boxed<B: Backend + 'static>(result: Result<B, (B, ShardError)>) -> ShardResult {
+    match result {
+        Ok(b) => Ok(Box::new(b)),
+        Err((b, e)) => Err((Box::new(b), e)),
+    }
+}
+
+/// A running set of shards.
+pub struct Server {
+    config: Arc<Config>,
+    mesh: Arc<ShardMesh>,
+    wakers: Vec<Arc<ShardWaker>>,
+    statuses: Vec<Arc<ShardStatus>>,
+    threads: Vec<JoinHandle<ShardResult>>,
+    clock: Clock,
+    audit: Arc<AuditCounters>,
+    draining: bool,
+}
+
+impl Server {
+    /// Binds every shard's sockets and starts the shard threads. With `io = "uring"`, a host
+    /// that refuses io_uring is an error here: handoff never falls back to epoll silently.
+    pub fn start(config: Config) -> Result<Server, RunError> {
+        let shards = config.resolved_shard_count().max(1);
+        let (start, end) = config.sbc.media_ports;
+        let audit = AuditWriter::open(&config.sbc.audit)?;
+        let config = Arc::new(config);
+        let mesh = Arc::new(ShardMesh::new(shards));
+        let clock = Clock::new();
+        let mut wakers = Vec::with_capacity(shards);
+        let mut backends = Vec::with_capacity(shards);
+        for shard in 0..shards {
+            let (slice_start, slice_end) = config
+                .sbc
+                .media_port_slice(shard, shards)
+                .ok_or(RunError::MediaRangeTooSmall { start, end, shards })?;
+            let max_media = usize::from(slice_end - slice_start);
+            let waker = ShardWaker::new().map_err(|source| RunError::Waker { shard, source })?;
+            let listen = config.sbc.listen;
+            let backend = match config.sbc.io {
+                IoBackend::Uring => AnyBackend::Uring(
+                    UringBackend::new(listen, waker.clone(), max_media)
+                        .map_err(|source| RunError::Backend { shard, source })?,
+                ),
+                IoBackend::Epoll => AnyBackend::Epoll(
+                    EpollBackend::new(listen, waker.clone(), max_media)
+                        .map_err(|source| RunError::Backend { shard, source })?,
+                ),
+            };
+            wakers.push(waker);
+            backends.push(backend);
+        }
+        let peers: Arc<[WakeTarget]> = backends
+            .iter()
+            .zip(&wakers)
+            .map(|(b, w)| b.wake_target(w))
+            .collect();
+        let statuses: Vec<Arc<ShardStatus>> = (0..shards)
+            .map(|_| Arc::new(ShardStatus::default()))
+            .collect();
+        let all_status: Arc<[Arc<ShardStatus>]> = statuses.iter().cloned().collect();
+        let mut threads = Vec::with_capacity(shards);
+        for (index, mut backend) in backends.into_iter().enumerate() {
+            backend.set_peers(peers.clone());
+            let setup = ShardSetup {
+                index,
+                shard_count: shards,
+                config: config.clone(),
+                mesh: mesh.clone(),
+                audit: audit.try_clone().map_err(|source| AuditOpenError {
+                    path: PathBuf::from(&config.sbc.audit),
+                    source,
+                })?,
+                status: statuses[index].clone(),
+                all_status: all_status.clone(),
+                clock,
+                seed: 0x68616e646f6666 ^ ((index as u64) << 48) ^ clock_seed(),
+            };
+            let cpu = config.sbc.cpus.get(index).copied();
+            let thread = std::thread::Builder::new()
+                .name(format!("shard-{index}"))
+                .spawn(move || {
+                    if let Some(cpu) = cpu
+                        && !core_affinity::set_for_current(core_affinity::CoreId { id: cpu })
+                    {
+                        tracing::warn!(shard = index, cpu, "could not pin the shard to its CPU");
+                    }
+                    match backend {
+                        AnyBackend::Uring(b) => boxed(run_shard(b, setup)),
+                        AnyBackend::Epoll(b) => boxed(run_shard(b, setup)),
+                    }
+                })
+                .map_err(|source| RunError::Spawn {
+                    shard: index,
+                    source,
+                })?;
+            threads.push(thread);
+        }
+        tracing::info!(
+            listen = %config.sbc.listen,
+            shards,
+            io = ?config.sbc.io,
+            "serving"
+        );
+        Ok(Server {
+            config,
+            mesh,
+            wakers,
+            statuses,
+            threads,
+            clock,
+            audit: audit.counters().clone(),
+            draining: false,
+        })
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    pub fn sip_addr(&self) -> SocketAddr {
+        self.config.sbc.listen
+    }
+
+    pub fn shard_status(&self) -> &[Arc<ShardStatus>] {
+        &self.statuses
+    }
+
+    pub fn active_calls(&self) -> usize {
+        self.statuses
+            .iter()
+            .map(|s| s.active_calls.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    pub fn audit_counters(&self) -> &Arc<AuditCounters> {
+        &self.audit
+    }
+
+    fn broadcast(&self, message: ShardMessage) {
+        for (shard, waker) in self.wakers.iter().enumerate() {
+            if self.mesh.push_control(shard, message.clone()).is_err() {
+                tracing::error!(shard, "control queue full; message not delivered");
+            }
+            waker.wake();
+        }
+    }
+
+    /// Hands every shard a new configuration. Settings bound to sockets and threads (listen,
+    /// advertise, shards, cpus, io, media_ports, audit) need a restart: the running values are
+    /// kept and a warning names what was ignored.
+    pub fn reload(&mut self, mut new: Config) {
+        let old = &self.config.sbc;
+        let mut ignored = Vec::new();
+        if new.sbc.listen != old.listen {
+            ignored.push("listen");
+        }
+        if new.sbc.advertise != old.advertise {
+            ignored.push("advertise");
+        }
+        if new.sbc.shards != old.shards || new.sbc.cpus != old.cpus {
+            ignored.push("shards/cpus");
+        }
+        if new.sbc.io != old.io {
+            ignored.push("io");
+        }
+        if new.sbc.media_ports != old.media_ports {
+            ignored.push("media_ports");
+        }
+        if new.sbc.audit != old.audit {
+            ignored.push("audit");
+        }
+        if !ignored.is_empty() {
+            tracing::warn!(settings = ?ignored, "reload: these settings need a restart; kept as running");
+        }
+        new.sbc.listen = old.listen;
+        new.sbc.advertise = old.advertise;
+        new.sbc.shards = old.shards;
+        new.sbc.cpus = old.cpus.clone();
+        new.sbc.io = old.io;
+        new.sbc.media_ports = old.media_ports;
+        new.sbc.audit = old.audit.clone();
+        let new = Arc::new(new);
+        tracing::info!(
+            trunks = new.trunks.len(),
+            routes = new.routes.len(),
+            "configuration reloaded"
+        );
+        self.config = new.clone();
+        self.broadcast(ShardMessage::Config(new));
+    }
+
+    /// Starts a graceful stop: every shard refuses new calls and stops once its calls ended,
+    /// or `drain_s` plus a short grace passed.
+    pub fn drain(&mut self) {
+        self.drain_within(Duration::from_secs(self.config.sbc.drain_s));
+    }
+
+    pub fn drain_within(&mut self, within: Duration) {
+        let deadline = self.clock.now().plus_millis(within.as_millis() as u64);
+        self.draining = true;
+        self.broadcast(ShardMessage::Drain { deadline });
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining
+    }
+
+    /// True once any shard thread has ended (drained, failed or panicked).
+    pub fn any_stopped(&self) -> bool {
+        self.threads.iter().any(|t| t.is_finished())
+    }
+
+    pub fn all_stopped(&self) -> bool {
+        self.threads.iter().all(|t| t.is_finished())
+    }
+
+    /// Waits for every shard to end. The backends (and their rings) are dropped only after all
+    /// threads ended, so no shard posts a wakeup to a closed ring.
+    pub fn wait(self) -> Result<(), RunError> {
+        let mut first_error = None;
+        let mut backends = Vec::new();
+        for (shard, thread) in self.threads.into_iter().enumerate() {
+            match thread.join() {
+                Ok(Ok(backend)) => backends.push(backend),
+                Ok(Err((backend, error))) => {
+                    backends.push(backend);
+                    tracing::error!(%error, "shard failed");
+                    first_error.get_or_insert(RunError::Shard(error));
+                }
+                Err(_) => {
+                    first_error.get_or_insert(RunError::ShardPanicked { shard });
+                }
+            }
+        }
+        drop(backends);
+        let errors = self.audit.write_errors.load(Ordering::Relaxed);
+        if errors > 0 {
+            tracing::error!(
+                lost_records = errors,
+                "audit records were lost during this run"
+            );
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Serves with the given config until SIGTERM/SIGINT drained every shard. SIGHUP cannot reload
+/// without a file: use [`run_with`] for that.
+pub fn run(config: Config) -> Result<(), RunError> {
+    run_with(config, None)
+}
+
+/// Serves until stopped; SIGHUP re-reads `config_path`.
+pub fn run_with(config: Config, config_path: Option<PathBuf>) -> Result<(), RunError> {
+    let signals = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
+    // Blocked before the shard threads start, so they inherit the mask and only the signalfd
+    // below ever sees these signals.
+    uring_sys::block_signals(&signals).map_err(RunError::Signals)?;
+    let signal_fd = uring_sys::signalfd(&signals).map_err(RunError::Signals)?;
+    let mut server = Server::start(config)?;
+    loop {
+        use std::os::fd::AsRawFd;
+        match uring_sys::read_signal(signal_fd.as_raw_fd(), Duration::from_millis(200)) {
+            Ok(Some(signal)) if signal == libc::SIGHUP => reload(&mut server, config_path.as_ref()),
+            Ok(Some(_)) => {
+                if server.is_draining() {
+                    // A second stop request: do not wait for drain_s, hang up everything now.
+                    tracing::warn!("second stop request: ending every call now");
+                    server.drain_within(Duration::ZERO);
+                } else {
+                    tracing::info!(
+                        drain_s = server.config().sbc.drain_s,
+                        "stop requested: draining"
+                    );
+                    server.drain();
+                }
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "reading signals failed"),
+        }
+        if server.any_stopped() && !server.is_draining() {
+            tracing::error!("a shard stopped unexpectedly; stopping the others");
+            server.drain_within(Duration::ZERO);
+        }
+        if server.all_stopped() {
+            return server.wait();
+        }
+    }
+}
+
+fn reload(server: &mut Server, path: Option<&PathBuf>) {
+    let Some(path) = path else {
+        tracing::warn!(
+            "SIGHUP: running on the embedded default config; there is no file to reload"
+        );
+        return;
+    };
+    match Config::load(path) {
+        Ok(config) => server.reload(config),
+        Err(ConfigLoadError::Invalid(errors)) => {
+            for error in errors.iter() {
+                tracing::error!("{error}");
+            }
+            tracing::error!(
+                path = %path.display(),
+                errors = errors.len(),
+                "SIGHUP: new config refused; the running config stays"
+            );
+        }
+        Err(error) => {
+            tracing::error!(%error, "SIGHUP: new config refused; the running config stays")
+        }
+    }
+}

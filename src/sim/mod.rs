@@ -1,0 +1,462 @@
+//! Deterministic simulation of handoff: N shard cores, scripted user agents speaking real SIP
+//! bytes, and a simulated network with a virtual clock, all driven by one seed.
+//!
+//! Datagrams to handoff's address land on a shard chosen like SO_REUSEPORT would (a hash of the
+//! 4-tuple), so wrong-shard forwarding happens naturally; shard messages are delivered through
+//! the same event queue. In debug builds `ShardCore::check_invariants` runs after every step.
+//!
+//! A test reads like a call flow:
+//! ```no_run
+//! use handoff::sim::{Sim, SimOptions, CARRIER, PLATFORM};
+//! let mut sim = Sim::new(SimOptions::default());
+//! let call = sim.ua(CARRIER).invite("+15551230000", Some(handoff::sim::offer_sdp("10.0.0.1", 4000)));
+//! let invite = sim.expect_request(PLATFORM, "INVITE");
+//! sim.ua(PLATFORM).answer(invite, 200, Some(handoff::sim::offer_sdp("10.0.0.2", 5000)));
+//! sim.run_until(|s| s.ua_ref(CARRIER).dialog(call).is_confirmed(), 5_000);
+//! ```
+
+pub mod core_fuzz;
+mod net;
+pub mod scenarios;
+mod ua;
+
+pub use net::{LinkProfile, Network, SimEvent, SimRng, reuseport_shard};
+pub use ua::{
+    DialogId, IncomingRequest, RequestId, ResponseSeen, UaDialog, UaDialogState, UserAgent,
+};
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::config::{
+    Config, IoBackend, ReferFailurePolicy, RingbackMode, RingbackTone, Route, SbcConfig, SipTimers,
+    TransferMethod, Trunk,
+};
+use crate::core::{Event, MediaCommand, Output, ShardCore, ShardId, Time};
+
+/// Index of the carrier agent (trunk "carrier", 10.0.0.1:5060).
+pub const CARRIER: usize = 0;
+/// Index of the contact-center platform agent (trunk "platform", 10.0.0.2:5060).
+pub const PLATFORM: usize = 1;
+/// Index of the partner carrier agent (trunk "partner", 10.0.0.3:5060).
+pub const PARTNER: usize = 2;
+/// Index of an agent that is no configured trunk (10.9.9.9:5060).
+pub const STRANGER: usize = 3;
+
+/// handoff's SIP address in the simulation.
+pub const SBC_ADDR: &str = "10.0.0.10:5060";
+
+#[derive(Clone, Debug)]
+pub struct SimOptions {
+    pub seed: u64,
+    pub shards: u16,
+    pub link: LinkProfile,
+    /// Run `check_invariants` after every step (defaults to on in debug builds).
+    pub check_invariants: bool,
+    pub config: Option<Arc<Config>>,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            seed: 1,
+            shards: 2,
+            link: LinkProfile::CLEAN,
+            check_invariants: cfg!(debug_assertions),
+            config: None,
+        }
+    }
+}
+
+impl SimOptions {
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+    pub fn shards(mut self, shards: u16) -> Self {
+        self.shards = shards;
+        self
+    }
+    pub fn link(mut self, link: LinkProfile) -> Self {
+        self.link = link;
+        self
+    }
+    pub fn config(mut self, config: Arc<Config>) -> Self {
+        self.config = Some(config);
+        self
+    }
+}
+
+fn addr(text: &str) -> SocketAddr {
+    text.parse()
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 5060)))
+}
+
+fn trunk(name: &str, peer: &str, codecs: &[&str]) -> Trunk {
+    Trunk {
+        name: name.to_string(),
+        peer: addr(peer),
+        transfer: TransferMethod::Refer,
+        on_refer_failure: ReferFailurePolicy::Local,
+        refer_domain: None,
+        country_code: "1".to_string(),
+        codecs: codecs.iter().map(|c| c.to_string()).collect(),
+        ringback: RingbackMode::Auto,
+        ringback_tone: RingbackTone::Us,
+        headers: BTreeMap::new(),
+    }
+}
+
+/// The simulation's standard config: carrier -> platform; platform -> partner for numbers
+/// starting 44; platform -> carrier otherwise.
+pub fn standard_config() -> Config {
+    Config {
+        sbc: SbcConfig {
+            listen: addr(SBC_ADDR),
+            advertise: addr(SBC_ADDR).ip(),
+            shards: 2,
+            cpus: vec![],
+            io: IoBackend::Epoll,
+            media_ports: (20000, 30000),
+            admin: None,
+            audit: "-".to_string(),
+            refer_timeout_ms: 8000,
+            drain_s: 30,
+            timers: SipTimers::default(),
+        },
+        trunks: vec![
+            trunk("carrier", "10.0.0.1:5060", &["PCMU", "PCMA"]),
+            trunk("platform", "10.0.0.2:5060", &["PCMU", "PCMA", "G729"]),
+            trunk("partner", "10.0.0.3:5060", &["PCMA"]),
+        ],
+        routes: vec![
+            Route {
+                from: Some(0),
+                to: 1,
+                prefix: String::new(),
+            },
+            Route {
+                from: Some(1),
+                to: 2,
+                prefix: "44".to_string(),
+            },
+            Route {
+                from: Some(1),
+                to: 0,
+                prefix: String::new(),
+            },
+        ],
+    }
+}
+
+/// A minimal audio offer/answer from `ip:port` (PCMU, PCMA, telephone-event).
+pub fn offer_sdp(ip: &str, port: u16) -> Vec<u8> {
+    sdp_with(ip, port, "sendrecv", &[0, 8])
+}
+
+/// An SDP body with the given direction attribute and static payload types (plus telephone-event).
+pub fn sdp_with(ip: &str, port: u16, direction: &str, payload_types: &[u8]) -> Vec<u8> {
+    let mut pts: Vec<String> = payload_types.iter().map(|p| p.to_string()).collect();
+    pts.push("101".to_string());
+    let mut text = format!(
+        "v=0\r\no=ua 1000 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {}\r\n",
+        pts.join(" ")
+    );
+    for pt in payload_types {
+        let name = match pt {
+            0 => "PCMU/8000",
+            8 => "PCMA/8000",
+            18 => "G729/8000",
+            9 => "G722/8000",
+            _ => "L16/8000",
+        };
+        text.push_str(&format!("a=rtpmap:{pt} {name}\r\n"));
+    }
+    text.push_str("a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n");
+    text.push_str(&format!("a={direction}\r\n"));
+    text.into_bytes()
+}
+
+/// handoff's shards, the agents and the network, on one virtual clock.
+pub struct Sim {
+    pub now: Time,
+    pub net: Network,
+    pub config: Arc<Config>,
+    pub sbc: SocketAddr,
+    shards: Vec<ShardCore>,
+    agents: Vec<UserAgent>,
+    /// Every event the shards emitted, in order, with the shard that emitted it.
+    pub events: Vec<(ShardId, Event)>,
+    /// Every media command the shards emitted, in order.
+    pub media: Vec<(ShardId, MediaCommand)>,
+    /// Datagrams a shard passed on to another shard.
+    pub forwarded: u64,
+    /// Steps taken (events processed).
+    pub steps: u64,
+    check_invariants: bool,
+    /// Print every delivered datagram's first line (env HANDOFF_SIM_TRACE=1).
+    pub trace: bool,
+}
+
+impl Sim {
+    pub fn new(options: SimOptions) -> Sim {
+        let config = options
+            .config
+            .clone()
+            .unwrap_or_else(|| Arc::new(standard_config()));
+        let shard_count = options.shards.max(1);
+        let shards = (0..shard_count)
+            .map(|i| {
+                ShardCore::new(
+                    ShardId(i),
+                    shard_count,
+                    config.clone(),
+                    options.seed.wrapping_mul(1000).wrapping_add(u64::from(i)),
+                )
+            })
+            .collect();
+        let sbc = config.sbc.listen;
+        let timers = config.sbc.timers;
+        let mut agents = Vec::new();
+        for (i, (name, at)) in [
+            ("carrier", "10.0.0.1:5060"),
+            ("platform", "10.0.0.2:5060"),
+            ("partner", "10.0.0.3:5060"),
+            ("stranger", "10.9.9.9:5060"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            agents.push(UserAgent::new(
+                name,
+                addr(at),
+                sbc,
+                timers,
+                options.seed.wrapping_mul(31).wrapping_add(i as u64),
+            ));
+        }
+        let mut sim = Sim {
+            now: Time::ZERO,
+            net: Network::new(options.seed, options.link),
+            config,
+            sbc,
+            shards,
+            agents,
+            events: Vec::new(),
+            media: Vec::new(),
+            forwarded: 0,
+            steps: 0,
+            check_invariants: options.check_invariants,
+            trace: std::env::var_os("HANDOFF_SIM_TRACE").is_some(),
+        };
+        sim.flush();
+        sim
+    }
+
+    /// The agent, with its clock set to now (scripts act at the current virtual time).
+    pub fn ua(&mut self, agent: usize) -> &mut UserAgent {
+        let now = self.now;
+        let agent = &mut self.agents[agent];
+        agent.set_now(now);
+        agent
+    }
+
+    pub fn ua_ref(&self, agent: usize) -> &UserAgent {
+        &self.agents[agent]
+    }
+
+    pub fn shard(&self, shard: usize) -> &ShardCore {
+        &self.shards[shard]
+    }
+
+    pub fn shards(&self) -> &[ShardCore] {
+        &self.shards
+    }
+
+    /// Hand a shard message to a shard directly (drain, config reload), as the runtime would.
+    pub fn send_shard_message(&mut self, to: ShardId, message: crate::core::ShardMessage) {
+        self.net.schedule(
+            self.now,
+            SimEvent::ShardMessage {
+                from: to,
+                to,
+                message,
+            },
+        );
+    }
+
+    /// Take whatever agents and shards want to send and put it on the network / event queue.
+    fn flush(&mut self) {
+        let now = self.now;
+        for (index, agent) in self.agents.iter_mut().enumerate() {
+            for (to, payload) in agent.take_outbox() {
+                if self.trace {
+                    let first = payload.split(|b| *b == b'\n').next().unwrap_or_default();
+                    eprintln!(
+                        "{:>8} ms {} sends {}",
+                        now.as_millis(),
+                        agent.name,
+                        String::from_utf8_lossy(first).trim_end()
+                    );
+                }
+                self.net.send(now, agent.addr, to, payload);
+            }
+            for at in agent.take_wakeups() {
+                self.net
+                    .schedule(at.max(now), SimEvent::AgentWake { agent: index });
+            }
+        }
+        for index in 0..self.shards.len() {
+            let shard_id = ShardId(index as u16);
+            while let Some(output) = self.shards[index].poll_output() {
+                match output {
+                    Output::Transmit(transmit) => {
+                        self.net.send(now, self.sbc, transmit.to, transmit.payload)
+                    }
+                    Output::Timer { token, at } => self.net.schedule(
+                        at.max(now),
+                        SimEvent::ShardTimer {
+                            shard: shard_id,
+                            token,
+                        },
+                    ),
+                    Output::ToShard { shard, message } => {
+                        if matches!(message, crate::core::ShardMessage::Datagram { .. }) {
+                            self.forwarded += 1;
+                        }
+                        self.net.schedule(
+                            now,
+                            SimEvent::ShardMessage {
+                                from: shard_id,
+                                to: shard,
+                                message,
+                            },
+                        )
+                    }
+                    Output::Media(command) => self.media.push((shard_id, command)),
+                    Output::Event(event) => self.events.push((shard_id, event)),
+                }
+            }
+        }
+    }
+
+    /// Process the next scheduled event. `false` when nothing is left to do.
+    pub fn step(&mut self) -> bool {
+        self.flush();
+        let Some((at, event)) = self.net.pop() else {
+            return false;
+        };
+        self.now = self.now.max(at);
+        self.steps += 1;
+        let now = self.now;
+        match event {
+            SimEvent::Datagram { from, to, payload } => {
+                if self.trace {
+                    let first = payload.split(|b| *b == b'\n').next().unwrap_or_default();
+                    eprintln!(
+                        "{:>8} ms {from} -> {to}: {}",
+                        now.as_millis(),
+                        String::from_utf8_lossy(first).trim_end()
+                    );
+                }
+                if to == self.sbc {
+                    let shard = reuseport_shard(from, to, self.shards.len() as u16);
+                    self.shards[usize::from(shard.0)].handle_datagram(now, from, &payload);
+                } else if let Some(agent) = self.agents.iter_mut().find(|a| a.addr == to) {
+                    agent.on_datagram(now, from, &payload);
+                }
+            }
+            SimEvent::ShardTimer { shard, token } => {
+                if let Some(core) = self.shards.get_mut(usize::from(shard.0)) {
+                    core.handle_timer(now, token);
+                }
+            }
+            SimEvent::ShardMessage { from, to, message } => {
+                if let Some(core) = self.shards.get_mut(usize::from(to.0)) {
+                    core.handle_shard_message(now, from, message);
+                }
+            }
+            SimEvent::AgentWake { agent } => {
+                if let Some(agent) = self.agents.get_mut(agent) {
+                    agent.on_wake(now);
+                }
+            }
+            SimEvent::Tick => {}
+        }
+        if self.check_invariants {
+            for shard in &self.shards {
+                shard.check_invariants();
+            }
+        }
+        self.flush();
+        true
+    }
+
+    /// Run until `done` holds (checked after each step) or `max_ms` of virtual time passed.
+    pub fn run_until(&mut self, mut done: impl FnMut(&Sim) -> bool, max_ms: u64) -> bool {
+        let limit = self.now.plus_millis(max_ms);
+        self.flush();
+        loop {
+            if done(self) {
+                return true;
+            }
+            match self.net.next_time() {
+                Some(at) if at <= limit => {
+                    self.step();
+                }
+                _ => {
+                    self.now = self.now.max(limit);
+                    return done(self);
+                }
+            }
+        }
+    }
+
+    /// Let `ms` of virtual time pass, processing everything due.
+    pub fn run_for(&mut self, ms: u64) {
+        let until = self.now.plus_millis(ms);
+        self.net.schedule(until, SimEvent::Tick);
+        self.run_until(|s| s.now >= until, ms);
+    }
+
+    /// Run until `agent` has a new request of `method` and take it; panics (with the seed's
+    /// context in the message) when none arrives within 40 s of virtual time.
+    pub fn expect_request(&mut self, agent: usize, method: &str) -> RequestId {
+        let found = self.run_until(|s| s.agents[agent].has_request(method), 40_000);
+        assert!(
+            found,
+            "{} got no {method} within 40 s (t={} ms)",
+            self.agents[agent].name,
+            self.now.as_millis()
+        );
+        match self.agents[agent].take_request(method) {
+            Some(id) => id,
+            None => unreachable!("has_request was true"),
+        }
+    }
+
+    /// Calls currently up on all shards.
+    pub fn calls_active(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.stats().calls_active as usize)
+            .sum()
+    }
+
+    /// The CallEnded events so far.
+    pub fn call_ends(&self) -> Vec<crate::core::CallEnd> {
+        self.events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::CallEnded(end) => Some(end.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Media ports held across all shards (0 when every call has released its ports).
+    pub fn media_ports_in_use(&self) -> usize {
+        self.shards.iter().map(|s| s.media_ports_in_use()).sum()
+    }
+}

@@ -1,0 +1,495 @@
+//! Call flows shared by the scenario tests (one per tests/sim_*.rs file) and the seed sweep.
+//!
+//! Each flow drives a [`Sim`] like a call-flow diagram and checks what must hold on any link
+//! profile (loss, duplication, reordering): final statuses, dialog states, one CallEnded with the
+//! right reason, no media port left. Checks that only hold on a clean link (every provisional
+//! seen) belong in the test files. A flow returns `Err` with what went wrong and when.
+
+use super::{CARRIER, DialogId, PLATFORM, STRANGER, Sim, offer_sdp, reuseport_shard, sdp_with};
+use crate::core::dialog::Side;
+use crate::core::ids;
+
+pub type FlowResult = Result<(), String>;
+
+macro_rules! ensure {
+    ($sim:expr, $cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!("t={} ms: {}", $sim.now.as_millis(), format!($($msg)+)));
+        }
+    };
+}
+
+/// The dialled number the standard config routes carrier -> platform.
+pub const PLATFORM_NUMBER: &str = "+15551230000";
+
+/// Virtual time flows wait for one step of a call flow (generous: 20% loss may need many
+/// retransmissions).
+pub const STEP_MS: u64 = 40_000;
+
+/// The call ended once, with `reason`, and gave its media ports back.
+fn ended_once(sim: &Sim, reason: &str, setup_status: u16) -> FlowResult {
+    let ends = sim.call_ends();
+    ensure!(sim, ends.len() == 1, "expected one CallEnded, got {ends:?}");
+    ensure!(
+        sim,
+        ends[0].end_reason == reason && ends[0].setup_status == setup_status,
+        "call ended as {}/{}, expected {reason}/{setup_status}",
+        ends[0].end_reason,
+        ends[0].setup_status
+    );
+    ensure!(
+        sim,
+        sim.calls_active() == 0,
+        "{} calls still active",
+        sim.calls_active()
+    );
+    ensure!(
+        sim,
+        sim.media_ports_in_use() == 0,
+        "{} media ports still held",
+        sim.media_ports_in_use()
+    );
+    Ok(())
+}
+
+/// Carrier calls the platform, which rings and answers; returns (caller, callee) dialogs once
+/// both sides are confirmed and the platform got its ACK.
+pub fn establish(sim: &mut Sim) -> Result<(DialogId, DialogId), String> {
+    let caller = sim
+        .ua(CARRIER)
+        .invite(PLATFORM_NUMBER, Some(offer_sdp("10.0.0.1", 4000)));
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(PLATFORM).has_request("INVITE"), STEP_MS),
+        "platform got no INVITE"
+    );
+    let Some(invite) = sim.ua(PLATFORM).take_request("INVITE") else {
+        return Err("INVITE vanished".into());
+    };
+    let Some(callee) = sim.ua_ref(PLATFORM).incoming(invite).dialog else {
+        return Err("INVITE made no dialog".into());
+    };
+    sim.ua(PLATFORM).answer(invite, 180, None);
+    sim.ua(PLATFORM)
+        .answer(invite, 200, Some(offer_sdp("10.0.0.2", 5000)));
+    let up = sim.run_until(
+        |s| {
+            s.ua_ref(CARRIER).dialog(caller).is_confirmed()
+                && s.ua_ref(PLATFORM).dialog(callee).acks_received > 0
+        },
+        STEP_MS,
+    );
+    ensure!(sim, up, "call not established end to end");
+    ensure!(
+        sim,
+        sim.calls_active() == 1,
+        "handoff holds {} calls",
+        sim.calls_active()
+    );
+    Ok((caller, callee))
+}
+
+/// Basic call, torn down by `hangup` (A = caller, B = callee).
+pub fn basic_call(sim: &mut Sim, hangup: Side) -> FlowResult {
+    let (caller, callee) = establish(sim)?;
+    sim.run_for(2_000);
+    let (by, by_dialog, peer, peer_dialog) = match hangup {
+        Side::A => (CARRIER, caller, PLATFORM, callee),
+        Side::B => (PLATFORM, callee, CARRIER, caller),
+    };
+    sim.ua(by).bye(by_dialog);
+    let done = sim.run_until(
+        |s| {
+            s.ua_ref(peer).dialog(peer_dialog).bye_received
+                && s.ua_ref(by).final_status(by_dialog, "BYE") == Some(200)
+        },
+        STEP_MS,
+    );
+    ensure!(sim, done, "BYE not relayed/answered");
+    ended_once(
+        sim,
+        if hangup == Side::A {
+            "bye_from_a"
+        } else {
+            "bye_from_b"
+        },
+        200,
+    )
+}
+
+/// The caller cancels while the platform rings.
+pub fn cancel_before_answer(sim: &mut Sim) -> FlowResult {
+    let caller = sim
+        .ua(CARRIER)
+        .invite(PLATFORM_NUMBER, Some(offer_sdp("10.0.0.1", 4000)));
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(PLATFORM).has_request("INVITE"), STEP_MS),
+        "platform got no INVITE"
+    );
+    let Some(invite) = sim.ua(PLATFORM).take_request("INVITE") else {
+        return Err("INVITE vanished".into());
+    };
+    let Some(callee) = sim.ua_ref(PLATFORM).incoming(invite).dialog else {
+        return Err("INVITE made no dialog".into());
+    };
+    sim.ua(PLATFORM).answer(invite, 180, None);
+    // The caller hears ringing (or at least handoff's 100), then gives up.
+    ensure!(
+        sim,
+        sim.run_until(
+            |s| !s.ua_ref(CARRIER).statuses(caller, "INVITE").is_empty(),
+            STEP_MS
+        ),
+        "no provisional to caller"
+    );
+    sim.ua(CARRIER).cancel(caller);
+    let done = sim.run_until(
+        |s| {
+            s.ua_ref(CARRIER).final_status(caller, "INVITE") == Some(487)
+                && s.ua_ref(PLATFORM).dialog(callee).final_status == Some(487)
+        },
+        STEP_MS,
+    );
+    ensure!(
+        sim,
+        done,
+        "caller INVITE final {:?}, platform INVITE final {:?}",
+        sim.ua_ref(CARRIER).final_status(caller, "INVITE"),
+        sim.ua_ref(PLATFORM).dialog(callee).final_status
+    );
+    ensure!(
+        sim,
+        sim.ua_ref(CARRIER).final_status(caller, "CANCEL") == Some(200)
+            || sim.run_until(
+                |s| s.ua_ref(CARRIER).final_status(caller, "CANCEL") == Some(200),
+                STEP_MS
+            ),
+        "CANCEL not answered 200"
+    );
+    ended_once(sim, "cancelled", 487)
+}
+
+/// The platform is busy: 486 relayed with its reason phrase.
+pub fn busy(sim: &mut Sim) -> FlowResult {
+    let caller = sim
+        .ua(CARRIER)
+        .invite(PLATFORM_NUMBER, Some(offer_sdp("10.0.0.1", 4000)));
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(PLATFORM).has_request("INVITE"), STEP_MS),
+        "platform got no INVITE"
+    );
+    let Some(invite) = sim.ua(PLATFORM).take_request("INVITE") else {
+        return Err("INVITE vanished".into());
+    };
+    sim.ua(PLATFORM).answer(invite, 486, None);
+    ensure!(
+        sim,
+        sim.run_until(
+            |s| s.ua_ref(CARRIER).final_status(caller, "INVITE") == Some(486),
+            STEP_MS
+        ),
+        "caller got no 486"
+    );
+    let reason = sim
+        .ua_ref(CARRIER)
+        .responses
+        .iter()
+        .find(|r| r.status == 486)
+        .map(|r| r.reason.clone())
+        .unwrap_or_default();
+    ensure!(
+        sim,
+        reason == "Busy Here",
+        "reason phrase {reason:?} not relayed"
+    );
+    ended_once(sim, "rejected", 486)
+}
+
+/// The platform never answers: Timer B on leg B gives the caller 408.
+pub fn silent_trunk(sim: &mut Sim) -> FlowResult {
+    let caller = sim
+        .ua(CARRIER)
+        .invite(PLATFORM_NUMBER, Some(offer_sdp("10.0.0.1", 4000)));
+    // The platform receives the INVITE (retransmitted by Timer A) and says nothing.
+    let timed_out = sim.run_until(
+        |s| s.ua_ref(CARRIER).final_status(caller, "INVITE") == Some(408),
+        2 * STEP_MS,
+    );
+    ensure!(
+        sim,
+        timed_out,
+        "caller got {:?}",
+        sim.ua_ref(CARRIER).statuses(caller, "INVITE")
+    );
+    ended_once(sim, "timeout", 408)
+}
+
+/// Hold then resume by re-INVITE from `from`, with offer/answer relayed both ways.
+pub fn hold_resume(sim: &mut Sim, from: Side) -> FlowResult {
+    let (caller, callee) = establish(sim)?;
+    let (holder, holder_dialog, held, held_ip, holder_ip) = match from {
+        Side::A => (CARRIER, caller, PLATFORM, "10.0.0.2", "10.0.0.1"),
+        Side::B => (PLATFORM, callee, CARRIER, "10.0.0.1", "10.0.0.2"),
+    };
+    for (offer_dir, answer_dir) in [("sendonly", "recvonly"), ("sendrecv", "sendrecv")] {
+        let oks = |s: &Sim| {
+            s.ua_ref(holder)
+                .statuses(holder_dialog, "INVITE")
+                .iter()
+                .filter(|st| **st == 200)
+                .count()
+        };
+        let before = oks(sim);
+        sim.ua(holder)
+            .reinvite(holder_dialog, sdp_with(holder_ip, 4000, offer_dir, &[0, 8]));
+        ensure!(
+            sim,
+            sim.run_until(|s| s.ua_ref(held).has_request("INVITE"), STEP_MS),
+            "re-INVITE ({offer_dir}) not relayed"
+        );
+        let Some(reinvite) = sim.ua(held).take_request("INVITE") else {
+            return Err("re-INVITE vanished".into());
+        };
+        let body =
+            String::from_utf8_lossy(&sim.ua_ref(held).incoming(reinvite).body()).into_owned();
+        ensure!(
+            sim,
+            body.contains(&format!("a={offer_dir}")),
+            "relayed offer lost a={offer_dir}:\n{body}"
+        );
+        ensure!(
+            sim,
+            body.contains("c=IN IP4 10.0.0.10"),
+            "relayed offer not rewritten:\n{body}"
+        );
+        sim.ua(held).answer(
+            reinvite,
+            200,
+            Some(sdp_with(held_ip, 5000, answer_dir, &[0, 8])),
+        );
+        let answered = sim.run_until(|s| oks(s) > before, STEP_MS);
+        ensure!(sim, answered, "re-INVITE ({offer_dir}) not answered");
+        let answer = sim
+            .ua_ref(holder)
+            .dialog(holder_dialog)
+            .remote_sdp
+            .clone()
+            .unwrap_or_default();
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        ensure!(
+            sim,
+            answer.contains(&format!("a={answer_dir}")),
+            "relayed answer lost a={answer_dir}:\n{answer}"
+        );
+    }
+    ensure!(
+        sim,
+        sim.calls_active() == 1,
+        "call did not survive hold/resume"
+    );
+    sim.ua(CARRIER).bye(caller);
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(PLATFORM).dialog(callee).bye_received, STEP_MS),
+        "BYE not relayed"
+    );
+    ended_once(sim, "bye_from_a", 200)
+}
+
+/// Both sides hang up at once: both get 200, one CallEnded, no 481.
+pub fn bye_glare(sim: &mut Sim) -> FlowResult {
+    let (caller, callee) = establish(sim)?;
+    sim.ua(CARRIER).bye(caller);
+    sim.ua(PLATFORM).bye(callee);
+    let done = sim.run_until(
+        |s| {
+            s.ua_ref(CARRIER).final_status(caller, "BYE") == Some(200)
+                && s.ua_ref(PLATFORM).final_status(callee, "BYE") == Some(200)
+        },
+        STEP_MS,
+    );
+    ensure!(
+        sim,
+        done,
+        "BYE finals: caller {:?}, callee {:?}",
+        sim.ua_ref(CARRIER).statuses(caller, "BYE"),
+        sim.ua_ref(PLATFORM).statuses(callee, "BYE")
+    );
+    sim.run_for(5_000);
+    for agent in [CARRIER, PLATFORM] {
+        let storm = sim
+            .ua_ref(agent)
+            .responses
+            .iter()
+            .filter(|r| r.status == 481)
+            .count();
+        ensure!(
+            sim,
+            storm == 0,
+            "{} got {storm} 481s",
+            sim.ua_ref(agent).name
+        );
+    }
+    let ends = sim.call_ends();
+    ensure!(
+        sim,
+        ends.len() == 1,
+        "expected one CallEnded, got {}",
+        ends.len()
+    );
+    ensure!(sim, sim.media_ports_in_use() == 0, "media ports still held");
+    Ok(())
+}
+
+/// The caller swallows its first `dropped` ACKs: handoff retransmits the 2xx until one arrives.
+pub fn retransmit_2xx_until_ack(sim: &mut Sim, dropped: u32) -> FlowResult {
+    sim.ua(CARRIER).drop_acks = dropped;
+    let (caller, callee) = establish(sim)?;
+    let acked = sim.run_until(
+        |s| s.ua_ref(CARRIER).dialog(caller).invite_2xx_received > dropped,
+        STEP_MS,
+    );
+    let got = sim.ua_ref(CARRIER).dialog(caller).invite_2xx_received;
+    ensure!(
+        sim,
+        acked,
+        "caller saw the 2xx {got} times, dropped {dropped} ACKs"
+    );
+    // Once an ACK gets through (on a lossy link it may take a few more), retransmissions stop;
+    // past 64*T1 they have stopped for sure, and the call must still be up.
+    sim.run_for(35_000);
+    ensure!(
+        sim,
+        sim.calls_active() == 1,
+        "call did not survive: {:?}",
+        sim.call_ends()
+    );
+    let got = sim.ua_ref(CARRIER).dialog(caller).invite_2xx_received;
+    sim.run_for(10_000);
+    let later = sim.ua_ref(CARRIER).dialog(caller).invite_2xx_received;
+    ensure!(
+        sim,
+        later == got,
+        "2xx still retransmitted after the ACK ({got} -> {later})"
+    );
+    sim.ua(PLATFORM).bye(callee);
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(CARRIER).dialog(caller).bye_received, STEP_MS),
+        "BYE not relayed"
+    );
+    ended_once(sim, "bye_from_b", 200)
+}
+
+/// A request from an address that is no trunk gets 403 and never reaches a trunk.
+pub fn unknown_source(sim: &mut Sim) -> FlowResult {
+    let dialog = sim
+        .ua(STRANGER)
+        .invite(PLATFORM_NUMBER, Some(offer_sdp("10.9.9.9", 4000)));
+    ensure!(
+        sim,
+        sim.run_until(
+            |s| s.ua_ref(STRANGER).final_status(dialog, "INVITE") == Some(403),
+            STEP_MS
+        ),
+        "stranger got no 403"
+    );
+    let rejected: u64 = sim
+        .shards()
+        .iter()
+        .map(|s| s.stats().rejected_unknown_source)
+        .sum();
+    ensure!(sim, rejected == 1, "rejected_unknown_source = {rejected}");
+    ensure!(
+        sim,
+        !sim.ua_ref(PLATFORM).has_request("INVITE"),
+        "platform got the stranger's INVITE"
+    );
+    ensure!(
+        sim,
+        sim.calls_active() == 0 && sim.call_ends().is_empty(),
+        "a call was created"
+    );
+    Ok(())
+}
+
+/// A carrier keepalive OPTIONS is answered 200 with Allow and Supported.
+pub fn options_keepalive(sim: &mut Sim) -> FlowResult {
+    let call_id = sim.ua(CARRIER).options();
+    let answered = sim.run_until(
+        |s| {
+            s.ua_ref(CARRIER)
+                .responses
+                .iter()
+                .any(|r| r.call_id == call_id && r.status == 200)
+        },
+        STEP_MS,
+    );
+    ensure!(sim, answered, "OPTIONS not answered");
+    let Some(response) = sim
+        .ua_ref(CARRIER)
+        .responses
+        .iter()
+        .find(|r| r.call_id == call_id)
+    else {
+        return Err("response vanished".into());
+    };
+    let text = String::from_utf8_lossy(&response.bytes).into_owned();
+    ensure!(
+        sim,
+        text.contains("Allow: ") && text.contains("INVITE"),
+        "no Allow:\n{text}"
+    );
+    ensure!(sim, text.contains("Supported: "), "no Supported:\n{text}");
+    ensure!(
+        sim,
+        !sim.ua_ref(PLATFORM).has_request("OPTIONS"),
+        "keepalive was relayed"
+    );
+    Ok(())
+}
+
+/// Several calls: with 4 shards, some Call-IDs hash to another shard than the carrier's socket
+/// lands on; those are forwarded and handled like the others.
+pub fn wrong_shard(sim: &mut Sim, calls: usize) -> FlowResult {
+    let shard_count = sim.shards().len() as u16;
+    let landing = reuseport_shard(sim.ua_ref(CARRIER).addr, sim.sbc, shard_count);
+    let mut misrouted = 0;
+    for _ in 0..calls {
+        let (caller, callee) = establish(sim)?;
+        let owner =
+            ids::shard_for_call_id(&sim.ua_ref(CARRIER).dialog(caller).call_id, shard_count);
+        if owner != landing {
+            misrouted += 1;
+            let held = sim.shard(usize::from(owner.0)).calls_active();
+            ensure!(sim, held == 1, "owner shard {owner:?} holds {held} calls");
+        }
+        sim.ua(CARRIER).bye(caller);
+        ensure!(
+            sim,
+            sim.run_until(|s| s.ua_ref(PLATFORM).dialog(callee).bye_received, STEP_MS),
+            "BYE not relayed"
+        );
+        ensure!(
+            sim,
+            sim.run_until(|s| s.calls_active() == 0, STEP_MS),
+            "call not ended"
+        );
+    }
+    ensure!(
+        sim,
+        misrouted == 0 || sim.forwarded > 0,
+        "{misrouted} calls landed on a shard that does not own them, {} datagrams forwarded",
+        sim.forwarded
+    );
+    ensure!(
+        sim,
+        sim.call_ends().len() == calls,
+        "{} calls ended of {calls}",
+        sim.call_ends().len()
+    );
+    ensure!(sim, sim.media_ports_in_use() == 0, "media ports still held");
+    Ok(())
+}

@@ -1,0 +1,225 @@
+//! Call flows for the runtime tests: establish a call carrier -> handoff -> platform with the
+//! small UA, exchange RTP, hang up.
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use super::ua::{Msg, Ua, in_dialog, request, response, sdp};
+
+pub const WAIT: Duration = Duration::from_secs(5);
+
+pub struct Endpoint {
+    pub ua: Ua,
+    pub rtp: UdpSocket,
+}
+
+impl Endpoint {
+    pub fn new(sip: UdpSocket, name: &'static str) -> Endpoint {
+        let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rtp.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        Endpoint {
+            ua: Ua::new(sip, name),
+            rtp,
+        }
+    }
+
+    pub fn rtp_port(&self) -> u16 {
+        self.rtp.local_addr().unwrap().port()
+    }
+}
+
+/// Both dialogs of an established call, as each UA sees them.
+pub struct CallUp {
+    pub call_id: String,
+    /// Carrier's view (leg A).
+    pub a_from: String,
+    pub a_to: String,
+    pub a_target: String,
+    pub a_cseq: u32,
+    /// Platform's view (leg B): handoff is the caller there.
+    pub b_call_id: String,
+    pub b_from: String,
+    pub b_to: String,
+    pub b_target: String,
+    /// Where each UA must send RTP: handoff's ports from the SDP it sent them.
+    pub handoff_rtp_for_a: SocketAddr,
+    pub handoff_rtp_for_b: SocketAddr,
+}
+
+pub fn rtp_packet(seq: u16) -> Vec<u8> {
+    let mut p = vec![0x80, 0x00];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+    p.extend_from_slice(&[0x12, 0x34, 0x56, 0x78]);
+    p.extend_from_slice(&[0xd5; 160]);
+    p
+}
+
+/// carrier INVITE -> handoff -> platform 200 -> carrier 200 -> ACKs.
+pub fn establish(
+    handoff: SocketAddr,
+    carrier: &Endpoint,
+    platform: &Endpoint,
+    call_id: &str,
+) -> CallUp {
+    let a_addr = carrier.ua.addr();
+    let invite = request(
+        "INVITE",
+        a_addr,
+        handoff,
+        "+15550001111",
+        call_id,
+        "atag",
+        1,
+        &sdp(carrier.rtp_port()),
+    );
+    carrier.ua.send(handoff, &invite);
+
+    let (b_invite, b_src) = platform
+        .ua
+        .expect("INVITE on leg B", WAIT, |m| m.method() == Some("INVITE"));
+    assert_eq!(b_src, handoff, "leg B comes from handoff's SIP address");
+    assert_ne!(
+        b_invite.header("call-id"),
+        Some(call_id),
+        "B2BUA: leg B has its own Call-ID"
+    );
+    let handoff_rtp_for_b = b_invite.sdp_audio().expect("SDP offer on leg B");
+    assert_eq!(handoff_rtp_for_b.ip().to_string(), "127.0.0.1");
+    let b_addr = platform.ua.addr();
+    platform.ua.send(
+        b_src,
+        &response(&b_invite, 180, "Ringing", "btag", b_addr, ""),
+    );
+    platform.ua.send(
+        b_src,
+        &response(
+            &b_invite,
+            200,
+            "OK",
+            "btag",
+            b_addr,
+            &sdp(platform.rtp_port()),
+        ),
+    );
+
+    let (ok, _) = carrier.ua.expect("200 to the INVITE", WAIT, |m| {
+        m.status() == Some(200) && m.cseq_method() == Some("INVITE")
+    });
+    let handoff_rtp_for_a = ok.sdp_audio().expect("SDP answer on leg A");
+    let a_from = ok.header("from").unwrap().to_owned();
+    let a_to = ok.header("to").unwrap().to_owned();
+    let a_target = ok.contact_uri().expect("Contact in the 200");
+    carrier.ua.send(
+        handoff,
+        &in_dialog(
+            "ACK",
+            &a_target,
+            a_addr,
+            call_id,
+            &a_from,
+            &a_to,
+            1,
+            &format!("{call_id}-ack"),
+        ),
+    );
+    let (_ack, _) = platform
+        .ua
+        .expect("ACK on leg B", WAIT, |m| m.method() == Some("ACK"));
+
+    // On leg B, handoff is the caller: its From is our To.
+    CallUp {
+        call_id: call_id.to_owned(),
+        a_from,
+        a_to,
+        a_target,
+        a_cseq: 1,
+        b_call_id: b_invite.header("call-id").unwrap().to_owned(),
+        b_from: b_invite.header("from").unwrap().to_owned(),
+        b_to: format!("{};tag=btag", b_invite.header("to").unwrap()),
+        b_target: b_invite.contact_uri().expect("Contact in the INVITE"),
+        handoff_rtp_for_a,
+        handoff_rtp_for_b,
+    }
+}
+
+/// Sends `count` RTP packets from each side and checks they arrive on the other, from handoff.
+pub fn exchange_rtp(
+    call: &CallUp,
+    carrier: &Endpoint,
+    platform: &Endpoint,
+    first_seq: u16,
+    count: u16,
+) {
+    let mut buf = [0u8; 2048];
+    for seq in first_seq..first_seq + count {
+        carrier
+            .rtp
+            .send_to(&rtp_packet(seq), call.handoff_rtp_for_a)
+            .unwrap();
+        let (n, from) = platform
+            .rtp
+            .recv_from(&mut buf)
+            .expect("RTP carrier -> platform");
+        assert_eq!(&buf[..n], &rtp_packet(seq)[..]);
+        assert_eq!(
+            from, call.handoff_rtp_for_b,
+            "sent from handoff's leg-B port"
+        );
+        platform
+            .rtp
+            .send_to(&rtp_packet(seq), call.handoff_rtp_for_b)
+            .unwrap();
+        let (n, from) = carrier
+            .rtp
+            .recv_from(&mut buf)
+            .expect("RTP platform -> carrier");
+        assert_eq!(&buf[..n], &rtp_packet(seq)[..]);
+        assert_eq!(
+            from, call.handoff_rtp_for_a,
+            "sent from handoff's leg-A port"
+        );
+    }
+}
+
+/// The carrier hangs up; the platform gets the BYE and answers; the carrier gets its 200.
+pub fn hang_up_from_carrier(
+    handoff: SocketAddr,
+    call: &mut CallUp,
+    carrier: &Endpoint,
+    platform: &Endpoint,
+) {
+    call.a_cseq += 1;
+    carrier.ua.send(
+        handoff,
+        &in_dialog(
+            "BYE",
+            &call.a_target,
+            carrier.ua.addr(),
+            &call.call_id,
+            &call.a_from,
+            &call.a_to,
+            call.a_cseq,
+            &format!("{}-bye", call.call_id),
+        ),
+    );
+    let (bye, src) = platform
+        .ua
+        .expect("BYE on leg B", WAIT, |m| m.method() == Some("BYE"));
+    platform.ua.send(
+        src,
+        &response(&bye, 200, "OK", "btag", platform.ua.addr(), ""),
+    );
+    carrier.ua.expect("200 to the BYE", WAIT, |m| {
+        m.status() == Some(200) && m.cseq_method() == Some("BYE")
+    });
+}
+
+/// Answers any BYE the UA gets within `within` with 200; returns how many.
+pub fn answer_byes(ua: &Ua, within: Duration) -> Msg {
+    let (bye, src) = ua.expect("BYE", within, |m| m.method() == Some("BYE"));
+    ua.send(src, &response(&bye, 200, "OK", "x", ua.addr(), ""));
+    bye
+}

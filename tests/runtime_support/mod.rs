@@ -1,0 +1,248 @@
+//! Shared helpers for the runtime tests: a generated config on loopback, the real binary as a
+//! child process, and signals sent with kill(1).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const BACKENDS: [&str; 2] = ["uring", "epoll"];
+
+/// A UDP port nobody holds right now (the test binds it again shortly after).
+pub fn free_udp_addr() -> SocketAddr {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub audit_path: PathBuf,
+    pub sip: SocketAddr,
+    pub carrier: UdpSocket,
+    pub platform: UdpSocket,
+}
+
+/// Writes a config with two loopback trunks ("carrier" and "platform", each a UDP socket the
+/// test owns), `shards` shards on `io`, and the media range `[media, media + 200)`; each test
+/// passes its own `media` base (below the ephemeral range) so tests run in parallel.
+pub fn setup(io: &str, media: u16, shards: usize, drain_s: u64) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let carrier = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let platform = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for s in [&carrier, &platform] {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    }
+    let sip = free_udp_addr();
+    let audit_path = dir.path().join("audit.jsonl");
+    let config_path = dir.path().join("handoff.toml");
+    std::fs::write(
+        &config_path,
+        config_text(
+            io,
+            sip,
+            media,
+            shards,
+            drain_s,
+            carrier.local_addr().unwrap(),
+            platform.local_addr().unwrap(),
+            &audit_path,
+            &["PCMU", "PCMA"],
+        ),
+    )
+    .unwrap();
+    Setup {
+        dir,
+        config_path,
+        audit_path,
+        sip,
+        carrier,
+        platform,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn config_text(
+    io: &str,
+    sip: SocketAddr,
+    media: u16,
+    shards: usize,
+    drain_s: u64,
+    carrier: SocketAddr,
+    platform: SocketAddr,
+    audit: &Path,
+    codecs: &[&str],
+) -> String {
+    let codecs = codecs
+        .iter()
+        .map(|c| format!("\"{c}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        r#"[sbc]
+listen = "{sip}"
+advertise = "127.0.0.1"
+shards = {shards}
+io = "{io}"
+media_ports = [{media}, {media_end}]
+audit = "{audit}"
+drain_s = {drain_s}
+
+[[trunk]]
+name = "carrier"
+peer = "{carrier}"
+transfer = "refer"
+country_code = "1"
+codecs = [{codecs}]
+
+[[trunk]]
+name = "platform"
+peer = "{platform}"
+transfer = "refer"
+country_code = "1"
+codecs = [{codecs}]
+
+[[route]]
+from = "carrier"
+to = "platform"
+
+[[route]]
+from = "platform"
+to = "carrier"
+"#,
+        media_end = media + 200,
+        audit = audit.display(),
+    )
+}
+
+/// The real binary, running with `config`; its stderr is collected line by line.
+pub struct Handoff {
+    pub child: Child,
+    stderr: mpsc::Receiver<String>,
+    pub log: Vec<String>,
+}
+
+impl Handoff {
+    pub fn start(config: &Path) -> Handoff {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_handoff"))
+            .arg("--config")
+            .arg(config)
+            .arg("--log-level")
+            .arg("debug")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start handoff");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut this = Handoff {
+            child,
+            stderr: rx,
+            log: Vec::new(),
+        };
+        this.wait_for_log("serving", Duration::from_secs(10));
+        this
+    }
+
+    /// Waits until a stderr line contains `needle`; panics with the log otherwise.
+    pub fn wait_for_log(&mut self, needle: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        if let Some(line) = self.log.iter().find(|l| l.contains(needle)) {
+            return line.clone();
+        }
+        while Instant::now() < deadline {
+            match self.stderr.recv_timeout(Duration::from_millis(50)) {
+                Ok(line) => {
+                    self.log.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Ok(Some(status)) = self.child.try_wait() {
+                        self.drain_log();
+                        panic!(
+                            "handoff exited ({status}) before logging {needle:?}:\n{}",
+                            self.log.join("\n")
+                        );
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        self.drain_log();
+        panic!(
+            "no log line with {needle:?} within {within:?}:\n{}",
+            self.log.join("\n")
+        );
+    }
+
+    /// Log lines so far that contain `needle`.
+    pub fn count_log(&mut self, needle: &str) -> usize {
+        self.drain_log();
+        self.log.iter().filter(|l| l.contains(needle)).count()
+    }
+
+    pub fn drain_log(&mut self) {
+        while let Ok(line) = self.stderr.try_recv() {
+            self.log.push(line);
+        }
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill(1)");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, at most `within`.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.drain_log();
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Handoff {
+    fn drop(&mut self) {
+        if self.is_running() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if let Some(mut err) = self.child.stderr.take() {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+        }
+    }
+}
+
+pub mod call;
+pub mod ua;
