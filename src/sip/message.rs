@@ -263,21 +263,27 @@ impl<'a> Message<'a> {
                 continue;
             }
             let line = &buf[pos..end];
-            let colon = memchr::memchr(b':', line).ok_or(ParseError::BadHeaderLine {
-                line: line_no,
-                fault: "has no colon",
-            })?;
-            let mut name_end = colon;
-            while name_end > 0 && is_wsp(line[name_end - 1]) {
-                name_end -= 1;
+            // One pass: the name is a token, then optional whitespace, then the colon.
+            let mut name_end = 0;
+            while name_end < line.len() && is_token_char(line[name_end]) {
+                name_end += 1;
             }
-            let name = &line[..name_end];
-            if name.is_empty() || !name.iter().all(|&b| is_token_char(b)) {
+            let mut colon = name_end;
+            while colon < line.len() && is_wsp(line[colon]) {
+                colon += 1;
+            }
+            if name_end == 0 || line.get(colon) != Some(&b':') {
+                let fault = if memchr::memchr(b':', line).is_none() {
+                    "has no colon"
+                } else {
+                    "has an invalid header name"
+                };
                 return Err(ParseError::BadHeaderLine {
                     line: line_no,
-                    fault: "has an invalid header name",
+                    fault,
                 });
             }
+            let name = &line[..name_end];
             let mut vs = colon + 1;
             while vs < line.len() && is_wsp(line[vs]) {
                 vs += 1;
