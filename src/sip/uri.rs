@@ -653,6 +653,24 @@ mod tests {
     }
 
     #[test]
+    fn unusual_spellings_round_trip_exactly() {
+        for raw in [
+            "sip:h:05060",
+            "sip:h?X",
+            "sip:h?",
+            "sip:u:@h",
+            "tel:+1-555;ext=1?a=b&c",
+            "SIP:Alice@H",
+        ] {
+            let u = Uri::parse(raw).unwrap();
+            assert_eq!(u.to_buf().to_string(), raw);
+        }
+        let mut b = Uri::parse("sip:h:05060").unwrap().to_buf();
+        b.port = Some(5070);
+        assert_eq!(b.to_string(), "sip:h:5070");
+    }
+
+    #[test]
     fn rejects_bad_uris() {
         assert_eq!(Uri::parse("sip:a b@h"), Err(UriFault::Whitespace));
         assert_eq!(Uri::parse("<sip:h>"), Err(UriFault::Enclosed));
