@@ -2,7 +2,7 @@
 //! serialisation through an empty edit list parses again to the same message.
 #![no_main]
 
-use handoff::sip::{HeaderName, Message, parse_sipfrag, response_to};
+use handoff::sip::{HeaderName, MAX_HEADERS, Message, parse_sipfrag, response_to};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -24,6 +24,11 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(refer_to.uri.to_buf().to_string(), refer_to.uri.as_str());
     }
 
+    // Serialisation always writes Content-Length, and the edits below may add Via and
+    // Content-Type: leave room for three more lines.
+    if msg.header_count() + 3 > MAX_HEADERS {
+        return;
+    }
     let out = msg.edit().serialize();
     let again = Message::parse(&out).expect("serialised message parses");
     assert_eq!(again.start_line(), msg.start_line());

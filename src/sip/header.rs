@@ -83,6 +83,19 @@ const TABLE: &[(HeaderName, &str, Option<u8>)] = &[
     (HeaderName::Reason, "Reason", None),
 ];
 
+/// Case-insensitive equality of a canonical name (letters and '-') with a received token.
+/// OR-ing 0x20 folds case exactly here: among token bytes only letters map onto letters, and
+/// only '-' itself maps onto '-'.
+#[inline]
+fn token_eq_ignore_case(canonical: &[u8], token: &[u8]) -> bool {
+    canonical.len() == token.len()
+        && canonical
+            .iter()
+            .zip(token)
+            .fold(0u8, |acc, (a, b)| acc | ((a | 0x20) ^ (b | 0x20)))
+            == 0
+}
+
 impl HeaderName {
     /// Classifies a header name as received: case-insensitive, compact forms included.
     pub fn from_bytes(name: &[u8]) -> HeaderName {
@@ -148,7 +161,7 @@ impl HeaderName {
             _ => &[],
         };
         for &kind in candidates {
-            if kind.as_str().as_bytes().eq_ignore_ascii_case(name) {
+            if token_eq_ignore_case(kind.as_str().as_bytes(), name) {
                 return kind;
             }
         }

@@ -95,28 +95,36 @@ impl<'a> Iterator for CommaSplit<'a> {
     fn next(&mut self) -> Option<&'a [u8]> {
         let s = self.rest?;
         let mut i = 0;
-        let mut in_angle = false;
-        while i < s.len() {
-            match s[i] {
-                b'"' => match quoted_string_end(s, i) {
-                    Some(end) => {
-                        i = end;
-                        continue;
-                    }
-                    None => break,
-                },
-                b'<' => in_angle = true,
-                b'>' => in_angle = false,
-                b',' if !in_angle => {
+        // Jump between the only bytes that matter: quotes, angle brackets and commas.
+        while let Some(off) = memchr::memchr3(b'"', b'<', b',', &s[i..]) {
+            i += off;
+            let next = match s[i] {
+                b'"' => quoted_string_end(s, i),
+                // Inside <...> only the closing '>' matters.
+                b'<' => memchr::memchr(b'>', &s[i..]).map(|close| i + close + 1),
+                _ => {
                     self.rest = Some(&s[i + 1..]);
                     return Some(trim_lws(&s[..i]));
                 }
-                _ => {}
+            };
+            match next {
+                Some(n) => i = n,
+                None => break,
             }
-            i += 1;
         }
         self.rest = None;
         Some(trim_lws(s))
+    }
+}
+
+/// Position of `needle` in `hay`: a plain loop for the short slices of header values, where
+/// memchr's setup costs more than it saves.
+#[inline]
+pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
+    if hay.len() < 64 {
+        hay.iter().position(|&b| b == needle)
+    } else {
+        memchr::memchr(needle, hay)
     }
 }
 

@@ -193,6 +193,7 @@ impl<'a> Message<'a> {
     }
 
     /// Framing only: start line, header lines and Content-Length; header values unchecked.
+    #[inline]
     pub fn parse_framing(datagram: &'a [u8]) -> Result<Message<'a>, ParseError> {
         // RFC 3261 7.5: ignore CRLFs before the start line.
         let lead = datagram

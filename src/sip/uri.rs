@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use super::error::UriFault;
-use super::lex::hex_value;
+use super::lex::{find_byte, hex_value};
 
 /// The URI scheme. Matching is case-insensitive; `Other` keeps the scheme as written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -107,14 +107,14 @@ pub(crate) fn parse_hostport(s: &str) -> Result<(&str, Option<u16>), UriFault> {
         return Err(UriFault::MissingHost);
     }
     let (host, rest) = if b[0] == b'[' {
-        let close = memchr::memchr(b']', b).ok_or(UriFault::UnterminatedIpv6)?;
+        let close = find_byte(b']', b).ok_or(UriFault::UnterminatedIpv6)?;
         let host = &s[..=close];
         if !valid_ipv6_reference(host.as_bytes()) {
             return Err(UriFault::BadHost);
         }
         (host, &s[close + 1..])
     } else {
-        let end = memchr::memchr(b':', b).unwrap_or(b.len());
+        let end = find_byte(b':', b).unwrap_or(b.len());
         let host = &s[..end];
         if !valid_hostname(host.as_bytes()) {
             return Err(if host.is_empty() {
@@ -158,7 +158,7 @@ impl<'a> Uri<'a> {
             return Err(UriFault::Enclosed);
         }
         check_uri_chars(s)?;
-        let colon = memchr::memchr(b':', s.as_bytes()).ok_or(UriFault::MissingScheme)?;
+        let colon = find_byte(b':', s.as_bytes()).ok_or(UriFault::MissingScheme)?;
         let scheme_text = &s[..colon];
         let sb = scheme_text.as_bytes();
         if sb.is_empty()
@@ -196,10 +196,10 @@ impl<'a> Uri<'a> {
         match scheme {
             Scheme::Sip | Scheme::Sips => {
                 // Neither user nor password may hold a raw '@', so the first one ends the userinfo.
-                let after_user = match memchr::memchr(b'@', rest.as_bytes()) {
+                let after_user = match find_byte(b'@', rest.as_bytes()) {
                     Some(at) => {
                         let userinfo = &rest[..at];
-                        let (user, password) = match memchr::memchr(b':', userinfo.as_bytes()) {
+                        let (user, password) = match find_byte(b':', userinfo.as_bytes()) {
                             Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
                             None => (userinfo, None),
                         };
@@ -225,7 +225,7 @@ impl<'a> Uri<'a> {
                 uri.split_params_and_headers(&after_user[hp_end..])?;
             }
             Scheme::Tel => {
-                let end = memchr::memchr(b';', rest.as_bytes()).unwrap_or(rest.len());
+                let end = find_byte(b';', rest.as_bytes()).unwrap_or(rest.len());
                 if end == 0 {
                     return Err(UriFault::MissingHost);
                 }
@@ -243,7 +243,7 @@ impl<'a> Uri<'a> {
 
     /// `tail` is empty or starts with ';' or '?'.
     fn split_params_and_headers(&mut self, tail: &'a str) -> Result<(), UriFault> {
-        let q = memchr::memchr(b'?', tail.as_bytes());
+        let q = find_byte(b'?', tail.as_bytes());
         let (params, headers) = match q {
             Some(q) => (&tail[..q], Some(&tail[q + 1..])),
             None => (tail, None),
@@ -381,12 +381,12 @@ impl<'a> Iterator for UriParams<'a> {
     type Item = (&'a str, Option<&'a str>);
     fn next(&mut self) -> Option<Self::Item> {
         let s = self.rest?;
-        let (one, rest) = match memchr::memchr(b';', s.as_bytes()) {
+        let (one, rest) = match find_byte(b';', s.as_bytes()) {
             Some(i) => (&s[..i], Some(&s[i + 1..])),
             None => (s, None),
         };
         self.rest = rest;
-        Some(match memchr::memchr(b'=', one.as_bytes()) {
+        Some(match find_byte(b'=', one.as_bytes()) {
             Some(e) => (&one[..e], Some(&one[e + 1..])),
             None => (one, None),
         })
@@ -403,12 +403,12 @@ impl<'a> Iterator for UriHeaders<'a> {
     type Item = (&'a str, Option<&'a str>);
     fn next(&mut self) -> Option<Self::Item> {
         let s = self.rest?;
-        let (one, rest) = match memchr::memchr(b'&', s.as_bytes()) {
+        let (one, rest) = match find_byte(b'&', s.as_bytes()) {
             Some(i) => (&s[..i], Some(&s[i + 1..])),
             None => (s, None),
         };
         self.rest = rest;
-        Some(match memchr::memchr(b'=', one.as_bytes()) {
+        Some(match find_byte(b'=', one.as_bytes()) {
             Some(e) => (&one[..e], Some(&one[e + 1..])),
             None => (one, None),
         })
@@ -417,7 +417,7 @@ impl<'a> Iterator for UriHeaders<'a> {
 
 /// Decodes %-escapes; malformed escapes are kept literally.
 pub fn unescape(s: &[u8]) -> Cow<'_, [u8]> {
-    if memchr::memchr(b'%', s).is_none() {
+    if find_byte(b'%', s).is_none() {
         return Cow::Borrowed(s);
     }
     let mut out = Vec::with_capacity(s.len());
