@@ -3,8 +3,8 @@
 //!
 //! Decisions documented here:
 //! - **Topology hiding.** The B-side INVITE is an edit of A's INVITE with Via, Route,
-//!   Record-Route, Contact, Call-ID, From, To, CSeq, Max-Forwards and User-Agent replaced or
-//!   removed; every other message handoff sends (responses, in-dialog requests, ACKs) is built
+//!   Record-Route, Contact, Call-ID, From, To, CSeq, Max-Forwards, User-Agent, Proxy-Require and
+//!   credentials (Authorization, Proxy-Authorization) replaced or removed; every other message handoff sends (responses, in-dialog requests, ACKs) is built
 //!   fresh from the leg's own dialog, copying only the headers in [`passes_through`]. SDP is
 //!   rewritten per leg ([`crate::sdp::rewrite`]) onto handoff's media ports.
 //! - **Reliable provisionals (100rel/PRACK) are negotiated away**: `100rel` is stripped from
@@ -556,8 +556,13 @@ impl ShardCore {
             HeaderName::MinSE,
             HeaderName::UserAgent,
             HeaderName::Warning,
+            HeaderName::ProxyRequire,
         ] {
             edit.remove_header(name);
+        }
+        // Credentials and hop-by-hop routing meant for handoff never travel to the other carrier.
+        for name in ["Authorization", "Proxy-Authorization", "Path"] {
+            edit.remove_header_named(name);
         }
         let via = self.via(&branch);
         let contact = self.contact();
