@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use handoff::runtime::backend::{Backend, ShardWaker};
+use handoff::runtime::backend::{Backend, BackendError, ShardWaker};
 use handoff::runtime::bare::{BareForwarder, run_bare};
 use handoff::runtime::epoll::EpollBackend;
 use handoff::runtime::uring::UringBackend;
@@ -73,9 +73,10 @@ struct Cli {
     /// CPU the system under test (handoff's single shard, or the bare forwarder) is pinned to.
     #[arg(long, default_value_t = 1)]
     relay_cpu: usize,
-    /// CPU the generator's threads are pinned to.
-    #[arg(long, default_value_t = 0)]
-    generator_cpu: usize,
+    /// CPU the generator's threads are pinned to (default: not pinned; its sender and
+    /// receiver then use whatever CPU time the SUT leaves).
+    #[arg(long)]
+    generator_cpu: Option<usize>,
     /// First media port of the SUT; ports up to first + 4 x calls are used. Keep it below the
     /// ephemeral range (32768+), where other processes' sockets collide.
     #[arg(long, default_value_t = 10000)]
@@ -125,7 +126,9 @@ fn main() -> anyhow::Result<()> {
             handoff.display()
         );
     }
-    pin(cli.generator_cpu);
+    if let Some(cpu) = cli.generator_cpu {
+        pin(cpu);
+    }
     let command_line = std::env::args().collect::<Vec<_>>().join(" ");
     let mut rows = Vec::new();
     for &calls in &cli.calls {
@@ -178,13 +181,26 @@ fn bare_main(io: &str, pairs: usize, base_port: u16, cpu: usize) -> anyhow::Resu
 
 fn serve_bare<B: Backend>(mut backend: B, pairs: usize, base_port: u16) -> anyhow::Result<()> {
     let mut forwarder = BareForwarder::new();
+    let mut opened = 0;
     for i in 0..pairs {
         let (a, b) = bare_ports(base_port, i);
-        forwarder
-            .add_pair(&mut backend, LOOPBACK, a, b)
-            .with_context(|| format!("pair {i} of {pairs}"))?;
+        match forwarder.add_pair(&mut backend, LOOPBACK, a, b) {
+            Ok(_) => opened += 1,
+            // The host's socket limit (RLIMIT_NOFILE caps both the fd table and a ring's
+            // registered-file table): forward the pairs that fit, as handoff does.
+            Err(BackendError::MediaTableFull(_)) => break,
+            Err(BackendError::MediaBind { source, .. })
+                if source.raw_os_error() == Some(libc::EMFILE) =>
+            {
+                break;
+            }
+            Err(e) => return Err(e).with_context(|| format!("pair {i} of {pairs}")),
+        }
     }
-    println!("ready {pairs}");
+    if opened < pairs {
+        eprintln!("bare forwarder: only {opened} of {pairs} pairs fit the socket limit");
+    }
+    println!("ready {opened}");
     std::io::stdout().flush()?;
     // The parent closes our stdin to stop us.
     let stop = Arc::new(AtomicBool::new(false));
@@ -216,6 +232,8 @@ struct RunResult {
     sut: &'static str,
     error: Option<String>,
     calls_up: usize,
+    /// Calls whose media sockets the SUT could open (the host's socket limit caps them).
+    calls_with_media: usize,
     target_pps: f64,
     offered_pps: f64,
     relayed_pps: f64,
@@ -337,7 +355,10 @@ fn bare_sut(cli: &Cli, io: &str, calls: usize) -> anyhow::Result<RunResult> {
     let stdout = child.0.stdout.take().context("bare stdout")?;
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
-    if !line.starts_with("ready") {
+    let Some(opened) = line
+        .strip_prefix("ready ")
+        .and_then(|n| n.trim().parse::<usize>().ok())
+    else {
         let _ = child.0.kill();
         let mut err = String::new();
         if let Some(mut stderr) = child.0.stderr.take() {
@@ -351,9 +372,9 @@ fn bare_sut(cli: &Cli, io: &str, calls: usize) -> anyhow::Result<RunResult> {
             "the bare forwarder did not start: {}",
             cause.join(" ").trim()
         );
-    }
+    };
     let endpoints = Endpoints::bind()?;
-    let plans: Vec<CallPlan> = (0..calls)
+    let plans: Vec<CallPlan> = (0..opened)
         .map(|i| {
             let (a, b) = bare_ports(cli.base_port, i);
             CallPlan {
@@ -364,6 +385,7 @@ fn bare_sut(cli: &Cli, io: &str, calls: usize) -> anyhow::Result<RunResult> {
         .collect();
     let mut result = drive(cli, &endpoints, &plans, child.0.id())?;
     result.sut = "bare";
+    result.calls_with_media = opened;
     Ok(result)
 }
 
@@ -466,8 +488,20 @@ to = "platform"
     if plans.is_empty() {
         bail!("no call could be set up; handoff log: {}", log_tail());
     }
+    let media_failures = std::fs::read_to_string(&log_path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("not opened"))
+        .count();
+    if media_failures > 0 {
+        eprintln!(
+            "   handoff: {media_failures} calls have no media sockets (see its log: {})",
+            log_tail()
+        );
+    }
     let mut result = drive(cli, &endpoints, &plans, pid)?;
     result.sut = "handoff";
+    result.calls_with_media = plans.len().saturating_sub(media_failures);
     result.memory_per_call = Some(rss_after.saturating_sub(rss_before) as f64 / plans.len() as f64);
     // Keep the SIP sockets alive until handoff is gone, so it sees no ICMP errors.
     drop(child);
@@ -697,6 +731,7 @@ fn drive(
         sut: "",
         error: None,
         calls_up: plans.len(),
+        calls_with_media: plans.len(),
         target_pps: (plans.len() as u64 * 2 * PACKETS_PER_SECOND) as f64,
         offered_pps: sent_measured as f64 / measured.as_secs_f64(),
         relayed_pps: received.measured as f64 / measured.as_secs_f64(),
@@ -717,9 +752,11 @@ fn receive(
     sockets: Vec<UdpSocket>,
     epoch: Instant,
     stop: Arc<AtomicBool>,
-    cpu: usize,
+    cpu: Option<usize>,
 ) -> anyhow::Result<Received> {
-    pin(cpu);
+    if let Some(cpu) = cpu {
+        pin(cpu);
+    }
     let epoll = Epoll::new()?;
     for (token, socket) in sockets.iter().enumerate() {
         epoll.add(socket.as_raw_fd(), token as u64)?;
@@ -1081,11 +1118,15 @@ fn render(cli: &Cli, command_line: &str, rows: &[(usize, String, RunResult, RunR
          The system under test (SUT: handoff with one shard, or the bare forwarder) is pinned to cpu {}; \
          the generator to cpu {}. CPU = the SUT's utime+stime over the window, in cores. \
          `handoff/bare` compares packets/s per core (relayed pps / cores used).\n",
-        cli.warmup, cli.seconds, cli.relay_cpu, cli.generator_cpu
+        cli.warmup,
+        cli.seconds,
+        cli.relay_cpu,
+        cli.generator_cpu
+            .map_or("none (unpinned)".to_owned(), |c| c.to_string())
     );
     let _ = writeln!(
         md,
-        "| calls | io | SUT | calls up | target pps | offered pps | relayed pps | loss | p50 µs | p99 µs | p99.9 µs | CPU cores | CPU per 100k pps | pps per core | handoff/bare per core | RSS per call |"
+        "| calls | io | SUT | calls up / with media | target pps | offered pps | relayed pps | loss | p50 µs | p99 µs | p99.9 µs | CPU cores | CPU per 100k pps | pps per core | handoff/bare per core | RSS per call |"
     );
     let _ = writeln!(
         md,
@@ -1113,9 +1154,10 @@ fn render(cli: &Cli, command_line: &str, rows: &[(usize, String, RunResult, RunR
                 .unwrap_or_default();
             let _ = writeln!(
                 md,
-                "| {calls} | {io} | {} | {} | {:.0} | {:.0} | {:.0} | {:.3}% | {:.0} | {:.0} | {:.0} | {:.2} | {:.1}% | {:.0} | {ratio} | {memory} |",
+                "| {calls} | {io} | {} | {} / {} | {:.0} | {:.0} | {:.0} | {:.3}% | {:.0} | {:.0} | {:.0} | {:.2} | {:.1}% | {:.0} | {ratio} | {memory} |",
                 r.sut,
                 r.calls_up,
+                r.calls_with_media,
                 r.target_pps,
                 r.offered_pps,
                 r.relayed_pps,
