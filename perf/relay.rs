@@ -79,7 +79,7 @@ struct Cli {
     generator_cpu: Option<usize>,
     /// First media port of the SUT; ports up to first + 4 x calls are used. Keep it below the
     /// ephemeral range (32768+), where other processes' sockets collide.
-    #[arg(long, default_value_t = 10000)]
+    #[arg(long, default_value_t = 12000)]
     base_port: u16,
     /// Also write the results as a markdown file here.
     #[arg(long)]
