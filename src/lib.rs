@@ -5,11 +5,13 @@ pub mod audit;
 pub mod config;
 pub mod core;
 pub mod media;
+pub mod metrics;
 pub mod numbering;
 pub mod runtime;
 pub mod sdp;
 pub mod server;
 pub mod sim;
 pub mod sip;
+pub mod transfer;
 
 pub use server::run;

@@ -1,5 +1,6 @@
 //! The `handoff` binary: run the SBC, or check a config file.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -18,8 +19,12 @@ const EXIT_INVALID_CONFIG: u8 = 2;
 /// across carrier boundaries work.
 ///
 /// Without a subcommand, handoff runs: it loads the config (the embedded default when no
-/// --config is given), binds the SIP socket on `sbc.listen` and serves until stopped. An invalid
-/// config is reported as by `check` (one `file:line:col: message` per problem) and exits 2.
+/// --config is given), starts one shard per CPU on `sbc.listen` and serves. An invalid config is
+/// reported as by `check` (one `file:line:col: message` per problem) and exits 2.
+///
+/// Signals: SIGHUP re-reads the --config file and applies it to new calls (an invalid file is
+/// refused and the running config stays); SIGTERM or SIGINT drain: new calls get 503, calls up
+/// continue for at most `sbc.drain_s` seconds, then get BYE, and handoff exits.
 #[derive(Parser, Debug)]
 #[command(name = "handoff", version)]
 struct Cli {
@@ -68,6 +73,7 @@ fn main() -> anyhow::Result<ExitCode> {
             tracing_subscriber::fmt()
                 .with_max_level(cli.log_level)
                 .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal())
                 .init();
             let source = cli
                 .config

@@ -1,6 +1,6 @@
 //! The process: starts one shard thread per configured CPU, then turns signals into shard
 //! messages. SIGTERM/SIGINT drain (new INVITEs get 503, established calls continue until they
-//! end or `drain_s` passes, then get BYE); SIGHUP reloads the config file (refused, with every
+//! end or `drain_s` passes, then get BYE; a second SIGTERM/SIGINT sends the BYEs at once); SIGHUP reloads the config file (refused, with every
 //! error logged, when it does not validate; the running config stays).
 //!
 //! [`Server`] is the same machinery without signals, for embedding and tests.
@@ -144,6 +144,7 @@ impl Server {
         let statuses: Vec<Arc<ShardStatus>> = (0..shards)
             .map(|_| Arc::new(ShardStatus::default()))
             .collect();
+        let all_status: Arc<[Arc<ShardStatus>]> = statuses.iter().cloned().collect();
         let mut threads = Vec::with_capacity(shards);
         for (index, mut backend) in backends.into_iter().enumerate() {
             backend.set_peers(peers.clone());
@@ -157,6 +158,7 @@ impl Server {
                     source,
                 })?,
                 status: statuses[index].clone(),
+                all_status: all_status.clone(),
                 clock,
                 seed: 0x68616e646f6666 ^ ((index as u64) << 48) ^ clock_seed(),
             };
@@ -358,7 +360,9 @@ pub fn run_with(config: Config, config_path: Option<PathBuf>) -> Result<(), RunE
             Ok(Some(signal)) if signal == libc::SIGHUP => reload(&mut server, config_path.as_ref()),
             Ok(Some(_)) => {
                 if server.is_draining() {
-                    tracing::info!("already draining");
+                    // A second stop request: do not wait for drain_s, hang up everything now.
+                    tracing::warn!("second stop request: ending every call now");
+                    server.drain_within(Duration::ZERO);
                 } else {
                     tracing::info!(
                         drain_s = server.config().sbc.drain_s,

@@ -6,6 +6,10 @@ use handoff::sim::{Sim, SimOptions, scenarios};
 fn calls_owned_by_other_shards_work() {
     let mut sim = Sim::new(SimOptions::default().seed(21).shards(4));
     scenarios::wrong_shard(&mut sim, 6).unwrap();
+    assert!(
+        sim.forwarded > 0,
+        "no call landed on the wrong shard with this seed"
+    );
     // Calls were created on more than one shard.
     let shards_with_calls = sim
         .shards()

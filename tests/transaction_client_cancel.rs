@@ -146,3 +146,34 @@ fn timer_c_cancels_an_invite_that_rings_forever() {
     d.advance_to_ms(280_000);
     assert_eq!(d.send_times("CANCEL"), vec![280_000]);
 }
+
+#[test]
+fn a_final_before_any_provisional_makes_the_deferred_cancel_moot() {
+    let mut d = Driver::new();
+    let branch = "z9hG4bK-hf0000-00000000000000d4";
+    let call_id = "hf0000-00000000000000d4@handoff";
+    let tx = d
+        .layer
+        .send_request(
+            d.now,
+            addr(PLATFORM),
+            Method::Invite,
+            branch,
+            our_request("INVITE", branch, call_id, 1),
+        )
+        .unwrap();
+    d.drain();
+    assert!(d.layer.cancel(d.now, tx));
+    d.drain();
+    let busy = response_to_ours(486, "Busy Here", branch, call_id, Some("b"), 1, "INVITE");
+    assert_eq!(
+        d.response(PLATFORM, &busy),
+        ClientAction::Final { tx, status: 486 }
+    );
+    assert!(!d.layer.cancel(d.now, tx), "nothing left to cancel");
+    d.drain();
+    d.advance_to_ms(60_000);
+    assert!(d.send_times("CANCEL").is_empty());
+    assert_eq!(d.send_times("ACK"), vec![0]);
+    assert!(d.timeouts.is_empty());
+}

@@ -21,8 +21,9 @@
 //!   (T1 doubling up to T2) until the ACK; after 64*T1 without ACK it BYEs both legs.
 //! - **Requests are sent to the trunk's peer address** (trunks are identified by ip:port); the
 //!   Request-URI is the remote target and the route set is carried in Route headers.
-//! - Not handled: late offer (INVITE without SDP whose offer comes in the 2xx) is relayed, but the
-//!   answer in the ACK is not relayed; forking on leg B keeps the first tag only.
+//! - **Late offer** (INVITE without SDP): the offer in the far side's 2xx is relayed, and handoff's
+//!   ACK to that side waits for the ACK carrying the answer, which it then relays.
+//! - Not handled: forking on leg B keeps the tag of the 2xx only.
 
 use std::net::SocketAddr;
 
@@ -85,12 +86,49 @@ fn filtered_supported(message: &Message) -> Option<String> {
 }
 
 /// A 400 for a request that failed to parse, naming the error in the reason phrase and a
-/// Warning. `None` when even the framing is broken: without Via there is nowhere to answer.
+/// Warning. The headers a response needs (Via, From, To, Call-ID, CSeq) are salvaged from the raw
+/// lines into a minimal request that the parser can frame. `None` when they cannot be found
+/// (without Via there is nowhere to answer), for ACK, and for responses.
 fn bad_request(payload: &[u8], error: &str) -> Option<Vec<u8>> {
-    let framed = Message::parse_framing(payload).ok()?;
-    if !framed.is_request() || framed.method() == Some(Method::Ack) {
+    if payload.starts_with(b"SIP/") || payload.starts_with(b"ACK ") {
         return None;
     }
+    let head_end = memchr::memmem::find(payload, b"\r\n\r\n").unwrap_or(payload.len());
+    let mut salvaged: Vec<u8> = Vec::new();
+    let mut method = "OPTIONS".to_string();
+    for line in payload[..head_end].split(|b| *b == b'\n').skip(1) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
+        let name = String::from_utf8_lossy(&line[..colon])
+            .trim()
+            .to_ascii_lowercase();
+        if !matches!(
+            name.as_str(),
+            "via" | "v" | "from" | "f" | "to" | "t" | "call-id" | "i" | "cseq"
+        ) {
+            continue;
+        }
+        if name == "cseq" {
+            let value = String::from_utf8_lossy(&line[colon + 1..]).into_owned();
+            if let Some(token) = value.split_whitespace().nth(1)
+                && token.bytes().all(|b| b.is_ascii_alphabetic())
+            {
+                method = token.to_string();
+            }
+        }
+        salvaged.extend_from_slice(line);
+        salvaged.extend_from_slice(b"\r\n");
+    }
+    if method == "ACK" {
+        return None;
+    }
+    let mut minimal = format!("{method} sip:invalid SIP/2.0\r\n").into_bytes();
+    minimal.extend_from_slice(&salvaged);
+    minimal.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+    let framed = Message::parse_framing(&minimal).ok()?;
+    framed.top_via().ok()?;
     let reason = reason_phrase(&format!("Bad Request ({error})"));
     let warning = format!(
         "399 handoff \"{}\"",
@@ -627,6 +665,7 @@ impl ShardCore {
             },
             codecs,
             reinvite_pending: false,
+            deferred_ack: None,
             outstanding: 1,
             end_reason: None,
         };
@@ -713,7 +752,16 @@ impl ShardCore {
         let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
         if method == Method::Bye {
             self.reply(now, tx, request, 200, "OK", &[]);
-            if self.calls.get(&seq).is_some_and(|c| !c.is_ended()) {
+            let state = self.calls.get(&seq).map(|c| c.state);
+            if state == Some(CallState::AwaitingAnswer) {
+                // A BYE in the early dialog: the INVITE is abandoned (CANCEL toward B).
+                let reason = if side == Side::A {
+                    "bye_from_a"
+                } else {
+                    "bye_from_b"
+                };
+                self.hang_up(now, seq, reason, 487);
+            } else if state == Some(CallState::Established) {
                 let reason = if side == Side::A {
                     "bye_from_a"
                 } else {
@@ -906,6 +954,11 @@ impl ShardCore {
 
     /// handoff's ACK for a 2xx to its INVITE with CSeq `cseq` on leg `side`.
     fn send_ack(&mut self, seq: u64, side: Side, cseq: u32) {
+        self.send_ack_with_body(seq, side, cseq, None);
+    }
+
+    /// As `send_ack`, with the SDP answer of a late offer.
+    fn send_ack_with_body(&mut self, seq: u64, side: Side, cseq: u32, body: Option<Vec<u8>>) {
         let branch = self.ids.branch();
         let via = self.via(&branch);
         let Some(call) = self.calls.get_mut(&seq) else {
@@ -926,13 +979,15 @@ impl ShardCore {
         for route in &dialog.route_set {
             builder = builder.header("Route", route);
         }
-        let Ok(bytes) = builder
+        builder = builder
             .header("From", &dialog.local_party)
             .header("To", &dialog.remote_party)
             .header("Call-ID", &dialog.call_id)
-            .header("CSeq", format!("{cseq} ACK"))
-            .build()
-        else {
+            .header("CSeq", format!("{cseq} ACK"));
+        if let Some(body) = &body {
+            builder = builder.body("application/sdp", body);
+        }
+        let Ok(bytes) = builder.build() else {
             return;
         };
         let to = dialog.peer;
@@ -948,11 +1003,53 @@ impl ShardCore {
             return;
         };
         let cseq = ack.cseq().map(|c| c.seq).unwrap_or(0);
-        if let Some(call) = self.calls.get_mut(&seq) {
-            let leg = call.leg_mut(side);
-            if leg.pending_2xx.as_ref().is_some_and(|p| p.cseq == cseq) {
-                leg.pending_2xx = None;
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return;
+        };
+        let leg = call.leg_mut(side);
+        if leg.pending_2xx.as_ref().is_none_or(|p| p.cseq != cseq) {
+            return;
+        }
+        leg.pending_2xx = None;
+        // Late offer: this ACK carries the answer the other leg's ACK is waiting for.
+        if let Some((ack_side, ack_cseq)) = call.deferred_ack
+            && ack_side == side.other()
+        {
+            call.deferred_ack = None;
+            let body = if is_sdp(ack) {
+                self.rewrite_sdp(seq, side, ack.body()).ok()
+            } else {
+                None
+            };
+            self.send_ack_with_body(seq, ack_side, ack_cseq, body);
+        }
+    }
+
+    /// Whether the request of server transaction `server` carried no SDP (a late offer: the
+    /// answer will come in the ACK).
+    fn request_lacks_sdp(&self, server: ServerTxId) -> bool {
+        self.txn
+            .server_request(server)
+            .and_then(|bytes| Message::parse(bytes).ok().map(|m| !is_sdp(&m)))
+            .unwrap_or(false)
+    }
+
+    /// ACK the far side's 2xx now, or, for a late offer, once the answer arrives in the ACK
+    /// from the side that sent the INVITE.
+    fn ack_or_defer(
+        &mut self,
+        seq: u64,
+        side: Side,
+        cseq: u32,
+        server: ServerTxId,
+        response: &Message,
+    ) {
+        if is_sdp(response) && self.request_lacks_sdp(server) {
+            if let Some(call) = self.calls.get_mut(&seq) {
+                call.deferred_ack = Some((side, cseq));
             }
+        } else {
+            self.send_ack(seq, side, cseq);
         }
     }
 
@@ -1049,7 +1146,13 @@ impl ShardCore {
             ClientPurpose::Bye { .. } => return,
         };
         let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
-        self.send_ack(purpose.call(), side, cseq);
+        let deferred = self
+            .calls
+            .get(&purpose.call())
+            .is_some_and(|c| c.deferred_ack == Some((side, cseq)));
+        if !deferred {
+            self.send_ack(purpose.call(), side, cseq);
+        }
     }
 
     /// A 2xx to an INVITE whose transaction is gone: re-ACK it if it is one of our dialogs.
@@ -1143,7 +1246,12 @@ impl ShardCore {
                     routes.reverse();
                     call.b.dialog.route_set = routes;
                     let cseq = response.cseq().map(|c| c.seq).unwrap_or(1);
-                    self.send_ack(seq, Side::B, cseq);
+                    let (server, ended) = (call.invite.server, call.is_ended());
+                    if ended {
+                        self.send_ack(seq, Side::B, cseq);
+                    } else {
+                        self.ack_or_defer(seq, Side::B, cseq, server, response);
+                    }
                     let Some(call) = self.calls.get_mut(&seq) else {
                         return;
                     };
@@ -1184,7 +1292,7 @@ impl ShardCore {
                             call.leg_mut(to).dialog.set_remote_target(&target);
                         }
                         let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
-                        self.send_ack(seq, to, cseq);
+                        self.ack_or_defer(seq, to, cseq, server, response);
                     }
                 }
                 self.relay_response(now, seq, to.other(), server, status, response);
@@ -1265,6 +1373,10 @@ impl ShardCore {
         to: SocketAddr,
         bytes: Vec<u8>,
     ) {
+        // An ended call answers a late re-INVITE once but keeps no retransmission state.
+        if self.calls.get(&seq).is_none_or(|c| c.is_ended()) {
+            return;
+        }
         let t1 = self.config.sbc.timers.t1_ms;
         let token = self.set_timer(
             now.plus_millis(t1),
@@ -1346,7 +1458,7 @@ impl ShardCore {
                     .map(|(seq, _)| *seq)
                     .collect();
                 for seq in live {
-                    self.hang_up(now, seq, "drain");
+                    self.hang_up(now, seq, "drain", 503);
                 }
             }
         }
@@ -1366,7 +1478,7 @@ impl ShardCore {
         }
         if now.millis_since(pending.started) >= 64 * timers.t1_ms {
             // No ACK in 64*T1: the dialog is dead on that side (RFC 3261 13.3.1.4).
-            self.hang_up(now, seq, "ack_timeout");
+            self.hang_up(now, seq, "ack_timeout", 503);
             return;
         }
         self.stats.retransmitted_2xx += 1;
@@ -1387,8 +1499,8 @@ impl ShardCore {
     }
 
     /// End a live call from handoff's side: BYE both legs when answered; when still ringing,
-    /// 503 to A and CANCEL toward B.
-    fn hang_up(&mut self, now: Time, seq: u64, reason: &str) {
+    /// `early_status` to A and CANCEL toward B.
+    fn hang_up(&mut self, now: Time, seq: u64, reason: &str, early_status: u16) {
         let Some(call) = self.calls.get(&seq) else {
             return;
         };
@@ -1409,12 +1521,19 @@ impl ShardCore {
                 if let Some(request) = request
                     && let Ok(message) = Message::parse(&request)
                 {
-                    self.respond_with_tag(now, server, &message, 503, default_reason(503), &tag);
+                    self.respond_with_tag(
+                        now,
+                        server,
+                        &message,
+                        early_status,
+                        default_reason(early_status),
+                        &tag,
+                    );
                 }
                 if let Some(client) = client {
                     self.txn.cancel(now, client);
                 }
-                self.end_call(now, seq, reason, Some(503));
+                self.end_call(now, seq, reason, Some(early_status));
             }
         }
     }
@@ -1429,6 +1548,7 @@ impl ShardCore {
             return;
         }
         let answered = call.answered;
+        let deferred = call.deferred_ack.take();
         call.state = CallState::Ended;
         call.end_reason = Some(reason.to_string());
         call.reinvite_pending = false;
@@ -1457,6 +1577,10 @@ impl ShardCore {
         self.outputs
             .push_back(Output::Media(MediaCommand::Close { call: id }));
         self.event(Event::CallEnded(end));
+        if let Some((side, cseq)) = deferred {
+            // The answer never came: ACK without it so the far end stops retransmitting.
+            self.send_ack(seq, side, cseq);
+        }
         let linger = 64 * self.config.sbc.timers.t1_ms;
         self.set_timer(now.plus_millis(linger), CoreTimer::Reap { call: seq });
     }

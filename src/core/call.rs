@@ -89,6 +89,9 @@ pub struct Call {
     pub codecs: Vec<String>,
     /// A re-INVITE is being relayed (another one gets 491).
     pub reinvite_pending: bool,
+    /// Late offer: handoff's ACK to the 2xx on this leg (with this CSeq) waits for the answer
+    /// in the ACK from the other leg.
+    pub deferred_ack: Option<(Side, u32)>,
     /// Client transactions of this call still awaiting their final response.
     pub outstanding: u32,
     /// Set when the call ended: the reason, for tests and introspection.

@@ -165,8 +165,12 @@ pub fn owner_of_datagram(datagram: &[u8], shard_count: u16) -> ShardId {
     let is_response = datagram.starts_with(b"SIP/");
     let mut call_id: Option<&[u8]> = None;
     let mut top_via: Option<&[u8]> = None;
-    let mut lines = datagram.split(|&b| b == b'\n').skip(1);
-    for line in lines.by_ref() {
+    let mut next_line = memchr::memchr(b'\n', datagram).map_or(datagram.len(), |i| i + 1);
+    while next_line < datagram.len() {
+        let rest = &datagram[next_line..];
+        let line_len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+        let line = &rest[..line_len];
+        next_line += line_len + 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             break; // end of headers

@@ -468,7 +468,9 @@ impl RelayTable {
         }
         let transcode = match (out_kind, entry.law(side), entry.law(peer)) {
             (SlotKind::Rtp, Some(from), Some(to))
-                if from != to && packet.get(1).map(|b| b & 0x7F) == Some(from.payload_type()) =>
+                if from != to
+                    && packet.get(1).map(|b| b & 0x7F) == Some(from.payload_type())
+                    && rtp_payload_range(packet).is_some() =>
             {
                 Some(Transcode { from, to })
             }

@@ -113,6 +113,13 @@ impl Outbox {
         self.staged.len()
     }
 
+    /// The payload of the packet staged last, to rewrite in place (transcoding).
+    pub fn last_payload_mut(&mut self) -> Option<&mut [u8]> {
+        let index = self.staged.len().checked_sub(1)?;
+        let len = self.staged[index].len as usize;
+        Some(&mut self.data[index][..len])
+    }
+
     pub fn is_empty(&self) -> bool {
         self.staged.is_empty()
     }

@@ -8,11 +8,11 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::backend::{Backend, BackendError, MediaPair, MediaSocket, Outbox};
 use crate::core::{CallRef, MediaCommand, MediaCounters};
+use crate::media::g711::G711Law;
 use crate::media::relay::{RelayDecision, RelayError, RelayTable, SlotId};
 
 const NO_SLOT: u32 = u32::MAX;
 /// G.711 packets are 172 bytes; a longer packet is passed on untouched rather than transcoded.
-const MAX_TRANSCODED_PACKET: usize = 1500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
@@ -140,6 +140,18 @@ impl MediaRelay {
         }
     }
 
+    /// The G.711 law each leg negotiated; when they differ the relay transcodes (see
+    /// [`RelayTable::set_laws`]).
+    pub fn set_laws(
+        &mut self,
+        call: CallRef,
+        a: Option<G711Law>,
+        b: Option<G711Law>,
+    ) -> Result<(), MediaError> {
+        self.table.set_laws(call, a, b)?;
+        Ok(())
+    }
+
     /// Closes a call's sockets at once: from here on nothing of it is relayed.
     pub fn close<B: Backend + ?Sized>(&mut self, backend: &mut B, call: CallRef) {
         let Some(media) = self.calls.remove(&call) else {
@@ -186,19 +198,15 @@ impl MediaRelay {
                 dst,
                 transcode,
             } => {
-                // Transcoding rewrites a stack copy, so the fast path still allocates nothing.
-                let mut transcoded = [0u8; MAX_TRANSCODED_PACKET];
-                let out_payload = match transcode {
-                    Some(t) if payload.len() <= MAX_TRANSCODED_PACKET => {
-                        let copy = &mut transcoded[..payload.len()];
-                        copy.copy_from_slice(payload);
-                        t.apply(copy);
-                        &*copy
-                    }
-                    _ => payload,
-                };
                 match self.slot_socket.get(out_slot.0 as usize) {
-                    Some(&out) if outbox.push(out, dst, out_payload) => {
+                    Some(&out) if outbox.push(out, dst, payload) => {
+                        // Transcoding rewrites the outbox's own copy in place: no extra copy,
+                        // no allocation, and nothing at all when the laws match.
+                        if let Some(t) = transcode
+                            && let Some(staged) = outbox.last_payload_mut()
+                        {
+                            t.apply(staged);
+                        }
                         self.stats.relayed += 1;
                         true
                     }

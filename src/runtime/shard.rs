@@ -68,6 +68,10 @@ pub struct ShardSetup {
     pub mesh: Arc<ShardMesh>,
     pub audit: AuditWriter,
     pub status: Arc<ShardStatus>,
+    /// Every shard's status (this one's included). A draining shard keeps serving until no
+    /// shard has calls left: the kernel keeps steering datagrams to every SO_REUSEPORT socket,
+    /// so a shard that stopped early would leave late requests unanswered.
+    pub all_status: Arc<[Arc<ShardStatus>]>,
     pub clock: Clock,
     pub seed: u64,
 }
@@ -90,6 +94,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         mesh,
         mut audit,
         status,
+        all_status,
         clock,
         seed,
     } = setup;
@@ -154,7 +159,10 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         }
 
         if let Some(deadline) = drain_deadline {
-            let calls = status.active_calls.load(Ordering::Relaxed);
+            let calls: usize = all_status
+                .iter()
+                .map(|s| s.active_calls.load(Ordering::Relaxed))
+                .sum();
             let grace_over = now >= deadline.plus_millis(DRAIN_GRACE.as_millis() as u64);
             if calls == 0 || grace_over {
                 tracing::info!(shard = index, calls_left = calls, "drained, stopping");

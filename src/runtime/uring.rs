@@ -349,20 +349,28 @@ impl UringBackend {
         self.sip_addr
     }
 
-    /// Pushes one SQE, submitting first if the queue is full.
+    /// Pushes one SQE, submitting first if the queue is full (and reaping if the completion
+    /// queue is what holds the kernel back).
     fn push(&mut self, entry: squeue::Entry) {
-        loop {
+        for _ in 0..64 {
             // SAFETY: every pointer an entry carries (msghdr, iovec, address, buffers) points
             // into memory owned by `self` that stays put until the matching completion.
             let pushed = unsafe { self.ring.submission().push(&entry) };
             if pushed.is_ok() {
                 return;
             }
-            if let Err(e) = self.ring.submit() {
-                tracing::error!(error = %e, "io_uring submit failed while the queue was full");
-                return;
+            match self.ring.submit() {
+                Ok(_) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN)) => {
+                    self.reap()
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "io_uring submit failed while the queue was full");
+                    return;
+                }
             }
         }
+        tracing::error!("io_uring submission queue stayed full; operation dropped");
     }
 
     fn arm_sip(&mut self) {

@@ -15,6 +15,7 @@
 //! sim.run_until(|s| s.ua_ref(CARRIER).dialog(call).is_confirmed(), 5_000);
 //! ```
 
+pub mod core_fuzz;
 mod net;
 pub mod scenarios;
 mod ua;
@@ -194,6 +195,8 @@ pub struct Sim {
     /// Steps taken (events processed).
     pub steps: u64,
     check_invariants: bool,
+    /// Print every delivered datagram's first line (env HANDOFF_SIM_TRACE=1).
+    pub trace: bool,
 }
 
 impl Sim {
@@ -245,13 +248,18 @@ impl Sim {
             forwarded: 0,
             steps: 0,
             check_invariants: options.check_invariants,
+            trace: std::env::var_os("HANDOFF_SIM_TRACE").is_some(),
         };
         sim.flush();
         sim
     }
 
+    /// The agent, with its clock set to now (scripts act at the current virtual time).
     pub fn ua(&mut self, agent: usize) -> &mut UserAgent {
-        &mut self.agents[agent]
+        let now = self.now;
+        let agent = &mut self.agents[agent];
+        agent.set_now(now);
+        agent
     }
 
     pub fn ua_ref(&self, agent: usize) -> &UserAgent {
@@ -283,6 +291,15 @@ impl Sim {
         let now = self.now;
         for (index, agent) in self.agents.iter_mut().enumerate() {
             for (to, payload) in agent.take_outbox() {
+                if self.trace {
+                    let first = payload.split(|b| *b == b'\n').next().unwrap_or_default();
+                    eprintln!(
+                        "{:>8} ms {} sends {}",
+                        now.as_millis(),
+                        agent.name,
+                        String::from_utf8_lossy(first).trim_end()
+                    );
+                }
                 self.net.send(now, agent.addr, to, payload);
             }
             for at in agent.take_wakeups() {
@@ -335,6 +352,14 @@ impl Sim {
         let now = self.now;
         match event {
             SimEvent::Datagram { from, to, payload } => {
+                if self.trace {
+                    let first = payload.split(|b| *b == b'\n').next().unwrap_or_default();
+                    eprintln!(
+                        "{:>8} ms {from} -> {to}: {}",
+                        now.as_millis(),
+                        String::from_utf8_lossy(first).trim_end()
+                    );
+                }
                 if to == self.sbc {
                     let shard = reuseport_shard(from, to, self.shards.len() as u16);
                     self.shards[usize::from(shard.0)].handle_datagram(now, from, &payload);

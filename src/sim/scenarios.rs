@@ -5,8 +5,9 @@
 //! right reason, no media port left. Checks that only hold on a clean link (every provisional
 //! seen) belong in the test files. A flow returns `Err` with what went wrong and when.
 
-use super::{CARRIER, DialogId, PLATFORM, STRANGER, Sim, offer_sdp, sdp_with};
+use super::{CARRIER, DialogId, PLATFORM, STRANGER, Sim, offer_sdp, reuseport_shard, sdp_with};
 use crate::core::dialog::Side;
+use crate::core::ids;
 
 pub type FlowResult = Result<(), String>;
 
@@ -356,10 +357,16 @@ pub fn retransmit_2xx_until_ack(sim: &mut Sim, dropped: u32) -> FlowResult {
         acked,
         "caller saw the 2xx {got} times, dropped {dropped} ACKs"
     );
-    // Let the ACK reach handoff.
-    sim.run_for(1_000);
+    // Once an ACK gets through (on a lossy link it may take a few more), retransmissions stop;
+    // past 64*T1 they have stopped for sure, and the call must still be up.
+    sim.run_for(35_000);
+    ensure!(
+        sim,
+        sim.calls_active() == 1,
+        "call did not survive: {:?}",
+        sim.call_ends()
+    );
     let got = sim.ua_ref(CARRIER).dialog(caller).invite_2xx_received;
-    // Once ACKed, the retransmissions stop.
     sim.run_for(10_000);
     let later = sim.ua_ref(CARRIER).dialog(caller).invite_2xx_received;
     ensure!(
@@ -447,8 +454,18 @@ pub fn options_keepalive(sim: &mut Sim) -> FlowResult {
 /// Several calls: with 4 shards, some Call-IDs hash to another shard than the carrier's socket
 /// lands on; those are forwarded and handled like the others.
 pub fn wrong_shard(sim: &mut Sim, calls: usize) -> FlowResult {
+    let shard_count = sim.shards().len() as u16;
+    let landing = reuseport_shard(sim.ua_ref(CARRIER).addr, sim.sbc, shard_count);
+    let mut misrouted = 0;
     for _ in 0..calls {
         let (caller, callee) = establish(sim)?;
+        let owner =
+            ids::shard_for_call_id(&sim.ua_ref(CARRIER).dialog(caller).call_id, shard_count);
+        if owner != landing {
+            misrouted += 1;
+            let held = sim.shard(usize::from(owner.0)).calls_active();
+            ensure!(sim, held == 1, "owner shard {owner:?} holds {held} calls");
+        }
         sim.ua(CARRIER).bye(caller);
         ensure!(
             sim,
@@ -463,8 +480,9 @@ pub fn wrong_shard(sim: &mut Sim, calls: usize) -> FlowResult {
     }
     ensure!(
         sim,
-        sim.forwarded > 0,
-        "no datagram was forwarded between shards"
+        misrouted == 0 || sim.forwarded > 0,
+        "{misrouted} calls landed on a shard that does not own them, {} datagrams forwarded",
+        sim.forwarded
     );
     ensure!(
         sim,

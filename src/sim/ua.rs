@@ -159,6 +159,8 @@ pub struct UserAgent {
     pub auto_answer_sdp: Option<Vec<u8>>,
     /// Swallow this many ACKs to 2xx (to test handoff's 2xx retransmission).
     pub drop_acks: u32,
+    /// SDP answer to put in ACKs to 2xx (late offer: the offer came in the 2xx).
+    pub ack_sdp: Option<Vec<u8>>,
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -192,7 +194,12 @@ impl UserAgent {
             now: Time::ZERO,
             auto_answer_sdp: None,
             drop_acks: 0,
+            ack_sdp: None,
         }
+    }
+
+    pub fn set_now(&mut self, now: Time) {
+        self.now = self.now.max(now);
     }
 
     pub fn take_outbox(&mut self) -> Vec<(SocketAddr, Vec<u8>)> {
@@ -473,6 +480,9 @@ impl UserAgent {
             487 => "Request Terminated",
             488 => "Not Acceptable Here",
             491 => "Request Pending",
+            202 => "Accepted",
+            415 => "Unsupported Media Type",
+            603 => "Decline",
             _ => "Whatever",
         };
         let mut builder = sip::response_to(&message, status, reason);
@@ -727,15 +737,17 @@ impl UserAgent {
                 None => {
                     let branch = self.branch();
                     let d = &self.dialogs[dialog.0];
-                    let bytes = RequestBuilder::new(Method::Ack, &d.remote_target)
+                    let mut builder = RequestBuilder::new(Method::Ack, &d.remote_target)
                         .header("Via", self.via(&branch))
                         .header("Max-Forwards", "70")
                         .header("From", &d.local_party)
                         .header("To", &d.remote_party)
                         .header("Call-ID", &d.call_id)
-                        .header("CSeq", format!("{} ACK", cseq.seq))
-                        .build()
-                        .unwrap_or_default();
+                        .header("CSeq", format!("{} ACK", cseq.seq));
+                    if let Some(sdp) = &self.ack_sdp {
+                        builder = builder.body("application/sdp", sdp);
+                    }
+                    let bytes = builder.build().unwrap_or_default();
                     self.dialogs[dialog.0].last_ack = Some((cseq.seq, bytes.clone()));
                     bytes
                 }
@@ -766,6 +778,9 @@ impl UserAgent {
             // ACK for a 2xx: stops our retransmissions. ACK for a non-2xx: absorbed.
             if let Some(d) = self.find_dialog(&call_id, to_tag.as_deref()) {
                 let d = &mut self.dialogs[d.0];
+                if !message.body().is_empty() {
+                    d.remote_sdp = Some(message.body().to_vec());
+                }
                 if let Some((pending, ..)) = &d.pending_2xx
                     && *pending == cseq
                 {

@@ -162,8 +162,8 @@ impl<'m, 'a> MessageEdit<'m, 'a> {
         self
     }
 
-    /// Replaces the header's value in place of its first occurrence, dropping the others; appends
-    /// it when the message has none.
+    /// Replaces the header's value in place of its first occurrence, dropping the others (those
+    /// added by earlier edits included); appends it when the message has none.
     pub fn replace_header(
         &mut self,
         name: HeaderName,
@@ -175,6 +175,10 @@ impl<'m, 'a> MessageEdit<'m, 'a> {
         }
         check_name(canonical)?;
         check_value(canonical, value)?;
+        // Headers of this kind added by earlier edits are replaced too.
+        let same_kind = |(n, _): &(String, Vec<u8>)| HeaderName::from_bytes(n.as_bytes()) == name;
+        self.appended.retain(|h| !same_kind(h));
+        self.prepended.retain(|h| !same_kind(h));
         let mut occurrences = self
             .matching(name)
             .filter(|&i| self.live(i))

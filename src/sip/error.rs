@@ -7,6 +7,8 @@ use super::header::HeaderName;
 pub enum ParseError {
     #[error("message is empty")]
     Empty,
+    #[error("message of {len} bytes exceeds the limit of {max}")]
+    TooLong { len: usize, max: usize },
     #[error("start line is not terminated by CRLF")]
     UnterminatedStartLine,
     #[error("request line {0}")]

@@ -83,29 +83,94 @@ const TABLE: &[(HeaderName, &str, Option<u8>)] = &[
     (HeaderName::Reason, "Reason", None),
 ];
 
+/// Case-insensitive equality of a canonical name (letters and '-') with a received token.
+/// OR-ing 0x20 folds case exactly here: among token bytes only letters map onto letters, and
+/// only '-' itself maps onto '-'.
+#[inline]
+fn token_eq_ignore_case(canonical: &[u8], token: &[u8]) -> bool {
+    canonical.len() == token.len()
+        && canonical
+            .iter()
+            .zip(token)
+            .fold(0u8, |acc, (a, b)| acc | ((a | 0x20) ^ (b | 0x20)))
+            == 0
+}
+
 impl HeaderName {
     /// Classifies a header name as received: case-insensitive, compact forms included.
     pub fn from_bytes(name: &[u8]) -> HeaderName {
+        use HeaderName::*;
+        let Some(&first) = name.first() else {
+            return Other;
+        };
         if name.len() == 1 {
-            let c = name[0].to_ascii_lowercase();
-            for &(kind, _, compact) in TABLE {
-                if compact == Some(c) {
-                    return kind;
-                }
-            }
-            return HeaderName::Other;
+            return match first.to_ascii_lowercase() {
+                b'v' => Via,
+                b'f' => From,
+                b't' => To,
+                b'i' => CallId,
+                b'm' => Contact,
+                b'c' => ContentType,
+                b'l' => ContentLength,
+                b'e' => ContentEncoding,
+                b'r' => ReferTo,
+                b'b' => ReferredBy,
+                b'o' => Event,
+                b'u' => AllowEvents,
+                b'k' => Supported,
+                b'x' => SessionExpires,
+                b's' => Subject,
+                _ => Other,
+            };
         }
-        for &(kind, canonical, _) in TABLE {
-            if canonical.len() == name.len() && canonical.as_bytes().eq_ignore_ascii_case(name) {
+        // Few candidates share a length and first letter, so this is one or two comparisons.
+        let candidates: &[HeaderName] = match (name.len(), first.to_ascii_lowercase()) {
+            (3, b'v') => &[Via],
+            (4, b'f') => &[From],
+            (2, b't') => &[To],
+            (7, b'c') => &[CallId, Contact],
+            (4, b'c') => &[CSeq],
+            (5, b'r') => &[Route],
+            (12, b'r') => &[RecordRoute],
+            (12, b'm') => &[MaxForwards],
+            (12, b'c') => &[ContentType],
+            (14, b'c') => &[ContentLength],
+            (16, b'c') => &[ContentEncoding],
+            (8, b'r') => &[ReferTo, Replaces],
+            (11, b'r') => &[ReferredBy],
+            (13, b't') => &[TargetDialog],
+            (19, b'p') => &[PAssertedIdentity],
+            (5, b'e') => &[Event],
+            (12, b'a') => &[AllowEvents],
+            (18, b's') => &[SubscriptionState],
+            (5, b'a') => &[Allow],
+            (9, b's') => &[Supported],
+            (7, b'r') => &[Require],
+            (13, b'p') => &[ProxyRequire],
+            (11, b'u') => &[Unsupported],
+            (9, b'r') => &[ReferSub],
+            (15, b's') => &[SessionExpires],
+            (6, b'm') => &[MinSE],
+            (7, b'e') => &[Expires],
+            (6, b'a') => &[Accept],
+            (7, b's') => &[Subject],
+            (7, b'w') => &[Warning],
+            (10, b'u') => &[UserAgent],
+            (6, b's') => &[Server],
+            (6, b'r') => &[Reason],
+            _ => &[],
+        };
+        for &kind in candidates {
+            if token_eq_ignore_case(kind.as_str().as_bytes(), name) {
                 return kind;
             }
         }
-        HeaderName::Other
+        Other
     }
 
     /// The canonical spelling ("Call-ID"); "Other" for unknown headers.
     pub fn as_str(self) -> &'static str {
-        TABLE.iter().find(|e| e.0 == self).map_or("Other", |e| e.1)
+        TABLE.get(self as usize).map_or("Other", |e| e.1)
     }
 
     /// The compact form, if the header has one ('i' for Call-ID).
@@ -135,6 +200,21 @@ pub struct Header<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_is_in_enum_order_and_every_name_round_trips() {
+        for (i, &(kind, canonical, compact)) in TABLE.iter().enumerate() {
+            assert_eq!(kind as usize, i, "{canonical}");
+            assert_eq!(HeaderName::from_bytes(canonical.as_bytes()), kind);
+            assert_eq!(
+                HeaderName::from_bytes(canonical.to_ascii_uppercase().as_bytes()),
+                kind
+            );
+            if let Some(c) = compact {
+                assert_eq!(HeaderName::from_bytes(&[c]), kind);
+            }
+        }
+    }
 
     #[test]
     fn names_match_case_insensitively_and_in_compact_form() {

@@ -1,13 +1,26 @@
 //! Byte-level lexing shared by the SIP parsers (RFC 3261 section 25.1 basic rules).
 
+const fn token_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        b += 1;
+    }
+    t
+}
+
+static TOKEN_CHARS: [bool; 256] = token_table();
+
 /// RFC 3261 `token` characters.
-#[inline]
+#[inline(always)]
 pub(crate) fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    TOKEN_CHARS[usize::from(b)]
 }
 
 /// Space or horizontal tab.
@@ -82,28 +95,36 @@ impl<'a> Iterator for CommaSplit<'a> {
     fn next(&mut self) -> Option<&'a [u8]> {
         let s = self.rest?;
         let mut i = 0;
-        let mut in_angle = false;
-        while i < s.len() {
-            match s[i] {
-                b'"' => match quoted_string_end(s, i) {
-                    Some(end) => {
-                        i = end;
-                        continue;
-                    }
-                    None => break,
-                },
-                b'<' => in_angle = true,
-                b'>' => in_angle = false,
-                b',' if !in_angle => {
+        // Jump between the only bytes that matter: quotes, angle brackets and commas.
+        while let Some(off) = memchr::memchr3(b'"', b'<', b',', &s[i..]) {
+            i += off;
+            let next = match s[i] {
+                b'"' => quoted_string_end(s, i),
+                // Inside <...> only the closing '>' matters.
+                b'<' => memchr::memchr(b'>', &s[i..]).map(|close| i + close + 1),
+                _ => {
                     self.rest = Some(&s[i + 1..]);
                     return Some(trim_lws(&s[..i]));
                 }
-                _ => {}
+            };
+            match next {
+                Some(n) => i = n,
+                None => break,
             }
-            i += 1;
         }
         self.rest = None;
         Some(trim_lws(s))
+    }
+}
+
+/// Position of `needle` in `hay`: a plain loop for the short slices of header values, where
+/// memchr's setup costs more than it saves.
+#[inline]
+pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
+    if hay.len() < 64 {
+        hay.iter().position(|&b| b == needle)
+    } else {
+        memchr::memchr(needle, hay)
     }
 }
 

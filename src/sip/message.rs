@@ -16,16 +16,20 @@ pub const MAX_HEADERS: usize = 64;
 /// Largest Max-Forwards value (RFC 3261 section 20.22 makes it 0-255 in practice).
 const MAX_MAX_FORWARDS: u64 = 255;
 
+/// Largest message accepted: the largest UDP payload. Offsets in the header index are `u16`,
+/// which keeps the whole [`Message`] small enough to move cheaply.
+pub const MAX_MESSAGE_LEN: usize = u16::MAX as usize;
+
 /// Byte offsets of one header line inside the message.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Slot {
     /// First byte of the line (= first byte of the name).
-    pub(crate) line_start: u32,
-    pub(crate) name_end: u32,
-    pub(crate) value_start: u32,
-    pub(crate) value_end: u32,
+    pub(crate) line_start: u16,
+    pub(crate) name_end: u16,
+    pub(crate) value_start: u16,
+    pub(crate) value_end: u16,
     /// Just past the line's final LF (continuation lines included).
-    pub(crate) line_end: u32,
+    pub(crate) line_end: u16,
     pub(crate) kind: HeaderName,
 }
 
@@ -51,10 +55,10 @@ pub struct Message<'a> {
     bytes: &'a [u8],
     start: StartLine<'a>,
     /// Just past the start line's LF.
-    first_header: u32,
+    first_header: u16,
     slots: [Slot; MAX_HEADERS],
     count: u8,
-    body_start: u32,
+    body_start: u16,
     content_length_conflict: Option<(u64, u64)>,
 }
 
@@ -180,6 +184,7 @@ impl<'a> Message<'a> {
     /// Checks the framing (start line, header lines, Content-Length against the body; octets
     /// after Content-Length are ignored) and the headers every element interprets: each From,
     /// To, Call-ID, CSeq (whose method must match the request's), Max-Forwards, Via and Contact.
+    /// Messages longer than [`MAX_MESSAGE_LEN`] are refused.
     /// Duplicates of single-valued headers are left to the accessors, which report them.
     pub fn parse(datagram: &'a [u8]) -> Result<Message<'a>, ParseError> {
         let msg = Message::parse_framing(datagram)?;
@@ -187,7 +192,8 @@ impl<'a> Message<'a> {
         Ok(msg)
     }
 
-    /// Framing only: start line, header lines, Content-Length, CSeq/method agreement.
+    /// Framing only: start line, header lines and Content-Length; header values unchecked.
+    #[inline]
     pub fn parse_framing(datagram: &'a [u8]) -> Result<Message<'a>, ParseError> {
         // RFC 3261 7.5: ignore CRLFs before the start line.
         let lead = datagram
@@ -198,10 +204,10 @@ impl<'a> Message<'a> {
         if buf.is_empty() {
             return Err(ParseError::Empty);
         }
-        if u32::try_from(buf.len()).is_err() {
-            return Err(ParseError::BadHeaderLine {
-                line: 0,
-                fault: "is beyond a 4 GiB message",
+        if buf.len() > MAX_MESSAGE_LEN {
+            return Err(ParseError::TooLong {
+                len: buf.len(),
+                max: MAX_MESSAGE_LEN,
             });
         }
         let (start_end, first_header) = line_at(buf, 0).ok_or(ParseError::UnterminatedStartLine)?;
@@ -234,11 +240,11 @@ impl<'a> Message<'a> {
                 if let Some(first) = content.iter().position(|&b| !is_wsp(b)) {
                     let last = content.iter().rposition(|&b| !is_wsp(b)).unwrap_or(first);
                     if slot.value_start == slot.value_end {
-                        slot.value_start = (pos + first) as u32;
+                        slot.value_start = (pos + first) as u16;
                     }
-                    slot.value_end = (pos + last + 1) as u32;
+                    slot.value_end = (pos + last + 1) as u16;
                 }
-                slot.line_end = next as u32;
+                slot.line_end = next as u16;
                 pos = next;
                 continue;
             }
@@ -270,11 +276,11 @@ impl<'a> Message<'a> {
                 return Err(ParseError::TooManyHeaders { limit: MAX_HEADERS });
             }
             slots[count] = Slot {
-                line_start: pos as u32,
-                name_end: (pos + name_end) as u32,
-                value_start: (pos + vs) as u32,
-                value_end: (pos + ve) as u32,
-                line_end: next as u32,
+                line_start: pos as u16,
+                name_end: (pos + name_end) as u16,
+                value_start: (pos + vs) as u16,
+                value_end: (pos + ve) as u16,
+                line_end: next as u16,
                 kind: HeaderName::from_bytes(name),
             };
             count += 1;
@@ -314,32 +320,13 @@ impl<'a> Message<'a> {
         let msg = Message {
             bytes: &buf[..body_end],
             start,
-            first_header: first_header as u32,
+            first_header: first_header as u16,
             slots,
             count: count as u8,
-            body_start: body_start as u32,
+            body_start: body_start as u16,
             content_length_conflict: conflict,
         };
-        msg.check_cseq_and_max_forwards()?;
         Ok(msg)
-    }
-
-    fn check_cseq_and_max_forwards(&self) -> Result<(), ParseError> {
-        if let Some(value) = self.header(HeaderName::CSeq) {
-            let cseq = CSeq::parse(value).map_err(|f| ParseError::header(HeaderName::CSeq, f))?;
-            if let Some(method) = self.method()
-                && cseq.method != method
-            {
-                return Err(ParseError::CSeqMethodMismatch {
-                    cseq: cseq.method.as_str().to_owned(),
-                    request: method.as_str().to_owned(),
-                });
-            }
-        }
-        if let Some(value) = self.header(HeaderName::MaxForwards) {
-            bounded_decimal(HeaderName::MaxForwards, value, MAX_MAX_FORWARDS)?;
-        }
-        Ok(())
     }
 
     /// Validates every occurrence of the headers an SBC interprets on each message.
@@ -356,7 +343,18 @@ impl<'a> Message<'a> {
                     parse_call_id(value).map_err(wrap)?;
                 }
                 HeaderName::CSeq => {
-                    CSeq::parse(value).map_err(wrap)?;
+                    let cseq = CSeq::parse(value).map_err(wrap)?;
+                    if let Some(method) = self.method()
+                        && cseq.method != method
+                    {
+                        return Err(ParseError::CSeqMethodMismatch {
+                            cseq: cseq.method.as_str().to_owned(),
+                            request: method.as_str().to_owned(),
+                        });
+                    }
+                }
+                HeaderName::MaxForwards => {
+                    bounded_decimal(HeaderName::MaxForwards, value, MAX_MAX_FORWARDS)?;
                 }
                 HeaderName::Via => {
                     for element in CommaSplit::new(value) {

@@ -24,7 +24,7 @@ pub use build::{RequestBuilder, ResponseBuilder, response_to};
 pub use edit::{EditError, MessageEdit};
 pub use error::{Fault, ParseError, UriFault};
 pub use header::{Header, HeaderName};
-pub use message::{MAX_HEADERS, Message};
+pub use message::{MAX_HEADERS, MAX_MESSAGE_LEN, Message};
 pub use method::Method;
 pub use sipfrag::{SipFragStatus, parse_sipfrag};
 pub use uri::{Scheme, Uri, UriBuf, UriHeaders, UriParams, escape_uri_header_value, unescape};

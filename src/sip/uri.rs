@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use super::error::UriFault;
-use super::lex::hex_value;
+use super::lex::{find_byte, hex_value};
 
 /// The URI scheme. Matching is case-insensitive; `Other` keeps the scheme as written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -31,6 +31,7 @@ pub struct Uri<'a> {
     password: Option<&'a str>,
     host: &'a str,
     port: Option<u16>,
+    port_text: Option<&'a str>,
     /// Everything after the first `;` of the parameters, up to `?` (no leading `;`).
     params: &'a str,
     /// Everything after `?` (no leading `?`).
@@ -39,28 +40,44 @@ pub struct Uri<'a> {
     has_headers: bool,
 }
 
+/// Bytes that may appear literally in a URI (escapes aside): no controls, spaces, non-ASCII
+/// or the delimiters `<>"\\{}|^` and backquote.
+const fn uri_char_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut b = 0x21;
+    while b < 0x7f {
+        t[b] = !matches!(
+            b as u8,
+            b'<' | b'>' | b'"' | b'\\' | b'{' | b'}' | b'|' | b'^' | b'`'
+        );
+        b += 1;
+    }
+    t
+}
+
+static URI_CHARS: [bool; 256] = uri_char_table();
+
 fn check_uri_chars(s: &str) -> Result<(), UriFault> {
     let bytes = s.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        match b {
-            b' ' | b'\t' | b'\r' | b'\n' => return Err(UriFault::Whitespace),
-            b'%' => {
-                let ok = i + 2 < bytes.len()
-                    && hex_value(bytes[i + 1]).is_some()
-                    && hex_value(bytes[i + 2]).is_some();
-                if !ok {
-                    return Err(UriFault::BadEscape);
-                }
-                i += 3;
-                continue;
+        if b == b'%' {
+            let ok = i + 2 < bytes.len()
+                && hex_value(bytes[i + 1]).is_some()
+                && hex_value(bytes[i + 2]).is_some();
+            if !ok {
+                return Err(UriFault::BadEscape);
             }
-            b'<' | b'>' | b'"' | b'\\' | b'{' | b'}' | b'|' | b'^' | b'`' => {
-                return Err(UriFault::BadCharacter);
-            }
-            0..=0x1f | 0x7f..=0xff => return Err(UriFault::BadCharacter),
-            _ => {}
+            i += 3;
+            continue;
+        }
+        if !URI_CHARS[usize::from(b)] {
+            return Err(if matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
+                UriFault::Whitespace
+            } else {
+                UriFault::BadCharacter
+            });
         }
         i += 1;
     }
@@ -90,14 +107,14 @@ pub(crate) fn parse_hostport(s: &str) -> Result<(&str, Option<u16>), UriFault> {
         return Err(UriFault::MissingHost);
     }
     let (host, rest) = if b[0] == b'[' {
-        let close = memchr::memchr(b']', b).ok_or(UriFault::UnterminatedIpv6)?;
+        let close = find_byte(b']', b).ok_or(UriFault::UnterminatedIpv6)?;
         let host = &s[..=close];
         if !valid_ipv6_reference(host.as_bytes()) {
             return Err(UriFault::BadHost);
         }
         (host, &s[close + 1..])
     } else {
-        let end = memchr::memchr(b':', b).unwrap_or(b.len());
+        let end = find_byte(b':', b).unwrap_or(b.len());
         let host = &s[..end];
         if !valid_hostname(host.as_bytes()) {
             return Err(if host.is_empty() {
@@ -141,7 +158,7 @@ impl<'a> Uri<'a> {
             return Err(UriFault::Enclosed);
         }
         check_uri_chars(s)?;
-        let colon = memchr::memchr(b':', s.as_bytes()).ok_or(UriFault::MissingScheme)?;
+        let colon = find_byte(b':', s.as_bytes()).ok_or(UriFault::MissingScheme)?;
         let scheme_text = &s[..colon];
         let sb = scheme_text.as_bytes();
         if sb.is_empty()
@@ -170,6 +187,7 @@ impl<'a> Uri<'a> {
             password: None,
             host: "",
             port: None,
+            port_text: None,
             params: "",
             headers: "",
             has_params: false,
@@ -178,10 +196,10 @@ impl<'a> Uri<'a> {
         match scheme {
             Scheme::Sip | Scheme::Sips => {
                 // Neither user nor password may hold a raw '@', so the first one ends the userinfo.
-                let after_user = match memchr::memchr(b'@', rest.as_bytes()) {
+                let after_user = match find_byte(b'@', rest.as_bytes()) {
                     Some(at) => {
                         let userinfo = &rest[..at];
-                        let (user, password) = match memchr::memchr(b':', userinfo.as_bytes()) {
+                        let (user, password) = match find_byte(b':', userinfo.as_bytes()) {
                             Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
                             None => (userinfo, None),
                         };
@@ -199,13 +217,15 @@ impl<'a> Uri<'a> {
                     .iter()
                     .position(|&b| b == b';' || b == b'?')
                     .unwrap_or(after_user.len());
-                let (host, port) = parse_hostport(&after_user[..hp_end])?;
+                let hostport = &after_user[..hp_end];
+                let (host, port) = parse_hostport(hostport)?;
                 uri.host = host;
                 uri.port = port;
+                uri.port_text = port.map(|_| &hostport[host.len() + 1..]);
                 uri.split_params_and_headers(&after_user[hp_end..])?;
             }
             Scheme::Tel => {
-                let end = memchr::memchr(b';', rest.as_bytes()).unwrap_or(rest.len());
+                let end = find_byte(b';', rest.as_bytes()).unwrap_or(rest.len());
                 if end == 0 {
                     return Err(UriFault::MissingHost);
                 }
@@ -223,7 +243,7 @@ impl<'a> Uri<'a> {
 
     /// `tail` is empty or starts with ';' or '?'.
     fn split_params_and_headers(&mut self, tail: &'a str) -> Result<(), UriFault> {
-        let q = memchr::memchr(b'?', tail.as_bytes());
+        let q = find_byte(b'?', tail.as_bytes());
         let (params, headers) = match q {
             Some(q) => (&tail[..q], Some(&tail[q + 1..])),
             None => (tail, None),
@@ -307,7 +327,7 @@ impl<'a> Uri<'a> {
     pub fn header(&self, name: &str) -> Option<&'a str> {
         self.headers()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+            .map(|(_, v)| v.unwrap_or(""))
     }
     /// The value of URI header `name` with %-escapes decoded (e.g. `Replaces`).
     pub fn header_value_unescaped(&self, name: &str) -> Option<Cow<'a, str>> {
@@ -328,13 +348,14 @@ impl<'a> Uri<'a> {
             password: self.password.map(str::to_owned),
             host: self.host.to_owned(),
             port: self.port,
+            port_text: self.port_text.map(str::to_owned),
             params: self
                 .params()
                 .map(|(n, v)| (n.to_owned(), v.map(str::to_owned)))
                 .collect(),
             headers: self
                 .headers()
-                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .map(|(n, v)| (n.to_owned(), v.map(str::to_owned)))
                 .collect(),
             opaque: match self.scheme {
                 Scheme::Other(_) => Some(self.opaque().to_owned()),
@@ -360,43 +381,43 @@ impl<'a> Iterator for UriParams<'a> {
     type Item = (&'a str, Option<&'a str>);
     fn next(&mut self) -> Option<Self::Item> {
         let s = self.rest?;
-        let (one, rest) = match memchr::memchr(b';', s.as_bytes()) {
+        let (one, rest) = match find_byte(b';', s.as_bytes()) {
             Some(i) => (&s[..i], Some(&s[i + 1..])),
             None => (s, None),
         };
         self.rest = rest;
-        Some(match memchr::memchr(b'=', one.as_bytes()) {
+        Some(match find_byte(b'=', one.as_bytes()) {
             Some(e) => (&one[..e], Some(&one[e + 1..])),
             None => (one, None),
         })
     }
 }
 
-/// Iterator over `name=value` URI headers; a header written without `=` has an empty value.
+/// Iterator over `name=value` URI headers; `None` for a header written without `=`.
 #[derive(Clone, Debug)]
 pub struct UriHeaders<'a> {
     rest: Option<&'a str>,
 }
 
 impl<'a> Iterator for UriHeaders<'a> {
-    type Item = (&'a str, &'a str);
+    type Item = (&'a str, Option<&'a str>);
     fn next(&mut self) -> Option<Self::Item> {
         let s = self.rest?;
-        let (one, rest) = match memchr::memchr(b'&', s.as_bytes()) {
+        let (one, rest) = match find_byte(b'&', s.as_bytes()) {
             Some(i) => (&s[..i], Some(&s[i + 1..])),
             None => (s, None),
         };
         self.rest = rest;
-        Some(match memchr::memchr(b'=', one.as_bytes()) {
-            Some(e) => (&one[..e], &one[e + 1..]),
-            None => (one, ""),
+        Some(match find_byte(b'=', one.as_bytes()) {
+            Some(e) => (&one[..e], Some(&one[e + 1..])),
+            None => (one, None),
         })
     }
 }
 
 /// Decodes %-escapes; malformed escapes are kept literally.
 pub fn unescape(s: &[u8]) -> Cow<'_, [u8]> {
-    if memchr::memchr(b'%', s).is_none() {
+    if find_byte(b'%', s).is_none() {
         return Cow::Borrowed(s);
     }
     let mut out = Vec::with_capacity(s.len());
@@ -448,9 +469,11 @@ pub struct UriBuf {
     pub password: Option<String>,
     pub host: String,
     pub port: Option<u16>,
+    /// The port as written ("05060"), reused while it still spells `port`.
+    port_text: Option<String>,
     pub params: Vec<(String, Option<String>)>,
-    /// (name, escaped value)
-    pub headers: Vec<(String, String)>,
+    /// (name, escaped value; `None` when written without `=`)
+    pub headers: Vec<(String, Option<String>)>,
     /// For unknown schemes: everything after "scheme:".
     pub opaque: Option<String>,
 }
@@ -464,6 +487,7 @@ impl UriBuf {
             password: None,
             host: host.to_owned(),
             port: None,
+            port_text: None,
             params: Vec::new(),
             headers: Vec::new(),
             opaque: None,
@@ -492,7 +516,7 @@ impl UriBuf {
 
     /// Sets a URI header from its unescaped value (it is %-escaped here).
     pub fn set_header_unescaped(&mut self, name: &str, value: &str) -> &mut Self {
-        let escaped = escape_uri_header_value(value);
+        let escaped = Some(escape_uri_header_value(value));
         match self
             .headers
             .iter_mut()
@@ -528,7 +552,10 @@ impl fmt::Display for UriBuf {
         }
         f.write_str(&self.host)?;
         if let Some(port) = self.port {
-            write!(f, ":{port}")?;
+            match &self.port_text {
+                Some(text) if parse_port(text.as_bytes()) == Some(port) => write!(f, ":{text}")?,
+                _ => write!(f, ":{port}")?,
+            }
         }
         for (name, value) in &self.params {
             match value {
@@ -538,7 +565,10 @@ impl fmt::Display for UriBuf {
         }
         for (i, (name, value)) in self.headers.iter().enumerate() {
             let sep = if i == 0 { '?' } else { '&' };
-            write!(f, "{sep}{name}={value}")?;
+            match value {
+                Some(v) => write!(f, "{sep}{name}={v}")?,
+                None => write!(f, "{sep}{name}")?,
+            }
         }
         Ok(())
     }

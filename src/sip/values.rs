@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use super::error::{Fault, UriFault};
 use super::lex::{
-    ascii_str, is_lws, is_token, is_token_char, quoted_string_end, skip_lws, trim_lws,
+    ascii_str, find_byte, is_lws, is_token, is_token_char, quoted_string_end, skip_lws, trim_lws,
 };
 use super::method::Method;
 use super::uri::{Uri, parse_port};
@@ -47,7 +47,7 @@ fn lex_param(s: &[u8], i: usize) -> Result<(Param<'_>, usize), Fault> {
     let v = skip_lws(s, j + 1);
     let end = match s.get(v) {
         Some(b'"') => quoted_string_end(s, v).ok_or(Fault::UnterminatedQuote)?,
-        Some(b'[') => memchr::memchr(b']', &s[v..])
+        Some(b'[') => find_byte(b']', &s[v..])
             .map(|e| v + e + 1)
             .ok_or(Fault::BadParam)?,
         _ => {
@@ -138,10 +138,13 @@ pub struct NameAddr<'a> {
     pub params: Params<'a>,
     /// Whether the URI was enclosed in `<>`.
     pub angle_brackets: bool,
+    /// Whether the display name was a quoted string.
+    display_quoted: bool,
 }
 
 fn uri_in(s: &[u8]) -> Result<Uri<'_>, Fault> {
-    let text = ascii_str(s).ok_or(Fault::Uri(UriFault::BadCharacter))?;
+    // Uri::parse refuses non-ASCII bytes itself.
+    let text = std::str::from_utf8(s).map_err(|_| Fault::Uri(UriFault::BadCharacter))?;
     Uri::parse(text).map_err(Fault::Uri)
 }
 
@@ -160,7 +163,7 @@ impl<'a> NameAddr<'a> {
             }
             (Some(&s[1..end - 1]), Some(open))
         } else {
-            match memchr::memchr(b'<', s) {
+            match find_byte(b'<', s) {
                 Some(open) => {
                     let dn = trim_lws(&s[..open]);
                     if !dn.iter().all(|&b| is_token_char(b) || is_lws(b)) {
@@ -173,7 +176,7 @@ impl<'a> NameAddr<'a> {
         };
         let (uri, after, angle) = match open {
             Some(open) => {
-                let close = memchr::memchr(b'>', &s[open..])
+                let close = find_byte(b'>', &s[open..])
                     .map(|c| open + c)
                     .ok_or(Fault::UnclosedAngle)?;
                 let inner = &s[open + 1..close];
@@ -208,7 +211,48 @@ impl<'a> NameAddr<'a> {
             uri,
             params,
             angle_brackets: angle,
+            display_quoted: s[0] == b'"',
         })
+    }
+
+    /// The name-addr as a header value with the URI and/or the tag replaced; the display name
+    /// and the other parameters are kept as written. The URI is always enclosed in `<>`.
+    pub fn rewrite(&self, uri: Option<&str>, tag: Option<&str>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.params.as_bytes().len());
+        if let Some(dn) = self.display_name {
+            if self.display_quoted {
+                out.push(b'"');
+                out.extend_from_slice(dn);
+                out.extend_from_slice(b"\" ");
+            } else {
+                out.extend_from_slice(dn);
+                out.push(b' ');
+            }
+        }
+        out.push(b'<');
+        out.extend_from_slice(uri.unwrap_or(self.uri.as_str()).as_bytes());
+        out.push(b'>');
+        let mut tag_written = false;
+        for p in self.params.iter() {
+            out.push(b';');
+            out.extend_from_slice(p.name.as_bytes());
+            let value = match tag {
+                Some(t) if p.name.eq_ignore_ascii_case("tag") => {
+                    tag_written = true;
+                    Some(t.as_bytes())
+                }
+                _ => p.value,
+            };
+            if let Some(v) = value {
+                out.push(b'=');
+                out.extend_from_slice(v);
+            }
+        }
+        if let (Some(t), false) = (tag, tag_written) {
+            out.extend_from_slice(b";tag=");
+            out.extend_from_slice(t.as_bytes());
+        }
+        out
     }
 
     pub fn tag(&self) -> Option<&'a str> {
@@ -283,7 +327,7 @@ impl<'a> Via<'a> {
         }
         let mut he = hs;
         if s.get(hs) == Some(&b'[') {
-            he = memchr::memchr(b']', &s[hs..])
+            he = find_byte(b']', &s[hs..])
                 .map(|c| hs + c + 1)
                 .ok_or(Fault::BadSentBy)?;
         } else {
@@ -640,7 +684,14 @@ mod tests {
         assert_eq!(na.uri.param("lr"), Some(None));
         assert_eq!(na.tag(), Some("x"));
         assert_eq!(na.params.get_str("q"), Some("0.5"));
+        assert_eq!(
+            na.rewrite(Some("sip:b@k"), Some("y")),
+            b"\"A \\\"B\\\"\" <sip:b@k>;tag=y;q=0.5"
+        );
         let spec = NameAddr::parse(b"sip:a@h;tag=1").unwrap();
+        assert_eq!(spec.rewrite(None, None), b"<sip:a@h>;tag=1");
+        let plain = NameAddr::parse(b"Bob <sip:b@h>").unwrap();
+        assert_eq!(plain.rewrite(None, Some("t1")), b"Bob <sip:b@h>;tag=t1");
         assert_eq!(spec.tag(), Some("1"));
         assert!(spec.uri.params().next().is_none());
         assert_eq!(NameAddr::parse(b"sip:a@h?X=1"), Err(Fault::UnenclosedUri));

@@ -16,6 +16,19 @@
 //!
 //! Responses of server transactions go back to the source address of the request (symmetric
 //! signaling, as `rport` would ask), not to the Via sent-by.
+//!
+//! How the TU drives it:
+//! - request in: `on_request` -> [`ServerAction`]; for `New(tx)` answer with `respond(tx, ..)`;
+//!   for `Cancel { invite }` send 487 on `invite` (the CANCEL already got its 200);
+//!   `AckWithoutTransaction` is the ACK of a 2xx, for the dialog.
+//! - request out: `send_request(to, method, branch, bytes)`; `cancel(tx)` CANCELs an INVITE
+//!   (deferred until a provisional, RFC 3261 9.1). Responses in: `on_response` ->
+//!   [`ClientAction`]; the layer ACKs non-2xx finals, the TU ACKs 2xx (and again on
+//!   `SuccessRetransmitted`).
+//! - timers: tokens with bit 63 set go to `handle_timer`, which may return a
+//!   [`TransactionTimeout`] (B, CancelGuard, F: the far side is silent; H: no ACK; Unanswered:
+//!   the TU never answered and the layer sent 408 — the TU should end what hangs on it).
+//! - after every input, drain `poll_output` until `None`.
 
 mod client;
 mod message;
@@ -254,13 +267,14 @@ pub(crate) struct Durations {
 
 impl Durations {
     fn from_config(timers: SipTimers, shard: ShardId) -> Durations {
-        // A zero T1 would retransmit in a busy loop; clamp to 1 ms.
-        let t1 = timers.t1_ms.max(1);
+        // A zero T1 would retransmit in a busy loop; an absurd one would overflow the clock.
+        const HOUR_MS: u64 = 3_600_000;
+        let t1 = timers.t1_ms.clamp(1, HOUR_MS);
         Durations {
             shard,
             t1,
-            t2: timers.t2_ms.max(t1),
-            t4: timers.t4_ms.max(1),
+            t2: timers.t2_ms.clamp(t1, HOUR_MS),
+            t4: timers.t4_ms.clamp(1, HOUR_MS),
         }
     }
 
@@ -506,12 +520,13 @@ impl TransactionLayer {
                 ServerAction::CancelUnmatched,
             );
         };
-        let Some(invite_tx) = self.servers.slots[invite_slot as usize].1.as_ref() else {
+        let Some((generation, Some(invite_tx))) = self.servers.slots.get(invite_slot as usize)
+        else {
             return ServerAction::CancelUnmatched;
         };
         let invite_id = ServerTxId {
             slot: invite_slot,
-            generation: self.servers.slots[invite_slot as usize].0,
+            generation: *generation,
         };
         let pending = invite_tx.awaits_final() && invite_tx.owner == Owner::TransactionUser;
         // A CANCEL always gets 200 when its INVITE exists (RFC 3261 9.2); it only has an effect

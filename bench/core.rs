@@ -1,0 +1,242 @@
+//! Core benchmark: CPU time of one call's setup and teardown through a ShardCore, and bytes of
+//! state held per established call.
+//!
+//! `cargo bench --bench core` (or `cargo bench --bench core -- CALLS`).
+//!
+//! The carrier and platform are played by code that builds their messages from what handoff sent
+//! (outside the timed region); only handoff's work is timed: `handle_datagram`, `handle_timer`
+//! and draining `poll_output`. One call = INVITE, 180, 200 (with SDP), ACK, BYE, 200 to BYE,
+//! plus the transaction timers that fire afterwards. Memory: live heap bytes (a counting global
+//! allocator) with N calls established and their setup transactions expired, divided by N.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use handoff::core::{Output, ShardCore, ShardId, Time, TimerToken};
+use handoff::sim::{offer_sdp, standard_config};
+use handoff::sip::{HeaderName, Message, Method, RequestBuilder, response_to};
+
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator and only counts sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+const CARRIER: &str = "10.0.0.1:5060";
+const PLATFORM: &str = "10.0.0.2:5060";
+
+fn addr(text: &str) -> SocketAddr {
+    text.parse()
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 5060)))
+}
+
+/// One shard, its timers, and the time spent inside it.
+struct Bench {
+    core: ShardCore,
+    now: Time,
+    timers: BinaryHeap<Reverse<(Time, u64)>>,
+    sent: Vec<(SocketAddr, Vec<u8>)>,
+    busy: Duration,
+}
+
+impl Bench {
+    fn new() -> Bench {
+        let mut config = standard_config();
+        config.sbc.media_ports = (10000, 60000);
+        Bench {
+            core: ShardCore::new(ShardId(0), 1, Arc::new(config), 42),
+            now: Time::ZERO,
+            timers: BinaryHeap::new(),
+            sent: Vec::new(),
+            busy: Duration::ZERO,
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(output) = self.core.poll_output() {
+            match output {
+                Output::Transmit(t) => self.sent.push((t.to, t.payload)),
+                Output::Timer { token, at } => self.timers.push(Reverse((at, token.0))),
+                _ => {}
+            }
+        }
+    }
+
+    fn deliver(&mut self, from: &str, payload: &[u8]) {
+        let from = addr(from);
+        let start = Instant::now();
+        self.core.handle_datagram(self.now, from, payload);
+        self.drain();
+        self.busy += start.elapsed();
+    }
+
+    fn advance(&mut self, ms: u64) {
+        self.now = self.now.plus_millis(ms);
+        let start = Instant::now();
+        while let Some(Reverse((at, token))) = self.timers.peek().copied() {
+            if at > self.now {
+                break;
+            }
+            self.timers.pop();
+            self.core.handle_timer(self.now, TimerToken(token));
+            self.drain();
+        }
+        self.busy += start.elapsed();
+    }
+
+    /// The last message handoff sent to `to` whose first line starts with `prefix`.
+    fn take_sent(&mut self, to: &str, prefix: &[u8]) -> Vec<u8> {
+        let to = addr(to);
+        let index = self
+            .sent
+            .iter()
+            .rposition(|(dest, p)| *dest == to && p.starts_with(prefix))
+            .unwrap_or_else(|| {
+                panic!(
+                    "handoff sent no {:?} to {to}",
+                    String::from_utf8_lossy(prefix)
+                )
+            });
+        let payload = self.sent.swap_remove(index).1;
+        self.sent.clear();
+        payload
+    }
+}
+
+fn invite(i: u64) -> Vec<u8> {
+    RequestBuilder::new(Method::Invite, "sip:+15551230000@10.0.0.10:5060")
+        .header("Via", format!("SIP/2.0/UDP {CARRIER};branch=z9hG4bKc{i}"))
+        .header("Max-Forwards", "70")
+        .header("From", format!("<sip:+15557654321@10.0.0.1>;tag=c{i}"))
+        .header("To", "<sip:+15551230000@10.0.0.10>")
+        .header("Call-ID", format!("bench-{i}@10.0.0.1"))
+        .header("CSeq", "1 INVITE")
+        .header("Contact", format!("<sip:carrier@{CARRIER}>"))
+        .header("P-Asserted-Identity", "<sip:+15557654321@carrier.example>")
+        .body("application/sdp", offer_sdp("10.0.0.1", 4000))
+        .build()
+        .expect("bench INVITE builds")
+}
+
+fn answer(request: &[u8], status: u16, sdp: bool) -> Vec<u8> {
+    let message = Message::parse(request).expect("handoff sent a parseable request");
+    let mut builder = response_to(&message, status, "OK")
+        .to_tag("platformtag")
+        .header("Contact", format!("<sip:platform@{PLATFORM}>"));
+    if sdp {
+        builder = builder.body("application/sdp", offer_sdp("10.0.0.2", 5000));
+    }
+    builder.build().expect("bench response builds")
+}
+
+/// A request from the carrier inside the dialog of `ok` (handoff's 200 to its INVITE).
+fn carrier_request(ok: &[u8], method: Method, cseq: u32, i: u64) -> Vec<u8> {
+    let message = Message::parse(ok).expect("handoff sent a parseable 200");
+    let header =
+        |name| String::from_utf8_lossy(message.header(name).unwrap_or_default()).into_owned();
+    RequestBuilder::new(method, "sip:handoff@10.0.0.10:5060")
+        .header(
+            "Via",
+            format!("SIP/2.0/UDP {CARRIER};branch=z9hG4bKd{i}-{cseq}"),
+        )
+        .header("Max-Forwards", "70")
+        .header("From", header(HeaderName::From))
+        .header("To", header(HeaderName::To))
+        .header("Call-ID", header(HeaderName::CallId))
+        .header("CSeq", format!("{cseq} {}", method.as_str()))
+        .build()
+        .expect("bench request builds")
+}
+
+/// Setup of call `i` up to both ACKs; returns handoff's 200 toward the carrier.
+fn setup(bench: &mut Bench, i: u64) -> Vec<u8> {
+    bench.deliver(CARRIER, &invite(i));
+    let invite_b = bench.take_sent(PLATFORM, b"INVITE ");
+    bench.deliver(PLATFORM, &answer(&invite_b, 180, false));
+    bench.deliver(PLATFORM, &answer(&invite_b, 200, true));
+    let ok = bench.take_sent(CARRIER, b"SIP/2.0 200");
+    bench.deliver(CARRIER, &carrier_request(&ok, Method::Ack, 1, i));
+    ok
+}
+
+fn teardown(bench: &mut Bench, ok: &[u8], i: u64) {
+    bench.deliver(CARRIER, &carrier_request(ok, Method::Bye, 2, i));
+    let bye_b = bench.take_sent(PLATFORM, b"BYE ");
+    bench.deliver(PLATFORM, &answer(&bye_b, 200, false));
+}
+
+fn main() {
+    let calls: u64 = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(20_000);
+
+    // CPU per call: setup + teardown + the timers that follow, several runs, median.
+    let mut per_call = Vec::new();
+    for run in 0..5 {
+        let mut bench = Bench::new();
+        for i in 0..calls {
+            let ok = setup(&mut bench, i);
+            teardown(&mut bench, &ok, i);
+            bench.advance(1);
+        }
+        bench.advance(300_000);
+        assert_eq!(bench.core.calls_held(), 0, "calls left after teardown");
+        let us = bench.busy.as_secs_f64() * 1e6 / calls as f64;
+        println!("run {run}: {us:.2} us CPU per call setup+teardown ({calls} calls)");
+        per_call.push(us);
+    }
+    per_call.sort_by(f64::total_cmp);
+    println!(
+        "median: {:.2} us per call (setup + teardown + timers)",
+        per_call[per_call.len() / 2]
+    );
+
+    // Bytes held per established call.
+    let held = calls.min(10_000);
+    let mut bench = Bench::new();
+    bench.advance(1);
+    let before = LIVE.load(Ordering::Relaxed);
+    for i in 0..held {
+        setup(&mut bench, i);
+        bench.sent.clear();
+    }
+    // Let the setup transactions expire (Timer D/J/K...), keeping the calls up.
+    bench.advance(64 * 500 + 5_000);
+    bench.sent.clear();
+    bench.sent.shrink_to_fit();
+    let after = LIVE.load(Ordering::Relaxed);
+    assert_eq!(bench.core.calls_active(), held as usize);
+    println!(
+        "state per established call: {} bytes ({} calls, {} transactions live)",
+        after.saturating_sub(before) / held as usize,
+        held,
+        bench.core.transactions_live()
+    );
+}

@@ -1,0 +1,704 @@
+//! [`TransferAttempt`]: the sans-IO state machine of ONE transfer, from the platform's REFER to
+//! its audit record.
+//!
+//! The call layer owns the dialogs and transactions. It parses what arrives, calls the `on_*`
+//! input that matches, and drains [`TransferAction`]s with [`TransferAttempt::poll_action`]. The
+//! attempt never reads a clock: every input carries `now`, and deadlines come out as
+//! [`TransferAction::ArmTimer`]; the driver then calls [`TransferAttempt::on_timer`] at or after
+//! that instant (early or stale calls are ignored, so timers never need cancelling).
+//!
+//! Contract with the call layer while an attempt is active (not [`TransferAttempt::is_done`]):
+//! - it answers in-dialog requests itself (200 to the carrier's NOTIFYs and BYEs, to the
+//!   platform's BYE), and reports them here;
+//! - a BYE on one leg does NOT by itself end the other leg: the attempt says when
+//!   ([`TransferAction::TearDownPlatformLeg`], [`TransferAction::ReleaseCustomerLeg`]). This is
+//!   what keeps an early platform BYE right after the 202 from killing the customer's leg;
+//! - it answers the platform's REFER only with [`TransferAction::AnswerPlatform`], which is never
+//!   a 2xx before the carrier's own 2xx (or a decision to transfer locally).
+//!
+//! Flows (issue 5): REFER 2xx, NOTIFY sipfrag 2xx, carrier BYE = `handed_off`. REFER >= 300,
+//! timeout, or sipfrag >= 300 = failure: with `on_refer_failure = "reject"` the code is relayed
+//! and the transfer `failed`; with `"local"` handoff answers 202 and transfers locally
+//! (`fallback_local`, or `failed` with the fallback's code NOTIFYed). `transfer = "local"` goes
+//! straight to the local transfer.
+
+use std::collections::VecDeque;
+
+use crate::config::{ReferFailurePolicy, RingbackMode, TransferMethod, Trunk};
+use crate::core::Time;
+use crate::numbering::E164;
+use crate::transfer::record::{TransferKind, TransferOutcome, TransferRecord, WallClock};
+use crate::transfer::refer_to::{PlatformReferTo, carrier_refer_to_at, refer_domain};
+
+/// How long handoff waits for the platform to hang up after it was told the local transfer
+/// succeeded, before ending the platform leg itself.
+pub const DEFAULT_PLATFORM_GRACE_MS: u64 = 2_000;
+
+/// Per-trunk transfer settings of the carrier trunk (X), frozen when the attempt starts so a
+/// config reload never changes a transfer under way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransferSettings {
+    pub trunk: String,
+    pub method: TransferMethod,
+    pub on_refer_failure: ReferFailurePolicy,
+    pub ringback: RingbackMode,
+    pub country_code: String,
+    /// Host of the carrier Refer-To (see [`refer_domain`]).
+    pub refer_domain: String,
+    /// The trunk's configured extra headers, added to the REFER.
+    pub headers: Vec<(String, String)>,
+    /// No final REFER response, or no NOTIFY progress, for this long = failure "timeout".
+    pub refer_timeout_ms: u64,
+    pub platform_grace_ms: u64,
+}
+
+impl TransferSettings {
+    pub fn for_trunk(trunk: &Trunk, refer_timeout_ms: u64) -> TransferSettings {
+        TransferSettings {
+            trunk: trunk.name.clone(),
+            method: trunk.transfer,
+            on_refer_failure: trunk.on_refer_failure,
+            ringback: trunk.ringback,
+            country_code: trunk.country_code.clone(),
+            refer_domain: refer_domain(trunk),
+            headers: trunk
+                .headers
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect(),
+            refer_timeout_ms,
+            platform_grace_ms: DEFAULT_PLATFORM_GRACE_MS,
+        }
+    }
+}
+
+/// What the platform asked for, as the call layer parsed it from the REFER on leg B.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransferRequest {
+    /// The id shared by all legs of the customer's interaction.
+    pub conversation: String,
+    pub refer_to: PlatformReferTo,
+    /// For an attended transfer: the Refer-To's Replaces, already translated to the carrier side
+    /// and %-escaped ([`crate::transfer::dialog_ids::translate`] with `ReplacesInUri`). Its
+    /// presence makes the transfer attended.
+    pub translated_replaces: Option<String>,
+    /// The platform's Referred-By header value, kept intact (RFC 3892).
+    pub referred_by: Option<String>,
+    /// The platform's P-Asserted-Identity, kept intact.
+    pub p_asserted_identity: Option<String>,
+    /// Referred-By value used when the platform sent none, e.g. `<sip:handoff@192.0.2.1>`.
+    pub handoff_identity: String,
+    /// False when the platform's REFER said `Refer-Sub: false` (RFC 4488): no NOTIFYs to it.
+    pub notify_platform: bool,
+    pub wall_clock: WallClock,
+}
+
+impl TransferRequest {
+    pub fn kind(&self) -> TransferKind {
+        if self.translated_replaces.is_some() {
+            TransferKind::Attended
+        } else {
+            TransferKind::Blind
+        }
+    }
+}
+
+/// What the call layer must do, drained in order with [`TransferAttempt::poll_action`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TransferAction {
+    /// Send REFER to the carrier in dialog A with `Refer-To: {refer_to}` and these headers
+    /// (Referred-By, P-Asserted-Identity, the trunk's headers), in order.
+    SendRefer {
+        refer_to: String,
+        headers: Vec<(String, String)>,
+    },
+    /// Final response to the platform's REFER.
+    AnswerPlatform { status: u16 },
+    /// Relay the carrier's NOTIFY to the platform in dialog B: sipfrag `SIP/2.0 {status}`.
+    /// `subscription_ends` = `Subscription-State: terminated`.
+    RelayNotify {
+        status: u16,
+        subscription_ends: bool,
+    },
+    /// NOTIFY handoff originates toward the platform (local transfer progress or result).
+    NotifyPlatform {
+        status: u16,
+        subscription_ends: bool,
+    },
+    /// INVITE the target, routed as if the platform had called it (leg C).
+    StartFallbackInvite {
+        target: String,
+        target_e164: Option<E164>,
+    },
+    /// Leg C sent early media (18x with SDP): relay it to the customer instead of ringback.
+    RelayFallbackEarlyMedia,
+    /// CANCEL the pending fallback INVITE.
+    CancelFallbackInvite,
+    /// Attended transfer done locally: join the customer's leg with the replaced dialog's
+    /// far leg in handoff's relay; report with [`TransferAttempt::on_local_join_result`].
+    StartLocalJoin,
+    /// Inject ringback into the customer's RTP stream (trunk's ringback_tone).
+    StartRingback,
+    /// Stop injecting; the customer's media flows from its bridged peer again.
+    StopRingback,
+    /// Bridge the customer's leg A with the answered leg C.
+    BridgeFallback,
+    /// End the platform leg B with BYE.
+    TearDownPlatformLeg,
+    /// Attended transfer joined locally: end the replaced call's platform leg (B2) with BYE; its
+    /// carrier leg (A2) now belongs to the joined call.
+    TearDownReplacedPlatformLeg,
+    /// End the customer's leg A with BYE (nobody is left to talk to it).
+    ReleaseCustomerLeg,
+    /// Call [`TransferAttempt::on_timer`] at or after `at`.
+    ArmTimer { at: Time },
+    /// The outcome is known: write this record to the audit log and count it.
+    Finished(TransferRecord),
+}
+
+/// The states, named for what they await. Transitions consume the state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum State {
+    AwaitingReferResponse {
+        deadline: Time,
+    },
+    /// The carrier accepted; waiting for its final sipfrag.
+    AwaitingNotify {
+        deadline: Time,
+    },
+    /// The carrier reported success; waiting for it to release leg A.
+    AwaitingCarrierBye {
+        deadline: Time,
+    },
+    /// Leg C is being set up.
+    AwaitingFallbackAnswer,
+    AwaitingLocalJoin,
+    /// Outcome recorded; the platform has a grace period to hang up leg B itself.
+    AwaitingPlatformBye {
+        deadline: Time,
+    },
+    Done,
+}
+
+/// Everything but the state.
+#[derive(Debug)]
+struct Context {
+    settings: TransferSettings,
+    request: TransferRequest,
+    kind: TransferKind,
+    target_e164: Option<E164>,
+    started: Time,
+    actions: VecDeque<TransferAction>,
+    /// Final response sent to the platform's REFER (2xx means a subscription exists).
+    platform_answer: Option<u16>,
+    platform_gone: bool,
+    ringback_playing: bool,
+    refer_status: Option<u16>,
+    notify_status: Option<u16>,
+    fallback_status: Option<u16>,
+    /// Why the local transfer was started ("refer_rejected", "timeout", ...).
+    fallback_reason: &'static str,
+    record: Option<TransferRecord>,
+}
+
+/// One transfer. See the module docs.
+#[derive(Debug)]
+pub struct TransferAttempt {
+    state: State,
+    context: Context,
+}
+
+impl TransferAttempt {
+    /// Starts a transfer: validates the target and sends the REFER, or (for `transfer = "local"`)
+    /// starts the local transfer.
+    pub fn start(
+        now: Time,
+        request: TransferRequest,
+        settings: TransferSettings,
+    ) -> TransferAttempt {
+        let kind = request.kind();
+        let target_e164 = request.refer_to.e164(&settings.country_code).ok();
+        let mut context = Context {
+            settings,
+            request,
+            kind,
+            target_e164,
+            started: now,
+            actions: VecDeque::new(),
+            platform_answer: None,
+            platform_gone: false,
+            ringback_playing: false,
+            refer_status: None,
+            notify_status: None,
+            fallback_status: None,
+            fallback_reason: "local_method",
+            record: None,
+        };
+        let carrier = carrier_refer_to_at(
+            &context.request.refer_to,
+            &context.settings.country_code,
+            &context.settings.refer_domain,
+            context.request.translated_replaces.as_deref(),
+        );
+        let state = match carrier {
+            Err(_) => {
+                // Neither the carrier nor a local INVITE could reach a target that is not a number.
+                context.answer_platform(400);
+                context.finish(now, TransferOutcome::Failed, "target_not_a_number");
+                State::Done
+            }
+            Ok(_) if context.settings.method == TransferMethod::Local => {
+                context.answer_platform(202);
+                context.begin_local("local_method")
+            }
+            Ok(carrier) => {
+                let headers = context.refer_headers();
+                context.emit(TransferAction::SendRefer {
+                    refer_to: carrier.header_value(),
+                    headers,
+                });
+                if context.settings.ringback == RingbackMode::Local {
+                    context.start_ringback();
+                }
+                let deadline = context.arm(now);
+                State::AwaitingReferResponse { deadline }
+            }
+        };
+        TransferAttempt { state, context }
+    }
+
+    /// The next action to perform, in order.
+    pub fn poll_action(&mut self) -> Option<TransferAction> {
+        self.context.actions.pop_front()
+    }
+
+    /// The carrier's response to the REFER (1xx ignored).
+    pub fn on_refer_response(&mut self, now: Time, status: u16) {
+        self.step(|state, context| state.on_refer_response(context, now, status));
+    }
+
+    /// A NOTIFY (Event: refer) from the carrier, with the status of its message/sipfrag body.
+    pub fn on_notify_sipfrag(&mut self, now: Time, status: u16) {
+        self.step(|state, context| state.on_notify_sipfrag(context, now, status));
+    }
+
+    /// A response on the fallback leg C; `with_sdp` = it carries an SDP body (early media).
+    pub fn on_fallback_response(&mut self, now: Time, status: u16, with_sdp: bool) {
+        self.step(|state, context| state.on_fallback_response(context, now, status, with_sdp));
+    }
+
+    /// Result of [`TransferAction::StartLocalJoin`]: 2xx once both legs are joined, else the
+    /// failing code.
+    pub fn on_local_join_result(&mut self, now: Time, status: u16) {
+        self.step(|state, context| state.on_local_join_result(context, now, status));
+    }
+
+    /// BYE from the carrier on leg A (already answered 200 by the call layer).
+    pub fn on_bye_from_carrier(&mut self, now: Time) {
+        self.step(|state, context| state.on_bye_from_carrier(context, now));
+    }
+
+    /// BYE from the platform (the transferor) on leg B (already answered 200).
+    pub fn on_transferor_bye(&mut self, now: Time) {
+        self.step(|state, context| state.on_transferor_bye(context, now));
+    }
+
+    /// A timer armed by [`TransferAction::ArmTimer`] fired. Early or stale calls do nothing.
+    pub fn on_timer(&mut self, now: Time) {
+        self.step(|state, context| state.on_timer(context, now));
+    }
+
+    /// The audit record, once the outcome is known.
+    pub fn record(&self) -> Option<&TransferRecord> {
+        self.context.record.as_ref()
+    }
+
+    /// True once the attempt needs no more input (its record is written and leg B is settled).
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    pub fn kind(&self) -> TransferKind {
+        self.context.kind
+    }
+
+    /// The name of the current state, for logs.
+    pub fn state_name(&self) -> &'static str {
+        match self.state {
+            State::AwaitingReferResponse { .. } => "AwaitingReferResponse",
+            State::AwaitingNotify { .. } => "AwaitingNotify",
+            State::AwaitingCarrierBye { .. } => "AwaitingCarrierBye",
+            State::AwaitingFallbackAnswer => "AwaitingFallbackAnswer",
+            State::AwaitingLocalJoin => "AwaitingLocalJoin",
+            State::AwaitingPlatformBye { .. } => "AwaitingPlatformBye",
+            State::Done => "Done",
+        }
+    }
+
+    fn step(&mut self, transition: impl FnOnce(State, &mut Context) -> State) {
+        let state = std::mem::replace(&mut self.state, State::Done);
+        self.state = transition(state, &mut self.context);
+    }
+}
+
+impl State {
+    fn on_refer_response(self, context: &mut Context, now: Time, status: u16) -> State {
+        match self {
+            State::AwaitingReferResponse { .. } => match status {
+                0..=199 => self,
+                200..=299 => {
+                    context.refer_status = Some(status);
+                    context.answer_platform(status);
+                    State::AwaitingNotify {
+                        deadline: context.arm(now),
+                    }
+                }
+                _ => {
+                    context.refer_status = Some(status);
+                    context.refer_failed(now, "refer_rejected", status)
+                }
+            },
+            // A NOTIFY overtook the 2xx; keep its code for the record.
+            State::AwaitingNotify { .. } | State::AwaitingCarrierBye { .. }
+                if (200..300).contains(&status) && context.refer_status.is_none() =>
+            {
+                context.refer_status = Some(status);
+                self
+            }
+            other => other,
+        }
+    }
+
+    fn on_notify_sipfrag(self, context: &mut Context, now: Time, status: u16) -> State {
+        match self {
+            // RFC 3515 lets the first NOTIFY arrive before the 202: the carrier has accepted.
+            State::AwaitingReferResponse { .. } => {
+                context.answer_platform(202);
+                State::AwaitingNotify { deadline: now }.on_notify_sipfrag(context, now, status)
+            }
+            State::AwaitingNotify { .. } => {
+                context.notify_status = Some(status);
+                match status {
+                    0..=199 => {
+                        context.relay_notify(status, false);
+                        if status == 180 && context.settings.ringback == RingbackMode::Auto {
+                            context.start_ringback();
+                        }
+                        State::AwaitingNotify {
+                            deadline: context.arm(now),
+                        }
+                    }
+                    200..=299 => {
+                        context.relay_notify(status, true);
+                        State::AwaitingCarrierBye {
+                            deadline: context.arm(now),
+                        }
+                    }
+                    _ => context.refer_failed(now, "sipfrag_failure", status),
+                }
+            }
+            // A late or repeated NOTIFY (e.g. racing the BYE) changes nothing.
+            other => other,
+        }
+    }
+
+    fn on_fallback_response(
+        self,
+        context: &mut Context,
+        now: Time,
+        status: u16,
+        with_sdp: bool,
+    ) -> State {
+        if self != State::AwaitingFallbackAnswer {
+            return self;
+        }
+        match status {
+            0..=179 => self,
+            180..=199 => {
+                context.notify_platform(status, false);
+                match context.settings.ringback {
+                    RingbackMode::Auto if with_sdp => {
+                        context.stop_ringback();
+                        context.emit(TransferAction::RelayFallbackEarlyMedia);
+                    }
+                    RingbackMode::Auto => context.start_ringback(),
+                    RingbackMode::Local | RingbackMode::Off => {}
+                }
+                self
+            }
+            200..=299 => {
+                context.fallback_status = Some(status);
+                context.stop_ringback();
+                context.emit(TransferAction::BridgeFallback);
+                context.local_transfer_succeeded(now)
+            }
+            _ => {
+                context.fallback_status = Some(status);
+                context.local_transfer_failed(now, status, "fallback_failed")
+            }
+        }
+    }
+
+    fn on_local_join_result(self, context: &mut Context, now: Time, status: u16) -> State {
+        if self != State::AwaitingLocalJoin {
+            return self;
+        }
+        context.fallback_status = Some(status);
+        if (200..300).contains(&status) {
+            context.stop_ringback();
+            context.local_transfer_succeeded(now)
+        } else {
+            context.local_transfer_failed(now, status, "local_join_failed")
+        }
+    }
+
+    fn on_bye_from_carrier(self, context: &mut Context, now: Time) -> State {
+        match self {
+            // Before the carrier accepted, its BYE is the customer hanging up.
+            State::AwaitingReferResponse { .. } => {
+                context.stop_ringback();
+                context.answer_platform(487);
+                context.tear_down_platform();
+                context.finish(now, TransferOutcome::Cancelled, "customer_hung_up");
+                State::Done
+            }
+            // The carrier took the call over: leg A is released, so is leg B.
+            State::AwaitingNotify { .. } | State::AwaitingCarrierBye { .. } => {
+                context.stop_ringback();
+                if matches!(self, State::AwaitingNotify { .. }) {
+                    // No final sipfrag came; the release itself tells the platform it worked.
+                    context.notify_platform(200, true);
+                }
+                context.tear_down_platform();
+                context.finish(now, TransferOutcome::HandedOff, "carrier_bye");
+                State::Done
+            }
+            State::AwaitingFallbackAnswer | State::AwaitingLocalJoin => {
+                if self == State::AwaitingFallbackAnswer {
+                    context.emit(TransferAction::CancelFallbackInvite);
+                }
+                context.stop_ringback();
+                context.notify_platform(487, true);
+                context.tear_down_platform();
+                context.finish(now, TransferOutcome::Cancelled, "customer_hung_up");
+                State::Done
+            }
+            // The bridged call ended after the transfer; leg B still has to go.
+            State::AwaitingPlatformBye { .. } => {
+                context.tear_down_platform();
+                State::Done
+            }
+            State::Done => State::Done,
+        }
+    }
+
+    fn on_transferor_bye(self, context: &mut Context, _now: Time) -> State {
+        context.platform_gone = true;
+        match self {
+            State::AwaitingPlatformBye { .. } => State::Done,
+            // Leg A stays up: the transfer carries on without the platform.
+            other => other,
+        }
+    }
+
+    fn on_timer(self, context: &mut Context, now: Time) -> State {
+        match self {
+            State::AwaitingReferResponse { deadline } | State::AwaitingNotify { deadline }
+                if now >= deadline =>
+            {
+                context.refer_failed(now, "timeout", 408)
+            }
+            // The carrier reported success but never released leg A: release it ourselves.
+            State::AwaitingCarrierBye { deadline } if now >= deadline => {
+                context.stop_ringback();
+                context.emit(TransferAction::ReleaseCustomerLeg);
+                context.tear_down_platform();
+                context.finish(now, TransferOutcome::HandedOff, "no_carrier_bye");
+                State::Done
+            }
+            State::AwaitingPlatformBye { deadline } if now >= deadline => {
+                context.tear_down_platform();
+                State::Done
+            }
+            other => other,
+        }
+    }
+}
+
+impl Context {
+    fn emit(&mut self, action: TransferAction) {
+        self.actions.push_back(action);
+    }
+
+    /// Arms the REFER/NOTIFY progress deadline from `now`.
+    fn arm(&mut self, now: Time) -> Time {
+        let deadline = now.plus_millis(self.settings.refer_timeout_ms);
+        self.emit(TransferAction::ArmTimer { at: deadline });
+        deadline
+    }
+
+    fn refer_headers(&self) -> Vec<(String, String)> {
+        let request = &self.request;
+        let referred_by = request
+            .referred_by
+            .clone()
+            .unwrap_or_else(|| request.handoff_identity.clone());
+        let mut headers = vec![("Referred-By".to_owned(), referred_by)];
+        if let Some(identity) = &request.p_asserted_identity {
+            headers.push(("P-Asserted-Identity".to_owned(), identity.clone()));
+        }
+        headers.extend(self.settings.headers.iter().cloned());
+        headers
+    }
+
+    /// Answers the platform's REFER once; nothing if it already has an answer or hung up.
+    fn answer_platform(&mut self, status: u16) {
+        if self.platform_answer.is_none() && !self.platform_gone {
+            self.platform_answer = Some(status);
+            self.emit(TransferAction::AnswerPlatform { status });
+        }
+    }
+
+    /// NOTIFYs exist only inside the subscription a 2xx to the REFER created.
+    fn may_notify_platform(&self) -> bool {
+        self.request.notify_platform
+            && !self.platform_gone
+            && self
+                .platform_answer
+                .is_some_and(|s| (200..300).contains(&s))
+    }
+
+    fn relay_notify(&mut self, status: u16, subscription_ends: bool) {
+        if self.may_notify_platform() {
+            self.emit(TransferAction::RelayNotify {
+                status,
+                subscription_ends,
+            });
+        }
+    }
+
+    fn notify_platform(&mut self, status: u16, subscription_ends: bool) {
+        if self.may_notify_platform() {
+            self.emit(TransferAction::NotifyPlatform {
+                status,
+                subscription_ends,
+            });
+        }
+    }
+
+    fn start_ringback(&mut self) {
+        if !self.ringback_playing && self.settings.ringback != RingbackMode::Off {
+            self.ringback_playing = true;
+            self.emit(TransferAction::StartRingback);
+        }
+    }
+
+    fn stop_ringback(&mut self) {
+        if self.ringback_playing {
+            self.ringback_playing = false;
+            self.emit(TransferAction::StopRingback);
+        }
+    }
+
+    fn tear_down_platform(&mut self) {
+        if !self.platform_gone {
+            self.platform_gone = true;
+            self.emit(TransferAction::TearDownPlatformLeg);
+        }
+    }
+
+    /// The REFER failed (`status` is the carrier's code, or 408 for a timeout).
+    fn refer_failed(&mut self, now: Time, reason: &'static str, status: u16) -> State {
+        match self.settings.on_refer_failure {
+            ReferFailurePolicy::Local => {
+                self.answer_platform(202);
+                self.begin_local(reason)
+            }
+            ReferFailurePolicy::Reject => {
+                self.stop_ringback();
+                if self.platform_answer.is_none() {
+                    self.answer_platform(status);
+                } else if reason == "sipfrag_failure" {
+                    self.relay_notify(status, true);
+                } else {
+                    self.notify_platform(status, true);
+                }
+                if self.platform_gone {
+                    self.emit(TransferAction::ReleaseCustomerLeg);
+                }
+                self.finish(now, TransferOutcome::Failed, reason);
+                State::Done
+            }
+        }
+    }
+
+    /// Starts the local transfer: INVITE the target (blind) or join the replaced call (attended).
+    fn begin_local(&mut self, reason: &'static str) -> State {
+        self.fallback_reason = reason;
+        match self.kind {
+            TransferKind::Blind => {
+                if self.settings.ringback == RingbackMode::Local {
+                    self.start_ringback();
+                }
+                self.emit(TransferAction::StartFallbackInvite {
+                    target: self.request.refer_to.target().to_owned(),
+                    target_e164: self.target_e164.clone(),
+                });
+                State::AwaitingFallbackAnswer
+            }
+            TransferKind::Attended => {
+                self.stop_ringback();
+                self.emit(TransferAction::StartLocalJoin);
+                State::AwaitingLocalJoin
+            }
+        }
+    }
+
+    fn local_transfer_succeeded(&mut self, now: Time) -> State {
+        self.notify_platform(200, true);
+        if self.kind == TransferKind::Attended {
+            self.emit(TransferAction::TearDownReplacedPlatformLeg);
+        }
+        let reason = self.fallback_reason;
+        self.finish(now, TransferOutcome::FallbackLocal, reason);
+        if self.platform_gone {
+            State::Done
+        } else {
+            let deadline = now.plus_millis(self.settings.platform_grace_ms);
+            self.emit(TransferAction::ArmTimer { at: deadline });
+            State::AwaitingPlatformBye { deadline }
+        }
+    }
+
+    /// The target did not answer: the customer stays with the platform (if it is still there).
+    fn local_transfer_failed(&mut self, now: Time, status: u16, reason: &'static str) -> State {
+        self.stop_ringback();
+        self.notify_platform(status, true);
+        if self.platform_gone {
+            self.emit(TransferAction::ReleaseCustomerLeg);
+        }
+        self.finish(now, TransferOutcome::Failed, reason);
+        State::Done
+    }
+
+    fn finish(&mut self, now: Time, outcome: TransferOutcome, reason: &str) {
+        let record = TransferRecord {
+            record_type: "transfer",
+            ts: self.request.wall_clock.rfc3339_at(now),
+            conversation: self.request.conversation.clone(),
+            trunk: self.settings.trunk.clone(),
+            kind: self.kind,
+            method: self.settings.method,
+            target: self.request.refer_to.target().to_owned(),
+            target_e164: self.target_e164.as_ref().map(|n| n.as_str().to_owned()),
+            outcome,
+            refer_status: self.refer_status,
+            notify_status: self.notify_status,
+            fallback_status: self.fallback_status,
+            reason: reason.to_owned(),
+            duration_ms: now.millis_since(self.started),
+        };
+        self.record = Some(record.clone());
+        self.emit(TransferAction::Finished(record));
+    }
+}

@@ -1,0 +1,201 @@
+//! The audit record of one transfer attempt (issue 5, "Transfer record fields"), and the
+//! wall-clock arithmetic for its `ts` without reading a clock.
+
+use serde::{Serialize, Serializer};
+
+use crate::config::TransferMethod;
+use crate::core::Time;
+
+/// Blind (unattended) or attended (consultative, with Replaces).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferKind {
+    Blind,
+    Attended,
+}
+
+impl TransferKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferKind::Blind => "blind",
+            TransferKind::Attended => "attended",
+        }
+    }
+}
+
+/// How a transfer ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferOutcome {
+    /// The carrier took the call over (REFER accepted, carrier BYE): no trunk session left.
+    HandedOff,
+    /// handoff connected the caller to the target itself.
+    FallbackLocal,
+    /// The transfer did not happen; the caller stays with the agent (or the REFER was refused).
+    Failed,
+    /// The caller hung up while the transfer was under way.
+    Cancelled,
+}
+
+impl TransferOutcome {
+    pub const ALL: [TransferOutcome; 4] = [
+        TransferOutcome::HandedOff,
+        TransferOutcome::FallbackLocal,
+        TransferOutcome::Failed,
+        TransferOutcome::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferOutcome::HandedOff => "handed_off",
+            TransferOutcome::FallbackLocal => "fallback_local",
+            TransferOutcome::Failed => "failed",
+            TransferOutcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// `"refer"` or `"local"`.
+pub fn method_str(method: TransferMethod) -> &'static str {
+    match method {
+        TransferMethod::Refer => "refer",
+        TransferMethod::Local => "local",
+    }
+}
+
+fn serialize_method<S: Serializer>(method: &TransferMethod, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(method_str(*method))
+}
+
+/// One JSON line per transfer attempt, written when its outcome is known.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TransferRecord {
+    /// Always `"transfer"`.
+    #[serde(rename = "type")]
+    pub record_type: &'static str,
+    /// RFC 3339 UTC with milliseconds, when the outcome became known.
+    pub ts: String,
+    pub conversation: String,
+    pub trunk: String,
+    pub kind: TransferKind,
+    #[serde(serialize_with = "serialize_method")]
+    pub method: TransferMethod,
+    /// The target as the platform sent it.
+    pub target: String,
+    pub target_e164: Option<String>,
+    pub outcome: TransferOutcome,
+    /// The carrier's final response to the REFER; null when none came or none was sent.
+    pub refer_status: Option<u16>,
+    /// The last sipfrag status the carrier NOTIFYed.
+    pub notify_status: Option<u16>,
+    /// The final status of the local fallback leg.
+    pub fallback_status: Option<u16>,
+    /// Short machine-friendly cause, e.g. `"timeout"`, `"refer_rejected"`, `"carrier_bye"`.
+    pub reason: String,
+    pub duration_ms: u64,
+}
+
+impl TransferRecord {
+    /// The record as one JSON line (no trailing newline).
+    pub fn to_json(&self) -> String {
+        // Serialising plain strings, integers and options cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Ties the driver's monotonic [`Time`] to wall-clock time, so the core can stamp records
+/// without reading a clock: the driver reads both clocks once and passes this in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WallClock {
+    /// A monotonic instant...
+    pub at: Time,
+    /// ...and the Unix time in milliseconds at that instant.
+    pub unix_ms: u64,
+}
+
+impl WallClock {
+    /// Unix milliseconds at `now` (instants before `at` clamp to it).
+    pub fn unix_ms_at(&self, now: Time) -> u64 {
+        self.unix_ms.saturating_add(now.millis_since(self.at))
+    }
+
+    /// RFC 3339 UTC timestamp at `now`, e.g. `2026-11-21T11:50:06.123Z`.
+    pub fn rfc3339_at(&self, now: Time) -> String {
+        rfc3339_from_unix_ms(self.unix_ms_at(now))
+    }
+}
+
+/// Formats Unix milliseconds as RFC 3339 UTC with millisecond precision.
+pub fn rfc3339_from_unix_ms(unix_ms: u64) -> String {
+    let seconds = unix_ms / 1000;
+    let millis = unix_ms % 1000;
+    let days = seconds / 86_400;
+    let second_of_day = seconds % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        second_of_day / 3600,
+        second_of_day % 3600 / 60,
+        second_of_day % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
+/// (H. Hinnant's `civil_from_days`, restricted to non-negative days).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_instants_format_as_rfc3339() {
+        assert_eq!(rfc3339_from_unix_ms(0), "1970-01-01T00:00:00.000Z");
+        // 2000-02-29 (leap day in a century leap year) 12:34:56.789 UTC.
+        assert_eq!(
+            rfc3339_from_unix_ms(951_827_696_789),
+            "2000-02-29T12:34:56.789Z"
+        );
+        // 2024-12-31T23:59:59.999Z, the last millisecond of a leap year.
+        assert_eq!(
+            rfc3339_from_unix_ms(1_735_689_599_999),
+            "2024-12-31T23:59:59.999Z"
+        );
+        assert_eq!(
+            rfc3339_from_unix_ms(1_735_689_600_000),
+            "2025-01-01T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn wall_clock_offsets_by_monotonic_elapsed_time() {
+        let clock = WallClock {
+            at: Time::from_millis(5_000),
+            unix_ms: 1_735_689_600_000,
+        };
+        assert_eq!(
+            clock.rfc3339_at(Time::from_millis(6_250)),
+            "2025-01-01T00:00:01.250Z"
+        );
+        assert_eq!(
+            clock.unix_ms_at(Time::from_millis(1_000)),
+            1_735_689_600_000
+        );
+    }
+}

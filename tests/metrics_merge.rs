@@ -1,0 +1,89 @@
+//! Per-shard metrics summed at read time, and the REFER success rate.
+
+use handoff::config::TransferMethod;
+use handoff::metrics::{ShardMetrics, TransferKey};
+use handoff::transfer::{TransferKind, TransferOutcome, TransferRecord};
+
+fn record(
+    trunk: &str,
+    method: TransferMethod,
+    outcome: TransferOutcome,
+    refer_status: Option<u16>,
+) -> TransferRecord {
+    TransferRecord {
+        record_type: "transfer",
+        ts: "2026-11-21T12:00:00.000Z".to_owned(),
+        conversation: "c".to_owned(),
+        trunk: trunk.to_owned(),
+        kind: TransferKind::Blind,
+        method,
+        target: "sip:5559876543@pbx".to_owned(),
+        target_e164: Some("+15559876543".to_owned()),
+        outcome,
+        refer_status,
+        notify_status: None,
+        fallback_status: None,
+        reason: "test".to_owned(),
+        duration_ms: 1,
+    }
+}
+
+#[test]
+fn shards_sum_and_the_success_rate_counts_refer_transfers_only() {
+    use TransferMethod::{Local, Refer};
+    use TransferOutcome::{Cancelled, FallbackLocal, HandedOff};
+    let mut shard0 = ShardMetrics::new();
+    shard0.record_transfer(&record("a", Refer, HandedOff, Some(202)));
+    shard0.record_transfer(&record("a", Refer, HandedOff, Some(202)));
+    shard0.session_opened("a");
+    shard0.session_opened("p");
+    shard0.call_started();
+    shard0.request_rejected(403);
+
+    let mut shard1 = ShardMetrics::new();
+    shard1.record_transfer(&record("a", Refer, FallbackLocal, Some(403)));
+    shard1.record_transfer(&record("a", Refer, Cancelled, None));
+    shard1.record_transfer(&record("b", Local, FallbackLocal, None));
+    shard1.session_opened("a");
+    shard1.call_started();
+    shard1.call_started();
+    shard1.request_rejected(403);
+    shard1.audit_write_failed();
+
+    let mut total = ShardMetrics::new();
+    total.merge(&shard0);
+    total.merge(&shard1);
+
+    let handed_off = TransferKey {
+        trunk: "a".to_owned(),
+        method: "refer",
+        outcome: TransferOutcome::HandedOff,
+    };
+    assert_eq!(total.transfers.get(&handed_off), Some(&2));
+    assert_eq!(
+        total.transfers_with_outcome(TransferOutcome::FallbackLocal),
+        2
+    );
+    assert_eq!(total.refer_responses.get(&202), Some(&2));
+    assert_eq!(total.refer_responses.get(&403), Some(&1));
+    assert_eq!(total.trunk_sessions_in_use.get("a"), Some(&2));
+    assert_eq!(total.trunk_sessions_in_use.get("p"), Some(&1));
+    assert_eq!(
+        total.trunk_sessions_saved.get("a"),
+        Some(&4),
+        "2 per handoff"
+    );
+    assert_eq!(total.total_sessions_saved(), 4);
+    assert_eq!(total.calls, 3);
+    assert_eq!(total.rejects.get(&403), Some(&2));
+    assert_eq!(total.audit_write_errors, 1);
+    // 2 handed off of 3 REFER transfers (the cancelled one and the local-method one don't count).
+    assert_eq!(total.refer_success_rate(), Some(2.0 / 3.0));
+    assert_eq!(ShardMetrics::new().refer_success_rate(), None);
+
+    // Merging is order-independent.
+    let mut reversed = ShardMetrics::new();
+    reversed.merge(&shard1);
+    reversed.merge(&shard0);
+    assert_eq!(reversed, total);
+}

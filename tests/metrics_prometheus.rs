@@ -1,0 +1,67 @@
+//! The Prometheus text rendering of the summed counters.
+
+use handoff::config::TransferMethod;
+use handoff::metrics::ShardMetrics;
+use handoff::transfer::{TransferKind, TransferOutcome, TransferRecord};
+
+fn handed_off(trunk: &str) -> TransferRecord {
+    TransferRecord {
+        record_type: "transfer",
+        ts: "2026-11-21T12:00:00.000Z".to_owned(),
+        conversation: "c".to_owned(),
+        trunk: trunk.to_owned(),
+        kind: TransferKind::Blind,
+        method: TransferMethod::Refer,
+        target: "t".to_owned(),
+        target_e164: None,
+        outcome: TransferOutcome::HandedOff,
+        refer_status: Some(202),
+        notify_status: Some(200),
+        fallback_status: None,
+        reason: "carrier_bye".to_owned(),
+        duration_ms: 1,
+    }
+}
+
+#[test]
+fn renders_the_text_exposition_format() {
+    let mut metrics = ShardMetrics::new();
+    metrics.record_transfer(&handed_off("carrier \"a\""));
+    metrics.session_opened("carrier \"a\"");
+    metrics.call_started();
+    metrics.request_rejected(404);
+    let expected = r#"# HELP handoff_transfers_total Transfer attempts by carrier trunk, method and outcome.
+# TYPE handoff_transfers_total counter
+handoff_transfers_total{trunk="carrier \"a\"",method="refer",outcome="handed_off"} 1
+# HELP handoff_refer_responses_total Final responses to REFERs sent to carriers, by status code.
+# TYPE handoff_refer_responses_total counter
+handoff_refer_responses_total{code="202"} 1
+# HELP handoff_refer_success_ratio Handed-off REFER transfers over REFER transfers not cancelled by the caller.
+# TYPE handoff_refer_success_ratio gauge
+handoff_refer_success_ratio 1
+# HELP handoff_trunk_sessions_in_use Trunk sessions currently up, per trunk.
+# TYPE handoff_trunk_sessions_in_use gauge
+handoff_trunk_sessions_in_use{trunk="carrier \"a\""} 1
+# HELP handoff_trunk_sessions_saved_total Trunk sessions saved by handed-off transfers (2 per handoff), per carrier trunk.
+# TYPE handoff_trunk_sessions_saved_total counter
+handoff_trunk_sessions_saved_total{trunk="carrier \"a\""} 2
+# HELP handoff_calls_total Calls accepted.
+# TYPE handoff_calls_total counter
+handoff_calls_total 1
+# HELP handoff_rejects_total Requests refused before any call existed, by status code.
+# TYPE handoff_rejects_total counter
+handoff_rejects_total{code="404"} 1
+# HELP handoff_audit_write_errors_total Audit records that could not be written.
+# TYPE handoff_audit_write_errors_total counter
+handoff_audit_write_errors_total 0
+"#;
+    assert_eq!(metrics.render_prometheus(), expected);
+}
+
+#[test]
+fn no_success_ratio_sample_before_any_refer() {
+    let text = ShardMetrics::new().render_prometheus();
+    assert!(text.contains("# TYPE handoff_refer_success_ratio gauge\n"));
+    assert!(!text.contains("handoff_refer_success_ratio 0"), "{text}");
+    assert!(!text.contains("NaN"));
+}

@@ -1,0 +1,68 @@
+//! SIGTERM with a call up: new INVITEs get 503, the established call keeps relaying until the
+//! drain deadline, then both legs get BYE and the process exits 0. Both backends.
+
+mod runtime_support;
+
+use std::time::{Duration, Instant};
+
+use runtime_support::call::{Endpoint, answer_byes, establish, exchange_rtp};
+use runtime_support::ua::{request, sdp};
+use runtime_support::{BACKENDS, Handoff, setup};
+
+#[test]
+fn drain_refuses_new_calls_then_byes_the_rest_on_both_backends() {
+    for (i, io) in BACKENDS.iter().enumerate() {
+        // drain_s = 2: long enough to check the call still works, short for the test.
+        let s = setup(io, 24200 + i as u16 * 200, 2, 2);
+        let mut handoff = Handoff::start(&s.config_path);
+        let carrier = Endpoint::new(s.carrier.try_clone().unwrap(), "carrier");
+        let platform = Endpoint::new(s.platform.try_clone().unwrap(), "platform");
+        let call = establish(s.sip, &carrier, &platform, &format!("drain-{io}"));
+
+        let signalled = Instant::now();
+        handoff.signal("TERM");
+        handoff.wait_for_log("draining", Duration::from_secs(5));
+
+        // New INVITEs are refused with 503 (several Call-IDs, so both shards are asked).
+        for n in 0..4 {
+            let cid = format!("late-{io}-{n}");
+            carrier.ua.send(
+                s.sip,
+                &request(
+                    "INVITE",
+                    carrier.ua.addr(),
+                    s.sip,
+                    "+15550002222",
+                    &cid,
+                    "lt",
+                    1,
+                    &sdp(carrier.rtp_port()),
+                ),
+            );
+            let (resp, _) = carrier
+                .ua
+                .expect("final response", Duration::from_secs(5), |m| {
+                    m.header("call-id") == Some(cid.as_str())
+                        && m.status().is_some_and(|c| c >= 200)
+                });
+            assert_eq!(resp.status(), Some(503), "{io}: {}", resp.raw);
+        }
+        // The established call still relays.
+        exchange_rtp(&call, &carrier, &platform, 0, 3);
+
+        // At the deadline, handoff hangs up both legs itself.
+        let bye_a = answer_byes(&carrier.ua, Duration::from_secs(6));
+        assert_eq!(bye_a.header("call-id"), Some(call.call_id.as_str()));
+        let bye_b = answer_byes(&platform.ua, Duration::from_secs(6));
+        assert_eq!(bye_b.header("call-id"), Some(call.b_call_id.as_str()));
+        assert!(
+            signalled.elapsed() >= Duration::from_millis(1500),
+            "BYE before the deadline"
+        );
+
+        let status = handoff
+            .wait_exit(Duration::from_secs(8))
+            .unwrap_or_else(|| panic!("{io}: not stopped after the drain"));
+        assert!(status.success(), "{io}: {status}");
+    }
+}

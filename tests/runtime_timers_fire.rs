@@ -1,0 +1,82 @@
+//! The core's timers run on the shard's timer wheel: with a silent far end, handoff retransmits
+//! the INVITE on leg B at T1, 2*T1, 4*T1... and answers the caller 408 after Timer B (64*T1).
+//! T1 is set to 40 ms so Timer B fires after ~2.6 s. Both backends.
+
+mod runtime_support;
+
+use std::time::{Duration, Instant};
+
+use runtime_support::call::Endpoint;
+use runtime_support::ua::{request, sdp};
+use runtime_support::{BACKENDS, Handoff, setup};
+
+#[test]
+fn retransmissions_and_timer_b_fire_on_both_backends() {
+    for (i, io) in BACKENDS.iter().enumerate() {
+        let s = setup(io, 24600 + i as u16 * 200, 2, 30);
+        let text = std::fs::read_to_string(&s.config_path).unwrap();
+        std::fs::write(
+            &s.config_path,
+            text.replace(
+                "drain_s = 30\n",
+                "drain_s = 30\n\n[sbc.timers]\nt1_ms = 40\nt2_ms = 4000\nt4_ms = 5000\n",
+            ),
+        )
+        .unwrap();
+        let _handoff = Handoff::start(&s.config_path);
+        let carrier = Endpoint::new(s.carrier.try_clone().unwrap(), "carrier");
+        let platform = Endpoint::new(s.platform.try_clone().unwrap(), "platform");
+        let call_id = format!("silent-{io}");
+        let sent = Instant::now();
+        carrier.ua.send(
+            s.sip,
+            &request(
+                "INVITE",
+                carrier.ua.addr(),
+                s.sip,
+                "+15550003333",
+                &call_id,
+                "st",
+                1,
+                &sdp(carrier.rtp_port()),
+            ),
+        );
+        // The platform never answers: count the INVITE copies handoff sends it.
+        let mut arrivals = Vec::new();
+        let (first, _) = platform
+            .ua
+            .expect("INVITE on leg B", Duration::from_secs(5), |m| {
+                m.method() == Some("INVITE")
+            });
+        arrivals.push(sent.elapsed());
+        let b_call_id = first.header("call-id").unwrap().to_owned();
+        while arrivals.len() < 4 {
+            platform
+                .ua
+                .expect("retransmitted INVITE", Duration::from_secs(3), |m| {
+                    m.method() == Some("INVITE") && m.header("call-id") == Some(b_call_id.as_str())
+                });
+            arrivals.push(sent.elapsed());
+        }
+        // Gaps double from T1 = 40 ms: 40, 80, 160 ms (loose bounds for a loaded machine).
+        let gaps: Vec<Duration> = arrivals.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(gaps[0] >= Duration::from_millis(30), "{io}: {gaps:?}");
+        assert!(
+            gaps[2] >= Duration::from_millis(120),
+            "{io}: gaps must grow: {gaps:?}"
+        );
+
+        let (timeout, _) = carrier
+            .ua
+            .expect("408 after Timer B", Duration::from_secs(10), |m| {
+                m.header("call-id") == Some(call_id.as_str())
+                    && m.status().is_some_and(|c| c >= 300)
+            });
+        assert_eq!(timeout.status(), Some(408), "{io}: {}", timeout.raw);
+        let elapsed = sent.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(2400),
+            "{io}: Timer B is 64*T1 = 2.56 s, fired after {elapsed:?}"
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! Seed sweep: every scenario under >= 200 seeds, each seed choosing the shard count and a
+//! faulty network (loss, duplication, reordering, jitter). Any failure prints the seed;
+//! `HANDOFF_SEED=N cargo test --test sim_seed_sweep` replays just that seed.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use handoff::core::dialog::Side;
+use handoff::sim::scenarios::{self, FlowResult};
+use handoff::sim::{LinkProfile, Sim, SimOptions, SimRng};
+
+const SEEDS: u64 = 200;
+
+type Flow = fn(&mut Sim) -> FlowResult;
+
+const FLOWS: &[(&str, Flow)] = &[
+    ("basic_call_bye_from_a", |s| {
+        scenarios::basic_call(s, Side::A)
+    }),
+    ("basic_call_bye_from_b", |s| {
+        scenarios::basic_call(s, Side::B)
+    }),
+    ("cancel_before_answer", scenarios::cancel_before_answer),
+    ("busy", scenarios::busy),
+    ("silent_trunk", scenarios::silent_trunk),
+    ("hold_resume_from_a", |s| scenarios::hold_resume(s, Side::A)),
+    ("hold_resume_from_b", |s| scenarios::hold_resume(s, Side::B)),
+    ("bye_glare", scenarios::bye_glare),
+    ("retransmit_2xx_until_ack", |s| {
+        scenarios::retransmit_2xx_until_ack(s, 2)
+    }),
+    ("unknown_source", scenarios::unknown_source),
+    ("options_keepalive", scenarios::options_keepalive),
+    ("wrong_shard", |s| scenarios::wrong_shard(s, 2)),
+];
+
+/// The network and shard count a seed stands for.
+fn options(seed: u64) -> SimOptions {
+    let mut rng = SimRng::new(seed);
+    let link = LinkProfile {
+        loss: rng.below(21) as f64 / 100.0,
+        duplicate: rng.below(11) as f64 / 100.0,
+        reorder: rng.below(21) as f64 / 100.0,
+        reorder_ms: 5 + rng.below(60),
+        delay_ms: 1 + rng.below(20),
+        jitter_ms: rng.below(15),
+    };
+    SimOptions::default()
+        .seed(seed)
+        .shards(1 + rng.below(4) as u16)
+        .link(link)
+}
+
+fn run(seed: u64) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (name, flow) in FLOWS {
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let mut sim = Sim::new(options(seed));
+            flow(&mut sim)
+        }));
+        let error = match outcome {
+            Ok(Ok(())) => continue,
+            Ok(Err(error)) => error,
+            Err(panic) => panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".to_string()),
+        };
+        failures.push(format!(
+            "seed {seed} ({:?}) flow {name}: {error}\n  replay: HANDOFF_SEED={seed} cargo test --test sim_seed_sweep",
+            options(seed).link
+        ));
+    }
+    failures
+}
+
+#[test]
+fn every_flow_holds_under_every_seed() {
+    let seeds: Vec<u64> = match std::env::var("HANDOFF_SEED") {
+        Ok(value) => vec![value.trim().parse().expect("HANDOFF_SEED must be a number")],
+        Err(_) => (1..=SEEDS).collect(),
+    };
+    let failures: Vec<String> = seeds.iter().flat_map(|seed| run(*seed)).collect();
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

@@ -1,0 +1,94 @@
+//! Blind transfer, trunk transfer = "refer": 202, NOTIFY 100, NOTIFY 200, carrier BYE = handed_off.
+
+mod transfer_support;
+
+use handoff::config::{ReferFailurePolicy, RingbackMode, TransferMethod};
+use handoff::core::Time;
+use handoff::transfer::{TransferAction, TransferKind, TransferOutcome};
+use transfer_support::*;
+
+#[test]
+fn refer_accepted_notified_and_released_is_handed_off() {
+    let mut attempt = start_blind(
+        ms(1_000),
+        TransferMethod::Refer,
+        ReferFailurePolicy::Local,
+        RingbackMode::Off,
+    );
+    assert_eq!(
+        drain(&mut attempt),
+        vec![
+            TransferAction::SendRefer {
+                refer_to: "<sip:+15559876543@carrier-a.example>".to_owned(),
+                headers: vec![
+                    (
+                        "Referred-By".to_owned(),
+                        "<sip:agent7@platform.example>".to_owned()
+                    ),
+                    ("X-Carrier-Account".to_owned(), "acme-42".to_owned()),
+                ],
+            },
+            TransferAction::ArmTimer { at: ms(5_000) },
+        ]
+    );
+    assert_eq!(attempt.state_name(), "AwaitingReferResponse");
+
+    attempt.on_refer_response(ms(1_050), 100);
+    assert_eq!(drain(&mut attempt), vec![], "a 100 Trying changes nothing");
+
+    attempt.on_refer_response(ms(1_100), 202);
+    assert_eq!(
+        drain(&mut attempt),
+        vec![
+            TransferAction::AnswerPlatform { status: 202 },
+            TransferAction::ArmTimer { at: ms(5_100) },
+        ]
+    );
+    assert_eq!(attempt.state_name(), "AwaitingNotify");
+
+    attempt.on_notify_sipfrag(ms(1_150), 100);
+    assert_eq!(
+        drain(&mut attempt),
+        vec![
+            TransferAction::RelayNotify {
+                status: 100,
+                subscription_ends: false
+            },
+            TransferAction::ArmTimer { at: ms(5_150) },
+        ]
+    );
+
+    attempt.on_notify_sipfrag(ms(3_000), 200);
+    assert_eq!(
+        drain(&mut attempt),
+        vec![
+            TransferAction::RelayNotify {
+                status: 200,
+                subscription_ends: true
+            },
+            TransferAction::ArmTimer { at: ms(7_000) },
+        ]
+    );
+    assert_eq!(attempt.state_name(), "AwaitingCarrierBye");
+
+    attempt.on_bye_from_carrier(ms(3_200));
+    let actions = drain(&mut attempt);
+    assert_eq!(
+        without_bookkeeping(&actions),
+        vec![TransferAction::TearDownPlatformLeg]
+    );
+    let record = finished(&actions).expect("outcome known at the carrier's BYE");
+    assert_eq!(record.outcome, TransferOutcome::HandedOff);
+    assert_eq!(record.kind, TransferKind::Blind);
+    assert_eq!(record.refer_status, Some(202));
+    assert_eq!(record.notify_status, Some(200));
+    assert_eq!(record.fallback_status, None);
+    assert_eq!(record.reason, "carrier_bye");
+    assert_eq!(record.duration_ms, 2_200);
+    assert_eq!(record.ts, "2026-11-21T12:00:03.200Z");
+    assert!(attempt.is_done());
+
+    // Timers armed earlier fire later and are ignored.
+    attempt.on_timer(Time::from_millis(7_000));
+    assert_eq!(drain(&mut attempt), vec![]);
+}

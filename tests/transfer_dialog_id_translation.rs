@@ -1,0 +1,110 @@
+//! Dialog identifiers are rewritten to the other side of the B2BUA, seen from the receiver:
+//! golden before/after strings for Replaces (header and inside a Refer-To URI) and
+//! Target-Dialog. Unknown dialogs pass unchanged.
+//!
+//! The setup (issue 5, attended transfer). Call 2: the platform placed B2 to handoff (platform is
+//! UAC: From tag pf2, To tag hb2, Call-ID p2call@platform); handoff placed A2 to the carrier
+//! (handoff is UAC: Call-ID ha2@handoff, From tag ha2tag, To tag cx2). Call 1: B1 is
+//! p1call@platform (From pf1 = platform, To hb1 = handoff), A1 is c1call@carrier (the carrier
+//! was UAC: From cx1, To ha1 = handoff).
+
+use handoff::transfer::dialog_ids::{DialogId, DialogIdForm, translate};
+
+/// handoff's view of its legs (local = handoff's tag) and what each is bridged to.
+fn bridged(seen: &DialogId) -> Option<DialogId> {
+    let b2 = DialogId::new("p2call@platform", "hb2", "pf2");
+    let a2 = DialogId::new("ha2@handoff", "ha2tag", "cx2");
+    let b1 = DialogId::new("p1call@platform", "hb1", "pf1");
+    let a1 = DialogId::new("c1call@carrier", "ha1", "cx1");
+    [(&b2, &a2), (&a2, &b2), (&b1, &a1), (&a1, &b1)]
+        .into_iter()
+        .find(|(from, _)| *from == seen)
+        .map(|(_, to)| to.clone())
+}
+
+#[test]
+fn replaces_in_the_refer_to_names_a2_for_the_carrier() {
+    // The platform addresses the eventual INVITE's receiver (handoff): to-tag = hb2 (handoff's).
+    let before = "p2call%40platform%3Bto-tag%3Dhb2%3Bfrom-tag%3Dpf2";
+    // The receiver is now the carrier end of A2: to-tag = cx2 (the carrier's), from-tag = ours.
+    let after = "ha2%40handoff%3Bto-tag%3Dcx2%3Bfrom-tag%3Dha2tag";
+    assert_eq!(
+        translate(DialogIdForm::ReplacesInUri, before, bridged),
+        after
+    );
+}
+
+#[test]
+fn replaces_header_on_an_invite_from_the_carrier_names_b2_for_the_platform() {
+    // The carrier INVITEs handoff replacing A2: to-tag = handoff's tag on A2.
+    let before = "ha2@handoff;to-tag=ha2tag;from-tag=cx2;early-only";
+    // Toward the platform, the receiver's (platform's) tag pf2 becomes the to-tag.
+    let after = "p2call@platform;to-tag=pf2;from-tag=hb2;early-only";
+    assert_eq!(
+        translate(DialogIdForm::ReplacesHeader, before, bridged),
+        after
+    );
+}
+
+#[test]
+fn target_dialog_is_rewritten_from_the_senders_point_of_view() {
+    // The platform sends on B1: local-tag = its own tag pf1, remote-tag = handoff's hb1.
+    let before = "p1call@platform;local-tag=pf1;remote-tag=hb1";
+    // handoff sends on A1: local-tag = handoff's ha1, remote-tag = the carrier's cx1.
+    let after = "c1call@carrier;local-tag=ha1;remote-tag=cx1";
+    assert_eq!(
+        translate(DialogIdForm::TargetDialogHeader, before, bridged),
+        after
+    );
+}
+
+#[test]
+fn unknown_or_malformed_values_pass_unchanged() {
+    for (form, value) in [
+        (
+            DialogIdForm::ReplacesInUri,
+            "zzz%40nowhere%3bto-tag%3dq%3Bfrom-tag%3Dr",
+        ),
+        (DialogIdForm::ReplacesInUri, "broken%4"),
+        // Tags in the wrong orientation name no dialog of ours.
+        (
+            DialogIdForm::ReplacesHeader,
+            "p2call@platform;to-tag=pf2;from-tag=hb2",
+        ),
+        (DialogIdForm::ReplacesHeader, "p2call@platform;to-tag=hb2"),
+        (
+            DialogIdForm::TargetDialogHeader,
+            "p1call@platform;local-tag=hb1;remote-tag=pf1",
+        ),
+    ] {
+        let out = translate(form, value, bridged);
+        assert!(matches!(out, std::borrow::Cow::Borrowed(_)), "{value}");
+        assert_eq!(out, value);
+    }
+}
+
+#[test]
+fn two_step_translation_for_a_bridged_leg_on_another_shard() {
+    use handoff::core::ShardId;
+    use handoff::core::ids::IdMinter;
+    use handoff::transfer::dialog_ids::{named_dialog, rewrite_for};
+
+    // handoff's shard 3 answered B2, so its To tag on B2 carries shard 3.
+    let handoff_tag = IdMinter::new(ShardId(3), 7).tag();
+    let value = format!("p2call%40platform%3Bto-tag%3D{handoff_tag}%3Bfrom-tag%3Dpf2");
+    let named = named_dialog(DialogIdForm::ReplacesInUri, &value).expect("parses");
+    assert_eq!(named, DialogId::new("p2call@platform", &handoff_tag, "pf2"));
+    assert_eq!(named.owning_shard(4), ShardId(3));
+    // ...shard 3 answers with A2; the asking shard rewrites.
+    let a2 = DialogId::new("ha2@handoff", "ha2tag", "cx2");
+    assert_eq!(
+        rewrite_for(DialogIdForm::ReplacesInUri, &value, &a2).as_deref(),
+        Some("ha2%40handoff%3Bto-tag%3Dcx2%3Bfrom-tag%3Dha2tag")
+    );
+    // A dialog with no handoff-minted identifier is owned by its Call-ID's hash.
+    let foreign = DialogId::new("carrier-call-1", "x", "y");
+    assert_eq!(
+        foreign.owning_shard(4),
+        handoff::core::ids::shard_for_call_id("carrier-call-1", 4)
+    );
+}
