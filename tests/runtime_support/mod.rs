@@ -218,7 +218,10 @@ impl Handoff {
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
-                self.drain_log();
+                // Read the pipe to its end: the last lines may still be in flight.
+                while let Ok(line) = self.stderr.recv_timeout(Duration::from_secs(2)) {
+                    self.log.push(line);
+                }
                 return Some(status);
             }
             std::thread::sleep(Duration::from_millis(20));
