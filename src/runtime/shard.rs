@@ -1,4 +1,4 @@
-//! The per-shard loop: drives one [`ShardCore`] and one media [`RelayTable`] over a [`Backend`].
+//! The per-shard loop: drives one [`ShardCore`] and one media [`MediaRelay`] over a [`Backend`].
 //!
 //! A turn: expire timers and deliver queued shard messages; act on the core's outputs; flush
 //! (one batched submission, one wakeup per peer shard that got messages); sleep until I/O or the
