@@ -36,6 +36,7 @@ use handoff::runtime::uring_sys::{self, Epoll, RecvBatch, SendItem, SendScratch}
 use hdrhistogram::Histogram;
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const LOOPBACK_ANY: SocketAddr = SocketAddr::new(LOOPBACK, 0);
 /// 12-byte RTP header + 160 bytes of G.711 (20 ms at 8 kHz).
 const PACKET_LEN: usize = 172;
 const PACKETS_PER_SECOND: u64 = 50;
@@ -131,6 +132,26 @@ fn main() -> anyhow::Result<()> {
     }
     let command_line = std::env::args().collect::<Vec<_>>().join(" ");
     let mut rows = Vec::new();
+    if cli.io.iter().any(|io| io == "loopback") {
+        // The generator alone: each side sends straight to the other side's sockets.
+        let endpoints = Endpoints::bind()?;
+        for &calls in &cli.calls {
+            let plans: Vec<CallPlan> = (0..calls)
+                .map(|i| CallPlan {
+                    to_a: endpoints.b[Endpoints::socket_of(i)]
+                        .local_addr()
+                        .unwrap_or(LOOPBACK_ANY),
+                    to_b: endpoints.a[Endpoints::socket_of(i)]
+                        .local_addr()
+                        .unwrap_or(LOOPBACK_ANY),
+                })
+                .collect();
+            let mut r = drive(&cli, &endpoints, &plans, std::process::id())?;
+            r.sut = "loopback";
+            report_row(&r);
+        }
+        return Ok(());
+    }
     for &calls in &cli.calls {
         for io in &cli.io {
             eprintln!("== {calls} calls, io = {io}: bare forwarder");
@@ -243,6 +264,11 @@ struct RunResult {
     p999_us: f64,
     cores: f64,
     memory_per_call: Option<f64>,
+    /// Kernel drops on the generator's receive sockets, from the window's start to the end of
+    /// the run: loss the generator caused by falling behind.
+    generator_drops: u64,
+    /// Kernel drops on the SUT's media sockets over the same span: the SUT fell behind.
+    sut_drops: u64,
 }
 
 impl RunResult {
@@ -277,7 +303,8 @@ fn report_row(r: &RunResult) {
         Some(e) => eprintln!("   {}: FAILED: {e}", r.sut),
         None => eprintln!(
             "   {}: {} calls up, offered {:.0} pps, relayed {:.0} pps, loss {:.3}%, p50 {:.0} µs, \
-             p99 {:.0} µs, p99.9 {:.0} µs, {:.2} cores, {:.1}% core per 100k pps, {:.0} pps/core{}",
+             p99 {:.0} µs, p99.9 {:.0} µs, {:.2} cores, {:.1}% core per 100k pps, {:.0} pps/core, \
+             kernel drops: generator {} SUT {}{}",
             r.sut,
             r.calls_up,
             r.offered_pps,
@@ -289,6 +316,8 @@ fn report_row(r: &RunResult) {
             r.cores,
             r.cpu_per_100k(),
             r.pps_per_core(),
+            r.generator_drops,
+            r.sut_drops,
             r.memory_per_call
                 .map(|m| format!(", {m:.0} bytes RSS per call"))
                 .unwrap_or_default()
@@ -534,6 +563,22 @@ fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     Ok(ticks as f64 / 100.0)
 }
 
+/// Kernel receive-queue drops (the `drops` column of /proc/net/udp) summed over the loopback
+/// sockets whose local port satisfies `select`: where packets were lost, if not in the SUT.
+fn udp_drops(select: impl Fn(u16) -> bool) -> u64 {
+    let table = std::fs::read_to_string("/proc/net/udp").unwrap_or_default();
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let port = u16::from_str_radix(fields.get(1)?.rsplit_once(':')?.1, 16).ok()?;
+            let drops = fields.last()?.parse::<u64>().ok()?;
+            select(port).then_some(drops)
+        })
+        .sum()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Media load
 
@@ -613,6 +658,20 @@ fn drive(
     plans: &[CallPlan],
     pid: u32,
 ) -> anyhow::Result<RunResult> {
+    let generator_ports: Vec<u16> = endpoints
+        .a
+        .iter()
+        .chain(&endpoints.b)
+        .filter_map(|s| s.local_addr().ok().map(|a| a.port()))
+        .collect();
+    let sut_ports = usize::from(cli.base_port)..usize::from(cli.base_port) + 4 * plans.len() + 64;
+    let drops_now = || {
+        (
+            udp_drops(|p| generator_ports.contains(&p)),
+            udp_drops(|p| sut_ports.contains(&usize::from(p))),
+        )
+    };
+    let mut drops_start = (0, 0);
     let epoch = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let receiver = {
@@ -656,6 +715,7 @@ fn drive(
             break;
         };
         if phase == PHASE_MEASURED && cpu_start.is_none() {
+            drops_start = drops_now();
             cpu_start = Some((Instant::now(), cpu_seconds(pid)?));
         }
         if phase == PHASE_COOLDOWN && cpu_end.is_none() {
@@ -715,6 +775,7 @@ fn drive(
         }
     }
     std::thread::sleep(Duration::from_millis(300));
+    let drops_end = drops_now();
     stop.store(true, Ordering::Relaxed);
     let received = receiver
         .join()
@@ -745,6 +806,8 @@ fn drive(
         p999_us: h.value_at_quantile(0.999) as f64 / 1000.0,
         cores: (c1 - c0) / window,
         memory_per_call: None,
+        generator_drops: drops_end.0.saturating_sub(drops_start.0),
+        sut_drops: drops_end.1.saturating_sub(drops_start.1),
     })
 }
 
@@ -1126,18 +1189,18 @@ fn render(cli: &Cli, command_line: &str, rows: &[(usize, String, RunResult, RunR
     );
     let _ = writeln!(
         md,
-        "| calls | io | SUT | calls up / with media | target pps | offered pps | relayed pps | loss | p50 µs | p99 µs | p99.9 µs | CPU cores | CPU per 100k pps | pps per core | handoff/bare per core | RSS per call |"
+        "| calls | io | SUT | calls up / with media | target pps | offered pps | relayed pps | loss | drops gen / SUT | p50 µs | p99 µs | p99.9 µs | CPU cores | CPU per 100k pps | pps per core | handoff/bare per core | RSS per call |"
     );
     let _ = writeln!(
         md,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for (calls, io, bare, handoff) in rows {
         for r in [bare, handoff] {
             if let Some(error) = &r.error {
                 let _ = writeln!(
                     md,
-                    "| {calls} | {io} | {} | failed: {} |  |  |  |  |  |  |  |  |  |  |  |  |",
+                    "| {calls} | {io} | {} | failed: {} |  |  |  |  |  |  |  |  |  |  |  |  |  |",
                     r.sut,
                     error.replace('|', "/").replace('\n', " ")
                 );
@@ -1154,7 +1217,7 @@ fn render(cli: &Cli, command_line: &str, rows: &[(usize, String, RunResult, RunR
                 .unwrap_or_default();
             let _ = writeln!(
                 md,
-                "| {calls} | {io} | {} | {} / {} | {:.0} | {:.0} | {:.0} | {:.3}% | {:.0} | {:.0} | {:.0} | {:.2} | {:.1}% | {:.0} | {ratio} | {memory} |",
+                "| {calls} | {io} | {} | {} / {} | {:.0} | {:.0} | {:.0} | {:.3}% | {} / {} | {:.0} | {:.0} | {:.0} | {:.2} | {:.1}% | {:.0} | {ratio} | {memory} |",
                 r.sut,
                 r.calls_up,
                 r.calls_with_media,
@@ -1162,6 +1225,8 @@ fn render(cli: &Cli, command_line: &str, rows: &[(usize, String, RunResult, RunR
                 r.offered_pps,
                 r.relayed_pps,
                 r.loss * 100.0,
+                r.generator_drops,
+                r.sut_drops,
                 r.p50_us,
                 r.p99_us,
                 r.p999_us,
