@@ -23,7 +23,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -647,6 +647,9 @@ fn fill_packet(
 
 struct Received {
     measured: u64,
+    /// Every relayed packet (any phase) by receive time, in 10 ms buckets since the epoch: the
+    /// throughput inside the measured window, even when the SUT falls behind.
+    per_10ms: Vec<u64>,
     latency_ns: Histogram<u64>,
 }
 
@@ -674,7 +677,9 @@ fn drive(
     let mut drops_start = (0, 0);
     let epoch = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
+    let last_received_ns = Arc::new(AtomicU64::new(0));
     let receiver = {
+        let last_received_ns = last_received_ns.clone();
         let sockets: Vec<UdpSocket> = endpoints
             .a
             .iter()
@@ -683,7 +688,7 @@ fn drive(
             .collect::<Result<_, _>>()?;
         let stop = stop.clone();
         let cpu = cli.generator_cpu;
-        std::thread::spawn(move || receive(sockets, epoch, stop, cpu))
+        std::thread::spawn(move || receive(sockets, epoch, stop, cpu, &last_received_ns))
     };
 
     let warmup = Duration::from_secs(cli.warmup);
@@ -774,7 +779,19 @@ fn drive(
             tick += (behind.as_millis() as u64 / SLOTS as u64) * SLOTS as u64;
         }
     }
-    std::thread::sleep(Duration::from_millis(300));
+    // Let the queues drain: a saturated SUT still holds measured packets in its sockets. Stop
+    // once nothing measured has arrived for 300 ms (at most 15 s).
+    let drain_deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let quiet = epoch.elapsed().as_nanos() as u64
+            - last_received_ns
+                .load(Ordering::Relaxed)
+                .min(epoch.elapsed().as_nanos() as u64);
+        if quiet > 300_000_000 || Instant::now() > drain_deadline {
+            break;
+        }
+    }
     let drops_end = drops_now();
     stop.store(true, Ordering::Relaxed);
     let received = receiver
@@ -787,6 +804,10 @@ fn drive(
         );
     };
     let window = (t1 - t0).as_secs_f64();
+    let bucket_of = |t: Instant| ((t - epoch).as_nanos() / 10_000_000) as usize;
+    let (first, last) = (bucket_of(t0), bucket_of(t1));
+    let relayed_in_window: u64 = received.per_10ms.iter().take(last).skip(first).sum();
+    let relayed_window = (last - first) as f64 / 100.0;
     let h = &received.latency_ns;
     Ok(RunResult {
         sut: "",
@@ -795,7 +816,7 @@ fn drive(
         calls_with_media: plans.len(),
         target_pps: (plans.len() as u64 * 2 * PACKETS_PER_SECOND) as f64,
         offered_pps: sent_measured as f64 / measured.as_secs_f64(),
-        relayed_pps: received.measured as f64 / measured.as_secs_f64(),
+        relayed_pps: relayed_in_window as f64 / relayed_window.max(0.01),
         loss: if sent_measured > 0 {
             1.0 - received.measured as f64 / sent_measured as f64
         } else {
@@ -816,6 +837,7 @@ fn receive(
     epoch: Instant,
     stop: Arc<AtomicBool>,
     cpu: Option<usize>,
+    last_received_ns: &AtomicU64,
 ) -> anyhow::Result<Received> {
     if let Some(cpu) = cpu {
         pin(cpu);
@@ -829,6 +851,7 @@ fn receive(
     let mut batch = RecvBatch::new(64, 256);
     let mut received = Received {
         measured: 0,
+        per_10ms: Vec::new(),
         latency_ns: Histogram::new_with_bounds(1_000, 60_000_000_000, 3)?,
     };
     while !stop.load(Ordering::Relaxed) {
@@ -846,16 +869,22 @@ fn receive(
                     let Some((_, payload, _)) = batch.get(i) else {
                         continue;
                     };
-                    if payload.len() != PACKET_LEN
-                        || payload[12..16] != MAGIC.to_be_bytes()
-                        || payload[16] != PHASE_MEASURED
-                    {
+                    if payload.len() != PACKET_LEN || payload[12..16] != MAGIC.to_be_bytes() {
+                        continue;
+                    }
+                    let bucket = (now_ns / 10_000_000) as usize;
+                    if received.per_10ms.len() <= bucket {
+                        received.per_10ms.resize(bucket + 1, 0);
+                    }
+                    received.per_10ms[bucket] += 1;
+                    if payload[16] != PHASE_MEASURED {
                         continue;
                     }
                     let mut sent = [0u8; 8];
                     sent.copy_from_slice(&payload[18..26]);
                     let sent_ns = u64::from_be_bytes(sent);
                     received.measured += 1;
+                    last_received_ns.store(now_ns, Ordering::Relaxed);
                     let _ = received
                         .latency_ns
                         .record(now_ns.saturating_sub(sent_ns).max(1_000));
