@@ -21,7 +21,7 @@ fn slots_are_recycled_safely_through_many_open_close_cycles() {
     let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
     for round in 0..200u16 {
         // Alternate between two ports so the port itself is never the thing being reused.
-        let port = 22800 + (round % 2) * 2;
+        let port = 9720 + (round % 2) * 2;
         let pair = backend
             .open_media_pair(LOOPBACK, port)
             .unwrap_or_else(|e| panic!("round {round}: {e}"));
