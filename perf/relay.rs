@@ -620,8 +620,9 @@ impl Endpoints {
     }
 }
 
-/// What the payload says: which call and direction, whether it was sent in the measured window,
-/// and when.
+// Payload layout after the 12-byte RTP header: magic (4), phase (1), direction (1), send time
+// in ns since the run's epoch (8). The phase says whether a packet counts (sent in the measured
+// window) or not (warm-up, cool-down).
 const PHASE_WARMUP: u8 = 0;
 const PHASE_MEASURED: u8 = 1;
 const PHASE_COOLDOWN: u8 = 2;
