@@ -15,7 +15,7 @@ use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use handoff::core::{Output, ShardCore, ShardId, Time, TimerToken};
 use handoff::sim::{offer_sdp, standard_config};
@@ -48,6 +48,17 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
+/// CPU time of this thread (not wall time: the machine is shared).
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant libc knows.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 const CARRIER: &str = "10.0.0.1:5060";
 const PLATFORM: &str = "10.0.0.2:5060";
 
@@ -56,13 +67,20 @@ fn addr(text: &str) -> SocketAddr {
         .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 5060)))
 }
 
-/// One shard, its timers, and the time spent inside it.
+/// One input to the core, recorded so it can be replayed without the peers' work.
+enum Input {
+    Datagram(Time, SocketAddr, Vec<u8>),
+    Timer(Time, TimerToken),
+}
+
+/// One shard, its timers, and the inputs it got.
 struct Bench {
     core: ShardCore,
     now: Time,
     timers: BinaryHeap<Reverse<(Time, u64)>>,
     sent: Vec<(SocketAddr, Vec<u8>)>,
-    busy: Duration,
+    recorded: Vec<Input>,
+    record: bool,
 }
 
 impl Bench {
@@ -74,7 +92,8 @@ impl Bench {
             now: Time::ZERO,
             timers: BinaryHeap::new(),
             sent: Vec::new(),
-            busy: Duration::ZERO,
+            recorded: Vec::new(),
+            record: true,
         }
     }
 
@@ -90,24 +109,28 @@ impl Bench {
 
     fn deliver(&mut self, from: &str, payload: &[u8]) {
         let from = addr(from);
-        let start = Instant::now();
+        if self.record {
+            self.recorded
+                .push(Input::Datagram(self.now, from, payload.to_vec()));
+        }
         self.core.handle_datagram(self.now, from, payload);
         self.drain();
-        self.busy += start.elapsed();
     }
 
     fn advance(&mut self, ms: u64) {
         self.now = self.now.plus_millis(ms);
-        let start = Instant::now();
         while let Some(Reverse((at, token))) = self.timers.peek().copied() {
             if at > self.now {
                 break;
             }
             self.timers.pop();
+            if self.record {
+                self.recorded
+                    .push(Input::Timer(self.now, TimerToken(token)));
+            }
             self.core.handle_timer(self.now, TimerToken(token));
             self.drain();
         }
-        self.busy += start.elapsed();
     }
 
     /// The last message handoff sent to `to` whose first line starts with `prefix`.
@@ -197,30 +220,51 @@ fn main() {
         .find_map(|a| a.parse().ok())
         .unwrap_or(20_000);
 
-    // CPU per call: setup + teardown + the timers that follow, several runs, median.
+    // Record the inputs of `calls` calls (setup + teardown + the timers that follow) once, with
+    // the peers played by code; then replay exactly those inputs into fresh cores with the same
+    // seed (the core is deterministic, so every tag and branch matches) and time only that.
+    let mut bench = Bench::new();
+    for i in 0..calls {
+        let ok = setup(&mut bench, i);
+        teardown(&mut bench, &ok, i);
+        bench.advance(1);
+    }
+    bench.advance(300_000);
+    assert_eq!(bench.core.calls_held(), 0, "calls left after teardown");
+    let inputs = std::mem::take(&mut bench.recorded);
     let mut per_call = Vec::new();
     for run in 0..5 {
-        let mut bench = Bench::new();
-        for i in 0..calls {
-            let ok = setup(&mut bench, i);
-            teardown(&mut bench, &ok, i);
-            bench.advance(1);
+        let mut replay = Bench::new();
+        let start = thread_cpu();
+        for input in &inputs {
+            match input {
+                Input::Datagram(now, from, payload) => {
+                    replay.core.handle_datagram(*now, *from, payload)
+                }
+                Input::Timer(now, token) => replay.core.handle_timer(*now, *token),
+            }
+            while replay.core.poll_output().is_some() {}
         }
-        bench.advance(300_000);
-        assert_eq!(bench.core.calls_held(), 0, "calls left after teardown");
-        let us = bench.busy.as_secs_f64() * 1e6 / calls as f64;
-        println!("run {run}: {us:.2} us CPU per call setup+teardown ({calls} calls)");
+        let spent = thread_cpu().saturating_sub(start);
+        assert_eq!(replay.core.stats().calls_ended, calls, "replay diverged");
+        assert_eq!(replay.core.calls_held(), 0, "replay diverged");
+        let us = spent.as_secs_f64() * 1e6 / calls as f64;
+        println!(
+            "run {run}: {us:.2} us CPU per call setup+teardown ({calls} calls, {} inputs)",
+            inputs.len()
+        );
         per_call.push(us);
     }
     per_call.sort_by(f64::total_cmp);
     println!(
-        "median: {:.2} us per call (setup + teardown + timers)",
+        "median: {:.2} us CPU per call (setup + teardown + timers)",
         per_call[per_call.len() / 2]
     );
 
     // Bytes held per established call.
     let held = calls.min(10_000);
     let mut bench = Bench::new();
+    bench.record = false;
     bench.advance(1);
     let before = LIVE.load(Ordering::Relaxed);
     for i in 0..held {

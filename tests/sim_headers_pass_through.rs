@@ -16,6 +16,10 @@ fn identity_and_custom_headers_pass_both_ways() {
             ("Target-Dialog", "def@y;local-tag=3;remote-tag=4"),
             ("X-Conversation", "c-42"),
             ("User-Agent", "CarrierSwitch 9.1"),
+            (
+                "Proxy-Authorization",
+                "Digest username=\"carrier\", realm=\"handoff\"",
+            ),
         ],
     );
     let invite = sim.expect_request(PLATFORM, "INVITE");
@@ -38,6 +42,7 @@ fn identity_and_custom_headers_pass_both_ways() {
     );
     assert_eq!(request.header("X-Conversation").as_deref(), Some("c-42"));
     assert_eq!(request.header("User-Agent"), None);
+    assert_eq!(request.header("Proxy-Authorization"), None);
     assert_eq!(request.header("Max-Forwards").as_deref(), Some("69"));
     sim.ua(PLATFORM).answer_with(
         invite,

@@ -31,6 +31,8 @@ const FLOWS: &[(&str, Flow)] = &[
     ("unknown_source", scenarios::unknown_source),
     ("options_keepalive", scenarios::options_keepalive),
     ("wrong_shard", |s| scenarios::wrong_shard(s, 2)),
+    ("late_offer", scenarios::late_offer),
+    ("drain", scenarios::drain),
 ];
 
 /// The network and shard count a seed stands for.

@@ -3,8 +3,8 @@
 //!
 //! Decisions documented here:
 //! - **Topology hiding.** The B-side INVITE is an edit of A's INVITE with Via, Route,
-//!   Record-Route, Contact, Call-ID, From, To, CSeq, Max-Forwards and User-Agent replaced or
-//!   removed; every other message handoff sends (responses, in-dialog requests, ACKs) is built
+//!   Record-Route, Contact, Call-ID, From, To, CSeq, Max-Forwards, User-Agent, Proxy-Require and
+//!   credentials (Authorization, Proxy-Authorization) replaced or removed; every other message handoff sends (responses, in-dialog requests, ACKs) is built
 //!   fresh from the leg's own dialog, copying only the headers in [`passes_through`]. SDP is
 //!   rewritten per leg ([`crate::sdp::rewrite`]) onto handoff's media ports.
 //! - **Reliable provisionals (100rel/PRACK) are negotiated away**: `100rel` is stripped from
@@ -31,7 +31,9 @@ use super::call::{Call, CallState, InitialInvite, Leg, Pending2xx, call_codecs};
 use super::dialog::{Dialog, Side};
 use super::routing;
 use super::shard::{ClientPurpose, CoreTimer, ServerPurpose, ShardCore};
-use super::transaction::{ClientAction, ServerAction, ServerTxId, TransactionTimeout, TxRef};
+use super::transaction::{
+    ClientAction, ClientTxId, ServerAction, ServerTxId, TransactionTimeout, TxRef,
+};
 use super::{CallEnd, CallRef, Event, MediaCommand, Output, Time, TimerToken, Transmit};
 use crate::sdp::{self, OriginState, RewritePlan, SdpError};
 use crate::sip::{self, HeaderName, Message, Method, RequestBuilder};
@@ -554,8 +556,13 @@ impl ShardCore {
             HeaderName::MinSE,
             HeaderName::UserAgent,
             HeaderName::Warning,
+            HeaderName::ProxyRequire,
         ] {
             edit.remove_header(name);
+        }
+        // Credentials and hop-by-hop routing meant for handoff never travel to the other carrier.
+        for name in ["Authorization", "Proxy-Authorization", "Path"] {
+            edit.remove_header_named(name);
         }
         let via = self.via(&branch);
         let contact = self.contact();
@@ -666,6 +673,8 @@ impl ShardCore {
             codecs,
             reinvite_pending: false,
             deferred_ack: None,
+            client_txs: Vec::new(),
+            server_txs: Vec::new(),
             outstanding: 1,
             end_reason: None,
         };
@@ -673,10 +682,8 @@ impl ShardCore {
         self.calls.insert(seq, call);
         self.dialogs.insert(a_tag, (seq, Side::A));
         self.dialogs.insert(b_tag, (seq, Side::B));
-        self.server_txs
-            .insert(tx, ServerPurpose::InitialInvite { call: seq });
-        self.client_txs
-            .insert(client, ClientPurpose::InitialInvite { call: seq });
+        self.track_server(tx, ServerPurpose::InitialInvite { call: seq });
+        self.track_client(client, ClientPurpose::InitialInvite { call: seq });
         self.stats.calls_started += 1;
         self.stats.calls_active += 1;
         self.outputs.push_back(Output::Media(MediaCommand::Open {
@@ -855,7 +862,7 @@ impl ShardCore {
         };
         match self.txn.send_request(now, peer, method, &branch, bytes) {
             Ok(client) => {
-                self.client_txs.insert(
+                self.track_client(
                     client,
                     ClientPurpose::Relayed {
                         call: seq,
@@ -864,7 +871,7 @@ impl ShardCore {
                         is_invite,
                     },
                 );
-                self.server_txs.insert(
+                self.track_server(
                     tx,
                     ServerPurpose::Relayed {
                         call: seq,
@@ -944,8 +951,7 @@ impl ShardCore {
             .txn
             .send_request(now, peer, Method::Bye, &branch, bytes)
         {
-            self.client_txs
-                .insert(client, ClientPurpose::Bye { call: seq });
+            self.track_client(client, ClientPurpose::Bye { call: seq });
             if let Some(call) = self.calls.get_mut(&seq) {
                 call.outstanding += 1;
             }
@@ -1026,11 +1032,12 @@ impl ShardCore {
     }
 
     /// Whether the request of server transaction `server` carried no SDP (a late offer: the
-    /// answer will come in the ACK).
+    /// answer will come in the ACK). Stored requests were fully parsed on arrival: framing
+    /// is enough to read them again.
     fn request_lacks_sdp(&self, server: ServerTxId) -> bool {
         self.txn
             .server_request(server)
-            .and_then(|bytes| Message::parse(bytes).ok().map(|m| !is_sdp(&m)))
+            .and_then(|bytes| Message::parse_framing(bytes).ok().map(|m| !is_sdp(&m)))
             .unwrap_or(false)
     }
 
@@ -1056,7 +1063,7 @@ impl ShardCore {
     fn on_cancel(&mut self, now: Time, invite: ServerTxId) {
         let request = self.txn.server_request(invite).map(<[u8]>::to_vec);
         let Some(request) = request else { return };
-        let Ok(message) = Message::parse(&request) else {
+        let Ok(message) = Message::parse_framing(&request) else {
             return;
         };
         match self.server_txs.get(&invite).copied() {
@@ -1124,7 +1131,7 @@ impl ShardCore {
                             }
                     ) && (200..300).contains(&status)
                     {
-                        self.client_txs.insert(tx, purpose);
+                        self.track_client(tx, purpose);
                     }
                     self.on_final(now, purpose, status, response);
                 }
@@ -1314,7 +1321,7 @@ impl ShardCore {
     ) {
         let request = self.txn.server_request(server).map(<[u8]>::to_vec);
         let Some(request) = request else { return };
-        let Ok(request) = Message::parse(&request) else {
+        let Ok(request) = Message::parse_framing(&request) else {
             return;
         };
         let reason = response
@@ -1418,7 +1425,7 @@ impl ShardCore {
                 let (server, tag) = (call.invite.server, call.a.dialog.local_tag.clone());
                 let request = self.txn.server_request(server).map(<[u8]>::to_vec);
                 if let Some(request) = request
-                    && let Ok(message) = Message::parse(&request)
+                    && let Ok(message) = Message::parse_framing(&request)
                 {
                     self.respond_with_tag(now, server, &message, 408, default_reason(408), &tag);
                 }
@@ -1435,7 +1442,7 @@ impl ShardCore {
                 }
                 let request = self.txn.server_request(server).map(<[u8]>::to_vec);
                 if let Some(request) = request
-                    && let Ok(message) = Message::parse(&request)
+                    && let Ok(message) = Message::parse_framing(&request)
                 {
                     self.reply(now, server, &message, 408, default_reason(408), &[]);
                 }
@@ -1519,7 +1526,7 @@ impl ShardCore {
                 );
                 let request = self.txn.server_request(server).map(<[u8]>::to_vec);
                 if let Some(request) = request
-                    && let Ok(message) = Message::parse(&request)
+                    && let Ok(message) = Message::parse_framing(&request)
                 {
                     self.respond_with_tag(
                         now,
@@ -1595,15 +1602,38 @@ impl ShardCore {
             self.set_timer(now.plus_millis(linger), CoreTimer::Reap { call: seq });
             return;
         }
-        if let Some(call) = self.calls.remove(&seq) {
-            self.dialogs.remove(&call.a.dialog.local_tag);
-            self.dialogs.remove(&call.b.dialog.local_tag);
+        let Some(call) = self.calls.remove(&seq) else {
+            return;
+        };
+        self.dialogs.remove(&call.a.dialog.local_tag);
+        self.dialogs.remove(&call.b.dialog.local_tag);
+        for tx in &call.client_txs {
+            self.client_txs.remove(tx);
         }
-        self.client_txs.retain(|_, p| p.call() != seq);
-        self.server_txs.retain(|_, p| match p {
-            ServerPurpose::InitialInvite { call } | ServerPurpose::Relayed { call, .. } => {
-                *call != seq
-            }
-        });
+        for tx in &call.server_txs {
+            self.server_txs.remove(tx);
+        }
+    }
+
+    /// Remember what a client transaction is for (and which call to forget it with).
+    fn track_client(&mut self, tx: ClientTxId, purpose: ClientPurpose) {
+        if let Some(call) = self.calls.get_mut(&purpose.call())
+            && !call.client_txs.contains(&tx)
+        {
+            call.client_txs.push(tx);
+        }
+        self.client_txs.insert(tx, purpose);
+    }
+
+    fn track_server(&mut self, tx: ServerTxId, purpose: ServerPurpose) {
+        let seq = match purpose {
+            ServerPurpose::InitialInvite { call } | ServerPurpose::Relayed { call, .. } => call,
+        };
+        if let Some(call) = self.calls.get_mut(&seq)
+            && !call.server_txs.contains(&tx)
+        {
+            call.server_txs.push(tx);
+        }
+        self.server_txs.insert(tx, purpose);
     }
 }

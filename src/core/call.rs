@@ -92,6 +92,9 @@ pub struct Call {
     /// Late offer: handoff's ACK to the 2xx on this leg (with this CSeq) waits for the answer
     /// in the ACK from the other leg.
     pub deferred_ack: Option<(Side, u32)>,
+    /// Transactions the shard's maps hold for this call (removed with it).
+    pub client_txs: Vec<ClientTxId>,
+    pub server_txs: Vec<ServerTxId>,
     /// Client transactions of this call still awaiting their final response.
     pub outstanding: u32,
     /// Set when the call ended: the reason, for tests and introspection.

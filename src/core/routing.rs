@@ -90,3 +90,61 @@ pub fn route_call(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::standard_config;
+
+    #[test]
+    fn source_names_the_trunk() {
+        let config = standard_config();
+        assert_eq!(
+            source_trunk(&config, "10.0.0.2:5060".parse().unwrap()),
+            Ok(1)
+        );
+        let stranger = "10.0.0.2:5061".parse().unwrap();
+        assert_eq!(
+            source_trunk(&config, stranger),
+            Err(RouteError::UnknownSource(stranger))
+        );
+        assert_eq!(RouteError::UnknownSource(stranger).status().0, 403);
+    }
+
+    #[test]
+    fn first_matching_route_wins_on_the_e164_number() {
+        let config = standard_config();
+        // platform: 44... goes to the partner, anything else to the carrier
+        assert_eq!(route_call(&config, 1, "+445550001").unwrap().to_trunk, 2);
+        assert_eq!(route_call(&config, 1, "+15551230000").unwrap().to_trunk, 0);
+        // a national US number normalises to 1NXX... with the trunk's country code
+        let decision = route_call(&config, 0, "(555) 123-0000").unwrap();
+        assert_eq!(
+            (decision.to_trunk, decision.number.as_str()),
+            (1, "15551230000")
+        );
+    }
+
+    #[test]
+    fn no_route_names_the_trunk_and_number() {
+        let mut config = standard_config();
+        config.routes.retain(|r| r.from != Some(0));
+        let error = route_call(&config, 0, "+15551230000").unwrap_err();
+        assert_eq!(error.status().0, 404);
+        assert!(error.to_string().contains("carrier") && error.to_string().contains("15551230000"));
+    }
+
+    #[test]
+    fn non_numbers_fall_back_to_raw_digits() {
+        let mut config = standard_config();
+        config.routes[0].prefix = "77".to_string();
+        assert_eq!(
+            route_call(&config, 0, "agent7x").map(|d| d.to_trunk).ok(),
+            None
+        );
+        assert_eq!(
+            route_call(&config, 0, "ext77").map(|d| d.to_trunk).ok(),
+            Some(1)
+        );
+    }
+}

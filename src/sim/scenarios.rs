@@ -493,3 +493,79 @@ pub fn wrong_shard(sim: &mut Sim, calls: usize) -> FlowResult {
     ensure!(sim, sim.media_ports_in_use() == 0, "media ports still held");
     Ok(())
 }
+
+/// Late offer: INVITE without SDP, offer in the 2xx, answer in the ACK (relayed by handoff).
+pub fn late_offer(sim: &mut Sim) -> FlowResult {
+    sim.ua(CARRIER).ack_sdp = Some(offer_sdp("10.0.0.1", 4100));
+    let caller = sim.ua(CARRIER).invite(PLATFORM_NUMBER, None);
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(PLATFORM).has_request("INVITE"), STEP_MS),
+        "platform got no INVITE"
+    );
+    let Some(invite) = sim.ua(PLATFORM).take_request("INVITE") else {
+        return Err("INVITE vanished".into());
+    };
+    let Some(callee) = sim.ua_ref(PLATFORM).incoming(invite).dialog else {
+        return Err("INVITE made no dialog".into());
+    };
+    sim.ua(PLATFORM)
+        .answer(invite, 200, Some(offer_sdp("10.0.0.2", 5000)));
+    let answered = sim.run_until(
+        |s| {
+            s.ua_ref(PLATFORM).dialog(callee).acks_received > 0
+                && s.ua_ref(CARRIER).dialog(caller).is_confirmed()
+        },
+        STEP_MS,
+    );
+    ensure!(sim, answered, "late-offer call not established");
+    let answer = sim
+        .ua_ref(PLATFORM)
+        .dialog(callee)
+        .remote_sdp
+        .clone()
+        .unwrap_or_default();
+    ensure!(
+        sim,
+        String::from_utf8_lossy(&answer).contains("c=IN IP4 10.0.0.10"),
+        "answer in the ACK not relayed"
+    );
+    sim.ua(CARRIER).bye(caller);
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(PLATFORM).dialog(callee).bye_received, STEP_MS),
+        "BYE not relayed"
+    );
+    ended_once(sim, "bye_from_a", 200)
+}
+
+/// Drain: a new INVITE gets 503; at the deadline the established call is hung up on both legs.
+pub fn drain(sim: &mut Sim) -> FlowResult {
+    let (caller, callee) = establish(sim)?;
+    let deadline = sim.now.plus_millis(5_000);
+    for shard in 0..sim.shards().len() {
+        sim.send_shard_message(
+            crate::core::ShardId(shard as u16),
+            crate::core::ShardMessage::Drain { deadline },
+        );
+    }
+    sim.run_for(1);
+    let refused = sim
+        .ua(CARRIER)
+        .invite("+15551230001", Some(offer_sdp("10.0.0.1", 4002)));
+    let hung_up = sim.run_until(
+        |s| {
+            s.ua_ref(CARRIER).final_status(refused, "INVITE") == Some(503)
+                && s.ua_ref(CARRIER).dialog(caller).bye_received
+                && s.ua_ref(PLATFORM).dialog(callee).bye_received
+        },
+        STEP_MS,
+    );
+    ensure!(
+        sim,
+        hung_up,
+        "drain: refused INVITE got {:?}",
+        sim.ua_ref(CARRIER).statuses(refused, "INVITE")
+    );
+    ended_once(sim, "drain", 200)
+}
