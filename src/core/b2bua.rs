@@ -221,18 +221,28 @@ impl Refusal {
 }
 
 impl ShardCore {
-    fn contact(&self) -> String {
+    /// handoff's Contact, from the config of the call (or the current one for a new call).
+    fn contact(&self, seq: Option<u64>) -> String {
+        let config = self.config_of(seq);
         format!(
             "<sip:handoff@{}>",
-            SocketAddr::new(self.config.sbc.advertise, self.config.sbc.listen.port())
+            SocketAddr::new(config.sbc.advertise, config.sbc.listen.port())
         )
     }
 
-    fn via(&self, branch: &str) -> String {
+    fn via(&self, seq: Option<u64>, branch: &str) -> String {
+        let config = self.config_of(seq);
         format!(
             "SIP/2.0/UDP {};branch={branch};rport",
-            SocketAddr::new(self.config.sbc.advertise, self.config.sbc.listen.port())
+            SocketAddr::new(config.sbc.advertise, config.sbc.listen.port())
         )
+    }
+
+    /// A call keeps the config it started with; everything else uses the current one.
+    fn config_of(&self, seq: Option<u64>) -> &crate::config::Config {
+        seq.and_then(|seq| self.calls.get(&seq))
+            .map(|call| &*call.config)
+            .unwrap_or(&self.config)
     }
 
     fn event(&mut self, event: Event) {
@@ -564,8 +574,8 @@ impl ShardCore {
         for name in ["Authorization", "Proxy-Authorization", "Path"] {
             edit.remove_header_named(name);
         }
-        let via = self.via(&branch);
-        let contact = self.contact();
+        let via = self.via(None, &branch);
+        let contact = self.contact(None);
         let max_forwards = max_forwards.saturating_sub(1).to_string();
         let supported = filtered_supported(request);
         let edited = uri_ok
@@ -910,8 +920,8 @@ impl ShardCore {
         body: Option<(String, Vec<u8>)>,
     ) -> Option<(String, Vec<u8>, SocketAddr)> {
         let branch = self.ids.branch();
-        let via = self.via(&branch);
-        let contact = self.contact();
+        let via = self.via(Some(seq), &branch);
+        let contact = self.contact(Some(seq));
         let call = self.calls.get_mut(&seq)?;
         let dialog = &mut call.leg_mut(side).dialog;
         let cseq = dialog.next_cseq();
@@ -966,7 +976,7 @@ impl ShardCore {
     /// As `send_ack`, with the SDP answer of a late offer.
     fn send_ack_with_body(&mut self, seq: u64, side: Side, cseq: u32, body: Option<Vec<u8>>) {
         let branch = self.ids.branch();
-        let via = self.via(&branch);
+        let via = self.via(Some(seq), &branch);
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
         };
@@ -1341,7 +1351,7 @@ impl ShardCore {
         } else {
             None
         };
-        let contact = self.contact();
+        let contact = self.contact(Some(seq));
         let Some(call) = self.calls.get(&seq) else {
             return;
         };
@@ -1384,7 +1394,7 @@ impl ShardCore {
         if self.calls.get(&seq).is_none_or(|c| c.is_ended()) {
             return;
         }
-        let t1 = self.config.sbc.timers.t1_ms;
+        let t1 = self.config_of(Some(seq)).sbc.timers.t1_ms;
         let token = self.set_timer(
             now.plus_millis(t1),
             CoreTimer::Retransmit2xx { call: seq, side },
@@ -1472,7 +1482,7 @@ impl ShardCore {
     }
 
     fn retransmit_2xx(&mut self, now: Time, token: TimerToken, seq: u64, side: Side) {
-        let timers = self.config.sbc.timers;
+        let timers = self.config_of(Some(seq)).sbc.timers;
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
         };
@@ -1588,7 +1598,7 @@ impl ShardCore {
             // The answer never came: ACK without it so the far end stops retransmitting.
             self.send_ack(seq, side, cseq);
         }
-        let linger = 64 * self.config.sbc.timers.t1_ms;
+        let linger = 64 * self.config_of(Some(seq)).sbc.timers.t1_ms;
         self.set_timer(now.plus_millis(linger), CoreTimer::Reap { call: seq });
     }
 
@@ -1598,7 +1608,7 @@ impl ShardCore {
             return;
         };
         if call.outstanding > 0 {
-            let linger = 64 * self.config.sbc.timers.t1_ms;
+            let linger = 64 * self.config_of(Some(seq)).sbc.timers.t1_ms;
             self.set_timer(now.plus_millis(linger), CoreTimer::Reap { call: seq });
             return;
         }
