@@ -45,36 +45,36 @@ pub const SUPPORTED: &str = "replaces, tdialog";
 
 /// Headers copied from a message on one leg onto the message handoff sends on the other leg.
 pub fn passes_through(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    lower.starts_with("x-")
-        || matches!(
-            lower.as_str(),
-            "p-asserted-identity"
-                | "p-preferred-identity"
-                | "privacy"
-                | "referred-by"
-                | "b"
-                | "replaces"
-                | "target-dialog"
-                | "refer-to"
-                | "r"
-                | "refer-sub"
-                | "event"
-                | "o"
-                | "subscription-state"
-                | "accept"
-                | "allow-events"
-                | "u"
-                | "reason"
-                | "retry-after"
-                | "unsupported"
-                | "expires"
-                | "min-expires"
-                | "subject"
-                | "s"
-                | "priority"
-                | "date"
-        )
+    const PASSING: [&str; 25] = [
+        "p-asserted-identity",
+        "p-preferred-identity",
+        "privacy",
+        "referred-by",
+        "b",
+        "replaces",
+        "target-dialog",
+        "refer-to",
+        "r",
+        "refer-sub",
+        "event",
+        "o",
+        "subscription-state",
+        "accept",
+        "allow-events",
+        "u",
+        "reason",
+        "retry-after",
+        "unsupported",
+        "expires",
+        "min-expires",
+        "subject",
+        "s",
+        "priority",
+        "date",
+    ];
+    let bytes = name.as_bytes();
+    (bytes.len() > 2 && bytes[..2].eq_ignore_ascii_case(b"x-"))
+        || PASSING.iter().any(|p| p.eq_ignore_ascii_case(name))
 }
 
 /// Supported tokens minus the ones handoff negotiates away (100rel, timer).
