@@ -167,4 +167,39 @@ fn main() {
         &access,
         Some(access_allocs),
     );
+
+    components();
+}
+
+/// Typed value parsers on their own, to see where a full parse spends its time.
+fn components() {
+    use handoff::sip::{CSeq, NameAddr, Uri, Via};
+    let from: &[u8] =
+        b"\"Contact Center\" <sip:+15551230000@platform.example.com;user=phone>;tag=1928301774";
+    let via: &[u8] = b"SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhds;rport";
+    let uri = "sip:+15551230000@platform.example.com;user=phone";
+    let t = ns_per_op(|| {
+        (0..ITERATIONS)
+            .map(|_| NameAddr::parse(black_box(from)).is_ok() as u64)
+            .sum()
+    });
+    report("NameAddr::parse(From)", &t, None);
+    let t = ns_per_op(|| {
+        (0..ITERATIONS)
+            .map(|_| Uri::parse(black_box(uri)).is_ok() as u64)
+            .sum()
+    });
+    report("Uri::parse", &t, None);
+    let t = ns_per_op(|| {
+        (0..ITERATIONS)
+            .map(|_| Via::parse(black_box(via)).is_ok() as u64)
+            .sum()
+    });
+    report("Via::parse", &t, None);
+    let t = ns_per_op(|| {
+        (0..ITERATIONS)
+            .map(|_| CSeq::parse(black_box(b"314159 INVITE")).is_ok() as u64)
+            .sum()
+    });
+    report("CSeq::parse", &t, None);
 }

@@ -249,7 +249,7 @@ fn main() {
     ];
     let mut per_core = Vec::new();
     for (k, case) in cases.iter().enumerate() {
-        // Above the tests' media ranges (21000..24600), below the ephemeral ports.
+        // Away from the tests' media ports (9600..12000), below the ephemeral ports.
         let base = 25000 + (k as u16 % 2) * 3600;
         let o = run_case(case, calls, seconds, base);
         let rate = o.forwarded as f64 / o.wall;

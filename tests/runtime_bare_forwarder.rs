@@ -61,8 +61,8 @@ fn bare_forwarder_on_epoll() {
         .unwrap();
     scenario(
         EpollBackend::new(sip, ShardWaker::new().unwrap(), 8).unwrap(),
-        22400,
-        22410,
+        9640,
+        9650,
     );
 }
 
@@ -74,7 +74,7 @@ fn bare_forwarder_on_uring() {
         .unwrap();
     scenario(
         UringBackend::new(sip, ShardWaker::new().unwrap(), 8).unwrap(),
-        22500,
-        22510,
+        9660,
+        9670,
     );
 }

@@ -12,7 +12,7 @@ use runtime_support::{BACKENDS, Handoff, setup};
 #[test]
 fn call_with_media_on_both_backends() {
     for (i, io) in BACKENDS.iter().enumerate() {
-        let s = setup(io, 23400 + i as u16 * 200, 2, 30);
+        let s = setup(io, 11400 + i as u16 * 100, 2, 30);
         let mut handoff = Handoff::start(&s.config_path);
         let carrier = Endpoint::new(s.carrier.try_clone().unwrap(), "carrier");
         let platform = Endpoint::new(s.platform.try_clone().unwrap(), "platform");

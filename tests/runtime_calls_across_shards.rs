@@ -18,7 +18,7 @@ const CALLS: usize = 10;
 #[test]
 fn calls_owned_by_either_shard_all_work_on_both_backends() {
     for (i, io) in BACKENDS.iter().enumerate() {
-        let s = setup(io, 20600 + i as u16 * 200, 2, 30);
+        let s = setup(io, 10400 + i as u16 * 100, 2, 30);
         let mut server = Server::start(Config::load(&s.config_path).unwrap()).unwrap();
         let carrier = Endpoint::new(s.carrier.try_clone().unwrap(), "carrier");
         let platform = Endpoint::new(s.platform.try_clone().unwrap(), "platform");

@@ -12,7 +12,7 @@ use runtime_support::{BACKENDS, Handoff, setup};
 #[test]
 fn sigterm_on_an_idle_server_exits_cleanly_on_both_backends() {
     for (i, io) in BACKENDS.iter().enumerate() {
-        let s = setup(io, 21000 + i as u16 * 200, 2, 30);
+        let s = setup(io, 10600 + i as u16 * 100, 2, 30);
         let mut handoff = Handoff::start(&s.config_path);
         handoff.signal("TERM");
         let status = handoff
@@ -34,7 +34,7 @@ fn sigterm_on_an_idle_server_exits_cleanly_on_both_backends() {
 #[test]
 fn in_process_drain_stops_every_shard() {
     for (i, io) in BACKENDS.iter().enumerate() {
-        let s = setup(io, 21400 + i as u16 * 200, 2, 30);
+        let s = setup(io, 10800 + i as u16 * 100, 2, 30);
         let config = Config::load(&s.config_path).unwrap();
         let mut server = Server::start(config).unwrap();
         assert!(!server.all_stopped());

@@ -11,7 +11,7 @@ use runtime_support::{BACKENDS, Handoff, setup};
 #[test]
 fn second_sigterm_hangs_up_at_once_on_both_backends() {
     for (i, io) in BACKENDS.iter().enumerate() {
-        let s = setup(io, 20200 + i as u16 * 200, 2, 30);
+        let s = setup(io, 10200 + i as u16 * 100, 2, 30);
         let mut handoff = Handoff::start(&s.config_path);
         let carrier = Endpoint::new(s.carrier.try_clone().unwrap(), "carrier");
         let platform = Endpoint::new(s.platform.try_clone().unwrap(), "platform");

@@ -11,7 +11,7 @@ use runtime_support::{BACKENDS, Handoff, setup};
 #[test]
 fn options_from_a_trunk_gets_200_on_both_backends() {
     for (i, io) in BACKENDS.iter().enumerate() {
-        let s = setup(io, 23000 + i as u16 * 200, 2, 30);
+        let s = setup(io, 11200 + i as u16 * 100, 2, 30);
         let _handoff = Handoff::start(&s.config_path);
         let carrier = Ua::new(s.carrier.try_clone().unwrap(), "carrier");
         for n in 0..5 {

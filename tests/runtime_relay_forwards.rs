@@ -145,7 +145,7 @@ fn epoll_relays_rtp_and_rtcp_between_legs() {
         .local_addr()
         .unwrap();
     let backend = EpollBackend::new(sip, ShardWaker::new().unwrap(), 16).unwrap();
-    relay_scenario(backend, 22200, 22210);
+    relay_scenario(backend, 9600, 9610);
 }
 
 #[test]
@@ -155,5 +155,5 @@ fn uring_relays_rtp_and_rtcp_between_legs() {
         .local_addr()
         .unwrap();
     let backend = UringBackend::new(sip, ShardWaker::new().unwrap(), 16).unwrap();
-    relay_scenario(backend, 22300, 22310);
+    relay_scenario(backend, 9620, 9630);
 }

@@ -88,8 +88,8 @@ fn epoll_relay_transcodes_ulaw_to_alaw() {
         .unwrap();
     scenario(
         EpollBackend::new(sip, ShardWaker::new().unwrap(), 8).unwrap(),
-        22600,
-        22610,
+        9680,
+        9690,
     );
 }
 
@@ -101,7 +101,7 @@ fn uring_relay_transcodes_ulaw_to_alaw() {
         .unwrap();
     scenario(
         UringBackend::new(sip, ShardWaker::new().unwrap(), 8).unwrap(),
-        22700,
-        22710,
+        9700,
+        9710,
     );
 }

@@ -10,7 +10,7 @@ use runtime_support::{BACKENDS, Handoff, setup};
 #[test]
 fn sighup_refuses_a_broken_config_and_applies_a_good_one() {
     for (i, io) in BACKENDS.iter().enumerate() {
-        let s = setup(io, 21800 + i as u16 * 200, 2, 30);
+        let s = setup(io, 11000 + i as u16 * 100, 2, 30);
         let good = std::fs::read_to_string(&s.config_path).unwrap();
         let mut handoff = Handoff::start(&s.config_path);
 

@@ -13,7 +13,7 @@ use runtime_support::{BACKENDS, Handoff, setup};
 #[test]
 fn retransmissions_and_timer_b_fire_on_both_backends() {
     for (i, io) in BACKENDS.iter().enumerate() {
-        let s = setup(io, 24600 + i as u16 * 200, 2, 30);
+        let s = setup(io, 9800 + i as u16 * 100, 2, 30);
         let text = std::fs::read_to_string(&s.config_path).unwrap();
         std::fs::write(
             &s.config_path,

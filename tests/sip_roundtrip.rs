@@ -289,6 +289,8 @@ proptest! {
         let bytes = serialize(&m, &sp);
         let msg = Message::parse(&bytes).map_err(|e| TestCaseError::fail(format!("{e}: {}", String::from_utf8_lossy(&bytes))))?;
         check(&msg, &m)?;
+        // The accessors give the same answers without the values cached by full parsing.
+        check(&Message::parse_framing(&bytes).unwrap(), &m)?;
     }
 
     #[test]

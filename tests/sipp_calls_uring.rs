@@ -11,9 +11,9 @@ fn thousand_sipp_calls_at_100_cps_all_succeed_on_uring() {
     harness::calls_without_media(
         Layout {
             io: "uring",
-            media_ports: (12000, 13000),
-            sipp_media_uac: 18000,
-            sipp_media_uas: 18010,
+            media_ports: (6000, 7000),
+            sipp_media_uac: 8000,
+            sipp_media_uas: 8010,
         },
         1000,
         100,

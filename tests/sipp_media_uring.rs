@@ -13,9 +13,9 @@ fn thousand_sipp_calls_with_rtp_reach_the_far_side_on_uring() {
     harness::calls_with_media(
         Layout {
             io: "uring",
-            media_ports: (14000, 16000),
-            sipp_media_uac: 18020,
-            sipp_media_uas: 18030,
+            media_ports: (4000, 6000),
+            sipp_media_uac: 8020,
+            sipp_media_uas: 8030,
         },
         1000,
         100,

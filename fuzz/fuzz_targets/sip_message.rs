@@ -7,17 +7,50 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let _ = parse_sipfrag(data);
-    let Ok(msg) = Message::parse(data) else { return };
-    let _ = (msg.method(), msg.request_uri(), msg.status(), msg.reason(), msg.start_line());
+    let Ok(msg) = Message::parse(data) else {
+        return;
+    };
+    let _ = (
+        msg.method(),
+        msg.request_uri(),
+        msg.status(),
+        msg.reason(),
+        msg.start_line(),
+    );
     for h in msg.headers() {
         let _ = msg.header_values(h.kind).count();
     }
     let _ = msg.vias().count();
-    let _ = (msg.top_via(), msg.from(), msg.to(), msg.call_id(), msg.cseq());
-    let _ = (msg.max_forwards(), msg.content_type(), msg.content_length(), msg.refer_to());
-    let _ = (msg.referred_by(), msg.replaces(), msg.target_dialog(), msg.event(), msg.subscription_state());
-    let _ = (msg.contacts().count(), msg.routes().count(), msg.record_routes().count());
-    let _ = (msg.allow().count(), msg.supported().count(), msg.require().count());
+    let _ = (
+        msg.top_via(),
+        msg.from(),
+        msg.to(),
+        msg.call_id(),
+        msg.cseq(),
+    );
+    let _ = (
+        msg.max_forwards(),
+        msg.content_type(),
+        msg.content_length(),
+        msg.refer_to(),
+    );
+    let _ = (
+        msg.referred_by(),
+        msg.replaces(),
+        msg.target_dialog(),
+        msg.event(),
+        msg.subscription_state(),
+    );
+    let _ = (
+        msg.contacts().count(),
+        msg.routes().count(),
+        msg.record_routes().count(),
+    );
+    let _ = (
+        msg.allow().count(),
+        msg.supported().count(),
+        msg.require().count(),
+    );
     let _ = msg.p_asserted_identities().count();
     if let Ok(refer_to) = msg.refer_to() {
         let _ = refer_to.uri.header_value_unescaped("Replaces");
@@ -47,7 +80,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = edit.set_body(Some("application/sdp"), b"v=0\r\n");
     let edited = edit.serialize();
     let reparsed = Message::parse(&edited).expect("edited message parses");
-    assert_eq!(reparsed.top_via().ok().and_then(|v| v.branch()), Some("z9hG4bKfuzz"));
+    assert_eq!(
+        reparsed.top_via().ok().and_then(|v| v.branch()),
+        Some("z9hG4bKfuzz")
+    );
     assert_eq!(reparsed.body(), b"v=0\r\n");
 
     if msg.is_request() {

@@ -237,6 +237,7 @@ fn drain_outputs<B: Backend>(
                 }
             }
             Output::Media(command) => {
+                tracing::debug!(shard = index, ?command, "media");
                 if let Err(error) = media.command(backend, command) {
                     status.media_open_failures.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(shard = index, %error, "media command failed");
@@ -254,6 +255,7 @@ fn drain_outputs<B: Backend>(
                             Some(n.saturating_sub(1))
                         });
                 status.calls_ended.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(shard = index, call = ?end.call, reason = %end.end_reason, media = ?end.media, "call ended");
                 audit.write_call_end(&end);
             }
             Output::Event(other) => tracing::debug!(shard = index, event = ?other, "event"),

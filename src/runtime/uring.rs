@@ -42,6 +42,8 @@ const KIND_MSG_RING: u64 = 5;
 const KIND_SOCKET: u64 = 6;
 const KIND_BIND: u64 = 7;
 const KIND_MISC: u64 = 8;
+/// The close of a media slot completed: only now may the slot be reused.
+const KIND_CLOSED: u64 = 9;
 
 const SIP_FILE: u32 = 0;
 const MEDIA_FILE_BASE: u32 = 1;
@@ -225,7 +227,7 @@ pub struct UringBackend {
     /// Template for multishot RECVMSG: only msg_namelen/msg_controllen matter; kept alive.
     recv_msghdr: Box<libc::msghdr>,
     media: Vec<MediaSlot>,
-    /// Closed slots, reused oldest first so a slot is not refilled while its close is in flight.
+    /// Slots whose close completed, reused oldest first.
     free_media: VecDeque<u32>,
     max_media: usize,
     bind_addrs: Box<[libc::sockaddr_storage; 2]>,
@@ -411,6 +413,12 @@ impl UringBackend {
         cq.sync();
         for cqe in &mut cq {
             let ud = cqe.user_data();
+            if ud >> KIND_SHIFT == KIND_CLOSED {
+                // Reusing the slot before this point would race the close (it runs after the
+                // linked cancel, possibly later than SQEs submitted behind it).
+                self.free_media.push_back((ud & 0xffff_ffff) as u32);
+                continue;
+            }
             if ud >> KIND_SHIFT == KIND_SEND {
                 self.inflight_sends = self.inflight_sends.saturating_sub(1);
                 if cqe.result() < 0 {
@@ -477,6 +485,11 @@ impl UringBackend {
 
     /// Opens one direct-descriptor UDP socket bound on `addr`, with its multishot receive armed.
     fn open_one(&mut self, addr: SocketAddr, which: usize) -> Result<u32, BackendError> {
+        if self.free_media.is_empty() && self.media.len() >= self.max_media {
+            // Closes may have completed since the last turn.
+            let _ = self.ring.submit();
+            self.reap();
+        }
         let index = match self.free_media.pop_front() {
             Some(i) => i,
             None if self.media.len() < self.max_media => {
@@ -561,9 +574,8 @@ impl UringBackend {
                 self.push(
                     opcode::Close::new(Fixed(file))
                         .build()
-                        .user_data(user_data(KIND_MISC, 0)),
+                        .user_data(user_data(KIND_CLOSED, index as u64)),
                 );
-                self.free_media.push_back(index);
                 Err(fail(b.unwrap_or(-libc::EIO)))
             }
         }
@@ -591,9 +603,8 @@ impl UringBackend {
         self.push(
             opcode::Close::new(Fixed(MEDIA_FILE_BASE + index))
                 .build()
-                .user_data(user_data(KIND_MISC, 2)),
+                .user_data(user_data(KIND_CLOSED, index as u64)),
         );
-        self.free_media.push_back(index);
     }
 
     fn handle_sip_cqe(&mut self, c: Cqe, handler: &mut dyn FnMut(Incoming<'_>, &mut Outbox)) {

@@ -60,6 +60,19 @@ pub struct Message<'a> {
     count: u8,
     body_start: u16,
     content_length_conflict: Option<(u64, u64)>,
+    /// Values parsed while validating, so the hot accessors do not parse twice. Empty after
+    /// [`Message::parse_framing`].
+    cache: Cache<'a>,
+}
+
+/// First occurrences of the headers every transaction reads.
+#[derive(Clone, Debug, Default)]
+struct Cache<'a> {
+    from: Option<NameAddr<'a>>,
+    to: Option<NameAddr<'a>>,
+    top_via: Option<Via<'a>>,
+    call_id: Option<&'a str>,
+    cseq: Option<CSeq<'a>>,
 }
 
 /// (end of line content without CR, index after LF)
@@ -186,9 +199,10 @@ impl<'a> Message<'a> {
     /// To, Call-ID, CSeq (whose method must match the request's), Max-Forwards, Via and Contact.
     /// Messages longer than [`MAX_MESSAGE_LEN`] are refused.
     /// Duplicates of single-valued headers are left to the accessors, which report them.
+    #[inline]
     pub fn parse(datagram: &'a [u8]) -> Result<Message<'a>, ParseError> {
-        let msg = Message::parse_framing(datagram)?;
-        msg.check_core_headers()?;
+        let mut msg = Message::parse_framing(datagram)?;
+        msg.cache = msg.check_core_headers()?;
         Ok(msg)
     }
 
@@ -249,21 +263,27 @@ impl<'a> Message<'a> {
                 continue;
             }
             let line = &buf[pos..end];
-            let colon = memchr::memchr(b':', line).ok_or(ParseError::BadHeaderLine {
-                line: line_no,
-                fault: "has no colon",
-            })?;
-            let mut name_end = colon;
-            while name_end > 0 && is_wsp(line[name_end - 1]) {
-                name_end -= 1;
+            // One pass: the name is a token, then optional whitespace, then the colon.
+            let mut name_end = 0;
+            while name_end < line.len() && is_token_char(line[name_end]) {
+                name_end += 1;
             }
-            let name = &line[..name_end];
-            if name.is_empty() || !name.iter().all(|&b| is_token_char(b)) {
+            let mut colon = name_end;
+            while colon < line.len() && is_wsp(line[colon]) {
+                colon += 1;
+            }
+            if name_end == 0 || line.get(colon) != Some(&b':') {
+                let fault = if memchr::memchr(b':', line).is_none() {
+                    "has no colon"
+                } else {
+                    "has an invalid header name"
+                };
                 return Err(ParseError::BadHeaderLine {
                     line: line_no,
-                    fault: "has an invalid header name",
+                    fault,
                 });
             }
+            let name = &line[..name_end];
             let mut vs = colon + 1;
             while vs < line.len() && is_wsp(line[vs]) {
                 vs += 1;
@@ -325,25 +345,35 @@ impl<'a> Message<'a> {
             count: count as u8,
             body_start: body_start as u16,
             content_length_conflict: conflict,
+            cache: Cache::default(),
         };
         Ok(msg)
     }
 
     /// Validates every occurrence of the headers an SBC interprets on each message.
-    fn check_core_headers(&self) -> Result<(), ParseError> {
+    /// Returns the first From, To, Via element, Call-ID and CSeq, which the accessors reuse.
+    fn check_core_headers(&self) -> Result<Cache<'a>, ParseError> {
+        let mut cache = Cache::default();
         for slot in self.slots() {
             let value = self.value_of(slot);
             let kind = slot.kind;
             let wrap = |f| ParseError::header(kind, f);
             match kind {
-                HeaderName::From | HeaderName::To => {
-                    NameAddr::parse(value).map_err(wrap)?;
+                HeaderName::From => {
+                    let from = NameAddr::parse(value).map_err(wrap)?;
+                    cache.from.get_or_insert(from);
+                }
+                HeaderName::To => {
+                    let to = NameAddr::parse(value).map_err(wrap)?;
+                    cache.to.get_or_insert(to);
                 }
                 HeaderName::CallId => {
-                    parse_call_id(value).map_err(wrap)?;
+                    let call_id = parse_call_id(value).map_err(wrap)?;
+                    cache.call_id.get_or_insert(call_id);
                 }
                 HeaderName::CSeq => {
                     let cseq = CSeq::parse(value).map_err(wrap)?;
+                    cache.cseq.get_or_insert(cseq);
                     if let Some(method) = self.method()
                         && cseq.method != method
                     {
@@ -361,7 +391,8 @@ impl<'a> Message<'a> {
                         if element.is_empty() {
                             return Err(wrap(Fault::EmptyElement));
                         }
-                        Via::parse(element).map_err(wrap)?;
+                        let via = Via::parse(element).map_err(wrap)?;
+                        cache.top_via.get_or_insert(via);
                     }
                 }
                 HeaderName::Contact => {
@@ -378,7 +409,7 @@ impl<'a> Message<'a> {
                 _ => {}
             }
         }
-        Ok(())
+        Ok(cache)
     }
 
     #[inline]
@@ -541,29 +572,48 @@ impl<'a> Message<'a> {
     }
 
     pub fn top_via(&self) -> Result<Via<'a>, ParseError> {
+        if let Some(via) = self.cache.top_via {
+            return Ok(via);
+        }
         self.vias()
             .next()
             .unwrap_or(Err(ParseError::MissingHeader(HeaderName::Via)))
     }
 
+    /// From (exactly one).
     pub fn from(&self) -> Result<NameAddr<'a>, ParseError> {
-        NameAddr::parse(self.single(HeaderName::From)?)
-            .map_err(|f| ParseError::header(HeaderName::From, f))
+        let value = self.single(HeaderName::From)?;
+        match self.cache.from {
+            Some(from) => Ok(from),
+            None => NameAddr::parse(value).map_err(|f| ParseError::header(HeaderName::From, f)),
+        }
     }
 
+    /// To (exactly one).
     pub fn to(&self) -> Result<NameAddr<'a>, ParseError> {
-        NameAddr::parse(self.single(HeaderName::To)?)
-            .map_err(|f| ParseError::header(HeaderName::To, f))
+        let value = self.single(HeaderName::To)?;
+        match self.cache.to {
+            Some(to) => Ok(to),
+            None => NameAddr::parse(value).map_err(|f| ParseError::header(HeaderName::To, f)),
+        }
     }
 
+    /// Call-ID (exactly one).
     pub fn call_id(&self) -> Result<&'a str, ParseError> {
-        parse_call_id(self.single(HeaderName::CallId)?)
-            .map_err(|f| ParseError::header(HeaderName::CallId, f))
+        let value = self.single(HeaderName::CallId)?;
+        match self.cache.call_id {
+            Some(call_id) => Ok(call_id),
+            None => parse_call_id(value).map_err(|f| ParseError::header(HeaderName::CallId, f)),
+        }
     }
 
+    /// CSeq (exactly one).
     pub fn cseq(&self) -> Result<CSeq<'a>, ParseError> {
-        CSeq::parse(self.single(HeaderName::CSeq)?)
-            .map_err(|f| ParseError::header(HeaderName::CSeq, f))
+        let value = self.single(HeaderName::CSeq)?;
+        match self.cache.cseq {
+            Some(cseq) => Ok(cseq),
+            None => CSeq::parse(value).map_err(|f| ParseError::header(HeaderName::CSeq, f)),
+        }
     }
 
     /// Contact elements (a REGISTER's `Contact: *` is an error here; see [`Message::is_contact_wildcard`]).

@@ -40,54 +40,89 @@ pub struct Uri<'a> {
     has_headers: bool,
 }
 
-/// Bytes that may appear literally in a URI (escapes aside): no controls, spaces, non-ASCII
-/// or the delimiters `<>"\\{}|^` and backquote.
-const fn uri_char_table() -> [bool; 256] {
-    let mut t = [false; 256];
+/// Byte classes for [`scan_uri`]: 0 refused (controls, spaces, non-ASCII, `<>"\\{}|^` and
+/// backquote), 1 plain, 2 needs a look (`%`, `:`, `@`, `;`, `?`).
+const fn uri_class_table() -> [u8; 256] {
+    let mut t = [0u8; 256];
     let mut b = 0x21;
     while b < 0x7f {
-        t[b] = !matches!(
-            b as u8,
-            b'<' | b'>' | b'"' | b'\\' | b'{' | b'}' | b'|' | b'^' | b'`'
-        );
+        t[b] = match b as u8 {
+            b'<' | b'>' | b'"' | b'\\' | b'{' | b'}' | b'|' | b'^' | b'`' => 0,
+            b'%' | b':' | b'@' | b';' | b'?' => 2,
+            _ => 1,
+        };
         b += 1;
     }
     t
 }
 
-static URI_CHARS: [bool; 256] = uri_char_table();
+static URI_CLASS: [u8; 256] = uri_class_table();
 
-fn check_uri_chars(s: &str) -> Result<(), UriFault> {
+/// Delimiter positions found by [`scan_uri`].
+struct Marks {
+    /// First ':' (ends the scheme).
+    colon: Option<usize>,
+    /// First '@' after the scheme (ends the userinfo).
+    at: Option<usize>,
+    /// First ';' and '?' after the userinfo (or after the scheme when there is none).
+    semi: Option<usize>,
+    question: Option<usize>,
+}
+
+/// One pass over the URI: checks every byte and %-escape, and notes the delimiters.
+fn scan_uri(s: &str) -> Result<Marks, UriFault> {
     let bytes = s.as_bytes();
+    let mut marks = Marks {
+        colon: None,
+        at: None,
+        semi: None,
+        question: None,
+    };
     let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'%' {
-            let ok = i + 2 < bytes.len()
-                && hex_value(bytes[i + 1]).is_some()
-                && hex_value(bytes[i + 2]).is_some();
-            if !ok {
-                return Err(UriFault::BadEscape);
-            }
-            i += 3;
-            continue;
+    loop {
+        while i < bytes.len() && URI_CLASS[usize::from(bytes[i])] == 1 {
+            i += 1;
         }
-        if !URI_CHARS[usize::from(b)] {
-            return Err(if matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
-                UriFault::Whitespace
-            } else {
-                UriFault::BadCharacter
-            });
+        let Some(&b) = bytes.get(i) else {
+            return Ok(marks);
+        };
+        match b {
+            b'%' => {
+                let ok = i + 2 < bytes.len()
+                    && hex_value(bytes[i + 1]).is_some()
+                    && hex_value(bytes[i + 2]).is_some();
+                if !ok {
+                    return Err(UriFault::BadEscape);
+                }
+                i += 3;
+                continue;
+            }
+            b':' => {
+                marks.colon.get_or_insert(i);
+            }
+            b'@' if marks.at.is_none() && marks.colon.is_some() => {
+                marks.at = Some(i);
+                // Delimiters seen so far were inside the userinfo.
+                marks.semi = None;
+                marks.question = None;
+            }
+            b'@' => {}
+            b';' => {
+                marks.semi.get_or_insert(i);
+            }
+            b'?' => {
+                marks.question.get_or_insert(i);
+            }
+            _ => {
+                return Err(if matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
+                    UriFault::Whitespace
+                } else {
+                    UriFault::BadCharacter
+                });
+            }
         }
         i += 1;
     }
-    Ok(())
-}
-
-fn valid_hostname(h: &[u8]) -> bool {
-    !h.is_empty()
-        && h.iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
 }
 
 fn valid_ipv6_reference(h: &[u8]) -> bool {
@@ -114,9 +149,13 @@ pub(crate) fn parse_hostport(s: &str) -> Result<(&str, Option<u16>), UriFault> {
         }
         (host, &s[close + 1..])
     } else {
-        let end = find_byte(b':', b).unwrap_or(b.len());
+        // One pass: the host runs over hostname bytes up to ':' (or the end).
+        let end = b
+            .iter()
+            .position(|&c| !(c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_'))
+            .unwrap_or(b.len());
         let host = &s[..end];
-        if !valid_hostname(host.as_bytes()) {
+        if host.is_empty() || (end < b.len() && b[end] != b':') {
             return Err(if host.is_empty() {
                 UriFault::MissingHost
             } else {
@@ -157,8 +196,8 @@ impl<'a> Uri<'a> {
         if s.starts_with('<') {
             return Err(UriFault::Enclosed);
         }
-        check_uri_chars(s)?;
-        let colon = find_byte(b':', s.as_bytes()).ok_or(UriFault::MissingScheme)?;
+        let marks = scan_uri(s)?;
+        let colon = marks.colon.ok_or(UriFault::MissingScheme)?;
         let scheme_text = &s[..colon];
         let sb = scheme_text.as_bytes();
         if sb.is_empty()
@@ -178,7 +217,6 @@ impl<'a> Uri<'a> {
         } else {
             Scheme::Other(scheme_text)
         };
-        let rest = &s[colon + 1..];
         let mut uri = Uri {
             raw: s,
             scheme_text,
@@ -196,9 +234,9 @@ impl<'a> Uri<'a> {
         match scheme {
             Scheme::Sip | Scheme::Sips => {
                 // Neither user nor password may hold a raw '@', so the first one ends the userinfo.
-                let after_user = match find_byte(b'@', rest.as_bytes()) {
+                let host_start = match marks.at {
                     Some(at) => {
-                        let userinfo = &rest[..at];
+                        let userinfo = &s[colon + 1..at];
                         let (user, password) = match find_byte(b':', userinfo.as_bytes()) {
                             Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
                             None => (userinfo, None),
@@ -208,23 +246,24 @@ impl<'a> Uri<'a> {
                         }
                         uri.user = Some(user);
                         uri.password = password;
-                        &rest[at + 1..]
+                        at + 1
                     }
-                    None => rest,
+                    None => colon + 1,
                 };
-                let hp_end = after_user
-                    .as_bytes()
-                    .iter()
-                    .position(|&b| b == b';' || b == b'?')
-                    .unwrap_or(after_user.len());
-                let hostport = &after_user[..hp_end];
+                let hp_end = match (marks.semi, marks.question) {
+                    (Some(a), Some(b)) => a.min(b),
+                    (Some(a), None) | (None, Some(a)) => a,
+                    (None, None) => s.len(),
+                };
+                let hostport = &s[host_start..hp_end];
                 let (host, port) = parse_hostport(hostport)?;
                 uri.host = host;
                 uri.port = port;
                 uri.port_text = port.map(|_| &hostport[host.len() + 1..]);
-                uri.split_params_and_headers(&after_user[hp_end..])?;
+                uri.split_params_and_headers(&s[hp_end..])?;
             }
             Scheme::Tel => {
+                let rest = &s[colon + 1..];
                 let end = find_byte(b';', rest.as_bytes()).unwrap_or(rest.len());
                 if end == 0 {
                     return Err(UriFault::MissingHost);
@@ -233,7 +272,7 @@ impl<'a> Uri<'a> {
                 uri.split_params_and_headers(&rest[end..])?;
             }
             Scheme::Other(_) => {
-                if rest.is_empty() {
+                if colon + 1 == s.len() {
                     return Err(UriFault::Empty);
                 }
             }
@@ -249,9 +288,15 @@ impl<'a> Uri<'a> {
             None => (tail, None),
         };
         if let Some(p) = params.strip_prefix(';') {
-            if p.split(';')
-                .any(|one| one.is_empty() || one.starts_with('='))
-            {
+            // Every parameter needs a name: no ";;", no leading "=", no trailing ';'.
+            let pb = p.as_bytes();
+            let empty = pb.is_empty()
+                || pb[0] == b'='
+                || pb[pb.len() - 1] == b';'
+                || pb
+                    .windows(2)
+                    .any(|w| w[0] == b';' && (w[1] == b';' || w[1] == b'='));
+            if empty {
                 return Err(UriFault::EmptyParam);
             }
             self.params = p;
@@ -605,6 +650,24 @@ mod tests {
         let mut b = u.to_buf();
         b.set_header_unescaped("Replaces", "callid;to-tag=x;from-tag=y");
         assert_eq!(b.to_string(), raw);
+    }
+
+    #[test]
+    fn unusual_spellings_round_trip_exactly() {
+        for raw in [
+            "sip:h:05060",
+            "sip:h?X",
+            "sip:h?",
+            "sip:u:@h",
+            "tel:+1-555;ext=1?a=b&c",
+            "SIP:Alice@H",
+        ] {
+            let u = Uri::parse(raw).unwrap();
+            assert_eq!(u.to_buf().to_string(), raw);
+        }
+        let mut b = Uri::parse("sip:h:05060").unwrap().to_buf();
+        b.port = Some(5070);
+        assert_eq!(b.to_string(), "sip:h:5070");
     }
 
     #[test]

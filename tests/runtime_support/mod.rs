@@ -29,8 +29,10 @@ pub struct Setup {
 }
 
 /// Writes a config with two loopback trunks ("carrier" and "platform", each a UDP socket the
-/// test owns), `shards` shards on `io`, and the media range `[media, media + 200)`; each test
-/// passes its own `media` base (below the ephemeral range) so tests run in parallel.
+/// test owns), `shards` shards on `io`, and the media range `[media, media + 100)`; each test
+/// passes its own `media` base so tests run in parallel. The runtime tests keep to 9600..12000:
+/// below the ephemeral range, and clear of the SIPp tests (12000..18100) and the default
+/// config and perf runs (20000..).
 pub fn setup(io: &str, media: u16, shards: usize, drain_s: u64) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let carrier = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -115,7 +117,7 @@ to = "platform"
 from = "platform"
 to = "carrier"
 "#,
-        media_end = media + 200,
+        media_end = media + 100,
         audit = audit.display(),
     )
 }
@@ -218,7 +220,10 @@ impl Handoff {
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
-                self.drain_log();
+                // Read the pipe to its end: the last lines may still be in flight.
+                while let Ok(line) = self.stderr.recv_timeout(Duration::from_secs(2)) {
+                    self.log.push(line);
+                }
                 return Some(status);
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -236,6 +241,16 @@ impl Drop for Handoff {
         if self.is_running() {
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+        if std::thread::panicking() {
+            while let Ok(line) = self.stderr.recv_timeout(Duration::from_secs(1)) {
+                self.log.push(line);
+            }
+            let start = self.log.len().saturating_sub(80);
+            eprintln!(
+                "--- handoff log (last lines) ---\n{}",
+                self.log[start..].join("\n")
+            );
         }
         if let Some(mut err) = self.child.stderr.take() {
             let mut s = String::new();

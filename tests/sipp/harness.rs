@@ -3,8 +3,10 @@
 //! sink socket the test owns as the far side of the media.
 //!
 //! Each test file passes its own [`Layout`] so the files can run in parallel: SIP ports are
-//! picked free by the kernel, media ranges are fixed per test below the ephemeral range
-//! (32768+), where other processes' ephemeral sockets would collide with handoff's media ports.
+//! picked free by the kernel, media ranges are fixed per test in 2000..8000 and SIPp's own media
+//! ports in 8000..8200: below the ephemeral range (32768+, where other processes' ephemeral
+//! sockets would collide with handoff's media ports) and below the 10000+ ranges the other test
+//! suites and perf/relay use.
 
 #![allow(dead_code)]
 

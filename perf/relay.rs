@@ -1,0 +1,1175 @@
+//! perf/relay: the RTP load generator that measures handoff's media relay against a bare
+//! forwarder, in the same run, at the same load. See perf/README.md.
+//!
+//! For every (N calls, backend) pair it runs two systems under test (SUT), one after the other,
+//! each as its own process pinned to `--relay-cpu` (the generator is pinned to `--generator-cpu`):
+//! - `bare`: this program re-executed as `relay bare`, which drives
+//!   `handoff::runtime::bare::BareForwarder` over the same backend code (same sockets: an RTP and
+//!   an RTCP socket per leg, same batching and outbox) with no SBC logic;
+//! - `handoff`: the real release binary with one shard, N calls set up by SIP through it (this
+//!   program is the carrier UAC and the platform UAS).
+//!
+//! Then every call sends 50 packets/s per direction (172-byte RTP, G.711 20 ms) for the warm-up
+//! and the measured window. Reported: offered and relayed packets/s, loss, one-way latency
+//! (send timestamp in the payload, same clock on both ends) p50/p99/p99.9, the SUT's CPU from
+//! /proc/<pid>/stat (utime+stime) as cores used, CPU per 100k packets/s and packets/s per core,
+//! handoff/bare per core, and handoff's memory per established call (RSS delta / calls).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, ErrorKind, Write as _};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use handoff::runtime::backend::{Backend, BackendError, ShardWaker};
+use handoff::runtime::bare::{BareForwarder, run_bare};
+use handoff::runtime::epoll::EpollBackend;
+use handoff::runtime::uring::UringBackend;
+use handoff::runtime::uring_sys::{self, Epoll, RecvBatch, SendItem, SendScratch};
+use hdrhistogram::Histogram;
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// 12-byte RTP header + 160 bytes of G.711 (20 ms at 8 kHz).
+const PACKET_LEN: usize = 172;
+const PACKETS_PER_SECOND: u64 = 50;
+/// Calls are spread over the 20 ms packet interval in 1 ms slots.
+const SLOTS: usize = 20;
+/// Generator sockets per side; calls share them (handoff latches per call, not per socket).
+const GENERATOR_SOCKETS: usize = 8;
+const MAGIC: u32 = 0x5245_4c59; // "RELY"
+/// Calls set up in parallel through handoff.
+const SETUP_WINDOW: usize = 200;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "relay",
+    about = "RTP relay load generator: handoff vs a bare forwarder"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Mode>,
+    /// Numbers of calls to run, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "1000,5000")]
+    calls: Vec<usize>,
+    /// Backends to run, comma separated (uring, epoll).
+    #[arg(long, value_delimiter = ',', default_value = "uring,epoll")]
+    io: Vec<String>,
+    /// Measured window per run, in seconds (after the warm-up).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Warm-up before the measured window, in seconds.
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    /// The handoff binary (default: `handoff` in the directory above this example's).
+    #[arg(long)]
+    handoff: Option<PathBuf>,
+    /// CPU the system under test (handoff's single shard, or the bare forwarder) is pinned to.
+    #[arg(long, default_value_t = 1)]
+    relay_cpu: usize,
+    /// CPU the generator's threads are pinned to (default: not pinned; its sender and
+    /// receiver then use whatever CPU time the SUT leaves).
+    #[arg(long)]
+    generator_cpu: Option<usize>,
+    /// First media port of the SUT; ports up to first + 4 x calls are used. Keep it below the
+    /// ephemeral range (32768+), where other processes' sockets collide.
+    #[arg(long, default_value_t = 12000)]
+    base_port: u16,
+    /// Also write the results as a markdown file here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Mode {
+    /// (internal) The bare forwarder process: forwards `pairs` socket pairs until stdin closes.
+    Bare {
+        #[arg(long)]
+        io: String,
+        #[arg(long)]
+        pairs: usize,
+        #[arg(long)]
+        base_port: u16,
+        #[arg(long)]
+        cpu: usize,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Some(Mode::Bare {
+        io,
+        pairs,
+        base_port,
+        cpu,
+    }) = &cli.command
+    {
+        return bare_main(io, *pairs, *base_port, *cpu);
+    }
+    let handoff = match &cli.handoff {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .and_then(Path::parent)
+            .map(|dir| dir.join("handoff"))
+            .context("cannot locate the handoff binary; pass --handoff")?,
+    };
+    if !handoff.is_file() {
+        bail!(
+            "{} does not exist: build it (cargo build --release --bin handoff) or pass --handoff",
+            handoff.display()
+        );
+    }
+    if let Some(cpu) = cli.generator_cpu {
+        pin(cpu);
+    }
+    let command_line = std::env::args().collect::<Vec<_>>().join(" ");
+    let mut rows = Vec::new();
+    for &calls in &cli.calls {
+        for io in &cli.io {
+            eprintln!("== {calls} calls, io = {io}: bare forwarder");
+            let bare = run_bare_sut(&cli, io, calls);
+            report_row(&bare);
+            eprintln!("== {calls} calls, io = {io}: handoff");
+            let sut = run_handoff_sut(&cli, &handoff, io, calls);
+            report_row(&sut);
+            rows.push((calls, io.clone(), bare, sut));
+        }
+    }
+    let markdown = render(&cli, &command_line, &rows);
+    println!("{markdown}");
+    if let Some(out) = &cli.out {
+        std::fs::write(out, &markdown).with_context(|| format!("writing {}", out.display()))?;
+        eprintln!("wrote {}", out.display());
+    }
+    Ok(())
+}
+
+fn pin(cpu: usize) {
+    if !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
+        eprintln!("warning: could not pin to cpu {cpu}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bare forwarder child process
+
+fn bare_main(io: &str, pairs: usize, base_port: u16, cpu: usize) -> anyhow::Result<()> {
+    pin(cpu);
+    let sip = UdpSocket::bind("127.0.0.1:0")?.local_addr()?;
+    let max_media = pairs * 4;
+    match io {
+        "uring" => serve_bare(
+            UringBackend::new(sip, ShardWaker::new()?, max_media)?,
+            pairs,
+            base_port,
+        ),
+        "epoll" => serve_bare(
+            EpollBackend::new(sip, ShardWaker::new()?, max_media)?,
+            pairs,
+            base_port,
+        ),
+        other => bail!("unknown io backend {other:?} (uring or epoll)"),
+    }
+}
+
+fn serve_bare<B: Backend>(mut backend: B, pairs: usize, base_port: u16) -> anyhow::Result<()> {
+    let mut forwarder = BareForwarder::new();
+    let mut opened = 0;
+    for i in 0..pairs {
+        let (a, b) = bare_ports(base_port, i);
+        match forwarder.add_pair(&mut backend, LOOPBACK, a, b) {
+            Ok(_) => opened += 1,
+            // The host's socket limit (RLIMIT_NOFILE caps both the fd table and a ring's
+            // registered-file table): forward the pairs that fit, as handoff does.
+            Err(BackendError::MediaTableFull(_)) => break,
+            Err(BackendError::MediaBind { source, .. })
+                if source.raw_os_error() == Some(libc::EMFILE) =>
+            {
+                break;
+            }
+            Err(e) => return Err(e).with_context(|| format!("pair {i} of {pairs}")),
+        }
+    }
+    if opened < pairs {
+        eprintln!("bare forwarder: only {opened} of {pairs} pairs fit the socket limit");
+    }
+    println!("ready {opened}");
+    std::io::stdout().flush()?;
+    // The parent closes our stdin to stop us.
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_flag = stop.clone();
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+        stop_flag.store(true, Ordering::Relaxed);
+    });
+    run_bare(&mut backend, &mut forwarder, &stop)?;
+    eprintln!(
+        "bare forwarder: forwarded {}, dropped {}",
+        forwarder.forwarded, forwarder.dropped
+    );
+    Ok(())
+}
+
+/// The RTP ports of pair `i`'s two legs (each with its RTCP socket on port + 1).
+fn bare_ports(base_port: u16, i: usize) -> (u16, u16) {
+    let a = usize::from(base_port) + 4 * i;
+    (a as u16, (a + 2) as u16)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runs
+
+#[derive(Default, Debug, Clone)]
+struct RunResult {
+    sut: &'static str,
+    error: Option<String>,
+    calls_up: usize,
+    /// Calls whose media sockets the SUT could open (the host's socket limit caps them).
+    calls_with_media: usize,
+    target_pps: f64,
+    offered_pps: f64,
+    relayed_pps: f64,
+    loss: f64,
+    p50_us: f64,
+    p99_us: f64,
+    p999_us: f64,
+    cores: f64,
+    memory_per_call: Option<f64>,
+}
+
+impl RunResult {
+    fn failed(sut: &'static str, error: String) -> RunResult {
+        RunResult {
+            sut,
+            error: Some(error),
+            ..RunResult::default()
+        }
+    }
+
+    fn pps_per_core(&self) -> f64 {
+        if self.cores > 0.0 {
+            self.relayed_pps / self.cores
+        } else {
+            0.0
+        }
+    }
+
+    /// % of one core per 100k relayed packets/s.
+    fn cpu_per_100k(&self) -> f64 {
+        if self.relayed_pps > 0.0 {
+            self.cores * 100.0 * 100_000.0 / self.relayed_pps
+        } else {
+            0.0
+        }
+    }
+}
+
+fn report_row(r: &RunResult) {
+    match &r.error {
+        Some(e) => eprintln!("   {}: FAILED: {e}", r.sut),
+        None => eprintln!(
+            "   {}: {} calls up, offered {:.0} pps, relayed {:.0} pps, loss {:.3}%, p50 {:.0} µs, \
+             p99 {:.0} µs, p99.9 {:.0} µs, {:.2} cores, {:.1}% core per 100k pps, {:.0} pps/core{}",
+            r.sut,
+            r.calls_up,
+            r.offered_pps,
+            r.relayed_pps,
+            r.loss * 100.0,
+            r.p50_us,
+            r.p99_us,
+            r.p999_us,
+            r.cores,
+            r.cpu_per_100k(),
+            r.pps_per_core(),
+            r.memory_per_call
+                .map(|m| format!(", {m:.0} bytes RSS per call"))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+/// A child process, killed on drop.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn run_bare_sut(cli: &Cli, io: &str, calls: usize) -> RunResult {
+    match bare_sut(cli, io, calls) {
+        Ok(r) => r,
+        Err(e) => RunResult::failed("bare", format!("{e:#}")),
+    }
+}
+
+/// Waits until every port of `[start, end)` can be bound on loopback: an io_uring process's
+/// direct descriptors are closed by the kernel some time after the process exits.
+fn wait_ports_free(start: u16, end: usize) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let busy = (usize::from(start)..end.min(65_536))
+            .find(|&port| UdpSocket::bind((LOOPBACK, port as u16)).is_err());
+        match busy {
+            None => return Ok(()),
+            Some(port) if Instant::now() > deadline => {
+                bail!("media port {port} is still in use after 30 s")
+            }
+            Some(_) => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+}
+
+fn bare_sut(cli: &Cli, io: &str, calls: usize) -> anyhow::Result<RunResult> {
+    wait_ports_free(cli.base_port, usize::from(cli.base_port) + 4 * calls)?;
+    let exe = std::env::current_exe()?;
+    let mut child = ChildGuard(
+        Command::new(exe)
+            .args([
+                "bare",
+                "--io",
+                io,
+                "--pairs",
+                &calls.to_string(),
+                "--base-port",
+                &cli.base_port.to_string(),
+                "--cpu",
+                &cli.relay_cpu.to_string(),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting the bare forwarder")?,
+    );
+    let stdout = child.0.stdout.take().context("bare stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let Some(opened) = line
+        .strip_prefix("ready ")
+        .and_then(|n| n.trim().parse::<usize>().ok())
+    else {
+        let _ = child.0.kill();
+        let mut err = String::new();
+        if let Some(mut stderr) = child.0.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut err);
+        }
+        let cause = err
+            .lines()
+            .take_while(|l| !l.contains("Stack backtrace"))
+            .collect::<Vec<_>>();
+        bail!(
+            "the bare forwarder did not start: {}",
+            cause.join(" ").trim()
+        );
+    };
+    let endpoints = Endpoints::bind()?;
+    let plans: Vec<CallPlan> = (0..opened)
+        .map(|i| {
+            let (a, b) = bare_ports(cli.base_port, i);
+            CallPlan {
+                to_a: SocketAddr::new(LOOPBACK, a),
+                to_b: SocketAddr::new(LOOPBACK, b),
+            }
+        })
+        .collect();
+    let mut result = drive(cli, &endpoints, &plans, child.0.id())?;
+    result.sut = "bare";
+    result.calls_with_media = opened;
+    Ok(result)
+}
+
+fn run_handoff_sut(cli: &Cli, handoff: &Path, io: &str, calls: usize) -> RunResult {
+    match handoff_sut(cli, handoff, io, calls) {
+        Ok(r) => r,
+        Err(e) => RunResult::failed("handoff", format!("{e:#}")),
+    }
+}
+
+fn handoff_sut(cli: &Cli, handoff: &Path, io: &str, calls: usize) -> anyhow::Result<RunResult> {
+    let dir = tempfile::tempdir()?;
+    let uac = UdpSocket::bind("127.0.0.1:0")?;
+    let uas = UdpSocket::bind("127.0.0.1:0")?;
+    for socket in [&uac, &uas] {
+        socket.set_nonblocking(true)?;
+        let _ = socket2::SockRef::from(socket).set_recv_buffer_size(4 << 20);
+    }
+    let listen: SocketAddr = UdpSocket::bind("127.0.0.1:0")?.local_addr()?;
+    let media_end = usize::from(cli.base_port) + 4 * calls + 64;
+    if media_end > 65_535 {
+        bail!("{calls} calls need ports {}..{media_end}", cli.base_port);
+    }
+    wait_ports_free(cli.base_port, media_end)?;
+    let config = format!(
+        r#"[sbc]
+listen = "{listen}"
+advertise = "127.0.0.1"
+shards = 1
+cpus = [{cpu}]
+io = "{io}"
+media_ports = [{start}, {media_end}]
+audit = "{audit}"
+drain_s = 1
+
+[[trunk]]
+name = "carrier"
+peer = "{carrier}"
+transfer = "refer"
+country_code = "1"
+codecs = ["PCMU", "PCMA"]
+
+[[trunk]]
+name = "platform"
+peer = "{platform}"
+transfer = "refer"
+country_code = "1"
+codecs = ["PCMU", "PCMA"]
+
+[[route]]
+from = "carrier"
+to = "platform"
+"#,
+        cpu = cli.relay_cpu,
+        start = cli.base_port,
+        audit = dir.path().join("audit.jsonl").display(),
+        carrier = uac.local_addr()?,
+        platform = uas.local_addr()?,
+    );
+    let config_path = dir.path().join("handoff.toml");
+    std::fs::write(&config_path, config)?;
+    let log_path = dir.path().join("handoff.log");
+    let child = ChildGuard(
+        Command::new(handoff)
+            .arg("--config")
+            .arg(&config_path)
+            .args(["--log-level", "warn"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log_path)?)
+            .spawn()
+            .with_context(|| format!("starting {}", handoff.display()))?,
+    );
+    let pid = child.0.id();
+    let log_tail = || {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(5)..].join(" | ")
+    };
+    wait_serving(&uac, listen).with_context(log_tail)?;
+    let rss_before = rss_bytes(pid)?;
+    let endpoints = Endpoints::bind()?;
+    let setup_started = Instant::now();
+    let setup = setup_calls(listen, &uac, &uas, &endpoints, calls);
+    let setup_time = setup_started.elapsed();
+    std::thread::sleep(Duration::from_millis(500));
+    let rss_after = rss_bytes(pid)?;
+    let plans = setup.plans;
+    eprintln!(
+        "   handoff: {} of {calls} calls up in {:.1} s ({} failed){}",
+        plans.len(),
+        setup_time.as_secs_f64(),
+        setup.failed,
+        if plans.len() < calls {
+            format!("; handoff log: {}", log_tail())
+        } else {
+            String::new()
+        }
+    );
+    if plans.is_empty() {
+        bail!("no call could be set up; handoff log: {}", log_tail());
+    }
+    let media_failures = std::fs::read_to_string(&log_path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("not opened"))
+        .count();
+    if media_failures > 0 {
+        eprintln!(
+            "   handoff: {media_failures} calls have no media sockets (see its log: {})",
+            log_tail()
+        );
+    }
+    let mut result = drive(cli, &endpoints, &plans, pid)?;
+    result.sut = "handoff";
+    result.calls_with_media = plans.len().saturating_sub(media_failures);
+    result.memory_per_call = Some(rss_after.saturating_sub(rss_before) as f64 / plans.len() as f64);
+    // Keep the SIP sockets alive until handoff is gone, so it sees no ICMP errors.
+    drop(child);
+    drop((uac, uas));
+    Ok(result)
+}
+
+fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .context("VmRSS missing")?;
+    Ok(kb * 1024)
+}
+
+/// utime + stime of the whole process, in seconds.
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = fields
+        .get(11)
+        .zip(fields.get(12))
+        .and_then(|(u, s)| Some(u.parse::<u64>().ok()? + s.parse::<u64>().ok()?))
+        .context("malformed /proc/<pid>/stat")?;
+    // USER_HZ is 100 on Linux.
+    Ok(ticks as f64 / 100.0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Media load
+
+/// Where a call's two directions are sent: the SUT's leg-A and leg-B RTP ports.
+#[derive(Clone, Copy, Debug)]
+struct CallPlan {
+    to_a: SocketAddr,
+    to_b: SocketAddr,
+}
+
+/// The generator's media sockets: side A plays the caller, side B the callee.
+struct Endpoints {
+    a: Vec<UdpSocket>,
+    b: Vec<UdpSocket>,
+}
+
+impl Endpoints {
+    fn bind() -> anyhow::Result<Endpoints> {
+        let open = || -> anyhow::Result<UdpSocket> {
+            let socket = UdpSocket::bind("127.0.0.1:0")?;
+            socket.set_nonblocking(true)?;
+            let sock = socket2::SockRef::from(&socket);
+            let _ = sock.set_recv_buffer_size(4 << 20);
+            let _ = sock.set_send_buffer_size(4 << 20);
+            Ok(socket)
+        };
+        Ok(Endpoints {
+            a: (0..GENERATOR_SOCKETS)
+                .map(|_| open())
+                .collect::<Result<_, _>>()?,
+            b: (0..GENERATOR_SOCKETS)
+                .map(|_| open())
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    fn socket_of(call: usize) -> usize {
+        (call / SLOTS) % GENERATOR_SOCKETS
+    }
+}
+
+/// What the payload says: which call and direction, whether it was sent in the measured window,
+/// and when.
+const PHASE_WARMUP: u8 = 0;
+const PHASE_MEASURED: u8 = 1;
+const PHASE_COOLDOWN: u8 = 2;
+
+fn fill_packet(
+    packet: &mut [u8; PACKET_LEN],
+    call: usize,
+    direction: u8,
+    seq: u16,
+    phase: u8,
+    sent_ns: u64,
+) {
+    packet[0] = 0x80; // RTP version 2
+    packet[1] = 0; // PCMU
+    packet[2..4].copy_from_slice(&seq.to_be_bytes());
+    packet[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+    packet[8..12].copy_from_slice(&((call as u32) << 1 | u32::from(direction)).to_be_bytes());
+    packet[12..16].copy_from_slice(&MAGIC.to_be_bytes());
+    packet[16] = phase;
+    packet[17] = direction;
+    packet[18..26].copy_from_slice(&sent_ns.to_be_bytes());
+}
+
+struct Received {
+    measured: u64,
+    latency_ns: Histogram<u64>,
+}
+
+/// Sends the load to `plans` and measures what comes back, sampling `pid`'s CPU over the
+/// measured window.
+fn drive(
+    cli: &Cli,
+    endpoints: &Endpoints,
+    plans: &[CallPlan],
+    pid: u32,
+) -> anyhow::Result<RunResult> {
+    let epoch = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let receiver = {
+        let sockets: Vec<UdpSocket> = endpoints
+            .a
+            .iter()
+            .chain(&endpoints.b)
+            .map(UdpSocket::try_clone)
+            .collect::<Result<_, _>>()?;
+        let stop = stop.clone();
+        let cpu = cli.generator_cpu;
+        std::thread::spawn(move || receive(sockets, epoch, stop, cpu))
+    };
+
+    let warmup = Duration::from_secs(cli.warmup);
+    let measured = Duration::from_secs(cli.seconds);
+    let cooldown = Duration::from_millis(500);
+    let mut scratch = SendScratch::new(64);
+    let mut send_errors = 0u64;
+    let mut buffers = vec![[0u8; PACKET_LEN]; plans.len().div_ceil(SLOTS) + GENERATOR_SOCKETS];
+    let mut items_to: Vec<SocketAddr> = Vec::with_capacity(buffers.len());
+    let mut sent_measured = 0u64;
+    let mut cpu_start = None;
+    let mut cpu_end = None;
+    let start = Instant::now();
+    let mut tick: u64 = 0;
+    loop {
+        let due = start + Duration::from_millis(tick);
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        let elapsed = due - start;
+        let phase = if elapsed < warmup {
+            PHASE_WARMUP
+        } else if elapsed < warmup + measured {
+            PHASE_MEASURED
+        } else if elapsed < warmup + measured + cooldown {
+            PHASE_COOLDOWN
+        } else {
+            break;
+        };
+        if phase == PHASE_MEASURED && cpu_start.is_none() {
+            cpu_start = Some((Instant::now(), cpu_seconds(pid)?));
+        }
+        if phase == PHASE_COOLDOWN && cpu_end.is_none() {
+            cpu_end = Some((Instant::now(), cpu_seconds(pid)?));
+        }
+        let slot = (tick % SLOTS as u64) as usize;
+        let seq = (tick / SLOTS as u64) as u16;
+        for direction in 0..2u8 {
+            let sockets = if direction == 0 {
+                &endpoints.a
+            } else {
+                &endpoints.b
+            };
+            for (k, socket) in sockets.iter().enumerate() {
+                items_to.clear();
+                let sent_ns = epoch.elapsed().as_nanos() as u64;
+                let mut j = k;
+                loop {
+                    let call = slot + SLOTS * j;
+                    if call >= plans.len() {
+                        break;
+                    }
+                    let plan = plans[call];
+                    let index = items_to.len();
+                    fill_packet(&mut buffers[index], call, direction, seq, phase, sent_ns);
+                    items_to.push(if direction == 0 { plan.to_a } else { plan.to_b });
+                    j += GENERATOR_SOCKETS;
+                }
+                let items: Vec<SendItem<'_>> = items_to
+                    .iter()
+                    .zip(buffers.iter())
+                    .map(|(to, payload)| SendItem {
+                        to: *to,
+                        payload: payload.as_slice(),
+                    })
+                    .collect();
+                let mut sent = 0;
+                for chunk in items.chunks(64) {
+                    sent += uring_sys::sendmmsg(
+                        socket.as_raw_fd(),
+                        chunk,
+                        &mut scratch,
+                        &mut send_errors,
+                    );
+                }
+                if phase == PHASE_MEASURED {
+                    sent_measured += sent as u64;
+                }
+            }
+        }
+        // Behind by more than a packet interval: the generator is saturated; skip ahead rather
+        // than burst (the offered rate reported below shows it).
+        let behind = start.elapsed().saturating_sub(Duration::from_millis(tick));
+        tick += 1;
+        if behind > Duration::from_millis(SLOTS as u64) {
+            tick += (behind.as_millis() as u64 / SLOTS as u64) * SLOTS as u64;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let received = receiver
+        .join()
+        .map_err(|_| anyhow::anyhow!("receiver thread panicked"))??;
+    let (Some((t0, c0)), Some((t1, c1))) = (cpu_start, cpu_end) else {
+        bail!(
+            "the measured window never started or never ended (generator at tick {tick}, {:?} in)",
+            start.elapsed()
+        );
+    };
+    let window = (t1 - t0).as_secs_f64();
+    let h = &received.latency_ns;
+    Ok(RunResult {
+        sut: "",
+        error: None,
+        calls_up: plans.len(),
+        calls_with_media: plans.len(),
+        target_pps: (plans.len() as u64 * 2 * PACKETS_PER_SECOND) as f64,
+        offered_pps: sent_measured as f64 / measured.as_secs_f64(),
+        relayed_pps: received.measured as f64 / measured.as_secs_f64(),
+        loss: if sent_measured > 0 {
+            1.0 - received.measured as f64 / sent_measured as f64
+        } else {
+            0.0
+        },
+        p50_us: h.value_at_quantile(0.50) as f64 / 1000.0,
+        p99_us: h.value_at_quantile(0.99) as f64 / 1000.0,
+        p999_us: h.value_at_quantile(0.999) as f64 / 1000.0,
+        cores: (c1 - c0) / window,
+        memory_per_call: None,
+    })
+}
+
+fn receive(
+    sockets: Vec<UdpSocket>,
+    epoch: Instant,
+    stop: Arc<AtomicBool>,
+    cpu: Option<usize>,
+) -> anyhow::Result<Received> {
+    if let Some(cpu) = cpu {
+        pin(cpu);
+    }
+    let epoll = Epoll::new()?;
+    for (token, socket) in sockets.iter().enumerate() {
+        epoll.add(socket.as_raw_fd(), token as u64)?;
+    }
+    let mut events = Vec::with_capacity(64);
+    let mut ready = Vec::with_capacity(64);
+    let mut batch = RecvBatch::new(64, 256);
+    let mut received = Received {
+        measured: 0,
+        latency_ns: Histogram::new_with_bounds(1_000, 60_000_000_000, 3)?,
+    };
+    while !stop.load(Ordering::Relaxed) {
+        epoll.wait(&mut events, Some(Duration::from_millis(20)), &mut ready)?;
+        for &token in &ready {
+            let fd = sockets[token as usize].as_raw_fd();
+            loop {
+                let n = match uring_sys::recvmmsg(fd, &mut batch) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
+                    Err(_) => 0,
+                };
+                let now_ns = epoch.elapsed().as_nanos() as u64;
+                for i in 0..n {
+                    let Some((_, payload, _)) = batch.get(i) else {
+                        continue;
+                    };
+                    if payload.len() != PACKET_LEN
+                        || payload[12..16] != MAGIC.to_be_bytes()
+                        || payload[16] != PHASE_MEASURED
+                    {
+                        continue;
+                    }
+                    let mut sent = [0u8; 8];
+                    sent.copy_from_slice(&payload[18..26]);
+                    let sent_ns = u64::from_be_bytes(sent);
+                    received.measured += 1;
+                    let _ = received
+                        .latency_ns
+                        .record(now_ns.saturating_sub(sent_ns).max(1_000));
+                }
+                if n < batch.capacity() {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(received)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Minimal SIP: this program is the carrier (UAC) and the platform (UAS)
+
+fn wait_serving(uac: &UdpSocket, handoff: SocketAddr) -> anyhow::Result<()> {
+    let local = uac.local_addr()?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buffer = [0u8; 4096];
+    for attempt in 0u32.. {
+        if Instant::now() > deadline {
+            bail!("handoff did not answer OPTIONS on {handoff} within 10 s");
+        }
+        let options = format!(
+            "OPTIONS sip:ping@{handoff} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKping{attempt}\r\n\
+             From: <sip:perf@{local}>;tag=ping\r\nTo: <sip:ping@{handoff}>\r\nCall-ID: ping-{attempt}@perf\r\n\
+             CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        );
+        let _ = uac.send_to(options.as_bytes(), handoff);
+        std::thread::sleep(Duration::from_millis(100));
+        while let Ok((len, _)) = uac.recv_from(&mut buffer) {
+            if buffer[..len].starts_with(b"SIP/2.0 ") {
+                return Ok(());
+            }
+        }
+    }
+    bail!("handoff did not answer OPTIONS on {handoff}")
+}
+
+/// The value of header `name` (or its compact form), first occurrence.
+fn header<'a>(message: &'a str, name: &str, compact: &str) -> Option<&'a str> {
+    let head = message.split("\r\n\r\n").next()?;
+    head.lines().skip(1).find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        let key = key.trim();
+        (key.eq_ignore_ascii_case(name)
+            || (!compact.is_empty() && key.eq_ignore_ascii_case(compact)))
+        .then(|| value.trim())
+    })
+}
+
+fn headers<'a>(message: &'a str, name: &str, compact: &str) -> Vec<&'a str> {
+    let head = message.split("\r\n\r\n").next().unwrap_or("");
+    head.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            let key = key.trim();
+            (key.eq_ignore_ascii_case(name) || key.eq_ignore_ascii_case(compact))
+                .then(|| value.trim())
+        })
+        .collect()
+}
+
+/// The audio address of an SDP body: `c=` address and `m=audio` port.
+fn sdp_audio(message: &str) -> Option<SocketAddr> {
+    let body = message.split_once("\r\n\r\n")?.1;
+    let ip = body
+        .lines()
+        .find_map(|l| l.strip_prefix("c=IN IP4 "))?
+        .trim()
+        .parse::<Ipv4Addr>()
+        .ok()?;
+    let port = body
+        .lines()
+        .find_map(|l| l.strip_prefix("m=audio "))?
+        .split_whitespace()
+        .next()?
+        .parse::<u16>()
+        .ok()?;
+    Some(SocketAddr::new(IpAddr::V4(ip), port))
+}
+
+fn sdp(session: usize, port: u16) -> String {
+    format!(
+        "v=0\r\no=perf {session} 1 IN IP4 127.0.0.1\r\ns=relay\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"
+    )
+}
+
+struct Setup {
+    plans: Vec<CallPlan>,
+    failed: usize,
+}
+
+#[derive(Default, Clone)]
+struct Pending {
+    sent_at: Option<Instant>,
+    tries: u32,
+    to_a: Option<SocketAddr>,
+    to_b: Option<SocketAddr>,
+    answered: bool,
+    failed: bool,
+}
+
+/// Sets up `calls` calls through handoff, `SETUP_WINDOW` at a time. Calls that fail are left
+/// out of the returned plans (and counted).
+fn setup_calls(
+    handoff: SocketAddr,
+    uac: &UdpSocket,
+    uas: &UdpSocket,
+    endpoints: &Endpoints,
+    calls: usize,
+) -> Setup {
+    let uac_addr = uac.local_addr().unwrap_or(handoff);
+    let uas_addr = uas.local_addr().unwrap_or(handoff);
+    let mut pending = vec![Pending::default(); calls];
+    let mut next = 0;
+    let mut in_flight = 0usize;
+    let mut done = 0usize;
+    let mut buffer = vec![0u8; 65_536];
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let invite = |i: usize| -> String {
+        let body = sdp(
+            i,
+            endpoints.a[Endpoints::socket_of(i)]
+                .local_addr()
+                .map_or(0, |a| a.port()),
+        );
+        format!(
+            "INVITE sip:+1555{i:07}@{handoff} SIP/2.0\r\nVia: SIP/2.0/UDP {uac_addr};branch=z9hG4bKrelay{i}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:carrier@{uac_addr}>;tag=c{i}\r\nTo: <sip:+1555{i:07}@{handoff}>\r\n\
+             Call-ID: relay-{i}@perf\r\nCSeq: 1 INVITE\r\nContact: <sip:carrier@{uac_addr}>\r\n\
+             X-Relay-Call: {i}\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let mut answers: HashMap<String, String> = HashMap::new();
+    while done < calls && Instant::now() < deadline {
+        while next < calls && in_flight < SETUP_WINDOW {
+            let _ = uac.send_to(invite(next).as_bytes(), handoff);
+            pending[next].sent_at = Some(Instant::now());
+            pending[next].tries = 1;
+            next += 1;
+            in_flight += 1;
+        }
+        let mut idle = true;
+        // The platform side: answer INVITEs with our side-B address.
+        while let Ok((len, from)) = uas.recv_from(&mut buffer) {
+            idle = false;
+            let Ok(message) = std::str::from_utf8(&buffer[..len]) else {
+                continue;
+            };
+            let Some(method) = message.split(' ').next() else {
+                continue;
+            };
+            if method.starts_with("SIP/") || method == "ACK" {
+                continue;
+            }
+            let call_id = header(message, "Call-ID", "i").unwrap_or("").to_owned();
+            let response = if method == "INVITE" {
+                let call = header(message, "X-Relay-Call", "")
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .filter(|&c| c < calls);
+                let Some(call) = call else {
+                    continue;
+                };
+                if let Some(previous) = answers.get(&call_id) {
+                    previous.clone()
+                } else {
+                    pending[call].to_b = sdp_audio(message);
+                    let port = endpoints.b[Endpoints::socket_of(call)]
+                        .local_addr()
+                        .map_or(0, |a| a.port());
+                    let body = sdp(call, port);
+                    let response = response_to(
+                        message,
+                        "200 OK",
+                        &format!(";tag=p{call}"),
+                        &format!(
+                            "Contact: <sip:platform@{uas_addr}>\r\nContent-Type: application/sdp\r\n\
+                             Content-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        ),
+                    );
+                    answers.insert(call_id, response.clone());
+                    response
+                }
+            } else {
+                response_to(message, "200 OK", "", "Content-Length: 0\r\n\r\n")
+            };
+            let _ = uas.send_to(response.as_bytes(), from);
+        }
+        // The carrier side: ACK final responses.
+        while let Ok((len, from)) = uac.recv_from(&mut buffer) {
+            idle = false;
+            let Ok(message) = std::str::from_utf8(&buffer[..len]) else {
+                continue;
+            };
+            let Some(status) = message
+                .strip_prefix("SIP/2.0 ")
+                .and_then(|r| r.get(..3))
+                .and_then(|c| c.parse::<u16>().ok())
+            else {
+                // A request from handoff (none expected during set-up): answer it.
+                if !message.starts_with("ACK") {
+                    let response = response_to(message, "200 OK", "", "Content-Length: 0\r\n\r\n");
+                    let _ = uac.send_to(response.as_bytes(), from);
+                }
+                continue;
+            };
+            let Some(call) = header(message, "Call-ID", "i")
+                .and_then(|c| c.strip_prefix("relay-"))
+                .and_then(|c| c.strip_suffix("@perf"))
+                .and_then(|c| c.parse::<usize>().ok())
+                .filter(|&c| c < calls)
+            else {
+                continue;
+            };
+            if status < 200 || !header(message, "CSeq", "").is_some_and(|c| c.ends_with("INVITE")) {
+                continue;
+            }
+            let to = header(message, "To", "t").unwrap_or("");
+            let target = header(message, "Contact", "m")
+                .and_then(|c| c.split('<').nth(1))
+                .and_then(|c| c.split('>').next())
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("sip:{handoff}"));
+            let branch = if status < 300 {
+                format!("z9hG4bKrelayack{call}")
+            } else {
+                format!("z9hG4bKrelay{call}")
+            };
+            let uri = if status < 300 {
+                target
+            } else {
+                format!("sip:+1555{call:07}@{handoff}")
+            };
+            let ack = format!(
+                "ACK {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {uac_addr};branch={branch}\r\nMax-Forwards: 70\r\n\
+                 From: <sip:carrier@{uac_addr}>;tag=c{call}\r\nTo: {to}\r\nCall-ID: relay-{call}@perf\r\n\
+                 CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+            );
+            let _ = uac.send_to(ack.as_bytes(), handoff);
+            let p = &mut pending[call];
+            if p.answered || p.failed {
+                continue;
+            }
+            if status < 300 {
+                p.answered = true;
+                p.to_a = sdp_audio(message);
+            } else {
+                p.failed = true;
+            }
+            in_flight -= 1;
+            done += 1;
+        }
+        // INVITE retransmission (the UAC's Timer A, simplified) and give-up.
+        let now = Instant::now();
+        for (i, p) in pending[..next].iter_mut().enumerate() {
+            if p.answered || p.failed {
+                continue;
+            }
+            if let Some(sent) = p.sent_at
+                && now - sent > Duration::from_secs(2)
+            {
+                if p.tries >= 4 {
+                    p.failed = true;
+                    in_flight -= 1;
+                    done += 1;
+                } else {
+                    let _ = uac.send_to(invite(i).as_bytes(), handoff);
+                    p.sent_at = Some(now);
+                    p.tries += 1;
+                }
+            }
+        }
+        if idle {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+    let mut plans = Vec::with_capacity(calls);
+    let mut failed = 0;
+    for p in &pending {
+        match (p.answered, p.to_a, p.to_b) {
+            (true, Some(to_a), Some(to_b)) => plans.push(CallPlan { to_a, to_b }),
+            _ => failed += 1,
+        }
+    }
+    Setup { plans, failed }
+}
+
+/// A response to `request`: its Via, From, To (+ `to_tag` when it has none), Call-ID and CSeq,
+/// then `rest` (more headers, the blank line and the body).
+fn response_to(request: &str, status: &str, to_tag: &str, rest: &str) -> String {
+    let mut out = format!("SIP/2.0 {status}\r\n");
+    for via in headers(request, "Via", "v") {
+        let _ = write!(out, "Via: {via}\r\n");
+    }
+    let from = header(request, "From", "f").unwrap_or("");
+    let to = header(request, "To", "t").unwrap_or("");
+    let tag = if to.contains(";tag=") { "" } else { to_tag };
+    let call_id = header(request, "Call-ID", "i").unwrap_or("");
+    let cseq = header(request, "CSeq", "").unwrap_or("");
+    let _ = write!(
+        out,
+        "From: {from}\r\nTo: {to}{tag}\r\nCall-ID: {call_id}\r\nCSeq: {cseq}\r\n{rest}"
+    );
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+fn render(cli: &Cli, command_line: &str, rows: &[(usize, String, RunResult, RunResult)]) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "# perf/relay results\n");
+    let _ = writeln!(md, "Command: `{command_line}`\n");
+    let _ = writeln!(
+        md,
+        "Load: 50 packets/s per direction per call, 172-byte RTP; warm-up {} s, measured window {} s. \
+         The system under test (SUT: handoff with one shard, or the bare forwarder) is pinned to cpu {}; \
+         the generator to cpu {}. CPU = the SUT's utime+stime over the window, in cores. \
+         `handoff/bare` compares packets/s per core (relayed pps / cores used).\n",
+        cli.warmup,
+        cli.seconds,
+        cli.relay_cpu,
+        cli.generator_cpu
+            .map_or("none (unpinned)".to_owned(), |c| c.to_string())
+    );
+    let _ = writeln!(
+        md,
+        "| calls | io | SUT | calls up / with media | target pps | offered pps | relayed pps | loss | p50 µs | p99 µs | p99.9 µs | CPU cores | CPU per 100k pps | pps per core | handoff/bare per core | RSS per call |"
+    );
+    let _ = writeln!(
+        md,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for (calls, io, bare, handoff) in rows {
+        for r in [bare, handoff] {
+            if let Some(error) = &r.error {
+                let _ = writeln!(
+                    md,
+                    "| {calls} | {io} | {} | failed: {} |  |  |  |  |  |  |  |  |  |  |  |  |",
+                    r.sut,
+                    error.replace('|', "/").replace('\n', " ")
+                );
+                continue;
+            }
+            let ratio = if r.sut == "handoff" && bare.error.is_none() && bare.pps_per_core() > 0.0 {
+                format!("{:.2}", r.pps_per_core() / bare.pps_per_core())
+            } else {
+                String::new()
+            };
+            let memory = r
+                .memory_per_call
+                .map(|m| format!("{:.1} KiB", m / 1024.0))
+                .unwrap_or_default();
+            let _ = writeln!(
+                md,
+                "| {calls} | {io} | {} | {} / {} | {:.0} | {:.0} | {:.0} | {:.3}% | {:.0} | {:.0} | {:.0} | {:.2} | {:.1}% | {:.0} | {ratio} | {memory} |",
+                r.sut,
+                r.calls_up,
+                r.calls_with_media,
+                r.target_pps,
+                r.offered_pps,
+                r.relayed_pps,
+                r.loss * 100.0,
+                r.p50_us,
+                r.p99_us,
+                r.p999_us,
+                r.cores,
+                r.cpu_per_100k(),
+                r.pps_per_core(),
+            );
+        }
+    }
+    md
+}
