@@ -886,6 +886,7 @@ impl ShardCore {
                     ServerPurpose::Relayed {
                         call: seq,
                         from: side,
+                        client,
                     },
                 );
                 if let Some(call) = self.calls.get_mut(&seq) {
@@ -1092,8 +1093,11 @@ impl ShardCore {
                 }
                 self.end_call(now, seq, "cancelled", Some(487));
             }
-            Some(ServerPurpose::Relayed { .. }) => {
+            Some(ServerPurpose::Relayed { client, .. }) => {
+                // A CANCELled re-INVITE: 487 here, CANCEL on the other leg (whose final, if it
+                // still comes, finds this transaction answered and goes nowhere).
                 self.reply(now, invite, &message, 487, default_reason(487), &[]);
+                self.txn.cancel(now, client);
             }
             None => self.reply(now, invite, &message, 487, default_reason(487), &[]),
         }

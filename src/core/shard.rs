@@ -44,8 +44,12 @@ pub struct ShardStats {
 pub(super) enum ServerPurpose {
     /// The initial INVITE on leg A.
     InitialInvite { call: u64 },
-    /// An in-dialog request relayed to the other leg.
-    Relayed { call: u64, from: Side },
+    /// An in-dialog request relayed to the other leg as `client`.
+    Relayed {
+        call: u64,
+        from: Side,
+        client: ClientTxId,
+    },
 }
 
 /// What a client transaction of ours is for.
