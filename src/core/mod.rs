@@ -8,7 +8,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::config::Config;
+use crate::config::{Config, RingbackTone};
+use crate::media::g711::G711Law;
+use crate::transfer::TransferRecord;
 
 /// Monotonic time in nanoseconds since an origin chosen by the driver.
 ///
@@ -93,7 +95,9 @@ pub enum MediaCommand {
         a: MediaLeg,
         b: MediaLeg,
     },
-    /// Remote addresses changed (answer arrived, re-INVITE).
+    /// Remote addresses changed (answer arrived, re-INVITE), or a leg moved to new local ports
+    /// (a transfer bridged A to a new leg C): the relay binds sockets for a `local_port` it does
+    /// not hold yet and closes the ones the call no longer names.
     Update {
         call: CallRef,
         a: MediaLeg,
@@ -101,6 +105,30 @@ pub enum MediaCommand {
     },
     /// Stop relaying, close the sockets. The ports go back to the core's pool.
     Close { call: CallRef },
+    /// The G.711 law each leg negotiated; where they differ the relay transcodes per sample.
+    SetLaws {
+        call: CallRef,
+        a: Option<G711Law>,
+        b: Option<G711Law>,
+    },
+    /// Play local ringback toward one leg (the customer) in its RTP stream, continuing the SSRC,
+    /// sequence and timestamp it was receiving; packets from the other leg toward it are muted
+    /// until `StopRingback`.
+    StartRingback {
+        call: CallRef,
+        toward: MediaSide,
+        tone: RingbackTone,
+        law: G711Law,
+    },
+    /// Stop the ringback and let the relayed media flow again.
+    StopRingback { call: CallRef },
+}
+
+/// Which leg of a call's media pair a command names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MediaSide {
+    A,
+    B,
 }
 
 /// Per-direction media counters, filled by the runtime's relay.
@@ -149,6 +177,8 @@ pub enum Event {
         status: u16,
         reason: String,
     },
+    /// One transfer attempt reached its outcome (the audit's `transfer` record).
+    Transfer(Box<TransferRecord>),
     /// A response that could not be parsed; dropped and counted.
     MalformedResponseDropped {
         from: SocketAddr,

@@ -16,6 +16,8 @@ const NO_SLOT: u32 = u32::MAX;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
+    #[error("call {call:?}: this relay cannot play ringback yet")]
+    RingbackUnavailable { call: CallRef },
     #[error("relay table refused the command: {0}")]
     Table(#[from] RelayError),
     #[error("media sockets for call {call:?} not opened: {source}")]
@@ -136,6 +138,10 @@ impl MediaRelay {
             MediaCommand::Close { call } => {
                 self.close(backend, call);
                 Ok(())
+            }
+            MediaCommand::SetLaws { call, a, b } => self.set_laws(call, a, b),
+            MediaCommand::StartRingback { call, .. } | MediaCommand::StopRingback { call } => {
+                Err(MediaError::RingbackUnavailable { call })
             }
         }
     }

@@ -258,6 +258,10 @@ fn drain_outputs<B: Backend>(
                 tracing::debug!(shard = index, call = ?end.call, reason = %end.end_reason, media = ?end.media, "call ended");
                 audit.write_call_end(&end);
             }
+            Output::Event(Event::Transfer(record)) => {
+                tracing::info!(shard = index, conversation = %record.conversation, outcome = ?record.outcome, "transfer");
+                audit.write_record(&*record);
+            }
             Output::Event(other) => tracing::debug!(shard = index, event = ?other, "event"),
         }
     }
