@@ -23,7 +23,8 @@
 //!   Request-URI is the remote target and the route set is carried in Route headers.
 //! - **Late offer** (INVITE without SDP): the offer in the far side's 2xx is relayed, and handoff's
 //!   ACK to that side waits for the ACK carrying the answer, which it then relays.
-//! - Not handled: forking on leg B keeps the tag of the 2xx only.
+//! - **Forking on leg B**: the first 2xx makes the dialog; a 2xx from another fork is ACKed and
+//!   BYEd at once.
 
 use std::net::SocketAddr;
 
@@ -1152,7 +1153,7 @@ impl ShardCore {
             }
             ClientAction::SuccessRetransmitted { tx, .. } => {
                 if let Some(purpose) = self.client_txs.get(&tx).copied() {
-                    self.reack(purpose, response);
+                    self.reack(now, purpose, response);
                 }
             }
             ClientAction::Stray => self.on_stray_response(response),
@@ -1160,19 +1161,72 @@ impl ShardCore {
         }
     }
 
-    fn reack(&mut self, purpose: ClientPurpose, response: &Message) {
+    fn reack(&mut self, now: Time, purpose: ClientPurpose, response: &Message) {
         let side = match purpose {
             ClientPurpose::InitialInvite { .. } => Side::B,
             ClientPurpose::Relayed { to, .. } => to,
             ClientPurpose::Bye { .. } => return,
         };
         let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
+        let tag = response
+            .to()
+            .ok()
+            .and_then(|to| to.tag().map(str::to_string));
+        let dialog_tag = self
+            .calls
+            .get(&purpose.call())
+            .and_then(|c| c.leg(side).dialog.remote_tag.clone());
+        if tag.is_some() && tag != dialog_tag {
+            self.reject_fork(now, purpose.call(), side, cseq, response);
+            return;
+        }
         let deferred = self
             .calls
             .get(&purpose.call())
             .is_some_and(|c| c.deferred_ack == Some((side, cseq)));
         if !deferred {
             self.send_ack(purpose.call(), side, cseq);
+        }
+    }
+
+    /// A 2xx from a second fork of leg `side`'s INVITE (another To tag): the call has its
+    /// dialog already, so this one is ACKed and hung up at once (RFC 3261 13.2.2.4).
+    fn reject_fork(&mut self, now: Time, seq: u64, side: Side, cseq: u32, response: &Message) {
+        let Some(call) = self.calls.get(&seq) else {
+            return;
+        };
+        let dialog = &call.leg(side).dialog;
+        let target = first_contact_uri(response).unwrap_or_else(|| dialog.remote_target.clone());
+        let to = response
+            .header(HeaderName::To)
+            .map(text)
+            .unwrap_or_default();
+        let (from, call_id, peer) = (
+            dialog.local_party.clone(),
+            dialog.call_id.clone(),
+            dialog.peer,
+        );
+        for (method, number) in [(Method::Ack, cseq), (Method::Bye, cseq.wrapping_add(1))] {
+            let branch = self.ids.branch();
+            let built = RequestBuilder::new(method, &target)
+                .header("Via", self.via(Some(seq), &branch))
+                .header("Max-Forwards", "70")
+                .header("From", &from)
+                .header("To", &to)
+                .header("Call-ID", &call_id)
+                .header("CSeq", format!("{number} {}", method.as_str()))
+                .build();
+            let Ok(bytes) = built else {
+                return;
+            };
+            if method == Method::Ack {
+                self.transmit(peer, bytes);
+            } else if let Ok(client) = self.txn.send_request(now, peer, method, &branch, bytes) {
+                self.track_client(client, ClientPurpose::Bye { call: seq });
+                if let Some(call) = self.calls.get_mut(&seq) {
+                    call.outstanding += 1;
+                }
+            }
         }
     }
 
