@@ -815,14 +815,8 @@ impl ShardCore {
             return;
         };
         let already_gone = std::mem::replace(&mut transfer.platform_gone, true);
+        // The retired leg stays indexed until the reap: a platform BYE crossing ours gets 200.
         if transfer.swapped() {
-            let tag = transfer
-                .retired_platform
-                .as_ref()
-                .map(|l| l.dialog.local_tag.clone());
-            if let Some(tag) = tag {
-                self.retired_dialogs.remove(&tag);
-            }
             if !already_gone {
                 self.transfer_request(
                     now,
