@@ -27,6 +27,7 @@
 
 use std::net::SocketAddr;
 
+use super::attended::{DialogRewrites, Resume};
 use super::call::{Call, CallState, InitialInvite, Leg, Pending2xx, call_codecs};
 use super::dialog::{Dialog, Side};
 use super::routing;
@@ -403,7 +404,7 @@ impl ShardCore {
 
     // ------------------------------------------------------------ new calls
 
-    fn on_initial_invite(
+    pub(super) fn on_initial_invite(
         &mut self,
         now: Time,
         from: SocketAddr,
@@ -411,7 +412,13 @@ impl ShardCore {
         tx: ServerTxId,
         request: &Message,
     ) {
-        match self.start_call(now, from, trunk, tx, request) {
+        // Replaces / Target-Dialog naming a bridged dialog: translated (maybe held, see attended.rs).
+        let Some(rewrites) =
+            self.dialog_rewrites(now, from, tx, request, Resume::InitialInvite { trunk })
+        else {
+            return;
+        };
+        match self.start_call(now, from, trunk, tx, request, &rewrites) {
             Ok(()) => {}
             Err(refusal) => self.reject(now, tx, from, request, refusal),
         }
@@ -424,6 +431,7 @@ impl ShardCore {
         trunk: usize,
         tx: ServerTxId,
         request: &Message,
+        rewrites: &DialogRewrites,
     ) -> Result<(), Refusal> {
         if self.draining.is_some() {
             return Err(Refusal::new(503, "Service Unavailable (draining)"));
@@ -564,6 +572,9 @@ impl ShardCore {
         for name in ["Authorization", "Proxy-Authorization", "Path"] {
             edit.remove_header_named(name);
         }
+        for rewrite in &rewrites.0 {
+            edit.remove_header_named(&rewrite.name);
+        }
         let via = self.via(&branch);
         let contact = self.contact();
         let max_forwards = max_forwards.saturating_sub(1).to_string();
@@ -581,6 +592,10 @@ impl ShardCore {
             && supported
                 .as_ref()
                 .is_none_or(|s| edit.add_header("Supported", s.as_bytes()).is_ok())
+            && rewrites.0.iter().all(|rewrite| {
+                edit.add_header(&rewrite.name, rewrite.rewritten.as_bytes())
+                    .is_ok()
+            })
             && offer_b
                 .as_ref()
                 .is_none_or(|offer| edit.set_body(Some("application/sdp"), offer).is_ok());
@@ -735,7 +750,7 @@ impl ShardCore {
 
     // ------------------------------------------------------ in-dialog requests
 
-    fn on_in_dialog_request(
+    pub(super) fn on_in_dialog_request(
         &mut self,
         now: Time,
         from: SocketAddr,
@@ -810,6 +825,16 @@ impl ShardCore {
                 return;
             }
         }
+        // Dialog identifiers naming a bridged dialog: translated (maybe held, see attended.rs).
+        let resume = Resume::InDialog {
+            to_tag: to_tag.to_string(),
+        };
+        let Some(rewrites) = self.dialog_rewrites(now, from, tx, request, resume) else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return;
+        };
         let is_invite = method == Method::Invite;
         if is_invite {
             if call.reinvite_pending || call.state != CallState::Established {
@@ -851,7 +876,11 @@ impl ShardCore {
         let extra: Vec<(String, String)> = request
             .headers()
             .filter(|h| passes_through(h.name))
-            .map(|h| (h.name.to_string(), text(h.value)))
+            .map(|h| {
+                let value = text(h.value);
+                let value = rewrites.apply(h.name, &value).into_owned();
+                (h.name.to_string(), value)
+            })
             .chain(filtered_supported(request).map(|s| ("Supported".to_string(), s)))
             .collect();
         let to = side.other();
@@ -1457,6 +1486,7 @@ impl ShardCore {
                 self.retransmit_2xx(now, token, seq, side)
             }
             CoreTimer::Reap { call: seq } => self.reap(now, seq),
+            CoreTimer::DialogQueryTimeout { hold } => self.on_dialog_query_timeout(now, hold),
             CoreTimer::DrainDeadline => {
                 let live: Vec<u64> = self
                     .calls

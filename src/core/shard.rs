@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use super::attended::AttendedState;
 use super::call::{Call, CallState};
 use super::dialog::Side;
 use super::ids::{self, IdMinter};
@@ -83,6 +84,8 @@ pub(super) enum CoreTimer {
     Reap { call: u64 },
     /// Drain deadline: BYE what is left.
     DrainDeadline,
+    /// A request held for other shards' dialog answers goes on without the missing ones.
+    DialogQueryTimeout { hold: u64 },
 }
 
 pub struct ShardCore {
@@ -105,6 +108,8 @@ pub struct ShardCore {
     pub(super) outputs: VecDeque<Output>,
     pub(super) stats: ShardStats,
     pub(super) draining: Option<Time>,
+    /// Cross-shard dialog translation (attended transfers).
+    pub(super) attended: AttendedState,
 }
 
 impl ShardCore {
@@ -135,6 +140,7 @@ impl ShardCore {
             outputs: VecDeque::new(),
             stats: ShardStats::default(),
             draining: None,
+            attended: AttendedState::default(),
         }
     }
 
@@ -178,6 +184,21 @@ impl ShardCore {
         self.draining.is_some()
     }
 
+    /// Cross-shard dialog queries this shard sent (attended-transfer translation).
+    pub fn dialog_queries_sent(&self) -> u64 {
+        self.attended.queries_sent
+    }
+
+    /// Requests that went on untranslated because another shard did not answer in time.
+    pub fn dialog_query_timeouts(&self) -> u64 {
+        self.attended.query_timeouts
+    }
+
+    /// Requests held right now for another shard's dialog answer.
+    pub fn requests_held_for_translation(&self) -> usize {
+        self.attended.held_count()
+    }
+
     pub fn handle_datagram(&mut self, now: Time, from: SocketAddr, payload: &[u8]) {
         let owner = ids::owner_of_datagram(payload, self.shard_count);
         if owner != self.shard {
@@ -207,7 +228,7 @@ impl ShardCore {
     }
 
     pub fn handle_shard_message(&mut self, now: Time, from: ShardId, message: ShardMessage) {
-        let _ = from;
+        let asker = from;
         match message {
             // The sender computed that we own it: handle it here, never bounce it back.
             ShardMessage::Datagram { from, payload } => self.process_datagram(now, from, &payload),
@@ -216,6 +237,14 @@ impl ShardCore {
                 self.draining = Some(deadline);
                 self.set_timer(deadline, CoreTimer::DrainDeadline);
             }
+            ShardMessage::DialogQuery { query, dialog } => {
+                self.on_dialog_query(asker, query, dialog)
+            }
+            ShardMessage::DialogAnswer {
+                query,
+                dialog,
+                bridged,
+            } => self.on_dialog_answer(now, query, dialog, bridged),
         }
         self.pump_transactions();
     }
