@@ -27,7 +27,7 @@
 
 use std::net::SocketAddr;
 
-use super::attended::{DialogRewrites, Resume};
+use super::attended::{AttendedStep, DialogRewrites, Resume};
 use super::call::{Call, CallState, InitialInvite, Leg, Pending2xx, call_codecs};
 use super::dialog::{Dialog, Side};
 use super::routing;
@@ -222,7 +222,7 @@ impl Refusal {
 }
 
 impl ShardCore {
-    fn contact(&self) -> String {
+    pub(super) fn contact(&self) -> String {
         format!(
             "<sip:handoff@{}>",
             SocketAddr::new(self.config.sbc.advertise, self.config.sbc.listen.port())
@@ -246,7 +246,7 @@ impl ShardCore {
     }
 
     /// Answer a server transaction with a locally generated response.
-    fn reply(
+    pub(super) fn reply(
         &mut self,
         now: Time,
         tx: ServerTxId,
@@ -774,6 +774,9 @@ impl ShardCore {
         let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
         if method == Method::Bye {
             self.reply(now, tx, request, 200, "OK", &[]);
+            if self.on_bye_in_join(now, seq, side) {
+                return;
+            }
             let state = self.calls.get(&seq).map(|c| c.state);
             if state == Some(CallState::AwaitingAnswer) {
                 // A BYE in the early dialog: the INVITE is abandoned (CANCEL toward B).
@@ -832,6 +835,10 @@ impl ShardCore {
         let Some(rewrites) = self.dialog_rewrites(now, from, tx, request, resume) else {
             return;
         };
+        // Attended REFER (Refer-To with ?Replaces) toward a trunk that transfers locally.
+        if method == Method::Refer && self.on_attended_refer(now, seq, side, tx, request) {
+            return;
+        }
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
         };
@@ -930,7 +937,7 @@ impl ShardCore {
     }
 
     /// A new request on leg `side` of call `seq`, from that leg's dialog: (branch, bytes, peer).
-    fn build_request(
+    pub(super) fn build_request(
         &mut self,
         seq: u64,
         side: Side,
@@ -972,7 +979,7 @@ impl ShardCore {
     }
 
     /// handoff's own BYE on leg `side` (teardown).
-    fn send_bye(&mut self, now: Time, seq: u64, side: Side) {
+    pub(super) fn send_bye(&mut self, now: Time, seq: u64, side: Side) {
         let Some((branch, bytes, peer)) = self.build_request(seq, side, "BYE", &[], None) else {
             return;
         };
@@ -988,7 +995,7 @@ impl ShardCore {
     }
 
     /// handoff's ACK for a 2xx to its INVITE with CSeq `cseq` on leg `side`.
-    fn send_ack(&mut self, seq: u64, side: Side, cseq: u32) {
+    pub(super) fn send_ack(&mut self, seq: u64, side: Side, cseq: u32) {
         self.send_ack_with_body(seq, side, cseq, None);
     }
 
@@ -1158,6 +1165,10 @@ impl ShardCore {
                                 is_invite: true,
                                 ..
                             }
+                            | ClientPurpose::Attended {
+                                step: AttendedStep::Reinvite { .. },
+                                ..
+                            }
                     ) && (200..300).contains(&status)
                     {
                         self.track_client(tx, purpose);
@@ -1179,7 +1190,11 @@ impl ShardCore {
         let side = match purpose {
             ClientPurpose::InitialInvite { .. } => Side::B,
             ClientPurpose::Relayed { to, .. } => to,
-            ClientPurpose::Bye { .. } => return,
+            ClientPurpose::Attended {
+                step: AttendedStep::Reinvite { side, .. },
+                ..
+            } => side,
+            ClientPurpose::Bye { .. } | ClientPurpose::Attended { .. } => return,
         };
         let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
         let deferred = self
@@ -1253,7 +1268,7 @@ impl ShardCore {
             } => {
                 self.relay_response(now, call, to.other(), server, status, response);
             }
-            ClientPurpose::Bye { .. } => {}
+            ClientPurpose::Bye { .. } | ClientPurpose::Attended { .. } => {}
         }
     }
 
@@ -1334,6 +1349,9 @@ impl ShardCore {
                 self.relay_response(now, seq, to.other(), server, status, response);
             }
             ClientPurpose::Bye { .. } => {}
+            ClientPurpose::Attended { call, step } => {
+                self.on_attended_final(now, call, step, status, Some(response))
+            }
         }
     }
 
@@ -1477,6 +1495,9 @@ impl ShardCore {
                 }
             }
             ClientPurpose::Bye { .. } => {}
+            ClientPurpose::Attended { call, step } => {
+                self.on_attended_final(now, call, step, 408, None)
+            }
         }
     }
 
@@ -1487,6 +1508,7 @@ impl ShardCore {
             }
             CoreTimer::Reap { call: seq } => self.reap(now, seq),
             CoreTimer::DialogQueryTimeout { hold } => self.on_dialog_query_timeout(now, hold),
+            CoreTimer::AttendedTransfer { join } => self.on_attended_timer(now, join),
             CoreTimer::DrainDeadline => {
                 let live: Vec<u64> = self
                     .calls
@@ -1537,7 +1559,7 @@ impl ShardCore {
 
     /// End a live call from handoff's side: BYE both legs when answered; when still ringing,
     /// `early_status` to A and CANCEL toward B.
-    fn hang_up(&mut self, now: Time, seq: u64, reason: &str, early_status: u16) {
+    pub(super) fn hang_up(&mut self, now: Time, seq: u64, reason: &str, early_status: u16) {
         let Some(call) = self.calls.get(&seq) else {
             return;
         };
@@ -1577,7 +1599,13 @@ impl ShardCore {
 
     /// The call is over for everyone: release media, emit CallEnded once, keep the dialogs a
     /// while for late messages.
-    fn end_call(&mut self, now: Time, seq: u64, reason: &str, setup_status: Option<u16>) {
+    pub(super) fn end_call(
+        &mut self,
+        now: Time,
+        seq: u64,
+        reason: &str,
+        setup_status: Option<u16>,
+    ) {
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
         };
@@ -1646,7 +1674,7 @@ impl ShardCore {
     }
 
     /// Remember what a client transaction is for (and which call to forget it with).
-    fn track_client(&mut self, tx: ClientTxId, purpose: ClientPurpose) {
+    pub(super) fn track_client(&mut self, tx: ClientTxId, purpose: ClientPurpose) {
         if let Some(call) = self.calls.get_mut(&purpose.call())
             && !call.client_txs.contains(&tx)
         {

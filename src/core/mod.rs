@@ -12,6 +12,7 @@ use crate::config::{Config, RingbackTone};
 use crate::media::g711::G711Law;
 use crate::transfer::TransferRecord;
 use crate::transfer::dialog_ids::DialogId;
+pub use attended::{JoinMessage, MovedLeg};
 
 /// Monotonic time in nanoseconds since an origin chosen by the driver.
 ///
@@ -82,6 +83,8 @@ pub enum ShardMessage {
         dialog: DialogId,
         bridged: Option<Box<DialogId>>,
     },
+    /// A local attended transfer joining calls of two shards (see `core/attended.rs`).
+    Join(Box<JoinMessage>),
 }
 
 /// One leg's media as the relay sees it. The RTCP socket is `local_port + 1`.

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::attended::AttendedState;
+use super::attended::{AttendedState, AttendedStep};
 use super::call::{Call, CallState};
 use super::dialog::Side;
 use super::ids::{self, IdMinter};
@@ -63,6 +63,8 @@ pub(super) enum ClientPurpose {
     },
     /// A BYE handoff sends itself (teardown).
     Bye { call: u64 },
+    /// A request handoff originates for an attended transfer (re-INVITE, NOTIFY).
+    Attended { call: u64, step: AttendedStep },
 }
 
 impl ClientPurpose {
@@ -70,7 +72,8 @@ impl ClientPurpose {
         match self {
             ClientPurpose::InitialInvite { call }
             | ClientPurpose::Relayed { call, .. }
-            | ClientPurpose::Bye { call } => call,
+            | ClientPurpose::Bye { call }
+            | ClientPurpose::Attended { call, .. } => call,
         }
     }
 }
@@ -86,6 +89,8 @@ pub(super) enum CoreTimer {
     DrainDeadline,
     /// A request held for other shards' dialog answers goes on without the missing ones.
     DialogQueryTimeout { hold: u64 },
+    /// A deadline of the transfer attempt of a local attended transfer.
+    AttendedTransfer { join: u64 },
 }
 
 pub struct ShardCore {
@@ -245,6 +250,7 @@ impl ShardCore {
                 dialog,
                 bridged,
             } => self.on_dialog_answer(now, query, dialog, bridged),
+            ShardMessage::Join(join) => self.on_join_message(now, asker, *join),
         }
         self.pump_transactions();
     }

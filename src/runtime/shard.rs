@@ -131,7 +131,8 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                 ShardMessage::Config(_) => tracing::info!(shard = index, "new configuration"),
                 ShardMessage::Datagram { .. }
                 | ShardMessage::DialogQuery { .. }
-                | ShardMessage::DialogAnswer { .. } => {}
+                | ShardMessage::DialogAnswer { .. }
+                | ShardMessage::Join(_) => {}
             }
             core.handle_shard_message(now, me, message);
         }

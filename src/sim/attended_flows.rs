@@ -403,3 +403,176 @@ pub fn unknown_dialogs_unchanged(sim: &mut Sim, shard1: ShardId, shard2: ShardId
     );
     Ok(())
 }
+
+/// The standard config with the carrier trunk set to `transfer = "local"`.
+pub fn local_mode_config() -> std::sync::Arc<crate::config::Config> {
+    let mut config = super::standard_config();
+    if let Some(carrier) = config.trunks.first_mut() {
+        carrier.transfer = crate::config::TransferMethod::Local;
+    }
+    std::sync::Arc::new(config)
+}
+
+/// The `m=audio` port and the payload types of an SDP body.
+fn audio_of(body: &[u8]) -> Option<(u16, Vec<String>, String)> {
+    let text = String::from_utf8_lossy(body);
+    let media = text.lines().find(|l| l.starts_with("m=audio "))?;
+    let mut fields = media.split_whitespace().skip(1);
+    let port = fields.next()?.parse().ok()?;
+    let payloads = fields.skip(1).map(str::to_string).collect();
+    let direction = text
+        .lines()
+        .find(|l| {
+            matches!(
+                *l,
+                "a=sendrecv" | "a=sendonly" | "a=recvonly" | "a=inactive"
+            )
+        })
+        .unwrap_or("a=sendrecv")
+        .to_string();
+    Some((port, payloads, direction))
+}
+
+/// The carrier gets handoff's G.711 sendrecv re-INVITE in `dialog` and answers it from
+/// `10.0.0.1:port` with `payload`. Returns the port handoff offered.
+fn answer_g711_reinvite(
+    sim: &mut Sim,
+    dialog: DialogId,
+    port: u16,
+    payload: u8,
+) -> Result<u16, String> {
+    let reinvite = sim.expect_request(CARRIER, "INVITE");
+    let incoming = sim.ua_ref(CARRIER).incoming(reinvite).clone();
+    ensure!(
+        sim,
+        incoming.dialog == Some(dialog),
+        "re-INVITE arrived in {:?}, expected {dialog:?}",
+        incoming.dialog
+    );
+    let Some((offered, payloads, direction)) = audio_of(&incoming.body()) else {
+        return Err("re-INVITE without an audio offer".into());
+    };
+    ensure!(
+        sim,
+        payloads
+            .iter()
+            .all(|p| ["0", "8", "101"].contains(&p.as_str()))
+            && direction == "a=sendrecv",
+        "re-INVITE offer is not G.711 sendrecv: {payloads:?} {direction}"
+    );
+    sim.ua(CARRIER).answer(
+        reinvite,
+        200,
+        Some(sdp_with("10.0.0.1", port, "sendrecv", &[payload])),
+    );
+    Ok(offered)
+}
+
+/// Attended transfer, "local" mode (the carrier trunk has `transfer = "local"`): handoff joins
+/// A1 and A2 in its own relay, re-negotiating both to G.711 sendrecv, A2's media moving onto
+/// call 1's shard; the platform gets 202 and NOTIFY 200 on B1, BYE on B2 and then on B1. The
+/// customer hangs up: A2 gets BYE, both calls end, no port is left.
+pub fn attended_local_mode(sim: &mut Sim, shard1: ShardId, shard2: ShardId) -> FlowResult {
+    ensure!(
+        sim,
+        sim.config.trunks[0].transfer == crate::config::TransferMethod::Local,
+        "attended_local_mode needs local_mode_config()"
+    );
+    let calls = two_calls(sim, shard1, shard2)?;
+    let refer_to = format!(
+        "<sip:{CALL2_NUMBER}@10.0.0.2?Replaces={}>",
+        platform_replaces(sim, &calls).render_escaped()
+    );
+    sim.ua(PLATFORM)
+        .request(calls.b1, "REFER", None, &[("Refer-To", &refer_to)]);
+    // A2 first: its media moves onto call 1's shard (PCMA), then A1 is re-negotiated (PCMU).
+    let moved_port = answer_g711_reinvite(sim, calls.a2, 6200, 8)?;
+    let customer_port = answer_g711_reinvite(sim, calls.a1, 6100, 0)?;
+    let accepted = sim.run_until(
+        |s| s.ua_ref(PLATFORM).final_status(calls.b1, "REFER") == Some(202),
+        STEP_MS,
+    );
+    ensure!(sim, accepted, "platform's REFER not answered 202");
+    let notify = sim.expect_request(PLATFORM, "NOTIFY");
+    let incoming = sim.ua_ref(PLATFORM).incoming(notify).clone();
+    ensure!(
+        sim,
+        incoming.dialog == Some(calls.b1) && incoming.body().starts_with(b"SIP/2.0 200"),
+        "platform's NOTIFY is not sipfrag 200 on B1"
+    );
+    sim.ua(PLATFORM).answer(notify, 200, None);
+    let released = sim.run_until(
+        |s| {
+            s.ua_ref(PLATFORM).dialog(calls.b1).bye_received
+                && s.ua_ref(PLATFORM).dialog(calls.b2).bye_received
+        },
+        STEP_MS,
+    );
+    ensure!(sim, released, "B1 and B2 were not both torn down");
+    ensure!(
+        sim,
+        !sim.ua_ref(CARRIER).dialog(calls.a1).bye_received
+            && !sim.ua_ref(CARRIER).dialog(calls.a2).bye_received,
+        "a carrier leg got a BYE while joined"
+    );
+    // Call 1's shard relays A1 <-> A2: A1 on its port, A2 on the port that faced the platform.
+    let joined = sim.media.iter().any(|(shard, command)| {
+        *shard == shard1
+            && matches!(command, crate::core::MediaCommand::Update { a, b, .. }
+                if a.local_port == customer_port
+                    && a.remote_rtp == Some("10.0.0.1:6100".parse().unwrap_or(sim.sbc))
+                    && b.local_port == moved_port
+                    && b.remote_rtp == Some("10.0.0.1:6200".parse().unwrap_or(sim.sbc)))
+    });
+    ensure!(
+        sim,
+        joined,
+        "no relay update joining A1 and A2 on call 1's shard"
+    );
+    let laws = sim.media.iter().any(|(shard, command)| {
+        *shard == shard1
+            && matches!(command, crate::core::MediaCommand::SetLaws { a, b, .. }
+                if *a == Some(crate::media::g711::G711Law::Ulaw)
+                    && *b == Some(crate::media::g711::G711Law::Alaw))
+    });
+    ensure!(sim, laws, "relay not told to transcode PCMU <-> PCMA");
+    let record = sim.events.iter().find_map(|(_, e)| match e {
+        crate::core::Event::Transfer(record) => Some(record.clone()),
+        _ => None,
+    });
+    ensure!(
+        sim,
+        record
+            .as_ref()
+            .is_some_and(|r| r.kind == crate::transfer::TransferKind::Attended
+                && r.method == crate::config::TransferMethod::Local
+                && r.outcome == crate::transfer::TransferOutcome::FallbackLocal
+                && r.fallback_status == Some(200)),
+        "transfer record: {record:?}"
+    );
+    // The customer hangs up: the moved leg is released too.
+    sim.ua(CARRIER).bye(calls.a1);
+    let done = sim.run_until(
+        |s| {
+            s.ua_ref(CARRIER).dialog(calls.a2).bye_received
+                && s.ua_ref(CARRIER).final_status(calls.a1, "BYE") == Some(200)
+                && s.calls_active() == 0
+        },
+        STEP_MS,
+    );
+    ensure!(sim, done, "A2 not released after the customer's BYE");
+    ensure!(
+        sim,
+        sim.call_ends().len() == 2,
+        "expected two CallEnded, got {:?}",
+        sim.call_ends()
+    );
+    sim.run_for(1_000);
+    ensure!(
+        sim,
+        sim.media_ports_in_use() == 0,
+        "{} media ports still held",
+        sim.media_ports_in_use()
+    );
+    Ok(())
+}
