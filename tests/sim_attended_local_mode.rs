@@ -39,3 +39,26 @@ fn survives_a_lossy_link() {
     );
     attended_flows::attended_local_mode(&mut sim, ShardId(2), ShardId(0)).unwrap();
 }
+
+#[test]
+fn early_transferor_bye_does_not_drop_the_customer() {
+    let mut sim = Sim::new(
+        SimOptions::default()
+            .seed(24)
+            .shards(2)
+            .config(local_mode_config()),
+    );
+    attended_flows::attended_local_mode_early_transferor_bye(&mut sim, ShardId(1), ShardId(0))
+        .unwrap();
+}
+
+#[test]
+fn drain_ends_both_halves_of_a_joined_pair() {
+    let mut sim = Sim::new(
+        SimOptions::default()
+            .seed(25)
+            .shards(2)
+            .config(local_mode_config()),
+    );
+    attended_flows::attended_local_mode_then_drain(&mut sim, ShardId(0), ShardId(1)).unwrap();
+}

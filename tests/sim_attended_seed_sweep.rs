@@ -35,6 +35,11 @@ const FLOWS: &[(&str, Flow, bool)] = &[
         attended_flows::attended_local_mode,
         true,
     ),
+    (
+        "attended_local_mode_early_transferor_bye",
+        attended_flows::attended_local_mode_early_transferor_bye,
+        true,
+    ),
 ];
 
 /// Shard count, call placement (different shards) and network a seed stands for.

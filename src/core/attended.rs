@@ -981,4 +981,35 @@ impl ShardCore {
         self.end_call(now, seq, reason, None);
         true
     }
+
+    /// Call `seq` ended by any path (drain, ACK timeout, ...): the other half of a joined pair
+    /// ends too, and no join state outlives its call.
+    pub(super) fn attended_call_ended(&mut self, now: Time, seq: u64) {
+        if let Some(away) = self.attended.away.remove(&seq) {
+            let message = if away.answered {
+                JoinMessage::PeerEnded { join: away.join }
+            } else {
+                JoinMessage::LegMoved {
+                    join: away.join,
+                    result: Err(487),
+                }
+            };
+            self.send_join(now, away.keeper, message);
+        }
+        let joins: Vec<u64> = self
+            .attended
+            .kept
+            .iter()
+            .filter(|(_, k)| k.call == seq)
+            .map(|(join, _)| *join)
+            .collect();
+        for join in joins {
+            self.attended.replaced.remove(&join);
+            if let Some(kept) = self.attended.kept.remove(&join)
+                && kept.phase != KeeperPhase::AwaitingMovedLeg
+            {
+                self.send_join(now, kept.peer_shard, JoinMessage::PeerEnded { join });
+            }
+        }
+    }
 }

@@ -473,6 +473,36 @@ fn answer_g711_reinvite(
 /// call 1's shard; the platform gets 202 and NOTIFY 200 on B1, BYE on B2 and then on B1. The
 /// customer hangs up: A2 gets BYE, both calls end, no port is left.
 pub fn attended_local_mode(sim: &mut Sim, shard1: ShardId, shard2: ShardId) -> FlowResult {
+    local_mode(sim, shard1, shard2, false, false)
+}
+
+/// As [`attended_local_mode`], ended by a drain of call 1's shard instead of the customer's BYE:
+/// both carrier legs get a BYE.
+pub fn attended_local_mode_then_drain(
+    sim: &mut Sim,
+    shard1: ShardId,
+    shard2: ShardId,
+) -> FlowResult {
+    local_mode(sim, shard1, shard2, false, true)
+}
+
+/// As [`attended_local_mode`], but the platform hangs up B1 right after the 202 (some platforms
+/// do within 300 ms), before the join is done: the customer is still joined with A2.
+pub fn attended_local_mode_early_transferor_bye(
+    sim: &mut Sim,
+    shard1: ShardId,
+    shard2: ShardId,
+) -> FlowResult {
+    local_mode(sim, shard1, shard2, true, false)
+}
+
+fn local_mode(
+    sim: &mut Sim,
+    shard1: ShardId,
+    shard2: ShardId,
+    early_transferor_bye: bool,
+    drain: bool,
+) -> FlowResult {
     ensure!(
         sim,
         sim.config.trunks[0].transfer == crate::config::TransferMethod::Local,
@@ -485,6 +515,15 @@ pub fn attended_local_mode(sim: &mut Sim, shard1: ShardId, shard2: ShardId) -> F
     );
     sim.ua(PLATFORM)
         .request(calls.b1, "REFER", None, &[("Refer-To", &refer_to)]);
+    if early_transferor_bye {
+        // Right after the 202, before the join is done.
+        let accepted = sim.run_until(
+            |s| s.ua_ref(PLATFORM).final_status(calls.b1, "REFER") == Some(202),
+            STEP_MS,
+        );
+        ensure!(sim, accepted, "platform's REFER not answered 202");
+        sim.ua(PLATFORM).bye(calls.b1);
+    }
     // A2 first: its media moves onto call 1's shard (PCMA), then A1 is re-negotiated (PCMU).
     let moved_port = answer_g711_reinvite(sim, calls.a2, 6200, 8)?;
     let customer_port = answer_g711_reinvite(sim, calls.a1, 6100, 0)?;
@@ -493,22 +532,35 @@ pub fn attended_local_mode(sim: &mut Sim, shard1: ShardId, shard2: ShardId) -> F
         STEP_MS,
     );
     ensure!(sim, accepted, "platform's REFER not answered 202");
-    let notify = sim.expect_request(PLATFORM, "NOTIFY");
-    let incoming = sim.ua_ref(PLATFORM).incoming(notify).clone();
-    ensure!(
-        sim,
-        incoming.dialog == Some(calls.b1) && incoming.body().starts_with(b"SIP/2.0 200"),
-        "platform's NOTIFY is not sipfrag 200 on B1"
-    );
-    sim.ua(PLATFORM).answer(notify, 200, None);
+    if !early_transferor_bye {
+        let notify = sim.expect_request(PLATFORM, "NOTIFY");
+        let incoming = sim.ua_ref(PLATFORM).incoming(notify).clone();
+        ensure!(
+            sim,
+            incoming.dialog == Some(calls.b1) && incoming.body().starts_with(b"SIP/2.0 200"),
+            "platform's NOTIFY is not sipfrag 200 on B1"
+        );
+        sim.ua(PLATFORM).answer(notify, 200, None);
+    }
     let released = sim.run_until(
         |s| {
-            s.ua_ref(PLATFORM).dialog(calls.b1).bye_received
-                && s.ua_ref(PLATFORM).dialog(calls.b2).bye_received
+            let platform = s.ua_ref(PLATFORM);
+            (early_transferor_bye && platform.final_status(calls.b1, "BYE") == Some(200)
+                || platform.dialog(calls.b1).bye_received)
+                && platform.dialog(calls.b2).bye_received
         },
         STEP_MS,
     );
     ensure!(sim, released, "B1 and B2 were not both torn down");
+    let recorded = sim.run_until(
+        |s| {
+            s.events
+                .iter()
+                .any(|(_, e)| matches!(e, crate::core::Event::Transfer(_)))
+        },
+        STEP_MS,
+    );
+    ensure!(sim, recorded, "no transfer record");
     ensure!(
         sim,
         !sim.ua_ref(CARRIER).dialog(calls.a1).bye_received
@@ -550,17 +602,31 @@ pub fn attended_local_mode(sim: &mut Sim, shard1: ShardId, shard2: ShardId) -> F
                 && r.fallback_status == Some(200)),
         "transfer record: {record:?}"
     );
-    // The customer hangs up: the moved leg is released too.
-    sim.ua(CARRIER).bye(calls.a1);
-    let done = sim.run_until(
-        |s| {
-            s.ua_ref(CARRIER).dialog(calls.a2).bye_received
-                && s.ua_ref(CARRIER).final_status(calls.a1, "BYE") == Some(200)
-                && s.calls_active() == 0
-        },
-        STEP_MS,
-    );
-    ensure!(sim, done, "A2 not released after the customer's BYE");
+    if drain {
+        let deadline = sim.now.plus_millis(100);
+        sim.send_shard_message(shard1, crate::core::ShardMessage::Drain { deadline });
+        let done = sim.run_until(
+            |s| {
+                s.ua_ref(CARRIER).dialog(calls.a1).bye_received
+                    && s.ua_ref(CARRIER).dialog(calls.a2).bye_received
+                    && s.calls_active() == 0
+            },
+            STEP_MS,
+        );
+        ensure!(sim, done, "drain did not release both carrier legs");
+    } else {
+        // The customer hangs up: the moved leg is released too.
+        sim.ua(CARRIER).bye(calls.a1);
+        let done = sim.run_until(
+            |s| {
+                s.ua_ref(CARRIER).dialog(calls.a2).bye_received
+                    && s.ua_ref(CARRIER).final_status(calls.a1, "BYE") == Some(200)
+                    && s.calls_active() == 0
+            },
+            STEP_MS,
+        );
+        ensure!(sim, done, "A2 not released after the customer's BYE");
+    }
     ensure!(
         sim,
         sim.call_ends().len() == 2,
