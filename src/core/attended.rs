@@ -461,7 +461,7 @@ impl ShardCore {
             refer_to,
             referred_by: header_text(request, "Referred-By").or_else(|| header_text(request, "b")),
             p_asserted_identity: header_text(request, "P-Asserted-Identity"),
-            handoff_identity: self.contact(),
+            handoff_identity: self.contact(Some(seq)),
             notify_platform: !header_text(request, "Refer-Sub")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("false")),
             // The core reads no clock; the audit writer stamps its own time on the line.
@@ -678,7 +678,7 @@ impl ShardCore {
             }
             return self.drive_attempt(now, join);
         };
-        let media = SocketAddr::new(self.config.sbc.advertise, port);
+        let media = SocketAddr::new(self.config_of(Some(seq)).sbc.advertise, port);
         self.send_join(
             now,
             peer,
@@ -768,7 +768,7 @@ impl ShardCore {
         let facts = response.filter(|_| success).and_then(|response| {
             let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
             self.send_ack(seq, side, cseq);
-            answer_facts(response.body(), self.config.sbc.advertise)
+            answer_facts(response.body(), self.config_of(Some(seq)).sbc.advertise)
         });
         if keeper {
             self.on_customer_answer(now, join, status, facts);
@@ -838,7 +838,7 @@ impl ShardCore {
                     keeper: true,
                 };
                 let sent = port.is_some_and(|port| {
-                    let media = SocketAddr::new(self.config.sbc.advertise, port);
+                    let media = SocketAddr::new(self.config_of(Some(seq)).sbc.advertise, port);
                     self.send_g711_reinvite(now, seq, customer, media, step)
                 });
                 if !sent {
