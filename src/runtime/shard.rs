@@ -129,7 +129,10 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                     tracing::info!(shard = index, "draining");
                 }
                 ShardMessage::Config(_) => tracing::info!(shard = index, "new configuration"),
-                ShardMessage::Datagram { .. } => {}
+                ShardMessage::Datagram { .. }
+                | ShardMessage::DialogQuery { .. }
+                | ShardMessage::DialogAnswer { .. }
+                | ShardMessage::Join(_) => {}
             }
             core.handle_shard_message(now, me, message);
         }
