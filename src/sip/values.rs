@@ -23,9 +23,16 @@ pub struct Param<'a> {
     pub value: Option<&'a [u8]>,
 }
 
-/// Lexes one `SWS ";" SWS name [SWS "=" SWS value]` starting at `i` (which must be at `;` after
-/// optional LWS). Returns the param and the index after it.
-fn lex_param(s: &[u8], i: usize) -> Result<(Param<'_>, usize), Fault> {
+/// Spans of one lexed parameter: name, value (as written) and the index after it.
+struct ParamSpan {
+    name: (usize, usize),
+    value: Option<(usize, usize)>,
+    next: usize,
+}
+
+/// Lexes one `SWS ";" SWS name [SWS "=" SWS value]` starting at `i` (at `;` after optional
+/// LWS). Works on spans so validation needs no UTF-8 conversions.
+fn lex_param_span(s: &[u8], i: usize) -> Result<ParamSpan, Fault> {
     let mut i = skip_lws(s, i);
     if s.get(i) != Some(&b';') {
         return Err(Fault::BadParam);
@@ -38,11 +45,14 @@ fn lex_param(s: &[u8], i: usize) -> Result<(Param<'_>, usize), Fault> {
     if i == name_start {
         return Err(Fault::EmptyParam);
     }
-    let name = ascii_str(&s[name_start..i]).ok_or(Fault::BadParam)?;
-    let after_name = i;
+    let name = (name_start, i);
     let j = skip_lws(s, i);
     if s.get(j) != Some(&b'=') {
-        return Ok((Param { name, value: None }, after_name));
+        return Ok(ParamSpan {
+            name,
+            value: None,
+            next: i,
+        });
     }
     let v = skip_lws(s, j + 1);
     let end = match s.get(v) {
@@ -61,13 +71,19 @@ fn lex_param(s: &[u8], i: usize) -> Result<(Param<'_>, usize), Fault> {
             e
         }
     };
-    Ok((
-        Param {
-            name,
-            value: Some(&s[v..end]),
-        },
-        end,
-    ))
+    Ok(ParamSpan {
+        name,
+        value: Some((v, end)),
+        next: end,
+    })
+}
+
+fn lex_param(s: &[u8], i: usize) -> Result<(Param<'_>, usize), Fault> {
+    let span = lex_param_span(s, i)?;
+    // Token characters are ASCII.
+    let name = ascii_str(&s[span.name.0..span.name.1]).ok_or(Fault::BadParam)?;
+    let value = span.value.map(|(a, b)| &s[a..b]);
+    Ok((Param { name, value }, span.next))
 }
 
 /// Validates the parameters starting at `i` and returns them plus the index where they stop
@@ -80,8 +96,7 @@ fn parse_params(s: &[u8], i: usize) -> Result<(Params<'_>, usize), Fault> {
         if s.get(j) != Some(&b';') {
             return Ok((Params { raw: &s[start..i] }, j));
         }
-        let (_, next) = lex_param(s, j)?;
-        i = next;
+        i = lex_param_span(s, j)?.next;
     }
 }
 
@@ -91,9 +106,15 @@ impl<'a> Params<'a> {
     }
     /// `Some(None)` for a flag parameter, `Some(Some(value))` when it has a value.
     pub fn get(&self, name: &str) -> Option<Option<&'a [u8]>> {
-        self.iter()
-            .find(|p| p.name.eq_ignore_ascii_case(name))
-            .map(|p| p.value)
+        let s = self.raw;
+        let mut i = 0;
+        while let Ok(span) = lex_param_span(s, i) {
+            if s[span.name.0..span.name.1].eq_ignore_ascii_case(name.as_bytes()) {
+                return Some(span.value.map(|(a, b)| &s[a..b]));
+            }
+            i = span.next;
+        }
+        None
     }
     /// The value as text, quotes removed; `None` if absent, a flag, or not ASCII.
     pub fn get_str(&self, name: &str) -> Option<&'a str> {
