@@ -30,7 +30,7 @@ use std::net::SocketAddr;
 use super::call::{Call, CallState, InitialInvite, Leg, Pending2xx, call_codecs};
 use super::dialog::{Dialog, Side};
 use super::routing;
-use super::shard::{ClientPurpose, CoreTimer, ServerPurpose, ShardCore};
+use super::shard::{ClientPurpose, CoreTimer, ServerPurpose, ShardCore, TransferTx};
 use super::transaction::{
     ClientAction, ClientTxId, ServerAction, ServerTxId, TransactionTimeout, TxRef,
 };
@@ -221,31 +221,31 @@ impl Refusal {
 }
 
 impl ShardCore {
-    fn contact(&self) -> String {
+    pub(super) fn contact(&self) -> String {
         format!(
             "<sip:handoff@{}>",
             SocketAddr::new(self.config.sbc.advertise, self.config.sbc.listen.port())
         )
     }
 
-    fn via(&self, branch: &str) -> String {
+    pub(super) fn via(&self, branch: &str) -> String {
         format!(
             "SIP/2.0/UDP {};branch={branch};rport",
             SocketAddr::new(self.config.sbc.advertise, self.config.sbc.listen.port())
         )
     }
 
-    fn event(&mut self, event: Event) {
+    pub(super) fn event(&mut self, event: Event) {
         self.outputs.push_back(Output::Event(event));
     }
 
-    fn transmit(&mut self, to: SocketAddr, payload: Vec<u8>) {
+    pub(super) fn transmit(&mut self, to: SocketAddr, payload: Vec<u8>) {
         self.outputs
             .push_back(Output::Transmit(Transmit { to, payload }));
     }
 
     /// Answer a server transaction with a locally generated response.
-    fn reply(
+    pub(super) fn reply(
         &mut self,
         now: Time,
         tx: ServerTxId,
@@ -633,6 +633,7 @@ impl ShardCore {
             origin: a_origin,
             pending_2xx: None,
             last_ack: None,
+            direction: sdp::Direction::SendRecv,
         };
         let b_leg = Leg {
             dialog: Dialog {
@@ -655,6 +656,7 @@ impl ShardCore {
             origin: b_origin,
             pending_2xx: None,
             last_ack: None,
+            direction: sdp::Direction::SendRecv,
         };
         let call = Call {
             id: call_ref,
@@ -677,6 +679,8 @@ impl ShardCore {
             server_txs: Vec::new(),
             outstanding: 1,
             end_reason: None,
+            audio_codec: None,
+            transfer: None,
         };
         let (a_media_leg, b_media_leg) = (call.a.media(), call.b.media());
         self.calls.insert(seq, call);
@@ -718,7 +722,9 @@ impl ShardCore {
         };
         let rewritten = sdp::rewrite(body, &plan)?;
         call.leg_mut(to).origin = rewritten.origin;
+        call.audio_codec = rewritten.first_audio_codec().map(|c| c.name.clone());
         let sender = call.leg_mut(from);
+        sender.direction = rewritten.direction;
         sender.remote_rtp = rewritten.remote_rtp;
         sender.remote_rtcp = rewritten.remote_rtcp;
         sender.rtcp_mux = rewritten.rtcp_mux;
@@ -749,13 +755,18 @@ impl ShardCore {
             })
         });
         let Some((seq, side)) = found else {
-            self.reply(now, tx, request, 481, default_reason(481), &[]);
+            if !self.retired_dialog_request(now, tx, request, to_tag) {
+                self.reply(now, tx, request, 481, default_reason(481), &[]);
+            }
             return;
         };
         let _ = from;
         let Some(method) = request.method() else {
             return;
         };
+        if self.transfer_takes_request(now, tx, seq, side, method, request) {
+            return;
+        }
         let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
         if method == Method::Bye {
             self.reply(now, tx, request, 200, "OK", &[]);
@@ -943,7 +954,7 @@ impl ShardCore {
     }
 
     /// handoff's own BYE on leg `side` (teardown).
-    fn send_bye(&mut self, now: Time, seq: u64, side: Side) {
+    pub(super) fn send_bye(&mut self, now: Time, seq: u64, side: Side) {
         let Some((branch, bytes, peer)) = self.build_request(seq, side, "BYE", &[], None) else {
             return;
         };
@@ -959,7 +970,7 @@ impl ShardCore {
     }
 
     /// handoff's ACK for a 2xx to its INVITE with CSeq `cseq` on leg `side`.
-    fn send_ack(&mut self, seq: u64, side: Side, cseq: u32) {
+    pub(super) fn send_ack(&mut self, seq: u64, side: Side, cseq: u32) {
         self.send_ack_with_body(seq, side, cseq, None);
     }
 
@@ -1129,6 +1140,10 @@ impl ShardCore {
                                 is_invite: true,
                                 ..
                             }
+                            | ClientPurpose::Transfer {
+                                what: TransferTx::FallbackInvite | TransferTx::CustomerReinvite,
+                                ..
+                            }
                     ) && (200..300).contains(&status)
                     {
                         self.track_client(tx, purpose);
@@ -1151,6 +1166,10 @@ impl ShardCore {
             ClientPurpose::InitialInvite { .. } => Side::B,
             ClientPurpose::Relayed { to, .. } => to,
             ClientPurpose::Bye { .. } => return,
+            ClientPurpose::Transfer { call, what } => {
+                self.reack_transfer(call, what, response);
+                return;
+            }
         };
         let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
         let deferred = self
@@ -1225,6 +1244,9 @@ impl ShardCore {
                 self.relay_response(now, call, to.other(), server, status, response);
             }
             ClientPurpose::Bye { .. } => {}
+            ClientPurpose::Transfer { call, what } => {
+                self.on_transfer_response(now, call, what, status, response)
+            }
         }
     }
 
@@ -1305,6 +1327,9 @@ impl ShardCore {
                 self.relay_response(now, seq, to.other(), server, status, response);
             }
             ClientPurpose::Bye { .. } => {}
+            ClientPurpose::Transfer { call, what } => {
+                self.on_transfer_response(now, call, what, status, response)
+            }
         }
     }
 
@@ -1448,6 +1473,7 @@ impl ShardCore {
                 }
             }
             ClientPurpose::Bye { .. } => {}
+            ClientPurpose::Transfer { call, what } => self.on_transfer_timeout(now, call, what),
         }
     }
 
@@ -1457,6 +1483,7 @@ impl ShardCore {
                 self.retransmit_2xx(now, token, seq, side)
             }
             CoreTimer::Reap { call: seq } => self.reap(now, seq),
+            CoreTimer::Transfer { call: seq } => self.on_transfer_timer(now, seq),
             CoreTimer::DrainDeadline => {
                 let live: Vec<u64> = self
                     .calls
@@ -1547,7 +1574,13 @@ impl ShardCore {
 
     /// The call is over for everyone: release media, emit CallEnded once, keep the dialogs a
     /// while for late messages.
-    fn end_call(&mut self, now: Time, seq: u64, reason: &str, setup_status: Option<u16>) {
+    pub(super) fn end_call(
+        &mut self,
+        now: Time,
+        seq: u64,
+        reason: &str,
+        setup_status: Option<u16>,
+    ) {
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
         };
@@ -1581,6 +1614,7 @@ impl ShardCore {
         }
         self.stats.calls_active = self.stats.calls_active.saturating_sub(1);
         self.stats.calls_ended += 1;
+        self.transfer_call_ended(now, seq);
         self.outputs
             .push_back(Output::Media(MediaCommand::Close { call: id }));
         self.event(Event::CallEnded(end));
@@ -1607,6 +1641,7 @@ impl ShardCore {
         };
         self.dialogs.remove(&call.a.dialog.local_tag);
         self.dialogs.remove(&call.b.dialog.local_tag);
+        self.forget_transfer_dialogs(&call);
         for tx in &call.client_txs {
             self.client_txs.remove(tx);
         }
@@ -1616,7 +1651,7 @@ impl ShardCore {
     }
 
     /// Remember what a client transaction is for (and which call to forget it with).
-    fn track_client(&mut self, tx: ClientTxId, purpose: ClientPurpose) {
+    pub(super) fn track_client(&mut self, tx: ClientTxId, purpose: ClientPurpose) {
         if let Some(call) = self.calls.get_mut(&purpose.call())
             && !call.client_txs.contains(&tx)
         {

@@ -13,9 +13,12 @@ use super::dialog::Side;
 use super::ids::{self, IdMinter};
 use super::rng::Rng;
 use super::transaction::{ClientTxId, ServerTxId, TransactionLayer};
+pub(super) use super::transfer_flow::TransferTx;
 use super::{Output, ShardId, ShardMessage, Time, TimerToken};
 use crate::config::Config;
 use crate::media::pool::PortPool;
+use crate::metrics::ShardMetrics;
+use crate::transfer::WallClock;
 
 /// Counters of one shard, read by tests and the metrics endpoint.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -62,6 +65,8 @@ pub(super) enum ClientPurpose {
     },
     /// A BYE handoff sends itself (teardown).
     Bye { call: u64 },
+    /// A request of the call's transfer (see `transfer_flow.rs`).
+    Transfer { call: u64, what: TransferTx },
 }
 
 impl ClientPurpose {
@@ -69,7 +74,8 @@ impl ClientPurpose {
         match self {
             ClientPurpose::InitialInvite { call }
             | ClientPurpose::Relayed { call, .. }
-            | ClientPurpose::Bye { call } => call,
+            | ClientPurpose::Bye { call }
+            | ClientPurpose::Transfer { call, .. } => call,
         }
     }
 }
@@ -83,6 +89,8 @@ pub(super) enum CoreTimer {
     Reap { call: u64 },
     /// Drain deadline: BYE what is left.
     DrainDeadline,
+    /// A deadline the call's transfer attempt asked for.
+    Transfer { call: u64 },
 }
 
 pub struct ShardCore {
@@ -105,6 +113,11 @@ pub struct ShardCore {
     pub(super) outputs: VecDeque<Output>,
     pub(super) stats: ShardStats,
     pub(super) draining: Option<Time>,
+    pub(super) metrics: ShardMetrics,
+    /// Ties `Time` to Unix time for audit timestamps (set by the driver).
+    pub(super) wall_clock: WallClock,
+    /// Platform legs a local transfer replaced, by handoff's tag: call seq (they await BYE).
+    pub(super) retired_dialogs: HashMap<String, u64>,
 }
 
 impl ShardCore {
@@ -135,7 +148,23 @@ impl ShardCore {
             outputs: VecDeque::new(),
             stats: ShardStats::default(),
             draining: None,
+            metrics: ShardMetrics::new(),
+            wall_clock: WallClock {
+                at: Time::ZERO,
+                unix_ms: 0,
+            },
+            retired_dialogs: HashMap::new(),
         }
+    }
+
+    /// This shard's transfer and session counters.
+    pub fn metrics(&self) -> &ShardMetrics {
+        &self.metrics
+    }
+
+    /// The driver reads both clocks once and tells the core, so audit records carry wall time.
+    pub fn set_wall_clock(&mut self, clock: WallClock) {
+        self.wall_clock = clock;
     }
 
     pub fn shard(&self) -> ShardId {
@@ -269,6 +298,25 @@ impl ShardCore {
                     assert!(
                         self.timers.contains_key(&pending.token.0),
                         "call {seq}: 2xx retransmission on {side:?} without a timer"
+                    );
+                }
+            }
+            if let Some(transfer) = &call.transfer {
+                ports_held += transfer.ports_held();
+                if transfer.is_active() {
+                    let timer = self
+                        .timers
+                        .values()
+                        .any(|t| *t == CoreTimer::Transfer { call: *seq });
+                    let pending = call.client_txs.iter().any(|tx| {
+                        matches!(
+                            self.client_txs.get(tx),
+                            Some(ClientPurpose::Transfer { .. })
+                        )
+                    });
+                    assert!(
+                        timer || pending,
+                        "call {seq}: transfer attempt without a timer or a pending transaction"
                     );
                 }
             }
