@@ -161,6 +161,8 @@ pub struct UserAgent {
     pub drop_acks: u32,
     /// SDP answer to put in ACKs to 2xx (late offer: the offer came in the 2xx).
     pub ack_sdp: Option<Vec<u8>>,
+    /// Call-ID for the next initial INVITE (tests place calls on chosen shards with it).
+    pub next_call_id: Option<String>,
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -195,6 +197,7 @@ impl UserAgent {
             auto_answer_sdp: None,
             drop_acks: 0,
             ack_sdp: None,
+            next_call_id: None,
         }
     }
 
@@ -317,7 +320,10 @@ impl UserAgent {
         extra: &[(&str, &str)],
     ) -> DialogId {
         let unique = self.hex();
-        let call_id = format!("{}-{unique}@{}", self.name, self.addr.ip());
+        let call_id = self
+            .next_call_id
+            .take()
+            .unwrap_or_else(|| format!("{}-{unique}@{}", self.name, self.addr.ip()));
         let local_tag = self.hex();
         let branch = self.branch();
         let request_uri = format!("sip:{user}@{}", self.sbc);
@@ -906,5 +912,28 @@ impl UserAgent {
             }
             _ => self.inbox.push_back(request_id),
         }
+    }
+
+    /// A REFER in `dialog` (a platform or desk phone transferring the call).
+    pub fn refer(&mut self, dialog: DialogId, refer_to: &str, extra: &[(&str, &str)]) {
+        let mut headers = vec![("Refer-To", refer_to)];
+        headers.extend_from_slice(extra);
+        self.request(dialog, "REFER", None, &headers);
+    }
+
+    /// A REFER progress NOTIFY (RFC 3515): Event: refer, a message/sipfrag `SIP/2.0 {status}`.
+    pub fn notify_sipfrag(&mut self, dialog: DialogId, status: u16, terminated: bool) {
+        let state = if terminated {
+            "terminated;reason=noresource"
+        } else {
+            "active;expires=60"
+        };
+        let body = format!("SIP/2.0 {status} Whatever\r\n").into_bytes();
+        self.request(
+            dialog,
+            "NOTIFY",
+            Some(("message/sipfrag;version=2.0", body)),
+            &[("Event", "refer"), ("Subscription-State", state)],
+        );
     }
 }
