@@ -86,11 +86,13 @@ struct Marks {
     empty_param: bool,
 }
 
-/// Whether the eight bytes from `i` are all plain URI bytes (the caller checks `i + 8 <= len`).
+/// Whether the eight bytes from `i` are all plain URI bytes (`false` past the end).
 #[inline(always)]
 fn plain8(bytes: &[u8], i: usize) -> bool {
-    let c = |k: usize| URI_CLASS[usize::from(bytes[i + k])];
-    (c(0) & c(1) & c(2) & c(3) & c(4) & c(5) & c(6) & c(7)) == 1
+    match bytes.get(i..i + 8) {
+        Some(chunk) => chunk.iter().fold(1, |all, &b| all & URI_CLASS[usize::from(b)]) == 1,
+        None => false,
+    }
 }
 
 /// One pass over the URI: checks every byte and %-escape, and notes the delimiters.
@@ -105,7 +107,7 @@ fn scan_uri(s: &str) -> Result<Marks, UriFault> {
     };
     let mut i = 0;
     loop {
-        while i + 8 <= bytes.len() && plain8(bytes, i) {
+        while plain8(bytes, i) {
             i += 8;
         }
         while i < bytes.len() && URI_CLASS[usize::from(bytes[i])] == 1 {
