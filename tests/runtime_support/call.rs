@@ -192,19 +192,13 @@ fn relay_one(
     let mut buf = [0u8; 2048];
     for _ in 0..tries {
         from.send_to(&rtp_packet(seq), to).unwrap();
-        loop {
-            match far.recv_from(&mut buf) {
-                Ok((n, source)) => {
-                    let got = u16::from_be_bytes([buf[2], buf[3]]);
-                    if n >= 4 && got < seq {
-                        continue;
-                    }
-                    assert_eq!(&buf[..n], &rtp_packet(seq)[..], "{what}");
-                    assert_eq!(source, expected_source, "{what}");
-                    return;
-                }
-                Err(_) => break,
+        while let Ok((n, source)) = far.recv_from(&mut buf) {
+            if n >= 4 && u16::from_be_bytes([buf[2], buf[3]]) < seq {
+                continue;
             }
+            assert_eq!(&buf[..n], &rtp_packet(seq)[..], "{what}");
+            assert_eq!(source, expected_source, "{what}");
+            return;
         }
     }
     panic!("{what}: packet {seq} never arrived ({tries} tries)");
