@@ -509,8 +509,9 @@ fn local_mode(
         "attended_local_mode needs local_mode_config()"
     );
     let calls = two_calls(sim, shard1, shard2)?;
+    // The target names the partner by name: a local join replaces a dialog, needs no number.
     let refer_to = format!(
-        "<sip:{CALL2_NUMBER}@10.0.0.2?Replaces={}>",
+        "<sip:partner@10.0.0.2?Replaces={}>",
         platform_replaces(sim, &calls).render_escaped()
     );
     sim.ua(PLATFORM)
