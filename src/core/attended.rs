@@ -31,7 +31,7 @@ use crate::sdp::{self, Direction, OriginState, RewritePlan, RewrittenSdp};
 use crate::sip::{Message, Method};
 use crate::transfer::dialog_ids::{DialogId, DialogIdForm, named_dialog, rewrite_for};
 use crate::transfer::{
-    PlatformReferTo, TransferAction, TransferAttempt, TransferRequest, TransferSettings, WallClock,
+    PlatformReferTo, TransferAction, TransferAttempt, TransferRequest, TransferSettings,
 };
 
 /// How long a request waits for another shard's answer before it goes on unchanged. Shard
@@ -464,11 +464,7 @@ impl ShardCore {
             handoff_identity: self.contact(Some(seq)),
             notify_platform: !header_text(request, "Refer-Sub")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("false")),
-            // The core reads no clock; the audit writer stamps its own time on the line.
-            wall_clock: WallClock {
-                at: Time::ZERO,
-                unix_ms: 0,
-            },
+            wall_clock: self.wall_clock,
         };
         let join = self.attended.next();
         let attempt = TransferAttempt::start(now, transfer, settings);
@@ -1011,5 +1007,79 @@ impl ShardCore {
                 self.send_join(now, kept.peer_shard, JoinMessage::PeerEnded { join });
             }
         }
+    }
+
+    /// The platform's attended REFER (Refer-To with `?Replaces`) on leg `side` of call `seq`,
+    /// for the REFER entry point (transfer_flow.rs). `Some(replaces)`: transfer by REFER with
+    /// this %-escaped Replaces, translated to name the carrier's dialog (unchanged when it names
+    /// no dialog handoff bridges). `None`: taken here (a local join for a trunk with
+    /// `transfer = "local"`), or held until another shard answers (it comes back here).
+    pub(super) fn attended_refer(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        seq: u64,
+        side: Side,
+        request: &Message,
+    ) -> Option<String> {
+        if self.on_attended_refer(now, seq, side, tx, request) {
+            return None;
+        }
+        let leg = &self.calls.get(&seq)?.leg(side).dialog;
+        let (peer, to_tag) = (leg.peer, leg.local_tag.clone());
+        let rewrites = self.dialog_rewrites(now, peer, tx, request, Resume::InDialog { to_tag })?;
+        let refer_to = header_text(request, "Refer-To").or_else(|| header_text(request, "r"))?;
+        let refer_to = rewrites
+            .0
+            .iter()
+            .find(|r| r.original == refer_to)
+            .map_or(refer_to.clone(), |r| r.rewritten.clone());
+        PlatformReferTo::parse(&refer_to)
+            .ok()?
+            .replaces_escaped()
+            .map(str::to_string)
+    }
+
+    /// An attended REFER failed and the trunk falls back to a local join: take over its
+    /// attempt (already in `AwaitingLocalJoin`) and join the customer's leg with the leg
+    /// bridged to the REFER's Replaces.
+    pub(super) fn adopt_local_join(
+        &mut self,
+        now: Time,
+        seq: u64,
+        attempt: TransferAttempt,
+        refer_tx: ServerTxId,
+        refer_request: &[u8],
+        platform_gone: bool,
+    ) {
+        let replaced = Message::parse_framing(refer_request)
+            .ok()
+            .and_then(|m| header_text(&m, "Refer-To").or_else(|| header_text(&m, "r")))
+            .and_then(|v| PlatformReferTo::parse(&v).ok())
+            .and_then(|r| r.replaces())
+            .and_then(Result::ok)
+            .map(|r| r.receiver_view());
+        let join = self.attended.next();
+        let peer_shard = replaced
+            .as_ref()
+            .map_or(self.shard, |r| r.owning_shard(self.shard_count));
+        self.attended.kept.insert(
+            join,
+            KeptJoin {
+                call: seq,
+                customer: Side::A,
+                peer_shard,
+                refer_tx,
+                attempt,
+                phase: KeeperPhase::AwaitingMovedLeg,
+                moved: None,
+                platform_gone,
+            },
+        );
+        if let Some(replaced) = replaced {
+            self.attended.replaced.insert(join, replaced);
+        }
+        self.start_move(now, join);
+        self.drive_attempt(now, join);
     }
 }

@@ -32,7 +32,7 @@ use super::attended::{AttendedStep, DialogRewrites, Resume};
 use super::call::{Call, CallState, InitialInvite, Leg, Pending2xx, call_codecs};
 use super::dialog::{Dialog, Side};
 use super::routing;
-use super::shard::{ClientPurpose, CoreTimer, ServerPurpose, ShardCore};
+use super::shard::{ClientPurpose, CoreTimer, ServerPurpose, ShardCore, TransferTx};
 use super::transaction::{
     ClientAction, ClientTxId, ServerAction, ServerTxId, TransactionTimeout, TxRef,
 };
@@ -232,7 +232,7 @@ impl ShardCore {
         )
     }
 
-    fn via(&self, seq: Option<u64>, branch: &str) -> String {
+    pub(super) fn via(&self, seq: Option<u64>, branch: &str) -> String {
         let config = self.config_of(seq);
         format!(
             "SIP/2.0/UDP {};branch={branch};rport",
@@ -247,11 +247,11 @@ impl ShardCore {
             .unwrap_or(&self.config)
     }
 
-    fn event(&mut self, event: Event) {
+    pub(super) fn event(&mut self, event: Event) {
         self.outputs.push_back(Output::Event(event));
     }
 
-    fn transmit(&mut self, to: SocketAddr, payload: Vec<u8>) {
+    pub(super) fn transmit(&mut self, to: SocketAddr, payload: Vec<u8>) {
         self.outputs
             .push_back(Output::Transmit(Transmit { to, payload }));
     }
@@ -659,6 +659,7 @@ impl ShardCore {
             origin: a_origin,
             pending_2xx: None,
             last_ack: None,
+            direction: sdp::Direction::SendRecv,
         };
         let b_leg = Leg {
             dialog: Dialog {
@@ -681,6 +682,7 @@ impl ShardCore {
             origin: b_origin,
             pending_2xx: None,
             last_ack: None,
+            direction: sdp::Direction::SendRecv,
         };
         let call = Call {
             id: call_ref,
@@ -703,6 +705,8 @@ impl ShardCore {
             server_txs: Vec::new(),
             outstanding: 1,
             end_reason: None,
+            audio_codec: None,
+            transfer: None,
         };
         let (a_media_leg, b_media_leg) = (call.a.media(), call.b.media());
         self.calls.insert(seq, call);
@@ -744,7 +748,9 @@ impl ShardCore {
         };
         let rewritten = sdp::rewrite(body, &plan)?;
         call.leg_mut(to).origin = rewritten.origin;
+        call.audio_codec = rewritten.first_audio_codec().map(|c| c.name.clone());
         let sender = call.leg_mut(from);
+        sender.direction = rewritten.direction;
         sender.remote_rtp = rewritten.remote_rtp;
         sender.remote_rtcp = rewritten.remote_rtcp;
         sender.rtcp_mux = rewritten.rtcp_mux;
@@ -775,13 +781,18 @@ impl ShardCore {
             })
         });
         let Some((seq, side)) = found else {
-            self.reply(now, tx, request, 481, default_reason(481), &[]);
+            if !self.retired_dialog_request(now, tx, request, to_tag) {
+                self.reply(now, tx, request, 481, default_reason(481), &[]);
+            }
             return;
         };
         let _ = from;
         let Some(method) = request.method() else {
             return;
         };
+        if self.transfer_takes_request(now, tx, seq, side, method, request) {
+            return;
+        }
         let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
         if method == Method::Bye {
             self.reply(now, tx, request, 200, "OK", &[]);
@@ -846,10 +857,6 @@ impl ShardCore {
         let Some(rewrites) = self.dialog_rewrites(now, from, tx, request, resume) else {
             return;
         };
-        // Attended REFER (Refer-To with ?Replaces) toward a trunk that transfers locally.
-        if method == Method::Refer && self.on_attended_refer(now, seq, side, tx, request) {
-            return;
-        }
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
         };
@@ -1184,6 +1191,10 @@ impl ShardCore {
                                 step: AttendedStep::Reinvite { .. },
                                 ..
                             }
+                            | ClientPurpose::Transfer {
+                                what: TransferTx::FallbackInvite | TransferTx::CustomerReinvite,
+                                ..
+                            }
                     ) && (200..300).contains(&status)
                     {
                         self.track_client(tx, purpose);
@@ -1210,6 +1221,10 @@ impl ShardCore {
                 ..
             } => side,
             ClientPurpose::Bye { .. } | ClientPurpose::Attended { .. } => return,
+            ClientPurpose::Transfer { call, what } => {
+                self.reack_transfer(call, what, response);
+                return;
+            }
         };
         let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
         let tag = response
@@ -1337,6 +1352,9 @@ impl ShardCore {
                 self.relay_response(now, call, to.other(), server, status, response);
             }
             ClientPurpose::Bye { .. } | ClientPurpose::Attended { .. } => {}
+            ClientPurpose::Transfer { call, what } => {
+                self.on_transfer_response(now, call, what, status, response)
+            }
         }
     }
 
@@ -1419,6 +1437,9 @@ impl ShardCore {
             ClientPurpose::Bye { .. } => {}
             ClientPurpose::Attended { call, step } => {
                 self.on_attended_final(now, call, step, status, Some(response))
+            }
+            ClientPurpose::Transfer { call, what } => {
+                self.on_transfer_response(now, call, what, status, response)
             }
         }
     }
@@ -1566,6 +1587,7 @@ impl ShardCore {
             ClientPurpose::Attended { call, step } => {
                 self.on_attended_final(now, call, step, 408, None)
             }
+            ClientPurpose::Transfer { call, what } => self.on_transfer_timeout(now, call, what),
         }
     }
 
@@ -1577,6 +1599,7 @@ impl ShardCore {
             CoreTimer::Reap { call: seq } => self.reap(now, seq),
             CoreTimer::DialogQueryTimeout { hold } => self.on_dialog_query_timeout(now, hold),
             CoreTimer::AttendedTransfer { join } => self.on_attended_timer(now, join),
+            CoreTimer::Transfer { call: seq } => self.on_transfer_timer(now, seq),
             CoreTimer::DrainDeadline => {
                 let live: Vec<u64> = self
                     .calls
@@ -1708,6 +1731,7 @@ impl ShardCore {
         self.stats.calls_active = self.stats.calls_active.saturating_sub(1);
         self.stats.calls_ended += 1;
         self.attended_call_ended(now, seq);
+        self.transfer_call_ended(now, seq);
         self.outputs
             .push_back(Output::Media(MediaCommand::Close { call: id }));
         self.event(Event::CallEnded(end));
@@ -1734,6 +1758,7 @@ impl ShardCore {
         };
         self.dialogs.remove(&call.a.dialog.local_tag);
         self.dialogs.remove(&call.b.dialog.local_tag);
+        self.forget_transfer_dialogs(&call);
         for tx in &call.client_txs {
             self.client_txs.remove(tx);
         }

@@ -8,7 +8,7 @@ use super::dialog::{Dialog, Side};
 use super::transaction::{ClientTxId, ServerTxId};
 use super::{CallRef, MediaLeg, Time, TimerToken};
 use crate::config::Config;
-use crate::sdp::OriginState;
+use crate::sdp::{Direction, OriginState};
 
 /// Where the call is in its life.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -50,6 +50,8 @@ pub struct Leg {
     pub pending_2xx: Option<Pending2xx>,
     /// Our last ACK to a 2xx from this leg (CSeq, bytes): re-sent when the 2xx is retransmitted.
     pub last_ack: Option<(u32, Vec<u8>)>,
+    /// Direction of the last SDP this leg's peer sent (hold = sendonly/inactive).
+    pub direction: Direction,
 }
 
 impl Leg {
@@ -73,7 +75,7 @@ pub struct InitialInvite {
 }
 
 /// A call through handoff.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Call {
     pub id: CallRef,
     /// The config the call started with (hot reload does not touch it).
@@ -99,6 +101,11 @@ pub struct Call {
     pub outstanding: u32,
     /// Set when the call ended: the reason, for tests and introspection.
     pub end_reason: Option<String>,
+    /// First audio codec of the last SDP relayed (once an offer/answer settles: the answer's,
+    /// i.e. the codec both legs use).
+    pub audio_codec: Option<String>,
+    /// The platform's transfer of this call, if it asked for one (see `transfer_flow.rs`).
+    pub transfer: Option<Box<super::transfer_flow::CallTransfer>>,
 }
 
 impl Call {

@@ -225,5 +225,6 @@ pub mod call;
 pub mod dialog;
 pub mod routing;
 mod shard;
+mod transfer_flow;
 pub use b2bua::{ALLOW, SUPPORTED, passes_through};
 pub use shard::{ShardCore, ShardStats};

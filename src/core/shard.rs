@@ -23,9 +23,12 @@ use super::dialog::Side;
 use super::ids::{self, IdMinter};
 use super::rng::Rng;
 use super::transaction::{ClientTxId, ServerTxId, TransactionLayer};
+pub(super) use super::transfer_flow::TransferTx;
 use super::{Output, ShardId, ShardMessage, Time, TimerToken};
 use crate::config::Config;
 use crate::media::pool::PortPool;
+use crate::metrics::ShardMetrics;
+use crate::transfer::WallClock;
 
 /// Counters of one shard, read by tests and the metrics endpoint.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -78,6 +81,8 @@ pub(super) enum ClientPurpose {
     Bye { call: u64 },
     /// A request handoff originates for an attended transfer (re-INVITE, NOTIFY).
     Attended { call: u64, step: AttendedStep },
+    /// A request of the call's transfer (see `transfer_flow.rs`).
+    Transfer { call: u64, what: TransferTx },
 }
 
 impl ClientPurpose {
@@ -86,7 +91,8 @@ impl ClientPurpose {
             ClientPurpose::InitialInvite { call }
             | ClientPurpose::Relayed { call, .. }
             | ClientPurpose::Bye { call }
-            | ClientPurpose::Attended { call, .. } => call,
+            | ClientPurpose::Attended { call, .. }
+            | ClientPurpose::Transfer { call, .. } => call,
         }
     }
 }
@@ -104,6 +110,8 @@ pub(super) enum CoreTimer {
     DialogQueryTimeout { hold: u64 },
     /// A deadline of the transfer attempt of a local attended transfer.
     AttendedTransfer { join: u64 },
+    /// A deadline the call's transfer attempt asked for.
+    Transfer { call: u64 },
 }
 
 pub struct ShardCore {
@@ -128,6 +136,11 @@ pub struct ShardCore {
     pub(super) draining: Option<Time>,
     /// Cross-shard dialog translation (attended transfers).
     pub(super) attended: AttendedState,
+    pub(super) metrics: ShardMetrics,
+    /// Ties `Time` to Unix time for audit timestamps (set by the driver).
+    pub(super) wall_clock: WallClock,
+    /// Platform legs a local transfer replaced, by handoff's tag: call seq (they await BYE).
+    pub(super) retired_dialogs: HashMap<String, u64>,
 }
 
 impl ShardCore {
@@ -159,7 +172,23 @@ impl ShardCore {
             stats: ShardStats::default(),
             draining: None,
             attended: AttendedState::default(),
+            metrics: ShardMetrics::new(),
+            wall_clock: WallClock {
+                at: Time::ZERO,
+                unix_ms: 0,
+            },
+            retired_dialogs: HashMap::new(),
         }
+    }
+
+    /// This shard's transfer and session counters.
+    pub fn metrics(&self) -> &ShardMetrics {
+        &self.metrics
+    }
+
+    /// The driver reads both clocks once and tells the core, so audit records carry wall time.
+    pub fn set_wall_clock(&mut self, clock: WallClock) {
+        self.wall_clock = clock;
     }
 
     pub fn shard(&self) -> ShardId {
@@ -317,6 +346,25 @@ impl ShardCore {
                     assert!(
                         self.timers.contains_key(&pending.token.0),
                         "call {seq}: 2xx retransmission on {side:?} without a timer"
+                    );
+                }
+            }
+            if let Some(transfer) = &call.transfer {
+                ports_held += transfer.ports_held();
+                if transfer.is_active() {
+                    let timer = self
+                        .timers
+                        .values()
+                        .any(|t| *t == CoreTimer::Transfer { call: *seq });
+                    let pending = call.client_txs.iter().any(|tx| {
+                        matches!(
+                            self.client_txs.get(tx),
+                            Some(ClientPurpose::Transfer { .. })
+                        )
+                    });
+                    assert!(
+                        timer || pending,
+                        "call {seq}: transfer attempt without a timer or a pending transaction"
                     );
                 }
             }

@@ -19,6 +19,7 @@ pub mod attended_flows;
 pub mod core_fuzz;
 mod net;
 pub mod scenarios;
+pub mod transfer_flows;
 mod ua;
 
 pub use net::{LinkProfile, Network, SimEvent, SimRng, reuseport_shard};
@@ -472,5 +473,25 @@ impl Sim {
     /// Media ports held across all shards (0 when every call has released its ports).
     pub fn media_ports_in_use(&self) -> usize {
         self.shards.iter().map(|s| s.media_ports_in_use()).sum()
+    }
+
+    /// The transfer audit records emitted so far, in order.
+    pub fn transfers(&self) -> Vec<crate::transfer::TransferRecord> {
+        self.events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::Transfer(record) => Some((**record).clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// All shards' metrics, summed (as the admin endpoint will read them).
+    pub fn metrics(&self) -> crate::metrics::ShardMetrics {
+        let mut total = crate::metrics::ShardMetrics::new();
+        for shard in &self.shards {
+            total.merge(shard.metrics());
+        }
+        total
     }
 }

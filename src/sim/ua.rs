@@ -913,4 +913,27 @@ impl UserAgent {
             _ => self.inbox.push_back(request_id),
         }
     }
+
+    /// A REFER in `dialog` (a platform or desk phone transferring the call).
+    pub fn refer(&mut self, dialog: DialogId, refer_to: &str, extra: &[(&str, &str)]) {
+        let mut headers = vec![("Refer-To", refer_to)];
+        headers.extend_from_slice(extra);
+        self.request(dialog, "REFER", None, &headers);
+    }
+
+    /// A REFER progress NOTIFY (RFC 3515): Event: refer, a message/sipfrag `SIP/2.0 {status}`.
+    pub fn notify_sipfrag(&mut self, dialog: DialogId, status: u16, terminated: bool) {
+        let state = if terminated {
+            "terminated;reason=noresource"
+        } else {
+            "active;expires=60"
+        };
+        let body = format!("SIP/2.0 {status} Whatever\r\n").into_bytes();
+        self.request(
+            dialog,
+            "NOTIFY",
+            Some(("message/sipfrag;version=2.0", body)),
+            &[("Event", "refer"), ("Subscription-State", state)],
+        );
+    }
 }

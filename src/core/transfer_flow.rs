@@ -1,0 +1,1220 @@
+//! Blind transfers in the call layer: the platform's REFER on leg B drives a
+//! [`TransferAttempt`] (src/transfer/attempt.rs), and this file turns its actions into SIP and
+//! media commands, and feeds it what arrives.
+//!
+//! Decisions:
+//! - **REFER handoff.** The REFER goes to the carrier on leg A, in A's dialog (so its From is the
+//!   DID the customer dialled). The platform's REFER is answered only when the attempt says so:
+//!   never 2xx before the carrier's 2xx (or a decision to transfer locally).
+//! - **While an attempt runs, a BYE on one leg does not end the other**: the attempt decides. A
+//!   platform BYE right after the 202 leaves leg A up until the carrier releases it.
+//! - **NOTIFYs from the carrier are always answered 200**, even on an ended call (a final NOTIFY
+//!   overtaken by the carrier's BYE must not draw a 481 storm).
+//! - **Local transfer (fallback or `transfer = "local"`)**: a new leg C is INVITEd with a
+//!   G.711-only offer on a fresh port, routed as if the platform had dialled the target. When it
+//!   answers, C takes leg B's place in the call (B's port is freed, the relay moves the b side to
+//!   C's port), and B is kept aside as the "retired" platform leg until the platform (or
+//!   handoff, after a grace period) ends it. The customer's leg A is never touched except by a
+//!   re-INVITE back to G.711/sendrecv when its codec is not G.711 or it was on hold.
+//! - Attended REFERs (Refer-To with `?Replaces=`) are not handled here: they keep the relay path
+//!   until `attended.rs` takes them.
+
+use std::net::SocketAddr;
+
+use super::call::{Call, Leg, call_codecs};
+use super::dialog::{Dialog, Side};
+use super::routing;
+use super::shard::{ClientPurpose, CoreTimer, ShardCore};
+use super::transaction::{ClientTxId, ServerTxId};
+use super::{Event, MediaCommand, MediaSide, Output, Time};
+use crate::media::g711::G711Law;
+use crate::numbering::E164;
+use crate::sdp::{self, Direction, OriginState, RewritePlan};
+use crate::sip::{HeaderName, Message, Method, RequestBuilder};
+use crate::transfer::notify::{self, SIPFRAG_CONTENT_TYPE};
+use crate::transfer::{
+    PlatformReferTo, TransferAction, TransferAttempt, TransferOutcome, TransferRequest,
+    TransferSettings,
+};
+
+/// Client transactions a transfer sends.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TransferTx {
+    /// handoff's REFER to the carrier on leg A.
+    Refer,
+    /// A NOTIFY to the platform (leg B, or the retired platform leg).
+    PlatformNotify,
+    /// The local transfer's INVITE to the target (leg C).
+    FallbackInvite,
+    /// Re-INVITE of the customer's leg to G.711 and sendrecv after bridging.
+    CustomerReinvite,
+    /// A BYE ending the retired platform leg, or a leg C answered after it was abandoned.
+    LegBye,
+}
+
+/// The local transfer's new leg toward the target, until it is bridged.
+#[derive(Debug)]
+struct FallbackLeg {
+    leg: Leg,
+    client: ClientTxId,
+    /// The law the target answered with.
+    law: Option<G711Law>,
+    /// Abandoned (customer hung up): its port is already free; a late 2xx is ACKed and BYEd.
+    abandoned: bool,
+}
+
+/// The transfer state a call carries (see the module docs).
+#[derive(Debug)]
+pub struct CallTransfer {
+    attempt: TransferAttempt,
+    /// The platform's REFER (server transaction) and its bytes, to answer it.
+    refer: ServerTxId,
+    refer_request: Vec<u8>,
+    /// The platform sent `Refer-Sub: false`.
+    no_subscription: bool,
+    /// The customer's G.711 law (ringback encoding).
+    customer_law: G711Law,
+    fallback: Option<FallbackLeg>,
+    /// The platform leg B after leg C took its place.
+    retired_platform: Option<Leg>,
+    platform_gone: bool,
+    /// The relay's b side points at leg C's early media.
+    early_media: bool,
+    /// ReleaseCustomerLeg was asked: end the call once the actions are done.
+    release_customer: bool,
+    outcome: Option<TransferOutcome>,
+    /// The law leg C answered with, once bridged.
+    bridged_law: Option<G711Law>,
+}
+
+impl CallTransfer {
+    /// The attempt still needs input.
+    pub fn is_active(&self) -> bool {
+        !self.attempt.is_done()
+    }
+
+    /// Media ports this transfer holds outside the call's legs A and B.
+    pub fn ports_held(&self) -> usize {
+        self.fallback
+            .as_ref()
+            .map_or(0, |f| usize::from(f.leg.media_port.is_some()))
+    }
+
+    pub fn attempt(&self) -> &TransferAttempt {
+        &self.attempt
+    }
+
+    fn swapped(&self) -> bool {
+        self.retired_platform.is_some()
+    }
+}
+
+/// Which dialog a transfer request goes in.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum TransferLeg {
+    Customer,
+    /// Leg B, or the retired platform leg once C took B's place.
+    Platform,
+    Fallback,
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn header_value(message: &Message, names: &[&str]) -> Option<String> {
+    message
+        .headers()
+        .find(|h| names.iter().any(|n| h.name.eq_ignore_ascii_case(n)))
+        .map(|h| text(h.value).trim().to_string())
+}
+
+fn is_sdp(message: &Message) -> bool {
+    !message.body().is_empty()
+        && message
+            .header(HeaderName::ContentType)
+            .is_some_and(|ct| text(ct).to_ascii_lowercase().contains("application/sdp"))
+}
+
+/// The status of a message/sipfrag body (`SIP/2.0 200 OK`).
+fn sipfrag_status(body: &[u8]) -> Option<u16> {
+    let body = text(body);
+    let line = body.trim_start().lines().next()?;
+    let rest = line.strip_prefix("SIP/2.0")?;
+    let status: u16 = rest.split_whitespace().next()?.parse().ok()?;
+    (100..700).contains(&status).then_some(status)
+}
+
+/// The user part of the first SIP URI in a header value (`"x" <sip:+1555@h>;tag=..`).
+fn uri_user(value: &str) -> Option<String> {
+    let start = value.find("sip:").map(|i| i + 4)?;
+    let rest = &value[start..];
+    let end = rest.find('@')?;
+    let user = &rest[..end];
+    (!user.is_empty() && !user.contains(['<', '>', ';', ' '])).then(|| user.to_string())
+}
+
+fn host(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(v4) => v4.ip().to_string(),
+        SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
+    }
+}
+
+/// An in-dialog request on `dialog` (its CSeq advances).
+fn build_in_dialog(
+    dialog: &mut Dialog,
+    via: &str,
+    contact: &str,
+    method: Method,
+    extra: &[(String, String)],
+    body: Option<(&str, &[u8])>,
+) -> Option<Vec<u8>> {
+    let cseq = dialog.next_cseq();
+    let mut builder = RequestBuilder::new(method, &dialog.remote_target)
+        .header("Via", via)
+        .header("Max-Forwards", "70");
+    for route in &dialog.route_set {
+        builder = builder.header("Route", route);
+    }
+    builder = builder
+        .header("From", &dialog.local_party)
+        .header("To", &dialog.remote_party)
+        .header("Call-ID", &dialog.call_id)
+        .header("CSeq", format!("{cseq} {}", method.as_str()));
+    if method != Method::Bye {
+        builder = builder.header("Contact", contact);
+    }
+    for (name, value) in extra {
+        builder = builder.header(name, value);
+    }
+    if let Some((content_type, bytes)) = body {
+        builder = builder.body(content_type, bytes);
+    }
+    builder.build().ok()
+}
+
+/// ACK for a 2xx with CSeq `cseq` on `leg` (kept for re-sending).
+fn build_ack(leg: &mut Leg, via: &str, cseq: u32) -> Vec<u8> {
+    if let Some((acked, bytes)) = &leg.last_ack
+        && *acked == cseq
+    {
+        return bytes.clone();
+    }
+    let dialog = &leg.dialog;
+    let mut builder = RequestBuilder::new(Method::Ack, &dialog.remote_target)
+        .header("Via", via)
+        .header("Max-Forwards", "70");
+    for route in &dialog.route_set {
+        builder = builder.header("Route", route);
+    }
+    let bytes = builder
+        .header("From", &dialog.local_party)
+        .header("To", &dialog.remote_party)
+        .header("Call-ID", &dialog.call_id)
+        .header("CSeq", format!("{cseq} ACK"))
+        .build()
+        .unwrap_or_default();
+    leg.last_ack = Some((cseq, bytes.clone()));
+    bytes
+}
+
+/// What a peer's SDP says about its media.
+struct PeerMedia {
+    rtp: Option<SocketAddr>,
+    rtcp: Option<SocketAddr>,
+    direction: Direction,
+    /// The law of its first audio codec (`None`: not G.711).
+    law: Option<G711Law>,
+}
+
+fn peer_media(body: &[u8], advertise: std::net::IpAddr) -> Option<PeerMedia> {
+    let plan = RewritePlan {
+        advertise,
+        audio_ports: vec![2],
+        codecs: Vec::new(),
+        rtcp_mux: false,
+        origin: OriginState::new(1, 1),
+    };
+    let rewritten = sdp::rewrite(body, &plan).ok()?;
+    let law = rewritten
+        .first_audio_codec()
+        .and_then(|c| G711Law::from_name(&c.name));
+    Some(PeerMedia {
+        rtp: rewritten.remote_rtp,
+        rtcp: rewritten.remote_rtcp,
+        direction: rewritten.direction,
+        law,
+    })
+}
+
+fn law_of(codec: Option<&str>) -> Option<G711Law> {
+    codec.and_then(G711Law::from_name)
+}
+
+impl ShardCore {
+    // ------------------------------------------------------------ requests in
+
+    /// A request in one of the call's dialogs that the transfer handles. `true` when it took it
+    /// (and answered it).
+    pub(super) fn transfer_takes_request(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        seq: u64,
+        side: Side,
+        method: Method,
+        request: &Message,
+    ) -> bool {
+        let Some(call) = self.calls.get(&seq) else {
+            return false;
+        };
+        let active = call.transfer.as_ref().is_some_and(|t| t.is_active());
+        match (method, side) {
+            (Method::Bye, _) if active && !call.is_ended() => {
+                self.reply(now, tx, request, 200, "OK", &[]);
+                self.transfer_bye(now, seq, side);
+                true
+            }
+            (Method::Notify, Side::A) if call.transfer.is_some() => {
+                self.reply(now, tx, request, 200, "OK", &[]);
+                let is_refer_event = header_value(request, &["Event", "o"])
+                    .is_some_and(|e| e.to_ascii_lowercase().starts_with("refer"));
+                if active
+                    && is_refer_event
+                    && let Some(status) = sipfrag_status(request.body())
+                {
+                    if let Some(transfer) = self.call_transfer(seq) {
+                        transfer.attempt.on_notify_sipfrag(now, status);
+                    }
+                    self.drive_transfer(now, seq);
+                }
+                true
+            }
+            (Method::Refer, Side::B) => {
+                if call.is_ended() || call.state != super::call::CallState::Established {
+                    return false;
+                }
+                let Some(value) = header_value(request, &["Refer-To", "r"]) else {
+                    self.reply(now, tx, request, 400, "Bad Request (no Refer-To)", &[]);
+                    return true;
+                };
+                let refer_to = match PlatformReferTo::parse(&value) {
+                    Ok(refer_to) => refer_to,
+                    Err(error) => {
+                        self.reply(
+                            now,
+                            tx,
+                            request,
+                            400,
+                            &format!("Bad Request (Refer-To: {error})"),
+                            &[],
+                        );
+                        return true;
+                    }
+                };
+                // attended.rs translates the Replaces for the carrier (holding the REFER while
+                // another shard answers), or takes the whole REFER to join the calls locally.
+                let translated_replaces = if refer_to.is_attended() {
+                    match self.attended_refer(now, tx, seq, side, request) {
+                        Some(replaces) => Some(replaces),
+                        None => return true,
+                    }
+                } else {
+                    None
+                };
+                let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
+                let in_order = self
+                    .calls
+                    .get_mut(&seq)
+                    .is_some_and(|c| c.b.dialog.accept_remote_cseq(cseq));
+                if !in_order {
+                    self.reply(
+                        now,
+                        tx,
+                        request,
+                        500,
+                        "Server Internal Error (CSeq out of order)",
+                        &[],
+                    );
+                    return true;
+                }
+                if active {
+                    self.reply(now, tx, request, 491, "Request Pending", &[]);
+                    return true;
+                }
+                self.start_transfer(now, tx, seq, request, refer_to, translated_replaces);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A request in a retired platform leg (after a local transfer). `true` when answered.
+    pub(super) fn retired_dialog_request(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        request: &Message,
+        to_tag: &str,
+    ) -> bool {
+        let Some(&seq) = self.retired_dialogs.get(to_tag) else {
+            return false;
+        };
+        if request.method() != Some(Method::Bye) {
+            return false;
+        }
+        self.reply(now, tx, request, 200, "OK", &[]);
+        self.retired_dialogs.remove(to_tag);
+        if let Some(transfer) = self.call_transfer(seq) {
+            transfer.platform_gone = true;
+            transfer.attempt.on_transferor_bye(now);
+        }
+        self.drive_transfer(now, seq);
+        true
+    }
+
+    fn call_transfer(&mut self, seq: u64) -> Option<&mut CallTransfer> {
+        self.calls
+            .get_mut(&seq)
+            .and_then(|c| c.transfer.as_deref_mut())
+    }
+
+    fn start_transfer(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        seq: u64,
+        request: &Message,
+        refer_to: PlatformReferTo,
+        translated_replaces: Option<String>,
+    ) {
+        let identity = self.contact(Some(seq));
+        let wall_clock = self.wall_clock;
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return;
+        };
+        let Some(carrier) = call.config.trunks.get(call.a.trunk) else {
+            return;
+        };
+        let settings = TransferSettings::for_trunk(carrier, call.config.sbc.refer_timeout_ms);
+        let no_subscription =
+            header_value(request, &["Refer-Sub"]).is_some_and(|v| v.eq_ignore_ascii_case("false"));
+        let transfer_request = TransferRequest {
+            conversation: call.conversation.clone(),
+            refer_to,
+            translated_replaces,
+            referred_by: header_value(request, &["Referred-By", "b"]),
+            p_asserted_identity: header_value(request, &["P-Asserted-Identity"]),
+            handoff_identity: identity,
+            notify_platform: !no_subscription,
+            wall_clock,
+        };
+        let customer_law = law_of(call.audio_codec.as_deref()).unwrap_or(G711Law::Ulaw);
+        let attempt = TransferAttempt::start(now, transfer_request, settings);
+        call.transfer = Some(Box::new(CallTransfer {
+            attempt,
+            refer: tx,
+            refer_request: request.as_bytes().to_vec(),
+            no_subscription,
+            customer_law,
+            fallback: None,
+            retired_platform: None,
+            platform_gone: false,
+            early_media: false,
+            release_customer: false,
+            outcome: None,
+            bridged_law: None,
+        }));
+        self.drive_transfer(now, seq);
+    }
+
+    /// A BYE (already answered 200) on leg `side` while the call's transfer is active.
+    fn transfer_bye(&mut self, now: Time, seq: u64, side: Side) {
+        let Some(transfer) = self.call_transfer(seq) else {
+            return;
+        };
+        let swapped = transfer.swapped();
+        match side {
+            Side::A => transfer.attempt.on_bye_from_carrier(now),
+            Side::B if !swapped => {
+                transfer.platform_gone = true;
+                transfer.attempt.on_transferor_bye(now);
+            }
+            // Leg C (in B's place) hung up: the call ends as any call would.
+            Side::B => {}
+        }
+        self.drive_transfer(now, seq);
+        if self.calls.get(&seq).is_none_or(|c| c.is_ended()) {
+            return;
+        }
+        match side {
+            Side::A => {
+                if swapped {
+                    self.send_bye(now, seq, Side::B);
+                }
+                let handed_off = self
+                    .calls
+                    .get(&seq)
+                    .and_then(|c| c.transfer.as_ref())
+                    .is_some_and(|t| t.outcome == Some(TransferOutcome::HandedOff));
+                let reason = if handed_off {
+                    "handed_off"
+                } else {
+                    "bye_from_a"
+                };
+                self.end_call(now, seq, reason, None);
+            }
+            Side::B if swapped => {
+                self.send_bye(now, seq, Side::A);
+                self.end_call(now, seq, "bye_from_b", None);
+            }
+            Side::B => {}
+        }
+    }
+
+    // ----------------------------------------------------------- responses in
+
+    pub(super) fn on_transfer_response(
+        &mut self,
+        now: Time,
+        seq: u64,
+        what: TransferTx,
+        status: u16,
+        response: &Message,
+    ) {
+        match what {
+            TransferTx::Refer => {
+                if status >= 200 {
+                    if let Some(transfer) = self.call_transfer(seq) {
+                        transfer.attempt.on_refer_response(now, status);
+                    }
+                    self.drive_transfer(now, seq);
+                }
+            }
+            TransferTx::FallbackInvite => self.on_fallback_response(now, seq, status, response),
+            TransferTx::CustomerReinvite => {
+                if status < 200 {
+                    return;
+                }
+                if let Some(call) = self.calls.get_mut(&seq) {
+                    call.reinvite_pending = false;
+                }
+                if (200..300).contains(&status) {
+                    self.on_customer_reinvite_answer(seq, response);
+                }
+            }
+            TransferTx::PlatformNotify | TransferTx::LegBye => {}
+        }
+    }
+
+    /// A transfer transaction got no final response.
+    pub(super) fn on_transfer_timeout(&mut self, now: Time, seq: u64, what: TransferTx) {
+        match what {
+            TransferTx::Refer => {
+                if let Some(transfer) = self.call_transfer(seq) {
+                    transfer.attempt.on_refer_response(now, 408);
+                }
+                self.drive_transfer(now, seq);
+            }
+            TransferTx::FallbackInvite => self.fallback_failed(now, seq, 408),
+            TransferTx::CustomerReinvite => {
+                if let Some(call) = self.calls.get_mut(&seq) {
+                    call.reinvite_pending = false;
+                }
+            }
+            TransferTx::PlatformNotify | TransferTx::LegBye => {}
+        }
+    }
+
+    /// A retransmitted 2xx to one of the transfer's INVITEs: ACK it again.
+    pub(super) fn reack_transfer(&mut self, seq: u64, what: TransferTx, response: &Message) {
+        let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
+        match what {
+            TransferTx::CustomerReinvite => self.send_ack(seq, Side::A, cseq),
+            TransferTx::FallbackInvite => {
+                let branch = self.ids.branch();
+                let via = self.via(Some(seq), &branch);
+                let Some(call) = self.calls.get_mut(&seq) else {
+                    return;
+                };
+                let leg = match call.transfer.as_mut().and_then(|t| t.fallback.as_mut()) {
+                    Some(fallback) => &mut fallback.leg,
+                    None => &mut call.b,
+                };
+                let (to, ack) = (leg.dialog.peer, build_ack(leg, &via, cseq));
+                self.transmit(to, ack);
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn on_transfer_timer(&mut self, now: Time, seq: u64) {
+        if let Some(transfer) = self.call_transfer(seq) {
+            transfer.attempt.on_timer(now);
+        }
+        self.drive_transfer(now, seq);
+    }
+
+    /// The call ended by another path (drain, ACK timeout...): leg C goes too.
+    pub(super) fn transfer_call_ended(&mut self, now: Time, seq: u64) {
+        let Some(transfer) = self.call_transfer(seq) else {
+            return;
+        };
+        let Some(fallback) = transfer.fallback.as_mut() else {
+            return;
+        };
+        if fallback.abandoned {
+            return;
+        }
+        fallback.abandoned = true;
+        let (client, port) = (fallback.client, fallback.leg.media_port.take());
+        self.txn.cancel(now, client);
+        if let Some(port) = port {
+            let _ = self.pool.release(port);
+        }
+    }
+
+    /// The call is reaped: its retired platform leg is forgotten too.
+    pub(super) fn forget_transfer_dialogs(&mut self, call: &Call) {
+        if let Some(retired) = call
+            .transfer
+            .as_ref()
+            .and_then(|t| t.retired_platform.as_ref())
+        {
+            self.retired_dialogs.remove(&retired.dialog.local_tag);
+        }
+    }
+
+    // ---------------------------------------------------------- the actions
+
+    /// Perform every action the attempt asked for.
+    fn drive_transfer(&mut self, now: Time, seq: u64) {
+        while let Some(action) = self
+            .call_transfer(seq)
+            .and_then(|t| t.attempt.poll_action())
+        {
+            self.perform(now, seq, action);
+        }
+        let release = self
+            .call_transfer(seq)
+            .is_some_and(|t| std::mem::take(&mut t.release_customer) && t.outcome.is_some());
+        if release && self.calls.get(&seq).is_some_and(|c| !c.is_ended()) {
+            let handed_off = self
+                .call_transfer(seq)
+                .is_some_and(|t| t.outcome == Some(TransferOutcome::HandedOff));
+            let reason = if handed_off {
+                "handed_off"
+            } else {
+                "transfer_failed"
+            };
+            self.end_call(now, seq, reason, None);
+        }
+    }
+
+    fn perform(&mut self, now: Time, seq: u64, action: TransferAction) {
+        match action {
+            TransferAction::SendRefer { refer_to, headers } => {
+                let mut extra = vec![("Refer-To".to_string(), refer_to)];
+                extra.extend(headers);
+                let sent = self.transfer_request(
+                    now,
+                    seq,
+                    TransferLeg::Customer,
+                    Method::Refer,
+                    &extra,
+                    None,
+                    TransferTx::Refer,
+                );
+                if sent.is_none()
+                    && let Some(transfer) = self.call_transfer(seq)
+                {
+                    transfer.attempt.on_refer_response(now, 503);
+                }
+            }
+            TransferAction::AnswerPlatform { status } => self.answer_platform(now, seq, status),
+            TransferAction::RelayNotify {
+                status,
+                subscription_ends,
+            }
+            | TransferAction::NotifyPlatform {
+                status,
+                subscription_ends,
+            } => {
+                let extra = vec![
+                    ("Event".to_string(), notify::REFER_EVENT.to_string()),
+                    (
+                        "Subscription-State".to_string(),
+                        notify::subscription_state(subscription_ends, 60),
+                    ),
+                ];
+                let body = notify::sipfrag_body(status);
+                self.transfer_request(
+                    now,
+                    seq,
+                    TransferLeg::Platform,
+                    Method::Notify,
+                    &extra,
+                    Some((SIPFRAG_CONTENT_TYPE, body.as_bytes())),
+                    TransferTx::PlatformNotify,
+                );
+            }
+            TransferAction::StartFallbackInvite {
+                target,
+                target_e164,
+            } => {
+                if let Err(status) = self.start_fallback(now, seq, &target, target_e164.as_ref())
+                    && let Some(transfer) = self.call_transfer(seq)
+                {
+                    transfer.attempt.on_fallback_response(now, status, false);
+                }
+            }
+            TransferAction::RelayFallbackEarlyMedia => {
+                let Some(call) = self.calls.get_mut(&seq) else {
+                    return;
+                };
+                let Some(transfer) = call.transfer.as_deref_mut() else {
+                    return;
+                };
+                let Some(fallback) = transfer.fallback.as_ref() else {
+                    return;
+                };
+                transfer.early_media = true;
+                let (b, law_b) = (fallback.leg.media(), fallback.law);
+                let (a, law_a) = (call.a.media(), Some(transfer.customer_law));
+                let id = call.id;
+                self.media(MediaCommand::Update { call: id, a, b });
+                self.media(MediaCommand::SetLaws {
+                    call: id,
+                    a: law_a,
+                    b: law_b,
+                });
+            }
+            TransferAction::CancelFallbackInvite => self.transfer_call_ended(now, seq),
+            TransferAction::StartLocalJoin => {
+                // An attended REFER failed with on_refer_failure = "local": attended.rs joins
+                // the two calls, and takes the attempt with it.
+                if let Some(transfer) = self.calls.get_mut(&seq).and_then(|c| c.transfer.take()) {
+                    let transfer = *transfer;
+                    self.adopt_local_join(
+                        now,
+                        seq,
+                        transfer.attempt,
+                        transfer.refer,
+                        &transfer.refer_request,
+                        transfer.platform_gone,
+                    );
+                }
+            }
+            TransferAction::StartRingback => {
+                let Some(call) = self.calls.get(&seq) else {
+                    return;
+                };
+                let tone = call
+                    .config
+                    .trunks
+                    .get(call.a.trunk)
+                    .map(|t| t.ringback_tone)
+                    .unwrap_or(crate::config::RingbackTone::Us);
+                let law = call
+                    .transfer
+                    .as_ref()
+                    .map_or(G711Law::Ulaw, |t| t.customer_law);
+                let id = call.id;
+                self.media(MediaCommand::StartRingback {
+                    call: id,
+                    toward: MediaSide::A,
+                    tone,
+                    law,
+                });
+            }
+            TransferAction::StopRingback => {
+                if let Some(call) = self.calls.get(&seq) {
+                    let id = call.id;
+                    self.media(MediaCommand::StopRingback { call: id });
+                }
+            }
+            TransferAction::BridgeFallback => self.bridge_fallback(now, seq),
+            TransferAction::TearDownPlatformLeg => self.tear_down_platform(now, seq),
+            // Attended only (attended.rs).
+            TransferAction::TearDownReplacedPlatformLeg => {}
+            TransferAction::ReleaseCustomerLeg => {
+                self.send_bye(now, seq, Side::A);
+                if let Some(transfer) = self.call_transfer(seq) {
+                    transfer.release_customer = true;
+                }
+            }
+            TransferAction::ArmTimer { at } => {
+                self.set_timer(at, CoreTimer::Transfer { call: seq });
+            }
+            TransferAction::Finished(record) => {
+                if let Some(transfer) = self.call_transfer(seq) {
+                    transfer.outcome = Some(record.outcome);
+                }
+                self.metrics.record_transfer(&record);
+                self.event(Event::Transfer(Box::new(record)));
+            }
+        }
+    }
+
+    fn media(&mut self, command: MediaCommand) {
+        self.outputs.push_back(Output::Media(command));
+    }
+
+    fn answer_platform(&mut self, now: Time, seq: u64, status: u16) {
+        let Some(transfer) = self.call_transfer(seq) else {
+            return;
+        };
+        let (tx, bytes) = (transfer.refer, transfer.refer_request.clone());
+        let mut extra = Vec::new();
+        if transfer.no_subscription && (200..300).contains(&status) {
+            extra.push(("Refer-Sub", "false".to_string()));
+        }
+        let Ok(request) = Message::parse_framing(&bytes) else {
+            return;
+        };
+        self.reply(
+            now,
+            tx,
+            &request,
+            status,
+            notify::reason_phrase(status),
+            &extra,
+        );
+    }
+
+    /// Send `method` in the dialog of `leg`; `None` when that leg is gone or sending failed.
+    #[allow(clippy::too_many_arguments)]
+    fn transfer_request(
+        &mut self,
+        now: Time,
+        seq: u64,
+        leg: TransferLeg,
+        method: Method,
+        extra: &[(String, String)],
+        body: Option<(&str, &[u8])>,
+        what: TransferTx,
+    ) -> Option<ClientTxId> {
+        let branch = self.ids.branch();
+        let via = self.via(Some(seq), &branch);
+        let contact = self.contact(Some(seq));
+        let call = self.calls.get_mut(&seq)?;
+        let target = match leg {
+            TransferLeg::Customer => &mut call.a,
+            TransferLeg::Platform => {
+                match call
+                    .transfer
+                    .as_mut()
+                    .and_then(|t| t.retired_platform.as_mut())
+                {
+                    Some(retired) => retired,
+                    None => &mut call.b,
+                }
+            }
+            TransferLeg::Fallback => &mut call.transfer.as_mut()?.fallback.as_mut()?.leg,
+        };
+        let bytes = build_in_dialog(&mut target.dialog, &via, &contact, method, extra, body)?;
+        let peer = target.dialog.peer;
+        let client = self
+            .txn
+            .send_request(now, peer, method, &branch, bytes)
+            .ok()?;
+        self.track_client(client, ClientPurpose::Transfer { call: seq, what });
+        if let Some(call) = self.calls.get_mut(&seq) {
+            call.outstanding += 1;
+        }
+        Some(client)
+    }
+
+    fn tear_down_platform(&mut self, now: Time, seq: u64) {
+        let Some(transfer) = self.call_transfer(seq) else {
+            return;
+        };
+        let already_gone = std::mem::replace(&mut transfer.platform_gone, true);
+        // The retired leg stays indexed until the reap: a platform BYE crossing ours gets 200.
+        if transfer.swapped() {
+            if !already_gone {
+                self.transfer_request(
+                    now,
+                    seq,
+                    TransferLeg::Platform,
+                    Method::Bye,
+                    &[],
+                    None,
+                    TransferTx::LegBye,
+                );
+            }
+        } else if !already_gone {
+            self.send_bye(now, seq, Side::B);
+        }
+    }
+
+    // ------------------------------------------------------- local transfer
+
+    /// INVITE the target as if the platform had called it. `Err(status)` when it cannot be.
+    fn start_fallback(
+        &mut self,
+        now: Time,
+        seq: u64,
+        target: &str,
+        target_e164: Option<&E164>,
+    ) -> Result<(), u16> {
+        let call = self.calls.get(&seq).ok_or(500u16)?;
+        let config = call.config.clone();
+        let user = target_e164
+            .map(|n| n.as_str().to_string())
+            .unwrap_or_else(|| target.to_string());
+        let route = routing::route_call(&config, call.b.trunk, &user).map_err(|_| 404u16)?;
+        let trunk = config.trunks.get(route.to_trunk).ok_or(404u16)?;
+        let customer = uri_user(&call.a.dialog.remote_party).unwrap_or_else(|| "anonymous".into());
+        let port = self.pool.allocate().ok_or(503u16)?;
+        let advertise = config.sbc.advertise;
+        let tag = self.ids.tag();
+        let call_id = self.ids.call_id();
+        let branch = self.ids.branch();
+        let via = self.via(Some(seq), &branch);
+        let contact = self.contact(Some(seq));
+        let plan = RewritePlan {
+            advertise,
+            audio_ports: vec![port],
+            codecs: trunk.codecs.clone(),
+            rtcp_mux: false,
+            origin: OriginState::new(self.rng.next_u64() >> 2, 1),
+        };
+        let offer = sdp::g711_offer(&plan, Direction::SendRecv);
+        let peer = trunk.peer;
+        let from = format!(
+            "<sip:{customer}@{}>;tag={tag}",
+            host(SocketAddr::new(advertise, 0))
+        );
+        let to = format!("<sip:{user}@{}>", host(peer));
+        let uri = format!("sip:{user}@{peer}");
+        let mut builder = RequestBuilder::new(Method::Invite, &uri)
+            .header("Via", &via)
+            .header("Max-Forwards", "70")
+            .header("From", &from)
+            .header("To", &to)
+            .header("Call-ID", &call_id)
+            .header("CSeq", "1 INVITE")
+            .header("Contact", &contact)
+            .header("Allow", super::ALLOW)
+            .header("Supported", super::SUPPORTED);
+        for (name, value) in &trunk.headers {
+            builder = builder.header(name, value);
+        }
+        let bytes = builder.body("application/sdp", &offer.bytes).build();
+        let sent = bytes.ok().and_then(|bytes| {
+            self.txn
+                .send_request(now, peer, Method::Invite, &branch, bytes)
+                .ok()
+        });
+        let Some(client) = sent else {
+            let _ = self.pool.release(port);
+            return Err(503);
+        };
+        let leg = Leg {
+            dialog: Dialog {
+                call_id,
+                local_tag: tag,
+                remote_tag: None,
+                local_party: from,
+                remote_party: to,
+                local_cseq: 1,
+                remote_cseq: None,
+                remote_target: uri,
+                route_set: Vec::new(),
+                peer,
+            },
+            trunk: route.to_trunk,
+            media_port: Some(port),
+            remote_rtp: None,
+            remote_rtcp: None,
+            rtcp_mux: false,
+            origin: offer.origin,
+            pending_2xx: None,
+            last_ack: None,
+            direction: Direction::SendRecv,
+        };
+        self.track_client(
+            client,
+            ClientPurpose::Transfer {
+                call: seq,
+                what: TransferTx::FallbackInvite,
+            },
+        );
+        let call = self.calls.get_mut(&seq).ok_or(500u16)?;
+        call.outstanding += 1;
+        if let Some(transfer) = call.transfer.as_deref_mut() {
+            transfer.fallback = Some(FallbackLeg {
+                leg,
+                client,
+                law: None,
+                abandoned: false,
+            });
+        }
+        Ok(())
+    }
+
+    fn on_fallback_response(&mut self, now: Time, seq: u64, status: u16, response: &Message) {
+        if status == 100 {
+            return;
+        }
+        let branch = self.ids.branch();
+        let via = self.via(Some(seq), &branch);
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return;
+        };
+        let advertise = call.config.sbc.advertise;
+        let Some(fallback) = call
+            .transfer
+            .as_deref_mut()
+            .and_then(|t| t.fallback.as_mut())
+        else {
+            return;
+        };
+        let leg = &mut fallback.leg;
+        if let Ok(to) = response.to()
+            && let Some(tag) = to.tag()
+        {
+            let value = response
+                .header(HeaderName::To)
+                .map(text)
+                .unwrap_or_default();
+            if (200..300).contains(&status) {
+                leg.dialog.remote_tag = None;
+            }
+            leg.dialog.set_remote_tag(tag, &value);
+        }
+        let with_sdp = is_sdp(response);
+        if with_sdp
+            && let Some(PeerMedia {
+                rtp,
+                rtcp,
+                direction,
+                law,
+            }) = peer_media(response.body(), advertise)
+        {
+            leg.remote_rtp = rtp;
+            leg.remote_rtcp = rtcp;
+            leg.direction = direction;
+            fallback.law = law.or(fallback.law);
+        }
+        if (200..300).contains(&status) {
+            if let Some(contact) = response.contacts().next().and_then(Result::ok) {
+                leg.dialog.set_remote_target(contact.uri.as_str());
+            }
+            let mut routes: Vec<String> = response
+                .header_values(HeaderName::RecordRoute)
+                .map(text)
+                .collect();
+            routes.reverse();
+            leg.dialog.route_set = routes;
+            let cseq = response.cseq().map(|c| c.seq).unwrap_or(1);
+            let ack = build_ack(leg, &via, cseq);
+            let to = leg.dialog.peer;
+            let abandoned = fallback.abandoned;
+            self.transmit(to, ack);
+            if abandoned {
+                // Answered after the customer left: hang it up.
+                self.transfer_request(
+                    now,
+                    seq,
+                    TransferLeg::Fallback,
+                    Method::Bye,
+                    &[],
+                    None,
+                    TransferTx::LegBye,
+                );
+                return;
+            }
+        } else if status >= 300 {
+            self.fallback_failed(now, seq, status);
+            return;
+        }
+        if fallback_abandoned(self.calls.get(&seq)) {
+            return;
+        }
+        if let Some(transfer) = self.call_transfer(seq) {
+            transfer.attempt.on_fallback_response(now, status, with_sdp);
+        }
+        self.drive_transfer(now, seq);
+    }
+
+    /// Leg C failed (or timed out): free it, let A and B's media flow again, tell the attempt.
+    fn fallback_failed(&mut self, now: Time, seq: u64, status: u16) {
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return;
+        };
+        let Some(transfer) = call.transfer.as_deref_mut() else {
+            return;
+        };
+        let Some(mut fallback) = transfer.fallback.take() else {
+            return;
+        };
+        if let Some(port) = fallback.leg.media_port.take() {
+            let _ = self.pool.release(port);
+        }
+        if fallback.abandoned {
+            return;
+        }
+        let restore = std::mem::take(&mut transfer.early_media);
+        let law_a = law_of(call.audio_codec.as_deref());
+        let (id, a, b) = (call.id, call.a.media(), call.b.media());
+        if restore && !call.is_ended() {
+            self.media(MediaCommand::Update { call: id, a, b });
+            self.media(MediaCommand::SetLaws {
+                call: id,
+                a: law_a,
+                b: law_a,
+            });
+        }
+        if let Some(transfer) = self.call_transfer(seq) {
+            transfer.attempt.on_fallback_response(now, status, false);
+        }
+        self.drive_transfer(now, seq);
+    }
+
+    /// Leg C answered: it takes leg B's place; B is retired until the platform leaves.
+    fn bridge_fallback(&mut self, now: Time, seq: u64) {
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return;
+        };
+        let Some(transfer) = call.transfer.as_deref_mut() else {
+            return;
+        };
+        let Some(fallback) = transfer.fallback.take() else {
+            return;
+        };
+        let mut old_b = std::mem::replace(&mut call.b, fallback.leg);
+        let old_port = old_b.media_port.take();
+        old_b.pending_2xx = None;
+        let (old_tag, new_tag) = (
+            old_b.dialog.local_tag.clone(),
+            call.b.dialog.local_tag.clone(),
+        );
+        let on_hold =
+            old_b.direction != Direction::SendRecv || call.a.direction != Direction::SendRecv;
+        let keep_retired = !transfer.platform_gone;
+        transfer.retired_platform = Some(old_b);
+        transfer.early_media = false;
+        transfer.bridged_law = fallback.law;
+        let law_a = law_of(call.audio_codec.as_deref());
+        let law_c = fallback.law;
+        let trunks = &call.config.trunks;
+        let a_codecs = trunks.get(call.a.trunk).map(|t| t.codecs.clone());
+        let c_codecs = trunks.get(call.b.trunk).map(|t| t.codecs.clone());
+        call.codecs = call_codecs(&a_codecs.unwrap_or_default(), &c_codecs.unwrap_or_default())
+            .unwrap_or_else(|| vec!["PCMU".to_string(), "PCMA".to_string()]);
+        let (id, a, b) = (call.id, call.a.media(), call.b.media());
+        self.dialogs.remove(&old_tag);
+        self.dialogs.insert(new_tag, (seq, Side::B));
+        if keep_retired {
+            self.retired_dialogs.insert(old_tag, seq);
+        }
+        if let Some(port) = old_port {
+            let _ = self.pool.release(port);
+        }
+        self.media(MediaCommand::Update { call: id, a, b });
+        self.media(MediaCommand::SetLaws {
+            call: id,
+            a: law_a,
+            b: law_c,
+        });
+        if law_a.is_none() || on_hold {
+            self.reinvite_customer(now, seq);
+        }
+    }
+
+    /// Re-INVITE leg A with a G.711-only sendrecv offer.
+    fn reinvite_customer(&mut self, now: Time, seq: u64) {
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return;
+        };
+        let plan = RewritePlan {
+            advertise: call.config.sbc.advertise,
+            audio_ports: vec![call.a.media_port.unwrap_or(0)],
+            codecs: call
+                .config
+                .trunks
+                .get(call.a.trunk)
+                .map(|t| t.codecs.clone())
+                .unwrap_or_default(),
+            rtcp_mux: call.a.rtcp_mux,
+            origin: call.a.origin,
+        };
+        let offer = sdp::g711_offer(&plan, Direction::SendRecv);
+        call.a.origin = offer.origin;
+        call.reinvite_pending = true;
+        let sent = self.transfer_request(
+            now,
+            seq,
+            TransferLeg::Customer,
+            Method::Invite,
+            &[],
+            Some(("application/sdp", &offer.bytes)),
+            TransferTx::CustomerReinvite,
+        );
+        if sent.is_none()
+            && let Some(call) = self.calls.get_mut(&seq)
+        {
+            call.reinvite_pending = false;
+        }
+    }
+
+    fn on_customer_reinvite_answer(&mut self, seq: u64, response: &Message) {
+        let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
+        if let Some(call) = self.calls.get_mut(&seq)
+            && let Some(contact) = response.contacts().next().and_then(Result::ok)
+        {
+            call.a.dialog.set_remote_target(contact.uri.as_str());
+        }
+        self.send_ack(seq, Side::A, cseq);
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return;
+        };
+        if call.is_ended() || !is_sdp(response) {
+            return;
+        }
+        let Some(PeerMedia {
+            rtp,
+            rtcp,
+            direction,
+            law,
+        }) = peer_media(response.body(), call.config.sbc.advertise)
+        else {
+            return;
+        };
+        call.a.remote_rtp = rtp;
+        call.a.remote_rtcp = rtcp;
+        call.a.direction = direction;
+        if let Some(law) = law {
+            call.audio_codec = Some(law_name(law).to_string());
+            if let Some(transfer) = call.transfer.as_deref_mut() {
+                transfer.customer_law = law;
+            }
+        }
+        let b_law = call.transfer.as_ref().and_then(|t| t.bridged_law);
+        let (id, a, b) = (call.id, call.a.media(), call.b.media());
+        self.media(MediaCommand::Update { call: id, a, b });
+        if law.is_some() {
+            self.media(MediaCommand::SetLaws {
+                call: id,
+                a: law,
+                b: b_law,
+            });
+        }
+    }
+}
+
+fn fallback_abandoned(call: Option<&Call>) -> bool {
+    call.and_then(|c| c.transfer.as_ref())
+        .and_then(|t| t.fallback.as_ref())
+        .is_some_and(|f| f.abandoned)
+}
+
+fn law_name(law: G711Law) -> &'static str {
+    match law {
+        G711Law::Ulaw => "PCMU",
+        G711Law::Alaw => "PCMA",
+    }
+}

@@ -1,0 +1,83 @@
+//! Ringback commands: with ringback = "local" (UK tone) ringback toward the customer starts with
+//! the REFER and stops when the carrier takes the call; with "auto" it starts on the fallback leg's
+//! 180 and stops before A is moved onto leg C's port.
+
+use handoff::core::MediaCommand;
+use handoff::sim::transfer_flows;
+use handoff::sim::{PLATFORM, Sim, SimOptions};
+
+/// Sipfrag statuses of the NOTIFYs the platform received (a clean link delivers each once).
+fn platform_notifies(sim: &Sim) -> Vec<u16> {
+    sim.ua_ref(PLATFORM)
+        .received
+        .iter()
+        .filter(|bytes| bytes.starts_with(b"NOTIFY "))
+        .filter_map(|bytes| {
+            let text = String::from_utf8_lossy(bytes);
+            let body = text.split("\r\n\r\n").nth(1)?.to_string();
+            transfer_flows::sipfrag_status(body.as_bytes())
+        })
+        .collect()
+}
+
+fn run(
+    config: std::sync::Arc<handoff::config::Config>,
+    flow: impl FnOnce(&mut Sim) -> Result<(), String>,
+) -> Sim {
+    let mut sim = Sim::new(SimOptions::default().config(config));
+    if let Err(error) = flow(&mut sim) {
+        panic!("{error}");
+    }
+    sim
+}
+
+#[allow(dead_code)]
+fn position(sim: &Sim, wanted: impl Fn(&MediaCommand) -> bool) -> Option<usize> {
+    sim.media.iter().position(|(_, c)| wanted(c))
+}
+
+#[test]
+fn local_ringback_plays_while_the_carrier_works() {
+    let sim = run(
+        transfer_flows::ringback_local_config(),
+        transfer_flows::ringback_commands,
+    );
+    assert_eq!(platform_notifies(&sim), vec![200]);
+    let starts = sim
+        .media
+        .iter()
+        .filter(|(_, c)| matches!(c, MediaCommand::StartRingback { .. }))
+        .count();
+    assert_eq!(starts, 1);
+}
+
+#[test]
+fn auto_ringback_starts_on_the_fallback_180_and_stops_before_the_move() {
+    let sim = run(transfer_flows::standard(), |s| {
+        transfer_flows::refer_rejected_fallback(s, 403)
+    });
+    let start = position(&sim, |c| {
+        matches!(
+            c,
+            MediaCommand::StartRingback {
+                toward: handoff::core::MediaSide::A,
+                tone: handoff::config::RingbackTone::Us,
+                law: handoff::media::g711::G711Law::Ulaw,
+                ..
+            }
+        )
+    });
+    let stop = position(&sim, |c| matches!(c, MediaCommand::StopRingback { .. }));
+    let original_b = sim.media.iter().find_map(|(_, c)| match c {
+        MediaCommand::Open { b, .. } => Some(b.local_port),
+        _ => None,
+    });
+    let moved = position(
+        &sim,
+        |c| matches!(c, MediaCommand::Update { b, .. } if Some(b.local_port) != original_b),
+    );
+    assert!(
+        start.is_some() && start < stop && stop < moved,
+        "{start:?} {stop:?} {moved:?}"
+    );
+}

@@ -1,0 +1,67 @@
+//! Transfer seed sweep: every blind transfer flow (src/sim/transfer_flows.rs) under 200 seeds, each
+//! seed choosing the shard count and a faulty network: 5% loss, plus duplication, reordering and
+//! jitter. Any failure prints the seed; `HANDOFF_SEED=N cargo test --test sim_transfer_seed_sweep`
+//! replays just that seed (add HANDOFF_SIM_TRACE=1 for the ladder).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use handoff::sim::transfer_flows::FLOWS;
+use handoff::sim::{LinkProfile, Sim, SimOptions, SimRng};
+
+const SEEDS: u64 = 200;
+
+/// The network and shard count a seed stands for.
+fn options(seed: u64) -> SimOptions {
+    let mut rng = SimRng::new(seed ^ 0x7472_616e_7366_6572);
+    let link = LinkProfile {
+        loss: 0.05,
+        duplicate: rng.below(11) as f64 / 100.0,
+        reorder: rng.below(21) as f64 / 100.0,
+        reorder_ms: 5 + rng.below(60),
+        delay_ms: 1 + rng.below(20),
+        jitter_ms: rng.below(15),
+    };
+    SimOptions::default()
+        .seed(seed)
+        .shards(1 + rng.below(4) as u16)
+        .link(link)
+}
+
+fn run(seed: u64) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (name, config, flow) in FLOWS {
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let mut sim = Sim::new(options(seed).config(config()));
+            flow(&mut sim)
+        }));
+        let error = match outcome {
+            Ok(Ok(())) => continue,
+            Ok(Err(error)) => error,
+            Err(panic) => panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".to_string()),
+        };
+        failures.push(format!(
+            "seed {seed} ({:?}) flow {name}: {error}\n  replay: HANDOFF_SEED={seed} cargo test --test sim_transfer_seed_sweep",
+            options(seed).link
+        ));
+    }
+    failures
+}
+
+#[test]
+fn every_transfer_flow_holds_under_every_seed() {
+    let seeds: Vec<u64> = match std::env::var("HANDOFF_SEED") {
+        Ok(value) => vec![value.trim().parse().expect("HANDOFF_SEED must be a number")],
+        Err(_) => (1..=SEEDS).collect(),
+    };
+    let failures: Vec<String> = seeds.iter().flat_map(|seed| run(*seed)).collect();
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
