@@ -536,6 +536,7 @@ impl ShardCore {
                     self.set_timer(at, CoreTimer::AttendedTransfer { join });
                 }
                 TransferAction::Finished(record) => {
+                    self.metrics.record_transfer(&record);
                     self.outputs
                         .push_back(Output::Event(Event::Transfer(Box::new(record))));
                 }

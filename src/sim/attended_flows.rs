@@ -677,6 +677,19 @@ fn local_mode(
                 && r.fallback_status == Some(200)),
         "transfer record: {record:?}"
     );
+    let counted: u64 = sim
+        .shards()
+        .iter()
+        .map(|s| {
+            s.metrics()
+                .transfers_with_outcome(crate::transfer::TransferOutcome::FallbackLocal)
+        })
+        .sum();
+    ensure!(
+        sim,
+        counted == 1,
+        "{counted} local transfers counted, expected 1"
+    );
     if drain {
         let deadline = sim.now.plus_millis(100);
         sim.send_shard_message(shard1, crate::core::ShardMessage::Drain { deadline });
