@@ -1187,12 +1187,12 @@ impl ShardCore {
                                 is_invite: true,
                                 ..
                             }
-                            | ClientPurpose::Attended {
-                                step: AttendedStep::Reinvite { .. },
-                                ..
-                            }
                             | ClientPurpose::Transfer {
                                 what: TransferTx::FallbackInvite | TransferTx::CustomerReinvite,
+                                ..
+                            }
+                            | ClientPurpose::Attended {
+                                step: AttendedStep::Reinvite { .. },
                                 ..
                             }
                     ) && (200..300).contains(&status)
@@ -1216,15 +1216,15 @@ impl ShardCore {
         let side = match purpose {
             ClientPurpose::InitialInvite { .. } => Side::B,
             ClientPurpose::Relayed { to, .. } => to,
+            ClientPurpose::Transfer { call, what } => {
+                self.reack_transfer(call, what, response);
+                return;
+            }
             ClientPurpose::Attended {
                 step: AttendedStep::Reinvite { side, .. },
                 ..
             } => side,
             ClientPurpose::Bye { .. } | ClientPurpose::Attended { .. } => return,
-            ClientPurpose::Transfer { call, what } => {
-                self.reack_transfer(call, what, response);
-                return;
-            }
         };
         let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
         let tag = response
@@ -1435,11 +1435,11 @@ impl ShardCore {
                 self.relay_response(now, seq, to.other(), server, status, response);
             }
             ClientPurpose::Bye { .. } => {}
-            ClientPurpose::Attended { call, step } => {
-                self.on_attended_final(now, call, step, status, Some(response))
-            }
             ClientPurpose::Transfer { call, what } => {
                 self.on_transfer_response(now, call, what, status, response)
+            }
+            ClientPurpose::Attended { call, step } => {
+                self.on_attended_final(now, call, step, status, Some(response))
             }
         }
     }
@@ -1584,10 +1584,10 @@ impl ShardCore {
                 }
             }
             ClientPurpose::Bye { .. } => {}
+            ClientPurpose::Transfer { call, what } => self.on_transfer_timeout(now, call, what),
             ClientPurpose::Attended { call, step } => {
                 self.on_attended_final(now, call, step, 408, None)
             }
-            ClientPurpose::Transfer { call, what } => self.on_transfer_timeout(now, call, what),
         }
     }
 
@@ -1597,9 +1597,9 @@ impl ShardCore {
                 self.retransmit_2xx(now, token, seq, side)
             }
             CoreTimer::Reap { call: seq } => self.reap(now, seq),
+            CoreTimer::Transfer { call: seq } => self.on_transfer_timer(now, seq),
             CoreTimer::DialogQueryTimeout { hold } => self.on_dialog_query_timeout(now, hold),
             CoreTimer::AttendedTransfer { join } => self.on_attended_timer(now, join),
-            CoreTimer::Transfer { call: seq } => self.on_transfer_timer(now, seq),
             CoreTimer::DrainDeadline => {
                 let live: Vec<u64> = self
                     .calls
@@ -1730,8 +1730,8 @@ impl ShardCore {
         }
         self.stats.calls_active = self.stats.calls_active.saturating_sub(1);
         self.stats.calls_ended += 1;
-        self.attended_call_ended(now, seq);
         self.transfer_call_ended(now, seq);
+        self.attended_call_ended(now, seq);
         self.outputs
             .push_back(Output::Media(MediaCommand::Close { call: id }));
         self.event(Event::CallEnded(end));

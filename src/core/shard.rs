@@ -79,10 +79,10 @@ pub(super) enum ClientPurpose {
     },
     /// A BYE handoff sends itself (teardown).
     Bye { call: u64 },
-    /// A request handoff originates for an attended transfer (re-INVITE, NOTIFY).
-    Attended { call: u64, step: AttendedStep },
     /// A request of the call's transfer (see `transfer_flow.rs`).
     Transfer { call: u64, what: TransferTx },
+    /// A request handoff originates for an attended transfer (re-INVITE, NOTIFY).
+    Attended { call: u64, step: AttendedStep },
 }
 
 impl ClientPurpose {
@@ -91,8 +91,8 @@ impl ClientPurpose {
             ClientPurpose::InitialInvite { call }
             | ClientPurpose::Relayed { call, .. }
             | ClientPurpose::Bye { call }
-            | ClientPurpose::Attended { call, .. }
-            | ClientPurpose::Transfer { call, .. } => call,
+            | ClientPurpose::Transfer { call, .. }
+            | ClientPurpose::Attended { call, .. } => call,
         }
     }
 }
@@ -106,12 +106,12 @@ pub(super) enum CoreTimer {
     Reap { call: u64 },
     /// Drain deadline: BYE what is left.
     DrainDeadline,
+    /// A deadline the call's transfer attempt asked for.
+    Transfer { call: u64 },
     /// A request held for other shards' dialog answers goes on without the missing ones.
     DialogQueryTimeout { hold: u64 },
     /// A deadline of the transfer attempt of a local attended transfer.
     AttendedTransfer { join: u64 },
-    /// A deadline the call's transfer attempt asked for.
-    Transfer { call: u64 },
 }
 
 pub struct ShardCore {
@@ -134,13 +134,13 @@ pub struct ShardCore {
     pub(super) outputs: VecDeque<Output>,
     pub(super) stats: ShardStats,
     pub(super) draining: Option<Time>,
-    /// Cross-shard dialog translation (attended transfers).
-    pub(super) attended: AttendedState,
     pub(super) metrics: ShardMetrics,
     /// Ties `Time` to Unix time for audit timestamps (set by the driver).
     pub(super) wall_clock: WallClock,
     /// Platform legs a local transfer replaced, by handoff's tag: call seq (they await BYE).
     pub(super) retired_dialogs: HashMap<String, u64>,
+    /// Cross-shard dialog translation (attended transfers).
+    pub(super) attended: AttendedState,
 }
 
 impl ShardCore {
@@ -171,13 +171,13 @@ impl ShardCore {
             outputs: VecDeque::new(),
             stats: ShardStats::default(),
             draining: None,
-            attended: AttendedState::default(),
             metrics: ShardMetrics::new(),
             wall_clock: WallClock {
                 at: Time::ZERO,
                 unix_ms: 0,
             },
             retired_dialogs: HashMap::new(),
+            attended: AttendedState::default(),
         }
     }
 
