@@ -15,6 +15,23 @@
 //! with the answers. No answer within [`DIALOG_QUERY_TIMEOUT_MS`] = unknown dialog: the request
 //! goes on unchanged. Shards share nothing: a query carries the dialog, the answer carries the
 //! bridged leg's identifiers.
+//!
+//! # Local join (attended transfer in "local" mode, or after a refused REFER)
+//!
+//! Call 1 (A1 customer <-> B1 platform) lives on the *keeper* shard, call 2 (B2 platform <->
+//! A2 partner) on the *owner* shard (maybe the same). The keeper asks the owner
+//! ([`JoinMessage::MoveLeg`]) to re-INVITE A2 with a G.711 sendrecv offer whose address is the
+//! keeper's port that faced B1, and to BYE B2. The owner keeps A2's signaling only and reports
+//! A2's answer ([`JoinMessage::LegMoved`]); the keeper re-INVITEs A1 (G.711 sendrecv, same
+//! port), then points the relay's B side at A2 (`MediaCommand::Update`, `SetLaws` where the
+//! laws differ): A1 <-> A2 are relayed by one shard, no media crosses shards. NOTIFY 200 goes
+//! to the platform on B1, which is ended after the attempt's grace. Whichever half ends (BYE,
+//! drain, ACK timeout), [`JoinMessage::PeerEnded`] ends the other.
+//!
+//! In-dialog requests from A1 or A2 after the join are answered by handoff itself (their peer
+//! leg here is the platform leg that is gone; a 481 would end the customer's call): a
+//! re-INVITE or UPDATE gets 488, which leaves the session as it is (RFC 3261 14.1), anything
+//! else 200. Relaying them across shards to the joined leg is not done yet.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -1082,5 +1099,38 @@ impl ShardCore {
         }
         self.start_move(now, join);
         self.drive_attempt(now, join);
+    }
+
+    /// A request (not BYE) on a leg whose peer leg here is gone because of a local join: the
+    /// customer's leg A1 once joined, or the moved leg A2. `true` = answered here.
+    pub(super) fn answered_while_joined(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        seq: u64,
+        side: Side,
+        method: Method,
+        request: &Message,
+    ) -> bool {
+        let joined_customer = self
+            .attended
+            .kept
+            .values()
+            .any(|k| k.call == seq && k.customer == side && k.phase == KeeperPhase::Joined);
+        let moved = self
+            .attended
+            .away
+            .get(&seq)
+            .is_some_and(|a| a.moved == side && a.answered);
+        if !joined_customer && !moved {
+            return false;
+        }
+        if matches!(method, Method::Invite | Method::Update) {
+            let reason = "Not Acceptable Here (joined by a transfer: session unchanged)";
+            self.reply(now, tx, request, 488, reason, &[]);
+        } else {
+            self.reply(now, tx, request, 200, "OK", &[]);
+        }
+        true
     }
 }

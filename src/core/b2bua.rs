@@ -850,6 +850,10 @@ impl ShardCore {
                 return;
             }
         }
+        // A leg joined by a local attended transfer has no peer leg here to relay to.
+        if self.answered_while_joined(now, tx, seq, side, method, request) {
+            return;
+        }
         // Dialog identifiers naming a bridged dialog: translated (maybe held, see attended.rs).
         let resume = Resume::InDialog {
             to_tag: to_tag.to_string(),

@@ -690,6 +690,29 @@ fn local_mode(
         counted == 1,
         "{counted} local transfers counted, expected 1"
     );
+    // The joined legs' own requests do not reach the platform legs that are gone.
+    sim.ua(CARRIER)
+        .reinvite(calls.a1, sdp_with("10.0.0.1", 6100, "sendonly", &[0]));
+    sim.ua(CARRIER).request(calls.a2, "INFO", None, &[]);
+    let answered = sim.run_until(
+        |s| {
+            s.ua_ref(CARRIER).final_status(calls.a1, "INVITE") == Some(488)
+                && s.ua_ref(CARRIER).final_status(calls.a2, "INFO") == Some(200)
+        },
+        STEP_MS,
+    );
+    ensure!(
+        sim,
+        answered,
+        "joined legs' re-INVITE/INFO not answered 488/200 by handoff"
+    );
+    ensure!(
+        sim,
+        !sim.ua_ref(CARRIER).dialog(calls.a1).bye_received
+            && !sim.ua_ref(CARRIER).dialog(calls.a2).bye_received
+            && sim.calls_active() == 2,
+        "a joined leg's request ended a call"
+    );
     if drain {
         let deadline = sim.now.plus_millis(100);
         sim.send_shard_message(shard1, crate::core::ShardMessage::Drain { deadline });
