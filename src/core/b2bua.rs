@@ -850,6 +850,10 @@ impl ShardCore {
                 return;
             }
         }
+        // A leg joined by a local attended transfer has no peer leg here to relay to.
+        if self.answered_while_joined(now, tx, seq, side, method, request) {
+            return;
+        }
         // Dialog identifiers naming a bridged dialog: translated (maybe held, see attended.rs).
         let resume = Resume::InDialog {
             to_tag: to_tag.to_string(),
@@ -857,10 +861,6 @@ impl ShardCore {
         let Some(rewrites) = self.dialog_rewrites(now, from, tx, request, resume) else {
             return;
         };
-        // Attended REFER (Refer-To with ?Replaces) toward a trunk that transfers locally.
-        if method == Method::Refer && self.on_attended_refer(now, seq, side, tx, request) {
-            return;
-        }
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
         };

@@ -12,7 +12,7 @@ use crate::config::{Config, RingbackTone};
 use crate::media::g711::G711Law;
 use crate::transfer::TransferRecord;
 use crate::transfer::dialog_ids::DialogId;
-pub use attended::{JoinMessage, MovedLeg};
+pub use attended::{DIALOG_QUERY_TIMEOUT_MS, JoinMessage, MovedLeg};
 
 /// Monotonic time in nanoseconds since an origin chosen by the driver.
 ///

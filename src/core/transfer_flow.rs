@@ -313,10 +313,16 @@ impl ShardCore {
                         return true;
                     }
                 };
-                if refer_to.is_attended() {
-                    // attended.rs owns Replaces; until then the REFER is relayed as before.
-                    return false;
-                }
+                // attended.rs translates the Replaces for the carrier (holding the REFER while
+                // another shard answers), or takes the whole REFER to join the calls locally.
+                let translated_replaces = if refer_to.is_attended() {
+                    match self.attended_refer(now, tx, seq, side, request) {
+                        Some(replaces) => Some(replaces),
+                        None => return true,
+                    }
+                } else {
+                    None
+                };
                 let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
                 let in_order = self
                     .calls
@@ -337,7 +343,7 @@ impl ShardCore {
                     self.reply(now, tx, request, 491, "Request Pending", &[]);
                     return true;
                 }
-                self.start_transfer(now, tx, seq, request, refer_to);
+                self.start_transfer(now, tx, seq, request, refer_to, translated_replaces);
                 true
             }
             _ => false,
@@ -381,6 +387,7 @@ impl ShardCore {
         seq: u64,
         request: &Message,
         refer_to: PlatformReferTo,
+        translated_replaces: Option<String>,
     ) {
         let identity = self.contact(Some(seq));
         let wall_clock = self.wall_clock;
@@ -396,7 +403,7 @@ impl ShardCore {
         let transfer_request = TransferRequest {
             conversation: call.conversation.clone(),
             refer_to,
-            translated_replaces: None,
+            translated_replaces,
             referred_by: header_value(request, &["Referred-By", "b"]),
             p_asserted_identity: header_value(request, &["P-Asserted-Identity"]),
             handoff_identity: identity,
@@ -685,9 +692,18 @@ impl ShardCore {
             }
             TransferAction::CancelFallbackInvite => self.transfer_call_ended(now, seq),
             TransferAction::StartLocalJoin => {
-                // Attended joins belong to attended.rs; a blind attempt never asks for one.
-                if let Some(transfer) = self.call_transfer(seq) {
-                    transfer.attempt.on_local_join_result(now, 501);
+                // An attended REFER failed with on_refer_failure = "local": attended.rs joins
+                // the two calls, and takes the attempt with it.
+                if let Some(transfer) = self.calls.get_mut(&seq).and_then(|c| c.transfer.take()) {
+                    let transfer = *transfer;
+                    self.adopt_local_join(
+                        now,
+                        seq,
+                        transfer.attempt,
+                        transfer.refer,
+                        &transfer.refer_request,
+                        transfer.platform_gone,
+                    );
                 }
             }
             TransferAction::StartRingback => {
