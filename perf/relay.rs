@@ -23,7 +23,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -36,6 +36,7 @@ use handoff::runtime::uring_sys::{self, Epoll, RecvBatch, SendItem, SendScratch}
 use hdrhistogram::Histogram;
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const LOOPBACK_ANY: SocketAddr = SocketAddr::new(LOOPBACK, 0);
 /// 12-byte RTP header + 160 bytes of G.711 (20 ms at 8 kHz).
 const PACKET_LEN: usize = 172;
 const PACKETS_PER_SECOND: u64 = 50;
@@ -131,6 +132,26 @@ fn main() -> anyhow::Result<()> {
     }
     let command_line = std::env::args().collect::<Vec<_>>().join(" ");
     let mut rows = Vec::new();
+    if cli.io.iter().any(|io| io == "loopback") {
+        // The generator alone: each side sends straight to the other side's sockets.
+        let endpoints = Endpoints::bind()?;
+        for &calls in &cli.calls {
+            let plans: Vec<CallPlan> = (0..calls)
+                .map(|i| CallPlan {
+                    to_a: endpoints.b[Endpoints::socket_of(i)]
+                        .local_addr()
+                        .unwrap_or(LOOPBACK_ANY),
+                    to_b: endpoints.a[Endpoints::socket_of(i)]
+                        .local_addr()
+                        .unwrap_or(LOOPBACK_ANY),
+                })
+                .collect();
+            let mut r = drive(&cli, &endpoints, &plans, std::process::id())?;
+            r.sut = "loopback";
+            report_row(&r);
+        }
+        return Ok(());
+    }
     for &calls in &cli.calls {
         for io in &cli.io {
             eprintln!("== {calls} calls, io = {io}: bare forwarder");
@@ -243,6 +264,11 @@ struct RunResult {
     p999_us: f64,
     cores: f64,
     memory_per_call: Option<f64>,
+    /// Kernel drops on the generator's receive sockets, from the window's start to the end of
+    /// the run: loss the generator caused by falling behind.
+    generator_drops: u64,
+    /// Kernel drops on the SUT's media sockets over the same span: the SUT fell behind.
+    sut_drops: u64,
 }
 
 impl RunResult {
@@ -277,7 +303,8 @@ fn report_row(r: &RunResult) {
         Some(e) => eprintln!("   {}: FAILED: {e}", r.sut),
         None => eprintln!(
             "   {}: {} calls up, offered {:.0} pps, relayed {:.0} pps, loss {:.3}%, p50 {:.0} µs, \
-             p99 {:.0} µs, p99.9 {:.0} µs, {:.2} cores, {:.1}% core per 100k pps, {:.0} pps/core{}",
+             p99 {:.0} µs, p99.9 {:.0} µs, {:.2} cores, {:.1}% core per 100k pps, {:.0} pps/core, \
+             kernel drops: generator {} SUT {}{}",
             r.sut,
             r.calls_up,
             r.offered_pps,
@@ -289,6 +316,8 @@ fn report_row(r: &RunResult) {
             r.cores,
             r.cpu_per_100k(),
             r.pps_per_core(),
+            r.generator_drops,
+            r.sut_drops,
             r.memory_per_call
                 .map(|m| format!(", {m:.0} bytes RSS per call"))
                 .unwrap_or_default()
@@ -534,6 +563,22 @@ fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     Ok(ticks as f64 / 100.0)
 }
 
+/// Kernel receive-queue drops (the `drops` column of /proc/net/udp) summed over the loopback
+/// sockets whose local port satisfies `select`: where packets were lost, if not in the SUT.
+fn udp_drops(select: impl Fn(u16) -> bool) -> u64 {
+    let table = std::fs::read_to_string("/proc/net/udp").unwrap_or_default();
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let port = u16::from_str_radix(fields.get(1)?.rsplit_once(':')?.1, 16).ok()?;
+            let drops = fields.last()?.parse::<u64>().ok()?;
+            select(port).then_some(drops)
+        })
+        .sum()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Media load
 
@@ -575,8 +620,9 @@ impl Endpoints {
     }
 }
 
-/// What the payload says: which call and direction, whether it was sent in the measured window,
-/// and when.
+// Payload layout after the 12-byte RTP header: magic (4), phase (1), direction (1), send time
+// in ns since the run's epoch (8). The phase says whether a packet counts (sent in the measured
+// window) or not (warm-up, cool-down).
 const PHASE_WARMUP: u8 = 0;
 const PHASE_MEASURED: u8 = 1;
 const PHASE_COOLDOWN: u8 = 2;
@@ -602,6 +648,9 @@ fn fill_packet(
 
 struct Received {
     measured: u64,
+    /// Every relayed packet (any phase) by receive time, in 10 ms buckets since the epoch: the
+    /// throughput inside the measured window, even when the SUT falls behind.
+    per_10ms: Vec<u64>,
     latency_ns: Histogram<u64>,
 }
 
@@ -613,9 +662,25 @@ fn drive(
     plans: &[CallPlan],
     pid: u32,
 ) -> anyhow::Result<RunResult> {
+    let generator_ports: Vec<u16> = endpoints
+        .a
+        .iter()
+        .chain(&endpoints.b)
+        .filter_map(|s| s.local_addr().ok().map(|a| a.port()))
+        .collect();
+    let sut_ports = usize::from(cli.base_port)..usize::from(cli.base_port) + 4 * plans.len() + 64;
+    let drops_now = || {
+        (
+            udp_drops(|p| generator_ports.contains(&p)),
+            udp_drops(|p| sut_ports.contains(&usize::from(p))),
+        )
+    };
+    let mut drops_start = (0, 0);
     let epoch = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
+    let last_received_ns = Arc::new(AtomicU64::new(0));
     let receiver = {
+        let last_received_ns = last_received_ns.clone();
         let sockets: Vec<UdpSocket> = endpoints
             .a
             .iter()
@@ -624,7 +689,7 @@ fn drive(
             .collect::<Result<_, _>>()?;
         let stop = stop.clone();
         let cpu = cli.generator_cpu;
-        std::thread::spawn(move || receive(sockets, epoch, stop, cpu))
+        std::thread::spawn(move || receive(sockets, epoch, stop, cpu, &last_received_ns))
     };
 
     let warmup = Duration::from_secs(cli.warmup);
@@ -656,6 +721,7 @@ fn drive(
             break;
         };
         if phase == PHASE_MEASURED && cpu_start.is_none() {
+            drops_start = drops_now();
             cpu_start = Some((Instant::now(), cpu_seconds(pid)?));
         }
         if phase == PHASE_COOLDOWN && cpu_end.is_none() {
@@ -714,7 +780,20 @@ fn drive(
             tick += (behind.as_millis() as u64 / SLOTS as u64) * SLOTS as u64;
         }
     }
-    std::thread::sleep(Duration::from_millis(300));
+    // Let the queues drain: a saturated SUT still holds measured packets in its sockets. Stop
+    // once nothing measured has arrived for 300 ms (at most 15 s).
+    let drain_deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let quiet = epoch.elapsed().as_nanos() as u64
+            - last_received_ns
+                .load(Ordering::Relaxed)
+                .min(epoch.elapsed().as_nanos() as u64);
+        if quiet > 300_000_000 || Instant::now() > drain_deadline {
+            break;
+        }
+    }
+    let drops_end = drops_now();
     stop.store(true, Ordering::Relaxed);
     let received = receiver
         .join()
@@ -726,6 +805,10 @@ fn drive(
         );
     };
     let window = (t1 - t0).as_secs_f64();
+    let bucket_of = |t: Instant| ((t - epoch).as_nanos() / 10_000_000) as usize;
+    let (first, last) = (bucket_of(t0), bucket_of(t1));
+    let relayed_in_window: u64 = received.per_10ms.iter().take(last).skip(first).sum();
+    let relayed_window = (last - first) as f64 / 100.0;
     let h = &received.latency_ns;
     Ok(RunResult {
         sut: "",
@@ -734,7 +817,7 @@ fn drive(
         calls_with_media: plans.len(),
         target_pps: (plans.len() as u64 * 2 * PACKETS_PER_SECOND) as f64,
         offered_pps: sent_measured as f64 / measured.as_secs_f64(),
-        relayed_pps: received.measured as f64 / measured.as_secs_f64(),
+        relayed_pps: relayed_in_window as f64 / relayed_window.max(0.01),
         loss: if sent_measured > 0 {
             1.0 - received.measured as f64 / sent_measured as f64
         } else {
@@ -745,6 +828,8 @@ fn drive(
         p999_us: h.value_at_quantile(0.999) as f64 / 1000.0,
         cores: (c1 - c0) / window,
         memory_per_call: None,
+        generator_drops: drops_end.0.saturating_sub(drops_start.0),
+        sut_drops: drops_end.1.saturating_sub(drops_start.1),
     })
 }
 
@@ -753,6 +838,7 @@ fn receive(
     epoch: Instant,
     stop: Arc<AtomicBool>,
     cpu: Option<usize>,
+    last_received_ns: &AtomicU64,
 ) -> anyhow::Result<Received> {
     if let Some(cpu) = cpu {
         pin(cpu);
@@ -766,6 +852,7 @@ fn receive(
     let mut batch = RecvBatch::new(64, 256);
     let mut received = Received {
         measured: 0,
+        per_10ms: Vec::new(),
         latency_ns: Histogram::new_with_bounds(1_000, 60_000_000_000, 3)?,
     };
     while !stop.load(Ordering::Relaxed) {
@@ -783,16 +870,22 @@ fn receive(
                     let Some((_, payload, _)) = batch.get(i) else {
                         continue;
                     };
-                    if payload.len() != PACKET_LEN
-                        || payload[12..16] != MAGIC.to_be_bytes()
-                        || payload[16] != PHASE_MEASURED
-                    {
+                    if payload.len() != PACKET_LEN || payload[12..16] != MAGIC.to_be_bytes() {
+                        continue;
+                    }
+                    let bucket = (now_ns / 10_000_000) as usize;
+                    if received.per_10ms.len() <= bucket {
+                        received.per_10ms.resize(bucket + 1, 0);
+                    }
+                    received.per_10ms[bucket] += 1;
+                    if payload[16] != PHASE_MEASURED {
                         continue;
                     }
                     let mut sent = [0u8; 8];
                     sent.copy_from_slice(&payload[18..26]);
                     let sent_ns = u64::from_be_bytes(sent);
                     received.measured += 1;
+                    last_received_ns.store(now_ns, Ordering::Relaxed);
                     let _ = received
                         .latency_ns
                         .record(now_ns.saturating_sub(sent_ns).max(1_000));
@@ -1126,18 +1219,18 @@ fn render(cli: &Cli, command_line: &str, rows: &[(usize, String, RunResult, RunR
     );
     let _ = writeln!(
         md,
-        "| calls | io | SUT | calls up / with media | target pps | offered pps | relayed pps | loss | p50 µs | p99 µs | p99.9 µs | CPU cores | CPU per 100k pps | pps per core | handoff/bare per core | RSS per call |"
+        "| calls | io | SUT | calls up / with media | target pps | offered pps | relayed pps | loss | drops gen / SUT | p50 µs | p99 µs | p99.9 µs | CPU cores | CPU per 100k pps | pps per core | handoff/bare per core | RSS per call |"
     );
     let _ = writeln!(
         md,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for (calls, io, bare, handoff) in rows {
         for r in [bare, handoff] {
             if let Some(error) = &r.error {
                 let _ = writeln!(
                     md,
-                    "| {calls} | {io} | {} | failed: {} |  |  |  |  |  |  |  |  |  |  |  |  |",
+                    "| {calls} | {io} | {} | failed: {} |  |  |  |  |  |  |  |  |  |  |  |  |  |",
                     r.sut,
                     error.replace('|', "/").replace('\n', " ")
                 );
@@ -1154,7 +1247,7 @@ fn render(cli: &Cli, command_line: &str, rows: &[(usize, String, RunResult, RunR
                 .unwrap_or_default();
             let _ = writeln!(
                 md,
-                "| {calls} | {io} | {} | {} / {} | {:.0} | {:.0} | {:.0} | {:.3}% | {:.0} | {:.0} | {:.0} | {:.2} | {:.1}% | {:.0} | {ratio} | {memory} |",
+                "| {calls} | {io} | {} | {} / {} | {:.0} | {:.0} | {:.0} | {:.3}% | {} / {} | {:.0} | {:.0} | {:.0} | {:.2} | {:.1}% | {:.0} | {ratio} | {memory} |",
                 r.sut,
                 r.calls_up,
                 r.calls_with_media,
@@ -1162,6 +1255,8 @@ fn render(cli: &Cli, command_line: &str, rows: &[(usize, String, RunResult, RunR
                 r.offered_pps,
                 r.relayed_pps,
                 r.loss * 100.0,
+                r.generator_drops,
+                r.sut_drops,
                 r.p50_us,
                 r.p99_us,
                 r.p999_us,

@@ -23,7 +23,8 @@
 //!   Request-URI is the remote target and the route set is carried in Route headers.
 //! - **Late offer** (INVITE without SDP): the offer in the far side's 2xx is relayed, and handoff's
 //!   ACK to that side waits for the ACK carrying the answer, which it then relays.
-//! - Not handled: forking on leg B keeps the tag of the 2xx only.
+//! - **Forking on leg B**: the first 2xx makes the dialog; a 2xx from another fork is ACKed and
+//!   BYEd at once.
 
 use std::net::SocketAddr;
 
@@ -45,36 +46,36 @@ pub const SUPPORTED: &str = "replaces, tdialog";
 
 /// Headers copied from a message on one leg onto the message handoff sends on the other leg.
 pub fn passes_through(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    lower.starts_with("x-")
-        || matches!(
-            lower.as_str(),
-            "p-asserted-identity"
-                | "p-preferred-identity"
-                | "privacy"
-                | "referred-by"
-                | "b"
-                | "replaces"
-                | "target-dialog"
-                | "refer-to"
-                | "r"
-                | "refer-sub"
-                | "event"
-                | "o"
-                | "subscription-state"
-                | "accept"
-                | "allow-events"
-                | "u"
-                | "reason"
-                | "retry-after"
-                | "unsupported"
-                | "expires"
-                | "min-expires"
-                | "subject"
-                | "s"
-                | "priority"
-                | "date"
-        )
+    const PASSING: [&str; 25] = [
+        "p-asserted-identity",
+        "p-preferred-identity",
+        "privacy",
+        "referred-by",
+        "b",
+        "replaces",
+        "target-dialog",
+        "refer-to",
+        "r",
+        "refer-sub",
+        "event",
+        "o",
+        "subscription-state",
+        "accept",
+        "allow-events",
+        "u",
+        "reason",
+        "retry-after",
+        "unsupported",
+        "expires",
+        "min-expires",
+        "subject",
+        "s",
+        "priority",
+        "date",
+    ];
+    let bytes = name.as_bytes();
+    (bytes.len() > 2 && bytes[..2].eq_ignore_ascii_case(b"x-"))
+        || PASSING.iter().any(|p| p.eq_ignore_ascii_case(name))
 }
 
 /// Supported tokens minus the ones handoff negotiates away (100rel, timer).
@@ -221,18 +222,28 @@ impl Refusal {
 }
 
 impl ShardCore {
-    pub(super) fn contact(&self) -> String {
+    /// handoff's Contact, from the config of the call (or the current one for a new call).
+    pub(super) fn contact(&self, seq: Option<u64>) -> String {
+        let config = self.config_of(seq);
         format!(
             "<sip:handoff@{}>",
-            SocketAddr::new(self.config.sbc.advertise, self.config.sbc.listen.port())
+            SocketAddr::new(config.sbc.advertise, config.sbc.listen.port())
         )
     }
 
-    pub(super) fn via(&self, branch: &str) -> String {
+    pub(super) fn via(&self, seq: Option<u64>, branch: &str) -> String {
+        let config = self.config_of(seq);
         format!(
             "SIP/2.0/UDP {};branch={branch};rport",
-            SocketAddr::new(self.config.sbc.advertise, self.config.sbc.listen.port())
+            SocketAddr::new(config.sbc.advertise, config.sbc.listen.port())
         )
+    }
+
+    /// A call keeps the config it started with; everything else uses the current one.
+    fn config_of(&self, seq: Option<u64>) -> &crate::config::Config {
+        seq.and_then(|seq| self.calls.get(&seq))
+            .map(|call| &*call.config)
+            .unwrap_or(&self.config)
     }
 
     pub(super) fn event(&mut self, event: Event) {
@@ -564,8 +575,8 @@ impl ShardCore {
         for name in ["Authorization", "Proxy-Authorization", "Path"] {
             edit.remove_header_named(name);
         }
-        let via = self.via(&branch);
-        let contact = self.contact();
+        let via = self.via(None, &branch);
+        let contact = self.contact(None);
         let max_forwards = max_forwards.saturating_sub(1).to_string();
         let supported = filtered_supported(request);
         let edited = uri_ok
@@ -887,6 +898,7 @@ impl ShardCore {
                     ServerPurpose::Relayed {
                         call: seq,
                         from: side,
+                        client,
                     },
                 );
                 if let Some(call) = self.calls.get_mut(&seq) {
@@ -921,8 +933,8 @@ impl ShardCore {
         body: Option<(String, Vec<u8>)>,
     ) -> Option<(String, Vec<u8>, SocketAddr)> {
         let branch = self.ids.branch();
-        let via = self.via(&branch);
-        let contact = self.contact();
+        let via = self.via(Some(seq), &branch);
+        let contact = self.contact(Some(seq));
         let call = self.calls.get_mut(&seq)?;
         let dialog = &mut call.leg_mut(side).dialog;
         let cseq = dialog.next_cseq();
@@ -977,7 +989,7 @@ impl ShardCore {
     /// As `send_ack`, with the SDP answer of a late offer.
     fn send_ack_with_body(&mut self, seq: u64, side: Side, cseq: u32, body: Option<Vec<u8>>) {
         let branch = self.ids.branch();
-        let via = self.via(&branch);
+        let via = self.via(Some(seq), &branch);
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
         };
@@ -1093,8 +1105,11 @@ impl ShardCore {
                 }
                 self.end_call(now, seq, "cancelled", Some(487));
             }
-            Some(ServerPurpose::Relayed { .. }) => {
+            Some(ServerPurpose::Relayed { client, .. }) => {
+                // A CANCELled re-INVITE: 487 here, CANCEL on the other leg (whose final, if it
+                // still comes, finds this transaction answered and goes nowhere).
                 self.reply(now, invite, &message, 487, default_reason(487), &[]);
+                self.txn.cancel(now, client);
             }
             None => self.reply(now, invite, &message, 487, default_reason(487), &[]),
         }
@@ -1153,7 +1168,7 @@ impl ShardCore {
             }
             ClientAction::SuccessRetransmitted { tx, .. } => {
                 if let Some(purpose) = self.client_txs.get(&tx).copied() {
-                    self.reack(purpose, response);
+                    self.reack(now, purpose, response);
                 }
             }
             ClientAction::Stray => self.on_stray_response(response),
@@ -1161,7 +1176,7 @@ impl ShardCore {
         }
     }
 
-    fn reack(&mut self, purpose: ClientPurpose, response: &Message) {
+    fn reack(&mut self, now: Time, purpose: ClientPurpose, response: &Message) {
         let side = match purpose {
             ClientPurpose::InitialInvite { .. } => Side::B,
             ClientPurpose::Relayed { to, .. } => to,
@@ -1172,12 +1187,65 @@ impl ShardCore {
             }
         };
         let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
+        let tag = response
+            .to()
+            .ok()
+            .and_then(|to| to.tag().map(str::to_string));
+        let dialog_tag = self
+            .calls
+            .get(&purpose.call())
+            .and_then(|c| c.leg(side).dialog.remote_tag.clone());
+        if tag.is_some() && tag != dialog_tag {
+            self.reject_fork(now, purpose.call(), side, cseq, response);
+            return;
+        }
         let deferred = self
             .calls
             .get(&purpose.call())
             .is_some_and(|c| c.deferred_ack == Some((side, cseq)));
         if !deferred {
             self.send_ack(purpose.call(), side, cseq);
+        }
+    }
+
+    /// A 2xx from a second fork of leg `side`'s INVITE (another To tag): the call has its
+    /// dialog already, so this one is ACKed and hung up at once (RFC 3261 13.2.2.4).
+    fn reject_fork(&mut self, now: Time, seq: u64, side: Side, cseq: u32, response: &Message) {
+        let Some(call) = self.calls.get(&seq) else {
+            return;
+        };
+        let dialog = &call.leg(side).dialog;
+        let target = first_contact_uri(response).unwrap_or_else(|| dialog.remote_target.clone());
+        let to = response
+            .header(HeaderName::To)
+            .map(text)
+            .unwrap_or_default();
+        let (from, call_id, peer) = (
+            dialog.local_party.clone(),
+            dialog.call_id.clone(),
+            dialog.peer,
+        );
+        for (method, number) in [(Method::Ack, cseq), (Method::Bye, cseq.wrapping_add(1))] {
+            let branch = self.ids.branch();
+            let built = RequestBuilder::new(method, &target)
+                .header("Via", self.via(Some(seq), &branch))
+                .header("Max-Forwards", "70")
+                .header("From", &from)
+                .header("To", &to)
+                .header("Call-ID", &call_id)
+                .header("CSeq", format!("{number} {}", method.as_str()))
+                .build();
+            let Ok(bytes) = built else {
+                return;
+            };
+            if method == Method::Ack {
+                self.transmit(peer, bytes);
+            } else if let Ok(client) = self.txn.send_request(now, peer, method, &branch, bytes) {
+                self.track_client(client, ClientPurpose::Bye { call: seq });
+                if let Some(call) = self.calls.get_mut(&seq) {
+                    call.outstanding += 1;
+                }
+            }
         }
     }
 
@@ -1366,7 +1434,7 @@ impl ShardCore {
         } else {
             None
         };
-        let contact = self.contact();
+        let contact = self.contact(Some(seq));
         let Some(call) = self.calls.get(&seq) else {
             return;
         };
@@ -1409,7 +1477,7 @@ impl ShardCore {
         if self.calls.get(&seq).is_none_or(|c| c.is_ended()) {
             return;
         }
-        let t1 = self.config.sbc.timers.t1_ms;
+        let t1 = self.config_of(Some(seq)).sbc.timers.t1_ms;
         let token = self.set_timer(
             now.plus_millis(t1),
             CoreTimer::Retransmit2xx { call: seq, side },
@@ -1499,7 +1567,7 @@ impl ShardCore {
     }
 
     fn retransmit_2xx(&mut self, now: Time, token: TimerToken, seq: u64, side: Side) {
-        let timers = self.config.sbc.timers;
+        let timers = self.config_of(Some(seq)).sbc.timers;
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
         };
@@ -1622,7 +1690,7 @@ impl ShardCore {
             // The answer never came: ACK without it so the far end stops retransmitting.
             self.send_ack(seq, side, cseq);
         }
-        let linger = 64 * self.config.sbc.timers.t1_ms;
+        let linger = 64 * self.config_of(Some(seq)).sbc.timers.t1_ms;
         self.set_timer(now.plus_millis(linger), CoreTimer::Reap { call: seq });
     }
 
@@ -1632,7 +1700,7 @@ impl ShardCore {
             return;
         };
         if call.outstanding > 0 {
-            let linger = 64 * self.config.sbc.timers.t1_ms;
+            let linger = 64 * self.config_of(Some(seq)).sbc.timers.t1_ms;
             self.set_timer(now.plus_millis(linger), CoreTimer::Reap { call: seq });
             return;
         }

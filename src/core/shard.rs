@@ -3,6 +3,15 @@
 //! Every input (datagram, timer, shard message) runs to completion and leaves its effects in the
 //! output queue; the driver drains it with [`ShardCore::poll_output`]. The B2BUA logic itself is
 //! in `b2bua.rs`; this file holds the state, the entry points and the invariants.
+//!
+//! Model: a shard has one [`TransactionLayer`] (RFC 3261 section 17) and its calls. A
+//! [`Call`] has two legs (A toward the trunk the INVITE came from, B toward the routed trunk);
+//! each leg is a full dialog ([`super::dialog::Dialog`]) plus its media port and SDP origin.
+//! Transactions belong to calls through small purpose maps: a server transaction is the initial
+//! INVITE on A or a request relayed from one leg; a client transaction is the INVITE on B, a
+//! relayed request (whose response goes back to its server transaction) or handoff's own BYE.
+//! Dialogs are found by handoff's local tag (minted, unique). An ended call keeps its dialogs for
+//! 64*T1 (late BYEs, retransmitted 2xx) and is then reaped.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -47,8 +56,12 @@ pub struct ShardStats {
 pub(super) enum ServerPurpose {
     /// The initial INVITE on leg A.
     InitialInvite { call: u64 },
-    /// An in-dialog request relayed to the other leg.
-    Relayed { call: u64, from: Side },
+    /// An in-dialog request relayed to the other leg as `client`.
+    Relayed {
+        call: u64,
+        from: Side,
+        client: ClientTxId,
+    },
 }
 
 /// What a client transaction of ours is for.

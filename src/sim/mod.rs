@@ -313,6 +313,19 @@ impl Sim {
             while let Some(output) = self.shards[index].poll_output() {
                 match output {
                     Output::Transmit(transmit) => {
+                        if self.trace {
+                            let first = transmit
+                                .payload
+                                .split(|b| *b == b'\n')
+                                .next()
+                                .unwrap_or_default();
+                            eprintln!(
+                                "{:>8} ms shard {index} sends to {}: {}",
+                                now.as_millis(),
+                                transmit.to,
+                                String::from_utf8_lossy(first).trim_end()
+                            );
+                        }
                         self.net.send(now, self.sbc, transmit.to, transmit.payload)
                     }
                     Output::Timer { token, at } => self.net.schedule(

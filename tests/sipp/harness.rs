@@ -328,6 +328,23 @@ fn cumulative(screen: &str, label: &str) -> Option<u64> {
         .and_then(|field| field.trim().parse().ok())
 }
 
+/// Panics unless handoff logged no error: a call can succeed at the SIP level while its media
+/// sockets failed to open (logged as an error), and these tests must see that.
+pub fn assert_no_errors_logged(log: &str) {
+    let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR")).collect();
+    assert!(
+        errors.is_empty(),
+        "handoff logged {} errors during the run; the first ones:\n{}",
+        errors.len(),
+        errors
+            .iter()
+            .take(10)
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
 pub fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
@@ -464,6 +481,7 @@ pub fn calls_without_media(layout: Layout, calls: u64, rate: u64) {
         eprintln!("--- sipp uas screen ---\n{}", tail(&uas_screen, 40));
     }
     outcome.assert_all_succeeded(calls, &log);
+    assert_no_errors_logged(&log);
 }
 
 /// The same with media: the uac streams PCMU for `call_ms` per call, the uas answers with the
@@ -539,6 +557,7 @@ pub fn calls_with_media(layout: Layout, calls: u64, rate: u64, call_ms: u64) {
         "too little RTP reached the far side: {report}\n--- handoff log (tail) ---\n{}",
         tail(&log, 40)
     );
+    assert_no_errors_logged(&log);
     assert!(
         count.sources.iter().all(|s| s.ip().is_loopback()
             && (layout.media_ports.0..layout.media_ports.1).contains(&s.port())),
