@@ -1079,6 +1079,7 @@ impl ShardCore {
         let on_hold =
             old_b.direction != Direction::SendRecv || call.a.direction != Direction::SendRecv;
         let keep_retired = !transfer.platform_gone;
+        let old_trunk = old_b.trunk;
         transfer.retired_platform = Some(old_b);
         transfer.early_media = false;
         transfer.bridged_law = fallback.law;
@@ -1090,6 +1091,16 @@ impl ShardCore {
         call.codecs = call_codecs(&a_codecs.unwrap_or_default(), &c_codecs.unwrap_or_default())
             .unwrap_or_else(|| vec!["PCMU".to_string(), "PCMA".to_string()]);
         let (id, a, b) = (call.id, call.a.media(), call.b.media());
+        // The platform's session ends (now or at its BYE, it no longer carries media); the
+        // target's begins.
+        let (old_trunk, new_trunk) = (
+            trunks.get(old_trunk).map(|t| t.name.clone()),
+            trunks.get(call.b.trunk).map(|t| t.name.clone()),
+        );
+        self.metrics
+            .session_closed(old_trunk.as_deref().unwrap_or_default());
+        self.metrics
+            .session_opened(new_trunk.as_deref().unwrap_or_default());
         self.dialogs.remove(&old_tag);
         self.dialogs.insert(new_tag, (seq, Side::B));
         if keep_retired {
