@@ -549,8 +549,24 @@ impl ShardCore {
         self.drive_transfer(now, seq);
     }
 
-    /// The call ended by another path (drain, ACK timeout...): leg C goes too.
+    /// The call ended (by the transfer, or another path: drain, ACK timeout...): leg C goes too,
+    /// and an attempt still running learns that both parties are gone (its record is written).
+    /// After a local transfer the retired platform leg keeps its grace timer.
     pub(super) fn transfer_call_ended(&mut self, now: Time, seq: u64) {
+        self.abandon_fallback(now, seq);
+        let Some(transfer) = self.call_transfer(seq) else {
+            return;
+        };
+        if transfer.is_active() && !transfer.swapped() {
+            transfer.platform_gone = true;
+            transfer.attempt.on_transferor_bye(now);
+            transfer.attempt.on_bye_from_carrier(now);
+            self.drive_transfer(now, seq);
+        }
+    }
+
+    /// Give up leg C: CANCEL its INVITE and free its port (a late 2xx is ACKed and BYEd).
+    fn abandon_fallback(&mut self, now: Time, seq: u64) {
         let Some(transfer) = self.call_transfer(seq) else {
             return;
         };
@@ -683,7 +699,7 @@ impl ShardCore {
                     b: law_b,
                 });
             }
-            TransferAction::CancelFallbackInvite => self.transfer_call_ended(now, seq),
+            TransferAction::CancelFallbackInvite => self.abandon_fallback(now, seq),
             TransferAction::StartLocalJoin => {
                 // Attended joins belong to attended.rs; a blind attempt never asks for one.
                 if let Some(transfer) = self.call_transfer(seq) {
