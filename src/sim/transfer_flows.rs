@@ -358,6 +358,12 @@ fn ended_once(sim: &Sim, reason: &str) -> FlowResult {
         "{} media ports still held",
         sim.media_ports_in_use()
     );
+    let sessions = sim.metrics().trunk_sessions_in_use;
+    ensure!(
+        sim,
+        sessions.values().all(|n| *n == 0),
+        "trunk sessions still counted in use: {sessions:?}"
+    );
     Ok(())
 }
 
@@ -1073,6 +1079,57 @@ pub fn fallback_early_media(sim: &mut Sim) -> FlowResult {
         "refer_rejected",
     )?;
     bridged_call_ends(sim, &t, partner)
+}
+
+/// The customer hangs up while leg C rings: C is CANCELled, the platform hears 487 and is BYEd,
+/// the record says "cancelled", every port is freed.
+pub fn customer_hangs_up_during_fallback(sim: &mut Sim) -> FlowResult {
+    let mut t = call_and_refer(sim, true)?;
+    let refer = carrier_takes_refer(sim, &t)?;
+    sim.ua(CARRIER).answer(refer, 403, None);
+    platform_refer_answered(sim, &t, 202)?;
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(PARTNER).has_request("INVITE"), STEP_MS),
+        "partner got no INVITE"
+    );
+    let Some(invite) = sim.ua(PARTNER).take_request("INVITE") else {
+        return Err("INVITE vanished".into());
+    };
+    let Some(partner) = sim.ua_ref(PARTNER).incoming(invite).dialog else {
+        return Err("no dialog".into());
+    };
+    sim.ua(PARTNER).answer(invite, 180, None);
+    sim.run_for(200);
+    sim.ua(CARRIER).bye(t.caller);
+    let (caller, callee) = (t.caller, t.callee);
+    let done = sim.run_until(
+        |s| {
+            s.ua_ref(CARRIER).final_status(caller, "BYE") == Some(200)
+                && s.ua_ref(PLATFORM).dialog(callee).bye_received
+                && s.ua_ref(PARTNER).dialog(partner).final_status == Some(487)
+        },
+        STEP_MS,
+    );
+    ensure!(
+        sim,
+        done,
+        "customer's BYE: carrier BYE {:?}, platform BYEd {}, leg C {:?}",
+        sim.ua_ref(CARRIER).final_status(caller, "BYE"),
+        sim.ua_ref(PLATFORM).dialog(callee).bye_received,
+        sim.ua_ref(PARTNER).dialog(partner).final_status
+    );
+    t.read_notifies(sim)?;
+    check_record(
+        sim,
+        TransferOutcome::Cancelled,
+        Some(403),
+        None,
+        None,
+        "customer_hung_up",
+    )?;
+    sim.run_for(5_000);
+    ended_once(sim, "bye_from_a")
 }
 
 /// Every flow with the config it needs, for the seed sweep: (name, config, flow).
