@@ -276,14 +276,13 @@ impl ShardCore {
                 self.transfer_bye(now, seq, side);
                 true
             }
-            (Method::Notify, Side::A) if call.transfer.is_some() => {
+            (Method::Notify, Side::A)
+                if call.transfer.is_some()
+                    && header_value(request, &["Event", "o"])
+                        .is_some_and(|e| e.to_ascii_lowercase().starts_with("refer")) =>
+            {
                 self.reply(now, tx, request, 200, "OK", &[]);
-                let is_refer_event = header_value(request, &["Event", "o"])
-                    .is_some_and(|e| e.to_ascii_lowercase().starts_with("refer"));
-                if active
-                    && is_refer_event
-                    && let Some(status) = sipfrag_status(request.body())
-                {
+                if active && let Some(status) = sipfrag_status(request.body()) {
                     if let Some(transfer) = self.call_transfer(seq) {
                         transfer.attempt.on_notify_sipfrag(now, status);
                     }
