@@ -1228,3 +1228,28 @@ fn law_name(law: G711Law) -> &'static str {
         G711Law::Alaw => "PCMA",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sipfrag_status_reads_the_status_line_only() {
+        assert_eq!(sipfrag_status(b"SIP/2.0 200 OK\r\n"), Some(200));
+        assert_eq!(sipfrag_status(b"\r\nSIP/2.0 486 Busy Here\r\n"), Some(486));
+        assert_eq!(sipfrag_status(b"SIP/2.0 99 Low\r\n"), None);
+        assert_eq!(sipfrag_status(b"INVITE sip:x SIP/2.0\r\n"), None);
+        assert_eq!(sipfrag_status(b"SIP/2.0 abc\r\n"), None);
+        assert_eq!(sipfrag_status(&[0xff, 0xfe]), None);
+    }
+
+    #[test]
+    fn uri_user_takes_the_user_of_the_first_sip_uri() {
+        assert_eq!(
+            uri_user("\"Ann\" <sip:+15551234567@10.0.0.1>;tag=x").as_deref(),
+            Some("+15551234567")
+        );
+        assert_eq!(uri_user("<sip:10.0.0.1>;tag=x"), None);
+        assert_eq!(uri_user("<tel:+1555>"), None);
+    }
+}
