@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod config;
 pub mod core;
+pub mod demo;
 pub mod media;
 pub mod metrics;
 pub mod numbering;

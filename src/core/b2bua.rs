@@ -28,6 +28,7 @@
 
 use std::net::SocketAddr;
 
+use super::attended::{AttendedStep, DialogRewrites, Resume};
 use super::call::{Call, CallState, InitialInvite, Leg, Pending2xx, call_codecs};
 use super::dialog::{Dialog, Side};
 use super::routing;
@@ -240,7 +241,7 @@ impl ShardCore {
     }
 
     /// A call keeps the config it started with; everything else uses the current one.
-    fn config_of(&self, seq: Option<u64>) -> &crate::config::Config {
+    pub(super) fn config_of(&self, seq: Option<u64>) -> &crate::config::Config {
         seq.and_then(|seq| self.calls.get(&seq))
             .map(|call| &*call.config)
             .unwrap_or(&self.config)
@@ -415,7 +416,7 @@ impl ShardCore {
 
     // ------------------------------------------------------------ new calls
 
-    fn on_initial_invite(
+    pub(super) fn on_initial_invite(
         &mut self,
         now: Time,
         from: SocketAddr,
@@ -423,7 +424,13 @@ impl ShardCore {
         tx: ServerTxId,
         request: &Message,
     ) {
-        match self.start_call(now, from, trunk, tx, request) {
+        // Replaces / Target-Dialog naming a bridged dialog: translated (maybe held, see attended.rs).
+        let Some(rewrites) =
+            self.dialog_rewrites(now, from, tx, request, Resume::InitialInvite { trunk })
+        else {
+            return;
+        };
+        match self.start_call(now, from, trunk, tx, request, &rewrites) {
             Ok(()) => {}
             Err(refusal) => self.reject(now, tx, from, request, refusal),
         }
@@ -436,6 +443,7 @@ impl ShardCore {
         trunk: usize,
         tx: ServerTxId,
         request: &Message,
+        rewrites: &DialogRewrites,
     ) -> Result<(), Refusal> {
         if self.draining.is_some() {
             return Err(Refusal::new(503, "Service Unavailable (draining)"));
@@ -576,6 +584,9 @@ impl ShardCore {
         for name in ["Authorization", "Proxy-Authorization", "Path"] {
             edit.remove_header_named(name);
         }
+        for rewrite in &rewrites.0 {
+            edit.remove_header_named(&rewrite.name);
+        }
         let via = self.via(None, &branch);
         let contact = self.contact(None);
         let max_forwards = max_forwards.saturating_sub(1).to_string();
@@ -593,6 +604,10 @@ impl ShardCore {
             && supported
                 .as_ref()
                 .is_none_or(|s| edit.add_header("Supported", s.as_bytes()).is_ok())
+            && rewrites.0.iter().all(|rewrite| {
+                edit.add_header(&rewrite.name, rewrite.rewritten.as_bytes())
+                    .is_ok()
+            })
             && offer_b
                 .as_ref()
                 .is_none_or(|offer| edit.set_body(Some("application/sdp"), offer).is_ok());
@@ -756,7 +771,7 @@ impl ShardCore {
 
     // ------------------------------------------------------ in-dialog requests
 
-    fn on_in_dialog_request(
+    pub(super) fn on_in_dialog_request(
         &mut self,
         now: Time,
         from: SocketAddr,
@@ -785,6 +800,9 @@ impl ShardCore {
         let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
         if method == Method::Bye {
             self.reply(now, tx, request, 200, "OK", &[]);
+            if self.on_bye_in_join(now, seq, side) {
+                return;
+            }
             let state = self.calls.get(&seq).map(|c| c.state);
             if state == Some(CallState::AwaitingAnswer) {
                 // A BYE in the early dialog: the INVITE is abandoned (CANCEL toward B).
@@ -836,6 +854,20 @@ impl ShardCore {
                 return;
             }
         }
+        // Dialog identifiers naming a bridged dialog: translated (maybe held, see attended.rs).
+        let resume = Resume::InDialog {
+            to_tag: to_tag.to_string(),
+        };
+        let Some(rewrites) = self.dialog_rewrites(now, from, tx, request, resume) else {
+            return;
+        };
+        // Attended REFER (Refer-To with ?Replaces) toward a trunk that transfers locally.
+        if method == Method::Refer && self.on_attended_refer(now, seq, side, tx, request) {
+            return;
+        }
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return;
+        };
         let is_invite = method == Method::Invite;
         if is_invite {
             if call.reinvite_pending || call.state != CallState::Established {
@@ -877,7 +909,11 @@ impl ShardCore {
         let extra: Vec<(String, String)> = request
             .headers()
             .filter(|h| passes_through(h.name))
-            .map(|h| (h.name.to_string(), text(h.value)))
+            .map(|h| {
+                let value = text(h.value);
+                let value = rewrites.apply(h.name, &value).into_owned();
+                (h.name.to_string(), value)
+            })
             .chain(filtered_supported(request).map(|s| ("Supported".to_string(), s)))
             .collect();
         let to = side.other();
@@ -928,7 +964,7 @@ impl ShardCore {
     }
 
     /// A new request on leg `side` of call `seq`, from that leg's dialog: (branch, bytes, peer).
-    fn build_request(
+    pub(super) fn build_request(
         &mut self,
         seq: u64,
         side: Side,
@@ -1163,6 +1199,10 @@ impl ShardCore {
                                 what: TransferTx::FallbackInvite | TransferTx::CustomerReinvite,
                                 ..
                             }
+                            | ClientPurpose::Attended {
+                                step: AttendedStep::Reinvite { .. },
+                                ..
+                            }
                     ) && (200..300).contains(&status)
                     {
                         self.track_client(tx, purpose);
@@ -1184,11 +1224,15 @@ impl ShardCore {
         let side = match purpose {
             ClientPurpose::InitialInvite { .. } => Side::B,
             ClientPurpose::Relayed { to, .. } => to,
-            ClientPurpose::Bye { .. } => return,
             ClientPurpose::Transfer { call, what } => {
                 self.reack_transfer(call, what, response);
                 return;
             }
+            ClientPurpose::Attended {
+                step: AttendedStep::Reinvite { side, .. },
+                ..
+            } => side,
+            ClientPurpose::Bye { .. } | ClientPurpose::Attended { .. } => return,
         };
         let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
         let tag = response
@@ -1315,7 +1359,7 @@ impl ShardCore {
             } => {
                 self.relay_response(now, call, to.other(), server, status, response);
             }
-            ClientPurpose::Bye { .. } => {}
+            ClientPurpose::Bye { .. } | ClientPurpose::Attended { .. } => {}
             ClientPurpose::Transfer { call, what } => {
                 self.on_transfer_response(now, call, what, status, response)
             }
@@ -1401,6 +1445,9 @@ impl ShardCore {
             ClientPurpose::Bye { .. } => {}
             ClientPurpose::Transfer { call, what } => {
                 self.on_transfer_response(now, call, what, status, response)
+            }
+            ClientPurpose::Attended { call, step } => {
+                self.on_attended_final(now, call, step, status, Some(response))
             }
         }
     }
@@ -1546,6 +1593,9 @@ impl ShardCore {
             }
             ClientPurpose::Bye { .. } => {}
             ClientPurpose::Transfer { call, what } => self.on_transfer_timeout(now, call, what),
+            ClientPurpose::Attended { call, step } => {
+                self.on_attended_final(now, call, step, 408, None)
+            }
         }
     }
 
@@ -1556,6 +1606,8 @@ impl ShardCore {
             }
             CoreTimer::Reap { call: seq } => self.reap(now, seq),
             CoreTimer::Transfer { call: seq } => self.on_transfer_timer(now, seq),
+            CoreTimer::DialogQueryTimeout { hold } => self.on_dialog_query_timeout(now, hold),
+            CoreTimer::AttendedTransfer { join } => self.on_attended_timer(now, join),
             CoreTimer::DrainDeadline => {
                 let live: Vec<u64> = self
                     .calls
@@ -1606,7 +1658,7 @@ impl ShardCore {
 
     /// End a live call from handoff's side: BYE both legs when answered; when still ringing,
     /// `early_status` to A and CANCEL toward B.
-    fn hang_up(&mut self, now: Time, seq: u64, reason: &str, early_status: u16) {
+    pub(super) fn hang_up(&mut self, now: Time, seq: u64, reason: &str, early_status: u16) {
         let Some(call) = self.calls.get(&seq) else {
             return;
         };
@@ -1689,6 +1741,7 @@ impl ShardCore {
         self.metrics.session_closed(&end.from_trunk);
         self.metrics.session_closed(&end.to_trunk);
         self.transfer_call_ended(now, seq);
+        self.attended_call_ended(now, seq);
         self.outputs
             .push_back(Output::Media(MediaCommand::Close { call: id }));
         self.event(Event::CallEnded(end));

@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use super::attended::{AttendedState, AttendedStep};
 use super::call::{Call, CallState};
 use super::dialog::Side;
 use super::ids::{self, IdMinter};
@@ -80,6 +81,8 @@ pub(super) enum ClientPurpose {
     Bye { call: u64 },
     /// A request of the call's transfer (see `transfer_flow.rs`).
     Transfer { call: u64, what: TransferTx },
+    /// A request handoff originates for an attended transfer (re-INVITE, NOTIFY).
+    Attended { call: u64, step: AttendedStep },
 }
 
 impl ClientPurpose {
@@ -88,7 +91,8 @@ impl ClientPurpose {
             ClientPurpose::InitialInvite { call }
             | ClientPurpose::Relayed { call, .. }
             | ClientPurpose::Bye { call }
-            | ClientPurpose::Transfer { call, .. } => call,
+            | ClientPurpose::Transfer { call, .. }
+            | ClientPurpose::Attended { call, .. } => call,
         }
     }
 }
@@ -104,6 +108,10 @@ pub(super) enum CoreTimer {
     DrainDeadline,
     /// A deadline the call's transfer attempt asked for.
     Transfer { call: u64 },
+    /// A request held for other shards' dialog answers goes on without the missing ones.
+    DialogQueryTimeout { hold: u64 },
+    /// A deadline of the transfer attempt of a local attended transfer.
+    AttendedTransfer { join: u64 },
 }
 
 pub struct ShardCore {
@@ -131,6 +139,8 @@ pub struct ShardCore {
     pub(super) wall_clock: WallClock,
     /// Platform legs a local transfer replaced, by handoff's tag: call seq (they await BYE).
     pub(super) retired_dialogs: HashMap<String, u64>,
+    /// Cross-shard dialog translation (attended transfers).
+    pub(super) attended: AttendedState,
 }
 
 impl ShardCore {
@@ -167,6 +177,7 @@ impl ShardCore {
                 unix_ms: 0,
             },
             retired_dialogs: HashMap::new(),
+            attended: AttendedState::default(),
         }
     }
 
@@ -220,6 +231,21 @@ impl ShardCore {
         self.draining.is_some()
     }
 
+    /// Cross-shard dialog queries this shard sent (attended-transfer translation).
+    pub fn dialog_queries_sent(&self) -> u64 {
+        self.attended.queries_sent
+    }
+
+    /// Requests that went on untranslated because another shard did not answer in time.
+    pub fn dialog_query_timeouts(&self) -> u64 {
+        self.attended.query_timeouts
+    }
+
+    /// Requests held right now for another shard's dialog answer.
+    pub fn requests_held_for_translation(&self) -> usize {
+        self.attended.held_count()
+    }
+
     pub fn handle_datagram(&mut self, now: Time, from: SocketAddr, payload: &[u8]) {
         let owner = ids::owner_of_datagram(payload, self.shard_count);
         if owner != self.shard {
@@ -249,7 +275,7 @@ impl ShardCore {
     }
 
     pub fn handle_shard_message(&mut self, now: Time, from: ShardId, message: ShardMessage) {
-        let _ = from;
+        let asker = from;
         match message {
             // The sender computed that we own it: handle it here, never bounce it back.
             ShardMessage::Datagram { from, payload } => self.process_datagram(now, from, &payload),
@@ -258,6 +284,15 @@ impl ShardCore {
                 self.draining = Some(deadline);
                 self.set_timer(deadline, CoreTimer::DrainDeadline);
             }
+            ShardMessage::DialogQuery { query, dialog } => {
+                self.on_dialog_query(asker, query, dialog)
+            }
+            ShardMessage::DialogAnswer {
+                query,
+                dialog,
+                bridged,
+            } => self.on_dialog_answer(now, query, dialog, bridged),
+            ShardMessage::Join(join) => self.on_join_message(now, asker, *join),
         }
         self.pump_transactions();
     }

@@ -372,6 +372,34 @@ impl RelayTable {
         Ok(slots)
     }
 
+    /// A leg moved to new local ports (a transfer bridged the other leg to a new peer): its
+    /// slots keep their ids, counters and latches; only the port they stand for changes. The
+    /// backend rebinds the sockets and maps them to the same slots.
+    pub fn move_leg(
+        &mut self,
+        call: CallRef,
+        side: Side,
+        local_port: u16,
+    ) -> Result<(), RelayError> {
+        let index = *self
+            .by_call
+            .get(&call)
+            .ok_or(RelayError::UnknownCall(call))?;
+        let entry = self.calls[index as usize]
+            .as_ref()
+            .ok_or(RelayError::UnknownCall(call))?;
+        let (rtp, rtcp) = (
+            entry.slot(side, SlotKind::Rtp),
+            entry.slot(side, SlotKind::Rtcp),
+        );
+        for (id, port) in [(rtp, local_port), (rtcp, local_port.wrapping_add(1))] {
+            if let Some(Some(slot)) = self.slots.get_mut(id.0 as usize) {
+                slot.local_port = port;
+            }
+        }
+        Ok(())
+    }
+
     /// The G.711 law each leg negotiated (`None`: not G.711 or unknown). When both are known
     /// and differ, RTP of the sender's law is transcoded to the receiver's.
     pub fn set_laws(

@@ -2,22 +2,35 @@
 //! programmed [`RelayTable`], and runs the per-packet fast path (received packet -> table
 //! decision -> staged in the outbox for the batched send). No allocation per packet: socket and
 //! slot maps are plain `Vec`s indexed by number.
+//!
+//! Ringback: while a call plays ringback toward a leg, relayed RTP toward that leg is dropped
+//! (muted) and [`MediaRelay::tick`] stages one 172-byte G.711 packet every 20 ms from that leg's
+//! RTP socket to its latched address. The packets continue the SSRC, sequence and timestamp of
+//! the stream the relay last sent toward that leg (every RTP packet forwarded is observed), so
+//! the phone hears one stream. A leg that moves to new local ports (a transfer bridged the other
+//! side to a new peer) keeps its slots: new sockets are bound and mapped, the old ones closed.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use super::backend::{Backend, BackendError, MediaPair, MediaSocket, Outbox};
-use crate::core::{CallRef, MediaCommand, MediaCounters};
+use crate::core::{CallRef, MediaCommand, MediaCounters, MediaLeg, MediaSide, Time};
 use crate::media::g711::G711Law;
-use crate::media::relay::{RelayDecision, RelayError, RelayTable, SlotId};
+use crate::media::relay::{RelayDecision, RelayError, RelayTable, Side, SlotId};
+use crate::media::ringback::{FRAME_SAMPLES, RingbackGenerator, RtpStreamContinuation};
 
 const NO_SLOT: u32 = u32::MAX;
-/// G.711 packets are 172 bytes; a longer packet is passed on untouched rather than transcoded.
+/// One ringback packet per 20 ms frame.
+pub const RINGBACK_PERIOD_NS: u64 = 20_000_000;
+/// A loop turn that ran late sends at most this many overdue ringback packets at once; beyond
+/// that the schedule restarts from now (a burst would only fill the phone's jitter buffer).
+const RINGBACK_CATCH_UP: u32 = 3;
+const RINGBACK_PACKET_LEN: usize = 12 + FRAME_SAMPLES;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
-    #[error("call {call:?}: this relay cannot play ringback yet")]
-    RingbackUnavailable { call: CallRef },
+    #[error("call {call:?}: no media open for it (the core named a call the relay never opened)")]
+    UnknownCall { call: CallRef },
     #[error("relay table refused the command: {0}")]
     Table(#[from] RelayError),
     #[error("media sockets for call {call:?} not opened: {source}")]
@@ -31,6 +44,42 @@ pub enum MediaError {
 struct CallMedia {
     a: MediaPair,
     b: MediaPair,
+    a_port: u16,
+    b_port: u16,
+    ringback: Option<Ringback>,
+}
+
+impl CallMedia {
+    fn pair(&self, side: MediaSide) -> MediaPair {
+        match side {
+            MediaSide::A => self.a,
+            MediaSide::B => self.b,
+        }
+    }
+}
+
+struct Ringback {
+    toward: MediaSide,
+    generator: RingbackGenerator,
+    /// When the next packet is due; `None` until the first tick after the start.
+    next_due: Option<Time>,
+}
+
+fn table_side(side: MediaSide) -> Side {
+    match side {
+        MediaSide::A => Side::A,
+        MediaSide::B => Side::B,
+    }
+}
+
+/// The seed of a stream the relay never saw a packet of: fixed per call and side, no randomness.
+fn seeded_stream(call: CallRef, side: Side) -> RtpStreamContinuation {
+    let mut x = call.seq ^ (u64::from(call.shard.0) << 48) ^ ((side == Side::B) as u64) << 63;
+    // splitmix64 finaliser: spreads consecutive calls over the SSRC space.
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^= x >> 31;
+    RtpStreamContinuation::new(x as u32, (x >> 32) as u16, (x >> 48) as u32 * 160)
 }
 
 /// Per-shard relay counters (the per-call ones live in the table).
@@ -38,6 +87,10 @@ struct CallMedia {
 pub struct RelayStats {
     pub relayed: u64,
     pub dropped: u64,
+    /// Relayed packets dropped because ringback plays toward their leg.
+    pub muted: u64,
+    /// Ringback packets staged.
+    pub ringback_sent: u64,
     /// Forward decisions that could not be staged (outbox full).
     pub outbox_full: u64,
 }
@@ -47,6 +100,12 @@ pub struct MediaRelay {
     calls: HashMap<CallRef, CallMedia>,
     socket_slot: Vec<u32>,
     slot_socket: Vec<MediaSocket>,
+    /// Per slot: the RTP stream last sent out of it (what ringback continues).
+    slot_stream: Vec<RtpStreamContinuation>,
+    /// Per slot: ringback plays toward it, relayed packets are dropped.
+    slot_muted: Vec<bool>,
+    /// Calls playing ringback (few; scanned every tick).
+    ringing: Vec<CallRef>,
     /// Counters of calls whose media closed before their CallEnded event was seen.
     closed: HashMap<CallRef, MediaCounters>,
     advertise: IpAddr,
@@ -61,6 +120,9 @@ impl MediaRelay {
             calls: HashMap::new(),
             socket_slot: Vec::new(),
             slot_socket: Vec::new(),
+            slot_stream: Vec::new(),
+            slot_muted: Vec::new(),
+            ringing: Vec::new(),
             closed: HashMap::new(),
             advertise,
             stats: RelayStats::default(),
@@ -86,6 +148,32 @@ impl MediaRelay {
             self.slot_socket.resize(k + 1, MediaSocket::MAX);
         }
         self.slot_socket[k] = socket;
+    }
+
+    /// A slot (re)used by a call: its stream starts from the call's seed, unmuted.
+    fn reset_slot(&mut self, slot: SlotId, call: CallRef, side: Side) {
+        let k = slot.0 as usize;
+        if self.slot_stream.len() <= k {
+            self.slot_stream
+                .resize(k + 1, RtpStreamContinuation::new(0, 0, 0));
+            self.slot_muted.resize(k + 1, false);
+        }
+        self.slot_stream[k] = seeded_stream(call, side);
+        self.slot_muted[k] = false;
+    }
+
+    fn rtp_slot(&self, call: CallRef, side: MediaSide) -> Option<SlotId> {
+        let slots = self.table.slots_of(call)?;
+        Some(match side {
+            MediaSide::A => slots.a_rtp,
+            MediaSide::B => slots.b_rtp,
+        })
+    }
+
+    fn set_muted(&mut self, slot: SlotId, muted: bool) {
+        if let Some(m) = self.slot_muted.get_mut(slot.0 as usize) {
+            *m = muted;
+        }
     }
 
     fn unmap(&mut self, socket: MediaSocket) {
@@ -122,28 +210,202 @@ impl MediaRelay {
                 self.map(a_pair.rtcp, slots.a_rtcp);
                 self.map(b_pair.rtp, slots.b_rtp);
                 self.map(b_pair.rtcp, slots.b_rtcp);
+                for (slot, side) in [
+                    (slots.a_rtp, Side::A),
+                    (slots.a_rtcp, Side::A),
+                    (slots.b_rtp, Side::B),
+                    (slots.b_rtcp, Side::B),
+                ] {
+                    self.reset_slot(slot, call, side);
+                }
                 self.calls.insert(
                     call,
                     CallMedia {
                         a: a_pair,
                         b: b_pair,
+                        a_port: a.local_port,
+                        b_port: b.local_port,
+                        ringback: None,
                     },
                 );
                 Ok(())
             }
-            MediaCommand::Update { call, a, b } => {
-                self.table.update(call, a, b)?;
-                Ok(())
-            }
+            MediaCommand::Update { call, a, b } => self.update(backend, call, a, b),
             MediaCommand::Close { call } => {
                 self.close(backend, call);
                 Ok(())
             }
             MediaCommand::SetLaws { call, a, b } => self.set_laws(call, a, b),
-            MediaCommand::StartRingback { call, .. } | MediaCommand::StopRingback { call } => {
-                Err(MediaError::RingbackUnavailable { call })
+            MediaCommand::StartRingback {
+                call,
+                toward,
+                tone,
+                law,
+            } => {
+                let slot = self
+                    .rtp_slot(call, toward)
+                    .ok_or(MediaError::UnknownCall { call })?;
+                let media = self
+                    .calls
+                    .get_mut(&call)
+                    .ok_or(MediaError::UnknownCall { call })?;
+                if let Some(previous) = media.ringback.take()
+                    && let Some(old) = self.rtp_slot(call, previous.toward)
+                {
+                    self.set_muted(old, false);
+                }
+                let media = self
+                    .calls
+                    .get_mut(&call)
+                    .ok_or(MediaError::UnknownCall { call })?;
+                media.ringback = Some(Ringback {
+                    toward,
+                    generator: RingbackGenerator::new(tone, law),
+                    next_due: None,
+                });
+                self.set_muted(slot, true);
+                if !self.ringing.contains(&call) {
+                    self.ringing.push(call);
+                }
+                Ok(())
+            }
+            MediaCommand::StopRingback { call } => {
+                self.stop_ringback(call);
+                Ok(())
             }
         }
+    }
+
+    fn stop_ringback(&mut self, call: CallRef) {
+        self.ringing.retain(|&c| c != call);
+        let toward = self
+            .calls
+            .get_mut(&call)
+            .and_then(|m| m.ringback.take())
+            .map(|r| r.toward);
+        if let Some(side) = toward
+            && let Some(slot) = self.rtp_slot(call, side)
+        {
+            self.set_muted(slot, false);
+        }
+    }
+
+    /// New remote addresses, and legs whose local port changed move: the new pair is bound
+    /// (both sides before anything changes, so a failed bind leaves the call as it was), mapped
+    /// to the leg's slots, and the old pair closed.
+    fn update<B: Backend + ?Sized>(
+        &mut self,
+        backend: &mut B,
+        call: CallRef,
+        a: MediaLeg,
+        b: MediaLeg,
+    ) -> Result<(), MediaError> {
+        let (old_a_port, old_b_port) = match self.calls.get(&call) {
+            Some(m) => (m.a_port, m.b_port),
+            None => return Err(MediaError::UnknownCall { call }),
+        };
+        let slots = self
+            .table
+            .slots_of(call)
+            .ok_or(MediaError::UnknownCall { call })?;
+        let mut moved: [Option<(MediaSide, MediaPair, u16)>; 2] = [None, None];
+        for (i, (side, old, new)) in [
+            (MediaSide::A, old_a_port, a.local_port),
+            (MediaSide::B, old_b_port, b.local_port),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if old == new {
+                continue;
+            }
+            match backend.open_media_pair(self.advertise, new) {
+                Ok(pair) => moved[i] = Some((side, pair, new)),
+                Err(source) => {
+                    for (_, pair, _) in moved.iter().flatten() {
+                        backend.close_media_pair(*pair);
+                    }
+                    return Err(MediaError::Sockets { call, source });
+                }
+            }
+        }
+        self.table.update(call, a, b)?;
+        for (side, pair, port) in moved.into_iter().flatten() {
+            let (rtp_slot, rtcp_slot) = match side {
+                MediaSide::A => (slots.a_rtp, slots.a_rtcp),
+                MediaSide::B => (slots.b_rtp, slots.b_rtcp),
+            };
+            let Some(media) = self.calls.get_mut(&call) else {
+                backend.close_media_pair(pair);
+                continue;
+            };
+            let old = match side {
+                MediaSide::A => {
+                    media.a_port = port;
+                    std::mem::replace(&mut media.a, pair)
+                }
+                MediaSide::B => {
+                    media.b_port = port;
+                    std::mem::replace(&mut media.b, pair)
+                }
+            };
+            self.unmap(old.rtp);
+            self.unmap(old.rtcp);
+            backend.close_media_pair(old);
+            self.map(pair.rtp, rtp_slot);
+            self.map(pair.rtcp, rtcp_slot);
+            self.table.move_leg(call, table_side(side), port)?;
+        }
+        Ok(())
+    }
+
+    /// Stages the ringback packets due by `now` in the backend's outbox. Returns when the next
+    /// one is due (the loop sleeps no longer than that), `None` when no ringback plays.
+    pub fn tick<B: Backend + ?Sized>(&mut self, now: Time, backend: &mut B) -> Option<Time> {
+        let mut next: Option<Time> = None;
+        let mut packet = [0u8; RINGBACK_PACKET_LEN];
+        for &call in &self.ringing {
+            let Some(media) = self.calls.get_mut(&call) else {
+                continue;
+            };
+            let pair = media.pair(match &media.ringback {
+                Some(r) => r.toward,
+                None => continue,
+            });
+            let Some(ringback) = media.ringback.as_mut() else {
+                continue;
+            };
+            let slots = self.table.slots_of(call);
+            let slot = match (slots, ringback.toward) {
+                (Some(s), MediaSide::A) => s.a_rtp,
+                (Some(s), MediaSide::B) => s.b_rtp,
+                (None, _) => continue,
+            };
+            let mut due = *ringback.next_due.get_or_insert(now);
+            let mut sent = 0;
+            while due <= now {
+                if sent == RINGBACK_CATCH_UP {
+                    due = Time(now.0 + RINGBACK_PERIOD_NS);
+                    break;
+                }
+                let stream = self.slot_stream.get_mut(slot.0 as usize);
+                let written = stream.and_then(|stream| {
+                    stream.write_ringback_packet(&mut ringback.generator, &mut packet)
+                });
+                if let (Some(len), Some(dst)) = (written, self.table.destination(slot)) {
+                    if backend.outbox().push(pair.rtp, dst, &packet[..len]) {
+                        self.stats.ringback_sent += 1;
+                    } else {
+                        self.stats.outbox_full += 1;
+                    }
+                }
+                due = Time(due.0 + RINGBACK_PERIOD_NS);
+                sent += 1;
+            }
+            ringback.next_due = Some(due);
+            next = Some(next.map_or(due, |n: Time| n.min(due)));
+        }
+        next
     }
 
     /// The G.711 law each leg negotiated; when they differ the relay transcodes (see
@@ -160,6 +422,7 @@ impl MediaRelay {
 
     /// Closes a call's sockets at once: from here on nothing of it is relayed.
     pub fn close<B: Backend + ?Sized>(&mut self, backend: &mut B, call: CallRef) {
+        self.stop_ringback(call);
         let Some(media) = self.calls.remove(&call) else {
             return;
         };
@@ -204,8 +467,21 @@ impl MediaRelay {
                 dst,
                 transcode,
             } => {
-                match self.slot_socket.get(out_slot.0 as usize) {
+                let k = out_slot.0 as usize;
+                if self.slot_muted.get(k).copied().unwrap_or(false) {
+                    self.stats.muted += 1;
+                    self.stats.dropped += 1;
+                    return false;
+                }
+                match self.slot_socket.get(k) {
                     Some(&out) if outbox.push(out, dst, payload) => {
+                        // RTP (not RTCP, which may share a muxed socket) sets the stream that
+                        // ringback would continue.
+                        if payload.get(1).is_some_and(|&b| !(192..=223).contains(&b))
+                            && let Some(stream) = self.slot_stream.get_mut(k)
+                        {
+                            stream.observe(payload);
+                        }
                         // Transcoding rewrites the outbox's own copy in place: no extra copy,
                         // no allocation, and nothing at all when the laws match.
                         if let Some(t) = transcode

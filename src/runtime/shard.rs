@@ -129,7 +129,10 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                     tracing::info!(shard = index, "draining");
                 }
                 ShardMessage::Config(_) => tracing::info!(shard = index, "new configuration"),
-                ShardMessage::Datagram { .. } => {}
+                ShardMessage::Datagram { .. }
+                | ShardMessage::DialogQuery { .. }
+                | ShardMessage::DialogAnswer { .. }
+                | ShardMessage::Join(_) => {}
             }
             core.handle_shard_message(now, me, message);
         }
@@ -154,6 +157,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             &status,
             index,
         );
+        let next_ringback = media.tick(now, &mut backend);
         if let Err(e) = backend.flush() {
             return fail(backend, e);
         }
@@ -185,6 +189,9 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
 
         let mut sleep = MAX_SLEEP;
         if let Some(next) = wheel.next_deadline() {
+            sleep = sleep.min(Duration::from_nanos(next.0.saturating_sub(now.0)));
+        }
+        if let Some(next) = next_ringback {
             sleep = sleep.min(Duration::from_nanos(next.0.saturating_sub(now.0)));
         }
         if let Err(e) = backend.wait(Some(sleep)) {

@@ -15,6 +15,7 @@
 //! sim.run_until(|s| s.ua_ref(CARRIER).dialog(call).is_confirmed(), 5_000);
 //! ```
 
+pub mod attended_flows;
 pub mod core_fuzz;
 mod net;
 pub mod scenarios;
