@@ -245,8 +245,8 @@ pub fn platform_refer_answered(sim: &mut Sim, t: &Transfer, status: u16) -> Flow
     Ok(())
 }
 
-/// The carrier NOTIFYs `status` and waits for its 200.
-fn carrier_notifies(sim: &mut Sim, t: &Transfer, status: u16, terminated: bool) -> FlowResult {
+/// The carrier NOTIFYs `status` (sipfrag) and waits for its 200.
+pub fn carrier_notifies(sim: &mut Sim, t: &Transfer, status: u16, terminated: bool) -> FlowResult {
     let before = sim
         .ua_ref(CARRIER)
         .statuses(t.caller, "NOTIFY")
@@ -368,7 +368,7 @@ fn ended_once(sim: &Sim, reason: &str) -> FlowResult {
 }
 
 /// The carrier hangs up; the party bridged to it (`peer`, `peer_dialog`) gets the BYE.
-fn carrier_hangs_up(sim: &mut Sim, t: &Transfer, peer: usize) -> FlowResult {
+pub fn carrier_hangs_up(sim: &mut Sim, t: &Transfer, peer: usize) -> FlowResult {
     sim.ua(CARRIER).bye(t.caller);
     let caller = t.caller;
     let done = sim.run_until(
