@@ -1132,6 +1132,54 @@ pub fn customer_hangs_up_during_fallback(sim: &mut Sim) -> FlowResult {
     ended_once(sim, "bye_from_a")
 }
 
+/// The shard drains while leg C rings: at the deadline both legs are BYEd, leg C is CANCELled,
+/// and the running attempt still writes its record ("cancelled").
+pub fn drain_during_fallback(sim: &mut Sim) -> FlowResult {
+    let t = call_and_refer(sim, true)?;
+    let refer = carrier_takes_refer(sim, &t)?;
+    sim.ua(CARRIER).answer(refer, 403, None);
+    platform_refer_answered(sim, &t, 202)?;
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(PARTNER).has_request("INVITE"), STEP_MS),
+        "partner got no INVITE"
+    );
+    let Some(invite) = sim.ua(PARTNER).take_request("INVITE") else {
+        return Err("INVITE vanished".into());
+    };
+    let Some(partner) = sim.ua_ref(PARTNER).incoming(invite).dialog else {
+        return Err("no dialog".into());
+    };
+    sim.ua(PARTNER).answer(invite, 180, None);
+    let deadline = sim.now.plus_millis(1_000);
+    for shard in 0..sim.shards().len() {
+        sim.send_shard_message(
+            crate::core::ShardId(shard as u16),
+            crate::core::ShardMessage::Drain { deadline },
+        );
+    }
+    let (caller, callee) = (t.caller, t.callee);
+    let done = sim.run_until(
+        |s| {
+            s.ua_ref(CARRIER).dialog(caller).bye_received
+                && s.ua_ref(PLATFORM).dialog(callee).bye_received
+                && s.ua_ref(PARTNER).dialog(partner).final_status == Some(487)
+        },
+        STEP_MS,
+    );
+    ensure!(sim, done, "drain did not end legs A, B and C");
+    sim.run_for(5_000);
+    check_record(
+        sim,
+        TransferOutcome::Cancelled,
+        Some(403),
+        None,
+        None,
+        "customer_hung_up",
+    )?;
+    ended_once(sim, "drain")
+}
+
 /// Every flow with the config it needs, for the seed sweep: (name, config, flow).
 pub type NamedFlow = (
     &'static str,
