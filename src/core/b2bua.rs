@@ -289,6 +289,7 @@ impl ShardCore {
         refusal: Refusal,
     ) {
         self.stats.requests_rejected += 1;
+        self.metrics.request_rejected(refusal.status);
         let extra: Vec<(&str, String)> =
             refusal.extra.iter().map(|(n, v)| (*n, v.clone())).collect();
         self.reply(now, tx, request, refusal.status, &refusal.reason, &extra);
@@ -721,6 +722,9 @@ impl ShardCore {
             a: a_media_leg,
             b: b_media_leg,
         }));
+        self.metrics.call_started();
+        self.metrics.session_opened(&a_trunk.name);
+        self.metrics.session_opened(&b_trunk.name);
         self.event(Event::CallStarted {
             call: call_ref,
             conversation,
@@ -1734,6 +1738,8 @@ impl ShardCore {
         }
         self.stats.calls_active = self.stats.calls_active.saturating_sub(1);
         self.stats.calls_ended += 1;
+        self.metrics.session_closed(&end.from_trunk);
+        self.metrics.session_closed(&end.to_trunk);
         self.transfer_call_ended(now, seq);
         self.attended_call_ended(now, seq);
         self.outputs

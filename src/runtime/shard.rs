@@ -102,6 +102,12 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
     let mut core = ShardCore::new(me, shard_count as u16, config.clone(), seed);
     let mut media = MediaRelay::new(config.sbc.advertise);
     let mut now = clock.now();
+    // Audit timestamps: tie the monotonic clock to Unix time once (the core never reads a clock).
+    let unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    core.set_wall_clock(crate::transfer::WallClock { at: now, unix_ms });
     let mut wheel = TimerWheel::new(now);
     let mut fired: Vec<TimerToken> = Vec::new();
     let mut drain_deadline: Option<Time> = None;
