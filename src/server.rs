@@ -53,6 +53,15 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "the SIP address {addr} (sbc.listen) is already in use, by another handoff or another \
+         program: {source}"
+    )]
+    SipInUse {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot set up signal handling (signalfd): {0}")]
     Signals(#[source] std::io::Error),
 }
@@ -109,6 +118,16 @@ impl Server {
     pub fn start(config: Config) -> Result<Server, RunError> {
         let shards = config.resolved_shard_count().max(1);
         let (start, end) = config.sbc.media_ports;
+        // The shard sockets share the port with SO_REUSEPORT, which would just as happily share
+        // it with a second handoff started by mistake (each would get part of the traffic). A
+        // plain bind first fails if anything holds the port.
+        let listen = config.sbc.listen;
+        drop(
+            std::net::UdpSocket::bind(listen).map_err(|source| RunError::SipInUse {
+                addr: listen,
+                source,
+            })?,
+        );
         let audit = AuditWriter::open(&config.sbc.audit)?;
         let config = Arc::new(config);
         let mesh = Arc::new(ShardMesh::new(shards));

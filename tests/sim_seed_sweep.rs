@@ -1,6 +1,7 @@
 //! Seed sweep: every scenario under >= 200 seeds, each seed choosing the shard count and a
 //! faulty network (loss, duplication, reordering, jitter). Any failure prints the seed;
-//! `HANDOFF_SEED=N cargo test --test sim_seed_sweep` replays just that seed.
+//! `HANDOFF_SEED=N cargo test --test sim_seed_sweep` replays just that seed;
+//! `HANDOFF_SEEDS=N` sweeps seeds 1..=N instead of the default 300.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -8,7 +9,7 @@ use handoff::core::dialog::Side;
 use handoff::sim::scenarios::{self, FlowResult};
 use handoff::sim::{LinkProfile, Sim, SimOptions, SimRng};
 
-const SEEDS: u64 = 200;
+const SEEDS: u64 = 300;
 
 type Flow = fn(&mut Sim) -> FlowResult;
 
@@ -80,7 +81,13 @@ fn run(seed: u64) -> Vec<String> {
 fn every_flow_holds_under_every_seed() {
     let seeds: Vec<u64> = match std::env::var("HANDOFF_SEED") {
         Ok(value) => vec![value.trim().parse().expect("HANDOFF_SEED must be a number")],
-        Err(_) => (1..=SEEDS).collect(),
+        Err(_) => {
+            let count = std::env::var("HANDOFF_SEEDS")
+                .ok()
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or(SEEDS);
+            (1..=count).collect()
+        }
     };
     let failures: Vec<String> = seeds.iter().flat_map(|seed| run(*seed)).collect();
     assert!(

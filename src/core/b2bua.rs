@@ -23,10 +23,12 @@
 //!   Request-URI is the remote target and the route set is carried in Route headers.
 //! - **Late offer** (INVITE without SDP): the offer in the far side's 2xx is relayed, and handoff's
 //!   ACK to that side waits for the ACK carrying the answer, which it then relays.
-//! - Not handled: forking on leg B keeps the tag of the 2xx only.
+//! - **Forking on leg B**: the first 2xx makes the dialog; a 2xx from another fork is ACKed and
+//!   BYEd at once.
 
 use std::net::SocketAddr;
 
+use super::attended::{AttendedStep, DialogRewrites, Resume};
 use super::call::{Call, CallState, InitialInvite, Leg, Pending2xx, call_codecs};
 use super::dialog::{Dialog, Side};
 use super::routing;
@@ -45,36 +47,36 @@ pub const SUPPORTED: &str = "replaces, tdialog";
 
 /// Headers copied from a message on one leg onto the message handoff sends on the other leg.
 pub fn passes_through(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    lower.starts_with("x-")
-        || matches!(
-            lower.as_str(),
-            "p-asserted-identity"
-                | "p-preferred-identity"
-                | "privacy"
-                | "referred-by"
-                | "b"
-                | "replaces"
-                | "target-dialog"
-                | "refer-to"
-                | "r"
-                | "refer-sub"
-                | "event"
-                | "o"
-                | "subscription-state"
-                | "accept"
-                | "allow-events"
-                | "u"
-                | "reason"
-                | "retry-after"
-                | "unsupported"
-                | "expires"
-                | "min-expires"
-                | "subject"
-                | "s"
-                | "priority"
-                | "date"
-        )
+    const PASSING: [&str; 25] = [
+        "p-asserted-identity",
+        "p-preferred-identity",
+        "privacy",
+        "referred-by",
+        "b",
+        "replaces",
+        "target-dialog",
+        "refer-to",
+        "r",
+        "refer-sub",
+        "event",
+        "o",
+        "subscription-state",
+        "accept",
+        "allow-events",
+        "u",
+        "reason",
+        "retry-after",
+        "unsupported",
+        "expires",
+        "min-expires",
+        "subject",
+        "s",
+        "priority",
+        "date",
+    ];
+    let bytes = name.as_bytes();
+    (bytes.len() > 2 && bytes[..2].eq_ignore_ascii_case(b"x-"))
+        || PASSING.iter().any(|p| p.eq_ignore_ascii_case(name))
 }
 
 /// Supported tokens minus the ones handoff negotiates away (100rel, timer).
@@ -221,18 +223,28 @@ impl Refusal {
 }
 
 impl ShardCore {
-    pub(super) fn contact(&self) -> String {
+    /// handoff's Contact, from the config of the call (or the current one for a new call).
+    pub(super) fn contact(&self, seq: Option<u64>) -> String {
+        let config = self.config_of(seq);
         format!(
             "<sip:handoff@{}>",
-            SocketAddr::new(self.config.sbc.advertise, self.config.sbc.listen.port())
+            SocketAddr::new(config.sbc.advertise, config.sbc.listen.port())
         )
     }
 
-    pub(super) fn via(&self, branch: &str) -> String {
+    pub(super) fn via(&self, seq: Option<u64>, branch: &str) -> String {
+        let config = self.config_of(seq);
         format!(
             "SIP/2.0/UDP {};branch={branch};rport",
-            SocketAddr::new(self.config.sbc.advertise, self.config.sbc.listen.port())
+            SocketAddr::new(config.sbc.advertise, config.sbc.listen.port())
         )
+    }
+
+    /// A call keeps the config it started with; everything else uses the current one.
+    pub(super) fn config_of(&self, seq: Option<u64>) -> &crate::config::Config {
+        seq.and_then(|seq| self.calls.get(&seq))
+            .map(|call| &*call.config)
+            .unwrap_or(&self.config)
     }
 
     pub(super) fn event(&mut self, event: Event) {
@@ -403,7 +415,7 @@ impl ShardCore {
 
     // ------------------------------------------------------------ new calls
 
-    fn on_initial_invite(
+    pub(super) fn on_initial_invite(
         &mut self,
         now: Time,
         from: SocketAddr,
@@ -411,7 +423,13 @@ impl ShardCore {
         tx: ServerTxId,
         request: &Message,
     ) {
-        match self.start_call(now, from, trunk, tx, request) {
+        // Replaces / Target-Dialog naming a bridged dialog: translated (maybe held, see attended.rs).
+        let Some(rewrites) =
+            self.dialog_rewrites(now, from, tx, request, Resume::InitialInvite { trunk })
+        else {
+            return;
+        };
+        match self.start_call(now, from, trunk, tx, request, &rewrites) {
             Ok(()) => {}
             Err(refusal) => self.reject(now, tx, from, request, refusal),
         }
@@ -424,6 +442,7 @@ impl ShardCore {
         trunk: usize,
         tx: ServerTxId,
         request: &Message,
+        rewrites: &DialogRewrites,
     ) -> Result<(), Refusal> {
         if self.draining.is_some() {
             return Err(Refusal::new(503, "Service Unavailable (draining)"));
@@ -564,8 +583,11 @@ impl ShardCore {
         for name in ["Authorization", "Proxy-Authorization", "Path"] {
             edit.remove_header_named(name);
         }
-        let via = self.via(&branch);
-        let contact = self.contact();
+        for rewrite in &rewrites.0 {
+            edit.remove_header_named(&rewrite.name);
+        }
+        let via = self.via(None, &branch);
+        let contact = self.contact(None);
         let max_forwards = max_forwards.saturating_sub(1).to_string();
         let supported = filtered_supported(request);
         let edited = uri_ok
@@ -581,6 +603,10 @@ impl ShardCore {
             && supported
                 .as_ref()
                 .is_none_or(|s| edit.add_header("Supported", s.as_bytes()).is_ok())
+            && rewrites.0.iter().all(|rewrite| {
+                edit.add_header(&rewrite.name, rewrite.rewritten.as_bytes())
+                    .is_ok()
+            })
             && offer_b
                 .as_ref()
                 .is_none_or(|offer| edit.set_body(Some("application/sdp"), offer).is_ok());
@@ -741,7 +767,7 @@ impl ShardCore {
 
     // ------------------------------------------------------ in-dialog requests
 
-    fn on_in_dialog_request(
+    pub(super) fn on_in_dialog_request(
         &mut self,
         now: Time,
         from: SocketAddr,
@@ -770,6 +796,9 @@ impl ShardCore {
         let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
         if method == Method::Bye {
             self.reply(now, tx, request, 200, "OK", &[]);
+            if self.on_bye_in_join(now, seq, side) {
+                return;
+            }
             let state = self.calls.get(&seq).map(|c| c.state);
             if state == Some(CallState::AwaitingAnswer) {
                 // A BYE in the early dialog: the INVITE is abandoned (CANCEL toward B).
@@ -821,6 +850,20 @@ impl ShardCore {
                 return;
             }
         }
+        // Dialog identifiers naming a bridged dialog: translated (maybe held, see attended.rs).
+        let resume = Resume::InDialog {
+            to_tag: to_tag.to_string(),
+        };
+        let Some(rewrites) = self.dialog_rewrites(now, from, tx, request, resume) else {
+            return;
+        };
+        // Attended REFER (Refer-To with ?Replaces) toward a trunk that transfers locally.
+        if method == Method::Refer && self.on_attended_refer(now, seq, side, tx, request) {
+            return;
+        }
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return;
+        };
         let is_invite = method == Method::Invite;
         if is_invite {
             if call.reinvite_pending || call.state != CallState::Established {
@@ -862,7 +905,11 @@ impl ShardCore {
         let extra: Vec<(String, String)> = request
             .headers()
             .filter(|h| passes_through(h.name))
-            .map(|h| (h.name.to_string(), text(h.value)))
+            .map(|h| {
+                let value = text(h.value);
+                let value = rewrites.apply(h.name, &value).into_owned();
+                (h.name.to_string(), value)
+            })
             .chain(filtered_supported(request).map(|s| ("Supported".to_string(), s)))
             .collect();
         let to = side.other();
@@ -887,6 +934,7 @@ impl ShardCore {
                     ServerPurpose::Relayed {
                         call: seq,
                         from: side,
+                        client,
                     },
                 );
                 if let Some(call) = self.calls.get_mut(&seq) {
@@ -912,7 +960,7 @@ impl ShardCore {
     }
 
     /// A new request on leg `side` of call `seq`, from that leg's dialog: (branch, bytes, peer).
-    fn build_request(
+    pub(super) fn build_request(
         &mut self,
         seq: u64,
         side: Side,
@@ -921,8 +969,8 @@ impl ShardCore {
         body: Option<(String, Vec<u8>)>,
     ) -> Option<(String, Vec<u8>, SocketAddr)> {
         let branch = self.ids.branch();
-        let via = self.via(&branch);
-        let contact = self.contact();
+        let via = self.via(Some(seq), &branch);
+        let contact = self.contact(Some(seq));
         let call = self.calls.get_mut(&seq)?;
         let dialog = &mut call.leg_mut(side).dialog;
         let cseq = dialog.next_cseq();
@@ -977,7 +1025,7 @@ impl ShardCore {
     /// As `send_ack`, with the SDP answer of a late offer.
     fn send_ack_with_body(&mut self, seq: u64, side: Side, cseq: u32, body: Option<Vec<u8>>) {
         let branch = self.ids.branch();
-        let via = self.via(&branch);
+        let via = self.via(Some(seq), &branch);
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
         };
@@ -1093,8 +1141,11 @@ impl ShardCore {
                 }
                 self.end_call(now, seq, "cancelled", Some(487));
             }
-            Some(ServerPurpose::Relayed { .. }) => {
+            Some(ServerPurpose::Relayed { client, .. }) => {
+                // A CANCELled re-INVITE: 487 here, CANCEL on the other leg (whose final, if it
+                // still comes, finds this transaction answered and goes nowhere).
                 self.reply(now, invite, &message, 487, default_reason(487), &[]);
+                self.txn.cancel(now, client);
             }
             None => self.reply(now, invite, &message, 487, default_reason(487), &[]),
         }
@@ -1144,6 +1195,10 @@ impl ShardCore {
                                 what: TransferTx::FallbackInvite | TransferTx::CustomerReinvite,
                                 ..
                             }
+                            | ClientPurpose::Attended {
+                                step: AttendedStep::Reinvite { .. },
+                                ..
+                            }
                     ) && (200..300).contains(&status)
                     {
                         self.track_client(tx, purpose);
@@ -1153,7 +1208,7 @@ impl ShardCore {
             }
             ClientAction::SuccessRetransmitted { tx, .. } => {
                 if let Some(purpose) = self.client_txs.get(&tx).copied() {
-                    self.reack(purpose, response);
+                    self.reack(now, purpose, response);
                 }
             }
             ClientAction::Stray => self.on_stray_response(response),
@@ -1161,23 +1216,80 @@ impl ShardCore {
         }
     }
 
-    fn reack(&mut self, purpose: ClientPurpose, response: &Message) {
+    fn reack(&mut self, now: Time, purpose: ClientPurpose, response: &Message) {
         let side = match purpose {
             ClientPurpose::InitialInvite { .. } => Side::B,
             ClientPurpose::Relayed { to, .. } => to,
-            ClientPurpose::Bye { .. } => return,
             ClientPurpose::Transfer { call, what } => {
                 self.reack_transfer(call, what, response);
                 return;
             }
+            ClientPurpose::Attended {
+                step: AttendedStep::Reinvite { side, .. },
+                ..
+            } => side,
+            ClientPurpose::Bye { .. } | ClientPurpose::Attended { .. } => return,
         };
         let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
+        let tag = response
+            .to()
+            .ok()
+            .and_then(|to| to.tag().map(str::to_string));
+        let dialog_tag = self
+            .calls
+            .get(&purpose.call())
+            .and_then(|c| c.leg(side).dialog.remote_tag.clone());
+        if tag.is_some() && tag != dialog_tag {
+            self.reject_fork(now, purpose.call(), side, cseq, response);
+            return;
+        }
         let deferred = self
             .calls
             .get(&purpose.call())
             .is_some_and(|c| c.deferred_ack == Some((side, cseq)));
         if !deferred {
             self.send_ack(purpose.call(), side, cseq);
+        }
+    }
+
+    /// A 2xx from a second fork of leg `side`'s INVITE (another To tag): the call has its
+    /// dialog already, so this one is ACKed and hung up at once (RFC 3261 13.2.2.4).
+    fn reject_fork(&mut self, now: Time, seq: u64, side: Side, cseq: u32, response: &Message) {
+        let Some(call) = self.calls.get(&seq) else {
+            return;
+        };
+        let dialog = &call.leg(side).dialog;
+        let target = first_contact_uri(response).unwrap_or_else(|| dialog.remote_target.clone());
+        let to = response
+            .header(HeaderName::To)
+            .map(text)
+            .unwrap_or_default();
+        let (from, call_id, peer) = (
+            dialog.local_party.clone(),
+            dialog.call_id.clone(),
+            dialog.peer,
+        );
+        for (method, number) in [(Method::Ack, cseq), (Method::Bye, cseq.wrapping_add(1))] {
+            let branch = self.ids.branch();
+            let built = RequestBuilder::new(method, &target)
+                .header("Via", self.via(Some(seq), &branch))
+                .header("Max-Forwards", "70")
+                .header("From", &from)
+                .header("To", &to)
+                .header("Call-ID", &call_id)
+                .header("CSeq", format!("{number} {}", method.as_str()))
+                .build();
+            let Ok(bytes) = built else {
+                return;
+            };
+            if method == Method::Ack {
+                self.transmit(peer, bytes);
+            } else if let Ok(client) = self.txn.send_request(now, peer, method, &branch, bytes) {
+                self.track_client(client, ClientPurpose::Bye { call: seq });
+                if let Some(call) = self.calls.get_mut(&seq) {
+                    call.outstanding += 1;
+                }
+            }
         }
     }
 
@@ -1243,7 +1355,7 @@ impl ShardCore {
             } => {
                 self.relay_response(now, call, to.other(), server, status, response);
             }
-            ClientPurpose::Bye { .. } => {}
+            ClientPurpose::Bye { .. } | ClientPurpose::Attended { .. } => {}
             ClientPurpose::Transfer { call, what } => {
                 self.on_transfer_response(now, call, what, status, response)
             }
@@ -1330,6 +1442,9 @@ impl ShardCore {
             ClientPurpose::Transfer { call, what } => {
                 self.on_transfer_response(now, call, what, status, response)
             }
+            ClientPurpose::Attended { call, step } => {
+                self.on_attended_final(now, call, step, status, Some(response))
+            }
         }
     }
 
@@ -1366,7 +1481,7 @@ impl ShardCore {
         } else {
             None
         };
-        let contact = self.contact();
+        let contact = self.contact(Some(seq));
         let Some(call) = self.calls.get(&seq) else {
             return;
         };
@@ -1409,7 +1524,7 @@ impl ShardCore {
         if self.calls.get(&seq).is_none_or(|c| c.is_ended()) {
             return;
         }
-        let t1 = self.config.sbc.timers.t1_ms;
+        let t1 = self.config_of(Some(seq)).sbc.timers.t1_ms;
         let token = self.set_timer(
             now.plus_millis(t1),
             CoreTimer::Retransmit2xx { call: seq, side },
@@ -1474,6 +1589,9 @@ impl ShardCore {
             }
             ClientPurpose::Bye { .. } => {}
             ClientPurpose::Transfer { call, what } => self.on_transfer_timeout(now, call, what),
+            ClientPurpose::Attended { call, step } => {
+                self.on_attended_final(now, call, step, 408, None)
+            }
         }
     }
 
@@ -1484,6 +1602,8 @@ impl ShardCore {
             }
             CoreTimer::Reap { call: seq } => self.reap(now, seq),
             CoreTimer::Transfer { call: seq } => self.on_transfer_timer(now, seq),
+            CoreTimer::DialogQueryTimeout { hold } => self.on_dialog_query_timeout(now, hold),
+            CoreTimer::AttendedTransfer { join } => self.on_attended_timer(now, join),
             CoreTimer::DrainDeadline => {
                 let live: Vec<u64> = self
                     .calls
@@ -1499,7 +1619,7 @@ impl ShardCore {
     }
 
     fn retransmit_2xx(&mut self, now: Time, token: TimerToken, seq: u64, side: Side) {
-        let timers = self.config.sbc.timers;
+        let timers = self.config_of(Some(seq)).sbc.timers;
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
         };
@@ -1534,7 +1654,7 @@ impl ShardCore {
 
     /// End a live call from handoff's side: BYE both legs when answered; when still ringing,
     /// `early_status` to A and CANCEL toward B.
-    fn hang_up(&mut self, now: Time, seq: u64, reason: &str, early_status: u16) {
+    pub(super) fn hang_up(&mut self, now: Time, seq: u64, reason: &str, early_status: u16) {
         let Some(call) = self.calls.get(&seq) else {
             return;
         };
@@ -1615,6 +1735,7 @@ impl ShardCore {
         self.stats.calls_active = self.stats.calls_active.saturating_sub(1);
         self.stats.calls_ended += 1;
         self.transfer_call_ended(now, seq);
+        self.attended_call_ended(now, seq);
         self.outputs
             .push_back(Output::Media(MediaCommand::Close { call: id }));
         self.event(Event::CallEnded(end));
@@ -1622,7 +1743,7 @@ impl ShardCore {
             // The answer never came: ACK without it so the far end stops retransmitting.
             self.send_ack(seq, side, cseq);
         }
-        let linger = 64 * self.config.sbc.timers.t1_ms;
+        let linger = 64 * self.config_of(Some(seq)).sbc.timers.t1_ms;
         self.set_timer(now.plus_millis(linger), CoreTimer::Reap { call: seq });
     }
 
@@ -1632,7 +1753,7 @@ impl ShardCore {
             return;
         };
         if call.outstanding > 0 {
-            let linger = 64 * self.config.sbc.timers.t1_ms;
+            let linger = 64 * self.config_of(Some(seq)).sbc.timers.t1_ms;
             self.set_timer(now.plus_millis(linger), CoreTimer::Reap { call: seq });
             return;
         }

@@ -11,6 +11,8 @@ use std::sync::Arc;
 use crate::config::{Config, RingbackTone};
 use crate::media::g711::G711Law;
 use crate::transfer::TransferRecord;
+use crate::transfer::dialog_ids::DialogId;
+pub use attended::{JoinMessage, MovedLeg};
 
 /// Monotonic time in nanoseconds since an origin chosen by the driver.
 ///
@@ -71,6 +73,18 @@ pub enum ShardMessage {
     Config(Arc<Config>),
     /// Graceful stop: refuse new INVITEs with 503; after the drain deadline, BYE what is left.
     Drain { deadline: Time },
+    /// Attended transfer: "which leg is bridged to this dialog of yours?" (handoff's view of
+    /// the named leg). The owner answers the asking shard with `DialogAnswer`.
+    DialogQuery { query: u64, dialog: DialogId },
+    /// The answer: handoff's view of the bridged leg, `None` when the dialog is not one the
+    /// owner bridges (the identifier then passes unchanged).
+    DialogAnswer {
+        query: u64,
+        dialog: DialogId,
+        bridged: Option<Box<DialogId>>,
+    },
+    /// A local attended transfer joining calls of two shards (see `core/attended.rs`).
+    Join(Box<JoinMessage>),
 }
 
 /// One leg's media as the relay sees it. The RTCP socket is `local_port + 1`.
@@ -205,6 +219,7 @@ pub mod ids;
 pub mod rng;
 pub mod transaction;
 
+mod attended;
 mod b2bua;
 pub mod call;
 pub mod dialog;

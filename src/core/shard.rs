@@ -3,11 +3,21 @@
 //! Every input (datagram, timer, shard message) runs to completion and leaves its effects in the
 //! output queue; the driver drains it with [`ShardCore::poll_output`]. The B2BUA logic itself is
 //! in `b2bua.rs`; this file holds the state, the entry points and the invariants.
+//!
+//! Model: a shard has one [`TransactionLayer`] (RFC 3261 section 17) and its calls. A
+//! [`Call`] has two legs (A toward the trunk the INVITE came from, B toward the routed trunk);
+//! each leg is a full dialog ([`super::dialog::Dialog`]) plus its media port and SDP origin.
+//! Transactions belong to calls through small purpose maps: a server transaction is the initial
+//! INVITE on A or a request relayed from one leg; a client transaction is the INVITE on B, a
+//! relayed request (whose response goes back to its server transaction) or handoff's own BYE.
+//! Dialogs are found by handoff's local tag (minted, unique). An ended call keeps its dialogs for
+//! 64*T1 (late BYEs, retransmitted 2xx) and is then reaped.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use super::attended::{AttendedState, AttendedStep};
 use super::call::{Call, CallState};
 use super::dialog::Side;
 use super::ids::{self, IdMinter};
@@ -47,8 +57,12 @@ pub struct ShardStats {
 pub(super) enum ServerPurpose {
     /// The initial INVITE on leg A.
     InitialInvite { call: u64 },
-    /// An in-dialog request relayed to the other leg.
-    Relayed { call: u64, from: Side },
+    /// An in-dialog request relayed to the other leg as `client`.
+    Relayed {
+        call: u64,
+        from: Side,
+        client: ClientTxId,
+    },
 }
 
 /// What a client transaction of ours is for.
@@ -67,6 +81,8 @@ pub(super) enum ClientPurpose {
     Bye { call: u64 },
     /// A request of the call's transfer (see `transfer_flow.rs`).
     Transfer { call: u64, what: TransferTx },
+    /// A request handoff originates for an attended transfer (re-INVITE, NOTIFY).
+    Attended { call: u64, step: AttendedStep },
 }
 
 impl ClientPurpose {
@@ -75,7 +91,8 @@ impl ClientPurpose {
             ClientPurpose::InitialInvite { call }
             | ClientPurpose::Relayed { call, .. }
             | ClientPurpose::Bye { call }
-            | ClientPurpose::Transfer { call, .. } => call,
+            | ClientPurpose::Transfer { call, .. }
+            | ClientPurpose::Attended { call, .. } => call,
         }
     }
 }
@@ -91,6 +108,10 @@ pub(super) enum CoreTimer {
     DrainDeadline,
     /// A deadline the call's transfer attempt asked for.
     Transfer { call: u64 },
+    /// A request held for other shards' dialog answers goes on without the missing ones.
+    DialogQueryTimeout { hold: u64 },
+    /// A deadline of the transfer attempt of a local attended transfer.
+    AttendedTransfer { join: u64 },
 }
 
 pub struct ShardCore {
@@ -118,6 +139,8 @@ pub struct ShardCore {
     pub(super) wall_clock: WallClock,
     /// Platform legs a local transfer replaced, by handoff's tag: call seq (they await BYE).
     pub(super) retired_dialogs: HashMap<String, u64>,
+    /// Cross-shard dialog translation (attended transfers).
+    pub(super) attended: AttendedState,
 }
 
 impl ShardCore {
@@ -154,6 +177,7 @@ impl ShardCore {
                 unix_ms: 0,
             },
             retired_dialogs: HashMap::new(),
+            attended: AttendedState::default(),
         }
     }
 
@@ -207,6 +231,21 @@ impl ShardCore {
         self.draining.is_some()
     }
 
+    /// Cross-shard dialog queries this shard sent (attended-transfer translation).
+    pub fn dialog_queries_sent(&self) -> u64 {
+        self.attended.queries_sent
+    }
+
+    /// Requests that went on untranslated because another shard did not answer in time.
+    pub fn dialog_query_timeouts(&self) -> u64 {
+        self.attended.query_timeouts
+    }
+
+    /// Requests held right now for another shard's dialog answer.
+    pub fn requests_held_for_translation(&self) -> usize {
+        self.attended.held_count()
+    }
+
     pub fn handle_datagram(&mut self, now: Time, from: SocketAddr, payload: &[u8]) {
         let owner = ids::owner_of_datagram(payload, self.shard_count);
         if owner != self.shard {
@@ -236,7 +275,7 @@ impl ShardCore {
     }
 
     pub fn handle_shard_message(&mut self, now: Time, from: ShardId, message: ShardMessage) {
-        let _ = from;
+        let asker = from;
         match message {
             // The sender computed that we own it: handle it here, never bounce it back.
             ShardMessage::Datagram { from, payload } => self.process_datagram(now, from, &payload),
@@ -245,6 +284,15 @@ impl ShardCore {
                 self.draining = Some(deadline);
                 self.set_timer(deadline, CoreTimer::DrainDeadline);
             }
+            ShardMessage::DialogQuery { query, dialog } => {
+                self.on_dialog_query(asker, query, dialog)
+            }
+            ShardMessage::DialogAnswer {
+                query,
+                dialog,
+                bridged,
+            } => self.on_dialog_answer(now, query, dialog, bridged),
+            ShardMessage::Join(join) => self.on_join_message(now, asker, *join),
         }
         self.pump_transactions();
     }

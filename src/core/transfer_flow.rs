@@ -382,7 +382,7 @@ impl ShardCore {
         request: &Message,
         refer_to: PlatformReferTo,
     ) {
-        let identity = self.contact();
+        let identity = self.contact(Some(seq));
         let wall_clock = self.wall_clock;
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
@@ -527,7 +527,7 @@ impl ShardCore {
             TransferTx::CustomerReinvite => self.send_ack(seq, Side::A, cseq),
             TransferTx::FallbackInvite => {
                 let branch = self.ids.branch();
-                let via = self.via(&branch);
+                let via = self.via(Some(seq), &branch);
                 let Some(call) = self.calls.get_mut(&seq) else {
                     return;
                 };
@@ -780,8 +780,8 @@ impl ShardCore {
         what: TransferTx,
     ) -> Option<ClientTxId> {
         let branch = self.ids.branch();
-        let via = self.via(&branch);
-        let contact = self.contact();
+        let via = self.via(Some(seq), &branch);
+        let contact = self.contact(Some(seq));
         let call = self.calls.get_mut(&seq)?;
         let target = match leg {
             TransferLeg::Customer => &mut call.a,
@@ -856,8 +856,8 @@ impl ShardCore {
         let tag = self.ids.tag();
         let call_id = self.ids.call_id();
         let branch = self.ids.branch();
-        let via = self.via(&branch);
-        let contact = self.contact();
+        let via = self.via(Some(seq), &branch);
+        let contact = self.contact(Some(seq));
         let plan = RewritePlan {
             advertise,
             audio_ports: vec![port],
@@ -944,7 +944,7 @@ impl ShardCore {
             return;
         }
         let branch = self.ids.branch();
-        let via = self.via(&branch);
+        let via = self.via(Some(seq), &branch);
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
         };

@@ -1,4 +1,4 @@
-//! The per-shard loop: drives one [`ShardCore`] and one media [`RelayTable`] over a [`Backend`].
+//! The per-shard loop: drives one [`ShardCore`] and one media [`MediaRelay`] over a [`Backend`].
 //!
 //! A turn: expire timers and deliver queued shard messages; act on the core's outputs; flush
 //! (one batched submission, one wakeup per peer shard that got messages); sleep until I/O or the
@@ -135,7 +135,10 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                     tracing::info!(shard = index, "draining");
                 }
                 ShardMessage::Config(_) => tracing::info!(shard = index, "new configuration"),
-                ShardMessage::Datagram { .. } => {}
+                ShardMessage::Datagram { .. }
+                | ShardMessage::DialogQuery { .. }
+                | ShardMessage::DialogAnswer { .. }
+                | ShardMessage::Join(_) => {}
             }
             core.handle_shard_message(now, me, message);
         }
@@ -172,7 +175,19 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                 .sum();
             let grace_over = now >= deadline.plus_millis(DRAIN_GRACE.as_millis() as u64);
             if calls == 0 || grace_over {
-                tracing::info!(shard = index, calls_left = calls, "drained, stopping");
+                let io = backend.stats();
+                let relay = media.stats();
+                tracing::info!(
+                    shard = index,
+                    calls_left = calls,
+                    calls_ended = status.calls_ended.load(Ordering::Relaxed),
+                    sip_received = io.sip_received,
+                    media_received = io.media_received,
+                    media_relayed = relay.relayed,
+                    media_dropped = relay.dropped,
+                    send_errors = io.send_errors,
+                    "drained, stopping"
+                );
                 status.stopped.store(true, Ordering::Relaxed);
                 return Ok(backend);
             }

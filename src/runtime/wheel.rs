@@ -18,6 +18,8 @@ pub struct TimerWheel {
     /// The tick whose slot the next `expire` visits first (it may still hold future entries).
     next_tick: u64,
     len: usize,
+    /// Reused between expiries, so firing timers allocates nothing once warm.
+    due: Vec<(Time, TimerToken)>,
 }
 
 fn tick_of(t: Time) -> u64 {
@@ -35,6 +37,7 @@ impl TimerWheel {
             occupied: [0; WORDS],
             next_tick: tick_of(now),
             len: 0,
+            due: Vec::new(),
         }
     }
 
@@ -60,7 +63,8 @@ impl TimerWheel {
         if self.len > 0 && now_tick >= self.next_tick {
             // One full rotation visits every slot; more would only revisit them.
             let visits = (now_tick - self.next_tick + 1).min(SLOTS as u64);
-            let mut due: Vec<(Time, TimerToken)> = Vec::new();
+            let due = &mut self.due;
+            due.clear();
             for offset in 0..visits {
                 let slot = slot_of(self.next_tick + offset);
                 if self.occupied[slot / 64] & (1 << (slot % 64)) == 0 {
@@ -80,8 +84,8 @@ impl TimerWheel {
                 }
             }
             self.len -= due.len();
-            due.sort_by_key(|&(at, token)| (at, token));
-            fired.extend(due.into_iter().map(|(_, token)| token));
+            due.sort_unstable_by_key(|&(at, token)| (at, token));
+            fired.extend(due.drain(..).map(|(_, token)| token));
         }
         self.next_tick = self.next_tick.max(now_tick);
     }
@@ -202,5 +206,42 @@ mod tests {
         assert_eq!(wheel.next_deadline(), Some(ms(600)));
         assert_eq!(expire(&mut wheel, ms(700)), vec![2]);
         assert_eq!(wheel.next_deadline(), Some(ms(2100)));
+    }
+
+    proptest::proptest! {
+        /// Against a plain sorted reference: every expire fires exactly the timers whose
+        /// deadline passed, earliest first, and next_deadline is never later than the earliest
+        /// pending one.
+        #[test]
+        fn matches_a_sorted_reference(
+            steps in proptest::collection::vec((0u64..40_000, 0u64..3_000, 0usize..4), 1..200)
+        ) {
+            let mut wheel = TimerWheel::new(Time::ZERO);
+            let mut reference: Vec<(Time, u64)> = Vec::new();
+            let mut now = Time::ZERO;
+            for (token, (delay_ms, advance_ms, inserts)) in steps.into_iter().enumerate() {
+                for k in 0..inserts {
+                    let at = Time(now.0 + delay_ms * 1_000_000 + k as u64 * 333_333);
+                    let id = (token * 4 + k) as u64;
+                    wheel.insert(at, TimerToken(id));
+                    reference.push((at, id));
+                }
+                if let Some(next) = wheel.next_deadline() {
+                    let earliest = reference.iter().map(|&(at, _)| at).min().unwrap();
+                    proptest::prop_assert!(next <= earliest.max(now));
+                } else {
+                    proptest::prop_assert!(reference.is_empty());
+                }
+                now = Time(now.0 + advance_ms * 1_000_000 + 17);
+                let mut fired = Vec::new();
+                wheel.expire(now, &mut fired);
+                reference.sort();
+                let due: Vec<u64> = reference.iter().filter(|&&(at, _)| at <= now).map(|&(_, id)| id).collect();
+                reference.retain(|&(at, _)| at > now);
+                let fired: Vec<u64> = fired.into_iter().map(|t| t.0).collect();
+                proptest::prop_assert_eq!(fired, due);
+                proptest::prop_assert_eq!(wheel.len(), reference.len());
+            }
+        }
     }
 }

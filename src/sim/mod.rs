@@ -15,6 +15,7 @@
 //! sim.run_until(|s| s.ua_ref(CARRIER).dialog(call).is_confirmed(), 5_000);
 //! ```
 
+pub mod attended_flows;
 pub mod core_fuzz;
 mod net;
 pub mod scenarios;
@@ -313,6 +314,19 @@ impl Sim {
             while let Some(output) = self.shards[index].poll_output() {
                 match output {
                     Output::Transmit(transmit) => {
+                        if self.trace {
+                            let first = transmit
+                                .payload
+                                .split(|b| *b == b'\n')
+                                .next()
+                                .unwrap_or_default();
+                            eprintln!(
+                                "{:>8} ms shard {index} sends to {}: {}",
+                                now.as_millis(),
+                                transmit.to,
+                                String::from_utf8_lossy(first).trim_end()
+                            );
+                        }
                         self.net.send(now, self.sbc, transmit.to, transmit.payload)
                     }
                     Output::Timer { token, at } => self.net.schedule(

@@ -150,6 +150,8 @@ pub struct Network {
     pub links: BTreeMap<(SocketAddr, SocketAddr), LinkProfile>,
     pub datagrams_sent: u64,
     pub datagrams_lost: u64,
+    /// Datagrams delivered per (from, to), duplicates included.
+    pub delivered: BTreeMap<(SocketAddr, SocketAddr), u64>,
 }
 
 impl Network {
@@ -162,6 +164,7 @@ impl Network {
             links: BTreeMap::new(),
             datagrams_sent: 0,
             datagrams_lost: 0,
+            delivered: BTreeMap::new(),
         }
     }
 
@@ -203,7 +206,16 @@ impl Network {
     }
 
     pub fn pop(&mut self) -> Option<(Time, SimEvent)> {
-        self.queue.pop().map(|s| (s.at, s.event))
+        let next = self.queue.pop().map(|s| (s.at, s.event));
+        if let Some((_, SimEvent::Datagram { from, to, .. })) = &next {
+            *self.delivered.entry((*from, *to)).or_default() += 1;
+        }
+        next
+    }
+
+    /// Datagrams delivered from `from` to `to` so far.
+    pub fn delivered_between(&self, from: SocketAddr, to: SocketAddr) -> u64 {
+        self.delivered.get(&(from, to)).copied().unwrap_or(0)
     }
 }
 

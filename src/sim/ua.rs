@@ -161,6 +161,8 @@ pub struct UserAgent {
     pub drop_acks: u32,
     /// SDP answer to put in ACKs to 2xx (late offer: the offer came in the 2xx).
     pub ack_sdp: Option<Vec<u8>>,
+    /// Call-ID for the next initial INVITE (tests place calls on chosen shards with it).
+    pub next_call_id: Option<String>,
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -195,6 +197,7 @@ impl UserAgent {
             auto_answer_sdp: None,
             drop_acks: 0,
             ack_sdp: None,
+            next_call_id: None,
         }
     }
 
@@ -317,7 +320,10 @@ impl UserAgent {
         extra: &[(&str, &str)],
     ) -> DialogId {
         let unique = self.hex();
-        let call_id = format!("{}-{unique}@{}", self.name, self.addr.ip());
+        let call_id = self
+            .next_call_id
+            .take()
+            .unwrap_or_else(|| format!("{}-{unique}@{}", self.name, self.addr.ip()));
         let local_tag = self.hex();
         let branch = self.branch();
         let request_uri = format!("sip:{user}@{}", self.sbc);

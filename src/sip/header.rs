@@ -83,23 +83,89 @@ const TABLE: &[(HeaderName, &str, Option<u8>)] = &[
     (HeaderName::Reason, "Reason", None),
 ];
 
-/// Case-insensitive equality of a canonical name (letters and '-') with a received token.
-/// OR-ing 0x20 folds case exactly here: among token bytes only letters map onto letters, and
-/// only '-' itself maps onto '-'.
-#[inline]
-fn token_eq_ignore_case(canonical: &[u8], token: &[u8]) -> bool {
-    // A plain loop: names are short, and a vectorised compare costs more in setup.
-    if canonical.len() != token.len() {
+/// Eight bytes of `s` from `i` as one word (the caller guarantees `i + 8 <= s.len()`).
+#[inline(always)]
+fn word8(s: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[i..i + 8]);
+    u64::from_le_bytes(w)
+}
+
+#[inline(always)]
+fn word4(s: &[u8], i: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&s[i..i + 4]);
+    u32::from_le_bytes(w)
+}
+
+/// Case-insensitive equality of a lower-case canonical name (letters and '-') with a received
+/// token of the same length. OR-ing 0x20 folds case exactly here: among token bytes only
+/// letters map onto letters, and only '-' itself maps onto '-'. Compares whole words (the
+/// first and last 8 or 4 bytes overlap for odd lengths) instead of byte by byte.
+#[inline(always)]
+fn token_eq_ignore_case(lower: &[u8], token: &[u8]) -> bool {
+    let n = token.len();
+    if lower.len() != n {
         return false;
     }
-    let mut i = 0;
-    while i < token.len() {
-        if (canonical[i] | 0x20) != (token[i] | 0x20) {
-            return false;
+    const FOLD8: u64 = 0x2020_2020_2020_2020;
+    const FOLD4: u32 = 0x2020_2020;
+    if n >= 8 {
+        let mut ok = (word8(token, 0) | FOLD8) == word8(lower, 0)
+            && (word8(token, n - 8) | FOLD8) == word8(lower, n - 8);
+        if n > 16 {
+            ok = ok && (word8(token, 8) | FOLD8) == word8(lower, 8);
         }
-        i += 1;
+        ok
+    } else if n >= 4 {
+        (word4(token, 0) | FOLD4) == word4(lower, 0)
+            && (word4(token, n - 4) | FOLD4) == word4(lower, n - 4)
+    } else {
+        token.iter().zip(lower).all(|(&t, &l)| (t | 0x20) == l)
     }
-    true
+}
+
+/// The lower-case spelling of a named header, for matching.
+const fn lower_name(kind: HeaderName) -> &'static [u8] {
+    use HeaderName::*;
+    match kind {
+        Via => b"via",
+        From => b"from",
+        To => b"to",
+        CallId => b"call-id",
+        CSeq => b"cseq",
+        Contact => b"contact",
+        Route => b"route",
+        RecordRoute => b"record-route",
+        MaxForwards => b"max-forwards",
+        ContentType => b"content-type",
+        ContentLength => b"content-length",
+        ContentEncoding => b"content-encoding",
+        ReferTo => b"refer-to",
+        ReferredBy => b"referred-by",
+        Replaces => b"replaces",
+        TargetDialog => b"target-dialog",
+        PAssertedIdentity => b"p-asserted-identity",
+        Event => b"event",
+        AllowEvents => b"allow-events",
+        SubscriptionState => b"subscription-state",
+        Allow => b"allow",
+        Supported => b"supported",
+        Require => b"require",
+        ProxyRequire => b"proxy-require",
+        Unsupported => b"unsupported",
+        ReferSub => b"refer-sub",
+        SessionExpires => b"session-expires",
+        MinSE => b"min-se",
+        Expires => b"expires",
+        Accept => b"accept",
+        Subject => b"subject",
+        Warning => b"warning",
+        UserAgent => b"user-agent",
+        Server => b"server",
+        Reason => b"reason",
+        Other => b"",
+    }
 }
 
 impl HeaderName {
@@ -167,7 +233,7 @@ impl HeaderName {
             _ => &[],
         };
         for &kind in candidates {
-            if token_eq_ignore_case(kind.as_str().as_bytes(), name) {
+            if token_eq_ignore_case(lower_name(kind), name) {
                 return kind;
             }
         }
@@ -211,6 +277,7 @@ mod tests {
     fn table_is_in_enum_order_and_every_name_round_trips() {
         for (i, &(kind, canonical, compact)) in TABLE.iter().enumerate() {
             assert_eq!(kind as usize, i, "{canonical}");
+            assert_eq!(lower_name(kind), canonical.to_ascii_lowercase().as_bytes());
             assert_eq!(HeaderName::from_bytes(canonical.as_bytes()), kind);
             assert_eq!(
                 HeaderName::from_bytes(canonical.to_ascii_uppercase().as_bytes()),

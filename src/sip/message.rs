@@ -33,13 +33,15 @@ pub(crate) struct Slot {
     pub(crate) kind: HeaderName,
 }
 
+/// Slots past `count` are never read. All zero bytes (`Via` is discriminant 0), so filling the
+/// index is a memset rather than a loop.
 const EMPTY_SLOT: Slot = Slot {
     line_start: 0,
     name_end: 0,
     value_start: 0,
     value_end: 0,
     line_end: 0,
-    kind: HeaderName::Other,
+    kind: HeaderName::Via,
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -124,10 +126,12 @@ fn parse_request_line(line: &[u8]) -> Result<StartLine<'_>, ParseError> {
             "separates its elements with more than one space",
         ));
     }
-    if uri.iter().any(|&b| is_wsp(b)) {
+    if memchr::memchr2(b' ', b'\t', uri).is_some() {
         return Err(ParseError::BadRequestUri(UriFault::Whitespace));
     }
-    let uri_text = ascii_str(uri).ok_or(ParseError::BadRequestUri(UriFault::BadCharacter))?;
+    // Uri::parse refuses non-ASCII bytes itself.
+    let uri_text =
+        std::str::from_utf8(uri).map_err(|_| ParseError::BadRequestUri(UriFault::BadCharacter))?;
     let uri = Uri::parse(uri_text).map_err(ParseError::BadRequestUri)?;
     if matches!(uri.scheme(), Scheme::Sip | Scheme::Sips) && uri.headers().next().is_some() {
         return Err(ParseError::BadRequestUri(UriFault::HeadersInRequestUri));
@@ -201,14 +205,19 @@ impl<'a> Message<'a> {
     /// Duplicates of single-valued headers are left to the accessors, which report them.
     #[inline]
     pub fn parse(datagram: &'a [u8]) -> Result<Message<'a>, ParseError> {
-        let mut msg = Message::parse_framing(datagram)?;
-        msg.cache = msg.check_core_headers()?;
-        Ok(msg)
+        Message::parse_with(datagram, true)
     }
 
     /// Framing only: start line, header lines and Content-Length; header values unchecked.
     #[inline]
     pub fn parse_framing(datagram: &'a [u8]) -> Result<Message<'a>, ParseError> {
+        Message::parse_with(datagram, false)
+    }
+
+    /// One body for both entry points, building the message once in place: the index is
+    /// large, and every move of a `Message` is a copy of it.
+    #[inline(always)]
+    fn parse_with(datagram: &'a [u8], validate: bool) -> Result<Message<'a>, ParseError> {
         // RFC 3261 7.5: ignore CRLFs before the start line.
         let lead = datagram
             .iter()
@@ -337,7 +346,16 @@ impl<'a> Message<'a> {
             _ => buf.len(),
         };
 
-        let msg = Message {
+        let cache = if validate {
+            let method = match start {
+                StartLine::Request { method, .. } => Some(method),
+                StartLine::Response { .. } => None,
+            };
+            check_core_headers(buf, &slots[..count], method)?
+        } else {
+            Cache::default()
+        };
+        Ok(Message {
             bytes: &buf[..body_end],
             start,
             first_header: first_header as u16,
@@ -345,71 +363,8 @@ impl<'a> Message<'a> {
             count: count as u8,
             body_start: body_start as u16,
             content_length_conflict: conflict,
-            cache: Cache::default(),
-        };
-        Ok(msg)
-    }
-
-    /// Validates every occurrence of the headers an SBC interprets on each message.
-    /// Returns the first From, To, Via element, Call-ID and CSeq, which the accessors reuse.
-    fn check_core_headers(&self) -> Result<Cache<'a>, ParseError> {
-        let mut cache = Cache::default();
-        for slot in self.slots() {
-            let value = self.value_of(slot);
-            let kind = slot.kind;
-            let wrap = |f| ParseError::header(kind, f);
-            match kind {
-                HeaderName::From => {
-                    let from = NameAddr::parse(value).map_err(wrap)?;
-                    cache.from.get_or_insert(from);
-                }
-                HeaderName::To => {
-                    let to = NameAddr::parse(value).map_err(wrap)?;
-                    cache.to.get_or_insert(to);
-                }
-                HeaderName::CallId => {
-                    let call_id = parse_call_id(value).map_err(wrap)?;
-                    cache.call_id.get_or_insert(call_id);
-                }
-                HeaderName::CSeq => {
-                    let cseq = CSeq::parse(value).map_err(wrap)?;
-                    cache.cseq.get_or_insert(cseq);
-                    if let Some(method) = self.method()
-                        && cseq.method != method
-                    {
-                        return Err(ParseError::CSeqMethodMismatch {
-                            cseq: cseq.method.as_str().to_owned(),
-                            request: method.as_str().to_owned(),
-                        });
-                    }
-                }
-                HeaderName::MaxForwards => {
-                    bounded_decimal(HeaderName::MaxForwards, value, MAX_MAX_FORWARDS)?;
-                }
-                HeaderName::Via => {
-                    for element in CommaSplit::new(value) {
-                        if element.is_empty() {
-                            return Err(wrap(Fault::EmptyElement));
-                        }
-                        let via = Via::parse(element).map_err(wrap)?;
-                        cache.top_via.get_or_insert(via);
-                    }
-                }
-                HeaderName::Contact => {
-                    if trim_lws(value) == b"*" {
-                        continue;
-                    }
-                    for element in CommaSplit::new(value) {
-                        if element.is_empty() {
-                            return Err(wrap(Fault::EmptyElement));
-                        }
-                        NameAddr::parse(element).map_err(wrap)?;
-                    }
-                }
-                _ => {}
-            }
-        }
-        Ok(cache)
+            cache,
+        })
     }
 
     #[inline]
@@ -744,6 +699,72 @@ impl<'a> Message<'a> {
     pub fn body(&self) -> &'a [u8] {
         &self.bytes[self.body_start as usize..]
     }
+}
+
+/// Validates every occurrence of the headers an SBC interprets on each message.
+/// Returns the first From, To, Via element, Call-ID and CSeq, which the accessors reuse.
+fn check_core_headers<'a>(
+    buf: &'a [u8],
+    slots: &[Slot],
+    method: Option<Method<'a>>,
+) -> Result<Cache<'a>, ParseError> {
+    let mut cache = Cache::default();
+    for slot in slots {
+        let value = &buf[slot.value_start as usize..slot.value_end as usize];
+        let kind = slot.kind;
+        let wrap = |f| ParseError::header(kind, f);
+        match kind {
+            HeaderName::From => {
+                let from = NameAddr::parse(value).map_err(wrap)?;
+                cache.from.get_or_insert(from);
+            }
+            HeaderName::To => {
+                let to = NameAddr::parse(value).map_err(wrap)?;
+                cache.to.get_or_insert(to);
+            }
+            HeaderName::CallId => {
+                let call_id = parse_call_id(value).map_err(wrap)?;
+                cache.call_id.get_or_insert(call_id);
+            }
+            HeaderName::CSeq => {
+                let cseq = CSeq::parse(value).map_err(wrap)?;
+                cache.cseq.get_or_insert(cseq);
+                if let Some(method) = method
+                    && cseq.method != method
+                {
+                    return Err(ParseError::CSeqMethodMismatch {
+                        cseq: cseq.method.as_str().to_owned(),
+                        request: method.as_str().to_owned(),
+                    });
+                }
+            }
+            HeaderName::MaxForwards => {
+                bounded_decimal(HeaderName::MaxForwards, value, MAX_MAX_FORWARDS)?;
+            }
+            HeaderName::Via => {
+                for element in CommaSplit::new(value) {
+                    if element.is_empty() {
+                        return Err(wrap(Fault::EmptyElement));
+                    }
+                    let via = Via::parse(element).map_err(wrap)?;
+                    cache.top_via.get_or_insert(via);
+                }
+            }
+            HeaderName::Contact => {
+                if trim_lws(value) == b"*" {
+                    continue;
+                }
+                for element in CommaSplit::new(value) {
+                    if element.is_empty() {
+                        return Err(wrap(Fault::EmptyElement));
+                    }
+                    NameAddr::parse(element).map_err(wrap)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(cache)
 }
 
 fn trim_crlf(s: &[u8]) -> &[u8] {

@@ -58,6 +58,20 @@ const fn uri_class_table() -> [u8; 256] {
 
 static URI_CLASS: [u8; 256] = uri_class_table();
 
+/// Hostname bytes: letters, digits, '-', '.' and '_'.
+const fn host_char_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_');
+        b += 1;
+    }
+    t
+}
+
+pub(crate) static HOST_CHARS: [bool; 256] = host_char_table();
+
 /// Delimiter positions found by [`scan_uri`].
 struct Marks {
     /// First ':' (ends the scheme).
@@ -67,6 +81,16 @@ struct Marks {
     /// First ';' and '?' after the userinfo (or after the scheme when there is none).
     semi: Option<usize>,
     question: Option<usize>,
+    /// A ';' between the userinfo and the first '?' that starts an empty parameter (followed
+    /// by ';', '=', '?' or the end).
+    empty_param: bool,
+}
+
+/// Whether the eight bytes from `i` are all plain URI bytes (the caller checks `i + 8 <= len`).
+#[inline(always)]
+fn plain8(bytes: &[u8], i: usize) -> bool {
+    let c = |k: usize| URI_CLASS[usize::from(bytes[i + k])];
+    (c(0) & c(1) & c(2) & c(3) & c(4) & c(5) & c(6) & c(7)) == 1
 }
 
 /// One pass over the URI: checks every byte and %-escape, and notes the delimiters.
@@ -77,9 +101,13 @@ fn scan_uri(s: &str) -> Result<Marks, UriFault> {
         at: None,
         semi: None,
         question: None,
+        empty_param: false,
     };
     let mut i = 0;
     loop {
+        while i + 8 <= bytes.len() && plain8(bytes, i) {
+            i += 8;
+        }
         while i < bytes.len() && URI_CLASS[usize::from(bytes[i])] == 1 {
             i += 1;
         }
@@ -105,10 +133,15 @@ fn scan_uri(s: &str) -> Result<Marks, UriFault> {
                 // Delimiters seen so far were inside the userinfo.
                 marks.semi = None;
                 marks.question = None;
+                marks.empty_param = false;
             }
             b'@' => {}
             b';' => {
                 marks.semi.get_or_insert(i);
+                if marks.question.is_none() {
+                    marks.empty_param |=
+                        matches!(bytes.get(i + 1), None | Some(b';' | b'=' | b'?'));
+                }
             }
             b'?' => {
                 marks.question.get_or_insert(i);
@@ -150,10 +183,10 @@ pub(crate) fn parse_hostport(s: &str) -> Result<(&str, Option<u16>), UriFault> {
         (host, &s[close + 1..])
     } else {
         // One pass: the host runs over hostname bytes up to ':' (or the end).
-        let end = b
-            .iter()
-            .position(|&c| !(c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_'))
-            .unwrap_or(b.len());
+        let mut end = 0;
+        while end < b.len() && HOST_CHARS[usize::from(b[end])] {
+            end += 1;
+        }
         let host = &s[..end];
         if host.is_empty() || (end < b.len() && b[end] != b':') {
             return Err(if host.is_empty() {
@@ -260,7 +293,18 @@ impl<'a> Uri<'a> {
                 uri.host = host;
                 uri.port = port;
                 uri.port_text = port.map(|_| &hostport[host.len() + 1..]);
-                uri.split_params_and_headers(&s[hp_end..])?;
+                // One split from the scan's marks: params up to '?', headers after it.
+                if marks.empty_param {
+                    return Err(UriFault::EmptyParam);
+                }
+                if let Some(semi) = marks.semi.filter(|&p| p == hp_end) {
+                    uri.params = &s[semi + 1..marks.question.unwrap_or(s.len())];
+                    uri.has_params = true;
+                }
+                if let Some(q) = marks.question {
+                    uri.headers = &s[q + 1..];
+                    uri.has_headers = true;
+                }
             }
             Scheme::Tel => {
                 let rest = &s[colon + 1..];
@@ -290,12 +334,12 @@ impl<'a> Uri<'a> {
         if let Some(p) = params.strip_prefix(';') {
             // Every parameter needs a name: no ";;", no leading "=", no trailing ';'.
             let pb = p.as_bytes();
-            let empty = pb.is_empty()
-                || pb[0] == b'='
-                || pb[pb.len() - 1] == b';'
-                || pb
-                    .windows(2)
-                    .any(|w| w[0] == b';' && (w[1] == b';' || w[1] == b'='));
+            let mut empty = pb.is_empty() || pb[0] == b'=' || pb[pb.len() - 1] == b';';
+            let mut i = 0;
+            while !empty && i + 1 < pb.len() {
+                empty = pb[i] == b';' && (pb[i + 1] == b';' || pb[i + 1] == b'=');
+                i += 1;
+            }
             if empty {
                 return Err(UriFault::EmptyParam);
             }

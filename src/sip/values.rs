@@ -8,7 +8,7 @@ use super::lex::{
     ascii_str, find_byte, is_lws, is_token, is_token_char, quoted_string_end, skip_lws, trim_lws,
 };
 use super::method::Method;
-use super::uri::{Uri, parse_port};
+use super::uri::{HOST_CHARS, Uri, parse_port};
 
 /// Header parameters (`;name[=value]` with optional LWS around `;` and `=`), already validated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -352,9 +352,7 @@ impl<'a> Via<'a> {
                 .map(|c| hs + c + 1)
                 .ok_or(Fault::BadSentBy)?;
         } else {
-            while he < s.len()
-                && (s[he].is_ascii_alphanumeric() || matches!(s[he], b'-' | b'.' | b'_'))
-            {
+            while he < s.len() && HOST_CHARS[usize::from(s[he])] {
                 he += 1;
             }
         }
@@ -374,24 +372,38 @@ impl<'a> Via<'a> {
             port = Some(parse_port(&s[ps..pe]).ok_or(Fault::BadSentBy)?);
             i = pe;
         }
-        let (params, stop) = parse_params(s, i)?;
-        if stop != s.len() {
-            return Err(Fault::Trailing(
-                String::from_utf8_lossy(&s[stop..]).into_owned(),
-            ));
+        // The parameters, lexed once: the first rport, if it has a value, must be a port.
+        let start = i;
+        let mut rport_seen = false;
+        let mut rport_bad = false;
+        loop {
+            let j = skip_lws(s, i);
+            if s.get(j) != Some(&b';') {
+                if j != s.len() {
+                    return Err(Fault::Trailing(
+                        String::from_utf8_lossy(&s[j..]).into_owned(),
+                    ));
+                }
+                break;
+            }
+            let span = lex_param_span(s, j)?;
+            if !rport_seen && s[span.name.0..span.name.1].eq_ignore_ascii_case(b"rport") {
+                rport_seen = true;
+                rport_bad = span
+                    .value
+                    .is_some_and(|(a, b)| parse_port(&s[a..b]).is_none());
+            }
+            i = span.next;
         }
-        let via = Via {
+        if rport_bad {
+            return Err(Fault::BadParam);
+        }
+        Ok(Via {
             transport,
             host,
             port,
-            params,
-        };
-        if let Some(Some(rport)) = via.params.get("rport")
-            && parse_port(rport).is_none()
-        {
-            return Err(Fault::BadParam);
-        }
-        Ok(via)
+            params: Params { raw: &s[start..i] },
+        })
     }
 
     pub fn branch(&self) -> Option<&'a str> {
@@ -455,40 +467,75 @@ impl<'a> CSeq<'a> {
     }
 }
 
-/// RFC 3261 `word` characters (Call-ID).
-fn is_word_char(b: u8) -> bool {
-    is_token_char(b)
-        || matches!(
-            b,
-            b'(' | b')'
-                | b'<'
-                | b'>'
-                | b':'
-                | b'\\'
-                | b'"'
-                | b'/'
-                | b'['
-                | b']'
-                | b'?'
-                | b'{'
-                | b'}'
-        )
+/// Call-ID byte classes: 0 refused, 1 RFC 3261 `word` character, 2 '@'.
+const fn call_id_class_table() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c == b'@' {
+            2
+        } else if c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.'
+                    | b'!'
+                    | b'%'
+                    | b'*'
+                    | b'_'
+                    | b'+'
+                    | b'`'
+                    | b'\''
+                    | b'~'
+                    | b'('
+                    | b')'
+                    | b'<'
+                    | b'>'
+                    | b':'
+                    | b'\\'
+                    | b'"'
+                    | b'/'
+                    | b'['
+                    | b']'
+                    | b'?'
+                    | b'{'
+                    | b'}'
+            )
+        {
+            1
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
 }
 
-/// Validates a Call-ID: `word ["@" word]`.
+static CALL_ID_CLASS: [u8; 256] = call_id_class_table();
+
+/// Validates a Call-ID: `word ["@" word]`, in one pass.
 pub fn parse_call_id(value: &[u8]) -> Result<&str, Fault> {
     let s = trim_lws(value);
-    if s.is_empty() {
-        return Err(Fault::Empty);
+    if s.is_empty() || s[0] == b'@' || s[s.len() - 1] == b'@' {
+        return Err(if s.is_empty() {
+            Fault::Empty
+        } else {
+            Fault::BadCallId
+        });
     }
-    let ok = s.iter().all(|&b| is_word_char(b) || b == b'@')
-        && s.iter().filter(|&&b| b == b'@').count() <= 1
-        && s[0] != b'@'
-        && s[s.len() - 1] != b'@';
-    if !ok {
+    let mut ats = 0u32;
+    for &b in s {
+        let class = CALL_ID_CLASS[usize::from(b)];
+        if class == 0 {
+            return Err(Fault::BadCallId);
+        }
+        ats += u32::from(class == 2);
+    }
+    if ats > 1 {
         return Err(Fault::BadCallId);
     }
-    ascii_str(s).ok_or(Fault::BadCallId)
+    // Every accepted byte is ASCII.
+    std::str::from_utf8(s).map_err(|_| Fault::BadCallId)
 }
 
 /// Splits `callid *(SEMI param)` as used by Replaces and Target-Dialog.

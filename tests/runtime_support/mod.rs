@@ -30,7 +30,7 @@ pub struct Setup {
 
 /// Writes a config with two loopback trunks ("carrier" and "platform", each a UDP socket the
 /// test owns), `shards` shards on `io`, and the media range `[media, media + 100)`; each test
-/// passes its own `media` base so tests run in parallel. The runtime tests keep to 9600..12000:
+/// passes its own `media` base so tests run in parallel. The runtime tests keep to 9200..12000:
 /// below the ephemeral range, and clear of the SIPp tests (12000..18100) and the default
 /// config and perf runs (20000..).
 pub fn setup(io: &str, media: u16, shards: usize, drain_s: u64) -> Setup {

@@ -1,0 +1,644 @@
+//! Attended-transfer call flows (issue 5), shared by the tests/sim_attended_*.rs files and the
+//! attended seed sweep.
+//!
+//! The setup: call 1 is carrier -> handoff -> platform (A1 toward the carrier, B1 toward the
+//! platform); the platform holds it and places call 2 to a number the standard config routes
+//! back to the carrier (B2 toward the platform, A2 toward the carrier). The calls' Call-IDs are
+//! chosen so the two calls land on the shards a test asks for (a call belongs to the hash of the
+//! Call-ID its first INVITE came with).
+
+use super::{CARRIER, DialogId, PLATFORM, Sim, offer_sdp, sdp_with};
+use crate::core::ShardId;
+use crate::core::ids::shard_for_call_id;
+use crate::sip::{HeaderName, Message};
+use crate::transfer::dialog_ids::{Replaces, TargetDialog};
+use crate::transfer::refer_to::PlatformReferTo;
+
+use super::scenarios::{FlowResult, PLATFORM_NUMBER, STEP_MS};
+
+macro_rules! ensure {
+    ($sim:expr, $cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!("t={} ms: {}", $sim.now.as_millis(), format!($($msg)+)));
+        }
+    };
+}
+
+/// The number the platform dials for call 2 (routed platform -> carrier).
+pub const CALL2_NUMBER: &str = "+15559876543";
+
+/// The two calls of an attended transfer, as the agents see them.
+#[derive(Clone, Copy, Debug)]
+pub struct TwoCalls {
+    /// Carrier's dialog of call 1 (A1; the carrier is its UAC).
+    pub a1: DialogId,
+    /// Platform's dialog of call 1 (B1; the platform is its UAS).
+    pub b1: DialogId,
+    /// Platform's dialog of call 2 (B2; the platform is its UAC).
+    pub b2: DialogId,
+    /// Carrier's dialog of call 2 (A2; the carrier is its UAS).
+    pub a2: DialogId,
+    pub shard1: ShardId,
+    pub shard2: ShardId,
+}
+
+/// A Call-ID that `shard_for_call_id` places on `shard`.
+pub fn call_id_on_shard(prefix: &str, shard: ShardId, shards: u16) -> String {
+    (0u32..)
+        .map(|i| format!("{prefix}-{i}@attended.test"))
+        .find(|id| shard_for_call_id(id, shards) == shard)
+        .unwrap_or_default()
+}
+
+/// One INVITE from `caller` for `number`, answered 200 by `callee`: (caller's, callee's) dialogs.
+fn place_call(
+    sim: &mut Sim,
+    caller: usize,
+    callee: usize,
+    number: &str,
+    call_id: String,
+) -> Result<(DialogId, DialogId), String> {
+    sim.ua(caller).next_call_id = Some(call_id);
+    let ip = if caller == CARRIER {
+        "10.0.0.1"
+    } else {
+        "10.0.0.2"
+    };
+    let uac = sim.ua(caller).invite(number, Some(offer_sdp(ip, 4000)));
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(callee).has_request("INVITE"), STEP_MS),
+        "callee {callee} got no INVITE"
+    );
+    let Some(invite) = sim.ua(callee).take_request("INVITE") else {
+        return Err("INVITE vanished".into());
+    };
+    let Some(uas) = sim.ua_ref(callee).incoming(invite).dialog else {
+        return Err("INVITE made no dialog".into());
+    };
+    let callee_ip = if callee == CARRIER {
+        "10.0.0.1"
+    } else {
+        "10.0.0.2"
+    };
+    sim.ua(callee)
+        .answer(invite, 200, Some(offer_sdp(callee_ip, 5000)));
+    let up = sim.run_until(
+        |s| {
+            s.ua_ref(caller).dialog(uac).is_confirmed()
+                && s.ua_ref(callee).dialog(uas).acks_received > 0
+        },
+        STEP_MS,
+    );
+    ensure!(sim, up, "call to {number} not established end to end");
+    Ok((uac, uas))
+}
+
+/// Call 1 on `shard1`, held by the platform; call 2 on `shard2`.
+pub fn two_calls(sim: &mut Sim, shard1: ShardId, shard2: ShardId) -> Result<TwoCalls, String> {
+    let shards = sim.shards().len() as u16;
+    let (a1, b1) = place_call(
+        sim,
+        CARRIER,
+        PLATFORM,
+        PLATFORM_NUMBER,
+        call_id_on_shard("call1", shard1, shards),
+    )?;
+    // The platform holds call 1 (relayed re-INVITE, answered by the carrier).
+    sim.ua(CARRIER).auto_answer_sdp = Some(sdp_with("10.0.0.1", 4000, "recvonly", &[0, 8]));
+    sim.ua(PLATFORM)
+        .reinvite(b1, sdp_with("10.0.0.2", 5000, "sendonly", &[0, 8]));
+    let held = sim.run_until(
+        |s| s.ua_ref(PLATFORM).final_status(b1, "INVITE") == Some(200),
+        STEP_MS,
+    );
+    ensure!(sim, held, "hold re-INVITE not answered 200");
+    sim.ua(CARRIER).auto_answer_sdp = None;
+    let (b2, a2) = place_call(
+        sim,
+        PLATFORM,
+        CARRIER,
+        CALL2_NUMBER,
+        call_id_on_shard("call2", shard2, shards),
+    )?;
+    ensure!(
+        sim,
+        sim.calls_active() == 2,
+        "handoff holds {} calls, expected 2",
+        sim.calls_active()
+    );
+    Ok(TwoCalls {
+        a1,
+        b1,
+        b2,
+        a2,
+        shard1,
+        shard2,
+    })
+}
+
+/// The Replaces the platform puts in its Refer-To, naming B2 as handoff (its receiver) sees it.
+pub fn platform_replaces(sim: &Sim, calls: &TwoCalls) -> Replaces {
+    let b2 = sim.ua_ref(PLATFORM).dialog(calls.b2);
+    Replaces {
+        call_id: b2.call_id.clone(),
+        to_tag: b2.remote_tag.clone().unwrap_or_default(),
+        from_tag: b2.local_tag.clone(),
+        early_only: false,
+        extra: Vec::new(),
+    }
+}
+
+/// The Replaces the carrier must receive: A2 as the carrier sees it (to-tag = its own tag).
+pub fn expected_carrier_replaces(sim: &Sim, calls: &TwoCalls) -> Replaces {
+    let a2 = sim.ua_ref(CARRIER).dialog(calls.a2);
+    Replaces {
+        call_id: a2.call_id.clone(),
+        to_tag: a2.local_tag.clone(),
+        from_tag: a2.remote_tag.clone().unwrap_or_default(),
+        early_only: false,
+        extra: Vec::new(),
+    }
+}
+
+/// The platform's Target-Dialog naming B1 from its own (the sender's) point of view.
+pub fn platform_target_dialog(sim: &Sim, calls: &TwoCalls) -> TargetDialog {
+    let b1 = sim.ua_ref(PLATFORM).dialog(calls.b1);
+    TargetDialog {
+        call_id: b1.call_id.clone(),
+        local_tag: b1.local_tag.clone(),
+        remote_tag: b1.remote_tag.clone().unwrap_or_default(),
+        extra: Vec::new(),
+    }
+}
+
+/// The Target-Dialog the carrier must receive: A1 from handoff's (the sender's) point of view,
+/// so `local-tag` is handoff's tag, `remote-tag` the carrier's own.
+pub fn expected_carrier_target_dialog(sim: &Sim, calls: &TwoCalls) -> TargetDialog {
+    let a1 = sim.ua_ref(CARRIER).dialog(calls.a1);
+    TargetDialog {
+        call_id: a1.call_id.clone(),
+        local_tag: a1.remote_tag.clone().unwrap_or_default(),
+        remote_tag: a1.local_tag.clone(),
+        extra: Vec::new(),
+    }
+}
+
+/// The first header `name` of a received request.
+fn header_of(bytes: &[u8], name: HeaderName) -> Option<String> {
+    let message = Message::parse(bytes).ok()?;
+    message
+        .header(name)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+fn named_header_of(bytes: &[u8], name: &str) -> Option<String> {
+    let message = Message::parse(bytes).ok()?;
+    message
+        .headers()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| String::from_utf8_lossy(h.value).into_owned())
+}
+
+/// The platform's attended REFER on B1 reaches the carrier on A1 with its Replaces and
+/// Target-Dialog naming the carrier's own dialogs. Returns the carrier's REFER.
+fn refer_reaches_carrier(sim: &mut Sim, calls: &TwoCalls) -> Result<super::RequestId, String> {
+    let refer_to = format!(
+        "<sip:{CALL2_NUMBER}@10.0.0.2?Replaces={}>",
+        platform_replaces(sim, calls).render_escaped()
+    );
+    let target_dialog = platform_target_dialog(sim, calls).render();
+    sim.ua(PLATFORM).request(
+        calls.b1,
+        "REFER",
+        None,
+        &[
+            ("Refer-To", &refer_to),
+            ("Referred-By", "<sip:agent@10.0.0.2>"),
+            ("Target-Dialog", &target_dialog),
+        ],
+    );
+    let refer = sim.expect_request(CARRIER, "REFER");
+    let incoming = sim.ua_ref(CARRIER).incoming(refer).clone();
+    ensure!(
+        sim,
+        incoming.dialog == Some(calls.a1),
+        "carrier got the REFER outside A1"
+    );
+    let Some(received) = header_of(&incoming.bytes, HeaderName::ReferTo) else {
+        return Err("carrier's REFER has no Refer-To".into());
+    };
+    let replaces = PlatformReferTo::parse(&received)
+        .ok()
+        .and_then(|r| r.replaces())
+        .and_then(Result::ok);
+    let expected = expected_carrier_replaces(sim, calls);
+    ensure!(
+        sim,
+        replaces.as_ref() == Some(&expected),
+        "Refer-To {received:?} does not name A2 as the carrier sees it ({expected:?})"
+    );
+    let target = named_header_of(&incoming.bytes, "Target-Dialog")
+        .and_then(|v| TargetDialog::parse(&v).ok());
+    let expected = expected_carrier_target_dialog(sim, calls);
+    ensure!(
+        sim,
+        target.as_ref() == Some(&expected),
+        "Target-Dialog {target:?} does not name A1 as the carrier sees it ({expected:?})"
+    );
+    Ok(refer)
+}
+
+/// Attended transfer, "refer" mode: the platform REFERs on B1 naming B2; the carrier gets a
+/// REFER on A1 naming A2 (its own dialog), accepts, reports success, and BYEs A1 and A2: both
+/// calls are handed off, B1 and B2 torn down, nothing left on handoff.
+pub fn attended_refer_mode(sim: &mut Sim, shard1: ShardId, shard2: ShardId) -> FlowResult {
+    let calls = two_calls(sim, shard1, shard2)?;
+    let refer = refer_reaches_carrier(sim, &calls)?;
+    sim.ua(CARRIER).answer(refer, 202, None);
+    let accepted = sim.run_until(
+        |s| s.ua_ref(PLATFORM).final_status(calls.b1, "REFER") == Some(202),
+        STEP_MS,
+    );
+    ensure!(sim, accepted, "platform did not get the carrier's 202");
+    sim.ua(CARRIER).request(
+        calls.a1,
+        "NOTIFY",
+        Some(("message/sipfrag", b"SIP/2.0 200 OK".to_vec())),
+        &[
+            ("Event", "refer"),
+            ("Subscription-State", "terminated;reason=noresource"),
+        ],
+    );
+    let notify = sim.expect_request(PLATFORM, "NOTIFY");
+    let incoming = sim.ua_ref(PLATFORM).incoming(notify).clone();
+    ensure!(
+        sim,
+        incoming.dialog == Some(calls.b1) && incoming.body().starts_with(b"SIP/2.0 200"),
+        "platform's NOTIFY is not the carrier's sipfrag 200 on B1"
+    );
+    sim.ua(PLATFORM).answer(notify, 200, None);
+    let notified = sim.run_until(
+        |s| s.ua_ref(CARRIER).final_status(calls.a1, "NOTIFY") == Some(200),
+        STEP_MS,
+    );
+    ensure!(sim, notified, "carrier's NOTIFY not answered 200");
+    // The carrier joined its two calls: it releases both of handoff's legs.
+    sim.ua(CARRIER).bye(calls.a1);
+    sim.ua(CARRIER).bye(calls.a2);
+    let done = sim.run_until(
+        |s| {
+            s.ua_ref(PLATFORM).dialog(calls.b1).bye_received
+                && s.ua_ref(PLATFORM).dialog(calls.b2).bye_received
+                && s.ua_ref(CARRIER).final_status(calls.a1, "BYE") == Some(200)
+                && s.ua_ref(CARRIER).final_status(calls.a2, "BYE") == Some(200)
+        },
+        STEP_MS,
+    );
+    ensure!(sim, done, "B1 and B2 were not both torn down");
+    let mut reasons: Vec<String> = sim.call_ends().into_iter().map(|e| e.end_reason).collect();
+    reasons.sort();
+    ensure!(
+        sim,
+        reasons == ["bye_from_a", "bye_from_b"],
+        "calls ended as {reasons:?}"
+    );
+    ensure!(sim, sim.calls_active() == 0, "calls still active");
+    ensure!(
+        sim,
+        sim.media_ports_in_use() == 0,
+        "{} media ports still held",
+        sim.media_ports_in_use()
+    );
+    let held: usize = sim
+        .shards()
+        .iter()
+        .map(|s| s.requests_held_for_translation())
+        .sum();
+    ensure!(sim, held == 0, "{held} requests still held for translation");
+    Ok(())
+}
+
+/// A `Replaces:` header on an INVITE from the platform naming B2 reaches the carrier naming A2.
+pub fn replaces_header_on_invite(sim: &mut Sim, shard1: ShardId, shard2: ShardId) -> FlowResult {
+    let calls = two_calls(sim, shard1, shard2)?;
+    let replaces = platform_replaces(sim, &calls).render();
+    let shards = sim.shards().len() as u16;
+    // The new INVITE lands on call 1's shard; B2 lives on shard2.
+    sim.ua(PLATFORM).next_call_id = Some(call_id_on_shard("call3", shard1, shards));
+    let call3 = sim.ua(PLATFORM).invite_with(
+        CALL2_NUMBER,
+        Some(offer_sdp("10.0.0.2", 4100)),
+        &[("Replaces", &replaces)],
+    );
+    let invite = sim.expect_request(CARRIER, "INVITE");
+    let incoming = sim.ua_ref(CARRIER).incoming(invite).clone();
+    let received =
+        named_header_of(&incoming.bytes, "Replaces").and_then(|v| Replaces::parse(&v).ok());
+    let expected = expected_carrier_replaces(sim, &calls);
+    ensure!(
+        sim,
+        received.as_ref() == Some(&expected),
+        "INVITE's Replaces {received:?} does not name A2 as the carrier sees it ({expected:?})"
+    );
+    sim.ua(CARRIER).answer(invite, 486, None);
+    let refused = sim.run_until(
+        |s| s.ua_ref(PLATFORM).final_status(call3, "INVITE") == Some(486),
+        STEP_MS,
+    );
+    ensure!(sim, refused, "platform did not get the 486");
+    Ok(())
+}
+
+/// Identifiers naming no dialog handoff bridges reach the carrier byte for byte.
+pub fn unknown_dialogs_unchanged(sim: &mut Sim, shard1: ShardId, shard2: ShardId) -> FlowResult {
+    let calls = two_calls(sim, shard1, shard2)?;
+    let foreign = "foreign-1@elsewhere;to-tag=aaa;from-tag=bbb";
+    let refer_to = "<sip:+15550001111@10.0.0.2?Replaces=foreign-1%40elsewhere%3Bto-tag%3Daaa%3Bfrom-tag%3Dbbb>";
+    // A minted-looking tag of the other shard that names nothing there: asked, answered unknown.
+    let ghost = format!(
+        "nobody@x;local-tag=zz;remote-tag=hf{:04x}000000000001",
+        calls.shard2.0
+    );
+    sim.ua(PLATFORM).request(
+        calls.b1,
+        "REFER",
+        None,
+        &[
+            ("Refer-To", refer_to),
+            ("Target-Dialog", &ghost),
+            ("Replaces", foreign),
+        ],
+    );
+    let refer = sim.expect_request(CARRIER, "REFER");
+    let incoming = sim.ua_ref(CARRIER).incoming(refer).clone();
+    let refer_to_seen = header_of(&incoming.bytes, HeaderName::ReferTo);
+    let target_seen = named_header_of(&incoming.bytes, "Target-Dialog");
+    let replaces_seen = named_header_of(&incoming.bytes, "Replaces");
+    ensure!(
+        sim,
+        refer_to_seen.as_deref() == Some(refer_to),
+        "Refer-To changed: {refer_to_seen:?}"
+    );
+    ensure!(
+        sim,
+        target_seen.as_deref() == Some(ghost.as_str()),
+        "Target-Dialog changed: {target_seen:?}"
+    );
+    ensure!(
+        sim,
+        replaces_seen.as_deref() == Some(foreign),
+        "Replaces changed: {replaces_seen:?}"
+    );
+    sim.ua(CARRIER).answer(refer, 603, None);
+    let relayed = sim.run_until(
+        |s| s.ua_ref(PLATFORM).final_status(calls.b1, "REFER") == Some(603),
+        STEP_MS,
+    );
+    ensure!(sim, relayed, "platform did not get the 603");
+    ensure!(
+        sim,
+        sim.calls_active() == 2,
+        "a refused REFER changed the calls"
+    );
+    Ok(())
+}
+
+/// The standard config with the carrier trunk set to `transfer = "local"`.
+pub fn local_mode_config() -> std::sync::Arc<crate::config::Config> {
+    let mut config = super::standard_config();
+    if let Some(carrier) = config.trunks.first_mut() {
+        carrier.transfer = crate::config::TransferMethod::Local;
+    }
+    std::sync::Arc::new(config)
+}
+
+/// The `m=audio` port and the payload types of an SDP body.
+fn audio_of(body: &[u8]) -> Option<(u16, Vec<String>, String)> {
+    let text = String::from_utf8_lossy(body);
+    let media = text.lines().find(|l| l.starts_with("m=audio "))?;
+    let mut fields = media.split_whitespace().skip(1);
+    let port = fields.next()?.parse().ok()?;
+    let payloads = fields.skip(1).map(str::to_string).collect();
+    let direction = text
+        .lines()
+        .find(|l| {
+            matches!(
+                *l,
+                "a=sendrecv" | "a=sendonly" | "a=recvonly" | "a=inactive"
+            )
+        })
+        .unwrap_or("a=sendrecv")
+        .to_string();
+    Some((port, payloads, direction))
+}
+
+/// The carrier gets handoff's G.711 sendrecv re-INVITE in `dialog` and answers it from
+/// `10.0.0.1:port` with `payload`. Returns the port handoff offered.
+fn answer_g711_reinvite(
+    sim: &mut Sim,
+    dialog: DialogId,
+    port: u16,
+    payload: u8,
+) -> Result<u16, String> {
+    let reinvite = sim.expect_request(CARRIER, "INVITE");
+    let incoming = sim.ua_ref(CARRIER).incoming(reinvite).clone();
+    ensure!(
+        sim,
+        incoming.dialog == Some(dialog),
+        "re-INVITE arrived in {:?}, expected {dialog:?}",
+        incoming.dialog
+    );
+    let Some((offered, payloads, direction)) = audio_of(&incoming.body()) else {
+        return Err("re-INVITE without an audio offer".into());
+    };
+    ensure!(
+        sim,
+        payloads
+            .iter()
+            .all(|p| ["0", "8", "101"].contains(&p.as_str()))
+            && direction == "a=sendrecv",
+        "re-INVITE offer is not G.711 sendrecv: {payloads:?} {direction}"
+    );
+    sim.ua(CARRIER).answer(
+        reinvite,
+        200,
+        Some(sdp_with("10.0.0.1", port, "sendrecv", &[payload])),
+    );
+    Ok(offered)
+}
+
+/// Attended transfer, "local" mode (the carrier trunk has `transfer = "local"`): handoff joins
+/// A1 and A2 in its own relay, re-negotiating both to G.711 sendrecv, A2's media moving onto
+/// call 1's shard; the platform gets 202 and NOTIFY 200 on B1, BYE on B2 and then on B1. The
+/// customer hangs up: A2 gets BYE, both calls end, no port is left.
+pub fn attended_local_mode(sim: &mut Sim, shard1: ShardId, shard2: ShardId) -> FlowResult {
+    local_mode(sim, shard1, shard2, false, false)
+}
+
+/// As [`attended_local_mode`], ended by a drain of call 1's shard instead of the customer's BYE:
+/// both carrier legs get a BYE.
+pub fn attended_local_mode_then_drain(
+    sim: &mut Sim,
+    shard1: ShardId,
+    shard2: ShardId,
+) -> FlowResult {
+    local_mode(sim, shard1, shard2, false, true)
+}
+
+/// As [`attended_local_mode`], but the platform hangs up B1 right after the 202 (some platforms
+/// do within 300 ms), before the join is done: the customer is still joined with A2.
+pub fn attended_local_mode_early_transferor_bye(
+    sim: &mut Sim,
+    shard1: ShardId,
+    shard2: ShardId,
+) -> FlowResult {
+    local_mode(sim, shard1, shard2, true, false)
+}
+
+fn local_mode(
+    sim: &mut Sim,
+    shard1: ShardId,
+    shard2: ShardId,
+    early_transferor_bye: bool,
+    drain: bool,
+) -> FlowResult {
+    ensure!(
+        sim,
+        sim.config.trunks[0].transfer == crate::config::TransferMethod::Local,
+        "attended_local_mode needs local_mode_config()"
+    );
+    let calls = two_calls(sim, shard1, shard2)?;
+    let refer_to = format!(
+        "<sip:{CALL2_NUMBER}@10.0.0.2?Replaces={}>",
+        platform_replaces(sim, &calls).render_escaped()
+    );
+    sim.ua(PLATFORM)
+        .request(calls.b1, "REFER", None, &[("Refer-To", &refer_to)]);
+    if early_transferor_bye {
+        // Right after the 202, before the join is done.
+        let accepted = sim.run_until(
+            |s| s.ua_ref(PLATFORM).final_status(calls.b1, "REFER") == Some(202),
+            STEP_MS,
+        );
+        ensure!(sim, accepted, "platform's REFER not answered 202");
+        sim.ua(PLATFORM).bye(calls.b1);
+    }
+    // A2 first: its media moves onto call 1's shard (PCMA), then A1 is re-negotiated (PCMU).
+    let moved_port = answer_g711_reinvite(sim, calls.a2, 6200, 8)?;
+    let customer_port = answer_g711_reinvite(sim, calls.a1, 6100, 0)?;
+    let accepted = sim.run_until(
+        |s| s.ua_ref(PLATFORM).final_status(calls.b1, "REFER") == Some(202),
+        STEP_MS,
+    );
+    ensure!(sim, accepted, "platform's REFER not answered 202");
+    if !early_transferor_bye {
+        let notify = sim.expect_request(PLATFORM, "NOTIFY");
+        let incoming = sim.ua_ref(PLATFORM).incoming(notify).clone();
+        ensure!(
+            sim,
+            incoming.dialog == Some(calls.b1) && incoming.body().starts_with(b"SIP/2.0 200"),
+            "platform's NOTIFY is not sipfrag 200 on B1"
+        );
+        sim.ua(PLATFORM).answer(notify, 200, None);
+    }
+    let released = sim.run_until(
+        |s| {
+            let platform = s.ua_ref(PLATFORM);
+            (early_transferor_bye && platform.final_status(calls.b1, "BYE") == Some(200)
+                || platform.dialog(calls.b1).bye_received)
+                && platform.dialog(calls.b2).bye_received
+        },
+        STEP_MS,
+    );
+    ensure!(sim, released, "B1 and B2 were not both torn down");
+    let recorded = sim.run_until(
+        |s| {
+            s.events
+                .iter()
+                .any(|(_, e)| matches!(e, crate::core::Event::Transfer(_)))
+        },
+        STEP_MS,
+    );
+    ensure!(sim, recorded, "no transfer record");
+    ensure!(
+        sim,
+        !sim.ua_ref(CARRIER).dialog(calls.a1).bye_received
+            && !sim.ua_ref(CARRIER).dialog(calls.a2).bye_received,
+        "a carrier leg got a BYE while joined"
+    );
+    // Call 1's shard relays A1 <-> A2: A1 on its port, A2 on the port that faced the platform.
+    let joined = sim.media.iter().any(|(shard, command)| {
+        *shard == shard1
+            && matches!(command, crate::core::MediaCommand::Update { a, b, .. }
+                if a.local_port == customer_port
+                    && a.remote_rtp == Some("10.0.0.1:6100".parse().unwrap_or(sim.sbc))
+                    && b.local_port == moved_port
+                    && b.remote_rtp == Some("10.0.0.1:6200".parse().unwrap_or(sim.sbc)))
+    });
+    ensure!(
+        sim,
+        joined,
+        "no relay update joining A1 and A2 on call 1's shard"
+    );
+    let laws = sim.media.iter().any(|(shard, command)| {
+        *shard == shard1
+            && matches!(command, crate::core::MediaCommand::SetLaws { a, b, .. }
+                if *a == Some(crate::media::g711::G711Law::Ulaw)
+                    && *b == Some(crate::media::g711::G711Law::Alaw))
+    });
+    ensure!(sim, laws, "relay not told to transcode PCMU <-> PCMA");
+    let record = sim.events.iter().find_map(|(_, e)| match e {
+        crate::core::Event::Transfer(record) => Some(record.clone()),
+        _ => None,
+    });
+    ensure!(
+        sim,
+        record
+            .as_ref()
+            .is_some_and(|r| r.kind == crate::transfer::TransferKind::Attended
+                && r.method == crate::config::TransferMethod::Local
+                && r.outcome == crate::transfer::TransferOutcome::FallbackLocal
+                && r.fallback_status == Some(200)),
+        "transfer record: {record:?}"
+    );
+    if drain {
+        let deadline = sim.now.plus_millis(100);
+        sim.send_shard_message(shard1, crate::core::ShardMessage::Drain { deadline });
+        let done = sim.run_until(
+            |s| {
+                s.ua_ref(CARRIER).dialog(calls.a1).bye_received
+                    && s.ua_ref(CARRIER).dialog(calls.a2).bye_received
+                    && s.calls_active() == 0
+            },
+            STEP_MS,
+        );
+        ensure!(sim, done, "drain did not release both carrier legs");
+    } else {
+        // The customer hangs up: the moved leg is released too.
+        sim.ua(CARRIER).bye(calls.a1);
+        let done = sim.run_until(
+            |s| {
+                s.ua_ref(CARRIER).dialog(calls.a2).bye_received
+                    && s.ua_ref(CARRIER).final_status(calls.a1, "BYE") == Some(200)
+                    && s.calls_active() == 0
+            },
+            STEP_MS,
+        );
+        ensure!(sim, done, "A2 not released after the customer's BYE");
+    }
+    ensure!(
+        sim,
+        sim.call_ends().len() == 2,
+        "expected two CallEnded, got {:?}",
+        sim.call_ends()
+    );
+    sim.run_for(1_000);
+    ensure!(
+        sim,
+        sim.media_ports_in_use() == 0,
+        "{} media ports still held",
+        sim.media_ports_in_use()
+    );
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! Seed sweep of the attended-transfer flows: >= 200 seeds, 5% loss (plus duplication and
+//! reordering), 2 to 4 shards, the two calls always on different shards. Any failure prints the
+//! seed; `HANDOFF_SEED=N cargo test --test sim_attended_seed_sweep` replays just that seed.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use handoff::core::ShardId;
+use handoff::sim::attended_flows;
+use handoff::sim::scenarios::FlowResult;
+use handoff::sim::{LinkProfile, Sim, SimOptions, SimRng};
+
+const SEEDS: u64 = 200;
+
+type Flow = fn(&mut Sim, ShardId, ShardId) -> FlowResult;
+
+/// (name, flow, carrier trunk transfers locally)
+const FLOWS: &[(&str, Flow, bool)] = &[
+    (
+        "attended_refer_mode",
+        attended_flows::attended_refer_mode,
+        false,
+    ),
+    (
+        "replaces_header_on_invite",
+        attended_flows::replaces_header_on_invite,
+        false,
+    ),
+    (
+        "unknown_dialogs_unchanged",
+        attended_flows::unknown_dialogs_unchanged,
+        false,
+    ),
+    (
+        "attended_local_mode",
+        attended_flows::attended_local_mode,
+        true,
+    ),
+    (
+        "attended_local_mode_early_transferor_bye",
+        attended_flows::attended_local_mode_early_transferor_bye,
+        true,
+    ),
+];
+
+/// Shard count, call placement (different shards) and network a seed stands for.
+fn setup(seed: u64) -> (SimOptions, ShardId, ShardId) {
+    let mut rng = SimRng::new(seed);
+    let shards = 2 + rng.below(3) as u16;
+    let first = rng.below(u64::from(shards)) as u16;
+    let second = (first + 1 + rng.below(u64::from(shards) - 1) as u16) % shards;
+    let options = SimOptions::default()
+        .seed(seed)
+        .shards(shards)
+        .link(LinkProfile::lossy(0.05));
+    (options, ShardId(first), ShardId(second))
+}
+
+fn run(seed: u64) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (name, flow, local) in FLOWS {
+        let (mut options, first, second) = setup(seed);
+        if *local {
+            options = options.config(attended_flows::local_mode_config());
+        }
+        assert_ne!(
+            first, second,
+            "the sweep must place the calls on two shards"
+        );
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let mut sim = Sim::new(options.clone());
+            flow(&mut sim, first, second)
+        }));
+        let error = match outcome {
+            Ok(Ok(())) => continue,
+            Ok(Err(error)) => error,
+            Err(panic) => panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".to_string()),
+        };
+        failures.push(format!(
+            "seed {seed} ({} shards, calls on {first:?}/{second:?}) flow {name}: {error}\n  replay: HANDOFF_SEED={seed} cargo test --test sim_attended_seed_sweep",
+            options.shards
+        ));
+    }
+    failures
+}
+
+#[test]
+fn every_attended_flow_holds_under_every_seed() {
+    let seeds: Vec<u64> = match std::env::var("HANDOFF_SEED") {
+        Ok(value) => vec![value.trim().parse().expect("HANDOFF_SEED must be a number")],
+        Err(_) => (1..=SEEDS).collect(),
+    };
+    let failures: Vec<String> = seeds.iter().flat_map(|seed| run(*seed)).collect();
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
