@@ -416,6 +416,22 @@ pub struct AttendedSeen {
     pub b2_handoff_tag: String,
 }
 
+/// The `Replaces=` URI header that names call 2's carrier-side dialog A2 for the carrier:
+/// A2's Call-ID, the carrier's own tag as to-tag, handoff's as from-tag (RFC 3891), escaped.
+pub fn replaces_for(seen: &AttendedSeen) -> String {
+    let escape = |s: &str| {
+        s.replace('%', "%25")
+            .replace('@', "%40")
+            .replace(';', "%3B")
+    };
+    format!(
+        "Replaces={}%3Bto-tag%3D{}%3Bfrom-tag%3D{}",
+        escape(&seen.a2_call_id),
+        escape(&seen.a2_carrier_tag),
+        escape(&seen.a2_handoff_tag)
+    )
+}
+
 /// A Call-ID that handoff's shard `shard` (of `shards`) owns.
 pub fn call_id_on_shard(prefix: &str, shard: u16, shards: u16) -> String {
     (0u32..)

@@ -302,9 +302,7 @@ pub fn run(out: &mut dyn Write) -> Result<DemoReport, DemoError> {
                 .unwrap_or_default()
                 .to_owned();
             check.expect(
-                refer_to.contains(&seen.a2_call_id)
-                    && refer_to.contains(&seen.a2_carrier_tag)
-                    && refer_to.contains(&seen.a2_handoff_tag),
+                refer_to.contains(&flows::replaces_for(&seen)),
                 "Replaces names call 2 as carrier-a knows it",
             );
             check.expect(
