@@ -1,5 +1,6 @@
 //! Blind REFER handoff against the real binary, on both backends: the platform REFERs a
-//! national number; carrier-a gets REFER in dialog A with `<sip:+E164@refer_domain>`, accepts,
+//! national number; carrier-a gets REFER in dialog A with `<sip:+E164@refer_domain>` (From the
+//! dialled DID, the platform's Referred-By), accepts,
 //! NOTIFYs 100 and 200 and hangs up; the platform gets 202 only after the carrier's 202, the
 //! NOTIFYs, and a BYE; the audit says "handed_off".
 
@@ -24,6 +25,20 @@ fn blind_transfer_is_handed_off_to_the_carrier() {
             refer.header("refer-to"),
             Some("<sip:+15559876543@trunk.carrier-a.example>"),
             "{io}"
+        );
+        assert!(
+            refer
+                .header("from")
+                .is_some_and(|f| f.contains("+15550001111")),
+            "{io}: REFER From is the DID the customer dialled: {:?}",
+            refer.header("from")
+        );
+        assert!(
+            refer
+                .header("referred-by")
+                .is_some_and(|r| r.contains("agent7@platform.example")),
+            "{io}: Referred-By kept: {:?}",
+            refer.header("referred-by")
         );
         assert_eq!(seen.platform_refer_status, Some(202), "{io}");
         assert!(
