@@ -1,7 +1,8 @@
 //! Attended transfer in refer mode with the two calls on different shards (real binary, 2
 //! shards, both backends): the carrier's REFER on A1 carries a Replaces naming call 2 as the
 //! carrier knows it (A2's Call-ID, its own tag as to-tag, handoff's as from-tag); the carrier
-//! hangs up A1 and A2 and handoff tears down B1 and B2.
+//! hangs up A1 and A2 and handoff tears down B1 and B2; the audit says attended, refer,
+//! handed_off.
 
 mod e2e_support;
 
@@ -34,6 +35,11 @@ fn attended_refer_translates_replaces_across_shards() {
         );
         assert_eq!(seen.platform_refer_status, Some(202), "{io}");
         assert_eq!(seen.platform_byes, 2, "{io}: B1 and B2 torn down");
+        let records = e2e.transfer_records(1);
+        assert_eq!(records.len(), 1, "{io}: {records:?}");
+        assert_eq!(records[0]["kind"], "attended", "{}", records[0]);
+        assert_eq!(records[0]["method"], "refer", "{}", records[0]);
+        assert_eq!(records[0]["outcome"], "handed_off", "{}", records[0]);
         e2e.stop();
     }
 }

@@ -861,6 +861,10 @@ impl ShardCore {
         if method == Method::Refer && self.on_attended_refer(now, seq, side, tx, request) {
             return;
         }
+        // Attended REFER toward a trunk that takes REFER: a transfer attempt (attended_refer.rs).
+        if self.attended_refer_handoff(now, seq, side, tx, request, &rewrites) {
+            return;
+        }
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
         };

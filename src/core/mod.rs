@@ -220,6 +220,7 @@ pub mod rng;
 pub mod transaction;
 
 mod attended;
+mod attended_refer;
 mod b2bua;
 pub mod call;
 pub mod dialog;

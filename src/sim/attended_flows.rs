@@ -300,7 +300,8 @@ pub fn attended_refer_mode(sim: &mut Sim, shard1: ShardId, shard2: ShardId) -> F
     reasons.sort();
     ensure!(
         sim,
-        reasons == ["bye_from_a", "bye_from_b"],
+        // Call 1 went through a transfer attempt (attended_refer.rs): handed off.
+        reasons == ["bye_from_b", "handed_off"],
         "calls ended as {reasons:?}"
     );
     ensure!(sim, sim.calls_active() == 0, "calls still active");
