@@ -31,7 +31,7 @@ use crate::sdp::{self, Direction, OriginState, RewritePlan, RewrittenSdp};
 use crate::sip::{Message, Method};
 use crate::transfer::dialog_ids::{DialogId, DialogIdForm, named_dialog, rewrite_for};
 use crate::transfer::{
-    PlatformReferTo, TransferAction, TransferAttempt, TransferRequest, TransferSettings, WallClock,
+    PlatformReferTo, TransferAction, TransferAttempt, TransferRequest, TransferSettings,
 };
 
 /// How long a request waits for another shard's answer before it goes on unchanged. Shard
@@ -464,11 +464,8 @@ impl ShardCore {
             handoff_identity: self.contact(Some(seq)),
             notify_platform: !header_text(request, "Refer-Sub")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("false")),
-            // The core reads no clock; the audit writer stamps its own time on the line.
-            wall_clock: WallClock {
-                at: Time::ZERO,
-                unix_ms: 0,
-            },
+            // Set by the driver (the core reads no clock).
+            wall_clock: self.wall_clock,
         };
         let join = self.attended.next();
         let attempt = TransferAttempt::start(now, transfer, settings);
