@@ -41,6 +41,7 @@ use super::call::CallState;
 use super::dialog::Side;
 use super::shard::{ClientPurpose, CoreTimer, ShardCore};
 use super::transaction::ServerTxId;
+use super::transfer_flow::TranslatedDialogs;
 use super::{Event, MediaCommand, Output, ShardId, ShardMessage, Time};
 use crate::config::TransferMethod;
 use crate::media::g711::G711Law;
@@ -481,6 +482,7 @@ impl ShardCore {
             handoff_identity: self.contact(Some(seq)),
             notify_platform: !header_text(request, "Refer-Sub")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("false")),
+            // Set by the driver (the core reads no clock).
             wall_clock: self.wall_clock,
         };
         let join = self.attended.next();
@@ -1028,8 +1030,8 @@ impl ShardCore {
     }
 
     /// The platform's attended REFER (Refer-To with `?Replaces`) on leg `side` of call `seq`,
-    /// for the REFER entry point (transfer_flow.rs). `Some(replaces)`: transfer by REFER with
-    /// this %-escaped Replaces, translated to name the carrier's dialog (unchanged when it names
+    /// for the REFER entry point (transfer_flow.rs). `Some(dialogs)`: transfer by REFER with
+    /// this %-escaped Replaces (and Target-Dialog), translated to name the carrier's dialog (unchanged when it names
     /// no dialog handoff bridges). `None`: taken here (a local join for a trunk with
     /// `transfer = "local"`), or held until another shard answers (it comes back here).
     pub(super) fn attended_refer(
@@ -1039,7 +1041,7 @@ impl ShardCore {
         seq: u64,
         side: Side,
         request: &Message,
-    ) -> Option<String> {
+    ) -> Option<TranslatedDialogs> {
         if self.on_attended_refer(now, seq, side, tx, request) {
             return None;
         }
@@ -1052,10 +1054,21 @@ impl ShardCore {
             .iter()
             .find(|r| r.original == refer_to)
             .map_or(refer_to.clone(), |r| r.rewritten.clone());
-        PlatformReferTo::parse(&refer_to)
+        let target_dialog = header_text(request, "Target-Dialog").map(|value| {
+            rewrites
+                .0
+                .iter()
+                .find(|r| r.original == value)
+                .map_or(value.clone(), |r| r.rewritten.clone())
+        });
+        let replaces = PlatformReferTo::parse(&refer_to)
             .ok()?
             .replaces_escaped()
-            .map(str::to_string)
+            .map(str::to_string);
+        Some(TranslatedDialogs {
+            replaces,
+            target_dialog,
+        })
     }
 
     /// An attended REFER failed and the trunk falls back to a local join: take over its

@@ -63,6 +63,15 @@ struct FallbackLeg {
     abandoned: bool,
 }
 
+/// What an attended REFER names, already translated for the carrier (attended.rs).
+#[derive(Debug, Default)]
+pub(super) struct TranslatedDialogs {
+    /// The `?Replaces=` value (escaped) for the carrier's Refer-To.
+    pub replaces: Option<String>,
+    /// The Target-Dialog header value for the carrier's REFER.
+    pub target_dialog: Option<String>,
+}
+
 /// The transfer state a call carries (see the module docs).
 #[derive(Debug)]
 pub struct CallTransfer {
@@ -85,6 +94,8 @@ pub struct CallTransfer {
     outcome: Option<TransferOutcome>,
     /// The law leg C answered with, once bridged.
     bridged_law: Option<G711Law>,
+    /// An attended REFER's translated Target-Dialog, sent on to the carrier.
+    target_dialog: Option<String>,
 }
 
 impl CallTransfer {
@@ -314,13 +325,13 @@ impl ShardCore {
                 };
                 // attended.rs translates the Replaces for the carrier (holding the REFER while
                 // another shard answers), or takes the whole REFER to join the calls locally.
-                let translated_replaces = if refer_to.is_attended() {
+                let translated = if refer_to.is_attended() {
                     match self.attended_refer(now, tx, seq, side, request) {
-                        Some(replaces) => Some(replaces),
+                        Some(dialogs) => dialogs,
                         None => return true,
                     }
                 } else {
-                    None
+                    TranslatedDialogs::default()
                 };
                 let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
                 let in_order = self
@@ -342,7 +353,7 @@ impl ShardCore {
                     self.reply(now, tx, request, 491, "Request Pending", &[]);
                     return true;
                 }
-                self.start_transfer(now, tx, seq, request, refer_to, translated_replaces);
+                self.start_transfer(now, tx, seq, request, refer_to, translated);
                 true
             }
             _ => false,
@@ -379,14 +390,16 @@ impl ShardCore {
             .and_then(|c| c.transfer.as_deref_mut())
     }
 
-    fn start_transfer(
+    /// `translated`: what an attended REFER names, already translated for the carrier (see
+    /// attended.rs); empty for a blind REFER.
+    pub(super) fn start_transfer(
         &mut self,
         now: Time,
         tx: ServerTxId,
         seq: u64,
         request: &Message,
         refer_to: PlatformReferTo,
-        translated_replaces: Option<String>,
+        translated: TranslatedDialogs,
     ) {
         let identity = self.contact(Some(seq));
         let wall_clock = self.wall_clock;
@@ -402,7 +415,7 @@ impl ShardCore {
         let transfer_request = TransferRequest {
             conversation: call.conversation.clone(),
             refer_to,
-            translated_replaces,
+            translated_replaces: translated.replaces,
             referred_by: header_value(request, &["Referred-By", "b"]),
             p_asserted_identity: header_value(request, &["P-Asserted-Identity"]),
             handoff_identity: identity,
@@ -424,6 +437,7 @@ impl ShardCore {
             release_customer: false,
             outcome: None,
             bridged_law: None,
+            target_dialog: translated.target_dialog,
         }));
         self.drive_transfer(now, seq);
     }
@@ -632,6 +646,12 @@ impl ShardCore {
             TransferAction::SendRefer { refer_to, headers } => {
                 let mut extra = vec![("Refer-To".to_string(), refer_to)];
                 extra.extend(headers);
+                if let Some(target_dialog) = self
+                    .call_transfer(seq)
+                    .and_then(|t| t.target_dialog.clone())
+                {
+                    extra.push(("Target-Dialog".to_string(), target_dialog));
+                }
                 let sent = self.transfer_request(
                     now,
                     seq,

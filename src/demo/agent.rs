@@ -258,6 +258,8 @@ pub struct Agent {
     finals: HashSet<String>,
     pub rtp_in: Vec<(Instant, Vec<u8>)>,
     pub ladder: Vec<Step>,
+    /// The Call-ID the next [`Agent::invite`] uses (it picks the owning shard); minted if unset.
+    pub next_call_id: Option<String>,
     counter: u64,
 }
 
@@ -289,6 +291,7 @@ impl Agent {
             finals: HashSet::new(),
             rtp_in: Vec::new(),
             ladder: Vec::new(),
+            next_call_id: None,
             counter: 0,
         })
     }
@@ -337,7 +340,10 @@ impl Agent {
     /// Sends a new INVITE (with an SDP offer in the agent's law) to `user` at handoff. Returns
     /// its Call-ID.
     pub fn invite(&mut self, user: &str, extra: &[(&str, &str)]) -> io::Result<String> {
-        let call_id = self.fresh("call");
+        let call_id = match self.next_call_id.take() {
+            Some(id) => id,
+            None => self.fresh("call"),
+        };
         let tag = self.fresh("tag");
         let branch = self.fresh("br");
         let me = self.addr();

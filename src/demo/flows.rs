@@ -9,6 +9,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::agent::{Cast, Dialog, FlowError, Msg};
+use crate::core::ShardId;
+use crate::core::ids::shard_for_call_id;
 use crate::media::g711::G711Law;
 
 pub const CARRIER: usize = 0;
@@ -109,7 +111,7 @@ pub struct BlindSeen {
     pub platform_notifies: Vec<u16>,
     /// The customer's leg got a BYE from handoff (it must not, unless the flow ends it).
     pub customer_got_bye: bool,
-    /// RTP the customer received while the target rang.
+    /// RTP the customer received from the REFER until the target answered.
     pub ringback_rtp: Vec<Vec<u8>>,
     /// The last RTP packet the customer received before the transfer started.
     pub customer_rtp_before: Option<Vec<u8>>,
@@ -118,8 +120,10 @@ pub struct BlindSeen {
     pub bridged_from_target: bool,
     /// After a failed local transfer: the platform's media reaches the customer again.
     pub media_back_to_platform: bool,
-    /// Decoded audio the target received from the customer's tone (for law checks).
+    /// Decoded audio (each side decodes in its own law) after the bridge: what the target
+    /// heard of the customer's 1 kHz tone, and the customer of the target's.
     pub target_heard: Vec<i16>,
+    pub customer_heard: Vec<i16>,
 }
 
 const CUSTOMER_SSRC: u32 = 0xC0C0_0001;
@@ -161,6 +165,15 @@ fn stream(
         cast.idle(Duration::from_millis(20))?;
     }
     Ok(())
+}
+
+/// The samples of the packets that carry `law`'s payload type, decoded.
+fn decode_in(packets: &[Vec<u8>], law: G711Law) -> Vec<i16> {
+    packets
+        .iter()
+        .filter(|p| p.len() == 172 && p[1] & 0x7F == law.payload_type())
+        .flat_map(|p| p[12..].iter().map(|&c| law.decode(c)).collect::<Vec<_>>())
+        .collect()
 }
 
 fn rtp_ssrc(p: &[u8]) -> Option<u32> {
@@ -224,6 +237,8 @@ pub fn blind_transfer(cast: &mut Cast, flow: &BlindFlow) -> Result<BlindSeen, Fl
         .find(|(_, p)| rtp_ssrc(p) == Some(PLATFORM_SSRC))
         .map(|(_, p)| p.clone());
 
+    // From here the platform sends no media: what the customer receives is ringback.
+    let ringback_mark = cast[CARRIER].rtp_in.len();
     let refer_to = flow.refer_to.clone();
     cast[PLATFORM]
         .request(
@@ -307,9 +322,8 @@ pub fn blind_transfer(cast: &mut Cast, flow: &BlindFlow) -> Result<BlindSeen, Fl
         cast[PARTNER]
             .respond(&invite, 180, "Ringing", "target-c", None)
             .map_err(io_error("partner"))?;
-        let rtp_mark = cast[CARRIER].rtp_in.len();
         cast.idle(RINGING)?;
-        seen.ringback_rtp = cast[CARRIER].rtp_in[rtp_mark..]
+        seen.ringback_rtp = cast[CARRIER].rtp_in[ringback_mark..]
             .iter()
             .map(|(_, p)| p.clone())
             .collect();
@@ -333,14 +347,10 @@ pub fn blind_transfer(cast: &mut Cast, flow: &BlindFlow) -> Result<BlindSeen, Fl
                 cast.idle(Duration::from_millis(60))?;
                 let to_target = received_from(cast, PARTNER, mark_c, CUSTOMER_SSRC);
                 seen.bridged_to_target = !to_target.is_empty();
-                seen.bridged_from_target =
-                    !received_from(cast, CARRIER, mark_a, TARGET_SSRC).is_empty();
-                let law = cast[PARTNER].law;
-                seen.target_heard = to_target
-                    .iter()
-                    .filter(|p| p.len() == 172 && p[1] & 0x7F == law.payload_type())
-                    .flat_map(|p| p[12..].iter().map(|&c| law.decode(c)).collect::<Vec<_>>())
-                    .collect();
+                let to_customer = received_from(cast, CARRIER, mark_a, TARGET_SSRC);
+                seen.bridged_from_target = !to_customer.is_empty();
+                seen.target_heard = decode_in(&to_target, cast[PARTNER].law);
+                seen.customer_heard = decode_in(&to_customer, cast[CARRIER].law);
             }
             TargetAnswer::Fail(code) => {
                 cast[PARTNER]
@@ -397,19 +407,60 @@ pub struct AttendedSeen {
     pub a2_carrier_tag: String,
     pub a2_handoff_tag: String,
     pub platform_refer_status: Option<u16>,
+    pub platform_notifies: Vec<u16>,
     pub platform_byes: usize,
+    /// Local mode: handoff sent the customer or the partner (A1/A2) a BYE.
+    pub customer_got_bye: bool,
+    /// handoff's tags on B1 and B2 (they name the owning shards).
+    pub b1_handoff_tag: String,
+    pub b2_handoff_tag: String,
 }
 
-/// The platform holds call 1, calls `second_user` (routed to the carrier: call 2), and sends
-/// REFER on call 1 naming call 2 in `?Replaces=`. The carrier accepts, NOTIFYs 200 and hangs up
-/// both calls (refer mode).
-pub fn attended_transfer(cast: &mut Cast, second_user: &str) -> Result<AttendedSeen, FlowError> {
+/// The `Replaces=` URI header that names call 2's carrier-side dialog A2 for the carrier:
+/// A2's Call-ID, the carrier's own tag as to-tag, handoff's as from-tag (RFC 3891), escaped.
+pub fn replaces_for(seen: &AttendedSeen) -> String {
+    let escape = |s: &str| {
+        s.replace('%', "%25")
+            .replace('@', "%40")
+            .replace(';', "%3B")
+    };
+    format!(
+        "Replaces={}%3Bto-tag%3D{}%3Bfrom-tag%3D{}",
+        escape(&seen.a2_call_id),
+        escape(&seen.a2_carrier_tag),
+        escape(&seen.a2_handoff_tag)
+    )
+}
+
+/// A Call-ID that handoff's shard `shard` (of `shards`) owns.
+pub fn call_id_on_shard(prefix: &str, shard: u16, shards: u16) -> String {
+    (0u32..)
+        .map(|n| format!("{prefix}-{n}"))
+        .find(|id| shard_for_call_id(id, shards.max(1)) == ShardId(shard % shards.max(1)))
+        .unwrap_or_default()
+}
+
+/// The platform calls `second_user` (routed to the carrier: call 2) while call 1 is up, and
+/// sends REFER on call 1 naming call 2 in `?Replaces=` plus a Target-Dialog. With `shards` >= 2
+/// the two calls are owned by different shards. In refer mode the carrier accepts, NOTIFYs 200
+/// and hangs up both calls; in local mode handoff joins A1 and A2 itself and ends B1 and B2.
+pub fn attended_transfer(
+    cast: &mut Cast,
+    second_user: &str,
+    shards: u16,
+    refer_mode: bool,
+) -> Result<AttendedSeen, FlowError> {
     let mut seen = AttendedSeen::default();
+    let run = cast[CARRIER].fresh("attended");
+    cast[CARRIER].next_call_id = Some(call_id_on_shard(&format!("{run}-1"), 0, shards));
+    cast[PLATFORM].next_call_id = Some(call_id_on_shard(&format!("{run}-2"), 1, shards));
     let mut call1 = establish(cast, "platform-b1")?;
     let (b2, mut a2) = establish_between(cast, PLATFORM, CARRIER, second_user, "carrier-a2")?;
     seen.a2_call_id = a2.call_id.clone();
     seen.a2_carrier_tag = a2.local_tag();
     seen.a2_handoff_tag = a2.remote_tag();
+    seen.b1_handoff_tag = call1.b.remote_tag();
+    seen.b2_handoff_tag = b2.remote_tag();
     let refer_to = format!(
         "<sip:{second_user}@platform.example?Replaces={}%3Bto-tag%3D{}%3Bfrom-tag%3D{}>",
         b2.call_id,
@@ -434,6 +485,34 @@ pub fn attended_transfer(cast: &mut Cast, second_user: &str) -> Result<AttendedS
             None,
         )
         .map_err(io_error("platform"))?;
+    if !refer_mode {
+        let answer = cast.wait(PLATFORM, "final answer to REFER", STEP, |m| {
+            m.cseq_method() == Some("REFER") && m.status() >= Some(200)
+        })?;
+        seen.platform_refer_status = answer.status();
+        let notify = cast.wait(PLATFORM, "NOTIFY 200 on B1", STEP, |m| {
+            m.is_request("NOTIFY") && m.sipfrag_status() >= Some(200)
+        })?;
+        seen.platform_notifies.extend(notify.sipfrag_status());
+        let deadline = Instant::now() + STEP;
+        while seen.platform_byes < 2 && Instant::now() < deadline {
+            if cast.arrives(PLATFORM, Duration::from_millis(100), |m| {
+                m.is_request("BYE")
+            })? {
+                seen.platform_byes += 1;
+            }
+        }
+        seen.customer_got_bye = cast[CARRIER].take(&|m: &Msg| m.is_request("BYE")).is_some();
+        // The customer and the partner, now joined, hang up.
+        for dialog in [&mut call1.a, &mut a2] {
+            cast[CARRIER]
+                .request(dialog, "BYE", &[], None)
+                .map_err(io_error("carrier"))?;
+            cast.wait(CARRIER, "200 OK (BYE)", STEP, |m| m.is_response(200, "BYE"))?;
+        }
+        cast.idle(Duration::from_millis(200))?;
+        return Ok(seen);
+    }
     let refer = cast.wait(CARRIER, "REFER (attended)", STEP, |m| m.is_request("REFER"))?;
     seen.carrier_refer = Some(refer.clone());
     cast[CARRIER]

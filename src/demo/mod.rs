@@ -29,8 +29,8 @@ pub struct DemoSettings {
     pub carrier: SocketAddr,
     pub platform: SocketAddr,
     pub partner: SocketAddr,
-    /// `[start, start + 200)`.
-    pub media_start: u16,
+    /// RTP/RTCP ports `[start, end)`.
+    pub media_ports: (u16, u16),
     pub shards: usize,
     pub io: &'static str,
     /// carrier-a's `transfer`: "refer" or "local".
@@ -104,8 +104,8 @@ to = "carrier-a"
             sip = self.sip,
             shards = self.shards,
             io = self.io,
-            media = self.media_start,
-            media_end = self.media_start + 200,
+            media = self.media_ports.0,
+            media_end = self.media_ports.1,
             audit = self.audit,
             refer_timeout = self.refer_timeout_ms,
             carrier = self.carrier,
@@ -193,7 +193,7 @@ pub fn run(out: &mut dyn Write) -> Result<DemoReport, DemoError> {
         carrier: cast[flows::CARRIER].addr(),
         platform: cast[flows::PLATFORM].addr(),
         partner: cast[flows::PARTNER].addr(),
-        media_start: 8400,
+        media_ports: (8400, 8440),
         shards: 2,
         io: "epoll",
         transfer: "refer",
@@ -293,7 +293,7 @@ pub fn run(out: &mut dyn Write) -> Result<DemoReport, DemoError> {
         title: "3. Attended transfer, REFER with Replaces translated for carrier-a",
         failures: Vec::new(),
     };
-    match flows::attended_transfer(&mut cast, CONSULT_NUMBER) {
+    match flows::attended_transfer(&mut cast, CONSULT_NUMBER, 2, true) {
         Ok(seen) => {
             let refer_to = seen
                 .carrier_refer
@@ -302,9 +302,7 @@ pub fn run(out: &mut dyn Write) -> Result<DemoReport, DemoError> {
                 .unwrap_or_default()
                 .to_owned();
             check.expect(
-                refer_to.contains(&seen.a2_call_id)
-                    && refer_to.contains(&seen.a2_carrier_tag)
-                    && refer_to.contains(&seen.a2_handoff_tag),
+                refer_to.contains(&flows::replaces_for(&seen)),
                 "Replaces names call 2 as carrier-a knows it",
             );
             check.expect(

@@ -333,7 +333,7 @@ impl RelayTable {
 
     /// New remote addresses or mux flags (answer, re-INVITE). A leg whose signalled address
     /// changed forgets its latch: the media now comes from somewhere else. Local ports never
-    /// change here; a leg moving to new ports is a close and an open.
+    /// change here; a leg moving to new ports is [`RelayTable::move_leg`].
     pub fn update(
         &mut self,
         call: CallRef,

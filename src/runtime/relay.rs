@@ -329,7 +329,12 @@ impl MediaRelay {
                 }
             }
         }
-        self.table.update(call, a, b)?;
+        if let Err(error) = self.table.update(call, a, b) {
+            for (_, pair, _) in moved.iter().flatten() {
+                backend.close_media_pair(*pair);
+            }
+            return Err(error.into());
+        }
         for (side, pair, port) in moved.into_iter().flatten() {
             let (rtp_slot, rtcp_slot) = match side {
                 MediaSide::A => (slots.a_rtp, slots.a_rtcp),

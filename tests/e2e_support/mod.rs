@@ -1,0 +1,132 @@
+//! End-to-end transfer tests: the real binary on loopback with the demo's config shape, driven
+//! by the demo's SIP agents (src/demo/agent.rs, independent of handoff's SIP code) through the
+//! scripted flows of src/demo/flows.rs. Each test file passes its own media range; e2e tests
+//! keep to 8500..9600 (SIPp tests sit below 8200, runtime tests at 9600..12000).
+#![allow(dead_code)]
+
+#[path = "../runtime_support/mod.rs"]
+mod runtime_support;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use handoff::demo::agent::Cast;
+use handoff::demo::flows::{CARRIER, PARTNER, PLATFORM};
+use handoff::demo::{DemoSettings, cast};
+use handoff::media::g711::G711Law;
+#[allow(unused_imports)]
+pub use runtime_support::{BACKENDS, Handoff};
+
+pub struct Options {
+    pub io: &'static str,
+    pub shards: usize,
+    pub media_ports: (u16, u16),
+    pub transfer: &'static str,
+    pub on_refer_failure: &'static str,
+    pub carrier_law: G711Law,
+    pub partner_law: G711Law,
+    pub refer_timeout_ms: u64,
+}
+
+impl Options {
+    pub fn new(io: &'static str, media_start: u16) -> Options {
+        Options {
+            io,
+            shards: 1,
+            media_ports: (media_start, media_start + 40),
+            transfer: "refer",
+            on_refer_failure: "local",
+            carrier_law: G711Law::Ulaw,
+            partner_law: G711Law::Ulaw,
+            refer_timeout_ms: 1000,
+        }
+    }
+}
+
+pub struct E2e {
+    pub handoff: Handoff,
+    pub cast: Cast,
+    pub audit: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn codec(law: G711Law) -> &'static str {
+    law.name()
+}
+
+/// Starts the binary with a config naming the three agents.
+pub fn start(options: &Options) -> E2e {
+    let dir = tempfile::tempdir().unwrap();
+    let sip = runtime_support::free_udp_addr();
+    let mut cast = cast(sip, options.carrier_law, options.partner_law).unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let settings = DemoSettings {
+        sip,
+        carrier: cast[CARRIER].addr(),
+        platform: cast[PLATFORM].addr(),
+        partner: cast[PARTNER].addr(),
+        media_ports: options.media_ports,
+        shards: options.shards,
+        io: options.io,
+        transfer: options.transfer,
+        on_refer_failure: options.on_refer_failure,
+        carrier_codec: codec(options.carrier_law),
+        partner_codec: codec(options.partner_law),
+        refer_timeout_ms: options.refer_timeout_ms,
+        audit: audit.display().to_string(),
+    };
+    let config = dir.path().join("handoff.toml");
+    std::fs::write(&config, settings.config_text()).unwrap();
+    let handoff = Handoff::start(&config);
+    for agent in &mut cast.agents {
+        agent.handoff = sip;
+    }
+    E2e {
+        handoff,
+        cast,
+        audit,
+        _dir: dir,
+    }
+}
+
+impl E2e {
+    /// The audit's transfer records, waiting up to 3 s for `count` of them.
+    pub fn transfer_records(&self, count: usize) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let text = std::fs::read_to_string(&self.audit).unwrap_or_default();
+            let records: Vec<serde_json::Value> = text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .filter(|r| r["type"] == "transfer")
+                .collect();
+            if records.len() >= count || Instant::now() >= deadline {
+                return records;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The single transfer record of a test, checked for the fields every record has.
+    pub fn one_transfer_record(&self) -> serde_json::Value {
+        let records = self.transfer_records(1);
+        assert_eq!(records.len(), 1, "transfer records: {records:?}");
+        let record = records[0].clone();
+        assert_eq!(record["trunk"], "carrier-a", "{record}");
+        assert!(
+            record["conversation"]
+                .as_str()
+                .is_some_and(|c| !c.is_empty())
+        );
+        record
+    }
+
+    pub fn stop(mut self) {
+        self.handoff.signal("TERM");
+        let status = self.handoff.wait_exit(Duration::from_secs(6));
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "handoff exit: {status:?}"
+        );
+    }
+}
