@@ -6,47 +6,23 @@
 //! The carrier and platform are played by code that builds their messages from what handoff sent
 //! (outside the timed region); only handoff's work is timed: `handle_datagram`, `handle_timer`
 //! and draining `poll_output`. One call = INVITE, 180, 200 (with SDP), ACK, BYE, 200 to BYE,
-//! plus the transaction timers that fire afterwards. Memory: live heap bytes (a counting global
-//! allocator) with N calls established and their setup transactions expired, divided by N.
+//! plus the transaction timers that fire afterwards. Memory: live heap bytes (counted by
+//! `stats_alloc`) with N calls established and their setup transactions expired, divided by N.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::System;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use handoff::core::{Output, ShardCore, ShardId, Time, TimerToken};
 use handoff::sim::{offer_sdp, standard_config};
 use handoff::sip::{HeaderName, Message, Method, RequestBuilder, response_to};
-
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator and only counts sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size, Ordering::Relaxed);
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 /// CPU time of this thread (not wall time: the machine is shared), from the scheduler's
 /// accounting in /proc (nanoseconds). `None` where /proc does not have it.
@@ -270,7 +246,7 @@ fn main() {
     let mut bench = Bench::new();
     bench.record = false;
     bench.advance(1);
-    let before = LIVE.load(Ordering::Relaxed);
+    let region = Region::new(GLOBAL);
     for i in 0..held {
         setup(&mut bench, i);
         bench.sent.clear();
@@ -279,11 +255,16 @@ fn main() {
     bench.advance(64 * 500 + 5_000);
     bench.sent.clear();
     bench.sent.shrink_to_fit();
-    let after = LIVE.load(Ordering::Relaxed);
+    // stats_alloc already counts a realloc's growth in bytes_allocated and its shrinkage in
+    // bytes_deallocated, so this difference is the live bytes gained.
+    let change = region.change();
+    let live = change
+        .bytes_allocated
+        .saturating_sub(change.bytes_deallocated);
     assert_eq!(bench.core.calls_active(), held as usize);
     println!(
         "state per established call: {} bytes ({} calls, {} transactions live)",
-        after.saturating_sub(before) / held as usize,
+        live / held as usize,
         held,
         bench.core.transactions_live()
     );

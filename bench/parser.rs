@@ -1,5 +1,5 @@
 //! Parser benchmark: ns per parse of a typical ~900-byte INVITE with SDP, allocations per
-//! parse (counted by a wrapping global allocator), and a header-access pass (Call-ID, CSeq,
+//! parse (counted by `stats_alloc`), and a header-access pass (Call-ID, CSeq,
 //! top Via, From tag, To tag). Run: `cargo bench --bench parser`.
 //!
 //! `cargo bench --bench parser -- --count N` only runs N validating parses and N framing-only
@@ -7,37 +7,15 @@
 //! `valgrind --tool=callgrind --toggle-collect='*parse_once*' target/release/deps/parser-* --count 10000`
 //! counts the validating parse, `'*parse_framing_once*'` the framing-only one.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::System;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use handoff::sip::Message;
-
-struct CountingAllocator;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 const INVITE: &[u8] =
     b"INVITE sip:+15559876543@trunk.carrier-a.example:5060;user=phone SIP/2.0\r\n\
@@ -97,13 +75,14 @@ fn ns_per_op(mut run: impl FnMut() -> u64) -> Timing {
 }
 
 fn allocations_per_op(mut op: impl FnMut() -> u64) -> f64 {
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let region = Region::new(GLOBAL);
     let mut sink = 0;
     for _ in 0..ALLOC_ITERATIONS {
         sink += op();
     }
     black_box(sink);
-    (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / ALLOC_ITERATIONS as f64
+    let change = region.change();
+    (change.allocations + change.reallocations) as f64 / ALLOC_ITERATIONS as f64
 }
 
 #[inline(never)]

@@ -5,42 +5,26 @@
 //!
 //! Run: `cargo bench --bench transaction`. Prints the median of 7 runs.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::System;
 use std::hint::black_box;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use handoff::config::SipTimers;
 use handoff::core::transaction::{ServerAction, TransactionLayer, TxOutput};
 use handoff::core::{Time, TimerToken, ids};
 use handoff::sip::{Message, Method};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 /// Counts allocations so the figures include a load-independent one.
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: defers to the system allocator; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Allocations (reallocs included) since `region` began.
+fn allocations(region: &Region<System>) -> u64 {
+    let change = region.change();
+    (change.allocations + change.reallocations) as u64
+}
 
 const N: usize = 20_000;
 const RUNS: usize = 7;
@@ -128,7 +112,7 @@ fn main() {
     for _ in 0..RUNS {
         let mut layer = TransactionLayer::new(SipTimers::default());
         let mut tokens = Vec::new();
-        let allocs_before = ALLOCATIONS.load(Ordering::Relaxed);
+        let region = Region::new(GLOBAL);
         let start = Instant::now();
         for i in 0..N {
             let ServerAction::New(tx) = layer.on_request(Time::ZERO, carrier, &parsed[i]) else {
@@ -143,7 +127,7 @@ fn main() {
         expire_all(&mut layer, &mut tokens);
         server_runs.push(start.elapsed().as_nanos() as f64 / N as f64);
         // The bench's own clones of the 180 and 200 (2 per transaction) are not the layer's.
-        server_allocs = (ALLOCATIONS.load(Ordering::Relaxed) - allocs_before) / N as u64 - 2;
+        server_allocs = allocations(&region) / N as u64 - 2;
     }
 
     let branches: Vec<String> = (0..N).map(|i| format!("z9hG4bK-hf0000-{i:016x}")).collect();
@@ -168,7 +152,7 @@ fn main() {
     for _ in 0..RUNS {
         let mut layer = TransactionLayer::new(SipTimers::default());
         let mut tokens = Vec::new();
-        let allocs_before = ALLOCATIONS.load(Ordering::Relaxed);
+        let region = Region::new(GLOBAL);
         let start = Instant::now();
         for i in 0..N {
             layer
@@ -186,7 +170,7 @@ fn main() {
         expire_all(&mut layer, &mut tokens);
         client_runs.push(start.elapsed().as_nanos() as f64 / N as f64);
         // The bench's clone of the request is not the layer's.
-        client_allocs = (ALLOCATIONS.load(Ordering::Relaxed) - allocs_before) / N as u64 - 1;
+        client_allocs = allocations(&region) / N as u64 - 1;
     }
 
     let mut owner_runs = Vec::new();

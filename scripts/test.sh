@@ -88,7 +88,7 @@ cargo clippy --all-targets -- -D warnings
 
 # Bench targets (harness = false) run once in test mode here, without `--bench`: keep that short.
 step "tests: cargo test --all-targets"
-cargo test --all-targets
+cargo test --all-targets --no-fail-fast
 
 step "doc tests: cargo test --doc"
 cargo test --doc

@@ -42,6 +42,9 @@ fn attended_local_joins_the_calls_across_shards() {
     assert_eq!(records[0]["kind"], "attended", "{}", records[0]);
     assert_eq!(records[0]["method"], "local", "{}", records[0]);
     let ts = records[0]["ts"].as_str().unwrap_or_default();
-    assert!(!ts.starts_with("1970"), "record stamped with the wall clock: {ts}");
+    assert!(
+        !ts.starts_with("1970"),
+        "record stamped with the wall clock: {ts}"
+    );
     e2e.stop();
 }

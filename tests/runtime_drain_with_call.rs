@@ -21,7 +21,9 @@ fn drain_refuses_new_calls_then_byes_the_rest_on_both_backends() {
 
         let signalled = Instant::now();
         handoff.signal("TERM");
-        handoff.wait_for_log("draining", Duration::from_secs(5));
+        // Each shard gets the drain by message; wait until both have it.
+        handoff.wait_for_log("draining shard=0", Duration::from_secs(5));
+        handoff.wait_for_log("draining shard=1", Duration::from_secs(5));
 
         // New INVITEs are refused with 503 (several Call-IDs, so both shards are asked). All
         // are sent at once: on a loaded machine, one round trip after another could run past

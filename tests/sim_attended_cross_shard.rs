@@ -23,3 +23,39 @@ fn replaces_header_across_shards_is_translated_by_message() {
     attended_flows::replaces_header_on_invite(&mut sim, ShardId(2), ShardId(0)).unwrap();
     assert!(sim.shard(2).dialog_queries_sent() >= 1);
 }
+
+#[test]
+fn a_shard_that_never_answers_lets_the_request_go_on_unchanged() {
+    use handoff::core::ShardMessage;
+    use handoff::sim::{CARRIER, PLATFORM};
+    use handoff::transfer::dialog_ids::TargetDialog;
+
+    let mut sim = Sim::new(SimOptions::default().seed(13).shards(2));
+    let calls = attended_flows::two_calls(&mut sim, ShardId(0), ShardId(1)).unwrap();
+    sim.drop_shard_message = Some(|m| matches!(m, ShardMessage::DialogAnswer { .. }));
+    let b2 = sim.ua_ref(PLATFORM).dialog(calls.b2).clone();
+    let named = TargetDialog {
+        call_id: b2.call_id,
+        local_tag: b2.local_tag,
+        remote_tag: b2.remote_tag.unwrap(),
+        extra: Vec::new(),
+    }
+    .render();
+    let sent_at = sim.now;
+    sim.ua(PLATFORM)
+        .request(calls.b1, "INFO", None, &[("Target-Dialog", &named)]);
+    let info = sim.expect_request(CARRIER, "INFO");
+    let waited = sim.now.millis_since(sent_at);
+    let received = sim.ua_ref(CARRIER).incoming(info).header("Target-Dialog");
+    assert_eq!(
+        received.as_deref(),
+        Some(named.as_str()),
+        "passes unchanged"
+    );
+    assert!(
+        waited >= handoff::core::DIALOG_QUERY_TIMEOUT_MS,
+        "went on after {waited} ms, before the query timed out"
+    );
+    assert_eq!(sim.shard(0).dialog_query_timeouts(), 1);
+    assert_eq!(sim.shard(0).requests_held_for_translation(), 0);
+}

@@ -1,6 +1,7 @@
-//! Attended transfer, "local" mode: handoff joins A1 and A2 in its own relay (G.711 sendrecv
-//! re-INVITEs on both, PCMU <-> PCMA transcoding), ends B1 (NOTIFY 200, BYE) and B2 (BYE), and
-//! releases A2 when the customer hangs up.
+//! Attended transfer, "local" mode (and a refused REFER with on_refer_failure = "local"):
+//! handoff joins A1 and A2 in its own relay (G.711 sendrecv re-INVITEs on both, PCMU <-> PCMA
+//! transcoding), ends B1 (NOTIFY 200, BYE) and B2 (BYE), and releases A2 when the customer
+//! hangs up.
 
 use handoff::core::ShardId;
 use handoff::sim::attended_flows::{self, local_mode_config};
@@ -61,4 +62,11 @@ fn drain_ends_both_halves_of_a_joined_pair() {
             .config(local_mode_config()),
     );
     attended_flows::attended_local_mode_then_drain(&mut sim, ShardId(0), ShardId(1)).unwrap();
+}
+
+#[test]
+fn refused_refer_falls_back_to_joining_locally() {
+    let mut sim = Sim::new(SimOptions::default().seed(26).shards(2));
+    attended_flows::attended_refer_rejected_falls_back_to_local(&mut sim, ShardId(1), ShardId(0))
+        .unwrap();
 }

@@ -11,8 +11,8 @@ fn sim() -> Sim {
 }
 
 #[test]
-fn replaces_in_refer_to_and_target_dialog_name_the_carriers_dialogs() {
-    // The refer-mode flow checks both headers on the carrier's REFER before going on.
+fn replaces_in_refer_to_names_the_carriers_dialog() {
+    // The refer-mode flow checks the carrier's Refer-To before going on.
     let mut sim = sim();
     attended_flows::attended_refer_mode(&mut sim, ShardId(0), ShardId(0)).unwrap();
     assert_eq!(
@@ -42,4 +42,17 @@ fn unknown_dialogs_on_another_shard_pass_unchanged() {
         sim.shard(0).dialog_queries_sent() >= 1,
         "the ghost Target-Dialog names shard 1: it must be asked"
     );
+}
+
+#[test]
+fn target_dialog_names_the_bridged_leg_with_handoff_as_sender() {
+    let mut sim = sim();
+    attended_flows::target_dialog_on_relayed_request(&mut sim, ShardId(1), ShardId(1)).unwrap();
+}
+
+#[test]
+fn target_dialog_across_shards() {
+    let mut sim = sim();
+    attended_flows::target_dialog_on_relayed_request(&mut sim, ShardId(1), ShardId(0)).unwrap();
+    assert!(sim.shard(1).dialog_queries_sent() >= 1);
 }

@@ -36,6 +36,16 @@ const FLOWS: &[(&str, Flow, bool)] = &[
         true,
     ),
     (
+        "target_dialog_on_relayed_request",
+        attended_flows::target_dialog_on_relayed_request,
+        false,
+    ),
+    (
+        "attended_refer_rejected_falls_back_to_local",
+        attended_flows::attended_refer_rejected_falls_back_to_local,
+        false,
+    ),
+    (
         "attended_local_mode_early_transferor_bye",
         attended_flows::attended_local_mode_early_transferor_bye,
         true,

@@ -1,6 +1,7 @@
 //! Ringback commands: with ringback = "local" (UK tone) ringback toward the customer starts with
 //! the REFER and stops when the carrier takes the call; with "auto" it starts on the fallback leg's
-//! 180 and stops before A is moved onto leg C's port.
+//! 180 and stops before A is moved onto leg C's port, and in refer mode it starts on the carrier's
+//! sipfrag 180 and stops when the carrier releases the call.
 
 use handoff::core::MediaCommand;
 use handoff::sim::transfer_flows;
@@ -79,5 +80,36 @@ fn auto_ringback_starts_on_the_fallback_180_and_stops_before_the_move() {
     assert!(
         start.is_some() && start < stop && stop < moved,
         "{start:?} {stop:?} {moved:?}"
+    );
+}
+
+#[test]
+fn auto_ringback_starts_on_the_carriers_sipfrag_180() {
+    let mut sim = Sim::new(SimOptions::default().config(transfer_flows::standard()));
+    let flow = |sim: &mut Sim| -> Result<(), String> {
+        let mut t = transfer_flows::call_and_refer(sim, true)?;
+        let refer = transfer_flows::carrier_takes_refer(sim, &t)?;
+        sim.ua(handoff::sim::CARRIER).answer(refer, 202, None);
+        transfer_flows::platform_refer_answered(sim, &t, 202)?;
+        transfer_flows::carrier_notifies(sim, &t, 100, false)?;
+        if position(sim, |c| matches!(c, MediaCommand::StartRingback { .. })).is_some() {
+            return Err("ringback before any 180 with ringback = auto".into());
+        }
+        transfer_flows::carrier_notifies(sim, &t, 180, false)?;
+        t.await_notify(sim, 180)?;
+        transfer_flows::carrier_notifies(sim, &t, 200, true)?;
+        t.await_notify(sim, 200)?;
+        transfer_flows::carrier_hangs_up(sim, &t, PLATFORM)
+    };
+    if let Err(error) = flow(&mut sim) {
+        panic!("{error}");
+    }
+    assert_eq!(platform_notifies(&sim), vec![100, 180, 200]);
+    let start = position(&sim, |c| matches!(c, MediaCommand::StartRingback { .. }));
+    let stop = position(&sim, |c| matches!(c, MediaCommand::StopRingback { .. }));
+    let close = position(&sim, |c| matches!(c, MediaCommand::Close { .. }));
+    assert!(
+        start.is_some() && start < stop && stop < close,
+        "{start:?} {stop:?} {close:?}"
     );
 }

@@ -15,6 +15,23 @@
 //! with the answers. No answer within [`DIALOG_QUERY_TIMEOUT_MS`] = unknown dialog: the request
 //! goes on unchanged. Shards share nothing: a query carries the dialog, the answer carries the
 //! bridged leg's identifiers.
+//!
+//! # Local join (attended transfer in "local" mode, or after a refused REFER)
+//!
+//! Call 1 (A1 customer <-> B1 platform) lives on the *keeper* shard, call 2 (B2 platform <->
+//! A2 partner) on the *owner* shard (maybe the same). The keeper asks the owner
+//! ([`JoinMessage::MoveLeg`]) to re-INVITE A2 with a G.711 sendrecv offer whose address is the
+//! keeper's port that faced B1, and to BYE B2. The owner keeps A2's signaling only and reports
+//! A2's answer ([`JoinMessage::LegMoved`]); the keeper re-INVITEs A1 (G.711 sendrecv, same
+//! port), then points the relay's B side at A2 (`MediaCommand::Update`, `SetLaws` where the
+//! laws differ): A1 <-> A2 are relayed by one shard, no media crosses shards. NOTIFY 200 goes
+//! to the platform on B1, which is ended after the attempt's grace. Whichever half ends (BYE,
+//! drain, ACK timeout), [`JoinMessage::PeerEnded`] ends the other.
+//!
+//! In-dialog requests from A1 or A2 after the join are answered by handoff itself (their peer
+//! leg here is the platform leg that is gone; a 481 would end the customer's call): a
+//! re-INVITE or UPDATE gets 488, which leaves the session as it is (RFC 3261 14.1), anything
+//! else 200. Relaying them across shards to the joined leg is not done yet.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -464,7 +481,6 @@ impl ShardCore {
             handoff_identity: self.contact(Some(seq)),
             notify_platform: !header_text(request, "Refer-Sub")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("false")),
-            // Set by the driver (the core reads no clock).
             wall_clock: self.wall_clock,
         };
         let join = self.attended.next();
@@ -537,6 +553,7 @@ impl ShardCore {
                     self.set_timer(at, CoreTimer::AttendedTransfer { join });
                 }
                 TransferAction::Finished(record) => {
+                    self.metrics.record_transfer(&record);
                     self.outputs
                         .push_back(Output::Event(Event::Transfer(Box::new(record))));
                 }
@@ -1008,5 +1025,112 @@ impl ShardCore {
                 self.send_join(now, kept.peer_shard, JoinMessage::PeerEnded { join });
             }
         }
+    }
+
+    /// The platform's attended REFER (Refer-To with `?Replaces`) on leg `side` of call `seq`,
+    /// for the REFER entry point (transfer_flow.rs). `Some(replaces)`: transfer by REFER with
+    /// this %-escaped Replaces, translated to name the carrier's dialog (unchanged when it names
+    /// no dialog handoff bridges). `None`: taken here (a local join for a trunk with
+    /// `transfer = "local"`), or held until another shard answers (it comes back here).
+    pub(super) fn attended_refer(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        seq: u64,
+        side: Side,
+        request: &Message,
+    ) -> Option<String> {
+        if self.on_attended_refer(now, seq, side, tx, request) {
+            return None;
+        }
+        let leg = &self.calls.get(&seq)?.leg(side).dialog;
+        let (peer, to_tag) = (leg.peer, leg.local_tag.clone());
+        let rewrites = self.dialog_rewrites(now, peer, tx, request, Resume::InDialog { to_tag })?;
+        let refer_to = header_text(request, "Refer-To").or_else(|| header_text(request, "r"))?;
+        let refer_to = rewrites
+            .0
+            .iter()
+            .find(|r| r.original == refer_to)
+            .map_or(refer_to.clone(), |r| r.rewritten.clone());
+        PlatformReferTo::parse(&refer_to)
+            .ok()?
+            .replaces_escaped()
+            .map(str::to_string)
+    }
+
+    /// An attended REFER failed and the trunk falls back to a local join: take over its
+    /// attempt (already in `AwaitingLocalJoin`) and join the customer's leg with the leg
+    /// bridged to the REFER's Replaces.
+    pub(super) fn adopt_local_join(
+        &mut self,
+        now: Time,
+        seq: u64,
+        attempt: TransferAttempt,
+        refer_tx: ServerTxId,
+        refer_request: &[u8],
+        platform_gone: bool,
+    ) {
+        let replaced = Message::parse_framing(refer_request)
+            .ok()
+            .and_then(|m| header_text(&m, "Refer-To").or_else(|| header_text(&m, "r")))
+            .and_then(|v| PlatformReferTo::parse(&v).ok())
+            .and_then(|r| r.replaces())
+            .and_then(Result::ok)
+            .map(|r| r.receiver_view());
+        let join = self.attended.next();
+        let peer_shard = replaced
+            .as_ref()
+            .map_or(self.shard, |r| r.owning_shard(self.shard_count));
+        self.attended.kept.insert(
+            join,
+            KeptJoin {
+                call: seq,
+                customer: Side::A,
+                peer_shard,
+                refer_tx,
+                attempt,
+                phase: KeeperPhase::AwaitingMovedLeg,
+                moved: None,
+                platform_gone,
+            },
+        );
+        if let Some(replaced) = replaced {
+            self.attended.replaced.insert(join, replaced);
+        }
+        self.start_move(now, join);
+        self.drive_attempt(now, join);
+    }
+
+    /// A request (not BYE) on a leg whose peer leg here is gone because of a local join: the
+    /// customer's leg A1 once joined, or the moved leg A2. `true` = answered here.
+    pub(super) fn answered_while_joined(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        seq: u64,
+        side: Side,
+        method: Method,
+        request: &Message,
+    ) -> bool {
+        let joined_customer = self
+            .attended
+            .kept
+            .values()
+            .any(|k| k.call == seq && k.customer == side && k.phase == KeeperPhase::Joined);
+        let moved = self
+            .attended
+            .away
+            .get(&seq)
+            .is_some_and(|a| a.moved == side && a.answered);
+        if !joined_customer && !moved {
+            return false;
+        }
+        if matches!(method, Method::Invite | Method::Update) {
+            let reason = "Not Acceptable Here (joined by a transfer: session unchanged)";
+            self.reply(now, tx, request, 488, reason, &[]);
+        } else {
+            self.reply(now, tx, request, 200, "OK", &[]);
+        }
+        true
     }
 }

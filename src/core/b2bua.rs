@@ -289,6 +289,7 @@ impl ShardCore {
         refusal: Refusal,
     ) {
         self.stats.requests_rejected += 1;
+        self.metrics.request_rejected(refusal.status);
         let extra: Vec<(&str, String)> =
             refusal.extra.iter().map(|(n, v)| (*n, v.clone())).collect();
         self.reply(now, tx, request, refusal.status, &refusal.reason, &extra);
@@ -721,6 +722,9 @@ impl ShardCore {
             a: a_media_leg,
             b: b_media_leg,
         }));
+        self.metrics.call_started();
+        self.metrics.session_opened(&a_trunk.name);
+        self.metrics.session_opened(&b_trunk.name);
         self.event(Event::CallStarted {
             call: call_ref,
             conversation,
@@ -850,6 +854,10 @@ impl ShardCore {
                 return;
             }
         }
+        // A leg joined by a local attended transfer has no peer leg here to relay to.
+        if self.answered_while_joined(now, tx, seq, side, method, request) {
+            return;
+        }
         // Dialog identifiers naming a bridged dialog: translated (maybe held, see attended.rs).
         let resume = Resume::InDialog {
             to_tag: to_tag.to_string(),
@@ -857,14 +865,6 @@ impl ShardCore {
         let Some(rewrites) = self.dialog_rewrites(now, from, tx, request, resume) else {
             return;
         };
-        // Attended REFER (Refer-To with ?Replaces) toward a trunk that transfers locally.
-        if method == Method::Refer && self.on_attended_refer(now, seq, side, tx, request) {
-            return;
-        }
-        // Attended REFER toward a trunk that takes REFER: a transfer attempt (attended_refer.rs).
-        if self.attended_refer_handoff(now, seq, side, tx, request, &rewrites) {
-            return;
-        }
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
         };
@@ -1738,6 +1738,8 @@ impl ShardCore {
         }
         self.stats.calls_active = self.stats.calls_active.saturating_sub(1);
         self.stats.calls_ended += 1;
+        self.metrics.session_closed(&end.from_trunk);
+        self.metrics.session_closed(&end.to_trunk);
         self.transfer_call_ended(now, seq);
         self.attended_call_ended(now, seq);
         self.outputs

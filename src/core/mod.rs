@@ -12,7 +12,7 @@ use crate::config::{Config, RingbackTone};
 use crate::media::g711::G711Law;
 use crate::transfer::TransferRecord;
 use crate::transfer::dialog_ids::DialogId;
-pub use attended::{JoinMessage, MovedLeg};
+pub use attended::{DIALOG_QUERY_TIMEOUT_MS, JoinMessage, MovedLeg};
 
 /// Monotonic time in nanoseconds since an origin chosen by the driver.
 ///
@@ -220,7 +220,6 @@ pub mod rng;
 pub mod transaction;
 
 mod attended;
-mod attended_refer;
 mod b2bua;
 pub mod call;
 pub mod dialog;

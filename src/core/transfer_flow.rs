@@ -63,15 +63,6 @@ struct FallbackLeg {
     abandoned: bool,
 }
 
-/// What an attended REFER names, already translated for the carrier (attended_refer.rs).
-#[derive(Debug, Default)]
-pub(super) struct TranslatedDialogs {
-    /// The `?Replaces=` value (escaped) for the carrier's Refer-To.
-    pub replaces: Option<String>,
-    /// The Target-Dialog header value for the carrier's REFER.
-    pub target_dialog: Option<String>,
-}
-
 /// The transfer state a call carries (see the module docs).
 #[derive(Debug)]
 pub struct CallTransfer {
@@ -94,8 +85,6 @@ pub struct CallTransfer {
     outcome: Option<TransferOutcome>,
     /// The law leg C answered with, once bridged.
     bridged_law: Option<G711Law>,
-    /// An attended REFER's translated Target-Dialog, sent on to the carrier.
-    target_dialog: Option<String>,
 }
 
 impl CallTransfer {
@@ -287,14 +276,13 @@ impl ShardCore {
                 self.transfer_bye(now, seq, side);
                 true
             }
-            (Method::Notify, Side::A) if call.transfer.is_some() => {
+            (Method::Notify, Side::A)
+                if call.transfer.is_some()
+                    && header_value(request, &["Event", "o"])
+                        .is_some_and(|e| e.to_ascii_lowercase().starts_with("refer")) =>
+            {
                 self.reply(now, tx, request, 200, "OK", &[]);
-                let is_refer_event = header_value(request, &["Event", "o"])
-                    .is_some_and(|e| e.to_ascii_lowercase().starts_with("refer"));
-                if active
-                    && is_refer_event
-                    && let Some(status) = sipfrag_status(request.body())
-                {
+                if active && let Some(status) = sipfrag_status(request.body()) {
                     if let Some(transfer) = self.call_transfer(seq) {
                         transfer.attempt.on_notify_sipfrag(now, status);
                     }
@@ -324,10 +312,16 @@ impl ShardCore {
                         return true;
                     }
                 };
-                if refer_to.is_attended() {
-                    // attended.rs owns Replaces; until then the REFER is relayed as before.
-                    return false;
-                }
+                // attended.rs translates the Replaces for the carrier (holding the REFER while
+                // another shard answers), or takes the whole REFER to join the calls locally.
+                let translated_replaces = if refer_to.is_attended() {
+                    match self.attended_refer(now, tx, seq, side, request) {
+                        Some(replaces) => Some(replaces),
+                        None => return true,
+                    }
+                } else {
+                    None
+                };
                 let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
                 let in_order = self
                     .calls
@@ -348,14 +342,7 @@ impl ShardCore {
                     self.reply(now, tx, request, 491, "Request Pending", &[]);
                     return true;
                 }
-                self.start_transfer(
-                    now,
-                    tx,
-                    seq,
-                    request,
-                    refer_to,
-                    TranslatedDialogs::default(),
-                );
+                self.start_transfer(now, tx, seq, request, refer_to, translated_replaces);
                 true
             }
             _ => false,
@@ -392,16 +379,14 @@ impl ShardCore {
             .and_then(|c| c.transfer.as_deref_mut())
     }
 
-    /// `translated`: what an attended REFER names, already translated for the carrier (see
-    /// attended_refer.rs); empty for a blind REFER.
-    pub(super) fn start_transfer(
+    fn start_transfer(
         &mut self,
         now: Time,
         tx: ServerTxId,
         seq: u64,
         request: &Message,
         refer_to: PlatformReferTo,
-        translated: TranslatedDialogs,
+        translated_replaces: Option<String>,
     ) {
         let identity = self.contact(Some(seq));
         let wall_clock = self.wall_clock;
@@ -417,7 +402,7 @@ impl ShardCore {
         let transfer_request = TransferRequest {
             conversation: call.conversation.clone(),
             refer_to,
-            translated_replaces: translated.replaces,
+            translated_replaces,
             referred_by: header_value(request, &["Referred-By", "b"]),
             p_asserted_identity: header_value(request, &["P-Asserted-Identity"]),
             handoff_identity: identity,
@@ -439,7 +424,6 @@ impl ShardCore {
             release_customer: false,
             outcome: None,
             bridged_law: None,
-            target_dialog: translated.target_dialog,
         }));
         self.drive_transfer(now, seq);
     }
@@ -571,8 +555,24 @@ impl ShardCore {
         self.drive_transfer(now, seq);
     }
 
-    /// The call ended by another path (drain, ACK timeout...): leg C goes too.
+    /// The call ended (by the transfer, or another path: drain, ACK timeout...): leg C goes too,
+    /// and an attempt still running learns that both parties are gone (its record is written).
+    /// After a local transfer the retired platform leg keeps its grace timer.
     pub(super) fn transfer_call_ended(&mut self, now: Time, seq: u64) {
+        self.abandon_fallback(now, seq);
+        let Some(transfer) = self.call_transfer(seq) else {
+            return;
+        };
+        if transfer.is_active() && !transfer.swapped() {
+            transfer.platform_gone = true;
+            transfer.attempt.on_transferor_bye(now);
+            transfer.attempt.on_bye_from_carrier(now);
+            self.drive_transfer(now, seq);
+        }
+    }
+
+    /// Give up leg C: CANCEL its INVITE and free its port (a late 2xx is ACKed and BYEd).
+    fn abandon_fallback(&mut self, now: Time, seq: u64) {
         let Some(transfer) = self.call_transfer(seq) else {
             return;
         };
@@ -632,12 +632,6 @@ impl ShardCore {
             TransferAction::SendRefer { refer_to, headers } => {
                 let mut extra = vec![("Refer-To".to_string(), refer_to)];
                 extra.extend(headers);
-                if let Some(target_dialog) = self
-                    .call_transfer(seq)
-                    .and_then(|t| t.target_dialog.clone())
-                {
-                    extra.push(("Target-Dialog".to_string(), target_dialog));
-                }
                 let sent = self.transfer_request(
                     now,
                     seq,
@@ -711,11 +705,20 @@ impl ShardCore {
                     b: law_b,
                 });
             }
-            TransferAction::CancelFallbackInvite => self.transfer_call_ended(now, seq),
+            TransferAction::CancelFallbackInvite => self.abandon_fallback(now, seq),
             TransferAction::StartLocalJoin => {
-                // Attended joins belong to attended.rs; a blind attempt never asks for one.
-                if let Some(transfer) = self.call_transfer(seq) {
-                    transfer.attempt.on_local_join_result(now, 501);
+                // An attended REFER failed with on_refer_failure = "local": attended.rs joins
+                // the two calls, and takes the attempt with it.
+                if let Some(transfer) = self.calls.get_mut(&seq).and_then(|c| c.transfer.take()) {
+                    let transfer = *transfer;
+                    self.adopt_local_join(
+                        now,
+                        seq,
+                        transfer.attempt,
+                        transfer.refer,
+                        &transfer.refer_request,
+                        transfer.platform_gone,
+                    );
                 }
             }
             TransferAction::StartRingback => {
@@ -1107,6 +1110,7 @@ impl ShardCore {
         let on_hold =
             old_b.direction != Direction::SendRecv || call.a.direction != Direction::SendRecv;
         let keep_retired = !transfer.platform_gone;
+        let old_trunk = old_b.trunk;
         transfer.retired_platform = Some(old_b);
         transfer.early_media = false;
         transfer.bridged_law = fallback.law;
@@ -1118,6 +1122,16 @@ impl ShardCore {
         call.codecs = call_codecs(&a_codecs.unwrap_or_default(), &c_codecs.unwrap_or_default())
             .unwrap_or_else(|| vec!["PCMU".to_string(), "PCMA".to_string()]);
         let (id, a, b) = (call.id, call.a.media(), call.b.media());
+        // The platform's session ends (now or at its BYE, it no longer carries media); the
+        // target's begins.
+        let (old_trunk, new_trunk) = (
+            trunks.get(old_trunk).map(|t| t.name.clone()),
+            trunks.get(call.b.trunk).map(|t| t.name.clone()),
+        );
+        self.metrics
+            .session_closed(old_trunk.as_deref().unwrap_or_default());
+        self.metrics
+            .session_opened(new_trunk.as_deref().unwrap_or_default());
         self.dialogs.remove(&old_tag);
         self.dialogs.insert(new_tag, (seq, Side::B));
         if keep_retired {
@@ -1228,5 +1242,30 @@ fn law_name(law: G711Law) -> &'static str {
     match law {
         G711Law::Ulaw => "PCMU",
         G711Law::Alaw => "PCMA",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sipfrag_status_reads_the_status_line_only() {
+        assert_eq!(sipfrag_status(b"SIP/2.0 200 OK\r\n"), Some(200));
+        assert_eq!(sipfrag_status(b"\r\nSIP/2.0 486 Busy Here\r\n"), Some(486));
+        assert_eq!(sipfrag_status(b"SIP/2.0 99 Low\r\n"), None);
+        assert_eq!(sipfrag_status(b"INVITE sip:x SIP/2.0\r\n"), None);
+        assert_eq!(sipfrag_status(b"SIP/2.0 abc\r\n"), None);
+        assert_eq!(sipfrag_status(&[0xff, 0xfe]), None);
+    }
+
+    #[test]
+    fn uri_user_takes_the_user_of_the_first_sip_uri() {
+        assert_eq!(
+            uri_user("\"Ann\" <sip:+15551234567@10.0.0.1>;tag=x").as_deref(),
+            Some("+15551234567")
+        );
+        assert_eq!(uri_user("<sip:10.0.0.1>;tag=x"), None);
+        assert_eq!(uri_user("<tel:+1555>"), None);
     }
 }

@@ -16,7 +16,6 @@ use super::wheel::TimerWheel;
 use crate::audit::AuditWriter;
 use crate::config::Config;
 use crate::core::{Event, Output, ShardCore, ShardId, ShardMessage, Time, TimerToken};
-use crate::transfer::WallClock;
 
 /// After the drain deadline the core sends BYEs; this long is left for them to be answered.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(2);
@@ -103,11 +102,12 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
     let mut core = ShardCore::new(me, shard_count as u16, config.clone(), seed);
     let mut media = MediaRelay::new(config.sbc.advertise);
     let mut now = clock.now();
-    // The core stamps audit records without reading clocks: tie its time to the wall clock once.
+    // Audit timestamps: tie the monotonic clock to Unix time once (the core never reads a clock).
     let unix_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    core.set_wall_clock(WallClock { at: now, unix_ms });
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    core.set_wall_clock(crate::transfer::WallClock { at: now, unix_ms });
     let mut wheel = TimerWheel::new(now);
     let mut fired: Vec<TimerToken> = Vec::new();
     let mut drain_deadline: Option<Time> = None;

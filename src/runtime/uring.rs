@@ -3,8 +3,8 @@
 //! - Receive: one multishot RECVMSG per socket, drawing from a provided-buffer ring (one ring for
 //!   SIP, one for media). A multishot that ends (no IORING_CQE_F_MORE, e.g. on ENOBUFS when the
 //!   ring ran dry) is re-armed in the same turn, after its buffers went back to the ring.
-//! - Send: SENDMSG with the destination in msg_name, on registered files, one submission per
-//!   flush for the whole batch.
+//! - Send: IORING_OP_SEND with a destination address (no per-packet msghdr import, unlike
+//!   SENDMSG), on registered files, one submission per flush for the whole batch.
 //! - Files: the SIP socket is registered at slot 0. Media sockets are io_uring *direct
 //!   descriptors*: IORING_OP_SOCKET into a slot of the registered-file table, then IORING_OP_BIND
 //!   on that fixed slot (kernel >= 6.11). They never enter the process fd table, so they do not
@@ -163,48 +163,30 @@ struct MediaSlot {
     generation: u32,
 }
 
-/// Stable memory for in-flight SENDMSGs: the kernel reads msghdr, iovec and address until the
-/// completion arrives, so each lives in a boxed slice that never moves.
+/// Stable memory for in-flight sends: the kernel reads the destination address until the
+/// completion arrives, so each lives in a boxed slice that never moves. (The payload stays in
+/// the outbox, or in `sip_inflight`, until then too.)
 struct SendSlots {
-    headers: Box<[libc::msghdr]>,
-    iovecs: Box<[libc::iovec]>,
     addrs: Box<[libc::sockaddr_storage]>,
 }
 
 impl SendSlots {
     fn new(n: usize) -> SendSlots {
         SendSlots {
-            // SAFETY: all-zero is a valid value for these plain C structs.
-            headers: vec![unsafe { mem::zeroed::<libc::msghdr>() }; n].into_boxed_slice(),
-            iovecs: vec![
-                libc::iovec {
-                    iov_base: std::ptr::null_mut(),
-                    iov_len: 0
-                };
-                n
-            ]
-            .into_boxed_slice(),
-            // SAFETY: as above.
+            // SAFETY: all-zero is a valid sockaddr_storage.
             addrs: vec![unsafe { mem::zeroed::<libc::sockaddr_storage>() }; n].into_boxed_slice(),
         }
     }
 
-    /// Fills slot `i` for a send of `payload` to `to`; returns the msghdr pointer.
-    fn prepare(&mut self, i: usize, to: &SocketAddr, payload: &[u8]) -> *const libc::msghdr {
+    /// IORING_OP_SEND with a destination address (kernel >= 6.0): unlike SENDMSG, the kernel
+    /// imports no msghdr/iovec per packet.
+    fn send(&mut self, i: usize, fd: Fixed, to: &SocketAddr, payload: &[u8]) -> squeue::Entry {
         let name_len = uring_sys::write_sockaddr(to, &mut self.addrs[i]);
-        self.iovecs[i] = libc::iovec {
-            iov_base: payload.as_ptr() as *mut libc::c_void,
-            iov_len: payload.len(),
-        };
-        let hdr = &mut self.headers[i];
-        hdr.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
-        hdr.msg_namelen = name_len;
-        hdr.msg_iov = &mut self.iovecs[i];
-        hdr.msg_iovlen = 1;
-        hdr.msg_control = std::ptr::null_mut();
-        hdr.msg_controllen = 0;
-        hdr.msg_flags = 0;
-        hdr
+        opcode::Send::new(fd, payload.as_ptr(), payload.len() as u32)
+            .dest_addr((&self.addrs[i] as *const libc::sockaddr_storage).cast())
+            .dest_addr_len(name_len)
+            .build()
+            .user_data(user_data(KIND_SEND, i as u64))
     }
 }
 
@@ -272,7 +254,7 @@ impl UringBackend {
             .map_err(BackendError::UringUnavailable)?;
         for (code, name) in [
             (opcode::RecvMsg::CODE, "IORING_OP_RECVMSG"),
-            (opcode::SendMsg::CODE, "IORING_OP_SENDMSG"),
+            (opcode::Send::CODE, "IORING_OP_SEND"),
             (opcode::Socket::CODE, "IORING_OP_SOCKET (kernel >= 5.19)"),
             (opcode::Bind::CODE, "IORING_OP_BIND (kernel >= 6.11)"),
             (
@@ -464,10 +446,12 @@ impl UringBackend {
                 continue;
             }
             let payload = self.outbox.payload(i);
-            let hdr = self.send_slots.prepare(i, &staged.to, payload);
-            let entry = opcode::SendMsg::new(Fixed(MEDIA_FILE_BASE + staged.socket), hdr)
-                .build()
-                .user_data(user_data(KIND_SEND, i as u64));
+            let entry = self.send_slots.send(
+                i,
+                Fixed(MEDIA_FILE_BASE + staged.socket),
+                &staged.to,
+                payload,
+            );
             self.push(entry);
             self.inflight_sends += 1;
         }
@@ -741,11 +725,9 @@ impl Backend for UringBackend {
             for (to, payload) in chunk.iter_mut() {
                 let slot = OUTBOX_CAPACITY + self.sip_inflight.len();
                 let owned = mem::take(payload);
-                let hdr = self.send_slots.prepare(slot, to, &owned);
+                let entry = self.send_slots.send(slot, Fixed(SIP_FILE), to, &owned);
+                // The Vec's heap buffer does not move when the Vec does.
                 self.sip_inflight.push(owned);
-                let entry = opcode::SendMsg::new(Fixed(SIP_FILE), hdr)
-                    .build()
-                    .user_data(user_data(KIND_SEND, slot as u64));
                 self.push(entry);
                 self.inflight_sends += 1;
             }

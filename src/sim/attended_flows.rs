@@ -161,29 +161,6 @@ pub fn expected_carrier_replaces(sim: &Sim, calls: &TwoCalls) -> Replaces {
     }
 }
 
-/// The platform's Target-Dialog naming B1 from its own (the sender's) point of view.
-pub fn platform_target_dialog(sim: &Sim, calls: &TwoCalls) -> TargetDialog {
-    let b1 = sim.ua_ref(PLATFORM).dialog(calls.b1);
-    TargetDialog {
-        call_id: b1.call_id.clone(),
-        local_tag: b1.local_tag.clone(),
-        remote_tag: b1.remote_tag.clone().unwrap_or_default(),
-        extra: Vec::new(),
-    }
-}
-
-/// The Target-Dialog the carrier must receive: A1 from handoff's (the sender's) point of view,
-/// so `local-tag` is handoff's tag, `remote-tag` the carrier's own.
-pub fn expected_carrier_target_dialog(sim: &Sim, calls: &TwoCalls) -> TargetDialog {
-    let a1 = sim.ua_ref(CARRIER).dialog(calls.a1);
-    TargetDialog {
-        call_id: a1.call_id.clone(),
-        local_tag: a1.remote_tag.clone().unwrap_or_default(),
-        remote_tag: a1.local_tag.clone(),
-        extra: Vec::new(),
-    }
-}
-
 /// The first header `name` of a received request.
 fn header_of(bytes: &[u8], name: HeaderName) -> Option<String> {
     let message = Message::parse(bytes).ok()?;
@@ -207,7 +184,6 @@ fn refer_reaches_carrier(sim: &mut Sim, calls: &TwoCalls) -> Result<super::Reque
         "<sip:{CALL2_NUMBER}@10.0.0.2?Replaces={}>",
         platform_replaces(sim, calls).render_escaped()
     );
-    let target_dialog = platform_target_dialog(sim, calls).render();
     sim.ua(PLATFORM).request(
         calls.b1,
         "REFER",
@@ -215,7 +191,6 @@ fn refer_reaches_carrier(sim: &mut Sim, calls: &TwoCalls) -> Result<super::Reque
         &[
             ("Refer-To", &refer_to),
             ("Referred-By", "<sip:agent@10.0.0.2>"),
-            ("Target-Dialog", &target_dialog),
         ],
     );
     let refer = sim.expect_request(CARRIER, "REFER");
@@ -238,20 +213,61 @@ fn refer_reaches_carrier(sim: &mut Sim, calls: &TwoCalls) -> Result<super::Reque
         replaces.as_ref() == Some(&expected),
         "Refer-To {received:?} does not name A2 as the carrier sees it ({expected:?})"
     );
-    let target = named_header_of(&incoming.bytes, "Target-Dialog")
-        .and_then(|v| TargetDialog::parse(&v).ok());
-    let expected = expected_carrier_target_dialog(sim, calls);
     ensure!(
         sim,
-        target.as_ref() == Some(&expected),
-        "Target-Dialog {target:?} does not name A1 as the carrier sees it ({expected:?})"
+        received.starts_with(&format!("<sip:{CALL2_NUMBER}@")),
+        "carrier Refer-To {received:?} is not the E.164 target"
     );
     Ok(refer)
 }
 
+/// A Target-Dialog on a relayed request: the platform's INFO on B1 names B2 (its own view);
+/// the carrier's INFO on A1 names A2 with handoff as the sender (local-tag = handoff's tag).
+pub fn target_dialog_on_relayed_request(
+    sim: &mut Sim,
+    shard1: ShardId,
+    shard2: ShardId,
+) -> FlowResult {
+    let calls = two_calls(sim, shard1, shard2)?;
+    let b2 = sim.ua_ref(PLATFORM).dialog(calls.b2);
+    let named = TargetDialog {
+        call_id: b2.call_id.clone(),
+        local_tag: b2.local_tag.clone(),
+        remote_tag: b2.remote_tag.clone().unwrap_or_default(),
+        extra: vec!["x=1".to_string()],
+    }
+    .render();
+    sim.ua(PLATFORM)
+        .request(calls.b1, "INFO", None, &[("Target-Dialog", &named)]);
+    let info = sim.expect_request(CARRIER, "INFO");
+    let incoming = sim.ua_ref(CARRIER).incoming(info).clone();
+    let a2 = sim.ua_ref(CARRIER).dialog(calls.a2);
+    let expected = TargetDialog {
+        call_id: a2.call_id.clone(),
+        local_tag: a2.remote_tag.clone().unwrap_or_default(),
+        remote_tag: a2.local_tag.clone(),
+        extra: vec!["x=1".to_string()],
+    };
+    let received = named_header_of(&incoming.bytes, "Target-Dialog")
+        .and_then(|v| TargetDialog::parse(&v).ok());
+    ensure!(
+        sim,
+        incoming.dialog == Some(calls.a1) && received.as_ref() == Some(&expected),
+        "Target-Dialog {received:?} does not name A2 with handoff as sender ({expected:?})"
+    );
+    sim.ua(CARRIER).answer(info, 200, None);
+    let answered = sim.run_until(
+        |s| s.ua_ref(PLATFORM).final_status(calls.b1, "INFO") == Some(200),
+        STEP_MS,
+    );
+    ensure!(sim, answered, "INFO not answered");
+    Ok(())
+}
+
 /// Attended transfer, "refer" mode: the platform REFERs on B1 naming B2; the carrier gets a
 /// REFER on A1 naming A2 (its own dialog), accepts, reports success, and BYEs A1 and A2: both
-/// calls are handed off, B1 and B2 torn down, nothing left on handoff.
+/// calls are handed off (call 1 as "handed_off", with an attended/refer audit record; call 2
+/// as any call its carrier leg ends), B1 and B2 torn down, nothing left on handoff.
 pub fn attended_refer_mode(sim: &mut Sim, shard1: ShardId, shard2: ShardId) -> FlowResult {
     let calls = two_calls(sim, shard1, shard2)?;
     let refer = refer_reaches_carrier(sim, &calls)?;
@@ -300,9 +316,22 @@ pub fn attended_refer_mode(sim: &mut Sim, shard1: ShardId, shard2: ShardId) -> F
     reasons.sort();
     ensure!(
         sim,
-        // Call 1 went through a transfer attempt (attended_refer.rs): handed off.
         reasons == ["bye_from_b", "handed_off"],
         "calls ended as {reasons:?}"
+    );
+    let record = sim.events.iter().find_map(|(_, e)| match e {
+        crate::core::Event::Transfer(record) => Some(record.clone()),
+        _ => None,
+    });
+    ensure!(
+        sim,
+        record
+            .as_ref()
+            .is_some_and(|r| r.kind == crate::transfer::TransferKind::Attended
+                && r.method == crate::config::TransferMethod::Refer
+                && r.outcome == crate::transfer::TransferOutcome::HandedOff
+                && r.refer_status == Some(202)),
+        "transfer record: {record:?}"
     );
     ensure!(sim, sim.calls_active() == 0, "calls still active");
     ensure!(
@@ -351,11 +380,14 @@ pub fn replaces_header_on_invite(sim: &mut Sim, shard1: ShardId, shard2: ShardId
     Ok(())
 }
 
-/// Identifiers naming no dialog handoff bridges reach the carrier byte for byte.
+/// Identifiers naming no dialog handoff bridges pass unchanged: Replaces and Target-Dialog
+/// headers on a relayed INFO byte for byte, and the Replaces in the carrier's Refer-To. The
+/// carrier refuses that REFER; the local fallback finds no dialog to join (481): the platform
+/// hears so by NOTIFY, and both calls stay up.
 pub fn unknown_dialogs_unchanged(sim: &mut Sim, shard1: ShardId, shard2: ShardId) -> FlowResult {
     let calls = two_calls(sim, shard1, shard2)?;
     let foreign = "foreign-1@elsewhere;to-tag=aaa;from-tag=bbb";
-    let refer_to = "<sip:+15550001111@10.0.0.2?Replaces=foreign-1%40elsewhere%3Bto-tag%3Daaa%3Bfrom-tag%3Dbbb>";
+    let foreign_escaped = "foreign-1%40elsewhere%3Bto-tag%3Daaa%3Bfrom-tag%3Dbbb";
     // A minted-looking tag of the other shard that names nothing there: asked, answered unknown.
     let ghost = format!(
         "nobody@x;local-tag=zz;remote-tag=hf{:04x}000000000001",
@@ -363,24 +395,14 @@ pub fn unknown_dialogs_unchanged(sim: &mut Sim, shard1: ShardId, shard2: ShardId
     );
     sim.ua(PLATFORM).request(
         calls.b1,
-        "REFER",
+        "INFO",
         None,
-        &[
-            ("Refer-To", refer_to),
-            ("Target-Dialog", &ghost),
-            ("Replaces", foreign),
-        ],
+        &[("Target-Dialog", &ghost), ("Replaces", foreign)],
     );
-    let refer = sim.expect_request(CARRIER, "REFER");
-    let incoming = sim.ua_ref(CARRIER).incoming(refer).clone();
-    let refer_to_seen = header_of(&incoming.bytes, HeaderName::ReferTo);
+    let info = sim.expect_request(CARRIER, "INFO");
+    let incoming = sim.ua_ref(CARRIER).incoming(info).clone();
     let target_seen = named_header_of(&incoming.bytes, "Target-Dialog");
     let replaces_seen = named_header_of(&incoming.bytes, "Replaces");
-    ensure!(
-        sim,
-        refer_to_seen.as_deref() == Some(refer_to),
-        "Refer-To changed: {refer_to_seen:?}"
-    );
     ensure!(
         sim,
         target_seen.as_deref() == Some(ghost.as_str()),
@@ -391,16 +413,44 @@ pub fn unknown_dialogs_unchanged(sim: &mut Sim, shard1: ShardId, shard2: ShardId
         replaces_seen.as_deref() == Some(foreign),
         "Replaces changed: {replaces_seen:?}"
     );
+    sim.ua(CARRIER).answer(info, 200, None);
+    let refer_to = format!("<sip:+15550001111@10.0.0.2?Replaces={foreign_escaped}>");
+    sim.ua(PLATFORM)
+        .request(calls.b1, "REFER", None, &[("Refer-To", &refer_to)]);
+    let refer = sim.expect_request(CARRIER, "REFER");
+    let incoming = sim.ua_ref(CARRIER).incoming(refer).clone();
+    let replaces_in_uri = header_of(&incoming.bytes, HeaderName::ReferTo)
+        .and_then(|v| PlatformReferTo::parse(&v).ok())
+        .and_then(|r| r.replaces_escaped().map(str::to_string));
+    ensure!(
+        sim,
+        replaces_in_uri.as_deref() == Some(foreign_escaped),
+        "Refer-To's Replaces changed: {replaces_in_uri:?}"
+    );
     sim.ua(CARRIER).answer(refer, 603, None);
-    let relayed = sim.run_until(
-        |s| s.ua_ref(PLATFORM).final_status(calls.b1, "REFER") == Some(603),
+    let notify = sim.expect_request(PLATFORM, "NOTIFY");
+    let incoming = sim.ua_ref(PLATFORM).incoming(notify).clone();
+    ensure!(
+        sim,
+        incoming.body().starts_with(b"SIP/2.0 481"),
+        "platform's NOTIFY is not the failed join (481): {:?}",
+        String::from_utf8_lossy(&incoming.body())
+    );
+    sim.ua(PLATFORM).answer(notify, 200, None);
+    let accepted = sim.run_until(
+        |s| s.ua_ref(PLATFORM).final_status(calls.b1, "REFER") == Some(202),
         STEP_MS,
     );
-    ensure!(sim, relayed, "platform did not get the 603");
+    ensure!(
+        sim,
+        accepted,
+        "platform's REFER not answered 202 for the fallback"
+    );
+    sim.run_for(1_000);
     ensure!(
         sim,
         sim.calls_active() == 2,
-        "a refused REFER changed the calls"
+        "a failed attended transfer changed the calls"
     );
     Ok(())
 }
@@ -474,7 +524,18 @@ fn answer_g711_reinvite(
 /// call 1's shard; the platform gets 202 and NOTIFY 200 on B1, BYE on B2 and then on B1. The
 /// customer hangs up: A2 gets BYE, both calls end, no port is left.
 pub fn attended_local_mode(sim: &mut Sim, shard1: ShardId, shard2: ShardId) -> FlowResult {
-    local_mode(sim, shard1, shard2, false, false)
+    local_mode(sim, shard1, shard2, false, false, None)
+}
+
+/// Attended transfer in "refer" mode that the carrier refuses (`refer_status`, e.g. 403), with
+/// `on_refer_failure = "local"`: the platform gets 202 anyway and handoff joins A1 and A2 as in
+/// "local" mode; the audit record says method refer, outcome fallback_local.
+pub fn attended_refer_rejected_falls_back_to_local(
+    sim: &mut Sim,
+    shard1: ShardId,
+    shard2: ShardId,
+) -> FlowResult {
+    local_mode(sim, shard1, shard2, false, false, Some(403))
 }
 
 /// As [`attended_local_mode`], ended by a drain of call 1's shard instead of the customer's BYE:
@@ -484,7 +545,7 @@ pub fn attended_local_mode_then_drain(
     shard1: ShardId,
     shard2: ShardId,
 ) -> FlowResult {
-    local_mode(sim, shard1, shard2, false, true)
+    local_mode(sim, shard1, shard2, false, true, None)
 }
 
 /// As [`attended_local_mode`], but the platform hangs up B1 right after the 202 (some platforms
@@ -494,7 +555,7 @@ pub fn attended_local_mode_early_transferor_bye(
     shard1: ShardId,
     shard2: ShardId,
 ) -> FlowResult {
-    local_mode(sim, shard1, shard2, true, false)
+    local_mode(sim, shard1, shard2, true, false, None)
 }
 
 fn local_mode(
@@ -503,19 +564,31 @@ fn local_mode(
     shard2: ShardId,
     early_transferor_bye: bool,
     drain: bool,
+    refer_rejected: Option<u16>,
 ) -> FlowResult {
+    let method = if refer_rejected.is_some() {
+        crate::config::TransferMethod::Refer
+    } else {
+        crate::config::TransferMethod::Local
+    };
     ensure!(
         sim,
-        sim.config.trunks[0].transfer == crate::config::TransferMethod::Local,
-        "attended_local_mode needs local_mode_config()"
+        sim.config.trunks[0].transfer == method
+            && sim.config.trunks[0].on_refer_failure == crate::config::ReferFailurePolicy::Local,
+        "the carrier trunk is not configured for this flow (local_mode_config() for local mode)"
     );
     let calls = two_calls(sim, shard1, shard2)?;
+    // The target names the partner by name: a local join replaces a dialog, needs no number.
     let refer_to = format!(
-        "<sip:{CALL2_NUMBER}@10.0.0.2?Replaces={}>",
+        "<sip:partner@10.0.0.2?Replaces={}>",
         platform_replaces(sim, &calls).render_escaped()
     );
     sim.ua(PLATFORM)
         .request(calls.b1, "REFER", None, &[("Refer-To", &refer_to)]);
+    if let Some(status) = refer_rejected {
+        let refer = sim.expect_request(CARRIER, "REFER");
+        sim.ua(CARRIER).answer(refer, status, None);
+    }
     if early_transferor_bye {
         // Right after the 202, before the join is done.
         let accepted = sim.run_until(
@@ -598,10 +671,47 @@ fn local_mode(
         record
             .as_ref()
             .is_some_and(|r| r.kind == crate::transfer::TransferKind::Attended
-                && r.method == crate::config::TransferMethod::Local
+                && r.method == method
+                && r.refer_status == refer_rejected
                 && r.outcome == crate::transfer::TransferOutcome::FallbackLocal
                 && r.fallback_status == Some(200)),
         "transfer record: {record:?}"
+    );
+    let counted: u64 = sim
+        .shards()
+        .iter()
+        .map(|s| {
+            s.metrics()
+                .transfers_with_outcome(crate::transfer::TransferOutcome::FallbackLocal)
+        })
+        .sum();
+    ensure!(
+        sim,
+        counted == 1,
+        "{counted} local transfers counted, expected 1"
+    );
+    // The joined legs' own requests do not reach the platform legs that are gone.
+    sim.ua(CARRIER)
+        .reinvite(calls.a1, sdp_with("10.0.0.1", 6100, "sendonly", &[0]));
+    sim.ua(CARRIER).request(calls.a2, "INFO", None, &[]);
+    let answered = sim.run_until(
+        |s| {
+            s.ua_ref(CARRIER).final_status(calls.a1, "INVITE") == Some(488)
+                && s.ua_ref(CARRIER).final_status(calls.a2, "INFO") == Some(200)
+        },
+        STEP_MS,
+    );
+    ensure!(
+        sim,
+        answered,
+        "joined legs' re-INVITE/INFO not answered 488/200 by handoff"
+    );
+    ensure!(
+        sim,
+        !sim.ua_ref(CARRIER).dialog(calls.a1).bye_received
+            && !sim.ua_ref(CARRIER).dialog(calls.a2).bye_received
+            && sim.calls_active() == 2,
+        "a joined leg's request ended a call"
     );
     if drain {
         let deadline = sim.now.plus_millis(100);

@@ -199,6 +199,8 @@ pub struct Sim {
     check_invariants: bool,
     /// Print every delivered datagram's first line (env HANDOFF_SIM_TRACE=1).
     pub trace: bool,
+    /// Shard messages this returns `true` for are lost (a shard that never answers).
+    pub drop_shard_message: Option<fn(&crate::core::ShardMessage) -> bool>,
 }
 
 impl Sim {
@@ -251,6 +253,7 @@ impl Sim {
             steps: 0,
             check_invariants: options.check_invariants,
             trace: std::env::var_os("HANDOFF_SIM_TRACE").is_some(),
+            drop_shard_message: None,
         };
         sim.flush();
         sim
@@ -388,7 +391,9 @@ impl Sim {
                 }
             }
             SimEvent::ShardMessage { from, to, message } => {
-                if let Some(core) = self.shards.get_mut(usize::from(to.0)) {
+                if self.drop_shard_message.is_some_and(|drop| drop(&message)) {
+                    // Lost on purpose (the test's silent shard).
+                } else if let Some(core) = self.shards.get_mut(usize::from(to.0)) {
                     core.handle_shard_message(now, from, message);
                 }
             }

@@ -245,8 +245,8 @@ pub fn platform_refer_answered(sim: &mut Sim, t: &Transfer, status: u16) -> Flow
     Ok(())
 }
 
-/// The carrier NOTIFYs `status` and waits for its 200.
-fn carrier_notifies(sim: &mut Sim, t: &Transfer, status: u16, terminated: bool) -> FlowResult {
+/// The carrier NOTIFYs `status` (sipfrag) and waits for its 200.
+pub fn carrier_notifies(sim: &mut Sim, t: &Transfer, status: u16, terminated: bool) -> FlowResult {
     let before = sim
         .ua_ref(CARRIER)
         .statuses(t.caller, "NOTIFY")
@@ -358,11 +358,17 @@ fn ended_once(sim: &Sim, reason: &str) -> FlowResult {
         "{} media ports still held",
         sim.media_ports_in_use()
     );
+    let sessions = sim.metrics().trunk_sessions_in_use;
+    ensure!(
+        sim,
+        sessions.values().all(|n| *n == 0),
+        "trunk sessions still counted in use: {sessions:?}"
+    );
     Ok(())
 }
 
 /// The carrier hangs up; the party bridged to it (`peer`, `peer_dialog`) gets the BYE.
-fn carrier_hangs_up(sim: &mut Sim, t: &Transfer, peer: usize) -> FlowResult {
+pub fn carrier_hangs_up(sim: &mut Sim, t: &Transfer, peer: usize) -> FlowResult {
     sim.ua(CARRIER).bye(t.caller);
     let caller = t.caller;
     let done = sim.run_until(
@@ -868,6 +874,310 @@ pub fn ringback_commands(sim: &mut Sim) -> FlowResult {
         "carrier_bye",
     )?;
     ended_once(sim, "handed_off")
+}
+
+/// Refer-Sub: false (RFC 4488): the platform's 202 says so and it gets no NOTIFY; the carrier's
+/// NOTIFYs are still answered.
+pub fn refer_sub_false(sim: &mut Sim) -> FlowResult {
+    let t = call_and_refer(sim, false)?;
+    let refer = carrier_takes_refer(sim, &t)?;
+    sim.ua(CARRIER).answer(refer, 202, None);
+    platform_refer_answered(sim, &t, 202)?;
+    let accepted = sim
+        .ua_ref(PLATFORM)
+        .responses
+        .iter()
+        .find(|r| r.method == "REFER" && r.status == 202);
+    let says_no_sub = accepted.is_some_and(|r| {
+        String::from_utf8_lossy(&r.bytes)
+            .to_ascii_lowercase()
+            .contains("refer-sub: false")
+    });
+    ensure!(sim, says_no_sub, "202 without Refer-Sub: false");
+    carrier_notifies(sim, &t, 200, true)?;
+    carrier_hangs_up(sim, &t, PLATFORM)?;
+    ensure!(
+        sim,
+        !sim.ua_ref(PLATFORM).has_request("NOTIFY"),
+        "NOTIFY sent despite Refer-Sub: false"
+    );
+    check_record(
+        sim,
+        TransferOutcome::HandedOff,
+        Some(202),
+        Some(200),
+        None,
+        "carrier_bye",
+    )?;
+    ended_once(sim, "handed_off")
+}
+
+/// The carrier's final NOTIFY and its BYE leave together (either may arrive first): both get
+/// 200, never 481, and the call is handed off.
+pub fn final_notify_racing_bye(sim: &mut Sim) -> FlowResult {
+    let t = call_and_refer(sim, true)?;
+    let refer = carrier_takes_refer(sim, &t)?;
+    sim.ua(CARRIER).answer(refer, 202, None);
+    platform_refer_answered(sim, &t, 202)?;
+    sim.ua(CARRIER).notify_sipfrag(t.caller, 200, true);
+    sim.ua(CARRIER).bye(t.caller);
+    let caller = t.caller;
+    let done = sim.run_until(
+        |s| {
+            s.ua_ref(CARRIER).final_status(caller, "NOTIFY").is_some()
+                && s.ua_ref(CARRIER).final_status(caller, "BYE").is_some()
+        },
+        STEP_MS,
+    );
+    ensure!(sim, done, "carrier's NOTIFY or BYE unanswered");
+    let statuses = sim.ua_ref(CARRIER).statuses(t.caller, "NOTIFY");
+    ensure!(
+        sim,
+        statuses == vec![200] && sim.ua_ref(CARRIER).final_status(caller, "BYE") == Some(200),
+        "NOTIFY answered {statuses:?}"
+    );
+    let callee = t.callee;
+    let torn = sim.run_until(|s| s.ua_ref(PLATFORM).dialog(callee).bye_received, STEP_MS);
+    ensure!(sim, torn, "platform not BYEd");
+    // Answer whatever NOTIFY reached the platform, then let retransmissions die out.
+    sim.run_for(2_000);
+    while let Some(id) = sim.ua(PLATFORM).take_request("NOTIFY") {
+        sim.ua(PLATFORM).answer(id, 200, None);
+    }
+    sim.run_for(40_000);
+    let record = the_record(sim)?;
+    ensure!(
+        sim,
+        record.outcome == TransferOutcome::HandedOff,
+        "record {record:?}"
+    );
+    ensure!(
+        sim,
+        sim.ua_ref(CARRIER).statuses(t.caller, "NOTIFY") == vec![200],
+        "a 481 reached the carrier"
+    );
+    ended_once(sim, "handed_off")
+}
+
+/// The platform put the customer on hold before the transfer; after the local transfer the
+/// customer is re-INVITEd back to sendrecv.
+pub fn held_customer_fallback(sim: &mut Sim) -> FlowResult {
+    let (caller, callee) = establish(sim)?;
+    sim.ua(CARRIER).auto_answer_sdp = Some(sdp_with("10.0.0.1", 4000, "recvonly", &[0, 8]));
+    sim.ua(PLATFORM)
+        .reinvite(callee, sdp_with("10.0.0.2", 5000, "sendonly", &[0, 8]));
+    let held = sim.run_until(
+        |s| s.ua_ref(PLATFORM).final_status(callee, "INVITE") == Some(200),
+        STEP_MS,
+    );
+    ensure!(sim, held, "hold re-INVITE not answered");
+    let invites_before = count_invites(sim);
+    sim.ua(CARRIER).auto_answer_sdp = Some(sdp_with("10.0.0.1", 4000, "sendrecv", &[0]));
+    sim.ua(PLATFORM).refer(
+        callee,
+        PLATFORM_REFER_TO,
+        &[
+            ("Referred-By", PLATFORM_REFERRED_BY),
+            ("P-Asserted-Identity", PLATFORM_IDENTITY),
+        ],
+    );
+    let mut t = Transfer {
+        caller,
+        callee,
+        notified: Vec::new(),
+    };
+    let refer = carrier_takes_refer(sim, &t)?;
+    sim.ua(CARRIER).answer(refer, 403, None);
+    platform_refer_answered(sim, &t, 202)?;
+    let partner = local_transfer_succeeds(sim, &mut t)?;
+    let resumed = sim.run_until(|s| count_invites(s) > invites_before, STEP_MS);
+    ensure!(sim, resumed, "the held customer got no re-INVITE");
+    let reinvite = sim
+        .ua_ref(CARRIER)
+        .received
+        .iter()
+        .rev()
+        .find(|b| b.starts_with(b"INVITE "))
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default();
+    ensure!(
+        sim,
+        reinvite.contains("a=sendrecv") && reinvite.contains("RTP/AVP 0 8 101"),
+        "re-INVITE is not G.711 sendrecv: {reinvite}"
+    );
+    check_record(
+        sim,
+        TransferOutcome::FallbackLocal,
+        Some(403),
+        None,
+        Some(200),
+        "refer_rejected",
+    )?;
+    bridged_call_ends(sim, &t, partner)
+}
+
+fn count_invites(sim: &Sim) -> usize {
+    let mut branches: Vec<String> = sim
+        .ua_ref(CARRIER)
+        .received
+        .iter()
+        .filter(|b| b.starts_with(b"INVITE "))
+        .filter_map(|b| {
+            let m = crate::sip::Message::parse(b).ok()?;
+            let via = m.top_via().ok()?;
+            via.branch().map(str::to_string)
+        })
+        .collect();
+    branches.sort();
+    branches.dedup();
+    branches.len()
+}
+
+/// Leg C rings (180: ringback, "auto"), then sends early media (183 with SDP): ringback stops and
+/// the relay's b side moves to C's port at once (the customer hears the target), then C answers.
+pub fn fallback_early_media(sim: &mut Sim) -> FlowResult {
+    let mut t = call_and_refer(sim, true)?;
+    let refer = carrier_takes_refer(sim, &t)?;
+    sim.ua(CARRIER).answer(refer, 403, None);
+    platform_refer_answered(sim, &t, 202)?;
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(PARTNER).has_request("INVITE"), STEP_MS),
+        "partner got no INVITE"
+    );
+    let Some(invite) = sim.ua(PARTNER).take_request("INVITE") else {
+        return Err("INVITE vanished".into());
+    };
+    let Some(partner) = sim.ua_ref(PARTNER).incoming(invite).dialog else {
+        return Err("no dialog".into());
+    };
+    let media = sdp_with("10.0.0.3", 6000, "sendrecv", &[8]);
+    sim.ua(PARTNER).answer(invite, 180, None);
+    sim.run_for(200);
+    sim.ua(PARTNER).answer(invite, 183, Some(media.clone()));
+    sim.run_for(500);
+    sim.ua(PARTNER).answer(invite, 200, Some(media));
+    t.await_notify(sim, 200)?;
+    let to_partner = sim.media.iter().any(|(_, c)| {
+        matches!(c, MediaCommand::Update { b, .. }
+            if b.remote_rtp == "10.0.0.3:6000".parse().ok())
+    });
+    ensure!(sim, to_partner, "media never moved to the partner");
+    sim.ua(PLATFORM).bye(t.callee);
+    let callee = t.callee;
+    let gone = sim.run_until(
+        |s| s.ua_ref(PLATFORM).final_status(callee, "BYE").is_some(),
+        STEP_MS,
+    );
+    ensure!(sim, gone, "platform's BYE unanswered");
+    check_record(
+        sim,
+        TransferOutcome::FallbackLocal,
+        Some(403),
+        None,
+        Some(200),
+        "refer_rejected",
+    )?;
+    bridged_call_ends(sim, &t, partner)
+}
+
+/// The customer hangs up while leg C rings: C is CANCELled, the platform hears 487 and is BYEd,
+/// the record says "cancelled", every port is freed.
+pub fn customer_hangs_up_during_fallback(sim: &mut Sim) -> FlowResult {
+    let mut t = call_and_refer(sim, true)?;
+    let refer = carrier_takes_refer(sim, &t)?;
+    sim.ua(CARRIER).answer(refer, 403, None);
+    platform_refer_answered(sim, &t, 202)?;
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(PARTNER).has_request("INVITE"), STEP_MS),
+        "partner got no INVITE"
+    );
+    let Some(invite) = sim.ua(PARTNER).take_request("INVITE") else {
+        return Err("INVITE vanished".into());
+    };
+    let Some(partner) = sim.ua_ref(PARTNER).incoming(invite).dialog else {
+        return Err("no dialog".into());
+    };
+    sim.ua(PARTNER).answer(invite, 180, None);
+    sim.run_for(200);
+    sim.ua(CARRIER).bye(t.caller);
+    let (caller, callee) = (t.caller, t.callee);
+    let done = sim.run_until(
+        |s| {
+            s.ua_ref(CARRIER).final_status(caller, "BYE") == Some(200)
+                && s.ua_ref(PLATFORM).dialog(callee).bye_received
+                && s.ua_ref(PARTNER).dialog(partner).final_status == Some(487)
+        },
+        STEP_MS,
+    );
+    ensure!(
+        sim,
+        done,
+        "customer's BYE: carrier BYE {:?}, platform BYEd {}, leg C {:?}",
+        sim.ua_ref(CARRIER).final_status(caller, "BYE"),
+        sim.ua_ref(PLATFORM).dialog(callee).bye_received,
+        sim.ua_ref(PARTNER).dialog(partner).final_status
+    );
+    t.read_notifies(sim)?;
+    check_record(
+        sim,
+        TransferOutcome::Cancelled,
+        Some(403),
+        None,
+        None,
+        "customer_hung_up",
+    )?;
+    sim.run_for(5_000);
+    ended_once(sim, "bye_from_a")
+}
+
+/// The shard drains while leg C rings: at the deadline both legs are BYEd, leg C is CANCELled,
+/// and the running attempt still writes its record ("cancelled").
+pub fn drain_during_fallback(sim: &mut Sim) -> FlowResult {
+    let t = call_and_refer(sim, true)?;
+    let refer = carrier_takes_refer(sim, &t)?;
+    sim.ua(CARRIER).answer(refer, 403, None);
+    platform_refer_answered(sim, &t, 202)?;
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(PARTNER).has_request("INVITE"), STEP_MS),
+        "partner got no INVITE"
+    );
+    let Some(invite) = sim.ua(PARTNER).take_request("INVITE") else {
+        return Err("INVITE vanished".into());
+    };
+    let Some(partner) = sim.ua_ref(PARTNER).incoming(invite).dialog else {
+        return Err("no dialog".into());
+    };
+    sim.ua(PARTNER).answer(invite, 180, None);
+    let deadline = sim.now.plus_millis(1_000);
+    for shard in 0..sim.shards().len() {
+        sim.send_shard_message(
+            crate::core::ShardId(shard as u16),
+            crate::core::ShardMessage::Drain { deadline },
+        );
+    }
+    let (caller, callee) = (t.caller, t.callee);
+    let done = sim.run_until(
+        |s| {
+            s.ua_ref(CARRIER).dialog(caller).bye_received
+                && s.ua_ref(PLATFORM).dialog(callee).bye_received
+                && s.ua_ref(PARTNER).dialog(partner).final_status == Some(487)
+        },
+        STEP_MS,
+    );
+    ensure!(sim, done, "drain did not end legs A, B and C");
+    sim.run_for(5_000);
+    check_record(
+        sim,
+        TransferOutcome::Cancelled,
+        Some(403),
+        None,
+        None,
+        "customer_hung_up",
+    )?;
+    ended_once(sim, "drain")
 }
 
 /// Every flow with the config it needs, for the seed sweep: (name, config, flow).

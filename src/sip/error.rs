@@ -121,4 +121,6 @@ pub enum UriFault {
     BadEscape,
     #[error("has an empty parameter")]
     EmptyParam,
+    #[error("is longer than 4 GiB")]
+    TooLong,
 }

@@ -126,6 +126,7 @@ fn token_eq_ignore_case(lower: &[u8], token: &[u8]) -> bool {
 }
 
 /// The lower-case spelling of a named header, for matching.
+#[inline(always)]
 const fn lower_name(kind: HeaderName) -> &'static [u8] {
     use HeaderName::*;
     match kind {
@@ -195,49 +196,47 @@ impl HeaderName {
                 _ => Other,
             };
         }
-        // Few candidates share a length and first letter, so this is one or two comparisons.
-        let candidates: &[HeaderName] = match (name.len(), first.to_ascii_lowercase()) {
-            (3, b'v') => &[Via],
-            (4, b'f') => &[From],
-            (2, b't') => &[To],
-            (7, b'c') => &[CallId, Contact],
-            (4, b'c') => &[CSeq],
-            (5, b'r') => &[Route],
-            (12, b'r') => &[RecordRoute],
-            (12, b'm') => &[MaxForwards],
-            (12, b'c') => &[ContentType],
-            (14, b'c') => &[ContentLength],
-            (16, b'c') => &[ContentEncoding],
-            (8, b'r') => &[ReferTo, Replaces],
-            (11, b'r') => &[ReferredBy],
-            (13, b't') => &[TargetDialog],
-            (19, b'p') => &[PAssertedIdentity],
-            (5, b'e') => &[Event],
-            (12, b'a') => &[AllowEvents],
-            (18, b's') => &[SubscriptionState],
-            (5, b'a') => &[Allow],
-            (9, b's') => &[Supported],
-            (7, b'r') => &[Require],
-            (13, b'p') => &[ProxyRequire],
-            (11, b'u') => &[Unsupported],
-            (9, b'r') => &[ReferSub],
-            (15, b's') => &[SessionExpires],
-            (6, b'm') => &[MinSE],
-            (7, b'e') => &[Expires],
-            (6, b'a') => &[Accept],
-            (7, b's') => &[Subject],
-            (7, b'w') => &[Warning],
-            (10, b'u') => &[UserAgent],
-            (6, b's') => &[Server],
-            (6, b'r') => &[Reason],
-            _ => &[],
-        };
-        for &kind in candidates {
-            if token_eq_ignore_case(lower_name(kind), name) {
-                return kind;
-            }
+        // Few candidates share a length and first letter, so this is one or two comparisons,
+        // each of constant length (a word or two).
+        let is = |kind: HeaderName| token_eq_ignore_case(lower_name(kind), name);
+        match (name.len(), first | 0x20) {
+            (3, b'v') if is(Via) => Via,
+            (4, b'f') if is(From) => From,
+            (2, b't') if is(To) => To,
+            (7, b'c') if is(CallId) => CallId,
+            (7, b'c') if is(Contact) => Contact,
+            (4, b'c') if is(CSeq) => CSeq,
+            (5, b'r') if is(Route) => Route,
+            (12, b'r') if is(RecordRoute) => RecordRoute,
+            (12, b'm') if is(MaxForwards) => MaxForwards,
+            (12, b'c') if is(ContentType) => ContentType,
+            (14, b'c') if is(ContentLength) => ContentLength,
+            (16, b'c') if is(ContentEncoding) => ContentEncoding,
+            (8, b'r') if is(ReferTo) => ReferTo,
+            (8, b'r') if is(Replaces) => Replaces,
+            (11, b'r') if is(ReferredBy) => ReferredBy,
+            (13, b't') if is(TargetDialog) => TargetDialog,
+            (19, b'p') if is(PAssertedIdentity) => PAssertedIdentity,
+            (5, b'e') if is(Event) => Event,
+            (12, b'a') if is(AllowEvents) => AllowEvents,
+            (18, b's') if is(SubscriptionState) => SubscriptionState,
+            (5, b'a') if is(Allow) => Allow,
+            (9, b's') if is(Supported) => Supported,
+            (7, b'r') if is(Require) => Require,
+            (13, b'p') if is(ProxyRequire) => ProxyRequire,
+            (11, b'u') if is(Unsupported) => Unsupported,
+            (9, b'r') if is(ReferSub) => ReferSub,
+            (15, b's') if is(SessionExpires) => SessionExpires,
+            (6, b'm') if is(MinSE) => MinSE,
+            (7, b'e') if is(Expires) => Expires,
+            (6, b'a') if is(Accept) => Accept,
+            (7, b's') if is(Subject) => Subject,
+            (7, b'w') if is(Warning) => Warning,
+            (10, b'u') if is(UserAgent) => UserAgent,
+            (6, b's') if is(Server) => Server,
+            (6, b'r') if is(Reason) => Reason,
+            _ => Other,
         }
-        Other
     }
 
     /// The canonical spelling ("Call-ID"); "Other" for unknown headers.

@@ -77,10 +77,21 @@ struct Cache<'a> {
     cseq: Option<CSeq<'a>>,
 }
 
+/// Index of the first LF. Header lines are a few dozen bytes, where `memchr::memchr`'s per-call
+/// CPU-feature dispatch costs more than the search: SSE2 is always there on x86_64.
+#[inline]
+fn find_lf(hay: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(sse2) = memchr::arch::x86_64::sse2::memchr::One::new(b'\n') {
+        return sse2.find(hay);
+    }
+    memchr::memchr(b'\n', hay)
+}
+
 /// (end of line content without CR, index after LF)
 #[inline]
 fn line_at(buf: &[u8], pos: usize) -> Option<(usize, usize)> {
-    let nl = pos + memchr::memchr(b'\n', &buf[pos..])?;
+    let nl = pos + find_lf(&buf[pos..])?;
     let end = if nl > pos && buf[nl - 1] == b'\r' {
         nl - 1
     } else {

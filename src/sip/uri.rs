@@ -22,22 +22,56 @@ pub enum Scheme<'a> {
 ///
 /// For `sip:`/`sips:` every part is filled in. For `tel:` the number is [`Uri::user`], the host is
 /// empty and the parameters are parsed. For other schemes only [`Uri::opaque`] is meaningful.
+///
+/// Parts are byte ranges into the text rather than slices: a `Uri` is copied into every parsed
+/// name-addr and Via, and ranges keep it under half the size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Uri<'a> {
     raw: &'a str,
-    scheme_text: &'a str,
-    scheme: Scheme<'a>,
-    user: Option<&'a str>,
-    password: Option<&'a str>,
-    host: &'a str,
+    scheme: SchemeKind,
+    /// Index of the ':' ending the scheme.
+    colon: u32,
+    user: Option<Span>,
+    password: Option<Span>,
+    host: Span,
     port: Option<u16>,
-    port_text: Option<&'a str>,
+    /// The port as written (meaningful when `port` is `Some`).
+    port_text: Span,
     /// Everything after the first `;` of the parameters, up to `?` (no leading `;`).
-    params: &'a str,
+    params: Option<Span>,
     /// Everything after `?` (no leading `?`).
-    headers: &'a str,
-    has_params: bool,
-    has_headers: bool,
+    headers: Option<Span>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SchemeKind {
+    Sip,
+    Sips,
+    Tel,
+    Other,
+}
+
+/// Byte range of one part of a URI inside its text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    /// Offsets fit: [`Uri::parse`] refuses texts longer than `u32::MAX`.
+    #[inline]
+    fn new(start: usize, end: usize) -> Span {
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+    #[inline]
+    fn of(self, raw: &str) -> &str {
+        raw.get(self.start as usize..self.end as usize)
+            .unwrap_or("")
+    }
 }
 
 /// Byte classes for [`scan_uri`]: 0 refused (controls, spaces, non-ASCII, `<>"\\{}|^` and
@@ -86,11 +120,18 @@ struct Marks {
     empty_param: bool,
 }
 
-/// Whether the eight bytes from `i` are all plain URI bytes (the caller checks `i + 8 <= len`).
+/// Whether the eight bytes from `i` are all plain URI bytes (`false` past the end).
 #[inline(always)]
 fn plain8(bytes: &[u8], i: usize) -> bool {
-    let c = |k: usize| URI_CLASS[usize::from(bytes[i + k])];
-    (c(0) & c(1) & c(2) & c(3) & c(4) & c(5) & c(6) & c(7)) == 1
+    match bytes.get(i..i + 8) {
+        Some(chunk) => {
+            chunk
+                .iter()
+                .fold(1, |all, &b| all & URI_CLASS[usize::from(b)])
+                == 1
+        }
+        None => false,
+    }
 }
 
 /// One pass over the URI: checks every byte and %-escape, and notes the delimiters.
@@ -105,7 +146,7 @@ fn scan_uri(s: &str) -> Result<Marks, UriFault> {
     };
     let mut i = 0;
     loop {
-        while i + 8 <= bytes.len() && plain8(bytes, i) {
+        while plain8(bytes, i) {
             i += 8;
         }
         while i < bytes.len() && URI_CLASS[usize::from(bytes[i])] == 1 {
@@ -229,6 +270,9 @@ impl<'a> Uri<'a> {
         if s.starts_with('<') {
             return Err(UriFault::Enclosed);
         }
+        if u32::try_from(s.len()).is_err() {
+            return Err(UriFault::TooLong);
+        }
         let marks = scan_uri(s)?;
         let colon = marks.colon.ok_or(UriFault::MissingScheme)?;
         let scheme_text = &s[..colon];
@@ -242,43 +286,41 @@ impl<'a> Uri<'a> {
             return Err(UriFault::MissingScheme);
         }
         let scheme = if scheme_text.eq_ignore_ascii_case("sip") {
-            Scheme::Sip
+            SchemeKind::Sip
         } else if scheme_text.eq_ignore_ascii_case("sips") {
-            Scheme::Sips
+            SchemeKind::Sips
         } else if scheme_text.eq_ignore_ascii_case("tel") {
-            Scheme::Tel
+            SchemeKind::Tel
         } else {
-            Scheme::Other(scheme_text)
+            SchemeKind::Other
         };
         let mut uri = Uri {
             raw: s,
-            scheme_text,
             scheme,
+            colon: colon as u32,
             user: None,
             password: None,
-            host: "",
+            host: Span::default(),
             port: None,
-            port_text: None,
-            params: "",
-            headers: "",
-            has_params: false,
-            has_headers: false,
+            port_text: Span::default(),
+            params: None,
+            headers: None,
         };
         match scheme {
-            Scheme::Sip | Scheme::Sips => {
+            SchemeKind::Sip | SchemeKind::Sips => {
                 // Neither user nor password may hold a raw '@', so the first one ends the userinfo.
                 let host_start = match marks.at {
                     Some(at) => {
-                        let userinfo = &s[colon + 1..at];
-                        let (user, password) = match find_byte(b':', userinfo.as_bytes()) {
-                            Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
-                            None => (userinfo, None),
-                        };
-                        if user.is_empty() {
+                        let start = colon + 1;
+                        let userinfo = &s.as_bytes()[start..at];
+                        let user_end = find_byte(b':', userinfo).map_or(at, |c| start + c);
+                        if user_end == start {
                             return Err(UriFault::BadCharacter);
                         }
-                        uri.user = Some(user);
-                        uri.password = password;
+                        uri.user = Some(Span::new(start, user_end));
+                        if user_end < at {
+                            uri.password = Some(Span::new(user_end + 1, at));
+                        }
                         at + 1
                     }
                     None => colon + 1,
@@ -290,32 +332,32 @@ impl<'a> Uri<'a> {
                 };
                 let hostport = &s[host_start..hp_end];
                 let (host, port) = parse_hostport(hostport)?;
-                uri.host = host;
+                uri.host = Span::new(host_start, host_start + host.len());
                 uri.port = port;
-                uri.port_text = port.map(|_| &hostport[host.len() + 1..]);
+                if port.is_some() {
+                    uri.port_text = Span::new(host_start + host.len() + 1, hp_end);
+                }
                 // One split from the scan's marks: params up to '?', headers after it.
                 if marks.empty_param {
                     return Err(UriFault::EmptyParam);
                 }
                 if let Some(semi) = marks.semi.filter(|&p| p == hp_end) {
-                    uri.params = &s[semi + 1..marks.question.unwrap_or(s.len())];
-                    uri.has_params = true;
+                    uri.params = Some(Span::new(semi + 1, marks.question.unwrap_or(s.len())));
                 }
                 if let Some(q) = marks.question {
-                    uri.headers = &s[q + 1..];
-                    uri.has_headers = true;
+                    uri.headers = Some(Span::new(q + 1, s.len()));
                 }
             }
-            Scheme::Tel => {
-                let rest = &s[colon + 1..];
-                let end = find_byte(b';', rest.as_bytes()).unwrap_or(rest.len());
+            SchemeKind::Tel => {
+                let rest = &s.as_bytes()[colon + 1..];
+                let end = find_byte(b';', rest).unwrap_or(rest.len());
                 if end == 0 {
                     return Err(UriFault::MissingHost);
                 }
-                uri.user = Some(&rest[..end]);
-                uri.split_params_and_headers(&rest[end..])?;
+                uri.user = Some(Span::new(colon + 1, colon + 1 + end));
+                uri.split_params_and_headers(colon + 1 + end)?;
             }
-            Scheme::Other(_) => {
+            SchemeKind::Other => {
                 if colon + 1 == s.len() {
                     return Err(UriFault::Empty);
                 }
@@ -324,17 +366,19 @@ impl<'a> Uri<'a> {
         Ok(uri)
     }
 
-    /// `tail` is empty or starts with ';' or '?'.
-    fn split_params_and_headers(&mut self, tail: &'a str) -> Result<(), UriFault> {
-        let q = find_byte(b'?', tail.as_bytes());
+    /// The tail from `from` is empty or starts with ';' or '?'.
+    fn split_params_and_headers(&mut self, from: usize) -> Result<(), UriFault> {
+        let tail = &self.raw.as_bytes()[from..];
+        let q = find_byte(b'?', tail);
         let (params, headers) = match q {
-            Some(q) => (&tail[..q], Some(&tail[q + 1..])),
+            Some(q) => (&tail[..q], Some(from + q + 1)),
             None => (tail, None),
         };
-        if let Some(p) = params.strip_prefix(';') {
+        if let Some(p) = params.strip_prefix(b";") {
             // Every parameter needs a name: no ";;", no leading "=", no trailing ';'.
-            let pb = p.as_bytes();
-            let mut empty = pb.is_empty() || pb[0] == b'=' || pb[pb.len() - 1] == b';';
+            let pb = p;
+            let mut empty =
+                pb.is_empty() || matches!(pb[0], b'=' | b';') || pb[pb.len() - 1] == b';';
             let mut i = 0;
             while !empty && i + 1 < pb.len() {
                 empty = pb[i] == b';' && (pb[i + 1] == b';' || pb[i + 1] == b'=');
@@ -343,12 +387,10 @@ impl<'a> Uri<'a> {
             if empty {
                 return Err(UriFault::EmptyParam);
             }
-            self.params = p;
-            self.has_params = true;
+            self.params = Some(Span::new(from + 1, from + params.len()));
         }
         if let Some(h) = headers {
-            self.headers = h;
-            self.has_headers = true;
+            self.headers = Some(Span::new(h, self.raw.len()));
         }
         Ok(())
     }
@@ -358,42 +400,43 @@ impl<'a> Uri<'a> {
         self.raw
     }
     pub fn scheme(&self) -> Scheme<'a> {
-        self.scheme
+        match self.scheme {
+            SchemeKind::Sip => Scheme::Sip,
+            SchemeKind::Sips => Scheme::Sips,
+            SchemeKind::Tel => Scheme::Tel,
+            SchemeKind::Other => Scheme::Other(self.scheme_str()),
+        }
     }
     /// The scheme as written ("SIP", "sip", ...).
     pub fn scheme_str(&self) -> &'a str {
-        self.scheme_text
+        self.raw.get(..self.colon as usize).unwrap_or("")
     }
     /// User part, still %-escaped (for tel: the number).
     pub fn user(&self) -> Option<&'a str> {
-        self.user
+        self.user.map(|u| u.of(self.raw))
     }
     pub fn password(&self) -> Option<&'a str> {
-        self.password
+        self.password.map(|p| p.of(self.raw))
     }
     /// Host; IPv6 references keep their brackets. Empty for tel: and unknown schemes.
     pub fn host(&self) -> &'a str {
-        self.host
+        self.host.of(self.raw)
     }
     pub fn port(&self) -> Option<u16> {
         self.port
     }
     /// Everything after "scheme:" (meaningful for unknown schemes).
     pub fn opaque(&self) -> &'a str {
-        &self.raw[self.scheme_text.len() + 1..]
+        self.raw.get(self.colon as usize + 1..).unwrap_or("")
     }
     /// The user part with %-escapes decoded.
     pub fn user_unescaped(&self) -> Option<Cow<'a, [u8]>> {
-        self.user.map(|u| unescape(u.as_bytes()))
+        self.user().map(|u| unescape(u.as_bytes()))
     }
     /// URI parameters in order: (name, value) as written, value `None` for a flag like `lr`.
     pub fn params(&self) -> UriParams<'a> {
         UriParams {
-            rest: if self.has_params {
-                Some(self.params)
-            } else {
-                None
-            },
+            rest: self.params.map(|p| p.of(self.raw)),
         }
     }
     /// The first parameter named `name` (case-insensitive): `Some(None)` for a flag.
@@ -405,11 +448,7 @@ impl<'a> Uri<'a> {
     /// URI headers (`?a=b&c=d`) in order, values still %-escaped.
     pub fn headers(&self) -> UriHeaders<'a> {
         UriHeaders {
-            rest: if self.has_headers {
-                Some(self.headers)
-            } else {
-                None
-            },
+            rest: self.headers.map(|h| h.of(self.raw)),
         }
     }
     /// The raw (%-escaped) value of the first URI header named `name` (case-insensitive).
@@ -432,12 +471,12 @@ impl<'a> Uri<'a> {
     /// An owned, editable copy that re-serialises byte-exactly.
     pub fn to_buf(&self) -> UriBuf {
         UriBuf {
-            scheme: self.scheme_text.to_owned(),
-            user: self.user.map(str::to_owned),
-            password: self.password.map(str::to_owned),
-            host: self.host.to_owned(),
+            scheme: self.scheme_str().to_owned(),
+            user: self.user().map(str::to_owned),
+            password: self.password().map(str::to_owned),
+            host: self.host().to_owned(),
             port: self.port,
-            port_text: self.port_text.map(str::to_owned),
+            port_text: self.port.map(|_| self.port_text.of(self.raw).to_owned()),
             params: self
                 .params()
                 .map(|(n, v)| (n.to_owned(), v.map(str::to_owned)))
@@ -447,7 +486,7 @@ impl<'a> Uri<'a> {
                 .map(|(n, v)| (n.to_owned(), v.map(str::to_owned)))
                 .collect(),
             opaque: match self.scheme {
-                Scheme::Other(_) => Some(self.opaque().to_owned()),
+                SchemeKind::Other => Some(self.opaque().to_owned()),
                 _ => None,
             },
         }
@@ -722,5 +761,36 @@ mod tests {
         assert_eq!(Uri::parse("sip:[::1"), Err(UriFault::UnterminatedIpv6));
         assert_eq!(Uri::parse("sip:u@"), Err(UriFault::MissingHost));
         assert_eq!(Uri::parse("sip:%4"), Err(UriFault::BadEscape));
+    }
+
+    #[test]
+    fn empty_parameters_are_refused_only_between_host_and_headers() {
+        for bad in [
+            "sip:h;",
+            "sip:h;;lr",
+            "sip:h;=x",
+            "sip:h;lr;",
+            "sip:h;lr;?X=1",
+            "sip:u;;x@h;lr;;",
+            "tel:+1;;x",
+            "tel:+1;",
+        ] {
+            assert_eq!(Uri::parse(bad), Err(UriFault::EmptyParam), "{bad}");
+        }
+        // ';;' in the userinfo or in ?headers is not a parameter.
+        let u = Uri::parse("sip:u;;x@h;lr?X=a;;b").unwrap();
+        assert_eq!(u.user(), Some("u;;x"));
+        assert_eq!(u.param("lr"), Some(None));
+        assert_eq!(u.header("X"), Some("a;;b"));
+        let u = Uri::parse("sip:u:pw@h:5070;transport=udp").unwrap();
+        assert_eq!(
+            (u.password(), u.host(), u.port()),
+            (Some("pw"), "h", Some(5070))
+        );
+        assert_eq!(u.to_buf().to_string(), "sip:u:pw@h:5070;transport=udp");
+        assert_eq!(
+            Uri::parse("x-foo:bar").unwrap().scheme(),
+            Scheme::Other("x-foo")
+        );
     }
 }

@@ -240,7 +240,14 @@ impl TransferAttempt {
             &context.settings.refer_domain,
             context.request.translated_replaces.as_deref(),
         );
+        // An attended transfer joined locally replaces a dialog: its target needs no number.
+        let local_join =
+            context.settings.method == TransferMethod::Local && kind == TransferKind::Attended;
         let state = match carrier {
+            Err(_) if local_join => {
+                context.answer_platform(202);
+                context.begin_local("local_method")
+            }
             Err(_) => {
                 // Neither the carrier nor a local INVITE could reach a target that is not a number.
                 context.answer_platform(400);

@@ -1,0 +1,52 @@
+//! A local attended transfer replaces a dialog: its Refer-To target needs no telephone number
+//! (platforms often name the partner, `sip:partner@host?Replaces=..`). A blind one still does.
+
+mod transfer_support;
+
+use handoff::config::{ReferFailurePolicy, RingbackMode, TransferMethod};
+use handoff::transfer::{PlatformReferTo, TransferAction, TransferAttempt, TransferRequest};
+use transfer_support::*;
+
+fn request(refer_to: &str, attended: bool) -> TransferRequest {
+    let parsed = PlatformReferTo::parse(refer_to).expect("parses");
+    TransferRequest {
+        translated_replaces: attended.then(|| "c%40h%3Bto-tag%3Dt%3Bfrom-tag%3Df".to_string()),
+        refer_to: parsed,
+        ..blind_request("<sip:unused@x>")
+    }
+}
+
+fn local() -> handoff::transfer::TransferSettings {
+    settings(
+        TransferMethod::Local,
+        ReferFailurePolicy::Local,
+        RingbackMode::Off,
+    )
+}
+
+#[test]
+fn attended_local_join_accepts_a_named_target() {
+    let mut attempt = TransferAttempt::start(
+        ms(0),
+        request(
+            "<sip:partner@pbx?Replaces=c%40h%3Bto-tag%3Dt%3Bfrom-tag%3Df>",
+            true,
+        ),
+        local(),
+    );
+    let actions = drain(&mut attempt);
+    assert_eq!(
+        actions[..2],
+        [
+            TransferAction::AnswerPlatform { status: 202 },
+            TransferAction::StartLocalJoin
+        ]
+    );
+}
+
+#[test]
+fn blind_local_transfer_still_needs_a_number() {
+    let mut attempt = TransferAttempt::start(ms(0), request("<sip:partner@pbx>", false), local());
+    let actions = drain(&mut attempt);
+    assert_eq!(actions[0], TransferAction::AnswerPlatform { status: 400 });
+}
