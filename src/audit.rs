@@ -1,6 +1,7 @@
 //! The audit log: one JSON object per line, for operators' log pipelines.
 //!
-//! Records: `call_end` now, `transfer` records later (see [`AuditWriter::write_record`]). Every
+//! Records: `call_end` (one per call) and `transfer` (one per transfer attempt, built by
+//! [`crate::transfer::TransferRecord`] and written with [`AuditWriter::write_record`]). Every
 //! record is written with a single `write` on a file opened with O_APPEND, so each shard holds
 //! its own handle and lines from different shards never interleave, without a lock. Nothing is
 //! buffered: a record is on its way to disk the moment the call ends. A failed write is logged
@@ -16,6 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::core::{CallEnd, MediaCounters};
+use crate::transfer::record::rfc3339_from_unix_ms;
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot open the audit log {path} (sbc.audit) for appending: {source}")]
@@ -48,8 +50,8 @@ pub struct AuditWriter {
 struct CallEndRecord<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
-    /// Wall-clock time the record was written, milliseconds since the Unix epoch.
-    ts_ms: u64,
+    /// RFC 3339 (UTC, milliseconds), when the record was written.
+    ts: String,
     /// "<shard>-<seq>": unique for the process's lifetime.
     call: String,
     conversation: &'a str,
@@ -58,7 +60,16 @@ struct CallEndRecord<'a> {
     setup_status: u16,
     end_reason: &'a str,
     duration_ms: u64,
+    /// Packets relayed per direction (null when the call never had media).
+    packets: Option<PacketsRecord>,
+    /// The relay's full counters.
     media: Option<MediaRecord>,
+}
+
+#[derive(Serialize)]
+struct PacketsRecord {
+    a_to_b: u64,
+    b_to_a: u64,
 }
 
 #[derive(Serialize)]
@@ -129,9 +140,11 @@ impl AuditWriter {
     pub fn write_call_end(&mut self, end: &CallEnd) {
         let record = CallEndRecord {
             kind: "call_end",
-            ts_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64),
+            ts: rfc3339_from_unix_ms(
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64),
+            ),
             call: format!("{}-{}", end.call.shard.0, end.call.seq),
             conversation: &end.conversation,
             from_trunk: &end.from_trunk,
@@ -139,6 +152,10 @@ impl AuditWriter {
             setup_status: end.setup_status,
             end_reason: &end.end_reason,
             duration_ms: end.duration_ms,
+            packets: end.media.map(|m| PacketsRecord {
+                a_to_b: m.a_to_b_packets,
+                b_to_a: m.b_to_a_packets,
+            }),
             media: end.media.map(MediaRecord::from),
         };
         self.write_record(&record);
