@@ -18,6 +18,7 @@ APT_PACKAGES=(
 # Each entry is "description|command". Example:
 #   "fuzz the SIP parser for 60 s|scripts/fuzz.sh 60"
 EXTRA_STEPS=(
+    "io_uring refused by the host: clear error, no silent fallback|scripts/check-uring-refused.sh"
 )
 
 step() {
