@@ -184,6 +184,16 @@ fn refer_reaches_carrier(sim: &mut Sim, calls: &TwoCalls) -> Result<super::Reque
         "<sip:{CALL2_NUMBER}@10.0.0.2?Replaces={}>",
         platform_replaces(sim, calls).render_escaped()
     );
+    // The platform names call 1 (its own view of B1) in Target-Dialog, as RFC 4538 has a
+    // transferor do; the carrier must get A1 named with handoff as the sender.
+    let b1 = sim.ua_ref(PLATFORM).dialog(calls.b1);
+    let target_dialog = TargetDialog {
+        call_id: b1.call_id.clone(),
+        local_tag: b1.local_tag.clone(),
+        remote_tag: b1.remote_tag.clone().unwrap_or_default(),
+        extra: Vec::new(),
+    }
+    .render();
     sim.ua(PLATFORM).request(
         calls.b1,
         "REFER",
@@ -191,6 +201,7 @@ fn refer_reaches_carrier(sim: &mut Sim, calls: &TwoCalls) -> Result<super::Reque
         &[
             ("Refer-To", &refer_to),
             ("Referred-By", "<sip:agent@10.0.0.2>"),
+            ("Target-Dialog", &target_dialog),
         ],
     );
     let refer = sim.expect_request(CARRIER, "REFER");
@@ -217,6 +228,20 @@ fn refer_reaches_carrier(sim: &mut Sim, calls: &TwoCalls) -> Result<super::Reque
         sim,
         received.starts_with(&format!("<sip:{CALL2_NUMBER}@")),
         "carrier Refer-To {received:?} is not the E.164 target"
+    );
+    let a1 = sim.ua_ref(CARRIER).dialog(calls.a1);
+    let expected_target = TargetDialog {
+        call_id: a1.call_id.clone(),
+        local_tag: a1.remote_tag.clone().unwrap_or_default(),
+        remote_tag: a1.local_tag.clone(),
+        extra: Vec::new(),
+    };
+    let received_target = named_header_of(&incoming.bytes, "Target-Dialog")
+        .and_then(|v| TargetDialog::parse(&v).ok());
+    ensure!(
+        sim,
+        received_target.as_ref() == Some(&expected_target),
+        "carrier REFER Target-Dialog {received_target:?} does not name A1 with handoff as sender ({expected_target:?})"
     );
     Ok(refer)
 }
