@@ -9,7 +9,9 @@
 
 use std::sync::Arc;
 
-use super::scenarios::{FlowResult, PLATFORM_NUMBER, STEP_MS, establish};
+use super::scenarios::{
+    FlowResult, PLATFORM_NUMBER, STEP_MS, establish, platform_takes_invite, resources_released,
+};
 use super::{CARRIER, DialogId, PARTNER, PLATFORM, Sim, sdp_with, standard_config};
 use crate::config::{Config, ReferFailurePolicy, RingbackMode, RingbackTone, TransferMethod};
 use crate::core::{MediaCommand, MediaSide};
@@ -346,18 +348,7 @@ fn ended_once(sim: &Sim, reason: &str) -> FlowResult {
         ends.len() == 1 && ends[0].end_reason == reason,
         "expected one CallEnded {reason}, got {ends:?}"
     );
-    ensure!(
-        sim,
-        sim.calls_active() == 0,
-        "{} calls still active",
-        sim.calls_active()
-    );
-    ensure!(
-        sim,
-        sim.media_ports_in_use() == 0,
-        "{} media ports still held",
-        sim.media_ports_in_use()
-    );
+    resources_released(sim)?;
     let sessions = sim.metrics().trunk_sessions_in_use;
     ensure!(
         sim,
@@ -729,14 +720,7 @@ pub fn pcmu_pcma_bridging(sim: &mut Sim) -> FlowResult {
         PLATFORM_NUMBER,
         Some(sdp_with("10.0.0.1", 4000, "sendrecv", &[18, 0])),
     );
-    ensure!(
-        sim,
-        sim.run_until(|s| s.ua_ref(PLATFORM).has_request("INVITE"), STEP_MS),
-        "platform got no INVITE"
-    );
-    let Some(invite) = sim.ua(PLATFORM).take_request("INVITE") else {
-        return Err("INVITE vanished".into());
-    };
+    let invite = platform_takes_invite(sim)?;
     let Some(callee) = sim.ua_ref(PLATFORM).incoming(invite).dialog else {
         return Err("no dialog".into());
     };
