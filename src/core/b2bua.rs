@@ -79,6 +79,22 @@ pub fn passes_through(name: &str) -> bool {
         || PASSING.iter().any(|p| p.eq_ignore_ascii_case(name))
 }
 
+/// A request in `dialog` up to its CSeq: request line to the remote target, Via, Max-Forwards,
+/// the route set, From, To, Call-ID and CSeq `cseq`.
+fn in_dialog_request(method: Method, dialog: &Dialog, via: &str, cseq: u32) -> RequestBuilder {
+    let mut builder = RequestBuilder::new(method, &dialog.remote_target)
+        .header("Via", via)
+        .header("Max-Forwards", "70");
+    for route in &dialog.route_set {
+        builder = builder.header("Route", route);
+    }
+    builder
+        .header("From", &dialog.local_party)
+        .header("To", &dialog.remote_party)
+        .header("Call-ID", &dialog.call_id)
+        .header("CSeq", format!("{cseq} {}", method.as_str()))
+}
+
 /// Supported tokens minus the ones handoff negotiates away (100rel, timer).
 fn filtered_supported(message: &Message) -> Option<String> {
     let kept: Vec<&str> = message
@@ -885,19 +901,8 @@ impl ShardCore {
             match self.rewrite_sdp(seq, side, request.body()) {
                 Ok(bytes) => Some(("application/sdp".to_string(), bytes)),
                 Err(error) => {
-                    if let Some(call) = self.calls.get_mut(&seq)
-                        && is_invite
-                    {
-                        call.reinvite_pending = false;
-                    }
-                    self.reply(
-                        now,
-                        tx,
-                        request,
-                        488,
-                        &format!("Not Acceptable Here ({error})"),
-                        &[],
-                    );
+                    let reason = format!("Not Acceptable Here ({error})");
+                    self.refuse_relay(now, tx, request, seq, is_invite, 488, &reason);
                     return;
                 }
             }
@@ -946,21 +951,29 @@ impl ShardCore {
                 }
             }
             Err(error) => {
-                if let Some(call) = self.calls.get_mut(&seq)
-                    && is_invite
-                {
-                    call.reinvite_pending = false;
-                }
-                self.reply(
-                    now,
-                    tx,
-                    request,
-                    503,
-                    &format!("Service Unavailable ({error})"),
-                    &[],
-                );
+                let reason = format!("Service Unavailable ({error})");
+                self.refuse_relay(now, tx, request, seq, is_invite, 503, &reason);
             }
         }
+    }
+
+    /// A request that cannot be relayed is answered `status` here; a re-INVITE refused so is
+    /// no longer pending.
+    #[allow(clippy::too_many_arguments)]
+    fn refuse_relay(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        request: &Message,
+        seq: u64,
+        is_invite: bool,
+        status: u16,
+        reason: &str,
+    ) {
+        if is_invite && let Some(call) = self.calls.get_mut(&seq) {
+            call.reinvite_pending = false;
+        }
+        self.reply(now, tx, request, status, reason, &[]);
     }
 
     /// A new request on leg `side` of call `seq`, from that leg's dialog: (branch, bytes, peer).
@@ -978,17 +991,7 @@ impl ShardCore {
         let call = self.calls.get_mut(&seq)?;
         let dialog = &mut call.leg_mut(side).dialog;
         let cseq = dialog.next_cseq();
-        let mut builder = RequestBuilder::new(Method::from_token(method), &dialog.remote_target)
-            .header("Via", &via)
-            .header("Max-Forwards", "70");
-        for route in &dialog.route_set {
-            builder = builder.header("Route", route);
-        }
-        builder = builder
-            .header("From", &dialog.local_party)
-            .header("To", &dialog.remote_party)
-            .header("Call-ID", &dialog.call_id)
-            .header("CSeq", format!("{cseq} {method}"));
+        let mut builder = in_dialog_request(Method::from_token(method), dialog, &via, cseq);
         if matches!(
             method,
             "INVITE" | "UPDATE" | "REFER" | "NOTIFY" | "SUBSCRIBE"
@@ -1042,17 +1045,7 @@ impl ShardCore {
             return;
         }
         let dialog = &leg.dialog;
-        let mut builder = RequestBuilder::new(Method::Ack, &dialog.remote_target)
-            .header("Via", &via)
-            .header("Max-Forwards", "70");
-        for route in &dialog.route_set {
-            builder = builder.header("Route", route);
-        }
-        builder = builder
-            .header("From", &dialog.local_party)
-            .header("To", &dialog.remote_party)
-            .header("Call-ID", &dialog.call_id)
-            .header("CSeq", format!("{cseq} ACK"));
+        let mut builder = in_dialog_request(Method::Ack, dialog, &via, cseq);
         if let Some(body) = &body {
             builder = builder.body("application/sdp", body);
         }

@@ -340,13 +340,7 @@ impl RelayTable {
         a: MediaLeg,
         b: MediaLeg,
     ) -> Result<CallSlots, RelayError> {
-        let index = *self
-            .by_call
-            .get(&call)
-            .ok_or(RelayError::UnknownCall(call))?;
-        let entry = self.calls[index as usize]
-            .as_mut()
-            .ok_or(RelayError::UnknownCall(call))?;
+        let entry = self.entry_mut(call)?;
         entry.a_mux = a.rtcp_mux;
         entry.b_mux = b.rtcp_mux;
         let slots = entry.slots;
@@ -381,13 +375,7 @@ impl RelayTable {
         side: Side,
         local_port: u16,
     ) -> Result<(), RelayError> {
-        let index = *self
-            .by_call
-            .get(&call)
-            .ok_or(RelayError::UnknownCall(call))?;
-        let entry = self.calls[index as usize]
-            .as_ref()
-            .ok_or(RelayError::UnknownCall(call))?;
+        let entry = self.entry(call)?;
         let (rtp, rtcp) = (
             entry.slot(side, SlotKind::Rtp),
             entry.slot(side, SlotKind::Rtcp),
@@ -408,13 +396,7 @@ impl RelayTable {
         a: Option<G711Law>,
         b: Option<G711Law>,
     ) -> Result<(), RelayError> {
-        let index = *self
-            .by_call
-            .get(&call)
-            .ok_or(RelayError::UnknownCall(call))?;
-        let entry = self.calls[index as usize]
-            .as_mut()
-            .ok_or(RelayError::UnknownCall(call))?;
+        let entry = self.entry_mut(call)?;
         entry.a_law = a;
         entry.b_law = b;
         Ok(())
@@ -509,6 +491,28 @@ impl RelayTable {
             dst,
             transcode,
         }
+    }
+
+    /// The open call `call`.
+    fn entry(&self, call: CallRef) -> Result<&CallEntry, RelayError> {
+        let index = *self
+            .by_call
+            .get(&call)
+            .ok_or(RelayError::UnknownCall(call))?;
+        self.calls[index as usize]
+            .as_ref()
+            .ok_or(RelayError::UnknownCall(call))
+    }
+
+    /// The open call `call`, to change.
+    fn entry_mut(&mut self, call: CallRef) -> Result<&mut CallEntry, RelayError> {
+        let index = *self
+            .by_call
+            .get(&call)
+            .ok_or(RelayError::UnknownCall(call))?;
+        self.calls[index as usize]
+            .as_mut()
+            .ok_or(RelayError::UnknownCall(call))
     }
 
     /// Counters of an open call, without closing it.

@@ -196,6 +196,31 @@ pub struct BackendStats {
     pub rearmed_enobufs: u64,
 }
 
+/// Opens a leg's RTP socket (`which` 0) then its RTCP socket (`which` 1); if the RTCP socket
+/// fails, closes the RTP one again so a failed open leaks nothing.
+pub(crate) fn open_rtp_and_rtcp<B>(
+    backend: &mut B,
+    mut open: impl FnMut(&mut B, u16) -> Result<MediaSocket, BackendError>,
+    close: impl FnOnce(&mut B, MediaSocket),
+) -> Result<MediaPair, BackendError> {
+    let rtp = open(backend, 0)?;
+    let rtcp = match open(backend, 1) {
+        Ok(s) => s,
+        Err(e) => {
+            close(backend, rtp);
+            return Err(e);
+        }
+    };
+    Ok(MediaPair { rtp, rtcp })
+}
+
+/// Notes that shard `peer` wants a wakeup at the next flush; one wakeup per peer and batch.
+pub(crate) fn note_peer_to_wake(peers_to_wake: &mut Vec<usize>, peer: usize) {
+    if !peers_to_wake.contains(&peer) {
+        peers_to_wake.push(peer);
+    }
+}
+
 /// The I/O a shard loop uses. Implemented by [`super::epoll::EpollBackend`] and
 /// [`super::uring::UringBackend`]; a bare forwarder can drive the same trait without any SBC
 /// logic (same sockets, same batching).

@@ -10,7 +10,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::backend::{
     Backend, BackendError, BackendStats, Incoming, MediaPair, MediaSocket, Outbox, ShardWaker,
-    WakeTarget,
+    WakeTarget, note_peer_to_wake, open_rtp_and_rtcp,
 };
 use super::uring_sys::{self, Epoll, MEDIA_BUF_LEN, RecvBatch, SendItem, SendScratch};
 
@@ -219,15 +219,11 @@ impl Backend for EpollBackend {
     }
 
     fn open_media_pair(&mut self, ip: IpAddr, rtp_port: u16) -> Result<MediaPair, BackendError> {
-        let rtp = self.bind_one(ip, rtp_port)?;
-        let rtcp = match self.bind_one(ip, rtp_port.wrapping_add(1)) {
-            Ok(s) => s,
-            Err(e) => {
-                self.close_one(rtp);
-                return Err(e);
-            }
-        };
-        Ok(MediaPair { rtp, rtcp })
+        open_rtp_and_rtcp(
+            self,
+            |backend, which| backend.bind_one(ip, rtp_port.wrapping_add(which)),
+            Self::close_one,
+        )
     }
 
     fn close_media_pair(&mut self, pair: MediaPair) {
@@ -244,9 +240,7 @@ impl Backend for EpollBackend {
     }
 
     fn wake_peer(&mut self, peer: usize) {
-        if !self.peers_to_wake.contains(&peer) {
-            self.peers_to_wake.push(peer);
-        }
+        note_peer_to_wake(&mut self.peers_to_wake, peer);
     }
 
     fn flush(&mut self) -> Result<(), BackendError> {

@@ -29,6 +29,7 @@ use io_uring::{IoUring, Probe, cqueue, opcode, squeue};
 
 use super::backend::{
     Backend, BackendError, BackendStats, Incoming, MediaPair, Outbox, ShardWaker, WakeTarget,
+    note_peer_to_wake, open_rtp_and_rtcp,
 };
 use super::epoll::sip_socket;
 use super::uring_sys::{self, MEDIA_BUF_LEN};
@@ -689,15 +690,14 @@ impl Backend for UringBackend {
     }
 
     fn open_media_pair(&mut self, ip: IpAddr, rtp_port: u16) -> Result<MediaPair, BackendError> {
-        let rtp = self.open_one(SocketAddr::new(ip, rtp_port), 0)?;
-        let rtcp = match self.open_one(SocketAddr::new(ip, rtp_port.wrapping_add(1)), 1) {
-            Ok(s) => s,
-            Err(e) => {
-                self.close_one(rtp);
-                return Err(e);
-            }
-        };
-        Ok(MediaPair { rtp, rtcp })
+        open_rtp_and_rtcp(
+            self,
+            |backend, which| {
+                let addr = SocketAddr::new(ip, rtp_port.wrapping_add(which));
+                backend.open_one(addr, usize::from(which))
+            },
+            Self::close_one,
+        )
     }
 
     fn close_media_pair(&mut self, pair: MediaPair) {
@@ -714,9 +714,7 @@ impl Backend for UringBackend {
     }
 
     fn wake_peer(&mut self, peer: usize) {
-        if !self.peers_to_wake.contains(&peer) {
-            self.peers_to_wake.push(peer);
-        }
+        note_peer_to_wake(&mut self.peers_to_wake, peer);
     }
 
     fn flush(&mut self) -> Result<(), BackendError> {

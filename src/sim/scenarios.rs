@@ -5,7 +5,9 @@
 //! right reason, no media port left. Checks that only hold on a clean link (every provisional
 //! seen) belong in the test files. A flow returns `Err` with what went wrong and when.
 
-use super::{CARRIER, DialogId, PLATFORM, STRANGER, Sim, offer_sdp, reuseport_shard, sdp_with};
+use super::{
+    CARRIER, DialogId, PLATFORM, RequestId, STRANGER, Sim, offer_sdp, reuseport_shard, sdp_with,
+};
 use crate::core::dialog::Side;
 use crate::core::ids;
 
@@ -37,6 +39,38 @@ fn ended_once(sim: &Sim, reason: &str, setup_status: u16) -> FlowResult {
         ends[0].end_reason,
         ends[0].setup_status
     );
+    resources_released(sim)
+}
+
+/// The carrier calls the platform's number with its standard offer.
+fn carrier_calls_platform(sim: &mut Sim) -> DialogId {
+    sim.ua(CARRIER)
+        .invite(PLATFORM_NUMBER, Some(offer_sdp("10.0.0.1", 4000)))
+}
+
+/// Run until the platform got an INVITE and take it.
+pub(crate) fn platform_takes_invite(sim: &mut Sim) -> Result<RequestId, String> {
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(PLATFORM).has_request("INVITE"), STEP_MS),
+        "platform got no INVITE"
+    );
+    let Some(invite) = sim.ua(PLATFORM).take_request("INVITE") else {
+        return Err("INVITE vanished".into());
+    };
+    Ok(invite)
+}
+
+/// The platform-side dialog the INVITE `invite` created.
+fn invite_dialog(sim: &Sim, invite: RequestId) -> Result<DialogId, String> {
+    let Some(callee) = sim.ua_ref(PLATFORM).incoming(invite).dialog else {
+        return Err("INVITE made no dialog".into());
+    };
+    Ok(callee)
+}
+
+/// No call is active and every media port is free again.
+pub(crate) fn resources_released(sim: &Sim) -> FlowResult {
     ensure!(
         sim,
         sim.calls_active() == 0,
@@ -52,23 +86,23 @@ fn ended_once(sim: &Sim, reason: &str, setup_status: u16) -> FlowResult {
     Ok(())
 }
 
+/// The carrier hangs up an established call; the BYE reaches the platform and ends the call.
+fn caller_hangs_up(sim: &mut Sim, caller: DialogId, callee: DialogId) -> FlowResult {
+    sim.ua(CARRIER).bye(caller);
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(PLATFORM).dialog(callee).bye_received, STEP_MS),
+        "BYE not relayed"
+    );
+    ended_once(sim, "bye_from_a", 200)
+}
+
 /// Carrier calls the platform, which rings and answers; returns (caller, callee) dialogs once
 /// both sides are confirmed and the platform got its ACK.
 pub fn establish(sim: &mut Sim) -> Result<(DialogId, DialogId), String> {
-    let caller = sim
-        .ua(CARRIER)
-        .invite(PLATFORM_NUMBER, Some(offer_sdp("10.0.0.1", 4000)));
-    ensure!(
-        sim,
-        sim.run_until(|s| s.ua_ref(PLATFORM).has_request("INVITE"), STEP_MS),
-        "platform got no INVITE"
-    );
-    let Some(invite) = sim.ua(PLATFORM).take_request("INVITE") else {
-        return Err("INVITE vanished".into());
-    };
-    let Some(callee) = sim.ua_ref(PLATFORM).incoming(invite).dialog else {
-        return Err("INVITE made no dialog".into());
-    };
+    let caller = carrier_calls_platform(sim);
+    let invite = platform_takes_invite(sim)?;
+    let callee = invite_dialog(sim, invite)?;
     sim.ua(PLATFORM).answer(invite, 180, None);
     sim.ua(PLATFORM)
         .answer(invite, 200, Some(offer_sdp("10.0.0.2", 5000)));
@@ -119,20 +153,9 @@ pub fn basic_call(sim: &mut Sim, hangup: Side) -> FlowResult {
 
 /// The caller cancels while the platform rings.
 pub fn cancel_before_answer(sim: &mut Sim) -> FlowResult {
-    let caller = sim
-        .ua(CARRIER)
-        .invite(PLATFORM_NUMBER, Some(offer_sdp("10.0.0.1", 4000)));
-    ensure!(
-        sim,
-        sim.run_until(|s| s.ua_ref(PLATFORM).has_request("INVITE"), STEP_MS),
-        "platform got no INVITE"
-    );
-    let Some(invite) = sim.ua(PLATFORM).take_request("INVITE") else {
-        return Err("INVITE vanished".into());
-    };
-    let Some(callee) = sim.ua_ref(PLATFORM).incoming(invite).dialog else {
-        return Err("INVITE made no dialog".into());
-    };
+    let caller = carrier_calls_platform(sim);
+    let invite = platform_takes_invite(sim)?;
+    let callee = invite_dialog(sim, invite)?;
     sim.ua(PLATFORM).answer(invite, 180, None);
     // The caller hears ringing (or at least handoff's 100), then gives up.
     ensure!(
@@ -179,17 +202,8 @@ pub fn cancel_before_answer(sim: &mut Sim) -> FlowResult {
 
 /// The platform is busy: 486 relayed with its reason phrase.
 pub fn busy(sim: &mut Sim) -> FlowResult {
-    let caller = sim
-        .ua(CARRIER)
-        .invite(PLATFORM_NUMBER, Some(offer_sdp("10.0.0.1", 4000)));
-    ensure!(
-        sim,
-        sim.run_until(|s| s.ua_ref(PLATFORM).has_request("INVITE"), STEP_MS),
-        "platform got no INVITE"
-    );
-    let Some(invite) = sim.ua(PLATFORM).take_request("INVITE") else {
-        return Err("INVITE vanished".into());
-    };
+    let caller = carrier_calls_platform(sim);
+    let invite = platform_takes_invite(sim)?;
     sim.ua(PLATFORM).answer(invite, 486, None);
     ensure!(
         sim,
@@ -216,9 +230,7 @@ pub fn busy(sim: &mut Sim) -> FlowResult {
 
 /// The platform never answers: Timer B on leg B gives the caller 408.
 pub fn silent_trunk(sim: &mut Sim) -> FlowResult {
-    let caller = sim
-        .ua(CARRIER)
-        .invite(PLATFORM_NUMBER, Some(offer_sdp("10.0.0.1", 4000)));
+    let caller = carrier_calls_platform(sim);
     // The platform receives the INVITE (retransmitted by Timer A) and says nothing.
     let timed_out = sim.run_until(
         |s| s.ua_ref(CARRIER).final_status(caller, "INVITE") == Some(408),
@@ -296,13 +308,7 @@ pub fn hold_resume(sim: &mut Sim, from: Side) -> FlowResult {
         sim.calls_active() == 1,
         "call did not survive hold/resume"
     );
-    sim.ua(CARRIER).bye(caller);
-    ensure!(
-        sim,
-        sim.run_until(|s| s.ua_ref(PLATFORM).dialog(callee).bye_received, STEP_MS),
-        "BYE not relayed"
-    );
-    ended_once(sim, "bye_from_a", 200)
+    caller_hangs_up(sim, caller, callee)
 }
 
 /// Both sides hang up at once: both get 200, one CallEnded, no 481.
@@ -518,17 +524,8 @@ pub fn wrong_shard(sim: &mut Sim, calls: usize) -> FlowResult {
 pub fn late_offer(sim: &mut Sim) -> FlowResult {
     sim.ua(CARRIER).ack_sdp = Some(offer_sdp("10.0.0.1", 4100));
     let caller = sim.ua(CARRIER).invite(PLATFORM_NUMBER, None);
-    ensure!(
-        sim,
-        sim.run_until(|s| s.ua_ref(PLATFORM).has_request("INVITE"), STEP_MS),
-        "platform got no INVITE"
-    );
-    let Some(invite) = sim.ua(PLATFORM).take_request("INVITE") else {
-        return Err("INVITE vanished".into());
-    };
-    let Some(callee) = sim.ua_ref(PLATFORM).incoming(invite).dialog else {
-        return Err("INVITE made no dialog".into());
-    };
+    let invite = platform_takes_invite(sim)?;
+    let callee = invite_dialog(sim, invite)?;
     sim.ua(PLATFORM)
         .answer(invite, 200, Some(offer_sdp("10.0.0.2", 5000)));
     let answered = sim.run_until(
@@ -550,13 +547,7 @@ pub fn late_offer(sim: &mut Sim) -> FlowResult {
         String::from_utf8_lossy(&answer).contains("c=IN IP4 10.0.0.10"),
         "answer in the ACK not relayed"
     );
-    sim.ua(CARRIER).bye(caller);
-    ensure!(
-        sim,
-        sim.run_until(|s| s.ua_ref(PLATFORM).dialog(callee).bye_received, STEP_MS),
-        "BYE not relayed"
-    );
-    ended_once(sim, "bye_from_a", 200)
+    caller_hangs_up(sim, caller, callee)
 }
 
 /// Drain: a new INVITE gets 503; at the deadline the established call is hung up on both legs.

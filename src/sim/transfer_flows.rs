@@ -9,7 +9,9 @@
 
 use std::sync::Arc;
 
-use super::scenarios::{FlowResult, PLATFORM_NUMBER, STEP_MS, establish};
+use super::scenarios::{
+    FlowResult, PLATFORM_NUMBER, STEP_MS, establish, platform_takes_invite, resources_released,
+};
 use super::{CARRIER, DialogId, PARTNER, PLATFORM, Sim, sdp_with, standard_config};
 use crate::config::{Config, ReferFailurePolicy, RingbackMode, RingbackTone, TransferMethod};
 use crate::core::{MediaCommand, MediaSide};
@@ -158,6 +160,12 @@ impl Transfer {
 /// Set up the call and have the platform REFER it to [`TARGET`].
 pub fn call_and_refer(sim: &mut Sim, refer_sub: bool) -> Result<Transfer, String> {
     let (caller, callee) = establish(sim)?;
+    Ok(platform_refers(sim, caller, callee, refer_sub))
+}
+
+/// The platform REFERs its established call (`caller` at the carrier, `callee` its own leg)
+/// to [`TARGET`].
+fn platform_refers(sim: &mut Sim, caller: DialogId, callee: DialogId, refer_sub: bool) -> Transfer {
     let mut extra = vec![
         ("Referred-By", PLATFORM_REFERRED_BY),
         ("P-Asserted-Identity", PLATFORM_IDENTITY),
@@ -166,11 +174,11 @@ pub fn call_and_refer(sim: &mut Sim, refer_sub: bool) -> Result<Transfer, String
         extra.push(("Refer-Sub", "false"));
     }
     sim.ua(PLATFORM).refer(callee, PLATFORM_REFER_TO, &extra);
-    Ok(Transfer {
+    Transfer {
         caller,
         callee,
         notified: Vec::new(),
-    })
+    }
 }
 
 /// The carrier's REFER: checks what it carries and that the platform has no answer yet.
@@ -338,6 +346,49 @@ fn check_record(
     Ok(record)
 }
 
+/// The carrier takes the REFER and answers it with `status`; the platform's REFER gets 202.
+fn carrier_answers_refer(sim: &mut Sim, t: &Transfer, status: u16) -> FlowResult {
+    let refer = carrier_takes_refer(sim, t)?;
+    sim.ua(CARRIER).answer(refer, status, None);
+    platform_refer_answered(sim, t, 202)
+}
+
+/// The record of a transfer the carrier accepted, completed and released with its BYE.
+fn check_handed_off(sim: &Sim) -> Result<TransferRecord, String> {
+    check_record(
+        sim,
+        TransferOutcome::HandedOff,
+        Some(202),
+        Some(200),
+        None,
+        "carrier_bye",
+    )
+}
+
+/// The record of a REFER the carrier rejected with `code`, completed by the local fallback.
+fn check_refer_rejected_fallback(sim: &Sim, code: u16) -> Result<TransferRecord, String> {
+    check_record(
+        sim,
+        TransferOutcome::FallbackLocal,
+        Some(code),
+        None,
+        Some(200),
+        "refer_rejected",
+    )
+}
+
+/// The record of a fallback (after a carrier 403) that the customer's hang-up cancelled.
+fn check_customer_hung_up(sim: &Sim) -> Result<TransferRecord, String> {
+    check_record(
+        sim,
+        TransferOutcome::Cancelled,
+        Some(403),
+        None,
+        None,
+        "customer_hung_up",
+    )
+}
+
 /// The call ended once with `reason`, all ports free.
 fn ended_once(sim: &Sim, reason: &str) -> FlowResult {
     let ends = sim.call_ends();
@@ -346,18 +397,7 @@ fn ended_once(sim: &Sim, reason: &str) -> FlowResult {
         ends.len() == 1 && ends[0].end_reason == reason,
         "expected one CallEnded {reason}, got {ends:?}"
     );
-    ensure!(
-        sim,
-        sim.calls_active() == 0,
-        "{} calls still active",
-        sim.calls_active()
-    );
-    ensure!(
-        sim,
-        sim.media_ports_in_use() == 0,
-        "{} media ports still held",
-        sim.media_ports_in_use()
-    );
+    resources_released(sim)?;
     let sessions = sim.metrics().trunk_sessions_in_use;
     ensure!(
         sim,
@@ -387,9 +427,7 @@ pub fn carrier_hangs_up(sim: &mut Sim, t: &Transfer, peer: usize) -> FlowResult 
 /// REFER accepted by the carrier, NOTIFY 100 and 200 relayed, carrier BYE: handed off.
 pub fn blind_handoff(sim: &mut Sim) -> FlowResult {
     let mut t = call_and_refer(sim, true)?;
-    let refer = carrier_takes_refer(sim, &t)?;
-    sim.ua(CARRIER).answer(refer, 202, None);
-    platform_refer_answered(sim, &t, 202)?;
+    carrier_answers_refer(sim, &t, 202)?;
     carrier_notifies(sim, &t, 100, false)?;
     t.await_notify(sim, 100)?;
     carrier_notifies(sim, &t, 200, true)?;
@@ -409,14 +447,7 @@ pub fn blind_handoff(sim: &mut Sim) -> FlowResult {
         STEP_MS,
     );
     ensure!(sim, done, "carrier BYE not answered, or platform not BYEd");
-    check_record(
-        sim,
-        TransferOutcome::HandedOff,
-        Some(202),
-        Some(200),
-        None,
-        "carrier_bye",
-    )?;
+    check_handed_off(sim)?;
     ensure!(
         sim,
         sim.metrics().total_sessions_saved() == 2,
@@ -430,6 +461,22 @@ pub fn blind_handoff(sim: &mut Sim) -> FlowResult {
         sim.metrics().refer_success_rate()
     );
     ended_once(sim, "handed_off")
+}
+
+/// Run until the partner got leg C's INVITE; takes it and returns it with its dialog.
+fn partner_takes_invite(sim: &mut Sim) -> Result<(super::RequestId, DialogId), String> {
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(PARTNER).has_request("INVITE"), STEP_MS),
+        "partner got no INVITE"
+    );
+    let Some(invite) = sim.ua(PARTNER).take_request("INVITE") else {
+        return Err("INVITE vanished".into());
+    };
+    let Some(partner) = sim.ua_ref(PARTNER).incoming(invite).dialog else {
+        return Err("no dialog".into());
+    };
+    Ok((invite, partner))
 }
 
 /// The partner's INVITE (leg C): checks its G.711 offer (PCMA: the partner trunk's codec) and
@@ -526,18 +573,9 @@ fn bridged_call_ends(sim: &mut Sim, t: &Transfer, partner: DialogId) -> FlowResu
 /// The carrier rejects the REFER with `code`: handoff answers 202 and transfers locally.
 pub fn refer_rejected_fallback(sim: &mut Sim, code: u16) -> FlowResult {
     let mut t = call_and_refer(sim, true)?;
-    let refer = carrier_takes_refer(sim, &t)?;
-    sim.ua(CARRIER).answer(refer, code, None);
-    platform_refer_answered(sim, &t, 202)?;
+    carrier_answers_refer(sim, &t, code)?;
     let partner = local_transfer_succeeds(sim, &mut t)?;
-    check_record(
-        sim,
-        TransferOutcome::FallbackLocal,
-        Some(code),
-        None,
-        Some(200),
-        "refer_rejected",
-    )?;
+    check_refer_rejected_fallback(sim, code)?;
     bridged_call_ends(sim, &t, partner)
 }
 
@@ -568,9 +606,7 @@ pub fn refer_timeout_fallback(sim: &mut Sim) -> FlowResult {
 /// The carrier accepts, then NOTIFYs 486: local transfer.
 pub fn sipfrag_failure_fallback(sim: &mut Sim) -> FlowResult {
     let mut t = call_and_refer(sim, true)?;
-    let refer = carrier_takes_refer(sim, &t)?;
-    sim.ua(CARRIER).answer(refer, 202, None);
-    platform_refer_answered(sim, &t, 202)?;
+    carrier_answers_refer(sim, &t, 202)?;
     carrier_notifies(sim, &t, 100, false)?;
     carrier_notifies(sim, &t, 486, true)?;
     let partner = local_transfer_succeeds(sim, &mut t)?;
@@ -593,9 +629,7 @@ pub fn sipfrag_failure_fallback(sim: &mut Sim) -> FlowResult {
 /// REFER 403, then the target is busy: the platform hears 486, the customer stays with it.
 pub fn fallback_target_busy(sim: &mut Sim) -> FlowResult {
     let mut t = call_and_refer(sim, true)?;
-    let refer = carrier_takes_refer(sim, &t)?;
-    sim.ua(CARRIER).answer(refer, 403, None);
-    platform_refer_answered(sim, &t, 202)?;
+    carrier_answers_refer(sim, &t, 403)?;
     partner_answers(sim, 486)?;
     t.await_notify(sim, 486)?;
     check_record(
@@ -682,9 +716,7 @@ pub fn local_mode(sim: &mut Sim) -> FlowResult {
 /// The platform hangs up right after the 202: leg A stays until the carrier's BYE.
 pub fn early_transferor_bye(sim: &mut Sim) -> FlowResult {
     let t = call_and_refer(sim, true)?;
-    let refer = carrier_takes_refer(sim, &t)?;
-    sim.ua(CARRIER).answer(refer, 202, None);
-    platform_refer_answered(sim, &t, 202)?;
+    carrier_answers_refer(sim, &t, 202)?;
     sim.ua(PLATFORM).bye(t.callee);
     let callee = t.callee;
     let gone = sim.run_until(
@@ -711,14 +743,7 @@ pub fn early_transferor_bye(sim: &mut Sim) -> FlowResult {
         !sim.ua_ref(PLATFORM).has_request("NOTIFY"),
         "NOTIFY sent to a platform that hung up"
     );
-    check_record(
-        sim,
-        TransferOutcome::HandedOff,
-        Some(202),
-        Some(200),
-        None,
-        "carrier_bye",
-    )?;
+    check_handed_off(sim)?;
     ended_once(sim, "handed_off")
 }
 
@@ -729,14 +754,7 @@ pub fn pcmu_pcma_bridging(sim: &mut Sim) -> FlowResult {
         PLATFORM_NUMBER,
         Some(sdp_with("10.0.0.1", 4000, "sendrecv", &[18, 0])),
     );
-    ensure!(
-        sim,
-        sim.run_until(|s| s.ua_ref(PLATFORM).has_request("INVITE"), STEP_MS),
-        "platform got no INVITE"
-    );
-    let Some(invite) = sim.ua(PLATFORM).take_request("INVITE") else {
-        return Err("INVITE vanished".into());
-    };
+    let invite = platform_takes_invite(sim)?;
     let Some(callee) = sim.ua_ref(PLATFORM).incoming(invite).dialog else {
         return Err("no dialog".into());
     };
@@ -755,22 +773,8 @@ pub fn pcmu_pcma_bridging(sim: &mut Sim) -> FlowResult {
     ensure!(sim, up, "G.729 call not established");
     // The customer answers the G.711 re-INVITE with PCMU.
     sim.ua(CARRIER).auto_answer_sdp = Some(sdp_with("10.0.0.1", 4000, "sendrecv", &[0]));
-    sim.ua(PLATFORM).refer(
-        callee,
-        PLATFORM_REFER_TO,
-        &[
-            ("Referred-By", PLATFORM_REFERRED_BY),
-            ("P-Asserted-Identity", PLATFORM_IDENTITY),
-        ],
-    );
-    let mut t = Transfer {
-        caller,
-        callee,
-        notified: Vec::new(),
-    };
-    let refer = carrier_takes_refer(sim, &t)?;
-    sim.ua(CARRIER).answer(refer, 403, None);
-    platform_refer_answered(sim, &t, 202)?;
+    let mut t = platform_refers(sim, caller, callee, true);
+    carrier_answers_refer(sim, &t, 403)?;
     let partner = partner_answers(sim, 200)?;
     t.await_notify(sim, 200)?;
     let relayed = sim.run_until(
@@ -818,14 +822,7 @@ pub fn pcmu_pcma_bridging(sim: &mut Sim) -> FlowResult {
         torn,
         "handoff did not end the platform leg after the grace"
     );
-    check_record(
-        sim,
-        TransferOutcome::FallbackLocal,
-        Some(403),
-        None,
-        Some(200),
-        "refer_rejected",
-    )?;
+    check_refer_rejected_fallback(sim, 403)?;
     bridged_call_ends(sim, &t, partner)
 }
 
@@ -865,14 +862,7 @@ pub fn ringback_commands(sim: &mut Sim) -> FlowResult {
         started < stopped && stopped < closed,
         "ringback order start {started:?} stop {stopped:?} close {closed:?}"
     );
-    check_record(
-        sim,
-        TransferOutcome::HandedOff,
-        Some(202),
-        Some(200),
-        None,
-        "carrier_bye",
-    )?;
+    check_handed_off(sim)?;
     ended_once(sim, "handed_off")
 }
 
@@ -880,9 +870,7 @@ pub fn ringback_commands(sim: &mut Sim) -> FlowResult {
 /// NOTIFYs are still answered.
 pub fn refer_sub_false(sim: &mut Sim) -> FlowResult {
     let t = call_and_refer(sim, false)?;
-    let refer = carrier_takes_refer(sim, &t)?;
-    sim.ua(CARRIER).answer(refer, 202, None);
-    platform_refer_answered(sim, &t, 202)?;
+    carrier_answers_refer(sim, &t, 202)?;
     let accepted = sim
         .ua_ref(PLATFORM)
         .responses
@@ -901,14 +889,7 @@ pub fn refer_sub_false(sim: &mut Sim) -> FlowResult {
         !sim.ua_ref(PLATFORM).has_request("NOTIFY"),
         "NOTIFY sent despite Refer-Sub: false"
     );
-    check_record(
-        sim,
-        TransferOutcome::HandedOff,
-        Some(202),
-        Some(200),
-        None,
-        "carrier_bye",
-    )?;
+    check_handed_off(sim)?;
     ended_once(sim, "handed_off")
 }
 
@@ -916,9 +897,7 @@ pub fn refer_sub_false(sim: &mut Sim) -> FlowResult {
 /// 200, never 481, and the call is handed off.
 pub fn final_notify_racing_bye(sim: &mut Sim) -> FlowResult {
     let t = call_and_refer(sim, true)?;
-    let refer = carrier_takes_refer(sim, &t)?;
-    sim.ua(CARRIER).answer(refer, 202, None);
-    platform_refer_answered(sim, &t, 202)?;
+    carrier_answers_refer(sim, &t, 202)?;
     sim.ua(CARRIER).notify_sipfrag(t.caller, 200, true);
     sim.ua(CARRIER).bye(t.caller);
     let caller = t.caller;
@@ -973,22 +952,8 @@ pub fn held_customer_fallback(sim: &mut Sim) -> FlowResult {
     ensure!(sim, held, "hold re-INVITE not answered");
     let invites_before = count_invites(sim);
     sim.ua(CARRIER).auto_answer_sdp = Some(sdp_with("10.0.0.1", 4000, "sendrecv", &[0]));
-    sim.ua(PLATFORM).refer(
-        callee,
-        PLATFORM_REFER_TO,
-        &[
-            ("Referred-By", PLATFORM_REFERRED_BY),
-            ("P-Asserted-Identity", PLATFORM_IDENTITY),
-        ],
-    );
-    let mut t = Transfer {
-        caller,
-        callee,
-        notified: Vec::new(),
-    };
-    let refer = carrier_takes_refer(sim, &t)?;
-    sim.ua(CARRIER).answer(refer, 403, None);
-    platform_refer_answered(sim, &t, 202)?;
+    let mut t = platform_refers(sim, caller, callee, true);
+    carrier_answers_refer(sim, &t, 403)?;
     let partner = local_transfer_succeeds(sim, &mut t)?;
     let resumed = sim.run_until(|s| count_invites(s) > invites_before, STEP_MS);
     ensure!(sim, resumed, "the held customer got no re-INVITE");
@@ -1005,14 +970,7 @@ pub fn held_customer_fallback(sim: &mut Sim) -> FlowResult {
         reinvite.contains("a=sendrecv") && reinvite.contains("RTP/AVP 0 8 101"),
         "re-INVITE is not G.711 sendrecv: {reinvite}"
     );
-    check_record(
-        sim,
-        TransferOutcome::FallbackLocal,
-        Some(403),
-        None,
-        Some(200),
-        "refer_rejected",
-    )?;
+    check_refer_rejected_fallback(sim, 403)?;
     bridged_call_ends(sim, &t, partner)
 }
 
@@ -1037,20 +995,8 @@ fn count_invites(sim: &Sim) -> usize {
 /// the relay's b side moves to C's port at once (the customer hears the target), then C answers.
 pub fn fallback_early_media(sim: &mut Sim) -> FlowResult {
     let mut t = call_and_refer(sim, true)?;
-    let refer = carrier_takes_refer(sim, &t)?;
-    sim.ua(CARRIER).answer(refer, 403, None);
-    platform_refer_answered(sim, &t, 202)?;
-    ensure!(
-        sim,
-        sim.run_until(|s| s.ua_ref(PARTNER).has_request("INVITE"), STEP_MS),
-        "partner got no INVITE"
-    );
-    let Some(invite) = sim.ua(PARTNER).take_request("INVITE") else {
-        return Err("INVITE vanished".into());
-    };
-    let Some(partner) = sim.ua_ref(PARTNER).incoming(invite).dialog else {
-        return Err("no dialog".into());
-    };
+    carrier_answers_refer(sim, &t, 403)?;
+    let (invite, partner) = partner_takes_invite(sim)?;
     let media = sdp_with("10.0.0.3", 6000, "sendrecv", &[8]);
     sim.ua(PARTNER).answer(invite, 180, None);
     sim.run_for(200);
@@ -1070,14 +1016,7 @@ pub fn fallback_early_media(sim: &mut Sim) -> FlowResult {
         STEP_MS,
     );
     ensure!(sim, gone, "platform's BYE unanswered");
-    check_record(
-        sim,
-        TransferOutcome::FallbackLocal,
-        Some(403),
-        None,
-        Some(200),
-        "refer_rejected",
-    )?;
+    check_refer_rejected_fallback(sim, 403)?;
     bridged_call_ends(sim, &t, partner)
 }
 
@@ -1085,20 +1024,8 @@ pub fn fallback_early_media(sim: &mut Sim) -> FlowResult {
 /// the record says "cancelled", every port is freed.
 pub fn customer_hangs_up_during_fallback(sim: &mut Sim) -> FlowResult {
     let mut t = call_and_refer(sim, true)?;
-    let refer = carrier_takes_refer(sim, &t)?;
-    sim.ua(CARRIER).answer(refer, 403, None);
-    platform_refer_answered(sim, &t, 202)?;
-    ensure!(
-        sim,
-        sim.run_until(|s| s.ua_ref(PARTNER).has_request("INVITE"), STEP_MS),
-        "partner got no INVITE"
-    );
-    let Some(invite) = sim.ua(PARTNER).take_request("INVITE") else {
-        return Err("INVITE vanished".into());
-    };
-    let Some(partner) = sim.ua_ref(PARTNER).incoming(invite).dialog else {
-        return Err("no dialog".into());
-    };
+    carrier_answers_refer(sim, &t, 403)?;
+    let (invite, partner) = partner_takes_invite(sim)?;
     sim.ua(PARTNER).answer(invite, 180, None);
     sim.run_for(200);
     sim.ua(CARRIER).bye(t.caller);
@@ -1120,14 +1047,7 @@ pub fn customer_hangs_up_during_fallback(sim: &mut Sim) -> FlowResult {
         sim.ua_ref(PARTNER).dialog(partner).final_status
     );
     t.read_notifies(sim)?;
-    check_record(
-        sim,
-        TransferOutcome::Cancelled,
-        Some(403),
-        None,
-        None,
-        "customer_hung_up",
-    )?;
+    check_customer_hung_up(sim)?;
     sim.run_for(5_000);
     ended_once(sim, "bye_from_a")
 }
@@ -1136,20 +1056,8 @@ pub fn customer_hangs_up_during_fallback(sim: &mut Sim) -> FlowResult {
 /// and the running attempt still writes its record ("cancelled").
 pub fn drain_during_fallback(sim: &mut Sim) -> FlowResult {
     let t = call_and_refer(sim, true)?;
-    let refer = carrier_takes_refer(sim, &t)?;
-    sim.ua(CARRIER).answer(refer, 403, None);
-    platform_refer_answered(sim, &t, 202)?;
-    ensure!(
-        sim,
-        sim.run_until(|s| s.ua_ref(PARTNER).has_request("INVITE"), STEP_MS),
-        "partner got no INVITE"
-    );
-    let Some(invite) = sim.ua(PARTNER).take_request("INVITE") else {
-        return Err("INVITE vanished".into());
-    };
-    let Some(partner) = sim.ua_ref(PARTNER).incoming(invite).dialog else {
-        return Err("no dialog".into());
-    };
+    carrier_answers_refer(sim, &t, 403)?;
+    let (invite, partner) = partner_takes_invite(sim)?;
     sim.ua(PARTNER).answer(invite, 180, None);
     let deadline = sim.now.plus_millis(1_000);
     for shard in 0..sim.shards().len() {
@@ -1169,14 +1077,7 @@ pub fn drain_during_fallback(sim: &mut Sim) -> FlowResult {
     );
     ensure!(sim, done, "drain did not end legs A, B and C");
     sim.run_for(5_000);
-    check_record(
-        sim,
-        TransferOutcome::Cancelled,
-        Some(403),
-        None,
-        None,
-        "customer_hung_up",
-    )?;
+    check_customer_hung_up(sim)?;
     ended_once(sim, "drain")
 }
 

@@ -34,19 +34,12 @@ impl RequestBuilder {
     }
 
     pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> RequestBuilder {
-        let value = value.as_ref();
-        if let Err(e) = check_name(name).and_then(|()| check_value(name, value)) {
-            self.error.get_or_insert(e);
-        }
-        self.headers.push((name.to_owned(), value.to_vec()));
+        add_header(&mut self.headers, &mut self.error, name, value.as_ref());
         self
     }
 
     pub fn body(mut self, content_type: &str, body: impl AsRef<[u8]>) -> RequestBuilder {
-        if let Err(e) = check_content_type(content_type) {
-            self.error.get_or_insert(e);
-        }
-        self.body = Some((content_type.to_owned(), body.as_ref().to_vec()));
+        set_body(&mut self.body, &mut self.error, content_type, body.as_ref());
         self
     }
 
@@ -61,6 +54,33 @@ impl RequestBuilder {
             self.body.as_ref(),
         ))
     }
+}
+
+/// Appends a header; an invalid name or value is remembered (the first fault wins) and
+/// reported by `build`.
+fn add_header(
+    headers: &mut Vec<(String, Vec<u8>)>,
+    error: &mut Option<EditError>,
+    name: &str,
+    value: &[u8],
+) {
+    if let Err(e) = check_name(name).and_then(|()| check_value(name, value)) {
+        error.get_or_insert(e);
+    }
+    headers.push((name.to_owned(), value.to_vec()));
+}
+
+/// Sets the body; an invalid content type is remembered like a bad header.
+fn set_body(
+    slot: &mut Option<(String, Vec<u8>)>,
+    error: &mut Option<EditError>,
+    content_type: &str,
+    body: &[u8],
+) {
+    if let Err(e) = check_content_type(content_type) {
+        error.get_or_insert(e);
+    }
+    *slot = Some((content_type.to_owned(), body.to_vec()));
 }
 
 fn is_method_token(m: &str) -> bool {
@@ -167,19 +187,12 @@ impl ResponseBuilder {
     }
 
     pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> ResponseBuilder {
-        let value = value.as_ref();
-        if let Err(e) = check_name(name).and_then(|()| check_value(name, value)) {
-            self.error.get_or_insert(e);
-        }
-        self.headers.push((name.to_owned(), value.to_vec()));
+        add_header(&mut self.headers, &mut self.error, name, value.as_ref());
         self
     }
 
     pub fn body(mut self, content_type: &str, body: impl AsRef<[u8]>) -> ResponseBuilder {
-        if let Err(e) = check_content_type(content_type) {
-            self.error.get_or_insert(e);
-        }
-        self.body = Some((content_type.to_owned(), body.as_ref().to_vec()));
+        set_body(&mut self.body, &mut self.error, content_type, body.as_ref());
         self
     }
 

@@ -772,13 +772,7 @@ impl TransactionLayer {
                 if fired.terminated {
                     self.remove_server(decoded.slot);
                 }
-                fired
-                    .timeout
-                    .filter(|_| owner == Owner::TransactionUser)
-                    .map(|timer| TransactionTimeout {
-                        tx: TxRef::Server(id),
-                        timer,
-                    })
+                timeout_for_user(owner, fired.timeout, TxRef::Server(id))
             }
             Side::Client => {
                 let tx = self.clients.get_mut(decoded.slot, decoded.generation)?;
@@ -794,13 +788,7 @@ impl TransactionLayer {
                 if fired.terminated {
                     self.remove_client(decoded.slot);
                 }
-                fired
-                    .timeout
-                    .filter(|_| owner == Owner::TransactionUser)
-                    .map(|timer| TransactionTimeout {
-                        tx: TxRef::Client(id),
-                        timer,
-                    })
+                timeout_for_user(owner, fired.timeout, TxRef::Client(id))
             }
         }
     }
@@ -878,4 +866,15 @@ impl TransactionLayer {
             "client index size"
         );
     }
+}
+
+/// A fired timer's timeout, if the TU owns the transaction (the layer handles its own).
+fn timeout_for_user(
+    owner: Owner,
+    timeout: Option<TimerName>,
+    tx: TxRef,
+) -> Option<TransactionTimeout> {
+    timeout
+        .filter(|_| owner == Owner::TransactionUser)
+        .map(|timer| TransactionTimeout { tx, timer })
 }
