@@ -107,6 +107,35 @@ pub fn sipfrag_status(body: &[u8]) -> Option<u16> {
         .ok()
 }
 
+/// Sipfrag statuses of the NOTIFYs the platform received (a clean link delivers each once).
+pub fn platform_notify_statuses(sim: &Sim) -> Vec<u16> {
+    sim.ua_ref(PLATFORM)
+        .received
+        .iter()
+        .filter(|bytes| bytes.starts_with(b"NOTIFY "))
+        .filter_map(|bytes| {
+            let text = String::from_utf8_lossy(bytes);
+            let body = text.split("\r\n\r\n").nth(1)?.to_string();
+            sipfrag_status(body.as_bytes())
+        })
+        .collect()
+}
+
+/// Runs `flow` on a clean-link simulation with `config`; a flow error fails the test with its
+/// text.
+pub fn run_flow(config: Arc<Config>, flow: impl FnOnce(&mut Sim) -> Result<(), String>) -> Sim {
+    let mut sim = Sim::new(super::SimOptions::default().config(config));
+    if let Err(error) = flow(&mut sim) {
+        panic!("{error}");
+    }
+    sim
+}
+
+/// Where the first media command matching `wanted` stands among those the core emitted.
+pub fn media_command_position(sim: &Sim, wanted: impl Fn(&MediaCommand) -> bool) -> Option<usize> {
+    sim.media.iter().position(|(_, c)| wanted(c))
+}
+
 /// A call being transferred: the dialogs and what the platform has been NOTIFYed so far.
 pub struct Transfer {
     /// The carrier's dialog (leg A).
