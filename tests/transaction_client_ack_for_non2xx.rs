@@ -87,17 +87,7 @@ fn a_2xx_and_its_retransmissions_go_to_the_tu_which_acks_them() {
     let mut d = Driver::new();
     let branch = "z9hG4bK-hf0000-00000000000000c2";
     let call_id = "hf0000-00000000000000c2@handoff";
-    let tx = d
-        .layer
-        .send_request(
-            d.now,
-            addr(PLATFORM),
-            Method::Invite,
-            branch,
-            our_request("INVITE", branch, call_id, 1),
-        )
-        .unwrap();
-    d.drain();
+    let tx = d.send_our_invite(branch, call_id);
     let ok = response_to_ours(200, "OK", branch, call_id, Some("oktag"), 1, "INVITE");
     let sent = d.sent.len();
     assert_eq!(

@@ -88,17 +88,7 @@ fn a_cancelled_invite_without_final_times_out_with_the_cancel_guard() {
     let mut d = Driver::new();
     let branch = "z9hG4bK-hf0000-00000000000000d2";
     let call_id = "hf0000-00000000000000d2@handoff";
-    let tx = d
-        .layer
-        .send_request(
-            d.now,
-            addr(PLATFORM),
-            Method::Invite,
-            branch,
-            our_request("INVITE", branch, call_id, 1),
-        )
-        .unwrap();
-    d.drain();
+    let tx = d.send_our_invite(branch, call_id);
     d.response(
         PLATFORM,
         &response_to_ours(
@@ -152,17 +142,7 @@ fn a_final_before_any_provisional_makes_the_deferred_cancel_moot() {
     let mut d = Driver::new();
     let branch = "z9hG4bK-hf0000-00000000000000d4";
     let call_id = "hf0000-00000000000000d4@handoff";
-    let tx = d
-        .layer
-        .send_request(
-            d.now,
-            addr(PLATFORM),
-            Method::Invite,
-            branch,
-            our_request("INVITE", branch, call_id, 1),
-        )
-        .unwrap();
-    d.drain();
+    let tx = d.send_our_invite(branch, call_id);
     assert!(d.layer.cancel(d.now, tx));
     d.drain();
     let busy = response_to_ours(486, "Busy Here", branch, call_id, Some("b"), 1, "INVITE");

@@ -41,17 +41,7 @@ fn a_provisional_stops_timer_a() {
     let mut d = Driver::new();
     let branch = "z9hG4bK-hf0000-00000000000000a2";
     let call_id = "hf0000-0000000000000002@handoff";
-    let tx = d
-        .layer
-        .send_request(
-            d.now,
-            addr(PLATFORM),
-            Method::Invite,
-            branch,
-            our_request("INVITE", branch, call_id, 1),
-        )
-        .unwrap();
-    d.drain();
+    let tx = d.send_our_invite(branch, call_id);
     d.advance_to_ms(600);
     let action = d.response(
         PLATFORM,

@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 
 use handoff::config::SipTimers;
 use handoff::core::transaction::{
-    ClientAction, ServerAction, TransactionLayer, TransactionTimeout, TxOutput,
+    ClientAction, ClientTxId, ServerAction, TransactionLayer, TransactionTimeout, TxOutput,
 };
 use handoff::core::{Time, TimerToken, Transmit};
-use handoff::sip::Message;
+use handoff::sip::{Message, Method};
 
 pub const CARRIER: &str = "192.0.2.10:5060";
 pub const PLATFORM: &str = "198.51.100.20:5060";
@@ -40,6 +40,22 @@ impl Driver {
             timers: Vec::new(),
             timeouts: Vec::new(),
         }
+    }
+
+    /// Sends handoff's own INVITE (CSeq 1) to the platform and drains what it emits.
+    pub fn send_our_invite(&mut self, branch: &str, call_id: &str) -> ClientTxId {
+        let tx = self
+            .layer
+            .send_request(
+                self.now,
+                addr(PLATFORM),
+                Method::Invite,
+                branch,
+                our_request("INVITE", branch, call_id, 1),
+            )
+            .expect("a fresh branch is accepted");
+        self.drain();
+        tx
     }
 
     pub fn drain(&mut self) {
