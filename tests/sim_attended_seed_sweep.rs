@@ -2,12 +2,10 @@
 //! reordering), 2 to 4 shards, the two calls always on different shards. Any failure prints the
 //! seed; `HANDOFF_SEED=N cargo test --test sim_attended_seed_sweep` replays just that seed.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
 use handoff::core::ShardId;
 use handoff::sim::attended_flows;
 use handoff::sim::scenarios::FlowResult;
-use handoff::sim::{LinkProfile, Sim, SimOptions, SimRng};
+use handoff::sim::{LinkProfile, Sim, SimOptions, SimRng, flow_outcome};
 
 const SEEDS: u64 = 200;
 
@@ -76,18 +74,11 @@ fn run(seed: u64) -> Vec<String> {
             first, second,
             "the sweep must place the calls on two shards"
         );
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let Err(error) = flow_outcome(|| {
             let mut sim = Sim::new(options.clone());
             flow(&mut sim, first, second)
-        }));
-        let error = match outcome {
-            Ok(Ok(())) => continue,
-            Ok(Err(error)) => error,
-            Err(panic) => panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "panic".to_string()),
+        }) else {
+            continue;
         };
         failures.push(format!(
             "seed {seed} ({} shards, calls on {first:?}/{second:?}) flow {name}: {error}\n  replay: HANDOFF_SEED={seed} cargo test --test sim_attended_seed_sweep",

@@ -3,11 +3,9 @@
 //! `HANDOFF_SEED=N cargo test --test sim_seed_sweep` replays just that seed;
 //! `HANDOFF_SEEDS=N` sweeps seeds 1..=N instead of the default 300.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
 use handoff::core::dialog::Side;
 use handoff::sim::scenarios::{self, FlowResult};
-use handoff::sim::{LinkProfile, Sim, SimOptions, SimRng};
+use handoff::sim::{LinkProfile, Sim, SimOptions, SimRng, flow_outcome};
 
 const SEEDS: u64 = 300;
 
@@ -56,18 +54,11 @@ fn options(seed: u64) -> SimOptions {
 fn run(seed: u64) -> Vec<String> {
     let mut failures = Vec::new();
     for (name, flow) in FLOWS {
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let Err(error) = flow_outcome(|| {
             let mut sim = Sim::new(options(seed));
             flow(&mut sim)
-        }));
-        let error = match outcome {
-            Ok(Ok(())) => continue,
-            Ok(Err(error)) => error,
-            Err(panic) => panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "panic".to_string()),
+        }) else {
+            continue;
         };
         failures.push(format!(
             "seed {seed} ({:?}) flow {name}: {error}\n  replay: HANDOFF_SEED={seed} cargo test --test sim_seed_sweep",

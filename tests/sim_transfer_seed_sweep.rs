@@ -3,10 +3,8 @@
 //! jitter. Any failure prints the seed; `HANDOFF_SEED=N cargo test --test sim_transfer_seed_sweep`
 //! replays just that seed (add HANDOFF_SIM_TRACE=1 for the ladder).
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
 use handoff::sim::transfer_flows::FLOWS;
-use handoff::sim::{LinkProfile, Sim, SimOptions, SimRng};
+use handoff::sim::{LinkProfile, Sim, SimOptions, SimRng, flow_outcome};
 
 const SEEDS: u64 = 200;
 
@@ -30,18 +28,11 @@ fn options(seed: u64) -> SimOptions {
 fn run(seed: u64) -> Vec<String> {
     let mut failures = Vec::new();
     for (name, config, flow) in FLOWS {
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let Err(error) = flow_outcome(|| {
             let mut sim = Sim::new(options(seed).config(config()));
             flow(&mut sim)
-        }));
-        let error = match outcome {
-            Ok(Ok(())) => continue,
-            Ok(Err(error)) => error,
-            Err(panic) => panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "panic".to_string()),
+        }) else {
+            continue;
         };
         failures.push(format!(
             "seed {seed} ({:?}) flow {name}: {error}\n  replay: HANDOFF_SEED={seed} cargo test --test sim_transfer_seed_sweep",

@@ -110,6 +110,19 @@ fn trunk(name: &str, peer: &str, codecs: &[&str]) -> Trunk {
     }
 }
 
+/// Runs one flow of a seed sweep: its error, or a panic's message, becomes `Err` so the sweep
+/// can report the seed and go on.
+pub fn flow_outcome(flow: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(flow)) {
+        Ok(result) => result,
+        Err(panic) => Err(panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "panic".to_string())),
+    }
+}
+
 /// The simulation's standard config: carrier -> platform; platform -> partner for numbers
 /// starting 44; platform -> carrier otherwise.
 pub fn standard_config() -> Config {
