@@ -26,6 +26,9 @@ fn trunk() -> Trunk {
     Trunk {
         name: "carrier-a".to_owned(),
         peer: "192.0.2.10:5060".parse().expect("literal"),
+        sources: std::sync::Arc::new(handoff::sources::SourceSet::default()),
+        role: handoff::config::TrunkRole::Carrier,
+        carrier_refer: handoff::config::CarrierReferPolicy::Reject,
         transfer: TransferMethod::Refer,
         on_refer_failure: ReferFailurePolicy::Local,
         refer_domain: Some("carrier-a.example".to_owned()),

@@ -6,10 +6,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
+
+use crate::sources::{SourceRule, SourceSet};
 
 /// The embedded default config, compiled into the binary.
 pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
@@ -71,8 +74,15 @@ pub enum IoBackend {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trunk {
     pub name: String,
-    /// Requests for this trunk go here; requests FROM this ip:port belong to it.
+    /// Requests for this trunk go here.
     pub peer: SocketAddr,
+    /// Who may speak for this trunk (default: `peer` exactly). A leg keeps the set it was
+    /// created with.
+    pub sources: Arc<SourceSet>,
+    /// Carrier (PSTN side) or platform (the contact center): transfer rules key on it.
+    pub role: TrunkRole,
+    /// What a REFER from this trunk's legs gets, when the trunk is a carrier.
+    pub carrier_refer: CarrierReferPolicy,
     pub transfer: TransferMethod,
     pub on_refer_failure: ReferFailurePolicy,
     pub refer_domain: Option<String>,
@@ -83,6 +93,32 @@ pub struct Trunk {
     pub ringback_tone: RingbackTone,
     /// Extra headers added to REFERs (and fallback INVITEs) toward this trunk.
     pub headers: BTreeMap<String, String>,
+}
+
+/// Which side of the border a trunk is. Transfers are asked for by platform legs and carried out
+/// on carrier legs, whichever side placed the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TrunkRole {
+    Carrier,
+    Platform,
+}
+
+impl TrunkRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrunkRole::Carrier => "carrier",
+            TrunkRole::Platform => "platform",
+        }
+    }
+}
+
+/// A REFER sent by a carrier leg (take-back by the network).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CarrierReferPolicy {
+    /// 403 "REFER not accepted from this trunk", and an audit record.
+    Reject,
+    /// Passed to the bridged leg with the Refer-To host set to that leg's trunk `refer_domain`.
+    Relay,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,9 +162,22 @@ impl Config {
         self.trunks.iter().position(|t| t.name == name)
     }
 
-    /// The trunk whose peer is exactly this source address.
+    /// The trunk whose `sources` hold this address (validation keeps them disjoint).
     pub fn trunk_by_source(&self, from: SocketAddr) -> Option<usize> {
-        self.trunks.iter().position(|t| t.peer == from)
+        self.trunks.iter().position(|t| t.sources.contains(from))
+    }
+
+    /// Problems that do not stop handoff from running but that the operator should hear of
+    /// (`handoff check` prints them).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if !self.trunks.iter().any(|t| t.role == TrunkRole::Platform) {
+            warnings.push(
+                "no trunk has role = \"platform\": REFERs are only honoured from platform legs, so no transfer can happen"
+                    .to_owned(),
+            );
+        }
+        warnings
     }
 }
 
@@ -413,6 +462,9 @@ struct RawTrunk {
     transfer: Option<Spanned<String>>,
     on_refer_failure: Option<Spanned<String>>,
     refer_domain: Option<Spanned<String>>,
+    sources: Option<Spanned<Vec<Spanned<String>>>>,
+    role: Option<Spanned<String>>,
+    carrier_refer: Option<Spanned<String>>,
     country_code: Spanned<String>,
     codecs: Option<Spanned<Vec<Spanned<String>>>>,
     ringback: Option<Spanned<String>>,
@@ -514,6 +566,9 @@ const TRUNK_KEYS: &[&str] = &[
     "transfer",
     "on_refer_failure",
     "refer_domain",
+    "sources",
+    "role",
+    "carrier_refer",
     "country_code",
     "codecs",
     "ringback",
@@ -889,6 +944,50 @@ fn validate_trunk(raw: &RawTrunk, report: &mut Report<'_>) -> Trunk {
     let key = |field: &str| format!("trunk {name:?}: {field}");
     let peer =
         socket_addr(&raw.peer, &key("peer"), report).unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+    let sources = match raw.sources.as_ref() {
+        None => SourceSet::exactly(peer),
+        Some(list) => {
+            let mut rules = Vec::new();
+            for entry in list.get_ref() {
+                match SourceRule::parse(entry.get_ref()) {
+                    Ok(rule) => rules.push(rule),
+                    Err(error) => report.on(entry, format!("{}: {error}", key("sources"))),
+                }
+            }
+            if list.get_ref().is_empty() {
+                report.on(
+                    list,
+                    format!(
+                        "{}: empty; leave it out to accept the peer address only",
+                        key("sources")
+                    ),
+                );
+            }
+            SourceSet::new(rules)
+        }
+    };
+    let role = match raw.role.as_ref() {
+        None => TrunkRole::Carrier,
+        Some(v) => match v.get_ref().as_str() {
+            "carrier" => TrunkRole::Carrier,
+            "platform" => TrunkRole::Platform,
+            other => {
+                report.on(v, one_of(&key("role"), other, &["carrier", "platform"]));
+                TrunkRole::Carrier
+            }
+        },
+    };
+    let carrier_refer = match raw.carrier_refer.as_ref() {
+        None => CarrierReferPolicy::Reject,
+        Some(v) => match v.get_ref().as_str() {
+            "reject" => CarrierReferPolicy::Reject,
+            "relay" => CarrierReferPolicy::Relay,
+            other => {
+                report.on(v, one_of(&key("carrier_refer"), other, &["reject", "relay"]));
+                CarrierReferPolicy::Reject
+            }
+        },
+    };
     let transfer = match raw.transfer.as_ref() {
         None => TransferMethod::Refer,
         Some(v) => match v.get_ref().as_str() {
@@ -1021,6 +1120,9 @@ fn validate_trunk(raw: &RawTrunk, report: &mut Report<'_>) -> Trunk {
     Trunk {
         name,
         peer,
+        sources: Arc::new(sources),
+        role,
+        carrier_refer,
         transfer,
         on_refer_failure,
         refer_domain,
@@ -1107,6 +1209,23 @@ fn check_trunks_together(
                 format!(
                     "trunk {:?}: peer {} is also trunk {:?}'s peer; requests from it could not be told apart",
                     trunk.name, trunk.peer, trunks[first].name
+                ),
+            );
+        } else if let Some((first, (ours, theirs))) = earlier
+            .iter()
+            .enumerate()
+            .find_map(|(j, t)| trunk.sources.overlap(&t.sources).map(|pair| (j, pair)))
+        {
+            let at = raw_trunk.get_ref().sources.as_ref().map_or_else(
+                || raw_trunk.get_ref().peer.span().start,
+                |list| list.span().start,
+            );
+            let (line, _) = line_column(report.text, raw[first].get_ref().name.span().start);
+            report.at(
+                at,
+                format!(
+                    "trunk {:?}: source {ours} overlaps trunk {:?}'s source {theirs} (defined on line {line}); a source must belong to one trunk",
+                    trunk.name, trunks[first].name
                 ),
             );
         }

@@ -13,6 +13,7 @@ pub mod sdp;
 pub mod server;
 pub mod sim;
 pub mod sip;
+pub mod sources;
 pub mod transfer;
 
 pub use server::run;

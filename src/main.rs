@@ -83,6 +83,9 @@ fn main() -> anyhow::Result<ExitCode> {
         // Handled above, before the config is loaded: the demo writes its own.
         Some(Command::Demo) => Ok(ExitCode::FAILURE),
         Some(Command::Check) => {
+            for warning in config.warnings() {
+                eprintln!("warning: {warning}");
+            }
             println!(
                 "ok: {} trunks, {} routes",
                 config.trunks.len(),

@@ -23,6 +23,26 @@ pub struct TransferKey {
     pub outcome: TransferOutcome,
 }
 
+/// Why a datagram was dropped without an answer: it claimed to speak for a call or transaction
+/// that is not its own.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DropReason {
+    /// A response from another address than the one its request went to.
+    ResponseFromWrongSource,
+    /// An in-dialog request (or ACK, CANCEL, retransmission) from outside the leg's bound peer,
+    /// or with another remote tag than the leg's.
+    InDialogFromWrongPeer,
+}
+
+impl DropReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::ResponseFromWrongSource => "response_from_wrong_source",
+            DropReason::InDialogFromWrongPeer => "in_dialog_from_wrong_peer",
+        }
+    }
+}
+
 /// One shard's counters. Plain data: clone it to take a snapshot.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ShardMetrics {
@@ -40,6 +60,8 @@ pub struct ShardMetrics {
     pub rejects: BTreeMap<u16, u64>,
     /// Audit records that could not be written (the calls were not affected).
     pub audit_write_errors: u64,
+    /// Datagrams dropped unanswered, by reason.
+    pub dropped: BTreeMap<DropReason, u64>,
 }
 
 impl ShardMetrics {
@@ -95,6 +117,15 @@ impl ShardMetrics {
         *self.rejects.entry(status).or_default() += 1;
     }
 
+    pub fn dropped(&mut self, reason: DropReason) {
+        *self.dropped.entry(reason).or_default() += 1;
+    }
+
+    /// Datagrams dropped for `reason`.
+    pub fn dropped_count(&self, reason: DropReason) -> u64 {
+        self.dropped.get(&reason).copied().unwrap_or(0)
+    }
+
     pub fn audit_write_failed(&mut self) {
         self.audit_write_errors += 1;
     }
@@ -114,6 +145,7 @@ impl ShardMetrics {
         );
         add(&mut self.trunk_sessions_saved, &other.trunk_sessions_saved);
         add(&mut self.rejects, &other.rejects);
+        add(&mut self.dropped, &other.dropped);
         self.calls += other.calls;
         self.audit_write_errors += other.audit_write_errors;
     }
@@ -228,6 +260,19 @@ impl ShardMetrics {
         );
         for (code, count) in &self.rejects {
             let _ = writeln!(out, "handoff_rejects_total{{code=\"{code}\"}} {count}");
+        }
+        header(
+            &mut out,
+            "handoff_dropped_total",
+            "counter",
+            "Datagrams dropped unanswered because they spoke for a call or transaction not theirs.",
+        );
+        for (reason, count) in &self.dropped {
+            let _ = writeln!(
+                out,
+                "handoff_dropped_total{{reason=\"{}\"}} {count}",
+                reason.as_str()
+            );
         }
         header(
             &mut out,

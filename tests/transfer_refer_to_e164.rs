@@ -9,6 +9,9 @@ fn trunk(country_code: &str, refer_domain: Option<&str>, peer: &str) -> Trunk {
     Trunk {
         name: "x".to_owned(),
         peer: peer.parse().expect("literal address"),
+        sources: std::sync::Arc::new(handoff::sources::SourceSet::default()),
+        role: handoff::config::TrunkRole::Carrier,
+        carrier_refer: handoff::config::CarrierReferPolicy::Reject,
         transfer: TransferMethod::Refer,
         on_refer_failure: ReferFailurePolicy::Local,
         refer_domain: refer_domain.map(str::to_owned),

@@ -11,6 +11,9 @@ fn trunk() -> Trunk {
     Trunk {
         name: "x".to_owned(),
         peer: "192.0.2.10:5060".parse().expect("literal address"),
+        sources: std::sync::Arc::new(handoff::sources::SourceSet::default()),
+        role: handoff::config::TrunkRole::Carrier,
+        carrier_refer: handoff::config::CarrierReferPolicy::Reject,
         transfer: TransferMethod::Refer,
         on_refer_failure: ReferFailurePolicy::Local,
         refer_domain: Some("c.example".to_owned()),

@@ -40,6 +40,17 @@ use super::{CallEnd, CallRef, Event, MediaCommand, Output, Time, TimerToken, Tra
 use crate::sdp::{self, OriginState, RewritePlan, SdpError};
 use crate::sip::{self, HeaderName, Message, Method, RequestBuilder};
 
+/// Whom a request names, and whether it may speak for it ([`ShardCore::dialog_speaker`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Speaker {
+    /// No dialog of ours: the trunk rules decide.
+    NoDialog,
+    /// A leg's bound peer, with the leg's remote tag.
+    Leg,
+    /// Names a leg but is not its peer.
+    Stranger,
+}
+
 /// Methods handoff accepts (Allow).
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, NOTIFY, MESSAGE, REFER";
 /// Extensions handoff supports end to end (Supported).
@@ -349,25 +360,69 @@ impl ShardCore {
         });
     }
 
-    fn on_request(&mut self, now: Time, from: SocketAddr, request: &Message) {
-        let Some(trunk) = self.config.trunk_by_source(from) else {
-            if let ServerAction::New(tx) = self.txn.on_request(now, from, request) {
-                self.stats.rejected_unknown_source += 1;
-                let reason = routing::RouteError::UnknownSource(from).to_string();
-                self.reject(
-                    now,
-                    tx,
-                    from,
-                    request,
-                    Refusal::new(403, format!("Forbidden ({reason})")),
-                );
-            }
-            return;
+    /// Who a request speaks for: a leg of ours (named by the To tag we minted and the Call-ID),
+    /// and whether it may.
+    fn dialog_speaker(&self, from: SocketAddr, request: &Message) -> Speaker {
+        let Some(to_tag) = request.to().ok().and_then(|to| to.tag().map(str::to_string)) else {
+            return Speaker::NoDialog;
         };
+        let call_id = request.call_id().ok();
+        let leg = match self.dialogs.get(to_tag.as_str()) {
+            Some((seq, side)) => self.calls.get(seq).map(|call| call.leg(*side)),
+            None => self
+                .retired_dialogs
+                .get(to_tag.as_str())
+                .and_then(|seq| self.calls.get(seq))
+                .and_then(|call| call.transfer.as_ref())
+                .and_then(|transfer| transfer.retired_platform()),
+        };
+        let Some(leg) = leg.filter(|leg| call_id == Some(leg.dialog.call_id.as_str())) else {
+            return Speaker::NoDialog;
+        };
+        let from_tag = request.from().ok().and_then(|f| f.tag().map(str::to_string));
+        if leg.is_spoken_for_by(from, from_tag.as_deref()) {
+            Speaker::Leg
+        } else {
+            Speaker::Stranger
+        }
+    }
+
+    fn on_request(&mut self, now: Time, from: SocketAddr, request: &Message) {
+        // A request naming one of our dialogs speaks for that leg only if it comes from the leg's
+        // bound peer with the leg's remote tag; the live config's trunks do not matter (a reload
+        // never re-binds a leg). Anyone else is dropped unanswered: no 481 to a stranger.
+        let trunk = self.config.trunk_by_source(from);
+        match self.dialog_speaker(from, request) {
+            Speaker::Leg => {}
+            Speaker::Stranger => {
+                self.metrics
+                    .dropped(crate::metrics::DropReason::InDialogFromWrongPeer);
+                return;
+            }
+            Speaker::NoDialog if trunk.is_none() => {
+                if let ServerAction::New(tx) = self.txn.on_request(now, from, request) {
+                    self.stats.rejected_unknown_source += 1;
+                    let reason = routing::RouteError::UnknownSource(from).to_string();
+                    self.reject(
+                        now,
+                        tx,
+                        from,
+                        request,
+                        Refusal::new(403, format!("Forbidden ({reason})")),
+                    );
+                }
+                return;
+            }
+            Speaker::NoDialog => {}
+        }
         match self.txn.on_request(now, from, request) {
             ServerAction::New(tx) => self.on_new_request(now, from, trunk, tx, request),
             ServerAction::AckWithoutTransaction => self.on_ack(request),
             ServerAction::Cancel { invite } => self.on_cancel(now, invite),
+            ServerAction::WrongSource => {
+                self.metrics
+                    .dropped(crate::metrics::DropReason::InDialogFromWrongPeer);
+            }
             ServerAction::Unusable(fault) => {
                 self.stats.rejected_malformed += 1;
                 self.stats.requests_rejected += 1;
@@ -383,7 +438,7 @@ impl ShardCore {
         &mut self,
         now: Time,
         from: SocketAddr,
-        trunk: usize,
+        trunk: Option<usize>,
         tx: ServerTxId,
         request: &Message,
     ) {
@@ -396,7 +451,11 @@ impl ShardCore {
             .and_then(|to| to.tag().map(str::to_string));
         match (method, to_tag) {
             (_, Some(tag)) => self.on_in_dialog_request(now, from, tx, request, &tag),
-            (Method::Invite, None) => self.on_initial_invite(now, from, trunk, tx, request),
+            (Method::Invite, None) => match trunk {
+                Some(trunk) => self.on_initial_invite(now, from, trunk, tx, request),
+                // Only a leg's own peer gets here without a trunk, and never without a To tag.
+                None => self.reply(now, tx, request, 403, "Forbidden", &[]),
+            },
             (Method::Options, None) => {
                 self.stats.options_answered += 1;
                 let extra = [
@@ -669,6 +728,8 @@ impl ShardCore {
                 peer: from,
             },
             trunk: route.from_trunk,
+            role: a_trunk.role,
+            bound: a_trunk.sources.clone(),
             media_port: Some(a_port),
             remote_rtp: a_media.0,
             remote_rtcp: a_media.1,
@@ -692,6 +753,8 @@ impl ShardCore {
                 peer,
             },
             trunk: route.to_trunk,
+            role: b_trunk.role,
+            bound: b_trunk.sources.clone(),
             media_port: Some(b_port),
             remote_rtp: None,
             remote_rtcp: None,
@@ -1209,6 +1272,10 @@ impl ShardCore {
                 }
             }
             ClientAction::Stray => self.on_stray_response(response),
+            ClientAction::WrongSource => {
+                self.metrics
+                    .dropped(crate::metrics::DropReason::ResponseFromWrongSource);
+            }
             ClientAction::Absorbed => {}
         }
     }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use super::dialog::{Dialog, Side};
 use super::transaction::{ClientTxId, ServerTxId};
 use super::{CallRef, MediaLeg, Time, TimerToken};
-use crate::config::Config;
+use crate::config::{Config, TrunkRole};
+use crate::sources::SourceSet;
 use crate::sdp::{Direction, OriginState};
 
 /// Where the call is in its life.
@@ -37,8 +38,13 @@ pub struct Pending2xx {
 #[derive(Clone, Debug)]
 pub struct Leg {
     pub dialog: Dialog,
-    /// Index into the call's config trunks.
+    /// Index into the call's own config snapshot (`Call::config`), never the live config.
     pub trunk: usize,
+    /// The trunk's role when the leg was created: transfer rules ask it, not the leg's position.
+    pub role: TrunkRole,
+    /// Who may speak for this leg: its trunk's sources as they were when the leg was created
+    /// (a reload never re-binds an established leg).
+    pub bound: Arc<SourceSet>,
     /// Our even RTP port facing this leg's peer; `None` once released.
     pub media_port: Option<u16>,
     pub remote_rtp: Option<SocketAddr>,
@@ -55,6 +61,17 @@ pub struct Leg {
 }
 
 impl Leg {
+    /// A request from `from` naming this leg's dialog with remote tag `from_tag` speaks for the
+    /// leg: it comes from the bound peer and carries the tag the peer chose.
+    pub fn is_spoken_for_by(&self, from: SocketAddr, from_tag: Option<&str>) -> bool {
+        self.bound.contains(from)
+            && match (&self.dialog.remote_tag, from_tag) {
+                (Some(ours), Some(theirs)) => ours == theirs,
+                (Some(_), None) => false,
+                (None, _) => true,
+            }
+    }
+
     pub fn media(&self) -> MediaLeg {
         MediaLeg {
             local_port: self.media_port.unwrap_or(0),

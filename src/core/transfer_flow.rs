@@ -115,6 +115,11 @@ impl CallTransfer {
         &self.attempt
     }
 
+    /// The platform leg that leg C replaced, until it is ended.
+    pub fn retired_platform(&self) -> Option<&Leg> {
+        self.retired_platform.as_ref()
+    }
+
     fn swapped(&self) -> bool {
         self.retired_platform.is_some()
     }
@@ -961,6 +966,8 @@ impl ShardCore {
                 peer,
             },
             trunk: route.to_trunk,
+            role: trunk.role,
+            bound: trunk.sources.clone(),
             media_port: Some(port),
             remote_rtp: None,
             remote_rtcp: None,

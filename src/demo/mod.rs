@@ -76,6 +76,7 @@ ringback_tone = "us"
 
 [[trunk]]
 name = "platform"
+role = "platform"
 peer = "{platform}"
 transfer = "refer"
 country_code = "1"

@@ -32,7 +32,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::config::{
-    Config, IoBackend, ReferFailurePolicy, RingbackMode, RingbackTone, Route, SbcConfig, SipTimers,
+    CarrierReferPolicy, Config, IoBackend, TrunkRole, ReferFailurePolicy, RingbackMode, RingbackTone, Route, SbcConfig, SipTimers,
     TransferMethod, Trunk,
 };
 use crate::core::{Event, MediaCommand, Output, ShardCore, ShardId, Time};
@@ -99,6 +99,13 @@ fn trunk(name: &str, peer: &str, codecs: &[&str]) -> Trunk {
     Trunk {
         name: name.to_string(),
         peer: addr(peer),
+        sources: std::sync::Arc::new(crate::sources::SourceSet::exactly(addr(peer))),
+        role: if name == "platform" {
+            TrunkRole::Platform
+        } else {
+            TrunkRole::Carrier
+        },
+        carrier_refer: CarrierReferPolicy::Reject,
         transfer: TransferMethod::Refer,
         on_refer_failure: ReferFailurePolicy::Local,
         refer_domain: None,

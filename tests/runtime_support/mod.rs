@@ -104,6 +104,7 @@ codecs = [{codecs}]
 
 [[trunk]]
 name = "platform"
+role = "platform"
 peer = "{platform}"
 transfer = "refer"
 country_code = "1"

@@ -100,6 +100,7 @@ codecs = ["PCMU", "PCMA"]
 
 [[trunk]]
 name = "platform"
+role = "platform"
 peer = "{platform}"
 transfer = "refer"
 country_code = "1"

@@ -32,6 +32,9 @@ pub fn carrier_trunk(
     Trunk {
         name: "carrier-a".to_owned(),
         peer: "192.0.2.10:5060".parse().expect("literal address"),
+        sources: std::sync::Arc::new(handoff::sources::SourceSet::default()),
+        role: handoff::config::TrunkRole::Carrier,
+        carrier_refer: handoff::config::CarrierReferPolicy::Reject,
         transfer: method,
         on_refer_failure,
         refer_domain: Some("carrier-a.example".to_owned()),

@@ -131,6 +131,9 @@ pub enum ServerAction {
     /// No room for another transaction (16 M per shard): dropped unanswered; the client
     /// retransmits.
     Overloaded,
+    /// A retransmission, ACK or CANCEL naming a live transaction, from an address that is not the
+    /// transaction's peer: ignored, nothing sent (only the peer speaks for its transaction).
+    WrongSource,
 }
 
 /// What a received response means for the TU.
@@ -157,6 +160,9 @@ pub enum ClientAction {
     Absorbed,
     /// Matches no transaction (late, or not ours). A 2xx to an INVITE here may need ACK + BYE.
     Stray,
+    /// Matches a live transaction but comes from another address than the one the request was
+    /// sent to: dropped, the transaction is untouched (a forged 200 must not answer a call).
+    WrongSource,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -393,6 +399,9 @@ impl TransactionLayer {
 
         // 1. Retransmission (or ACK) of an existing transaction.
         if let Some(slot) = self.match_server(&facts, facts.method) {
+            if self.server_peer_of_slot(slot).is_some_and(|peer| peer != from) {
+                return ServerAction::WrongSource;
+            }
             return self.on_matched_request(now, slot, &facts);
         }
         if is_ack {
@@ -484,6 +493,14 @@ impl TransactionLayer {
         }
     }
 
+    fn server_peer_of_slot(&self, slot: u32) -> Option<SocketAddr> {
+        self.servers
+            .slots
+            .get(slot as usize)
+            .and_then(|s| s.1.as_ref())
+            .map(|tx| tx.peer)
+    }
+
     fn on_matched_request(&mut self, now: Time, slot: u32, facts: &RequestFacts) -> ServerAction {
         let Some(tx) = self
             .servers
@@ -524,6 +541,9 @@ impl TransactionLayer {
         else {
             return ServerAction::CancelUnmatched;
         };
+        if invite_tx.peer != from {
+            return ServerAction::WrongSource;
+        }
         let invite_id = ServerTxId {
             slot: invite_slot,
             generation: *generation,
@@ -706,8 +726,8 @@ impl TransactionLayer {
     }
 
     /// A parsed response arrived. Matched by top Via branch + CSeq method (RFC 3261 17.1.3).
+    /// Only the address the request went to may answer it ([`ClientAction::WrongSource`]).
     pub fn on_response(&mut self, now: Time, from: SocketAddr, response: &Message) -> ClientAction {
-        let _ = from;
         let Ok(facts) = ResponseFacts::of(response) else {
             return ClientAction::Stray;
         };
@@ -718,6 +738,9 @@ impl TransactionLayer {
         let Some((generation, Some(tx))) = self.clients.slots.get_mut(slot as usize) else {
             return ClientAction::Stray;
         };
+        if tx.peer != from {
+            return ClientAction::WrongSource;
+        }
         let id = ClientTxId {
             slot,
             generation: *generation,
