@@ -983,7 +983,10 @@ fn validate_trunk(raw: &RawTrunk, report: &mut Report<'_>) -> Trunk {
             "reject" => CarrierReferPolicy::Reject,
             "relay" => CarrierReferPolicy::Relay,
             other => {
-                report.on(v, one_of(&key("carrier_refer"), other, &["reject", "relay"]));
+                report.on(
+                    v,
+                    one_of(&key("carrier_refer"), other, &["reject", "relay"]),
+                );
                 CarrierReferPolicy::Reject
             }
         },

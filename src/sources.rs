@@ -21,7 +21,9 @@ pub enum SourceRule {
 /// Why a `sources` entry could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SourceRuleError {
-    #[error("{0:?} is not an IP, ip:port or CIDR (e.g. \"192.0.2.10\", \"192.0.2.10:5060\", \"192.0.2.0/24\")")]
+    #[error(
+        "{0:?} is not an IP, ip:port or CIDR (e.g. \"192.0.2.10\", \"192.0.2.10:5060\", \"192.0.2.0/24\")"
+    )]
     Unreadable(String),
     #[error("{0:?}: prefix length {1} is longer than the address ({2} bits)")]
     PrefixTooLong(String, u8, u8),
@@ -53,9 +55,7 @@ fn masked(ip: IpAddr, prefix: u8) -> u128 {
 /// IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) compare as their IPv4 address.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or(IpAddr::V6(v6), IpAddr::V4),
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
     }
 }
@@ -74,7 +74,11 @@ impl SourceRule {
             let network = canonical(network);
             let width = bits(network);
             if prefix > width {
-                return Err(SourceRuleError::PrefixTooLong(text.to_owned(), prefix, width));
+                return Err(SourceRuleError::PrefixTooLong(
+                    text.to_owned(),
+                    prefix,
+                    width,
+                ));
             }
             return Ok(SourceRule::Network { network, prefix });
         }
@@ -87,7 +91,10 @@ impl SourceRule {
         }
         match text.parse::<SocketAddr>() {
             Ok(addr) if addr.port() == 0 => Err(SourceRuleError::PortZero(text.to_owned())),
-            Ok(addr) => Ok(SourceRule::Exact(SocketAddr::new(canonical(addr.ip()), addr.port()))),
+            Ok(addr) => Ok(SourceRule::Exact(SocketAddr::new(
+                canonical(addr.ip()),
+                addr.port(),
+            ))),
             Err(_) => Err(SourceRuleError::Unreadable(text.to_owned())),
         }
     }
@@ -167,13 +174,9 @@ impl SourceSet {
 
     /// The first pair of rules (ours, theirs) that some address matches.
     pub fn overlap(&self, other: &SourceSet) -> Option<(SourceRule, SourceRule)> {
-        self.rules.iter().find_map(|a| {
-            other
-                .rules
-                .iter()
-                .find(|b| a.overlaps(b))
-                .map(|b| (*a, *b))
-        })
+        self.rules
+            .iter()
+            .find_map(|a| other.rules.iter().find(|b| a.overlaps(b)).map(|b| (*a, *b)))
     }
 }
 

@@ -73,3 +73,20 @@ fn config_may_come_before_the_subcommand() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(text(&output.stdout), "ok: 2 trunks, 2 routes\n");
 }
+
+#[test]
+fn a_config_without_a_platform_trunk_is_valid_with_a_warning() {
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    write!(
+        file,
+        "[[trunk]]\nname = \"a\"\npeer = \"10.0.0.1:5060\"\ncountry_code = \"1\"\n\n[[trunk]]\nname = \"b\"\npeer = \"10.0.0.2:5060\"\ncountry_code = \"1\"\n"
+    )
+    .expect("write");
+    let path = file.path().to_str().expect("utf-8 path");
+    let output = handoff(&["check", "--config", path]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stderr),
+        "warning: no trunk has role = \"platform\": REFERs are only honoured from platform legs, so no transfer can happen\n"
+    );
+}

@@ -363,7 +363,11 @@ impl ShardCore {
     /// Who a request speaks for: a leg of ours (named by the To tag we minted and the Call-ID),
     /// and whether it may.
     fn dialog_speaker(&self, from: SocketAddr, request: &Message) -> Speaker {
-        let Some(to_tag) = request.to().ok().and_then(|to| to.tag().map(str::to_string)) else {
+        let Some(to_tag) = request
+            .to()
+            .ok()
+            .and_then(|to| to.tag().map(str::to_string))
+        else {
             return Speaker::NoDialog;
         };
         let call_id = request.call_id().ok();
@@ -379,7 +383,10 @@ impl ShardCore {
         let Some(leg) = leg.filter(|leg| call_id == Some(leg.dialog.call_id.as_str())) else {
             return Speaker::NoDialog;
         };
-        let from_tag = request.from().ok().and_then(|f| f.tag().map(str::to_string));
+        let from_tag = request
+            .from()
+            .ok()
+            .and_then(|f| f.tag().map(str::to_string));
         if leg.is_spoken_for_by(from, from_tag.as_deref()) {
             Speaker::Leg
         } else {

@@ -8,8 +8,8 @@ use super::dialog::{Dialog, Side};
 use super::transaction::{ClientTxId, ServerTxId};
 use super::{CallRef, MediaLeg, Time, TimerToken};
 use crate::config::{Config, TrunkRole};
-use crate::sources::SourceSet;
 use crate::sdp::{Direction, OriginState};
+use crate::sources::SourceSet;
 
 /// Where the call is in its life.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

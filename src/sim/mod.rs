@@ -20,6 +20,7 @@ pub mod core_fuzz;
 mod net;
 pub mod scenarios;
 pub mod transfer_flows;
+pub mod trust_flows;
 mod ua;
 
 pub use net::{LinkProfile, Network, SimEvent, SimRng, reuseport_shard};
@@ -32,8 +33,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::config::{
-    CarrierReferPolicy, Config, IoBackend, TrunkRole, ReferFailurePolicy, RingbackMode, RingbackTone, Route, SbcConfig, SipTimers,
-    TransferMethod, Trunk,
+    CarrierReferPolicy, Config, IoBackend, ReferFailurePolicy, RingbackMode, RingbackTone, Route,
+    SbcConfig, SipTimers, TransferMethod, Trunk, TrunkRole,
 };
 use crate::core::{Event, MediaCommand, Output, ShardCore, ShardId, Time};
 

@@ -399,7 +399,10 @@ impl TransactionLayer {
 
         // 1. Retransmission (or ACK) of an existing transaction.
         if let Some(slot) = self.match_server(&facts, facts.method) {
-            if self.server_peer_of_slot(slot).is_some_and(|peer| peer != from) {
+            if self
+                .server_peer_of_slot(slot)
+                .is_some_and(|peer| peer != from)
+            {
                 return ServerAction::WrongSource;
             }
             return self.on_matched_request(now, slot, &facts);
