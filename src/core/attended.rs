@@ -1074,10 +1074,12 @@ impl ShardCore {
     /// An attended REFER failed and the trunk falls back to a local join: take over its
     /// attempt (already in `AwaitingLocalJoin`) and join the customer's leg with the leg
     /// bridged to the REFER's Replaces.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn adopt_local_join(
         &mut self,
         now: Time,
         seq: u64,
+        customer: Side,
         attempt: TransferAttempt,
         refer_tx: ServerTxId,
         refer_request: &[u8],
@@ -1098,7 +1100,7 @@ impl ShardCore {
             join,
             KeptJoin {
                 call: seq,
-                customer: Side::A,
+                customer,
                 peer_shard,
                 refer_tx,
                 attempt,

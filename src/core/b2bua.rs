@@ -28,7 +28,7 @@
 
 use std::net::SocketAddr;
 
-use super::attended::{AttendedStep, DialogRewrites, Resume};
+use super::attended::{AttendedStep, DialogRewrite, DialogRewrites, Resume};
 use super::call::{Call, CallState, InitialInvite, Leg, Pending2xx, call_codecs};
 use super::dialog::{Dialog, Side};
 use super::routing;
@@ -948,9 +948,21 @@ impl ShardCore {
         let resume = Resume::InDialog {
             to_tag: to_tag.to_string(),
         };
-        let Some(rewrites) = self.dialog_rewrites(now, from, tx, request, resume) else {
+        let Some(mut rewrites) = self.dialog_rewrites(now, from, tx, request, resume) else {
             return;
         };
+        // A carrier's REFER relayed by policy names the target in the platform trunk's domain.
+        if method == Method::Refer
+            && let Some((original, rewritten)) = self.carrier_refer_to(seq, side, request)
+        {
+            for name in ["Refer-To", "r"] {
+                rewrites.0.push(DialogRewrite {
+                    name: name.to_string(),
+                    original: original.clone(),
+                    rewritten: rewritten.clone(),
+                });
+            }
+        }
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
         };

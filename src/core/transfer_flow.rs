@@ -27,14 +27,15 @@ use super::routing;
 use super::shard::{ClientPurpose, CoreTimer, ShardCore};
 use super::transaction::{ClientTxId, ServerTxId};
 use super::{Event, MediaCommand, MediaSide, Output, Time};
+use crate::config::{CarrierReferPolicy, TransferMethod, TrunkRole};
 use crate::media::g711::G711Law;
 use crate::numbering::E164;
 use crate::sdp::{self, Direction, OriginState, RewritePlan};
 use crate::sip::{HeaderName, Message, Method, RequestBuilder};
 use crate::transfer::notify::{self, SIPFRAG_CONTENT_TYPE};
 use crate::transfer::{
-    PlatformReferTo, TransferAction, TransferAttempt, TransferOutcome, TransferRequest,
-    TransferSettings,
+    PlatformReferTo, TransferAction, TransferAttempt, TransferKind, TransferOutcome,
+    TransferRecord, TransferRequest, TransferSettings,
 };
 
 /// Client transactions a transfer sends.
@@ -76,6 +77,9 @@ pub(super) struct TranslatedDialogs {
 #[derive(Debug)]
 pub struct CallTransfer {
     attempt: TransferAttempt,
+    /// The customer's leg, toward the carrier, that the transfer hands off (A on an inbound call,
+    /// B on a dialer call). The other position holds the platform leg (later leg C).
+    carrier: Side,
     /// The platform's REFER (server transaction) and its bytes, to answer it.
     refer: ServerTxId,
     refer_request: Vec<u8>,
@@ -118,6 +122,16 @@ impl CallTransfer {
     /// The platform leg that leg C replaced, until it is ended.
     pub fn retired_platform(&self) -> Option<&Leg> {
         self.retired_platform.as_ref()
+    }
+
+    /// The position of the carrier (customer) leg.
+    pub fn carrier_side(&self) -> Side {
+        self.carrier
+    }
+
+    /// The position of the platform leg (leg C once it took the platform's place).
+    pub fn platform_side(&self) -> Side {
+        self.carrier.other()
     }
 
     fn swapped(&self) -> bool {
@@ -264,6 +278,22 @@ fn peer_media(body: &[u8], advertise: std::net::IpAddr) -> Option<PeerMedia> {
     })
 }
 
+/// The relay's name for a leg's position.
+pub(super) fn media_side(side: Side) -> MediaSide {
+    match side {
+        Side::A => MediaSide::A,
+        Side::B => MediaSide::B,
+    }
+}
+
+/// `(a, b)` from values for the carrier's and the platform's positions.
+fn by_position<T>(carrier: Side, for_carrier: T, for_platform: T) -> (T, T) {
+    match carrier {
+        Side::A => (for_carrier, for_platform),
+        Side::B => (for_platform, for_carrier),
+    }
+}
+
 fn law_of(codec: Option<&str>) -> Option<G711Law> {
     codec.and_then(G711Law::from_name)
 }
@@ -286,14 +316,15 @@ impl ShardCore {
             return false;
         };
         let active = call.transfer.as_ref().is_some_and(|t| t.is_active());
+        let from_carrier = call.transfer.as_ref().map(|t| t.carrier == side);
         match (method, side) {
             (Method::Bye, _) if active && !call.is_ended() => {
                 self.reply(now, tx, request, 200, "OK", &[]);
                 self.transfer_bye(now, seq, side);
                 true
             }
-            (Method::Notify, Side::A)
-                if call.transfer.is_some()
+            (Method::Notify, _)
+                if from_carrier == Some(true)
                     && header_value(request, &["Event", "o"])
                         .is_some_and(|e| e.to_ascii_lowercase().starts_with("refer")) =>
             {
@@ -306,9 +337,19 @@ impl ShardCore {
                 }
                 true
             }
-            (Method::Refer, Side::B) => {
+            (Method::Refer, _) => {
                 if call.is_ended() || call.state != super::call::CallState::Established {
                     return false;
+                }
+                // Roles, not positions: a platform leg asks, the carrier leg bridged to it is
+                // transferred. Anything else is refused here (see `refer_by_role`).
+                let (asker, bridged) = (call.leg(side).role, call.leg(side.other()).role);
+                if !(asker == TrunkRole::Platform && bridged == TrunkRole::Carrier) {
+                    return self.refer_not_from_platform(now, tx, seq, side, request);
+                }
+                if active && call.transfer.as_ref().is_some_and(|t| t.carrier == side) {
+                    self.reply(now, tx, request, 491, "Request Pending", &[]);
+                    return true;
                 }
                 let Some(value) = header_value(request, &["Refer-To", "r"]) else {
                     self.reply(now, tx, request, 400, "Bad Request (no Refer-To)", &[]);
@@ -342,7 +383,7 @@ impl ShardCore {
                 let in_order = self
                     .calls
                     .get_mut(&seq)
-                    .is_some_and(|c| c.b.dialog.accept_remote_cseq(cseq));
+                    .is_some_and(|c| c.leg_mut(side).dialog.accept_remote_cseq(cseq));
                 if !in_order {
                     self.reply(
                         now,
@@ -358,11 +399,92 @@ impl ShardCore {
                     self.reply(now, tx, request, 491, "Request Pending", &[]);
                     return true;
                 }
-                self.start_transfer(now, tx, seq, request, refer_to, translated);
+                self.start_transfer(now, tx, seq, side.other(), request, refer_to, translated);
                 true
             }
             _ => false,
         }
+    }
+
+    /// A REFER from a leg that is not a platform leg bridged to a carrier leg. A carrier's REFER
+    /// follows its trunk's `carrier_refer` (reject: 403 here; relay: `false`, the B2BUA relays it
+    /// with [`ShardCore::carrier_refer_to`]'s Refer-To); between legs of one role it gets 403.
+    /// Either way the attempt is on record. `true` when answered here.
+    fn refer_not_from_platform(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        seq: u64,
+        side: Side,
+        request: &Message,
+    ) -> bool {
+        let Some(call) = self.calls.get(&seq) else {
+            return false;
+        };
+        let (asker, bridged) = (call.leg(side), call.leg(side.other()));
+        let trunk = call.config.trunks.get(asker.trunk);
+        let relay = asker.role == TrunkRole::Carrier
+            && bridged.role == TrunkRole::Platform
+            && trunk.is_some_and(|t| t.carrier_refer == CarrierReferPolicy::Relay);
+        let target = header_value(request, &["Refer-To", "r"]).unwrap_or_default();
+        let record = TransferRecord {
+            record_type: "transfer",
+            ts: self.wall_clock.rfc3339_at(now),
+            conversation: call.conversation.clone(),
+            trunk: trunk.map(|t| t.name.clone()).unwrap_or_default(),
+            kind: TransferKind::CarrierInitiated,
+            method: TransferMethod::Refer,
+            target,
+            target_e164: None,
+            outcome: if relay {
+                TransferOutcome::Relayed
+            } else {
+                TransferOutcome::Failed
+            },
+            refer_status: (!relay).then_some(403),
+            notify_status: None,
+            fallback_status: None,
+            reason: match (relay, asker.role == bridged.role) {
+                (true, _) => "relayed_to_platform",
+                (false, true) => "refer_between_same_role_trunks",
+                (false, false) => "carrier_refer_rejected",
+            }
+            .to_owned(),
+            duration_ms: 0,
+        };
+        self.event(Event::Transfer(Box::new(record)));
+        if relay {
+            return false;
+        }
+        self.reply(
+            now,
+            tx,
+            request,
+            403,
+            "Forbidden (REFER not accepted from this trunk)",
+            &[],
+        );
+        true
+    }
+
+    /// The Refer-To a carrier's relayed REFER carries to the platform leg bridged to it: the
+    /// same target at that leg's trunk `refer_domain`. `None` when the REFER is not one to relay.
+    pub(super) fn carrier_refer_to(
+        &self,
+        seq: u64,
+        side: Side,
+        request: &Message,
+    ) -> Option<(String, String)> {
+        let call = self.calls.get(&seq)?;
+        let (asker, bridged) = (call.leg(side), call.leg(side.other()));
+        if asker.role != TrunkRole::Carrier || bridged.role != TrunkRole::Platform {
+            return None;
+        }
+        let value = header_value(request, &["Refer-To", "r"])?;
+        let trunk = call.config.trunks.get(bridged.trunk)?;
+        let refer_to = PlatformReferTo::parse(&value).ok()?;
+        let rewritten = crate::transfer::refer_to::carrier_refer_to(&refer_to, trunk, None).ok()?;
+        Some((value, format!("<{}>", rewritten.uri)))
     }
 
     /// A request in a retired platform leg (after a local transfer). `true` when answered.
@@ -397,11 +519,13 @@ impl ShardCore {
 
     /// `translated`: what an attended REFER names, already translated for the carrier (see
     /// attended.rs); empty for a blind REFER.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn start_transfer(
         &mut self,
         now: Time,
         tx: ServerTxId,
         seq: u64,
+        carrier_side: Side,
         request: &Message,
         refer_to: PlatformReferTo,
         translated: TranslatedDialogs,
@@ -411,7 +535,7 @@ impl ShardCore {
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
         };
-        let Some(carrier) = call.config.trunks.get(call.a.trunk) else {
+        let Some(carrier) = call.config.trunks.get(call.leg(carrier_side).trunk) else {
             return;
         };
         let settings = TransferSettings::for_trunk(carrier, call.config.sbc.refer_timeout_ms);
@@ -431,6 +555,7 @@ impl ShardCore {
         let attempt = TransferAttempt::start(now, transfer_request, settings);
         call.transfer = Some(Box::new(CallTransfer {
             attempt,
+            carrier: carrier_side,
             refer: tx,
             refer_request: request.as_bytes().to_vec(),
             no_subscription,
@@ -453,41 +578,38 @@ impl ShardCore {
             return;
         };
         let swapped = transfer.swapped();
-        match side {
-            Side::A => transfer.attempt.on_bye_from_carrier(now),
-            Side::B if !swapped => {
-                transfer.platform_gone = true;
-                transfer.attempt.on_transferor_bye(now);
-            }
-            // Leg C (in B's place) hung up: the call ends as any call would.
-            Side::B => {}
+        let carrier = transfer.carrier;
+        let from_carrier = side == carrier;
+        if from_carrier {
+            transfer.attempt.on_bye_from_carrier(now);
+        } else if !swapped {
+            transfer.platform_gone = true;
+            transfer.attempt.on_transferor_bye(now);
         }
+        // Else leg C (in the platform's place) hung up: the call ends as any call would.
         self.drive_transfer(now, seq);
         if self.calls.get(&seq).is_none_or(|c| c.is_ended()) {
             return;
         }
-        match side {
-            Side::A => {
-                if swapped {
-                    self.send_bye(now, seq, Side::B);
-                }
-                let handed_off = self
-                    .calls
-                    .get(&seq)
-                    .and_then(|c| c.transfer.as_ref())
-                    .is_some_and(|t| t.outcome == Some(TransferOutcome::HandedOff));
-                let reason = if handed_off {
-                    "handed_off"
-                } else {
-                    "bye_from_a"
-                };
-                self.end_call(now, seq, reason, None);
+        let positional = if side == Side::A {
+            "bye_from_a"
+        } else {
+            "bye_from_b"
+        };
+        if from_carrier {
+            if swapped {
+                self.send_bye(now, seq, carrier.other());
             }
-            Side::B if swapped => {
-                self.send_bye(now, seq, Side::A);
-                self.end_call(now, seq, "bye_from_b", None);
-            }
-            Side::B => {}
+            let handed_off = self
+                .calls
+                .get(&seq)
+                .and_then(|c| c.transfer.as_ref())
+                .is_some_and(|t| t.outcome == Some(TransferOutcome::HandedOff));
+            let reason = if handed_off { "handed_off" } else { positional };
+            self.end_call(now, seq, reason, None);
+        } else if swapped {
+            self.send_bye(now, seq, carrier);
+            self.end_call(now, seq, positional, None);
         }
     }
 
@@ -549,16 +671,23 @@ impl ShardCore {
     pub(super) fn reack_transfer(&mut self, seq: u64, what: TransferTx, response: &Message) {
         let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
         match what {
-            TransferTx::CustomerReinvite => self.send_ack(seq, Side::A, cseq),
+            TransferTx::CustomerReinvite => {
+                if let Some(carrier) = self.call_transfer(seq).map(|t| t.carrier) {
+                    self.send_ack(seq, carrier, cseq);
+                }
+            }
             TransferTx::FallbackInvite => {
                 let branch = self.ids.branch();
                 let via = self.via(Some(seq), &branch);
                 let Some(call) = self.calls.get_mut(&seq) else {
                     return;
                 };
+                let Some(platform) = call.transfer.as_ref().map(|t| t.platform_side()) else {
+                    return;
+                };
                 let leg = match call.transfer.as_mut().and_then(|t| t.fallback.as_mut()) {
                     Some(fallback) => &mut fallback.leg,
-                    None => &mut call.b,
+                    None => call.leg_mut(platform),
                 };
                 let (to, ack) = (leg.dialog.peer, build_ack(leg, &via, cseq));
                 self.transmit(to, ack);
@@ -713,6 +842,10 @@ impl ShardCore {
                 let Some(call) = self.calls.get_mut(&seq) else {
                     return;
                 };
+                let Some(carrier) = call.transfer.as_ref().map(|t| t.carrier) else {
+                    return;
+                };
+                let customer_media = call.leg(carrier).media();
                 let Some(transfer) = call.transfer.as_deref_mut() else {
                     return;
                 };
@@ -720,8 +853,9 @@ impl ShardCore {
                     return;
                 };
                 transfer.early_media = true;
-                let (b, law_b) = (fallback.leg.media(), fallback.law);
-                let (a, law_a) = (call.a.media(), Some(transfer.customer_law));
+                let (a, b) = by_position(carrier, customer_media, fallback.leg.media());
+                let (law_a, law_b) =
+                    by_position(carrier, Some(transfer.customer_law), fallback.law);
                 let id = call.id;
                 self.media(MediaCommand::Update { call: id, a, b });
                 self.media(MediaCommand::SetLaws {
@@ -739,6 +873,7 @@ impl ShardCore {
                     self.adopt_local_join(
                         now,
                         seq,
+                        transfer.carrier,
                         transfer.attempt,
                         transfer.refer,
                         &transfer.refer_request,
@@ -750,10 +885,13 @@ impl ShardCore {
                 let Some(call) = self.calls.get(&seq) else {
                     return;
                 };
+                let Some(carrier) = call.transfer.as_ref().map(|t| t.carrier) else {
+                    return;
+                };
                 let tone = call
                     .config
                     .trunks
-                    .get(call.a.trunk)
+                    .get(call.leg(carrier).trunk)
                     .map(|t| t.ringback_tone)
                     .unwrap_or(crate::config::RingbackTone::Us);
                 let law = call
@@ -763,7 +901,7 @@ impl ShardCore {
                 let id = call.id;
                 self.media(MediaCommand::StartRingback {
                     call: id,
-                    toward: MediaSide::A,
+                    toward: media_side(carrier),
                     tone,
                     law,
                 });
@@ -779,7 +917,9 @@ impl ShardCore {
             // Attended only (attended.rs).
             TransferAction::TearDownReplacedPlatformLeg => {}
             TransferAction::ReleaseCustomerLeg => {
-                self.send_bye(now, seq, Side::A);
+                if let Some(carrier) = self.call_transfer(seq).map(|t| t.carrier) {
+                    self.send_bye(now, seq, carrier);
+                }
                 if let Some(transfer) = self.call_transfer(seq) {
                     transfer.release_customer = true;
                 }
@@ -839,8 +979,9 @@ impl ShardCore {
         let via = self.via(Some(seq), &branch);
         let contact = self.contact(Some(seq));
         let call = self.calls.get_mut(&seq)?;
+        let carrier = call.transfer.as_ref()?.carrier;
         let target = match leg {
-            TransferLeg::Customer => &mut call.a,
+            TransferLeg::Customer => call.leg_mut(carrier),
             TransferLeg::Platform => {
                 match call
                     .transfer
@@ -848,7 +989,7 @@ impl ShardCore {
                     .and_then(|t| t.retired_platform.as_mut())
                 {
                     Some(retired) => retired,
-                    None => &mut call.b,
+                    None => call.leg_mut(carrier.other()),
                 }
             }
             TransferLeg::Fallback => &mut call.transfer.as_mut()?.fallback.as_mut()?.leg,
@@ -885,7 +1026,8 @@ impl ShardCore {
                 );
             }
         } else if !already_gone {
-            self.send_bye(now, seq, Side::B);
+            let platform = transfer.platform_side();
+            self.send_bye(now, seq, platform);
         }
     }
 
@@ -900,13 +1042,16 @@ impl ShardCore {
         target_e164: Option<&E164>,
     ) -> Result<(), u16> {
         let call = self.calls.get(&seq).ok_or(500u16)?;
+        let carrier = call.transfer.as_ref().ok_or(500u16)?.carrier;
         let config = call.config.clone();
         let user = target_e164
             .map(|n| n.as_str().to_string())
             .unwrap_or_else(|| target.to_string());
-        let route = routing::route_call(&config, call.b.trunk, &user).map_err(|_| 404u16)?;
+        let route = routing::route_call(&config, call.leg(carrier.other()).trunk, &user)
+            .map_err(|_| 404u16)?;
         let trunk = config.trunks.get(route.to_trunk).ok_or(404u16)?;
-        let customer = uri_user(&call.a.dialog.remote_party).unwrap_or_else(|| "anonymous".into());
+        let customer =
+            uri_user(&call.leg(carrier).dialog.remote_party).unwrap_or_else(|| "anonymous".into());
         let port = self.pool.allocate().ok_or(503u16)?;
         let advertise = config.sbc.advertise;
         let tag = self.ids.tag();
@@ -1127,25 +1272,35 @@ impl ShardCore {
         let Some(fallback) = transfer.fallback.take() else {
             return;
         };
-        let mut old_b = std::mem::replace(&mut call.b, fallback.leg);
+        let (carrier, platform) = (transfer.carrier, transfer.platform_side());
+        // Disjoint borrows of the two positions while the transfer is borrowed.
+        let (customer_leg, platform_leg) = match carrier {
+            Side::A => (&call.a, &mut call.b),
+            Side::B => (&call.b, &mut call.a),
+        };
+        let mut old_b = std::mem::replace(platform_leg, fallback.leg);
         let old_port = old_b.media_port.take();
         old_b.pending_2xx = None;
         let (old_tag, new_tag) = (
             old_b.dialog.local_tag.clone(),
-            call.b.dialog.local_tag.clone(),
+            platform_leg.dialog.local_tag.clone(),
         );
         let on_hold =
-            old_b.direction != Direction::SendRecv || call.a.direction != Direction::SendRecv;
+            old_b.direction != Direction::SendRecv || customer_leg.direction != Direction::SendRecv;
         let keep_retired = !transfer.platform_gone;
         let old_trunk = old_b.trunk;
         transfer.retired_platform = Some(old_b);
         transfer.early_media = false;
         transfer.bridged_law = fallback.law;
-        let law_a = law_of(call.audio_codec.as_deref());
+        let law_customer = law_of(call.audio_codec.as_deref());
         let law_c = fallback.law;
         let trunks = &call.config.trunks;
-        let a_codecs = trunks.get(call.a.trunk).map(|t| t.codecs.clone());
-        let c_codecs = trunks.get(call.b.trunk).map(|t| t.codecs.clone());
+        let a_codecs = trunks
+            .get(call.leg(carrier).trunk)
+            .map(|t| t.codecs.clone());
+        let c_codecs = trunks
+            .get(call.leg(platform).trunk)
+            .map(|t| t.codecs.clone());
         call.codecs = call_codecs(&a_codecs.unwrap_or_default(), &c_codecs.unwrap_or_default())
             .unwrap_or_else(|| vec!["PCMU".to_string(), "PCMA".to_string()]);
         let (id, a, b) = (call.id, call.a.media(), call.b.media());
@@ -1153,14 +1308,14 @@ impl ShardCore {
         // target's begins.
         let (old_trunk, new_trunk) = (
             trunks.get(old_trunk).map(|t| t.name.clone()),
-            trunks.get(call.b.trunk).map(|t| t.name.clone()),
+            trunks.get(call.leg(platform).trunk).map(|t| t.name.clone()),
         );
         self.metrics
             .session_closed(old_trunk.as_deref().unwrap_or_default());
         self.metrics
             .session_opened(new_trunk.as_deref().unwrap_or_default());
         self.dialogs.remove(&old_tag);
-        self.dialogs.insert(new_tag, (seq, Side::B));
+        self.dialogs.insert(new_tag, (seq, platform));
         if keep_retired {
             self.retired_dialogs.insert(old_tag, seq);
         }
@@ -1168,35 +1323,42 @@ impl ShardCore {
             let _ = self.pool.release(port);
         }
         self.media(MediaCommand::Update { call: id, a, b });
+        let (law_a, law_b) = by_position(carrier, law_customer, law_c);
         self.media(MediaCommand::SetLaws {
             call: id,
             a: law_a,
-            b: law_c,
+            b: law_b,
         });
-        if law_a.is_none() || on_hold {
+        if law_customer.is_none() || on_hold {
             self.reinvite_customer(now, seq);
         }
     }
 
-    /// Re-INVITE leg A with a G.711-only sendrecv offer.
+    /// Re-INVITE the customer's leg with a G.711-only sendrecv offer.
     fn reinvite_customer(&mut self, now: Time, seq: u64) {
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
         };
+        let Some(carrier) = call.transfer.as_ref().map(|t| t.carrier) else {
+            return;
+        };
+        let advertise = call.config.sbc.advertise;
+        let codecs = call
+            .config
+            .trunks
+            .get(call.leg(carrier).trunk)
+            .map(|t| t.codecs.clone())
+            .unwrap_or_default();
+        let customer = call.leg_mut(carrier);
         let plan = RewritePlan {
-            advertise: call.config.sbc.advertise,
-            audio_ports: vec![call.a.media_port.unwrap_or(0)],
-            codecs: call
-                .config
-                .trunks
-                .get(call.a.trunk)
-                .map(|t| t.codecs.clone())
-                .unwrap_or_default(),
-            rtcp_mux: call.a.rtcp_mux,
-            origin: call.a.origin,
+            advertise,
+            audio_ports: vec![customer.media_port.unwrap_or(0)],
+            codecs,
+            rtcp_mux: customer.rtcp_mux,
+            origin: customer.origin,
         };
         let offer = sdp::g711_offer(&plan, Direction::SendRecv);
-        call.a.origin = offer.origin;
+        customer.origin = offer.origin;
         call.reinvite_pending = true;
         let sent = self.transfer_request(
             now,
@@ -1216,12 +1378,17 @@ impl ShardCore {
 
     fn on_customer_reinvite_answer(&mut self, seq: u64, response: &Message) {
         let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
+        let Some(carrier) = self.call_transfer(seq).map(|t| t.carrier) else {
+            return;
+        };
         if let Some(call) = self.calls.get_mut(&seq)
             && let Some(contact) = response.contacts().next().and_then(Result::ok)
         {
-            call.a.dialog.set_remote_target(contact.uri.as_str());
+            call.leg_mut(carrier)
+                .dialog
+                .set_remote_target(contact.uri.as_str());
         }
-        self.send_ack(seq, Side::A, cseq);
+        self.send_ack(seq, carrier, cseq);
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
         };
@@ -1237,23 +1404,25 @@ impl ShardCore {
         else {
             return;
         };
-        call.a.remote_rtp = rtp;
-        call.a.remote_rtcp = rtcp;
-        call.a.direction = direction;
+        let customer = call.leg_mut(carrier);
+        customer.remote_rtp = rtp;
+        customer.remote_rtcp = rtcp;
+        customer.direction = direction;
         if let Some(law) = law {
             call.audio_codec = Some(law_name(law).to_string());
             if let Some(transfer) = call.transfer.as_deref_mut() {
                 transfer.customer_law = law;
             }
         }
-        let b_law = call.transfer.as_ref().and_then(|t| t.bridged_law);
+        let bridged_law = call.transfer.as_ref().and_then(|t| t.bridged_law);
         let (id, a, b) = (call.id, call.a.media(), call.b.media());
         self.media(MediaCommand::Update { call: id, a, b });
         if law.is_some() {
+            let (law_a, law_b) = by_position(carrier, law, bridged_law);
             self.media(MediaCommand::SetLaws {
                 call: id,
-                a: law,
-                b: b_law,
+                a: law_a,
+                b: law_b,
             });
         }
     }

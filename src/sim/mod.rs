@@ -17,6 +17,7 @@
 
 pub mod attended_flows;
 pub mod core_fuzz;
+pub mod dialer_flows;
 mod net;
 pub mod scenarios;
 pub mod transfer_flows;

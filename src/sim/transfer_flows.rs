@@ -347,7 +347,7 @@ pub fn the_record(sim: &Sim) -> Result<TransferRecord, String> {
     Ok(record)
 }
 
-fn check_record(
+pub(crate) fn check_record(
     sim: &Sim,
     outcome: TransferOutcome,
     refer_status: Option<u16>,
@@ -510,7 +510,7 @@ fn partner_takes_invite(sim: &mut Sim) -> Result<(super::RequestId, DialogId), S
 
 /// The partner's INVITE (leg C): checks its G.711 offer (PCMA: the partner trunk's codec) and
 /// the platform's identity routing; answers 180 then `status`.
-fn partner_answers(sim: &mut Sim, status: u16) -> Result<DialogId, String> {
+pub(crate) fn partner_answers(sim: &mut Sim, status: u16) -> Result<DialogId, String> {
     ensure!(
         sim,
         sim.run_until(|s| s.ua_ref(PARTNER).has_request("INVITE"), STEP_MS),

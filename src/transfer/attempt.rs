@@ -643,7 +643,8 @@ impl Context {
     fn begin_local(&mut self, reason: &'static str) -> State {
         self.fallback_reason = reason;
         match self.kind {
-            TransferKind::Blind => {
+            // An attempt is blind or attended; carrier-initiated REFERs never start one.
+            TransferKind::Blind | TransferKind::CarrierInitiated => {
                 if self.settings.ringback == RingbackMode::Local {
                     self.start_ringback();
                 }

@@ -12,6 +12,8 @@ use crate::core::Time;
 pub enum TransferKind {
     Blind,
     Attended,
+    /// A REFER sent by a carrier leg (take-back by the network), refused or relayed by policy.
+    CarrierInitiated,
 }
 
 impl TransferKind {
@@ -19,6 +21,7 @@ impl TransferKind {
         match self {
             TransferKind::Blind => "blind",
             TransferKind::Attended => "attended",
+            TransferKind::CarrierInitiated => "carrier_initiated",
         }
     }
 }
@@ -35,14 +38,17 @@ pub enum TransferOutcome {
     Failed,
     /// The caller hung up while the transfer was under way.
     Cancelled,
+    /// A carrier's REFER passed on to the platform, which owns its outcome.
+    Relayed,
 }
 
 impl TransferOutcome {
-    pub const ALL: [TransferOutcome; 4] = [
+    pub const ALL: [TransferOutcome; 5] = [
         TransferOutcome::HandedOff,
         TransferOutcome::FallbackLocal,
         TransferOutcome::Failed,
         TransferOutcome::Cancelled,
+        TransferOutcome::Relayed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +57,7 @@ impl TransferOutcome {
             TransferOutcome::FallbackLocal => "fallback_local",
             TransferOutcome::Failed => "failed",
             TransferOutcome::Cancelled => "cancelled",
+            TransferOutcome::Relayed => "relayed",
         }
     }
 }

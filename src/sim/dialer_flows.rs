@@ -1,0 +1,371 @@
+//! Outbound (dialer) calls: the platform calls a customer out through the carrier, then the agent
+//! transfers the call. Roles, not positions: the carrier's leg is now leg B, and everything an
+//! inbound call's transfer does must happen the same way (the call-model issue, behaviour 3).
+//!
+//! Expectations are written from the brief and RFC 3515 / RFC 3892 as literals: the carrier
+//! gets the REFER in its own dialog, E.164 at its Refer-To host, its trunk headers, the
+//! platform's P-Asserted-Identity and Referred-By; NOTIFYs reach the platform; the carrier's
+//! BYE ends the call as `handed_off`.
+
+use super::scenarios::{FlowResult, STEP_MS, resources_released};
+use super::transfer_flows::{
+    PLATFORM_IDENTITY, PLATFORM_REFERRED_BY, Transfer, carrier_hangs_up, carrier_notifies,
+    partner_answers, platform_refer_answered,
+};
+use super::{CARRIER, PARTNER, PLATFORM, Sim, offer_sdp};
+use crate::core::MediaCommand;
+use crate::media::g711::G711Law;
+use crate::transfer::TransferOutcome;
+
+macro_rules! ensure {
+    ($sim:expr, $cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!("t={} ms: {}", $sim.now.as_millis(), format!($($msg)+)));
+        }
+    };
+}
+
+/// The customer's number the dialer calls (routed platform -> carrier).
+pub const CUSTOMER_NUMBER: &str = "+15557654321";
+/// The agent's Refer-To: the target in the US international dialling form, not E.164.
+pub const DIALER_REFER_TO: &str = "<sip:011442071234567@platform.example>";
+/// What the carrier must get: E.164 at its own host (the standard carrier has no refer_domain).
+pub const CARRIER_REFER_TO: &str = "<sip:+442071234567@10.0.0.1>";
+
+/// The platform calls the customer out through the carrier; the carrier answers. Returns the
+/// transfer cast: `caller` is the carrier's dialog (the customer), `callee` the platform's.
+pub fn dialer_call(sim: &mut Sim) -> Result<Transfer, String> {
+    let platform = sim
+        .ua(PLATFORM)
+        .invite(CUSTOMER_NUMBER, Some(offer_sdp("10.0.0.2", 5000)));
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(CARRIER).has_request("INVITE"), STEP_MS),
+        "carrier got no INVITE from the dialer"
+    );
+    let Some(invite) = sim.ua(CARRIER).take_request("INVITE") else {
+        return Err("INVITE vanished".into());
+    };
+    let Some(carrier) = sim.ua_ref(CARRIER).incoming(invite).dialog else {
+        return Err("INVITE made no dialog".into());
+    };
+    sim.ua(CARRIER)
+        .answer(invite, 200, Some(offer_sdp("10.0.0.1", 4000)));
+    let up = sim.run_until(
+        |s| {
+            s.ua_ref(PLATFORM).dialog(platform).is_confirmed()
+                && s.ua_ref(CARRIER).dialog(carrier).acks_received > 0
+        },
+        STEP_MS,
+    );
+    ensure!(sim, up, "dialer call not established end to end");
+    Ok(Transfer {
+        caller: carrier,
+        callee: platform,
+        notified: Vec::new(),
+    })
+}
+
+/// The agent REFERs the dialer call to the target.
+pub fn agent_refers(sim: &mut Sim, t: &Transfer) {
+    sim.ua(PLATFORM).refer(
+        t.callee,
+        DIALER_REFER_TO,
+        &[
+            ("Referred-By", PLATFORM_REFERRED_BY),
+            ("P-Asserted-Identity", PLATFORM_IDENTITY),
+        ],
+    );
+}
+
+/// The carrier's REFER, checked, answered `status`.
+fn carrier_answers_refer(sim: &mut Sim, t: &Transfer, status: u16) -> FlowResult {
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(CARRIER).has_request("REFER"), STEP_MS),
+        "carrier got no REFER on the dialer call"
+    );
+    let Some(id) = sim.ua(CARRIER).take_request("REFER") else {
+        return Err("REFER vanished".into());
+    };
+    let refer = sim.ua_ref(CARRIER).incoming(id).clone();
+    let header = |name: &str| refer.header(name).unwrap_or_default();
+    ensure!(
+        sim,
+        refer.dialog == Some(t.caller),
+        "REFER not in the carrier's own dialog"
+    );
+    ensure!(
+        sim,
+        header("Refer-To") == CARRIER_REFER_TO,
+        "Refer-To {:?}",
+        header("Refer-To")
+    );
+    ensure!(
+        sim,
+        header("Referred-By") == PLATFORM_REFERRED_BY
+            && header("P-Asserted-Identity") == PLATFORM_IDENTITY,
+        "Referred-By {:?} / P-Asserted-Identity {:?}",
+        header("Referred-By"),
+        header("P-Asserted-Identity")
+    );
+    ensure!(
+        sim,
+        header("X-Carrier-Account") == "acct-42",
+        "trunk header missing on the REFER"
+    );
+    sim.ua(CARRIER).answer(id, status, None);
+    platform_refer_answered(sim, t, 202)
+}
+
+/// The whole dialer handoff: REFER, 202, NOTIFY 100 and 200 relayed, carrier BYE: handed off.
+pub fn dialer_blind_handoff(sim: &mut Sim) -> FlowResult {
+    let mut t = dialer_call(sim)?;
+    agent_refers(sim, &t);
+    carrier_answers_refer(sim, &t, 202)?;
+    carrier_notifies(sim, &t, 100, false)?;
+    t.await_notify(sim, 100)?;
+    carrier_notifies(sim, &t, 200, true)?;
+    t.await_notify(sim, 200)?;
+    carrier_hangs_up(sim, &t, PLATFORM)?;
+    check_record(
+        sim,
+        TransferOutcome::HandedOff,
+        Some(202),
+        Some(200),
+        None,
+        "carrier_bye",
+    )?;
+    ended_once(sim, "handed_off")
+}
+
+/// The carrier refuses the dialer call's REFER with 403: handoff transfers locally (leg C to the
+/// partner, PCMA), bridges it to the customer, tells the platform 200; the customer hangs up.
+pub fn dialer_refer_rejected_fallback(sim: &mut Sim) -> FlowResult {
+    let mut t = dialer_call(sim)?;
+    agent_refers(sim, &t);
+    carrier_answers_refer(sim, &t, 403)?;
+    let partner = partner_answers(sim, 200)?;
+    let up = sim.run_until(
+        |s| s.ua_ref(PARTNER).dialog(partner).acks_received > 0,
+        STEP_MS,
+    );
+    ensure!(sim, up, "leg C's 200 not ACKed");
+    t.await_notify(sim, 200)?;
+    // The carrier is at position B on a dialer call: its law is the b side's.
+    ensure!(
+        sim,
+        sim.media.iter().any(|(_, c)| matches!(
+            c,
+            MediaCommand::SetLaws {
+                a: Some(G711Law::Alaw),
+                b: Some(G711Law::Ulaw),
+                ..
+            }
+        )),
+        "no SetLaws with the partner's PCMA on a and the customer's PCMU on b"
+    );
+    sim.ua(PLATFORM).bye(t.callee);
+    let callee = t.callee;
+    ensure!(
+        sim,
+        sim.run_until(
+            |s| s.ua_ref(PLATFORM).final_status(callee, "BYE").is_some(),
+            STEP_MS
+        ),
+        "platform's BYE unanswered"
+    );
+    ensure!(
+        sim,
+        !sim.ua_ref(CARRIER).dialog(t.caller).bye_received && sim.calls_active() == 1,
+        "the customer lost the call when the agent left"
+    );
+    check_record(
+        sim,
+        TransferOutcome::FallbackLocal,
+        Some(403),
+        None,
+        Some(200),
+        "refer_rejected",
+    )?;
+    carrier_hangs_up(sim, &t, PARTNER)?;
+    ensure!(
+        sim,
+        sim.ua_ref(PARTNER).dialog(partner).bye_received,
+        "leg C not BYEd"
+    );
+    ended_once(sim, "bye_from_b")
+}
+
+/// The one transfer record: the dialer call's carrier trunk, the agent's target as sent and in
+/// E.164, and the given outcome, codes and reason.
+fn check_record(
+    sim: &Sim,
+    outcome: TransferOutcome,
+    refer_status: Option<u16>,
+    notify_status: Option<u16>,
+    fallback_status: Option<u16>,
+    reason: &str,
+) -> FlowResult {
+    let records = sim.transfers();
+    ensure!(
+        sim,
+        records.len() == 1,
+        "expected one record, got {records:?}"
+    );
+    let r = &records[0];
+    ensure!(
+        sim,
+        r.trunk == "carrier"
+            && r.kind == crate::transfer::TransferKind::Blind
+            && r.target == "sip:011442071234567@platform.example"
+            && r.target_e164.as_deref() == Some("+442071234567"),
+        "record {r:?}"
+    );
+    ensure!(
+        sim,
+        r.outcome == outcome
+            && r.refer_status == refer_status
+            && r.notify_status == notify_status
+            && r.fallback_status == fallback_status
+            && r.reason == reason,
+        "record {r:?}"
+    );
+    Ok(())
+}
+
+fn ended_once(sim: &Sim, reason: &str) -> FlowResult {
+    let ends = sim.call_ends();
+    ensure!(
+        sim,
+        ends.len() == 1 && ends[0].end_reason == reason,
+        "expected one CallEnded {reason}, got {ends:?}"
+    );
+    resources_released(sim)
+}
+
+/// The carrier leg sends REFER: by default (`carrier_refer = "reject"`) it gets 403, the
+/// platform sees nothing, the call stays up and the refusal is on record.
+pub fn carrier_refer_rejected(sim: &mut Sim) -> FlowResult {
+    let (caller, callee) = super::scenarios::establish(sim)?;
+    sim.ua(CARRIER)
+        .refer(caller, "<sip:+19005550199@carrier.example>", &[]);
+    ensure!(
+        sim,
+        sim.run_until(
+            |s| s.ua_ref(CARRIER).final_status(caller, "REFER").is_some(),
+            STEP_MS
+        ),
+        "carrier's REFER unanswered"
+    );
+    let got = sim.ua_ref(CARRIER).final_status(caller, "REFER");
+    ensure!(sim, got == Some(403), "carrier's REFER got {got:?}");
+    ensure!(
+        sim,
+        !sim.ua_ref(PLATFORM).has_request("REFER") && !sim.ua_ref(PARTNER).has_request("INVITE"),
+        "a carrier's REFER was acted on"
+    );
+    ensure!(sim, sim.calls_active() == 1, "the call ended");
+    let records = sim.transfers();
+    ensure!(
+        sim,
+        records.len() == 1
+            && records[0].kind == crate::transfer::TransferKind::CarrierInitiated
+            && records[0].outcome == TransferOutcome::Failed
+            && records[0].refer_status == Some(403)
+            && records[0].trunk == "carrier",
+        "records {records:?}"
+    );
+    sim.ua(PLATFORM).bye(callee);
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(CARRIER).dialog(caller).bye_received, STEP_MS),
+        "BYE not relayed"
+    );
+    ended_once(sim, "bye_from_b")
+}
+
+/// With `carrier_refer = "relay"` the carrier's REFER reaches the platform, its Refer-To in the
+/// platform trunk's domain as E.164, and the attempt is on record as carrier-initiated.
+pub fn carrier_refer_relayed(sim: &mut Sim) -> FlowResult {
+    let (caller, callee) = super::scenarios::establish(sim)?;
+    sim.ua(CARRIER)
+        .refer(caller, "<sip:5559876543@carrier.example>", &[]);
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(PLATFORM).has_request("REFER"), STEP_MS),
+        "platform got no relayed REFER"
+    );
+    let Some(id) = sim.ua(PLATFORM).take_request("REFER") else {
+        return Err("REFER vanished".into());
+    };
+    let refer = sim.ua_ref(PLATFORM).incoming(id).clone();
+    ensure!(
+        sim,
+        refer.dialog == Some(callee),
+        "relayed REFER not in the platform's dialog"
+    );
+    let refer_to = refer.header("Refer-To").unwrap_or_default();
+    ensure!(
+        sim,
+        refer_to == "<sip:+15559876543@10.0.0.2>",
+        "relayed Refer-To {refer_to:?}"
+    );
+    sim.ua(PLATFORM).answer(id, 202, None);
+    ensure!(
+        sim,
+        sim.run_until(
+            |s| s.ua_ref(CARRIER).final_status(caller, "REFER") == Some(202),
+            STEP_MS
+        ),
+        "carrier did not get the platform's 202"
+    );
+    let records = sim.transfers();
+    ensure!(
+        sim,
+        records.len() == 1
+            && records[0].kind == crate::transfer::TransferKind::CarrierInitiated
+            && records[0].outcome == TransferOutcome::Relayed,
+        "records {records:?}"
+    );
+    sim.ua(PLATFORM).bye(callee);
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(CARRIER).dialog(caller).bye_received, STEP_MS),
+        "BYE not relayed"
+    );
+    ended_once(sim, "bye_from_b")
+}
+
+/// The standard transfer config with the carrier trunk relaying REFERs.
+pub fn relay_config() -> std::sync::Arc<crate::config::Config> {
+    let mut config = (*super::transfer_flows::standard()).clone();
+    config.trunks[0].carrier_refer = crate::config::CarrierReferPolicy::Relay;
+    std::sync::Arc::new(config)
+}
+
+pub type NamedFlow = (
+    &'static str,
+    fn() -> std::sync::Arc<crate::config::Config>,
+    fn(&mut Sim) -> FlowResult,
+);
+
+/// Every role flow, for the seed sweep.
+pub const FLOWS: &[NamedFlow] = &[
+    (
+        "dialer_blind_handoff",
+        super::transfer_flows::standard,
+        dialer_blind_handoff,
+    ),
+    (
+        "dialer_refer_rejected_fallback",
+        super::transfer_flows::standard,
+        dialer_refer_rejected_fallback,
+    ),
+    (
+        "carrier_refer_rejected",
+        super::transfer_flows::standard,
+        carrier_refer_rejected,
+    ),
+    ("carrier_refer_relayed", relay_config, carrier_refer_relayed),
+];
