@@ -1,7 +1,7 @@
 //! The Prometheus text rendering of the summed counters.
 
 use handoff::config::TransferMethod;
-use handoff::metrics::ShardMetrics;
+use handoff::metrics::{DropReason, ShardMetrics};
 use handoff::transfer::{TransferKind, TransferOutcome, TransferRecord};
 
 fn handed_off(trunk: &str) -> TransferRecord {
@@ -30,6 +30,9 @@ fn renders_the_text_exposition_format() {
     metrics.session_opened("carrier \"a\"");
     metrics.call_started();
     metrics.request_rejected(404);
+    metrics.dropped(DropReason::ResponseFromWrongSource);
+    metrics.dropped(DropReason::InDialogFromWrongPeer);
+    metrics.dropped(DropReason::InDialogFromWrongPeer);
     let expected = r#"# HELP handoff_transfers_total Transfer attempts by carrier trunk, method and outcome.
 # TYPE handoff_transfers_total counter
 handoff_transfers_total{trunk="carrier \"a\"",method="refer",outcome="handed_off"} 1
@@ -51,6 +54,10 @@ handoff_calls_total 1
 # HELP handoff_rejects_total Requests refused before any call existed, by status code.
 # TYPE handoff_rejects_total counter
 handoff_rejects_total{code="404"} 1
+# HELP handoff_dropped_total Datagrams dropped unanswered because they spoke for a call or transaction not theirs.
+# TYPE handoff_dropped_total counter
+handoff_dropped_total{reason="response_from_wrong_source"} 1
+handoff_dropped_total{reason="in_dialog_from_wrong_peer"} 2
 # HELP handoff_audit_write_errors_total Audit records that could not be written.
 # TYPE handoff_audit_write_errors_total counter
 handoff_audit_write_errors_total 0
