@@ -1,6 +1,7 @@
-//! Attended transfer translation: the Replaces inside a Refer-To, a Replaces header on an INVITE
-//! and a Target-Dialog header naming a bridged dialog reach the other side naming the bridged
-//! leg as its receiver sees it; identifiers of unknown dialogs pass byte for byte.
+//! Attended transfer translation: the Replaces inside a Refer-To and a Target-Dialog header naming
+//! a bridged dialog reach the other side naming the bridged leg as its receiver sees it;
+//! identifiers of unknown dialogs pass byte for byte. A Replaces header on an INVITE names a
+//! dialog handoff is the UAS of: that leg is replaced in place (RFC 3891 section 3).
 
 use handoff::core::ShardId;
 use handoff::sim::attended_flows;
@@ -23,7 +24,7 @@ fn replaces_in_refer_to_names_the_carriers_dialog() {
 }
 
 #[test]
-fn replaces_header_on_invite_names_the_carriers_dialog() {
+fn replaces_header_on_invite_replaces_the_platform_leg_in_place() {
     let mut sim = sim();
     attended_flows::replaces_header_on_invite(&mut sim, ShardId(1), ShardId(1)).unwrap();
 }

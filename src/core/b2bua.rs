@@ -217,6 +217,11 @@ fn content_type(message: &Message) -> String {
         .unwrap_or_else(|| "application/octet-stream".to_string())
 }
 
+/// The G.711 law of a codec name (`None`: not G.711, or unknown).
+fn law_of_codec(codec: Option<&str>) -> Option<crate::media::g711::G711Law> {
+    codec.and_then(crate::media::g711::G711Law::from_name)
+}
+
 fn first_contact_uri(message: &Message) -> Option<String> {
     message
         .contacts()
@@ -456,6 +461,22 @@ impl ShardCore {
             .to()
             .ok()
             .and_then(|to| to.tag().map(str::to_string));
+        // RFC 3891 section 3: Replaces on anything but an initial INVITE is a 400.
+        if (method != Method::Invite || to_tag.is_some())
+            && request
+                .headers()
+                .any(|h| h.name.eq_ignore_ascii_case("replaces"))
+        {
+            self.reply(
+                now,
+                tx,
+                request,
+                400,
+                "Bad Request (Replaces is only allowed on INVITE)",
+                &[],
+            );
+            return;
+        }
         match (method, to_tag) {
             (_, Some(tag)) => self.on_in_dialog_request(now, from, tx, request, &tag),
             (Method::Invite, None) => match trunk {
@@ -506,6 +527,19 @@ impl ShardCore {
         tx: ServerTxId,
         request: &Message,
     ) {
+        // INVITE with Replaces names one of our dialogs: handoff is its UAS (RFC 3891 section 3).
+        let replaces: Vec<String> = request
+            .headers()
+            .filter(|h| h.name.eq_ignore_ascii_case("replaces"))
+            .map(|h| text(h.value))
+            .collect();
+        if !replaces.is_empty() {
+            match self.replace_leg(now, from, tx, request, &replaces) {
+                Ok(()) => {}
+                Err(refusal) => self.reject(now, tx, from, request, refusal),
+            }
+            return;
+        }
         // Replaces / Target-Dialog naming a bridged dialog: translated (maybe held, see attended.rs).
         let Some(rewrites) =
             self.dialog_rewrites(now, from, tx, request, Resume::InitialInvite { trunk })
@@ -818,6 +852,215 @@ impl ShardCore {
             to_trunk: b_trunk.name.clone(),
         });
         Ok(())
+    }
+
+    // ------------------------------------------------------------ Replaces
+
+    /// An INVITE with Replaces (RFC 3891 section 3): the named leg of ours is replaced by the new
+    /// dialog, bridged in its place, and gets BYE; nothing is routed. The to-tag names our local
+    /// tag, the from-tag the remote one. Only the named leg's own peer may replace it.
+    fn replace_leg(
+        &mut self,
+        now: Time,
+        from: SocketAddr,
+        tx: ServerTxId,
+        request: &Message,
+        values: &[String],
+    ) -> Result<(), Refusal> {
+        if values.len() > 1 {
+            return Err(Refusal::new(400, "Bad Request (more than one Replaces)"));
+        }
+        let replaces = crate::transfer::Replaces::parse(&values[0])
+            .map_err(|e| Refusal::new(400, format!("Bad Request (Replaces: {e})")))?;
+        let no_dialog = || {
+            Refusal::new(
+                481,
+                "Call/Transaction Does Not Exist (Replaces names no dialog)",
+            )
+        };
+        let (seq, side) = *self
+            .dialogs
+            .get(replaces.to_tag.as_str())
+            .ok_or_else(no_dialog)?;
+        let call = self.calls.get(&seq).ok_or_else(no_dialog)?;
+        let named = call.leg(side);
+        if named.dialog.call_id != replaces.call_id
+            || named.dialog.remote_tag.as_deref() != Some(replaces.from_tag.as_str())
+        {
+            return Err(no_dialog());
+        }
+        if call.is_ended() {
+            return Err(Refusal::new(603, "Decline (the replaced dialog has ended)"));
+        }
+        if !named.bound.contains(from) {
+            return Err(Refusal::new(
+                403,
+                "Forbidden (Replaces names another trunk's dialog)",
+            ));
+        }
+        if call.state != CallState::Established {
+            // Replacing an early dialog (RFC 3891: accept, then CANCEL it) is not supported.
+            return Err(no_dialog());
+        }
+        if replaces.early_only {
+            return Err(Refusal::new(
+                486,
+                "Busy Here (early-only, and the dialog is confirmed)",
+            ));
+        }
+        if call.transfer.as_ref().is_some_and(|t| t.is_active()) || call.reinvite_pending {
+            return Err(Refusal::new(491, "Request Pending"));
+        }
+        // The new dialog must take the call's G.711 law, or the other one (the relay transcodes).
+        let call_law = call
+            .audio_codec
+            .as_deref()
+            .and_then(crate::media::g711::G711Law::from_name)
+            .ok_or_else(|| {
+                Refusal::new(488, "Not Acceptable Here (replacement needs a G.711 call)")
+            })?;
+        let advertise = call.config.sbc.advertise;
+        let port = named.media_port.unwrap_or(0);
+        let offers = |law: crate::media::g711::G711Law| {
+            let plan = RewritePlan {
+                advertise,
+                audio_ports: vec![port],
+                codecs: vec![law.name().to_string()],
+                rtcp_mux: false,
+                origin: OriginState::new(1, 1),
+            };
+            sdp::rewrite(request.body(), &plan).ok()
+        };
+        let other_law = match call_law {
+            crate::media::g711::G711Law::Ulaw => crate::media::g711::G711Law::Alaw,
+            crate::media::g711::G711Law::Alaw => crate::media::g711::G711Law::Ulaw,
+        };
+        let (law, offer) = match (offers(call_law), offers(other_law)) {
+            (Some(offer), _) => (call_law, offer),
+            (None, Some(offer)) => (other_law, offer),
+            (None, None) => {
+                return Err(Refusal::new(
+                    488,
+                    "Not Acceptable Here (no G.711 in the offer)",
+                ));
+            }
+        };
+        let remote_tag = request
+            .from()
+            .ok()
+            .and_then(|f| f.tag().map(str::to_string))
+            .ok_or_else(|| Refusal::new(400, "Bad Request (no From tag)"))?;
+        let call_id = request
+            .call_id()
+            .map(str::to_string)
+            .map_err(|_| Refusal::new(400, "Bad Request (no Call-ID)"))?;
+        let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
+        let tag = self.ids.tag();
+        let origin = OriginState::new(self.rng.next_u64() >> 2, 1);
+        let answer = sdp::g711_offer(
+            &RewritePlan {
+                advertise,
+                audio_ports: vec![port],
+                codecs: vec![law.name().to_string()],
+                rtcp_mux: false,
+                origin,
+            },
+            sdp::answer_direction(offer.direction),
+        );
+        let contact = self.contact(Some(seq));
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return Err(no_dialog());
+        };
+        let named = call.leg(side);
+        let new_leg = Leg {
+            dialog: Dialog {
+                call_id,
+                local_tag: tag.clone(),
+                remote_tag: Some(remote_tag),
+                local_party: format!(
+                    "{};tag={tag}",
+                    request.header(HeaderName::To).map(text).unwrap_or_default()
+                ),
+                remote_party: request
+                    .header(HeaderName::From)
+                    .map(text)
+                    .unwrap_or_default(),
+                local_cseq: 0,
+                remote_cseq: Some(cseq),
+                remote_target: first_contact_uri(request).unwrap_or_else(|| format!("sip:{from}")),
+                route_set: record_routes(request),
+                peer: from,
+            },
+            trunk: named.trunk,
+            role: named.role,
+            bound: named.bound.clone(),
+            media_port: named.media_port,
+            remote_rtp: offer.remote_rtp,
+            remote_rtcp: offer.remote_rtcp,
+            rtcp_mux: false,
+            origin: answer.origin,
+            pending_2xx: None,
+            last_ack: None,
+            direction: offer.direction,
+        };
+        let mut replaced = std::mem::replace(call.leg_mut(side), new_leg);
+        replaced.media_port = None;
+        replaced.pending_2xx = None;
+        let other_law = law_of_codec(call.audio_codec.as_deref());
+        let (law_a, law_b) = match side {
+            Side::A => (Some(law), other_law),
+            Side::B => (other_law, Some(law)),
+        };
+        let (id, a, b) = (call.id, call.a.media(), call.b.media());
+        self.dialogs.remove(replaced.dialog.local_tag.as_str());
+        self.dialogs.insert(tag.clone(), (seq, side));
+        // The 200 with our answer, retransmitted until the ACK like any 2xx of ours.
+        let mut builder = sip::response_to(request, 200, "OK")
+            .to_tag(&tag)
+            .header("Contact", &contact)
+            .header("Allow", ALLOW)
+            .header("Supported", SUPPORTED);
+        builder = builder.body("application/sdp", &answer.bytes);
+        let bytes = builder
+            .build()
+            .map_err(|_| Refusal::new(500, "Server Internal Error (cannot build the 200)"))?;
+        self.start_2xx_retransmission(now, seq, side, cseq, from, bytes.clone());
+        let _ = self.txn.respond(now, tx, 200, bytes);
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Update { call: id, a, b }));
+        self.outputs.push_back(Output::Media(MediaCommand::SetLaws {
+            call: id,
+            a: law_a,
+            b: law_b,
+        }));
+        // The replaced dialog is shut down with BYE (RFC 3891 section 3).
+        self.bye_replaced_leg(now, seq, replaced);
+        Ok(())
+    }
+
+    /// BYE a leg that a Replaces took out of its call. Its answer needs nothing from us.
+    fn bye_replaced_leg(&mut self, now: Time, seq: u64, mut leg: Leg) {
+        let branch = self.ids.branch();
+        let via = self.via(Some(seq), &branch);
+        let cseq = leg.dialog.next_cseq();
+        let Ok(bytes) = in_dialog_request(Method::Bye, &leg.dialog, &via, cseq).build() else {
+            return;
+        };
+        if let Ok(client) = self
+            .txn
+            .send_request(now, leg.dialog.peer, Method::Bye, &branch, bytes)
+        {
+            self.track_client(
+                client,
+                ClientPurpose::Transfer {
+                    call: seq,
+                    what: TransferTx::LegBye,
+                },
+            );
+            if let Some(call) = self.calls.get_mut(&seq) {
+                call.outstanding += 1;
+            }
+        }
     }
 
     // ------------------------------------------------------------ SDP per leg

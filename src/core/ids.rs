@@ -153,6 +153,8 @@ fn minted_owner(id: &[u8], shard_count: u16) -> Option<ShardId> {
 
 /// Which shard owns this datagram, computed from the start line, the Call-ID and the top Via
 /// only (header lines are scanned until both are found; no allocation, no full parse):
+/// - INVITE with Replaces whose to-tag handoff minted → that tag's shard (the replaced dialog's);
+/// - request whose To tag handoff minted → that tag's shard;
 /// - request: Call-ID minted by handoff → that shard, else `fnv1a(Call-ID) % shard_count`;
 /// - response: top Via branch minted by handoff → that shard, else the Call-ID hash;
 /// - no Call-ID found (unparseable): `fnv1a(whole datagram) % shard_count`, so a flood of garbage
@@ -163,6 +165,13 @@ pub fn owner_of_datagram(datagram: &[u8], shard_count: u16) -> ShardId {
         return ShardId(0);
     }
     let is_response = datagram.starts_with(b"SIP/");
+    // An INVITE with Replaces belongs to the shard of the dialog it replaces.
+    let is_invite = datagram.starts_with(b"INVITE ");
+    let mut replaces_owner: Option<ShardId> = None;
+    // A request whose To tag handoff minted is in a dialog of that shard (also legs whose
+    // Call-ID a peer chose after the call began, e.g. a Replaces dialog).
+    let mut to_tag_owner: Option<ShardId> = None;
+    let mut to_seen = is_response;
     let mut call_id: Option<&[u8]> = None;
     let mut top_via: Option<&[u8]> = None;
     let mut next_line = memchr::memchr(b'\n', datagram).map_or(datagram.len(), |i| i + 1);
@@ -191,10 +200,19 @@ pub fn owner_of_datagram(datagram: &[u8], shard_count: u16) -> ShardId {
             && (name.eq_ignore_ascii_case(b"via") || name.eq_ignore_ascii_case(b"v"))
         {
             top_via = Some(value);
+        } else if !to_seen && (name.eq_ignore_ascii_case(b"to") || name.eq_ignore_ascii_case(b"t"))
+        {
+            to_seen = true;
+            to_tag_owner = tag_param(value).and_then(|t| minted_owner(t, shard_count));
+        } else if is_invite && name.eq_ignore_ascii_case(b"replaces") {
+            replaces_owner = to_tag_of_replaces(value).and_then(|t| minted_owner(t, shard_count));
         }
-        if call_id.is_some() && (!is_response || top_via.is_some()) {
+        if call_id.is_some() && to_seen && (!is_response || top_via.is_some()) && !is_invite {
             break;
         }
+    }
+    if let Some(shard) = replaces_owner.or(to_tag_owner) {
+        return shard;
     }
     if is_response
         && let Some(shard) = top_via
@@ -207,6 +225,30 @@ pub fn owner_of_datagram(datagram: &[u8], shard_count: u16) -> ShardId {
         Some(call_id) => owner_of_call_id(call_id, shard_count),
         None => hash_to_shard(datagram, shard_count),
     }
+}
+
+/// The `tag` parameter of a To header value (after the closing `>` of a name-addr).
+fn tag_param(value: &[u8]) -> Option<&[u8]> {
+    let params = match memchr::memrchr(b'>', value) {
+        Some(end) => &value[end + 1..],
+        None => value,
+    };
+    params.split(|&b| b == b';').skip(1).find_map(|param| {
+        let param = param.trim_ascii();
+        let eq = memchr::memchr(b'=', param)?;
+        let (name, value) = (param[..eq].trim_ascii(), param[eq + 1..].trim_ascii());
+        name.eq_ignore_ascii_case(b"tag").then_some(value)
+    })
+}
+
+/// The `to-tag` parameter of a Replaces value (`callid;to-tag=..;from-tag=..`).
+fn to_tag_of_replaces(value: &[u8]) -> Option<&[u8]> {
+    value.split(|&b| b == b';').skip(1).find_map(|param| {
+        let param = param.trim_ascii();
+        let eq = memchr::memchr(b'=', param)?;
+        let (name, value) = (param[..eq].trim_ascii(), param[eq + 1..].trim_ascii());
+        name.eq_ignore_ascii_case(b"to-tag").then_some(value)
+    })
 }
 
 /// The branch parameter of the first Via value on a header line.

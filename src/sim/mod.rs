@@ -19,6 +19,7 @@ pub mod attended_flows;
 pub mod core_fuzz;
 pub mod dialer_flows;
 mod net;
+pub mod replaces_flows;
 pub mod scenarios;
 pub mod transfer_flows;
 pub mod trust_flows;
