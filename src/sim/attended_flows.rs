@@ -428,7 +428,6 @@ pub fn replaces_header_on_invite(sim: &mut Sim, shard1: ShardId, shard2: ShardId
 /// hears so by NOTIFY, and both calls stay up.
 pub fn unknown_dialogs_unchanged(sim: &mut Sim, shard1: ShardId, shard2: ShardId) -> FlowResult {
     let calls = two_calls(sim, shard1, shard2)?;
-    let foreign = "foreign-1@elsewhere;to-tag=aaa;from-tag=bbb";
     let foreign_escaped = "foreign-1%40elsewhere%3Bto-tag%3Daaa%3Bfrom-tag%3Dbbb";
     // A minted-looking tag of the other shard that names nothing there: asked, answered unknown.
     let ghost = format!(
