@@ -283,6 +283,12 @@ impl ShardCore {
         self.outputs.push_back(Output::Event(event));
     }
 
+    /// Counts and reports a datagram dropped unanswered.
+    fn dropped(&mut self, from: SocketAddr, reason: crate::metrics::DropReason) {
+        self.metrics.dropped(reason);
+        self.event(Event::Dropped { from, reason });
+    }
+
     pub(super) fn transmit(&mut self, to: SocketAddr, payload: Vec<u8>) {
         self.outputs
             .push_back(Output::Transmit(Transmit { to, payload }));
@@ -407,8 +413,7 @@ impl ShardCore {
         match self.dialog_speaker(from, request) {
             Speaker::Leg => {}
             Speaker::Stranger => {
-                self.metrics
-                    .dropped(crate::metrics::DropReason::InDialogFromWrongPeer);
+                self.dropped(from, crate::metrics::DropReason::InDialogFromWrongPeer);
                 return;
             }
             Speaker::NoDialog if trunk.is_none() => {
@@ -432,8 +437,7 @@ impl ShardCore {
             ServerAction::AckWithoutTransaction => self.on_ack(request),
             ServerAction::Cancel { invite } => self.on_cancel(now, invite),
             ServerAction::WrongSource => {
-                self.metrics
-                    .dropped(crate::metrics::DropReason::InDialogFromWrongPeer);
+                self.dropped(from, crate::metrics::DropReason::InDialogFromWrongPeer);
             }
             ServerAction::Unusable(fault) => {
                 self.stats.rejected_malformed += 1;
@@ -1535,8 +1539,7 @@ impl ShardCore {
             }
             ClientAction::Stray => self.on_stray_response(response),
             ClientAction::WrongSource => {
-                self.metrics
-                    .dropped(crate::metrics::DropReason::ResponseFromWrongSource);
+                self.dropped(from, crate::metrics::DropReason::ResponseFromWrongSource);
             }
             ClientAction::Absorbed => {}
         }

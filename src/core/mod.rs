@@ -198,6 +198,11 @@ pub enum Event {
         from: SocketAddr,
         error: String,
     },
+    /// A datagram that spoke for a call or transaction not its own; dropped unanswered, counted.
+    Dropped {
+        from: SocketAddr,
+        reason: crate::metrics::DropReason,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -287,6 +287,9 @@ fn drain_outputs<B: Backend>(
                 tracing::info!(shard = index, conversation = %record.conversation, outcome = ?record.outcome, "transfer");
                 audit.write_record(&*record);
             }
+            Output::Event(Event::Dropped { from, reason }) => {
+                tracing::debug!(shard = index, %from, reason = reason.as_str(), "dropped");
+            }
             Output::Event(other) => tracing::debug!(shard = index, event = ?other, "event"),
         }
     }
