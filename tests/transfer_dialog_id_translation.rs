@@ -101,10 +101,30 @@ fn two_step_translation_for_a_bridged_leg_on_another_shard() {
         rewrite_for(DialogIdForm::ReplacesInUri, &value, &a2).as_deref(),
         Some("ha2%40handoff%3Bto-tag%3Dcx2%3Bfrom-tag%3Dha2tag")
     );
-    // A dialog with no handoff-minted identifier is owned by its Call-ID's hash.
-    let foreign = DialogId::new("carrier-call-1", "x", "y");
-    assert_eq!(
-        foreign.owning_shard(4),
-        handoff::core::ids::shard_for_call_id("carrier-call-1", 4)
-    );
+    // A dialog with no handoff-minted identifier is owned by its Call-ID's 64-bit FNV-1a hash
+    // modulo the shard count (ARCHITECTURE.md, "Data flow of a call"). The values below were
+    // computed outside handoff with the published FNV-1a parameters (offset basis
+    // 0xcbf29ce484222325, prime 0x100000001b3; the same parameters give the reference value
+    // 0xaf63dc4c8601ec8c for "a"):
+    //   fnv1a("carrier-call-1") = 0xbdb21de4492e3e94 -> % 4 = 0, % 3 = 2
+    //   fnv1a("carrier-call-2") = 0xbdb220e4492e43ad -> % 4 = 1
+    //   fnv1a("carrier-call-3") = 0xbdb21fe4492e41fa -> % 4 = 2, % 3 = 1
+    for (call_id, shards, owner) in [
+        ("carrier-call-1", 4, 0),
+        ("carrier-call-2", 4, 1),
+        ("carrier-call-3", 4, 2),
+        ("carrier-call-1", 3, 2),
+        ("carrier-call-3", 3, 1),
+    ] {
+        let foreign = DialogId::new(call_id, "x", "y");
+        assert_eq!(
+            foreign.owning_shard(shards),
+            ShardId(owner),
+            "{call_id} on {shards} shards"
+        );
+    }
+    // A minted tag naming a shard that no longer exists (restart with fewer shards) falls back
+    // to the Call-ID hash: shard 3 of 3 does not exist, carrier-call-1 % 3 = 2.
+    let stale = DialogId::new("carrier-call-1", &handoff_tag, "pf2");
+    assert_eq!(stale.owning_shard(3), ShardId(2));
 }
