@@ -1,6 +1,7 @@
 //! Dialog identifiers are rewritten to the other side of the B2BUA, seen from the receiver:
 //! golden before/after strings for Replaces (header and inside a Refer-To URI) and
-//! Target-Dialog. Unknown dialogs pass unchanged.
+//! Target-Dialog, both written from the recipient's point of view (RFC 3891 section 3,
+//! RFC 4538 section 3). Unknown dialogs pass unchanged.
 //!
 //! The setup (issue 5, attended transfer). Call 2: the platform placed B2 to handoff (platform is
 //! UAC: From tag pf2, To tag hb2, Call-ID p2call@platform); handoff placed A2 to the carrier
@@ -46,15 +47,31 @@ fn replaces_header_on_an_invite_from_the_carrier_names_b2_for_the_platform() {
     );
 }
 
+/// RFC 4538 section 3: "The "remote-tag" header field parameter MUST be present and MUST
+/// contain the tag that would be viewed as the remote tag from the perspective of the recipient
+/// of the new request. The "local-tag" header field parameter MUST be present and MUST contain
+/// the tag that would be viewed as the local tag from the perspective of the recipient of the
+/// new request."
 #[test]
-fn target_dialog_is_rewritten_from_the_senders_point_of_view() {
-    // The platform sends on B1: local-tag = its own tag pf1, remote-tag = handoff's hb1.
-    let before = "p1call@platform;local-tag=pf1;remote-tag=hb1";
-    // handoff sends on A1: local-tag = handoff's ha1, remote-tag = the carrier's cx1.
-    let after = "c1call@carrier;local-tag=ha1;remote-tag=cx1";
+fn target_dialog_is_rewritten_from_the_recipients_point_of_view() {
+    // The platform sends on B1 to handoff: local-tag = the recipient's (handoff's) hb1,
+    // remote-tag = the platform's own pf1.
+    let before = "p1call@platform;local-tag=hb1;remote-tag=pf1";
+    // handoff sends on A1 to the carrier: local-tag = the recipient's (carrier's) cx1,
+    // remote-tag = handoff's ha1.
+    let after = "c1call@carrier;local-tag=cx1;remote-tag=ha1";
     assert_eq!(
         translate(DialogIdForm::TargetDialogHeader, before, bridged),
         after
+    );
+    // Extra parameters ride along (td-param = ... / generic-param, RFC 4538 section 7).
+    assert_eq!(
+        translate(
+            DialogIdForm::TargetDialogHeader,
+            "p1call@platform;remote-tag=pf1;local-tag=hb1;x=1",
+            bridged
+        ),
+        "c1call@carrier;local-tag=cx1;remote-tag=ha1;x=1"
     );
 }
 
@@ -72,9 +89,11 @@ fn unknown_or_malformed_values_pass_unchanged() {
             "p2call@platform;to-tag=pf2;from-tag=hb2",
         ),
         (DialogIdForm::ReplacesHeader, "p2call@platform;to-tag=hb2"),
+        // The sender's own tag as local-tag: not the recipient's view (RFC 4538 section 4:
+        // identifiers that don't match "MUST be ignored").
         (
             DialogIdForm::TargetDialogHeader,
-            "p1call@platform;local-tag=hb1;remote-tag=pf1",
+            "p1call@platform;local-tag=pf1;remote-tag=hb1",
         ),
     ] {
         let out = translate(form, value, bridged);
