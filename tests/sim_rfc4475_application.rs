@@ -161,14 +161,6 @@ const KNOWN_DEVIATIONS: &[(&str, u16, &str)] = &[
          (start_call checks it for INVITE, only for 100rel/timer); 420 + Unsupported",
     ),
     (
-        "mcl01.dat",
-        200,
-        "src/core/b2bua.rs on_new_request, (Method::Options, None): the parser records the \
-         conflict (src/sip/message.rs, Message::content_length() returns \
-         ConflictingContentLength) but nothing asks before answering; or reject it while \
-         parsing when `validate` is set (src/sip/message.rs parse_with)",
-    ),
-    (
         "invut.dat",
         200,
         "src/core/b2bua.rs start_call: an INVITE body that is not application/sdp is relayed \
