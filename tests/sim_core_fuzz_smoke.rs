@@ -8,8 +8,17 @@ use handoff::core::{Event, MediaCommand};
 use handoff::sim::core_fuzz::Step;
 use proptest::prelude::*;
 
+/// `PROPTEST_CASES` overrides the case count (`scripts/fuzz-ci.sh` raises it when cargo-fuzz
+/// cannot run).
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(cases(300)))]
     #[test]
     fn random_operation_sequences_keep_the_core_consistent(data in proptest::collection::vec(any::<u8>(), 0..400)) {
         handoff::sim::core_fuzz::drive(&data);
