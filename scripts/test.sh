@@ -19,6 +19,7 @@ APT_PACKAGES=(
 #   "fuzz the SIP parser for 60 s|scripts/fuzz.sh 60"
 EXTRA_STEPS=(
     "io_uring refused by the host: clear error, no silent fallback|scripts/check-uring-refused.sh"
+    "fuzz: build the cargo-fuzz targets, run each up to 30 s (150 s budget; says why and runs the proptests with more cases if cargo-fuzz cannot run)|scripts/fuzz-ci.sh"
 )
 
 step() {

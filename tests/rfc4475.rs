@@ -647,7 +647,16 @@ fn multi01() {
 #[test]
 fn mcl01() {
     let b = load("mcl01.dat");
-    let m = Message::parse(&b).unwrap();
+    // Section 3.3.9: "An element receiving this message should respond with an error."
+    assert_eq!(
+        Message::parse(&b).err(),
+        Some(ParseError::ConflictingContentLength {
+            first: 13,
+            second: 5
+        })
+    );
+    // Framing alone (what a 400 is built from) still reads it.
+    let m = Message::parse_framing(&b).unwrap();
     assert_eq!(
         m.content_length(),
         Err(ParseError::ConflictingContentLength {

@@ -29,8 +29,17 @@ fn check(input: &[u8], plan: &RewritePlan) {
     }
 }
 
+/// `PROPTEST_CASES` overrides the case count (`scripts/fuzz-ci.sh` raises it when cargo-fuzz
+/// cannot run).
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig::with_cases(cases(2000)))]
 
     #[test]
     fn random_bytes_never_panic(input in proptest::collection::vec(any::<u8>(), 0..400),

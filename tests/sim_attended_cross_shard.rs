@@ -36,10 +36,11 @@ fn a_shard_that_never_answers_lets_the_request_go_on_unchanged() {
     let calls = attended_flows::two_calls(&mut sim, ShardId(0), ShardId(1)).unwrap();
     sim.drop_shard_message = Some(|m| matches!(m, ShardMessage::DialogAnswer { .. }));
     let b2 = sim.ua_ref(PLATFORM).dialog(calls.b2).clone();
+    // As its recipient, handoff, sees B2 (RFC 4538 section 3): local-tag = handoff's tag.
     let named = TargetDialog {
         call_id: b2.call_id,
-        local_tag: b2.local_tag,
-        remote_tag: b2.remote_tag.unwrap(),
+        local_tag: b2.remote_tag.unwrap(),
+        remote_tag: b2.local_tag,
         extra: Vec::new(),
     }
     .render();

@@ -9,6 +9,30 @@ use handoff::sim::{LinkProfile, Sim, SimOptions, SimRng, flow_outcome};
 
 const SEEDS: u64 = 200;
 
+/// The flows declared in `source`: `pub fn NAME(sim: &mut Sim[, plain values]) -> FlowResult`.
+/// Helpers that take a flow's state (`t: &Transfer`, `calls: &TwoCalls`) are steps, not flows.
+fn declared_flows(source: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for (at, _) in source.match_indices("\npub fn ") {
+        let rest = &source[at + "\npub fn ".len()..];
+        let (Some(open), Some(close)) = (rest.find('('), rest.find(')')) else {
+            continue;
+        };
+        let params: String = rest[open + 1..close]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let returns = &rest[close..rest.find('{').unwrap_or(rest.len())];
+        if params.starts_with("sim:&mutSim")
+            && params.matches('&').count() == 1
+            && returns.contains("-> FlowResult")
+        {
+            names.push(rest[..open].to_string());
+        }
+    }
+    names
+}
+
 type Flow = fn(&mut Sim, ShardId, ShardId) -> FlowResult;
 
 /// (name, flow, carrier trunk transfers locally)
@@ -46,6 +70,11 @@ const FLOWS: &[(&str, Flow, bool)] = &[
     (
         "attended_local_mode_early_transferor_bye",
         attended_flows::attended_local_mode_early_transferor_bye,
+        true,
+    ),
+    (
+        "attended_local_mode_then_drain",
+        attended_flows::attended_local_mode_then_drain,
         true,
     ),
 ];
@@ -100,5 +129,21 @@ fn every_attended_flow_holds_under_every_seed() {
         "{} failures:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+}
+
+/// Every flow in `src/sim/attended_flows.rs` is in `FLOWS`.
+#[test]
+fn the_sweep_runs_every_attended_flow() {
+    let declared = declared_flows(include_str!("../src/sim/attended_flows.rs"));
+    assert!(declared.len() >= 8, "found only {declared:?}");
+    let swept: Vec<&str> = FLOWS.iter().map(|(name, _, _)| *name).collect();
+    let missing: Vec<&String> = declared
+        .iter()
+        .filter(|name| !swept.contains(&name.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "flows not in the seed sweep: {missing:?}"
     );
 }

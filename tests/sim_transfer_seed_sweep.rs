@@ -8,6 +8,30 @@ use handoff::sim::{LinkProfile, Sim, SimOptions, SimRng, flow_outcome};
 
 const SEEDS: u64 = 200;
 
+/// The flows declared in `source`: `pub fn NAME(sim: &mut Sim[, plain values]) -> FlowResult`.
+/// Helpers that take a flow's state (`t: &Transfer`, `calls: &TwoCalls`) are steps, not flows.
+fn declared_flows(source: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for (at, _) in source.match_indices("\npub fn ") {
+        let rest = &source[at + "\npub fn ".len()..];
+        let (Some(open), Some(close)) = (rest.find('('), rest.find(')')) else {
+            continue;
+        };
+        let params: String = rest[open + 1..close]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let returns = &rest[close..rest.find('{').unwrap_or(rest.len())];
+        if params.starts_with("sim:&mutSim")
+            && params.matches('&').count() == 1
+            && returns.contains("-> FlowResult")
+        {
+            names.push(rest[..open].to_string());
+        }
+    }
+    names
+}
+
 /// The network and shard count a seed stands for.
 fn options(seed: u64) -> SimOptions {
     let mut rng = SimRng::new(seed ^ 0x7472_616e_7366_6572);
@@ -54,5 +78,34 @@ fn every_transfer_flow_holds_under_every_seed() {
         "{} failures:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+}
+
+/// Every flow in `src/sim/transfer_flows.rs` is in `FLOWS`, so the sweep covers what the
+/// simulated flows cover.
+#[test]
+fn the_sweep_runs_every_transfer_flow() {
+    let source = include_str!("../src/sim/transfer_flows.rs");
+    // The FLOWS table's code, without comments.
+    let start = source.find("pub const FLOWS").expect("FLOWS table");
+    let end = start + source[start..].find("\n];").expect("end of FLOWS");
+    let table: String = source[start..end]
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let declared = declared_flows(source);
+    assert!(declared.len() >= 16, "found only {declared:?}");
+    let missing: Vec<&String> = declared
+        .iter()
+        .filter(|name| {
+            !table.contains(&format!(" {name})"))
+                && !table.contains(&format!(" {name},"))
+                && !table.contains(&format!("{name}(s"))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "flows not in the seed sweep: {missing:?}"
     );
 }

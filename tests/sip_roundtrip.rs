@@ -281,8 +281,17 @@ fn edit() -> impl Strategy<Value = Edit> {
     ]
 }
 
+/// `PROPTEST_CASES` overrides the case count (`scripts/fuzz-ci.sh` raises it when cargo-fuzz
+/// cannot run).
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(cases(256)))]
 
     #[test]
     fn generated_messages_parse_to_their_model(m in model(), sp in spelling()) {

@@ -4,28 +4,33 @@
 mod transfer_support;
 
 use handoff::config::{ReferFailurePolicy, RingbackMode, TransferMethod};
-use handoff::transfer::dialog_ids::{DialogId, DialogIdForm, translate};
 use handoff::transfer::{
     PlatformReferTo, TransferAction, TransferAttempt, TransferKind, TransferOutcome,
     TransferRequest,
 };
 use transfer_support::*;
 
-/// Call 2 is B2 (platform -> handoff, platform is UAC) bridged to A2 (handoff -> carrier).
+/// Call 2 is B2 (platform -> handoff, platform is UAC: Call-ID p2call@platform, From tag pf2,
+/// handoff's To tag hb2) bridged to A2 (handoff -> carrier, handoff is UAC: Call-ID
+/// ha2@handoff, From tag ha2tag, the carrier's To tag cx2).
+///
+/// The platform's Refer-To names B2 for the INVITE's eventual receiver, handoff: to-tag = hb2.
+/// The translated value handoff hands the attempt names A2 for its receiver, the carrier. Both
+/// are written out here, not computed:
+/// - RFC 3891 section 3: the receiver "matches the to-tag and from-tag parameters as if they
+///   were tags present in an incoming request. In other words, the to-tag parameter is compared
+///   to the local tag" — so toward the carrier, to-tag = cx2 (the carrier's own tag) and
+///   from-tag = ha2tag;
+/// - RFC 5589 section 7.5, F3: the escaped form
+///   `?Replaces=090459243588173445%3Bto-tag%3D9m2n3wq%3Bfrom-tag%3D763231` (';' as %3B, '='
+///   as %3D), and RFC 3515 section 2.1: `?Replaces=12345%40192.168.118.3%3B...` ('@' as %40).
+const PLATFORM_REFER_TO: &str = "<sip:+15551230000@platform.example?Replaces=p2call%40platform%3Bto-tag%3Dhb2%3Bfrom-tag%3Dpf2>";
+const REPLACES_FOR_CARRIER: &str = "ha2%40handoff%3Bto-tag%3Dcx2%3Bfrom-tag%3Dha2tag";
+
 fn attended_request() -> TransferRequest {
-    let refer_to = PlatformReferTo::parse(
-        "<sip:+15551230000@platform.example?Replaces=p2call%40platform%3Bto-tag%3Dhb2%3Bfrom-tag%3Dpf2>",
-    )
-    .expect("parses");
-    let b2 = DialogId::new("p2call@platform", "hb2", "pf2");
-    let a2 = DialogId::new("ha2@handoff", "ha2tag", "cx2");
-    let raw = refer_to.replaces_escaped().expect("has Replaces");
-    let translated = translate(DialogIdForm::ReplacesInUri, raw, |seen| {
-        (seen == &b2).then(|| a2.clone())
-    })
-    .into_owned();
+    let refer_to = PlatformReferTo::parse(PLATFORM_REFER_TO).expect("parses");
     TransferRequest {
-        translated_replaces: Some(translated),
+        translated_replaces: Some(REPLACES_FOR_CARRIER.to_string()),
         refer_to,
         ..blind_request("<sip:unused@x>")
     }

@@ -1,6 +1,7 @@
 //! Dialog identifiers are rewritten to the other side of the B2BUA, seen from the receiver:
 //! golden before/after strings for Replaces (header and inside a Refer-To URI) and
-//! Target-Dialog. Unknown dialogs pass unchanged.
+//! Target-Dialog, both written from the recipient's point of view (RFC 3891 section 3,
+//! RFC 4538 section 3). Unknown dialogs pass unchanged.
 //!
 //! The setup (issue 5, attended transfer). Call 2: the platform placed B2 to handoff (platform is
 //! UAC: From tag pf2, To tag hb2, Call-ID p2call@platform); handoff placed A2 to the carrier
@@ -46,15 +47,31 @@ fn replaces_header_on_an_invite_from_the_carrier_names_b2_for_the_platform() {
     );
 }
 
+/// RFC 4538 section 3: "The "remote-tag" header field parameter MUST be present and MUST
+/// contain the tag that would be viewed as the remote tag from the perspective of the recipient
+/// of the new request. The "local-tag" header field parameter MUST be present and MUST contain
+/// the tag that would be viewed as the local tag from the perspective of the recipient of the
+/// new request."
 #[test]
-fn target_dialog_is_rewritten_from_the_senders_point_of_view() {
-    // The platform sends on B1: local-tag = its own tag pf1, remote-tag = handoff's hb1.
-    let before = "p1call@platform;local-tag=pf1;remote-tag=hb1";
-    // handoff sends on A1: local-tag = handoff's ha1, remote-tag = the carrier's cx1.
-    let after = "c1call@carrier;local-tag=ha1;remote-tag=cx1";
+fn target_dialog_is_rewritten_from_the_recipients_point_of_view() {
+    // The platform sends on B1 to handoff: local-tag = the recipient's (handoff's) hb1,
+    // remote-tag = the platform's own pf1.
+    let before = "p1call@platform;local-tag=hb1;remote-tag=pf1";
+    // handoff sends on A1 to the carrier: local-tag = the recipient's (carrier's) cx1,
+    // remote-tag = handoff's ha1.
+    let after = "c1call@carrier;local-tag=cx1;remote-tag=ha1";
     assert_eq!(
         translate(DialogIdForm::TargetDialogHeader, before, bridged),
         after
+    );
+    // Extra parameters ride along (td-param = ... / generic-param, RFC 4538 section 7).
+    assert_eq!(
+        translate(
+            DialogIdForm::TargetDialogHeader,
+            "p1call@platform;remote-tag=pf1;local-tag=hb1;x=1",
+            bridged
+        ),
+        "c1call@carrier;local-tag=cx1;remote-tag=ha1;x=1"
     );
 }
 
@@ -72,9 +89,11 @@ fn unknown_or_malformed_values_pass_unchanged() {
             "p2call@platform;to-tag=pf2;from-tag=hb2",
         ),
         (DialogIdForm::ReplacesHeader, "p2call@platform;to-tag=hb2"),
+        // The sender's own tag as local-tag: not the recipient's view (RFC 4538 section 4:
+        // identifiers that don't match "MUST be ignored").
         (
             DialogIdForm::TargetDialogHeader,
-            "p1call@platform;local-tag=hb1;remote-tag=pf1",
+            "p1call@platform;local-tag=pf1;remote-tag=hb1",
         ),
     ] {
         let out = translate(form, value, bridged);
@@ -101,10 +120,30 @@ fn two_step_translation_for_a_bridged_leg_on_another_shard() {
         rewrite_for(DialogIdForm::ReplacesInUri, &value, &a2).as_deref(),
         Some("ha2%40handoff%3Bto-tag%3Dcx2%3Bfrom-tag%3Dha2tag")
     );
-    // A dialog with no handoff-minted identifier is owned by its Call-ID's hash.
-    let foreign = DialogId::new("carrier-call-1", "x", "y");
-    assert_eq!(
-        foreign.owning_shard(4),
-        handoff::core::ids::shard_for_call_id("carrier-call-1", 4)
-    );
+    // A dialog with no handoff-minted identifier is owned by its Call-ID's 64-bit FNV-1a hash
+    // modulo the shard count (ARCHITECTURE.md, "Data flow of a call"). The values below were
+    // computed outside handoff with the published FNV-1a parameters (offset basis
+    // 0xcbf29ce484222325, prime 0x100000001b3; the same parameters give the reference value
+    // 0xaf63dc4c8601ec8c for "a"):
+    //   fnv1a("carrier-call-1") = 0xbdb21de4492e3e94 -> % 4 = 0, % 3 = 2
+    //   fnv1a("carrier-call-2") = 0xbdb220e4492e43ad -> % 4 = 1
+    //   fnv1a("carrier-call-3") = 0xbdb21fe4492e41fa -> % 4 = 2, % 3 = 1
+    for (call_id, shards, owner) in [
+        ("carrier-call-1", 4, 0),
+        ("carrier-call-2", 4, 1),
+        ("carrier-call-3", 4, 2),
+        ("carrier-call-1", 3, 2),
+        ("carrier-call-3", 3, 1),
+    ] {
+        let foreign = DialogId::new(call_id, "x", "y");
+        assert_eq!(
+            foreign.owning_shard(shards),
+            ShardId(owner),
+            "{call_id} on {shards} shards"
+        );
+    }
+    // A minted tag naming a shard that no longer exists (restart with fewer shards) falls back
+    // to the Call-ID hash: shard 3 of 3 does not exist, carrier-call-1 % 3 = 2.
+    let stale = DialogId::new("carrier-call-1", &handoff_tag, "pf2");
+    assert_eq!(stale.owning_shard(3), ShardId(2));
 }

@@ -467,11 +467,13 @@ pub fn attended_transfer(
         b2.remote_tag(),
         b2.local_tag()
     );
+    // RFC 4538 section 3: the tags as the recipient (handoff) sees call 1, so local-tag is
+    // handoff's tag and remote-tag the platform's own.
     let target_dialog = format!(
         "{};local-tag={};remote-tag={}",
         call1.b.call_id,
-        call1.b.local_tag(),
-        call1.b.remote_tag()
+        call1.b.remote_tag(),
+        call1.b.local_tag()
     );
     cast[PLATFORM]
         .request(

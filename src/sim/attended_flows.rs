@@ -184,13 +184,14 @@ fn refer_reaches_carrier(sim: &mut Sim, calls: &TwoCalls) -> Result<super::Reque
         "<sip:{CALL2_NUMBER}@10.0.0.2?Replaces={}>",
         platform_replaces(sim, calls).render_escaped()
     );
-    // The platform names call 1 (its own view of B1) in Target-Dialog, as RFC 4538 has a
-    // transferor do; the carrier must get A1 named with handoff as the sender.
+    // The platform names call 1 in Target-Dialog as its recipient (handoff) sees B1, as
+    // RFC 4538 section 3 has a transferor do (local-tag = the recipient's tag); the carrier
+    // must get A1 named as it sees A1 (local-tag = the carrier's own tag).
     let b1 = sim.ua_ref(PLATFORM).dialog(calls.b1);
     let target_dialog = TargetDialog {
         call_id: b1.call_id.clone(),
-        local_tag: b1.local_tag.clone(),
-        remote_tag: b1.remote_tag.clone().unwrap_or_default(),
+        local_tag: b1.remote_tag.clone().unwrap_or_default(),
+        remote_tag: b1.local_tag.clone(),
         extra: Vec::new(),
     }
     .render();
@@ -232,8 +233,8 @@ fn refer_reaches_carrier(sim: &mut Sim, calls: &TwoCalls) -> Result<super::Reque
     let a1 = sim.ua_ref(CARRIER).dialog(calls.a1);
     let expected_target = TargetDialog {
         call_id: a1.call_id.clone(),
-        local_tag: a1.remote_tag.clone().unwrap_or_default(),
-        remote_tag: a1.local_tag.clone(),
+        local_tag: a1.local_tag.clone(),
+        remote_tag: a1.remote_tag.clone().unwrap_or_default(),
         extra: Vec::new(),
     };
     let received_target = named_header_of(&incoming.bytes, "Target-Dialog")
@@ -241,13 +242,14 @@ fn refer_reaches_carrier(sim: &mut Sim, calls: &TwoCalls) -> Result<super::Reque
     ensure!(
         sim,
         received_target.as_ref() == Some(&expected_target),
-        "carrier REFER Target-Dialog {received_target:?} does not name A1 with handoff as sender ({expected_target:?})"
+        "carrier REFER Target-Dialog {received_target:?} does not name A1 as the carrier sees it ({expected_target:?})"
     );
     Ok(refer)
 }
 
-/// A Target-Dialog on a relayed request: the platform's INFO on B1 names B2 (its own view);
-/// the carrier's INFO on A1 names A2 with handoff as the sender (local-tag = handoff's tag).
+/// A Target-Dialog on a relayed request: the platform's INFO on B1 names B2 as handoff (the
+/// recipient) sees it; the carrier's INFO on A1 names A2 as the carrier sees it (local-tag =
+/// the carrier's own tag, RFC 4538 section 3).
 pub fn target_dialog_on_relayed_request(
     sim: &mut Sim,
     shard1: ShardId,
@@ -257,8 +259,8 @@ pub fn target_dialog_on_relayed_request(
     let b2 = sim.ua_ref(PLATFORM).dialog(calls.b2);
     let named = TargetDialog {
         call_id: b2.call_id.clone(),
-        local_tag: b2.local_tag.clone(),
-        remote_tag: b2.remote_tag.clone().unwrap_or_default(),
+        local_tag: b2.remote_tag.clone().unwrap_or_default(),
+        remote_tag: b2.local_tag.clone(),
         extra: vec!["x=1".to_string()],
     }
     .render();
@@ -269,8 +271,8 @@ pub fn target_dialog_on_relayed_request(
     let a2 = sim.ua_ref(CARRIER).dialog(calls.a2);
     let expected = TargetDialog {
         call_id: a2.call_id.clone(),
-        local_tag: a2.remote_tag.clone().unwrap_or_default(),
-        remote_tag: a2.local_tag.clone(),
+        local_tag: a2.local_tag.clone(),
+        remote_tag: a2.remote_tag.clone().unwrap_or_default(),
         extra: vec!["x=1".to_string()],
     };
     let received = named_header_of(&incoming.bytes, "Target-Dialog")
@@ -278,7 +280,7 @@ pub fn target_dialog_on_relayed_request(
     ensure!(
         sim,
         incoming.dialog == Some(calls.a1) && received.as_ref() == Some(&expected),
-        "Target-Dialog {received:?} does not name A2 with handoff as sender ({expected:?})"
+        "Target-Dialog {received:?} does not name A2 as the carrier sees it ({expected:?})"
     );
     sim.ua(CARRIER).answer(info, 200, None);
     let answered = sim.run_until(
@@ -431,7 +433,7 @@ pub fn unknown_dialogs_unchanged(sim: &mut Sim, shard1: ShardId, shard2: ShardId
     let foreign_escaped = "foreign-1%40elsewhere%3Bto-tag%3Daaa%3Bfrom-tag%3Dbbb";
     // A minted-looking tag of the other shard that names nothing there: asked, answered unknown.
     let ghost = format!(
-        "nobody@x;local-tag=zz;remote-tag=hf{:04x}000000000001",
+        "nobody@x;local-tag=hf{:04x}000000000001;remote-tag=zz",
         calls.shard2.0
     );
     sim.ua(PLATFORM)

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::{SBC_ADDR, reuseport_shard, standard_config};
-use crate::core::{Output, ShardCore, ShardId, Time, TimerToken};
+use crate::core::{Event, MediaCommand, Output, ShardCore, ShardId, Time, TimerToken};
 use crate::sip::{HeaderName, Message, Method, RequestBuilder, response_to};
 
 const SOURCES: [&str; 4] = [
@@ -58,6 +58,26 @@ fn sdp(variant: u8) -> Option<Vec<u8>> {
     }
 }
 
+/// One datagram of a traced run, in the order it happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// A datagram delivered to handoff.
+    In { from: SocketAddr, payload: Vec<u8> },
+    /// A datagram handoff sent.
+    Out { to: SocketAddr, payload: Vec<u8> },
+}
+
+/// What one run did, so a test can check a structured sequence did what it says
+/// ([`drive_traced`]). The fuzz target does not record it.
+#[derive(Clone, Debug, Default)]
+pub struct Trace {
+    pub ladder: Vec<Step>,
+    pub events: Vec<Event>,
+    pub media: Vec<MediaCommand>,
+    /// Per shard after every timer has run out: (calls active, calls held, media ports in use).
+    pub end_state: Vec<(usize, usize, usize)>,
+}
+
 /// Two shards, a timer queue and a log of what handoff sent.
 struct Harness {
     cores: Vec<ShardCore>,
@@ -67,6 +87,7 @@ struct Harness {
     /// (destination, payload) of recent transmits.
     sent: Vec<(SocketAddr, Vec<u8>)>,
     counter: u64,
+    trace: Option<Trace>,
 }
 
 impl Harness {
@@ -82,6 +103,7 @@ impl Harness {
             timers: BinaryHeap::new(),
             sent: Vec::new(),
             counter: 0,
+            trace: None,
         }
     }
 
@@ -93,6 +115,12 @@ impl Harness {
                 while let Some(output) = core.poll_output() {
                     match output {
                         Output::Transmit(t) => {
+                            if let Some(trace) = &mut self.trace {
+                                trace.ladder.push(Step::Out {
+                                    to: t.to,
+                                    payload: t.payload.clone(),
+                                });
+                            }
                             if self.sent.len() >= 64 {
                                 self.sent.remove(0);
                             }
@@ -104,7 +132,16 @@ impl Harness {
                         Output::ToShard { shard, message } => {
                             messages.push((index, shard, message))
                         }
-                        Output::Media(_) | Output::Event(_) => {}
+                        Output::Media(command) => {
+                            if let Some(trace) = &mut self.trace {
+                                trace.media.push(command);
+                            }
+                        }
+                        Output::Event(event) => {
+                            if let Some(trace) = &mut self.trace {
+                                trace.events.push(event);
+                            }
+                        }
                     }
                 }
             }
@@ -123,6 +160,12 @@ impl Harness {
     }
 
     fn deliver(&mut self, from: SocketAddr, payload: &[u8]) {
+        if let Some(trace) = &mut self.trace {
+            trace.ladder.push(Step::In {
+                from,
+                payload: payload.to_vec(),
+            });
+        }
         let shard = reuseport_shard(from, self.sbc, self.cores.len() as u16);
         self.cores[usize::from(shard.0)].handle_datagram(self.now, from, payload);
         self.drain();
@@ -267,9 +310,21 @@ impl Harness {
 
 /// Run one fuzz input. Panics only when the core breaks an invariant (or panics itself).
 pub fn drive(data: &[u8]) {
+    run(data, false);
+}
+
+/// [`drive`], recording every datagram, event and media command, and the end state.
+pub fn drive_traced(data: &[u8]) -> Trace {
+    run(data, true).unwrap_or_default()
+}
+
+fn run(data: &[u8], traced: bool) -> Option<Trace> {
     let mut input = Input(data);
     let seed = u64::from(input.byte().unwrap_or(0));
     let mut harness = Harness::new(seed);
+    if traced {
+        harness.trace = Some(Trace::default());
+    }
     while let Some(op) = input.byte() {
         let a = input.byte().unwrap_or(0);
         let b = input.byte().unwrap_or(0);
@@ -307,4 +362,16 @@ pub fn drive(data: &[u8]) {
             "ended calls still held after 10 minutes"
         );
     }
+    let end_state = harness
+        .cores
+        .iter()
+        .map(|core| {
+            (
+                core.calls_active(),
+                core.calls_held(),
+                core.media_ports_in_use(),
+            )
+        })
+        .collect();
+    harness.trace.map(|trace| Trace { end_state, ..trace })
 }

@@ -1110,7 +1110,8 @@ pub fn drain_during_fallback(sim: &mut Sim) -> FlowResult {
     ended_once(sim, "drain")
 }
 
-/// Every flow with the config it needs, for the seed sweep: (name, config, flow).
+/// Every flow with the config it needs, for the seed sweep: (name, config, flow). Every `pub fn`
+/// flow of this module is here (`tests/sim_transfer_seed_sweep.rs` checks the count).
 pub type NamedFlow = (
     &'static str,
     fn() -> Arc<Config>,
@@ -1154,4 +1155,14 @@ pub const FLOWS: &[NamedFlow] = &[
         ringback_local_config,
         ringback_commands,
     ),
+    ("refer_sub_false", standard, refer_sub_false),
+    ("final_notify_racing_bye", standard, final_notify_racing_bye),
+    ("held_customer_fallback", standard, held_customer_fallback),
+    ("fallback_early_media", standard, fallback_early_media),
+    (
+        "customer_hangs_up_during_fallback",
+        standard,
+        customer_hangs_up_during_fallback,
+    ),
+    ("drain_during_fallback", standard, drain_during_fallback),
 ];

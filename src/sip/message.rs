@@ -328,7 +328,8 @@ impl<'a> Message<'a> {
         };
 
         // Content-Length: every occurrence must be a number; disagreeing ones leave the body
-        // length unknown (the accessor reports the conflict).
+        // length unknown (a validated parse refuses them below; after framing-only parsing the
+        // accessor reports the conflict).
         let mut declared: Option<u64> = None;
         let mut conflict = None;
         for slot in slots[..count]
@@ -357,6 +358,13 @@ impl<'a> Message<'a> {
             _ => buf.len(),
         };
 
+        // RFC 4475 section 3.3.9: conflicting Content-Length values are, "from a framing
+        // perspective, ... equivalent to an invalid Content-Length value", and "An element
+        // receiving this message should respond with an error." A validated parse refuses
+        // them like any other bad Content-Length; framing-only parsing keeps going.
+        if validate && let Some((first, second)) = conflict {
+            return Err(ParseError::ConflictingContentLength { first, second });
+        }
         let cache = if validate {
             let method = match start {
                 StartLine::Request { method, .. } => Some(method),

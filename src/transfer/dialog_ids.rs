@@ -21,11 +21,18 @@
 //!   A Replaces handoff sends toward the far end of a leg has `to-tag` = that far end's tag (our
 //!   `remote_tag`) and `from-tag` = handoff's tag (our `local_tag`). The tags swap places between
 //!   the value received and the value sent.
-//! - **Target-Dialog** is written from the SENDER's point of view (RFC 4538 sections 3 and 4,
-//!   paraphrased: the UAC puts the target dialog's Call-ID, its own tag as `local-tag` and the
-//!   recipient's tag as `remote-tag`; the UAS matches `local-tag` against its remote tag and
-//!   `remote-tag` against its local tag). So a Target-Dialog handoff receives has
-//!   `remote-tag` = handoff's tag, and one handoff sends has `local-tag` = handoff's tag.
+//! - **Target-Dialog** is written from the RECIPIENT's point of view too. RFC 4538 section 3:
+//!   > "The "remote-tag" header field parameter MUST be present and MUST contain the tag that
+//!   > would be viewed as the remote tag from the perspective of the recipient of the new
+//!   > request. The "local-tag" header field parameter MUST be present and MUST contain the tag
+//!   > that would be viewed as the local tag from the perspective of the recipient of the new
+//!   > request."
+//!
+//!   and section 4: the UAS matches "the callid production, the "remote-tag", and "local-tag"
+//!   values" against "the Call-ID, remote tag, and local tag of an existing dialog". So a
+//!   Target-Dialog handoff receives has `local-tag` = handoff's tag, and one handoff sends
+//!   toward the far end of a leg has `local-tag` = that far end's tag (our `remote_tag`) and
+//!   `remote-tag` = handoff's tag (our `local_tag`).
 //!
 //! [`translate`] therefore always goes: value received -> handoff's view of this leg -> lookup ->
 //! handoff's view of the bridged leg -> value for the receiver on the other side. Identifiers of
@@ -271,7 +278,8 @@ impl Replaces {
     }
 }
 
-/// RFC 4538 Target-Dialog: `callid;local-tag=..;remote-tag=..`, from the sender's point of view.
+/// RFC 4538 Target-Dialog: `callid;local-tag=..;remote-tag=..`, from the recipient's point of
+/// view (see the module docs).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetDialog {
     pub call_id: String,
@@ -306,17 +314,20 @@ impl TargetDialog {
         out
     }
 
-    /// The dialog as the receiver (handoff) sees it: the sender's `remote-tag` is ours.
+    /// The dialog as the recipient (handoff) sees it: `local-tag` is the recipient's own tag
+    /// (RFC 4538 section 3).
     pub fn receiver_view(&self) -> DialogId {
-        DialogId::new(&self.call_id, &self.remote_tag, &self.local_tag)
+        DialogId::new(&self.call_id, &self.local_tag, &self.remote_tag)
     }
 
-    /// A Target-Dialog handoff sends about `ours`: handoff is the sender, its tag is `local-tag`.
-    pub fn from_sender_view(&self, ours: &DialogId) -> TargetDialog {
+    /// A Target-Dialog naming `ours` (handoff's view of one of its legs) for the far end of
+    /// that leg, the recipient: `local-tag` is the far end's tag, `remote-tag` handoff's.
+    /// Keeps extra parameters.
+    pub fn for_far_end_of(&self, ours: &DialogId) -> TargetDialog {
         TargetDialog {
             call_id: ours.call_id.clone(),
-            local_tag: ours.local_tag.clone(),
-            remote_tag: ours.remote_tag.clone(),
+            local_tag: ours.remote_tag.clone(),
+            remote_tag: ours.local_tag.clone(),
             extra: self.extra.clone(),
         }
     }
@@ -361,7 +372,7 @@ pub fn rewrite_for(form: DialogIdForm, value: &str, bridged: &DialogId) -> Optio
             .map(|r| r.for_far_end_of(bridged).render_escaped()),
         DialogIdForm::TargetDialogHeader => TargetDialog::parse(value)
             .ok()
-            .map(|t| t.from_sender_view(bridged).render()),
+            .map(|t| t.for_far_end_of(bridged).render()),
     }
 }
 
@@ -429,7 +440,7 @@ mod tests {
     #[test]
     fn target_dialog_round_trips() {
         let parsed = TargetDialog::parse("c1@p;remote-tag=r;local-tag=l").unwrap();
-        assert_eq!(parsed.receiver_view(), DialogId::new("c1@p", "r", "l"));
+        assert_eq!(parsed.receiver_view(), DialogId::new("c1@p", "l", "r"));
         assert_eq!(parsed.render(), "c1@p;local-tag=l;remote-tag=r");
     }
 }
