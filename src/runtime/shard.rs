@@ -288,7 +288,7 @@ fn drain_outputs<B: Backend>(
                 audit.write_record(&*record);
             }
             Output::Event(Event::Dropped { from, reason }) => {
-                tracing::debug!(shard = index, %from, reason = reason.as_str(), "dropped");
+                tracing::debug!(shard = index, %from, reason = %reason.as_str(), "dropped");
             }
             Output::Event(other) => tracing::debug!(shard = index, event = ?other, "event"),
         }
