@@ -142,37 +142,7 @@ const CASES: &[Case] = &[
 
 /// Cases handoff answers otherwise today: (file, what handoff sends the caller now, where
 /// the fix belongs). Remove an entry when its fix lands.
-const KNOWN_DEVIATIONS: &[(&str, u16, &str)] = &[
-    (
-        "unkscm.dat",
-        200,
-        "src/core/b2bua.rs on_new_request, the (Method::Options, None) arm answers 200 without \
-         looking at the Request-URI scheme (416 for anything but sip/sips/tel)",
-    ),
-    (
-        "novelsc.dat",
-        200,
-        "src/core/b2bua.rs on_new_request, (Method::Options, None): same as unkscm",
-    ),
-    (
-        "bext01.dat",
-        200,
-        "src/core/b2bua.rs on_new_request, (Method::Options, None): Require is not checked \
-         (start_call checks it for INVITE, only for 100rel/timer); 420 + Unsupported",
-    ),
-    (
-        "invut.dat",
-        200,
-        "src/core/b2bua.rs start_call: an INVITE body that is not application/sdp is relayed \
-         to leg B untouched (no media anchored); 415 with Accept: application/sdp",
-    ),
-    (
-        "sdp01.dat",
-        200,
-        "src/core/b2bua.rs start_call: Accept without application/sdp is relayed to leg B and \
-         handoff's own 2xx then carries SDP anyway; 406 (or 400)",
-    ),
-];
+const KNOWN_DEVIATIONS: &[(&str, u16, &str)] = &[];
 
 fn addr(text: &str) -> SocketAddr {
     text.parse().expect("address")

@@ -40,6 +40,71 @@ use super::{CallEnd, CallRef, Event, MediaCommand, Output, Time, TimerToken, Tra
 use crate::sdp::{self, OriginState, RewritePlan, SdpError};
 use crate::sip::{self, HeaderName, Message, Method, RequestBuilder};
 
+/// Option tags handoff supports in `Require` (it is the UAS of every leg).
+const SUPPORTED_TAGS: [&str; 2] = ["replaces", "tdialog"];
+
+/// What RFC 3261 section 8.2.2 and 8.2.3 make a UAS refuse before looking at a new request's
+/// meaning: a Request-URI scheme it does not know (416), a `Require` option tag it does not
+/// support (420, listing them in Unsupported), and for INVITE a body that is not SDP (415) or an
+/// Accept without SDP (406). `Proxy-Require` is for proxies: handoff, a UAS, ignores it.
+fn refuse_new_request(method: Method, request: &Message) -> Option<Refusal> {
+    if let Some(uri) = request.request_uri()
+        && let sip::Scheme::Other(scheme) = uri.scheme()
+    {
+        return Some(Refusal::new(
+            416,
+            format!("Unsupported URI Scheme ({scheme})"),
+        ));
+    }
+    let unsupported: Vec<&str> = request
+        .require()
+        .filter_map(Result::ok)
+        .filter(|t| !SUPPORTED_TAGS.iter().any(|s| s.eq_ignore_ascii_case(t)))
+        .collect();
+    if !unsupported.is_empty() {
+        let mut refusal = Refusal::new(420, "Bad Extension");
+        refusal.extra.push(("Unsupported", unsupported.join(", ")));
+        return Some(refusal);
+    }
+    if method != Method::Invite {
+        return None;
+    }
+    if !request.body().is_empty() && !is_sdp(request) {
+        let mut refusal = Refusal::new(415, "Unsupported Media Type");
+        refusal
+            .extra
+            .push(("Accept", "application/sdp".to_string()));
+        return Some(refusal);
+    }
+    let accepts: Vec<String> = request
+        .headers()
+        .filter(|h| h.name.eq_ignore_ascii_case("accept"))
+        .flat_map(|h| {
+            text(h.value)
+                .split(',')
+                .map(|t| {
+                    t.split(';')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_ascii_lowercase()
+                })
+                .collect::<Vec<_>>()
+        })
+        .filter(|t| !t.is_empty())
+        .collect();
+    let takes_sdp = |t: &String| matches!(t.as_str(), "application/sdp" | "application/*" | "*/*");
+    if !accepts.is_empty() && !accepts.iter().any(takes_sdp) {
+        let mut refusal =
+            Refusal::new(406, "Not Acceptable (handoff answers with application/sdp)");
+        refusal
+            .extra
+            .push(("Accept", "application/sdp".to_string()));
+        return Some(refusal);
+    }
+    None
+}
+
 /// Whom a request names, and whether it may speak for it ([`ShardCore::dialog_speaker`]).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Speaker {
@@ -479,6 +544,12 @@ impl ShardCore {
                 "Bad Request (Replaces is only allowed on INVITE)",
                 &[],
             );
+            return;
+        }
+        if to_tag.is_none()
+            && let Some(refusal) = refuse_new_request(method, request)
+        {
+            self.reject(now, tx, from, request, refusal);
             return;
         }
         match (method, to_tag) {
