@@ -11,6 +11,7 @@ pub mod numbering;
 pub mod runtime;
 pub mod sdp;
 pub mod server;
+#[cfg(any(test, feature = "sim"))]
 pub mod sim;
 pub mod sip;
 pub mod sources;
