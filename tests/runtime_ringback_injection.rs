@@ -4,6 +4,9 @@
 //! ringback frequencies (400 + 450 Hz) in its cadence (0.4 s on, 0.2 s off, 0.4 s on, then off);
 //! the far side's packets are muted meanwhile and flow again after StopRingback.
 
+#[path = "runtime_support/netns.rs"]
+mod netns;
+
 use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 use std::time::{Duration, Instant};
 
@@ -231,6 +234,7 @@ fn scenario<B: Backend>(backend: B, a_port: u16, b_port: u16) {
 
 #[test]
 fn epoll_ringback_injected_into_customer_stream() {
+    netns::enter();
     let sip = UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -244,6 +248,7 @@ fn epoll_ringback_injected_into_customer_stream() {
 
 #[test]
 fn uring_ringback_injected_into_customer_stream() {
+    netns::enter();
     let sip = UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
