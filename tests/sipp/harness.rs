@@ -418,7 +418,7 @@ impl SippOutcome {
 fn final_stats(csv: &str) -> Option<std::collections::HashMap<String, u64>> {
     let mut lines = csv.lines().filter(|l| !l.trim().is_empty());
     let header: Vec<&str> = lines.next()?.split(';').collect();
-    let last: Vec<&str> = lines.last()?.split(';').collect();
+    let last: Vec<&str> = lines.next_back()?.split(';').collect();
     Some(
         header
             .iter()
