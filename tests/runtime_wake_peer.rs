@@ -6,6 +6,9 @@
 //! the backend's wait syscall (seen in /proc), and the test waits a generous 30 s for it to come
 //! back; a wake that does not work leaves it asleep far beyond that.
 
+#[path = "runtime_support/netns.rs"]
+mod netns;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -78,6 +81,7 @@ fn assert_wakes<B: Backend + 'static>(mut sleeper: B, wake: impl FnOnce()) -> B 
 
 #[test]
 fn uring_shard_wakes_on_msg_ring_and_on_eventfd() {
+    netns::enter();
     let wakers = [ShardWaker::new().unwrap(), ShardWaker::new().unwrap()];
     let mut a = UringBackend::new(sip(), wakers[0].clone(), 4).unwrap();
     let mut b = UringBackend::new(sip(), wakers[1].clone(), 4).unwrap();
@@ -103,6 +107,7 @@ fn uring_shard_wakes_on_msg_ring_and_on_eventfd() {
 
 #[test]
 fn epoll_shard_wakes_on_eventfd_from_a_peer_and_from_control() {
+    netns::enter();
     let wakers = [ShardWaker::new().unwrap(), ShardWaker::new().unwrap()];
     let mut a = EpollBackend::new(sip(), wakers[0].clone(), 4).unwrap();
     let mut b = EpollBackend::new(sip(), wakers[1].clone(), 4).unwrap();

@@ -159,7 +159,7 @@ to = "platform"
             .set_read_timeout(Some(Duration::from_millis(100)))
             .expect("probe timeout");
         let local = probe.local_addr().expect("probe addr");
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(30);
         let mut buffer = [0u8; 4096];
         for attempt in 0u32.. {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -170,7 +170,7 @@ to = "platform"
             }
             assert!(
                 Instant::now() < deadline,
-                "handoff did not answer OPTIONS on {} within 15 s; its log:\n{}",
+                "handoff did not answer OPTIONS on {} within 30 s; its log:\n{}",
                 self.sip,
                 self.log_text()
             );
