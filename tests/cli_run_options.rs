@@ -22,7 +22,7 @@ impl Drop for Server {
 #[test]
 fn answers_options_with_200() {
     netns::enter();
-    let port = netns::udp_addr(5060).port();
+    let port = netns::udp_addr(15060).port();
     // OPTIONS is answered only for a configured trunk (anything else gets 403), so the probe is one.
     let client = UdpSocket::bind("127.0.0.1:0").expect("client socket");
     let local = client.local_addr().expect("client addr");

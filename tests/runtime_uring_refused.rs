@@ -86,7 +86,7 @@ fn refused_io_uring_is_a_clear_error_without_fallback() {
         &config,
         format!(
             "[sbc]\nlisten = \"{}\"\nio = \"uring\"\nmedia_ports = [46000, 46100]\naudit = \"-\"\n",
-            netns::udp_addr(5060)
+            netns::udp_addr(15060)
         ),
     )
     .unwrap();

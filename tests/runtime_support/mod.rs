@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 pub const BACKENDS: [&str; 2] = ["uring", "epoll"];
 
 /// handoff's SIP port inside the test's private network namespace.
-pub const SIP_PORT: u16 = 5060;
+pub const SIP_PORT: u16 = 15060;
 
 /// How long a helper waits for something that should happen promptly (a log line, an exit):
 /// generous, since the suite runs on busy machines; a passing test never waits it out.

@@ -59,9 +59,9 @@ pub fn sipp() -> PathBuf {
 
 /// handoff's SIP port and the SIPp uac's (carrier) and uas's (platform); fixed, as nothing
 /// else shares the test's network namespace (see `netns::udp_addr` for the fallback).
-const SIP_PORT: u16 = 5060;
-const CARRIER_PORT: u16 = 5070;
-const PLATFORM_PORT: u16 = 5080;
+const SIP_PORT: u16 = 15060;
+const CARRIER_PORT: u16 = 15070;
+const PLATFORM_PORT: u16 = 15080;
 
 /// Generous limits: the suite must pass on a loaded machine. SIPp's own `-timeout` stops a run
 /// that hangs; the harness waits a little longer than that for SIPp to exit.
