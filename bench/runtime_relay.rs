@@ -11,6 +11,9 @@
 //! second of the forwarding thread's own CPU time (utime + stime from /proc/thread-self/stat),
 //! i.e. "per core". Loopback and a shared 2-core machine: compare columns of the same run.
 
+#[path = "../tests/runtime_support/netns.rs"]
+mod netns;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -211,6 +214,9 @@ fn main() {
     // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary without it, and
     // then gets a short smoke run instead of the measurement.
     let measuring = std::env::args().any(|a| a == "--bench");
+    // Its fixed media ports (25000..) must not collide with another run on the machine (another
+    // checkout's `cargo test --all-targets` runs this too): a private network namespace.
+    netns::enter();
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))

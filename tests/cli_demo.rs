@@ -1,10 +1,14 @@
 //! `handoff demo` runs the three transfers against its built-in agents and exits 0 with the
 //! summary line.
 
+#[path = "runtime_support/netns.rs"]
+mod netns;
+
 use std::process::Command;
 
 #[test]
 fn demo_runs_three_transfers() {
+    netns::enter();
     let output = Command::new(env!("CARGO_BIN_EXE_handoff"))
         .arg("demo")
         .output()

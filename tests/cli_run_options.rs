@@ -1,6 +1,9 @@
 //! `handoff --config PATH` runs: it binds the SIP socket on `sbc.listen` and answers OPTIONS with
 //! 200 OK to a configured trunk; an invalid config stops it with exit status 2 before anything is bound.
 
+#[path = "runtime_support/netns.rs"]
+mod netns;
+
 use std::io::Write;
 use std::net::UdpSocket;
 use std::process::{Child, Command, Stdio};
@@ -16,14 +19,10 @@ impl Drop for Server {
     }
 }
 
-fn free_udp_port() -> u16 {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    socket.local_addr().expect("local addr").port()
-}
-
 #[test]
 fn answers_options_with_200() {
-    let port = free_udp_port();
+    netns::enter();
+    let port = netns::udp_addr(15060).port();
     // OPTIONS is answered only for a configured trunk (anything else gets 403), so the probe is one.
     let client = UdpSocket::bind("127.0.0.1:0").expect("client socket");
     let local = client.local_addr().expect("client addr");

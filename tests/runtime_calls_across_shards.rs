@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use handoff::config::Config;
 use handoff::server::Server;
 use runtime_support::call::{Endpoint, establish, exchange_rtp, hang_up_from_carrier};
-use runtime_support::{BACKENDS, setup};
+use runtime_support::{BACKENDS, WAIT, setup};
 
 const CALLS: usize = 10;
 
@@ -27,7 +27,7 @@ fn calls_owned_by_either_shard_all_work_on_both_backends() {
             exchange_rtp(&call, &carrier, &platform, 0, 3);
             hang_up_from_carrier(s.sip, &mut call, &carrier, &platform);
         }
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + WAIT;
         let ended = |server: &Server| -> Vec<u64> {
             server
                 .shard_status()
@@ -50,7 +50,7 @@ fn calls_owned_by_either_shard_all_work_on_both_backends() {
         );
         assert_eq!(server.active_calls(), 0);
         server.drain();
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + WAIT;
         while !server.all_stopped() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }

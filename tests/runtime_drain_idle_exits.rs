@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use handoff::config::Config;
 use handoff::server::Server;
-use runtime_support::{BACKENDS, Handoff, setup};
+use runtime_support::{BACKENDS, Handoff, WAIT, setup};
 
 #[test]
 fn sigterm_on_an_idle_server_exits_cleanly_on_both_backends() {
@@ -16,7 +16,7 @@ fn sigterm_on_an_idle_server_exits_cleanly_on_both_backends() {
         let mut handoff = Handoff::start(&s.config_path);
         handoff.signal("TERM");
         let status = handoff
-            .wait_exit(Duration::from_secs(5))
+            .wait_exit(WAIT)
             .unwrap_or_else(|| panic!("{io}: still running 5 s after SIGTERM"));
         assert!(
             status.success(),
@@ -39,7 +39,7 @@ fn in_process_drain_stops_every_shard() {
         let mut server = Server::start(config).unwrap();
         assert!(!server.all_stopped());
         server.drain();
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let deadline = std::time::Instant::now() + WAIT;
         while !server.all_stopped() && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }

@@ -2,11 +2,16 @@
 //! a new party C): the relay binds the new pair, relays customer <-> C through it, sends to C
 //! from the new port, and closes the old pair (its port can be bound again). Both backends.
 
+#[path = "runtime_support/netns.rs"]
+mod netns;
+#[path = "runtime_support/pump.rs"]
+mod pump;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use handoff::core::{CallRef, MediaCommand, MediaLeg, ShardId};
-use handoff::runtime::backend::{Backend, Incoming, ShardWaker};
+use handoff::runtime::backend::{Backend, ShardWaker};
 use handoff::runtime::epoll::EpollBackend;
 use handoff::runtime::relay::MediaRelay;
 use handoff::runtime::uring::UringBackend;
@@ -22,24 +27,22 @@ fn rtp(ssrc: u32, seq: u16) -> Vec<u8> {
     p
 }
 
-fn pump<B: Backend>(backend: &mut B, relay: &mut MediaRelay, duration: Duration) {
-    let until = Instant::now() + duration;
-    while Instant::now() < until {
-        backend.wait(Some(Duration::from_millis(5))).unwrap();
-        backend
-            .dispatch(&mut |incoming, outbox| {
-                if let Incoming::Media {
-                    socket,
-                    from,
-                    payload,
-                } = incoming
-                {
-                    relay.on_packet(socket, from, payload, outbox);
-                }
-            })
-            .unwrap();
-        backend.flush().unwrap();
+/// The first `count` datagrams on (non-blocking) `socket`, waiting up to [`pump::WAIT`] for
+/// them: (source, SSRC).
+fn collect(socket: &UdpSocket, count: usize) -> Vec<(SocketAddr, u32)> {
+    let deadline = Instant::now() + pump::WAIT;
+    let mut out = Vec::new();
+    while out.len() < count {
+        out.extend(received(socket));
+        assert!(
+            Instant::now() < deadline,
+            "only {out:?} arrived within {:?}",
+            pump::WAIT
+        );
+        std::thread::sleep(Duration::from_millis(2));
     }
+    out.extend(received(socket));
+    out
 }
 
 /// Every datagram waiting on `socket`: (source, SSRC).
@@ -87,10 +90,15 @@ fn scenario<B: Backend>(mut backend: B, a_port: u16, b_port: u16, c_port: u16) {
         .unwrap();
     customer.send_to(&rtp(0xA, 1), (LOOPBACK, a_port)).unwrap();
     b.send_to(&rtp(0xB, 1), (LOOPBACK, b_port)).unwrap();
-    pump(&mut backend, &mut relay, Duration::from_millis(60));
-    assert_eq!(received(&b), vec![(SocketAddr::new(LOOPBACK, b_port), 0xA)]);
+    pump::until(&mut backend, &mut relay, "A -> B and B -> A", |relay| {
+        relay.stats().relayed >= 2
+    });
     assert_eq!(
-        received(&customer),
+        collect(&b, 1),
+        vec![(SocketAddr::new(LOOPBACK, b_port), 0xA)]
+    );
+    assert_eq!(
+        collect(&customer, 1),
         vec![(SocketAddr::new(LOOPBACK, a_port), 0xB)]
     );
 
@@ -109,22 +117,31 @@ fn scenario<B: Backend>(mut backend: B, a_port: u16, b_port: u16, c_port: u16) {
     c.send_to(&rtp(0xC, 1), (LOOPBACK, c_port)).unwrap();
     // Late packets from B toward the old port reach nobody.
     let _ = b.send_to(&rtp(0xB, 2), (LOOPBACK, b_port));
-    pump(&mut backend, &mut relay, Duration::from_millis(60));
+    pump::until(&mut backend, &mut relay, "customer <-> C", |relay| {
+        relay.stats().relayed >= 4
+    });
     assert_eq!(
-        received(&c),
+        collect(&c, 1),
         vec![(SocketAddr::new(LOOPBACK, c_port), 0xA)],
         "the customer's media reaches C from the new port"
     );
     assert_eq!(
-        received(&customer),
+        collect(&customer, 1),
         vec![(SocketAddr::new(LOOPBACK, a_port), 0xC)],
         "C's media reaches the customer, and only C's"
     );
     assert!(received(&b).is_empty(), "B hears nothing more");
-    for port in [b_port, b_port + 1] {
-        UdpSocket::bind((LOOPBACK, port))
-            .unwrap_or_else(|e| panic!("old port {port} still bound after the move: {e}"));
-    }
+    // (io_uring closes the old pair with a later submission.)
+    pump::until(
+        &mut backend,
+        &mut relay,
+        "old ports released after the move",
+        |_| {
+            [b_port, b_port + 1]
+                .iter()
+                .all(|&port| UdpSocket::bind((LOOPBACK, port)).is_ok())
+        },
+    );
     for port in [c_port, c_port + 1] {
         assert!(
             UdpSocket::bind((LOOPBACK, port)).is_err(),
@@ -137,14 +154,21 @@ fn scenario<B: Backend>(mut backend: B, a_port: u16, b_port: u16, c_port: u16) {
 
     relay.close(&mut backend, call);
     // io_uring releases closed sockets with the next submission.
-    pump(&mut backend, &mut relay, Duration::from_millis(20));
-    for port in [a_port, c_port] {
-        UdpSocket::bind((LOOPBACK, port)).expect("closed with the call");
-    }
+    pump::until(
+        &mut backend,
+        &mut relay,
+        "ports closed with the call",
+        |_| {
+            [a_port, c_port]
+                .iter()
+                .all(|&port| UdpSocket::bind((LOOPBACK, port)).is_ok())
+        },
+    );
 }
 
 #[test]
 fn epoll_leg_moves_to_new_ports() {
+    netns::enter();
     let sip = UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -159,6 +183,7 @@ fn epoll_leg_moves_to_new_ports() {
 
 #[test]
 fn uring_leg_moves_to_new_ports() {
+    netns::enter();
     let sip = UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -3,10 +3,8 @@
 
 mod runtime_support;
 
-use std::time::Duration;
-
 use runtime_support::ua::{Ua, request};
-use runtime_support::{BACKENDS, Handoff, setup};
+use runtime_support::{BACKENDS, Handoff, WAIT, setup};
 
 #[test]
 fn options_from_a_trunk_gets_200_on_both_backends() {
@@ -29,7 +27,7 @@ fn options_from_a_trunk_gets_200_on_both_backends() {
                     "",
                 ),
             );
-            let (ok, from) = carrier.expect("200 to OPTIONS", Duration::from_secs(5), |m| {
+            let (ok, from) = carrier.expect("200 to OPTIONS", WAIT, |m| {
                 m.header("call-id") == Some(call_id.as_str())
             });
             assert_eq!(ok.status(), Some(200), "{io}: {}", ok.raw);

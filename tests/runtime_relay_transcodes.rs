@@ -2,12 +2,16 @@
 //! packet (payload type and samples rewritten in the outbox copy); same laws pass unchanged.
 //! Both backends.
 
+#[path = "runtime_support/netns.rs"]
+mod netns;
+#[path = "runtime_support/pump.rs"]
+mod pump;
+
 use std::net::{IpAddr, Ipv4Addr, UdpSocket};
-use std::time::{Duration, Instant};
 
 use handoff::core::{CallRef, MediaCommand, MediaLeg, ShardId};
 use handoff::media::g711::{G711Law, ULAW_TO_ALAW};
-use handoff::runtime::backend::{Backend, Incoming, ShardWaker};
+use handoff::runtime::backend::{Backend, ShardWaker};
 use handoff::runtime::epoll::EpollBackend;
 use handoff::runtime::relay::MediaRelay;
 use handoff::runtime::uring::UringBackend;
@@ -24,7 +28,7 @@ fn scenario<B: Backend>(mut backend: B, a_port: u16, b_port: u16) {
     let mut relay = MediaRelay::new(LOOPBACK);
     let a = UdpSocket::bind("127.0.0.1:0").unwrap();
     let b = UdpSocket::bind("127.0.0.1:0").unwrap();
-    b.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    b.set_read_timeout(Some(pump::WAIT)).unwrap();
     let call = CallRef {
         shard: ShardId(0),
         seq: 9,
@@ -49,23 +53,9 @@ fn scenario<B: Backend>(mut backend: B, a_port: u16, b_port: u16) {
         .set_laws(call, Some(G711Law::Ulaw), Some(G711Law::Alaw))
         .unwrap();
     a.send_to(&ulaw_packet(), (LOOPBACK, a_port)).unwrap();
-    let until = Instant::now() + Duration::from_millis(200);
-    while Instant::now() < until {
-        backend.wait(Some(Duration::from_millis(5))).unwrap();
-        backend
-            .dispatch(&mut |incoming, outbox| {
-                if let Incoming::Media {
-                    socket,
-                    from,
-                    payload,
-                } = incoming
-                {
-                    relay.on_packet(socket, from, payload, outbox);
-                }
-            })
-            .unwrap();
-        backend.flush().unwrap();
-    }
+    pump::until(&mut backend, &mut relay, "the packet relayed", |relay| {
+        relay.stats().relayed >= 1
+    });
     let mut buf = [0u8; 2048];
     let (n, _) = b.recv_from(&mut buf).expect("relayed");
     let sent = ulaw_packet();
@@ -82,6 +72,7 @@ fn scenario<B: Backend>(mut backend: B, a_port: u16, b_port: u16) {
 
 #[test]
 fn epoll_relay_transcodes_ulaw_to_alaw() {
+    netns::enter();
     let sip = UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -95,6 +86,7 @@ fn epoll_relay_transcodes_ulaw_to_alaw() {
 
 #[test]
 fn uring_relay_transcodes_ulaw_to_alaw() {
+    netns::enter();
     let sip = UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

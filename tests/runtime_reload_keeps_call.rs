@@ -3,10 +3,8 @@
 
 mod runtime_support;
 
-use std::time::Duration;
-
 use runtime_support::call::{Endpoint, establish, exchange_rtp, hang_up_from_carrier};
-use runtime_support::{BACKENDS, Handoff, setup};
+use runtime_support::{BACKENDS, Handoff, WAIT, setup};
 
 #[test]
 fn a_call_survives_sighup_on_both_backends() {
@@ -26,18 +24,14 @@ fn a_call_survives_sighup_on_both_backends() {
         )
         .unwrap();
         handoff.signal("HUP");
-        handoff.wait_for_log("configuration reloaded", Duration::from_secs(5));
-        handoff.wait_for_log("new configuration shard=0", Duration::from_secs(5));
-        handoff.wait_for_log("new configuration shard=1", Duration::from_secs(5));
+        handoff.wait_for_log("configuration reloaded", WAIT);
+        handoff.wait_for_log("new configuration shard=0", WAIT);
+        handoff.wait_for_log("new configuration shard=1", WAIT);
 
         exchange_rtp(&call, &carrier, &platform, 5, 5);
         hang_up_from_carrier(s.sip, &mut call, &carrier, &platform);
         assert!(handoff.is_running());
         handoff.signal("TERM");
-        assert!(
-            handoff
-                .wait_exit(Duration::from_secs(5))
-                .is_some_and(|s| s.success())
-        );
+        assert!(handoff.wait_exit(WAIT).is_some_and(|s| s.success()));
     }
 }

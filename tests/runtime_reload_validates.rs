@@ -3,9 +3,7 @@
 
 mod runtime_support;
 
-use std::time::Duration;
-
-use runtime_support::{BACKENDS, Handoff, setup};
+use runtime_support::{BACKENDS, Handoff, WAIT, setup};
 
 #[test]
 fn sighup_refuses_a_broken_config_and_applies_a_good_one() {
@@ -18,7 +16,7 @@ fn sighup_refuses_a_broken_config_and_applies_a_good_one() {
         let broken = format!("{good}\n[[route]]\nfrom = \"carrier\"\nto = \"nowhere\"\n");
         std::fs::write(&s.config_path, broken).unwrap();
         handoff.signal("HUP");
-        let refused = handoff.wait_for_log("new config refused", Duration::from_secs(5));
+        let refused = handoff.wait_for_log("new config refused", WAIT);
         assert!(refused.contains("running config stays"), "{refused}");
         assert!(
             handoff.log.iter().any(|l| l.contains("nowhere")),
@@ -34,14 +32,12 @@ fn sighup_refuses_a_broken_config_and_applies_a_good_one() {
         let changed = good.replace("to = \"platform\"", "to = \"platform\"\nprefix = \"1\"");
         std::fs::write(&s.config_path, changed).unwrap();
         handoff.signal("HUP");
-        handoff.wait_for_log("configuration reloaded", Duration::from_secs(5));
-        handoff.wait_for_log("new configuration shard=1", Duration::from_secs(5));
-        handoff.wait_for_log("new configuration shard=0", Duration::from_secs(5));
+        handoff.wait_for_log("configuration reloaded", WAIT);
+        handoff.wait_for_log("new configuration shard=1", WAIT);
+        handoff.wait_for_log("new configuration shard=0", WAIT);
         assert!(handoff.is_running());
         handoff.signal("TERM");
-        let status = handoff
-            .wait_exit(Duration::from_secs(5))
-            .expect("exits after SIGTERM");
+        let status = handoff.wait_exit(WAIT).expect("exits after SIGTERM");
         assert!(status.success());
     }
 }

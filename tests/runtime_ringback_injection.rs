@@ -4,6 +4,9 @@
 //! ringback frequencies (400 + 450 Hz) in its cadence (0.4 s on, 0.2 s off, 0.4 s on, then off);
 //! the far side's packets are muted meanwhile and flow again after StopRingback.
 
+#[path = "runtime_support/netns.rs"]
+mod netns;
+
 use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 use std::time::{Duration, Instant};
 
@@ -29,28 +32,49 @@ fn rtp(ssrc: u32, seq: u16, ts: u32, fill: u8) -> Vec<u8> {
     p
 }
 
+/// How long a phase may take before the test fails: generous, for busy machines.
+const WAIT: Duration = Duration::from_secs(30);
+/// Ringback packets the customer must receive: 1.4 s of the UK cadence (0.4 s on, 0.2 s off,
+/// 0.4 s on, then the first 0.4 s of the 2 s off).
+const RINGBACK_PACKETS: usize = 70;
+
 struct Rig<B: Backend> {
     backend: B,
     relay: MediaRelay,
     origin: Instant,
 }
 
+/// The far side of a phase: its socket toward handoff's port, and what it sends every 20 ms
+/// (nothing when `None`).
+struct Far<'a> {
+    socket: &'a UdpSocket,
+    port: u16,
+    next: Option<&'a mut dyn FnMut() -> Vec<u8>>,
+    sent: u64,
+}
+
 impl<B: Backend> Rig<B> {
-    /// Runs the relay loop for `duration`, the far side sending one packet per 20 ms from
-    /// `far` (built by `next_far`).
-    fn pump(
+    /// Runs the relay loop, the far side sending one packet per 20 ms (all that are due after a
+    /// late turn), and collects what reaches the (non-blocking) `customer` socket into `got`,
+    /// until `done` holds; panics naming `what` after [`WAIT`].
+    fn pump_until(
         &mut self,
-        duration: Duration,
-        far: &UdpSocket,
-        far_port: u16,
-        next_far: &mut dyn FnMut() -> Vec<u8>,
+        what: &str,
+        far: &mut Far<'_>,
+        customer: &UdpSocket,
+        got: &mut Vec<Vec<u8>>,
+        mut done: impl FnMut(&MediaRelay, &[Vec<u8>], u64) -> bool,
     ) {
-        let until = Instant::now() + duration;
+        let deadline = Instant::now() + WAIT;
         let mut next_send = Instant::now();
-        while Instant::now() < until {
-            if Instant::now() >= next_send {
-                far.send_to(&next_far(), (LOOPBACK, far_port)).unwrap();
-                next_send += Duration::from_millis(20);
+        let mut buf = [0u8; 2048];
+        loop {
+            if let Some(next) = far.next.as_mut() {
+                while Instant::now() >= next_send {
+                    far.socket.send_to(&next(), (LOOPBACK, far.port)).unwrap();
+                    far.sent += 1;
+                    next_send += Duration::from_millis(20);
+                }
             }
             let now = Time(self.origin.elapsed().as_nanos() as u64);
             let next_ringback = self.relay.tick(now, &mut self.backend);
@@ -74,19 +98,22 @@ impl<B: Backend> Rig<B> {
                 })
                 .unwrap();
             self.backend.flush().unwrap();
+            while let Ok((n, _)) = customer.recv_from(&mut buf) {
+                got.push(buf[..n].to_vec());
+            }
+            if done(&self.relay, got, far.sent) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not within {WAIT:?}; {} packets reached the customer, the far side \
+                 sent {}, relay stats {:?}",
+                got.len(),
+                far.sent,
+                self.relay.stats()
+            );
         }
     }
-}
-
-fn drain(socket: &UdpSocket) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 2048];
-    // Let the last flush land.
-    std::thread::sleep(Duration::from_millis(30));
-    while let Ok((n, _)) = socket.recv_from(&mut buf) {
-        out.push(buf[..n].to_vec());
-    }
-    out
 }
 
 fn header(p: &[u8]) -> (u16, u32, u32) {
@@ -127,7 +154,8 @@ fn scenario<B: Backend>(backend: B, a_port: u16, b_port: u16) {
         )
         .unwrap();
 
-    // The customer hears the far side's stream first.
+    // The customer hears the far side's stream first: a few packets, then the far side stops
+    // and every packet it sent has reached the customer (nothing left in flight).
     let mut seq = 40_000u16;
     let mut ts = 7_000_000u32;
     let mut far_stream = || {
@@ -136,12 +164,32 @@ fn scenario<B: Backend>(backend: B, a_port: u16, b_port: u16) {
         ts = ts.wrapping_add(160);
         p
     };
-    rig.pump(Duration::from_millis(200), &far, b_port, &mut far_stream);
-    let before = drain(&customer);
-    assert!(
-        before.len() >= 5,
-        "relayed before ringback: {}",
-        before.len()
+    let mut before = Vec::new();
+    let mut far_side = Far {
+        socket: &far,
+        port: b_port,
+        next: Some(&mut far_stream),
+        sent: 0,
+    };
+    rig.pump_until(
+        "relayed before ringback",
+        &mut far_side,
+        &customer,
+        &mut before,
+        |_, got, _| got.len() >= 5,
+    );
+    far_side.next = None;
+    rig.pump_until(
+        "the far side's packets all relayed",
+        &mut far_side,
+        &customer,
+        &mut before,
+        |_, got, sent| got.len() as u64 >= sent,
+    );
+    assert_eq!(
+        before.len() as u64,
+        far_side.sent,
+        "every packet relayed once"
     );
     let (last_seq, last_ts, last_ssrc) = header(before.last().unwrap());
     assert_eq!(last_ssrc, FAR_SSRC);
@@ -157,15 +205,48 @@ fn scenario<B: Backend>(backend: B, a_port: u16, b_port: u16) {
             },
         )
         .unwrap();
+    let ringback_started = Instant::now();
     // The far side keeps sending (another stream): muted while ringback plays.
     let mut other_seq = 0u16;
     let mut other_stream = || {
         other_seq += 1;
         rtp(OTHER_SSRC, other_seq, u32::from(other_seq) * 160, 0x7F)
     };
-    let ring_for = Duration::from_millis(1400);
-    rig.pump(ring_for, &far, b_port, &mut other_stream);
-    let ringing = drain(&customer);
+    let mut ringing = Vec::new();
+    let mut far_side = Far {
+        socket: &far,
+        port: b_port,
+        next: Some(&mut other_stream),
+        sent: 0,
+    };
+    rig.pump_until(
+        "1.4 s of ringback",
+        &mut far_side,
+        &customer,
+        &mut ringing,
+        |_, got, _| got.len() >= RINGBACK_PACKETS,
+    );
+    // Ringback is paced at 20 ms: the 70th packet is due 69 * 20 ms after the first. Only a
+    // lower bound: a loaded machine makes it late, never early.
+    let ringing_for = ringback_started.elapsed();
+    assert!(
+        ringing_for >= Duration::from_millis(1300),
+        "{RINGBACK_PACKETS} ringback packets after only {ringing_for:?}: not paced at 20 ms"
+    );
+    // The far side stops; once the relay has handled (muted) all it sent and every ringback
+    // packet staged has arrived, nothing is in flight.
+    far_side.next = None;
+    rig.pump_until(
+        "the far side's packets all muted, the ringback all arrived",
+        &mut far_side,
+        &customer,
+        &mut ringing,
+        |relay, got, sent| {
+            let stats = relay.stats();
+            stats.muted >= sent && got.len() as u64 >= stats.ringback_sent
+        },
+    );
+    let far_sent_while_ringing = far_side.sent;
 
     assert!(
         ringing.iter().all(|p| p.len() == 172),
@@ -175,11 +256,10 @@ fn scenario<B: Backend>(backend: B, a_port: u16, b_port: u16) {
         ringing.iter().all(|p| header(p).2 == FAR_SSRC),
         "only ringback reaches the customer, on the stream's SSRC"
     );
-    // 1.4 s at 20 ms: about 70 packets (scheduler slack allowed).
-    assert!(
-        (50..=75).contains(&ringing.len()),
-        "{} ringback packets in 1.4 s",
-        ringing.len()
+    assert_eq!(
+        ringing.len() as u64,
+        rig.relay.stats().ringback_sent,
+        "every ringback packet staged reached the customer, once"
     );
     for (i, p) in ringing.iter().enumerate() {
         let (s, t, _) = header(p);
@@ -192,7 +272,8 @@ fn scenario<B: Backend>(backend: B, a_port: u16, b_port: u16) {
         assert_eq!(p[1] & 0x7F, 0, "PCMU");
     }
 
-    let samples: Vec<i16> = ringing
+    // The first 1.4 s of the tone (later packets continue the cadence's long pause).
+    let samples: Vec<i16> = ringing[..RINGBACK_PACKETS]
         .iter()
         .flat_map(|p| p[12..].iter().map(|&c| G711Law::Ulaw.decode(c)))
         .collect();
@@ -214,14 +295,30 @@ fn scenario<B: Backend>(backend: B, a_port: u16, b_port: u16) {
         assert!(ms.abs_diff(want_ms) <= 20, "cadence {shape:?}");
     }
     assert!(!shape[3].0, "silence after the second burst: {shape:?}");
-    assert!(rig.relay.stats().muted >= 50, "far side muted");
+    let muted = rig.relay.stats().muted;
+    assert_eq!(
+        muted, far_sent_while_ringing,
+        "every far-side packet muted while ringback played"
+    );
+    assert!(muted >= 50, "far side muted: {muted}");
 
     rig.relay
         .command(&mut rig.backend, MediaCommand::StopRingback { call })
         .unwrap();
-    rig.pump(Duration::from_millis(200), &far, b_port, &mut other_stream);
-    let after = drain(&customer);
-    assert!(!after.is_empty(), "relayed media flows after StopRingback");
+    let mut after = Vec::new();
+    let mut far_side = Far {
+        socket: &far,
+        port: b_port,
+        next: Some(&mut other_stream),
+        sent: 0,
+    };
+    rig.pump_until(
+        "relayed media after StopRingback",
+        &mut far_side,
+        &customer,
+        &mut after,
+        |_, got, _| got.len() >= 5,
+    );
     assert!(
         after.iter().all(|p| header(p).2 == OTHER_SSRC),
         "no ringback after StopRingback"
@@ -231,6 +328,7 @@ fn scenario<B: Backend>(backend: B, a_port: u16, b_port: u16) {
 
 #[test]
 fn epoll_ringback_injected_into_customer_stream() {
+    netns::enter();
     let sip = UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -244,6 +342,7 @@ fn epoll_ringback_injected_into_customer_stream() {
 
 #[test]
 fn uring_ringback_injected_into_customer_stream() {
+    netns::enter();
     let sip = UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

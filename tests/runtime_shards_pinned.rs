@@ -6,7 +6,7 @@ mod runtime_support;
 
 use std::time::Duration;
 
-use runtime_support::{Handoff, setup};
+use runtime_support::{Handoff, WAIT, setup};
 
 fn shard_affinity(pid: u32, shard: usize) -> Option<String> {
     for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
@@ -40,7 +40,7 @@ fn each_shard_thread_is_pinned_to_its_cpu() {
     let mut handoff = Handoff::start(&s.config_path);
     let pid = handoff.child.id();
     // A thread pins itself as it starts; give it a moment.
-    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let deadline = std::time::Instant::now() + WAIT;
     let pinned = || {
         (
             shard_affinity(pid, 0).unwrap_or_default(),
@@ -52,9 +52,5 @@ fn each_shard_thread_is_pinned_to_its_cpu() {
     }
     assert_eq!(pinned(), ("1".into(), "0".into()));
     handoff.signal("TERM");
-    assert!(
-        handoff
-            .wait_exit(Duration::from_secs(5))
-            .is_some_and(|st| st.success())
-    );
+    assert!(handoff.wait_exit(WAIT).is_some_and(|st| st.success()));
 }

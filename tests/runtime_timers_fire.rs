@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use runtime_support::call::Endpoint;
 use runtime_support::ua::{request, sdp};
-use runtime_support::{BACKENDS, Handoff, setup};
+use runtime_support::{BACKENDS, Handoff, WAIT, setup};
 
 #[test]
 fn retransmissions_and_timer_b_fire_on_both_backends() {
@@ -45,17 +45,13 @@ fn retransmissions_and_timer_b_fire_on_both_backends() {
         let mut arrivals = Vec::new();
         let (first, _) = platform
             .ua
-            .expect("INVITE on leg B", Duration::from_secs(5), |m| {
-                m.method() == Some("INVITE")
-            });
+            .expect("INVITE on leg B", WAIT, |m| m.method() == Some("INVITE"));
         arrivals.push(sent.elapsed());
         let b_call_id = first.header("call-id").unwrap().to_owned();
         while arrivals.len() < 4 {
-            platform
-                .ua
-                .expect("retransmitted INVITE", Duration::from_secs(3), |m| {
-                    m.method() == Some("INVITE") && m.header("call-id") == Some(b_call_id.as_str())
-                });
+            platform.ua.expect("retransmitted INVITE", WAIT, |m| {
+                m.method() == Some("INVITE") && m.header("call-id") == Some(b_call_id.as_str())
+            });
             arrivals.push(sent.elapsed());
         }
         // Retransmissions leave at T1, 3*T1, 7*T1 (intervals doubling from T1 = 40 ms), so the
@@ -66,12 +62,9 @@ fn retransmissions_and_timer_b_fire_on_both_backends() {
             arrivals[3] >= Duration::from_millis(270),
             "{io}: arrivals {arrivals:?}"
         );
-        let (timeout, _) = carrier
-            .ua
-            .expect("408 after Timer B", Duration::from_secs(10), |m| {
-                m.header("call-id") == Some(call_id.as_str())
-                    && m.status().is_some_and(|c| c >= 300)
-            });
+        let (timeout, _) = carrier.ua.expect("408 after Timer B", WAIT, |m| {
+            m.header("call-id") == Some(call_id.as_str()) && m.status().is_some_and(|c| c >= 300)
+        });
         assert_eq!(timeout.status(), Some(408), "{io}: {}", timeout.raw);
         let elapsed = sent.elapsed();
         assert!(

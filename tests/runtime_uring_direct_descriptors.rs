@@ -1,6 +1,9 @@
 //! io_uring media sockets are direct descriptors: opening many of them leaves the process's fd
 //! table (what RLIMIT_NOFILE counts) untouched, while the same sockets on epoll each take an fd.
 
+#[path = "runtime_support/netns.rs"]
+mod netns;
+
 use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 
 use handoff::runtime::backend::{Backend, ShardWaker};
@@ -16,6 +19,7 @@ fn open_fds() -> usize {
 
 #[test]
 fn uring_media_sockets_take_no_process_fds_but_epoll_ones_do() {
+    netns::enter();
     let sip = UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -565,6 +565,11 @@ impl Agent {
         Ok(())
     }
 
+    /// Whether the inbox holds a message `want` accepts (it stays there).
+    pub fn has(&self, want: &dyn Fn(&Msg) -> bool) -> bool {
+        self.inbox.iter().any(want)
+    }
+
     /// Removes and returns the first inbox message `want` accepts.
     pub fn take(&mut self, want: &dyn Fn(&Msg) -> bool) -> Option<Msg> {
         let i = self.inbox.iter().position(want)?;
@@ -659,6 +664,25 @@ impl Cast {
             std::thread::sleep(Duration::from_millis(2));
         }
         Ok(())
+    }
+
+    /// Keeps every agent answering until `done` holds (true) or `within` passed (false).
+    pub fn idle_until(
+        &mut self,
+        within: Duration,
+        mut done: impl FnMut(&Cast) -> bool,
+    ) -> Result<bool, FlowError> {
+        let deadline = Instant::now() + within;
+        loop {
+            self.poll()?;
+            if done(self) {
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 
     /// Whether agent `who` received a request or response `want` accepts within `within`.

@@ -19,8 +19,15 @@ pub const PARTNER: usize = 2;
 
 /// How long any one expected message may take (handoff retransmits after 500 ms).
 pub const STEP: Duration = Duration::from_secs(5);
-/// How long the target rings before it answers (the customer hears ringback meanwhile).
-pub const RINGING: Duration = Duration::from_millis(1200);
+/// How long the target rings before it answers (the customer hears ringback meanwhile): until
+/// the customer has received this many ringback packets, 1.2 s of tone at 20 ms each.
+pub const RINGING_PACKETS: usize = 60;
+/// How long media may take to arrive (ringback, a bridged stream) before the flow goes on
+/// without it (the checks on what was received then fail): generous, for busy machines; a
+/// working flow never waits it out.
+pub const MEDIA_WAIT: Duration = Duration::from_secs(20);
+/// Packets each side's decoded audio is judged on after a bridge.
+pub const HEARD_PACKETS: usize = 10;
 
 /// The DID customers dial (routed carrier-a -> platform).
 pub const DID: &str = "+15550001111";
@@ -167,6 +174,70 @@ fn stream(
     Ok(())
 }
 
+/// One side of [`stream_both_until_heard`]: agent `who` sends a 1 kHz tone to `to`, and the
+/// packets of `ssrc` that `hears` receives (from its `rtp_in` index `mark` on) are its media.
+struct Stream {
+    who: usize,
+    to: Option<SocketAddr>,
+    ssrc: u32,
+    first_seq: u16,
+    hears: usize,
+}
+
+/// Both sides send 20 ms packets, every agent answering meanwhile, until each listener has
+/// received `want` packets of the other's SSRC in its own law, or [`MEDIA_WAIT`] passed;
+/// returns what each listener received of it. Packets sent while a bridge settles (a
+/// re-INVITE, a media update) may be lost or carry the other law: RTP is lossy, so the flow
+/// keeps sending rather than sending a fixed number after a fixed pause.
+fn stream_both_until_heard(
+    cast: &mut Cast,
+    sides: [Stream; 2],
+    want: usize,
+) -> Result<[Vec<Vec<u8>>; 2], FlowError> {
+    for side in &sides {
+        if side.to.is_none() {
+            return Err(FlowError::Unexpected(format!(
+                "{}: no RTP address in handoff's SDP",
+                cast[side.who].name
+            )));
+        }
+    }
+    let marks = sides.each_ref().map(|s| cast[s.hears].rtp_in.len());
+    let heard = |cast: &Cast| -> [Vec<Vec<u8>>; 2] {
+        [0, 1].map(|i| {
+            let side = &sides[i];
+            let law = cast[side.hears].law;
+            received_from(cast, side.hears, marks[i], side.ssrc)
+                .into_iter()
+                .filter(|p| p.len() == 172 && p[1] & 0x7F == law.payload_type())
+                .collect()
+        })
+    };
+    let deadline = Instant::now() + MEDIA_WAIT;
+    let mut frame = 0u16;
+    loop {
+        for side in &sides {
+            let law = cast[side.who].law;
+            cast[side.who]
+                .send_rtp(
+                    side.to.expect("checked above"),
+                    side.ssrc,
+                    side.first_seq.wrapping_add(frame),
+                    &tone_frame(law, u32::from(frame)),
+                )
+                .map_err(io_error(cast[side.who].name))?;
+        }
+        frame = frame.wrapping_add(1);
+        let next = Instant::now() + Duration::from_millis(20);
+        let done = cast.idle_until(next.saturating_duration_since(Instant::now()), |cast| {
+            heard(cast).iter().all(|h| h.len() >= want)
+        })?;
+        if done || Instant::now() >= deadline {
+            return Ok(heard(cast));
+        }
+    }
+}
+
 /// The samples of the packets that carry `law`'s payload type, decoded.
 fn decode_in(packets: &[Vec<u8>], law: G711Law) -> Vec<i16> {
     packets
@@ -229,7 +300,11 @@ pub fn blind_transfer(cast: &mut Cast, flow: &BlindFlow) -> Result<BlindSeen, Fl
     // Media both ways first: the customer's stream is what ringback continues.
     stream(cast, PLATFORM, call.b.remote_rtp, PLATFORM_SSRC, 1000, 5)?;
     stream(cast, CARRIER, call.a.remote_rtp, CUSTOMER_SSRC, 1, 5)?;
-    cast.idle(Duration::from_millis(40))?;
+    // Until every packet the platform sent has reached the customer (none still on its way
+    // when ringback starts), or MEDIA_WAIT if one was lost.
+    cast.idle_until(MEDIA_WAIT, |cast| {
+        received_from(cast, CARRIER, 0, PLATFORM_SSRC).len() >= 5
+    })?;
     seen.customer_rtp_before = cast[CARRIER]
         .rtp_in
         .iter()
@@ -322,7 +397,9 @@ pub fn blind_transfer(cast: &mut Cast, flow: &BlindFlow) -> Result<BlindSeen, Fl
         cast[PARTNER]
             .respond(&invite, 180, "Ringing", "target-c", None)
             .map_err(io_error("partner"))?;
-        cast.idle(RINGING)?;
+        cast.idle_until(MEDIA_WAIT, |cast| {
+            cast[CARRIER].rtp_in.len() >= ringback_mark + RINGING_PACKETS
+        })?;
         seen.ringback_rtp = cast[CARRIER].rtp_in[ringback_mark..]
             .iter()
             .map(|(_, p)| p.clone())
@@ -337,20 +414,36 @@ pub fn blind_transfer(cast: &mut Cast, flow: &BlindFlow) -> Result<BlindSeen, Fl
                     m.is_request("NOTIFY") && m.sipfrag_status() >= Some(200)
                 })?;
                 seen.platform_notifies.extend(final_notify.sipfrag_status());
-                // handoff may re-INVITE the customer to G.711; let that settle.
-                cast.idle(Duration::from_millis(300))?;
-                let a_rtp = call.a.remote_rtp;
-                let mark_c = cast[PARTNER].rtp_in.len();
-                let mark_a = cast[CARRIER].rtp_in.len();
-                stream(cast, CARRIER, a_rtp, CUSTOMER_SSRC, 100, 10)?;
-                stream(cast, PARTNER, c.remote_rtp, TARGET_SSRC, 1, 10)?;
-                cast.idle(Duration::from_millis(60))?;
-                let to_target = received_from(cast, PARTNER, mark_c, CUSTOMER_SSRC);
+                // handoff may re-INVITE the customer to G.711 (the agents answer it while
+                // polling): both sides stream until each has heard HEARD_PACKETS of the other,
+                // and the audio is judged on the last ones (after the bridge settled).
+                let [to_target, to_customer] = stream_both_until_heard(
+                    cast,
+                    [
+                        Stream {
+                            who: CARRIER,
+                            to: call.a.remote_rtp,
+                            ssrc: CUSTOMER_SSRC,
+                            first_seq: 100,
+                            hears: PARTNER,
+                        },
+                        Stream {
+                            who: PARTNER,
+                            to: c.remote_rtp,
+                            ssrc: TARGET_SSRC,
+                            first_seq: 1,
+                            hears: CARRIER,
+                        },
+                    ],
+                    HEARD_PACKETS,
+                )?;
                 seen.bridged_to_target = !to_target.is_empty();
-                let to_customer = received_from(cast, CARRIER, mark_a, TARGET_SSRC);
                 seen.bridged_from_target = !to_customer.is_empty();
-                seen.target_heard = decode_in(&to_target, cast[PARTNER].law);
-                seen.customer_heard = decode_in(&to_customer, cast[CARRIER].law);
+                let last = |packets: &[Vec<u8>]| {
+                    packets[packets.len().saturating_sub(HEARD_PACKETS)..].to_vec()
+                };
+                seen.target_heard = decode_in(&last(&to_target), cast[PARTNER].law);
+                seen.customer_heard = decode_in(&last(&to_customer), cast[CARRIER].law);
             }
             TargetAnswer::Fail(code) => {
                 cast[PARTNER]
@@ -361,10 +454,17 @@ pub fn blind_transfer(cast: &mut Cast, flow: &BlindFlow) -> Result<BlindSeen, Fl
                         m.is_request("NOTIFY") && m.sipfrag_status() >= Some(300)
                     })?;
                 seen.platform_notifies.extend(notify.sipfrag_status());
-                cast.idle(Duration::from_millis(100))?;
+                // The platform streams until the customer hears it again (or MEDIA_WAIT).
                 let mark = cast[CARRIER].rtp_in.len();
-                stream(cast, PLATFORM, call.b.remote_rtp, PLATFORM_SSRC, 2000, 10)?;
-                cast.idle(Duration::from_millis(60))?;
+                let to = call.b.remote_rtp;
+                let deadline = Instant::now() + MEDIA_WAIT;
+                let mut seq = 2000u16;
+                while received_from(cast, CARRIER, mark, PLATFORM_SSRC).is_empty()
+                    && Instant::now() < deadline
+                {
+                    stream(cast, PLATFORM, to, PLATFORM_SSRC, seq, 1)?;
+                    seq = seq.wrapping_add(1);
+                }
                 seen.media_back_to_platform =
                     !received_from(cast, CARRIER, mark, PLATFORM_SSRC).is_empty();
             }
@@ -375,7 +475,14 @@ pub fn blind_transfer(cast: &mut Cast, flow: &BlindFlow) -> Result<BlindSeen, Fl
         cast.idle(Duration::from_millis(300))?;
     }
 
-    // The platform's view of the outcome, from every NOTIFY it answered.
+    // The platform's view of the outcome, from every NOTIFY it answered. After a hand-off the
+    // final NOTIFY may still be on its way (wait for it, within STEP; its absence is for the
+    // caller's checks to judge).
+    if carrier_final_bye && !flow.early_transferor_bye {
+        cast.idle_until(STEP, |cast| {
+            cast[PLATFORM].has(&|m: &Msg| m.is_request("NOTIFY") && m.sipfrag_status() >= Some(200))
+        })?;
+    }
     while let Some(n) = cast[PLATFORM].take(&|m: &Msg| m.is_request("NOTIFY")) {
         seen.platform_notifies.extend(n.sipfrag_status());
     }

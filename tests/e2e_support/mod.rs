@@ -1,7 +1,8 @@
 //! End-to-end transfer tests: the real binary on loopback with the demo's config shape, driven
 //! by the demo's SIP agents (src/demo/agent.rs, independent of handoff's SIP code) through the
-//! scripted flows of src/demo/flows.rs. Each test file passes its own media range; e2e tests
-//! keep to 8500..9600 (SIPp tests sit below 8200, runtime tests at 9600..12000).
+//! scripted flows of src/demo/flows.rs. Each test runs in a private network namespace (see
+//! runtime_support/mod.rs), and each file still passes its own media range; e2e tests keep to
+//! 8500..9600 (SIPp tests sit below 8200, runtime tests at 9600..12000).
 #![allow(dead_code)]
 
 #[path = "../runtime_support/mod.rs"]
@@ -54,10 +55,12 @@ fn codec(law: G711Law) -> &'static str {
     law.name()
 }
 
-/// Starts the binary with a config naming the three agents.
+/// Starts the binary with a config naming the three agents, in a fresh private network
+/// namespace (the agents' sockets are bound after entering it).
 pub fn start(options: &Options) -> E2e {
+    runtime_support::netns::enter();
     let dir = tempfile::tempdir().unwrap();
-    let sip = runtime_support::free_udp_addr();
+    let sip = runtime_support::sip_addr();
     let mut cast = cast(sip, options.carrier_law, options.partner_law).unwrap();
     let audit = dir.path().join("audit.jsonl");
     let settings = DemoSettings {
@@ -90,9 +93,9 @@ pub fn start(options: &Options) -> E2e {
 }
 
 impl E2e {
-    /// The audit's transfer records, waiting up to 3 s for `count` of them.
+    /// The audit's transfer records, waiting up to [`runtime_support::WAIT`] for `count` of them.
     pub fn transfer_records(&self, count: usize) -> Vec<serde_json::Value> {
-        let deadline = Instant::now() + Duration::from_secs(3);
+        let deadline = Instant::now() + runtime_support::WAIT;
         loop {
             let text = std::fs::read_to_string(&self.audit).unwrap_or_default();
             let records: Vec<serde_json::Value> = text
@@ -123,7 +126,7 @@ impl E2e {
 
     pub fn stop(mut self) {
         self.handoff.signal("TERM");
-        let status = self.handoff.wait_exit(Duration::from_secs(6));
+        let status = self.handoff.wait_exit(runtime_support::WAIT);
         assert!(
             status.is_some_and(|s| s.success()),
             "handoff exit: {status:?}"

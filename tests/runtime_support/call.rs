@@ -3,11 +3,15 @@
 #![allow(dead_code)]
 
 use std::net::{SocketAddr, UdpSocket};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::ua::{Msg, Ua, in_dialog, request, response, sdp};
 
-pub const WAIT: Duration = Duration::from_secs(5);
+/// How long a step of a call waits for the message it needs: generous, for busy machines.
+pub const WAIT: Duration = super::WAIT;
+
+/// How often the first packet of a burst is re-sent while it has not arrived.
+const RESEND_FIRST: Duration = Duration::from_millis(250);
 
 pub struct Endpoint {
     pub ua: Ua,
@@ -145,63 +149,93 @@ pub fn establish(
     }
 }
 
-/// Sends `count` RTP packets from each side and checks they arrive on the other, from handoff.
+/// Packets sent by [`exchange_rtp`], each way. `count` of each arrived; the first packet of the
+/// burst may have been sent more than once (see there), so the relay's counters lie between
+/// `count` and these.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RtpSent {
+    pub a_to_b: u64,
+    pub b_to_a: u64,
+}
+
+/// Sends `count` RTP packets from each side and checks they arrive on the other, from handoff;
+/// returns how many were sent each way.
 pub fn exchange_rtp(
     call: &CallUp,
     carrier: &Endpoint,
     platform: &Endpoint,
     first_seq: u16,
     count: u16,
-) {
+) -> RtpSent {
+    let mut sent = RtpSent::default();
     for seq in first_seq..first_seq + count {
         // RTP is lossy by nature; the first packet of a burst may race the relay's socket setup
-        // on a loaded machine, so it alone is re-sent (a phone sends 50 a second anyway).
-        let tries = if seq == first_seq { 10 } else { 1 };
-        relay_one(
+        // on a loaded machine, so it alone is re-sent until it arrives (a phone sends 50 a
+        // second anyway). The others are sent once: loopback does not lose them.
+        let resend = seq == first_seq;
+        sent.a_to_b += relay_one(
             &carrier.rtp,
             call.handoff_rtp_for_a,
             &platform.rtp,
             call.handoff_rtp_for_b,
             seq,
-            tries,
+            resend,
             "RTP carrier -> platform, sent from handoff's leg-B port",
         );
-        relay_one(
+        sent.b_to_a += relay_one(
             &platform.rtp,
             call.handoff_rtp_for_b,
             &carrier.rtp,
             call.handoff_rtp_for_a,
             seq,
-            tries,
+            resend,
             "RTP platform -> carrier, sent from handoff's leg-A port",
         );
     }
+    sent
 }
 
-/// Sends packet `seq` to handoff and waits for exactly it on the far side (copies of earlier
-/// re-sent packets are skipped).
+/// Sends packet `seq` to handoff (every [`RESEND_FIRST`] while it has not arrived when
+/// `resend`) and waits up to [`WAIT`] for exactly it on the far side (copies of earlier
+/// re-sent packets are skipped); returns how many times it was sent.
 fn relay_one(
     from: &UdpSocket,
     to: SocketAddr,
     far: &UdpSocket,
     expected_source: SocketAddr,
     seq: u16,
-    tries: u32,
+    resend: bool,
     what: &str,
-) {
+) -> u64 {
     let mut buf = [0u8; 2048];
-    for _ in 0..tries {
-        from.send_to(&rtp_packet(seq), to).unwrap();
+    let deadline = Instant::now() + WAIT;
+    let mut sends = 0;
+    let mut next_send = Instant::now();
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            panic!("{what}: packet {seq} never arrived within {WAIT:?} (sent {sends} times)");
+        }
+        if sends == 0 || (resend && now >= next_send) {
+            from.send_to(&rtp_packet(seq), to).unwrap();
+            sends += 1;
+            next_send = now + RESEND_FIRST;
+        }
+        let wait_until = if resend { next_send } else { deadline };
+        let timeout = wait_until
+            .min(deadline)
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
+        far.set_read_timeout(Some(timeout)).unwrap();
         while let Ok((n, source)) = far.recv_from(&mut buf) {
             if n >= 4 && u16::from_be_bytes([buf[2], buf[3]]) < seq {
                 continue;
             }
             assert_eq!(&buf[..n], &rtp_packet(seq)[..], "{what}");
             assert_eq!(source, expected_source, "{what}");
-            return;
+            return sends;
         }
     }
-    panic!("{what}: packet {seq} never arrived ({tries} tries)");
 }
 
 /// The carrier hangs up; the platform gets the BYE and answers; the carrier gets its 200.

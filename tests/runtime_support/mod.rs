@@ -1,5 +1,17 @@
 //! Shared helpers for the runtime tests: a generated config on loopback, the real binary as a
 //! child process, and signals sent with kill(1).
+//!
+//! Ports. [`setup`] first moves the test's thread into a private network namespace
+//! ([`netns::enter`]): the handoff it starts, its peers' sockets and any in-process server all
+//! live on a loopback of their own, so no other process — another test binary running in
+//! parallel, SIPp, someone else's build — can take a port the test has chosen. Inside, handoff's
+//! SIP address is the fixed [`SIP_PORT`] instead of "a port that was free a moment ago"
+//! (binding port 0 and dropping the socket leaves a window in which anyone can take it). Without
+//! the privilege for a namespace (not root) it falls back to that probe, with a note on stderr.
+//! Tests that drive a backend in-process on fixed media ports call [`netns::enter`] themselves.
+//!
+//! Time. Nothing here asserts how fast something happens: helpers wait for a condition up to a
+//! generous deadline ([`WAIT`], [`call::WAIT`]) and fail only when it never comes.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
@@ -11,12 +23,20 @@ use std::time::{Duration, Instant};
 
 pub const BACKENDS: [&str; 2] = ["uring", "epoll"];
 
-/// A UDP port nobody holds right now (the test binds it again shortly after).
-pub fn free_udp_addr() -> SocketAddr {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+/// handoff's SIP port inside the test's private network namespace.
+pub const SIP_PORT: u16 = 15060;
+
+/// How long a helper waits for something that should happen promptly (a log line, an exit):
+/// generous, since the suite runs on busy machines; a passing test never waits it out.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// The address for handoff's SIP socket: [`SIP_PORT`] in the test's private network namespace
+/// (entered here if the calling thread is not in one yet), see the module doc.
+pub fn sip_addr() -> SocketAddr {
+    if !netns::is_private() {
+        netns::enter();
+    }
+    netns::udp_addr(SIP_PORT)
 }
 
 pub struct Setup {
@@ -29,18 +49,20 @@ pub struct Setup {
 }
 
 /// Writes a config with two loopback trunks ("carrier" and "platform", each a UDP socket the
-/// test owns), `shards` shards on `io`, and the media range `[media, media + 100)`; each test
-/// passes its own `media` base so tests run in parallel. The runtime tests keep to 9200..12000:
-/// below the ephemeral range, and clear of the SIPp tests (12000..18100) and the default
-/// config and perf runs (20000..).
+/// test owns), `shards` shards on `io`, and the media range `[media, media + 100)`. Each call
+/// moves the test into a fresh private network namespace first (see the module doc), so the
+/// sockets of an earlier `setup` in the same test stay behind; each test still passes its own
+/// `media` base (the runtime tests keep to 9200..12000, below the ephemeral range) so the suite
+/// also runs side by side without the privilege for namespaces.
 pub fn setup(io: &str, media: u16, shards: usize, drain_s: u64) -> Setup {
+    netns::enter();
     let dir = tempfile::tempdir().unwrap();
     let carrier = UdpSocket::bind("127.0.0.1:0").unwrap();
     let platform = UdpSocket::bind("127.0.0.1:0").unwrap();
     for s in [&carrier, &platform] {
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     }
-    let sip = free_udp_addr();
+    let sip = sip_addr();
     let audit_path = dir.path().join("audit.jsonl");
     let config_path = dir.path().join("handoff.toml");
     std::fs::write(
@@ -158,7 +180,7 @@ impl Handoff {
             stderr: rx,
             log: Vec::new(),
         };
-        this.wait_for_log("serving", Duration::from_secs(10));
+        this.wait_for_log("serving", WAIT);
         this
     }
 
@@ -261,4 +283,5 @@ impl Drop for Handoff {
 }
 
 pub mod call;
+pub mod netns;
 pub mod ua;

@@ -2,13 +2,22 @@
 //! `handoff` binary on loopback, SIPp as the carrier (uac) and the platform (uas), and an RTP
 //! sink socket the test owns as the far side of the media.
 //!
-//! Each test file passes its own [`Layout`] so the files can run in parallel: SIP ports are
-//! picked free by the kernel, media ranges are fixed per test in 2000..8000 and SIPp's own media
-//! ports in 8000..8200: below the ephemeral range (32768+, where other processes' ephemeral
-//! sockets would collide with handoff's media ports) and below the 10000+ ranges the other test
-//! suites and perf/relay use.
+//! Each test runs in a private network namespace of its own (`runtime_support/netns.rs`):
+//! handoff, both SIPp processes and the test's RTP sink share a loopback no other process can
+//! see, so the fixed SIP ports below cannot be taken by anyone else. Each test file still passes
+//! its own [`Layout`] (media ranges fixed per test in 2000..8000, SIPp's own media ports in
+//! 8000..8200, below the ephemeral range) so the files also run side by side when no private
+//! namespace can be had (not root).
+//!
+//! SIPp's results are read only once SIPp has exited, from the statistics it writes at exit
+//! (`-trace_stat -stf`: the CSV's last row is dumped on the way out), never from the periodic
+//! screen on its stdout, which can predate the last calls. The uac starts only once the uas has
+//! bound its SIP port (seen in `/proc/<pid>/net/udp`), not after a fixed pause.
 
 #![allow(dead_code)]
+
+#[path = "../runtime_support/netns.rs"]
+mod netns;
 
 use std::fmt::Write as _;
 use std::io::{ErrorKind, Read};
@@ -48,11 +57,16 @@ pub fn sipp() -> PathBuf {
     }
 }
 
-/// A loopback UDP port that was free a moment ago.
-pub fn free_udp_port() -> u16 {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral loopback UDP port");
-    socket.local_addr().expect("local addr").port()
-}
+/// handoff's SIP port and the SIPp uac's (carrier) and uas's (platform); fixed, as nothing
+/// else shares the test's network namespace (see `netns::udp_addr` for the fallback).
+const SIP_PORT: u16 = 15060;
+const CARRIER_PORT: u16 = 15070;
+const PLATFORM_PORT: u16 = 15080;
+
+/// Generous limits: the suite must pass on a loaded machine. SIPp's own `-timeout` stops a run
+/// that hangs; the harness waits a little longer than that for SIPp to exit.
+const SIPP_TIMEOUT_S: u64 = 240;
+const SIPP_WAIT: Duration = Duration::from_secs(SIPP_TIMEOUT_S + 60);
 
 pub fn scenario(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -72,13 +86,13 @@ pub struct Handoff {
 }
 
 impl Handoff {
-    /// Writes the config (carrier and platform trunks on free loopback ports) and starts
-    /// handoff; returns once it answers SIP.
+    /// Writes the config (carrier and platform trunks on loopback ports) and starts handoff;
+    /// returns once it answers SIP. Call [`netns::enter`] first (the `calls_*` functions do).
     pub fn start(layout: Layout) -> Handoff {
         let dir = tempfile::tempdir().expect("temp dir");
-        let sip: SocketAddr = ([127, 0, 0, 1], free_udp_port()).into();
-        let carrier: SocketAddr = ([127, 0, 0, 1], free_udp_port()).into();
-        let platform: SocketAddr = ([127, 0, 0, 1], free_udp_port()).into();
+        let sip = netns::udp_addr(SIP_PORT);
+        let carrier = netns::udp_addr(CARRIER_PORT);
+        let platform = netns::udp_addr(PLATFORM_PORT);
         let config = dir.path().join("handoff.toml");
         let audit = dir.path().join("audit.jsonl");
         let toml = format!(
@@ -146,7 +160,7 @@ to = "platform"
             .set_read_timeout(Some(Duration::from_millis(100)))
             .expect("probe timeout");
         let local = probe.local_addr().expect("probe addr");
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(30);
         let mut buffer = [0u8; 4096];
         for attempt in 0u32.. {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -157,7 +171,7 @@ to = "platform"
             }
             assert!(
                 Instant::now() < deadline,
-                "handoff did not answer OPTIONS on {} within 15 s; its log:\n{}",
+                "handoff did not answer OPTIONS on {} within 30 s; its log:\n{}",
                 self.sip,
                 self.log_text()
             );
@@ -215,22 +229,68 @@ pub struct Sipp {
     child: Child,
     pub name: &'static str,
     out: PathBuf,
+    /// The statistics CSV (`-trace_stat -stf`): a row per `-fd` period and a last one at exit.
+    stats: PathBuf,
+    /// The screens SIPp dumps when it quits (`-trace_screen -screen_file`).
+    final_screen: PathBuf,
 }
 
 impl Sipp {
-    /// Starts `sipp` with `args` in `cwd`, its screen output captured to `<cwd>/<name>.out`.
+    /// Starts `sipp` with `args` in `cwd`, its screen output captured to `<cwd>/<name>.out`, its
+    /// statistics to `<cwd>/<name>_stats.csv` and its final screens to `<cwd>/<name>_final.txt`.
     pub fn spawn(name: &'static str, cwd: &Path, args: &[String]) -> Sipp {
         let out = cwd.join(format!("{name}.out"));
+        let stats = cwd.join(format!("{name}_stats.csv"));
+        let final_screen = cwd.join(format!("{name}_final.txt"));
         let file = std::fs::File::create(&out).expect("create sipp output file");
         let child = Command::new(sipp())
             .current_dir(cwd)
             .args(args)
+            .arg("-trace_stat")
+            .arg("-stf")
+            .arg(&stats)
+            .arg("-trace_screen")
+            .arg("-screen_file")
+            .arg(&final_screen)
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("clone output file"))
             .stderr(file)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start sipp ({name}): {e}"));
-        Sipp { child, name, out }
+        Sipp {
+            child,
+            name,
+            out,
+            stats,
+            final_screen,
+        }
+    }
+
+    /// Waits until SIPp has bound its SIP socket on `port` (listed in its own
+    /// `/proc/<pid>/net/udp`, which is its network namespace's table), at most `limit`.
+    pub fn wait_until_bound(&mut self, port: u16, limit: Duration) {
+        let table = format!("/proc/{}/net/udp", self.child.id());
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "sipp ({}) exited with {status} before binding port {port}; its screen:\n{}",
+                    self.name,
+                    read_lossy(&self.out)
+                );
+            }
+            let text = std::fs::read_to_string(&table).unwrap_or_default();
+            if udp_table_has_port(&text, port) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sipp ({}) did not bind UDP port {port} within {limit:?}; its screen:\n{}",
+                self.name,
+                read_lossy(&self.out)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Waits up to `limit` for SIPp to exit; kills it and panics past the limit.
@@ -253,7 +313,12 @@ impl Sipp {
                 }
             }
         };
-        SippOutcome::parse(self.name, status, read_lossy(&self.out))
+        // SIPp has exited: its statistics file and final screens are complete.
+        let mut screen = read_lossy(&self.final_screen);
+        if screen.is_empty() {
+            screen = read_lossy(&self.out);
+        }
+        SippOutcome::parse(self.name, status, &read_lossy(&self.stats), screen)
     }
 
     pub fn kill(mut self) -> String {
@@ -278,55 +343,90 @@ fn read_lossy(path: &Path) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-/// What a finished SIPp run reported: its exit code and the cumulative call counters of its
-/// final statistics screen.
+/// Whether a `/proc/net/udp` table lists a socket bound to local `port`.
+fn udp_table_has_port(table: &str, port: u16) -> bool {
+    let wanted = format!(":{port:04X}");
+    table.lines().skip(1).any(|line| {
+        line.split_whitespace()
+            .nth(1)
+            .is_some_and(|local| local.ends_with(&wanted))
+    })
+}
+
+/// What a finished SIPp run reported: its exit code and the cumulative call counters of the
+/// statistics row it dumped at exit.
 #[derive(Debug)]
 pub struct SippOutcome {
     pub name: &'static str,
     /// 0 = every call succeeded, 1 = at least one failed, others = fatal (SIPp's convention).
     pub exit_code: Option<i32>,
+    pub created: Option<u64>,
     pub successful: Option<u64>,
     pub failed: Option<u64>,
+    /// Calls still up when the row was written (0 in the final row of a finished run).
+    pub current: Option<u64>,
+    /// SIPp's final screens (or its stdout when it wrote none), for the failure message.
     pub screen: String,
 }
 
 impl SippOutcome {
-    fn parse(name: &'static str, status: ExitStatus, screen: String) -> SippOutcome {
+    fn parse(
+        name: &'static str,
+        status: ExitStatus,
+        stats_csv: &str,
+        screen: String,
+    ) -> SippOutcome {
+        let last = final_stats(stats_csv);
+        let field = |name: &str| last.as_ref().and_then(|row| row.get(name).copied());
         SippOutcome {
             name,
             exit_code: status.code(),
-            successful: cumulative(&screen, "Successful call"),
-            failed: cumulative(&screen, "Failed call"),
+            created: field("TotalCallCreated"),
+            successful: field("SuccessfulCall(C)"),
+            failed: field("FailedCall(C)"),
+            current: field("CurrentCall"),
             screen,
         }
     }
 
-    /// Panics with the screen unless SIPp exited 0 having completed exactly `calls` calls.
+    /// Panics with the screen unless SIPp exited 0 having completed exactly `calls` calls, all
+    /// successful, none still up.
     pub fn assert_all_succeeded(&self, calls: u64, handoff_log: &str) {
-        let ok =
-            self.exit_code == Some(0) && self.successful == Some(calls) && self.failed == Some(0);
+        let ok = self.exit_code == Some(0)
+            && self.created == Some(calls)
+            && self.successful == Some(calls)
+            && self.failed == Some(0)
+            && self.current == Some(0);
         assert!(
             ok,
             "sipp ({}) expected {calls} successful calls and 0 failed; got exit code {:?}, \
-             successful {:?}, failed {:?}.\n--- sipp screen ---\n{}\n--- handoff log (tail) ---\n{}",
+             created {:?}, successful {:?}, failed {:?}, still up {:?} (final statistics row).\n\
+             --- sipp final screens ---\n{}\n--- handoff log (tail) ---\n{}",
             self.name,
             self.exit_code,
+            self.created,
             self.successful,
             self.failed,
+            self.current,
             self.screen,
             tail(handoff_log, 40)
         );
     }
 }
 
-/// The cumulative (last) number on the statistics line starting with `label`.
-fn cumulative(screen: &str, label: &str) -> Option<u64> {
-    screen
-        .lines()
-        .rev()
-        .find(|line| line.trim_start().starts_with(label))
-        .and_then(|line| line.split('|').nth(2))
-        .and_then(|field| field.trim().parse().ok())
+/// The numeric fields of the last row of SIPp's `-trace_stat` CSV (`;`-separated, a header
+/// row first): the row SIPp dumps when it exits.
+fn final_stats(csv: &str) -> Option<std::collections::HashMap<String, u64>> {
+    let mut lines = csv.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<&str> = lines.next()?.split(';').collect();
+    let last: Vec<&str> = lines.next_back()?.split(';').collect();
+    Some(
+        header
+            .iter()
+            .zip(last)
+            .filter_map(|(name, value)| Some((name.trim().to_owned(), value.trim().parse().ok()?)))
+            .collect(),
+    )
 }
 
 /// Panics unless handoff logged no error: a call can succeed at the SIP level while its media
@@ -373,6 +473,10 @@ pub struct RtpSink {
     thread: Option<JoinHandle<RtpCount>>,
 }
 
+/// How long the sink must have been quiet before [`RtpSink::finish`] returns: packets handoff
+/// relayed just before the uac exited may still be on their way on a loaded machine.
+const SINK_QUIET: Duration = Duration::from_millis(500);
+
 #[derive(Debug, Default, Clone)]
 pub struct RtpCount {
     /// RTP version 2, payload type 0 (PCMU), 172 bytes (12-byte header + 20 ms of G.711).
@@ -396,9 +500,11 @@ impl RtpSink {
         let thread = std::thread::spawn(move || {
             let mut count = RtpCount::default();
             let mut buffer = [0u8; 2048];
+            let mut last_arrival = Instant::now();
             loop {
                 match socket.recv_from(&mut buffer) {
                     Ok((len, from)) => {
+                        last_arrival = Instant::now();
                         let packet = &buffer[..len];
                         count.sources.insert(from);
                         if len == 172 && packet[0] >> 6 == 2 && packet[1] & 0x7f == 0 {
@@ -411,7 +517,8 @@ impl RtpSink {
                         }
                     }
                     Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                        if stop_flag.load(Ordering::Relaxed) {
+                        if stop_flag.load(Ordering::Relaxed) && last_arrival.elapsed() >= SINK_QUIET
+                        {
                             return count;
                         }
                     }
@@ -426,7 +533,7 @@ impl RtpSink {
         }
     }
 
-    /// Stops once nothing has arrived for 100 ms and returns the counts.
+    /// Stops once nothing has arrived for [`SINK_QUIET`] and returns the counts.
     pub fn finish(mut self) -> RtpCount {
         self.stop.store(true, Ordering::Relaxed);
         self.thread
@@ -451,12 +558,13 @@ pub fn write_tone_pcmu(dir: &Path) {
 /// Runs SIPp's built-in uas on the platform port and its built-in uac on the carrier port
 /// toward handoff: `calls` calls at `rate` calls/s, and asserts every call succeeded.
 pub fn calls_without_media(layout: Layout, calls: u64, rate: u64) {
+    netns::enter();
     let handoff = Handoff::start(layout);
     let work = handoff.dir.path().to_path_buf();
     let mut uas_args = common_args(handoff.platform, layout.sipp_media_uas);
     uas_args.extend(["-sn".into(), "uas".into()]);
-    let uas = Sipp::spawn("uas", &work, &uas_args);
-    std::thread::sleep(Duration::from_millis(300));
+    let mut uas = Sipp::spawn("uas", &work, &uas_args);
+    uas.wait_until_bound(handoff.platform.port(), Duration::from_secs(30));
     let mut uac_args = common_args(handoff.carrier, layout.sipp_media_uac);
     uac_args.extend([
         "-sn".into(),
@@ -468,14 +576,11 @@ pub fn calls_without_media(layout: Layout, calls: u64, rate: u64) {
         "-r".into(),
         rate.to_string(),
         "-timeout".into(),
-        "60s".into(),
-        "-trace_stat".into(),
-        "-fd".into(),
-        "1".into(),
+        format!("{SIPP_TIMEOUT_S}s"),
         handoff.sip.to_string(),
     ]);
     let uac = Sipp::spawn("uac", &work, &uac_args);
-    let outcome = uac.wait(Duration::from_secs(75));
+    let outcome = uac.wait(SIPP_WAIT);
     let uas_screen = uas.kill();
     let log = handoff.stop();
     if outcome.exit_code != Some(0) {
@@ -488,6 +593,7 @@ pub fn calls_without_media(layout: Layout, calls: u64, rate: u64) {
 /// The same with media: the uac streams PCMU for `call_ms` per call, the uas answers with the
 /// test's RTP sink as the far side. Asserts every call succeeded and every call's RTP arrived.
 pub fn calls_with_media(layout: Layout, calls: u64, rate: u64, call_ms: u64) {
+    netns::enter();
     let handoff = Handoff::start(layout);
     let work = handoff.dir.path().to_path_buf();
     write_tone_pcmu(&work);
@@ -500,8 +606,8 @@ pub fn calls_with_media(layout: Layout, calls: u64, rate: u64, call_ms: u64) {
         "sink_port".into(),
         sink.addr.port().to_string(),
     ]);
-    let uas = Sipp::spawn("uas", &work, &uas_args);
-    std::thread::sleep(Duration::from_millis(300));
+    let mut uas = Sipp::spawn("uas", &work, &uas_args);
+    uas.wait_until_bound(handoff.platform.port(), Duration::from_secs(30));
     let mut uac_args = common_args(handoff.carrier, layout.sipp_media_uac);
     uac_args.extend([
         "-sf".into(),
@@ -515,11 +621,11 @@ pub fn calls_with_media(layout: Layout, calls: u64, rate: u64, call_ms: u64) {
         "-r".into(),
         rate.to_string(),
         "-timeout".into(),
-        "60s".into(),
+        format!("{SIPP_TIMEOUT_S}s"),
         handoff.sip.to_string(),
     ]);
     let uac = Sipp::spawn("uac", &work, &uac_args);
-    let outcome = uac.wait(Duration::from_secs(75));
+    let outcome = uac.wait(SIPP_WAIT);
     let count = sink.finish();
     let uas_screen = uas.kill();
     let log = handoff.stop();
