@@ -150,7 +150,7 @@ impl AuditWriter {
             from_trunk: &end.from_trunk,
             to_trunk: &end.to_trunk,
             setup_status: end.setup_status,
-            end_reason: &end.end_reason,
+            end_reason: end.end_reason.as_str(),
             duration_ms: end.duration_ms,
             packets: end.media.map(|m| PacketsRecord {
                 a_to_b: m.a_to_b_packets,

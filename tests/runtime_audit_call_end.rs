@@ -16,7 +16,7 @@ fn call_end(shard: u16, seq: u64, media: Option<MediaCounters>) -> CallEnd {
         from_trunk: "carrier".into(),
         to_trunk: "platform".into(),
         setup_status: 200,
-        end_reason: "bye_from_a".into(),
+        end_reason: handoff::core::EndReason::ByeFromA,
         duration_ms: 1234,
         media,
     }

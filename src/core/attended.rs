@@ -42,7 +42,7 @@ use super::dialog::Side;
 use super::shard::{ClientPurpose, CoreTimer, ShardCore};
 use super::transaction::ServerTxId;
 use super::transfer_flow::TranslatedDialogs;
-use super::{Event, MediaCommand, Output, ShardId, ShardMessage, Time};
+use super::{EndReason, Event, MediaCommand, Output, ShardId, ShardMessage, Time};
 use crate::config::TransferMethod;
 use crate::media::g711::G711Law;
 use crate::sdp::{self, Direction, OriginState, RewritePlan, RewrittenSdp};
@@ -549,7 +549,7 @@ impl ShardCore {
                     }
                 }
                 TransferAction::ReleaseCustomerLeg => {
-                    self.hang_up(now, seq, "transfer_failed", 487);
+                    self.hang_up(now, seq, EndReason::TransferFailed, 487);
                 }
                 TransferAction::ArmTimer { at } => {
                     self.set_timer(at, CoreTimer::AttendedTransfer { join });
@@ -930,7 +930,7 @@ impl ShardCore {
         if let Some((seq, moved)) = away {
             self.attended.away.remove(&seq);
             self.send_bye(now, seq, moved);
-            self.end_call(now, seq, "joined_peer_ended", None);
+            self.end_call(now, seq, EndReason::JoinedPeerEnded, None);
             return;
         }
         if let Some(kept) = self.attended.kept.remove(&join) {
@@ -939,18 +939,14 @@ impl ShardCore {
             if !kept.platform_gone {
                 self.send_bye(now, kept.call, kept.customer.other());
             }
-            self.end_call(now, kept.call, "joined_peer_ended", None);
+            self.end_call(now, kept.call, EndReason::JoinedPeerEnded, None);
         }
     }
 
     /// A BYE (already answered 200) on leg `side` of call `seq`. `true` = the attended transfer
     /// took care of it and the B2BUA must not relay it.
     pub(super) fn on_bye_in_join(&mut self, now: Time, seq: u64, side: Side) -> bool {
-        let reason = if side == Side::A {
-            "bye_from_a"
-        } else {
-            "bye_from_b"
-        };
+        let reason = EndReason::bye_from(side);
         if let Some(away) = self.attended.away.get(&seq) {
             let (keeper, join, moved, answered) =
                 (away.keeper, away.join, away.moved, away.answered);

@@ -36,7 +36,7 @@ use super::shard::{ClientPurpose, CoreTimer, ServerPurpose, ShardCore, TransferT
 use super::transaction::{
     ClientAction, ClientTxId, ServerAction, ServerTxId, TransactionTimeout, TxRef,
 };
-use super::{CallEnd, CallRef, Event, MediaCommand, Output, Time, TimerToken, Transmit};
+use super::{CallEnd, CallRef, EndReason, Event, MediaCommand, Output, Time, TimerToken, Transmit};
 use crate::sdp::{self, OriginState, RewritePlan, SdpError};
 use crate::sip::{self, HeaderName, Message, Method, RequestBuilder};
 
@@ -1210,20 +1210,10 @@ impl ShardCore {
             let state = self.calls.get(&seq).map(|c| c.state);
             if state == Some(CallState::AwaitingAnswer) {
                 // A BYE in the early dialog: the INVITE is abandoned (CANCEL toward B).
-                let reason = if side == Side::A {
-                    "bye_from_a"
-                } else {
-                    "bye_from_b"
-                };
-                self.hang_up(now, seq, reason, 487);
+                self.hang_up(now, seq, EndReason::bye_from(side), 487);
             } else if state == Some(CallState::Established) {
-                let reason = if side == Side::A {
-                    "bye_from_a"
-                } else {
-                    "bye_from_b"
-                };
                 self.send_bye(now, seq, side.other());
-                self.end_call(now, seq, reason, None);
+                self.end_call(now, seq, EndReason::bye_from(side), None);
             }
             return;
         }
@@ -1536,7 +1526,7 @@ impl ShardCore {
                 if let Some(client) = client {
                     self.txn.cancel(now, client);
                 }
-                self.end_call(now, seq, "cancelled", Some(487));
+                self.end_call(now, seq, EndReason::Cancelled, Some(487));
             }
             Some(ServerPurpose::Relayed { client, .. }) => {
                 // A CANCELled re-INVITE: 487 here, CANCEL on the other leg (whose final, if it
@@ -1813,7 +1803,7 @@ impl ShardCore {
                     }
                     let server = call.invite.server;
                     self.relay_response(now, seq, Side::A, server, status, response);
-                    self.end_call(now, seq, "rejected", Some(status));
+                    self.end_call(now, seq, EndReason::Rejected, Some(status));
                 }
             }
             ClientPurpose::Relayed {
@@ -1969,7 +1959,7 @@ impl ShardCore {
                 {
                     self.respond_with_tag(now, server, &message, 408, default_reason(408), &tag);
                 }
-                self.end_call(now, seq, "timeout", Some(408));
+                self.end_call(now, seq, EndReason::Timeout, Some(408));
             }
             ClientPurpose::Relayed {
                 call: seq,
@@ -2012,7 +2002,7 @@ impl ShardCore {
                     .map(|(seq, _)| *seq)
                     .collect();
                 for seq in live {
-                    self.hang_up(now, seq, "drain", 503);
+                    self.hang_up(now, seq, EndReason::Drain, 503);
                 }
             }
         }
@@ -2032,7 +2022,7 @@ impl ShardCore {
         }
         if now.millis_since(pending.started) >= 64 * timers.t1_ms {
             // No ACK in 64*T1: the dialog is dead on that side (RFC 3261 13.3.1.4).
-            self.hang_up(now, seq, "ack_timeout", 503);
+            self.hang_up(now, seq, EndReason::AckTimeout, 503);
             return;
         }
         self.stats.retransmitted_2xx += 1;
@@ -2054,7 +2044,7 @@ impl ShardCore {
 
     /// End a live call from handoff's side: BYE both legs when answered; when still ringing,
     /// `early_status` to A and CANCEL toward B.
-    pub(super) fn hang_up(&mut self, now: Time, seq: u64, reason: &str, early_status: u16) {
+    pub(super) fn hang_up(&mut self, now: Time, seq: u64, reason: EndReason, early_status: u16) {
         let Some(call) = self.calls.get(&seq) else {
             return;
         };
@@ -2098,7 +2088,7 @@ impl ShardCore {
         &mut self,
         now: Time,
         seq: u64,
-        reason: &str,
+        reason: EndReason,
         setup_status: Option<u16>,
     ) {
         let Some(call) = self.calls.get_mut(&seq) else {
@@ -2110,7 +2100,7 @@ impl ShardCore {
         let answered = call.answered;
         let deferred = call.deferred_ack.take();
         call.state = CallState::Ended;
-        call.end_reason = Some(reason.to_string());
+        call.end_reason = Some(reason);
         call.reinvite_pending = false;
         let mut ports = Vec::new();
         for side in [Side::A, Side::B] {
@@ -2124,7 +2114,7 @@ impl ShardCore {
             from_trunk: call.trunk_name(Side::A),
             to_trunk: call.trunk_name(Side::B),
             setup_status: setup_status.unwrap_or(if answered.is_some() { 200 } else { 0 }),
-            end_reason: reason.to_string(),
+            end_reason: reason,
             duration_ms: answered.map(|t| now.millis_since(t)).unwrap_or(0),
             media: None,
         };

@@ -117,7 +117,7 @@ pub struct Call {
     /// Client transactions of this call still awaiting their final response.
     pub outstanding: u32,
     /// Set when the call ended: the reason, for tests and introspection.
-    pub end_reason: Option<String>,
+    pub end_reason: Option<super::EndReason>,
     /// First audio codec of the last SDP relayed (once an offer/answer settles: the answer's,
     /// i.e. the codec both legs use).
     pub audio_codec: Option<String>,

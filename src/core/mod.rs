@@ -205,6 +205,74 @@ pub enum Event {
     },
 }
 
+/// Why a call ended: typed inside the core, text only in the audit and logs.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum EndReason {
+    /// The leg at position A (the INVITE's sender) sent BYE.
+    ByeFromA,
+    /// The leg at position B (the routed trunk, or leg C in its place) sent BYE.
+    ByeFromB,
+    /// The caller cancelled before the answer.
+    Cancelled,
+    /// The routed trunk refused the call (its final status is the setup status).
+    Rejected,
+    /// The routed trunk never answered (Timer B).
+    Timeout,
+    /// The drain deadline came while the call was up.
+    Drain,
+    /// handoff's 2xx was never ACKed.
+    AckTimeout,
+    /// The carrier took the call over after a REFER (its BYE released the customer).
+    HandedOff,
+    /// A transfer failed and the policy released the customer's leg.
+    TransferFailed,
+    /// The other half of a local attended join ended.
+    JoinedPeerEnded,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::ByeFromA => "bye_from_a",
+            EndReason::ByeFromB => "bye_from_b",
+            EndReason::Cancelled => "cancelled",
+            EndReason::Rejected => "rejected",
+            EndReason::Timeout => "timeout",
+            EndReason::Drain => "drain",
+            EndReason::AckTimeout => "ack_timeout",
+            EndReason::HandedOff => "handed_off",
+            EndReason::TransferFailed => "transfer_failed",
+            EndReason::JoinedPeerEnded => "joined_peer_ended",
+        }
+    }
+
+    /// The BYE from the leg at `side`.
+    pub fn bye_from(side: dialog::Side) -> EndReason {
+        match side {
+            dialog::Side::A => EndReason::ByeFromA,
+            dialog::Side::B => EndReason::ByeFromB,
+        }
+    }
+}
+
+impl std::fmt::Display for EndReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for EndReason {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<str> for EndReason {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct CallEnd {
     pub call: CallRef,
@@ -213,8 +281,7 @@ pub struct CallEnd {
     pub to_trunk: String,
     /// Final status of the initial INVITE (200 when answered, else the failure code).
     pub setup_status: u16,
-    /// e.g. "bye_from_a", "bye_from_b", "cancelled", "rejected", "timeout", "drain".
-    pub end_reason: String,
+    pub end_reason: EndReason,
     pub duration_ms: u64,
     /// Filled in by the runtime's relay, which owns the counters.
     pub media: Option<MediaCounters>,

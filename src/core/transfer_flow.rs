@@ -26,7 +26,7 @@ use super::dialog::{Dialog, Side};
 use super::routing;
 use super::shard::{ClientPurpose, CoreTimer, ShardCore};
 use super::transaction::{ClientTxId, ServerTxId};
-use super::{Event, MediaCommand, MediaSide, Output, Time};
+use super::{EndReason, Event, MediaCommand, MediaSide, Output, Time};
 use crate::config::{CarrierReferPolicy, TransferMethod, TrunkRole};
 use crate::media::g711::G711Law;
 use crate::numbering::E164;
@@ -591,11 +591,7 @@ impl ShardCore {
         if self.calls.get(&seq).is_none_or(|c| c.is_ended()) {
             return;
         }
-        let positional = if side == Side::A {
-            "bye_from_a"
-        } else {
-            "bye_from_b"
-        };
+        let positional = EndReason::bye_from(side);
         if from_carrier {
             if swapped {
                 self.send_bye(now, seq, carrier.other());
@@ -605,7 +601,11 @@ impl ShardCore {
                 .get(&seq)
                 .and_then(|c| c.transfer.as_ref())
                 .is_some_and(|t| t.outcome == Some(TransferOutcome::HandedOff));
-            let reason = if handed_off { "handed_off" } else { positional };
+            let reason = if handed_off {
+                EndReason::HandedOff
+            } else {
+                positional
+            };
             self.end_call(now, seq, reason, None);
         } else if swapped {
             self.send_bye(now, seq, carrier);
@@ -767,9 +767,9 @@ impl ShardCore {
                 .call_transfer(seq)
                 .is_some_and(|t| t.outcome == Some(TransferOutcome::HandedOff));
             let reason = if handed_off {
-                "handed_off"
+                EndReason::HandedOff
             } else {
-                "transfer_failed"
+                EndReason::TransferFailed
             };
             self.end_call(now, seq, reason, None);
         }

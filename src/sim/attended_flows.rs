@@ -339,7 +339,11 @@ pub fn attended_refer_mode(sim: &mut Sim, shard1: ShardId, shard2: ShardId) -> F
         STEP_MS,
     );
     ensure!(sim, done, "B1 and B2 were not both torn down");
-    let mut reasons: Vec<String> = sim.call_ends().into_iter().map(|e| e.end_reason).collect();
+    let mut reasons: Vec<&str> = sim
+        .call_ends()
+        .into_iter()
+        .map(|e| e.end_reason.as_str())
+        .collect();
     reasons.sort();
     ensure!(
         sim,
