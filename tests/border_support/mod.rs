@@ -117,13 +117,12 @@ pub fn ack_for_failure(response: &Msg, request_uri: &str) -> String {
     )
 }
 
+/// A named condition on a message, for [`expect_all`].
+pub type Wanted<'a> = (&'a str, &'a dyn Fn(&Msg) -> bool);
+
 /// Waits until every one of `wanted` has matched a message (in any order), within `within`;
 /// each message matches at most one entry. Others are skipped. Panics naming what is missing.
-pub fn expect_all(
-    ua: &Ua,
-    within: Duration,
-    wanted: &[(&str, &dyn Fn(&Msg) -> bool)],
-) -> Vec<(Msg, SocketAddr)> {
+pub fn expect_all(ua: &Ua, within: Duration, wanted: &[Wanted<'_>]) -> Vec<(Msg, SocketAddr)> {
     let deadline = Instant::now() + within;
     let mut found: Vec<Option<(Msg, SocketAddr)>> = vec![None; wanted.len()];
     let mut skipped = Vec::new();
