@@ -1,9 +1,59 @@
-//! The sans-IO signaling core.
+//! The sans-IO signaling core: one [`ShardCore`] per shard.
 //!
-//! Contract: the driver (the per-shard I/O loop, or the deterministic simulation) feeds the core
-//! with datagrams, time, timer expiries and shard messages, then drains [`Output`]s with
-//! `poll_output()` until it returns `None`. The core never reads a clock, touches a socket, takes a
-//! lock or uses unseeded randomness. Everything it needs to know about "now" arrives as a [`Time`].
+//! # The run-loop contract
+//!
+//! The driver (the per-shard I/O loop in `src/runtime/shard.rs`, or the deterministic simulation
+//! in `src/sim`) owns the sockets, the clock and the timers. It feeds the core three kinds of
+//! input, each stamped with the current [`Time`]:
+//!
+//! - `handle_datagram(now, from, bytes)`: a SIP datagram received on the shard's socket;
+//! - `handle_timer(now, token)`: a timer the core asked for has come due (stale tokens are
+//!   ignored, so the driver never cancels one);
+//! - `handle_shard_message(now, from, message)`: a message from another shard (a datagram it
+//!   passed on, a dialog query or answer, a join step, a config reload, a drain).
+//!
+//! After every input the driver drains `poll_output()` until it returns `None`, acting on each
+//! [`Output`]: `Transmit` (send a datagram), `Timer` (call `handle_timer` at or after `at`),
+//! `ToShard` (queue a message to another shard), `Media` (open, update or close a call's media
+//! ports, ringback, laws) and `Event` (audit records, logs, metrics). Then it sleeps until the
+//! next timer or input. The core never reads a clock, touches a socket, takes a lock or uses
+//! unseeded randomness: everything it knows about "now" arrives as a [`Time`], identifiers come
+//! from a generator seeded at construction, and the same inputs always give the same outputs.
+//!
+//! Inside, a datagram is routed to its owning shard by the identifiers handoff minted
+//! ([`ids::owner_of_datagram`]), passed through the transaction layer, then to the call it names.
+//! A call has legs with roles (carrier or platform) bound to the peers they were created with;
+//! see ARCHITECTURE.md, "The call model".
+//!
+//! ```
+//! use std::sync::Arc;
+//! use handoff::config::Config;
+//! use handoff::core::{Output, ShardCore, ShardId, Time};
+//!
+//! // The embedded default: trunk "carrier" is 127.0.0.1:5070.
+//! let config = Config::from_toml_str(handoff::config::DEFAULT_CONFIG, "default.toml").unwrap();
+//! let mut core = ShardCore::new(ShardId(0), 1, Arc::new(config), 7);
+//! let carrier = "127.0.0.1:5070".parse().unwrap();
+//! let options = "OPTIONS sip:handoff@127.0.0.1 SIP/2.0\r\n\
+//!     Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-keepalive-1\r\n\
+//!     Max-Forwards: 70\r\nFrom: <sip:carrier@127.0.0.1>;tag=c1\r\n\
+//!     To: <sip:handoff@127.0.0.1>\r\nCall-ID: keepalive-1@127.0.0.1\r\n\
+//!     CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+//!
+//! let now = Time::from_millis(1);
+//! core.handle_datagram(now, carrier, options.as_bytes());
+//! let mut answered = false;
+//! while let Some(output) = core.poll_output() {
+//!     match output {
+//!         Output::Transmit(t) if t.to == carrier => {
+//!             answered = t.payload.starts_with(b"SIP/2.0 200 OK");
+//!         }
+//!         Output::Timer { token, at } => { /* arm: call core.handle_timer(at, token) then */ }
+//!         _ => {}
+//!     }
+//! }
+//! assert!(answered, "a keepalive from a trunk is answered 200");
+//! ```
 
 use std::net::SocketAddr;
 use std::sync::Arc;
