@@ -1,17 +1,23 @@
 //! Attended transfer in local mode with the two calls on different shards (real binary, 2
-//! shards, epoll): no REFER reaches the carrier; handoff joins A1 and A2 itself, NOTIFYs 200 on
+//! shards, both backends): no REFER reaches the carrier; handoff joins A1 and A2 itself, NOTIFYs 200 on
 //! B1 and ends B1 and B2; the customer's and the partner's legs get no BYE; the audit says
 //! attended, local.
 
 mod e2e_support;
 
-use e2e_support::{Options, start};
+use e2e_support::{BACKENDS, Options, start};
 use handoff::core::ids::shard_of_minted;
 use handoff::demo::flows::{CARRIER, attended_transfer};
 
 #[test]
 fn attended_local_joins_the_calls_across_shards() {
-    let mut options = Options::new("epoll", 9020);
+    for io in BACKENDS {
+        attended_local_joins_the_calls_across_shards_on(io);
+    }
+}
+
+fn attended_local_joins_the_calls_across_shards_on(io: &'static str) {
+    let mut options = Options::new(io, 9020);
     options.shards = 2;
     options.transfer = "local";
     let mut e2e = start(&options);

@@ -4,13 +4,19 @@
 
 mod e2e_support;
 
-use e2e_support::{Options, start};
+use e2e_support::{BACKENDS, Options, start};
 use handoff::demo::agent::Msg;
 use handoff::demo::flows::{BlindFlow, CARRIER, CarrierAnswer, TargetAnswer, blind_transfer};
 
 #[test]
 fn early_transferor_bye_does_not_end_the_customers_leg() {
-    let mut e2e = start(&Options::new("epoll", 8900));
+    for io in BACKENDS {
+        early_transferor_bye_does_not_end_the_customers_leg_on(io);
+    }
+}
+
+fn early_transferor_bye_does_not_end_the_customers_leg_on(io: &'static str) {
+    let mut e2e = start(&Options::new(io, 8900));
     let flow = BlindFlow {
         refer_to: "<sip:+15559876543@platform.example>".to_owned(),
         carrier: CarrierAnswer::HandOff,

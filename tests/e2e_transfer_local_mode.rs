@@ -1,15 +1,21 @@
-//! transfer = "local" (real binary, epoll): no REFER reaches the carrier; handoff INVITEs the
+//! transfer = "local" (real binary, both backends, 2 shards): no REFER reaches the carrier; handoff INVITEs the
 //! target itself, plays ringback, bridges on 200 and NOTIFYs the platform; the audit says
 //! method "local", outcome "fallback_local", reason "local_method".
 
 mod e2e_support;
 
-use e2e_support::{Options, start};
+use e2e_support::{BACKENDS, Options, start};
 use handoff::demo::flows::{BlindFlow, CARRIER, CarrierAnswer, TargetAnswer, blind_transfer};
 
 #[test]
 fn local_mode_transfers_without_refer() {
-    let mut options = Options::new("epoll", 8860);
+    for io in BACKENDS {
+        local_mode_transfers_without_refer_on(io);
+    }
+}
+
+fn local_mode_transfers_without_refer_on(io: &'static str) {
+    let mut options = Options::new(io, 8860);
     options.transfer = "local";
     let mut e2e = start(&options);
     let flow = BlindFlow {

@@ -1,17 +1,23 @@
-//! REFER rejected by the carrier with 403, 603 or 481 (real binary, epoll): the caller is never
+//! REFER rejected by the carrier with 403, 603 or 481 (real binary, both backends, 2 shards): the caller is never
 //! dropped; handoff answers the platform 202, INVITEs the target on the partner trunk, bridges
 //! the customer to it on 200, NOTIFYs the platform 200; the audit says "fallback_local" with the
 //! carrier's code.
 
 mod e2e_support;
 
-use e2e_support::{Options, start};
+use e2e_support::{BACKENDS, Options, start};
 use handoff::demo::flows::{BlindFlow, CarrierAnswer, TargetAnswer, blind_transfer};
 
 #[test]
 fn refer_rejections_fall_back_to_a_local_transfer() {
+    for io in BACKENDS {
+        refer_rejections_fall_back_to_a_local_transfer_on(io);
+    }
+}
+
+fn refer_rejections_fall_back_to_a_local_transfer_on(io: &'static str) {
     for (i, code) in [403u16, 603, 481].into_iter().enumerate() {
-        let mut e2e = start(&Options::new("epoll", 8580 + i as u16 * 40));
+        let mut e2e = start(&Options::new(io, 8580 + i as u16 * 40));
         let flow = BlindFlow {
             refer_to: "<sip:+15559870000@platform.example>".to_owned(),
             carrier: CarrierAnswer::Reject(code),

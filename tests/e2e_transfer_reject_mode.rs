@@ -1,14 +1,20 @@
-//! on_refer_failure = "reject" (real binary, epoll): the carrier's 403 is relayed to the
+//! on_refer_failure = "reject" (real binary, both backends, 2 shards): the carrier's 403 is relayed to the
 //! platform, no local transfer is attempted, the call stays up; the audit says "failed".
 
 mod e2e_support;
 
-use e2e_support::{Options, start};
+use e2e_support::{BACKENDS, Options, start};
 use handoff::demo::flows::{BlindFlow, CarrierAnswer, TargetAnswer, blind_transfer};
 
 #[test]
 fn reject_mode_relays_the_carriers_refusal() {
-    let mut options = Options::new("epoll", 8820);
+    for io in BACKENDS {
+        reject_mode_relays_the_carriers_refusal_on(io);
+    }
+}
+
+fn reject_mode_relays_the_carriers_refusal_on(io: &'static str) {
+    let mut options = Options::new(io, 8820);
     options.on_refer_failure = "reject";
     let mut e2e = start(&options);
     let flow = BlindFlow {

@@ -1,15 +1,21 @@
-//! The carrier accepts the REFER, then NOTIFYs a sipfrag failure (503) (real binary, epoll):
+//! The carrier accepts the REFER, then NOTIFYs a sipfrag failure (503) (real binary, both backends, 2 shards):
 //! handoff falls back to a local transfer; the audit has refer_status 202, notify_status 503,
 //! outcome "fallback_local".
 
 mod e2e_support;
 
-use e2e_support::{Options, start};
+use e2e_support::{BACKENDS, Options, start};
 use handoff::demo::flows::{BlindFlow, CarrierAnswer, TargetAnswer, blind_transfer};
 
 #[test]
 fn sipfrag_failure_falls_back_to_a_local_transfer() {
-    let mut e2e = start(&Options::new("epoll", 8740));
+    for io in BACKENDS {
+        sipfrag_failure_falls_back_to_a_local_transfer_on(io);
+    }
+}
+
+fn sipfrag_failure_falls_back_to_a_local_transfer_on(io: &'static str) {
+    let mut e2e = start(&Options::new(io, 8740));
     let flow = BlindFlow {
         refer_to: "<sip:+15559870000@platform.example>".to_owned(),
         carrier: CarrierAnswer::SipfragFailure(503),

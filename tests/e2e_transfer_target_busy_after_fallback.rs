@@ -1,15 +1,21 @@
-//! REFER rejected 403, then the local transfer's target answers 486 (real binary, epoll): the
+//! REFER rejected 403, then the local transfer's target answers 486 (real binary, both backends, 2 shards): the
 //! platform gets a NOTIFY with 486, the customer stays connected to the platform and their
 //! media flows again; the audit says "failed" with fallback_status 486.
 
 mod e2e_support;
 
-use e2e_support::{Options, start};
+use e2e_support::{BACKENDS, Options, start};
 use handoff::demo::flows::{BlindFlow, CarrierAnswer, TargetAnswer, blind_transfer};
 
 #[test]
 fn busy_target_leaves_the_customer_with_the_platform() {
-    let mut e2e = start(&Options::new("epoll", 8780));
+    for io in BACKENDS {
+        busy_target_leaves_the_customer_with_the_platform_on(io);
+    }
+}
+
+fn busy_target_leaves_the_customer_with_the_platform_on(io: &'static str) {
+    let mut e2e = start(&Options::new(io, 8780));
     let flow = BlindFlow {
         refer_to: "<sip:+15559870000@platform.example>".to_owned(),
         carrier: CarrierAnswer::Reject(403),

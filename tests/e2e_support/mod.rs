@@ -33,7 +33,8 @@ impl Options {
     pub fn new(io: &'static str, media_start: u16) -> Options {
         Options {
             io,
-            shards: 1,
+            // Two shards: calls and their transfers hash to either, as in production.
+            shards: 2,
             media_ports: (media_start, media_start + 40),
             transfer: "refer",
             on_refer_failure: "local",
