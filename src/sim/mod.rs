@@ -224,6 +224,9 @@ pub struct Sim {
     pub trace: bool,
     /// Shard messages this returns `true` for are lost (a shard that never answers).
     pub drop_shard_message: Option<fn(&crate::core::ShardMessage) -> bool>,
+    /// Topology leaks: a datagram handoff sent to one agent that names another agent's IP
+    /// address (in any header or the SDP). Topology hiding says this stays empty.
+    pub leaks: Vec<String>,
 }
 
 impl Sim {
@@ -276,6 +279,7 @@ impl Sim {
             steps: 0,
             check_invariants: options.check_invariants,
             trace: std::env::var_os("HANDOFF_SIM_TRACE").is_some(),
+            leaks: Vec::new(),
             drop_shard_message: None,
         };
         sim.flush();
@@ -404,8 +408,13 @@ impl Sim {
                 if to == self.sbc {
                     let shard = reuseport_shard(from, to, self.shards.len() as u16);
                     self.shards[usize::from(shard.0)].handle_datagram(now, from, &payload);
-                } else if let Some(agent) = self.agents.iter_mut().find(|a| a.addr == to) {
-                    agent.on_datagram(now, from, &payload);
+                } else {
+                    if from == self.sbc {
+                        self.check_topology(to, &payload);
+                    }
+                    if let Some(agent) = self.agents.iter_mut().find(|a| a.addr == to) {
+                        agent.on_datagram(now, from, &payload);
+                    }
                 }
             }
             SimEvent::ShardTimer { shard, token } => {
@@ -434,6 +443,45 @@ impl Sim {
         }
         self.flush();
         true
+    }
+
+    /// Records a leak when a datagram handoff sends to `to` names another agent's IP address.
+    /// Identity headers are not checked: handoff carries P-Asserted-Identity, P-Preferred-Identity
+    /// and Referred-By intact on purpose (RFC 3325, RFC 3892; the carrier checks them), whatever
+    /// host the sender put in them.
+    fn check_topology(&mut self, to: SocketAddr, payload: &[u8]) {
+        const IDENTITY: [&str; 4] = [
+            "p-asserted-identity:",
+            "p-preferred-identity:",
+            "referred-by:",
+            "b:",
+        ];
+        let text: String = String::from_utf8_lossy(payload)
+            .split("\r\n")
+            .filter(|line| {
+                let lower = line.to_ascii_lowercase();
+                !IDENTITY.iter().any(|h| lower.starts_with(h))
+            })
+            .collect::<Vec<_>>()
+            .join("\r\n");
+        for agent in &self.agents {
+            let ip = agent.addr.ip();
+            if ip == to.ip() {
+                continue;
+            }
+            let ip = ip.to_string();
+            let named = text.match_indices(ip.as_str()).any(|(at, _)| {
+                // 10.0.0.1 must not match inside 10.0.0.10 (handoff's own address).
+                !text[at + ip.len()..].starts_with(|c: char| c.is_ascii_digit())
+            });
+            if named {
+                let first = text.lines().next().unwrap_or_default();
+                self.leaks.push(format!(
+                    "t={} ms: to {to} ({first}) names {ip}:\n{text}",
+                    self.now.as_millis()
+                ));
+            }
+        }
     }
 
     /// Run until `done` holds (checked after each step) or `max_ms` of virtual time passed.
