@@ -6,6 +6,8 @@
 use handoff::core::ShardId;
 use handoff::sim::{Sim, SimOptions, attended_flows, dialer_flows, replaces_flows, transfer_flows};
 
+type AttendedFlow = fn(&mut Sim, ShardId, ShardId) -> Result<(), String>;
+
 fn no_leaks(name: &str, sim: &Sim) {
     assert!(
         sim.leaks.is_empty(),
@@ -50,7 +52,7 @@ fn replacements_hide_the_topology() {
 
 #[test]
 fn attended_transfers_hide_the_topology() {
-    let refer_mode: &[(&str, fn(&mut Sim, ShardId, ShardId) -> Result<(), String>)] = &[
+    let refer_mode: &[(&str, AttendedFlow)] = &[
         ("attended_refer_mode", attended_flows::attended_refer_mode),
         (
             "attended_refer_rejected_falls_back_to_local",
