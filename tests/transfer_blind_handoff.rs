@@ -28,7 +28,10 @@ fn refer_accepted_notified_and_released_is_handed_off() {
                     ("X-Carrier-Account".to_owned(), "acme-42".to_owned()),
                 ],
             },
+            // refer_timeout_ms (4 s): the wait for the REFER's final response.
             TransferAction::ArmTimer { at: ms(5_000) },
+            // transfer_timeout (120 s by default): the whole attempt, from the REFER.
+            TransferAction::ArmTimer { at: ms(121_000) },
         ]
     );
     assert_eq!(attempt.state_name(), "AwaitingReferResponse");
@@ -36,26 +39,24 @@ fn refer_accepted_notified_and_released_is_handed_off() {
     attempt.on_refer_response(ms(1_050), 100);
     assert_eq!(drain(&mut attempt), vec![], "a 100 Trying changes nothing");
 
+    // After the 2xx the carrier owns the transfer until its final NOTIFY (RFC 3515 section
+    // 2.4.4: "The lifetime of the state being subscribed to is determined by the progress of the
+    // referenced request"): no NOTIFY deadline is armed.
     attempt.on_refer_response(ms(1_100), 202);
     assert_eq!(
         drain(&mut attempt),
-        vec![
-            TransferAction::AnswerPlatform { status: 202 },
-            TransferAction::ArmTimer { at: ms(5_100) },
-        ]
+        vec![TransferAction::AnswerPlatform { status: 202 }]
     );
     assert_eq!(attempt.state_name(), "AwaitingNotify");
 
+    // A NOTIFY 100 is progress, relayed; it arms nothing either.
     attempt.on_notify_sipfrag(ms(1_150), 100);
     assert_eq!(
         drain(&mut attempt),
-        vec![
-            TransferAction::RelayNotify {
-                status: 100,
-                subscription_ends: false
-            },
-            TransferAction::ArmTimer { at: ms(5_150) },
-        ]
+        vec![TransferAction::RelayNotify {
+            status: 100,
+            subscription_ends: false
+        }]
     );
 
     attempt.on_notify_sipfrag(ms(3_000), 200);
@@ -90,5 +91,6 @@ fn refer_accepted_notified_and_released_is_handed_off() {
 
     // Timers armed earlier fire later and are ignored.
     attempt.on_timer(Time::from_millis(7_000));
+    attempt.on_timer(Time::from_millis(121_000));
     assert_eq!(drain(&mut attempt), vec![]);
 }
