@@ -52,6 +52,10 @@
 //!   dialling the target itself could give it two calls; and a fallback started when the whole
 //!   budget is spent would be a second, unbounded transfer.
 //!
+//! After the final sipfrag 2xx the carrier's BYE is awaited for 64*T1 (`carrier_bye_grace_ms`,
+//! RFC 3261 Timer F: the longest a BYE sent with that NOTIFY can take); then handoff releases
+//! the customer's leg itself (still `handed_off`, reason `"no_carrier_bye"`).
+//!
 //! A 202 is a 200 (RFC 7647 section 5: an element "MUST treat any 202 responses received as
 //! identical to a 200 response"); every 2xx is handled alike.
 //!
@@ -95,6 +99,11 @@ pub const DEFAULT_PLATFORM_GRACE_MS: u64 = 2_000;
 /// The default bound on a whole transfer attempt from its REFER (`sbc.transfer_timeout_s`).
 pub const DEFAULT_TRANSFER_TIMEOUT_MS: u64 = 120_000;
 
+/// How long handoff waits for the carrier's BYE after its final sipfrag 2xx before releasing
+/// the customer's leg itself: 64*T1 with the default T1 of 500 ms, the longest a BYE sent right
+/// after that NOTIFY is retransmitted (RFC 3261 section 17.1.2.2, Timer F).
+pub const DEFAULT_CARRIER_BYE_GRACE_MS: u64 = 64 * 500;
+
 /// Per-trunk transfer settings of the carrier trunk (X), frozen when the attempt starts so a
 /// config reload never changes a transfer under way.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,6 +122,8 @@ pub struct TransferSettings {
     /// The whole attempt, from the REFER to its outcome, may take this long (0 = no bound);
     /// then it fails with "transfer_timeout". See the module docs.
     pub transfer_timeout_ms: u64,
+    /// After the carrier's final sipfrag 2xx, how long its BYE may take (64*T1).
+    pub carrier_bye_grace_ms: u64,
     pub platform_grace_ms: u64,
 }
 
@@ -121,11 +132,13 @@ impl TransferSettings {
     pub fn for_call(trunk: &Trunk, sbc: &SbcConfig) -> TransferSettings {
         TransferSettings {
             transfer_timeout_ms: sbc.transfer_timeout_s.saturating_mul(1_000),
+            carrier_bye_grace_ms: sbc.timers.t1_ms.saturating_mul(64),
             ..TransferSettings::for_trunk(trunk, sbc.refer_timeout_ms)
         }
     }
 
-    /// The trunk's settings, with [`DEFAULT_TRANSFER_TIMEOUT_MS`].
+    /// The trunk's settings, with [`DEFAULT_TRANSFER_TIMEOUT_MS`] and
+    /// [`DEFAULT_CARRIER_BYE_GRACE_MS`].
     pub fn for_trunk(trunk: &Trunk, refer_timeout_ms: u64) -> TransferSettings {
         TransferSettings {
             trunk: trunk.name.clone(),
@@ -141,6 +154,7 @@ impl TransferSettings {
                 .collect(),
             refer_timeout_ms,
             transfer_timeout_ms: DEFAULT_TRANSFER_TIMEOUT_MS,
+            carrier_bye_grace_ms: DEFAULT_CARRIER_BYE_GRACE_MS,
             platform_grace_ms: DEFAULT_PLATFORM_GRACE_MS,
         }
     }
@@ -239,7 +253,7 @@ enum State {
     /// The carrier accepted: it owns the transfer until its final sipfrag. No deadline of its
     /// own (only the transfer timeout): silence is not failure.
     AwaitingNotify,
-    /// The carrier reported success; waiting for it to release leg A.
+    /// The carrier reported success; waiting (64*T1) for it to release leg A.
     AwaitingCarrierBye {
         deadline: Time,
     },
@@ -488,9 +502,9 @@ impl State {
                     }
                     200..=299 => {
                         context.relay_notify(status, true);
-                        State::AwaitingCarrierBye {
-                            deadline: context.arm(now),
-                        }
+                        let deadline = now.plus_millis(context.settings.carrier_bye_grace_ms);
+                        context.emit(TransferAction::ArmTimer { at: deadline });
+                        State::AwaitingCarrierBye { deadline }
                     }
                     _ => context.refer_failed(now, "sipfrag_failure", status),
                 }
@@ -650,8 +664,7 @@ impl Context {
         self.actions.push_back(action);
     }
 
-    /// Arms a `refer_timeout_ms` deadline from `now` (the REFER's final response; the carrier's
-    /// BYE after its final NOTIFY).
+    /// Arms the `refer_timeout_ms` deadline from `now`: the REFER's final response.
     fn arm(&mut self, now: Time) -> Time {
         let deadline = now.plus_millis(self.settings.refer_timeout_ms);
         self.emit(TransferAction::ArmTimer { at: deadline });
