@@ -60,7 +60,8 @@ struct FallbackLeg {
     client: ClientTxId,
     /// The law the target answered with.
     law: Option<G711Law>,
-    /// Abandoned (customer hung up): its port is already free; a late 2xx is ACKed and BYEd.
+    /// Abandoned (customer hung up, or the carrier took the transfer over): its port is already
+    /// free; a late 2xx is ACKed and BYEd.
     abandoned: bool,
 }
 
@@ -1217,7 +1218,7 @@ impl ShardCore {
             let abandoned = fallback.abandoned;
             self.transmit(to, ack);
             if abandoned {
-                // Answered after the customer left: hang it up.
+                // Answered after handoff gave it up (customer left, carrier took over): hang up.
                 self.transfer_request(
                     now,
                     seq,
