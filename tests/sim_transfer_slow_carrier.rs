@@ -26,8 +26,20 @@ fn a_202_after_the_refer_timeout_cancels_leg_c_and_the_carrier_hands_off() {
         transfer_flows::standard(),
         transfer_flows::late_refer_accept_during_fallback,
     );
-    // 180 from leg C while it rang, then the carrier's own NOTIFYs.
-    assert_eq!(platform_notifies(&sim), vec![180, 100, 200]);
+    // 180 and 183 from leg C while it rang, then the carrier's own NOTIFYs.
+    assert_eq!(platform_notifies(&sim), vec![180, 183, 100, 200]);
+    // Leg C's early media reached the customer, then the relay went back to the platform leg.
+    let updates: Vec<_> = sim
+        .media
+        .iter()
+        .filter_map(|(_, c)| match c {
+            handoff::core::MediaCommand::Update { b, .. } => Some(b.remote_rtp),
+            _ => None,
+        })
+        .collect();
+    let partner = "10.0.0.3:6000".parse().ok();
+    assert!(updates.contains(&partner), "{updates:?}");
+    assert_ne!(updates.last(), Some(&partner), "{updates:?}");
     let json = sim.transfers()[0].to_json();
     assert!(json.contains("\"outcome\":\"handed_off\""), "{json}");
     assert!(json.contains("\"refer_status\":202"), "{json}");

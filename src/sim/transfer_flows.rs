@@ -1180,8 +1180,8 @@ pub fn slow_carrier_notifies(sim: &mut Sim) -> FlowResult {
 /// INVITEd the target (leg C). An accepting carrier goes on to call the target (RFC 3515
 /// section 2.4.2: "If a REFER request is accepted (that is, a 2xx class response is returned),
 /// the recipient MUST create a subscription and send notifications of the status of the
-/// refer"), so leg C is CANCELled; the carrier's NOTIFY 200 reaches the platform (never a 408)
-/// and its BYE hands the call off.
+/// refer"), so leg C is CANCELled (the relay leaves its early media); the carrier's NOTIFY 200
+/// reaches the platform (never a 408) and its BYE hands the call off.
 pub fn late_refer_accept_during_fallback(sim: &mut Sim) -> FlowResult {
     let mut t = call_and_refer(sim, true)?;
     let refer = carrier_takes_refer(sim, &t)?;
@@ -1189,6 +1189,11 @@ pub fn late_refer_accept_during_fallback(sim: &mut Sim) -> FlowResult {
     let (invite, partner) = partner_takes_invite(sim)?;
     sim.ua(PARTNER).answer(invite, 180, None);
     sim.run_for(200);
+    t.read_notifies(sim)?;
+    let early = sdp_with("10.0.0.3", 6000, "sendrecv", &[8]);
+    sim.ua(PARTNER).answer(invite, 183, Some(early));
+    sim.run_for(200);
+    t.read_notifies(sim)?;
     sim.ua(CARRIER).answer(refer, 202, None);
     let cancelled = sim.run_until(
         |s| s.ua_ref(PARTNER).dialog(partner).final_status == Some(487),
@@ -1198,6 +1203,16 @@ pub fn late_refer_accept_during_fallback(sim: &mut Sim) -> FlowResult {
         sim,
         cancelled,
         "leg C not CANCELled after the carrier's 202"
+    );
+    let partner_rtp = "10.0.0.3:6000".parse().ok();
+    let last_update = sim.media.iter().rev().find_map(|(_, c)| match c {
+        MediaCommand::Update { b, .. } => Some(b.remote_rtp),
+        _ => None,
+    });
+    ensure!(
+        sim,
+        last_update.is_none_or(|rtp| rtp != partner_rtp),
+        "the relay still points at leg C's early media: {last_update:?}"
     );
     carrier_notifies(sim, &t, 100, false)?;
     carrier_notifies(sim, &t, 200, true)?;
