@@ -24,7 +24,7 @@
 //!
 //! # Carrier timing (RFC 3515, RFC 6665, RFC 7647)
 //!
-//! Two clocks, and only two:
+//! Two clocks bound the carrier's part, and only two:
 //! - **`refer_timeout_ms` bounds the wait for the final response to the REFER**, nothing else.
 //!   RFC 3515 section 2.4.2: "If no final response has been generated according to the rules
 //!   above, the UA MUST return a 202 Accepted response before the REFER transaction expires."
@@ -43,8 +43,8 @@
 //!   an indication that the referenced request should be withdrawn or abandoned").
 //! - **`sbc.transfer_timeout_s` (`transfer_timeout_ms` here, 0 = off) bounds the whole attempt
 //!   from the REFER** (REFER wait, carrier phase, and a local fallback that follows; not a
-//!   `transfer = "local"` attempt, which sends no REFER, nor an attended local join, which has its
-//!   own bounds). On expiry the attempt fails with reason `"transfer_timeout"`: the platform is
+//!   `transfer = "local"` attempt, which sends no REFER, nor an attended local join, which
+//!   attended.rs drives). On expiry the attempt fails with reason `"transfer_timeout"`: the platform is
 //!   told 408 (its REFER's final response, or a terminating NOTIFY), ringback stops, a ringing
 //!   leg C is CANCELled, and the customer's leg is released if the platform already left.
 //!   **It never starts a local fallback, whatever `on_refer_failure` says**: once the carrier may
@@ -67,7 +67,7 @@
 //! subscription and send notifications of the status of the refer", i.e. it goes on to contact
 //! the target. Its NOTIFY may also arrive first (section 2.4.4: the agent that issued the REFER
 //! "MUST be prepared to receive a NOTIFY before the REFER transaction completes"). So while leg C
-//! is still ringing ([`State::AwaitingFallbackAnswer`]):
+//! is still ringing (state `AwaitingFallbackAnswer`):
 //! - a late 2xx to the REFER, or a NOTIFY 1xx: the carrier is calling the target too. handoff
 //!   gives way: leg C is CANCELled ([`TransferAction::CancelFallbackInvite`]) and the attempt
 //!   waits for the carrier's NOTIFYs as if the 2xx had come in time (the platform already has its
