@@ -41,7 +41,11 @@ pub struct SbcConfig {
     pub admin: Option<SocketAddr>,
     /// JSON lines; "-" = stdout.
     pub audit: String,
+    /// How long the carrier may take to give a final response to a REFER (that, and nothing
+    /// else: after its 2xx the carrier owns the transfer until its final NOTIFY).
     pub refer_timeout_ms: u64,
+    /// Bound on a whole transfer attempt from its REFER, in seconds; 0 = no bound.
+    pub transfer_timeout_s: u64,
     /// Graceful stop: how long established calls may continue after SIGTERM.
     pub drain_s: u64,
     pub timers: SipTimers,
@@ -442,6 +446,7 @@ struct RawSbc {
     admin: Option<Spanned<String>>,
     audit: Option<Spanned<String>>,
     refer_timeout_ms: Option<Spanned<i64>>,
+    transfer_timeout_s: Option<Spanned<i64>>,
     drain_s: Option<Spanned<i64>>,
     timers: Option<RawTimers>,
 }
@@ -556,6 +561,7 @@ const SBC_KEYS: &[&str] = &[
     "admin",
     "audit",
     "refer_timeout_ms",
+    "transfer_timeout_s",
     "drain_s",
     "timers",
 ];
@@ -696,6 +702,7 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         admin: None,
         audit: "audit.jsonl".to_owned(),
         refer_timeout_ms: 4000,
+        transfer_timeout_s: 120,
         drain_s: 30,
         timers,
     };
@@ -829,6 +836,11 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         && let Some(ms) = in_range(ms, "sbc.refer_timeout_ms", 100, 600_000, report)
     {
         sbc.refer_timeout_ms = ms;
+    }
+    if let Some(s) = &raw.transfer_timeout_s
+        && let Some(s) = in_range(s, "sbc.transfer_timeout_s", 0, 86_400, report)
+    {
+        sbc.transfer_timeout_s = s;
     }
     if let Some(s) = &raw.drain_s
         && let Some(s) = in_range(s, "sbc.drain_s", 0, 86_400, report)

@@ -51,6 +51,10 @@ fn sbc_defaults() {
     assert_eq!(sbc.admin, None);
     assert_eq!(sbc.audit, "audit.jsonl");
     assert_eq!(sbc.refer_timeout_ms, 4000);
+    assert_eq!(
+        sbc.transfer_timeout_s, 120,
+        "a whole transfer, from the REFER"
+    );
     assert_eq!(sbc.drain_s, 30);
     assert_eq!(
         sbc.timers,
@@ -136,4 +140,21 @@ fn trunk_lookup_by_name_and_source() {
         config.trunk_by_source("10.9.9.7:5061".parse().unwrap()),
         None
     );
+}
+
+#[test]
+fn transfer_timeout_zero_turns_the_bound_off() {
+    let text = MINIMAL.replace(
+        "listen = \"10.1.2.3:5060\"",
+        "listen = \"10.1.2.3:5060\"\ntransfer_timeout_s = 0",
+    );
+    let config = match Config::from_toml_str(&text, "off.toml") {
+        Ok(config) => config,
+        Err(errors) => panic!("{errors}"),
+    };
+    assert_eq!(config.sbc.transfer_timeout_s, 0);
+    let settings = handoff::transfer::TransferSettings::for_call(&config.trunks[0], &config.sbc);
+    assert_eq!(settings.transfer_timeout_ms, 0);
+    assert_eq!(settings.refer_timeout_ms, 4000);
+    assert_eq!(settings.carrier_bye_grace_ms, 64 * 500);
 }

@@ -127,14 +127,15 @@ fn extra_headers() {
 
 #[test]
 fn numbers_out_of_range() {
-    let text = "[sbc]\nshards = -1\nrefer_timeout_ms = 0\ndrain_s = -5\n[sbc.timers]\nt1_ms = 0\n";
+    let text = "[sbc]\nshards = -1\nrefer_timeout_ms = 0\ndrain_s = -5\ntransfer_timeout_s = -1\n[sbc.timers]\nt1_ms = 0\n";
     assert_eq!(
         errors(text),
         vec![
             "values.toml:2:10: sbc.shards: -1 is out of range (0 = one per CPU, at most 1024)",
             "values.toml:3:20: sbc.refer_timeout_ms: 0 is out of range (100..=600000)",
             "values.toml:4:11: sbc.drain_s: -5 is out of range (0..=86400)",
-            "values.toml:6:9: sbc.timers.t1_ms: 0 is out of range (1..=60000)",
+            "values.toml:5:22: sbc.transfer_timeout_s: -1 is out of range (0..=86400)",
+            "values.toml:7:9: sbc.timers.t1_ms: 0 is out of range (1..=60000)",
         ]
     );
 }

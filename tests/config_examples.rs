@@ -15,6 +15,8 @@ fn embedded_default_validates_with_two_loopback_trunks() {
         "127.0.0.1:5060".parse::<SocketAddr>().unwrap()
     );
     assert_eq!(config.sbc.audit, "audit.jsonl");
+    assert_eq!(config.sbc.refer_timeout_ms, 4000);
+    assert_eq!(config.sbc.transfer_timeout_s, 120);
     let carrier = config.trunk_by_name("carrier").expect("carrier trunk");
     let platform = config.trunk_by_name("platform").expect("platform trunk");
     assert_eq!(
@@ -48,6 +50,7 @@ fn contact_center_example_validates() {
     assert_eq!(config.routes.len(), 4);
     assert_eq!(config.sbc.io, IoBackend::Uring);
     assert_eq!(config.sbc.shards, 4);
+    assert_eq!(config.sbc.transfer_timeout_s, 120);
     assert_eq!(config.sbc.cpus, vec![2, 3, 4, 5]);
     let carrier_b = config.trunk_by_name("carrier-b").expect("carrier-b");
     assert_eq!(config.trunks[carrier_b].transfer, TransferMethod::Local);

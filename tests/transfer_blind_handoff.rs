@@ -28,7 +28,10 @@ fn refer_accepted_notified_and_released_is_handed_off() {
                     ("X-Carrier-Account".to_owned(), "acme-42".to_owned()),
                 ],
             },
+            // refer_timeout_ms (4 s): the wait for the REFER's final response.
             TransferAction::ArmTimer { at: ms(5_000) },
+            // transfer_timeout (120 s by default): the whole attempt, from the REFER.
+            TransferAction::ArmTimer { at: ms(121_000) },
         ]
     );
     assert_eq!(attempt.state_name(), "AwaitingReferResponse");
@@ -36,26 +39,24 @@ fn refer_accepted_notified_and_released_is_handed_off() {
     attempt.on_refer_response(ms(1_050), 100);
     assert_eq!(drain(&mut attempt), vec![], "a 100 Trying changes nothing");
 
+    // After the 2xx the carrier owns the transfer until its final NOTIFY (RFC 3515 section
+    // 2.4.4: "The lifetime of the state being subscribed to is determined by the progress of the
+    // referenced request"): no NOTIFY deadline is armed.
     attempt.on_refer_response(ms(1_100), 202);
     assert_eq!(
         drain(&mut attempt),
-        vec![
-            TransferAction::AnswerPlatform { status: 202 },
-            TransferAction::ArmTimer { at: ms(5_100) },
-        ]
+        vec![TransferAction::AnswerPlatform { status: 202 }]
     );
     assert_eq!(attempt.state_name(), "AwaitingNotify");
 
+    // A NOTIFY 100 is progress, relayed; it arms nothing either.
     attempt.on_notify_sipfrag(ms(1_150), 100);
     assert_eq!(
         drain(&mut attempt),
-        vec![
-            TransferAction::RelayNotify {
-                status: 100,
-                subscription_ends: false
-            },
-            TransferAction::ArmTimer { at: ms(5_150) },
-        ]
+        vec![TransferAction::RelayNotify {
+            status: 100,
+            subscription_ends: false
+        }]
     );
 
     attempt.on_notify_sipfrag(ms(3_000), 200);
@@ -66,7 +67,8 @@ fn refer_accepted_notified_and_released_is_handed_off() {
                 status: 200,
                 subscription_ends: true
             },
-            TransferAction::ArmTimer { at: ms(7_000) },
+            // 64*T1 for the carrier's BYE (RFC 3261 Timer F), not refer_timeout_ms.
+            TransferAction::ArmTimer { at: ms(35_000) },
         ]
     );
     assert_eq!(attempt.state_name(), "AwaitingCarrierBye");
@@ -89,6 +91,38 @@ fn refer_accepted_notified_and_released_is_handed_off() {
     assert!(attempt.is_done());
 
     // Timers armed earlier fire later and are ignored.
-    attempt.on_timer(Time::from_millis(7_000));
+    attempt.on_timer(Time::from_millis(35_000));
+    attempt.on_timer(Time::from_millis(121_000));
     assert_eq!(drain(&mut attempt), vec![]);
+}
+
+/// The carrier reported success but never releases leg A: after 64*T1 handoff does it (a BYE the
+/// carrier sent with its NOTIFY is retransmitted that long at most, RFC 3261 Timer F).
+#[test]
+fn no_carrier_bye_within_64_t1_is_released_by_handoff() {
+    let mut attempt = start_blind(
+        ms(0),
+        TransferMethod::Refer,
+        ReferFailurePolicy::Local,
+        RingbackMode::Off,
+    );
+    drain(&mut attempt);
+    attempt.on_refer_response(ms(100), 202);
+    attempt.on_notify_sipfrag(ms(1_000), 200);
+    drain(&mut attempt);
+    // Lost BYEs are retransmitted: 9 s later is no reason to give up.
+    attempt.on_timer(ms(10_000));
+    assert_eq!(drain(&mut attempt), vec![]);
+    attempt.on_timer(ms(33_000));
+    let actions = drain(&mut attempt);
+    assert_eq!(
+        without_bookkeeping(&actions),
+        vec![
+            TransferAction::ReleaseCustomerLeg,
+            TransferAction::TearDownPlatformLeg
+        ]
+    );
+    let record = finished(&actions).expect("recorded");
+    assert_eq!(record.outcome, TransferOutcome::HandedOff);
+    assert_eq!(record.reason, "no_carrier_bye");
 }

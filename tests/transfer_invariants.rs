@@ -1,7 +1,9 @@
 //! Whatever order events arrive in (loss, reordering, duplicates), a transfer keeps its promises:
 //! the platform never gets a 2xx before the carrier's (unless handoff transfers locally), gets one
 //! answer at most, no NOTIFY outside the subscription or after its BYE; one record at most;
-//! ringback starts and stops in turn; nothing panics.
+//! ringback starts and stops in turn; the target is INVITEd once at most (never two calls from
+//! handoff) and a CANCEL only follows that INVITE; once told the transfer succeeded, the platform
+//! is told nothing else; nothing panics.
 
 mod transfer_support;
 
@@ -85,7 +87,12 @@ proptest! {
         policy in policy(),
         ringback in ringback(),
         attended in any::<bool>(),
-        events in proptest::collection::vec((event(), 0u64..6_000), 0..14),
+        // Mostly short gaps; now and then a long one (a carrier silent for minutes, the
+        // transfer timeout).
+        events in proptest::collection::vec(
+            (event(), prop_oneof![9 => 0u64..6_000, 1 => 6_000u64..130_000]),
+            0..14,
+        ),
     ) {
         let mut now = 0;
         let mut attempt =
@@ -112,6 +119,8 @@ proptest! {
         let mut platform_gone = false;
         let mut records = 0;
         let mut ringing = false;
+        let mut fallback_invites = 0;
+        let mut told_success = false;
         for (event, actions) in &batches {
             match event {
                 Some(Event::ReferResponse(s)) if (200..300).contains(s) => carrier_accepted = true,
@@ -138,6 +147,19 @@ proptest! {
                     }
                     TransferAction::RelayNotify { .. } | TransferAction::NotifyPlatform { .. } => {
                         prop_assert!(platform_subscribed && !platform_gone, "NOTIFY outside the subscription: {batches:?}");
+                        prop_assert!(!told_success, "NOTIFY after the final 2xx: {batches:?}");
+                        if let TransferAction::RelayNotify { status, subscription_ends: true }
+                        | TransferAction::NotifyPlatform { status, subscription_ends: true } = action
+                        {
+                            told_success = (200..300).contains(status);
+                        }
+                    }
+                    TransferAction::StartFallbackInvite { .. } => {
+                        fallback_invites += 1;
+                        prop_assert!(fallback_invites == 1, "target INVITEd twice: {batches:?}");
+                    }
+                    TransferAction::CancelFallbackInvite => {
+                        prop_assert!(fallback_invites == 1, "CANCEL without an INVITE: {batches:?}");
                     }
                     TransferAction::TearDownPlatformLeg => {
                         prop_assert!(!platform_gone, "BYE to a platform leg already gone");

@@ -472,7 +472,7 @@ impl ShardCore {
             );
             return true;
         }
-        let settings = TransferSettings::for_trunk(trunk, call.config.sbc.refer_timeout_ms);
+        let settings = TransferSettings::for_call(trunk, &call.config.sbc);
         let transfer = TransferRequest {
             conversation: call.conversation.clone(),
             translated_replaces: refer_to.replaces_escaped().map(str::to_string),

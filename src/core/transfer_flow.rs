@@ -60,7 +60,8 @@ struct FallbackLeg {
     client: ClientTxId,
     /// The law the target answered with.
     law: Option<G711Law>,
-    /// Abandoned (customer hung up): its port is already free; a late 2xx is ACKed and BYEd.
+    /// Abandoned (customer hung up, or the carrier took the transfer over): its port is already
+    /// free; a late 2xx is ACKed and BYEd.
     abandoned: bool,
 }
 
@@ -538,7 +539,7 @@ impl ShardCore {
         let Some(carrier) = call.config.trunks.get(call.leg(carrier_side).trunk) else {
             return;
         };
-        let settings = TransferSettings::for_trunk(carrier, call.config.sbc.refer_timeout_ms);
+        let settings = TransferSettings::for_call(carrier, &call.config.sbc);
         let no_subscription =
             header_value(request, &["Refer-Sub"]).is_some_and(|v| v.eq_ignore_ascii_case("false"));
         let transfer_request = TransferRequest {
@@ -719,7 +720,8 @@ impl ShardCore {
         }
     }
 
-    /// Give up leg C: CANCEL its INVITE and free its port (a late 2xx is ACKed and BYEd).
+    /// Give up leg C: CANCEL its INVITE and free its port (a late 2xx is ACKed and BYEd). If the
+    /// call goes on (the carrier took the transfer over), the relay leaves leg C's early media.
     fn abandon_fallback(&mut self, now: Time, seq: u64) {
         let Some(transfer) = self.call_transfer(seq) else {
             return;
@@ -732,9 +734,23 @@ impl ShardCore {
         }
         fallback.abandoned = true;
         let (client, port) = (fallback.client, fallback.leg.media_port.take());
+        let restore = std::mem::take(&mut transfer.early_media);
         self.txn.cancel(now, client);
         if let Some(port) = port {
             let _ = self.pool.release(port);
+        }
+        if let Some(call) = self.calls.get(&seq)
+            && restore
+            && !call.is_ended()
+        {
+            let law = law_of(call.audio_codec.as_deref());
+            let (id, a, b) = (call.id, call.a.media(), call.b.media());
+            self.media(MediaCommand::Update { call: id, a, b });
+            self.media(MediaCommand::SetLaws {
+                call: id,
+                a: law,
+                b: law,
+            });
         }
     }
 
@@ -1202,7 +1218,7 @@ impl ShardCore {
             let abandoned = fallback.abandoned;
             self.transmit(to, ack);
             if abandoned {
-                // Answered after the customer left: hang it up.
+                // Answered after handoff gave it up (customer left, carrier took over): hang up.
                 self.transfer_request(
                     now,
                     seq,

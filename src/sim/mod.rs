@@ -147,6 +147,7 @@ pub fn standard_config() -> Config {
             admin: None,
             audit: "-".to_string(),
             refer_timeout_ms: 8000,
+            transfer_timeout_s: 120,
             drain_s: 30,
             timers: SipTimers::default(),
         },

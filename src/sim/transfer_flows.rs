@@ -1110,6 +1110,138 @@ pub fn drain_during_fallback(sim: &mut Sim) -> FlowResult {
     ended_once(sim, "drain")
 }
 
+/// Whether leg C's INVITE ever reached the partner (the target's trunk).
+fn partner_invited(sim: &Sim) -> bool {
+    sim.ua_ref(PARTNER)
+        .received
+        .iter()
+        .any(|b| b.starts_with(b"INVITE "))
+}
+
+/// The carrier BYEs the customer's leg; the platform leg is BYEd too.
+fn carrier_releases(sim: &mut Sim, t: &Transfer) -> FlowResult {
+    sim.ua(CARRIER).bye(t.caller);
+    let (caller, callee) = (t.caller, t.callee);
+    let done = sim.run_until(
+        |s| {
+            s.ua_ref(CARRIER).final_status(caller, "BYE") == Some(200)
+                && s.ua_ref(PLATFORM).dialog(callee).bye_received
+        },
+        STEP_MS,
+    );
+    ensure!(sim, done, "carrier BYE not answered, or platform not BYEd");
+    Ok(())
+}
+
+/// The target rings 30 s at the carrier: NOTIFY 100, then 30 s of silence (far past
+/// refer_timeout_ms), then NOTIFY 200 and the carrier's BYE. After its 2xx the carrier owns the
+/// transfer until its final NOTIFY (RFC 3515 section 2.4.4: "The lifetime of the state being
+/// subscribed to is determined by the progress of the referenced request"): handoff relays both
+/// NOTIFYs, never INVITEs the target itself, and the call is handed off.
+pub fn slow_carrier_notifies(sim: &mut Sim) -> FlowResult {
+    let mut t = call_and_refer(sim, true)?;
+    carrier_answers_refer(sim, &t, 202)?;
+    carrier_notifies(sim, &t, 100, false)?;
+    t.await_notify(sim, 100)?;
+    let quiet_from = sim.now;
+    sim.run_for(30_000);
+    t.read_notifies(sim)?;
+    ensure!(
+        sim,
+        sim.now.millis_since(quiet_from) > 3 * sim.config.sbc.refer_timeout_ms,
+        "the gap is not longer than refer_timeout_ms"
+    );
+    ensure!(
+        sim,
+        !partner_invited(sim),
+        "handoff INVITEd the target while the carrier was connecting it"
+    );
+    ensure!(
+        sim,
+        t.notified.iter().all(|s| *s == 100),
+        "the platform heard {:?} during the carrier's silence",
+        t.notified
+    );
+    ensure!(
+        sim,
+        sim.transfers().is_empty() && sim.calls_active() == 1,
+        "the transfer ended during the carrier's silence: {:?}",
+        sim.transfers()
+    );
+    carrier_notifies(sim, &t, 200, true)?;
+    t.await_notify(sim, 200)?;
+    carrier_releases(sim, &t)?;
+    ensure!(sim, !partner_invited(sim), "handoff INVITEd the target");
+    check_handed_off(sim)?;
+    ended_once(sim, "handed_off")
+}
+
+/// The carrier's 202 comes after refer_timeout_ms: handoff has answered the platform 202 and
+/// INVITEd the target (leg C). An accepting carrier goes on to call the target (RFC 3515
+/// section 2.4.2: "If a REFER request is accepted (that is, a 2xx class response is returned),
+/// the recipient MUST create a subscription and send notifications of the status of the
+/// refer"), so leg C is CANCELled (the relay leaves its early media); the carrier's NOTIFY 200
+/// reaches the platform (never a 408) and its BYE hands the call off.
+pub fn late_refer_accept_during_fallback(sim: &mut Sim) -> FlowResult {
+    let mut t = call_and_refer(sim, true)?;
+    let refer = carrier_takes_refer(sim, &t)?;
+    platform_refer_answered(sim, &t, 202)?;
+    let (invite, partner) = partner_takes_invite(sim)?;
+    sim.ua(PARTNER).answer(invite, 180, None);
+    sim.run_for(200);
+    t.read_notifies(sim)?;
+    let early = sdp_with("10.0.0.3", 6000, "sendrecv", &[8]);
+    sim.ua(PARTNER).answer(invite, 183, Some(early));
+    sim.run_for(200);
+    t.read_notifies(sim)?;
+    sim.ua(CARRIER).answer(refer, 202, None);
+    let cancelled = sim.run_until(
+        |s| s.ua_ref(PARTNER).dialog(partner).final_status == Some(487),
+        STEP_MS,
+    );
+    ensure!(
+        sim,
+        cancelled,
+        "leg C not CANCELled after the carrier's 202"
+    );
+    let partner_rtp = "10.0.0.3:6000".parse().ok();
+    let last_update = sim.media.iter().rev().find_map(|(_, c)| match c {
+        MediaCommand::Update { b, .. } => Some(b.remote_rtp),
+        _ => None,
+    });
+    ensure!(
+        sim,
+        last_update.is_none_or(|rtp| rtp != partner_rtp),
+        "the relay still points at leg C's early media: {last_update:?}"
+    );
+    carrier_notifies(sim, &t, 100, false)?;
+    carrier_notifies(sim, &t, 200, true)?;
+    t.await_notify(sim, 200)?;
+    carrier_releases(sim, &t)?;
+    t.read_notifies(sim)?;
+    ensure!(
+        sim,
+        !t.notified.contains(&408),
+        "the platform heard 408: {:?}",
+        t.notified
+    );
+    ensure!(
+        sim,
+        !sim.ua_ref(PARTNER).dialog(partner).bye_received,
+        "leg C was answered"
+    );
+    sim.run_for(5_000);
+    check_record(
+        sim,
+        TransferOutcome::HandedOff,
+        Some(202),
+        Some(200),
+        None,
+        "carrier_bye",
+    )?;
+    ended_once(sim, "handed_off")
+}
+
 /// Every flow with the config it needs, for the seed sweep: (name, config, flow). Every `pub fn`
 /// flow of this module is here (`tests/sim_transfer_seed_sweep.rs` checks the count).
 pub type NamedFlow = (
@@ -1165,4 +1297,10 @@ pub const FLOWS: &[NamedFlow] = &[
         customer_hangs_up_during_fallback,
     ),
     ("drain_during_fallback", standard, drain_during_fallback),
+    ("slow_carrier_notifies", standard, slow_carrier_notifies),
+    (
+        "late_refer_accept_during_fallback",
+        standard,
+        late_refer_accept_during_fallback,
+    ),
 ];

@@ -17,14 +17,76 @@
 //!   a 2xx before the carrier's own 2xx (or a decision to transfer locally).
 //!
 //! Flows (issue 5): REFER 2xx, NOTIFY sipfrag 2xx, carrier BYE = `handed_off`. REFER >= 300,
-//! timeout, or sipfrag >= 300 = failure: with `on_refer_failure = "reject"` the code is relayed
-//! and the transfer `failed`; with `"local"` handoff answers 202 and transfers locally
-//! (`fallback_local`, or `failed` with the fallback's code NOTIFYed). `transfer = "local"` goes
-//! straight to the local transfer.
+//! no final REFER response, or sipfrag >= 300 = failure: with `on_refer_failure = "reject"` the
+//! code is relayed and the transfer `failed`; with `"local"` handoff answers 202 and transfers
+//! locally (`fallback_local`, or `failed` with the fallback's code NOTIFYed). `transfer =
+//! "local"` goes straight to the local transfer.
+//!
+//! # Carrier timing (RFC 3515, RFC 6665, RFC 7647)
+//!
+//! Two clocks bound the carrier's part, and only two:
+//! - **`refer_timeout_ms` bounds the wait for the final response to the REFER**, nothing else.
+//!   RFC 3515 section 2.4.2: "If no final response has been generated according to the rules
+//!   above, the UA MUST return a 202 Accepted response before the REFER transaction expires."
+//!   No final response within `refer_timeout_ms` is a failure ("timeout", 408).
+//! - **After a 2xx to the REFER the carrier owns the transfer until its final NOTIFY**; no NOTIFY
+//!   deadline applies. RFC 3515 section 2.4.4: "The lifetime of the state being subscribed to is
+//!   determined by the progress of the referenced request." A target rings for as long as it
+//!   rings, and NOTIFYs may be minutes apart or absent until the final one. Silence is not
+//!   failure: the failures are a final REFER response >= 300, no final response at all, a
+//!   sipfrag >= 300 (RFC 3515 section 2.4.5: "The response class in this status line indicates
+//!   the status of the referred action"), or the overall transfer timeout below. RFC 6665's
+//!   Timer N (section 4.1.2.4, "If this Timer N expires prior to the receipt of a NOTIFY
+//!   request, the subscriber considers the subscription failed") is not used as a failure
+//!   either: a failed subscription is not a failed reference (RFC 3515 section 2.4.4:
+//!   "Terminating a subscription, either by explicitly unsubscribing or rejecting NOTIFY, is not
+//!   an indication that the referenced request should be withdrawn or abandoned").
+//! - **`sbc.transfer_timeout_s` (`transfer_timeout_ms` here, 0 = off) bounds the whole attempt
+//!   from the REFER** (REFER wait, carrier phase, and a local fallback that follows; not a
+//!   `transfer = "local"` attempt, which sends no REFER, nor an attended local join, which
+//!   attended.rs drives). On expiry the attempt fails with reason `"transfer_timeout"`: the platform is
+//!   told 408 (its REFER's final response, or a terminating NOTIFY), ringback stops, a ringing
+//!   leg C is CANCELled, and the customer's leg is released if the platform already left.
+//!   **It never starts a local fallback, whatever `on_refer_failure` says**: once the carrier may
+//!   be acting on the REFER, handoff cannot withdraw that (RFC 3515 section 2.4.4 above), so
+//!   dialling the target itself could give it two calls; and a fallback started when the whole
+//!   budget is spent would be a second, unbounded transfer.
+//!
+//! After the final sipfrag 2xx the carrier's BYE is awaited for 64*T1 (`carrier_bye_grace_ms`,
+//! RFC 3261 Timer F: the longest a BYE sent with that NOTIFY can take); then handoff releases
+//! the customer's leg itself (still `handed_off`, reason `"no_carrier_bye"`).
+//!
+//! A 202 is a 200 (RFC 7647 section 5: an element "MUST treat any 202 responses received as
+//! identical to a 200 response"); every 2xx is handled alike.
+//!
+//! # Late carrier answers while handoff's own fallback rings
+//!
+//! When the fallback began because the REFER got no final response in time (reason
+//! `"timeout"`), the carrier may still accept it. RFC 3515 section 2.4.2: "If a REFER request is
+//! accepted (that is, a 2xx class response is returned), the recipient MUST create a
+//! subscription and send notifications of the status of the refer", i.e. it goes on to contact
+//! the target. Its NOTIFY may also arrive first (section 2.4.4: the agent that issued the REFER
+//! "MUST be prepared to receive a NOTIFY before the REFER transaction completes"). So while leg C
+//! is still ringing (state `AwaitingFallbackAnswer`):
+//! - a late 2xx to the REFER, or a NOTIFY 1xx: the carrier is calling the target too. handoff
+//!   gives way: leg C is CANCELled ([`TransferAction::CancelFallbackInvite`]) and the attempt
+//!   waits for the carrier's NOTIFYs as if the 2xx had come in time (the platform already has its
+//!   202; the carrier's NOTIFYs are relayed). If the carrier then fails (sipfrag >= 300), the
+//!   attempt fails with that code: handoff does not ring the target a third time.
+//! - a NOTIFY 2xx: the carrier connected the call. Leg C is CANCELled, the 200 is relayed to the
+//!   platform, and the attempt finishes as handed off when the carrier releases the customer.
+//! - a late REFER response >= 300 or a sipfrag >= 300: the carrier will not transfer; it is
+//!   recorded and the fallback carries on.
+//!
+//! After a non-2xx final response (RFC 6665 section 4.1.2.1: "Non-200-class final responses
+//! indicate that no subscription or new dialog usage has been created, and no subsequent NOTIFY
+//! request will be sent") or a final sipfrag, nothing the carrier sends changes the fallback.
+//! Once leg C answered, a late carrier answer is ignored: nothing can withdraw the carrier's
+//! reference any more.
 
 use std::collections::VecDeque;
 
-use crate::config::{ReferFailurePolicy, RingbackMode, TransferMethod, Trunk};
+use crate::config::{ReferFailurePolicy, RingbackMode, SbcConfig, TransferMethod, Trunk};
 use crate::core::Time;
 use crate::numbering::E164;
 use crate::transfer::record::{TransferKind, TransferOutcome, TransferRecord, WallClock};
@@ -33,6 +95,14 @@ use crate::transfer::refer_to::{PlatformReferTo, carrier_refer_to_at, refer_doma
 /// How long handoff waits for the platform to hang up after it was told the local transfer
 /// succeeded, before ending the platform leg itself.
 pub const DEFAULT_PLATFORM_GRACE_MS: u64 = 2_000;
+
+/// The default bound on a whole transfer attempt from its REFER (`sbc.transfer_timeout_s`).
+pub const DEFAULT_TRANSFER_TIMEOUT_MS: u64 = 120_000;
+
+/// How long handoff waits for the carrier's BYE after its final sipfrag 2xx before releasing
+/// the customer's leg itself: 64*T1 with the default T1 of 500 ms, the longest a BYE sent right
+/// after that NOTIFY is retransmitted (RFC 3261 section 17.1.2.2, Timer F).
+pub const DEFAULT_CARRIER_BYE_GRACE_MS: u64 = 64 * 500;
 
 /// Per-trunk transfer settings of the carrier trunk (X), frozen when the attempt starts so a
 /// config reload never changes a transfer under way.
@@ -47,12 +117,28 @@ pub struct TransferSettings {
     pub refer_domain: String,
     /// The trunk's configured extra headers, added to the REFER.
     pub headers: Vec<(String, String)>,
-    /// No final REFER response, or no NOTIFY progress, for this long = failure "timeout".
+    /// No final response to the REFER for this long = failure "timeout". Bounds nothing else.
     pub refer_timeout_ms: u64,
+    /// The whole attempt, from the REFER to its outcome, may take this long (0 = no bound);
+    /// then it fails with "transfer_timeout". See the module docs.
+    pub transfer_timeout_ms: u64,
+    /// After the carrier's final sipfrag 2xx, how long its BYE may take (64*T1).
+    pub carrier_bye_grace_ms: u64,
     pub platform_grace_ms: u64,
 }
 
 impl TransferSettings {
+    /// The settings for a call: the carrier trunk's, and the call's `[sbc]` timeouts.
+    pub fn for_call(trunk: &Trunk, sbc: &SbcConfig) -> TransferSettings {
+        TransferSettings {
+            transfer_timeout_ms: sbc.transfer_timeout_s.saturating_mul(1_000),
+            carrier_bye_grace_ms: sbc.timers.t1_ms.saturating_mul(64),
+            ..TransferSettings::for_trunk(trunk, sbc.refer_timeout_ms)
+        }
+    }
+
+    /// The trunk's settings, with [`DEFAULT_TRANSFER_TIMEOUT_MS`] and
+    /// [`DEFAULT_CARRIER_BYE_GRACE_MS`].
     pub fn for_trunk(trunk: &Trunk, refer_timeout_ms: u64) -> TransferSettings {
         TransferSettings {
             trunk: trunk.name.clone(),
@@ -67,6 +153,8 @@ impl TransferSettings {
                 .map(|(name, value)| (name.clone(), value.clone()))
                 .collect(),
             refer_timeout_ms,
+            transfer_timeout_ms: DEFAULT_TRANSFER_TIMEOUT_MS,
+            carrier_bye_grace_ms: DEFAULT_CARRIER_BYE_GRACE_MS,
             platform_grace_ms: DEFAULT_PLATFORM_GRACE_MS,
         }
     }
@@ -162,11 +250,10 @@ enum State {
     AwaitingReferResponse {
         deadline: Time,
     },
-    /// The carrier accepted; waiting for its final sipfrag.
-    AwaitingNotify {
-        deadline: Time,
-    },
-    /// The carrier reported success; waiting for it to release leg A.
+    /// The carrier accepted: it owns the transfer until its final sipfrag. No deadline of its
+    /// own (only the transfer timeout): silence is not failure.
+    AwaitingNotify,
+    /// The carrier reported success; waiting (64*T1) for it to release leg A.
     AwaitingCarrierBye {
         deadline: Time,
     },
@@ -198,6 +285,10 @@ struct Context {
     fallback_status: Option<u16>,
     /// Why the local transfer was started ("refer_rejected", "timeout", ...).
     fallback_reason: &'static str,
+    /// handoff INVITEd the target itself (leg C), even if it later gave way to the carrier.
+    target_dialled: bool,
+    /// The end of the whole attempt (`transfer_timeout_ms` after the REFER), if bounded.
+    transfer_deadline: Option<Time>,
     record: Option<TransferRecord>,
 }
 
@@ -232,6 +323,8 @@ impl TransferAttempt {
             notify_status: None,
             fallback_status: None,
             fallback_reason: "local_method",
+            target_dialled: false,
+            transfer_deadline: None,
             record: None,
         };
         let carrier = carrier_refer_to_at(
@@ -268,6 +361,7 @@ impl TransferAttempt {
                     context.start_ringback();
                 }
                 let deadline = context.arm(now);
+                context.arm_transfer_deadline(now);
                 State::AwaitingReferResponse { deadline }
             }
         };
@@ -333,7 +427,7 @@ impl TransferAttempt {
     pub fn state_name(&self) -> &'static str {
         match self.state {
             State::AwaitingReferResponse { .. } => "AwaitingReferResponse",
-            State::AwaitingNotify { .. } => "AwaitingNotify",
+            State::AwaitingNotify => "AwaitingNotify",
             State::AwaitingCarrierBye { .. } => "AwaitingCarrierBye",
             State::AwaitingFallbackAnswer => "AwaitingFallbackAnswer",
             State::AwaitingLocalJoin => "AwaitingLocalJoin",
@@ -353,12 +447,11 @@ impl State {
         match self {
             State::AwaitingReferResponse { .. } => match status {
                 0..=199 => self,
+                // The carrier owns the transfer now: no deadline but the transfer timeout.
                 200..=299 => {
                     context.refer_status = Some(status);
                     context.answer_platform(status);
-                    State::AwaitingNotify {
-                        deadline: context.arm(now),
-                    }
+                    State::AwaitingNotify
                 }
                 _ => {
                     context.refer_status = Some(status);
@@ -366,11 +459,24 @@ impl State {
                 }
             },
             // A NOTIFY overtook the 2xx; keep its code for the record.
-            State::AwaitingNotify { .. } | State::AwaitingCarrierBye { .. }
+            State::AwaitingNotify | State::AwaitingCarrierBye { .. }
                 if (200..300).contains(&status) && context.refer_status.is_none() =>
             {
                 context.refer_status = Some(status);
                 self
+            }
+            // The REFER's final response comes after refer_timeout_ms sent handoff to its own
+            // fallback (module docs, "Late carrier answers").
+            State::AwaitingFallbackAnswer if status >= 200 && context.carrier_may_still_act() => {
+                context.refer_status = Some(status);
+                if (200..300).contains(&status) {
+                    // The carrier is calling the target too: give way, it owns the transfer.
+                    context.emit(TransferAction::CancelFallbackInvite);
+                    State::AwaitingNotify
+                } else {
+                    // The carrier will not transfer: the fallback carries on.
+                    self
+                }
             }
             other => other,
         }
@@ -381,27 +487,39 @@ impl State {
             // RFC 3515 lets the first NOTIFY arrive before the 202: the carrier has accepted.
             State::AwaitingReferResponse { .. } => {
                 context.answer_platform(202);
-                State::AwaitingNotify { deadline: now }.on_notify_sipfrag(context, now, status)
+                State::AwaitingNotify.on_notify_sipfrag(context, now, status)
             }
-            State::AwaitingNotify { .. } => {
+            State::AwaitingNotify => {
                 context.notify_status = Some(status);
                 match status {
+                    // Progress, not a deadline: the carrier may take minutes (module docs).
                     0..=199 => {
                         context.relay_notify(status, false);
                         if status == 180 && context.settings.ringback == RingbackMode::Auto {
                             context.start_ringback();
                         }
-                        State::AwaitingNotify {
-                            deadline: context.arm(now),
-                        }
+                        State::AwaitingNotify
                     }
                     200..=299 => {
                         context.relay_notify(status, true);
-                        State::AwaitingCarrierBye {
-                            deadline: context.arm(now),
-                        }
+                        let deadline = now.plus_millis(context.settings.carrier_bye_grace_ms);
+                        context.emit(TransferAction::ArmTimer { at: deadline });
+                        State::AwaitingCarrierBye { deadline }
                     }
                     _ => context.refer_failed(now, "sipfrag_failure", status),
+                }
+            }
+            // The carrier accepted after all (its NOTIFY may precede its 2xx, RFC 3515 section
+            // 2.4.4) while handoff's fallback rings: a 1xx means it is calling the target too, a
+            // 2xx that it connected the call. Either way leg C must go (module docs).
+            State::AwaitingFallbackAnswer if context.carrier_may_still_act() => {
+                if status < 300 {
+                    context.emit(TransferAction::CancelFallbackInvite);
+                    State::AwaitingNotify.on_notify_sipfrag(context, now, status)
+                } else {
+                    // The carrier failed; the fallback carries on.
+                    context.notify_status = Some(status);
+                    self
                 }
             }
             // A late or repeated NOTIFY (e.g. racing the BYE) changes nothing.
@@ -470,9 +588,9 @@ impl State {
                 State::Done
             }
             // The carrier took the call over: leg A is released, so is leg B.
-            State::AwaitingNotify { .. } | State::AwaitingCarrierBye { .. } => {
+            State::AwaitingNotify | State::AwaitingCarrierBye { .. } => {
                 context.stop_ringback();
-                if matches!(self, State::AwaitingNotify { .. }) {
+                if self == State::AwaitingNotify {
                     // No final sipfrag came; the release itself tells the platform it worked.
                     context.notify_platform(200, true);
                 }
@@ -510,9 +628,18 @@ impl State {
 
     fn on_timer(self, context: &mut Context, now: Time) -> State {
         match self {
-            State::AwaitingReferResponse { deadline } | State::AwaitingNotify { deadline }
-                if now >= deadline =>
+            // The whole attempt's budget is spent (module docs): fail, never fall back.
+            State::AwaitingReferResponse { .. } | State::AwaitingNotify
+                if context.transfer_expired(now) =>
             {
+                context.transfer_timed_out(now)
+            }
+            State::AwaitingFallbackAnswer if context.transfer_expired(now) => {
+                context.emit(TransferAction::CancelFallbackInvite);
+                context.transfer_timed_out(now)
+            }
+            // No final response to the REFER in time.
+            State::AwaitingReferResponse { deadline } if now >= deadline => {
                 context.refer_failed(now, "timeout", 408)
             }
             // The carrier reported success but never released leg A: release it ourselves.
@@ -537,11 +664,49 @@ impl Context {
         self.actions.push_back(action);
     }
 
-    /// Arms the REFER/NOTIFY progress deadline from `now`.
+    /// Arms the `refer_timeout_ms` deadline from `now`: the REFER's final response.
     fn arm(&mut self, now: Time) -> Time {
         let deadline = now.plus_millis(self.settings.refer_timeout_ms);
         self.emit(TransferAction::ArmTimer { at: deadline });
         deadline
+    }
+
+    /// Arms the bound on the whole attempt, from the REFER (none if `transfer_timeout_ms` is 0).
+    fn arm_transfer_deadline(&mut self, now: Time) {
+        if self.settings.transfer_timeout_ms > 0 {
+            let deadline = now.plus_millis(self.settings.transfer_timeout_ms);
+            self.transfer_deadline = Some(deadline);
+            self.emit(TransferAction::ArmTimer { at: deadline });
+        }
+    }
+
+    fn transfer_expired(&self, now: Time) -> bool {
+        self.transfer_deadline
+            .is_some_and(|deadline| now >= deadline)
+    }
+
+    /// While leg C rings: handoff started it because the REFER got no final response in time,
+    /// and the carrier has given no final word since, so it may yet accept and call the target.
+    fn carrier_may_still_act(&self) -> bool {
+        self.fallback_reason == "timeout"
+            && self.refer_status.is_none()
+            && self.notify_status.is_none()
+    }
+
+    /// The transfer timeout: the attempt fails with 408 toward the platform, whatever the
+    /// on_refer_failure policy (module docs).
+    fn transfer_timed_out(&mut self, now: Time) -> State {
+        self.stop_ringback();
+        if self.platform_answer.is_none() {
+            self.answer_platform(408);
+        } else {
+            self.notify_platform(408, true);
+        }
+        if self.platform_gone {
+            self.emit(TransferAction::ReleaseCustomerLeg);
+        }
+        self.finish(now, TransferOutcome::Failed, "transfer_timeout");
+        State::Done
     }
 
     fn refer_headers(&self) -> Vec<(String, String)> {
@@ -614,14 +779,15 @@ impl Context {
         }
     }
 
-    /// The REFER failed (`status` is the carrier's code, or 408 for a timeout).
+    /// The REFER failed (`status` is the carrier's code, or 408 for a timeout). A target
+    /// handoff already dialled once (then gave way to the carrier) is not dialled again.
     fn refer_failed(&mut self, now: Time, reason: &'static str, status: u16) -> State {
         match self.settings.on_refer_failure {
-            ReferFailurePolicy::Local => {
+            ReferFailurePolicy::Local if !self.target_dialled => {
                 self.answer_platform(202);
                 self.begin_local(reason)
             }
-            ReferFailurePolicy::Reject => {
+            ReferFailurePolicy::Local | ReferFailurePolicy::Reject => {
                 self.stop_ringback();
                 if self.platform_answer.is_none() {
                     self.answer_platform(status);
@@ -648,6 +814,7 @@ impl Context {
                 if self.settings.ringback == RingbackMode::Local {
                     self.start_ringback();
                 }
+                self.target_dialled = true;
                 self.emit(TransferAction::StartFallbackInvite {
                     target: self.request.refer_to.target().to_owned(),
                     target_e164: self.target_e164.clone(),

@@ -20,8 +20,9 @@
 //!    (`named_dialog(..).owning_shard(n)`), ask that shard by message, then `rewrite_for(..)`.
 //!    Same for a `Target-Dialog` header (`DialogIdForm::TargetDialogHeader`) and for `Replaces`
 //!    on an INVITE (`DialogIdForm::ReplacesHeader`).
-//! 3. `TransferAttempt::start(now, TransferRequest { .. }, TransferSettings::for_trunk(x, timeout))`
-//!    and keep the attempt in the call. Drain `poll_action()` after every input.
+//! 3. `TransferAttempt::start(now, TransferRequest { .. }, TransferSettings::for_call(x, &sbc))`
+//!    (`refer_timeout_ms`, `transfer_timeout_s` and T1 come from the call's `[sbc]`) and keep the
+//!    attempt in the call. Drain `poll_action()` after every input.
 //! 4. Feed: REFER responses (`on_refer_response`), NOTIFY sipfrag codes (`on_notify_sipfrag`, after
 //!    answering the NOTIFY 200 yourself), fallback leg responses (`on_fallback_response`), BYE on
 //!    A (`on_bye_from_carrier`) or B (`on_transferor_bye`), timers (`on_timer`).
