@@ -78,8 +78,16 @@ pub fn agent_refers(sim: &mut Sim, t: &Transfer) {
     );
 }
 
-/// The carrier's REFER, checked, answered `status`.
+/// The carrier's REFER, checked, answered `status`; the platform then hears 202 (the fallback
+/// or the carrier took it on).
 fn carrier_answers_refer(sim: &mut Sim, t: &Transfer, status: u16) -> FlowResult {
+    let id = carrier_takes_refer(sim, t)?;
+    sim.ua(CARRIER).answer(id, status, None);
+    platform_refer_answered(sim, t, 202)
+}
+
+/// The carrier's REFER on the dialer call, checked and taken (not answered).
+fn carrier_takes_refer(sim: &mut Sim, t: &Transfer) -> Result<super::RequestId, String> {
     ensure!(
         sim,
         sim.run_until(|s| s.ua_ref(CARRIER).has_request("REFER"), STEP_MS),
@@ -114,8 +122,7 @@ fn carrier_answers_refer(sim: &mut Sim, t: &Transfer, status: u16) -> FlowResult
         header("X-Carrier-Account") == "acct-42",
         "trunk header missing on the REFER"
     );
-    sim.ua(CARRIER).answer(id, status, None);
-    platform_refer_answered(sim, t, 202)
+    Ok(id)
 }
 
 /// The whole dialer handoff: REFER, 202, NOTIFY 100 and 200 relayed, carrier BYE: handed off.
@@ -232,6 +239,96 @@ fn check_record(
         "record {r:?}"
     );
     Ok(())
+}
+
+/// `on_refer_failure = "reject"` on a dialer call: the platform gets the carrier's 603, nothing
+/// else happens, and the call goes on with the agent.
+pub fn dialer_reject_mode(sim: &mut Sim) -> FlowResult {
+    let t = dialer_call(sim)?;
+    agent_refers(sim, &t);
+    let refer = carrier_takes_refer(sim, &t)?;
+    sim.ua(CARRIER).answer(refer, 603, None);
+    platform_refer_answered(sim, &t, 603)?;
+    check_record(
+        sim,
+        TransferOutcome::Failed,
+        Some(603),
+        None,
+        None,
+        "refer_rejected",
+    )?;
+    ensure!(
+        sim,
+        !sim.ua_ref(PARTNER).has_request("INVITE") && sim.calls_active() == 1,
+        "reject mode did more than relay the code"
+    );
+    back_with_the_agent(sim, &t)
+}
+
+/// `transfer = "local"` on a dialer call: no REFER reaches the carrier; handoff calls the target
+/// itself and bridges it to the customer.
+pub fn dialer_local_mode(sim: &mut Sim) -> FlowResult {
+    let mut t = dialer_call(sim)?;
+    agent_refers(sim, &t);
+    let partner = partner_answers(sim, 200)?;
+    let up = sim.run_until(
+        |s| s.ua_ref(PARTNER).dialog(partner).acks_received > 0,
+        STEP_MS,
+    );
+    ensure!(sim, up, "leg C's 200 not ACKed");
+    t.await_notify(sim, 200)?;
+    ensure!(
+        sim,
+        !sim.ua_ref(CARRIER).has_request("REFER"),
+        "local mode sent the carrier a REFER"
+    );
+    check_record(
+        sim,
+        TransferOutcome::FallbackLocal,
+        None,
+        None,
+        Some(200),
+        "local_method",
+    )?;
+    sim.ua(PLATFORM).bye(t.callee);
+    carrier_hangs_up(sim, &t, PARTNER)?;
+    ended_once(sim, "bye_from_b")
+}
+
+/// The carrier refuses, the target is busy: the platform hears 486 by NOTIFY and keeps its
+/// customer.
+pub fn dialer_fallback_target_busy(sim: &mut Sim) -> FlowResult {
+    let mut t = dialer_call(sim)?;
+    agent_refers(sim, &t);
+    carrier_answers_refer(sim, &t, 403)?;
+    partner_answers(sim, 486)?;
+    t.await_notify(sim, 486)?;
+    check_record(
+        sim,
+        TransferOutcome::Failed,
+        Some(403),
+        None,
+        Some(486),
+        "fallback_failed",
+    )?;
+    back_with_the_agent(sim, &t)
+}
+
+/// The customer is still with the agent: the platform's BYE ends the call.
+fn back_with_the_agent(sim: &mut Sim, t: &Transfer) -> FlowResult {
+    ensure!(
+        sim,
+        sim.calls_active() == 1 && !sim.ua_ref(CARRIER).dialog(t.caller).bye_received,
+        "the customer lost the agent"
+    );
+    sim.ua(PLATFORM).bye(t.callee);
+    let caller = t.caller;
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(CARRIER).dialog(caller).bye_received, STEP_MS),
+        "the platform's BYE did not reach the customer"
+    );
+    ended_once(sim, "bye_from_a")
 }
 
 fn ended_once(sim: &Sim, reason: &str) -> FlowResult {
@@ -368,4 +465,19 @@ pub const FLOWS: &[NamedFlow] = &[
         carrier_refer_rejected,
     ),
     ("carrier_refer_relayed", relay_config, carrier_refer_relayed),
+    (
+        "dialer_reject_mode",
+        super::transfer_flows::reject_mode_config,
+        dialer_reject_mode,
+    ),
+    (
+        "dialer_local_mode",
+        super::transfer_flows::local_mode_config,
+        dialer_local_mode,
+    ),
+    (
+        "dialer_fallback_target_busy",
+        super::transfer_flows::standard,
+        dialer_fallback_target_busy,
+    ),
 ];
