@@ -10,12 +10,13 @@ fn every_trust_flow_holds_under_every_seed() {
         Err(_) => (1..=100).collect(),
     };
     let mut failures = Vec::new();
-    for (name, flow) in trust_flows::FLOWS {
+    for (name, config, flow) in trust_flows::FLOWS {
         for &seed in &seeds {
             let options = SimOptions::default()
                 .seed(seed)
                 .shards(1 + (seed % 3) as u16)
-                .link(LinkProfile::lossy(0.15));
+                .link(LinkProfile::lossy(0.15))
+                .config(config());
             let outcome = flow_outcome(|| {
                 let mut sim = Sim::new(options);
                 flow(&mut sim)

@@ -248,16 +248,84 @@ pub fn reload_keeps_bound_legs(sim: &mut Sim, remove: bool) -> FlowResult {
     platform_hangs_up(sim, caller, callee)
 }
 
-pub type NamedFlow = (&'static str, fn(&mut Sim) -> FlowResult);
+/// The standard config with the carrier trunk speaking from two addresses: its peer, and any
+/// port of 10.9.9.9 (the simulation's otherwise stranger host).
+pub fn two_source_config() -> Arc<Config> {
+    let mut config = standard_config();
+    let rules = ["10.0.0.1:5060", "10.9.9.9"]
+        .iter()
+        .filter_map(|r| crate::sources::SourceRule::parse(r).ok())
+        .collect();
+    config.trunks[CARRIER].sources = Arc::new(crate::sources::SourceSet::new(rules));
+    Arc::new(config)
+}
 
-/// Every trust flow, for the seed sweep.
+/// A carrier that signals from a second IP (in its trunk's `sources`): its BYE for the call set
+/// up from its first IP ends the call as the carrier's own.
+pub fn carrier_second_source_ip(sim: &mut Sim) -> FlowResult {
+    let (caller, callee) = establish(sim)?;
+    let dialog = sim.ua_ref(CARRIER).dialog(caller).clone();
+    let bye = format!(
+        "BYE sip:handoff@10.0.0.10:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 10.9.9.9:5060;branch=z9hG4bKsecond-ip-bye\r\n\
+         Max-Forwards: 70\r\n\
+         From: {}\r\n\
+         To: <sip:+15551230000@10.0.0.10>;tag={}\r\n\
+         Call-ID: {}\r\n\
+         CSeq: 9000 BYE\r\n\
+         Content-Length: 0\r\n\r\n",
+        dialog.local_party,
+        dialog.remote_tag.clone().unwrap_or_default(),
+        dialog.call_id
+    );
+    // Sent until the platform hears it: the second host keeps no transaction of its own.
+    for _ in 0..20 {
+        sim.ua(STRANGER).send_raw(bye.clone().into_bytes());
+        if sim.run_until(|s| s.ua_ref(PLATFORM).dialog(callee).bye_received, 2_000) {
+            break;
+        }
+    }
+    ensure!(
+        sim,
+        sim.ua_ref(PLATFORM).dialog(callee).bye_received,
+        "the carrier's BYE from its second IP did not end the call"
+    );
+    let ends = sim.call_ends();
+    ensure!(
+        sim,
+        ends.len() == 1 && ends[0].end_reason == "bye_from_a",
+        "call ends {ends:?}"
+    );
+    Ok(())
+}
+
+pub type NamedFlow = (
+    &'static str,
+    fn() -> Arc<Config>,
+    fn(&mut Sim) -> FlowResult,
+);
+
+fn standard() -> Arc<Config> {
+    Arc::new(standard_config())
+}
+
+/// Every trust flow with its config, for the seed sweep.
 pub const FLOWS: &[NamedFlow] = &[
-    ("foreign_in_dialog_requests", foreign_in_dialog_requests),
-    ("forged_response", forged_response),
-    ("reload_moves_platform", |s| {
+    (
+        "foreign_in_dialog_requests",
+        standard,
+        foreign_in_dialog_requests,
+    ),
+    ("forged_response", standard, forged_response),
+    ("reload_moves_platform", standard, |s| {
         reload_keeps_bound_legs(s, false)
     }),
-    ("reload_unroutes_platform", |s| {
+    ("reload_unroutes_platform", standard, |s| {
         reload_keeps_bound_legs(s, true)
     }),
+    (
+        "carrier_second_source_ip",
+        two_source_config,
+        carrier_second_source_ip,
+    ),
 ];
