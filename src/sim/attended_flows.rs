@@ -10,7 +10,6 @@
 use super::{CARRIER, DialogId, PLATFORM, Sim, offer_sdp, sdp_with};
 use crate::core::ShardId;
 use crate::core::ids::shard_for_call_id;
-use crate::sip::{HeaderName, Message};
 use crate::transfer::dialog_ids::{Replaces, TargetDialog};
 use crate::transfer::refer_to::PlatformReferTo;
 
@@ -161,20 +160,10 @@ pub fn expected_carrier_replaces(sim: &Sim, calls: &TwoCalls) -> Replaces {
     }
 }
 
-/// The first header `name` of a received request.
-fn header_of(bytes: &[u8], name: HeaderName) -> Option<String> {
-    let message = Message::parse(bytes).ok()?;
-    message
-        .header(name)
-        .map(|v| String::from_utf8_lossy(v).into_owned())
-}
-
-fn named_header_of(bytes: &[u8], name: &str) -> Option<String> {
-    let message = Message::parse(bytes).ok()?;
-    message
-        .headers()
-        .find(|h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| String::from_utf8_lossy(h.value).into_owned())
+/// The first header `name` of a received request (read with `sipwire`, not handoff's parser).
+fn header_of(bytes: &[u8], name: &str) -> Option<String> {
+    let message = sipwire::Message::parse(bytes).ok()?;
+    message.header(name).map(str::to_string)
 }
 
 /// The platform's attended REFER on B1 reaches the carrier on A1 with its Replaces and
@@ -212,7 +201,7 @@ fn refer_reaches_carrier(sim: &mut Sim, calls: &TwoCalls) -> Result<super::Reque
         incoming.dialog == Some(calls.a1),
         "carrier got the REFER outside A1"
     );
-    let Some(received) = header_of(&incoming.bytes, HeaderName::ReferTo) else {
+    let Some(received) = header_of(&incoming.bytes, "Refer-To") else {
         return Err("carrier's REFER has no Refer-To".into());
     };
     let replaces = PlatformReferTo::parse(&received)
@@ -237,8 +226,8 @@ fn refer_reaches_carrier(sim: &mut Sim, calls: &TwoCalls) -> Result<super::Reque
         remote_tag: a1.remote_tag.clone().unwrap_or_default(),
         extra: Vec::new(),
     };
-    let received_target = named_header_of(&incoming.bytes, "Target-Dialog")
-        .and_then(|v| TargetDialog::parse(&v).ok());
+    let received_target =
+        header_of(&incoming.bytes, "Target-Dialog").and_then(|v| TargetDialog::parse(&v).ok());
     ensure!(
         sim,
         received_target.as_ref() == Some(&expected_target),
@@ -275,8 +264,8 @@ pub fn target_dialog_on_relayed_request(
         remote_tag: a2.remote_tag.clone().unwrap_or_default(),
         extra: vec!["x=1".to_string()],
     };
-    let received = named_header_of(&incoming.bytes, "Target-Dialog")
-        .and_then(|v| TargetDialog::parse(&v).ok());
+    let received =
+        header_of(&incoming.bytes, "Target-Dialog").and_then(|v| TargetDialog::parse(&v).ok());
     ensure!(
         sim,
         incoming.dialog == Some(calls.a1) && received.as_ref() == Some(&expected),
@@ -444,7 +433,7 @@ pub fn unknown_dialogs_unchanged(sim: &mut Sim, shard1: ShardId, shard2: ShardId
         .request(calls.b1, "INFO", None, &[("Target-Dialog", &ghost)]);
     let info = sim.expect_request(CARRIER, "INFO");
     let incoming = sim.ua_ref(CARRIER).incoming(info).clone();
-    let target_seen = named_header_of(&incoming.bytes, "Target-Dialog");
+    let target_seen = header_of(&incoming.bytes, "Target-Dialog");
     ensure!(
         sim,
         target_seen.as_deref() == Some(ghost.as_str()),
@@ -456,7 +445,7 @@ pub fn unknown_dialogs_unchanged(sim: &mut Sim, shard1: ShardId, shard2: ShardId
         .request(calls.b1, "REFER", None, &[("Refer-To", &refer_to)]);
     let refer = sim.expect_request(CARRIER, "REFER");
     let incoming = sim.ua_ref(CARRIER).incoming(refer).clone();
-    let replaces_in_uri = header_of(&incoming.bytes, HeaderName::ReferTo)
+    let replaces_in_uri = header_of(&incoming.bytes, "Refer-To")
         .and_then(|v| PlatformReferTo::parse(&v).ok())
         .and_then(|r| r.replaces_escaped().map(str::to_string));
     ensure!(
