@@ -34,7 +34,8 @@
 //! - Lookups by name ignore case and accept compact forms: [`Message::header`] (first value),
 //!   [`Message::headers_named`] (every header line), [`Message::values`] (every comma-separated
 //!   element); helpers for the things agents ask: [`param`] and [`tag`], [`uri_of`], CSeq number
-//!   and method, the top Via's branch, the first Contact URI.
+//!   and method, the top Via's branch, the first Contact URI; headers carried in a URI
+//!   ([`uri_header`], [`escape_uri_header`]).
 //! - [`Builder`] writes requests and responses: start line, headers in the order given,
 //!   Content-Type for a body, Content-Length always computed.
 //!
@@ -488,6 +489,54 @@ pub fn uri_of(value: &str) -> &str {
         return inner.split_once('>').map_or(inner, |(uri, _)| uri).trim();
     }
     value.split(';').next().unwrap_or_default().trim()
+}
+
+/// The value of header `name` carried in a SIP URI's headers component (`sip:u@h?Name=value&...`,
+/// RFC 3261 section 19.1.1), %-escapes decoded. `uri` may be a name-addr (`<...>`).
+pub fn uri_header(uri: &str, name: &str) -> Option<String> {
+    let uri = uri_of(uri);
+    let (_, headers) = uri.split_once('?')?;
+    headers.split('&').find_map(|pair| {
+        let (n, v) = pair.split_once('=')?;
+        same_name(&unescape(n), name).then(|| unescape(v))
+    })
+}
+
+/// %-decode (`%3B` -> `;`); a `%` not followed by two hex digits is kept as is.
+pub fn unescape(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(hi), Some(lo)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// %-escape a value for a URI's headers component: everything but `hnv-unreserved` and
+/// `unreserved` characters (RFC 3261 section 25.1) is escaped.
+pub fn escape_uri_header(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()[]/?:+$".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Writes a request or a response: start line, headers in the order given, then Content-Type (for

@@ -292,3 +292,24 @@ fn compact_names_expand() {
     }
     assert_eq!(full_name("X"), "X");
 }
+
+#[test]
+fn uri_headers_escape_and_unescape() {
+    let replaces = "a84b4c76e66710@pc33.atlanta.com;to-tag=314159;from-tag=9fxced76sl";
+    let escaped = escape_uri_header(replaces);
+    assert_eq!(
+        escaped,
+        "a84b4c76e66710%40pc33.atlanta.com%3Bto-tag%3D314159%3Bfrom-tag%3D9fxced76sl"
+    );
+    let refer_to = format!("<sip:dave@denver.example.org?Replaces={escaped}&X=1>");
+    assert_eq!(uri_header(&refer_to, "replaces").as_deref(), Some(replaces));
+    assert_eq!(uri_header(&refer_to, "X").as_deref(), Some("1"));
+    assert_eq!(
+        uri_header("<sip:dave@denver.example.org>", "Replaces"),
+        None
+    );
+    assert_eq!(unescape("100%"), "100%");
+    // RFC 3891 style values read with the ordinary parameter helper.
+    assert_eq!(param(replaces, "to-tag"), Some("314159"));
+    assert_eq!(uri_of(replaces), "a84b4c76e66710@pc33.atlanta.com");
+}
