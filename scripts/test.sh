@@ -87,15 +87,16 @@ cargo --version
 step "format check: cargo fmt --check"
 cargo fmt --all --check
 
-step "lint: cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets -- -D warnings
+# --workspace: the package and sipwire/ (the test agents' SIP codec).
+step "lint: cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
 
 # Bench targets (harness = false) run once in test mode here, without `--bench`: keep that short.
-step "tests: cargo test --all-targets"
-cargo test --all-targets --no-fail-fast
+step "tests: cargo test --workspace --all-targets"
+cargo test --workspace --all-targets --no-fail-fast
 
-step "doc tests: cargo test --doc"
-cargo test --doc
+step "doc tests: cargo test --workspace --doc"
+cargo test --workspace --doc
 
 for entry in ${EXTRA_STEPS[@]+"${EXTRA_STEPS[@]}"}; do
     step "${entry%%|*}"
