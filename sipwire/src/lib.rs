@@ -13,15 +13,17 @@
 //!
 //! # Why hand-written, not `rsip`
 //!
-//! `rsip` is the obvious third-party SIP crate. `cargo info rsip` (checked December 2026) shows
-//! version 0.4.0 as the newest release, edition 2018, with dependencies pinned to superseded
-//! majors (`bstr` 0.2, `md-5` 0.9, `sha2` 0.9, `uuid` 0.8, `nom` 7) and crates.io licence metadata
-//! "unknown" (a `license-file`, MIT in the tarball). It has had no release in years, would pull
-//! a second copy of several crates into every test build, and its typed model would have to be
-//! worked around for the deliberately odd messages the tests send. The agents need little: read a
-//! start line and headers, find a few parameters, build a message with Content-Length right. That
-//! is a few hundred lines we control and can read in one sitting, so a hand-written codec is the
-//! smaller and more reviewable dependency.
+//! `rsip` is the obvious third-party SIP crate. What `cargo info rsip` and its published
+//! manifest showed when this crate was written: the newest release is 0.4.0, edition 2018, with
+//! dependencies on superseded majors (`bstr` 0.2, `md-5` 0.9, `sha2` 0.9, `uuid` 0.8, `nom` 7)
+//! and crates.io licence metadata "unknown" (a `license-file`; MIT in the tarball). It would
+//! compile, but it would pull second copies of several crates into every test build, its typed
+//! model would have to be worked around for the deliberately odd messages the tests send, and a
+//! dependency frozen on those old majors is not one we could count on being kept up. The agents
+//! need little: read a start line and
+//! headers, find a few parameters, build a message with Content-Length right. That is a few
+//! hundred lines we control and can read in one sitting, so a hand-written codec is the smaller
+//! and more reviewable dependency.
 //!
 //! # What it does
 //!
