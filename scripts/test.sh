@@ -87,25 +87,27 @@ cargo --version
 step "format check: cargo fmt --check"
 cargo fmt --all --check
 
-step "lint: cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets -- -D warnings
+# --workspace: the package and sipwire/ (the test agents' SIP codec).
+step "lint: cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
 
 # cargo-nextest (on the machine image; `cargo install cargo-nextest --locked` otherwise) runs every
 # test binary in parallel, each test in its own process: the suite's wall time is about a third of
 # `cargo test`'s, which runs the binaries one after another. Without it, cargo test does the same
 # work more slowly. Bench targets (harness = false) run once in test mode, without `--bench`.
+# --workspace: the package and sipwire/ (the test agents' SIP codec).
 if cargo nextest --version >/dev/null 2>&1; then
-    step "tests: cargo nextest run (lib, bins, integration tests)"
-    cargo nextest run --no-fail-fast
+    step "tests: cargo nextest run --workspace (lib, bins, integration tests)"
+    cargo nextest run --workspace --no-fail-fast
     step "bench smoke: cargo test --benches"
     cargo test --benches
 else
-    step "tests: cargo test --all-targets (cargo-nextest not installed)"
-    cargo test --all-targets --no-fail-fast
+    step "tests: cargo test --workspace --all-targets (cargo-nextest not installed)"
+    cargo test --workspace --all-targets --no-fail-fast
 fi
 
-step "doc tests: cargo test --doc"
-cargo test --doc
+step "doc tests: cargo test --workspace --doc"
+cargo test --workspace --doc
 
 for entry in ${EXTRA_STEPS[@]+"${EXTRA_STEPS[@]}"}; do
     step "${entry%%|*}"

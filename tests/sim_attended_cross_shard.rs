@@ -29,20 +29,20 @@ fn replaces_header_across_shards_is_routed_to_the_replaced_dialogs_shard() {
 #[test]
 fn a_shard_that_never_answers_lets_the_request_go_on_unchanged() {
     use handoff::core::ShardMessage;
+    use handoff::sim::attended_flows::NamedDialog;
     use handoff::sim::{CARRIER, PLATFORM};
-    use handoff::transfer::dialog_ids::TargetDialog;
 
     let mut sim = Sim::new(SimOptions::default().seed(13).shards(2));
     let calls = attended_flows::two_calls(&mut sim, ShardId(0), ShardId(1)).unwrap();
     sim.drop_shard_message = Some(|m| matches!(m, ShardMessage::DialogAnswer { .. }));
     let b2 = sim.ua_ref(PLATFORM).dialog(calls.b2).clone();
     // As its recipient, handoff, sees B2 (RFC 4538 section 3): local-tag = handoff's tag.
-    let named = TargetDialog {
-        call_id: b2.call_id,
-        local_tag: b2.remote_tag.unwrap(),
-        remote_tag: b2.local_tag,
-        extra: Vec::new(),
-    }
+    let named = NamedDialog::target_dialog(
+        &b2.call_id,
+        b2.remote_tag.as_deref().unwrap(),
+        &b2.local_tag,
+        &[],
+    )
     .render();
     let sent_at = sim.now;
     sim.ua(PLATFORM)

@@ -2,7 +2,7 @@
 //! keeps the first dialog and the caller sees one answer.
 
 use handoff::sim::{CARRIER, PLATFORM, Sim, SimOptions, offer_sdp};
-use handoff::sip::{Message, response_to};
+use sipwire::{Builder, Message};
 
 #[test]
 fn second_fork_answer_is_acked_and_byed() {
@@ -20,12 +20,11 @@ fn second_fork_answer_is_acked_and_byed() {
     ));
     // Another fork answers the same INVITE.
     let request = sim.ua_ref(PLATFORM).incoming(invite).bytes.clone();
-    let fork = response_to(&Message::parse(&request).unwrap(), 200, "OK")
+    let fork = Builder::response_to(&Message::parse(&request).unwrap(), 200, "OK")
         .to_tag("fork2")
         .header("Contact", "<sip:fork2@10.0.0.2:5060>")
         .body("application/sdp", offer_sdp("10.0.0.2", 5002))
-        .build()
-        .unwrap();
+        .build();
     sim.ua(PLATFORM).send_raw(fork);
     sim.run_for(2_000);
     let to_fork = |method: &[u8]| {

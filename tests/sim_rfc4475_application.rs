@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use handoff::core::{Output, ShardCore, ShardId, Time};
 use handoff::sim::{offer_sdp, standard_config};
-use handoff::sip::{Message, response_to};
+use sipwire::{Builder, Message};
 
 const CARRIER: &str = "10.0.0.1:5060";
 const PLATFORM: &str = "10.0.0.2:5060";
@@ -208,12 +208,11 @@ fn exchange(bytes: &[u8]) -> Harness {
     harness.deliver(CARRIER, bytes);
     if let Some(invite) = harness.relayed_invite() {
         let message = Message::parse(&invite).expect("handoff's own INVITE parses");
-        let answer = response_to(&message, 200, "OK")
+        let answer = Builder::response_to(&message, 200, "OK")
             .to_tag("platform-1")
             .header("Contact", format!("<sip:platform@{PLATFORM}>"))
             .body("application/sdp", offer_sdp("10.0.0.2", 5000))
-            .build()
-            .expect("answer builds");
+            .build();
         harness.deliver(PLATFORM, &answer);
     }
     harness

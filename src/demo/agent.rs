@@ -1,5 +1,6 @@
-//! Simulated SIP agents for the demo and the end-to-end tests: plain RFC 3261 text over real UDP
-//! sockets, written apart from handoff's own SIP code so the two cannot share a bug.
+//! Simulated SIP agents for the demo and the end-to-end tests: RFC 3261 text over real UDP
+//! sockets, built and read with `sipwire` (the test agents' codec, written apart from handoff's
+//! own SIP code so the two cannot share a bug).
 //!
 //! A [`Cast`] holds every agent of a scenario. Its [`Cast::wait`] polls all their sockets at
 //! once, so an agent the script is not looking at still answers what it must: NOTIFY, BYE,
@@ -14,69 +15,43 @@ use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use sipwire::Builder;
+
 use crate::media::g711::G711Law;
 
-/// A parsed SIP message (only what the agents need; unknown syntax is kept as text).
+/// A received SIP message: a thin wrapper over [`sipwire::Message`] with the text forms the
+/// ladders print.
 #[derive(Clone, Debug)]
 pub struct Msg {
     pub first_line: String,
-    pub headers: Vec<(String, String)>,
     pub body: String,
-}
-
-fn long_name(name: &str) -> String {
-    match name.to_ascii_lowercase().as_str() {
-        "v" => "via".into(),
-        "f" => "from".into(),
-        "t" => "to".into(),
-        "i" => "call-id".into(),
-        "m" => "contact".into(),
-        "l" => "content-length".into(),
-        "c" => "content-type".into(),
-        "r" => "refer-to".into(),
-        "b" => "referred-by".into(),
-        "o" => "event".into(),
-        other => other.into(),
-    }
+    pub message: sipwire::Message,
 }
 
 impl Msg {
     pub fn parse(bytes: &[u8]) -> Option<Msg> {
-        let raw = std::str::from_utf8(bytes).ok()?;
-        let (head, body) = raw.split_once("\r\n\r\n")?;
-        let mut lines = head.split("\r\n");
-        let first_line = lines.next()?.to_owned();
-        let headers = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (long_name(n.trim()), v.trim().to_owned()))
-            .collect();
+        let message = sipwire::Message::parse(bytes).ok()?;
+        let first_line = std::str::from_utf8(bytes).ok()?.lines().next()?.to_owned();
+        let body = String::from_utf8(message.body.clone()).ok()?;
         Some(Msg {
             first_line,
-            headers,
-            body: body.to_owned(),
+            body,
+            message,
         })
     }
 
+    /// First value of header `name` (case-insensitive, compact forms accepted).
     pub fn header(&self, name: &str) -> Option<&str> {
-        let name = long_name(name);
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+        self.message.header(name)
     }
 
+    /// Every header line named `name`, in order.
     pub fn all(&self, name: &str) -> Vec<&str> {
-        let name = long_name(name);
-        self.headers
-            .iter()
-            .filter(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
+        self.message.headers_named(name).collect()
     }
 
     pub fn status(&self) -> Option<u16> {
-        let rest = self.first_line.strip_prefix("SIP/2.0 ")?;
-        rest.get(..3)?.parse().ok()
+        self.message.status()
     }
 
     pub fn is_request(&self, method: &str) -> bool {
@@ -88,14 +63,11 @@ impl Msg {
     }
 
     pub fn method(&self) -> Option<&str> {
-        if self.first_line.starts_with("SIP/2.0") {
-            return None;
-        }
-        self.first_line.split(' ').next()
+        self.message.method()
     }
 
     pub fn cseq_method(&self) -> Option<&str> {
-        self.header("cseq")?.split_whitespace().nth(1)
+        self.message.cseq().map(|(_, method)| method)
     }
 
     pub fn call_id(&self) -> &str {
@@ -104,17 +76,12 @@ impl Msg {
 
     /// The tag parameter of a From/To value.
     pub fn tag(&self, header: &str) -> Option<String> {
-        let v = self.header(header)?;
-        let i = v.find(";tag=")?;
-        Some(v[i + 5..].split([';', '>', ' ']).next()?.to_owned())
+        sipwire::tag(self.header(header)?).map(str::to_owned)
     }
 
-    /// The URI inside Contact's angle brackets.
+    /// The URI of the (first) Contact.
     pub fn contact_uri(&self) -> Option<String> {
-        let v = self.header("contact")?;
-        let start = v.find('<')? + 1;
-        let end = v[start..].find('>')? + start;
-        Some(v[start..end].to_owned())
+        self.message.contact_uri().map(str::to_owned)
     }
 
     /// Audio address and first payload type of the SDP body.
@@ -146,8 +113,9 @@ impl Msg {
     pub fn summary(&self) -> String {
         match self.status() {
             Some(_) => {
-                let reason = self.first_line.get(8..).unwrap_or_default();
-                format!("{reason} ({})", self.cseq_method().unwrap_or("?"))
+                let status = self.status().unwrap_or_default();
+                let reason = self.message.reason().unwrap_or_default();
+                format!("{status} {reason} ({})", self.cseq_method().unwrap_or("?"))
             }
             None => {
                 let mut s = self.method().unwrap_or("?").to_owned();
@@ -227,11 +195,7 @@ impl Dialog {
 }
 
 fn tag_of(value: &str) -> String {
-    value
-        .find(";tag=")
-        .and_then(|i| value[i + 5..].split([';', '>', ' ']).next())
-        .unwrap_or_default()
-        .to_owned()
+    sipwire::tag(value).unwrap_or_default().to_owned()
 }
 
 /// One line of a ladder.
@@ -264,11 +228,8 @@ pub struct Agent {
 }
 
 fn transaction_key(m: &Msg) -> String {
-    let via = m.header("via").unwrap_or_default();
-    let branch = via
-        .split(';')
-        .find_map(|p| p.trim().strip_prefix("branch="))
-        .unwrap_or(via);
+    let via = m.message.top_via().unwrap_or_default();
+    let branch = sipwire::param(via, "branch").unwrap_or(via);
     format!("{branch}|{}", m.header("cseq").unwrap_or_default())
 }
 
@@ -326,15 +287,14 @@ impl Agent {
         Ok(())
     }
 
-    fn with_body(head: String, content_type: &str, body: &str) -> String {
-        if body.is_empty() {
-            format!("{head}Content-Length: 0\r\n\r\n")
+    /// `builder` with `body` of `content_type` (none when empty), as text.
+    fn with_body(builder: Builder, content_type: &str, body: &str) -> String {
+        let builder = if body.is_empty() {
+            builder
         } else {
-            format!(
-                "{head}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            )
-        }
+            builder.body(content_type, body)
+        };
+        String::from_utf8(builder.build()).unwrap_or_default()
     }
 
     /// Sends a new INVITE (with an SDP offer in the agent's law) to `user` at handoff. Returns
@@ -347,20 +307,20 @@ impl Agent {
         let tag = self.fresh("tag");
         let branch = self.fresh("br");
         let me = self.addr();
-        let mut head = format!(
-            "INVITE sip:{user}@{handoff} SIP/2.0\r\n\
-             Via: SIP/2.0/UDP {me};branch=z9hG4bK-{branch};rport\r\n\
-             Max-Forwards: 70\r\n\
-             From: <sip:+15551230000@{me}>;tag={tag}\r\n\
-             To: <sip:{user}@{handoff}>\r\n\
-             Call-ID: {call_id}\r\n\
-             CSeq: 1 INVITE\r\n\
-             Contact: <sip:{name}@{me}>\r\n",
-            handoff = self.handoff,
-            name = self.name,
-        );
+        let handoff = self.handoff;
+        let mut head = Builder::request("INVITE", &format!("sip:{user}@{handoff}"))
+            .header(
+                "Via",
+                format!("SIP/2.0/UDP {me};branch=z9hG4bK-{branch};rport"),
+            )
+            .header("Max-Forwards", "70")
+            .header("From", format!("<sip:+15551230000@{me}>;tag={tag}"))
+            .header("To", format!("<sip:{user}@{handoff}>"))
+            .header("Call-ID", &call_id)
+            .header("CSeq", "1 INVITE")
+            .header("Contact", format!("<sip:{}@{me}>", self.name));
         for (name, value) in extra {
-            let _ = write!(head, "{name}: {value}\r\n");
+            head = head.header(name, value);
         }
         let body = sdp(self.rtp_addr(), self.law, "sendrecv");
         let text = Self::with_body(head, "application/sdp", &body);
@@ -378,25 +338,12 @@ impl Agent {
         to_tag: &str,
         body: Option<(&str, &str)>,
     ) -> io::Result<()> {
-        let mut head = format!("SIP/2.0 {status} {reason}\r\n");
-        for via in request.all("via") {
-            let _ = write!(head, "Via: {via}\r\n");
+        let mut head = Builder::response_to(&request.message, status, reason);
+        if status != 100 {
+            head = head.to_tag(to_tag);
         }
-        let to = request.header("to").unwrap_or_default();
-        let to = if to.contains(";tag=") || status == 100 {
-            to.to_owned()
-        } else {
-            format!("{to};tag={to_tag}")
-        };
         let me = self.addr();
-        let _ = write!(
-            head,
-            "From: {}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: {}\r\nContact: <sip:{}@{me}>\r\n",
-            request.header("from").unwrap_or_default(),
-            request.call_id(),
-            request.header("cseq").unwrap_or_default(),
-            self.name,
-        );
+        let head = head.header("Contact", format!("<sip:{}@{me}>", self.name));
         let (content_type, body) = body.unwrap_or(("", ""));
         let text = Self::with_body(head, content_type, body);
         if status >= 200 {
@@ -424,21 +371,19 @@ impl Agent {
         dialog.cseq += 1;
         let branch = self.fresh("br");
         let me = self.addr();
-        let mut head = format!(
-            "{method} {target} SIP/2.0\r\n\
-             Via: SIP/2.0/UDP {me};branch=z9hG4bK-{branch};rport\r\n\
-             Max-Forwards: 70\r\n\
-             From: {local}\r\nTo: {remote}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n\
-             Contact: <sip:{name}@{me}>\r\n",
-            target = dialog.remote_target,
-            local = dialog.local,
-            remote = dialog.remote,
-            call_id = dialog.call_id,
-            cseq = dialog.cseq,
-            name = self.name,
-        );
+        let mut head = Builder::request(method, &dialog.remote_target)
+            .header(
+                "Via",
+                format!("SIP/2.0/UDP {me};branch=z9hG4bK-{branch};rport"),
+            )
+            .header("Max-Forwards", "70")
+            .header("From", &dialog.local)
+            .header("To", &dialog.remote)
+            .header("Call-ID", &dialog.call_id)
+            .header("CSeq", format!("{} {method}", dialog.cseq))
+            .header("Contact", format!("<sip:{}@{me}>", self.name));
         for (name, value) in extra {
-            let _ = write!(head, "{name}: {value}\r\n");
+            head = head.header(name, value);
         }
         let (content_type, body) = body.unwrap_or(("", ""));
         let text = Self::with_body(head, content_type, body);
@@ -449,11 +394,7 @@ impl Agent {
     /// otherwise.
     fn ack(&mut self, response: &Msg) -> io::Result<()> {
         let me = self.addr();
-        let cseq = response
-            .header("cseq")
-            .and_then(|c| c.split_whitespace().next())
-            .unwrap_or("1")
-            .to_owned();
+        let cseq = response.message.cseq().map_or(1, |(seq, _)| seq);
         let (target, via) = if response.status().is_some_and(|s| s < 300) {
             let branch = self.fresh("ack");
             (
@@ -468,13 +409,13 @@ impl Agent {
                 response.header("via").unwrap_or_default().to_owned(),
             )
         };
-        let head = format!(
-            "ACK {target} SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\n\
-             Call-ID: {}\r\nCSeq: {cseq} ACK\r\n",
-            response.header("from").unwrap_or_default(),
-            response.header("to").unwrap_or_default(),
-            response.call_id(),
-        );
+        let head = Builder::request("ACK", &target)
+            .header("Via", via)
+            .header("Max-Forwards", "70")
+            .header("From", response.header("from").unwrap_or_default())
+            .header("To", response.header("to").unwrap_or_default())
+            .header("Call-ID", response.call_id())
+            .header("CSeq", format!("{cseq} ACK"));
         let text = Self::with_body(head, "", "");
         self.send_text(&text)
     }

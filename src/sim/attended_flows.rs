@@ -10,9 +10,7 @@
 use super::{CARRIER, DialogId, PLATFORM, Sim, offer_sdp, sdp_with};
 use crate::core::ShardId;
 use crate::core::ids::shard_for_call_id;
-use crate::sip::{HeaderName, Message};
-use crate::transfer::dialog_ids::{Replaces, TargetDialog};
-use crate::transfer::refer_to::PlatformReferTo;
+use std::collections::BTreeMap;
 
 use super::scenarios::{FlowResult, PLATFORM_NUMBER, STEP_MS};
 
@@ -137,44 +135,98 @@ pub fn two_calls(sim: &mut Sim, shard1: ShardId, shard2: ShardId) -> Result<TwoC
     })
 }
 
-/// The Replaces the platform puts in its Refer-To, naming B2 as handoff (its receiver) sees it.
-pub fn platform_replaces(sim: &Sim, calls: &TwoCalls) -> Replaces {
-    let b2 = sim.ua_ref(PLATFORM).dialog(calls.b2);
-    Replaces {
-        call_id: b2.call_id.clone(),
-        to_tag: b2.remote_tag.clone().unwrap_or_default(),
-        from_tag: b2.local_tag.clone(),
-        early_only: false,
-        extra: Vec::new(),
+/// A dialog named by a Replaces (RFC 3891: to-tag, from-tag) or Target-Dialog (RFC 4538:
+/// local-tag, remote-tag) value: its Call-ID and its parameters (names lowercased; their order
+/// does not matter). Written and read here with `sipwire`, not with handoff's
+/// `transfer::dialog_ids`, so the flows do not share handoff's reading of these headers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedDialog {
+    pub call_id: String,
+    pub params: BTreeMap<String, String>,
+}
+
+impl NamedDialog {
+    fn new(call_id: &str, params: &[(&str, &str)]) -> NamedDialog {
+        NamedDialog {
+            call_id: call_id.to_string(),
+            params: params
+                .iter()
+                .map(|(n, v)| (n.to_ascii_lowercase(), v.to_string()))
+                .collect(),
+        }
     }
+
+    /// A Replaces value (RFC 3891 section 6.1).
+    pub fn replaces(call_id: &str, to_tag: &str, from_tag: &str) -> NamedDialog {
+        NamedDialog::new(call_id, &[("to-tag", to_tag), ("from-tag", from_tag)])
+    }
+
+    /// A Target-Dialog value (RFC 4538 section 7), with extra parameters.
+    pub fn target_dialog(
+        call_id: &str,
+        local_tag: &str,
+        remote_tag: &str,
+        extra: &[(&str, &str)],
+    ) -> NamedDialog {
+        let mut params = vec![("local-tag", local_tag), ("remote-tag", remote_tag)];
+        params.extend_from_slice(extra);
+        NamedDialog::new(call_id, &params)
+    }
+
+    /// Reads `callid;name=value;...`.
+    pub fn parse(value: &str) -> NamedDialog {
+        NamedDialog {
+            call_id: sipwire::uri_of(value).to_string(),
+            params: sipwire::params(value)
+                .into_iter()
+                .map(|(n, v)| (n.to_ascii_lowercase(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = self.call_id.clone();
+        for (name, value) in &self.params {
+            out.push(';');
+            out.push_str(name);
+            if !value.is_empty() {
+                out.push('=');
+                out.push_str(value);
+            }
+        }
+        out
+    }
+
+    /// The value escaped for a URI's headers (`?Replaces=...` in a Refer-To).
+    pub fn render_escaped(&self) -> String {
+        sipwire::escape_uri_header(&self.render())
+    }
+}
+
+/// The Replaces the platform puts in its Refer-To, naming B2 as handoff (its receiver) sees it.
+pub fn platform_replaces(sim: &Sim, calls: &TwoCalls) -> NamedDialog {
+    let b2 = sim.ua_ref(PLATFORM).dialog(calls.b2);
+    NamedDialog::replaces(
+        &b2.call_id,
+        b2.remote_tag.as_deref().unwrap_or_default(),
+        &b2.local_tag,
+    )
 }
 
 /// The Replaces the carrier must receive: A2 as the carrier sees it (to-tag = its own tag).
-pub fn expected_carrier_replaces(sim: &Sim, calls: &TwoCalls) -> Replaces {
+pub fn expected_carrier_replaces(sim: &Sim, calls: &TwoCalls) -> NamedDialog {
     let a2 = sim.ua_ref(CARRIER).dialog(calls.a2);
-    Replaces {
-        call_id: a2.call_id.clone(),
-        to_tag: a2.local_tag.clone(),
-        from_tag: a2.remote_tag.clone().unwrap_or_default(),
-        early_only: false,
-        extra: Vec::new(),
-    }
+    NamedDialog::replaces(
+        &a2.call_id,
+        &a2.local_tag,
+        a2.remote_tag.as_deref().unwrap_or_default(),
+    )
 }
 
-/// The first header `name` of a received request.
-fn header_of(bytes: &[u8], name: HeaderName) -> Option<String> {
-    let message = Message::parse(bytes).ok()?;
-    message
-        .header(name)
-        .map(|v| String::from_utf8_lossy(v).into_owned())
-}
-
-fn named_header_of(bytes: &[u8], name: &str) -> Option<String> {
-    let message = Message::parse(bytes).ok()?;
-    message
-        .headers()
-        .find(|h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| String::from_utf8_lossy(h.value).into_owned())
+/// The first header `name` of a received request (read with `sipwire`, not handoff's parser).
+fn header_of(bytes: &[u8], name: &str) -> Option<String> {
+    let message = sipwire::Message::parse(bytes).ok()?;
+    message.header(name).map(str::to_string)
 }
 
 /// The platform's attended REFER on B1 reaches the carrier on A1 with its Replaces and
@@ -188,12 +240,12 @@ fn refer_reaches_carrier(sim: &mut Sim, calls: &TwoCalls) -> Result<super::Reque
     // RFC 4538 section 3 has a transferor do (local-tag = the recipient's tag); the carrier
     // must get A1 named as it sees A1 (local-tag = the carrier's own tag).
     let b1 = sim.ua_ref(PLATFORM).dialog(calls.b1);
-    let target_dialog = TargetDialog {
-        call_id: b1.call_id.clone(),
-        local_tag: b1.remote_tag.clone().unwrap_or_default(),
-        remote_tag: b1.local_tag.clone(),
-        extra: Vec::new(),
-    }
+    let target_dialog = NamedDialog::target_dialog(
+        &b1.call_id,
+        b1.remote_tag.as_deref().unwrap_or_default(),
+        &b1.local_tag,
+        &[],
+    )
     .render();
     sim.ua(PLATFORM).request(
         calls.b1,
@@ -212,13 +264,10 @@ fn refer_reaches_carrier(sim: &mut Sim, calls: &TwoCalls) -> Result<super::Reque
         incoming.dialog == Some(calls.a1),
         "carrier got the REFER outside A1"
     );
-    let Some(received) = header_of(&incoming.bytes, HeaderName::ReferTo) else {
+    let Some(received) = header_of(&incoming.bytes, "Refer-To") else {
         return Err("carrier's REFER has no Refer-To".into());
     };
-    let replaces = PlatformReferTo::parse(&received)
-        .ok()
-        .and_then(|r| r.replaces())
-        .and_then(Result::ok);
+    let replaces = sipwire::uri_header(&received, "Replaces").map(|v| NamedDialog::parse(&v));
     let expected = expected_carrier_replaces(sim, calls);
     ensure!(
         sim,
@@ -231,14 +280,14 @@ fn refer_reaches_carrier(sim: &mut Sim, calls: &TwoCalls) -> Result<super::Reque
         "carrier Refer-To {received:?} is not the E.164 target"
     );
     let a1 = sim.ua_ref(CARRIER).dialog(calls.a1);
-    let expected_target = TargetDialog {
-        call_id: a1.call_id.clone(),
-        local_tag: a1.local_tag.clone(),
-        remote_tag: a1.remote_tag.clone().unwrap_or_default(),
-        extra: Vec::new(),
-    };
-    let received_target = named_header_of(&incoming.bytes, "Target-Dialog")
-        .and_then(|v| TargetDialog::parse(&v).ok());
+    let expected_target = NamedDialog::target_dialog(
+        &a1.call_id,
+        &a1.local_tag,
+        a1.remote_tag.as_deref().unwrap_or_default(),
+        &[],
+    );
+    let received_target =
+        header_of(&incoming.bytes, "Target-Dialog").map(|v| NamedDialog::parse(&v));
     ensure!(
         sim,
         received_target.as_ref() == Some(&expected_target),
@@ -257,26 +306,25 @@ pub fn target_dialog_on_relayed_request(
 ) -> FlowResult {
     let calls = two_calls(sim, shard1, shard2)?;
     let b2 = sim.ua_ref(PLATFORM).dialog(calls.b2);
-    let named = TargetDialog {
-        call_id: b2.call_id.clone(),
-        local_tag: b2.remote_tag.clone().unwrap_or_default(),
-        remote_tag: b2.local_tag.clone(),
-        extra: vec!["x=1".to_string()],
-    }
+    let named = NamedDialog::target_dialog(
+        &b2.call_id,
+        b2.remote_tag.as_deref().unwrap_or_default(),
+        &b2.local_tag,
+        &[("x", "1")],
+    )
     .render();
     sim.ua(PLATFORM)
         .request(calls.b1, "INFO", None, &[("Target-Dialog", &named)]);
     let info = sim.expect_request(CARRIER, "INFO");
     let incoming = sim.ua_ref(CARRIER).incoming(info).clone();
     let a2 = sim.ua_ref(CARRIER).dialog(calls.a2);
-    let expected = TargetDialog {
-        call_id: a2.call_id.clone(),
-        local_tag: a2.local_tag.clone(),
-        remote_tag: a2.remote_tag.clone().unwrap_or_default(),
-        extra: vec!["x=1".to_string()],
-    };
-    let received = named_header_of(&incoming.bytes, "Target-Dialog")
-        .and_then(|v| TargetDialog::parse(&v).ok());
+    let expected = NamedDialog::target_dialog(
+        &a2.call_id,
+        &a2.local_tag,
+        a2.remote_tag.as_deref().unwrap_or_default(),
+        &[("x", "1")],
+    );
+    let received = header_of(&incoming.bytes, "Target-Dialog").map(|v| NamedDialog::parse(&v));
     ensure!(
         sim,
         incoming.dialog == Some(calls.a1) && received.as_ref() == Some(&expected),
@@ -444,7 +492,7 @@ pub fn unknown_dialogs_unchanged(sim: &mut Sim, shard1: ShardId, shard2: ShardId
         .request(calls.b1, "INFO", None, &[("Target-Dialog", &ghost)]);
     let info = sim.expect_request(CARRIER, "INFO");
     let incoming = sim.ua_ref(CARRIER).incoming(info).clone();
-    let target_seen = named_header_of(&incoming.bytes, "Target-Dialog");
+    let target_seen = header_of(&incoming.bytes, "Target-Dialog");
     ensure!(
         sim,
         target_seen.as_deref() == Some(ghost.as_str()),
@@ -456,9 +504,12 @@ pub fn unknown_dialogs_unchanged(sim: &mut Sim, shard1: ShardId, shard2: ShardId
         .request(calls.b1, "REFER", None, &[("Refer-To", &refer_to)]);
     let refer = sim.expect_request(CARRIER, "REFER");
     let incoming = sim.ua_ref(CARRIER).incoming(refer).clone();
-    let replaces_in_uri = header_of(&incoming.bytes, HeaderName::ReferTo)
-        .and_then(|v| PlatformReferTo::parse(&v).ok())
-        .and_then(|r| r.replaces_escaped().map(str::to_string));
+    // As written in the URI, still escaped.
+    let replaces_in_uri = header_of(&incoming.bytes, "Refer-To").and_then(|v| {
+        let (_, headers) = sipwire::uri_of(&v).split_once('?')?;
+        let pair = headers.split('&').find(|h| h.starts_with("Replaces="))?;
+        Some(pair["Replaces=".len()..].to_string())
+    });
     ensure!(
         sim,
         replaces_in_uri.as_deref() == Some(foreign_escaped),

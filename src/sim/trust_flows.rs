@@ -141,13 +141,7 @@ pub fn forged_response(sim: &mut Sim) -> FlowResult {
     let Some(message) = sim.ua_ref(PLATFORM).incoming(invite).message() else {
         return Err("INVITE unreadable".into());
     };
-    let header = |name: &str| {
-        message
-            .headers()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| String::from_utf8_lossy(h.value).into_owned())
-            .unwrap_or_default()
-    };
+    let header = |name: &str| message.header(name).unwrap_or_default().to_string();
     let sdp = String::from_utf8(offer_sdp("10.9.9.9", 7000)).unwrap_or_default();
     let forged = format!(
         "SIP/2.0 200 OK\r\nVia: {}\r\nFrom: {}\r\nTo: {};tag=forger\r\nCall-ID: {}\r\nCSeq: {}\r\n\

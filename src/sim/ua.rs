@@ -1,5 +1,7 @@
 //! Scripted user agents for the simulation: a carrier, a platform, a partner. They speak real SIP
-//! bytes (built with `crate::sip` builders, read with its parser) and carry a transactions-lite
+//! bytes, built and read with `sipwire`, a SIP codec kept independent of handoff's own `crate::sip`
+//! on purpose (so a bug in handoff's SIP code cannot hide behind the same bug in the agent that
+//! checks it; see the `sipwire` crate documentation), and carry a transactions-lite
 //! layer so scripts survive loss: requests are retransmitted (T1 doubling; capped at T2 for
 //! non-INVITE) until answered, retransmitted requests get the last response again, a UAS
 //! retransmits its 2xx to INVITE until the ACK arrives, and a UAC re-ACKs retransmitted finals.
@@ -13,7 +15,7 @@ use std::net::SocketAddr;
 use super::net::SimRng;
 use crate::config::SipTimers;
 use crate::core::Time;
-use crate::sip::{self, HeaderName, Message, Method, RequestBuilder};
+use sipwire::{Builder, Message};
 
 /// Index of a dialog in a [`UserAgent`].
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -84,21 +86,16 @@ pub struct IncomingRequest {
 }
 
 impl IncomingRequest {
-    pub fn message(&self) -> Option<Message<'_>> {
+    /// The request, read with `sipwire`.
+    pub fn message(&self) -> Option<Message> {
         Message::parse(&self.bytes).ok()
     }
     pub fn body(&self) -> Vec<u8> {
-        self.message()
-            .map(|m| m.body().to_vec())
-            .unwrap_or_default()
+        self.message().map(|m| m.body).unwrap_or_default()
     }
-    /// First value of a header by name (case-insensitive), as text.
+    /// First value of a header by name (case-insensitive, compact forms accepted), as text.
     pub fn header(&self, name: &str) -> Option<String> {
-        let message = self.message()?;
-        message
-            .headers()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| String::from_utf8_lossy(h.value).into_owned())
+        self.message()?.header(name).map(str::to_string)
     }
 }
 
@@ -163,10 +160,6 @@ pub struct UserAgent {
     pub ack_sdp: Option<Vec<u8>>,
     /// Call-ID for the next initial INVITE (tests place calls on chosen shards with it).
     pub next_call_id: Option<String>,
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 impl UserAgent {
@@ -330,7 +323,7 @@ impl UserAgent {
         let local_party = format!("<sip:{}@{}>;tag={local_tag}", self.name, self.addr.ip());
         let remote_party = format!("<{request_uri}>");
         let id = DialogId(self.dialogs.len());
-        let mut builder = RequestBuilder::new(Method::Invite, &request_uri)
+        let mut builder = Builder::request("INVITE", &request_uri)
             .header("Via", self.via(&branch))
             .header("Max-Forwards", "70")
             .header("From", &local_party)
@@ -344,7 +337,7 @@ impl UserAgent {
         if let Some(sdp) = &sdp {
             builder = builder.body("application/sdp", sdp);
         }
-        let bytes = builder.build().unwrap_or_default();
+        let bytes = builder.build();
         self.dialogs.push(UaDialog {
             call_id,
             local_tag,
@@ -375,15 +368,14 @@ impl UserAgent {
     pub fn cancel(&mut self, dialog: DialogId) {
         let d = &self.dialogs[dialog.0];
         let branch = d.invite_branch.clone();
-        let bytes = RequestBuilder::new(Method::Cancel, &d.invite_request_uri)
+        let bytes = Builder::request("CANCEL", &d.invite_request_uri)
             .header("Via", self.via(&branch))
             .header("Max-Forwards", "70")
             .header("From", &d.local_party)
             .header("To", format!("<{}>", d.invite_request_uri))
             .header("Call-ID", &d.call_id)
             .header("CSeq", format!("{} CANCEL", d.invite_cseq))
-            .build()
-            .unwrap_or_default();
+            .build();
         self.start_client("CANCEL", branch, bytes, Some(dialog));
     }
 
@@ -401,7 +393,7 @@ impl UserAgent {
         let d = &mut self.dialogs[dialog.0];
         d.local_cseq += 1;
         let cseq = d.local_cseq;
-        let mut builder = RequestBuilder::new(Method::from_token(method), &d.remote_target)
+        let mut builder = Builder::request(method, &d.remote_target)
             .header("Via", &via)
             .header("Max-Forwards", "70")
             .header("From", &d.local_party)
@@ -417,7 +409,7 @@ impl UserAgent {
         if let Some((content_type, bytes)) = &body {
             builder = builder.body(content_type, bytes);
         }
-        let bytes = builder.build().unwrap_or_default();
+        let bytes = builder.build();
         if method == "BYE" {
             d.state = UaDialogState::Terminated;
         }
@@ -439,7 +431,7 @@ impl UserAgent {
         let tag = self.hex();
         let branch = self.branch();
         let uri = format!("sip:{}", self.sbc);
-        let bytes = RequestBuilder::new(Method::Options, &uri)
+        let bytes = Builder::request("OPTIONS", &uri)
             .header("Via", self.via(&branch))
             .header("Max-Forwards", "70")
             .header(
@@ -449,8 +441,7 @@ impl UserAgent {
             .header("To", format!("<{uri}>"))
             .header("Call-ID", &call_id)
             .header("CSeq", "1 OPTIONS")
-            .build()
-            .unwrap_or_default();
+            .build();
         self.start_client("OPTIONS", branch, bytes, None);
         call_id
     }
@@ -491,13 +482,9 @@ impl UserAgent {
             603 => "Decline",
             _ => "Whatever",
         };
-        let mut builder = sip::response_to(&message, status, reason);
+        let mut builder = Builder::response_to(&message, status, reason);
         if let Some(dialog) = incoming.dialog {
-            let has_tag = message
-                .to()
-                .ok()
-                .and_then(|to| to.tag().map(|t| t.to_string()))
-                .is_some();
+            let has_tag = message.to_tag().is_some();
             if !has_tag && status > 100 {
                 builder = builder.to_tag(&self.dialogs[dialog.0].local_tag);
             }
@@ -511,7 +498,7 @@ impl UserAgent {
         if let Some(sdp) = &sdp {
             builder = builder.body("application/sdp", sdp);
         }
-        let bytes = builder.build().unwrap_or_default();
+        let bytes = builder.build();
         self.requests[request.0].answered = status >= 200;
         self.server_respond(request.0, status, bytes.clone());
         if incoming.method != "INVITE" {
@@ -520,7 +507,7 @@ impl UserAgent {
         let Some(dialog) = incoming.dialog else {
             return;
         };
-        let cseq = message.cseq().map(|c| c.seq).unwrap_or(0);
+        let cseq = message.cseq().map(|c| c.0).unwrap_or(0);
         let t1 = self.timers.t1_ms;
         let now = self.now;
         let d = &mut self.dialogs[dialog.0];
@@ -608,9 +595,9 @@ impl UserAgent {
             return;
         };
         if message.is_request() {
-            self.on_request(&message);
+            self.on_request(&message, bytes);
         } else {
-            self.on_response(&message);
+            self.on_response(&message, bytes);
         }
     }
 
@@ -621,16 +608,17 @@ impl UserAgent {
             .map(DialogId)
     }
 
-    fn on_response(&mut self, message: &Message) {
+    fn on_response(&mut self, message: &Message, bytes: &[u8]) {
         let Some(status) = message.status() else {
             return;
         };
-        let Ok(via) = message.top_via() else { return };
-        let Some(branch) = via.branch().map(|b| b.to_string()) else {
+        let Some(branch) = message.via_branch().map(|b| b.to_string()) else {
             return;
         };
-        let Ok(cseq) = message.cseq() else { return };
-        let method = cseq.method.as_str().to_string();
+        let Some((cseq_seq, cseq_method)) = message.cseq() else {
+            return;
+        };
+        let method = cseq_method.to_string();
         let Some(index) = self
             .clients
             .iter()
@@ -639,16 +627,9 @@ impl UserAgent {
             return;
         };
         let call_id = message.call_id().unwrap_or_default().to_string();
-        let to_value = message.header(HeaderName::To).map(text).unwrap_or_default();
-        let to_tag = message
-            .to()
-            .ok()
-            .and_then(|to| to.tag().map(|t| t.to_string()));
-        let contact = message
-            .contacts()
-            .next()
-            .and_then(|c| c.ok())
-            .map(|c| c.uri.as_str().to_string());
+        let to_value = message.header("To").unwrap_or_default().to_string();
+        let to_tag = message.to_tag().map(str::to_string);
+        let contact = message.contact_uri().map(str::to_string);
         let body = message.body().to_vec();
         let dialog = self.clients[index].dialog;
         let first_copy = !self.clients[index].statuses_seen.contains(&status);
@@ -657,11 +638,11 @@ impl UserAgent {
             self.responses.push(ResponseSeen {
                 method: method.clone(),
                 status,
-                reason: message.reason().map(text).unwrap_or_default(),
+                reason: message.reason().unwrap_or_default().to_string(),
                 call_id: call_id.clone(),
-                cseq: cseq.seq,
+                cseq: cseq_seq,
                 dialog,
-                bytes: message.as_bytes().to_vec(),
+                bytes: bytes.to_vec(),
             });
         }
         let tx = &mut self.clients[index];
@@ -688,15 +669,14 @@ impl UserAgent {
                 } else {
                     d.remote_target.clone()
                 };
-                let ack = RequestBuilder::new(Method::Ack, &uri)
+                let ack = Builder::request("ACK", &uri)
                     .header("Via", format!("SIP/2.0/UDP {};branch={branch}", self.addr))
                     .header("Max-Forwards", "70")
                     .header("From", &d.local_party)
                     .header("To", &to_value)
                     .header("Call-ID", &d.call_id)
-                    .header("CSeq", format!("{} ACK", cseq.seq))
-                    .build()
-                    .unwrap_or_default();
+                    .header("CSeq", format!("{} ACK", cseq_seq))
+                    .build();
                 self.clients[index].non_2xx_ack = Some(ack);
             }
             if let Some(ack) = self.clients[index].non_2xx_ack.clone() {
@@ -705,7 +685,7 @@ impl UserAgent {
         }
         let Some(dialog) = dialog else { return };
         let initial =
-            self.dialogs[dialog.0].invite_cseq == cseq.seq && self.dialogs[dialog.0].is_uac;
+            self.dialogs[dialog.0].invite_cseq == cseq_seq && self.dialogs[dialog.0].is_uac;
         {
             let d = &mut self.dialogs[dialog.0];
             if !body.is_empty() {
@@ -735,7 +715,7 @@ impl UserAgent {
         if (200..300).contains(&status) {
             self.dialogs[dialog.0].invite_2xx_received += 1;
             let reuse = match &self.dialogs[dialog.0].last_ack {
-                Some((seq, bytes)) if *seq == cseq.seq => Some(bytes.clone()),
+                Some((seq, bytes)) if *seq == cseq_seq => Some(bytes.clone()),
                 _ => None,
             };
             let ack = match reuse {
@@ -743,18 +723,18 @@ impl UserAgent {
                 None => {
                     let branch = self.branch();
                     let d = &self.dialogs[dialog.0];
-                    let mut builder = RequestBuilder::new(Method::Ack, &d.remote_target)
+                    let mut builder = Builder::request("ACK", &d.remote_target)
                         .header("Via", self.via(&branch))
                         .header("Max-Forwards", "70")
                         .header("From", &d.local_party)
                         .header("To", &d.remote_party)
                         .header("Call-ID", &d.call_id)
-                        .header("CSeq", format!("{} ACK", cseq.seq));
+                        .header("CSeq", format!("{} ACK", cseq_seq));
                     if let Some(sdp) = &self.ack_sdp {
                         builder = builder.body("application/sdp", sdp);
                     }
-                    let bytes = builder.build().unwrap_or_default();
-                    self.dialogs[dialog.0].last_ack = Some((cseq.seq, bytes.clone()));
+                    let bytes = builder.build();
+                    self.dialogs[dialog.0].last_ack = Some((cseq_seq, bytes.clone()));
                     bytes
                 }
             };
@@ -766,19 +746,18 @@ impl UserAgent {
         }
     }
 
-    fn on_request(&mut self, message: &Message) {
+    fn on_request(&mut self, message: &Message, bytes: &[u8]) {
         let Some(method) = message.method() else {
             return;
         };
-        let method = method.as_str().to_string();
-        let Ok(via) = message.top_via() else { return };
-        let branch = via.branch().unwrap_or_default().to_string();
+        let method = method.to_string();
+        let Some(via) = message.top_via() else { return };
+        let branch = sipwire::param(via, "branch")
+            .unwrap_or_default()
+            .to_string();
         let call_id = message.call_id().unwrap_or_default().to_string();
-        let to_tag = message
-            .to()
-            .ok()
-            .and_then(|to| to.tag().map(|t| t.to_string()));
-        let cseq = message.cseq().map(|c| c.seq).unwrap_or(0);
+        let to_tag = message.to_tag().map(str::to_string);
+        let cseq = message.cseq().map(|c| c.0).unwrap_or(0);
 
         if method == "ACK" {
             // ACK for a 2xx: stops our retransmissions. ACK for a non-2xx: absorbed.
@@ -819,21 +798,10 @@ impl UserAgent {
         let mut dialog = self.find_dialog(&call_id, to_tag.as_deref());
         if method == "INVITE" && to_tag.is_none() {
             let local_tag = self.hex();
-            let to_value = message.header(HeaderName::To).map(text).unwrap_or_default();
-            let from_value = message
-                .header(HeaderName::From)
-                .map(text)
-                .unwrap_or_default();
-            let remote_tag = message
-                .from()
-                .ok()
-                .and_then(|f| f.tag().map(|t| t.to_string()));
-            let remote_target = message
-                .contacts()
-                .next()
-                .and_then(|c| c.ok())
-                .map(|c| c.uri.as_str().to_string())
-                .unwrap_or_default();
+            let to_value = message.header("To").unwrap_or_default().to_string();
+            let from_value = message.header("From").unwrap_or_default().to_string();
+            let remote_tag = message.from_tag().map(str::to_string);
+            let remote_target = message.contact_uri().unwrap_or_default().to_string();
             let body = message.body().to_vec();
             dialog = Some(DialogId(self.dialogs.len()));
             self.dialogs.push(UaDialog {
@@ -862,7 +830,7 @@ impl UserAgent {
         self.requests.push(IncomingRequest {
             method: method.clone(),
             dialog,
-            bytes: message.as_bytes().to_vec(),
+            bytes: bytes.to_vec(),
             answered: false,
         });
         match method.as_str() {
@@ -874,7 +842,7 @@ impl UserAgent {
                     d.state = UaDialogState::Terminated;
                     d.pending_2xx = None;
                 }
-                let bytes = sip::response_to(
+                let bytes = Builder::response_to(
                     message,
                     status,
                     if status == 200 {
@@ -883,14 +851,11 @@ impl UserAgent {
                         "Call/Transaction Does Not Exist"
                     },
                 )
-                .build()
-                .unwrap_or_default();
+                .build();
                 self.server_respond(server, status, bytes);
             }
             "CANCEL" => {
-                let ok = sip::response_to(message, 200, "OK")
-                    .build()
-                    .unwrap_or_default();
+                let ok = Builder::response_to(message, 200, "OK").build();
                 self.server_respond(server, 200, ok);
                 let invite = self
                     .servers

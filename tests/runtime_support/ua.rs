@@ -1,95 +1,67 @@
-//! A deliberately small SIP user agent for the runtime tests: plain RFC 3261 text over a real
-//! UDP socket, independent of handoff's own SIP code so the two cannot share a bug.
+//! A deliberately small SIP user agent for the runtime tests: RFC 3261 text over a real UDP
+//! socket, built and read with `sipwire` (the test agents' codec, independent of handoff's own
+//! SIP code so the two cannot share a bug).
 #![allow(dead_code)]
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use sipwire::Builder;
+
+/// A received SIP message: a thin wrapper over [`sipwire::Message`] with the text forms the
+/// tests print.
 #[derive(Clone, Debug)]
 pub struct Msg {
     pub first_line: String,
-    pub headers: Vec<(String, String)>,
     pub body: String,
     pub raw: String,
-}
-
-fn long_name(name: &str) -> String {
-    match name.to_ascii_lowercase().as_str() {
-        "v" => "via".into(),
-        "f" => "from".into(),
-        "t" => "to".into(),
-        "i" => "call-id".into(),
-        "m" => "contact".into(),
-        "l" => "content-length".into(),
-        "c" => "content-type".into(),
-        other => other.into(),
-    }
+    pub message: sipwire::Message,
 }
 
 impl Msg {
     pub fn parse(bytes: &[u8]) -> Option<Msg> {
+        let message = sipwire::Message::parse(bytes).ok()?;
         let raw = String::from_utf8(bytes.to_vec()).ok()?;
-        let (head, body) = raw.split_once("\r\n\r\n")?;
-        let mut lines = head.split("\r\n");
-        let first_line = lines.next()?.to_owned();
-        let headers = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (long_name(n.trim()), v.trim().to_owned()))
-            .collect();
+        let first_line = raw.lines().next()?.to_owned();
+        let body = String::from_utf8(message.body.clone()).ok()?;
         Some(Msg {
             first_line,
-            headers,
-            body: body.to_owned(),
-            raw: raw.clone(),
+            body,
+            raw,
+            message,
         })
     }
 
+    /// First value of header `name` (case-insensitive, compact forms accepted).
     pub fn header(&self, name: &str) -> Option<&str> {
-        let name = long_name(name);
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+        self.message.header(name)
     }
 
+    /// Every header line named `name`, in order.
     pub fn all(&self, name: &str) -> Vec<&str> {
-        let name = long_name(name);
-        self.headers
-            .iter()
-            .filter(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
+        self.message.headers_named(name).collect()
     }
 
     pub fn status(&self) -> Option<u16> {
-        let rest = self.first_line.strip_prefix("SIP/2.0 ")?;
-        rest.get(..3)?.parse().ok()
+        self.message.status()
     }
 
     pub fn method(&self) -> Option<&str> {
-        if self.first_line.starts_with("SIP/2.0") {
-            return None;
-        }
-        self.first_line.split(' ').next()
+        self.message.method()
     }
 
     pub fn cseq_method(&self) -> Option<&str> {
-        self.header("cseq")?.split_whitespace().nth(1)
+        self.message.cseq().map(|(_, method)| method)
     }
 
     /// The tag parameter of a From/To value.
     pub fn tag(&self, header: &str) -> Option<String> {
-        let v = self.header(header)?;
-        let i = v.find(";tag=")?;
-        Some(v[i + 5..].split([';', '>', ' ']).next()?.to_owned())
+        sipwire::tag(self.header(header)?).map(str::to_owned)
     }
 
-    /// The URI inside Contact's angle brackets.
+    /// The URI of the (first) Contact.
     pub fn contact_uri(&self) -> Option<String> {
-        let v = self.header("contact")?;
-        let start = v.find('<')? + 1;
-        let end = v[start..].find('>')? + start;
-        Some(v[start..end].to_owned())
+        self.message.contact_uri().map(str::to_owned)
     }
 
     /// The audio destination the SDP announces (session or media c=, m=audio port).
@@ -182,15 +154,14 @@ pub fn sdp(rtp_port: u16) -> String {
     )
 }
 
-fn with_body(head: String, body: &str) -> String {
-    if body.is_empty() {
-        format!("{head}Content-Length: 0\r\n\r\n")
+/// `builder` with `body` as application/sdp (none when empty), as text.
+fn with_body(builder: Builder, body: &str) -> String {
+    let builder = if body.is_empty() {
+        builder
     } else {
-        format!(
-            "{head}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-    }
+        builder.body("application/sdp", body)
+    };
+    String::from_utf8(builder.build()).unwrap_or_default()
 }
 
 /// An out-of-dialog request from `ua` to handoff.
@@ -206,16 +177,17 @@ pub fn request(
     body: &str,
 ) -> String {
     with_body(
-        format!(
-            "{method} sip:{user}@{handoff} SIP/2.0\r\n\
-             Via: SIP/2.0/UDP {ua};branch=z9hG4bK-{call_id}-{cseq}-{method}\r\n\
-             Max-Forwards: 70\r\n\
-             From: <sip:+15551230000@{ua}>;tag={from_tag}\r\n\
-             To: <sip:{user}@{handoff}>\r\n\
-             Call-ID: {call_id}\r\n\
-             CSeq: {cseq} {method}\r\n\
-             Contact: <sip:ua@{ua}>\r\n"
-        ),
+        Builder::request(method, &format!("sip:{user}@{handoff}"))
+            .header(
+                "Via",
+                format!("SIP/2.0/UDP {ua};branch=z9hG4bK-{call_id}-{cseq}-{method}"),
+            )
+            .header("Max-Forwards", "70")
+            .header("From", format!("<sip:+15551230000@{ua}>;tag={from_tag}"))
+            .header("To", format!("<sip:{user}@{handoff}>"))
+            .header("Call-ID", call_id)
+            .header("CSeq", format!("{cseq} {method}"))
+            .header("Contact", format!("<sip:ua@{ua}>")),
         body,
     )
 }
@@ -233,21 +205,19 @@ pub fn in_dialog(
     branch: &str,
 ) -> String {
     with_body(
-        format!(
-            "{method} {target} SIP/2.0\r\n\
-             Via: SIP/2.0/UDP {ua};branch=z9hG4bK-{branch}\r\n\
-             Max-Forwards: 70\r\n\
-             From: {from}\r\n\
-             To: {to}\r\n\
-             Call-ID: {call_id}\r\n\
-             CSeq: {cseq} {method}\r\n\
-             Contact: <sip:ua@{ua}>\r\n"
-        ),
+        Builder::request(method, target)
+            .header("Via", format!("SIP/2.0/UDP {ua};branch=z9hG4bK-{branch}"))
+            .header("Max-Forwards", "70")
+            .header("From", from)
+            .header("To", to)
+            .header("Call-ID", call_id)
+            .header("CSeq", format!("{cseq} {method}"))
+            .header("Contact", format!("<sip:ua@{ua}>")),
         "",
     )
 }
 
-/// A response to `req`, adding `to_tag` to To when it has none.
+/// A response to `req`, adding `to_tag` to To when it has none (not on a 100).
 pub fn response(
     req: &Msg,
     code: u16,
@@ -256,21 +226,9 @@ pub fn response(
     ua: SocketAddr,
     body: &str,
 ) -> String {
-    let mut head = format!("SIP/2.0 {code} {reason}\r\n");
-    for via in req.all("via") {
-        head.push_str(&format!("Via: {via}\r\n"));
+    let mut builder = Builder::response_to(&req.message, code, reason);
+    if code != 100 {
+        builder = builder.to_tag(to_tag);
     }
-    let to = req.header("to").unwrap_or_default();
-    let to = if to.contains(";tag=") || code == 100 {
-        to.to_owned()
-    } else {
-        format!("{to};tag={to_tag}")
-    };
-    head.push_str(&format!(
-        "From: {}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: {}\r\nContact: <sip:ua@{ua}>\r\n",
-        req.header("from").unwrap_or_default(),
-        req.header("call-id").unwrap_or_default(),
-        req.header("cseq").unwrap_or_default(),
-    ));
-    with_body(head, body)
+    with_body(builder.header("Contact", format!("<sip:ua@{ua}>")), body)
 }
