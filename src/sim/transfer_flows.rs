@@ -826,8 +826,8 @@ pub fn pcmu_pcma_bridging(sim: &mut Sim) -> FlowResult {
         .ua_ref(CARRIER)
         .received
         .iter()
-        .filter_map(|bytes| crate::sip::Message::parse(bytes).ok().map(|m| (bytes, m)))
-        .find(|(_, m)| m.method() == Some(crate::sip::Method::Invite))
+        .filter_map(|bytes| sipwire::Message::parse(bytes).ok().map(|m| (bytes, m)))
+        .find(|(_, m)| m.method() == Some("INVITE"))
         .map(|(bytes, _)| String::from_utf8_lossy(bytes).into_owned());
     let Some(reinvite) = reinvite else {
         return Err(format!(
@@ -1010,9 +1010,8 @@ fn count_invites(sim: &Sim) -> usize {
         .iter()
         .filter(|b| b.starts_with(b"INVITE "))
         .filter_map(|b| {
-            let m = crate::sip::Message::parse(b).ok()?;
-            let via = m.top_via().ok()?;
-            via.branch().map(str::to_string)
+            let m = sipwire::Message::parse(b).ok()?;
+            m.via_branch().map(str::to_string)
         })
         .collect();
     branches.sort();
