@@ -1,7 +1,8 @@
-//! Every role flow (dialer transfers, carrier REFER policy) on a clean link and under 60 seeds
-//! with 15% loss, duplication and reordering on 1 to 3 shards. `HANDOFF_SEED=N` replays a seed.
+//! Every role flow (dialer transfers through each fallback path, carrier REFER policy) on a clean
+//! link, and under 200 seeds with 5% loss (as the transfer sweep), duplication and reordering on
+//! 1 to 3 shards. `HANDOFF_SEED=N` replays a seed.
 
-use handoff::sim::{LinkProfile, Sim, SimOptions, dialer_flows, flow_outcome};
+use handoff::sim::{LinkProfile, Sim, SimOptions, dialer_flows, sweep};
 
 #[test]
 fn every_role_flow_holds_on_a_clean_link() {
@@ -15,26 +16,6 @@ fn every_role_flow_holds_on_a_clean_link() {
 
 #[test]
 fn every_role_flow_holds_under_every_seed() {
-    let seeds: Vec<u64> = match std::env::var("HANDOFF_SEED") {
-        Ok(seed) => vec![seed.parse().expect("HANDOFF_SEED is a number")],
-        Err(_) => (1..=200).collect(),
-    };
-    let mut failures = Vec::new();
-    for (name, config, flow) in dialer_flows::FLOWS {
-        for &seed in &seeds {
-            let options = SimOptions::default()
-                .seed(seed)
-                .shards(1 + (seed % 3) as u16)
-                .link(LinkProfile::lossy(0.05))
-                .config(config());
-            let outcome = flow_outcome(|| {
-                let mut sim = Sim::new(options);
-                flow(&mut sim)
-            });
-            if let Err(error) = outcome {
-                failures.push(format!("{name} seed {seed}: {error}"));
-            }
-        }
-    }
+    let failures = sweep(dialer_flows::FLOWS, 200, LinkProfile::lossy(0.05));
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -42,8 +42,8 @@ fn dialer_transfers_hide_the_topology() {
 #[test]
 fn replacements_hide_the_topology() {
     for shards in [1, 2] {
-        for (name, flow) in replaces_flows::FLOWS {
-            let mut sim = Sim::new(SimOptions::default().shards(shards));
+        for (name, config, flow) in replaces_flows::FLOWS {
+            let mut sim = Sim::new(SimOptions::default().shards(shards).config(config()));
             flow(&mut sim).unwrap_or_else(|e| panic!("{name}: {e}"));
             no_leaks(name, &sim);
         }

@@ -287,6 +287,37 @@ fn law_of_codec(codec: Option<&str>) -> Option<crate::media::g711::G711Law> {
     codec.and_then(crate::media::g711::G711Law::from_name)
 }
 
+/// The dialog handoff holds as the UAS of an INVITE from `from` (RFC 3261 section 12.1.1): our
+/// tag `local_tag`, the caller's `remote_tag`, its Contact as the remote target, its
+/// Record-Route as the route set.
+fn uas_dialog(
+    request: &Message,
+    from: SocketAddr,
+    call_id: String,
+    local_tag: &str,
+    remote_tag: String,
+    cseq: u32,
+) -> Dialog {
+    Dialog {
+        call_id,
+        local_tag: local_tag.to_string(),
+        remote_tag: Some(remote_tag),
+        local_party: format!(
+            "{};tag={local_tag}",
+            request.header(HeaderName::To).map(text).unwrap_or_default()
+        ),
+        remote_party: request
+            .header(HeaderName::From)
+            .map(text)
+            .unwrap_or_default(),
+        local_cseq: 0,
+        remote_cseq: Some(cseq),
+        remote_target: first_contact_uri(request).unwrap_or_else(|| format!("sip:{from}")),
+        route_set: record_routes(request),
+        peer: from,
+    }
+}
+
 fn first_contact_uri(message: &Message) -> Option<String> {
     message
         .contacts()
@@ -825,24 +856,7 @@ impl ShardCore {
         };
 
         let a_leg = Leg {
-            dialog: Dialog {
-                call_id,
-                local_tag: a_tag.clone(),
-                remote_tag: Some(remote_tag),
-                local_party: format!(
-                    "{};tag={a_tag}",
-                    request.header(HeaderName::To).map(text).unwrap_or_default()
-                ),
-                remote_party: request
-                    .header(HeaderName::From)
-                    .map(text)
-                    .unwrap_or_default(),
-                local_cseq: 0,
-                remote_cseq: Some(cseq),
-                remote_target: first_contact_uri(request).unwrap_or_else(|| format!("sip:{from}")),
-                route_set: record_routes(request),
-                peer: from,
-            },
+            dialog: uas_dialog(request, from, call_id, &a_tag, remote_tag, cseq),
             trunk: route.from_trunk,
             role: a_trunk.role,
             bound: a_trunk.sources.clone(),
@@ -1048,24 +1062,7 @@ impl ShardCore {
         };
         let named = call.leg(side);
         let new_leg = Leg {
-            dialog: Dialog {
-                call_id,
-                local_tag: tag.clone(),
-                remote_tag: Some(remote_tag),
-                local_party: format!(
-                    "{};tag={tag}",
-                    request.header(HeaderName::To).map(text).unwrap_or_default()
-                ),
-                remote_party: request
-                    .header(HeaderName::From)
-                    .map(text)
-                    .unwrap_or_default(),
-                local_cseq: 0,
-                remote_cseq: Some(cseq),
-                remote_target: first_contact_uri(request).unwrap_or_else(|| format!("sip:{from}")),
-                route_set: record_routes(request),
-                peer: from,
-            },
+            dialog: uas_dialog(request, from, call_id, &tag, remote_tag, cseq),
             trunk: named.trunk,
             role: named.role,
             bound: named.bound.clone(),

@@ -441,11 +441,7 @@ pub fn relay_config() -> std::sync::Arc<crate::config::Config> {
     std::sync::Arc::new(config)
 }
 
-pub type NamedFlow = (
-    &'static str,
-    fn() -> std::sync::Arc<crate::config::Config>,
-    fn(&mut Sim) -> FlowResult,
-);
+pub type NamedFlow = super::SweptFlow;
 
 /// Every role flow, for the seed sweep.
 pub const FLOWS: &[NamedFlow] = &[

@@ -120,6 +120,43 @@ fn trunk(name: &str, peer: &str, codecs: &[&str]) -> Trunk {
     }
 }
 
+/// A flow of a seed sweep: its name, the config it runs on, the flow.
+pub type SweptFlow = (
+    &'static str,
+    fn() -> Arc<Config>,
+    fn(&mut Sim) -> Result<(), String>,
+);
+
+/// Runs every flow under seeds 1..=`seeds` (or the one `HANDOFF_SEED` names) on `link`, each seed
+/// on 1 to 3 shards; returns the failures, each naming its flow and seed.
+pub fn sweep(flows: &[SweptFlow], seeds: u64, link: LinkProfile) -> Vec<String> {
+    let seeds: Vec<u64> = match std::env::var("HANDOFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        Some(seed) => vec![seed],
+        None => (1..=seeds).collect(),
+    };
+    let mut failures = Vec::new();
+    for (name, config, flow) in flows {
+        for &seed in &seeds {
+            let options = SimOptions::default()
+                .seed(seed)
+                .shards(1 + (seed % 3) as u16)
+                .link(link)
+                .config(config());
+            let outcome = flow_outcome(|| {
+                let mut sim = Sim::new(options);
+                flow(&mut sim)
+            });
+            if let Err(error) = outcome {
+                failures.push(format!("{name} seed {seed}: {error}"));
+            }
+        }
+    }
+    failures
+}
+
 /// Runs one flow of a seed sweep: its error, or a panic's message, becomes `Err` so the sweep
 /// can report the seed and go on.
 pub fn flow_outcome(flow: impl FnOnce() -> Result<(), String>) -> Result<(), String> {

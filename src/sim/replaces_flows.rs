@@ -225,10 +225,22 @@ pub fn refused_replaces(sim: &mut Sim) -> FlowResult {
     Ok(())
 }
 
-pub type NamedFlow = (&'static str, fn(&mut Sim) -> FlowResult);
+pub type NamedFlow = super::SweptFlow;
+
+fn standard() -> std::sync::Arc<crate::config::Config> {
+    std::sync::Arc::new(super::standard_config())
+}
 
 pub const FLOWS: &[NamedFlow] = &[
-    ("platform_replaces_its_leg", platform_replaces_its_leg),
-    ("carrier_replaces_its_leg", carrier_replaces_its_leg),
-    ("refused_replaces", refused_replaces),
+    (
+        "platform_replaces_its_leg",
+        standard,
+        platform_replaces_its_leg,
+    ),
+    (
+        "carrier_replaces_its_leg",
+        standard,
+        carrier_replaces_its_leg,
+    ),
+    ("refused_replaces", standard, refused_replaces),
 ];

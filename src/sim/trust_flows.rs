@@ -293,11 +293,7 @@ pub fn carrier_second_source_ip(sim: &mut Sim) -> FlowResult {
     Ok(())
 }
 
-pub type NamedFlow = (
-    &'static str,
-    fn() -> Arc<Config>,
-    fn(&mut Sim) -> FlowResult,
-);
+pub type NamedFlow = super::SweptFlow;
 
 fn standard() -> Arc<Config> {
     Arc::new(standard_config())
