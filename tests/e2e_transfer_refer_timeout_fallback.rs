@@ -1,15 +1,21 @@
-//! The carrier never answers the REFER (real binary, epoll): after refer_timeout_ms (1 s here)
-//! handoff falls back to a local transfer; the audit says "fallback_local", reason "timeout",
-//! with no REFER status.
+//! The carrier never answers the REFER (real binary, both backends, 2 shards): after
+//! refer_timeout_ms (1 s here) handoff falls back to a local transfer; the audit says
+//! "fallback_local", reason "timeout", with no REFER status.
 
 mod e2e_support;
 
-use e2e_support::{Options, start};
+use e2e_support::{BACKENDS, Options, start};
 use handoff::demo::flows::{BlindFlow, CarrierAnswer, TargetAnswer, blind_transfer};
 
 #[test]
 fn unanswered_refer_falls_back_after_the_timeout() {
-    let mut e2e = start(&Options::new("epoll", 8700));
+    for io in BACKENDS {
+        unanswered_refer_falls_back_after_the_timeout_on(io);
+    }
+}
+
+fn unanswered_refer_falls_back_after_the_timeout_on(io: &'static str) {
+    let mut e2e = start(&Options::new(io, 8700));
     let flow = BlindFlow {
         refer_to: "<sip:+15559870000@platform.example>".to_owned(),
         carrier: CarrierAnswer::Ignore,
