@@ -10,10 +10,9 @@
 use super::scenarios::{FlowResult, STEP_MS, resources_released};
 use super::transfer_flows::{
     PLATFORM_IDENTITY, PLATFORM_REFERRED_BY, Transfer, carrier_hangs_up, carrier_notifies,
-    partner_answers, platform_refer_answered,
+    local_transfer_bridges, partner_answers, platform_refer_answered,
 };
 use super::{CARRIER, PARTNER, PLATFORM, Sim, offer_sdp};
-use crate::core::MediaCommand;
 use crate::media::g711::G711Law;
 use crate::transfer::TransferOutcome;
 
@@ -152,41 +151,8 @@ pub fn dialer_refer_rejected_fallback(sim: &mut Sim) -> FlowResult {
     let mut t = dialer_call(sim)?;
     agent_refers(sim, &t);
     carrier_answers_refer(sim, &t, 403)?;
-    let partner = partner_answers(sim, 200)?;
-    let up = sim.run_until(
-        |s| s.ua_ref(PARTNER).dialog(partner).acks_received > 0,
-        STEP_MS,
-    );
-    ensure!(sim, up, "leg C's 200 not ACKed");
-    t.await_notify(sim, 200)?;
-    // The carrier is at position B on a dialer call: its law is the b side's.
-    ensure!(
-        sim,
-        sim.media.iter().any(|(_, c)| matches!(
-            c,
-            MediaCommand::SetLaws {
-                a: Some(G711Law::Alaw),
-                b: Some(G711Law::Ulaw),
-                ..
-            }
-        )),
-        "no SetLaws with the partner's PCMA on a and the customer's PCMU on b"
-    );
-    sim.ua(PLATFORM).bye(t.callee);
-    let callee = t.callee;
-    ensure!(
-        sim,
-        sim.run_until(
-            |s| s.ua_ref(PLATFORM).final_status(callee, "BYE").is_some(),
-            STEP_MS
-        ),
-        "platform's BYE unanswered"
-    );
-    ensure!(
-        sim,
-        !sim.ua_ref(CARRIER).dialog(t.caller).bye_received && sim.calls_active() == 1,
-        "the customer lost the call when the agent left"
-    );
+    // The customer is at position B on a dialer call: its PCMU is the b side's law.
+    let partner = local_transfer_bridges(sim, &mut t, (G711Law::Alaw, G711Law::Ulaw))?;
     check_record(
         sim,
         TransferOutcome::FallbackLocal,

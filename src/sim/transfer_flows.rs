@@ -548,6 +548,17 @@ pub(crate) fn partner_answers(sim: &mut Sim, status: u16) -> Result<DialogId, St
 /// After the platform got 202 (fallback decided): leg C answers, A and C are bridged, the
 /// platform is told 200 and hangs up; then the carrier ends the call.
 fn local_transfer_succeeds(sim: &mut Sim, t: &mut Transfer) -> Result<DialogId, String> {
+    // Inbound: the customer (PCMU) is at position A, leg C (PCMA) takes B.
+    local_transfer_bridges(sim, t, (G711Law::Ulaw, G711Law::Alaw))
+}
+
+/// [`local_transfer_succeeds`] with the relay's laws `(a, b)` the bridge must set (they follow
+/// the customer's position: A on inbound calls, B on dialer calls).
+pub(crate) fn local_transfer_bridges(
+    sim: &mut Sim,
+    t: &mut Transfer,
+    laws: (G711Law, G711Law),
+) -> Result<DialogId, String> {
     let partner = partner_answers(sim, 200)?;
     let up = sim.run_until(
         |s| s.ua_ref(PARTNER).dialog(partner).acks_received > 0,
@@ -559,13 +570,9 @@ fn local_transfer_succeeds(sim: &mut Sim, t: &mut Transfer) -> Result<DialogId, 
         sim,
         sim.media.iter().any(|(_, c)| matches!(
             c,
-            MediaCommand::SetLaws {
-                a: Some(G711Law::Ulaw),
-                b: Some(G711Law::Alaw),
-                ..
-            }
+            MediaCommand::SetLaws { a: Some(a), b: Some(b), .. } if (*a, *b) == laws
         )),
-        "no SetLaws PCMU <-> PCMA"
+        "no SetLaws {laws:?}"
     );
     // The platform leaves; the customer stays, now with the partner.
     sim.ua(PLATFORM).bye(t.callee);
