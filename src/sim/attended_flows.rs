@@ -14,14 +14,6 @@ use std::collections::BTreeMap;
 
 use super::scenarios::{FlowResult, PLATFORM_NUMBER, STEP_MS};
 
-macro_rules! ensure {
-    ($sim:expr, $cond:expr, $($msg:tt)+) => {
-        if !$cond {
-            return Err(format!("t={} ms: {}", $sim.now.as_millis(), format!($($msg)+)));
-        }
-    };
-}
-
 /// The number the platform dials for call 2 (routed platform -> carrier).
 pub const CALL2_NUMBER: &str = "+15559876543";
 

@@ -16,14 +16,6 @@ use super::{CARRIER, PARTNER, PLATFORM, Sim, offer_sdp};
 use crate::media::g711::G711Law;
 use crate::transfer::TransferOutcome;
 
-macro_rules! ensure {
-    ($sim:expr, $cond:expr, $($msg:tt)+) => {
-        if !$cond {
-            return Err(format!("t={} ms: {}", $sim.now.as_millis(), format!($($msg)+)));
-        }
-    };
-}
-
 /// The customer's number the dialer calls (routed platform -> carrier).
 pub const CUSTOMER_NUMBER: &str = "+15557654321";
 /// The agent's Refer-To: the target in the US international dialling form, not E.164.

@@ -15,6 +15,16 @@
 //! sim.run_until(|s| s.ua_ref(CARRIER).dialog(call).is_confirmed(), 5_000);
 //! ```
 
+/// `ensure!(sim, condition, "what went wrong {}", args)`: the flows' check, returning `Err` with
+/// the virtual time. Defined before the flow modules so each of them sees it.
+macro_rules! ensure {
+    ($sim:expr, $cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!("t={} ms: {}", $sim.now.as_millis(), format!($($msg)+)));
+        }
+    };
+}
+
 pub mod attended_flows;
 pub mod core_fuzz;
 pub mod dialer_flows;

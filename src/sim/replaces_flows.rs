@@ -10,14 +10,6 @@ use super::scenarios::{FlowResult, STEP_MS, establish, resources_released};
 use super::{CARRIER, DialogId, PARTNER, PLATFORM, Sim, offer_sdp, sdp_with};
 use crate::core::{MediaCommand, MediaSide};
 
-macro_rules! ensure {
-    ($sim:expr, $cond:expr, $($msg:tt)+) => {
-        if !$cond {
-            return Err(format!("t={} ms: {}", $sim.now.as_millis(), format!($($msg)+)));
-        }
-    };
-}
-
 /// The Replaces value naming the platform's dialog `callee` as handoff (its recipient) sees it.
 pub fn replaces_for(sim: &Sim, callee: DialogId) -> String {
     let dialog = sim.ua_ref(PLATFORM).dialog(callee);

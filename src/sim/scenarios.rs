@@ -13,14 +13,6 @@ use crate::core::ids;
 
 pub type FlowResult = Result<(), String>;
 
-macro_rules! ensure {
-    ($sim:expr, $cond:expr, $($msg:tt)+) => {
-        if !$cond {
-            return Err(format!("t={} ms: {}", $sim.now.as_millis(), format!($($msg)+)));
-        }
-    };
-}
-
 /// The dialled number the standard config routes carrier -> platform.
 pub const PLATFORM_NUMBER: &str = "+15551230000";
 

@@ -18,14 +18,6 @@ use crate::core::{MediaCommand, MediaSide};
 use crate::media::g711::G711Law;
 use crate::transfer::{TransferOutcome, TransferRecord};
 
-macro_rules! ensure {
-    ($sim:expr, $cond:expr, $($msg:tt)+) => {
-        if !$cond {
-            return Err(format!("t={} ms: {}", $sim.now.as_millis(), format!($($msg)+)));
-        }
-    };
-}
-
 /// The number the platform transfers to (routed platform -> partner by the standard config).
 pub const TARGET: &str = "+442071234567";
 /// The Refer-To the platform sends.

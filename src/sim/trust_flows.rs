@@ -14,14 +14,6 @@ use super::{CARRIER, DialogId, PARTNER, PLATFORM, STRANGER, Sim, offer_sdp, stan
 use crate::config::Config;
 use crate::core::{ShardId, ShardMessage};
 
-macro_rules! ensure {
-    ($sim:expr, $cond:expr, $($msg:tt)+) => {
-        if !$cond {
-            return Err(format!("t={} ms: {}", $sim.now.as_millis(), format!($($msg)+)));
-        }
-    };
-}
-
 /// The premium number a forger tries to transfer a call to.
 pub const PREMIUM: &str = "+19005550199";
 
