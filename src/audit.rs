@@ -16,8 +16,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::core::{CallEnd, MediaCounters};
+use crate::core::CallEnd;
 use crate::transfer::record::rfc3339_from_unix_ms;
+use crate::vocab::MediaCounters;
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot open the audit log {path} (sbc.audit) for appending: {source}")]

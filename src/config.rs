@@ -99,22 +99,7 @@ pub struct Trunk {
     pub headers: BTreeMap<String, String>,
 }
 
-/// Which side of the border a trunk is. Transfers are asked for by platform legs and carried out
-/// on carrier legs, whichever side placed the call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TrunkRole {
-    Carrier,
-    Platform,
-}
-
-impl TrunkRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TrunkRole::Carrier => "carrier",
-            TrunkRole::Platform => "platform",
-        }
-    }
-}
+pub use crate::vocab::TrunkRole;
 
 /// A REFER sent by a carrier leg (take-back by the network).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

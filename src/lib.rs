@@ -16,5 +16,6 @@ pub mod sim;
 pub mod sip;
 pub mod sources;
 pub mod transfer;
+pub mod vocab;
 
 pub use server::run;

@@ -6,23 +6,7 @@
 
 use std::net::SocketAddr;
 
-/// Which side of a call a leg is.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Side {
-    /// Toward the trunk the initial INVITE came from.
-    A,
-    /// Toward the trunk routing picked.
-    B,
-}
-
-impl Side {
-    pub fn other(self) -> Side {
-        match self {
-            Side::A => Side::B,
-            Side::B => Side::A,
-        }
-    }
-}
+pub use crate::vocab::Side;
 
 /// Dialog state of one leg.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -62,44 +62,8 @@ use crate::config::{Config, RingbackTone};
 use crate::media::g711::G711Law;
 use crate::transfer::TransferRecord;
 use crate::transfer::dialog_ids::DialogId;
+pub use crate::vocab::{CallRef, MediaCounters, MediaLeg, MediaSide, ShardId, Time};
 pub use attended::{DIALOG_QUERY_TIMEOUT_MS, JoinMessage, MovedLeg};
-
-/// Monotonic time in nanoseconds since an origin chosen by the driver.
-///
-/// The runtime reads its clock once per loop turn; the simulation advances a virtual clock.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Time(pub u64);
-
-impl Time {
-    pub const ZERO: Time = Time(0);
-
-    pub const fn from_millis(ms: u64) -> Time {
-        Time(ms * 1_000_000)
-    }
-
-    pub const fn as_millis(self) -> u64 {
-        self.0 / 1_000_000
-    }
-
-    pub const fn plus_millis(self, ms: u64) -> Time {
-        Time(self.0.saturating_add(ms * 1_000_000))
-    }
-
-    pub const fn millis_since(self, earlier: Time) -> u64 {
-        self.0.saturating_sub(earlier.0) / 1_000_000
-    }
-}
-
-/// Index of a shard: 0..shard_count.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ShardId(pub u16);
-
-/// Identifies one call inside its owning shard (unique for the shard's lifetime).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CallRef {
-    pub shard: ShardId,
-    pub seq: u64,
-}
 
 /// Opaque timer token. The core ignores tokens it no longer cares about, so the driver never
 /// needs to cancel a timer.
@@ -135,19 +99,6 @@ pub enum ShardMessage {
     },
     /// A local attended transfer joining calls of two shards (see `core/attended.rs`).
     Join(Box<JoinMessage>),
-}
-
-/// One leg's media as the relay sees it. The RTCP socket is `local_port + 1`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MediaLeg {
-    /// Even port from the shard's slice of the media range.
-    pub local_port: u16,
-    /// Where the SDP of this leg's peer says to send RTP; `None` until known.
-    pub remote_rtp: Option<SocketAddr>,
-    /// Where to send RTCP; `None` = derived (rtp port + 1), or muxed.
-    pub remote_rtcp: Option<SocketAddr>,
-    /// Both sides negotiated a=rtcp-mux.
-    pub rtcp_mux: bool,
 }
 
 /// Commands to the media relay of this shard.
@@ -186,23 +137,6 @@ pub enum MediaCommand {
     },
     /// Stop the ringback and let the relayed media flow again.
     StopRingback { call: CallRef },
-}
-
-/// Which leg of a call's media pair a command names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum MediaSide {
-    A,
-    B,
-}
-
-/// Per-direction media counters, filled by the runtime's relay.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MediaCounters {
-    pub a_to_b_packets: u64,
-    pub a_to_b_bytes: u64,
-    pub b_to_a_packets: u64,
-    pub b_to_a_bytes: u64,
-    pub dropped: u64,
 }
 
 /// What the core asks its driver to do. Drained with `ShardCore::poll_output()`.

@@ -25,7 +25,7 @@ use std::net::SocketAddr;
 use thiserror::Error;
 
 use super::g711::G711Law;
-use crate::core::{CallRef, MediaCounters, MediaLeg};
+use crate::vocab::{CallRef, MediaCounters, MediaLeg};
 
 /// Consecutive packets from a new source before the latch moves to it.
 pub const RELATCH_AFTER: u8 = 5;

@@ -87,10 +87,10 @@
 use std::collections::VecDeque;
 
 use crate::config::{ReferFailurePolicy, RingbackMode, SbcConfig, TransferMethod, Trunk};
-use crate::core::Time;
 use crate::numbering::E164;
 use crate::transfer::record::{TransferKind, TransferOutcome, TransferRecord, WallClock};
 use crate::transfer::refer_to::{PlatformReferTo, carrier_refer_to_at, refer_domain};
+use crate::vocab::Time;
 
 /// How long handoff waits for the platform to hang up after it was told the local transfer
 /// succeeded, before ending the platform leg itself.

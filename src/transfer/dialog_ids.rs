@@ -40,9 +40,9 @@
 
 use std::borrow::Cow;
 
-use crate::core::ShardId;
-use crate::core::ids::{shard_for_call_id, shard_of_minted};
 use crate::transfer::escape::{BadEscape, escape_hvalue, unescape};
+use crate::vocab::ShardId;
+use crate::vocab::ownership::{shard_for_call_id, shard_of_minted};
 
 /// One dialog as handoff sees it: the Call-ID, handoff's tag and the peer's tag.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -69,7 +69,7 @@ impl DialogId {
 
     /// The shard that owns this dialog, so a translation can ask it by message: the shard
     /// encoded in handoff's own tag (or a Call-ID handoff minted), else the Call-ID hash every
-    /// shard computes alike (see [`crate::core::ids`]).
+    /// shard computes alike (see [`crate::vocab::ownership`]).
     pub fn owning_shard(&self, shard_count: u16) -> ShardId {
         shard_of_minted(&self.local_tag)
             .or_else(|| shard_of_minted(&self.call_id))

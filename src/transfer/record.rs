@@ -4,7 +4,7 @@
 use serde::{Serialize, Serializer};
 
 use crate::config::TransferMethod;
-use crate::core::Time;
+use crate::vocab::Time;
 
 /// Blind (unattended) or attended (consultative, with Replaces).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
