@@ -10,13 +10,11 @@
 //! `stats_alloc`) with N calls established and their setup transactions expired, divided by N.
 
 use std::alloc::System;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use handoff::core::{Output, ShardCore, ShardId, Time, TimerToken};
+use handoff::core::{Output, ShardCore, ShardId, Time};
 use handoff::sim::{offer_sdp, standard_config};
 use handoff::sip::{HeaderName, Message, Method, RequestBuilder, response_to};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
@@ -44,14 +42,14 @@ fn addr(text: &str) -> SocketAddr {
 /// One input to the core, recorded so it can be replayed without the peers' work.
 enum Input {
     Datagram(Time, SocketAddr, Vec<u8>),
-    Timer(Time, TimerToken),
+    /// `handle_timeout(now)`: time passed and deadlines were due.
+    Timeout(Time),
 }
 
 /// One shard, its timers, and the inputs it got.
 struct Bench {
     core: ShardCore,
     now: Time,
-    timers: BinaryHeap<Reverse<(Time, u64)>>,
     sent: Vec<(SocketAddr, Vec<u8>)>,
     recorded: Vec<Input>,
     record: bool,
@@ -64,7 +62,6 @@ impl Bench {
         Bench {
             core: ShardCore::new(ShardId(0), 1, Arc::new(config), 42),
             now: Time::ZERO,
-            timers: BinaryHeap::new(),
             sent: Vec::new(),
             recorded: Vec::new(),
             record: true,
@@ -73,10 +70,8 @@ impl Bench {
 
     fn drain(&mut self) {
         while let Some(output) = self.core.poll_output() {
-            match output {
-                Output::Transmit(t) => self.sent.push((t.to, t.payload)),
-                Output::Timer { token, at } => self.timers.push(Reverse((at, token.0))),
-                _ => {}
+            if let Output::Transmit(t) = output {
+                self.sent.push((t.to, t.payload));
             }
         }
     }
@@ -93,16 +88,11 @@ impl Bench {
 
     fn advance(&mut self, ms: u64) {
         self.now = self.now.plus_millis(ms);
-        while let Some(Reverse((at, token))) = self.timers.peek().copied() {
-            if at > self.now {
-                break;
-            }
-            self.timers.pop();
+        if self.core.poll_timeout().is_some_and(|at| at <= self.now) {
             if self.record {
-                self.recorded
-                    .push(Input::Timer(self.now, TimerToken(token)));
+                self.recorded.push(Input::Timeout(self.now));
             }
-            self.core.handle_timer(self.now, TimerToken(token));
+            self.core.handle_timeout(self.now);
             self.drain();
         }
     }
@@ -215,7 +205,7 @@ fn main() {
                 Input::Datagram(now, from, payload) => {
                     replay.core.handle_datagram(*now, *from, payload)
                 }
-                Input::Timer(now, token) => replay.core.handle_timer(*now, *token),
+                Input::Timeout(now) => replay.core.handle_timeout(*now),
             }
             while replay.core.poll_output().is_some() {}
         }

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use handoff::config::SipTimers;
 use handoff::core::transaction::{ServerAction, TransactionLayer, TxOutput};
-use handoff::core::{Time, TimerToken, ids};
+use handoff::core::{Time, ids};
 use handoff::sip::{Message, Method};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
@@ -53,8 +53,8 @@ fn response(status: u16, reason: &str, branch: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Drains outputs, keeping timer tokens; returns how many transmits there were.
-fn drain(layer: &mut TransactionLayer, tokens: &mut Vec<TimerToken>) -> usize {
+/// Drains outputs; returns how many transmits there were.
+fn drain(layer: &mut TransactionLayer) -> usize {
     let mut transmits = 0;
     while let Some(output) = layer.poll_output() {
         match output {
@@ -62,18 +62,17 @@ fn drain(layer: &mut TransactionLayer, tokens: &mut Vec<TimerToken>) -> usize {
                 black_box(t);
                 transmits += 1;
             }
-            TxOutput::Timer { token, .. } => tokens.push(token),
         }
     }
     transmits
 }
 
-/// Fires every pending token far in the future until the layer is empty.
-fn expire_all(layer: &mut TransactionLayer, tokens: &mut Vec<TimerToken>) {
+/// Fires every pending timer far in the future until the layer is empty.
+fn expire_all(layer: &mut TransactionLayer) {
     let later = Time::from_millis(10_000_000);
-    while let Some(token) = tokens.pop() {
-        black_box(layer.handle_timer(later, token));
-        drain(layer, tokens);
+    while layer.poll_timeout().is_some() {
+        black_box(layer.handle_timeout(later));
+        drain(layer);
     }
     assert_eq!(layer.live_count(), 0);
 }
@@ -111,7 +110,6 @@ fn main() {
     let mut server_allocs = 0;
     for _ in 0..RUNS {
         let mut layer = TransactionLayer::new(SipTimers::default());
-        let mut tokens = Vec::new();
         let region = Region::new(GLOBAL);
         let start = Instant::now();
         for i in 0..N {
@@ -122,9 +120,9 @@ fn main() {
                 .respond(Time::ZERO, tx, 180, ringing[i].clone())
                 .unwrap();
             layer.respond(Time::ZERO, tx, 200, ok[i].clone()).unwrap();
-            drain(&mut layer, &mut tokens);
+            drain(&mut layer);
         }
-        expire_all(&mut layer, &mut tokens);
+        expire_all(&mut layer);
         server_runs.push(start.elapsed().as_nanos() as f64 / N as f64);
         // The bench's own clones of the 180 and 200 (2 per transaction) are not the layer's.
         server_allocs = allocations(&region) / N as u64 - 2;
@@ -151,7 +149,6 @@ fn main() {
     let mut client_allocs = 0;
     for _ in 0..RUNS {
         let mut layer = TransactionLayer::new(SipTimers::default());
-        let mut tokens = Vec::new();
         let region = Region::new(GLOBAL);
         let start = Instant::now();
         for i in 0..N {
@@ -165,9 +162,9 @@ fn main() {
                 )
                 .unwrap();
             black_box(layer.on_response(Time::ZERO, platform, &parsed_responses[i]));
-            drain(&mut layer, &mut tokens);
+            drain(&mut layer);
         }
-        expire_all(&mut layer, &mut tokens);
+        expire_all(&mut layer);
         client_runs.push(start.elapsed().as_nanos() as f64 / N as f64);
         // The bench's clone of the request is not the layer's.
         client_allocs = allocations(&region) / N as u64 - 1;

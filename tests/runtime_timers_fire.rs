@@ -1,4 +1,4 @@
-//! The core's timers run on the shard's timer wheel: with a silent far end, handoff retransmits
+//! The core's timers fire in the real runtime (the shard loop sleeps until `poll_timeout`): with a silent far end, handoff retransmits
 //! the INVITE on leg B at T1, 2*T1, 4*T1... and answers the caller 408 after Timer B (64*T1).
 //! T1 is set to 40 ms so Timer B fires after ~2.6 s. Both backends.
 

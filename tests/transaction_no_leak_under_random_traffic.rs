@@ -205,7 +205,8 @@ fn run(steps: &[Step]) {
     let end = d.now.as_millis() + 3_600_000;
     d.advance_to_ms(end);
     assert_eq!(d.layer.live_count(), 0, "transactions leaked");
-    assert!(d.timers.is_empty());
+    assert_eq!(d.layer.armed_timers(), 0, "timers left armed");
+    assert_eq!(d.layer.poll_timeout(), None);
 }
 
 proptest! {

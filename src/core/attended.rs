@@ -552,7 +552,7 @@ impl ShardCore {
                     self.hang_up(now, seq, EndReason::TransferFailed, 487);
                 }
                 TransferAction::ArmTimer { at } => {
-                    self.set_timer(at, CoreTimer::AttendedTransfer { join });
+                    self.set_timer(at, CoreTimer::AttendedTransfer { join, at });
                 }
                 TransferAction::Finished(record) => {
                     self.metrics.record_transfer(&record);

@@ -36,7 +36,7 @@ use super::shard::{ClientPurpose, CoreTimer, ServerPurpose, ShardCore, TransferT
 use super::transaction::{
     ClientAction, ClientTxId, ServerAction, ServerTxId, TransactionTimeout, TxRef,
 };
-use super::{CallEnd, CallRef, EndReason, Event, MediaCommand, Output, Time, TimerToken, Transmit};
+use super::{CallEnd, CallRef, EndReason, Event, MediaCommand, Output, Time, Transmit};
 use crate::sdp::{self, OriginState, RewritePlan, SdpError};
 use crate::sip::{self, HeaderName, Message, Method, RequestBuilder};
 
@@ -1460,6 +1460,8 @@ impl ShardCore {
             return;
         }
         leg.pending_2xx = None;
+        self.timers
+            .cancel(CoreTimer::Retransmit2xx { call: seq, side });
         // Late offer: this ACK carries the answer the other leg's ACK is waiting for.
         if let Some((ack_side, ack_cseq)) = call.deferred_ack
             && ack_side == side.other()
@@ -1912,7 +1914,7 @@ impl ShardCore {
             return;
         }
         let t1 = self.config_of(Some(seq)).sbc.timers.t1_ms;
-        let token = self.set_timer(
+        self.set_timer(
             now.plus_millis(t1),
             CoreTimer::Retransmit2xx { call: seq, side },
         );
@@ -1923,7 +1925,6 @@ impl ShardCore {
                 to,
                 started: now,
                 interval_ms: t1,
-                token,
             });
         }
     }
@@ -1982,15 +1983,13 @@ impl ShardCore {
         }
     }
 
-    pub(super) fn on_core_timer(&mut self, now: Time, token: TimerToken, timer: CoreTimer) {
+    pub(super) fn on_core_timer(&mut self, now: Time, timer: CoreTimer) {
         match timer {
-            CoreTimer::Retransmit2xx { call: seq, side } => {
-                self.retransmit_2xx(now, token, seq, side)
-            }
+            CoreTimer::Retransmit2xx { call: seq, side } => self.retransmit_2xx(now, seq, side),
             CoreTimer::Reap { call: seq } => self.reap(now, seq),
-            CoreTimer::Transfer { call: seq } => self.on_transfer_timer(now, seq),
+            CoreTimer::Transfer { call: seq, .. } => self.on_transfer_timer(now, seq),
             CoreTimer::DialogQueryTimeout { hold } => self.on_dialog_query_timeout(now, hold),
-            CoreTimer::AttendedTransfer { join } => self.on_attended_timer(now, join),
+            CoreTimer::AttendedTransfer { join, .. } => self.on_attended_timer(now, join),
             CoreTimer::DrainDeadline => {
                 let live: Vec<u64> = self
                     .calls
@@ -2005,7 +2004,7 @@ impl ShardCore {
         }
     }
 
-    fn retransmit_2xx(&mut self, now: Time, token: TimerToken, seq: u64, side: Side) {
+    fn retransmit_2xx(&mut self, now: Time, seq: u64, side: Side) {
         let timers = self.config_of(Some(seq)).sbc.timers;
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
@@ -2013,10 +2012,6 @@ impl ShardCore {
         let Some(pending) = call.leg_mut(side).pending_2xx.take() else {
             return;
         };
-        if pending.token != token {
-            call.leg_mut(side).pending_2xx = Some(pending);
-            return;
-        }
         if now.millis_since(pending.started) >= 64 * timers.t1_ms {
             // No ACK in 64*T1: the dialog is dead on that side (RFC 3261 13.3.1.4).
             self.hang_up(now, seq, EndReason::AckTimeout, 503);
@@ -2025,14 +2020,13 @@ impl ShardCore {
         self.stats.retransmitted_2xx += 1;
         let interval = (pending.interval_ms * 2).min(timers.t2_ms);
         let (to, bytes) = (pending.to, pending.bytes.clone());
-        let token = self.set_timer(
+        self.set_timer(
             now.plus_millis(interval),
             CoreTimer::Retransmit2xx { call: seq, side },
         );
         if let Some(call) = self.calls.get_mut(&seq) {
             call.leg_mut(side).pending_2xx = Some(Pending2xx {
                 interval_ms: interval,
-                token,
                 ..pending
             });
         }
@@ -2104,6 +2098,8 @@ impl ShardCore {
             let leg = call.leg_mut(side);
             ports.extend(leg.media_port.take());
             leg.pending_2xx = None;
+            self.timers
+                .cancel(CoreTimer::Retransmit2xx { call: seq, side });
         }
         let end = CallEnd {
             call: call.id,
@@ -2149,6 +2145,7 @@ impl ShardCore {
         let Some(call) = self.calls.remove(&seq) else {
             return;
         };
+        self.timers.cancel_group(seq);
         self.dialogs.remove(&call.a.dialog.local_tag);
         self.dialogs.remove(&call.b.dialog.local_tag);
         self.forget_transfer_dialogs(&call);

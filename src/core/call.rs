@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::dialog::{Dialog, Side};
 use super::transaction::{ClientTxId, ServerTxId};
-use super::{CallRef, MediaLeg, Time, TimerToken};
+use super::{CallRef, MediaLeg, Time};
 use crate::config::{Config, TrunkRole};
 use crate::sdp::{Direction, OriginState};
 use crate::sources::SourceSet;
@@ -31,7 +31,6 @@ pub struct Pending2xx {
     pub to: SocketAddr,
     pub started: Time,
     pub interval_ms: u64,
-    pub token: TimerToken,
 }
 
 /// One side of the call.

@@ -3,20 +3,20 @@
 //! # The run-loop contract
 //!
 //! The driver (the per-shard I/O loop in `src/runtime/shard.rs`, or the deterministic simulation
-//! in `src/sim`) owns the sockets, the clock and the timers. It feeds the core three kinds of
-//! input, each stamped with the current [`Time`]:
+//! in `src/sim`) owns the sockets and the clock. It feeds the core three kinds of input, each
+//! stamped with the current [`Time`]:
 //!
 //! - `handle_datagram(now, from, bytes)`: a SIP datagram received on the shard's socket;
-//! - `handle_timer(now, token)`: a timer the core asked for has come due (stale tokens are
-//!   ignored, so the driver never cancels one);
+//! - `handle_timeout(now)`: time has passed; the core fires whatever deadline is due;
 //! - `handle_shard_message(now, from, message)`: a message from another shard (a datagram it
 //!   passed on, a dialog query or answer, a join step, a config reload, a drain).
 //!
 //! After every input the driver drains `poll_output()` until it returns `None`, acting on each
-//! [`Output`]: `Transmit` (send a datagram), `Timer` (call `handle_timer` at or after `at`),
-//! `ToShard` (queue a message to another shard), `Media` (open, update or close a call's media
-//! ports, ringback, laws) and `Event` (audit records, logs, metrics). Then it sleeps until the
-//! next timer or input. The core never reads a clock, touches a socket, takes a lock or uses
+//! [`Output`]: `Transmit` (send a datagram), `ToShard` (queue a message to another shard),
+//! `Media` (open, update or close a call's media ports, ringback, laws) and `Event` (audit
+//! records, logs, metrics). Then it asks `poll_timeout()` for the core's earliest deadline and
+//! sleeps until that moment or the next input. The core keeps its deadlines itself, in
+//! [`timers::TimerTable`]s (set, moved, cancelled; nothing stale reaches the driver). The core never reads a clock, touches a socket, takes a lock or uses
 //! unseeded randomness: everything it knows about "now" arrives as a [`Time`], identifiers come
 //! from a generator seeded at construction, and the same inputs always give the same outputs.
 //!
@@ -48,11 +48,15 @@
 //!         Output::Transmit(t) if t.to == carrier => {
 //!             answered = t.payload.starts_with(b"SIP/2.0 200 OK");
 //!         }
-//!         Output::Timer { token, at } => { /* arm: call core.handle_timer(at, token) then */ }
 //!         _ => {}
 //!     }
 //! }
 //! assert!(answered, "a keepalive from a trunk is answered 200");
+//! // Nothing is pending for a keepalive but its transaction's own timer (absorbing
+//! // retransmissions); the driver sleeps until then and reports the time.
+//! let due = core.poll_timeout().expect("the OPTIONS transaction lingers");
+//! core.handle_timeout(due);
+//! assert_eq!(core.poll_timeout(), None);
 //! ```
 
 use std::net::SocketAddr;
@@ -64,11 +68,6 @@ use crate::transfer::TransferRecord;
 use crate::transfer::dialog_ids::DialogId;
 pub use crate::vocab::{CallRef, MediaCounters, MediaLeg, MediaSide, ShardId, Time};
 pub use attended::{DIALOG_QUERY_TIMEOUT_MS, JoinMessage, MovedLeg};
-
-/// Opaque timer token. The core ignores tokens it no longer cares about, so the driver never
-/// needs to cancel a timer.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TimerToken(pub u64);
 
 /// A datagram to send from the shard's SIP socket.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,11 +142,6 @@ pub enum MediaCommand {
 #[derive(Clone, Debug)]
 pub enum Output {
     Transmit(Transmit),
-    /// Call `handle_timer(token)` at (or after) `at`. Stale tokens are ignored by the core.
-    Timer {
-        token: TimerToken,
-        at: Time,
-    },
     ToShard {
         shard: ShardId,
         message: ShardMessage,
@@ -273,6 +267,7 @@ pub struct CallEnd {
 
 pub mod ids;
 pub mod rng;
+pub mod timers;
 pub mod transaction;
 
 mod attended;

@@ -22,9 +22,10 @@ use super::call::{Call, CallState};
 use super::dialog::Side;
 use super::ids::{self, IdMinter};
 use super::rng::Rng;
+use super::timers::{TimerKey, TimerTable};
 use super::transaction::{ClientTxId, ServerTxId, TransactionLayer};
 pub(super) use super::transfer_flow::TransferTx;
-use super::{Output, ShardId, ShardMessage, Time, TimerToken};
+use super::{Output, ShardId, ShardMessage, Time};
 use crate::config::Config;
 use crate::media::pool::PortPool;
 use crate::metrics::ShardMetrics;
@@ -97,8 +98,8 @@ impl ClientPurpose {
     }
 }
 
-/// Timers of the core itself (the transaction layer's have bit 63 set).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+/// Timers of the core itself, keys of its [`TimerTable`] (the transaction layer keeps its own).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(super) enum CoreTimer {
     /// Re-send our 2xx on `side` until the ACK.
     Retransmit2xx { call: u64, side: Side },
@@ -106,12 +107,26 @@ pub(super) enum CoreTimer {
     Reap { call: u64 },
     /// Drain deadline: BYE what is left.
     DrainDeadline,
-    /// A deadline the call's transfer attempt asked for.
-    Transfer { call: u64 },
+    /// A deadline the call's transfer attempt asked for (it may have several pending).
+    Transfer { call: u64, at: Time },
     /// A request held for other shards' dialog answers goes on without the missing ones.
     DialogQueryTimeout { hold: u64 },
     /// A deadline of the transfer attempt of a local attended transfer.
-    AttendedTransfer { join: u64 },
+    AttendedTransfer { join: u64, at: Time },
+}
+
+impl TimerKey for CoreTimer {
+    /// A call's timers go when the call is forgotten.
+    fn group(&self) -> Option<u64> {
+        match *self {
+            CoreTimer::Retransmit2xx { call, .. }
+            | CoreTimer::Reap { call }
+            | CoreTimer::Transfer { call, .. } => Some(call),
+            CoreTimer::DrainDeadline
+            | CoreTimer::DialogQueryTimeout { .. }
+            | CoreTimer::AttendedTransfer { .. } => None,
+        }
+    }
 }
 
 pub struct ShardCore {
@@ -128,8 +143,7 @@ pub struct ShardCore {
     pub(super) dialogs: HashMap<String, (u64, Side)>,
     pub(super) server_txs: HashMap<ServerTxId, ServerPurpose>,
     pub(super) client_txs: HashMap<ClientTxId, ClientPurpose>,
-    pub(super) timers: HashMap<u64, CoreTimer>,
-    pub(super) next_timer: u64,
+    pub(super) timers: TimerTable<CoreTimer>,
     pub(super) next_call: u64,
     pub(super) outputs: VecDeque<Output>,
     pub(super) stats: ShardStats,
@@ -165,8 +179,7 @@ impl ShardCore {
             dialogs: HashMap::new(),
             server_txs: HashMap::new(),
             client_txs: HashMap::new(),
-            timers: HashMap::new(),
-            next_timer: 1,
+            timers: TimerTable::new(),
             next_call: 1,
             outputs: VecDeque::new(),
             stats: ShardStats::default(),
@@ -263,13 +276,34 @@ impl ShardCore {
         self.pump_transactions();
     }
 
-    pub fn handle_timer(&mut self, now: Time, token: TimerToken) {
-        if TransactionLayer::owns_token(token) {
-            if let Some(timeout) = self.txn.handle_timer(now, token) {
-                self.on_transaction_timeout(now, timeout);
+    /// The earliest moment the core needs [`ShardCore::handle_timeout`] called: the first
+    /// deadline of its transactions and of its calls. `None`: nothing is armed.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        match (self.txn.poll_timeout(), self.timers.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Time has passed: fires every deadline due at `now` (transactions' and calls', earliest
+    /// first), including ones that firing arms for `now` itself.
+    pub fn handle_timeout(&mut self, now: Time) {
+        loop {
+            let transaction_due = self.txn.poll_timeout().filter(|at| *at <= now);
+            let core_due = self.timers.next_deadline().filter(|at| *at <= now);
+            match (transaction_due, core_due) {
+                (None, None) => break,
+                (Some(tx_at), core_at) if core_at.is_none_or(|core_at| tx_at <= core_at) => {
+                    if let Some(timeout) = self.txn.handle_timeout(tx_at) {
+                        self.on_transaction_timeout(now, timeout);
+                    }
+                }
+                _ => {
+                    if let Some(timer) = self.timers.pop_expired(now) {
+                        self.on_core_timer(now, timer);
+                    }
+                }
             }
-        } else if let Some(timer) = self.timers.remove(&token.0) {
-            self.on_core_timer(now, token, timer);
         }
         self.pump_transactions();
     }
@@ -308,12 +342,9 @@ impl ShardCore {
         }
     }
 
-    pub(super) fn set_timer(&mut self, at: Time, timer: CoreTimer) -> TimerToken {
-        let token = TimerToken(self.next_timer & !(1 << 63));
-        self.next_timer += 1;
-        self.timers.insert(token.0, timer);
-        self.outputs.push_back(Output::Timer { token, at });
-        token
+    /// Arms `timer` at `at` (moving it if it was armed).
+    pub(super) fn set_timer(&mut self, at: Time, timer: CoreTimer) {
+        self.timers.set(timer, at);
     }
 
     /// Debug check run by the simulation after every step. Panics with the broken invariant.
@@ -342,9 +373,10 @@ impl ShardCore {
                 } else {
                     ports_held += usize::from(leg.media_port.is_some());
                 }
-                if let Some(pending) = &leg.pending_2xx {
+                if leg.pending_2xx.is_some() {
                     assert!(
-                        self.timers.contains_key(&pending.token.0),
+                        self.timers
+                            .is_set(CoreTimer::Retransmit2xx { call: *seq, side }),
                         "call {seq}: 2xx retransmission on {side:?} without a timer"
                     );
                 }
@@ -354,8 +386,8 @@ impl ShardCore {
                 if transfer.is_active() {
                     let timer = self
                         .timers
-                        .values()
-                        .any(|t| *t == CoreTimer::Transfer { call: *seq });
+                        .keys()
+                        .any(|t| matches!(t, CoreTimer::Transfer { call, .. } if call == *seq));
                     let pending = call.client_txs.iter().any(|tx| {
                         matches!(
                             self.client_txs.get(tx),
@@ -370,9 +402,7 @@ impl ShardCore {
             }
             if call.state == CallState::Ended {
                 assert!(
-                    self.timers
-                        .values()
-                        .any(|t| *t == CoreTimer::Reap { call: *seq }),
+                    self.timers.is_set(CoreTimer::Reap { call: *seq }),
                     "ended call {seq} has no reap timer"
                 );
             }

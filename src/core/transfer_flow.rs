@@ -941,7 +941,7 @@ impl ShardCore {
                 }
             }
             TransferAction::ArmTimer { at } => {
-                self.set_timer(at, CoreTimer::Transfer { call: seq });
+                self.set_timer(at, CoreTimer::Transfer { call: seq, at });
             }
             TransferAction::Finished(record) => {
                 if let Some(transfer) = self.call_transfer(seq) {

@@ -4,12 +4,12 @@
 //! - [`backend::Backend`]: what a shard loop needs from I/O (SIP datagrams, media socket pairs,
 //!   batched receive/send through an [`Outbox`], wait with a timeout, wake a peer shard).
 //!   Implemented by [`uring::UringBackend`] and [`epoll::EpollBackend`].
-//! - [`shard::run_shard`]: the loop (timer wheel, SPSC mesh, core outputs, media commands,
+//! - [`shard::run_shard`]: the loop (the core's deadlines, SPSC mesh, core outputs, media commands,
 //!   audit); [`crate::server::Server`] starts one per shard and turns signals into messages.
 //! - [`relay::MediaRelay`]: the socket side of the relay (commands -> sockets + `RelayTable`,
 //!   per-packet fast path); [`bare::BareForwarder`]: the same plumbing without SBC logic, the
 //!   perf baseline.
-//! - [`wheel::TimerWheel`], [`queues::ShardMesh`]: per-shard timers, shard-to-shard queues.
+//! - [`queues::ShardMesh`]: shard-to-shard queues.
 //!
 //! Unsafe boundary: `uring.rs` (the io_uring backend) and `uring_sys.rs` (the raw syscalls the
 //! epoll backend and the signal handling need) are the only files with `unsafe` in the crate.
@@ -22,6 +22,5 @@ pub mod relay;
 pub mod shard;
 pub mod uring;
 pub mod uring_sys;
-pub mod wheel;
 
 pub use backend::{Backend, BackendError, Incoming, MediaPair, MediaSocket, Outbox};

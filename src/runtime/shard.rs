@@ -1,8 +1,8 @@
 //! The per-shard loop: drives one [`ShardCore`] and one media [`MediaRelay`] over a [`Backend`].
 //!
-//! A turn: expire timers and deliver queued shard messages; act on the core's outputs; flush
-//! (one batched submission, one wakeup per peer shard that got messages); sleep until I/O or the
-//! wheel's next deadline; read the clock once; dispatch what arrived (SIP to the core, media
+//! A turn: tell the core the time (it fires its own due deadlines) and deliver queued shard
+//! messages; act on the core's outputs; flush (one batched submission, one wakeup per peer shard
+//! that got messages); sleep until I/O or the core's next deadline (`poll_timeout`); read the clock once; dispatch what arrived (SIP to the core, media
 //! through the relay table into the outbox); act on outputs again.
 
 use std::sync::Arc;
@@ -12,10 +12,9 @@ use std::time::{Duration, Instant};
 use super::backend::{Backend, BackendError, Incoming};
 use super::queues::ShardMesh;
 use super::relay::MediaRelay;
-use super::wheel::TimerWheel;
 use crate::audit::AuditWriter;
 use crate::config::Config;
-use crate::core::{Event, Output, ShardCore, ShardId, ShardMessage, Time, TimerToken};
+use crate::core::{Event, Output, ShardCore, ShardId, ShardMessage, Time};
 
 /// After the drain deadline the core sends BYEs; this long is left for them to be answered.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(2);
@@ -108,8 +107,6 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
     core.set_wall_clock(crate::transfer::WallClock { at: now, unix_ms });
-    let mut wheel = TimerWheel::new(now);
-    let mut fired: Vec<TimerToken> = Vec::new();
     let mut drain_deadline: Option<Time> = None;
     let fail = |backend: B, source| {
         Err((
@@ -122,10 +119,8 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
     };
 
     loop {
-        fired.clear();
-        wheel.expire(now, &mut fired);
-        for &token in &fired {
-            core.handle_timer(now, token);
+        if core.poll_timeout().is_some_and(|at| at <= now) {
+            core.handle_timeout(now);
         }
         while let Some(message) = mesh.pop_control(index) {
             match &message {
@@ -157,7 +152,6 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             &mut core,
             &mut backend,
             &mut media,
-            &mut wheel,
             &mesh,
             &mut audit,
             &status,
@@ -194,7 +188,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         }
 
         let mut sleep = MAX_SLEEP;
-        if let Some(next) = wheel.next_deadline() {
+        if let Some(next) = core.poll_timeout() {
             sleep = sleep.min(Duration::from_nanos(next.0.saturating_sub(now.0)));
         }
         if let Some(next) = next_ringback {
@@ -228,7 +222,6 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             &mut core,
             &mut backend,
             &mut media,
-            &mut wheel,
             &mesh,
             &mut audit,
             &status,
@@ -242,7 +235,6 @@ fn drain_outputs<B: Backend>(
     core: &mut ShardCore,
     backend: &mut B,
     media: &mut MediaRelay,
-    wheel: &mut TimerWheel,
     mesh: &ShardMesh,
     audit: &mut AuditWriter,
     status: &ShardStatus,
@@ -251,7 +243,6 @@ fn drain_outputs<B: Backend>(
     while let Some(output) = core.poll_output() {
         match output {
             Output::Transmit(t) => backend.send_sip(t.to, t.payload),
-            Output::Timer { token, at } => wheel.insert(at, token),
             Output::ToShard { shard, message } => {
                 let to = shard.0 as usize;
                 if mesh.push(index, to, message).is_err() {

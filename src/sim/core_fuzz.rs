@@ -7,13 +7,11 @@
 //! The structured operations exist so the fuzzer reaches deep call states (answered, re-INVITE,
 //! CANCEL races, BYE glare) instead of spending its time on the parser.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::{SBC_ADDR, reuseport_shard, standard_config};
-use crate::core::{Event, MediaCommand, Output, ShardCore, ShardId, Time, TimerToken};
+use crate::core::{Event, MediaCommand, Output, ShardCore, ShardId, Time};
 use sipwire::{Builder, Message};
 
 const SOURCES: [&str; 4] = [
@@ -83,7 +81,6 @@ struct Harness {
     cores: Vec<ShardCore>,
     sbc: SocketAddr,
     now: Time,
-    timers: BinaryHeap<Reverse<(Time, usize, u64)>>,
     /// (destination, payload) of recent transmits.
     sent: Vec<(SocketAddr, Vec<u8>)>,
     counter: u64,
@@ -100,7 +97,6 @@ impl Harness {
             cores,
             sbc: addr(SBC_ADDR),
             now: Time::ZERO,
-            timers: BinaryHeap::new(),
             sent: Vec::new(),
             counter: 0,
             trace: None,
@@ -125,9 +121,6 @@ impl Harness {
                                 self.sent.remove(0);
                             }
                             self.sent.push((t.to, t.payload));
-                        }
-                        Output::Timer { token, at } => {
-                            self.timers.push(Reverse((at, index, token.0)))
                         }
                         Output::ToShard { shard, message } => {
                             messages.push((index, shard, message))
@@ -173,13 +166,19 @@ impl Harness {
 
     fn advance(&mut self, ms: u64) {
         let until = self.now.plus_millis(ms);
-        while let Some(Reverse((at, index, token))) = self.timers.peek().copied() {
+        // The earliest deadline of any shard, until none is due before `until`.
+        while let Some((at, index)) = self
+            .cores
+            .iter()
+            .enumerate()
+            .filter_map(|(index, core)| core.poll_timeout().map(|at| (at, index)))
+            .min()
+        {
             if at > until {
                 break;
             }
-            self.timers.pop();
             self.now = self.now.max(at);
-            self.cores[index].handle_timer(self.now, TimerToken(token));
+            self.cores[index].handle_timeout(self.now);
             self.drain();
         }
         self.now = until;

@@ -258,6 +258,8 @@ pub struct Sim {
     pub config: Arc<Config>,
     pub sbc: SocketAddr,
     shards: Vec<ShardCore>,
+    /// Per shard: the deadline its pending `ShardTimer` event is for (a later event supersedes).
+    shard_wakeups: Vec<Option<Time>>,
     agents: Vec<UserAgent>,
     /// Every event the shards emitted, in order, with the shard that emitted it.
     pub events: Vec<(ShardId, Event)>,
@@ -319,6 +321,7 @@ impl Sim {
             net: Network::new(options.seed, options.link),
             config,
             sbc,
+            shard_wakeups: vec![None; usize::from(shard_count)],
             shards,
             agents,
             events: Vec::new(),
@@ -407,13 +410,6 @@ impl Sim {
                         }
                         self.net.send(now, self.sbc, transmit.to, transmit.payload)
                     }
-                    Output::Timer { token, at } => self.net.schedule(
-                        at.max(now),
-                        SimEvent::ShardTimer {
-                            shard: shard_id,
-                            token,
-                        },
-                    ),
                     Output::ToShard { shard, message } => {
                         if matches!(message, crate::core::ShardMessage::Datagram { .. }) {
                             self.forwarded += 1;
@@ -430,6 +426,20 @@ impl Sim {
                     Output::Media(command) => self.media.push((shard_id, command)),
                     Output::Event(event) => self.events.push((shard_id, event)),
                 }
+            }
+            // Wake the shard at its earliest deadline (the core keeps its own timers).
+            let next = self.shards[index].poll_timeout();
+            if next != self.shard_wakeups[index]
+                && let Some(at) = next
+            {
+                self.shard_wakeups[index] = Some(at);
+                self.net.schedule(
+                    at.max(now),
+                    SimEvent::ShardTimer {
+                        shard: shard_id,
+                        at,
+                    },
+                );
             }
         }
     }
@@ -465,9 +475,12 @@ impl Sim {
                     }
                 }
             }
-            SimEvent::ShardTimer { shard, token } => {
-                if let Some(core) = self.shards.get_mut(usize::from(shard.0)) {
-                    core.handle_timer(now, token);
+            SimEvent::ShardTimer { shard, at } => {
+                let index = usize::from(shard.0);
+                // Only the latest wakeup asked for counts; earlier ones were superseded.
+                if self.shard_wakeups.get(index) == Some(&Some(at)) {
+                    self.shard_wakeups[index] = None;
+                    self.shards[index].handle_timeout(now);
                 }
             }
             SimEvent::ShardMessage { from, to, message } => {

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::net::SocketAddr;
 
-use crate::core::{ShardId, ShardMessage, Time, TimerToken};
+use crate::core::{ShardId, ShardMessage, Time};
 
 /// splitmix64: tiny, seeded, good enough to draw network faults.
 #[derive(Clone, Debug)]
@@ -102,8 +102,8 @@ pub enum SimEvent {
         to: SocketAddr,
         payload: Vec<u8>,
     },
-    /// A shard's timer expires.
-    ShardTimer { shard: ShardId, token: TimerToken },
+    /// A shard's earliest deadline (`ShardCore::poll_timeout`) has come.
+    ShardTimer { shard: ShardId, at: Time },
     /// A message between shards (the runtime's SPSC queue).
     ShardMessage {
         from: ShardId,

@@ -8,7 +8,7 @@ use handoff::config::SipTimers;
 use handoff::core::transaction::{
     ClientAction, ClientTxId, ServerAction, TransactionLayer, TransactionTimeout, TxOutput,
 };
-use handoff::core::{Time, TimerToken, Transmit};
+use handoff::core::{Time, Transmit};
 use handoff::sip::{Message, Method};
 
 pub const CARRIER: &str = "192.0.2.10:5060";
@@ -18,12 +18,12 @@ pub fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
-/// The layer plus what a driver would do: collect transmits, keep pending timers, advance time.
+/// The layer plus what a driver would do: collect transmits, advance time to the layer's
+/// deadlines (`poll_timeout`) and report it (`handle_timeout`).
 pub struct Driver {
     pub layer: TransactionLayer,
     pub now: Time,
     pub sent: Vec<(Time, Transmit)>,
-    pub timers: Vec<(Time, TimerToken)>,
     pub timeouts: Vec<(Time, TransactionTimeout)>,
 }
 
@@ -37,7 +37,6 @@ impl Driver {
             layer: TransactionLayer::new(timers),
             now: Time::ZERO,
             sent: Vec::new(),
-            timers: Vec::new(),
             timeouts: Vec::new(),
         }
     }
@@ -62,12 +61,10 @@ impl Driver {
         while let Some(output) = self.layer.poll_output() {
             match output {
                 TxOutput::Transmit(t) => self.sent.push((self.now, t)),
-                TxOutput::Timer { token, at } => {
-                    assert!(TransactionLayer::owns_token(token));
-                    assert!(at >= self.now, "timer armed in the past");
-                    self.timers.push((at, token));
-                }
             }
+        }
+        if let Some(at) = self.layer.poll_timeout() {
+            assert!(at >= self.now, "timer armed in the past");
         }
         self.layer.check_invariants();
     }
@@ -75,17 +72,9 @@ impl Driver {
     /// Fires every timer due up to `ms` (in time order), then sets the clock to `ms`.
     pub fn advance_to_ms(&mut self, ms: u64) {
         let until = Time::from_millis(ms);
-        loop {
-            self.timers.sort();
-            let Some(&(at, token)) = self.timers.first() else {
-                break;
-            };
-            if at > until {
-                break;
-            }
-            self.timers.remove(0);
+        while let Some(at) = self.layer.poll_timeout().filter(|at| *at <= until) {
             self.now = at;
-            if let Some(timeout) = self.layer.handle_timer(at, token) {
+            if let Some(timeout) = self.layer.handle_timeout(at) {
                 self.timeouts.push((at, timeout));
             }
             self.drain();

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use super::timer::TimerName;
+use super::timer::{TimerName, TxKey};
 use super::{Durations, Emitter, Owner, TIMER_C_MS, TIMER_D_MS};
 use crate::core::Time;
 use crate::sip::Message;
@@ -48,7 +48,7 @@ pub(crate) struct ClientTransaction {
     cancel_requested: bool,
     /// Timer C deadline, pushed back by every provisional; only one C token is outstanding.
     timer_c_at: Time,
-    token_base: u64,
+    timer_key: TxKey,
     pub armed: u16,
 }
 
@@ -98,7 +98,7 @@ impl ClientTransaction {
     #[allow(clippy::too_many_arguments)]
     pub fn start(
         now: Time,
-        token_base: u64,
+        timer_key: TxKey,
         owner: Owner,
         invite: bool,
         peer: SocketAddr,
@@ -119,7 +119,7 @@ impl ClientTransaction {
             },
             cancel_requested: false,
             timer_c_at: Time::ZERO,
-            token_base,
+            timer_key,
             armed: 0,
         };
         let (retransmit, give_up) = if invite {
@@ -137,7 +137,7 @@ impl ClientTransaction {
     }
 
     fn arm(&mut self, emitter: &mut Emitter, name: TimerName, at: Time) {
-        emitter.arm(self.token_base, &mut self.armed, name, at);
+        emitter.arm(self.timer_key, &mut self.armed, name, at);
     }
 
     pub fn request_cancel(

@@ -39,7 +39,8 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
 use crate::config::SipTimers;
-use crate::core::{Output, ShardId, Time, TimerToken, Transmit};
+use crate::core::timers::TimerTable;
+use crate::core::{Output, ShardId, Time, Transmit};
 use crate::sip::{Message, Method};
 
 use client::ClientTransaction;
@@ -47,7 +48,7 @@ pub use message::MessageFault;
 use message::{RequestFacts, ResponseFacts};
 use server::ServerTransaction;
 pub use timer::TimerName;
-use timer::{MAX_SLOTS, Side};
+use timer::{MAX_SLOTS, Side, TxKey, TxTimer};
 
 /// Timer C: how long an INVITE client waits for a final after the last provisional.
 const TIMER_C_MS: u64 = 180_000;
@@ -88,18 +89,12 @@ pub struct TransactionTimeout {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TxOutput {
     Transmit(Transmit),
-    /// Call `handle_timer(token)` at (or after) `at`.
-    Timer {
-        token: TimerToken,
-        at: Time,
-    },
 }
 
 impl From<TxOutput> for Output {
     fn from(output: TxOutput) -> Output {
         match output {
             TxOutput::Transmit(transmit) => Output::Transmit(transmit),
-            TxOutput::Timer { token, at } => Output::Timer { token, at },
         }
     }
 }
@@ -244,6 +239,11 @@ impl<T> Slab<T> {
         }
     }
 
+    /// The slot's current generation (of its live value, or of the next one if free).
+    fn generation(&self, slot: u32) -> u32 {
+        self.slots.get(slot as usize).map_or(0, |(g, _)| *g)
+    }
+
     fn remove(&mut self, slot: u32) -> Option<T> {
         let entry = self.slots.get_mut(slot as usize)?;
         let value = entry.1.take()?;
@@ -292,6 +292,7 @@ impl Durations {
 /// Outputs plus the arming bookkeeping every transaction shares.
 pub(crate) struct Emitter {
     outputs: VecDeque<TxOutput>,
+    timers: TimerTable<TxTimer>,
 }
 
 impl Emitter {
@@ -300,14 +301,18 @@ impl Emitter {
             .push_back(TxOutput::Transmit(Transmit { to, payload }));
     }
 
-    /// Arms `name` for a transaction whose token base is `base`; `armed` tracks the outstanding
-    /// ones for `check_invariants`.
-    pub fn arm(&mut self, base: u64, armed: &mut u16, name: TimerName, at: Time) {
+    /// Arms `name` for transaction `tx` (moving it if it was armed); `armed` tracks the
+    /// outstanding ones, for `check_invariants` and for cancelling them when `tx` ends.
+    pub fn arm(&mut self, tx: TxKey, armed: &mut u16, name: TimerName, at: Time) {
         *armed |= name.bit();
-        self.outputs.push_back(TxOutput::Timer {
-            token: timer::token(base, name),
-            at,
-        });
+        self.timers.set(TxTimer { tx, name }, at);
+    }
+
+    /// Cancels the timers a transaction that ends still had armed.
+    fn disarm_all(&mut self, tx: TxKey, armed: u16) {
+        for name in TimerName::armed_in(armed) {
+            self.timers.cancel(TxTimer { tx, name });
+        }
     }
 }
 
@@ -343,14 +348,21 @@ impl TransactionLayer {
             client_index: HashMap::new(),
             emitter: Emitter {
                 outputs: VecDeque::new(),
+                timers: TimerTable::new(),
             },
             scratch: Vec::with_capacity(256),
         }
     }
 
-    /// Tokens with bit 63 set belong to the layer.
-    pub fn owns_token(token: TimerToken) -> bool {
-        timer::is_layer_token(token)
+    /// The earliest deadline of the layer's timers: call [`TransactionLayer::handle_timeout`]
+    /// at (or after) it.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        self.emitter.timers.next_deadline()
+    }
+
+    /// Timers armed now (each live transaction has at least the one that ends its state).
+    pub fn armed_timers(&self) -> usize {
+        self.emitter.timers.len()
     }
 
     pub fn poll_output(&mut self) -> Option<TxOutput> {
@@ -678,7 +690,11 @@ impl TransactionLayer {
             .ok_or(TransactionError::TooManyTransactions)?;
         let tx = ClientTransaction::start(
             now,
-            timer::token_base(Side::Client, slot, generation),
+            TxKey {
+                side: Side::Client,
+                slot,
+                generation,
+            },
             owner,
             method == Method::Invite,
             to,
@@ -782,37 +798,45 @@ impl TransactionLayer {
 
     // ---------------------------------------------------------------- timers
 
-    /// A timer the layer armed fired (stale tokens are ignored). Returns the timeouts the TU must
-    /// act on.
-    pub fn handle_timer(&mut self, now: Time, token: TimerToken) -> Option<TransactionTimeout> {
-        let decoded = timer::decode(token)?;
-        match decoded.side {
+    /// Time has passed: fires the layer's timers due at `now`, in deadline order, until one ends
+    /// an exchange the TU must act on (returned; call again for the next) or none is due.
+    pub fn handle_timeout(&mut self, now: Time) -> Option<TransactionTimeout> {
+        while let Some(TxTimer { tx: key, name }) = self.emitter.timers.pop_expired(now) {
+            if let Some(timeout) = self.fire(now, key, name) {
+                return Some(timeout);
+            }
+        }
+        None
+    }
+
+    fn fire(&mut self, now: Time, key: TxKey, name: TimerName) -> Option<TransactionTimeout> {
+        match key.side {
             Side::Server => {
-                let tx = self.servers.get_mut(decoded.slot, decoded.generation)?;
-                let fired = tx.on_timer(now, decoded.name, &self.durations, &mut self.emitter);
+                let tx = self.servers.get_mut(key.slot, key.generation)?;
+                let fired = tx.on_timer(now, name, &self.durations, &mut self.emitter);
                 let owner = tx.owner;
                 let id = ServerTxId {
-                    slot: decoded.slot,
-                    generation: decoded.generation,
+                    slot: key.slot,
+                    generation: key.generation,
                 };
                 if fired.terminated {
-                    self.remove_server(decoded.slot);
+                    self.remove_server(key.slot);
                 }
                 timeout_for_user(owner, fired.timeout, TxRef::Server(id))
             }
             Side::Client => {
-                let tx = self.clients.get_mut(decoded.slot, decoded.generation)?;
-                let fired = tx.on_timer(now, decoded.name, &self.durations, &mut self.emitter);
+                let tx = self.clients.get_mut(key.slot, key.generation)?;
+                let fired = tx.on_timer(now, name, &self.durations, &mut self.emitter);
                 let owner = tx.owner;
                 let id = ClientTxId {
-                    slot: decoded.slot,
-                    generation: decoded.generation,
+                    slot: key.slot,
+                    generation: key.generation,
                 };
                 if fired.send_cancel {
                     self.send_layer_cancel(now, id);
                 }
                 if fired.terminated {
-                    self.remove_client(decoded.slot);
+                    self.remove_client(key.slot);
                 }
                 timeout_for_user(owner, fired.timeout, TxRef::Client(id))
             }
@@ -820,7 +844,14 @@ impl TransactionLayer {
     }
 
     fn remove_server(&mut self, slot: u32) {
+        let generation = self.servers.generation(slot);
         if let Some(tx) = self.servers.remove(slot) {
+            let key = TxKey {
+                side: Side::Server,
+                slot,
+                generation,
+            };
+            self.emitter.disarm_all(key, tx.armed);
             if self.server_index.get(&tx.key) == Some(&slot) {
                 self.server_index.remove(&tx.key);
             }
@@ -833,10 +864,17 @@ impl TransactionLayer {
     }
 
     fn remove_client(&mut self, slot: u32) {
-        if let Some(tx) = self.clients.remove(slot)
-            && self.client_index.get(&tx.key) == Some(&slot)
-        {
-            self.client_index.remove(&tx.key);
+        let generation = self.clients.generation(slot);
+        if let Some(tx) = self.clients.remove(slot) {
+            let key = TxKey {
+                side: Side::Client,
+                slot,
+                generation,
+            };
+            self.emitter.disarm_all(key, tx.armed);
+            if self.client_index.get(&tx.key) == Some(&slot) {
+                self.client_index.remove(&tx.key);
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use super::message::RequestFacts;
-use super::timer::{self, Side, TimerName};
+use super::timer::{Side, TimerName, TxKey};
 use super::{Durations, Emitter, Owner, ServerAction, TransactionError};
 use crate::core::Time;
 use crate::sip::{Message, Method};
@@ -65,8 +65,8 @@ pub(crate) struct ServerTransaction {
     legacy: Option<LegacyTags>,
     pub last_response: Option<Vec<u8>>,
     pub state: ServerState,
-    token_base: u64,
-    /// Timers with an outstanding token.
+    timer_key: TxKey,
+    /// Timers armed in the layer's table.
     pub armed: u16,
 }
 
@@ -111,7 +111,11 @@ impl ServerTransaction {
             } else {
                 ServerState::AwaitingResponse
             },
-            token_base: timer::token_base(Side::Server, slot, generation),
+            timer_key: TxKey {
+                side: Side::Server,
+                slot,
+                generation,
+            },
             armed: 0,
         }
     }
@@ -152,7 +156,7 @@ impl ServerTransaction {
     }
 
     fn arm(&mut self, emitter: &mut Emitter, name: TimerName, at: Time) {
-        emitter.arm(self.token_base, &mut self.armed, name, at);
+        emitter.arm(self.timer_key, &mut self.armed, name, at);
     }
 
     /// The same request again: re-send what we last said (nothing yet = absorb).

@@ -1,13 +1,15 @@
-//! Timer names and the layer's timer tokens.
+//! Timer names and the layer's timer keys.
 //!
-//! A token carries (server or client, slot, generation, timer name). A token whose slot was
-//! reused (generation differs), or whose timer no longer matters in the transaction's current
-//! state, is ignored, so the driver never has to cancel a timer.
+//! A key names (server or client, slot, generation, timer name). The layer keeps its keys in a
+//! [`TimerTable`]: a transaction that ends cancels the timers it still had armed, and a timer
+//! whose moment no longer matters in the transaction's current state does nothing when it fires.
 
-use crate::core::TimerToken;
+use crate::core::timers::TimerKey;
+#[cfg(doc)]
+use crate::core::timers::TimerTable;
 
 /// RFC 3261 section 17 timers, plus the RFC 6026 ones and two guards of handoff's own.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TimerName {
     /// INVITE client: retransmit the request (T1, doubling, no cap).
     A,
@@ -66,99 +68,36 @@ impl TimerName {
         1 << (self as u16)
     }
 
-    fn from_index(index: u64) -> Option<TimerName> {
-        TimerName::ALL.get(usize::try_from(index).ok()?).copied()
+    /// The timers whose bits are set in `armed`.
+    pub(crate) fn armed_in(armed: u16) -> impl Iterator<Item = TimerName> {
+        TimerName::ALL
+            .into_iter()
+            .filter(move |name| armed & name.bit() != 0)
     }
 }
 
-const LAYER_BIT: u64 = 1 << 63;
-const SERVER_BIT: u64 = 1 << 62;
-const SLOT_SHIFT: u32 = 38;
-const SLOT_BITS: u32 = 24;
-const GENERATION_SHIFT: u32 = 6;
-const NAME_MASK: u64 = (1 << GENERATION_SHIFT) - 1;
+/// Slots are limited to 24 bits: 16 M live transactions per shard.
+pub(crate) const MAX_SLOTS: usize = 1 << 24;
 
-/// Slots are limited to 24 bits in a token: 16 M live transactions per shard.
-pub(crate) const MAX_SLOTS: usize = 1 << SLOT_BITS;
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Side {
     Client,
     Server,
 }
 
-/// The decoded content of a layer token.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(crate) struct DecodedToken {
+/// One transaction, as its timers name it: the slot's generation tells a reused slot apart.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct TxKey {
     pub side: Side,
     pub slot: u32,
     pub generation: u32,
+}
+
+/// A timer of the layer's [`crate::core::timers::TimerTable`]: which transaction, which timer.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct TxTimer {
+    pub tx: TxKey,
     pub name: TimerName,
 }
 
-/// Token bits identifying one transaction; the timer name is or-ed in when arming.
-pub(crate) fn token_base(side: Side, slot: u32, generation: u32) -> u64 {
-    let side_bit = match side {
-        Side::Server => SERVER_BIT,
-        Side::Client => 0,
-    };
-    LAYER_BIT
-        | side_bit
-        | (u64::from(slot) & ((1 << SLOT_BITS) - 1)) << SLOT_SHIFT
-        | u64::from(generation) << GENERATION_SHIFT
-}
-
-pub(crate) fn token(base: u64, name: TimerName) -> TimerToken {
-    TimerToken(base | name as u64)
-}
-
-pub(crate) fn is_layer_token(token: TimerToken) -> bool {
-    token.0 & LAYER_BIT != 0
-}
-
-pub(crate) fn decode(token: TimerToken) -> Option<DecodedToken> {
-    if !is_layer_token(token) {
-        return None;
-    }
-    let side = if token.0 & SERVER_BIT != 0 {
-        Side::Server
-    } else {
-        Side::Client
-    };
-    Some(DecodedToken {
-        side,
-        slot: ((token.0 >> SLOT_SHIFT) & ((1 << SLOT_BITS) - 1)) as u32,
-        generation: (token.0 >> GENERATION_SHIFT) as u32,
-        name: TimerName::from_index(token.0 & NAME_MASK)?,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_round_trip_and_carry_bit_63() {
-        for name in TimerName::ALL {
-            for (side, slot, generation) in [
-                (Side::Client, 0, 0),
-                (Side::Server, (MAX_SLOTS - 1) as u32, u32::MAX),
-                (Side::Server, 12345, 7),
-            ] {
-                let t = token(token_base(side, slot, generation), name);
-                assert!(is_layer_token(t));
-                assert_eq!(
-                    decode(t),
-                    Some(DecodedToken {
-                        side,
-                        slot,
-                        generation,
-                        name
-                    })
-                );
-            }
-        }
-        assert_eq!(decode(TimerToken(42)), None);
-        assert_eq!(decode(TimerToken(LAYER_BIT | 63)), None);
-    }
-}
+impl TimerKey for TxTimer {}
