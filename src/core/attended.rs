@@ -33,15 +33,15 @@
 //! re-INVITE or UPDATE gets 488, which leaves the session as it is (RFC 3261 14.1), anything
 //! else 200. Relaying them across shards to the joined leg is not done yet.
 
-use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 
+use super::attended_state::*;
 use super::call::CallState;
 use super::dialog::Side;
 use super::shard::{ClientPurpose, CoreTimer, ShardCore};
 use super::transaction::ServerTxId;
-use super::transfer_flow::TranslatedDialogs;
+use super::transfer_state::TranslatedDialogs;
 use super::{EndReason, Event, MediaCommand, Output, ShardId, ShardMessage, Time};
 use crate::config::TransferMethod;
 use crate::media::g711::G711Law;
@@ -51,84 +51,6 @@ use crate::transfer::dialog_ids::{DialogId, DialogIdForm, named_dialog, rewrite_
 use crate::transfer::{
     PlatformReferTo, TransferAction, TransferAttempt, TransferRequest, TransferSettings,
 };
-
-/// How long a request waits for another shard's answer before it goes on unchanged. Shard
-/// messages are in-process queues: an answer normally takes microseconds.
-pub const DIALOG_QUERY_TIMEOUT_MS: u64 = 500;
-
-/// One header whose dialog identifier was translated.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct DialogRewrite {
-    /// The header's name as received (`Refer-To`, `r`, `Replaces`, `Target-Dialog`).
-    pub name: String,
-    /// The whole value as received.
-    pub original: String,
-    /// The whole value for the other side.
-    pub rewritten: String,
-}
-
-/// The translated headers of one request (empty = nothing to translate).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(super) struct DialogRewrites(pub Vec<DialogRewrite>);
-
-impl DialogRewrites {
-    /// The value to send on the other side for header `name` received with `value`.
-    pub fn apply<'v>(&self, name: &str, value: &'v str) -> Cow<'v, str> {
-        self.0
-            .iter()
-            .find(|r| r.name.eq_ignore_ascii_case(name) && r.original == value)
-            .map_or(Cow::Borrowed(value), |r| Cow::Owned(r.rewritten.clone()))
-    }
-}
-
-/// Where a held request re-enters the B2BUA once its answers are in.
-#[derive(Clone, Debug)]
-pub(super) enum Resume {
-    InDialog { to_tag: String },
-    InitialInvite { trunk: usize },
-}
-
-/// A request waiting for other shards' answers.
-#[derive(Debug)]
-struct HeldRequest {
-    from: SocketAddr,
-    tx: ServerTxId,
-    bytes: Vec<u8>,
-    resume: Resume,
-    waiting: usize,
-    answers: HashMap<DialogId, Option<DialogId>>,
-}
-
-/// Per-shard state of the cross-shard translation.
-#[derive(Debug, Default)]
-pub(super) struct AttendedState {
-    held: BTreeMap<u64, HeldRequest>,
-    /// Our open queries: query id -> (held request, dialog asked about).
-    queries: HashMap<u64, (u64, DialogId)>,
-    next_id: u64,
-    /// Local attended transfers this shard keeps the customer's leg of, by join id.
-    kept: BTreeMap<u64, KeptJoin>,
-    /// The replaced dialog (handoff's view) of each kept join.
-    replaced: BTreeMap<u64, DialogId>,
-    /// Calls of this shard whose far leg moved to a keeper, by call.
-    away: BTreeMap<u64, AwayJoin>,
-    /// The answers of the request being resumed right now (taken by `dialog_rewrites`).
-    resuming: Option<HashMap<DialogId, Option<DialogId>>>,
-    /// Counters for tests: queries sent, held requests that timed out.
-    pub queries_sent: u64,
-    pub query_timeouts: u64,
-}
-
-impl AttendedState {
-    fn next(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
-    }
-
-    pub fn held_count(&self) -> usize {
-        self.held.len()
-    }
-}
 
 /// A dialog identifier found in a request.
 struct Found {
@@ -325,79 +247,6 @@ impl ShardCore {
         }
         self.attended.resuming = None;
     }
-}
-
-// ------------------------------------------------------------------ local attended transfer
-
-/// Messages between the two shards of a local attended transfer (see [`ShardMessage::Join`]).
-///
-/// The *keeper* is the shard of call 1 (it got the platform's REFER and keeps the customer's
-/// leg A1); the *owner* is the shard of call 2 (it keeps A2's signaling). A2's media moves onto
-/// the keeper's port that faced the platform on call 1, so the keeper relays A1 <-> A2 alone.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum JoinMessage {
-    /// Keeper -> owner: re-INVITE the leg bridged to `replaced` (G.711, sendrecv) with its media
-    /// at `media` (a keeper port), then BYE `replaced`.
-    MoveLeg {
-        join: u64,
-        replaced: DialogId,
-        media: SocketAddr,
-    },
-    /// Owner -> keeper: the moved leg answered (where it sends RTP from, its law), or the
-    /// status it failed with.
-    LegMoved {
-        join: u64,
-        result: Result<MovedLeg, u16>,
-    },
-    /// Either way: your half of the joined pair must end, the other half hung up.
-    PeerEnded { join: u64 },
-}
-
-/// The moved leg's media, from its answer to the re-INVITE.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MovedLeg {
-    pub remote_rtp: Option<SocketAddr>,
-    pub remote_rtcp: Option<SocketAddr>,
-    pub law: Option<G711Law>,
-}
-
-/// What a request handoff sends for an attended transfer is for.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum AttendedStep {
-    /// handoff's G.711 re-INVITE on `side`: the customer's leg (on the keeper) or the moved
-    /// leg (on the owner).
-    Reinvite { join: u64, side: Side, keeper: bool },
-    /// NOTIFY (sipfrag) to the platform.
-    Notify,
-}
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum KeeperPhase {
-    AwaitingMovedLeg,
-    AwaitingCustomerAnswer,
-    Joined,
-}
-
-/// Call 1's side of a local attended transfer.
-#[derive(Debug)]
-pub(super) struct KeptJoin {
-    call: u64,
-    customer: Side,
-    peer_shard: ShardId,
-    refer_tx: ServerTxId,
-    attempt: TransferAttempt,
-    phase: KeeperPhase,
-    moved: Option<MovedLeg>,
-    platform_gone: bool,
-}
-
-/// Call 2's side: its leg `moved` now sends media to the keeper.
-#[derive(Debug)]
-pub(super) struct AwayJoin {
-    keeper: ShardId,
-    join: u64,
-    moved: Side,
-    answered: bool,
 }
 
 fn law_of(rewritten: &RewrittenSdp) -> Option<G711Law> {

@@ -28,7 +28,7 @@
 
 use std::net::SocketAddr;
 
-use super::attended::{AttendedStep, DialogRewrite, DialogRewrites, Resume};
+use super::attended_state::{AttendedStep, DialogRewrite, DialogRewrites, Resume};
 use super::call::{Call, CallState, InitialInvite, Leg, Pending2xx, call_codecs};
 use super::dialog::{Dialog, Side};
 use super::routing;

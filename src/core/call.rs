@@ -1,15 +1,13 @@
 //! The B2BUA call: two legs (A toward the trunk the INVITE came from, B toward the routed trunk),
 //! each a full dialog with its own media port, SDP origin and 2xx/ACK bookkeeping.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::dialog::{Dialog, Side};
+use super::dialog::Side;
+pub use super::leg::{Leg, Pending2xx};
 use super::transaction::{ClientTxId, ServerTxId};
-use super::{CallRef, MediaLeg, Time};
-use crate::config::{Config, TrunkRole};
-use crate::sdp::{Direction, OriginState};
-use crate::sources::SourceSet;
+use super::{CallRef, Time};
+use crate::config::Config;
 
 /// Where the call is in its life.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -21,64 +19,6 @@ pub enum CallState {
     /// Ended: ports released, CallEnded emitted. Kept a while so late requests (BYE glare,
     /// retransmissions) still find their dialog, and so B's INVITE can still be ACKed and BYEd.
     Ended,
-}
-
-/// A 2xx to an INVITE that handoff sent and retransmits until the ACK (RFC 3261 13.3.1.4).
-#[derive(Clone, Debug)]
-pub struct Pending2xx {
-    pub cseq: u32,
-    pub bytes: Vec<u8>,
-    pub to: SocketAddr,
-    pub started: Time,
-    pub interval_ms: u64,
-}
-
-/// One side of the call.
-#[derive(Clone, Debug)]
-pub struct Leg {
-    pub dialog: Dialog,
-    /// Index into the call's own config snapshot (`Call::config`), never the live config.
-    pub trunk: usize,
-    /// The trunk's role when the leg was created: transfer rules ask it, not the leg's position.
-    pub role: TrunkRole,
-    /// Who may speak for this leg: its trunk's sources as they were when the leg was created
-    /// (a reload never re-binds an established leg).
-    pub bound: Arc<SourceSet>,
-    /// Our even RTP port facing this leg's peer; `None` once released.
-    pub media_port: Option<u16>,
-    pub remote_rtp: Option<SocketAddr>,
-    pub remote_rtcp: Option<SocketAddr>,
-    pub rtcp_mux: bool,
-    /// The o= state of the SDP handoff sends on this leg.
-    pub origin: OriginState,
-    /// Our 2xx to an INVITE from this leg, awaiting its ACK.
-    pub pending_2xx: Option<Pending2xx>,
-    /// Our last ACK to a 2xx from this leg (CSeq, bytes): re-sent when the 2xx is retransmitted.
-    pub last_ack: Option<(u32, Vec<u8>)>,
-    /// Direction of the last SDP this leg's peer sent (hold = sendonly/inactive).
-    pub direction: Direction,
-}
-
-impl Leg {
-    /// A request from `from` naming this leg's dialog with remote tag `from_tag` speaks for the
-    /// leg: it comes from the bound peer and carries the tag the peer chose.
-    pub fn is_spoken_for_by(&self, from: SocketAddr, from_tag: Option<&str>) -> bool {
-        self.bound.contains(from)
-            && match (&self.dialog.remote_tag, from_tag) {
-                (Some(ours), Some(theirs)) => ours == theirs,
-                (Some(_), None) => false,
-                (None, _) => true,
-            }
-    }
-
-    pub fn media(&self) -> MediaLeg {
-        MediaLeg {
-            local_port: self.media_port.unwrap_or(0),
-            remote_rtp: self.remote_rtp,
-            remote_rtcp: self.remote_rtcp,
-            rtcp_mux: self.rtcp_mux,
-        }
-    }
 }
 
 /// Facts about B's initial INVITE (for CANCEL and late 2xx handling).
@@ -121,7 +61,7 @@ pub struct Call {
     /// i.e. the codec both legs use).
     pub audio_codec: Option<String>,
     /// The platform's transfer of this call, if it asked for one (see `transfer_flow.rs`).
-    pub transfer: Option<Box<super::transfer_flow::CallTransfer>>,
+    pub transfer: Option<Box<super::transfer_state::CallTransfer>>,
 }
 
 impl Call {

@@ -67,7 +67,7 @@ use crate::media::g711::G711Law;
 use crate::transfer::TransferRecord;
 use crate::transfer::dialog_ids::DialogId;
 pub use crate::vocab::{CallRef, MediaCounters, MediaLeg, MediaSide, ShardId, Time};
-pub use attended::{DIALOG_QUERY_TIMEOUT_MS, JoinMessage, MovedLeg};
+pub use attended_state::{DIALOG_QUERY_TIMEOUT_MS, JoinMessage, MovedLeg};
 
 /// A datagram to send from the shard's SIP socket.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -271,11 +271,14 @@ pub mod timers;
 pub mod transaction;
 
 mod attended;
+mod attended_state;
 mod b2bua;
 pub mod call;
 pub mod dialog;
+pub mod leg;
 pub mod routing;
 mod shard;
 mod transfer_flow;
+mod transfer_state;
 pub use b2bua::{ALLOW, SUPPORTED, passes_through};
 pub use shard::{ShardCore, ShardStats};

@@ -17,14 +17,14 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::attended::{AttendedState, AttendedStep};
+use super::attended_state::{AttendedState, AttendedStep};
 use super::call::{Call, CallState};
 use super::dialog::Side;
 use super::ids::{self, IdMinter};
 use super::rng::Rng;
 use super::timers::{TimerKey, TimerTable};
 use super::transaction::{ClientTxId, ServerTxId, TransactionLayer};
-pub(super) use super::transfer_flow::TransferTx;
+pub(super) use super::transfer_state::TransferTx;
 use super::{Output, ShardId, ShardMessage, Time};
 use crate::config::Config;
 use crate::media::pool::PortPool;

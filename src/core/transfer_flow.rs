@@ -26,6 +26,7 @@ use super::dialog::{Dialog, Side};
 use super::routing;
 use super::shard::{ClientPurpose, CoreTimer, ShardCore};
 use super::transaction::{ClientTxId, ServerTxId};
+use super::transfer_state::*;
 use super::{EndReason, Event, MediaCommand, MediaSide, Output, Time};
 use crate::config::{CarrierReferPolicy, TransferMethod, TrunkRole};
 use crate::media::g711::G711Law;
@@ -37,108 +38,6 @@ use crate::transfer::{
     PlatformReferTo, TransferAction, TransferAttempt, TransferKind, TransferOutcome,
     TransferRecord, TransferRequest, TransferSettings,
 };
-
-/// Client transactions a transfer sends.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum TransferTx {
-    /// handoff's REFER to the carrier on leg A.
-    Refer,
-    /// A NOTIFY to the platform (leg B, or the retired platform leg).
-    PlatformNotify,
-    /// The local transfer's INVITE to the target (leg C).
-    FallbackInvite,
-    /// Re-INVITE of the customer's leg to G.711 and sendrecv after bridging.
-    CustomerReinvite,
-    /// A BYE ending the retired platform leg, or a leg C answered after it was abandoned.
-    LegBye,
-}
-
-/// The local transfer's new leg toward the target, until it is bridged.
-#[derive(Debug)]
-struct FallbackLeg {
-    leg: Leg,
-    client: ClientTxId,
-    /// The law the target answered with.
-    law: Option<G711Law>,
-    /// Abandoned (customer hung up, or the carrier took the transfer over): its port is already
-    /// free; a late 2xx is ACKed and BYEd.
-    abandoned: bool,
-}
-
-/// What an attended REFER names, already translated for the carrier (attended.rs).
-#[derive(Debug, Default)]
-pub(super) struct TranslatedDialogs {
-    /// The `?Replaces=` value (escaped) for the carrier's Refer-To.
-    pub replaces: Option<String>,
-    /// The Target-Dialog header value for the carrier's REFER.
-    pub target_dialog: Option<String>,
-}
-
-/// The transfer state a call carries (see the module docs).
-#[derive(Debug)]
-pub struct CallTransfer {
-    attempt: TransferAttempt,
-    /// The customer's leg, toward the carrier, that the transfer hands off (A on an inbound call,
-    /// B on a dialer call). The other position holds the platform leg (later leg C).
-    carrier: Side,
-    /// The platform's REFER (server transaction) and its bytes, to answer it.
-    refer: ServerTxId,
-    refer_request: Vec<u8>,
-    /// The platform sent `Refer-Sub: false`.
-    no_subscription: bool,
-    /// The customer's G.711 law (ringback encoding).
-    customer_law: G711Law,
-    fallback: Option<FallbackLeg>,
-    /// The platform leg B after leg C took its place.
-    retired_platform: Option<Leg>,
-    platform_gone: bool,
-    /// The relay's b side points at leg C's early media.
-    early_media: bool,
-    /// ReleaseCustomerLeg was asked: end the call once the actions are done.
-    release_customer: bool,
-    outcome: Option<TransferOutcome>,
-    /// The law leg C answered with, once bridged.
-    bridged_law: Option<G711Law>,
-    /// An attended REFER's translated Target-Dialog, sent on to the carrier.
-    target_dialog: Option<String>,
-}
-
-impl CallTransfer {
-    /// The attempt still needs input.
-    pub fn is_active(&self) -> bool {
-        !self.attempt.is_done()
-    }
-
-    /// Media ports this transfer holds outside the call's legs A and B.
-    pub fn ports_held(&self) -> usize {
-        self.fallback
-            .as_ref()
-            .map_or(0, |f| usize::from(f.leg.media_port.is_some()))
-    }
-
-    pub fn attempt(&self) -> &TransferAttempt {
-        &self.attempt
-    }
-
-    /// The platform leg that leg C replaced, until it is ended.
-    pub fn retired_platform(&self) -> Option<&Leg> {
-        self.retired_platform.as_ref()
-    }
-
-    /// The position of the carrier (customer) leg.
-    pub fn carrier_side(&self) -> Side {
-        self.carrier
-    }
-
-    /// The position of the platform leg (leg C once it took the platform's place).
-    pub fn platform_side(&self) -> Side {
-        self.carrier.other()
-    }
-
-    fn swapped(&self) -> bool {
-        self.retired_platform.is_some()
-    }
-}
 
 /// Which dialog a transfer request goes in.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -169,10 +68,7 @@ fn is_sdp(message: &Message) -> bool {
 
 /// The status of a message/sipfrag body (`SIP/2.0 200 OK`).
 fn sipfrag_status(body: &[u8]) -> Option<u16> {
-    let body = text(body);
-    let line = body.trim_start().lines().next()?;
-    let rest = line.strip_prefix("SIP/2.0")?;
-    let status: u16 = rest.split_whitespace().next()?.parse().ok()?;
+    let status = crate::sip::parse_sipfrag(body).ok()?.code;
     (100..700).contains(&status).then_some(status)
 }
 

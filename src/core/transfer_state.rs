@@ -1,0 +1,111 @@
+//! The transfer state a call carries while a blind or local transfer runs: the attempt, the
+//! carrier's position, leg C until it is bridged, the retired platform leg. Data only; the call
+//! layer (`transfer_flow.rs`) drives it.
+
+use super::leg::Leg;
+use super::transaction::{ClientTxId, ServerTxId};
+use crate::media::g711::G711Law;
+use crate::transfer::{TransferAttempt, TransferOutcome};
+use crate::vocab::Side;
+
+/// Client transactions a transfer sends.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TransferTx {
+    /// handoff's REFER to the carrier on leg A.
+    Refer,
+    /// A NOTIFY to the platform (leg B, or the retired platform leg).
+    PlatformNotify,
+    /// The local transfer's INVITE to the target (leg C).
+    FallbackInvite,
+    /// Re-INVITE of the customer's leg to G.711 and sendrecv after bridging.
+    CustomerReinvite,
+    /// A BYE ending the retired platform leg, or a leg C answered after it was abandoned.
+    LegBye,
+}
+
+/// The local transfer's new leg toward the target, until it is bridged.
+#[derive(Debug)]
+pub(super) struct FallbackLeg {
+    pub(super) leg: Leg,
+    pub(super) client: ClientTxId,
+    /// The law the target answered with.
+    pub(super) law: Option<G711Law>,
+    /// Abandoned (customer hung up, or the carrier took the transfer over): its port is already
+    /// free; a late 2xx is ACKed and BYEd.
+    pub(super) abandoned: bool,
+}
+
+/// What an attended REFER names, already translated for the carrier (attended.rs).
+#[derive(Debug, Default)]
+pub(super) struct TranslatedDialogs {
+    /// The `?Replaces=` value (escaped) for the carrier's Refer-To.
+    pub replaces: Option<String>,
+    /// The Target-Dialog header value for the carrier's REFER.
+    pub target_dialog: Option<String>,
+}
+
+/// The transfer state a call carries (see the module docs).
+#[derive(Debug)]
+pub struct CallTransfer {
+    pub(super) attempt: TransferAttempt,
+    /// The customer's leg, toward the carrier, that the transfer hands off (A on an inbound call,
+    /// B on a dialer call). The other position holds the platform leg (later leg C).
+    pub(super) carrier: Side,
+    /// The platform's REFER (server transaction) and its bytes, to answer it.
+    pub(super) refer: ServerTxId,
+    pub(super) refer_request: Vec<u8>,
+    /// The platform sent `Refer-Sub: false`.
+    pub(super) no_subscription: bool,
+    /// The customer's G.711 law (ringback encoding).
+    pub(super) customer_law: G711Law,
+    pub(super) fallback: Option<FallbackLeg>,
+    /// The platform leg B after leg C took its place.
+    pub(super) retired_platform: Option<Leg>,
+    pub(super) platform_gone: bool,
+    /// The relay's b side points at leg C's early media.
+    pub(super) early_media: bool,
+    /// ReleaseCustomerLeg was asked: end the call once the actions are done.
+    pub(super) release_customer: bool,
+    pub(super) outcome: Option<TransferOutcome>,
+    /// The law leg C answered with, once bridged.
+    pub(super) bridged_law: Option<G711Law>,
+    /// An attended REFER's translated Target-Dialog, sent on to the carrier.
+    pub(super) target_dialog: Option<String>,
+}
+
+impl CallTransfer {
+    /// The attempt still needs input.
+    pub fn is_active(&self) -> bool {
+        !self.attempt.is_done()
+    }
+
+    /// Media ports this transfer holds outside the call's legs A and B.
+    pub fn ports_held(&self) -> usize {
+        self.fallback
+            .as_ref()
+            .map_or(0, |f| usize::from(f.leg.media_port.is_some()))
+    }
+
+    pub fn attempt(&self) -> &TransferAttempt {
+        &self.attempt
+    }
+
+    /// The platform leg that leg C replaced, until it is ended.
+    pub fn retired_platform(&self) -> Option<&Leg> {
+        self.retired_platform.as_ref()
+    }
+
+    /// The position of the carrier (customer) leg.
+    pub fn carrier_side(&self) -> Side {
+        self.carrier
+    }
+
+    /// The position of the platform leg (leg C once it took the platform's place).
+    pub fn platform_side(&self) -> Side {
+        self.carrier.other()
+    }
+
+    pub(super) fn swapped(&self) -> bool {
+        self.retired_platform.is_some()
+    }
+}
