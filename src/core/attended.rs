@@ -96,7 +96,7 @@ impl ShardCore {
     /// handoff's view of the leg bridged to `named`, when `named` is a live, confirmed leg of
     /// this shard and its peer leg is confirmed too.
     pub(super) fn bridged_leg(&self, named: &DialogId) -> Option<DialogId> {
-        let &(seq, side) = self.dialogs.get(&named.local_tag)?;
+        let (seq, side) = self.dialog_position(&named.local_tag)?;
         let call = self.calls.get(&seq).filter(|c| !c.is_ended())?;
         let leg = &call.leg(side).dialog;
         if leg.call_id != named.call_id || leg.remote_tag.as_deref() != Some(&named.remote_tag) {
@@ -577,9 +577,7 @@ impl ShardCore {
         media: SocketAddr,
     ) {
         let found = self
-            .dialogs
-            .get(&replaced.local_tag)
-            .copied()
+            .dialog_position(&replaced.local_tag)
             .filter(|_| self.bridged_leg(replaced).is_some());
         let usable = found.filter(|(seq, _)| {
             !self.attended.away.contains_key(seq)
@@ -753,7 +751,10 @@ impl ShardCore {
             Side::A => (customer_law, moved_law),
             Side::B => (moved_law, customer_law),
         };
-        let (id, a, b) = (call.id, call.a.media(), call.b.media());
+        let (id, a, b) = {
+            let (a, b) = call.media_pair();
+            (call.id, a, b)
+        };
         self.outputs
             .push_back(Output::Media(MediaCommand::Update { call: id, a, b }));
         self.outputs.push_back(Output::Media(MediaCommand::SetLaws {

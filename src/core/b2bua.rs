@@ -39,6 +39,7 @@ use super::transaction::{
 use super::{CallEnd, CallRef, EndReason, Event, MediaCommand, Output, Time, Transmit};
 use crate::sdp::{self, OriginState, RewritePlan, SdpError};
 use crate::sip::{self, HeaderName, Message, Method, RequestBuilder};
+use crate::vocab::LegId;
 
 /// Option tags handoff supports in `Require` (it is the UAS of every leg).
 const SUPPORTED_TAGS: [&str; 2] = ["replaces", "tdialog"];
@@ -478,15 +479,11 @@ impl ShardCore {
             return Speaker::NoDialog;
         };
         let call_id = request.call_id().ok();
-        let leg = match self.dialogs.get(to_tag.as_str()) {
-            Some((seq, side)) => self.calls.get(seq).map(|call| call.leg(*side)),
-            None => self
-                .retired_dialogs
-                .get(to_tag.as_str())
-                .and_then(|seq| self.calls.get(seq))
-                .and_then(|call| call.transfer.as_ref())
-                .and_then(|transfer| transfer.retired_platform()),
-        };
+        // A bridged leg, or a retired platform leg still awaiting its BYE.
+        let leg = self
+            .dialogs
+            .get(to_tag.as_str())
+            .and_then(|(seq, leg)| self.calls.get(seq)?.leg_by_id(*leg));
         let Some(leg) = leg.filter(|leg| call_id == Some(leg.dialog.call_id.as_str())) else {
             return Speaker::NoDialog;
         };
@@ -894,6 +891,7 @@ impl ShardCore {
             last_ack: None,
             direction: sdp::Direction::SendRecv,
         };
+        let (legs, bridge) = Call::legs_for_setup(a_leg, b_leg);
         let call = Call {
             id: call_ref,
             config: config.clone(),
@@ -901,8 +899,8 @@ impl ShardCore {
             state: CallState::AwaitingAnswer,
             started: now,
             answered: None,
-            a: a_leg,
-            b: b_leg,
+            legs,
+            bridge,
             invite: InitialInvite {
                 server: tx,
                 client: Some(client),
@@ -918,10 +916,10 @@ impl ShardCore {
             audio_codec: None,
             transfer: None,
         };
-        let (a_media_leg, b_media_leg) = (call.a.media(), call.b.media());
+        let (a_media_leg, b_media_leg) = call.media_pair();
         self.calls.insert(seq, call);
-        self.dialogs.insert(a_tag, (seq, Side::A));
-        self.dialogs.insert(b_tag, (seq, Side::B));
+        self.dialogs.insert(a_tag, (seq, bridge[Side::A.index()]));
+        self.dialogs.insert(b_tag, (seq, bridge[Side::B.index()]));
         self.track_server(tx, ServerPurpose::InitialInvite { call: seq });
         self.track_client(client, ClientPurpose::InitialInvite { call: seq });
         self.stats.calls_started += 1;
@@ -967,9 +965,8 @@ impl ShardCore {
                 "Call/Transaction Does Not Exist (Replaces names no dialog)",
             )
         };
-        let (seq, side) = *self
-            .dialogs
-            .get(replaces.to_tag.as_str())
+        let (seq, side) = self
+            .dialog_position(replaces.to_tag.as_str())
             .ok_or_else(no_dialog)?;
         let call = self.calls.get(&seq).ok_or_else(no_dialog)?;
         let named = call.leg(side);
@@ -1075,17 +1072,28 @@ impl ShardCore {
             last_ack: None,
             direction: offer.direction,
         };
-        let mut replaced = std::mem::replace(call.leg_mut(side), new_leg);
-        replaced.media_port = None;
-        replaced.pending_2xx = None;
+        // The new leg takes the named leg's place in the bridge; the named leg is retired.
+        let new_id = call.add_leg(new_leg);
+        let replaced_id = call.rebridge(side, new_id);
+        let replaced_tag = match call.leg_by_id_mut(replaced_id) {
+            Some(replaced) => {
+                replaced.media_port = None;
+                replaced.pending_2xx = None;
+                replaced.dialog.local_tag.clone()
+            }
+            None => String::new(),
+        };
         let other_law = law_of_codec(call.audio_codec.as_deref());
         let (law_a, law_b) = match side {
             Side::A => (Some(law), other_law),
             Side::B => (other_law, Some(law)),
         };
-        let (id, a, b) = (call.id, call.a.media(), call.b.media());
-        self.dialogs.remove(replaced.dialog.local_tag.as_str());
-        self.dialogs.insert(tag.clone(), (seq, side));
+        let (id, a, b) = {
+            let (a, b) = call.media_pair();
+            (call.id, a, b)
+        };
+        self.dialogs.remove(replaced_tag.as_str());
+        self.dialogs.insert(tag.clone(), (seq, new_id));
         // The 200 with our answer, retransmitted until the ACK like any 2xx of ours.
         let mut builder = sip::response_to(request, 200, "OK")
             .to_tag(&tag)
@@ -1106,21 +1114,29 @@ impl ShardCore {
             b: law_b,
         }));
         // The replaced dialog is shut down with BYE (RFC 3891 section 3).
-        self.bye_replaced_leg(now, seq, replaced);
+        self.bye_replaced_leg(now, seq, replaced_id);
         Ok(())
     }
 
     /// BYE a leg that a Replaces took out of its call. Its answer needs nothing from us.
-    fn bye_replaced_leg(&mut self, now: Time, seq: u64, mut leg: Leg) {
+    fn bye_replaced_leg(&mut self, now: Time, seq: u64, replaced: LegId) {
         let branch = self.ids.branch();
         let via = self.via(Some(seq), &branch);
+        let Some(leg) = self
+            .calls
+            .get_mut(&seq)
+            .and_then(|call| call.leg_by_id_mut(replaced))
+        else {
+            return;
+        };
         let cseq = leg.dialog.next_cseq();
+        let peer = leg.dialog.peer;
         let Ok(bytes) = in_dialog_request(Method::Bye, &leg.dialog, &via, cseq).build() else {
             return;
         };
         if let Ok(client) = self
             .txn
-            .send_request(now, leg.dialog.peer, Method::Bye, &branch, bytes)
+            .send_request(now, peer, Method::Bye, &branch, bytes)
         {
             self.track_client(
                 client,
@@ -1162,8 +1178,8 @@ impl ShardCore {
         if !call.is_ended() {
             let command = MediaCommand::Update {
                 call: call.id,
-                a: call.a.media(),
-                b: call.b.media(),
+                a: call.leg(Side::A).media(),
+                b: call.leg(Side::B).media(),
             };
             self.outputs.push_back(Output::Media(command));
         }
@@ -1180,7 +1196,7 @@ impl ShardCore {
         request: &Message,
         to_tag: &str,
     ) {
-        let found = self.dialogs.get(to_tag).copied().filter(|(seq, side)| {
+        let found = self.dialog_position(to_tag).filter(|(seq, side)| {
             self.calls.get(seq).is_some_and(|call| {
                 request.call_id().ok() == Some(call.leg(*side).dialog.call_id.as_str())
             })
@@ -1448,7 +1464,7 @@ impl ShardCore {
         let Some(tag) = ack.to().ok().and_then(|to| to.tag().map(str::to_string)) else {
             return;
         };
-        let Some(&(seq, side)) = self.dialogs.get(&tag) else {
+        let Some((seq, side)) = self.dialog_position(&tag) else {
             return;
         };
         let cseq = ack.cseq().map(|c| c.seq).unwrap_or(0);
@@ -1519,7 +1535,7 @@ impl ShardCore {
                 if call.state != CallState::AwaitingAnswer {
                     return;
                 }
-                let tag = call.a.dialog.local_tag.clone();
+                let tag = call.leg(Side::A).dialog.local_tag.clone();
                 let client = call.invite.client;
                 self.respond_with_tag(now, invite, &message, 487, default_reason(487), &tag);
                 if let Some(client) = client {
@@ -1696,7 +1712,7 @@ impl ShardCore {
         else {
             return;
         };
-        if let Some(&(seq, side)) = self.dialogs.get(&tag) {
+        if let Some((seq, side)) = self.dialog_position(&tag) {
             let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
             let acked = self
                 .calls
@@ -1731,7 +1747,7 @@ impl ShardCore {
                         .header(HeaderName::To)
                         .map(text)
                         .unwrap_or_default();
-                    call.b.dialog.set_remote_tag(tag, &value);
+                    call.leg_mut(Side::B).dialog.set_remote_tag(tag, &value);
                 }
                 if call.is_ended() {
                     return;
@@ -1766,15 +1782,15 @@ impl ShardCore {
                         .unwrap_or_default();
                     if let Some(tag) = response.to().ok().and_then(|t| t.tag().map(str::to_string))
                     {
-                        call.b.dialog.remote_tag = None;
-                        call.b.dialog.set_remote_tag(&tag, &to_value);
+                        call.leg_mut(Side::B).dialog.remote_tag = None;
+                        call.leg_mut(Side::B).dialog.set_remote_tag(&tag, &to_value);
                     }
                     if let Some(target) = first_contact_uri(response) {
-                        call.b.dialog.set_remote_target(&target);
+                        call.leg_mut(Side::B).dialog.set_remote_target(&target);
                     }
                     let mut routes = record_routes(response);
                     routes.reverse();
-                    call.b.dialog.route_set = routes;
+                    call.leg_mut(Side::B).dialog.route_set = routes;
                     let cseq = response.cseq().map(|c| c.seq).unwrap_or(1);
                     let (server, ended) = (call.invite.server, call.is_ended());
                     if ended {
@@ -1950,7 +1966,10 @@ impl ShardCore {
                 if call.is_ended() {
                     return;
                 }
-                let (server, tag) = (call.invite.server, call.a.dialog.local_tag.clone());
+                let (server, tag) = (
+                    call.invite.server,
+                    call.leg(Side::A).dialog.local_tag.clone(),
+                );
                 let request = self.txn.server_request(server).map(<[u8]>::to_vec);
                 if let Some(request) = request
                     && let Ok(message) = Message::parse_framing(&request)
@@ -2050,7 +2069,7 @@ impl ShardCore {
                 let (server, client, tag) = (
                     call.invite.server,
                     call.invite.client,
-                    call.a.dialog.local_tag.clone(),
+                    call.leg(Side::A).dialog.local_tag.clone(),
                 );
                 let request = self.txn.server_request(server).map(<[u8]>::to_vec);
                 if let Some(request) = request
@@ -2146,9 +2165,16 @@ impl ShardCore {
             return;
         };
         self.timers.cancel_group(seq);
-        self.dialogs.remove(&call.a.dialog.local_tag);
-        self.dialogs.remove(&call.b.dialog.local_tag);
-        self.forget_transfer_dialogs(&call);
+        // Every leg the call had: bridged, retired, replaced.
+        for leg in &call.legs {
+            if self
+                .dialogs
+                .get(&leg.dialog.local_tag)
+                .is_some_and(|(owner, _)| *owner == seq)
+            {
+                self.dialogs.remove(&leg.dialog.local_tag);
+            }
+        }
         for tx in &call.client_txs {
             self.client_txs.remove(tx);
         }

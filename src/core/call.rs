@@ -6,8 +6,9 @@ use std::sync::Arc;
 use super::dialog::Side;
 pub use super::leg::{Leg, Pending2xx};
 use super::transaction::{ClientTxId, ServerTxId};
-use super::{CallRef, Time};
+use super::{CallRef, MediaLeg, Time};
 use crate::config::Config;
+use crate::vocab::LegId;
 
 /// Where the call is in its life.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -40,8 +41,12 @@ pub struct Call {
     pub state: CallState,
     pub started: Time,
     pub answered: Option<Time>,
-    pub a: Leg,
-    pub b: Leg,
+    /// Every leg the call has had, by [`LegId`]: the two it was set up with, a transfer's leg C,
+    /// a Replaces' new leg, and legs it retired (awaiting or past their BYE). Legs are never
+    /// removed while the call lives, so a `LegId` stays valid.
+    pub legs: Vec<Leg>,
+    /// The two legs whose signalling and media are joined, at positions A and B.
+    pub bridge: [LegId; 2],
     pub invite: InitialInvite,
     /// Codecs allowed on both legs (intersection of the trunks' lists; empty = any).
     pub codecs: Vec<String>,
@@ -65,18 +70,69 @@ pub struct Call {
 }
 
 impl Call {
+    /// A call bridging `a` and `b`, its first two legs.
+    pub fn legs_for_setup(a: Leg, b: Leg) -> (Vec<Leg>, [LegId; 2]) {
+        (vec![a, b], [LegId(0), LegId(1)])
+    }
+
+    /// The leg at bridge position `side`.
     pub fn leg(&self, side: Side) -> &Leg {
-        match side {
-            Side::A => &self.a,
-            Side::B => &self.b,
-        }
+        &self.legs[usize::from(self.bridge[side.index()].0)]
     }
 
     pub fn leg_mut(&mut self, side: Side) -> &mut Leg {
-        match side {
-            Side::A => &mut self.a,
-            Side::B => &mut self.b,
+        let id = self.bridge[side.index()];
+        &mut self.legs[usize::from(id.0)]
+    }
+
+    /// The id of the leg at bridge position `side`.
+    pub fn leg_id(&self, side: Side) -> LegId {
+        self.bridge[side.index()]
+    }
+
+    pub fn leg_by_id(&self, id: LegId) -> Option<&Leg> {
+        self.legs.get(usize::from(id.0))
+    }
+
+    pub fn leg_by_id_mut(&mut self, id: LegId) -> Option<&mut Leg> {
+        self.legs.get_mut(usize::from(id.0))
+    }
+
+    /// The bridge position of leg `id`; `None` for a leg not (or no longer) bridged.
+    pub fn position_of(&self, id: LegId) -> Option<Side> {
+        [Side::A, Side::B]
+            .into_iter()
+            .find(|side| self.bridge[side.index()] == id)
+    }
+
+    /// Adds a leg (a transfer's leg C, a Replaces' new leg), not bridged yet.
+    pub fn add_leg(&mut self, leg: Leg) -> LegId {
+        let id = LegId(u16::try_from(self.legs.len()).unwrap_or(u16::MAX));
+        self.legs.push(leg);
+        id
+    }
+
+    /// Moves the bridge: leg `to` now takes position `side`. Returns the leg that was there
+    /// (it stays in the call, retired).
+    pub fn rebridge(&mut self, side: Side, to: LegId) -> LegId {
+        std::mem::replace(&mut self.bridge[side.index()], to)
+    }
+
+    /// Both bridged legs at once: (position A, position B).
+    pub fn bridged_mut(&mut self) -> (&mut Leg, &mut Leg) {
+        let [a, b] = self.bridge.map(|id| usize::from(id.0));
+        if a < b {
+            let (low, high) = self.legs.split_at_mut(b);
+            (&mut low[a], &mut high[0])
+        } else {
+            let (low, high) = self.legs.split_at_mut(a);
+            (&mut high[0], &mut low[b])
         }
+    }
+
+    /// The media of the bridged legs, (position A, position B), as the relay takes them.
+    pub fn media_pair(&self) -> (MediaLeg, MediaLeg) {
+        (self.leg(Side::A).media(), self.leg(Side::B).media())
     }
 
     pub fn is_ended(&self) -> bool {

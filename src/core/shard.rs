@@ -30,6 +30,7 @@ use crate::config::Config;
 use crate::media::pool::PortPool;
 use crate::metrics::ShardMetrics;
 use crate::transfer::WallClock;
+use crate::vocab::LegId;
 
 /// Counters of one shard, read by tests and the metrics endpoint.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -139,8 +140,9 @@ pub struct ShardCore {
     pub(super) pool: PortPool,
     /// Calls by sequence number (BTreeMap: iteration order is deterministic).
     pub(super) calls: BTreeMap<u64, Call>,
-    /// Dialog lookup by handoff's local tag (unique, minted): (call, side).
-    pub(super) dialogs: HashMap<String, (u64, Side)>,
+    /// Dialog lookup by handoff's local tag (unique, minted): (call, leg). Bridged legs, and a
+    /// retired platform leg until its BYE.
+    pub(super) dialogs: HashMap<String, (u64, LegId)>,
     pub(super) server_txs: HashMap<ServerTxId, ServerPurpose>,
     pub(super) client_txs: HashMap<ClientTxId, ClientPurpose>,
     pub(super) timers: TimerTable<CoreTimer>,
@@ -151,8 +153,6 @@ pub struct ShardCore {
     pub(super) metrics: ShardMetrics,
     /// Ties `Time` to Unix time for audit timestamps (set by the driver).
     pub(super) wall_clock: WallClock,
-    /// Platform legs a local transfer replaced, by handoff's tag: call seq (they await BYE).
-    pub(super) retired_dialogs: HashMap<String, u64>,
     /// Cross-shard dialog translation (attended transfers).
     pub(super) attended: AttendedState,
 }
@@ -189,7 +189,6 @@ impl ShardCore {
                 at: Time::ZERO,
                 unix_ms: 0,
             },
-            retired_dialogs: HashMap::new(),
             attended: AttendedState::default(),
         }
     }
@@ -342,6 +341,13 @@ impl ShardCore {
         }
     }
 
+    /// The call and bridge position of the leg whose local tag is `tag`; `None` when no bridged
+    /// leg has it (unknown, or a retired leg).
+    pub(super) fn dialog_position(&self, tag: &str) -> Option<(u64, Side)> {
+        let &(seq, leg) = self.dialogs.get(tag)?;
+        Some((seq, self.calls.get(&seq)?.position_of(leg)?))
+    }
+
     /// Arms `timer` at `at` (moving it if it was armed).
     pub(super) fn set_timer(&mut self, at: Time, timer: CoreTimer) {
         self.timers.set(timer, at);
@@ -357,7 +363,7 @@ impl ShardCore {
                 // No leg without its peer: both legs are indexed and point back to this call.
                 assert_eq!(
                     self.dialogs.get(&leg.dialog.local_tag),
-                    Some(&(*seq, side)),
+                    Some(&(*seq, call.leg_id(side))),
                     "call {seq}: leg {side:?} is not indexed by its tag"
                 );
                 if call.state == CallState::Ended {
@@ -381,24 +387,28 @@ impl ShardCore {
                     );
                 }
             }
-            if let Some(transfer) = &call.transfer {
-                ports_held += transfer.ports_held();
-                if transfer.is_active() {
-                    let timer = self
-                        .timers
-                        .keys()
-                        .any(|t| matches!(t, CoreTimer::Transfer { call, .. } if call == *seq));
-                    let pending = call.client_txs.iter().any(|tx| {
-                        matches!(
-                            self.client_txs.get(tx),
-                            Some(ClientPurpose::Transfer { .. })
-                        )
-                    });
-                    assert!(
-                        timer || pending,
-                        "call {seq}: transfer attempt without a timer or a pending transaction"
-                    );
-                }
+            // Legs outside the bridge (leg C ringing, retired, replaced) may hold a port too.
+            ports_held += (0..call.legs.len())
+                .filter(|i| call.position_of(LegId(*i as u16)).is_none())
+                .filter(|i| call.legs[*i].media_port.is_some())
+                .count();
+            if let Some(transfer) = &call.transfer
+                && transfer.is_active()
+            {
+                let timer = self
+                    .timers
+                    .keys()
+                    .any(|t| matches!(t, CoreTimer::Transfer { call, .. } if call == *seq));
+                let pending = call.client_txs.iter().any(|tx| {
+                    matches!(
+                        self.client_txs.get(tx),
+                        Some(ClientPurpose::Transfer { .. })
+                    )
+                });
+                assert!(
+                    timer || pending,
+                    "call {seq}: transfer attempt without a timer or a pending transaction"
+                );
             }
             if call.state == CallState::Ended {
                 assert!(
@@ -412,12 +422,13 @@ impl ShardCore {
             self.pool.in_use(),
             "media ports in use do not match the ports live calls hold"
         );
-        for (tag, (seq, side)) in &self.dialogs {
+        for (tag, (seq, leg)) in &self.dialogs {
             assert!(
                 self.calls
                     .get(seq)
-                    .is_some_and(|c| c.leg(*side).dialog.local_tag == *tag),
-                "dialog {tag} points to a missing call {seq}"
+                    .and_then(|c| c.leg_by_id(*leg))
+                    .is_some_and(|leg| leg.dialog.local_tag == *tag),
+                "dialog {tag} points to a missing call {seq} or leg {leg:?}"
             );
         }
         for purpose in self.client_txs.values() {

@@ -392,14 +392,19 @@ impl ShardCore {
         request: &Message,
         to_tag: &str,
     ) -> bool {
-        let Some(&seq) = self.retired_dialogs.get(to_tag) else {
+        // A leg of a call that is no longer bridged: the retired platform leg.
+        let Some(&(seq, leg)) = self.dialogs.get(to_tag) else {
             return false;
         };
-        if request.method() != Some(Method::Bye) {
+        let retired = self.calls.get(&seq).is_some_and(|call| {
+            call.position_of(leg).is_none()
+                && call.transfer.as_ref().and_then(|t| t.retired_platform) == Some(leg)
+        });
+        if !retired || request.method() != Some(Method::Bye) {
             return false;
         }
         self.reply(now, tx, request, 200, "OK", &[]);
-        self.retired_dialogs.remove(to_tag);
+        self.dialogs.remove(to_tag);
         if let Some(transfer) = self.call_transfer(seq) {
             transfer.platform_gone = true;
             transfer.attempt.on_transferor_bye(now);
@@ -582,8 +587,14 @@ impl ShardCore {
                 let Some(platform) = call.transfer.as_ref().map(|t| t.platform_side()) else {
                     return;
                 };
-                let leg = match call.transfer.as_mut().and_then(|t| t.fallback.as_mut()) {
-                    Some(fallback) => &mut fallback.leg,
+                // Leg C until it is bridged, then the leg at the platform's position (C too).
+                let leg_c = call
+                    .transfer
+                    .as_ref()
+                    .and_then(|t| t.fallback.as_ref())
+                    .map(|f| f.leg);
+                let leg = match leg_c.and_then(|id| call.leg_by_id_mut(id)) {
+                    Some(leg) => leg,
                     None => call.leg_mut(platform),
                 };
                 let (to, ack) = (leg.dialog.peer, build_ack(leg, &via, cseq));
@@ -619,7 +630,10 @@ impl ShardCore {
     /// Give up leg C: CANCEL its INVITE and free its port (a late 2xx is ACKed and BYEd). If the
     /// call goes on (the carrier took the transfer over), the relay leaves leg C's early media.
     fn abandon_fallback(&mut self, now: Time, seq: u64) {
-        let Some(transfer) = self.call_transfer(seq) else {
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return;
+        };
+        let Some(transfer) = call.transfer.as_deref_mut() else {
             return;
         };
         let Some(fallback) = transfer.fallback.as_mut() else {
@@ -629,8 +643,11 @@ impl ShardCore {
             return;
         }
         fallback.abandoned = true;
-        let (client, port) = (fallback.client, fallback.leg.media_port.take());
+        let (client, leg_c) = (fallback.client, fallback.leg);
         let restore = std::mem::take(&mut transfer.early_media);
+        let port = call
+            .leg_by_id_mut(leg_c)
+            .and_then(|leg| leg.media_port.take());
         self.txn.cancel(now, client);
         if let Some(port) = port {
             let _ = self.pool.release(port);
@@ -640,24 +657,16 @@ impl ShardCore {
             && !call.is_ended()
         {
             let law = law_of(call.audio_codec.as_deref());
-            let (id, a, b) = (call.id, call.a.media(), call.b.media());
+            let (id, a, b) = {
+                let (a, b) = call.media_pair();
+                (call.id, a, b)
+            };
             self.media(MediaCommand::Update { call: id, a, b });
             self.media(MediaCommand::SetLaws {
                 call: id,
                 a: law,
                 b: law,
             });
-        }
-    }
-
-    /// The call is reaped: its retired platform leg is forgotten too.
-    pub(super) fn forget_transfer_dialogs(&mut self, call: &Call) {
-        if let Some(retired) = call
-            .transfer
-            .as_ref()
-            .and_then(|t| t.retired_platform.as_ref())
-        {
-            self.retired_dialogs.remove(&retired.dialog.local_tag);
         }
     }
 
@@ -765,7 +774,11 @@ impl ShardCore {
                     return;
                 };
                 transfer.early_media = true;
-                let (a, b) = by_position(carrier, customer_media, fallback.leg.media());
+                let Some(leg_c_media) = call.legs.get(usize::from(fallback.leg.0)).map(Leg::media)
+                else {
+                    return;
+                };
+                let (a, b) = by_position(carrier, customer_media, leg_c_media);
                 let (law_a, law_b) =
                     by_position(carrier, Some(transfer.customer_law), fallback.law);
                 let id = call.id;
@@ -892,19 +905,18 @@ impl ShardCore {
         let contact = self.contact(Some(seq));
         let call = self.calls.get_mut(&seq)?;
         let carrier = call.transfer.as_ref()?.carrier;
+        let transfer = call.transfer.as_ref()?;
+        let (retired, leg_c) = (
+            transfer.retired_platform,
+            transfer.fallback.as_ref().map(|f| f.leg),
+        );
         let target = match leg {
             TransferLeg::Customer => call.leg_mut(carrier),
-            TransferLeg::Platform => {
-                match call
-                    .transfer
-                    .as_mut()
-                    .and_then(|t| t.retired_platform.as_mut())
-                {
-                    Some(retired) => retired,
-                    None => call.leg_mut(carrier.other()),
-                }
-            }
-            TransferLeg::Fallback => &mut call.transfer.as_mut()?.fallback.as_mut()?.leg,
+            TransferLeg::Platform => match retired {
+                Some(retired) => call.leg_by_id_mut(retired)?,
+                None => call.leg_mut(carrier.other()),
+            },
+            TransferLeg::Fallback => call.leg_by_id_mut(leg_c?)?,
         };
         let bytes = build_in_dialog(&mut target.dialog, &via, &contact, method, extra, body)?;
         let peer = target.dialog.peer;
@@ -1043,6 +1055,8 @@ impl ShardCore {
         );
         let call = self.calls.get_mut(&seq).ok_or(500u16)?;
         call.outstanding += 1;
+        // Leg C is a leg of the call from its INVITE on; it joins the bridge when it answers.
+        let leg = call.add_leg(leg);
         if let Some(transfer) = call.transfer.as_deref_mut() {
             transfer.fallback = Some(FallbackLeg {
                 leg,
@@ -1071,7 +1085,9 @@ impl ShardCore {
         else {
             return;
         };
-        let leg = &mut fallback.leg;
+        let Some(leg) = call.legs.get_mut(usize::from(fallback.leg.0)) else {
+            return;
+        };
         if let Ok(to) = response.to()
             && let Some(tag) = to.tag()
         {
@@ -1147,10 +1163,15 @@ impl ShardCore {
         let Some(transfer) = call.transfer.as_deref_mut() else {
             return;
         };
-        let Some(mut fallback) = transfer.fallback.take() else {
+        let Some(fallback) = transfer.fallback.take() else {
             return;
         };
-        if let Some(port) = fallback.leg.media_port.take() {
+        // The failed leg C stays in the call's legs, without its port.
+        if let Some(port) = call
+            .legs
+            .get_mut(usize::from(fallback.leg.0))
+            .and_then(|leg| leg.media_port.take())
+        {
             let _ = self.pool.release(port);
         }
         if fallback.abandoned {
@@ -1158,7 +1179,10 @@ impl ShardCore {
         }
         let restore = std::mem::take(&mut transfer.early_media);
         let law_a = law_of(call.audio_codec.as_deref());
-        let (id, a, b) = (call.id, call.a.media(), call.b.media());
+        let (id, a, b) = {
+            let (a, b) = call.media_pair();
+            (call.id, a, b)
+        };
         if restore && !call.is_ended() {
             self.media(MediaCommand::Update { call: id, a, b });
             self.media(MediaCommand::SetLaws {
@@ -1185,25 +1209,26 @@ impl ShardCore {
             return;
         };
         let (carrier, platform) = (transfer.carrier, transfer.platform_side());
-        // Disjoint borrows of the two positions while the transfer is borrowed.
-        let (customer_leg, platform_leg) = match carrier {
-            Side::A => (&call.a, &mut call.b),
-            Side::B => (&call.b, &mut call.a),
-        };
-        let mut old_b = std::mem::replace(platform_leg, fallback.leg);
-        let old_port = old_b.media_port.take();
-        old_b.pending_2xx = None;
-        let (old_tag, new_tag) = (
-            old_b.dialog.local_tag.clone(),
-            platform_leg.dialog.local_tag.clone(),
-        );
-        let on_hold =
-            old_b.direction != Direction::SendRecv || customer_leg.direction != Direction::SendRecv;
         let keep_retired = !transfer.platform_gone;
-        let old_trunk = old_b.trunk;
-        transfer.retired_platform = Some(old_b);
         transfer.early_media = false;
         transfer.bridged_law = fallback.law;
+        // Leg C takes the platform's position in the bridge; the platform leg is retired (it
+        // stays a leg of the call, awaiting its BYE).
+        let old_platform = call.rebridge(platform, fallback.leg);
+        if let Some(transfer) = call.transfer.as_deref_mut() {
+            transfer.retired_platform = Some(old_platform);
+        }
+        let customer_direction = call.leg(carrier).direction;
+        let new_tag = call.leg(platform).dialog.local_tag.clone();
+        let Some(old_b) = call.leg_by_id_mut(old_platform) else {
+            return;
+        };
+        let old_port = old_b.media_port.take();
+        old_b.pending_2xx = None;
+        let old_tag = old_b.dialog.local_tag.clone();
+        let on_hold =
+            old_b.direction != Direction::SendRecv || customer_direction != Direction::SendRecv;
+        let old_trunk = old_b.trunk;
         let law_customer = law_of(call.audio_codec.as_deref());
         let law_c = fallback.law;
         let trunks = &call.config.trunks;
@@ -1215,7 +1240,7 @@ impl ShardCore {
             .map(|t| t.codecs.clone());
         call.codecs = call_codecs(&a_codecs.unwrap_or_default(), &c_codecs.unwrap_or_default())
             .unwrap_or_else(|| vec!["PCMU".to_string(), "PCMA".to_string()]);
-        let (id, a, b) = (call.id, call.a.media(), call.b.media());
+        let (id, (a, b)) = (call.id, call.media_pair());
         // The platform's session ends (now or at its BYE, it no longer carries media); the
         // target's begins.
         let (old_trunk, new_trunk) = (
@@ -1226,11 +1251,11 @@ impl ShardCore {
             .session_closed(old_trunk.as_deref().unwrap_or_default());
         self.metrics
             .session_opened(new_trunk.as_deref().unwrap_or_default());
-        self.dialogs.remove(&old_tag);
-        self.dialogs.insert(new_tag, (seq, platform));
-        if keep_retired {
-            self.retired_dialogs.insert(old_tag, seq);
+        // The old platform leg keeps its index entry only while the platform may still BYE it.
+        if !keep_retired {
+            self.dialogs.remove(&old_tag);
         }
+        self.dialogs.insert(new_tag, (seq, fallback.leg));
         if let Some(port) = old_port {
             let _ = self.pool.release(port);
         }
@@ -1327,7 +1352,10 @@ impl ShardCore {
             }
         }
         let bridged_law = call.transfer.as_ref().and_then(|t| t.bridged_law);
-        let (id, a, b) = (call.id, call.a.media(), call.b.media());
+        let (id, a, b) = {
+            let (a, b) = call.media_pair();
+            (call.id, a, b)
+        };
         self.media(MediaCommand::Update { call: id, a, b });
         if law.is_some() {
             let (law_a, law_b) = by_position(carrier, law, bridged_law);

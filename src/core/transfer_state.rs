@@ -2,11 +2,10 @@
 //! carrier's position, leg C until it is bridged, the retired platform leg. Data only; the call
 //! layer (`transfer_flow.rs`) drives it.
 
-use super::leg::Leg;
 use super::transaction::{ClientTxId, ServerTxId};
 use crate::media::g711::G711Law;
 use crate::transfer::{TransferAttempt, TransferOutcome};
-use crate::vocab::Side;
+use crate::vocab::{LegId, Side};
 
 /// Client transactions a transfer sends.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -23,10 +22,11 @@ pub enum TransferTx {
     LegBye,
 }
 
-/// The local transfer's new leg toward the target, until it is bridged.
+/// The local transfer's leg C toward the target, until it is bridged (the leg itself is one of
+/// the call's legs).
 #[derive(Debug)]
 pub(super) struct FallbackLeg {
-    pub(super) leg: Leg,
+    pub(super) leg: LegId,
     pub(super) client: ClientTxId,
     /// The law the target answered with.
     pub(super) law: Option<G711Law>,
@@ -59,8 +59,8 @@ pub struct CallTransfer {
     /// The customer's G.711 law (ringback encoding).
     pub(super) customer_law: G711Law,
     pub(super) fallback: Option<FallbackLeg>,
-    /// The platform leg B after leg C took its place.
-    pub(super) retired_platform: Option<Leg>,
+    /// The platform leg, retired from the bridge after leg C took its place.
+    pub(super) retired_platform: Option<LegId>,
     pub(super) platform_gone: bool,
     /// The relay's b side points at leg C's early media.
     pub(super) early_media: bool,
@@ -79,20 +79,13 @@ impl CallTransfer {
         !self.attempt.is_done()
     }
 
-    /// Media ports this transfer holds outside the call's legs A and B.
-    pub fn ports_held(&self) -> usize {
-        self.fallback
-            .as_ref()
-            .map_or(0, |f| usize::from(f.leg.media_port.is_some()))
-    }
-
     pub fn attempt(&self) -> &TransferAttempt {
         &self.attempt
     }
 
-    /// The platform leg that leg C replaced, until it is ended.
-    pub fn retired_platform(&self) -> Option<&Leg> {
-        self.retired_platform.as_ref()
+    /// The platform leg that leg C replaced in the bridge.
+    pub fn retired_platform(&self) -> Option<LegId> {
+        self.retired_platform
     }
 
     /// The position of the carrier (customer) leg.

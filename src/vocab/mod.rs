@@ -62,12 +62,12 @@ impl TrunkRole {
     }
 }
 
-/// Which side of a call a leg is.
+/// A position of a call's bridge: which of the two joined legs. At setup A faces the trunk the
+/// initial INVITE came from and B the trunk routing picked; a transfer or a Replaces may put
+/// another leg at a position. Rules about who may do what ask a leg's role, not its position.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Side {
-    /// Toward the trunk the initial INVITE came from.
     A,
-    /// Toward the trunk routing picked.
     B,
 }
 
@@ -78,7 +78,19 @@ impl Side {
             Side::B => Side::A,
         }
     }
+
+    /// 0 for A, 1 for B (index into a pair).
+    pub fn index(self) -> usize {
+        match self {
+            Side::A => 0,
+            Side::B => 1,
+        }
+    }
 }
+
+/// A leg of a call, by its place in the call's list of legs (never reused while the call lives).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LegId(pub u16);
 
 /// One leg's media as the relay sees it. The RTCP socket is `local_port + 1`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
