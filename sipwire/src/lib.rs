@@ -639,3 +639,5 @@ impl Builder {
 
 #[cfg(test)]
 mod tests;
+
+pub mod agent;
