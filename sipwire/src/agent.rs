@@ -360,6 +360,11 @@ pub enum Event {
     Request(RequestId),
     /// The first copy of a status for one of our transactions: index into [`Agent::responses`].
     Response(usize),
+    /// An ACK arrived (each copy): for a 2xx it stops that 2xx's retransmissions.
+    Ack {
+        dialog: Option<DialogId>,
+        bytes: Vec<u8>,
+    },
     /// A client transaction of this method got no final response in 64*T1.
     Timeout(String),
 }
@@ -1087,7 +1092,12 @@ impl Agent {
 
         if method == "ACK" {
             // ACK for a 2xx: stops our retransmissions. ACK for a non-2xx: absorbed.
-            if let Some(d) = self.find_dialog(&call_id, to_tag.as_deref()) {
+            let dialog = self.find_dialog(&call_id, to_tag.as_deref());
+            self.events.push_back(Event::Ack {
+                dialog,
+                bytes: bytes.to_vec(),
+            });
+            if let Some(d) = dialog {
                 let d = &mut self.dialogs[d.0];
                 if !message.body().is_empty() {
                     d.remote_sdp = Some(message.body().to_vec());

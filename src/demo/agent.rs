@@ -346,6 +346,12 @@ impl Agent {
                     self.record(false, &m);
                     self.inbox.push_back(m);
                 }
+                Event::Ack { bytes, .. } => {
+                    if let Some(m) = Msg::parse(&bytes) {
+                        self.record(false, &m);
+                        self.inbox.push_back(m);
+                    }
+                }
                 Event::Timeout(_) => {}
             }
         }
