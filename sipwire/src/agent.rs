@@ -119,7 +119,9 @@ pub fn reason_phrase(status: u16) -> &'static str {
         202 => "Accepted",
         403 => "Forbidden",
         404 => "Not Found",
+        408 => "Request Timeout",
         415 => "Unsupported Media Type",
+        480 => "Temporarily Unavailable",
         481 => "Call/Transaction Does Not Exist",
         486 => "Busy Here",
         487 => "Request Terminated",
@@ -215,6 +217,45 @@ pub fn ack_for_failure(
         contact: None,
     }
     .builder()
+}
+
+/// An audio SDP body as the agents offer and answer (RFC 4566, RFC 3264 section 5): one
+/// `m=audio` with static payload types and their rtpmap, then telephone-event on 101 (RFC 4733)
+/// and a direction attribute. Enough SDP for a test agent; not a generator of handoff's kind.
+pub struct AudioSdp<'a> {
+    /// The `o=` line's username, session id and version (`- 1 1`).
+    pub origin: &'a str,
+    /// The address in `o=` and `c=` (IPv4).
+    pub ip: &'a str,
+    pub port: u16,
+    /// (payload type, `encoding/clock rate`), e.g. `(0, "PCMU/8000")`.
+    pub formats: &'a [(u8, &'a str)],
+    /// The telephone-event `fmtp` (`0-15`, `0-16`).
+    pub events: &'a str,
+    /// `sendrecv`, `sendonly`, `recvonly`, `inactive`.
+    pub direction: &'a str,
+}
+
+impl AudioSdp<'_> {
+    pub fn text(&self) -> String {
+        let ip = self.ip;
+        let mut pts: Vec<String> = self.formats.iter().map(|(pt, _)| pt.to_string()).collect();
+        pts.push("101".to_string());
+        let mut text = format!(
+            "v=0\r\no={} IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {} RTP/AVP {}\r\n",
+            self.origin,
+            self.port,
+            pts.join(" ")
+        );
+        for (pt, name) in self.formats {
+            text.push_str(&format!("a=rtpmap:{pt} {name}\r\n"));
+        }
+        text.push_str(&format!(
+            "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 {}\r\na={}\r\n",
+            self.events, self.direction
+        ));
+        text
+    }
 }
 
 /// The audio address and first payload type an SDP body announces (the `c=IN IP4` line in
@@ -803,8 +844,8 @@ impl Agent {
             }
             _ => None,
         };
-        let contact = (incoming.method == "INVITE" && (101..300).contains(&status))
-            .then(|| self.contact());
+        let contact =
+            (incoming.method == "INVITE" && (101..300).contains(&status)).then(|| self.contact());
         let mut builder = response(
             &message,
             status,

@@ -124,14 +124,16 @@ impl Msg {
 
 /// An SDP offer or answer with one G.711 law and telephone-event.
 pub fn sdp(rtp: SocketAddr, law: G711Law, direction: &str) -> String {
-    let (pt, name) = (law.payload_type(), law.name());
-    format!(
-        "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
-         m=audio {port} RTP/AVP {pt} 101\r\na=rtpmap:{pt} {name}/8000\r\n\
-         a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na={direction}\r\n",
-        ip = rtp.ip(),
-        port = rtp.port(),
-    )
+    let name = format!("{}/8000", law.name());
+    sip_agent::AudioSdp {
+        origin: "- 1 1",
+        ip: &rtp.ip().to_string(),
+        port: rtp.port(),
+        formats: &[(law.payload_type(), &name)],
+        events: "0-15",
+        direction,
+    }
+    .text()
 }
 
 /// One side of a dialog, as an agent sees it.
@@ -242,13 +244,8 @@ impl Agent {
         media.set_nonblocking(true)?;
         let handoff = SocketAddr::from(([127, 0, 0, 1], 5060));
         let seed = u64::from(socket.local_addr()?.port()) ^ u64::from(std::process::id()) << 16;
-        let mut ua = sip_agent::Agent::new(
-            name,
-            socket.local_addr()?,
-            handoff,
-            Timers::default(),
-            seed,
-        );
+        let mut ua =
+            sip_agent::Agent::new(name, socket.local_addr()?, handoff, Timers::default(), seed);
         ua.from_user = Some("+15551230000".to_owned());
         ua.auto_ok = AUTO_OK.iter().map(|m| m.to_string()).collect();
         Ok(Agent {

@@ -2,7 +2,7 @@
 //! platform, a partner and a stranger speak real SIP bytes through it on the simulation's virtual
 //! clock and network. The agent (transactions-lite: retransmissions with T1 doubling, 2xx until
 //! ACK, ACKs, automatic BYE/CANCEL answers; dialogs; CSeq) lives in `sipwire`, independent of
-//! handoff's own `crate::sip`, `sdp` and `transfer` on purpose: a bug in handoff's SIP code cannot
+//! handoff's own `sip`, `sdp` and `transfer` modules on purpose: a bug in handoff's SIP code cannot
 //! hide behind the same bug in the agent that checks it (see the `sipwire` crate documentation).
 //!
 //! [`UserAgent`] derefs to the agent, so scripts call its methods (`invite`, `answer`, `request`,

@@ -141,11 +141,15 @@ impl Ua {
 }
 
 pub fn sdp(rtp_port: u16) -> String {
-    format!(
-        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-         m=audio {rtp_port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
-         a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\n"
-    )
+    sipwire::agent::AudioSdp {
+        origin: "- 1 1",
+        ip: "127.0.0.1",
+        port: rtp_port,
+        formats: &[(0, "PCMU/8000")],
+        events: "0-15",
+        direction: "sendrecv",
+    }
+    .text()
 }
 
 /// `builder` with `body` as application/sdp (none when empty), as text.
@@ -225,6 +229,7 @@ pub fn response(
     body: &str,
 ) -> String {
     let contact = format!("<sip:ua@{ua}>");
-    let builder = sipwire::agent::response(&req.message, code, reason, Some(to_tag), Some(&contact));
+    let builder =
+        sipwire::agent::response(&req.message, code, reason, Some(to_tag), Some(&contact));
     with_body(builder, body)
 }
