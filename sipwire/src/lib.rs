@@ -1,4 +1,5 @@
-//! `sipwire`: a small SIP text codec for handoff's test agents.
+//! `sipwire`: a small SIP text codec for handoff's test agents, and the one test agent built on
+//! it ([`agent`]).
 //!
 //! # Independent on purpose
 //!
@@ -40,6 +41,26 @@
 //!   ([`uri_header`], [`escape_uri_header`]).
 //! - [`Builder`] writes requests and responses: start line, headers in the order given,
 //!   Content-Type for a body, Content-Length always computed.
+//!
+//! - [`agent`]: the one SIP test agent, a sans-IO user agent (UAC and UAS: transactions-lite
+//!   with RFC 3261 retransmission timers, ACKs, dialogs, CSeq, automatic answers). Datagrams
+//!   and a time value in; datagrams to send, wake-up deadlines and events out; no socket, no
+//!   clock. Every driver of handoff's tests runs it: the simulation (`handoff::sim`, virtual
+//!   clock and network), `handoff demo` and the end-to-end tests (`handoff::demo::agent`, UDP in
+//!   the release binary), and the real-binary tests (`tests/runtime_support/ua.rs`, which script
+//!   each message by hand with the agent's constructors and readers). One agent instead of three
+//!   near-copies means one place where the agents' reading of RFC 3261 can be wrong, tested by
+//!   its own unit tests written from the RFC's text.
+//!
+//! # The agent is on this side of the line too
+//!
+//! The agent is independent of handoff for the same reason as the codec: it decides what a
+//! correct ACK, response, CSeq or retransmission looks like, and a test passes when handoff
+//! agrees with it. Were it built from handoff's `sip`, `sdp` or `transfer` modules, a
+//! misreading of the RFC there would be made on both sides and stay invisible. So it uses
+//! nothing of handoff (this crate has no dependency on it), and what scripts expect in
+//! Replaces, Target-Dialog or Refer-To values are literal strings from the RFCs' examples in
+//! the scripts, never produced by handoff's code.
 //!
 //! It is lenient where the agents must not get stuck (unknown headers, odd tokens) and strict only
 //! where a message cannot be read: a bad start line, a header line without a colon, a
@@ -639,3 +660,5 @@ impl Builder {
 
 #[cfg(test)]
 mod tests;
+
+pub mod agent;

@@ -1,21 +1,25 @@
-//! Simulated SIP agents for the demo and the end-to-end tests: RFC 3261 text over real UDP
-//! sockets, built and read with `sipwire` (the test agents' codec, written apart from handoff's
-//! own SIP code so the two cannot share a bug).
+//! The demo's and the end-to-end tests' driver of the one SIP test agent,
+//! [`sipwire::agent::Agent`], over real UDP sockets and the wall clock (in the release binary:
+//! `handoff demo`). The agent does the SIP (transactions, retransmissions, ACKs, dialogs,
+//! automatic answers), built and read with `sipwire`, written apart from handoff's own SIP code
+//! so the two cannot share a bug; this module moves its datagrams, wakes it on its deadlines,
+//! keeps an inbox of [`Msg`]s and a ladder for the scripts, and owns the RTP socket.
 //!
 //! A [`Cast`] holds every agent of a scenario. Its [`Cast::wait`] polls all their sockets at
 //! once, so an agent the script is not looking at still answers what it must: NOTIFY, BYE,
-//! OPTIONS and in-dialog re-INVITEs are answered 200 automatically, INVITE final responses are
-//! ACKed, and retransmitted requests get the stored response again. Everything else lands in
-//! the agent's inbox for the script to take. RTP arriving on an agent's media socket is kept.
-//! Every message sent or received goes into the agent's ladder.
+//! OPTIONS, INFO, UPDATE and in-dialog re-INVITEs are answered 200 automatically (a re-INVITE in
+//! the G.711 law it offers), INVITE final responses are ACKed, and retransmitted requests get
+//! the stored response again. Every new request and every response but 100 lands in the agent's
+//! inbox for the script to take. RTP arriving on an agent's media socket is kept. Every message
+//! sent (once, not its retransmissions) or received goes into the agent's ladder.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Write as _;
 use std::io;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use sipwire::Builder;
+use sipwire::agent::{self as sip_agent, DialogId, Event, RequestId, Timers, UaDialogState};
 
 use crate::media::g711::G711Law;
 
@@ -86,27 +90,12 @@ impl Msg {
 
     /// Audio address and first payload type of the SDP body.
     pub fn sdp_audio(&self) -> Option<(SocketAddr, u8)> {
-        let mut ip: Option<IpAddr> = None;
-        let mut media = None;
-        for line in self.body.lines() {
-            if let Some(c) = line.strip_prefix("c=IN IP4 ") {
-                ip = c.trim().parse().ok();
-            }
-            if let Some(m) = line.strip_prefix("m=audio ") {
-                let mut words = m.split_whitespace();
-                let port: u16 = words.next()?.parse().ok()?;
-                let pt: u8 = words.nth(1)?.parse().ok()?;
-                media = Some((port, pt));
-            }
-        }
-        let (port, pt) = media?;
-        Some((SocketAddr::new(ip?, port), pt))
+        sip_agent::sdp_audio(&self.message.body)
     }
 
     /// The sipfrag status line of a NOTIFY body ("SIP/2.0 200 OK" -> 200).
     pub fn sipfrag_status(&self) -> Option<u16> {
-        let rest = self.body.trim_start().strip_prefix("SIP/2.0 ")?;
-        rest.get(..3)?.parse().ok()
+        sip_agent::sipfrag_status(&self.message.body)
     }
 
     /// One line for a ladder: request method and URI user, or status and reason.
@@ -135,14 +124,16 @@ impl Msg {
 
 /// An SDP offer or answer with one G.711 law and telephone-event.
 pub fn sdp(rtp: SocketAddr, law: G711Law, direction: &str) -> String {
-    let (pt, name) = (law.payload_type(), law.name());
-    format!(
-        "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
-         m=audio {port} RTP/AVP {pt} 101\r\na=rtpmap:{pt} {name}/8000\r\n\
-         a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na={direction}\r\n",
-        ip = rtp.ip(),
-        port = rtp.port(),
-    )
+    let name = format!("{}/8000", law.name());
+    sip_agent::AudioSdp {
+        origin: "- 1 1",
+        ip: &rtp.ip().to_string(),
+        port: rtp.port(),
+        formats: &[(law.payload_type(), &name)],
+        events: "0-15",
+        direction,
+    }
+    .text()
 }
 
 /// One side of a dialog, as an agent sees it.
@@ -207,19 +198,26 @@ pub struct Step {
     pub what: String,
 }
 
+/// Requests the agent answers 200 by itself (besides BYE and CANCEL, which it always answers).
+const AUTO_OK: [&str; 4] = ["NOTIFY", "OPTIONS", "INFO", "UPDATE"];
+
 pub struct Agent {
     pub name: &'static str,
     socket: UdpSocket,
     pub media: UdpSocket,
     pub handoff: SocketAddr,
     pub law: G711Law,
+    /// The SIP agent this drives.
+    ua: sip_agent::Agent,
+    /// The agent's time origin.
+    origin: Instant,
+    /// Deadlines the agent asked for, not yet come.
+    wakeups: Vec<sip_agent::Time>,
     inbox: VecDeque<Msg>,
-    /// Requests answered (by Via branch + CSeq), with the response, for retransmissions.
-    answered: Vec<(String, String)>,
-    /// Requests already delivered to the inbox and not answered yet (retransmissions dropped).
-    seen: HashSet<String>,
-    /// Final responses to INVITEs already handled (retransmissions are only re-ACKed).
-    finals: HashSet<String>,
+    /// Requests delivered to the inbox (by Via branch + CSeq), for [`Agent::respond`].
+    requests: HashMap<String, RequestId>,
+    /// Datagrams sent so far: a retransmission goes out again but not into the ladder.
+    sent: HashSet<Vec<u8>>,
     pub rtp_in: Vec<(Instant, Vec<u8>)>,
     pub ladder: Vec<Step>,
     /// The Call-ID the next [`Agent::invite`] uses (it picks the owning shard); minted if unset.
@@ -233,6 +231,10 @@ fn transaction_key(m: &Msg) -> String {
     format!("{branch}|{}", m.header("cseq").unwrap_or_default())
 }
 
+fn io_other(what: String) -> io::Error {
+    io::Error::other(what)
+}
+
 impl Agent {
     /// Binds a SIP and an RTP socket on loopback (port 0 = any).
     pub fn bind(name: &'static str, sip_port: u16, law: G711Law) -> io::Result<Agent> {
@@ -240,16 +242,24 @@ impl Agent {
         socket.set_nonblocking(true)?;
         let media = UdpSocket::bind("127.0.0.1:0")?;
         media.set_nonblocking(true)?;
+        let handoff = SocketAddr::from(([127, 0, 0, 1], 5060));
+        let seed = u64::from(socket.local_addr()?.port()) ^ u64::from(std::process::id()) << 16;
+        let mut ua =
+            sip_agent::Agent::new(name, socket.local_addr()?, handoff, Timers::default(), seed);
+        ua.from_user = Some("+15551230000".to_owned());
+        ua.auto_ok = AUTO_OK.iter().map(|m| m.to_string()).collect();
         Ok(Agent {
             name,
             socket,
             media,
-            handoff: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            handoff,
             law,
+            ua,
+            origin: Instant::now(),
+            wakeups: Vec::new(),
             inbox: VecDeque::new(),
-            answered: Vec::new(),
-            seen: HashSet::new(),
-            finals: HashSet::new(),
+            requests: HashMap::new(),
+            sent: HashSet::new(),
             rtp_in: Vec::new(),
             ladder: Vec::new(),
             next_call_id: None,
@@ -274,27 +284,84 @@ impl Agent {
         format!("{}-{what}-{}", self.name, self.counter)
     }
 
-    fn send_text(&mut self, text: &str) -> io::Result<()> {
-        if let Some(m) = Msg::parse(text.as_bytes()) {
-            self.ladder.push(Step {
-                at: Instant::now(),
-                agent: self.name,
-                sent: true,
-                what: m.summary(),
-            });
-        }
-        self.socket.send_to(text.as_bytes(), self.handoff)?;
-        Ok(())
+    fn now(&self) -> sip_agent::Time {
+        let ns = self.origin.elapsed().as_nanos();
+        sip_agent::Time(u64::try_from(ns).unwrap_or(u64::MAX))
     }
 
-    /// `builder` with `body` of `content_type` (none when empty), as text.
-    fn with_body(builder: Builder, content_type: &str, body: &str) -> String {
-        let builder = if body.is_empty() {
-            builder
-        } else {
-            builder.body(content_type, body)
-        };
-        String::from_utf8(builder.build()).unwrap_or_default()
+    /// Brings the agent's clock and peer up to date before the script acts through it.
+    fn prepare(&mut self) {
+        let now = self.now();
+        self.ua.set_now(now);
+        self.ua.sbc = self.handoff;
+    }
+
+    fn record(&mut self, sent: bool, m: &Msg) {
+        self.ladder.push(Step {
+            at: Instant::now(),
+            agent: self.name,
+            sent,
+            what: m.summary(),
+        });
+    }
+
+    /// Acts on what the agent reported and sends what it wants sent.
+    fn flush(&mut self) -> io::Result<()> {
+        while let Some(event) = self.ua.poll_event() {
+            match event {
+                Event::Request(id) => {
+                    self.ua.take_request_id(id);
+                    let incoming = self.ua.incoming(id);
+                    let answered = incoming.answered;
+                    let Some(m) = Msg::parse(&incoming.bytes) else {
+                        continue;
+                    };
+                    self.record(false, &m);
+                    self.requests.insert(transaction_key(&m), id);
+                    if m.is_request("INVITE") && m.tag("to").is_some() && !answered {
+                        // A re-INVITE (hold, codec change): accept in the law offered when it is
+                        // G.711.
+                        let law = m
+                            .sdp_audio()
+                            .and_then(|(_, pt)| G711Law::from_payload_type(pt))
+                            .unwrap_or(self.law);
+                        let body = sdp(self.rtp_addr(), law, "sendrecv");
+                        self.ua.answer(id, 200, Some(body.into_bytes()));
+                    }
+                    self.inbox.push_back(m);
+                }
+                Event::Response(index) => {
+                    let Some(seen) = self.ua.responses.get(index) else {
+                        continue;
+                    };
+                    if seen.status == 100 {
+                        continue;
+                    }
+                    let Some(m) = Msg::parse(&seen.bytes) else {
+                        continue;
+                    };
+                    self.record(false, &m);
+                    self.inbox.push_back(m);
+                }
+                Event::Ack { bytes, .. } => {
+                    if let Some(m) = Msg::parse(&bytes) {
+                        self.record(false, &m);
+                        self.inbox.push_back(m);
+                    }
+                }
+                Event::Timeout(_) => {}
+            }
+        }
+        for (to, bytes) in self.ua.take_outbox() {
+            if self.sent.insert(bytes.clone())
+                && let Some(m) = Msg::parse(&bytes)
+            {
+                self.record(true, &m);
+            }
+            self.socket.send_to(&bytes, to)?;
+        }
+        self.wakeups.extend(self.ua.take_wakeups());
+        Ok(())
     }
 
     /// Sends a new INVITE (with an SDP offer in the agent's law) to `user` at handoff. Returns
@@ -304,32 +371,17 @@ impl Agent {
             Some(id) => id,
             None => self.fresh("call"),
         };
-        let tag = self.fresh("tag");
-        let branch = self.fresh("br");
-        let me = self.addr();
-        let handoff = self.handoff;
-        let mut head = Builder::request("INVITE", &format!("sip:{user}@{handoff}"))
-            .header(
-                "Via",
-                format!("SIP/2.0/UDP {me};branch=z9hG4bK-{branch};rport"),
-            )
-            .header("Max-Forwards", "70")
-            .header("From", format!("<sip:+15551230000@{me}>;tag={tag}"))
-            .header("To", format!("<sip:{user}@{handoff}>"))
-            .header("Call-ID", &call_id)
-            .header("CSeq", "1 INVITE")
-            .header("Contact", format!("<sip:{}@{me}>", self.name));
-        for (name, value) in extra {
-            head = head.header(name, value);
-        }
+        self.prepare();
+        self.ua.next_call_id = Some(call_id.clone());
         let body = sdp(self.rtp_addr(), self.law, "sendrecv");
-        let text = Self::with_body(head, "application/sdp", &body);
-        self.send_text(&text)?;
+        self.ua.invite_with(user, Some(body.into_bytes()), extra);
+        self.flush()?;
         Ok(call_id)
     }
 
-    /// Answers `request`; a To without tag gets `to_tag`. The response is kept for
-    /// retransmissions of the request.
+    /// Answers `request`; a To without tag gets `to_tag` (the dialog's tag from then on). A
+    /// final response is repeated for retransmissions of the request (a 2xx to an INVITE until
+    /// the ACK).
     pub fn respond(
         &mut self,
         request: &Msg,
@@ -338,19 +390,27 @@ impl Agent {
         to_tag: &str,
         body: Option<(&str, &str)>,
     ) -> io::Result<()> {
-        let mut head = Builder::response_to(&request.message, status, reason);
-        if status != 100 {
-            head = head.to_tag(to_tag);
+        self.prepare();
+        let Some(&id) = self.requests.get(&transaction_key(request)) else {
+            return Err(io_other(format!(
+                "{}: no request {:?} to answer",
+                self.name, request.first_line
+            )));
+        };
+        if let Some(dialog) = self.ua.incoming(id).dialog
+            && request.tag("to").is_none()
+            && !to_tag.is_empty()
+        {
+            let to = request.header("to").unwrap_or_default().to_owned();
+            let d = self.ua.dialog_mut(dialog);
+            if !d.is_uac && d.state == UaDialogState::Early {
+                d.local_tag = to_tag.to_owned();
+                d.local_party = format!("{to};tag={to_tag}");
+            }
         }
-        let me = self.addr();
-        let head = head.header("Contact", format!("<sip:{}@{me}>", self.name));
-        let (content_type, body) = body.unwrap_or(("", ""));
-        let text = Self::with_body(head, content_type, body);
-        if status >= 200 {
-            let key = transaction_key(request);
-            self.answered.push((key, text.clone()));
-        }
-        self.send_text(&text)
+        let body = body.map(|(content_type, body)| (content_type, body.as_bytes().to_vec()));
+        self.ua.respond(id, status, reason, body, &[]);
+        self.flush()
     }
 
     /// 200 OK with an SDP answer in the agent's law.
@@ -360,7 +420,17 @@ impl Agent {
         Ok(Dialog::uas(invite, to_tag))
     }
 
-    /// An in-dialog request (BYE, REFER, NOTIFY, re-INVITE...).
+    /// The agent's dialog `dialog` stands for (same Call-ID and local tag).
+    fn dialog_id(&self, dialog: &Dialog) -> Option<DialogId> {
+        let local_tag = dialog.local_tag();
+        self.ua
+            .dialogs()
+            .iter()
+            .position(|d| d.call_id == dialog.call_id && d.local_tag == local_tag)
+            .map(DialogId)
+    }
+
+    /// An in-dialog request (BYE, REFER, NOTIFY, re-INVITE...) with the dialog's next CSeq.
     pub fn request(
         &mut self,
         dialog: &mut Dialog,
@@ -368,59 +438,26 @@ impl Agent {
         extra: &[(&str, &str)],
         body: Option<(&str, &str)>,
     ) -> io::Result<()> {
-        dialog.cseq += 1;
-        let branch = self.fresh("br");
-        let me = self.addr();
-        let mut head = Builder::request(method, &dialog.remote_target)
-            .header(
-                "Via",
-                format!("SIP/2.0/UDP {me};branch=z9hG4bK-{branch};rport"),
-            )
-            .header("Max-Forwards", "70")
-            .header("From", &dialog.local)
-            .header("To", &dialog.remote)
-            .header("Call-ID", &dialog.call_id)
-            .header("CSeq", format!("{} {method}", dialog.cseq))
-            .header("Contact", format!("<sip:{}@{me}>", self.name));
-        for (name, value) in extra {
-            head = head.header(name, value);
-        }
-        let (content_type, body) = body.unwrap_or(("", ""));
-        let text = Self::with_body(head, content_type, body);
-        self.send_text(&text)
-    }
-
-    /// ACK for a final response to an INVITE: a new transaction for 2xx, the INVITE's branch
-    /// otherwise.
-    fn ack(&mut self, response: &Msg) -> io::Result<()> {
-        let me = self.addr();
-        let cseq = response.message.cseq().map_or(1, |(seq, _)| seq);
-        let (target, via) = if response.status().is_some_and(|s| s < 300) {
-            let branch = self.fresh("ack");
-            (
-                response
-                    .contact_uri()
-                    .unwrap_or_else(|| format!("sip:{}", self.handoff)),
-                format!("SIP/2.0/UDP {me};branch=z9hG4bK-{branch};rport"),
-            )
-        } else {
-            (
-                format!("sip:{}", self.handoff),
-                response.header("via").unwrap_or_default().to_owned(),
-            )
+        self.prepare();
+        let Some(id) = self.dialog_id(dialog) else {
+            return Err(io_other(format!(
+                "{}: no dialog {} to send {method} in",
+                self.name, dialog.call_id
+            )));
         };
-        let head = Builder::request("ACK", &target)
-            .header("Via", via)
-            .header("Max-Forwards", "70")
-            .header("From", response.header("from").unwrap_or_default())
-            .header("To", response.header("to").unwrap_or_default())
-            .header("Call-ID", response.call_id())
-            .header("CSeq", format!("{cseq} ACK"));
-        let text = Self::with_body(head, "", "");
-        self.send_text(&text)
+        {
+            let d = self.ua.dialog_mut(id);
+            d.local_cseq = dialog.cseq;
+            d.remote_target = dialog.remote_target.clone();
+        }
+        let body = body.map(|(content_type, body)| (content_type, body.as_bytes().to_vec()));
+        self.ua.request(id, method, body, extra);
+        dialog.cseq = self.ua.dialog(id).local_cseq;
+        self.flush()
     }
 
-    /// Reads everything waiting on the agent's sockets, answering what it answers by itself.
+    /// Reads everything waiting on the agent's sockets, answering what it answers by itself,
+    /// and wakes the agent when one of its deadlines has come.
     pub fn poll(&mut self) -> io::Result<()> {
         let mut buf = [0u8; 65536];
         loop {
@@ -430,80 +467,22 @@ impl Agent {
                 Err(e) => return Err(e),
             }
         }
+        self.prepare();
+        let now = self.now();
+        if self.wakeups.iter().any(|at| *at <= now) {
+            self.wakeups.retain(|at| *at > now);
+            self.ua.on_wake(now);
+        }
         loop {
-            let n = match self.socket.recv_from(&mut buf) {
-                Ok((n, _)) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            let (n, from) = match self.socket.recv_from(&mut buf) {
+                Ok(received) => received,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => return Err(e),
             };
-            let Some(m) = Msg::parse(&buf[..n]) else {
-                continue;
-            };
-            self.on_message(m)?;
+            self.ua.on_datagram(now, from, &buf[..n]);
+            self.flush()?;
         }
-    }
-
-    fn on_message(&mut self, m: Msg) -> io::Result<()> {
-        let key = transaction_key(&m);
-        if m.method().is_some() && m.method() != Some("ACK") {
-            if let Some((_, text)) = self.answered.iter().find(|(k, _)| *k == key) {
-                let text = text.clone();
-                return self
-                    .socket
-                    .send_to(text.as_bytes(), self.handoff)
-                    .map(|_| ());
-            }
-            if !self.seen.insert(key) {
-                return Ok(());
-            }
-        }
-        if m.status() == Some(100) {
-            return Ok(());
-        }
-        if m.status().is_some() && m.cseq_method() == Some("INVITE") && m.status() >= Some(200) {
-            let final_key = format!(
-                "{}|{}|{:?}",
-                m.call_id(),
-                m.header("cseq").unwrap_or_default(),
-                m.tag("to")
-            );
-            if !self.finals.insert(final_key) {
-                // A retransmitted final response: our ACK was lost.
-                return self.ack(&m);
-            }
-            self.ladder.push(Step {
-                at: Instant::now(),
-                agent: self.name,
-                sent: false,
-                what: m.summary(),
-            });
-            self.ack(&m)?;
-            self.inbox.push_back(m);
-            return Ok(());
-        }
-        self.ladder.push(Step {
-            at: Instant::now(),
-            agent: self.name,
-            sent: false,
-            what: m.summary(),
-        });
-        match m.method() {
-            Some("NOTIFY" | "BYE" | "OPTIONS" | "INFO" | "UPDATE") => {
-                self.respond(&m, 200, "OK", "auto", None)?;
-            }
-            Some("INVITE") if m.tag("to").is_some() => {
-                // A re-INVITE (hold, codec change): accept in the law offered when it is G.711.
-                let law = m
-                    .sdp_audio()
-                    .and_then(|(_, pt)| G711Law::from_payload_type(pt))
-                    .unwrap_or(self.law);
-                let body = sdp(self.rtp_addr(), law, "sendrecv");
-                self.respond(&m, 200, "OK", "auto", Some(("application/sdp", &body)))?;
-            }
-            _ => {}
-        }
-        self.inbox.push_back(m);
-        Ok(())
+        self.flush()
     }
 
     /// Whether the inbox holds a message `want` accepts (it stays there).

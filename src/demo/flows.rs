@@ -651,17 +651,7 @@ pub fn attended_transfer(
     Ok(seen)
 }
 
+/// The reason phrase the agents send with `code` (the shared agent's table).
 pub fn reason_phrase(code: u16) -> &'static str {
-    match code {
-        403 => "Forbidden",
-        404 => "Not Found",
-        408 => "Request Timeout",
-        480 => "Temporarily Unavailable",
-        481 => "Call/Transaction Does Not Exist",
-        486 => "Busy Here",
-        487 => "Request Terminated",
-        503 => "Service Unavailable",
-        603 => "Decline",
-        _ => "Failure",
-    }
+    sipwire::agent::reason_phrase(code)
 }

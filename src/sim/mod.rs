@@ -230,25 +230,29 @@ pub fn offer_sdp(ip: &str, port: u16) -> Vec<u8> {
 
 /// An SDP body with the given direction attribute and static payload types (plus telephone-event).
 pub fn sdp_with(ip: &str, port: u16, direction: &str, payload_types: &[u8]) -> Vec<u8> {
-    let mut pts: Vec<String> = payload_types.iter().map(|p| p.to_string()).collect();
-    pts.push("101".to_string());
-    let mut text = format!(
-        "v=0\r\no=ua 1000 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {}\r\n",
-        pts.join(" ")
-    );
-    for pt in payload_types {
-        let name = match pt {
-            0 => "PCMU/8000",
-            8 => "PCMA/8000",
-            18 => "G729/8000",
-            9 => "G722/8000",
-            _ => "L16/8000",
-        };
-        text.push_str(&format!("a=rtpmap:{pt} {name}\r\n"));
+    let formats: Vec<(u8, &str)> = payload_types
+        .iter()
+        .map(|pt| {
+            let name = match pt {
+                0 => "PCMU/8000",
+                8 => "PCMA/8000",
+                18 => "G729/8000",
+                9 => "G722/8000",
+                _ => "L16/8000",
+            };
+            (*pt, name)
+        })
+        .collect();
+    sipwire::agent::AudioSdp {
+        origin: "ua 1000 1",
+        ip,
+        port,
+        formats: &formats,
+        events: "0-16",
+        direction,
     }
-    text.push_str("a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n");
-    text.push_str(&format!("a={direction}\r\n"));
-    text.into_bytes()
+    .text()
+    .into_bytes()
 }
 
 /// handoff's shards, the agents and the network, on one virtual clock.

@@ -99,22 +99,21 @@ pub fn with_headers(message: &str, headers: &[String]) -> String {
     message.replacen("\r\nContact:", &format!("\r\n{extra}Contact:"), 1)
 }
 
-/// The ACK for a non-2xx final response to an INVITE (same branch, the response's To).
+/// The ACK for a non-2xx final response to an INVITE (same branch, the response's To): the
+/// test agent's rule (RFC 3261 section 17.1.1.3, `sipwire::agent::ack_for_failure`), with the
+/// INVITE's top Via, From and Call-ID as the response echoes them.
 pub fn ack_for_failure(response: &Msg, request_uri: &str) -> String {
-    let header = |name: &str| response.header(name).unwrap_or_default().to_owned();
-    let seq = header("cseq")
-        .split_whitespace()
-        .next()
-        .unwrap_or("1")
-        .to_owned();
-    format!(
-        "ACK {request_uri} SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\n\
-         Call-ID: {}\r\nCSeq: {seq} ACK\r\nContent-Length: 0\r\n\r\n",
+    let header = |name: &str| response.header(name).unwrap_or_default();
+    let seq = response.message.cseq().map_or(1, |(seq, _)| seq);
+    let ack = sipwire::agent::ack_for_failure(
+        request_uri,
         header("via"),
         header("from"),
-        header("to"),
+        &response.message,
         header("call-id"),
-    )
+        seq,
+    );
+    String::from_utf8(ack.build()).unwrap_or_default()
 }
 
 /// A named condition on a message, for [`expect_all`].

@@ -1,12 +1,16 @@
-//! A deliberately small SIP user agent for the runtime tests: RFC 3261 text over a real UDP
-//! socket, built and read with `sipwire` (the test agents' codec, independent of handoff's own
-//! SIP code so the two cannot share a bug).
+//! The runtime tests' driver of the one SIP test agent (`sipwire::agent`) over real UDP sockets.
+//! These tests script every message by hand (they check how handoff treats exact messages,
+//! retransmissions and strangers), so they use the agent's message construction — the request
+//! head of RFC 3261 section 8.1.1, responses per section 8.2.6 — and its readers, not its
+//! automatic transactions. Everything is built and read with `sipwire`, independent of
+//! handoff's own SIP code so the two cannot share a bug.
 #![allow(dead_code)]
 
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use sipwire::Builder;
+use sipwire::agent::{RequestHead, via};
 
 /// A received SIP message: a thin wrapper over [`sipwire::Message`] with the text forms the
 /// tests print.
@@ -66,17 +70,7 @@ impl Msg {
 
     /// The audio destination the SDP announces (session or media c=, m=audio port).
     pub fn sdp_audio(&self) -> Option<SocketAddr> {
-        let mut ip: Option<IpAddr> = None;
-        let mut port = None;
-        for line in self.body.lines() {
-            if let Some(c) = line.strip_prefix("c=IN IP4 ") {
-                ip = c.trim().parse().ok();
-            }
-            if let Some(m) = line.strip_prefix("m=audio ") {
-                port = m.split(' ').next()?.parse().ok();
-            }
-        }
-        Some(SocketAddr::new(ip?, port?))
+        sipwire::agent::sdp_audio(self.body.as_bytes()).map(|(addr, _)| addr)
     }
 }
 
@@ -147,11 +141,15 @@ impl Ua {
 }
 
 pub fn sdp(rtp_port: u16) -> String {
-    format!(
-        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-         m=audio {rtp_port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
-         a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\n"
-    )
+    sipwire::agent::AudioSdp {
+        origin: "- 1 1",
+        ip: "127.0.0.1",
+        port: rtp_port,
+        formats: &[(0, "PCMU/8000")],
+        events: "0-15",
+        direction: "sendrecv",
+    }
+    .text()
 }
 
 /// `builder` with `body` as application/sdp (none when empty), as text.
@@ -176,20 +174,22 @@ pub fn request(
     cseq: u32,
     body: &str,
 ) -> String {
-    with_body(
-        Builder::request(method, &format!("sip:{user}@{handoff}"))
-            .header(
-                "Via",
-                format!("SIP/2.0/UDP {ua};branch=z9hG4bK-{call_id}-{cseq}-{method}"),
-            )
-            .header("Max-Forwards", "70")
-            .header("From", format!("<sip:+15551230000@{ua}>;tag={from_tag}"))
-            .header("To", format!("<sip:{user}@{handoff}>"))
-            .header("Call-ID", call_id)
-            .header("CSeq", format!("{cseq} {method}"))
-            .header("Contact", format!("<sip:ua@{ua}>")),
-        body,
-    )
+    let uri = format!("sip:{user}@{handoff}");
+    let via = via(ua, &format!("z9hG4bK-{call_id}-{cseq}-{method}"));
+    let from = format!("<sip:+15551230000@{ua}>;tag={from_tag}");
+    let to = format!("<sip:{user}@{handoff}>");
+    let contact = format!("<sip:ua@{ua}>");
+    let head = RequestHead {
+        method,
+        uri: &uri,
+        via: &via,
+        from: &from,
+        to: &to,
+        call_id,
+        cseq,
+        contact: Some(&contact),
+    };
+    with_body(head.builder(), body)
 }
 
 /// An in-dialog request (ACK, BYE...) to `target` (the peer's Contact URI).
@@ -204,17 +204,19 @@ pub fn in_dialog(
     cseq: u32,
     branch: &str,
 ) -> String {
-    with_body(
-        Builder::request(method, target)
-            .header("Via", format!("SIP/2.0/UDP {ua};branch=z9hG4bK-{branch}"))
-            .header("Max-Forwards", "70")
-            .header("From", from)
-            .header("To", to)
-            .header("Call-ID", call_id)
-            .header("CSeq", format!("{cseq} {method}"))
-            .header("Contact", format!("<sip:ua@{ua}>")),
-        "",
-    )
+    let via = via(ua, &format!("z9hG4bK-{branch}"));
+    let contact = format!("<sip:ua@{ua}>");
+    let head = RequestHead {
+        method,
+        uri: target,
+        via: &via,
+        from,
+        to,
+        call_id,
+        cseq,
+        contact: Some(&contact),
+    };
+    with_body(head.builder(), "")
 }
 
 /// A response to `req`, adding `to_tag` to To when it has none (not on a 100).
@@ -226,9 +228,8 @@ pub fn response(
     ua: SocketAddr,
     body: &str,
 ) -> String {
-    let mut builder = Builder::response_to(&req.message, code, reason);
-    if code != 100 {
-        builder = builder.to_tag(to_tag);
-    }
-    with_body(builder.header("Contact", format!("<sip:ua@{ua}>")), body)
+    let contact = format!("<sip:ua@{ua}>");
+    let builder =
+        sipwire::agent::response(&req.message, code, reason, Some(to_tag), Some(&contact));
+    with_body(builder, body)
 }
