@@ -11,8 +11,10 @@ mod runtime_support;
 use std::time::Duration;
 
 use border_support::{
-    Leg, SiteOptions, TransferSite, audio_payloads, direction, is_final, is_request, legs_of,
-    notifies_until, sdp_with, stream_arrives, transfer_site, wait_for_json_line, with_body,
+    Leg, SiteOptions, TransferSite, answers_bye, audio_payloads, direction, is_final, is_request,
+    legs_of, notifies_until, partner_answers, partner_invited, partner_is_cancelled,
+    platform_answers_until_bye, sdp_with, stream_arrives, transfer_record, transfer_site,
+    with_body,
 };
 use runtime_support::BACKENDS;
 use runtime_support::call::{CallUp, WAIT, establish};
@@ -87,51 +89,6 @@ fn platform_refer_answer(site: &TransferSite, b: &Leg) -> Msg {
         .0
 }
 
-/// Leg C's INVITE at the partner, addressed to the target.
-fn partner_invited(site: &TransferSite) -> (Msg, std::net::SocketAddr) {
-    let io = site.io;
-    let (invite, src) =
-        site.partner
-            .ua
-            .expect(&format!("{io}: leg C's INVITE at the partner"), WAIT, |m| {
-                m.method() == Some("INVITE")
-            });
-    assert!(
-        invite.header("to").is_some_and(|to| to.contains(TARGET)),
-        "{io}: leg C not addressed to the target: {}",
-        invite.raw
-    );
-    (invite, src)
-}
-
-/// The partner answers leg C 200 with its RTP port and gets the ACK; returns its leg.
-fn partner_answers(site: &TransferSite, invite: &Msg, src: std::net::SocketAddr) -> Leg {
-    let addr = site.partner.ua.addr();
-    let answer = sdp_with(site.partner.rtp_port(), &[0], "sendrecv");
-    site.partner
-        .ua
-        .send(src, &response(invite, 200, "OK", "ctag", addr, &answer));
-    let call_id = invite.header("call-id").expect("Call-ID on leg C");
-    site.partner
-        .ua
-        .expect(&format!("{}: ACK on leg C", site.io), WAIT, |m| {
-            is_request(m, "ACK", call_id)
-        });
-    Leg::new(
-        call_id,
-        &format!("{};tag=ctag", invite.header("to").expect("To")),
-        invite.header("from").expect("From"),
-        &invite.contact_uri().expect("Contact on leg C's INVITE"),
-        0,
-    )
-}
-
-/// `ua` answers the BYE in `call_id` with 200.
-fn answers_bye(ua: &runtime_support::ua::Ua, call_id: &str, what: &str) {
-    let (bye, src) = ua.expect(what, WAIT, |m| is_request(m, "BYE", call_id));
-    ua.send(src, &response(&bye, 200, "OK", "x", ua.addr(), ""));
-}
-
 /// The platform leaves after its NOTIFY 200 (BYE on leg B, answered 200).
 fn platform_leaves(site: &TransferSite, b: &Leg) {
     site.platform
@@ -157,12 +114,6 @@ fn customer_ends_bridged_call(site: &TransferSite, a: &Leg, c: &Leg) {
         |m| is_final(m, "BYE", &a.call_id),
     );
     assert_eq!(ok.status(), Some(200), "{}: {}", site.io, ok.first_line);
-}
-
-fn transfer_record(site: &TransferSite) -> serde_json::Value {
-    wait_for_json_line(&site.audit, Duration::from_secs(20), |r| {
-        r["type"] == "transfer"
-    })
 }
 
 /// The customer's and the partner's RTP reach each other through handoff's ports.
@@ -355,7 +306,7 @@ fn held_customer_is_resumed_after_the_local_fallback() {
             "{io}: {}",
             accepted.first_line
         );
-        let (invite, src) = partner_invited(&site);
+        let (invite, src) = partner_invited(&site, TARGET);
         let leg_c_port = invite.sdp_audio().expect("SDP offer on leg C");
         let c = partner_answers(&site, &invite, src);
 
@@ -428,7 +379,7 @@ fn early_media_of_the_fallback_target_reaches_the_customer() {
             "{io}: {}",
             accepted.first_line
         );
-        let (invite, src) = partner_invited(&site);
+        let (invite, src) = partner_invited(&site, TARGET);
         let leg_c_port = invite.sdp_audio().expect("SDP offer on leg C");
         let media = sdp_with(site.partner.rtp_port(), &[0], "sendrecv");
         site.partner.ua.send(
@@ -472,27 +423,6 @@ fn early_media_of_the_fallback_target_reaches_the_customer() {
     }
 }
 
-/// The partner's side of a CANCELled leg C (RFC 3261 section 9.2): 200 to the CANCEL, 487 to
-/// the INVITE, then the ACK for the 487.
-fn partner_is_cancelled(site: &TransferSite, invite: &Msg) {
-    let io = site.io;
-    let addr = site.partner.ua.addr();
-    let call_id = invite.header("call-id").expect("Call-ID");
-    let (cancel, src) = site
-        .partner
-        .ua
-        .expect(&format!("{io}: CANCEL of leg C"), WAIT, |m| {
-            is_request(m, "CANCEL", call_id)
-        });
-    site.partner
-        .ua
-        .send(src, &response(&cancel, 200, "OK", "ctag", addr, ""));
-    site.partner.ua.send(
-        src,
-        &response(invite, 487, "Request Terminated", "ctag", addr, ""),
-    );
-}
-
 /// The customer hangs up while leg C rings: leg C is CANCELled, the platform's leg is ended,
 /// and the attempt is on record as cancelled.
 #[test]
@@ -514,7 +444,7 @@ fn customer_hanging_up_during_the_fallback_cancels_the_target() {
             "{io}: {}",
             accepted.first_line
         );
-        let (invite, src) = partner_invited(&site);
+        let (invite, src) = partner_invited(&site, TARGET);
         site.partner.ua.send(
             src,
             &response(&invite, 180, "Ringing", "ctag", site.partner.ua.addr(), ""),
@@ -531,30 +461,11 @@ fn customer_hanging_up_during_the_fallback_cancels_the_target() {
                     is_final(m, "BYE", &a.call_id)
                 });
         assert_eq!(ok.status(), Some(200), "{io}: {}", ok.first_line);
-        answer_platform_until_bye(&site, &b);
+        platform_answers_until_bye(&site, &b);
         let record = transfer_record(&site);
         assert_eq!(record["outcome"], "cancelled", "{io}: {record}");
         assert_eq!(record["refer_status"], 403, "{io}: {record}");
         site.stop();
-    }
-}
-
-/// The platform answers the NOTIFYs it gets (200) until the BYE on leg B, which it answers.
-fn answer_platform_until_bye(site: &TransferSite, b: &Leg) {
-    loop {
-        let (m, src) = site
-            .platform
-            .ua
-            .expect(&format!("{}: BYE on leg B", site.io), WAIT, |m| {
-                is_request(m, "BYE", &b.call_id) || is_request(m, "NOTIFY", &b.call_id)
-            });
-        site.platform.ua.send(
-            src,
-            &response(&m, 200, "OK", "x", site.platform.ua.addr(), ""),
-        );
-        if m.method() == Some("BYE") {
-            return;
-        }
     }
 }
 
@@ -579,7 +490,7 @@ fn drain_during_the_fallback_ends_all_three_legs() {
             "{io}: {}",
             accepted.first_line
         );
-        let (invite, src) = partner_invited(&site);
+        let (invite, src) = partner_invited(&site, TARGET);
         site.partner.ua.send(
             src,
             &response(&invite, 180, "Ringing", "ctag", site.partner.ua.addr(), ""),
@@ -592,7 +503,7 @@ fn drain_during_the_fallback_ends_all_three_legs() {
             &a.call_id,
             "BYE on leg A at the drain deadline",
         );
-        answer_platform_until_bye(&site, &b);
+        platform_answers_until_bye(&site, &b);
         let record = transfer_record(&site);
         assert_eq!(record["outcome"], "cancelled", "{io}: {record}");
         assert_eq!(record["refer_status"], 403, "{io}: {record}");

@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::runtime_support::ua::{Msg, Ua};
+use crate::runtime_support::WAIT;
+use crate::runtime_support::ua::{Msg, Ua, response};
 
 /// One `[[trunk]]` of a generated config.
 pub struct TrunkSpec {
@@ -564,5 +565,96 @@ impl TransferSite {
             "{}: handoff exit {status:?}",
             self.io
         );
+    }
+}
+
+/// Leg C's INVITE at the partner, addressed to `target`.
+pub fn partner_invited(site: &TransferSite, target: &str) -> (Msg, std::net::SocketAddr) {
+    let io = site.io;
+    let (invite, src) =
+        site.partner
+            .ua
+            .expect(&format!("{io}: leg C's INVITE at the partner"), WAIT, |m| {
+                m.method() == Some("INVITE")
+            });
+    assert!(
+        invite.header("to").is_some_and(|to| to.contains(target)),
+        "{io}: leg C not addressed to the target: {}",
+        invite.raw
+    );
+    (invite, src)
+}
+
+/// The partner answers leg C 200 with its RTP port and gets the ACK; returns its leg.
+pub fn partner_answers(site: &TransferSite, invite: &Msg, src: std::net::SocketAddr) -> Leg {
+    let addr = site.partner.ua.addr();
+    let answer = sdp_with(site.partner.rtp_port(), &[0], "sendrecv");
+    site.partner
+        .ua
+        .send(src, &response(invite, 200, "OK", "ctag", addr, &answer));
+    let call_id = invite.header("call-id").expect("Call-ID on leg C");
+    site.partner
+        .ua
+        .expect(&format!("{}: ACK on leg C", site.io), WAIT, |m| {
+            is_request(m, "ACK", call_id)
+        });
+    Leg::new(
+        call_id,
+        &format!("{};tag=ctag", invite.header("to").expect("To")),
+        invite.header("from").expect("From"),
+        &invite.contact_uri().expect("Contact on leg C's INVITE"),
+        0,
+    )
+}
+
+/// `ua` answers the BYE in `call_id` with 200.
+pub fn answers_bye(ua: &Ua, call_id: &str, what: &str) {
+    let (bye, src) = ua.expect(what, WAIT, |m| is_request(m, "BYE", call_id));
+    ua.send(src, &response(&bye, 200, "OK", "x", ua.addr(), ""));
+}
+
+pub fn transfer_record(site: &TransferSite) -> serde_json::Value {
+    wait_for_json_line(&site.audit, Duration::from_secs(20), |r| {
+        r["type"] == "transfer"
+    })
+}
+
+/// The partner's side of a CANCELled leg C (RFC 3261 section 9.2): 200 to the CANCEL, 487 to
+/// the INVITE, then the ACK for the 487.
+pub fn partner_is_cancelled(site: &TransferSite, invite: &Msg) {
+    let io = site.io;
+    let addr = site.partner.ua.addr();
+    let call_id = invite.header("call-id").expect("Call-ID");
+    let (cancel, src) = site
+        .partner
+        .ua
+        .expect(&format!("{io}: CANCEL of leg C"), WAIT, |m| {
+            is_request(m, "CANCEL", call_id)
+        });
+    site.partner
+        .ua
+        .send(src, &response(&cancel, 200, "OK", "ctag", addr, ""));
+    site.partner.ua.send(
+        src,
+        &response(invite, 487, "Request Terminated", "ctag", addr, ""),
+    );
+}
+
+/// The platform answers the NOTIFYs it gets (200) until the BYE on leg B, which it answers.
+pub fn platform_answers_until_bye(site: &TransferSite, b: &Leg) {
+    loop {
+        let (m, src) = site
+            .platform
+            .ua
+            .expect(&format!("{}: BYE on leg B", site.io), WAIT, |m| {
+                is_request(m, "BYE", &b.call_id) || is_request(m, "NOTIFY", &b.call_id)
+            });
+        site.platform.ua.send(
+            src,
+            &response(&m, 200, "OK", "x", site.platform.ua.addr(), ""),
+        );
+        if m.method() == Some("BYE") {
+            return;
+        }
     }
 }
