@@ -509,6 +509,15 @@ pub struct SiteOptions<'a> {
 /// and routes: carrier -> platform; platform, numbers starting 44 -> partner; platform, any
 /// other number -> carrier.
 pub fn transfer_site(io: &'static str, options: &SiteOptions<'_>) -> TransferSite {
+    transfer_site_with(io, options, &[])
+}
+
+/// [`transfer_site`] with more `[sbc]` lines (e.g. `refer_timeout_ms = 500`).
+pub fn transfer_site_with(
+    io: &'static str,
+    options: &SiteOptions<'_>,
+    sbc: &[&str],
+) -> TransferSite {
     use crate::runtime_support::call::Endpoint;
     let s = crate::runtime_support::setup(io, options.media, 2, options.drain_s);
     let partner_sip = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind the partner");
@@ -541,6 +550,12 @@ pub fn transfer_site(io: &'static str, options: &SiteOptions<'_>) -> TransferSit
             ("platform", "", "carrier"),
         ],
     );
+    let mut extra = String::new();
+    for line in sbc {
+        extra.push_str(line);
+        extra.push('\n');
+    }
+    let text = text.replacen("[sbc]\n", &format!("[sbc]\n{extra}"), 1);
     std::fs::write(&s.config_path, text).expect("write the config");
     let handoff = crate::runtime_support::Handoff::start(&s.config_path);
     TransferSite {
