@@ -241,3 +241,129 @@ fn a_late_carrier_202_cancels_the_local_fallback() {
         site.stop();
     }
 }
+
+/// The carrier's final NOTIFY and its BYE sent back to back, in each order (one socket on
+/// loopback: they reach handoff in the order sent). A dialog "continues to exist until the last
+/// usage is terminated" (RFC 5057 section 2): a BYE ends the invite usage, the NOTIFY with
+/// `Subscription-State: terminated` the refer subscription (section 3.1, F3 and F4), whichever
+/// comes first. So both get 200, never 481, and each call is handed off.
+#[test]
+fn final_notify_and_bye_back_to_back_both_get_200_in_either_order() {
+    for (i, io) in BACKENDS.iter().enumerate() {
+        let site = site(io, 23000 + i as u16 * 100);
+        for bye_first in [false, true] {
+            let call = establish(
+                site.sip,
+                &site.carrier,
+                &site.platform,
+                &format!("race-{bye_first}-{io}"),
+            );
+            let (a, b) = legs_of(&call);
+            let (refer, src) = carrier_gets_refer(&site, &a, &b);
+            site.carrier.ua.send(
+                src,
+                &response(&refer, 202, "Accepted", "x", site.carrier.ua.addr(), ""),
+            );
+            let (accepted, _) =
+                site.platform
+                    .ua
+                    .expect(&format!("{io}: final response to the REFER"), WAIT, |m| {
+                        is_final(m, "REFER", &b.call_id)
+                    });
+            assert_eq!(
+                accepted.status(),
+                Some(202),
+                "{io}: {}",
+                accepted.first_line
+            );
+
+            let notify = with_body(
+                &a.request(
+                    "NOTIFY",
+                    site.carrier.ua.addr(),
+                    &[
+                        "Event: refer".to_owned(),
+                        "Subscription-State: terminated;reason=noresource".to_owned(),
+                    ],
+                ),
+                "message/sipfrag",
+                "SIP/2.0 200 OK\r\n",
+            );
+            let bye = a.request("BYE", site.carrier.ua.addr(), &[]);
+            let (first, second) = if bye_first {
+                (&bye, &notify)
+            } else {
+                (&notify, &bye)
+            };
+            site.carrier.ua.send(site.sip, first);
+            site.carrier.ua.send(site.sip, second);
+
+            let mut notified = Vec::new();
+            loop {
+                let (m, src) = site.platform.ua.expect(
+                    &format!("{io}: BYE at the platform (bye first: {bye_first})"),
+                    WAIT,
+                    |m| is_request(m, "BYE", &b.call_id) || is_request(m, "NOTIFY", &b.call_id),
+                );
+                site.platform.ua.send(
+                    src,
+                    &response(&m, 200, "OK", "x", site.platform.ua.addr(), ""),
+                );
+                if m.method() == Some("BYE") {
+                    break;
+                }
+                notified.extend(sipfrag_status(&m.body));
+            }
+            let found = border_support::expect_all(
+                &site.carrier.ua,
+                WAIT,
+                &[
+                    ("answer to the NOTIFY", &|m: &Msg| {
+                        is_final(m, "NOTIFY", &a.call_id)
+                    }),
+                    ("answer to the BYE", &|m: &Msg| {
+                        is_final(m, "BYE", &a.call_id)
+                    }),
+                ],
+            );
+            for (answer, _) in &found {
+                assert_eq!(
+                    answer.status(),
+                    Some(200),
+                    "{io} (bye first: {bye_first}): {}",
+                    answer.first_line
+                );
+            }
+            assert!(
+                !notified.iter().any(|s| *s >= 300),
+                "{io} (bye first: {bye_first}): NOTIFYs {notified:?}"
+            );
+            let record =
+                border_support::wait_for_json_line(&site.audit, Duration::from_secs(20), |r| {
+                    r["type"] == "transfer"
+                        && r["outcome"] == "handed_off"
+                        && r["conversation"].is_string()
+                });
+            assert_eq!(record["refer_status"], 202, "{io}: {record}");
+        }
+        // One handed-off record per call.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = std::fs::read_to_string(&site.audit).unwrap_or_default();
+            let handed_off = text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .filter(|r| r["type"] == "transfer" && r["outcome"] == "handed_off")
+                .count();
+            if handed_off == 2 {
+                break;
+            }
+            assert!(
+                handed_off < 2 && std::time::Instant::now() < deadline,
+                "{io}: {handed_off} handed-off records:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        site.stop();
+    }
+}
