@@ -24,6 +24,9 @@ use runtime_support::ua::{Msg, response};
 const TARGET: &str = "+442071234567";
 const REFER_TO: &str = "<sip:+442071234567@platform.example>";
 const REFERRED_BY: &str = "<sip:agent@platform.example>";
+const IDENTITY: &str = "<sip:+15550001111@platform.example>";
+/// The number the carrier dialled (`runtime_support::call::establish`): the DID it verified.
+const DIALLED_DID: &str = "+15550001111";
 /// RTP markers (payload bytes) of the customer's and the partner's streams.
 const CUSTOMER_VOICE: u8 = 0x21;
 const PARTNER_VOICE: u8 = 0x43;
@@ -34,7 +37,10 @@ fn site(io: &'static str, media: u16, drain_s: u64) -> TransferSite {
         &SiteOptions {
             media,
             drain_s,
-            carrier: &["on_refer_failure = \"local\""],
+            carrier: &[
+                "on_refer_failure = \"local\"",
+                "headers = { \"X-Carrier-Account\" = \"acct-42\" }",
+            ],
             // The customer's law: the relay forwards the partner's bytes as they are.
             partner_codecs: "[\"PCMU\"]",
         },
@@ -43,12 +49,12 @@ fn site(io: &'static str, media: u16, drain_s: u64) -> TransferSite {
 
 /// The platform REFERs the call to [`TARGET`] (with `extra` headers); the carrier gets the
 /// REFER in its own dialog with the target in E.164 at its own host, and answers `status`.
-/// Returns the carrier's REFER.
 fn refer_answered_by_carrier(site: &TransferSite, a: &Leg, b: &Leg, extra: &[&str], status: u16) {
     let io = site.io;
     let mut headers = vec![
         format!("Refer-To: {REFER_TO}"),
         format!("Referred-By: {REFERRED_BY}"),
+        format!("P-Asserted-Identity: {IDENTITY}"),
     ];
     headers.extend(extra.iter().map(|h| h.to_string()));
     site.platform.ua.send(
@@ -66,6 +72,18 @@ fn refer_answered_by_carrier(site: &TransferSite, a: &Leg, b: &Leg, extra: &[&st
         Some(format!("<sip:{TARGET}@{}>", site.carrier.ua.addr()).as_str()),
         "{io}"
     );
+    // The brief: carriers refuse a REFER whose From is not one of their verified DIDs, or
+    // whose Referred-By / P-Asserted-Identity were changed; a trunk's headers go on its REFERs.
+    assert!(
+        refer
+            .header("from")
+            .is_some_and(|f| f.contains(DIALLED_DID)),
+        "{io}: REFER From is not the dialled DID: {}",
+        refer.raw
+    );
+    assert_eq!(refer.header("referred-by"), Some(REFERRED_BY), "{io}");
+    assert_eq!(refer.header("p-asserted-identity"), Some(IDENTITY), "{io}");
+    assert_eq!(refer.header("x-carrier-account"), Some("acct-42"), "{io}");
     let reason = if status == 202 {
         "Accepted"
     } else {

@@ -28,13 +28,16 @@ const IDENTITY: &str = "<sip:+15550001111@platform.example>";
 const CUSTOMER_VOICE: u8 = 0x21;
 const PARTNER_VOICE: u8 = 0x43;
 
-fn site(io: &'static str, media: u16, carrier: &[&str]) -> TransferSite {
+fn site(io: &'static str, media: u16, transfer: &str) -> TransferSite {
     transfer_site(
         io,
         &SiteOptions {
             media,
             drain_s: 30,
-            carrier,
+            carrier: &[
+                transfer,
+                "headers = { \"X-Carrier-Account\" = \"acct-42\" }",
+            ],
             partner_codecs: "[\"PCMU\"]",
         },
     )
@@ -147,6 +150,8 @@ fn carrier_answers_refer(site: &TransferSite, call: &DialerCall, status: u16, re
     );
     assert_eq!(refer.header("referred-by"), Some(REFERRED_BY), "{io}");
     assert_eq!(refer.header("p-asserted-identity"), Some(IDENTITY), "{io}");
+    // The carrier trunk's `headers` go on every REFER toward it.
+    assert_eq!(refer.header("x-carrier-account"), Some("acct-42"), "{io}");
     site.carrier.ua.send(
         src,
         &response(&refer, status, reason, "ctag", site.carrier.ua.addr(), ""),
@@ -267,11 +272,7 @@ fn bridged_then_customer_hangs_up(
 #[test]
 fn dialer_refer_rejected_falls_back_to_a_local_transfer() {
     for (i, io) in BACKENDS.iter().enumerate() {
-        let site = site(
-            io,
-            20000 + i as u16 * 100,
-            &["on_refer_failure = \"local\""],
-        );
+        let site = site(io, 20000 + i as u16 * 100, "on_refer_failure = \"local\"");
         let call = dialer_call(&site, &format!("dialer-403-{io}"));
         agent_refers(&site, &call);
         carrier_answers_refer(&site, &call, 403, "Forbidden");
@@ -301,11 +302,7 @@ fn dialer_refer_rejected_falls_back_to_a_local_transfer() {
 #[test]
 fn dialer_reject_mode_relays_the_carriers_refusal() {
     for (i, io) in BACKENDS.iter().enumerate() {
-        let site = site(
-            io,
-            20200 + i as u16 * 100,
-            &["on_refer_failure = \"reject\""],
-        );
+        let site = site(io, 20200 + i as u16 * 100, "on_refer_failure = \"reject\"");
         let call = dialer_call(&site, &format!("dialer-reject-{io}"));
         agent_refers(&site, &call);
         carrier_answers_refer(&site, &call, 603, "Decline");
@@ -329,7 +326,7 @@ fn dialer_reject_mode_relays_the_carriers_refusal() {
 #[test]
 fn dialer_local_mode_calls_the_target_without_a_refer() {
     for (i, io) in BACKENDS.iter().enumerate() {
-        let site = site(io, 20400 + i as u16 * 100, &["transfer = \"local\""]);
+        let site = site(io, 20400 + i as u16 * 100, "transfer = \"local\"");
         let call = dialer_call(&site, &format!("dialer-local-{io}"));
         agent_refers(&site, &call);
         let accepted = platform_refer_answer(&site, &call);
@@ -366,11 +363,7 @@ fn dialer_local_mode_calls_the_target_without_a_refer() {
 #[test]
 fn dialer_fallback_to_a_busy_target_keeps_the_customer_with_the_agent() {
     for (i, io) in BACKENDS.iter().enumerate() {
-        let site = site(
-            io,
-            20600 + i as u16 * 100,
-            &["on_refer_failure = \"local\""],
-        );
+        let site = site(io, 20600 + i as u16 * 100, "on_refer_failure = \"local\"");
         let call = dialer_call(&site, &format!("dialer-busy-{io}"));
         agent_refers(&site, &call);
         carrier_answers_refer(&site, &call, 403, "Forbidden");
