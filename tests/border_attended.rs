@@ -16,9 +16,9 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use border_support::{
-    Leg, SiteOptions, TransferSite, answers_bye, direction, expect_all, is_final, is_request,
-    legs_of, sdp_with, sipfrag_status, stream_arrives, tag_of, transfer_record, transfer_site,
-    with_body,
+    Leg, SiteOptions, TransferSite, ack_for_failure, answers_bye, direction, expect_all, is_final,
+    is_request, legs_of, sdp_with, sipfrag_status, stream_arrives, tag_of, transfer_record,
+    transfer_site, with_body,
 };
 use handoff::core::ShardId;
 use handoff::core::ids::{shard_for_call_id, shard_of_minted};
@@ -204,6 +204,30 @@ fn escaped(value: &str) -> String {
             }
         })
         .collect()
+}
+
+/// `value` with its `%XX` escapes decoded (RFC 3261 section 25.1).
+fn unescaped(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).expect("UTF-8 after unescaping")
 }
 
 /// The platform's attended REFER on B1, its Replaces naming B2 as handoff (the recipient) sees
@@ -433,6 +457,22 @@ fn attended_refer_rejected_falls_back_to_a_local_join() {
                 .expect(&format!("{io}: the attended REFER on A1"), WAIT, |m| {
                     is_request(m, "REFER", &calls.a1.call_id)
                 });
+        // RFC 3891 section 6.1 seen from the carrier: the Replaces names A2 with the carrier's
+        // own tag as to-tag (the REFER's recipient is the one that would match it).
+        let refer_to = refer.header("refer-to").expect("Refer-To");
+        let replaces = refer_to
+            .split_once("?Replaces=")
+            .map(|(_, rest)| unescaped(rest.split(['>', '&']).next().unwrap_or_default()))
+            .unwrap_or_else(|| panic!("{io}: no Replaces in {refer_to}"));
+        assert_eq!(
+            dialog_parts(&replaces),
+            dialog_parts(&format!(
+                "{};to-tag=ctag2;from-tag={}",
+                calls.a2.call_id,
+                tag_of(&calls.a2.to)
+            )),
+            "{io}: {refer_to}"
+        );
         site.carrier.ua.send(
             src,
             &response(&refer, 403, "Forbidden", "x", site.carrier.ua.addr(), ""),
@@ -480,6 +520,61 @@ fn attended_local_join_survives_the_transferors_early_bye() {
             .expect_none(Duration::from_millis(100), |m| m.method() == Some("BYE"));
         a1_and_a2_hear_each_other(&site, &calls, to_a1, to_a2);
         assert_attended_local_record(&site, "local", serde_json::Value::Null);
+        customer_ends_joined_call(&site, &calls);
+        site.stop();
+    }
+}
+
+/// After the local join the carrier legs' own requests stay with handoff (the platform legs
+/// are gone): a re-INVITE on A1 is refused with 488, an INFO on A2 answered 200, and neither
+/// ends a call.
+#[test]
+fn joined_legs_requests_are_answered_by_handoff() {
+    for (i, io) in BACKENDS.iter().enumerate() {
+        let site = site(io, 23200 + i as u16 * 100, 30, &["transfer = \"local\""]);
+        let c_addr = site.carrier.ua.addr();
+        let calls = two_calls(&site);
+        platform_refers_attended(&site, &calls);
+        let accepted = platform_refer_answer(&site, &calls);
+        assert_eq!(
+            accepted.status(),
+            Some(202),
+            "{io}: {}",
+            accepted.first_line
+        );
+        let (to_a1, to_a2) = carrier_answers_join_reinvites(&site, &calls);
+        platform_released(&site, &calls, false);
+
+        let hold = with_body(
+            &calls.a1.request("INVITE", c_addr, &[]),
+            "application/sdp",
+            &sdp_with(site.carrier.rtp_port(), &[0], "sendonly"),
+        );
+        site.carrier.ua.send(site.sip, &hold);
+        let (refused, _) =
+            site.carrier
+                .ua
+                .expect(&format!("{io}: answer to the re-INVITE on A1"), WAIT, |m| {
+                    is_final(m, "INVITE", &calls.a1.call_id)
+                });
+        assert_eq!(refused.status(), Some(488), "{io}: {}", refused.first_line);
+        site.carrier
+            .ua
+            .send(site.sip, &ack_for_failure(&refused, &calls.a1.target));
+        site.carrier
+            .ua
+            .send(site.sip, &calls.a2.request("INFO", c_addr, &[]));
+        let (info_ok, _) =
+            site.carrier
+                .ua
+                .expect(&format!("{io}: answer to the INFO on A2"), WAIT, |m| {
+                    is_final(m, "INFO", &calls.a2.call_id)
+                });
+        assert_eq!(info_ok.status(), Some(200), "{io}: {}", info_ok.first_line);
+        site.platform
+            .ua
+            .expect_none(Duration::from_millis(100), |m| m.method().is_some());
+        a1_and_a2_hear_each_other(&site, &calls, to_a1, to_a2);
         customer_ends_joined_call(&site, &calls);
         site.stop();
     }
@@ -550,9 +645,9 @@ fn platform_hangs_up_both(site: &TransferSite, calls: &TwoCalls) {
     }
 }
 
-/// The parts of a Target-Dialog value (RFC 4538 section 7: `callid *(SEMI td-param)`): the
-/// Call-ID and the parameters, whose order does not matter.
-fn target_dialog_parts(value: &str) -> (String, BTreeMap<String, String>) {
+/// The parts of a Target-Dialog (RFC 4538 section 7: `callid *(SEMI td-param)`) or Replaces
+/// (RFC 3891 section 6.1) value: the Call-ID and the parameters, whose order does not matter.
+fn dialog_parts(value: &str) -> (String, BTreeMap<String, String>) {
     let mut parts = value.trim().split(';');
     let call_id = parts.next().unwrap_or_default().trim().to_owned();
     let params = parts
@@ -591,8 +686,8 @@ fn target_dialog_on_a_relayed_request_names_the_other_legs_dialog() {
             .expect(&format!("{io}: the INFO on A1"), WAIT, |m| {
                 is_request(m, "INFO", &calls.a1.call_id)
             });
-        let received = target_dialog_parts(info.header("target-dialog").expect("Target-Dialog"));
-        let expected = target_dialog_parts(&format!(
+        let received = dialog_parts(info.header("target-dialog").expect("Target-Dialog"));
+        let expected = dialog_parts(&format!(
             "{};local-tag=ctag2;remote-tag={};x=1",
             calls.a2.call_id,
             tag_of(&calls.a2.to)
