@@ -4,7 +4,8 @@
 //! with its own SDP, sends BYE on the replaced dialog, tells the carrier nothing, and relays the
 //! carrier's media to the new dialog; a BYE there ends the call. Refusals: the same Replaces from
 //! a host that is not the platform (a stranger, and the carrier's own trunk) gets 403, a Replaces
-//! naming no dialog 481, and a Replaces header on an in-dialog INFO 400.
+//! naming no dialog 481, and a Replaces header on an in-dialog INFO 400. The carrier may replace
+//! its own leg the same way (the platform sees nothing).
 
 mod border_support;
 mod runtime_support;
@@ -12,7 +13,10 @@ mod runtime_support;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
-use border_support::{ack_for_failure, expect_all, tag_of, with_headers};
+use border_support::{
+    Leg, ack_for_failure, expect_all, is_final, is_request, legs_of, stream_arrives, tag_of,
+    with_headers,
+};
 use runtime_support::call::{CallUp, Endpoint, WAIT, establish, exchange_rtp};
 use runtime_support::ua::{Msg, Ua, in_dialog, request, response, sdp};
 use runtime_support::{BACKENDS, Handoff, setup};
@@ -261,4 +265,137 @@ fn refusals(
         .ua
         .expect_none(Duration::from_millis(50), |m| m.method() == Some("BYE"));
     exchange_rtp(call, carrier, platform, 50, 3);
+}
+
+/// RFC 3891 section 3, from the carrier's side: the carrier (completing an attended transfer
+/// toward handoff) replaces its own leg A with a new dialog. handoff, leg A's UAS, answers the
+/// new INVITE, sends BYE on the replaced dialog and tells the platform nothing; the platform's
+/// media now flows with the new dialog's RTP address, both ways, and the platform's BYE
+/// reaches the new dialog.
+#[test]
+fn carrier_replaces_its_own_leg_and_the_platform_sees_nothing() {
+    for (i, io) in BACKENDS.iter().enumerate() {
+        let s = setup(io, 21200 + i as u16 * 100, 2, 30);
+        let mut handoff = Handoff::start(&s.config_path);
+        let carrier = Endpoint::new(s.carrier.try_clone().unwrap(), "carrier");
+        let platform = Endpoint::new(s.platform.try_clone().unwrap(), "platform");
+        let call = establish(
+            s.sip,
+            &carrier,
+            &platform,
+            &format!("carrier-replaces-{io}"),
+        );
+        exchange_rtp(&call, &carrier, &platform, 0, 3);
+        let (_, b) = legs_of(&call);
+        // Leg A as handoff (the recipient) has it: to-tag is handoff's, from-tag the carrier's.
+        let replaces = format!(
+            "{};to-tag={};from-tag=atag",
+            call.call_id,
+            tag_of(&call.a_to)
+        );
+
+        let new_call_id = format!("carrier-replacement-{io}");
+        let new_rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let c_addr = carrier.ua.addr();
+        carrier.ua.send(
+            s.sip,
+            &with_headers(
+                &request(
+                    "INVITE",
+                    c_addr,
+                    s.sip,
+                    "+15550001111",
+                    &new_call_id,
+                    "ntag",
+                    1,
+                    &sdp(new_rtp.local_addr().unwrap().port()),
+                ),
+                &[format!("Replaces: {replaces}")],
+            ),
+        );
+        let found = expect_all(
+            &carrier.ua,
+            WAIT,
+            &[
+                ("final response to the replacing INVITE", &|m: &Msg| {
+                    is_final(m, "INVITE", &new_call_id)
+                }),
+                ("BYE on the replaced dialog", &|m: &Msg| {
+                    is_request(m, "BYE", &call.call_id)
+                }),
+            ],
+        );
+        let (ok, _) = &found[0];
+        assert_eq!(ok.status(), Some(200), "{io}: {}", ok.first_line);
+        let handoff_rtp_for_new = ok.sdp_audio().expect("SDP in the 200");
+        let (old_bye, bye_src) = &found[1];
+        carrier
+            .ua
+            .send(*bye_src, &response(old_bye, 200, "OK", "x", c_addr, ""));
+        let new_leg = Leg::new(
+            &new_call_id,
+            ok.header("from").expect("From"),
+            ok.header("to").expect("To"),
+            &ok.contact_uri().expect("Contact in the 200"),
+            1,
+        );
+        carrier.ua.send(s.sip, &new_leg.ack(c_addr, 1));
+
+        // The platform was told nothing; its media and the new dialog's reach each other.
+        platform.ua.expect_none(Duration::from_millis(100), |m| {
+            matches!(m.method(), Some("INVITE") | Some("BYE"))
+        });
+        let to_platform = stream_arrives(
+            &new_rtp,
+            handoff_rtp_for_new,
+            &platform.rtp,
+            call.handoff_rtp_for_b,
+            0x21,
+            50,
+        );
+        assert!(
+            to_platform >= 35,
+            "{io}: {to_platform} of 50 reached the platform"
+        );
+        let to_carrier = stream_arrives(
+            &platform.rtp,
+            call.handoff_rtp_for_b,
+            &new_rtp,
+            handoff_rtp_for_new,
+            0x43,
+            50,
+        );
+        assert!(
+            to_carrier >= 35,
+            "{io}: {to_carrier} of 50 reached the new dialog"
+        );
+
+        // The platform hangs up: the BYE reaches the new dialog.
+        platform
+            .ua
+            .send(s.sip, &b.request("BYE", platform.ua.addr(), &[]));
+        let (bye, src) = carrier
+            .ua
+            .expect(&format!("{io}: BYE at the carrier"), WAIT, |m| {
+                m.method() == Some("BYE")
+            });
+        assert_eq!(bye.header("call-id"), Some(new_call_id.as_str()), "{io}");
+        carrier
+            .ua
+            .send(src, &response(&bye, 200, "OK", "x", c_addr, ""));
+        let (bye_ok, _) = platform
+            .ua
+            .expect("a final response to the BYE", WAIT, |m| {
+                is_final(m, "BYE", &b.call_id)
+            });
+        assert_eq!(bye_ok.status(), Some(200), "{io}: {}", bye_ok.first_line);
+
+        handoff.signal("TERM");
+        assert!(
+            handoff
+                .wait_exit(Duration::from_secs(20))
+                .is_some_and(|s| s.success()),
+            "{io}: handoff did not exit cleanly"
+        );
+    }
 }

@@ -1,7 +1,9 @@
 //! Attended transfer in local mode with the two calls on different shards (real binary, 2
 //! shards, both backends): no REFER reaches the carrier; handoff joins A1 and A2 itself, NOTIFYs 200 on
 //! B1 and ends B1 and B2; the customer's and the partner's legs get no BYE; the audit says
-//! attended, local.
+//! attended, local. The RTP between A1 and A2 after the join (both ways, through handoff's
+//! ports) is checked by `border_attended::attended_local_join_relays_rtp_both_ways_across_shards`,
+//! whose raw agents own their media sockets.
 
 mod e2e_support;
 

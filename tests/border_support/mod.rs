@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::runtime_support::ua::{Msg, Ua};
+use crate::runtime_support::WAIT;
+use crate::runtime_support::ua::{Msg, Ua, response};
 
 /// One `[[trunk]]` of a generated config.
 pub struct TrunkSpec {
@@ -17,6 +18,9 @@ pub struct TrunkSpec {
     pub peer: SocketAddr,
     /// Written as `sources = [...]` when not empty (else the default: the peer exactly).
     pub sources: Vec<String>,
+    /// More `key = value` lines; a key given here replaces the default of the same key
+    /// (`transfer`, `country_code`, `codecs`).
+    pub settings: Vec<String>,
 }
 
 impl TrunkSpec {
@@ -26,7 +30,14 @@ impl TrunkSpec {
             role,
             peer,
             sources: Vec::new(),
+            settings: Vec::new(),
         }
+    }
+
+    /// This trunk with `setting` (`key = value`) added.
+    pub fn with(mut self, setting: &str) -> TrunkSpec {
+        self.settings.push(setting.to_owned());
+        self
     }
 }
 
@@ -42,6 +53,16 @@ pub struct Site<'a> {
 
 /// The same shape as `runtime_support::config_text`, with the trunks and routes given.
 pub fn config_text(site: &Site<'_>, trunks: &[TrunkSpec], routes: &[(&str, &str)]) -> String {
+    let routes: Vec<(&str, &str, &str)> = routes.iter().map(|(f, t)| (*f, "", *t)).collect();
+    config_text_prefixed(site, trunks, &routes)
+}
+
+/// [`config_text`] with routes `(from, prefix, to)`; an empty prefix matches every number.
+pub fn config_text_prefixed(
+    site: &Site<'_>,
+    trunks: &[TrunkSpec],
+    routes: &[(&str, &str, &str)],
+) -> String {
     let mut text = format!(
         "[sbc]\nlisten = \"{sip}\"\nadvertise = \"127.0.0.1\"\nshards = {shards}\nio = \"{io}\"\n\
          media_ports = [{media}, {media_end}]\naudit = \"{audit}\"\ndrain_s = {drain_s}\n",
@@ -67,12 +88,30 @@ pub fn config_text(site: &Site<'_>, trunks: &[TrunkSpec], routes: &[(&str, &str)
                 .join(", ");
             text.push_str(&format!("sources = [{list}]\n"));
         }
-        text.push_str(
-            "transfer = \"refer\"\ncountry_code = \"1\"\ncodecs = [\"PCMU\", \"PCMA\"]\n",
-        );
+        for (key, default) in [
+            ("transfer", "\"refer\""),
+            ("country_code", "\"1\""),
+            ("codecs", "[\"PCMU\", \"PCMA\"]"),
+        ] {
+            let given = trunk
+                .settings
+                .iter()
+                .any(|s| s.split('=').next().is_some_and(|k| k.trim() == key));
+            if !given {
+                text.push_str(&format!("{key} = {default}\n"));
+            }
+        }
+        for setting in &trunk.settings {
+            text.push_str(setting);
+            text.push('\n');
+        }
     }
-    for (from, to) in routes {
-        text.push_str(&format!("\n[[route]]\nfrom = \"{from}\"\nto = \"{to}\"\n"));
+    for (from, prefix, to) in routes {
+        text.push_str(&format!("\n[[route]]\nfrom = \"{from}\"\n"));
+        if !prefix.is_empty() {
+            text.push_str(&format!("prefix = \"{prefix}\"\n"));
+        }
+        text.push_str(&format!("to = \"{to}\"\n"));
     }
     text
 }
@@ -191,4 +230,445 @@ pub fn tag_of(party: &str) -> String {
         .next()
         .unwrap_or_default()
         .to_owned()
+}
+
+// ---------------------------------------------------------------- transfers with scripted peers
+
+/// One side's view of a dialog: what a scripted peer needs to send requests in it.
+pub struct Leg {
+    pub call_id: String,
+    /// Our From (with our tag) and To (with the peer's tag), as we send them.
+    pub from: String,
+    pub to: String,
+    /// The peer's Contact URI: our requests' Request-URI.
+    pub target: String,
+    cseq: std::cell::Cell<u32>,
+}
+
+impl Leg {
+    pub fn new(call_id: &str, from: &str, to: &str, target: &str, cseq: u32) -> Leg {
+        Leg {
+            call_id: call_id.to_owned(),
+            from: from.to_owned(),
+            to: to.to_owned(),
+            target: target.to_owned(),
+            cseq: std::cell::Cell::new(cseq),
+        }
+    }
+
+    /// The CSeq of the last request built.
+    pub fn cseq(&self) -> u32 {
+        self.cseq.get()
+    }
+
+    /// The next request `method` in this dialog from `ua`, with `headers` added.
+    pub fn request(&self, method: &str, ua: SocketAddr, headers: &[String]) -> String {
+        let cseq = self.cseq.get() + 1;
+        self.cseq.set(cseq);
+        let branch = format!("{}-{method}-{cseq}", token(&self.call_id));
+        let message = crate::runtime_support::ua::in_dialog(
+            method,
+            &self.target,
+            ua,
+            &self.call_id,
+            &self.from,
+            &self.to,
+            cseq,
+            &branch,
+        );
+        if headers.is_empty() {
+            message
+        } else {
+            with_headers(&message, headers)
+        }
+    }
+
+    /// The ACK for this dialog's 2xx to the INVITE with CSeq `cseq` (a new transaction).
+    pub fn ack(&self, ua: SocketAddr, cseq: u32) -> String {
+        crate::runtime_support::ua::in_dialog(
+            "ACK",
+            &self.target,
+            ua,
+            &self.call_id,
+            &self.from,
+            &self.to,
+            cseq,
+            &format!("{}-ack-{cseq}", token(&self.call_id)),
+        )
+    }
+}
+
+/// `text` with every character that may not stand in a Via branch replaced by `-`.
+fn token(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
+}
+
+/// The carrier's (leg A) and the platform's (leg B) views of a call `establish` set up.
+pub fn legs_of(call: &crate::runtime_support::call::CallUp) -> (Leg, Leg) {
+    let a = Leg::new(
+        &call.call_id,
+        &call.a_from,
+        &call.a_to,
+        &call.a_target,
+        call.a_cseq,
+    );
+    let b = Leg::new(&call.b_call_id, &call.b_to, &call.b_from, &call.b_target, 0);
+    (a, b)
+}
+
+/// The status code of a message/sipfrag body (`SIP/2.0 200 OK`), RFC 3515 section 2.4.5.
+pub fn sipfrag_status(body: &str) -> Option<u16> {
+    body.strip_prefix("SIP/2.0 ")?.get(..3)?.parse().ok()
+}
+
+/// A final response (>= 200) to `method` in the dialog with `call_id`.
+pub fn is_final(m: &Msg, method: &str, call_id: &str) -> bool {
+    m.status().is_some_and(|s| s >= 200)
+        && m.cseq_method() == Some(method)
+        && m.header("call-id") == Some(call_id)
+}
+
+/// A request `method` in the dialog with `call_id`.
+pub fn is_request(m: &Msg, method: &str, call_id: &str) -> bool {
+    m.method() == Some(method) && m.header("call-id") == Some(call_id)
+}
+
+/// Answers every NOTIFY `ua` gets (200) until one carries the sipfrag `status`; returns that
+/// NOTIFY and the statuses of all the NOTIFYs seen, in order. Other messages are skipped.
+pub fn notifies_until(ua: &Ua, status: u16, within: Duration) -> (Msg, Vec<u16>) {
+    let deadline = Instant::now() + within;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (notify, src) = ua.expect(
+            &format!("NOTIFY with sipfrag {status} (seen so far: {seen:?})"),
+            left.max(Duration::from_millis(1)),
+            |m| m.method() == Some("NOTIFY"),
+        );
+        ua.send(
+            src,
+            &crate::runtime_support::ua::response(&notify, 200, "OK", "x", ua.addr(), ""),
+        );
+        let got = sipfrag_status(&notify.body);
+        seen.extend(got);
+        if got == Some(status) {
+            return (notify, seen);
+        }
+    }
+}
+
+/// An SDP body for audio at `rtp_port` with the given payload types and direction.
+pub fn sdp_with(rtp_port: u16, payloads: &[u8], direction: &str) -> String {
+    let list = payloads
+        .iter()
+        .map(u8::to_string)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut text = format!(
+        "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {rtp_port} RTP/AVP {list}\r\n"
+    );
+    for pt in payloads {
+        let name = match pt {
+            0 => "PCMU/8000",
+            8 => "PCMA/8000",
+            _ => continue,
+        };
+        text.push_str(&format!("a=rtpmap:{pt} {name}\r\n"));
+    }
+    text.push_str(&format!("a={direction}\r\n"));
+    text
+}
+
+/// The payload types of an SDP body's `m=audio` line.
+pub fn audio_payloads(body: &str) -> Vec<String> {
+    body.lines()
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .map(|m| m.split_whitespace().skip(2).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// The direction attribute of an SDP body (`sendrecv` when it has none, RFC 3264 section 5.1).
+pub fn direction(body: &str) -> &str {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("a="))
+        .find(|a| matches!(*a, "sendrecv" | "sendonly" | "recvonly" | "inactive"))
+        .unwrap_or("sendrecv")
+}
+
+/// An RFC 3550 packet of 20 ms payload type `pt` whose SSRC's low byte and every payload byte
+/// are `marker`: a stream a test can tell from any other (tone, silence, another party).
+pub fn marked_rtp(marker: u8, pt: u8, seq: u16) -> Vec<u8> {
+    let mut p = vec![0x80, pt & 0x7f];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+    p.extend_from_slice(&[0x4d, 0x4b, 0x00, marker]);
+    p.extend_from_slice(&[marker; 160]);
+    p
+}
+
+/// Whether `packet` carries the payload [`marked_rtp`] wrote with `marker` (the relay may
+/// rewrite the header, e.g. to continue the sequence of a ringback it played).
+pub fn carries_marker(packet: &[u8], marker: u8) -> bool {
+    packet.len() == 172 && packet[12..].iter().all(|b| *b == marker)
+}
+
+/// Sends `marker`'s stream from `from` to handoff at `to` until one packet reaches `far` (the
+/// relay may still be setting up: these first packets are not counted), then `count` more,
+/// back to back; returns how many of those reached `far`, each from `source`. Waits up to 20 s.
+pub fn stream_arrives(
+    from: &std::net::UdpSocket,
+    to: SocketAddr,
+    far: &std::net::UdpSocket,
+    source: SocketAddr,
+    marker: u8,
+    count: u16,
+) -> usize {
+    let mut buf = [0u8; 2048];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seq: u16 = 1000;
+    // Until the first arrives: one packet every 100 ms, like a phone that started talking.
+    'first: loop {
+        assert!(
+            Instant::now() < deadline,
+            "RTP with marker {marker:#04x} from {:?} via {to} never reached {:?}",
+            from.local_addr(),
+            far.local_addr()
+        );
+        from.send_to(&marked_rtp(marker, 0, seq), to)
+            .expect("send RTP");
+        seq = seq.wrapping_add(1);
+        let probe_end = Instant::now() + Duration::from_millis(100);
+        while Instant::now() < probe_end {
+            far.set_read_timeout(Some(
+                probe_end
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(1)),
+            ))
+            .expect("read timeout");
+            if let Ok((n, src)) = far.recv_from(&mut buf)
+                && src == source
+                && carries_marker(&buf[..n], marker)
+            {
+                break 'first;
+            }
+        }
+    }
+    // Whatever of the probes is still in flight is not counted: mark the counted ones apart.
+    let counted = marker.wrapping_add(1);
+    for _ in 0..count {
+        from.send_to(&marked_rtp(counted, 0, seq), to)
+            .expect("send RTP");
+        seq = seq.wrapping_add(1);
+    }
+    let mut arrived = 0;
+    while arrived < usize::from(count) && Instant::now() < deadline {
+        far.set_read_timeout(Some(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1)),
+        ))
+        .expect("read timeout");
+        if let Ok((n, src)) = far.recv_from(&mut buf)
+            && src == source
+            && carries_marker(&buf[..n], counted)
+        {
+            arrived += 1;
+        }
+    }
+    arrived
+}
+
+/// handoff with three scripted peers: the carrier (role carrier), the platform (role platform)
+/// and the partner (a second carrier trunk, where the platform's numbers starting 44 go).
+pub struct TransferSite {
+    pub io: &'static str,
+    pub sip: SocketAddr,
+    pub audit: std::path::PathBuf,
+    pub handoff: crate::runtime_support::Handoff,
+    pub carrier: crate::runtime_support::call::Endpoint,
+    pub platform: crate::runtime_support::call::Endpoint,
+    pub partner: crate::runtime_support::call::Endpoint,
+    _dir: tempfile::TempDir,
+}
+
+/// How the three trunks of a [`TransferSite`] are set.
+pub struct SiteOptions<'a> {
+    pub media: u16,
+    pub drain_s: u64,
+    /// Extra `key = value` lines of the carrier trunk (e.g. `transfer = "local"`).
+    pub carrier: &'a [&'a str],
+    /// The partner trunk's codecs, e.g. `["PCMU"]`.
+    pub partner_codecs: &'a str,
+}
+
+/// Starts handoff (2 shards, `io`) in a fresh private network namespace with the three trunks
+/// and routes: carrier -> platform; platform, numbers starting 44 -> partner; platform, any
+/// other number -> carrier.
+pub fn transfer_site(io: &'static str, options: &SiteOptions<'_>) -> TransferSite {
+    transfer_site_with(io, options, &[])
+}
+
+/// [`transfer_site`] with more `[sbc]` lines (e.g. `refer_timeout_ms = 500`).
+pub fn transfer_site_with(
+    io: &'static str,
+    options: &SiteOptions<'_>,
+    sbc: &[&str],
+) -> TransferSite {
+    use crate::runtime_support::call::Endpoint;
+    let s = crate::runtime_support::setup(io, options.media, 2, options.drain_s);
+    let partner_sip = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind the partner");
+    let carrier = Endpoint::new(s.carrier.try_clone().expect("carrier socket"), "carrier");
+    let platform = Endpoint::new(s.platform.try_clone().expect("platform socket"), "platform");
+    let partner = Endpoint::new(partner_sip, "partner");
+    let mut carrier_trunk = TrunkSpec::new("carrier", "carrier", carrier.ua.addr());
+    for setting in options.carrier {
+        carrier_trunk = carrier_trunk.with(setting);
+    }
+    let text = config_text_prefixed(
+        &Site {
+            io,
+            sip: s.sip,
+            media: options.media,
+            shards: 2,
+            drain_s: options.drain_s,
+            audit: &s.audit_path,
+        },
+        &[
+            carrier_trunk,
+            TrunkSpec::new("platform", "platform", platform.ua.addr()),
+            TrunkSpec::new("partner", "carrier", partner.ua.addr())
+                .with("transfer = \"local\"")
+                .with(&format!("codecs = {}", options.partner_codecs)),
+        ],
+        &[
+            ("carrier", "", "platform"),
+            ("platform", "44", "partner"),
+            ("platform", "", "carrier"),
+        ],
+    );
+    let mut extra = String::new();
+    for line in sbc {
+        extra.push_str(line);
+        extra.push('\n');
+    }
+    let text = text.replacen("[sbc]\n", &format!("[sbc]\n{extra}"), 1);
+    std::fs::write(&s.config_path, text).expect("write the config");
+    let handoff = crate::runtime_support::Handoff::start(&s.config_path);
+    TransferSite {
+        io,
+        sip: s.sip,
+        audit: s.audit_path.clone(),
+        handoff,
+        carrier,
+        platform,
+        partner,
+        _dir: s.dir,
+    }
+}
+
+impl TransferSite {
+    /// SIGTERM; handoff must exit 0.
+    pub fn stop(mut self) {
+        self.handoff.signal("TERM");
+        let status = self.handoff.wait_exit(Duration::from_secs(30));
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{}: handoff exit {status:?}",
+            self.io
+        );
+    }
+}
+
+/// Leg C's INVITE at the partner, addressed to `target`.
+pub fn partner_invited(site: &TransferSite, target: &str) -> (Msg, std::net::SocketAddr) {
+    let io = site.io;
+    let (invite, src) =
+        site.partner
+            .ua
+            .expect(&format!("{io}: leg C's INVITE at the partner"), WAIT, |m| {
+                m.method() == Some("INVITE")
+            });
+    assert!(
+        invite.header("to").is_some_and(|to| to.contains(target)),
+        "{io}: leg C not addressed to the target: {}",
+        invite.raw
+    );
+    (invite, src)
+}
+
+/// The partner answers leg C 200 with its RTP port and gets the ACK; returns its leg.
+pub fn partner_answers(site: &TransferSite, invite: &Msg, src: std::net::SocketAddr) -> Leg {
+    let addr = site.partner.ua.addr();
+    let answer = sdp_with(site.partner.rtp_port(), &[0], "sendrecv");
+    site.partner
+        .ua
+        .send(src, &response(invite, 200, "OK", "ctag", addr, &answer));
+    let call_id = invite.header("call-id").expect("Call-ID on leg C");
+    site.partner
+        .ua
+        .expect(&format!("{}: ACK on leg C", site.io), WAIT, |m| {
+            is_request(m, "ACK", call_id)
+        });
+    Leg::new(
+        call_id,
+        &format!("{};tag=ctag", invite.header("to").expect("To")),
+        invite.header("from").expect("From"),
+        &invite.contact_uri().expect("Contact on leg C's INVITE"),
+        0,
+    )
+}
+
+/// `ua` answers the BYE in `call_id` with 200.
+pub fn answers_bye(ua: &Ua, call_id: &str, what: &str) {
+    let (bye, src) = ua.expect(what, WAIT, |m| is_request(m, "BYE", call_id));
+    ua.send(src, &response(&bye, 200, "OK", "x", ua.addr(), ""));
+}
+
+pub fn transfer_record(site: &TransferSite) -> serde_json::Value {
+    wait_for_json_line(&site.audit, Duration::from_secs(20), |r| {
+        r["type"] == "transfer"
+    })
+}
+
+/// The partner's side of a CANCELled leg C (RFC 3261 section 9.2): 200 to the CANCEL, 487 to
+/// the INVITE, then the ACK for the 487.
+pub fn partner_is_cancelled(site: &TransferSite, invite: &Msg) {
+    let io = site.io;
+    let addr = site.partner.ua.addr();
+    let call_id = invite.header("call-id").expect("Call-ID");
+    let (cancel, src) = site
+        .partner
+        .ua
+        .expect(&format!("{io}: CANCEL of leg C"), WAIT, |m| {
+            is_request(m, "CANCEL", call_id)
+        });
+    site.partner
+        .ua
+        .send(src, &response(&cancel, 200, "OK", "ctag", addr, ""));
+    site.partner.ua.send(
+        src,
+        &response(invite, 487, "Request Terminated", "ctag", addr, ""),
+    );
+}
+
+/// The platform answers the NOTIFYs it gets (200) until the BYE on leg B, which it answers.
+pub fn platform_answers_until_bye(site: &TransferSite, b: &Leg) {
+    loop {
+        let (m, src) = site
+            .platform
+            .ua
+            .expect(&format!("{}: BYE on leg B", site.io), WAIT, |m| {
+                is_request(m, "BYE", &b.call_id) || is_request(m, "NOTIFY", &b.call_id)
+            });
+        site.platform.ua.send(
+            src,
+            &response(&m, 200, "OK", "x", site.platform.ua.addr(), ""),
+        );
+        if m.method() == Some("BYE") {
+            return;
+        }
+    }
 }

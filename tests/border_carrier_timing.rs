@@ -1,0 +1,369 @@
+//! Against the real binary, both backends, 2 shards: carrier timing around a blind transfer
+//! (`slow_carrier_notifies`, `late_refer_accept_during_fallback` of
+//! `src/sim/transfer_flows.rs`), with `refer_timeout_ms = 500`. RFC 3515 section 2.4.4: after
+//! its 2xx the carrier owns the transfer until its final NOTIFY ("The lifetime of the state
+//! being subscribed to is determined by the progress of the referenced request"); silence is
+//! not failure. A carrier whose 202 comes after the timeout still goes on to call the target
+//! (section 2.4.2: a recipient that accepted "MUST create a subscription and send
+//! notifications"), so handoff's own call to the target is cancelled.
+
+mod border_support;
+mod runtime_support;
+
+use std::time::Duration;
+
+use border_support::{
+    Leg, SiteOptions, TransferSite, is_final, is_request, legs_of, notifies_until, partner_invited,
+    partner_is_cancelled, sdp_with, sipfrag_status, transfer_record, transfer_site_with, with_body,
+};
+use runtime_support::BACKENDS;
+use runtime_support::call::{WAIT, establish};
+use runtime_support::ua::{Msg, response};
+
+const TARGET: &str = "+442071234567";
+const REFER_TO: &str = "<sip:+442071234567@platform.example>";
+const REFER_TIMEOUT_MS: u64 = 500;
+
+fn site(io: &'static str, media: u16) -> TransferSite {
+    transfer_site_with(
+        io,
+        &SiteOptions {
+            media,
+            drain_s: 30,
+            carrier: &["on_refer_failure = \"local\""],
+            partner_codecs: "[\"PCMU\"]",
+        },
+        &[&format!("refer_timeout_ms = {REFER_TIMEOUT_MS}")],
+    )
+}
+
+/// The platform REFERs the call to [`TARGET`]; returns the carrier's REFER and its source.
+fn carrier_gets_refer(site: &TransferSite, a: &Leg, b: &Leg) -> (Msg, std::net::SocketAddr) {
+    site.platform.ua.send(
+        site.sip,
+        &b.request(
+            "REFER",
+            site.platform.ua.addr(),
+            &[format!("Refer-To: {REFER_TO}")],
+        ),
+    );
+    site.carrier
+        .ua
+        .expect(&format!("{}: REFER at the carrier", site.io), WAIT, |m| {
+            is_request(m, "REFER", &a.call_id)
+        })
+}
+
+/// The carrier NOTIFYs sipfrag `status` on leg A (final when `terminated`); handoff answers 200.
+fn carrier_notifies(site: &TransferSite, a: &Leg, status: &str, terminated: bool) {
+    let state = if terminated {
+        "terminated;reason=noresource"
+    } else {
+        "active;expires=60"
+    };
+    let notify = with_body(
+        &a.request(
+            "NOTIFY",
+            site.carrier.ua.addr(),
+            &[
+                "Event: refer".to_owned(),
+                format!("Subscription-State: {state}"),
+            ],
+        ),
+        "message/sipfrag",
+        &format!("SIP/2.0 {status}\r\n"),
+    );
+    site.carrier.ua.send(site.sip, &notify);
+    let (ok, _) = site.carrier.ua.expect(
+        &format!("{}: answer to the carrier's NOTIFY {status}", site.io),
+        WAIT,
+        |m| {
+            // This NOTIFY's answer, not a late copy of an earlier one's.
+            is_final(m, "NOTIFY", &a.call_id)
+                && m.header("cseq") == Some(format!("{} NOTIFY", a.cseq()).as_str())
+        },
+    );
+    assert_eq!(ok.status(), Some(200), "{}: {}", site.io, ok.first_line);
+}
+
+/// The carrier releases the customer: the platform's leg gets BYE (NOTIFYs on the way
+/// answered and returned).
+fn carrier_releases(site: &TransferSite, a: &Leg, b: &Leg) -> Vec<u16> {
+    site.carrier
+        .ua
+        .send(site.sip, &a.request("BYE", site.carrier.ua.addr(), &[]));
+    let mut notified = Vec::new();
+    loop {
+        let (m, src) =
+            site.platform
+                .ua
+                .expect(&format!("{}: BYE at the platform", site.io), WAIT, |m| {
+                    is_request(m, "BYE", &b.call_id) || is_request(m, "NOTIFY", &b.call_id)
+                });
+        site.platform.ua.send(
+            src,
+            &response(&m, 200, "OK", "x", site.platform.ua.addr(), ""),
+        );
+        if m.method() == Some("BYE") {
+            return notified;
+        }
+        notified.extend(sipfrag_status(&m.body));
+    }
+}
+
+fn assert_handed_off(site: &TransferSite) {
+    let record = transfer_record(site);
+    let io = site.io;
+    assert_eq!(record["outcome"], "handed_off", "{io}: {record}");
+    assert_eq!(record["refer_status"], 202, "{io}: {record}");
+    assert_eq!(record["notify_status"], 200, "{io}: {record}");
+}
+
+/// NOTIFY 100, then silence four times as long as `refer_timeout_ms`, then NOTIFY 200 and the
+/// carrier's BYE: handoff never calls the target itself, the platform hears only what the
+/// carrier said, and the call is handed off.
+#[test]
+fn a_carrier_silent_after_its_202_keeps_the_transfer() {
+    for (i, io) in BACKENDS.iter().enumerate() {
+        let site = site(io, 22600 + i as u16 * 100);
+        let call = establish(
+            site.sip,
+            &site.carrier,
+            &site.platform,
+            &format!("slow-{io}"),
+        );
+        let (a, b) = legs_of(&call);
+        let (refer, src) = carrier_gets_refer(&site, &a, &b);
+        site.carrier.ua.send(
+            src,
+            &response(&refer, 202, "Accepted", "x", site.carrier.ua.addr(), ""),
+        );
+        carrier_notifies(&site, &a, "100 Trying", false);
+        let (_, seen) = notifies_until(&site.platform.ua, 100, WAIT);
+        assert_eq!(seen, [100], "{io}");
+
+        // The carrier's silence: a window, not a wait for a condition. A busy machine can only
+        // make this check miss an INVITE, never see one that was not sent.
+        site.partner
+            .ua
+            .expect_none(Duration::from_millis(4 * REFER_TIMEOUT_MS), |m| {
+                m.method() == Some("INVITE")
+            });
+        site.platform
+            .ua
+            .expect_none(Duration::from_millis(10), |m| {
+                m.method() == Some("NOTIFY") && sipfrag_status(&m.body) != Some(100)
+            });
+
+        carrier_notifies(&site, &a, "200 OK", true);
+        let (_, seen) = notifies_until(&site.platform.ua, 200, WAIT);
+        assert!(
+            seen.iter().all(|s| [100, 200].contains(s)),
+            "{io}: {seen:?}"
+        );
+        let more = carrier_releases(&site, &a, &b);
+        assert!(
+            more.iter().all(|s| [100, 200].contains(s)),
+            "{io}: {more:?}"
+        );
+        site.partner
+            .ua
+            .expect_none(Duration::from_millis(10), |m| m.method() == Some("INVITE"));
+        assert_handed_off(&site);
+        site.stop();
+    }
+}
+
+/// The carrier's 202 comes after `refer_timeout_ms`, while handoff's own call to the target
+/// (leg C) is in early media: leg C is CANCELled, the carrier's NOTIFY 200 reaches the platform
+/// (never a 408), and its BYE hands the call off.
+#[test]
+fn a_late_carrier_202_cancels_the_local_fallback() {
+    for (i, io) in BACKENDS.iter().enumerate() {
+        let site = site(io, 22800 + i as u16 * 100);
+        let partner_addr = site.partner.ua.addr();
+        let call = establish(
+            site.sip,
+            &site.carrier,
+            &site.platform,
+            &format!("late-{io}"),
+        );
+        let (a, b) = legs_of(&call);
+        let (refer, src) = carrier_gets_refer(&site, &a, &b);
+        // No answer yet: the timeout makes handoff accept the REFER and call the target.
+        let (accepted, _) =
+            site.platform
+                .ua
+                .expect(&format!("{io}: final response to the REFER"), WAIT, |m| {
+                    is_final(m, "REFER", &b.call_id)
+                });
+        assert_eq!(
+            accepted.status(),
+            Some(202),
+            "{io}: {}",
+            accepted.first_line
+        );
+        let (invite, c_src) = partner_invited(&site, TARGET);
+        site.partner.ua.send(
+            c_src,
+            &response(&invite, 180, "Ringing", "ctag", partner_addr, ""),
+        );
+        site.partner.ua.send(
+            c_src,
+            &response(
+                &invite,
+                183,
+                "Session Progress",
+                "ctag",
+                partner_addr,
+                &sdp_with(site.partner.rtp_port(), &[0], "sendrecv"),
+            ),
+        );
+
+        // The carrier accepts after all.
+        site.carrier.ua.send(
+            src,
+            &response(&refer, 202, "Accepted", "x", site.carrier.ua.addr(), ""),
+        );
+        partner_is_cancelled(&site, &invite);
+        carrier_notifies(&site, &a, "100 Trying", false);
+        carrier_notifies(&site, &a, "200 OK", true);
+        let (_, seen) = notifies_until(&site.platform.ua, 200, WAIT);
+        let more = carrier_releases(&site, &a, &b);
+        assert!(
+            !seen.contains(&408) && !more.contains(&408),
+            "{io}: the platform heard 408: {seen:?} {more:?}"
+        );
+        site.partner
+            .ua
+            .expect_none(Duration::from_millis(10), |m| m.method() == Some("BYE"));
+        assert_handed_off(&site);
+        site.stop();
+    }
+}
+
+/// The carrier's final NOTIFY and its BYE sent back to back, in each order (one socket on
+/// loopback: they reach handoff in the order sent). A dialog "continues to exist until the last
+/// usage is terminated" (RFC 5057 section 2): a BYE ends the invite usage, the NOTIFY with
+/// `Subscription-State: terminated` the refer subscription (section 3.1, F3 and F4), whichever
+/// comes first. So both get 200, never 481, and each call is handed off.
+#[test]
+fn final_notify_and_bye_back_to_back_both_get_200_in_either_order() {
+    for (i, io) in BACKENDS.iter().enumerate() {
+        let site = site(io, 23000 + i as u16 * 100);
+        for bye_first in [false, true] {
+            let call = establish(
+                site.sip,
+                &site.carrier,
+                &site.platform,
+                &format!("race-{bye_first}-{io}"),
+            );
+            let (a, b) = legs_of(&call);
+            let (refer, src) = carrier_gets_refer(&site, &a, &b);
+            site.carrier.ua.send(
+                src,
+                &response(&refer, 202, "Accepted", "x", site.carrier.ua.addr(), ""),
+            );
+            let (accepted, _) =
+                site.platform
+                    .ua
+                    .expect(&format!("{io}: final response to the REFER"), WAIT, |m| {
+                        is_final(m, "REFER", &b.call_id)
+                    });
+            assert_eq!(
+                accepted.status(),
+                Some(202),
+                "{io}: {}",
+                accepted.first_line
+            );
+
+            let notify = with_body(
+                &a.request(
+                    "NOTIFY",
+                    site.carrier.ua.addr(),
+                    &[
+                        "Event: refer".to_owned(),
+                        "Subscription-State: terminated;reason=noresource".to_owned(),
+                    ],
+                ),
+                "message/sipfrag",
+                "SIP/2.0 200 OK\r\n",
+            );
+            let bye = a.request("BYE", site.carrier.ua.addr(), &[]);
+            let (first, second) = if bye_first {
+                (&bye, &notify)
+            } else {
+                (&notify, &bye)
+            };
+            site.carrier.ua.send(site.sip, first);
+            site.carrier.ua.send(site.sip, second);
+
+            let mut notified = Vec::new();
+            loop {
+                let (m, src) = site.platform.ua.expect(
+                    &format!("{io}: BYE at the platform (bye first: {bye_first})"),
+                    WAIT,
+                    |m| is_request(m, "BYE", &b.call_id) || is_request(m, "NOTIFY", &b.call_id),
+                );
+                site.platform.ua.send(
+                    src,
+                    &response(&m, 200, "OK", "x", site.platform.ua.addr(), ""),
+                );
+                if m.method() == Some("BYE") {
+                    break;
+                }
+                notified.extend(sipfrag_status(&m.body));
+            }
+            let found = border_support::expect_all(
+                &site.carrier.ua,
+                WAIT,
+                &[
+                    ("answer to the NOTIFY", &|m: &Msg| {
+                        is_final(m, "NOTIFY", &a.call_id)
+                    }),
+                    ("answer to the BYE", &|m: &Msg| {
+                        is_final(m, "BYE", &a.call_id)
+                    }),
+                ],
+            );
+            for (answer, _) in &found {
+                assert_eq!(
+                    answer.status(),
+                    Some(200),
+                    "{io} (bye first: {bye_first}): {}",
+                    answer.first_line
+                );
+            }
+            assert!(
+                !notified.iter().any(|s| *s >= 300),
+                "{io} (bye first: {bye_first}): NOTIFYs {notified:?}"
+            );
+            let record =
+                border_support::wait_for_json_line(&site.audit, Duration::from_secs(20), |r| {
+                    r["type"] == "transfer"
+                        && r["outcome"] == "handed_off"
+                        && r["conversation"].is_string()
+                });
+            assert_eq!(record["refer_status"], 202, "{io}: {record}");
+        }
+        // One handed-off record per call.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = std::fs::read_to_string(&site.audit).unwrap_or_default();
+            let handed_off = text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .filter(|r| r["type"] == "transfer" && r["outcome"] == "handed_off")
+                .count();
+            if handed_off == 2 {
+                break;
+            }
+            assert!(
+                handed_off < 2 && std::time::Instant::now() < deadline,
+                "{io}: {handed_off} handed-off records:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        site.stop();
+    }
+}
