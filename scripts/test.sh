@@ -21,7 +21,7 @@ APT_PACKAGES=(
 # the handoff process alone, no longer the machine-wide kernel.io_uring_disabled switch, which broke
 # every other io_uring user on a shared machine while it was set.)
 EXTRA_STEPS=(
-    "fuzz: build the cargo-fuzz targets, run each up to 30 s (150 s budget; says why and runs the proptests with more cases if cargo-fuzz cannot run)|scripts/fuzz-ci.sh"
+    "fuzz: build the six cargo-fuzz targets (one per parser, plus whole datagrams through a shard) and run each 30 s (says why and runs the proptests with more cases if cargo-fuzz cannot run)|scripts/fuzz-ci.sh"
 )
 
 step() {

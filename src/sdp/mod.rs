@@ -256,9 +256,11 @@ fn split_lines(sdp: &[u8]) -> Result<Vec<Line<'_>>, SdpError> {
         })?;
         let bytes = text.as_bytes();
         match bytes {
+            // Trailing white space is not part of the value: it is read as it will be written
+            // (`push_line` trims it), so what handoff sends parses the same way again.
             [kind @ b'a'..=b'z', b'=', ..] => lines.push(Line {
                 kind: *kind,
-                value: &text[2..],
+                value: text[2..].trim_end(),
                 number,
             }),
             _ => {
@@ -694,8 +696,12 @@ fn accept_audio(
                 let (name, value) = attribute(line);
                 match name {
                     "rtpmap" | "fmtp" | "rtcp-fb" => {
-                        let keep =
-                            leading_payload_type(value).is_none_or(|pt| kept_formats.contains(&pt));
+                        // Compared as numbers, as the m= line was read: `a=rtpmap:0111` maps 111.
+                        let keep = leading_payload_type(value).is_none_or(|pt| {
+                            pt.parse::<u8>().is_ok_and(|pt| {
+                                kept_formats.iter().any(|f| f.parse::<u8>() == Ok(pt))
+                            })
+                        });
                         if keep {
                             push_line(out, line);
                         }
