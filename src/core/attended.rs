@@ -37,7 +37,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::attended_state::*;
-use super::call::CallState;
+use super::call::CallPhase;
 use super::dialog::Side;
 use super::shard::{ClientPurpose, CoreTimer, ShardCore};
 use super::transaction::ServerTxId;
@@ -298,7 +298,7 @@ impl ShardCore {
         let Some(trunk) = call.config.trunks.get(call.leg(customer).trunk) else {
             return false;
         };
-        if call.state != CallState::Established || trunk.transfer != TransferMethod::Local {
+        if call.phase != CallPhase::Up || trunk.transfer != TransferMethod::Local {
             return false;
         }
         let Some(refer_to) = header_text(request, "Refer-To")
@@ -584,7 +584,7 @@ impl ShardCore {
                 && self
                     .calls
                     .get(seq)
-                    .is_some_and(|c| c.state == CallState::Established && !c.reinvite_pending)
+                    .is_some_and(|c| c.phase == CallPhase::Up && !c.reinvite_pending)
         });
         let Some((seq, replaced_side)) = usable else {
             let status = if found.is_some() { 491 } else { 481 };

@@ -29,7 +29,7 @@
 use std::net::SocketAddr;
 
 use super::attended_state::{AttendedStep, DialogRewrite, DialogRewrites, Resume};
-use super::call::{Call, CallState, InitialInvite, Leg, Pending2xx, call_codecs};
+use super::call::{Call, CallPhase, InitialInvite, Leg, Pending2xx, call_codecs};
 use super::dialog::{Dialog, Side};
 use super::routing;
 use super::shard::{ClientPurpose, CoreTimer, ServerPurpose, ShardCore, TransferTx};
@@ -896,7 +896,7 @@ impl ShardCore {
             id: call_ref,
             config: config.clone(),
             conversation: conversation.clone(),
-            state: CallState::AwaitingAnswer,
+            phase: CallPhase::Setup,
             started: now,
             answered: None,
             legs,
@@ -912,7 +912,6 @@ impl ShardCore {
             client_txs: Vec::new(),
             server_txs: Vec::new(),
             outstanding: 1,
-            end_reason: None,
             audio_codec: None,
             transfer: None,
         };
@@ -984,7 +983,7 @@ impl ShardCore {
                 "Forbidden (Replaces names another trunk's dialog)",
             ));
         }
-        if call.state != CallState::Established {
+        if call.phase != CallPhase::Up {
             // Replacing an early dialog (RFC 3891: accept, then CANCEL it) is not supported.
             return Err(no_dialog());
         }
@@ -1220,11 +1219,11 @@ impl ShardCore {
             if self.on_bye_in_join(now, seq, side) {
                 return;
             }
-            let state = self.calls.get(&seq).map(|c| c.state);
-            if state == Some(CallState::AwaitingAnswer) {
+            let state = self.calls.get(&seq).map(|c| c.phase);
+            if state == Some(CallPhase::Setup) {
                 // A BYE in the early dialog: the INVITE is abandoned (CANCEL toward B).
                 self.hang_up(now, seq, EndReason::bye_from(side), 487);
-            } else if state == Some(CallState::Established) {
+            } else if state == Some(CallPhase::Up) {
                 self.send_bye(now, seq, side.other());
                 self.end_call(now, seq, EndReason::bye_from(side), None);
             }
@@ -1289,7 +1288,7 @@ impl ShardCore {
         };
         let is_invite = method == Method::Invite;
         if is_invite {
-            if call.reinvite_pending || call.state != CallState::Established {
+            if call.reinvite_pending || call.phase != CallPhase::Up {
                 self.reply(now, tx, request, 491, default_reason(491), &[]);
                 return;
             }
@@ -1532,7 +1531,7 @@ impl ShardCore {
                 let Some(call) = self.calls.get(&seq) else {
                     return;
                 };
-                if call.state != CallState::AwaitingAnswer {
+                if call.phase != CallPhase::Setup {
                     return;
                 }
                 let tag = call.leg(Side::A).dialog.local_tag.clone();
@@ -1806,7 +1805,7 @@ impl ShardCore {
                         self.send_bye(now, seq, Side::B);
                         return;
                     }
-                    call.state = CallState::Established;
+                    call.phase = CallPhase::Up;
                     call.answered = Some(now);
                     let (id, server) = (call.id, call.invite.server);
                     self.stats.calls_answered += 1;
@@ -2058,14 +2057,14 @@ impl ShardCore {
         let Some(call) = self.calls.get(&seq) else {
             return;
         };
-        match call.state {
-            CallState::Ended => {}
-            CallState::Established => {
+        match call.phase {
+            CallPhase::Ended { .. } => {}
+            CallPhase::Up => {
                 self.send_bye(now, seq, Side::A);
                 self.send_bye(now, seq, Side::B);
                 self.end_call(now, seq, reason, None);
             }
-            CallState::AwaitingAnswer => {
+            CallPhase::Setup => {
                 let (server, client, tag) = (
                     call.invite.server,
                     call.invite.client,
@@ -2109,8 +2108,7 @@ impl ShardCore {
         }
         let answered = call.answered;
         let deferred = call.deferred_ack.take();
-        call.state = CallState::Ended;
-        call.end_reason = Some(reason);
+        call.phase = CallPhase::Ended { reason };
         call.reinvite_pending = false;
         let mut ports = Vec::new();
         for side in [Side::A, Side::B] {

@@ -6,20 +6,24 @@ use std::sync::Arc;
 use super::dialog::Side;
 pub use super::leg::{Leg, Pending2xx};
 use super::transaction::{ClientTxId, ServerTxId};
-use super::{CallRef, MediaLeg, Time};
+use super::{CallRef, EndReason, MediaLeg, Time};
 use crate::config::Config;
 use crate::vocab::LegId;
 
-/// Where the call is in its life.
+/// Where the call is in its life; a phase carries what only it has.
+///
+/// A transfer runs while the call is `Up`; its state is `Call::transfer`, not a phase of its own,
+/// because its audit record is settled after the call may have ended (the carrier's BYE).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum CallState {
-    /// INVITE sent on leg B, awaiting its final response.
-    AwaitingAnswer,
+pub enum CallPhase {
+    /// The INVITE toward the routed trunk awaits its final response.
+    Setup,
     /// Answered: both dialogs confirmed (ACKs may still be in flight).
-    Established,
-    /// Ended: ports released, CallEnded emitted. Kept a while so late requests (BYE glare,
-    /// retransmissions) still find their dialog, and so B's INVITE can still be ACKed and BYEd.
-    Ended,
+    Up,
+    /// Ended, and why: ports released, CallEnded emitted. Kept a while so late requests (BYE
+    /// glare, retransmissions) still find their dialog, and so the setup INVITE can still be
+    /// ACKed and BYEd.
+    Ended { reason: EndReason },
 }
 
 /// Facts about B's initial INVITE (for CANCEL and late 2xx handling).
@@ -38,7 +42,7 @@ pub struct Call {
     /// The config the call started with (hot reload does not touch it).
     pub config: Arc<Config>,
     pub conversation: String,
-    pub state: CallState,
+    pub phase: CallPhase,
     pub started: Time,
     pub answered: Option<Time>,
     /// Every leg the call has had, by [`LegId`]: the two it was set up with, a transfer's leg C,
@@ -60,8 +64,6 @@ pub struct Call {
     pub server_txs: Vec<ServerTxId>,
     /// Client transactions of this call still awaiting their final response.
     pub outstanding: u32,
-    /// Set when the call ended: the reason, for tests and introspection.
-    pub end_reason: Option<super::EndReason>,
     /// First audio codec of the last SDP relayed (once an offer/answer settles: the answer's,
     /// i.e. the codec both legs use).
     pub audio_codec: Option<String>,
@@ -136,7 +138,15 @@ impl Call {
     }
 
     pub fn is_ended(&self) -> bool {
-        self.state == CallState::Ended
+        matches!(self.phase, CallPhase::Ended { .. })
+    }
+
+    /// Why the call ended, once it has.
+    pub fn end_reason(&self) -> Option<EndReason> {
+        match self.phase {
+            CallPhase::Ended { reason } => Some(reason),
+            CallPhase::Setup | CallPhase::Up => None,
+        }
     }
 
     pub fn trunk_name(&self, side: Side) -> String {

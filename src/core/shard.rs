@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::attended_state::{AttendedState, AttendedStep};
-use super::call::{Call, CallState};
+use super::call::Call;
 use super::dialog::Side;
 use super::ids::{self, IdMinter};
 use super::rng::Rng;
@@ -366,7 +366,7 @@ impl ShardCore {
                     Some(&(*seq, call.leg_id(side))),
                     "call {seq}: leg {side:?} is not indexed by its tag"
                 );
-                if call.state == CallState::Ended {
+                if call.is_ended() {
                     assert!(
                         leg.media_port.is_none(),
                         "call {seq} ended but still holds media port {:?}",
@@ -410,7 +410,7 @@ impl ShardCore {
                     "call {seq}: transfer attempt without a timer or a pending transaction"
                 );
             }
-            if call.state == CallState::Ended {
+            if call.is_ended() {
                 assert!(
                     self.timers.is_set(CoreTimer::Reap { call: *seq }),
                     "ended call {seq} has no reap timer"

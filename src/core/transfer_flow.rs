@@ -235,7 +235,7 @@ impl ShardCore {
                 true
             }
             (Method::Refer, _) => {
-                if call.is_ended() || call.state != super::call::CallState::Established {
+                if call.is_ended() || call.phase != super::call::CallPhase::Up {
                     return false;
                 }
                 // Roles, not positions: a platform leg asks, the carrier leg bridged to it is
