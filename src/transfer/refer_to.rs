@@ -24,6 +24,9 @@ pub enum ReferToError {
     Unterminated { value: String },
     #[error("Refer-To URI {uri:?} is not a sip:, sips: or tel: URI")]
     UnsupportedScheme { uri: String },
+    /// RFC 3261 section 25.1: a URI holds no control characters, spaces, `<`, `>` or `"`.
+    #[error("Refer-To URI {uri:?} holds a character no URI may contain")]
+    NotAUri { uri: String },
     /// A blind transfer needs a telephone number the carrier can route.
     #[error("Refer-To target {target:?} is not a telephone number: {source}")]
     NotANumber {
@@ -66,6 +69,14 @@ impl PlatformReferTo {
             }
             None => trimmed,
         };
+        if uri
+            .chars()
+            .any(|c| c.is_control() || c == ' ' || c == '<' || c == '>' || c == '"')
+        {
+            return Err(ReferToError::NotAUri {
+                uri: uri.to_owned(),
+            });
+        }
         let (without_headers, header_text) = match uri.split_once('?') {
             Some((before, after)) => (before, Some(after)),
             None => (uri, None),
