@@ -1,5 +1,7 @@
-//! The B2BUA call: two legs (A toward the trunk the INVITE came from, B toward the routed trunk),
-//! each a full dialog with its own media port, SDP origin and 2xx/ACK bookkeeping.
+//! The B2BUA call: its legs (every leg it has had, by `LegId`), the bridge (the two legs whose
+//! signalling and media are joined, at positions A and B), and its phase. At setup position A
+//! faces the trunk the INVITE came from and B the routed trunk; a transfer or a Replaces adds a
+//! leg and moves the bridge, and the leg it replaces stays, retired.
 
 use std::sync::Arc;
 

@@ -4,14 +4,14 @@
 //! output queue; the driver drains it with [`ShardCore::poll_output`]. The B2BUA logic itself is
 //! in `b2bua.rs`; this file holds the state, the entry points and the invariants.
 //!
-//! Model: a shard has one [`TransactionLayer`] (RFC 3261 section 17) and its calls. A
-//! [`Call`] has two legs (A toward the trunk the INVITE came from, B toward the routed trunk);
-//! each leg is a full dialog ([`super::dialog::Dialog`]) plus its media port and SDP origin.
-//! Transactions belong to calls through small purpose maps: a server transaction is the initial
-//! INVITE on A or a request relayed from one leg; a client transaction is the INVITE on B, a
-//! relayed request (whose response goes back to its server transaction) or handoff's own BYE.
-//! Dialogs are found by handoff's local tag (minted, unique). An ended call keeps its dialogs for
-//! 64*T1 (late BYEs, retransmitted 2xx) and is then reaped.
+//! Model: a shard has one [`TransactionLayer`] (RFC 3261 section 17) and its calls. A [`Call`] is
+//! a list of legs (each a full dialog, [`super::dialog::Dialog`], plus its media port and SDP
+//! origin), a bridge naming the two that are joined, and a phase (see `call.rs`). Transactions
+//! belong to calls through small purpose maps: a server transaction is the initial INVITE or a
+//! request relayed from one leg; a client transaction is the routed INVITE, a relayed request
+//! (whose response goes back to its server transaction), a transfer's or handoff's own request.
+//! Dialogs are found by handoff's local tag (minted, unique) as (call, leg). An ended call keeps
+//! its legs for 64*T1 (late BYEs, retransmitted 2xx) and is then reaped, with its timers.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
