@@ -1,6 +1,6 @@
-//! A Refer-To names a URI, and RFC 3261 section 25.1 leaves control characters, spaces, `<`, `>`
-//! and `"` out of every URI (they are "delims" or not in the character set at all). A value that
-//! holds one is refused, never taken as a transfer target to REFER or dial. Found by the
+//! A Refer-To names a URI, and RFC 3261 section 25.1 leaves control characters, `<`, `>` and `"`
+//! out of every URI (they are "delims" or not in the character set at all). A value that holds one
+//! is refused (spaces in a number's user part stay tolerated, see `transfer_refer_to_e164.rs`), never taken as a transfer target to REFER or dial. Found by the
 //! `transfer_headers` fuzz target: `sip:]&55943>` followed by NUL bytes was accepted as a bare
 //! addr-spec and named a target that no `<...>` form of it would name again.
 
@@ -11,7 +11,6 @@ fn characters_no_uri_may_hold_are_refused() {
     for value in [
         "sip:]&55943>\0\0\0\0\0\0\0Fform.example",
         "sip:+15551234567@host\u{1}",
-        "<sip:+1555 1234567@host>",
         "sip:+15551234567@host>",
         "<sip:\"+15551234567\"@host>",
     ] {

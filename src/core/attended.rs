@@ -241,8 +241,8 @@ impl ShardCore {
             Resume::InDialog { to_tag } => {
                 self.on_in_dialog_request(now, held.from, held.tx, &request, &to_tag)
             }
-            Resume::InitialInvite { trunk } => {
-                self.on_initial_invite(now, held.from, trunk, held.tx, &request)
+            Resume::InitialInvite { trunk, config } => {
+                self.on_initial_invite(now, held.from, (trunk, config), held.tx, &request)
             }
         }
         self.attended.resuming = None;

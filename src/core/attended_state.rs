@@ -5,8 +5,10 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use super::transaction::ServerTxId;
+use crate::config::Config;
 use crate::media::g711::G711Law;
 use crate::transfer::TransferAttempt;
 use crate::transfer::dialog_ids::DialogId;
@@ -44,8 +46,15 @@ impl DialogRewrites {
 /// Where a held request re-enters the B2BUA once its answers are in.
 #[derive(Clone, Debug)]
 pub(super) enum Resume {
-    InDialog { to_tag: String },
-    InitialInvite { trunk: usize },
+    InDialog {
+        to_tag: String,
+    },
+    /// A new INVITE from `trunk` of `config`, the configuration it arrived under (a reload
+    /// while it waits changes neither the trunk it came from nor its route).
+    InitialInvite {
+        trunk: usize,
+        config: Arc<Config>,
+    },
 }
 
 /// A request waiting for other shards' answers.

@@ -27,6 +27,7 @@
 //!   BYEd at once.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use super::attended_state::{AttendedStep, DialogRewrite, DialogRewrites, Resume};
 use super::call::{Call, CallPhase, InitialInvite, Leg, Pending2xx, call_codecs};
@@ -37,6 +38,7 @@ use super::transaction::{
     ClientAction, ClientTxId, ServerAction, ServerTxId, TransactionTimeout, TxRef,
 };
 use super::{CallEnd, CallRef, EndReason, Event, MediaCommand, Output, Time, Transmit};
+use crate::config::Config;
 use crate::sdp::{self, OriginState, RewritePlan, SdpError};
 use crate::sip::{self, HeaderName, Message, Method, RequestBuilder};
 use crate::vocab::LegId;
@@ -583,7 +585,9 @@ impl ShardCore {
         match (method, to_tag) {
             (_, Some(tag)) => self.on_in_dialog_request(now, from, tx, request, &tag),
             (Method::Invite, None) => match trunk {
-                Some(trunk) => self.on_initial_invite(now, from, trunk, tx, request),
+                Some(trunk) => {
+                    self.on_initial_invite(now, from, (trunk, self.config.clone()), tx, request)
+                }
                 // Only a leg's own peer gets here without a trunk, and never without a To tag.
                 None => self.reply(now, tx, request, 403, "Forbidden", &[]),
             },
@@ -622,14 +626,17 @@ impl ShardCore {
 
     // ------------------------------------------------------------ new calls
 
+    /// `source`: the trunk the INVITE came from, as an index into the configuration it arrived
+    /// under (held INVITEs resume with that snapshot, whatever reloads happened meanwhile).
     pub(super) fn on_initial_invite(
         &mut self,
         now: Time,
         from: SocketAddr,
-        trunk: usize,
+        source: (usize, Arc<Config>),
         tx: ServerTxId,
         request: &Message,
     ) {
+        let (trunk, config) = source;
         // INVITE with Replaces names one of our dialogs: handoff is its UAS (RFC 3891 section 3).
         let replaces: Vec<String> = request
             .headers()
@@ -644,12 +651,19 @@ impl ShardCore {
             return;
         }
         // Replaces / Target-Dialog naming a bridged dialog: translated (maybe held, see attended.rs).
-        let Some(rewrites) =
-            self.dialog_rewrites(now, from, tx, request, Resume::InitialInvite { trunk })
-        else {
+        let Some(rewrites) = self.dialog_rewrites(
+            now,
+            from,
+            tx,
+            request,
+            Resume::InitialInvite {
+                trunk,
+                config: config.clone(),
+            },
+        ) else {
             return;
         };
-        match self.start_call(now, from, trunk, tx, request, &rewrites) {
+        match self.start_call(now, from, (trunk, config), tx, request, &rewrites) {
             Ok(()) => {}
             Err(refusal) => self.reject(now, tx, from, request, refusal),
         }
@@ -659,7 +673,7 @@ impl ShardCore {
         &mut self,
         now: Time,
         from: SocketAddr,
-        trunk: usize,
+        source: (usize, Arc<Config>),
         tx: ServerTxId,
         request: &Message,
         rewrites: &DialogRewrites,
@@ -674,7 +688,7 @@ impl ShardCore {
                 return Err(refusal);
             }
         }
-        let config = self.config.clone();
+        let (trunk, config) = source;
         let user = request
             .request_uri()
             .and_then(|uri| uri.user().map(str::to_string))

@@ -24,7 +24,9 @@ pub enum ReferToError {
     Unterminated { value: String },
     #[error("Refer-To URI {uri:?} is not a sip:, sips: or tel: URI")]
     UnsupportedScheme { uri: String },
-    /// RFC 3261 section 25.1: a URI holds no control characters, spaces, `<`, `>` or `"`.
+    /// RFC 3261 section 25.1: a URI holds no control characters, `<`, `>` or `"`. (Spaces in a
+    /// telephone number's user part are tolerated: platforms send `+1 (555) 987-6543`, and the
+    /// number is normalised to E.164 before anything is sent.)
     #[error("Refer-To URI {uri:?} holds a character no URI may contain")]
     NotAUri { uri: String },
     /// A blind transfer needs a telephone number the carrier can route.
@@ -71,7 +73,7 @@ impl PlatformReferTo {
         };
         if uri
             .chars()
-            .any(|c| c.is_control() || c == ' ' || c == '<' || c == '>' || c == '"')
+            .any(|c| c.is_control() || c == '<' || c == '>' || c == '"')
         {
             return Err(ReferToError::NotAUri {
                 uri: uri.to_owned(),
