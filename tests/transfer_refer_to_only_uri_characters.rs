@@ -13,6 +13,8 @@ fn characters_no_uri_may_hold_are_refused() {
         "sip:+15551234567@host\u{1}",
         "sip:+15551234567@host>",
         "<sip:\"+15551234567\"@host>",
+        // Found by the fuzz target too: non-ASCII (here U+00A0) is never part of a URI.
+        "<sip:32762\u{a0}\u{a0}?e=1>",
     ] {
         assert!(
             matches!(

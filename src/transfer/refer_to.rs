@@ -24,7 +24,8 @@ pub enum ReferToError {
     Unterminated { value: String },
     #[error("Refer-To URI {uri:?} is not a sip:, sips: or tel: URI")]
     UnsupportedScheme { uri: String },
-    /// RFC 3261 section 25.1: a URI holds no control characters, `<`, `>` or `"`. (Spaces in a
+    /// RFC 3261 section 25.1: a URI holds only ASCII (other characters are %-escaped), and no
+    /// control characters, `<`, `>` or `"`. (Spaces in a
     /// telephone number's user part are tolerated: platforms send `+1 (555) 987-6543`, and the
     /// number is normalised to E.164 before anything is sent.)
     #[error("Refer-To URI {uri:?} holds a character no URI may contain")]
@@ -73,14 +74,14 @@ impl PlatformReferTo {
         };
         if uri
             .chars()
-            .any(|c| c.is_control() || c == '<' || c == '>' || c == '"')
+            .any(|c| !c.is_ascii() || c.is_control() || c == '<' || c == '>' || c == '"')
         {
             return Err(ReferToError::NotAUri {
                 uri: uri.to_owned(),
             });
         }
         let (without_headers, header_text) = match uri.split_once('?') {
-            Some((before, after)) => (before, Some(after)),
+            Some((before, after)) => (before.trim_end(), Some(after)),
             None => (uri, None),
         };
         let (scheme, rest) = without_headers
