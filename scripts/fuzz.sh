@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs one cargo-fuzz target for a while: scripts/fuzz.sh [TARGET] [SECONDS]
-#   TARGET: sip_message (default), sip_uri or core_datagrams; SECONDS: default 60.
+#   TARGET: sip_message (default), sip_uri, sdp_rewrite, transfer_headers, config_text or
+#   core_datagrams; SECONDS: default 60.
 # Installs cargo-fuzz when missing. Uses the nightly toolchain when one is installed;
 # otherwise stable with RUSTC_BOOTSTRAP=1 (cargo-fuzz passes -Z flags) and no sanitizer.
 set -euo pipefail
@@ -13,8 +14,11 @@ cd "$root"
 case "$target" in
   sip_message) seeds=tests/fixtures/rfc4475 ;;
   sip_uri) seeds=fuzz/seeds/sip_uri ;;
+  sdp_rewrite) seeds=fuzz/seeds/sdp_rewrite ;;
+  transfer_headers) seeds=fuzz/seeds/transfer_headers ;;
+  config_text) seeds=fuzz/seeds/config_text ;;
   core_datagrams) seeds=fuzz/seeds/core_datagrams ;;
-  *) echo "unknown fuzz target '$target' (sip_message | sip_uri | core_datagrams)" >&2; exit 2 ;;
+  *) echo "unknown fuzz target '$target' (sip_message | sip_uri | sdp_rewrite | transfer_headers | config_text | core_datagrams)" >&2; exit 2 ;;
 esac
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
