@@ -23,7 +23,7 @@ fn record(
         refer_status,
         notify_status: None,
         fallback_status: None,
-        reason: "test".to_owned(),
+        reason: handoff::transfer::TransferReason::CarrierBye,
         duration_ms: 1,
     }
 }

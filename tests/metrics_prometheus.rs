@@ -18,7 +18,7 @@ fn handed_off(trunk: &str) -> TransferRecord {
         refer_status: Some(202),
         notify_status: Some(200),
         fallback_status: None,
-        reason: "carrier_bye".to_owned(),
+        reason: handoff::transfer::TransferReason::CarrierBye,
         duration_ms: 1,
     }
 }

@@ -36,7 +36,7 @@ use crate::sip::{HeaderName, Message, Method, RequestBuilder};
 use crate::transfer::notify::{self, SIPFRAG_CONTENT_TYPE};
 use crate::transfer::{
     PlatformReferTo, TransferAction, TransferAttempt, TransferKind, TransferOutcome,
-    TransferRecord, TransferRequest, TransferSettings,
+    TransferReason, TransferRecord, TransferRequest, TransferSettings,
 };
 
 /// Which dialog a transfer request goes in.
@@ -342,11 +342,10 @@ impl ShardCore {
             notify_status: None,
             fallback_status: None,
             reason: match (relay, asker.role == bridged.role) {
-                (true, _) => "relayed_to_platform",
-                (false, true) => "refer_between_same_role_trunks",
-                (false, false) => "carrier_refer_rejected",
-            }
-            .to_owned(),
+                (true, _) => TransferReason::RelayedToPlatform,
+                (false, true) => TransferReason::ReferBetweenSameRoleTrunks,
+                (false, false) => TransferReason::CarrierReferRejected,
+            },
             duration_ms: 0,
         };
         self.event(Event::Transfer(Box::new(record)));

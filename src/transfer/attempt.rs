@@ -88,7 +88,9 @@ use std::collections::VecDeque;
 
 use crate::config::{ReferFailurePolicy, RingbackMode, SbcConfig, TransferMethod, Trunk};
 use crate::numbering::E164;
-use crate::transfer::record::{TransferKind, TransferOutcome, TransferRecord, WallClock};
+use crate::transfer::record::{
+    TransferKind, TransferOutcome, TransferReason, TransferRecord, WallClock,
+};
 use crate::transfer::refer_to::{PlatformReferTo, carrier_refer_to_at, refer_domain};
 use crate::vocab::Time;
 
@@ -284,7 +286,7 @@ struct Context {
     notify_status: Option<u16>,
     fallback_status: Option<u16>,
     /// Why the local transfer was started ("refer_rejected", "timeout", ...).
-    fallback_reason: &'static str,
+    fallback_reason: TransferReason,
     /// handoff INVITEd the target itself (leg C), even if it later gave way to the carrier.
     target_dialled: bool,
     /// The end of the whole attempt (`transfer_timeout_ms` after the REFER), if bounded.
@@ -322,7 +324,7 @@ impl TransferAttempt {
             refer_status: None,
             notify_status: None,
             fallback_status: None,
-            fallback_reason: "local_method",
+            fallback_reason: TransferReason::LocalMethod,
             target_dialled: false,
             transfer_deadline: None,
             record: None,
@@ -339,17 +341,21 @@ impl TransferAttempt {
         let state = match carrier {
             Err(_) if local_join => {
                 context.answer_platform(202);
-                context.begin_local("local_method")
+                context.begin_local(TransferReason::LocalMethod)
             }
             Err(_) => {
                 // Neither the carrier nor a local INVITE could reach a target that is not a number.
                 context.answer_platform(400);
-                context.finish(now, TransferOutcome::Failed, "target_not_a_number");
+                context.finish(
+                    now,
+                    TransferOutcome::Failed,
+                    TransferReason::TargetNotANumber,
+                );
                 State::Done
             }
             Ok(_) if context.settings.method == TransferMethod::Local => {
                 context.answer_platform(202);
-                context.begin_local("local_method")
+                context.begin_local(TransferReason::LocalMethod)
             }
             Ok(carrier) => {
                 let headers = context.refer_headers();
@@ -455,7 +461,7 @@ impl State {
                 }
                 _ => {
                     context.refer_status = Some(status);
-                    context.refer_failed(now, "refer_rejected", status)
+                    context.refer_failed(now, TransferReason::ReferRejected, status)
                 }
             },
             // A NOTIFY overtook the 2xx; keep its code for the record.
@@ -506,7 +512,7 @@ impl State {
                         context.emit(TransferAction::ArmTimer { at: deadline });
                         State::AwaitingCarrierBye { deadline }
                     }
-                    _ => context.refer_failed(now, "sipfrag_failure", status),
+                    _ => context.refer_failed(now, TransferReason::SipfragFailure, status),
                 }
             }
             // The carrier accepted after all (its NOTIFY may precede its 2xx, RFC 3515 section
@@ -559,7 +565,7 @@ impl State {
             }
             _ => {
                 context.fallback_status = Some(status);
-                context.local_transfer_failed(now, status, "fallback_failed")
+                context.local_transfer_failed(now, status, TransferReason::FallbackFailed)
             }
         }
     }
@@ -573,7 +579,7 @@ impl State {
             context.stop_ringback();
             context.local_transfer_succeeded(now)
         } else {
-            context.local_transfer_failed(now, status, "local_join_failed")
+            context.local_transfer_failed(now, status, TransferReason::LocalJoinFailed)
         }
     }
 
@@ -584,7 +590,11 @@ impl State {
                 context.stop_ringback();
                 context.answer_platform(487);
                 context.tear_down_platform();
-                context.finish(now, TransferOutcome::Cancelled, "customer_hung_up");
+                context.finish(
+                    now,
+                    TransferOutcome::Cancelled,
+                    TransferReason::CustomerHungUp,
+                );
                 State::Done
             }
             // The carrier took the call over: leg A is released, so is leg B.
@@ -595,7 +605,7 @@ impl State {
                     context.notify_platform(200, true);
                 }
                 context.tear_down_platform();
-                context.finish(now, TransferOutcome::HandedOff, "carrier_bye");
+                context.finish(now, TransferOutcome::HandedOff, TransferReason::CarrierBye);
                 State::Done
             }
             State::AwaitingFallbackAnswer | State::AwaitingLocalJoin => {
@@ -605,7 +615,11 @@ impl State {
                 context.stop_ringback();
                 context.notify_platform(487, true);
                 context.tear_down_platform();
-                context.finish(now, TransferOutcome::Cancelled, "customer_hung_up");
+                context.finish(
+                    now,
+                    TransferOutcome::Cancelled,
+                    TransferReason::CustomerHungUp,
+                );
                 State::Done
             }
             // The bridged call ended after the transfer; leg B still has to go.
@@ -640,14 +654,18 @@ impl State {
             }
             // No final response to the REFER in time.
             State::AwaitingReferResponse { deadline } if now >= deadline => {
-                context.refer_failed(now, "timeout", 408)
+                context.refer_failed(now, TransferReason::Timeout, 408)
             }
             // The carrier reported success but never released leg A: release it ourselves.
             State::AwaitingCarrierBye { deadline } if now >= deadline => {
                 context.stop_ringback();
                 context.emit(TransferAction::ReleaseCustomerLeg);
                 context.tear_down_platform();
-                context.finish(now, TransferOutcome::HandedOff, "no_carrier_bye");
+                context.finish(
+                    now,
+                    TransferOutcome::HandedOff,
+                    TransferReason::NoCarrierBye,
+                );
                 State::Done
             }
             State::AwaitingPlatformBye { deadline } if now >= deadline => {
@@ -688,7 +706,7 @@ impl Context {
     /// While leg C rings: handoff started it because the REFER got no final response in time,
     /// and the carrier has given no final word since, so it may yet accept and call the target.
     fn carrier_may_still_act(&self) -> bool {
-        self.fallback_reason == "timeout"
+        self.fallback_reason == TransferReason::Timeout
             && self.refer_status.is_none()
             && self.notify_status.is_none()
     }
@@ -705,7 +723,11 @@ impl Context {
         if self.platform_gone {
             self.emit(TransferAction::ReleaseCustomerLeg);
         }
-        self.finish(now, TransferOutcome::Failed, "transfer_timeout");
+        self.finish(
+            now,
+            TransferOutcome::Failed,
+            TransferReason::TransferTimeout,
+        );
         State::Done
     }
 
@@ -781,7 +803,7 @@ impl Context {
 
     /// The REFER failed (`status` is the carrier's code, or 408 for a timeout). A target
     /// handoff already dialled once (then gave way to the carrier) is not dialled again.
-    fn refer_failed(&mut self, now: Time, reason: &'static str, status: u16) -> State {
+    fn refer_failed(&mut self, now: Time, reason: TransferReason, status: u16) -> State {
         match self.settings.on_refer_failure {
             ReferFailurePolicy::Local if !self.target_dialled => {
                 self.answer_platform(202);
@@ -791,7 +813,7 @@ impl Context {
                 self.stop_ringback();
                 if self.platform_answer.is_none() {
                     self.answer_platform(status);
-                } else if reason == "sipfrag_failure" {
+                } else if reason == TransferReason::SipfragFailure {
                     self.relay_notify(status, true);
                 } else {
                     self.notify_platform(status, true);
@@ -806,7 +828,7 @@ impl Context {
     }
 
     /// Starts the local transfer: INVITE the target (blind) or join the replaced call (attended).
-    fn begin_local(&mut self, reason: &'static str) -> State {
+    fn begin_local(&mut self, reason: TransferReason) -> State {
         self.fallback_reason = reason;
         match self.kind {
             // An attempt is blind or attended; carrier-initiated REFERs never start one.
@@ -846,7 +868,7 @@ impl Context {
     }
 
     /// The target did not answer: the customer stays with the platform (if it is still there).
-    fn local_transfer_failed(&mut self, now: Time, status: u16, reason: &'static str) -> State {
+    fn local_transfer_failed(&mut self, now: Time, status: u16, reason: TransferReason) -> State {
         self.stop_ringback();
         self.notify_platform(status, true);
         if self.platform_gone {
@@ -856,7 +878,7 @@ impl Context {
         State::Done
     }
 
-    fn finish(&mut self, now: Time, outcome: TransferOutcome, reason: &str) {
+    fn finish(&mut self, now: Time, outcome: TransferOutcome, reason: TransferReason) {
         let record = TransferRecord {
             record_type: "transfer",
             ts: self.request.wall_clock.rfc3339_at(now),
@@ -870,7 +892,7 @@ impl Context {
             refer_status: self.refer_status,
             notify_status: self.notify_status,
             fallback_status: self.fallback_status,
-            reason: reason.to_owned(),
+            reason,
             duration_ms: now.millis_since(self.started),
         };
         self.record = Some(record.clone());

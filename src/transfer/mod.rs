@@ -40,5 +40,5 @@ pub mod refer_to;
 
 pub use attempt::{TransferAction, TransferAttempt, TransferRequest, TransferSettings};
 pub use dialog_ids::{DialogId, Replaces, TargetDialog};
-pub use record::{TransferKind, TransferOutcome, TransferRecord, WallClock};
+pub use record::{TransferKind, TransferOutcome, TransferReason, TransferRecord, WallClock};
 pub use refer_to::{CarrierReferTo, PlatformReferTo, ReferToError};

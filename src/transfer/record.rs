@@ -74,6 +74,79 @@ fn serialize_method<S: Serializer>(method: &TransferMethod, s: S) -> Result<S::O
     s.serialize_str(method_str(*method))
 }
 
+/// Why a transfer attempt ended as it did: typed in the core, text only in the audit and logs.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferReason {
+    /// The carrier released the customer's leg after its success NOTIFY (handed off).
+    CarrierBye,
+    /// Success was reported but the carrier never sent BYE; handoff released the leg.
+    NoCarrierBye,
+    /// The carrier refused the REFER (final non-2xx).
+    ReferRejected,
+    /// The carrier accepted, then NOTIFYed a failure (sipfrag >= 300).
+    SipfragFailure,
+    /// No final response to the REFER within `refer_timeout_ms`.
+    Timeout,
+    /// The whole attempt outlived `transfer_timeout_s`.
+    TransferTimeout,
+    /// The trunk transfers locally by configuration (`transfer = "local"`).
+    LocalMethod,
+    /// The local transfer's target did not answer (busy, declined, no answer).
+    FallbackFailed,
+    /// The local attended join failed (the replaced leg could not be moved).
+    LocalJoinFailed,
+    /// The customer hung up before the transfer completed.
+    CustomerHungUp,
+    /// The Refer-To names nothing the carrier could route as a number.
+    TargetNotANumber,
+    /// A carrier's REFER passed on to the platform (`carrier_refer = "relay"`).
+    RelayedToPlatform,
+    /// A carrier's REFER refused (`carrier_refer = "reject"`).
+    CarrierReferRejected,
+    /// A REFER between two legs of the same role (no transfer across the border).
+    ReferBetweenSameRoleTrunks,
+}
+
+impl TransferReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferReason::CarrierBye => "carrier_bye",
+            TransferReason::NoCarrierBye => "no_carrier_bye",
+            TransferReason::ReferRejected => "refer_rejected",
+            TransferReason::SipfragFailure => "sipfrag_failure",
+            TransferReason::Timeout => "timeout",
+            TransferReason::TransferTimeout => "transfer_timeout",
+            TransferReason::LocalMethod => "local_method",
+            TransferReason::FallbackFailed => "fallback_failed",
+            TransferReason::LocalJoinFailed => "local_join_failed",
+            TransferReason::CustomerHungUp => "customer_hung_up",
+            TransferReason::TargetNotANumber => "target_not_a_number",
+            TransferReason::RelayedToPlatform => "relayed_to_platform",
+            TransferReason::CarrierReferRejected => "carrier_refer_rejected",
+            TransferReason::ReferBetweenSameRoleTrunks => "refer_between_same_role_trunks",
+        }
+    }
+}
+
+impl std::fmt::Display for TransferReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for TransferReason {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<str> for TransferReason {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
 /// One JSON line per transfer attempt, written when its outcome is known.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TransferRecord {
@@ -97,8 +170,8 @@ pub struct TransferRecord {
     pub notify_status: Option<u16>,
     /// The final status of the local fallback leg.
     pub fallback_status: Option<u16>,
-    /// Short machine-friendly cause, e.g. `"timeout"`, `"refer_rejected"`, `"carrier_bye"`.
-    pub reason: String,
+    /// Why the attempt ended the way it did (written as snake_case text, e.g. `"timeout"`).
+    pub reason: TransferReason,
     pub duration_ms: u64,
 }
 
@@ -170,6 +243,30 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_audit_text_of_a_reason_is_its_as_str() {
+        use TransferReason::*;
+        for reason in [
+            CarrierBye,
+            NoCarrierBye,
+            ReferRejected,
+            SipfragFailure,
+            Timeout,
+            TransferTimeout,
+            LocalMethod,
+            FallbackFailed,
+            LocalJoinFailed,
+            CustomerHungUp,
+            TargetNotANumber,
+            RelayedToPlatform,
+            CarrierReferRejected,
+            ReferBetweenSameRoleTrunks,
+        ] {
+            let json = serde_json::to_string(&reason).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", reason.as_str()));
+        }
+    }
 
     #[test]
     fn known_instants_format_as_rfc3339() {
