@@ -655,7 +655,9 @@ pub fn partner_is_cancelled(site: &TransferSite, invite: &Msg) {
 }
 
 /// The platform answers the NOTIFYs it gets (200) until the BYE on leg B, which it answers.
-pub fn platform_answers_until_bye(site: &TransferSite, b: &Leg) {
+/// Returns the sipfrag statuses of those NOTIFYs, in order.
+pub fn platform_answers_until_bye(site: &TransferSite, b: &Leg) -> Vec<u16> {
+    let mut notified = Vec::new();
     loop {
         let (m, src) = site
             .platform
@@ -668,7 +670,214 @@ pub fn platform_answers_until_bye(site: &TransferSite, b: &Leg) {
             &response(&m, 200, "OK", "x", site.platform.ua.addr(), ""),
         );
         if m.method() == Some("BYE") {
-            return;
+            return notified;
         }
+        notified.extend(sipfrag_status(&m.body));
     }
+}
+
+/// A NOTIFY of the refer subscription (RFC 3515 section 2.4.4) on `leg`, sent from `from`,
+/// with `Subscription-State: {state}` and the sipfrag `SIP/2.0 {status}`.
+pub fn refer_notify(leg: &Leg, from: SocketAddr, status: &str, state: &str) -> String {
+    with_body(
+        &leg.request(
+            "NOTIFY",
+            from,
+            &[
+                "Event: refer".to_owned(),
+                format!("Subscription-State: {state}"),
+            ],
+        ),
+        "message/sipfrag",
+        &format!("SIP/2.0 {status}\r\n"),
+    )
+}
+
+/// Asserts that `msg` has the status `status`, naming the backend and the message's first line.
+pub fn assert_status(io: &str, msg: &Msg, status: u16) {
+    assert_eq!(msg.status(), Some(status), "{io}: {}", msg.first_line);
+}
+
+/// The platform's final response to its REFER in the dialog `call_id` (leg B).
+pub fn platform_refer_answer(site: &TransferSite, call_id: &str) -> Msg {
+    site.platform
+        .ua
+        .expect(
+            &format!("{}: final response to the REFER", site.io),
+            WAIT,
+            |m| is_final(m, "REFER", call_id),
+        )
+        .0
+}
+
+/// A call carrier -> platform set up on `site` with `call_id` (`runtime_support::call::
+/// establish`): the call, and the carrier's (leg A) and the platform's (leg B) views of it.
+pub fn call_up(
+    site: &TransferSite,
+    call_id: &str,
+) -> (crate::runtime_support::call::CallUp, Leg, Leg) {
+    let call =
+        crate::runtime_support::call::establish(site.sip, &site.carrier, &site.platform, call_id);
+    let (a, b) = legs_of(&call);
+    (call, a, b)
+}
+
+/// The platform holds the call (RFC 3264 section 8.4): a sendonly re-INVITE on leg B reaches
+/// the carrier on leg A, which answers recvonly; the platform gets 200 and ACKs it, and the ACK
+/// reaches the carrier. Returns the re-INVITE as the carrier got it.
+pub fn platform_holds(site: &TransferSite, a: &Leg, b: &Leg) -> Msg {
+    let io = site.io;
+    let (p_addr, c_addr) = (site.platform.ua.addr(), site.carrier.ua.addr());
+    let hold = with_body(
+        &b.request("INVITE", p_addr, &[]),
+        "application/sdp",
+        &sdp_with(site.platform.rtp_port(), &[0, 8], "sendonly"),
+    );
+    site.platform.ua.send(site.sip, &hold);
+    let (reinvite, src) =
+        site.carrier
+            .ua
+            .expect(&format!("{io}: hold re-INVITE at the carrier"), WAIT, |m| {
+                is_request(m, "INVITE", &a.call_id)
+            });
+    site.carrier.ua.send(
+        src,
+        &response(
+            &reinvite,
+            200,
+            "OK",
+            "x",
+            c_addr,
+            &sdp_with(site.carrier.rtp_port(), &[0, 8], "recvonly"),
+        ),
+    );
+    let (held, _) = site
+        .platform
+        .ua
+        .expect(&format!("{io}: 200 to the hold"), WAIT, |m| {
+            is_final(m, "INVITE", &b.call_id)
+        });
+    assert_status(io, &held, 200);
+    site.platform.ua.send(site.sip, &b.ack(p_addr, b.cseq()));
+    site.carrier
+        .ua
+        .expect(&format!("{io}: ACK of the hold"), WAIT, |m| {
+            is_request(m, "ACK", &a.call_id)
+        });
+    reinvite
+}
+
+/// A call the platform places through the carrier, as each side sees it.
+pub struct DialledCall {
+    /// The platform's leg (its own tag `ptag`).
+    pub platform: Leg,
+    /// The carrier's leg (its tag `ctag`).
+    pub carrier: Leg,
+    /// handoff's RTP address in its offer to the carrier.
+    pub handoff_rtp_for_carrier: SocketAddr,
+}
+
+/// The platform dials `number` (Call-ID `call_id`, From tag `ptag`); the carrier gets a new
+/// INVITE (no To tag) and answers 200 (tag `ctag`, RTP at `carrier_rtp_port`); the platform
+/// gets 200 and ACKs it, and the ACK reaches the carrier.
+pub fn platform_dials(
+    site: &TransferSite,
+    number: &str,
+    call_id: &str,
+    (ptag, ctag): (&str, &str),
+    carrier_rtp_port: u16,
+) -> DialledCall {
+    let io = site.io;
+    let (p_addr, c_addr) = (site.platform.ua.addr(), site.carrier.ua.addr());
+    site.platform.ua.send(
+        site.sip,
+        &crate::runtime_support::ua::request(
+            "INVITE",
+            p_addr,
+            site.sip,
+            number,
+            call_id,
+            ptag,
+            1,
+            &sdp_with(site.platform.rtp_port(), &[0], "sendrecv"),
+        ),
+    );
+    let (c_invite, src) = site.carrier.ua.expect(
+        &format!("{io}: the platform's INVITE at the carrier"),
+        WAIT,
+        |m| m.method() == Some("INVITE") && m.header("to").is_some_and(|to| !to.contains(";tag=")),
+    );
+    let handoff_rtp_for_carrier = c_invite.sdp_audio().expect("SDP offer at the carrier");
+    site.carrier.ua.send(
+        src,
+        &response(
+            &c_invite,
+            200,
+            "OK",
+            ctag,
+            c_addr,
+            &sdp_with(carrier_rtp_port, &[0], "sendrecv"),
+        ),
+    );
+    let (ok, _) =
+        site.platform
+            .ua
+            .expect(&format!("{io}: 200 to the platform's call"), WAIT, |m| {
+                is_final(m, "INVITE", call_id)
+            });
+    assert_status(io, &ok, 200);
+    let platform = Leg::new(
+        call_id,
+        ok.header("from").expect("From"),
+        ok.header("to").expect("To"),
+        &ok.contact_uri().expect("Contact in the 200"),
+        1,
+    );
+    site.platform.ua.send(site.sip, &platform.ack(p_addr, 1));
+    let c_call_id = c_invite.header("call-id").expect("Call-ID");
+    site.carrier
+        .ua
+        .expect(&format!("{io}: ACK at the carrier"), WAIT, |m| {
+            is_request(m, "ACK", c_call_id)
+        });
+    let carrier = Leg::new(
+        c_call_id,
+        &format!("{};tag={ctag}", c_invite.header("to").expect("To")),
+        c_invite.header("from").expect("From"),
+        &c_invite.contact_uri().expect("Contact in the INVITE"),
+        0,
+    );
+    DialledCall {
+        platform,
+        carrier,
+        handoff_rtp_for_carrier,
+    }
+}
+
+/// `from` sends BYE on `leg` and gets 200 for it (`what` names the answer awaited).
+pub fn hangs_up(site: &TransferSite, from: &Ua, leg: &Leg, what: &str) {
+    from.send(site.sip, &leg.request("BYE", from.addr(), &[]));
+    let (ok, _) = from.expect(&format!("{}: {what}", site.io), WAIT, |m| {
+        is_final(m, "BYE", &leg.call_id)
+    });
+    assert_status(site.io, &ok, 200);
+}
+
+/// The platform hangs up while the call is still up: its BYE on leg B reaches the carrier on
+/// leg A, which answers 200; the platform gets 200.
+pub fn platform_hangs_up(site: &TransferSite, a: &Leg, b: &Leg) {
+    site.platform
+        .ua
+        .send(site.sip, &b.request("BYE", site.platform.ua.addr(), &[]));
+    answers_bye(
+        &site.carrier.ua,
+        &a.call_id,
+        "the platform's BYE at the carrier",
+    );
+    let (ok, _) = site.platform.ua.expect(
+        &format!("{}: answer to the platform's BYE", site.io),
+        WAIT,
+        |m| is_final(m, "BYE", &b.call_id),
+    );
+    assert_status(site.io, &ok, 200);
 }
