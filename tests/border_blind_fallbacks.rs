@@ -13,8 +13,9 @@ use std::time::Duration;
 use border_support::{
     Leg, SiteOptions, TransferSite, answers_bye, assert_status, audio_payloads, call_up, direction,
     hangs_up, is_final, is_request, notifies_until, partner_answers, partner_invited,
-    partner_is_cancelled, platform_answers_until_bye, platform_holds, platform_refer_answer,
-    refer_notify, sdp_with, stream_arrives, transfer_record, transfer_site,
+    partner_is_cancelled, partner_rings, partner_rings_with_early_media,
+    platform_answers_until_bye, platform_holds, platform_refer_answer, refer_notify, sdp_with,
+    stream_arrives, transfer_record, transfer_site,
 };
 use runtime_support::BACKENDS;
 use runtime_support::call::{CallUp, WAIT};
@@ -293,29 +294,13 @@ fn held_customer_is_resumed_after_the_local_fallback() {
 fn early_media_of_the_fallback_target_reaches_the_customer() {
     for (i, io) in BACKENDS.iter().enumerate() {
         let site = site(io, 19400 + i as u16 * 100, 30);
-        let partner_addr = site.partner.ua.addr();
         let (call, a, b) = call_up(&site, &format!("early-{io}"));
         refer_answered_by_carrier(&site, &a, &b, &[], 403);
         let accepted = platform_refer_answer(&site, &b.call_id);
         assert_status(io, &accepted, 202);
         let (invite, src) = partner_invited(&site, TARGET);
         let leg_c_port = invite.sdp_audio().expect("SDP offer on leg C");
-        let media = sdp_with(site.partner.rtp_port(), &[0], "sendrecv");
-        site.partner.ua.send(
-            src,
-            &response(&invite, 180, "Ringing", "ctag", partner_addr, ""),
-        );
-        site.partner.ua.send(
-            src,
-            &response(
-                &invite,
-                183,
-                "Session Progress",
-                "ctag",
-                partner_addr,
-                &media,
-            ),
-        );
+        partner_rings_with_early_media(&site, &invite, src);
         let early = stream_arrives(
             &site.partner.rtp,
             leg_c_port,
@@ -353,10 +338,7 @@ fn customer_hanging_up_during_the_fallback_cancels_the_target() {
         let accepted = platform_refer_answer(&site, &b.call_id);
         assert_status(io, &accepted, 202);
         let (invite, src) = partner_invited(&site, TARGET);
-        site.partner.ua.send(
-            src,
-            &response(&invite, 180, "Ringing", "ctag", site.partner.ua.addr(), ""),
-        );
+        partner_rings(&site, &invite, src);
 
         site.carrier
             .ua
@@ -388,10 +370,7 @@ fn drain_during_the_fallback_ends_all_three_legs() {
         let accepted = platform_refer_answer(&site, &b.call_id);
         assert_status(io, &accepted, 202);
         let (invite, src) = partner_invited(&site, TARGET);
-        site.partner.ua.send(
-            src,
-            &response(&invite, 180, "Ringing", "ctag", site.partner.ua.addr(), ""),
-        );
+        partner_rings(&site, &invite, src);
 
         site.handoff.signal("TERM");
         partner_is_cancelled(&site, &invite);

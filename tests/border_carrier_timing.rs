@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use border_support::{
     Leg, SiteOptions, TransferSite, assert_status, call_up, is_final, is_request, notifies_until,
-    partner_invited, partner_is_cancelled, platform_answers_until_bye, platform_refer_answer,
-    refer_notify, sdp_with, sipfrag_status, transfer_record, transfer_site_with,
+    partner_invited, partner_is_cancelled, partner_rings_with_early_media,
+    platform_answers_until_bye, platform_refer_answer, refer_notify, sipfrag_status,
+    transfer_record, transfer_site_with,
 };
 use runtime_support::BACKENDS;
 use runtime_support::call::WAIT;
@@ -149,28 +150,13 @@ fn a_carrier_silent_after_its_202_keeps_the_transfer() {
 fn a_late_carrier_202_cancels_the_local_fallback() {
     for (i, io) in BACKENDS.iter().enumerate() {
         let site = site(io, 22800 + i as u16 * 100);
-        let partner_addr = site.partner.ua.addr();
         let (_, a, b) = call_up(&site, &format!("late-{io}"));
         let (refer, src) = carrier_gets_refer(&site, &a, &b);
         // No answer yet: the timeout makes handoff accept the REFER and call the target.
         let accepted = platform_refer_answer(&site, &b.call_id);
         assert_status(io, &accepted, 202);
         let (invite, c_src) = partner_invited(&site, TARGET);
-        site.partner.ua.send(
-            c_src,
-            &response(&invite, 180, "Ringing", "ctag", partner_addr, ""),
-        );
-        site.partner.ua.send(
-            c_src,
-            &response(
-                &invite,
-                183,
-                "Session Progress",
-                "ctag",
-                partner_addr,
-                &sdp_with(site.partner.rtp_port(), &[0], "sendrecv"),
-            ),
-        );
+        partner_rings_with_early_media(&site, &invite, c_src);
 
         // The carrier accepts after all.
         site.carrier.ua.send(

@@ -442,16 +442,7 @@ pub fn stream_arrives(
         seq = seq.wrapping_add(1);
         let probe_end = Instant::now() + Duration::from_millis(100);
         while Instant::now() < probe_end {
-            far.set_read_timeout(Some(
-                probe_end
-                    .saturating_duration_since(Instant::now())
-                    .max(Duration::from_millis(1)),
-            ))
-            .expect("read timeout");
-            if let Ok((n, src)) = far.recv_from(&mut buf)
-                && src == source
-                && carries_marker(&buf[..n], marker)
-            {
+            if next_is_marked(far, &mut buf, probe_end, source, marker) {
                 break 'first;
             }
         }
@@ -465,20 +456,29 @@ pub fn stream_arrives(
     }
     let mut arrived = 0;
     while arrived < usize::from(count) && Instant::now() < deadline {
-        far.set_read_timeout(Some(
-            deadline
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(1)),
-        ))
-        .expect("read timeout");
-        if let Ok((n, src)) = far.recv_from(&mut buf)
-            && src == source
-            && carries_marker(&buf[..n], counted)
-        {
+        if next_is_marked(far, &mut buf, deadline, source, counted) {
             arrived += 1;
         }
     }
     arrived
+}
+
+/// Waits for the next packet at `far` until `until`; whether one came from `source` carrying
+/// `marker`'s payload.
+fn next_is_marked(
+    far: &std::net::UdpSocket,
+    buf: &mut [u8],
+    until: Instant,
+    source: SocketAddr,
+    marker: u8,
+) -> bool {
+    far.set_read_timeout(Some(
+        until
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1)),
+    ))
+    .expect("read timeout");
+    matches!(far.recv_from(buf), Ok((n, src)) if src == source && carries_marker(&buf[..n], marker))
 }
 
 /// handoff with three scripted peers: the carrier (role carrier), the platform (role platform)
@@ -880,4 +880,41 @@ pub fn platform_hangs_up(site: &TransferSite, a: &Leg, b: &Leg) {
         |m| is_final(m, "BYE", &b.call_id),
     );
     assert_status(site.io, &ok, 200);
+}
+
+/// The partner rings on leg C: 180 (its tag `ctag`).
+pub fn partner_rings(site: &TransferSite, invite: &Msg, src: SocketAddr) {
+    let addr = site.partner.ua.addr();
+    site.partner
+        .ua
+        .send(src, &response(invite, 180, "Ringing", "ctag", addr, ""));
+}
+
+/// The partner rings on leg C, then sends early media (RFC 3261 section 13.2.1, RFC 3960): 180,
+/// then 183 with an SDP answer at its RTP port.
+pub fn partner_rings_with_early_media(site: &TransferSite, invite: &Msg, src: SocketAddr) {
+    partner_rings(site, invite, src);
+    let media = sdp_with(site.partner.rtp_port(), &[0], "sendrecv");
+    site.partner.ua.send(
+        src,
+        &response(
+            invite,
+            183,
+            "Session Progress",
+            "ctag",
+            site.partner.ua.addr(),
+            &media,
+        ),
+    );
+}
+
+/// SIGTERM to `handoff`; asserts that it exits 0 within 20 s.
+pub fn assert_exits_cleanly(handoff: &mut crate::runtime_support::Handoff, io: &str) {
+    handoff.signal("TERM");
+    assert!(
+        handoff
+            .wait_exit(Duration::from_secs(20))
+            .is_some_and(|s| s.success()),
+        "{io}: handoff did not exit cleanly"
+    );
 }
