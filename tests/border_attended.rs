@@ -16,9 +16,10 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use border_support::{
-    Leg, SiteOptions, TransferSite, ack_for_failure, assert_status, call_up, direction, expect_all,
-    is_final, is_request, platform_dials, platform_hangs_up, platform_holds, platform_refer_answer,
-    sdp_with, sipfrag_status, stream_arrives, tag_of, transfer_record, transfer_site, with_body,
+    Leg, SiteOptions, TransferSite, ack_for_failure, answers_with_sdp, assert_status, call_up,
+    direction, expect_all, is_final, is_request, platform_dials, platform_hangs_up, platform_holds,
+    platform_refer_answer, sdp_with, sipfrag_status, stream_arrives, tag_of, transfer_record,
+    transfer_site, with_body,
 };
 use handoff::core::ShardId;
 use handoff::core::ids::{shard_for_call_id, shard_of_minted};
@@ -163,7 +164,6 @@ fn carrier_answers_join_reinvites(
     calls: &TwoCalls,
 ) -> (SocketAddr, SocketAddr) {
     let io = site.io;
-    let c_addr = site.carrier.ua.addr();
     let mut offered: BTreeMap<String, SocketAddr> = BTreeMap::new();
     while offered.len() < 2 {
         let (reinvite, src) = site.carrier.ua.expect(
@@ -192,16 +192,11 @@ fn carrier_answers_join_reinvites(
             call_id,
             reinvite.sdp_audio().expect("an SDP offer in the re-INVITE"),
         );
-        site.carrier.ua.send(
+        answers_with_sdp(
+            &site.carrier.ua,
             src,
-            &response(
-                &reinvite,
-                200,
-                "OK",
-                "x",
-                c_addr,
-                &sdp_with(rtp_port, &[0], "sendrecv"),
-            ),
+            &reinvite,
+            &sdp_with(rtp_port, &[0], "sendrecv"),
         );
     }
     (offered[&calls.a1.call_id], offered[&calls.a2.call_id])

@@ -11,9 +11,9 @@ mod runtime_support;
 use std::time::Duration;
 
 use border_support::{
-    Leg, SiteOptions, TransferSite, answers_bye, assert_status, audio_payloads, call_up, direction,
-    hangs_up, is_final, is_request, notifies_until, partner_answers, partner_invited,
-    partner_is_cancelled, partner_rings, partner_rings_with_early_media,
+    Leg, SiteOptions, TransferSite, answers_bye, answers_with_sdp, assert_status, audio_payloads,
+    call_up, direction, hangs_up, is_final, is_request, notifies_until, partner_answers,
+    partner_invited, partner_is_cancelled, partner_rings, partner_rings_with_early_media,
     platform_answers_until_bye, platform_holds, platform_refer_answer, refer_notify, sdp_with,
     stream_arrives, transfer_record, transfer_site,
 };
@@ -227,7 +227,6 @@ fn refer_sub_false_gets_202_with_refer_sub_false_and_no_notify() {
 fn held_customer_is_resumed_after_the_local_fallback() {
     for (i, io) in BACKENDS.iter().enumerate() {
         let site = site(io, 19200 + i as u16 * 100, 30);
-        let c_addr = site.carrier.ua.addr();
         let (call, a, b) = call_up(&site, &format!("held-{io}"));
 
         // Hold: platform re-INVITE sendonly -> carrier answers recvonly.
@@ -257,16 +256,11 @@ fn held_customer_is_resumed_after_the_local_fallback() {
             "{io}: the resuming offer is not G.711: {}",
             resume.body
         );
-        site.carrier.ua.send(
+        answers_with_sdp(
+            &site.carrier.ua,
             src,
-            &response(
-                &resume,
-                200,
-                "OK",
-                "x",
-                c_addr,
-                &sdp_with(site.carrier.rtp_port(), &[0], "sendrecv"),
-            ),
+            &resume,
+            &sdp_with(site.carrier.rtp_port(), &[0], "sendrecv"),
         );
         site.carrier
             .ua

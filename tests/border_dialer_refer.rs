@@ -206,7 +206,7 @@ fn dialer_call_refer_is_handed_off_to_the_carrier() {
         assert_eq!(record["trunk"], "carrier", "{io}: {record}");
         assert_eq!(record["target_e164"], "+15559876543", "{io}: {record}");
 
-        assert_exits_cleanly(&mut handoff, io);
+        assert_exits_cleanly(&mut handoff, io, Duration::from_secs(20));
     }
 }
 

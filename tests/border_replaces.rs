@@ -169,7 +169,7 @@ fn platform_replaces_its_own_dialog_and_others_may_not() {
             });
         assert_eq!(bye_ok.status(), Some(200), "{io}: {}", bye_ok.first_line);
 
-        assert_exits_cleanly(&mut handoff, io);
+        assert_exits_cleanly(&mut handoff, io, Duration::from_secs(20));
     }
 }
 
@@ -384,6 +384,6 @@ fn carrier_replaces_its_own_leg_and_the_platform_sees_nothing() {
             });
         assert_eq!(bye_ok.status(), Some(200), "{io}: {}", bye_ok.first_line);
 
-        assert_exits_cleanly(&mut handoff, io);
+        assert_exits_cleanly(&mut handoff, io, Duration::from_secs(20));
     }
 }

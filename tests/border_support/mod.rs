@@ -572,13 +572,7 @@ pub fn transfer_site_with(
 impl TransferSite {
     /// SIGTERM; handoff must exit 0.
     pub fn stop(mut self) {
-        self.handoff.signal("TERM");
-        let status = self.handoff.wait_exit(Duration::from_secs(30));
-        assert!(
-            status.is_some_and(|s| s.success()),
-            "{}: handoff exit {status:?}",
-            self.io
-        );
+        assert_exits_cleanly(&mut self.handoff, self.io, Duration::from_secs(30));
     }
 }
 
@@ -727,7 +721,7 @@ pub fn call_up(
 /// reaches the carrier. Returns the re-INVITE as the carrier got it.
 pub fn platform_holds(site: &TransferSite, a: &Leg, b: &Leg) -> Msg {
     let io = site.io;
-    let (p_addr, c_addr) = (site.platform.ua.addr(), site.carrier.ua.addr());
+    let p_addr = site.platform.ua.addr();
     let hold = with_body(
         &b.request("INVITE", p_addr, &[]),
         "application/sdp",
@@ -740,16 +734,11 @@ pub fn platform_holds(site: &TransferSite, a: &Leg, b: &Leg) -> Msg {
             .expect(&format!("{io}: hold re-INVITE at the carrier"), WAIT, |m| {
                 is_request(m, "INVITE", &a.call_id)
             });
-    site.carrier.ua.send(
+    answers_with_sdp(
+        &site.carrier.ua,
         src,
-        &response(
-            &reinvite,
-            200,
-            "OK",
-            "x",
-            c_addr,
-            &sdp_with(site.carrier.rtp_port(), &[0, 8], "recvonly"),
-        ),
+        &reinvite,
+        &sdp_with(site.carrier.rtp_port(), &[0, 8], "recvonly"),
     );
     let (held, _) = site
         .platform
@@ -908,13 +897,21 @@ pub fn partner_rings_with_early_media(site: &TransferSite, invite: &Msg, src: So
     );
 }
 
-/// SIGTERM to `handoff`; asserts that it exits 0 within 20 s.
-pub fn assert_exits_cleanly(handoff: &mut crate::runtime_support::Handoff, io: &str) {
+/// SIGTERM to `handoff`; asserts that it exits 0 within `within`.
+pub fn assert_exits_cleanly(
+    handoff: &mut crate::runtime_support::Handoff,
+    io: &str,
+    within: Duration,
+) {
     handoff.signal("TERM");
+    let status = handoff.wait_exit(within);
     assert!(
-        handoff
-            .wait_exit(Duration::from_secs(20))
-            .is_some_and(|s| s.success()),
-        "{io}: handoff did not exit cleanly"
+        status.is_some_and(|s| s.success()),
+        "{io}: handoff exit {status:?}"
     );
+}
+
+/// `ua` answers `request` (from `src`) 200 with the SDP `sdp`.
+pub fn answers_with_sdp(ua: &Ua, src: SocketAddr, request: &Msg, sdp: &str) {
+    ua.send(src, &response(request, 200, "OK", "x", ua.addr(), sdp));
 }
