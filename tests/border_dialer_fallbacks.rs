@@ -12,9 +12,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use border_support::{
-    DialledCall, Leg, SiteOptions, TransferSite, answers_bye, assert_status, hangs_up, is_final,
-    is_request, notifies_until, partner_answers, partner_invited, platform_dials,
-    platform_hangs_up, platform_refer_answer, stream_arrives, transfer_record, transfer_site,
+    DialledCall, IDENTITY, Leg, REFERRED_BY, SiteOptions, TransferSite, assert_status,
+    customer_and_partner_hear_each_other, customer_ends_bridged_call, hangs_up, is_request,
+    notifies_until, partner_answers, partner_invited, platform_dials, platform_hangs_up,
+    platform_refer_answer, transfer_record, transfer_site,
 };
 use runtime_support::BACKENDS;
 use runtime_support::call::WAIT;
@@ -24,10 +25,6 @@ const CUSTOMER: &str = "+15557654321";
 /// The agent's target in the US international dialling form (011 + 44 ...), not E.164.
 const REFER_TO: &str = "<sip:011442071234567@platform.example>";
 const TARGET_E164: &str = "+442071234567";
-const REFERRED_BY: &str = "<sip:agent@platform.example>";
-const IDENTITY: &str = "<sip:+15550001111@platform.example>";
-const CUSTOMER_VOICE: u8 = 0x21;
-const PARTNER_VOICE: u8 = 0x43;
 
 fn site(io: &'static str, media: u16, transfer: &str) -> TransferSite {
     transfer_site(
@@ -133,43 +130,8 @@ fn bridged_then_customer_hangs_up(
             is_request(m, "BYE", &call.carrier.call_id)
         });
 
-    let to_partner = stream_arrives(
-        &site.carrier.rtp,
-        call.handoff_rtp_for_carrier,
-        &site.partner.rtp,
-        leg_c_port,
-        CUSTOMER_VOICE,
-        50,
-    );
-    assert!(
-        to_partner >= 35,
-        "{io}: {to_partner} of 50 reached the partner"
-    );
-    let to_customer = stream_arrives(
-        &site.partner.rtp,
-        leg_c_port,
-        &site.carrier.rtp,
-        call.handoff_rtp_for_carrier,
-        PARTNER_VOICE,
-        50,
-    );
-    assert!(
-        to_customer >= 35,
-        "{io}: {to_customer} of 50 reached the customer"
-    );
-
-    site.carrier.ua.send(
-        site.sip,
-        &call.carrier.request("BYE", site.carrier.ua.addr(), &[]),
-    );
-    answers_bye(&site.partner.ua, &c.call_id, "the customer's BYE on leg C");
-    let (ok, _) =
-        site.carrier
-            .ua
-            .expect(&format!("{io}: answer to the customer's BYE"), WAIT, |m| {
-                is_final(m, "BYE", &call.carrier.call_id)
-            });
-    assert_status(io, &ok, 200);
+    customer_and_partner_hear_each_other(site, call.handoff_rtp_for_carrier, leg_c_port);
+    customer_ends_bridged_call(site, &call.carrier, c);
 }
 
 /// The carrier refuses the dialer call's REFER (403): handoff calls the target itself (leg C,

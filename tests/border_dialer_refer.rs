@@ -12,7 +12,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use border_support::{
-    assert_exits_cleanly, expect_all, wait_for_json_line, with_body, with_headers,
+    IDENTITY, REFERRED_BY, assert_exits_cleanly, expect_all, wait_for_json_line, with_body,
+    with_headers,
 };
 use runtime_support::call::{Endpoint, WAIT};
 use runtime_support::ua::{Msg, in_dialog, request, response, sdp};
@@ -20,8 +21,6 @@ use runtime_support::{BACKENDS, Handoff, setup};
 
 const CUSTOMER: &str = "+15557654321";
 const REFER_TO: &str = "<sip:5559876543@platform.example>";
-const REFERRED_BY: &str = "<sip:agent@platform.example>";
-const IDENTITY: &str = "<sip:+15550001111@platform.example>";
 
 #[test]
 fn dialer_call_refer_is_handed_off_to_the_carrier() {

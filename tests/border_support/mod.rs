@@ -11,6 +11,14 @@ use std::time::{Duration, Instant};
 use crate::runtime_support::WAIT;
 use crate::runtime_support::ua::{Msg, Ua, response};
 
+/// The platform agent's Referred-By on its REFERs (the carrier must get it unchanged).
+pub const REFERRED_BY: &str = "<sip:agent@platform.example>";
+/// The platform's P-Asserted-Identity on its REFERs (the carrier must get it unchanged).
+pub const IDENTITY: &str = "<sip:+15550001111@platform.example>";
+/// RTP markers (payload bytes) of the customer's and the partner's streams.
+pub const CUSTOMER_VOICE: u8 = 0x21;
+pub const PARTNER_VOICE: u8 = 0x43;
+
 /// One `[[trunk]]` of a generated config.
 pub struct TrunkSpec {
     pub name: &'static str,
@@ -266,16 +274,7 @@ impl Leg {
         let cseq = self.cseq.get() + 1;
         self.cseq.set(cseq);
         let branch = format!("{}-{method}-{cseq}", token(&self.call_id));
-        let message = crate::runtime_support::ua::in_dialog(
-            method,
-            &self.target,
-            ua,
-            &self.call_id,
-            &self.from,
-            &self.to,
-            cseq,
-            &branch,
-        );
+        let message = self.in_dialog(method, ua, cseq, &branch);
         if headers.is_empty() {
             message
         } else {
@@ -285,15 +284,20 @@ impl Leg {
 
     /// The ACK for this dialog's 2xx to the INVITE with CSeq `cseq` (a new transaction).
     pub fn ack(&self, ua: SocketAddr, cseq: u32) -> String {
+        let branch = format!("{}-ack-{cseq}", token(&self.call_id));
+        self.in_dialog("ACK", ua, cseq, &branch)
+    }
+
+    fn in_dialog(&self, method: &str, ua: SocketAddr, cseq: u32, branch: &str) -> String {
         crate::runtime_support::ua::in_dialog(
-            "ACK",
+            method,
             &self.target,
             ua,
             &self.call_id,
             &self.from,
             &self.to,
             cseq,
-            &format!("{}-ack-{cseq}", token(&self.call_id)),
+            branch,
         )
     }
 }
@@ -914,4 +918,54 @@ pub fn assert_exits_cleanly(
 /// `ua` answers `request` (from `src`) 200 with the SDP `sdp`.
 pub fn answers_with_sdp(ua: &Ua, src: SocketAddr, request: &Msg, sdp: &str) {
     ua.send(src, &response(request, 200, "OK", "x", ua.addr(), sdp));
+}
+
+/// The customer's and the partner's RTP reach each other through handoff's ports (at
+/// `handoff_rtp_for_customer` on the carrier's side, `leg_c_port` on the partner's), each 35 of
+/// 50 packets at least.
+pub fn customer_and_partner_hear_each_other(
+    site: &TransferSite,
+    handoff_rtp_for_customer: SocketAddr,
+    leg_c_port: SocketAddr,
+) {
+    let io = site.io;
+    let to_partner = stream_arrives(
+        &site.carrier.rtp,
+        handoff_rtp_for_customer,
+        &site.partner.rtp,
+        leg_c_port,
+        CUSTOMER_VOICE,
+        50,
+    );
+    assert!(
+        to_partner >= 35,
+        "{io}: {to_partner} of 50 customer packets reached the partner"
+    );
+    let to_customer = stream_arrives(
+        &site.partner.rtp,
+        leg_c_port,
+        &site.carrier.rtp,
+        handoff_rtp_for_customer,
+        PARTNER_VOICE,
+        50,
+    );
+    assert!(
+        to_customer >= 35,
+        "{io}: {to_customer} of 50 partner packets reached the customer"
+    );
+}
+
+/// The customer (carrier, leg `a`) hangs up the bridged call: BYE on leg `c` at the partner,
+/// answered; 200 to the customer.
+pub fn customer_ends_bridged_call(site: &TransferSite, a: &Leg, c: &Leg) {
+    site.carrier
+        .ua
+        .send(site.sip, &a.request("BYE", site.carrier.ua.addr(), &[]));
+    answers_bye(&site.partner.ua, &c.call_id, "the customer's BYE on leg C");
+    let (ok, _) = site.carrier.ua.expect(
+        &format!("{}: final response to the customer's BYE", site.io),
+        WAIT,
+        |m| is_final(m, "BYE", &a.call_id),
+    );
+    assert_status(site.io, &ok, 200);
 }
