@@ -16,15 +16,16 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use border_support::{
-    Leg, SiteOptions, TransferSite, ack_for_failure, answers_bye, direction, expect_all, is_final,
-    is_request, legs_of, sdp_with, sipfrag_status, stream_arrives, tag_of, transfer_record,
+    Leg, SiteOptions, TransferSite, ack_for_failure, answers_with_sdp, assert_status, call_up,
+    direction, expect_all, is_final, is_request, platform_dials, platform_hangs_up, platform_holds,
+    platform_refer_answer, sdp_with, sipfrag_status, stream_arrives, tag_of, transfer_record,
     transfer_site, with_body,
 };
 use handoff::core::ShardId;
 use handoff::core::ids::{shard_for_call_id, shard_of_minted};
 use runtime_support::BACKENDS;
-use runtime_support::call::{WAIT, establish};
-use runtime_support::ua::{Msg, request, response};
+use runtime_support::call::WAIT;
+use runtime_support::ua::{Msg, response};
 
 /// The number the platform dials for call 2 (routed platform -> carrier).
 const CALL2_NUMBER: &str = "+15559876543";
@@ -68,113 +69,19 @@ struct TwoCalls {
 /// Call 1 on shard 0, held by the platform; call 2 on shard 1.
 fn two_calls(site: &TransferSite) -> TwoCalls {
     let io = site.io;
-    let (p_addr, c_addr) = (site.platform.ua.addr(), site.carrier.ua.addr());
-    let call1 = establish(
-        site.sip,
-        &site.carrier,
-        &site.platform,
-        &call_id_on_shard(&format!("call1-{io}"), 0),
-    );
-    let (a1, b1) = legs_of(&call1);
-
-    // The platform holds call 1 (RFC 3264 section 8.4): sendonly, answered recvonly.
-    let hold = with_body(
-        &b1.request("INVITE", p_addr, &[]),
-        "application/sdp",
-        &sdp_with(site.platform.rtp_port(), &[0, 8], "sendonly"),
-    );
-    site.platform.ua.send(site.sip, &hold);
-    let (reinvite, src) =
-        site.carrier
-            .ua
-            .expect(&format!("{io}: hold re-INVITE on A1"), WAIT, |m| {
-                is_request(m, "INVITE", &a1.call_id)
-            });
-    site.carrier.ua.send(
-        src,
-        &response(
-            &reinvite,
-            200,
-            "OK",
-            "x",
-            c_addr,
-            &sdp_with(site.carrier.rtp_port(), &[0, 8], "recvonly"),
-        ),
-    );
-    let (held, _) = site
-        .platform
-        .ua
-        .expect(&format!("{io}: 200 to the hold"), WAIT, |m| {
-            is_final(m, "INVITE", &b1.call_id)
-        });
-    assert_eq!(held.status(), Some(200), "{io}: {}", held.first_line);
-    site.platform.ua.send(site.sip, &b1.ack(p_addr, b1.cseq()));
-    site.carrier
-        .ua
-        .expect(&format!("{io}: ACK of the hold on A1"), WAIT, |m| {
-            is_request(m, "ACK", &a1.call_id)
-        });
+    let (_, a1, b1) = call_up(site, &call_id_on_shard(&format!("call1-{io}"), 0));
+    platform_holds(site, &a1, &b1);
 
     // Call 2: the platform calls the partner's number through the carrier.
-    let call2_id = call_id_on_shard(&format!("call2-{io}"), 1);
-    site.platform.ua.send(
-        site.sip,
-        &request(
-            "INVITE",
-            p_addr,
-            site.sip,
-            CALL2_NUMBER,
-            &call2_id,
-            "ptag2",
-            1,
-            &sdp_with(site.platform.rtp_port(), &[0], "sendrecv"),
-        ),
-    );
-    let (invite, src) = site.carrier.ua.expect(
-        &format!("{io}: call 2's INVITE at the carrier"),
-        WAIT,
-        |m| m.method() == Some("INVITE") && m.header("call-id") != Some(a1.call_id.as_str()),
-    );
     let a2_rtp = UdpSocket::bind("127.0.0.1:0").expect("bind A2's RTP socket");
-    site.carrier.ua.send(
-        src,
-        &response(
-            &invite,
-            200,
-            "OK",
-            "ctag2",
-            c_addr,
-            &sdp_with(a2_rtp.local_addr().expect("addr").port(), &[0], "sendrecv"),
-        ),
+    let call2 = platform_dials(
+        site,
+        CALL2_NUMBER,
+        &call_id_on_shard(&format!("call2-{io}"), 1),
+        ("ptag2", "ctag2"),
+        a2_rtp.local_addr().expect("addr").port(),
     );
-    let (ok, _) = site
-        .platform
-        .ua
-        .expect(&format!("{io}: 200 to call 2"), WAIT, |m| {
-            is_final(m, "INVITE", &call2_id)
-        });
-    assert_eq!(ok.status(), Some(200), "{io}: {}", ok.first_line);
-    let b2 = Leg::new(
-        &call2_id,
-        ok.header("from").expect("From"),
-        ok.header("to").expect("To"),
-        &ok.contact_uri().expect("Contact in the 200"),
-        1,
-    );
-    site.platform.ua.send(site.sip, &b2.ack(p_addr, 1));
-    let a2_call_id = invite.header("call-id").expect("Call-ID");
-    site.carrier
-        .ua
-        .expect(&format!("{io}: ACK on A2"), WAIT, |m| {
-            is_request(m, "ACK", a2_call_id)
-        });
-    let a2 = Leg::new(
-        a2_call_id,
-        &format!("{};tag=ctag2", invite.header("to").expect("To")),
-        invite.header("from").expect("From"),
-        &invite.contact_uri().expect("Contact in the INVITE"),
-        0,
-    );
+    let (b2, a2) = (call2.platform, call2.carrier);
     let b2_handoff_tag = tag_of(&b2.to);
     assert_ne!(
         shard_of_minted(&tag_of(&b1.to)),
@@ -257,7 +164,6 @@ fn carrier_answers_join_reinvites(
     calls: &TwoCalls,
 ) -> (SocketAddr, SocketAddr) {
     let io = site.io;
-    let c_addr = site.carrier.ua.addr();
     let mut offered: BTreeMap<String, SocketAddr> = BTreeMap::new();
     while offered.len() < 2 {
         let (reinvite, src) = site.carrier.ua.expect(
@@ -286,16 +192,11 @@ fn carrier_answers_join_reinvites(
             call_id,
             reinvite.sdp_audio().expect("an SDP offer in the re-INVITE"),
         );
-        site.carrier.ua.send(
+        answers_with_sdp(
+            &site.carrier.ua,
             src,
-            &response(
-                &reinvite,
-                200,
-                "OK",
-                "x",
-                c_addr,
-                &sdp_with(rtp_port, &[0], "sendrecv"),
-            ),
+            &reinvite,
+            &sdp_with(rtp_port, &[0], "sendrecv"),
         );
     }
     (offered[&calls.a1.call_id], offered[&calls.a2.call_id])
@@ -395,18 +296,6 @@ fn assert_attended_local_record(
     assert_eq!(record["fallback_status"], 200, "{io}: {record}");
 }
 
-/// The platform's final response to its REFER on B1.
-fn platform_refer_answer(site: &TransferSite, calls: &TwoCalls) -> Msg {
-    site.platform
-        .ua
-        .expect(
-            &format!("{}: final response to the REFER", site.io),
-            WAIT,
-            |m| is_final(m, "REFER", &calls.b1.call_id),
-        )
-        .0
-}
-
 /// `transfer = "local"`: no REFER reaches the carrier; handoff joins A1 and A2 itself (calls
 /// on different shards), the platform gets 202, NOTIFY 200 and BYE on B1 and B2, the carrier
 /// legs get none, and A1 and A2 hear each other through handoff's ports, both ways.
@@ -416,13 +305,8 @@ fn attended_local_join_relays_rtp_both_ways_across_shards() {
         let site = site(io, 21400 + i as u16 * 100, 30, &["transfer = \"local\""]);
         let calls = two_calls(&site);
         platform_refers_attended(&site, &calls);
-        let accepted = platform_refer_answer(&site, &calls);
-        assert_eq!(
-            accepted.status(),
-            Some(202),
-            "{io}: {}",
-            accepted.first_line
-        );
+        let accepted = platform_refer_answer(&site, &calls.b1.call_id);
+        assert_status(io, &accepted, 202);
         let (to_a1, to_a2) = carrier_answers_join_reinvites(&site, &calls);
         let notified = platform_released(&site, &calls, false);
         assert!(notified.contains(&200), "{io}: NOTIFYs on B1 {notified:?}");
@@ -477,13 +361,8 @@ fn attended_refer_rejected_falls_back_to_a_local_join() {
             src,
             &response(&refer, 403, "Forbidden", "x", site.carrier.ua.addr(), ""),
         );
-        let accepted = platform_refer_answer(&site, &calls);
-        assert_eq!(
-            accepted.status(),
-            Some(202),
-            "{io}: {}",
-            accepted.first_line
-        );
+        let accepted = platform_refer_answer(&site, &calls.b1.call_id);
+        assert_status(io, &accepted, 202);
         let (to_a1, to_a2) = carrier_answers_join_reinvites(&site, &calls);
         let notified = platform_released(&site, &calls, false);
         assert!(notified.contains(&200), "{io}: NOTIFYs on B1 {notified:?}");
@@ -502,13 +381,8 @@ fn attended_local_join_survives_the_transferors_early_bye() {
         let site = site(io, 21800 + i as u16 * 100, 30, &["transfer = \"local\""]);
         let calls = two_calls(&site);
         platform_refers_attended(&site, &calls);
-        let accepted = platform_refer_answer(&site, &calls);
-        assert_eq!(
-            accepted.status(),
-            Some(202),
-            "{io}: {}",
-            accepted.first_line
-        );
+        let accepted = platform_refer_answer(&site, &calls.b1.call_id);
+        assert_status(io, &accepted, 202);
         site.platform.ua.send(
             site.sip,
             &calls.b1.request("BYE", site.platform.ua.addr(), &[]),
@@ -535,13 +409,8 @@ fn joined_legs_requests_are_answered_by_handoff() {
         let c_addr = site.carrier.ua.addr();
         let calls = two_calls(&site);
         platform_refers_attended(&site, &calls);
-        let accepted = platform_refer_answer(&site, &calls);
-        assert_eq!(
-            accepted.status(),
-            Some(202),
-            "{io}: {}",
-            accepted.first_line
-        );
+        let accepted = platform_refer_answer(&site, &calls.b1.call_id);
+        assert_status(io, &accepted, 202);
         let (to_a1, to_a2) = carrier_answers_join_reinvites(&site, &calls);
         platform_released(&site, &calls, false);
 
@@ -557,7 +426,7 @@ fn joined_legs_requests_are_answered_by_handoff() {
                 .expect(&format!("{io}: answer to the re-INVITE on A1"), WAIT, |m| {
                     is_final(m, "INVITE", &calls.a1.call_id)
                 });
-        assert_eq!(refused.status(), Some(488), "{io}: {}", refused.first_line);
+        assert_status(io, &refused, 488);
         site.carrier
             .ua
             .send(site.sip, &ack_for_failure(&refused, &calls.a1.target));
@@ -570,7 +439,7 @@ fn joined_legs_requests_are_answered_by_handoff() {
                 .expect(&format!("{io}: answer to the INFO on A2"), WAIT, |m| {
                     is_final(m, "INFO", &calls.a2.call_id)
                 });
-        assert_eq!(info_ok.status(), Some(200), "{io}: {}", info_ok.first_line);
+        assert_status(io, &info_ok, 200);
         site.platform
             .ua
             .expect_none(Duration::from_millis(100), |m| m.method().is_some());
@@ -588,13 +457,8 @@ fn attended_local_join_is_ended_by_a_drain() {
         let mut site = site(io, 22000 + i as u16 * 100, 2, &["transfer = \"local\""]);
         let calls = two_calls(&site);
         platform_refers_attended(&site, &calls);
-        let accepted = platform_refer_answer(&site, &calls);
-        assert_eq!(
-            accepted.status(),
-            Some(202),
-            "{io}: {}",
-            accepted.first_line
-        );
+        let accepted = platform_refer_answer(&site, &calls.b1.call_id);
+        assert_status(io, &accepted, 202);
         let (to_a1, to_a2) = carrier_answers_join_reinvites(&site, &calls);
         platform_released(&site, &calls, false);
         a1_and_a2_hear_each_other(&site, &calls, to_a1, to_a2);
@@ -626,23 +490,8 @@ fn attended_local_join_is_ended_by_a_drain() {
 
 /// Both calls are still up: each platform BYE reaches its carrier leg.
 fn platform_hangs_up_both(site: &TransferSite, calls: &TwoCalls) {
-    for (b, a) in [(&calls.b1, &calls.a1), (&calls.b2, &calls.a2)] {
-        site.platform
-            .ua
-            .send(site.sip, &b.request("BYE", site.platform.ua.addr(), &[]));
-        answers_bye(
-            &site.carrier.ua,
-            &a.call_id,
-            "the platform's BYE at the carrier",
-        );
-        let (ok, _) =
-            site.platform
-                .ua
-                .expect(&format!("{}: answer to the BYE", site.io), WAIT, |m| {
-                    is_final(m, "BYE", &b.call_id)
-                });
-        assert_eq!(ok.status(), Some(200), "{}: {}", site.io, ok.first_line);
-    }
+    platform_hangs_up(site, &calls.a1, &calls.b1);
+    platform_hangs_up(site, &calls.a2, &calls.b2);
 }
 
 /// The parts of a Target-Dialog (RFC 4538 section 7: `callid *(SEMI td-param)`) or Replaces
@@ -659,6 +508,42 @@ fn dialog_parts(value: &str) -> (String, BTreeMap<String, String>) {
     (call_id, params)
 }
 
+/// The platform sends an INFO on B1 with `Target-Dialog: {target_dialog}`; the carrier gets it
+/// on A1 and answers 200. Returns the INFO as the carrier got it and the platform's final
+/// response.
+fn platform_info_with_target_dialog(
+    site: &TransferSite,
+    calls: &TwoCalls,
+    target_dialog: &str,
+) -> (Msg, Msg) {
+    let io = site.io;
+    site.platform.ua.send(
+        site.sip,
+        &calls.b1.request(
+            "INFO",
+            site.platform.ua.addr(),
+            &[format!("Target-Dialog: {target_dialog}")],
+        ),
+    );
+    let (info, src) = site
+        .carrier
+        .ua
+        .expect(&format!("{io}: the INFO on A1"), WAIT, |m| {
+            is_request(m, "INFO", &calls.a1.call_id)
+        });
+    site.carrier.ua.send(
+        src,
+        &response(&info, 200, "OK", "x", site.carrier.ua.addr(), ""),
+    );
+    let (answer, _) = site
+        .platform
+        .ua
+        .expect(&format!("{io}: answer to the INFO"), WAIT, |m| {
+            is_final(m, "INFO", &calls.b1.call_id)
+        });
+    (info, answer)
+}
+
 /// RFC 4538 section 3: a Target-Dialog names a dialog as its recipient sees it (local-tag =
 /// the recipient's tag). The platform's INFO on B1 names B2 as handoff sees it; the carrier's
 /// INFO on A1 must name A2 as the carrier sees it (its own tag as local-tag), other parameters
@@ -672,20 +557,7 @@ fn target_dialog_on_a_relayed_request_names_the_other_legs_dialog() {
             "{};local-tag={};remote-tag=ptag2;x=1",
             calls.b2.call_id, calls.b2_handoff_tag
         );
-        site.platform.ua.send(
-            site.sip,
-            &calls.b1.request(
-                "INFO",
-                site.platform.ua.addr(),
-                &[format!("Target-Dialog: {named}")],
-            ),
-        );
-        let (info, src) = site
-            .carrier
-            .ua
-            .expect(&format!("{io}: the INFO on A1"), WAIT, |m| {
-                is_request(m, "INFO", &calls.a1.call_id)
-            });
+        let (info, ok) = platform_info_with_target_dialog(&site, &calls, &named);
         let received = dialog_parts(info.header("target-dialog").expect("Target-Dialog"));
         let expected = dialog_parts(&format!(
             "{};local-tag=ctag2;remote-tag={};x=1",
@@ -693,17 +565,7 @@ fn target_dialog_on_a_relayed_request_names_the_other_legs_dialog() {
             tag_of(&calls.a2.to)
         ));
         assert_eq!(received, expected, "{io}: {}", info.raw);
-        site.carrier.ua.send(
-            src,
-            &response(&info, 200, "OK", "x", site.carrier.ua.addr(), ""),
-        );
-        let (ok, _) = site
-            .platform
-            .ua
-            .expect(&format!("{io}: answer to the INFO"), WAIT, |m| {
-                is_final(m, "INFO", &calls.b1.call_id)
-            });
-        assert_eq!(ok.status(), Some(200), "{io}: {}", ok.first_line);
+        assert_status(io, &ok, 200);
         platform_hangs_up_both(&site, &calls);
         site.stop();
     }
@@ -725,30 +587,8 @@ fn identifiers_of_unknown_dialogs_pass_unchanged() {
         );
         let calls = two_calls(&site);
         let ghost = "nobody@x;local-tag=hf0001000000000001;remote-tag=zz";
-        site.platform.ua.send(
-            site.sip,
-            &calls.b1.request(
-                "INFO",
-                site.platform.ua.addr(),
-                &[format!("Target-Dialog: {ghost}")],
-            ),
-        );
-        let (info, src) = site
-            .carrier
-            .ua
-            .expect(&format!("{io}: the INFO on A1"), WAIT, |m| {
-                is_request(m, "INFO", &calls.a1.call_id)
-            });
+        let (info, _) = platform_info_with_target_dialog(&site, &calls, ghost);
         assert_eq!(info.header("target-dialog"), Some(ghost), "{io}");
-        site.carrier.ua.send(
-            src,
-            &response(&info, 200, "OK", "x", site.carrier.ua.addr(), ""),
-        );
-        site.platform
-            .ua
-            .expect(&format!("{io}: answer to the INFO"), WAIT, |m| {
-                is_final(m, "INFO", &calls.b1.call_id)
-            });
 
         let foreign = "foreign-1%40elsewhere%3Bto-tag%3Daaa%3Bfrom-tag%3Dbbb";
         site.platform.ua.send(

@@ -11,25 +11,22 @@ mod runtime_support;
 use std::time::Duration;
 
 use border_support::{
-    Leg, SiteOptions, TransferSite, answers_bye, audio_payloads, direction, is_final, is_request,
-    legs_of, notifies_until, partner_answers, partner_invited, partner_is_cancelled,
-    platform_answers_until_bye, sdp_with, stream_arrives, transfer_record, transfer_site,
-    with_body,
+    IDENTITY, Leg, PARTNER_VOICE, REFERRED_BY, SiteOptions, TransferSite, answers_bye,
+    answers_with_sdp, assert_status, audio_payloads, call_up, customer_and_partner_hear_each_other,
+    customer_ends_bridged_call, direction, hangs_up, is_final, is_request, notifies_until,
+    partner_answers, partner_invited, partner_is_cancelled, partner_rings,
+    partner_rings_with_early_media, platform_answers_until_bye, platform_holds,
+    platform_refer_answer, refer_notify, sdp_with, stream_arrives, transfer_record, transfer_site,
 };
 use runtime_support::BACKENDS;
-use runtime_support::call::{CallUp, WAIT, establish};
-use runtime_support::ua::{Msg, response};
+use runtime_support::call::WAIT;
+use runtime_support::ua::response;
 
 /// The number the platform transfers to (the site routes numbers starting 44 to the partner).
 const TARGET: &str = "+442071234567";
 const REFER_TO: &str = "<sip:+442071234567@platform.example>";
-const REFERRED_BY: &str = "<sip:agent@platform.example>";
-const IDENTITY: &str = "<sip:+15550001111@platform.example>";
 /// The number the carrier dialled (`runtime_support::call::establish`): the DID it verified.
 const DIALLED_DID: &str = "+15550001111";
-/// RTP markers (payload bytes) of the customer's and the partner's streams.
-const CUSTOMER_VOICE: u8 = 0x21;
-const PARTNER_VOICE: u8 = 0x43;
 
 fn site(io: &'static str, media: u16, drain_s: u64) -> TransferSite {
     transfer_site(
@@ -95,75 +92,13 @@ fn refer_answered_by_carrier(site: &TransferSite, a: &Leg, b: &Leg, extra: &[&st
     );
 }
 
-/// The platform's final response to its REFER.
-fn platform_refer_answer(site: &TransferSite, b: &Leg) -> Msg {
-    site.platform
-        .ua
-        .expect(
-            &format!("{}: final response to the REFER", site.io),
-            WAIT,
-            |m| is_final(m, "REFER", &b.call_id),
-        )
-        .0
-}
-
 /// The platform leaves after its NOTIFY 200 (BYE on leg B, answered 200).
 fn platform_leaves(site: &TransferSite, b: &Leg) {
-    site.platform
-        .ua
-        .send(site.sip, &b.request("BYE", site.platform.ua.addr(), &[]));
-    let (ok, _) = site.platform.ua.expect(
-        &format!("{}: final response to the platform's BYE", site.io),
-        WAIT,
-        |m| is_final(m, "BYE", &b.call_id),
-    );
-    assert_eq!(ok.status(), Some(200), "{}: {}", site.io, ok.first_line);
-}
-
-/// The customer (carrier) hangs up the bridged call: 200 to it, BYE on leg C.
-fn customer_ends_bridged_call(site: &TransferSite, a: &Leg, c: &Leg) {
-    site.carrier
-        .ua
-        .send(site.sip, &a.request("BYE", site.carrier.ua.addr(), &[]));
-    answers_bye(&site.partner.ua, &c.call_id, "BYE on leg C");
-    let (ok, _) = site.carrier.ua.expect(
-        &format!("{}: final response to the customer's BYE", site.io),
-        WAIT,
-        |m| is_final(m, "BYE", &a.call_id),
-    );
-    assert_eq!(ok.status(), Some(200), "{}: {}", site.io, ok.first_line);
-}
-
-/// The customer's and the partner's RTP reach each other through handoff's ports.
-fn customer_and_partner_hear_each_other(
-    site: &TransferSite,
-    call: &CallUp,
-    leg_c_port: std::net::SocketAddr,
-) {
-    let io = site.io;
-    let to_partner = stream_arrives(
-        &site.carrier.rtp,
-        call.handoff_rtp_for_a,
-        &site.partner.rtp,
-        leg_c_port,
-        CUSTOMER_VOICE,
-        50,
-    );
-    assert!(
-        to_partner >= 35,
-        "{io}: {to_partner} of 50 customer packets reached the partner"
-    );
-    let to_customer = stream_arrives(
-        &site.partner.rtp,
-        leg_c_port,
-        &site.carrier.rtp,
-        call.handoff_rtp_for_a,
-        PARTNER_VOICE,
-        50,
-    );
-    assert!(
-        to_customer >= 35,
-        "{io}: {to_customer} of 50 partner packets reached the customer"
+    hangs_up(
+        site,
+        &site.platform.ua,
+        b,
+        "final response to the platform's BYE",
     );
 }
 
@@ -176,21 +111,10 @@ fn customer_and_partner_hear_each_other(
 fn refer_sub_false_gets_202_with_refer_sub_false_and_no_notify() {
     for (i, io) in BACKENDS.iter().enumerate() {
         let site = site(io, 19000 + i as u16 * 100, 30);
-        let call = establish(
-            site.sip,
-            &site.carrier,
-            &site.platform,
-            &format!("subfalse-{io}"),
-        );
-        let (a, b) = legs_of(&call);
+        let (_, a, b) = call_up(&site, &format!("subfalse-{io}"));
         refer_answered_by_carrier(&site, &a, &b, &["Refer-Sub: false"], 202);
-        let accepted = platform_refer_answer(&site, &b);
-        assert_eq!(
-            accepted.status(),
-            Some(202),
-            "{io}: {}",
-            accepted.first_line
-        );
+        let accepted = platform_refer_answer(&site, &b.call_id);
+        assert_status(io, &accepted, 202);
         assert_eq!(
             accepted
                 .header("refer-sub")
@@ -202,17 +126,11 @@ fn refer_sub_false_gets_202_with_refer_sub_false_and_no_notify() {
         );
 
         // The carrier's subscription: NOTIFY 200 (final), answered by handoff.
-        let notify = with_body(
-            &a.request(
-                "NOTIFY",
-                site.carrier.ua.addr(),
-                &[
-                    "Event: refer".to_owned(),
-                    "Subscription-State: terminated;reason=noresource".to_owned(),
-                ],
-            ),
-            "message/sipfrag",
-            "SIP/2.0 200 OK\r\n",
+        let notify = refer_notify(
+            &a,
+            site.carrier.ua.addr(),
+            "200 OK",
+            "terminated;reason=noresource",
         );
         site.carrier.ua.send(site.sip, &notify);
         let (notify_ok, _) = site.carrier.ua.expect(
@@ -220,12 +138,7 @@ fn refer_sub_false_gets_202_with_refer_sub_false_and_no_notify() {
             WAIT,
             |m| is_final(m, "NOTIFY", &a.call_id),
         );
-        assert_eq!(
-            notify_ok.status(),
-            Some(200),
-            "{io}: {}",
-            notify_ok.first_line
-        );
+        assert_status(io, &notify_ok, 200);
 
         // The carrier releases the customer: the platform gets BYE, and never a NOTIFY.
         site.carrier
@@ -263,67 +176,15 @@ fn refer_sub_false_gets_202_with_refer_sub_false_and_no_notify() {
 fn held_customer_is_resumed_after_the_local_fallback() {
     for (i, io) in BACKENDS.iter().enumerate() {
         let site = site(io, 19200 + i as u16 * 100, 30);
-        let (p_addr, c_addr) = (site.platform.ua.addr(), site.carrier.ua.addr());
-        let call = establish(
-            site.sip,
-            &site.carrier,
-            &site.platform,
-            &format!("held-{io}"),
-        );
-        let (a, b) = legs_of(&call);
+        let (call, a, b) = call_up(&site, &format!("held-{io}"));
 
         // Hold: platform re-INVITE sendonly -> carrier answers recvonly.
-        let hold = with_body(
-            &b.request("INVITE", p_addr, &[]),
-            "application/sdp",
-            &sdp_with(site.platform.rtp_port(), &[0, 8], "sendonly"),
-        );
-        site.platform.ua.send(site.sip, &hold);
-        let (reinvite, src) =
-            site.carrier
-                .ua
-                .expect(&format!("{io}: hold re-INVITE at the carrier"), WAIT, |m| {
-                    is_request(m, "INVITE", &a.call_id)
-                });
-        assert_eq!(
-            direction(&reinvite.body),
-            "sendonly",
-            "{io}: {}",
-            reinvite.body
-        );
-        site.carrier.ua.send(
-            src,
-            &response(
-                &reinvite,
-                200,
-                "OK",
-                "x",
-                c_addr,
-                &sdp_with(site.carrier.rtp_port(), &[0, 8], "recvonly"),
-            ),
-        );
-        let (held, _) = site
-            .platform
-            .ua
-            .expect(&format!("{io}: 200 to the hold"), WAIT, |m| {
-                is_final(m, "INVITE", &b.call_id)
-            });
-        assert_eq!(held.status(), Some(200), "{io}: {}", held.first_line);
-        site.platform.ua.send(site.sip, &b.ack(p_addr, b.cseq()));
-        site.carrier
-            .ua
-            .expect(&format!("{io}: ACK of the hold"), WAIT, |m| {
-                is_request(m, "ACK", &a.call_id)
-            });
+        let hold = platform_holds(&site, &a, &b);
+        assert_eq!(direction(&hold.body), "sendonly", "{io}: {}", hold.body);
 
         refer_answered_by_carrier(&site, &a, &b, &[], 403);
-        let accepted = platform_refer_answer(&site, &b);
-        assert_eq!(
-            accepted.status(),
-            Some(202),
-            "{io}: {}",
-            accepted.first_line
-        );
+        let accepted = platform_refer_answer(&site, &b.call_id);
+        assert_status(io, &accepted, 202);
         let (invite, src) = partner_invited(&site, TARGET);
         let leg_c_port = invite.sdp_audio().expect("SDP offer on leg C");
         let c = partner_answers(&site, &invite, src);
@@ -344,16 +205,11 @@ fn held_customer_is_resumed_after_the_local_fallback() {
             "{io}: the resuming offer is not G.711: {}",
             resume.body
         );
-        site.carrier.ua.send(
+        answers_with_sdp(
+            &site.carrier.ua,
             src,
-            &response(
-                &resume,
-                200,
-                "OK",
-                "x",
-                c_addr,
-                &sdp_with(site.carrier.rtp_port(), &[0], "sendrecv"),
-            ),
+            &resume,
+            &sdp_with(site.carrier.rtp_port(), &[0], "sendrecv"),
         );
         site.carrier
             .ua
@@ -364,7 +220,7 @@ fn held_customer_is_resumed_after_the_local_fallback() {
         let (_, seen) = notifies_until(&site.platform.ua, 200, WAIT);
         assert!(!seen.iter().any(|s| *s >= 300), "{io}: NOTIFYs {seen:?}");
         platform_leaves(&site, &b);
-        customer_and_partner_hear_each_other(&site, &call, leg_c_port);
+        customer_and_partner_hear_each_other(&site, call.handoff_rtp_for_a, leg_c_port);
         let record = transfer_record(&site);
         assert_eq!(record["outcome"], "fallback_local", "{io}: {record}");
         assert_eq!(record["refer_status"], 403, "{io}: {record}");
@@ -381,40 +237,13 @@ fn held_customer_is_resumed_after_the_local_fallback() {
 fn early_media_of_the_fallback_target_reaches_the_customer() {
     for (i, io) in BACKENDS.iter().enumerate() {
         let site = site(io, 19400 + i as u16 * 100, 30);
-        let partner_addr = site.partner.ua.addr();
-        let call = establish(
-            site.sip,
-            &site.carrier,
-            &site.platform,
-            &format!("early-{io}"),
-        );
-        let (a, b) = legs_of(&call);
+        let (call, a, b) = call_up(&site, &format!("early-{io}"));
         refer_answered_by_carrier(&site, &a, &b, &[], 403);
-        let accepted = platform_refer_answer(&site, &b);
-        assert_eq!(
-            accepted.status(),
-            Some(202),
-            "{io}: {}",
-            accepted.first_line
-        );
+        let accepted = platform_refer_answer(&site, &b.call_id);
+        assert_status(io, &accepted, 202);
         let (invite, src) = partner_invited(&site, TARGET);
         let leg_c_port = invite.sdp_audio().expect("SDP offer on leg C");
-        let media = sdp_with(site.partner.rtp_port(), &[0], "sendrecv");
-        site.partner.ua.send(
-            src,
-            &response(&invite, 180, "Ringing", "ctag", partner_addr, ""),
-        );
-        site.partner.ua.send(
-            src,
-            &response(
-                &invite,
-                183,
-                "Session Progress",
-                "ctag",
-                partner_addr,
-                &media,
-            ),
-        );
+        partner_rings_with_early_media(&site, &invite, src);
         let early = stream_arrives(
             &site.partner.rtp,
             leg_c_port,
@@ -432,7 +261,7 @@ fn early_media_of_the_fallback_target_reaches_the_customer() {
         let (_, seen) = notifies_until(&site.platform.ua, 200, WAIT);
         assert!(!seen.iter().any(|s| *s >= 300), "{io}: NOTIFYs {seen:?}");
         platform_leaves(&site, &b);
-        customer_and_partner_hear_each_other(&site, &call, leg_c_port);
+        customer_and_partner_hear_each_other(&site, call.handoff_rtp_for_a, leg_c_port);
         let record = transfer_record(&site);
         assert_eq!(record["outcome"], "fallback_local", "{io}: {record}");
         assert_eq!(record["refer_status"], 403, "{io}: {record}");
@@ -447,26 +276,12 @@ fn early_media_of_the_fallback_target_reaches_the_customer() {
 fn customer_hanging_up_during_the_fallback_cancels_the_target() {
     for (i, io) in BACKENDS.iter().enumerate() {
         let site = site(io, 19600 + i as u16 * 100, 30);
-        let call = establish(
-            site.sip,
-            &site.carrier,
-            &site.platform,
-            &format!("hangup-{io}"),
-        );
-        let (a, b) = legs_of(&call);
+        let (_, a, b) = call_up(&site, &format!("hangup-{io}"));
         refer_answered_by_carrier(&site, &a, &b, &[], 403);
-        let accepted = platform_refer_answer(&site, &b);
-        assert_eq!(
-            accepted.status(),
-            Some(202),
-            "{io}: {}",
-            accepted.first_line
-        );
+        let accepted = platform_refer_answer(&site, &b.call_id);
+        assert_status(io, &accepted, 202);
         let (invite, src) = partner_invited(&site, TARGET);
-        site.partner.ua.send(
-            src,
-            &response(&invite, 180, "Ringing", "ctag", site.partner.ua.addr(), ""),
-        );
+        partner_rings(&site, &invite, src);
 
         site.carrier
             .ua
@@ -478,7 +293,7 @@ fn customer_hanging_up_during_the_fallback_cancels_the_target() {
                 .expect(&format!("{io}: answer to the customer's BYE"), WAIT, |m| {
                     is_final(m, "BYE", &a.call_id)
                 });
-        assert_eq!(ok.status(), Some(200), "{io}: {}", ok.first_line);
+        assert_status(io, &ok, 200);
         platform_answers_until_bye(&site, &b);
         let record = transfer_record(&site);
         assert_eq!(record["outcome"], "cancelled", "{io}: {record}");
@@ -493,26 +308,12 @@ fn customer_hanging_up_during_the_fallback_cancels_the_target() {
 fn drain_during_the_fallback_ends_all_three_legs() {
     for (i, io) in BACKENDS.iter().enumerate() {
         let mut site = site(io, 19800 + i as u16 * 100, 2);
-        let call = establish(
-            site.sip,
-            &site.carrier,
-            &site.platform,
-            &format!("drain-{io}"),
-        );
-        let (a, b) = legs_of(&call);
+        let (_, a, b) = call_up(&site, &format!("drain-{io}"));
         refer_answered_by_carrier(&site, &a, &b, &[], 403);
-        let accepted = platform_refer_answer(&site, &b);
-        assert_eq!(
-            accepted.status(),
-            Some(202),
-            "{io}: {}",
-            accepted.first_line
-        );
+        let accepted = platform_refer_answer(&site, &b.call_id);
+        assert_status(io, &accepted, 202);
         let (invite, src) = partner_invited(&site, TARGET);
-        site.partner.ua.send(
-            src,
-            &response(&invite, 180, "Ringing", "ctag", site.partner.ua.addr(), ""),
-        );
+        partner_rings(&site, &invite, src);
 
         site.handoff.signal("TERM");
         partner_is_cancelled(&site, &invite);

@@ -12,12 +12,12 @@ mod runtime_support;
 use std::time::Duration;
 
 use border_support::{
-    SiteOptions, TransferSite, answers_bye, is_final, is_request, legs_of, tag_of, transfer_record,
-    transfer_site,
+    Leg, SiteOptions, TransferSite, assert_status, call_up, is_final, is_request,
+    platform_hangs_up, tag_of, transfer_record, transfer_site,
 };
 use runtime_support::BACKENDS;
-use runtime_support::call::{WAIT, establish, exchange_rtp};
-use runtime_support::ua::response;
+use runtime_support::call::{WAIT, exchange_rtp};
+use runtime_support::ua::{Msg, response};
 
 fn site(io: &'static str, media: u16, carrier: &[&str]) -> TransferSite {
     transfer_site(
@@ -31,51 +31,38 @@ fn site(io: &'static str, media: u16, carrier: &[&str]) -> TransferSite {
     )
 }
 
-/// The platform hangs up: the carrier gets the BYE and answers; the platform gets 200.
-fn platform_hangs_up(site: &TransferSite, a: &border_support::Leg, b: &border_support::Leg) {
-    site.platform
-        .ua
-        .send(site.sip, &b.request("BYE", site.platform.ua.addr(), &[]));
-    answers_bye(
-        &site.carrier.ua,
-        &a.call_id,
-        "the platform's BYE at the carrier",
+/// The carrier REFERs the call on leg A to `refer_to`.
+fn carrier_refers(site: &TransferSite, a: &Leg, refer_to: &str) {
+    site.carrier.ua.send(
+        site.sip,
+        &a.request(
+            "REFER",
+            site.carrier.ua.addr(),
+            &[format!("Refer-To: {refer_to}")],
+        ),
     );
-    let (ok, _) = site
-        .platform
+}
+
+/// The carrier's final response to its REFER on leg A.
+fn carrier_refer_answer(site: &TransferSite, a: &Leg) -> Msg {
+    site.carrier
         .ua
-        .expect(&format!("{}: answer to the BYE", site.io), WAIT, |m| {
-            is_final(m, "BYE", &b.call_id)
-        });
-    assert_eq!(ok.status(), Some(200), "{}: {}", site.io, ok.first_line);
+        .expect(
+            &format!("{}: answer to the carrier's REFER", site.io),
+            WAIT,
+            |m| is_final(m, "REFER", &a.call_id),
+        )
+        .0
 }
 
 #[test]
 fn carrier_refer_is_refused_by_default_and_the_call_goes_on() {
     for (i, io) in BACKENDS.iter().enumerate() {
         let site = site(io, 20800 + i as u16 * 100, &[]);
-        let call = establish(
-            site.sip,
-            &site.carrier,
-            &site.platform,
-            &format!("carrier-refer-{io}"),
-        );
-        let (a, b) = legs_of(&call);
-        site.carrier.ua.send(
-            site.sip,
-            &a.request(
-                "REFER",
-                site.carrier.ua.addr(),
-                &["Refer-To: <sip:+19005550199@carrier.example>".to_owned()],
-            ),
-        );
-        let (refused, _) =
-            site.carrier
-                .ua
-                .expect(&format!("{io}: answer to the carrier's REFER"), WAIT, |m| {
-                    is_final(m, "REFER", &a.call_id)
-                });
-        assert_eq!(refused.status(), Some(403), "{io}: {}", refused.first_line);
+        let (call, a, b) = call_up(&site, &format!("carrier-refer-{io}"));
+        carrier_refers(&site, &a, "<sip:+19005550199@carrier.example>");
+        let refused = carrier_refer_answer(&site, &a);
+        assert_status(io, &refused, 403);
         let record = transfer_record(&site);
         assert_eq!(record["kind"], "carrier_initiated", "{io}: {record}");
         assert_eq!(record["outcome"], "failed", "{io}: {record}");
@@ -97,21 +84,8 @@ fn carrier_refer_is_refused_by_default_and_the_call_goes_on() {
 fn carrier_refer_is_relayed_to_the_platform_when_configured() {
     for (i, io) in BACKENDS.iter().enumerate() {
         let site = site(io, 21000 + i as u16 * 100, &["carrier_refer = \"relay\""]);
-        let call = establish(
-            site.sip,
-            &site.carrier,
-            &site.platform,
-            &format!("carrier-relay-{io}"),
-        );
-        let (a, b) = legs_of(&call);
-        site.carrier.ua.send(
-            site.sip,
-            &a.request(
-                "REFER",
-                site.carrier.ua.addr(),
-                &["Refer-To: <sip:5559876543@carrier.example>".to_owned()],
-            ),
-        );
+        let (call, a, b) = call_up(&site, &format!("carrier-relay-{io}"));
+        carrier_refers(&site, &a, "<sip:5559876543@carrier.example>");
         let (refer, src) =
             site.platform
                 .ua
@@ -129,18 +103,8 @@ fn carrier_refer_is_relayed_to_the_platform_when_configured() {
             src,
             &response(&refer, 202, "Accepted", "x", site.platform.ua.addr(), ""),
         );
-        let (accepted, _) =
-            site.carrier
-                .ua
-                .expect(&format!("{io}: answer to the carrier's REFER"), WAIT, |m| {
-                    is_final(m, "REFER", &a.call_id)
-                });
-        assert_eq!(
-            accepted.status(),
-            Some(202),
-            "{io}: {}",
-            accepted.first_line
-        );
+        let accepted = carrier_refer_answer(&site, &a);
+        assert_status(io, &accepted, 202);
         let record = transfer_record(&site);
         assert_eq!(record["kind"], "carrier_initiated", "{io}: {record}");
         assert_eq!(record["outcome"], "relayed", "{io}: {record}");

@@ -13,11 +13,13 @@ mod runtime_support;
 use std::time::Duration;
 
 use border_support::{
-    Leg, SiteOptions, TransferSite, is_final, is_request, legs_of, notifies_until, partner_invited,
-    partner_is_cancelled, sdp_with, sipfrag_status, transfer_record, transfer_site_with, with_body,
+    Leg, SiteOptions, TransferSite, assert_status, call_up, is_final, is_request, notifies_until,
+    partner_invited, partner_is_cancelled, partner_rings_with_early_media,
+    platform_answers_until_bye, platform_refer_answer, refer_notify, sipfrag_status,
+    transfer_record, transfer_site_with,
 };
 use runtime_support::BACKENDS;
-use runtime_support::call::{WAIT, establish};
+use runtime_support::call::WAIT;
 use runtime_support::ua::{Msg, response};
 
 const TARGET: &str = "+442071234567";
@@ -61,18 +63,7 @@ fn carrier_notifies(site: &TransferSite, a: &Leg, status: &str, terminated: bool
     } else {
         "active;expires=60"
     };
-    let notify = with_body(
-        &a.request(
-            "NOTIFY",
-            site.carrier.ua.addr(),
-            &[
-                "Event: refer".to_owned(),
-                format!("Subscription-State: {state}"),
-            ],
-        ),
-        "message/sipfrag",
-        &format!("SIP/2.0 {status}\r\n"),
-    );
+    let notify = refer_notify(a, site.carrier.ua.addr(), status, state);
     site.carrier.ua.send(site.sip, &notify);
     let (ok, _) = site.carrier.ua.expect(
         &format!("{}: answer to the carrier's NOTIFY {status}", site.io),
@@ -83,7 +74,7 @@ fn carrier_notifies(site: &TransferSite, a: &Leg, status: &str, terminated: bool
                 && m.header("cseq") == Some(format!("{} NOTIFY", a.cseq()).as_str())
         },
     );
-    assert_eq!(ok.status(), Some(200), "{}: {}", site.io, ok.first_line);
+    assert_status(site.io, &ok, 200);
 }
 
 /// The carrier releases the customer: the platform's leg gets BYE (NOTIFYs on the way
@@ -92,23 +83,7 @@ fn carrier_releases(site: &TransferSite, a: &Leg, b: &Leg) -> Vec<u16> {
     site.carrier
         .ua
         .send(site.sip, &a.request("BYE", site.carrier.ua.addr(), &[]));
-    let mut notified = Vec::new();
-    loop {
-        let (m, src) =
-            site.platform
-                .ua
-                .expect(&format!("{}: BYE at the platform", site.io), WAIT, |m| {
-                    is_request(m, "BYE", &b.call_id) || is_request(m, "NOTIFY", &b.call_id)
-                });
-        site.platform.ua.send(
-            src,
-            &response(&m, 200, "OK", "x", site.platform.ua.addr(), ""),
-        );
-        if m.method() == Some("BYE") {
-            return notified;
-        }
-        notified.extend(sipfrag_status(&m.body));
-    }
+    platform_answers_until_bye(site, b)
 }
 
 fn assert_handed_off(site: &TransferSite) {
@@ -126,13 +101,7 @@ fn assert_handed_off(site: &TransferSite) {
 fn a_carrier_silent_after_its_202_keeps_the_transfer() {
     for (i, io) in BACKENDS.iter().enumerate() {
         let site = site(io, 22600 + i as u16 * 100);
-        let call = establish(
-            site.sip,
-            &site.carrier,
-            &site.platform,
-            &format!("slow-{io}"),
-        );
-        let (a, b) = legs_of(&call);
+        let (_, a, b) = call_up(&site, &format!("slow-{io}"));
         let (refer, src) = carrier_gets_refer(&site, &a, &b);
         site.carrier.ua.send(
             src,
@@ -181,44 +150,13 @@ fn a_carrier_silent_after_its_202_keeps_the_transfer() {
 fn a_late_carrier_202_cancels_the_local_fallback() {
     for (i, io) in BACKENDS.iter().enumerate() {
         let site = site(io, 22800 + i as u16 * 100);
-        let partner_addr = site.partner.ua.addr();
-        let call = establish(
-            site.sip,
-            &site.carrier,
-            &site.platform,
-            &format!("late-{io}"),
-        );
-        let (a, b) = legs_of(&call);
+        let (_, a, b) = call_up(&site, &format!("late-{io}"));
         let (refer, src) = carrier_gets_refer(&site, &a, &b);
         // No answer yet: the timeout makes handoff accept the REFER and call the target.
-        let (accepted, _) =
-            site.platform
-                .ua
-                .expect(&format!("{io}: final response to the REFER"), WAIT, |m| {
-                    is_final(m, "REFER", &b.call_id)
-                });
-        assert_eq!(
-            accepted.status(),
-            Some(202),
-            "{io}: {}",
-            accepted.first_line
-        );
+        let accepted = platform_refer_answer(&site, &b.call_id);
+        assert_status(io, &accepted, 202);
         let (invite, c_src) = partner_invited(&site, TARGET);
-        site.partner.ua.send(
-            c_src,
-            &response(&invite, 180, "Ringing", "ctag", partner_addr, ""),
-        );
-        site.partner.ua.send(
-            c_src,
-            &response(
-                &invite,
-                183,
-                "Session Progress",
-                "ctag",
-                partner_addr,
-                &sdp_with(site.partner.rtp_port(), &[0], "sendrecv"),
-            ),
-        );
+        partner_rings_with_early_media(&site, &invite, c_src);
 
         // The carrier accepts after all.
         site.carrier.ua.send(
@@ -252,42 +190,20 @@ fn final_notify_and_bye_back_to_back_both_get_200_in_either_order() {
     for (i, io) in BACKENDS.iter().enumerate() {
         let site = site(io, 23000 + i as u16 * 100);
         for bye_first in [false, true] {
-            let call = establish(
-                site.sip,
-                &site.carrier,
-                &site.platform,
-                &format!("race-{bye_first}-{io}"),
-            );
-            let (a, b) = legs_of(&call);
+            let (_, a, b) = call_up(&site, &format!("race-{bye_first}-{io}"));
             let (refer, src) = carrier_gets_refer(&site, &a, &b);
             site.carrier.ua.send(
                 src,
                 &response(&refer, 202, "Accepted", "x", site.carrier.ua.addr(), ""),
             );
-            let (accepted, _) =
-                site.platform
-                    .ua
-                    .expect(&format!("{io}: final response to the REFER"), WAIT, |m| {
-                        is_final(m, "REFER", &b.call_id)
-                    });
-            assert_eq!(
-                accepted.status(),
-                Some(202),
-                "{io}: {}",
-                accepted.first_line
-            );
+            let accepted = platform_refer_answer(&site, &b.call_id);
+            assert_status(io, &accepted, 202);
 
-            let notify = with_body(
-                &a.request(
-                    "NOTIFY",
-                    site.carrier.ua.addr(),
-                    &[
-                        "Event: refer".to_owned(),
-                        "Subscription-State: terminated;reason=noresource".to_owned(),
-                    ],
-                ),
-                "message/sipfrag",
-                "SIP/2.0 200 OK\r\n",
+            let notify = refer_notify(
+                &a,
+                site.carrier.ua.addr(),
+                "200 OK",
+                "terminated;reason=noresource",
             );
             let bye = a.request("BYE", site.carrier.ua.addr(), &[]);
             let (first, second) = if bye_first {
@@ -298,22 +214,7 @@ fn final_notify_and_bye_back_to_back_both_get_200_in_either_order() {
             site.carrier.ua.send(site.sip, first);
             site.carrier.ua.send(site.sip, second);
 
-            let mut notified = Vec::new();
-            loop {
-                let (m, src) = site.platform.ua.expect(
-                    &format!("{io}: BYE at the platform (bye first: {bye_first})"),
-                    WAIT,
-                    |m| is_request(m, "BYE", &b.call_id) || is_request(m, "NOTIFY", &b.call_id),
-                );
-                site.platform.ua.send(
-                    src,
-                    &response(&m, 200, "OK", "x", site.platform.ua.addr(), ""),
-                );
-                if m.method() == Some("BYE") {
-                    break;
-                }
-                notified.extend(sipfrag_status(&m.body));
-            }
+            let notified = platform_answers_until_bye(&site, &b);
             let found = border_support::expect_all(
                 &site.carrier.ua,
                 WAIT,

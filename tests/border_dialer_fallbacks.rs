@@ -12,21 +12,19 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use border_support::{
-    Leg, SiteOptions, TransferSite, answers_bye, is_final, is_request, notifies_until,
-    partner_answers, partner_invited, sdp_with, stream_arrives, transfer_record, transfer_site,
+    DialledCall, IDENTITY, Leg, REFERRED_BY, SiteOptions, TransferSite, assert_status,
+    customer_and_partner_hear_each_other, customer_ends_bridged_call, hangs_up, is_request,
+    notifies_until, partner_answers, partner_invited, platform_dials, platform_hangs_up,
+    platform_refer_answer, transfer_record, transfer_site,
 };
 use runtime_support::BACKENDS;
 use runtime_support::call::WAIT;
-use runtime_support::ua::{Msg, request, response};
+use runtime_support::ua::response;
 
 const CUSTOMER: &str = "+15557654321";
 /// The agent's target in the US international dialling form (011 + 44 ...), not E.164.
 const REFER_TO: &str = "<sip:011442071234567@platform.example>";
 const TARGET_E164: &str = "+442071234567";
-const REFERRED_BY: &str = "<sip:agent@platform.example>";
-const IDENTITY: &str = "<sip:+15550001111@platform.example>";
-const CUSTOMER_VOICE: u8 = 0x21;
-const PARTNER_VOICE: u8 = 0x43;
 
 fn site(io: &'static str, media: u16, transfer: &str) -> TransferSite {
     transfer_site(
@@ -43,84 +41,19 @@ fn site(io: &'static str, media: u16, transfer: &str) -> TransferSite {
     )
 }
 
-/// A dialer call: the platform's and the carrier's legs, and handoff's RTP ports toward each.
-struct DialerCall {
-    platform: Leg,
-    carrier: Leg,
-    handoff_rtp_for_carrier: SocketAddr,
-}
-
 /// The platform dials [`CUSTOMER`]; the carrier answers; both ACKs arrive.
-fn dialer_call(site: &TransferSite, call_id: &str) -> DialerCall {
-    let io = site.io;
-    let (p_addr, c_addr) = (site.platform.ua.addr(), site.carrier.ua.addr());
-    site.platform.ua.send(
-        site.sip,
-        &request(
-            "INVITE",
-            p_addr,
-            site.sip,
-            CUSTOMER,
-            call_id,
-            "ptag",
-            1,
-            &sdp_with(site.platform.rtp_port(), &[0], "sendrecv"),
-        ),
-    );
-    let (c_invite, src) = site.carrier.ua.expect(
-        &format!("{io}: the dialer's INVITE at the carrier"),
-        WAIT,
-        |m| m.method() == Some("INVITE"),
-    );
-    let handoff_rtp_for_carrier = c_invite.sdp_audio().expect("SDP offer at the carrier");
-    site.carrier.ua.send(
-        src,
-        &response(
-            &c_invite,
-            200,
-            "OK",
-            "ctag",
-            c_addr,
-            &sdp_with(site.carrier.rtp_port(), &[0], "sendrecv"),
-        ),
-    );
-    let (ok, _) = site
-        .platform
-        .ua
-        .expect(&format!("{io}: 200 to the dialer"), WAIT, |m| {
-            is_final(m, "INVITE", call_id)
-        });
-    assert_eq!(ok.status(), Some(200), "{io}: {}", ok.first_line);
-    let platform = Leg::new(
+fn dialer_call(site: &TransferSite, call_id: &str) -> DialledCall {
+    platform_dials(
+        site,
+        CUSTOMER,
         call_id,
-        ok.header("from").expect("From"),
-        ok.header("to").expect("To"),
-        &ok.contact_uri().expect("Contact in the 200"),
-        1,
-    );
-    site.platform.ua.send(site.sip, &platform.ack(p_addr, 1));
-    let c_call_id = c_invite.header("call-id").expect("Call-ID");
-    site.carrier
-        .ua
-        .expect(&format!("{io}: ACK at the carrier"), WAIT, |m| {
-            is_request(m, "ACK", c_call_id)
-        });
-    let carrier = Leg::new(
-        c_call_id,
-        &format!("{};tag=ctag", c_invite.header("to").expect("To")),
-        c_invite.header("from").expect("From"),
-        &c_invite.contact_uri().expect("Contact in the INVITE"),
-        0,
-    );
-    DialerCall {
-        platform,
-        carrier,
-        handoff_rtp_for_carrier,
-    }
+        ("ptag", "ctag"),
+        site.carrier.rtp_port(),
+    )
 }
 
 /// The agent REFERs the customer to the target.
-fn agent_refers(site: &TransferSite, call: &DialerCall) {
+fn agent_refers(site: &TransferSite, call: &DialledCall) {
     let refer = call.platform.request(
         "REFER",
         site.platform.ua.addr(),
@@ -135,7 +68,7 @@ fn agent_refers(site: &TransferSite, call: &DialerCall) {
 
 /// The carrier gets the REFER in its own dialog, the target in E.164 at its own host, and
 /// answers `status`.
-fn carrier_answers_refer(site: &TransferSite, call: &DialerCall, status: u16, reason: &str) {
+fn carrier_answers_refer(site: &TransferSite, call: &DialledCall, status: u16, reason: &str) {
     let io = site.io;
     let (refer, src) = site
         .carrier
@@ -158,17 +91,6 @@ fn carrier_answers_refer(site: &TransferSite, call: &DialerCall, status: u16, re
     );
 }
 
-fn platform_refer_answer(site: &TransferSite, call: &DialerCall) -> Msg {
-    site.platform
-        .ua
-        .expect(
-            &format!("{}: final response to the REFER", site.io),
-            WAIT,
-            |m| is_final(m, "REFER", &call.platform.call_id),
-        )
-        .0
-}
-
 /// The record's target fields: the agent's target as sent, and in E.164.
 fn assert_targets(record: &serde_json::Value, io: &str) {
     assert_eq!(record["trunk"], "carrier", "{io}: {record}");
@@ -181,89 +103,35 @@ fn assert_targets(record: &serde_json::Value, io: &str) {
 }
 
 /// The customer is still with the agent: the platform's BYE reaches the carrier.
-fn agent_hangs_up(site: &TransferSite, call: &DialerCall) {
-    site.platform.ua.send(
-        site.sip,
-        &call.platform.request("BYE", site.platform.ua.addr(), &[]),
-    );
-    answers_bye(
-        &site.carrier.ua,
-        &call.carrier.call_id,
-        "the agent's BYE at the carrier",
-    );
-    let (ok, _) = site.platform.ua.expect(
-        &format!("{}: answer to the agent's BYE", site.io),
-        WAIT,
-        |m| is_final(m, "BYE", &call.platform.call_id),
-    );
-    assert_eq!(ok.status(), Some(200), "{}: {}", site.io, ok.first_line);
+fn agent_hangs_up(site: &TransferSite, call: &DialledCall) {
+    platform_hangs_up(site, &call.carrier, &call.platform);
 }
 
 /// After leg C is up: the platform hears 200 and leaves; the customer and the partner hear each
 /// other; the customer's BYE reaches the partner.
 fn bridged_then_customer_hangs_up(
     site: &TransferSite,
-    call: &DialerCall,
+    call: &DialledCall,
     c: &Leg,
     leg_c_port: SocketAddr,
 ) {
     let io = site.io;
     let (_, seen) = notifies_until(&site.platform.ua, 200, WAIT);
     assert!(!seen.iter().any(|s| *s >= 300), "{io}: NOTIFYs {seen:?}");
-    site.platform.ua.send(
-        site.sip,
-        &call.platform.request("BYE", site.platform.ua.addr(), &[]),
+    hangs_up(
+        site,
+        &site.platform.ua,
+        &call.platform,
+        "answer to the agent's BYE",
     );
-    let (ok, _) = site
-        .platform
-        .ua
-        .expect(&format!("{io}: answer to the agent's BYE"), WAIT, |m| {
-            is_final(m, "BYE", &call.platform.call_id)
-        });
-    assert_eq!(ok.status(), Some(200), "{io}: {}", ok.first_line);
     site.carrier
         .ua
         .expect_none(Duration::from_millis(100), |m| {
             is_request(m, "BYE", &call.carrier.call_id)
         });
 
-    let to_partner = stream_arrives(
-        &site.carrier.rtp,
-        call.handoff_rtp_for_carrier,
-        &site.partner.rtp,
-        leg_c_port,
-        CUSTOMER_VOICE,
-        50,
-    );
-    assert!(
-        to_partner >= 35,
-        "{io}: {to_partner} of 50 reached the partner"
-    );
-    let to_customer = stream_arrives(
-        &site.partner.rtp,
-        leg_c_port,
-        &site.carrier.rtp,
-        call.handoff_rtp_for_carrier,
-        PARTNER_VOICE,
-        50,
-    );
-    assert!(
-        to_customer >= 35,
-        "{io}: {to_customer} of 50 reached the customer"
-    );
-
-    site.carrier.ua.send(
-        site.sip,
-        &call.carrier.request("BYE", site.carrier.ua.addr(), &[]),
-    );
-    answers_bye(&site.partner.ua, &c.call_id, "the customer's BYE on leg C");
-    let (ok, _) =
-        site.carrier
-            .ua
-            .expect(&format!("{io}: answer to the customer's BYE"), WAIT, |m| {
-                is_final(m, "BYE", &call.carrier.call_id)
-            });
-    assert_eq!(ok.status(), Some(200), "{io}: {}", ok.first_line);
+    customer_and_partner_hear_each_other(site, call.handoff_rtp_for_carrier, leg_c_port);
+    customer_ends_bridged_call(site, &call.carrier, c);
 }
 
 /// The carrier refuses the dialer call's REFER (403): handoff calls the target itself (leg C,
@@ -276,13 +144,8 @@ fn dialer_refer_rejected_falls_back_to_a_local_transfer() {
         let call = dialer_call(&site, &format!("dialer-403-{io}"));
         agent_refers(&site, &call);
         carrier_answers_refer(&site, &call, 403, "Forbidden");
-        let accepted = platform_refer_answer(&site, &call);
-        assert_eq!(
-            accepted.status(),
-            Some(202),
-            "{io}: {}",
-            accepted.first_line
-        );
+        let accepted = platform_refer_answer(&site, &call.platform.call_id);
+        assert_status(io, &accepted, 202);
         let (invite, src) = partner_invited(&site, TARGET_E164);
         let leg_c_port = invite.sdp_audio().expect("SDP offer on leg C");
         let c = partner_answers(&site, &invite, src);
@@ -306,8 +169,8 @@ fn dialer_reject_mode_relays_the_carriers_refusal() {
         let call = dialer_call(&site, &format!("dialer-reject-{io}"));
         agent_refers(&site, &call);
         carrier_answers_refer(&site, &call, 603, "Decline");
-        let refused = platform_refer_answer(&site, &call);
-        assert_eq!(refused.status(), Some(603), "{io}: {}", refused.first_line);
+        let refused = platform_refer_answer(&site, &call.platform.call_id);
+        assert_status(io, &refused, 603);
         let record = transfer_record(&site);
         assert_targets(&record, io);
         assert_eq!(record["outcome"], "failed", "{io}: {record}");
@@ -329,13 +192,8 @@ fn dialer_local_mode_calls_the_target_without_a_refer() {
         let site = site(io, 20400 + i as u16 * 100, "transfer = \"local\"");
         let call = dialer_call(&site, &format!("dialer-local-{io}"));
         agent_refers(&site, &call);
-        let accepted = platform_refer_answer(&site, &call);
-        assert_eq!(
-            accepted.status(),
-            Some(202),
-            "{io}: {}",
-            accepted.first_line
-        );
+        let accepted = platform_refer_answer(&site, &call.platform.call_id);
+        assert_status(io, &accepted, 202);
         let (invite, src) = partner_invited(&site, TARGET_E164);
         let leg_c_port = invite.sdp_audio().expect("SDP offer on leg C");
         let c = partner_answers(&site, &invite, src);
@@ -367,13 +225,8 @@ fn dialer_fallback_to_a_busy_target_keeps_the_customer_with_the_agent() {
         let call = dialer_call(&site, &format!("dialer-busy-{io}"));
         agent_refers(&site, &call);
         carrier_answers_refer(&site, &call, 403, "Forbidden");
-        let accepted = platform_refer_answer(&site, &call);
-        assert_eq!(
-            accepted.status(),
-            Some(202),
-            "{io}: {}",
-            accepted.first_line
-        );
+        let accepted = platform_refer_answer(&site, &call.platform.call_id);
+        assert_status(io, &accepted, 202);
         let (invite, src) = partner_invited(&site, TARGET_E164);
         site.partner.ua.send(
             src,

@@ -11,15 +11,16 @@ mod runtime_support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use border_support::{expect_all, wait_for_json_line, with_body, with_headers};
+use border_support::{
+    IDENTITY, REFERRED_BY, assert_exits_cleanly, expect_all, wait_for_json_line, with_body,
+    with_headers,
+};
 use runtime_support::call::{Endpoint, WAIT};
 use runtime_support::ua::{Msg, in_dialog, request, response, sdp};
 use runtime_support::{BACKENDS, Handoff, setup};
 
 const CUSTOMER: &str = "+15557654321";
 const REFER_TO: &str = "<sip:5559876543@platform.example>";
-const REFERRED_BY: &str = "<sip:agent@platform.example>";
-const IDENTITY: &str = "<sip:+15550001111@platform.example>";
 
 #[test]
 fn dialer_call_refer_is_handed_off_to_the_carrier() {
@@ -204,13 +205,7 @@ fn dialer_call_refer_is_handed_off_to_the_carrier() {
         assert_eq!(record["trunk"], "carrier", "{io}: {record}");
         assert_eq!(record["target_e164"], "+15559876543", "{io}: {record}");
 
-        handoff.signal("TERM");
-        assert!(
-            handoff
-                .wait_exit(Duration::from_secs(20))
-                .is_some_and(|s| s.success()),
-            "{io}: handoff did not exit cleanly"
-        );
+        assert_exits_cleanly(&mut handoff, io, Duration::from_secs(20));
     }
 }
 

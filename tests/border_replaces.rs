@@ -14,8 +14,8 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use border_support::{
-    Leg, ack_for_failure, expect_all, is_final, is_request, legs_of, stream_arrives, tag_of,
-    with_headers,
+    Leg, ack_for_failure, assert_exits_cleanly, expect_all, is_final, is_request, legs_of,
+    stream_arrives, tag_of, with_headers,
 };
 use runtime_support::call::{CallUp, Endpoint, WAIT, establish, exchange_rtp};
 use runtime_support::ua::{Msg, Ua, in_dialog, request, response, sdp};
@@ -169,13 +169,7 @@ fn platform_replaces_its_own_dialog_and_others_may_not() {
             });
         assert_eq!(bye_ok.status(), Some(200), "{io}: {}", bye_ok.first_line);
 
-        handoff.signal("TERM");
-        assert!(
-            handoff
-                .wait_exit(Duration::from_secs(20))
-                .is_some_and(|s| s.success()),
-            "{io}: handoff did not exit cleanly"
-        );
+        assert_exits_cleanly(&mut handoff, io, Duration::from_secs(20));
     }
 }
 
@@ -390,12 +384,6 @@ fn carrier_replaces_its_own_leg_and_the_platform_sees_nothing() {
             });
         assert_eq!(bye_ok.status(), Some(200), "{io}: {}", bye_ok.first_line);
 
-        handoff.signal("TERM");
-        assert!(
-            handoff
-                .wait_exit(Duration::from_secs(20))
-                .is_some_and(|s| s.success()),
-            "{io}: handoff did not exit cleanly"
-        );
+        assert_exits_cleanly(&mut handoff, io, Duration::from_secs(20));
     }
 }

@@ -11,6 +11,14 @@ use std::time::{Duration, Instant};
 use crate::runtime_support::WAIT;
 use crate::runtime_support::ua::{Msg, Ua, response};
 
+/// The platform agent's Referred-By on its REFERs (the carrier must get it unchanged).
+pub const REFERRED_BY: &str = "<sip:agent@platform.example>";
+/// The platform's P-Asserted-Identity on its REFERs (the carrier must get it unchanged).
+pub const IDENTITY: &str = "<sip:+15550001111@platform.example>";
+/// RTP markers (payload bytes) of the customer's and the partner's streams.
+pub const CUSTOMER_VOICE: u8 = 0x21;
+pub const PARTNER_VOICE: u8 = 0x43;
+
 /// One `[[trunk]]` of a generated config.
 pub struct TrunkSpec {
     pub name: &'static str,
@@ -266,16 +274,7 @@ impl Leg {
         let cseq = self.cseq.get() + 1;
         self.cseq.set(cseq);
         let branch = format!("{}-{method}-{cseq}", token(&self.call_id));
-        let message = crate::runtime_support::ua::in_dialog(
-            method,
-            &self.target,
-            ua,
-            &self.call_id,
-            &self.from,
-            &self.to,
-            cseq,
-            &branch,
-        );
+        let message = self.in_dialog(method, ua, cseq, &branch);
         if headers.is_empty() {
             message
         } else {
@@ -285,15 +284,20 @@ impl Leg {
 
     /// The ACK for this dialog's 2xx to the INVITE with CSeq `cseq` (a new transaction).
     pub fn ack(&self, ua: SocketAddr, cseq: u32) -> String {
+        let branch = format!("{}-ack-{cseq}", token(&self.call_id));
+        self.in_dialog("ACK", ua, cseq, &branch)
+    }
+
+    fn in_dialog(&self, method: &str, ua: SocketAddr, cseq: u32, branch: &str) -> String {
         crate::runtime_support::ua::in_dialog(
-            "ACK",
+            method,
             &self.target,
             ua,
             &self.call_id,
             &self.from,
             &self.to,
             cseq,
-            &format!("{}-ack-{cseq}", token(&self.call_id)),
+            branch,
         )
     }
 }
@@ -442,16 +446,7 @@ pub fn stream_arrives(
         seq = seq.wrapping_add(1);
         let probe_end = Instant::now() + Duration::from_millis(100);
         while Instant::now() < probe_end {
-            far.set_read_timeout(Some(
-                probe_end
-                    .saturating_duration_since(Instant::now())
-                    .max(Duration::from_millis(1)),
-            ))
-            .expect("read timeout");
-            if let Ok((n, src)) = far.recv_from(&mut buf)
-                && src == source
-                && carries_marker(&buf[..n], marker)
-            {
+            if next_is_marked(far, &mut buf, probe_end, source, marker) {
                 break 'first;
             }
         }
@@ -465,20 +460,29 @@ pub fn stream_arrives(
     }
     let mut arrived = 0;
     while arrived < usize::from(count) && Instant::now() < deadline {
-        far.set_read_timeout(Some(
-            deadline
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(1)),
-        ))
-        .expect("read timeout");
-        if let Ok((n, src)) = far.recv_from(&mut buf)
-            && src == source
-            && carries_marker(&buf[..n], counted)
-        {
+        if next_is_marked(far, &mut buf, deadline, source, counted) {
             arrived += 1;
         }
     }
     arrived
+}
+
+/// Waits for the next packet at `far` until `until`; whether one came from `source` carrying
+/// `marker`'s payload.
+fn next_is_marked(
+    far: &std::net::UdpSocket,
+    buf: &mut [u8],
+    until: Instant,
+    source: SocketAddr,
+    marker: u8,
+) -> bool {
+    far.set_read_timeout(Some(
+        until
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1)),
+    ))
+    .expect("read timeout");
+    matches!(far.recv_from(buf), Ok((n, src)) if src == source && carries_marker(&buf[..n], marker))
 }
 
 /// handoff with three scripted peers: the carrier (role carrier), the platform (role platform)
@@ -572,13 +576,7 @@ pub fn transfer_site_with(
 impl TransferSite {
     /// SIGTERM; handoff must exit 0.
     pub fn stop(mut self) {
-        self.handoff.signal("TERM");
-        let status = self.handoff.wait_exit(Duration::from_secs(30));
-        assert!(
-            status.is_some_and(|s| s.success()),
-            "{}: handoff exit {status:?}",
-            self.io
-        );
+        assert_exits_cleanly(&mut self.handoff, self.io, Duration::from_secs(30));
     }
 }
 
@@ -655,7 +653,9 @@ pub fn partner_is_cancelled(site: &TransferSite, invite: &Msg) {
 }
 
 /// The platform answers the NOTIFYs it gets (200) until the BYE on leg B, which it answers.
-pub fn platform_answers_until_bye(site: &TransferSite, b: &Leg) {
+/// Returns the sipfrag statuses of those NOTIFYs, in order.
+pub fn platform_answers_until_bye(site: &TransferSite, b: &Leg) -> Vec<u16> {
+    let mut notified = Vec::new();
     loop {
         let (m, src) = site
             .platform
@@ -668,7 +668,304 @@ pub fn platform_answers_until_bye(site: &TransferSite, b: &Leg) {
             &response(&m, 200, "OK", "x", site.platform.ua.addr(), ""),
         );
         if m.method() == Some("BYE") {
-            return;
+            return notified;
         }
+        notified.extend(sipfrag_status(&m.body));
     }
+}
+
+/// A NOTIFY of the refer subscription (RFC 3515 section 2.4.4) on `leg`, sent from `from`,
+/// with `Subscription-State: {state}` and the sipfrag `SIP/2.0 {status}`.
+pub fn refer_notify(leg: &Leg, from: SocketAddr, status: &str, state: &str) -> String {
+    with_body(
+        &leg.request(
+            "NOTIFY",
+            from,
+            &[
+                "Event: refer".to_owned(),
+                format!("Subscription-State: {state}"),
+            ],
+        ),
+        "message/sipfrag",
+        &format!("SIP/2.0 {status}\r\n"),
+    )
+}
+
+/// Asserts that `msg` has the status `status`, naming the backend and the message's first line.
+pub fn assert_status(io: &str, msg: &Msg, status: u16) {
+    assert_eq!(msg.status(), Some(status), "{io}: {}", msg.first_line);
+}
+
+/// The platform's final response to its REFER in the dialog `call_id` (leg B).
+pub fn platform_refer_answer(site: &TransferSite, call_id: &str) -> Msg {
+    site.platform
+        .ua
+        .expect(
+            &format!("{}: final response to the REFER", site.io),
+            WAIT,
+            |m| is_final(m, "REFER", call_id),
+        )
+        .0
+}
+
+/// A call carrier -> platform set up on `site` with `call_id` (`runtime_support::call::
+/// establish`): the call, and the carrier's (leg A) and the platform's (leg B) views of it.
+pub fn call_up(
+    site: &TransferSite,
+    call_id: &str,
+) -> (crate::runtime_support::call::CallUp, Leg, Leg) {
+    let call =
+        crate::runtime_support::call::establish(site.sip, &site.carrier, &site.platform, call_id);
+    let (a, b) = legs_of(&call);
+    (call, a, b)
+}
+
+/// The platform holds the call (RFC 3264 section 8.4): a sendonly re-INVITE on leg B reaches
+/// the carrier on leg A, which answers recvonly; the platform gets 200 and ACKs it, and the ACK
+/// reaches the carrier. Returns the re-INVITE as the carrier got it.
+pub fn platform_holds(site: &TransferSite, a: &Leg, b: &Leg) -> Msg {
+    let io = site.io;
+    let p_addr = site.platform.ua.addr();
+    let hold = with_body(
+        &b.request("INVITE", p_addr, &[]),
+        "application/sdp",
+        &sdp_with(site.platform.rtp_port(), &[0, 8], "sendonly"),
+    );
+    site.platform.ua.send(site.sip, &hold);
+    let (reinvite, src) =
+        site.carrier
+            .ua
+            .expect(&format!("{io}: hold re-INVITE at the carrier"), WAIT, |m| {
+                is_request(m, "INVITE", &a.call_id)
+            });
+    answers_with_sdp(
+        &site.carrier.ua,
+        src,
+        &reinvite,
+        &sdp_with(site.carrier.rtp_port(), &[0, 8], "recvonly"),
+    );
+    let (held, _) = site
+        .platform
+        .ua
+        .expect(&format!("{io}: 200 to the hold"), WAIT, |m| {
+            is_final(m, "INVITE", &b.call_id)
+        });
+    assert_status(io, &held, 200);
+    site.platform.ua.send(site.sip, &b.ack(p_addr, b.cseq()));
+    site.carrier
+        .ua
+        .expect(&format!("{io}: ACK of the hold"), WAIT, |m| {
+            is_request(m, "ACK", &a.call_id)
+        });
+    reinvite
+}
+
+/// A call the platform places through the carrier, as each side sees it.
+pub struct DialledCall {
+    /// The platform's leg (its own tag `ptag`).
+    pub platform: Leg,
+    /// The carrier's leg (its tag `ctag`).
+    pub carrier: Leg,
+    /// handoff's RTP address in its offer to the carrier.
+    pub handoff_rtp_for_carrier: SocketAddr,
+}
+
+/// The platform dials `number` (Call-ID `call_id`, From tag `ptag`); the carrier gets a new
+/// INVITE (no To tag) and answers 200 (tag `ctag`, RTP at `carrier_rtp_port`); the platform
+/// gets 200 and ACKs it, and the ACK reaches the carrier.
+pub fn platform_dials(
+    site: &TransferSite,
+    number: &str,
+    call_id: &str,
+    (ptag, ctag): (&str, &str),
+    carrier_rtp_port: u16,
+) -> DialledCall {
+    let io = site.io;
+    let (p_addr, c_addr) = (site.platform.ua.addr(), site.carrier.ua.addr());
+    site.platform.ua.send(
+        site.sip,
+        &crate::runtime_support::ua::request(
+            "INVITE",
+            p_addr,
+            site.sip,
+            number,
+            call_id,
+            ptag,
+            1,
+            &sdp_with(site.platform.rtp_port(), &[0], "sendrecv"),
+        ),
+    );
+    let (c_invite, src) = site.carrier.ua.expect(
+        &format!("{io}: the platform's INVITE at the carrier"),
+        WAIT,
+        |m| m.method() == Some("INVITE") && m.header("to").is_some_and(|to| !to.contains(";tag=")),
+    );
+    let handoff_rtp_for_carrier = c_invite.sdp_audio().expect("SDP offer at the carrier");
+    site.carrier.ua.send(
+        src,
+        &response(
+            &c_invite,
+            200,
+            "OK",
+            ctag,
+            c_addr,
+            &sdp_with(carrier_rtp_port, &[0], "sendrecv"),
+        ),
+    );
+    let (ok, _) =
+        site.platform
+            .ua
+            .expect(&format!("{io}: 200 to the platform's call"), WAIT, |m| {
+                is_final(m, "INVITE", call_id)
+            });
+    assert_status(io, &ok, 200);
+    let platform = Leg::new(
+        call_id,
+        ok.header("from").expect("From"),
+        ok.header("to").expect("To"),
+        &ok.contact_uri().expect("Contact in the 200"),
+        1,
+    );
+    site.platform.ua.send(site.sip, &platform.ack(p_addr, 1));
+    let c_call_id = c_invite.header("call-id").expect("Call-ID");
+    site.carrier
+        .ua
+        .expect(&format!("{io}: ACK at the carrier"), WAIT, |m| {
+            is_request(m, "ACK", c_call_id)
+        });
+    let carrier = Leg::new(
+        c_call_id,
+        &format!("{};tag={ctag}", c_invite.header("to").expect("To")),
+        c_invite.header("from").expect("From"),
+        &c_invite.contact_uri().expect("Contact in the INVITE"),
+        0,
+    );
+    DialledCall {
+        platform,
+        carrier,
+        handoff_rtp_for_carrier,
+    }
+}
+
+/// `from` sends BYE on `leg` and gets 200 for it (`what` names the answer awaited).
+pub fn hangs_up(site: &TransferSite, from: &Ua, leg: &Leg, what: &str) {
+    from.send(site.sip, &leg.request("BYE", from.addr(), &[]));
+    let (ok, _) = from.expect(&format!("{}: {what}", site.io), WAIT, |m| {
+        is_final(m, "BYE", &leg.call_id)
+    });
+    assert_status(site.io, &ok, 200);
+}
+
+/// The platform hangs up while the call is still up: its BYE on leg B reaches the carrier on
+/// leg A, which answers 200; the platform gets 200.
+pub fn platform_hangs_up(site: &TransferSite, a: &Leg, b: &Leg) {
+    site.platform
+        .ua
+        .send(site.sip, &b.request("BYE", site.platform.ua.addr(), &[]));
+    answers_bye(
+        &site.carrier.ua,
+        &a.call_id,
+        "the platform's BYE at the carrier",
+    );
+    let (ok, _) = site.platform.ua.expect(
+        &format!("{}: answer to the platform's BYE", site.io),
+        WAIT,
+        |m| is_final(m, "BYE", &b.call_id),
+    );
+    assert_status(site.io, &ok, 200);
+}
+
+/// The partner rings on leg C: 180 (its tag `ctag`).
+pub fn partner_rings(site: &TransferSite, invite: &Msg, src: SocketAddr) {
+    let addr = site.partner.ua.addr();
+    site.partner
+        .ua
+        .send(src, &response(invite, 180, "Ringing", "ctag", addr, ""));
+}
+
+/// The partner rings on leg C, then sends early media (RFC 3261 section 13.2.1, RFC 3960): 180,
+/// then 183 with an SDP answer at its RTP port.
+pub fn partner_rings_with_early_media(site: &TransferSite, invite: &Msg, src: SocketAddr) {
+    partner_rings(site, invite, src);
+    let media = sdp_with(site.partner.rtp_port(), &[0], "sendrecv");
+    site.partner.ua.send(
+        src,
+        &response(
+            invite,
+            183,
+            "Session Progress",
+            "ctag",
+            site.partner.ua.addr(),
+            &media,
+        ),
+    );
+}
+
+/// SIGTERM to `handoff`; asserts that it exits 0 within `within`.
+pub fn assert_exits_cleanly(
+    handoff: &mut crate::runtime_support::Handoff,
+    io: &str,
+    within: Duration,
+) {
+    handoff.signal("TERM");
+    let status = handoff.wait_exit(within);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{io}: handoff exit {status:?}"
+    );
+}
+
+/// `ua` answers `request` (from `src`) 200 with the SDP `sdp`.
+pub fn answers_with_sdp(ua: &Ua, src: SocketAddr, request: &Msg, sdp: &str) {
+    ua.send(src, &response(request, 200, "OK", "x", ua.addr(), sdp));
+}
+
+/// The customer's and the partner's RTP reach each other through handoff's ports (at
+/// `handoff_rtp_for_customer` on the carrier's side, `leg_c_port` on the partner's), each 35 of
+/// 50 packets at least.
+pub fn customer_and_partner_hear_each_other(
+    site: &TransferSite,
+    handoff_rtp_for_customer: SocketAddr,
+    leg_c_port: SocketAddr,
+) {
+    let io = site.io;
+    let to_partner = stream_arrives(
+        &site.carrier.rtp,
+        handoff_rtp_for_customer,
+        &site.partner.rtp,
+        leg_c_port,
+        CUSTOMER_VOICE,
+        50,
+    );
+    assert!(
+        to_partner >= 35,
+        "{io}: {to_partner} of 50 customer packets reached the partner"
+    );
+    let to_customer = stream_arrives(
+        &site.partner.rtp,
+        leg_c_port,
+        &site.carrier.rtp,
+        handoff_rtp_for_customer,
+        PARTNER_VOICE,
+        50,
+    );
+    assert!(
+        to_customer >= 35,
+        "{io}: {to_customer} of 50 partner packets reached the customer"
+    );
+}
+
+/// The customer (carrier, leg `a`) hangs up the bridged call: BYE on leg `c` at the partner,
+/// answered; 200 to the customer.
+pub fn customer_ends_bridged_call(site: &TransferSite, a: &Leg, c: &Leg) {
+    site.carrier
+        .ua
+        .send(site.sip, &a.request("BYE", site.carrier.ua.addr(), &[]));
+    answers_bye(&site.partner.ua, &c.call_id, "the customer's BYE on leg C");
+    let (ok, _) = site.carrier.ua.expect(
+        &format!("{}: final response to the customer's BYE", site.io),
+        WAIT,
+        |m| is_final(m, "BYE", &a.call_id),
+    );
+    assert_status(site.io, &ok, 200);
 }
