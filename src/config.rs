@@ -48,7 +48,18 @@ pub struct SbcConfig {
     pub transfer_timeout_s: u64,
     /// Graceful stop: how long established calls may continue after SIGTERM.
     pub drain_s: u64,
+    /// What a request from an address that is no trunk gets.
+    pub unknown_source: UnknownSourcePolicy,
     pub timers: SipTimers,
+}
+
+/// What handoff answers a request from an address that belongs to no trunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownSourcePolicy {
+    /// Nothing: no answer, no state kept (a scanner learns nothing). Counted.
+    Drop,
+    /// One stateless 403 per request: no transaction, no retransmission. Counted.
+    Reject,
 }
 
 /// RFC 3261 timer base values.
@@ -433,6 +444,7 @@ struct RawSbc {
     refer_timeout_ms: Option<Spanned<i64>>,
     transfer_timeout_s: Option<Spanned<i64>>,
     drain_s: Option<Spanned<i64>>,
+    unknown_source: Option<Spanned<String>>,
     timers: Option<RawTimers>,
 }
 
@@ -548,6 +560,7 @@ const SBC_KEYS: &[&str] = &[
     "refer_timeout_ms",
     "transfer_timeout_s",
     "drain_s",
+    "unknown_source",
     "timers",
 ];
 const TIMER_KEYS: &[&str] = &["t1_ms", "t2_ms", "t4_ms"];
@@ -689,6 +702,7 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         refer_timeout_ms: 4000,
         transfer_timeout_s: 120,
         drain_s: 30,
+        unknown_source: UnknownSourcePolicy::Drop,
         timers,
     };
     let Some(raw) = raw else {
@@ -769,6 +783,16 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
                     sbc.shards
                 ),
             );
+        }
+    }
+    if let Some(policy) = &raw.unknown_source {
+        match policy.get_ref().as_str() {
+            "drop" => sbc.unknown_source = UnknownSourcePolicy::Drop,
+            "reject" => sbc.unknown_source = UnknownSourcePolicy::Reject,
+            other => report.on(
+                policy,
+                one_of("sbc.unknown_source", other, &["drop", "reject"]),
+            ),
         }
     }
     if let Some(io) = &raw.io {

@@ -32,6 +32,9 @@ pub enum DropReason {
     /// An in-dialog request (or ACK, CANCEL, retransmission) from outside the leg's bound peer,
     /// or with another remote tag than the leg's.
     InDialogFromWrongPeer,
+    /// A request from an address that is no trunk (`sbc.unknown_source`: dropped, or answered
+    /// with one stateless 403).
+    UnknownSource,
 }
 
 impl DropReason {
@@ -39,6 +42,7 @@ impl DropReason {
         match self {
             DropReason::ResponseFromWrongSource => "response_from_wrong_source",
             DropReason::InDialogFromWrongPeer => "in_dialog_from_wrong_peer",
+            DropReason::UnknownSource => "unknown_source",
         }
     }
 }

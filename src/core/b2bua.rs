@@ -38,7 +38,7 @@ use super::transaction::{
     ClientAction, ClientTxId, ServerAction, ServerTxId, TransactionTimeout, TxRef,
 };
 use super::{CallEnd, CallRef, EndReason, Event, MediaCommand, Output, Time, Transmit};
-use crate::config::Config;
+use crate::config::{Config, UnknownSourcePolicy};
 use crate::sdp::{self, OriginState, RewritePlan, SdpError};
 use crate::sip::{self, HeaderName, Message, Method, RequestBuilder};
 use crate::vocab::LegId;
@@ -512,16 +512,20 @@ impl ShardCore {
                 return;
             }
             Speaker::NoDialog if trunk.is_none() => {
-                if let ServerAction::New(tx) = self.txn.on_request(now, from, request) {
-                    self.stats.rejected_unknown_source += 1;
-                    let reason = routing::RouteError::UnknownSource(from).to_string();
-                    self.reject(
-                        now,
-                        tx,
-                        from,
-                        request,
-                        Refusal::new(403, format!("Forbidden ({reason})")),
-                    );
+                // No transaction, no state: a stranger's request is dropped, or answered once
+                // and forgotten (a retransmission gets the same 403 again, nothing more).
+                self.stats.rejected_unknown_source += 1;
+                self.dropped(from, crate::metrics::DropReason::UnknownSource);
+                if self.config.sbc.unknown_source == UnknownSourcePolicy::Reject
+                    && request.method() != Some(Method::Ack)
+                {
+                    let tag = crate::core::ids::derived_tag(self.shard, request.as_bytes());
+                    if let Ok(bytes) = sip::response_to(request, 403, "Forbidden")
+                        .to_tag(&tag)
+                        .build()
+                    {
+                        self.transmit(from, bytes);
+                    }
                 }
                 return;
             }

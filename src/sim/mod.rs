@@ -46,7 +46,7 @@ use std::sync::Arc;
 
 use crate::config::{
     CarrierReferPolicy, Config, IoBackend, ReferFailurePolicy, RingbackMode, RingbackTone, Route,
-    SbcConfig, SipTimers, TransferMethod, Trunk, TrunkRole,
+    SbcConfig, SipTimers, TransferMethod, Trunk, TrunkRole, UnknownSourcePolicy,
 };
 use crate::core::{Event, MediaCommand, Output, ShardCore, ShardId, Time};
 
@@ -196,6 +196,7 @@ pub fn standard_config() -> Config {
             refer_timeout_ms: 8000,
             transfer_timeout_s: 120,
             drain_s: 30,
+            unknown_source: UnknownSourcePolicy::Drop,
             timers: SipTimers::default(),
         },
         trunks: vec![
@@ -281,6 +282,8 @@ pub struct Sim {
     /// Topology leaks: a datagram handoff sent to one agent that names another agent's IP
     /// address (in any header or the SDP). Topology hiding says this stays empty.
     pub leaks: Vec<String>,
+    /// Datagrams handoff's shards sent, by destination, as delivered (after loss).
+    pub delivered_from_sbc: std::collections::BTreeMap<SocketAddr, u64>,
 }
 
 impl Sim {
@@ -336,6 +339,7 @@ impl Sim {
             trace: std::env::var_os("HANDOFF_SIM_TRACE").is_some(),
             leaks: Vec::new(),
             drop_shard_message: None,
+            delivered_from_sbc: std::collections::BTreeMap::new(),
         };
         sim.flush();
         sim
@@ -473,6 +477,7 @@ impl Sim {
                 } else {
                     if from == self.sbc {
                         self.check_topology(to, &payload);
+                        *self.delivered_from_sbc.entry(to).or_default() += 1;
                     }
                     if let Some(agent) = self.agents.iter_mut().find(|a| a.addr == to) {
                         agent.on_datagram(now, from, &payload);

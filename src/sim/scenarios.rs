@@ -401,25 +401,72 @@ pub fn retransmit_2xx_until_ack(sim: &mut Sim, dropped: u32) -> FlowResult {
     ended_once(sim, "bye_from_b", 200)
 }
 
-/// A request from an address that is no trunk gets 403 and never reaches a trunk.
+/// An INVITE and an OPTIONS from an address that is no trunk, under the default
+/// `sbc.unknown_source = "drop"`: no answer at all (the stranger's own retransmissions run out),
+/// no call, no state left, each counted.
 pub fn unknown_source(sim: &mut Sim) -> FlowResult {
     let dialog = sim
         .ua(STRANGER)
         .invite(PLATFORM_NUMBER, Some(offer_sdp("10.9.9.9", 4000)));
+    sim.ua(STRANGER).options();
+    // Past the INVITE's Timer B (64*T1): every retransmission had its chance to draw an answer.
+    sim.run_for(40_000);
     ensure!(
         sim,
-        sim.run_until(
-            |s| s.ua_ref(STRANGER).final_status(dialog, "INVITE") == Some(403),
-            STEP_MS
-        ),
-        "stranger got no 403"
+        sim.ua_ref(STRANGER).responses.is_empty(),
+        "the stranger got answers: {:?}",
+        sim.ua_ref(STRANGER)
+            .responses
+            .iter()
+            .map(|r| r.status)
+            .collect::<Vec<_>>()
     );
-    let rejected: u64 = sim
+    ensure!(
+        sim,
+        sim.ua_ref(STRANGER)
+            .final_status(dialog, "INVITE")
+            .is_none(),
+        "the stranger's INVITE got a final response"
+    );
+    stranger_left_no_trace(sim)
+}
+
+/// The same under `sbc.unknown_source = "reject"`: each request the stranger sends gets one
+/// 403 Forbidden, statelessly: no transaction, so no retransmitted 403, and nothing is kept.
+pub fn unknown_source_rejected(sim: &mut Sim) -> FlowResult {
+    // A raw INVITE, never ACKed (a scanner or a spoofed source does not ACK): a stateful 403
+    // would be re-sent by Timer G until Timer H; a stateless one goes out once.
+    let stranger = sim.ua_ref(STRANGER).addr;
+    let invite = format!(
+        "INVITE sip:{PLATFORM_NUMBER}@{sbc} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {stranger};branch=z9hG4bK-scan-1\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:scanner@{ip}>;tag=scan1\r\n\
+         To: <sip:{PLATFORM_NUMBER}@{sbc}>\r\n\
+         Call-ID: scan-1@{ip}\r\n\
+         CSeq: 1 INVITE\r\n\
+         Content-Length: 0\r\n\r\n",
+        sbc = sim.sbc,
+        ip = stranger.ip(),
+    );
+    sim.ua(STRANGER).send_raw(invite.into_bytes());
+    sim.run_for(40_000);
+    let sent = sim.delivered_from_sbc.get(&stranger).copied().unwrap_or(0);
+    ensure!(
+        sim,
+        sent == 1,
+        "{sent} datagrams to the stranger for one INVITE: the 403 must go out once, statelessly"
+    );
+    stranger_left_no_trace(sim)
+}
+
+fn stranger_left_no_trace(sim: &mut Sim) -> FlowResult {
+    let counted: u64 = sim
         .shards()
         .iter()
         .map(|s| s.stats().rejected_unknown_source)
         .sum();
-    ensure!(sim, rejected == 1, "rejected_unknown_source = {rejected}");
+    ensure!(sim, counted >= 1, "rejected_unknown_source = {counted}");
     ensure!(
         sim,
         !sim.ua_ref(PLATFORM).has_request("INVITE"),
@@ -430,6 +477,8 @@ pub fn unknown_source(sim: &mut Sim) -> FlowResult {
         sim.calls_active() == 0 && sim.call_ends().is_empty(),
         "a call was created"
     );
+    let live: usize = sim.shards().iter().map(|s| s.transactions_live()).sum();
+    ensure!(sim, live == 0, "{live} transactions kept for a stranger");
     Ok(())
 }
 

@@ -104,6 +104,9 @@ io = "{io}"
 media_ports = [{start}, {end}]
 audit = "{audit}"
 drain_s = 1
+# The readiness probe (`wait_until_serving`) speaks from an address that is no trunk: it needs an
+# answer, so strangers get the stateless 403 here instead of the default silence.
+unknown_source = "reject"
 
 [[trunk]]
 name = "carrier"
