@@ -37,6 +37,7 @@ fn trunk() -> Trunk {
         ringback: RingbackMode::Auto,
         ringback_tone: RingbackTone::Us,
         headers,
+        transfer_targets: Default::default(),
     }
 }
 

@@ -108,6 +108,28 @@ pub struct Trunk {
     pub ringback_tone: RingbackTone,
     /// Extra headers added to REFERs (and fallback INVITEs) toward this trunk.
     pub headers: BTreeMap<String, String>,
+    /// Which E.164 numbers a transfer toward this trunk may name (REFER or local INVITE).
+    pub transfer_targets: TargetPolicy,
+}
+
+/// E.164 prefixes a transfer target is checked against before any REFER or fallback INVITE:
+/// `deny` wins; an empty `allow` allows every number not denied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetPolicy {
+    /// `transfer_allow = ["+1"]`: prefixes, `+` and digits.
+    pub allow: Vec<String>,
+    /// `transfer_deny = ["+1900", "+1976"]`: prefixes, `+` and digits.
+    pub deny: Vec<String>,
+}
+
+impl TargetPolicy {
+    /// Whether a transfer may name `e164` (`+` and digits).
+    pub fn allows(&self, e164: &str) -> bool {
+        let denied = self.deny.iter().any(|p| e164.starts_with(p.as_str()));
+        let allowed =
+            self.allow.is_empty() || self.allow.iter().any(|p| e164.starts_with(p.as_str()));
+        allowed && !denied
+    }
 }
 
 pub use crate::vocab::TrunkRole;
@@ -472,6 +494,8 @@ struct RawTrunk {
     ringback: Option<Spanned<String>>,
     ringback_tone: Option<Spanned<String>>,
     headers: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    transfer_allow: Option<Spanned<Vec<Spanned<String>>>>,
+    transfer_deny: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -578,6 +602,8 @@ const TRUNK_KEYS: &[&str] = &[
     "ringback",
     "ringback_tone",
     "headers",
+    "transfer_allow",
+    "transfer_deny",
 ];
 const ROUTE_KEYS: &[&str] = &["from", "to", "prefix"];
 const TRUNK_REQUIRED_KEYS: &[&str] = &["name", "peer", "country_code"];
@@ -1141,6 +1167,10 @@ fn validate_trunk(raw: &RawTrunk, report: &mut Report<'_>) -> Trunk {
             headers.insert(header_name.clone(), value.get_ref().clone());
         }
     }
+    let transfer_targets = TargetPolicy {
+        allow: e164_prefixes(raw.transfer_allow.as_ref(), &key("transfer_allow"), report),
+        deny: e164_prefixes(raw.transfer_deny.as_ref(), &key("transfer_deny"), report),
+    };
     Trunk {
         name,
         peer,
@@ -1155,7 +1185,30 @@ fn validate_trunk(raw: &RawTrunk, report: &mut Report<'_>) -> Trunk {
         ringback,
         ringback_tone,
         headers,
+        transfer_targets,
     }
+}
+
+/// A list of E.164 prefixes: each `+` followed by 1 to 15 digits.
+fn e164_prefixes(
+    list: Option<&Spanned<Vec<Spanned<String>>>>,
+    key: &str,
+    report: &mut Report<'_>,
+) -> Vec<String> {
+    let mut prefixes = Vec::new();
+    for prefix in list.map(|l| l.get_ref().as_slice()).unwrap_or_default() {
+        let text = prefix.get_ref();
+        let digits = text.strip_prefix('+').unwrap_or("");
+        if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            report.on(
+                prefix,
+                format!("{key}: {text:?} is not an E.164 prefix (\"+\" and 1 to 15 digits, e.g. \"+1900\")"),
+            );
+        } else {
+            prefixes.push(text.clone());
+        }
+    }
+    prefixes
 }
 
 fn validate_codecs(

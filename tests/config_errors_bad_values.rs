@@ -157,3 +157,26 @@ fn empty_audit_path() {
         vec!["values.toml:2:9: sbc.audit: empty; give a file path or \"-\" for stdout"]
     );
 }
+
+#[test]
+fn transfer_policy_prefixes_and_unknown_source() {
+    assert_eq!(
+        errors(&trunk_with(
+            "transfer_deny = [\"+1900\", \"1976\", \"+19x\"]"
+        )),
+        vec![
+            "values.toml:5:27: trunk \"a\": transfer_deny: \"1976\" is not an E.164 prefix (\"+\" and 1 to 15 digits, e.g. \"+1900\")",
+            "values.toml:5:35: trunk \"a\": transfer_deny: \"+19x\" is not an E.164 prefix (\"+\" and 1 to 15 digits, e.g. \"+1900\")",
+        ]
+    );
+    assert_eq!(
+        errors(&trunk_with("transfer_allow = [\"+\"]")),
+        vec![
+            "values.toml:5:19: trunk \"a\": transfer_allow: \"+\" is not an E.164 prefix (\"+\" and 1 to 15 digits, e.g. \"+1900\")"
+        ]
+    );
+    assert_eq!(
+        errors("[sbc]\nunknown_source = \"ignore\"\n"),
+        vec!["values.toml:2:18: sbc.unknown_source: \"ignore\" is not one of \"drop\", \"reject\""]
+    );
+}

@@ -20,6 +20,7 @@ fn trunk(country_code: &str, refer_domain: Option<&str>, peer: &str) -> Trunk {
         ringback: RingbackMode::Auto,
         ringback_tone: RingbackTone::Us,
         headers: BTreeMap::new(),
+        transfer_targets: Default::default(),
     }
 }
 

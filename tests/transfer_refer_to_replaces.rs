@@ -22,6 +22,7 @@ fn trunk() -> Trunk {
         ringback: RingbackMode::Auto,
         ringback_tone: RingbackTone::Us,
         headers: BTreeMap::new(),
+        transfer_targets: Default::default(),
     }
 }
 

@@ -371,12 +371,16 @@ impl ShardCore {
             };
             let (seq, platform, refer_tx) = (kept.call, kept.customer.other(), kept.refer_tx);
             match action {
-                TransferAction::AnswerPlatform { status } => {
+                TransferAction::AnswerPlatform { status }
+                | TransferAction::RefusePlatform { status, .. } => {
+                    let reason = match action {
+                        TransferAction::RefusePlatform { reason, .. } => reason,
+                        _ => crate::transfer::notify::reason_phrase(status),
+                    };
                     let request = self.txn.server_request(refer_tx).map(<[u8]>::to_vec);
                     if let Some(request) = request
                         && let Ok(request) = Message::parse_framing(&request)
                     {
-                        let reason = crate::transfer::notify::reason_phrase(status);
                         self.reply(now, refer_tx, &request, status, reason, &[]);
                     }
                 }

@@ -748,6 +748,9 @@ impl ShardCore {
                     TransferTx::PlatformNotify,
                 );
             }
+            TransferAction::RefusePlatform { status, reason } => {
+                self.answer_platform_with(now, seq, status, reason)
+            }
             TransferAction::StartFallbackInvite {
                 target,
                 target_e164,
@@ -866,6 +869,10 @@ impl ShardCore {
     }
 
     fn answer_platform(&mut self, now: Time, seq: u64, status: u16) {
+        self.answer_platform_with(now, seq, status, notify::reason_phrase(status));
+    }
+
+    fn answer_platform_with(&mut self, now: Time, seq: u64, status: u16, reason: &str) {
         let Some(transfer) = self.call_transfer(seq) else {
             return;
         };
@@ -877,14 +884,7 @@ impl ShardCore {
         let Ok(request) = Message::parse_framing(&bytes) else {
             return;
         };
-        self.reply(
-            now,
-            tx,
-            &request,
-            status,
-            notify::reason_phrase(status),
-            &extra,
-        );
+        self.reply(now, tx, &request, status, reason, &extra);
     }
 
     /// Send `method` in the dialog of `leg`; `None` when that leg is gone or sending failed.
@@ -973,6 +973,10 @@ impl ShardCore {
         let route = routing::route_call(&config, call.leg(carrier.other()).trunk, &user)
             .map_err(|_| 404u16)?;
         let trunk = config.trunks.get(route.to_trunk).ok_or(404u16)?;
+        // The target trunk's destination policy holds for handoff's own INVITE too.
+        if target_e164.is_some_and(|n| !trunk.transfer_targets.allows(n.as_str())) {
+            return Err(403);
+        }
         let customer =
             uri_user(&call.leg(carrier).dialog.remote_party).unwrap_or_else(|| "anonymous".into());
         let port = self.pool.allocate().ok_or(503u16)?;

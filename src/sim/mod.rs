@@ -127,6 +127,7 @@ fn trunk(name: &str, peer: &str, codecs: &[&str]) -> Trunk {
         ringback: RingbackMode::Auto,
         ringback_tone: RingbackTone::Us,
         headers: BTreeMap::new(),
+        transfer_targets: Default::default(),
     }
 }
 

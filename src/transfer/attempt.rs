@@ -86,7 +86,9 @@
 
 use std::collections::VecDeque;
 
-use crate::config::{ReferFailurePolicy, RingbackMode, SbcConfig, TransferMethod, Trunk};
+use crate::config::{
+    ReferFailurePolicy, RingbackMode, SbcConfig, TargetPolicy, TransferMethod, Trunk,
+};
 use crate::numbering::E164;
 use crate::transfer::record::{
     TransferKind, TransferOutcome, TransferReason, TransferRecord, WallClock,
@@ -127,6 +129,8 @@ pub struct TransferSettings {
     /// After the carrier's final sipfrag 2xx, how long its BYE may take (64*T1).
     pub carrier_bye_grace_ms: u64,
     pub platform_grace_ms: u64,
+    /// Which E.164 targets a transfer toward this trunk may name (`transfer_allow`/`_deny`).
+    pub targets: TargetPolicy,
 }
 
 impl TransferSettings {
@@ -158,6 +162,7 @@ impl TransferSettings {
             transfer_timeout_ms: DEFAULT_TRANSFER_TIMEOUT_MS,
             carrier_bye_grace_ms: DEFAULT_CARRIER_BYE_GRACE_MS,
             platform_grace_ms: DEFAULT_PLATFORM_GRACE_MS,
+            targets: trunk.transfer_targets.clone(),
         }
     }
 }
@@ -204,6 +209,9 @@ pub enum TransferAction {
     },
     /// Final response to the platform's REFER.
     AnswerPlatform { status: u16 },
+    /// Answer the platform's REFER with `status` and this reason phrase (a refusal the platform's
+    /// operator must be able to read, e.g. a denied target).
+    RefusePlatform { status: u16, reason: &'static str },
     /// Relay the carrier's NOTIFY to the platform in dialog B: sipfrag `SIP/2.0 {status}`.
     /// `subscription_ends` = `Subscription-State: terminated`.
     RelayNotify {
@@ -338,7 +346,25 @@ impl TransferAttempt {
         // An attended transfer joined locally replaces a dialog: its target needs no number.
         let local_join =
             context.settings.method == TransferMethod::Local && kind == TransferKind::Attended;
+        let denied = context
+            .target_e164
+            .as_ref()
+            .is_some_and(|e164| !context.settings.targets.allows(e164.as_str()));
         let state = match carrier {
+            // The trunk's destination policy (toll fraud): no REFER, no local INVITE.
+            Ok(_) if denied => {
+                context.emit(TransferAction::RefusePlatform {
+                    status: 403,
+                    reason: "Forbidden (transfer target not allowed)",
+                });
+                context.platform_answer = Some(403);
+                context.finish(
+                    now,
+                    TransferOutcome::Denied,
+                    TransferReason::TargetNotAllowed,
+                );
+                State::Done
+            }
             Err(_) if local_join => {
                 context.answer_platform(202);
                 context.begin_local(TransferReason::LocalMethod)

@@ -40,15 +40,19 @@ pub enum TransferOutcome {
     Cancelled,
     /// A carrier's REFER passed on to the platform, which owns its outcome.
     Relayed,
+    /// The target is outside the trunk's `transfer_allow`/`transfer_deny`: nothing was sent,
+    /// the platform got 403 and the call stayed as it was.
+    Denied,
 }
 
 impl TransferOutcome {
-    pub const ALL: [TransferOutcome; 5] = [
+    pub const ALL: [TransferOutcome; 6] = [
         TransferOutcome::HandedOff,
         TransferOutcome::FallbackLocal,
         TransferOutcome::Failed,
         TransferOutcome::Cancelled,
         TransferOutcome::Relayed,
+        TransferOutcome::Denied,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +62,7 @@ impl TransferOutcome {
             TransferOutcome::Failed => "failed",
             TransferOutcome::Cancelled => "cancelled",
             TransferOutcome::Relayed => "relayed",
+            TransferOutcome::Denied => "denied",
         }
     }
 }
@@ -106,6 +111,8 @@ pub enum TransferReason {
     CarrierReferRejected,
     /// A REFER between two legs of the same role (no transfer across the border).
     ReferBetweenSameRoleTrunks,
+    /// The target is outside the trunk's destination policy (`transfer_allow`/`transfer_deny`).
+    TargetNotAllowed,
 }
 
 impl TransferReason {
@@ -125,6 +132,7 @@ impl TransferReason {
             TransferReason::RelayedToPlatform => "relayed_to_platform",
             TransferReason::CarrierReferRejected => "carrier_refer_rejected",
             TransferReason::ReferBetweenSameRoleTrunks => "refer_between_same_role_trunks",
+            TransferReason::TargetNotAllowed => "target_not_allowed",
         }
     }
 }
@@ -262,6 +270,7 @@ mod tests {
             RelayedToPlatform,
             CarrierReferRejected,
             ReferBetweenSameRoleTrunks,
+            TargetNotAllowed,
         ] {
             let json = serde_json::to_string(&reason).unwrap_or_default();
             assert_eq!(json, format!("\"{}\"", reason.as_str()));

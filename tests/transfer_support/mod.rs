@@ -43,6 +43,7 @@ pub fn carrier_trunk(
         ringback,
         ringback_tone: RingbackTone::Us,
         headers,
+        transfer_targets: Default::default(),
     }
 }
 
