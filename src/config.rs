@@ -50,6 +50,8 @@ pub struct SbcConfig {
     pub drain_s: u64,
     /// What a request from an address that is no trunk gets.
     pub unknown_source: UnknownSourcePolicy,
+    /// Larger datagrams are not parsed: a trunk's request gets 513, anything else is dropped.
+    pub max_message_bytes: usize,
     pub timers: SipTimers,
 }
 
@@ -467,6 +469,7 @@ struct RawSbc {
     transfer_timeout_s: Option<Spanned<i64>>,
     drain_s: Option<Spanned<i64>>,
     unknown_source: Option<Spanned<String>>,
+    max_message_bytes: Option<Spanned<i64>>,
     timers: Option<RawTimers>,
 }
 
@@ -585,6 +588,7 @@ const SBC_KEYS: &[&str] = &[
     "transfer_timeout_s",
     "drain_s",
     "unknown_source",
+    "max_message_bytes",
     "timers",
 ];
 const TIMER_KEYS: &[&str] = &["t1_ms", "t2_ms", "t4_ms"];
@@ -729,6 +733,7 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         transfer_timeout_s: 120,
         drain_s: 30,
         unknown_source: UnknownSourcePolicy::Drop,
+        max_message_bytes: 8192,
         timers,
     };
     let Some(raw) = raw else {
@@ -810,6 +815,11 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
                 ),
             );
         }
+    }
+    if let Some(bytes) = &raw.max_message_bytes
+        && let Some(bytes) = in_range(bytes, "sbc.max_message_bytes", 1300, 65_535, report)
+    {
+        sbc.max_message_bytes = bytes as usize;
     }
     if let Some(policy) = &raw.unknown_source {
         match policy.get_ref().as_str() {

@@ -35,6 +35,9 @@ pub enum DropReason {
     /// A request from an address that is no trunk (`sbc.unknown_source`: dropped, or answered
     /// with one stateless 403).
     UnknownSource,
+    /// A datagram over `sbc.max_message_bytes` (a response, or a stranger's request; a trunk's
+    /// request gets 513).
+    TooLarge,
 }
 
 impl DropReason {
@@ -43,6 +46,7 @@ impl DropReason {
             DropReason::ResponseFromWrongSource => "response_from_wrong_source",
             DropReason::InDialogFromWrongPeer => "in_dialog_from_wrong_peer",
             DropReason::UnknownSource => "unknown_source",
+            DropReason::TooLarge => "too_large",
         }
     }
 }

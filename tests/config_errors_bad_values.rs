@@ -180,3 +180,11 @@ fn transfer_policy_prefixes_and_unknown_source() {
         vec!["values.toml:2:18: sbc.unknown_source: \"ignore\" is not one of \"drop\", \"reject\""]
     );
 }
+
+#[test]
+fn max_message_bytes_range() {
+    assert_eq!(
+        errors("[sbc]\nmax_message_bytes = 100\n"),
+        vec!["values.toml:2:21: sbc.max_message_bytes: 100 is out of range (1300..=65535)"]
+    );
+}

@@ -189,6 +189,18 @@ fn filtered_supported(message: &Message) -> Option<String> {
 /// lines into a minimal request that the parser can frame. `None` when they cannot be found
 /// (without Via there is nowhere to answer), for ACK, and for responses.
 fn bad_request(payload: &[u8], error: &str) -> Option<Vec<u8>> {
+    salvaged_response(payload, 400, &format!("Bad Request ({error})"), Some(error))
+}
+
+/// A response built from the few headers of `payload` that can be salvaged (Via, From, To,
+/// Call-ID, CSeq) when the whole request cannot be parsed or is not to be parsed; `None` for
+/// responses, ACKs and datagrams without a usable Via.
+fn salvaged_response(
+    payload: &[u8],
+    status: u16,
+    reason: &str,
+    warning: Option<&str>,
+) -> Option<Vec<u8>> {
     if payload.starts_with(b"SIP/") || payload.starts_with(b"ACK ") {
         return None;
     }
@@ -228,15 +240,18 @@ fn bad_request(payload: &[u8], error: &str) -> Option<Vec<u8>> {
     minimal.extend_from_slice(b"Content-Length: 0\r\n\r\n");
     let framed = Message::parse_framing(&minimal).ok()?;
     framed.top_via().ok()?;
-    let reason = reason_phrase(&format!("Bad Request ({error})"));
-    let warning = format!(
-        "399 handoff \"{}\"",
-        reason_phrase(error).replace(['"', '\\'], "'")
-    );
-    sip::response_to(&framed, 400, &reason)
-        .header("Warning", warning)
-        .build()
-        .ok()
+    let reason = reason_phrase(reason);
+    let mut builder = sip::response_to(&framed, status, &reason);
+    if let Some(warning) = warning {
+        builder = builder.header(
+            "Warning",
+            format!(
+                "399 handoff \"{}\"",
+                reason_phrase(warning).replace(['"', '\\'], "'")
+            ),
+        );
+    }
+    builder.build().ok()
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -440,9 +455,33 @@ impl ShardCore {
     // ------------------------------------------------------------------ input
 
     pub(super) fn process_datagram(&mut self, now: Time, from: SocketAddr, payload: &[u8]) {
+        // Strangers (no trunk's source) get what `sbc.unknown_source` says even for datagrams
+        // that are too large or do not parse: no 400 naming a parse error, no 513.
+        let stranger = self.config.trunk_by_source(from).is_none()
+            && self.config.sbc.unknown_source == UnknownSourcePolicy::Drop;
+        if payload.len() > self.config.sbc.max_message_bytes {
+            if stranger || payload.starts_with(b"SIP/") {
+                self.dropped(from, crate::metrics::DropReason::TooLarge);
+            } else {
+                self.stats.requests_rejected += 1;
+                if let Some(response) = salvaged_response(payload, 513, "Message Too Large", None) {
+                    self.transmit(from, response);
+                }
+                self.event(Event::RequestRejected {
+                    from,
+                    status: 513,
+                    reason: format!("{} bytes", payload.len()),
+                });
+            }
+            return;
+        }
         match Message::parse(payload) {
             Ok(message) if message.is_request() => self.on_request(now, from, &message),
             Ok(message) => self.on_response(now, from, &message),
+            Err(_) if stranger => {
+                self.stats.rejected_unknown_source += 1;
+                self.dropped(from, crate::metrics::DropReason::UnknownSource);
+            }
             Err(error) => self.on_unparseable(from, payload, &error.to_string()),
         }
     }

@@ -198,6 +198,7 @@ pub fn standard_config() -> Config {
             transfer_timeout_s: 120,
             drain_s: 30,
             unknown_source: UnknownSourcePolicy::Drop,
+            max_message_bytes: 8192,
             timers: SipTimers::default(),
         },
         trunks: vec![
