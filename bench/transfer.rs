@@ -38,6 +38,7 @@ fn trunk() -> Trunk {
         ringback_tone: RingbackTone::Us,
         headers,
         transfer_targets: Default::default(),
+        trust_identity: true,
     }
 }
 

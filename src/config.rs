@@ -112,6 +112,9 @@ pub struct Trunk {
     pub headers: BTreeMap<String, String>,
     /// Which E.164 numbers a transfer toward this trunk may name (REFER or local INVITE).
     pub transfer_targets: TargetPolicy,
+    /// RFC 3325 trust domain: P-Asserted-Identity and P-Preferred-Identity from this trunk are
+    /// kept, and sent to it. `false`: removed from what it sends and from what it is sent.
+    pub trust_identity: bool,
 }
 
 /// E.164 prefixes a transfer target is checked against before any REFER or fallback INVITE:
@@ -499,6 +502,7 @@ struct RawTrunk {
     headers: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     transfer_allow: Option<Spanned<Vec<Spanned<String>>>>,
     transfer_deny: Option<Spanned<Vec<Spanned<String>>>>,
+    trust_identity: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -608,6 +612,7 @@ const TRUNK_KEYS: &[&str] = &[
     "headers",
     "transfer_allow",
     "transfer_deny",
+    "trust_identity",
 ];
 const ROUTE_KEYS: &[&str] = &["from", "to", "prefix"];
 const TRUNK_REQUIRED_KEYS: &[&str] = &["name", "peer", "country_code"];
@@ -1196,6 +1201,7 @@ fn validate_trunk(raw: &RawTrunk, report: &mut Report<'_>) -> Trunk {
         ringback_tone,
         headers,
         transfer_targets,
+        trust_identity: raw.trust_identity.unwrap_or(true),
     }
 }
 

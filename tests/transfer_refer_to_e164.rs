@@ -21,6 +21,7 @@ fn trunk(country_code: &str, refer_domain: Option<&str>, peer: &str) -> Trunk {
         ringback_tone: RingbackTone::Us,
         headers: BTreeMap::new(),
         transfer_targets: Default::default(),
+        trust_identity: true,
     }
 }
 

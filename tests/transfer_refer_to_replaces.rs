@@ -23,6 +23,7 @@ fn trunk() -> Trunk {
         ringback_tone: RingbackTone::Us,
         headers: BTreeMap::new(),
         transfer_targets: Default::default(),
+        trust_identity: true,
     }
 }
 

@@ -327,7 +327,8 @@ impl ShardCore {
             translated_replaces: refer_to.replaces_escaped().map(str::to_string),
             refer_to,
             referred_by: header_text(request, "Referred-By").or_else(|| header_text(request, "b")),
-            p_asserted_identity: header_text(request, "P-Asserted-Identity"),
+            p_asserted_identity: header_text(request, "P-Asserted-Identity")
+                .filter(|_| call.identity_trusted()),
             handoff_identity: self.contact(Some(seq)),
             notify_platform: !header_text(request, "Refer-Sub")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("false")),

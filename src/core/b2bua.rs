@@ -125,6 +125,12 @@ pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, NOTIFY
 pub const SUPPORTED: &str = "replaces, tdialog";
 
 /// Headers copied from a message on one leg onto the message handoff sends on the other leg.
+/// RFC 3325 identity headers: they cross only between trunks of handoff's trust domain.
+pub fn is_identity_header(name: &str) -> bool {
+    name.eq_ignore_ascii_case("p-asserted-identity")
+        || name.eq_ignore_ascii_case("p-preferred-identity")
+}
+
 pub fn passes_through(name: &str) -> bool {
     const PASSING: [&str; 25] = [
         "p-asserted-identity",
@@ -860,6 +866,13 @@ impl ShardCore {
         for name in ["Authorization", "Proxy-Authorization", "Path"] {
             edit.remove_header_named(name);
         }
+        // RFC 3325: an identity asserted by an untrusted trunk is not asserted onward, and an
+        // untrusted trunk is told no identity.
+        if !(a_trunk.trust_identity && b_trunk.trust_identity) {
+            for name in ["P-Asserted-Identity", "P-Preferred-Identity"] {
+                edit.remove_header_named(name);
+            }
+        }
         for rewrite in &rewrites.0 {
             edit.remove_header_named(&rewrite.name);
         }
@@ -1370,9 +1383,10 @@ impl ShardCore {
         } else {
             None
         };
+        let identity_ok = self.calls.get(&seq).is_some_and(Call::identity_trusted);
         let extra: Vec<(String, String)> = request
             .headers()
-            .filter(|h| passes_through(h.name))
+            .filter(|h| passes_through(h.name) && (identity_ok || !is_identity_header(h.name)))
             .map(|h| {
                 let value = text(h.value);
                 let value = rewrites.apply(h.name, &value).into_owned();
@@ -1954,7 +1968,11 @@ impl ShardCore {
         if (is_invite || request.method() == Some(Method::Update)) && status < 300 {
             builder = builder.header("Contact", &contact);
         }
-        for header in response.headers().filter(|h| passes_through(h.name)) {
+        let identity_ok = call.identity_trusted();
+        for header in response
+            .headers()
+            .filter(|h| passes_through(h.name) && (identity_ok || !is_identity_header(h.name)))
+        {
             builder = builder.header(header.name, text(header.value));
         }
         if let Some(supported) = filtered_supported(response) {

@@ -134,6 +134,17 @@ impl Call {
         }
     }
 
+    /// RFC 3325: identity headers may cross between the bridged legs only when both legs' trunks
+    /// are in handoff's trust domain (`trust_identity`).
+    pub fn identity_trusted(&self) -> bool {
+        [Side::A, Side::B].into_iter().all(|side| {
+            self.config
+                .trunks
+                .get(self.leg(side).trunk)
+                .is_some_and(|t| t.trust_identity)
+        })
+    }
+
     /// The media of the bridged legs, (position A, position B), as the relay takes them.
     pub fn media_pair(&self) -> (MediaLeg, MediaLeg) {
         (self.leg(Side::A).media(), self.leg(Side::B).media())

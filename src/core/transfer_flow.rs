@@ -447,7 +447,9 @@ impl ShardCore {
             refer_to,
             translated_replaces: translated.replaces,
             referred_by: header_value(request, &["Referred-By", "b"]),
-            p_asserted_identity: header_value(request, &["P-Asserted-Identity"]),
+            // RFC 3325: carried to the carrier only within the trust domain.
+            p_asserted_identity: header_value(request, &["P-Asserted-Identity"])
+                .filter(|_| call.identity_trusted()),
             handoff_identity: identity,
             notify_platform: !no_subscription,
             wall_clock,

@@ -128,6 +128,7 @@ fn trunk(name: &str, peer: &str, codecs: &[&str]) -> Trunk {
         ringback_tone: RingbackTone::Us,
         headers: BTreeMap::new(),
         transfer_targets: Default::default(),
+        trust_identity: true,
     }
 }
 

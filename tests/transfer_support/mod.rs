@@ -44,6 +44,7 @@ pub fn carrier_trunk(
         ringback_tone: RingbackTone::Us,
         headers,
         transfer_targets: Default::default(),
+        trust_identity: true,
     }
 }
 
