@@ -1,8 +1,11 @@
-//! RFC 3325 section 5: a node "MUST NOT" pass P-Asserted-Identity to an entity outside its trust
-//! domain (absent a privacy exception), and identities asserted from outside it are not trusted.
-//! Per trunk, `trust_identity = false` puts a trunk outside handoff's trust domain: the
-//! P-Asserted-Identity and P-Preferred-Identity it sends go no further, and it is sent none. The
-//! default (true) carries them intact (carriers check them on transfers, see the brief).
+//! Identity trust per trunk. RFC 3325 section 5: "If the proxy received the message from an
+//! element that it does not trust and there is a P-Asserted-Identity header present which
+//! contains a SIP or SIPS URI, the proxy MUST replace that SIP or SIPS URI with a single SIP or
+//! SIPS URI or remove this header field" (section 2: B2BUAs in a Trust Domain behave as proxies).
+//! Toward an untrusted node the RFC requires removal when the user asked for privacy (section 4);
+//! handoff, a border between networks that do not trust each other, removes it always: an
+//! untrusted trunk (`trust_identity = false`) is told no identity. The default (true) carries
+//! both headers intact (carriers check them on transfers, see the brief).
 
 use std::sync::Arc;
 
