@@ -4,7 +4,7 @@
 //! `cargo bench --bench core` (or `cargo bench --bench core -- CALLS`).
 //!
 //! The carrier and platform are played by code that builds their messages from what handoff sent
-//! (outside the timed region); only handoff's work is timed: `handle_datagram`, `handle_timer`
+//! (outside the timed region); only handoff's work is timed: `handle_datagram`, `handle_timeout`
 //! and draining `poll_output`. One call = INVITE, 180, 200 (with SDP), ACK, BYE, 200 to BYE,
 //! plus the transaction timers that fire afterwards. Memory: live heap bytes (counted by
 //! `stats_alloc`) with N calls established and their setup transactions expired, divided by N.

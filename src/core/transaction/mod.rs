@@ -1,9 +1,10 @@
 //! The RFC 3261 transaction layer (section 17), sans-IO, one per shard.
 //!
 //! Inputs: parsed requests and responses with their source address, `respond`/`send_request`
-//! from the transaction user (TU: the dialog/B2BUA layer), and timer expiries. Outputs, drained
-//! with [`TransactionLayer::poll_output`]: datagrams to send and timers to arm. The layer never
-//! reads a clock: `now` comes in with every call.
+//! from the transaction user (TU: the dialog/B2BUA layer), and the passing of time. Outputs,
+//! drained with [`TransactionLayer::poll_output`]: datagrams to send. The layer keeps its own
+//! deadlines (a [`crate::core::timers::TimerTable`]) and never reads a clock: `now` comes in with
+//! every call.
 //!
 //! Over UDP (the only transport handoff speaks to trunks) the timers are: A/B/D (INVITE client),
 //! E/F/K (non-INVITE client), G/H/I (INVITE server), J (non-INVITE server), with T1/T2/T4 from the
@@ -25,8 +26,8 @@
 //!   (deferred until a provisional, RFC 3261 9.1). Responses in: `on_response` ->
 //!   [`ClientAction`]; the layer ACKs non-2xx finals, the TU ACKs 2xx (and again on
 //!   `SuccessRetransmitted`).
-//! - timers: tokens with bit 63 set go to `handle_timer`, which may return a
-//!   [`TransactionTimeout`] (B, CancelGuard, F: the far side is silent; H: no ACK; Unanswered:
+//! - timers: at [`TransactionLayer::poll_timeout`] call `handle_timeout(now)` (again until it
+//!   returns `None`); it may return a [`TransactionTimeout`] (B, CancelGuard, F: the far side is silent; H: no ACK; Unanswered:
 //!   the TU never answered and the layer sent 408 — the TU should end what hangs on it).
 //! - after every input, drain `poll_output` until `None`.
 
