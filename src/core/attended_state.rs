@@ -101,7 +101,7 @@ impl AttendedState {
 
 // ------------------------------------------------------------------ local attended transfer
 
-/// Messages between the two shards of a local attended transfer (see [`ShardMessage::Join`]).
+/// Messages between the two shards of a local attended transfer (see [`crate::core::ShardMessage::Join`]).
 ///
 /// The *keeper* is the shard of call 1 (it got the platform's REFER and keeps the customer's
 /// leg A1); the *owner* is the shard of call 2 (it keeps A2's signaling). A2's media moves onto

@@ -89,9 +89,9 @@ pub enum CarrierAnswer {
 /// What the target does with the local transfer's INVITE.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TargetAnswer {
-    /// 180, then 200 after [`RINGING`].
+    /// 180, then 200 after [`RINGING_PACKETS`] of ringback.
     Answer,
-    /// 180, then this failure (486...) after [`RINGING`].
+    /// 180, then this failure (486...) after [`RINGING_PACKETS`] of ringback.
     Fail(u16),
     /// No local transfer expected (handed off, or "reject" mode).
     NotReached,

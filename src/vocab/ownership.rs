@@ -30,7 +30,7 @@ fn parse_shard_hex(bytes: &[u8]) -> Option<ShardId> {
     u16::from_str_radix(text, 16).ok().map(ShardId)
 }
 
-/// The shard encoded in an identifier minted by [`IdMinter`] (Call-ID, tag or branch); `None`
+/// The shard encoded in an identifier minted by [`crate::core::ids::IdMinter`] (Call-ID, tag or branch); `None`
 /// for anything else (a carrier's identifier).
 pub fn shard_of_minted(id: &str) -> Option<ShardId> {
     let bytes = id.as_bytes();
