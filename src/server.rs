@@ -45,6 +45,12 @@ pub enum RunError {
     },
     #[error(transparent)]
     Shard(#[from] ShardError),
+    #[error("shard {shard}: the operating system gave no random key for its identifiers: {source}")]
+    Entropy {
+        shard: usize,
+        #[source]
+        source: getrandom::Error,
+    },
     #[error("shard {shard} panicked (a bug in handoff)")]
     ShardPanicked { shard: usize },
     #[error("cannot start the thread of shard {shard}: {source}")]
@@ -179,7 +185,7 @@ impl Server {
                 status: statuses[index].clone(),
                 all_status: all_status.clone(),
                 clock,
-                seed: 0x68616e646f6666 ^ ((index as u64) << 48) ^ clock_seed(),
+                key: shard_key(index)?,
             };
             let cpu = config.sbc.cpus.get(index).copied();
             let thread = std::thread::Builder::new()
@@ -353,10 +359,12 @@ impl Server {
     }
 }
 
-fn clock_seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
+/// 256 bits from the operating system for one shard's generator (identifiers a peer cannot
+/// predict; each shard its own key).
+fn shard_key(shard: usize) -> Result<[u8; 32], RunError> {
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|source| RunError::Entropy { shard, source })?;
+    Ok(key)
 }
 
 /// Serves with the given config until SIGTERM/SIGINT drained every shard. SIGHUP cannot reload

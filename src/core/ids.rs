@@ -15,11 +15,14 @@ pub struct IdMinter {
 }
 
 impl IdMinter {
+    /// Seeded (simulation, tests): the same seed mints the same identifiers.
     pub fn new(shard: ShardId, seed: u64) -> IdMinter {
-        IdMinter {
-            shard,
-            rng: Rng::new(seed),
-        }
+        IdMinter::with_rng(shard, Rng::new(seed))
+    }
+
+    /// With the driver's generator (the runtime keys it from the operating system).
+    pub fn with_rng(shard: ShardId, rng: Rng) -> IdMinter {
+        IdMinter { shard, rng }
     }
 
     pub fn shard(&self) -> ShardId {

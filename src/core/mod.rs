@@ -17,8 +17,9 @@
 //! records, logs, metrics). Then it asks `poll_timeout()` for the core's earliest deadline and
 //! sleeps until that moment or the next input. The core keeps its deadlines itself, in
 //! [`timers::TimerTable`]s (set, moved, cancelled; nothing stale reaches the driver). The core never reads a clock, touches a socket, takes a lock or uses
-//! unseeded randomness: everything it knows about "now" arrives as a [`Time`], identifiers come
-//! from a generator seeded at construction, and the same inputs always give the same outputs.
+//! randomness of its own: everything it knows about "now" arrives as a [`Time`], identifiers come
+//! from a ChaCha20 generator keyed at construction (by the OS in the runtime, by a seed in the
+//! simulation), and the same key and inputs always give the same outputs.
 //!
 //! Inside, a datagram is routed to its owning shard by the identifiers handoff minted
 //! ([`ids::owner_of_datagram`]), passed through the transaction layer, then to the call it names.

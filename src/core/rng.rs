@@ -1,49 +1,37 @@
-//! A tiny seeded PRNG (xoshiro256**, seeded through splitmix64).
+//! The core's random source: ChaCha20 (`rand_chacha`), a cryptographically secure generator.
 //!
-//! The core must replay exactly under simulation, so every random choice it makes comes from an
-//! `Rng` whose seed the driver chose. Not cryptographic: identifiers only need to be unique and
-//! unguessable enough not to collide with a carrier's.
+//! Identifiers handoff mints (Call-IDs, tags, branches) come from it, so no peer can predict the
+//! next call's identifiers from the ones it has seen (a predictable generator let an attacker
+//! recover its state from fourteen 403 tags and forge the next call's dialog). The driver keys
+//! it: the runtime from the operating system ([`Rng::from_key`] with a key from `getrandom`), the
+//! simulation and tests from a seed ([`Rng::new`]) so that a run replays exactly.
 
-/// xoshiro256** state.
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+
 #[derive(Clone, Debug)]
 pub struct Rng {
-    state: [u64; 4],
-}
-
-/// One splitmix64 step: advances `x` and returns a well-mixed value.
-fn splitmix64(x: &mut u64) -> u64 {
-    *x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *x;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    inner: ChaCha20Rng,
 }
 
 impl Rng {
-    /// Same seed, same sequence. Any seed works (splitmix64 never yields the all-zero state
-    /// for all four words).
+    /// Same seed, same sequence (simulation, tests, benches).
     pub fn new(seed: u64) -> Rng {
-        let mut x = seed;
-        let state = [
-            splitmix64(&mut x),
-            splitmix64(&mut x),
-            splitmix64(&mut x),
-            splitmix64(&mut x),
-        ];
-        Rng { state }
+        Rng {
+            inner: ChaCha20Rng::seed_from_u64(seed),
+        }
+    }
+
+    /// Keyed with 256 bits from the operating system; `stream` separates the generators of one
+    /// shard (identifiers, SDP origins) that share a key.
+    pub fn from_key(key: [u8; 32], stream: u64) -> Rng {
+        let mut inner = ChaCha20Rng::from_seed(key);
+        inner.set_stream(stream);
+        Rng { inner }
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        let s = &mut self.state;
-        let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
-        let t = s[1] << 17;
-        s[2] ^= s[0];
-        s[3] ^= s[1];
-        s[1] ^= s[2];
-        s[0] ^= s[3];
-        s[2] ^= t;
-        s[3] = s[3].rotate_left(45);
-        result
+        self.inner.next_u64()
     }
 
     /// Uniform in `0..n` without modulo bias (Lemire's multiply-and-reject). `below(0)` is 0.
@@ -85,15 +73,16 @@ mod tests {
     }
 
     #[test]
-    fn xoshiro_reference_vector() {
-        // Reference output of xoshiro256** for state [1, 2, 3, 4] (from the authors' C code).
-        let mut rng = Rng {
-            state: [1, 2, 3, 4],
-        };
-        assert_eq!(rng.next_u64(), 11520);
-        assert_eq!(rng.next_u64(), 0);
-        assert_eq!(rng.next_u64(), 1509978240);
-        assert_eq!(rng.next_u64(), 1215971899390074240);
+    fn keyed_streams_differ_and_replay() {
+        let key = [7u8; 32];
+        let mut ids = Rng::from_key(key, 0);
+        let mut origins = Rng::from_key(key, 1);
+        let mut again = Rng::from_key(key, 0);
+        let a: Vec<u64> = (0..4).map(|_| ids.next_u64()).collect();
+        let b: Vec<u64> = (0..4).map(|_| origins.next_u64()).collect();
+        let c: Vec<u64> = (0..4).map(|_| again.next_u64()).collect();
+        assert_ne!(a, b);
+        assert_eq!(a, c);
     }
 
     #[test]

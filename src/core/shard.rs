@@ -160,6 +160,27 @@ pub struct ShardCore {
 impl ShardCore {
     /// `seed` drives every identifier the shard mints, so simulations replay exactly.
     pub fn new(shard: ShardId, shard_count: u16, config: Arc<Config>, seed: u64) -> Self {
+        let ids = IdMinter::new(shard, seed);
+        let rng = Rng::new(seed ^ 0xA5A5_5A5A_0F0F_F0F0);
+        Self::with_generators(shard, shard_count, config, ids, rng)
+    }
+
+    /// As [`ShardCore::new`], with a 256-bit key (the runtime takes it from the operating
+    /// system): identifiers come from ChaCha20 stream 0 of the key, other random choices from
+    /// stream 1, and nobody who sees the identifiers can predict the next ones.
+    pub fn keyed(shard: ShardId, shard_count: u16, config: Arc<Config>, key: [u8; 32]) -> Self {
+        let ids = IdMinter::with_rng(shard, Rng::from_key(key, 0));
+        let rng = Rng::from_key(key, 1);
+        Self::with_generators(shard, shard_count, config, ids, rng)
+    }
+
+    fn with_generators(
+        shard: ShardId,
+        shard_count: u16,
+        config: Arc<Config>,
+        ids: IdMinter,
+        rng: Rng,
+    ) -> Self {
         let shard_count = shard_count.max(1);
         let pool = PortPool::for_shard(
             config.sbc.media_ports,
@@ -171,8 +192,8 @@ impl ShardCore {
             shard,
             shard_count,
             txn: TransactionLayer::for_shard(config.sbc.timers, shard),
-            ids: IdMinter::new(shard, seed),
-            rng: Rng::new(seed ^ 0xA5A5_5A5A_0F0F_F0F0),
+            ids,
+            rng,
             pool,
             config,
             calls: BTreeMap::new(),

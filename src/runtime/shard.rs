@@ -72,7 +72,8 @@ pub struct ShardSetup {
     /// so a shard that stopped early would leave late requests unanswered.
     pub all_status: Arc<[Arc<ShardStatus>]>,
     pub clock: Clock,
-    pub seed: u64,
+    /// Keys the shard's CSPRNG (from the operating system, see `server.rs`).
+    pub key: [u8; 32],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,10 +96,10 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         status,
         all_status,
         clock,
-        seed,
+        key,
     } = setup;
     let me = ShardId(index as u16);
-    let mut core = ShardCore::new(me, shard_count as u16, config.clone(), seed);
+    let mut core = ShardCore::keyed(me, shard_count as u16, config.clone(), key);
     let mut media = MediaRelay::new(config.sbc.advertise);
     let mut now = clock.now();
     // Audit timestamps: tie the monotonic clock to Unix time once (the core never reads a clock).
