@@ -250,14 +250,7 @@ impl ShardCore {
 }
 
 fn law_of(rewritten: &RewrittenSdp) -> Option<G711Law> {
-    let codec = rewritten.first_audio_codec()?;
-    if codec.name.eq_ignore_ascii_case("PCMU") {
-        Some(G711Law::Ulaw)
-    } else if codec.name.eq_ignore_ascii_case("PCMA") {
-        Some(G711Law::Alaw)
-    } else {
-        None
-    }
+    G711Law::from_name(&rewritten.first_audio_codec()?.name)
 }
 
 /// The media facts of an SDP answer (its bytes are not relayed anywhere).

@@ -463,8 +463,9 @@ impl ShardCore {
     pub(super) fn process_datagram(&mut self, now: Time, from: SocketAddr, payload: &[u8]) {
         // Strangers (no trunk's source) get what `sbc.unknown_source` says even for datagrams
         // that are too large or do not parse: no 400 naming a parse error, no 513.
-        let stranger = self.config.trunk_by_source(from).is_none()
-            && self.config.sbc.unknown_source == UnknownSourcePolicy::Drop;
+        let trunk = self.config.trunk_by_source(from);
+        let stranger =
+            trunk.is_none() && self.config.sbc.unknown_source == UnknownSourcePolicy::Drop;
         if payload.len() > self.config.sbc.max_message_bytes {
             if stranger || payload.starts_with(b"SIP/") {
                 self.dropped(from, crate::metrics::DropReason::TooLarge);
@@ -482,7 +483,7 @@ impl ShardCore {
             return;
         }
         match Message::parse(payload) {
-            Ok(message) if message.is_request() => self.on_request(now, from, &message),
+            Ok(message) if message.is_request() => self.on_request(now, from, trunk, &message),
             Ok(message) => self.on_response(now, from, &message),
             Err(_) if stranger => {
                 self.stats.rejected_unknown_source += 1;
@@ -545,11 +546,11 @@ impl ShardCore {
         }
     }
 
-    fn on_request(&mut self, now: Time, from: SocketAddr, request: &Message) {
+    /// `trunk`: the trunk whose sources hold `from` (looked up once per datagram).
+    fn on_request(&mut self, now: Time, from: SocketAddr, trunk: Option<usize>, request: &Message) {
         // A request naming one of our dialogs speaks for that leg only if it comes from the leg's
         // bound peer with the leg's remote tag; the live config's trunks do not matter (a reload
         // never re-binds a leg). Anyone else is dropped unanswered: no 481 to a stranger.
-        let trunk = self.config.trunk_by_source(from);
         match self.dialog_speaker(from, request) {
             Speaker::Leg => {}
             Speaker::Stranger => {
