@@ -1,6 +1,6 @@
 //! Attack, against the real binary on both backends: oversized datagrams and garbage. A trunk's
 //! request over `sbc.max_message_bytes` (default 8,192) gets 513 Message Too Large (RFC 3261
-//! section 21.5.14) without being parsed; the same from a stranger, and a stranger's garbage, get
+//! section 21.5.7) without being parsed; the same from a stranger, and a stranger's garbage, get
 //! nothing at all (no 400 naming a parse error: that tells a scanner what handoff is); each drop
 //! is logged with its source. A trunk's garbage still gets its 400.
 
