@@ -39,7 +39,8 @@ use std::net::SocketAddr;
 use super::attended_state::*;
 use super::call::CallPhase;
 use super::dialog::Side;
-use super::shard::{ClientPurpose, CoreTimer, ShardCore};
+use super::effects::{ClientPurpose, CoreTimer};
+use super::shard::ShardCore;
 use super::transaction::ServerTxId;
 use super::transfer_state::TranslatedDialogs;
 use super::{EndReason, Event, MediaCommand, Output, ShardId, ShardMessage, Time};
@@ -127,8 +128,8 @@ impl ShardCore {
             let Some(named) = named_dialog(found.form, &found.part) else {
                 continue;
             };
-            let owner = named.owning_shard(self.shard_count);
-            let bridged = if owner == self.shard {
+            let owner = named.owning_shard(self.fx.shard_count);
+            let bridged = if owner == self.fx.shard {
                 self.bridged_leg(&named)
             } else if let Some(answers) = &answers {
                 answers.get(&named).cloned().flatten()
@@ -159,7 +160,7 @@ impl ShardCore {
             let query = self.attended.next();
             self.attended.queries.insert(query, (hold, dialog.clone()));
             self.attended.queries_sent += 1;
-            self.outputs.push_back(Output::ToShard {
+            self.fx.outputs.push_back(Output::ToShard {
                 shard: *owner,
                 message: ShardMessage::DialogQuery {
                     query,
@@ -178,7 +179,7 @@ impl ShardCore {
                 answers: HashMap::new(),
             },
         );
-        self.set_timer(
+        self.fx.set_timer(
             now.plus_millis(DIALOG_QUERY_TIMEOUT_MS),
             CoreTimer::DialogQueryTimeout { hold },
         );
@@ -188,7 +189,7 @@ impl ShardCore {
     /// Another shard asks which leg is bridged to one of ours.
     pub(super) fn on_dialog_query(&mut self, asker: ShardId, query: u64, dialog: DialogId) {
         let bridged = self.bridged_leg(&dialog).map(Box::new);
-        self.outputs.push_back(Output::ToShard {
+        self.fx.outputs.push_back(Output::ToShard {
             shard: asker,
             message: ShardMessage::DialogAnswer {
                 query,
@@ -304,7 +305,7 @@ impl ShardCore {
             return false;
         };
         if self.attended.kept.values().any(|k| k.call == seq) {
-            self.reply(
+            self.fx.reply(
                 now,
                 tx,
                 request,
@@ -326,7 +327,7 @@ impl ShardCore {
             notify_platform: !header_text(request, "Refer-Sub")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("false")),
             // Set by the driver (the core reads no clock).
-            wall_clock: self.wall_clock,
+            wall_clock: self.fx.wall_clock,
         };
         let join = self.attended.next();
         let attempt = TransferAttempt::start(now, transfer, settings);
@@ -335,7 +336,7 @@ impl ShardCore {
             KeptJoin {
                 call: seq,
                 customer,
-                peer_shard: replaces.receiver_view().owning_shard(self.shard_count),
+                peer_shard: replaces.receiver_view().owning_shard(self.fx.shard_count),
                 refer_tx: tx,
                 attempt,
                 phase: KeeperPhase::AwaitingMovedLeg,
@@ -371,11 +372,11 @@ impl ShardCore {
                         TransferAction::RefusePlatform { reason, .. } => reason,
                         _ => crate::transfer::notify::reason_phrase(status),
                     };
-                    let request = self.txn.server_request(refer_tx).map(<[u8]>::to_vec);
+                    let request = self.fx.txn.server_request(refer_tx).map(<[u8]>::to_vec);
                     if let Some(request) = request
                         && let Ok(request) = Message::parse_framing(&request)
                     {
-                        self.reply(now, refer_tx, &request, status, reason, &[]);
+                        self.fx.reply(now, refer_tx, &request, status, reason, &[]);
                     }
                 }
                 TransferAction::StartLocalJoin => self.start_move(now, join),
@@ -399,11 +400,11 @@ impl ShardCore {
                     self.hang_up(now, seq, EndReason::TransferFailed, 487);
                 }
                 TransferAction::ArmTimer { at } => {
-                    self.set_timer(at, CoreTimer::AttendedTransfer { join, at });
+                    self.fx.set_timer(at, CoreTimer::AttendedTransfer { join, at });
                 }
                 TransferAction::Finished(record) => {
-                    self.metrics.record_transfer(&record);
-                    self.outputs
+                    self.fx.metrics.record_transfer(&record);
+                    self.fx.outputs
                         .push_back(Output::Event(Event::Transfer(Box::new(record))));
                 }
                 // The owner shard BYEs the replaced leg when its far leg moves.
@@ -467,7 +468,7 @@ impl ShardCore {
         else {
             return false;
         };
-        let Ok(client) = self.txn.send_request(now, peer, method, &branch, bytes) else {
+        let Ok(client) = self.fx.txn.send_request(now, peer, method, &branch, bytes) else {
             return false;
         };
         self.track_client(client, ClientPurpose::Attended { call: seq, step });
@@ -514,10 +515,10 @@ impl ShardCore {
     }
 
     fn send_join(&mut self, now: Time, to: ShardId, message: JoinMessage) {
-        if to == self.shard {
+        if to == self.fx.shard {
             self.on_join_message(now, to, message);
         } else {
-            self.outputs.push_back(Output::ToShard {
+            self.fx.outputs.push_back(Output::ToShard {
                 shard: to,
                 message: ShardMessage::Join(Box::new(message)),
             });
@@ -753,9 +754,9 @@ impl ShardCore {
             let (a, b) = call.media_pair();
             (call.id, a, b)
         };
-        self.outputs
+        self.fx.outputs
             .push_back(Output::Media(MediaCommand::Update { call: id, a, b }));
-        self.outputs.push_back(Output::Media(MediaCommand::SetLaws {
+        self.fx.outputs.push_back(Output::Media(MediaCommand::SetLaws {
             call: id,
             a: a_law,
             b: b_law,
@@ -939,7 +940,7 @@ impl ShardCore {
         let join = self.attended.next();
         let peer_shard = replaced
             .as_ref()
-            .map_or(self.shard, |r| r.owning_shard(self.shard_count));
+            .map_or(self.fx.shard, |r| r.owning_shard(self.fx.shard_count));
         self.attended.kept.insert(
             join,
             KeptJoin {
@@ -986,9 +987,9 @@ impl ShardCore {
         }
         if matches!(method, Method::Invite | Method::Update) {
             let reason = "Not Acceptable Here (joined by a transfer: session unchanged)";
-            self.reply(now, tx, request, 488, reason, &[]);
+            self.fx.reply(now, tx, request, 488, reason, &[]);
         } else {
-            self.reply(now, tx, request, 200, "OK", &[]);
+            self.fx.reply(now, tx, request, 200, "OK", &[]);
         }
         true
     }

@@ -33,11 +33,12 @@ use super::attended_state::{AttendedStep, DialogRewrite, DialogRewrites, Resume}
 use super::call::{Call, CallPhase, InitialInvite, Leg, Pending2xx, call_codecs};
 use super::dialog::{Dialog, Side};
 use super::routing;
-use super::shard::{ClientPurpose, CoreTimer, ServerPurpose, ShardCore, TransferTx};
+use super::effects::{self, ClientPurpose, CoreTimer, ServerPurpose, TransferTx, reason_phrase};
+use super::shard::ShardCore;
 use super::transaction::{
     ClientAction, ClientTxId, ServerAction, ServerTxId, TransactionTimeout, TxRef,
 };
-use super::{CallEnd, CallRef, EndReason, Event, MediaCommand, Output, Time, Transmit};
+use super::{CallEnd, CallRef, EndReason, Event, MediaCommand, Output, Time};
 use crate::config::{Config, UnknownSourcePolicy};
 use crate::sdp::{self, OriginState, RewritePlan, SdpError};
 use crate::sip::{self, HeaderName, Message, Method, RequestBuilder};
@@ -264,15 +265,6 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A reason phrase safe to put on a status line: printable, no CR/LF, bounded.
-pub fn reason_phrase(reason: &str) -> String {
-    reason
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(200)
-        .collect()
-}
-
 fn default_reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
@@ -377,65 +369,18 @@ impl Refusal {
 impl ShardCore {
     /// handoff's Contact, from the config of the call (or the current one for a new call).
     pub(super) fn contact(&self, seq: Option<u64>) -> String {
-        let config = self.config_of(seq);
-        format!(
-            "<sip:handoff@{}>",
-            SocketAddr::new(config.sbc.advertise, config.sbc.listen.port())
-        )
+        effects::contact(self.config_of(seq))
     }
 
     pub(super) fn via(&self, seq: Option<u64>, branch: &str) -> String {
-        let config = self.config_of(seq);
-        format!(
-            "SIP/2.0/UDP {};branch={branch};rport",
-            SocketAddr::new(config.sbc.advertise, config.sbc.listen.port())
-        )
+        effects::via(self.config_of(seq), branch)
     }
 
     /// A call keeps the config it started with; everything else uses the current one.
     pub(super) fn config_of(&self, seq: Option<u64>) -> &crate::config::Config {
         seq.and_then(|seq| self.calls.get(&seq))
             .map(|call| &*call.config)
-            .unwrap_or(&self.config)
-    }
-
-    pub(super) fn event(&mut self, event: Event) {
-        self.outputs.push_back(Output::Event(event));
-    }
-
-    /// Counts and reports a datagram dropped unanswered.
-    fn dropped(&mut self, from: SocketAddr, reason: crate::metrics::DropReason) {
-        self.metrics.dropped(reason);
-        self.event(Event::Dropped { from, reason });
-    }
-
-    pub(super) fn transmit(&mut self, to: SocketAddr, payload: Vec<u8>) {
-        self.outputs
-            .push_back(Output::Transmit(Transmit { to, payload }));
-    }
-
-    /// Answer a server transaction with a locally generated response.
-    pub(super) fn reply(
-        &mut self,
-        now: Time,
-        tx: ServerTxId,
-        request: &Message,
-        status: u16,
-        reason: &str,
-        extra: &[(&str, String)],
-    ) {
-        let mut builder = sip::response_to(request, status, &reason_phrase(reason));
-        let has_to_tag = request.to().ok().and_then(|to| to.tag()).is_some();
-        if !has_to_tag && status > 100 {
-            let tag = self.ids.tag();
-            builder = builder.to_tag(&tag);
-        }
-        for (name, value) in extra {
-            builder = builder.header(name, value);
-        }
-        if let Ok(bytes) = builder.build() {
-            let _ = self.txn.respond(now, tx, status, bytes);
-        }
+            .unwrap_or(&self.fx.config)
     }
 
     fn reject(
@@ -446,12 +391,12 @@ impl ShardCore {
         request: &Message,
         refusal: Refusal,
     ) {
-        self.stats.requests_rejected += 1;
-        self.metrics.request_rejected(refusal.status);
+        self.fx.stats.requests_rejected += 1;
+        self.fx.metrics.request_rejected(refusal.status);
         let extra: Vec<(&str, String)> =
             refusal.extra.iter().map(|(n, v)| (*n, v.clone())).collect();
-        self.reply(now, tx, request, refusal.status, &refusal.reason, &extra);
-        self.event(Event::RequestRejected {
+        self.fx.reply(now, tx, request, refusal.status, &refusal.reason, &extra);
+        self.fx.event(Event::RequestRejected {
             from,
             status: refusal.status,
             reason: refusal.reason,
@@ -463,18 +408,18 @@ impl ShardCore {
     pub(super) fn process_datagram(&mut self, now: Time, from: SocketAddr, payload: &[u8]) {
         // Strangers (no trunk's source) get what `sbc.unknown_source` says even for datagrams
         // that are too large or do not parse: no 400 naming a parse error, no 513.
-        let trunk = self.config.trunk_by_source(from);
+        let trunk = self.fx.config.trunk_by_source(from);
         let stranger =
-            trunk.is_none() && self.config.sbc.unknown_source == UnknownSourcePolicy::Drop;
-        if payload.len() > self.config.sbc.max_message_bytes {
+            trunk.is_none() && self.fx.config.sbc.unknown_source == UnknownSourcePolicy::Drop;
+        if payload.len() > self.fx.config.sbc.max_message_bytes {
             if stranger || payload.starts_with(b"SIP/") {
-                self.dropped(from, crate::metrics::DropReason::TooLarge);
+                self.fx.dropped(from, crate::metrics::DropReason::TooLarge);
             } else {
-                self.stats.requests_rejected += 1;
+                self.fx.stats.requests_rejected += 1;
                 if let Some(response) = salvaged_response(payload, 513, "Message Too Large", None) {
-                    self.transmit(from, response);
+                    self.fx.transmit(from, response);
                 }
-                self.event(Event::RequestRejected {
+                self.fx.event(Event::RequestRejected {
                     from,
                     status: 513,
                     reason: format!("{} bytes", payload.len()),
@@ -486,8 +431,8 @@ impl ShardCore {
             Ok(message) if message.is_request() => self.on_request(now, from, trunk, &message),
             Ok(message) => self.on_response(now, from, &message),
             Err(_) if stranger => {
-                self.stats.rejected_unknown_source += 1;
-                self.dropped(from, crate::metrics::DropReason::UnknownSource);
+                self.fx.stats.rejected_unknown_source += 1;
+                self.fx.dropped(from, crate::metrics::DropReason::UnknownSource);
             }
             Err(error) => self.on_unparseable(from, payload, &error.to_string()),
         }
@@ -495,21 +440,21 @@ impl ShardCore {
 
     fn on_unparseable(&mut self, from: SocketAddr, payload: &[u8], error: &str) {
         if payload.starts_with(b"SIP/") {
-            self.stats.malformed_responses_dropped += 1;
-            self.event(Event::MalformedResponseDropped {
+            self.fx.stats.malformed_responses_dropped += 1;
+            self.fx.event(Event::MalformedResponseDropped {
                 from,
                 error: error.to_string(),
             });
             return;
         }
-        self.stats.rejected_malformed += 1;
-        self.stats.requests_rejected += 1;
+        self.fx.stats.rejected_malformed += 1;
+        self.fx.stats.requests_rejected += 1;
         // ACKs are never answered; anything else gets a 400 naming the parse error, when we can
         // still find the headers a response needs.
         if let Some(response) = bad_request(payload, error) {
-            self.transmit(from, response);
+            self.fx.transmit(from, response);
         }
-        self.event(Event::RequestRejected {
+        self.fx.event(Event::RequestRejected {
             from,
             status: 400,
             reason: error.to_string(),
@@ -529,7 +474,7 @@ impl ShardCore {
         let call_id = request.call_id().ok();
         // A bridged leg, or a retired platform leg still awaiting its BYE.
         let leg = self
-            .dialogs
+            .fx.dialogs
             .get(to_tag.as_str())
             .and_then(|(seq, leg)| self.calls.get(seq)?.leg_by_id(*leg));
         let Some(leg) = leg.filter(|leg| call_id == Some(leg.dialog.call_id.as_str())) else {
@@ -554,41 +499,41 @@ impl ShardCore {
         match self.dialog_speaker(from, request) {
             Speaker::Leg => {}
             Speaker::Stranger => {
-                self.dropped(from, crate::metrics::DropReason::InDialogFromWrongPeer);
+                self.fx.dropped(from, crate::metrics::DropReason::InDialogFromWrongPeer);
                 return;
             }
             Speaker::NoDialog if trunk.is_none() => {
                 // No transaction, no state: a stranger's request is dropped, or answered once
                 // and forgotten (a retransmission gets the same 403 again, nothing more).
-                self.stats.rejected_unknown_source += 1;
-                self.dropped(from, crate::metrics::DropReason::UnknownSource);
-                if self.config.sbc.unknown_source == UnknownSourcePolicy::Reject
+                self.fx.stats.rejected_unknown_source += 1;
+                self.fx.dropped(from, crate::metrics::DropReason::UnknownSource);
+                if self.fx.config.sbc.unknown_source == UnknownSourcePolicy::Reject
                     && request.method() != Some(Method::Ack)
                 {
-                    let tag = crate::core::ids::derived_tag(self.shard, request.as_bytes());
+                    let tag = crate::core::ids::derived_tag(self.fx.shard, request.as_bytes());
                     if let Ok(bytes) = sip::response_to(request, 403, "Forbidden")
                         .to_tag(&tag)
                         .build()
                     {
-                        self.transmit(from, bytes);
+                        self.fx.transmit(from, bytes);
                     }
                 }
                 return;
             }
             Speaker::NoDialog => {}
         }
-        match self.txn.on_request(now, from, request) {
+        match self.fx.txn.on_request(now, from, request) {
             ServerAction::New(tx) => self.on_new_request(now, from, trunk, tx, request),
             ServerAction::AckWithoutTransaction => self.on_ack(request),
             ServerAction::Cancel { invite } => self.on_cancel(now, invite),
             ServerAction::WrongSource => {
-                self.dropped(from, crate::metrics::DropReason::InDialogFromWrongPeer);
+                self.fx.dropped(from, crate::metrics::DropReason::InDialogFromWrongPeer);
             }
             ServerAction::Unusable(fault) => {
-                self.stats.rejected_malformed += 1;
-                self.stats.requests_rejected += 1;
+                self.fx.stats.rejected_malformed += 1;
+                self.fx.stats.requests_rejected += 1;
                 if let Some(response) = bad_request(request.as_bytes(), &fault.to_string()) {
-                    self.transmit(from, response);
+                    self.fx.transmit(from, response);
                 }
             }
             _ => {}
@@ -616,7 +561,7 @@ impl ShardCore {
                 .headers()
                 .any(|h| h.name.eq_ignore_ascii_case("replaces"))
         {
-            self.reply(
+            self.fx.reply(
                 now,
                 tx,
                 request,
@@ -636,19 +581,19 @@ impl ShardCore {
             (_, Some(tag)) => self.on_in_dialog_request(now, from, tx, request, &tag),
             (Method::Invite, None) => match trunk {
                 Some(trunk) => {
-                    self.on_initial_invite(now, from, (trunk, self.config.clone()), tx, request)
+                    self.on_initial_invite(now, from, (trunk, self.fx.config.clone()), tx, request)
                 }
                 // Only a leg's own peer gets here without a trunk, and never without a To tag.
-                None => self.reply(now, tx, request, 403, "Forbidden", &[]),
+                None => self.fx.reply(now, tx, request, 403, "Forbidden", &[]),
             },
             (Method::Options, None) => {
-                self.stats.options_answered += 1;
+                self.fx.stats.options_answered += 1;
                 let extra = [
                     ("Allow", ALLOW.to_string()),
                     ("Supported", SUPPORTED.to_string()),
                     ("Accept", "application/sdp".to_string()),
                 ];
-                self.reply(now, tx, request, 200, "OK", &extra);
+                self.fx.reply(now, tx, request, 200, "OK", &extra);
             }
             (
                 Method::Bye
@@ -659,10 +604,10 @@ impl ShardCore {
                 | Method::Refer,
                 None,
             ) => {
-                self.reply(now, tx, request, 481, default_reason(481), &[]);
+                self.fx.reply(now, tx, request, 481, default_reason(481), &[]);
             }
             (_, None) => {
-                self.reply(
+                self.fx.reply(
                     now,
                     tx,
                     request,
@@ -728,7 +673,7 @@ impl ShardCore {
         request: &Message,
         rewrites: &DialogRewrites,
     ) -> Result<(), Refusal> {
-        if self.draining.is_some() {
+        if self.fx.draining.is_some() {
             return Err(Refusal::new(503, "Service Unavailable (draining)"));
         }
         for token in request.require().filter_map(Result::ok) {
@@ -769,16 +714,16 @@ impl ShardCore {
         let max_forwards = request.max_forwards().ok().flatten().unwrap_or(70);
 
         // Media: two ports, then the offer rewritten for leg B.
-        let a_port = self.pool.allocate();
-        let b_port = self.pool.allocate();
+        let a_port = self.fx.pool.allocate();
+        let b_port = self.fx.pool.allocate();
         let (Some(a_port), Some(b_port)) = (a_port, b_port) else {
             for port in [a_port, b_port].into_iter().flatten() {
-                let _ = self.pool.release(port);
+                let _ = self.fx.pool.release(port);
             }
             return Err(Refusal::new(503, "Service Unavailable (no media ports)"));
         };
-        let mut b_origin = OriginState::new(self.rng.next_u64() >> 2, 1);
-        let a_origin = OriginState::new(self.rng.next_u64() >> 2, 1);
+        let mut b_origin = OriginState::new(self.fx.rng.next_u64() >> 2, 1);
+        let a_origin = OriginState::new(self.fx.rng.next_u64() >> 2, 1);
         let mut a_media = (None, None, false);
         let mut offer_b = None;
         if is_sdp(request) {
@@ -800,8 +745,8 @@ impl ShardCore {
                     offer_b = Some(rewritten.bytes);
                 }
                 Err(error) => {
-                    let _ = self.pool.release(a_port);
-                    let _ = self.pool.release(b_port);
+                    let _ = self.fx.pool.release(a_port);
+                    let _ = self.fx.pool.release(b_port);
                     return Err(match error {
                         SdpError::NoCommonCodec => {
                             Refusal::new(488, "Not Acceptable Here (no common codec)")
@@ -815,14 +760,14 @@ impl ShardCore {
         let seq = self.next_call;
         self.next_call += 1;
         let call_ref = CallRef {
-            shard: self.shard,
+            shard: self.fx.shard,
             seq,
         };
-        let a_tag = self.ids.tag();
-        let b_tag = self.ids.tag();
-        let b_call_id = self.ids.call_id();
-        let branch = self.ids.branch();
-        let conversation = format!("conv-{}", self.ids.tag());
+        let a_tag = self.fx.ids.tag();
+        let b_tag = self.fx.ids.tag();
+        let b_call_id = self.fx.ids.call_id();
+        let branch = self.fx.ids.branch();
+        let conversation = format!("conv-{}", self.fx.ids.tag());
         let peer = b_trunk.peer;
         let advertise = config.sbc.advertise;
         let host = |addr: SocketAddr| match addr {
@@ -902,8 +847,8 @@ impl ShardCore {
                 .as_ref()
                 .is_none_or(|offer| edit.set_body(Some("application/sdp"), offer).is_ok());
         if !edited {
-            let _ = self.pool.release(a_port);
-            let _ = self.pool.release(b_port);
+            let _ = self.fx.pool.release(a_port);
+            let _ = self.fx.pool.release(b_port);
             return Err(Refusal::new(
                 400,
                 "Bad Request (caller values unusable on leg B)",
@@ -912,13 +857,13 @@ impl ShardCore {
         let invite_b = edit.serialize();
 
         let client = match self
-            .txn
+            .fx.txn
             .send_request(now, peer, Method::Invite, &branch, invite_b)
         {
             Ok(client) => client,
             Err(error) => {
-                let _ = self.pool.release(a_port);
-                let _ = self.pool.release(b_port);
+                let _ = self.fx.pool.release(a_port);
+                let _ = self.fx.pool.release(b_port);
                 return Err(Refusal::new(503, format!("Service Unavailable ({error})")));
             }
         };
@@ -988,21 +933,21 @@ impl ShardCore {
         };
         let (a_media_leg, b_media_leg) = call.media_pair();
         self.calls.insert(seq, call);
-        self.dialogs.insert(a_tag, (seq, bridge[Side::A.index()]));
-        self.dialogs.insert(b_tag, (seq, bridge[Side::B.index()]));
+        self.fx.dialogs.insert(a_tag, (seq, bridge[Side::A.index()]));
+        self.fx.dialogs.insert(b_tag, (seq, bridge[Side::B.index()]));
         self.track_server(tx, ServerPurpose::InitialInvite { call: seq });
         self.track_client(client, ClientPurpose::InitialInvite { call: seq });
-        self.stats.calls_started += 1;
-        self.stats.calls_active += 1;
-        self.outputs.push_back(Output::Media(MediaCommand::Open {
+        self.fx.stats.calls_started += 1;
+        self.fx.stats.calls_active += 1;
+        self.fx.outputs.push_back(Output::Media(MediaCommand::Open {
             call: call_ref,
             a: a_media_leg,
             b: b_media_leg,
         }));
-        self.metrics.call_started();
-        self.metrics.session_opened(&a_trunk.name);
-        self.metrics.session_opened(&b_trunk.name);
-        self.event(Event::CallStarted {
+        self.fx.metrics.call_started();
+        self.fx.metrics.session_opened(&a_trunk.name);
+        self.fx.metrics.session_opened(&b_trunk.name);
+        self.fx.event(Event::CallStarted {
             call: call_ref,
             conversation,
             from_trunk: a_trunk.name.clone(),
@@ -1111,8 +1056,8 @@ impl ShardCore {
             .map(str::to_string)
             .map_err(|_| Refusal::new(400, "Bad Request (no Call-ID)"))?;
         let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
-        let tag = self.ids.tag();
-        let origin = OriginState::new(self.rng.next_u64() >> 2, 1);
+        let tag = self.fx.ids.tag();
+        let origin = OriginState::new(self.fx.rng.next_u64() >> 2, 1);
         let answer = sdp::g711_offer(
             &RewritePlan {
                 advertise,
@@ -1162,8 +1107,8 @@ impl ShardCore {
             let (a, b) = call.media_pair();
             (call.id, a, b)
         };
-        self.dialogs.remove(replaced_tag.as_str());
-        self.dialogs.insert(tag.clone(), (seq, new_id));
+        self.fx.dialogs.remove(replaced_tag.as_str());
+        self.fx.dialogs.insert(tag.clone(), (seq, new_id));
         // The 200 with our answer, retransmitted until the ACK like any 2xx of ours.
         let mut builder = sip::response_to(request, 200, "OK")
             .to_tag(&tag)
@@ -1175,10 +1120,10 @@ impl ShardCore {
             .build()
             .map_err(|_| Refusal::new(500, "Server Internal Error (cannot build the 200)"))?;
         self.start_2xx_retransmission(now, seq, side, cseq, from, bytes.clone());
-        let _ = self.txn.respond(now, tx, 200, bytes);
-        self.outputs
+        let _ = self.fx.txn.respond(now, tx, 200, bytes);
+        self.fx.outputs
             .push_back(Output::Media(MediaCommand::Update { call: id, a, b }));
-        self.outputs.push_back(Output::Media(MediaCommand::SetLaws {
+        self.fx.outputs.push_back(Output::Media(MediaCommand::SetLaws {
             call: id,
             a: law_a,
             b: law_b,
@@ -1190,7 +1135,7 @@ impl ShardCore {
 
     /// BYE a leg that a Replaces took out of its call. Its answer needs nothing from us.
     fn bye_replaced_leg(&mut self, now: Time, seq: u64, replaced: LegId) {
-        let branch = self.ids.branch();
+        let branch = self.fx.ids.branch();
         let via = self.via(Some(seq), &branch);
         let Some(leg) = self
             .calls
@@ -1205,7 +1150,7 @@ impl ShardCore {
             return;
         };
         if let Ok(client) = self
-            .txn
+            .fx.txn
             .send_request(now, peer, Method::Bye, &branch, bytes)
         {
             self.track_client(
@@ -1251,7 +1196,7 @@ impl ShardCore {
                 a: call.leg(Side::A).media(),
                 b: call.leg(Side::B).media(),
             };
-            self.outputs.push_back(Output::Media(command));
+            self.fx.outputs.push_back(Output::Media(command));
         }
         Ok(rewritten.bytes)
     }
@@ -1273,7 +1218,7 @@ impl ShardCore {
         });
         let Some((seq, side)) = found else {
             if !self.retired_dialog_request(now, tx, request, to_tag) {
-                self.reply(now, tx, request, 481, default_reason(481), &[]);
+                self.fx.reply(now, tx, request, 481, default_reason(481), &[]);
             }
             return;
         };
@@ -1286,7 +1231,7 @@ impl ShardCore {
         }
         let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
         if method == Method::Bye {
-            self.reply(now, tx, request, 200, "OK", &[]);
+            self.fx.reply(now, tx, request, 200, "OK", &[]);
             if self.on_bye_in_join(now, seq, side) {
                 return;
             }
@@ -1304,11 +1249,11 @@ impl ShardCore {
             return;
         };
         if call.is_ended() {
-            self.reply(now, tx, request, 481, default_reason(481), &[]);
+            self.fx.reply(now, tx, request, 481, default_reason(481), &[]);
             return;
         }
         if !call.leg_mut(side).dialog.accept_remote_cseq(cseq) {
-            self.reply(
+            self.fx.reply(
                 now,
                 tx,
                 request,
@@ -1320,7 +1265,7 @@ impl ShardCore {
         }
         for token in request.require().filter_map(Result::ok) {
             if token.eq_ignore_ascii_case("100rel") || token.eq_ignore_ascii_case("timer") {
-                self.reply(
+                self.fx.reply(
                     now,
                     tx,
                     request,
@@ -1360,7 +1305,7 @@ impl ShardCore {
         let is_invite = method == Method::Invite;
         if is_invite {
             if call.reinvite_pending || call.phase != CallPhase::Up {
-                self.reply(now, tx, request, 491, default_reason(491), &[]);
+                self.fx.reply(now, tx, request, 491, default_reason(491), &[]);
                 return;
             }
             call.reinvite_pending = true;
@@ -1401,7 +1346,7 @@ impl ShardCore {
         else {
             return;
         };
-        match self.txn.send_request(now, peer, method, &branch, bytes) {
+        match self.fx.txn.send_request(now, peer, method, &branch, bytes) {
             Ok(client) => {
                 self.track_client(
                     client,
@@ -1447,7 +1392,7 @@ impl ShardCore {
         if is_invite && let Some(call) = self.calls.get_mut(&seq) {
             call.reinvite_pending = false;
         }
-        self.reply(now, tx, request, status, reason, &[]);
+        self.fx.reply(now, tx, request, status, reason, &[]);
     }
 
     /// A new request on leg `side` of call `seq`, from that leg's dialog: (branch, bytes, peer).
@@ -1459,7 +1404,7 @@ impl ShardCore {
         extra: &[(String, String)],
         body: Option<(String, Vec<u8>)>,
     ) -> Option<(String, Vec<u8>, SocketAddr)> {
-        let branch = self.ids.branch();
+        let branch = self.fx.ids.branch();
         let via = self.via(Some(seq), &branch);
         let contact = self.contact(Some(seq));
         let call = self.calls.get_mut(&seq)?;
@@ -1488,7 +1433,7 @@ impl ShardCore {
             return;
         };
         if let Ok(client) = self
-            .txn
+            .fx.txn
             .send_request(now, peer, Method::Bye, &branch, bytes)
         {
             self.track_client(client, ClientPurpose::Bye { call: seq });
@@ -1505,7 +1450,7 @@ impl ShardCore {
 
     /// As `send_ack`, with the SDP answer of a late offer.
     fn send_ack_with_body(&mut self, seq: u64, side: Side, cseq: u32, body: Option<Vec<u8>>) {
-        let branch = self.ids.branch();
+        let branch = self.fx.ids.branch();
         let via = self.via(Some(seq), &branch);
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
@@ -1515,7 +1460,7 @@ impl ShardCore {
             && *acked == cseq
         {
             let (to, bytes) = (leg.dialog.peer, bytes.clone());
-            self.transmit(to, bytes);
+            self.fx.transmit(to, bytes);
             return;
         }
         let dialog = &leg.dialog;
@@ -1528,7 +1473,7 @@ impl ShardCore {
         };
         let to = dialog.peer;
         leg.last_ack = Some((cseq, bytes.clone()));
-        self.transmit(to, bytes);
+        self.fx.transmit(to, bytes);
     }
 
     fn on_ack(&mut self, ack: &Message) {
@@ -1547,7 +1492,7 @@ impl ShardCore {
             return;
         }
         leg.pending_2xx = None;
-        self.timers
+        self.fx.timers
             .cancel(CoreTimer::Retransmit2xx { call: seq, side });
         // Late offer: this ACK carries the answer the other leg's ACK is waiting for.
         if let Some((ack_side, ack_cseq)) = call.deferred_ack
@@ -1567,7 +1512,7 @@ impl ShardCore {
     /// answer will come in the ACK). Stored requests were fully parsed on arrival: framing
     /// is enough to read them again.
     fn request_lacks_sdp(&self, server: ServerTxId) -> bool {
-        self.txn
+        self.fx.txn
             .server_request(server)
             .and_then(|bytes| Message::parse_framing(bytes).ok().map(|m| !is_sdp(&m)))
             .unwrap_or(false)
@@ -1593,12 +1538,12 @@ impl ShardCore {
     }
 
     fn on_cancel(&mut self, now: Time, invite: ServerTxId) {
-        let request = self.txn.server_request(invite).map(<[u8]>::to_vec);
+        let request = self.fx.txn.server_request(invite).map(<[u8]>::to_vec);
         let Some(request) = request else { return };
         let Ok(message) = Message::parse_framing(&request) else {
             return;
         };
-        match self.server_txs.get(&invite).copied() {
+        match self.fx.server_txs.get(&invite).copied() {
             Some(ServerPurpose::InitialInvite { call: seq }) => {
                 let Some(call) = self.calls.get(&seq) else {
                     return;
@@ -1610,17 +1555,17 @@ impl ShardCore {
                 let client = call.invite.client;
                 self.respond_with_tag(now, invite, &message, 487, default_reason(487), &tag);
                 if let Some(client) = client {
-                    self.txn.cancel(now, client);
+                    self.fx.txn.cancel(now, client);
                 }
                 self.end_call(now, seq, EndReason::Cancelled, Some(487));
             }
             Some(ServerPurpose::Relayed { client, .. }) => {
                 // A CANCELled re-INVITE: 487 here, CANCEL on the other leg (whose final, if it
                 // still comes, finds this transaction answered and goes nowhere).
-                self.reply(now, invite, &message, 487, default_reason(487), &[]);
-                self.txn.cancel(now, client);
+                self.fx.reply(now, invite, &message, 487, default_reason(487), &[]);
+                self.fx.txn.cancel(now, client);
             }
-            None => self.reply(now, invite, &message, 487, default_reason(487), &[]),
+            None => self.fx.reply(now, invite, &message, 487, default_reason(487), &[]),
         }
     }
 
@@ -1638,21 +1583,21 @@ impl ShardCore {
             builder = builder.to_tag(tag);
         }
         if let Ok(bytes) = builder.build() {
-            let _ = self.txn.respond(now, tx, status, bytes);
+            let _ = self.fx.txn.respond(now, tx, status, bytes);
         }
     }
 
     // ------------------------------------------------------------- responses
 
     fn on_response(&mut self, now: Time, from: SocketAddr, response: &Message) {
-        match self.txn.on_response(now, from, response) {
+        match self.fx.txn.on_response(now, from, response) {
             ClientAction::Provisional { tx, status } => {
-                if let Some(purpose) = self.client_txs.get(&tx).copied() {
+                if let Some(purpose) = self.fx.client_txs.get(&tx).copied() {
                     self.on_provisional(now, purpose, status, response);
                 }
             }
             ClientAction::Final { tx, status } => {
-                if let Some(purpose) = self.client_txs.remove(&tx) {
+                if let Some(purpose) = self.fx.client_txs.remove(&tx) {
                     if let Some(call) = self.calls.get_mut(&purpose.call()) {
                         call.outstanding = call.outstanding.saturating_sub(1);
                     }
@@ -1680,13 +1625,13 @@ impl ShardCore {
                 }
             }
             ClientAction::SuccessRetransmitted { tx, .. } => {
-                if let Some(purpose) = self.client_txs.get(&tx).copied() {
+                if let Some(purpose) = self.fx.client_txs.get(&tx).copied() {
                     self.reack(now, purpose, response);
                 }
             }
             ClientAction::Stray => self.on_stray_response(response),
             ClientAction::WrongSource => {
-                self.dropped(from, crate::metrics::DropReason::ResponseFromWrongSource);
+                self.fx.dropped(from, crate::metrics::DropReason::ResponseFromWrongSource);
             }
             ClientAction::Absorbed => {}
         }
@@ -1746,7 +1691,7 @@ impl ShardCore {
             dialog.peer,
         );
         for (method, number) in [(Method::Ack, cseq), (Method::Bye, cseq.wrapping_add(1))] {
-            let branch = self.ids.branch();
+            let branch = self.fx.ids.branch();
             let built = RequestBuilder::new(method, &target)
                 .header("Via", self.via(Some(seq), &branch))
                 .header("Max-Forwards", "70")
@@ -1759,8 +1704,8 @@ impl ShardCore {
                 return;
             };
             if method == Method::Ack {
-                self.transmit(peer, bytes);
-            } else if let Ok(client) = self.txn.send_request(now, peer, method, &branch, bytes) {
+                self.fx.transmit(peer, bytes);
+            } else if let Ok(client) = self.fx.txn.send_request(now, peer, method, &branch, bytes) {
                 self.track_client(client, ClientPurpose::Bye { call: seq });
                 if let Some(call) = self.calls.get_mut(&seq) {
                     call.outstanding += 1;
@@ -1880,9 +1825,9 @@ impl ShardCore {
                     call.phase = CallPhase::Up;
                     call.answered = Some(now);
                     let (id, server) = (call.id, call.invite.server);
-                    self.stats.calls_answered += 1;
+                    self.fx.stats.calls_answered += 1;
                     self.relay_response(now, seq, Side::A, server, status, response);
-                    self.event(Event::CallAnswered { call: id });
+                    self.fx.event(Event::CallAnswered { call: id });
                 } else {
                     if call.is_ended() {
                         return;
@@ -1935,7 +1880,7 @@ impl ShardCore {
         status: u16,
         response: &Message,
     ) {
-        let request = self.txn.server_request(server).map(<[u8]>::to_vec);
+        let request = self.fx.txn.server_request(server).map(<[u8]>::to_vec);
         let Some(request) = request else { return };
         let Ok(request) = Message::parse_framing(&request) else {
             return;
@@ -1988,7 +1933,7 @@ impl ShardCore {
             let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
             self.start_2xx_retransmission(now, seq, side, cseq, to, bytes.clone());
         }
-        let _ = self.txn.respond(now, server, status, bytes);
+        let _ = self.fx.txn.respond(now, server, status, bytes);
     }
 
     fn start_2xx_retransmission(
@@ -2005,7 +1950,7 @@ impl ShardCore {
             return;
         }
         let t1 = self.config_of(Some(seq)).sbc.timers.t1_ms;
-        self.set_timer(
+        self.fx.set_timer(
             now.plus_millis(t1),
             CoreTimer::Retransmit2xx { call: seq, side },
         );
@@ -2026,7 +1971,7 @@ impl ShardCore {
         let TxRef::Client(client) = timeout.tx else {
             return;
         };
-        let Some(purpose) = self.client_txs.remove(&client) else {
+        let Some(purpose) = self.fx.client_txs.remove(&client) else {
             return;
         };
         if let Some(call) = self.calls.get_mut(&purpose.call()) {
@@ -2045,7 +1990,7 @@ impl ShardCore {
                     call.invite.server,
                     call.leg(Side::A).dialog.local_tag.clone(),
                 );
-                let request = self.txn.server_request(server).map(<[u8]>::to_vec);
+                let request = self.fx.txn.server_request(server).map(<[u8]>::to_vec);
                 if let Some(request) = request
                     && let Ok(message) = Message::parse_framing(&request)
                 {
@@ -2062,11 +2007,11 @@ impl ShardCore {
                 if is_invite && let Some(call) = self.calls.get_mut(&seq) {
                     call.reinvite_pending = false;
                 }
-                let request = self.txn.server_request(server).map(<[u8]>::to_vec);
+                let request = self.fx.txn.server_request(server).map(<[u8]>::to_vec);
                 if let Some(request) = request
                     && let Ok(message) = Message::parse_framing(&request)
                 {
-                    self.reply(now, server, &message, 408, default_reason(408), &[]);
+                    self.fx.reply(now, server, &message, 408, default_reason(408), &[]);
                 }
             }
             ClientPurpose::Bye { .. } => {}
@@ -2111,10 +2056,10 @@ impl ShardCore {
             self.hang_up(now, seq, EndReason::AckTimeout, 503);
             return;
         }
-        self.stats.retransmitted_2xx += 1;
+        self.fx.stats.retransmitted_2xx += 1;
         let interval = (pending.interval_ms * 2).min(timers.t2_ms);
         let (to, bytes) = (pending.to, pending.bytes.clone());
-        self.set_timer(
+        self.fx.set_timer(
             now.plus_millis(interval),
             CoreTimer::Retransmit2xx { call: seq, side },
         );
@@ -2124,7 +2069,7 @@ impl ShardCore {
                 ..pending
             });
         }
-        self.transmit(to, bytes);
+        self.fx.transmit(to, bytes);
     }
 
     /// End a live call from handoff's side: BYE both legs when answered; when still ringing,
@@ -2146,7 +2091,7 @@ impl ShardCore {
                     call.invite.client,
                     call.leg(Side::A).dialog.local_tag.clone(),
                 );
-                let request = self.txn.server_request(server).map(<[u8]>::to_vec);
+                let request = self.fx.txn.server_request(server).map(<[u8]>::to_vec);
                 if let Some(request) = request
                     && let Ok(message) = Message::parse_framing(&request)
                 {
@@ -2160,7 +2105,7 @@ impl ShardCore {
                     );
                 }
                 if let Some(client) = client {
-                    self.txn.cancel(now, client);
+                    self.fx.txn.cancel(now, client);
                 }
                 self.end_call(now, seq, reason, Some(early_status));
             }
@@ -2191,7 +2136,7 @@ impl ShardCore {
             let leg = call.leg_mut(side);
             ports.extend(leg.media_port.take());
             leg.pending_2xx = None;
-            self.timers
+            self.fx.timers
                 .cancel(CoreTimer::Retransmit2xx { call: seq, side });
         }
         let end = CallEnd {
@@ -2206,23 +2151,23 @@ impl ShardCore {
         };
         let id = call.id;
         for port in ports {
-            let _ = self.pool.release(port);
+            let _ = self.fx.pool.release(port);
         }
-        self.stats.calls_active = self.stats.calls_active.saturating_sub(1);
-        self.stats.calls_ended += 1;
-        self.metrics.session_closed(&end.from_trunk);
-        self.metrics.session_closed(&end.to_trunk);
+        self.fx.stats.calls_active = self.fx.stats.calls_active.saturating_sub(1);
+        self.fx.stats.calls_ended += 1;
+        self.fx.metrics.session_closed(&end.from_trunk);
+        self.fx.metrics.session_closed(&end.to_trunk);
         self.transfer_call_ended(now, seq);
         self.attended_call_ended(now, seq);
-        self.outputs
+        self.fx.outputs
             .push_back(Output::Media(MediaCommand::Close { call: id }));
-        self.event(Event::CallEnded(end));
+        self.fx.event(Event::CallEnded(end));
         if let Some((side, cseq)) = deferred {
             // The answer never came: ACK without it so the far end stops retransmitting.
             self.send_ack(seq, side, cseq);
         }
         let linger = 64 * self.config_of(Some(seq)).sbc.timers.t1_ms;
-        self.set_timer(now.plus_millis(linger), CoreTimer::Reap { call: seq });
+        self.fx.set_timer(now.plus_millis(linger), CoreTimer::Reap { call: seq });
     }
 
     /// Forget an ended call, unless some of its transactions are still running.
@@ -2232,50 +2177,50 @@ impl ShardCore {
         };
         if call.outstanding > 0 {
             let linger = 64 * self.config_of(Some(seq)).sbc.timers.t1_ms;
-            self.set_timer(now.plus_millis(linger), CoreTimer::Reap { call: seq });
+            self.fx.set_timer(now.plus_millis(linger), CoreTimer::Reap { call: seq });
             return;
         }
         let Some(call) = self.calls.remove(&seq) else {
             return;
         };
-        self.timers.cancel_group(seq);
+        self.fx.timers.cancel_group(seq);
         // Every leg the call had: bridged, retired, replaced.
         for leg in &call.legs {
             if self
-                .dialogs
+                .fx.dialogs
                 .get(&leg.dialog.local_tag)
                 .is_some_and(|(owner, _)| *owner == seq)
             {
-                self.dialogs.remove(&leg.dialog.local_tag);
+                self.fx.dialogs.remove(&leg.dialog.local_tag);
             }
         }
         for tx in &call.client_txs {
-            self.client_txs.remove(tx);
+            self.fx.client_txs.remove(tx);
         }
         for tx in &call.server_txs {
-            self.server_txs.remove(tx);
+            self.fx.server_txs.remove(tx);
         }
     }
 
     /// Remember what a client transaction is for (and which call to forget it with).
     pub(super) fn track_client(&mut self, tx: ClientTxId, purpose: ClientPurpose) {
-        if let Some(call) = self.calls.get_mut(&purpose.call())
-            && !call.client_txs.contains(&tx)
-        {
-            call.client_txs.push(tx);
+        match self.calls.get_mut(&purpose.call()) {
+            Some(call) => self.fx.track_client(call, tx, purpose),
+            None => {
+                self.fx.client_txs.insert(tx, purpose);
+            }
         }
-        self.client_txs.insert(tx, purpose);
     }
 
     fn track_server(&mut self, tx: ServerTxId, purpose: ServerPurpose) {
         let seq = match purpose {
             ServerPurpose::InitialInvite { call } | ServerPurpose::Relayed { call, .. } => call,
         };
-        if let Some(call) = self.calls.get_mut(&seq)
-            && !call.server_txs.contains(&tx)
-        {
-            call.server_txs.push(tx);
+        match self.calls.get_mut(&seq) {
+            Some(call) => self.fx.track_server(call, tx, purpose),
+            None => {
+                self.fx.server_txs.insert(tx, purpose);
+            }
         }
-        self.server_txs.insert(tx, purpose);
     }
 }

@@ -24,10 +24,11 @@ use std::net::SocketAddr;
 use super::call::{Call, Leg, call_codecs};
 use super::dialog::{Dialog, Side};
 use super::routing;
-use super::shard::{ClientPurpose, CoreTimer, ShardCore};
+use super::effects::{ClientPurpose, CoreTimer};
+use super::shard::ShardCore;
 use super::transaction::{ClientTxId, ServerTxId};
 use super::transfer_state::*;
-use super::{EndReason, Event, MediaCommand, MediaSide, Output, Time};
+use super::{EndReason, Event, MediaCommand, MediaSide, Time};
 use crate::config::{CarrierReferPolicy, TransferMethod, TrunkRole};
 use crate::media::g711::G711Law;
 use crate::numbering::E164;
@@ -216,7 +217,7 @@ impl ShardCore {
         let from_carrier = call.transfer.as_ref().map(|t| t.carrier == side);
         match (method, side) {
             (Method::Bye, _) if active && !call.is_ended() => {
-                self.reply(now, tx, request, 200, "OK", &[]);
+                self.fx.reply(now, tx, request, 200, "OK", &[]);
                 self.transfer_bye(now, seq, side);
                 true
             }
@@ -225,7 +226,7 @@ impl ShardCore {
                     && header_value(request, &["Event", "o"])
                         .is_some_and(|e| e.to_ascii_lowercase().starts_with("refer")) =>
             {
-                self.reply(now, tx, request, 200, "OK", &[]);
+                self.fx.reply(now, tx, request, 200, "OK", &[]);
                 if active && let Some(status) = sipfrag_status(request.body()) {
                     if let Some(transfer) = self.call_transfer(seq) {
                         transfer.attempt.on_notify_sipfrag(now, status);
@@ -245,17 +246,17 @@ impl ShardCore {
                     return self.refer_not_from_platform(now, tx, seq, side, request);
                 }
                 if active && call.transfer.as_ref().is_some_and(|t| t.carrier == side) {
-                    self.reply(now, tx, request, 491, "Request Pending", &[]);
+                    self.fx.reply(now, tx, request, 491, "Request Pending", &[]);
                     return true;
                 }
                 let Some(value) = header_value(request, &["Refer-To", "r"]) else {
-                    self.reply(now, tx, request, 400, "Bad Request (no Refer-To)", &[]);
+                    self.fx.reply(now, tx, request, 400, "Bad Request (no Refer-To)", &[]);
                     return true;
                 };
                 let refer_to = match PlatformReferTo::parse(&value) {
                     Ok(refer_to) => refer_to,
                     Err(error) => {
-                        self.reply(
+                        self.fx.reply(
                             now,
                             tx,
                             request,
@@ -282,7 +283,7 @@ impl ShardCore {
                     .get_mut(&seq)
                     .is_some_and(|c| c.leg_mut(side).dialog.accept_remote_cseq(cseq));
                 if !in_order {
-                    self.reply(
+                    self.fx.reply(
                         now,
                         tx,
                         request,
@@ -293,7 +294,7 @@ impl ShardCore {
                     return true;
                 }
                 if active {
-                    self.reply(now, tx, request, 491, "Request Pending", &[]);
+                    self.fx.reply(now, tx, request, 491, "Request Pending", &[]);
                     return true;
                 }
                 self.start_transfer(now, tx, seq, side.other(), request, refer_to, translated);
@@ -326,7 +327,7 @@ impl ShardCore {
         let target = header_value(request, &["Refer-To", "r"]).unwrap_or_default();
         let record = TransferRecord {
             record_type: "transfer",
-            ts: self.wall_clock.rfc3339_at(now),
+            ts: self.fx.wall_clock.rfc3339_at(now),
             conversation: call.conversation.clone(),
             trunk: trunk.map(|t| t.name.clone()).unwrap_or_default(),
             kind: TransferKind::CarrierInitiated,
@@ -348,11 +349,11 @@ impl ShardCore {
             },
             duration_ms: 0,
         };
-        self.event(Event::Transfer(Box::new(record)));
+        self.fx.event(Event::Transfer(Box::new(record)));
         if relay {
             return false;
         }
-        self.reply(
+        self.fx.reply(
             now,
             tx,
             request,
@@ -392,7 +393,7 @@ impl ShardCore {
         to_tag: &str,
     ) -> bool {
         // A leg of a call that is no longer bridged: the retired platform leg.
-        let Some(&(seq, leg)) = self.dialogs.get(to_tag) else {
+        let Some(&(seq, leg)) = self.fx.dialogs.get(to_tag) else {
             return false;
         };
         let retired = self.calls.get(&seq).is_some_and(|call| {
@@ -402,8 +403,8 @@ impl ShardCore {
         if !retired || request.method() != Some(Method::Bye) {
             return false;
         }
-        self.reply(now, tx, request, 200, "OK", &[]);
-        self.dialogs.remove(to_tag);
+        self.fx.reply(now, tx, request, 200, "OK", &[]);
+        self.fx.dialogs.remove(to_tag);
         if let Some(transfer) = self.call_transfer(seq) {
             transfer.platform_gone = true;
             transfer.attempt.on_transferor_bye(now);
@@ -432,7 +433,7 @@ impl ShardCore {
         translated: TranslatedDialogs,
     ) {
         let identity = self.contact(Some(seq));
-        let wall_clock = self.wall_clock;
+        let wall_clock = self.fx.wall_clock;
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
         };
@@ -580,7 +581,7 @@ impl ShardCore {
                 }
             }
             TransferTx::FallbackInvite => {
-                let branch = self.ids.branch();
+                let branch = self.fx.ids.branch();
                 let via = self.via(Some(seq), &branch);
                 let Some(call) = self.calls.get_mut(&seq) else {
                     return;
@@ -599,7 +600,7 @@ impl ShardCore {
                     None => call.leg_mut(platform),
                 };
                 let (to, ack) = (leg.dialog.peer, build_ack(leg, &via, cseq));
-                self.transmit(to, ack);
+                self.fx.transmit(to, ack);
             }
             _ => {}
         }
@@ -649,9 +650,9 @@ impl ShardCore {
         let port = call
             .leg_by_id_mut(leg_c)
             .and_then(|leg| leg.media_port.take());
-        self.txn.cancel(now, client);
+        self.fx.txn.cancel(now, client);
         if let Some(port) = port {
-            let _ = self.pool.release(port);
+            let _ = self.fx.pool.release(port);
         }
         if let Some(call) = self.calls.get(&seq)
             && restore
@@ -662,8 +663,8 @@ impl ShardCore {
                 let (a, b) = call.media_pair();
                 (call.id, a, b)
             };
-            self.media(MediaCommand::Update { call: id, a, b });
-            self.media(MediaCommand::SetLaws {
+            self.fx.media(MediaCommand::Update { call: id, a, b });
+            self.fx.media(MediaCommand::SetLaws {
                 call: id,
                 a: law,
                 b: law,
@@ -786,8 +787,8 @@ impl ShardCore {
                 let (law_a, law_b) =
                     by_position(carrier, Some(transfer.customer_law), fallback.law);
                 let id = call.id;
-                self.media(MediaCommand::Update { call: id, a, b });
-                self.media(MediaCommand::SetLaws {
+                self.fx.media(MediaCommand::Update { call: id, a, b });
+                self.fx.media(MediaCommand::SetLaws {
                     call: id,
                     a: law_a,
                     b: law_b,
@@ -828,7 +829,7 @@ impl ShardCore {
                     .as_ref()
                     .map_or(G711Law::Ulaw, |t| t.customer_law);
                 let id = call.id;
-                self.media(MediaCommand::StartRingback {
+                self.fx.media(MediaCommand::StartRingback {
                     call: id,
                     toward: media_side(carrier),
                     tone,
@@ -838,7 +839,7 @@ impl ShardCore {
             TransferAction::StopRingback => {
                 if let Some(call) = self.calls.get(&seq) {
                     let id = call.id;
-                    self.media(MediaCommand::StopRingback { call: id });
+                    self.fx.media(MediaCommand::StopRingback { call: id });
                 }
             }
             TransferAction::BridgeFallback => self.bridge_fallback(now, seq),
@@ -854,20 +855,16 @@ impl ShardCore {
                 }
             }
             TransferAction::ArmTimer { at } => {
-                self.set_timer(at, CoreTimer::Transfer { call: seq, at });
+                self.fx.set_timer(at, CoreTimer::Transfer { call: seq, at });
             }
             TransferAction::Finished(record) => {
                 if let Some(transfer) = self.call_transfer(seq) {
                     transfer.outcome = Some(record.outcome);
                 }
-                self.metrics.record_transfer(&record);
-                self.event(Event::Transfer(Box::new(record)));
+                self.fx.metrics.record_transfer(&record);
+                self.fx.event(Event::Transfer(Box::new(record)));
             }
         }
-    }
-
-    fn media(&mut self, command: MediaCommand) {
-        self.outputs.push_back(Output::Media(command));
     }
 
     fn answer_platform(&mut self, now: Time, seq: u64, status: u16) {
@@ -886,7 +883,7 @@ impl ShardCore {
         let Ok(request) = Message::parse_framing(&bytes) else {
             return;
         };
-        self.reply(now, tx, &request, status, reason, &extra);
+        self.fx.reply(now, tx, &request, status, reason, &extra);
     }
 
     /// Send `method` in the dialog of `leg`; `None` when that leg is gone or sending failed.
@@ -901,7 +898,7 @@ impl ShardCore {
         body: Option<(&str, &[u8])>,
         what: TransferTx,
     ) -> Option<ClientTxId> {
-        let branch = self.ids.branch();
+        let branch = self.fx.ids.branch();
         let via = self.via(Some(seq), &branch);
         let contact = self.contact(Some(seq));
         let call = self.calls.get_mut(&seq)?;
@@ -922,7 +919,7 @@ impl ShardCore {
         let bytes = build_in_dialog(&mut target.dialog, &via, &contact, method, extra, body)?;
         let peer = target.dialog.peer;
         let client = self
-            .txn
+            .fx.txn
             .send_request(now, peer, method, &branch, bytes)
             .ok()?;
         self.track_client(client, ClientPurpose::Transfer { call: seq, what });
@@ -981,11 +978,11 @@ impl ShardCore {
         }
         let customer =
             uri_user(&call.leg(carrier).dialog.remote_party).unwrap_or_else(|| "anonymous".into());
-        let port = self.pool.allocate().ok_or(503u16)?;
+        let port = self.fx.pool.allocate().ok_or(503u16)?;
         let advertise = config.sbc.advertise;
-        let tag = self.ids.tag();
-        let call_id = self.ids.call_id();
-        let branch = self.ids.branch();
+        let tag = self.fx.ids.tag();
+        let call_id = self.fx.ids.call_id();
+        let branch = self.fx.ids.branch();
         let via = self.via(Some(seq), &branch);
         let contact = self.contact(Some(seq));
         let plan = RewritePlan {
@@ -993,7 +990,7 @@ impl ShardCore {
             audio_ports: vec![port],
             codecs: trunk.codecs.clone(),
             rtcp_mux: false,
-            origin: OriginState::new(self.rng.next_u64() >> 2, 1),
+            origin: OriginState::new(self.fx.rng.next_u64() >> 2, 1),
         };
         let offer = sdp::g711_offer(&plan, Direction::SendRecv);
         let peer = trunk.peer;
@@ -1018,12 +1015,12 @@ impl ShardCore {
         }
         let bytes = builder.body("application/sdp", &offer.bytes).build();
         let sent = bytes.ok().and_then(|bytes| {
-            self.txn
+            self.fx.txn
                 .send_request(now, peer, Method::Invite, &branch, bytes)
                 .ok()
         });
         let Some(client) = sent else {
-            let _ = self.pool.release(port);
+            let _ = self.fx.pool.release(port);
             return Err(503);
         };
         let leg = Leg {
@@ -1077,7 +1074,7 @@ impl ShardCore {
         if status == 100 {
             return;
         }
-        let branch = self.ids.branch();
+        let branch = self.fx.ids.branch();
         let via = self.via(Some(seq), &branch);
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
@@ -1133,7 +1130,7 @@ impl ShardCore {
             let ack = build_ack(leg, &via, cseq);
             let to = leg.dialog.peer;
             let abandoned = fallback.abandoned;
-            self.transmit(to, ack);
+            self.fx.transmit(to, ack);
             if abandoned {
                 // Answered after handoff gave it up (customer left, carrier took over): hang up.
                 self.transfer_request(
@@ -1177,7 +1174,7 @@ impl ShardCore {
             .get_mut(usize::from(fallback.leg.0))
             .and_then(|leg| leg.media_port.take())
         {
-            let _ = self.pool.release(port);
+            let _ = self.fx.pool.release(port);
         }
         if fallback.abandoned {
             return;
@@ -1189,8 +1186,8 @@ impl ShardCore {
             (call.id, a, b)
         };
         if restore && !call.is_ended() {
-            self.media(MediaCommand::Update { call: id, a, b });
-            self.media(MediaCommand::SetLaws {
+            self.fx.media(MediaCommand::Update { call: id, a, b });
+            self.fx.media(MediaCommand::SetLaws {
                 call: id,
                 a: law_a,
                 b: law_a,
@@ -1252,21 +1249,21 @@ impl ShardCore {
             trunks.get(old_trunk).map(|t| t.name.clone()),
             trunks.get(call.leg(platform).trunk).map(|t| t.name.clone()),
         );
-        self.metrics
+        self.fx.metrics
             .session_closed(old_trunk.as_deref().unwrap_or_default());
-        self.metrics
+        self.fx.metrics
             .session_opened(new_trunk.as_deref().unwrap_or_default());
         // The old platform leg keeps its index entry only while the platform may still BYE it.
         if !keep_retired {
-            self.dialogs.remove(&old_tag);
+            self.fx.dialogs.remove(&old_tag);
         }
-        self.dialogs.insert(new_tag, (seq, fallback.leg));
+        self.fx.dialogs.insert(new_tag, (seq, fallback.leg));
         if let Some(port) = old_port {
-            let _ = self.pool.release(port);
+            let _ = self.fx.pool.release(port);
         }
-        self.media(MediaCommand::Update { call: id, a, b });
+        self.fx.media(MediaCommand::Update { call: id, a, b });
         let (law_a, law_b) = by_position(carrier, law_customer, law_c);
-        self.media(MediaCommand::SetLaws {
+        self.fx.media(MediaCommand::SetLaws {
             call: id,
             a: law_a,
             b: law_b,
@@ -1361,10 +1358,10 @@ impl ShardCore {
             let (a, b) = call.media_pair();
             (call.id, a, b)
         };
-        self.media(MediaCommand::Update { call: id, a, b });
+        self.fx.media(MediaCommand::Update { call: id, a, b });
         if law.is_some() {
             let (law_a, law_b) = by_position(carrier, law, bridged_law);
-            self.media(MediaCommand::SetLaws {
+            self.fx.media(MediaCommand::SetLaws {
                 call: id,
                 a: law_a,
                 b: law_b,

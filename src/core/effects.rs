@@ -1,0 +1,248 @@
+//! The effects sink: everything an input may change besides the calls themselves.
+//!
+//! A call's behaviour takes the call (`&mut Call`) and this sink (`&mut Effects`) side by side,
+//! so it can change both without looking the call up again: the outputs queue (transmits, media
+//! commands, events), the transaction layer, the timer table, the id minter and generator, the
+//! media port pool, the dialog index, the maps that say what each transaction is for, the
+//! counters and the clocks. Nothing here holds a call.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use super::attended_state::AttendedStep;
+use super::call::Call;
+use super::dialog::Side;
+use super::ids::IdMinter;
+use super::rng::Rng;
+use super::timers::{TimerKey, TimerTable};
+use super::transaction::{ClientTxId, ServerTxId, TransactionLayer};
+pub(super) use super::transfer_state::TransferTx;
+use super::{Event, MediaCommand, Output, ShardId, Time, Transmit};
+use crate::config::Config;
+use crate::media::pool::PortPool;
+use crate::metrics::{DropReason, ShardMetrics};
+use crate::sip::{self, Message};
+use crate::transfer::WallClock;
+use crate::vocab::LegId;
+
+/// Counters of one shard, read by tests and the metrics endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShardStats {
+    pub calls_active: u64,
+    pub calls_started: u64,
+    pub calls_answered: u64,
+    pub calls_ended: u64,
+    /// Requests from an address that is no configured trunk (403).
+    pub rejected_unknown_source: u64,
+    /// Requests that failed to parse (400).
+    pub rejected_malformed: u64,
+    /// Requests refused for any reason (403, 400, 404, 420, 488, 503...).
+    pub requests_rejected: u64,
+    pub malformed_responses_dropped: u64,
+    /// Datagrams passed on to the shard that owns them.
+    pub forwarded_to_other_shard: u64,
+    /// Out-of-dialog OPTIONS answered locally (carrier keepalives).
+    pub options_answered: u64,
+    /// 2xx to INVITE re-sent because the ACK was late.
+    pub retransmitted_2xx: u64,
+}
+
+/// What a server transaction of ours is for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum ServerPurpose {
+    /// The initial INVITE on leg A.
+    InitialInvite { call: u64 },
+    /// An in-dialog request relayed to the other leg as `client`.
+    Relayed {
+        call: u64,
+        from: Side,
+        client: ClientTxId,
+    },
+}
+
+/// What a client transaction of ours is for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum ClientPurpose {
+    /// The INVITE on leg B.
+    InitialInvite { call: u64 },
+    /// A request relayed from the other leg: its response goes back to `server`.
+    Relayed {
+        call: u64,
+        to: Side,
+        server: ServerTxId,
+        is_invite: bool,
+    },
+    /// A BYE handoff sends itself (teardown).
+    Bye { call: u64 },
+    /// A request of the call's transfer (see `transfer_flow.rs`).
+    Transfer { call: u64, what: TransferTx },
+    /// A request handoff originates for an attended transfer (re-INVITE, NOTIFY).
+    Attended { call: u64, step: AttendedStep },
+}
+
+impl ClientPurpose {
+    pub(super) fn call(self) -> u64 {
+        match self {
+            ClientPurpose::InitialInvite { call }
+            | ClientPurpose::Relayed { call, .. }
+            | ClientPurpose::Bye { call }
+            | ClientPurpose::Transfer { call, .. }
+            | ClientPurpose::Attended { call, .. } => call,
+        }
+    }
+}
+
+/// Timers of the core itself, keys of its [`TimerTable`] (the transaction layer keeps its own).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(super) enum CoreTimer {
+    /// Re-send our 2xx on `side` until the ACK.
+    Retransmit2xx { call: u64, side: Side },
+    /// Forget an ended call once late messages had time to arrive.
+    Reap { call: u64 },
+    /// Drain deadline: BYE what is left.
+    DrainDeadline,
+    /// A deadline the call's transfer attempt asked for (it may have several pending).
+    Transfer { call: u64, at: Time },
+    /// A request held for other shards' dialog answers goes on without the missing ones.
+    DialogQueryTimeout { hold: u64 },
+    /// A deadline of the transfer attempt of a local attended transfer.
+    AttendedTransfer { join: u64, at: Time },
+}
+
+impl TimerKey for CoreTimer {
+    /// A call's timers go when the call is forgotten.
+    fn group(&self) -> Option<u64> {
+        match *self {
+            CoreTimer::Retransmit2xx { call, .. }
+            | CoreTimer::Reap { call }
+            | CoreTimer::Transfer { call, .. } => Some(call),
+            CoreTimer::DrainDeadline
+            | CoreTimer::DialogQueryTimeout { .. }
+            | CoreTimer::AttendedTransfer { .. } => None,
+        }
+    }
+}
+
+
+/// The effects sink of one shard (see the module docs).
+pub(super) struct Effects {
+    pub(super) shard: ShardId,
+    pub(super) shard_count: u16,
+    /// The live config: new calls take it; a call keeps its own snapshot (`Call::config`).
+    pub(super) config: Arc<Config>,
+    pub(super) txn: TransactionLayer,
+    pub(super) ids: IdMinter,
+    pub(super) rng: Rng,
+    pub(super) pool: PortPool,
+    /// Dialog lookup by handoff's local tag (unique, minted): (call, leg). Bridged legs, and a
+    /// retired platform leg until its BYE.
+    pub(super) dialogs: HashMap<String, (u64, LegId)>,
+    pub(super) server_txs: HashMap<ServerTxId, ServerPurpose>,
+    pub(super) client_txs: HashMap<ClientTxId, ClientPurpose>,
+    pub(super) timers: TimerTable<CoreTimer>,
+    pub(super) outputs: VecDeque<Output>,
+    pub(super) stats: ShardStats,
+    pub(super) draining: Option<Time>,
+    pub(super) metrics: ShardMetrics,
+    /// Ties `Time` to Unix time for audit timestamps (set by the driver).
+    pub(super) wall_clock: WallClock,
+}
+
+impl Effects {
+    pub(super) fn event(&mut self, event: Event) {
+        self.outputs.push_back(Output::Event(event));
+    }
+
+    /// Counts and reports a datagram dropped unanswered.
+    pub(super) fn dropped(&mut self, from: SocketAddr, reason: DropReason) {
+        self.metrics.dropped(reason);
+        self.event(Event::Dropped { from, reason });
+    }
+
+    pub(super) fn transmit(&mut self, to: SocketAddr, payload: Vec<u8>) {
+        self.outputs
+            .push_back(Output::Transmit(Transmit { to, payload }));
+    }
+
+    pub(super) fn media(&mut self, command: MediaCommand) {
+        self.outputs.push_back(Output::Media(command));
+    }
+
+    /// Answer a server transaction with a locally generated response.
+    pub(super) fn reply(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        request: &Message,
+        status: u16,
+        reason: &str,
+        extra: &[(&str, String)],
+    ) {
+        let mut builder = sip::response_to(request, status, &reason_phrase(reason));
+        let has_to_tag = request.to().ok().and_then(|to| to.tag()).is_some();
+        if !has_to_tag && status > 100 {
+            let tag = self.ids.tag();
+            builder = builder.to_tag(&tag);
+        }
+        for (name, value) in extra {
+            builder = builder.header(name, value);
+        }
+        if let Ok(bytes) = builder.build() {
+            let _ = self.txn.respond(now, tx, status, bytes);
+        }
+    }
+
+    /// Arms `timer` at `at` (moving it if it was armed).
+    pub(super) fn set_timer(&mut self, at: Time, timer: CoreTimer) {
+        self.timers.set(timer, at);
+    }
+
+    /// Move the transaction layer's outputs into ours.
+    pub(super) fn pump_transactions(&mut self) {
+        while let Some(output) = self.txn.poll_output() {
+            self.outputs.push_back(output.into());
+        }
+    }
+
+    /// Remember what a client transaction is for, and which call forgets it.
+    pub(super) fn track_client(&mut self, call: &mut Call, tx: ClientTxId, purpose: ClientPurpose) {
+        if !call.client_txs.contains(&tx) {
+            call.client_txs.push(tx);
+        }
+        self.client_txs.insert(tx, purpose);
+    }
+
+    /// Remember what a server transaction is for, and which call forgets it.
+    pub(super) fn track_server(&mut self, call: &mut Call, tx: ServerTxId, purpose: ServerPurpose) {
+        if !call.server_txs.contains(&tx) {
+            call.server_txs.push(tx);
+        }
+        self.server_txs.insert(tx, purpose);
+    }
+}
+
+/// A reason phrase safe to put on a status line: printable, no CR/LF, bounded.
+pub fn reason_phrase(reason: &str) -> String {
+    reason
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect()
+}
+
+/// handoff's Contact in `config` (a call's own snapshot, or the live one for a new call).
+pub(super) fn contact(config: &Config) -> String {
+    format!(
+        "<sip:handoff@{}>",
+        SocketAddr::new(config.sbc.advertise, config.sbc.listen.port())
+    )
+}
+
+/// handoff's Via for a request sent with `branch`, in `config`.
+pub(super) fn via(config: &Config, branch: &str) -> String {
+    format!(
+        "SIP/2.0/UDP {};branch={branch};rport",
+        SocketAddr::new(config.sbc.advertise, config.sbc.listen.port())
+    )
+}
