@@ -754,13 +754,16 @@ impl ShardCore {
             let (a, b) = call.media_pair();
             (call.id, a, b)
         };
-        self.fx.outputs
+        self.fx
+            .outputs
             .push_back(Output::Media(MediaCommand::Update { call: id, a, b }));
-        self.fx.outputs.push_back(Output::Media(MediaCommand::SetLaws {
-            call: id,
-            a: a_law,
-            b: b_law,
-        }));
+        self.fx
+            .outputs
+            .push_back(Output::Media(MediaCommand::SetLaws {
+                call: id,
+                a: a_law,
+                b: b_law,
+            }));
         if let Some(kept) = self.attended.kept.get_mut(&join) {
             kept.attempt.on_local_join_result(now, 200);
         }

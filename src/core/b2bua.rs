@@ -32,12 +32,15 @@ use std::sync::Arc;
 use super::attended_state::{AttendedStep, DialogRewrite, DialogRewrites, Resume};
 use super::call::{Call, CallPhase, InitialInvite, Leg, Pending2xx, call_codecs};
 use super::dialog::{Dialog, Side};
+use super::effects::{
+    self, ClientPurpose, CoreTimer, Effects, FollowUp, ServerPurpose, TransferTx, reason_phrase,
+};
 use super::routing;
-use super::effects::{self, ClientPurpose, CoreTimer, ServerPurpose, TransferTx, reason_phrase};
 use super::shard::ShardCore;
 use super::transaction::{
     ClientAction, ClientTxId, ServerAction, ServerTxId, TransactionTimeout, TxRef,
 };
+use super::transfer_state::{TransferVerdict, TranslatedDialogs};
 use super::{CallEnd, CallRef, EndReason, Event, MediaCommand, Output, Time};
 use crate::config::{Config, UnknownSourcePolicy};
 use crate::sdp::{self, OriginState, RewritePlan, SdpError};
@@ -395,7 +398,8 @@ impl ShardCore {
         self.fx.metrics.request_rejected(refusal.status);
         let extra: Vec<(&str, String)> =
             refusal.extra.iter().map(|(n, v)| (*n, v.clone())).collect();
-        self.fx.reply(now, tx, request, refusal.status, &refusal.reason, &extra);
+        self.fx
+            .reply(now, tx, request, refusal.status, &refusal.reason, &extra);
         self.fx.event(Event::RequestRejected {
             from,
             status: refusal.status,
@@ -432,7 +436,8 @@ impl ShardCore {
             Ok(message) => self.on_response(now, from, &message),
             Err(_) if stranger => {
                 self.fx.stats.rejected_unknown_source += 1;
-                self.fx.dropped(from, crate::metrics::DropReason::UnknownSource);
+                self.fx
+                    .dropped(from, crate::metrics::DropReason::UnknownSource);
             }
             Err(error) => self.on_unparseable(from, payload, &error.to_string()),
         }
@@ -474,7 +479,8 @@ impl ShardCore {
         let call_id = request.call_id().ok();
         // A bridged leg, or a retired platform leg still awaiting its BYE.
         let leg = self
-            .fx.dialogs
+            .fx
+            .dialogs
             .get(to_tag.as_str())
             .and_then(|(seq, leg)| self.calls.get(seq)?.leg_by_id(*leg));
         let Some(leg) = leg.filter(|leg| call_id == Some(leg.dialog.call_id.as_str())) else {
@@ -499,14 +505,16 @@ impl ShardCore {
         match self.dialog_speaker(from, request) {
             Speaker::Leg => {}
             Speaker::Stranger => {
-                self.fx.dropped(from, crate::metrics::DropReason::InDialogFromWrongPeer);
+                self.fx
+                    .dropped(from, crate::metrics::DropReason::InDialogFromWrongPeer);
                 return;
             }
             Speaker::NoDialog if trunk.is_none() => {
                 // No transaction, no state: a stranger's request is dropped, or answered once
                 // and forgotten (a retransmission gets the same 403 again, nothing more).
                 self.fx.stats.rejected_unknown_source += 1;
-                self.fx.dropped(from, crate::metrics::DropReason::UnknownSource);
+                self.fx
+                    .dropped(from, crate::metrics::DropReason::UnknownSource);
                 if self.fx.config.sbc.unknown_source == UnknownSourcePolicy::Reject
                     && request.method() != Some(Method::Ack)
                 {
@@ -527,7 +535,8 @@ impl ShardCore {
             ServerAction::AckWithoutTransaction => self.on_ack(request),
             ServerAction::Cancel { invite } => self.on_cancel(now, invite),
             ServerAction::WrongSource => {
-                self.fx.dropped(from, crate::metrics::DropReason::InDialogFromWrongPeer);
+                self.fx
+                    .dropped(from, crate::metrics::DropReason::InDialogFromWrongPeer);
             }
             ServerAction::Unusable(fault) => {
                 self.fx.stats.rejected_malformed += 1;
@@ -604,7 +613,8 @@ impl ShardCore {
                 | Method::Refer,
                 None,
             ) => {
-                self.fx.reply(now, tx, request, 481, default_reason(481), &[]);
+                self.fx
+                    .reply(now, tx, request, 481, default_reason(481), &[]);
             }
             (_, None) => {
                 self.fx.reply(
@@ -857,7 +867,8 @@ impl ShardCore {
         let invite_b = edit.serialize();
 
         let client = match self
-            .fx.txn
+            .fx
+            .txn
             .send_request(now, peer, Method::Invite, &branch, invite_b)
         {
             Ok(client) => client,
@@ -933,8 +944,12 @@ impl ShardCore {
         };
         let (a_media_leg, b_media_leg) = call.media_pair();
         self.calls.insert(seq, call);
-        self.fx.dialogs.insert(a_tag, (seq, bridge[Side::A.index()]));
-        self.fx.dialogs.insert(b_tag, (seq, bridge[Side::B.index()]));
+        self.fx
+            .dialogs
+            .insert(a_tag, (seq, bridge[Side::A.index()]));
+        self.fx
+            .dialogs
+            .insert(b_tag, (seq, bridge[Side::B.index()]));
         self.track_server(tx, ServerPurpose::InitialInvite { call: seq });
         self.track_client(client, ClientPurpose::InitialInvite { call: seq });
         self.fx.stats.calls_started += 1;
@@ -1121,13 +1136,16 @@ impl ShardCore {
             .map_err(|_| Refusal::new(500, "Server Internal Error (cannot build the 200)"))?;
         self.start_2xx_retransmission(now, seq, side, cseq, from, bytes.clone());
         let _ = self.fx.txn.respond(now, tx, 200, bytes);
-        self.fx.outputs
+        self.fx
+            .outputs
             .push_back(Output::Media(MediaCommand::Update { call: id, a, b }));
-        self.fx.outputs.push_back(Output::Media(MediaCommand::SetLaws {
-            call: id,
-            a: law_a,
-            b: law_b,
-        }));
+        self.fx
+            .outputs
+            .push_back(Output::Media(MediaCommand::SetLaws {
+                call: id,
+                a: law_a,
+                b: law_b,
+            }));
         // The replaced dialog is shut down with BYE (RFC 3891 section 3).
         self.bye_replaced_leg(now, seq, replaced_id);
         Ok(())
@@ -1150,7 +1168,8 @@ impl ShardCore {
             return;
         };
         if let Ok(client) = self
-            .fx.txn
+            .fx
+            .txn
             .send_request(now, peer, Method::Bye, &branch, bytes)
         {
             self.track_client(
@@ -1217,17 +1236,60 @@ impl ShardCore {
             })
         });
         let Some((seq, side)) = found else {
-            if !self.retired_dialog_request(now, tx, request, to_tag) {
-                self.fx.reply(now, tx, request, 481, default_reason(481), &[]);
+            // A leg outside the bridge: the retired platform leg's BYE is the call's to answer.
+            let answered = self
+                .fx
+                .dialogs
+                .get(to_tag)
+                .copied()
+                .is_some_and(|(seq, leg)| {
+                    self.calls.get_mut(&seq).is_some_and(|call| {
+                        call.retired_leg_request(&mut self.fx, now, tx, leg, request)
+                    })
+                });
+            if !answered {
+                self.fx
+                    .reply(now, tx, request, 481, default_reason(481), &[]);
             }
             return;
         };
-        let _ = from;
         let Some(method) = request.method() else {
             return;
         };
-        if self.transfer_takes_request(now, tx, seq, side, method, request) {
+        let Some(call) = self.calls.get_mut(&seq) else {
             return;
+        };
+        match call.transfer_takes_request(&mut self.fx, now, tx, side, method, request) {
+            TransferVerdict::NotTransfer => {}
+            TransferVerdict::Answered => {
+                self.run_follow_ups(now);
+                return;
+            }
+            TransferVerdict::PlatformRefer(refer_to) => {
+                // attended.rs translates the Replaces for the carrier (holding the REFER while
+                // another shard answers), or takes the whole REFER to join the calls locally.
+                let translated = if refer_to.is_attended() {
+                    match self.attended_refer(now, tx, seq, side, request) {
+                        Some(dialogs) => dialogs,
+                        None => return,
+                    }
+                } else {
+                    TranslatedDialogs::default()
+                };
+                if let Some(call) = self.calls.get_mut(&seq) {
+                    call.accept_platform_refer(
+                        &mut self.fx,
+                        now,
+                        tx,
+                        side,
+                        request,
+                        refer_to,
+                        translated,
+                    );
+                }
+                self.run_follow_ups(now);
+                return;
+            }
         }
         let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
         if method == Method::Bye {
@@ -1249,7 +1311,8 @@ impl ShardCore {
             return;
         };
         if call.is_ended() {
-            self.fx.reply(now, tx, request, 481, default_reason(481), &[]);
+            self.fx
+                .reply(now, tx, request, 481, default_reason(481), &[]);
             return;
         }
         if !call.leg_mut(side).dialog.accept_remote_cseq(cseq) {
@@ -1289,7 +1352,10 @@ impl ShardCore {
         };
         // A carrier's REFER relayed by policy names the target in the platform trunk's domain.
         if method == Method::Refer
-            && let Some((original, rewritten)) = self.carrier_refer_to(seq, side, request)
+            && let Some((original, rewritten)) = self
+                .calls
+                .get(&seq)
+                .and_then(|call| call.carrier_refer_to(side, request))
         {
             for name in ["Refer-To", "r"] {
                 rewrites.0.push(DialogRewrite {
@@ -1305,7 +1371,8 @@ impl ShardCore {
         let is_invite = method == Method::Invite;
         if is_invite {
             if call.reinvite_pending || call.phase != CallPhase::Up {
-                self.fx.reply(now, tx, request, 491, default_reason(491), &[]);
+                self.fx
+                    .reply(now, tx, request, 491, default_reason(491), &[]);
                 return;
             }
             call.reinvite_pending = true;
@@ -1395,7 +1462,6 @@ impl ShardCore {
         self.fx.reply(now, tx, request, status, reason, &[]);
     }
 
-    /// A new request on leg `side` of call `seq`, from that leg's dialog: (branch, bytes, peer).
     pub(super) fn build_request(
         &mut self,
         seq: u64,
@@ -1404,42 +1470,14 @@ impl ShardCore {
         extra: &[(String, String)],
         body: Option<(String, Vec<u8>)>,
     ) -> Option<(String, Vec<u8>, SocketAddr)> {
-        let branch = self.fx.ids.branch();
-        let via = self.via(Some(seq), &branch);
-        let contact = self.contact(Some(seq));
         let call = self.calls.get_mut(&seq)?;
-        let dialog = &mut call.leg_mut(side).dialog;
-        let cseq = dialog.next_cseq();
-        let mut builder = in_dialog_request(Method::from_token(method), dialog, &via, cseq);
-        if matches!(
-            method,
-            "INVITE" | "UPDATE" | "REFER" | "NOTIFY" | "SUBSCRIBE"
-        ) {
-            builder = builder.header("Contact", &contact);
-        }
-        for (name, value) in extra {
-            builder = builder.header(name, value);
-        }
-        if let Some((content_type, bytes)) = &body {
-            builder = builder.body(content_type, bytes);
-        }
-        let bytes = builder.build().ok()?;
-        Some((branch, bytes, dialog.peer))
+        call.build_request(&mut self.fx, side, method, extra, body)
     }
 
     /// handoff's own BYE on leg `side` (teardown).
     pub(super) fn send_bye(&mut self, now: Time, seq: u64, side: Side) {
-        let Some((branch, bytes, peer)) = self.build_request(seq, side, "BYE", &[], None) else {
-            return;
-        };
-        if let Ok(client) = self
-            .fx.txn
-            .send_request(now, peer, Method::Bye, &branch, bytes)
-        {
-            self.track_client(client, ClientPurpose::Bye { call: seq });
-            if let Some(call) = self.calls.get_mut(&seq) {
-                call.outstanding += 1;
-            }
+        if let Some(call) = self.calls.get_mut(&seq) {
+            call.send_bye(&mut self.fx, now, side);
         }
     }
 
@@ -1450,30 +1488,9 @@ impl ShardCore {
 
     /// As `send_ack`, with the SDP answer of a late offer.
     fn send_ack_with_body(&mut self, seq: u64, side: Side, cseq: u32, body: Option<Vec<u8>>) {
-        let branch = self.fx.ids.branch();
-        let via = self.via(Some(seq), &branch);
-        let Some(call) = self.calls.get_mut(&seq) else {
-            return;
-        };
-        let leg = call.leg_mut(side);
-        if let Some((acked, bytes)) = &leg.last_ack
-            && *acked == cseq
-        {
-            let (to, bytes) = (leg.dialog.peer, bytes.clone());
-            self.fx.transmit(to, bytes);
-            return;
+        if let Some(call) = self.calls.get_mut(&seq) {
+            call.send_ack(&mut self.fx, side, cseq, body);
         }
-        let dialog = &leg.dialog;
-        let mut builder = in_dialog_request(Method::Ack, dialog, &via, cseq);
-        if let Some(body) = &body {
-            builder = builder.body("application/sdp", body);
-        }
-        let Ok(bytes) = builder.build() else {
-            return;
-        };
-        let to = dialog.peer;
-        leg.last_ack = Some((cseq, bytes.clone()));
-        self.fx.transmit(to, bytes);
     }
 
     fn on_ack(&mut self, ack: &Message) {
@@ -1492,7 +1509,8 @@ impl ShardCore {
             return;
         }
         leg.pending_2xx = None;
-        self.fx.timers
+        self.fx
+            .timers
             .cancel(CoreTimer::Retransmit2xx { call: seq, side });
         // Late offer: this ACK carries the answer the other leg's ACK is waiting for.
         if let Some((ack_side, ack_cseq)) = call.deferred_ack
@@ -1512,7 +1530,8 @@ impl ShardCore {
     /// answer will come in the ACK). Stored requests were fully parsed on arrival: framing
     /// is enough to read them again.
     fn request_lacks_sdp(&self, server: ServerTxId) -> bool {
-        self.fx.txn
+        self.fx
+            .txn
             .server_request(server)
             .and_then(|bytes| Message::parse_framing(bytes).ok().map(|m| !is_sdp(&m)))
             .unwrap_or(false)
@@ -1562,10 +1581,13 @@ impl ShardCore {
             Some(ServerPurpose::Relayed { client, .. }) => {
                 // A CANCELled re-INVITE: 487 here, CANCEL on the other leg (whose final, if it
                 // still comes, finds this transaction answered and goes nowhere).
-                self.fx.reply(now, invite, &message, 487, default_reason(487), &[]);
+                self.fx
+                    .reply(now, invite, &message, 487, default_reason(487), &[]);
                 self.fx.txn.cancel(now, client);
             }
-            None => self.fx.reply(now, invite, &message, 487, default_reason(487), &[]),
+            None => self
+                .fx
+                .reply(now, invite, &message, 487, default_reason(487), &[]),
         }
     }
 
@@ -1631,7 +1653,8 @@ impl ShardCore {
             }
             ClientAction::Stray => self.on_stray_response(response),
             ClientAction::WrongSource => {
-                self.fx.dropped(from, crate::metrics::DropReason::ResponseFromWrongSource);
+                self.fx
+                    .dropped(from, crate::metrics::DropReason::ResponseFromWrongSource);
             }
             ClientAction::Absorbed => {}
         }
@@ -1642,7 +1665,9 @@ impl ShardCore {
             ClientPurpose::InitialInvite { .. } => Side::B,
             ClientPurpose::Relayed { to, .. } => to,
             ClientPurpose::Transfer { call, what } => {
-                self.reack_transfer(call, what, response);
+                self.with_call(now, call, |call, fx| {
+                    call.reack_transfer(fx, what, response)
+                });
                 return;
             }
             ClientPurpose::Attended {
@@ -1777,9 +1802,9 @@ impl ShardCore {
                 self.relay_response(now, call, to.other(), server, status, response);
             }
             ClientPurpose::Bye { .. } | ClientPurpose::Attended { .. } => {}
-            ClientPurpose::Transfer { call, what } => {
-                self.on_transfer_response(now, call, what, status, response)
-            }
+            ClientPurpose::Transfer { call, what } => self.with_call(now, call, |call, fx| {
+                call.on_transfer_response(fx, now, what, status, response)
+            }),
         }
     }
 
@@ -1860,9 +1885,9 @@ impl ShardCore {
                 self.relay_response(now, seq, to.other(), server, status, response);
             }
             ClientPurpose::Bye { .. } => {}
-            ClientPurpose::Transfer { call, what } => {
-                self.on_transfer_response(now, call, what, status, response)
-            }
+            ClientPurpose::Transfer { call, what } => self.with_call(now, call, |call, fx| {
+                call.on_transfer_response(fx, now, what, status, response)
+            }),
             ClientPurpose::Attended { call, step } => {
                 self.on_attended_final(now, call, step, status, Some(response))
             }
@@ -2011,11 +2036,14 @@ impl ShardCore {
                 if let Some(request) = request
                     && let Ok(message) = Message::parse_framing(&request)
                 {
-                    self.fx.reply(now, server, &message, 408, default_reason(408), &[]);
+                    self.fx
+                        .reply(now, server, &message, 408, default_reason(408), &[]);
                 }
             }
             ClientPurpose::Bye { .. } => {}
-            ClientPurpose::Transfer { call, what } => self.on_transfer_timeout(now, call, what),
+            ClientPurpose::Transfer { call, what } => self.with_call(now, call, |call, fx| {
+                call.on_transfer_timeout(fx, now, what)
+            }),
             ClientPurpose::Attended { call, step } => {
                 self.on_attended_final(now, call, step, 408, None)
             }
@@ -2026,7 +2054,9 @@ impl ShardCore {
         match timer {
             CoreTimer::Retransmit2xx { call: seq, side } => self.retransmit_2xx(now, seq, side),
             CoreTimer::Reap { call: seq } => self.reap(now, seq),
-            CoreTimer::Transfer { call: seq, .. } => self.on_transfer_timer(now, seq),
+            CoreTimer::Transfer { call: seq, .. } => {
+                self.with_call(now, seq, |call, fx| call.on_transfer_timer(fx, now))
+            }
             CoreTimer::DialogQueryTimeout { hold } => self.on_dialog_query_timeout(now, hold),
             CoreTimer::AttendedTransfer { join, .. } => self.on_attended_timer(now, join),
             CoreTimer::DrainDeadline => {
@@ -2112,8 +2142,8 @@ impl ShardCore {
         }
     }
 
-    /// The call is over for everyone: release media, emit CallEnded once, keep the dialogs a
-    /// while for late messages.
+    /// The call is over for everyone (see [`Call::end`]); what it leaves for the shard (a joined
+    /// call on another shard) is done at once.
     pub(super) fn end_call(
         &mut self,
         now: Time,
@@ -2121,53 +2151,10 @@ impl ShardCore {
         reason: EndReason,
         setup_status: Option<u16>,
     ) {
-        let Some(call) = self.calls.get_mut(&seq) else {
-            return;
-        };
-        if call.is_ended() {
-            return;
+        if let Some(call) = self.calls.get_mut(&seq) {
+            call.end(&mut self.fx, now, reason, setup_status);
         }
-        let answered = call.answered;
-        let deferred = call.deferred_ack.take();
-        call.phase = CallPhase::Ended { reason };
-        call.reinvite_pending = false;
-        let mut ports = Vec::new();
-        for side in [Side::A, Side::B] {
-            let leg = call.leg_mut(side);
-            ports.extend(leg.media_port.take());
-            leg.pending_2xx = None;
-            self.fx.timers
-                .cancel(CoreTimer::Retransmit2xx { call: seq, side });
-        }
-        let end = CallEnd {
-            call: call.id,
-            conversation: call.conversation.clone(),
-            from_trunk: call.trunk_name(Side::A),
-            to_trunk: call.trunk_name(Side::B),
-            setup_status: setup_status.unwrap_or(if answered.is_some() { 200 } else { 0 }),
-            end_reason: reason,
-            duration_ms: answered.map(|t| now.millis_since(t)).unwrap_or(0),
-            media: None,
-        };
-        let id = call.id;
-        for port in ports {
-            let _ = self.fx.pool.release(port);
-        }
-        self.fx.stats.calls_active = self.fx.stats.calls_active.saturating_sub(1);
-        self.fx.stats.calls_ended += 1;
-        self.fx.metrics.session_closed(&end.from_trunk);
-        self.fx.metrics.session_closed(&end.to_trunk);
-        self.transfer_call_ended(now, seq);
-        self.attended_call_ended(now, seq);
-        self.fx.outputs
-            .push_back(Output::Media(MediaCommand::Close { call: id }));
-        self.fx.event(Event::CallEnded(end));
-        if let Some((side, cseq)) = deferred {
-            // The answer never came: ACK without it so the far end stops retransmitting.
-            self.send_ack(seq, side, cseq);
-        }
-        let linger = 64 * self.config_of(Some(seq)).sbc.timers.t1_ms;
-        self.fx.set_timer(now.plus_millis(linger), CoreTimer::Reap { call: seq });
+        self.run_follow_ups(now);
     }
 
     /// Forget an ended call, unless some of its transactions are still running.
@@ -2177,7 +2164,8 @@ impl ShardCore {
         };
         if call.outstanding > 0 {
             let linger = 64 * self.config_of(Some(seq)).sbc.timers.t1_ms;
-            self.fx.set_timer(now.plus_millis(linger), CoreTimer::Reap { call: seq });
+            self.fx
+                .set_timer(now.plus_millis(linger), CoreTimer::Reap { call: seq });
             return;
         }
         let Some(call) = self.calls.remove(&seq) else {
@@ -2187,7 +2175,8 @@ impl ShardCore {
         // Every leg the call had: bridged, retired, replaced.
         for leg in &call.legs {
             if self
-                .fx.dialogs
+                .fx
+                .dialogs
                 .get(&leg.dialog.local_tag)
                 .is_some_and(|(owner, _)| *owner == seq)
             {
@@ -2222,5 +2211,137 @@ impl ShardCore {
                 self.fx.server_txs.insert(tx, purpose);
             }
         }
+    }
+}
+
+/// The call's own signalling primitives: each takes the call and the shard's effects sink.
+impl Call {
+    /// An in-dialog request on leg `side`: (branch, bytes, destination).
+    pub(super) fn build_request(
+        &mut self,
+        fx: &mut Effects,
+        side: Side,
+        method: &str,
+        extra: &[(String, String)],
+        body: Option<(String, Vec<u8>)>,
+    ) -> Option<(String, Vec<u8>, SocketAddr)> {
+        let branch = fx.ids.branch();
+        let via = effects::via(&self.config, &branch);
+        let contact = effects::contact(&self.config);
+        let dialog = &mut self.leg_mut(side).dialog;
+        let cseq = dialog.next_cseq();
+        let mut builder = in_dialog_request(Method::from_token(method), dialog, &via, cseq);
+        if matches!(
+            method,
+            "INVITE" | "UPDATE" | "REFER" | "NOTIFY" | "SUBSCRIBE"
+        ) {
+            builder = builder.header("Contact", &contact);
+        }
+        for (name, value) in extra {
+            builder = builder.header(name, value);
+        }
+        if let Some((content_type, bytes)) = &body {
+            builder = builder.body(content_type, bytes);
+        }
+        let bytes = builder.build().ok()?;
+        Some((branch, bytes, dialog.peer))
+    }
+
+    /// handoff's own BYE on leg `side` (teardown), a client transaction of the call.
+    pub(super) fn send_bye(&mut self, fx: &mut Effects, now: Time, side: Side) {
+        let Some((branch, bytes, peer)) = self.build_request(fx, side, "BYE", &[], None) else {
+            return;
+        };
+        if let Ok(client) = fx.txn.send_request(now, peer, Method::Bye, &branch, bytes) {
+            fx.track_client(self, client, ClientPurpose::Bye { call: self.id.seq });
+            self.outstanding += 1;
+        }
+    }
+
+    /// handoff's ACK for a 2xx to its INVITE with CSeq `cseq` on leg `side`, with the SDP answer
+    /// of a late offer when there is one. A retransmitted 2xx gets the same ACK again.
+    pub(super) fn send_ack(
+        &mut self,
+        fx: &mut Effects,
+        side: Side,
+        cseq: u32,
+        body: Option<Vec<u8>>,
+    ) {
+        let branch = fx.ids.branch();
+        let via = effects::via(&self.config, &branch);
+        let leg = self.leg_mut(side);
+        if let Some((acked, bytes)) = &leg.last_ack
+            && *acked == cseq
+        {
+            let (to, bytes) = (leg.dialog.peer, bytes.clone());
+            fx.transmit(to, bytes);
+            return;
+        }
+        let dialog = &leg.dialog;
+        let mut builder = in_dialog_request(Method::Ack, dialog, &via, cseq);
+        if let Some(body) = &body {
+            builder = builder.body("application/sdp", body);
+        }
+        let Ok(bytes) = builder.build() else {
+            return;
+        };
+        let to = dialog.peer;
+        leg.last_ack = Some((cseq, bytes.clone()));
+        fx.transmit(to, bytes);
+    }
+
+    /// The call is over for everyone: release media, emit CallEnded once, keep the dialogs a
+    /// while for late messages. A transfer still running learns it; a join with a call on
+    /// another shard is left to the shard ([`FollowUp::CallEnded`]).
+    pub(super) fn end(
+        &mut self,
+        fx: &mut Effects,
+        now: Time,
+        reason: EndReason,
+        setup_status: Option<u16>,
+    ) {
+        if self.is_ended() {
+            return;
+        }
+        let seq = self.id.seq;
+        let answered = self.answered;
+        let deferred = self.deferred_ack.take();
+        self.phase = CallPhase::Ended { reason };
+        self.reinvite_pending = false;
+        let mut ports = Vec::new();
+        for side in [Side::A, Side::B] {
+            let leg = self.leg_mut(side);
+            ports.extend(leg.media_port.take());
+            leg.pending_2xx = None;
+            fx.timers
+                .cancel(CoreTimer::Retransmit2xx { call: seq, side });
+        }
+        let end = CallEnd {
+            call: self.id,
+            conversation: self.conversation.clone(),
+            from_trunk: self.trunk_name(Side::A),
+            to_trunk: self.trunk_name(Side::B),
+            setup_status: setup_status.unwrap_or(if answered.is_some() { 200 } else { 0 }),
+            end_reason: reason,
+            duration_ms: answered.map(|t| now.millis_since(t)).unwrap_or(0),
+            media: None,
+        };
+        for port in ports {
+            let _ = fx.pool.release(port);
+        }
+        fx.stats.calls_active = fx.stats.calls_active.saturating_sub(1);
+        fx.stats.calls_ended += 1;
+        fx.metrics.session_closed(&end.from_trunk);
+        fx.metrics.session_closed(&end.to_trunk);
+        self.transfer_ended(fx, now);
+        fx.follow_up(FollowUp::CallEnded { call: seq });
+        fx.media(MediaCommand::Close { call: self.id });
+        fx.event(Event::CallEnded(end));
+        if let Some((side, cseq)) = deferred {
+            // The answer never came: ACK without it so the far end stops retransmitting.
+            self.send_ack(fx, side, cseq, None);
+        }
+        let linger = 64 * self.config.sbc.timers.t1_ms;
+        fx.set_timer(now.plus_millis(linger), CoreTimer::Reap { call: seq });
     }
 }

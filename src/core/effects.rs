@@ -17,6 +17,7 @@ use super::ids::IdMinter;
 use super::rng::Rng;
 use super::timers::{TimerKey, TimerTable};
 use super::transaction::{ClientTxId, ServerTxId, TransactionLayer};
+use super::transfer_state::CallTransfer;
 pub(super) use super::transfer_state::TransferTx;
 use super::{Event, MediaCommand, Output, ShardId, Time, Transmit};
 use crate::config::Config;
@@ -124,7 +125,6 @@ impl TimerKey for CoreTimer {
     }
 }
 
-
 /// The effects sink of one shard (see the module docs).
 pub(super) struct Effects {
     pub(super) shard: ShardId,
@@ -147,6 +147,21 @@ pub(super) struct Effects {
     pub(super) metrics: ShardMetrics,
     /// Ties `Time` to Unix time for audit timestamps (set by the driver).
     pub(super) wall_clock: WallClock,
+    /// What a call's behaviour left for the shard (see [`FollowUp`]).
+    pub(super) follow_ups: Vec<FollowUp>,
+}
+
+/// Work a call's behaviour leaves for the shard because it reaches beyond the call: the shard
+/// runs it once the call's method returns.
+pub(super) enum FollowUp {
+    /// The call ended: a local attended join it is part of ends too (attended.rs).
+    CallEnded { call: u64 },
+    /// An attended REFER failed and the trunk falls back to a local join: the join takes the
+    /// call's transfer attempt over (attended.rs).
+    AdoptLocalJoin {
+        call: u64,
+        transfer: Box<CallTransfer>,
+    },
 }
 
 impl Effects {
@@ -191,6 +206,11 @@ impl Effects {
         if let Ok(bytes) = builder.build() {
             let _ = self.txn.respond(now, tx, status, bytes);
         }
+    }
+
+    /// Leave `work` for the shard.
+    pub(super) fn follow_up(&mut self, work: FollowUp) {
+        self.follow_ups.push(work);
     }
 
     /// Arms `timer` at `at` (moving it if it was armed).

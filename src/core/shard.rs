@@ -20,7 +20,7 @@ use std::sync::Arc;
 use super::attended_state::AttendedState;
 use super::call::Call;
 use super::dialog::Side;
-use super::effects::{ClientPurpose, CoreTimer, Effects, ShardStats};
+use super::effects::{ClientPurpose, CoreTimer, Effects, FollowUp, ShardStats};
 use super::ids::{self, IdMinter};
 use super::rng::Rng;
 use super::timers::TimerTable;
@@ -94,6 +94,7 @@ impl ShardCore {
                     at: Time::ZERO,
                     unix_ms: 0,
                 },
+                follow_ups: Vec::new(),
             },
             calls: BTreeMap::new(),
             next_call: 1,
@@ -242,6 +243,43 @@ impl ShardCore {
         self.fx.outputs.pop_front()
     }
 
+    /// Runs `behaviour` on call `seq` (if it is still held) with the effects sink, then what it
+    /// left for the shard.
+    pub(super) fn with_call(
+        &mut self,
+        now: Time,
+        seq: u64,
+        behaviour: impl FnOnce(&mut Call, &mut Effects),
+    ) {
+        if let Some(call) = self.calls.get_mut(&seq) {
+            behaviour(call, &mut self.fx);
+        }
+        self.run_follow_ups(now);
+    }
+
+    /// Runs what calls' behaviour left for the shard (see [`FollowUp`]).
+    pub(super) fn run_follow_ups(&mut self, now: Time) {
+        while !self.fx.follow_ups.is_empty() {
+            for work in std::mem::take(&mut self.fx.follow_ups) {
+                match work {
+                    FollowUp::CallEnded { call } => self.attended_call_ended(now, call),
+                    FollowUp::AdoptLocalJoin { call, transfer } => {
+                        let transfer = *transfer;
+                        self.adopt_local_join(
+                            now,
+                            call,
+                            transfer.carrier,
+                            transfer.attempt,
+                            transfer.refer,
+                            &transfer.refer_request,
+                            transfer.platform_gone,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     /// The call and bridge position of the leg whose local tag is `tag`; `None` when no bridged
     /// leg has it (unknown, or a retired leg).
     pub(super) fn dialog_position(&self, tag: &str) -> Option<(u64, Side)> {
@@ -277,7 +315,8 @@ impl ShardCore {
                 }
                 if leg.pending_2xx.is_some() {
                     assert!(
-                        self.fx.timers
+                        self.fx
+                            .timers
                             .is_set(CoreTimer::Retransmit2xx { call: *seq, side }),
                         "call {seq}: 2xx retransmission on {side:?} without a timer"
                     );
@@ -292,7 +331,8 @@ impl ShardCore {
                 && transfer.is_active()
             {
                 let timer = self
-                    .fx.timers
+                    .fx
+                    .timers
                     .keys()
                     .any(|t| matches!(t, CoreTimer::Transfer { call, .. } if call == *seq));
                 let pending = call.client_txs.iter().any(|tx| {

@@ -23,9 +23,8 @@ use std::net::SocketAddr;
 
 use super::call::{Call, Leg, call_codecs};
 use super::dialog::{Dialog, Side};
+use super::effects::{self, ClientPurpose, CoreTimer, Effects, FollowUp};
 use super::routing;
-use super::effects::{ClientPurpose, CoreTimer};
-use super::shard::ShardCore;
 use super::transaction::{ClientTxId, ServerTxId};
 use super::transfer_state::*;
 use super::{EndReason, Event, MediaCommand, MediaSide, Time};
@@ -39,6 +38,7 @@ use crate::transfer::{
     PlatformReferTo, TransferAction, TransferAttempt, TransferKind, TransferOutcome,
     TransferReason, TransferRecord, TransferRequest, TransferSettings,
 };
+use crate::vocab::LegId;
 
 /// Which dialog a transfer request goes in.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -196,139 +196,120 @@ fn law_of(codec: Option<&str>) -> Option<G711Law> {
     codec.and_then(G711Law::from_name)
 }
 
-impl ShardCore {
+impl Call {
     // ------------------------------------------------------------ requests in
 
-    /// A request in one of the call's dialogs that the transfer handles. `true` when it took it
-    /// (and answered it).
+    /// A request in one of the call's dialogs, as the transfer sees it (see [`TransferVerdict`]).
     pub(super) fn transfer_takes_request(
         &mut self,
+        fx: &mut Effects,
         now: Time,
         tx: ServerTxId,
-        seq: u64,
         side: Side,
         method: Method,
         request: &Message,
-    ) -> bool {
-        let Some(call) = self.calls.get(&seq) else {
-            return false;
-        };
-        let active = call.transfer.as_ref().is_some_and(|t| t.is_active());
-        let from_carrier = call.transfer.as_ref().map(|t| t.carrier == side);
+    ) -> TransferVerdict {
+        let active = self.transfer.as_ref().is_some_and(|t| t.is_active());
+        let from_carrier = self.transfer.as_ref().map(|t| t.carrier == side);
         match (method, side) {
-            (Method::Bye, _) if active && !call.is_ended() => {
-                self.fx.reply(now, tx, request, 200, "OK", &[]);
-                self.transfer_bye(now, seq, side);
-                true
+            (Method::Bye, _) if active && !self.is_ended() => {
+                fx.reply(now, tx, request, 200, "OK", &[]);
+                self.transfer_bye(fx, now, side);
+                TransferVerdict::Answered
             }
             (Method::Notify, _)
                 if from_carrier == Some(true)
                     && header_value(request, &["Event", "o"])
                         .is_some_and(|e| e.to_ascii_lowercase().starts_with("refer")) =>
             {
-                self.fx.reply(now, tx, request, 200, "OK", &[]);
+                fx.reply(now, tx, request, 200, "OK", &[]);
                 if active && let Some(status) = sipfrag_status(request.body()) {
-                    if let Some(transfer) = self.call_transfer(seq) {
+                    if let Some(transfer) = self.transfer.as_deref_mut() {
                         transfer.attempt.on_notify_sipfrag(now, status);
                     }
-                    self.drive_transfer(now, seq);
+                    self.drive_transfer(fx, now);
                 }
-                true
+                TransferVerdict::Answered
             }
             (Method::Refer, _) => {
-                if call.is_ended() || call.phase != super::call::CallPhase::Up {
-                    return false;
+                if self.is_ended() || self.phase != super::call::CallPhase::Up {
+                    return TransferVerdict::NotTransfer;
                 }
                 // Roles, not positions: a platform leg asks, the carrier leg bridged to it is
                 // transferred. Anything else is refused here (see `refer_by_role`).
-                let (asker, bridged) = (call.leg(side).role, call.leg(side.other()).role);
+                let (asker, bridged) = (self.leg(side).role, self.leg(side.other()).role);
                 if !(asker == TrunkRole::Platform && bridged == TrunkRole::Carrier) {
-                    return self.refer_not_from_platform(now, tx, seq, side, request);
+                    return self.refer_not_from_platform(fx, now, tx, side, request);
                 }
-                if active && call.transfer.as_ref().is_some_and(|t| t.carrier == side) {
-                    self.fx.reply(now, tx, request, 491, "Request Pending", &[]);
-                    return true;
+                if active && self.transfer.as_ref().is_some_and(|t| t.carrier == side) {
+                    fx.reply(now, tx, request, 491, "Request Pending", &[]);
+                    return TransferVerdict::Answered;
                 }
                 let Some(value) = header_value(request, &["Refer-To", "r"]) else {
-                    self.fx.reply(now, tx, request, 400, "Bad Request (no Refer-To)", &[]);
-                    return true;
+                    fx.reply(now, tx, request, 400, "Bad Request (no Refer-To)", &[]);
+                    return TransferVerdict::Answered;
                 };
-                let refer_to = match PlatformReferTo::parse(&value) {
-                    Ok(refer_to) => refer_to,
+                match PlatformReferTo::parse(&value) {
+                    Ok(refer_to) => TransferVerdict::PlatformRefer(refer_to),
                     Err(error) => {
-                        self.fx.reply(
-                            now,
-                            tx,
-                            request,
-                            400,
-                            &format!("Bad Request (Refer-To: {error})"),
-                            &[],
-                        );
-                        return true;
+                        let reason = format!("Bad Request (Refer-To: {error})");
+                        fx.reply(now, tx, request, 400, &reason, &[]);
+                        TransferVerdict::Answered
                     }
-                };
-                // attended.rs translates the Replaces for the carrier (holding the REFER while
-                // another shard answers), or takes the whole REFER to join the calls locally.
-                let translated = if refer_to.is_attended() {
-                    match self.attended_refer(now, tx, seq, side, request) {
-                        Some(dialogs) => dialogs,
-                        None => return true,
-                    }
-                } else {
-                    TranslatedDialogs::default()
-                };
-                let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
-                let in_order = self
-                    .calls
-                    .get_mut(&seq)
-                    .is_some_and(|c| c.leg_mut(side).dialog.accept_remote_cseq(cseq));
-                if !in_order {
-                    self.fx.reply(
-                        now,
-                        tx,
-                        request,
-                        500,
-                        "Server Internal Error (CSeq out of order)",
-                        &[],
-                    );
-                    return true;
                 }
-                if active {
-                    self.fx.reply(now, tx, request, 491, "Request Pending", &[]);
-                    return true;
-                }
-                self.start_transfer(now, tx, seq, side.other(), request, refer_to, translated);
-                true
             }
-            _ => false,
+            _ => TransferVerdict::NotTransfer,
         }
     }
 
-    /// A REFER from a leg that is not a platform leg bridged to a carrier leg. A carrier's REFER
-    /// follows its trunk's `carrier_refer` (reject: 403 here; relay: `false`, the B2BUA relays it
-    /// with [`ShardCore::carrier_refer_to`]'s Refer-To); between legs of one role it gets 403.
-    /// Either way the attempt is on record. `true` when answered here.
-    fn refer_not_from_platform(
+    /// The platform's REFER, checked by [`Call::transfer_takes_request`] (and, when attended,
+    /// translated by attended.rs): starts the transfer unless it is out of order or one runs.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn accept_platform_refer(
         &mut self,
+        fx: &mut Effects,
         now: Time,
         tx: ServerTxId,
-        seq: u64,
         side: Side,
         request: &Message,
-    ) -> bool {
-        let Some(call) = self.calls.get(&seq) else {
-            return false;
-        };
-        let (asker, bridged) = (call.leg(side), call.leg(side.other()));
-        let trunk = call.config.trunks.get(asker.trunk);
+        refer_to: PlatformReferTo,
+        translated: TranslatedDialogs,
+    ) {
+        let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
+        if !self.leg_mut(side).dialog.accept_remote_cseq(cseq) {
+            let reason = "Server Internal Error (CSeq out of order)";
+            fx.reply(now, tx, request, 500, reason, &[]);
+            return;
+        }
+        if self.transfer.as_ref().is_some_and(|t| t.is_active()) {
+            fx.reply(now, tx, request, 491, "Request Pending", &[]);
+            return;
+        }
+        self.start_transfer(fx, now, tx, side.other(), request, refer_to, translated);
+    }
+
+    /// A REFER from a leg that is not a platform leg bridged to a carrier leg. A carrier's REFER
+    /// follows its trunk's `carrier_refer` (reject: 403 here; relay: the B2BUA relays it with
+    /// [`Call::carrier_refer_to`]'s Refer-To); between legs of one role it gets 403. Either way
+    /// the attempt is on record.
+    fn refer_not_from_platform(
+        &mut self,
+        fx: &mut Effects,
+        now: Time,
+        tx: ServerTxId,
+        side: Side,
+        request: &Message,
+    ) -> TransferVerdict {
+        let (asker, bridged) = (self.leg(side), self.leg(side.other()));
+        let trunk = self.config.trunks.get(asker.trunk);
         let relay = asker.role == TrunkRole::Carrier
             && bridged.role == TrunkRole::Platform
             && trunk.is_some_and(|t| t.carrier_refer == CarrierReferPolicy::Relay);
         let target = header_value(request, &["Refer-To", "r"]).unwrap_or_default();
         let record = TransferRecord {
             record_type: "transfer",
-            ts: self.fx.wall_clock.rfc3339_at(now),
-            conversation: call.conversation.clone(),
+            ts: fx.wall_clock.rfc3339_at(now),
+            conversation: self.conversation.clone(),
             trunk: trunk.map(|t| t.name.clone()).unwrap_or_default(),
             kind: TransferKind::CarrierInitiated,
             method: TransferMethod::Refer,
@@ -349,74 +330,59 @@ impl ShardCore {
             },
             duration_ms: 0,
         };
-        self.fx.event(Event::Transfer(Box::new(record)));
+        fx.event(Event::Transfer(Box::new(record)));
         if relay {
-            return false;
+            return TransferVerdict::NotTransfer;
         }
-        self.fx.reply(
-            now,
-            tx,
-            request,
-            403,
-            "Forbidden (REFER not accepted from this trunk)",
-            &[],
-        );
-        true
+        let reason = "Forbidden (REFER not accepted from this trunk)";
+        fx.reply(now, tx, request, 403, reason, &[]);
+        TransferVerdict::Answered
     }
 
     /// The Refer-To a carrier's relayed REFER carries to the platform leg bridged to it: the
     /// same target at that leg's trunk `refer_domain`. `None` when the REFER is not one to relay.
     pub(super) fn carrier_refer_to(
         &self,
-        seq: u64,
         side: Side,
         request: &Message,
     ) -> Option<(String, String)> {
-        let call = self.calls.get(&seq)?;
-        let (asker, bridged) = (call.leg(side), call.leg(side.other()));
+        let (asker, bridged) = (self.leg(side), self.leg(side.other()));
         if asker.role != TrunkRole::Carrier || bridged.role != TrunkRole::Platform {
             return None;
         }
         let value = header_value(request, &["Refer-To", "r"])?;
-        let trunk = call.config.trunks.get(bridged.trunk)?;
+        let trunk = self.config.trunks.get(bridged.trunk)?;
         let refer_to = PlatformReferTo::parse(&value).ok()?;
         let rewritten = crate::transfer::refer_to::carrier_refer_to(&refer_to, trunk, None).ok()?;
         Some((value, format!("<{}>", rewritten.uri)))
     }
 
-    /// A request in a retired platform leg (after a local transfer). `true` when answered.
-    pub(super) fn retired_dialog_request(
+    /// A request on leg `leg` of this call, a leg outside the bridge. The retired platform leg's
+    /// BYE (after a local transfer) is answered here, and the leg leaves the dialog index; `false`
+    /// for anything else.
+    pub(super) fn retired_leg_request(
         &mut self,
+        fx: &mut Effects,
         now: Time,
         tx: ServerTxId,
+        leg: LegId,
         request: &Message,
-        to_tag: &str,
     ) -> bool {
-        // A leg of a call that is no longer bridged: the retired platform leg.
-        let Some(&(seq, leg)) = self.fx.dialogs.get(to_tag) else {
-            return false;
-        };
-        let retired = self.calls.get(&seq).is_some_and(|call| {
-            call.position_of(leg).is_none()
-                && call.transfer.as_ref().and_then(|t| t.retired_platform) == Some(leg)
-        });
+        let retired = self.position_of(leg).is_none()
+            && self.transfer.as_ref().and_then(|t| t.retired_platform) == Some(leg);
         if !retired || request.method() != Some(Method::Bye) {
             return false;
         }
-        self.fx.reply(now, tx, request, 200, "OK", &[]);
-        self.fx.dialogs.remove(to_tag);
-        if let Some(transfer) = self.call_transfer(seq) {
+        fx.reply(now, tx, request, 200, "OK", &[]);
+        if let Some(retired) = self.leg_by_id(leg) {
+            fx.dialogs.remove(&retired.dialog.local_tag);
+        }
+        if let Some(transfer) = self.transfer.as_deref_mut() {
             transfer.platform_gone = true;
             transfer.attempt.on_transferor_bye(now);
         }
-        self.drive_transfer(now, seq);
+        self.drive_transfer(fx, now);
         true
-    }
-
-    fn call_transfer(&mut self, seq: u64) -> Option<&mut CallTransfer> {
-        self.calls
-            .get_mut(&seq)
-            .and_then(|c| c.transfer.as_deref_mut())
     }
 
     /// `translated`: what an attended REFER names, already translated for the carrier (see
@@ -424,19 +390,17 @@ impl ShardCore {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn start_transfer(
         &mut self,
+        fx: &mut Effects,
         now: Time,
         tx: ServerTxId,
-        seq: u64,
         carrier_side: Side,
         request: &Message,
         refer_to: PlatformReferTo,
         translated: TranslatedDialogs,
     ) {
-        let identity = self.contact(Some(seq));
-        let wall_clock = self.fx.wall_clock;
-        let Some(call) = self.calls.get_mut(&seq) else {
-            return;
-        };
+        let identity = effects::contact(&self.config);
+        let wall_clock = fx.wall_clock;
+        let call = &mut *self;
         let Some(carrier) = call.config.trunks.get(call.leg(carrier_side).trunk) else {
             return;
         };
@@ -473,12 +437,12 @@ impl ShardCore {
             bridged_law: None,
             target_dialog: translated.target_dialog,
         }));
-        self.drive_transfer(now, seq);
+        self.drive_transfer(fx, now);
     }
 
     /// A BYE (already answered 200) on leg `side` while the call's transfer is active.
-    fn transfer_bye(&mut self, now: Time, seq: u64, side: Side) {
-        let Some(transfer) = self.call_transfer(seq) else {
+    fn transfer_bye(&mut self, fx: &mut Effects, now: Time, side: Side) {
+        let Some(transfer) = self.transfer.as_deref_mut() else {
             return;
         };
         let swapped = transfer.swapped();
@@ -491,18 +455,16 @@ impl ShardCore {
             transfer.attempt.on_transferor_bye(now);
         }
         // Else leg C (in the platform's place) hung up: the call ends as any call would.
-        self.drive_transfer(now, seq);
-        if self.calls.get(&seq).is_none_or(|c| c.is_ended()) {
+        self.drive_transfer(fx, now);
+        if Some(&*self).is_none_or(|c| c.is_ended()) {
             return;
         }
         let positional = EndReason::bye_from(side);
         if from_carrier {
             if swapped {
-                self.send_bye(now, seq, carrier.other());
+                self.send_bye(fx, now, carrier.other());
             }
-            let handed_off = self
-                .calls
-                .get(&seq)
+            let handed_off = Some(&*self)
                 .and_then(|c| c.transfer.as_ref())
                 .is_some_and(|t| t.outcome == Some(TransferOutcome::HandedOff));
             let reason = if handed_off {
@@ -510,10 +472,10 @@ impl ShardCore {
             } else {
                 positional
             };
-            self.end_call(now, seq, reason, None);
+            self.end(fx, now, reason, None);
         } else if swapped {
-            self.send_bye(now, seq, carrier);
-            self.end_call(now, seq, positional, None);
+            self.send_bye(fx, now, carrier);
+            self.end(fx, now, positional, None);
         }
     }
 
@@ -521,8 +483,8 @@ impl ShardCore {
 
     pub(super) fn on_transfer_response(
         &mut self,
+        fx: &mut Effects,
         now: Time,
-        seq: u64,
         what: TransferTx,
         status: u16,
         response: &Message,
@@ -530,22 +492,22 @@ impl ShardCore {
         match what {
             TransferTx::Refer => {
                 if status >= 200 {
-                    if let Some(transfer) = self.call_transfer(seq) {
+                    if let Some(transfer) = self.transfer.as_deref_mut() {
                         transfer.attempt.on_refer_response(now, status);
                     }
-                    self.drive_transfer(now, seq);
+                    self.drive_transfer(fx, now);
                 }
             }
-            TransferTx::FallbackInvite => self.on_fallback_response(now, seq, status, response),
+            TransferTx::FallbackInvite => self.on_fallback_response(fx, now, status, response),
             TransferTx::CustomerReinvite => {
                 if status < 200 {
                     return;
                 }
-                if let Some(call) = self.calls.get_mut(&seq) {
+                if let Some(call) = Some(&mut *self) {
                     call.reinvite_pending = false;
                 }
                 if (200..300).contains(&status) {
-                    self.on_customer_reinvite_answer(seq, response);
+                    self.on_customer_reinvite_answer(fx, response);
                 }
             }
             TransferTx::PlatformNotify | TransferTx::LegBye => {}
@@ -553,17 +515,17 @@ impl ShardCore {
     }
 
     /// A transfer transaction got no final response.
-    pub(super) fn on_transfer_timeout(&mut self, now: Time, seq: u64, what: TransferTx) {
+    pub(super) fn on_transfer_timeout(&mut self, fx: &mut Effects, now: Time, what: TransferTx) {
         match what {
             TransferTx::Refer => {
-                if let Some(transfer) = self.call_transfer(seq) {
+                if let Some(transfer) = self.transfer.as_deref_mut() {
                     transfer.attempt.on_refer_response(now, 408);
                 }
-                self.drive_transfer(now, seq);
+                self.drive_transfer(fx, now);
             }
-            TransferTx::FallbackInvite => self.fallback_failed(now, seq, 408),
+            TransferTx::FallbackInvite => self.fallback_failed(fx, now, 408),
             TransferTx::CustomerReinvite => {
-                if let Some(call) = self.calls.get_mut(&seq) {
+                if let Some(call) = Some(&mut *self) {
                     call.reinvite_pending = false;
                 }
             }
@@ -572,20 +534,23 @@ impl ShardCore {
     }
 
     /// A retransmitted 2xx to one of the transfer's INVITEs: ACK it again.
-    pub(super) fn reack_transfer(&mut self, seq: u64, what: TransferTx, response: &Message) {
+    pub(super) fn reack_transfer(
+        &mut self,
+        fx: &mut Effects,
+        what: TransferTx,
+        response: &Message,
+    ) {
         let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
         match what {
             TransferTx::CustomerReinvite => {
-                if let Some(carrier) = self.call_transfer(seq).map(|t| t.carrier) {
-                    self.send_ack(seq, carrier, cseq);
+                if let Some(carrier) = self.transfer.as_deref_mut().map(|t| t.carrier) {
+                    self.send_ack(fx, carrier, cseq, None);
                 }
             }
             TransferTx::FallbackInvite => {
-                let branch = self.fx.ids.branch();
-                let via = self.via(Some(seq), &branch);
-                let Some(call) = self.calls.get_mut(&seq) else {
-                    return;
-                };
+                let branch = fx.ids.branch();
+                let via = effects::via(&self.config, &branch);
+                let call = &mut *self;
                 let Some(platform) = call.transfer.as_ref().map(|t| t.platform_side()) else {
                     return;
                 };
@@ -600,41 +565,39 @@ impl ShardCore {
                     None => call.leg_mut(platform),
                 };
                 let (to, ack) = (leg.dialog.peer, build_ack(leg, &via, cseq));
-                self.fx.transmit(to, ack);
+                fx.transmit(to, ack);
             }
             _ => {}
         }
     }
 
-    pub(super) fn on_transfer_timer(&mut self, now: Time, seq: u64) {
-        if let Some(transfer) = self.call_transfer(seq) {
+    pub(super) fn on_transfer_timer(&mut self, fx: &mut Effects, now: Time) {
+        if let Some(transfer) = self.transfer.as_deref_mut() {
             transfer.attempt.on_timer(now);
         }
-        self.drive_transfer(now, seq);
+        self.drive_transfer(fx, now);
     }
 
     /// The call ended (by the transfer, or another path: drain, ACK timeout...): leg C goes too,
     /// and an attempt still running learns that both parties are gone (its record is written).
     /// After a local transfer the retired platform leg keeps its grace timer.
-    pub(super) fn transfer_call_ended(&mut self, now: Time, seq: u64) {
-        self.abandon_fallback(now, seq);
-        let Some(transfer) = self.call_transfer(seq) else {
+    pub(super) fn transfer_ended(&mut self, fx: &mut Effects, now: Time) {
+        self.abandon_fallback(fx, now);
+        let Some(transfer) = self.transfer.as_deref_mut() else {
             return;
         };
         if transfer.is_active() && !transfer.swapped() {
             transfer.platform_gone = true;
             transfer.attempt.on_transferor_bye(now);
             transfer.attempt.on_bye_from_carrier(now);
-            self.drive_transfer(now, seq);
+            self.drive_transfer(fx, now);
         }
     }
 
     /// Give up leg C: CANCEL its INVITE and free its port (a late 2xx is ACKed and BYEd). If the
     /// call goes on (the carrier took the transfer over), the relay leaves leg C's early media.
-    fn abandon_fallback(&mut self, now: Time, seq: u64) {
-        let Some(call) = self.calls.get_mut(&seq) else {
-            return;
-        };
+    fn abandon_fallback(&mut self, fx: &mut Effects, now: Time) {
+        let call = &mut *self;
         let Some(transfer) = call.transfer.as_deref_mut() else {
             return;
         };
@@ -650,11 +613,11 @@ impl ShardCore {
         let port = call
             .leg_by_id_mut(leg_c)
             .and_then(|leg| leg.media_port.take());
-        self.fx.txn.cancel(now, client);
+        fx.txn.cancel(now, client);
         if let Some(port) = port {
-            let _ = self.fx.pool.release(port);
+            let _ = fx.pool.release(port);
         }
-        if let Some(call) = self.calls.get(&seq)
+        if let Some(call) = Some(&*self)
             && restore
             && !call.is_ended()
         {
@@ -663,8 +626,8 @@ impl ShardCore {
                 let (a, b) = call.media_pair();
                 (call.id, a, b)
             };
-            self.fx.media(MediaCommand::Update { call: id, a, b });
-            self.fx.media(MediaCommand::SetLaws {
+            fx.media(MediaCommand::Update { call: id, a, b });
+            fx.media(MediaCommand::SetLaws {
                 call: id,
                 a: law,
                 b: law,
@@ -675,43 +638,47 @@ impl ShardCore {
     // ---------------------------------------------------------- the actions
 
     /// Perform every action the attempt asked for.
-    fn drive_transfer(&mut self, now: Time, seq: u64) {
+    fn drive_transfer(&mut self, fx: &mut Effects, now: Time) {
         while let Some(action) = self
-            .call_transfer(seq)
+            .transfer
+            .as_deref_mut()
             .and_then(|t| t.attempt.poll_action())
         {
-            self.perform(now, seq, action);
+            self.perform(fx, now, action);
         }
         let release = self
-            .call_transfer(seq)
+            .transfer
+            .as_deref_mut()
             .is_some_and(|t| std::mem::take(&mut t.release_customer) && t.outcome.is_some());
-        if release && self.calls.get(&seq).is_some_and(|c| !c.is_ended()) {
+        if release && Some(&*self).is_some_and(|c| !c.is_ended()) {
             let handed_off = self
-                .call_transfer(seq)
+                .transfer
+                .as_deref_mut()
                 .is_some_and(|t| t.outcome == Some(TransferOutcome::HandedOff));
             let reason = if handed_off {
                 EndReason::HandedOff
             } else {
                 EndReason::TransferFailed
             };
-            self.end_call(now, seq, reason, None);
+            self.end(fx, now, reason, None);
         }
     }
 
-    fn perform(&mut self, now: Time, seq: u64, action: TransferAction) {
+    fn perform(&mut self, fx: &mut Effects, now: Time, action: TransferAction) {
         match action {
             TransferAction::SendRefer { refer_to, headers } => {
                 let mut extra = vec![("Refer-To".to_string(), refer_to)];
                 extra.extend(headers);
                 if let Some(target_dialog) = self
-                    .call_transfer(seq)
+                    .transfer
+                    .as_deref_mut()
                     .and_then(|t| t.target_dialog.clone())
                 {
                     extra.push(("Target-Dialog".to_string(), target_dialog));
                 }
                 let sent = self.transfer_request(
+                    fx,
                     now,
-                    seq,
                     TransferLeg::Customer,
                     Method::Refer,
                     &extra,
@@ -719,12 +686,12 @@ impl ShardCore {
                     TransferTx::Refer,
                 );
                 if sent.is_none()
-                    && let Some(transfer) = self.call_transfer(seq)
+                    && let Some(transfer) = self.transfer.as_deref_mut()
                 {
                     transfer.attempt.on_refer_response(now, 503);
                 }
             }
-            TransferAction::AnswerPlatform { status } => self.answer_platform(now, seq, status),
+            TransferAction::AnswerPlatform { status } => self.answer_platform(fx, now, status),
             TransferAction::RelayNotify {
                 status,
                 subscription_ends,
@@ -742,8 +709,8 @@ impl ShardCore {
                 ];
                 let body = notify::sipfrag_body(status);
                 self.transfer_request(
+                    fx,
                     now,
-                    seq,
                     TransferLeg::Platform,
                     Method::Notify,
                     &extra,
@@ -752,22 +719,20 @@ impl ShardCore {
                 );
             }
             TransferAction::RefusePlatform { status, reason } => {
-                self.answer_platform_with(now, seq, status, reason)
+                self.answer_platform_with(fx, now, status, reason)
             }
             TransferAction::StartFallbackInvite {
                 target,
                 target_e164,
             } => {
-                if let Err(status) = self.start_fallback(now, seq, &target, target_e164.as_ref())
-                    && let Some(transfer) = self.call_transfer(seq)
+                if let Err(status) = self.start_fallback(fx, now, &target, target_e164.as_ref())
+                    && let Some(transfer) = self.transfer.as_deref_mut()
                 {
                     transfer.attempt.on_fallback_response(now, status, false);
                 }
             }
             TransferAction::RelayFallbackEarlyMedia => {
-                let Some(call) = self.calls.get_mut(&seq) else {
-                    return;
-                };
+                let call = &mut *self;
                 let Some(carrier) = call.transfer.as_ref().map(|t| t.carrier) else {
                     return;
                 };
@@ -787,34 +752,26 @@ impl ShardCore {
                 let (law_a, law_b) =
                     by_position(carrier, Some(transfer.customer_law), fallback.law);
                 let id = call.id;
-                self.fx.media(MediaCommand::Update { call: id, a, b });
-                self.fx.media(MediaCommand::SetLaws {
+                fx.media(MediaCommand::Update { call: id, a, b });
+                fx.media(MediaCommand::SetLaws {
                     call: id,
                     a: law_a,
                     b: law_b,
                 });
             }
-            TransferAction::CancelFallbackInvite => self.abandon_fallback(now, seq),
+            TransferAction::CancelFallbackInvite => self.abandon_fallback(fx, now),
             TransferAction::StartLocalJoin => {
                 // An attended REFER failed with on_refer_failure = "local": attended.rs joins
                 // the two calls, and takes the attempt with it.
-                if let Some(transfer) = self.calls.get_mut(&seq).and_then(|c| c.transfer.take()) {
-                    let transfer = *transfer;
-                    self.adopt_local_join(
-                        now,
-                        seq,
-                        transfer.carrier,
-                        transfer.attempt,
-                        transfer.refer,
-                        &transfer.refer_request,
-                        transfer.platform_gone,
-                    );
+                if let Some(transfer) = self.transfer.take() {
+                    fx.follow_up(FollowUp::AdoptLocalJoin {
+                        call: self.id.seq,
+                        transfer,
+                    });
                 }
             }
             TransferAction::StartRingback => {
-                let Some(call) = self.calls.get(&seq) else {
-                    return;
-                };
+                let call = &*self;
                 let Some(carrier) = call.transfer.as_ref().map(|t| t.carrier) else {
                     return;
                 };
@@ -829,7 +786,7 @@ impl ShardCore {
                     .as_ref()
                     .map_or(G711Law::Ulaw, |t| t.customer_law);
                 let id = call.id;
-                self.fx.media(MediaCommand::StartRingback {
+                fx.media(MediaCommand::StartRingback {
                     call: id,
                     toward: media_side(carrier),
                     tone,
@@ -837,42 +794,48 @@ impl ShardCore {
                 });
             }
             TransferAction::StopRingback => {
-                if let Some(call) = self.calls.get(&seq) {
+                if let Some(call) = Some(&*self) {
                     let id = call.id;
-                    self.fx.media(MediaCommand::StopRingback { call: id });
+                    fx.media(MediaCommand::StopRingback { call: id });
                 }
             }
-            TransferAction::BridgeFallback => self.bridge_fallback(now, seq),
-            TransferAction::TearDownPlatformLeg => self.tear_down_platform(now, seq),
+            TransferAction::BridgeFallback => self.bridge_fallback(fx, now),
+            TransferAction::TearDownPlatformLeg => self.tear_down_platform(fx, now),
             // Attended only (attended.rs).
             TransferAction::TearDownReplacedPlatformLeg => {}
             TransferAction::ReleaseCustomerLeg => {
-                if let Some(carrier) = self.call_transfer(seq).map(|t| t.carrier) {
-                    self.send_bye(now, seq, carrier);
+                if let Some(carrier) = self.transfer.as_deref_mut().map(|t| t.carrier) {
+                    self.send_bye(fx, now, carrier);
                 }
-                if let Some(transfer) = self.call_transfer(seq) {
+                if let Some(transfer) = self.transfer.as_deref_mut() {
                     transfer.release_customer = true;
                 }
             }
             TransferAction::ArmTimer { at } => {
-                self.fx.set_timer(at, CoreTimer::Transfer { call: seq, at });
+                fx.set_timer(
+                    at,
+                    CoreTimer::Transfer {
+                        call: self.id.seq,
+                        at,
+                    },
+                );
             }
             TransferAction::Finished(record) => {
-                if let Some(transfer) = self.call_transfer(seq) {
+                if let Some(transfer) = self.transfer.as_deref_mut() {
                     transfer.outcome = Some(record.outcome);
                 }
-                self.fx.metrics.record_transfer(&record);
-                self.fx.event(Event::Transfer(Box::new(record)));
+                fx.metrics.record_transfer(&record);
+                fx.event(Event::Transfer(Box::new(record)));
             }
         }
     }
 
-    fn answer_platform(&mut self, now: Time, seq: u64, status: u16) {
-        self.answer_platform_with(now, seq, status, notify::reason_phrase(status));
+    fn answer_platform(&mut self, fx: &mut Effects, now: Time, status: u16) {
+        self.answer_platform_with(fx, now, status, notify::reason_phrase(status));
     }
 
-    fn answer_platform_with(&mut self, now: Time, seq: u64, status: u16, reason: &str) {
-        let Some(transfer) = self.call_transfer(seq) else {
+    fn answer_platform_with(&mut self, fx: &mut Effects, now: Time, status: u16, reason: &str) {
+        let Some(transfer) = self.transfer.as_deref_mut() else {
             return;
         };
         let (tx, bytes) = (transfer.refer, transfer.refer_request.clone());
@@ -883,25 +846,25 @@ impl ShardCore {
         let Ok(request) = Message::parse_framing(&bytes) else {
             return;
         };
-        self.fx.reply(now, tx, &request, status, reason, &extra);
+        fx.reply(now, tx, &request, status, reason, &extra);
     }
 
     /// Send `method` in the dialog of `leg`; `None` when that leg is gone or sending failed.
     #[allow(clippy::too_many_arguments)]
     fn transfer_request(
         &mut self,
+        fx: &mut Effects,
         now: Time,
-        seq: u64,
         leg: TransferLeg,
         method: Method,
         extra: &[(String, String)],
         body: Option<(&str, &[u8])>,
         what: TransferTx,
     ) -> Option<ClientTxId> {
-        let branch = self.fx.ids.branch();
-        let via = self.via(Some(seq), &branch);
-        let contact = self.contact(Some(seq));
-        let call = self.calls.get_mut(&seq)?;
+        let branch = fx.ids.branch();
+        let via = effects::via(&self.config, &branch);
+        let contact = effects::contact(&self.config);
+        let call = Some(&mut *self)?;
         let carrier = call.transfer.as_ref()?.carrier;
         let transfer = call.transfer.as_ref()?;
         let (retired, leg_c) = (
@@ -918,19 +881,26 @@ impl ShardCore {
         };
         let bytes = build_in_dialog(&mut target.dialog, &via, &contact, method, extra, body)?;
         let peer = target.dialog.peer;
-        let client = self
-            .fx.txn
+        let client = fx
+            .txn
             .send_request(now, peer, method, &branch, bytes)
             .ok()?;
-        self.track_client(client, ClientPurpose::Transfer { call: seq, what });
-        if let Some(call) = self.calls.get_mut(&seq) {
+        fx.track_client(
+            self,
+            client,
+            ClientPurpose::Transfer {
+                call: self.id.seq,
+                what,
+            },
+        );
+        if let Some(call) = Some(&mut *self) {
             call.outstanding += 1;
         }
         Some(client)
     }
 
-    fn tear_down_platform(&mut self, now: Time, seq: u64) {
-        let Some(transfer) = self.call_transfer(seq) else {
+    fn tear_down_platform(&mut self, fx: &mut Effects, now: Time) {
+        let Some(transfer) = self.transfer.as_deref_mut() else {
             return;
         };
         let already_gone = std::mem::replace(&mut transfer.platform_gone, true);
@@ -938,8 +908,8 @@ impl ShardCore {
         if transfer.swapped() {
             if !already_gone {
                 self.transfer_request(
+                    fx,
                     now,
-                    seq,
                     TransferLeg::Platform,
                     Method::Bye,
                     &[],
@@ -949,7 +919,7 @@ impl ShardCore {
             }
         } else if !already_gone {
             let platform = transfer.platform_side();
-            self.send_bye(now, seq, platform);
+            self.send_bye(fx, now, platform);
         }
     }
 
@@ -958,12 +928,12 @@ impl ShardCore {
     /// INVITE the target as if the platform had called it. `Err(status)` when it cannot be.
     fn start_fallback(
         &mut self,
+        fx: &mut Effects,
         now: Time,
-        seq: u64,
         target: &str,
         target_e164: Option<&E164>,
     ) -> Result<(), u16> {
-        let call = self.calls.get(&seq).ok_or(500u16)?;
+        let call = Some(&*self).ok_or(500u16)?;
         let carrier = call.transfer.as_ref().ok_or(500u16)?.carrier;
         let config = call.config.clone();
         let user = target_e164
@@ -978,19 +948,19 @@ impl ShardCore {
         }
         let customer =
             uri_user(&call.leg(carrier).dialog.remote_party).unwrap_or_else(|| "anonymous".into());
-        let port = self.fx.pool.allocate().ok_or(503u16)?;
+        let port = fx.pool.allocate().ok_or(503u16)?;
         let advertise = config.sbc.advertise;
-        let tag = self.fx.ids.tag();
-        let call_id = self.fx.ids.call_id();
-        let branch = self.fx.ids.branch();
-        let via = self.via(Some(seq), &branch);
-        let contact = self.contact(Some(seq));
+        let tag = fx.ids.tag();
+        let call_id = fx.ids.call_id();
+        let branch = fx.ids.branch();
+        let via = effects::via(&self.config, &branch);
+        let contact = effects::contact(&self.config);
         let plan = RewritePlan {
             advertise,
             audio_ports: vec![port],
             codecs: trunk.codecs.clone(),
             rtcp_mux: false,
-            origin: OriginState::new(self.fx.rng.next_u64() >> 2, 1),
+            origin: OriginState::new(fx.rng.next_u64() >> 2, 1),
         };
         let offer = sdp::g711_offer(&plan, Direction::SendRecv);
         let peer = trunk.peer;
@@ -1015,12 +985,12 @@ impl ShardCore {
         }
         let bytes = builder.body("application/sdp", &offer.bytes).build();
         let sent = bytes.ok().and_then(|bytes| {
-            self.fx.txn
+            fx.txn
                 .send_request(now, peer, Method::Invite, &branch, bytes)
                 .ok()
         });
         let Some(client) = sent else {
-            let _ = self.fx.pool.release(port);
+            let _ = fx.pool.release(port);
             return Err(503);
         };
         let leg = Leg {
@@ -1048,14 +1018,15 @@ impl ShardCore {
             last_ack: None,
             direction: Direction::SendRecv,
         };
-        self.track_client(
+        fx.track_client(
+            self,
             client,
             ClientPurpose::Transfer {
-                call: seq,
+                call: self.id.seq,
                 what: TransferTx::FallbackInvite,
             },
         );
-        let call = self.calls.get_mut(&seq).ok_or(500u16)?;
+        let call = Some(&mut *self).ok_or(500u16)?;
         call.outstanding += 1;
         // Leg C is a leg of the call from its INVITE on; it joins the bridge when it answers.
         let leg = call.add_leg(leg);
@@ -1070,15 +1041,19 @@ impl ShardCore {
         Ok(())
     }
 
-    fn on_fallback_response(&mut self, now: Time, seq: u64, status: u16, response: &Message) {
+    fn on_fallback_response(
+        &mut self,
+        fx: &mut Effects,
+        now: Time,
+        status: u16,
+        response: &Message,
+    ) {
         if status == 100 {
             return;
         }
-        let branch = self.fx.ids.branch();
-        let via = self.via(Some(seq), &branch);
-        let Some(call) = self.calls.get_mut(&seq) else {
-            return;
-        };
+        let branch = fx.ids.branch();
+        let via = effects::via(&self.config, &branch);
+        let call = &mut *self;
         let advertise = call.config.sbc.advertise;
         let Some(fallback) = call
             .transfer
@@ -1130,12 +1105,12 @@ impl ShardCore {
             let ack = build_ack(leg, &via, cseq);
             let to = leg.dialog.peer;
             let abandoned = fallback.abandoned;
-            self.fx.transmit(to, ack);
+            fx.transmit(to, ack);
             if abandoned {
                 // Answered after handoff gave it up (customer left, carrier took over): hang up.
                 self.transfer_request(
+                    fx,
                     now,
-                    seq,
                     TransferLeg::Fallback,
                     Method::Bye,
                     &[],
@@ -1145,23 +1120,21 @@ impl ShardCore {
                 return;
             }
         } else if status >= 300 {
-            self.fallback_failed(now, seq, status);
+            self.fallback_failed(fx, now, status);
             return;
         }
-        if fallback_abandoned(self.calls.get(&seq)) {
+        if fallback_abandoned(Some(&*self)) {
             return;
         }
-        if let Some(transfer) = self.call_transfer(seq) {
+        if let Some(transfer) = self.transfer.as_deref_mut() {
             transfer.attempt.on_fallback_response(now, status, with_sdp);
         }
-        self.drive_transfer(now, seq);
+        self.drive_transfer(fx, now);
     }
 
     /// Leg C failed (or timed out): free it, let A and B's media flow again, tell the attempt.
-    fn fallback_failed(&mut self, now: Time, seq: u64, status: u16) {
-        let Some(call) = self.calls.get_mut(&seq) else {
-            return;
-        };
+    fn fallback_failed(&mut self, fx: &mut Effects, now: Time, status: u16) {
+        let call = &mut *self;
         let Some(transfer) = call.transfer.as_deref_mut() else {
             return;
         };
@@ -1174,7 +1147,7 @@ impl ShardCore {
             .get_mut(usize::from(fallback.leg.0))
             .and_then(|leg| leg.media_port.take())
         {
-            let _ = self.fx.pool.release(port);
+            let _ = fx.pool.release(port);
         }
         if fallback.abandoned {
             return;
@@ -1186,24 +1159,22 @@ impl ShardCore {
             (call.id, a, b)
         };
         if restore && !call.is_ended() {
-            self.fx.media(MediaCommand::Update { call: id, a, b });
-            self.fx.media(MediaCommand::SetLaws {
+            fx.media(MediaCommand::Update { call: id, a, b });
+            fx.media(MediaCommand::SetLaws {
                 call: id,
                 a: law_a,
                 b: law_a,
             });
         }
-        if let Some(transfer) = self.call_transfer(seq) {
+        if let Some(transfer) = self.transfer.as_deref_mut() {
             transfer.attempt.on_fallback_response(now, status, false);
         }
-        self.drive_transfer(now, seq);
+        self.drive_transfer(fx, now);
     }
 
     /// Leg C answered: it takes leg B's place; B is retired until the platform leaves.
-    fn bridge_fallback(&mut self, now: Time, seq: u64) {
-        let Some(call) = self.calls.get_mut(&seq) else {
-            return;
-        };
+    fn bridge_fallback(&mut self, fx: &mut Effects, now: Time) {
+        let call = &mut *self;
         let Some(transfer) = call.transfer.as_deref_mut() else {
             return;
         };
@@ -1249,35 +1220,33 @@ impl ShardCore {
             trunks.get(old_trunk).map(|t| t.name.clone()),
             trunks.get(call.leg(platform).trunk).map(|t| t.name.clone()),
         );
-        self.fx.metrics
+        fx.metrics
             .session_closed(old_trunk.as_deref().unwrap_or_default());
-        self.fx.metrics
+        fx.metrics
             .session_opened(new_trunk.as_deref().unwrap_or_default());
         // The old platform leg keeps its index entry only while the platform may still BYE it.
         if !keep_retired {
-            self.fx.dialogs.remove(&old_tag);
+            fx.dialogs.remove(&old_tag);
         }
-        self.fx.dialogs.insert(new_tag, (seq, fallback.leg));
+        fx.dialogs.insert(new_tag, (self.id.seq, fallback.leg));
         if let Some(port) = old_port {
-            let _ = self.fx.pool.release(port);
+            let _ = fx.pool.release(port);
         }
-        self.fx.media(MediaCommand::Update { call: id, a, b });
+        fx.media(MediaCommand::Update { call: id, a, b });
         let (law_a, law_b) = by_position(carrier, law_customer, law_c);
-        self.fx.media(MediaCommand::SetLaws {
+        fx.media(MediaCommand::SetLaws {
             call: id,
             a: law_a,
             b: law_b,
         });
         if law_customer.is_none() || on_hold {
-            self.reinvite_customer(now, seq);
+            self.reinvite_customer(fx, now);
         }
     }
 
     /// Re-INVITE the customer's leg with a G.711-only sendrecv offer.
-    fn reinvite_customer(&mut self, now: Time, seq: u64) {
-        let Some(call) = self.calls.get_mut(&seq) else {
-            return;
-        };
+    fn reinvite_customer(&mut self, fx: &mut Effects, now: Time) {
+        let call = &mut *self;
         let Some(carrier) = call.transfer.as_ref().map(|t| t.carrier) else {
             return;
         };
@@ -1300,8 +1269,8 @@ impl ShardCore {
         customer.origin = offer.origin;
         call.reinvite_pending = true;
         let sent = self.transfer_request(
+            fx,
             now,
-            seq,
             TransferLeg::Customer,
             Method::Invite,
             &[],
@@ -1309,28 +1278,26 @@ impl ShardCore {
             TransferTx::CustomerReinvite,
         );
         if sent.is_none()
-            && let Some(call) = self.calls.get_mut(&seq)
+            && let Some(call) = Some(&mut *self)
         {
             call.reinvite_pending = false;
         }
     }
 
-    fn on_customer_reinvite_answer(&mut self, seq: u64, response: &Message) {
+    fn on_customer_reinvite_answer(&mut self, fx: &mut Effects, response: &Message) {
         let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
-        let Some(carrier) = self.call_transfer(seq).map(|t| t.carrier) else {
+        let Some(carrier) = self.transfer.as_deref_mut().map(|t| t.carrier) else {
             return;
         };
-        if let Some(call) = self.calls.get_mut(&seq)
+        if let Some(call) = Some(&mut *self)
             && let Some(contact) = response.contacts().next().and_then(Result::ok)
         {
             call.leg_mut(carrier)
                 .dialog
                 .set_remote_target(contact.uri.as_str());
         }
-        self.send_ack(seq, carrier, cseq);
-        let Some(call) = self.calls.get_mut(&seq) else {
-            return;
-        };
+        self.send_ack(fx, carrier, cseq, None);
+        let call = &mut *self;
         if call.is_ended() || !is_sdp(response) {
             return;
         }
@@ -1358,10 +1325,10 @@ impl ShardCore {
             let (a, b) = call.media_pair();
             (call.id, a, b)
         };
-        self.fx.media(MediaCommand::Update { call: id, a, b });
+        fx.media(MediaCommand::Update { call: id, a, b });
         if law.is_some() {
             let (law_a, law_b) = by_position(carrier, law, bridged_law);
-            self.fx.media(MediaCommand::SetLaws {
+            fx.media(MediaCommand::SetLaws {
                 call: id,
                 a: law_a,
                 b: law_b,

@@ -4,7 +4,7 @@
 
 use super::transaction::{ClientTxId, ServerTxId};
 use crate::media::g711::G711Law;
-use crate::transfer::{TransferAttempt, TransferOutcome};
+use crate::transfer::{PlatformReferTo, TransferAttempt, TransferOutcome};
 use crate::vocab::{LegId, Side};
 
 /// Client transactions a transfer sends.
@@ -33,6 +33,18 @@ pub(super) struct FallbackLeg {
     /// Abandoned (customer hung up, or the carrier took the transfer over): its port is already
     /// free; a late 2xx is ACKed and BYEd.
     pub(super) abandoned: bool,
+}
+
+/// What the transfer makes of an in-dialog request (see `Call::transfer_takes_request`).
+#[derive(Debug)]
+pub(super) enum TransferVerdict {
+    /// Not the transfer's: the B2BUA relays it as usual.
+    NotTransfer,
+    /// Taken and answered.
+    Answered,
+    /// The platform's REFER, well formed and from a platform leg bridged to a carrier leg: an
+    /// attended one goes through attended.rs first, then `Call::accept_platform_refer`.
+    PlatformRefer(PlatformReferTo),
 }
 
 /// What an attended REFER names, already translated for the carrier (attended.rs).
