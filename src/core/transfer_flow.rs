@@ -456,7 +456,7 @@ impl Call {
         }
         // Else leg C (in the platform's place) hung up: the call ends as any call would.
         self.drive_transfer(fx, now);
-        if Some(&*self).is_none_or(|c| c.is_ended()) {
+        if self.is_ended() {
             return;
         }
         let positional = EndReason::bye_from(side);
@@ -464,8 +464,9 @@ impl Call {
             if swapped {
                 self.send_bye(fx, now, carrier.other());
             }
-            let handed_off = Some(&*self)
-                .and_then(|c| c.transfer.as_ref())
+            let handed_off = self
+                .transfer
+                .as_ref()
                 .is_some_and(|t| t.outcome == Some(TransferOutcome::HandedOff));
             let reason = if handed_off {
                 EndReason::HandedOff
@@ -503,9 +504,7 @@ impl Call {
                 if status < 200 {
                     return;
                 }
-                if let Some(call) = Some(&mut *self) {
-                    call.reinvite_pending = false;
-                }
+                self.reinvite_pending = false;
                 if (200..300).contains(&status) {
                     self.on_customer_reinvite_answer(fx, response);
                 }
@@ -525,9 +524,7 @@ impl Call {
             }
             TransferTx::FallbackInvite => self.fallback_failed(fx, now, 408),
             TransferTx::CustomerReinvite => {
-                if let Some(call) = Some(&mut *self) {
-                    call.reinvite_pending = false;
-                }
+                self.reinvite_pending = false;
             }
             TransferTx::PlatformNotify | TransferTx::LegBye => {}
         }
@@ -617,10 +614,8 @@ impl Call {
         if let Some(port) = port {
             let _ = fx.pool.release(port);
         }
-        if let Some(call) = Some(&*self)
-            && restore
-            && !call.is_ended()
-        {
+        if restore && !self.is_ended() {
+            let call = &*self;
             let law = law_of(call.audio_codec.as_deref());
             let (id, a, b) = {
                 let (a, b) = call.media_pair();
@@ -650,7 +645,7 @@ impl Call {
             .transfer
             .as_deref_mut()
             .is_some_and(|t| std::mem::take(&mut t.release_customer) && t.outcome.is_some());
-        if release && Some(&*self).is_some_and(|c| !c.is_ended()) {
+        if release && !self.is_ended() {
             let handed_off = self
                 .transfer
                 .as_deref_mut()
@@ -794,10 +789,7 @@ impl Call {
                 });
             }
             TransferAction::StopRingback => {
-                if let Some(call) = Some(&*self) {
-                    let id = call.id;
-                    fx.media(MediaCommand::StopRingback { call: id });
-                }
+                fx.media(MediaCommand::StopRingback { call: self.id });
             }
             TransferAction::BridgeFallback => self.bridge_fallback(fx, now),
             TransferAction::TearDownPlatformLeg => self.tear_down_platform(fx, now),
@@ -864,7 +856,7 @@ impl Call {
         let branch = fx.ids.branch();
         let via = effects::via(&self.config, &branch);
         let contact = effects::contact(&self.config);
-        let call = Some(&mut *self)?;
+        let call = &mut *self;
         let carrier = call.transfer.as_ref()?.carrier;
         let transfer = call.transfer.as_ref()?;
         let (retired, leg_c) = (
@@ -893,9 +885,7 @@ impl Call {
                 what,
             },
         );
-        if let Some(call) = Some(&mut *self) {
-            call.outstanding += 1;
-        }
+        self.outstanding += 1;
         Some(client)
     }
 
@@ -933,7 +923,7 @@ impl Call {
         target: &str,
         target_e164: Option<&E164>,
     ) -> Result<(), u16> {
-        let call = Some(&*self).ok_or(500u16)?;
+        let call = &*self;
         let carrier = call.transfer.as_ref().ok_or(500u16)?.carrier;
         let config = call.config.clone();
         let user = target_e164
@@ -1026,7 +1016,7 @@ impl Call {
                 what: TransferTx::FallbackInvite,
             },
         );
-        let call = Some(&mut *self).ok_or(500u16)?;
+        let call = &mut *self;
         call.outstanding += 1;
         // Leg C is a leg of the call from its INVITE on; it joins the bridge when it answers.
         let leg = call.add_leg(leg);
@@ -1123,13 +1113,21 @@ impl Call {
             self.fallback_failed(fx, now, status);
             return;
         }
-        if fallback_abandoned(Some(&*self)) {
+        if self.fallback_abandoned() {
             return;
         }
         if let Some(transfer) = self.transfer.as_deref_mut() {
             transfer.attempt.on_fallback_response(now, status, with_sdp);
         }
         self.drive_transfer(fx, now);
+    }
+
+    /// Leg C was given up (see `abandon_fallback`).
+    fn fallback_abandoned(&self) -> bool {
+        self.transfer
+            .as_ref()
+            .and_then(|t| t.fallback.as_ref())
+            .is_some_and(|f| f.abandoned)
     }
 
     /// Leg C failed (or timed out): free it, let A and B's media flow again, tell the attempt.
@@ -1277,10 +1275,8 @@ impl Call {
             Some(("application/sdp", &offer.bytes)),
             TransferTx::CustomerReinvite,
         );
-        if sent.is_none()
-            && let Some(call) = Some(&mut *self)
-        {
-            call.reinvite_pending = false;
+        if sent.is_none() {
+            self.reinvite_pending = false;
         }
     }
 
@@ -1289,10 +1285,8 @@ impl Call {
         let Some(carrier) = self.transfer.as_deref_mut().map(|t| t.carrier) else {
             return;
         };
-        if let Some(call) = Some(&mut *self)
-            && let Some(contact) = response.contacts().next().and_then(Result::ok)
-        {
-            call.leg_mut(carrier)
+        if let Some(contact) = response.contacts().next().and_then(Result::ok) {
+            self.leg_mut(carrier)
                 .dialog
                 .set_remote_target(contact.uri.as_str());
         }
@@ -1335,12 +1329,6 @@ impl Call {
             });
         }
     }
-}
-
-fn fallback_abandoned(call: Option<&Call>) -> bool {
-    call.and_then(|c| c.transfer.as_ref())
-        .and_then(|t| t.fallback.as_ref())
-        .is_some_and(|f| f.abandoned)
 }
 
 fn law_name(law: G711Law) -> &'static str {
