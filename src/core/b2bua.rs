@@ -33,7 +33,8 @@ use super::attended_state::{AttendedStep, DialogRewrite, DialogRewrites, Resume}
 use super::call::{Call, CallPhase, InitialInvite, Leg, Pending2xx, call_codecs};
 use super::dialog::{Dialog, Side};
 use super::effects::{
-    self, ClientPurpose, CoreTimer, Effects, FollowUp, ServerPurpose, TransferTx, reason_phrase,
+    self, ClientPurpose, CoreTimer, Effects, FollowUp, ServerPurpose, TransferTx, is_sdp,
+    reason_phrase,
 };
 use super::routing;
 use super::shard::ShardCore;
@@ -287,13 +288,6 @@ fn default_reason(status: u16) -> &'static str {
     }
 }
 
-fn is_sdp(message: &Message) -> bool {
-    !message.body().is_empty()
-        && message
-            .header(HeaderName::ContentType)
-            .is_some_and(|ct| text(ct).to_ascii_lowercase().contains("application/sdp"))
-}
-
 fn content_type(message: &Message) -> String {
     message
         .header(HeaderName::ContentType)
@@ -532,7 +526,7 @@ impl ShardCore {
         }
         match self.fx.txn.on_request(now, from, request) {
             ServerAction::New(tx) => self.on_new_request(now, from, trunk, tx, request),
-            ServerAction::AckWithoutTransaction => self.on_ack(request),
+            ServerAction::AckWithoutTransaction => self.on_ack(now, request),
             ServerAction::Cancel { invite } => self.on_cancel(now, invite),
             ServerAction::WrongSource => {
                 self.fx
@@ -998,227 +992,11 @@ impl ShardCore {
         let (seq, side) = self
             .dialog_position(replaces.to_tag.as_str())
             .ok_or_else(no_dialog)?;
-        let call = self.calls.get(&seq).ok_or_else(no_dialog)?;
-        let named = call.leg(side);
-        if named.dialog.call_id != replaces.call_id
-            || named.dialog.remote_tag.as_deref() != Some(replaces.from_tag.as_str())
-        {
-            return Err(no_dialog());
-        }
-        if call.is_ended() {
-            return Err(Refusal::new(603, "Decline (the replaced dialog has ended)"));
-        }
-        if !named.bound.contains(from) {
-            return Err(Refusal::new(
-                403,
-                "Forbidden (Replaces names another trunk's dialog)",
-            ));
-        }
-        if call.phase != CallPhase::Up {
-            // Replacing an early dialog (RFC 3891: accept, then CANCEL it) is not supported.
-            return Err(no_dialog());
-        }
-        if replaces.early_only {
-            return Err(Refusal::new(
-                486,
-                "Busy Here (early-only, and the dialog is confirmed)",
-            ));
-        }
-        if call.transfer.as_ref().is_some_and(|t| t.is_active()) || call.reinvite_pending {
-            return Err(Refusal::new(491, "Request Pending"));
-        }
-        // The new dialog must take the call's G.711 law, or the other one (the relay transcodes).
-        let call_law = call
-            .audio_codec
-            .as_deref()
-            .and_then(crate::media::g711::G711Law::from_name)
-            .ok_or_else(|| {
-                Refusal::new(488, "Not Acceptable Here (replacement needs a G.711 call)")
-            })?;
-        let advertise = call.config.sbc.advertise;
-        let port = named.media_port.unwrap_or(0);
-        let offers = |law: crate::media::g711::G711Law| {
-            let plan = RewritePlan {
-                advertise,
-                audio_ports: vec![port],
-                codecs: vec![law.name().to_string()],
-                rtcp_mux: false,
-                origin: OriginState::new(1, 1),
-            };
-            sdp::rewrite(request.body(), &plan).ok()
-        };
-        let other_law = match call_law {
-            crate::media::g711::G711Law::Ulaw => crate::media::g711::G711Law::Alaw,
-            crate::media::g711::G711Law::Alaw => crate::media::g711::G711Law::Ulaw,
-        };
-        let (law, offer) = match (offers(call_law), offers(other_law)) {
-            (Some(offer), _) => (call_law, offer),
-            (None, Some(offer)) => (other_law, offer),
-            (None, None) => {
-                return Err(Refusal::new(
-                    488,
-                    "Not Acceptable Here (no G.711 in the offer)",
-                ));
-            }
-        };
-        let remote_tag = request
-            .from()
-            .ok()
-            .and_then(|f| f.tag().map(str::to_string))
-            .ok_or_else(|| Refusal::new(400, "Bad Request (no From tag)"))?;
-        let call_id = request
-            .call_id()
-            .map(str::to_string)
-            .map_err(|_| Refusal::new(400, "Bad Request (no Call-ID)"))?;
-        let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
-        let tag = self.fx.ids.tag();
-        let origin = OriginState::new(self.fx.rng.next_u64() >> 2, 1);
-        let answer = sdp::g711_offer(
-            &RewritePlan {
-                advertise,
-                audio_ports: vec![port],
-                codecs: vec![law.name().to_string()],
-                rtcp_mux: false,
-                origin,
-            },
-            sdp::answer_direction(offer.direction),
-        );
-        let contact = self.contact(Some(seq));
-        let Some(call) = self.calls.get_mut(&seq) else {
-            return Err(no_dialog());
-        };
-        let named = call.leg(side);
-        let new_leg = Leg {
-            dialog: uas_dialog(request, from, call_id, &tag, remote_tag, cseq),
-            trunk: named.trunk,
-            role: named.role,
-            bound: named.bound.clone(),
-            media_port: named.media_port,
-            remote_rtp: offer.remote_rtp,
-            remote_rtcp: offer.remote_rtcp,
-            rtcp_mux: false,
-            origin: answer.origin,
-            pending_2xx: None,
-            last_ack: None,
-            direction: offer.direction,
-        };
-        // The new leg takes the named leg's place in the bridge; the named leg is retired.
-        let new_id = call.add_leg(new_leg);
-        let replaced_id = call.rebridge(side, new_id);
-        let replaced_tag = match call.leg_by_id_mut(replaced_id) {
-            Some(replaced) => {
-                replaced.media_port = None;
-                replaced.pending_2xx = None;
-                replaced.dialog.local_tag.clone()
-            }
-            None => String::new(),
-        };
-        let other_law = law_of_codec(call.audio_codec.as_deref());
-        let (law_a, law_b) = match side {
-            Side::A => (Some(law), other_law),
-            Side::B => (other_law, Some(law)),
-        };
-        let (id, a, b) = {
-            let (a, b) = call.media_pair();
-            (call.id, a, b)
-        };
-        self.fx.dialogs.remove(replaced_tag.as_str());
-        self.fx.dialogs.insert(tag.clone(), (seq, new_id));
-        // The 200 with our answer, retransmitted until the ACK like any 2xx of ours.
-        let mut builder = sip::response_to(request, 200, "OK")
-            .to_tag(&tag)
-            .header("Contact", &contact)
-            .header("Allow", ALLOW)
-            .header("Supported", SUPPORTED);
-        builder = builder.body("application/sdp", &answer.bytes);
-        let bytes = builder
-            .build()
-            .map_err(|_| Refusal::new(500, "Server Internal Error (cannot build the 200)"))?;
-        self.start_2xx_retransmission(now, seq, side, cseq, from, bytes.clone());
-        let _ = self.fx.txn.respond(now, tx, 200, bytes);
-        self.fx
-            .outputs
-            .push_back(Output::Media(MediaCommand::Update { call: id, a, b }));
-        self.fx
-            .outputs
-            .push_back(Output::Media(MediaCommand::SetLaws {
-                call: id,
-                a: law_a,
-                b: law_b,
-            }));
-        // The replaced dialog is shut down with BYE (RFC 3891 section 3).
-        self.bye_replaced_leg(now, seq, replaced_id);
-        Ok(())
-    }
-
-    /// BYE a leg that a Replaces took out of its call. Its answer needs nothing from us.
-    fn bye_replaced_leg(&mut self, now: Time, seq: u64, replaced: LegId) {
-        let branch = self.fx.ids.branch();
-        let via = self.via(Some(seq), &branch);
-        let Some(leg) = self
-            .calls
-            .get_mut(&seq)
-            .and_then(|call| call.leg_by_id_mut(replaced))
-        else {
-            return;
-        };
-        let cseq = leg.dialog.next_cseq();
-        let peer = leg.dialog.peer;
-        let Ok(bytes) = in_dialog_request(Method::Bye, &leg.dialog, &via, cseq).build() else {
-            return;
-        };
-        if let Ok(client) = self
-            .fx
-            .txn
-            .send_request(now, peer, Method::Bye, &branch, bytes)
-        {
-            self.track_client(
-                client,
-                ClientPurpose::Transfer {
-                    call: seq,
-                    what: TransferTx::LegBye,
-                },
-            );
-            if let Some(call) = self.calls.get_mut(&seq) {
-                call.outstanding += 1;
-            }
-        }
+        let call = self.calls.get_mut(&seq).ok_or_else(no_dialog)?;
+        call.take_over_leg(&mut self.fx, now, from, tx, request, side, &replaces)
     }
 
     // ------------------------------------------------------------ SDP per leg
-
-    /// Rewrite an SDP body that came from `from` for the other leg; learns `from`'s media
-    /// addresses. Returns the body for the other leg.
-    fn rewrite_sdp(&mut self, seq: u64, from: Side, body: &[u8]) -> Result<Vec<u8>, SdpError> {
-        let Some(call) = self.calls.get_mut(&seq) else {
-            return Err(SdpError::NoCommonCodec);
-        };
-        let to = from.other();
-        let plan = RewritePlan {
-            advertise: call.config.sbc.advertise,
-            audio_ports: vec![call.leg(to).media_port.unwrap_or(0)],
-            codecs: call.codecs.clone(),
-            rtcp_mux: true,
-            origin: call.leg(to).origin,
-        };
-        let rewritten = sdp::rewrite(body, &plan)?;
-        call.leg_mut(to).origin = rewritten.origin;
-        call.audio_codec = rewritten.first_audio_codec().map(|c| c.name.clone());
-        let sender = call.leg_mut(from);
-        sender.direction = rewritten.direction;
-        sender.remote_rtp = rewritten.remote_rtp;
-        sender.remote_rtcp = rewritten.remote_rtcp;
-        sender.rtcp_mux = rewritten.rtcp_mux;
-        if !call.is_ended() {
-            let command = MediaCommand::Update {
-                call: call.id,
-                a: call.leg(Side::A).media(),
-                b: call.leg(Side::B).media(),
-            };
-            self.fx.outputs.push_back(Output::Media(command));
-        }
-        Ok(rewritten.bytes)
-    }
 
     // ------------------------------------------------------ in-dialog requests
 
@@ -1297,14 +1075,7 @@ impl ShardCore {
             if self.on_bye_in_join(now, seq, side) {
                 return;
             }
-            let state = self.calls.get(&seq).map(|c| c.phase);
-            if state == Some(CallPhase::Setup) {
-                // A BYE in the early dialog: the INVITE is abandoned (CANCEL toward B).
-                self.hang_up(now, seq, EndReason::bye_from(side), 487);
-            } else if state == Some(CallPhase::Up) {
-                self.send_bye(now, seq, side.other());
-                self.end_call(now, seq, EndReason::bye_from(side), None);
-            }
+            self.with_call(now, seq, |call, fx| call.on_bye(fx, now, side));
             return;
         }
         let Some(call) = self.calls.get_mut(&seq) else {
@@ -1365,101 +1136,9 @@ impl ShardCore {
                 });
             }
         }
-        let Some(call) = self.calls.get_mut(&seq) else {
-            return;
-        };
-        let is_invite = method == Method::Invite;
-        if is_invite {
-            if call.reinvite_pending || call.phase != CallPhase::Up {
-                self.fx
-                    .reply(now, tx, request, 491, default_reason(491), &[]);
-                return;
-            }
-            call.reinvite_pending = true;
-        }
-        if matches!(method, Method::Invite | Method::Update)
-            && let Some(target) = first_contact_uri(request)
-        {
-            call.leg_mut(side).dialog.set_remote_target(&target);
-        }
-        let body = if is_sdp(request) {
-            match self.rewrite_sdp(seq, side, request.body()) {
-                Ok(bytes) => Some(("application/sdp".to_string(), bytes)),
-                Err(error) => {
-                    let reason = format!("Not Acceptable Here ({error})");
-                    self.refuse_relay(now, tx, request, seq, is_invite, 488, &reason);
-                    return;
-                }
-            }
-        } else if !request.body().is_empty() {
-            Some((content_type(request), request.body().to_vec()))
-        } else {
-            None
-        };
-        let identity_ok = self.calls.get(&seq).is_some_and(Call::identity_trusted);
-        let extra: Vec<(String, String)> = request
-            .headers()
-            .filter(|h| passes_through(h.name) && (identity_ok || !is_identity_header(h.name)))
-            .map(|h| {
-                let value = text(h.value);
-                let value = rewrites.apply(h.name, &value).into_owned();
-                (h.name.to_string(), value)
-            })
-            .chain(filtered_supported(request).map(|s| ("Supported".to_string(), s)))
-            .collect();
-        let to = side.other();
-        let Some((branch, bytes, peer)) =
-            self.build_request(seq, to, method.as_str(), &extra, body)
-        else {
-            return;
-        };
-        match self.fx.txn.send_request(now, peer, method, &branch, bytes) {
-            Ok(client) => {
-                self.track_client(
-                    client,
-                    ClientPurpose::Relayed {
-                        call: seq,
-                        to,
-                        server: tx,
-                        is_invite,
-                    },
-                );
-                self.track_server(
-                    tx,
-                    ServerPurpose::Relayed {
-                        call: seq,
-                        from: side,
-                        client,
-                    },
-                );
-                if let Some(call) = self.calls.get_mut(&seq) {
-                    call.outstanding += 1;
-                }
-            }
-            Err(error) => {
-                let reason = format!("Service Unavailable ({error})");
-                self.refuse_relay(now, tx, request, seq, is_invite, 503, &reason);
-            }
-        }
-    }
-
-    /// A request that cannot be relayed is answered `status` here; a re-INVITE refused so is
-    /// no longer pending.
-    #[allow(clippy::too_many_arguments)]
-    fn refuse_relay(
-        &mut self,
-        now: Time,
-        tx: ServerTxId,
-        request: &Message,
-        seq: u64,
-        is_invite: bool,
-        status: u16,
-        reason: &str,
-    ) {
-        if is_invite && let Some(call) = self.calls.get_mut(&seq) {
-            call.reinvite_pending = false;
-        }
-        self.fx.reply(now, tx, request, status, reason, &[]);
+        self.with_call(now, seq, |call, fx| {
+            call.relay_request(fx, now, tx, side, method, request, &rewrites)
+        });
     }
 
     pub(super) fn build_request(
@@ -1493,67 +1172,14 @@ impl ShardCore {
         }
     }
 
-    fn on_ack(&mut self, ack: &Message) {
+    fn on_ack(&mut self, now: Time, ack: &Message) {
         let Some(tag) = ack.to().ok().and_then(|to| to.tag().map(str::to_string)) else {
             return;
         };
         let Some((seq, side)) = self.dialog_position(&tag) else {
             return;
         };
-        let cseq = ack.cseq().map(|c| c.seq).unwrap_or(0);
-        let Some(call) = self.calls.get_mut(&seq) else {
-            return;
-        };
-        let leg = call.leg_mut(side);
-        if leg.pending_2xx.as_ref().is_none_or(|p| p.cseq != cseq) {
-            return;
-        }
-        leg.pending_2xx = None;
-        self.fx
-            .timers
-            .cancel(CoreTimer::Retransmit2xx { call: seq, side });
-        // Late offer: this ACK carries the answer the other leg's ACK is waiting for.
-        if let Some((ack_side, ack_cseq)) = call.deferred_ack
-            && ack_side == side.other()
-        {
-            call.deferred_ack = None;
-            let body = if is_sdp(ack) {
-                self.rewrite_sdp(seq, side, ack.body()).ok()
-            } else {
-                None
-            };
-            self.send_ack_with_body(seq, ack_side, ack_cseq, body);
-        }
-    }
-
-    /// Whether the request of server transaction `server` carried no SDP (a late offer: the
-    /// answer will come in the ACK). Stored requests were fully parsed on arrival: framing
-    /// is enough to read them again.
-    fn request_lacks_sdp(&self, server: ServerTxId) -> bool {
-        self.fx
-            .txn
-            .server_request(server)
-            .and_then(|bytes| Message::parse_framing(bytes).ok().map(|m| !is_sdp(&m)))
-            .unwrap_or(false)
-    }
-
-    /// ACK the far side's 2xx now, or, for a late offer, once the answer arrives in the ACK
-    /// from the side that sent the INVITE.
-    fn ack_or_defer(
-        &mut self,
-        seq: u64,
-        side: Side,
-        cseq: u32,
-        server: ServerTxId,
-        response: &Message,
-    ) {
-        if is_sdp(response) && self.request_lacks_sdp(server) {
-            if let Some(call) = self.calls.get_mut(&seq) {
-                call.deferred_ack = Some((side, cseq));
-            }
-        } else {
-            self.send_ack(seq, side, cseq);
-        }
+        self.with_call(now, seq, |call, fx| call.on_ack(fx, side, ack));
     }
 
     fn on_cancel(&mut self, now: Time, invite: ServerTxId) {
@@ -1572,7 +1198,8 @@ impl ShardCore {
                 }
                 let tag = call.leg(Side::A).dialog.local_tag.clone();
                 let client = call.invite.client;
-                self.respond_with_tag(now, invite, &message, 487, default_reason(487), &tag);
+                self.fx
+                    .respond_with_tag(now, invite, &message, 487, default_reason(487), &tag);
                 if let Some(client) = client {
                     self.fx.txn.cancel(now, client);
                 }
@@ -1588,24 +1215,6 @@ impl ShardCore {
             None => self
                 .fx
                 .reply(now, invite, &message, 487, default_reason(487), &[]),
-        }
-    }
-
-    fn respond_with_tag(
-        &mut self,
-        now: Time,
-        tx: ServerTxId,
-        request: &Message,
-        status: u16,
-        reason: &str,
-        tag: &str,
-    ) {
-        let mut builder = sip::response_to(request, status, &reason_phrase(reason));
-        if request.to().ok().and_then(|to| to.tag()).is_none() {
-            builder = builder.to_tag(tag);
-        }
-        if let Ok(bytes) = builder.build() {
-            let _ = self.fx.txn.respond(now, tx, status, bytes);
         }
     }
 
@@ -1676,67 +1285,9 @@ impl ShardCore {
             } => side,
             ClientPurpose::Bye { .. } | ClientPurpose::Attended { .. } => return,
         };
-        let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
-        let tag = response
-            .to()
-            .ok()
-            .and_then(|to| to.tag().map(str::to_string));
-        let dialog_tag = self
-            .calls
-            .get(&purpose.call())
-            .and_then(|c| c.leg(side).dialog.remote_tag.clone());
-        if tag.is_some() && tag != dialog_tag {
-            self.reject_fork(now, purpose.call(), side, cseq, response);
-            return;
-        }
-        let deferred = self
-            .calls
-            .get(&purpose.call())
-            .is_some_and(|c| c.deferred_ack == Some((side, cseq)));
-        if !deferred {
-            self.send_ack(purpose.call(), side, cseq);
-        }
-    }
-
-    /// A 2xx from a second fork of leg `side`'s INVITE (another To tag): the call has its
-    /// dialog already, so this one is ACKed and hung up at once (RFC 3261 13.2.2.4).
-    fn reject_fork(&mut self, now: Time, seq: u64, side: Side, cseq: u32, response: &Message) {
-        let Some(call) = self.calls.get(&seq) else {
-            return;
-        };
-        let dialog = &call.leg(side).dialog;
-        let target = first_contact_uri(response).unwrap_or_else(|| dialog.remote_target.clone());
-        let to = response
-            .header(HeaderName::To)
-            .map(text)
-            .unwrap_or_default();
-        let (from, call_id, peer) = (
-            dialog.local_party.clone(),
-            dialog.call_id.clone(),
-            dialog.peer,
-        );
-        for (method, number) in [(Method::Ack, cseq), (Method::Bye, cseq.wrapping_add(1))] {
-            let branch = self.fx.ids.branch();
-            let built = RequestBuilder::new(method, &target)
-                .header("Via", self.via(Some(seq), &branch))
-                .header("Max-Forwards", "70")
-                .header("From", &from)
-                .header("To", &to)
-                .header("Call-ID", &call_id)
-                .header("CSeq", format!("{number} {}", method.as_str()))
-                .build();
-            let Ok(bytes) = built else {
-                return;
-            };
-            if method == Method::Ack {
-                self.fx.transmit(peer, bytes);
-            } else if let Ok(client) = self.fx.txn.send_request(now, peer, method, &branch, bytes) {
-                self.track_client(client, ClientPurpose::Bye { call: seq });
-                if let Some(call) = self.calls.get_mut(&seq) {
-                    call.outstanding += 1;
-                }
-            }
-        }
+        self.with_call(now, purpose.call(), |call, fx| {
+            call.reack(fx, now, side, response)
+        });
     }
 
     /// A 2xx to an INVITE whose transaction is gone: re-ACK it if it is one of our dialogs.
@@ -1777,30 +1328,14 @@ impl ShardCore {
             return;
         }
         match purpose {
-            ClientPurpose::InitialInvite { call: seq } => {
-                let Some(call) = self.calls.get_mut(&seq) else {
-                    return;
-                };
-                if let Ok(to) = response.to()
-                    && let Some(tag) = to.tag()
-                {
-                    let value = response
-                        .header(HeaderName::To)
-                        .map(text)
-                        .unwrap_or_default();
-                    call.leg_mut(Side::B).dialog.set_remote_tag(tag, &value);
-                }
-                if call.is_ended() {
-                    return;
-                }
-                let server = call.invite.server;
-                self.relay_response(now, seq, Side::A, server, status, response);
-            }
+            ClientPurpose::InitialInvite { call } => self.with_call(now, call, |call, fx| {
+                call.on_setup_provisional(fx, now, status, response)
+            }),
             ClientPurpose::Relayed {
                 call, to, server, ..
-            } => {
-                self.relay_response(now, call, to.other(), server, status, response);
-            }
+            } => self.with_call(now, call, |call, fx| {
+                call.relay_response(fx, now, to.other(), server, status, response)
+            }),
             ClientPurpose::Bye { .. } | ClientPurpose::Attended { .. } => {}
             ClientPurpose::Transfer { call, what } => self.with_call(now, call, |call, fx| {
                 call.on_transfer_response(fx, now, what, status, response)
@@ -1809,81 +1344,18 @@ impl ShardCore {
     }
 
     fn on_final(&mut self, now: Time, purpose: ClientPurpose, status: u16, response: &Message) {
-        let success = (200..300).contains(&status);
         match purpose {
-            ClientPurpose::InitialInvite { call: seq } => {
-                let Some(call) = self.calls.get_mut(&seq) else {
-                    return;
-                };
-                call.invite.client_done = true;
-                if success {
-                    let to_value = response
-                        .header(HeaderName::To)
-                        .map(text)
-                        .unwrap_or_default();
-                    if let Some(tag) = response.to().ok().and_then(|t| t.tag().map(str::to_string))
-                    {
-                        call.leg_mut(Side::B).dialog.remote_tag = None;
-                        call.leg_mut(Side::B).dialog.set_remote_tag(&tag, &to_value);
-                    }
-                    if let Some(target) = first_contact_uri(response) {
-                        call.leg_mut(Side::B).dialog.set_remote_target(&target);
-                    }
-                    let mut routes = record_routes(response);
-                    routes.reverse();
-                    call.leg_mut(Side::B).dialog.route_set = routes;
-                    let cseq = response.cseq().map(|c| c.seq).unwrap_or(1);
-                    let (server, ended) = (call.invite.server, call.is_ended());
-                    if ended {
-                        self.send_ack(seq, Side::B, cseq);
-                    } else {
-                        self.ack_or_defer(seq, Side::B, cseq, server, response);
-                    }
-                    let Some(call) = self.calls.get_mut(&seq) else {
-                        return;
-                    };
-                    if call.is_ended() {
-                        // Answered after CANCEL/timeout/drain: ACK it and hang up.
-                        self.send_bye(now, seq, Side::B);
-                        return;
-                    }
-                    call.phase = CallPhase::Up;
-                    call.answered = Some(now);
-                    let (id, server) = (call.id, call.invite.server);
-                    self.fx.stats.calls_answered += 1;
-                    self.relay_response(now, seq, Side::A, server, status, response);
-                    self.fx.event(Event::CallAnswered { call: id });
-                } else {
-                    if call.is_ended() {
-                        return;
-                    }
-                    let server = call.invite.server;
-                    self.relay_response(now, seq, Side::A, server, status, response);
-                    self.end_call(now, seq, EndReason::Rejected, Some(status));
-                }
-            }
+            ClientPurpose::InitialInvite { call } => self.with_call(now, call, |call, fx| {
+                call.on_setup_final(fx, now, status, response)
+            }),
             ClientPurpose::Relayed {
-                call: seq,
+                call,
                 to,
                 server,
                 is_invite,
-            } => {
-                if is_invite {
-                    if let Some(call) = self.calls.get_mut(&seq) {
-                        call.reinvite_pending = false;
-                    }
-                    if success {
-                        if let Some(target) = first_contact_uri(response)
-                            && let Some(call) = self.calls.get_mut(&seq)
-                        {
-                            call.leg_mut(to).dialog.set_remote_target(&target);
-                        }
-                        let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
-                        self.ack_or_defer(seq, to, cseq, server, response);
-                    }
-                }
-                self.relay_response(now, seq, to.other(), server, status, response);
-            }
+            } => self.with_call(now, call, |call, fx| {
+                call.on_relayed_final(fx, now, to, server, is_invite, status, response)
+            }),
             ClientPurpose::Bye { .. } => {}
             ClientPurpose::Transfer { call, what } => self.with_call(now, call, |call, fx| {
                 call.on_transfer_response(fx, now, what, status, response)
@@ -1891,102 +1363,6 @@ impl ShardCore {
             ClientPurpose::Attended { call, step } => {
                 self.on_attended_final(now, call, step, status, Some(response))
             }
-        }
-    }
-
-    /// Relay `response` (from the far side) as the answer to server transaction `server`, which
-    /// came from leg `side`.
-    fn relay_response(
-        &mut self,
-        now: Time,
-        seq: u64,
-        side: Side,
-        server: ServerTxId,
-        status: u16,
-        response: &Message,
-    ) {
-        let request = self.fx.txn.server_request(server).map(<[u8]>::to_vec);
-        let Some(request) = request else { return };
-        let Ok(request) = Message::parse_framing(&request) else {
-            return;
-        };
-        let reason = response
-            .reason()
-            .map(text)
-            .unwrap_or_else(|| default_reason(status).to_string());
-        let is_invite = request.method() == Some(Method::Invite);
-        let body = if is_sdp(response) {
-            match self.rewrite_sdp(seq, side.other(), response.body()) {
-                Ok(bytes) => Some(("application/sdp".to_string(), bytes)),
-                // An answer handoff cannot rewrite is not relayed: the far end's media would
-                // bypass the relay. The caller gets the status without SDP.
-                Err(_) => None,
-            }
-        } else if !response.body().is_empty() {
-            Some((content_type(response), response.body().to_vec()))
-        } else {
-            None
-        };
-        let contact = self.contact(Some(seq));
-        let Some(call) = self.calls.get(&seq) else {
-            return;
-        };
-        let leg = call.leg(side);
-        let mut builder = sip::response_to(&request, status, &reason_phrase(&reason));
-        if request.to().ok().and_then(|to| to.tag()).is_none() {
-            builder = builder.to_tag(&leg.dialog.local_tag);
-        }
-        if (is_invite || request.method() == Some(Method::Update)) && status < 300 {
-            builder = builder.header("Contact", &contact);
-        }
-        let identity_ok = call.identity_trusted();
-        for header in response
-            .headers()
-            .filter(|h| passes_through(h.name) && (identity_ok || !is_identity_header(h.name)))
-        {
-            builder = builder.header(header.name, text(header.value));
-        }
-        if let Some(supported) = filtered_supported(response) {
-            builder = builder.header("Supported", &supported);
-        }
-        if let Some((content_type, bytes)) = &body {
-            builder = builder.body(content_type, bytes);
-        }
-        let Ok(bytes) = builder.build() else { return };
-        let to = leg.dialog.peer;
-        if is_invite && (200..300).contains(&status) {
-            let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
-            self.start_2xx_retransmission(now, seq, side, cseq, to, bytes.clone());
-        }
-        let _ = self.fx.txn.respond(now, server, status, bytes);
-    }
-
-    fn start_2xx_retransmission(
-        &mut self,
-        now: Time,
-        seq: u64,
-        side: Side,
-        cseq: u32,
-        to: SocketAddr,
-        bytes: Vec<u8>,
-    ) {
-        // An ended call answers a late re-INVITE once but keeps no retransmission state.
-        if self.calls.get(&seq).is_none_or(|c| c.is_ended()) {
-            return;
-        }
-        let t1 = self.config_of(Some(seq)).sbc.timers.t1_ms;
-        self.fx.set_timer(
-            now.plus_millis(t1),
-            CoreTimer::Retransmit2xx { call: seq, side },
-        );
-        if let Some(call) = self.calls.get_mut(&seq) {
-            call.leg_mut(side).pending_2xx = Some(Pending2xx {
-                cseq,
-                bytes,
-                to,
-                started: now,
-                interval_ms: t1,
-            });
         }
     }
 
@@ -2019,7 +1395,8 @@ impl ShardCore {
                 if let Some(request) = request
                     && let Ok(message) = Message::parse_framing(&request)
                 {
-                    self.respond_with_tag(now, server, &message, 408, default_reason(408), &tag);
+                    self.fx
+                        .respond_with_tag(now, server, &message, 408, default_reason(408), &tag);
                 }
                 self.end_call(now, seq, EndReason::Timeout, Some(408));
             }
@@ -2052,7 +1429,9 @@ impl ShardCore {
 
     pub(super) fn on_core_timer(&mut self, now: Time, timer: CoreTimer) {
         match timer {
-            CoreTimer::Retransmit2xx { call: seq, side } => self.retransmit_2xx(now, seq, side),
+            CoreTimer::Retransmit2xx { call: seq, side } => {
+                self.with_call(now, seq, |call, fx| call.retransmit_2xx(fx, now, side))
+            }
             CoreTimer::Reap { call: seq } => self.reap(now, seq),
             CoreTimer::Transfer { call: seq, .. } => {
                 self.with_call(now, seq, |call, fx| call.on_transfer_timer(fx, now))
@@ -2073,73 +1452,11 @@ impl ShardCore {
         }
     }
 
-    fn retransmit_2xx(&mut self, now: Time, seq: u64, side: Side) {
-        let timers = self.config_of(Some(seq)).sbc.timers;
-        let Some(call) = self.calls.get_mut(&seq) else {
-            return;
-        };
-        let Some(pending) = call.leg_mut(side).pending_2xx.take() else {
-            return;
-        };
-        if now.millis_since(pending.started) >= 64 * timers.t1_ms {
-            // No ACK in 64*T1: the dialog is dead on that side (RFC 3261 13.3.1.4).
-            self.hang_up(now, seq, EndReason::AckTimeout, 503);
-            return;
-        }
-        self.fx.stats.retransmitted_2xx += 1;
-        let interval = (pending.interval_ms * 2).min(timers.t2_ms);
-        let (to, bytes) = (pending.to, pending.bytes.clone());
-        self.fx.set_timer(
-            now.plus_millis(interval),
-            CoreTimer::Retransmit2xx { call: seq, side },
-        );
-        if let Some(call) = self.calls.get_mut(&seq) {
-            call.leg_mut(side).pending_2xx = Some(Pending2xx {
-                interval_ms: interval,
-                ..pending
-            });
-        }
-        self.fx.transmit(to, bytes);
-    }
-
-    /// End a live call from handoff's side: BYE both legs when answered; when still ringing,
-    /// `early_status` to A and CANCEL toward B.
+    /// End call `seq` from handoff's side (see [`Call::hang_up`]).
     pub(super) fn hang_up(&mut self, now: Time, seq: u64, reason: EndReason, early_status: u16) {
-        let Some(call) = self.calls.get(&seq) else {
-            return;
-        };
-        match call.phase {
-            CallPhase::Ended { .. } => {}
-            CallPhase::Up => {
-                self.send_bye(now, seq, Side::A);
-                self.send_bye(now, seq, Side::B);
-                self.end_call(now, seq, reason, None);
-            }
-            CallPhase::Setup => {
-                let (server, client, tag) = (
-                    call.invite.server,
-                    call.invite.client,
-                    call.leg(Side::A).dialog.local_tag.clone(),
-                );
-                let request = self.fx.txn.server_request(server).map(<[u8]>::to_vec);
-                if let Some(request) = request
-                    && let Ok(message) = Message::parse_framing(&request)
-                {
-                    self.respond_with_tag(
-                        now,
-                        server,
-                        &message,
-                        early_status,
-                        default_reason(early_status),
-                        &tag,
-                    );
-                }
-                if let Some(client) = client {
-                    self.fx.txn.cancel(now, client);
-                }
-                self.end_call(now, seq, reason, Some(early_status));
-            }
-        }
+        self.with_call(now, seq, |call, fx| {
+            call.hang_up(fx, now, reason, early_status)
+        });
     }
 
     /// The call is over for everyone (see [`Call::end`]); what it leaves for the shard (a joined
@@ -2216,6 +1533,730 @@ impl ShardCore {
 
 /// The call's own signalling primitives: each takes the call and the shard's effects sink.
 impl Call {
+    /// A provisional response to our INVITE on leg B: B's early dialog, relayed to A.
+    fn on_setup_provisional(
+        &mut self,
+        fx: &mut Effects,
+        now: Time,
+        status: u16,
+        response: &Message,
+    ) {
+        let call = &mut *self;
+        if let Ok(to) = response.to()
+            && let Some(tag) = to.tag()
+        {
+            let value = response
+                .header(HeaderName::To)
+                .map(text)
+                .unwrap_or_default();
+            call.leg_mut(Side::B).dialog.set_remote_tag(tag, &value);
+        }
+        if call.is_ended() {
+            return;
+        }
+        let server = call.invite.server;
+        self.relay_response(fx, now, Side::A, server, status, response);
+    }
+    /// The final response to our INVITE on leg B: answered (ACK, relay the 2xx to A) or refused
+    /// (relay it, the call ends).
+    fn on_setup_final(&mut self, fx: &mut Effects, now: Time, status: u16, response: &Message) {
+        let success = (200..300).contains(&status);
+        let call = &mut *self;
+        call.invite.client_done = true;
+        if success {
+            let to_value = response
+                .header(HeaderName::To)
+                .map(text)
+                .unwrap_or_default();
+            if let Some(tag) = response.to().ok().and_then(|t| t.tag().map(str::to_string)) {
+                call.leg_mut(Side::B).dialog.remote_tag = None;
+                call.leg_mut(Side::B).dialog.set_remote_tag(&tag, &to_value);
+            }
+            if let Some(target) = first_contact_uri(response) {
+                call.leg_mut(Side::B).dialog.set_remote_target(&target);
+            }
+            let mut routes = record_routes(response);
+            routes.reverse();
+            call.leg_mut(Side::B).dialog.route_set = routes;
+            let cseq = response.cseq().map(|c| c.seq).unwrap_or(1);
+            let (server, ended) = (call.invite.server, call.is_ended());
+            if ended {
+                self.send_ack(fx, Side::B, cseq, None);
+            } else {
+                self.ack_or_defer(fx, Side::B, cseq, server, response);
+            }
+            let call = &mut *self;
+            if call.is_ended() {
+                // Answered after CANCEL/timeout/drain: ACK it and hang up.
+                self.send_bye(fx, now, Side::B);
+                return;
+            }
+            call.phase = CallPhase::Up;
+            call.answered = Some(now);
+            let (id, server) = (call.id, call.invite.server);
+            fx.stats.calls_answered += 1;
+            self.relay_response(fx, now, Side::A, server, status, response);
+            fx.event(Event::CallAnswered { call: id });
+        } else {
+            if call.is_ended() {
+                return;
+            }
+            let server = call.invite.server;
+            self.relay_response(fx, now, Side::A, server, status, response);
+            self.end(fx, now, EndReason::Rejected, Some(status));
+        }
+    }
+    /// The final response to a request relayed to leg `to`: relayed back to `server`; a
+    /// re-INVITE's 2xx is ACKed (now, or with the answer of a late offer).
+    #[allow(clippy::too_many_arguments)]
+    fn on_relayed_final(
+        &mut self,
+        fx: &mut Effects,
+        now: Time,
+        to: Side,
+        server: ServerTxId,
+        is_invite: bool,
+        status: u16,
+        response: &Message,
+    ) {
+        let success = (200..300).contains(&status);
+        if is_invite {
+            {
+                self.reinvite_pending = false;
+            }
+            if success {
+                if let Some(target) = first_contact_uri(response)
+                    && let Some(call) = Some(&mut *self)
+                {
+                    call.leg_mut(to).dialog.set_remote_target(&target);
+                }
+                let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
+                self.ack_or_defer(fx, to, cseq, server, response);
+            }
+        }
+        self.relay_response(fx, now, to.other(), server, status, response);
+    }
+
+    /// The ACK of our 2xx on leg `side`: its retransmissions stop; a late offer's answer in it
+    /// goes on in our ACK on the other leg.
+    fn on_ack(&mut self, fx: &mut Effects, side: Side, ack: &Message) {
+        let seq = self.id.seq;
+        let cseq = ack.cseq().map(|c| c.seq).unwrap_or(0);
+        let leg = self.leg_mut(side);
+        if leg.pending_2xx.as_ref().is_none_or(|p| p.cseq != cseq) {
+            return;
+        }
+        leg.pending_2xx = None;
+        fx.timers
+            .cancel(CoreTimer::Retransmit2xx { call: seq, side });
+        if let Some((ack_side, ack_cseq)) = self.deferred_ack
+            && ack_side == side.other()
+        {
+            self.deferred_ack = None;
+            let body = if is_sdp(ack) {
+                self.rewrite_sdp(fx, side, ack.body()).ok()
+            } else {
+                None
+            };
+            self.send_ack(fx, ack_side, ack_cseq, body);
+        }
+    }
+    /// A retransmitted 2xx to our INVITE on leg `side`: the same ACK again, or, from another
+    /// fork (another To tag), ACK and BYE for that dialog.
+    fn reack(&mut self, fx: &mut Effects, now: Time, side: Side, response: &Message) {
+        let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
+        let tag = response
+            .to()
+            .ok()
+            .and_then(|to| to.tag().map(str::to_string));
+        if tag.is_some() && tag != self.leg(side).dialog.remote_tag {
+            self.reject_fork(fx, now, side, cseq, response);
+            return;
+        }
+        if self.deferred_ack != Some((side, cseq)) {
+            self.send_ack(fx, side, cseq, None);
+        }
+    }
+
+    /// An in-dialog request from leg `side` that nothing else took: relayed to the other leg
+    /// of the bridge, its SDP rewritten, its dialog identifiers translated by `rewrites`.
+    #[allow(clippy::too_many_arguments)]
+    fn relay_request(
+        &mut self,
+        fx: &mut Effects,
+        now: Time,
+        tx: ServerTxId,
+        side: Side,
+        method: Method,
+        request: &Message,
+        rewrites: &DialogRewrites,
+    ) {
+        let call = &mut *self;
+        let is_invite = method == Method::Invite;
+        if is_invite {
+            if call.reinvite_pending || call.phase != CallPhase::Up {
+                fx.reply(now, tx, request, 491, default_reason(491), &[]);
+                return;
+            }
+            call.reinvite_pending = true;
+        }
+        if matches!(method, Method::Invite | Method::Update)
+            && let Some(target) = first_contact_uri(request)
+        {
+            call.leg_mut(side).dialog.set_remote_target(&target);
+        }
+        let body = if is_sdp(request) {
+            match self.rewrite_sdp(fx, side, request.body()) {
+                Ok(bytes) => Some(("application/sdp".to_string(), bytes)),
+                Err(error) => {
+                    let reason = format!("Not Acceptable Here ({error})");
+                    self.refuse_relay(fx, now, tx, request, is_invite, 488, &reason);
+                    return;
+                }
+            }
+        } else if !request.body().is_empty() {
+            Some((content_type(request), request.body().to_vec()))
+        } else {
+            None
+        };
+        let identity_ok = self.identity_trusted();
+        let extra: Vec<(String, String)> = request
+            .headers()
+            .filter(|h| passes_through(h.name) && (identity_ok || !is_identity_header(h.name)))
+            .map(|h| {
+                let value = text(h.value);
+                let value = rewrites.apply(h.name, &value).into_owned();
+                (h.name.to_string(), value)
+            })
+            .chain(filtered_supported(request).map(|s| ("Supported".to_string(), s)))
+            .collect();
+        let to = side.other();
+        let Some((branch, bytes, peer)) = self.build_request(fx, to, method.as_str(), &extra, body)
+        else {
+            return;
+        };
+        match fx.txn.send_request(now, peer, method, &branch, bytes) {
+            Ok(client) => {
+                fx.track_client(
+                    self,
+                    client,
+                    ClientPurpose::Relayed {
+                        call: self.id.seq,
+                        to,
+                        server: tx,
+                        is_invite,
+                    },
+                );
+                fx.track_server(
+                    self,
+                    tx,
+                    ServerPurpose::Relayed {
+                        call: self.id.seq,
+                        from: side,
+                        client,
+                    },
+                );
+                {
+                    self.outstanding += 1;
+                }
+            }
+            Err(error) => {
+                let reason = format!("Service Unavailable ({error})");
+                self.refuse_relay(fx, now, tx, request, is_invite, 503, &reason);
+            }
+        }
+    }
+    /// A BYE (answered 200 already) from leg `side` that no transfer took: the call ends, and
+    /// the other leg gets BYE, or CANCEL while it is still ringing.
+    fn on_bye(&mut self, fx: &mut Effects, now: Time, side: Side) {
+        match self.phase {
+            // A BYE in the early dialog: the INVITE is abandoned (CANCEL toward B).
+            CallPhase::Setup => self.hang_up(fx, now, EndReason::bye_from(side), 487),
+            CallPhase::Up => {
+                self.send_bye(fx, now, side.other());
+                self.end(fx, now, EndReason::bye_from(side), None);
+            }
+            CallPhase::Ended { .. } => {}
+        }
+    }
+
+    /// The Replaces' checks and answer once the named leg is found (see the shard's
+    /// `replace_leg`): leg `side` of this call is the named one.
+    #[allow(clippy::too_many_arguments)]
+    fn take_over_leg(
+        &mut self,
+        fx: &mut Effects,
+        now: Time,
+        from: SocketAddr,
+        tx: ServerTxId,
+        request: &Message,
+        side: Side,
+        replaces: &crate::transfer::Replaces,
+    ) -> Result<(), Refusal> {
+        let no_dialog = || {
+            Refusal::new(
+                481,
+                "Call/Transaction Does Not Exist (Replaces names no dialog)",
+            )
+        };
+        let call = &*self;
+        let named = call.leg(side);
+        if named.dialog.call_id != replaces.call_id
+            || named.dialog.remote_tag.as_deref() != Some(replaces.from_tag.as_str())
+        {
+            return Err(no_dialog());
+        }
+        if call.is_ended() {
+            return Err(Refusal::new(603, "Decline (the replaced dialog has ended)"));
+        }
+        if !named.bound.contains(from) {
+            return Err(Refusal::new(
+                403,
+                "Forbidden (Replaces names another trunk's dialog)",
+            ));
+        }
+        if call.phase != CallPhase::Up {
+            // Replacing an early dialog (RFC 3891: accept, then CANCEL it) is not supported.
+            return Err(no_dialog());
+        }
+        if replaces.early_only {
+            return Err(Refusal::new(
+                486,
+                "Busy Here (early-only, and the dialog is confirmed)",
+            ));
+        }
+        if call.transfer.as_ref().is_some_and(|t| t.is_active()) || call.reinvite_pending {
+            return Err(Refusal::new(491, "Request Pending"));
+        }
+        // The new dialog must take the call's G.711 law, or the other one (the relay transcodes).
+        let call_law = call
+            .audio_codec
+            .as_deref()
+            .and_then(crate::media::g711::G711Law::from_name)
+            .ok_or_else(|| {
+                Refusal::new(488, "Not Acceptable Here (replacement needs a G.711 call)")
+            })?;
+        let advertise = call.config.sbc.advertise;
+        let port = named.media_port.unwrap_or(0);
+        let offers = |law: crate::media::g711::G711Law| {
+            let plan = RewritePlan {
+                advertise,
+                audio_ports: vec![port],
+                codecs: vec![law.name().to_string()],
+                rtcp_mux: false,
+                origin: OriginState::new(1, 1),
+            };
+            sdp::rewrite(request.body(), &plan).ok()
+        };
+        let other_law = match call_law {
+            crate::media::g711::G711Law::Ulaw => crate::media::g711::G711Law::Alaw,
+            crate::media::g711::G711Law::Alaw => crate::media::g711::G711Law::Ulaw,
+        };
+        let (law, offer) = match (offers(call_law), offers(other_law)) {
+            (Some(offer), _) => (call_law, offer),
+            (None, Some(offer)) => (other_law, offer),
+            (None, None) => {
+                return Err(Refusal::new(
+                    488,
+                    "Not Acceptable Here (no G.711 in the offer)",
+                ));
+            }
+        };
+        let remote_tag = request
+            .from()
+            .ok()
+            .and_then(|f| f.tag().map(str::to_string))
+            .ok_or_else(|| Refusal::new(400, "Bad Request (no From tag)"))?;
+        let call_id = request
+            .call_id()
+            .map(str::to_string)
+            .map_err(|_| Refusal::new(400, "Bad Request (no Call-ID)"))?;
+        let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
+        let tag = fx.ids.tag();
+        let origin = OriginState::new(fx.rng.next_u64() >> 2, 1);
+        let answer = sdp::g711_offer(
+            &RewritePlan {
+                advertise,
+                audio_ports: vec![port],
+                codecs: vec![law.name().to_string()],
+                rtcp_mux: false,
+                origin,
+            },
+            sdp::answer_direction(offer.direction),
+        );
+        let contact = effects::contact(&self.config);
+        let call = &mut *self;
+        let named = call.leg(side);
+        let new_leg = Leg {
+            dialog: uas_dialog(request, from, call_id, &tag, remote_tag, cseq),
+            trunk: named.trunk,
+            role: named.role,
+            bound: named.bound.clone(),
+            media_port: named.media_port,
+            remote_rtp: offer.remote_rtp,
+            remote_rtcp: offer.remote_rtcp,
+            rtcp_mux: false,
+            origin: answer.origin,
+            pending_2xx: None,
+            last_ack: None,
+            direction: offer.direction,
+        };
+        // The new leg takes the named leg's place in the bridge; the named leg is retired.
+        let new_id = call.add_leg(new_leg);
+        let replaced_id = call.rebridge(side, new_id);
+        let replaced_tag = match call.leg_by_id_mut(replaced_id) {
+            Some(replaced) => {
+                replaced.media_port = None;
+                replaced.pending_2xx = None;
+                replaced.dialog.local_tag.clone()
+            }
+            None => String::new(),
+        };
+        let other_law = law_of_codec(call.audio_codec.as_deref());
+        let (law_a, law_b) = match side {
+            Side::A => (Some(law), other_law),
+            Side::B => (other_law, Some(law)),
+        };
+        let (id, a, b) = {
+            let (a, b) = call.media_pair();
+            (call.id, a, b)
+        };
+        fx.dialogs.remove(replaced_tag.as_str());
+        fx.dialogs.insert(tag.clone(), (self.id.seq, new_id));
+        // The 200 with our answer, retransmitted until the ACK like any 2xx of ours.
+        let mut builder = sip::response_to(request, 200, "OK")
+            .to_tag(&tag)
+            .header("Contact", &contact)
+            .header("Allow", ALLOW)
+            .header("Supported", SUPPORTED);
+        builder = builder.body("application/sdp", &answer.bytes);
+        let bytes = builder
+            .build()
+            .map_err(|_| Refusal::new(500, "Server Internal Error (cannot build the 200)"))?;
+        self.start_2xx_retransmission(fx, now, side, cseq, from, bytes.clone());
+        let _ = fx.txn.respond(now, tx, 200, bytes);
+        fx.outputs
+            .push_back(Output::Media(MediaCommand::Update { call: id, a, b }));
+        fx.outputs.push_back(Output::Media(MediaCommand::SetLaws {
+            call: id,
+            a: law_a,
+            b: law_b,
+        }));
+        // The replaced dialog is shut down with BYE (RFC 3891 section 3).
+        self.bye_replaced_leg(fx, now, replaced_id);
+        Ok(())
+    }
+
+    /// BYE a leg that a Replaces took out of its call. Its answer needs nothing from us.
+    fn bye_replaced_leg(&mut self, fx: &mut Effects, now: Time, replaced: LegId) {
+        let branch = fx.ids.branch();
+        let via = effects::via(&self.config, &branch);
+        let Some(leg) = Some(&mut *self).and_then(|call| call.leg_by_id_mut(replaced)) else {
+            return;
+        };
+        let cseq = leg.dialog.next_cseq();
+        let peer = leg.dialog.peer;
+        let Ok(bytes) = in_dialog_request(Method::Bye, &leg.dialog, &via, cseq).build() else {
+            return;
+        };
+        if let Ok(client) = fx.txn.send_request(now, peer, Method::Bye, &branch, bytes) {
+            fx.track_client(
+                self,
+                client,
+                ClientPurpose::Transfer {
+                    call: self.id.seq,
+                    what: TransferTx::LegBye,
+                },
+            );
+            {
+                self.outstanding += 1;
+            }
+        }
+    }
+    /// Rewrite an SDP body that came from `from` for the other leg; learns `from`'s media
+    /// addresses. Returns the body for the other leg.
+    fn rewrite_sdp(
+        &mut self,
+        fx: &mut Effects,
+        from: Side,
+        body: &[u8],
+    ) -> Result<Vec<u8>, SdpError> {
+        let call = &mut *self;
+        let to = from.other();
+        let plan = RewritePlan {
+            advertise: call.config.sbc.advertise,
+            audio_ports: vec![call.leg(to).media_port.unwrap_or(0)],
+            codecs: call.codecs.clone(),
+            rtcp_mux: true,
+            origin: call.leg(to).origin,
+        };
+        let rewritten = sdp::rewrite(body, &plan)?;
+        call.leg_mut(to).origin = rewritten.origin;
+        call.audio_codec = rewritten.first_audio_codec().map(|c| c.name.clone());
+        let sender = call.leg_mut(from);
+        sender.direction = rewritten.direction;
+        sender.remote_rtp = rewritten.remote_rtp;
+        sender.remote_rtcp = rewritten.remote_rtcp;
+        sender.rtcp_mux = rewritten.rtcp_mux;
+        if !call.is_ended() {
+            let command = MediaCommand::Update {
+                call: call.id,
+                a: call.leg(Side::A).media(),
+                b: call.leg(Side::B).media(),
+            };
+            fx.outputs.push_back(Output::Media(command));
+        }
+        Ok(rewritten.bytes)
+    }
+    /// A request that cannot be relayed is answered `status` here; a re-INVITE refused so is
+    /// no longer pending.
+    #[allow(clippy::too_many_arguments)]
+    fn refuse_relay(
+        &mut self,
+        fx: &mut Effects,
+        now: Time,
+        tx: ServerTxId,
+        request: &Message,
+        is_invite: bool,
+        status: u16,
+        reason: &str,
+    ) {
+        if is_invite && let Some(call) = Some(&mut *self) {
+            call.reinvite_pending = false;
+        }
+        fx.reply(now, tx, request, status, reason, &[]);
+    }
+    /// ACK the far side's 2xx now, or, for a late offer, once the answer arrives in the ACK
+    /// from the side that sent the INVITE.
+    fn ack_or_defer(
+        &mut self,
+        fx: &mut Effects,
+        side: Side,
+        cseq: u32,
+        server: ServerTxId,
+        response: &Message,
+    ) {
+        if is_sdp(response) && fx.request_lacks_sdp(server) {
+            {
+                self.deferred_ack = Some((side, cseq));
+            }
+        } else {
+            self.send_ack(fx, side, cseq, None);
+        }
+    }
+    /// A 2xx from a second fork of leg `side`'s INVITE (another To tag): the call has its
+    /// dialog already, so this one is ACKed and hung up at once (RFC 3261 13.2.2.4).
+    fn reject_fork(
+        &mut self,
+        fx: &mut Effects,
+        now: Time,
+        side: Side,
+        cseq: u32,
+        response: &Message,
+    ) {
+        let call = &*self;
+        let dialog = &call.leg(side).dialog;
+        let target = first_contact_uri(response).unwrap_or_else(|| dialog.remote_target.clone());
+        let to = response
+            .header(HeaderName::To)
+            .map(text)
+            .unwrap_or_default();
+        let (from, call_id, peer) = (
+            dialog.local_party.clone(),
+            dialog.call_id.clone(),
+            dialog.peer,
+        );
+        for (method, number) in [(Method::Ack, cseq), (Method::Bye, cseq.wrapping_add(1))] {
+            let branch = fx.ids.branch();
+            let built = RequestBuilder::new(method, &target)
+                .header("Via", effects::via(&self.config, &branch))
+                .header("Max-Forwards", "70")
+                .header("From", &from)
+                .header("To", &to)
+                .header("Call-ID", &call_id)
+                .header("CSeq", format!("{number} {}", method.as_str()))
+                .build();
+            let Ok(bytes) = built else {
+                return;
+            };
+            if method == Method::Ack {
+                fx.transmit(peer, bytes);
+            } else if let Ok(client) = fx.txn.send_request(now, peer, method, &branch, bytes) {
+                fx.track_client(self, client, ClientPurpose::Bye { call: self.id.seq });
+                {
+                    self.outstanding += 1;
+                }
+            }
+        }
+    }
+    /// Relay `response` (from the far side) as the answer to server transaction `server`, which
+    /// came from leg `side`.
+    fn relay_response(
+        &mut self,
+        fx: &mut Effects,
+        now: Time,
+        side: Side,
+        server: ServerTxId,
+        status: u16,
+        response: &Message,
+    ) {
+        let request = fx.txn.server_request(server).map(<[u8]>::to_vec);
+        let Some(request) = request else { return };
+        let Ok(request) = Message::parse_framing(&request) else {
+            return;
+        };
+        let reason = response
+            .reason()
+            .map(text)
+            .unwrap_or_else(|| default_reason(status).to_string());
+        let is_invite = request.method() == Some(Method::Invite);
+        let body = if is_sdp(response) {
+            match self.rewrite_sdp(fx, side.other(), response.body()) {
+                Ok(bytes) => Some(("application/sdp".to_string(), bytes)),
+                // An answer handoff cannot rewrite is not relayed: the far end's media would
+                // bypass the relay. The caller gets the status without SDP.
+                Err(_) => None,
+            }
+        } else if !response.body().is_empty() {
+            Some((content_type(response), response.body().to_vec()))
+        } else {
+            None
+        };
+        let contact = effects::contact(&self.config);
+        let call = &*self;
+        let leg = call.leg(side);
+        let mut builder = sip::response_to(&request, status, &reason_phrase(&reason));
+        if request.to().ok().and_then(|to| to.tag()).is_none() {
+            builder = builder.to_tag(&leg.dialog.local_tag);
+        }
+        if (is_invite || request.method() == Some(Method::Update)) && status < 300 {
+            builder = builder.header("Contact", &contact);
+        }
+        let identity_ok = call.identity_trusted();
+        for header in response
+            .headers()
+            .filter(|h| passes_through(h.name) && (identity_ok || !is_identity_header(h.name)))
+        {
+            builder = builder.header(header.name, text(header.value));
+        }
+        if let Some(supported) = filtered_supported(response) {
+            builder = builder.header("Supported", &supported);
+        }
+        if let Some((content_type, bytes)) = &body {
+            builder = builder.body(content_type, bytes);
+        }
+        let Ok(bytes) = builder.build() else { return };
+        let to = leg.dialog.peer;
+        if is_invite && (200..300).contains(&status) {
+            let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
+            self.start_2xx_retransmission(fx, now, side, cseq, to, bytes.clone());
+        }
+        let _ = fx.txn.respond(now, server, status, bytes);
+    }
+    fn start_2xx_retransmission(
+        &mut self,
+        fx: &mut Effects,
+        now: Time,
+        side: Side,
+        cseq: u32,
+        to: SocketAddr,
+        bytes: Vec<u8>,
+    ) {
+        // An ended call answers a late re-INVITE once but keeps no retransmission state.
+        if Some(&*self).is_none_or(|c| c.is_ended()) {
+            return;
+        }
+        let t1 = self.config.sbc.timers.t1_ms;
+        fx.set_timer(
+            now.plus_millis(t1),
+            CoreTimer::Retransmit2xx {
+                call: self.id.seq,
+                side,
+            },
+        );
+        {
+            self.leg_mut(side).pending_2xx = Some(Pending2xx {
+                cseq,
+                bytes,
+                to,
+                started: now,
+                interval_ms: t1,
+            });
+        }
+    }
+    fn retransmit_2xx(&mut self, fx: &mut Effects, now: Time, side: Side) {
+        let timers = self.config.sbc.timers;
+        let call = &mut *self;
+        let Some(pending) = call.leg_mut(side).pending_2xx.take() else {
+            return;
+        };
+        if now.millis_since(pending.started) >= 64 * timers.t1_ms {
+            // No ACK in 64*T1: the dialog is dead on that side (RFC 3261 13.3.1.4).
+            self.hang_up(fx, now, EndReason::AckTimeout, 503);
+            return;
+        }
+        fx.stats.retransmitted_2xx += 1;
+        let interval = (pending.interval_ms * 2).min(timers.t2_ms);
+        let (to, bytes) = (pending.to, pending.bytes.clone());
+        fx.set_timer(
+            now.plus_millis(interval),
+            CoreTimer::Retransmit2xx {
+                call: self.id.seq,
+                side,
+            },
+        );
+        {
+            self.leg_mut(side).pending_2xx = Some(Pending2xx {
+                interval_ms: interval,
+                ..pending
+            });
+        }
+        fx.transmit(to, bytes);
+    }
+    /// End a live call from handoff's side: BYE both legs when answered; when still ringing,
+    /// `early_status` to A and CANCEL toward B.
+    pub(super) fn hang_up(
+        &mut self,
+        fx: &mut Effects,
+        now: Time,
+        reason: EndReason,
+        early_status: u16,
+    ) {
+        let call = &*self;
+        match call.phase {
+            CallPhase::Ended { .. } => {}
+            CallPhase::Up => {
+                self.send_bye(fx, now, Side::A);
+                self.send_bye(fx, now, Side::B);
+                self.end(fx, now, reason, None);
+            }
+            CallPhase::Setup => {
+                let (server, client, tag) = (
+                    call.invite.server,
+                    call.invite.client,
+                    call.leg(Side::A).dialog.local_tag.clone(),
+                );
+                let request = fx.txn.server_request(server).map(<[u8]>::to_vec);
+                if let Some(request) = request
+                    && let Ok(message) = Message::parse_framing(&request)
+                {
+                    fx.respond_with_tag(
+                        now,
+                        server,
+                        &message,
+                        early_status,
+                        default_reason(early_status),
+                        &tag,
+                    );
+                }
+                if let Some(client) = client {
+                    fx.txn.cancel(now, client);
+                }
+                self.end(fx, now, reason, Some(early_status));
+            }
+        }
+    }
+
     /// An in-dialog request on leg `side`: (branch, bytes, destination).
     pub(super) fn build_request(
         &mut self,

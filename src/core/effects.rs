@@ -165,6 +165,34 @@ pub(super) enum FollowUp {
 }
 
 impl Effects {
+    /// Whether the request of server transaction `server` carried no SDP (a late offer: the
+    /// answer will come in the ACK). Stored requests were fully parsed on arrival: framing
+    /// is enough to read them again.
+    pub(super) fn request_lacks_sdp(&self, server: ServerTxId) -> bool {
+        self.txn
+            .server_request(server)
+            .and_then(|bytes| Message::parse_framing(bytes).ok().map(|m| !is_sdp(&m)))
+            .unwrap_or(false)
+    }
+
+    pub(super) fn respond_with_tag(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        request: &Message,
+        status: u16,
+        reason: &str,
+        tag: &str,
+    ) {
+        let mut builder = sip::response_to(request, status, &reason_phrase(reason));
+        if request.to().ok().and_then(|to| to.tag()).is_none() {
+            builder = builder.to_tag(tag);
+        }
+        if let Ok(bytes) = builder.build() {
+            let _ = self.txn.respond(now, tx, status, bytes);
+        }
+    }
+
     pub(super) fn event(&mut self, event: Event) {
         self.outputs.push_back(Output::Event(event));
     }
@@ -249,6 +277,18 @@ pub fn reason_phrase(reason: &str) -> String {
         .map(|c| if c.is_control() { ' ' } else { c })
         .take(200)
         .collect()
+}
+
+/// The message carries an SDP body.
+pub(super) fn is_sdp(message: &Message) -> bool {
+    !message.body().is_empty()
+        && message
+            .header(sip::HeaderName::ContentType)
+            .is_some_and(|ct| {
+                String::from_utf8_lossy(ct)
+                    .to_ascii_lowercase()
+                    .contains("application/sdp")
+            })
 }
 
 /// handoff's Contact in `config` (a call's own snapshot, or the live one for a new call).

@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 
 use super::call::{Call, Leg, call_codecs};
 use super::dialog::{Dialog, Side};
-use super::effects::{self, ClientPurpose, CoreTimer, Effects, FollowUp};
+use super::effects::{self, ClientPurpose, CoreTimer, Effects, FollowUp, is_sdp};
 use super::routing;
 use super::transaction::{ClientTxId, ServerTxId};
 use super::transfer_state::*;
@@ -58,13 +58,6 @@ fn header_value(message: &Message, names: &[&str]) -> Option<String> {
         .headers()
         .find(|h| names.iter().any(|n| h.name.eq_ignore_ascii_case(n)))
         .map(|h| text(h.value).trim().to_string())
-}
-
-fn is_sdp(message: &Message) -> bool {
-    !message.body().is_empty()
-        && message
-            .header(HeaderName::ContentType)
-            .is_some_and(|ct| text(ct).to_ascii_lowercase().contains("application/sdp"))
 }
 
 /// The status of a message/sipfrag body (`SIP/2.0 200 OK`).
