@@ -1625,10 +1625,8 @@ impl Call {
                 self.reinvite_pending = false;
             }
             if success {
-                if let Some(target) = first_contact_uri(response)
-                    && let Some(call) = Some(&mut *self)
-                {
-                    call.leg_mut(to).dialog.set_remote_target(&target);
+                if let Some(target) = first_contact_uri(response) {
+                    self.leg_mut(to).dialog.set_remote_target(&target);
                 }
                 let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
                 self.ack_or_defer(fx, to, cseq, server, response);
@@ -1951,7 +1949,7 @@ impl Call {
     fn bye_replaced_leg(&mut self, fx: &mut Effects, now: Time, replaced: LegId) {
         let branch = fx.ids.branch();
         let via = effects::via(&self.config, &branch);
-        let Some(leg) = Some(&mut *self).and_then(|call| call.leg_by_id_mut(replaced)) else {
+        let Some(leg) = self.leg_by_id_mut(replaced) else {
             return;
         };
         let cseq = leg.dialog.next_cseq();
@@ -2021,8 +2019,8 @@ impl Call {
         status: u16,
         reason: &str,
     ) {
-        if is_invite && let Some(call) = Some(&mut *self) {
-            call.reinvite_pending = false;
+        if is_invite {
+            self.reinvite_pending = false;
         }
         fx.reply(now, tx, request, status, reason, &[]);
     }
@@ -2163,7 +2161,7 @@ impl Call {
         bytes: Vec<u8>,
     ) {
         // An ended call answers a late re-INVITE once but keeps no retransmission state.
-        if Some(&*self).is_none_or(|c| c.is_ended()) {
+        if self.is_ended() {
             return;
         }
         let t1 = self.config.sbc.timers.t1_ms;
