@@ -29,7 +29,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::attended_state::{AttendedStep, DialogRewrite, DialogRewrites, Resume};
+use super::attended_state::DialogRewrites;
 use super::call::{Call, CallPhase, InitialInvite, Leg, Pending2xx, call_codecs};
 use super::dialog::{Dialog, Side};
 use super::effects::{
@@ -37,92 +37,12 @@ use super::effects::{
     reason_phrase,
 };
 use super::routing;
-use super::shard::ShardCore;
-use super::transaction::{
-    ClientAction, ClientTxId, ServerAction, ServerTxId, TransactionTimeout, TxRef,
-};
-use super::transfer_state::{TransferVerdict, TranslatedDialogs};
+use super::transaction::ServerTxId;
 use super::{CallEnd, CallRef, EndReason, Event, MediaCommand, Output, Time};
-use crate::config::{Config, UnknownSourcePolicy};
+use crate::config::Config;
 use crate::sdp::{self, OriginState, RewritePlan, SdpError};
 use crate::sip::{self, HeaderName, Message, Method, RequestBuilder};
 use crate::vocab::LegId;
-
-/// Option tags handoff supports in `Require` (it is the UAS of every leg).
-const SUPPORTED_TAGS: [&str; 2] = ["replaces", "tdialog"];
-
-/// What RFC 3261 section 8.2.2 and 8.2.3 make a UAS refuse before looking at a new request's
-/// meaning: a Request-URI scheme it does not know (416), a `Require` option tag it does not
-/// support (420, listing them in Unsupported), and for INVITE a body that is not SDP (415) or an
-/// Accept without SDP (406). `Proxy-Require` is for proxies: handoff, a UAS, ignores it.
-fn refuse_new_request(method: Method, request: &Message) -> Option<Refusal> {
-    if let Some(uri) = request.request_uri()
-        && let sip::Scheme::Other(scheme) = uri.scheme()
-    {
-        return Some(Refusal::new(
-            416,
-            format!("Unsupported URI Scheme ({scheme})"),
-        ));
-    }
-    let unsupported: Vec<&str> = request
-        .require()
-        .filter_map(Result::ok)
-        .filter(|t| !SUPPORTED_TAGS.iter().any(|s| s.eq_ignore_ascii_case(t)))
-        .collect();
-    if !unsupported.is_empty() {
-        let mut refusal = Refusal::new(420, "Bad Extension");
-        refusal.extra.push(("Unsupported", unsupported.join(", ")));
-        return Some(refusal);
-    }
-    if method != Method::Invite {
-        return None;
-    }
-    if !request.body().is_empty() && !is_sdp(request) {
-        let mut refusal = Refusal::new(415, "Unsupported Media Type");
-        refusal
-            .extra
-            .push(("Accept", "application/sdp".to_string()));
-        return Some(refusal);
-    }
-    let accepts: Vec<String> = request
-        .headers()
-        .filter(|h| h.name.eq_ignore_ascii_case("accept"))
-        .flat_map(|h| {
-            text(h.value)
-                .split(',')
-                .map(|t| {
-                    t.split(';')
-                        .next()
-                        .unwrap_or("")
-                        .trim()
-                        .to_ascii_lowercase()
-                })
-                .collect::<Vec<_>>()
-        })
-        .filter(|t| !t.is_empty())
-        .collect();
-    let takes_sdp = |t: &String| matches!(t.as_str(), "application/sdp" | "application/*" | "*/*");
-    if !accepts.is_empty() && !accepts.iter().any(takes_sdp) {
-        let mut refusal =
-            Refusal::new(406, "Not Acceptable (handoff answers with application/sdp)");
-        refusal
-            .extra
-            .push(("Accept", "application/sdp".to_string()));
-        return Some(refusal);
-    }
-    None
-}
-
-/// Whom a request names, and whether it may speak for it ([`ShardCore::dialog_speaker`]).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum Speaker {
-    /// No dialog of ours: the trunk rules decide.
-    NoDialog,
-    /// A leg's bound peer, with the leg's remote tag.
-    Leg,
-    /// Names a leg but is not its peer.
-    Stranger,
-}
 
 /// Methods handoff accepts (Allow).
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, NOTIFY, MESSAGE, REFER";
@@ -186,7 +106,7 @@ fn in_dialog_request(method: Method, dialog: &Dialog, via: &str, cseq: u32) -> R
 }
 
 /// Supported tokens minus the ones handoff negotiates away (100rel, timer).
-fn filtered_supported(message: &Message) -> Option<String> {
+pub(super) fn filtered_supported(message: &Message) -> Option<String> {
     let kept: Vec<&str> = message
         .supported()
         .filter_map(Result::ok)
@@ -195,81 +115,11 @@ fn filtered_supported(message: &Message) -> Option<String> {
     (!kept.is_empty()).then(|| kept.join(", "))
 }
 
-/// A 400 for a request that failed to parse, naming the error in the reason phrase and a
-/// Warning. The headers a response needs (Via, From, To, Call-ID, CSeq) are salvaged from the raw
-/// lines into a minimal request that the parser can frame. `None` when they cannot be found
-/// (without Via there is nowhere to answer), for ACK, and for responses.
-fn bad_request(payload: &[u8], error: &str) -> Option<Vec<u8>> {
-    salvaged_response(payload, 400, &format!("Bad Request ({error})"), Some(error))
-}
-
-/// A response built from the few headers of `payload` that can be salvaged (Via, From, To,
-/// Call-ID, CSeq) when the whole request cannot be parsed or is not to be parsed; `None` for
-/// responses, ACKs and datagrams without a usable Via.
-fn salvaged_response(
-    payload: &[u8],
-    status: u16,
-    reason: &str,
-    warning: Option<&str>,
-) -> Option<Vec<u8>> {
-    if payload.starts_with(b"SIP/") || payload.starts_with(b"ACK ") {
-        return None;
-    }
-    let head_end = memchr::memmem::find(payload, b"\r\n\r\n").unwrap_or(payload.len());
-    let mut salvaged: Vec<u8> = Vec::new();
-    let mut method = "OPTIONS".to_string();
-    for line in payload[..head_end].split(|b| *b == b'\n').skip(1) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let Some(colon) = line.iter().position(|b| *b == b':') else {
-            continue;
-        };
-        let name = String::from_utf8_lossy(&line[..colon])
-            .trim()
-            .to_ascii_lowercase();
-        if !matches!(
-            name.as_str(),
-            "via" | "v" | "from" | "f" | "to" | "t" | "call-id" | "i" | "cseq"
-        ) {
-            continue;
-        }
-        if name == "cseq" {
-            let value = String::from_utf8_lossy(&line[colon + 1..]).into_owned();
-            if let Some(token) = value.split_whitespace().nth(1)
-                && token.bytes().all(|b| b.is_ascii_alphabetic())
-            {
-                method = token.to_string();
-            }
-        }
-        salvaged.extend_from_slice(line);
-        salvaged.extend_from_slice(b"\r\n");
-    }
-    if method == "ACK" {
-        return None;
-    }
-    let mut minimal = format!("{method} sip:invalid SIP/2.0\r\n").into_bytes();
-    minimal.extend_from_slice(&salvaged);
-    minimal.extend_from_slice(b"Content-Length: 0\r\n\r\n");
-    let framed = Message::parse_framing(&minimal).ok()?;
-    framed.top_via().ok()?;
-    let reason = reason_phrase(reason);
-    let mut builder = sip::response_to(&framed, status, &reason);
-    if let Some(warning) = warning {
-        builder = builder.header(
-            "Warning",
-            format!(
-                "399 handoff \"{}\"",
-                reason_phrase(warning).replace(['"', '\\'], "'")
-            ),
-        );
-    }
-    builder.build().ok()
-}
-
-fn text(bytes: &[u8]) -> String {
+pub(super) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn default_reason(status: u16) -> &'static str {
+pub(super) fn default_reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         400 => "Bad Request",
@@ -288,7 +138,7 @@ fn default_reason(status: u16) -> &'static str {
     }
 }
 
-fn content_type(message: &Message) -> String {
+pub(super) fn content_type(message: &Message) -> String {
     message
         .header(HeaderName::ContentType)
         .map(text)
@@ -296,14 +146,14 @@ fn content_type(message: &Message) -> String {
 }
 
 /// The G.711 law of a codec name (`None`: not G.711, or unknown).
-fn law_of_codec(codec: Option<&str>) -> Option<crate::media::g711::G711Law> {
+pub(super) fn law_of_codec(codec: Option<&str>) -> Option<crate::media::g711::G711Law> {
     codec.and_then(crate::media::g711::G711Law::from_name)
 }
 
 /// The dialog handoff holds as the UAS of an INVITE from `from` (RFC 3261 section 12.1.1): our
 /// tag `local_tag`, the caller's `remote_tag`, its Contact as the remote target, its
 /// Record-Route as the route set.
-fn uas_dialog(
+pub(super) fn uas_dialog(
     request: &Message,
     from: SocketAddr,
     call_id: String,
@@ -331,7 +181,7 @@ fn uas_dialog(
     }
 }
 
-fn first_contact_uri(message: &Message) -> Option<String> {
+pub(super) fn first_contact_uri(message: &Message) -> Option<String> {
     message
         .contacts()
         .next()
@@ -339,7 +189,7 @@ fn first_contact_uri(message: &Message) -> Option<String> {
         .map(|c| c.uri.as_str().to_string())
 }
 
-fn record_routes(message: &Message) -> Vec<String> {
+pub(super) fn record_routes(message: &Message) -> Vec<String> {
     message
         .header_values(HeaderName::RecordRoute)
         .map(text)
@@ -347,14 +197,14 @@ fn record_routes(message: &Message) -> Vec<String> {
 }
 
 /// Why the A side of a new call is refused before a call exists.
-struct Refusal {
-    status: u16,
-    reason: String,
-    extra: Vec<(&'static str, String)>,
+pub(super) struct Refusal {
+    pub(super) status: u16,
+    pub(super) reason: String,
+    pub(super) extra: Vec<(&'static str, String)>,
 }
 
 impl Refusal {
-    fn new(status: u16, reason: impl Into<String>) -> Refusal {
+    pub(super) fn new(status: u16, reason: impl Into<String>) -> Refusal {
         Refusal {
             status,
             reason: reason.into(),
@@ -363,323 +213,21 @@ impl Refusal {
     }
 }
 
-impl ShardCore {
-    /// handoff's Contact, from the config of the call (or the current one for a new call).
-    pub(super) fn contact(&self, seq: Option<u64>) -> String {
-        effects::contact(self.config_of(seq))
-    }
-
-    pub(super) fn via(&self, seq: Option<u64>, branch: &str) -> String {
-        effects::via(self.config_of(seq), branch)
-    }
-
-    /// A call keeps the config it started with; everything else uses the current one.
-    pub(super) fn config_of(&self, seq: Option<u64>) -> &crate::config::Config {
-        seq.and_then(|seq| self.calls.get(&seq))
-            .map(|call| &*call.config)
-            .unwrap_or(&self.fx.config)
-    }
-
-    fn reject(
-        &mut self,
-        now: Time,
-        tx: ServerTxId,
-        from: SocketAddr,
-        request: &Message,
-        refusal: Refusal,
-    ) {
-        self.fx.stats.requests_rejected += 1;
-        self.fx.metrics.request_rejected(refusal.status);
-        let extra: Vec<(&str, String)> =
-            refusal.extra.iter().map(|(n, v)| (*n, v.clone())).collect();
-        self.fx
-            .reply(now, tx, request, refusal.status, &refusal.reason, &extra);
-        self.fx.event(Event::RequestRejected {
-            from,
-            status: refusal.status,
-            reason: refusal.reason,
-        });
-    }
-
-    // ------------------------------------------------------------------ input
-
-    pub(super) fn process_datagram(&mut self, now: Time, from: SocketAddr, payload: &[u8]) {
-        // Strangers (no trunk's source) get what `sbc.unknown_source` says even for datagrams
-        // that are too large or do not parse: no 400 naming a parse error, no 513.
-        let trunk = self.fx.config.trunk_by_source(from);
-        let stranger =
-            trunk.is_none() && self.fx.config.sbc.unknown_source == UnknownSourcePolicy::Drop;
-        if payload.len() > self.fx.config.sbc.max_message_bytes {
-            if stranger || payload.starts_with(b"SIP/") {
-                self.fx.dropped(from, crate::metrics::DropReason::TooLarge);
-            } else {
-                self.fx.stats.requests_rejected += 1;
-                if let Some(response) = salvaged_response(payload, 513, "Message Too Large", None) {
-                    self.fx.transmit(from, response);
-                }
-                self.fx.event(Event::RequestRejected {
-                    from,
-                    status: 513,
-                    reason: format!("{} bytes", payload.len()),
-                });
-            }
-            return;
-        }
-        match Message::parse(payload) {
-            Ok(message) if message.is_request() => self.on_request(now, from, trunk, &message),
-            Ok(message) => self.on_response(now, from, &message),
-            Err(_) if stranger => {
-                self.fx.stats.rejected_unknown_source += 1;
-                self.fx
-                    .dropped(from, crate::metrics::DropReason::UnknownSource);
-            }
-            Err(error) => self.on_unparseable(from, payload, &error.to_string()),
-        }
-    }
-
-    fn on_unparseable(&mut self, from: SocketAddr, payload: &[u8], error: &str) {
-        if payload.starts_with(b"SIP/") {
-            self.fx.stats.malformed_responses_dropped += 1;
-            self.fx.event(Event::MalformedResponseDropped {
-                from,
-                error: error.to_string(),
-            });
-            return;
-        }
-        self.fx.stats.rejected_malformed += 1;
-        self.fx.stats.requests_rejected += 1;
-        // ACKs are never answered; anything else gets a 400 naming the parse error, when we can
-        // still find the headers a response needs.
-        if let Some(response) = bad_request(payload, error) {
-            self.fx.transmit(from, response);
-        }
-        self.fx.event(Event::RequestRejected {
-            from,
-            status: 400,
-            reason: error.to_string(),
-        });
-    }
-
-    /// Who a request speaks for: a leg of ours (named by the To tag we minted and the Call-ID),
-    /// and whether it may.
-    fn dialog_speaker(&self, from: SocketAddr, request: &Message) -> Speaker {
-        let Some(to_tag) = request
-            .to()
-            .ok()
-            .and_then(|to| to.tag().map(str::to_string))
-        else {
-            return Speaker::NoDialog;
-        };
-        let call_id = request.call_id().ok();
-        // A bridged leg, or a retired platform leg still awaiting its BYE.
-        let leg = self
-            .fx
-            .dialogs
-            .get(to_tag.as_str())
-            .and_then(|(seq, leg)| self.calls.get(seq)?.leg_by_id(*leg));
-        let Some(leg) = leg.filter(|leg| call_id == Some(leg.dialog.call_id.as_str())) else {
-            return Speaker::NoDialog;
-        };
-        let from_tag = request
-            .from()
-            .ok()
-            .and_then(|f| f.tag().map(str::to_string));
-        if leg.is_spoken_for_by(from, from_tag.as_deref()) {
-            Speaker::Leg
-        } else {
-            Speaker::Stranger
-        }
-    }
-
-    /// `trunk`: the trunk whose sources hold `from` (looked up once per datagram).
-    fn on_request(&mut self, now: Time, from: SocketAddr, trunk: Option<usize>, request: &Message) {
-        // A request naming one of our dialogs speaks for that leg only if it comes from the leg's
-        // bound peer with the leg's remote tag; the live config's trunks do not matter (a reload
-        // never re-binds a leg). Anyone else is dropped unanswered: no 481 to a stranger.
-        match self.dialog_speaker(from, request) {
-            Speaker::Leg => {}
-            Speaker::Stranger => {
-                self.fx
-                    .dropped(from, crate::metrics::DropReason::InDialogFromWrongPeer);
-                return;
-            }
-            Speaker::NoDialog if trunk.is_none() => {
-                // No transaction, no state: a stranger's request is dropped, or answered once
-                // and forgotten (a retransmission gets the same 403 again, nothing more).
-                self.fx.stats.rejected_unknown_source += 1;
-                self.fx
-                    .dropped(from, crate::metrics::DropReason::UnknownSource);
-                if self.fx.config.sbc.unknown_source == UnknownSourcePolicy::Reject
-                    && request.method() != Some(Method::Ack)
-                {
-                    let tag = crate::core::ids::derived_tag(self.fx.shard, request.as_bytes());
-                    if let Ok(bytes) = sip::response_to(request, 403, "Forbidden")
-                        .to_tag(&tag)
-                        .build()
-                    {
-                        self.fx.transmit(from, bytes);
-                    }
-                }
-                return;
-            }
-            Speaker::NoDialog => {}
-        }
-        match self.fx.txn.on_request(now, from, request) {
-            ServerAction::New(tx) => self.on_new_request(now, from, trunk, tx, request),
-            ServerAction::AckWithoutTransaction => self.on_ack(now, request),
-            ServerAction::Cancel { invite } => self.on_cancel(now, invite),
-            ServerAction::WrongSource => {
-                self.fx
-                    .dropped(from, crate::metrics::DropReason::InDialogFromWrongPeer);
-            }
-            ServerAction::Unusable(fault) => {
-                self.fx.stats.rejected_malformed += 1;
-                self.fx.stats.requests_rejected += 1;
-                if let Some(response) = bad_request(request.as_bytes(), &fault.to_string()) {
-                    self.fx.transmit(from, response);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn on_new_request(
-        &mut self,
-        now: Time,
-        from: SocketAddr,
-        trunk: Option<usize>,
-        tx: ServerTxId,
-        request: &Message,
-    ) {
-        let Some(method) = request.method() else {
-            return;
-        };
-        let to_tag = request
-            .to()
-            .ok()
-            .and_then(|to| to.tag().map(str::to_string));
-        // RFC 3891 section 3: Replaces on anything but an initial INVITE is a 400.
-        if (method != Method::Invite || to_tag.is_some())
-            && request
-                .headers()
-                .any(|h| h.name.eq_ignore_ascii_case("replaces"))
-        {
-            self.fx.reply(
-                now,
-                tx,
-                request,
-                400,
-                "Bad Request (Replaces is only allowed on INVITE)",
-                &[],
-            );
-            return;
-        }
-        if to_tag.is_none()
-            && let Some(refusal) = refuse_new_request(method, request)
-        {
-            self.reject(now, tx, from, request, refusal);
-            return;
-        }
-        match (method, to_tag) {
-            (_, Some(tag)) => self.on_in_dialog_request(now, from, tx, request, &tag),
-            (Method::Invite, None) => match trunk {
-                Some(trunk) => {
-                    self.on_initial_invite(now, from, (trunk, self.fx.config.clone()), tx, request)
-                }
-                // Only a leg's own peer gets here without a trunk, and never without a To tag.
-                None => self.fx.reply(now, tx, request, 403, "Forbidden", &[]),
-            },
-            (Method::Options, None) => {
-                self.fx.stats.options_answered += 1;
-                let extra = [
-                    ("Allow", ALLOW.to_string()),
-                    ("Supported", SUPPORTED.to_string()),
-                    ("Accept", "application/sdp".to_string()),
-                ];
-                self.fx.reply(now, tx, request, 200, "OK", &extra);
-            }
-            (
-                Method::Bye
-                | Method::Info
-                | Method::Update
-                | Method::Notify
-                | Method::Prack
-                | Method::Refer,
-                None,
-            ) => {
-                self.fx
-                    .reply(now, tx, request, 481, default_reason(481), &[]);
-            }
-            (_, None) => {
-                self.fx.reply(
-                    now,
-                    tx,
-                    request,
-                    405,
-                    default_reason(405),
-                    &[("Allow", ALLOW.to_string())],
-                );
-            }
-        }
-    }
-
-    // ------------------------------------------------------------ new calls
-
-    /// `source`: the trunk the INVITE came from, as an index into the configuration it arrived
-    /// under (held INVITEs resume with that snapshot, whatever reloads happened meanwhile).
-    pub(super) fn on_initial_invite(
-        &mut self,
-        now: Time,
-        from: SocketAddr,
-        source: (usize, Arc<Config>),
-        tx: ServerTxId,
-        request: &Message,
-    ) {
-        let (trunk, config) = source;
-        // INVITE with Replaces names one of our dialogs: handoff is its UAS (RFC 3891 section 3).
-        let replaces: Vec<String> = request
-            .headers()
-            .filter(|h| h.name.eq_ignore_ascii_case("replaces"))
-            .map(|h| text(h.value))
-            .collect();
-        if !replaces.is_empty() {
-            match self.replace_leg(now, from, tx, request, &replaces) {
-                Ok(()) => {}
-                Err(refusal) => self.reject(now, tx, from, request, refusal),
-            }
-            return;
-        }
-        // Replaces / Target-Dialog naming a bridged dialog: translated (maybe held, see attended.rs).
-        let Some(rewrites) = self.dialog_rewrites(
-            now,
-            from,
-            tx,
-            request,
-            Resume::InitialInvite {
-                trunk,
-                config: config.clone(),
-            },
-        ) else {
-            return;
-        };
-        match self.start_call(now, from, (trunk, config), tx, request, &rewrites) {
-            Ok(()) => {}
-            Err(refusal) => self.reject(now, tx, from, request, refusal),
-        }
-    }
-
-    fn start_call(
-        &mut self,
+/// The call's own signalling primitives: each takes the call and the shard's effects sink.
+impl Call {
+    /// A new call from `request` (an INVITE from `source`), routed and its INVITE sent on leg
+    /// B; the shard keeps it as call `seq`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn set_up(
+        fx: &mut Effects,
+        seq: u64,
         now: Time,
         from: SocketAddr,
         source: (usize, Arc<Config>),
         tx: ServerTxId,
         request: &Message,
         rewrites: &DialogRewrites,
-    ) -> Result<(), Refusal> {
-        if self.fx.draining.is_some() {
-            return Err(Refusal::new(503, "Service Unavailable (draining)"));
-        }
+    ) -> Result<Call, Refusal> {
         for token in request.require().filter_map(Result::ok) {
             if token.eq_ignore_ascii_case("100rel") || token.eq_ignore_ascii_case("timer") {
                 let mut refusal = Refusal::new(420, "Bad Extension");
@@ -718,16 +266,16 @@ impl ShardCore {
         let max_forwards = request.max_forwards().ok().flatten().unwrap_or(70);
 
         // Media: two ports, then the offer rewritten for leg B.
-        let a_port = self.fx.pool.allocate();
-        let b_port = self.fx.pool.allocate();
+        let a_port = fx.pool.allocate();
+        let b_port = fx.pool.allocate();
         let (Some(a_port), Some(b_port)) = (a_port, b_port) else {
             for port in [a_port, b_port].into_iter().flatten() {
-                let _ = self.fx.pool.release(port);
+                let _ = fx.pool.release(port);
             }
             return Err(Refusal::new(503, "Service Unavailable (no media ports)"));
         };
-        let mut b_origin = OriginState::new(self.fx.rng.next_u64() >> 2, 1);
-        let a_origin = OriginState::new(self.fx.rng.next_u64() >> 2, 1);
+        let mut b_origin = OriginState::new(fx.rng.next_u64() >> 2, 1);
+        let a_origin = OriginState::new(fx.rng.next_u64() >> 2, 1);
         let mut a_media = (None, None, false);
         let mut offer_b = None;
         if is_sdp(request) {
@@ -749,8 +297,8 @@ impl ShardCore {
                     offer_b = Some(rewritten.bytes);
                 }
                 Err(error) => {
-                    let _ = self.fx.pool.release(a_port);
-                    let _ = self.fx.pool.release(b_port);
+                    let _ = fx.pool.release(a_port);
+                    let _ = fx.pool.release(b_port);
                     return Err(match error {
                         SdpError::NoCommonCodec => {
                             Refusal::new(488, "Not Acceptable Here (no common codec)")
@@ -761,17 +309,15 @@ impl ShardCore {
             }
         }
 
-        let seq = self.next_call;
-        self.next_call += 1;
         let call_ref = CallRef {
-            shard: self.fx.shard,
+            shard: fx.shard,
             seq,
         };
-        let a_tag = self.fx.ids.tag();
-        let b_tag = self.fx.ids.tag();
-        let b_call_id = self.fx.ids.call_id();
-        let branch = self.fx.ids.branch();
-        let conversation = format!("conv-{}", self.fx.ids.tag());
+        let a_tag = fx.ids.tag();
+        let b_tag = fx.ids.tag();
+        let b_call_id = fx.ids.call_id();
+        let branch = fx.ids.branch();
+        let conversation = format!("conv-{}", fx.ids.tag());
         let peer = b_trunk.peer;
         let advertise = config.sbc.advertise;
         let host = |addr: SocketAddr| match addr {
@@ -826,8 +372,8 @@ impl ShardCore {
         for rewrite in &rewrites.0 {
             edit.remove_header_named(&rewrite.name);
         }
-        let via = self.via(None, &branch);
-        let contact = self.contact(None);
+        let via = effects::via(&config, &branch);
+        let contact = effects::contact(&config);
         let max_forwards = max_forwards.saturating_sub(1).to_string();
         let supported = filtered_supported(request);
         let edited = uri_ok
@@ -851,8 +397,8 @@ impl ShardCore {
                 .as_ref()
                 .is_none_or(|offer| edit.set_body(Some("application/sdp"), offer).is_ok());
         if !edited {
-            let _ = self.fx.pool.release(a_port);
-            let _ = self.fx.pool.release(b_port);
+            let _ = fx.pool.release(a_port);
+            let _ = fx.pool.release(b_port);
             return Err(Refusal::new(
                 400,
                 "Bad Request (caller values unusable on leg B)",
@@ -860,15 +406,14 @@ impl ShardCore {
         }
         let invite_b = edit.serialize();
 
-        let client = match self
-            .fx
+        let client = match fx
             .txn
             .send_request(now, peer, Method::Invite, &branch, invite_b)
         {
             Ok(client) => client,
             Err(error) => {
-                let _ = self.fx.pool.release(a_port);
-                let _ = self.fx.pool.release(b_port);
+                let _ = fx.pool.release(a_port);
+                let _ = fx.pool.release(b_port);
                 return Err(Refusal::new(503, format!("Service Unavailable ({error})")));
             }
         };
@@ -937,604 +482,36 @@ impl ShardCore {
             transfer: None,
         };
         let (a_media_leg, b_media_leg) = call.media_pair();
-        self.calls.insert(seq, call);
-        self.fx
-            .dialogs
-            .insert(a_tag, (seq, bridge[Side::A.index()]));
-        self.fx
-            .dialogs
-            .insert(b_tag, (seq, bridge[Side::B.index()]));
-        self.track_server(tx, ServerPurpose::InitialInvite { call: seq });
-        self.track_client(client, ClientPurpose::InitialInvite { call: seq });
-        self.fx.stats.calls_started += 1;
-        self.fx.stats.calls_active += 1;
-        self.fx.outputs.push_back(Output::Media(MediaCommand::Open {
+        let mut call = call;
+        fx.dialogs.insert(a_tag, (seq, bridge[Side::A.index()]));
+        fx.dialogs.insert(b_tag, (seq, bridge[Side::B.index()]));
+        fx.track_server(&mut call, tx, ServerPurpose::InitialInvite { call: seq });
+        fx.track_client(
+            &mut call,
+            client,
+            ClientPurpose::InitialInvite { call: seq },
+        );
+        fx.stats.calls_started += 1;
+        fx.stats.calls_active += 1;
+        fx.outputs.push_back(Output::Media(MediaCommand::Open {
             call: call_ref,
             a: a_media_leg,
             b: b_media_leg,
         }));
-        self.fx.metrics.call_started();
-        self.fx.metrics.session_opened(&a_trunk.name);
-        self.fx.metrics.session_opened(&b_trunk.name);
-        self.fx.event(Event::CallStarted {
+        fx.metrics.call_started();
+        fx.metrics.session_opened(&a_trunk.name);
+        fx.metrics.session_opened(&b_trunk.name);
+        fx.event(Event::CallStarted {
             call: call_ref,
             conversation,
             from_trunk: a_trunk.name.clone(),
             to_trunk: b_trunk.name.clone(),
         });
-        Ok(())
+        Ok(call)
     }
 
-    // ------------------------------------------------------------ Replaces
-
-    /// An INVITE with Replaces (RFC 3891 section 3): the named leg of ours is replaced by the new
-    /// dialog, bridged in its place, and gets BYE; nothing is routed. The to-tag names our local
-    /// tag, the from-tag the remote one. Only the named leg's own peer may replace it.
-    fn replace_leg(
-        &mut self,
-        now: Time,
-        from: SocketAddr,
-        tx: ServerTxId,
-        request: &Message,
-        values: &[String],
-    ) -> Result<(), Refusal> {
-        if values.len() > 1 {
-            return Err(Refusal::new(400, "Bad Request (more than one Replaces)"));
-        }
-        let replaces = crate::transfer::Replaces::parse(&values[0])
-            .map_err(|e| Refusal::new(400, format!("Bad Request (Replaces: {e})")))?;
-        let no_dialog = || {
-            Refusal::new(
-                481,
-                "Call/Transaction Does Not Exist (Replaces names no dialog)",
-            )
-        };
-        let (seq, side) = self
-            .dialog_position(replaces.to_tag.as_str())
-            .ok_or_else(no_dialog)?;
-        let call = self.calls.get_mut(&seq).ok_or_else(no_dialog)?;
-        call.take_over_leg(&mut self.fx, now, from, tx, request, side, &replaces)
-    }
-
-    // ------------------------------------------------------------ SDP per leg
-
-    // ------------------------------------------------------ in-dialog requests
-
-    pub(super) fn on_in_dialog_request(
-        &mut self,
-        now: Time,
-        from: SocketAddr,
-        tx: ServerTxId,
-        request: &Message,
-        to_tag: &str,
-    ) {
-        let found = self.dialog_position(to_tag).filter(|(seq, side)| {
-            self.calls.get(seq).is_some_and(|call| {
-                request.call_id().ok() == Some(call.leg(*side).dialog.call_id.as_str())
-            })
-        });
-        let Some((seq, side)) = found else {
-            // A leg outside the bridge: the retired platform leg's BYE is the call's to answer.
-            let answered = self
-                .fx
-                .dialogs
-                .get(to_tag)
-                .copied()
-                .is_some_and(|(seq, leg)| {
-                    self.calls.get_mut(&seq).is_some_and(|call| {
-                        call.retired_leg_request(&mut self.fx, now, tx, leg, request)
-                    })
-                });
-            if !answered {
-                self.fx
-                    .reply(now, tx, request, 481, default_reason(481), &[]);
-            }
-            return;
-        };
-        let Some(method) = request.method() else {
-            return;
-        };
-        let Some(call) = self.calls.get_mut(&seq) else {
-            return;
-        };
-        match call.transfer_takes_request(&mut self.fx, now, tx, side, method, request) {
-            TransferVerdict::NotTransfer => {}
-            TransferVerdict::Answered => {
-                self.run_follow_ups(now);
-                return;
-            }
-            TransferVerdict::PlatformRefer(refer_to) => {
-                // attended.rs translates the Replaces for the carrier (holding the REFER while
-                // another shard answers), or takes the whole REFER to join the calls locally.
-                let translated = if refer_to.is_attended() {
-                    match self.attended_refer(now, tx, seq, side, request) {
-                        Some(dialogs) => dialogs,
-                        None => return,
-                    }
-                } else {
-                    TranslatedDialogs::default()
-                };
-                if let Some(call) = self.calls.get_mut(&seq) {
-                    call.accept_platform_refer(
-                        &mut self.fx,
-                        now,
-                        tx,
-                        side,
-                        request,
-                        refer_to,
-                        translated,
-                    );
-                }
-                self.run_follow_ups(now);
-                return;
-            }
-        }
-        let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
-        if method == Method::Bye {
-            self.fx.reply(now, tx, request, 200, "OK", &[]);
-            if self.on_bye_in_join(now, seq, side) {
-                return;
-            }
-            self.with_call(now, seq, |call, fx| call.on_bye(fx, now, side));
-            return;
-        }
-        let Some(call) = self.calls.get_mut(&seq) else {
-            return;
-        };
-        if call.is_ended() {
-            self.fx
-                .reply(now, tx, request, 481, default_reason(481), &[]);
-            return;
-        }
-        if !call.leg_mut(side).dialog.accept_remote_cseq(cseq) {
-            self.fx.reply(
-                now,
-                tx,
-                request,
-                500,
-                "Server Internal Error (CSeq out of order)",
-                &[],
-            );
-            return;
-        }
-        for token in request.require().filter_map(Result::ok) {
-            if token.eq_ignore_ascii_case("100rel") || token.eq_ignore_ascii_case("timer") {
-                self.fx.reply(
-                    now,
-                    tx,
-                    request,
-                    420,
-                    "Bad Extension",
-                    &[("Unsupported", token.to_string())],
-                );
-                return;
-            }
-        }
-        // A leg joined by a local attended transfer has no peer leg here to relay to.
-        if self.answered_while_joined(now, tx, seq, side, method, request) {
-            return;
-        }
-        // Dialog identifiers naming a bridged dialog: translated (maybe held, see attended.rs).
-        let resume = Resume::InDialog {
-            to_tag: to_tag.to_string(),
-        };
-        let Some(mut rewrites) = self.dialog_rewrites(now, from, tx, request, resume) else {
-            return;
-        };
-        // A carrier's REFER relayed by policy names the target in the platform trunk's domain.
-        if method == Method::Refer
-            && let Some((original, rewritten)) = self
-                .calls
-                .get(&seq)
-                .and_then(|call| call.carrier_refer_to(side, request))
-        {
-            for name in ["Refer-To", "r"] {
-                rewrites.0.push(DialogRewrite {
-                    name: name.to_string(),
-                    original: original.clone(),
-                    rewritten: rewritten.clone(),
-                });
-            }
-        }
-        self.with_call(now, seq, |call, fx| {
-            call.relay_request(fx, now, tx, side, method, request, &rewrites)
-        });
-    }
-
-    pub(super) fn build_request(
-        &mut self,
-        seq: u64,
-        side: Side,
-        method: &str,
-        extra: &[(String, String)],
-        body: Option<(String, Vec<u8>)>,
-    ) -> Option<(String, Vec<u8>, SocketAddr)> {
-        let call = self.calls.get_mut(&seq)?;
-        call.build_request(&mut self.fx, side, method, extra, body)
-    }
-
-    /// handoff's own BYE on leg `side` (teardown).
-    pub(super) fn send_bye(&mut self, now: Time, seq: u64, side: Side) {
-        if let Some(call) = self.calls.get_mut(&seq) {
-            call.send_bye(&mut self.fx, now, side);
-        }
-    }
-
-    /// handoff's ACK for a 2xx to its INVITE with CSeq `cseq` on leg `side`.
-    pub(super) fn send_ack(&mut self, seq: u64, side: Side, cseq: u32) {
-        self.send_ack_with_body(seq, side, cseq, None);
-    }
-
-    /// As `send_ack`, with the SDP answer of a late offer.
-    fn send_ack_with_body(&mut self, seq: u64, side: Side, cseq: u32, body: Option<Vec<u8>>) {
-        if let Some(call) = self.calls.get_mut(&seq) {
-            call.send_ack(&mut self.fx, side, cseq, body);
-        }
-    }
-
-    fn on_ack(&mut self, now: Time, ack: &Message) {
-        let Some(tag) = ack.to().ok().and_then(|to| to.tag().map(str::to_string)) else {
-            return;
-        };
-        let Some((seq, side)) = self.dialog_position(&tag) else {
-            return;
-        };
-        self.with_call(now, seq, |call, fx| call.on_ack(fx, side, ack));
-    }
-
-    fn on_cancel(&mut self, now: Time, invite: ServerTxId) {
-        let request = self.fx.txn.server_request(invite).map(<[u8]>::to_vec);
-        let Some(request) = request else { return };
-        let Ok(message) = Message::parse_framing(&request) else {
-            return;
-        };
-        match self.fx.server_txs.get(&invite).copied() {
-            Some(ServerPurpose::InitialInvite { call: seq }) => {
-                let Some(call) = self.calls.get(&seq) else {
-                    return;
-                };
-                if call.phase != CallPhase::Setup {
-                    return;
-                }
-                let tag = call.leg(Side::A).dialog.local_tag.clone();
-                let client = call.invite.client;
-                self.fx
-                    .respond_with_tag(now, invite, &message, 487, default_reason(487), &tag);
-                if let Some(client) = client {
-                    self.fx.txn.cancel(now, client);
-                }
-                self.end_call(now, seq, EndReason::Cancelled, Some(487));
-            }
-            Some(ServerPurpose::Relayed { client, .. }) => {
-                // A CANCELled re-INVITE: 487 here, CANCEL on the other leg (whose final, if it
-                // still comes, finds this transaction answered and goes nowhere).
-                self.fx
-                    .reply(now, invite, &message, 487, default_reason(487), &[]);
-                self.fx.txn.cancel(now, client);
-            }
-            None => self
-                .fx
-                .reply(now, invite, &message, 487, default_reason(487), &[]),
-        }
-    }
-
-    // ------------------------------------------------------------- responses
-
-    fn on_response(&mut self, now: Time, from: SocketAddr, response: &Message) {
-        match self.fx.txn.on_response(now, from, response) {
-            ClientAction::Provisional { tx, status } => {
-                if let Some(purpose) = self.fx.client_txs.get(&tx).copied() {
-                    self.on_provisional(now, purpose, status, response);
-                }
-            }
-            ClientAction::Final { tx, status } => {
-                if let Some(purpose) = self.fx.client_txs.remove(&tx) {
-                    if let Some(call) = self.calls.get_mut(&purpose.call()) {
-                        call.outstanding = call.outstanding.saturating_sub(1);
-                    }
-                    // Keep the INVITE's entry: its 2xx may be retransmitted.
-                    if matches!(
-                        purpose,
-                        ClientPurpose::InitialInvite { .. }
-                            | ClientPurpose::Relayed {
-                                is_invite: true,
-                                ..
-                            }
-                            | ClientPurpose::Transfer {
-                                what: TransferTx::FallbackInvite | TransferTx::CustomerReinvite,
-                                ..
-                            }
-                            | ClientPurpose::Attended {
-                                step: AttendedStep::Reinvite { .. },
-                                ..
-                            }
-                    ) && (200..300).contains(&status)
-                    {
-                        self.track_client(tx, purpose);
-                    }
-                    self.on_final(now, purpose, status, response);
-                }
-            }
-            ClientAction::SuccessRetransmitted { tx, .. } => {
-                if let Some(purpose) = self.fx.client_txs.get(&tx).copied() {
-                    self.reack(now, purpose, response);
-                }
-            }
-            ClientAction::Stray => self.on_stray_response(response),
-            ClientAction::WrongSource => {
-                self.fx
-                    .dropped(from, crate::metrics::DropReason::ResponseFromWrongSource);
-            }
-            ClientAction::Absorbed => {}
-        }
-    }
-
-    fn reack(&mut self, now: Time, purpose: ClientPurpose, response: &Message) {
-        let side = match purpose {
-            ClientPurpose::InitialInvite { .. } => Side::B,
-            ClientPurpose::Relayed { to, .. } => to,
-            ClientPurpose::Transfer { call, what } => {
-                self.with_call(now, call, |call, fx| {
-                    call.reack_transfer(fx, what, response)
-                });
-                return;
-            }
-            ClientPurpose::Attended {
-                step: AttendedStep::Reinvite { side, .. },
-                ..
-            } => side,
-            ClientPurpose::Bye { .. } | ClientPurpose::Attended { .. } => return,
-        };
-        self.with_call(now, purpose.call(), |call, fx| {
-            call.reack(fx, now, side, response)
-        });
-    }
-
-    /// A 2xx to an INVITE whose transaction is gone: re-ACK it if it is one of our dialogs.
-    fn on_stray_response(&mut self, response: &Message) {
-        let is_invite_2xx = response.status().is_some_and(|s| (200..300).contains(&s))
-            && response.cseq().is_ok_and(|c| c.method == Method::Invite);
-        if !is_invite_2xx {
-            return;
-        }
-        let Some(tag) = response
-            .from()
-            .ok()
-            .and_then(|f| f.tag().map(str::to_string))
-        else {
-            return;
-        };
-        if let Some((seq, side)) = self.dialog_position(&tag) {
-            let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
-            let acked = self
-                .calls
-                .get(&seq)
-                .and_then(|c| c.leg(side).last_ack.as_ref())
-                .is_some_and(|(s, _)| *s == cseq);
-            if acked {
-                self.send_ack(seq, side, cseq);
-            }
-        }
-    }
-
-    fn on_provisional(
-        &mut self,
-        now: Time,
-        purpose: ClientPurpose,
-        status: u16,
-        response: &Message,
-    ) {
-        if status == 100 {
-            return;
-        }
-        match purpose {
-            ClientPurpose::InitialInvite { call } => self.with_call(now, call, |call, fx| {
-                call.on_setup_provisional(fx, now, status, response)
-            }),
-            ClientPurpose::Relayed {
-                call, to, server, ..
-            } => self.with_call(now, call, |call, fx| {
-                call.relay_response(fx, now, to.other(), server, status, response)
-            }),
-            ClientPurpose::Bye { .. } | ClientPurpose::Attended { .. } => {}
-            ClientPurpose::Transfer { call, what } => self.with_call(now, call, |call, fx| {
-                call.on_transfer_response(fx, now, what, status, response)
-            }),
-        }
-    }
-
-    fn on_final(&mut self, now: Time, purpose: ClientPurpose, status: u16, response: &Message) {
-        match purpose {
-            ClientPurpose::InitialInvite { call } => self.with_call(now, call, |call, fx| {
-                call.on_setup_final(fx, now, status, response)
-            }),
-            ClientPurpose::Relayed {
-                call,
-                to,
-                server,
-                is_invite,
-            } => self.with_call(now, call, |call, fx| {
-                call.on_relayed_final(fx, now, to, server, is_invite, status, response)
-            }),
-            ClientPurpose::Bye { .. } => {}
-            ClientPurpose::Transfer { call, what } => self.with_call(now, call, |call, fx| {
-                call.on_transfer_response(fx, now, what, status, response)
-            }),
-            ClientPurpose::Attended { call, step } => {
-                self.on_attended_final(now, call, step, status, Some(response))
-            }
-        }
-    }
-
-    // ------------------------------------------------------------------ timers
-
-    pub(super) fn on_transaction_timeout(&mut self, now: Time, timeout: TransactionTimeout) {
-        let TxRef::Client(client) = timeout.tx else {
-            return;
-        };
-        let Some(purpose) = self.fx.client_txs.remove(&client) else {
-            return;
-        };
-        if let Some(call) = self.calls.get_mut(&purpose.call()) {
-            call.outstanding = call.outstanding.saturating_sub(1);
-        }
-        match purpose {
-            ClientPurpose::InitialInvite { call: seq } => {
-                let Some(call) = self.calls.get_mut(&seq) else {
-                    return;
-                };
-                call.invite.client_done = true;
-                if call.is_ended() {
-                    return;
-                }
-                let (server, tag) = (
-                    call.invite.server,
-                    call.leg(Side::A).dialog.local_tag.clone(),
-                );
-                let request = self.fx.txn.server_request(server).map(<[u8]>::to_vec);
-                if let Some(request) = request
-                    && let Ok(message) = Message::parse_framing(&request)
-                {
-                    self.fx
-                        .respond_with_tag(now, server, &message, 408, default_reason(408), &tag);
-                }
-                self.end_call(now, seq, EndReason::Timeout, Some(408));
-            }
-            ClientPurpose::Relayed {
-                call: seq,
-                server,
-                is_invite,
-                ..
-            } => {
-                if is_invite && let Some(call) = self.calls.get_mut(&seq) {
-                    call.reinvite_pending = false;
-                }
-                let request = self.fx.txn.server_request(server).map(<[u8]>::to_vec);
-                if let Some(request) = request
-                    && let Ok(message) = Message::parse_framing(&request)
-                {
-                    self.fx
-                        .reply(now, server, &message, 408, default_reason(408), &[]);
-                }
-            }
-            ClientPurpose::Bye { .. } => {}
-            ClientPurpose::Transfer { call, what } => self.with_call(now, call, |call, fx| {
-                call.on_transfer_timeout(fx, now, what)
-            }),
-            ClientPurpose::Attended { call, step } => {
-                self.on_attended_final(now, call, step, 408, None)
-            }
-        }
-    }
-
-    pub(super) fn on_core_timer(&mut self, now: Time, timer: CoreTimer) {
-        match timer {
-            CoreTimer::Retransmit2xx { call: seq, side } => {
-                self.with_call(now, seq, |call, fx| call.retransmit_2xx(fx, now, side))
-            }
-            CoreTimer::Reap { call: seq } => self.reap(now, seq),
-            CoreTimer::Transfer { call: seq, .. } => {
-                self.with_call(now, seq, |call, fx| call.on_transfer_timer(fx, now))
-            }
-            CoreTimer::DialogQueryTimeout { hold } => self.on_dialog_query_timeout(now, hold),
-            CoreTimer::AttendedTransfer { join, .. } => self.on_attended_timer(now, join),
-            CoreTimer::DrainDeadline => {
-                let live: Vec<u64> = self
-                    .calls
-                    .iter()
-                    .filter(|(_, c)| !c.is_ended())
-                    .map(|(seq, _)| *seq)
-                    .collect();
-                for seq in live {
-                    self.hang_up(now, seq, EndReason::Drain, 503);
-                }
-            }
-        }
-    }
-
-    /// End call `seq` from handoff's side (see [`Call::hang_up`]).
-    pub(super) fn hang_up(&mut self, now: Time, seq: u64, reason: EndReason, early_status: u16) {
-        self.with_call(now, seq, |call, fx| {
-            call.hang_up(fx, now, reason, early_status)
-        });
-    }
-
-    /// The call is over for everyone (see [`Call::end`]); what it leaves for the shard (a joined
-    /// call on another shard) is done at once.
-    pub(super) fn end_call(
-        &mut self,
-        now: Time,
-        seq: u64,
-        reason: EndReason,
-        setup_status: Option<u16>,
-    ) {
-        if let Some(call) = self.calls.get_mut(&seq) {
-            call.end(&mut self.fx, now, reason, setup_status);
-        }
-        self.run_follow_ups(now);
-    }
-
-    /// Forget an ended call, unless some of its transactions are still running.
-    fn reap(&mut self, now: Time, seq: u64) {
-        let Some(call) = self.calls.get(&seq) else {
-            return;
-        };
-        if call.outstanding > 0 {
-            let linger = 64 * self.config_of(Some(seq)).sbc.timers.t1_ms;
-            self.fx
-                .set_timer(now.plus_millis(linger), CoreTimer::Reap { call: seq });
-            return;
-        }
-        let Some(call) = self.calls.remove(&seq) else {
-            return;
-        };
-        self.fx.timers.cancel_group(seq);
-        // Every leg the call had: bridged, retired, replaced.
-        for leg in &call.legs {
-            if self
-                .fx
-                .dialogs
-                .get(&leg.dialog.local_tag)
-                .is_some_and(|(owner, _)| *owner == seq)
-            {
-                self.fx.dialogs.remove(&leg.dialog.local_tag);
-            }
-        }
-        for tx in &call.client_txs {
-            self.fx.client_txs.remove(tx);
-        }
-        for tx in &call.server_txs {
-            self.fx.server_txs.remove(tx);
-        }
-    }
-
-    /// Remember what a client transaction is for (and which call to forget it with).
-    pub(super) fn track_client(&mut self, tx: ClientTxId, purpose: ClientPurpose) {
-        match self.calls.get_mut(&purpose.call()) {
-            Some(call) => self.fx.track_client(call, tx, purpose),
-            None => {
-                self.fx.client_txs.insert(tx, purpose);
-            }
-        }
-    }
-
-    fn track_server(&mut self, tx: ServerTxId, purpose: ServerPurpose) {
-        let seq = match purpose {
-            ServerPurpose::InitialInvite { call } | ServerPurpose::Relayed { call, .. } => call,
-        };
-        match self.calls.get_mut(&seq) {
-            Some(call) => self.fx.track_server(call, tx, purpose),
-            None => {
-                self.fx.server_txs.insert(tx, purpose);
-            }
-        }
-    }
-}
-
-/// The call's own signalling primitives: each takes the call and the shard's effects sink.
-impl Call {
     /// A provisional response to our INVITE on leg B: B's early dialog, relayed to A.
-    fn on_setup_provisional(
+    pub(super) fn on_setup_provisional(
         &mut self,
         fx: &mut Effects,
         now: Time,
@@ -1559,7 +536,13 @@ impl Call {
     }
     /// The final response to our INVITE on leg B: answered (ACK, relay the 2xx to A) or refused
     /// (relay it, the call ends).
-    fn on_setup_final(&mut self, fx: &mut Effects, now: Time, status: u16, response: &Message) {
+    pub(super) fn on_setup_final(
+        &mut self,
+        fx: &mut Effects,
+        now: Time,
+        status: u16,
+        response: &Message,
+    ) {
         let success = (200..300).contains(&status);
         let call = &mut *self;
         call.invite.client_done = true;
@@ -1609,7 +592,7 @@ impl Call {
     /// The final response to a request relayed to leg `to`: relayed back to `server`; a
     /// re-INVITE's 2xx is ACKed (now, or with the answer of a late offer).
     #[allow(clippy::too_many_arguments)]
-    fn on_relayed_final(
+    pub(super) fn on_relayed_final(
         &mut self,
         fx: &mut Effects,
         now: Time,
@@ -1637,7 +620,7 @@ impl Call {
 
     /// The ACK of our 2xx on leg `side`: its retransmissions stop; a late offer's answer in it
     /// goes on in our ACK on the other leg.
-    fn on_ack(&mut self, fx: &mut Effects, side: Side, ack: &Message) {
+    pub(super) fn on_ack(&mut self, fx: &mut Effects, side: Side, ack: &Message) {
         let seq = self.id.seq;
         let cseq = ack.cseq().map(|c| c.seq).unwrap_or(0);
         let leg = self.leg_mut(side);
@@ -1661,7 +644,7 @@ impl Call {
     }
     /// A retransmitted 2xx to our INVITE on leg `side`: the same ACK again, or, from another
     /// fork (another To tag), ACK and BYE for that dialog.
-    fn reack(&mut self, fx: &mut Effects, now: Time, side: Side, response: &Message) {
+    pub(super) fn reack(&mut self, fx: &mut Effects, now: Time, side: Side, response: &Message) {
         let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
         let tag = response
             .to()
@@ -1679,7 +662,7 @@ impl Call {
     /// An in-dialog request from leg `side` that nothing else took: relayed to the other leg
     /// of the bridge, its SDP rewritten, its dialog identifiers translated by `rewrites`.
     #[allow(clippy::too_many_arguments)]
-    fn relay_request(
+    pub(super) fn relay_request(
         &mut self,
         fx: &mut Effects,
         now: Time,
@@ -1766,7 +749,7 @@ impl Call {
     }
     /// A BYE (answered 200 already) from leg `side` that no transfer took: the call ends, and
     /// the other leg gets BYE, or CANCEL while it is still ringing.
-    fn on_bye(&mut self, fx: &mut Effects, now: Time, side: Side) {
+    pub(super) fn on_bye(&mut self, fx: &mut Effects, now: Time, side: Side) {
         match self.phase {
             // A BYE in the early dialog: the INVITE is abandoned (CANCEL toward B).
             CallPhase::Setup => self.hang_up(fx, now, EndReason::bye_from(side), 487),
@@ -1781,7 +764,7 @@ impl Call {
     /// The Replaces' checks and answer once the named leg is found (see the shard's
     /// `replace_leg`): leg `side` of this call is the named one.
     #[allow(clippy::too_many_arguments)]
-    fn take_over_leg(
+    pub(super) fn take_over_leg(
         &mut self,
         fx: &mut Effects,
         now: Time,
@@ -1946,7 +929,7 @@ impl Call {
     }
 
     /// BYE a leg that a Replaces took out of its call. Its answer needs nothing from us.
-    fn bye_replaced_leg(&mut self, fx: &mut Effects, now: Time, replaced: LegId) {
+    pub(super) fn bye_replaced_leg(&mut self, fx: &mut Effects, now: Time, replaced: LegId) {
         let branch = fx.ids.branch();
         let via = effects::via(&self.config, &branch);
         let Some(leg) = self.leg_by_id_mut(replaced) else {
@@ -1973,7 +956,7 @@ impl Call {
     }
     /// Rewrite an SDP body that came from `from` for the other leg; learns `from`'s media
     /// addresses. Returns the body for the other leg.
-    fn rewrite_sdp(
+    pub(super) fn rewrite_sdp(
         &mut self,
         fx: &mut Effects,
         from: Side,
@@ -2009,7 +992,7 @@ impl Call {
     /// A request that cannot be relayed is answered `status` here; a re-INVITE refused so is
     /// no longer pending.
     #[allow(clippy::too_many_arguments)]
-    fn refuse_relay(
+    pub(super) fn refuse_relay(
         &mut self,
         fx: &mut Effects,
         now: Time,
@@ -2026,7 +1009,7 @@ impl Call {
     }
     /// ACK the far side's 2xx now, or, for a late offer, once the answer arrives in the ACK
     /// from the side that sent the INVITE.
-    fn ack_or_defer(
+    pub(super) fn ack_or_defer(
         &mut self,
         fx: &mut Effects,
         side: Side,
@@ -2044,7 +1027,7 @@ impl Call {
     }
     /// A 2xx from a second fork of leg `side`'s INVITE (another To tag): the call has its
     /// dialog already, so this one is ACKed and hung up at once (RFC 3261 13.2.2.4).
-    fn reject_fork(
+    pub(super) fn reject_fork(
         &mut self,
         fx: &mut Effects,
         now: Time,
@@ -2089,7 +1072,7 @@ impl Call {
     }
     /// Relay `response` (from the far side) as the answer to server transaction `server`, which
     /// came from leg `side`.
-    fn relay_response(
+    pub(super) fn relay_response(
         &mut self,
         fx: &mut Effects,
         now: Time,
@@ -2151,7 +1134,7 @@ impl Call {
         }
         let _ = fx.txn.respond(now, server, status, bytes);
     }
-    fn start_2xx_retransmission(
+    pub(super) fn start_2xx_retransmission(
         &mut self,
         fx: &mut Effects,
         now: Time,
@@ -2182,7 +1165,7 @@ impl Call {
             });
         }
     }
-    fn retransmit_2xx(&mut self, fx: &mut Effects, now: Time, side: Side) {
+    pub(super) fn retransmit_2xx(&mut self, fx: &mut Effects, now: Time, side: Side) {
         let timers = self.config.sbc.timers;
         let call = &mut *self;
         let Some(pending) = call.leg_mut(side).pending_2xx.take() else {

@@ -13,20 +13,22 @@
 //! Dialogs are found by handoff's local tag (minted, unique) as (call, leg). An ended call keeps
 //! its legs for 64*T1 (late BYEs, retransmitted 2xx) and is then reaped, with its timers.
 
+mod dispatch;
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::attended_state::AttendedState;
-use super::call::Call;
-use super::dialog::Side;
-use super::effects::{ClientPurpose, CoreTimer, Effects, FollowUp, ShardStats};
-use super::ids::{self, IdMinter};
-use super::rng::Rng;
-use super::timers::TimerTable;
-use super::transaction::TransactionLayer;
-use super::{Output, ShardId, ShardMessage, Time};
 use crate::config::Config;
+use crate::core::attended_state::AttendedState;
+use crate::core::call::Call;
+use crate::core::dialog::Side;
+use crate::core::effects::{ClientPurpose, CoreTimer, Effects, FollowUp, ShardStats};
+use crate::core::ids::{self, IdMinter};
+use crate::core::rng::Rng;
+use crate::core::timers::TimerTable;
+use crate::core::transaction::TransactionLayer;
+use crate::core::{Output, ShardId, ShardMessage, Time};
 use crate::media::pool::PortPool;
 use crate::metrics::ShardMetrics;
 use crate::transfer::WallClock;
@@ -245,7 +247,7 @@ impl ShardCore {
 
     /// Runs `behaviour` on call `seq` (if it is still held) with the effects sink, then what it
     /// left for the shard.
-    pub(super) fn with_call(
+    pub(in crate::core) fn with_call(
         &mut self,
         now: Time,
         seq: u64,
@@ -258,7 +260,7 @@ impl ShardCore {
     }
 
     /// Runs what calls' behaviour left for the shard (see [`FollowUp`]).
-    pub(super) fn run_follow_ups(&mut self, now: Time) {
+    pub(in crate::core) fn run_follow_ups(&mut self, now: Time) {
         while !self.fx.follow_ups.is_empty() {
             for work in std::mem::take(&mut self.fx.follow_ups) {
                 match work {
@@ -282,7 +284,7 @@ impl ShardCore {
 
     /// The call and bridge position of the leg whose local tag is `tag`; `None` when no bridged
     /// leg has it (unknown, or a retired leg).
-    pub(super) fn dialog_position(&self, tag: &str) -> Option<(u64, Side)> {
+    pub(in crate::core) fn dialog_position(&self, tag: &str) -> Option<(u64, Side)> {
         let &(seq, leg) = self.fx.dialogs.get(tag)?;
         Some((seq, self.calls.get(&seq)?.position_of(leg)?))
     }
