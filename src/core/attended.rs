@@ -38,11 +38,11 @@ use std::net::SocketAddr;
 
 use super::attended_state::*;
 use super::call::CallPhase;
+use super::call::Calls;
 use super::dialog::Side;
+use super::effects::{self, Effects};
 use super::effects::{ClientPurpose, CoreTimer};
-use super::shard::ShardCore;
-use super::transaction::ServerTxId;
-use super::transfer_state::TranslatedDialogs;
+use super::transaction::{ClientTxId, ServerTxId};
 use super::{EndReason, Event, MediaCommand, Output, ShardId, ShardMessage, Time};
 use crate::config::TransferMethod;
 use crate::media::g711::G711Law;
@@ -93,161 +93,64 @@ fn found_identifiers(request: &Message) -> Vec<Found> {
     found
 }
 
-impl ShardCore {
-    /// handoff's view of the leg bridged to `named`, when `named` is a live, confirmed leg of
-    /// this shard and its peer leg is confirmed too.
-    pub(super) fn bridged_leg(&self, named: &DialogId) -> Option<DialogId> {
-        let (seq, side) = self.dialog_position(&named.local_tag)?;
-        let call = self.calls.get(&seq).filter(|c| !c.is_ended())?;
-        let leg = &call.leg(side).dialog;
-        if leg.call_id != named.call_id || leg.remote_tag.as_deref() != Some(&named.remote_tag) {
-            return None;
-        }
-        let other = &call.leg(side.other()).dialog;
-        Some(DialogId::new(
-            &other.call_id,
-            &other.local_tag,
-            other.remote_tag.clone()?,
-        ))
+/// handoff's view of the leg bridged to `named`, when `named` is a live, confirmed leg of
+/// this shard and its peer leg is confirmed too.
+pub(super) fn bridged_leg(calls: &Calls, fx: &Effects, named: &DialogId) -> Option<DialogId> {
+    let (seq, side) = fx.dialog_position(calls, &named.local_tag)?;
+    let call = calls.get(&seq).filter(|c| !c.is_ended())?;
+    let leg = &call.leg(side).dialog;
+    if leg.call_id != named.call_id || leg.remote_tag.as_deref() != Some(&named.remote_tag) {
+        return None;
     }
+    let other = &call.leg(side.other()).dialog;
+    Some(DialogId::new(
+        &other.call_id,
+        &other.local_tag,
+        other.remote_tag.clone()?,
+    ))
+}
 
-    /// The translated dialog identifiers of `request`, or `None` when the request is held for
-    /// other shards' answers (it re-enters through `resume` later).
-    pub(super) fn dialog_rewrites(
-        &mut self,
-        now: Time,
-        from: SocketAddr,
-        tx: ServerTxId,
-        request: &Message,
-        resume: Resume,
-    ) -> Option<DialogRewrites> {
-        let answers = self.attended.resuming.take();
-        let mut rewrites = Vec::new();
-        let mut remote: Vec<(ShardId, DialogId)> = Vec::new();
-        for found in found_identifiers(request) {
-            let Some(named) = named_dialog(found.form, &found.part) else {
-                continue;
-            };
-            let owner = named.owning_shard(self.fx.shard_count);
-            let bridged = if owner == self.fx.shard {
-                self.bridged_leg(&named)
-            } else if let Some(answers) = &answers {
-                answers.get(&named).cloned().flatten()
-            } else {
-                remote.push((owner, named));
-                continue;
-            };
-            let Some(bridged) = bridged else { continue };
-            let Some(part) = rewrite_for(found.form, &found.part, &bridged) else {
-                continue;
-            };
-            let rewritten = if found.form == DialogIdForm::ReplacesInUri {
-                found.value.replacen(&found.part, &part, 1)
-            } else {
-                part
-            };
-            rewrites.push(DialogRewrite {
-                name: found.name,
-                original: found.value,
-                rewritten,
-            });
-        }
-        if remote.is_empty() {
-            return Some(DialogRewrites(rewrites));
-        }
-        let hold = self.attended.next();
-        for (owner, dialog) in &remote {
-            let query = self.attended.next();
-            self.attended.queries.insert(query, (hold, dialog.clone()));
-            self.attended.queries_sent += 1;
-            self.fx.outputs.push_back(Output::ToShard {
-                shard: *owner,
-                message: ShardMessage::DialogQuery {
-                    query,
-                    dialog: dialog.clone(),
-                },
-            });
-        }
-        self.attended.held.insert(
-            hold,
-            HeldRequest {
-                from,
-                tx,
-                bytes: request.as_bytes().to_vec(),
-                resume,
-                waiting: remote.len(),
-                answers: HashMap::new(),
-            },
-        );
-        self.fx.set_timer(
-            now.plus_millis(DIALOG_QUERY_TIMEOUT_MS),
-            CoreTimer::DialogQueryTimeout { hold },
-        );
-        None
-    }
-
-    /// Another shard asks which leg is bridged to one of ours.
-    pub(super) fn on_dialog_query(&mut self, asker: ShardId, query: u64, dialog: DialogId) {
-        let bridged = self.bridged_leg(&dialog).map(Box::new);
-        self.fx.outputs.push_back(Output::ToShard {
-            shard: asker,
-            message: ShardMessage::DialogAnswer {
-                query,
-                dialog,
-                bridged,
-            },
+/// The dialog identifiers of `request` translated for the other side: those naming a dialog of
+/// this shard (or one in `answers`, other shards' answers) become the bridged leg's; the ones
+/// another shard owns and `answers` lacks are listed to ask that shard.
+#[allow(clippy::type_complexity)]
+pub(super) fn translate(
+    calls: &Calls,
+    fx: &Effects,
+    request: &Message,
+    answers: Option<&HashMap<DialogId, Option<DialogId>>>,
+) -> (Vec<DialogRewrite>, Vec<(ShardId, DialogId)>) {
+    let mut rewrites = Vec::new();
+    let mut remote: Vec<(ShardId, DialogId)> = Vec::new();
+    for found in found_identifiers(request) {
+        let Some(named) = named_dialog(found.form, &found.part) else {
+            continue;
+        };
+        let owner = named.owning_shard(fx.shard_count);
+        let bridged = if owner == fx.shard {
+            bridged_leg(calls, fx, &named)
+        } else if let Some(answers) = answers {
+            answers.get(&named).cloned().flatten()
+        } else {
+            remote.push((owner, named));
+            continue;
+        };
+        let Some(bridged) = bridged else { continue };
+        let Some(part) = rewrite_for(found.form, &found.part, &bridged) else {
+            continue;
+        };
+        let rewritten = if found.form == DialogIdForm::ReplacesInUri {
+            found.value.replacen(&found.part, &part, 1)
+        } else {
+            part
+        };
+        rewrites.push(DialogRewrite {
+            name: found.name,
+            original: found.value,
+            rewritten,
         });
     }
-
-    pub(super) fn on_dialog_answer(
-        &mut self,
-        now: Time,
-        query: u64,
-        dialog: DialogId,
-        bridged: Option<Box<DialogId>>,
-    ) {
-        let Some((hold, asked)) = self.attended.queries.remove(&query) else {
-            return; // timed out already
-        };
-        let Some(held) = self.attended.held.get_mut(&hold) else {
-            return;
-        };
-        // The answer names the dialog we asked about; anything else is ignored (unknown).
-        let bridged = bridged.filter(|_| dialog == asked).map(|b| *b);
-        held.answers.insert(asked, bridged);
-        held.waiting = held.waiting.saturating_sub(1);
-        if held.waiting == 0 {
-            self.resume_held(now, hold);
-        }
-    }
-
-    pub(super) fn on_dialog_query_timeout(&mut self, now: Time, hold: u64) {
-        if !self.attended.held.contains_key(&hold) {
-            return;
-        }
-        self.attended.query_timeouts += 1;
-        self.attended.queries.retain(|_, (h, _)| *h != hold);
-        self.resume_held(now, hold);
-    }
-
-    fn resume_held(&mut self, now: Time, hold: u64) {
-        let Some(held) = self.attended.held.remove(&hold) else {
-            return;
-        };
-        let Ok(request) = Message::parse(&held.bytes) else {
-            return;
-        };
-        self.attended.resuming = Some(held.answers);
-        match held.resume {
-            Resume::InDialog { to_tag } => {
-                self.on_in_dialog_request(now, held.from, held.tx, &request, &to_tag)
-            }
-            Resume::InitialInvite { trunk, config } => {
-                self.on_initial_invite(now, held.from, (trunk, config), held.tx, &request)
-            }
-        }
-        self.attended.resuming = None;
-    }
+    (rewrites, remote)
 }
 
 fn law_of(rewritten: &RewrittenSdp) -> Option<G711Law> {
@@ -266,26 +169,29 @@ fn answer_facts(body: &[u8], advertise: std::net::IpAddr) -> Option<RewrittenSdp
     sdp::rewrite(body, &plan).ok()
 }
 
-fn header_text(request: &Message, name: &str) -> Option<String> {
+pub(super) fn header_text(request: &Message, name: &str) -> Option<String> {
     request
         .headers()
         .find(|h| h.name.eq_ignore_ascii_case(name))
         .map(|h| String::from_utf8_lossy(h.value).into_owned())
 }
 
-impl ShardCore {
+impl AttendedState {
     /// The platform's REFER with `?Replaces` on leg `side` of call `seq`, when the customer's
     /// trunk transfers locally: handoff joins the customer's leg with the leg bridged to the
     /// replaced dialog. `false` = not for this path (the REFER is relayed: "refer" mode).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn on_attended_refer(
         &mut self,
+        calls: &mut Calls,
+        fx: &mut Effects,
         now: Time,
         seq: u64,
         side: Side,
         tx: ServerTxId,
         request: &Message,
     ) -> bool {
-        let Some(call) = self.calls.get(&seq) else {
+        let Some(call) = calls.get(&seq) else {
             return false;
         };
         let customer = side.other();
@@ -304,8 +210,8 @@ impl ShardCore {
         let Some(Ok(replaces)) = refer_to.replaces() else {
             return false;
         };
-        if self.attended.kept.values().any(|k| k.call == seq) {
-            self.fx.reply(
+        if self.kept.values().any(|k| k.call == seq) {
+            fx.reply(
                 now,
                 tx,
                 request,
@@ -323,20 +229,20 @@ impl ShardCore {
             referred_by: header_text(request, "Referred-By").or_else(|| header_text(request, "b")),
             p_asserted_identity: header_text(request, "P-Asserted-Identity")
                 .filter(|_| call.identity_trusted()),
-            handoff_identity: self.contact(Some(seq)),
+            handoff_identity: effects::contact(&call.config),
             notify_platform: !header_text(request, "Refer-Sub")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("false")),
             // Set by the driver (the core reads no clock).
-            wall_clock: self.fx.wall_clock,
+            wall_clock: fx.wall_clock,
         };
-        let join = self.attended.next();
+        let join = self.next();
         let attempt = TransferAttempt::start(now, transfer, settings);
-        self.attended.kept.insert(
+        self.kept.insert(
             join,
             KeptJoin {
                 call: seq,
                 customer,
-                peer_shard: replaces.receiver_view().owning_shard(self.fx.shard_count),
+                peer_shard: replaces.receiver_view().owning_shard(fx.shard_count),
                 refer_tx: tx,
                 attempt,
                 phase: KeeperPhase::AwaitingMovedLeg,
@@ -344,23 +250,21 @@ impl ShardCore {
                 platform_gone: false,
             },
         );
-        self.attended
-            .replaced
-            .insert(join, replaces.receiver_view());
-        self.drive_attempt(now, join);
+        self.replaced.insert(join, replaces.receiver_view());
+        self.drive_attempt(calls, fx, now, join);
         true
     }
 
     /// Perform what the attempt of `join` asks, until it asks nothing more.
-    fn drive_attempt(&mut self, now: Time, join: u64) {
+    fn drive_attempt(&mut self, calls: &mut Calls, fx: &mut Effects, now: Time, join: u64) {
         loop {
-            let Some(kept) = self.attended.kept.get_mut(&join) else {
+            let Some(kept) = self.kept.get_mut(&join) else {
                 return;
             };
             let Some(action) = kept.attempt.poll_action() else {
                 if kept.attempt.is_done() && kept.phase != KeeperPhase::Joined {
-                    self.attended.kept.remove(&join);
-                    self.attended.replaced.remove(&join);
+                    self.kept.remove(&join);
+                    self.replaced.remove(&join);
                 }
                 return;
             };
@@ -372,14 +276,14 @@ impl ShardCore {
                         TransferAction::RefusePlatform { reason, .. } => reason,
                         _ => crate::transfer::notify::reason_phrase(status),
                     };
-                    let request = self.fx.txn.server_request(refer_tx).map(<[u8]>::to_vec);
+                    let request = fx.txn.server_request(refer_tx).map(<[u8]>::to_vec);
                     if let Some(request) = request
                         && let Ok(request) = Message::parse_framing(&request)
                     {
-                        self.fx.reply(now, refer_tx, &request, status, reason, &[]);
+                        fx.reply(now, refer_tx, &request, status, reason, &[]);
                     }
                 }
-                TransferAction::StartLocalJoin => self.start_move(now, join),
+                TransferAction::StartLocalJoin => self.start_move(calls, fx, now, join),
                 TransferAction::NotifyPlatform {
                     status,
                     subscription_ends,
@@ -387,24 +291,24 @@ impl ShardCore {
                 | TransferAction::RelayNotify {
                     status,
                     subscription_ends,
-                } => self.notify_platform(now, seq, platform, status, subscription_ends),
+                } => self.notify_platform(calls, fx, now, seq, platform, status, subscription_ends),
                 TransferAction::TearDownPlatformLeg => {
-                    if let Some(kept) = self.attended.kept.get_mut(&join)
+                    if let Some(kept) = self.kept.get_mut(&join)
                         && !kept.platform_gone
                     {
                         kept.platform_gone = true;
-                        self.send_bye(now, seq, platform);
+                        send_bye(calls, fx, now, seq, platform);
                     }
                 }
                 TransferAction::ReleaseCustomerLeg => {
-                    self.hang_up(now, seq, EndReason::TransferFailed, 487);
+                    hang_up(calls, fx, now, seq, EndReason::TransferFailed, 487);
                 }
                 TransferAction::ArmTimer { at } => {
-                    self.fx.set_timer(at, CoreTimer::AttendedTransfer { join, at });
+                    fx.set_timer(at, CoreTimer::AttendedTransfer { join, at });
                 }
                 TransferAction::Finished(record) => {
-                    self.fx.metrics.record_transfer(&record);
-                    self.fx.outputs
+                    fx.metrics.record_transfer(&record);
+                    fx.outputs
                         .push_back(Output::Event(Event::Transfer(Box::new(record))));
                 }
                 // The owner shard BYEs the replaced leg when its far leg moves.
@@ -421,14 +325,30 @@ impl ShardCore {
         }
     }
 
-    pub(super) fn on_attended_timer(&mut self, now: Time, join: u64) {
-        if let Some(kept) = self.attended.kept.get_mut(&join) {
+    pub(super) fn on_attended_timer(
+        &mut self,
+        calls: &mut Calls,
+        fx: &mut Effects,
+        now: Time,
+        join: u64,
+    ) {
+        if let Some(kept) = self.kept.get_mut(&join) {
             kept.attempt.on_timer(now);
         }
-        self.drive_attempt(now, join);
+        self.drive_attempt(calls, fx, now, join);
     }
 
-    fn notify_platform(&mut self, now: Time, seq: u64, platform: Side, status: u16, ends: bool) {
+    #[allow(clippy::too_many_arguments)]
+    fn notify_platform(
+        &mut self,
+        calls: &mut Calls,
+        fx: &mut Effects,
+        now: Time,
+        seq: u64,
+        platform: Side,
+        status: u16,
+        ends: bool,
+    ) {
         let extra = vec![
             ("Event".to_string(), "refer".to_string()),
             (
@@ -441,6 +361,8 @@ impl ShardCore {
             crate::transfer::notify::sipfrag_body(status).into_bytes(),
         ));
         self.send_own_request(
+            calls,
+            fx,
             now,
             seq,
             platform,
@@ -455,6 +377,8 @@ impl ShardCore {
     #[allow(clippy::too_many_arguments)]
     fn send_own_request(
         &mut self,
+        calls: &mut Calls,
+        fx: &mut Effects,
         now: Time,
         seq: u64,
         side: Side,
@@ -464,30 +388,38 @@ impl ShardCore {
         step: AttendedStep,
     ) -> bool {
         let Some((branch, bytes, peer)) =
-            self.build_request(seq, side, method.as_str(), extra, body)
+            build_request(calls, fx, seq, side, method.as_str(), extra, body)
         else {
             return false;
         };
-        let Ok(client) = self.fx.txn.send_request(now, peer, method, &branch, bytes) else {
+        let Ok(client) = fx.txn.send_request(now, peer, method, &branch, bytes) else {
             return false;
         };
-        self.track_client(client, ClientPurpose::Attended { call: seq, step });
-        if let Some(call) = self.calls.get_mut(&seq) {
+        track_client(
+            calls,
+            fx,
+            client,
+            ClientPurpose::Attended { call: seq, step },
+        );
+        if let Some(call) = calls.get_mut(&seq) {
             call.outstanding += 1;
         }
         true
     }
 
     /// A G.711-only sendrecv re-INVITE on leg `side` of call `seq`, with media at `media`.
+    #[allow(clippy::too_many_arguments)]
     fn send_g711_reinvite(
         &mut self,
+        calls: &mut Calls,
+        fx: &mut Effects,
         now: Time,
         seq: u64,
         side: Side,
         media: SocketAddr,
         step: AttendedStep,
     ) -> bool {
-        let Some(call) = self.calls.get_mut(&seq) else {
+        let Some(call) = calls.get_mut(&seq) else {
             return false;
         };
         let codecs = call
@@ -507,18 +439,26 @@ impl ShardCore {
         call.leg_mut(side).origin = offer.origin;
         call.reinvite_pending = true;
         let body = Some(("application/sdp".to_string(), offer.bytes));
-        let sent = self.send_own_request(now, seq, side, Method::Invite, &[], body, step);
-        if !sent && let Some(call) = self.calls.get_mut(&seq) {
+        let sent =
+            self.send_own_request(calls, fx, now, seq, side, Method::Invite, &[], body, step);
+        if !sent && let Some(call) = calls.get_mut(&seq) {
             call.reinvite_pending = false;
         }
         sent
     }
 
-    fn send_join(&mut self, now: Time, to: ShardId, message: JoinMessage) {
-        if to == self.fx.shard {
-            self.on_join_message(now, to, message);
+    fn send_join(
+        &mut self,
+        calls: &mut Calls,
+        fx: &mut Effects,
+        now: Time,
+        to: ShardId,
+        message: JoinMessage,
+    ) {
+        if to == fx.shard {
+            self.on_join_message(calls, fx, now, to, message);
         } else {
-            self.fx.outputs.push_back(Output::ToShard {
+            fx.outputs.push_back(Output::ToShard {
                 shard: to,
                 message: ShardMessage::Join(Box::new(message)),
             });
@@ -526,24 +466,23 @@ impl ShardCore {
     }
 
     /// Keeper: ask the owner of the replaced dialog to move its far leg onto our platform port.
-    fn start_move(&mut self, now: Time, join: u64) {
-        let Some(kept) = self.attended.kept.get(&join) else {
+    fn start_move(&mut self, calls: &mut Calls, fx: &mut Effects, now: Time, join: u64) {
+        let Some(kept) = self.kept.get(&join) else {
             return;
         };
         let (seq, platform, peer) = (kept.call, kept.customer.other(), kept.peer_shard);
-        let port = self
-            .calls
-            .get(&seq)
-            .and_then(|c| c.leg(platform).media_port);
-        let replaced = self.attended.replaced.get(&join).cloned();
+        let port = calls.get(&seq).and_then(|c| c.leg(platform).media_port);
+        let replaced = self.replaced.get(&join).cloned();
         let (Some(port), Some(replaced)) = (port, replaced) else {
-            if let Some(kept) = self.attended.kept.get_mut(&join) {
+            if let Some(kept) = self.kept.get_mut(&join) {
                 kept.attempt.on_local_join_result(now, 500);
             }
-            return self.drive_attempt(now, join);
+            return self.drive_attempt(calls, fx, now, join);
         };
-        let media = SocketAddr::new(self.config_of(Some(seq)).sbc.advertise, port);
+        let media = SocketAddr::new(advertise_of(calls, fx, seq), port);
         self.send_join(
+            calls,
+            fx,
             now,
             peer,
             JoinMessage::MoveLeg {
@@ -554,41 +493,58 @@ impl ShardCore {
         );
     }
 
-    pub(super) fn on_join_message(&mut self, now: Time, from: ShardId, message: JoinMessage) {
+    pub(super) fn on_join_message(
+        &mut self,
+        calls: &mut Calls,
+        fx: &mut Effects,
+        now: Time,
+        from: ShardId,
+        message: JoinMessage,
+    ) {
         match message {
             JoinMessage::MoveLeg {
                 join,
                 replaced,
                 media,
-            } => self.move_leg(now, from, join, &replaced, media),
-            JoinMessage::LegMoved { join, result } => self.on_leg_moved(now, from, join, result),
-            JoinMessage::PeerEnded { join } => self.on_peer_ended(now, from, join),
+            } => self.move_leg(calls, fx, now, from, join, &replaced, media),
+            JoinMessage::LegMoved { join, result } => {
+                self.on_leg_moved(calls, fx, now, from, join, result)
+            }
+            JoinMessage::PeerEnded { join } => self.on_peer_ended(calls, fx, now, from, join),
         }
     }
 
     /// Owner: re-INVITE the leg bridged to `replaced` toward the keeper's port.
+    #[allow(clippy::too_many_arguments)]
     fn move_leg(
         &mut self,
+        calls: &mut Calls,
+        fx: &mut Effects,
         now: Time,
         keeper: ShardId,
         join: u64,
         replaced: &DialogId,
         media: SocketAddr,
     ) {
-        let found = self
-            .dialog_position(&replaced.local_tag)
-            .filter(|_| self.bridged_leg(replaced).is_some());
+        let found = fx
+            .dialog_position(calls, &replaced.local_tag)
+            .filter(|_| bridged_leg(calls, fx, replaced).is_some());
         let usable = found.filter(|(seq, _)| {
-            !self.attended.away.contains_key(seq)
-                && self
-                    .calls
+            !self.away.contains_key(seq)
+                && calls
                     .get(seq)
                     .is_some_and(|c| c.phase == CallPhase::Up && !c.reinvite_pending)
         });
         let Some((seq, replaced_side)) = usable else {
             let status = if found.is_some() { 491 } else { 481 };
             let result = Err(status);
-            return self.send_join(now, keeper, JoinMessage::LegMoved { join, result });
+            return self.send_join(
+                calls,
+                fx,
+                now,
+                keeper,
+                JoinMessage::LegMoved { join, result },
+            );
         };
         let moved = replaced_side.other();
         let step = AttendedStep::Reinvite {
@@ -596,11 +552,17 @@ impl ShardCore {
             side: moved,
             keeper: false,
         };
-        if !self.send_g711_reinvite(now, seq, moved, media, step) {
+        if !self.send_g711_reinvite(calls, fx, now, seq, moved, media, step) {
             let result = Err(503);
-            return self.send_join(now, keeper, JoinMessage::LegMoved { join, result });
+            return self.send_join(
+                calls,
+                fx,
+                now,
+                keeper,
+                JoinMessage::LegMoved { join, result },
+            );
         }
-        self.attended.away.insert(
+        self.away.insert(
             seq,
             AwayJoin {
                 keeper,
@@ -612,8 +574,11 @@ impl ShardCore {
     }
 
     /// Final response (or timeout, `response` = None) to a request of an attended transfer.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn on_attended_final(
         &mut self,
+        calls: &mut Calls,
+        fx: &mut Effects,
         now: Time,
         seq: u64,
         step: AttendedStep,
@@ -624,30 +589,32 @@ impl ShardCore {
             return;
         };
         let success = (200..300).contains(&status);
-        if let Some(call) = self.calls.get_mut(&seq) {
+        if let Some(call) = calls.get_mut(&seq) {
             call.reinvite_pending = false;
         }
         let facts = response.filter(|_| success).and_then(|response| {
             let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
-            self.send_ack(seq, side, cseq);
-            answer_facts(response.body(), self.config_of(Some(seq)).sbc.advertise)
+            send_ack(calls, fx, seq, side, cseq);
+            answer_facts(response.body(), advertise_of(calls, fx, seq))
         });
         if keeper {
-            self.on_customer_answer(now, join, status, facts);
+            self.on_customer_answer(calls, fx, now, join, status, facts);
         } else {
-            self.on_moved_leg_answer(now, seq, status, facts);
+            self.on_moved_leg_answer(calls, fx, now, seq, status, facts);
         }
     }
 
     /// Owner: the moved leg answered its re-INVITE.
     fn on_moved_leg_answer(
         &mut self,
+        calls: &mut Calls,
+        fx: &mut Effects,
         now: Time,
         seq: u64,
         status: u16,
         facts: Option<RewrittenSdp>,
     ) {
-        let Some(away) = self.attended.away.get_mut(&seq) else {
+        let Some(away) = self.away.get_mut(&seq) else {
             return;
         };
         let (keeper, join, moved) = (away.keeper, away.join, away.moved);
@@ -655,7 +622,7 @@ impl ShardCore {
             Some(facts) if (200..300).contains(&status) => {
                 away.answered = true;
                 // The replaced dialog (B2) is over: its far leg now belongs to the joined call.
-                self.send_bye(now, seq, moved.other());
+                send_bye(calls, fx, now, seq, moved.other());
                 Ok(MovedLeg {
                     remote_rtp: facts.remote_rtp,
                     remote_rtcp: facts.remote_rtcp,
@@ -663,25 +630,33 @@ impl ShardCore {
                 })
             }
             _ => {
-                self.attended.away.remove(&seq);
+                self.away.remove(&seq);
                 Err(if status < 300 { 488 } else { status })
             }
         };
-        self.send_join(now, keeper, JoinMessage::LegMoved { join, result });
+        self.send_join(
+            calls,
+            fx,
+            now,
+            keeper,
+            JoinMessage::LegMoved { join, result },
+        );
     }
 
     /// Keeper: the owner moved (or failed to move) the far leg of the replaced dialog.
     fn on_leg_moved(
         &mut self,
+        calls: &mut Calls,
+        fx: &mut Effects,
         now: Time,
         owner: ShardId,
         join: u64,
         result: Result<MovedLeg, u16>,
     ) {
-        let Some(kept) = self.attended.kept.get_mut(&join) else {
+        let Some(kept) = self.kept.get_mut(&join) else {
             // Nobody waits for it any more (the customer hung up): the owner ends what it moved.
             if result.is_ok() {
-                self.send_join(now, owner, JoinMessage::PeerEnded { join });
+                self.send_join(calls, fx, now, owner, JoinMessage::PeerEnded { join });
             }
             return;
         };
@@ -690,26 +665,23 @@ impl ShardCore {
                 kept.moved = Some(moved);
                 kept.phase = KeeperPhase::AwaitingCustomerAnswer;
                 let (seq, customer) = (kept.call, kept.customer);
-                let port = self
-                    .calls
-                    .get(&seq)
-                    .and_then(|c| c.leg(customer).media_port);
+                let port = calls.get(&seq).and_then(|c| c.leg(customer).media_port);
                 let step = AttendedStep::Reinvite {
                     join,
                     side: customer,
                     keeper: true,
                 };
                 let sent = port.is_some_and(|port| {
-                    let media = SocketAddr::new(self.config_of(Some(seq)).sbc.advertise, port);
-                    self.send_g711_reinvite(now, seq, customer, media, step)
+                    let media = SocketAddr::new(advertise_of(calls, fx, seq), port);
+                    self.send_g711_reinvite(calls, fx, now, seq, customer, media, step)
                 });
                 if !sent {
-                    self.on_customer_answer(now, join, 503, None);
+                    self.on_customer_answer(calls, fx, now, join, 503, None);
                 }
             }
             Err(status) => {
                 kept.attempt.on_local_join_result(now, status);
-                self.drive_attempt(now, join);
+                self.drive_attempt(calls, fx, now, join);
             }
         }
     }
@@ -717,12 +689,14 @@ impl ShardCore {
     /// Keeper: the customer's leg answered its re-INVITE; on success A1 <-> A2 are joined.
     fn on_customer_answer(
         &mut self,
+        calls: &mut Calls,
+        fx: &mut Effects,
         now: Time,
         join: u64,
         status: u16,
         facts: Option<RewrittenSdp>,
     ) {
-        let Some(kept) = self.attended.kept.get_mut(&join) else {
+        let Some(kept) = self.kept.get_mut(&join) else {
             return;
         };
         let (seq, customer, peer) = (kept.call, kept.customer, kept.peer_shard);
@@ -730,11 +704,11 @@ impl ShardCore {
             // The moved leg has nobody to talk to: end it, report the failure.
             let status = if status < 300 { 488 } else { status };
             kept.attempt.on_local_join_result(now, status);
-            self.send_join(now, peer, JoinMessage::PeerEnded { join });
-            return self.drive_attempt(now, join);
+            self.send_join(calls, fx, now, peer, JoinMessage::PeerEnded { join });
+            return self.drive_attempt(calls, fx, now, join);
         };
         kept.phase = KeeperPhase::Joined;
-        let Some(call) = self.calls.get_mut(&seq) else {
+        let Some(call) = calls.get_mut(&seq) else {
             return;
         };
         let customer_leg = call.leg_mut(customer);
@@ -754,102 +728,120 @@ impl ShardCore {
             let (a, b) = call.media_pair();
             (call.id, a, b)
         };
-        self.fx
-            .outputs
+        fx.outputs
             .push_back(Output::Media(MediaCommand::Update { call: id, a, b }));
-        self.fx
-            .outputs
-            .push_back(Output::Media(MediaCommand::SetLaws {
-                call: id,
-                a: a_law,
-                b: b_law,
-            }));
-        if let Some(kept) = self.attended.kept.get_mut(&join) {
+        fx.outputs.push_back(Output::Media(MediaCommand::SetLaws {
+            call: id,
+            a: a_law,
+            b: b_law,
+        }));
+        if let Some(kept) = self.kept.get_mut(&join) {
             kept.attempt.on_local_join_result(now, 200);
         }
-        self.drive_attempt(now, join);
+        self.drive_attempt(calls, fx, now, join);
     }
 
     /// The other half of a joined pair hung up: end ours.
-    fn on_peer_ended(&mut self, now: Time, from: ShardId, join: u64) {
+    fn on_peer_ended(
+        &mut self,
+        calls: &mut Calls,
+        fx: &mut Effects,
+        now: Time,
+        from: ShardId,
+        join: u64,
+    ) {
         // On the owner the join is found by (keeper, join id); on the keeper by join id.
         let away = self
-            .attended
             .away
             .iter()
             .find(|(_, a)| a.keeper == from && a.join == join)
             .map(|(seq, a)| (*seq, a.moved));
         if let Some((seq, moved)) = away {
-            self.attended.away.remove(&seq);
-            self.send_bye(now, seq, moved);
-            self.end_call(now, seq, EndReason::JoinedPeerEnded, None);
+            self.away.remove(&seq);
+            send_bye(calls, fx, now, seq, moved);
+            end_call(calls, fx, now, seq, EndReason::JoinedPeerEnded, None);
             return;
         }
-        if let Some(kept) = self.attended.kept.remove(&join) {
-            self.attended.replaced.remove(&join);
-            self.send_bye(now, kept.call, kept.customer);
+        if let Some(kept) = self.kept.remove(&join) {
+            self.replaced.remove(&join);
+            send_bye(calls, fx, now, kept.call, kept.customer);
             if !kept.platform_gone {
-                self.send_bye(now, kept.call, kept.customer.other());
+                send_bye(calls, fx, now, kept.call, kept.customer.other());
             }
-            self.end_call(now, kept.call, EndReason::JoinedPeerEnded, None);
+            end_call(calls, fx, now, kept.call, EndReason::JoinedPeerEnded, None);
         }
     }
 
     /// A BYE (already answered 200) on leg `side` of call `seq`. `true` = the attended transfer
     /// took care of it and the B2BUA must not relay it.
-    pub(super) fn on_bye_in_join(&mut self, now: Time, seq: u64, side: Side) -> bool {
+    pub(super) fn on_bye_in_join(
+        &mut self,
+        calls: &mut Calls,
+        fx: &mut Effects,
+        now: Time,
+        seq: u64,
+        side: Side,
+    ) -> bool {
         let reason = EndReason::bye_from(side);
-        if let Some(away) = self.attended.away.get(&seq) {
+        if let Some(away) = self.away.get(&seq) {
             let (keeper, join, moved, answered) =
                 (away.keeper, away.join, away.moved, away.answered);
             if side != moved {
                 // The replaced dialog's platform leg: its far leg lives on in the joined call.
                 return true;
             }
-            self.attended.away.remove(&seq);
+            self.away.remove(&seq);
             if answered {
-                self.send_join(now, keeper, JoinMessage::PeerEnded { join });
-                self.end_call(now, seq, reason, None);
+                self.send_join(calls, fx, now, keeper, JoinMessage::PeerEnded { join });
+                end_call(calls, fx, now, seq, reason, None);
                 return true;
             }
             let result = Err(487);
-            self.send_join(now, keeper, JoinMessage::LegMoved { join, result });
+            self.send_join(
+                calls,
+                fx,
+                now,
+                keeper,
+                JoinMessage::LegMoved { join, result },
+            );
             return false;
         }
-        let Some((&join, kept)) = self.attended.kept.iter_mut().find(|(_, k)| k.call == seq) else {
+        let Some((&join, kept)) = self.kept.iter_mut().find(|(_, k)| k.call == seq) else {
             return false;
         };
         if side != kept.customer {
             kept.platform_gone = true;
             kept.attempt.on_transferor_bye(now);
-            self.drive_attempt(now, join);
+            self.drive_attempt(calls, fx, now, join);
             // Before the join the customer must not lose the call: the platform leg is only
             // ended; after it, the customer talks to the moved leg.
             return true;
         }
         let (peer, phase) = (kept.peer_shard, kept.phase);
         kept.attempt.on_bye_from_carrier(now);
-        self.drive_attempt(now, join);
+        self.drive_attempt(calls, fx, now, join);
         if phase != KeeperPhase::AwaitingMovedLeg {
-            self.send_join(now, peer, JoinMessage::PeerEnded { join });
+            self.send_join(calls, fx, now, peer, JoinMessage::PeerEnded { join });
         }
-        let platform_gone = self
-            .attended
-            .kept
-            .remove(&join)
-            .is_none_or(|k| k.platform_gone);
-        self.attended.replaced.remove(&join);
+        let platform_gone = self.kept.remove(&join).is_none_or(|k| k.platform_gone);
+        self.replaced.remove(&join);
         if !platform_gone {
-            self.send_bye(now, seq, side.other());
+            send_bye(calls, fx, now, seq, side.other());
         }
-        self.end_call(now, seq, reason, None);
+        end_call(calls, fx, now, seq, reason, None);
         true
     }
 
     /// Call `seq` ended by any path (drain, ACK timeout, ...): the other half of a joined pair
     /// ends too, and no join state outlives its call.
-    pub(super) fn attended_call_ended(&mut self, now: Time, seq: u64) {
-        if let Some(away) = self.attended.away.remove(&seq) {
+    pub(super) fn attended_call_ended(
+        &mut self,
+        calls: &mut Calls,
+        fx: &mut Effects,
+        now: Time,
+        seq: u64,
+    ) {
+        if let Some(away) = self.away.remove(&seq) {
             let message = if away.answered {
                 JoinMessage::PeerEnded { join: away.join }
             } else {
@@ -858,65 +850,28 @@ impl ShardCore {
                     result: Err(487),
                 }
             };
-            self.send_join(now, away.keeper, message);
+            self.send_join(calls, fx, now, away.keeper, message);
         }
         let joins: Vec<u64> = self
-            .attended
             .kept
             .iter()
             .filter(|(_, k)| k.call == seq)
             .map(|(join, _)| *join)
             .collect();
         for join in joins {
-            self.attended.replaced.remove(&join);
-            if let Some(kept) = self.attended.kept.remove(&join)
+            self.replaced.remove(&join);
+            if let Some(kept) = self.kept.remove(&join)
                 && kept.phase != KeeperPhase::AwaitingMovedLeg
             {
-                self.send_join(now, kept.peer_shard, JoinMessage::PeerEnded { join });
+                self.send_join(
+                    calls,
+                    fx,
+                    now,
+                    kept.peer_shard,
+                    JoinMessage::PeerEnded { join },
+                );
             }
         }
-    }
-
-    /// The platform's attended REFER (Refer-To with `?Replaces`) on leg `side` of call `seq`,
-    /// for the REFER entry point (transfer_flow.rs). `Some(dialogs)`: transfer by REFER with
-    /// this %-escaped Replaces (and Target-Dialog), translated to name the carrier's dialog (unchanged when it names
-    /// no dialog handoff bridges). `None`: taken here (a local join for a trunk with
-    /// `transfer = "local"`), or held until another shard answers (it comes back here).
-    pub(super) fn attended_refer(
-        &mut self,
-        now: Time,
-        tx: ServerTxId,
-        seq: u64,
-        side: Side,
-        request: &Message,
-    ) -> Option<TranslatedDialogs> {
-        if self.on_attended_refer(now, seq, side, tx, request) {
-            return None;
-        }
-        let leg = &self.calls.get(&seq)?.leg(side).dialog;
-        let (peer, to_tag) = (leg.peer, leg.local_tag.clone());
-        let rewrites = self.dialog_rewrites(now, peer, tx, request, Resume::InDialog { to_tag })?;
-        let refer_to = header_text(request, "Refer-To").or_else(|| header_text(request, "r"))?;
-        let refer_to = rewrites
-            .0
-            .iter()
-            .find(|r| r.original == refer_to)
-            .map_or(refer_to.clone(), |r| r.rewritten.clone());
-        let target_dialog = header_text(request, "Target-Dialog").map(|value| {
-            rewrites
-                .0
-                .iter()
-                .find(|r| r.original == value)
-                .map_or(value.clone(), |r| r.rewritten.clone())
-        });
-        let replaces = PlatformReferTo::parse(&refer_to)
-            .ok()?
-            .replaces_escaped()
-            .map(str::to_string);
-        Some(TranslatedDialogs {
-            replaces,
-            target_dialog,
-        })
     }
 
     /// An attended REFER failed and the trunk falls back to a local join: take over its
@@ -925,6 +880,8 @@ impl ShardCore {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn adopt_local_join(
         &mut self,
+        calls: &mut Calls,
+        fx: &mut Effects,
         now: Time,
         seq: u64,
         customer: Side,
@@ -940,11 +897,11 @@ impl ShardCore {
             .and_then(|r| r.replaces())
             .and_then(Result::ok)
             .map(|r| r.receiver_view());
-        let join = self.attended.next();
+        let join = self.next();
         let peer_shard = replaced
             .as_ref()
-            .map_or(self.fx.shard, |r| r.owning_shard(self.fx.shard_count));
-        self.attended.kept.insert(
+            .map_or(fx.shard, |r| r.owning_shard(fx.shard_count));
+        self.kept.insert(
             join,
             KeptJoin {
                 call: seq,
@@ -958,16 +915,18 @@ impl ShardCore {
             },
         );
         if let Some(replaced) = replaced {
-            self.attended.replaced.insert(join, replaced);
+            self.replaced.insert(join, replaced);
         }
-        self.start_move(now, join);
-        self.drive_attempt(now, join);
+        self.start_move(calls, fx, now, join);
+        self.drive_attempt(calls, fx, now, join);
     }
 
     /// A request (not BYE) on a leg whose peer leg here is gone because of a local join: the
     /// customer's leg A1 once joined, or the moved leg A2. `true` = answered here.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn answered_while_joined(
         &mut self,
+        fx: &mut Effects,
         now: Time,
         tx: ServerTxId,
         seq: u64,
@@ -976,12 +935,10 @@ impl ShardCore {
         request: &Message,
     ) -> bool {
         let joined_customer = self
-            .attended
             .kept
             .values()
             .any(|k| k.call == seq && k.customer == side && k.phase == KeeperPhase::Joined);
         let moved = self
-            .attended
             .away
             .get(&seq)
             .is_some_and(|a| a.moved == side && a.answered);
@@ -990,10 +947,80 @@ impl ShardCore {
         }
         if matches!(method, Method::Invite | Method::Update) {
             let reason = "Not Acceptable Here (joined by a transfer: session unchanged)";
-            self.fx.reply(now, tx, request, 488, reason, &[]);
+            fx.reply(now, tx, request, 488, reason, &[]);
         } else {
-            self.fx.reply(now, tx, request, 200, "OK", &[]);
+            fx.reply(now, tx, request, 200, "OK", &[]);
         }
         true
     }
+}
+
+// The call-level primitives, for a join that names its calls by sequence number.
+
+fn send_bye(calls: &mut Calls, fx: &mut Effects, now: Time, seq: u64, side: Side) {
+    if let Some(call) = calls.get_mut(&seq) {
+        call.send_bye(fx, now, side);
+    }
+}
+
+fn end_call(
+    calls: &mut Calls,
+    fx: &mut Effects,
+    now: Time,
+    seq: u64,
+    reason: EndReason,
+    setup_status: Option<u16>,
+) {
+    if let Some(call) = calls.get_mut(&seq) {
+        call.end(fx, now, reason, setup_status);
+    }
+}
+
+fn hang_up(
+    calls: &mut Calls,
+    fx: &mut Effects,
+    now: Time,
+    seq: u64,
+    reason: EndReason,
+    early_status: u16,
+) {
+    if let Some(call) = calls.get_mut(&seq) {
+        call.hang_up(fx, now, reason, early_status);
+    }
+}
+
+fn send_ack(calls: &mut Calls, fx: &mut Effects, seq: u64, side: Side, cseq: u32) {
+    if let Some(call) = calls.get_mut(&seq) {
+        call.send_ack(fx, side, cseq, None);
+    }
+}
+
+fn build_request(
+    calls: &mut Calls,
+    fx: &mut Effects,
+    seq: u64,
+    side: Side,
+    method: &str,
+    extra: &[(String, String)],
+    body: Option<(String, Vec<u8>)>,
+) -> Option<(String, Vec<u8>, SocketAddr)> {
+    calls
+        .get_mut(&seq)?
+        .build_request(fx, side, method, extra, body)
+}
+
+fn track_client(calls: &mut Calls, fx: &mut Effects, tx: ClientTxId, purpose: ClientPurpose) {
+    match calls.get_mut(&purpose.call()) {
+        Some(call) => fx.track_client(call, tx, purpose),
+        None => {
+            fx.client_txs.insert(tx, purpose);
+        }
+    }
+}
+
+/// The address handoff advertises for call `seq`'s media (its own config snapshot).
+fn advertise_of(calls: &Calls, fx: &Effects, seq: u64) -> std::net::IpAddr {
+    calls
+        .get(&seq)
+        .map_or(fx.config.sbc.advertise, |call| call.config.sbc.advertise)
 }

@@ -12,6 +12,9 @@ use super::{CallRef, EndReason, MediaLeg, Time};
 use crate::config::Config;
 use crate::vocab::LegId;
 
+/// A shard's calls by sequence number (BTreeMap: iteration order is deterministic).
+pub type Calls = std::collections::BTreeMap<u64, Call>;
+
 /// Where the call is in its life; a phase carries what only it has.
 ///
 /// A transfer runs while the call is `Up`; its state is `Call::transfer`, not a phase of its own,

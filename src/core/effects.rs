@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::attended_state::AttendedStep;
-use super::call::Call;
+use super::call::{Call, Calls};
 use super::dialog::Side;
 use super::ids::IdMinter;
 use super::rng::Rng;
@@ -234,6 +234,13 @@ impl Effects {
         if let Ok(bytes) = builder.build() {
             let _ = self.txn.respond(now, tx, status, bytes);
         }
+    }
+
+    /// The call and bridge position of the leg whose local tag is `tag`; `None` when no bridged
+    /// leg has it (unknown, or a retired leg).
+    pub(super) fn dialog_position(&self, calls: &Calls, tag: &str) -> Option<(u64, Side)> {
+        let &(seq, leg) = self.dialogs.get(tag)?;
+        Some((seq, calls.get(&seq)?.position_of(leg)?))
     }
 
     /// Leave `work` for the shard.

@@ -13,7 +13,6 @@ use crate::core::attended_state::{AttendedStep, DialogRewrite, DialogRewrites, R
 use crate::core::b2bua::{ALLOW, Refusal, SUPPORTED, default_reason, text};
 use crate::core::call::{Call, CallPhase};
 use crate::core::dialog::Side;
-use crate::core::effects;
 use crate::core::effects::{
     ClientPurpose, CoreTimer, ServerPurpose, TransferTx, is_sdp, reason_phrase,
 };
@@ -171,11 +170,6 @@ fn salvaged_response(
 }
 
 impl ShardCore {
-    /// handoff's Contact, from the config of the call (or the current one for a new call).
-    pub(in crate::core) fn contact(&self, seq: Option<u64>) -> String {
-        effects::contact(self.config_of(seq))
-    }
-
     /// A call keeps the config it started with; everything else uses the current one.
     pub(in crate::core) fn config_of(&self, seq: Option<u64>) -> &crate::config::Config {
         seq.and_then(|seq| self.calls.get(&seq))
@@ -520,7 +514,8 @@ impl ShardCore {
             )
         };
         let (seq, side) = self
-            .dialog_position(replaces.to_tag.as_str())
+            .fx
+            .dialog_position(&self.calls, replaces.to_tag.as_str())
             .ok_or_else(no_dialog)?;
         let call = self.calls.get_mut(&seq).ok_or_else(no_dialog)?;
         call.take_over_leg(&mut self.fx, now, from, tx, request, side, &replaces)
@@ -538,11 +533,14 @@ impl ShardCore {
         request: &Message,
         to_tag: &str,
     ) {
-        let found = self.dialog_position(to_tag).filter(|(seq, side)| {
-            self.calls.get(seq).is_some_and(|call| {
-                request.call_id().ok() == Some(call.leg(*side).dialog.call_id.as_str())
-            })
-        });
+        let found = self
+            .fx
+            .dialog_position(&self.calls, to_tag)
+            .filter(|(seq, side)| {
+                self.calls.get(seq).is_some_and(|call| {
+                    request.call_id().ok() == Some(call.leg(*side).dialog.call_id.as_str())
+                })
+            });
         let Some((seq, side)) = found else {
             // A leg outside the bridge: the retired platform leg's BYE is the call's to answer.
             let answered = self
@@ -602,7 +600,10 @@ impl ShardCore {
         let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
         if method == Method::Bye {
             self.fx.reply(now, tx, request, 200, "OK", &[]);
-            if self.on_bye_in_join(now, seq, side) {
+            if self
+                .attended
+                .on_bye_in_join(&mut self.calls, &mut self.fx, now, seq, side)
+            {
                 return;
             }
             self.with_call(now, seq, |call, fx| call.on_bye(fx, now, side));
@@ -641,7 +642,10 @@ impl ShardCore {
             }
         }
         // A leg joined by a local attended transfer has no peer leg here to relay to.
-        if self.answered_while_joined(now, tx, seq, side, method, request) {
+        if self
+            .attended
+            .answered_while_joined(&mut self.fx, now, tx, seq, side, method, request)
+        {
             return;
         }
         // Dialog identifiers naming a bridged dialog: translated (maybe held, see attended.rs).
@@ -671,25 +675,6 @@ impl ShardCore {
         });
     }
 
-    pub(in crate::core) fn build_request(
-        &mut self,
-        seq: u64,
-        side: Side,
-        method: &str,
-        extra: &[(String, String)],
-        body: Option<(String, Vec<u8>)>,
-    ) -> Option<(String, Vec<u8>, SocketAddr)> {
-        let call = self.calls.get_mut(&seq)?;
-        call.build_request(&mut self.fx, side, method, extra, body)
-    }
-
-    /// handoff's own BYE on leg `side` (teardown).
-    pub(in crate::core) fn send_bye(&mut self, now: Time, seq: u64, side: Side) {
-        if let Some(call) = self.calls.get_mut(&seq) {
-            call.send_bye(&mut self.fx, now, side);
-        }
-    }
-
     /// handoff's ACK for a 2xx to its INVITE with CSeq `cseq` on leg `side`.
     pub(in crate::core) fn send_ack(&mut self, seq: u64, side: Side, cseq: u32) {
         self.send_ack_with_body(seq, side, cseq, None);
@@ -712,7 +697,7 @@ impl ShardCore {
         let Some(tag) = ack.to().ok().and_then(|to| to.tag().map(str::to_string)) else {
             return;
         };
-        let Some((seq, side)) = self.dialog_position(&tag) else {
+        let Some((seq, side)) = self.fx.dialog_position(&self.calls, &tag) else {
             return;
         };
         self.with_call(now, seq, |call, fx| call.on_ack(fx, side, ack));
@@ -840,7 +825,7 @@ impl ShardCore {
         else {
             return;
         };
-        if let Some((seq, side)) = self.dialog_position(&tag) {
+        if let Some((seq, side)) = self.fx.dialog_position(&self.calls, &tag) {
             let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
             let acked = self
                 .calls
@@ -896,9 +881,15 @@ impl ShardCore {
             ClientPurpose::Transfer { call, what } => self.with_call(now, call, |call, fx| {
                 call.on_transfer_response(fx, now, what, status, response)
             }),
-            ClientPurpose::Attended { call, step } => {
-                self.on_attended_final(now, call, step, status, Some(response))
-            }
+            ClientPurpose::Attended { call, step } => self.attended.on_attended_final(
+                &mut self.calls,
+                &mut self.fx,
+                now,
+                call,
+                step,
+                status,
+                Some(response),
+            ),
         }
     }
 
@@ -961,9 +952,15 @@ impl ShardCore {
             ClientPurpose::Transfer { call, what } => self.with_call(now, call, |call, fx| {
                 call.on_transfer_timeout(fx, now, what)
             }),
-            ClientPurpose::Attended { call, step } => {
-                self.on_attended_final(now, call, step, 408, None)
-            }
+            ClientPurpose::Attended { call, step } => self.attended.on_attended_final(
+                &mut self.calls,
+                &mut self.fx,
+                now,
+                call,
+                step,
+                408,
+                None,
+            ),
         }
     }
 
@@ -977,7 +974,10 @@ impl ShardCore {
                 self.with_call(now, seq, |call, fx| call.on_transfer_timer(fx, now))
             }
             CoreTimer::DialogQueryTimeout { hold } => self.on_dialog_query_timeout(now, hold),
-            CoreTimer::AttendedTransfer { join, .. } => self.on_attended_timer(now, join),
+            CoreTimer::AttendedTransfer { join, .. } => {
+                self.attended
+                    .on_attended_timer(&mut self.calls, &mut self.fx, now, join)
+            }
             CoreTimer::DrainDeadline => {
                 let live: Vec<u64> = self
                     .calls

@@ -14,6 +14,7 @@
 //! its legs for 64*T1 (late BYEs, retransmitted 2xx) and is then reaped, with its timers.
 
 mod dispatch;
+mod held;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -183,6 +184,7 @@ impl ShardCore {
             return;
         }
         self.process_datagram(now, from, payload);
+        self.run_follow_ups(now);
         self.fx.pump_transactions();
     }
 
@@ -207,11 +209,13 @@ impl ShardCore {
                     if let Some(timeout) = self.fx.txn.handle_timeout(tx_at) {
                         self.on_transaction_timeout(now, timeout);
                     }
+                    self.run_follow_ups(now);
                 }
                 _ => {
                     if let Some(timer) = self.fx.timers.pop_expired(now) {
                         self.on_core_timer(now, timer);
                     }
+                    self.run_follow_ups(now);
                 }
             }
         }
@@ -236,8 +240,12 @@ impl ShardCore {
                 dialog,
                 bridged,
             } => self.on_dialog_answer(now, query, dialog, bridged),
-            ShardMessage::Join(join) => self.on_join_message(now, asker, *join),
+            ShardMessage::Join(join) => {
+                self.attended
+                    .on_join_message(&mut self.calls, &mut self.fx, now, asker, *join)
+            }
         }
+        self.run_follow_ups(now);
         self.fx.pump_transactions();
     }
 
@@ -264,10 +272,15 @@ impl ShardCore {
         while !self.fx.follow_ups.is_empty() {
             for work in std::mem::take(&mut self.fx.follow_ups) {
                 match work {
-                    FollowUp::CallEnded { call } => self.attended_call_ended(now, call),
+                    FollowUp::CallEnded { call } => {
+                        self.attended
+                            .attended_call_ended(&mut self.calls, &mut self.fx, now, call)
+                    }
                     FollowUp::AdoptLocalJoin { call, transfer } => {
                         let transfer = *transfer;
-                        self.adopt_local_join(
+                        self.attended.adopt_local_join(
+                            &mut self.calls,
+                            &mut self.fx,
                             now,
                             call,
                             transfer.carrier,
@@ -280,13 +293,6 @@ impl ShardCore {
                 }
             }
         }
-    }
-
-    /// The call and bridge position of the leg whose local tag is `tag`; `None` when no bridged
-    /// leg has it (unknown, or a retired leg).
-    pub(in crate::core) fn dialog_position(&self, tag: &str) -> Option<(u64, Side)> {
-        let &(seq, leg) = self.fx.dialogs.get(tag)?;
-        Some((seq, self.calls.get(&seq)?.position_of(leg)?))
     }
 
     /// Debug check run by the simulation after every step. Panics with the broken invariant.
