@@ -151,3 +151,31 @@ fn vocabulary_transfer_and_media_never_import_from_core() {
         }
     }
 }
+
+#[test]
+fn the_shard_core_is_implemented_only_in_the_shard_module() {
+    // Behaviour lives with the state that has it: the call's in b2bua.rs and transfer_flow.rs
+    // (impl Call), the joins' in attended.rs (impl AttendedState). Only the shard's own module
+    // (src/core/shard/) routes inputs to them.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/core");
+    let mut shard_impls = 0;
+    let mut stack = vec![dir.clone()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).expect("readable") {
+                stack.push(entry.expect("entry").path());
+            }
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let impls = text.matches("impl ShardCore {").count();
+        let in_shard_module = path.starts_with(dir.join("shard"));
+        assert!(
+            impls == 0 || in_shard_module,
+            "{}: impl ShardCore outside src/core/shard/",
+            path.display()
+        );
+        shard_impls += impls;
+    }
+    assert!(shard_impls > 0, "the reader finds no impl ShardCore at all");
+}
