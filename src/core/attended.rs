@@ -40,18 +40,17 @@ use super::attended_state::*;
 use super::call::CallPhase;
 use super::call::Calls;
 use super::dialog::Side;
-use super::effects::{self, Effects};
-use super::effects::{ClientPurpose, CoreTimer};
+use super::effects::ClientPurpose;
+use super::effects::Effects;
 use super::transaction::{ClientTxId, ServerTxId};
-use super::{EndReason, Event, MediaCommand, Output, ShardId, ShardMessage, Time};
+use super::transfer_state::TranslatedDialogs;
+use super::{EndReason, MediaCommand, Output, ShardId, ShardMessage, Time};
 use crate::config::TransferMethod;
 use crate::media::g711::G711Law;
 use crate::sdp::{self, Direction, OriginState, RewritePlan, RewrittenSdp};
 use crate::sip::{Message, Method};
+use crate::transfer::PlatformReferTo;
 use crate::transfer::dialog_ids::{DialogId, DialogIdForm, named_dialog, rewrite_for};
-use crate::transfer::{
-    PlatformReferTo, TransferAction, TransferAttempt, TransferRequest, TransferSettings,
-};
 
 /// A dialog identifier found in a request.
 struct Found {
@@ -207,170 +206,24 @@ impl AttendedState {
         else {
             return false;
         };
-        let Some(Ok(replaces)) = refer_to.replaces() else {
+        let Some(Ok(_)) = refer_to.replaces() else {
             return false;
         };
-        if self.kept.values().any(|k| k.call == seq) {
-            fx.reply(
-                now,
-                tx,
-                request,
-                491,
-                "Request Pending (transfer under way)",
-                &[],
-            );
+        if call.transfer.as_ref().is_some_and(|t| t.is_active()) {
+            let reason = "Request Pending (transfer under way)";
+            fx.reply(now, tx, request, 491, reason, &[]);
             return true;
         }
-        let settings = TransferSettings::for_call(trunk, &call.config.sbc);
-        let transfer = TransferRequest {
-            conversation: call.conversation.clone(),
-            translated_replaces: refer_to.replaces_escaped().map(str::to_string),
-            refer_to,
-            referred_by: header_text(request, "Referred-By").or_else(|| header_text(request, "b")),
-            p_asserted_identity: header_text(request, "P-Asserted-Identity")
-                .filter(|_| call.identity_trusted()),
-            handoff_identity: effects::contact(&call.config),
-            notify_platform: !header_text(request, "Refer-Sub")
-                .is_some_and(|v| v.trim().eq_ignore_ascii_case("false")),
-            // Set by the driver (the core reads no clock).
-            wall_clock: fx.wall_clock,
+        // The call's transfer runs the attempt (one driver, transfer_flow.rs); its first
+        // action, StartLocalJoin, comes back here as `start_local_join`.
+        let translated = TranslatedDialogs {
+            replaces: refer_to.replaces_escaped().map(str::to_string),
+            target_dialog: None,
         };
-        let join = self.next();
-        let attempt = TransferAttempt::start(now, transfer, settings);
-        self.kept.insert(
-            join,
-            KeptJoin {
-                call: seq,
-                customer,
-                peer_shard: replaces.receiver_view().owning_shard(fx.shard_count),
-                refer_tx: tx,
-                attempt,
-                phase: KeeperPhase::AwaitingMovedLeg,
-                moved: None,
-                platform_gone: false,
-            },
-        );
-        self.replaced.insert(join, replaces.receiver_view());
-        self.drive_attempt(calls, fx, now, join);
+        if let Some(call) = calls.get_mut(&seq) {
+            call.start_transfer(fx, now, tx, customer, request, refer_to, translated);
+        }
         true
-    }
-
-    /// Perform what the attempt of `join` asks, until it asks nothing more.
-    fn drive_attempt(&mut self, calls: &mut Calls, fx: &mut Effects, now: Time, join: u64) {
-        loop {
-            let Some(kept) = self.kept.get_mut(&join) else {
-                return;
-            };
-            let Some(action) = kept.attempt.poll_action() else {
-                if kept.attempt.is_done() && kept.phase != KeeperPhase::Joined {
-                    self.kept.remove(&join);
-                    self.replaced.remove(&join);
-                }
-                return;
-            };
-            let (seq, platform, refer_tx) = (kept.call, kept.customer.other(), kept.refer_tx);
-            match action {
-                TransferAction::AnswerPlatform { status }
-                | TransferAction::RefusePlatform { status, .. } => {
-                    let reason = match action {
-                        TransferAction::RefusePlatform { reason, .. } => reason,
-                        _ => crate::transfer::notify::reason_phrase(status),
-                    };
-                    let request = fx.txn.server_request(refer_tx).map(<[u8]>::to_vec);
-                    if let Some(request) = request
-                        && let Ok(request) = Message::parse_framing(&request)
-                    {
-                        fx.reply(now, refer_tx, &request, status, reason, &[]);
-                    }
-                }
-                TransferAction::StartLocalJoin => self.start_move(calls, fx, now, join),
-                TransferAction::NotifyPlatform {
-                    status,
-                    subscription_ends,
-                }
-                | TransferAction::RelayNotify {
-                    status,
-                    subscription_ends,
-                } => self.notify_platform(calls, fx, now, seq, platform, status, subscription_ends),
-                TransferAction::TearDownPlatformLeg => {
-                    if let Some(kept) = self.kept.get_mut(&join)
-                        && !kept.platform_gone
-                    {
-                        kept.platform_gone = true;
-                        send_bye(calls, fx, now, seq, platform);
-                    }
-                }
-                TransferAction::ReleaseCustomerLeg => {
-                    hang_up(calls, fx, now, seq, EndReason::TransferFailed, 487);
-                }
-                TransferAction::ArmTimer { at } => {
-                    fx.set_timer(at, CoreTimer::AttendedTransfer { join, at });
-                }
-                TransferAction::Finished(record) => {
-                    fx.metrics.record_transfer(&record);
-                    fx.outputs
-                        .push_back(Output::Event(Event::Transfer(Box::new(record))));
-                }
-                // The owner shard BYEs the replaced leg when its far leg moves.
-                TransferAction::TearDownReplacedPlatformLeg
-                // Not part of a local attended transfer.
-                | TransferAction::SendRefer { .. }
-                | TransferAction::StartFallbackInvite { .. }
-                | TransferAction::RelayFallbackEarlyMedia
-                | TransferAction::CancelFallbackInvite
-                | TransferAction::StartRingback
-                | TransferAction::StopRingback
-                | TransferAction::BridgeFallback => {}
-            }
-        }
-    }
-
-    pub(super) fn on_attended_timer(
-        &mut self,
-        calls: &mut Calls,
-        fx: &mut Effects,
-        now: Time,
-        join: u64,
-    ) {
-        if let Some(kept) = self.kept.get_mut(&join) {
-            kept.attempt.on_timer(now);
-        }
-        self.drive_attempt(calls, fx, now, join);
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn notify_platform(
-        &mut self,
-        calls: &mut Calls,
-        fx: &mut Effects,
-        now: Time,
-        seq: u64,
-        platform: Side,
-        status: u16,
-        ends: bool,
-    ) {
-        let extra = vec![
-            ("Event".to_string(), "refer".to_string()),
-            (
-                "Subscription-State".to_string(),
-                crate::transfer::notify::subscription_state(ends, 60),
-            ),
-        ];
-        let body = Some((
-            "message/sipfrag".to_string(),
-            crate::transfer::notify::sipfrag_body(status).into_bytes(),
-        ));
-        self.send_own_request(
-            calls,
-            fx,
-            now,
-            seq,
-            platform,
-            Method::Notify,
-            &extra,
-            body,
-            AttendedStep::Notify,
-        );
     }
 
     /// A request handoff originates on leg `side` of call `seq` for a transfer.
@@ -475,9 +328,10 @@ impl AttendedState {
         let replaced = self.replaced.get(&join).cloned();
         let (Some(port), Some(replaced)) = (port, replaced) else {
             if let Some(kept) = self.kept.get_mut(&join) {
-                kept.attempt.on_local_join_result(now, 500);
+                let seq = kept.call;
+                join_result(calls, fx, now, seq, 500);
             }
-            return self.drive_attempt(calls, fx, now, join);
+            return;
         };
         let media = SocketAddr::new(advertise_of(calls, fx, seq), port);
         self.send_join(
@@ -585,9 +439,7 @@ impl AttendedState {
         status: u16,
         response: Option<&Message>,
     ) {
-        let AttendedStep::Reinvite { join, side, keeper } = step else {
-            return;
-        };
+        let AttendedStep::Reinvite { join, side, keeper } = step;
         let success = (200..300).contains(&status);
         if let Some(call) = calls.get_mut(&seq) {
             call.reinvite_pending = false;
@@ -680,8 +532,8 @@ impl AttendedState {
                 }
             }
             Err(status) => {
-                kept.attempt.on_local_join_result(now, status);
-                self.drive_attempt(calls, fx, now, join);
+                let seq = kept.call;
+                join_result(calls, fx, now, seq, status);
             }
         }
     }
@@ -703,9 +555,10 @@ impl AttendedState {
         let (Some(facts), Some(moved)) = (facts.filter(|_| status < 300), kept.moved) else {
             // The moved leg has nobody to talk to: end it, report the failure.
             let status = if status < 300 { 488 } else { status };
-            kept.attempt.on_local_join_result(now, status);
+            let seq = kept.call;
+            join_result(calls, fx, now, seq, status);
             self.send_join(calls, fx, now, peer, JoinMessage::PeerEnded { join });
-            return self.drive_attempt(calls, fx, now, join);
+            return;
         };
         kept.phase = KeeperPhase::Joined;
         let Some(call) = calls.get_mut(&seq) else {
@@ -736,9 +589,9 @@ impl AttendedState {
             b: b_law,
         }));
         if let Some(kept) = self.kept.get_mut(&join) {
-            kept.attempt.on_local_join_result(now, 200);
+            let seq = kept.call;
+            join_result(calls, fx, now, seq, 200);
         }
-        self.drive_attempt(calls, fx, now, join);
     }
 
     /// The other half of a joined pair hung up: end ours.
@@ -765,7 +618,7 @@ impl AttendedState {
         if let Some(kept) = self.kept.remove(&join) {
             self.replaced.remove(&join);
             send_bye(calls, fx, now, kept.call, kept.customer);
-            if !kept.platform_gone {
+            if !take_platform_gone(calls, kept.call) {
                 send_bye(calls, fx, now, kept.call, kept.customer.other());
             }
             end_call(calls, fx, now, kept.call, EndReason::JoinedPeerEnded, None);
@@ -810,22 +663,19 @@ impl AttendedState {
             return false;
         };
         if side != kept.customer {
-            kept.platform_gone = true;
-            kept.attempt.on_transferor_bye(now);
-            self.drive_attempt(calls, fx, now, join);
             // Before the join the customer must not lose the call: the platform leg is only
-            // ended; after it, the customer talks to the moved leg.
+            // ended; after it, the customer talks to the moved leg. (While the attempt runs,
+            // the call's transfer takes this BYE first.)
+            take_platform_gone(calls, seq);
             return true;
         }
         let (peer, phase) = (kept.peer_shard, kept.phase);
-        kept.attempt.on_bye_from_carrier(now);
-        self.drive_attempt(calls, fx, now, join);
         if phase != KeeperPhase::AwaitingMovedLeg {
             self.send_join(calls, fx, now, peer, JoinMessage::PeerEnded { join });
         }
-        let platform_gone = self.kept.remove(&join).is_none_or(|k| k.platform_gone);
+        self.kept.remove(&join);
         self.replaced.remove(&join);
-        if !platform_gone {
+        if !take_platform_gone(calls, seq) {
             send_bye(calls, fx, now, seq, side.other());
         }
         end_call(calls, fx, now, seq, reason, None);
@@ -874,23 +724,23 @@ impl AttendedState {
         }
     }
 
-    /// An attended REFER failed and the trunk falls back to a local join: take over its
-    /// attempt (already in `AwaitingLocalJoin`) and join the customer's leg with the leg
-    /// bridged to the REFER's Replaces.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn adopt_local_join(
+    /// The call's transfer asks for a local join (StartLocalJoin: an attended REFER on a
+    /// `transfer = "local"` trunk, or a refused one that falls back): join the customer's leg
+    /// with the leg bridged to the REFER's Replaces, which the owner shard moves to us.
+    pub(super) fn start_local_join(
         &mut self,
         calls: &mut Calls,
         fx: &mut Effects,
         now: Time,
         seq: u64,
-        customer: Side,
-        attempt: TransferAttempt,
-        refer_tx: ServerTxId,
-        refer_request: &[u8],
-        platform_gone: bool,
     ) {
-        let replaced = Message::parse_framing(refer_request)
+        let Some(transfer) = calls.get_mut(&seq).and_then(|c| c.transfer.as_deref_mut()) else {
+            return;
+        };
+        if transfer.join.is_some() {
+            return;
+        }
+        let replaced = Message::parse_framing(&transfer.refer_request)
             .ok()
             .and_then(|m| header_text(&m, "Refer-To").or_else(|| header_text(&m, "r")))
             .and_then(|v| PlatformReferTo::parse(&v).ok())
@@ -898,6 +748,8 @@ impl AttendedState {
             .and_then(Result::ok)
             .map(|r| r.receiver_view());
         let join = self.next();
+        transfer.join = Some(join);
+        let customer = transfer.carrier_side();
         let peer_shard = replaced
             .as_ref()
             .map_or(fx.shard, |r| r.owning_shard(fx.shard_count));
@@ -907,18 +759,28 @@ impl AttendedState {
                 call: seq,
                 customer,
                 peer_shard,
-                refer_tx,
-                attempt,
                 phase: KeeperPhase::AwaitingMovedLeg,
                 moved: None,
-                platform_gone,
             },
         );
         if let Some(replaced) = replaced {
             self.replaced.insert(join, replaced);
         }
         self.start_move(calls, fx, now, join);
-        self.drive_attempt(calls, fx, now, join);
+    }
+
+    /// The call's transfer attempt is over: a join that never came together is forgotten.
+    pub(super) fn on_transfer_settled(&mut self, seq: u64) {
+        let stale: Vec<u64> = self
+            .kept
+            .iter()
+            .filter(|(_, k)| k.call == seq && k.phase != KeeperPhase::Joined)
+            .map(|(join, _)| *join)
+            .collect();
+        for join in stale {
+            self.kept.remove(&join);
+            self.replaced.remove(&join);
+        }
     }
 
     /// A request (not BYE) on a leg whose peer leg here is gone because of a local join: the
@@ -976,19 +838,6 @@ fn end_call(
     }
 }
 
-fn hang_up(
-    calls: &mut Calls,
-    fx: &mut Effects,
-    now: Time,
-    seq: u64,
-    reason: EndReason,
-    early_status: u16,
-) {
-    if let Some(call) = calls.get_mut(&seq) {
-        call.hang_up(fx, now, reason, early_status);
-    }
-}
-
 fn send_ack(calls: &mut Calls, fx: &mut Effects, seq: u64, side: Side, cseq: u32) {
     if let Some(call) = calls.get_mut(&seq) {
         call.send_ack(fx, side, cseq, None);
@@ -1023,4 +872,24 @@ fn advertise_of(calls: &Calls, fx: &Effects, seq: u64) -> std::net::IpAddr {
     calls
         .get(&seq)
         .map_or(fx.config.sbc.advertise, |call| call.config.sbc.advertise)
+}
+
+/// The local join's result (a SIP status: 200 joined, else why not) for call `seq`'s transfer
+/// attempt, which the call drives on.
+fn join_result(calls: &mut Calls, fx: &mut Effects, now: Time, seq: u64, status: u16) {
+    let Some(call) = calls.get_mut(&seq) else {
+        return;
+    };
+    if let Some(transfer) = call.transfer.as_deref_mut() {
+        transfer.attempt.on_local_join_result(now, status);
+    }
+    call.drive_transfer(fx, now);
+}
+
+/// Marks call `seq`'s platform leg gone (its transfer keeps that); whether it was already.
+fn take_platform_gone(calls: &mut Calls, seq: u64) -> bool {
+    calls
+        .get_mut(&seq)
+        .and_then(|c| c.transfer.as_deref_mut())
+        .is_none_or(|t| std::mem::replace(&mut t.platform_gone, true))
 }

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use super::transaction::ServerTxId;
 use crate::config::Config;
 use crate::media::g711::G711Law;
-use crate::transfer::TransferAttempt;
 use crate::transfer::dialog_ids::DialogId;
 use crate::vocab::{ShardId, Side};
 
@@ -139,8 +138,6 @@ pub enum AttendedStep {
     /// handoff's G.711 re-INVITE on `side`: the customer's leg (on the keeper) or the moved
     /// leg (on the owner).
     Reinvite { join: u64, side: Side, keeper: bool },
-    /// NOTIFY (sipfrag) to the platform.
-    Notify,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -150,17 +147,15 @@ pub(super) enum KeeperPhase {
     Joined,
 }
 
-/// Call 1's side of a local attended transfer.
+/// Call 1's side of a local attended transfer: where the join stands. The transfer attempt
+/// itself is the call's (`Call::transfer`, with `join` set), driven like any other.
 #[derive(Debug)]
 pub(super) struct KeptJoin {
     pub(super) call: u64,
     pub(super) customer: Side,
     pub(super) peer_shard: ShardId,
-    pub(super) refer_tx: ServerTxId,
-    pub(super) attempt: TransferAttempt,
     pub(super) phase: KeeperPhase,
     pub(super) moved: Option<MovedLeg>,
-    pub(super) platform_gone: bool,
 }
 
 /// Call 2's side: its leg `moved` now sends media to the keeper.

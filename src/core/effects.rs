@@ -17,7 +17,6 @@ use super::ids::IdMinter;
 use super::rng::Rng;
 use super::timers::{TimerKey, TimerTable};
 use super::transaction::{ClientTxId, ServerTxId, TransactionLayer};
-use super::transfer_state::CallTransfer;
 pub(super) use super::transfer_state::TransferTx;
 use super::{Event, MediaCommand, Output, ShardId, Time, Transmit};
 use crate::config::Config;
@@ -107,8 +106,6 @@ pub(super) enum CoreTimer {
     Transfer { call: u64, at: Time },
     /// A request held for other shards' dialog answers goes on without the missing ones.
     DialogQueryTimeout { hold: u64 },
-    /// A deadline of the transfer attempt of a local attended transfer.
-    AttendedTransfer { join: u64, at: Time },
 }
 
 impl TimerKey for CoreTimer {
@@ -118,9 +115,7 @@ impl TimerKey for CoreTimer {
             CoreTimer::Retransmit2xx { call, .. }
             | CoreTimer::Reap { call }
             | CoreTimer::Transfer { call, .. } => Some(call),
-            CoreTimer::DrainDeadline
-            | CoreTimer::DialogQueryTimeout { .. }
-            | CoreTimer::AttendedTransfer { .. } => None,
+            CoreTimer::DrainDeadline | CoreTimer::DialogQueryTimeout { .. } => None,
         }
     }
 }
@@ -156,12 +151,11 @@ pub(super) struct Effects {
 pub(super) enum FollowUp {
     /// The call ended: a local attended join it is part of ends too (attended.rs).
     CallEnded { call: u64 },
-    /// An attended REFER failed and the trunk falls back to a local join: the join takes the
-    /// call's transfer attempt over (attended.rs).
-    AdoptLocalJoin {
-        call: u64,
-        transfer: Box<CallTransfer>,
-    },
+    /// The call's transfer asks for a local join (attended.rs joins the calls and reports the
+    /// result to the attempt).
+    StartLocalJoin { call: u64 },
+    /// The call's transfer attempt is over (a local join that never came together goes).
+    TransferSettled { call: u64 },
 }
 
 impl Effects {

@@ -429,6 +429,7 @@ impl Call {
             outcome: None,
             bridged_law: None,
             target_dialog: translated.target_dialog,
+            join: None,
         }));
         self.drive_transfer(fx, now);
     }
@@ -441,6 +442,7 @@ impl Call {
         let swapped = transfer.swapped();
         let carrier = transfer.carrier;
         let from_carrier = side == carrier;
+        let joining = transfer.join.is_some();
         if from_carrier {
             transfer.attempt.on_bye_from_carrier(now);
         } else if !swapped {
@@ -454,7 +456,13 @@ impl Call {
         }
         let positional = EndReason::bye_from(side);
         if from_carrier {
-            if swapped {
+            // Leg C in the platform's place, or a local join's platform leg still there: it
+            // goes with the customer.
+            let platform_left = self
+                .transfer
+                .as_deref_mut()
+                .is_some_and(|t| joining && !std::mem::replace(&mut t.platform_gone, true));
+            if swapped || platform_left {
                 self.send_bye(fx, now, carrier.other());
             }
             let handed_off = self
@@ -626,7 +634,7 @@ impl Call {
     // ---------------------------------------------------------- the actions
 
     /// Perform every action the attempt asked for.
-    fn drive_transfer(&mut self, fx: &mut Effects, now: Time) {
+    pub(super) fn drive_transfer(&mut self, fx: &mut Effects, now: Time) {
         while let Some(action) = self
             .transfer
             .as_deref_mut()
@@ -634,10 +642,16 @@ impl Call {
         {
             self.perform(fx, now, action);
         }
-        let release = self
-            .transfer
-            .as_deref_mut()
-            .is_some_and(|t| std::mem::take(&mut t.release_customer) && t.outcome.is_some());
+        // A local join releases the customer at once; a REFER's attempt once it has its outcome.
+        let release = self.transfer.as_deref_mut().is_some_and(|t| {
+            std::mem::take(&mut t.release_customer) && (t.outcome.is_some() || t.join.is_some())
+        });
+        if let Some(transfer) = self.transfer.as_deref()
+            && transfer.join.is_some()
+            && !transfer.is_active()
+        {
+            fx.follow_up(FollowUp::TransferSettled { call: self.id.seq });
+        }
         if release && !self.is_ended() {
             let handed_off = self
                 .transfer
@@ -751,12 +765,7 @@ impl Call {
             TransferAction::StartLocalJoin => {
                 // An attended REFER failed with on_refer_failure = "local": attended.rs joins
                 // the two calls, and takes the attempt with it.
-                if let Some(transfer) = self.transfer.take() {
-                    fx.follow_up(FollowUp::AdoptLocalJoin {
-                        call: self.id.seq,
-                        transfer,
-                    });
-                }
+                fx.follow_up(FollowUp::StartLocalJoin { call: self.id.seq });
             }
             TransferAction::StartRingback => {
                 let call = &*self;
@@ -791,6 +800,14 @@ impl Call {
             TransferAction::ReleaseCustomerLeg => {
                 if let Some(carrier) = self.transfer.as_deref_mut().map(|t| t.carrier) {
                     self.send_bye(fx, now, carrier);
+                }
+                // A local join's platform leg is still there: it goes too.
+                if let Some(transfer) = self.transfer.as_deref_mut()
+                    && transfer.join.is_some()
+                    && !std::mem::replace(&mut transfer.platform_gone, true)
+                {
+                    let platform = transfer.platform_side();
+                    self.send_bye(fx, now, platform);
                 }
                 if let Some(transfer) = self.transfer.as_deref_mut() {
                     transfer.release_customer = true;

@@ -83,6 +83,8 @@ pub struct CallTransfer {
     pub(super) bridged_law: Option<G711Law>,
     /// An attended REFER's translated Target-Dialog, sent on to the carrier.
     pub(super) target_dialog: Option<String>,
+    /// The local join (attended.rs, by join id) this transfer runs, once it asked for one.
+    pub(super) join: Option<u64>,
 }
 
 impl CallTransfer {

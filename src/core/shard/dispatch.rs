@@ -804,7 +804,7 @@ impl ShardCore {
                 step: AttendedStep::Reinvite { side, .. },
                 ..
             } => side,
-            ClientPurpose::Bye { .. } | ClientPurpose::Attended { .. } => return,
+            ClientPurpose::Bye { .. } => return,
         };
         self.with_call(now, purpose.call(), |call, fx| {
             call.reack(fx, now, side, response)
@@ -974,10 +974,6 @@ impl ShardCore {
                 self.with_call(now, seq, |call, fx| call.on_transfer_timer(fx, now))
             }
             CoreTimer::DialogQueryTimeout { hold } => self.on_dialog_query_timeout(now, hold),
-            CoreTimer::AttendedTransfer { join, .. } => {
-                self.attended
-                    .on_attended_timer(&mut self.calls, &mut self.fx, now, join)
-            }
             CoreTimer::DrainDeadline => {
                 let live: Vec<u64> = self
                     .calls

@@ -276,20 +276,11 @@ impl ShardCore {
                         self.attended
                             .attended_call_ended(&mut self.calls, &mut self.fx, now, call)
                     }
-                    FollowUp::AdoptLocalJoin { call, transfer } => {
-                        let transfer = *transfer;
-                        self.attended.adopt_local_join(
-                            &mut self.calls,
-                            &mut self.fx,
-                            now,
-                            call,
-                            transfer.carrier,
-                            transfer.attempt,
-                            transfer.refer,
-                            &transfer.refer_request,
-                            transfer.platform_gone,
-                        );
+                    FollowUp::StartLocalJoin { call } => {
+                        self.attended
+                            .start_local_join(&mut self.calls, &mut self.fx, now, call)
                     }
+                    FollowUp::TransferSettled { call } => self.attended.on_transfer_settled(call),
                 }
             }
         }
@@ -346,11 +337,13 @@ impl ShardCore {
                 let pending = call.client_txs.iter().any(|tx| {
                     matches!(
                         self.fx.client_txs.get(tx),
-                        Some(ClientPurpose::Transfer { .. })
+                        Some(ClientPurpose::Transfer { .. } | ClientPurpose::Attended { .. })
                     )
                 });
+                // A local join waits for the other shard's word (attended.rs).
+                let joining = transfer.join.is_some();
                 assert!(
-                    timer || pending,
+                    timer || pending || joining,
                     "call {seq}: transfer attempt without a timer or a pending transaction"
                 );
             }
