@@ -1248,8 +1248,8 @@ impl ShardCore {
         if !call.is_ended() {
             let command = MediaCommand::Update {
                 call: call.id,
-                a: call.leg(Side::A).media(),
-                b: call.leg(Side::B).media(),
+                a: call.leg(Side::A).media(&call.config),
+                b: call.leg(Side::B).media(&call.config),
             };
             self.outputs.push_back(Output::Media(command));
         }

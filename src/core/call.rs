@@ -147,7 +147,10 @@ impl Call {
 
     /// The media of the bridged legs, (position A, position B), as the relay takes them.
     pub fn media_pair(&self) -> (MediaLeg, MediaLeg) {
-        (self.leg(Side::A).media(), self.leg(Side::B).media())
+        (
+            self.leg(Side::A).media(&self.config),
+            self.leg(Side::B).media(&self.config),
+        )
     }
 
     pub fn is_ended(&self) -> bool {

@@ -67,7 +67,9 @@ use crate::config::{Config, RingbackTone};
 use crate::media::g711::G711Law;
 use crate::transfer::TransferRecord;
 use crate::transfer::dialog_ids::DialogId;
-pub use crate::vocab::{CallRef, MediaCounters, MediaLeg, MediaSide, ShardId, Time};
+pub use crate::vocab::{
+    CallRef, IpNetwork, MediaCounters, MediaLeg, MediaSide, MediaSources, ShardId, Time,
+};
 pub use attended_state::{DIALOG_QUERY_TIMEOUT_MS, JoinMessage, MovedLeg};
 
 /// A datagram to send from the shard's SIP socket.

@@ -16,7 +16,7 @@ use std::net::{IpAddr, SocketAddr};
 use super::backend::{Backend, BackendError, MediaPair, MediaSocket, Outbox};
 use crate::core::{CallRef, MediaCommand, MediaCounters, MediaLeg, MediaSide, Time};
 use crate::media::g711::G711Law;
-use crate::media::relay::{RelayDecision, RelayError, RelayTable, Side, SlotId};
+use crate::media::relay::{DropReason, RelayDecision, RelayError, RelayTable, Side, SlotId};
 use crate::media::ringback::{FRAME_SAMPLES, RingbackGenerator, RtpStreamContinuation};
 
 const NO_SLOT: u32 = u32::MAX;
@@ -93,7 +93,17 @@ pub struct RelayStats {
     pub ringback_sent: u64,
     /// Forward decisions that could not be staged (outbox full).
     pub outbox_full: u64,
+    /// Packets from outside their leg's allowed sources (strict media sources).
+    pub foreign_source: u64,
+    /// Packets from an allowed source that has not (yet) taken over the latch.
+    pub unlatched_source: u64,
+    /// Packets that were not RTP/RTCP.
+    pub malformed: u64,
 }
+
+/// Foreign-source drops logged per slot; beyond this they are only counted (an attacker cycling
+/// through ports must not flood the log).
+const FOREIGN_LOGS_PER_SLOT: u8 = 8;
 
 pub struct MediaRelay {
     table: RelayTable,
@@ -104,6 +114,8 @@ pub struct MediaRelay {
     slot_stream: Vec<RtpStreamContinuation>,
     /// Per slot: ringback plays toward it, relayed packets are dropped.
     slot_muted: Vec<bool>,
+    /// Per slot: foreign sources logged so far (see [`FOREIGN_LOGS_PER_SLOT`]).
+    slot_foreign_logged: Vec<u8>,
     /// Calls playing ringback (few; scanned every tick).
     ringing: Vec<CallRef>,
     /// Counters of calls whose media closed before their CallEnded event was seen.
@@ -122,6 +134,7 @@ impl MediaRelay {
             slot_socket: Vec::new(),
             slot_stream: Vec::new(),
             slot_muted: Vec::new(),
+            slot_foreign_logged: Vec::new(),
             ringing: Vec::new(),
             closed: HashMap::new(),
             advertise,
@@ -157,9 +170,11 @@ impl MediaRelay {
             self.slot_stream
                 .resize(k + 1, RtpStreamContinuation::new(0, 0, 0));
             self.slot_muted.resize(k + 1, false);
+            self.slot_foreign_logged.resize(k + 1, 0);
         }
         self.slot_stream[k] = seeded_stream(call, side);
         self.slot_muted[k] = false;
+        self.slot_foreign_logged[k] = 0;
     }
 
     fn rtp_slot(&self, call: CallRef, side: MediaSide) -> Option<SlotId> {
@@ -190,15 +205,16 @@ impl MediaRelay {
     ) -> Result<(), MediaError> {
         match command {
             MediaCommand::Open { call, a, b } => {
+                let (a_port, b_port) = (a.local_port, b.local_port);
                 let slots = self.table.open(call, a, b)?;
-                let a_pair = match backend.open_media_pair(self.advertise, a.local_port) {
+                let a_pair = match backend.open_media_pair(self.advertise, a_port) {
                     Ok(p) => p,
                     Err(source) => {
                         let _ = self.table.close(call);
                         return Err(MediaError::Sockets { call, source });
                     }
                 };
-                let b_pair = match backend.open_media_pair(self.advertise, b.local_port) {
+                let b_pair = match backend.open_media_pair(self.advertise, b_port) {
                     Ok(p) => p,
                     Err(source) => {
                         backend.close_media_pair(a_pair);
@@ -223,8 +239,8 @@ impl MediaRelay {
                     CallMedia {
                         a: a_pair,
                         b: b_pair,
-                        a_port: a.local_port,
-                        b_port: b.local_port,
+                        a_port,
+                        b_port,
                         ringback: None,
                     },
                 );
@@ -448,10 +464,12 @@ impl MediaRelay {
             .or_else(|| self.table.counters(call))
     }
 
-    /// The fast path for one received packet. True when it was staged for forwarding.
+    /// The fast path for one received packet (arrived at `now`). True when it was staged for
+    /// forwarding.
     #[inline]
     pub fn on_packet(
         &mut self,
+        now: Time,
         socket: MediaSocket,
         from: SocketAddr,
         payload: &[u8],
@@ -466,7 +484,7 @@ impl MediaRelay {
             self.stats.dropped += 1;
             return false;
         }
-        match self.table.on_packet(SlotId(slot), from, payload) {
+        match self.table.on_packet(now, SlotId(slot), from, payload) {
             RelayDecision::Forward {
                 out_slot,
                 dst,
@@ -504,10 +522,43 @@ impl MediaRelay {
                     }
                 }
             }
-            RelayDecision::Drop(_) => {
+            RelayDecision::Drop(reason) => {
                 self.stats.dropped += 1;
+                match reason {
+                    DropReason::ForeignSource => {
+                        self.stats.foreign_source += 1;
+                        self.log_foreign(SlotId(slot), from);
+                    }
+                    DropReason::UnlatchedSource => self.stats.unlatched_source += 1,
+                    DropReason::Malformed => self.stats.malformed += 1,
+                    DropReason::UnknownSlot | DropReason::NoDestination => {}
+                }
                 false
             }
+        }
+    }
+
+    /// Logs a foreign-source drop (cold path), at most [`FOREIGN_LOGS_PER_SLOT`] per slot.
+    #[cold]
+    fn log_foreign(&mut self, slot: SlotId, from: SocketAddr) {
+        let Some(logged) = self.slot_foreign_logged.get_mut(slot.0 as usize) else {
+            return;
+        };
+        if *logged >= FOREIGN_LOGS_PER_SLOT {
+            return;
+        }
+        *logged += 1;
+        let last = *logged == FOREIGN_LOGS_PER_SLOT;
+        if let Some(info) = self.table.slot_info(slot) {
+            tracing::warn!(
+                call = ?info.call,
+                side = ?info.side,
+                local_port = info.local_port,
+                %from,
+                reason = %DropReason::ForeignSource.as_str(),
+                further_only_counted = last,
+                "media dropped"
+            );
         }
     }
 }

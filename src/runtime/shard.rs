@@ -54,6 +54,8 @@ pub struct ShardStatus {
     pub calls_ended: AtomicU64,
     pub media_relayed: AtomicU64,
     pub media_dropped: AtomicU64,
+    /// Media packets dropped because they came from outside their leg's allowed sources.
+    pub media_dropped_foreign_source: AtomicU64,
     pub media_open_failures: AtomicU64,
     pub queue_full_drops: AtomicU64,
     pub draining: AtomicBool,
@@ -180,6 +182,8 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                     media_received = io.media_received,
                     media_relayed = relay.relayed,
                     media_dropped = relay.dropped,
+                    media_dropped_foreign_source = relay.foreign_source,
+                    media_dropped_unlatched_source = relay.unlatched_source,
                     send_errors = io.send_errors,
                     "drained, stopping"
                 );
@@ -206,7 +210,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                 from,
                 payload,
             } => {
-                media.on_packet(socket, from, payload, outbox);
+                media.on_packet(now, socket, from, payload, outbox);
             }
         });
         let relay_stats = media.stats();
@@ -216,6 +220,9 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         status
             .media_dropped
             .store(relay_stats.dropped, Ordering::Relaxed);
+        status
+            .media_dropped_foreign_source
+            .store(relay_stats.foreign_source, Ordering::Relaxed);
         if let Err(e) = result {
             return fail(backend, e);
         }

@@ -129,6 +129,7 @@ fn trunk(name: &str, peer: &str, codecs: &[&str]) -> Trunk {
         headers: BTreeMap::new(),
         transfer_targets: Default::default(),
         trust_identity: true,
+        media_networks: Default::default(),
     }
 }
 
