@@ -789,7 +789,9 @@ impl ShardCore {
                 rtcp_mux: true,
                 origin: b_origin,
             };
-            match sdp::rewrite(request.body(), &plan) {
+            match sdp::rewrite(request.body(), &plan)
+                .and_then(|r| r.vetted(&a_trunk.media_sources()))
+            {
                 Ok(rewritten) => {
                     b_origin = rewritten.origin;
                     a_media = (
@@ -1237,7 +1239,7 @@ impl ShardCore {
             rtcp_mux: true,
             origin: call.leg(to).origin,
         };
-        let rewritten = sdp::rewrite(body, &plan)?;
+        let rewritten = sdp::rewrite(body, &plan)?.vetted(&call.media_sources(from))?;
         call.leg_mut(to).origin = rewritten.origin;
         call.audio_codec = rewritten.first_audio_codec().map(|c| c.name.clone());
         let sender = call.leg_mut(from);
