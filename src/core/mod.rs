@@ -209,6 +209,8 @@ pub enum EndReason {
     TransferFailed,
     /// The other half of a local attended join ended.
     JoinedPeerEnded,
+    /// The media sockets a leg needed could not be opened (503 to the INVITE, or BYEs).
+    MediaUnavailable,
 }
 
 impl EndReason {
@@ -224,6 +226,7 @@ impl EndReason {
             EndReason::HandedOff => "handed_off",
             EndReason::TransferFailed => "transfer_failed",
             EndReason::JoinedPeerEnded => "joined_peer_ended",
+            EndReason::MediaUnavailable => "media_unavailable",
         }
     }
 
@@ -279,6 +282,7 @@ mod b2bua;
 pub mod call;
 pub mod dialog;
 pub mod leg;
+mod media_failure;
 pub mod routing;
 mod shard;
 mod transfer_flow;

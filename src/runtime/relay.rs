@@ -41,6 +41,16 @@ pub enum MediaError {
     },
 }
 
+impl MediaError {
+    /// The call whose sockets could not be opened (not a caller fault of the core).
+    pub fn unopened_call(&self) -> Option<CallRef> {
+        match self {
+            MediaError::Sockets { call, .. } => Some(*call),
+            MediaError::UnknownCall { .. } | MediaError::Table(_) => None,
+        }
+    }
+}
+
 struct CallMedia {
     a: MediaPair,
     b: MediaPair,

@@ -152,6 +152,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             }
         }
         drain_outputs(
+            now,
             &mut core,
             &mut backend,
             &mut media,
@@ -227,6 +228,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             return fail(backend, e);
         }
         drain_outputs(
+            now,
             &mut core,
             &mut backend,
             &mut media,
@@ -240,6 +242,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
 
 #[allow(clippy::too_many_arguments)]
 fn drain_outputs<B: Backend>(
+    now: Time,
     core: &mut ShardCore,
     backend: &mut B,
     media: &mut MediaRelay,
@@ -265,6 +268,11 @@ fn drain_outputs<B: Backend>(
                 if let Err(error) = media.command(backend, command) {
                     status.media_open_failures.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(shard = index, %error, "media command failed");
+                    // Media failure is a call failure: the request that needed the sockets
+                    // fails (503 to an INVITE, 500 to a re-INVITE), see `core::media_failure`.
+                    if let Some(call) = error.unopened_call() {
+                        core.handle_media_failure(now, call);
+                    }
                 }
             }
             Output::Event(Event::CallStarted { .. }) => {
