@@ -381,6 +381,16 @@ impl Sim {
         );
     }
 
+    /// The driver could not open the media sockets of `call` (as the runtime reports a failed
+    /// bind): tells the owning shard now.
+    pub fn fail_media(&mut self, call: crate::core::CallRef) {
+        let now = self.now;
+        if let Some(shard) = self.shards.get_mut(usize::from(call.shard.0)) {
+            shard.handle_media_failure(now, call);
+        }
+        self.flush();
+    }
+
     /// Take whatever agents and shards want to send and put it on the network / event queue.
     fn flush(&mut self) {
         let now = self.now;
