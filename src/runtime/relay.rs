@@ -572,3 +572,65 @@ impl MediaRelay {
         }
     }
 }
+
+/// Sockets a call's media holds: two legs, RTP and RTCP each (a local transfer's ringing leg C
+/// adds two more while it rings).
+pub const SOCKETS_PER_CALL: u64 = 4;
+
+/// Descriptors a process keeps besides media: stdio, the audit file, the signalfd...
+const PROCESS_DESCRIPTORS: u64 = 32;
+/// ...and per shard: its SIP socket, its ring or epoll instance, its wakeup eventfd.
+const SHARD_DESCRIPTORS: u64 = 8;
+
+/// How many concurrent calls one shard's media sockets allow, and what limits it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct CallCapacity {
+    /// By the shard's slice of `media_ports` (one socket per port).
+    pub by_ports: u64,
+    /// By the open-file limit (`nofile_soft`).
+    pub by_descriptors: u64,
+}
+
+impl CallCapacity {
+    /// The smaller of the two: the concurrent calls the shard can give media.
+    pub fn calls(&self) -> u64 {
+        self.by_ports.min(self.by_descriptors)
+    }
+
+    /// For a shard whose slice has `ports` media ports, out of `shards` shards, under a soft
+    /// RLIMIT_NOFILE of `nofile_soft`. epoll: every media socket is a descriptor of the process,
+    /// shared by all shards. io_uring: media sockets are direct descriptors, which do not count
+    /// against the limit, but each ring's registered-file table is capped by it.
+    pub fn of_shard(uring: bool, nofile_soft: u64, shards: u64, ports: u64) -> CallCapacity {
+        let shards = shards.max(1);
+        let descriptors = if uring {
+            nofile_soft.saturating_sub(1)
+        } else {
+            nofile_soft.saturating_sub(PROCESS_DESCRIPTORS + SHARD_DESCRIPTORS * shards) / shards
+        };
+        CallCapacity {
+            by_ports: ports / SOCKETS_PER_CALL,
+            by_descriptors: descriptors / SOCKETS_PER_CALL,
+        }
+    }
+}
+
+#[cfg(test)]
+mod capacity_tests {
+    use super::CallCapacity;
+
+    #[test]
+    fn epoll_shares_the_limit_between_shards() {
+        // 1024 descriptors, 2 shards: (1024 - 32 - 16) / 2 = 488 each, 122 calls of 4 sockets.
+        let c = CallCapacity::of_shard(false, 1024, 2, 10_000);
+        assert_eq!((c.by_ports, c.by_descriptors, c.calls()), (2500, 122, 122));
+    }
+
+    #[test]
+    fn uring_caps_each_ring_by_the_limit() {
+        let c = CallCapacity::of_shard(true, 1024, 2, 10_000);
+        assert_eq!((c.by_descriptors, c.calls()), (255, 255));
+        let c = CallCapacity::of_shard(true, 1 << 20, 2, 100);
+        assert_eq!(c.calls(), 25, "the port slice is the limit");
+    }
+}
