@@ -90,7 +90,7 @@ fn only_real_packets_arrive(
         );
         assert_eq!(ssrc(&buf[..n]), Some(REAL_SSRC), "{what}");
         assert_eq!(source, handoff_port, "{what}: relayed from handoff's port");
-        if &buf[..n] == &rtp_packet(marker)[..] {
+        if buf[..n] == rtp_packet(marker)[..] {
             return;
         }
     }
