@@ -46,7 +46,6 @@ impl ShardCore {
                 if let Some(client) = client {
                     self.txn.cancel(now, client);
                 }
-                self.metrics.request_rejected(SETUP_STATUS);
                 self.end_call(now, seq, EndReason::MediaUnavailable, Some(SETUP_STATUS));
             }
             CallPhase::Up => {
