@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
-use handoff::core::{CallRef, MediaLeg, ShardId};
+use handoff::core::{CallRef, MediaLeg, ShardId, Time};
 use handoff::media::relay::{RelayDecision, RelayTable, SlotId};
 
 const CALLS: u64 = 2_000;
@@ -28,6 +28,7 @@ fn main() {
             remote_rtp: Some(remote(call, side)),
             remote_rtcp: None,
             rtcp_mux: false,
+            sources: Default::default(),
         };
         let id = CallRef {
             shard: ShardId(0),
@@ -55,7 +56,7 @@ fn main() {
                     out_slot,
                     dst,
                     transcode,
-                } = table.on_packet(slot, src, black_box(&packet))
+                } = table.on_packet(Time::ZERO, slot, src, black_box(&packet))
                 {
                     black_box((out_slot, dst, transcode));
                     forwarded += 1;

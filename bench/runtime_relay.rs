@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use handoff::core::{CallRef, MediaCommand, MediaLeg, ShardId};
+use handoff::core::{CallRef, MediaCommand, MediaLeg, ShardId, Time};
 use handoff::runtime::backend::{Backend, Incoming, ShardWaker};
 use handoff::runtime::bare::BareForwarder;
 use handoff::runtime::epoll::EpollBackend;
@@ -109,6 +109,11 @@ fn run_case(case: &Case, calls: usize, seconds: f64, port_base: u16) -> Outcome 
                     remote_rtp: Some(remote),
                     remote_rtcp: None,
                     rtcp_mux: false,
+                    // The bench's peers are on loopback: the trunk's peer IP.
+                    sources: handoff::core::MediaSources {
+                        peer: Some(LOOPBACK),
+                        ..Default::default()
+                    },
                 };
                 relay
                     .command(
@@ -141,7 +146,7 @@ fn run_case(case: &Case, calls: usize, seconds: f64, port_base: u16) -> Outcome 
                         if mode == "bare" {
                             bare.on_packet(socket, from, payload, outbox);
                         } else {
-                            relay.on_packet(socket, from, payload, outbox);
+                            relay.on_packet(Time::ZERO, socket, from, payload, outbox);
                         }
                     }
                 })

@@ -39,6 +39,7 @@ fn trunk() -> Trunk {
         headers,
         transfer_targets: Default::default(),
         trust_identity: true,
+        media_networks: Default::default(),
     }
 }
 

@@ -80,6 +80,7 @@ struct MediaRecord {
     b_to_a_packets: u64,
     b_to_a_bytes: u64,
     dropped: u64,
+    dropped_foreign_source: u64,
 }
 
 impl From<MediaCounters> for MediaRecord {
@@ -90,6 +91,7 @@ impl From<MediaCounters> for MediaRecord {
             b_to_a_packets: m.b_to_a_packets,
             b_to_a_bytes: m.b_to_a_bytes,
             dropped: m.dropped,
+            dropped_foreign_source: m.dropped_foreign_source,
         }
     }
 }

@@ -13,6 +13,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::sources::{SourceRule, SourceSet};
+use crate::vocab::{IpNetwork, MediaSources, canonical_ip};
 
 /// The embedded default config, compiled into the binary.
 pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
@@ -115,6 +116,20 @@ pub struct Trunk {
     /// RFC 3325 trust domain: P-Asserted-Identity and P-Preferred-Identity from this trunk are
     /// kept, and sent to it. `false`: removed from what it sends and from what it is sent.
     pub trust_identity: bool,
+    /// `media_networks = ["CIDR", ...]`: besides the SDP `c=` address and the peer IP, RTP and
+    /// RTCP of this trunk's legs are accepted from any address in these networks (a carrier
+    /// whose media servers are not its signalling host). Default: none.
+    pub media_networks: Arc<[IpNetwork]>,
+}
+
+impl Trunk {
+    /// Who besides a leg's SDP address may send its media: the peer IP and `media_networks`.
+    pub fn media_sources(&self) -> MediaSources {
+        MediaSources {
+            peer: Some(canonical_ip(self.peer.ip())),
+            networks: self.media_networks.clone(),
+        }
+    }
 }
 
 /// E.164 prefixes a transfer target is checked against before any REFER or fallback INVITE:
@@ -503,6 +518,7 @@ struct RawTrunk {
     transfer_allow: Option<Spanned<Vec<Spanned<String>>>>,
     transfer_deny: Option<Spanned<Vec<Spanned<String>>>>,
     trust_identity: Option<bool>,
+    media_networks: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -613,6 +629,7 @@ const TRUNK_KEYS: &[&str] = &[
     "transfer_allow",
     "transfer_deny",
     "trust_identity",
+    "media_networks",
 ];
 const ROUTE_KEYS: &[&str] = &["from", "to", "prefix"];
 const TRUNK_REQUIRED_KEYS: &[&str] = &["name", "peer", "country_code"];
@@ -1186,6 +1203,8 @@ fn validate_trunk(raw: &RawTrunk, report: &mut Report<'_>) -> Trunk {
         allow: e164_prefixes(raw.transfer_allow.as_ref(), &key("transfer_allow"), report),
         deny: e164_prefixes(raw.transfer_deny.as_ref(), &key("transfer_deny"), report),
     };
+    let media_networks =
+        media_networks(raw.media_networks.as_ref(), &key("media_networks"), report);
     Trunk {
         name,
         peer,
@@ -1202,10 +1221,50 @@ fn validate_trunk(raw: &RawTrunk, report: &mut Report<'_>) -> Trunk {
         headers,
         transfer_targets,
         trust_identity: raw.trust_identity.unwrap_or(true),
+        media_networks,
     }
 }
 
 /// A list of E.164 prefixes: each `+` followed by 1 to 15 digits.
+/// `media_networks`: CIDRs or bare IPs (a /32 or /128); no ports (media may come from any port
+/// of an allowed address).
+fn media_networks(
+    list: Option<&Spanned<Vec<Spanned<String>>>>,
+    key: &str,
+    report: &mut Report<'_>,
+) -> Arc<[IpNetwork]> {
+    let mut networks = Vec::new();
+    for entry in list.map(|l| l.get_ref().as_slice()).unwrap_or_default() {
+        let text = entry.get_ref().trim();
+        let (ip, prefix) = match text.split_once('/') {
+            Some((ip, prefix)) => (ip, Some(prefix)),
+            None => (text, None),
+        };
+        let Ok(ip) = ip.parse::<IpAddr>() else {
+            report.on(
+                entry,
+                format!("{key}: {text:?} is not an IP network (e.g. \"192.0.2.0/24\", \"2001:db8::/32\", or a bare IP)"),
+            );
+            continue;
+        };
+        let ip = canonical_ip(ip);
+        let width = if ip.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix.map(str::parse::<u8>) {
+            None => width,
+            Some(Ok(p)) if p <= width => p,
+            Some(_) => {
+                report.on(
+                    entry,
+                    format!("{key}: {text:?}: the prefix length must be 0 to {width}"),
+                );
+                continue;
+            }
+        };
+        networks.push(IpNetwork::new(ip, prefix));
+    }
+    networks.into()
+}
+
 fn e164_prefixes(
     list: Option<&Spanned<Vec<Spanned<String>>>>,
     key: &str,

@@ -18,6 +18,7 @@ use crate::core::ShardMessage;
 use crate::runtime::backend::{Backend, BackendError, ShardWaker, WakeTarget};
 use crate::runtime::epoll::EpollBackend;
 use crate::runtime::queues::ShardMesh;
+use crate::runtime::relay::CallCapacity;
 use crate::runtime::shard::{Clock, ShardError, ShardSetup, ShardStatus, run_shard};
 use crate::runtime::uring::UringBackend;
 use crate::runtime::uring_sys;
@@ -135,6 +136,23 @@ impl Server {
             })?,
         );
         let audit = AuditWriter::open(&config.sbc.audit)?;
+        // Every media port is a socket: the soft open-file limit goes up to the hard one before
+        // any is opened (the io_uring backend sizes its file table from it).
+        let nofile_soft = match uring_sys::raise_nofile_limit() {
+            Ok(limit) => {
+                tracing::info!(
+                    before = limit.before,
+                    soft = limit.soft,
+                    hard = limit.hard,
+                    "open-file limit (RLIMIT_NOFILE): soft raised to the hard limit"
+                );
+                limit.soft
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not raise the open-file limit (RLIMIT_NOFILE)");
+                1024
+            }
+        };
         let config = Arc::new(config);
         let mesh = Arc::new(ShardMesh::new(shards));
         let clock = Clock::new();
@@ -146,6 +164,20 @@ impl Server {
                 .media_port_slice(shard, shards)
                 .ok_or(RunError::MediaRangeTooSmall { start, end, shards })?;
             let max_media = usize::from(slice_end - slice_start);
+            let capacity = CallCapacity::of_shard(
+                config.sbc.io == IoBackend::Uring,
+                nofile_soft,
+                shards as u64,
+                max_media as u64,
+            );
+            tracing::info!(
+                shard,
+                media_ports = max_media,
+                by_ports = capacity.by_ports,
+                by_descriptors = capacity.by_descriptors,
+                concurrent_calls = capacity.calls(),
+                "media capacity: concurrent calls this shard's sockets allow"
+            );
             let waker = ShardWaker::new().map_err(|source| RunError::Waker { shard, source })?;
             let listen = config.sbc.listen;
             let backend = match config.sbc.io {

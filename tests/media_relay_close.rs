@@ -15,13 +15,13 @@ fn close_returns_per_direction_counters() {
         Some("198.51.100.1:5000"),
     );
     for seq in 0..10 {
-        table.on_packet(slots.a_rtp, addr("192.0.2.1:4000"), &rtp(seq));
+        table.on_packet(T0, slots.a_rtp, addr("192.0.2.1:4000"), &rtp(seq));
     }
     for seq in 0..3 {
-        table.on_packet(slots.b_rtp, addr("198.51.100.1:5000"), &rtp(seq));
+        table.on_packet(T0, slots.b_rtp, addr("198.51.100.1:5000"), &rtp(seq));
     }
-    table.on_packet(slots.b_rtcp, addr("198.51.100.1:5001"), &rtcp_rr());
-    table.on_packet(slots.b_rtp, addr("198.51.100.1:5000"), b"junk");
+    table.on_packet(T0, slots.b_rtcp, addr("198.51.100.1:5001"), &rtcp_rr());
+    table.on_packet(T0, slots.b_rtp, addr("198.51.100.1:5000"), b"junk");
     assert_eq!(
         table.close(call(1)),
         Ok(MediaCounters {
@@ -29,7 +29,8 @@ fn close_returns_per_direction_counters() {
             a_to_b_bytes: 1720,
             b_to_a_packets: 4,
             b_to_a_bytes: 524,
-            dropped: 1
+            dropped: 1,
+            dropped_foreign_source: 0,
         })
     );
     assert_eq!(table.close(call(1)), Err(RelayError::UnknownCall(call(1))));
@@ -58,7 +59,7 @@ fn slots_are_reused_and_calls_do_not_mix() {
     old.sort();
     assert_eq!(reused, old, "closed slots are reused");
     assert_eq!(
-        table.on_packet(second.a_rtp, addr("192.0.2.2:4000"), &rtp(1)),
+        table.on_packet(T0, second.a_rtp, addr("192.0.2.2:4000"), &rtp(1)),
         forward(second.b_rtp, "198.51.100.2:5000")
     );
     let info = table.slot_info(second.b_rtcp).unwrap();

@@ -23,17 +23,17 @@ fn short_and_wrong_version_packets_are_dropped_and_counted() {
     ];
     for packet in garbage {
         assert_eq!(
-            table.on_packet(slots.a_rtp, src, packet),
+            table.on_packet(T0, slots.a_rtp, src, packet),
             RelayDecision::Drop(DropReason::Malformed)
         );
     }
     // RTCP slot: too short, or an RTP-looking packet type.
     assert_eq!(
-        table.on_packet(slots.a_rtcp, src, &[0x80, 200, 0]),
+        table.on_packet(T0, slots.a_rtcp, src, &[0x80, 200, 0]),
         RelayDecision::Drop(DropReason::Malformed)
     );
     assert_eq!(
-        table.on_packet(slots.a_rtcp, src, &rtp(1)),
+        table.on_packet(T0, slots.a_rtcp, src, &rtp(1)),
         RelayDecision::Drop(DropReason::Malformed)
     );
     let counters = table.counters(call(1)).unwrap();
@@ -49,7 +49,7 @@ fn garbage_from_a_stranger_does_not_latch() {
         Some("192.0.2.1:4000"),
         Some("198.51.100.1:5000"),
     );
-    table.on_packet(slots.b_rtp, addr("203.0.113.66:1"), &[0x00; 40]);
+    table.on_packet(T0, slots.b_rtp, addr("203.0.113.66:1"), &[0x00; 40]);
     assert_eq!(
         table.destination(slots.b_rtp),
         Some(addr("198.51.100.1:5000"))
@@ -66,11 +66,11 @@ fn unknown_slots_are_dropped() {
     );
     table.close(call(1)).unwrap();
     assert_eq!(
-        table.on_packet(slots.a_rtp, addr("192.0.2.1:4000"), &rtp(1)),
+        table.on_packet(T0, slots.a_rtp, addr("192.0.2.1:4000"), &rtp(1)),
         RelayDecision::Drop(DropReason::UnknownSlot)
     );
     assert_eq!(
-        table.on_packet(SlotId(999), addr("192.0.2.1:4000"), &rtp(1)),
+        table.on_packet(T0, SlotId(999), addr("192.0.2.1:4000"), &rtp(1)),
         RelayDecision::Drop(DropReason::UnknownSlot)
     );
     assert_eq!(table.unknown_slot_drops(), 2);

@@ -13,16 +13,16 @@ fn sends_to_sdp_address_until_the_peer_sends() {
     );
     // A talks first: B has not sent anything, so B's SDP address is used.
     assert_eq!(
-        table.on_packet(slots.a_rtp, addr("192.0.2.1:4000"), &rtp(1)),
+        table.on_packet(T0, slots.a_rtp, addr("192.0.2.1:4000"), &rtp(1)),
         forward(slots.b_rtp, "198.51.100.1:5000")
     );
     // B sends from behind a NAT: its real source is latched on its slot.
     assert_eq!(
-        table.on_packet(slots.b_rtp, addr("203.0.113.9:61000"), &rtp(1)),
+        table.on_packet(T0, slots.b_rtp, addr("203.0.113.9:61000"), &rtp(1)),
         forward(slots.a_rtp, "192.0.2.1:4000")
     );
     assert_eq!(
-        table.on_packet(slots.a_rtp, addr("192.0.2.1:4000"), &rtp(2)),
+        table.on_packet(T0, slots.a_rtp, addr("192.0.2.1:4000"), &rtp(2)),
         forward(slots.b_rtp, "203.0.113.9:61000")
     );
     assert_eq!(
@@ -36,15 +36,15 @@ fn latching_works_without_any_sdp_address() {
     let mut table = RelayTable::new();
     let slots = open(&mut table, None, None);
     assert_eq!(
-        table.on_packet(slots.a_rtp, addr("192.0.2.1:4000"), &rtp(1)),
+        table.on_packet(T0, slots.a_rtp, addr("192.0.2.1:4000"), &rtp(1)),
         RelayDecision::Drop(DropReason::NoDestination)
     );
     assert_eq!(
-        table.on_packet(slots.b_rtp, addr("198.51.100.7:5000"), &rtp(1)),
+        table.on_packet(T0, slots.b_rtp, addr("198.51.100.7:5000"), &rtp(1)),
         forward(slots.a_rtp, "192.0.2.1:4000")
     );
     assert_eq!(
-        table.on_packet(slots.a_rtp, addr("192.0.2.1:4000"), &rtp(2)),
+        table.on_packet(T0, slots.a_rtp, addr("192.0.2.1:4000"), &rtp(2)),
         forward(slots.b_rtp, "198.51.100.7:5000")
     );
     assert_eq!(table.counters(call(1)).unwrap().dropped, 1);
@@ -59,15 +59,15 @@ fn rtcp_goes_to_port_plus_one_then_latches_separately() {
         Some("198.51.100.1:5000"),
     );
     assert_eq!(
-        table.on_packet(slots.a_rtcp, addr("192.0.2.1:4001"), &rtcp_rr()),
+        table.on_packet(T0, slots.a_rtcp, addr("192.0.2.1:4001"), &rtcp_rr()),
         forward(slots.b_rtcp, "198.51.100.1:5001")
     );
     assert_eq!(
-        table.on_packet(slots.b_rtcp, addr("203.0.113.9:61001"), &rtcp_rr()),
+        table.on_packet(T0, slots.b_rtcp, addr("203.0.113.9:61001"), &rtcp_rr()),
         forward(slots.a_rtcp, "192.0.2.1:4001")
     );
     assert_eq!(
-        table.on_packet(slots.a_rtcp, addr("192.0.2.1:4001"), &rtcp_rr()),
+        table.on_packet(T0, slots.a_rtcp, addr("192.0.2.1:4001"), &rtcp_rr()),
         forward(slots.b_rtcp, "203.0.113.9:61001")
     );
     // RTP latching is independent of RTCP's.
@@ -85,7 +85,7 @@ fn update_with_a_new_sdp_address_forgets_the_latch() {
         Some("192.0.2.1:4000"),
         Some("198.51.100.1:5000"),
     );
-    table.on_packet(slots.b_rtp, addr("203.0.113.9:61000"), &rtp(1));
+    table.on_packet(T0, slots.b_rtp, addr("203.0.113.9:61000"), &rtp(1));
     // Same addresses: latch kept.
     table
         .update(
@@ -111,7 +111,7 @@ fn update_with_a_new_sdp_address_forgets_the_latch() {
         Some(addr("198.51.100.50:7000"))
     );
     assert_eq!(
-        table.on_packet(slots.b_rtp, addr("198.51.100.50:7000"), &rtp(1)),
+        table.on_packet(T0, slots.b_rtp, addr("198.51.100.50:7000"), &rtp(1)),
         forward(slots.a_rtp, "192.0.2.1:4000")
     );
 }

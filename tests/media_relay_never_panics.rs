@@ -38,7 +38,7 @@ proptest! {
                 Step::Packet { slot, src, mut bytes } => {
                     let owner = table.slot_info(SlotId(slot)).map(|info| info.call.seq as usize);
                     let source = addr(&format!("192.0.2.{src}:4000"));
-                    if let RelayDecision::Forward { transcode: Some(t), .. } = table.on_packet(SlotId(slot), source, &bytes) {
+                    if let RelayDecision::Forward { transcode: Some(t), .. } = table.on_packet(T0, SlotId(slot), source, &bytes) {
                         prop_assert!(t.apply(&mut bytes));
                     }
                     if let Some(owner) = owner {

@@ -20,12 +20,12 @@ fn muxed_rtcp_to_unmuxed_leg_goes_to_its_rtcp_socket() {
         )
         .unwrap();
     assert_eq!(
-        table.on_packet(slots.a_rtp, addr("192.0.2.1:4000"), &sender_report()),
+        table.on_packet(T0, slots.a_rtp, addr("192.0.2.1:4000"), &sender_report()),
         forward(slots.b_rtcp, "198.51.100.1:5001")
     );
     // And RTP on the same socket still goes to RTP.
     assert_eq!(
-        table.on_packet(slots.a_rtp, addr("192.0.2.1:4000"), &rtp(1)),
+        table.on_packet(T0, slots.a_rtp, addr("192.0.2.1:4000"), &rtp(1)),
         forward(slots.b_rtp, "198.51.100.1:5000")
     );
 }
@@ -41,7 +41,12 @@ fn unmuxed_rtcp_to_muxed_leg_goes_to_its_rtp_socket() {
         )
         .unwrap();
     assert_eq!(
-        table.on_packet(slots.b_rtcp, addr("198.51.100.1:5001"), &sender_report()),
+        table.on_packet(
+            T0,
+            slots.b_rtcp,
+            addr("198.51.100.1:5001"),
+            &sender_report()
+        ),
         forward(slots.a_rtp, "192.0.2.1:4000")
     );
 }
@@ -56,9 +61,9 @@ fn both_muxed_stays_on_rtp_sockets_and_follows_the_rtp_latch() {
             leg(30002, Some("198.51.100.1:5000"), true),
         )
         .unwrap();
-    table.on_packet(slots.b_rtp, addr("203.0.113.9:40000"), &rtp(1));
+    table.on_packet(T0, slots.b_rtp, addr("203.0.113.9:40000"), &rtp(1));
     assert_eq!(
-        table.on_packet(slots.a_rtp, addr("192.0.2.1:4000"), &sender_report()),
+        table.on_packet(T0, slots.a_rtp, addr("192.0.2.1:4000"), &sender_report()),
         forward(slots.b_rtp, "203.0.113.9:40000")
     );
 }
@@ -77,7 +82,7 @@ fn payload_types_72_to_76_with_marker_are_rtcp_only_when_muxed() {
     let mut packet = rtp(1);
     packet[1] = 0x80 | 72;
     assert_eq!(
-        table.on_packet(slots.a_rtp, addr("192.0.2.1:4000"), &packet),
+        table.on_packet(T0, slots.a_rtp, addr("192.0.2.1:4000"), &packet),
         forward(slots.b_rtp, "198.51.100.1:5000")
     );
 }

@@ -32,7 +32,7 @@ fn ulaw_leg_to_alaw_leg_is_transcoded_both_ways() {
 
     let payload: Vec<u8> = (0..160).map(|i| linear_to_ulaw((i * 100) as i16)).collect();
     let mut packet = rtp_with(0, &payload);
-    let transcode = transcode_of(table.on_packet(slots.a_rtp, addr("192.0.2.1:4000"), &packet));
+    let transcode = transcode_of(table.on_packet(T0, slots.a_rtp, addr("192.0.2.1:4000"), &packet));
     assert_eq!(
         transcode,
         Some(Transcode {
@@ -48,6 +48,7 @@ fn ulaw_leg_to_alaw_leg_is_transcoded_both_ways() {
     }
 
     let back = transcode_of(table.on_packet(
+        T0,
         slots.b_rtp,
         addr("198.51.100.1:5000"),
         &rtp_with(8, &[0xD5; 160]),
@@ -74,23 +75,23 @@ fn telephone_event_rtcp_and_same_law_pass_untouched() {
         .unwrap();
     let src = addr("192.0.2.1:4000");
     assert_eq!(
-        transcode_of(table.on_packet(slots.a_rtp, src, &rtp_with(101, &[1, 0, 0, 160]))),
+        transcode_of(table.on_packet(T0, slots.a_rtp, src, &rtp_with(101, &[1, 0, 0, 160]))),
         None
     );
     assert_eq!(
-        transcode_of(table.on_packet(slots.a_rtcp, addr("192.0.2.1:4001"), &rtcp_rr())),
+        transcode_of(table.on_packet(T0, slots.a_rtcp, addr("192.0.2.1:4001"), &rtcp_rr())),
         None
     );
     table
         .set_laws(call(1), Some(G711Law::Ulaw), Some(G711Law::Ulaw))
         .unwrap();
     assert_eq!(
-        transcode_of(table.on_packet(slots.a_rtp, src, &rtp_with(0, &[0xFF; 160]))),
+        transcode_of(table.on_packet(T0, slots.a_rtp, src, &rtp_with(0, &[0xFF; 160]))),
         None
     );
     table.set_laws(call(1), Some(G711Law::Ulaw), None).unwrap();
     assert_eq!(
-        transcode_of(table.on_packet(slots.a_rtp, src, &rtp_with(0, &[0xFF; 160]))),
+        transcode_of(table.on_packet(T0, slots.a_rtp, src, &rtp_with(0, &[0xFF; 160]))),
         None
     );
 }

@@ -34,6 +34,7 @@ fn call_end_records_are_complete_json_lines_visible_immediately() {
         b_to_a_packets: 9,
         b_to_a_bytes: 1548,
         dropped: 1,
+        dropped_foreign_source: 0,
     };
     first.write_call_end(&call_end(0, 1, Some(media)));
     // Visible before any flush or drop: nothing is buffered.

@@ -10,7 +10,7 @@ mod pump;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use handoff::core::{CallRef, MediaCommand, MediaLeg, ShardId};
+use handoff::core::{CallRef, MediaCommand, MediaLeg, MediaSources, ShardId};
 use handoff::runtime::backend::{Backend, ShardWaker};
 use handoff::runtime::epoll::EpollBackend;
 use handoff::runtime::relay::MediaRelay;
@@ -63,6 +63,11 @@ fn leg(port: u16, peer: &UdpSocket) -> MediaLeg {
         remote_rtp: Some(peer.local_addr().unwrap()),
         remote_rtcp: None,
         rtcp_mux: false,
+        // The peers are on loopback: the trunk's peer IP (strict media sources).
+        sources: MediaSources {
+            peer: Some(LOOPBACK),
+            ..Default::default()
+        },
     }
 }
 

@@ -13,7 +13,7 @@ mod pump;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::Duration;
 
-use handoff::core::{CallRef, MediaCommand, MediaLeg, ShardId};
+use handoff::core::{CallRef, MediaCommand, MediaLeg, MediaSources, ShardId};
 use handoff::runtime::backend::{Backend, ShardWaker};
 use handoff::runtime::epoll::EpollBackend;
 use handoff::runtime::relay::MediaRelay;
@@ -72,6 +72,11 @@ fn relay_scenario<B: Backend>(mut backend: B, a_port: u16, b_port: u16) {
         remote_rtp: Some(rtp.local_addr().unwrap()),
         remote_rtcp: Some(rtcp.local_addr().unwrap()),
         rtcp_mux: false,
+        // The peers are on loopback: the trunk's peer IP (strict media sources).
+        sources: MediaSources {
+            peer: Some(LOOPBACK),
+            ..Default::default()
+        },
     };
     relay
         .command(

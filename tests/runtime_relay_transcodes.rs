@@ -9,7 +9,7 @@ mod pump;
 
 use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 
-use handoff::core::{CallRef, MediaCommand, MediaLeg, ShardId};
+use handoff::core::{CallRef, MediaCommand, MediaLeg, MediaSources, ShardId};
 use handoff::media::g711::{G711Law, ULAW_TO_ALAW};
 use handoff::runtime::backend::{Backend, ShardWaker};
 use handoff::runtime::epoll::EpollBackend;
@@ -38,6 +38,11 @@ fn scenario<B: Backend>(mut backend: B, a_port: u16, b_port: u16) {
         remote_rtp: Some(s.local_addr().unwrap()),
         remote_rtcp: None,
         rtcp_mux: false,
+        // The peers are on loopback: the trunk's peer IP (strict media sources).
+        sources: MediaSources {
+            peer: Some(LOOPBACK),
+            ..Default::default()
+        },
     };
     relay
         .command(

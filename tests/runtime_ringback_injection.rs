@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use handoff::config::RingbackTone;
-use handoff::core::{CallRef, MediaCommand, MediaLeg, MediaSide, ShardId, Time};
+use handoff::core::{CallRef, MediaCommand, MediaLeg, MediaSide, MediaSources, ShardId, Time};
 use handoff::media::g711::G711Law;
 use handoff::media::tone::{detect_cadence, tone_amplitude};
 use handoff::runtime::backend::{Backend, Incoming, ShardWaker};
@@ -93,7 +93,7 @@ impl<B: Backend> Rig<B> {
                         payload,
                     } = incoming
                     {
-                        relay.on_packet(socket, from, payload, outbox);
+                        relay.on_packet(now, socket, from, payload, outbox);
                     }
                 })
                 .unwrap();
@@ -138,6 +138,11 @@ fn scenario<B: Backend>(backend: B, a_port: u16, b_port: u16) {
         remote_rtp: Some(s.local_addr().unwrap()),
         remote_rtcp: None,
         rtcp_mux: false,
+        // The peers are on loopback: the trunk's peer IP (strict media sources).
+        sources: MediaSources {
+            peer: Some(LOOPBACK),
+            ..Default::default()
+        },
     };
     let call = CallRef {
         shard: ShardId(0),

@@ -42,7 +42,7 @@ fn answer_in_the_ack_is_relayed() {
     assert_eq!(sim.calls_active(), 1);
     // The relay learned the caller's media address from the ACK.
     let last = sim.media.iter().rev().find_map(|(_, c)| match c {
-        MediaCommand::Update { a, .. } => Some(*a),
+        MediaCommand::Update { a, .. } => Some(a.clone()),
         _ => None,
     });
     assert_eq!(

@@ -22,6 +22,7 @@ fn trunk(country_code: &str, refer_domain: Option<&str>, peer: &str) -> Trunk {
         headers: BTreeMap::new(),
         transfer_targets: Default::default(),
         trust_identity: true,
+        media_networks: Default::default(),
     }
 }
 

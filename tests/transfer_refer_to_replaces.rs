@@ -24,6 +24,7 @@ fn trunk() -> Trunk {
         headers: BTreeMap::new(),
         transfer_targets: Default::default(),
         trust_identity: true,
+        media_networks: Default::default(),
     }
 }
 

@@ -286,7 +286,9 @@ impl Call {
                 rtcp_mux: true,
                 origin: b_origin,
             };
-            match sdp::rewrite(request.body(), &plan) {
+            match sdp::rewrite(request.body(), &plan)
+                .and_then(|r| r.vetted(&a_trunk.media_sources()))
+            {
                 Ok(rewritten) => {
                     b_origin = rewritten.origin;
                     a_media = (
@@ -971,7 +973,7 @@ impl Call {
             rtcp_mux: true,
             origin: call.leg(to).origin,
         };
-        let rewritten = sdp::rewrite(body, &plan)?;
+        let rewritten = sdp::rewrite(body, &plan)?.vetted(&call.media_sources(from))?;
         call.leg_mut(to).origin = rewritten.origin;
         call.audio_codec = rewritten.first_audio_codec().map(|c| c.name.clone());
         let sender = call.leg_mut(from);
@@ -982,8 +984,8 @@ impl Call {
         if !call.is_ended() {
             let command = MediaCommand::Update {
                 call: call.id,
-                a: call.leg(Side::A).media(),
-                b: call.leg(Side::B).media(),
+                a: call.leg(Side::A).media(&call.config),
+                b: call.leg(Side::B).media(&call.config),
             };
             fx.outputs.push_back(Output::Media(command));
         }

@@ -148,9 +148,22 @@ impl Call {
         })
     }
 
+    /// Who besides its SDP address may send the media of the leg at `side` (its trunk's peer IP
+    /// and `media_networks`, from the call's own config snapshot).
+    pub fn media_sources(&self, side: Side) -> crate::vocab::MediaSources {
+        self.config
+            .trunks
+            .get(self.leg(side).trunk)
+            .map(|t| t.media_sources())
+            .unwrap_or_default()
+    }
+
     /// The media of the bridged legs, (position A, position B), as the relay takes them.
     pub fn media_pair(&self) -> (MediaLeg, MediaLeg) {
-        (self.leg(Side::A).media(), self.leg(Side::B).media())
+        (
+            self.leg(Side::A).media(&self.config),
+            self.leg(Side::B).media(&self.config),
+        )
     }
 
     pub fn is_ended(&self) -> bool {

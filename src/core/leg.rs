@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::dialog::Dialog;
+use crate::config::Config;
 use crate::config::TrunkRole;
 use crate::sdp::{Direction, OriginState};
 use crate::sources::SourceSet;
@@ -58,12 +59,21 @@ impl Leg {
             }
     }
 
-    pub fn media(&self) -> MediaLeg {
+    /// The leg's media for the relay. `config` is the call's own snapshot (`Call::config`): the
+    /// leg's trunk there says who besides the SDP address may send its media (peer IP,
+    /// `media_networks`).
+    pub fn media(&self, config: &Config) -> MediaLeg {
+        let sources = config
+            .trunks
+            .get(self.trunk)
+            .map(|t| t.media_sources())
+            .unwrap_or_default();
         MediaLeg {
             local_port: self.media_port.unwrap_or(0),
             remote_rtp: self.remote_rtp,
             remote_rtcp: self.remote_rtcp,
             rtcp_mux: self.rtcp_mux,
+            sources,
         }
     }
 }

@@ -67,7 +67,9 @@ use crate::config::{Config, RingbackTone};
 use crate::media::g711::G711Law;
 use crate::transfer::TransferRecord;
 use crate::transfer::dialog_ids::DialogId;
-pub use crate::vocab::{CallRef, MediaCounters, MediaLeg, MediaSide, ShardId, Time};
+pub use crate::vocab::{
+    CallRef, IpNetwork, MediaCounters, MediaLeg, MediaSide, MediaSources, ShardId, Time,
+};
 pub use attended_state::{DIALOG_QUERY_TIMEOUT_MS, JoinMessage, MovedLeg};
 
 /// A datagram to send from the shard's SIP socket.
@@ -207,6 +209,8 @@ pub enum EndReason {
     TransferFailed,
     /// The other half of a local attended join ended.
     JoinedPeerEnded,
+    /// The media sockets a leg needed could not be opened (503 to the INVITE, or BYEs).
+    MediaUnavailable,
 }
 
 impl EndReason {
@@ -222,6 +226,7 @@ impl EndReason {
             EndReason::HandedOff => "handed_off",
             EndReason::TransferFailed => "transfer_failed",
             EndReason::JoinedPeerEnded => "joined_peer_ended",
+            EndReason::MediaUnavailable => "media_unavailable",
         }
     }
 
@@ -278,6 +283,7 @@ pub mod call;
 pub mod dialog;
 mod effects;
 pub mod leg;
+mod media_failure;
 pub mod routing;
 mod shard;
 mod transfer_flow;

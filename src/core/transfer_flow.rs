@@ -738,7 +738,7 @@ impl Call {
                 let Some(carrier) = call.transfer.as_ref().map(|t| t.carrier) else {
                     return;
                 };
-                let customer_media = call.leg(carrier).media();
+                let customer_media = call.leg(carrier).media(&call.config);
                 let Some(transfer) = call.transfer.as_deref_mut() else {
                     return;
                 };
@@ -746,7 +746,10 @@ impl Call {
                     return;
                 };
                 transfer.early_media = true;
-                let Some(leg_c_media) = call.legs.get(usize::from(fallback.leg.0)).map(Leg::media)
+                let Some(leg_c_media) = call
+                    .legs
+                    .get(usize::from(fallback.leg.0))
+                    .map(|l| l.media(&call.config))
                 else {
                     return;
                 };

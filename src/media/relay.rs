@@ -5,14 +5,26 @@
 //! every datagram. The table validates, latches, counts, and names the socket and address to send
 //! from and to. It allocates nothing per packet and looks slots up by index.
 //!
-//! Symmetric latching: a slot sends to the address from the SDP until the first packet arrives
-//! on it; from then on it sends to that packet's source. A different source is accepted only
-//! after [`RELATCH_AFTER`] consecutive packets from it, with none from the latched source in
-//! between; until then its packets are dropped ([`DropReason::UnlatchedSource`]). A NAT that
-//! moves a stream gives a steady run of packets from the new address, so the switch costs about
-//! 100 ms of audio at 20 ms packets. A stray, reordered or spoofed packet, or a second stream
-//! that interleaves with the real one, never moves the latch: it would have to out-send the
-//! peer 5 to 0.
+//! Strict sources (issue 9, protection 5): a leg's RTP and RTCP are accepted only from the IP
+//! its SDP `c=` (or `a=rtcp`) names, its trunk's peer IP, or an address inside its trunk's
+//! `media_networks` ([`crate::vocab::MediaSources`]). Anything else is dropped before it can touch the latch
+//! ([`DropReason::ForeignSource`], counted per call in `dropped_foreign_source`). A `c=` that
+//! names loopback, multicast, unspecified, broadcast or link-local space is not used as a
+//! destination unless the trunk's peer or networks hold it ([`crate::vocab::MediaSources::accepts_connection`]).
+//! The set is precomputed per leg when the call is programmed: the per-packet check is a few
+//! compares and a mask per configured network, no allocation.
+//!
+//! Symmetric latching: a slot sends to the address from the SDP until the first packet from an
+//! allowed source arrives on it; from then on it sends to that packet's source. Moving to a
+//! different source (another allowed IP, or a new port: NAT rebinding) needs [`RELATCH_AFTER`]
+//! packets in a row from it carrying the same SSRC (RFC 3550 section 3: the SSRC names the
+//! stream), with none from the latched source in between, and spread over at least
+//! [`RELATCH_MIN_SPREAD_MS`] of arrival time; until then its packets are dropped
+//! ([`DropReason::UnlatchedSource`]). A NAT that moves a stream gives a steady run of packets
+//! from the new address, so the switch costs about 200 ms of audio. A microsecond burst, a stray,
+//! reordered or spoofed packet, a stream whose SSRC changes, or a second stream that interleaves
+//! with the real one never moves the latch (the "RTP bleed" takeover). Time comes in as an input
+//! (`now`), so the table stays sans-IO.
 //!
 //! Transcoding: when [`RelayTable::set_laws`] says the legs negotiated different G.711 laws, an
 //! RTP packet whose payload type is the sender's law comes out of `on_packet` with a
@@ -20,15 +32,20 @@
 //! payload, by table). Other payload types (telephone-event, CN) and RTCP pass unchanged.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use thiserror::Error;
 
 use super::g711::G711Law;
-use crate::vocab::{CallRef, MediaCounters, MediaLeg};
+use crate::vocab::{CallRef, IpNetwork, MediaCounters, MediaLeg, Time, canonical_ip};
 
-/// Consecutive packets from a new source before the latch moves to it.
+/// Consecutive packets (same SSRC) from a new source before the latch moves to it.
 pub const RELATCH_AFTER: u8 = 5;
+
+/// The run of packets that moves the latch must span at least this much arrival time: a burst
+/// sent in a microsecond never takes over a stream.
+pub const RELATCH_MIN_SPREAD_MS: u64 = 200;
 
 /// Index of one bound socket in the table. Stable while its call is open; reused after close.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -85,10 +102,26 @@ pub enum DropReason {
     UnknownSlot,
     /// Too short, wrong version, or an RTCP packet type outside 192..=223.
     Malformed,
+    /// From an IP that is neither the leg's SDP address, nor its trunk's peer, nor inside its
+    /// trunk's `media_networks` (strict media sources).
+    ForeignSource,
     /// A source other than the latched one, not yet confirmed by enough consecutive packets.
     UnlatchedSource,
     /// Neither an SDP address nor a latched source known for the other leg yet.
     NoDestination,
+}
+
+impl DropReason {
+    /// The label used in logs and counters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::UnknownSlot => "unknown_slot",
+            DropReason::Malformed => "malformed",
+            DropReason::ForeignSource => "foreign_source",
+            DropReason::UnlatchedSource => "unlatched_source",
+            DropReason::NoDestination => "no_destination",
+        }
+    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -161,15 +194,25 @@ pub enum RelayError {
     UnknownCall(CallRef),
 }
 
+/// A source that is not the latched one, and the run of packets it has sent so far.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct Candidate {
+    addr: SocketAddr,
+    ssrc: u32,
+    count: u8,
+    /// Arrival of the run's first packet.
+    since: Time,
+}
+
 /// Where a slot sends, and what it has learnt about its peer's real address.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 struct Latch {
-    /// From the SDP (RTCP: a=rtcp or RTP port + 1).
+    /// From the SDP (RTCP: a=rtcp or RTP port + 1), when the leg's sources accept it.
     signalled: Option<SocketAddr>,
     /// Source of the packets received on this slot.
     latched: Option<SocketAddr>,
-    /// A different source and how many packets in a row came from it.
-    candidate: Option<(SocketAddr, u8)>,
+    /// A different source and its run of packets.
+    candidate: Option<Candidate>,
 }
 
 impl Latch {
@@ -177,10 +220,11 @@ impl Latch {
         self.latched.or(self.signalled)
     }
 
-    /// Returns whether a packet from `src` is accepted.
-    fn observe(&mut self, src: SocketAddr) -> bool {
+    /// Returns whether a packet from `src` (an allowed source) with SSRC `ssrc` is accepted.
+    fn observe(&mut self, now: Time, src: SocketAddr, ssrc: u32) -> bool {
         match self.latched {
             None => {
+                // Nothing to take over yet: the first packet from an allowed source latches.
                 self.latched = Some(src);
                 true
             }
@@ -189,20 +233,76 @@ impl Latch {
                 true
             }
             Some(_) => {
-                let count = match self.candidate {
-                    Some((addr, n)) if addr == src => n.saturating_add(1),
-                    _ => 1,
+                let run = match self.candidate {
+                    Some(c) if c.addr == src && c.ssrc == ssrc => Candidate {
+                        count: c.count.saturating_add(1),
+                        ..c
+                    },
+                    _ => Candidate {
+                        addr: src,
+                        ssrc,
+                        count: 1,
+                        since: now,
+                    },
                 };
-                if count >= RELATCH_AFTER {
+                if run.count >= RELATCH_AFTER
+                    && now.millis_since(run.since) >= RELATCH_MIN_SPREAD_MS
+                {
                     self.latched = Some(src);
                     self.candidate = None;
                     true
                 } else {
-                    self.candidate = Some((src, count));
+                    self.candidate = Some(run);
                     false
                 }
             }
         }
+    }
+}
+
+/// The addresses one leg's media may come from, precomputed when the call is programmed.
+#[derive(Clone, Debug, Default)]
+struct Allowed {
+    /// The SDP's RTP and RTCP IPs (when accepted) and the trunk's peer IP, canonical.
+    ips: [Option<IpAddr>; 3],
+    /// The trunk's `media_networks`.
+    networks: Arc<[IpNetwork]>,
+}
+
+impl Allowed {
+    fn of(leg: &MediaLeg) -> Allowed {
+        let sdp_ip = |addr: Option<SocketAddr>| {
+            addr.map(|a| canonical_ip(a.ip()))
+                .filter(|&ip| leg.sources.accepts_connection(ip))
+        };
+        Allowed {
+            ips: [
+                sdp_ip(leg.remote_rtp),
+                sdp_ip(leg.remote_rtcp),
+                leg.sources.peer.map(canonical_ip),
+            ],
+            networks: leg.sources.networks.clone(),
+        }
+    }
+
+    #[inline]
+    fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical_ip(ip);
+        self.ips.contains(&Some(ip)) || self.networks.iter().any(|n| n.contains(ip))
+    }
+}
+
+/// The SSRC of an RTP packet (octets 8..12 of the fixed header, RFC 3550 section 5.1), or the
+/// sender's SSRC of an RTCP packet (octets 4..8, section 6.4). 0 if the packet is too short for
+/// it (`classify` already checked the minimum lengths).
+fn ssrc_of(kind: SlotKind, packet: &[u8]) -> u32 {
+    let at = match kind {
+        SlotKind::Rtp => 8,
+        SlotKind::Rtcp => 4,
+    };
+    match packet.get(at..at + 4) {
+        Some(b) => u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+        None => 0,
     }
 }
 
@@ -224,6 +324,9 @@ struct CallEntry {
     /// The G.711 law each leg negotiated, when known (for transcoding).
     a_law: Option<G711Law>,
     b_law: Option<G711Law>,
+    /// Who may send each leg's media.
+    a_allowed: Allowed,
+    b_allowed: Allowed,
     counters: MediaCounters,
 }
 
@@ -232,6 +335,13 @@ impl CallEntry {
         match side {
             Side::A => self.a_mux,
             Side::B => self.b_mux,
+        }
+    }
+
+    fn allowed(&self, side: Side) -> &Allowed {
+        match side {
+            Side::A => &self.a_allowed,
+            Side::B => &self.b_allowed,
         }
     }
 
@@ -297,7 +407,7 @@ impl RelayTable {
                     SlotKind::Rtcp => leg.local_port.wrapping_add(1),
                 },
                 latch: Latch {
-                    signalled: signalled_address(leg, kind),
+                    signalled: accepted_signalled(leg, kind),
                     ..Latch::default()
                 },
             };
@@ -325,6 +435,8 @@ impl RelayTable {
             b_mux: b.rtcp_mux,
             a_law: None,
             b_law: None,
+            a_allowed: Allowed::of(&a),
+            b_allowed: Allowed::of(&b),
             counters: MediaCounters::default(),
         });
         self.by_call.insert(call, call_index);
@@ -343,6 +455,8 @@ impl RelayTable {
         let entry = self.entry_mut(call)?;
         entry.a_mux = a.rtcp_mux;
         entry.b_mux = b.rtcp_mux;
+        entry.a_allowed = Allowed::of(&a);
+        entry.b_allowed = Allowed::of(&b);
         let slots = entry.slots;
         for (side, leg) in [(Side::A, &a), (Side::B, &b)] {
             for kind in [SlotKind::Rtp, SlotKind::Rtcp] {
@@ -353,7 +467,7 @@ impl RelayTable {
                     (Side::B, SlotKind::Rtcp) => slots.b_rtcp,
                 };
                 if let Some(Some(slot)) = self.slots.get_mut(id.0 as usize) {
-                    let signalled = signalled_address(leg, kind);
+                    let signalled = accepted_signalled(leg, kind);
                     if signalled != slot.latch.signalled {
                         slot.latch = Latch {
                             signalled,
@@ -422,8 +536,15 @@ impl RelayTable {
         Ok(entry.counters)
     }
 
-    /// The per-packet decision. `src` is the datagram's source, `packet` its payload.
-    pub fn on_packet(&mut self, slot_id: SlotId, src: SocketAddr, packet: &[u8]) -> RelayDecision {
+    /// The per-packet decision. `now` is the packet's arrival (the driver's clock), `src` the
+    /// datagram's source, `packet` its payload.
+    pub fn on_packet(
+        &mut self,
+        now: Time,
+        slot_id: SlotId,
+        src: SocketAddr,
+        packet: &[u8],
+    ) -> RelayDecision {
         let Some(Some(slot)) = self.slots.get(slot_id.0 as usize) else {
             self.unknown_slot_drops += 1;
             return RelayDecision::Drop(DropReason::UnknownSlot);
@@ -434,6 +555,11 @@ impl RelayTable {
             return RelayDecision::Drop(DropReason::UnknownSlot);
         };
 
+        if !entry.allowed(side).contains(src.ip()) {
+            entry.counters.dropped += 1;
+            entry.counters.dropped_foreign_source += 1;
+            return RelayDecision::Drop(DropReason::ForeignSource);
+        }
         let out_kind = match classify(kind, entry.mux(side), packet) {
             Some(kind) => kind,
             None => {
@@ -450,7 +576,7 @@ impl RelayTable {
         };
 
         let accepted = match self.slots.get_mut(slot_id.0 as usize) {
-            Some(Some(slot)) => slot.latch.observe(src),
+            Some(Some(slot)) => slot.latch.observe(now, src, ssrc_of(out_kind, packet)),
             _ => false,
         };
         if !accepted {
@@ -555,6 +681,12 @@ impl RelayTable {
     pub fn unknown_slot_drops(&self) -> u64 {
         self.unknown_slot_drops
     }
+}
+
+/// The SDP address a slot sends to before it latches, if the leg's sources accept it (a `c=` on
+/// loopback or multicast outside the trunk's peer and networks is never a destination).
+fn accepted_signalled(leg: &MediaLeg, kind: SlotKind) -> Option<SocketAddr> {
+    signalled_address(leg, kind).filter(|a| leg.sources.accepts_connection(a.ip()))
 }
 
 fn signalled_address(leg: &MediaLeg, kind: SlotKind) -> Option<SocketAddr> {

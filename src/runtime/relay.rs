@@ -16,7 +16,7 @@ use std::net::{IpAddr, SocketAddr};
 use super::backend::{Backend, BackendError, MediaPair, MediaSocket, Outbox};
 use crate::core::{CallRef, MediaCommand, MediaCounters, MediaLeg, MediaSide, Time};
 use crate::media::g711::G711Law;
-use crate::media::relay::{RelayDecision, RelayError, RelayTable, Side, SlotId};
+use crate::media::relay::{DropReason, RelayDecision, RelayError, RelayTable, Side, SlotId};
 use crate::media::ringback::{FRAME_SAMPLES, RingbackGenerator, RtpStreamContinuation};
 
 const NO_SLOT: u32 = u32::MAX;
@@ -39,6 +39,16 @@ pub enum MediaError {
         #[source]
         source: BackendError,
     },
+}
+
+impl MediaError {
+    /// The call whose sockets could not be opened (not a caller fault of the core).
+    pub fn unopened_call(&self) -> Option<CallRef> {
+        match self {
+            MediaError::Sockets { call, .. } => Some(*call),
+            MediaError::UnknownCall { .. } | MediaError::Table(_) => None,
+        }
+    }
 }
 
 struct CallMedia {
@@ -93,7 +103,17 @@ pub struct RelayStats {
     pub ringback_sent: u64,
     /// Forward decisions that could not be staged (outbox full).
     pub outbox_full: u64,
+    /// Packets from outside their leg's allowed sources (strict media sources).
+    pub foreign_source: u64,
+    /// Packets from an allowed source that has not (yet) taken over the latch.
+    pub unlatched_source: u64,
+    /// Packets that were not RTP/RTCP.
+    pub malformed: u64,
 }
+
+/// Foreign-source drops logged per slot; beyond this they are only counted (an attacker cycling
+/// through ports must not flood the log).
+const FOREIGN_LOGS_PER_SLOT: u8 = 8;
 
 pub struct MediaRelay {
     table: RelayTable,
@@ -104,6 +124,8 @@ pub struct MediaRelay {
     slot_stream: Vec<RtpStreamContinuation>,
     /// Per slot: ringback plays toward it, relayed packets are dropped.
     slot_muted: Vec<bool>,
+    /// Per slot: foreign sources logged so far (see [`FOREIGN_LOGS_PER_SLOT`]).
+    slot_foreign_logged: Vec<u8>,
     /// Calls playing ringback (few; scanned every tick).
     ringing: Vec<CallRef>,
     /// Counters of calls whose media closed before their CallEnded event was seen.
@@ -122,6 +144,7 @@ impl MediaRelay {
             slot_socket: Vec::new(),
             slot_stream: Vec::new(),
             slot_muted: Vec::new(),
+            slot_foreign_logged: Vec::new(),
             ringing: Vec::new(),
             closed: HashMap::new(),
             advertise,
@@ -157,9 +180,11 @@ impl MediaRelay {
             self.slot_stream
                 .resize(k + 1, RtpStreamContinuation::new(0, 0, 0));
             self.slot_muted.resize(k + 1, false);
+            self.slot_foreign_logged.resize(k + 1, 0);
         }
         self.slot_stream[k] = seeded_stream(call, side);
         self.slot_muted[k] = false;
+        self.slot_foreign_logged[k] = 0;
     }
 
     fn rtp_slot(&self, call: CallRef, side: MediaSide) -> Option<SlotId> {
@@ -190,15 +215,16 @@ impl MediaRelay {
     ) -> Result<(), MediaError> {
         match command {
             MediaCommand::Open { call, a, b } => {
+                let (a_port, b_port) = (a.local_port, b.local_port);
                 let slots = self.table.open(call, a, b)?;
-                let a_pair = match backend.open_media_pair(self.advertise, a.local_port) {
+                let a_pair = match backend.open_media_pair(self.advertise, a_port) {
                     Ok(p) => p,
                     Err(source) => {
                         let _ = self.table.close(call);
                         return Err(MediaError::Sockets { call, source });
                     }
                 };
-                let b_pair = match backend.open_media_pair(self.advertise, b.local_port) {
+                let b_pair = match backend.open_media_pair(self.advertise, b_port) {
                     Ok(p) => p,
                     Err(source) => {
                         backend.close_media_pair(a_pair);
@@ -223,8 +249,8 @@ impl MediaRelay {
                     CallMedia {
                         a: a_pair,
                         b: b_pair,
-                        a_port: a.local_port,
-                        b_port: b.local_port,
+                        a_port,
+                        b_port,
                         ringback: None,
                     },
                 );
@@ -448,10 +474,12 @@ impl MediaRelay {
             .or_else(|| self.table.counters(call))
     }
 
-    /// The fast path for one received packet. True when it was staged for forwarding.
+    /// The fast path for one received packet (arrived at `now`). True when it was staged for
+    /// forwarding.
     #[inline]
     pub fn on_packet(
         &mut self,
+        now: Time,
         socket: MediaSocket,
         from: SocketAddr,
         payload: &[u8],
@@ -466,7 +494,7 @@ impl MediaRelay {
             self.stats.dropped += 1;
             return false;
         }
-        match self.table.on_packet(SlotId(slot), from, payload) {
+        match self.table.on_packet(now, SlotId(slot), from, payload) {
             RelayDecision::Forward {
                 out_slot,
                 dst,
@@ -504,10 +532,105 @@ impl MediaRelay {
                     }
                 }
             }
-            RelayDecision::Drop(_) => {
+            RelayDecision::Drop(reason) => {
                 self.stats.dropped += 1;
+                match reason {
+                    DropReason::ForeignSource => {
+                        self.stats.foreign_source += 1;
+                        self.log_foreign(SlotId(slot), from);
+                    }
+                    DropReason::UnlatchedSource => self.stats.unlatched_source += 1,
+                    DropReason::Malformed => self.stats.malformed += 1,
+                    DropReason::UnknownSlot | DropReason::NoDestination => {}
+                }
                 false
             }
         }
+    }
+
+    /// Logs a foreign-source drop (cold path), at most [`FOREIGN_LOGS_PER_SLOT`] per slot.
+    #[cold]
+    fn log_foreign(&mut self, slot: SlotId, from: SocketAddr) {
+        let Some(logged) = self.slot_foreign_logged.get_mut(slot.0 as usize) else {
+            return;
+        };
+        if *logged >= FOREIGN_LOGS_PER_SLOT {
+            return;
+        }
+        *logged += 1;
+        let last = *logged == FOREIGN_LOGS_PER_SLOT;
+        if let Some(info) = self.table.slot_info(slot) {
+            tracing::warn!(
+                call = ?info.call,
+                side = ?info.side,
+                local_port = info.local_port,
+                %from,
+                reason = %DropReason::ForeignSource.as_str(),
+                further_only_counted = last,
+                "media dropped"
+            );
+        }
+    }
+}
+
+/// Sockets a call's media holds: two legs, RTP and RTCP each (a local transfer's ringing leg C
+/// adds two more while it rings).
+pub const SOCKETS_PER_CALL: u64 = 4;
+
+/// Descriptors a process keeps besides media: stdio, the audit file, the signalfd...
+const PROCESS_DESCRIPTORS: u64 = 32;
+/// ...and per shard: its SIP socket, its ring or epoll instance, its wakeup eventfd.
+const SHARD_DESCRIPTORS: u64 = 8;
+
+/// How many concurrent calls one shard's media sockets allow, and what limits it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct CallCapacity {
+    /// By the shard's slice of `media_ports` (one socket per port).
+    pub by_ports: u64,
+    /// By the open-file limit (`nofile_soft`).
+    pub by_descriptors: u64,
+}
+
+impl CallCapacity {
+    /// The smaller of the two: the concurrent calls the shard can give media.
+    pub fn calls(&self) -> u64 {
+        self.by_ports.min(self.by_descriptors)
+    }
+
+    /// For a shard whose slice has `ports` media ports, out of `shards` shards, under a soft
+    /// RLIMIT_NOFILE of `nofile_soft`. epoll: every media socket is a descriptor of the process,
+    /// shared by all shards. io_uring: media sockets are direct descriptors, which do not count
+    /// against the limit, but each ring's registered-file table is capped by it.
+    pub fn of_shard(uring: bool, nofile_soft: u64, shards: u64, ports: u64) -> CallCapacity {
+        let shards = shards.max(1);
+        let descriptors = if uring {
+            nofile_soft.saturating_sub(1)
+        } else {
+            nofile_soft.saturating_sub(PROCESS_DESCRIPTORS + SHARD_DESCRIPTORS * shards) / shards
+        };
+        CallCapacity {
+            by_ports: ports / SOCKETS_PER_CALL,
+            by_descriptors: descriptors / SOCKETS_PER_CALL,
+        }
+    }
+}
+
+#[cfg(test)]
+mod capacity_tests {
+    use super::CallCapacity;
+
+    #[test]
+    fn epoll_shares_the_limit_between_shards() {
+        // 1024 descriptors, 2 shards: (1024 - 32 - 16) / 2 = 488 each, 122 calls of 4 sockets.
+        let c = CallCapacity::of_shard(false, 1024, 2, 10_000);
+        assert_eq!((c.by_ports, c.by_descriptors, c.calls()), (2500, 122, 122));
+    }
+
+    #[test]
+    fn uring_caps_each_ring_by_the_limit() {
+        let c = CallCapacity::of_shard(true, 1024, 2, 10_000);
+        assert_eq!((c.by_descriptors, c.calls()), (255, 255));
+        let c = CallCapacity::of_shard(true, 1 << 20, 2, 100);
+        assert_eq!(c.calls(), 25, "the port slice is the limit");
     }
 }

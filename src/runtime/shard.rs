@@ -54,6 +54,8 @@ pub struct ShardStatus {
     pub calls_ended: AtomicU64,
     pub media_relayed: AtomicU64,
     pub media_dropped: AtomicU64,
+    /// Media packets dropped because they came from outside their leg's allowed sources.
+    pub media_dropped_foreign_source: AtomicU64,
     pub media_open_failures: AtomicU64,
     pub queue_full_drops: AtomicU64,
     pub draining: AtomicBool,
@@ -150,6 +152,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             }
         }
         drain_outputs(
+            now,
             &mut core,
             &mut backend,
             &mut media,
@@ -180,6 +183,8 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                     media_received = io.media_received,
                     media_relayed = relay.relayed,
                     media_dropped = relay.dropped,
+                    media_dropped_foreign_source = relay.foreign_source,
+                    media_dropped_unlatched_source = relay.unlatched_source,
                     send_errors = io.send_errors,
                     "drained, stopping"
                 );
@@ -206,7 +211,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                 from,
                 payload,
             } => {
-                media.on_packet(socket, from, payload, outbox);
+                media.on_packet(now, socket, from, payload, outbox);
             }
         });
         let relay_stats = media.stats();
@@ -216,10 +221,14 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         status
             .media_dropped
             .store(relay_stats.dropped, Ordering::Relaxed);
+        status
+            .media_dropped_foreign_source
+            .store(relay_stats.foreign_source, Ordering::Relaxed);
         if let Err(e) = result {
             return fail(backend, e);
         }
         drain_outputs(
+            now,
             &mut core,
             &mut backend,
             &mut media,
@@ -233,6 +242,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
 
 #[allow(clippy::too_many_arguments)]
 fn drain_outputs<B: Backend>(
+    now: Time,
     core: &mut ShardCore,
     backend: &mut B,
     media: &mut MediaRelay,
@@ -258,6 +268,11 @@ fn drain_outputs<B: Backend>(
                 if let Err(error) = media.command(backend, command) {
                     status.media_open_failures.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(shard = index, %error, "media command failed");
+                    // Media failure is a call failure: the request that needed the sockets
+                    // fails (503 to an INVITE, 500 to a re-INVITE), see `core::media_failure`.
+                    if let Some(call) = error.unopened_call() {
+                        core.handle_media_failure(now, call);
+                    }
                 }
             }
             Output::Event(Event::CallStarted { .. }) => {

@@ -212,6 +212,9 @@ pub struct UringBackend {
     media: Vec<MediaSlot>,
     /// Slots whose close completed, reused oldest first.
     free_media: VecDeque<u32>,
+    /// Media socket closes queued or submitted whose completion has not been reaped: their
+    /// ports may still be bound.
+    closes_in_flight: u32,
     max_media: usize,
     bind_addrs: Box<[libc::sockaddr_storage; 2]>,
     send_slots: SendSlots,
@@ -299,6 +302,7 @@ impl UringBackend {
             recv_msghdr,
             media: Vec::new(),
             free_media: VecDeque::new(),
+            closes_in_flight: 0,
             max_media,
             // SAFETY: all-zero is a valid sockaddr_storage.
             bind_addrs: Box::new(unsafe { mem::zeroed() }),
@@ -400,6 +404,7 @@ impl UringBackend {
                 // Reusing the slot before this point would race the close (it runs after the
                 // linked cancel, possibly later than SQEs submitted behind it).
                 self.free_media.push_back((ud & 0xffff_ffff) as u32);
+                self.closes_in_flight = self.closes_in_flight.saturating_sub(1);
                 continue;
             }
             if ud >> KIND_SHIFT == KIND_SEND {
@@ -469,7 +474,39 @@ impl UringBackend {
     }
 
     /// Opens one direct-descriptor UDP socket bound on `addr`, with its multishot receive armed.
+    /// A port whose previous socket is still being closed (a leg moved away and straight back,
+    /// e.g. a cancelled transfer target) is busy until that close completes: on EADDRINUSE with
+    /// closes in flight, they are waited for and the bind is tried once more.
     fn open_one(&mut self, addr: SocketAddr, which: usize) -> Result<u32, BackendError> {
+        match self.try_open_one(addr, which) {
+            Err(BackendError::MediaBind { source, .. })
+                if source.raw_os_error() == Some(libc::EADDRINUSE) && self.closes_in_flight > 0 =>
+            {
+                self.wait_for_closes()?;
+                self.try_open_one(addr, which)
+            }
+            other => other,
+        }
+    }
+
+    /// Submits the queued closes and waits until every close in flight has completed.
+    fn wait_for_closes(&mut self) -> Result<(), BackendError> {
+        self.ring
+            .submit()
+            .map_err(BackendError::io("io_uring_enter(close)"))?;
+        self.reap();
+        while self.closes_in_flight > 0 {
+            match self.ring.submit_and_wait(1) {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                Err(e) => return Err(BackendError::io("io_uring_enter(wait close)")(e)),
+            }
+            self.reap();
+        }
+        Ok(())
+    }
+
+    fn try_open_one(&mut self, addr: SocketAddr, which: usize) -> Result<u32, BackendError> {
         if self.free_media.is_empty() && self.media.len() >= self.max_media {
             // Closes may have completed since the last turn.
             let _ = self.ring.submit();
@@ -561,6 +598,7 @@ impl UringBackend {
                         .build()
                         .user_data(user_data(KIND_CLOSED, index as u64)),
                 );
+                self.closes_in_flight += 1;
                 Err(fail(b.unwrap_or(-libc::EIO)))
             }
         }
@@ -590,6 +628,7 @@ impl UringBackend {
                 .build()
                 .user_data(user_data(KIND_CLOSED, index as u64)),
         );
+        self.closes_in_flight += 1;
     }
 
     fn handle_sip_cqe(&mut self, c: Cqe, handler: &mut dyn FnMut(Incoming<'_>, &mut Outbox)) {

@@ -497,3 +497,50 @@ mod tests {
         assert_eq!(read_sockaddr_bytes(&[99, 0, 0, 0, 0, 0, 0, 0], 8), None);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Resource limits
+
+/// The process's RLIMIT_NOFILE before and after [`raise_nofile_limit`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct NofileLimit {
+    /// The soft limit found at start-up.
+    pub before: u64,
+    /// The soft limit now.
+    pub soft: u64,
+    /// The hard limit.
+    pub hard: u64,
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit (an unlimited hard limit means the kernel's
+/// `fs.nr_open`, the most a process may hold). Every media port is a socket: the default soft
+/// limit (often 1024) would cap a shard at a few hundred calls.
+pub fn raise_nofile_limit() -> io::Result<NofileLimit> {
+    // SAFETY: all-zero is a valid rlimit.
+    let mut limit: libc::rlimit = unsafe { mem::zeroed() };
+    // SAFETY: getrlimit writes into the live rlimit it is given.
+    cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) })?;
+    let before = limit.rlim_cur;
+    let mut target = limit.rlim_max;
+    if target == libc::RLIM_INFINITY {
+        target = std::fs::read_to_string("/proc/sys/fs/nr_open")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(1 << 20);
+    }
+    if target > before {
+        let raised = libc::rlimit {
+            rlim_cur: target,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: setrlimit reads the rlimit it is given; raising the soft limit up to the
+        // hard one needs no privilege.
+        cvt(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) })?;
+        limit.rlim_cur = target;
+    }
+    Ok(NofileLimit {
+        before,
+        soft: limit.rlim_cur,
+        hard: limit.rlim_max,
+    })
+}

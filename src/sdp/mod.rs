@@ -27,6 +27,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use thiserror::Error;
 
+use crate::vocab::MediaSources;
+
 /// Payload types with a name fixed by RFC 3551.
 const STATIC_PAYLOAD_TYPES: &[(u8, &str, u32)] = &[
     (0, "PCMU", 8000),
@@ -51,6 +53,11 @@ pub enum SdpError {
     /// The sender's SDP is broken. `line` counts from 1.
     #[error("malformed SDP from peer at line {line}: {why}")]
     Malformed { line: usize, why: &'static str },
+    /// The media address (`c=` or `a=rtcp`) is loopback, multicast, broadcast or link-local
+    /// space that the sender's trunk does not hold (its peer IP, `media_networks`): strict media
+    /// sources refuse it (the core answers 488 to an offer).
+    #[error("media address {0} not allowed for this trunk")]
+    ConnectionNotAllowed(IpAddr),
 }
 
 /// RFC 3264 media direction.
@@ -191,6 +198,19 @@ pub struct RewrittenSdp {
 }
 
 impl RewrittenSdp {
+    /// Strict media sources: the sender's media addresses must be ones its trunk may name
+    /// ([`MediaSources::accepts_connection`]): otherwise a peer could aim handoff's relay at
+    /// handoff's own host (loopback) or at a multicast group. A hold on `0.0.0.0` names no
+    /// address (RFC 3264 section 8.4) and passes.
+    pub fn vetted(self, sources: &MediaSources) -> Result<RewrittenSdp, SdpError> {
+        for addr in [self.remote_rtp, self.remote_rtcp].into_iter().flatten() {
+            if !sources.accepts_connection(addr.ip()) {
+                return Err(SdpError::ConnectionNotAllowed(addr.ip()));
+            }
+        }
+        Ok(self)
+    }
+
     /// The first kept codec that is not telephone-event: what the sender will most likely use.
     pub fn first_audio_codec(&self) -> Option<&Codec> {
         self.codecs.iter().find(|c| !c.is_telephone_event())

@@ -129,6 +129,7 @@ fn trunk(name: &str, peer: &str, codecs: &[&str]) -> Trunk {
         headers: BTreeMap::new(),
         transfer_targets: Default::default(),
         trust_identity: true,
+        media_networks: Default::default(),
     }
 }
 
@@ -378,6 +379,16 @@ impl Sim {
                 message,
             },
         );
+    }
+
+    /// The driver could not open the media sockets of `call` (as the runtime reports a failed
+    /// bind): tells the owning shard now.
+    pub fn fail_media(&mut self, call: crate::core::CallRef) {
+        let now = self.now;
+        if let Some(shard) = self.shards.get_mut(usize::from(call.shard.0)) {
+            shard.handle_media_failure(now, call);
+        }
+        self.flush();
     }
 
     /// Take whatever agents and shards want to send and put it on the network / event queue.

@@ -68,6 +68,18 @@ pub fn establish(
     platform: &Endpoint,
     call_id: &str,
 ) -> CallUp {
+    establish_with(handoff, carrier, platform, call_id, |_| {})
+}
+
+/// [`establish`], running `before_answer` with handoff's RTP address on leg B (from its offer)
+/// once the INVITE has reached the platform and before the platform answers.
+pub fn establish_with(
+    handoff: SocketAddr,
+    carrier: &Endpoint,
+    platform: &Endpoint,
+    call_id: &str,
+    before_answer: impl FnOnce(SocketAddr),
+) -> CallUp {
     let a_addr = carrier.ua.addr();
     let invite = request(
         "INVITE",
@@ -92,6 +104,7 @@ pub fn establish(
     );
     let handoff_rtp_for_b = b_invite.sdp_audio().expect("SDP offer on leg B");
     assert_eq!(handoff_rtp_for_b.ip().to_string(), "127.0.0.1");
+    before_answer(handoff_rtp_for_b);
     let b_addr = platform.ua.addr();
     platform.ua.send(
         b_src,

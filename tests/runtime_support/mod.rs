@@ -154,7 +154,22 @@ pub struct Handoff {
 
 impl Handoff {
     pub fn start(config: &Path) -> Handoff {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_handoff"))
+        Handoff::start_command(Command::new(env!("CARGO_BIN_EXE_handoff")), config)
+    }
+
+    /// [`Handoff::start`] with the soft open-file limit (RLIMIT_NOFILE) lowered to `soft` first
+    /// (the shell's `ulimit -Sn`, then exec: the process is handoff itself).
+    pub fn start_with_soft_nofile(config: &Path, soft: u64) -> Handoff {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -Sn {soft} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_handoff"));
+        Handoff::start_command(command, config)
+    }
+
+    fn start_command(mut command: Command, config: &Path) -> Handoff {
+        let mut child = command
             .arg("--config")
             .arg(config)
             .arg("--log-level")

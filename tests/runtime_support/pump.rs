@@ -3,8 +3,10 @@
 //! the condition come later. Include with `#[path = "runtime_support/pump.rs"] mod pump;`.
 #![allow(dead_code)]
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use handoff::core::Time;
 use handoff::runtime::backend::{Backend, Incoming};
 use handoff::runtime::relay::MediaRelay;
 
@@ -15,6 +17,7 @@ pub const WAIT: Duration = Duration::from_secs(30);
 /// One loop turn: wait (at most 5 ms) for completions, hand media to the relay, flush.
 pub fn turn<B: Backend>(backend: &mut B, relay: &mut MediaRelay) {
     backend.wait(Some(Duration::from_millis(5))).unwrap();
+    let now = now();
     backend
         .dispatch(&mut |incoming, outbox| {
             if let Incoming::Media {
@@ -23,11 +26,17 @@ pub fn turn<B: Backend>(backend: &mut B, relay: &mut MediaRelay) {
                 payload,
             } = incoming
             {
-                relay.on_packet(socket, from, payload, outbox);
+                relay.on_packet(now, socket, from, payload, outbox);
             }
         })
         .unwrap();
     backend.flush().unwrap();
+}
+
+/// The relay's clock, as the shard loop reads it: nanoseconds since a process-wide origin.
+pub fn now() -> Time {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    Time(ORIGIN.get_or_init(Instant::now).elapsed().as_nanos() as u64)
 }
 
 /// Runs the relay loop until `done(relay)` holds; panics naming `what` after [`WAIT`].

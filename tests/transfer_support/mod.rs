@@ -45,6 +45,7 @@ pub fn carrier_trunk(
         headers,
         transfer_targets: Default::default(),
         trust_identity: true,
+        media_networks: Default::default(),
     }
 }
 
