@@ -159,6 +159,36 @@ pub(super) enum FollowUp {
 }
 
 impl Effects {
+    /// Sends a final response on a server transaction still awaiting one; false if it was
+    /// answered already (or is gone).
+    pub(super) fn answer_server(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        status: u16,
+        phrase: &str,
+        tag: Option<&str>,
+    ) -> bool {
+        let Some(request) = self.txn.server_request(tx).map(<[u8]>::to_vec) else {
+            return false;
+        };
+        let Ok(message) = Message::parse_framing(&request) else {
+            return false;
+        };
+        let mut builder = sip::response_to(&message, status, phrase);
+        if message.to().ok().and_then(|to| to.tag()).is_none() {
+            let tag = match tag {
+                Some(tag) => tag.to_owned(),
+                None => self.ids.tag(),
+            };
+            builder = builder.to_tag(&tag);
+        }
+        match builder.build() {
+            Ok(bytes) => self.txn.respond(now, tx, status, bytes).is_ok(),
+            Err(_) => false,
+        }
+    }
+
     /// Whether the request of server transaction `server` carried no SDP (a late offer: the
     /// answer will come in the ACK). Stored requests were fully parsed on arrival: framing
     /// is enough to read them again.

@@ -29,7 +29,7 @@ use crate::core::ids::{self, IdMinter};
 use crate::core::rng::Rng;
 use crate::core::timers::TimerTable;
 use crate::core::transaction::TransactionLayer;
-use crate::core::{Output, ShardId, ShardMessage, Time};
+use crate::core::{CallRef, Output, ShardId, ShardMessage, Time};
 use crate::media::pool::PortPool;
 use crate::metrics::ShardMetrics;
 use crate::transfer::WallClock;
@@ -251,6 +251,16 @@ impl ShardCore {
 
     pub fn poll_output(&mut self) -> Option<Output> {
         self.fx.outputs.pop_front()
+    }
+
+    /// The driver could not open the media sockets a command of `call` needed: the call's
+    /// requests fail (see media_failure.rs). Unknown or ended calls: nothing.
+    pub fn handle_media_failure(&mut self, now: Time, call: CallRef) {
+        if call.shard != self.fx.shard {
+            return;
+        }
+        self.with_call(now, call.seq, |call, fx| call.on_media_failure(fx, now));
+        self.fx.pump_transactions();
     }
 
     /// Runs `behaviour` on call `seq` (if it is still held) with the effects sink, then what it
