@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::audit::{AuditCounters, AuditOpenError, AuditWriter};
+use crate::audit::{AuditCounters, AuditLog};
 use crate::config::{Config, ConfigLoadError, IoBackend};
 use crate::core::ShardMessage;
 use crate::runtime::backend::{Backend, BackendError, ShardWaker, WakeTarget};
@@ -30,7 +30,7 @@ pub enum RunError {
     )]
     MediaRangeTooSmall { start: u16, end: u16, shards: usize },
     #[error(transparent)]
-    Audit(#[from] AuditOpenError),
+    Audit(#[from] crate::audit::AuditOpenError),
     #[error("shard {shard}: cannot create its wakeup eventfd: {source}")]
     Waker {
         shard: usize,
@@ -114,7 +114,9 @@ pub struct Server {
     statuses: Vec<Arc<ShardStatus>>,
     threads: Vec<JoinHandle<ShardResult>>,
     clock: Clock,
-    audit: Arc<AuditCounters>,
+    /// The audit writer thread; closed in `wait`, after the shards (and their senders) are gone.
+    audit: AuditLog,
+    audit_counters: Arc<AuditCounters>,
     draining: bool,
 }
 
@@ -134,7 +136,7 @@ impl Server {
                 source,
             })?,
         );
-        let audit = AuditWriter::open(&config.sbc.audit)?;
+        let audit = AuditLog::open(&config.sbc.audit, config.sbc.audit_queue)?;
         let config = Arc::new(config);
         let mesh = Arc::new(ShardMesh::new(shards));
         let clock = Clock::new();
@@ -178,10 +180,7 @@ impl Server {
                 shard_count: shards,
                 config: config.clone(),
                 mesh: mesh.clone(),
-                audit: audit.try_clone().map_err(|source| AuditOpenError {
-                    path: PathBuf::from(&config.sbc.audit),
-                    source,
-                })?,
+                audit: audit.sender(),
                 status: statuses[index].clone(),
                 all_status: all_status.clone(),
                 clock,
@@ -220,7 +219,8 @@ impl Server {
             statuses,
             threads,
             clock,
-            audit: audit.counters().clone(),
+            audit_counters: audit.counters().clone(),
+            audit,
             draining: false,
         })
     }
@@ -245,7 +245,7 @@ impl Server {
     }
 
     pub fn audit_counters(&self) -> &Arc<AuditCounters> {
-        &self.audit
+        &self.audit_counters
     }
 
     fn broadcast(&self, message: ShardMessage) {
@@ -278,7 +278,7 @@ impl Server {
         if new.sbc.media_ports != old.media_ports {
             ignored.push("media_ports");
         }
-        if new.sbc.audit != old.audit {
+        if new.sbc.audit != old.audit || new.sbc.audit_queue != old.audit_queue {
             ignored.push("audit");
         }
         if !ignored.is_empty() {
@@ -291,6 +291,7 @@ impl Server {
         new.sbc.io = old.io;
         new.sbc.media_ports = old.media_ports;
         new.sbc.audit = old.audit.clone();
+        new.sbc.audit_queue = old.audit_queue;
         let new = Arc::new(new);
         tracing::info!(
             trunks = new.trunks.len(),
@@ -345,12 +346,21 @@ impl Server {
             }
         }
         drop(backends);
-        let errors = self.audit.write_errors.load(Ordering::Relaxed);
-        if errors > 0 {
+        // Every shard (and its sender) is gone: write what is still queued, then stop.
+        self.audit.close();
+        let counters = &self.audit_counters;
+        let written = counters.written.load(Ordering::Relaxed);
+        let errors = counters.write_errors.load(Ordering::Relaxed);
+        let dropped = counters.dropped.load(Ordering::Relaxed);
+        if errors > 0 || dropped > 0 {
             tracing::error!(
+                written,
                 lost_records = errors,
+                audit_dropped = dropped,
                 "audit records were lost during this run"
             );
+        } else {
+            tracing::info!(written, "audit log complete");
         }
         match first_error {
             Some(e) => Err(e),

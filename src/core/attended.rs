@@ -327,6 +327,7 @@ impl ShardCore {
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("false")),
             // Set by the driver (the core reads no clock).
             wall_clock: self.wall_clock,
+            source: self.txn.server_peer(tx),
         };
         let join = self.attended.next();
         let attempt = TransferAttempt::start(now, transfer, settings);

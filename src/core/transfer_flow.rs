@@ -329,6 +329,7 @@ impl ShardCore {
             ts: self.wall_clock.rfc3339_at(now),
             conversation: call.conversation.clone(),
             trunk: trunk.map(|t| t.name.clone()).unwrap_or_default(),
+            source: self.txn.server_peer(tx),
             kind: TransferKind::CarrierInitiated,
             method: TransferMethod::Refer,
             target,
@@ -453,6 +454,7 @@ impl ShardCore {
             handoff_identity: identity,
             notify_platform: !no_subscription,
             wall_clock,
+            source: self.txn.server_peer(tx),
         };
         let customer_law = law_of(call.audio_codec.as_deref()).unwrap_or(G711Law::Ulaw);
         let attempt = TransferAttempt::start(now, transfer_request, settings);

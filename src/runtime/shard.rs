@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::backend::{Backend, BackendError, Incoming};
 use super::queues::ShardMesh;
 use super::relay::MediaRelay;
-use crate::audit::AuditWriter;
+use crate::audit::AuditSender;
 use crate::config::Config;
 use crate::core::{Event, Output, ShardCore, ShardId, ShardMessage, Time};
 
@@ -65,7 +65,8 @@ pub struct ShardSetup {
     pub shard_count: usize,
     pub config: Arc<Config>,
     pub mesh: Arc<ShardMesh>,
-    pub audit: AuditWriter,
+    /// Hands records to the audit writer thread (never blocks).
+    pub audit: AuditSender,
     pub status: Arc<ShardStatus>,
     /// Every shard's status (this one's included). A draining shard keeps serving until no
     /// shard has calls left: the kernel keeps steering datagrams to every SO_REUSEPORT socket,
@@ -92,7 +93,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         shard_count,
         config,
         mesh,
-        mut audit,
+        audit,
         status,
         all_status,
         clock,
@@ -154,7 +155,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             &mut backend,
             &mut media,
             &mesh,
-            &mut audit,
+            &audit,
             &status,
             index,
         );
@@ -224,7 +225,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             &mut backend,
             &mut media,
             &mesh,
-            &mut audit,
+            &audit,
             &status,
             index,
         );
@@ -237,7 +238,7 @@ fn drain_outputs<B: Backend>(
     backend: &mut B,
     media: &mut MediaRelay,
     mesh: &ShardMesh,
-    audit: &mut AuditWriter,
+    audit: &AuditSender,
     status: &ShardStatus,
     index: usize,
 ) {
@@ -273,11 +274,19 @@ fn drain_outputs<B: Backend>(
                         });
                 status.calls_ended.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(shard = index, call = ?end.call, reason = %end.end_reason, media = ?end.media, "call ended");
-                audit.write_call_end(&end);
+                audit.call_end(end);
             }
             Output::Event(Event::Transfer(record)) => {
                 tracing::info!(shard = index, conversation = %record.conversation, outcome = ?record.outcome, "transfer");
-                audit.write_record(&*record);
+                audit.transfer(record);
+            }
+            Output::Event(Event::RequestRejected {
+                from,
+                status,
+                reason,
+            }) => {
+                tracing::debug!(shard = index, %from, status, %reason, "request rejected");
+                audit.rejected(from, status, reason);
             }
             Output::Event(Event::Dropped { from, reason }) => {
                 tracing::debug!(shard = index, %from, reason = %reason.as_str(), "dropped");
