@@ -1,7 +1,11 @@
-//! The process: starts one shard thread per configured CPU, then turns signals into shard
-//! messages. SIGTERM/SIGINT drain (new INVITEs get 503, established calls continue until they
-//! end or `drain_s` passes, then get BYE; a second SIGTERM/SIGINT sends the BYEs at once); SIGHUP reloads the config file (refused, with every
-//! error logged, when it does not validate; the running config stays).
+//! The process: starts one shard thread per configured CPU and the audit writer thread, then
+//! turns signals into shard messages. SIGTERM/SIGINT drain (new INVITEs get 503, established
+//! calls continue until they end or `drain_s` passes, then get BYE; a second SIGTERM/SIGINT
+//! sends the BYEs at once). The BYEs are client transactions, retransmitted until answered or
+//! timed out (Timer F, 64*T1); the shards stop when no shard has a call or an unanswered request
+//! left, at the latest `drain_s + 64*T1 + 2 s` after the signal, and the audit writer then writes
+//! every record still queued before the process exits. SIGHUP reloads the config file (refused,
+//! with every error logged, when it does not validate; the running config stays).
 //!
 //! [`Server`] is the same machinery without signals, for embedding and tests.
 
@@ -302,8 +306,9 @@ impl Server {
         self.broadcast(ShardMessage::Config(new));
     }
 
-    /// Starts a graceful stop: every shard refuses new calls and stops once its calls ended,
-    /// or `drain_s` plus a short grace passed.
+    /// Starts a graceful stop: every shard refuses new calls and stops once no shard has a call
+    /// or an unanswered request (the final BYEs) left, or `drain_s` + 64*T1 + a short grace
+    /// passed.
     pub fn drain(&mut self) {
         self.drain_within(Duration::from_secs(self.config.sbc.drain_s));
     }

@@ -259,6 +259,11 @@ impl ShardCore {
         self.txn.live_count()
     }
 
+    /// Requests handoff sent (BYEs, CANCELs...) still awaiting their final response.
+    pub fn requests_in_flight(&self) -> usize {
+        self.txn.clients_awaiting_final()
+    }
+
     /// Whether the shard refuses new calls (drain requested).
     pub fn is_draining(&self) -> bool {
         self.draining.is_some()

@@ -95,6 +95,17 @@ impl ClientState {
 }
 
 impl ClientTransaction {
+    /// Still waiting for its final response (sent, retransmitted, or CANCELled and awaiting
+    /// the 487): what a drain waits for before the process exits.
+    pub fn awaits_final(&self) -> bool {
+        matches!(
+            self.state,
+            ClientState::AwaitingResponse { .. }
+                | ClientState::AwaitingFinal
+                | ClientState::AwaitingFinalAfterCancel
+        )
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub fn start(
         now: Time,

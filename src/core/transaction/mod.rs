@@ -374,6 +374,15 @@ impl TransactionLayer {
         self.servers.live + self.clients.live
     }
 
+    /// Client transactions still waiting for a final response (retransmitting, or waiting for
+    /// Timer B/F/C or the CANCEL guard). O(transactions): for the drain, not per packet.
+    pub fn clients_awaiting_final(&self) -> usize {
+        self.clients
+            .iter()
+            .filter(|(_, t)| t.awaits_final())
+            .count()
+    }
+
     /// The bytes of the request that created a server transaction.
     pub fn server_request(&self, tx: ServerTxId) -> Option<&[u8]> {
         self.servers
