@@ -2,7 +2,7 @@
 //! turns signals into shard messages. SIGTERM/SIGINT drain (new INVITEs get 503, established
 //! calls continue until they end or `drain_s` passes, then get BYE; a second SIGTERM/SIGINT
 //! sends the BYEs at once). The BYEs are client transactions, retransmitted until answered or
-//! timed out (Timer F, 64*T1); the shards stop when no shard has a call or an unanswered request
+//! timed out (Timer F, 64*T1); the shards stop when no shard has a call or an unanswered BYE/CANCEL
 //! left, at the latest `drain_s + 64*T1 + 2 s` after the signal, and the audit writer then writes
 //! every record still queued before the process exits. SIGHUP reloads the config file (refused,
 //! with every error logged, when it does not validate; the running config stays).
@@ -307,7 +307,7 @@ impl Server {
     }
 
     /// Starts a graceful stop: every shard refuses new calls and stops once no shard has a call
-    /// or an unanswered request (the final BYEs) left, or `drain_s` + 64*T1 + a short grace
+    /// or an unanswered BYE/CANCEL left, or `drain_s` + 64*T1 + a short grace
     /// passed.
     pub fn drain(&mut self) {
         self.drain_within(Duration::from_secs(self.config.sbc.drain_s));

@@ -259,9 +259,9 @@ impl ShardCore {
         self.txn.live_count()
     }
 
-    /// Requests handoff sent (BYEs, CANCELs...) still awaiting their final response.
-    pub fn requests_in_flight(&self) -> usize {
-        self.txn.clients_awaiting_final()
+    /// BYEs and CANCELs handoff sent that still await their final response (a drain waits).
+    pub fn teardowns_in_flight(&self) -> usize {
+        self.txn.teardowns_awaiting_final()
     }
 
     /// Whether the shard refuses new calls (drain requested).

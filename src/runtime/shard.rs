@@ -61,8 +61,8 @@ impl Default for Clock {
 #[derive(Debug, Default)]
 pub struct ShardStatus {
     pub active_calls: AtomicUsize,
-    /// While draining: requests this shard sent that await their final response (BYEs...).
-    pub requests_in_flight: AtomicUsize,
+    /// While draining: BYEs and CANCELs this shard sent that await their final response.
+    pub teardowns_in_flight: AtomicUsize,
     pub calls_ended: AtomicU64,
     pub media_relayed: AtomicU64,
     pub media_dropped: AtomicU64,
@@ -181,25 +181,25 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
 
         if let Some(deadline) = drain_deadline {
             status
-                .requests_in_flight
-                .store(core.requests_in_flight(), Ordering::SeqCst);
-            // Calls first: a shard publishes its requests in flight before it counts a call
-            // ended (see `drain_outputs`), so a call seen gone has its BYEs seen here.
+                .teardowns_in_flight
+                .store(core.teardowns_in_flight(), Ordering::SeqCst);
+            // Calls first: a shard publishes its BYEs in flight before it counts a call ended
+            // (see `drain_outputs`), so a call seen gone has its BYEs seen here.
             let calls: usize = all_status
                 .iter()
                 .map(|s| s.active_calls.load(Ordering::SeqCst))
                 .sum();
             let in_flight: usize = all_status
                 .iter()
-                .map(|s| s.requests_in_flight.load(Ordering::SeqCst))
+                .map(|s| s.teardowns_in_flight.load(Ordering::SeqCst))
                 .sum();
             let grace_over = now >= deadline.plus_millis(drain_bound_ms);
             if calls == 0 && in_flight > 0 && !waiting_logged {
                 waiting_logged = true;
                 tracing::info!(
                     shard = index,
-                    requests_in_flight = in_flight,
-                    "drain: every call ended; waiting for the last requests to be answered"
+                    teardowns_in_flight = in_flight,
+                    "drain: every call ended; waiting for the last BYEs to be answered"
                 );
             }
             if (calls == 0 && in_flight == 0) || grace_over {
@@ -207,7 +207,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                     tracing::warn!(
                         shard = index,
                         calls_left = calls,
-                        requests_unanswered = in_flight,
+                        teardowns_unanswered = in_flight,
                         "drain bound reached (drain_s + 64*T1 + grace): stopping anyway"
                     );
                 }
@@ -216,7 +216,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                 tracing::info!(
                     shard = index,
                     calls_left = calls,
-                    requests_in_flight = in_flight,
+                    teardowns_in_flight = in_flight,
                     calls_ended = status.calls_ended.load(Ordering::Relaxed),
                     sip_received = io.sip_received,
                     media_received = io.media_received,
@@ -311,8 +311,8 @@ fn drain_outputs<B: Backend>(
                     // Before the call count drops: the call's BYEs are already in the core's
                     // transaction layer, and a draining peer must not see neither.
                     status
-                        .requests_in_flight
-                        .store(core.requests_in_flight(), Ordering::SeqCst);
+                        .teardowns_in_flight
+                        .store(core.teardowns_in_flight(), Ordering::SeqCst);
                 }
                 let _ = status
                     .active_calls

@@ -374,12 +374,13 @@ impl TransactionLayer {
         self.servers.live + self.clients.live
     }
 
-    /// Client transactions still waiting for a final response (retransmitting, or waiting for
-    /// Timer B/F/C or the CANCEL guard). O(transactions): for the drain, not per packet.
-    pub fn clients_awaiting_final(&self) -> usize {
+    /// BYE and CANCEL client transactions still waiting for a final response (retransmitted by
+    /// Timer E until Timer F), and CANCELled INVITEs waiting for their 487. O(transactions): for
+    /// the drain, not per packet.
+    pub fn teardowns_awaiting_final(&self) -> usize {
         self.clients
             .iter()
-            .filter(|(_, t)| t.awaits_final())
+            .filter(|(_, t)| t.is_teardown_awaiting_final())
             .count()
     }
 
