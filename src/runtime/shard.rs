@@ -28,6 +28,7 @@ pub const DRAIN_GRACE: Duration = Duration::from_secs(2);
 pub fn drain_bound(t1_ms: u64) -> Duration {
     Duration::from_millis(t1_ms.clamp(1, 3_600_000) * 64) + DRAIN_GRACE
 }
+
 /// Shard messages taken from one peer's queue per turn, so I/O is not starved.
 const MESSAGES_PER_TURN: usize = 1024;
 /// Upper bound on a sleep: keeps an idle shard's drain check and clock honest.
@@ -81,8 +82,9 @@ pub struct ShardSetup {
     pub audit: AuditSender,
     pub status: Arc<ShardStatus>,
     /// Every shard's status (this one's included). A draining shard keeps serving until no
-    /// shard has calls left: the kernel keeps steering datagrams to every SO_REUSEPORT socket,
-    /// so a shard that stopped early would leave late requests unanswered.
+    /// shard has calls or BYEs in flight left: the kernel keeps steering datagrams to every
+    /// SO_REUSEPORT socket, so a shard that stopped early would leave late requests, and the
+    /// answers to another shard's BYEs, unhandled.
     pub all_status: Arc<[Arc<ShardStatus>]>,
     pub clock: Clock,
     /// Keys the shard's CSPRNG (from the operating system, see `server.rs`).
