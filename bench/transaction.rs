@@ -47,7 +47,7 @@ fn invite(i: usize) -> Vec<u8> {
 fn response(status: u16, reason: &str, branch: &str) -> Vec<u8> {
     format!(
         "SIP/2.0 {status} {reason}\r\nVia: SIP/2.0/UDP 203.0.113.5:5060;branch={branch}\r\n\
-         From: <sip:handoff@203.0.113.5>;tag=hf0000aaaaaaaaaaaa\r\nTo: <sip:x@platform>;tag=p\r\n\
+         From: <sip:handoff@203.0.113.5>;tag=hf00000000aaaaaaaaaaaa\r\nTo: <sip:x@platform>;tag=p\r\n\
          Call-ID: hf0000-0000000000000001@handoff\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
     )
     .into_bytes()
@@ -91,7 +91,7 @@ fn main() {
         .iter()
         .map(|m| {
             handoff::sip::response_to(m, 180, "Ringing")
-                .to_tag("hf0000000000000001")
+                .to_tag("hf00000000000000000001")
                 .build()
                 .unwrap()
         })
@@ -100,7 +100,7 @@ fn main() {
         .iter()
         .map(|m| {
             handoff::sip::response_to(m, 200, "OK")
-                .to_tag("hf0000000000000001")
+                .to_tag("hf00000000000000000001")
                 .build()
                 .unwrap()
         })
@@ -134,7 +134,7 @@ fn main() {
         .map(|b| {
             format!(
                 "BYE sip:x@platform SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.5:5060;branch={b}\r\nMax-Forwards: 70\r\n\
-                 From: <sip:handoff@203.0.113.5>;tag=hf0000aaaaaaaaaaaa\r\nTo: <sip:x@platform>;tag=p\r\n\
+                 From: <sip:handoff@203.0.113.5>;tag=hf00000000aaaaaaaaaaaa\r\nTo: <sip:x@platform>;tag=p\r\n\
                  Call-ID: hf0000-0000000000000001@handoff\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
             )
             .into_bytes()

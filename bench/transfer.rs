@@ -76,6 +76,7 @@ fn main() {
             handoff_identity: "<sip:handoff@192.0.2.1>".to_owned(),
             notify_platform: true,
             wall_clock,
+            source: None,
         };
         let mut attempt = TransferAttempt::start(base, request, settings.clone());
         let drain = |attempt: &mut TransferAttempt| {

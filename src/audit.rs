@@ -1,22 +1,37 @@
 //! The audit log: one JSON object per line, for operators' log pipelines.
 //!
-//! Records: `call_end` (one per call) and `transfer` (one per transfer attempt, built by
-//! [`crate::transfer::TransferRecord`] and written with [`AuditWriter::write_record`]). Every
-//! record is written with a single `write` on a file opened with O_APPEND, so each shard holds
-//! its own handle and lines from different shards never interleave, without a lock. Nothing is
-//! buffered: a record is on its way to disk the moment the call ends. A failed write is logged
-//! loudly and counted; it never affects calls.
+//! Records: `call_end` (one per call), `transfer` (one per transfer attempt, built by
+//! [`crate::transfer::TransferRecord`]) and `request_rejected` (a request refused before any call
+//! existed, with the requester's source address).
+//!
+//! Off the hot path. The shards never write: each holds an [`AuditSender`] and hands records to
+//! one writer thread ([`AuditLog`]) through a bounded queue (`sbc.audit_queue` records). Handing
+//! over never blocks: when the queue is full (the disk has fallen that far behind), the record is
+//! dropped, counted ([`AuditCounters::dropped`], `handoff_audit_dropped_total`) and logged at
+//! error level with its type and conversation, so a slow disk never stalls signalling or RTP and
+//! a lost record is never silent. The writer writes each record as soon as it has it, as one
+//! `write` on a file opened with O_APPEND (so lines never interleave, even with another writer on
+//! the same file): nothing is buffered in the process. [`AuditLog::close`] (at exit, after the
+//! shards stopped) writes everything still queued. A failed write is logged loudly and counted;
+//! it never affects calls.
+//!
+//! [`AuditWriter`] is the synchronous line writer the thread uses; on its own it is for tools and
+//! tests.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crossbeam::channel::{Receiver, Sender, TrySendError};
 use serde::Serialize;
 
 use crate::core::CallEnd;
+use crate::transfer::TransferRecord;
 use crate::transfer::record::rfc3339_from_unix_ms;
 use crate::vocab::MediaCounters;
 
@@ -31,15 +46,53 @@ pub struct AuditOpenError {
 enum Sink {
     File(File),
     Stdout,
+    /// Any writer (tests: a sink that blocks or fails on demand).
+    Custom(Box<dyn Write + Send>),
 }
 
-/// Shared counters of all the clones of one writer.
+/// Counters of one audit log, shared by its writer and every sender.
 #[derive(Debug, Default)]
 pub struct AuditCounters {
+    /// Records written to the sink.
     pub written: AtomicU64,
+    /// Records the sink refused (the write failed; logged as "AUDIT RECORD LOST").
     pub write_errors: AtomicU64,
+    /// Records dropped because the queue to the writer was full (`audit_dropped`; logged as
+    /// "AUDIT RECORD DROPPED").
+    pub dropped: AtomicU64,
 }
 
+impl AuditCounters {
+    /// The counters in the Prometheus text format.
+    pub fn render_prometheus(&self) -> String {
+        let mut out = String::new();
+        for (name, help, value) in [
+            (
+                "handoff_audit_written_total",
+                "Audit records written.",
+                &self.written,
+            ),
+            (
+                "handoff_audit_dropped_total",
+                "Audit records dropped because the queue to the audit writer was full.",
+                &self.dropped,
+            ),
+            (
+                "handoff_audit_lost_total",
+                "Audit records the audit log refused (failed writes).",
+                &self.write_errors,
+            ),
+        ] {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
+                value.load(Ordering::Relaxed)
+            ));
+        }
+        out
+    }
+}
+
+/// Writes records as JSON lines, synchronously, one `write` per record.
 pub struct AuditWriter {
     sink: Sink,
     path: Arc<str>,
@@ -51,7 +104,7 @@ pub struct AuditWriter {
 struct CallEndRecord<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
-    /// RFC 3339 (UTC, milliseconds), when the record was written.
+    /// RFC 3339 (UTC, milliseconds), when the call ended.
     ts: String,
     /// "<shard>-<seq>": unique for the process's lifetime.
     call: String,
@@ -65,6 +118,17 @@ struct CallEndRecord<'a> {
     packets: Option<PacketsRecord>,
     /// The relay's full counters.
     media: Option<MediaRecord>,
+}
+
+#[derive(Serialize)]
+struct RejectedRecord<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    ts: String,
+    /// The requester's source address, `"ip:port"`.
+    source: SocketAddr,
+    status: u16,
+    reason: &'a str,
 }
 
 #[derive(Serialize)]
@@ -96,6 +160,12 @@ impl From<MediaCounters> for MediaRecord {
     }
 }
 
+fn unix_ms_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 impl AuditWriter {
     /// Opens `path` for appending (created if missing); "-" writes to stdout.
     pub fn open(path: &str) -> Result<AuditWriter, AuditOpenError> {
@@ -113,19 +183,30 @@ impl AuditWriter {
                     })?,
             )
         };
-        Ok(AuditWriter {
-            sink,
-            path: Arc::from(path),
-            counters: Arc::new(AuditCounters::default()),
-            line: Vec::with_capacity(512),
-        })
+        Ok(AuditWriter::with_sink_kind(sink, path))
     }
 
-    /// Another handle on the same log (one per shard), sharing the counters.
+    /// Writes to `sink`; `name` stands for it in log lines.
+    pub fn with_sink(sink: Box<dyn Write + Send>, name: &str) -> AuditWriter {
+        AuditWriter::with_sink_kind(Sink::Custom(sink), name)
+    }
+
+    fn with_sink_kind(sink: Sink, name: &str) -> AuditWriter {
+        AuditWriter {
+            sink,
+            path: Arc::from(name),
+            counters: Arc::new(AuditCounters::default()),
+            line: Vec::with_capacity(512),
+        }
+    }
+
+    /// Another handle on the same log file, sharing the counters (a custom sink cannot be
+    /// cloned: `Unsupported`).
     pub fn try_clone(&self) -> io::Result<AuditWriter> {
         let sink = match &self.sink {
             Sink::File(f) => Sink::File(f.try_clone()?),
             Sink::Stdout => Sink::Stdout,
+            Sink::Custom(_) => return Err(io::ErrorKind::Unsupported.into()),
         };
         Ok(AuditWriter {
             sink,
@@ -139,15 +220,15 @@ impl AuditWriter {
         &self.counters
     }
 
-    /// Writes the `call_end` record of a finished call.
+    /// Writes the `call_end` record of a finished call, stamped now.
     pub fn write_call_end(&mut self, end: &CallEnd) {
+        self.write_call_end_at(end, unix_ms_now());
+    }
+
+    fn write_call_end_at(&mut self, end: &CallEnd, unix_ms: u64) {
         let record = CallEndRecord {
             kind: "call_end",
-            ts: rfc3339_from_unix_ms(
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as u64),
-            ),
+            ts: rfc3339_from_unix_ms(unix_ms),
             call: format!("{}-{}", end.call.shard.0, end.call.seq),
             conversation: &end.conversation,
             from_trunk: &end.from_trunk,
@@ -164,6 +245,26 @@ impl AuditWriter {
         self.write_record(&record);
     }
 
+    /// Writes one queued record.
+    pub fn write(&mut self, record: &AuditRecord) {
+        match record {
+            AuditRecord::CallEnd { end, unix_ms } => self.write_call_end_at(end, *unix_ms),
+            AuditRecord::Transfer(record) => self.write_record(&**record),
+            AuditRecord::Rejected {
+                source,
+                status,
+                reason,
+                unix_ms,
+            } => self.write_record(&RejectedRecord {
+                kind: "request_rejected",
+                ts: rfc3339_from_unix_ms(*unix_ms),
+                source: *source,
+                status: *status,
+                reason,
+            }),
+        }
+    }
+
     /// Writes any serializable record as one line (used for transfer records too).
     pub fn write_record<T: Serialize>(&mut self, record: &T) {
         self.line.clear();
@@ -178,6 +279,7 @@ impl AuditWriter {
                 let mut out = io::stdout().lock();
                 out.write_all(&self.line).and_then(|()| out.flush())
             }
+            Sink::Custom(w) => w.write_all(&self.line).and_then(|()| w.flush()),
         };
         match result {
             Ok(()) => {
@@ -195,5 +297,177 @@ impl AuditWriter {
             failed_records = total,
             "AUDIT RECORD LOST: writing the audit log failed"
         );
+    }
+}
+
+/// A record on its way to the writer thread: the event, stamped with the wall-clock time it
+/// happened; serialised by the writer, off the shard.
+#[derive(Clone, Debug)]
+pub enum AuditRecord {
+    CallEnd {
+        end: CallEnd,
+        unix_ms: u64,
+    },
+    Transfer(Box<TransferRecord>),
+    /// A request refused before any call existed (403, 400, 404, 503...).
+    Rejected {
+        source: SocketAddr,
+        status: u16,
+        reason: String,
+        unix_ms: u64,
+    },
+}
+
+impl AuditRecord {
+    /// The `type` field of the record's line.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AuditRecord::CallEnd { .. } => "call_end",
+            AuditRecord::Transfer(_) => "transfer",
+            AuditRecord::Rejected { .. } => "request_rejected",
+        }
+    }
+
+    /// What names the record in a log line when it is dropped.
+    fn subject(&self) -> String {
+        match self {
+            AuditRecord::CallEnd { end, .. } => format!(
+                "call {}-{} conversation {}",
+                end.call.shard.0, end.call.seq, end.conversation
+            ),
+            AuditRecord::Transfer(record) => format!("conversation {}", record.conversation),
+            AuditRecord::Rejected { source, status, .. } => format!("{status} to {source}"),
+        }
+    }
+}
+
+/// A shard's handle on the audit log: hands records to the writer thread and never blocks.
+#[derive(Clone)]
+pub struct AuditSender {
+    queue: Sender<AuditRecord>,
+    counters: Arc<AuditCounters>,
+    path: Arc<str>,
+}
+
+impl AuditSender {
+    /// Queues `record` for the writer. `false` when it was dropped (queue full, or the writer
+    /// gone): then it is counted in `dropped` and logged at error level. Never blocks.
+    pub fn send(&self, record: AuditRecord) -> bool {
+        let (record, why) = match self.queue.try_send(record) {
+            Ok(()) => return true,
+            Err(TrySendError::Full(record)) => (record, "the audit queue is full"),
+            Err(TrySendError::Disconnected(record)) => (record, "the audit writer has stopped"),
+        };
+        let total = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::error!(
+            path = %self.path,
+            record = record.kind(),
+            subject = %record.subject(),
+            audit_dropped = total,
+            capacity = self.queue.capacity().unwrap_or(0),
+            "AUDIT RECORD DROPPED: {why} (the audit log is not keeping up)"
+        );
+        false
+    }
+
+    /// Queues the `call_end` record of a finished call, stamped now.
+    pub fn call_end(&self, end: CallEnd) -> bool {
+        self.send(AuditRecord::CallEnd {
+            end,
+            unix_ms: unix_ms_now(),
+        })
+    }
+
+    /// Queues a transfer attempt's record.
+    pub fn transfer(&self, record: Box<TransferRecord>) -> bool {
+        self.send(AuditRecord::Transfer(record))
+    }
+
+    /// Queues the record of a request refused before any call existed, stamped now.
+    pub fn rejected(&self, source: SocketAddr, status: u16, reason: String) -> bool {
+        self.send(AuditRecord::Rejected {
+            source,
+            status,
+            reason,
+            unix_ms: unix_ms_now(),
+        })
+    }
+
+    pub fn counters(&self) -> &Arc<AuditCounters> {
+        &self.counters
+    }
+
+    /// Records waiting for the writer.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+}
+
+/// The audit writer thread and its queue.
+pub struct AuditLog {
+    sender: AuditSender,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl AuditLog {
+    /// Opens `path` (as [`AuditWriter::open`]) and starts the writer thread behind a queue of
+    /// `capacity` records.
+    pub fn open(path: &str, capacity: usize) -> Result<AuditLog, AuditOpenError> {
+        let writer = AuditWriter::open(path)?;
+        AuditLog::start(writer, capacity).map_err(|source| AuditOpenError {
+            path: PathBuf::from(path),
+            source,
+        })
+    }
+
+    /// Starts the writer thread over `writer` behind a queue of `capacity` records (at least 1).
+    pub fn start(mut writer: AuditWriter, capacity: usize) -> io::Result<AuditLog> {
+        let (queue, records): (Sender<AuditRecord>, Receiver<AuditRecord>) =
+            crossbeam::channel::bounded(capacity.max(1));
+        let sender = AuditSender {
+            queue,
+            counters: writer.counters.clone(),
+            path: writer.path.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("audit-writer".to_owned())
+            .spawn(move || {
+                // Ends when every sender is gone and the queue is empty.
+                for record in records {
+                    writer.write(&record);
+                }
+            })?;
+        Ok(AuditLog {
+            sender,
+            thread: Some(thread),
+        })
+    }
+
+    /// A handle for one shard.
+    pub fn sender(&self) -> AuditSender {
+        self.sender.clone()
+    }
+
+    pub fn counters(&self) -> &Arc<AuditCounters> {
+        &self.sender.counters
+    }
+
+    /// Writes everything still queued and stops the thread. Waits for every other
+    /// [`AuditSender`] to be dropped first (the shards', when they stop). Dropped without
+    /// `close`, the thread goes on alone until the last sender is gone.
+    pub fn close(mut self) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        let queued = self.sender.queued();
+        if queued > 0 {
+            tracing::info!(queued, "writing the audit records still queued");
+        }
+        // Dropping our sender (replaced by a disconnected one) lets the thread end.
+        let (orphan, _) = crossbeam::channel::bounded(1);
+        drop(std::mem::replace(&mut self.sender.queue, orphan));
+        if thread.join().is_err() {
+            tracing::error!("the audit writer thread panicked; queued records were lost");
+        }
     }
 }

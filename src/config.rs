@@ -26,6 +26,10 @@ pub struct Config {
     pub routes: Vec<Route>,
 }
 
+/// Default capacity of the audit queue (`sbc.audit_queue`), in records: at a few hundred bytes a
+/// record, some tens of MB, and seconds of a stalled disk at thousands of call ends per second.
+pub const DEFAULT_AUDIT_QUEUE: usize = 65_536;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct SbcConfig {
     /// SIP over UDP.
@@ -42,6 +46,9 @@ pub struct SbcConfig {
     pub admin: Option<SocketAddr>,
     /// JSON lines; "-" = stdout.
     pub audit: String,
+    /// Capacity, in records, of the queue between the shards and the audit writer thread. A
+    /// record that finds it full is dropped, counted (`audit_dropped`) and logged.
+    pub audit_queue: usize,
     /// How long the carrier may take to give a final response to a REFER (that, and nothing
     /// else: after its 2xx the carrier owns the transfer until its final NOTIFY).
     pub refer_timeout_ms: u64,
@@ -483,6 +490,7 @@ struct RawSbc {
     media_ports: Option<Spanned<Vec<Spanned<i64>>>>,
     admin: Option<Spanned<String>>,
     audit: Option<Spanned<String>>,
+    audit_queue: Option<Spanned<i64>>,
     refer_timeout_ms: Option<Spanned<i64>>,
     transfer_timeout_s: Option<Spanned<i64>>,
     drain_s: Option<Spanned<i64>>,
@@ -604,6 +612,7 @@ const SBC_KEYS: &[&str] = &[
     "media_ports",
     "admin",
     "audit",
+    "audit_queue",
     "refer_timeout_ms",
     "transfer_timeout_s",
     "drain_s",
@@ -751,6 +760,7 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         media_ports: (20000, 40000),
         admin: None,
         audit: "audit.jsonl".to_owned(),
+        audit_queue: DEFAULT_AUDIT_QUEUE,
         refer_timeout_ms: 4000,
         transfer_timeout_s: 120,
         drain_s: 30,
@@ -908,6 +918,11 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         && let Some(s) = in_range(s, "sbc.transfer_timeout_s", 0, 86_400, report)
     {
         sbc.transfer_timeout_s = s;
+    }
+    if let Some(n) = &raw.audit_queue
+        && let Some(n) = in_range(n, "sbc.audit_queue", 1, 16_777_216, report)
+    {
+        sbc.audit_queue = n as usize;
     }
     if let Some(s) = &raw.drain_s
         && let Some(s) = in_range(s, "sbc.drain_s", 0, 86_400, report)

@@ -24,7 +24,8 @@ const EXIT_INVALID_CONFIG: u8 = 2;
 ///
 /// Signals: SIGHUP re-reads the --config file and applies it to new calls (an invalid file is
 /// refused and the running config stays); SIGTERM or SIGINT drain: new calls get 503, calls up
-/// continue for at most `sbc.drain_s` seconds, then get BYE, and handoff exits.
+/// continue for at most `sbc.drain_s` seconds, then get BYE; handoff exits once those BYEs are
+/// answered or timed out (64*T1), with every audit record written.
 #[derive(Parser, Debug)]
 #[command(name = "handoff", version)]
 struct Cli {

@@ -1,7 +1,11 @@
-//! The process: starts one shard thread per configured CPU, then turns signals into shard
-//! messages. SIGTERM/SIGINT drain (new INVITEs get 503, established calls continue until they
-//! end or `drain_s` passes, then get BYE; a second SIGTERM/SIGINT sends the BYEs at once); SIGHUP reloads the config file (refused, with every
-//! error logged, when it does not validate; the running config stays).
+//! The process: starts one shard thread per configured CPU and the audit writer thread, then
+//! turns signals into shard messages. SIGTERM/SIGINT drain (new INVITEs get 503, established
+//! calls continue until they end or `drain_s` passes, then get BYE; a second SIGTERM/SIGINT
+//! sends the BYEs at once). The BYEs are client transactions, retransmitted until answered or
+//! timed out (Timer F, 64*T1); the shards stop when no shard has a call or an unanswered BYE/CANCEL
+//! left, at the latest `drain_s + 64*T1 + 2 s` after the signal, and the audit writer then writes
+//! every record still queued before the process exits. SIGHUP reloads the config file (refused,
+//! with every error logged, when it does not validate; the running config stays).
 //!
 //! [`Server`] is the same machinery without signals, for embedding and tests.
 
@@ -12,7 +16,7 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::audit::{AuditCounters, AuditOpenError, AuditWriter};
+use crate::audit::{AuditCounters, AuditLog};
 use crate::config::{Config, ConfigLoadError, IoBackend};
 use crate::core::ShardMessage;
 use crate::runtime::backend::{Backend, BackendError, ShardWaker, WakeTarget};
@@ -31,7 +35,7 @@ pub enum RunError {
     )]
     MediaRangeTooSmall { start: u16, end: u16, shards: usize },
     #[error(transparent)]
-    Audit(#[from] AuditOpenError),
+    Audit(#[from] crate::audit::AuditOpenError),
     #[error("shard {shard}: cannot create its wakeup eventfd: {source}")]
     Waker {
         shard: usize,
@@ -115,7 +119,9 @@ pub struct Server {
     statuses: Vec<Arc<ShardStatus>>,
     threads: Vec<JoinHandle<ShardResult>>,
     clock: Clock,
-    audit: Arc<AuditCounters>,
+    /// The audit writer thread; closed in `wait`, after the shards (and their senders) are gone.
+    audit: AuditLog,
+    audit_counters: Arc<AuditCounters>,
     draining: bool,
 }
 
@@ -135,7 +141,7 @@ impl Server {
                 source,
             })?,
         );
-        let audit = AuditWriter::open(&config.sbc.audit)?;
+        let audit = AuditLog::open(&config.sbc.audit, config.sbc.audit_queue)?;
         // Every media port is a socket: the soft open-file limit goes up to the hard one before
         // any is opened (the io_uring backend sizes its file table from it).
         let nofile_soft = match uring_sys::raise_nofile_limit() {
@@ -210,10 +216,7 @@ impl Server {
                 shard_count: shards,
                 config: config.clone(),
                 mesh: mesh.clone(),
-                audit: audit.try_clone().map_err(|source| AuditOpenError {
-                    path: PathBuf::from(&config.sbc.audit),
-                    source,
-                })?,
+                audit: audit.sender(),
                 status: statuses[index].clone(),
                 all_status: all_status.clone(),
                 clock,
@@ -252,7 +255,8 @@ impl Server {
             statuses,
             threads,
             clock,
-            audit: audit.counters().clone(),
+            audit_counters: audit.counters().clone(),
+            audit,
             draining: false,
         })
     }
@@ -277,7 +281,7 @@ impl Server {
     }
 
     pub fn audit_counters(&self) -> &Arc<AuditCounters> {
-        &self.audit
+        &self.audit_counters
     }
 
     fn broadcast(&self, message: ShardMessage) {
@@ -310,7 +314,7 @@ impl Server {
         if new.sbc.media_ports != old.media_ports {
             ignored.push("media_ports");
         }
-        if new.sbc.audit != old.audit {
+        if new.sbc.audit != old.audit || new.sbc.audit_queue != old.audit_queue {
             ignored.push("audit");
         }
         if !ignored.is_empty() {
@@ -323,6 +327,7 @@ impl Server {
         new.sbc.io = old.io;
         new.sbc.media_ports = old.media_ports;
         new.sbc.audit = old.audit.clone();
+        new.sbc.audit_queue = old.audit_queue;
         let new = Arc::new(new);
         tracing::info!(
             trunks = new.trunks.len(),
@@ -333,8 +338,9 @@ impl Server {
         self.broadcast(ShardMessage::Config(new));
     }
 
-    /// Starts a graceful stop: every shard refuses new calls and stops once its calls ended,
-    /// or `drain_s` plus a short grace passed.
+    /// Starts a graceful stop: every shard refuses new calls and stops once no shard has a call
+    /// or an unanswered BYE/CANCEL left, or `drain_s` + 64*T1 + a short grace
+    /// passed.
     pub fn drain(&mut self) {
         self.drain_within(Duration::from_secs(self.config.sbc.drain_s));
     }
@@ -377,12 +383,21 @@ impl Server {
             }
         }
         drop(backends);
-        let errors = self.audit.write_errors.load(Ordering::Relaxed);
-        if errors > 0 {
+        // Every shard (and its sender) is gone: write what is still queued, then stop.
+        self.audit.close();
+        let counters = &self.audit_counters;
+        let written = counters.written.load(Ordering::Relaxed);
+        let errors = counters.write_errors.load(Ordering::Relaxed);
+        let dropped = counters.dropped.load(Ordering::Relaxed);
+        if errors > 0 || dropped > 0 {
             tracing::error!(
+                written,
                 lost_records = errors,
+                audit_dropped = dropped,
                 "audit records were lost during this run"
             );
+        } else {
+            tracing::info!(written, "audit log complete");
         }
         match first_error {
             Some(e) => Err(e),

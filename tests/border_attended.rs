@@ -483,7 +483,13 @@ fn attended_local_join_is_ended_by_a_drain() {
                 &response(bye, 200, "OK", "x", site.carrier.ua.addr(), ""),
             );
         }
-        let status = site.handoff.wait_exit(WAIT);
+        // The drain also BYEs the two platform dialogs (B1, B2) of the joined calls, which the
+        // join had already ended; live peers answer those too, and handoff waits for its BYEs'
+        // answers (or Timer F, 64*T1) before it exits (issue 8).
+        let (status, _answered) = site.handoff.answer_byes_until_exit(
+            &[&site.carrier.ua, &site.platform.ua, &site.partner.ua],
+            WAIT,
+        );
         assert!(status.is_some_and(|s| s.success()), "{io}: exit {status:?}");
     }
 }
@@ -586,7 +592,7 @@ fn identifiers_of_unknown_dialogs_pass_unchanged() {
             &["on_refer_failure = \"local\""],
         );
         let calls = two_calls(&site);
-        let ghost = "nobody@x;local-tag=hf0001000000000001;remote-tag=zz";
+        let ghost = "nobody@x;local-tag=hf00010000000000000001;remote-tag=zz";
         let (info, _) = platform_info_with_target_dialog(&site, &calls, ghost);
         assert_eq!(info.header("target-dialog"), Some(ghost), "{io}");
 

@@ -204,6 +204,12 @@ fn dialer_call_refer_is_handed_off_to_the_carrier() {
         assert_eq!(record["outcome"], "handed_off", "{io}: {record}");
         assert_eq!(record["trunk"], "carrier", "{io}: {record}");
         assert_eq!(record["target_e164"], "+15559876543", "{io}: {record}");
+        // Issue 9: the record names who asked for the transfer (the REFER's source).
+        assert_eq!(
+            record["source"],
+            platform.ua.addr().to_string(),
+            "{io}: {record}"
+        );
 
         assert_exits_cleanly(&mut handoff, io, Duration::from_secs(20));
     }

@@ -1,7 +1,7 @@
 //! A datagram is routed to the shard its identifiers name: an in-dialog request by the To tag
 //! handoff minted (even when the peer chose the Call-ID), an INVITE with Replaces by the Replaces
 //! to-tag (the replaced dialog's shard). Tags are written in handoff's documented shape
-//! `hf{shard:04x}{12 hex}` (src/core/ids.rs), so the expectations do not call the minting code.
+//! `hf{shard:04x}{16 hex}` (src/core/ids.rs), so the expectations do not call the minting code.
 
 use handoff::core::ShardId;
 use handoff::core::ids::owner_of_datagram;
@@ -19,7 +19,7 @@ fn in_dialog_request_goes_to_the_shard_of_its_to_tag() {
         let bye = request(
             "BYE sip:h@10.0.0.10 SIP/2.0",
             &format!(
-                "From: <sip:a@p>;tag=peer1\r\nTo: <sip:b@h>;tag=hf{shard:04x}00000000abcd\r\nCall-ID: chosen-by-the-peer@10.0.0.2\r\n"
+                "From: <sip:a@p>;tag=peer1\r\nTo: <sip:b@h>;tag=hf{shard:04x}000000000000abcd\r\nCall-ID: chosen-by-the-peer@10.0.0.2\r\n"
             ),
         );
         assert_eq!(owner_of_datagram(&bye, 4), ShardId(shard));
@@ -32,7 +32,7 @@ fn invite_with_replaces_goes_to_the_replaced_dialogs_shard() {
         let invite = request(
             "INVITE sip:pickup@10.0.0.10 SIP/2.0",
             &format!(
-                "From: <sip:a@p>;tag=new1\r\nTo: <sip:pickup@h>\r\nCall-ID: fresh-call@10.0.0.2\r\nReplaces: old@10.0.0.2;to-tag=hf{shard:04x}0000000000ff;from-tag=p1\r\n"
+                "From: <sip:a@p>;tag=new1\r\nTo: <sip:pickup@h>\r\nCall-ID: fresh-call@10.0.0.2\r\nReplaces: old@10.0.0.2;to-tag=hf{shard:04x}00000000000000ff;from-tag=p1\r\n"
             ),
         );
         assert_eq!(owner_of_datagram(&invite, 3), ShardId(shard));

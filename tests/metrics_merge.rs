@@ -15,6 +15,7 @@ fn record(
         ts: "2026-11-21T12:00:00.000Z".to_owned(),
         conversation: "c".to_owned(),
         trunk: trunk.to_owned(),
+        source: None,
         kind: TransferKind::Blind,
         method,
         target: "sip:5559876543@pbx".to_owned(),

@@ -10,6 +10,7 @@ fn handed_off(trunk: &str) -> TransferRecord {
         ts: "2026-11-21T12:00:00.000Z".to_owned(),
         conversation: "c".to_owned(),
         trunk: trunk.to_owned(),
+        source: None,
         kind: TransferKind::Blind,
         method: TransferMethod::Refer,
         target: "t".to_owned(),

@@ -48,7 +48,7 @@ fn non_2xx_final_is_acked_by_the_layer_with_the_rfc_fields() {
     assert_eq!(vias.len(), 1);
     assert_eq!(vias[0].branch(), Some(branch));
     assert_eq!(ack.call_id().unwrap(), call_id);
-    assert_eq!(ack.from().unwrap().tag(), Some("hf0000aaaaaaaaaaaa"));
+    assert_eq!(ack.from().unwrap().tag(), Some("hf00000000aaaaaaaaaaaa"));
     assert_eq!(
         ack.to().unwrap().tag(),
         Some("busytag"),

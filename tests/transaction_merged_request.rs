@@ -44,7 +44,7 @@ fn merged_invite_gets_482_and_the_original_is_untouched() {
         "z9hG4bKpath4",
         "merge@carrier",
         "ft",
-        Some("hf0000000000000001"),
+        Some("hf00000000000000000001"),
         1,
         "INVITE",
         70,

@@ -137,7 +137,7 @@ fn run(steps: &[Step]) {
                 if let Some(request) = d.layer.server_request(tx).map(<[u8]>::to_vec) {
                     let message = Message::parse(&request).unwrap();
                     let response = handoff::sip::response_to(&message, status, "X")
-                        .to_tag("hf0000000000000001")
+                        .to_tag("hf00000000000000000001")
                         .build()
                         .unwrap();
                     let _ = d.layer.respond(d.now, tx, status, response);

@@ -8,7 +8,7 @@ use transaction_support::*;
 fn busy(branch: &str) -> Vec<u8> {
     format!(
         "SIP/2.0 486 Busy Here\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch={branch}\r\n\
-         From: <sip:+15550001111@carrier.example.com>;tag=ft\r\nTo: <sip:+15551234567@sbc.example.net>;tag=hf0000000000000003\r\n\
+         From: <sip:+15550001111@carrier.example.com>;tag=ft\r\nTo: <sip:+15551234567@sbc.example.net>;tag=hf00000000000000000003\r\n\
          Call-ID: c486@carrier\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
     )
     .into_bytes()
@@ -32,7 +32,7 @@ fn the_ack_stops_timer_g_and_is_absorbed() {
         branch,
         "c486@carrier",
         "ft",
-        Some("hf0000000000000003"),
+        Some("hf00000000000000000003"),
         1,
         "ACK",
         70,
@@ -92,7 +92,7 @@ fn ack_for_a_2xx_goes_to_the_dialog() {
         "z9hG4bKack2xx",
         "cok@carrier",
         "ft",
-        Some("hf0000000000000009"),
+        Some("hf00000000000000000009"),
         1,
         "ACK",
         70,

@@ -36,7 +36,7 @@ fn invite_gets_100_trying_at_once_and_retransmissions_resend_the_last_provisiona
     assert_eq!(d.last_sent(), trying);
 
     let ringing = b"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhds\r\n\
-From: <sip:+15550001111@carrier.example.com>;tag=1928301774\r\nTo: <sip:+15551234567@sbc.example.net>;tag=hf0000000000000001\r\n\
+From: <sip:+15550001111@carrier.example.com>;tag=1928301774\r\nTo: <sip:+15551234567@sbc.example.net>;tag=hf00000000000000000001\r\n\
 Call-ID: a84b4c76e66710@pc33.atlanta.com\r\nCSeq: 314159 INVITE\r\nContent-Length: 0\r\n\r\n"
         .to_vec();
     d.layer.respond(d.now, tx, 180, ringing.clone()).unwrap();
@@ -55,7 +55,7 @@ fn non_invite_retransmissions_get_the_final_again_until_timer_j() {
         "z9hG4bKbye1",
         "call-1@carrier",
         "ft",
-        Some("hf0000000000000002"),
+        Some("hf00000000000000000002"),
         2,
         "BYE",
         70,
@@ -69,7 +69,7 @@ fn non_invite_retransmissions_get_the_final_again_until_timer_j() {
     assert!(d.sent.is_empty());
 
     let ok = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKbye1\r\n\
-From: <sip:x@y>;tag=ft\r\nTo: <sip:a@b>;tag=hf0000000000000002\r\nCall-ID: call-1@carrier\r\nCSeq: 2 BYE\r\n\
+From: <sip:x@y>;tag=ft\r\nTo: <sip:a@b>;tag=hf00000000000000000002\r\nCall-ID: call-1@carrier\r\nCSeq: 2 BYE\r\n\
 Content-Length: 0\r\n\r\n"
         .to_vec();
     d.layer.respond(d.now, tx, 200, ok.clone()).unwrap();

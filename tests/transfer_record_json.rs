@@ -21,7 +21,7 @@ fn record_json_has_the_audit_fields() {
         record.to_json(),
         concat!(
             r#"{"type":"transfer","ts":"2026-11-21T12:00:12.345Z","conversation":"conv-7","#,
-            r#""trunk":"carrier-a","kind":"blind","method":"refer","#,
+            r#""trunk":"carrier-a","source":"192.0.2.7:5060","kind":"blind","method":"refer","#,
             r#""target":"sip:5559876543@platform.example","target_e164":"+15559876543","#,
             r#""outcome":"failed","refer_status":403,"notify_status":null,"fallback_status":486,"#,
             r#""reason":"fallback_failed","duration_ms":2345}"#

@@ -29,7 +29,7 @@ impl IdMinter {
         self.shard
     }
 
-    /// `hf{shard:04x}-{16 hex}@handoff`
+    /// `hf{shard:04x}-{16 hex}@handoff`: 64 random bits.
     pub fn call_id(&mut self) -> String {
         format!(
             "hf{:04x}-{:016x}{CALL_ID_HOST}",
@@ -38,16 +38,12 @@ impl IdMinter {
         )
     }
 
-    /// `hf{shard:04x}{12 hex}`
+    /// `hf{shard:04x}{16 hex}`: 64 random bits.
     pub fn tag(&mut self) -> String {
-        format!(
-            "hf{:04x}{:012x}",
-            self.shard.0,
-            self.rng.next_u64() & 0xFFFF_FFFF_FFFF
-        )
+        format!("hf{:04x}{:016x}", self.shard.0, self.rng.next_u64())
     }
 
-    /// `z9hG4bK-hf{shard:04x}-{16 hex}` (RFC 3261 magic cookie first).
+    /// `z9hG4bK-hf{shard:04x}-{16 hex}` (RFC 3261 magic cookie first): 64 random bits.
     pub fn branch(&mut self) -> String {
         format!(
             "{BRANCH_PREFIX}hf{:04x}-{:016x}",
@@ -58,14 +54,11 @@ impl IdMinter {
 }
 
 /// A tag for a response the transaction layer generates on its own (481, 482, 483, 200 to
-/// CANCEL, 408): derived from the request so every retransmission gets the same tag, and shaped
-/// like a minted tag of `shard`.
+/// CANCEL, 408) or a stateless 403: derived from the request so every retransmission gets the
+/// same tag, and shaped like a minted tag of `shard`. Not random, and needs not be: such a
+/// response creates no dialog, so the tag names nothing a forged request could use.
 pub fn derived_tag(shard: ShardId, seed_bytes: &[u8]) -> String {
-    format!(
-        "hf{:04x}{:012x}",
-        shard.0,
-        fnv1a(seed_bytes) & 0xFFFF_FFFF_FFFF
-    )
+    format!("hf{:04x}{:016x}", shard.0, fnv1a(seed_bytes))
 }
 
 #[cfg(test)]
@@ -80,12 +73,28 @@ mod tests {
         let branch = minter.branch();
         assert!(call_id.starts_with("hf002a-") && call_id.ends_with("@handoff"));
         assert_eq!(call_id.len(), "hf002a-".len() + 16 + "@handoff".len());
-        assert!(tag.starts_with("hf002a") && tag.len() == 18);
+        assert!(tag.starts_with("hf002a") && tag.len() == "hf002a".len() + 16);
         assert!(branch.starts_with("z9hG4bK-hf002a-") && branch.len() == 31);
         for id in [&call_id, &tag, &branch] {
             assert_eq!(shard_of_minted(id), Some(ShardId(0x2a)), "{id}");
         }
         assert!(is_rfc3261_branch(&branch));
+    }
+
+    #[test]
+    fn two_shards_never_collide_in_ownership_even_with_one_key() {
+        // Worst case: both shards keyed alike, so their random parts are equal; the shard
+        // digits still keep every identifier apart and owned by its own shard.
+        let mut shards = [IdMinter::new(ShardId(0), 5), IdMinter::new(ShardId(1), 5)];
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..500 {
+            for (n, minter) in shards.iter_mut().enumerate() {
+                for id in [minter.call_id(), minter.tag(), minter.branch()] {
+                    assert_eq!(shard_of_minted(&id), Some(ShardId(n as u16)), "{id}");
+                    assert!(seen.insert(id.clone()), "{id} minted twice");
+                }
+            }
+        }
     }
 
     #[test]
@@ -108,8 +117,11 @@ mod tests {
             "hf0001-0123456789ABCDEF@handoff",
             "z9hG4bK776asdhds",
             "z9hG4bK-hf0001-0123",
-            "hf00010123456789ab0",
-            "hfzzzz0123456789ab",
+            "hf00010123456789abcdef0",
+            "hfzzzz0123456789abcdef",
+            // The 48-bit tags of earlier versions are not minted any more.
+            "hf00010123456789ab",
+            "hf00010123456789ABCDEF",
         ] {
             assert_eq!(shard_of_minted(id), None, "{id:?}");
         }

@@ -304,6 +304,7 @@ impl Call {
             ts: fx.wall_clock.rfc3339_at(now),
             conversation: self.conversation.clone(),
             trunk: trunk.map(|t| t.name.clone()).unwrap_or_default(),
+            source: fx.txn.server_peer(tx),
             kind: TransferKind::CarrierInitiated,
             method: TransferMethod::Refer,
             target,
@@ -411,6 +412,7 @@ impl Call {
             handoff_identity: identity,
             notify_platform: !no_subscription,
             wall_clock,
+            source: fx.txn.server_peer(tx),
         };
         let customer_law = law_of(call.audio_codec.as_deref()).unwrap_or(G711Law::Ulaw);
         let attempt = TransferAttempt::start(now, transfer_request, settings);

@@ -316,7 +316,12 @@ pub fn run(out: &mut dyn Write) -> Result<DemoReport, DemoError> {
     print_flow(out, &check, &cast, origin)?;
     checks.push(check);
 
+    // The agents stay live during the drain: they answer its BYEs, which handoff waits for.
     server.drain_within(Duration::from_millis(100));
+    while !server.all_stopped() {
+        let _ = cast.poll();
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let _ = server.wait();
 
     let report = audit_summary(out, &audit_path)?;

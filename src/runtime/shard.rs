@@ -12,12 +12,23 @@ use std::time::{Duration, Instant};
 use super::backend::{Backend, BackendError, Incoming};
 use super::queues::ShardMesh;
 use super::relay::MediaRelay;
-use crate::audit::AuditWriter;
+use crate::audit::AuditSender;
 use crate::config::Config;
 use crate::core::{Event, Output, ShardCore, ShardId, ShardMessage, Time};
 
-/// After the drain deadline the core sends BYEs; this long is left for them to be answered.
+/// Slack on top of 64*T1 after the drain deadline. The final BYEs (and CANCELs) are client
+/// transactions: retransmitted (Timer E) until answered, or timed out by Timer F at 64*T1
+/// (RFC 3261 section 17.1.2.2); a shard stops once no shard has a call or such a request left,
+/// and at the latest at `drain deadline + 64*T1 + DRAIN_GRACE` ([`drain_bound`]).
 pub const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// How long after the drain deadline a shard waits, at most, for the requests it sent to be
+/// answered: Timer F (64*T1, with T1 clamped as the transaction layer does) plus
+/// [`DRAIN_GRACE`].
+pub fn drain_bound(t1_ms: u64) -> Duration {
+    Duration::from_millis(t1_ms.clamp(1, 3_600_000) * 64) + DRAIN_GRACE
+}
+
 /// Shard messages taken from one peer's queue per turn, so I/O is not starved.
 const MESSAGES_PER_TURN: usize = 1024;
 /// Upper bound on a sleep: keeps an idle shard's drain check and clock honest.
@@ -51,6 +62,8 @@ impl Default for Clock {
 #[derive(Debug, Default)]
 pub struct ShardStatus {
     pub active_calls: AtomicUsize,
+    /// While draining: BYEs and CANCELs this shard sent that await their final response.
+    pub teardowns_in_flight: AtomicUsize,
     pub calls_ended: AtomicU64,
     pub media_relayed: AtomicU64,
     pub media_dropped: AtomicU64,
@@ -67,11 +80,13 @@ pub struct ShardSetup {
     pub shard_count: usize,
     pub config: Arc<Config>,
     pub mesh: Arc<ShardMesh>,
-    pub audit: AuditWriter,
+    /// Hands records to the audit writer thread (never blocks).
+    pub audit: AuditSender,
     pub status: Arc<ShardStatus>,
     /// Every shard's status (this one's included). A draining shard keeps serving until no
-    /// shard has calls left: the kernel keeps steering datagrams to every SO_REUSEPORT socket,
-    /// so a shard that stopped early would leave late requests unanswered.
+    /// shard has calls or BYEs in flight left: the kernel keeps steering datagrams to every
+    /// SO_REUSEPORT socket, so a shard that stopped early would leave late requests, and the
+    /// answers to another shard's BYEs, unhandled.
     pub all_status: Arc<[Arc<ShardStatus>]>,
     pub clock: Clock,
     /// Keys the shard's CSPRNG (from the operating system, see `server.rs`).
@@ -94,7 +109,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         shard_count,
         config,
         mesh,
-        mut audit,
+        audit,
         status,
         all_status,
         clock,
@@ -111,6 +126,9 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         .unwrap_or(0);
     core.set_wall_clock(crate::transfer::WallClock { at: now, unix_ms });
     let mut drain_deadline: Option<Time> = None;
+    // The transaction layer's T1 is the startup config's (a reload does not change it).
+    let drain_bound_ms = drain_bound(config.sbc.timers.t1_ms).as_millis() as u64;
+    let mut waiting_logged = false;
     let fail = |backend: B, source| {
         Err((
             backend,
@@ -157,7 +175,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             &mut backend,
             &mut media,
             &mesh,
-            &mut audit,
+            &audit,
             &status,
             index,
         );
@@ -167,17 +185,43 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         }
 
         if let Some(deadline) = drain_deadline {
+            status
+                .teardowns_in_flight
+                .store(core.teardowns_in_flight(), Ordering::SeqCst);
+            // Calls first: a shard publishes its BYEs in flight before it counts a call ended
+            // (see `drain_outputs`), so a call seen gone has its BYEs seen here.
             let calls: usize = all_status
                 .iter()
-                .map(|s| s.active_calls.load(Ordering::Relaxed))
+                .map(|s| s.active_calls.load(Ordering::SeqCst))
                 .sum();
-            let grace_over = now >= deadline.plus_millis(DRAIN_GRACE.as_millis() as u64);
-            if calls == 0 || grace_over {
+            let in_flight: usize = all_status
+                .iter()
+                .map(|s| s.teardowns_in_flight.load(Ordering::SeqCst))
+                .sum();
+            let grace_over = now >= deadline.plus_millis(drain_bound_ms);
+            if calls == 0 && in_flight > 0 && !waiting_logged {
+                waiting_logged = true;
+                tracing::info!(
+                    shard = index,
+                    teardowns_in_flight = in_flight,
+                    "drain: every call ended; waiting for the last BYEs to be answered"
+                );
+            }
+            if (calls == 0 && in_flight == 0) || grace_over {
+                if grace_over && (calls > 0 || in_flight > 0) {
+                    tracing::warn!(
+                        shard = index,
+                        calls_left = calls,
+                        teardowns_unanswered = in_flight,
+                        "drain bound reached (drain_s + 64*T1 + grace): stopping anyway"
+                    );
+                }
                 let io = backend.stats();
                 let relay = media.stats();
                 tracing::info!(
                     shard = index,
                     calls_left = calls,
+                    teardowns_in_flight = in_flight,
                     calls_ended = status.calls_ended.load(Ordering::Relaxed),
                     sip_received = io.sip_received,
                     media_received = io.media_received,
@@ -233,7 +277,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             &mut backend,
             &mut media,
             &mesh,
-            &mut audit,
+            &audit,
             &status,
             index,
         );
@@ -247,7 +291,7 @@ fn drain_outputs<B: Backend>(
     backend: &mut B,
     media: &mut MediaRelay,
     mesh: &ShardMesh,
-    audit: &mut AuditWriter,
+    audit: &AuditSender,
     status: &ShardStatus,
     index: usize,
 ) {
@@ -276,23 +320,37 @@ fn drain_outputs<B: Backend>(
                 }
             }
             Output::Event(Event::CallStarted { .. }) => {
-                status.active_calls.fetch_add(1, Ordering::Relaxed);
+                status.active_calls.fetch_add(1, Ordering::SeqCst);
             }
             Output::Event(Event::CallEnded(mut end)) => {
                 end.media = media.counters_for(end.call).or(end.media);
-                let _ =
+                if status.draining.load(Ordering::Relaxed) {
+                    // Before the call count drops: the call's BYEs are already in the core's
+                    // transaction layer, and a draining peer must not see neither.
                     status
-                        .active_calls
-                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                            Some(n.saturating_sub(1))
-                        });
+                        .teardowns_in_flight
+                        .store(core.teardowns_in_flight(), Ordering::SeqCst);
+                }
+                let _ = status
+                    .active_calls
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                        Some(n.saturating_sub(1))
+                    });
                 status.calls_ended.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(shard = index, call = ?end.call, reason = %end.end_reason, media = ?end.media, "call ended");
-                audit.write_call_end(&end);
+                audit.call_end(end);
             }
             Output::Event(Event::Transfer(record)) => {
                 tracing::info!(shard = index, conversation = %record.conversation, outcome = ?record.outcome, "transfer");
-                audit.write_record(&*record);
+                audit.transfer(record);
+            }
+            Output::Event(Event::RequestRejected {
+                from,
+                status,
+                reason,
+            }) => {
+                tracing::debug!(shard = index, %from, status, %reason, "request rejected");
+                audit.rejected(from, status, reason);
             }
             Output::Event(Event::Dropped { from, reason }) => {
                 tracing::debug!(shard = index, %from, reason = %reason.as_str(), "dropped");

@@ -189,7 +189,7 @@ pub fn refused_replaces(sim: &mut Sim) -> FlowResult {
     refused(sim, PARTNER, &[&good], 403)?;
     let dialog = sim.ua_ref(PLATFORM).dialog(callee).clone();
     let unknown = format!(
-        "{};to-tag=hf0000ffffffffffff;from-tag={}",
+        "{};to-tag=hf00000000ffffffffffff;from-tag={}",
         dialog.call_id, dialog.local_tag
     );
     refused(sim, PLATFORM, &[&unknown], 481)?;

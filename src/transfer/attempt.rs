@@ -85,6 +85,7 @@
 //! reference any more.
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 
 use crate::config::{
     ReferFailurePolicy, RingbackMode, SbcConfig, TargetPolicy, TransferMethod, Trunk,
@@ -186,6 +187,8 @@ pub struct TransferRequest {
     /// False when the platform's REFER said `Refer-Sub: false` (RFC 4488): no NOTIFYs to it.
     pub notify_platform: bool,
     pub wall_clock: WallClock,
+    /// The REFER's source address, for the audit record.
+    pub source: Option<SocketAddr>,
 }
 
 impl TransferRequest {
@@ -910,6 +913,7 @@ impl Context {
             ts: self.request.wall_clock.rfc3339_at(now),
             conversation: self.request.conversation.clone(),
             trunk: self.settings.trunk.clone(),
+            source: self.request.source,
             kind: self.kind,
             method: self.settings.method,
             target: self.request.refer_to.target().to_owned(),

@@ -1,6 +1,8 @@
 //! The audit record of one transfer attempt (issue 5, "Transfer record fields"), and the
 //! wall-clock arithmetic for its `ts` without reading a clock.
 
+use std::net::SocketAddr;
+
 use serde::{Serialize, Serializer};
 
 use crate::config::TransferMethod;
@@ -165,6 +167,8 @@ pub struct TransferRecord {
     pub ts: String,
     pub conversation: String,
     pub trunk: String,
+    /// Where the REFER came from: the requester's source address (`"ip:port"`).
+    pub source: Option<SocketAddr>,
     pub kind: TransferKind,
     #[serde(serialize_with = "serialize_method")]
     pub method: TransferMethod,

@@ -4,8 +4,12 @@
 //! Every identifier handoff mints encodes the shard that owns it, so any shard can tell in O(1),
 //! without shared state, who owns an incoming datagram:
 //! - Call-ID `hf{shard:04x}-{16 hex}@handoff`
-//! - tag     `hf{shard:04x}{12 hex}`
+//! - tag     `hf{shard:04x}{16 hex}`
 //! - branch  `z9hG4bK-hf{shard:04x}-{16 hex}`
+//!
+//! The 16 hex digits of each are 64 bits from the shard's CSPRNG (ChaCha20, `core::rng`): whoever
+//! cannot predict them cannot forge an in-dialog request or a response. The shard prefix is not
+//! secret; it only routes.
 //!
 //! Carrier-chosen Call-IDs are owned by `fnv1a(call_id) % shard_count`, which every shard computes
 //! the same way. Minting lives in `core::ids`.
@@ -15,6 +19,8 @@ use super::ShardId;
 const MAGIC_COOKIE: &str = "z9hG4bK";
 pub(crate) const BRANCH_PREFIX: &str = "z9hG4bK-";
 pub(crate) const CALL_ID_HOST: &str = "@handoff";
+/// Hex digits of the random part of every minted identifier: 64 bits.
+pub const RANDOM_HEX: usize = 16;
 
 fn is_lower_hex(bytes: &[u8]) -> bool {
     bytes
@@ -46,15 +52,15 @@ pub fn shard_of_minted(id: &str) -> Option<ShardId> {
     let shard = parse_shard_hex(shard_hex)?;
     let shaped = if is_branch {
         // -{16 hex}
-        tail.len() == 17 && tail[0] == b'-' && is_lower_hex(&tail[1..])
+        tail.len() == RANDOM_HEX + 1 && tail[0] == b'-' && is_lower_hex(&tail[1..])
     } else if let Some(random) = tail
         .strip_prefix(b"-")
         .and_then(|t| t.strip_suffix(CALL_ID_HOST.as_bytes()))
     {
-        random.len() == 16 && is_lower_hex(random)
+        random.len() == RANDOM_HEX && is_lower_hex(random)
     } else {
-        // tag: {12 hex}
-        tail.len() == 12 && is_lower_hex(tail)
+        // tag: {16 hex}
+        tail.len() == RANDOM_HEX && is_lower_hex(tail)
     };
     shaped.then_some(shard)
 }

@@ -125,8 +125,15 @@ impl E2e {
         record
     }
 
+    /// SIGTERM, with the agents polled (they answer the drain's BYEs, which handoff waits for
+    /// before it exits) until handoff is gone.
     pub fn stop(mut self) {
         self.handoff.signal("TERM");
+        let deadline = Instant::now() + runtime_support::WAIT;
+        while self.handoff.is_running() && Instant::now() < deadline {
+            let _ = self.cast.poll();
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let status = self.handoff.wait_exit(runtime_support::WAIT);
         assert!(
             status.is_some_and(|s| s.success()),

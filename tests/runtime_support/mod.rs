@@ -272,6 +272,40 @@ impl Handoff {
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
+
+    /// Until the process exits (at most `within`), answers every BYE any of `peers` gets with
+    /// 200, as live user agents do: a drain's BYEs are client transactions, and handoff waits
+    /// for their answers (or Timer F) before it exits. Returns the exit status and each BYE
+    /// answered (the peer's name and the BYE's Call-ID).
+    pub fn answer_byes_until_exit(
+        &mut self,
+        peers: &[&ua::Ua],
+        within: Duration,
+    ) -> (Option<ExitStatus>, Vec<(&'static str, String)>) {
+        let deadline = Instant::now() + within;
+        let mut answered = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        while Instant::now() < deadline {
+            if !self.is_running() {
+                return (self.wait_exit(WAIT), answered);
+            }
+            for peer in peers {
+                peer.socket
+                    .set_read_timeout(Some(Duration::from_millis(10)))
+                    .unwrap();
+                while let Ok((n, from)) = peer.socket.recv_from(&mut buf) {
+                    let Some(m) = ua::Msg::parse(&buf[..n]) else {
+                        continue;
+                    };
+                    if m.method() == Some("BYE") {
+                        peer.send(from, &ua::response(&m, 200, "OK", "x", peer.addr(), ""));
+                        answered.push((peer.name, m.header("call-id").unwrap_or("").to_owned()));
+                    }
+                }
+            }
+        }
+        (None, answered)
+    }
 }
 
 impl Drop for Handoff {

@@ -177,7 +177,7 @@ pub fn response_to_ours(
     format!(
         "SIP/2.0 {status} {reason}\r\n\
          Via: SIP/2.0/UDP 203.0.113.5:5060;branch={branch};received=203.0.113.5\r\n\
-         From: <sip:handoff@203.0.113.5>;tag=hf0000aaaaaaaaaaaa\r\n\
+         From: <sip:handoff@203.0.113.5>;tag=hf00000000aaaaaaaaaaaa\r\n\
          To: <sip:+15559876543@platform.example.net>{to_tag}\r\n\
          Call-ID: {call_id}\r\n\
          CSeq: {cseq} {method}\r\n\
@@ -194,7 +194,7 @@ pub fn our_request(method: &str, branch: &str, call_id: &str, cseq: u32) -> Vec<
          Max-Forwards: 69\r\n\
          Route: <sip:edge1.platform.example.net;lr>\r\n\
          Route: <sip:edge2.platform.example.net;lr>\r\n\
-         From: <sip:handoff@203.0.113.5>;tag=hf0000aaaaaaaaaaaa\r\n\
+         From: <sip:handoff@203.0.113.5>;tag=hf00000000aaaaaaaaaaaa\r\n\
          To: <sip:+15559876543@platform.example.net>\r\n\
          Call-ID: {call_id}\r\n\
          CSeq: {cseq} {method}\r\n\

@@ -70,6 +70,7 @@ pub fn blind_request(refer_to: &str) -> TransferRequest {
         handoff_identity: "<sip:handoff@192.0.2.1>".to_owned(),
         notify_platform: true,
         wall_clock: WALL_CLOCK,
+        source: Some("192.0.2.7:5060".parse().unwrap()),
     }
 }
 

@@ -150,6 +150,11 @@ impl ShardCore {
         self.fx.txn.live_count()
     }
 
+    /// BYEs and CANCELs handoff sent that still await their final response (a drain waits).
+    pub fn teardowns_in_flight(&self) -> usize {
+        self.fx.txn.teardowns_awaiting_final()
+    }
+
     /// Whether the shard refuses new calls (drain requested).
     pub fn is_draining(&self) -> bool {
         self.fx.draining.is_some()

@@ -95,6 +95,19 @@ impl ClientState {
 }
 
 impl ClientTransaction {
+    /// A BYE or CANCEL still waiting for its final response, or a CANCELled INVITE waiting for
+    /// its 487 (to ACK it): the teardown a drain waits for before the process exits. A request
+    /// whose answer nobody waits for any more (a REFER past `refer_timeout_ms`) is not one.
+    pub fn is_teardown_awaiting_final(&self) -> bool {
+        match self.state {
+            ClientState::AwaitingFinalAfterCancel => true,
+            ClientState::AwaitingResponse { .. } | ClientState::AwaitingFinal => {
+                self.request.starts_with(b"BYE ") || self.request.starts_with(b"CANCEL ")
+            }
+            _ => false,
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub fn start(
         now: Time,

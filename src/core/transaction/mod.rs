@@ -374,6 +374,16 @@ impl TransactionLayer {
         self.servers.live + self.clients.live
     }
 
+    /// BYE and CANCEL client transactions still waiting for a final response (retransmitted by
+    /// Timer E until Timer F), and CANCELled INVITEs waiting for their 487. O(transactions): for
+    /// the drain, not per packet.
+    pub fn teardowns_awaiting_final(&self) -> usize {
+        self.clients
+            .iter()
+            .filter(|(_, t)| t.is_teardown_awaiting_final())
+            .count()
+    }
+
     /// The bytes of the request that created a server transaction.
     pub fn server_request(&self, tx: ServerTxId) -> Option<&[u8]> {
         self.servers
