@@ -483,14 +483,20 @@ fn attended_local_join_is_ended_by_a_drain() {
                 &response(bye, 200, "OK", "x", site.carrier.ua.addr(), ""),
             );
         }
-        // The drain also BYEs the two platform dialogs (B1, B2) of the joined calls, which the
-        // join had already ended; live peers answer those too, and handoff waits for its BYEs'
-        // answers (or Timer F, 64*T1) before it exits (issue 8).
-        let (status, _answered) = site.handoff.answer_byes_until_exit(
+        // The join ended the two platform dialogs (B1, B2) already: a BYE ends a dialog (RFC
+        // 3261 section 15), so the drain sends none there. handoff waits for its BYEs' answers
+        // (or Timer F, 64*T1) before it exits.
+        let (status, answered) = site.handoff.answer_byes_until_exit(
             &[&site.carrier.ua, &site.platform.ua, &site.partner.ua],
             WAIT,
         );
         assert!(status.is_some_and(|s| s.success()), "{io}: exit {status:?}");
+        for (peer, call_id) in &answered {
+            assert!(
+                *call_id != calls.b1.call_id && *call_id != calls.b2.call_id,
+                "{io}: the drain sent {peer} a BYE in an ended platform dialog {call_id}"
+            );
+        }
     }
 }
 

@@ -433,6 +433,7 @@ impl Call {
             pending_2xx: None,
             last_ack: None,
             direction: sdp::Direction::SendRecv,
+            gone: false,
         };
         let b_leg = Leg {
             dialog: Dialog {
@@ -458,6 +459,7 @@ impl Call {
             pending_2xx: None,
             last_ack: None,
             direction: sdp::Direction::SendRecv,
+            gone: false,
         };
         let (legs, bridge) = Call::legs_for_setup(a_leg, b_leg);
         let call = Call {
@@ -883,6 +885,7 @@ impl Call {
             pending_2xx: None,
             last_ack: None,
             direction: offer.direction,
+            gone: false,
         };
         // The new leg takes the named leg's place in the bridge; the named leg is retired.
         let new_id = call.add_leg(new_leg);
@@ -937,6 +940,9 @@ impl Call {
         let Some(leg) = self.leg_by_id_mut(replaced) else {
             return;
         };
+        if std::mem::replace(&mut leg.gone, true) {
+            return;
+        }
         let cseq = leg.dialog.next_cseq();
         let peer = leg.dialog.peer;
         let Ok(bytes) = in_dialog_request(Method::Bye, &leg.dialog, &via, cseq).build() else {
@@ -1273,6 +1279,9 @@ impl Call {
 
     /// handoff's own BYE on leg `side` (teardown), a client transaction of the call.
     pub(super) fn send_bye(&mut self, fx: &mut Effects, now: Time, side: Side) {
+        if std::mem::replace(&mut self.leg_mut(side).gone, true) {
+            return;
+        }
         let Some((branch, bytes, peer)) = self.build_request(fx, side, "BYE", &[], None) else {
             return;
         };

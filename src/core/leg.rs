@@ -45,6 +45,9 @@ pub struct Leg {
     pub last_ack: Option<(u32, Vec<u8>)>,
     /// Direction of the last SDP this leg's peer sent (hold = sendonly/inactive).
     pub direction: Direction,
+    /// The leg's dialog is over: handoff sent its BYE or answered the peer's (RFC 3261 section
+    /// 15: a BYE ends the dialog). Nothing more is sent in it, not even a drain's BYE.
+    pub gone: bool,
 }
 
 impl Leg {

@@ -368,7 +368,8 @@ impl Call {
             return false;
         }
         fx.reply(now, tx, request, 200, "OK", &[]);
-        if let Some(retired) = self.leg_by_id(leg) {
+        if let Some(retired) = self.leg_by_id_mut(leg) {
+            retired.gone = true;
             fx.dialogs.remove(&retired.dialog.local_tag);
         }
         if let Some(transfer) = self.transfer.as_deref_mut() {
@@ -886,6 +887,9 @@ impl Call {
             },
             TransferLeg::Fallback => call.leg_by_id_mut(leg_c?)?,
         };
+        if method == Method::Bye && std::mem::replace(&mut target.gone, true) {
+            return None;
+        }
         let bytes = build_in_dialog(&mut target.dialog, &via, &contact, method, extra, body)?;
         let peer = target.dialog.peer;
         let client = fx
@@ -1022,6 +1026,7 @@ impl Call {
             pending_2xx: None,
             last_ack: None,
             direction: Direction::SendRecv,
+            gone: false,
         };
         fx.track_client(
             self,

@@ -565,6 +565,10 @@ impl ShardCore {
         let Some(call) = self.calls.get_mut(&seq) else {
             return;
         };
+        if method == Method::Bye {
+            // Answered 200 whoever takes it below: the leg's dialog is over.
+            call.leg_mut(side).gone = true;
+        }
         match call.transfer_takes_request(&mut self.fx, now, tx, side, method, request) {
             TransferVerdict::NotTransfer => {}
             TransferVerdict::Answered => {
