@@ -1,5 +1,6 @@
-//! The B2BUA: how a shard turns requests and responses on one leg into requests and responses on
-//! the other.
+//! The B2BUA: how a call turns requests and responses on one leg into requests and responses on
+//! the other (`impl Call`, over the shard's effects sink; the shard's dispatch hands it its
+//! inputs).
 //!
 //! Decisions documented here:
 //! - **Topology hiding.** The B-side INVITE is an edit of A's INVITE with Via, Route,

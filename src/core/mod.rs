@@ -9,7 +9,9 @@
 //! - `handle_datagram(now, from, bytes)`: a SIP datagram received on the shard's socket;
 //! - `handle_timeout(now)`: time has passed; the core fires whatever deadline is due;
 //! - `handle_shard_message(now, from, message)`: a message from another shard (a datagram it
-//!   passed on, a dialog query or answer, a join step, a config reload, a drain).
+//!   passed on, a dialog query or answer, a join step, a config reload, a drain);
+//! - `handle_media_failure(now, call)`: the driver could not open the media sockets a `Media`
+//!   output asked for (the call's request fails: 503 on setup, 500 on a re-INVITE).
 //!
 //! After every input the driver drains `poll_output()` until it returns `None`, acting on each
 //! [`Output`]: `Transmit` (send a datagram), `ToShard` (queue a message to another shard),
@@ -23,8 +25,11 @@
 //!
 //! Inside, a datagram is routed to its owning shard by the identifiers handoff minted
 //! ([`ids::owner_of_datagram`]), passed through the transaction layer, then to the call it names.
-//! A call has legs with roles (carrier or platform) bound to the peers they were created with;
-//! see ARCHITECTURE.md, "The call model".
+//! The shard finds that call once and calls the call's own behaviour (`impl Call`) with the
+//! shard's effects sink (`effects.rs`: outputs, transactions, timers, ids, ports, counters); what
+//! reaches beyond the call comes back to the shard as a follow-up. A call has legs with roles
+//! (carrier or platform) bound to the peers they were created with; see ARCHITECTURE.md, "The
+//! call model".
 //!
 //! ```
 //! use std::sync::Arc;

@@ -1,8 +1,12 @@
 //! The per-shard core: owns the transactions, dialogs and calls of one shard.
 //!
-//! Every input (datagram, timer, shard message) runs to completion and leaves its effects in the
-//! output queue; the driver drains it with [`ShardCore::poll_output`]. The B2BUA logic itself is
-//! in `b2bua.rs`; this file holds the state, the entry points and the invariants.
+//! Every input (datagram, timer, shard message, media failure) runs to completion and leaves its
+//! effects in the sink's output queue; the driver drains it with [`ShardCore::poll_output`]. The
+//! shard's module is the only place with `impl ShardCore`: this file holds the state, the entry
+//! points, [`ShardCore::with_call`] (find the call once, hand it the effects sink, run what it
+//! leaves) and the invariants; `dispatch.rs` routes inputs to calls; `held.rs` holds requests for
+//! other shards' dialog answers. What a call does is the call's (`impl Call` in b2bua.rs,
+//! transfer_flow.rs, media_failure.rs).
 //!
 //! Model: a shard has one [`TransactionLayer`] (RFC 3261 section 17) and its calls. A [`Call`] is
 //! a list of legs (each a full dialog, [`super::dialog::Dialog`], plus its media port and SDP
