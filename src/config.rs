@@ -61,6 +61,35 @@ pub struct SbcConfig {
     /// Larger datagrams are not parsed: a trunk's request gets 513, anything else is dropped.
     pub max_message_bytes: usize,
     pub timers: SipTimers,
+    /// Flood limits per source (Kamailio's pike): see [`SourceLimit`].
+    pub source_limit: SourceLimit,
+}
+
+/// Token buckets on what reaches a shard, `[sbc.source_limit]`. A source over its budget is
+/// dropped (counted, `dropped{reason="rate_limited"}`) for `ban_s`. Each shard keeps its own
+/// buckets (shards share nothing), so a source that spreads over several source ports may reach
+/// up to `shards` times its budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceLimit {
+    /// Datagrams per second from one IP address that is no trunk's (answered only under
+    /// `unknown_source = "reject"`; under "drop" such datagrams are dropped without state anyway).
+    /// 0 = no limit.
+    pub pps: u32,
+    /// How long a source over its budget stays dropped, in seconds.
+    pub ban_s: u32,
+    /// Datagrams per second from all the sources of one trunk together: the higher budget
+    /// trunk peers get. 0 = no limit.
+    pub trunk_pps: u32,
+}
+
+impl Default for SourceLimit {
+    fn default() -> Self {
+        SourceLimit {
+            pps: 200,
+            ban_s: 60,
+            trunk_pps: 100_000,
+        }
+    }
 }
 
 /// What handoff answers a request from an address that belongs to no trunk.
@@ -497,6 +526,15 @@ struct RawSbc {
     unknown_source: Option<Spanned<String>>,
     max_message_bytes: Option<Spanned<i64>>,
     timers: Option<RawTimers>,
+    source_limit: Option<RawSourceLimit>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSourceLimit {
+    pps: Option<Spanned<i64>>,
+    ban_s: Option<Spanned<i64>>,
+    trunk_pps: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -619,8 +657,10 @@ const SBC_KEYS: &[&str] = &[
     "unknown_source",
     "max_message_bytes",
     "timers",
+    "source_limit",
 ];
 const TIMER_KEYS: &[&str] = &["t1_ms", "t2_ms", "t4_ms"];
+const SOURCE_LIMIT_KEYS: &[&str] = &["pps", "ban_s", "trunk_pps"];
 const TRUNK_KEYS: &[&str] = &[
     "name",
     "peer",
@@ -657,6 +697,11 @@ fn check_keys(document: &mut DeTable<'_>, report: &mut Report<'_>) -> bool {
             && let DeValue::Table(timers) = timers.get_mut()
         {
             prune_table(timers, "sbc.timers", TIMER_KEYS, report);
+        }
+        if let Some(limit) = sbc.get_mut("source_limit")
+            && let DeValue::Table(limit) = limit.get_mut()
+        {
+            prune_table(limit, "sbc.source_limit", SOURCE_LIMIT_KEYS, report);
         }
     }
     for (name, keys, required) in [
@@ -766,6 +811,7 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         drain_s: 30,
         unknown_source: UnknownSourcePolicy::Drop,
         max_message_bytes: 8192,
+        source_limit: SourceLimit::default(),
         timers,
     };
     let Some(raw) = raw else {
@@ -931,6 +977,29 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
     }
     if let Some(timers) = &raw.timers {
         sbc.timers = validate_timers(timers, report);
+    }
+    if let Some(limit) = &raw.source_limit {
+        let keys = [
+            (&limit.pps, "sbc.source_limit.pps", 0, 1_000_000),
+            (&limit.ban_s, "sbc.source_limit.ban_s", 0, 86_400),
+            (
+                &limit.trunk_pps,
+                "sbc.source_limit.trunk_pps",
+                0,
+                10_000_000,
+            ),
+        ];
+        let mut values = [None; 3];
+        for (value, (raw, name, low, high)) in values.iter_mut().zip(keys) {
+            if let Some(raw) = raw {
+                *value = in_range(raw, name, low, high, report);
+            }
+        }
+        let [pps, ban_s, trunk_pps] = values;
+        let limit = &mut sbc.source_limit;
+        limit.pps = pps.map_or(limit.pps, |v| v as u32);
+        limit.ban_s = ban_s.map_or(limit.ban_s, |v| v as u32);
+        limit.trunk_pps = trunk_pps.map_or(limit.trunk_pps, |v| v as u32);
     }
     sbc
 }
@@ -1599,6 +1668,7 @@ mod tests {
             .chain(TRUNK_KEYS)
             .chain(ROUTE_KEYS)
             .chain(TIMER_KEYS)
+            .chain(SOURCE_LIMIT_KEYS)
         {
             let used = EXAMPLE.lines().any(|line| {
                 line.starts_with(&format!("{key} ")) || line.starts_with(&format!("[sbc.{key}]"))

@@ -38,6 +38,8 @@ pub enum DropReason {
     /// A datagram over `sbc.max_message_bytes` (a response, or a stranger's request; a trunk's
     /// request gets 513).
     TooLarge,
+    /// A source over its `sbc.source_limit` budget, or banned for having been.
+    RateLimited,
 }
 
 impl DropReason {
@@ -47,6 +49,7 @@ impl DropReason {
             DropReason::InDialogFromWrongPeer => "in_dialog_from_wrong_peer",
             DropReason::UnknownSource => "unknown_source",
             DropReason::TooLarge => "too_large",
+            DropReason::RateLimited => "rate_limited",
         }
     }
 }

@@ -188,3 +188,22 @@ fn max_message_bytes_range() {
         vec!["values.toml:2:21: sbc.max_message_bytes: 100 is out of range (1300..=65535)"]
     );
 }
+
+#[test]
+fn source_limit_values_and_keys() {
+    assert_eq!(
+        errors("[sbc.source_limit]\npps = -1\nban_s = 100000\ntrunk_pps = 20000000\n"),
+        vec![
+            "values.toml:2:7: sbc.source_limit.pps: -1 is out of range (0..=1000000)",
+            "values.toml:3:9: sbc.source_limit.ban_s: 100000 is out of range (0..=86400)",
+            "values.toml:4:13: sbc.source_limit.trunk_pps: 20000000 is out of range (0..=10000000)",
+        ]
+    );
+    let unknown = errors("[sbc]\nsource_limit = { pps = 10, bans = 5 }\n");
+    assert_eq!(unknown.len(), 1, "{unknown:?}");
+    assert!(
+        unknown[0].starts_with("values.toml:2:")
+            && unknown[0].contains("unknown key `bans` in [sbc.source_limit]"),
+        "{unknown:?}"
+    );
+}

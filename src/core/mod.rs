@@ -189,6 +189,12 @@ pub enum Event {
         from: SocketAddr,
         reason: crate::metrics::DropReason,
     },
+    /// A source went over its `sbc.source_limit` budget: its datagrams are dropped for `ban_s`.
+    SourceBanned {
+        from: SocketAddr,
+        trunk: Option<String>,
+        ban_s: u32,
+    },
 }
 
 /// Why a call ended: typed inside the core, text only in the audit and logs.
@@ -287,6 +293,7 @@ mod b2bua;
 pub mod call;
 pub mod dialog;
 mod effects;
+pub mod flood;
 pub mod leg;
 mod media_failure;
 pub mod routing;

@@ -352,6 +352,15 @@ fn drain_outputs<B: Backend>(
                 tracing::debug!(shard = index, %from, status, %reason, "request rejected");
                 audit.rejected(from, status, reason);
             }
+            Output::Event(Event::SourceBanned { from, trunk, ban_s }) => {
+                tracing::warn!(
+                    shard = index,
+                    %from,
+                    trunk = %trunk.as_deref().unwrap_or("-"),
+                    ban_s,
+                    "source over its sbc.source_limit budget: its datagrams are dropped for ban_s"
+                );
+            }
             Output::Event(Event::Dropped { from, reason }) => {
                 tracing::debug!(shard = index, %from, reason = %reason.as_str(), "dropped");
             }

@@ -201,6 +201,7 @@ pub fn standard_config() -> Config {
             drain_s: 30,
             unknown_source: UnknownSourcePolicy::Drop,
             max_message_bytes: 8192,
+            source_limit: Default::default(),
             audit_queue: crate::config::DEFAULT_AUDIT_QUEUE,
             timers: SipTimers::default(),
         },

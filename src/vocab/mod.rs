@@ -33,6 +33,10 @@ impl Time {
     pub const fn millis_since(self, earlier: Time) -> u64 {
         self.0.saturating_sub(earlier.0) / 1_000_000
     }
+
+    pub const fn micros_since(self, earlier: Time) -> u64 {
+        self.0.saturating_sub(earlier.0) / 1_000
+    }
 }
 
 /// Index of a shard: 0..shard_count.

@@ -16,11 +16,13 @@ use crate::core::dialog::Side;
 use crate::core::effects::{
     ClientPurpose, CoreTimer, ServerPurpose, TransferTx, is_sdp, reason_phrase,
 };
+use crate::core::flood::Admission;
 use crate::core::transaction::{
     ClientAction, ClientTxId, ServerAction, ServerTxId, TransactionTimeout, TxRef,
 };
 use crate::core::transfer_state::{TransferVerdict, TranslatedDialogs};
 use crate::core::{EndReason, Event, Time};
+use crate::metrics::DropReason;
 use crate::sip::{self, Message, Method};
 
 /// Option tags handoff supports in `Require` (it is the UAS of every leg).
@@ -211,6 +213,24 @@ impl ShardCore {
         let trunk = self.fx.config.trunk_by_source(from);
         let stranger =
             trunk.is_none() && self.fx.config.sbc.unknown_source == UnknownSourcePolicy::Drop;
+        // Flood limits, before anything is parsed (a dropped stranger keeps no state at all).
+        if !stranger {
+            match self.flood.admit(now, from.ip(), trunk, &self.fx.config) {
+                Admission::Admitted => {}
+                Admission::Dropped => {
+                    self.fx.dropped(from, DropReason::RateLimited);
+                    return;
+                }
+                Admission::Banned { ban_s } => {
+                    let trunk = trunk
+                        .and_then(|t| self.fx.config.trunks.get(t))
+                        .map(|t| t.name.clone());
+                    self.fx.event(Event::SourceBanned { from, trunk, ban_s });
+                    self.fx.dropped(from, DropReason::RateLimited);
+                    return;
+                }
+            }
+        }
         if payload.len() > self.fx.config.sbc.max_message_bytes {
             if stranger || payload.starts_with(b"SIP/") {
                 self.fx.dropped(from, crate::metrics::DropReason::TooLarge);

@@ -29,6 +29,7 @@ use crate::core::attended_state::AttendedState;
 use crate::core::call::Call;
 use crate::core::dialog::Side;
 use crate::core::effects::{ClientPurpose, CoreTimer, Effects, FollowUp, ShardStats};
+use crate::core::flood::SourceLimiter;
 use crate::core::ids::{self, IdMinter};
 use crate::core::rng::Rng;
 use crate::core::timers::TimerTable;
@@ -47,6 +48,8 @@ pub struct ShardCore {
     pub(super) next_call: u64,
     /// Cross-shard dialog translation (attended transfers).
     pub(super) attended: AttendedState,
+    /// Flood limits, checked before a datagram is parsed (`sbc.source_limit`).
+    pub(super) flood: SourceLimiter,
 }
 
 impl ShardCore {
@@ -106,6 +109,7 @@ impl ShardCore {
             calls: BTreeMap::new(),
             next_call: 1,
             attended: AttendedState::default(),
+            flood: SourceLimiter::default(),
         }
     }
 
@@ -157,6 +161,11 @@ impl ShardCore {
     /// BYEs and CANCELs handoff sent that still await their final response (a drain waits).
     pub fn teardowns_in_flight(&self) -> usize {
         self.fx.txn.teardowns_awaiting_final()
+    }
+
+    /// Strangers' addresses the flood limiter keeps buckets for (bounded).
+    pub fn flood_tracked_sources(&self) -> usize {
+        self.flood.tracked_sources()
     }
 
     /// Whether the shard refuses new calls (drain requested).
