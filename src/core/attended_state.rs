@@ -17,6 +17,10 @@ use crate::vocab::{ShardId, Side};
 /// messages are in-process queues: an answer normally takes microseconds.
 pub const DIALOG_QUERY_TIMEOUT_MS: u64 = 500;
 
+/// Requests one shard holds for other shards' dialog answers, at most. A request that finds the
+/// table full goes on untranslated at once, as if its answers had timed out (and is counted so).
+pub const MAX_HELD_REQUESTS: usize = 1024;
+
 /// One header whose dialog identifier was translated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct DialogRewrite {

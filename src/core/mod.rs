@@ -75,7 +75,7 @@ use crate::transfer::dialog_ids::DialogId;
 pub use crate::vocab::{
     CallRef, IpNetwork, MediaCounters, MediaLeg, MediaSide, MediaSources, ShardId, Time,
 };
-pub use attended_state::{DIALOG_QUERY_TIMEOUT_MS, JoinMessage, MovedLeg};
+pub use attended_state::{DIALOG_QUERY_TIMEOUT_MS, JoinMessage, MAX_HELD_REQUESTS, MovedLeg};
 
 /// A datagram to send from the shard's SIP socket.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 
 use super::ShardCore;
 use crate::core::attended::{bridged_leg, header_text, translate};
-use crate::core::attended_state::{DIALOG_QUERY_TIMEOUT_MS, DialogRewrites, HeldRequest, Resume};
+use crate::core::attended_state::{
+    DIALOG_QUERY_TIMEOUT_MS, DialogRewrites, HeldRequest, MAX_HELD_REQUESTS, Resume,
+};
 use crate::core::effects::CoreTimer;
 use crate::core::transaction::ServerTxId;
 use crate::core::transfer_state::TranslatedDialogs;
@@ -32,6 +34,11 @@ impl ShardCore {
         let answers = self.attended.resuming.take();
         let (rewrites, remote) = translate(&self.calls, &self.fx, request, answers.as_ref());
         if remote.is_empty() {
+            return Some(DialogRewrites(rewrites));
+        }
+        if self.attended.held.len() >= MAX_HELD_REQUESTS {
+            // Bounded: no more state for network input; the request goes on as after a timeout.
+            self.attended.query_timeouts += 1;
             return Some(DialogRewrites(rewrites));
         }
         let hold = self.attended.next();
