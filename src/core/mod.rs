@@ -150,6 +150,11 @@ pub enum Output {
         message: ShardMessage,
     },
     Media(MediaCommand),
+    /// Session liveness: "when did call `call` last have media?" The driver answers at once with
+    /// [`ShardCore::handle_media_activity`] (the relay's last accepted packet of the call, or now
+    /// while it plays ringback). Asked once per `sbc.media_timeout_s` per answered call, never
+    /// per packet.
+    QueryMediaActivity { call: CallRef },
     Event(Event),
 }
 
@@ -211,6 +216,12 @@ pub enum EndReason {
     JoinedPeerEnded,
     /// The media sockets a leg needed could not be opened (503 to the INVITE, or BYEs).
     MediaUnavailable,
+    /// No media from either leg for `sbc.media_timeout_s` (session liveness).
+    MediaTimeout,
+    /// On hold, and no media from either leg for `sbc.hold_timeout_s`.
+    HoldTimeout,
+    /// The call lasted `sbc.max_call_s` since its answer.
+    MaxDuration,
 }
 
 impl EndReason {
@@ -227,6 +238,9 @@ impl EndReason {
             EndReason::TransferFailed => "transfer_failed",
             EndReason::JoinedPeerEnded => "joined_peer_ended",
             EndReason::MediaUnavailable => "media_unavailable",
+            EndReason::MediaTimeout => "media_timeout",
+            EndReason::HoldTimeout => "hold_timeout",
+            EndReason::MaxDuration => "max_duration",
         }
     }
 
@@ -282,7 +296,9 @@ mod b2bua;
 pub mod call;
 pub mod dialog;
 mod effects;
+mod admission;
 pub mod leg;
+mod liveness;
 mod media_failure;
 pub mod routing;
 mod shard;

@@ -319,6 +319,11 @@ fn drain_outputs<B: Backend>(
                     }
                 }
             }
+            Output::QueryMediaActivity { call } => {
+                // Session liveness: answered at once from the relay (core/liveness.rs).
+                let last = media.last_activity(call, now);
+                core.handle_media_activity(now, call, last);
+            }
             Output::Event(Event::CallStarted { .. }) => {
                 status.active_calls.fetch_add(1, Ordering::SeqCst);
             }
