@@ -275,6 +275,13 @@ impl ShardCore {
         if call.shard != self.fx.shard {
             return;
         }
+        // A call whose far leg moved to a keeper (local attended join) has its media there: the
+        // keeper's call measures it, and its end ends this one (`PeerEnded`).
+        let last = if self.attended.away.contains_key(&call.seq) {
+            Some(now)
+        } else {
+            last
+        };
         self.with_call(now, call.seq, |call, fx| {
             call.on_media_activity(fx, now, last)
         });
