@@ -308,7 +308,10 @@ impl ShardMetrics {
             "Calls ended, by end reason (media_timeout, hold_timeout, max_duration, bye_from_a...).",
         );
         for (reason, count) in &self.calls_ended {
-            let _ = writeln!(out, "handoff_calls_ended_total{{reason=\"{reason}\"}} {count}");
+            let _ = writeln!(
+                out,
+                "handoff_calls_ended_total{{reason=\"{reason}\"}} {count}"
+            );
         }
         header(
             &mut out,

@@ -74,7 +74,10 @@ fn a_call_gone_silent_gets_bye_on_both_legs_and_media_timeout_in_the_audit() {
             "{io}: {record}"
         );
         handoff.signal("TERM");
-        assert!(handoff.wait_exit(WAIT).is_some_and(|st| st.success()), "{io}");
+        assert!(
+            handoff.wait_exit(WAIT).is_some_and(|st| st.success()),
+            "{io}"
+        );
     }
 }
 
@@ -102,6 +105,9 @@ fn a_call_past_max_call_s_is_ended_with_max_duration() {
             "{io}: {record}"
         );
         handoff.signal("TERM");
-        assert!(handoff.wait_exit(WAIT).is_some_and(|st| st.success()), "{io}");
+        assert!(
+            handoff.wait_exit(WAIT).is_some_and(|st| st.success()),
+            "{io}"
+        );
     }
 }

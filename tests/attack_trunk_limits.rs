@@ -137,7 +137,11 @@ fn max_calls_holds_across_two_shards_and_frees_up_when_a_call_ends() {
             }
         }
         let out = collect(&s.carrier, &s.platform, 6, &BTreeSet::new());
-        assert_eq!(out.relayed.len(), 2, "{io}: calls admitted over max_calls = 2");
+        assert_eq!(
+            out.relayed.len(),
+            2,
+            "{io}: calls admitted over max_calls = 2"
+        );
         assert_eq!(out.refused.len(), 4, "{io}");
         for (call_id, retry) in &out.refused {
             assert_eq!(retry.as_deref(), Some("5"), "{io}: {call_id}: Retry-After");
@@ -158,7 +162,10 @@ fn max_calls_holds_across_two_shards_and_frees_up_when_a_call_ends() {
         let mut buf = vec![0u8; 65536];
         let deadline = Instant::now() + WAIT;
         let freed = loop {
-            assert!(Instant::now() < deadline, "{io}: no 486 relayed to the carrier");
+            assert!(
+                Instant::now() < deadline,
+                "{io}: no 486 relayed to the carrier"
+            );
             s.carrier
                 .set_read_timeout(Some(Duration::from_millis(50)))
                 .unwrap();
@@ -193,7 +200,10 @@ fn max_calls_holds_across_two_shards_and_frees_up_when_a_call_ends() {
             if records == 4 {
                 break;
             }
-            assert!(Instant::now() < deadline, "{io}: {records} rejected records");
+            assert!(
+                Instant::now() < deadline,
+                "{io}: {records} rejected records"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         handoff.signal("KILL");

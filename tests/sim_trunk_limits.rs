@@ -27,13 +27,12 @@ fn retry_after(sim: &Sim) -> Option<String> {
         .iter()
         .rfind(|r| r.status == 503)?;
     let text = String::from_utf8_lossy(&seen.bytes).into_owned();
-    text.lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.trim()
-                .eq_ignore_ascii_case("retry-after")
-                .then(|| value.trim().to_owned())
-        })
+    text.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("retry-after")
+            .then(|| value.trim().to_owned())
+    })
 }
 
 #[test]
@@ -50,7 +49,10 @@ fn max_calls_refuses_the_call_over_the_limit_with_503_and_retry_after() {
         |s| s.ua_ref(CARRIER).final_status(second, "INVITE").is_some(),
         2_000
     ));
-    assert_eq!(sim.ua_ref(CARRIER).final_status(second, "INVITE"), Some(503));
+    assert_eq!(
+        sim.ua_ref(CARRIER).final_status(second, "INVITE"),
+        Some(503)
+    );
     assert_eq!(retry_after(&sim).as_deref(), Some("5"));
     assert_eq!(sim.ua_ref(CARRIER).final_status(first, "INVITE"), None);
     let metrics = sim.metrics();
@@ -81,7 +83,10 @@ fn max_cps_admits_its_rate_per_second_and_refuses_the_rest() {
         |s| s.ua_ref(CARRIER).final_status(second, "INVITE").is_some(),
         500
     ));
-    assert_eq!(sim.ua_ref(CARRIER).final_status(second, "INVITE"), Some(503));
+    assert_eq!(
+        sim.ua_ref(CARRIER).final_status(second, "INVITE"),
+        Some(503)
+    );
     assert_eq!(retry_after(&sim).as_deref(), Some("1"));
     assert_eq!(sim.ua_ref(CARRIER).final_status(first, "INVITE"), None);
     // After Retry-After, a new second: admitted again.

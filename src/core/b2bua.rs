@@ -277,7 +277,10 @@ impl Call {
             fx.metrics.trunk_limited(&limited.trunk, limited.limit);
             let mut refusal = Refusal::new(
                 503,
-                format!("Service Unavailable (trunk {} {})", limited.trunk, limited.limit),
+                format!(
+                    "Service Unavailable (trunk {} {})",
+                    limited.trunk, limited.limit
+                ),
             );
             refusal
                 .extra

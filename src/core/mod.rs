@@ -154,7 +154,9 @@ pub enum Output {
     /// [`ShardCore::handle_media_activity`] (the relay's last accepted packet of the call, or now
     /// while it plays ringback). Asked once per `sbc.media_timeout_s` per answered call, never
     /// per packet.
-    QueryMediaActivity { call: CallRef },
+    QueryMediaActivity {
+        call: CallRef,
+    },
     Event(Event),
 }
 
@@ -290,13 +292,13 @@ pub mod rng;
 pub mod timers;
 pub mod transaction;
 
+mod admission;
 mod attended;
 mod attended_state;
 mod b2bua;
 pub mod call;
 pub mod dialog;
 mod effects;
-mod admission;
 pub mod leg;
 mod liveness;
 mod media_failure;
