@@ -3,13 +3,15 @@
 //! # The run-loop contract
 //!
 //! The driver (the per-shard I/O loop in `src/runtime/shard.rs`, or the deterministic simulation
-//! in `src/sim`) owns the sockets and the clock. It feeds the core three kinds of input, each
+//! in `src/sim`) owns the sockets and the clock. It feeds the core these inputs, each
 //! stamped with the current [`Time`]:
 //!
 //! - `handle_datagram(now, from, bytes)`: a SIP datagram received on the shard's socket;
 //! - `handle_timeout(now)`: time has passed; the core fires whatever deadline is due;
 //! - `handle_shard_message(now, from, message)`: a message from another shard (a datagram it
-//!   passed on, a dialog query or answer, a join step, a config reload, a drain).
+//!   passed on, a dialog query or answer, a join step, a config reload, a drain);
+//! - `handle_media_activity(now, call, last)`: the answer to `Output::QueryMediaActivity` (when the
+//!   call last had media; session liveness, see `liveness.rs`).
 //!
 //! After every input the driver drains `poll_output()` until it returns `None`, acting on each
 //! [`Output`]: `Transmit` (send a datagram), `ToShard` (queue a message to another shard),
