@@ -202,7 +202,10 @@ pub fn standard_config() -> Config {
             drain_s: 30,
             unknown_source: UnknownSourcePolicy::Drop,
             max_message_bytes: 8192,
-            media_timeout_s: 60,
+            // The simulation carries no RTP: flows longer than a minute (64*T1 waits, slow
+            // carriers) would end as silent. Liveness tests set it (`sim_session_liveness.rs`)
+            // and report media with `Sim::media_seen`.
+            media_timeout_s: 0,
             hold_timeout_s: 3_600,
             max_call_s: 14_400,
             audit_queue: crate::config::DEFAULT_AUDIT_QUEUE,
