@@ -11,7 +11,22 @@ mod runtime_support;
 use std::time::{Duration, Instant};
 
 use runtime_support::call::{Endpoint, answer_byes, establish, exchange_rtp};
+use runtime_support::ua::response;
 use runtime_support::{BACKENDS, Handoff, Setup, WAIT, setup};
+use sipwire::agent::{AudioSdp, RequestHead, via};
+
+/// An SDP body for `port` with a=`direction` (RFC 3264 section 8.4: hold is sendonly/inactive).
+fn sdp_dir(port: u16, direction: &str) -> String {
+    AudioSdp {
+        origin: "- 1 2",
+        ip: "127.0.0.1",
+        port,
+        formats: &[(0, "PCMU/8000")],
+        events: "0-15",
+        direction,
+    }
+    .text()
+}
 
 /// `setup`, with `extra` lines added to `[sbc]`.
 fn setup_with(io: &str, media: u16, extra: &str) -> Setup {
@@ -102,6 +117,95 @@ fn a_call_past_max_call_s_is_ended_with_max_duration() {
         // Never before max_call_s after the answer.
         assert!(
             record["duration_ms"].as_u64().unwrap_or(0) >= 2_000,
+            "{io}: {record}"
+        );
+        handoff.signal("TERM");
+        assert!(
+            handoff.wait_exit(WAIT).is_some_and(|st| st.success()),
+            "{io}"
+        );
+    }
+}
+
+#[test]
+fn a_held_call_is_measured_against_hold_timeout_not_media_timeout() {
+    for (i, io) in BACKENDS.iter().enumerate() {
+        let s = setup_with(
+            io,
+            26800 + i as u16 * 100,
+            "media_timeout_s = 3\nhold_timeout_s = 6\nmax_call_s = 0",
+        );
+        let mut handoff = Handoff::start(&s.config_path);
+        let carrier = Endpoint::new(s.carrier.try_clone().unwrap(), "carrier");
+        let platform = Endpoint::new(s.platform.try_clone().unwrap(), "platform");
+        let call = establish(s.sip, &carrier, &platform, &format!("held-{io}"));
+        exchange_rtp(&call, &carrier, &platform, 0, 5);
+        // The carrier puts the call on hold: re-INVITE with a=sendonly, answered a=recvonly.
+        let a_addr = carrier.ua.addr();
+        let branch = format!("z9hG4bK-held-{io}-2");
+        let via_invite = via(a_addr, &branch);
+        let contact = format!("<sip:ua@{a_addr}>");
+        let head = RequestHead {
+            method: "INVITE",
+            uri: &call.a_target,
+            via: &via_invite,
+            from: &call.a_from,
+            to: &call.a_to,
+            call_id: &call.call_id,
+            cseq: 2,
+            contact: Some(&contact),
+        };
+        let reinvite = head
+            .builder()
+            .body("application/sdp", sdp_dir(carrier.rtp_port(), "sendonly"))
+            .build();
+        carrier
+            .ua
+            .send(s.sip, &String::from_utf8(reinvite).unwrap());
+        let (b_reinvite, b_src) = platform
+            .ua
+            .expect("re-INVITE on leg B", WAIT, |m| m.method() == Some("INVITE"));
+        assert!(
+            b_reinvite.body.contains("a=sendonly"),
+            "{io}: {}",
+            b_reinvite.body
+        );
+        platform.ua.send(
+            b_src,
+            &response(
+                &b_reinvite,
+                200,
+                "OK",
+                "btag",
+                platform.ua.addr(),
+                &sdp_dir(platform.rtp_port(), "recvonly"),
+            ),
+        );
+        let (ok, _) = carrier.ua.expect("200 to the re-INVITE", WAIT, |m| {
+            m.status() == Some(200) && m.cseq_method() == Some("INVITE")
+        });
+        assert!(ok.body.contains("a=recvonly"), "{io}: {}", ok.body);
+        let via_ack = via(a_addr, &format!("z9hG4bK-held-{io}-ack"));
+        let ack = RequestHead {
+            method: "ACK",
+            uri: &call.a_target,
+            via: &via_ack,
+            from: &call.a_from,
+            to: &call.a_to,
+            call_id: &call.call_id,
+            cseq: 2,
+            contact: Some(&contact),
+        };
+        carrier
+            .ua
+            .send(s.sip, &String::from_utf8(ack.builder().build()).unwrap());
+        // Silent and held: handoff waits out hold_timeout_s, not media_timeout_s.
+        answer_byes(&carrier.ua, WAIT);
+        answer_byes(&platform.ua, WAIT);
+        let record = call_end(&s);
+        assert_eq!(record["end_reason"], "hold_timeout", "{io}: {record}");
+        assert!(
+            record["duration_ms"].as_u64().unwrap_or(0) >= 6_000,
             "{io}: {record}"
         );
         handoff.signal("TERM");
