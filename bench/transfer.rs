@@ -40,6 +40,7 @@ fn trunk() -> Trunk {
         transfer_targets: Default::default(),
         trust_identity: true,
         media_networks: Default::default(),
+        limits: Default::default(),
     }
 }
 

@@ -60,6 +60,14 @@ pub struct SbcConfig {
     pub unknown_source: UnknownSourcePolicy,
     /// Larger datagrams are not parsed: a trunk's request gets 513, anything else is dropped.
     pub max_message_bytes: usize,
+    /// Session liveness: no RTP from either leg for this long ends an answered call (BYE to
+    /// both legs, `end_reason = "media_timeout"`); 0 = off.
+    pub media_timeout_s: u64,
+    /// As `media_timeout_s` for a call on hold (a bridged leg's last SDP said `sendonly` or
+    /// `inactive`): `end_reason = "hold_timeout"`; 0 = off.
+    pub hold_timeout_s: u64,
+    /// Longest an answered call may last (`end_reason = "max_duration"`); 0 = no bound.
+    pub max_call_s: u64,
     pub timers: SipTimers,
     /// Flood limits per source (Kamailio's pike): see [`SourceLimit`].
     pub source_limit: SourceLimit,
@@ -156,6 +164,31 @@ pub struct Trunk {
     /// RTCP of this trunk's legs are accepted from any address in these networks (a carrier
     /// whose media servers are not its signalling host). Default: none.
     pub media_networks: Arc<[IpNetwork]>,
+    /// `max_calls` / `max_cps` (0 = unlimited): new INVITEs above either get 503 + Retry-After.
+    pub limits: TrunkLimits,
+}
+
+/// Admission limits of a trunk (issue 9, #3). Shards share nothing, so each shard enforces a
+/// share of each limit (see [`TrunkLimits::share`]): the sum over shards is the limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrunkLimits {
+    /// Calls up at once with a leg on this trunk (either direction); 0 = unlimited.
+    pub max_calls: u32,
+    /// New calls per second from or to this trunk; 0 = unlimited.
+    pub max_cps: u32,
+}
+
+impl TrunkLimits {
+    /// Shard `shard`'s share of `limit` over `shards` shards: `limit / shards`, plus one for the
+    /// first `limit % shards` shards, so the shares add up to `limit` exactly. `None`: unlimited.
+    pub fn share(limit: u32, shard: usize, shards: usize) -> Option<u32> {
+        if limit == 0 {
+            return None;
+        }
+        let shards = shards.max(1) as u32;
+        let shard = shard as u32;
+        Some(limit / shards + u32::from(shard < limit % shards))
+    }
 }
 
 impl Trunk {
@@ -525,6 +558,9 @@ struct RawSbc {
     drain_s: Option<Spanned<i64>>,
     unknown_source: Option<Spanned<String>>,
     max_message_bytes: Option<Spanned<i64>>,
+    media_timeout_s: Option<Spanned<i64>>,
+    hold_timeout_s: Option<Spanned<i64>>,
+    max_call_s: Option<Spanned<i64>>,
     timers: Option<RawTimers>,
     source_limit: Option<RawSourceLimit>,
 }
@@ -565,6 +601,8 @@ struct RawTrunk {
     transfer_deny: Option<Spanned<Vec<Spanned<String>>>>,
     trust_identity: Option<bool>,
     media_networks: Option<Spanned<Vec<Spanned<String>>>>,
+    max_calls: Option<Spanned<i64>>,
+    max_cps: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -656,6 +694,9 @@ const SBC_KEYS: &[&str] = &[
     "drain_s",
     "unknown_source",
     "max_message_bytes",
+    "media_timeout_s",
+    "hold_timeout_s",
+    "max_call_s",
     "timers",
     "source_limit",
 ];
@@ -679,6 +720,8 @@ const TRUNK_KEYS: &[&str] = &[
     "transfer_deny",
     "trust_identity",
     "media_networks",
+    "max_calls",
+    "max_cps",
 ];
 const ROUTE_KEYS: &[&str] = &["from", "to", "prefix"];
 const TRUNK_REQUIRED_KEYS: &[&str] = &["name", "peer", "country_code"];
@@ -812,6 +855,9 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         unknown_source: UnknownSourcePolicy::Drop,
         max_message_bytes: 8192,
         source_limit: SourceLimit::default(),
+        media_timeout_s: 60,
+        hold_timeout_s: 3_600,
+        max_call_s: 14_400,
         timers,
     };
     let Some(raw) = raw else {
@@ -974,6 +1020,21 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         && let Some(s) = in_range(s, "sbc.drain_s", 0, 86_400, report)
     {
         sbc.drain_s = s;
+    }
+    if let Some(s) = &raw.media_timeout_s
+        && let Some(s) = in_range(s, "sbc.media_timeout_s", 0, 86_400, report)
+    {
+        sbc.media_timeout_s = s;
+    }
+    if let Some(s) = &raw.hold_timeout_s
+        && let Some(s) = in_range(s, "sbc.hold_timeout_s", 0, 604_800, report)
+    {
+        sbc.hold_timeout_s = s;
+    }
+    if let Some(s) = &raw.max_call_s
+        && let Some(s) = in_range(s, "sbc.max_call_s", 0, 604_800, report)
+    {
+        sbc.max_call_s = s;
     }
     if let Some(timers) = &raw.timers {
         sbc.timers = validate_timers(timers, report);
@@ -1289,6 +1350,17 @@ fn validate_trunk(raw: &RawTrunk, report: &mut Report<'_>) -> Trunk {
     };
     let media_networks =
         media_networks(raw.media_networks.as_ref(), &key("media_networks"), report);
+    let mut limits = TrunkLimits::default();
+    if let Some(n) = &raw.max_calls
+        && let Some(n) = in_range(n, &key("max_calls"), 0, 1_000_000, report)
+    {
+        limits.max_calls = n as u32;
+    }
+    if let Some(n) = &raw.max_cps
+        && let Some(n) = in_range(n, &key("max_cps"), 0, 1_000_000, report)
+    {
+        limits.max_cps = n as u32;
+    }
     Trunk {
         name,
         peer,
@@ -1306,6 +1378,7 @@ fn validate_trunk(raw: &RawTrunk, report: &mut Report<'_>) -> Trunk {
         transfer_targets,
         trust_identity: raw.trust_identity.unwrap_or(true),
         media_networks,
+        limits,
     }
 }
 

@@ -73,6 +73,10 @@ pub struct ShardMetrics {
     pub audit_write_errors: u64,
     /// Datagrams dropped unanswered, by reason.
     pub dropped: BTreeMap<DropReason, u64>,
+    /// Calls ended, by end reason (`media_timeout`, `max_duration`, `bye_from_a`...).
+    pub calls_ended: BTreeMap<&'static str, u64>,
+    /// New INVITEs refused with 503 by a trunk limit, by (trunk, `max_calls` | `max_cps`).
+    pub trunk_limited: BTreeMap<(String, &'static str), u64>,
 }
 
 impl ShardMetrics {
@@ -124,6 +128,19 @@ impl ShardMetrics {
         self.calls += 1;
     }
 
+    /// A call ended for `reason` (its audit text).
+    pub fn call_ended(&mut self, reason: &'static str) {
+        *self.calls_ended.entry(reason).or_default() += 1;
+    }
+
+    /// A new INVITE refused by `trunk`'s `limit` (`"max_calls"` or `"max_cps"`).
+    pub fn trunk_limited(&mut self, trunk: &str, limit: &'static str) {
+        *self
+            .trunk_limited
+            .entry((trunk.to_owned(), limit))
+            .or_default() += 1;
+    }
+
     pub fn request_rejected(&mut self, status: u16) {
         *self.rejects.entry(status).or_default() += 1;
     }
@@ -157,6 +174,8 @@ impl ShardMetrics {
         add(&mut self.trunk_sessions_saved, &other.trunk_sessions_saved);
         add(&mut self.rejects, &other.rejects);
         add(&mut self.dropped, &other.dropped);
+        add(&mut self.calls_ended, &other.calls_ended);
+        add(&mut self.trunk_limited, &other.trunk_limited);
         self.calls += other.calls;
         self.audit_write_errors += other.audit_write_errors;
     }
@@ -283,6 +302,31 @@ impl ShardMetrics {
                 out,
                 "handoff_dropped_total{{reason=\"{}\"}} {count}",
                 reason.as_str()
+            );
+        }
+        header(
+            &mut out,
+            "handoff_calls_ended_total",
+            "counter",
+            "Calls ended, by end reason (media_timeout, hold_timeout, max_duration, bye_from_a...).",
+        );
+        for (reason, count) in &self.calls_ended {
+            let _ = writeln!(
+                out,
+                "handoff_calls_ended_total{{reason=\"{reason}\"}} {count}"
+            );
+        }
+        header(
+            &mut out,
+            "handoff_trunk_limit_rejects_total",
+            "counter",
+            "New INVITEs refused with 503 by a trunk's max_calls or max_cps, per trunk and limit.",
+        );
+        for ((trunk, limit), count) in &self.trunk_limited {
+            let _ = writeln!(
+                out,
+                "handoff_trunk_limit_rejects_total{{trunk=\"{}\",limit=\"{limit}\"}} {count}",
+                escape_label(trunk)
             );
         }
         header(

@@ -130,6 +130,24 @@ impl Server {
     /// that refuses io_uring is an error here: handoff never falls back to epoll silently.
     pub fn start(config: Config) -> Result<Server, RunError> {
         let shards = config.resolved_shard_count().max(1);
+        // Each shard enforces its share of a trunk's max_calls / max_cps (core/admission.rs):
+        // a limit below the shard count leaves some shards a share of 0.
+        for trunk in &config.trunks {
+            for (key, limit) in [
+                ("max_calls", trunk.limits.max_calls),
+                ("max_cps", trunk.limits.max_cps),
+            ] {
+                if limit > 0 && (limit as usize) < shards {
+                    tracing::warn!(
+                        trunk = %trunk.name,
+                        limit = key,
+                        value = limit,
+                        shards,
+                        "trunk limit below the shard count: each shard enforces its share (limit / shards), so some shards admit none of this trunk's new calls"
+                    );
+                }
+            }
+        }
         let (start, end) = config.sbc.media_ports;
         // The shard sockets share the port with SO_REUSEPORT, which would just as happily share
         // it with a second handoff started by mistake (each would get part of the traffic). A

@@ -56,6 +56,11 @@ fn sbc_defaults() {
         "a whole transfer, from the REFER"
     );
     assert_eq!(sbc.drain_s, 30);
+    // Issue 9, #7: "sbc.media_timeout_s (default 60; 0 = off)", "sbc.hold_timeout_s ...
+    // (default 3,600)", "sbc.max_call_s (default 14,400)".
+    assert_eq!(sbc.media_timeout_s, 60);
+    assert_eq!(sbc.hold_timeout_s, 3_600);
+    assert_eq!(sbc.max_call_s, 14_400);
     assert_eq!(
         sbc.timers,
         SipTimers {
@@ -76,6 +81,9 @@ fn trunk_defaults() {
     assert_eq!(us.codecs, vec!["PCMU".to_owned(), "PCMA".to_owned()]);
     assert_eq!(us.ringback, RingbackMode::Auto);
     assert!(us.headers.is_empty());
+    // Issue 9, #3: "max_calls and max_cps (0 = unlimited)": unlimited unless set.
+    assert_eq!(us.limits.max_calls, 0);
+    assert_eq!(us.limits.max_cps, 0);
     assert_eq!(
         config.trunks[1].country_code, "44",
         "a leading + is dropped"

@@ -207,3 +207,22 @@ fn source_limit_values_and_keys() {
         "{unknown:?}"
     );
 }
+
+#[test]
+fn session_liveness_and_trunk_limits_out_of_range() {
+    assert_eq!(
+        errors("[sbc]\nmedia_timeout_s = -1\nhold_timeout_s = 700000\nmax_call_s = -5\n"),
+        vec![
+            "values.toml:2:19: sbc.media_timeout_s: -1 is out of range (0..=86400)",
+            "values.toml:3:18: sbc.hold_timeout_s: 700000 is out of range (0..=604800)",
+            "values.toml:4:14: sbc.max_call_s: -5 is out of range (0..=604800)",
+        ]
+    );
+    assert_eq!(
+        errors(&trunk_with("max_calls = -1\nmax_cps = 2000000")),
+        vec![
+            "values.toml:5:13: trunk \"a\": max_calls: -1 is out of range (0..=1000000)",
+            "values.toml:6:11: trunk \"a\": max_cps: 2000000 is out of range (0..=1000000)",
+        ]
+    );
+}

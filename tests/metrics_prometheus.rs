@@ -34,6 +34,8 @@ fn renders_the_text_exposition_format() {
     metrics.dropped(DropReason::ResponseFromWrongSource);
     metrics.dropped(DropReason::InDialogFromWrongPeer);
     metrics.dropped(DropReason::InDialogFromWrongPeer);
+    metrics.call_ended("media_timeout");
+    metrics.trunk_limited("carrier \"a\"", "max_calls");
     let expected = r#"# HELP handoff_transfers_total Transfer attempts by carrier trunk, method and outcome.
 # TYPE handoff_transfers_total counter
 handoff_transfers_total{trunk="carrier \"a\"",method="refer",outcome="handed_off"} 1
@@ -59,6 +61,12 @@ handoff_rejects_total{code="404"} 1
 # TYPE handoff_dropped_total counter
 handoff_dropped_total{reason="response_from_wrong_source"} 1
 handoff_dropped_total{reason="in_dialog_from_wrong_peer"} 2
+# HELP handoff_calls_ended_total Calls ended, by end reason (media_timeout, hold_timeout, max_duration, bye_from_a...).
+# TYPE handoff_calls_ended_total counter
+handoff_calls_ended_total{reason="media_timeout"} 1
+# HELP handoff_trunk_limit_rejects_total New INVITEs refused with 503 by a trunk's max_calls or max_cps, per trunk and limit.
+# TYPE handoff_trunk_limit_rejects_total counter
+handoff_trunk_limit_rejects_total{trunk="carrier \"a\"",limit="max_calls"} 1
 # HELP handoff_audit_write_errors_total Audit records that could not be written.
 # TYPE handoff_audit_write_errors_total counter
 handoff_audit_write_errors_total 0

@@ -23,6 +23,7 @@ fn trunk(country_code: &str, refer_domain: Option<&str>, peer: &str) -> Trunk {
         transfer_targets: Default::default(),
         trust_identity: true,
         media_networks: Default::default(),
+        limits: Default::default(),
     }
 }
 

@@ -266,6 +266,28 @@ impl Call {
             .seq;
         let max_forwards = request.max_forwards().ok().flatten().unwrap_or(70);
 
+        // Per-trunk max_calls / max_cps (admission.rs): 503 + Retry-After, counted.
+        if let Err(limited) = fx.admission.admit(
+            now,
+            &config,
+            [route.from_trunk, route.to_trunk],
+            &fx.metrics.trunk_sessions_in_use,
+            usize::from(fx.shard.0),
+            usize::from(fx.shard_count),
+        ) {
+            fx.metrics.trunk_limited(&limited.trunk, limited.limit);
+            let mut refusal = Refusal::new(
+                503,
+                format!(
+                    "Service Unavailable (trunk {} {})",
+                    limited.trunk, limited.limit
+                ),
+            );
+            refusal
+                .extra
+                .push(("Retry-After", limited.retry_after_s.to_string()));
+            return Err(refusal);
+        }
         // Media: two ports, then the offer rewritten for leg B.
         let a_port = fx.pool.allocate();
         let b_port = fx.pool.allocate();
@@ -485,6 +507,7 @@ impl Call {
             outstanding: 1,
             audio_codec: None,
             transfer: None,
+            liveness: Default::default(),
         };
         let (a_media_leg, b_media_leg) = call.media_pair();
         let mut call = call;
@@ -585,6 +608,7 @@ impl Call {
             fx.stats.calls_answered += 1;
             self.relay_response(fx, now, Side::A, server, status, response);
             fx.event(Event::CallAnswered { call: id });
+            self.arm_liveness(fx, now);
         } else {
             if call.is_ended() {
                 return;
@@ -1367,6 +1391,7 @@ impl Call {
         fx.stats.calls_ended += 1;
         fx.metrics.session_closed(&end.from_trunk);
         fx.metrics.session_closed(&end.to_trunk);
+        fx.metrics.call_ended(reason.as_str());
         self.transfer_ended(fx, now);
         fx.follow_up(FollowUp::CallEnded { call: seq });
         fx.media(MediaCommand::Close { call: self.id });

@@ -74,6 +74,16 @@ pub struct Call {
     pub audio_codec: Option<String>,
     /// The platform's transfer of this call, if it asked for one (see `transfer_flow.rs`).
     pub transfer: Option<Box<super::transfer_state::CallTransfer>>,
+    /// Session liveness (see `liveness.rs`): whether the call was on hold at the last check and
+    /// since when the silence is measured at the least (the answer, or the last hold change).
+    pub liveness: Liveness,
+}
+
+/// Where the call's session-liveness clock stands (`liveness.rs`).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Liveness {
+    pub held: bool,
+    pub since: Time,
 }
 
 impl Call {

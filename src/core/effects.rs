@@ -106,6 +106,10 @@ pub(super) enum CoreTimer {
     Transfer { call: u64, at: Time },
     /// A request held for other shards' dialog answers goes on without the missing ones.
     DialogQueryTimeout { hold: u64 },
+    /// Session liveness: ask the driver when the call last had media (liveness.rs).
+    MediaCheck { call: u64 },
+    /// `sbc.max_call_s` after the answer: the call ends (liveness.rs).
+    MaxDuration { call: u64 },
 }
 
 impl TimerKey for CoreTimer {
@@ -114,7 +118,9 @@ impl TimerKey for CoreTimer {
         match *self {
             CoreTimer::Retransmit2xx { call, .. }
             | CoreTimer::Reap { call }
-            | CoreTimer::Transfer { call, .. } => Some(call),
+            | CoreTimer::Transfer { call, .. }
+            | CoreTimer::MediaCheck { call }
+            | CoreTimer::MaxDuration { call } => Some(call),
             CoreTimer::DrainDeadline | CoreTimer::DialogQueryTimeout { .. } => None,
         }
     }
@@ -144,6 +150,8 @@ pub(super) struct Effects {
     pub(super) wall_clock: WallClock,
     /// What a call's behaviour left for the shard (see [`FollowUp`]).
     pub(super) follow_ups: Vec<FollowUp>,
+    /// Per-trunk admission (`max_calls`, `max_cps`): this shard's windows (admission.rs).
+    pub(super) admission: super::admission::Admission,
 }
 
 /// Work a call's behaviour leaves for the shard because it reaches beyond the call: the shard

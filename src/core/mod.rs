@@ -3,7 +3,7 @@
 //! # The run-loop contract
 //!
 //! The driver (the per-shard I/O loop in `src/runtime/shard.rs`, or the deterministic simulation
-//! in `src/sim`) owns the sockets and the clock. It feeds the core three kinds of input, each
+//! in `src/sim`) owns the sockets and the clock. It feeds the core these inputs, each
 //! stamped with the current [`Time`]:
 //!
 //! - `handle_datagram(now, from, bytes)`: a SIP datagram received on the shard's socket;
@@ -12,6 +12,8 @@
 //!   passed on, a dialog query or answer, a join step, a config reload, a drain);
 //! - `handle_media_failure(now, call)`: the driver could not open the media sockets a `Media`
 //!   output asked for (the call's request fails: 503 on setup, 500 on a re-INVITE).
+//! - `handle_media_activity(now, call, last)`: the answer to `Output::QueryMediaActivity` (when the
+//!   call last had media; session liveness, see `liveness.rs`).
 //!
 //! After every input the driver drains `poll_output()` until it returns `None`, acting on each
 //! [`Output`]: `Transmit` (send a datagram), `ToShard` (queue a message to another shard),
@@ -155,6 +157,13 @@ pub enum Output {
         message: ShardMessage,
     },
     Media(MediaCommand),
+    /// Session liveness: "when did call `call` last have media?" The driver answers at once with
+    /// [`ShardCore::handle_media_activity`] (the relay's last accepted packet of the call, or now
+    /// while it plays ringback). Asked once per `sbc.media_timeout_s` per answered call, never
+    /// per packet.
+    QueryMediaActivity {
+        call: CallRef,
+    },
     Event(Event),
 }
 
@@ -222,6 +231,12 @@ pub enum EndReason {
     JoinedPeerEnded,
     /// The media sockets a leg needed could not be opened (503 to the INVITE, or BYEs).
     MediaUnavailable,
+    /// No media from either leg for `sbc.media_timeout_s` (session liveness).
+    MediaTimeout,
+    /// On hold, and no media from either leg for `sbc.hold_timeout_s`.
+    HoldTimeout,
+    /// The call lasted `sbc.max_call_s` since its answer.
+    MaxDuration,
 }
 
 impl EndReason {
@@ -238,6 +253,9 @@ impl EndReason {
             EndReason::TransferFailed => "transfer_failed",
             EndReason::JoinedPeerEnded => "joined_peer_ended",
             EndReason::MediaUnavailable => "media_unavailable",
+            EndReason::MediaTimeout => "media_timeout",
+            EndReason::HoldTimeout => "hold_timeout",
+            EndReason::MaxDuration => "max_duration",
         }
     }
 
@@ -287,6 +305,7 @@ pub mod rng;
 pub mod timers;
 pub mod transaction;
 
+mod admission;
 mod attended;
 mod attended_state;
 mod b2bua;
@@ -295,6 +314,7 @@ pub mod dialog;
 mod effects;
 pub mod flood;
 pub mod leg;
+mod liveness;
 mod media_failure;
 pub mod routing;
 mod shard;

@@ -328,6 +328,8 @@ struct CallEntry {
     a_allowed: Allowed,
     b_allowed: Allowed,
     counters: MediaCounters,
+    /// Arrival of the last packet accepted from either leg (session liveness).
+    last_packet: Option<Time>,
 }
 
 impl CallEntry {
@@ -438,6 +440,7 @@ impl RelayTable {
             a_allowed: Allowed::of(&a),
             b_allowed: Allowed::of(&b),
             counters: MediaCounters::default(),
+            last_packet: None,
         });
         self.by_call.insert(call, call_index);
         Ok(slots)
@@ -583,6 +586,9 @@ impl RelayTable {
             entry.counters.dropped += 1;
             return RelayDecision::Drop(DropReason::UnlatchedSource);
         }
+        // A packet from the leg's peer, valid and latched: the session is alive (one store; the
+        // core asks for it once per media timeout, see `core/liveness.rs`).
+        entry.last_packet = Some(now);
         let destination = match self.slots.get(out_slot.0 as usize) {
             Some(Some(out)) => out.latch.destination(),
             _ => None,
@@ -645,6 +651,12 @@ impl RelayTable {
     pub fn counters(&self, call: CallRef) -> Option<MediaCounters> {
         let index = *self.by_call.get(&call)?;
         self.calls[index as usize].as_ref().map(|e| e.counters)
+    }
+
+    /// Arrival of the last packet accepted from either leg of an open call (`None`: none yet).
+    pub fn last_packet(&self, call: CallRef) -> Option<Time> {
+        let index = *self.by_call.get(&call)?;
+        self.calls[index as usize].as_ref()?.last_packet
     }
 
     pub fn slots_of(&self, call: CallRef) -> Option<CallSlots> {

@@ -474,6 +474,15 @@ impl MediaRelay {
             .or_else(|| self.table.counters(call))
     }
 
+    /// Session liveness: when call `call` last had media, as of `now`: the table's last accepted
+    /// packet, or `now` while ringback plays toward one of its legs (ringback counts as media).
+    pub fn last_activity(&self, call: CallRef, now: Time) -> Option<Time> {
+        if self.ringing.contains(&call) {
+            return Some(now);
+        }
+        self.table.last_packet(call)
+    }
+
     /// The fast path for one received packet (arrived at `now`). True when it was staged for
     /// forwarding.
     #[inline]

@@ -14,7 +14,7 @@ use super::queues::ShardMesh;
 use super::relay::MediaRelay;
 use crate::audit::AuditSender;
 use crate::config::Config;
-use crate::core::{Event, Output, ShardCore, ShardId, ShardMessage, Time};
+use crate::core::{EndReason, Event, Output, ShardCore, ShardId, ShardMessage, Time};
 
 /// Slack on top of 64*T1 after the drain deadline. The final BYEs (and CANCELs) are client
 /// transactions: retransmitted (Timer E) until answered, or timed out by Timer F at 64*T1
@@ -319,6 +319,11 @@ fn drain_outputs<B: Backend>(
                     }
                 }
             }
+            Output::QueryMediaActivity { call } => {
+                // Session liveness: answered at once from the relay (core/liveness.rs).
+                let last = media.last_activity(call, now);
+                core.handle_media_activity(now, call, last);
+            }
             Output::Event(Event::CallStarted { .. }) => {
                 status.active_calls.fetch_add(1, Ordering::SeqCst);
             }
@@ -337,7 +342,14 @@ fn drain_outputs<B: Backend>(
                         Some(n.saturating_sub(1))
                     });
                 status.calls_ended.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(shard = index, call = ?end.call, reason = %end.end_reason, media = ?end.media, "call ended");
+                if matches!(
+                    end.end_reason,
+                    EndReason::MediaTimeout | EndReason::HoldTimeout | EndReason::MaxDuration
+                ) {
+                    tracing::info!(shard = index, conversation = %end.conversation, reason = %end.end_reason, media = ?end.media, "call ended by session liveness");
+                } else {
+                    tracing::debug!(shard = index, call = ?end.call, reason = %end.end_reason, media = ?end.media, "call ended");
+                }
                 audit.call_end(end);
             }
             Output::Event(Event::Transfer(record)) => {
@@ -349,7 +361,11 @@ fn drain_outputs<B: Backend>(
                 status,
                 reason,
             }) => {
-                tracing::debug!(shard = index, %from, status, %reason, "request rejected");
+                if status == 503 && reason.contains("max_c") {
+                    tracing::info!(shard = index, %from, status, %reason, "request rejected by a trunk limit");
+                } else {
+                    tracing::debug!(shard = index, %from, status, %reason, "request rejected");
+                }
                 audit.rejected(from, status, reason);
             }
             Output::Event(Event::SourceBanned { from, trunk, ban_s }) => {

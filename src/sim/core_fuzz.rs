@@ -130,6 +130,10 @@ impl Harness {
                                 trace.media.push(command);
                             }
                         }
+                        Output::QueryMediaActivity { call } => {
+                            // No relay here: the call never had media.
+                            core.handle_media_activity(self.now, call, None);
+                        }
                         Output::Event(event) => {
                             if let Some(trace) = &mut self.trace {
                                 trace.events.push(event);

@@ -130,6 +130,7 @@ fn trunk(name: &str, peer: &str, codecs: &[&str]) -> Trunk {
         transfer_targets: Default::default(),
         trust_identity: true,
         media_networks: Default::default(),
+        limits: Default::default(),
     }
 }
 
@@ -202,6 +203,12 @@ pub fn standard_config() -> Config {
             unknown_source: UnknownSourcePolicy::Drop,
             max_message_bytes: 8192,
             source_limit: Default::default(),
+            // The simulation carries no RTP: flows longer than a minute (64*T1 waits, slow
+            // carriers) would end as silent. Liveness tests set it (`sim_session_liveness.rs`)
+            // and report media with `Sim::media_seen`.
+            media_timeout_s: 0,
+            hold_timeout_s: 3_600,
+            max_call_s: 14_400,
             audit_queue: crate::config::DEFAULT_AUDIT_QUEUE,
             timers: SipTimers::default(),
         },
@@ -290,6 +297,11 @@ pub struct Sim {
     pub leaks: Vec<String>,
     /// Datagrams handoff's shards sent, by destination, as delivered (after loss).
     pub delivered_from_sbc: std::collections::BTreeMap<SocketAddr, u64>,
+    /// The simulated relay's last media per call ([`Sim::media_seen`]): what the sim answers a
+    /// shard's `Output::QueryMediaActivity` with (session liveness).
+    pub media_activity: std::collections::BTreeMap<crate::core::CallRef, Time>,
+    /// `Output::QueryMediaActivity` asked so far.
+    pub media_queries: u64,
 }
 
 impl Sim {
@@ -346,6 +358,8 @@ impl Sim {
             leaks: Vec::new(),
             drop_shard_message: None,
             delivered_from_sbc: std::collections::BTreeMap::new(),
+            media_activity: std::collections::BTreeMap::new(),
+            media_queries: 0,
         };
         sim.flush();
         sim
@@ -391,6 +405,12 @@ impl Sim {
             shard.handle_media_failure(now, call);
         }
         self.flush();
+    }
+
+    /// The simulated relay saw a packet of `call` now (RTP from one of its legs): the next
+    /// liveness query of the call is answered with this time.
+    pub fn media_seen(&mut self, call: crate::core::CallRef) {
+        self.media_activity.insert(call, self.now);
     }
 
     /// Take whatever agents and shards want to send and put it on the network / event queue.
@@ -448,6 +468,12 @@ impl Sim {
                         )
                     }
                     Output::Media(command) => self.media.push((shard_id, command)),
+                    Output::QueryMediaActivity { call } => {
+                        // Answered at once, as the runtime does (its relay's last packet).
+                        self.media_queries += 1;
+                        let last = self.media_activity.get(&call).copied();
+                        self.shards[index].handle_media_activity(now, call, last);
+                    }
                     Output::Event(event) => self.events.push((shard_id, event)),
                 }
             }

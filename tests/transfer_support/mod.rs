@@ -46,6 +46,7 @@ pub fn carrier_trunk(
         transfer_targets: Default::default(),
         trust_identity: true,
         media_networks: Default::default(),
+        limits: Default::default(),
     }
 }
 

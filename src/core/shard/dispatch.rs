@@ -998,6 +998,12 @@ impl ShardCore {
                 self.with_call(now, seq, |call, fx| call.on_transfer_timer(fx, now))
             }
             CoreTimer::DialogQueryTimeout { hold } => self.on_dialog_query_timeout(now, hold),
+            CoreTimer::MediaCheck { call: seq } => {
+                self.with_call(now, seq, |call, fx| call.on_media_check(fx))
+            }
+            CoreTimer::MaxDuration { call: seq } => {
+                self.with_call(now, seq, |call, fx| call.on_max_duration(fx, now))
+            }
             CoreTimer::DrainDeadline => {
                 let live: Vec<u64> = self
                     .calls

@@ -105,6 +105,7 @@ impl ShardCore {
                     unix_ms: 0,
                 },
                 follow_ups: Vec::new(),
+                admission: Default::default(),
             },
             calls: BTreeMap::new(),
             next_call: 1,
@@ -278,6 +279,25 @@ impl ShardCore {
             return;
         }
         self.with_call(now, call.seq, |call, fx| call.on_media_failure(fx, now));
+        self.fx.pump_transactions();
+    }
+
+    /// Session liveness: the driver's answer to `Output::QueryMediaActivity` for `call`, the
+    /// arrival of its last media (`None`: none yet). See liveness.rs.
+    pub fn handle_media_activity(&mut self, now: Time, call: CallRef, last: Option<Time>) {
+        if call.shard != self.fx.shard {
+            return;
+        }
+        // A call whose far leg moved to a keeper (local attended join) has its media there: the
+        // keeper's call measures it, and its end ends this one (`PeerEnded`).
+        let last = if self.attended.away.contains_key(&call.seq) {
+            Some(now)
+        } else {
+            last
+        };
+        self.with_call(now, call.seq, |call, fx| {
+            call.on_media_activity(fx, now, last)
+        });
         self.fx.pump_transactions();
     }
 
