@@ -60,7 +60,23 @@ pub struct SbcConfig {
     pub unknown_source: UnknownSourcePolicy,
     /// Larger datagrams are not parsed: a trunk's request gets 513, anything else is dropped.
     pub max_message_bytes: usize,
+    /// What handoff calls itself toward peers: the user part of its Contact, the host of the
+    /// Call-IDs it mints and the `o=` username of its SDP. Neutral by default
+    /// ([`DEFAULT_IDENTITY`]), so nothing handoff sends names the product.
+    pub identity: String,
     pub timers: SipTimers,
+}
+
+/// `sbc.identity` when the config names none: neutral, not the product name.
+pub const DEFAULT_IDENTITY: &str = "sbc";
+
+/// An identity fits a SIP user part, a Call-ID host (RFC 3261 `word`) and an SDP `o=` username
+/// (RFC 8866: non-whitespace) only if it is 1..=32 of letters, digits, '.', '-' and '_'.
+fn valid_identity(identity: &str) -> bool {
+    (1..=32).contains(&identity.len())
+        && identity
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
 /// What handoff answers a request from an address that belongs to no trunk.
@@ -496,6 +512,7 @@ struct RawSbc {
     drain_s: Option<Spanned<i64>>,
     unknown_source: Option<Spanned<String>>,
     max_message_bytes: Option<Spanned<i64>>,
+    identity: Option<Spanned<String>>,
     timers: Option<RawTimers>,
 }
 
@@ -618,6 +635,7 @@ const SBC_KEYS: &[&str] = &[
     "drain_s",
     "unknown_source",
     "max_message_bytes",
+    "identity",
     "timers",
 ];
 const TIMER_KEYS: &[&str] = &["t1_ms", "t2_ms", "t4_ms"];
@@ -766,6 +784,7 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         drain_s: 30,
         unknown_source: UnknownSourcePolicy::Drop,
         max_message_bytes: 8192,
+        identity: DEFAULT_IDENTITY.to_owned(),
         timers,
     };
     let Some(raw) = raw else {
@@ -852,6 +871,19 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         && let Some(bytes) = in_range(bytes, "sbc.max_message_bytes", 1300, 65_535, report)
     {
         sbc.max_message_bytes = bytes as usize;
+    }
+    if let Some(identity) = &raw.identity {
+        if valid_identity(identity.get_ref()) {
+            sbc.identity = identity.get_ref().clone();
+        } else {
+            report.on(
+                identity,
+                format!(
+                    "sbc.identity: {:?} must be 1 to 32 letters, digits, '.', '-' or '_' (e.g. \"sbc\")",
+                    identity.get_ref()
+                ),
+            );
+        }
     }
     if let Some(policy) = &raw.unknown_source {
         match policy.get_ref().as_str() {

@@ -120,22 +120,7 @@ pub(super) fn text(bytes: &[u8]) -> String {
 }
 
 pub(super) fn default_reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        420 => "Bad Extension",
-        481 => "Call/Transaction Does Not Exist",
-        487 => "Request Terminated",
-        488 => "Not Acceptable Here",
-        491 => "Request Pending",
-        500 => "Server Internal Error",
-        503 => "Service Unavailable",
-        _ => "Unknown",
-    }
+    sip::generic_reason(status)
 }
 
 pub(super) fn content_type(message: &Message) -> String {
@@ -285,6 +270,7 @@ impl Call {
                 codecs: codecs.clone(),
                 rtcp_mux: true,
                 origin: b_origin,
+                username: config.sbc.identity.clone(),
             };
             match sdp::rewrite(request.body(), &plan)
                 .and_then(|r| r.vetted(&a_trunk.media_sources()))
@@ -317,7 +303,7 @@ impl Call {
         };
         let a_tag = fx.ids.tag();
         let b_tag = fx.ids.tag();
-        let b_call_id = fx.ids.call_id();
+        let b_call_id = fx.ids.call_id(&config.sbc.identity);
         let branch = fx.ids.branch();
         let conversation = format!("conv-{}", fx.ids.tag());
         let peer = b_trunk.peer;
@@ -828,6 +814,7 @@ impl Call {
                 codecs: vec![law.name().to_string()],
                 rtcp_mux: false,
                 origin: OriginState::new(1, 1),
+                username: call.config.sbc.identity.clone(),
             };
             sdp::rewrite(request.body(), &plan).ok()
         };
@@ -864,6 +851,7 @@ impl Call {
                 codecs: vec![law.name().to_string()],
                 rtcp_mux: false,
                 origin,
+                username: call.config.sbc.identity.clone(),
             },
             sdp::answer_direction(offer.direction),
         );
@@ -972,6 +960,7 @@ impl Call {
             codecs: call.codecs.clone(),
             rtcp_mux: true,
             origin: call.leg(to).origin,
+            username: call.config.sbc.identity.clone(),
         };
         let rewritten = sdp::rewrite(body, &plan)?.vetted(&call.media_sources(from))?;
         call.leg_mut(to).origin = rewritten.origin;
