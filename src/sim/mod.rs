@@ -201,6 +201,7 @@ pub fn standard_config() -> Config {
             drain_s: 30,
             unknown_source: UnknownSourcePolicy::Drop,
             max_message_bytes: 8192,
+            identity: crate::config::DEFAULT_IDENTITY.to_owned(),
             audit_queue: crate::config::DEFAULT_AUDIT_QUEUE,
             timers: SipTimers::default(),
         },
@@ -549,6 +550,14 @@ impl Sim {
             })
             .collect::<Vec<_>>()
             .join("\r\n");
+        // handoff names itself by `sbc.identity` only, never by the product name.
+        if text.to_ascii_lowercase().contains("handoff") {
+            let first = text.lines().next().unwrap_or_default();
+            self.leaks.push(format!(
+                "t={} ms: to {to} ({first}) names the product:\n{text}",
+                self.now.as_millis()
+            ));
+        }
         for agent in &self.agents {
             let ip = agent.addr.ip();
             if ip == to.ip() {
