@@ -103,13 +103,21 @@ mod tests {
     }
 
     #[test]
+    fn minted_call_ids_are_owned_whatever_the_configured_identity() {
+        // The Call-ID host is `sbc.identity`, so ownership reads the shape before the '@' only.
+        for host in ["sbc", "edge-7", "handoff"] {
+            let id = format!("hf0001-0123456789abcdef@{host}");
+            assert_eq!(shard_of_minted(&id), Some(ShardId(1)), "{id:?}");
+        }
+    }
+
+    #[test]
     fn carrier_identifiers_are_not_taken_for_minted_ones() {
         for id in [
             "",
             "hf",
             "hf0001",
             "a84b4c76e66710@pc33.atlanta.com",
-            "hf0001-0123456789abcdef@elsewhere",
             "hf0001-0123456789ABCDEF@handoff",
             "z9hG4bK776asdhds",
             "z9hG4bK-hf0001-0123",
