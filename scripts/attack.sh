@@ -144,11 +144,11 @@ PIDS+=($!)
 
 write_config "$WORK/drop.toml" drop "$SIP_PORT" 27200 "$WORK/audit.jsonl"
 "$HANDOFF_BIN" check --config "$WORK/drop.toml" >/dev/null || fail "config rejected"
-"$HANDOFF_BIN" run --config "$WORK/drop.toml" --log-level info 2>"$WORK/handoff.log" &
+"$HANDOFF_BIN" --config "$WORK/drop.toml" --log-level debug 2>"$WORK/handoff.log" &
 HANDOFF_PID=$!
 PIDS+=("$HANDOFF_PID")
 for _ in $(seq 100); do
-    grep -q "listening\|shard" "$WORK/handoff.log" 2>/dev/null && break
+    grep -q "serving" "$WORK/handoff.log" 2>/dev/null && break
     sleep 0.1
 done
 sleep 0.5
@@ -197,10 +197,12 @@ done
 grep -q "refused source=127.0.0.1 port=[0-9]* status=drop reason=unknown_source" "$WORK/handoff.log" \
     || fail "no info-level refusal line for the scanner in handoff's log"
 LINES=$(grep -c "refused source=127.0.0.1 " "$WORK/handoff.log" || true)
+DROPS=$(grep -c "reason=unknown_source" "$WORK/handoff.log" || true) # debug lines, one per datagram
+DROPS=$((DROPS - LINES))
 
 # 5. control: the same scanner finds a handoff that answers strangers (403).
 write_config "$WORK/reject.toml" reject $((SIP_PORT + 1)) 27400 "$WORK/audit-reject.jsonl"
-"$HANDOFF_BIN" run --config "$WORK/reject.toml" --log-level warn 2>"$WORK/handoff-reject.log" &
+"$HANDOFF_BIN" --config "$WORK/reject.toml" --log-level warn 2>"$WORK/handoff-reject.log" &
 PIDS+=($!)
 sleep 1
 scan control_svmap svmap -p$((SIP_PORT + 1)) "$TARGET"
@@ -213,5 +215,5 @@ echo "  handoff up after the scans (pid $HANDOFF_PID, unknown_source = \"drop\")
 echo "  routed to the platform trunk: $ROUTED datagrams; audit call records: 0"
 echo "  RSS: $RSS_BEFORE kB -> $RSS_AFTER kB (growth $GROWTH kB, limit 5120 kB)"
 echo "  scanners (svmap OPTIONS/INVITE, svwar REGISTER/INVITE, svcrack): found nothing"
-echo "  refusal log lines for the scanner's address: $LINES (one per source per minute)"
+echo "  scanner datagrams dropped unanswered: $DROPS; info refusal lines for its address: $LINES"
 echo "  control: svmap finds a handoff with unknown_source = \"reject\""
