@@ -165,9 +165,43 @@ scan() { # name command...
 }
 scan svmap_options svmap -p"$SIP_PORT" "$TARGET"
 scan svmap_invite svmap -p"$SIP_PORT" -m INVITE -e 100 "$TARGET"
-scan svwar svwar -p"$SIP_PORT" -e100-199 -m REGISTER "$TARGET"
-scan svwar_invite svwar -p"$SIP_PORT" -e100-149 -m INVITE "$TARGET"
+scan svwar svwar --force -p"$SIP_PORT" -e100-2099 -m REGISTER "$TARGET"
+scan svwar_invite svwar --force -p"$SIP_PORT" -e100-1099 -m INVITE "$TARGET"
 scan svcrack svcrack -p"$SIP_PORT" -u100 -r1000-1199 "$TARGET"
+
+# SIPVicious gives up after its first unanswered probes (its own output says so: "timed out",
+# "no server response"), so it sends few datagrams. For the memory check, a bounded flood shaped
+# like its probes follows: FLOOD OPTIONS/INVITE/REGISTER from 64 source ports, each a new Call-ID.
+FLOOD=${HANDOFF_ATTACK_FLOOD:-5000}
+SENT_BEFORE_FLOOD=$(grep -c "dropped.*reason=unknown_source" "$WORK/handoff.log" || true)
+python3 - "$SIP_PORT" "$FLOOD" <<'PY'
+import socket, sys
+port, total = int(sys.argv[1]), int(sys.argv[2])
+socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(64)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+methods = ["OPTIONS", "INVITE", "REGISTER"]
+for n in range(total):
+    s = socks[n % len(socks)]
+    lport = s.getsockname()[1]
+    m = methods[n % 3]
+    msg = (f"{m} sip:{100 + n % 1000}@127.0.0.1 SIP/2.0\r\n"
+           f"Via: SIP/2.0/UDP 127.0.0.1:{lport};branch=z9hG4bK-{n};rport\r\n"
+           f"Max-Forwards: 70\r\nFrom: \"sipvicious\"<sip:100@1.1.1.1>;tag={n:08x}\r\n"
+           f"To: \"sipvicious\"<sip:{100 + n % 1000}@127.0.0.1>\r\nCall-ID: {n}-flood@127.0.0.1\r\n"
+           f"CSeq: 1 {m}\r\nContact: <sip:100@127.0.0.1:{lport}>\r\nUser-Agent: friendly-scanner\r\n"
+           f"Content-Length: 0\r\n\r\n")
+    s.sendto(msg.encode(), ("127.0.0.1", port))
+PY
+# Until handoff has taken in the flood: its drop count stops moving (UDP may lose some), <= 60 s.
+LAST=-1
+for _ in $(seq 60); do
+    NOW=$(grep -c "dropped.*reason=unknown_source" "$WORK/handoff.log" || true)
+    [ "$NOW" -eq "$LAST" ] && break
+    LAST=$NOW
+    sleep 1
+done
+echo "--- flood: $FLOOD scanner-shaped datagrams sent; handoff logged $NOW drops in all"
 
 # 1. still up
 kill -0 "$HANDOFF_PID" 2>/dev/null || { tail -n 20 "$WORK/handoff.log" >&2; fail "handoff died under the scan"; }
@@ -197,8 +231,7 @@ done
 grep -q "refused source=127.0.0.1 port=[0-9]* status=drop reason=unknown_source" "$WORK/handoff.log" \
     || fail "no info-level refusal line for the scanner in handoff's log"
 LINES=$(grep -c "refused source=127.0.0.1 " "$WORK/handoff.log" || true)
-DROPS=$(grep -c "reason=unknown_source" "$WORK/handoff.log" || true) # debug lines, one per datagram
-DROPS=$((DROPS - LINES))
+DROPS=$(grep -c "dropped.*reason=unknown_source" "$WORK/handoff.log" || true) # debug, one per datagram
 
 # 5. control: the same scanner finds a handoff that answers strangers (403).
 write_config "$WORK/reject.toml" reject $((SIP_PORT + 1)) 27400 "$WORK/audit-reject.jsonl"
@@ -215,5 +248,5 @@ echo "  handoff up after the scans (pid $HANDOFF_PID, unknown_source = \"drop\")
 echo "  routed to the platform trunk: $ROUTED datagrams; audit call records: 0"
 echo "  RSS: $RSS_BEFORE kB -> $RSS_AFTER kB (growth $GROWTH kB, limit 5120 kB)"
 echo "  scanners (svmap OPTIONS/INVITE, svwar REGISTER/INVITE, svcrack): found nothing"
-echo "  scanner datagrams dropped unanswered: $DROPS; info refusal lines for its address: $LINES"
+echo "  datagrams dropped unanswered: $DROPS (SIPVicious: $SENT_BEFORE_FLOOD, then the flood); info refusal lines for 127.0.0.1: $LINES"
 echo "  control: svmap finds a handoff with unknown_source = \"reject\""
