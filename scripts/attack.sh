@@ -242,6 +242,7 @@ scan control_svmap svmap -p$((SIP_PORT + 1)) "$TARGET"
 grep -q '^| 127.0.0.1:'"$((SIP_PORT + 1))" "$WORK/control_svmap.out" \
     || fail "control: svmap did not find a handoff that answers 403; the scanner cannot be trusted: $(tail -n 5 "$WORK/control_svmap.out")"
 
+rm -rf "$WORK" # kept on failure, for its logs
 echo
 echo "attack.sh: OK"
 echo "  handoff up after the scans (pid $HANDOFF_PID, unknown_source = \"drop\")"
