@@ -3,7 +3,8 @@
 //! - SDP attributes that carry the other side's addresses or identities (`a=ssrc ... cname`,
 //!   `a=candidate`, `a=rtcp` addresses, `a=fingerprint`) are rewritten or removed;
 //! - handoff names itself by `sbc.identity` (default neutral), never "handoff";
-//! - reason phrases sent to peers are generic; details go to the log;
+//! - reason phrases sent to peers are generic (also those relayed from the other side); details
+//!   go to the log;
 //! - refusals and drops are logged at info level, one line per source per minute, with the
 //!   source address (the fail2ban line).
 //!
@@ -205,7 +206,15 @@ fn nothing_handoff_sends_names_the_other_side_or_itself() {
         let carrier_addr = carrier.addr();
         carrier.send(
             b_src,
-            &response(&b_invite, 180, "Ringing", "ctag", carrier_addr, ""),
+            // A chatty phrase naming the carrier's host: relayed as the generic one.
+            &response(
+                &b_invite,
+                180,
+                &format!("Ringing via carrier-sbc-9 at {CARRIER_IP}"),
+                "ctag",
+                carrier_addr,
+                "",
+            ),
         );
         carrier.send(
             b_src,

@@ -1077,10 +1077,9 @@ impl Call {
         let Ok(request) = Message::parse_framing(&request) else {
             return;
         };
-        let reason = response
-            .reason()
-            .map(text)
-            .unwrap_or_else(|| default_reason(status).to_string());
+        // Topology hiding: the far side's own phrase may name its hosts, trunks or numbers;
+        // the near side gets the generic one.
+        let reason = default_reason(status).to_string();
         let is_invite = request.method() == Some(Method::Invite);
         let body = if is_sdp(response) {
             match self.rewrite_sdp(fx, side.other(), response.body()) {
