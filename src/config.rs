@@ -68,6 +68,10 @@ pub struct SbcConfig {
     pub hold_timeout_s: u64,
     /// Longest an answered call may last (`end_reason = "max_duration"`); 0 = no bound.
     pub max_call_s: u64,
+    /// What handoff calls itself toward peers: the user part of its Contact, the host of the
+    /// Call-IDs it mints and the `o=` username of its SDP. Neutral by default
+    /// ([`DEFAULT_IDENTITY`]), so nothing handoff sends names the product.
+    pub identity: String,
     pub timers: SipTimers,
     /// Flood limits per source (Kamailio's pike): see [`SourceLimit`].
     pub source_limit: SourceLimit,
@@ -98,6 +102,18 @@ impl Default for SourceLimit {
             trunk_pps: 100_000,
         }
     }
+}
+
+/// `sbc.identity` when the config names none: neutral, not the product name.
+pub const DEFAULT_IDENTITY: &str = "sbc";
+
+/// An identity fits a SIP user part, a Call-ID host (RFC 3261 `word`) and an SDP `o=` username
+/// (RFC 8866: non-whitespace) only if it is 1..=32 of letters, digits, '.', '-' and '_'.
+fn valid_identity(identity: &str) -> bool {
+    (1..=32).contains(&identity.len())
+        && identity
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
 /// What handoff answers a request from an address that belongs to no trunk.
@@ -561,6 +577,7 @@ struct RawSbc {
     media_timeout_s: Option<Spanned<i64>>,
     hold_timeout_s: Option<Spanned<i64>>,
     max_call_s: Option<Spanned<i64>>,
+    identity: Option<Spanned<String>>,
     timers: Option<RawTimers>,
     source_limit: Option<RawSourceLimit>,
 }
@@ -697,6 +714,7 @@ const SBC_KEYS: &[&str] = &[
     "media_timeout_s",
     "hold_timeout_s",
     "max_call_s",
+    "identity",
     "timers",
     "source_limit",
 ];
@@ -858,6 +876,7 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         media_timeout_s: 60,
         hold_timeout_s: 3_600,
         max_call_s: 14_400,
+        identity: DEFAULT_IDENTITY.to_owned(),
         timers,
     };
     let Some(raw) = raw else {
@@ -944,6 +963,19 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         && let Some(bytes) = in_range(bytes, "sbc.max_message_bytes", 1300, 65_535, report)
     {
         sbc.max_message_bytes = bytes as usize;
+    }
+    if let Some(identity) = &raw.identity {
+        if valid_identity(identity.get_ref()) {
+            sbc.identity = identity.get_ref().clone();
+        } else {
+            report.on(
+                identity,
+                format!(
+                    "sbc.identity: {:?} must be 1 to 32 letters, digits, '.', '-' or '_' (e.g. \"sbc\")",
+                    identity.get_ref()
+                ),
+            );
+        }
     }
     if let Some(policy) = &raw.unknown_source {
         match policy.get_ref().as_str() {

@@ -2,6 +2,7 @@
 //! carrier boundaries work. See ARCHITECTURE.md for the layers, the data flow and the invariants.
 
 pub mod audit;
+pub mod border_log;
 pub mod config;
 pub mod core;
 pub mod demo;

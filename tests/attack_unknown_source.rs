@@ -62,6 +62,16 @@ fn strangers_get_silence_by_default_and_trunks_are_still_served() {
             &format!("from={} reason=unknown_source", scanner.addr()),
             WAIT,
         );
+        // At info level too, in the refusal line fail2ban reads (once per source per minute).
+        let line = handoff.wait_for_log(
+            &format!(
+                "refused source={} port={} status=drop reason=unknown_source",
+                scanner.addr().ip(),
+                scanner.addr().port()
+            ),
+            WAIT,
+        );
+        assert!(line.contains(" INFO "), "{io}: {line}");
         // Past Timer G's first retransmission (T1 = 500 ms): nothing came back.
         scanner.expect_none(Duration::from_millis(1500), |_| true);
 

@@ -71,7 +71,8 @@ fn split(kind: &str, id: &str) -> Parts {
     let random = match kind {
         "call-id" => rest
             .strip_prefix('-')
-            .and_then(|r| r.strip_suffix("@handoff")),
+            // The host is `sbc.identity` (default "sbc"), never the product name.
+            .and_then(|r| r.strip_suffix("@sbc")),
         "branch" => rest.strip_prefix('-'),
         _ => Some(rest),
     }

@@ -11,6 +11,7 @@ fn plan(codecs: &[&str]) -> RewritePlan {
         codecs: codecs.iter().map(|c| c.to_string()).collect(),
         rtcp_mux: false,
         origin: OriginState::new(5, 9),
+        username: "sbc".to_string(),
     }
 }
 
@@ -20,7 +21,7 @@ fn offer_is_complete_and_g711_only() {
     let text = String::from_utf8(offer.bytes).unwrap();
     assert_eq!(
         text,
-        "v=0\r\no=handoff 5 9 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 198.51.100.1\r\nt=0 0\r\n\
+        "v=0\r\no=sbc 5 9 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 198.51.100.1\r\nt=0 0\r\n\
          m=audio 31000 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n\
          a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n"
     );

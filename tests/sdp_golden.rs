@@ -31,6 +31,8 @@ struct PlanFile {
     session_id: u64,
     version: u64,
     previous: Option<String>,
+    /// `sbc.identity`, the o= username; default the config's default, "sbc".
+    identity: Option<String>,
 }
 
 fn fixtures_dir() -> PathBuf {
@@ -93,6 +95,10 @@ fn run_case(dir: &Path, name: &str) -> String {
         codecs: plan_file.codecs,
         rtcp_mux: plan_file.rtcp_mux,
         origin: OriginState::new(plan_file.session_id, plan_file.version),
+        username: plan_file
+            .identity
+            .clone()
+            .unwrap_or_else(|| handoff::config::DEFAULT_IDENTITY.to_string()),
     };
     if let Some(previous) = &plan_file.previous {
         let input = fs::read(dir.join(previous)).expect("previous SDP");

@@ -17,6 +17,7 @@ fn plan(ports: Vec<u16>, mux: bool) -> RewritePlan {
         codecs: vec!["PCMA".into(), "opus".into()],
         rtcp_mux: mux,
         origin: OriginState::new(1, 1),
+        username: "sbc".to_string(),
     }
 }
 

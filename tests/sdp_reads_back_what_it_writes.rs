@@ -15,6 +15,7 @@ fn plan() -> RewritePlan {
         codecs: vec!["PCMA".into(), "opus".into()],
         rtcp_mux: false,
         origin: OriginState::new(1, 1),
+        username: "sbc".to_string(),
     }
 }
 

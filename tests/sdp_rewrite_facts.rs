@@ -12,6 +12,7 @@ fn plan(codecs: &[&str], rtcp_mux: bool) -> RewritePlan {
         codecs: codecs.iter().map(|c| c.to_string()).collect(),
         rtcp_mux,
         origin: OriginState::new(77, 1),
+        username: "sbc".to_string(),
     }
 }
 
@@ -144,7 +145,7 @@ fn origin_version_bumps_only_when_content_changes() {
     assert!(
         String::from_utf8(moved.bytes)
             .unwrap()
-            .contains("o=handoff 77 2 IN IP4 203.0.113.10\r\n")
+            .contains("o=sbc 77 2 IN IP4 203.0.113.10\r\n")
     );
 }
 

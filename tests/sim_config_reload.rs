@@ -139,7 +139,10 @@ fn established_call_keeps_its_advertised_address() {
         .incoming(invite)
         .header("Contact")
         .unwrap();
-    assert_eq!(contact, "<sip:handoff@10.0.0.11:5060>");
+    assert_eq!(
+        contact,
+        format!("<sip:{}@10.0.0.11:5060>", handoff::config::DEFAULT_IDENTITY)
+    );
     // ...the old one keeps its own in the BYE handoff sends.
     sim.ua(CARRIER).bye(caller);
     assert!(sim.run_until(|s| s.ua_ref(PLATFORM).dialog(callee).bye_received, 5_000));

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use handoff::core::Event;
+
 use handoff::sim::{CARRIER, Sim, SimOptions, offer_sdp, standard_config};
 
 #[test]
@@ -18,10 +20,25 @@ fn unrouted_number_gets_404() {
         5_000
     ));
     assert_eq!(sim.ua_ref(CARRIER).final_status(call, "INVITE"), Some(404));
+    // The carrier gets the generic phrase (topology hiding: no trunk name, no number); the
+    // event, which the log carries, names the number.
     let reason = &sim.ua_ref(CARRIER).responses.last().unwrap().reason;
+    assert_eq!(reason, "Not Found");
+    let detail = sim
+        .events
+        .iter()
+        .find_map(|(_, e)| match e {
+            Event::RequestRejected {
+                status: 404,
+                reason,
+                ..
+            } => Some(reason.clone()),
+            _ => None,
+        })
+        .expect("a RequestRejected event for the 404");
     assert!(
-        reason.contains("15551230000"),
-        "reason {reason:?} does not name the number"
+        detail.contains("15551230000"),
+        "the event {detail:?} does not name the number"
     );
     assert_eq!(sim.calls_active(), 0);
     assert_eq!(sim.media_ports_in_use(), 0);

@@ -23,6 +23,7 @@ fuzz_target!(|data: &[u8]| {
         },
         rtcp_mux: choice & 0x20 != 0,
         origin: OriginState::new(1, 1),
+        username: "sbc".to_string(),
     };
     if let Ok(out) = rewrite(sdp, &plan) {
         assert!(

@@ -164,6 +164,7 @@ fn answer_facts(body: &[u8], advertise: std::net::IpAddr) -> Option<RewrittenSdp
         codecs: Vec::new(),
         rtcp_mux: true,
         origin: OriginState::new(0, 1),
+        username: String::new(),
     };
     sdp::rewrite(body, &plan).ok()
 }
@@ -287,6 +288,7 @@ impl AttendedState {
             codecs,
             rtcp_mux: false,
             origin: call.leg(side).origin,
+            username: call.config.sbc.identity.clone(),
         };
         let offer = sdp::g711_offer(&plan, Direction::SendRecv);
         call.leg_mut(side).origin = offer.origin;

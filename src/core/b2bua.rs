@@ -121,22 +121,7 @@ pub(super) fn text(bytes: &[u8]) -> String {
 }
 
 pub(super) fn default_reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        420 => "Bad Extension",
-        481 => "Call/Transaction Does Not Exist",
-        487 => "Request Terminated",
-        488 => "Not Acceptable Here",
-        491 => "Request Pending",
-        500 => "Server Internal Error",
-        503 => "Service Unavailable",
-        _ => "Unknown",
-    }
+    sip::generic_reason(status)
 }
 
 pub(super) fn content_type(message: &Message) -> String {
@@ -308,6 +293,7 @@ impl Call {
                 codecs: codecs.clone(),
                 rtcp_mux: true,
                 origin: b_origin,
+                username: config.sbc.identity.clone(),
             };
             match sdp::rewrite(request.body(), &plan)
                 .and_then(|r| r.vetted(&a_trunk.media_sources()))
@@ -340,7 +326,7 @@ impl Call {
         };
         let a_tag = fx.ids.tag();
         let b_tag = fx.ids.tag();
-        let b_call_id = fx.ids.call_id();
+        let b_call_id = fx.ids.call_id(&config.sbc.identity);
         let branch = fx.ids.branch();
         let conversation = format!("conv-{}", fx.ids.tag());
         let peer = b_trunk.peer;
@@ -855,6 +841,7 @@ impl Call {
                 codecs: vec![law.name().to_string()],
                 rtcp_mux: false,
                 origin: OriginState::new(1, 1),
+                username: call.config.sbc.identity.clone(),
             };
             sdp::rewrite(request.body(), &plan).ok()
         };
@@ -891,6 +878,7 @@ impl Call {
                 codecs: vec![law.name().to_string()],
                 rtcp_mux: false,
                 origin,
+                username: call.config.sbc.identity.clone(),
             },
             sdp::answer_direction(offer.direction),
         );
@@ -1003,6 +991,7 @@ impl Call {
             codecs: call.codecs.clone(),
             rtcp_mux: true,
             origin: call.leg(to).origin,
+            username: call.config.sbc.identity.clone(),
         };
         let rewritten = sdp::rewrite(body, &plan)?.vetted(&call.media_sources(from))?;
         call.leg_mut(to).origin = rewritten.origin;
@@ -1119,10 +1108,9 @@ impl Call {
         let Ok(request) = Message::parse_framing(&request) else {
             return;
         };
-        let reason = response
-            .reason()
-            .map(text)
-            .unwrap_or_else(|| default_reason(status).to_string());
+        // Topology hiding: the far side's own phrase may name its hosts, trunks or numbers;
+        // the near side gets the generic one.
+        let reason = default_reason(status).to_string();
         let is_invite = request.method() == Some(Method::Invite);
         let body = if is_sdp(response) {
             match self.rewrite_sdp(fx, side.other(), response.body()) {

@@ -183,7 +183,9 @@ impl Effects {
         let Ok(message) = Message::parse_framing(&request) else {
             return false;
         };
-        let mut builder = sip::response_to(&message, status, phrase);
+        let peer = self.txn.server_peer(tx);
+        self.detail(peer, status, phrase);
+        let mut builder = sip::response_to(&message, status, sip::generic_reason(status));
         if message.to().ok().and_then(|to| to.tag()).is_none() {
             let tag = match tag {
                 Some(tag) => tag.to_owned(),
@@ -216,12 +218,29 @@ impl Effects {
         reason: &str,
         tag: &str,
     ) {
-        let mut builder = sip::response_to(request, status, &reason_phrase(reason));
+        self.detail(self.txn.server_peer(tx), status, reason);
+        let mut builder = sip::response_to(request, status, sip::generic_reason(status));
         if request.to().ok().and_then(|to| to.tag()).is_none() {
             builder = builder.to_tag(tag);
         }
         if let Ok(bytes) = builder.build() {
             let _ = self.txn.respond(now, tx, status, bytes);
+        }
+    }
+
+    /// Reason phrases on the wire are generic ([`sip::generic_reason`]); when handoff knows
+    /// more about why it answered `status` (`reason` says more than the generic phrase), that
+    /// detail goes to the log as an [`Event::ResponseDetail`], never to the peer.
+    fn detail(&mut self, to: Option<SocketAddr>, status: u16, reason: &str) {
+        if status >= 300
+            && let Some(to) = to
+            && reason != sip::generic_reason(status)
+        {
+            self.event(Event::ResponseDetail {
+                to,
+                status,
+                detail: reason_phrase(reason),
+            });
         }
     }
 
@@ -254,7 +273,8 @@ impl Effects {
         reason: &str,
         extra: &[(&str, String)],
     ) {
-        let mut builder = sip::response_to(request, status, &reason_phrase(reason));
+        self.detail(self.txn.server_peer(tx), status, reason);
+        let mut builder = sip::response_to(request, status, sip::generic_reason(status));
         let has_to_tag = request.to().ok().and_then(|to| to.tag()).is_some();
         if !has_to_tag && status > 100 {
             let tag = self.ids.tag();
@@ -330,10 +350,12 @@ pub(super) fn is_sdp(message: &Message) -> bool {
             })
 }
 
-/// handoff's Contact in `config` (a call's own snapshot, or the live one for a new call).
+/// handoff's Contact in `config` (a call's own snapshot, or the live one for a new call): the
+/// user part is `sbc.identity`, never the product name.
 pub(super) fn contact(config: &Config) -> String {
     format!(
-        "<sip:handoff@{}>",
+        "<sip:{}@{}>",
+        config.sbc.identity,
         SocketAddr::new(config.sbc.advertise, config.sbc.listen.port())
     )
 }

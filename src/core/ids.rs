@@ -1,8 +1,8 @@
 //! Identifiers handoff mints (Call-ID, tags, Via branches). Their shapes and the ownership rules
 //! that read them back are in [`crate::vocab::ownership`], re-exported here.
 
+use crate::vocab::ownership::BRANCH_PREFIX;
 pub use crate::vocab::ownership::*;
-use crate::vocab::ownership::{BRANCH_PREFIX, CALL_ID_HOST};
 
 use super::ShardId;
 use super::rng::Rng;
@@ -29,13 +29,9 @@ impl IdMinter {
         self.shard
     }
 
-    /// `hf{shard:04x}-{16 hex}@handoff`: 64 random bits.
-    pub fn call_id(&mut self) -> String {
-        format!(
-            "hf{:04x}-{:016x}{CALL_ID_HOST}",
-            self.shard.0,
-            self.rng.next_u64()
-        )
+    /// `hf{shard:04x}-{16 hex}@{host}`: 64 random bits; `host` is `sbc.identity`.
+    pub fn call_id(&mut self, host: &str) -> String {
+        format!("hf{:04x}-{:016x}@{host}", self.shard.0, self.rng.next_u64())
     }
 
     /// `hf{shard:04x}{16 hex}`: 64 random bits.
@@ -68,7 +64,7 @@ mod tests {
     #[test]
     fn minted_identifiers_have_the_documented_shape_and_encode_the_shard() {
         let mut minter = IdMinter::new(ShardId(0x2a), 1);
-        let call_id = minter.call_id();
+        let call_id = minter.call_id("handoff");
         let tag = minter.tag();
         let branch = minter.branch();
         assert!(call_id.starts_with("hf002a-") && call_id.ends_with("@handoff"));
@@ -89,7 +85,7 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for _ in 0..500 {
             for (n, minter) in shards.iter_mut().enumerate() {
-                for id in [minter.call_id(), minter.tag(), minter.branch()] {
+                for id in [minter.call_id("handoff"), minter.tag(), minter.branch()] {
                     assert_eq!(shard_of_minted(&id), Some(ShardId(n as u16)), "{id}");
                     assert!(seen.insert(id.clone()), "{id} minted twice");
                 }
@@ -101,9 +97,18 @@ mod tests {
     fn same_seed_mints_the_same_identifiers() {
         let mut a = IdMinter::new(ShardId(3), 99);
         let mut b = IdMinter::new(ShardId(3), 99);
-        assert_eq!(a.call_id(), b.call_id());
+        assert_eq!(a.call_id("sbc"), b.call_id("sbc"));
         assert_eq!(a.branch(), b.branch());
         assert_ne!(a.tag(), a.tag());
+    }
+
+    #[test]
+    fn minted_call_ids_are_owned_whatever_the_configured_identity() {
+        // The Call-ID host is `sbc.identity`, so ownership reads the shape before the '@' only.
+        for host in ["sbc", "edge-7", "handoff"] {
+            let id = format!("hf0001-0123456789abcdef@{host}");
+            assert_eq!(shard_of_minted(&id), Some(ShardId(1)), "{id:?}");
+        }
     }
 
     #[test]
@@ -113,7 +118,6 @@ mod tests {
             "hf",
             "hf0001",
             "a84b4c76e66710@pc33.atlanta.com",
-            "hf0001-0123456789abcdef@elsewhere",
             "hf0001-0123456789ABCDEF@handoff",
             "z9hG4bK776asdhds",
             "z9hG4bK-hf0001-0123",

@@ -193,6 +193,13 @@ pub enum Event {
         from: SocketAddr,
         error: String,
     },
+    /// Why handoff answered a request with `status`, in more words than the generic reason
+    /// phrase it sent (`sip::generic_reason`): for the log only (topology hiding).
+    ResponseDetail {
+        to: SocketAddr,
+        status: u16,
+        detail: String,
+    },
     /// A datagram that spoke for a call or transaction not its own; dropped unanswered, counted.
     Dropped {
         from: SocketAddr,

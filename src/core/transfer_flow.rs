@@ -156,6 +156,7 @@ fn peer_media(body: &[u8], advertise: std::net::IpAddr) -> Option<PeerMedia> {
         codecs: Vec::new(),
         rtcp_mux: false,
         origin: OriginState::new(1, 1),
+        username: String::new(),
     };
     let rewritten = sdp::rewrite(body, &plan).ok()?;
     let law = rewritten
@@ -960,7 +961,7 @@ impl Call {
         let port = fx.pool.allocate().ok_or(503u16)?;
         let advertise = config.sbc.advertise;
         let tag = fx.ids.tag();
-        let call_id = fx.ids.call_id();
+        let call_id = fx.ids.call_id(&self.config.sbc.identity);
         let branch = fx.ids.branch();
         let via = effects::via(&self.config, &branch);
         let contact = effects::contact(&self.config);
@@ -970,6 +971,7 @@ impl Call {
             codecs: trunk.codecs.clone(),
             rtcp_mux: false,
             origin: OriginState::new(fx.rng.next_u64() >> 2, 1),
+            username: self.config.sbc.identity.clone(),
         };
         let offer = sdp::g711_offer(&plan, Direction::SendRecv);
         let peer = trunk.peer;
@@ -1269,6 +1271,7 @@ impl Call {
             return;
         };
         let advertise = call.config.sbc.advertise;
+        let advertise_identity = call.config.sbc.identity.clone();
         let codecs = call
             .config
             .trunks
@@ -1282,6 +1285,7 @@ impl Call {
             codecs,
             rtcp_mux: customer.rtcp_mux,
             origin: customer.origin,
+            username: advertise_identity,
         };
         let offer = sdp::g711_offer(&plan, Direction::SendRecv);
         customer.origin = offer.origin;

@@ -13,6 +13,7 @@ use super::backend::{Backend, BackendError, Incoming};
 use super::queues::ShardMesh;
 use super::relay::MediaRelay;
 use crate::audit::AuditSender;
+use crate::border_log::BorderLog;
 use crate::config::Config;
 use crate::core::{EndReason, Event, Output, ShardCore, ShardId, ShardMessage, Time};
 
@@ -118,6 +119,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
     let me = ShardId(index as u16);
     let mut core = ShardCore::keyed(me, shard_count as u16, config.clone(), key);
     let mut media = MediaRelay::new(config.sbc.advertise);
+    let mut border = BorderLog::new();
     let mut now = clock.now();
     // Audit timestamps: tie the monotonic clock to Unix time once (the core never reads a clock).
     let unix_ms = std::time::SystemTime::now()
@@ -178,6 +180,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             &audit,
             &status,
             index,
+            &mut border,
         );
         let next_ringback = media.tick(now, &mut backend);
         if let Err(e) = backend.flush() {
@@ -280,6 +283,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             &audit,
             &status,
             index,
+            &mut border,
         );
     }
 }
@@ -294,6 +298,7 @@ fn drain_outputs<B: Backend>(
     audit: &AuditSender,
     status: &ShardStatus,
     index: usize,
+    border: &mut BorderLog,
 ) {
     while let Some(output) = core.poll_output() {
         match output {
@@ -366,6 +371,10 @@ fn drain_outputs<B: Backend>(
                 } else {
                     tracing::debug!(shard = index, %from, status, %reason, "request rejected");
                 }
+                if let Some(suppressed) = border.admit(now, from.ip()) {
+                    let line = BorderLog::line(from, Some(status), "rejected", suppressed, &reason);
+                    tracing::info!(target: "handoff::border", "{line}");
+                }
                 audit.rejected(from, status, reason);
             }
             Output::Event(Event::SourceBanned { from, trunk, ban_s }) => {
@@ -379,6 +388,14 @@ fn drain_outputs<B: Backend>(
             }
             Output::Event(Event::Dropped { from, reason }) => {
                 tracing::debug!(shard = index, %from, reason = %reason.as_str(), "dropped");
+                if let Some(suppressed) = border.admit(now, from.ip()) {
+                    let line = BorderLog::line(from, None, reason.as_str(), suppressed, "");
+                    tracing::info!(target: "handoff::border", "{line}");
+                }
+            }
+            Output::Event(Event::ResponseDetail { to, status, detail }) => {
+                // The peer got the generic phrase; why, in full, is for the operator.
+                tracing::info!(shard = index, %to, status, %detail, "answered");
             }
             Output::Event(other) => tracing::debug!(shard = index, event = ?other, "event"),
         }

@@ -2,7 +2,7 @@
 //!
 //! handoff anchors every call's media on its own ports, so each SDP that crosses it is rewritten
 //! for the leg it goes to ([`rewrite`]):
-//! - `o=` becomes handoff's own (username `handoff`, the leg's session id, our address); the
+//! - `o=` becomes handoff's own (username `sbc.identity`, the leg's session id, our address); the
 //!   version bumps only when the rest of the body changed ([`OriginState`]). `s=` becomes `-`;
 //!   `i=`, `u=`, `e=`, `p=`, `k=` are dropped. Nothing of the other side's identity leaks.
 //! - `c=` (session and media level) carries the advertised address. A `0.0.0.0` / `::` hold
@@ -18,6 +18,10 @@
 //! - ICE lines (`a=candidate`, `a=ice-*`, `a=end-of-candidates`, `a=remote-candidates`) and
 //!   `a=group` (BUNDLE) are dropped: handoff relays plain RTP per m-line and does not do ICE, so
 //!   the peer's candidates would both leak its topology and invite endpoints to bypass the relay.
+//! - Identity attributes are dropped at both levels: `a=ssrc` (its `cname` names the sender,
+//!   RFC 5576), `a=ssrc-group`, `a=msid`, `a=msid-semantic`, and `a=fingerprint` with `a=setup`
+//!   and `a=tls-id` (the far end's DTLS certificate: media is anchored on handoff's plain-RTP
+//!   relay, so it names an endpoint the receiver never talks to).
 //!
 //! Output lines always end in CRLF. Parsing never panics; any input either rewrites or gives an
 //! [`SdpError`].
@@ -175,6 +179,8 @@ pub struct RewritePlan {
     pub rtcp_mux: bool,
     /// The leg's o= state; the updated one comes back in the result.
     pub origin: OriginState,
+    /// The `o=` username: handoff's configured identity (`sbc.identity`), never the peer's.
+    pub username: String,
 }
 
 /// A rewritten body, plus what the relay needs to know about the sender's media.
@@ -436,6 +442,20 @@ fn leading_payload_type(value: &str) -> Option<&str> {
     (first != "*").then_some(first)
 }
 
+/// Attributes that carry the other side's identity or topology and mean nothing once handoff
+/// anchors the media (topology hiding): RFC 5576 source attributes (`a=ssrc` with its `cname`,
+/// which names the sender, e.g. `cname:sip:+15551234567@10.1.2.3`, and `a=ssrc-group`), media
+/// stream identification (`a=msid`, `a=msid-semantic`, RFC 8830), and the DTLS identity of the
+/// far endpoint (`a=fingerprint` RFC 8122, with `a=setup` and `a=tls-id` RFC 8842, which only
+/// qualify it): the relay forwards plain RTP and is no DTLS endpoint, so a fingerprint would name
+/// a certificate the receiver never talks to.
+fn is_identity_attribute(name: &str) -> bool {
+    matches!(
+        name,
+        "ssrc" | "ssrc-group" | "msid" | "msid-semantic" | "fingerprint" | "setup" | "tls-id"
+    )
+}
+
 fn is_ice_attribute(name: &str) -> bool {
     matches!(
         name,
@@ -476,12 +496,20 @@ fn fingerprint(bytes: &[u8]) -> u64 {
     })
 }
 
-fn assemble(advertise: IpAddr, origin: OriginState, rest: &str) -> (Vec<u8>, OriginState) {
+fn assemble(plan: &RewritePlan, rest: &str) -> (Vec<u8>, OriginState) {
+    let (advertise, origin) = (plan.advertise, plan.origin);
     let origin = origin.next(fingerprint(rest.as_bytes()));
     let mut out = String::with_capacity(rest.len() + 64);
+    // RFC 8866 section 5.2: the username has no spaces; "-" when there is none.
+    let username = plan.username.trim();
+    let username = if username.is_empty() || username.contains(char::is_whitespace) {
+        "-"
+    } else {
+        username
+    };
     let _ = write!(
         out,
-        "v=0\r\no=handoff {} {} IN {} {}\r\n",
+        "v=0\r\no={username} {} {} IN {} {}\r\n",
         origin.session_id,
         origin.version,
         family(advertise),
@@ -529,7 +557,11 @@ pub fn rewrite(sdp: &[u8], plan: &RewritePlan) -> Result<RewrittenSdp, SdpError>
             )),
             b'a' => {
                 let (name, _) = attribute(line);
-                if is_ice_attribute(name) || name == "group" || name == "tool" {
+                if is_ice_attribute(name)
+                    || is_identity_attribute(name)
+                    || name == "group"
+                    || name == "tool"
+                {
                     continue;
                 }
                 push_line(&mut rest, line);
@@ -580,7 +612,7 @@ pub fn rewrite(sdp: &[u8], plan: &RewritePlan) -> Result<RewrittenSdp, SdpError>
     }
 
     let facts = first_audio.ok_or(SdpError::NoCommonCodec)?;
-    let (bytes, origin) = assemble(plan.advertise, plan.origin, &rest);
+    let (bytes, origin) = assemble(plan, &rest);
     Ok(RewrittenSdp {
         bytes,
         origin,
@@ -742,7 +774,7 @@ fn accept_audio(
                             push_line(out, line);
                         }
                     }
-                    _ if is_ice_attribute(name) => {}
+                    _ if is_ice_attribute(name) || is_identity_attribute(name) => {}
                     _ => push_line(out, line),
                 }
             }
@@ -811,6 +843,6 @@ pub fn g711_offer(plan: &RewritePlan, direction: Direction) -> GeneratedSdp {
         rest.push_str("a=rtcp-mux\r\n");
     }
     let _ = write!(rest, "a={}\r\n", direction.as_str());
-    let (bytes, origin) = assemble(plan.advertise, plan.origin, &rest);
+    let (bytes, origin) = assemble(plan, &rest);
     GeneratedSdp { bytes, origin }
 }

@@ -209,6 +209,7 @@ pub fn standard_config() -> Config {
             media_timeout_s: 0,
             hold_timeout_s: 3_600,
             max_call_s: 14_400,
+            identity: crate::config::DEFAULT_IDENTITY.to_owned(),
             audit_queue: crate::config::DEFAULT_AUDIT_QUEUE,
             timers: SipTimers::default(),
         },
@@ -576,6 +577,14 @@ impl Sim {
             })
             .collect::<Vec<_>>()
             .join("\r\n");
+        // handoff names itself by `sbc.identity` only, never by the product name.
+        if text.to_ascii_lowercase().contains("handoff") {
+            let first = text.lines().next().unwrap_or_default();
+            self.leaks.push(format!(
+                "t={} ms: to {to} ({first}) names the product:\n{text}",
+                self.now.as_millis()
+            ));
+        }
         for agent in &self.agents {
             let ip = agent.addr.ip();
             if ip == to.ip() {

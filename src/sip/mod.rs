@@ -20,7 +20,7 @@ mod sipfrag;
 mod uri;
 mod values;
 
-pub use build::{RequestBuilder, ResponseBuilder, response_to};
+pub use build::{RequestBuilder, ResponseBuilder, generic_reason, response_to};
 pub use edit::{EditError, MessageEdit};
 pub use error::{Fault, ParseError, UriFault};
 pub use header::{Header, HeaderName};

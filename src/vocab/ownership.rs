@@ -3,7 +3,7 @@
 //!
 //! Every identifier handoff mints encodes the shard that owns it, so any shard can tell in O(1),
 //! without shared state, who owns an incoming datagram:
-//! - Call-ID `hf{shard:04x}-{16 hex}@handoff`
+//! - Call-ID `hf{shard:04x}-{16 hex}@{sbc.identity}`
 //! - tag     `hf{shard:04x}{16 hex}`
 //! - branch  `z9hG4bK-hf{shard:04x}-{16 hex}`
 //!
@@ -18,7 +18,6 @@ use super::ShardId;
 
 const MAGIC_COOKIE: &str = "z9hG4bK";
 pub(crate) const BRANCH_PREFIX: &str = "z9hG4bK-";
-pub(crate) const CALL_ID_HOST: &str = "@handoff";
 /// Hex digits of the random part of every minted identifier: 64 bits.
 pub const RANDOM_HEX: usize = 16;
 
@@ -53,11 +52,11 @@ pub fn shard_of_minted(id: &str) -> Option<ShardId> {
     let shaped = if is_branch {
         // -{16 hex}
         tail.len() == RANDOM_HEX + 1 && tail[0] == b'-' && is_lower_hex(&tail[1..])
-    } else if let Some(random) = tail
-        .strip_prefix(b"-")
-        .and_then(|t| t.strip_suffix(CALL_ID_HOST.as_bytes()))
-    {
-        random.len() == RANDOM_HEX && is_lower_hex(random)
+    } else if let Some(call_id) = tail.strip_prefix(b"-") {
+        // {16 hex}@{host}: the host is `sbc.identity`, whatever it is configured to.
+        call_id.len() > RANDOM_HEX + 1
+            && call_id[RANDOM_HEX] == b'@'
+            && is_lower_hex(&call_id[..RANDOM_HEX])
     } else {
         // tag: {16 hex}
         tail.len() == RANDOM_HEX && is_lower_hex(tail)

@@ -13,9 +13,7 @@ use crate::core::attended_state::{AttendedStep, DialogRewrite, DialogRewrites, R
 use crate::core::b2bua::{ALLOW, Refusal, SUPPORTED, default_reason, text};
 use crate::core::call::{Call, CallPhase};
 use crate::core::dialog::Side;
-use crate::core::effects::{
-    ClientPurpose, CoreTimer, ServerPurpose, TransferTx, is_sdp, reason_phrase,
-};
+use crate::core::effects::{ClientPurpose, CoreTimer, ServerPurpose, TransferTx, is_sdp};
 use crate::core::flood::Admission;
 use crate::core::transaction::{
     ClientAction, ClientTxId, ServerAction, ServerTxId, TransactionTimeout, TxRef,
@@ -101,23 +99,19 @@ enum Speaker {
     Stranger,
 }
 
-/// A 400 for a request that failed to parse, naming the error in the reason phrase and a
-/// Warning. The headers a response needs (Via, From, To, Call-ID, CSeq) are salvaged from the raw
-/// lines into a minimal request that the parser can frame. `None` when they cannot be found
-/// (without Via there is nowhere to answer), for ACK, and for responses.
-fn bad_request(payload: &[u8], error: &str) -> Option<Vec<u8>> {
-    salvaged_response(payload, 400, &format!("Bad Request ({error})"), Some(error))
+/// A 400 for a request that failed to parse, with the generic reason phrase (the parse error
+/// goes to the log with the `RequestRejected` event, never to the peer). The headers a response
+/// needs (Via, From, To, Call-ID, CSeq) are salvaged from the raw lines into a minimal request
+/// that the parser can frame. `None` when they cannot be found (without Via there is nowhere to
+/// answer), for ACK, and for responses.
+fn bad_request(payload: &[u8]) -> Option<Vec<u8>> {
+    salvaged_response(payload, 400)
 }
 
-/// A response built from the few headers of `payload` that can be salvaged (Via, From, To,
-/// Call-ID, CSeq) when the whole request cannot be parsed or is not to be parsed; `None` for
-/// responses, ACKs and datagrams without a usable Via.
-fn salvaged_response(
-    payload: &[u8],
-    status: u16,
-    reason: &str,
-    warning: Option<&str>,
-) -> Option<Vec<u8>> {
+/// A response with the generic phrase of `status`, built from the few headers of `payload` that
+/// can be salvaged (Via, From, To, Call-ID, CSeq) when the whole request cannot be parsed or is
+/// not to be parsed; `None` for responses, ACKs and datagrams without a usable Via.
+fn salvaged_response(payload: &[u8], status: u16) -> Option<Vec<u8>> {
     if payload.starts_with(b"SIP/") || payload.starts_with(b"ACK ") {
         return None;
     }
@@ -157,18 +151,9 @@ fn salvaged_response(
     minimal.extend_from_slice(b"Content-Length: 0\r\n\r\n");
     let framed = Message::parse_framing(&minimal).ok()?;
     framed.top_via().ok()?;
-    let reason = reason_phrase(reason);
-    let mut builder = sip::response_to(&framed, status, &reason);
-    if let Some(warning) = warning {
-        builder = builder.header(
-            "Warning",
-            format!(
-                "399 handoff \"{}\"",
-                reason_phrase(warning).replace(['"', '\\'], "'")
-            ),
-        );
-    }
-    builder.build().ok()
+    sip::response_to(&framed, status, default_reason(status))
+        .build()
+        .ok()
 }
 
 impl ShardCore {
@@ -191,8 +176,15 @@ impl ShardCore {
         self.fx.metrics.request_rejected(refusal.status);
         let extra: Vec<(&str, String)> =
             refusal.extra.iter().map(|(n, v)| (*n, v.clone())).collect();
-        self.fx
-            .reply(now, tx, request, refusal.status, &refusal.reason, &extra);
+        // The peer gets the generic phrase; the detail goes to the log with the event.
+        self.fx.reply(
+            now,
+            tx,
+            request,
+            refusal.status,
+            default_reason(refusal.status),
+            &extra,
+        );
         self.fx.event(Event::RequestRejected {
             from,
             status: refusal.status,
@@ -236,7 +228,7 @@ impl ShardCore {
                 self.fx.dropped(from, crate::metrics::DropReason::TooLarge);
             } else {
                 self.fx.stats.requests_rejected += 1;
-                if let Some(response) = salvaged_response(payload, 513, "Message Too Large", None) {
+                if let Some(response) = salvaged_response(payload, 513) {
                     self.fx.transmit(from, response);
                 }
                 self.fx.event(Event::RequestRejected {
@@ -272,7 +264,7 @@ impl ShardCore {
         self.fx.stats.requests_rejected += 1;
         // ACKs are never answered; anything else gets a 400 naming the parse error, when we can
         // still find the headers a response needs.
-        if let Some(response) = bad_request(payload, error) {
+        if let Some(response) = bad_request(payload) {
             self.fx.transmit(from, response);
         }
         self.fx.event(Event::RequestRejected {
@@ -357,9 +349,14 @@ impl ShardCore {
             ServerAction::Unusable(fault) => {
                 self.fx.stats.rejected_malformed += 1;
                 self.fx.stats.requests_rejected += 1;
-                if let Some(response) = bad_request(request.as_bytes(), &fault.to_string()) {
+                if let Some(response) = bad_request(request.as_bytes()) {
                     self.fx.transmit(from, response);
                 }
+                self.fx.event(Event::RequestRejected {
+                    from,
+                    status: 400,
+                    reason: fault.to_string(),
+                });
             }
             _ => {}
         }
