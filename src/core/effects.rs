@@ -167,14 +167,14 @@ pub(super) enum FollowUp {
 }
 
 impl Effects {
-    /// Sends a final response on a server transaction still awaiting one; false if it was
-    /// answered already (or is gone).
+    /// Sends a final response on a server transaction still awaiting one, reading its request
+    /// from the transaction layer; false if it was answered already (or is gone).
     pub(super) fn answer_server(
         &mut self,
         now: Time,
         tx: ServerTxId,
         status: u16,
-        phrase: &str,
+        reason: &str,
         tag: Option<&str>,
     ) -> bool {
         let Some(request) = self.txn.server_request(tx).map(<[u8]>::to_vec) else {
@@ -183,20 +183,7 @@ impl Effects {
         let Ok(message) = Message::parse_framing(&request) else {
             return false;
         };
-        let peer = self.txn.server_peer(tx);
-        self.detail(peer, status, phrase);
-        let mut builder = sip::response_to(&message, status, sip::generic_reason(status));
-        if message.to().ok().and_then(|to| to.tag()).is_none() {
-            let tag = match tag {
-                Some(tag) => tag.to_owned(),
-                None => self.ids.tag(),
-            };
-            builder = builder.to_tag(&tag);
-        }
-        match builder.build() {
-            Ok(bytes) => self.txn.respond(now, tx, status, bytes).is_ok(),
-            Err(_) => false,
-        }
+        self.respond(now, tx, &message, status, reason, tag, &[])
     }
 
     /// Whether the request of server transaction `server` carried no SDP (a late offer: the
@@ -209,6 +196,8 @@ impl Effects {
             .unwrap_or(false)
     }
 
+    /// Answers `request` with the leg's own To tag `tag` (a 487 or 408 to an initial INVITE).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn respond_with_tag(
         &mut self,
         now: Time,
@@ -218,14 +207,7 @@ impl Effects {
         reason: &str,
         tag: &str,
     ) {
-        self.detail(self.txn.server_peer(tx), status, reason);
-        let mut builder = sip::response_to(request, status, sip::generic_reason(status));
-        if request.to().ok().and_then(|to| to.tag()).is_none() {
-            builder = builder.to_tag(tag);
-        }
-        if let Ok(bytes) = builder.build() {
-            let _ = self.txn.respond(now, tx, status, bytes);
-        }
+        self.respond(now, tx, request, status, reason, Some(tag), &[]);
     }
 
     /// Reason phrases on the wire are generic ([`sip::generic_reason`]); when handoff knows
@@ -273,18 +255,39 @@ impl Effects {
         reason: &str,
         extra: &[(&str, String)],
     ) {
+        self.respond(now, tx, request, status, reason, None, extra);
+    }
+
+    /// The one way handoff answers a request itself: the generic phrase on the wire (the
+    /// detail to the log, see `detail`), the To tag `tag` or a fresh one when the request has
+    /// none (not on a 100), `extra` headers. False when the transaction took no response.
+    #[allow(clippy::too_many_arguments)]
+    fn respond(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        request: &Message,
+        status: u16,
+        reason: &str,
+        tag: Option<&str>,
+        extra: &[(&str, String)],
+    ) -> bool {
         self.detail(self.txn.server_peer(tx), status, reason);
         let mut builder = sip::response_to(request, status, sip::generic_reason(status));
         let has_to_tag = request.to().ok().and_then(|to| to.tag()).is_some();
         if !has_to_tag && status > 100 {
-            let tag = self.ids.tag();
+            let tag = match tag {
+                Some(tag) => tag.to_owned(),
+                None => self.ids.tag(),
+            };
             builder = builder.to_tag(&tag);
         }
         for (name, value) in extra {
             builder = builder.header(name, value);
         }
-        if let Ok(bytes) = builder.build() {
-            let _ = self.txn.respond(now, tx, status, bytes);
+        match builder.build() {
+            Ok(bytes) => self.txn.respond(now, tx, status, bytes).is_ok(),
+            Err(_) => false,
         }
     }
 
