@@ -532,7 +532,6 @@ impl Call {
         status: u16,
         response: &Message,
     ) {
-        let call = &mut *self;
         if let Ok(to) = response.to()
             && let Some(tag) = to.tag()
         {
@@ -540,12 +539,12 @@ impl Call {
                 .header(HeaderName::To)
                 .map(text)
                 .unwrap_or_default();
-            call.leg_mut(Side::B).dialog.set_remote_tag(tag, &value);
+            self.leg_mut(Side::B).dialog.set_remote_tag(tag, &value);
         }
-        if call.is_ended() {
+        if self.is_ended() {
             return;
         }
-        let server = call.invite.server;
+        let server = self.invite.server;
         self.relay_response(fx, now, Side::A, server, status, response);
     }
     /// The final response to our INVITE on leg B: answered (ACK, relay the 2xx to A) or refused
@@ -582,15 +581,14 @@ impl Call {
             } else {
                 self.ack_or_defer(fx, Side::B, cseq, server, response);
             }
-            let call = &mut *self;
-            if call.is_ended() {
+            if self.is_ended() {
                 // Answered after CANCEL/timeout/drain: ACK it and hang up.
                 self.send_bye(fx, now, Side::B);
                 return;
             }
-            call.phase = CallPhase::Up;
-            call.answered = Some(now);
-            let (id, server) = (call.id, call.invite.server);
+            self.phase = CallPhase::Up;
+            self.answered = Some(now);
+            let (id, server) = (self.id, self.invite.server);
             fx.stats.calls_answered += 1;
             self.relay_response(fx, now, Side::A, server, status, response);
             fx.event(Event::CallAnswered { call: id });
@@ -687,19 +685,18 @@ impl Call {
         request: &Message,
         rewrites: &DialogRewrites,
     ) {
-        let call = &mut *self;
         let is_invite = method == Method::Invite;
         if is_invite {
-            if call.reinvite_pending || call.phase != CallPhase::Up {
+            if self.reinvite_pending || self.phase != CallPhase::Up {
                 fx.reply(now, tx, request, 491, default_reason(491), &[]);
                 return;
             }
-            call.reinvite_pending = true;
+            self.reinvite_pending = true;
         }
         if matches!(method, Method::Invite | Method::Update)
             && let Some(target) = first_contact_uri(request)
         {
-            call.leg_mut(side).dialog.set_remote_target(&target);
+            self.leg_mut(side).dialog.set_remote_target(&target);
         }
         let body = if is_sdp(request) {
             match self.rewrite_sdp(fx, side, request.body()) {
@@ -825,7 +822,7 @@ impl Call {
             return Err(Refusal::new(491, "Request Pending"));
         }
         // The new dialog must take the call's G.711 law, or the other one (the relay transcodes).
-        let call_law = call
+        let call_law = self
             .audio_codec
             .as_deref()
             .and_then(crate::media::g711::G711Law::from_name)
@@ -883,8 +880,7 @@ impl Call {
             sdp::answer_direction(offer.direction),
         );
         let contact = effects::contact(&self.config);
-        let call = &mut *self;
-        let named = call.leg(side);
+        let named = self.leg(side);
         let new_leg = Leg {
             dialog: uas_dialog(request, from, call_id, &tag, remote_tag, cseq),
             trunk: named.trunk,
@@ -901,9 +897,9 @@ impl Call {
             gone: false,
         };
         // The new leg takes the named leg's place in the bridge; the named leg is retired.
-        let new_id = call.add_leg(new_leg);
-        let replaced_id = call.rebridge(side, new_id);
-        let replaced_tag = match call.leg_by_id_mut(replaced_id) {
+        let new_id = self.add_leg(new_leg);
+        let replaced_id = self.rebridge(side, new_id);
+        let replaced_tag = match self.leg_by_id_mut(replaced_id) {
             Some(replaced) => {
                 replaced.media_port = None;
                 replaced.pending_2xx = None;
@@ -911,14 +907,14 @@ impl Call {
             }
             None => String::new(),
         };
-        let other_law = law_of_codec(call.audio_codec.as_deref());
+        let other_law = law_of_codec(self.audio_codec.as_deref());
         let (law_a, law_b) = match side {
             Side::A => (Some(law), other_law),
             Side::B => (other_law, Some(law)),
         };
         let (id, a, b) = {
-            let (a, b) = call.media_pair();
-            (call.id, a, b)
+            let (a, b) = self.media_pair();
+            (self.id, a, b)
         };
         fx.dialogs.remove(replaced_tag.as_str());
         fx.dialogs.insert(tag.clone(), (self.id.seq, new_id));
@@ -983,29 +979,28 @@ impl Call {
         from: Side,
         body: &[u8],
     ) -> Result<Vec<u8>, SdpError> {
-        let call = &mut *self;
         let to = from.other();
         let plan = RewritePlan {
-            advertise: call.config.sbc.advertise,
-            audio_ports: vec![call.leg(to).media_port.unwrap_or(0)],
-            codecs: call.codecs.clone(),
+            advertise: self.config.sbc.advertise,
+            audio_ports: vec![self.leg(to).media_port.unwrap_or(0)],
+            codecs: self.codecs.clone(),
             rtcp_mux: true,
-            origin: call.leg(to).origin,
-            username: call.config.sbc.identity.clone(),
+            origin: self.leg(to).origin,
+            username: self.config.sbc.identity.clone(),
         };
-        let rewritten = sdp::rewrite(body, &plan)?.vetted(&call.media_sources(from))?;
-        call.leg_mut(to).origin = rewritten.origin;
-        call.audio_codec = rewritten.first_audio_codec().map(|c| c.name.clone());
-        let sender = call.leg_mut(from);
+        let rewritten = sdp::rewrite(body, &plan)?.vetted(&self.media_sources(from))?;
+        self.leg_mut(to).origin = rewritten.origin;
+        self.audio_codec = rewritten.first_audio_codec().map(|c| c.name.clone());
+        let sender = self.leg_mut(from);
         sender.direction = rewritten.direction;
         sender.remote_rtp = rewritten.remote_rtp;
         sender.remote_rtcp = rewritten.remote_rtcp;
         sender.rtcp_mux = rewritten.rtcp_mux;
-        if !call.is_ended() {
+        if !self.is_ended() {
             let command = MediaCommand::Update {
-                call: call.id,
-                a: call.leg(Side::A).media(&call.config),
-                b: call.leg(Side::B).media(&call.config),
+                call: self.id,
+                a: self.leg(Side::A).media(&self.config),
+                b: self.leg(Side::B).media(&self.config),
             };
             fx.outputs.push_back(Output::Media(command));
         }
@@ -1057,8 +1052,7 @@ impl Call {
         cseq: u32,
         response: &Message,
     ) {
-        let call = &*self;
-        let dialog = &call.leg(side).dialog;
+        let dialog = &self.leg(side).dialog;
         let target = first_contact_uri(response).unwrap_or_else(|| dialog.remote_target.clone());
         let to = response
             .header(HeaderName::To)
@@ -1125,8 +1119,7 @@ impl Call {
             None
         };
         let contact = effects::contact(&self.config);
-        let call = &*self;
-        let leg = call.leg(side);
+        let leg = self.leg(side);
         let mut builder = sip::response_to(&request, status, &reason_phrase(&reason));
         if request.to().ok().and_then(|to| to.tag()).is_none() {
             builder = builder.to_tag(&leg.dialog.local_tag);
@@ -1134,7 +1127,7 @@ impl Call {
         if (is_invite || request.method() == Some(Method::Update)) && status < 300 {
             builder = builder.header("Contact", &contact);
         }
-        let identity_ok = call.identity_trusted();
+        let identity_ok = self.identity_trusted();
         for header in response
             .headers()
             .filter(|h| passes_through(h.name) && (identity_ok || !is_identity_header(h.name)))
@@ -1188,8 +1181,7 @@ impl Call {
     }
     pub(super) fn retransmit_2xx(&mut self, fx: &mut Effects, now: Time, side: Side) {
         let timers = self.config.sbc.timers;
-        let call = &mut *self;
-        let Some(pending) = call.leg_mut(side).pending_2xx.take() else {
+        let Some(pending) = self.leg_mut(side).pending_2xx.take() else {
             return;
         };
         if now.millis_since(pending.started) >= 64 * timers.t1_ms {
@@ -1224,8 +1216,7 @@ impl Call {
         reason: EndReason,
         early_status: u16,
     ) {
-        let call = &*self;
-        match call.phase {
+        match self.phase {
             CallPhase::Ended { .. } => {}
             CallPhase::Up => {
                 self.send_bye(fx, now, Side::A);
@@ -1234,9 +1225,9 @@ impl Call {
             }
             CallPhase::Setup => {
                 let (server, client, tag) = (
-                    call.invite.server,
-                    call.invite.client,
-                    call.leg(Side::A).dialog.local_tag.clone(),
+                    self.invite.server,
+                    self.invite.client,
+                    self.leg(Side::A).dialog.local_tag.clone(),
                 );
                 let request = fx.txn.server_request(server).map(<[u8]>::to_vec);
                 if let Some(request) = request

@@ -396,29 +396,28 @@ impl Call {
     ) {
         let identity = effects::contact(&self.config);
         let wall_clock = fx.wall_clock;
-        let call = &mut *self;
-        let Some(carrier) = call.config.trunks.get(call.leg(carrier_side).trunk) else {
+        let Some(carrier) = self.config.trunks.get(self.leg(carrier_side).trunk) else {
             return;
         };
-        let settings = TransferSettings::for_call(carrier, &call.config.sbc);
+        let settings = TransferSettings::for_call(carrier, &self.config.sbc);
         let no_subscription =
             header_value(request, &["Refer-Sub"]).is_some_and(|v| v.eq_ignore_ascii_case("false"));
         let transfer_request = TransferRequest {
-            conversation: call.conversation.clone(),
+            conversation: self.conversation.clone(),
             refer_to,
             translated_replaces: translated.replaces,
             referred_by: header_value(request, &["Referred-By", "b"]),
             // RFC 3325: carried to the carrier only within the trust domain.
             p_asserted_identity: header_value(request, &["P-Asserted-Identity"])
-                .filter(|_| call.identity_trusted()),
+                .filter(|_| self.identity_trusted()),
             handoff_identity: identity,
             notify_platform: !no_subscription,
             wall_clock,
             source: fx.txn.server_peer(tx),
         };
-        let customer_law = law_of(call.audio_codec.as_deref()).unwrap_or(G711Law::Ulaw);
+        let customer_law = law_of(self.audio_codec.as_deref()).unwrap_or(G711Law::Ulaw);
         let attempt = TransferAttempt::start(now, transfer_request, settings);
-        call.transfer = Some(Box::new(CallTransfer {
+        self.transfer = Some(Box::new(CallTransfer {
             attempt,
             carrier: carrier_side,
             refer: tx,
@@ -552,19 +551,18 @@ impl Call {
             TransferTx::FallbackInvite => {
                 let branch = fx.ids.branch();
                 let via = effects::via(&self.config, &branch);
-                let call = &mut *self;
-                let Some(platform) = call.transfer.as_ref().map(|t| t.platform_side()) else {
+                let Some(platform) = self.transfer.as_ref().map(|t| t.platform_side()) else {
                     return;
                 };
                 // Leg C until it is bridged, then the leg at the platform's position (C too).
-                let leg_c = call
+                let leg_c = self
                     .transfer
                     .as_ref()
                     .and_then(|t| t.fallback.as_ref())
                     .map(|f| f.leg);
-                let leg = match leg_c.and_then(|id| call.leg_by_id_mut(id)) {
+                let leg = match leg_c.and_then(|id| self.leg_by_id_mut(id)) {
                     Some(leg) => leg,
-                    None => call.leg_mut(platform),
+                    None => self.leg_mut(platform),
                 };
                 let (to, ack) = (leg.dialog.peer, build_ack(leg, &via, cseq));
                 fx.transmit(to, ack);
@@ -612,7 +610,7 @@ impl Call {
         fallback.abandoned = true;
         let (client, leg_c) = (fallback.client, fallback.leg);
         let restore = std::mem::take(&mut transfer.early_media);
-        let port = call
+        let port = self
             .leg_by_id_mut(leg_c)
             .and_then(|leg| leg.media_port.take());
         fx.txn.cancel(now, client);
@@ -620,11 +618,10 @@ impl Call {
             let _ = fx.pool.release(port);
         }
         if restore && !self.is_ended() {
-            let call = &*self;
-            let law = law_of(call.audio_codec.as_deref());
+            let law = law_of(self.audio_codec.as_deref());
             let (id, a, b) = {
-                let (a, b) = call.media_pair();
-                (call.id, a, b)
+                let (a, b) = self.media_pair();
+                (self.id, a, b)
             };
             fx.media(MediaCommand::Update { call: id, a, b });
             fx.media(MediaCommand::SetLaws {
@@ -738,29 +735,28 @@ impl Call {
                 }
             }
             TransferAction::RelayFallbackEarlyMedia => {
-                let call = &mut *self;
-                let Some(carrier) = call.transfer.as_ref().map(|t| t.carrier) else {
+                let Some(carrier) = self.transfer.as_ref().map(|t| t.carrier) else {
                     return;
                 };
-                let customer_media = call.leg(carrier).media(&call.config);
-                let Some(transfer) = call.transfer.as_deref_mut() else {
+                let customer_media = self.leg(carrier).media(&self.config);
+                let Some(transfer) = self.transfer.as_deref_mut() else {
                     return;
                 };
                 let Some(fallback) = transfer.fallback.as_ref() else {
                     return;
                 };
                 transfer.early_media = true;
-                let Some(leg_c_media) = call
+                let Some(leg_c_media) = self
                     .legs
                     .get(usize::from(fallback.leg.0))
-                    .map(|l| l.media(&call.config))
+                    .map(|l| l.media(&self.config))
                 else {
                     return;
                 };
                 let (a, b) = by_position(carrier, customer_media, leg_c_media);
                 let (law_a, law_b) =
                     by_position(carrier, Some(transfer.customer_law), fallback.law);
-                let id = call.id;
+                let id = self.id;
                 fx.media(MediaCommand::Update { call: id, a, b });
                 fx.media(MediaCommand::SetLaws {
                     call: id,
@@ -775,21 +771,20 @@ impl Call {
                 fx.follow_up(FollowUp::StartLocalJoin { call: self.id.seq });
             }
             TransferAction::StartRingback => {
-                let call = &*self;
-                let Some(carrier) = call.transfer.as_ref().map(|t| t.carrier) else {
+                let Some(carrier) = self.transfer.as_ref().map(|t| t.carrier) else {
                     return;
                 };
-                let tone = call
+                let tone = self
                     .config
                     .trunks
-                    .get(call.leg(carrier).trunk)
+                    .get(self.leg(carrier).trunk)
                     .map(|t| t.ringback_tone)
                     .unwrap_or(crate::config::RingbackTone::Us);
-                let law = call
+                let law = self
                     .transfer
                     .as_ref()
                     .map_or(G711Law::Ulaw, |t| t.customer_law);
-                let id = call.id;
+                let id = self.id;
                 fx.media(MediaCommand::StartRingback {
                     call: id,
                     toward: media_side(carrier),
@@ -873,20 +868,19 @@ impl Call {
         let branch = fx.ids.branch();
         let via = effects::via(&self.config, &branch);
         let contact = effects::contact(&self.config);
-        let call = &mut *self;
-        let carrier = call.transfer.as_ref()?.carrier;
-        let transfer = call.transfer.as_ref()?;
+        let carrier = self.transfer.as_ref()?.carrier;
+        let transfer = self.transfer.as_ref()?;
         let (retired, leg_c) = (
             transfer.retired_platform,
             transfer.fallback.as_ref().map(|f| f.leg),
         );
         let target = match leg {
-            TransferLeg::Customer => call.leg_mut(carrier),
+            TransferLeg::Customer => self.leg_mut(carrier),
             TransferLeg::Platform => match retired {
-                Some(retired) => call.leg_by_id_mut(retired)?,
-                None => call.leg_mut(carrier.other()),
+                Some(retired) => self.leg_by_id_mut(retired)?,
+                None => self.leg_mut(carrier.other()),
             },
-            TransferLeg::Fallback => call.leg_by_id_mut(leg_c?)?,
+            TransferLeg::Fallback => self.leg_by_id_mut(leg_c?)?,
         };
         if method == Method::Bye && std::mem::replace(&mut target.gone, true) {
             return None;
@@ -1038,11 +1032,10 @@ impl Call {
                 what: TransferTx::FallbackInvite,
             },
         );
-        let call = &mut *self;
-        call.outstanding += 1;
+        self.outstanding += 1;
         // Leg C is a leg of the call from its INVITE on; it joins the bridge when it answers.
-        let leg = call.add_leg(leg);
-        if let Some(transfer) = call.transfer.as_deref_mut() {
+        let leg = self.add_leg(leg);
+        if let Some(transfer) = self.transfer.as_deref_mut() {
             transfer.fallback = Some(FallbackLeg {
                 leg,
                 client,
@@ -1065,16 +1058,15 @@ impl Call {
         }
         let branch = fx.ids.branch();
         let via = effects::via(&self.config, &branch);
-        let call = &mut *self;
-        let advertise = call.config.sbc.advertise;
-        let Some(fallback) = call
+        let advertise = self.config.sbc.advertise;
+        let Some(fallback) = self
             .transfer
             .as_deref_mut()
             .and_then(|t| t.fallback.as_mut())
         else {
             return;
         };
-        let Some(leg) = call.legs.get_mut(usize::from(fallback.leg.0)) else {
+        let Some(leg) = self.legs.get_mut(usize::from(fallback.leg.0)) else {
             return;
         };
         if let Ok(to) = response.to()
@@ -1154,15 +1146,14 @@ impl Call {
 
     /// Leg C failed (or timed out): free it, let A and B's media flow again, tell the attempt.
     fn fallback_failed(&mut self, fx: &mut Effects, now: Time, status: u16) {
-        let call = &mut *self;
-        let Some(transfer) = call.transfer.as_deref_mut() else {
+        let Some(transfer) = self.transfer.as_deref_mut() else {
             return;
         };
         let Some(fallback) = transfer.fallback.take() else {
             return;
         };
         // The failed leg C stays in the call's legs, without its port.
-        if let Some(port) = call
+        if let Some(port) = self
             .legs
             .get_mut(usize::from(fallback.leg.0))
             .and_then(|leg| leg.media_port.take())
@@ -1173,12 +1164,12 @@ impl Call {
             return;
         }
         let restore = std::mem::take(&mut transfer.early_media);
-        let law_a = law_of(call.audio_codec.as_deref());
+        let law_a = law_of(self.audio_codec.as_deref());
         let (id, a, b) = {
-            let (a, b) = call.media_pair();
-            (call.id, a, b)
+            let (a, b) = self.media_pair();
+            (self.id, a, b)
         };
-        if restore && !call.is_ended() {
+        if restore && !self.is_ended() {
             fx.media(MediaCommand::Update { call: id, a, b });
             fx.media(MediaCommand::SetLaws {
                 call: id,
@@ -1194,8 +1185,7 @@ impl Call {
 
     /// Leg C answered: it takes leg B's place; B is retired until the platform leaves.
     fn bridge_fallback(&mut self, fx: &mut Effects, now: Time) {
-        let call = &mut *self;
-        let Some(transfer) = call.transfer.as_deref_mut() else {
+        let Some(transfer) = self.transfer.as_deref_mut() else {
             return;
         };
         let Some(fallback) = transfer.fallback.take() else {
@@ -1207,13 +1197,13 @@ impl Call {
         transfer.bridged_law = fallback.law;
         // Leg C takes the platform's position in the bridge; the platform leg is retired (it
         // stays a leg of the call, awaiting its BYE).
-        let old_platform = call.rebridge(platform, fallback.leg);
-        if let Some(transfer) = call.transfer.as_deref_mut() {
+        let old_platform = self.rebridge(platform, fallback.leg);
+        if let Some(transfer) = self.transfer.as_deref_mut() {
             transfer.retired_platform = Some(old_platform);
         }
-        let customer_direction = call.leg(carrier).direction;
-        let new_tag = call.leg(platform).dialog.local_tag.clone();
-        let Some(old_b) = call.leg_by_id_mut(old_platform) else {
+        let customer_direction = self.leg(carrier).direction;
+        let new_tag = self.leg(platform).dialog.local_tag.clone();
+        let Some(old_b) = self.leg_by_id_mut(old_platform) else {
             return;
         };
         let old_port = old_b.media_port.take();
@@ -1222,23 +1212,23 @@ impl Call {
         let on_hold =
             old_b.direction != Direction::SendRecv || customer_direction != Direction::SendRecv;
         let old_trunk = old_b.trunk;
-        let law_customer = law_of(call.audio_codec.as_deref());
+        let law_customer = law_of(self.audio_codec.as_deref());
         let law_c = fallback.law;
-        let trunks = &call.config.trunks;
+        let trunks = &self.config.trunks;
         let a_codecs = trunks
-            .get(call.leg(carrier).trunk)
+            .get(self.leg(carrier).trunk)
             .map(|t| t.codecs.clone());
         let c_codecs = trunks
-            .get(call.leg(platform).trunk)
+            .get(self.leg(platform).trunk)
             .map(|t| t.codecs.clone());
-        call.codecs = call_codecs(&a_codecs.unwrap_or_default(), &c_codecs.unwrap_or_default())
+        self.codecs = call_codecs(&a_codecs.unwrap_or_default(), &c_codecs.unwrap_or_default())
             .unwrap_or_else(|| vec!["PCMU".to_string(), "PCMA".to_string()]);
-        let (id, (a, b)) = (call.id, call.media_pair());
+        let (id, (a, b)) = (self.id, self.media_pair());
         // The platform's session ends (now or at its BYE, it no longer carries media); the
         // target's begins.
         let (old_trunk, new_trunk) = (
             trunks.get(old_trunk).map(|t| t.name.clone()),
-            trunks.get(call.leg(platform).trunk).map(|t| t.name.clone()),
+            trunks.get(self.leg(platform).trunk).map(|t| t.name.clone()),
         );
         fx.metrics
             .session_closed(old_trunk.as_deref().unwrap_or_default());
@@ -1266,19 +1256,18 @@ impl Call {
 
     /// Re-INVITE the customer's leg with a G.711-only sendrecv offer.
     fn reinvite_customer(&mut self, fx: &mut Effects, now: Time) {
-        let call = &mut *self;
-        let Some(carrier) = call.transfer.as_ref().map(|t| t.carrier) else {
+        let Some(carrier) = self.transfer.as_ref().map(|t| t.carrier) else {
             return;
         };
-        let advertise = call.config.sbc.advertise;
-        let advertise_identity = call.config.sbc.identity.clone();
-        let codecs = call
+        let advertise = self.config.sbc.advertise;
+        let advertise_identity = self.config.sbc.identity.clone();
+        let codecs = self
             .config
             .trunks
-            .get(call.leg(carrier).trunk)
+            .get(self.leg(carrier).trunk)
             .map(|t| t.codecs.clone())
             .unwrap_or_default();
-        let customer = call.leg_mut(carrier);
+        let customer = self.leg_mut(carrier);
         let plan = RewritePlan {
             advertise,
             audio_ports: vec![customer.media_port.unwrap_or(0)],
@@ -1289,7 +1278,7 @@ impl Call {
         };
         let offer = sdp::g711_offer(&plan, Direction::SendRecv);
         customer.origin = offer.origin;
-        call.reinvite_pending = true;
+        self.reinvite_pending = true;
         let sent = self.transfer_request(
             fx,
             now,
@@ -1315,8 +1304,7 @@ impl Call {
                 .set_remote_target(contact.uri.as_str());
         }
         self.send_ack(fx, carrier, cseq, None);
-        let call = &mut *self;
-        if call.is_ended() || !is_sdp(response) {
+        if self.is_ended() || !is_sdp(response) {
             return;
         }
         let Some(PeerMedia {
@@ -1324,24 +1312,24 @@ impl Call {
             rtcp,
             direction,
             law,
-        }) = peer_media(response.body(), call.config.sbc.advertise)
+        }) = peer_media(response.body(), self.config.sbc.advertise)
         else {
             return;
         };
-        let customer = call.leg_mut(carrier);
+        let customer = self.leg_mut(carrier);
         customer.remote_rtp = rtp;
         customer.remote_rtcp = rtcp;
         customer.direction = direction;
         if let Some(law) = law {
-            call.audio_codec = Some(law_name(law).to_string());
-            if let Some(transfer) = call.transfer.as_deref_mut() {
+            self.audio_codec = Some(law_name(law).to_string());
+            if let Some(transfer) = self.transfer.as_deref_mut() {
                 transfer.customer_law = law;
             }
         }
-        let bridged_law = call.transfer.as_ref().and_then(|t| t.bridged_law);
+        let bridged_law = self.transfer.as_ref().and_then(|t| t.bridged_law);
         let (id, a, b) = {
-            let (a, b) = call.media_pair();
-            (call.id, a, b)
+            let (a, b) = self.media_pair();
+            (self.id, a, b)
         };
         fx.media(MediaCommand::Update { call: id, a, b });
         if law.is_some() {
