@@ -46,10 +46,17 @@ struct Cli {
 enum Command {
     /// Validate a config file and exit.
     ///
-    /// Prints "ok: N trunks, M routes" and exits 0 when the config is valid. Otherwise prints
-    /// every problem found as `file:line:col: message` on stderr and exits 2. Without --config,
-    /// checks the embedded default.
-    Check,
+    /// Checks the file and that this host can run it: the audit path can be written, the listed
+    /// cpus exist, the SIP, media and admin ports can be bound, and an admin listener off
+    /// loopback is refused (it has no token). Prints "ok: N trunks, M routes" and exits 0 when
+    /// all is well. Otherwise prints every problem found as `file:line:col: message` on stderr
+    /// and exits 2. `handoff check FILE` is `handoff check --config FILE`; without either, checks
+    /// the embedded default.
+    Check {
+        /// Config file to check (same as --config).
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
     /// Show what handoff does: starts handoff on loopback with a demo config, plus simulated
     /// carrier, platform and partner agents (real SIP and RTP over loopback sockets), and runs a
     /// blind REFER handoff, a REFER rejected 403 that falls back to a local transfer with
@@ -59,7 +66,14 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Some(Command::Check { file: Some(file) }) = &cli.command {
+        if cli.config.as_ref().is_some_and(|config| config != file) {
+            eprintln!("handoff check: give the file once, as FILE or as --config, not both");
+            return Ok(ExitCode::from(EXIT_INVALID_CONFIG));
+        }
+        cli.config = Some(file.clone());
+    }
     if let Some(Command::Demo) = cli.command {
         tracing_subscriber::fmt()
             .with_max_level(cli.log_level.min(tracing::Level::WARN))
@@ -83,7 +97,24 @@ fn main() -> anyhow::Result<ExitCode> {
     match cli.command {
         // Handled above, before the config is loaded: the demo writes its own.
         Some(Command::Demo) => Ok(ExitCode::FAILURE),
-        Some(Command::Check) => {
+        Some(Command::Check { .. }) => {
+            let (text, shown) = match &cli.config {
+                Some(path) => (
+                    std::fs::read_to_string(path).unwrap_or_default(),
+                    path.display().to_string(),
+                ),
+                None => (
+                    handoff::config::DEFAULT_CONFIG.to_owned(),
+                    "<embedded default.toml>".to_owned(),
+                ),
+            };
+            let problems = handoff::preflight::host_problems(&config, &text, &shown);
+            if !problems.is_empty() {
+                for problem in &problems {
+                    eprintln!("{problem}");
+                }
+                return Ok(ExitCode::from(EXIT_INVALID_CONFIG));
+            }
             for warning in config.warnings() {
                 eprintln!("warning: {warning}");
             }
@@ -105,7 +136,11 @@ fn main() -> anyhow::Result<ExitCode> {
                 .as_ref()
                 .map_or("embedded default".to_owned(), |p| p.display().to_string());
             tracing::info!(config = %source, shards = config.resolved_shard_count(), "starting");
-            handoff::server::run_with(config, cli.config.clone()).context("handoff stopped")?;
+            if let Err(error) = handoff::server::run_with(config, cli.config.clone()) {
+                // The error's text already names its cause: print it once, without a chain.
+                eprintln!("handoff: {error}");
+                return Ok(ExitCode::FAILURE);
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
