@@ -34,9 +34,11 @@ struct Cli {
     #[arg(long, short, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
 
-    /// Log level: error, warn, info, debug or trace.
-    #[arg(long, global = true, default_value = "info", value_name = "LEVEL")]
-    log_level: tracing::Level,
+    /// Log level: error, warn, info, debug or trace (default: info; for demo: warn). At info,
+    /// one line per call end and per transfer, with the conversation id; at trace, every SIP
+    /// message sent and received.
+    #[arg(long, global = true, value_name = "LEVEL")]
+    log_level: Option<tracing::Level>,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -61,7 +63,9 @@ enum Command {
     /// carrier, platform and partner agents (real SIP and RTP over loopback sockets), and runs a
     /// blind REFER handoff, a REFER rejected 403 that falls back to a local transfer with
     /// ringback, and an attended transfer. Prints each flow as a ladder, the audit records and a
-    /// summary; exits 0 when every flow reached its expected outcome, 1 otherwise.
+    /// summary; exits 0 when every flow reached its expected outcome, 1 otherwise. The audit
+    /// file is kept and its path printed. --log-level applies (default warn); --config is
+    /// refused: the demo brings its own.
     Demo,
 }
 
@@ -75,8 +79,15 @@ fn main() -> anyhow::Result<ExitCode> {
         cli.config = Some(file.clone());
     }
     if let Some(Command::Demo) = cli.command {
+        if cli.config.is_some() {
+            eprintln!(
+                "handoff demo: --config is not used: the demo runs its own config on loopback \
+                 (run `handoff --config FILE` to serve yours)"
+            );
+            return Ok(ExitCode::from(EXIT_INVALID_CONFIG));
+        }
         tracing_subscriber::fmt()
-            .with_max_level(cli.log_level.min(tracing::Level::WARN))
+            .with_max_level(cli.log_level.unwrap_or(tracing::Level::WARN))
             .with_writer(std::io::stderr)
             .with_ansi(std::io::stderr().is_terminal())
             .init();
@@ -127,7 +138,7 @@ fn main() -> anyhow::Result<ExitCode> {
         }
         None => {
             tracing_subscriber::fmt()
-                .with_max_level(cli.log_level)
+                .with_max_level(cli.log_level.unwrap_or(tracing::Level::INFO))
                 .with_writer(std::io::stderr)
                 .with_ansi(std::io::stderr().is_terminal())
                 .init();
