@@ -9,6 +9,7 @@ pub mod demo;
 pub mod media;
 pub mod metrics;
 pub mod numbering;
+pub mod preflight;
 pub mod runtime;
 pub mod sdp;
 pub mod server;

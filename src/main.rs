@@ -23,9 +23,11 @@ const EXIT_INVALID_CONFIG: u8 = 2;
 /// reported as by `check` (one `file:line:col: message` per problem) and exits 2.
 ///
 /// Signals: SIGHUP re-reads the --config file and applies it to new calls (an invalid file is
-/// refused and the running config stays); SIGTERM or SIGINT drain: new calls get 503, calls up
-/// continue for at most `sbc.drain_s` seconds, then get BYE; handoff exits once those BYEs are
-/// answered or timed out (64*T1), with every audit record written.
+/// refused and the running config stays); SIGTERM or SIGINT (Ctrl-C) drain: new calls get 503,
+/// calls up continue for at most `sbc.drain_s` seconds, then get BYE; handoff exits once those
+/// BYEs are answered or timed out (64*T1), with every audit record written. While draining it logs
+/// "N calls left, T s to go" every 5 s. A second Ctrl-C (or SIGTERM) does not wait for drain_s: it
+/// sends the BYEs at once, and handoff exits when they are answered.
 #[derive(Parser, Debug)]
 #[command(name = "handoff", version)]
 struct Cli {
@@ -34,9 +36,11 @@ struct Cli {
     #[arg(long, short, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
 
-    /// Log level: error, warn, info, debug or trace.
-    #[arg(long, global = true, default_value = "info", value_name = "LEVEL")]
-    log_level: tracing::Level,
+    /// Log level: error, warn, info, debug or trace (default: info; for demo: warn). At info,
+    /// one line per call end and per transfer, with the conversation id; at trace, every SIP
+    /// message sent and received.
+    #[arg(long, global = true, value_name = "LEVEL")]
+    log_level: Option<tracing::Level>,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -46,23 +50,46 @@ struct Cli {
 enum Command {
     /// Validate a config file and exit.
     ///
-    /// Prints "ok: N trunks, M routes" and exits 0 when the config is valid. Otherwise prints
-    /// every problem found as `file:line:col: message` on stderr and exits 2. Without --config,
-    /// checks the embedded default.
-    Check,
+    /// Checks the file and that this host can run it: the audit path can be written, the listed
+    /// cpus exist, the SIP, media and admin ports can be bound, and an admin listener off
+    /// loopback is refused (it has no token). Prints "ok: N trunks, M routes" and exits 0 when
+    /// all is well. Otherwise prints every problem found as `file:line:col: message` on stderr
+    /// and exits 2. `handoff check FILE` is `handoff check --config FILE`; without either, checks
+    /// the embedded default.
+    Check {
+        /// Config file to check (same as --config).
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
     /// Show what handoff does: starts handoff on loopback with a demo config, plus simulated
     /// carrier, platform and partner agents (real SIP and RTP over loopback sockets), and runs a
     /// blind REFER handoff, a REFER rejected 403 that falls back to a local transfer with
     /// ringback, and an attended transfer. Prints each flow as a ladder, the audit records and a
-    /// summary; exits 0 when every flow reached its expected outcome, 1 otherwise.
+    /// summary; exits 0 when every flow reached its expected outcome, 1 otherwise. The audit
+    /// file is kept and its path printed. --log-level applies (default warn); --config is
+    /// refused: the demo brings its own.
     Demo,
 }
 
 fn main() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Some(Command::Check { file: Some(file) }) = &cli.command {
+        if cli.config.as_ref().is_some_and(|config| config != file) {
+            eprintln!("handoff check: give the file once, as FILE or as --config, not both");
+            return Ok(ExitCode::from(EXIT_INVALID_CONFIG));
+        }
+        cli.config = Some(file.clone());
+    }
     if let Some(Command::Demo) = cli.command {
+        if cli.config.is_some() {
+            eprintln!(
+                "handoff demo: --config is not used: the demo runs its own config on loopback \
+                 (run `handoff --config FILE` to serve yours)"
+            );
+            return Ok(ExitCode::from(EXIT_INVALID_CONFIG));
+        }
         tracing_subscriber::fmt()
-            .with_max_level(cli.log_level.min(tracing::Level::WARN))
+            .with_max_level(cli.log_level.unwrap_or(tracing::Level::WARN))
             .with_writer(std::io::stderr)
             .with_ansi(std::io::stderr().is_terminal())
             .init();
@@ -83,7 +110,24 @@ fn main() -> anyhow::Result<ExitCode> {
     match cli.command {
         // Handled above, before the config is loaded: the demo writes its own.
         Some(Command::Demo) => Ok(ExitCode::FAILURE),
-        Some(Command::Check) => {
+        Some(Command::Check { .. }) => {
+            let (text, shown) = match &cli.config {
+                Some(path) => (
+                    std::fs::read_to_string(path).unwrap_or_default(),
+                    path.display().to_string(),
+                ),
+                None => (
+                    handoff::config::DEFAULT_CONFIG.to_owned(),
+                    "<embedded default.toml>".to_owned(),
+                ),
+            };
+            let problems = handoff::preflight::host_problems(&config, &text, &shown);
+            if !problems.is_empty() {
+                for problem in &problems {
+                    eprintln!("{problem}");
+                }
+                return Ok(ExitCode::from(EXIT_INVALID_CONFIG));
+            }
             for warning in config.warnings() {
                 eprintln!("warning: {warning}");
             }
@@ -96,7 +140,7 @@ fn main() -> anyhow::Result<ExitCode> {
         }
         None => {
             tracing_subscriber::fmt()
-                .with_max_level(cli.log_level)
+                .with_max_level(cli.log_level.unwrap_or(tracing::Level::INFO))
                 .with_writer(std::io::stderr)
                 .with_ansi(std::io::stderr().is_terminal())
                 .init();
@@ -105,7 +149,11 @@ fn main() -> anyhow::Result<ExitCode> {
                 .as_ref()
                 .map_or("embedded default".to_owned(), |p| p.display().to_string());
             tracing::info!(config = %source, shards = config.resolved_shard_count(), "starting");
-            handoff::server::run_with(config, cli.config.clone()).context("handoff stopped")?;
+            if let Err(error) = handoff::server::run_with(config, cli.config.clone()) {
+                // The error's text already names its cause: print it once, without a chain.
+                eprintln!("handoff: {error}");
+                return Ok(ExitCode::FAILURE);
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

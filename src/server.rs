@@ -123,7 +123,16 @@ pub struct Server {
     audit: AuditLog,
     audit_counters: Arc<AuditCounters>,
     draining: bool,
+    /// While draining: when established calls get BYE, and when progress was last logged.
+    drain_progress: Option<(std::time::Instant, std::time::Instant)>,
 }
+
+fn plural(calls: usize) -> &'static str {
+    if calls == 1 { "call" } else { "calls" }
+}
+
+/// How often a drain logs how far it is.
+const DRAIN_PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 impl Server {
     /// Binds every shard's sockets and starts the shard threads. With `io = "uring"`, a host
@@ -276,6 +285,7 @@ impl Server {
             audit_counters: audit.counters().clone(),
             audit,
             draining: false,
+            drain_progress: None,
         })
     }
 
@@ -367,6 +377,46 @@ impl Server {
         let deadline = self.clock.now().plus_millis(within.as_millis() as u64);
         self.draining = true;
         self.broadcast(ShardMessage::Drain { deadline });
+        let now = std::time::Instant::now();
+        self.drain_progress = Some((now + within, now));
+        self.log_drain_progress(now + within);
+    }
+
+    /// While draining, logs every few seconds how many calls are left and how long until they
+    /// get BYE (then: how many BYEs still wait for an answer). Call it periodically.
+    pub fn report_drain_progress(&mut self) {
+        if let Some((deadline, last)) = self.drain_progress
+            && last.elapsed() >= DRAIN_PROGRESS_EVERY
+        {
+            self.drain_progress = Some((deadline, std::time::Instant::now()));
+            self.log_drain_progress(deadline);
+        }
+    }
+
+    fn log_drain_progress(&self, deadline: std::time::Instant) {
+        let calls = self.active_calls();
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if !left.is_zero() {
+            let to_go = left.as_secs_f64().ceil() as u64;
+            tracing::info!(
+                calls,
+                to_go_s = to_go,
+                "drain: {calls} {} left, {to_go} s to go",
+                plural(calls)
+            );
+        } else {
+            let byes: usize = self
+                .statuses
+                .iter()
+                .map(|s| s.teardowns_in_flight.load(Ordering::Relaxed))
+                .sum();
+            tracing::info!(
+                calls,
+                byes_unanswered = byes,
+                "drain: {calls} {} left, BYEs sent, {byes} waiting for an answer",
+                plural(calls)
+            );
+        }
     }
 
     pub fn is_draining(&self) -> bool {
@@ -453,7 +503,7 @@ pub fn run_with(config: Config, config_path: Option<PathBuf>) -> Result<(), RunE
             Ok(Some(_)) => {
                 if server.is_draining() {
                     // A second stop request: do not wait for drain_s, hang up everything now.
-                    tracing::warn!("second stop request: ending every call now");
+                    tracing::warn!("second stop request: sending BYE to every call now");
                     server.drain_within(Duration::ZERO);
                 } else {
                     tracing::info!(
@@ -473,6 +523,7 @@ pub fn run_with(config: Config, config_path: Option<PathBuf>) -> Result<(), RunE
         if server.all_stopped() {
             return server.wait();
         }
+        server.report_drain_progress();
     }
 }
 

@@ -1,8 +1,11 @@
 //! `handoff check` exits 0 with a summary for a valid config, and 2 with every error as
 //! `file:line:col: message` on stderr for an invalid one.
 
-use std::io::Write;
-use std::process::{Command, Output};
+#[path = "runtime_support/netns.rs"]
+mod netns;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
 
 fn handoff(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_handoff"))
@@ -17,6 +20,7 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn valid_example_config() {
+    netns::enter();
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/contact-center.toml");
     let output = handoff(&["check", "--config", path]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
@@ -26,6 +30,7 @@ fn valid_example_config() {
 
 #[test]
 fn embedded_default_when_no_config_is_given() {
+    netns::enter();
     let output = handoff(&["check"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(text(&output.stdout), "ok: 2 trunks, 2 routes\n");
@@ -68,6 +73,7 @@ fn unreadable_config_exits_2() {
 
 #[test]
 fn config_may_come_before_the_subcommand() {
+    netns::enter();
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml");
     let output = handoff(&["--config", path, "check"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
@@ -76,6 +82,7 @@ fn config_may_come_before_the_subcommand() {
 
 #[test]
 fn a_config_without_a_platform_trunk_is_valid_with_a_warning() {
+    netns::enter();
     let mut file = tempfile::NamedTempFile::new().expect("temp file");
     write!(
         file,
@@ -89,4 +96,120 @@ fn a_config_without_a_platform_trunk_is_valid_with_a_warning() {
         text(&output.stderr),
         "warning: no trunk has role = \"platform\": REFERs are only honoured from platform legs, so no transfer can happen\n"
     );
+}
+
+#[test]
+fn the_file_may_be_a_plain_argument() {
+    netns::enter();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/contact-center.toml");
+    let output = handoff(&["check", path]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "ok: 3 trunks, 4 routes\n");
+}
+
+/// Issue 11: `check` must catch what would stop a run: paths it cannot write, CPUs that do not
+/// exist, ports it cannot bind, and an admin listener off loopback without a token.
+#[test]
+fn check_catches_what_would_stop_a_run() {
+    netns::enter();
+    let busy = std::net::UdpSocket::bind(netns::udp_addr(29500)).expect("hold the SIP port");
+    let listen = busy.local_addr().expect("addr");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let audit = dir.path().join("missing-dir/audit.jsonl");
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    write!(
+        file,
+        "[sbc]\nlisten = \"{listen}\"\ncpus = [0, 1000]\nmedia_ports = [29600, 29700]\nadmin = \"0.0.0.0:29510\"\naudit = \"{}\"\n",
+        audit.display()
+    )
+    .expect("write");
+    let path = file.path().display().to_string();
+    let output = handoff(&["check", &path]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(text(&output.stdout), "");
+    let lines: Vec<&str> = stderr.lines().collect();
+    let expect = [
+        format!("{path}:6:9: sbc.audit: the directory "),
+        format!("{path}:3:8: sbc.cpus: this host has no cpu 1000 "),
+        format!("{path}:2:10: sbc.listen: cannot bind UDP {listen}: "),
+        format!("{path}:5:9: sbc.admin: 0.0.0.0:29510 is off loopback and there is no admin token"),
+    ];
+    assert_eq!(lines.len(), expect.len(), "{stderr}");
+    for (line, start) in lines.iter().zip(&expect) {
+        assert!(
+            line.starts_with(start.as_str()),
+            "{line:?} should start with {start:?}"
+        );
+    }
+    drop(busy);
+}
+
+/// Issue 11: the contact-center example runs as shipped (from the repo root; here from a
+/// scratch directory, where its relative audit path lands) and stops cleanly on SIGTERM.
+#[test]
+fn the_contact_center_example_runs() {
+    netns::enter();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/contact-center.toml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_handoff"))
+        .args(["--config", path])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start handoff");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut seen = String::new();
+    let serving = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                seen.push_str(&line);
+                seen.push('\n');
+                if line.contains("serving") {
+                    break true;
+                }
+            }
+            _ => break false,
+        }
+    };
+    if !serving {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("handoff did not start:\n{seen}");
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    for line in lines.map_while(Result::ok) {
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "{status}:\n{seen}");
+    assert!(dir.path().join("audit.jsonl").exists(), "{seen}");
+}
+
+/// Issue 11: when a run fails, its cause is printed once.
+#[test]
+fn a_failed_run_prints_its_cause_once() {
+    netns::enter();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    write!(
+        file,
+        "[sbc]\nlisten = \"{}\"\nmedia_ports = [29600, 29700]\naudit = \"{}/nowhere/audit.jsonl\"\n",
+        netns::udp_addr(29520),
+        dir.path().display()
+    )
+    .expect("write");
+    let output = handoff(&["--config", &file.path().display().to_string()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Caused by"), "{stderr}");
+    assert!(!stderr.contains("backtrace"), "{stderr}");
 }

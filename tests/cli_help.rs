@@ -32,3 +32,11 @@ fn check_help_explains_output_and_exit_codes() {
     assert!(text.contains("file:line:col: message"), "{text}");
     assert!(text.contains("exits 2"), "{text}");
 }
+
+/// Issue 11: `--help` explains the second Ctrl-C.
+#[test]
+fn top_level_help_explains_the_second_ctrl_c() {
+    let text = help(&["--help"]);
+    assert!(text.contains("A second Ctrl-C"), "{text}");
+    assert!(text.contains("N calls left, T s to go"), "{text}");
+}

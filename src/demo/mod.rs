@@ -171,7 +171,8 @@ impl FlowCheck {
     }
 }
 
-/// Runs the demo, writing everything to `out`.
+/// Runs the demo, writing everything to `out`. The audit file is written to (and left in)
+/// `$TMPDIR/handoff-demo-PID/audit.jsonl`; its path is printed.
 pub fn run(out: &mut dyn Write) -> Result<DemoReport, DemoError> {
     let dir = std::env::temp_dir().join(format!("handoff-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -325,7 +326,8 @@ pub fn run(out: &mut dyn Write) -> Result<DemoReport, DemoError> {
     let _ = server.wait();
 
     let report = audit_summary(out, &audit_path)?;
-    let _ = std::fs::remove_dir_all(&dir);
+    // The file stays: the operator may want to feed it to their log pipeline.
+    writeln!(out, "The audit file is kept: {}", audit_path.display())?;
     let flows_ok = checks.iter().all(|c| c.failures.is_empty());
     let outcomes_ok = report.handed_off == 2 && report.fallback_local == 1;
     Ok(DemoReport {

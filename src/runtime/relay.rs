@@ -570,7 +570,7 @@ impl MediaRelay {
         let last = *logged == FOREIGN_LOGS_PER_SLOT;
         if let Some(info) = self.table.slot_info(slot) {
             tracing::warn!(
-                call = ?info.call,
+                call = %info.call,
                 side = ?info.side,
                 local_port = info.local_port,
                 %from,

@@ -252,7 +252,12 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         }
         now = clock.now();
         let result = backend.dispatch(&mut |incoming, outbox| match incoming {
-            Incoming::Sip { from, payload } => core.handle_datagram(now, from, payload),
+            Incoming::Sip { from, payload } => {
+                if tracing::enabled!(tracing::Level::TRACE) {
+                    tracing::trace!(shard = index, %from, "SIP received:\n{}", String::from_utf8_lossy(payload));
+                }
+                core.handle_datagram(now, from, payload)
+            }
             Incoming::Media {
                 socket,
                 from,
@@ -302,7 +307,12 @@ fn drain_outputs<B: Backend>(
 ) {
     while let Some(output) = core.poll_output() {
         match output {
-            Output::Transmit(t) => backend.send_sip(t.to, t.payload),
+            Output::Transmit(t) => {
+                if tracing::enabled!(tracing::Level::TRACE) {
+                    tracing::trace!(shard = index, to = %t.to, "SIP sent:\n{}", String::from_utf8_lossy(&t.payload));
+                }
+                backend.send_sip(t.to, t.payload)
+            }
             Output::ToShard { shard, message } => {
                 let to = shard.0 as usize;
                 if mesh.push(index, to, message).is_err() {
@@ -347,18 +357,47 @@ fn drain_outputs<B: Backend>(
                         Some(n.saturating_sub(1))
                     });
                 status.calls_ended.fetch_add(1, Ordering::Relaxed);
-                if matches!(
+                // One info line per call end (issue 11); the liveness reasons say so.
+                let (a_to_b_packets, b_to_a_packets) = end
+                    .media
+                    .as_ref()
+                    .map_or((0, 0), |m| (m.a_to_b_packets, m.b_to_a_packets));
+                let message = if matches!(
                     end.end_reason,
                     EndReason::MediaTimeout | EndReason::HoldTimeout | EndReason::MaxDuration
                 ) {
-                    tracing::info!(shard = index, conversation = %end.conversation, reason = %end.end_reason, media = ?end.media, "call ended by session liveness");
+                    "call ended by session liveness"
                 } else {
-                    tracing::debug!(shard = index, call = ?end.call, reason = %end.end_reason, media = ?end.media, "call ended");
-                }
+                    "call ended"
+                };
+                tracing::info!(
+                    shard = index,
+                    call = %end.call,
+                    conversation = %end.conversation,
+                    from = %end.from_trunk,
+                    to = %end.to_trunk,
+                    setup_status = end.setup_status,
+                    reason = %end.end_reason,
+                    duration_ms = end.duration_ms,
+                    a_to_b_packets,
+                    b_to_a_packets,
+                    "{message}"
+                );
                 audit.call_end(end);
             }
             Output::Event(Event::Transfer(record)) => {
-                tracing::info!(shard = index, conversation = %record.conversation, outcome = ?record.outcome, "transfer");
+                tracing::info!(
+                    shard = index,
+                    conversation = %record.conversation,
+                    trunk = %record.trunk,
+                    kind = %record.kind.as_str(),
+                    target = %record.target_e164.as_deref().unwrap_or(&record.target),
+                    outcome = %record.outcome.as_str(),
+                    reason = %record.reason,
+                    refer_status = record.refer_status.unwrap_or(0),
+                    duration_ms = record.duration_ms,
+                    "transfer"
+                );
                 audit.transfer(record);
             }
             Output::Event(Event::RequestRejected {

@@ -43,11 +43,32 @@ impl Time {
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ShardId(pub u16);
 
+impl std::fmt::Display for ShardId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 /// Identifies one call inside its owning shard (unique for the shard's lifetime).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// Shown in logs as `shard.seq` (e.g. `1.7`), in Debug output too, so a log line holding a
+/// structure with a call in it stays readable.
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CallRef {
     pub shard: ShardId,
     pub seq: u64,
+}
+
+impl std::fmt::Display for CallRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.shard.0, self.seq)
+    }
+}
+
+impl std::fmt::Debug for CallRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "call {self}")
+    }
 }
 
 /// Which side of the border a trunk is. Transfers are asked for by platform legs and carried out
