@@ -92,6 +92,7 @@ write_config() { # file policy sip_port media_start audit
 [sbc]
 listen = "127.0.0.1:$3"
 advertise = "127.0.0.1"
+admin = "off"
 shards = 1
 io = "epoll"
 media_ports = [$4, $(($4 + 100))]

@@ -29,6 +29,9 @@ pub struct Config {
 /// Default capacity of the audit queue (`sbc.audit_queue`), in records: at a few hundred bytes a
 /// record, some tens of MB, and seconds of a stalled disk at thousands of call ends per second.
 pub const DEFAULT_AUDIT_QUEUE: usize = 65_536;
+/// Where the admin HTTP listener binds when `sbc.admin` is not set (loopback: no token needed).
+pub const DEFAULT_ADMIN: SocketAddr =
+    SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9090);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SbcConfig {
@@ -43,7 +46,12 @@ pub struct SbcConfig {
     pub io: IoBackend,
     /// RTP/RTCP port range [start, end), split across shards.
     pub media_ports: (u16, u16),
+    /// The admin HTTP listener (`/metrics`, `/status`, `/calls`); `None` (`admin = "off"` or
+    /// `""`) = no listener. Default `127.0.0.1:9090`.
     pub admin: Option<SocketAddr>,
+    /// Bearer token the admin listener requires (`Authorization: Bearer <token>`). Required
+    /// when `admin` is not a loopback address.
+    pub admin_token: Option<String>,
     /// JSON lines; "-" = stdout.
     pub audit: String,
     /// Capacity, in records, of the queue between the shards and the audit writer thread. A
@@ -567,6 +575,7 @@ struct RawSbc {
     io: Option<Spanned<String>>,
     media_ports: Option<Spanned<Vec<Spanned<i64>>>>,
     admin: Option<Spanned<String>>,
+    admin_token: Option<Spanned<String>>,
     audit: Option<Spanned<String>>,
     audit_queue: Option<Spanned<i64>>,
     refer_timeout_ms: Option<Spanned<i64>>,
@@ -704,6 +713,7 @@ const SBC_KEYS: &[&str] = &[
     "io",
     "media_ports",
     "admin",
+    "admin_token",
     "audit",
     "audit_queue",
     "refer_timeout_ms",
@@ -864,7 +874,8 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         cpus: Vec::new(),
         io: IoBackend::Uring,
         media_ports: (20000, 40000),
-        admin: None,
+        admin: Some(DEFAULT_ADMIN),
+        admin_token: None,
         audit: "audit.jsonl".to_owned(),
         audit_queue: DEFAULT_AUDIT_QUEUE,
         refer_timeout_ms: 4000,
@@ -1021,7 +1032,34 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         );
     }
     if let Some(admin) = &raw.admin {
-        sbc.admin = socket_addr(admin, "sbc.admin", report);
+        let text = admin.get_ref().trim();
+        sbc.admin = if text.is_empty() || text == "off" {
+            None
+        } else {
+            socket_addr(admin, "sbc.admin", report)
+        };
+    }
+    if let Some(token) = &raw.admin_token {
+        if token.get_ref().trim().is_empty() {
+            report.on(
+                token,
+                "sbc.admin_token: empty; give a secret, or leave the key out".to_owned(),
+            );
+        } else {
+            sbc.admin_token = Some(token.get_ref().clone());
+        }
+    }
+    if let (Some(addr), None) = (sbc.admin, &sbc.admin_token)
+        && !addr.ip().is_loopback()
+        && let Some(admin) = &raw.admin
+    {
+        report.on(
+            admin,
+            format!(
+                "sbc.admin: {addr} is not a loopback address; binding the admin API elsewhere \
+                 requires sbc.admin_token (clients send Authorization: Bearer <token>)"
+            ),
+        );
     }
     if let Some(audit) = &raw.audit {
         if audit.get_ref().trim().is_empty() {
@@ -1776,7 +1814,10 @@ mod tests {
             .chain(SOURCE_LIMIT_KEYS)
         {
             let used = EXAMPLE.lines().any(|line| {
-                line.starts_with(&format!("{key} ")) || line.starts_with(&format!("[sbc.{key}]"))
+                // A secret is shown commented out: an example never ships one.
+                line.starts_with(&format!("{key} "))
+                    || line.starts_with(&format!("[sbc.{key}]"))
+                    || (*key == "admin_token" && line.starts_with("# admin_token = "))
             });
             assert!(used, "config/contact-center.toml does not show `{key}`");
         }

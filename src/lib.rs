@@ -1,6 +1,7 @@
 //! handoff: a session border controller for SIP trunks, built to make call transfers across
 //! carrier boundaries work. See ARCHITECTURE.md for the layers, the data flow and the invariants.
 
+pub mod admin;
 pub mod audit;
 pub mod border_log;
 pub mod config;

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::transfer::record::{TransferOutcome, TransferRecord, method_str};
+use crate::transfer::record::{TransferKind, TransferOutcome, TransferRecord, method_str};
 
 /// Trunk sessions a handed-off transfer saves: the customer's session, released by the carrier,
 /// plus the second one a tromboned transfer would have opened toward the target.
@@ -18,6 +18,8 @@ pub const SESSIONS_SAVED_PER_HANDOFF: u64 = 2;
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TransferKey {
     pub trunk: String,
+    /// `"blind"`, `"attended"` or `"carrier_initiated"`.
+    pub kind: &'static str,
     /// `"refer"` or `"local"`.
     pub method: &'static str,
     pub outcome: TransferOutcome,
@@ -59,8 +61,8 @@ impl DropReason {
 pub struct ShardMetrics {
     /// Transfers by carrier trunk, method and outcome.
     pub transfers: BTreeMap<TransferKey, u64>,
-    /// Final responses to handoff's REFERs, by status code.
-    pub refer_responses: BTreeMap<u16, u64>,
+    /// Final responses to handoff's REFERs, by (carrier trunk, status code).
+    pub refer_responses: BTreeMap<(String, u16), u64>,
     /// Trunk sessions (call legs toward a trunk) currently up, per trunk.
     pub trunk_sessions_in_use: BTreeMap<String, u64>,
     /// Trunk sessions saved by handed-off transfers, per carrier trunk.
@@ -88,10 +90,11 @@ impl ShardMetrics {
     /// the sessions it saved. The one call the call layer makes per [`TransferRecord`].
     pub fn record_transfer(&mut self, record: &TransferRecord) {
         if let Some(status) = record.refer_status {
-            self.record_refer_response(status);
+            self.record_refer_response(&record.trunk, status);
         }
         let key = TransferKey {
             trunk: record.trunk.clone(),
+            kind: TransferKind::as_str(record.kind),
             method: method_str(record.method),
             outcome: record.outcome,
         };
@@ -106,8 +109,11 @@ impl ShardMetrics {
 
     /// Counts a final response to a REFER handoff sent ([`ShardMetrics::record_transfer`] already
     /// counts the one in each record; use this only for REFERs outside a transfer attempt).
-    pub fn record_refer_response(&mut self, status: u16) {
-        *self.refer_responses.entry(status).or_default() += 1;
+    pub fn record_refer_response(&mut self, trunk: &str, status: u16) {
+        *self
+            .refer_responses
+            .entry((trunk.to_owned(), status))
+            .or_default() += 1;
     }
 
     pub fn session_opened(&mut self, trunk: &str) {
@@ -217,13 +223,14 @@ impl ShardMetrics {
             &mut out,
             "handoff_transfers_total",
             "counter",
-            "Transfer attempts by carrier trunk, method and outcome.",
+            "Transfer attempts by carrier trunk, kind (blind, attended, carrier_initiated), method and outcome.",
         );
         for (key, count) in &self.transfers {
             let _ = writeln!(
                 out,
-                "handoff_transfers_total{{trunk=\"{}\",method=\"{}\",outcome=\"{}\"}} {count}",
+                "handoff_transfers_total{{trunk=\"{}\",kind=\"{}\",method=\"{}\",outcome=\"{}\"}} {count}",
                 escape_label(&key.trunk),
+                key.kind,
                 key.method,
                 key.outcome.as_str()
             );
@@ -232,12 +239,13 @@ impl ShardMetrics {
             &mut out,
             "handoff_refer_responses_total",
             "counter",
-            "Final responses to REFERs sent to carriers, by status code.",
+            "Final responses to REFERs sent to carriers, by carrier trunk and status code.",
         );
-        for (code, count) in &self.refer_responses {
+        for ((trunk, code), count) in &self.refer_responses {
             let _ = writeln!(
                 out,
-                "handoff_refer_responses_total{{code=\"{code}\"}} {count}"
+                "handoff_refer_responses_total{{trunk=\"{}\",code=\"{code}\"}} {count}",
+                escape_label(trunk)
             );
         }
         header(

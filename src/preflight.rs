@@ -52,15 +52,7 @@ pub fn host_problems(config: &Config, text: &str, file: &str) -> Vec<ConfigError
         ));
     }
     if let Some(admin) = sbc.admin {
-        if !admin.ip().is_loopback() {
-            problems.push(at(
-                "admin",
-                format!(
-                    "sbc.admin: {admin} is off loopback and there is no admin token to protect it; \
-                     listen on 127.0.0.1 or ::1"
-                ),
-            ));
-        }
+        // Off loopback without a token is a config error already (config.rs).
         if let Err(error) = TcpListener::bind(admin) {
             problems.push(at(
                 "admin",

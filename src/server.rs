@@ -16,6 +16,9 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
+
+use crate::admin::{AdminServer, AdminState, RunningConfig};
 use crate::audit::{AuditCounters, AuditLog};
 use crate::config::{Config, ConfigLoadError, IoBackend};
 use crate::core::ShardMessage;
@@ -73,6 +76,8 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Admin(#[from] crate::admin::AdminBindError),
     #[error("cannot set up signal handling (signalfd): {0}")]
     Signals(#[source] std::io::Error),
 }
@@ -125,6 +130,9 @@ pub struct Server {
     draining: bool,
     /// While draining: when established calls get BYE, and when progress was last logged.
     drain_progress: Option<(std::time::Instant, std::time::Instant)>,
+    /// What the admin thread reads (also kept without a listener, for embedding and tests).
+    admin_state: Arc<AdminState>,
+    admin: Option<AdminServer>,
 }
 
 fn plural(calls: usize) -> &'static str {
@@ -235,6 +243,25 @@ impl Server {
             .map(|_| Arc::new(ShardStatus::default()))
             .collect();
         let all_status: Arc<[Arc<ShardStatus>]> = statuses.iter().cloned().collect();
+        let admin_state = Arc::new(AdminState {
+            running: ArcSwap::from_pointee(RunningConfig {
+                config: config.clone(),
+                file: None,
+            }),
+            statuses: statuses.clone(),
+            mesh: mesh.clone(),
+            audit: audit.counters().clone(),
+            started: std::time::Instant::now(),
+        });
+        // Before any shard runs: a busy admin port stops the start like a busy SIP port.
+        let admin = match config.sbc.admin {
+            Some(addr) => Some(AdminServer::start(
+                addr,
+                config.sbc.admin_token.clone(),
+                admin_state.clone(),
+            )?),
+            None => None,
+        };
         let mut threads = Vec::with_capacity(shards);
         for (index, mut backend) in backends.into_iter().enumerate() {
             backend.set_peers(peers.clone());
@@ -286,6 +313,8 @@ impl Server {
             audit,
             draining: false,
             drain_progress: None,
+            admin_state,
+            admin,
         })
     }
 
@@ -295,6 +324,25 @@ impl Server {
 
     pub fn sip_addr(&self) -> SocketAddr {
         self.config.sbc.listen
+    }
+
+    /// Where the admin API listens (`None`: `sbc.admin = "off"`).
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(AdminServer::addr)
+    }
+
+    /// What the admin API serves, read the same way it does.
+    pub fn admin_state(&self) -> &Arc<AdminState> {
+        &self.admin_state
+    }
+
+    /// Names the file the running config came from (shown by `GET /status`).
+    pub fn set_config_file(&self, path: Option<&std::path::Path>) {
+        let current = self.admin_state.running.load();
+        self.admin_state.running.store(Arc::new(RunningConfig {
+            config: current.config.clone(),
+            file: crate::admin::file_name(path),
+        }));
     }
 
     pub fn shard_status(&self) -> &[Arc<ShardStatus>] {
@@ -345,6 +393,9 @@ impl Server {
         if new.sbc.audit != old.audit || new.sbc.audit_queue != old.audit_queue {
             ignored.push("audit");
         }
+        if new.sbc.admin != old.admin || new.sbc.admin_token != old.admin_token {
+            ignored.push("admin");
+        }
         if !ignored.is_empty() {
             tracing::warn!(settings = ?ignored, "reload: these settings need a restart; kept as running");
         }
@@ -356,6 +407,8 @@ impl Server {
         new.sbc.media_ports = old.media_ports;
         new.sbc.audit = old.audit.clone();
         new.sbc.audit_queue = old.audit_queue;
+        new.sbc.admin = old.admin;
+        new.sbc.admin_token = old.admin_token.clone();
         let new = Arc::new(new);
         tracing::info!(
             trunks = new.trunks.len(),
@@ -363,6 +416,11 @@ impl Server {
             "configuration reloaded"
         );
         self.config = new.clone();
+        let file = self.admin_state.running.load().file.clone();
+        self.admin_state.running.store(Arc::new(RunningConfig {
+            config: new.clone(),
+            file,
+        }));
         self.broadcast(ShardMessage::Config(new));
     }
 
@@ -451,6 +509,9 @@ impl Server {
             }
         }
         drop(backends);
+        if let Some(admin) = self.admin {
+            admin.stop();
+        }
         // Every shard (and its sender) is gone: write what is still queued, then stop.
         self.audit.close();
         let counters = &self.audit_counters;
@@ -496,6 +557,7 @@ pub fn run_with(config: Config, config_path: Option<PathBuf>) -> Result<(), RunE
     uring_sys::block_signals(&signals).map_err(RunError::Signals)?;
     let signal_fd = uring_sys::signalfd(&signals).map_err(RunError::Signals)?;
     let mut server = Server::start(config)?;
+    server.set_config_file(config_path.as_deref());
     loop {
         use std::os::fd::AsRawFd;
         match uring_sys::read_signal(signal_fd.as_raw_fd(), Duration::from_millis(200)) {

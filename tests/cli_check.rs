@@ -108,18 +108,22 @@ fn the_file_may_be_a_plain_argument() {
 }
 
 /// Issue 11: `check` must catch what would stop a run: paths it cannot write, CPUs that do not
-/// exist, ports it cannot bind, and an admin listener off loopback without a token.
+/// exist, ports it cannot bind (SIP and admin). An admin listener off loopback without a token is a
+/// config error (`runtime_admin_api`).
 #[test]
 fn check_catches_what_would_stop_a_run() {
     netns::enter();
     let busy = std::net::UdpSocket::bind(netns::udp_addr(29500)).expect("hold the SIP port");
     let listen = busy.local_addr().expect("addr");
+    let busy_admin =
+        std::net::TcpListener::bind(netns::udp_addr(29510)).expect("hold the admin port");
+    let admin = busy_admin.local_addr().expect("addr");
     let dir = tempfile::tempdir().expect("temp dir");
     let audit = dir.path().join("missing-dir/audit.jsonl");
     let mut file = tempfile::NamedTempFile::new().expect("temp file");
     write!(
         file,
-        "[sbc]\nlisten = \"{listen}\"\ncpus = [0, 1000]\nmedia_ports = [29600, 29700]\nadmin = \"0.0.0.0:29510\"\naudit = \"{}\"\n",
+        "[sbc]\nlisten = \"{listen}\"\ncpus = [0, 1000]\nmedia_ports = [29600, 29700]\nadmin = \"{admin}\"\naudit = \"{}\"\n",
         audit.display()
     )
     .expect("write");
@@ -133,7 +137,7 @@ fn check_catches_what_would_stop_a_run() {
         format!("{path}:6:9: sbc.audit: the directory "),
         format!("{path}:3:8: sbc.cpus: this host has no cpu 1000 "),
         format!("{path}:2:10: sbc.listen: cannot bind UDP {listen}: "),
-        format!("{path}:5:9: sbc.admin: 0.0.0.0:29510 is off loopback and there is no admin token"),
+        format!("{path}:5:9: sbc.admin: cannot bind TCP {admin}: "),
     ];
     assert_eq!(lines.len(), expect.len(), "{stderr}");
     for (line, start) in lines.iter().zip(&expect) {
@@ -142,7 +146,7 @@ fn check_catches_what_would_stop_a_run() {
             "{line:?} should start with {start:?}"
         );
     }
-    drop(busy);
+    drop((busy, busy_admin));
 }
 
 /// Issue 11: the contact-center example runs as shipped (from the repo root; here from a

@@ -29,7 +29,7 @@ fn answers_options_with_200() {
     let mut file = tempfile::NamedTempFile::new().expect("temp file");
     write!(
         file,
-        "[sbc]\nlisten = \"127.0.0.1:{port}\"\nmedia_ports = [10000, 10100]\naudit = \"-\"\n\n[[trunk]]\nname = \"probe\"\npeer = \"{local}\"\ncountry_code = \"1\"\n"
+        "[sbc]\nlisten = \"127.0.0.1:{port}\"\nmedia_ports = [10000, 10100]\nadmin = \"off\"\naudit = \"-\"\n\n[[trunk]]\nname = \"probe\"\npeer = \"{local}\"\ncountry_code = \"1\"\n"
     )
     .expect("write");
     let _server = Server(

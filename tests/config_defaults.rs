@@ -48,7 +48,8 @@ fn sbc_defaults() {
     assert!(sbc.cpus.is_empty());
     assert_eq!(sbc.io, IoBackend::Uring);
     assert_eq!(sbc.media_ports, (20000, 40000));
-    assert_eq!(sbc.admin, None);
+    assert_eq!(sbc.admin, Some("127.0.0.1:9090".parse().unwrap()));
+    assert_eq!(sbc.admin_token, None);
     assert_eq!(sbc.audit, "audit.jsonl");
     assert_eq!(sbc.refer_timeout_ms, 4000);
     assert_eq!(

@@ -57,6 +57,7 @@ fn shards_sum_and_the_success_rate_counts_refer_transfers_only() {
 
     let handed_off = TransferKey {
         trunk: "a".to_owned(),
+        kind: "blind",
         method: "refer",
         outcome: TransferOutcome::HandedOff,
     };
@@ -65,8 +66,8 @@ fn shards_sum_and_the_success_rate_counts_refer_transfers_only() {
         total.transfers_with_outcome(TransferOutcome::FallbackLocal),
         2
     );
-    assert_eq!(total.refer_responses.get(&202), Some(&2));
-    assert_eq!(total.refer_responses.get(&403), Some(&1));
+    assert_eq!(total.refer_responses.get(&("a".to_owned(), 202)), Some(&2));
+    assert_eq!(total.refer_responses.get(&("a".to_owned(), 403)), Some(&1));
     assert_eq!(total.trunk_sessions_in_use.get("a"), Some(&2));
     assert_eq!(total.trunk_sessions_in_use.get("p"), Some(&1));
     assert_eq!(

@@ -36,12 +36,12 @@ fn renders_the_text_exposition_format() {
     metrics.dropped(DropReason::InDialogFromWrongPeer);
     metrics.call_ended("media_timeout");
     metrics.trunk_limited("carrier \"a\"", "max_calls");
-    let expected = r#"# HELP handoff_transfers_total Transfer attempts by carrier trunk, method and outcome.
+    let expected = r#"# HELP handoff_transfers_total Transfer attempts by carrier trunk, kind (blind, attended, carrier_initiated), method and outcome.
 # TYPE handoff_transfers_total counter
-handoff_transfers_total{trunk="carrier \"a\"",method="refer",outcome="handed_off"} 1
-# HELP handoff_refer_responses_total Final responses to REFERs sent to carriers, by status code.
+handoff_transfers_total{trunk="carrier \"a\"",kind="blind",method="refer",outcome="handed_off"} 1
+# HELP handoff_refer_responses_total Final responses to REFERs sent to carriers, by carrier trunk and status code.
 # TYPE handoff_refer_responses_total counter
-handoff_refer_responses_total{code="202"} 1
+handoff_refer_responses_total{trunk="carrier \"a\"",code="202"} 1
 # HELP handoff_refer_success_ratio Handed-off REFER transfers over REFER transfers not cancelled by the caller.
 # TYPE handoff_refer_success_ratio gauge
 handoff_refer_success_ratio 1

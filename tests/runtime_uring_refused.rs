@@ -85,7 +85,7 @@ fn refused_io_uring_is_a_clear_error_without_fallback() {
     std::fs::write(
         &config,
         format!(
-            "[sbc]\nlisten = \"{}\"\nio = \"uring\"\nmedia_ports = [46000, 46100]\naudit = \"-\"\n",
+            "[sbc]\nlisten = \"{}\"\nio = \"uring\"\nmedia_ports = [46000, 46100]\nadmin = \"off\"\naudit = \"-\"\n",
             netns::udp_addr(15060)
         ),
     )

@@ -213,3 +213,27 @@ pub fn call_codecs(a: &[String], b: &[String]) -> Option<Vec<String>> {
         }
     }
 }
+
+/// One live call as the admin endpoint lists it (`GET /calls`): built by
+/// `ShardCore::live_calls` between loop turns, never on request.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LiveCall {
+    pub conversation: String,
+    /// `setup` or `up`.
+    pub phase: &'static str,
+    /// Milliseconds since the call's initial INVITE.
+    pub age_ms: u64,
+    /// Every leg the call has had that is not gone, bridged ones first.
+    pub legs: Vec<LiveLeg>,
+    /// A transfer is in progress.
+    pub transferring: bool,
+}
+
+/// One leg of a [`LiveCall`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LiveLeg {
+    pub trunk: String,
+    pub role: &'static str,
+    /// Part of the bridge (false: a transfer's or a retired leg).
+    pub bridged: bool,
+}

@@ -56,6 +56,7 @@ impl DemoSettings {
             r#"[sbc]
 listen = "{sip}"
 advertise = "127.0.0.1"
+admin = "off"
 shards = {shards}
 io = "{io}"
 media_ports = [{media}, {media_end}]

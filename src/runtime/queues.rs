@@ -55,6 +55,16 @@ impl ShardMesh {
         }
     }
 
+    /// Messages waiting for shard `to`, from its peers and the control thread (a racy read of
+    /// the queues' lengths, for the admin endpoint).
+    pub fn inbound_depth(&self, to: usize) -> usize {
+        let peers: usize = (0..self.shards)
+            .filter_map(|from| self.queues.get(from * self.shards + to))
+            .map(ArrayQueue::len)
+            .sum();
+        peers + self.control.get(to).map_or(0, ArrayQueue::len)
+    }
+
     /// Only shard `to` may call this for a given `to` (single consumer).
     pub fn pop(&self, from: usize, to: usize) -> Option<ShardMessage> {
         self.queues.get(from * self.shards + to)?.pop()

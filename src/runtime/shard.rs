@@ -15,7 +15,10 @@ use super::relay::MediaRelay;
 use crate::audit::AuditSender;
 use crate::border_log::BorderLog;
 use crate::config::Config;
+use crate::core::call::LiveCall;
 use crate::core::{EndReason, Event, Output, ShardCore, ShardId, ShardMessage, Time};
+use crate::metrics::ShardMetrics;
+use arc_swap::ArcSwap;
 
 /// Slack on top of 64*T1 after the drain deadline. The final BYEs (and CANCELs) are client
 /// transactions: retransmitted (Timer E) until answered, or timed out by Timer F at 64*T1
@@ -59,9 +62,24 @@ impl Default for Clock {
     }
 }
 
+/// How often, at most, a shard publishes its [`ShardSnapshot`] (between loop turns; an idle
+/// shard turns at least every `MAX_SLEEP`).
+pub const SNAPSHOT_EVERY: Duration = Duration::from_millis(200);
+
+/// What the admin endpoint reads of a shard: its counters and live calls, as of the shard's
+/// last publication. Built by the shard between loop turns (at most every [`SNAPSHOT_EVERY`])
+/// and swapped in whole: the reader never takes a lock the shard could wait on.
+#[derive(Debug, Default)]
+pub struct ShardSnapshot {
+    pub metrics: ShardMetrics,
+    pub calls: Vec<LiveCall>,
+}
+
 /// What a shard publishes for the control thread and tests (relaxed atomics, read-only there).
 #[derive(Debug, Default)]
 pub struct ShardStatus {
+    /// The shard's last published snapshot (`ArcSwap`: a lock-free pointer swap).
+    pub snapshot: ArcSwap<ShardSnapshot>,
     pub active_calls: AtomicUsize,
     /// While draining: BYEs and CANCELs this shard sent that await their final response.
     pub teardowns_in_flight: AtomicUsize,
@@ -131,6 +149,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
     // The transaction layer's T1 is the startup config's (a reload does not change it).
     let drain_bound_ms = drain_bound(config.sbc.timers.t1_ms).as_millis() as u64;
     let mut waiting_logged = false;
+    let mut next_snapshot = now;
     let fail = |backend: B, source| {
         Err((
             backend,
@@ -182,6 +201,10 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             index,
             &mut border,
         );
+        if now >= next_snapshot {
+            publish_snapshot(&core, &status, now);
+            next_snapshot = now.plus_millis(SNAPSHOT_EVERY.as_millis() as u64);
+        }
         let next_ringback = media.tick(now, &mut backend);
         if let Err(e) = backend.flush() {
             return fail(backend, e);
@@ -235,6 +258,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                     send_errors = io.send_errors,
                     "drained, stopping"
                 );
+                publish_snapshot(&core, &status, now);
                 status.stopped.store(true, Ordering::Relaxed);
                 return Ok(backend);
             }
@@ -291,6 +315,15 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             &mut border,
         );
     }
+}
+
+/// Swaps in a fresh [`ShardSnapshot`]: one clone of the counters and one walk of the calls,
+/// at most every [`SNAPSHOT_EVERY`], never per packet.
+fn publish_snapshot(core: &ShardCore, status: &ShardStatus, now: Time) {
+    status.snapshot.store(Arc::new(ShardSnapshot {
+        metrics: core.metrics().clone(),
+        calls: core.live_calls(now),
+    }));
 }
 
 #[allow(clippy::too_many_arguments)]

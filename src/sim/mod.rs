@@ -196,6 +196,7 @@ pub fn standard_config() -> Config {
             io: IoBackend::Epoll,
             media_ports: (20000, 30000),
             admin: None,
+            admin_token: None,
             audit: "-".to_string(),
             refer_timeout_ms: 8000,
             transfer_timeout_s: 120,

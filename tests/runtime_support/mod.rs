@@ -111,6 +111,7 @@ pub fn config_text(
         r#"[sbc]
 listen = "{sip}"
 advertise = "127.0.0.1"
+admin = "off"
 shards = {shards}
 io = "{io}"
 media_ports = [{media}, {media_end}]

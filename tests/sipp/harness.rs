@@ -99,6 +99,7 @@ impl Handoff {
             r#"[sbc]
 listen = "{sip}"
 advertise = "127.0.0.1"
+admin = "off"
 shards = 2
 io = "{io}"
 media_ports = [{start}, {end}]

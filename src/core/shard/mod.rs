@@ -119,6 +119,44 @@ impl ShardCore {
         &self.fx.metrics
     }
 
+    /// The calls not yet ended, for the admin endpoint's `GET /calls` (the runtime publishes
+    /// them between loop turns).
+    pub fn live_calls(&self, now: Time) -> Vec<crate::core::call::LiveCall> {
+        use crate::core::call::{CallPhase, LiveCall, LiveLeg};
+        self.calls
+            .values()
+            .filter_map(|call| {
+                let phase = match call.phase {
+                    CallPhase::Setup => "setup",
+                    CallPhase::Up => "up",
+                    CallPhase::Ended { .. } => return None,
+                };
+                let legs = call
+                    .legs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, leg)| !leg.gone)
+                    .map(|(index, leg)| LiveLeg {
+                        trunk: call
+                            .config
+                            .trunks
+                            .get(leg.trunk)
+                            .map_or_else(String::new, |t| t.name.clone()),
+                        role: leg.role.as_str(),
+                        bridged: call.bridge.iter().any(|b| usize::from(b.0) == index),
+                    })
+                    .collect();
+                Some(LiveCall {
+                    conversation: call.conversation.clone(),
+                    phase,
+                    age_ms: now.0.saturating_sub(call.started.0) / 1_000_000,
+                    legs,
+                    transferring: call.transfer.is_some(),
+                })
+            })
+            .collect()
+    }
+
     /// The driver reads both clocks once and tells the core, so audit records carry wall time.
     pub fn set_wall_clock(&mut self, clock: WallClock) {
         self.fx.wall_clock = clock;

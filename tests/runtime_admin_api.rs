@@ -1,0 +1,368 @@
+//! The admin API of the running binary, on both backends: `GET /calls` lists a live call,
+//! `GET /status` reports the shards, trunks and config, `GET /metrics` is valid Prometheus text
+//! exposition whose counters follow real calls; with `admin_token` set, a request without the
+//! right Bearer token gets 401.
+
+mod runtime_support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use runtime_support::call::{Endpoint, establish, hang_up_from_carrier};
+use runtime_support::{BACKENDS, Handoff, WAIT, setup};
+
+/// Admin ports of this test (29400..29410), media 29000..29400: inside the test's private
+/// network namespace (see runtime_support), so nothing else holds them.
+const ADMIN_PORT: u16 = 29400;
+
+struct Reply {
+    status: u16,
+    headers: String,
+    body: String,
+}
+
+/// One HTTP/1.0 request, read to the end (the server closes).
+fn http(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> Reply {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: handoff\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("read the reply");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("header/body separator");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
+    Reply {
+        status,
+        headers: head.to_owned(),
+        body: body.to_owned(),
+    }
+}
+
+/// Writes the config with the admin listener on `admin` (and `extra` lines in `[sbc]`).
+fn with_admin(config: &std::path::Path, admin: SocketAddr, extra: &str) {
+    let text = std::fs::read_to_string(config).unwrap();
+    assert!(text.contains("admin = \"off\""));
+    let text = text.replace("admin = \"off\"", &format!("admin = \"{admin}\"\n{extra}"));
+    std::fs::write(config, text).unwrap();
+}
+
+/// One parsed sample: name, labels, value.
+type Sample = (String, BTreeMap<String, String>, f64);
+
+/// Parses the Prometheus text exposition format (0.0.4) strictly enough to catch a broken
+/// renderer: every sample's family has `# HELP` and `# TYPE` lines before it, names and label
+/// names follow `[a-zA-Z_:][a-zA-Z0-9_:]*`, label values are quoted with `\\`, `\"`, `\n`
+/// escapes, counters end in `_total`, and every value is a number.
+fn parse_exposition(text: &str) -> Vec<Sample> {
+    fn is_name(s: &str) -> bool {
+        let mut chars = s.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    }
+    let mut helped = BTreeSet::new();
+    let mut typed = BTreeMap::new();
+    let mut samples = Vec::new();
+    for line in text.lines() {
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').expect("HELP name text");
+            assert!(is_name(name) && !help.is_empty(), "bad HELP: {line}");
+            assert!(helped.insert(name.to_owned()), "HELP twice: {name}");
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
+            assert!(is_name(name), "bad TYPE: {line}");
+            assert!(
+                ["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind),
+                "bad TYPE: {line}"
+            );
+            if kind == "counter" {
+                assert!(name.ends_with("_total"), "counter without _total: {name}");
+            }
+            assert!(
+                typed.insert(name.to_owned(), kind.to_owned()).is_none(),
+                "TYPE twice: {name}"
+            );
+            continue;
+        }
+        assert!(!line.starts_with('#'), "stray comment: {line}");
+        let name_end = line.find(['{', ' ']).expect("sample name");
+        let name = &line[..name_end];
+        assert!(is_name(name), "bad metric name: {line}");
+        assert!(helped.contains(name), "sample before its HELP: {line}");
+        assert!(typed.contains_key(name), "sample before its TYPE: {line}");
+        let mut labels = BTreeMap::new();
+        let mut rest = &line[name_end..];
+        if let Some(inner) = rest.strip_prefix('{') {
+            let mut chars = inner.char_indices().peekable();
+            let end = loop {
+                let (start, c) = chars.next().expect("unterminated labels");
+                if c == '}' {
+                    break start;
+                }
+                let mut label = String::from(c);
+                for (_, c) in chars.by_ref() {
+                    if c == '=' {
+                        break;
+                    }
+                    label.push(c);
+                }
+                assert!(is_name(&label), "bad label name {label:?}: {line}");
+                assert_eq!(chars.next().map(|(_, c)| c), Some('"'), "{line}");
+                let mut value = String::new();
+                loop {
+                    match chars.next().expect("unterminated label value").1 {
+                        '"' => break,
+                        '\\' => match chars.next().expect("escape").1 {
+                            'n' => value.push('\n'),
+                            c @ ('\\' | '"') => value.push(c),
+                            other => panic!("bad escape \\{other}: {line}"),
+                        },
+                        c => value.push(c),
+                    }
+                }
+                assert!(labels.insert(label, value).is_none(), "label twice: {line}");
+                match chars.peek() {
+                    Some((_, ',')) => {
+                        chars.next();
+                    }
+                    Some((_, '}')) => {}
+                    _ => panic!("bad label list: {line}"),
+                }
+            };
+            rest = &inner[end + 1..];
+        }
+        let value = rest.strip_prefix(' ').expect("space before the value");
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value: {line}"));
+        samples.push((name.to_owned(), labels, value));
+    }
+    samples
+}
+
+fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    samples
+        .iter()
+        .find(|(n, l, _)| {
+            n == name
+                && l.len() == labels.len()
+                && labels
+                    .iter()
+                    .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|(_, _, v)| *v)
+}
+
+/// Polls `GET path` until `ready` holds (shards publish every 200 ms at most).
+fn poll<T>(
+    admin: SocketAddr,
+    path: &str,
+    token: Option<&str>,
+    what: &str,
+    mut ready: impl FnMut(&str) -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let reply = http(admin, "GET", path, token);
+        assert_eq!(reply.status, 200, "{path}: {}", reply.body);
+        if let Some(found) = ready(&reply.body) {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}; last {path}:\n{}",
+            reply.body
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn metrics_status_and_calls_follow_real_calls_on_both_backends() {
+    for (i, io) in BACKENDS.iter().enumerate() {
+        let s = setup(io, 29000 + i as u16 * 100, 2, 30);
+        let admin = SocketAddr::from(([127, 0, 0, 1], ADMIN_PORT + i as u16));
+        with_admin(&s.config_path, admin, "");
+        let mut handoff = Handoff::start(&s.config_path);
+        handoff.wait_for_log("admin API listening", WAIT);
+        let carrier = Endpoint::new(s.carrier.try_clone().unwrap(), "carrier");
+        let platform = Endpoint::new(s.platform.try_clone().unwrap(), "platform");
+
+        let mut call = establish(s.sip, &carrier, &platform, &format!("admin-{io}"));
+        let calls = poll(admin, "/calls", None, "the call in /calls", |body| {
+            let calls: serde_json::Value = serde_json::from_str(body).expect("JSON");
+            (calls.as_array().unwrap().len() == 1 && calls[0]["phase"] == "up").then_some(calls)
+        });
+        let live = &calls[0];
+        assert!(!live["conversation"].as_str().unwrap().is_empty(), "{live}");
+        let trunks: BTreeSet<&str> = live["legs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["trunk"].as_str().unwrap())
+            .collect();
+        assert_eq!(trunks, BTreeSet::from(["carrier", "platform"]), "{live}");
+        assert!(live["shard"].as_u64().unwrap() < 2, "{live}");
+
+        let status = poll(admin, "/status", None, "the call in /status", |body| {
+            let status: serde_json::Value = serde_json::from_str(body).expect("JSON");
+            (status["calls_active"] == 1 && status["trunks"][0]["sessions"] == 1).then_some(status)
+        });
+        assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
+        assert!(status["uptime_s"].is_u64(), "{status}");
+        assert_eq!(
+            status["config"]["file"].as_str(),
+            Some(s.config_path.to_str().unwrap())
+        );
+        let hash = status["config"]["hash"].as_str().unwrap();
+        assert!(
+            hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()),
+            "{hash}"
+        );
+        assert_eq!(status["shards"].as_array().unwrap().len(), 2, "{status}");
+        assert!(status["shards"][0]["queue_depth"].is_u64(), "{status}");
+        assert_eq!(status["trunks"][0]["name"], "carrier");
+        assert_eq!(status["trunks"][0]["max_calls"], 0);
+        assert_eq!(status["trunks"][1]["name"], "platform");
+        assert_eq!(status["trunks"][1]["role"], "platform");
+        assert_eq!(status["trunks"][1]["sessions"], 1);
+
+        let reply = http(admin, "GET", "/metrics", None);
+        assert!(
+            reply.headers.contains("text/plain; version=0.0.4"),
+            "{}",
+            reply.headers
+        );
+        let up = parse_exposition(&reply.body);
+        assert_eq!(value(&up, "handoff_calls_active", &[]), Some(1.0));
+
+        hang_up_from_carrier(s.sip, &mut call, &carrier, &platform);
+        let samples = poll(
+            admin,
+            "/metrics",
+            None,
+            "the ended call in /metrics",
+            |body| {
+                let samples = parse_exposition(body);
+                (value(
+                    &samples,
+                    "handoff_calls_ended_total",
+                    &[("reason", "bye_from_a")],
+                ) == Some(1.0)
+                    && value(&samples, "handoff_calls_active", &[]) == Some(0.0))
+                .then_some(samples)
+            },
+        );
+        assert_eq!(value(&samples, "handoff_calls_total", &[]), Some(1.0));
+        assert_eq!(
+            value(
+                &samples,
+                "handoff_trunk_sessions_in_use",
+                &[("trunk", "carrier")]
+            ),
+            Some(0.0)
+        );
+        assert_eq!(
+            value(&samples, "handoff_audit_dropped_total", &[]),
+            Some(0.0)
+        );
+        for family in [
+            "handoff_audit_written_total",
+            "handoff_media_packets_relayed_total",
+            "handoff_shard_queue_full_drops_total",
+        ] {
+            assert!(
+                samples.iter().any(|(n, _, _)| n == family),
+                "{io}: {family} missing"
+            );
+        }
+        poll(admin, "/calls", None, "no call left in /calls", |body| {
+            (body.trim() == "[]").then_some(())
+        });
+
+        assert_eq!(http(admin, "GET", "/nothing", None).status, 404);
+        assert_eq!(http(admin, "POST", "/metrics", None).status, 405);
+
+        handoff.signal("TERM");
+        assert!(
+            handoff.wait_exit(WAIT).is_some_and(|s| s.success()),
+            "{io}: handoff did not stop cleanly"
+        );
+    }
+}
+
+#[test]
+fn a_token_is_required_once_configured_on_both_backends() {
+    for (i, io) in BACKENDS.iter().enumerate() {
+        let s = setup(io, 29200 + i as u16 * 100, 1, 30);
+        let admin = SocketAddr::from(([127, 0, 0, 1], ADMIN_PORT + 2 + i as u16));
+        with_admin(&s.config_path, admin, "admin_token = \"s3cret-token\"");
+        let mut handoff = Handoff::start(&s.config_path);
+        handoff.wait_for_log("admin API listening", WAIT);
+        for path in ["/metrics", "/status", "/calls", "/nothing"] {
+            let reply = http(admin, "GET", path, None);
+            assert_eq!(reply.status, 401, "{io} {path} without a token");
+            assert!(
+                reply.headers.contains("WWW-Authenticate: Bearer"),
+                "{}",
+                reply.headers
+            );
+            assert!(!reply.body.contains("handoff_"), "{}", reply.body);
+            assert_eq!(
+                http(admin, "GET", path, Some("s3cret-tokeX")).status,
+                401,
+                "{io} {path} with a wrong token"
+            );
+            assert_eq!(
+                http(admin, "GET", path, Some("s3cret")).status,
+                401,
+                "{io} {path} with a prefix of the token"
+            );
+        }
+        let reply = http(admin, "GET", "/metrics", Some("s3cret-token"));
+        assert_eq!(reply.status, 200);
+        parse_exposition(&reply.body);
+        assert_eq!(
+            http(admin, "GET", "/status", Some("s3cret-token")).status,
+            200
+        );
+        handoff.signal("TERM");
+        assert!(handoff.wait_exit(WAIT).is_some_and(|s| s.success()));
+    }
+}
+
+#[test]
+fn non_loopback_admin_without_token_refuses_to_start() {
+    let s = setup("epoll", 29400, 1, 30);
+    with_admin(&s.config_path, "0.0.0.0:29410".parse().unwrap(), "");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_handoff"))
+        .arg("--config")
+        .arg(&s.config_path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let file = s.config_path.display().to_string();
+    assert!(
+        stderr.contains(&format!(
+            "{file}:4:9: sbc.admin: 0.0.0.0:29410 is not a loopback address"
+        )),
+        "{stderr}"
+    );
+}
