@@ -10,10 +10,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # --- hook point 1: Debian packages the tests need -------------------------------------------------
 # sip-tester: SIPp, used by the end-to-end call tests. sipvicious: svmap/svwar/svcrack, used by
-# scripts/attack.sh. (tshark is optional and not installed.)
+# scripts/attack.sh. systemd: systemd-analyze, which checks config/handoff.service. (tshark is
+# optional and not installed.)
 APT_PACKAGES=(
     sip-tester
     sipvicious
+    systemd
 )
 
 # --- hook point 2: extra steps, run in order after the standard ones ------------------------------

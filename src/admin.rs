@@ -1,5 +1,7 @@
 //! The admin HTTP listener (`sbc.admin`, default `127.0.0.1:9090`): `GET /metrics` (Prometheus
-//! text), `GET /status` and `GET /calls` (JSON).
+//! text), `GET /status` and `GET /calls` (JSON), `GET /healthz` (alive: 200 while the process
+//! answers) and `GET /readyz` (200 while it takes new calls; 503 once it drains or a shard
+//! stopped, so a load balancer moves traffic away before the calls are ended).
 //!
 //! It runs on its own thread, never on a shard, with `tiny_http` (a small, blocking HTTP/1.1
 //! server: no async runtime to bring into a process whose shards run their own event loops).
@@ -66,9 +68,29 @@ impl AdminState {
             .sum()
     }
 
+    /// Taking new calls: no shard drains or has stopped.
+    pub fn ready(&self) -> bool {
+        self.statuses
+            .iter()
+            .all(|s| !s.draining.load(Ordering::Relaxed) && !s.stopped.load(Ordering::Relaxed))
+    }
+
     /// The Prometheus text exposition (version 0.0.4) of every counter handoff keeps.
     pub fn render_metrics(&self) -> String {
-        let mut out = self.metrics().render_prometheus();
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP handoff_build_info The running build: version and git commit (value 1)."
+        );
+        let _ = writeln!(out, "# TYPE handoff_build_info gauge");
+        let _ = writeln!(
+            out,
+            "handoff_build_info{{version=\"{}\",commit=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION"),
+            crate::BUILD_COMMIT
+        );
+        out.push_str(&process_metrics());
+        out.push_str(&self.metrics().render_prometheus());
         out.push_str(&self.audit.render_prometheus());
         let gauge = |out: &mut String, name: &str, help: &str, value: u64| {
             let _ = writeln!(out, "# HELP {name} {help}");
@@ -323,7 +345,10 @@ fn handle(request: Request, token: Option<&str>, state: &AdminState) {
         }
     }
     let path = request.url().split('?').next().unwrap_or("").to_owned();
-    let known = matches!(path.as_str(), "/metrics" | "/status" | "/calls");
+    let known = matches!(
+        path.as_str(),
+        "/metrics" | "/status" | "/calls" | "/healthz" | "/readyz"
+    );
     if !known {
         let _ = request.respond(Response::from_string("not found\n").with_status_code(404));
         return;
@@ -341,6 +366,9 @@ fn handle(request: Request, token: Option<&str>, state: &AdminState) {
             "text/plain; version=0.0.4; charset=utf-8",
         )),
         "/status" => json(&state.status()),
+        "/healthz" => Response::from_string("ok\n"),
+        "/readyz" if state.ready() => Response::from_string("ready\n"),
+        "/readyz" => Response::from_string("draining\n").with_status_code(503),
         _ => json(&state.calls()),
     };
     let _ = request.respond(response);
@@ -350,6 +378,74 @@ fn json<T: Serialize>(value: &T) -> Response<std::io::Cursor<Vec<u8>>> {
     let mut body = serde_json::to_vec_pretty(value).unwrap_or_default();
     body.push(b'\n');
     Response::from_data(body).with_header(header("Content-Type", "application/json"))
+}
+
+/// The process metrics Prometheus' client libraries publish under these names (the standard
+/// `process_` set), read from /proc/self: open descriptors, their limit, resident memory, CPU
+/// seconds, and the start time. A value /proc does not give is left out.
+fn process_metrics() -> String {
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: f64| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        let _ = writeln!(out, "{name} {value}");
+    };
+    if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {
+        metric(
+            "process_open_fds",
+            "gauge",
+            "Open file descriptors.",
+            entries.count() as f64,
+        );
+    }
+    if let Some(limit) = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3))
+                .and_then(|soft| soft.parse::<f64>().ok())
+        })
+    {
+        metric(
+            "process_max_fds",
+            "gauge",
+            "The soft limit of open file descriptors.",
+            limit,
+        );
+    }
+    let (page, ticks) = crate::runtime::uring_sys::page_size_and_clock_ticks();
+    let (page, per_second) = (page as f64, ticks.max(1) as f64);
+    if let Some(pages) = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|t| t.split_whitespace().nth(1)?.parse::<f64>().ok())
+    {
+        metric(
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+            pages * page,
+        );
+    }
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+        // Fields after the command name (which may hold spaces) start at ") ".
+        let fields: Vec<&str> = stat
+            .rsplit_once(") ")
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        // utime and stime are fields 14 and 15 of stat(5), here 11 and 12 (0-based, after pid
+        // and comm).
+        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+        if let (Some(user), Some(system)) = (ticks(11), ticks(12)) {
+            metric(
+                "process_cpu_seconds_total",
+                "counter",
+                "User and system CPU time spent, in seconds.",
+                (user + system) / per_second,
+            );
+        }
+    }
+    out
 }
 
 /// The file name `/status` shows for a config path.

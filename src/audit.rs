@@ -17,13 +17,17 @@
 //!
 //! [`AuditWriter`] is the synchronous line writer the thread uses; on its own it is for tools and
 //! tests.
+//!
+//! Log rotation: [`AuditLog::reopen`] (SIGUSR1 in `handoff run`) makes the writer close the file
+//! and open the path again before its next record, so logrotate can rename the file and signal,
+//! with no `copytruncate` (which loses the lines written between the copy and the truncate).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -220,6 +224,29 @@ impl AuditWriter {
         &self.counters
     }
 
+    /// Opens the path again (a file sink only): the old file was renamed by logrotate. On
+    /// failure the old handle stays, so records still land somewhere, and the error is logged.
+    pub fn reopen(&mut self) {
+        if !matches!(self.sink, Sink::File(_)) {
+            return;
+        }
+        match OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&*self.path)
+        {
+            Ok(file) => {
+                self.sink = Sink::File(file);
+                tracing::info!(path = %self.path, "audit log reopened");
+            }
+            Err(error) => tracing::error!(
+                path = %self.path,
+                %error,
+                "cannot reopen the audit log; still writing to the old file"
+            ),
+        }
+    }
+
     /// Writes the `call_end` record of a finished call, stamped now.
     pub fn write_call_end(&mut self, end: &CallEnd) {
         self.write_call_end_at(end, unix_ms_now());
@@ -407,7 +434,13 @@ impl AuditSender {
 pub struct AuditLog {
     sender: AuditSender,
     thread: Option<JoinHandle<()>>,
+    /// Set by [`AuditLog::reopen`]; the writer reopens its file before its next record, or
+    /// within `REOPEN_CHECK` when the queue is idle.
+    reopen: Arc<AtomicBool>,
 }
+
+/// How often an idle writer looks at a pending reopen.
+const REOPEN_CHECK: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl AuditLog {
     /// Opens `path` (as [`AuditWriter::open`]) and starts the writer thread behind a queue of
@@ -429,18 +462,35 @@ impl AuditLog {
             counters: writer.counters.clone(),
             path: writer.path.clone(),
         };
+        let reopen = Arc::new(AtomicBool::new(false));
+        let reopen_requested = reopen.clone();
         let thread = std::thread::Builder::new()
             .name("audit-writer".to_owned())
             .spawn(move || {
                 // Ends when every sender is gone and the queue is empty.
-                for record in records {
-                    writer.write(&record);
+                loop {
+                    let next = records.recv_timeout(REOPEN_CHECK);
+                    if reopen_requested.swap(false, Ordering::Relaxed) {
+                        writer.reopen();
+                    }
+                    match next {
+                        Ok(record) => writer.write(&record),
+                        Err(crossbeam::channel::RecvTimeoutError::Timeout) => {}
+                        Err(crossbeam::channel::RecvTimeoutError::Disconnected) => break,
+                    }
                 }
             })?;
         Ok(AuditLog {
             sender,
             thread: Some(thread),
+            reopen,
         })
+    }
+
+    /// Asks the writer to close the file and open its path again (after logrotate renamed it).
+    /// Records queued meanwhile go to the new file; none is lost.
+    pub fn reopen(&self) {
+        self.reopen.store(true, Ordering::Relaxed);
     }
 
     /// A handle for one shard.

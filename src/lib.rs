@@ -22,3 +22,6 @@ pub mod transfer;
 pub mod vocab;
 
 pub use server::run;
+
+/// The git commit this binary was built from ("unknown" outside a checkout); see build.rs.
+pub const BUILD_COMMIT: &str = env!("HANDOFF_COMMIT");

@@ -23,7 +23,8 @@ const EXIT_INVALID_CONFIG: u8 = 2;
 /// reported as by `check` (one `file:line:col: message` per problem) and exits 2.
 ///
 /// Signals: SIGHUP re-reads the --config file and applies it to new calls (an invalid file is
-/// refused and the running config stays); SIGTERM or SIGINT (Ctrl-C) drain: new calls get 503,
+/// refused and the running config stays); SIGUSR1 reopens the audit file (after logrotate renamed
+/// it; no copytruncate needed); SIGTERM or SIGINT (Ctrl-C) drain: new calls get 503,
 /// calls up continue for at most `sbc.drain_s` seconds, then get BYE; handoff exits once those
 /// BYEs are answered or timed out (64*T1), with every audit record written. While draining it logs
 /// "N calls left, T s to go" every 5 s. A second Ctrl-C (or SIGTERM) does not wait for drain_s: it

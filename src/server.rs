@@ -477,6 +477,12 @@ impl Server {
         }
     }
 
+    /// Reopens the audit file before the next record (SIGUSR1, after logrotate renamed it).
+    pub fn reopen_audit(&self) {
+        tracing::info!("SIGUSR1: reopening the audit log");
+        self.audit.reopen();
+    }
+
     pub fn is_draining(&self) -> bool {
         self.draining
     }
@@ -551,17 +557,24 @@ pub fn run(config: Config) -> Result<(), RunError> {
 
 /// Serves until stopped; SIGHUP re-reads `config_path`.
 pub fn run_with(config: Config, config_path: Option<PathBuf>) -> Result<(), RunError> {
-    let signals = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
+    let signals = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1];
     // Blocked before the shard threads start, so they inherit the mask and only the signalfd
     // below ever sees these signals.
     uring_sys::block_signals(&signals).map_err(RunError::Signals)?;
     let signal_fd = uring_sys::signalfd(&signals).map_err(RunError::Signals)?;
     let mut server = Server::start(config)?;
     server.set_config_file(config_path.as_deref());
+    let mut systemd = Systemd::new();
+    systemd.ready(&server);
     loop {
         use std::os::fd::AsRawFd;
         match uring_sys::read_signal(signal_fd.as_raw_fd(), Duration::from_millis(200)) {
-            Ok(Some(signal)) if signal == libc::SIGHUP => reload(&mut server, config_path.as_ref()),
+            Ok(Some(signal)) if signal == libc::SIGHUP => {
+                systemd.reloading();
+                reload(&mut server, config_path.as_ref());
+                systemd.ready(&server);
+            }
+            Ok(Some(signal)) if signal == libc::SIGUSR1 => server.reopen_audit(),
             Ok(Some(_)) => {
                 if server.is_draining() {
                     // A second stop request: do not wait for drain_s, hang up everything now.
@@ -573,6 +586,7 @@ pub fn run_with(config: Config, config_path: Option<PathBuf>) -> Result<(), RunE
                         "stop requested: draining"
                     );
                     server.drain();
+                    systemd.stopping();
                 }
             }
             Ok(None) => {}
@@ -586,6 +600,100 @@ pub fn run_with(config: Config, config_path: Option<PathBuf>) -> Result<(), RunE
             return server.wait();
         }
         server.report_drain_progress();
+        systemd.tick(&server);
+    }
+}
+
+/// The systemd notification protocol (`Type=notify`, see config/handoff.service): READY once
+/// the shards serve, RELOADING around a SIGHUP reload, STOPPING at drain, STATUS with the calls
+/// up, and WATCHDOG pings at half the unit's `WatchdogSec` while every shard thread runs (a
+/// stopped shard stops the pings, so systemd restarts a wedged process). Without
+/// NOTIFY_SOCKET (not under systemd) every call is a no-op.
+struct Systemd {
+    enabled: bool,
+    watchdog: Option<Duration>,
+    last_ping: std::time::Instant,
+    last_status: std::time::Instant,
+}
+
+/// How often STATUS is refreshed.
+const SYSTEMD_STATUS_EVERY: Duration = Duration::from_secs(5);
+
+impl Systemd {
+    fn new() -> Systemd {
+        let enabled = std::env::var_os("NOTIFY_SOCKET").is_some();
+        let watchdog = if enabled {
+            sd_notify::watchdog_enabled()
+        } else {
+            None
+        };
+        let now = std::time::Instant::now();
+        Systemd {
+            enabled,
+            watchdog,
+            last_ping: now,
+            last_status: now,
+        }
+    }
+
+    fn send(&self, states: &[sd_notify::NotifyState]) {
+        if self.enabled
+            && let Err(error) = sd_notify::notify(states)
+        {
+            tracing::warn!(%error, "systemd notification failed");
+        }
+    }
+
+    fn status_line(server: &Server) -> String {
+        let calls = server.active_calls();
+        if server.is_draining() {
+            format!("draining: {calls} {} left", plural(calls))
+        } else {
+            format!(
+                "serving on {}: {calls} {} up",
+                server.config().sbc.listen,
+                plural(calls)
+            )
+        }
+    }
+
+    fn ready(&mut self, server: &Server) {
+        let status = Systemd::status_line(server);
+        self.send(&[
+            sd_notify::NotifyState::Ready,
+            sd_notify::NotifyState::Status(&status),
+        ]);
+    }
+
+    fn reloading(&self) {
+        // systemd 253+ requires MONOTONIC_USEC with RELOADING=1 (Type=notify-reload).
+        let mut states = vec![sd_notify::NotifyState::Reloading];
+        if let Ok(now) = sd_notify::NotifyState::monotonic_usec_now() {
+            states.push(now);
+        }
+        self.send(&states);
+    }
+
+    fn stopping(&self) {
+        self.send(&[sd_notify::NotifyState::Stopping]);
+    }
+
+    fn tick(&mut self, server: &Server) {
+        if !self.enabled {
+            return;
+        }
+        if let Some(every) = self.watchdog
+            && self.last_ping.elapsed() >= every / 2
+            && !server.any_stopped()
+        {
+            self.last_ping = std::time::Instant::now();
+            self.send(&[sd_notify::NotifyState::Watchdog]);
+        }
+        if self.last_status.elapsed() >= SYSTEMD_STATUS_EVERY {
+            self.last_status = std::time::Instant::now();
+            let status = Systemd::status_line(server);
+            self.send(&[sd_notify::NotifyState::Status(&status)]);
+        }
     }
 }
 

@@ -366,3 +366,69 @@ fn non_loopback_admin_without_token_refuses_to_start() {
         "{stderr}"
     );
 }
+
+/// Issue 11, systemd and load balancers: `/healthz` answers while the process lives; `/readyz`
+/// is 200 while handoff takes new calls and 503 from the moment it drains (a call still up),
+/// while `/healthz` stays 200. `/metrics` carries `handoff_build_info{version,commit}` and the
+/// standard `process_` metrics.
+#[test]
+fn health_readiness_build_and_process_metrics() {
+    let s = setup("epoll", 29300, 1, 30);
+    let admin = SocketAddr::from(([127, 0, 0, 1], ADMIN_PORT + 5));
+    with_admin(&s.config_path, admin, "");
+    let mut handoff = Handoff::start(&s.config_path);
+    handoff.wait_for_log("admin API listening", WAIT);
+    assert_eq!(http(admin, "GET", "/healthz", None).status, 200);
+    assert_eq!(http(admin, "GET", "/readyz", None).status, 200);
+
+    let samples = parse_exposition(&http(admin, "GET", "/metrics", None).body);
+    let build = samples
+        .iter()
+        .find(|(name, _, _)| name == "handoff_build_info")
+        .expect("handoff_build_info");
+    assert_eq!(build.2, 1.0);
+    assert_eq!(
+        build.1.get("version").map(String::as_str),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("git");
+    let commit = String::from_utf8_lossy(&commit.stdout).trim().to_owned();
+    assert_eq!(build.1.get("commit"), Some(&commit), "{build:?}");
+    for family in [
+        "process_open_fds",
+        "process_max_fds",
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+    ] {
+        let found = value(&samples, family, &[]).unwrap_or_else(|| panic!("{family} missing"));
+        assert!(
+            found > 0.0 || family == "process_cpu_seconds_total",
+            "{family} = {found}"
+        );
+    }
+    let fds = value(&samples, "process_open_fds", &[]).unwrap();
+    assert!(fds >= 4.0, "SIP socket, media ports, rings: {fds}");
+
+    let carrier = Endpoint::new(s.carrier.try_clone().unwrap(), "carrier");
+    let platform = Endpoint::new(s.platform.try_clone().unwrap(), "platform");
+    let _call = establish(s.sip, &carrier, &platform, "readyz");
+    handoff.signal("TERM");
+    handoff.wait_for_log("drain: 1 call left", WAIT);
+    let deadline = Instant::now() + WAIT;
+    while http(admin, "GET", "/readyz", None).status != 503 {
+        assert!(
+            Instant::now() < deadline,
+            "/readyz never turned 503 while draining"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(http(admin, "GET", "/healthz", None).status, 200);
+    handoff.signal("TERM");
+    runtime_support::call::answer_byes(&carrier.ua, WAIT);
+    runtime_support::call::answer_byes(&platform.ua, WAIT);
+    assert!(handoff.wait_exit(WAIT).is_some_and(|s| s.success()));
+}

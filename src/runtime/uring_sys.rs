@@ -544,3 +544,21 @@ pub fn raise_nofile_limit() -> io::Result<NofileLimit> {
         hard: limit.rlim_max,
     })
 }
+
+// ---------------------------------------------------------------------------------------------
+// Process facts (for the admin API's process metrics)
+
+/// The page size (statm counts pages) and the clock tick (stat counts CPU time in ticks).
+pub fn page_size_and_clock_ticks() -> (u64, u64) {
+    // SAFETY: sysconf reads a constant of the system; it has no memory arguments.
+    let (page, ticks) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PAGESIZE),
+            libc::sysconf(libc::_SC_CLK_TCK),
+        )
+    };
+    (
+        u64::try_from(page).unwrap_or(4096),
+        u64::try_from(ticks).unwrap_or(100),
+    )
+}

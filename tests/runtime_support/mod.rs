@@ -158,6 +158,13 @@ impl Handoff {
         Handoff::start_command(Command::new(env!("CARGO_BIN_EXE_handoff")), config)
     }
 
+    /// [`Handoff::start`] with extra environment variables (e.g. systemd's NOTIFY_SOCKET).
+    pub fn start_with_env(config: &Path, vars: &[(&str, &str)]) -> Handoff {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_handoff"));
+        command.envs(vars.iter().copied());
+        Handoff::start_command(command, config)
+    }
+
     /// [`Handoff::start`] with the soft open-file limit (RLIMIT_NOFILE) lowered to `soft` first
     /// (the shell's `ulimit -Sn`, then exec: the process is handoff itself).
     pub fn start_with_soft_nofile(config: &Path, soft: u64) -> Handoff {
