@@ -57,6 +57,9 @@ pub struct SbcConfig {
     /// Capacity, in records, of the queue between the shards and the audit writer thread. A
     /// record that finds it full is dropped, counted (`audit_dropped`) and logged.
     pub audit_queue: usize,
+    /// Whole SIP bodies (SDP...) in a failed transfer's `diagnostics` ladder; off: only sipfrag
+    /// bodies (what the carrier reported), since SDP names media addresses.
+    pub audit_bodies: bool,
     /// How long the carrier may take to give a final response to a REFER (that, and nothing
     /// else: after its 2xx the carrier owns the transfer until its final NOTIFY).
     pub refer_timeout_ms: u64,
@@ -578,6 +581,7 @@ struct RawSbc {
     admin_token: Option<Spanned<String>>,
     audit: Option<Spanned<String>>,
     audit_queue: Option<Spanned<i64>>,
+    audit_bodies: Option<bool>,
     refer_timeout_ms: Option<Spanned<i64>>,
     transfer_timeout_s: Option<Spanned<i64>>,
     drain_s: Option<Spanned<i64>>,
@@ -716,6 +720,7 @@ const SBC_KEYS: &[&str] = &[
     "admin_token",
     "audit",
     "audit_queue",
+    "audit_bodies",
     "refer_timeout_ms",
     "transfer_timeout_s",
     "drain_s",
@@ -878,6 +883,7 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         admin_token: None,
         audit: "audit.jsonl".to_owned(),
         audit_queue: DEFAULT_AUDIT_QUEUE,
+        audit_bodies: false,
         refer_timeout_ms: 4000,
         transfer_timeout_s: 120,
         drain_s: 30,
@@ -1085,6 +1091,9 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         && let Some(n) = in_range(n, "sbc.audit_queue", 1, 16_777_216, report)
     {
         sbc.audit_queue = n as usize;
+    }
+    if let Some(bodies) = raw.audit_bodies {
+        sbc.audit_bodies = bodies;
     }
     if let Some(s) = &raw.drain_s
         && let Some(s) = in_range(s, "sbc.drain_s", 0, 86_400, report)

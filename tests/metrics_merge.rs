@@ -26,6 +26,8 @@ fn record(
         fallback_status: None,
         reason: handoff::transfer::TransferReason::CarrierBye,
         duration_ms: 1,
+        diagnostics: None,
+        diagnostics_truncated: false,
     }
 }
 

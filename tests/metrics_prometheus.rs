@@ -21,6 +21,8 @@ fn handed_off(trunk: &str) -> TransferRecord {
         fallback_status: None,
         reason: handoff::transfer::TransferReason::CarrierBye,
         duration_ms: 1,
+        diagnostics: None,
+        diagnostics_truncated: false,
     }
 }
 

@@ -152,6 +152,8 @@ pub(super) struct Effects {
     pub(super) follow_ups: Vec<FollowUp>,
     /// Per-trunk admission (`max_calls`, `max_cps`): this shard's windows (admission.rs).
     pub(super) admission: super::admission::Admission,
+    /// SIP ladders of the transfers running here (`ladders.rs`); tapped on every transmit.
+    pub(super) ladders: super::ladders::Ladders,
 }
 
 /// Work a call's behaviour leaves for the shard because it reaches beyond the call: the shard
@@ -237,6 +239,8 @@ impl Effects {
     }
 
     pub(super) fn transmit(&mut self, to: SocketAddr, payload: Vec<u8>) {
+        self.ladders
+            .tap(crate::transfer::Direction::Out, to, &payload);
         self.outputs
             .push_back(Output::Transmit(Transmit { to, payload }));
     }
@@ -311,6 +315,12 @@ impl Effects {
     /// Move the transaction layer's outputs into ours.
     pub(super) fn pump_transactions(&mut self) {
         while let Some(output) = self.txn.poll_output() {
+            let super::transaction::TxOutput::Transmit(transmit) = &output;
+            self.ladders.tap(
+                crate::transfer::Direction::Out,
+                transmit.to,
+                &transmit.payload,
+            );
             self.outputs.push_back(output.into());
         }
     }

@@ -320,6 +320,7 @@ pub mod call;
 pub mod dialog;
 mod effects;
 pub mod flood;
+mod ladders;
 pub mod leg;
 mod liveness;
 mod media_failure;

@@ -300,7 +300,8 @@ impl Call {
             && bridged.role == TrunkRole::Platform
             && trunk.is_some_and(|t| t.carrier_refer == CarrierReferPolicy::Relay);
         let target = header_value(request, &["Refer-To", "r"]).unwrap_or_default();
-        let record = TransferRecord {
+        let ladder_opened = self.open_ladder(fx, now, tx, request);
+        let mut record = TransferRecord {
             record_type: "transfer",
             ts: fx.wall_clock.rfc3339_at(now),
             conversation: self.conversation.clone(),
@@ -324,14 +325,23 @@ impl Call {
                 (false, false) => TransferReason::CarrierReferRejected,
             },
             duration_ms: 0,
+            diagnostics: None,
+            diagnostics_truncated: false,
         };
-        fx.event(Event::Transfer(Box::new(record)));
-        if relay {
-            return TransferVerdict::NotTransfer;
+        let verdict = if relay {
+            TransferVerdict::NotTransfer
+        } else {
+            let reason = "Forbidden (REFER not accepted from this trunk)";
+            fx.reply(now, tx, request, 403, reason, &[]);
+            TransferVerdict::Answered
+        };
+        // The REFER and handoff's 403 (a relayed REFER's fate is the platform's).
+        if ladder_opened && let Some(ladder) = fx.ladders.close(self.id.seq) {
+            record.diagnostics = Some(ladder.entries);
+            record.diagnostics_truncated = ladder.truncated;
         }
-        let reason = "Forbidden (REFER not accepted from this trunk)";
-        fx.reply(now, tx, request, 403, reason, &[]);
-        TransferVerdict::Answered
+        fx.event(Event::Transfer(Box::new(record)));
+        verdict
     }
 
     /// The Refer-To a carrier's relayed REFER carries to the platform leg bridged to it: the
@@ -434,7 +444,35 @@ impl Call {
             target_dialog: translated.target_dialog,
             join: None,
         }));
+        self.open_ladder(fx, now, tx, request);
         self.drive_transfer(fx, now);
+    }
+
+    /// Starts the transfer's SIP ladder (`ladders.rs`): every leg of the call is watched, and
+    /// the request that began it is its first entry. False when another attempt's ladder is
+    /// open on the call (it goes on; this request is on it already).
+    fn open_ladder(&self, fx: &mut Effects, now: Time, tx: ServerTxId, request: &Message) -> bool {
+        let local = SocketAddr::new(self.config.sbc.advertise, self.config.sbc.listen.port());
+        let trunk_name = |leg: &super::leg::Leg| {
+            self.config
+                .trunks
+                .get(leg.trunk)
+                .map_or("", |t| t.name.as_str())
+        };
+        let legs: Vec<(&str, &str)> = self
+            .legs
+            .iter()
+            .filter(|leg| !leg.gone)
+            .map(|leg| (leg.dialog.call_id.as_str(), trunk_name(leg)))
+            .collect();
+        let opened = fx
+            .ladders
+            .open(now, self.id.seq, local, self.config.sbc.audit_bodies, legs);
+        if opened && let Some(source) = fx.txn.server_peer(tx) {
+            fx.ladders
+                .tap(crate::transfer::Direction::In, source, request.as_bytes());
+        }
+        opened
     }
 
     /// A BYE (already answered 200) on leg `side` while the call's transfer is active.
@@ -824,7 +862,14 @@ impl Call {
                     },
                 );
             }
-            TransferAction::Finished(record) => {
+            TransferAction::Finished(mut record) => {
+                // The ladder goes with a record the carrier did not take over.
+                if let Some(ladder) = fx.ladders.close(self.id.seq)
+                    && record.outcome != TransferOutcome::HandedOff
+                {
+                    record.diagnostics = Some(ladder.entries);
+                    record.diagnostics_truncated = ladder.truncated;
+                }
                 if let Some(transfer) = self.transfer.as_deref_mut() {
                     transfer.outcome = Some(record.outcome);
                 }
@@ -1034,6 +1079,8 @@ impl Call {
         );
         self.outstanding += 1;
         // Leg C is a leg of the call from its INVITE on; it joins the bridge when it answers.
+        fx.ladders
+            .watch(self.id.seq, &leg.dialog.call_id, &trunk.name);
         let leg = self.add_leg(leg);
         if let Some(transfer) = self.transfer.as_deref_mut() {
             transfer.fallback = Some(FallbackLeg {

@@ -212,6 +212,7 @@ pub fn standard_config() -> Config {
             max_call_s: 14_400,
             identity: crate::config::DEFAULT_IDENTITY.to_owned(),
             audit_queue: crate::config::DEFAULT_AUDIT_QUEUE,
+            audit_bodies: false,
             timers: SipTimers::default(),
         },
         trunks: vec![

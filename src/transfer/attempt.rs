@@ -924,6 +924,8 @@ impl Context {
             fallback_status: self.fallback_status,
             reason,
             duration_ms: now.millis_since(self.started),
+            diagnostics: None,
+            diagnostics_truncated: false,
         };
         self.record = Some(record.clone());
         self.emit(TransferAction::Finished(record));

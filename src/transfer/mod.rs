@@ -32,6 +32,7 @@
 //! NOTIFYs toward the platform use [`notify::sipfrag_body`] and [`notify::subscription_state`].
 
 pub mod attempt;
+pub mod diagnostics;
 pub mod dialog_ids;
 pub mod escape;
 pub mod notify;
@@ -39,6 +40,7 @@ pub mod record;
 pub mod refer_to;
 
 pub use attempt::{TransferAction, TransferAttempt, TransferRequest, TransferSettings};
+pub use diagnostics::{Direction, Ladder, LadderEntry};
 pub use dialog_ids::{DialogId, Replaces, TargetDialog};
 pub use record::{TransferKind, TransferOutcome, TransferReason, TransferRecord, WallClock};
 pub use refer_to::{CarrierReferTo, PlatformReferTo, ReferToError};

@@ -185,6 +185,13 @@ pub struct TransferRecord {
     /// Why the attempt ended the way it did (written as snake_case text, e.g. `"timeout"`).
     pub reason: TransferReason,
     pub duration_ms: u64,
+    /// The SIP ladder of the attempt, every message on every leg (see `diagnostics.rs`): only
+    /// on a record whose outcome is not `handed_off`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<Vec<super::diagnostics::LadderEntry>>,
+    /// The attempt had more messages than the ladder keeps.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub diagnostics_truncated: bool,
 }
 
 impl TransferRecord {

@@ -200,6 +200,9 @@ impl ShardCore {
         from: SocketAddr,
         payload: &[u8],
     ) {
+        self.fx
+            .ladders
+            .tap(crate::transfer::Direction::In, from, payload);
         // Strangers (no trunk's source) get what `sbc.unknown_source` says even for datagrams
         // that are too large or do not parse: no 400 naming a parse error, no 513.
         let trunk = self.fx.config.trunk_by_source(from);
@@ -1058,6 +1061,7 @@ impl ShardCore {
             return;
         };
         self.fx.timers.cancel_group(seq);
+        self.fx.ladders.close(seq);
         // Every leg the call had: bridged, retired, replaced.
         for leg in &call.legs {
             if self

@@ -106,6 +106,7 @@ impl ShardCore {
                 },
                 follow_ups: Vec::new(),
                 admission: Default::default(),
+                ladders: Default::default(),
             },
             calls: BTreeMap::new(),
             next_call: 1,
@@ -228,6 +229,7 @@ impl ShardCore {
     }
 
     pub fn handle_datagram(&mut self, now: Time, from: SocketAddr, payload: &[u8]) {
+        self.fx.ladders.tick(now);
         let owner = ids::owner_of_datagram(payload, self.fx.shard_count);
         if owner != self.fx.shard {
             self.fx.stats.forwarded_to_other_shard += 1;
@@ -257,6 +259,7 @@ impl ShardCore {
     /// Time has passed: fires every deadline due at `now` (transactions' and calls', earliest
     /// first), including ones that firing arms for `now` itself.
     pub fn handle_timeout(&mut self, now: Time) {
+        self.fx.ladders.tick(now);
         loop {
             let transaction_due = self.fx.txn.poll_timeout().filter(|at| *at <= now);
             let core_due = self.fx.timers.next_deadline().filter(|at| *at <= now);
@@ -280,6 +283,7 @@ impl ShardCore {
     }
 
     pub fn handle_shard_message(&mut self, now: Time, from: ShardId, message: ShardMessage) {
+        self.fx.ladders.tick(now);
         let asker = from;
         match message {
             // The sender computed that we own it: handle it here, never bounce it back.
