@@ -11,6 +11,7 @@ pub mod media;
 pub mod metrics;
 pub mod numbering;
 pub mod preflight;
+pub mod probe;
 pub mod runtime;
 pub mod sdp;
 pub mod server;

@@ -70,6 +70,21 @@ enum Command {
     /// file is kept and its path printed. --log-level applies (default warn); --config is
     /// refused: the demo brings its own.
     Demo,
+    /// Ask each trunk what it supports: sends one OPTIONS per trunk (from sbc.listen, or from an
+    /// ephemeral port of its address while handoff runs there), retransmitted per RFC 3261
+    /// Timer E, and prints a table: trunk, peer, reachable (status), round trip, whether Allow
+    /// lists REFER, whether Supported lists replaces, tdialog and norefersub, and the transfer
+    /// method the config uses; then a warning per trunk that needs a look (no answer, a failure
+    /// status, or transfer = "refer" toward a carrier whose Allow has no REFER). Exits 0 when
+    /// there is no warning, 1 otherwise.
+    Probe {
+        /// Probe only this trunk.
+        #[arg(value_name = "TRUNK")]
+        trunk: Option<String>,
+        /// How long to wait for the answers, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 5000)]
+        timeout_ms: u64,
+    },
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -111,6 +126,27 @@ fn main() -> anyhow::Result<ExitCode> {
     match cli.command {
         // Handled above, before the config is loaded: the demo writes its own.
         Some(Command::Demo) => Ok(ExitCode::FAILURE),
+        Some(Command::Probe { trunk, timeout_ms }) => {
+            let timers = handoff::probe::ProbeTimers {
+                t1: std::time::Duration::from_millis(config.sbc.timers.t1_ms),
+                t2: std::time::Duration::from_millis(config.sbc.timers.t2_ms),
+                timeout: std::time::Duration::from_millis(timeout_ms),
+            };
+            let (results, from) = match handoff::probe::probe(&config, trunk.as_deref(), timers) {
+                Ok(found) => found,
+                Err(error) => {
+                    eprintln!("handoff probe: {error}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            println!("probed from {from}");
+            print!("{}", handoff::probe::render_table(&results));
+            Ok(if results.iter().all(|r| r.warning().is_none()) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Some(Command::Check { .. }) => {
             let (text, shown) = match &cli.config {
                 Some(path) => (

@@ -41,6 +41,12 @@ pub struct Layout {
     pub sipp_media_uas: u16,
 }
 
+/// Moves the calling thread (and the processes it starts) into a private network namespace;
+/// false when it cannot (not root), and then the fixed ports are shared with the host.
+pub fn enter_private_network() -> bool {
+    netns::enter()
+}
+
 /// The `sipp` binary, or a panic that says how to install it. These tests never skip.
 pub fn sipp() -> PathBuf {
     let found = std::env::var_os("PATH").and_then(|paths| {
