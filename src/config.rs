@@ -839,17 +839,8 @@ fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = previous[j] + usize::from(ca != *cb);
-            current.push(substitute.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
+    // strsim is compiled in already (clap's suggestions use it).
+    strsim::levenshtein(a, b)
 }
 
 // --- validation --------------------------------------------------------------------------------
