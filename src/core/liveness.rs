@@ -25,9 +25,10 @@ use super::dialog::Side;
 use super::effects::{CoreTimer, Effects};
 use super::{EndReason, Output, Time};
 use crate::sdp::Direction;
+use crate::vocab::StatusCode;
 
 /// Early status for `hang_up` (only an answered call is ever ended here).
-const UNUSED_EARLY_STATUS: u16 = 408;
+const UNUSED_EARLY_STATUS: StatusCode = StatusCode::REQUEST_TIMEOUT;
 
 impl Call {
     /// On hold: a bridged leg's last SDP said `sendonly` or `inactive` (RFC 3264 section 8.4).

@@ -39,6 +39,7 @@ use crate::transfer::{
     TransferReason, TransferRecord, TransferRequest, TransferSettings,
 };
 use crate::vocab::LegId;
+use crate::vocab::StatusCode;
 
 /// Which dialog a transfer request goes in.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -60,10 +61,9 @@ fn header_value(message: &Message, names: &[&str]) -> Option<String> {
         .map(|h| text(h.value).trim().to_string())
 }
 
-/// The status of a message/sipfrag body (`SIP/2.0 200 OK`).
-fn sipfrag_status(body: &[u8]) -> Option<u16> {
-    let status = crate::sip::parse_sipfrag(body).ok()?.code;
-    (100..700).contains(&status).then_some(status)
+/// The status of a message/sipfrag body (`SIP/2.0 200 OK`); the parser only yields 100..=699.
+fn sipfrag_status(body: &[u8]) -> Option<StatusCode> {
+    Some(crate::sip::parse_sipfrag(body).ok()?.code)
 }
 
 /// The user part of the first SIP URI in a header value (`"x" <sip:+1555@h>;tag=..`).
@@ -207,7 +207,7 @@ impl Call {
         let from_carrier = self.transfer.as_ref().map(|t| t.carrier == side);
         match (method, side) {
             (Method::Bye, _) if active && !self.is_ended() => {
-                fx.reply(now, tx, request, 200, "OK", &[]);
+                fx.reply(now, tx, request, StatusCode::OK, "OK", &[]);
                 self.transfer_bye(fx, now, side);
                 TransferVerdict::Answered
             }
@@ -216,7 +216,7 @@ impl Call {
                     && header_value(request, &["Event", "o"])
                         .is_some_and(|e| e.to_ascii_lowercase().starts_with("refer")) =>
             {
-                fx.reply(now, tx, request, 200, "OK", &[]);
+                fx.reply(now, tx, request, StatusCode::OK, "OK", &[]);
                 if active && let Some(status) = sipfrag_status(request.body()) {
                     if let Some(transfer) = self.transfer.as_deref_mut() {
                         transfer.attempt.on_notify_sipfrag(now, status);
@@ -236,18 +236,32 @@ impl Call {
                     return self.refer_not_from_platform(fx, now, tx, side, request);
                 }
                 if active && self.transfer.as_ref().is_some_and(|t| t.carrier == side) {
-                    fx.reply(now, tx, request, 491, "Request Pending", &[]);
+                    fx.reply(
+                        now,
+                        tx,
+                        request,
+                        StatusCode::REQUEST_PENDING,
+                        "Request Pending",
+                        &[],
+                    );
                     return TransferVerdict::Answered;
                 }
                 let Some(value) = header_value(request, &["Refer-To", "r"]) else {
-                    fx.reply(now, tx, request, 400, "Bad Request (no Refer-To)", &[]);
+                    fx.reply(
+                        now,
+                        tx,
+                        request,
+                        StatusCode::BAD_REQUEST,
+                        "Bad Request (no Refer-To)",
+                        &[],
+                    );
                     return TransferVerdict::Answered;
                 };
                 match PlatformReferTo::parse(&value) {
                     Ok(refer_to) => TransferVerdict::PlatformRefer(refer_to),
                     Err(error) => {
                         let reason = format!("Bad Request (Refer-To: {error})");
-                        fx.reply(now, tx, request, 400, &reason, &[]);
+                        fx.reply(now, tx, request, StatusCode::BAD_REQUEST, &reason, &[]);
                         TransferVerdict::Answered
                     }
                 }
@@ -272,11 +286,25 @@ impl Call {
         let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
         if !self.leg_mut(side).dialog.accept_remote_cseq(cseq) {
             let reason = "Server Internal Error (CSeq out of order)";
-            fx.reply(now, tx, request, 500, reason, &[]);
+            fx.reply(
+                now,
+                tx,
+                request,
+                StatusCode::SERVER_INTERNAL_ERROR,
+                reason,
+                &[],
+            );
             return;
         }
         if self.transfer.as_ref().is_some_and(|t| t.is_active()) {
-            fx.reply(now, tx, request, 491, "Request Pending", &[]);
+            fx.reply(
+                now,
+                tx,
+                request,
+                StatusCode::REQUEST_PENDING,
+                "Request Pending",
+                &[],
+            );
             return;
         }
         self.start_transfer(fx, now, tx, side.other(), request, refer_to, translated);
@@ -315,7 +343,7 @@ impl Call {
             } else {
                 TransferOutcome::Failed
             },
-            refer_status: (!relay).then_some(403),
+            refer_status: (!relay).then_some(StatusCode::FORBIDDEN),
             notify_status: None,
             fallback_status: None,
             reason: match (relay, asker.role == bridged.role) {
@@ -330,7 +358,7 @@ impl Call {
             return TransferVerdict::NotTransfer;
         }
         let reason = "Forbidden (REFER not accepted from this trunk)";
-        fx.reply(now, tx, request, 403, reason, &[]);
+        fx.reply(now, tx, request, StatusCode::FORBIDDEN, reason, &[]);
         TransferVerdict::Answered
     }
 
@@ -368,7 +396,7 @@ impl Call {
         if !retired || request.method() != Some(Method::Bye) {
             return false;
         }
-        fx.reply(now, tx, request, 200, "OK", &[]);
+        fx.reply(now, tx, request, StatusCode::OK, "OK", &[]);
         if let Some(retired) = self.leg_by_id_mut(leg) {
             retired.gone = true;
             fx.dialogs.remove(&retired.dialog.local_tag);
@@ -491,12 +519,12 @@ impl Call {
         fx: &mut Effects,
         now: Time,
         what: TransferTx,
-        status: u16,
+        status: StatusCode,
         response: &Message,
     ) {
         match what {
             TransferTx::Refer => {
-                if status >= 200 {
+                if status.is_final() {
                     if let Some(transfer) = self.transfer.as_deref_mut() {
                         transfer.attempt.on_refer_response(now, status);
                     }
@@ -505,11 +533,11 @@ impl Call {
             }
             TransferTx::FallbackInvite => self.on_fallback_response(fx, now, status, response),
             TransferTx::CustomerReinvite => {
-                if status < 200 {
+                if status.is_provisional() {
                     return;
                 }
                 self.reinvite_pending = false;
-                if (200..300).contains(&status) {
+                if status.is_success() {
                     self.on_customer_reinvite_answer(fx, response);
                 }
             }
@@ -522,11 +550,15 @@ impl Call {
         match what {
             TransferTx::Refer => {
                 if let Some(transfer) = self.transfer.as_deref_mut() {
-                    transfer.attempt.on_refer_response(now, 408);
+                    transfer
+                        .attempt
+                        .on_refer_response(now, StatusCode::REQUEST_TIMEOUT);
                 }
                 self.drive_transfer(fx, now);
             }
-            TransferTx::FallbackInvite => self.fallback_failed(fx, now, 408),
+            TransferTx::FallbackInvite => {
+                self.fallback_failed(fx, now, StatusCode::REQUEST_TIMEOUT)
+            }
             TransferTx::CustomerReinvite => {
                 self.reinvite_pending = false;
             }
@@ -691,7 +723,9 @@ impl Call {
                 if sent.is_none()
                     && let Some(transfer) = self.transfer.as_deref_mut()
                 {
-                    transfer.attempt.on_refer_response(now, 503);
+                    transfer
+                        .attempt
+                        .on_refer_response(now, StatusCode::SERVICE_UNAVAILABLE);
                 }
             }
             TransferAction::AnswerPlatform { status } => self.answer_platform(fx, now, status),
@@ -834,17 +868,23 @@ impl Call {
         }
     }
 
-    fn answer_platform(&mut self, fx: &mut Effects, now: Time, status: u16) {
+    fn answer_platform(&mut self, fx: &mut Effects, now: Time, status: StatusCode) {
         self.answer_platform_with(fx, now, status, notify::reason_phrase(status));
     }
 
-    fn answer_platform_with(&mut self, fx: &mut Effects, now: Time, status: u16, reason: &str) {
+    fn answer_platform_with(
+        &mut self,
+        fx: &mut Effects,
+        now: Time,
+        status: StatusCode,
+        reason: &str,
+    ) {
         let Some(transfer) = self.transfer.as_deref_mut() else {
             return;
         };
         let (tx, bytes) = (transfer.refer, transfer.refer_request.clone());
         let mut extra = Vec::new();
-        if transfer.no_subscription && (200..300).contains(&status) {
+        if transfer.no_subscription && status.is_success() {
             extra.push(("Refer-Sub", "false".to_string()));
         }
         let Ok(request) = Message::parse_framing(&bytes) else {
@@ -936,23 +976,30 @@ impl Call {
         now: Time,
         target: &str,
         target_e164: Option<&E164>,
-    ) -> Result<(), u16> {
+    ) -> Result<(), StatusCode> {
         let call = &*self;
-        let carrier = call.transfer.as_ref().ok_or(500u16)?.carrier;
+        let carrier = call
+            .transfer
+            .as_ref()
+            .ok_or(StatusCode::SERVER_INTERNAL_ERROR)?
+            .carrier;
         let config = call.config.clone();
         let user = target_e164
             .map(|n| n.as_str().to_string())
             .unwrap_or_else(|| target.to_string());
         let route = routing::route_call(&config, call.leg(carrier.other()).trunk, &user)
-            .map_err(|_| 404u16)?;
-        let trunk = config.trunks.get(route.to_trunk).ok_or(404u16)?;
+            .map_err(|_| StatusCode::NOT_FOUND)?;
+        let trunk = config
+            .trunks
+            .get(route.to_trunk)
+            .ok_or(StatusCode::NOT_FOUND)?;
         // The target trunk's destination policy holds for handoff's own INVITE too.
         if target_e164.is_some_and(|n| !trunk.transfer_targets.allows(n.as_str())) {
-            return Err(403);
+            return Err(StatusCode::FORBIDDEN);
         }
         let customer =
             uri_user(&call.leg(carrier).dialog.remote_party).unwrap_or_else(|| "anonymous".into());
-        let port = fx.pool.allocate().ok_or(503u16)?;
+        let port = fx.pool.allocate().ok_or(StatusCode::SERVICE_UNAVAILABLE)?;
         let advertise = config.sbc.advertise;
         let tag = fx.ids.tag();
         let call_id = fx.ids.call_id(&self.config.sbc.identity);
@@ -996,7 +1043,7 @@ impl Call {
         });
         let Some(client) = sent else {
             let _ = fx.pool.release(port);
-            return Err(503);
+            return Err(StatusCode::SERVICE_UNAVAILABLE);
         };
         let leg = Leg {
             dialog: Dialog {
@@ -1050,10 +1097,10 @@ impl Call {
         &mut self,
         fx: &mut Effects,
         now: Time,
-        status: u16,
+        status: StatusCode,
         response: &Message,
     ) {
-        if status == 100 {
+        if status == StatusCode::TRYING {
             return;
         }
         let branch = fx.ids.branch();
@@ -1076,7 +1123,7 @@ impl Call {
                 .header(HeaderName::To)
                 .map(text)
                 .unwrap_or_default();
-            if (200..300).contains(&status) {
+            if status.is_success() {
                 leg.dialog.remote_tag = None;
             }
             leg.dialog.set_remote_tag(tag, &value);
@@ -1095,7 +1142,7 @@ impl Call {
             leg.direction = direction;
             fallback.law = law.or(fallback.law);
         }
-        if (200..300).contains(&status) {
+        if status.is_success() {
             if let Some(contact) = response.contacts().next().and_then(Result::ok) {
                 leg.dialog.set_remote_target(contact.uri.as_str());
             }
@@ -1123,7 +1170,7 @@ impl Call {
                 );
                 return;
             }
-        } else if status >= 300 {
+        } else if status.is_failure() {
             self.fallback_failed(fx, now, status);
             return;
         }
@@ -1145,7 +1192,7 @@ impl Call {
     }
 
     /// Leg C failed (or timed out): free it, let A and B's media flow again, tell the attempt.
-    fn fallback_failed(&mut self, fx: &mut Effects, now: Time, status: u16) {
+    fn fallback_failed(&mut self, fx: &mut Effects, now: Time, status: StatusCode) {
         let Some(transfer) = self.transfer.as_deref_mut() else {
             return;
         };
@@ -1356,8 +1403,11 @@ mod tests {
 
     #[test]
     fn sipfrag_status_reads_the_status_line_only() {
-        assert_eq!(sipfrag_status(b"SIP/2.0 200 OK\r\n"), Some(200));
-        assert_eq!(sipfrag_status(b"\r\nSIP/2.0 486 Busy Here\r\n"), Some(486));
+        assert_eq!(sipfrag_status(b"SIP/2.0 200 OK\r\n"), Some(StatusCode::OK));
+        assert_eq!(
+            sipfrag_status(b"\r\nSIP/2.0 486 Busy Here\r\n"),
+            Some(StatusCode::BUSY_HERE)
+        );
         assert_eq!(sipfrag_status(b"SIP/2.0 99 Low\r\n"), None);
         assert_eq!(sipfrag_status(b"INVITE sip:x SIP/2.0\r\n"), None);
         assert_eq!(sipfrag_status(b"SIP/2.0 abc\r\n"), None);
