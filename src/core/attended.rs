@@ -37,7 +37,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::attended_state::*;
-use super::call::CallPhase;
 use super::call::Calls;
 use super::dialog::Side;
 use super::effects::ClientPurpose;
@@ -199,7 +198,7 @@ impl AttendedState {
         let Some(trunk) = call.config.trunks.get(call.leg(customer).trunk) else {
             return false;
         };
-        if call.phase != CallPhase::Up || trunk.transfer != TransferMethod::Local {
+        if !call.is_answered() || trunk.transfer != TransferMethod::Local {
             return false;
         }
         let Some(refer_to) = header_text(request, "Refer-To")
@@ -211,7 +210,7 @@ impl AttendedState {
         let Some(Ok(_)) = refer_to.replaces() else {
             return false;
         };
-        if call.transfer.as_ref().is_some_and(|t| t.is_active()) {
+        if call.transfer().is_some_and(|t| t.is_active()) {
             let reason = "Request Pending (transfer under way)";
             fx.reply(now, tx, request, StatusCode::REQUEST_PENDING, reason, &[]);
             return true;
@@ -390,7 +389,7 @@ impl AttendedState {
             !self.away.contains_key(seq)
                 && calls
                     .get(seq)
-                    .is_some_and(|c| c.phase == CallPhase::Up && !c.reinvite_pending)
+                    .is_some_and(|c| c.is_answered() && !c.reinvite_pending)
         });
         let Some((seq, replaced_side)) = usable else {
             let status = if found.is_some() {
@@ -757,7 +756,7 @@ impl AttendedState {
         now: Time,
         seq: u64,
     ) {
-        let Some(transfer) = calls.get_mut(&seq).and_then(|c| c.transfer.as_deref_mut()) else {
+        let Some(transfer) = calls.get_mut(&seq).and_then(|c| c.transfer_mut()) else {
             return;
         };
         if transfer.join.is_some() {
@@ -910,7 +909,7 @@ fn join_result(calls: &mut Calls, fx: &mut Effects, now: Time, seq: u64, status:
     let Some(call) = calls.get_mut(&seq) else {
         return;
     };
-    if let Some(transfer) = call.transfer.as_deref_mut() {
+    if let Some(transfer) = call.transfer_mut() {
         transfer.attempt.on_local_join_result(now, status);
     }
     call.drive_transfer(fx, now);
@@ -920,6 +919,6 @@ fn join_result(calls: &mut Calls, fx: &mut Effects, now: Time, seq: u64, status:
 fn take_platform_gone(calls: &mut Calls, seq: u64) -> bool {
     calls
         .get_mut(&seq)
-        .and_then(|c| c.transfer.as_deref_mut())
+        .and_then(|c| c.transfer_mut())
         .is_none_or(|t| std::mem::replace(&mut t.platform_gone, true))
 }

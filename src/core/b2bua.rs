@@ -503,7 +503,6 @@ impl Call {
             server_txs: Vec::new(),
             outstanding: 1,
             audio_codec: None,
-            transfer: None,
             liveness: Default::default(),
         };
         let (a_media_leg, b_media_leg) = call.media_pair();
@@ -597,7 +596,7 @@ impl Call {
                 self.send_bye(fx, now, Side::B);
                 return;
             }
-            self.phase = CallPhase::Up;
+            self.enter_up();
             self.answered = Some(now);
             let (id, server) = (self.id, self.invite.server);
             fx.stats.calls_answered += 1;
@@ -698,7 +697,7 @@ impl Call {
     ) {
         let is_invite = method == Method::Invite;
         if is_invite {
-            if self.reinvite_pending || self.phase != CallPhase::Up {
+            if self.reinvite_pending || !self.is_answered() {
                 fx.reply(
                     now,
                     tx,
@@ -804,7 +803,7 @@ impl Call {
                 EndReason::bye_from(side),
                 StatusCode::REQUEST_TERMINATED,
             ),
-            CallPhase::Up => {
+            CallPhase::Up | CallPhase::Transferring(_) => {
                 self.send_bye(fx, now, side.other());
                 self.end(fx, now, EndReason::bye_from(side), None);
             }
@@ -850,7 +849,7 @@ impl Call {
                 "Forbidden (Replaces names another trunk's dialog)",
             ));
         }
-        if call.phase != CallPhase::Up {
+        if !call.is_answered() {
             // Replacing an early dialog (RFC 3891: accept, then CANCEL it) is not supported.
             return Err(no_dialog());
         }
@@ -860,7 +859,7 @@ impl Call {
                 "Busy Here (early-only, and the dialog is confirmed)",
             ));
         }
-        if call.transfer.as_ref().is_some_and(|t| t.is_active()) || call.reinvite_pending {
+        if call.transfer().is_some_and(|t| t.is_active()) || call.reinvite_pending {
             return Err(Refusal::new(StatusCode::REQUEST_PENDING, "Request Pending"));
         }
         // The new dialog must take the call's G.711 law, or the other one (the relay transcodes).
@@ -1271,7 +1270,7 @@ impl Call {
     ) {
         match self.phase {
             CallPhase::Ended { .. } => {}
-            CallPhase::Up => {
+            CallPhase::Up | CallPhase::Transferring(_) => {
                 self.send_bye(fx, now, Side::A);
                 self.send_bye(fx, now, Side::B);
                 self.end(fx, now, reason, None);
@@ -1396,7 +1395,7 @@ impl Call {
         let seq = self.id.seq;
         let answered = self.answered;
         let deferred = self.deferred_ack.take();
-        self.phase = CallPhase::Ended { reason };
+        self.enter_ended(reason);
         self.reinvite_pending = false;
         let mut ports = Vec::new();
         for side in [Side::A, Side::B] {

@@ -44,7 +44,7 @@ impl Call {
                 }
                 self.end(fx, now, EndReason::MediaUnavailable, Some(SETUP_STATUS));
             }
-            CallPhase::Up => {
+            CallPhase::Up | CallPhase::Transferring(_) => {
                 let pending: Vec<_> = fx
                     .server_txs
                     .iter()

@@ -1,6 +1,9 @@
 //! Blind transfers in the call layer: the platform's REFER on leg B drives a
 //! [`TransferAttempt`] (src/transfer/attempt.rs), and this file turns its actions into SIP and
-//! media commands, and feeds it what arrives.
+//! media commands, and feeds it what arrives. The REFER puts the answered call in
+//! `CallPhase::Transferring` (`Call::begin_transfer`); the transfer is read through
+//! `Call::transfer`/`transfer_mut` (or `CallPhase::transfer_mut` where only the phase may be
+//! borrowed), and outlives the call's end in `CallPhase::Ended` until its record settles.
 //!
 //! Decisions:
 //! - **REFER handoff.** The REFER goes to the carrier on leg A, in A's dialog (so its From is the
@@ -203,8 +206,8 @@ impl Call {
         method: Method,
         request: &Message,
     ) -> TransferVerdict {
-        let active = self.transfer.as_ref().is_some_and(|t| t.is_active());
-        let from_carrier = self.transfer.as_ref().map(|t| t.carrier == side);
+        let active = self.transfer().is_some_and(|t| t.is_active());
+        let from_carrier = self.transfer().map(|t| t.carrier == side);
         match (method, side) {
             (Method::Bye, _) if active && !self.is_ended() => {
                 fx.reply(now, tx, request, StatusCode::OK, "OK", &[]);
@@ -218,7 +221,7 @@ impl Call {
             {
                 fx.reply(now, tx, request, StatusCode::OK, "OK", &[]);
                 if active && let Some(status) = sipfrag_status(request.body()) {
-                    if let Some(transfer) = self.transfer.as_deref_mut() {
+                    if let Some(transfer) = self.transfer_mut() {
                         transfer.attempt.on_notify_sipfrag(now, status);
                     }
                     self.drive_transfer(fx, now);
@@ -226,7 +229,7 @@ impl Call {
                 TransferVerdict::Answered
             }
             (Method::Refer, _) => {
-                if self.is_ended() || self.phase != super::call::CallPhase::Up {
+                if self.is_ended() || !self.is_answered() {
                     return TransferVerdict::NotTransfer;
                 }
                 // Roles, not positions: a platform leg asks, the carrier leg bridged to it is
@@ -235,7 +238,7 @@ impl Call {
                 if !(asker == TrunkRole::Platform && bridged == TrunkRole::Carrier) {
                     return self.refer_not_from_platform(fx, now, tx, side, request);
                 }
-                if active && self.transfer.as_ref().is_some_and(|t| t.carrier == side) {
+                if active && self.transfer().is_some_and(|t| t.carrier == side) {
                     fx.reply(
                         now,
                         tx,
@@ -296,7 +299,7 @@ impl Call {
             );
             return;
         }
-        if self.transfer.as_ref().is_some_and(|t| t.is_active()) {
+        if self.transfer().is_some_and(|t| t.is_active()) {
             fx.reply(
                 now,
                 tx,
@@ -392,7 +395,7 @@ impl Call {
         request: &Message,
     ) -> bool {
         let retired = self.position_of(leg).is_none()
-            && self.transfer.as_ref().and_then(|t| t.retired_platform) == Some(leg);
+            && self.transfer().and_then(|t| t.retired_platform) == Some(leg);
         if !retired || request.method() != Some(Method::Bye) {
             return false;
         }
@@ -401,7 +404,7 @@ impl Call {
             retired.gone = true;
             fx.dialogs.remove(&retired.dialog.local_tag);
         }
-        if let Some(transfer) = self.transfer.as_deref_mut() {
+        if let Some(transfer) = self.transfer_mut() {
             transfer.platform_gone = true;
             transfer.attempt.on_transferor_bye(now);
         }
@@ -445,7 +448,7 @@ impl Call {
         };
         let customer_law = law_of(self.audio_codec.as_deref()).unwrap_or(G711Law::Ulaw);
         let attempt = TransferAttempt::start(now, transfer_request, settings);
-        self.transfer = Some(Box::new(CallTransfer {
+        self.begin_transfer(Box::new(CallTransfer {
             attempt,
             carrier: carrier_side,
             refer: tx,
@@ -467,7 +470,7 @@ impl Call {
 
     /// A BYE (already answered 200) on leg `side` while the call's transfer is active.
     fn transfer_bye(&mut self, fx: &mut Effects, now: Time, side: Side) {
-        let Some(transfer) = self.transfer.as_deref_mut() else {
+        let Some(transfer) = self.transfer_mut() else {
             return;
         };
         let swapped = transfer.swapped();
@@ -490,15 +493,13 @@ impl Call {
             // Leg C in the platform's place, or a local join's platform leg still there: it
             // goes with the customer.
             let platform_left = self
-                .transfer
-                .as_deref_mut()
+                .transfer_mut()
                 .is_some_and(|t| joining && !std::mem::replace(&mut t.platform_gone, true));
             if swapped || platform_left {
                 self.send_bye(fx, now, carrier.other());
             }
             let handed_off = self
-                .transfer
-                .as_ref()
+                .transfer()
                 .is_some_and(|t| t.outcome == Some(TransferOutcome::HandedOff));
             let reason = if handed_off {
                 EndReason::HandedOff
@@ -525,7 +526,7 @@ impl Call {
         match what {
             TransferTx::Refer => {
                 if status.is_final() {
-                    if let Some(transfer) = self.transfer.as_deref_mut() {
+                    if let Some(transfer) = self.transfer_mut() {
                         transfer.attempt.on_refer_response(now, status);
                     }
                     self.drive_transfer(fx, now);
@@ -549,7 +550,7 @@ impl Call {
     pub(super) fn on_transfer_timeout(&mut self, fx: &mut Effects, now: Time, what: TransferTx) {
         match what {
             TransferTx::Refer => {
-                if let Some(transfer) = self.transfer.as_deref_mut() {
+                if let Some(transfer) = self.transfer_mut() {
                     transfer
                         .attempt
                         .on_refer_response(now, StatusCode::REQUEST_TIMEOUT);
@@ -576,20 +577,19 @@ impl Call {
         let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
         match what {
             TransferTx::CustomerReinvite => {
-                if let Some(carrier) = self.transfer.as_deref_mut().map(|t| t.carrier) {
+                if let Some(carrier) = self.transfer_mut().map(|t| t.carrier) {
                     self.send_ack(fx, carrier, cseq, None);
                 }
             }
             TransferTx::FallbackInvite => {
                 let branch = fx.ids.branch();
                 let via = effects::via(&self.config, &branch);
-                let Some(platform) = self.transfer.as_ref().map(|t| t.platform_side()) else {
+                let Some(platform) = self.transfer().map(|t| t.platform_side()) else {
                     return;
                 };
                 // Leg C until it is bridged, then the leg at the platform's position (C too).
                 let leg_c = self
-                    .transfer
-                    .as_ref()
+                    .transfer()
                     .and_then(|t| t.fallback.as_ref())
                     .map(|f| f.leg);
                 let leg = match leg_c.and_then(|id| self.leg_by_id_mut(id)) {
@@ -604,7 +604,7 @@ impl Call {
     }
 
     pub(super) fn on_transfer_timer(&mut self, fx: &mut Effects, now: Time) {
-        if let Some(transfer) = self.transfer.as_deref_mut() {
+        if let Some(transfer) = self.transfer_mut() {
             transfer.attempt.on_timer(now);
         }
         self.drive_transfer(fx, now);
@@ -615,7 +615,7 @@ impl Call {
     /// After a local transfer the retired platform leg keeps its grace timer.
     pub(super) fn transfer_ended(&mut self, fx: &mut Effects, now: Time) {
         self.abandon_fallback(fx, now);
-        let Some(transfer) = self.transfer.as_deref_mut() else {
+        let Some(transfer) = self.transfer_mut() else {
             return;
         };
         if transfer.is_active() && !transfer.swapped() {
@@ -630,7 +630,7 @@ impl Call {
     /// call goes on (the carrier took the transfer over), the relay leaves leg C's early media.
     fn abandon_fallback(&mut self, fx: &mut Effects, now: Time) {
         let call = &mut *self;
-        let Some(transfer) = call.transfer.as_deref_mut() else {
+        let Some(transfer) = call.transfer_mut() else {
             return;
         };
         let Some(fallback) = transfer.fallback.as_mut() else {
@@ -668,18 +668,14 @@ impl Call {
 
     /// Perform every action the attempt asked for.
     pub(super) fn drive_transfer(&mut self, fx: &mut Effects, now: Time) {
-        while let Some(action) = self
-            .transfer
-            .as_deref_mut()
-            .and_then(|t| t.attempt.poll_action())
-        {
+        while let Some(action) = self.transfer_mut().and_then(|t| t.attempt.poll_action()) {
             self.perform(fx, now, action);
         }
         // A local join releases the customer at once; a REFER's attempt once it has its outcome.
-        let release = self.transfer.as_deref_mut().is_some_and(|t| {
+        let release = self.transfer_mut().is_some_and(|t| {
             std::mem::take(&mut t.release_customer) && (t.outcome.is_some() || t.join.is_some())
         });
-        if let Some(transfer) = self.transfer.as_deref()
+        if let Some(transfer) = self.transfer()
             && transfer.join.is_some()
             && !transfer.is_active()
         {
@@ -687,8 +683,7 @@ impl Call {
         }
         if release && !self.is_ended() {
             let handed_off = self
-                .transfer
-                .as_deref_mut()
+                .transfer_mut()
                 .is_some_and(|t| t.outcome == Some(TransferOutcome::HandedOff));
             let reason = if handed_off {
                 EndReason::HandedOff
@@ -704,10 +699,8 @@ impl Call {
             TransferAction::SendRefer { refer_to, headers } => {
                 let mut extra = vec![("Refer-To".to_string(), refer_to)];
                 extra.extend(headers);
-                if let Some(target_dialog) = self
-                    .transfer
-                    .as_deref_mut()
-                    .and_then(|t| t.target_dialog.clone())
+                if let Some(target_dialog) =
+                    self.transfer_mut().and_then(|t| t.target_dialog.clone())
                 {
                     extra.push(("Target-Dialog".to_string(), target_dialog));
                 }
@@ -721,7 +714,7 @@ impl Call {
                     TransferTx::Refer,
                 );
                 if sent.is_none()
-                    && let Some(transfer) = self.transfer.as_deref_mut()
+                    && let Some(transfer) = self.transfer_mut()
                 {
                     transfer
                         .attempt
@@ -763,17 +756,17 @@ impl Call {
                 target_e164,
             } => {
                 if let Err(status) = self.start_fallback(fx, now, &target, target_e164.as_ref())
-                    && let Some(transfer) = self.transfer.as_deref_mut()
+                    && let Some(transfer) = self.transfer_mut()
                 {
                     transfer.attempt.on_fallback_response(now, status, false);
                 }
             }
             TransferAction::RelayFallbackEarlyMedia => {
-                let Some(carrier) = self.transfer.as_ref().map(|t| t.carrier) else {
+                let Some(carrier) = self.transfer().map(|t| t.carrier) else {
                     return;
                 };
                 let customer_media = self.leg(carrier).media(&self.config);
-                let Some(transfer) = self.transfer.as_deref_mut() else {
+                let Some(transfer) = self.phase.transfer_mut() else {
                     return;
                 };
                 let Some(fallback) = transfer.fallback.as_ref() else {
@@ -805,7 +798,7 @@ impl Call {
                 fx.follow_up(FollowUp::StartLocalJoin { call: self.id.seq });
             }
             TransferAction::StartRingback => {
-                let Some(carrier) = self.transfer.as_ref().map(|t| t.carrier) else {
+                let Some(carrier) = self.transfer().map(|t| t.carrier) else {
                     return;
                 };
                 let tone = self
@@ -814,10 +807,7 @@ impl Call {
                     .get(self.leg(carrier).trunk)
                     .map(|t| t.ringback_tone)
                     .unwrap_or(crate::config::RingbackTone::Us);
-                let law = self
-                    .transfer
-                    .as_ref()
-                    .map_or(G711Law::Ulaw, |t| t.customer_law);
+                let law = self.transfer().map_or(G711Law::Ulaw, |t| t.customer_law);
                 let id = self.id;
                 fx.media(MediaCommand::StartRingback {
                     call: id,
@@ -834,18 +824,18 @@ impl Call {
             // Attended only (attended.rs).
             TransferAction::TearDownReplacedPlatformLeg => {}
             TransferAction::ReleaseCustomerLeg => {
-                if let Some(carrier) = self.transfer.as_deref_mut().map(|t| t.carrier) {
+                if let Some(carrier) = self.transfer_mut().map(|t| t.carrier) {
                     self.send_bye(fx, now, carrier);
                 }
                 // A local join's platform leg is still there: it goes too.
-                if let Some(transfer) = self.transfer.as_deref_mut()
+                if let Some(transfer) = self.transfer_mut()
                     && transfer.join.is_some()
                     && !std::mem::replace(&mut transfer.platform_gone, true)
                 {
                     let platform = transfer.platform_side();
                     self.send_bye(fx, now, platform);
                 }
-                if let Some(transfer) = self.transfer.as_deref_mut() {
+                if let Some(transfer) = self.transfer_mut() {
                     transfer.release_customer = true;
                 }
             }
@@ -859,7 +849,7 @@ impl Call {
                 );
             }
             TransferAction::Finished(record) => {
-                if let Some(transfer) = self.transfer.as_deref_mut() {
+                if let Some(transfer) = self.transfer_mut() {
                     transfer.outcome = Some(record.outcome);
                 }
                 fx.metrics.record_transfer(&record);
@@ -879,7 +869,7 @@ impl Call {
         status: StatusCode,
         reason: &str,
     ) {
-        let Some(transfer) = self.transfer.as_deref_mut() else {
+        let Some(transfer) = self.transfer_mut() else {
             return;
         };
         let (tx, bytes) = (transfer.refer, transfer.refer_request.clone());
@@ -908,8 +898,8 @@ impl Call {
         let branch = fx.ids.branch();
         let via = effects::via(&self.config, &branch);
         let contact = effects::contact(&self.config);
-        let carrier = self.transfer.as_ref()?.carrier;
-        let transfer = self.transfer.as_ref()?;
+        let carrier = self.transfer()?.carrier;
+        let transfer = self.transfer()?;
         let (retired, leg_c) = (
             transfer.retired_platform,
             transfer.fallback.as_ref().map(|f| f.leg),
@@ -944,7 +934,7 @@ impl Call {
     }
 
     fn tear_down_platform(&mut self, fx: &mut Effects, now: Time) {
-        let Some(transfer) = self.transfer.as_deref_mut() else {
+        let Some(transfer) = self.transfer_mut() else {
             return;
         };
         let already_gone = std::mem::replace(&mut transfer.platform_gone, true);
@@ -979,8 +969,7 @@ impl Call {
     ) -> Result<(), StatusCode> {
         let call = &*self;
         let carrier = call
-            .transfer
-            .as_ref()
+            .transfer()
             .ok_or(StatusCode::SERVER_INTERNAL_ERROR)?
             .carrier;
         let config = call.config.clone();
@@ -1082,7 +1071,7 @@ impl Call {
         self.outstanding += 1;
         // Leg C is a leg of the call from its INVITE on; it joins the bridge when it answers.
         let leg = self.add_leg(leg);
-        if let Some(transfer) = self.transfer.as_deref_mut() {
+        if let Some(transfer) = self.transfer_mut() {
             transfer.fallback = Some(FallbackLeg {
                 leg,
                 client,
@@ -1106,11 +1095,7 @@ impl Call {
         let branch = fx.ids.branch();
         let via = effects::via(&self.config, &branch);
         let advertise = self.config.sbc.advertise;
-        let Some(fallback) = self
-            .transfer
-            .as_deref_mut()
-            .and_then(|t| t.fallback.as_mut())
-        else {
+        let Some(fallback) = self.phase.transfer_mut().and_then(|t| t.fallback.as_mut()) else {
             return;
         };
         let Some(leg) = self.legs.get_mut(usize::from(fallback.leg.0)) else {
@@ -1177,7 +1162,7 @@ impl Call {
         if self.fallback_abandoned() {
             return;
         }
-        if let Some(transfer) = self.transfer.as_deref_mut() {
+        if let Some(transfer) = self.transfer_mut() {
             transfer.attempt.on_fallback_response(now, status, with_sdp);
         }
         self.drive_transfer(fx, now);
@@ -1185,15 +1170,14 @@ impl Call {
 
     /// Leg C was given up (see `abandon_fallback`).
     fn fallback_abandoned(&self) -> bool {
-        self.transfer
-            .as_ref()
+        self.transfer()
             .and_then(|t| t.fallback.as_ref())
             .is_some_and(|f| f.abandoned)
     }
 
     /// Leg C failed (or timed out): free it, let A and B's media flow again, tell the attempt.
     fn fallback_failed(&mut self, fx: &mut Effects, now: Time, status: StatusCode) {
-        let Some(transfer) = self.transfer.as_deref_mut() else {
+        let Some(transfer) = self.phase.transfer_mut() else {
             return;
         };
         let Some(fallback) = transfer.fallback.take() else {
@@ -1224,7 +1208,7 @@ impl Call {
                 b: law_a,
             });
         }
-        if let Some(transfer) = self.transfer.as_deref_mut() {
+        if let Some(transfer) = self.transfer_mut() {
             transfer.attempt.on_fallback_response(now, status, false);
         }
         self.drive_transfer(fx, now);
@@ -1232,7 +1216,7 @@ impl Call {
 
     /// Leg C answered: it takes leg B's place; B is retired until the platform leaves.
     fn bridge_fallback(&mut self, fx: &mut Effects, now: Time) {
-        let Some(transfer) = self.transfer.as_deref_mut() else {
+        let Some(transfer) = self.transfer_mut() else {
             return;
         };
         let Some(fallback) = transfer.fallback.take() else {
@@ -1245,7 +1229,7 @@ impl Call {
         // Leg C takes the platform's position in the bridge; the platform leg is retired (it
         // stays a leg of the call, awaiting its BYE).
         let old_platform = self.rebridge(platform, fallback.leg);
-        if let Some(transfer) = self.transfer.as_deref_mut() {
+        if let Some(transfer) = self.transfer_mut() {
             transfer.retired_platform = Some(old_platform);
         }
         let customer_direction = self.leg(carrier).direction;
@@ -1303,7 +1287,7 @@ impl Call {
 
     /// Re-INVITE the customer's leg with a G.711-only sendrecv offer.
     fn reinvite_customer(&mut self, fx: &mut Effects, now: Time) {
-        let Some(carrier) = self.transfer.as_ref().map(|t| t.carrier) else {
+        let Some(carrier) = self.transfer().map(|t| t.carrier) else {
             return;
         };
         let advertise = self.config.sbc.advertise;
@@ -1342,7 +1326,7 @@ impl Call {
 
     fn on_customer_reinvite_answer(&mut self, fx: &mut Effects, response: &Message) {
         let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
-        let Some(carrier) = self.transfer.as_deref_mut().map(|t| t.carrier) else {
+        let Some(carrier) = self.transfer_mut().map(|t| t.carrier) else {
             return;
         };
         if let Some(contact) = response.contacts().next().and_then(Result::ok) {
@@ -1369,11 +1353,11 @@ impl Call {
         customer.direction = direction;
         if let Some(law) = law {
             self.audio_codec = Some(law_name(law).to_string());
-            if let Some(transfer) = self.transfer.as_deref_mut() {
+            if let Some(transfer) = self.transfer_mut() {
                 transfer.customer_law = law;
             }
         }
-        let bridged_law = self.transfer.as_ref().and_then(|t| t.bridged_law);
+        let bridged_law = self.transfer().and_then(|t| t.bridged_law);
         let (id, a, b) = {
             let (a, b) = self.media_pair();
             (self.id, a, b)

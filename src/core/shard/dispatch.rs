@@ -770,7 +770,7 @@ impl ShardCore {
                 let Some(call) = self.calls.get(&seq) else {
                     return;
                 };
-                if call.phase != CallPhase::Setup {
+                if !matches!(call.phase, CallPhase::Setup) {
                     return;
                 }
                 let tag = call.leg(Side::A).dialog.local_tag.clone();
