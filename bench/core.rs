@@ -9,6 +9,7 @@
 //! plus the transaction timers that fire afterwards. Memory: live heap bytes (counted by
 //! `stats_alloc`) with N calls established and their setup transactions expired, divided by N.
 
+use handoff::vocab::StatusCode;
 use std::alloc::System;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -131,7 +132,7 @@ fn invite(i: u64) -> Vec<u8> {
         .expect("bench INVITE builds")
 }
 
-fn answer(request: &[u8], status: u16, sdp: bool) -> Vec<u8> {
+fn answer(request: &[u8], status: StatusCode, sdp: bool) -> Vec<u8> {
     let message = Message::parse(request).expect("handoff sent a parseable request");
     let mut builder = response_to(&message, status, "OK")
         .to_tag("platformtag")
@@ -165,8 +166,8 @@ fn carrier_request(ok: &[u8], method: Method, cseq: u32, i: u64) -> Vec<u8> {
 fn setup(bench: &mut Bench, i: u64) -> Vec<u8> {
     bench.deliver(CARRIER, &invite(i));
     let invite_b = bench.take_sent(PLATFORM, b"INVITE ");
-    bench.deliver(PLATFORM, &answer(&invite_b, 180, false));
-    bench.deliver(PLATFORM, &answer(&invite_b, 200, true));
+    bench.deliver(PLATFORM, &answer(&invite_b, StatusCode::RINGING, false));
+    bench.deliver(PLATFORM, &answer(&invite_b, StatusCode::OK, true));
     let ok = bench.take_sent(CARRIER, b"SIP/2.0 200");
     bench.deliver(CARRIER, &carrier_request(&ok, Method::Ack, 1, i));
     ok
@@ -175,7 +176,7 @@ fn setup(bench: &mut Bench, i: u64) -> Vec<u8> {
 fn teardown(bench: &mut Bench, ok: &[u8], i: u64) {
     bench.deliver(CARRIER, &carrier_request(ok, Method::Bye, 2, i));
     let bye_b = bench.take_sent(PLATFORM, b"BYE ");
-    bench.deliver(PLATFORM, &answer(&bye_b, 200, false));
+    bench.deliver(PLATFORM, &answer(&bye_b, StatusCode::OK, false));
 }
 
 fn main() {

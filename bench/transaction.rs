@@ -5,6 +5,7 @@
 //!
 //! Run: `cargo bench --bench transaction`. Prints the median of 7 runs.
 
+use handoff::vocab::StatusCode;
 use std::alloc::System;
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -90,7 +91,7 @@ fn main() {
     let ringing: Vec<Vec<u8>> = parsed
         .iter()
         .map(|m| {
-            handoff::sip::response_to(m, 180, "Ringing")
+            handoff::sip::response_to(m, StatusCode::RINGING, "Ringing")
                 .to_tag("hf00000000000000000001")
                 .build()
                 .unwrap()
@@ -99,7 +100,7 @@ fn main() {
     let ok: Vec<Vec<u8>> = parsed
         .iter()
         .map(|m| {
-            handoff::sip::response_to(m, 200, "OK")
+            handoff::sip::response_to(m, StatusCode::OK, "OK")
                 .to_tag("hf00000000000000000001")
                 .build()
                 .unwrap()
@@ -117,9 +118,11 @@ fn main() {
                 panic!("new transaction expected");
             };
             layer
-                .respond(Time::ZERO, tx, 180, ringing[i].clone())
+                .respond(Time::ZERO, tx, StatusCode::RINGING, ringing[i].clone())
                 .unwrap();
-            layer.respond(Time::ZERO, tx, 200, ok[i].clone()).unwrap();
+            layer
+                .respond(Time::ZERO, tx, StatusCode::OK, ok[i].clone())
+                .unwrap();
             drain(&mut layer);
         }
         expire_all(&mut layer);

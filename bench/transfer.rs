@@ -6,6 +6,7 @@
 //! - parsing a platform Refer-To and building the carrier's (`<sip:+E164@domain>`);
 //! - translating an escaped Replaces through a lookup.
 
+use handoff::vocab::StatusCode;
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::Instant;
@@ -90,11 +91,11 @@ fn main() {
             }
         };
         drain(&mut attempt);
-        attempt.on_refer_response(base.plus_millis(50), 202);
+        attempt.on_refer_response(base.plus_millis(50), StatusCode::ACCEPTED);
         drain(&mut attempt);
-        attempt.on_notify_sipfrag(base.plus_millis(60), 100);
+        attempt.on_notify_sipfrag(base.plus_millis(60), StatusCode::TRYING);
         drain(&mut attempt);
-        attempt.on_notify_sipfrag(base.plus_millis(900), 200);
+        attempt.on_notify_sipfrag(base.plus_millis(900), StatusCode::OK);
         drain(&mut attempt);
         attempt.on_bye_from_carrier(base.plus_millis(950));
         drain(&mut attempt);

@@ -37,7 +37,7 @@ use serde::Serialize;
 use crate::core::CallEnd;
 use crate::transfer::TransferRecord;
 use crate::transfer::record::rfc3339_from_unix_ms;
-use crate::vocab::MediaCounters;
+use crate::vocab::{MediaCounters, StatusCode};
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot open the audit log {path} (sbc.audit) for appending: {source}")]
@@ -260,7 +260,7 @@ impl AuditWriter {
             conversation: &end.conversation,
             from_trunk: &end.from_trunk,
             to_trunk: &end.to_trunk,
-            setup_status: end.setup_status,
+            setup_status: end.setup_status.map_or(0, StatusCode::as_u16),
             end_reason: end.end_reason.as_str(),
             duration_ms: end.duration_ms,
             packets: end.media.map(|m| PacketsRecord {
@@ -286,7 +286,7 @@ impl AuditWriter {
                 kind: "request_rejected",
                 ts: rfc3339_from_unix_ms(*unix_ms),
                 source: *source,
-                status: *status,
+                status: status.as_u16(),
                 reason,
             }),
         }
@@ -339,7 +339,7 @@ pub enum AuditRecord {
     /// A request refused before any call existed (403, 400, 404, 503...).
     Rejected {
         source: SocketAddr,
-        status: u16,
+        status: StatusCode,
         reason: String,
         unix_ms: u64,
     },
@@ -411,7 +411,7 @@ impl AuditSender {
     }
 
     /// Queues the record of a request refused before any call existed, stamped now.
-    pub fn rejected(&self, source: SocketAddr, status: u16, reason: String) -> bool {
+    pub fn rejected(&self, source: SocketAddr, status: StatusCode, reason: String) -> bool {
         self.send(AuditRecord::Rejected {
             source,
             status,

@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
-use crate::vocab::Time;
+use crate::vocab::{StatusCode, Time};
 
 /// One line per source per minute.
 pub const WINDOW: Time = Time::from_millis(60_000);
@@ -89,7 +89,7 @@ impl BorderLog {
     /// with `"` and `\` replaced, so one refusal is one line whatever the peer sent.
     pub fn line(
         source: SocketAddr,
-        status: Option<u16>,
+        status: Option<StatusCode>,
         reason: &str,
         suppressed: u64,
         detail: &str,

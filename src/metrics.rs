@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::transfer::record::{TransferKind, TransferOutcome, TransferRecord, method_str};
+use crate::vocab::StatusCode;
 
 /// Trunk sessions a handed-off transfer saves: the customer's session, released by the carrier,
 /// plus the second one a tromboned transfer would have opened toward the target.
@@ -62,7 +63,7 @@ pub struct ShardMetrics {
     /// Transfers by carrier trunk, method and outcome.
     pub transfers: BTreeMap<TransferKey, u64>,
     /// Final responses to handoff's REFERs, by (carrier trunk, status code).
-    pub refer_responses: BTreeMap<(String, u16), u64>,
+    pub refer_responses: BTreeMap<(String, StatusCode), u64>,
     /// Trunk sessions (call legs toward a trunk) currently up, per trunk.
     pub trunk_sessions_in_use: BTreeMap<String, u64>,
     /// Trunk sessions saved by handed-off transfers, per carrier trunk.
@@ -70,7 +71,7 @@ pub struct ShardMetrics {
     /// Calls accepted (initial INVITEs that created a call).
     pub calls: u64,
     /// Requests refused before any call existed, by status code.
-    pub rejects: BTreeMap<u16, u64>,
+    pub rejects: BTreeMap<StatusCode, u64>,
     /// Audit records that could not be written (the calls were not affected).
     pub audit_write_errors: u64,
     /// Datagrams dropped unanswered, by reason.
@@ -109,7 +110,7 @@ impl ShardMetrics {
 
     /// Counts a final response to a REFER handoff sent ([`ShardMetrics::record_transfer`] already
     /// counts the one in each record; use this only for REFERs outside a transfer attempt).
-    pub fn record_refer_response(&mut self, trunk: &str, status: u16) {
+    pub fn record_refer_response(&mut self, trunk: &str, status: StatusCode) {
         *self
             .refer_responses
             .entry((trunk.to_owned(), status))
@@ -147,7 +148,7 @@ impl ShardMetrics {
             .or_default() += 1;
     }
 
-    pub fn request_rejected(&mut self, status: u16) {
+    pub fn request_rejected(&mut self, status: StatusCode) {
         *self.rejects.entry(status).or_default() += 1;
     }
 

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, TransferMethod, Trunk, TrunkRole};
 use crate::sip::{HeaderName, Message, Method, RequestBuilder};
+use crate::vocab::StatusCode;
 
 /// RFC 3261 timers for the retransmissions (the config's own T1/T2 are used when set).
 #[derive(Copy, Clone, Debug)]
@@ -32,7 +33,7 @@ pub struct ProbeTimers {
 /// What a trunk's answer says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Answer {
-    pub status: u16,
+    pub status: StatusCode,
     /// `None`: the answer had no Allow header (RFC 3261 says a 200 to OPTIONS SHOULD have one).
     pub allows_refer: Option<bool>,
     pub replaces: bool,
@@ -60,7 +61,7 @@ impl ProbeResult {
             None => return Some("no answer: check the peer address and the firewall".to_owned()),
             Some(answer) => answer,
         };
-        if !(200..300).contains(&answer.status) {
+        if !answer.status.is_success() {
             return Some(format!("OPTIONS answered {}", answer.status));
         }
         if self.role == TrunkRole::Carrier && self.transfer == TransferMethod::Refer {
@@ -133,7 +134,7 @@ impl Answer {
             return None;
         }
         // Provisional responses to OPTIONS are possible but say nothing yet.
-        if status < 200 {
+        if status.is_provisional() {
             return None;
         }
         let allows_refer = message
@@ -371,7 +372,7 @@ Content-Length: 0\r\n\r\n";
     #[test]
     fn the_rfc_answer_allows_no_refer_and_supports_replaces_and_tdialog() {
         let answer = Answer::read(ANSWER, "a84b4c76e66710").expect("an answer");
-        assert_eq!(answer.status, 200);
+        assert_eq!(answer.status, StatusCode::OK);
         assert_eq!(answer.allows_refer, Some(false));
         assert!(answer.replaces && answer.tdialog && !answer.norefersub);
         assert!(Answer::read(ANSWER, "another-call").is_none());

@@ -7,6 +7,7 @@
 //! Nothing here measures speed: "never blocks" is checked as "the sending thread finishes at
 //! all" (it would hang on a blocking send, since the sink never moves until the test lets it).
 
+use handoff::vocab::StatusCode;
 use std::io::{self, Write};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
@@ -29,7 +30,7 @@ fn call_end(seq: u64) -> CallEnd {
         conversation: format!("conv-{seq}"),
         from_trunk: "carrier".into(),
         to_trunk: "platform".into(),
-        setup_status: 200,
+        setup_status: Some(StatusCode::OK),
         end_reason: EndReason::ByeFromA,
         duration_ms: 1,
         media: None,
@@ -242,7 +243,11 @@ fn each_record_is_written_at_once_not_at_close() {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
-    sender.rejected("192.0.2.9:5060".parse().unwrap(), 403, "Forbidden".into());
+    sender.rejected(
+        "192.0.2.9:5060".parse().unwrap(),
+        StatusCode::FORBIDDEN,
+        "Forbidden".into(),
+    );
     drop(sender);
     log.close();
     let text = std::fs::read_to_string(&path).unwrap();

@@ -1,6 +1,7 @@
 //! The refusal log line's limiter (issue 9 #11: "one line per source per minute"), driven by a
 //! virtual clock: the limiter is pure and takes the time as an input.
 
+use handoff::vocab::StatusCode;
 use std::net::{IpAddr, SocketAddr};
 
 use handoff::border_log::{BorderLog, MAX_SOURCES, WINDOW};
@@ -74,7 +75,7 @@ fn the_line_is_one_line_in_the_documented_format() {
     );
     let line = BorderLog::line(
         source,
-        Some(404),
+        Some(StatusCode::NOT_FOUND),
         "rejected",
         3,
         "no route \"x\"\r\nInjected: 1",

@@ -3,12 +3,13 @@
 use handoff::config::TransferMethod;
 use handoff::metrics::{ShardMetrics, TransferKey};
 use handoff::transfer::{TransferKind, TransferOutcome, TransferRecord};
+use handoff::vocab::StatusCode;
 
 fn record(
     trunk: &str,
     method: TransferMethod,
     outcome: TransferOutcome,
-    refer_status: Option<u16>,
+    refer_status: Option<StatusCode>,
 ) -> TransferRecord {
     TransferRecord {
         record_type: "transfer",
@@ -36,21 +37,26 @@ fn shards_sum_and_the_success_rate_counts_refer_transfers_only() {
     use TransferMethod::{Local, Refer};
     use TransferOutcome::{Cancelled, FallbackLocal, HandedOff};
     let mut shard0 = ShardMetrics::new();
-    shard0.record_transfer(&record("a", Refer, HandedOff, Some(202)));
-    shard0.record_transfer(&record("a", Refer, HandedOff, Some(202)));
+    shard0.record_transfer(&record("a", Refer, HandedOff, Some(StatusCode::ACCEPTED)));
+    shard0.record_transfer(&record("a", Refer, HandedOff, Some(StatusCode::ACCEPTED)));
     shard0.session_opened("a");
     shard0.session_opened("p");
     shard0.call_started();
-    shard0.request_rejected(403);
+    shard0.request_rejected(StatusCode::FORBIDDEN);
 
     let mut shard1 = ShardMetrics::new();
-    shard1.record_transfer(&record("a", Refer, FallbackLocal, Some(403)));
+    shard1.record_transfer(&record(
+        "a",
+        Refer,
+        FallbackLocal,
+        Some(StatusCode::FORBIDDEN),
+    ));
     shard1.record_transfer(&record("a", Refer, Cancelled, None));
     shard1.record_transfer(&record("b", Local, FallbackLocal, None));
     shard1.session_opened("a");
     shard1.call_started();
     shard1.call_started();
-    shard1.request_rejected(403);
+    shard1.request_rejected(StatusCode::FORBIDDEN);
     shard1.audit_write_failed();
 
     let mut total = ShardMetrics::new();
@@ -68,8 +74,18 @@ fn shards_sum_and_the_success_rate_counts_refer_transfers_only() {
         total.transfers_with_outcome(TransferOutcome::FallbackLocal),
         2
     );
-    assert_eq!(total.refer_responses.get(&("a".to_owned(), 202)), Some(&2));
-    assert_eq!(total.refer_responses.get(&("a".to_owned(), 403)), Some(&1));
+    assert_eq!(
+        total
+            .refer_responses
+            .get(&("a".to_owned(), StatusCode::ACCEPTED)),
+        Some(&2)
+    );
+    assert_eq!(
+        total
+            .refer_responses
+            .get(&("a".to_owned(), StatusCode::FORBIDDEN)),
+        Some(&1)
+    );
     assert_eq!(total.trunk_sessions_in_use.get("a"), Some(&2));
     assert_eq!(total.trunk_sessions_in_use.get("p"), Some(&1));
     assert_eq!(
@@ -79,7 +95,7 @@ fn shards_sum_and_the_success_rate_counts_refer_transfers_only() {
     );
     assert_eq!(total.total_sessions_saved(), 4);
     assert_eq!(total.calls, 3);
-    assert_eq!(total.rejects.get(&403), Some(&2));
+    assert_eq!(total.rejects.get(&StatusCode::FORBIDDEN), Some(&2));
     assert_eq!(total.audit_write_errors, 1);
     // 2 handed off of 3 REFER transfers (the cancelled one and the local-method one don't count).
     assert_eq!(total.refer_success_rate(), Some(2.0 / 3.0));

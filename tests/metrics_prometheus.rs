@@ -3,6 +3,7 @@
 use handoff::config::TransferMethod;
 use handoff::metrics::{DropReason, ShardMetrics};
 use handoff::transfer::{TransferKind, TransferOutcome, TransferRecord};
+use handoff::vocab::StatusCode;
 
 fn handed_off(trunk: &str) -> TransferRecord {
     TransferRecord {
@@ -16,8 +17,8 @@ fn handed_off(trunk: &str) -> TransferRecord {
         target: "t".to_owned(),
         target_e164: None,
         outcome: TransferOutcome::HandedOff,
-        refer_status: Some(202),
-        notify_status: Some(200),
+        refer_status: Some(StatusCode::ACCEPTED),
+        notify_status: Some(StatusCode::OK),
         fallback_status: None,
         reason: handoff::transfer::TransferReason::CarrierBye,
         duration_ms: 1,
@@ -32,7 +33,7 @@ fn renders_the_text_exposition_format() {
     metrics.record_transfer(&handed_off("carrier \"a\""));
     metrics.session_opened("carrier \"a\"");
     metrics.call_started();
-    metrics.request_rejected(404);
+    metrics.request_rejected(StatusCode::NOT_FOUND);
     metrics.dropped(DropReason::ResponseFromWrongSource);
     metrics.dropped(DropReason::InDialogFromWrongPeer);
     metrics.dropped(DropReason::InDialogFromWrongPeer);

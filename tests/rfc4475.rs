@@ -4,6 +4,7 @@
 //! error that names its fault. Application-class messages (RFC 4475 section 3.3) parse: what to
 //! answer is the application's business, and the accessors expose what it needs to decide.
 
+use handoff::vocab::StatusCode;
 use std::borrow::Cow;
 
 use handoff::sip::{Fault, HeaderName, Message, Method, ParseError, Scheme, UriFault};
@@ -309,7 +310,7 @@ fn mpart01() {
 fn unreason() {
     let b = load("unreason.dat");
     let m = Message::parse(&b).unwrap();
-    assert_eq!(m.status(), Some(200));
+    assert_eq!(m.status(), Some(StatusCode::OK));
     let reason = std::str::from_utf8(m.reason().unwrap()).unwrap();
     assert!(reason.starts_with("= 2**3 * 5**2 но"));
     assert!(reason.ends_with("простое"));
@@ -321,7 +322,7 @@ fn unreason() {
 fn noreason() {
     let b = load("noreason.dat");
     let m = Message::parse(&b).unwrap();
-    assert_eq!(m.status(), Some(100));
+    assert_eq!(m.status(), Some(StatusCode::TRYING));
     assert_eq!(m.reason(), Some(&b""[..]));
     assert_eq!(m.cseq().unwrap().method, Method::Invite);
 }
@@ -675,7 +676,7 @@ fn mcl01() {
 fn bcast() {
     let b = load("bcast.dat");
     let m = Message::parse(&b).unwrap();
-    assert_eq!(m.status(), Some(200));
+    assert_eq!(m.status(), Some(StatusCode::OK));
     let vias: Vec<_> = m.vias().map(|v| v.unwrap().host).collect();
     assert_eq!(vias, vec!["192.0.2.198", "255.255.255.255"]);
 }

@@ -1,6 +1,7 @@
 //! The audit writer: one JSON object per line, written at once, from several handles without
 //! interleaving; a write error is counted and never panics.
 
+use handoff::vocab::StatusCode;
 use std::sync::atomic::Ordering;
 
 use handoff::audit::AuditWriter;
@@ -15,7 +16,7 @@ fn call_end(shard: u16, seq: u64, media: Option<MediaCounters>) -> CallEnd {
         conversation: format!("conv-{shard}-{seq}"),
         from_trunk: "carrier".into(),
         to_trunk: "platform".into(),
-        setup_status: 200,
+        setup_status: Some(StatusCode::OK),
         end_reason: handoff::core::EndReason::ByeFromA,
         duration_ms: 1234,
         media,

@@ -2,6 +2,7 @@
 
 use handoff::core::Event;
 use handoff::sim::{CARRIER, PLATFORM, Sim, SimOptions, offer_sdp};
+use handoff::vocab::StatusCode;
 
 fn answered_call(seed: u64) -> (Sim, handoff::sim::DialogId, handoff::sim::DialogId) {
     let mut sim = Sim::new(SimOptions::default().seed(seed));
@@ -88,7 +89,7 @@ fn caller_hangs_up() {
     let ends = sim.call_ends();
     assert_eq!(ends.len(), 1);
     assert_eq!(ends[0].end_reason, "bye_from_a");
-    assert_eq!(ends[0].setup_status, 200);
+    assert_eq!(ends[0].setup_status, Some(StatusCode::OK));
     assert!(
         ends[0].duration_ms >= 3_000,
         "duration {}",

@@ -2,6 +2,7 @@
 //! responses and in-dialog requests built from handoff's own output) never panic and never
 //! break an invariant. The real fuzzing is `fuzz/fuzz_targets/core_datagrams.rs`.
 
+use handoff::vocab::StatusCode;
 use std::net::SocketAddr;
 
 use handoff::core::{Event, MediaCommand};
@@ -128,7 +129,7 @@ fn structured_call_sequence() {
     );
     assert_eq!(answered, started);
     assert_eq!(&end.call, started);
-    assert_eq!(end.setup_status, 200);
+    assert_eq!(end.setup_status, Some(StatusCode::OK));
     assert_eq!(end.end_reason, "bye_from_a");
     assert_eq!(end.duration_ms, 1_000);
 

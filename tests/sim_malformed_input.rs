@@ -3,6 +3,7 @@
 
 use handoff::core::Event;
 use handoff::sim::{CARRIER, PLATFORM, Sim, SimOptions};
+use handoff::vocab::StatusCode;
 
 #[test]
 fn malformed_request_gets_400_with_the_error() {
@@ -34,7 +35,7 @@ Content-Length: 0\r\n\r\n";
         .iter()
         .find_map(|(_, e)| match e {
             Event::RequestRejected {
-                status: 400,
+                status: StatusCode::BAD_REQUEST,
                 reason,
                 ..
             } => Some(reason.clone()),

@@ -6,6 +6,7 @@
 
 use handoff::core::{CallRef, EndReason, MediaCommand};
 use handoff::sim::{CARRIER, PLATFORM, Sim, SimOptions, offer_sdp, scenarios, sdp_with};
+use handoff::vocab::StatusCode;
 
 fn opened_call(sim: &Sim) -> CallRef {
     sim.media
@@ -33,7 +34,7 @@ fn an_invite_whose_media_cannot_be_opened_gets_503() {
     let ends = sim.call_ends();
     assert_eq!(ends.len(), 1);
     assert_eq!(ends[0].end_reason, EndReason::MediaUnavailable);
-    assert_eq!(ends[0].setup_status, 503);
+    assert_eq!(ends[0].setup_status, Some(StatusCode::SERVICE_UNAVAILABLE));
     assert_eq!(sim.media_ports_in_use(), 0);
 }
 

@@ -1,5 +1,6 @@
 //! A number no route matches gets 404 (and no call, no ports).
 
+use handoff::vocab::StatusCode;
 use std::sync::Arc;
 
 use handoff::core::Event;
@@ -29,7 +30,7 @@ fn unrouted_number_gets_404() {
         .iter()
         .find_map(|(_, e)| match e {
             Event::RequestRejected {
-                status: 404,
+                status: StatusCode::NOT_FOUND,
                 reason,
                 ..
             } => Some(reason.clone()),

@@ -9,6 +9,7 @@ use handoff::sim::transfer_flows::{
     media_command_position as position, platform_notify_statuses as platform_notifies,
     run_flow as run,
 };
+use handoff::vocab::StatusCode;
 
 #[test]
 fn refer_403_falls_back_to_a_local_transfer() {
@@ -17,8 +18,8 @@ fn refer_403_falls_back_to_a_local_transfer() {
     });
     assert_eq!(platform_notifies(&sim), vec![180, 200]);
     let record = &sim.transfers()[0];
-    assert_eq!(record.refer_status, Some(403));
-    assert_eq!(record.fallback_status, Some(200));
+    assert_eq!(record.refer_status, Some(StatusCode::FORBIDDEN));
+    assert_eq!(record.fallback_status, Some(StatusCode::OK));
     // Leg C's 180 without SDP: ringback (auto), stopped before A is bridged to C.
     let start = position(&sim, |c| matches!(c, MediaCommand::StartRingback { .. }));
     let stop = position(&sim, |c| matches!(c, MediaCommand::StopRingback { .. }));

@@ -5,6 +5,7 @@ use handoff::sim::transfer_flows;
 use handoff::sim::transfer_flows::{
     platform_notify_statuses as platform_notifies, run_flow as run,
 };
+use handoff::vocab::StatusCode;
 
 #[test]
 fn failing_sipfrag_falls_back_to_a_local_transfer() {
@@ -13,5 +14,8 @@ fn failing_sipfrag_falls_back_to_a_local_transfer() {
         transfer_flows::sipfrag_failure_fallback,
     );
     assert_eq!(platform_notifies(&sim), vec![100, 180, 200]);
-    assert_eq!(sim.transfers()[0].notify_status, Some(486));
+    assert_eq!(
+        sim.transfers()[0].notify_status,
+        Some(StatusCode::BUSY_HERE)
+    );
 }

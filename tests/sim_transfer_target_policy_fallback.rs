@@ -2,6 +2,7 @@
 //! routed to a trunk that denies it (`transfer_deny`) sends no INVITE there; the transfer fails
 //! with 403 as the target's status, the platform keeps its caller and is told by NOTIFY.
 
+use handoff::vocab::StatusCode;
 use std::sync::Arc;
 
 use handoff::sim::transfer_flows::{self, call_and_refer, platform_refer_answered};
@@ -20,7 +21,7 @@ fn a_local_transfer_to_a_number_the_target_trunk_denies_dials_nothing() {
     assert!(done, "no transfer record");
     let record = &sim.transfers()[0];
     assert_eq!(record.outcome, TransferOutcome::Failed);
-    assert_eq!(record.fallback_status, Some(403));
+    assert_eq!(record.fallback_status, Some(StatusCode::FORBIDDEN));
     assert!(
         !sim.ua_ref(PARTNER).has_request("INVITE"),
         "handoff dialled a denied number"

@@ -3,6 +3,7 @@
 use handoff::sip::{
     EditError, HeaderName, Message, Method, RequestBuilder, parse_sipfrag, response_to,
 };
+use handoff::vocab::{InvalidStatusCode, StatusCode};
 
 const INVITE: &[u8] = b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\
 Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds;rport\r\n\
@@ -19,7 +20,7 @@ Content-Length: 0\r\n\
 #[test]
 fn response_copies_vias_from_to_call_id_cseq_and_adds_the_to_tag() {
     let req = Message::parse(INVITE).unwrap();
-    let bytes = response_to(&req, 180, "Ringing")
+    let bytes = response_to(&req, StatusCode::RINGING, "Ringing")
         .to_tag("b2bua-7")
         .header("Contact", "<sip:sbc@192.0.2.1>")
         .build()
@@ -27,7 +28,7 @@ fn response_copies_vias_from_to_call_id_cseq_and_adds_the_to_tag() {
     let resp = Message::parse(&bytes).unwrap();
     assert_eq!(
         (resp.status(), resp.reason()),
-        (Some(180), Some(&b"Ringing"[..]))
+        (Some(StatusCode::RINGING), Some(&b"Ringing"[..]))
     );
     let vias: Vec<_> = resp.vias().map(|v| v.unwrap().branch().unwrap()).collect();
     assert_eq!(vias, vec!["z9hG4bK776asdhds", "z9hG4bK1"]);
@@ -50,7 +51,10 @@ fn an_existing_to_tag_is_kept() {
         "To: <sip:bob@b>;tag=old",
     );
     let req = Message::parse(with_tag.as_bytes()).unwrap();
-    let bytes = response_to(&req, 200, "OK").to_tag("new").build().unwrap();
+    let bytes = response_to(&req, StatusCode::OK, "OK")
+        .to_tag("new")
+        .build()
+        .unwrap();
     assert_eq!(
         Message::parse(&bytes).unwrap().to().unwrap().tag(),
         Some("old")
@@ -79,7 +83,7 @@ fn request_builder_writes_headers_in_order_and_a_body_with_its_length() {
     assert!(state.is_terminated());
     assert_eq!(state.reason, Some("noresource"));
     assert!(m.content_type().unwrap().unwrap().is("message/sipfrag"));
-    assert_eq!(parse_sipfrag(m.body()).unwrap().code, 200);
+    assert_eq!(parse_sipfrag(m.body()).unwrap().code, StatusCode::OK);
     assert_eq!(m.content_length(), Ok(Some(frag.len() as u64)));
     let names: Vec<_> = m.headers().map(|h| h.name).collect();
     assert_eq!(names[0], "Via");
@@ -94,9 +98,6 @@ fn builders_refuse_bad_input() {
     assert_eq!(err, Err(EditError::LineBreakInValue("X".into())));
     let err = RequestBuilder::new(Method::Bye, "sip:a b").build();
     assert!(matches!(err, Err(EditError::BadUri { .. })));
-    let req = Message::parse(INVITE).unwrap();
-    assert_eq!(
-        response_to(&req, 99, "Nope").build(),
-        Err(EditError::BadStatus(99))
-    );
+    // A status outside 100..=699 cannot reach a builder: the type refuses it.
+    assert_eq!(StatusCode::new(99), Err(InvalidStatusCode(99)));
 }

@@ -2,6 +2,7 @@
 //! Untouched lines are copied byte for byte; Content-Length is always recomputed.
 
 use handoff::sip::{EditError, HeaderName, Message, Method};
+use handoff::vocab::StatusCode;
 
 const INVITE: &[u8] = b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\
 Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n\
@@ -143,15 +144,19 @@ fn set_status_applies_to_responses_only() {
         b"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nContent-Length: 0\r\n\r\n";
     let m = parse(resp);
     let mut e = m.edit();
-    e.set_status(183, "Session Progress").unwrap();
+    e.set_status(StatusCode::SESSION_PROGRESS, "Session Progress")
+        .unwrap();
     let out = e.serialize();
     let n = parse(&out);
     assert_eq!(
         (n.status(), n.reason()),
-        (Some(183), Some(&b"Session Progress"[..]))
+        (
+            Some(StatusCode::SESSION_PROGRESS),
+            Some(&b"Session Progress"[..])
+        )
     );
     assert_eq!(
-        parse(INVITE).edit().set_status(200, "OK").err(),
+        parse(INVITE).edit().set_status(StatusCode::OK, "OK").err(),
         Some(EditError::NotAResponse)
     );
     assert_eq!(

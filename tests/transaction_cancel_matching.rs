@@ -3,6 +3,7 @@
 mod transaction_support;
 
 use handoff::core::transaction::ServerAction;
+use handoff::vocab::StatusCode;
 use transaction_support::*;
 
 fn cancel(branch: &str, call_id: &str) -> Vec<u8> {
@@ -67,7 +68,12 @@ fn cancel_after_the_final_gets_200_without_effect() {
         panic!("new")
     };
     d.layer
-        .respond(d.now, tx, 200, b"SIP/2.0 200 OK\r\n\r\n".to_vec())
+        .respond(
+            d.now,
+            tx,
+            StatusCode::OK,
+            b"SIP/2.0 200 OK\r\n\r\n".to_vec(),
+        )
         .unwrap();
     d.drain();
     assert_eq!(

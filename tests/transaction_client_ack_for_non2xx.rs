@@ -4,6 +4,7 @@ mod transaction_support;
 
 use handoff::core::transaction::ClientAction;
 use handoff::sip::{Message, Method};
+use handoff::vocab::StatusCode;
 use transaction_support::*;
 
 #[test]
@@ -33,7 +34,10 @@ fn non_2xx_final_is_acked_by_the_layer_with_the_rfc_fields() {
     );
     assert_eq!(
         d.response(PLATFORM, &busy),
-        ClientAction::Final { tx, status: 486 }
+        ClientAction::Final {
+            tx,
+            status: StatusCode::BUSY_HERE
+        }
     );
 
     let ack_text = d.last_sent();
@@ -92,12 +96,18 @@ fn a_2xx_and_its_retransmissions_go_to_the_tu_which_acks_them() {
     let sent = d.sent.len();
     assert_eq!(
         d.response(PLATFORM, &ok),
-        ClientAction::Final { tx, status: 200 }
+        ClientAction::Final {
+            tx,
+            status: StatusCode::OK
+        }
     );
     assert_eq!(d.sent.len(), sent, "the layer does not ACK a 2xx");
     assert_eq!(
         d.response(PLATFORM, &ok),
-        ClientAction::SuccessRetransmitted { tx, status: 200 }
+        ClientAction::SuccessRetransmitted {
+            tx,
+            status: StatusCode::OK
+        }
     );
     d.advance_to_ms(32_000);
     assert_eq!(d.layer.live_count(), 0, "Timer M ended it");

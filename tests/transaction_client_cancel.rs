@@ -4,6 +4,7 @@ mod transaction_support;
 
 use handoff::core::transaction::{ClientAction, TimerName, TxRef};
 use handoff::sip::{Message, Method};
+use handoff::vocab::StatusCode;
 use transaction_support::*;
 
 #[test]
@@ -33,7 +34,10 @@ fn cancel_waits_for_a_provisional_then_mirrors_the_invite() {
     let ringing = response_to_ours(180, "Ringing", branch, call_id, Some("rt"), 3, "INVITE");
     assert_eq!(
         d.response(PLATFORM, &ringing),
-        ClientAction::Provisional { tx, status: 180 }
+        ClientAction::Provisional {
+            tx,
+            status: StatusCode::RINGING
+        }
     );
     assert_eq!(d.send_times("CANCEL"), vec![200]);
     let cancel_text = d
@@ -75,7 +79,10 @@ fn cancel_waits_for_a_provisional_then_mirrors_the_invite() {
     );
     assert_eq!(
         d.response(PLATFORM, &terminated),
-        ClientAction::Final { tx, status: 487 }
+        ClientAction::Final {
+            tx,
+            status: StatusCode::REQUEST_TERMINATED
+        }
     );
     assert!(d.last_sent().starts_with("ACK "));
     d.advance_to_ms(60_000);
@@ -148,7 +155,10 @@ fn a_final_before_any_provisional_makes_the_deferred_cancel_moot() {
     let busy = response_to_ours(486, "Busy Here", branch, call_id, Some("b"), 1, "INVITE");
     assert_eq!(
         d.response(PLATFORM, &busy),
-        ClientAction::Final { tx, status: 486 }
+        ClientAction::Final {
+            tx,
+            status: StatusCode::BUSY_HERE
+        }
     );
     assert!(!d.layer.cancel(d.now, tx), "nothing left to cancel");
     d.drain();

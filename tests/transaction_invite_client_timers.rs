@@ -4,6 +4,7 @@ mod transaction_support;
 
 use handoff::core::transaction::{ClientAction, TimerName, TxRef};
 use handoff::sip::Method;
+use handoff::vocab::StatusCode;
 use transaction_support::*;
 
 #[test]
@@ -47,7 +48,13 @@ fn a_provisional_stops_timer_a() {
         PLATFORM,
         &response_to_ours(180, "Ringing", branch, call_id, Some("pf1"), 1, "INVITE"),
     );
-    assert_eq!(action, ClientAction::Provisional { tx, status: 180 });
+    assert_eq!(
+        action,
+        ClientAction::Provisional {
+            tx,
+            status: StatusCode::RINGING
+        }
+    );
     d.advance_to_ms(60_000);
     assert_eq!(d.send_times("INVITE"), vec![0, 500]);
     // Ringing for a minute is fine: no Timer B after a provisional.

@@ -5,6 +5,7 @@ mod transaction_support;
 
 use handoff::core::transaction::{ServerAction, ServerTxId};
 use handoff::sip::{Message, Method};
+use handoff::vocab::StatusCode;
 use proptest::prelude::*;
 use transaction_support::*;
 
@@ -43,7 +44,16 @@ enum Step {
     },
 }
 
-const STATUSES: [u16; 8] = [100, 180, 183, 200, 202, 404, 486, 503];
+const STATUSES: [StatusCode; 8] = [
+    StatusCode::TRYING,
+    StatusCode::RINGING,
+    StatusCode::SESSION_PROGRESS,
+    StatusCode::OK,
+    StatusCode::ACCEPTED,
+    StatusCode::NOT_FOUND,
+    StatusCode::BUSY_HERE,
+    StatusCode::SERVICE_UNAVAILABLE,
+];
 const METHODS: [&str; 6] = ["INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO"];
 
 fn step() -> impl Strategy<Value = Step> {
@@ -115,7 +125,7 @@ fn run(steps: &[Step]) {
                 let status = STATUSES[status_index as usize];
                 let method = if invite { "INVITE" } else { "BYE" };
                 let bytes = response_to_ours(
-                    status,
+                    status.as_u16(),
                     "X",
                     &our_branch(branch, invite),
                     "hf0000-0000000000000001@handoff",

@@ -3,6 +3,7 @@
 mod transaction_support;
 
 use handoff::core::transaction::{ServerAction, TimerName, TxRef};
+use handoff::vocab::StatusCode;
 use transaction_support::*;
 
 fn busy(branch: &str) -> Vec<u8> {
@@ -21,7 +22,9 @@ fn the_ack_stops_timer_g_and_is_absorbed() {
     let ServerAction::New(tx) = d.request(CARRIER, &invite(branch, "c486@carrier", "ft", 1)) else {
         panic!("new")
     };
-    d.layer.respond(d.now, tx, 486, busy(branch)).unwrap();
+    d.layer
+        .respond(d.now, tx, StatusCode::BUSY_HERE, busy(branch))
+        .unwrap();
     d.drain();
     d.advance_to_ms(5_000);
     // Sent at 0, then G at 0.5, 1.5, 3.5 (intervals 0.5, 1, 2).
@@ -60,7 +63,9 @@ fn timer_g_caps_at_t2_and_timer_h_reports_a_missing_ack() {
     let ServerAction::New(tx) = d.request(CARRIER, &invite(branch, "c486@carrier", "ft", 1)) else {
         panic!("new")
     };
-    d.layer.respond(d.now, tx, 486, busy(branch)).unwrap();
+    d.layer
+        .respond(d.now, tx, StatusCode::BUSY_HERE, busy(branch))
+        .unwrap();
     d.drain();
     d.advance_to_ms(40_000);
     let expected: Vec<u64> = [0, 500, 1_500, 3_500, 7_500]
@@ -83,7 +88,12 @@ fn ack_for_a_2xx_goes_to_the_dialog() {
         panic!("new")
     };
     d.layer
-        .respond(d.now, tx, 200, b"SIP/2.0 200 OK\r\n\r\n".to_vec())
+        .respond(
+            d.now,
+            tx,
+            StatusCode::OK,
+            b"SIP/2.0 200 OK\r\n\r\n".to_vec(),
+        )
         .unwrap();
     d.drain();
     // The ACK for a 2xx is its own transaction (new branch).

@@ -4,6 +4,7 @@ mod transaction_support;
 
 use handoff::core::transaction::{ClientAction, TimerName, TxRef};
 use handoff::sip::Method;
+use handoff::vocab::StatusCode;
 use transaction_support::*;
 
 #[test]
@@ -54,7 +55,10 @@ fn after_a_provisional_e_fires_every_t2_and_a_final_ends_with_timer_k() {
     let trying = response_to_ours(100, "Trying", branch, "c2@handoff", None, 1, "OPTIONS");
     assert_eq!(
         d.response(PLATFORM, &trying),
-        ClientAction::Provisional { tx, status: 100 }
+        ClientAction::Provisional {
+            tx,
+            status: StatusCode::TRYING
+        }
     );
     d.advance_to_ms(9_000);
     // The first E (armed at 0 for T1) fires at 500, then every T2.
@@ -63,7 +67,10 @@ fn after_a_provisional_e_fires_every_t2_and_a_final_ends_with_timer_k() {
     let ok = response_to_ours(200, "OK", branch, "c2@handoff", Some("p1"), 1, "OPTIONS");
     assert_eq!(
         d.response(PLATFORM, &ok),
-        ClientAction::Final { tx, status: 200 }
+        ClientAction::Final {
+            tx,
+            status: StatusCode::OK
+        }
     );
     // A retransmitted final is absorbed; nothing more is sent.
     assert_eq!(d.response(PLATFORM, &ok), ClientAction::Absorbed);

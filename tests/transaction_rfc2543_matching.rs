@@ -3,6 +3,7 @@
 mod transaction_support;
 
 use handoff::core::transaction::ServerAction;
+use handoff::vocab::StatusCode;
 use transaction_support::*;
 
 #[test]
@@ -53,7 +54,9 @@ fn legacy_ack_matches_with_the_to_tag_of_our_response_and_cancel_finds_its_invit
 From: <sip:x@y>;tag=ft\r\nTo: <sip:+15551234567@sbc.example.net>;tag=ourtag\r\nCall-ID: legacy-ack@old.example.com\r\n\
 CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
         .to_vec();
-    d.layer.respond(d.now, tx, 487, terminated).unwrap();
+    d.layer
+        .respond(d.now, tx, StatusCode::REQUEST_TERMINATED, terminated)
+        .unwrap();
     d.drain();
     let wrong_tag = request_with(
         "ACK",

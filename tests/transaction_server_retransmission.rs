@@ -2,6 +2,7 @@
 mod transaction_support;
 
 use handoff::core::transaction::ServerAction;
+use handoff::vocab::StatusCode;
 use transaction_support::*;
 
 #[test]
@@ -39,7 +40,9 @@ fn invite_gets_100_trying_at_once_and_retransmissions_resend_the_last_provisiona
 From: <sip:+15550001111@carrier.example.com>;tag=1928301774\r\nTo: <sip:+15551234567@sbc.example.net>;tag=hf00000000000000000001\r\n\
 Call-ID: a84b4c76e66710@pc33.atlanta.com\r\nCSeq: 314159 INVITE\r\nContent-Length: 0\r\n\r\n"
         .to_vec();
-    d.layer.respond(d.now, tx, 180, ringing.clone()).unwrap();
+    d.layer
+        .respond(d.now, tx, StatusCode::RINGING, ringing.clone())
+        .unwrap();
     d.drain();
     assert_eq!(d.sent.last().unwrap().1.payload, ringing);
     assert_eq!(d.request(CARRIER, &inv), ServerAction::Absorbed);
@@ -72,7 +75,9 @@ fn non_invite_retransmissions_get_the_final_again_until_timer_j() {
 From: <sip:x@y>;tag=ft\r\nTo: <sip:a@b>;tag=hf00000000000000000002\r\nCall-ID: call-1@carrier\r\nCSeq: 2 BYE\r\n\
 Content-Length: 0\r\n\r\n"
         .to_vec();
-    d.layer.respond(d.now, tx, 200, ok.clone()).unwrap();
+    d.layer
+        .respond(d.now, tx, StatusCode::OK, ok.clone())
+        .unwrap();
     d.drain();
     assert_eq!(d.request(CARRIER, &bye), ServerAction::Absorbed);
     assert_eq!(d.sent.len(), 2);
@@ -84,7 +89,7 @@ Content-Length: 0\r\n\r\n"
     assert_eq!(d.layer.live_count(), 0);
     assert!(d.timeouts.is_empty());
     assert!(
-        d.layer.respond(d.now, tx, 200, ok).is_err(),
+        d.layer.respond(d.now, tx, StatusCode::OK, ok).is_err(),
         "ended transaction refuses responses"
     );
 }

@@ -6,6 +6,7 @@ mod transaction_support;
 use handoff::core::Time;
 use handoff::core::transaction::{ClientAction, ServerAction, TimerName, TxRef};
 use handoff::sip::Method;
+use handoff::vocab::StatusCode;
 use transaction_support::*;
 
 /// RFC 3261 17.1.2.2: a non-INVITE client that gets its final waits Timer K (T4) and terminates;
@@ -62,7 +63,12 @@ fn a_reused_slot_starts_with_only_its_own_timers() {
         panic!("new")
     };
     d.layer
-        .respond(d.now, tx, 200, b"SIP/2.0 200 OK\r\n\r\n".to_vec())
+        .respond(
+            d.now,
+            tx,
+            StatusCode::OK,
+            b"SIP/2.0 200 OK\r\n\r\n".to_vec(),
+        )
         .expect("answer");
     d.drain();
     // Timer J (64*T1) absorbs retransmissions, then the transaction ends.
@@ -113,7 +119,12 @@ fn an_unanswered_request_gets_408_from_the_layer_and_the_tu_is_told() {
     assert_eq!(status_of(&d.last_sent()), 408);
     assert!(
         d.layer
-            .respond(d.now, tx, 200, b"SIP/2.0 200 OK\r\n\r\n".to_vec())
+            .respond(
+                d.now,
+                tx,
+                StatusCode::OK,
+                b"SIP/2.0 200 OK\r\n\r\n".to_vec()
+            )
             .is_err()
     );
     d.advance_to_ms(64_000);

@@ -4,6 +4,7 @@ mod transaction_support;
 use handoff::config::SipTimers;
 use handoff::core::transaction::{ClientAction, ServerAction, TimerName};
 use handoff::sip::Method;
+use handoff::vocab::StatusCode;
 use transaction_support::*;
 
 fn driver() -> Driver {
@@ -57,7 +58,10 @@ fn client_timers_follow_t1_t2_t4() {
     let ok = response_to_ours(200, "OK", branch, "e2@handoff", Some("t"), 2, "BYE");
     assert_eq!(
         d.response(PLATFORM, &ok),
-        ClientAction::Final { tx, status: 200 }
+        ClientAction::Final {
+            tx,
+            status: StatusCode::OK
+        }
     );
     d.advance_to_ms(start + 699);
     assert_eq!(d.layer.live_count(), 1);
@@ -76,7 +80,9 @@ fn server_timers_follow_t1_t2_t4() {
         "SIP/2.0 486 Busy Here\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch={branch}\r\nFrom: <sip:a@b>;tag=ft\r\n\
          To: <sip:c@d>;tag=x\r\nCall-ID: cfg@carrier\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
     );
-    d.layer.respond(d.now, tx, 486, busy.into_bytes()).unwrap();
+    d.layer
+        .respond(d.now, tx, StatusCode::BUSY_HERE, busy.into_bytes())
+        .unwrap();
     d.drain();
     d.advance_to_ms(1_000);
     // G: 100, 200, then T2 = 300.

@@ -8,6 +8,7 @@ use handoff::transfer::{
     PlatformReferTo, TransferAction, TransferAttempt, TransferKind, TransferOutcome,
     TransferRequest,
 };
+use handoff::vocab::StatusCode;
 use transfer_support::*;
 
 /// Call 2 is B2 (platform -> handoff, platform is UAC: Call-ID p2call@platform, From tag pf2,
@@ -56,8 +57,8 @@ fn refer_mode_sends_the_translated_replaces_to_the_carrier() {
         refer_to,
         "<sip:+15551230000@carrier-a.example?Replaces=ha2%40handoff%3Bto-tag%3Dcx2%3Bfrom-tag%3Dha2tag>"
     );
-    attempt.on_refer_response(ms(100), 202);
-    attempt.on_notify_sipfrag(ms(200), 200);
+    attempt.on_refer_response(ms(100), StatusCode::ACCEPTED);
+    attempt.on_notify_sipfrag(ms(200), StatusCode::OK);
     attempt.on_bye_from_carrier(ms(300));
     let actions = drain(&mut attempt);
     let record = finished(&actions).expect("recorded");
@@ -77,21 +78,23 @@ fn failed_refer_joins_the_calls_locally() {
         ),
     );
     drain(&mut attempt);
-    attempt.on_refer_response(ms(100), 501);
+    attempt.on_refer_response(ms(100), StatusCode::NOT_IMPLEMENTED);
     assert_eq!(
         without_bookkeeping(&drain(&mut attempt)),
         vec![
-            TransferAction::AnswerPlatform { status: 202 },
+            TransferAction::AnswerPlatform {
+                status: StatusCode::ACCEPTED
+            },
             TransferAction::StartLocalJoin,
         ]
     );
-    attempt.on_local_join_result(ms(600), 200);
+    attempt.on_local_join_result(ms(600), StatusCode::OK);
     let actions = drain(&mut attempt);
     assert_eq!(
         without_bookkeeping(&actions),
         vec![
             TransferAction::NotifyPlatform {
-                status: 200,
+                status: StatusCode::OK,
                 subscription_ends: true
             },
             TransferAction::TearDownReplacedPlatformLeg,
@@ -99,7 +102,7 @@ fn failed_refer_joins_the_calls_locally() {
     );
     let record = finished(&actions).expect("recorded");
     assert_eq!(record.outcome, TransferOutcome::FallbackLocal);
-    assert_eq!(record.refer_status, Some(501));
+    assert_eq!(record.refer_status, Some(StatusCode::NOT_IMPLEMENTED));
 }
 
 #[test]
@@ -116,7 +119,9 @@ fn local_mode_joins_without_a_refer() {
     assert_eq!(
         drain(&mut attempt),
         vec![
-            TransferAction::AnswerPlatform { status: 202 },
+            TransferAction::AnswerPlatform {
+                status: StatusCode::ACCEPTED
+            },
             TransferAction::StartLocalJoin,
         ]
     );

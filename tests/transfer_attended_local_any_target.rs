@@ -5,6 +5,7 @@ mod transfer_support;
 
 use handoff::config::{ReferFailurePolicy, RingbackMode, TransferMethod};
 use handoff::transfer::{PlatformReferTo, TransferAction, TransferAttempt, TransferRequest};
+use handoff::vocab::StatusCode;
 use transfer_support::*;
 
 fn request(refer_to: &str, attended: bool) -> TransferRequest {
@@ -38,7 +39,9 @@ fn attended_local_join_accepts_a_named_target() {
     assert_eq!(
         actions[..2],
         [
-            TransferAction::AnswerPlatform { status: 202 },
+            TransferAction::AnswerPlatform {
+                status: StatusCode::ACCEPTED
+            },
             TransferAction::StartLocalJoin
         ]
     );
@@ -48,5 +51,10 @@ fn attended_local_join_accepts_a_named_target() {
 fn blind_local_transfer_still_needs_a_number() {
     let mut attempt = TransferAttempt::start(ms(0), request("<sip:partner@pbx>", false), local());
     let actions = drain(&mut attempt);
-    assert_eq!(actions[0], TransferAction::AnswerPlatform { status: 400 });
+    assert_eq!(
+        actions[0],
+        TransferAction::AnswerPlatform {
+            status: StatusCode::BAD_REQUEST
+        }
+    );
 }

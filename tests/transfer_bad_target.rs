@@ -5,6 +5,7 @@ mod transfer_support;
 
 use handoff::config::{ReferFailurePolicy, RingbackMode, TransferMethod};
 use handoff::transfer::{TransferAction, TransferAttempt, TransferOutcome};
+use handoff::vocab::StatusCode;
 use transfer_support::*;
 
 #[test]
@@ -18,7 +19,9 @@ fn non_number_blind_target_is_refused() {
         let actions = drain(&mut attempt);
         assert_eq!(
             without_bookkeeping(&actions),
-            vec![TransferAction::AnswerPlatform { status: 400 }]
+            vec![TransferAction::AnswerPlatform {
+                status: StatusCode::BAD_REQUEST
+            }]
         );
         let record = finished(&actions).expect("recorded");
         assert_eq!(record.outcome, TransferOutcome::Failed);

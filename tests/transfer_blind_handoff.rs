@@ -5,6 +5,7 @@ mod transfer_support;
 use handoff::config::{ReferFailurePolicy, RingbackMode, TransferMethod};
 use handoff::core::Time;
 use handoff::transfer::{TransferAction, TransferKind, TransferOutcome};
+use handoff::vocab::StatusCode;
 use transfer_support::*;
 
 #[test]
@@ -36,35 +37,37 @@ fn refer_accepted_notified_and_released_is_handed_off() {
     );
     assert_eq!(attempt.state_name(), "AwaitingReferResponse");
 
-    attempt.on_refer_response(ms(1_050), 100);
+    attempt.on_refer_response(ms(1_050), StatusCode::TRYING);
     assert_eq!(drain(&mut attempt), vec![], "a 100 Trying changes nothing");
 
     // After the 2xx the carrier owns the transfer until its final NOTIFY (RFC 3515 section
     // 2.4.4: "The lifetime of the state being subscribed to is determined by the progress of the
     // referenced request"): no NOTIFY deadline is armed.
-    attempt.on_refer_response(ms(1_100), 202);
+    attempt.on_refer_response(ms(1_100), StatusCode::ACCEPTED);
     assert_eq!(
         drain(&mut attempt),
-        vec![TransferAction::AnswerPlatform { status: 202 }]
+        vec![TransferAction::AnswerPlatform {
+            status: StatusCode::ACCEPTED
+        }]
     );
     assert_eq!(attempt.state_name(), "AwaitingNotify");
 
     // A NOTIFY 100 is progress, relayed; it arms nothing either.
-    attempt.on_notify_sipfrag(ms(1_150), 100);
+    attempt.on_notify_sipfrag(ms(1_150), StatusCode::TRYING);
     assert_eq!(
         drain(&mut attempt),
         vec![TransferAction::RelayNotify {
-            status: 100,
+            status: StatusCode::TRYING,
             subscription_ends: false
         }]
     );
 
-    attempt.on_notify_sipfrag(ms(3_000), 200);
+    attempt.on_notify_sipfrag(ms(3_000), StatusCode::OK);
     assert_eq!(
         drain(&mut attempt),
         vec![
             TransferAction::RelayNotify {
-                status: 200,
+                status: StatusCode::OK,
                 subscription_ends: true
             },
             // 64*T1 for the carrier's BYE (RFC 3261 Timer F), not refer_timeout_ms.
@@ -82,8 +85,8 @@ fn refer_accepted_notified_and_released_is_handed_off() {
     let record = finished(&actions).expect("outcome known at the carrier's BYE");
     assert_eq!(record.outcome, TransferOutcome::HandedOff);
     assert_eq!(record.kind, TransferKind::Blind);
-    assert_eq!(record.refer_status, Some(202));
-    assert_eq!(record.notify_status, Some(200));
+    assert_eq!(record.refer_status, Some(StatusCode::ACCEPTED));
+    assert_eq!(record.notify_status, Some(StatusCode::OK));
     assert_eq!(record.fallback_status, None);
     assert_eq!(record.reason, "carrier_bye");
     assert_eq!(record.duration_ms, 2_200);
@@ -107,8 +110,8 @@ fn no_carrier_bye_within_64_t1_is_released_by_handoff() {
         RingbackMode::Off,
     );
     drain(&mut attempt);
-    attempt.on_refer_response(ms(100), 202);
-    attempt.on_notify_sipfrag(ms(1_000), 200);
+    attempt.on_refer_response(ms(100), StatusCode::ACCEPTED);
+    attempt.on_notify_sipfrag(ms(1_000), StatusCode::OK);
     drain(&mut attempt);
     // Lost BYEs are retransmitted: 9 s later is no reason to give up.
     attempt.on_timer(ms(10_000));

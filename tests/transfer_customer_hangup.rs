@@ -5,6 +5,7 @@ mod transfer_support;
 
 use handoff::config::{ReferFailurePolicy, RingbackMode, TransferMethod};
 use handoff::transfer::{TransferAction, TransferOutcome};
+use handoff::vocab::StatusCode;
 use transfer_support::*;
 
 #[test]
@@ -22,7 +23,9 @@ fn hangup_before_the_carrier_answers_cancels() {
         without_bookkeeping(&actions),
         vec![
             TransferAction::StopRingback,
-            TransferAction::AnswerPlatform { status: 487 },
+            TransferAction::AnswerPlatform {
+                status: StatusCode::REQUEST_TERMINATED
+            },
             TransferAction::TearDownPlatformLeg,
         ]
     );
@@ -49,7 +52,7 @@ fn hangup_during_fallback_cancels_the_invite() {
             TransferAction::CancelFallbackInvite,
             TransferAction::StopRingback,
             TransferAction::NotifyPlatform {
-                status: 487,
+                status: StatusCode::REQUEST_TERMINATED,
                 subscription_ends: true
             },
             TransferAction::TearDownPlatformLeg,

@@ -5,6 +5,7 @@ mod transfer_support;
 
 use handoff::config::{ReferFailurePolicy, RingbackMode, TransferMethod};
 use handoff::transfer::{TransferAction, TransferOutcome};
+use handoff::vocab::StatusCode;
 use transfer_support::*;
 
 #[test]
@@ -15,15 +16,15 @@ fn platform_bye_after_202_keeps_the_customer_leg_until_the_carrier_releases_it()
         ReferFailurePolicy::Local,
         RingbackMode::Off,
     );
-    attempt.on_refer_response(ms(100), 202);
+    attempt.on_refer_response(ms(100), StatusCode::ACCEPTED);
     drain(&mut attempt);
 
     attempt.on_transferor_bye(ms(250));
     assert_eq!(drain(&mut attempt), vec![], "no BYE toward the customer");
     assert!(!attempt.is_done());
 
-    attempt.on_notify_sipfrag(ms(900), 100);
-    attempt.on_notify_sipfrag(ms(2_000), 200);
+    attempt.on_notify_sipfrag(ms(900), StatusCode::TRYING);
+    attempt.on_notify_sipfrag(ms(2_000), StatusCode::OK);
     let actions = drain(&mut attempt);
     assert!(
         !actions.iter().any(|a| matches!(
@@ -54,10 +55,10 @@ fn platform_gone_and_fallback_failed_releases_the_customer() {
         ReferFailurePolicy::Local,
         RingbackMode::Off,
     );
-    attempt.on_refer_response(ms(100), 403);
+    attempt.on_refer_response(ms(100), StatusCode::FORBIDDEN);
     attempt.on_transferor_bye(ms(200));
     drain(&mut attempt);
-    attempt.on_fallback_response(ms(900), 480, false);
+    attempt.on_fallback_response(ms(900), StatusCode::TEMPORARILY_UNAVAILABLE, false);
     let actions = drain(&mut attempt);
     assert_eq!(
         without_bookkeeping(&actions),

@@ -6,6 +6,7 @@ mod transfer_support;
 
 use handoff::config::{ReferFailurePolicy, RingbackMode, TransferMethod};
 use handoff::transfer::{TransferAction, TransferOutcome};
+use handoff::vocab::StatusCode;
 use transfer_support::*;
 
 #[test]
@@ -16,24 +17,24 @@ fn busy_target_fails_and_keeps_the_caller_with_the_agent() {
         ReferFailurePolicy::Local,
         RingbackMode::Local,
     );
-    attempt.on_refer_response(ms(50), 403);
+    attempt.on_refer_response(ms(50), StatusCode::FORBIDDEN);
     drain(&mut attempt);
-    attempt.on_fallback_response(ms(400), 486, false);
+    attempt.on_fallback_response(ms(400), StatusCode::BUSY_HERE, false);
     let actions = drain(&mut attempt);
     assert_eq!(
         without_bookkeeping(&actions),
         vec![
             TransferAction::StopRingback,
             TransferAction::NotifyPlatform {
-                status: 486,
+                status: StatusCode::BUSY_HERE,
                 subscription_ends: true
             },
         ]
     );
     let record = finished(&actions).expect("recorded");
     assert_eq!(record.outcome, TransferOutcome::Failed);
-    assert_eq!(record.fallback_status, Some(486));
-    assert_eq!(record.refer_status, Some(403));
+    assert_eq!(record.fallback_status, Some(StatusCode::BUSY_HERE));
+    assert_eq!(record.refer_status, Some(StatusCode::FORBIDDEN));
     assert_eq!(record.reason, "fallback_failed");
     assert!(attempt.is_done());
 }

@@ -9,21 +9,22 @@ mod transfer_support;
 
 use handoff::config::{ReferFailurePolicy, RingbackMode, TransferMethod};
 use handoff::transfer::{TransferAction, TransferAttempt, TransferRequest};
+use handoff::vocab::StatusCode;
 use proptest::prelude::*;
 use transfer_support::*;
 
 #[derive(Clone, Debug)]
 enum Event {
-    ReferResponse(u16),
-    Notify(u16),
-    Fallback(u16, bool),
-    JoinResult(u16),
+    ReferResponse(StatusCode),
+    Notify(StatusCode),
+    Fallback(StatusCode, bool),
+    JoinResult(StatusCode),
     CarrierBye,
     TransferorBye,
     Timer,
 }
 
-fn status() -> impl Strategy<Value = u16> {
+fn status() -> impl Strategy<Value = StatusCode> {
     prop_oneof![
         Just(100u16),
         Just(180),
@@ -35,8 +36,10 @@ fn status() -> impl Strategy<Value = u16> {
         Just(486),
         Just(503),
         Just(603),
-        0u16..700,
+        // Any status code (RFC 3261 section 7.2: 100..=699).
+        100u16..700,
     ]
+    .prop_map(|code| StatusCode::new(code).expect("100..=699"))
 }
 
 fn event() -> impl Strategy<Value = Event> {
@@ -123,7 +126,7 @@ proptest! {
         let mut told_success = false;
         for (event, actions) in &batches {
             match event {
-                Some(Event::ReferResponse(s)) if (200..300).contains(s) => carrier_accepted = true,
+                Some(Event::ReferResponse(s)) if s.is_success() => carrier_accepted = true,
                 Some(Event::Notify(_)) => carrier_accepted = true,
                 Some(Event::TransferorBye) => platform_gone = true,
                 _ => {}
@@ -137,7 +140,7 @@ proptest! {
                     TransferAction::AnswerPlatform { status } => {
                         answers += 1;
                         prop_assert!(!platform_gone, "answer after the platform's BYE");
-                        if (200..300).contains(status) {
+                        if status.is_success() {
                             prop_assert!(
                                 carrier_accepted || goes_local,
                                 "2xx to the platform before the carrier's: {batches:?}"
@@ -151,7 +154,7 @@ proptest! {
                         if let TransferAction::RelayNotify { status, subscription_ends: true }
                         | TransferAction::NotifyPlatform { status, subscription_ends: true } = action
                         {
-                            told_success = (200..300).contains(status);
+                            told_success = status.is_success();
                         }
                     }
                     TransferAction::StartFallbackInvite { .. } => {

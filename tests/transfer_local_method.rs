@@ -5,6 +5,7 @@ mod transfer_support;
 use handoff::config::{ReferFailurePolicy, RingbackMode, TransferMethod};
 use handoff::numbering::normalize_e164;
 use handoff::transfer::{TransferAction, TransferOutcome};
+use handoff::vocab::StatusCode;
 use transfer_support::*;
 
 #[test]
@@ -18,7 +19,9 @@ fn local_method_skips_the_refer() {
     assert_eq!(
         drain(&mut attempt),
         vec![
-            TransferAction::AnswerPlatform { status: 202 },
+            TransferAction::AnswerPlatform {
+                status: StatusCode::ACCEPTED
+            },
             TransferAction::StartRingback,
             TransferAction::StartFallbackInvite {
                 target: "sip:5559876543@platform.example".to_owned(),
@@ -26,7 +29,7 @@ fn local_method_skips_the_refer() {
             },
         ]
     );
-    attempt.on_fallback_response(ms(3_000), 200, true);
+    attempt.on_fallback_response(ms(3_000), StatusCode::OK, true);
     attempt.on_transferor_bye(ms(3_100));
     let actions = drain(&mut attempt);
     let record = finished(&actions).expect("recorded");

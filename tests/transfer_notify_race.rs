@@ -4,6 +4,7 @@ mod transfer_support;
 
 use handoff::config::{ReferFailurePolicy, RingbackMode, TransferMethod};
 use handoff::transfer::{TransferAction, TransferOutcome};
+use handoff::vocab::StatusCode;
 use transfer_support::*;
 
 #[test]
@@ -14,8 +15,8 @@ fn final_notify_after_the_bye_is_absorbed() {
         ReferFailurePolicy::Local,
         RingbackMode::Off,
     );
-    attempt.on_refer_response(ms(100), 202);
-    attempt.on_notify_sipfrag(ms(150), 100);
+    attempt.on_refer_response(ms(100), StatusCode::ACCEPTED);
+    attempt.on_notify_sipfrag(ms(150), StatusCode::TRYING);
     drain(&mut attempt);
     // The BYE overtakes the final NOTIFY: the platform still gets its final NOTIFY, once.
     attempt.on_bye_from_carrier(ms(1_000));
@@ -24,7 +25,7 @@ fn final_notify_after_the_bye_is_absorbed() {
         without_bookkeeping(&actions),
         vec![
             TransferAction::NotifyPlatform {
-                status: 200,
+                status: StatusCode::OK,
                 subscription_ends: true
             },
             TransferAction::TearDownPlatformLeg,
@@ -34,8 +35,8 @@ fn final_notify_after_the_bye_is_absorbed() {
         finished(&actions).map(|r| r.outcome),
         Some(TransferOutcome::HandedOff)
     );
-    attempt.on_notify_sipfrag(ms(1_010), 200);
-    attempt.on_notify_sipfrag(ms(1_020), 200);
+    attempt.on_notify_sipfrag(ms(1_010), StatusCode::OK);
+    attempt.on_notify_sipfrag(ms(1_020), StatusCode::OK);
     attempt.on_bye_from_carrier(ms(1_030));
     assert_eq!(drain(&mut attempt), vec![]);
 }
@@ -49,22 +50,27 @@ fn notify_before_the_202_means_accepted() {
         RingbackMode::Off,
     );
     drain(&mut attempt);
-    attempt.on_notify_sipfrag(ms(50), 100);
+    attempt.on_notify_sipfrag(ms(50), StatusCode::TRYING);
     let actions = drain(&mut attempt);
     assert_eq!(
         without_bookkeeping(&actions),
         vec![
-            TransferAction::AnswerPlatform { status: 202 },
+            TransferAction::AnswerPlatform {
+                status: StatusCode::ACCEPTED
+            },
             TransferAction::RelayNotify {
-                status: 100,
+                status: StatusCode::TRYING,
                 subscription_ends: false
             },
         ]
     );
-    attempt.on_refer_response(ms(60), 202);
+    attempt.on_refer_response(ms(60), StatusCode::ACCEPTED);
     assert_eq!(drain(&mut attempt), vec![], "the 202 was already relayed");
-    attempt.on_notify_sipfrag(ms(70), 200);
+    attempt.on_notify_sipfrag(ms(70), StatusCode::OK);
     attempt.on_bye_from_carrier(ms(80));
     let actions = drain(&mut attempt);
-    assert_eq!(finished(&actions).and_then(|r| r.refer_status), Some(202));
+    assert_eq!(
+        finished(&actions).and_then(|r| r.refer_status),
+        Some(StatusCode::ACCEPTED)
+    );
 }

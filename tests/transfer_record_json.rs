@@ -3,6 +3,7 @@
 mod transfer_support;
 
 use handoff::config::{ReferFailurePolicy, RingbackMode, TransferMethod};
+use handoff::vocab::StatusCode;
 use transfer_support::*;
 
 #[test]
@@ -13,8 +14,8 @@ fn record_json_has_the_audit_fields() {
         ReferFailurePolicy::Local,
         RingbackMode::Off,
     );
-    attempt.on_refer_response(ms(10_040), 403);
-    attempt.on_fallback_response(ms(12_345), 486, false);
+    attempt.on_refer_response(ms(10_040), StatusCode::FORBIDDEN);
+    attempt.on_fallback_response(ms(12_345), StatusCode::BUSY_HERE, false);
     let actions = drain(&mut attempt);
     let record = finished(&actions).expect("recorded");
     assert_eq!(

@@ -6,11 +6,17 @@ mod transfer_support;
 use handoff::config::{ReferFailurePolicy, RingbackMode, TransferMethod};
 use handoff::numbering::normalize_e164;
 use handoff::transfer::{TransferAction, TransferOutcome};
+use handoff::vocab::StatusCode;
 use transfer_support::*;
 
 #[test]
 fn each_carrier_rejection_falls_back_to_a_local_transfer() {
-    for code in [403u16, 603, 481, 501] {
+    for code in [
+        StatusCode::FORBIDDEN,
+        StatusCode::DECLINE,
+        StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
+        StatusCode::NOT_IMPLEMENTED,
+    ] {
         let mut attempt = start_blind(
             ms(0),
             TransferMethod::Refer,
@@ -23,7 +29,9 @@ fn each_carrier_rejection_falls_back_to_a_local_transfer() {
         assert_eq!(
             without_bookkeeping(&drain(&mut attempt)),
             vec![
-                TransferAction::AnswerPlatform { status: 202 },
+                TransferAction::AnswerPlatform {
+                    status: StatusCode::ACCEPTED
+                },
                 TransferAction::StartFallbackInvite {
                     target: "sip:5559876543@platform.example".to_owned(),
                     target_e164: normalize_e164("+15559876543", "1").ok(),
@@ -34,19 +42,19 @@ fn each_carrier_rejection_falls_back_to_a_local_transfer() {
         assert_eq!(attempt.state_name(), "AwaitingFallbackAnswer");
 
         // 180 without SDP: "auto" ringback starts, the platform hears of the progress.
-        attempt.on_fallback_response(ms(300), 180, false);
+        attempt.on_fallback_response(ms(300), StatusCode::RINGING, false);
         assert_eq!(
             drain(&mut attempt),
             vec![
                 TransferAction::NotifyPlatform {
-                    status: 180,
+                    status: StatusCode::RINGING,
                     subscription_ends: false
                 },
                 TransferAction::StartRingback,
             ]
         );
 
-        attempt.on_fallback_response(ms(2_300), 200, true);
+        attempt.on_fallback_response(ms(2_300), StatusCode::OK, true);
         let actions = drain(&mut attempt);
         assert_eq!(
             without_bookkeeping(&actions),
@@ -54,7 +62,7 @@ fn each_carrier_rejection_falls_back_to_a_local_transfer() {
                 TransferAction::StopRingback,
                 TransferAction::BridgeFallback,
                 TransferAction::NotifyPlatform {
-                    status: 200,
+                    status: StatusCode::OK,
                     subscription_ends: true
                 },
             ]
@@ -63,7 +71,7 @@ fn each_carrier_rejection_falls_back_to_a_local_transfer() {
         assert_eq!(record.outcome, TransferOutcome::FallbackLocal);
         assert_eq!(record.refer_status, Some(code));
         assert_eq!(record.notify_status, None);
-        assert_eq!(record.fallback_status, Some(200));
+        assert_eq!(record.fallback_status, Some(StatusCode::OK));
         assert_eq!(record.reason, "refer_rejected");
 
         // The platform does not hang up: handoff ends leg B after the grace period.

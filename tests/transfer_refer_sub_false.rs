@@ -4,6 +4,7 @@ mod transfer_support;
 
 use handoff::config::{ReferFailurePolicy, RingbackMode, TransferMethod};
 use handoff::transfer::{TransferAction, TransferAttempt, TransferOutcome};
+use handoff::vocab::StatusCode;
 use transfer_support::*;
 
 #[test]
@@ -20,13 +21,15 @@ fn no_notify_reaches_a_platform_that_declined_the_subscription() {
         ),
     );
     let mut all = drain(&mut attempt);
-    attempt.on_refer_response(ms(10), 202);
-    attempt.on_notify_sipfrag(ms(20), 100);
-    attempt.on_notify_sipfrag(ms(30), 503);
-    attempt.on_fallback_response(ms(40), 180, false);
-    attempt.on_fallback_response(ms(50), 200, false);
+    attempt.on_refer_response(ms(10), StatusCode::ACCEPTED);
+    attempt.on_notify_sipfrag(ms(20), StatusCode::TRYING);
+    attempt.on_notify_sipfrag(ms(30), StatusCode::SERVICE_UNAVAILABLE);
+    attempt.on_fallback_response(ms(40), StatusCode::RINGING, false);
+    attempt.on_fallback_response(ms(50), StatusCode::OK, false);
     all.extend(drain(&mut attempt));
-    assert!(all.contains(&TransferAction::AnswerPlatform { status: 202 }));
+    assert!(all.contains(&TransferAction::AnswerPlatform {
+        status: StatusCode::ACCEPTED
+    }));
     assert!(
         !all.iter().any(|a| matches!(
             a,

@@ -23,6 +23,7 @@ use handoff::core::Time;
 use handoff::transfer::{
     TransferAction, TransferAttempt, TransferOutcome, TransferRecord, TransferSettings,
 };
+use handoff::vocab::StatusCode;
 use transfer_support::*;
 
 fn starts_fallback(actions: &[TransferAction]) -> bool {
@@ -31,7 +32,7 @@ fn starts_fallback(actions: &[TransferAction]) -> bool {
         .any(|a| matches!(a, TransferAction::StartFallbackInvite { .. }))
 }
 
-fn tells_platform(actions: &[TransferAction], wanted: u16) -> bool {
+fn tells_platform(actions: &[TransferAction], wanted: StatusCode) -> bool {
     actions.iter().any(|a| match a {
         TransferAction::AnswerPlatform { status }
         | TransferAction::RelayNotify { status, .. }
@@ -101,7 +102,12 @@ fn no_final_response_within_refer_timeout_falls_back_locally() {
 
     attempt.on_timer(ms(4_500));
     let actions = drain(&mut attempt);
-    assert_eq!(actions[0], TransferAction::AnswerPlatform { status: 202 });
+    assert_eq!(
+        actions[0],
+        TransferAction::AnswerPlatform {
+            status: StatusCode::ACCEPTED
+        }
+    );
     assert!(matches!(
         actions[1],
         TransferAction::StartFallbackInvite { .. }
@@ -112,13 +118,13 @@ fn no_final_response_within_refer_timeout_falls_back_locally() {
     );
     assert_eq!(attempt.state_name(), "AwaitingFallbackAnswer");
 
-    attempt.on_fallback_response(ms(6_000), 200, true);
+    attempt.on_fallback_response(ms(6_000), StatusCode::OK, true);
     let actions = drain(&mut attempt);
     let record = record_in(&actions);
     assert_eq!(record.outcome, TransferOutcome::FallbackLocal);
     assert_eq!(record.reason, "timeout");
     assert_eq!(record.refer_status, None);
-    assert_eq!(record.fallback_status, Some(200));
+    assert_eq!(record.fallback_status, Some(StatusCode::OK));
     assert_eq!(record.duration_ms, 5_500);
 }
 
@@ -137,7 +143,9 @@ fn no_final_response_within_refer_timeout_is_408_in_reject_mode() {
     let actions = drain(&mut attempt);
     assert_eq!(
         without_bookkeeping(&actions),
-        vec![TransferAction::AnswerPlatform { status: 408 }]
+        vec![TransferAction::AnswerPlatform {
+            status: StatusCode::REQUEST_TIMEOUT
+        }]
     );
     assert_eq!(record_in(&actions).reason, "timeout");
 }
@@ -154,13 +162,13 @@ fn a_notify_gap_of_60_s_after_the_202_then_sipfrag_200_is_handed_off() {
     );
     let mut log = drain(&mut attempt);
     run(&mut attempt, &mut log, |a| {
-        a.on_refer_response(ms(100), 202)
+        a.on_refer_response(ms(100), StatusCode::ACCEPTED)
     });
     run(&mut attempt, &mut log, |a| {
-        a.on_notify_sipfrag(ms(150), 100)
+        a.on_notify_sipfrag(ms(150), StatusCode::TRYING)
     });
     run(&mut attempt, &mut log, |a| {
-        a.on_notify_sipfrag(ms(2_000), 180)
+        a.on_notify_sipfrag(ms(2_000), StatusCode::RINGING)
     });
 
     // Every timer armed so far fires (and a few more instants), 60 s of silence.
@@ -171,12 +179,12 @@ fn a_notify_gap_of_60_s_after_the_202_then_sipfrag_200_is_handed_off() {
     }
 
     let actions = run(&mut attempt, &mut log, |a| {
-        a.on_notify_sipfrag(ms(62_000), 200)
+        a.on_notify_sipfrag(ms(62_000), StatusCode::OK)
     });
     assert_eq!(
         without_bookkeeping(&actions),
         vec![TransferAction::RelayNotify {
-            status: 200,
+            status: StatusCode::OK,
             subscription_ends: true
         }]
     );
@@ -188,12 +196,12 @@ fn a_notify_gap_of_60_s_after_the_202_then_sipfrag_200_is_handed_off() {
     let record = record_in(&actions);
     assert_eq!(record.outcome, TransferOutcome::HandedOff);
     assert_eq!(record.reason, "carrier_bye");
-    assert_eq!(record.refer_status, Some(202));
-    assert_eq!(record.notify_status, Some(200));
+    assert_eq!(record.refer_status, Some(StatusCode::ACCEPTED));
+    assert_eq!(record.notify_status, Some(StatusCode::OK));
     assert_eq!(record.fallback_status, None);
     assert!(!starts_fallback(&log), "leg C was INVITEd: {log:?}");
     assert!(
-        !tells_platform(&log, 408),
+        !tells_platform(&log, StatusCode::REQUEST_TIMEOUT),
         "the platform heard 408: {log:?}"
     );
     assert!(attempt.is_done());
@@ -209,7 +217,7 @@ fn no_notify_at_all_after_the_202_ends_in_the_transfer_timeout() {
         let mut log = drain(&mut attempt);
         assert!(log.contains(&TransferAction::ArmTimer { at: ms(120_000) }));
         run(&mut attempt, &mut log, |a| {
-            a.on_refer_response(ms(100), 202)
+            a.on_refer_response(ms(100), StatusCode::ACCEPTED)
         });
         for at in [4_000, 4_100, 60_000, 119_999] {
             let actions = run(&mut attempt, &mut log, |a| a.on_timer(ms(at)));
@@ -222,7 +230,7 @@ fn no_notify_at_all_after_the_202_ends_in_the_transfer_timeout() {
             vec![
                 TransferAction::StopRingback,
                 TransferAction::NotifyPlatform {
-                    status: 408,
+                    status: StatusCode::REQUEST_TIMEOUT,
                     subscription_ends: true
                 },
             ],
@@ -231,7 +239,7 @@ fn no_notify_at_all_after_the_202_ends_in_the_transfer_timeout() {
         let record = record_in(&actions);
         assert_eq!(record.outcome, TransferOutcome::Failed);
         assert_eq!(record.reason, "transfer_timeout");
-        assert_eq!(record.refer_status, Some(202));
+        assert_eq!(record.refer_status, Some(StatusCode::ACCEPTED));
         assert_eq!(record.notify_status, None);
         assert_eq!(record.duration_ms, 120_000);
         assert!(!starts_fallback(&log), "{policy:?}: leg C was INVITEd");
@@ -250,7 +258,7 @@ fn the_transfer_timeout_releases_the_customer_when_the_platform_left() {
         RingbackMode::Off,
     );
     drain(&mut attempt);
-    attempt.on_refer_response(ms(100), 202);
+    attempt.on_refer_response(ms(100), StatusCode::ACCEPTED);
     attempt.on_transferor_bye(ms(300));
     drain(&mut attempt);
     attempt.on_timer(ms(120_000));
@@ -273,7 +281,7 @@ fn a_zero_transfer_timeout_never_fires() {
         .filter(|a| matches!(a, TransferAction::ArmTimer { .. }))
         .collect();
     assert_eq!(timers, vec![&TransferAction::ArmTimer { at: ms(4_000) }]);
-    attempt.on_refer_response(ms(100), 202);
+    attempt.on_refer_response(ms(100), StatusCode::ACCEPTED);
     drain(&mut attempt);
     attempt.on_timer(ms(86_400_000));
     assert_eq!(drain(&mut attempt), vec![]);
@@ -290,7 +298,9 @@ fn a_transfer_timeout_before_the_refer_timeout_wins() {
     let actions = drain(&mut attempt);
     assert_eq!(
         without_bookkeeping(&actions),
-        vec![TransferAction::AnswerPlatform { status: 408 }]
+        vec![TransferAction::AnswerPlatform {
+            status: StatusCode::REQUEST_TIMEOUT
+        }]
     );
     assert_eq!(record_in(&actions).reason, "transfer_timeout");
     assert!(!starts_fallback(&actions));
@@ -312,19 +322,19 @@ fn a_late_sipfrag_200_while_leg_c_rings_cancels_leg_c_and_tells_the_platform_200
     let actions = run(&mut attempt, &mut log, |a| a.on_timer(ms(4_000)));
     assert!(starts_fallback(&actions));
     run(&mut attempt, &mut log, |a| {
-        a.on_fallback_response(ms(4_300), 180, false)
+        a.on_fallback_response(ms(4_300), StatusCode::RINGING, false)
     });
     assert_eq!(attempt.state_name(), "AwaitingFallbackAnswer");
 
     let actions = run(&mut attempt, &mut log, |a| {
-        a.on_notify_sipfrag(ms(9_000), 200)
+        a.on_notify_sipfrag(ms(9_000), StatusCode::OK)
     });
     assert_eq!(
         without_bookkeeping(&actions),
         vec![
             TransferAction::CancelFallbackInvite,
             TransferAction::RelayNotify {
-                status: 200,
+                status: StatusCode::OK,
                 subscription_ends: true
             },
         ]
@@ -333,7 +343,7 @@ fn a_late_sipfrag_200_while_leg_c_rings_cancels_leg_c_and_tells_the_platform_200
 
     // Leg C's 487 to the CANCEL changes nothing now.
     let actions = run(&mut attempt, &mut log, |a| {
-        a.on_fallback_response(ms(9_100), 487, false)
+        a.on_fallback_response(ms(9_100), StatusCode::REQUEST_TERMINATED, false)
     });
     assert_eq!(without_bookkeeping(&actions), vec![]);
 
@@ -341,10 +351,10 @@ fn a_late_sipfrag_200_while_leg_c_rings_cancels_leg_c_and_tells_the_platform_200
     let record = record_in(&actions);
     assert_eq!(record.outcome, TransferOutcome::HandedOff);
     assert_eq!(record.reason, "carrier_bye");
-    assert_eq!(record.notify_status, Some(200));
+    assert_eq!(record.notify_status, Some(StatusCode::OK));
     assert_eq!(record.fallback_status, None);
     assert!(
-        !tells_platform(&log, 408),
+        !tells_platform(&log, StatusCode::REQUEST_TIMEOUT),
         "the platform heard 408: {log:?}"
     );
     assert!(!log.contains(&TransferAction::BridgeFallback));
@@ -364,7 +374,7 @@ fn a_late_2xx_to_the_refer_while_leg_c_rings_gives_way_to_the_carrier() {
     let mut log = drain(&mut attempt);
     run(&mut attempt, &mut log, |a| a.on_timer(ms(4_500)));
     let actions = run(&mut attempt, &mut log, |a| {
-        a.on_refer_response(ms(4_600), 202)
+        a.on_refer_response(ms(4_600), StatusCode::ACCEPTED)
     });
     assert_eq!(
         actions,
@@ -375,28 +385,28 @@ fn a_late_2xx_to_the_refer_while_leg_c_rings_gives_way_to_the_carrier() {
 
     // 30 s of ringing at the carrier, then success.
     run(&mut attempt, &mut log, |a| {
-        a.on_notify_sipfrag(ms(5_000), 100)
+        a.on_notify_sipfrag(ms(5_000), StatusCode::TRYING)
     });
     assert_eq!(
         run(&mut attempt, &mut log, |a| a.on_timer(ms(8_500))),
         vec![]
     );
     run(&mut attempt, &mut log, |a| {
-        a.on_notify_sipfrag(ms(35_000), 200)
+        a.on_notify_sipfrag(ms(35_000), StatusCode::OK)
     });
     let actions = run(&mut attempt, &mut log, |a| {
         a.on_bye_from_carrier(ms(35_200))
     });
     let record = record_in(&actions);
     assert_eq!(record.outcome, TransferOutcome::HandedOff);
-    assert_eq!(record.refer_status, Some(202));
-    assert_eq!(record.notify_status, Some(200));
+    assert_eq!(record.refer_status, Some(StatusCode::ACCEPTED));
+    assert_eq!(record.notify_status, Some(StatusCode::OK));
     assert!(log.contains(&TransferAction::RelayNotify {
-        status: 100,
+        status: StatusCode::TRYING,
         subscription_ends: false
     }));
     assert!(log.contains(&TransferAction::RelayNotify {
-        status: 200,
+        status: StatusCode::OK,
         subscription_ends: true
     }));
     assert_eq!(
@@ -421,25 +431,25 @@ fn a_carrier_failure_after_leg_c_gave_way_is_not_a_second_fallback() {
     run(&mut attempt, &mut log, |a| a.on_timer(ms(4_000)));
     // Its NOTIFY 100 overtook the (lost) 202.
     let actions = run(&mut attempt, &mut log, |a| {
-        a.on_notify_sipfrag(ms(4_200), 100)
+        a.on_notify_sipfrag(ms(4_200), StatusCode::TRYING)
     });
     assert_eq!(
         without_bookkeeping(&actions),
         vec![
             TransferAction::CancelFallbackInvite,
             TransferAction::RelayNotify {
-                status: 100,
+                status: StatusCode::TRYING,
                 subscription_ends: false
             },
         ]
     );
     let actions = run(&mut attempt, &mut log, |a| {
-        a.on_notify_sipfrag(ms(20_000), 486)
+        a.on_notify_sipfrag(ms(20_000), StatusCode::BUSY_HERE)
     });
     assert_eq!(
         without_bookkeeping(&actions),
         vec![TransferAction::RelayNotify {
-            status: 486,
+            status: StatusCode::BUSY_HERE,
             subscription_ends: true
         }]
     );
@@ -468,16 +478,16 @@ fn a_late_rejection_of_the_refer_leaves_the_fallback_ringing() {
     drain(&mut attempt);
     attempt.on_timer(ms(4_000));
     drain(&mut attempt);
-    attempt.on_refer_response(ms(4_100), 603);
+    attempt.on_refer_response(ms(4_100), StatusCode::DECLINE);
     assert_eq!(drain(&mut attempt), vec![]);
     // A stray NOTIFY after that rejection changes nothing either.
-    attempt.on_notify_sipfrag(ms(4_200), 200);
+    attempt.on_notify_sipfrag(ms(4_200), StatusCode::OK);
     assert_eq!(drain(&mut attempt), vec![]);
-    attempt.on_fallback_response(ms(6_000), 200, false);
+    attempt.on_fallback_response(ms(6_000), StatusCode::OK, false);
     let record = record_in(&drain(&mut attempt));
     assert_eq!(record.outcome, TransferOutcome::FallbackLocal);
     assert_eq!(record.reason, "timeout");
-    assert_eq!(record.refer_status, Some(603));
+    assert_eq!(record.refer_status, Some(StatusCode::DECLINE));
 }
 
 /// The transfer timeout also bounds a fallback that follows the REFER: leg C still ringing at
@@ -491,9 +501,9 @@ fn the_transfer_timeout_cancels_a_fallback_still_ringing() {
         RingbackMode::Local,
     );
     drain(&mut attempt);
-    attempt.on_refer_response(ms(100), 403);
+    attempt.on_refer_response(ms(100), StatusCode::FORBIDDEN);
     drain(&mut attempt);
-    attempt.on_fallback_response(ms(1_000), 180, false);
+    attempt.on_fallback_response(ms(1_000), StatusCode::RINGING, false);
     drain(&mut attempt);
     attempt.on_timer(ms(120_000));
     let actions = drain(&mut attempt);
@@ -503,7 +513,7 @@ fn the_transfer_timeout_cancels_a_fallback_still_ringing() {
             TransferAction::CancelFallbackInvite,
             TransferAction::StopRingback,
             TransferAction::NotifyPlatform {
-                status: 408,
+                status: StatusCode::REQUEST_TIMEOUT,
                 subscription_ends: true
             },
         ]
@@ -511,5 +521,5 @@ fn the_transfer_timeout_cancels_a_fallback_still_ringing() {
     let record = record_in(&actions);
     assert_eq!(record.outcome, TransferOutcome::Failed);
     assert_eq!(record.reason, "transfer_timeout");
-    assert_eq!(record.refer_status, Some(403));
+    assert_eq!(record.refer_status, Some(StatusCode::FORBIDDEN));
 }

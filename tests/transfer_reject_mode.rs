@@ -4,6 +4,7 @@ mod transfer_support;
 
 use handoff::config::{ReferFailurePolicy, RingbackMode, TransferMethod};
 use handoff::transfer::{TransferAction, TransferOutcome};
+use handoff::vocab::StatusCode;
 use transfer_support::*;
 
 #[test]
@@ -15,18 +16,20 @@ fn rejected_refer_relays_the_carriers_code_as_the_answer() {
         RingbackMode::Local,
     );
     drain(&mut attempt);
-    attempt.on_refer_response(ms(60), 603);
+    attempt.on_refer_response(ms(60), StatusCode::DECLINE);
     let actions = drain(&mut attempt);
     assert_eq!(
         without_bookkeeping(&actions),
         vec![
             TransferAction::StopRingback,
-            TransferAction::AnswerPlatform { status: 603 },
+            TransferAction::AnswerPlatform {
+                status: StatusCode::DECLINE
+            },
         ]
     );
     let record = finished(&actions).expect("recorded");
     assert_eq!(record.outcome, TransferOutcome::Failed);
-    assert_eq!(record.refer_status, Some(603));
+    assert_eq!(record.refer_status, Some(StatusCode::DECLINE));
     assert_eq!(record.reason, "refer_rejected");
     assert!(attempt.is_done());
 }
@@ -39,20 +42,20 @@ fn failing_sipfrag_is_relayed_as_the_final_notify() {
         ReferFailurePolicy::Reject,
         RingbackMode::Off,
     );
-    attempt.on_refer_response(ms(60), 202);
+    attempt.on_refer_response(ms(60), StatusCode::ACCEPTED);
     drain(&mut attempt);
-    attempt.on_notify_sipfrag(ms(900), 503);
+    attempt.on_notify_sipfrag(ms(900), StatusCode::SERVICE_UNAVAILABLE);
     let actions = drain(&mut attempt);
     assert_eq!(
         without_bookkeeping(&actions),
         vec![TransferAction::RelayNotify {
-            status: 503,
+            status: StatusCode::SERVICE_UNAVAILABLE,
             subscription_ends: true
         }]
     );
     let record = finished(&actions).expect("recorded");
     assert_eq!(record.outcome, TransferOutcome::Failed);
-    assert_eq!(record.notify_status, Some(503));
+    assert_eq!(record.notify_status, Some(StatusCode::SERVICE_UNAVAILABLE));
 }
 
 #[test]
@@ -68,7 +71,9 @@ fn timeout_before_any_answer_is_answered_408() {
     let actions = drain(&mut attempt);
     assert_eq!(
         without_bookkeeping(&actions),
-        vec![TransferAction::AnswerPlatform { status: 408 }]
+        vec![TransferAction::AnswerPlatform {
+            status: StatusCode::REQUEST_TIMEOUT
+        }]
     );
     assert_eq!(
         finished(&actions).map(|r| r.reason.as_str()),

@@ -5,6 +5,7 @@ mod transfer_support;
 
 use handoff::config::{ReferFailurePolicy, RingbackMode, TransferMethod};
 use handoff::transfer::TransferAction;
+use handoff::vocab::StatusCode;
 use transfer_support::*;
 
 fn ringback_starts(actions: &[TransferAction]) -> usize {
@@ -33,17 +34,17 @@ fn auto_mode_waits_for_a_sipfrag_180() {
         ReferFailurePolicy::Local,
         RingbackMode::Auto,
     );
-    attempt.on_refer_response(ms(10), 202);
-    attempt.on_notify_sipfrag(ms(20), 100);
+    attempt.on_refer_response(ms(10), StatusCode::ACCEPTED);
+    attempt.on_notify_sipfrag(ms(20), StatusCode::TRYING);
     assert_eq!(ringback_starts(&drain(&mut attempt)), 0);
-    attempt.on_notify_sipfrag(ms(30), 180);
-    attempt.on_notify_sipfrag(ms(40), 180);
+    attempt.on_notify_sipfrag(ms(30), StatusCode::RINGING);
+    attempt.on_notify_sipfrag(ms(40), StatusCode::RINGING);
     assert_eq!(
         ringback_starts(&drain(&mut attempt)),
         1,
         "started once, not per NOTIFY"
     );
-    attempt.on_notify_sipfrag(ms(50), 200);
+    attempt.on_notify_sipfrag(ms(50), StatusCode::OK);
     attempt.on_bye_from_carrier(ms(60));
     assert!(drain(&mut attempt).contains(&TransferAction::StopRingback));
 }
@@ -57,15 +58,15 @@ fn auto_mode_relays_fallback_early_media_instead_of_ringing() {
         RingbackMode::Auto,
     );
     assert_eq!(ringback_starts(&drain(&mut attempt)), 0);
-    attempt.on_fallback_response(ms(100), 180, false);
+    attempt.on_fallback_response(ms(100), StatusCode::RINGING, false);
     assert_eq!(ringback_starts(&drain(&mut attempt)), 1);
-    attempt.on_fallback_response(ms(200), 183, true);
+    attempt.on_fallback_response(ms(200), StatusCode::SESSION_PROGRESS, true);
     let actions = drain(&mut attempt);
     assert_eq!(
         without_bookkeeping(&actions),
         vec![
             TransferAction::NotifyPlatform {
-                status: 183,
+                status: StatusCode::SESSION_PROGRESS,
                 subscription_ends: false
             },
             TransferAction::StopRingback,
@@ -83,11 +84,11 @@ fn off_mode_never_rings() {
         RingbackMode::Off,
     );
     let mut all = drain(&mut attempt);
-    attempt.on_refer_response(ms(10), 202);
-    attempt.on_notify_sipfrag(ms(20), 180);
-    attempt.on_notify_sipfrag(ms(30), 486);
-    attempt.on_fallback_response(ms(40), 180, false);
-    attempt.on_fallback_response(ms(50), 200, false);
+    attempt.on_refer_response(ms(10), StatusCode::ACCEPTED);
+    attempt.on_notify_sipfrag(ms(20), StatusCode::RINGING);
+    attempt.on_notify_sipfrag(ms(30), StatusCode::BUSY_HERE);
+    attempt.on_fallback_response(ms(40), StatusCode::RINGING, false);
+    attempt.on_fallback_response(ms(50), StatusCode::OK, false);
     all.extend(drain(&mut attempt));
     assert_eq!(ringback_starts(&all), 0);
     assert!(!all.contains(&TransferAction::StopRingback));

@@ -5,6 +5,7 @@ mod transfer_support;
 
 use handoff::config::{ReferFailurePolicy, RingbackMode, TransferMethod};
 use handoff::transfer::{TransferAction, TransferOutcome};
+use handoff::vocab::StatusCode;
 use transfer_support::*;
 
 #[test]
@@ -15,16 +16,16 @@ fn sipfrag_failure_after_202_falls_back() {
         ReferFailurePolicy::Local,
         RingbackMode::Auto,
     );
-    attempt.on_refer_response(ms(100), 202);
-    attempt.on_notify_sipfrag(ms(150), 100);
-    attempt.on_notify_sipfrag(ms(900), 180);
+    attempt.on_refer_response(ms(100), StatusCode::ACCEPTED);
+    attempt.on_notify_sipfrag(ms(150), StatusCode::TRYING);
+    attempt.on_notify_sipfrag(ms(900), StatusCode::RINGING);
     let actions = drain(&mut attempt);
     assert!(
         actions.contains(&TransferAction::StartRingback),
         "auto ringback starts on sipfrag 180: {actions:?}"
     );
 
-    attempt.on_notify_sipfrag(ms(5_000), 486);
+    attempt.on_notify_sipfrag(ms(5_000), StatusCode::BUSY_HERE);
     let actions = drain(&mut attempt);
     assert_eq!(
         without_bookkeeping(&actions),
@@ -35,12 +36,12 @@ fn sipfrag_failure_after_202_falls_back() {
         "no RelayNotify 486 and no second answer to the REFER"
     );
 
-    attempt.on_fallback_response(ms(7_000), 200, false);
+    attempt.on_fallback_response(ms(7_000), StatusCode::OK, false);
     let actions = drain(&mut attempt);
     let record = finished(&actions).expect("recorded");
     assert_eq!(record.outcome, TransferOutcome::FallbackLocal);
     assert_eq!(record.reason, "sipfrag_failure");
-    assert_eq!(record.refer_status, Some(202));
-    assert_eq!(record.notify_status, Some(486));
-    assert_eq!(record.fallback_status, Some(200));
+    assert_eq!(record.refer_status, Some(StatusCode::ACCEPTED));
+    assert_eq!(record.notify_status, Some(StatusCode::BUSY_HERE));
+    assert_eq!(record.fallback_status, Some(StatusCode::OK));
 }

@@ -8,6 +8,7 @@ mod transfer_support;
 
 use handoff::config::{ReferFailurePolicy, RingbackMode, TargetPolicy, TransferMethod};
 use handoff::transfer::{TransferAction, TransferAttempt, TransferOutcome};
+use handoff::vocab::StatusCode;
 use transfer_support::*;
 
 fn policy(allow: &[&str], deny: &[&str]) -> TargetPolicy {
@@ -40,7 +41,7 @@ fn a_denied_premium_number_is_refused_before_any_refer_or_invite() {
         assert_eq!(
             without_bookkeeping(&actions),
             vec![TransferAction::RefusePlatform {
-                status: 403,
+                status: StatusCode::FORBIDDEN,
                 reason: "Forbidden (transfer target not allowed)"
             }],
             "{method:?}"

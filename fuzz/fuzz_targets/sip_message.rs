@@ -87,6 +87,6 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(reparsed.body(), b"v=0\r\n");
 
     if msg.is_request() {
-        let _ = response_to(&msg, 200, "OK").to_tag("fuzz").build();
+        let _ = response_to(&msg, handoff::sip::StatusCode::OK, "OK").to_tag("fuzz").build();
     }
 });

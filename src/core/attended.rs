@@ -37,7 +37,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::attended_state::*;
-use super::call::CallPhase;
 use super::call::Calls;
 use super::dialog::Side;
 use super::effects::ClientPurpose;
@@ -51,6 +50,7 @@ use crate::sdp::{self, Direction, OriginState, RewritePlan, RewrittenSdp};
 use crate::sip::{Message, Method};
 use crate::transfer::PlatformReferTo;
 use crate::transfer::dialog_ids::{DialogId, DialogIdForm, named_dialog, rewrite_for};
+use crate::vocab::StatusCode;
 
 /// A dialog identifier found in a request.
 struct Found {
@@ -198,7 +198,7 @@ impl AttendedState {
         let Some(trunk) = call.config.trunks.get(call.leg(customer).trunk) else {
             return false;
         };
-        if call.phase != CallPhase::Up || trunk.transfer != TransferMethod::Local {
+        if !call.is_answered() || trunk.transfer != TransferMethod::Local {
             return false;
         }
         let Some(refer_to) = header_text(request, "Refer-To")
@@ -210,9 +210,9 @@ impl AttendedState {
         let Some(Ok(_)) = refer_to.replaces() else {
             return false;
         };
-        if call.transfer.as_ref().is_some_and(|t| t.is_active()) {
+        if call.transfer().is_some_and(|t| t.is_active()) {
             let reason = "Request Pending (transfer under way)";
-            fx.reply(now, tx, request, 491, reason, &[]);
+            fx.reply(now, tx, request, StatusCode::REQUEST_PENDING, reason, &[]);
             return true;
         }
         // The call's transfer runs the attempt (one driver, transfer_flow.rs); its first
@@ -331,7 +331,7 @@ impl AttendedState {
         let (Some(port), Some(replaced)) = (port, replaced) else {
             if let Some(kept) = self.kept.get_mut(&join) {
                 let seq = kept.call;
-                join_result(calls, fx, now, seq, 500);
+                join_result(calls, fx, now, seq, StatusCode::SERVER_INTERNAL_ERROR);
             }
             return;
         };
@@ -389,10 +389,14 @@ impl AttendedState {
             !self.away.contains_key(seq)
                 && calls
                     .get(seq)
-                    .is_some_and(|c| c.phase == CallPhase::Up && !c.reinvite_pending)
+                    .is_some_and(|c| c.is_answered() && !c.reinvite_pending)
         });
         let Some((seq, replaced_side)) = usable else {
-            let status = if found.is_some() { 491 } else { 481 };
+            let status = if found.is_some() {
+                StatusCode::REQUEST_PENDING
+            } else {
+                StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST
+            };
             let result = Err(status);
             return self.send_join(
                 calls,
@@ -409,7 +413,7 @@ impl AttendedState {
             keeper: false,
         };
         if !self.send_g711_reinvite(calls, fx, now, seq, moved, media, step) {
-            let result = Err(503);
+            let result = Err(StatusCode::SERVICE_UNAVAILABLE);
             return self.send_join(
                 calls,
                 fx,
@@ -438,11 +442,11 @@ impl AttendedState {
         now: Time,
         seq: u64,
         step: AttendedStep,
-        status: u16,
+        status: StatusCode,
         response: Option<&Message>,
     ) {
         let AttendedStep::Reinvite { join, side, keeper } = step;
-        let success = (200..300).contains(&status);
+        let success = status.is_success();
         if let Some(call) = calls.get_mut(&seq) {
             call.reinvite_pending = false;
         }
@@ -465,7 +469,7 @@ impl AttendedState {
         fx: &mut Effects,
         now: Time,
         seq: u64,
-        status: u16,
+        status: StatusCode,
         facts: Option<RewrittenSdp>,
     ) {
         let Some(away) = self.away.get_mut(&seq) else {
@@ -473,7 +477,7 @@ impl AttendedState {
         };
         let (keeper, join, moved) = (away.keeper, away.join, away.moved);
         let result = match facts {
-            Some(facts) if (200..300).contains(&status) => {
+            Some(facts) if status.is_success() => {
                 away.answered = true;
                 // The replaced dialog (B2) is over: its far leg now belongs to the joined call.
                 send_bye(calls, fx, now, seq, moved.other());
@@ -485,7 +489,11 @@ impl AttendedState {
             }
             _ => {
                 self.away.remove(&seq);
-                Err(if status < 300 { 488 } else { status })
+                Err(if !status.is_failure() {
+                    StatusCode::NOT_ACCEPTABLE_HERE
+                } else {
+                    status
+                })
             }
         };
         self.send_join(
@@ -505,7 +513,7 @@ impl AttendedState {
         now: Time,
         owner: ShardId,
         join: u64,
-        result: Result<MovedLeg, u16>,
+        result: Result<MovedLeg, StatusCode>,
     ) {
         let Some(kept) = self.kept.get_mut(&join) else {
             // Nobody waits for it any more (the customer hung up): the owner ends what it moved.
@@ -530,7 +538,14 @@ impl AttendedState {
                     self.send_g711_reinvite(calls, fx, now, seq, customer, media, step)
                 });
                 if !sent {
-                    self.on_customer_answer(calls, fx, now, join, 503, None);
+                    self.on_customer_answer(
+                        calls,
+                        fx,
+                        now,
+                        join,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        None,
+                    );
                 }
             }
             Err(status) => {
@@ -547,16 +562,21 @@ impl AttendedState {
         fx: &mut Effects,
         now: Time,
         join: u64,
-        status: u16,
+        status: StatusCode,
         facts: Option<RewrittenSdp>,
     ) {
         let Some(kept) = self.kept.get_mut(&join) else {
             return;
         };
         let (seq, customer, peer) = (kept.call, kept.customer, kept.peer_shard);
-        let (Some(facts), Some(moved)) = (facts.filter(|_| status < 300), kept.moved) else {
+        let (Some(facts), Some(moved)) = (facts.filter(|_| !status.is_failure()), kept.moved)
+        else {
             // The moved leg has nobody to talk to: end it, report the failure.
-            let status = if status < 300 { 488 } else { status };
+            let status = if !status.is_failure() {
+                StatusCode::NOT_ACCEPTABLE_HERE
+            } else {
+                status
+            };
             let seq = kept.call;
             join_result(calls, fx, now, seq, status);
             self.send_join(calls, fx, now, peer, JoinMessage::PeerEnded { join });
@@ -592,7 +612,7 @@ impl AttendedState {
         }));
         if let Some(kept) = self.kept.get_mut(&join) {
             let seq = kept.call;
-            join_result(calls, fx, now, seq, 200);
+            join_result(calls, fx, now, seq, StatusCode::OK);
         }
     }
 
@@ -651,7 +671,7 @@ impl AttendedState {
                 end_call(calls, fx, now, seq, reason, None);
                 return true;
             }
-            let result = Err(487);
+            let result = Err(StatusCode::REQUEST_TERMINATED);
             self.send_join(
                 calls,
                 fx,
@@ -699,7 +719,7 @@ impl AttendedState {
             } else {
                 JoinMessage::LegMoved {
                     join: away.join,
-                    result: Err(487),
+                    result: Err(StatusCode::REQUEST_TERMINATED),
                 }
             };
             self.send_join(calls, fx, now, away.keeper, message);
@@ -736,7 +756,7 @@ impl AttendedState {
         now: Time,
         seq: u64,
     ) {
-        let Some(transfer) = calls.get_mut(&seq).and_then(|c| c.transfer.as_deref_mut()) else {
+        let Some(transfer) = calls.get_mut(&seq).and_then(|c| c.transfer_mut()) else {
             return;
         };
         if transfer.join.is_some() {
@@ -811,9 +831,16 @@ impl AttendedState {
         }
         if matches!(method, Method::Invite | Method::Update) {
             let reason = "Not Acceptable Here (joined by a transfer: session unchanged)";
-            fx.reply(now, tx, request, 488, reason, &[]);
+            fx.reply(
+                now,
+                tx,
+                request,
+                StatusCode::NOT_ACCEPTABLE_HERE,
+                reason,
+                &[],
+            );
         } else {
-            fx.reply(now, tx, request, 200, "OK", &[]);
+            fx.reply(now, tx, request, StatusCode::OK, "OK", &[]);
         }
         true
     }
@@ -833,7 +860,7 @@ fn end_call(
     now: Time,
     seq: u64,
     reason: EndReason,
-    setup_status: Option<u16>,
+    setup_status: Option<StatusCode>,
 ) {
     if let Some(call) = calls.get_mut(&seq) {
         call.end(fx, now, reason, setup_status);
@@ -878,11 +905,11 @@ fn advertise_of(calls: &Calls, fx: &Effects, seq: u64) -> std::net::IpAddr {
 
 /// The local join's result (a SIP status: 200 joined, else why not) for call `seq`'s transfer
 /// attempt, which the call drives on.
-fn join_result(calls: &mut Calls, fx: &mut Effects, now: Time, seq: u64, status: u16) {
+fn join_result(calls: &mut Calls, fx: &mut Effects, now: Time, seq: u64, status: StatusCode) {
     let Some(call) = calls.get_mut(&seq) else {
         return;
     };
-    if let Some(transfer) = call.transfer.as_deref_mut() {
+    if let Some(transfer) = call.transfer_mut() {
         transfer.attempt.on_local_join_result(now, status);
     }
     call.drive_transfer(fx, now);
@@ -892,6 +919,6 @@ fn join_result(calls: &mut Calls, fx: &mut Effects, now: Time, seq: u64, status:
 fn take_platform_gone(calls: &mut Calls, seq: u64) -> bool {
     calls
         .get_mut(&seq)
-        .and_then(|c| c.transfer.as_deref_mut())
+        .and_then(|c| c.transfer_mut())
         .is_none_or(|t| std::mem::replace(&mut t.platform_gone, true))
 }

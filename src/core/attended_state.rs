@@ -11,6 +11,7 @@ use super::transaction::ServerTxId;
 use crate::config::Config;
 use crate::media::g711::G711Law;
 use crate::transfer::dialog_ids::DialogId;
+use crate::vocab::StatusCode;
 use crate::vocab::{ShardId, Side};
 
 /// How long a request waits for another shard's answer before it goes on unchanged. Shard
@@ -122,7 +123,7 @@ pub enum JoinMessage {
     /// status it failed with.
     LegMoved {
         join: u64,
-        result: Result<MovedLeg, u16>,
+        result: Result<MovedLeg, StatusCode>,
     },
     /// Either way: your half of the joined pair must end, the other half hung up.
     PeerEnded { join: u64 },

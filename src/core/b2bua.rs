@@ -44,6 +44,7 @@ use crate::config::Config;
 use crate::sdp::{self, OriginState, RewritePlan, SdpError};
 use crate::sip::{self, HeaderName, Message, Method, RequestBuilder};
 use crate::vocab::LegId;
+use crate::vocab::StatusCode;
 
 /// Methods handoff accepts (Allow).
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, NOTIFY, MESSAGE, REFER";
@@ -120,10 +121,6 @@ pub(super) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-pub(super) fn default_reason(status: u16) -> &'static str {
-    sip::generic_reason(status)
-}
-
 pub(super) fn content_type(message: &Message) -> String {
     message
         .header(HeaderName::ContentType)
@@ -184,13 +181,13 @@ pub(super) fn record_routes(message: &Message) -> Vec<String> {
 
 /// Why the A side of a new call is refused before a call exists.
 pub(super) struct Refusal {
-    pub(super) status: u16,
+    pub(super) status: StatusCode,
     pub(super) reason: String,
     pub(super) extra: Vec<(&'static str, String)>,
 }
 
 impl Refusal {
-    pub(super) fn new(status: u16, reason: impl Into<String>) -> Refusal {
+    pub(super) fn new(status: StatusCode, reason: impl Into<String>) -> Refusal {
         Refusal {
             status,
             reason: reason.into(),
@@ -216,7 +213,7 @@ impl Call {
     ) -> Result<Call, Refusal> {
         for token in request.require().filter_map(Result::ok) {
             if token.eq_ignore_ascii_case("100rel") || token.eq_ignore_ascii_case("timer") {
-                let mut refusal = Refusal::new(420, "Bad Extension");
+                let mut refusal = Refusal::new(StatusCode::BAD_EXTENSION, "Bad Extension");
                 refusal.extra.push(("Unsupported", token.to_string()));
                 return Err(refusal);
             }
@@ -232,22 +229,26 @@ impl Call {
             &config.trunks[route.from_trunk],
             &config.trunks[route.to_trunk],
         );
-        let codecs = call_codecs(&a_trunk.codecs, &b_trunk.codecs)
-            .ok_or_else(|| Refusal::new(488, "Not Acceptable Here (trunks share no codec)"))?;
+        let codecs = call_codecs(&a_trunk.codecs, &b_trunk.codecs).ok_or_else(|| {
+            Refusal::new(
+                StatusCode::NOT_ACCEPTABLE_HERE,
+                "Not Acceptable Here (trunks share no codec)",
+            )
+        })?;
         let from_party = request
             .from()
-            .map_err(|e| Refusal::new(400, format!("Bad Request ({e})")))?;
+            .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, format!("Bad Request ({e})")))?;
         let remote_tag = from_party
             .tag()
-            .ok_or_else(|| Refusal::new(400, "Bad Request (From has no tag)"))?
+            .ok_or_else(|| Refusal::new(StatusCode::BAD_REQUEST, "Bad Request (From has no tag)"))?
             .to_string();
         let call_id = request
             .call_id()
-            .map_err(|e| Refusal::new(400, format!("Bad Request ({e})")))?
+            .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, format!("Bad Request ({e})")))?
             .to_string();
         let cseq = request
             .cseq()
-            .map_err(|e| Refusal::new(400, format!("Bad Request ({e})")))?
+            .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, format!("Bad Request ({e})")))?
             .seq;
         let max_forwards = request.max_forwards().ok().flatten().unwrap_or(70);
 
@@ -262,7 +263,7 @@ impl Call {
         ) {
             fx.metrics.trunk_limited(&limited.trunk, limited.limit);
             let mut refusal = Refusal::new(
-                503,
+                StatusCode::SERVICE_UNAVAILABLE,
                 format!(
                     "Service Unavailable (trunk {} {})",
                     limited.trunk, limited.limit
@@ -280,7 +281,10 @@ impl Call {
             for port in [a_port, b_port].into_iter().flatten() {
                 let _ = fx.pool.release(port);
             }
-            return Err(Refusal::new(503, "Service Unavailable (no media ports)"));
+            return Err(Refusal::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable (no media ports)",
+            ));
         };
         let mut b_origin = OriginState::new(fx.rng.next_u64() >> 2, 1);
         let a_origin = OriginState::new(fx.rng.next_u64() >> 2, 1);
@@ -311,10 +315,14 @@ impl Call {
                     let _ = fx.pool.release(a_port);
                     let _ = fx.pool.release(b_port);
                     return Err(match error {
-                        SdpError::NoCommonCodec => {
-                            Refusal::new(488, "Not Acceptable Here (no common codec)")
-                        }
-                        other => Refusal::new(488, format!("Not Acceptable Here ({other})")),
+                        SdpError::NoCommonCodec => Refusal::new(
+                            StatusCode::NOT_ACCEPTABLE_HERE,
+                            "Not Acceptable Here (no common codec)",
+                        ),
+                        other => Refusal::new(
+                            StatusCode::NOT_ACCEPTABLE_HERE,
+                            format!("Not Acceptable Here ({other})"),
+                        ),
                     });
                 }
             }
@@ -411,7 +419,7 @@ impl Call {
             let _ = fx.pool.release(a_port);
             let _ = fx.pool.release(b_port);
             return Err(Refusal::new(
-                400,
+                StatusCode::BAD_REQUEST,
                 "Bad Request (caller values unusable on leg B)",
             ));
         }
@@ -425,7 +433,10 @@ impl Call {
             Err(error) => {
                 let _ = fx.pool.release(a_port);
                 let _ = fx.pool.release(b_port);
-                return Err(Refusal::new(503, format!("Service Unavailable ({error})")));
+                return Err(Refusal::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("Service Unavailable ({error})"),
+                ));
             }
         };
 
@@ -492,7 +503,6 @@ impl Call {
             server_txs: Vec::new(),
             outstanding: 1,
             audio_codec: None,
-            transfer: None,
             liveness: Default::default(),
         };
         let (a_media_leg, b_media_leg) = call.media_pair();
@@ -529,7 +539,7 @@ impl Call {
         &mut self,
         fx: &mut Effects,
         now: Time,
-        status: u16,
+        status: StatusCode,
         response: &Message,
     ) {
         if let Ok(to) = response.to()
@@ -553,10 +563,10 @@ impl Call {
         &mut self,
         fx: &mut Effects,
         now: Time,
-        status: u16,
+        status: StatusCode,
         response: &Message,
     ) {
-        let success = (200..300).contains(&status);
+        let success = status.is_success();
         let call = &mut *self;
         call.invite.client_done = true;
         if success {
@@ -586,7 +596,7 @@ impl Call {
                 self.send_bye(fx, now, Side::B);
                 return;
             }
-            self.phase = CallPhase::Up;
+            self.enter_up();
             self.answered = Some(now);
             let (id, server) = (self.id, self.invite.server);
             fx.stats.calls_answered += 1;
@@ -612,10 +622,10 @@ impl Call {
         to: Side,
         server: ServerTxId,
         is_invite: bool,
-        status: u16,
+        status: StatusCode,
         response: &Message,
     ) {
-        let success = (200..300).contains(&status);
+        let success = status.is_success();
         if is_invite {
             {
                 self.reinvite_pending = false;
@@ -687,8 +697,15 @@ impl Call {
     ) {
         let is_invite = method == Method::Invite;
         if is_invite {
-            if self.reinvite_pending || self.phase != CallPhase::Up {
-                fx.reply(now, tx, request, 491, default_reason(491), &[]);
+            if self.reinvite_pending || !self.is_answered() {
+                fx.reply(
+                    now,
+                    tx,
+                    request,
+                    StatusCode::REQUEST_PENDING,
+                    StatusCode::REQUEST_PENDING.reason_phrase(),
+                    &[],
+                );
                 return;
             }
             self.reinvite_pending = true;
@@ -703,7 +720,15 @@ impl Call {
                 Ok(bytes) => Some(("application/sdp".to_string(), bytes)),
                 Err(error) => {
                     let reason = format!("Not Acceptable Here ({error})");
-                    self.refuse_relay(fx, now, tx, request, is_invite, 488, &reason);
+                    self.refuse_relay(
+                        fx,
+                        now,
+                        tx,
+                        request,
+                        is_invite,
+                        StatusCode::NOT_ACCEPTABLE_HERE,
+                        &reason,
+                    );
                     return;
                 }
             }
@@ -755,7 +780,15 @@ impl Call {
             }
             Err(error) => {
                 let reason = format!("Service Unavailable ({error})");
-                self.refuse_relay(fx, now, tx, request, is_invite, 503, &reason);
+                self.refuse_relay(
+                    fx,
+                    now,
+                    tx,
+                    request,
+                    is_invite,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &reason,
+                );
             }
         }
     }
@@ -764,8 +797,13 @@ impl Call {
     pub(super) fn on_bye(&mut self, fx: &mut Effects, now: Time, side: Side) {
         match self.phase {
             // A BYE in the early dialog: the INVITE is abandoned (CANCEL toward B).
-            CallPhase::Setup => self.hang_up(fx, now, EndReason::bye_from(side), 487),
-            CallPhase::Up => {
+            CallPhase::Setup => self.hang_up(
+                fx,
+                now,
+                EndReason::bye_from(side),
+                StatusCode::REQUEST_TERMINATED,
+            ),
+            CallPhase::Up | CallPhase::Transferring(_) => {
                 self.send_bye(fx, now, side.other());
                 self.end(fx, now, EndReason::bye_from(side), None);
             }
@@ -788,7 +826,7 @@ impl Call {
     ) -> Result<(), Refusal> {
         let no_dialog = || {
             Refusal::new(
-                481,
+                StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
                 "Call/Transaction Does Not Exist (Replaces names no dialog)",
             )
         };
@@ -800,26 +838,29 @@ impl Call {
             return Err(no_dialog());
         }
         if call.is_ended() {
-            return Err(Refusal::new(603, "Decline (the replaced dialog has ended)"));
+            return Err(Refusal::new(
+                StatusCode::DECLINE,
+                "Decline (the replaced dialog has ended)",
+            ));
         }
         if !named.bound.contains(from) {
             return Err(Refusal::new(
-                403,
+                StatusCode::FORBIDDEN,
                 "Forbidden (Replaces names another trunk's dialog)",
             ));
         }
-        if call.phase != CallPhase::Up {
+        if !call.is_answered() {
             // Replacing an early dialog (RFC 3891: accept, then CANCEL it) is not supported.
             return Err(no_dialog());
         }
         if replaces.early_only {
             return Err(Refusal::new(
-                486,
+                StatusCode::BUSY_HERE,
                 "Busy Here (early-only, and the dialog is confirmed)",
             ));
         }
-        if call.transfer.as_ref().is_some_and(|t| t.is_active()) || call.reinvite_pending {
-            return Err(Refusal::new(491, "Request Pending"));
+        if call.transfer().is_some_and(|t| t.is_active()) || call.reinvite_pending {
+            return Err(Refusal::new(StatusCode::REQUEST_PENDING, "Request Pending"));
         }
         // The new dialog must take the call's G.711 law, or the other one (the relay transcodes).
         let call_law = self
@@ -827,7 +868,10 @@ impl Call {
             .as_deref()
             .and_then(crate::media::g711::G711Law::from_name)
             .ok_or_else(|| {
-                Refusal::new(488, "Not Acceptable Here (replacement needs a G.711 call)")
+                Refusal::new(
+                    StatusCode::NOT_ACCEPTABLE_HERE,
+                    "Not Acceptable Here (replacement needs a G.711 call)",
+                )
             })?;
         let advertise = call.config.sbc.advertise;
         let port = named.media_port.unwrap_or(0);
@@ -851,7 +895,7 @@ impl Call {
             (None, Some(offer)) => (other_law, offer),
             (None, None) => {
                 return Err(Refusal::new(
-                    488,
+                    StatusCode::NOT_ACCEPTABLE_HERE,
                     "Not Acceptable Here (no G.711 in the offer)",
                 ));
             }
@@ -860,11 +904,11 @@ impl Call {
             .from()
             .ok()
             .and_then(|f| f.tag().map(str::to_string))
-            .ok_or_else(|| Refusal::new(400, "Bad Request (no From tag)"))?;
+            .ok_or_else(|| Refusal::new(StatusCode::BAD_REQUEST, "Bad Request (no From tag)"))?;
         let call_id = request
             .call_id()
             .map(str::to_string)
-            .map_err(|_| Refusal::new(400, "Bad Request (no Call-ID)"))?;
+            .map_err(|_| Refusal::new(StatusCode::BAD_REQUEST, "Bad Request (no Call-ID)"))?;
         let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
         let tag = fx.ids.tag();
         let origin = OriginState::new(fx.rng.next_u64() >> 2, 1);
@@ -919,17 +963,20 @@ impl Call {
         fx.dialogs.remove(replaced_tag.as_str());
         fx.dialogs.insert(tag.clone(), (self.id.seq, new_id));
         // The 200 with our answer, retransmitted until the ACK like any 2xx of ours.
-        let mut builder = sip::response_to(request, 200, "OK")
+        let mut builder = sip::response_to(request, StatusCode::OK, "OK")
             .to_tag(&tag)
             .header("Contact", &contact)
             .header("Allow", ALLOW)
             .header("Supported", SUPPORTED);
         builder = builder.body("application/sdp", &answer.bytes);
-        let bytes = builder
-            .build()
-            .map_err(|_| Refusal::new(500, "Server Internal Error (cannot build the 200)"))?;
+        let bytes = builder.build().map_err(|_| {
+            Refusal::new(
+                StatusCode::SERVER_INTERNAL_ERROR,
+                "Server Internal Error (cannot build the 200)",
+            )
+        })?;
         self.start_2xx_retransmission(fx, now, side, cseq, from, bytes.clone());
-        let _ = fx.txn.respond(now, tx, 200, bytes);
+        let _ = fx.txn.respond(now, tx, StatusCode::OK, bytes);
         fx.outputs
             .push_back(Output::Media(MediaCommand::Update { call: id, a, b }));
         fx.outputs.push_back(Output::Media(MediaCommand::SetLaws {
@@ -1016,7 +1063,7 @@ impl Call {
         tx: ServerTxId,
         request: &Message,
         is_invite: bool,
-        status: u16,
+        status: StatusCode,
         reason: &str,
     ) {
         if is_invite {
@@ -1094,7 +1141,7 @@ impl Call {
         now: Time,
         side: Side,
         server: ServerTxId,
-        status: u16,
+        status: StatusCode,
         response: &Message,
     ) {
         let request = fx.txn.server_request(server).map(<[u8]>::to_vec);
@@ -1104,7 +1151,7 @@ impl Call {
         };
         // Topology hiding: the far side's own phrase may name its hosts, trunks or numbers;
         // the near side gets the generic one.
-        let reason = default_reason(status).to_string();
+        let reason = status.reason_phrase().to_string();
         let is_invite = request.method() == Some(Method::Invite);
         let body = if is_sdp(response) {
             match self.rewrite_sdp(fx, side.other(), response.body()) {
@@ -1124,7 +1171,7 @@ impl Call {
         if request.to().ok().and_then(|to| to.tag()).is_none() {
             builder = builder.to_tag(&leg.dialog.local_tag);
         }
-        if (is_invite || request.method() == Some(Method::Update)) && status < 300 {
+        if (is_invite || request.method() == Some(Method::Update)) && !status.is_failure() {
             builder = builder.header("Contact", &contact);
         }
         let identity_ok = self.identity_trusted();
@@ -1142,7 +1189,7 @@ impl Call {
         }
         let Ok(bytes) = builder.build() else { return };
         let to = leg.dialog.peer;
-        if is_invite && (200..300).contains(&status) {
+        if is_invite && status.is_success() {
             let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
             self.start_2xx_retransmission(fx, now, side, cseq, to, bytes.clone());
         }
@@ -1186,7 +1233,12 @@ impl Call {
         };
         if now.millis_since(pending.started) >= 64 * timers.t1_ms {
             // No ACK in 64*T1: the dialog is dead on that side (RFC 3261 13.3.1.4).
-            self.hang_up(fx, now, EndReason::AckTimeout, 503);
+            self.hang_up(
+                fx,
+                now,
+                EndReason::AckTimeout,
+                StatusCode::SERVICE_UNAVAILABLE,
+            );
             return;
         }
         fx.stats.retransmitted_2xx += 1;
@@ -1214,11 +1266,11 @@ impl Call {
         fx: &mut Effects,
         now: Time,
         reason: EndReason,
-        early_status: u16,
+        early_status: StatusCode,
     ) {
         match self.phase {
             CallPhase::Ended { .. } => {}
-            CallPhase::Up => {
+            CallPhase::Up | CallPhase::Transferring(_) => {
                 self.send_bye(fx, now, Side::A);
                 self.send_bye(fx, now, Side::B);
                 self.end(fx, now, reason, None);
@@ -1238,7 +1290,7 @@ impl Call {
                         server,
                         &message,
                         early_status,
-                        default_reason(early_status),
+                        early_status.reason_phrase(),
                         &tag,
                     );
                 }
@@ -1335,7 +1387,7 @@ impl Call {
         fx: &mut Effects,
         now: Time,
         reason: EndReason,
-        setup_status: Option<u16>,
+        setup_status: Option<StatusCode>,
     ) {
         if self.is_ended() {
             return;
@@ -1343,7 +1395,7 @@ impl Call {
         let seq = self.id.seq;
         let answered = self.answered;
         let deferred = self.deferred_ack.take();
-        self.phase = CallPhase::Ended { reason };
+        self.enter_ended(reason);
         self.reinvite_pending = false;
         let mut ports = Vec::new();
         for side in [Side::A, Side::B] {
@@ -1358,7 +1410,7 @@ impl Call {
             conversation: self.conversation.clone(),
             from_trunk: self.trunk_name(Side::A),
             to_trunk: self.trunk_name(Side::B),
-            setup_status: setup_status.unwrap_or(if answered.is_some() { 200 } else { 0 }),
+            setup_status: setup_status.or(answered.map(|_| StatusCode::OK)),
             end_reason: reason,
             duration_ms: answered.map(|t| now.millis_since(t)).unwrap_or(0),
             media: None,

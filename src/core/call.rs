@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::dialog::Side;
 pub use super::leg::{Leg, Pending2xx};
 use super::transaction::{ClientTxId, ServerTxId};
+use super::transfer_state::CallTransfer;
 use super::{CallRef, EndReason, MediaLeg, Time};
 use crate::config::Config;
 use crate::vocab::LegId;
@@ -17,18 +18,49 @@ pub type Calls = std::collections::BTreeMap<u64, Call>;
 
 /// Where the call is in its life; a phase carries what only it has.
 ///
-/// A transfer runs while the call is `Up`; its state is `Call::transfer`, not a phase of its own,
-/// because its audit record is settled after the call may have ended (the carrier's BYE).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+/// `Setup` -> `Up` on the answer; `Up` -> `Transferring` when the platform's REFER starts a
+/// transfer (see `transfer_flow.rs`); any phase -> `Ended`. Answered means `Up` or
+/// `Transferring` ([`Call::is_answered`]).
+#[derive(Debug)]
 pub enum CallPhase {
     /// The INVITE toward the routed trunk awaits its final response.
     Setup,
     /// Answered: both dialogs confirmed (ACKs may still be in flight).
     Up,
+    /// Answered, and the platform asked for a transfer: the attempt and the legs it added or
+    /// retired. The call stays here once the attempt settled (`CallTransfer::is_active` is
+    /// false): the transfer still names the platform leg it retired (whose BYE it awaits), the
+    /// call still counts as transferred (`LiveCall::transferring`), and another REFER may start
+    /// a new transfer in its place.
+    Transferring(Box<CallTransfer>),
     /// Ended, and why: ports released, CallEnded emitted. Kept a while so late requests (BYE
     /// glare, retransmissions) still find their dialog, and so the setup INVITE can still be
-    /// ACKed and BYEd.
-    Ended { reason: EndReason },
+    /// ACKed and BYEd. A call that ended while transferring keeps its transfer: the attempt's
+    /// audit record may settle only after the call ended (e.g. on the carrier's BYE).
+    Ended {
+        reason: EndReason,
+        transfer: Option<Box<CallTransfer>>,
+    },
+}
+
+impl CallPhase {
+    /// The call's transfer, running or settled, while answered or after it ended.
+    pub fn transfer(&self) -> Option<&CallTransfer> {
+        match self {
+            CallPhase::Transferring(transfer) => Some(transfer),
+            CallPhase::Ended { transfer, .. } => transfer.as_deref(),
+            CallPhase::Setup | CallPhase::Up => None,
+        }
+    }
+
+    /// The call's transfer, to drive it (borrows only the phase, not the whole call).
+    pub fn transfer_mut(&mut self) -> Option<&mut CallTransfer> {
+        match self {
+            CallPhase::Transferring(transfer) => Some(transfer),
+            CallPhase::Ended { transfer, .. } => transfer.as_deref_mut(),
+            CallPhase::Setup | CallPhase::Up => None,
+        }
+    }
 }
 
 /// Facts about B's initial INVITE (for CANCEL and late 2xx handling).
@@ -72,8 +104,6 @@ pub struct Call {
     /// First audio codec of the last SDP relayed (once an offer/answer settles: the answer's,
     /// i.e. the codec both legs use).
     pub audio_codec: Option<String>,
-    /// The platform's transfer of this call, if it asked for one (see `transfer_flow.rs`).
-    pub transfer: Option<Box<super::transfer_state::CallTransfer>>,
     /// Session liveness (see `liveness.rs`): whether the call was on hold at the last check and
     /// since when the silence is measured at the least (the answer, or the last hold change).
     pub liveness: Liveness,
@@ -180,12 +210,54 @@ impl Call {
         matches!(self.phase, CallPhase::Ended { .. })
     }
 
+    /// Answered and not ended: `Up`, or `Transferring`.
+    pub fn is_answered(&self) -> bool {
+        matches!(self.phase, CallPhase::Up | CallPhase::Transferring(_))
+    }
+
     /// Why the call ended, once it has.
     pub fn end_reason(&self) -> Option<EndReason> {
         match self.phase {
-            CallPhase::Ended { reason } => Some(reason),
-            CallPhase::Setup | CallPhase::Up => None,
+            CallPhase::Ended { reason, .. } => Some(reason),
+            CallPhase::Setup | CallPhase::Up | CallPhase::Transferring(_) => None,
         }
+    }
+
+    /// The platform's transfer of this call, if it asked for one (see `transfer_flow.rs`):
+    /// running or settled, kept after the call ended.
+    pub fn transfer(&self) -> Option<&CallTransfer> {
+        self.phase.transfer()
+    }
+
+    pub fn transfer_mut(&mut self) -> Option<&mut CallTransfer> {
+        self.phase.transfer_mut()
+    }
+
+    /// The platform's REFER started `transfer`: the call is `Transferring` (a settled
+    /// transfer's place is taken by the new one). On a call that ended meanwhile the transfer
+    /// is kept in `Ended`, to settle its record.
+    pub fn begin_transfer(&mut self, transfer: Box<CallTransfer>) {
+        match &mut self.phase {
+            CallPhase::Ended { transfer: kept, .. } => *kept = Some(transfer),
+            phase => *phase = CallPhase::Transferring(transfer),
+        }
+    }
+
+    /// The answer to the setup INVITE: `Setup` becomes `Up` (an answered call stays as it is).
+    pub fn enter_up(&mut self) {
+        if matches!(self.phase, CallPhase::Setup) {
+            self.phase = CallPhase::Up;
+        }
+    }
+
+    /// The call ended for `reason`; a transfer it has is kept (its record may settle later).
+    pub fn enter_ended(&mut self, reason: EndReason) {
+        let transfer = match std::mem::replace(&mut self.phase, CallPhase::Setup) {
+            CallPhase::Transferring(transfer) => Some(transfer),
+            CallPhase::Ended { transfer, .. } => transfer,
+            CallPhase::Setup | CallPhase::Up => None,
+        };
+        self.phase = CallPhase::Ended { reason, transfer };
     }
 
     pub fn trunk_name(&self, side: Side) -> String {

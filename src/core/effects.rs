@@ -25,6 +25,7 @@ use crate::metrics::{DropReason, ShardMetrics};
 use crate::sip::{self, Message};
 use crate::transfer::WallClock;
 use crate::vocab::LegId;
+use crate::vocab::StatusCode;
 
 /// Counters of one shard, read by tests and the metrics endpoint.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -175,7 +176,7 @@ impl Effects {
         &mut self,
         now: Time,
         tx: ServerTxId,
-        status: u16,
+        status: StatusCode,
         reason: &str,
         tag: Option<&str>,
     ) -> bool {
@@ -205,20 +206,20 @@ impl Effects {
         now: Time,
         tx: ServerTxId,
         request: &Message,
-        status: u16,
+        status: StatusCode,
         reason: &str,
         tag: &str,
     ) {
         self.respond(now, tx, request, status, reason, Some(tag), &[]);
     }
 
-    /// Reason phrases on the wire are generic ([`sip::generic_reason`]); when handoff knows
+    /// Reason phrases on the wire are generic ([`StatusCode::reason_phrase`]); when handoff knows
     /// more about why it answered `status` (`reason` says more than the generic phrase), that
     /// detail goes to the log as an [`Event::ResponseDetail`], never to the peer.
-    fn detail(&mut self, to: Option<SocketAddr>, status: u16, reason: &str) {
-        if status >= 300
+    fn detail(&mut self, to: Option<SocketAddr>, status: StatusCode, reason: &str) {
+        if status.is_failure()
             && let Some(to) = to
-            && reason != sip::generic_reason(status)
+            && reason != status.reason_phrase()
         {
             self.event(Event::ResponseDetail {
                 to,
@@ -255,7 +256,7 @@ impl Effects {
         now: Time,
         tx: ServerTxId,
         request: &Message,
-        status: u16,
+        status: StatusCode,
         reason: &str,
         extra: &[(&str, String)],
     ) {
@@ -271,15 +272,15 @@ impl Effects {
         now: Time,
         tx: ServerTxId,
         request: &Message,
-        status: u16,
+        status: StatusCode,
         reason: &str,
         tag: Option<&str>,
         extra: &[(&str, String)],
     ) -> bool {
         self.detail(self.txn.server_peer(tx), status, reason);
-        let mut builder = sip::response_to(request, status, sip::generic_reason(status));
+        let mut builder = sip::response_to(request, status, status.reason_phrase());
         let has_to_tag = request.to().ok().and_then(|to| to.tag()).is_some();
-        if !has_to_tag && status > 100 {
+        if !has_to_tag && status > StatusCode::TRYING {
             let tag = match tag {
                 Some(tag) => tag.to_owned(),
                 None => self.ids.tag(),

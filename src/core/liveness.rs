@@ -20,14 +20,15 @@
 //!
 //! The call's behaviour; the shard's timer and entry point find the call and run it.
 
-use super::call::{Call, CallPhase, Liveness};
+use super::call::{Call, Liveness};
 use super::dialog::Side;
 use super::effects::{CoreTimer, Effects};
 use super::{EndReason, Output, Time};
 use crate::sdp::Direction;
+use crate::vocab::StatusCode;
 
 /// Early status for `hang_up` (only an answered call is ever ended here).
-const UNUSED_EARLY_STATUS: u16 = 408;
+const UNUSED_EARLY_STATUS: StatusCode = StatusCode::REQUEST_TIMEOUT;
 
 impl Call {
     /// On hold: a bridged leg's last SDP said `sendonly` or `inactive` (RFC 3264 section 8.4).
@@ -88,7 +89,7 @@ impl Call {
 
     /// `CoreTimer::MediaCheck`: ask the driver when the call last had media.
     pub(super) fn on_media_check(&mut self, fx: &mut Effects) {
-        if self.phase == CallPhase::Up {
+        if self.is_answered() {
             fx.outputs
                 .push_back(Output::QueryMediaActivity { call: self.id });
         }
@@ -97,7 +98,7 @@ impl Call {
     /// The driver's answer: the call's last media at `last` (`None`: none since it opened). Ends
     /// the call when it has been silent past its bound, else looks again later.
     pub(super) fn on_media_activity(&mut self, fx: &mut Effects, now: Time, last: Option<Time>) {
-        if self.phase != CallPhase::Up {
+        if !self.is_answered() {
             return;
         }
         let held = self.is_on_hold();
@@ -117,7 +118,7 @@ impl Call {
 
     /// `CoreTimer::MaxDuration`: the call has lasted `sbc.max_call_s` since its answer.
     pub(super) fn on_max_duration(&mut self, fx: &mut Effects, now: Time) {
-        if self.phase == CallPhase::Up {
+        if self.is_answered() {
             self.hang_up(fx, now, EndReason::MaxDuration, UNUSED_EARLY_STATUS);
         }
     }

@@ -17,10 +17,11 @@ use super::dialog::Side;
 use super::effects::{Effects, ServerPurpose};
 use super::{EndReason, Time};
 use crate::sip::{Message, Method};
+use crate::vocab::StatusCode;
 
-const SETUP_STATUS: u16 = 503;
+const SETUP_STATUS: StatusCode = StatusCode::SERVICE_UNAVAILABLE;
 const SETUP_PHRASE: &str = "Service Unavailable (media unavailable)";
-const REINVITE_STATUS: u16 = 500;
+const REINVITE_STATUS: StatusCode = StatusCode::SERVER_INTERNAL_ERROR;
 const REINVITE_PHRASE: &str = "Server Internal Error (media unavailable)";
 
 impl Call {
@@ -43,7 +44,7 @@ impl Call {
                 }
                 self.end(fx, now, EndReason::MediaUnavailable, Some(SETUP_STATUS));
             }
-            CallPhase::Up => {
+            CallPhase::Up | CallPhase::Transferring(_) => {
                 let pending: Vec<_> = fx
                     .server_txs
                     .iter()

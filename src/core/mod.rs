@@ -75,7 +75,7 @@ use crate::media::g711::G711Law;
 use crate::transfer::TransferRecord;
 use crate::transfer::dialog_ids::DialogId;
 pub use crate::vocab::{
-    CallRef, IpNetwork, MediaCounters, MediaLeg, MediaSide, MediaSources, ShardId, Time,
+    CallRef, IpNetwork, MediaCounters, MediaLeg, MediaSide, MediaSources, ShardId, StatusCode, Time,
 };
 pub use attended_state::{DIALOG_QUERY_TIMEOUT_MS, JoinMessage, MAX_HELD_REQUESTS, MovedLeg};
 
@@ -183,7 +183,7 @@ pub enum Event {
     /// A request refused before any call existed (403 unknown source, 400 malformed, 404 no route...).
     RequestRejected {
         from: SocketAddr,
-        status: u16,
+        status: StatusCode,
         reason: String,
     },
     /// One transfer attempt reached its outcome (the audit's `transfer` record).
@@ -194,10 +194,10 @@ pub enum Event {
         error: String,
     },
     /// Why handoff answered a request with `status`, in more words than the generic reason
-    /// phrase it sent (`sip::generic_reason`): for the log only (topology hiding).
+    /// phrase it sent (`StatusCode::reason_phrase`): for the log only (topology hiding).
     ResponseDetail {
         to: SocketAddr,
-        status: u16,
+        status: StatusCode,
         detail: String,
     },
     /// A datagram that spoke for a call or transaction not its own; dropped unanswered, counted.
@@ -299,8 +299,9 @@ pub struct CallEnd {
     pub conversation: String,
     pub from_trunk: String,
     pub to_trunk: String,
-    /// Final status of the initial INVITE (200 when answered, else the failure code).
-    pub setup_status: u16,
+    /// Final status of the initial INVITE (200 when answered, else the failure code; `None`
+    /// when it had none, rendered 0 in the audit).
+    pub setup_status: Option<StatusCode>,
     pub end_reason: EndReason,
     pub duration_ms: u64,
     /// Filled in by the runtime's relay, which owns the counters.

@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 
 use crate::config::Config;
+use crate::vocab::StatusCode;
 
 /// Why a request could not be routed; each maps to the SIP status the caller gets.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,10 +22,10 @@ pub enum RouteError {
 }
 
 impl RouteError {
-    pub fn status(&self) -> (u16, &'static str) {
+    pub fn status(&self) -> (StatusCode, &'static str) {
         match self {
-            RouteError::UnknownSource(_) => (403, "Forbidden"),
-            RouteError::NoRoute { .. } => (404, "Not Found"),
+            RouteError::UnknownSource(_) => (StatusCode::FORBIDDEN, "Forbidden"),
+            RouteError::NoRoute { .. } => (StatusCode::NOT_FOUND, "Not Found"),
         }
     }
 }
@@ -108,7 +109,10 @@ mod tests {
             source_trunk(&config, stranger),
             Err(RouteError::UnknownSource(stranger))
         );
-        assert_eq!(RouteError::UnknownSource(stranger).status().0, 403);
+        assert_eq!(
+            RouteError::UnknownSource(stranger).status().0,
+            StatusCode::FORBIDDEN
+        );
     }
 
     #[test]
@@ -130,7 +134,7 @@ mod tests {
         let mut config = standard_config();
         config.routes.retain(|r| r.from != Some(0));
         let error = route_call(&config, 0, "+15551230000").unwrap_err();
-        assert_eq!(error.status().0, 404);
+        assert_eq!(error.status().0, StatusCode::NOT_FOUND);
         assert!(error.to_string().contains("carrier") && error.to_string().contains("15551230000"));
     }
 

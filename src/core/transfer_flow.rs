@@ -1,6 +1,9 @@
 //! Blind transfers in the call layer: the platform's REFER on leg B drives a
 //! [`TransferAttempt`] (src/transfer/attempt.rs), and this file turns its actions into SIP and
-//! media commands, and feeds it what arrives.
+//! media commands, and feeds it what arrives. The REFER puts the answered call in
+//! `CallPhase::Transferring` (`Call::begin_transfer`); the transfer is read through
+//! `Call::transfer`/`transfer_mut` (or `CallPhase::transfer_mut` where only the phase may be
+//! borrowed), and outlives the call's end in `CallPhase::Ended` until its record settles.
 //!
 //! Decisions:
 //! - **REFER handoff.** The REFER goes to the carrier on leg A, in A's dialog (so its From is the
@@ -39,6 +42,7 @@ use crate::transfer::{
     TransferReason, TransferRecord, TransferRequest, TransferSettings,
 };
 use crate::vocab::LegId;
+use crate::vocab::StatusCode;
 
 /// Which dialog a transfer request goes in.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -60,10 +64,9 @@ fn header_value(message: &Message, names: &[&str]) -> Option<String> {
         .map(|h| text(h.value).trim().to_string())
 }
 
-/// The status of a message/sipfrag body (`SIP/2.0 200 OK`).
-fn sipfrag_status(body: &[u8]) -> Option<u16> {
-    let status = crate::sip::parse_sipfrag(body).ok()?.code;
-    (100..700).contains(&status).then_some(status)
+/// The status of a message/sipfrag body (`SIP/2.0 200 OK`); the parser only yields 100..=699.
+fn sipfrag_status(body: &[u8]) -> Option<StatusCode> {
+    Some(crate::sip::parse_sipfrag(body).ok()?.code)
 }
 
 /// The user part of the first SIP URI in a header value (`"x" <sip:+1555@h>;tag=..`).
@@ -203,11 +206,11 @@ impl Call {
         method: Method,
         request: &Message,
     ) -> TransferVerdict {
-        let active = self.transfer.as_ref().is_some_and(|t| t.is_active());
-        let from_carrier = self.transfer.as_ref().map(|t| t.carrier == side);
+        let active = self.transfer().is_some_and(|t| t.is_active());
+        let from_carrier = self.transfer().map(|t| t.carrier == side);
         match (method, side) {
             (Method::Bye, _) if active && !self.is_ended() => {
-                fx.reply(now, tx, request, 200, "OK", &[]);
+                fx.reply(now, tx, request, StatusCode::OK, "OK", &[]);
                 self.transfer_bye(fx, now, side);
                 TransferVerdict::Answered
             }
@@ -216,9 +219,9 @@ impl Call {
                     && header_value(request, &["Event", "o"])
                         .is_some_and(|e| e.to_ascii_lowercase().starts_with("refer")) =>
             {
-                fx.reply(now, tx, request, 200, "OK", &[]);
+                fx.reply(now, tx, request, StatusCode::OK, "OK", &[]);
                 if active && let Some(status) = sipfrag_status(request.body()) {
-                    if let Some(transfer) = self.transfer.as_deref_mut() {
+                    if let Some(transfer) = self.transfer_mut() {
                         transfer.attempt.on_notify_sipfrag(now, status);
                     }
                     self.drive_transfer(fx, now);
@@ -226,7 +229,7 @@ impl Call {
                 TransferVerdict::Answered
             }
             (Method::Refer, _) => {
-                if self.is_ended() || self.phase != super::call::CallPhase::Up {
+                if self.is_ended() || !self.is_answered() {
                     return TransferVerdict::NotTransfer;
                 }
                 // Roles, not positions: a platform leg asks, the carrier leg bridged to it is
@@ -235,19 +238,33 @@ impl Call {
                 if !(asker == TrunkRole::Platform && bridged == TrunkRole::Carrier) {
                     return self.refer_not_from_platform(fx, now, tx, side, request);
                 }
-                if active && self.transfer.as_ref().is_some_and(|t| t.carrier == side) {
-                    fx.reply(now, tx, request, 491, "Request Pending", &[]);
+                if active && self.transfer().is_some_and(|t| t.carrier == side) {
+                    fx.reply(
+                        now,
+                        tx,
+                        request,
+                        StatusCode::REQUEST_PENDING,
+                        "Request Pending",
+                        &[],
+                    );
                     return TransferVerdict::Answered;
                 }
                 let Some(value) = header_value(request, &["Refer-To", "r"]) else {
-                    fx.reply(now, tx, request, 400, "Bad Request (no Refer-To)", &[]);
+                    fx.reply(
+                        now,
+                        tx,
+                        request,
+                        StatusCode::BAD_REQUEST,
+                        "Bad Request (no Refer-To)",
+                        &[],
+                    );
                     return TransferVerdict::Answered;
                 };
                 match PlatformReferTo::parse(&value) {
                     Ok(refer_to) => TransferVerdict::PlatformRefer(refer_to),
                     Err(error) => {
                         let reason = format!("Bad Request (Refer-To: {error})");
-                        fx.reply(now, tx, request, 400, &reason, &[]);
+                        fx.reply(now, tx, request, StatusCode::BAD_REQUEST, &reason, &[]);
                         TransferVerdict::Answered
                     }
                 }
@@ -272,11 +289,25 @@ impl Call {
         let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
         if !self.leg_mut(side).dialog.accept_remote_cseq(cseq) {
             let reason = "Server Internal Error (CSeq out of order)";
-            fx.reply(now, tx, request, 500, reason, &[]);
+            fx.reply(
+                now,
+                tx,
+                request,
+                StatusCode::SERVER_INTERNAL_ERROR,
+                reason,
+                &[],
+            );
             return;
         }
-        if self.transfer.as_ref().is_some_and(|t| t.is_active()) {
-            fx.reply(now, tx, request, 491, "Request Pending", &[]);
+        if self.transfer().is_some_and(|t| t.is_active()) {
+            fx.reply(
+                now,
+                tx,
+                request,
+                StatusCode::REQUEST_PENDING,
+                "Request Pending",
+                &[],
+            );
             return;
         }
         self.start_transfer(fx, now, tx, side.other(), request, refer_to, translated);
@@ -316,7 +347,7 @@ impl Call {
             } else {
                 TransferOutcome::Failed
             },
-            refer_status: (!relay).then_some(403),
+            refer_status: (!relay).then_some(StatusCode::FORBIDDEN),
             notify_status: None,
             fallback_status: None,
             reason: match (relay, asker.role == bridged.role) {
@@ -332,7 +363,7 @@ impl Call {
             TransferVerdict::NotTransfer
         } else {
             let reason = "Forbidden (REFER not accepted from this trunk)";
-            fx.reply(now, tx, request, 403, reason, &[]);
+            fx.reply(now, tx, request, StatusCode::FORBIDDEN, reason, &[]);
             TransferVerdict::Answered
         };
         // The REFER and handoff's 403 (a relayed REFER's fate is the platform's).
@@ -374,16 +405,16 @@ impl Call {
         request: &Message,
     ) -> bool {
         let retired = self.position_of(leg).is_none()
-            && self.transfer.as_ref().and_then(|t| t.retired_platform) == Some(leg);
+            && self.transfer().and_then(|t| t.retired_platform) == Some(leg);
         if !retired || request.method() != Some(Method::Bye) {
             return false;
         }
-        fx.reply(now, tx, request, 200, "OK", &[]);
+        fx.reply(now, tx, request, StatusCode::OK, "OK", &[]);
         if let Some(retired) = self.leg_by_id_mut(leg) {
             retired.gone = true;
             fx.dialogs.remove(&retired.dialog.local_tag);
         }
-        if let Some(transfer) = self.transfer.as_deref_mut() {
+        if let Some(transfer) = self.transfer_mut() {
             transfer.platform_gone = true;
             transfer.attempt.on_transferor_bye(now);
         }
@@ -427,7 +458,7 @@ impl Call {
         };
         let customer_law = law_of(self.audio_codec.as_deref()).unwrap_or(G711Law::Ulaw);
         let attempt = TransferAttempt::start(now, transfer_request, settings);
-        self.transfer = Some(Box::new(CallTransfer {
+        self.begin_transfer(Box::new(CallTransfer {
             attempt,
             carrier: carrier_side,
             refer: tx,
@@ -477,7 +508,7 @@ impl Call {
 
     /// A BYE (already answered 200) on leg `side` while the call's transfer is active.
     fn transfer_bye(&mut self, fx: &mut Effects, now: Time, side: Side) {
-        let Some(transfer) = self.transfer.as_deref_mut() else {
+        let Some(transfer) = self.transfer_mut() else {
             return;
         };
         let swapped = transfer.swapped();
@@ -500,15 +531,13 @@ impl Call {
             // Leg C in the platform's place, or a local join's platform leg still there: it
             // goes with the customer.
             let platform_left = self
-                .transfer
-                .as_deref_mut()
+                .transfer_mut()
                 .is_some_and(|t| joining && !std::mem::replace(&mut t.platform_gone, true));
             if swapped || platform_left {
                 self.send_bye(fx, now, carrier.other());
             }
             let handed_off = self
-                .transfer
-                .as_ref()
+                .transfer()
                 .is_some_and(|t| t.outcome == Some(TransferOutcome::HandedOff));
             let reason = if handed_off {
                 EndReason::HandedOff
@@ -529,13 +558,13 @@ impl Call {
         fx: &mut Effects,
         now: Time,
         what: TransferTx,
-        status: u16,
+        status: StatusCode,
         response: &Message,
     ) {
         match what {
             TransferTx::Refer => {
-                if status >= 200 {
-                    if let Some(transfer) = self.transfer.as_deref_mut() {
+                if status.is_final() {
+                    if let Some(transfer) = self.transfer_mut() {
                         transfer.attempt.on_refer_response(now, status);
                     }
                     self.drive_transfer(fx, now);
@@ -543,11 +572,11 @@ impl Call {
             }
             TransferTx::FallbackInvite => self.on_fallback_response(fx, now, status, response),
             TransferTx::CustomerReinvite => {
-                if status < 200 {
+                if status.is_provisional() {
                     return;
                 }
                 self.reinvite_pending = false;
-                if (200..300).contains(&status) {
+                if status.is_success() {
                     self.on_customer_reinvite_answer(fx, response);
                 }
             }
@@ -559,12 +588,16 @@ impl Call {
     pub(super) fn on_transfer_timeout(&mut self, fx: &mut Effects, now: Time, what: TransferTx) {
         match what {
             TransferTx::Refer => {
-                if let Some(transfer) = self.transfer.as_deref_mut() {
-                    transfer.attempt.on_refer_response(now, 408);
+                if let Some(transfer) = self.transfer_mut() {
+                    transfer
+                        .attempt
+                        .on_refer_response(now, StatusCode::REQUEST_TIMEOUT);
                 }
                 self.drive_transfer(fx, now);
             }
-            TransferTx::FallbackInvite => self.fallback_failed(fx, now, 408),
+            TransferTx::FallbackInvite => {
+                self.fallback_failed(fx, now, StatusCode::REQUEST_TIMEOUT)
+            }
             TransferTx::CustomerReinvite => {
                 self.reinvite_pending = false;
             }
@@ -582,20 +615,19 @@ impl Call {
         let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
         match what {
             TransferTx::CustomerReinvite => {
-                if let Some(carrier) = self.transfer.as_deref_mut().map(|t| t.carrier) {
+                if let Some(carrier) = self.transfer_mut().map(|t| t.carrier) {
                     self.send_ack(fx, carrier, cseq, None);
                 }
             }
             TransferTx::FallbackInvite => {
                 let branch = fx.ids.branch();
                 let via = effects::via(&self.config, &branch);
-                let Some(platform) = self.transfer.as_ref().map(|t| t.platform_side()) else {
+                let Some(platform) = self.transfer().map(|t| t.platform_side()) else {
                     return;
                 };
                 // Leg C until it is bridged, then the leg at the platform's position (C too).
                 let leg_c = self
-                    .transfer
-                    .as_ref()
+                    .transfer()
                     .and_then(|t| t.fallback.as_ref())
                     .map(|f| f.leg);
                 let leg = match leg_c.and_then(|id| self.leg_by_id_mut(id)) {
@@ -610,7 +642,7 @@ impl Call {
     }
 
     pub(super) fn on_transfer_timer(&mut self, fx: &mut Effects, now: Time) {
-        if let Some(transfer) = self.transfer.as_deref_mut() {
+        if let Some(transfer) = self.transfer_mut() {
             transfer.attempt.on_timer(now);
         }
         self.drive_transfer(fx, now);
@@ -621,7 +653,7 @@ impl Call {
     /// After a local transfer the retired platform leg keeps its grace timer.
     pub(super) fn transfer_ended(&mut self, fx: &mut Effects, now: Time) {
         self.abandon_fallback(fx, now);
-        let Some(transfer) = self.transfer.as_deref_mut() else {
+        let Some(transfer) = self.transfer_mut() else {
             return;
         };
         if transfer.is_active() && !transfer.swapped() {
@@ -636,7 +668,7 @@ impl Call {
     /// call goes on (the carrier took the transfer over), the relay leaves leg C's early media.
     fn abandon_fallback(&mut self, fx: &mut Effects, now: Time) {
         let call = &mut *self;
-        let Some(transfer) = call.transfer.as_deref_mut() else {
+        let Some(transfer) = call.transfer_mut() else {
             return;
         };
         let Some(fallback) = transfer.fallback.as_mut() else {
@@ -674,18 +706,14 @@ impl Call {
 
     /// Perform every action the attempt asked for.
     pub(super) fn drive_transfer(&mut self, fx: &mut Effects, now: Time) {
-        while let Some(action) = self
-            .transfer
-            .as_deref_mut()
-            .and_then(|t| t.attempt.poll_action())
-        {
+        while let Some(action) = self.transfer_mut().and_then(|t| t.attempt.poll_action()) {
             self.perform(fx, now, action);
         }
         // A local join releases the customer at once; a REFER's attempt once it has its outcome.
-        let release = self.transfer.as_deref_mut().is_some_and(|t| {
+        let release = self.transfer_mut().is_some_and(|t| {
             std::mem::take(&mut t.release_customer) && (t.outcome.is_some() || t.join.is_some())
         });
-        if let Some(transfer) = self.transfer.as_deref()
+        if let Some(transfer) = self.transfer()
             && transfer.join.is_some()
             && !transfer.is_active()
         {
@@ -693,8 +721,7 @@ impl Call {
         }
         if release && !self.is_ended() {
             let handed_off = self
-                .transfer
-                .as_deref_mut()
+                .transfer_mut()
                 .is_some_and(|t| t.outcome == Some(TransferOutcome::HandedOff));
             let reason = if handed_off {
                 EndReason::HandedOff
@@ -710,10 +737,8 @@ impl Call {
             TransferAction::SendRefer { refer_to, headers } => {
                 let mut extra = vec![("Refer-To".to_string(), refer_to)];
                 extra.extend(headers);
-                if let Some(target_dialog) = self
-                    .transfer
-                    .as_deref_mut()
-                    .and_then(|t| t.target_dialog.clone())
+                if let Some(target_dialog) =
+                    self.transfer_mut().and_then(|t| t.target_dialog.clone())
                 {
                     extra.push(("Target-Dialog".to_string(), target_dialog));
                 }
@@ -727,9 +752,11 @@ impl Call {
                     TransferTx::Refer,
                 );
                 if sent.is_none()
-                    && let Some(transfer) = self.transfer.as_deref_mut()
+                    && let Some(transfer) = self.transfer_mut()
                 {
-                    transfer.attempt.on_refer_response(now, 503);
+                    transfer
+                        .attempt
+                        .on_refer_response(now, StatusCode::SERVICE_UNAVAILABLE);
                 }
             }
             TransferAction::AnswerPlatform { status } => self.answer_platform(fx, now, status),
@@ -767,17 +794,17 @@ impl Call {
                 target_e164,
             } => {
                 if let Err(status) = self.start_fallback(fx, now, &target, target_e164.as_ref())
-                    && let Some(transfer) = self.transfer.as_deref_mut()
+                    && let Some(transfer) = self.transfer_mut()
                 {
                     transfer.attempt.on_fallback_response(now, status, false);
                 }
             }
             TransferAction::RelayFallbackEarlyMedia => {
-                let Some(carrier) = self.transfer.as_ref().map(|t| t.carrier) else {
+                let Some(carrier) = self.transfer().map(|t| t.carrier) else {
                     return;
                 };
                 let customer_media = self.leg(carrier).media(&self.config);
-                let Some(transfer) = self.transfer.as_deref_mut() else {
+                let Some(transfer) = self.phase.transfer_mut() else {
                     return;
                 };
                 let Some(fallback) = transfer.fallback.as_ref() else {
@@ -809,7 +836,7 @@ impl Call {
                 fx.follow_up(FollowUp::StartLocalJoin { call: self.id.seq });
             }
             TransferAction::StartRingback => {
-                let Some(carrier) = self.transfer.as_ref().map(|t| t.carrier) else {
+                let Some(carrier) = self.transfer().map(|t| t.carrier) else {
                     return;
                 };
                 let tone = self
@@ -818,10 +845,7 @@ impl Call {
                     .get(self.leg(carrier).trunk)
                     .map(|t| t.ringback_tone)
                     .unwrap_or(crate::config::RingbackTone::Us);
-                let law = self
-                    .transfer
-                    .as_ref()
-                    .map_or(G711Law::Ulaw, |t| t.customer_law);
+                let law = self.transfer().map_or(G711Law::Ulaw, |t| t.customer_law);
                 let id = self.id;
                 fx.media(MediaCommand::StartRingback {
                     call: id,
@@ -838,18 +862,18 @@ impl Call {
             // Attended only (attended.rs).
             TransferAction::TearDownReplacedPlatformLeg => {}
             TransferAction::ReleaseCustomerLeg => {
-                if let Some(carrier) = self.transfer.as_deref_mut().map(|t| t.carrier) {
+                if let Some(carrier) = self.transfer_mut().map(|t| t.carrier) {
                     self.send_bye(fx, now, carrier);
                 }
                 // A local join's platform leg is still there: it goes too.
-                if let Some(transfer) = self.transfer.as_deref_mut()
+                if let Some(transfer) = self.transfer_mut()
                     && transfer.join.is_some()
                     && !std::mem::replace(&mut transfer.platform_gone, true)
                 {
                     let platform = transfer.platform_side();
                     self.send_bye(fx, now, platform);
                 }
-                if let Some(transfer) = self.transfer.as_deref_mut() {
+                if let Some(transfer) = self.transfer_mut() {
                     transfer.release_customer = true;
                 }
             }
@@ -870,7 +894,7 @@ impl Call {
                     record.diagnostics = Some(ladder.entries);
                     record.diagnostics_truncated = ladder.truncated;
                 }
-                if let Some(transfer) = self.transfer.as_deref_mut() {
+                if let Some(transfer) = self.transfer_mut() {
                     transfer.outcome = Some(record.outcome);
                 }
                 fx.metrics.record_transfer(&record);
@@ -879,17 +903,23 @@ impl Call {
         }
     }
 
-    fn answer_platform(&mut self, fx: &mut Effects, now: Time, status: u16) {
+    fn answer_platform(&mut self, fx: &mut Effects, now: Time, status: StatusCode) {
         self.answer_platform_with(fx, now, status, notify::reason_phrase(status));
     }
 
-    fn answer_platform_with(&mut self, fx: &mut Effects, now: Time, status: u16, reason: &str) {
-        let Some(transfer) = self.transfer.as_deref_mut() else {
+    fn answer_platform_with(
+        &mut self,
+        fx: &mut Effects,
+        now: Time,
+        status: StatusCode,
+        reason: &str,
+    ) {
+        let Some(transfer) = self.transfer_mut() else {
             return;
         };
         let (tx, bytes) = (transfer.refer, transfer.refer_request.clone());
         let mut extra = Vec::new();
-        if transfer.no_subscription && (200..300).contains(&status) {
+        if transfer.no_subscription && status.is_success() {
             extra.push(("Refer-Sub", "false".to_string()));
         }
         let Ok(request) = Message::parse_framing(&bytes) else {
@@ -913,8 +943,8 @@ impl Call {
         let branch = fx.ids.branch();
         let via = effects::via(&self.config, &branch);
         let contact = effects::contact(&self.config);
-        let carrier = self.transfer.as_ref()?.carrier;
-        let transfer = self.transfer.as_ref()?;
+        let carrier = self.transfer()?.carrier;
+        let transfer = self.transfer()?;
         let (retired, leg_c) = (
             transfer.retired_platform,
             transfer.fallback.as_ref().map(|f| f.leg),
@@ -949,7 +979,7 @@ impl Call {
     }
 
     fn tear_down_platform(&mut self, fx: &mut Effects, now: Time) {
-        let Some(transfer) = self.transfer.as_deref_mut() else {
+        let Some(transfer) = self.transfer_mut() else {
             return;
         };
         let already_gone = std::mem::replace(&mut transfer.platform_gone, true);
@@ -981,23 +1011,29 @@ impl Call {
         now: Time,
         target: &str,
         target_e164: Option<&E164>,
-    ) -> Result<(), u16> {
+    ) -> Result<(), StatusCode> {
         let call = &*self;
-        let carrier = call.transfer.as_ref().ok_or(500u16)?.carrier;
+        let carrier = call
+            .transfer()
+            .ok_or(StatusCode::SERVER_INTERNAL_ERROR)?
+            .carrier;
         let config = call.config.clone();
         let user = target_e164
             .map(|n| n.as_str().to_string())
             .unwrap_or_else(|| target.to_string());
         let route = routing::route_call(&config, call.leg(carrier.other()).trunk, &user)
-            .map_err(|_| 404u16)?;
-        let trunk = config.trunks.get(route.to_trunk).ok_or(404u16)?;
+            .map_err(|_| StatusCode::NOT_FOUND)?;
+        let trunk = config
+            .trunks
+            .get(route.to_trunk)
+            .ok_or(StatusCode::NOT_FOUND)?;
         // The target trunk's destination policy holds for handoff's own INVITE too.
         if target_e164.is_some_and(|n| !trunk.transfer_targets.allows(n.as_str())) {
-            return Err(403);
+            return Err(StatusCode::FORBIDDEN);
         }
         let customer =
             uri_user(&call.leg(carrier).dialog.remote_party).unwrap_or_else(|| "anonymous".into());
-        let port = fx.pool.allocate().ok_or(503u16)?;
+        let port = fx.pool.allocate().ok_or(StatusCode::SERVICE_UNAVAILABLE)?;
         let advertise = config.sbc.advertise;
         let tag = fx.ids.tag();
         let call_id = fx.ids.call_id(&self.config.sbc.identity);
@@ -1041,7 +1077,7 @@ impl Call {
         });
         let Some(client) = sent else {
             let _ = fx.pool.release(port);
-            return Err(503);
+            return Err(StatusCode::SERVICE_UNAVAILABLE);
         };
         let leg = Leg {
             dialog: Dialog {
@@ -1082,7 +1118,7 @@ impl Call {
         fx.ladders
             .watch(self.id.seq, &leg.dialog.call_id, &trunk.name);
         let leg = self.add_leg(leg);
-        if let Some(transfer) = self.transfer.as_deref_mut() {
+        if let Some(transfer) = self.transfer_mut() {
             transfer.fallback = Some(FallbackLeg {
                 leg,
                 client,
@@ -1097,20 +1133,16 @@ impl Call {
         &mut self,
         fx: &mut Effects,
         now: Time,
-        status: u16,
+        status: StatusCode,
         response: &Message,
     ) {
-        if status == 100 {
+        if status == StatusCode::TRYING {
             return;
         }
         let branch = fx.ids.branch();
         let via = effects::via(&self.config, &branch);
         let advertise = self.config.sbc.advertise;
-        let Some(fallback) = self
-            .transfer
-            .as_deref_mut()
-            .and_then(|t| t.fallback.as_mut())
-        else {
+        let Some(fallback) = self.phase.transfer_mut().and_then(|t| t.fallback.as_mut()) else {
             return;
         };
         let Some(leg) = self.legs.get_mut(usize::from(fallback.leg.0)) else {
@@ -1123,7 +1155,7 @@ impl Call {
                 .header(HeaderName::To)
                 .map(text)
                 .unwrap_or_default();
-            if (200..300).contains(&status) {
+            if status.is_success() {
                 leg.dialog.remote_tag = None;
             }
             leg.dialog.set_remote_tag(tag, &value);
@@ -1142,7 +1174,7 @@ impl Call {
             leg.direction = direction;
             fallback.law = law.or(fallback.law);
         }
-        if (200..300).contains(&status) {
+        if status.is_success() {
             if let Some(contact) = response.contacts().next().and_then(Result::ok) {
                 leg.dialog.set_remote_target(contact.uri.as_str());
             }
@@ -1170,14 +1202,14 @@ impl Call {
                 );
                 return;
             }
-        } else if status >= 300 {
+        } else if status.is_failure() {
             self.fallback_failed(fx, now, status);
             return;
         }
         if self.fallback_abandoned() {
             return;
         }
-        if let Some(transfer) = self.transfer.as_deref_mut() {
+        if let Some(transfer) = self.transfer_mut() {
             transfer.attempt.on_fallback_response(now, status, with_sdp);
         }
         self.drive_transfer(fx, now);
@@ -1185,15 +1217,14 @@ impl Call {
 
     /// Leg C was given up (see `abandon_fallback`).
     fn fallback_abandoned(&self) -> bool {
-        self.transfer
-            .as_ref()
+        self.transfer()
             .and_then(|t| t.fallback.as_ref())
             .is_some_and(|f| f.abandoned)
     }
 
     /// Leg C failed (or timed out): free it, let A and B's media flow again, tell the attempt.
-    fn fallback_failed(&mut self, fx: &mut Effects, now: Time, status: u16) {
-        let Some(transfer) = self.transfer.as_deref_mut() else {
+    fn fallback_failed(&mut self, fx: &mut Effects, now: Time, status: StatusCode) {
+        let Some(transfer) = self.phase.transfer_mut() else {
             return;
         };
         let Some(fallback) = transfer.fallback.take() else {
@@ -1224,7 +1255,7 @@ impl Call {
                 b: law_a,
             });
         }
-        if let Some(transfer) = self.transfer.as_deref_mut() {
+        if let Some(transfer) = self.transfer_mut() {
             transfer.attempt.on_fallback_response(now, status, false);
         }
         self.drive_transfer(fx, now);
@@ -1232,7 +1263,7 @@ impl Call {
 
     /// Leg C answered: it takes leg B's place; B is retired until the platform leaves.
     fn bridge_fallback(&mut self, fx: &mut Effects, now: Time) {
-        let Some(transfer) = self.transfer.as_deref_mut() else {
+        let Some(transfer) = self.transfer_mut() else {
             return;
         };
         let Some(fallback) = transfer.fallback.take() else {
@@ -1245,7 +1276,7 @@ impl Call {
         // Leg C takes the platform's position in the bridge; the platform leg is retired (it
         // stays a leg of the call, awaiting its BYE).
         let old_platform = self.rebridge(platform, fallback.leg);
-        if let Some(transfer) = self.transfer.as_deref_mut() {
+        if let Some(transfer) = self.transfer_mut() {
             transfer.retired_platform = Some(old_platform);
         }
         let customer_direction = self.leg(carrier).direction;
@@ -1303,7 +1334,7 @@ impl Call {
 
     /// Re-INVITE the customer's leg with a G.711-only sendrecv offer.
     fn reinvite_customer(&mut self, fx: &mut Effects, now: Time) {
-        let Some(carrier) = self.transfer.as_ref().map(|t| t.carrier) else {
+        let Some(carrier) = self.transfer().map(|t| t.carrier) else {
             return;
         };
         let advertise = self.config.sbc.advertise;
@@ -1342,7 +1373,7 @@ impl Call {
 
     fn on_customer_reinvite_answer(&mut self, fx: &mut Effects, response: &Message) {
         let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
-        let Some(carrier) = self.transfer.as_deref_mut().map(|t| t.carrier) else {
+        let Some(carrier) = self.transfer_mut().map(|t| t.carrier) else {
             return;
         };
         if let Some(contact) = response.contacts().next().and_then(Result::ok) {
@@ -1369,11 +1400,11 @@ impl Call {
         customer.direction = direction;
         if let Some(law) = law {
             self.audio_codec = Some(law_name(law).to_string());
-            if let Some(transfer) = self.transfer.as_deref_mut() {
+            if let Some(transfer) = self.transfer_mut() {
                 transfer.customer_law = law;
             }
         }
-        let bridged_law = self.transfer.as_ref().and_then(|t| t.bridged_law);
+        let bridged_law = self.transfer().and_then(|t| t.bridged_law);
         let (id, a, b) = {
             let (a, b) = self.media_pair();
             (self.id, a, b)
@@ -1403,8 +1434,11 @@ mod tests {
 
     #[test]
     fn sipfrag_status_reads_the_status_line_only() {
-        assert_eq!(sipfrag_status(b"SIP/2.0 200 OK\r\n"), Some(200));
-        assert_eq!(sipfrag_status(b"\r\nSIP/2.0 486 Busy Here\r\n"), Some(486));
+        assert_eq!(sipfrag_status(b"SIP/2.0 200 OK\r\n"), Some(StatusCode::OK));
+        assert_eq!(
+            sipfrag_status(b"\r\nSIP/2.0 486 Busy Here\r\n"),
+            Some(StatusCode::BUSY_HERE)
+        );
         assert_eq!(sipfrag_status(b"SIP/2.0 99 Low\r\n"), None);
         assert_eq!(sipfrag_status(b"INVITE sip:x SIP/2.0\r\n"), None);
         assert_eq!(sipfrag_status(b"SIP/2.0 abc\r\n"), None);

@@ -1,6 +1,7 @@
 //! The transfer state a call carries while a blind or local transfer runs: the attempt, the
-//! carrier's position, leg C until it is bridged, the retired platform leg. Data only; the call
-//! layer (`transfer_flow.rs`) drives it.
+//! carrier's position, leg C until it is bridged, the retired platform leg. It is the data of
+//! the call's phase `CallPhase::Transferring` (kept in `CallPhase::Ended` when the call ends
+//! first). Data only; the call layer (`transfer_flow.rs`) drives it.
 
 use super::transaction::{ClientTxId, ServerTxId};
 use crate::media::g711::G711Law;

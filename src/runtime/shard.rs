@@ -16,7 +16,7 @@ use crate::audit::AuditSender;
 use crate::border_log::BorderLog;
 use crate::config::Config;
 use crate::core::call::LiveCall;
-use crate::core::{EndReason, Event, Output, ShardCore, ShardId, ShardMessage, Time};
+use crate::core::{EndReason, Event, Output, ShardCore, ShardId, ShardMessage, StatusCode, Time};
 use crate::metrics::ShardMetrics;
 use arc_swap::ArcSwap;
 
@@ -409,7 +409,7 @@ fn drain_outputs<B: Backend>(
                     conversation = %end.conversation,
                     from = %end.from_trunk,
                     to = %end.to_trunk,
-                    setup_status = end.setup_status,
+                    setup_status = end.setup_status.map_or(0, StatusCode::as_u16),
                     reason = %end.end_reason,
                     duration_ms = end.duration_ms,
                     a_to_b_packets,
@@ -427,7 +427,7 @@ fn drain_outputs<B: Backend>(
                     target = %record.target_e164.as_deref().unwrap_or(&record.target),
                     outcome = %record.outcome.as_str(),
                     reason = %record.reason,
-                    refer_status = record.refer_status.unwrap_or(0),
+                    refer_status = record.refer_status.map_or(0, StatusCode::as_u16),
                     duration_ms = record.duration_ms,
                     "transfer"
                 );
@@ -438,10 +438,10 @@ fn drain_outputs<B: Backend>(
                 status,
                 reason,
             }) => {
-                if status == 503 && reason.contains("max_c") {
-                    tracing::info!(shard = index, %from, status, %reason, "request rejected by a trunk limit");
+                if status == StatusCode::SERVICE_UNAVAILABLE && reason.contains("max_c") {
+                    tracing::info!(shard = index, %from, status = status.as_u16(), %reason, "request rejected by a trunk limit");
                 } else {
-                    tracing::debug!(shard = index, %from, status, %reason, "request rejected");
+                    tracing::debug!(shard = index, %from, status = status.as_u16(), %reason, "request rejected");
                 }
                 if let Some(suppressed) = border.admit(now, from.ip()) {
                     let line = BorderLog::line(from, Some(status), "rejected", suppressed, &reason);
@@ -467,7 +467,7 @@ fn drain_outputs<B: Backend>(
             }
             Output::Event(Event::ResponseDetail { to, status, detail }) => {
                 // The peer got the generic phrase; why, in full, is for the operator.
-                tracing::info!(shard = index, %to, status, %detail, "answered");
+                tracing::info!(shard = index, %to, status = status.as_u16(), %detail, "answered");
             }
             Output::Event(other) => tracing::debug!(shard = index, event = ?other, "event"),
         }

@@ -13,6 +13,7 @@ use crate::core::ids::shard_for_call_id;
 use std::collections::BTreeMap;
 
 use super::scenarios::{FlowResult, PLATFORM_NUMBER, STEP_MS};
+use crate::vocab::StatusCode;
 
 /// The number the platform dials for call 2 (routed platform -> carrier).
 pub const CALL2_NUMBER: &str = "+15559876543";
@@ -401,7 +402,7 @@ pub fn attended_refer_mode(sim: &mut Sim, shard1: ShardId, shard2: ShardId) -> F
             .is_some_and(|r| r.kind == crate::transfer::TransferKind::Attended
                 && r.method == crate::config::TransferMethod::Refer
                 && r.outcome == crate::transfer::TransferOutcome::HandedOff
-                && r.refer_status == Some(202)),
+                && r.refer_status == Some(StatusCode::ACCEPTED)),
         "transfer record: {record:?}"
     );
     ensure!(sim, sim.calls_active() == 0, "calls still active");
@@ -752,9 +753,9 @@ fn local_mode(
             .as_ref()
             .is_some_and(|r| r.kind == crate::transfer::TransferKind::Attended
                 && r.method == method
-                && r.refer_status == refer_rejected
+                && r.refer_status.map(StatusCode::as_u16) == refer_rejected
                 && r.outcome == crate::transfer::TransferOutcome::FallbackLocal
-                && r.fallback_status == Some(200)),
+                && r.fallback_status == Some(StatusCode::OK)),
         "transfer record: {record:?}"
     );
     let counted: u64 = sim

@@ -15,6 +15,7 @@ use super::transfer_flows::{
 use super::{CARRIER, PARTNER, PLATFORM, Sim, offer_sdp};
 use crate::media::g711::G711Law;
 use crate::transfer::TransferOutcome;
+use crate::vocab::StatusCode;
 
 /// The customer's number the dialer calls (routed platform -> carrier).
 pub const CUSTOMER_NUMBER: &str = "+15557654321";
@@ -190,9 +191,9 @@ fn check_record(
     ensure!(
         sim,
         r.outcome == outcome
-            && r.refer_status == refer_status
-            && r.notify_status == notify_status
-            && r.fallback_status == fallback_status
+            && r.refer_status.map(StatusCode::as_u16) == refer_status
+            && r.notify_status.map(StatusCode::as_u16) == notify_status
+            && r.fallback_status.map(StatusCode::as_u16) == fallback_status
             && r.reason == reason,
         "record {r:?}"
     );
@@ -327,7 +328,7 @@ pub fn carrier_refer_rejected(sim: &mut Sim) -> FlowResult {
         records.len() == 1
             && records[0].kind == crate::transfer::TransferKind::CarrierInitiated
             && records[0].outcome == TransferOutcome::Failed
-            && records[0].refer_status == Some(403)
+            && records[0].refer_status == Some(StatusCode::FORBIDDEN)
             && records[0].trunk == "carrier",
         "records {records:?}"
     );

@@ -10,6 +10,7 @@ use super::{
 };
 use crate::core::dialog::Side;
 use crate::core::ids;
+use crate::vocab::StatusCode;
 
 pub type FlowResult = Result<(), String>;
 
@@ -26,8 +27,9 @@ fn ended_once(sim: &Sim, reason: &str, setup_status: u16) -> FlowResult {
     ensure!(sim, ends.len() == 1, "expected one CallEnded, got {ends:?}");
     ensure!(
         sim,
-        ends[0].end_reason == reason && ends[0].setup_status == setup_status,
-        "call ended as {}/{}, expected {reason}/{setup_status}",
+        ends[0].end_reason == reason
+            && ends[0].setup_status.map_or(0, StatusCode::as_u16) == setup_status,
+        "call ended as {}/{:?}, expected {reason}/{setup_status}",
         ends[0].end_reason,
         ends[0].setup_status
     );

@@ -17,6 +17,7 @@ use crate::config::{Config, ReferFailurePolicy, RingbackMode, RingbackTone, Tran
 use crate::core::{MediaCommand, MediaSide};
 use crate::media::g711::G711Law;
 use crate::transfer::{TransferOutcome, TransferRecord};
+use crate::vocab::StatusCode;
 
 /// The number the platform transfers to (routed platform -> partner by the standard config).
 pub const TARGET: &str = "+442071234567";
@@ -351,9 +352,9 @@ pub(crate) fn check_record(
     ensure!(
         sim,
         record.outcome == outcome
-            && record.refer_status == refer_status
-            && record.notify_status == notify_status
-            && record.fallback_status == fallback_status
+            && record.refer_status.map(StatusCode::as_u16) == refer_status
+            && record.notify_status.map(StatusCode::as_u16) == notify_status
+            && record.fallback_status.map(StatusCode::as_u16) == fallback_status
             && record.reason == reason,
         "record {record:?}, expected {outcome:?} refer {refer_status:?} notify {notify_status:?} \
          fallback {fallback_status:?} reason {reason}"

@@ -8,6 +8,7 @@ use super::header::HeaderName;
 use super::message::Message;
 use super::method::Method;
 use super::values::NameAddr;
+use crate::vocab::StatusCode;
 
 /// Builds a new request: `RequestBuilder::new(Method::Bye, "sip:bob@host").header("Via", ..)...build()`.
 /// Headers are written in the order given; Content-Length is added last.
@@ -122,7 +123,7 @@ fn assemble(
 /// Call-ID and CSeq are copied as received.
 #[derive(Debug, Clone)]
 pub struct ResponseBuilder {
-    status: u16,
+    status: StatusCode,
     reason: String,
     headers: Vec<(String, Vec<u8>)>,
     /// Index in `headers` of To, and whether it already has a tag.
@@ -132,7 +133,7 @@ pub struct ResponseBuilder {
 }
 
 /// Starts a response to `request`.
-pub fn response_to(request: &Message<'_>, status: u16, reason: &str) -> ResponseBuilder {
+pub fn response_to(request: &Message<'_>, status: StatusCode, reason: &str) -> ResponseBuilder {
     let mut headers = Vec::new();
     let mut to = None;
     for h in request.headers() {
@@ -152,9 +153,7 @@ pub fn response_to(request: &Message<'_>, status: u16, reason: &str) -> Response
         }
         headers.push((h.kind.as_str().to_owned(), h.value.to_vec()));
     }
-    let error = if !(100..=699).contains(&status) {
-        Some(EditError::BadStatus(status))
-    } else if reason.bytes().any(|b| b == b'\r' || b == b'\n') {
+    let error = if reason.bytes().any(|b| b == b'\r' || b == b'\n') {
         Some(EditError::LineBreakInReason)
     } else {
         None
@@ -206,69 +205,5 @@ impl ResponseBuilder {
             &self.headers,
             self.body.as_ref(),
         ))
-    }
-}
-
-/// The generic reason phrase of `status`: RFC 3261 section 21's (and RFC 3515/3891/4028's)
-/// text, or the class's name for a code without one. What handoff puts on the status line of
-/// every response it generates: the details of why it refused go to its log, never to the peer
-/// (topology hiding: no addresses, trunk names, numbers or parse errors on the wire).
-pub fn generic_reason(status: u16) -> &'static str {
-    match status {
-        100 => "Trying",
-        180 => "Ringing",
-        181 => "Call Is Being Forwarded",
-        182 => "Queued",
-        183 => "Session Progress",
-        200 => "OK",
-        202 => "Accepted",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        406 => "Not Acceptable",
-        407 => "Proxy Authentication Required",
-        408 => "Request Timeout",
-        410 => "Gone",
-        413 => "Request Entity Too Large",
-        414 => "Request-URI Too Long",
-        415 => "Unsupported Media Type",
-        416 => "Unsupported URI Scheme",
-        420 => "Bad Extension",
-        421 => "Extension Required",
-        422 => "Session Interval Too Small",
-        423 => "Interval Too Brief",
-        480 => "Temporarily Unavailable",
-        481 => "Call/Transaction Does Not Exist",
-        482 => "Loop Detected",
-        483 => "Too Many Hops",
-        484 => "Address Incomplete",
-        485 => "Ambiguous",
-        486 => "Busy Here",
-        487 => "Request Terminated",
-        488 => "Not Acceptable Here",
-        489 => "Bad Event",
-        491 => "Request Pending",
-        493 => "Undecipherable",
-        500 => "Server Internal Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Server Time-out",
-        505 => "Version Not Supported",
-        513 => "Message Too Large",
-        600 => "Busy Everywhere",
-        603 => "Decline",
-        604 => "Does Not Exist Anywhere",
-        606 => "Not Acceptable",
-        _ => match status / 100 {
-            1 => "Progress",
-            2 => "OK",
-            3 => "Redirection",
-            4 => "Client Error",
-            5 => "Server Error",
-            _ => "Global Failure",
-        },
     }
 }

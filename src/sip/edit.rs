@@ -7,6 +7,7 @@ use super::header::HeaderName;
 use super::lex::is_token;
 use super::message::{MAX_HEADERS, Message};
 use super::uri::Uri;
+use crate::vocab::StatusCode;
 
 /// A refused edit or builder input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,8 +22,6 @@ pub enum EditError {
     NotARequest,
     #[error("cannot set the status of a request")]
     NotAResponse,
-    #[error("status code {0} is outside 100..=699")]
-    BadStatus(u16),
     #[error("reason phrase has a line break")]
     LineBreakInReason,
     #[error("URI {uri:?} {fault}")]
@@ -226,12 +225,9 @@ impl<'m, 'a> MessageEdit<'m, 'a> {
         Ok(self)
     }
 
-    pub fn set_status(&mut self, code: u16, reason: &str) -> Result<&mut Self, EditError> {
+    pub fn set_status(&mut self, code: StatusCode, reason: &str) -> Result<&mut Self, EditError> {
         if self.msg.is_request() {
             return Err(EditError::NotAResponse);
-        }
-        if !(100..=699).contains(&code) {
-            return Err(EditError::BadStatus(code));
         }
         if reason.bytes().any(|b| b == b'\r' || b == b'\n') {
             return Err(EditError::LineBreakInReason);

@@ -9,6 +9,7 @@ use super::uri::{Scheme, Uri};
 use super::values::{
     CSeq, Event, MediaType, NameAddr, Replaces, SubscriptionState, TargetDialog, Via, parse_call_id,
 };
+use crate::vocab::StatusCode;
 
 /// Most header lines a message may have; more is rejected ("too many headers").
 pub const MAX_HEADERS: usize = 64;
@@ -46,8 +47,14 @@ const EMPTY_SLOT: Slot = Slot {
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum StartLine<'a> {
-    Request { method: Method<'a>, uri: Uri<'a> },
-    Response { status: u16, reason: &'a [u8] },
+    Request {
+        method: Method<'a>,
+        uri: Uri<'a>,
+    },
+    Response {
+        status: StatusCode,
+        reason: &'a [u8],
+    },
 }
 
 /// A parsed SIP message borrowing its datagram.
@@ -164,9 +171,11 @@ pub(crate) fn parse_status_line(line: &[u8]) -> Result<StartLine<'_>, ParseError
     let code_end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
     let code = &rest[..code_end];
     let status = match code {
-        [a @ b'1'..=b'6', b, c] if b.is_ascii_digit() && c.is_ascii_digit() => {
-            u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
-        }
+        // Three digits, the first 1-6 (RFC 3261 section 7.2): always a `StatusCode`.
+        [a @ b'1'..=b'6', b, c] if b.is_ascii_digit() && c.is_ascii_digit() => StatusCode::new(
+            u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'),
+        )
+        .map_err(|_| ParseError::BadStatusCode(String::from_utf8_lossy(code).into_owned()))?,
         _ => {
             return Err(ParseError::BadStatusCode(
                 String::from_utf8_lossy(code).into_owned(),
@@ -428,7 +437,7 @@ impl<'a> Message<'a> {
         }
     }
 
-    pub fn status(&self) -> Option<u16> {
+    pub fn status(&self) -> Option<StatusCode> {
         match self.start {
             StartLine::Response { status, .. } => Some(status),
             StartLine::Request { .. } => None,

@@ -20,7 +20,9 @@ mod sipfrag;
 mod uri;
 mod values;
 
-pub use build::{RequestBuilder, ResponseBuilder, generic_reason, response_to};
+/// The status a response carries (shared vocabulary, re-exported for the parser's users).
+pub use crate::vocab::StatusCode;
+pub use build::{RequestBuilder, ResponseBuilder, response_to};
 pub use edit::{EditError, MessageEdit};
 pub use error::{Fault, ParseError, UriFault};
 pub use header::{Header, HeaderName};

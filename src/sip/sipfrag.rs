@@ -2,11 +2,12 @@
 
 use super::error::ParseError;
 use super::message::{StartLine, parse_status_line};
+use crate::vocab::StatusCode;
 
 /// The status line of a sipfrag body ("SIP/2.0 200 OK").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SipFragStatus<'a> {
-    pub code: u16,
+    pub code: StatusCode,
     pub reason: &'a [u8],
 }
 
@@ -47,11 +48,14 @@ mod tests {
         assert_eq!(
             parse_sipfrag(b"SIP/2.0 100 Trying\r\n").unwrap(),
             SipFragStatus {
-                code: 100,
+                code: StatusCode::TRYING,
                 reason: b"Trying"
             }
         );
-        assert_eq!(parse_sipfrag(b"SIP/2.0 603 Declined").unwrap().code, 603);
+        assert_eq!(
+            parse_sipfrag(b"SIP/2.0 603 Declined").unwrap().code,
+            StatusCode::DECLINE
+        );
         assert!(parse_sipfrag(b"INVITE sip:a@b SIP/2.0\r\n").is_err());
         assert!(parse_sipfrag(b"SIP/2.0 99 x").is_err());
     }

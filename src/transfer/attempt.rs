@@ -96,6 +96,7 @@ use crate::transfer::record::{
 };
 use crate::transfer::refer_to::{PlatformReferTo, carrier_refer_to_at, refer_domain};
 use crate::vocab::Time;
+use crate::vocab::{StatusClass, StatusCode};
 
 /// How long handoff waits for the platform to hang up after it was told the local transfer
 /// succeeded, before ending the platform leg itself.
@@ -211,19 +212,22 @@ pub enum TransferAction {
         headers: Vec<(String, String)>,
     },
     /// Final response to the platform's REFER.
-    AnswerPlatform { status: u16 },
+    AnswerPlatform { status: StatusCode },
     /// Answer the platform's REFER with `status` and this reason phrase (a refusal the platform's
     /// operator must be able to read, e.g. a denied target).
-    RefusePlatform { status: u16, reason: &'static str },
+    RefusePlatform {
+        status: StatusCode,
+        reason: &'static str,
+    },
     /// Relay the carrier's NOTIFY to the platform in dialog B: sipfrag `SIP/2.0 {status}`.
     /// `subscription_ends` = `Subscription-State: terminated`.
     RelayNotify {
-        status: u16,
+        status: StatusCode,
         subscription_ends: bool,
     },
     /// NOTIFY handoff originates toward the platform (local transfer progress or result).
     NotifyPlatform {
-        status: u16,
+        status: StatusCode,
         subscription_ends: bool,
     },
     /// INVITE the target, routed as if the platform had called it (leg C).
@@ -290,12 +294,12 @@ struct Context {
     started: Time,
     actions: VecDeque<TransferAction>,
     /// Final response sent to the platform's REFER (2xx means a subscription exists).
-    platform_answer: Option<u16>,
+    platform_answer: Option<StatusCode>,
     platform_gone: bool,
     ringback_playing: bool,
-    refer_status: Option<u16>,
-    notify_status: Option<u16>,
-    fallback_status: Option<u16>,
+    refer_status: Option<StatusCode>,
+    notify_status: Option<StatusCode>,
+    fallback_status: Option<StatusCode>,
     /// Why the local transfer was started ("refer_rejected", "timeout", ...).
     fallback_reason: TransferReason,
     /// handoff INVITEd the target itself (leg C), even if it later gave way to the carrier.
@@ -357,10 +361,10 @@ impl TransferAttempt {
             // The trunk's destination policy (toll fraud): no REFER, no local INVITE.
             Ok(_) if denied => {
                 context.emit(TransferAction::RefusePlatform {
-                    status: 403,
+                    status: StatusCode::FORBIDDEN,
                     reason: "Forbidden (transfer target not allowed)",
                 });
-                context.platform_answer = Some(403);
+                context.platform_answer = Some(StatusCode::FORBIDDEN);
                 context.finish(
                     now,
                     TransferOutcome::Denied,
@@ -369,12 +373,12 @@ impl TransferAttempt {
                 State::Done
             }
             Err(_) if local_join => {
-                context.answer_platform(202);
+                context.answer_platform(StatusCode::ACCEPTED);
                 context.begin_local(TransferReason::LocalMethod)
             }
             Err(_) => {
                 // Neither the carrier nor a local INVITE could reach a target that is not a number.
-                context.answer_platform(400);
+                context.answer_platform(StatusCode::BAD_REQUEST);
                 context.finish(
                     now,
                     TransferOutcome::Failed,
@@ -383,7 +387,7 @@ impl TransferAttempt {
                 State::Done
             }
             Ok(_) if context.settings.method == TransferMethod::Local => {
-                context.answer_platform(202);
+                context.answer_platform(StatusCode::ACCEPTED);
                 context.begin_local(TransferReason::LocalMethod)
             }
             Ok(carrier) => {
@@ -409,23 +413,23 @@ impl TransferAttempt {
     }
 
     /// The carrier's response to the REFER (1xx ignored).
-    pub fn on_refer_response(&mut self, now: Time, status: u16) {
+    pub fn on_refer_response(&mut self, now: Time, status: StatusCode) {
         self.step(|state, context| state.on_refer_response(context, now, status));
     }
 
     /// A NOTIFY (Event: refer) from the carrier, with the status of its message/sipfrag body.
-    pub fn on_notify_sipfrag(&mut self, now: Time, status: u16) {
+    pub fn on_notify_sipfrag(&mut self, now: Time, status: StatusCode) {
         self.step(|state, context| state.on_notify_sipfrag(context, now, status));
     }
 
     /// A response on the fallback leg C; `with_sdp` = it carries an SDP body (early media).
-    pub fn on_fallback_response(&mut self, now: Time, status: u16, with_sdp: bool) {
+    pub fn on_fallback_response(&mut self, now: Time, status: StatusCode, with_sdp: bool) {
         self.step(|state, context| state.on_fallback_response(context, now, status, with_sdp));
     }
 
     /// Result of [`TransferAction::StartLocalJoin`]: 2xx once both legs are joined, else the
     /// failing code.
-    pub fn on_local_join_result(&mut self, now: Time, status: u16) {
+    pub fn on_local_join_result(&mut self, now: Time, status: StatusCode) {
         self.step(|state, context| state.on_local_join_result(context, now, status));
     }
 
@@ -478,12 +482,12 @@ impl TransferAttempt {
 }
 
 impl State {
-    fn on_refer_response(self, context: &mut Context, now: Time, status: u16) -> State {
+    fn on_refer_response(self, context: &mut Context, now: Time, status: StatusCode) -> State {
         match self {
-            State::AwaitingReferResponse { .. } => match status {
-                0..=199 => self,
+            State::AwaitingReferResponse { .. } => match status.class() {
+                StatusClass::Provisional => self,
                 // The carrier owns the transfer now: no deadline but the transfer timeout.
-                200..=299 => {
+                StatusClass::Success => {
                     context.refer_status = Some(status);
                     context.answer_platform(status);
                     State::AwaitingNotify
@@ -495,16 +499,18 @@ impl State {
             },
             // A NOTIFY overtook the 2xx; keep its code for the record.
             State::AwaitingNotify | State::AwaitingCarrierBye { .. }
-                if (200..300).contains(&status) && context.refer_status.is_none() =>
+                if status.is_success() && context.refer_status.is_none() =>
             {
                 context.refer_status = Some(status);
                 self
             }
             // The REFER's final response comes after refer_timeout_ms sent handoff to its own
             // fallback (module docs, "Late carrier answers").
-            State::AwaitingFallbackAnswer if status >= 200 && context.carrier_may_still_act() => {
+            State::AwaitingFallbackAnswer
+                if status.is_final() && context.carrier_may_still_act() =>
+            {
                 context.refer_status = Some(status);
-                if (200..300).contains(&status) {
+                if status.is_success() {
                     // The carrier is calling the target too: give way, it owns the transfer.
                     context.emit(TransferAction::CancelFallbackInvite);
                     State::AwaitingNotify
@@ -517,25 +523,27 @@ impl State {
         }
     }
 
-    fn on_notify_sipfrag(self, context: &mut Context, now: Time, status: u16) -> State {
+    fn on_notify_sipfrag(self, context: &mut Context, now: Time, status: StatusCode) -> State {
         match self {
             // RFC 3515 lets the first NOTIFY arrive before the 202: the carrier has accepted.
             State::AwaitingReferResponse { .. } => {
-                context.answer_platform(202);
+                context.answer_platform(StatusCode::ACCEPTED);
                 State::AwaitingNotify.on_notify_sipfrag(context, now, status)
             }
             State::AwaitingNotify => {
                 context.notify_status = Some(status);
-                match status {
+                match status.class() {
                     // Progress, not a deadline: the carrier may take minutes (module docs).
-                    0..=199 => {
+                    StatusClass::Provisional => {
                         context.relay_notify(status, false);
-                        if status == 180 && context.settings.ringback == RingbackMode::Auto {
+                        if status == StatusCode::RINGING
+                            && context.settings.ringback == RingbackMode::Auto
+                        {
                             context.start_ringback();
                         }
                         State::AwaitingNotify
                     }
-                    200..=299 => {
+                    StatusClass::Success => {
                         context.relay_notify(status, true);
                         let deadline = now.plus_millis(context.settings.carrier_bye_grace_ms);
                         context.emit(TransferAction::ArmTimer { at: deadline });
@@ -548,7 +556,7 @@ impl State {
             // 2.4.4) while handoff's fallback rings: a 1xx means it is calling the target too, a
             // 2xx that it connected the call. Either way leg C must go (module docs).
             State::AwaitingFallbackAnswer if context.carrier_may_still_act() => {
-                if status < 300 {
+                if !status.is_failure() {
                     context.emit(TransferAction::CancelFallbackInvite);
                     State::AwaitingNotify.on_notify_sipfrag(context, now, status)
                 } else {
@@ -566,15 +574,15 @@ impl State {
         self,
         context: &mut Context,
         now: Time,
-        status: u16,
+        status: StatusCode,
         with_sdp: bool,
     ) -> State {
         if self != State::AwaitingFallbackAnswer {
             return self;
         }
-        match status {
-            0..=179 => self,
-            180..=199 => {
+        match status.class() {
+            StatusClass::Provisional if status < StatusCode::RINGING => self,
+            StatusClass::Provisional => {
                 context.notify_platform(status, false);
                 match context.settings.ringback {
                     RingbackMode::Auto if with_sdp => {
@@ -586,7 +594,7 @@ impl State {
                 }
                 self
             }
-            200..=299 => {
+            StatusClass::Success => {
                 context.fallback_status = Some(status);
                 context.stop_ringback();
                 context.emit(TransferAction::BridgeFallback);
@@ -599,12 +607,12 @@ impl State {
         }
     }
 
-    fn on_local_join_result(self, context: &mut Context, now: Time, status: u16) -> State {
+    fn on_local_join_result(self, context: &mut Context, now: Time, status: StatusCode) -> State {
         if self != State::AwaitingLocalJoin {
             return self;
         }
         context.fallback_status = Some(status);
-        if (200..300).contains(&status) {
+        if status.is_success() {
             context.stop_ringback();
             context.local_transfer_succeeded(now)
         } else {
@@ -617,7 +625,7 @@ impl State {
             // Before the carrier accepted, its BYE is the customer hanging up.
             State::AwaitingReferResponse { .. } => {
                 context.stop_ringback();
-                context.answer_platform(487);
+                context.answer_platform(StatusCode::REQUEST_TERMINATED);
                 context.tear_down_platform();
                 context.finish(
                     now,
@@ -631,7 +639,7 @@ impl State {
                 context.stop_ringback();
                 if self == State::AwaitingNotify {
                     // No final sipfrag came; the release itself tells the platform it worked.
-                    context.notify_platform(200, true);
+                    context.notify_platform(StatusCode::OK, true);
                 }
                 context.tear_down_platform();
                 context.finish(now, TransferOutcome::HandedOff, TransferReason::CarrierBye);
@@ -642,7 +650,7 @@ impl State {
                     context.emit(TransferAction::CancelFallbackInvite);
                 }
                 context.stop_ringback();
-                context.notify_platform(487, true);
+                context.notify_platform(StatusCode::REQUEST_TERMINATED, true);
                 context.tear_down_platform();
                 context.finish(
                     now,
@@ -683,7 +691,7 @@ impl State {
             }
             // No final response to the REFER in time.
             State::AwaitingReferResponse { deadline } if now >= deadline => {
-                context.refer_failed(now, TransferReason::Timeout, 408)
+                context.refer_failed(now, TransferReason::Timeout, StatusCode::REQUEST_TIMEOUT)
             }
             // The carrier reported success but never released leg A: release it ourselves.
             State::AwaitingCarrierBye { deadline } if now >= deadline => {
@@ -745,9 +753,9 @@ impl Context {
     fn transfer_timed_out(&mut self, now: Time) -> State {
         self.stop_ringback();
         if self.platform_answer.is_none() {
-            self.answer_platform(408);
+            self.answer_platform(StatusCode::REQUEST_TIMEOUT);
         } else {
-            self.notify_platform(408, true);
+            self.notify_platform(StatusCode::REQUEST_TIMEOUT, true);
         }
         if self.platform_gone {
             self.emit(TransferAction::ReleaseCustomerLeg);
@@ -775,7 +783,7 @@ impl Context {
     }
 
     /// Answers the platform's REFER once; nothing if it already has an answer or hung up.
-    fn answer_platform(&mut self, status: u16) {
+    fn answer_platform(&mut self, status: StatusCode) {
         if self.platform_answer.is_none() && !self.platform_gone {
             self.platform_answer = Some(status);
             self.emit(TransferAction::AnswerPlatform { status });
@@ -786,12 +794,10 @@ impl Context {
     fn may_notify_platform(&self) -> bool {
         self.request.notify_platform
             && !self.platform_gone
-            && self
-                .platform_answer
-                .is_some_and(|s| (200..300).contains(&s))
+            && self.platform_answer.is_some_and(|s| s.is_success())
     }
 
-    fn relay_notify(&mut self, status: u16, subscription_ends: bool) {
+    fn relay_notify(&mut self, status: StatusCode, subscription_ends: bool) {
         if self.may_notify_platform() {
             self.emit(TransferAction::RelayNotify {
                 status,
@@ -800,7 +806,7 @@ impl Context {
         }
     }
 
-    fn notify_platform(&mut self, status: u16, subscription_ends: bool) {
+    fn notify_platform(&mut self, status: StatusCode, subscription_ends: bool) {
         if self.may_notify_platform() {
             self.emit(TransferAction::NotifyPlatform {
                 status,
@@ -832,10 +838,10 @@ impl Context {
 
     /// The REFER failed (`status` is the carrier's code, or 408 for a timeout). A target
     /// handoff already dialled once (then gave way to the carrier) is not dialled again.
-    fn refer_failed(&mut self, now: Time, reason: TransferReason, status: u16) -> State {
+    fn refer_failed(&mut self, now: Time, reason: TransferReason, status: StatusCode) -> State {
         match self.settings.on_refer_failure {
             ReferFailurePolicy::Local if !self.target_dialled => {
-                self.answer_platform(202);
+                self.answer_platform(StatusCode::ACCEPTED);
                 self.begin_local(reason)
             }
             ReferFailurePolicy::Local | ReferFailurePolicy::Reject => {
@@ -881,7 +887,7 @@ impl Context {
     }
 
     fn local_transfer_succeeded(&mut self, now: Time) -> State {
-        self.notify_platform(200, true);
+        self.notify_platform(StatusCode::OK, true);
         if self.kind == TransferKind::Attended {
             self.emit(TransferAction::TearDownReplacedPlatformLeg);
         }
@@ -897,7 +903,12 @@ impl Context {
     }
 
     /// The target did not answer: the customer stays with the platform (if it is still there).
-    fn local_transfer_failed(&mut self, now: Time, status: u16, reason: TransferReason) -> State {
+    fn local_transfer_failed(
+        &mut self,
+        now: Time,
+        status: StatusCode,
+        reason: TransferReason,
+    ) -> State {
         self.stop_ringback();
         self.notify_platform(status, true);
         if self.platform_gone {

@@ -1,6 +1,8 @@
 //! Bodies and header values for the NOTIFYs a transfer sends to the platform (RFC 3515 section
 //! 2.4.5, message/sipfrag per RFC 3420).
 
+use crate::vocab::StatusCode;
+
 /// Content-Type of a REFER NOTIFY body.
 pub const SIPFRAG_CONTENT_TYPE: &str = "message/sipfrag;version=2.0";
 
@@ -8,7 +10,7 @@ pub const SIPFRAG_CONTENT_TYPE: &str = "message/sipfrag;version=2.0";
 pub const REFER_EVENT: &str = "refer";
 
 /// The sipfrag body for `status`: `SIP/2.0 200 OK\r\n`.
-pub fn sipfrag_body(status: u16) -> String {
+pub fn sipfrag_body(status: StatusCode) -> String {
     format!("SIP/2.0 {status} {}\r\n", reason_phrase(status))
 }
 
@@ -22,9 +24,10 @@ pub fn subscription_state(subscription_ends: bool, expires_s: u32) -> String {
     }
 }
 
-/// The RFC 3261 reason phrase for the codes a transfer relays; a generic one by class otherwise.
-pub fn reason_phrase(status: u16) -> &'static str {
-    known_reason_phrase(status).unwrap_or(match status {
+/// The RFC 3261 reason phrase for the codes a transfer relays; a generic one by class otherwise
+/// (its own table: a sipfrag names an unknown 1xx "Trying", where a status line says "Progress").
+pub fn reason_phrase(status: StatusCode) -> &'static str {
+    known_reason_phrase(status).unwrap_or(match status.as_u16() {
         100..=199 => "Trying",
         200..=299 => "OK",
         300..=399 => "Redirection",
@@ -34,8 +37,8 @@ pub fn reason_phrase(status: u16) -> &'static str {
     })
 }
 
-fn known_reason_phrase(status: u16) -> Option<&'static str> {
-    Some(match status {
+fn known_reason_phrase(status: StatusCode) -> Option<&'static str> {
+    Some(match status.as_u16() {
         100 => "Trying",
         180 => "Ringing",
         181 => "Call Is Being Forwarded",
@@ -68,9 +71,10 @@ mod tests {
 
     #[test]
     fn sipfrag_bodies_carry_the_status_line() {
-        assert_eq!(sipfrag_body(200), "SIP/2.0 200 OK\r\n");
-        assert_eq!(sipfrag_body(486), "SIP/2.0 486 Busy Here\r\n");
-        assert_eq!(sipfrag_body(499), "SIP/2.0 499 Client Error\r\n");
+        let body = |code| sipfrag_body(StatusCode::new(code).unwrap());
+        assert_eq!(body(200), "SIP/2.0 200 OK\r\n");
+        assert_eq!(body(486), "SIP/2.0 486 Busy Here\r\n");
+        assert_eq!(body(499), "SIP/2.0 499 Client Error\r\n");
     }
 
     #[test]

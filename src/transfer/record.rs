@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use serde::{Serialize, Serializer};
 
 use crate::config::TransferMethod;
+use crate::vocab::StatusCode;
 use crate::vocab::Time;
 
 /// Blind (unattended) or attended (consultative, with Replaces).
@@ -177,11 +178,11 @@ pub struct TransferRecord {
     pub target_e164: Option<String>,
     pub outcome: TransferOutcome,
     /// The carrier's final response to the REFER; null when none came or none was sent.
-    pub refer_status: Option<u16>,
+    pub refer_status: Option<StatusCode>,
     /// The last sipfrag status the carrier NOTIFYed.
-    pub notify_status: Option<u16>,
+    pub notify_status: Option<StatusCode>,
     /// The final status of the local fallback leg.
-    pub fallback_status: Option<u16>,
+    pub fallback_status: Option<StatusCode>,
     /// Why the attempt ended the way it did (written as snake_case text, e.g. `"timeout"`).
     pub reason: TransferReason,
     pub duration_ms: u64,

@@ -1,5 +1,5 @@
 //! The shared vocabulary: small value types every layer names (time, shards, calls, leg sides,
-//! trunk roles, a leg's media endpoint) and the shard-ownership rules of identifiers.
+//! trunk roles, a leg's media endpoint, SIP response statuses) and the shard-ownership rules of identifiers.
 //!
 //! This module is a leaf: it imports nothing from handoff, so `core`, `transfer`, `media`,
 //! `config`, `audit` and the runtime can all use it without importing upward from `core`.
@@ -8,6 +8,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 pub mod ownership;
+mod status;
+
+pub use status::{InvalidStatusCode, StatusClass, StatusCode};
 
 /// Monotonic time in nanoseconds since an origin chosen by the driver.
 ///

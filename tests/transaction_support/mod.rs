@@ -217,4 +217,5 @@ pub fn status_of(text: &str) -> u16 {
         .expect("sent message parses")
         .status()
         .expect("a response")
+        .as_u16()
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::ShardCore;
 use crate::config::{Config, UnknownSourcePolicy};
 use crate::core::attended_state::{AttendedStep, DialogRewrite, DialogRewrites, Resume};
-use crate::core::b2bua::{ALLOW, Refusal, SUPPORTED, default_reason, text};
+use crate::core::b2bua::{ALLOW, Refusal, SUPPORTED, text};
 use crate::core::call::{Call, CallPhase};
 use crate::core::dialog::Side;
 use crate::core::effects::{ClientPurpose, CoreTimer, ServerPurpose, TransferTx, is_sdp};
@@ -22,6 +22,7 @@ use crate::core::transfer_state::{TransferVerdict, TranslatedDialogs};
 use crate::core::{EndReason, Event, Time};
 use crate::metrics::DropReason;
 use crate::sip::{self, Message, Method};
+use crate::vocab::StatusCode;
 
 /// Option tags handoff supports in `Require` (it is the UAS of every leg).
 const SUPPORTED_TAGS: [&str; 2] = ["replaces", "tdialog"];
@@ -35,7 +36,7 @@ fn refuse_new_request(method: Method, request: &Message) -> Option<Refusal> {
         && let sip::Scheme::Other(scheme) = uri.scheme()
     {
         return Some(Refusal::new(
-            416,
+            StatusCode::UNSUPPORTED_URI_SCHEME,
             format!("Unsupported URI Scheme ({scheme})"),
         ));
     }
@@ -45,7 +46,7 @@ fn refuse_new_request(method: Method, request: &Message) -> Option<Refusal> {
         .filter(|t| !SUPPORTED_TAGS.iter().any(|s| s.eq_ignore_ascii_case(t)))
         .collect();
     if !unsupported.is_empty() {
-        let mut refusal = Refusal::new(420, "Bad Extension");
+        let mut refusal = Refusal::new(StatusCode::BAD_EXTENSION, "Bad Extension");
         refusal.extra.push(("Unsupported", unsupported.join(", ")));
         return Some(refusal);
     }
@@ -53,7 +54,8 @@ fn refuse_new_request(method: Method, request: &Message) -> Option<Refusal> {
         return None;
     }
     if !request.body().is_empty() && !is_sdp(request) {
-        let mut refusal = Refusal::new(415, "Unsupported Media Type");
+        let mut refusal =
+            Refusal::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type");
         refusal
             .extra
             .push(("Accept", "application/sdp".to_string()));
@@ -78,8 +80,10 @@ fn refuse_new_request(method: Method, request: &Message) -> Option<Refusal> {
         .collect();
     let takes_sdp = |t: &String| matches!(t.as_str(), "application/sdp" | "application/*" | "*/*");
     if !accepts.is_empty() && !accepts.iter().any(takes_sdp) {
-        let mut refusal =
-            Refusal::new(406, "Not Acceptable (handoff answers with application/sdp)");
+        let mut refusal = Refusal::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "Not Acceptable (handoff answers with application/sdp)",
+        );
         refusal
             .extra
             .push(("Accept", "application/sdp".to_string()));
@@ -105,13 +109,13 @@ enum Speaker {
 /// that the parser can frame. `None` when they cannot be found (without Via there is nowhere to
 /// answer), for ACK, and for responses.
 fn bad_request(payload: &[u8]) -> Option<Vec<u8>> {
-    salvaged_response(payload, 400)
+    salvaged_response(payload, StatusCode::BAD_REQUEST)
 }
 
 /// A response with the generic phrase of `status`, built from the few headers of `payload` that
 /// can be salvaged (Via, From, To, Call-ID, CSeq) when the whole request cannot be parsed or is
 /// not to be parsed; `None` for responses, ACKs and datagrams without a usable Via.
-fn salvaged_response(payload: &[u8], status: u16) -> Option<Vec<u8>> {
+fn salvaged_response(payload: &[u8], status: StatusCode) -> Option<Vec<u8>> {
     if payload.starts_with(b"SIP/") || payload.starts_with(b"ACK ") {
         return None;
     }
@@ -151,7 +155,7 @@ fn salvaged_response(payload: &[u8], status: u16) -> Option<Vec<u8>> {
     minimal.extend_from_slice(b"Content-Length: 0\r\n\r\n");
     let framed = Message::parse_framing(&minimal).ok()?;
     framed.top_via().ok()?;
-    sip::response_to(&framed, status, default_reason(status))
+    sip::response_to(&framed, status, status.reason_phrase())
         .build()
         .ok()
 }
@@ -182,7 +186,7 @@ impl ShardCore {
             tx,
             request,
             refusal.status,
-            default_reason(refusal.status),
+            refusal.status.reason_phrase(),
             &extra,
         );
         self.fx.event(Event::RequestRejected {
@@ -231,12 +235,12 @@ impl ShardCore {
                 self.fx.dropped(from, crate::metrics::DropReason::TooLarge);
             } else {
                 self.fx.stats.requests_rejected += 1;
-                if let Some(response) = salvaged_response(payload, 513) {
+                if let Some(response) = salvaged_response(payload, StatusCode::MESSAGE_TOO_LARGE) {
                     self.fx.transmit(from, response);
                 }
                 self.fx.event(Event::RequestRejected {
                     from,
-                    status: 513,
+                    status: StatusCode::MESSAGE_TOO_LARGE,
                     reason: format!("{} bytes", payload.len()),
                 });
             }
@@ -272,7 +276,7 @@ impl ShardCore {
         }
         self.fx.event(Event::RequestRejected {
             from,
-            status: 400,
+            status: StatusCode::BAD_REQUEST,
             reason: error.to_string(),
         });
     }
@@ -330,7 +334,7 @@ impl ShardCore {
                     && request.method() != Some(Method::Ack)
                 {
                     let tag = crate::core::ids::derived_tag(self.fx.shard, request.as_bytes());
-                    if let Ok(bytes) = sip::response_to(request, 403, "Forbidden")
+                    if let Ok(bytes) = sip::response_to(request, StatusCode::FORBIDDEN, "Forbidden")
                         .to_tag(&tag)
                         .build()
                     {
@@ -357,7 +361,7 @@ impl ShardCore {
                 }
                 self.fx.event(Event::RequestRejected {
                     from,
-                    status: 400,
+                    status: StatusCode::BAD_REQUEST,
                     reason: fault.to_string(),
                 });
             }
@@ -390,7 +394,7 @@ impl ShardCore {
                 now,
                 tx,
                 request,
-                400,
+                StatusCode::BAD_REQUEST,
                 "Bad Request (Replaces is only allowed on INVITE)",
                 &[],
             );
@@ -409,7 +413,9 @@ impl ShardCore {
                     self.on_initial_invite(now, from, (trunk, self.fx.config.clone()), tx, request)
                 }
                 // Only a leg's own peer gets here without a trunk, and never without a To tag.
-                None => self.fx.reply(now, tx, request, 403, "Forbidden", &[]),
+                None => self
+                    .fx
+                    .reply(now, tx, request, StatusCode::FORBIDDEN, "Forbidden", &[]),
             },
             (Method::Options, None) => {
                 self.fx.stats.options_answered += 1;
@@ -418,7 +424,8 @@ impl ShardCore {
                     ("Supported", SUPPORTED.to_string()),
                     ("Accept", "application/sdp".to_string()),
                 ];
-                self.fx.reply(now, tx, request, 200, "OK", &extra);
+                self.fx
+                    .reply(now, tx, request, StatusCode::OK, "OK", &extra);
             }
             (
                 Method::Bye
@@ -429,16 +436,22 @@ impl ShardCore {
                 | Method::Refer,
                 None,
             ) => {
-                self.fx
-                    .reply(now, tx, request, 481, default_reason(481), &[]);
+                self.fx.reply(
+                    now,
+                    tx,
+                    request,
+                    StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
+                    StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST.reason_phrase(),
+                    &[],
+                );
             }
             (_, None) => {
                 self.fx.reply(
                     now,
                     tx,
                     request,
-                    405,
-                    default_reason(405),
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    StatusCode::METHOD_NOT_ALLOWED.reason_phrase(),
                     &[("Allow", ALLOW.to_string())],
                 );
             }
@@ -500,7 +513,10 @@ impl ShardCore {
         rewrites: &DialogRewrites,
     ) -> Result<(), Refusal> {
         if self.fx.draining.is_some() {
-            return Err(Refusal::new(503, "Service Unavailable (draining)"));
+            return Err(Refusal::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable (draining)",
+            ));
         }
         let seq = self.next_call;
         let call = Call::set_up(&mut self.fx, seq, now, from, source, tx, request, rewrites)?;
@@ -523,13 +539,20 @@ impl ShardCore {
         values: &[String],
     ) -> Result<(), Refusal> {
         if values.len() > 1 {
-            return Err(Refusal::new(400, "Bad Request (more than one Replaces)"));
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "Bad Request (more than one Replaces)",
+            ));
         }
-        let replaces = crate::transfer::Replaces::parse(&values[0])
-            .map_err(|e| Refusal::new(400, format!("Bad Request (Replaces: {e})")))?;
+        let replaces = crate::transfer::Replaces::parse(&values[0]).map_err(|e| {
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                format!("Bad Request (Replaces: {e})"),
+            )
+        })?;
         let no_dialog = || {
             Refusal::new(
-                481,
+                StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
                 "Call/Transaction Does Not Exist (Replaces names no dialog)",
             )
         };
@@ -574,8 +597,14 @@ impl ShardCore {
                     })
                 });
             if !answered {
-                self.fx
-                    .reply(now, tx, request, 481, default_reason(481), &[]);
+                self.fx.reply(
+                    now,
+                    tx,
+                    request,
+                    StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
+                    StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST.reason_phrase(),
+                    &[],
+                );
             }
             return;
         };
@@ -623,7 +652,7 @@ impl ShardCore {
         }
         let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
         if method == Method::Bye {
-            self.fx.reply(now, tx, request, 200, "OK", &[]);
+            self.fx.reply(now, tx, request, StatusCode::OK, "OK", &[]);
             if self
                 .attended
                 .on_bye_in_join(&mut self.calls, &mut self.fx, now, seq, side)
@@ -637,8 +666,14 @@ impl ShardCore {
             return;
         };
         if call.is_ended() {
-            self.fx
-                .reply(now, tx, request, 481, default_reason(481), &[]);
+            self.fx.reply(
+                now,
+                tx,
+                request,
+                StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
+                StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST.reason_phrase(),
+                &[],
+            );
             return;
         }
         if !call.leg_mut(side).dialog.accept_remote_cseq(cseq) {
@@ -646,7 +681,7 @@ impl ShardCore {
                 now,
                 tx,
                 request,
-                500,
+                StatusCode::SERVER_INTERNAL_ERROR,
                 "Server Internal Error (CSeq out of order)",
                 &[],
             );
@@ -658,7 +693,7 @@ impl ShardCore {
                     now,
                     tx,
                     request,
-                    420,
+                    StatusCode::BAD_EXTENSION,
                     "Bad Extension",
                     &[("Unsupported", token.to_string())],
                 );
@@ -738,28 +773,50 @@ impl ShardCore {
                 let Some(call) = self.calls.get(&seq) else {
                     return;
                 };
-                if call.phase != CallPhase::Setup {
+                if !matches!(call.phase, CallPhase::Setup) {
                     return;
                 }
                 let tag = call.leg(Side::A).dialog.local_tag.clone();
                 let client = call.invite.client;
-                self.fx
-                    .respond_with_tag(now, invite, &message, 487, default_reason(487), &tag);
+                self.fx.respond_with_tag(
+                    now,
+                    invite,
+                    &message,
+                    StatusCode::REQUEST_TERMINATED,
+                    StatusCode::REQUEST_TERMINATED.reason_phrase(),
+                    &tag,
+                );
                 if let Some(client) = client {
                     self.fx.txn.cancel(now, client);
                 }
-                self.end_call(now, seq, EndReason::Cancelled, Some(487));
+                self.end_call(
+                    now,
+                    seq,
+                    EndReason::Cancelled,
+                    Some(StatusCode::REQUEST_TERMINATED),
+                );
             }
             Some(ServerPurpose::Relayed { client, .. }) => {
                 // A CANCELled re-INVITE: 487 here, CANCEL on the other leg (whose final, if it
                 // still comes, finds this transaction answered and goes nowhere).
-                self.fx
-                    .reply(now, invite, &message, 487, default_reason(487), &[]);
+                self.fx.reply(
+                    now,
+                    invite,
+                    &message,
+                    StatusCode::REQUEST_TERMINATED,
+                    StatusCode::REQUEST_TERMINATED.reason_phrase(),
+                    &[],
+                );
                 self.fx.txn.cancel(now, client);
             }
-            None => self
-                .fx
-                .reply(now, invite, &message, 487, default_reason(487), &[]),
+            None => self.fx.reply(
+                now,
+                invite,
+                &message,
+                StatusCode::REQUEST_TERMINATED,
+                StatusCode::REQUEST_TERMINATED.reason_phrase(),
+                &[],
+            ),
         }
     }
 
@@ -793,7 +850,7 @@ impl ShardCore {
                                 step: AttendedStep::Reinvite { .. },
                                 ..
                             }
-                    ) && (200..300).contains(&status)
+                    ) && status.is_success()
                     {
                         self.track_client(tx, purpose);
                     }
@@ -837,7 +894,7 @@ impl ShardCore {
 
     /// A 2xx to an INVITE whose transaction is gone: re-ACK it if it is one of our dialogs.
     fn on_stray_response(&mut self, response: &Message) {
-        let is_invite_2xx = response.status().is_some_and(|s| (200..300).contains(&s))
+        let is_invite_2xx = response.status().is_some_and(|s| s.is_success())
             && response.cseq().is_ok_and(|c| c.method == Method::Invite);
         if !is_invite_2xx {
             return;
@@ -866,10 +923,10 @@ impl ShardCore {
         &mut self,
         now: Time,
         purpose: ClientPurpose,
-        status: u16,
+        status: StatusCode,
         response: &Message,
     ) {
-        if status == 100 {
+        if status == StatusCode::TRYING {
             return;
         }
         match purpose {
@@ -888,7 +945,13 @@ impl ShardCore {
         }
     }
 
-    fn on_final(&mut self, now: Time, purpose: ClientPurpose, status: u16, response: &Message) {
+    fn on_final(
+        &mut self,
+        now: Time,
+        purpose: ClientPurpose,
+        status: StatusCode,
+        response: &Message,
+    ) {
         match purpose {
             ClientPurpose::InitialInvite { call } => self.with_call(now, call, |call, fx| {
                 call.on_setup_final(fx, now, status, response)
@@ -950,10 +1013,21 @@ impl ShardCore {
                 if let Some(request) = request
                     && let Ok(message) = Message::parse_framing(&request)
                 {
-                    self.fx
-                        .respond_with_tag(now, server, &message, 408, default_reason(408), &tag);
+                    self.fx.respond_with_tag(
+                        now,
+                        server,
+                        &message,
+                        StatusCode::REQUEST_TIMEOUT,
+                        StatusCode::REQUEST_TIMEOUT.reason_phrase(),
+                        &tag,
+                    );
                 }
-                self.end_call(now, seq, EndReason::Timeout, Some(408));
+                self.end_call(
+                    now,
+                    seq,
+                    EndReason::Timeout,
+                    Some(StatusCode::REQUEST_TIMEOUT),
+                );
             }
             ClientPurpose::Relayed {
                 call: seq,
@@ -968,8 +1042,14 @@ impl ShardCore {
                 if let Some(request) = request
                     && let Ok(message) = Message::parse_framing(&request)
                 {
-                    self.fx
-                        .reply(now, server, &message, 408, default_reason(408), &[]);
+                    self.fx.reply(
+                        now,
+                        server,
+                        &message,
+                        StatusCode::REQUEST_TIMEOUT,
+                        StatusCode::REQUEST_TIMEOUT.reason_phrase(),
+                        &[],
+                    );
                 }
             }
             ClientPurpose::Bye { .. } => {}
@@ -982,7 +1062,7 @@ impl ShardCore {
                 now,
                 call,
                 step,
-                408,
+                StatusCode::REQUEST_TIMEOUT,
                 None,
             ),
         }
@@ -1012,7 +1092,7 @@ impl ShardCore {
                     .map(|(seq, _)| *seq)
                     .collect();
                 for seq in live {
-                    self.hang_up(now, seq, EndReason::Drain, 503);
+                    self.hang_up(now, seq, EndReason::Drain, StatusCode::SERVICE_UNAVAILABLE);
                 }
             }
         }
@@ -1024,7 +1104,7 @@ impl ShardCore {
         now: Time,
         seq: u64,
         reason: EndReason,
-        early_status: u16,
+        early_status: StatusCode,
     ) {
         self.with_call(now, seq, |call, fx| {
             call.hang_up(fx, now, reason, early_status)
@@ -1038,7 +1118,7 @@ impl ShardCore {
         now: Time,
         seq: u64,
         reason: EndReason,
-        setup_status: Option<u16>,
+        setup_status: Option<StatusCode>,
     ) {
         if let Some(call) = self.calls.get_mut(&seq) {
             call.end(&mut self.fx, now, reason, setup_status);

@@ -129,7 +129,7 @@ impl ShardCore {
             .filter_map(|call| {
                 let phase = match call.phase {
                     CallPhase::Setup => "setup",
-                    CallPhase::Up => "up",
+                    CallPhase::Up | CallPhase::Transferring(_) => "up",
                     CallPhase::Ended { .. } => return None,
                 };
                 let legs = call
@@ -152,7 +152,7 @@ impl ShardCore {
                     phase,
                     age_ms: now.0.saturating_sub(call.started.0) / 1_000_000,
                     legs,
-                    transferring: call.transfer.is_some(),
+                    transferring: call.transfer().is_some(),
                 })
             })
             .collect()
@@ -416,7 +416,7 @@ impl ShardCore {
                 .filter(|i| call.position_of(LegId(*i as u16)).is_none())
                 .filter(|i| call.legs[*i].media_port.is_some())
                 .count();
-            if let Some(transfer) = &call.transfer
+            if let Some(transfer) = call.transfer()
                 && transfer.is_active()
             {
                 let timer = self

@@ -6,6 +6,7 @@ use super::timer::{TimerName, TxKey};
 use super::{Durations, Emitter, Owner, TIMER_C_MS, TIMER_D_MS};
 use crate::core::Time;
 use crate::sip::Message;
+use crate::vocab::StatusCode;
 
 /// Named for what each state awaits (house rule), hence the common prefix.
 #[allow(clippy::enum_variant_names)]
@@ -190,12 +191,12 @@ impl ClientTransaction {
     pub fn on_response(
         &mut self,
         now: Time,
-        status: u16,
+        status: StatusCode,
         response: &Message,
         durations: &Durations,
         emitter: &mut Emitter,
     ) -> ResponseOutcome {
-        let provisional = status < 200;
+        let provisional = status.is_provisional();
         match &self.state {
             ClientState::AwaitingResponse { .. }
             | ClientState::AwaitingFinal
@@ -247,9 +248,7 @@ impl ClientTransaction {
                 ResponseOutcome::default()
             }
             ClientState::AwaitingSuccessRetransmits => ResponseOutcome {
-                report: (200..300)
-                    .contains(&status)
-                    .then_some(Report::SuccessRetransmitted),
+                report: status.is_success().then_some(Report::SuccessRetransmitted),
                 send_deferred_cancel: false,
             },
         }
@@ -258,12 +257,12 @@ impl ClientTransaction {
     fn on_first_final(
         &mut self,
         now: Time,
-        status: u16,
+        status: StatusCode,
         response: &Message,
         durations: &Durations,
         emitter: &mut Emitter,
     ) {
-        if self.invite && (200..300).contains(&status) {
+        if self.invite && status.is_success() {
             self.state = ClientState::AwaitingSuccessRetransmits;
             self.arm(
                 emitter,

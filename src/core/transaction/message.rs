@@ -4,6 +4,7 @@
 //! layer's builders. Those copy header values verbatim from the messages they answer.
 
 use crate::sip::{EditError, HeaderName, Message, Method, ParseError, RequestBuilder, response_to};
+use crate::vocab::StatusCode;
 
 const MAGIC_COOKIE: &str = "z9hG4bK";
 
@@ -140,7 +141,7 @@ impl<'a> RequestFacts<'a> {
 
 /// The response fields client matching uses (RFC 3261 17.1.3).
 pub(crate) struct ResponseFacts<'a> {
-    pub status: u16,
+    pub status: StatusCode,
     pub branch: &'a str,
     pub cseq_method: Method<'a>,
 }
@@ -172,7 +173,7 @@ pub(crate) fn client_key<'s>(branch: &str, method: &str, scratch: &'s mut Vec<u8
 /// CSeq; no body).
 pub(crate) fn response(
     request: &Message,
-    status: u16,
+    status: StatusCode,
     reason: &str,
     to_tag: Option<&str>,
 ) -> Result<Vec<u8>, MessageFault> {

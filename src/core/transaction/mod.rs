@@ -44,6 +44,7 @@ use crate::core::timers::TimerTable;
 use crate::core::{Output, ShardId, Time, Transmit};
 use crate::sip::{Message, Method};
 
+use crate::vocab::StatusCode;
 use client::ClientTransaction;
 pub use message::MessageFault;
 use message::{RequestFacts, ResponseFacts};
@@ -137,19 +138,19 @@ pub enum ServerAction {
 pub enum ClientAction {
     Provisional {
         tx: ClientTxId,
-        status: u16,
+        status: StatusCode,
     },
     /// The first final response. For a non-2xx final to an INVITE the layer already sent the ACK;
     /// for a 2xx the TU sends its own ACK.
     Final {
         tx: ClientTxId,
-        status: u16,
+        status: StatusCode,
     },
     /// Another 2xx to an INVITE already answered with a 2xx (a retransmission, or a fork): the TU
     /// re-sends its ACK (RFC 6026 Accepted state).
     SuccessRetransmitted {
         tx: ClientTxId,
-        status: u16,
+        status: StatusCode,
     },
     /// A retransmission, or a response to a transaction the layer itself started (its own
     /// CANCEL).
@@ -166,9 +167,10 @@ pub enum TransactionError {
     #[error("TU bug: transaction {0:?} does not exist (ended, or never existed)")]
     UnknownTransaction(TxRef),
     #[error("TU bug: cannot send status {status} in transaction state {state}")]
-    ResponseNotAllowed { status: u16, state: &'static str },
-    #[error("TU bug: status {0} is not a SIP status code (100..=699)")]
-    BadStatus(u16),
+    ResponseNotAllowed {
+        status: StatusCode,
+        state: &'static str,
+    },
     #[error("TU bug: a client transaction for branch {branch} and method {method} already exists")]
     DuplicateBranch { branch: String, method: String },
     #[error("TU bug: ACK is not a transaction; transmit it directly")]
@@ -451,7 +453,7 @@ impl TransactionLayer {
                 from,
                 request,
                 &facts,
-                483,
+                StatusCode::TOO_MANY_HOPS,
                 "Too Many Hops",
                 ServerAction::TooManyHops,
             );
@@ -466,7 +468,7 @@ impl TransactionLayer {
                 from,
                 request,
                 &facts,
-                482,
+                StatusCode::LOOP_DETECTED,
                 "Loop Detected",
                 ServerAction::MergedRequest,
             );
@@ -493,7 +495,7 @@ impl TransactionLayer {
         self.server_index.insert(tx.key.clone(), slot);
         if tx.invite {
             // An automatic 100 Trying, without To tag (RFC 3261 8.2.6.1).
-            match message::response(request, 100, "Trying", None) {
+            match message::response(request, StatusCode::TRYING, "Trying", None) {
                 Ok(trying) => {
                     tx.last_response = Some(trying.clone());
                     self.emitter.transmit(from, trying);
@@ -558,7 +560,7 @@ impl TransactionLayer {
                 from,
                 request,
                 facts,
-                481,
+                StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
                 "Call/Transaction Does Not Exist",
                 ServerAction::CancelUnmatched,
             );
@@ -582,7 +584,7 @@ impl TransactionLayer {
         } else {
             ServerAction::Absorbed
         };
-        self.answer_alone(now, from, request, facts, 200, "OK", outcome)
+        self.answer_alone(now, from, request, facts, StatusCode::OK, "OK", outcome)
     }
 
     /// Creates a layer-owned server transaction answered at once with `status`, so that
@@ -594,7 +596,7 @@ impl TransactionLayer {
         from: SocketAddr,
         request: &Message,
         facts: &RequestFacts,
-        status: u16,
+        status: StatusCode,
         reason: &str,
         outcome: ServerAction,
     ) -> ServerAction {
@@ -603,7 +605,7 @@ impl TransactionLayer {
         let response = match message::response(request, status, reason, to_tag) {
             Ok(response) => response,
             Err(error) => {
-                tracing::warn!(%error, status, "cannot answer the request");
+                tracing::warn!(%error, %status, "cannot answer the request");
                 return outcome;
             }
         };
@@ -644,12 +646,9 @@ impl TransactionLayer {
         &mut self,
         now: Time,
         tx: ServerTxId,
-        status: u16,
+        status: StatusCode,
         response: Vec<u8>,
     ) -> Result<(), TransactionError> {
-        if !(100..=699).contains(&status) {
-            return Err(TransactionError::BadStatus(status));
-        }
         let transaction = self
             .servers
             .get_mut(tx.slot, tx.generation)

@@ -7,6 +7,7 @@ use super::timer::{Side, TimerName, TxKey};
 use super::{Durations, Emitter, Owner, ServerAction, TransactionError};
 use crate::core::Time;
 use crate::sip::{Message, Method};
+use crate::vocab::{StatusClass, StatusCode};
 
 /// Named for what each state awaits (house rule), hence the common prefix.
 #[allow(clippy::enum_variant_names)]
@@ -196,7 +197,7 @@ impl ServerTransaction {
     pub fn respond(
         &mut self,
         now: Time,
-        status: u16,
+        status: StatusCode,
         response: Vec<u8>,
         durations: &Durations,
         emitter: &mut Emitter,
@@ -205,12 +206,15 @@ impl ServerTransaction {
             status,
             state: state.name(),
         };
-        match (&self.state, status) {
-            (ServerState::AwaitingFinal | ServerState::AwaitingResponse, 100..=199) => {
+        match (&self.state, status.class()) {
+            (
+                ServerState::AwaitingFinal | ServerState::AwaitingResponse,
+                StatusClass::Provisional,
+            ) => {
                 emitter.transmit(self.peer, response.clone());
                 self.last_response = Some(response);
             }
-            (ServerState::AwaitingFinal, 200..=299) => {
+            (ServerState::AwaitingFinal, StatusClass::Success) => {
                 emitter.transmit(self.peer, response);
                 self.last_response = None;
                 self.state = ServerState::AwaitingInviteRetransmits;
@@ -220,7 +224,7 @@ impl ServerTransaction {
                     now.plus_millis(durations.sixty_four_t1()),
                 );
             }
-            (ServerState::AwaitingInviteRetransmits, 200..=299) => {
+            (ServerState::AwaitingInviteRetransmits, StatusClass::Success) => {
                 emitter.transmit(self.peer, response);
             }
             (ServerState::AwaitingFinal, _) => {
@@ -315,10 +319,23 @@ impl ServerTransaction {
             .and_then(|request| {
                 let untagged = request.to().is_ok_and(|to| to.tag().is_none());
                 let to_tag = untagged.then_some(tag.as_str());
-                super::message::response(&request, 408, "Request Timeout", to_tag)
+                super::message::response(
+                    &request,
+                    StatusCode::REQUEST_TIMEOUT,
+                    "Request Timeout",
+                    to_tag,
+                )
             });
         match response {
-            Ok(response) => self.respond(now, 408, response, durations, emitter).is_ok(),
+            Ok(response) => self
+                .respond(
+                    now,
+                    StatusCode::REQUEST_TIMEOUT,
+                    response,
+                    durations,
+                    emitter,
+                )
+                .is_ok(),
             Err(error) => {
                 tracing::warn!(%error, "cannot build a 408 for an unanswered request");
                 false
