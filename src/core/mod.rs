@@ -96,6 +96,10 @@ pub enum ShardMessage {
     Config(Arc<Config>),
     /// Graceful stop: refuse new INVITEs with 503; after the drain deadline, BYE what is left.
     Drain { deadline: Time },
+    /// An operator ends the call with this conversation id (admin API): BYE on both bridged
+    /// legs (or a final response and CANCEL while it is set up), `end_reason =
+    /// "ended_by_operator"`. A shard without the call ignores it.
+    EndCall { conversation: String },
     /// Attended transfer: "which leg is bridged to this dialog of yours?" (handoff's view of
     /// the named leg). The owner answers the asking shard with `DialogAnswer`.
     DialogQuery { query: u64, dialog: DialogId },
@@ -244,6 +248,8 @@ pub enum EndReason {
     HoldTimeout,
     /// The call lasted `sbc.max_call_s` since its answer.
     MaxDuration,
+    /// An operator ended it (`DELETE /calls/{conversation}` on the admin API).
+    EndedByOperator,
 }
 
 impl EndReason {
@@ -263,6 +269,7 @@ impl EndReason {
             EndReason::MediaTimeout => "media_timeout",
             EndReason::HoldTimeout => "hold_timeout",
             EndReason::MaxDuration => "max_duration",
+            EndReason::EndedByOperator => "ended_by_operator",
         }
     }
 

@@ -172,6 +172,9 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                     tracing::info!(shard = index, "draining");
                 }
                 ShardMessage::Config(_) => tracing::info!(shard = index, "new configuration"),
+                ShardMessage::EndCall { conversation } => {
+                    tracing::info!(shard = index, %conversation, "operator ends the call")
+                }
                 ShardMessage::Datagram { .. }
                 | ShardMessage::DialogQuery { .. }
                 | ShardMessage::DialogAnswer { .. }

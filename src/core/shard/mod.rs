@@ -34,11 +34,11 @@ use crate::core::ids::{self, IdMinter};
 use crate::core::rng::Rng;
 use crate::core::timers::TimerTable;
 use crate::core::transaction::TransactionLayer;
-use crate::core::{CallRef, Output, ShardId, ShardMessage, Time};
+use crate::core::{CallRef, EndReason, Output, ShardId, ShardMessage, Time};
 use crate::media::pool::PortPool;
 use crate::metrics::ShardMetrics;
 use crate::transfer::WallClock;
-use crate::vocab::LegId;
+use crate::vocab::{LegId, StatusCode};
 
 pub struct ShardCore {
     /// Everything an input may change besides the calls: the effects sink (see `effects.rs`).
@@ -289,6 +289,7 @@ impl ShardCore {
             // The sender computed that we own it: handle it here, never bounce it back.
             ShardMessage::Datagram { from, payload } => self.process_datagram(now, from, &payload),
             ShardMessage::Config(config) => self.fx.config = config,
+            ShardMessage::EndCall { conversation } => self.end_call_for_operator(now, &conversation),
             ShardMessage::Drain { deadline } => {
                 self.fx.draining = Some(deadline);
                 self.fx.set_timer(deadline, CoreTimer::DrainDeadline);
@@ -355,6 +356,28 @@ impl ShardCore {
             behaviour(call, &mut self.fx);
         }
         self.run_follow_ups(now);
+    }
+
+    /// `ShardMessage::EndCall`: the operator ends the call with this conversation id (one
+    /// search of this shard's calls: an operator's action, not a per-packet path).
+    fn end_call_for_operator(&mut self, now: Time, conversation: &str) {
+        let Some(seq) = self
+            .calls
+            .iter()
+            .find(|(_, call)| call.conversation == conversation && !call.is_ended())
+            .map(|(seq, _)| *seq)
+        else {
+            return;
+        };
+        self.with_call(now, seq, |call, fx| {
+            call.hang_up(
+                fx,
+                now,
+                EndReason::EndedByOperator,
+                StatusCode::TEMPORARILY_UNAVAILABLE,
+            )
+        });
+        self.fx.pump_transactions();
     }
 
     /// Runs what calls' behaviour left for the shard (see [`FollowUp`]).
