@@ -252,6 +252,7 @@ impl Server {
             mesh: mesh.clone(),
             audit: audit.counters().clone(),
             started: std::time::Instant::now(),
+            transfers: Default::default(),
         });
         // Before any shard runs: a busy admin port stops the start like a busy SIP port.
         let admin = match config.sbc.admin {

@@ -18,7 +18,9 @@ use crate::config::Config;
 use crate::core::call::LiveCall;
 use crate::core::{EndReason, Event, Output, ShardCore, ShardId, ShardMessage, Time};
 use crate::metrics::ShardMetrics;
+use crate::transfer::TransferRecord;
 use arc_swap::ArcSwap;
+use crossbeam::queue::ArrayQueue;
 
 /// Slack on top of 64*T1 after the drain deadline. The final BYEs (and CANCELs) are client
 /// transactions: retransmitted (Timer E) until answered, or timed out by Timer F at 64*T1
@@ -92,6 +94,35 @@ pub struct ShardStatus {
     pub queue_full_drops: AtomicU64,
     pub draining: AtomicBool,
     pub stopped: AtomicBool,
+    /// The shard's recent transfer records, for the admin API's `/transfers` and dashboard.
+    pub transfers: TransferFeed,
+}
+
+/// Transfer records a shard hands to the admin thread: a lock-free bounded queue
+/// (`ArrayQueue`) the shard `force_push`es into (the oldest record goes when it is full, so the
+/// shard never waits) and the admin thread drains when it serves `/transfers` or `/`.
+#[derive(Debug)]
+pub struct TransferFeed(ArrayQueue<Arc<TransferRecord>>);
+
+impl TransferFeed {
+    /// Records kept per shard between two admin reads.
+    pub const CAPACITY: usize = 1024;
+
+    /// Adds `record`, dropping the oldest one if the feed is full. Never blocks.
+    pub fn push(&self, record: Arc<TransferRecord>) {
+        let _ = self.0.force_push(record);
+    }
+
+    /// The oldest record not taken yet.
+    pub fn pop(&self) -> Option<Arc<TransferRecord>> {
+        self.0.pop()
+    }
+}
+
+impl Default for TransferFeed {
+    fn default() -> Self {
+        TransferFeed(ArrayQueue::new(TransferFeed::CAPACITY))
+    }
 }
 
 pub struct ShardSetup {
@@ -431,6 +462,8 @@ fn drain_outputs<B: Backend>(
                     duration_ms = record.duration_ms,
                     "transfer"
                 );
+                // A copy for the admin thread (transfers are rare next to packets).
+                status.transfers.push(Arc::new((*record).clone()));
                 audit.transfer(record);
             }
             Output::Event(Event::RequestRejected {

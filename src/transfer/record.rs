@@ -232,6 +232,93 @@ pub fn rfc3339_from_unix_ms(unix_ms: u64) -> String {
     )
 }
 
+/// Parses an RFC 3339 timestamp into Unix milliseconds: `2026-12-05T04:00:00Z`, with optional
+/// fractional seconds (kept to the millisecond) and a `Z` or `+hh:mm`/`-hh:mm` offset, as
+/// [`rfc3339_from_unix_ms`] writes it and as a client may send it. `None` for anything else, or
+/// an instant before 1970.
+pub fn unix_ms_from_rfc3339(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    let num = |from: usize, to: usize| -> Option<i64> {
+        let digits = b.get(from..to)?;
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some(digits.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
+    };
+    let sep = |at: usize, allowed: &[u8]| b.get(at).is_some_and(|c| allowed.contains(c));
+    if !(sep(4, b"-") && sep(7, b"-") && sep(10, b"Tt ") && sep(13, b":") && sep(16, b":")) {
+        return None;
+    }
+    let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > month_days[(month - 1) as usize]
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut at = 19;
+    let mut millis = 0;
+    if b.get(at) == Some(&b'.') {
+        at += 1;
+        let start = at;
+        while b.get(at).is_some_and(u8::is_ascii_digit) {
+            if at - start < 3 {
+                millis = millis * 10 + i64::from(b[at] - b'0');
+            }
+            at += 1;
+        }
+        if at == start {
+            return None;
+        }
+        for _ in (at - start)..3 {
+            millis *= 10;
+        }
+    }
+    let offset_minutes = match b.get(at)? {
+        b'Z' | b'z' if at + 1 == b.len() => 0,
+        sign @ (b'+' | b'-') if at + 6 == b.len() && sep(at + 3, b":") => {
+            let (h, m) = (num(at + 1, at + 3)?, num(at + 4, at + 6)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            if *sign == b'+' {
+                h * 60 + m
+            } else {
+                -(h * 60 + m)
+            }
+        }
+        _ => return None,
+    };
+    // Days from 1970-01-01 (H. Hinnant's `days_from_civil`).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+    u64::try_from(seconds * 1000 + millis).ok()
+}
+
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
 /// (H. Hinnant's `civil_from_days`, restricted to non-negative days).
 fn civil_from_days(days: u64) -> (u64, u64, u64) {
@@ -278,6 +365,44 @@ mod tests {
         ] {
             let json = serde_json::to_string(&reason).unwrap_or_default();
             assert_eq!(json, format!("\"{}\"", reason.as_str()));
+        }
+    }
+
+    #[test]
+    fn rfc3339_parses_back_what_it_writes_and_what_clients_send() {
+        for ms in [
+            0,
+            951_827_696_789,
+            1_735_689_599_999,
+            1_735_689_600_000,
+            1_796_443_200_123,
+        ] {
+            assert_eq!(unix_ms_from_rfc3339(&rfc3339_from_unix_ms(ms)), Some(ms));
+        }
+        assert_eq!(unix_ms_from_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(unix_ms_from_rfc3339("1970-01-01T01:00:00+01:00"), Some(0));
+        assert_eq!(
+            unix_ms_from_rfc3339("1970-01-01T00:00:01.5-00:00"),
+            Some(1500)
+        );
+        assert_eq!(
+            unix_ms_from_rfc3339("1970-01-01t00:00:00.123456z"),
+            Some(123)
+        );
+        for bad in [
+            "",
+            "2026-12-05",
+            "2026-12-05T04:00:00",
+            "2026-13-05T04:00:00Z",
+            "2026-02-29T04:00:00Z",
+            "2026-12-05T24:00:00Z",
+            "2026-12-05T04:00:00.Z",
+            "2026-12-05T04:00:00+0100",
+            "2026-12-05T04:00:00Zjunk",
+            "1969-12-31T23:59:59Z",
+            "١٢٣٤-12-05T04:00:00Z",
+        ] {
+            assert_eq!(unix_ms_from_rfc3339(bad), None, "{bad}");
         }
     }
 
