@@ -261,7 +261,13 @@ impl Server {
                 config.sbc.admin_token.clone(),
                 admin_state.clone(),
             )?),
-            None => None,
+            None => {
+                // Nobody reads the shards' transfer records: they make no copies.
+                for status in &statuses {
+                    status.transfers.turn_off();
+                }
+                None
+            }
         };
         let mut threads = Vec::with_capacity(shards);
         for (index, mut backend) in backends.into_iter().enumerate() {

@@ -100,28 +100,45 @@ pub struct ShardStatus {
 
 /// Transfer records a shard hands to the admin thread: a lock-free bounded queue
 /// (`ArrayQueue`) the shard `force_push`es into (the oldest record goes when it is full, so the
-/// shard never waits) and the admin thread drains when it serves `/transfers` or `/`.
+/// shard never waits) and the admin thread drains when it serves `/transfers` or `/`. Off (no
+/// copy made) when nothing reads it: `Server::start` turns it off when `sbc.admin` is off.
 #[derive(Debug)]
-pub struct TransferFeed(ArrayQueue<Arc<TransferRecord>>);
+pub struct TransferFeed {
+    queue: ArrayQueue<Arc<TransferRecord>>,
+    on: AtomicBool,
+}
 
 impl TransferFeed {
     /// Records kept per shard between two admin reads.
     pub const CAPACITY: usize = 1024;
 
+    /// Whether the shard should push its records.
+    pub fn is_on(&self) -> bool {
+        self.on.load(Ordering::Relaxed)
+    }
+
+    /// Stops taking records (no admin listener reads them).
+    pub fn turn_off(&self) {
+        self.on.store(false, Ordering::Relaxed);
+    }
+
     /// Adds `record`, dropping the oldest one if the feed is full. Never blocks.
     pub fn push(&self, record: Arc<TransferRecord>) {
-        let _ = self.0.force_push(record);
+        let _ = self.queue.force_push(record);
     }
 
     /// The oldest record not taken yet.
     pub fn pop(&self) -> Option<Arc<TransferRecord>> {
-        self.0.pop()
+        self.queue.pop()
     }
 }
 
 impl Default for TransferFeed {
     fn default() -> Self {
-        TransferFeed(ArrayQueue::new(TransferFeed::CAPACITY))
+        TransferFeed {
+            queue: ArrayQueue::new(TransferFeed::CAPACITY),
+            on: AtomicBool::new(true),
+        }
     }
 }
 
@@ -463,7 +480,9 @@ fn drain_outputs<B: Backend>(
                     "transfer"
                 );
                 // A copy for the admin thread (transfers are rare next to packets).
-                status.transfers.push(Arc::new((*record).clone()));
+                if status.transfers.is_on() {
+                    status.transfers.push(Arc::new((*record).clone()));
+                }
                 audit.transfer(record);
             }
             Output::Event(Event::RequestRejected {
