@@ -7,7 +7,7 @@
 //! - `GET /metrics` counts them (`handoff_transfers_total`, `handoff_refer_responses_total`);
 //! - `GET /` loaded in headless Chromium (the Debian package `chromium`; the test fails if it is
 //!   missing) shows the failed-transfer table with carrier-a's 403, 481, timeout and sipfrag
-//!   486, and the last failed transfers. A screenshot goes to the test's temporary directory,
+//!   486, the last failed transfers, and a call still up. A screenshot goes to the test's temporary directory,
 //!   and to `$HANDOFF_SCREENSHOT_DIR/dashboard.png` when that variable is set.
 //!
 //! One backend (epoll): what is checked here is the admin thread and the page, not the I/O.
@@ -24,7 +24,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use e2e_support::{BACKENDS, E2e, Options, WAIT, netns, start};
-use handoff::demo::flows::{BlindFlow, CarrierAnswer, TargetAnswer, blind_transfer};
+use handoff::demo::flows::{BlindFlow, CarrierAnswer, TargetAnswer, blind_transfer, establish};
 use serde_json::Value;
 
 const ADMIN_PORT: u16 = 34900;
@@ -194,6 +194,22 @@ fn failed_transfers_show_in_transfers_metrics_and_the_dashboard() {
         assert_eq!(sample(&metrics, &series), Some(1.0), "{series}: {metrics}");
     }
 
+    // One call stays up while the dashboard looks (its live calls and sessions).
+    let _live = establish(&mut e2e.cast, "platform-live").unwrap_or_else(|e| panic!("{e}"));
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (_, body) = get(admin, "/status");
+        let status: Value = serde_json::from_str(&body).expect("JSON");
+        if status["calls_active"] == 1 && status["trunks"][0]["calls"] == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the live call in /status: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
     // The dashboard, in a real browser.
     let (status, page) = get(admin, "/");
     assert_eq!(status, 200);
@@ -222,6 +238,7 @@ fn failed_transfers_show_in_transfers_metrics_and_the_dashboard() {
         let conversation = record["conversation"].as_str().unwrap();
         assert!(last.contains(conversation), "{conversation} in\n{last}");
     }
+    assert!(dom.contains("id=\"k-calls\">1<"), "one call up:\n{dom}");
     let trunks = between(&dom, "id=\"trunks\"", "</table>").expect("the trunks table");
     let carrier = between(trunks, "<tr data-trunk=\"carrier-a\"", "</tr>").expect("carrier-a");
     assert!(carrier.contains("data-rate=\"0.200\""), "1 of 5: {carrier}");
