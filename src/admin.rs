@@ -1,7 +1,9 @@
 //! The admin HTTP listener (`sbc.admin`, default `127.0.0.1:9090`): `GET /metrics` (Prometheus
-//! text), `GET /status` and `GET /calls` (JSON), `GET /healthz` (alive: 200 while the process
-//! answers) and `GET /readyz` (200 while it takes new calls; 503 once it drains or a shard
-//! stopped, so a load balancer moves traffic away before the calls are ended).
+//! text), `GET /status` and `GET /calls` (JSON), `GET /transfers` (the recent transfer records,
+//! JSON, filtered by `outcome`, `since`, `trunk`, `limit`), `GET /` (the dashboard: one
+//! self-contained HTML page that reads the other endpoints), `GET /healthz` (alive: 200 while
+//! the process answers) and `GET /readyz` (200 while it takes new calls; 503 once it drains or a
+//! shard stopped, so a load balancer moves traffic away before the calls are ended).
 //!
 //! It runs on its own thread, never on a shard, with `tiny_http` (a small, blocking HTTP/1.1
 //! server: no async runtime to bring into a process whose shards run their own event loops).
@@ -9,17 +11,22 @@
 //! live calls) between loop turns, at most every `SNAPSHOT_EVERY`, by swapping an `Arc` in its
 //! [`ShardStatus`]; a request reads the latest of each shard's and sums them. No lock is taken
 //! on the packet or signalling path, and a slow or hostile HTTP client costs the shards
-//! nothing.
+//! nothing. Transfer records reach the admin thread without a lock as well: each shard
+//! `force_push`es a copy of every record into its
+//! [`TransferFeed`](crate::runtime::shard::TransferFeed) (a lock-free bounded queue);
+//! the admin thread drains the feeds into its own [`TransferHistory`] (the newest
+//! [`TransferHistory::CAPACITY`] records) when it serves `/transfers` or `/`.
 //!
 //! Security: loopback by default. A non-loopback `sbc.admin` needs `sbc.admin_token` (the
 //! config refuses it otherwise); when a token is set every request must carry
 //! `Authorization: Bearer <token>`, or gets 401.
 
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -33,6 +40,11 @@ use crate::core::call::LiveCall;
 use crate::metrics::ShardMetrics;
 use crate::runtime::queues::ShardMesh;
 use crate::runtime::shard::ShardStatus;
+use crate::transfer::record::unix_ms_from_rfc3339;
+use crate::transfer::{TransferOutcome, TransferRecord};
+
+/// The dashboard served at `GET /`: HTML, CSS and script in one file, no external resource.
+pub const DASHBOARD_HTML: &str = include_str!("admin/dashboard.html");
 
 /// The running configuration as `/status` reports it (swapped on reload).
 #[derive(Debug)]
@@ -49,6 +61,174 @@ pub struct AdminState {
     pub mesh: Arc<ShardMesh>,
     pub audit: Arc<AuditCounters>,
     pub started: Instant,
+    /// The recent transfer records, filled from the shards' feeds by the admin thread.
+    pub transfers: Mutex<TransferHistory>,
+}
+
+/// The newest transfer records over all shards, newest last (the admin thread's own copy).
+#[derive(Debug, Default)]
+pub struct TransferHistory {
+    records: VecDeque<Arc<TransferRecord>>,
+}
+
+impl TransferHistory {
+    /// Records kept in memory; `/transfers` and the dashboard see no older ones.
+    pub const CAPACITY: usize = 1024;
+
+    /// Takes what the shards published since the last call, oldest first by `ts` (each shard's
+    /// feed is in order; shards interleave), dropping the oldest beyond [`Self::CAPACITY`].
+    pub fn collect(&mut self, statuses: &[Arc<ShardStatus>]) {
+        let mut fresh = Vec::new();
+        for status in statuses {
+            while let Some(record) = status.transfers.pop() {
+                fresh.push(record);
+            }
+        }
+        // RFC 3339 UTC with milliseconds, one fixed width: text order is time order.
+        fresh.sort_by(|a, b| a.ts.cmp(&b.ts));
+        self.records.extend(fresh);
+        while self.records.len() > Self::CAPACITY {
+            self.records.pop_front();
+        }
+    }
+
+    /// The records `query` selects, newest first.
+    pub fn select(&self, query: &TransferQuery) -> Vec<Arc<TransferRecord>> {
+        self.records
+            .iter()
+            .rev()
+            .filter(|r| query.matches(r))
+            .take(query.limit)
+            .cloned()
+            .collect()
+    }
+}
+
+/// Which outcomes `/transfers?outcome=` selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutcomeFilter {
+    Is(TransferOutcome),
+    /// Every outcome but `handed_off`: the carrier did not take the call (fallbacks included).
+    NotHandedOff,
+}
+
+/// The parameters of `GET /transfers`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransferQuery {
+    /// Any of these (comma-separated in the query); empty: every outcome.
+    pub outcomes: Vec<OutcomeFilter>,
+    /// Records whose `ts` is at or after this instant (Unix milliseconds).
+    pub since_ms: Option<u64>,
+    pub trunk: Option<String>,
+    pub limit: usize,
+}
+
+impl TransferQuery {
+    /// Records returned when the query has no `limit`.
+    pub const DEFAULT_LIMIT: usize = 100;
+
+    /// Parses the query string (after `?`; percent-encoding decoded, `+` kept as is so an
+    /// offset such as `+01:00` survives). Unknown or malformed parameters are errors, with a
+    /// message meant for the client.
+    pub fn parse(query: &str) -> Result<TransferQuery, String> {
+        let mut parsed = TransferQuery {
+            outcomes: Vec::new(),
+            since_ms: None,
+            trunk: None,
+            limit: Self::DEFAULT_LIMIT,
+        };
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let value = percent_decode(value)
+                .ok_or_else(|| format!("{name}: bad percent-encoding in {value:?}"))?;
+            match name {
+                "outcome" => {
+                    for word in value.split(',') {
+                        let filter = if word == "not_handed_off" {
+                            OutcomeFilter::NotHandedOff
+                        } else if let Some(outcome) = TransferOutcome::ALL
+                            .into_iter()
+                            .find(|o| o.as_str() == word)
+                        {
+                            OutcomeFilter::Is(outcome)
+                        } else {
+                            let names: Vec<&str> =
+                                TransferOutcome::ALL.iter().map(|o| o.as_str()).collect();
+                            return Err(format!(
+                                "outcome: {word:?} is not one of {}, not_handed_off",
+                                names.join(", ")
+                            ));
+                        };
+                        parsed.outcomes.push(filter);
+                    }
+                }
+                "since" => {
+                    let ms = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+                        value.parse::<u64>().ok()
+                    } else {
+                        unix_ms_from_rfc3339(&value)
+                    };
+                    parsed.since_ms = Some(ms.ok_or_else(|| {
+                        format!(
+                            "since: {value:?} is neither an RFC 3339 time (2026-12-05T04:00:00Z) \
+                             nor Unix milliseconds"
+                        )
+                    })?);
+                }
+                "trunk" if !value.is_empty() => parsed.trunk = Some(value),
+                "trunk" => return Err("trunk: empty".to_owned()),
+                "limit" => {
+                    parsed.limit = value
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=TransferHistory::CAPACITY).contains(n))
+                        .ok_or_else(|| {
+                            format!(
+                                "limit: {value:?} is not a number from 1 to {}",
+                                TransferHistory::CAPACITY
+                            )
+                        })?;
+                }
+                _ => {
+                    return Err(format!(
+                        "unknown parameter {name:?} (known: outcome, since, trunk, limit)"
+                    ));
+                }
+            }
+        }
+        Ok(parsed)
+    }
+
+    pub fn matches(&self, record: &TransferRecord) -> bool {
+        let outcome = self.outcomes.is_empty()
+            || self.outcomes.iter().any(|f| match f {
+                OutcomeFilter::Is(o) => record.outcome == *o,
+                OutcomeFilter::NotHandedOff => record.outcome != TransferOutcome::HandedOff,
+            });
+        let since = self
+            .since_ms
+            .is_none_or(|since| unix_ms_from_rfc3339(&record.ts).is_some_and(|ts| ts >= since));
+        let trunk = self.trunk.as_ref().is_none_or(|t| *t == record.trunk);
+        outcome && since && trunk
+    }
+}
+
+/// `%XX` decoded (UTF-8); `None` on a malformed escape or invalid UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 impl AdminState {
@@ -136,6 +316,19 @@ impl AdminState {
     pub fn status(&self) -> StatusDoc {
         let running = self.running.load();
         let metrics = self.metrics();
+        // Live calls per trunk: a call counts once for each trunk it has a leg on.
+        let mut trunk_calls: std::collections::BTreeMap<&str, usize> = Default::default();
+        let snapshots: Vec<_> = self.statuses.iter().map(|s| s.snapshot.load()).collect();
+        for snapshot in &snapshots {
+            for call in &snapshot.calls {
+                let mut trunks: Vec<&str> = call.legs.iter().map(|l| l.trunk.as_str()).collect();
+                trunks.sort_unstable();
+                trunks.dedup();
+                for trunk in trunks {
+                    *trunk_calls.entry(trunk).or_default() += 1;
+                }
+            }
+        }
         StatusDoc {
             version: env!("CARGO_PKG_VERSION"),
             uptime_s: self.started.elapsed().as_secs(),
@@ -164,6 +357,7 @@ impl AdminState {
                 .map(|t| TrunkDoc {
                     name: t.name.clone(),
                     role: t.role.as_str(),
+                    calls: trunk_calls.get(t.name.as_str()).copied().unwrap_or(0),
                     sessions: metrics
                         .trunk_sessions_in_use
                         .get(&t.name)
@@ -174,6 +368,14 @@ impl AdminState {
                 })
                 .collect(),
         }
+    }
+
+    /// The recent transfer records `query` selects, newest first (collecting what the shards
+    /// published since the last request).
+    pub fn transfers(&self, query: &TransferQuery) -> Vec<Arc<TransferRecord>> {
+        let mut history = self.transfers.lock().unwrap_or_else(|e| e.into_inner());
+        history.collect(&self.statuses);
+        history.select(query)
     }
 
     pub fn calls(&self) -> Vec<CallDoc> {
@@ -223,6 +425,8 @@ pub struct ShardDoc {
 pub struct TrunkDoc {
     pub name: String,
     pub role: &'static str,
+    /// Live calls with a leg on this trunk (as of the shards' last snapshots).
+    pub calls: usize,
     /// Trunk sessions (legs toward this trunk) up now.
     pub sessions: u64,
     /// 0 = unlimited.
@@ -287,7 +491,10 @@ impl AdminServer {
                 addr,
                 reason: e.to_string(),
             })?;
-        tracing::info!(%addr, "admin API listening (/metrics, /status, /calls)");
+        tracing::info!(
+            %addr,
+            "admin API listening (/ dashboard, /metrics, /status, /calls, /transfers)"
+        );
         Ok(AdminServer {
             http,
             thread: Some(thread),
@@ -344,10 +551,11 @@ fn handle(request: Request, token: Option<&str>, state: &AdminState) {
             return;
         }
     }
-    let path = request.url().split('?').next().unwrap_or("").to_owned();
+    let (path, query) = request.url().split_once('?').unwrap_or((request.url(), ""));
+    let (path, query) = (path.to_owned(), query.to_owned());
     let known = matches!(
         path.as_str(),
-        "/metrics" | "/status" | "/calls" | "/healthz" | "/readyz"
+        "/" | "/metrics" | "/status" | "/calls" | "/transfers" | "/healthz" | "/readyz"
     );
     if !known {
         let _ = request.respond(Response::from_string("not found\n").with_status_code(404));
@@ -366,6 +574,35 @@ fn handle(request: Request, token: Option<&str>, state: &AdminState) {
             "text/plain; version=0.0.4; charset=utf-8",
         )),
         "/status" => json(&state.status()),
+        "/transfers" => match TransferQuery::parse(&query) {
+            Ok(query) => {
+                let records = state.transfers(&query);
+                let records: Vec<&TransferRecord> = records.iter().map(|r| &**r).collect();
+                json(&records)
+            }
+            Err(message) => Response::from_string(format!("bad request: {message}\n"))
+                .with_status_code(400)
+                .with_header(header("Content-Type", "text/plain; charset=utf-8")),
+        },
+        "/" => {
+            // Collected now too, so a dashboard opened after a quiet spell starts current.
+            state
+                .transfers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .collect(&state.statuses);
+            Response::from_string(DASHBOARD_HTML)
+                .with_header(header("Content-Type", "text/html; charset=utf-8"))
+                .with_header(header("Cache-Control", "no-store"))
+                // Nothing but this page's own script and style, and requests to this server.
+                .with_header(header(
+                    "Content-Security-Policy",
+                    "default-src 'none'; script-src 'unsafe-inline'; \
+                     style-src 'unsafe-inline'; connect-src 'self'; img-src data:; \
+                     frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+                ))
+                .with_header(header("X-Content-Type-Options", "nosniff"))
+        }
         "/healthz" => Response::from_string("ok\n"),
         "/readyz" if state.ready() => Response::from_string("ready\n"),
         "/readyz" => Response::from_string("draining\n").with_status_code(503),
@@ -451,4 +688,52 @@ fn process_metrics() -> String {
 /// The file name `/status` shows for a config path.
 pub fn file_name(path: Option<&Path>) -> Option<String> {
     path.map(|p| p.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transfer_queries_parse_and_bad_ones_say_why() {
+        let q = TransferQuery::parse("").unwrap();
+        assert_eq!(q.limit, TransferQuery::DEFAULT_LIMIT);
+        assert!(q.outcomes.is_empty() && q.since_ms.is_none() && q.trunk.is_none());
+        let q = TransferQuery::parse(
+            "outcome=failed,not_handed_off&since=2026-12-05T04%3A00%3A00%2B01:00&trunk=carrier%2Da&limit=7",
+        )
+        .unwrap();
+        assert_eq!(
+            q.outcomes,
+            [
+                OutcomeFilter::Is(TransferOutcome::Failed),
+                OutcomeFilter::NotHandedOff
+            ]
+        );
+        assert_eq!(
+            q.since_ms,
+            unix_ms_from_rfc3339("2026-12-05T03:00:00Z"),
+            "+01:00 kept"
+        );
+        assert_eq!(q.trunk.as_deref(), Some("carrier-a"));
+        assert_eq!(q.limit, 7);
+        assert_eq!(
+            TransferQuery::parse("since=1234").unwrap().since_ms,
+            Some(1234)
+        );
+        for (bad, says) in [
+            ("outcome=lost", "not one of handed_off"),
+            ("outcome=", "outcome"),
+            ("since=", "since"),
+            ("since=12ab", "since"),
+            ("limit=0", "limit"),
+            ("limit=1025", "limit"),
+            ("trunk=", "trunk"),
+            ("trunk=%zz", "percent-encoding"),
+            ("x=1", "unknown parameter"),
+        ] {
+            let error = TransferQuery::parse(bad).expect_err(bad);
+            assert!(error.contains(says), "{bad}: {error}");
+        }
+    }
 }

@@ -252,6 +252,7 @@ impl Server {
             mesh: mesh.clone(),
             audit: audit.counters().clone(),
             started: std::time::Instant::now(),
+            transfers: Default::default(),
         });
         // Before any shard runs: a busy admin port stops the start like a busy SIP port.
         let admin = match config.sbc.admin {
@@ -260,7 +261,13 @@ impl Server {
                 config.sbc.admin_token.clone(),
                 admin_state.clone(),
             )?),
-            None => None,
+            None => {
+                // Nobody reads the shards' transfer records: they make no copies.
+                for status in &statuses {
+                    status.transfers.turn_off();
+                }
+                None
+            }
         };
         let mut threads = Vec::with_capacity(shards);
         for (index, mut backend) in backends.into_iter().enumerate() {

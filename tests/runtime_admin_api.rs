@@ -1,7 +1,7 @@
 //! The admin API of the running binary, on both backends: `GET /calls` lists a live call,
 //! `GET /status` reports the shards, trunks and config, `GET /metrics` is valid Prometheus text
 //! exposition whose counters follow real calls; with `admin_token` set, a request without the
-//! right Bearer token gets 401.
+//! right Bearer token gets 401 (the dashboard and `/transfers` included).
 
 mod runtime_support;
 
@@ -242,6 +242,9 @@ fn metrics_status_and_calls_follow_real_calls_on_both_backends() {
         assert_eq!(status["trunks"][1]["name"], "platform");
         assert_eq!(status["trunks"][1]["role"], "platform");
         assert_eq!(status["trunks"][1]["sessions"], 1);
+        // The call has a leg on each trunk (same snapshot as the sessions).
+        assert_eq!(status["trunks"][0]["calls"], 1, "{status}");
+        assert_eq!(status["trunks"][1]["calls"], 1, "{status}");
 
         let reply = http(admin, "GET", "/metrics", None);
         assert!(
@@ -315,7 +318,14 @@ fn a_token_is_required_once_configured_on_both_backends() {
         with_admin(&s.config_path, admin, "admin_token = \"s3cret-token\"");
         let mut handoff = Handoff::start(&s.config_path);
         handoff.wait_for_log("admin API listening", WAIT);
-        for path in ["/metrics", "/status", "/calls", "/nothing"] {
+        for path in [
+            "/metrics",
+            "/status",
+            "/calls",
+            "/transfers?outcome=failed",
+            "/",
+            "/nothing",
+        ] {
             let reply = http(admin, "GET", path, None);
             assert_eq!(reply.status, 401, "{io} {path} without a token");
             assert!(
@@ -342,6 +352,11 @@ fn a_token_is_required_once_configured_on_both_backends() {
             http(admin, "GET", "/status", Some("s3cret-token")).status,
             200
         );
+        let reply = http(admin, "GET", "/transfers", Some("s3cret-token"));
+        assert_eq!((reply.status, reply.body.trim()), (200, "[]"), "{io}");
+        let reply = http(admin, "GET", "/", Some("s3cret-token"));
+        assert_eq!(reply.status, 200, "{io}");
+        assert!(reply.body.contains("<title>handoff dashboard</title>"));
         handoff.signal("TERM");
         assert!(handoff.wait_exit(WAIT).is_some_and(|s| s.success()));
     }

@@ -18,7 +18,9 @@ use crate::config::Config;
 use crate::core::call::LiveCall;
 use crate::core::{EndReason, Event, Output, ShardCore, ShardId, ShardMessage, StatusCode, Time};
 use crate::metrics::ShardMetrics;
+use crate::transfer::TransferRecord;
 use arc_swap::ArcSwap;
+use crossbeam::queue::ArrayQueue;
 
 /// Slack on top of 64*T1 after the drain deadline. The final BYEs (and CANCELs) are client
 /// transactions: retransmitted (Timer E) until answered, or timed out by Timer F at 64*T1
@@ -92,6 +94,52 @@ pub struct ShardStatus {
     pub queue_full_drops: AtomicU64,
     pub draining: AtomicBool,
     pub stopped: AtomicBool,
+    /// The shard's recent transfer records, for the admin API's `/transfers` and dashboard.
+    pub transfers: TransferFeed,
+}
+
+/// Transfer records a shard hands to the admin thread: a lock-free bounded queue
+/// (`ArrayQueue`) the shard `force_push`es into (the oldest record goes when it is full, so the
+/// shard never waits) and the admin thread drains when it serves `/transfers` or `/`. Off (no
+/// copy made) when nothing reads it: `Server::start` turns it off when `sbc.admin` is off.
+#[derive(Debug)]
+pub struct TransferFeed {
+    queue: ArrayQueue<Arc<TransferRecord>>,
+    on: AtomicBool,
+}
+
+impl TransferFeed {
+    /// Records kept per shard between two admin reads.
+    pub const CAPACITY: usize = 1024;
+
+    /// Whether the shard should push its records.
+    pub fn is_on(&self) -> bool {
+        self.on.load(Ordering::Relaxed)
+    }
+
+    /// Stops taking records (no admin listener reads them).
+    pub fn turn_off(&self) {
+        self.on.store(false, Ordering::Relaxed);
+    }
+
+    /// Adds `record`, dropping the oldest one if the feed is full. Never blocks.
+    pub fn push(&self, record: Arc<TransferRecord>) {
+        let _ = self.queue.force_push(record);
+    }
+
+    /// The oldest record not taken yet.
+    pub fn pop(&self) -> Option<Arc<TransferRecord>> {
+        self.queue.pop()
+    }
+}
+
+impl Default for TransferFeed {
+    fn default() -> Self {
+        TransferFeed {
+            queue: ArrayQueue::new(TransferFeed::CAPACITY),
+            on: AtomicBool::new(true),
+        }
+    }
 }
 
 pub struct ShardSetup {
@@ -434,6 +482,10 @@ fn drain_outputs<B: Backend>(
                     duration_ms = record.duration_ms,
                     "transfer"
                 );
+                // A copy for the admin thread (transfers are rare next to packets).
+                if status.transfers.is_on() {
+                    status.transfers.push(Arc::new((*record).clone()));
+                }
                 audit.transfer(record);
             }
             Output::Event(Event::RequestRejected {

@@ -232,6 +232,42 @@ pub fn rfc3339_from_unix_ms(unix_ms: u64) -> String {
     humantime::format_rfc3339_millis(at).to_string()
 }
 
+/// Parses an RFC 3339 timestamp into Unix milliseconds: `2026-12-05T04:00:00Z`, with optional
+/// fractional seconds (kept to the millisecond) and a `Z` or `+hh:mm`/`-hh:mm` offset, as
+/// [`rfc3339_from_unix_ms`] writes it and as a client may send it. `None` for anything else, or
+/// an instant before 1970. The date and time are humantime's to read; only the offset, which
+/// humantime does not take, is read here.
+pub fn unix_ms_from_rfc3339(text: &str) -> Option<u64> {
+    let (local, offset_minutes) = if let Some(local) = text.strip_suffix(['Z', 'z']) {
+        (local, 0i64)
+    } else {
+        let split = text.len().checked_sub(6)?;
+        let (local, offset) = (text.get(..split)?, text.get(split..)?.as_bytes());
+        let digits = |a: u8, b: u8| -> Option<i64> {
+            (a.is_ascii_digit() && b.is_ascii_digit())
+                .then(|| i64::from((a - b'0') * 10 + (b - b'0')))
+        };
+        let (hours, minutes) = (digits(offset[1], offset[2])?, digits(offset[4], offset[5])?);
+        if offset[3] != b':' || hours > 23 || minutes > 59 {
+            return None;
+        }
+        match offset[0] {
+            b'+' => (local, hours * 60 + minutes),
+            b'-' => (local, -(hours * 60 + minutes)),
+            _ => return None,
+        }
+    };
+    // RFC 3339's time-secfrac is "." 1*DIGIT; humantime would take a bare ".".
+    if local.ends_with('.') {
+        return None;
+    }
+    // humantime wants the 'T' (or a space: the weak form) and a 'Z'.
+    let local = local.replacen('t', "T", 1);
+    let at = humantime::parse_rfc3339_weak(&format!("{local}Z")).ok()?;
+    let ms = i64::try_from(at.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis()).ok()?;
+    u64::try_from(ms - offset_minutes * 60_000).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +294,44 @@ mod tests {
         ] {
             let json = serde_json::to_string(&reason).unwrap_or_default();
             assert_eq!(json, format!("\"{}\"", reason.as_str()));
+        }
+    }
+
+    #[test]
+    fn rfc3339_parses_back_what_it_writes_and_what_clients_send() {
+        for ms in [
+            0,
+            951_827_696_789,
+            1_735_689_599_999,
+            1_735_689_600_000,
+            1_796_443_200_123,
+        ] {
+            assert_eq!(unix_ms_from_rfc3339(&rfc3339_from_unix_ms(ms)), Some(ms));
+        }
+        assert_eq!(unix_ms_from_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(unix_ms_from_rfc3339("1970-01-01T01:00:00+01:00"), Some(0));
+        assert_eq!(
+            unix_ms_from_rfc3339("1970-01-01T00:00:01.5-00:00"),
+            Some(1500)
+        );
+        assert_eq!(
+            unix_ms_from_rfc3339("1970-01-01t00:00:00.123456z"),
+            Some(123)
+        );
+        for bad in [
+            "",
+            "2026-12-05",
+            "2026-12-05T04:00:00",
+            "2026-13-05T04:00:00Z",
+            "2026-02-29T04:00:00Z",
+            "2026-12-05T24:00:00Z",
+            "2026-12-05T04:00:00.Z",
+            "2026-12-05T04:00:00+0100",
+            "2026-12-05T04:00:00Zjunk",
+            "1969-12-31T23:59:59Z",
+            "١٢٣٤-12-05T04:00:00Z",
+        ] {
+            assert_eq!(unix_ms_from_rfc3339(bad), None, "{bad}");
         }
     }
 

@@ -2,7 +2,8 @@
 //! by the demo's SIP agents (src/demo/agent.rs, independent of handoff's SIP code) through the
 //! scripted flows of src/demo/flows.rs. Each test runs in a private network namespace (see
 //! runtime_support/mod.rs), and each file still passes its own media range; e2e tests keep to
-//! 8500..9600 (SIPp tests sit below 8200, runtime tests at 9600..12000).
+//! 8500..9600 (SIPp tests sit below 8200, runtime tests at 9600..12000;
+//! e2e_admin_dashboard at 34000..35000).
 #![allow(dead_code)]
 
 #[path = "../runtime_support/mod.rs"]
@@ -16,7 +17,7 @@ use handoff::demo::flows::{CARRIER, PARTNER, PLATFORM};
 use handoff::demo::{DemoSettings, cast};
 use handoff::media::g711::G711Law;
 #[allow(unused_imports)]
-pub use runtime_support::{BACKENDS, Handoff};
+pub use runtime_support::{BACKENDS, Handoff, WAIT, netns};
 
 pub struct Options {
     pub io: &'static str,
@@ -27,6 +28,8 @@ pub struct Options {
     pub carrier_law: G711Law,
     pub partner_law: G711Law,
     pub refer_timeout_ms: u64,
+    /// `sbc.admin`: the admin API's address (None: "off", as in the demo's config).
+    pub admin: Option<std::net::SocketAddr>,
 }
 
 impl Options {
@@ -41,6 +44,7 @@ impl Options {
             carrier_law: G711Law::Ulaw,
             partner_law: G711Law::Ulaw,
             refer_timeout_ms: 1000,
+            admin: None,
         }
     }
 }
@@ -49,7 +53,8 @@ pub struct E2e {
     pub handoff: Handoff,
     pub cast: Cast,
     pub audit: PathBuf,
-    _dir: tempfile::TempDir,
+    /// The test's temporary directory (config, audit); removed on drop.
+    pub dir: tempfile::TempDir,
 }
 
 fn codec(law: G711Law) -> &'static str {
@@ -80,7 +85,12 @@ pub fn start(options: &Options) -> E2e {
         audit: audit.display().to_string(),
     };
     let config = dir.path().join("handoff.toml");
-    std::fs::write(&config, settings.config_text()).unwrap();
+    let mut text = settings.config_text();
+    if let Some(admin) = options.admin {
+        assert!(text.contains("admin = \"off\""), "{text}");
+        text = text.replace("admin = \"off\"", &format!("admin = \"{admin}\""));
+    }
+    std::fs::write(&config, text).unwrap();
     let handoff = Handoff::start(&config);
     for agent in &mut cast.agents {
         agent.handoff = sip;
@@ -89,7 +99,7 @@ pub fn start(options: &Options) -> E2e {
         handoff,
         cast,
         audit,
-        _dir: dir,
+        dir,
     }
 }
 

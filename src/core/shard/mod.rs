@@ -289,7 +289,9 @@ impl ShardCore {
             // The sender computed that we own it: handle it here, never bounce it back.
             ShardMessage::Datagram { from, payload } => self.process_datagram(now, from, &payload),
             ShardMessage::Config(config) => self.fx.config = config,
-            ShardMessage::EndCall { conversation } => self.end_call_for_operator(now, &conversation),
+            ShardMessage::EndCall { conversation } => {
+                self.end_call_for_operator(now, &conversation)
+            }
             ShardMessage::Drain { deadline } => {
                 self.fx.draining = Some(deadline);
                 self.fx.set_timer(deadline, CoreTimer::DrainDeadline);
