@@ -139,6 +139,9 @@ pub(super) struct Effects {
     /// Dialog lookup by handoff's local tag (unique, minted): (call, leg). Bridged legs, and a
     /// retired platform leg until its BYE.
     pub(super) dialogs: HashMap<String, (u64, LegId)>,
+    /// The call each leg's Call-ID belongs to (every leg the call had, retired ones included),
+    /// for [`super::ShardCore::correlation_id`]: what the HEP capture names a datagram by.
+    pub(super) call_ids: HashMap<String, u64>,
     pub(super) server_txs: HashMap<ServerTxId, ServerPurpose>,
     pub(super) client_txs: HashMap<ClientTxId, ClientPurpose>,
     pub(super) timers: TimerTable<CoreTimer>,

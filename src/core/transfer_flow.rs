@@ -1034,6 +1034,7 @@ impl Call {
         );
         self.outstanding += 1;
         // Leg C is a leg of the call from its INVITE on; it joins the bridge when it answers.
+        fx.call_ids.insert(leg.dialog.call_id.clone(), self.id.seq);
         let leg = self.add_leg(leg);
         if let Some(transfer) = self.transfer.as_deref_mut() {
             transfer.fallback = Some(FallbackLeg {

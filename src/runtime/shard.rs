@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::backend::{Backend, BackendError, Incoming};
+use super::hep::HepSender;
 use super::queues::ShardMesh;
 use super::relay::MediaRelay;
 use crate::audit::AuditSender;
@@ -90,6 +91,9 @@ pub struct ShardStatus {
     pub media_dropped_foreign_source: AtomicU64,
     pub media_open_failures: AtomicU64,
     pub queue_full_drops: AtomicU64,
+    /// HEP packets sent to `sbc.hep`, and dropped (see `runtime::hep`).
+    pub hep_sent: AtomicU64,
+    pub hep_dropped: AtomicU64,
     pub draining: AtomicBool,
     pub stopped: AtomicBool,
 }
@@ -145,6 +149,25 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
     core.set_wall_clock(crate::transfer::WallClock { at: now, unix_ms });
+    // HEP capture (`sbc.hep`, read at start: a reload does not change it).
+    let mut hep = config.sbc.hep.and_then(|collector| {
+        let unix_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0);
+        HepSender::new(
+            collector,
+            config.sbc.hep_id,
+            config.sbc.listen,
+            config.sbc.advertise,
+            now,
+            unix_us,
+        )
+        .inspect_err(|error| {
+            tracing::error!(shard = index, %collector, %error, "sbc.hep: cannot open the HEP socket; capturing nothing");
+        })
+        .ok()
+    });
     let mut drain_deadline: Option<Time> = None;
     // The transaction layer's T1 is the startup config's (a reload does not change it).
     let drain_bound_ms = drain_bound(config.sbc.timers.t1_ms).as_millis() as u64;
@@ -187,7 +210,17 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                 let Some(message) = mesh.pop(from, index) else {
                     break;
                 };
-                core.handle_shard_message(now, ShardId(from as u16), message);
+                match message {
+                    // Passed on by the shard that received it: captured here, by its owner,
+                    // once handled (the call it starts exists then).
+                    ShardMessage::Datagram { from, payload } => {
+                        core.handle_passed_datagram(now, from, &payload);
+                        if let Some(hep) = hep.as_mut() {
+                            hep.received(now, from, core.correlation_id(&payload), &payload);
+                        }
+                    }
+                    message => core.handle_shard_message(now, ShardId(from as u16), message),
+                }
             }
         }
         drain_outputs(
@@ -200,6 +233,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             &status,
             index,
             &mut border,
+            &mut hep,
         );
         if now >= next_snapshot {
             publish_snapshot(&core, &status, now);
@@ -208,6 +242,13 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         let next_ringback = media.tick(now, &mut backend);
         if let Err(e) = backend.flush() {
             return fail(backend, e);
+        }
+        if let Some(hep) = hep.as_mut() {
+            hep.flush();
+            status.hep_sent.store(hep.packets_sent(), Ordering::Relaxed);
+            status
+                .hep_dropped
+                .store(hep.packets_dropped(), Ordering::Relaxed);
         }
 
         if let Some(deadline) = drain_deadline {
@@ -280,7 +321,13 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                 if tracing::enabled!(tracing::Level::TRACE) {
                     tracing::trace!(shard = index, %from, "SIP received:\n{}", String::from_utf8_lossy(payload));
                 }
-                core.handle_datagram(now, from, payload)
+                core.handle_datagram(now, from, payload);
+                // The owner captures it: here, or where it is passed on to (see above).
+                if let Some(hep) = hep.as_mut()
+                    && core.owns_datagram(payload)
+                {
+                    hep.received(now, from, core.correlation_id(payload), payload);
+                }
             }
             Incoming::Media {
                 socket,
@@ -313,6 +360,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             &status,
             index,
             &mut border,
+            &mut hep,
         );
     }
 }
@@ -337,12 +385,16 @@ fn drain_outputs<B: Backend>(
     status: &ShardStatus,
     index: usize,
     border: &mut BorderLog,
+    hep: &mut Option<HepSender>,
 ) {
     while let Some(output) = core.poll_output() {
         match output {
             Output::Transmit(t) => {
                 if tracing::enabled!(tracing::Level::TRACE) {
                     tracing::trace!(shard = index, to = %t.to, "SIP sent:\n{}", String::from_utf8_lossy(&t.payload));
+                }
+                if let Some(hep) = hep.as_mut() {
+                    hep.sent(now, t.to, core.correlation_id(&t.payload), &t.payload);
                 }
                 backend.send_sip(t.to, t.payload)
             }

@@ -197,6 +197,8 @@ pub fn standard_config() -> Config {
             media_ports: (20000, 30000),
             admin: None,
             admin_token: None,
+            hep: None,
+            hep_id: crate::config::DEFAULT_HEP_ID,
             audit: "-".to_string(),
             refer_timeout_ms: 8000,
             transfer_timeout_s: 120,

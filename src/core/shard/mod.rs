@@ -93,6 +93,7 @@ impl ShardCore {
                 pool,
                 config,
                 dialogs: HashMap::new(),
+                call_ids: HashMap::new(),
                 server_txs: HashMap::new(),
                 client_txs: HashMap::new(),
                 timers: TimerTable::new(),
@@ -225,6 +226,39 @@ impl ShardCore {
     /// Requests held right now for another shard's dialog answer.
     pub fn requests_held_for_translation(&self) -> usize {
         self.attended.held_count()
+    }
+
+    /// What a capture (HEP, `runtime/hep.rs`) names SIP message `payload` by: the conversation
+    /// id of the call one of whose legs has its Call-ID (the id the audit records and the
+    /// logs carry), otherwise its Call-ID; `None` when it has no readable Call-ID. A map
+    /// lookup after a parse: no state changes, nothing is allocated.
+    pub fn correlation_id<'a>(&'a self, payload: &'a [u8]) -> Option<&'a str> {
+        let message = crate::sip::Message::parse_framing(payload).ok()?;
+        let call_id = message.call_id().ok()?;
+        match self
+            .fx
+            .call_ids
+            .get(call_id)
+            .and_then(|seq| self.calls.get(seq))
+        {
+            Some(call) => Some(call.conversation.as_str()),
+            None => Some(call_id),
+        }
+    }
+
+    /// Whether this shard handles `payload` itself: `false` when `handle_datagram` passes it
+    /// on to its owner (`ShardMessage::Datagram`), which handles it then.
+    pub fn owns_datagram(&self, payload: &[u8]) -> bool {
+        ids::owner_of_datagram(payload, self.fx.shard_count) == self.fx.shard
+    }
+
+    /// A datagram another shard passed on, borrowed: the same as `handle_shard_message` with
+    /// `ShardMessage::Datagram`, for a driver that still needs the bytes afterwards (the HEP
+    /// capture names it by its call once the call exists).
+    pub fn handle_passed_datagram(&mut self, now: Time, from: SocketAddr, payload: &[u8]) {
+        self.process_datagram(now, from, payload);
+        self.run_follow_ups(now);
+        self.fx.pump_transactions();
     }
 
     pub fn handle_datagram(&mut self, now: Time, from: SocketAddr, payload: &[u8]) {
