@@ -148,6 +148,20 @@ pub enum MediaCommand {
     StopRingback { call: CallRef },
 }
 
+impl MediaCommand {
+    /// The call the command is about.
+    pub fn call(&self) -> CallRef {
+        match self {
+            MediaCommand::Open { call, .. }
+            | MediaCommand::Update { call, .. }
+            | MediaCommand::Close { call }
+            | MediaCommand::SetLaws { call, .. }
+            | MediaCommand::StartRingback { call, .. }
+            | MediaCommand::StopRingback { call } => *call,
+        }
+    }
+}
+
 /// What the core asks its driver to do. Drained with `ShardCore::poll_output()`.
 #[derive(Clone, Debug)]
 pub enum Output {

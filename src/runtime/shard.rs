@@ -213,11 +213,12 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                 match message {
                     // Passed on by the shard that received it: captured here, by its owner,
                     // once handled (the call it starts exists then).
-                    ShardMessage::Datagram { from, payload } => {
-                        core.handle_passed_datagram(now, from, &payload);
-                        if let Some(hep) = hep.as_mut() {
-                            hep.received(now, from, core.correlation_id(&payload), &payload);
-                        }
+                    ShardMessage::Datagram {
+                        from: peer,
+                        payload,
+                    } => {
+                        core.handle_passed_datagram(now, peer, &payload);
+                        received(now, &core, index, Some(from), peer, &payload, hep.as_mut());
                     }
                     message => core.handle_shard_message(now, ShardId(from as u16), message),
                 }
@@ -318,15 +319,13 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         now = clock.now();
         let result = backend.dispatch(&mut |incoming, outbox| match incoming {
             Incoming::Sip { from, payload } => {
-                if tracing::enabled!(tracing::Level::TRACE) {
-                    tracing::trace!(shard = index, %from, "SIP received:\n{}", String::from_utf8_lossy(payload));
-                }
                 core.handle_datagram(now, from, payload);
-                // The owner captures it: here, or where it is passed on to (see above).
-                if let Some(hep) = hep.as_mut()
+                // The owner traces and captures it, after handling it (the INVITE that starts a
+                // call is named by the call then): here, or where it was passed on to (above).
+                if (hep.is_some() || tracing::enabled!(tracing::Level::TRACE))
                     && core.owns_datagram(payload)
                 {
-                    hep.received(now, from, core.correlation_id(payload), payload);
+                    received(now, &core, index, None, from, payload, hep.as_mut());
                 }
             }
             Incoming::Media {
@@ -365,6 +364,32 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
     }
 }
 
+/// A SIP datagram this shard owns was handled: trace it (with its call's conversation id) and
+/// capture it for HEP. `passed_from`: the shard that received it and passed it on.
+fn received(
+    now: Time,
+    core: &ShardCore,
+    index: usize,
+    passed_from: Option<usize>,
+    from: std::net::SocketAddr,
+    payload: &[u8],
+    hep: Option<&mut HepSender>,
+) {
+    if tracing::enabled!(tracing::Level::TRACE) {
+        tracing::trace!(
+            shard = index,
+            passed_from,
+            %from,
+            conversation = core.conversation_of(payload).map(tracing::field::display),
+            "SIP received:\n{}",
+            String::from_utf8_lossy(payload)
+        );
+    }
+    if let Some(hep) = hep {
+        hep.received(now, from, core.correlation_id(payload), payload);
+    }
+}
+
 /// Swaps in a fresh [`ShardSnapshot`]: one clone of the counters and one walk of the calls,
 /// at most every [`SNAPSHOT_EVERY`], never per packet.
 fn publish_snapshot(core: &ShardCore, status: &ShardStatus, now: Time) {
@@ -391,7 +416,13 @@ fn drain_outputs<B: Backend>(
         match output {
             Output::Transmit(t) => {
                 if tracing::enabled!(tracing::Level::TRACE) {
-                    tracing::trace!(shard = index, to = %t.to, "SIP sent:\n{}", String::from_utf8_lossy(&t.payload));
+                    tracing::trace!(
+                        shard = index,
+                        to = %t.to,
+                        conversation = core.conversation_of(&t.payload).map(tracing::field::display),
+                        "SIP sent:\n{}",
+                        String::from_utf8_lossy(&t.payload)
+                    );
                 }
                 if let Some(hep) = hep.as_mut() {
                     hep.sent(now, t.to, core.correlation_id(&t.payload), &t.payload);
@@ -408,10 +439,22 @@ fn drain_outputs<B: Backend>(
                 }
             }
             Output::Media(command) => {
-                tracing::debug!(shard = index, ?command, "media");
+                let call = command.call();
+                tracing::debug!(
+                    shard = index,
+                    conversation = core.conversation(call).map(tracing::field::display),
+                    ?command,
+                    "media"
+                );
                 if let Err(error) = media.command(backend, command) {
                     status.media_open_failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(shard = index, %error, "media command failed");
+                    tracing::error!(
+                        shard = index,
+                        %call,
+                        conversation = core.conversation(call).map(tracing::field::display),
+                        %error,
+                        "media command failed"
+                    );
                     // Media failure is a call failure: the request that needed the sockets
                     // fails (503 to an INVITE, 500 to a re-INVITE), see `core::media_failure`.
                     if let Some(call) = error.unopened_call() {
@@ -424,8 +467,30 @@ fn drain_outputs<B: Backend>(
                 let last = media.last_activity(call, now);
                 core.handle_media_activity(now, call, last);
             }
-            Output::Event(Event::CallStarted { .. }) => {
+            Output::Event(Event::CallStarted {
+                call,
+                conversation,
+                from_trunk,
+                to_trunk,
+            }) => {
                 status.active_calls.fetch_add(1, Ordering::SeqCst);
+                media.name_call(call, &conversation);
+                tracing::debug!(
+                    shard = index,
+                    %call,
+                    %conversation,
+                    from = %from_trunk,
+                    to = %to_trunk,
+                    "call started"
+                );
+            }
+            Output::Event(Event::CallAnswered { call }) => {
+                tracing::debug!(
+                    shard = index,
+                    %call,
+                    conversation = core.conversation(call).map(tracing::field::display),
+                    "call answered"
+                );
             }
             Output::Event(Event::CallEnded(mut end)) => {
                 end.media = media.counters_for(end.call).or(end.media);

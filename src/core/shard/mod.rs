@@ -235,15 +235,27 @@ impl ShardCore {
     pub fn correlation_id<'a>(&'a self, payload: &'a [u8]) -> Option<&'a str> {
         let message = crate::sip::Message::parse_framing(payload).ok()?;
         let call_id = message.call_id().ok()?;
-        match self
-            .fx
-            .call_ids
-            .get(call_id)
-            .and_then(|seq| self.calls.get(seq))
-        {
-            Some(call) => Some(call.conversation.as_str()),
-            None => Some(call_id),
+        Some(self.conversation_of_call_id(call_id).unwrap_or(call_id))
+    }
+
+    /// The conversation id of the call SIP message `payload` belongs to (one of its legs has
+    /// the message's Call-ID); `None` outside calls. For log lines about the message.
+    pub fn conversation_of(&self, payload: &[u8]) -> Option<&str> {
+        let message = crate::sip::Message::parse_framing(payload).ok()?;
+        self.conversation_of_call_id(message.call_id().ok()?)
+    }
+
+    fn conversation_of_call_id(&self, call_id: &str) -> Option<&str> {
+        let seq = self.fx.call_ids.get(call_id)?;
+        Some(self.calls.get(seq)?.conversation.as_str())
+    }
+
+    /// The conversation id of `call` while the shard holds it (until its reap).
+    pub fn conversation(&self, call: CallRef) -> Option<&str> {
+        if call.shard != self.fx.shard {
+            return None;
         }
+        Some(self.calls.get(&call.seq)?.conversation.as_str())
     }
 
     /// Whether this shard handles `payload` itself: `false` when `handle_datagram` passes it
