@@ -5,12 +5,14 @@
 //! lengths, the IP family and protocol, the addresses and ports of the real sockets, the
 //! protocol type (SIP), the capture agent id (`sbc.hep_id`), the correlation id (the call's
 //! conversation id from the audit record; the Call-ID outside calls) and the payload, byte for
-//! byte what went over the wire.
+//! byte what went over the wire. The admin API counts them (`handoff_hep_sent_total`, none
+//! dropped).
 
 mod runtime_support;
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -20,6 +22,22 @@ use runtime_support::{BACKENDS, Handoff, WAIT, netns, setup};
 
 const HEP_ID: u32 = 424_242;
 const COLLECTOR_PORT: u16 = 32060;
+const ADMIN_PORT: u16 = 32061;
+
+/// `GET /metrics` from the admin API (HTTP/1.0, read to the end); the value of sample `name`.
+fn metric(admin: SocketAddr, name: &str) -> u64 {
+    let mut stream = TcpStream::connect_timeout(&admin, Duration::from_secs(5)).expect("connect");
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    write!(stream, "GET /metrics HTTP/1.0\r\nHost: handoff\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in {reply}"))
+        .parse()
+        .unwrap()
+}
 
 /// One decoded HEP v3 packet: generic chunks by type (each type at most once), the rest
 /// rejected.
@@ -191,14 +209,18 @@ fn every_sip_datagram_reaches_the_collector_as_hep_v3_on_both_backends() {
     for (i, io) in BACKENDS.iter().enumerate() {
         let s = setup(io, 32100 + i as u16 * 100, 2, 30);
         let collector = UdpSocket::bind(netns::udp_addr(COLLECTOR_PORT)).unwrap();
-        let config = std::fs::read_to_string(&s.config_path).unwrap().replacen(
-            "[sbc]\n",
-            &format!(
-                "[sbc]\nhep = \"{}\"\nhep_id = {HEP_ID}\n",
-                collector.local_addr().unwrap()
-            ),
-            1,
-        );
+        let admin = netns::udp_addr(ADMIN_PORT);
+        let config = std::fs::read_to_string(&s.config_path)
+            .unwrap()
+            .replacen(
+                "[sbc]\n",
+                &format!(
+                    "[sbc]\nhep = \"{}\"\nhep_id = {HEP_ID}\n",
+                    collector.local_addr().unwrap()
+                ),
+                1,
+            )
+            .replace("admin = \"off\"", &format!("admin = \"{admin}\""));
         std::fs::write(&s.config_path, config).unwrap();
         let mut handoff = Handoff::start(&s.config_path);
         let carrier = Endpoint::new(s.carrier.try_clone().unwrap(), "carrier");
@@ -307,6 +329,12 @@ fn every_sip_datagram_reaches_the_collector_as_hep_v3_on_both_backends() {
         assert!(count(&|c| c.dst == a && c.msg.status() == Some(200)) >= 2);
         assert!(count(&|c| c.msg.method() == Some("ACK")) >= 2);
         assert!(conversation.starts_with("conv-"), "{conversation}");
+        // Counted: every packet that reached the collector was sent, none dropped.
+        assert!(
+            metric(admin, "handoff_hep_sent_total") >= captured.len() as u64,
+            "{io}"
+        );
+        assert_eq!(metric(admin, "handoff_hep_dropped_total"), 0, "{io}");
 
         handoff.signal("TERM");
         assert!(handoff.wait_exit(WAIT).is_some_and(|s| s.success()));

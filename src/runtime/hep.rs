@@ -34,6 +34,8 @@ pub struct HepSender {
     /// Ties `Time` to Unix time: `Time` `at` was `unix_us`.
     at: Time,
     unix_us: u64,
+    /// The timestamp of the last capture: the next is at least one microsecond later.
+    last_us: u64,
     buf: Vec<u8>,
     /// (start, len) of each queued packet in `buf`.
     packets: Vec<(usize, usize)>,
@@ -74,6 +76,7 @@ impl HepSender {
             local,
             at: now,
             unix_us,
+            last_us: 0,
             buf: Vec::with_capacity(64 * 1024),
             packets: Vec::with_capacity(BATCH),
             scratch: SendScratch::new(BATCH),
@@ -106,10 +109,16 @@ impl HepSender {
         correlation: Option<&str>,
         payload: &[u8],
     ) {
+        // The loop reads its clock once per turn, so a turn's captures share a time; a collector
+        // orders by time, so each gets its own microsecond, in the order captured (a datagram
+        // received before what the shard sent in answer).
+        let unix_us =
+            (self.unix_us + now.0.saturating_sub(self.at.0) / 1_000).max(self.last_us + 1);
+        self.last_us = unix_us;
         let capture = Capture {
             src,
             dst,
-            unix_us: self.unix_us + now.0.saturating_sub(self.at.0) / 1_000,
+            unix_us,
             capture_id: self.capture_id,
             correlation,
             payload,
@@ -206,6 +215,23 @@ mod tests {
         let n = collector.recv(&mut buf).unwrap();
         assert!(buf[..n].ends_with(b"SIP/2.0 100 Trying"));
 
+        // Captures of one turn (one `now`) get increasing microseconds, in capture order.
+        sender.received(Time::from_millis(5), peer, None, b"a");
+        sender.sent(Time::from_millis(5), peer, None, b"b");
+        sender.flush();
+        let mut stamps = Vec::new();
+        for _ in 0..2 {
+            let n = collector.recv(&mut buf).unwrap();
+            let packet = &buf[..n];
+            let at = packet
+                .windows(6)
+                .position(|w| w == [0, 0, 0, 0x0a, 0, 10])
+                .unwrap();
+            let micros = u32::from_be_bytes(packet[at + 6..at + 10].try_into().unwrap());
+            stamps.push((packet[n - 1], micros));
+        }
+        assert_eq!(stamps, vec![(b'a', 5_000), (b'b', 5_001)]);
+
         for _ in 0..MAX_PACKETS_PER_TURN + 3 {
             sender.sent(Time::from_millis(3), peer, None, b"x");
         }
@@ -217,7 +243,7 @@ mod tests {
         sender.flush();
         assert_eq!(
             sender.packets_sent() + sender.packets_dropped(),
-            2 + MAX_PACKETS_PER_TURN as u64 + 3
+            4 + MAX_PACKETS_PER_TURN as u64 + 3
         );
     }
 }
