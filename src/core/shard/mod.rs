@@ -421,6 +421,18 @@ impl ShardCore {
     /// Debug check run by the simulation after every step. Panics with the broken invariant.
     pub fn check_invariants(&self) {
         self.fx.txn.check_invariants();
+        // The Call-ID map (what names a message's call, `correlation_id`) holds no reaped call,
+        // and names a call only by a Call-ID one of its legs has.
+        for (call_id, seq) in &self.fx.call_ids {
+            let call = self
+                .calls
+                .get(seq)
+                .unwrap_or_else(|| panic!("Call-ID {call_id} names reaped call {seq}"));
+            assert!(
+                call.legs.iter().any(|leg| &leg.dialog.call_id == call_id),
+                "Call-ID {call_id} names call {seq}, none of whose legs has it"
+            );
+        }
         let mut ports_held = 0;
         for (seq, call) in &self.calls {
             for side in [Side::A, Side::B] {
