@@ -18,7 +18,7 @@ use super::rng::Rng;
 use super::timers::{TimerKey, TimerTable};
 use super::transaction::{ClientTxId, ServerTxId, TransactionLayer};
 pub(super) use super::transfer_state::TransferTx;
-use super::{Event, MediaCommand, Output, ShardId, Time, Transmit};
+use super::{CallRef, Event, MediaCommand, Output, ShardId, Time, Transmit};
 use crate::config::Config;
 use crate::media::pool::PortPool;
 use crate::metrics::{DropReason, ShardMetrics};
@@ -216,15 +216,24 @@ impl Effects {
     /// Reason phrases on the wire are generic ([`sip::generic_reason`]); when handoff knows
     /// more about why it answered `status` (`reason` says more than the generic phrase), that
     /// detail goes to the log as an [`Event::ResponseDetail`], never to the peer.
-    fn detail(&mut self, to: Option<SocketAddr>, status: u16, reason: &str) {
+    fn detail(&mut self, to: Option<SocketAddr>, status: u16, reason: &str, request: &Message) {
         if status >= 300
             && let Some(to) = to
             && reason != sip::generic_reason(status)
         {
+            let call = request
+                .call_id()
+                .ok()
+                .and_then(|call_id| self.call_ids.get(call_id))
+                .map(|&seq| CallRef {
+                    shard: self.shard,
+                    seq,
+                });
             self.event(Event::ResponseDetail {
                 to,
                 status,
                 detail: reason_phrase(reason),
+                call,
             });
         }
     }
@@ -275,7 +284,7 @@ impl Effects {
         tag: Option<&str>,
         extra: &[(&str, String)],
     ) -> bool {
-        self.detail(self.txn.server_peer(tx), status, reason);
+        self.detail(self.txn.server_peer(tx), status, reason, request);
         let mut builder = sip::response_to(request, status, sip::generic_reason(status));
         let has_to_tag = request.to().ok().and_then(|to| to.tag()).is_some();
         if !has_to_tag && status > 100 {

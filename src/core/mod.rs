@@ -213,6 +213,8 @@ pub enum Event {
         to: SocketAddr,
         status: u16,
         detail: String,
+        /// The call the request belonged to (by its Call-ID), if any: the log names it.
+        call: Option<CallRef>,
     },
     /// A datagram that spoke for a call or transaction not its own; dropped unanswered, counted.
     Dropped {

@@ -582,9 +582,23 @@ fn drain_outputs<B: Backend>(
                     tracing::info!(target: "handoff::border", "{line}");
                 }
             }
-            Output::Event(Event::ResponseDetail { to, status, detail }) => {
+            Output::Event(Event::ResponseDetail {
+                to,
+                status,
+                detail,
+                call,
+            }) => {
                 // The peer got the generic phrase; why, in full, is for the operator.
-                tracing::info!(shard = index, %to, status, %detail, "answered");
+                tracing::info!(
+                    shard = index,
+                    %to,
+                    conversation = call
+                        .and_then(|call| core.conversation(call))
+                        .map(tracing::field::display),
+                    status,
+                    %detail,
+                    "answered"
+                );
             }
             Output::Event(other) => tracing::debug!(shard = index, event = ?other, "event"),
         }
