@@ -136,10 +136,17 @@ impl HepSender {
     }
 
     /// Sends what this turn queued, `BATCH` packets per `sendmmsg`, without waiting; what the
-    /// kernel refuses is dropped and counted.
+    /// kernel refuses is dropped and counted, and once the socket would block the rest of the
+    /// turn is dropped (counted) without another system call.
     pub fn flush(&mut self) {
         let fd = self.socket.as_raw_fd();
+        let mut blocked = false;
         for batch in self.packets.chunks(BATCH) {
+            if blocked {
+                // The send buffer is full: what is left of the turn is dropped untried.
+                self.dropped += batch.len() as u64;
+                continue;
+            }
             let mut items: [SendItem<'_>; BATCH] = std::array::from_fn(|_| SendItem {
                 to: self.collector,
                 payload: &[],
@@ -148,8 +155,13 @@ impl HepSender {
                 item.payload = &self.buf[start..start + len];
             }
             let mut refused = 0u64;
-            let sent =
-                uring_sys::sendmmsg(fd, &items[..batch.len()], &mut self.scratch, &mut refused);
+            let sent = uring_sys::sendmmsg_until_blocked(
+                fd,
+                &items[..batch.len()],
+                &mut self.scratch,
+                &mut refused,
+            );
+            blocked = sent as u64 + refused < batch.len() as u64;
             self.sent += sent as u64;
             self.dropped += batch.len() as u64 - sent as u64;
         }
