@@ -305,6 +305,16 @@ impl AdminState {
                 "Shard-to-shard messages dropped because the receiving queue was full.",
                 sum(|s| s.queue_full_drops.load(Ordering::Relaxed)),
             ),
+            (
+                "handoff_hep_sent_total",
+                "HEP packets sent to the collector (sbc.hep).",
+                sum(|s| s.hep_sent.load(Ordering::Relaxed)),
+            ),
+            (
+                "handoff_hep_dropped_total",
+                "HEP packets dropped: the socket would block or refused them, a turn's queue was full, or too large.",
+                sum(|s| s.hep_dropped.load(Ordering::Relaxed)),
+            ),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} counter");

@@ -29,6 +29,9 @@ pub struct Config {
 /// Default capacity of the audit queue (`sbc.audit_queue`), in records: at a few hundred bytes a
 /// record, some tens of MB, and seconds of a stalled disk at thousands of call ends per second.
 pub const DEFAULT_AUDIT_QUEUE: usize = 65_536;
+/// `sbc.hep_id` when the config names none. Give each handoff instance its own id so the
+/// collector tells them apart (Homer shows it as the capture node).
+pub const DEFAULT_HEP_ID: u32 = 2001;
 /// Where the admin HTTP listener binds when `sbc.admin` is not set (loopback: no token needed).
 pub const DEFAULT_ADMIN: SocketAddr =
     SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9090);
@@ -52,6 +55,12 @@ pub struct SbcConfig {
     /// Bearer token the admin listener requires (`Authorization: Bearer <token>`). Required
     /// when `admin` is not a loopback address.
     pub admin_token: Option<String>,
+    /// HEP v3 collector (Homer's heplify-server, Kamailio's sipcapture): every SIP datagram
+    /// handoff sends or receives is copied there over UDP. `None` (`hep = "off"`, `""` or no
+    /// key) = off, the default.
+    pub hep: Option<SocketAddr>,
+    /// The HEP capture agent id (chunk 0x000c) that names this handoff at the collector.
+    pub hep_id: u32,
     /// JSON lines; "-" = stdout.
     pub audit: String,
     /// Capacity, in records, of the queue between the shards and the audit writer thread. A
@@ -579,6 +588,8 @@ struct RawSbc {
     media_ports: Option<Spanned<Vec<Spanned<i64>>>>,
     admin: Option<Spanned<String>>,
     admin_token: Option<Spanned<String>>,
+    hep: Option<Spanned<String>>,
+    hep_id: Option<Spanned<i64>>,
     audit: Option<Spanned<String>>,
     audit_queue: Option<Spanned<i64>>,
     audit_bodies: Option<bool>,
@@ -718,6 +729,8 @@ const SBC_KEYS: &[&str] = &[
     "media_ports",
     "admin",
     "admin_token",
+    "hep",
+    "hep_id",
     "audit",
     "audit_queue",
     "audit_bodies",
@@ -872,6 +885,8 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         media_ports: (20000, 40000),
         admin: Some(DEFAULT_ADMIN),
         admin_token: None,
+        hep: None,
+        hep_id: DEFAULT_HEP_ID,
         audit: "audit.jsonl".to_owned(),
         audit_queue: DEFAULT_AUDIT_QUEUE,
         audit_bodies: false,
@@ -1057,6 +1072,19 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
                  requires sbc.admin_token (clients send Authorization: Bearer <token>)"
             ),
         );
+    }
+    if let Some(hep) = &raw.hep {
+        let text = hep.get_ref().trim();
+        sbc.hep = if text.is_empty() || text == "off" {
+            None
+        } else {
+            socket_addr(hep, "sbc.hep", report)
+        };
+    }
+    if let Some(id) = &raw.hep_id
+        && let Some(id) = in_range(id, "sbc.hep_id", 0, u64::from(u32::MAX), report)
+    {
+        sbc.hep_id = id as u32;
     }
     if let Some(audit) = &raw.audit {
         if audit.get_ref().trim().is_empty() {

@@ -7,6 +7,7 @@ pub mod border_log;
 pub mod config;
 pub mod core;
 pub mod demo;
+pub mod hep;
 pub mod media;
 pub mod metrics;
 pub mod numbering;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use handoff::config::{Config, ConfigLoadError};
 use mimalloc::MiMalloc;
 
@@ -43,8 +43,40 @@ struct Cli {
     #[arg(long, global = true, value_name = "LEVEL")]
     log_level: Option<tracing::Level>,
 
+    /// Log format on stderr: text (the default: one human-readable line per event) or json (one
+    /// JSON object per line: "timestamp", "level", "target", "message" and each field at the top
+    /// level; call-related lines carry the call's "conversation" id, the one the audit records
+    /// carry).
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "text")]
+    log_format: LogFormat,
+
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs go to stderr, at `level`, in `format` (colours only as text on a terminal).
+fn init_logging(level: tracing::Level, format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        // One object per event, fields at the top level (tracing-subscriber's json feature):
+        // what log shippers index without a nested "fields" object.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_ansi(false)
+            .init(),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -104,11 +136,10 @@ fn main() -> anyhow::Result<ExitCode> {
             );
             return Ok(ExitCode::from(EXIT_INVALID_CONFIG));
         }
-        tracing_subscriber::fmt()
-            .with_max_level(cli.log_level.unwrap_or(tracing::Level::WARN))
-            .with_writer(std::io::stderr)
-            .with_ansi(std::io::stderr().is_terminal())
-            .init();
+        init_logging(
+            cli.log_level.unwrap_or(tracing::Level::WARN),
+            cli.log_format,
+        );
         let report = handoff::demo::run(&mut std::io::stdout().lock()).context("demo failed")?;
         return Ok(if report.ok {
             ExitCode::SUCCESS
@@ -176,11 +207,10 @@ fn main() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         None => {
-            tracing_subscriber::fmt()
-                .with_max_level(cli.log_level.unwrap_or(tracing::Level::INFO))
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::stderr().is_terminal())
-                .init();
+            init_logging(
+                cli.log_level.unwrap_or(tracing::Level::INFO),
+                cli.log_format,
+            );
             let source = cli
                 .config
                 .as_ref()

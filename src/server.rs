@@ -377,7 +377,7 @@ impl Server {
     }
 
     /// Hands every shard a new configuration. Settings bound to sockets and threads (listen,
-    /// advertise, shards, cpus, io, media_ports, audit) need a restart: the running values are
+    /// advertise, shards, cpus, io, media_ports, audit, admin, hep) need a restart: the running values are
     /// kept and a warning names what was ignored.
     pub fn reload(&mut self, mut new: Config) {
         let old = &self.config.sbc;
@@ -403,6 +403,9 @@ impl Server {
         if new.sbc.admin != old.admin || new.sbc.admin_token != old.admin_token {
             ignored.push("admin");
         }
+        if new.sbc.hep != old.hep || new.sbc.hep_id != old.hep_id {
+            ignored.push("hep");
+        }
         if !ignored.is_empty() {
             tracing::warn!(settings = ?ignored, "reload: these settings need a restart; kept as running");
         }
@@ -416,6 +419,8 @@ impl Server {
         new.sbc.audit_queue = old.audit_queue;
         new.sbc.admin = old.admin;
         new.sbc.admin_token = old.admin_token.clone();
+        new.sbc.hep = old.hep;
+        new.sbc.hep_id = old.hep_id;
         let new = Arc::new(new);
         tracing::info!(
             trunks = new.trunks.len(),

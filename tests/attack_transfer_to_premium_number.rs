@@ -40,7 +40,7 @@ fn a_refer_to_a_denied_number_is_refused_and_nothing_is_dialled() {
         assert_status(io, &answer, 403);
         // The peer gets the generic phrase (topology hiding); the reason is in the log.
         assert_eq!(answer.first_line, "SIP/2.0 403 Forbidden", "{io}");
-        site.handoff.wait_for_log(
+        let detail = site.handoff.wait_for_log(
             "detail=Forbidden (transfer target not allowed)",
             runtime_support::WAIT,
         );
@@ -57,6 +57,12 @@ fn a_refer_to_a_denied_number_is_refused_and_nothing_is_dialled() {
         assert_eq!(record["outcome"], "denied", "{io}: {record}");
         assert_eq!(record["reason"], "target_not_allowed", "{io}: {record}");
         assert_eq!(record["target_e164"], "+19005550199", "{io}: {record}");
+        // The log line names the call (issue 11: the conversation id on call-related lines).
+        let conversation = record["conversation"].as_str().unwrap();
+        assert!(
+            detail.contains(&format!("conversation={conversation} ")),
+            "{io}: {detail}"
+        );
         // The call is as it was: the platform ends it normally.
         platform_hangs_up(&site, &a, &b);
         site.stop();

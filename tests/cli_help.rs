@@ -40,3 +40,13 @@ fn top_level_help_explains_the_second_ctrl_c() {
     assert!(text.contains("A second Ctrl-C"), "{text}");
     assert!(text.contains("N calls left, T s to go"), "{text}");
 }
+
+/// Issue 11: `--help` names the log formats, text the default.
+#[test]
+fn top_level_help_explains_the_log_format() {
+    let text = help(&["--help"]);
+    assert!(text.contains("--log-format <FORMAT>"), "{text}");
+    assert!(text.contains("[default: text]"), "{text}");
+    assert!(text.contains("[possible values: text, json]"), "{text}");
+    assert!(text.contains("conversation"), "{text}");
+}

@@ -509,6 +509,9 @@ impl Call {
         let mut call = call;
         fx.dialogs.insert(a_tag, (seq, bridge[Side::A.index()]));
         fx.dialogs.insert(b_tag, (seq, bridge[Side::B.index()]));
+        for leg in &call.legs {
+            fx.call_ids.insert(leg.dialog.call_id.clone(), seq);
+        }
         fx.track_server(&mut call, tx, ServerPurpose::InitialInvite { call: seq });
         fx.track_client(
             &mut call,
@@ -941,6 +944,8 @@ impl Call {
             gone: false,
         };
         // The new leg takes the named leg's place in the bridge; the named leg is retired.
+        fx.call_ids
+            .insert(new_leg.dialog.call_id.clone(), self.id.seq);
         let new_id = self.add_leg(new_leg);
         let replaced_id = self.rebridge(side, new_id);
         let replaced_tag = match self.leg_by_id_mut(replaced_id) {

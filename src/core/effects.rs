@@ -18,7 +18,7 @@ use super::rng::Rng;
 use super::timers::{TimerKey, TimerTable};
 use super::transaction::{ClientTxId, ServerTxId, TransactionLayer};
 pub(super) use super::transfer_state::TransferTx;
-use super::{Event, MediaCommand, Output, ShardId, Time, Transmit};
+use super::{CallRef, Event, MediaCommand, Output, ShardId, Time, Transmit};
 use crate::config::Config;
 use crate::media::pool::PortPool;
 use crate::metrics::{DropReason, ShardMetrics};
@@ -140,6 +140,9 @@ pub(super) struct Effects {
     /// Dialog lookup by handoff's local tag (unique, minted): (call, leg). Bridged legs, and a
     /// retired platform leg until its BYE.
     pub(super) dialogs: HashMap<String, (u64, LegId)>,
+    /// The call each leg's Call-ID belongs to (every leg the call had, retired ones included),
+    /// for [`super::ShardCore::correlation_id`]: what the HEP capture names a datagram by.
+    pub(super) call_ids: HashMap<String, u64>,
     pub(super) server_txs: HashMap<ServerTxId, ServerPurpose>,
     pub(super) client_txs: HashMap<ClientTxId, ClientPurpose>,
     pub(super) timers: TimerTable<CoreTimer>,
@@ -216,15 +219,30 @@ impl Effects {
     /// Reason phrases on the wire are generic ([`StatusCode::reason_phrase`]); when handoff knows
     /// more about why it answered `status` (`reason` says more than the generic phrase), that
     /// detail goes to the log as an [`Event::ResponseDetail`], never to the peer.
-    fn detail(&mut self, to: Option<SocketAddr>, status: StatusCode, reason: &str) {
+    fn detail(
+        &mut self,
+        to: Option<SocketAddr>,
+        status: StatusCode,
+        reason: &str,
+        request: &Message,
+    ) {
         if status.is_failure()
             && let Some(to) = to
             && reason != status.reason_phrase()
         {
+            let call = request
+                .call_id()
+                .ok()
+                .and_then(|call_id| self.call_ids.get(call_id))
+                .map(|&seq| CallRef {
+                    shard: self.shard,
+                    seq,
+                });
             self.event(Event::ResponseDetail {
                 to,
                 status,
                 detail: reason_phrase(reason),
+                call,
             });
         }
     }
@@ -277,7 +295,7 @@ impl Effects {
         tag: Option<&str>,
         extra: &[(&str, String)],
     ) -> bool {
-        self.detail(self.txn.server_peer(tx), status, reason);
+        self.detail(self.txn.server_peer(tx), status, reason, request);
         let mut builder = sip::response_to(request, status, status.reason_phrase());
         let has_to_tag = request.to().ok().and_then(|to| to.tag()).is_some();
         if !has_to_tag && status > StatusCode::TRYING {

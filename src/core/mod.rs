@@ -152,6 +152,20 @@ pub enum MediaCommand {
     StopRingback { call: CallRef },
 }
 
+impl MediaCommand {
+    /// The call the command is about.
+    pub fn call(&self) -> CallRef {
+        match self {
+            MediaCommand::Open { call, .. }
+            | MediaCommand::Update { call, .. }
+            | MediaCommand::Close { call }
+            | MediaCommand::SetLaws { call, .. }
+            | MediaCommand::StartRingback { call, .. }
+            | MediaCommand::StopRingback { call } => *call,
+        }
+    }
+}
+
 /// What the core asks its driver to do. Drained with `ShardCore::poll_output()`.
 #[derive(Clone, Debug)]
 pub enum Output {
@@ -203,6 +217,8 @@ pub enum Event {
         to: SocketAddr,
         status: StatusCode,
         detail: String,
+        /// The call the request belonged to (by its Call-ID), if any: the log names it.
+        call: Option<CallRef>,
     },
     /// A datagram that spoke for a call or transaction not its own; dropped unanswered, counted.
     Dropped {

@@ -1117,6 +1117,7 @@ impl Call {
         // Leg C is a leg of the call from its INVITE on; it joins the bridge when it answers.
         fx.ladders
             .watch(self.id.seq, &leg.dialog.call_id, &trunk.name);
+        fx.call_ids.insert(leg.dialog.call_id.clone(), self.id.seq);
         let leg = self.add_leg(leg);
         if let Some(transfer) = self.transfer_mut() {
             transfer.fallback = Some(FallbackLeg {

@@ -10,6 +10,8 @@
 //!   per-packet fast path); [`bare::BareForwarder`]: the same plumbing without SBC logic, the
 //!   perf baseline.
 //! - [`queues::ShardMesh`]: shard-to-shard queues.
+//! - [`hep::HepSender`]: the HEP capture of a shard (`sbc.hep`): encoded during the turn, sent
+//!   in `sendmmsg` batches after the backend's flush, never waiting.
 //!
 //! Unsafe boundary: `uring.rs` (the io_uring backend) and `uring_sys.rs` (the raw syscalls the
 //! epoll backend and the signal handling need) are the only files with `unsafe` in the crate.
@@ -17,6 +19,7 @@
 pub mod backend;
 pub mod bare;
 pub mod epoll;
+pub mod hep;
 pub mod queues;
 pub mod relay;
 pub mod shard;

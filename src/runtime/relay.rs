@@ -57,6 +57,8 @@ struct CallMedia {
     a_port: u16,
     b_port: u16,
     ringback: Option<Ringback>,
+    /// The call's conversation id, for the log lines about its media (`name_call`).
+    conversation: String,
 }
 
 impl CallMedia {
@@ -207,6 +209,14 @@ impl MediaRelay {
         }
     }
 
+    /// Names `call`'s media by its conversation id (from `Event::CallStarted`), for the log
+    /// lines about it. Nothing when its media is not open.
+    pub fn name_call(&mut self, call: CallRef, conversation: &str) {
+        if let Some(media) = self.calls.get_mut(&call) {
+            media.conversation = conversation.to_owned();
+        }
+    }
+
     /// Applies a command from the core. On error nothing stays half-open.
     pub fn command<B: Backend + ?Sized>(
         &mut self,
@@ -252,6 +262,7 @@ impl MediaRelay {
                         a_port,
                         b_port,
                         ringback: None,
+                        conversation: String::new(),
                     },
                 );
                 Ok(())
@@ -569,8 +580,14 @@ impl MediaRelay {
         *logged += 1;
         let last = *logged == FOREIGN_LOGS_PER_SLOT;
         if let Some(info) = self.table.slot_info(slot) {
+            let conversation = self
+                .calls
+                .get(&info.call)
+                .map(|c| c.conversation.as_str())
+                .filter(|c| !c.is_empty());
             tracing::warn!(
                 call = %info.call,
+                conversation = conversation.map(tracing::field::display),
                 side = ?info.side,
                 local_port = info.local_port,
                 %from,

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::backend::{Backend, BackendError, Incoming};
+use super::hep::HepSender;
 use super::queues::ShardMesh;
 use super::relay::MediaRelay;
 use crate::audit::AuditSender;
@@ -92,6 +93,9 @@ pub struct ShardStatus {
     pub media_dropped_foreign_source: AtomicU64,
     pub media_open_failures: AtomicU64,
     pub queue_full_drops: AtomicU64,
+    /// HEP packets sent to `sbc.hep`, and dropped (see `runtime::hep`).
+    pub hep_sent: AtomicU64,
+    pub hep_dropped: AtomicU64,
     pub draining: AtomicBool,
     pub stopped: AtomicBool,
     /// The shard's recent transfer records, for the admin API's `/transfers` and dashboard.
@@ -193,6 +197,25 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
     core.set_wall_clock(crate::transfer::WallClock { at: now, unix_ms });
+    // HEP capture (`sbc.hep`, read at start: a reload does not change it).
+    let mut hep = config.sbc.hep.and_then(|collector| {
+        let unix_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0);
+        HepSender::new(
+            collector,
+            config.sbc.hep_id,
+            config.sbc.listen,
+            config.sbc.advertise,
+            now,
+            unix_us,
+        )
+        .inspect_err(|error| {
+            tracing::error!(shard = index, %collector, %error, "sbc.hep: cannot open the HEP socket; capturing nothing");
+        })
+        .ok()
+    });
     let mut drain_deadline: Option<Time> = None;
     // The transaction layer's T1 is the startup config's (a reload does not change it).
     let drain_bound_ms = drain_bound(config.sbc.timers.t1_ms).as_millis() as u64;
@@ -238,7 +261,18 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                 let Some(message) = mesh.pop(from, index) else {
                     break;
                 };
-                core.handle_shard_message(now, ShardId(from as u16), message);
+                match message {
+                    // Passed on by the shard that received it: captured here, by its owner,
+                    // once handled (the call it starts exists then).
+                    ShardMessage::Datagram {
+                        from: peer,
+                        payload,
+                    } => {
+                        core.handle_passed_datagram(now, peer, &payload);
+                        received(now, &core, index, Some(from), peer, &payload, hep.as_mut());
+                    }
+                    message => core.handle_shard_message(now, ShardId(from as u16), message),
+                }
             }
         }
         drain_outputs(
@@ -251,6 +285,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             &status,
             index,
             &mut border,
+            &mut hep,
         );
         if now >= next_snapshot {
             publish_snapshot(&core, &status, now);
@@ -259,6 +294,13 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         let next_ringback = media.tick(now, &mut backend);
         if let Err(e) = backend.flush() {
             return fail(backend, e);
+        }
+        if let Some(hep) = hep.as_mut() {
+            hep.flush();
+            status.hep_sent.store(hep.packets_sent(), Ordering::Relaxed);
+            status
+                .hep_dropped
+                .store(hep.packets_dropped(), Ordering::Relaxed);
         }
 
         if let Some(deadline) = drain_deadline {
@@ -328,10 +370,14 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         now = clock.now();
         let result = backend.dispatch(&mut |incoming, outbox| match incoming {
             Incoming::Sip { from, payload } => {
-                if tracing::enabled!(tracing::Level::TRACE) {
-                    tracing::trace!(shard = index, %from, "SIP received:\n{}", String::from_utf8_lossy(payload));
+                core.handle_datagram(now, from, payload);
+                // The owner traces and captures it, after handling it (the INVITE that starts a
+                // call is named by the call then): here, or where it was passed on to (above).
+                if (hep.is_some() || tracing::enabled!(tracing::Level::TRACE))
+                    && core.owns_datagram(payload)
+                {
+                    received(now, &core, index, None, from, payload, hep.as_mut());
                 }
-                core.handle_datagram(now, from, payload)
             }
             Incoming::Media {
                 socket,
@@ -364,7 +410,34 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             &status,
             index,
             &mut border,
+            &mut hep,
         );
+    }
+}
+
+/// A SIP datagram this shard owns was handled: trace it (with its call's conversation id) and
+/// capture it for HEP. `passed_from`: the shard that received it and passed it on.
+fn received(
+    now: Time,
+    core: &ShardCore,
+    index: usize,
+    passed_from: Option<usize>,
+    from: std::net::SocketAddr,
+    payload: &[u8],
+    hep: Option<&mut HepSender>,
+) {
+    if tracing::enabled!(tracing::Level::TRACE) {
+        tracing::trace!(
+            shard = index,
+            passed_from,
+            %from,
+            conversation = core.conversation_of(payload).map(tracing::field::display),
+            "SIP received:\n{}",
+            String::from_utf8_lossy(payload)
+        );
+    }
+    if let Some(hep) = hep {
+        hep.received(now, from, core.correlation_id(payload), payload);
     }
 }
 
@@ -388,12 +461,22 @@ fn drain_outputs<B: Backend>(
     status: &ShardStatus,
     index: usize,
     border: &mut BorderLog,
+    hep: &mut Option<HepSender>,
 ) {
     while let Some(output) = core.poll_output() {
         match output {
             Output::Transmit(t) => {
                 if tracing::enabled!(tracing::Level::TRACE) {
-                    tracing::trace!(shard = index, to = %t.to, "SIP sent:\n{}", String::from_utf8_lossy(&t.payload));
+                    tracing::trace!(
+                        shard = index,
+                        to = %t.to,
+                        conversation = core.conversation_of(&t.payload).map(tracing::field::display),
+                        "SIP sent:\n{}",
+                        String::from_utf8_lossy(&t.payload)
+                    );
+                }
+                if let Some(hep) = hep.as_mut() {
+                    hep.sent(now, t.to, core.correlation_id(&t.payload), &t.payload);
                 }
                 backend.send_sip(t.to, t.payload)
             }
@@ -407,10 +490,22 @@ fn drain_outputs<B: Backend>(
                 }
             }
             Output::Media(command) => {
-                tracing::debug!(shard = index, ?command, "media");
+                let call = command.call();
+                tracing::debug!(
+                    shard = index,
+                    conversation = core.conversation(call).map(tracing::field::display),
+                    ?command,
+                    "media"
+                );
                 if let Err(error) = media.command(backend, command) {
                     status.media_open_failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(shard = index, %error, "media command failed");
+                    tracing::error!(
+                        shard = index,
+                        %call,
+                        conversation = core.conversation(call).map(tracing::field::display),
+                        %error,
+                        "media command failed"
+                    );
                     // Media failure is a call failure: the request that needed the sockets
                     // fails (503 to an INVITE, 500 to a re-INVITE), see `core::media_failure`.
                     if let Some(call) = error.unopened_call() {
@@ -423,8 +518,30 @@ fn drain_outputs<B: Backend>(
                 let last = media.last_activity(call, now);
                 core.handle_media_activity(now, call, last);
             }
-            Output::Event(Event::CallStarted { .. }) => {
+            Output::Event(Event::CallStarted {
+                call,
+                conversation,
+                from_trunk,
+                to_trunk,
+            }) => {
                 status.active_calls.fetch_add(1, Ordering::SeqCst);
+                media.name_call(call, &conversation);
+                tracing::debug!(
+                    shard = index,
+                    %call,
+                    %conversation,
+                    from = %from_trunk,
+                    to = %to_trunk,
+                    "call started"
+                );
+            }
+            Output::Event(Event::CallAnswered { call }) => {
+                tracing::debug!(
+                    shard = index,
+                    %call,
+                    conversation = core.conversation(call).map(tracing::field::display),
+                    "call answered"
+                );
             }
             Output::Event(Event::CallEnded(mut end)) => {
                 end.media = media.counters_for(end.call).or(end.media);
@@ -520,9 +637,23 @@ fn drain_outputs<B: Backend>(
                     tracing::info!(target: "handoff::border", "{line}");
                 }
             }
-            Output::Event(Event::ResponseDetail { to, status, detail }) => {
+            Output::Event(Event::ResponseDetail {
+                to,
+                status,
+                detail,
+                call,
+            }) => {
                 // The peer got the generic phrase; why, in full, is for the operator.
-                tracing::info!(shard = index, %to, status = status.as_u16(), %detail, "answered");
+                tracing::info!(
+                    shard = index,
+                    %to,
+                    conversation = call
+                        .and_then(|call| core.conversation(call))
+                        .map(tracing::field::display),
+                    status = status.as_u16(),
+                    %detail,
+                    "answered"
+                );
             }
             Output::Event(other) => tracing::debug!(shard = index, event = ?other, "event"),
         }

@@ -254,6 +254,28 @@ pub fn sendmmsg(
     scratch: &mut SendScratch,
     errors: &mut u64,
 ) -> usize {
+    send_batch(fd, items, scratch, errors, false)
+}
+
+/// As [`sendmmsg`], but stops at the first datagram the socket would block on (EAGAIN): the
+/// rest are not tried (a full send buffer stays full for the moment), and are not counted in
+/// `errors`. For best-effort copies (HEP) where the caller counts what was not sent.
+pub fn sendmmsg_until_blocked(
+    fd: RawFd,
+    items: &[SendItem<'_>],
+    scratch: &mut SendScratch,
+    errors: &mut u64,
+) -> usize {
+    send_batch(fd, items, scratch, errors, true)
+}
+
+fn send_batch(
+    fd: RawFd,
+    items: &[SendItem<'_>],
+    scratch: &mut SendScratch,
+    errors: &mut u64,
+    stop_when_blocked: bool,
+) -> usize {
     let n = items.len();
     if n == 0 {
         return 0;
@@ -295,6 +317,12 @@ pub fn sendmmsg(
             )
         };
         if ret <= 0 {
+            if stop_when_blocked
+                && ret < 0
+                && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+            {
+                break;
+            }
             // The datagram at `start` failed (full buffer, unreachable...): skip it.
             *errors += 1;
             start += 1;

@@ -197,6 +197,8 @@ pub fn standard_config() -> Config {
             media_ports: (20000, 30000),
             admin: None,
             admin_token: None,
+            hep: None,
+            hep_id: crate::config::DEFAULT_HEP_ID,
             audit: "-".to_string(),
             refer_timeout_ms: 8000,
             transfer_timeout_s: 120,
@@ -305,6 +307,10 @@ pub struct Sim {
     pub media_activity: std::collections::BTreeMap<crate::core::CallRef, Time>,
     /// `Output::QueryMediaActivity` asked so far.
     pub media_queries: u64,
+    /// When set, every datagram a shard sends is recorded in `correlations` as (its Call-ID,
+    /// what the HEP capture names it by: `ShardCore::correlation_id` at the moment it is sent).
+    pub record_correlations: bool,
+    pub correlations: Vec<(String, String)>,
 }
 
 impl Sim {
@@ -363,6 +369,8 @@ impl Sim {
             delivered_from_sbc: std::collections::BTreeMap::new(),
             media_activity: std::collections::BTreeMap::new(),
             media_queries: 0,
+            record_correlations: false,
+            correlations: Vec::new(),
         };
         sim.flush();
         sim
@@ -442,6 +450,17 @@ impl Sim {
             while let Some(output) = self.shards[index].poll_output() {
                 match output {
                     Output::Transmit(transmit) => {
+                        if self.record_correlations
+                            && let Ok(message) =
+                                crate::sip::Message::parse_framing(&transmit.payload)
+                            && let Ok(call_id) = message.call_id()
+                        {
+                            let named = self.shards[index]
+                                .correlation_id(&transmit.payload)
+                                .unwrap_or_default();
+                            self.correlations
+                                .push((call_id.to_owned(), named.to_owned()));
+                        }
                         if self.trace {
                             let first = transmit
                                 .payload

@@ -165,6 +165,17 @@ impl Handoff {
         Handoff::start_command(command, config)
     }
 
+    /// [`Handoff::start`] with more command-line options (`--log-level` among them replaces the
+    /// default `debug`).
+    pub fn start_with_args(config: &Path, args: &[&str]) -> Handoff {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_handoff"));
+        command.args(args);
+        if !args.contains(&"--log-level") {
+            command.arg("--log-level").arg("debug");
+        }
+        Handoff::spawn(command, config)
+    }
+
     /// [`Handoff::start`] with the soft open-file limit (RLIMIT_NOFILE) lowered to `soft` first
     /// (the shell's `ulimit -Sn`, then exec: the process is handoff itself).
     pub fn start_with_soft_nofile(config: &Path, soft: u64) -> Handoff {
@@ -177,11 +188,14 @@ impl Handoff {
     }
 
     fn start_command(mut command: Command, config: &Path) -> Handoff {
+        command.arg("--log-level").arg("debug");
+        Handoff::spawn(command, config)
+    }
+
+    fn spawn(mut command: Command, config: &Path) -> Handoff {
         let mut child = command
             .arg("--config")
             .arg(config)
-            .arg("--log-level")
-            .arg("debug")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -1152,6 +1152,9 @@ impl ShardCore {
             {
                 self.fx.dialogs.remove(&leg.dialog.local_tag);
             }
+            if self.fx.call_ids.get(&leg.dialog.call_id) == Some(&seq) {
+                self.fx.call_ids.remove(&leg.dialog.call_id);
+            }
         }
         for tx in &call.client_txs {
             self.fx.client_txs.remove(tx);

@@ -93,6 +93,7 @@ impl ShardCore {
                 pool,
                 config,
                 dialogs: HashMap::new(),
+                call_ids: HashMap::new(),
                 server_txs: HashMap::new(),
                 client_txs: HashMap::new(),
                 timers: TimerTable::new(),
@@ -226,6 +227,51 @@ impl ShardCore {
     /// Requests held right now for another shard's dialog answer.
     pub fn requests_held_for_translation(&self) -> usize {
         self.attended.held_count()
+    }
+
+    /// What a capture (HEP, `runtime/hep.rs`) names SIP message `payload` by: the conversation
+    /// id of the call one of whose legs has its Call-ID (the id the audit records and the
+    /// logs carry), otherwise its Call-ID; `None` when it has no readable Call-ID. A map
+    /// lookup after a parse: no state changes, nothing is allocated.
+    pub fn correlation_id<'a>(&'a self, payload: &'a [u8]) -> Option<&'a str> {
+        let message = crate::sip::Message::parse_framing(payload).ok()?;
+        let call_id = message.call_id().ok()?;
+        Some(self.conversation_of_call_id(call_id).unwrap_or(call_id))
+    }
+
+    /// The conversation id of the call SIP message `payload` belongs to (one of its legs has
+    /// the message's Call-ID); `None` outside calls. For log lines about the message.
+    pub fn conversation_of(&self, payload: &[u8]) -> Option<&str> {
+        let message = crate::sip::Message::parse_framing(payload).ok()?;
+        self.conversation_of_call_id(message.call_id().ok()?)
+    }
+
+    fn conversation_of_call_id(&self, call_id: &str) -> Option<&str> {
+        let seq = self.fx.call_ids.get(call_id)?;
+        Some(self.calls.get(seq)?.conversation.as_str())
+    }
+
+    /// The conversation id of `call` while the shard holds it (until its reap).
+    pub fn conversation(&self, call: CallRef) -> Option<&str> {
+        if call.shard != self.fx.shard {
+            return None;
+        }
+        Some(self.calls.get(&call.seq)?.conversation.as_str())
+    }
+
+    /// Whether this shard handles `payload` itself: `false` when `handle_datagram` passes it
+    /// on to its owner (`ShardMessage::Datagram`), which handles it then.
+    pub fn owns_datagram(&self, payload: &[u8]) -> bool {
+        ids::owner_of_datagram(payload, self.fx.shard_count) == self.fx.shard
+    }
+
+    /// A datagram another shard passed on, borrowed: the same as `handle_shard_message` with
+    /// `ShardMessage::Datagram`, for a driver that still needs the bytes afterwards (the HEP
+    /// capture names it by its call once the call exists).
+    pub fn handle_passed_datagram(&mut self, now: Time, from: SocketAddr, payload: &[u8]) {
+        self.process_datagram(now, from, payload);
+        self.run_follow_ups(now);
+        self.fx.pump_transactions();
     }
 
     pub fn handle_datagram(&mut self, now: Time, from: SocketAddr, payload: &[u8]) {
@@ -404,6 +450,18 @@ impl ShardCore {
     /// Debug check run by the simulation after every step. Panics with the broken invariant.
     pub fn check_invariants(&self) {
         self.fx.txn.check_invariants();
+        // The Call-ID map (what names a message's call, `correlation_id`) holds no reaped call,
+        // and names a call only by a Call-ID one of its legs has.
+        for (call_id, seq) in &self.fx.call_ids {
+            let call = self
+                .calls
+                .get(seq)
+                .unwrap_or_else(|| panic!("Call-ID {call_id} names reaped call {seq}"));
+            assert!(
+                call.legs.iter().any(|leg| &leg.dialog.call_id == call_id),
+                "Call-ID {call_id} names call {seq}, none of whose legs has it"
+            );
+        }
         let mut ports_held = 0;
         for (seq, call) in &self.calls {
             for side in [Side::A, Side::B] {
