@@ -59,6 +59,8 @@ pub struct AdminState {
     pub running: ArcSwap<RunningConfig>,
     pub statuses: Vec<Arc<ShardStatus>>,
     pub mesh: Arc<ShardMesh>,
+    /// To wake a shard after putting a message on its control queue (`DELETE /calls/...`).
+    pub wakers: Vec<Arc<crate::runtime::backend::ShardWaker>>,
     pub audit: Arc<AuditCounters>,
     pub started: Instant,
     /// The recent transfer records, filled from the shards' feeds by the admin thread.
@@ -246,6 +248,35 @@ impl AdminState {
             .iter()
             .map(|s| s.active_calls.load(Ordering::Relaxed))
             .sum()
+    }
+
+    /// Asks the shard that holds the call with this conversation id to end it (BYE on its
+    /// legs, `end_reason = "ended_by_operator"`). False when no live call has that id in the
+    /// shards' latest snapshots.
+    pub fn end_call(&self, conversation: &str) -> bool {
+        let shard = self.statuses.iter().position(|status| {
+            status
+                .snapshot
+                .load()
+                .calls
+                .iter()
+                .any(|call| call.conversation == conversation)
+        });
+        let Some(shard) = shard else {
+            return false;
+        };
+        let message = crate::core::ShardMessage::EndCall {
+            conversation: conversation.to_owned(),
+        };
+        if self.mesh.push_control(shard, message).is_err() {
+            tracing::error!(shard, "control queue full; the call was not ended");
+            return false;
+        }
+        if let Some(waker) = self.wakers.get(shard) {
+            waker.wake();
+        }
+        tracing::info!(shard, %conversation, "admin API: ending the call");
+        true
     }
 
     /// Taking new calls: no shard drains or has stopped.
@@ -563,6 +594,20 @@ fn handle(request: Request, token: Option<&str>, state: &AdminState) {
     }
     let (path, query) = request.url().split_once('?').unwrap_or((request.url(), ""));
     let (path, query) = (path.to_owned(), query.to_owned());
+    // DELETE /calls/{conversation}: an operator ends one call.
+    if let Some(conversation) = path.strip_prefix("/calls/") {
+        let response = if *request.method() != Method::Delete {
+            Response::from_string("method not allowed\n")
+                .with_status_code(405)
+                .with_header(header("Allow", "DELETE"))
+        } else if state.end_call(conversation) {
+            Response::from_string("ending\n").with_status_code(202)
+        } else {
+            Response::from_string("no live call with that conversation id\n").with_status_code(404)
+        };
+        let _ = request.respond(response);
+        return;
+    }
     let known = matches!(
         path.as_str(),
         "/" | "/metrics" | "/status" | "/calls" | "/transfers" | "/healthz" | "/readyz"

@@ -250,6 +250,7 @@ impl Server {
             }),
             statuses: statuses.clone(),
             mesh: mesh.clone(),
+            wakers: wakers.clone(),
             audit: audit.counters().clone(),
             started: std::time::Instant::now(),
             transfers: Default::default(),

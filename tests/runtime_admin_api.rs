@@ -447,3 +447,88 @@ fn health_readiness_build_and_process_metrics() {
     runtime_support::call::answer_byes(&platform.ua, WAIT);
     assert!(handoff.wait_exit(WAIT).is_some_and(|s| s.success()));
 }
+
+/// Issue 11: `DELETE /calls/{conversation}` ends one call with BYE on both legs and an audit
+/// record (`end_reason = "ended_by_operator"`); another call stays up; an unknown id gets 404 and
+/// another method 405. Both backends.
+#[test]
+fn an_operator_ends_one_call_on_both_backends() {
+    for (i, io) in BACKENDS.iter().enumerate() {
+        let s = setup(io, 29600 + i as u16 * 100, 2, 30);
+        let admin = SocketAddr::from(([127, 0, 0, 1], ADMIN_PORT + 7 + i as u16));
+        with_admin(&s.config_path, admin, "");
+        let mut handoff = Handoff::start(&s.config_path);
+        handoff.wait_for_log("admin API listening", WAIT);
+        let carrier = Endpoint::new(s.carrier.try_clone().unwrap(), "carrier");
+        let platform = Endpoint::new(s.platform.try_clone().unwrap(), "platform");
+        let first = establish(s.sip, &carrier, &platform, &format!("first-{io}"));
+        let second = establish(s.sip, &carrier, &platform, &format!("second-{io}"));
+        let calls = poll(admin, "/calls", None, "two calls in /calls", |body| {
+            let calls: serde_json::Value = serde_json::from_str(body).expect("JSON");
+            (calls.as_array().unwrap().len() == 2).then_some(calls)
+        });
+        // End the first call /calls lists; the other one stays.
+        let conversations: Vec<String> = calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["conversation"].as_str().unwrap().to_owned())
+            .collect();
+
+        assert_eq!(
+            http(admin, "DELETE", "/calls/conv-nobody", None).status,
+            404
+        );
+        assert_eq!(
+            http(admin, "GET", &format!("/calls/{}", conversations[0]), None).status,
+            405
+        );
+        let reply = http(
+            admin,
+            "DELETE",
+            &format!("/calls/{}", conversations[0]),
+            None,
+        );
+        assert_eq!(reply.status, 202, "{io}: {}", reply.body);
+        let bye = runtime_support::call::answer_byes(&carrier.ua, WAIT);
+        runtime_support::call::answer_byes(&platform.ua, WAIT);
+        let record = poll_audit(&s.audit_path, |r| {
+            r["type"] == "call_end" && r["end_reason"] == "ended_by_operator"
+        });
+        assert_eq!(record["conversation"], conversations[0].as_str(), "{io}");
+        let kept = poll(admin, "/calls", None, "one call left", |body| {
+            let calls: serde_json::Value = serde_json::from_str(body).expect("JSON");
+            (calls.as_array().unwrap().len() == 1).then_some(calls)
+        });
+        assert_eq!(kept[0]["conversation"], conversations[1].as_str(), "{io}");
+        let ended_call_id = bye.header("call-id").unwrap_or_default().to_owned();
+        assert!(
+            ended_call_id == first.call_id || ended_call_id == second.call_id,
+            "{io}: the BYE names one of the two calls: {ended_call_id}"
+        );
+        handoff.signal("TERM");
+        handoff.signal("TERM");
+        runtime_support::call::answer_byes(&carrier.ua, WAIT);
+        runtime_support::call::answer_byes(&platform.ua, WAIT);
+        assert!(handoff.wait_exit(WAIT).is_some_and(|s| s.success()), "{io}");
+    }
+}
+
+fn poll_audit(
+    path: &std::path::Path,
+    want: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if let Some(found) = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|r| want(r))
+        {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "not in the audit:\n{text}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
