@@ -576,7 +576,7 @@ fn header(name: &str, value: &str) -> Header {
     Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("static header is valid")
 }
 
-fn handle(request: Request, token: Option<&str>, state: &AdminState) {
+fn handle(mut request: Request, token: Option<&str>, state: &AdminState) {
     if let Some(token) = token {
         let authorized = request
             .headers()
@@ -594,6 +594,17 @@ fn handle(request: Request, token: Option<&str>, state: &AdminState) {
     }
     let (path, query) = request.url().split_once('?').unwrap_or((request.url(), ""));
     let (path, query) = (path.to_owned(), query.to_owned());
+    if path == "/log-level" {
+        let mut body = String::new();
+        // A level is a word: a longer body is not one.
+        let _ = std::io::Read::read_to_string(
+            &mut std::io::Read::take(request.as_reader(), 64),
+            &mut body,
+        );
+        let response = log_level_response(request.method(), &body);
+        let _ = request.respond(response);
+        return;
+    }
     // DELETE /calls/{conversation}: an operator ends one call.
     if let Some(conversation) = path.strip_prefix("/calls/") {
         let response = if *request.method() != Method::Delete {
@@ -738,6 +749,63 @@ fn process_metrics() -> String {
         }
     }
     out
+}
+
+/// The process's log level, changeable at run time (`GET`/`PUT /log-level`): `main` installs
+/// the setter of its reloadable filter once logging is up; without it (embedded, tests) the
+/// endpoint says the level cannot be changed.
+pub struct LogLevel {
+    current: std::sync::Mutex<tracing::level_filters::LevelFilter>,
+    set: LogLevelSetter,
+}
+
+/// Applies a new level to the process's subscriber.
+pub type LogLevelSetter =
+    Box<dyn Fn(tracing::level_filters::LevelFilter) -> Result<(), String> + Send + Sync>;
+
+static LOG_LEVEL: std::sync::OnceLock<LogLevel> = std::sync::OnceLock::new();
+
+/// Called once by `main` after it set up logging with a reloadable filter at `initial`.
+pub fn install_log_level(initial: tracing::level_filters::LevelFilter, set: LogLevelSetter) {
+    let _ = LOG_LEVEL.set(LogLevel {
+        current: std::sync::Mutex::new(initial),
+        set,
+    });
+}
+
+fn log_level_response(method: &Method, body: &str) -> Response<std::io::Cursor<Vec<u8>>> {
+    let Some(control) = LOG_LEVEL.get() else {
+        return Response::from_string("the log level cannot be changed in this process\n")
+            .with_status_code(501);
+    };
+    let mut current = control.current.lock().unwrap_or_else(|e| e.into_inner());
+    match method {
+        Method::Get => Response::from_data(format!("{}\n", *current).to_lowercase().into_bytes()),
+        Method::Put => {
+            let wanted = body.trim();
+            let Ok(level) = wanted.parse::<tracing::level_filters::LevelFilter>() else {
+                return Response::from_string(format!(
+                    "bad log level {wanted:?}: give one of error, warn, info, debug, trace, off\n"
+                ))
+                .with_status_code(400);
+            };
+            match (control.set)(level) {
+                Ok(()) => {
+                    let previous = *current;
+                    *current = level;
+                    tracing::warn!(%previous, now = %level, "admin API: log level changed");
+                    Response::from_data(format!("{level}\n").to_lowercase().into_bytes())
+                }
+                Err(error) => {
+                    Response::from_string(format!("cannot change the log level: {error}\n"))
+                        .with_status_code(500)
+                }
+            }
+        }
+        _ => Response::from_string("method not allowed\n")
+            .with_status_code(405)
+            .with_header(header("Allow", "GET, PUT")),
+    }
 }
 
 /// The file name `/status` shows for a config path.

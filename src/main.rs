@@ -62,21 +62,37 @@ enum LogFormat {
 
 /// Logs go to stderr, at `level`, in `format` (colours only as text on a terminal).
 fn init_logging(level: tracing::Level, format: LogFormat) {
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr);
+    use tracing_subscriber::filter::LevelFilter;
+    use tracing_subscriber::prelude::*;
+    // The level sits behind a reload handle: the admin API changes it at run time.
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(LevelFilter::from_level(level));
+    let registry = tracing_subscriber::registry().with(filter);
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     match format {
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Text => registry
+            .with(layer.with_ansi(std::io::stderr().is_terminal()))
+            .init(),
         // One object per event, fields at the top level (tracing-subscriber's json feature):
         // what log shippers index without a nested "fields" object.
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
-            .with_ansi(false)
+        LogFormat::Json => registry
+            .with(
+                layer
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(false)
+                    .with_ansi(false),
+            )
             .init(),
     }
+    handoff::admin::install_log_level(
+        LevelFilter::from_level(level),
+        Box::new(move |new| {
+            handle
+                .modify(|filter| *filter = new)
+                .map_err(|e| e.to_string())
+        }),
+    );
 }
 
 #[derive(Subcommand, Debug)]
