@@ -122,6 +122,13 @@ struct CallEndRecord<'a> {
     packets: Option<PacketsRecord>,
     /// The relay's full counters.
     media: Option<MediaRecord>,
+    calling: &'a str,
+    called: &'a str,
+    /// RFC 3339: when the initial INVITE arrived, and when the call was answered (null: never).
+    started: &'a str,
+    answered: Option<&'a str>,
+    /// Every leg the call had: trunk, role, Call-ID.
+    legs: &'a [crate::core::EndedLeg],
 }
 
 #[derive(Serialize)]
@@ -268,6 +275,11 @@ impl AuditWriter {
                 b_to_a: m.b_to_a_packets,
             }),
             media: end.media.map(MediaRecord::from),
+            calling: &end.calling,
+            called: &end.called,
+            started: &end.started,
+            answered: end.answered.as_deref(),
+            legs: &end.legs,
         };
         self.write_record(&record);
     }
@@ -332,7 +344,7 @@ impl AuditWriter {
 #[derive(Clone, Debug)]
 pub enum AuditRecord {
     CallEnd {
-        end: CallEnd,
+        end: Box<CallEnd>,
         unix_ms: u64,
     },
     Transfer(Box<TransferRecord>),
@@ -400,7 +412,7 @@ impl AuditSender {
     /// Queues the `call_end` record of a finished call, stamped now.
     pub fn call_end(&self, end: CallEnd) -> bool {
         self.send(AuditRecord::CallEnd {
-            end,
+            end: Box::new(end),
             unix_ms: unix_ms_now(),
         })
     }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use handoff::audit::{AuditLog, AuditSender, AuditWriter};
-use handoff::core::{CallEnd, CallRef, EndReason, ShardId};
+use handoff::core::{CallEnd, CallRef, EndReason, EndedLeg, ShardId};
 
 /// Generous bound for things that must happen (a thread that does not block finishing); a
 /// passing test never waits it out.
@@ -34,6 +34,22 @@ fn call_end(seq: u64) -> CallEnd {
         end_reason: EndReason::ByeFromA,
         duration_ms: 1,
         media: None,
+        calling: "+15550001111".into(),
+        called: "+15550002222".into(),
+        started: "2026-12-05T04:00:00.000Z".into(),
+        answered: Some("2026-12-05T04:00:01.000Z".into()),
+        legs: vec![
+            EndedLeg {
+                trunk: "carrier".into(),
+                role: "carrier",
+                call_id: "a84b4c76e66710@carrier".into(),
+            },
+            EndedLeg {
+                trunk: "platform".into(),
+                role: "platform",
+                call_id: "hf0000-0011223344556677@sbc".into(),
+            },
+        ],
     }
 }
 

@@ -5,7 +5,7 @@ use handoff::vocab::StatusCode;
 use std::sync::atomic::Ordering;
 
 use handoff::audit::AuditWriter;
-use handoff::core::{CallEnd, CallRef, MediaCounters, ShardId};
+use handoff::core::{CallEnd, CallRef, EndedLeg, MediaCounters, ShardId};
 
 fn call_end(shard: u16, seq: u64, media: Option<MediaCounters>) -> CallEnd {
     CallEnd {
@@ -20,6 +20,22 @@ fn call_end(shard: u16, seq: u64, media: Option<MediaCounters>) -> CallEnd {
         end_reason: handoff::core::EndReason::ByeFromA,
         duration_ms: 1234,
         media,
+        calling: "+15550001111".into(),
+        called: "+15550002222".into(),
+        started: "2026-12-05T04:00:00.000Z".into(),
+        answered: Some("2026-12-05T04:00:01.000Z".into()),
+        legs: vec![
+            EndedLeg {
+                trunk: "carrier".into(),
+                role: "carrier",
+                call_id: "a84b4c76e66710@carrier".into(),
+            },
+            EndedLeg {
+                trunk: "platform".into(),
+                role: "platform",
+                call_id: "hf0000-0011223344556677@sbc".into(),
+            },
+        ],
     }
 }
 
@@ -60,6 +76,13 @@ fn call_end_records_are_complete_json_lines_visible_immediately() {
     assert_eq!(records[0]["media"]["b_to_a_bytes"], 1548);
     assert_eq!(records[0]["media"]["dropped"], 1);
     assert_eq!(records[0]["packets"]["a_to_b"], 10);
+    // Issue 11: what operators match records with.
+    assert_eq!(records[0]["calling"], "+15550001111");
+    assert_eq!(records[0]["called"], "+15550002222");
+    assert_eq!(records[0]["started"], "2026-12-05T04:00:00.000Z");
+    assert_eq!(records[0]["answered"], "2026-12-05T04:00:01.000Z");
+    assert_eq!(records[0]["legs"][0]["call_id"], "a84b4c76e66710@carrier");
+    assert_eq!(records[0]["legs"][1]["role"], "platform");
     let ts = records[0]["ts"].as_str().unwrap();
     assert!(
         ts.starts_with("20") && ts.ends_with('Z') && ts.contains('T'),

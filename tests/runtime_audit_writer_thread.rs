@@ -60,9 +60,31 @@ fn records_appear_while_calls_run_and_a_drain_leaves_every_call_end_on_both_back
         // A call ends while the others run: its record is in the file while handoff runs.
         let mut short = establish(s.sip, &carrier, &platform, &format!("short-{io}"));
         hang_up_from_carrier(s.sip, &mut short, &carrier, &platform);
-        wait_for_record(&s.audit_path, "call_end of the short call", |r| {
+        let short_end = wait_for_record(&s.audit_path, "call_end of the short call", |r| {
             r["type"] == "call_end" && r["end_reason"] == "bye_from_a"
         });
+        // Issue 11: the legs' Call-IDs (the carrier's own first), the numbers, the times.
+        assert_eq!(
+            short_end["legs"][0]["call_id"],
+            short.call_id.as_str(),
+            "{short_end}"
+        );
+        assert_eq!(short_end["legs"][0]["trunk"], "carrier", "{short_end}");
+        assert_eq!(short_end["legs"][1]["role"], "platform", "{short_end}");
+        assert_ne!(short_end["legs"][1]["call_id"], short.call_id.as_str());
+        assert!(
+            !short_end["called"].as_str().unwrap().is_empty(),
+            "{short_end}"
+        );
+        assert!(
+            !short_end["calling"].as_str().unwrap().is_empty(),
+            "{short_end}"
+        );
+        let (started, answered) = (
+            short_end["started"].as_str().unwrap(),
+            short_end["answered"].as_str().unwrap(),
+        );
+        assert!(started.ends_with('Z') && started <= answered, "{short_end}");
         assert!(handoff.is_running(), "{io}");
 
         // A request refused before any call existed: on record with who sent it.

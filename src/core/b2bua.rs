@@ -486,6 +486,12 @@ impl Call {
             id: call_ref,
             config: config.clone(),
             conversation: conversation.clone(),
+            calling: request
+                .from()
+                .ok()
+                .and_then(|from| from.uri.user().map(str::to_owned))
+                .unwrap_or_default(),
+            called: user.clone(),
             phase: CallPhase::Setup,
             started: now,
             answered: None,
@@ -1419,6 +1425,23 @@ impl Call {
             end_reason: reason,
             duration_ms: answered.map(|t| now.millis_since(t)).unwrap_or(0),
             media: None,
+            calling: self.calling.clone(),
+            called: self.called.clone(),
+            started: fx.wall_clock.rfc3339_at(self.started),
+            answered: answered.map(|at| fx.wall_clock.rfc3339_at(at)),
+            legs: self
+                .legs
+                .iter()
+                .map(|leg| super::EndedLeg {
+                    trunk: self
+                        .config
+                        .trunks
+                        .get(leg.trunk)
+                        .map_or_else(String::new, |t| t.name.clone()),
+                    role: leg.role.as_str(),
+                    call_id: leg.dialog.call_id.clone(),
+                })
+                .collect(),
         };
         for port in ports {
             let _ = fx.pool.release(port);

@@ -79,6 +79,9 @@ pub struct Call {
     /// The config the call started with (hot reload does not touch it).
     pub config: Arc<Config>,
     pub conversation: String,
+    /// The caller and the called number of the initial INVITE (for the `call_end` record).
+    pub calling: String,
+    pub called: String,
     pub phase: CallPhase,
     pub started: Time,
     pub answered: Option<Time>,

@@ -329,6 +329,24 @@ pub struct CallEnd {
     pub duration_ms: u64,
     /// Filled in by the runtime's relay, which owns the counters.
     pub media: Option<MediaCounters>,
+    /// The caller and the called number as the initial INVITE gave them (From's user part,
+    /// the Request-URI's user part).
+    pub calling: String,
+    pub called: String,
+    /// RFC 3339 UTC: the initial INVITE's arrival, and the answer (`None`: never answered).
+    pub started: String,
+    pub answered: Option<String>,
+    /// Every leg the call had (bridged, transfer legs, retired), in order: its trunk, role and
+    /// Call-ID, so the record can be matched with the trunk's own logs.
+    pub legs: Vec<EndedLeg>,
+}
+
+/// One leg of an ended call, for its `call_end` record.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct EndedLeg {
+    pub trunk: String,
+    pub role: &'static str,
+    pub call_id: String,
 }
 
 pub mod ids;
