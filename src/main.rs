@@ -125,13 +125,28 @@ enum Command {
     /// method the config uses; then a warning per trunk that needs a look (no answer, a failure
     /// status, or transfer = "refer" toward a carrier whose Allow has no REFER). Exits 0 when
     /// there is no warning, 1 otherwise.
+    ///
+    /// With --test-transfer NUMBER (and a TRUNK): places a real test call to the trunk (to
+    /// --call-to, default NUMBER), REFERs it to NUMBER as handoff would (E.164 in the trunk's
+    /// refer_domain), and reports the INVITE's and the REFER's final responses, the NOTIFYs'
+    /// sipfrag codes, and whether the carrier released the call with BYE (it took the call over).
+    /// Hangs up if it did not. Exits 0 when the carrier released the call, 1 otherwise.
     Probe {
         /// Probe only this trunk.
         #[arg(value_name = "TRUNK")]
         trunk: Option<String>,
-        /// How long to wait for the answers, in milliseconds.
+        /// How long to wait for the OPTIONS answers, in milliseconds.
         #[arg(long, value_name = "MS", default_value_t = 5000)]
         timeout_ms: u64,
+        /// Place a test call and REFER it to this number (needs TRUNK).
+        #[arg(long, value_name = "NUMBER", requires = "trunk")]
+        test_transfer: Option<String>,
+        /// The number the test call dials (default: the --test-transfer number).
+        #[arg(long, value_name = "NUMBER", requires = "test_transfer")]
+        call_to: Option<String>,
+        /// How long to wait, after the REFER is accepted, for the carrier's NOTIFYs and BYE.
+        #[arg(long, value_name = "S", default_value_t = 30)]
+        transfer_timeout_s: u64,
     },
 }
 
@@ -173,12 +188,38 @@ fn main() -> anyhow::Result<ExitCode> {
     match cli.command {
         // Handled above, before the config is loaded: the demo writes its own.
         Some(Command::Demo) => Ok(ExitCode::FAILURE),
-        Some(Command::Probe { trunk, timeout_ms }) => {
-            let timers = handoff::probe::ProbeTimers {
+        Some(Command::Probe {
+            trunk,
+            timeout_ms,
+            test_transfer,
+            call_to,
+            transfer_timeout_s,
+        }) => {
+            let mut timers = handoff::probe::ProbeTimers {
                 t1: std::time::Duration::from_millis(config.sbc.timers.t1_ms),
                 t2: std::time::Duration::from_millis(config.sbc.timers.t2_ms),
                 timeout: std::time::Duration::from_millis(timeout_ms),
             };
+            if let (Some(number), Some(trunk)) = (test_transfer, trunk.as_deref()) {
+                timers.timeout = std::time::Duration::from_secs(transfer_timeout_s);
+                let call_to = call_to.unwrap_or_else(|| number.clone());
+                return match handoff::probe::test_transfer(
+                    &config, trunk, &call_to, &number, timers,
+                ) {
+                    Ok(report) => {
+                        print!("{}", report.render(trunk));
+                        Ok(if report.released_by_carrier {
+                            ExitCode::SUCCESS
+                        } else {
+                            ExitCode::FAILURE
+                        })
+                    }
+                    Err(error) => {
+                        eprintln!("handoff probe: {error}");
+                        Ok(ExitCode::FAILURE)
+                    }
+                };
+            }
             let (results, from) = match handoff::probe::probe(&config, trunk.as_deref(), timers) {
                 Ok(found) => found,
                 Err(error) => {

@@ -395,3 +395,341 @@ Content-Length: 0\r\n\r\n";
         assert_eq!(answer.allows_refer, None);
     }
 }
+
+/// What `handoff probe --test-transfer NUMBER` saw: a real test call to the trunk, REFERed to
+/// NUMBER the way handoff REFERs a transferred call (RFC 3515: REFER in the call's dialog,
+/// Refer-To in the carrier's form, Referred-By; then the carrier's NOTIFYs and, when it took the
+/// call over, its BYE).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TestTransfer {
+    /// The Refer-To handoff sent.
+    pub refer_to: String,
+    /// The final response to the test call's INVITE (`None`: none came).
+    pub invite_status: Option<StatusCode>,
+    /// The final response to the REFER (`None`: none came: timeout).
+    pub refer_status: Option<StatusCode>,
+    /// The sipfrag status of each NOTIFY, in order.
+    pub notify_codes: Vec<u16>,
+    /// The carrier sent BYE: it took the call over (a handoff would have saved the trunk).
+    pub released_by_carrier: bool,
+}
+
+impl TestTransfer {
+    /// The report, one fact a line.
+    pub fn render(&self, trunk: &str) -> String {
+        let code = |s: Option<StatusCode>| s.map_or("none (timeout)".to_owned(), |s| s.to_string());
+        let notifies = if self.notify_codes.is_empty() {
+            "none".to_owned()
+        } else {
+            self.notify_codes
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            "test transfer via {trunk}: REFER to {}\nINVITE: {}\nREFER: {}\nNOTIFY: {notifies}\nreleased by the carrier: {}\n",
+            self.refer_to,
+            code(self.invite_status),
+            code(self.refer_status),
+            if self.released_by_carrier {
+                "yes"
+            } else {
+                "no"
+            },
+        )
+    }
+}
+
+/// One in-dialog client: the test call's dialog from handoff's side.
+struct TestCall<'a> {
+    socket: &'a UdpSocket,
+    peer: SocketAddr,
+    local: SocketAddr,
+    identity: &'a str,
+    call_id: String,
+    local_tag: String,
+    remote_party: String,
+    remote_target: String,
+    cseq: u32,
+    nonce: String,
+}
+
+impl TestCall<'_> {
+    fn request(
+        &mut self,
+        method: Method,
+        extra: &[(&str, String)],
+        body: Option<(&str, &str)>,
+    ) -> Vec<u8> {
+        self.cseq += 1;
+        let mut builder = RequestBuilder::new(method, &self.remote_target)
+            .header(
+                "Via",
+                format!(
+                    "SIP/2.0/UDP {};branch=z9hG4bK-probe-{}-{}",
+                    self.local, self.nonce, self.cseq
+                ),
+            )
+            .header("Max-Forwards", "70")
+            .header(
+                "From",
+                format!(
+                    "<sip:{}@{}>;tag={}",
+                    self.identity, self.local, self.local_tag
+                ),
+            )
+            .header("To", self.remote_party.clone())
+            .header("Call-ID", self.call_id.clone())
+            .header("CSeq", format!("{} {}", self.cseq, method.as_str()))
+            .header("Contact", format!("<sip:{}@{}>", self.identity, self.local));
+        for (name, value) in extra {
+            builder = builder.header(name, value);
+        }
+        if let Some((content_type, body)) = body {
+            builder = builder.body(content_type, body);
+        }
+        builder.build().unwrap_or_default()
+    }
+
+    /// Sends `request` and waits for its final response, retransmitting every `t1` (doubling to
+    /// `t2`) and handling what else arrives with `other`; `None` after `timeout`.
+    fn transact(
+        &self,
+        request: &[u8],
+        timers: ProbeTimers,
+        timeout: Duration,
+        mut other: impl FnMut(&Message, SocketAddr),
+    ) -> Option<(StatusCode, Vec<u8>)> {
+        let cseq = self.cseq;
+        let started = Instant::now();
+        let mut next_send = started;
+        let mut interval = timers.t1;
+        let mut buf = vec![0u8; 65_535];
+        while started.elapsed() < timeout {
+            if Instant::now() >= next_send {
+                let _ = self.socket.send_to(request, self.peer);
+                next_send = Instant::now() + interval;
+                interval = (interval * 2).min(timers.t2);
+            }
+            let wait = next_send
+                .min(started + timeout)
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1));
+            let _ = self.socket.set_read_timeout(Some(wait));
+            let Ok((n, from)) = self.socket.recv_from(&mut buf) else {
+                continue;
+            };
+            let Ok(message) = Message::parse(&buf[..n]) else {
+                continue;
+            };
+            if message.call_id().ok() != Some(self.call_id.as_str()) {
+                continue;
+            }
+            match (message.status(), message.cseq()) {
+                (Some(status), Ok(c)) if c.seq == cseq => {
+                    if status.is_final() {
+                        return Some((status, buf[..n].to_vec()));
+                    }
+                    // A provisional response: stop retransmitting (RFC 3261 17.1.1.2 / 17.1.2.2).
+                    next_send = started + timeout;
+                }
+                (Some(_), _) => {}
+                (None, _) => other(&message, from),
+            }
+        }
+        None
+    }
+
+    /// Answers an in-dialog request from the carrier with 200 (NOTIFY, BYE).
+    fn answer_ok(&self, request: &Message, from: SocketAddr) {
+        if let Ok(bytes) =
+            crate::sip::response_to(request, StatusCode::OK, StatusCode::OK.reason_phrase()).build()
+        {
+            let _ = self.socket.send_to(&bytes, from);
+        }
+    }
+}
+
+/// Places a test call to `trunk` (to `call_to`), REFERs it to `number` as handoff would, and
+/// reports what the carrier did. The call is hung up at the end unless the carrier took it over.
+pub fn test_transfer(
+    config: &Config,
+    trunk_name: &str,
+    call_to: &str,
+    number: &str,
+    timers: ProbeTimers,
+) -> Result<TestTransfer, ProbeError> {
+    let Some(trunk) = config.trunks.iter().find(|t| t.name == trunk_name) else {
+        return Err(ProbeError::UnknownTrunk {
+            name: trunk_name.to_owned(),
+            known: config
+                .trunks
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    };
+    let refer_to =
+        crate::transfer::PlatformReferTo::parse(&format!("<sip:{number}@probe.invalid>"))
+            .and_then(|r| crate::transfer::refer_to::carrier_refer_to(&r, trunk, None))
+            .map_err(|e| {
+                ProbeError::Io(std::io::Error::other(format!("NUMBER {number:?}: {e}")))
+            })?;
+    let listen = config.sbc.listen;
+    let socket = match UdpSocket::bind(listen) {
+        Ok(socket) => socket,
+        Err(e) if e.kind() == ErrorKind::AddrInUse => {
+            UdpSocket::bind(SocketAddr::new(listen.ip(), 0)).map_err(|source| ProbeError::Bind {
+                addr: listen,
+                source,
+            })?
+        }
+        Err(source) => {
+            return Err(ProbeError::Bind {
+                addr: listen,
+                source,
+            });
+        }
+    };
+    // The SDP names a port of ours that exists (nothing is sent from it).
+    let media = UdpSocket::bind(SocketAddr::new(listen.ip(), 0))?;
+    let local = SocketAddr::new(config.sbc.advertise, socket.local_addr()?.port());
+    let mut key = [0u8; 8];
+    getrandom::fill(&mut key).map_err(|e| ProbeError::Io(std::io::Error::other(e)))?;
+    let nonce = format!("{:016x}", u64::from_le_bytes(key));
+    let target = format!("sip:{call_to}@{}", trunk.peer);
+    let mut call = TestCall {
+        socket: &socket,
+        peer: trunk.peer,
+        local,
+        identity: &config.sbc.identity,
+        call_id: format!("probe-call-{nonce}@{}", local.ip()),
+        local_tag: format!("probe-{nonce}"),
+        remote_party: format!("<{target}>"),
+        remote_target: target,
+        cseq: 0,
+        nonce,
+    };
+    let sdp = format!(
+        "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=sendrecv\r\n",
+        ip = local.ip(),
+        port = media.local_addr()?.port()
+    );
+    let mut report = TestTransfer {
+        refer_to: format!("<{}>", refer_to.uri),
+        ..TestTransfer::default()
+    };
+    let invite = call.request(Method::Invite, &[], Some(("application/sdp", &sdp)));
+    // Timer B: 64*T1.
+    let answer = call.transact(&invite, timers, timers.t1 * 64, |_, _| {});
+    let Some((status, response)) = answer else {
+        return Ok(report);
+    };
+    report.invite_status = Some(status);
+    let Ok(response) = Message::parse(&response) else {
+        return Ok(report);
+    };
+    // The dialog: the carrier's To (with its tag) and Contact.
+    if let Some(to) = response.header(HeaderName::To) {
+        call.remote_party = String::from_utf8_lossy(to).into_owned();
+    }
+    if let Some(Ok(contact)) = response.contacts().next() {
+        call.remote_target = contact.uri.as_str().to_owned();
+    }
+    // ACK: for a 2xx a new transaction in the dialog (CSeq 1 ACK); for a failure, the same
+    // branch (RFC 3261 17.1.1.3). Either way the probe is done with a failure.
+    let ack = |call: &TestCall, branch_of_invite: bool| {
+        let branch = if branch_of_invite {
+            format!("z9hG4bK-probe-{}-1", call.nonce)
+        } else {
+            format!("z9hG4bK-probe-{}-ack", call.nonce)
+        };
+        RequestBuilder::new(Method::Ack, &call.remote_target)
+            .header("Via", format!("SIP/2.0/UDP {};branch={branch}", call.local))
+            .header("Max-Forwards", "70")
+            .header(
+                "From",
+                format!(
+                    "<sip:{}@{}>;tag={}",
+                    call.identity, call.local, call.local_tag
+                ),
+            )
+            .header("To", call.remote_party.clone())
+            .header("Call-ID", call.call_id.clone())
+            .header("CSeq", "1 ACK")
+            .build()
+            .unwrap_or_default()
+    };
+    if !status.is_success() {
+        let _ = socket.send_to(&ack(&call, true), call.peer);
+        return Ok(report);
+    }
+    call.cseq = 1;
+    let _ = socket.send_to(&ack(&call, false), call.peer);
+
+    let referred_by = format!("<sip:{}@{}>", config.sbc.identity, local);
+    let refer = call.request(
+        Method::Refer,
+        &[
+            ("Refer-To", report.refer_to.clone()),
+            ("Referred-By", referred_by),
+        ],
+        None,
+    );
+    let mut notify_codes = Vec::new();
+    let mut released = false;
+    let refer_answer = call.transact(&refer, timers, timers.t1 * 64, |message, from| {
+        on_carrier_request(&call, message, from, &mut notify_codes, &mut released)
+    });
+    report.refer_status = refer_answer.map(|(status, _)| status);
+    if report.refer_status.is_some_and(StatusCode::is_success) && !released {
+        // The carrier owns the transfer now: wait for its NOTIFYs and its BYE.
+        let started = Instant::now();
+        let mut buf = vec![0u8; 65_535];
+        while !released && started.elapsed() < timers.timeout {
+            let left = timers.timeout.saturating_sub(started.elapsed());
+            let _ = socket.set_read_timeout(Some(left.max(Duration::from_millis(1))));
+            let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                continue;
+            };
+            if let Ok(message) = Message::parse(&buf[..n])
+                && message.call_id().ok() == Some(call.call_id.as_str())
+                && message.is_request()
+            {
+                on_carrier_request(&call, &message, from, &mut notify_codes, &mut released);
+            }
+        }
+    }
+    report.notify_codes = notify_codes;
+    report.released_by_carrier = released;
+    if !released {
+        // Still ours: hang up.
+        let bye = call.request(Method::Bye, &[], None);
+        let _ = call.transact(&bye, timers, timers.t1 * 8, |_, _| {});
+    }
+    Ok(report)
+}
+
+fn on_carrier_request(
+    call: &TestCall,
+    message: &Message,
+    from: SocketAddr,
+    notify_codes: &mut Vec<u16>,
+    released: &mut bool,
+) {
+    match message.method() {
+        Some(Method::Notify) => {
+            call.answer_ok(message, from);
+            if let Ok(frag) = crate::sip::parse_sipfrag(message.body()) {
+                notify_codes.push(frag.code.as_u16());
+            }
+        }
+        Some(Method::Bye) => {
+            call.answer_ok(message, from);
+            *released = true;
+        }
+        _ => {}
+    }
+}
