@@ -21,7 +21,7 @@
 //! config refuses it otherwise); when a token is set every request must carry
 //! `Authorization: Bearer <token>`, or gets 401.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -65,6 +65,42 @@ pub struct AdminState {
     pub started: Instant,
     /// The recent transfer records, filled from the shards' feeds by the admin thread.
     pub transfers: Mutex<TransferHistory>,
+    /// The last OPTIONS result per trunk (`sbc.options_interval_s`), written by the prober
+    /// thread (`crate::server`), read here: never on a shard's path.
+    pub trunk_options: Mutex<BTreeMap<String, TrunkOptions>>,
+}
+
+/// A trunk's last OPTIONS result (`/status` `trunks[].options`, `handoff_trunk_up`).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TrunkOptions {
+    /// It answered with a 2xx.
+    pub up: bool,
+    /// The final status it answered (null: no answer within the round).
+    pub status: Option<u16>,
+    pub rtt_ms: Option<f64>,
+    /// Allow lists REFER (null: no answer, or no Allow header).
+    pub refer: Option<bool>,
+    pub replaces: Option<bool>,
+    pub tdialog: Option<bool>,
+    pub norefersub: Option<bool>,
+    /// When the round that gave this result ended, Unix milliseconds.
+    pub checked_unix_ms: u64,
+}
+
+impl TrunkOptions {
+    pub fn from_probe(result: &crate::probe::ProbeResult, checked_unix_ms: u64) -> TrunkOptions {
+        let answer = result.answer.as_ref();
+        TrunkOptions {
+            up: answer.is_some_and(|a| a.status.is_success()),
+            status: answer.map(|a| a.status.as_u16()),
+            rtt_ms: result.rtt.map(|d| d.as_secs_f64() * 1e3),
+            refer: answer.and_then(|a| a.allows_refer),
+            replaces: answer.map(|a| a.replaces),
+            tdialog: answer.map(|a| a.tdialog),
+            norefersub: answer.map(|a| a.norefersub),
+            checked_unix_ms,
+        }
+    }
 }
 
 /// The newest transfer records over all shards, newest last (the admin thread's own copy).
@@ -301,6 +337,22 @@ impl AdminState {
             crate::BUILD_COMMIT
         );
         out.push_str(&process_metrics());
+        {
+            let options = self.trunk_options.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = writeln!(
+                out,
+                "# HELP handoff_trunk_up 1 when the trunk answered the last OPTIONS with 2xx (sbc.options_interval_s)."
+            );
+            let _ = writeln!(out, "# TYPE handoff_trunk_up gauge");
+            for (trunk, result) in options.iter() {
+                let _ = writeln!(
+                    out,
+                    "handoff_trunk_up{{trunk=\"{}\"}} {}",
+                    crate::metrics::escape_label(trunk),
+                    u8::from(result.up)
+                );
+            }
+        }
         out.push_str(&self.metrics().render_prometheus());
         out.push_str(&self.audit.render_prometheus());
         let gauge = |out: &mut String, name: &str, help: &str, value: u64| {
@@ -357,6 +409,11 @@ impl AdminState {
     pub fn status(&self) -> StatusDoc {
         let running = self.running.load();
         let metrics = self.metrics();
+        let options = self
+            .trunk_options
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         // Live calls per trunk: a call counts once for each trunk it has a leg on.
         let mut trunk_calls: std::collections::BTreeMap<&str, usize> = Default::default();
         let snapshots: Vec<_> = self.statuses.iter().map(|s| s.snapshot.load()).collect();
@@ -406,6 +463,7 @@ impl AdminState {
                         .unwrap_or(0),
                     max_calls: t.limits.max_calls,
                     max_cps: t.limits.max_cps,
+                    options: options.get(&t.name).cloned(),
                 })
                 .collect(),
         }
@@ -473,6 +531,8 @@ pub struct TrunkDoc {
     /// 0 = unlimited.
     pub max_calls: u32,
     pub max_cps: u32,
+    /// The last OPTIONS round's result (null: probing off, or no round yet).
+    pub options: Option<TrunkOptions>,
 }
 
 #[derive(Debug, Serialize)]

@@ -80,6 +80,9 @@ pub struct SbcConfig {
     pub unknown_source: UnknownSourcePolicy,
     /// Larger datagrams are not parsed: a trunk's request gets 513, anything else is dropped.
     pub max_message_bytes: usize,
+    /// Every trunk gets an OPTIONS this often from the running instance (`handoff_trunk_up`,
+    /// `/status`); 0 = off.
+    pub options_interval_s: u64,
     /// Session liveness: no RTP from either leg for this long ends an answered call (BYE to
     /// both legs, `end_reason = "media_timeout"`); 0 = off.
     pub media_timeout_s: u64,
@@ -598,6 +601,7 @@ struct RawSbc {
     drain_s: Option<Spanned<i64>>,
     unknown_source: Option<Spanned<String>>,
     max_message_bytes: Option<Spanned<i64>>,
+    options_interval_s: Option<Spanned<i64>>,
     media_timeout_s: Option<Spanned<i64>>,
     hold_timeout_s: Option<Spanned<i64>>,
     max_call_s: Option<Spanned<i64>>,
@@ -739,6 +743,7 @@ const SBC_KEYS: &[&str] = &[
     "drain_s",
     "unknown_source",
     "max_message_bytes",
+    "options_interval_s",
     "media_timeout_s",
     "hold_timeout_s",
     "max_call_s",
@@ -895,6 +900,7 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         drain_s: 30,
         unknown_source: UnknownSourcePolicy::Drop,
         max_message_bytes: 8192,
+        options_interval_s: 30,
         source_limit: SourceLimit::default(),
         media_timeout_s: 60,
         hold_timeout_s: 3_600,
@@ -986,6 +992,11 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         && let Some(bytes) = in_range(bytes, "sbc.max_message_bytes", 1300, 65_535, report)
     {
         sbc.max_message_bytes = bytes as usize;
+    }
+    if let Some(interval) = &raw.options_interval_s
+        && let Some(interval) = in_range(interval, "sbc.options_interval_s", 0, 86_400, report)
+    {
+        sbc.options_interval_s = interval;
     }
     if let Some(identity) = &raw.identity {
         if valid_identity(identity.get_ref()) {

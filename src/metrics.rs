@@ -359,7 +359,7 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 }
 
 /// Label values escape backslash, double quote and newline.
-fn escape_label(value: &str) -> String {
+pub fn escape_label(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         match c {

@@ -175,23 +175,37 @@ pub fn probe(
         },
         None => config.trunks.iter().collect(),
     };
-    let listen = config.sbc.listen;
-    let socket = match UdpSocket::bind(listen) {
-        Ok(socket) => socket,
+    let socket = bind_probe_socket(config.sbc.listen)?;
+    let results = probe_on(&socket, config, &trunks, timers)?;
+    Ok((results, socket.local_addr()?))
+}
+
+/// The CLI's socket: `listen` itself, or an ephemeral port of its address while handoff runs
+/// there (its shards hold the port).
+fn bind_probe_socket(listen: SocketAddr) -> Result<UdpSocket, ProbeError> {
+    match UdpSocket::bind(listen) {
+        Ok(socket) => Ok(socket),
         Err(e) if e.kind() == ErrorKind::AddrInUse => {
             let ephemeral = SocketAddr::new(listen.ip(), 0);
             UdpSocket::bind(ephemeral).map_err(|source| ProbeError::Bind {
                 addr: ephemeral,
                 source,
-            })?
+            })
         }
-        Err(source) => {
-            return Err(ProbeError::Bind {
-                addr: listen,
-                source,
-            });
-        }
-    };
+        Err(source) => Err(ProbeError::Bind {
+            addr: listen,
+            source,
+        }),
+    }
+}
+
+/// Probes `trunks` from `socket` (the CLI's, or the running instance's prober thread's).
+pub fn probe_on(
+    socket: &UdpSocket,
+    config: &Config,
+    trunks: &[&Trunk],
+    timers: ProbeTimers,
+) -> Result<Vec<ProbeResult>, ProbeError> {
     let bound = socket.local_addr()?;
     // What the trunks see: the advertised address with the port we send from.
     let local = SocketAddr::new(config.sbc.advertise, bound.port());
@@ -268,7 +282,7 @@ pub fn probe(
             Err(e) => return Err(e.into()),
         }
     }
-    Ok((results, bound))
+    Ok(results)
 }
 
 fn yes_no(value: Option<bool>) -> &'static str {
@@ -578,21 +592,7 @@ pub fn test_transfer(
                 ProbeError::Io(std::io::Error::other(format!("NUMBER {number:?}: {e}")))
             })?;
     let listen = config.sbc.listen;
-    let socket = match UdpSocket::bind(listen) {
-        Ok(socket) => socket,
-        Err(e) if e.kind() == ErrorKind::AddrInUse => {
-            UdpSocket::bind(SocketAddr::new(listen.ip(), 0)).map_err(|source| ProbeError::Bind {
-                addr: listen,
-                source,
-            })?
-        }
-        Err(source) => {
-            return Err(ProbeError::Bind {
-                addr: listen,
-                source,
-            });
-        }
-    };
+    let socket = bind_probe_socket(listen)?;
     // The SDP names a port of ours that exists (nothing is sent from it).
     let media = UdpSocket::bind(SocketAddr::new(listen.ip(), 0))?;
     let local = SocketAddr::new(config.sbc.advertise, socket.local_addr()?.port());

@@ -133,6 +133,8 @@ pub struct Server {
     /// What the admin thread reads (also kept without a listener, for embedding and tests).
     admin_state: Arc<AdminState>,
     admin: Option<AdminServer>,
+    /// Dropped with the server: the prober thread sees the channel close and ends.
+    _prober: Option<crossbeam::channel::Sender<()>>,
 }
 
 fn plural(calls: usize) -> &'static str {
@@ -254,6 +256,7 @@ impl Server {
             audit: audit.counters().clone(),
             started: std::time::Instant::now(),
             transfers: Default::default(),
+            trunk_options: Default::default(),
         });
         // Before any shard runs: a busy admin port stops the start like a busy SIP port.
         let admin = match config.sbc.admin {
@@ -270,6 +273,7 @@ impl Server {
                 None
             }
         };
+        let prober = start_trunk_prober(admin_state.clone());
         let mut threads = Vec::with_capacity(shards);
         for (index, mut backend) in backends.into_iter().enumerate() {
             backend.set_peers(peers.clone());
@@ -323,6 +327,7 @@ impl Server {
             drain_progress: None,
             admin_state,
             admin,
+            _prober: prober,
         })
     }
 
@@ -552,6 +557,103 @@ impl Server {
             None => Ok(()),
         }
     }
+}
+
+/// The trunk prober (`sbc.options_interval_s`): a thread, never a shard, that sends every trunk
+/// an OPTIONS each interval (the first one interval after the start) from an ephemeral port of the listen address (`probe::probe_on`, the
+/// same code as `handoff probe`) and stores the results for `/status` and `handoff_trunk_up`.
+/// It reads the running config each round, so a reload that turns it on, off or changes the
+/// trunks applies. A trunk going down or coming back is logged. Ends when the returned sender
+/// is dropped (detached: a round in flight lasts at most 5 s and touches nothing shared but the
+/// results).
+fn start_trunk_prober(state: Arc<AdminState>) -> Option<crossbeam::channel::Sender<()>> {
+    let (stop, stopped) = crossbeam::channel::bounded::<()>(0);
+    let spawned = std::thread::Builder::new()
+        .name("trunk-prober".to_owned())
+        .spawn(move || {
+            // The first round comes one interval after the start, as keepalives do.
+            let mut next = std::time::Instant::now();
+            let mut waited = false;
+            loop {
+                let config = state.running.load().config.clone();
+                let interval = Duration::from_secs(config.sbc.options_interval_s);
+                let wait = if interval.is_zero() {
+                    waited = false;
+                    Duration::from_secs(1)
+                } else if !waited {
+                    next = std::time::Instant::now() + interval;
+                    waited = true;
+                    interval
+                } else if std::time::Instant::now() >= next {
+                    probe_round(&state, &config, interval);
+                    next += interval;
+                    next.saturating_duration_since(std::time::Instant::now())
+                } else {
+                    next.saturating_duration_since(std::time::Instant::now())
+                };
+                match stopped.recv_timeout(wait) {
+                    Err(crossbeam::channel::RecvTimeoutError::Timeout) => {}
+                    _ => return,
+                }
+            }
+        });
+    match spawned {
+        Ok(_) => Some(stop),
+        Err(error) => {
+            tracing::error!(%error, "cannot start the trunk prober; trunks are not probed");
+            None
+        }
+    }
+}
+
+fn probe_round(state: &AdminState, config: &Config, interval: Duration) {
+    let from = SocketAddr::new(config.sbc.listen.ip(), 0);
+    let socket = match std::net::UdpSocket::bind(from) {
+        Ok(socket) => socket,
+        Err(error) => {
+            tracing::warn!(%from, %error, "trunk prober: cannot open a socket");
+            return;
+        }
+    };
+    let timers = crate::probe::ProbeTimers {
+        t1: Duration::from_millis(config.sbc.timers.t1_ms),
+        t2: Duration::from_millis(config.sbc.timers.t2_ms),
+        timeout: interval.min(Duration::from_secs(5)),
+    };
+    let trunks: Vec<&crate::config::Trunk> = config.trunks.iter().collect();
+    let results = match crate::probe::probe_on(&socket, config, &trunks, timers) {
+        Ok(results) => results,
+        Err(error) => {
+            tracing::warn!(%error, "trunk prober: round failed");
+            return;
+        }
+    };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let mut options = state
+        .trunk_options
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let mut fresh = std::collections::BTreeMap::new();
+    for result in &results {
+        let now = crate::admin::TrunkOptions::from_probe(result, now_ms);
+        match (options.get(&result.trunk).map(|o| o.up), now.up) {
+            (Some(true) | None, false) => tracing::warn!(
+                trunk = %result.trunk,
+                peer = %result.peer,
+                status = now.status,
+                "trunk down: no 2xx to OPTIONS"
+            ),
+            (Some(false), true) => {
+                tracing::info!(trunk = %result.trunk, peer = %result.peer, "trunk up again")
+            }
+            _ => {}
+        }
+        fresh.insert(result.trunk.clone(), now);
+    }
+    // Trunks a reload removed go.
+    *options = fresh;
 }
 
 /// 256 bits from the operating system for one shard's generator (identifiers a peer cannot

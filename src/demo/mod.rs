@@ -57,6 +57,7 @@ impl DemoSettings {
 listen = "{sip}"
 advertise = "127.0.0.1"
 admin = "off"
+options_interval_s = 0
 shards = {shards}
 io = "{io}"
 media_ports = [{media}, {media_end}]

@@ -205,6 +205,7 @@ pub fn standard_config() -> Config {
             drain_s: 30,
             unknown_source: UnknownSourcePolicy::Drop,
             max_message_bytes: 8192,
+            options_interval_s: 0,
             source_limit: Default::default(),
             // The simulation carries no RTP: flows longer than a minute (64*T1 waits, slow
             // carriers) would end as silent. Liveness tests set it (`sim_session_liveness.rs`)

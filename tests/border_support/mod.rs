@@ -72,7 +72,7 @@ pub fn config_text_prefixed(
     routes: &[(&str, &str, &str)],
 ) -> String {
     let mut text = format!(
-        "[sbc]\nlisten = \"{sip}\"\nadvertise = \"127.0.0.1\"\nadmin = \"off\"\nshards = {shards}\nio = \"{io}\"\n\
+        "[sbc]\nlisten = \"{sip}\"\nadvertise = \"127.0.0.1\"\nadmin = \"off\"\noptions_interval_s = 0\nshards = {shards}\nio = \"{io}\"\n\
          media_ports = [{media}, {media_end}]\naudit = \"{audit}\"\ndrain_s = {drain_s}\n",
         sip = site.sip,
         shards = site.shards,

@@ -112,6 +112,7 @@ pub fn config_text(
 listen = "{sip}"
 advertise = "127.0.0.1"
 admin = "off"
+options_interval_s = 0
 shards = {shards}
 io = "{io}"
 media_ports = [{media}, {media_end}]

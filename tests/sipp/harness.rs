@@ -106,6 +106,7 @@ impl Handoff {
 listen = "{sip}"
 advertise = "127.0.0.1"
 admin = "off"
+options_interval_s = 0
 shards = 2
 io = "{io}"
 media_ports = [{start}, {end}]
