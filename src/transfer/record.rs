@@ -116,6 +116,8 @@ pub enum TransferReason {
     ReferBetweenSameRoleTrunks,
     /// The target is outside the trunk's destination policy (`transfer_allow`/`transfer_deny`).
     TargetNotAllowed,
+    /// The platform trunk's `refer_hook` said reject (or failed with `on_error = "reject"`).
+    HookRejected,
 }
 
 impl TransferReason {
@@ -136,6 +138,7 @@ impl TransferReason {
             TransferReason::CarrierReferRejected => "carrier_refer_rejected",
             TransferReason::ReferBetweenSameRoleTrunks => "refer_between_same_role_trunks",
             TransferReason::TargetNotAllowed => "target_not_allowed",
+            TransferReason::HookRejected => "hook_rejected",
         }
     }
 }
@@ -193,6 +196,25 @@ pub struct TransferRecord {
     /// The attempt had more messages than the ladder keeps.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub diagnostics_truncated: bool,
+    /// The platform trunk's `refer_hook` call that decided this REFER; absent without a hook.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hook: Option<Box<HookRecord>>,
+}
+
+/// One REFER hook call, as the transfer record keeps it:
+/// `{"url": .., "status": 200, "action": "refer", "error": null, "duration_ms": N}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HookRecord {
+    pub url: String,
+    /// The HTTP status of the answer; null when none came (timeout, connection error).
+    pub status: Option<u16>,
+    /// What handoff did: the answer's action, or `on_error`'s when the call failed.
+    pub action: &'static str,
+    /// Why the call failed (`timeout`, `connection: ..`, `status 500`, `bad answer: ..`); null
+    /// when the answer decided.
+    pub error: Option<String>,
+    /// From the REFER to the answer (or to the time-out).
+    pub duration_ms: u64,
 }
 
 impl TransferRecord {
