@@ -124,6 +124,7 @@ fn hook_reject_answers_403_and_the_carrier_gets_no_refer() {
         );
         let record = e2e.one_transfer_record();
         assert_eq!(record["reason"], "hook_rejected", "{io}: {record}");
+        assert_eq!(record["outcome"], "denied", "{io}: {record}");
         assert_eq!(record["hook"]["status"], 200, "{io}: {record}");
         assert_eq!(record["hook"]["action"], "reject", "{io}: {record}");
         assert!(record["hook"]["error"].is_null(), "{io}: {record}");

@@ -144,6 +144,7 @@ fn reject_answers_403_and_keeps_the_call() {
     assert_eq!(sim.calls_active(), 1);
     let record = &sim.transfers()[0];
     assert_eq!(record.reason.as_str(), "hook_rejected");
+    assert_eq!(record.outcome, handoff::transfer::TransferOutcome::Denied);
     let hook = hook_of(&sim);
     assert_eq!(
         (hook.status, hook.action, hook.error),

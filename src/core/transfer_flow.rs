@@ -738,7 +738,7 @@ impl Call {
             target_e164: carrier
                 .and_then(|t| refer_to.e164(&t.country_code).ok())
                 .map(|n| n.to_string()),
-            outcome: TransferOutcome::Failed,
+            outcome: TransferOutcome::Denied,
             refer_status: None,
             notify_status: None,
             fallback_status: None,

@@ -43,8 +43,9 @@ pub enum TransferOutcome {
     Cancelled,
     /// A carrier's REFER passed on to the platform, which owns its outcome.
     Relayed,
-    /// The target is outside the trunk's `transfer_allow`/`transfer_deny`: nothing was sent,
-    /// the platform got 403 and the call stayed as it was.
+    /// The target is outside the trunk's `transfer_allow`/`transfer_deny`, or the platform
+    /// trunk's `refer_hook` said reject: nothing was sent, the platform got 403 and the call
+    /// stayed as it was.
     Denied,
 }
 
