@@ -42,6 +42,7 @@ fn trunk() -> Trunk {
         trust_identity: true,
         media_networks: Default::default(),
         limits: Default::default(),
+        refer_hook: None,
     }
 }
 

@@ -205,6 +205,52 @@ pub struct Trunk {
     pub media_networks: Arc<[IpNetwork]>,
     /// `max_calls` / `max_cps` (0 = unlimited): new INVITEs above either get 503 + Retry-After.
     pub limits: TrunkLimits,
+    /// `refer_hook = { url, timeout_ms, on_error }` (platform trunks only): an HTTP POST that
+    /// decides each REFER of this trunk's legs before anything reaches the carrier.
+    pub refer_hook: Option<ReferHook>,
+}
+
+/// A platform trunk's REFER app callback (issue 11, after Restcomm's per-number "Refer URL"):
+/// handoff POSTs the REFER's facts to `url` and the answer says what to do with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferHook {
+    /// `http://host[:port]/path` (plain HTTP only).
+    pub url: String,
+    /// How long the answer may take (default 1500 ms); then `on_error` applies.
+    pub timeout_ms: u64,
+    /// What a failed hook call (timeout, connection error, non-2xx, bad JSON) means.
+    pub on_error: HookAction,
+}
+
+/// What a REFER hook's answer (or its `on_error`) makes of a platform REFER.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookAction {
+    /// The normal REFER handoff toward the carrier (the trunk's `transfer` method).
+    Refer,
+    /// handoff's own local transfer (INVITE to the target), as `transfer = "local"`.
+    Local,
+    /// 403 to the platform's REFER; the call stays as it is.
+    Reject,
+}
+
+impl HookAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookAction::Refer => "refer",
+            HookAction::Local => "local",
+            HookAction::Reject => "reject",
+        }
+    }
+
+    /// `"refer"`, `"local"` or `"reject"`.
+    pub fn parse(text: &str) -> Option<HookAction> {
+        match text {
+            "refer" => Some(HookAction::Refer),
+            "local" => Some(HookAction::Local),
+            "reject" => Some(HookAction::Reject),
+            _ => None,
+        }
+    }
 }
 
 /// Admission limits of a trunk (issue 9, #3). Shards share nothing, so each shard enforces a
@@ -648,6 +694,15 @@ struct RawTrunk {
     media_networks: Option<Spanned<Vec<Spanned<String>>>>,
     max_calls: Option<Spanned<i64>>,
     max_cps: Option<Spanned<i64>>,
+    refer_hook: Option<Spanned<RawReferHook>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReferHook {
+    url: Option<Spanned<String>>,
+    timeout_ms: Option<Spanned<i64>>,
+    on_error: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -773,7 +828,9 @@ const TRUNK_KEYS: &[&str] = &[
     "media_networks",
     "max_calls",
     "max_cps",
+    "refer_hook",
 ];
+const REFER_HOOK_KEYS: &[&str] = &["url", "timeout_ms", "on_error"];
 const ROUTE_KEYS: &[&str] = &["from", "to", "prefix"];
 const TRUNK_REQUIRED_KEYS: &[&str] = &["name", "peer", "country_code"];
 const ROUTE_REQUIRED_KEYS: &[&str] = &["to"];
@@ -809,6 +866,12 @@ fn check_keys(document: &mut DeTable<'_>, report: &mut Report<'_>) -> bool {
                 let at = entry.span().start;
                 if let DeValue::Table(table) = entry.get_mut() {
                     prune_table(table, name, keys, report);
+                    if name == "trunk"
+                        && let Some(hook) = table.get_mut("refer_hook")
+                        && let DeValue::Table(hook) = hook.get_mut()
+                    {
+                        prune_table(hook, "trunk.refer_hook", REFER_HOOK_KEYS, report);
+                    }
                     for key in required {
                         if !table.contains_key(*key) {
                             missing_required = true;
@@ -1470,6 +1533,10 @@ fn validate_trunk(raw: &RawTrunk, report: &mut Report<'_>) -> Trunk {
     {
         limits.max_cps = n as u32;
     }
+    let refer_hook = raw
+        .refer_hook
+        .as_ref()
+        .and_then(|hook| refer_hook(hook, role, &key("refer_hook"), report));
     Trunk {
         name,
         peer,
@@ -1488,7 +1555,88 @@ fn validate_trunk(raw: &RawTrunk, report: &mut Report<'_>) -> Trunk {
         trust_identity: raw.trust_identity.unwrap_or(true),
         media_networks,
         limits,
+        refer_hook,
     }
+}
+
+/// `refer_hook = { url = "http://...", timeout_ms = 1500, on_error = "refer" }`.
+fn refer_hook(
+    raw: &Spanned<RawReferHook>,
+    role: TrunkRole,
+    key: &str,
+    report: &mut Report<'_>,
+) -> Option<ReferHook> {
+    let hook = raw.get_ref();
+    let mut ok = true;
+    if role != TrunkRole::Platform {
+        report.on(
+            raw,
+            format!("{key}: only a platform trunk's REFERs start transfers; set role = \"platform\" or remove it"),
+        );
+        ok = false;
+    }
+    let url = match hook.url.as_ref() {
+        None => {
+            report.on(raw, format!("{key}: url is missing"));
+            None
+        }
+        Some(url) => {
+            let text = url.get_ref();
+            let rest = text.strip_prefix("http://").unwrap_or("");
+            let host = rest.split(['/', '?']).next().unwrap_or("");
+            let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+                if port.parse::<u16>().is_ok() { h } else { "" }
+            });
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            if !text.starts_with("http://") || host.is_empty() || !is_host(host) {
+                report.on(
+                    url,
+                    format!(
+                        "{key}.url: {text:?} is not an http:// URL (only plain HTTP, e.g. \"http://127.0.0.1:8080/refer\")"
+                    ),
+                );
+                None
+            } else if text
+                .bytes()
+                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+            {
+                report.on(url, format!("{key}.url: {text:?} contains whitespace"));
+                None
+            } else {
+                Some(text.clone())
+            }
+        }
+    };
+    let mut timeout_ms = 1500;
+    if let Some(ms) = &hook.timeout_ms {
+        match in_range(ms, &format!("{key}.timeout_ms"), 10, 30_000, report) {
+            Some(ms) => timeout_ms = ms,
+            None => ok = false,
+        }
+    }
+    let mut on_error = HookAction::Refer;
+    if let Some(action) = &hook.on_error {
+        match HookAction::parse(action.get_ref()) {
+            Some(action) => on_error = action,
+            None => {
+                report.on(
+                    action,
+                    one_of(
+                        &format!("{key}.on_error"),
+                        action.get_ref(),
+                        &["refer", "local", "reject"],
+                    ),
+                );
+                ok = false;
+            }
+        }
+    }
+    let url = url?;
+    ok.then_some(ReferHook {
+        url,
+        timeout_ms,
+        on_error,
+    })
 }
 
 /// A list of E.164 prefixes: each `+` followed by 1 to 15 digits.
@@ -1857,6 +2005,8 @@ mod tests {
                 line.starts_with(&format!("{key} "))
                     || line.starts_with(&format!("[sbc.{key}]"))
                     || (*key == "admin_token" && line.starts_with("# admin_token = "))
+                    // An app callback needs a server of the operator's: shown commented out.
+                    || (*key == "refer_hook" && line.starts_with("# refer_hook = "))
             });
             assert!(used, "config/contact-center.toml does not show `{key}`");
         }

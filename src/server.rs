@@ -274,6 +274,8 @@ impl Server {
             }
         };
         let prober = start_trunk_prober(admin_state.clone());
+        // The REFER hook workers (`refer_hook`, runtime/hook.rs); idle unless a trunk has one.
+        let hooks = crate::runtime::hook::HookClient::start(mesh.clone(), wakers.clone());
         let mut threads = Vec::with_capacity(shards);
         for (index, mut backend) in backends.into_iter().enumerate() {
             backend.set_peers(peers.clone());
@@ -287,6 +289,7 @@ impl Server {
                 all_status: all_status.clone(),
                 clock,
                 key: shard_key(index)?,
+                hooks: hooks.clone(),
             };
             let cpu = config.sbc.cpus.get(index).copied();
             let thread = std::thread::Builder::new()

@@ -29,6 +29,7 @@ fn record(
         duration_ms: 1,
         diagnostics: None,
         diagnostics_truncated: false,
+        hook: None,
     }
 }
 

@@ -24,6 +24,7 @@ fn handed_off(trunk: &str) -> TransferRecord {
         duration_ms: 1,
         diagnostics: None,
         diagnostics_truncated: false,
+        hook: None,
     }
 }
 

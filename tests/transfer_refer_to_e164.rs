@@ -24,6 +24,7 @@ fn trunk(country_code: &str, refer_domain: Option<&str>, peer: &str) -> Trunk {
         trust_identity: true,
         media_networks: Default::default(),
         limits: Default::default(),
+        refer_hook: None,
     }
 }
 

@@ -26,6 +26,7 @@ fn trunk() -> Trunk {
         trust_identity: true,
         media_networks: Default::default(),
         limits: Default::default(),
+        refer_hook: None,
     }
 }
 

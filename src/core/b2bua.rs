@@ -510,6 +510,7 @@ impl Call {
             outstanding: 1,
             audio_codec: None,
             liveness: Default::default(),
+            refer_hook: None,
         };
         let (a_media_leg, b_media_leg) = call.media_pair();
         let mut call = call;

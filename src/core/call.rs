@@ -110,6 +110,8 @@ pub struct Call {
     /// Session liveness (see `liveness.rs`): whether the call was on hold at the last check and
     /// since when the silence is measured at the least (the answer, or the last hold change).
     pub liveness: Liveness,
+    /// A platform REFER awaiting its trunk's `refer_hook` answer (transfer_flow.rs).
+    pub(super) refer_hook: Option<Box<super::transfer_state::PendingHook>>,
 }
 
 /// Where the call's session-liveness clock stands (`liveness.rs`).

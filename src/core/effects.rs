@@ -111,6 +111,8 @@ pub(super) enum CoreTimer {
     MediaCheck { call: u64 },
     /// `sbc.max_call_s` after the answer: the call ends (liveness.rs).
     MaxDuration { call: u64 },
+    /// A `refer_hook` answer is overdue: the trunk's `on_error` applies (transfer_flow.rs).
+    ReferHook { call: u64 },
 }
 
 impl TimerKey for CoreTimer {
@@ -121,7 +123,8 @@ impl TimerKey for CoreTimer {
             | CoreTimer::Reap { call }
             | CoreTimer::Transfer { call, .. }
             | CoreTimer::MediaCheck { call }
-            | CoreTimer::MaxDuration { call } => Some(call),
+            | CoreTimer::MaxDuration { call }
+            | CoreTimer::ReferHook { call } => Some(call),
             CoreTimer::DrainDeadline | CoreTimer::DialogQueryTimeout { .. } => None,
         }
     }
@@ -158,6 +161,8 @@ pub(super) struct Effects {
     pub(super) admission: super::admission::Admission,
     /// SIP ladders of the transfers running here (`ladders.rs`); tapped on every transmit.
     pub(super) ladders: super::ladders::Ladders,
+    /// The last `Output::ReferHook` request id handed out (ids start at 1).
+    pub(super) hook_requests: u64,
 }
 
 /// Work a call's behaviour leaves for the shard because it reaches beyond the call: the shard

@@ -100,6 +100,13 @@ pub enum ShardMessage {
     /// legs (or a final response and CANCEL while it is set up), `end_reason =
     /// "ended_by_operator"`. A shard without the call ignores it.
     EndCall { conversation: String },
+    /// What came of an `Output::ReferHook` POST (from the runtime's hook workers, on the
+    /// shard's control queue): handled as [`ShardCore::handle_hook_answer`].
+    HookAnswer {
+        call: CallRef,
+        request_id: u64,
+        answer: HookAnswer,
+    },
     /// Attended transfer: "which leg is bridged to this dialog of yours?" (handoff's view of
     /// the named leg). The owner answers the asking shard with `DialogAnswer`.
     DialogQuery { query: u64, dialog: DialogId },
@@ -182,7 +189,29 @@ pub enum Output {
     QueryMediaActivity {
         call: CallRef,
     },
+    /// A platform trunk's `refer_hook`: POST `body` (JSON) to `url`, off the shard, and bring
+    /// the outcome back with [`ShardCore::handle_hook_answer`] (same `call` and `request_id`).
+    /// The core holds the REFER meanwhile and gives up by itself after `timeout` (the trunk's
+    /// `on_error`), so a lost answer costs only the wait; a late one is ignored.
+    ReferHook {
+        call: CallRef,
+        request_id: u64,
+        url: String,
+        body: String,
+        timeout: std::time::Duration,
+    },
     Event(Event),
+}
+
+/// What came of an `Output::ReferHook` POST, as the driver saw it. The core reads the answer's
+/// JSON itself (`{"action": "refer" | "local" | "reject", "target": .., "headers": {..}}`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HookAnswer {
+    /// An HTTP response: its status and body.
+    Response { status: u16, body: Vec<u8> },
+    /// No response: connection refused, reset, timed out, unreachable (the error, for the
+    /// audit).
+    Failed(String),
 }
 
 /// Facts for the audit log and the metrics.

@@ -30,19 +30,91 @@ use super::effects::{self, ClientPurpose, CoreTimer, Effects, FollowUp, is_sdp};
 use super::routing;
 use super::transaction::{ClientTxId, ServerTxId};
 use super::transfer_state::*;
-use super::{EndReason, Event, MediaCommand, MediaSide, Time};
-use crate::config::{CarrierReferPolicy, TransferMethod, TrunkRole};
+use super::{EndReason, Event, HookAnswer, MediaCommand, MediaSide, Time};
+use crate::config::{CarrierReferPolicy, HookAction, ReferHook, TransferMethod, TrunkRole};
 use crate::media::g711::G711Law;
 use crate::numbering::E164;
 use crate::sdp::{self, Direction, OriginState, RewritePlan};
 use crate::sip::{HeaderName, Message, Method, RequestBuilder};
 use crate::transfer::notify::{self, SIPFRAG_CONTENT_TYPE};
 use crate::transfer::{
-    PlatformReferTo, TransferAction, TransferAttempt, TransferKind, TransferOutcome,
+    HookRecord, PlatformReferTo, TransferAction, TransferAttempt, TransferKind, TransferOutcome,
     TransferReason, TransferRecord, TransferRequest, TransferSettings,
 };
 use crate::vocab::LegId;
 use crate::vocab::StatusCode;
+
+/// How a `refer_hook` answer shapes the attempt it lets start (all empty without a hook).
+#[derive(Default)]
+struct HookDecision {
+    /// The answer's action as a transfer method (`refer` or `local`).
+    method: Option<TransferMethod>,
+    /// The answer's X- headers, added to the REFER (and a local transfer's INVITE).
+    headers: Vec<(String, String)>,
+    record: Option<Box<HookRecord>>,
+}
+
+/// A `refer_hook` answer, read: `{"action": .., "target": .., "headers": {"X-..": ".."}}`.
+struct HookVerdict {
+    action: HookAction,
+    target: Option<PlatformReferTo>,
+    headers: Vec<(String, String)>,
+}
+
+/// Reads a hook's 2xx body. A target is a SIP/tel URI or a bare number (read as `tel:`);
+/// headers must be `X-` extension headers with single-line values.
+fn parse_hook_answer(body: &[u8]) -> Result<HookVerdict, String> {
+    use serde_json::Value;
+    let value: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let action = value
+        .get("action")
+        .and_then(Value::as_str)
+        .ok_or("no \"action\"")?;
+    let action = HookAction::parse(action)
+        .ok_or_else(|| format!("action {action:?} is not \"refer\", \"local\" or \"reject\""))?;
+    let target = match value.get("target") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) if text.trim().is_empty() => None,
+        Some(Value::String(text)) => {
+            let text = text.trim();
+            let uri = if text.contains(':') {
+                text.to_owned()
+            } else {
+                format!("tel:{text}")
+            };
+            Some(PlatformReferTo::parse(&uri).map_err(|e| format!("target {text:?}: {e}"))?)
+        }
+        Some(_) => return Err("target is not a string".to_owned()),
+    };
+    let mut headers = Vec::new();
+    match value.get("headers") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(map)) => {
+            for (name, value) in map {
+                let is_token = |b: u8| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b);
+                if name.len() < 3
+                    || !name[..2].eq_ignore_ascii_case("x-")
+                    || !name.bytes().all(is_token)
+                {
+                    return Err(format!("header {name:?} is not an X- header"));
+                }
+                let Some(text) = value.as_str() else {
+                    return Err(format!("header {name}: value is not a string"));
+                };
+                if text.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                    return Err(format!("header {name}: value has a line break"));
+                }
+                headers.push((name.clone(), text.to_owned()));
+            }
+        }
+        Some(_) => return Err("headers is not an object".to_owned()),
+    }
+    Ok(HookVerdict {
+        action,
+        target,
+        headers,
+    })
+}
 
 /// Which dialog a transfer request goes in.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -299,7 +371,7 @@ impl Call {
             );
             return;
         }
-        if self.transfer().is_some_and(|t| t.is_active()) {
+        if self.transfer().is_some_and(|t| t.is_active()) || self.refer_hook.is_some() {
             fx.reply(
                 now,
                 tx,
@@ -358,6 +430,7 @@ impl Call {
             duration_ms: 0,
             diagnostics: None,
             diagnostics_truncated: false,
+            hook: None,
         };
         let verdict = if relay {
             TransferVerdict::NotTransfer
@@ -423,7 +496,8 @@ impl Call {
     }
 
     /// `translated`: what an attended REFER names, already translated for the carrier (see
-    /// attended.rs); empty for a blind REFER.
+    /// attended.rs); empty for a blind REFER. When the platform trunk has a `refer_hook`, the
+    /// hook is asked first and the REFER waits (see [`Call::on_hook_answer`]).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn start_transfer(
         &mut self,
@@ -435,12 +509,273 @@ impl Call {
         refer_to: PlatformReferTo,
         translated: TranslatedDialogs,
     ) {
+        let platform_trunk = self.config.trunks.get(self.leg(carrier_side.other()).trunk);
+        if let Some(hook) = platform_trunk.and_then(|t| t.refer_hook.clone()) {
+            self.ask_refer_hook(
+                fx,
+                now,
+                tx,
+                carrier_side,
+                request,
+                refer_to,
+                translated,
+                &hook,
+            );
+            return;
+        }
+        self.begin_attempt(
+            fx,
+            now,
+            tx,
+            carrier_side,
+            request,
+            refer_to,
+            translated,
+            HookDecision::default(),
+        );
+    }
+
+    /// Holds the platform's REFER (its server transaction open, nothing to the carrier) and
+    /// asks the platform trunk's `refer_hook` (`Output::ReferHook`), with a deadline of its
+    /// `timeout_ms` so a lost answer never holds it longer.
+    #[allow(clippy::too_many_arguments)]
+    fn ask_refer_hook(
+        &mut self,
+        fx: &mut Effects,
+        now: Time,
+        tx: ServerTxId,
+        carrier_side: Side,
+        request: &Message,
+        refer_to: PlatformReferTo,
+        translated: TranslatedDialogs,
+        hook: &ReferHook,
+    ) {
+        let (customer, platform) = (self.leg(carrier_side), self.leg(carrier_side.other()));
+        let trunk_name = |index: usize| {
+            self.config
+                .trunks
+                .get(index)
+                .map(|t| t.name.clone())
+                .unwrap_or_default()
+        };
+        let country = self
+            .config
+            .trunks
+            .get(customer.trunk)
+            .map(|t| t.country_code.clone())
+            .unwrap_or_default();
+        let transferee_uri =
+            crate::numbering::e164_from_uri(&customer.dialog.remote_party, &country)
+                .ok()
+                .map(|n| n.to_string());
+        let transferee = transferee_uri
+            .or_else(|| uri_user(&customer.dialog.remote_party))
+            .unwrap_or_else(|| customer.dialog.remote_party.clone());
+        let body = serde_json::json!({
+            "conversation": self.conversation,
+            "transferor": header_value(request, &["Referred-By", "b"])
+                .unwrap_or_else(|| platform.dialog.remote_party.clone()),
+            "transferee": transferee,
+            "refer_target": refer_to.target(),
+            "refer_target_e164": refer_to.e164(&country).ok().map(|n| n.to_string()),
+            "kind": if refer_to.is_attended() { "attended" } else { "blind" },
+            "trunk": trunk_name(platform.trunk),
+            "carrier": trunk_name(customer.trunk),
+            "replaces": refer_to.replaces_escaped(),
+        })
+        .to_string();
+        fx.hook_requests += 1;
+        let request_id = fx.hook_requests;
+        fx.set_timer(
+            now.plus_millis(hook.timeout_ms),
+            CoreTimer::ReferHook { call: self.id.seq },
+        );
+        fx.outputs.push_back(super::Output::ReferHook {
+            call: self.id,
+            request_id,
+            url: hook.url.clone(),
+            body,
+            timeout: std::time::Duration::from_millis(hook.timeout_ms),
+        });
+        self.refer_hook = Some(Box::new(PendingHook {
+            request_id,
+            url: hook.url.clone(),
+            on_error: hook.on_error,
+            started: now,
+            tx,
+            carrier_side,
+            request: request.as_bytes().to_vec(),
+            refer_to,
+            translated,
+        }));
+    }
+
+    /// What came of the `refer_hook` call `request_id` (`None`: its deadline passed first).
+    /// The answer's action, or the trunk's `on_error` when the call failed, decides the held
+    /// REFER: `refer` and `local` start the transfer (with the answer's target and X- headers),
+    /// `reject` answers 403 and leaves the call as it was. Each outcome is on the record.
+    pub(super) fn on_hook_answer(
+        &mut self,
+        fx: &mut Effects,
+        now: Time,
+        request_id: u64,
+        answer: Option<HookAnswer>,
+    ) {
+        if self.refer_hook.as_ref().map(|h| h.request_id) != Some(request_id) {
+            return;
+        }
+        let Some(pending) = self.refer_hook.take() else {
+            return;
+        };
+        let pending = *pending;
+        let (status, decided) = match answer {
+            None => (None, Err("timeout".to_owned())),
+            Some(HookAnswer::Failed(error)) => (None, Err(format!("connection: {error}"))),
+            Some(HookAnswer::Response { status, .. }) if !(200..300).contains(&status) => {
+                (Some(status), Err(format!("status {status}")))
+            }
+            Some(HookAnswer::Response { status, body }) => (
+                Some(status),
+                parse_hook_answer(&body).map_err(|e| format!("bad answer: {e}")),
+            ),
+        };
+        let (decision, error) = match decided {
+            Ok(decision) => (decision, None),
+            Err(error) => (
+                HookVerdict {
+                    action: pending.on_error,
+                    target: None,
+                    headers: Vec::new(),
+                },
+                Some(error),
+            ),
+        };
+        let record = HookRecord {
+            url: pending.url,
+            status,
+            action: decision.action.as_str(),
+            error,
+            duration_ms: now.millis_since(pending.started),
+        };
+        let Ok(request) = Message::parse_framing(&pending.request) else {
+            return;
+        };
+        if self.is_ended() || !self.is_answered() {
+            fx.reply(
+                now,
+                pending.tx,
+                &request,
+                StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
+                "Call/Transaction Does Not Exist (call ended)",
+                &[],
+            );
+            return;
+        }
+        match decision.action {
+            HookAction::Reject => self.hook_rejected(
+                fx,
+                now,
+                pending.tx,
+                pending.carrier_side,
+                &request,
+                &pending.refer_to,
+                record,
+            ),
+            action => {
+                let method = if action == HookAction::Local {
+                    TransferMethod::Local
+                } else {
+                    TransferMethod::Refer
+                };
+                let refer_to = decision.target.unwrap_or(pending.refer_to);
+                self.begin_attempt(
+                    fx,
+                    now,
+                    pending.tx,
+                    pending.carrier_side,
+                    &request,
+                    refer_to,
+                    pending.translated,
+                    HookDecision {
+                        method: Some(method),
+                        headers: decision.headers,
+                        record: Some(Box::new(record)),
+                    },
+                );
+            }
+        }
+    }
+
+    /// The hook refused the REFER: 403 to the platform, nothing to the carrier, the call stays
+    /// bridged as it was; a `transfer` record says so.
+    #[allow(clippy::too_many_arguments)]
+    fn hook_rejected(
+        &mut self,
+        fx: &mut Effects,
+        now: Time,
+        tx: ServerTxId,
+        carrier_side: Side,
+        request: &Message,
+        refer_to: &PlatformReferTo,
+        hook: HookRecord,
+    ) {
+        let reason = "Forbidden (transfer refused by the REFER hook)";
+        fx.reply(now, tx, request, StatusCode::FORBIDDEN, reason, &[]);
+        let carrier = self.config.trunks.get(self.leg(carrier_side).trunk);
+        let record = TransferRecord {
+            record_type: "transfer",
+            ts: fx.wall_clock.rfc3339_at(now),
+            conversation: self.conversation.clone(),
+            trunk: carrier.map(|t| t.name.clone()).unwrap_or_default(),
+            source: fx.txn.server_peer(tx),
+            kind: if refer_to.is_attended() {
+                TransferKind::Attended
+            } else {
+                TransferKind::Blind
+            },
+            method: carrier.map_or(TransferMethod::Refer, |t| t.transfer),
+            target: refer_to.target().to_owned(),
+            target_e164: carrier
+                .and_then(|t| refer_to.e164(&t.country_code).ok())
+                .map(|n| n.to_string()),
+            outcome: TransferOutcome::Denied,
+            refer_status: None,
+            notify_status: None,
+            fallback_status: None,
+            reason: TransferReason::HookRejected,
+            duration_ms: hook.duration_ms,
+            diagnostics: None,
+            diagnostics_truncated: false,
+            hook: Some(Box::new(hook)),
+        };
+        fx.metrics.record_transfer(&record);
+        fx.event(Event::Transfer(Box::new(record)));
+    }
+
+    /// Starts the transfer attempt for a platform REFER (decided by the hook, when there is
+    /// one: `hook` says how).
+    #[allow(clippy::too_many_arguments)]
+    fn begin_attempt(
+        &mut self,
+        fx: &mut Effects,
+        now: Time,
+        tx: ServerTxId,
+        carrier_side: Side,
+        request: &Message,
+        refer_to: PlatformReferTo,
+        translated: TranslatedDialogs,
+        hook: HookDecision,
+    ) {
         let identity = effects::contact(&self.config);
         let wall_clock = fx.wall_clock;
         let Some(carrier) = self.config.trunks.get(self.leg(carrier_side).trunk) else {
             return;
         };
-        let settings = TransferSettings::for_call(carrier, &self.config.sbc);
+        let mut settings = TransferSettings::for_call(carrier, &self.config.sbc);
+        if let Some(method) = hook.method {
+            settings.method = method;
+        }
+        settings.headers.extend(hook.headers);
         let no_subscription =
             header_value(request, &["Refer-Sub"]).is_some_and(|v| v.eq_ignore_ascii_case("false"));
         let transfer_request = TransferRequest {
@@ -474,6 +809,7 @@ impl Call {
             bridged_law: None,
             target_dialog: translated.target_dialog,
             join: None,
+            hook: hook.record,
         }));
         self.open_ladder(fx, now, tx, request);
         self.drive_transfer(fx, now);
@@ -896,6 +1232,7 @@ impl Call {
                 }
                 if let Some(transfer) = self.transfer_mut() {
                     transfer.outcome = Some(record.outcome);
+                    record.hook = transfer.hook.clone();
                 }
                 fx.metrics.record_transfer(&record);
                 fx.event(Event::Transfer(Box::new(record)));

@@ -57,6 +57,23 @@ pub(super) struct TranslatedDialogs {
     pub target_dialog: Option<String>,
 }
 
+/// A platform REFER waiting for its trunk's `refer_hook` answer (`Output::ReferHook`): its
+/// server transaction stays open (retransmissions are absorbed) and nothing reaches the carrier
+/// until the answer, or the `timeout_ms` deadline (`CoreTimer::ReferHook`), decides.
+#[derive(Debug)]
+pub(super) struct PendingHook {
+    pub(super) request_id: u64,
+    pub(super) url: String,
+    pub(super) on_error: crate::config::HookAction,
+    pub(super) started: super::Time,
+    pub(super) tx: ServerTxId,
+    pub(super) carrier_side: Side,
+    /// The REFER as received, parsed again when the answer comes.
+    pub(super) request: Vec<u8>,
+    pub(super) refer_to: PlatformReferTo,
+    pub(super) translated: TranslatedDialogs,
+}
+
 /// The transfer state a call carries (see the module docs).
 #[derive(Debug)]
 pub struct CallTransfer {
@@ -86,6 +103,8 @@ pub struct CallTransfer {
     pub(super) target_dialog: Option<String>,
     /// The local join (attended.rs, by join id) this transfer runs, once it asked for one.
     pub(super) join: Option<u64>,
+    /// The `refer_hook` call that let this transfer start, for its record.
+    pub(super) hook: Option<Box<crate::transfer::HookRecord>>,
 }
 
 impl CallTransfer {

@@ -20,6 +20,7 @@ pub mod backend;
 pub mod bare;
 pub mod epoll;
 pub mod hep;
+pub mod hook;
 pub mod queues;
 pub mod relay;
 pub mod shard;

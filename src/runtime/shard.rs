@@ -162,6 +162,8 @@ pub struct ShardSetup {
     pub clock: Clock,
     /// Keys the shard's CSPRNG (from the operating system, see `server.rs`).
     pub key: [u8; 32],
+    /// The REFER hook workers (`Output::ReferHook`, see `hook.rs`).
+    pub hooks: super::hook::HookClient,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -185,6 +187,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         all_status,
         clock,
         key,
+        hooks,
     } = setup;
     let me = ShardId(index as u16);
     let mut core = ShardCore::keyed(me, shard_count as u16, config.clone(), key);
@@ -246,6 +249,9 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                 ShardMessage::EndCall { conversation } => {
                     tracing::info!(shard = index, %conversation, "operator ends the call")
                 }
+                ShardMessage::HookAnswer { call, answer, .. } => {
+                    tracing::debug!(shard = index, %call, ?answer, "REFER hook answer")
+                }
                 ShardMessage::Datagram { .. }
                 | ShardMessage::DialogQuery { .. }
                 | ShardMessage::DialogAnswer { .. }
@@ -286,6 +292,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             index,
             &mut border,
             &mut hep,
+            &hooks,
         );
         if now >= next_snapshot {
             publish_snapshot(&core, &status, now);
@@ -411,6 +418,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             index,
             &mut border,
             &mut hep,
+            &hooks,
         );
     }
 }
@@ -462,6 +470,7 @@ fn drain_outputs<B: Backend>(
     index: usize,
     border: &mut BorderLog,
     hep: &mut Option<HepSender>,
+    hooks: &super::hook::HookClient,
 ) {
     while let Some(output) = core.poll_output() {
         match output {
@@ -517,6 +526,33 @@ fn drain_outputs<B: Backend>(
                 // Session liveness: answered at once from the relay (core/liveness.rs).
                 let last = media.last_activity(call, now);
                 core.handle_media_activity(now, call, last);
+            }
+            Output::ReferHook {
+                call,
+                request_id,
+                url,
+                body,
+                timeout,
+            } => {
+                tracing::debug!(
+                    shard = index,
+                    conversation = core.conversation(call).map(tracing::field::display),
+                    %url,
+                    "REFER hook asked"
+                );
+                let request = super::hook::HookRequest {
+                    shard: index,
+                    call,
+                    request_id,
+                    url,
+                    body,
+                    timeout,
+                };
+                if hooks.submit(request).is_err() {
+                    tracing::warn!(shard = index, %call, "REFER hook queue full");
+                    let answer = crate::core::HookAnswer::Failed("hook queue full".to_owned());
+                    core.handle_hook_answer(now, call, request_id, answer);
+                }
             }
             Output::Event(Event::CallStarted {
                 call,

@@ -134,6 +134,8 @@ impl Harness {
                             // No relay here: the call never had media.
                             core.handle_media_activity(self.now, call, None);
                         }
+                        // No hook server here: the core's own deadline decides.
+                        Output::ReferHook { .. } => {}
                         Output::Event(event) => {
                             if let Some(trace) = &mut self.trace {
                                 trace.events.push(event);

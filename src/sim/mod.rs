@@ -131,6 +131,7 @@ fn trunk(name: &str, peer: &str, codecs: &[&str]) -> Trunk {
         trust_identity: true,
         media_networks: Default::default(),
         limits: Default::default(),
+        refer_hook: None,
     }
 }
 
@@ -312,6 +313,33 @@ pub struct Sim {
     /// what the HEP capture names it by: `ShardCore::correlation_id` at the moment it is sent).
     pub record_correlations: bool,
     pub correlations: Vec<(String, String)>,
+    /// How the simulated `refer_hook` server answers, one entry per `Output::ReferHook` in
+    /// order (empty: no answer at all, as a lost one): see [`ScriptedHook`].
+    pub hook_script: std::collections::VecDeque<ScriptedHook>,
+    /// Every `Output::ReferHook` the shards emitted: (url, JSON body).
+    pub hook_requests: Vec<(String, String)>,
+}
+
+/// One scripted answer of the simulated `refer_hook` server.
+#[derive(Clone, Debug)]
+pub struct ScriptedHook {
+    /// After this long (past the hook's `timeout_ms`, the core has given up already).
+    pub after_ms: u64,
+    /// `None`: the answer never comes.
+    pub answer: Option<crate::core::HookAnswer>,
+}
+
+impl ScriptedHook {
+    /// A 200 with `json` as its body, after `after_ms`.
+    pub fn json(after_ms: u64, json: &str) -> ScriptedHook {
+        ScriptedHook {
+            after_ms,
+            answer: Some(crate::core::HookAnswer::Response {
+                status: 200,
+                body: json.as_bytes().to_vec(),
+            }),
+        }
+    }
 }
 
 impl Sim {
@@ -372,6 +400,8 @@ impl Sim {
             media_queries: 0,
             record_correlations: false,
             correlations: Vec::new(),
+            hook_script: Default::default(),
+            hook_requests: Vec::new(),
         };
         sim.flush();
         sim
@@ -497,6 +527,29 @@ impl Sim {
                         let last = self.media_activity.get(&call).copied();
                         self.shards[index].handle_media_activity(now, call, last);
                     }
+                    Output::ReferHook {
+                        call,
+                        request_id,
+                        url,
+                        body,
+                        ..
+                    } => {
+                        self.hook_requests.push((url, body));
+                        if let Some(ScriptedHook {
+                            after_ms,
+                            answer: Some(answer),
+                        }) = self.hook_script.pop_front()
+                        {
+                            self.net.schedule(
+                                now.plus_millis(after_ms),
+                                SimEvent::HookAnswer {
+                                    call,
+                                    request_id,
+                                    answer,
+                                },
+                            );
+                        }
+                    }
                     Output::Event(event) => self.events.push((shard_id, event)),
                 }
             }
@@ -567,6 +620,15 @@ impl Sim {
             SimEvent::AgentWake { agent } => {
                 if let Some(agent) = self.agents.get_mut(agent) {
                     agent.on_wake(now);
+                }
+            }
+            SimEvent::HookAnswer {
+                call,
+                request_id,
+                answer,
+            } => {
+                if let Some(core) = self.shards.get_mut(usize::from(call.shard.0)) {
+                    core.handle_hook_answer(now, call, request_id, answer);
                 }
             }
             SimEvent::Tick => {}

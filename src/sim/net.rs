@@ -112,6 +112,12 @@ pub enum SimEvent {
     },
     /// A user agent asked to be woken (its retransmission timers).
     AgentWake { agent: usize },
+    /// A scripted `refer_hook` answer reaches its shard (`Sim::hook_script`).
+    HookAnswer {
+        call: crate::core::CallRef,
+        request_id: u64,
+        answer: crate::core::HookAnswer,
+    },
     /// Nothing but time passing (run_for uses it to stop at an exact instant).
     Tick,
 }

@@ -540,7 +540,7 @@ pub(crate) fn partner_answers(sim: &mut Sim, status: u16) -> Result<DialogId, St
 
 /// After the platform got 202 (fallback decided): leg C answers, A and C are bridged, the
 /// platform is told 200 and hangs up; then the carrier ends the call.
-fn local_transfer_succeeds(sim: &mut Sim, t: &mut Transfer) -> Result<DialogId, String> {
+pub fn local_transfer_succeeds(sim: &mut Sim, t: &mut Transfer) -> Result<DialogId, String> {
     // Inbound: the customer (PCMU) is at position A, leg C (PCMA) takes B.
     local_transfer_bridges(sim, t, (G711Law::Ulaw, G711Law::Alaw))
 }

@@ -937,6 +937,7 @@ impl Context {
             duration_ms: now.millis_since(self.started),
             diagnostics: None,
             diagnostics_truncated: false,
+            hook: None,
         };
         self.record = Some(record.clone());
         self.emit(TransferAction::Finished(record));

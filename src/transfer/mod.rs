@@ -42,5 +42,7 @@ pub mod refer_to;
 pub use attempt::{TransferAction, TransferAttempt, TransferRequest, TransferSettings};
 pub use diagnostics::{Direction, Ladder, LadderEntry};
 pub use dialog_ids::{DialogId, Replaces, TargetDialog};
-pub use record::{TransferKind, TransferOutcome, TransferReason, TransferRecord, WallClock};
+pub use record::{
+    HookRecord, TransferKind, TransferOutcome, TransferReason, TransferRecord, WallClock,
+};
 pub use refer_to::{CarrierReferTo, PlatformReferTo, ReferToError};

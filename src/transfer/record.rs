@@ -43,8 +43,9 @@ pub enum TransferOutcome {
     Cancelled,
     /// A carrier's REFER passed on to the platform, which owns its outcome.
     Relayed,
-    /// The target is outside the trunk's `transfer_allow`/`transfer_deny`: nothing was sent,
-    /// the platform got 403 and the call stayed as it was.
+    /// The target is outside the trunk's `transfer_allow`/`transfer_deny`, or the platform
+    /// trunk's `refer_hook` said reject: nothing was sent, the platform got 403 and the call
+    /// stayed as it was.
     Denied,
 }
 
@@ -116,6 +117,8 @@ pub enum TransferReason {
     ReferBetweenSameRoleTrunks,
     /// The target is outside the trunk's destination policy (`transfer_allow`/`transfer_deny`).
     TargetNotAllowed,
+    /// The platform trunk's `refer_hook` said reject (or failed with `on_error = "reject"`).
+    HookRejected,
 }
 
 impl TransferReason {
@@ -136,6 +139,7 @@ impl TransferReason {
             TransferReason::CarrierReferRejected => "carrier_refer_rejected",
             TransferReason::ReferBetweenSameRoleTrunks => "refer_between_same_role_trunks",
             TransferReason::TargetNotAllowed => "target_not_allowed",
+            TransferReason::HookRejected => "hook_rejected",
         }
     }
 }
@@ -193,6 +197,25 @@ pub struct TransferRecord {
     /// The attempt had more messages than the ladder keeps.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub diagnostics_truncated: bool,
+    /// The platform trunk's `refer_hook` call that decided this REFER; absent without a hook.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hook: Option<Box<HookRecord>>,
+}
+
+/// One REFER hook call, as the transfer record keeps it:
+/// `{"url": .., "status": 200, "action": "refer", "error": null, "duration_ms": N}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HookRecord {
+    pub url: String,
+    /// The HTTP status of the answer; null when none came (timeout, connection error).
+    pub status: Option<u16>,
+    /// What handoff did: the answer's action, or `on_error`'s when the call failed.
+    pub action: &'static str,
+    /// Why the call failed (`timeout`, `connection: ..`, `status 500`, `bad answer: ..`); null
+    /// when the answer decided.
+    pub error: Option<String>,
+    /// From the REFER to the answer (or to the time-out).
+    pub duration_ms: u64,
 }
 
 impl TransferRecord {

@@ -3,7 +3,7 @@
 //! scripted flows of src/demo/flows.rs. Each test runs in a private network namespace (see
 //! runtime_support/mod.rs), and each file still passes its own media range; e2e tests keep to
 //! 8500..9600 (SIPp tests sit below 8200, runtime tests at 9600..12000;
-//! e2e_admin_dashboard at 34000..35000).
+//! e2e_admin_dashboard at 34000..35000, e2e_transfer_refer_hook at 35000..36000).
 #![allow(dead_code)]
 
 #[path = "../runtime_support/mod.rs"]
@@ -30,6 +30,9 @@ pub struct Options {
     pub refer_timeout_ms: u64,
     /// `sbc.admin`: the admin API's address (None: "off", as in the demo's config).
     pub admin: Option<std::net::SocketAddr>,
+    /// The platform trunk's `refer_hook` inline table, e.g.
+    /// `{ url = "http://127.0.0.1:35080/refer", on_error = "reject" }` (None: no hook).
+    pub refer_hook: Option<String>,
 }
 
 impl Options {
@@ -45,6 +48,7 @@ impl Options {
             partner_law: G711Law::Ulaw,
             refer_timeout_ms: 1000,
             admin: None,
+            refer_hook: None,
         }
     }
 }
@@ -89,6 +93,11 @@ pub fn start(options: &Options) -> E2e {
     if let Some(admin) = options.admin {
         assert!(text.contains("admin = \"off\""), "{text}");
         text = text.replace("admin = \"off\"", &format!("admin = \"{admin}\""));
+    }
+    if let Some(hook) = &options.refer_hook {
+        let platform = "role = \"platform\"\n";
+        assert!(text.contains(platform), "{text}");
+        text = text.replace(platform, &format!("{platform}refer_hook = {hook}\n"));
     }
     std::fs::write(&config, text).unwrap();
     let handoff = Handoff::start(&config);

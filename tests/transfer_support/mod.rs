@@ -47,6 +47,7 @@ pub fn carrier_trunk(
         trust_identity: true,
         media_networks: Default::default(),
         limits: Default::default(),
+        refer_hook: None,
     }
 }
 

@@ -1084,6 +1084,12 @@ impl ShardCore {
             CoreTimer::MaxDuration { call: seq } => {
                 self.with_call(now, seq, |call, fx| call.on_max_duration(fx, now))
             }
+            CoreTimer::ReferHook { call: seq } => self.with_call(now, seq, |call, fx| {
+                let pending = call.refer_hook.as_ref().map(|h| h.request_id);
+                if let Some(request_id) = pending {
+                    call.on_hook_answer(fx, now, request_id, None)
+                }
+            }),
             CoreTimer::DrainDeadline => {
                 let live: Vec<u64> = self
                     .calls

@@ -34,7 +34,7 @@ use crate::core::ids::{self, IdMinter};
 use crate::core::rng::Rng;
 use crate::core::timers::TimerTable;
 use crate::core::transaction::TransactionLayer;
-use crate::core::{CallRef, EndReason, Output, ShardId, ShardMessage, Time};
+use crate::core::{CallRef, EndReason, HookAnswer, Output, ShardId, ShardMessage, Time};
 use crate::media::pool::PortPool;
 use crate::metrics::ShardMetrics;
 use crate::transfer::WallClock;
@@ -108,6 +108,7 @@ impl ShardCore {
                 follow_ups: Vec::new(),
                 admission: Default::default(),
                 ladders: Default::default(),
+                hook_requests: 0,
             },
             calls: BTreeMap::new(),
             next_call: 1,
@@ -338,6 +339,11 @@ impl ShardCore {
             ShardMessage::EndCall { conversation } => {
                 self.end_call_for_operator(now, &conversation)
             }
+            ShardMessage::HookAnswer {
+                call,
+                request_id,
+                answer,
+            } => self.handle_hook_answer(now, call, request_id, answer),
             ShardMessage::Drain { deadline } => {
                 self.fx.draining = Some(deadline);
                 self.fx.set_timer(deadline, CoreTimer::DrainDeadline);
@@ -388,6 +394,25 @@ impl ShardCore {
         };
         self.with_call(now, call.seq, |call, fx| {
             call.on_media_activity(fx, now, last)
+        });
+        self.fx.pump_transactions();
+    }
+
+    /// The driver's answer to `Output::ReferHook` `request_id` for `call` (see transfer_flow.rs,
+    /// `Call::on_hook_answer`). An answer for a REFER already decided (its deadline passed, the
+    /// call is gone) is ignored.
+    pub fn handle_hook_answer(
+        &mut self,
+        now: Time,
+        call: CallRef,
+        request_id: u64,
+        answer: HookAnswer,
+    ) {
+        if call.shard != self.fx.shard {
+            return;
+        }
+        self.with_call(now, call.seq, |call, fx| {
+            call.on_hook_answer(fx, now, request_id, Some(answer))
         });
         self.fx.pump_transactions();
     }
