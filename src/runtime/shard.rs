@@ -13,12 +13,13 @@ use super::backend::{Backend, BackendError, Incoming};
 use super::hep::HepSender;
 use super::queues::ShardMesh;
 use super::relay::MediaRelay;
+use super::relay::RelayStats;
 use crate::audit::AuditSender;
 use crate::border_log::BorderLog;
 use crate::config::Config;
 use crate::core::call::LiveCall;
 use crate::core::{EndReason, Event, Output, ShardCore, ShardId, ShardMessage, StatusCode, Time};
-use crate::metrics::ShardMetrics;
+use crate::metrics::{RtpCounters, RuntimeMetrics, ShardMetrics, sip_method_index};
 use crate::transfer::TransferRecord;
 use arc_swap::ArcSwap;
 use crossbeam::queue::ArrayQueue;
@@ -75,6 +76,8 @@ pub const SNAPSHOT_EVERY: Duration = Duration::from_millis(200);
 #[derive(Debug, Default)]
 pub struct ShardSnapshot {
     pub metrics: ShardMetrics,
+    /// The runtime's own counters: SIP messages, RTP packets, loop turn times.
+    pub runtime: RuntimeMetrics,
     pub calls: Vec<LiveCall>,
 }
 
@@ -221,6 +224,8 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
     let drain_bound_ms = drain_bound(config.sbc.timers.t1_ms).as_millis() as u64;
     let mut waiting_logged = false;
     let mut next_snapshot = now;
+    // SIP datagrams by method, RTP counters and loop turn times (published with the snapshot).
+    let mut runtime = RuntimeMetrics::default();
     let fail = |backend: B, source| {
         Err((
             backend,
@@ -286,9 +291,11 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             index,
             &mut border,
             &mut hep,
+            &mut runtime,
         );
         if now >= next_snapshot {
-            publish_snapshot(&core, &status, now);
+            runtime.rtp = rtp_counters(media.stats());
+            publish_snapshot(&core, &status, now, &runtime);
             next_snapshot = now.plus_millis(SNAPSHOT_EVERY.as_millis() as u64);
         }
         let next_ringback = media.tick(now, &mut backend);
@@ -351,7 +358,8 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                     send_errors = io.send_errors,
                     "drained, stopping"
                 );
-                publish_snapshot(&core, &status, now);
+                runtime.rtp = rtp_counters(media.stats());
+                publish_snapshot(&core, &status, now, &runtime);
                 status.stopped.store(true, Ordering::Relaxed);
                 return Ok(backend);
             }
@@ -364,12 +372,18 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         if let Some(next) = next_ringback {
             sleep = sleep.min(Duration::from_nanos(next.0.saturating_sub(now.0)));
         }
+        // The turn's work is done: one clock read more per turn (not per packet) times it.
+        runtime
+            .loop_turn
+            .record_micros(clock.now().0.saturating_sub(now.0) / 1000);
         if let Err(e) = backend.wait(Some(sleep)) {
             return fail(backend, e);
         }
         now = clock.now();
+        let sip_received = &mut runtime.sip_received;
         let result = backend.dispatch(&mut |incoming, outbox| match incoming {
             Incoming::Sip { from, payload } => {
+                sip_received[sip_method_index(payload)] += 1;
                 core.handle_datagram(now, from, payload);
                 // The owner traces and captures it, after handling it (the INVITE that starts a
                 // call is named by the call then): here, or where it was passed on to (above).
@@ -411,7 +425,27 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             index,
             &mut border,
             &mut hep,
+            &mut runtime,
         );
+    }
+}
+
+/// The relay's counters as `/metrics` publishes them.
+fn rtp_counters(stats: RelayStats) -> RtpCounters {
+    let known = stats.foreign_source
+        + stats.unlatched_source
+        + stats.malformed
+        + stats.muted
+        + stats.outbox_full;
+    RtpCounters {
+        received: stats.relayed + stats.dropped,
+        sent: stats.relayed + stats.ringback_sent,
+        foreign_source: stats.foreign_source,
+        unlatched_source: stats.unlatched_source,
+        malformed: stats.malformed,
+        muted: stats.muted,
+        outbox_full: stats.outbox_full,
+        no_peer: stats.dropped.saturating_sub(known),
     }
 }
 
@@ -443,9 +477,10 @@ fn received(
 
 /// Swaps in a fresh [`ShardSnapshot`]: one clone of the counters and one walk of the calls,
 /// at most every [`SNAPSHOT_EVERY`], never per packet.
-fn publish_snapshot(core: &ShardCore, status: &ShardStatus, now: Time) {
+fn publish_snapshot(core: &ShardCore, status: &ShardStatus, now: Time, runtime: &RuntimeMetrics) {
     status.snapshot.store(Arc::new(ShardSnapshot {
         metrics: core.metrics().clone(),
+        runtime: runtime.clone(),
         calls: core.live_calls(now),
     }));
 }
@@ -462,10 +497,12 @@ fn drain_outputs<B: Backend>(
     index: usize,
     border: &mut BorderLog,
     hep: &mut Option<HepSender>,
+    runtime: &mut RuntimeMetrics,
 ) {
     while let Some(output) = core.poll_output() {
         match output {
             Output::Transmit(t) => {
+                runtime.sip_sent[sip_method_index(&t.payload)] += 1;
                 if tracing::enabled!(tracing::Level::TRACE) {
                     tracing::trace!(
                         shard = index,
