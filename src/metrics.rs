@@ -110,8 +110,12 @@ impl ShardMetrics {
         if let Some(status) = record.refer_status {
             self.record_refer_response(&record.trunk, status);
         }
+        // The carrier's final NOTIFY to handoff's own REFER (not a carrier's REFER relayed to
+        // the platform, whose NOTIFYs come from the platform).
         if let Some(status) = record.notify_status
             && status.as_u16() >= 200
+            && record.method == crate::config::TransferMethod::Refer
+            && record.kind != TransferKind::CarrierInitiated
         {
             *self
                 .notify_final
@@ -710,6 +714,46 @@ mod tests {
     #[test]
     fn label_values_are_escaped() {
         assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
+    #[test]
+    fn runtime_metrics_sum_and_render_every_series() {
+        let mut shard0 = RuntimeMetrics::default();
+        shard0.sip_received[sip_method_index(b"INVITE sip:x SIP/2.0\r\n")] += 1;
+        shard0.sip_sent[sip_method_index(b"SIP/2.0 200 OK\r\n")] += 2;
+        shard0.rtp.received = 10;
+        shard0.rtp.no_peer = 1;
+        shard0.loop_turn.record_micros(40);
+        let mut shard1 = shard0.clone();
+        shard1.rtp.foreign_source = 3;
+        shard1.loop_turn.record_micros(3_000);
+        let mut total = RuntimeMetrics::default();
+        total.merge(&shard0);
+        total.merge(&shard1);
+        let text = total.render_prometheus();
+        for line in [
+            "handoff_sip_messages_total{direction=\"in\",method=\"INVITE\"} 2",
+            "handoff_sip_messages_total{direction=\"out\",method=\"response\"} 4",
+            "handoff_sip_messages_total{direction=\"out\",method=\"REFER\"} 0",
+            "handoff_rtp_packets_total{direction=\"in\"} 20",
+            "handoff_rtp_packets_total{direction=\"out\"} 0",
+            "handoff_rtp_dropped_total{reason=\"foreign_source\"} 3",
+            "handoff_rtp_dropped_total{reason=\"no_peer\"} 2",
+            "handoff_shard_loop_turn_seconds_bucket{le=\"0.00005\"} 2",
+            "handoff_shard_loop_turn_seconds_bucket{le=\"0.0025\"} 2",
+            "handoff_shard_loop_turn_seconds_bucket{le=\"0.005\"} 3",
+            "handoff_shard_loop_turn_seconds_bucket{le=\"+Inf\"} 3",
+            "handoff_shard_loop_turn_seconds_sum 0.00308",
+            "handoff_shard_loop_turn_seconds_count 3",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+        }
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("handoff_sip_messages_total{"))
+                .count(),
+            2 * SIP_METHODS.len()
+        );
     }
 
     #[test]
