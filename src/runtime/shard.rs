@@ -90,10 +90,6 @@ pub struct ShardStatus {
     /// While draining: BYEs and CANCELs this shard sent that await their final response.
     pub teardowns_in_flight: AtomicUsize,
     pub calls_ended: AtomicU64,
-    pub media_relayed: AtomicU64,
-    pub media_dropped: AtomicU64,
-    /// Media packets dropped because they came from outside their leg's allowed sources.
-    pub media_dropped_foreign_source: AtomicU64,
     pub media_open_failures: AtomicU64,
     pub queue_full_drops: AtomicU64,
     /// HEP packets sent to `sbc.hep`, and dropped (see `runtime::hep`).
@@ -401,16 +397,6 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                 media.on_packet(now, socket, from, payload, outbox);
             }
         });
-        let relay_stats = media.stats();
-        status
-            .media_relayed
-            .store(relay_stats.relayed, Ordering::Relaxed);
-        status
-            .media_dropped
-            .store(relay_stats.dropped, Ordering::Relaxed);
-        status
-            .media_dropped_foreign_source
-            .store(relay_stats.foreign_source, Ordering::Relaxed);
         if let Err(e) = result {
             return fail(backend, e);
         }
