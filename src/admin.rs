@@ -37,7 +37,7 @@ use tiny_http::{Header, Method, Request, Response};
 use crate::audit::AuditCounters;
 use crate::config::Config;
 use crate::core::call::LiveCall;
-use crate::metrics::ShardMetrics;
+use crate::metrics::{RuntimeMetrics, ShardMetrics};
 use crate::runtime::queues::ShardMesh;
 use crate::runtime::shard::ShardStatus;
 use crate::transfer::record::unix_ms_from_rfc3339;
@@ -279,6 +279,15 @@ impl AdminState {
         total
     }
 
+    /// Every shard's runtime counters (SIP messages, RTP, loop turns), summed.
+    pub fn runtime_metrics(&self) -> RuntimeMetrics {
+        let mut total = RuntimeMetrics::default();
+        for status in &self.statuses {
+            total.merge(&status.snapshot.load().runtime);
+        }
+        total
+    }
+
     pub fn active_calls(&self) -> usize {
         self.statuses
             .iter()
@@ -353,7 +362,19 @@ impl AdminState {
                 );
             }
         }
-        out.push_str(&self.metrics().render_prometheus());
+        let mut metrics = self.metrics();
+        // Zero-valued series for the configured trunks, so rates work from the first scrape.
+        let running = self.running.load();
+        let trunks = &running.config.trunks;
+        metrics.seed_trunks(
+            trunks.iter().map(|t| t.name.as_str()),
+            trunks
+                .iter()
+                .filter(|t| t.role == crate::config::TrunkRole::Carrier)
+                .map(|t| t.name.as_str()),
+        );
+        out.push_str(&metrics.render_prometheus());
+        out.push_str(&self.runtime_metrics().render_prometheus());
         out.push_str(&self.audit.render_prometheus());
         let gauge = |out: &mut String, name: &str, help: &str, value: u64| {
             let _ = writeln!(out, "# HELP {name} {help}");
@@ -368,16 +389,6 @@ impl AdminState {
         );
         let sum = |f: fn(&ShardStatus) -> u64| self.statuses.iter().map(|s| f(s)).sum::<u64>();
         for (name, help, value) in [
-            (
-                "handoff_media_packets_relayed_total",
-                "RTP/RTCP packets relayed.",
-                sum(|s| s.media_relayed.load(Ordering::Relaxed)),
-            ),
-            (
-                "handoff_media_packets_dropped_total",
-                "RTP/RTCP packets dropped by the relay (foreign source, no peer yet, garbage).",
-                sum(|s| s.media_dropped.load(Ordering::Relaxed)),
-            ),
             (
                 "handoff_media_open_failures_total",
                 "Media port sets that could not be opened.",

@@ -42,7 +42,7 @@ fn shards_sum_and_the_success_rate_counts_refer_transfers_only() {
     shard0.record_transfer(&record("a", Refer, HandedOff, Some(StatusCode::ACCEPTED)));
     shard0.session_opened("a");
     shard0.session_opened("p");
-    shard0.call_started();
+    shard0.call_setup("a", "p", Some(StatusCode::OK));
     shard0.request_rejected(StatusCode::FORBIDDEN);
 
     let mut shard1 = ShardMetrics::new();
@@ -55,8 +55,8 @@ fn shards_sum_and_the_success_rate_counts_refer_transfers_only() {
     shard1.record_transfer(&record("a", Refer, Cancelled, None));
     shard1.record_transfer(&record("b", Local, FallbackLocal, None));
     shard1.session_opened("a");
-    shard1.call_started();
-    shard1.call_started();
+    shard1.call_setup("a", "p", Some(StatusCode::OK));
+    shard1.call_setup("a", "p", Some(StatusCode::BUSY_HERE));
     shard1.request_rejected(StatusCode::FORBIDDEN);
     shard1.audit_write_failed();
 
@@ -95,7 +95,16 @@ fn shards_sum_and_the_success_rate_counts_refer_transfers_only() {
         "2 per handoff"
     );
     assert_eq!(total.total_sessions_saved(), 4);
-    assert_eq!(total.calls, 3);
+    let calls = |status| {
+        total
+            .calls
+            .get(&("a".to_owned(), "p".to_owned(), Some(status)))
+            .copied()
+    };
+    assert_eq!(calls(StatusCode::OK), Some(2));
+    assert_eq!(calls(StatusCode::BUSY_HERE), Some(1));
+    // The duration histogram sums too (every record took 1 ms here).
+    assert_eq!(total.transfer_duration.count(), 5);
     assert_eq!(total.rejects.get(&StatusCode::FORBIDDEN), Some(&2));
     assert_eq!(total.audit_write_errors, 1);
     // 2 handed off of 3 REFER transfers (the cancelled one and the local-method one don't count).

@@ -104,8 +104,20 @@ fn parse_exposition(text: &str) -> Vec<Sample> {
         let name_end = line.find(['{', ' ']).expect("sample name");
         let name = &line[..name_end];
         assert!(is_name(name), "bad metric name: {line}");
-        assert!(helped.contains(name), "sample before its HELP: {line}");
-        assert!(typed.contains_key(name), "sample before its TYPE: {line}");
+        // A histogram's samples are its family's `_bucket` (with `le`), `_sum` and `_count`.
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| {
+                let base = name.strip_suffix(suffix)?;
+                (typed.get(base).map(String::as_str) == Some("histogram")).then_some(base)
+            })
+            .unwrap_or(name);
+        assert!(helped.contains(family), "sample before its HELP: {line}");
+        assert!(typed.contains_key(family), "sample before its TYPE: {line}");
+        assert!(
+            typed[family] != "histogram" || family != name,
+            "histogram sample without _bucket/_sum/_count: {line}"
+        );
         let mut labels = BTreeMap::new();
         let mut rest = &line[name_end..];
         if let Some(inner) = rest.strip_prefix('{') {
@@ -151,7 +163,49 @@ fn parse_exposition(text: &str) -> Vec<Sample> {
         let value: f64 = value
             .parse()
             .unwrap_or_else(|_| panic!("bad value: {line}"));
+        if name.ends_with("_bucket") && family != name {
+            assert!(labels.contains_key("le"), "bucket without le: {line}");
+        }
         samples.push((name.to_owned(), labels, value));
+    }
+    // Every histogram: buckets in increasing `le` order with cumulative (monotonic) counts, the
+    // last one `+Inf` and equal to `_count`; `_sum` present.
+    for (family, _) in typed.iter().filter(|(_, kind)| *kind == "histogram") {
+        let bucket = format!("{family}_bucket");
+        let buckets: Vec<(f64, f64)> = samples
+            .iter()
+            .filter(|(n, _, _)| *n == bucket)
+            .map(|(_, l, v)| {
+                let le = match l["le"].as_str() {
+                    "+Inf" => f64::INFINITY,
+                    le => le.parse().unwrap_or_else(|_| panic!("bad le {le}")),
+                };
+                (le, *v)
+            })
+            .collect();
+        assert!(!buckets.is_empty(), "{family}: no buckets");
+        assert!(
+            buckets
+                .windows(2)
+                .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1),
+            "{family}: buckets not cumulative: {buckets:?}"
+        );
+        let count = samples
+            .iter()
+            .find(|(n, _, _)| *n == format!("{family}_count"))
+            .map(|s| s.2);
+        assert_eq!(buckets.last().map(|b| b.0), Some(f64::INFINITY), "{family}");
+        assert_eq!(
+            buckets.last().map(|b| b.1),
+            count,
+            "{family}: +Inf != _count"
+        );
+        assert!(
+            samples
+                .iter()
+                .any(|(n, _, _)| *n == format!("{family}_sum")),
+            "{family}: no _sum"
+        );
     }
     samples
 }
@@ -254,6 +308,42 @@ fn metrics_status_and_calls_follow_real_calls_on_both_backends() {
         );
         let up = parse_exposition(&reply.body);
         assert_eq!(value(&up, "handoff_calls_active", &[]), Some(1.0));
+        // Zero-valued series for the configured trunks before any transfer (issue 11).
+        for outcome in [
+            "handed_off",
+            "fallback_local",
+            "failed",
+            "cancelled",
+            "denied",
+        ] {
+            assert_eq!(
+                value(
+                    &up,
+                    "handoff_transfers_total",
+                    &[
+                        ("trunk", "carrier"),
+                        ("kind", "blind"),
+                        ("method", "refer"),
+                        ("outcome", outcome)
+                    ]
+                ),
+                Some(0.0),
+                "{io}: {outcome}"
+            );
+        }
+        assert_eq!(
+            value(
+                &up,
+                "handoff_trunk_sessions_saved_total",
+                &[("trunk", "carrier")]
+            ),
+            Some(0.0)
+        );
+        assert!(
+            !up.iter()
+                .any(|(n, l, _)| n == "handoff_transfers_total" && l["trunk"] == "platform"),
+            "{io}: transfers are counted per carrier trunk"
+        );
 
         hang_up_from_carrier(s.sip, &mut call, &carrier, &platform);
         let samples = poll(
@@ -272,14 +362,58 @@ fn metrics_status_and_calls_follow_real_calls_on_both_backends() {
                 .then_some(samples)
             },
         );
-        assert_eq!(value(&samples, "handoff_calls_total", &[]), Some(1.0));
         assert_eq!(
             value(
                 &samples,
-                "handoff_trunk_sessions_in_use",
-                &[("trunk", "carrier")]
+                "handoff_calls_total",
+                &[
+                    ("from_trunk", "carrier"),
+                    ("to_trunk", "platform"),
+                    ("status", "200")
+                ]
             ),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(&samples, "handoff_trunk_sessions", &[("trunk", "carrier")]),
             Some(0.0)
+        );
+        // SIP by direction and method: the INVITE came in and went out, the BYE too.
+        for (direction, method) in [
+            ("in", "INVITE"),
+            ("out", "INVITE"),
+            ("in", "BYE"),
+            ("out", "BYE"),
+        ] {
+            assert!(
+                value(
+                    &samples,
+                    "handoff_sip_messages_total",
+                    &[("direction", direction), ("method", method)]
+                )
+                .is_some_and(|v| v >= 1.0),
+                "{io}: {direction} {method}"
+            );
+        }
+        assert!(
+            value(
+                &samples,
+                "handoff_sip_messages_total",
+                &[("direction", "in"), ("method", "response")]
+            )
+            .is_some_and(|v| v >= 2.0),
+            "{io}: responses in"
+        );
+        // Shard loop turns: a histogram whose +Inf bucket is its count.
+        let turns = value(&samples, "handoff_shard_loop_turn_seconds_count", &[]).unwrap();
+        assert!(turns > 0.0, "{io}");
+        assert_eq!(
+            value(
+                &samples,
+                "handoff_shard_loop_turn_seconds_bucket",
+                &[("le", "+Inf")]
+            ),
+            Some(turns)
         );
         assert_eq!(
             value(&samples, "handoff_audit_dropped_total", &[]),
@@ -287,7 +421,8 @@ fn metrics_status_and_calls_follow_real_calls_on_both_backends() {
         );
         for family in [
             "handoff_audit_written_total",
-            "handoff_media_packets_relayed_total",
+            "handoff_rtp_packets_total",
+            "handoff_rtp_dropped_total",
             "handoff_shard_queue_full_drops_total",
         ] {
             assert!(

@@ -3,7 +3,7 @@
 //! shards never exceeds the configured limit.
 //!
 //! - `max_calls` is held against the trunk's sessions in use on this shard (the
-//!   `handoff_trunk_sessions_in_use` gauge: legs up toward the trunk, either direction).
+//!   `handoff_trunk_sessions` gauge: legs up toward the trunk, either direction).
 //! - `max_cps` counts new calls admitted per whole second of the shard's clock (fixed one-second
 //!   windows): at most the shard's share of `max_cps` per window.
 //!

@@ -532,7 +532,6 @@ impl Call {
             a: a_media_leg,
             b: b_media_leg,
         }));
-        fx.metrics.call_started();
         fx.metrics.session_opened(&a_trunk.name);
         fx.metrics.session_opened(&b_trunk.name);
         fx.event(Event::CallStarted {
@@ -610,6 +609,11 @@ impl Call {
             self.answered = Some(now);
             let (id, server) = (self.id, self.invite.server);
             fx.stats.calls_answered += 1;
+            fx.metrics.call_setup(
+                &self.trunk_name(Side::A),
+                &self.trunk_name(Side::B),
+                Some(status),
+            );
             self.relay_response(fx, now, Side::A, server, status, response);
             fx.event(Event::CallAnswered { call: id });
             self.arm_liveness(fx, now);
@@ -1452,6 +1456,11 @@ impl Call {
         fx.metrics.session_closed(&end.from_trunk);
         fx.metrics.session_closed(&end.to_trunk);
         fx.metrics.call_ended(reason.as_str());
+        if answered.is_none() {
+            // An answered call was counted by its answer.
+            fx.metrics
+                .call_setup(&end.from_trunk, &end.to_trunk, end.setup_status);
+        }
         self.transfer_ended(fx, now);
         fx.follow_up(FollowUp::CallEnded { call: seq });
         fx.media(MediaCommand::Close { call: self.id });

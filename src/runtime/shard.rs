@@ -13,12 +13,13 @@ use super::backend::{Backend, BackendError, Incoming};
 use super::hep::HepSender;
 use super::queues::ShardMesh;
 use super::relay::MediaRelay;
+use super::relay::RelayStats;
 use crate::audit::AuditSender;
 use crate::border_log::BorderLog;
 use crate::config::Config;
 use crate::core::call::LiveCall;
 use crate::core::{EndReason, Event, Output, ShardCore, ShardId, ShardMessage, StatusCode, Time};
-use crate::metrics::ShardMetrics;
+use crate::metrics::{RtpCounters, RuntimeMetrics, ShardMetrics, sip_method_index};
 use crate::transfer::TransferRecord;
 use arc_swap::ArcSwap;
 use crossbeam::queue::ArrayQueue;
@@ -75,6 +76,8 @@ pub const SNAPSHOT_EVERY: Duration = Duration::from_millis(200);
 #[derive(Debug, Default)]
 pub struct ShardSnapshot {
     pub metrics: ShardMetrics,
+    /// The runtime's own counters: SIP messages, RTP packets, loop turn times.
+    pub runtime: RuntimeMetrics,
     pub calls: Vec<LiveCall>,
 }
 
@@ -87,10 +90,6 @@ pub struct ShardStatus {
     /// While draining: BYEs and CANCELs this shard sent that await their final response.
     pub teardowns_in_flight: AtomicUsize,
     pub calls_ended: AtomicU64,
-    pub media_relayed: AtomicU64,
-    pub media_dropped: AtomicU64,
-    /// Media packets dropped because they came from outside their leg's allowed sources.
-    pub media_dropped_foreign_source: AtomicU64,
     pub media_open_failures: AtomicU64,
     pub queue_full_drops: AtomicU64,
     /// HEP packets sent to `sbc.hep`, and dropped (see `runtime::hep`).
@@ -224,6 +223,8 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
     let drain_bound_ms = drain_bound(config.sbc.timers.t1_ms).as_millis() as u64;
     let mut waiting_logged = false;
     let mut next_snapshot = now;
+    // SIP datagrams by method, RTP counters and loop turn times (published with the snapshot).
+    let mut runtime = RuntimeMetrics::default();
     let fail = |backend: B, source| {
         Err((
             backend,
@@ -293,9 +294,11 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             &mut border,
             &mut hep,
             &hooks,
+            &mut runtime,
         );
         if now >= next_snapshot {
-            publish_snapshot(&core, &status, now);
+            runtime.rtp = rtp_counters(media.stats());
+            publish_snapshot(&core, &status, now, &runtime);
             next_snapshot = now.plus_millis(SNAPSHOT_EVERY.as_millis() as u64);
         }
         let next_ringback = media.tick(now, &mut backend);
@@ -358,7 +361,8 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                     send_errors = io.send_errors,
                     "drained, stopping"
                 );
-                publish_snapshot(&core, &status, now);
+                runtime.rtp = rtp_counters(media.stats());
+                publish_snapshot(&core, &status, now, &runtime);
                 status.stopped.store(true, Ordering::Relaxed);
                 return Ok(backend);
             }
@@ -371,12 +375,18 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         if let Some(next) = next_ringback {
             sleep = sleep.min(Duration::from_nanos(next.0.saturating_sub(now.0)));
         }
+        // The turn's work is done: one clock read more per turn (not per packet) times it.
+        runtime
+            .loop_turn
+            .record_micros(clock.now().0.saturating_sub(now.0) / 1000);
         if let Err(e) = backend.wait(Some(sleep)) {
             return fail(backend, e);
         }
         now = clock.now();
+        let sip_received = &mut runtime.sip_received;
         let result = backend.dispatch(&mut |incoming, outbox| match incoming {
             Incoming::Sip { from, payload } => {
+                sip_received[sip_method_index(payload)] += 1;
                 core.handle_datagram(now, from, payload);
                 // The owner traces and captures it, after handling it (the INVITE that starts a
                 // call is named by the call then): here, or where it was passed on to (above).
@@ -394,16 +404,6 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                 media.on_packet(now, socket, from, payload, outbox);
             }
         });
-        let relay_stats = media.stats();
-        status
-            .media_relayed
-            .store(relay_stats.relayed, Ordering::Relaxed);
-        status
-            .media_dropped
-            .store(relay_stats.dropped, Ordering::Relaxed);
-        status
-            .media_dropped_foreign_source
-            .store(relay_stats.foreign_source, Ordering::Relaxed);
         if let Err(e) = result {
             return fail(backend, e);
         }
@@ -419,7 +419,27 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             &mut border,
             &mut hep,
             &hooks,
+            &mut runtime,
         );
+    }
+}
+
+/// The relay's counters as `/metrics` publishes them.
+fn rtp_counters(stats: RelayStats) -> RtpCounters {
+    let known = stats.foreign_source
+        + stats.unlatched_source
+        + stats.malformed
+        + stats.muted
+        + stats.outbox_full;
+    RtpCounters {
+        received: stats.relayed + stats.dropped,
+        sent: stats.relayed + stats.ringback_sent,
+        foreign_source: stats.foreign_source,
+        unlatched_source: stats.unlatched_source,
+        malformed: stats.malformed,
+        muted: stats.muted,
+        outbox_full: stats.outbox_full,
+        no_peer: stats.dropped.saturating_sub(known),
     }
 }
 
@@ -451,9 +471,10 @@ fn received(
 
 /// Swaps in a fresh [`ShardSnapshot`]: one clone of the counters and one walk of the calls,
 /// at most every [`SNAPSHOT_EVERY`], never per packet.
-fn publish_snapshot(core: &ShardCore, status: &ShardStatus, now: Time) {
+fn publish_snapshot(core: &ShardCore, status: &ShardStatus, now: Time, runtime: &RuntimeMetrics) {
     status.snapshot.store(Arc::new(ShardSnapshot {
         metrics: core.metrics().clone(),
+        runtime: runtime.clone(),
         calls: core.live_calls(now),
     }));
 }
@@ -471,10 +492,12 @@ fn drain_outputs<B: Backend>(
     border: &mut BorderLog,
     hep: &mut Option<HepSender>,
     hooks: &super::hook::HookClient,
+    runtime: &mut RuntimeMetrics,
 ) {
     while let Some(output) = core.poll_output() {
         match output {
             Output::Transmit(t) => {
+                runtime.sip_sent[sip_method_index(&t.payload)] += 1;
                 if tracing::enabled!(tracing::Level::TRACE) {
                     tracing::trace!(
                         shard = index,

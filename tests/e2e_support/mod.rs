@@ -3,7 +3,8 @@
 //! scripted flows of src/demo/flows.rs. Each test runs in a private network namespace (see
 //! runtime_support/mod.rs), and each file still passes its own media range; e2e tests keep to
 //! 8500..9600 (SIPp tests sit below 8200, runtime tests at 9600..12000;
-//! e2e_admin_dashboard at 34000..35000, e2e_transfer_refer_hook at 35000..36000).
+//! e2e_admin_dashboard at 34000..35000, e2e_transfer_refer_hook at 35000..36000,
+//! e2e_metrics_series at 36000..37000).
 #![allow(dead_code)]
 
 #[path = "../runtime_support/mod.rs"]
