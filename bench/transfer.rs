@@ -33,6 +33,7 @@ fn trunk() -> Trunk {
         transfer: TransferMethod::Refer,
         on_refer_failure: ReferFailurePolicy::Local,
         refer_domain: Some("carrier-a.example".to_owned()),
+        jurisdiction: None,
         country_code: "1".to_owned(),
         codecs: vec!["PCMU".to_owned()],
         ringback: RingbackMode::Auto,

@@ -187,6 +187,10 @@ pub struct Trunk {
     pub transfer: TransferMethod,
     pub on_refer_failure: ReferFailurePolicy,
     pub refer_domain: Option<String>,
+    /// The recording jurisdiction of the trunk's calls (e.g. "UK", MiFID II): a transfer whose
+    /// new leg is in another jurisdiction than the customer's leg says so to the recorder
+    /// (`X-Recording-Jurisdiction`) and in its record.
+    pub jurisdiction: Option<String>,
     pub country_code: String,
     /// Codec names in preference order, e.g. "PCMU", "PCMA", "G729". telephone-event always passes.
     pub codecs: Vec<String>,
@@ -680,6 +684,7 @@ struct RawTrunk {
     transfer: Option<Spanned<String>>,
     on_refer_failure: Option<Spanned<String>>,
     refer_domain: Option<Spanned<String>>,
+    jurisdiction: Option<Spanned<String>>,
     sources: Option<Spanned<Vec<Spanned<String>>>>,
     role: Option<Spanned<String>>,
     carrier_refer: Option<Spanned<String>>,
@@ -814,6 +819,7 @@ const TRUNK_KEYS: &[&str] = &[
     "transfer",
     "on_refer_failure",
     "refer_domain",
+    "jurisdiction",
     "sources",
     "role",
     "carrier_refer",
@@ -1427,6 +1433,26 @@ fn validate_trunk(raw: &RawTrunk, report: &mut Report<'_>) -> Trunk {
             None
         }
     });
+    let jurisdiction = raw.jurisdiction.as_ref().and_then(|j| {
+        let text = j.get_ref();
+        let token = !text.is_empty()
+            && text.len() <= 32
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+        if token {
+            Some(text.clone())
+        } else {
+            report.on(
+                j,
+                format!(
+                    "{}: {text:?} is not a jurisdiction name (1 to 32 letters, digits, '-', '_' or '.', e.g. \"UK\")",
+                    key("jurisdiction")
+                ),
+            );
+            None
+        }
+    });
     let country_code = raw
         .country_code
         .get_ref()
@@ -1546,6 +1572,7 @@ fn validate_trunk(raw: &RawTrunk, report: &mut Report<'_>) -> Trunk {
         transfer,
         on_refer_failure,
         refer_domain,
+        jurisdiction,
         country_code,
         codecs,
         ringback,

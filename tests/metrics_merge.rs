@@ -30,6 +30,8 @@ fn record(
         diagnostics: None,
         diagnostics_truncated: false,
         hook: None,
+        jurisdiction_from: None,
+        jurisdiction_to: None,
     }
 }
 

@@ -25,6 +25,8 @@ fn handed_off(trunk: &str) -> TransferRecord {
         diagnostics: None,
         diagnostics_truncated: false,
         hook: None,
+        jurisdiction_from: None,
+        jurisdiction_to: None,
     }
 }
 

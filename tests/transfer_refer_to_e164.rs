@@ -15,6 +15,7 @@ fn trunk(country_code: &str, refer_domain: Option<&str>, peer: &str) -> Trunk {
         transfer: TransferMethod::Refer,
         on_refer_failure: ReferFailurePolicy::Local,
         refer_domain: refer_domain.map(str::to_owned),
+        jurisdiction: None,
         country_code: country_code.to_owned(),
         codecs: vec![],
         ringback: RingbackMode::Auto,

@@ -17,6 +17,7 @@ fn trunk() -> Trunk {
         transfer: TransferMethod::Refer,
         on_refer_failure: ReferFailurePolicy::Local,
         refer_domain: Some("c.example".to_owned()),
+        jurisdiction: None,
         country_code: "1".to_owned(),
         codecs: vec![],
         ringback: RingbackMode::Auto,

@@ -548,6 +548,11 @@ impl Agent {
         &self.requests[id.0]
     }
 
+    /// Every request received so far, answered or not, in arrival order.
+    pub fn all_incoming(&self) -> impl Iterator<Item = &IncomingRequest> {
+        self.requests.iter()
+    }
+
     pub fn has_request(&self, method: &str) -> bool {
         self.inbox
             .iter()

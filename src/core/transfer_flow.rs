@@ -431,6 +431,8 @@ impl Call {
             diagnostics: None,
             diagnostics_truncated: false,
             hook: None,
+            jurisdiction_from: None,
+            jurisdiction_to: None,
         };
         let verdict = if relay {
             TransferVerdict::NotTransfer
@@ -747,6 +749,8 @@ impl Call {
             diagnostics: None,
             diagnostics_truncated: false,
             hook: Some(Box::new(hook)),
+            jurisdiction_from: None,
+            jurisdiction_to: None,
         };
         fx.metrics.record_transfer(&record);
         fx.event(Event::Transfer(Box::new(record)));
@@ -809,6 +813,7 @@ impl Call {
             bridged_law: None,
             target_dialog: translated.target_dialog,
             join: None,
+            jurisdiction: None,
             hook: hook.record,
         }));
         self.open_ladder(fx, now, tx, request);
@@ -1230,12 +1235,16 @@ impl Call {
                     record.diagnostics = Some(ladder.entries);
                     record.diagnostics_truncated = ladder.truncated;
                 }
+                if let Some((from, to)) = self.transfer().and_then(|t| t.jurisdiction.clone()) {
+                    record.jurisdiction_from = Some(from);
+                    record.jurisdiction_to = Some(to);
+                }
                 if let Some(transfer) = self.transfer_mut() {
                     transfer.outcome = Some(record.outcome);
                     record.hook = transfer.hook.clone();
                 }
                 fx.metrics.record_transfer(&record);
-                fx.event(Event::Transfer(Box::new(record)));
+                fx.event(Event::Transfer(record));
             }
         }
     }
@@ -1406,6 +1415,18 @@ impl Call {
         for (name, value) in &trunk.headers {
             builder = builder.header(name, value);
         }
+        // MiFID II: the recorder learns the new leg's jurisdiction when it differs.
+        let customer_trunk = config.trunks.get(call.leg(carrier).trunk);
+        let jurisdiction = match (
+            customer_trunk.and_then(|t| t.jurisdiction.as_ref()),
+            trunk.jurisdiction.as_ref(),
+        ) {
+            (Some(from), Some(to)) if from != to => Some((from.clone(), to.clone())),
+            _ => None,
+        };
+        if let Some((_, to)) = &jurisdiction {
+            builder = builder.header("X-Recording-Jurisdiction", to);
+        }
         let bytes = builder.body("application/sdp", &offer.bytes).build();
         let sent = bytes.ok().and_then(|bytes| {
             fx.txn
@@ -1457,6 +1478,7 @@ impl Call {
         fx.call_ids.insert(leg.dialog.call_id.clone(), self.id.seq);
         let leg = self.add_leg(leg);
         if let Some(transfer) = self.transfer_mut() {
+            transfer.jurisdiction = jurisdiction;
             transfer.fallback = Some(FallbackLeg {
                 leg,
                 client,

@@ -103,6 +103,8 @@ pub struct CallTransfer {
     pub(super) target_dialog: Option<String>,
     /// The local join (attended.rs, by join id) this transfer runs, once it asked for one.
     pub(super) join: Option<u64>,
+    /// (customer's, new leg's) recording jurisdictions, when the local transfer crossed one.
+    pub(super) jurisdiction: Option<(String, String)>,
     /// The `refer_hook` call that let this transfer start, for its record.
     pub(super) hook: Option<Box<crate::transfer::HookRecord>>,
 }

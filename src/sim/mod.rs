@@ -122,6 +122,7 @@ fn trunk(name: &str, peer: &str, codecs: &[&str]) -> Trunk {
         transfer: TransferMethod::Refer,
         on_refer_failure: ReferFailurePolicy::Local,
         refer_domain: None,
+        jurisdiction: None,
         country_code: "1".to_string(),
         codecs: codecs.iter().map(|c| c.to_string()).collect(),
         ringback: RingbackMode::Auto,

@@ -258,7 +258,7 @@ pub enum TransferAction {
     /// Call [`TransferAttempt::on_timer`] at or after `at`.
     ArmTimer { at: Time },
     /// The outcome is known: write this record to the audit log and count it.
-    Finished(TransferRecord),
+    Finished(Box<TransferRecord>),
 }
 
 /// The states, named for what they await. Transitions consume the state.
@@ -938,8 +938,10 @@ impl Context {
             diagnostics: None,
             diagnostics_truncated: false,
             hook: None,
+            jurisdiction_from: None,
+            jurisdiction_to: None,
         };
         self.record = Some(record.clone());
-        self.emit(TransferAction::Finished(record));
+        self.emit(TransferAction::Finished(Box::new(record)));
     }
 }

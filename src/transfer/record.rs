@@ -200,6 +200,12 @@ pub struct TransferRecord {
     /// The platform trunk's `refer_hook` call that decided this REFER; absent without a hook.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hook: Option<Box<HookRecord>>,
+    /// The customer's leg's and the new leg's recording jurisdictions (trunk `jurisdiction`),
+    /// when the transfer moved the call from one to the other.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jurisdiction_from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jurisdiction_to: Option<String>,
 }
 
 /// One REFER hook call, as the transfer record keeps it:

@@ -38,6 +38,7 @@ pub fn carrier_trunk(
         transfer: method,
         on_refer_failure,
         refer_domain: Some("carrier-a.example".to_owned()),
+        jurisdiction: None,
         country_code: "1".to_owned(),
         codecs: vec!["PCMU".to_owned()],
         ringback,
@@ -96,7 +97,7 @@ pub fn drain(attempt: &mut TransferAttempt) -> Vec<TransferAction> {
 
 pub fn finished(actions: &[TransferAction]) -> Option<&TransferRecord> {
     actions.iter().find_map(|action| match action {
-        TransferAction::Finished(record) => Some(record),
+        TransferAction::Finished(record) => Some(&**record),
         _ => None,
     })
 }
