@@ -457,8 +457,10 @@ impl AdminState {
                     queue_depth: self.mesh.inbound_depth(shard),
                     draining: s.draining.load(Ordering::Relaxed),
                     stopped: s.stopped.load(Ordering::Relaxed),
+                    cpu_seconds: thread_cpu_seconds(s.thread_id.load(Ordering::Relaxed)),
                 })
                 .collect(),
+            top_dropped_sources: top_dropped_sources(&snapshots),
             trunks: running
                 .config
                 .trunks
@@ -510,6 +512,8 @@ pub struct StatusDoc {
     pub calls_active: usize,
     pub shards: Vec<ShardDoc>,
     pub trunks: Vec<TrunkDoc>,
+    /// The sources whose datagrams were dropped most (strangers, floods, wrong peers).
+    pub top_dropped_sources: Vec<DroppedSourceDoc>,
 }
 
 #[derive(Debug, Serialize)]
@@ -529,6 +533,46 @@ pub struct ShardDoc {
     pub queue_depth: usize,
     pub draining: bool,
     pub stopped: bool,
+    /// CPU time the shard thread has used (user + system), from /proc.
+    pub cpu_seconds: Option<f64>,
+}
+
+/// A source IP and how many of its datagrams were dropped (all shards).
+#[derive(Debug, Serialize)]
+pub struct DroppedSourceDoc {
+    pub source: std::net::IpAddr,
+    pub dropped: u64,
+}
+
+/// The ten sources with the most dropped datagrams over all shards' published top lists.
+fn top_dropped_sources(
+    snapshots: &[arc_swap::Guard<Arc<crate::runtime::shard::ShardSnapshot>>],
+) -> Vec<DroppedSourceDoc> {
+    let mut total: BTreeMap<std::net::IpAddr, u64> = BTreeMap::new();
+    for snapshot in snapshots {
+        for (ip, n) in &snapshot.dropped_sources {
+            *total.entry(*ip).or_insert(0) += n;
+        }
+    }
+    let mut top: Vec<DroppedSourceDoc> = total
+        .into_iter()
+        .map(|(source, dropped)| DroppedSourceDoc { source, dropped })
+        .collect();
+    top.sort_by_key(|d| std::cmp::Reverse(d.dropped));
+    top.truncate(crate::runtime::shard::TOP_DROPPED_SOURCES);
+    top
+}
+
+/// A thread's user + system CPU seconds from `/proc/self/task/<tid>/stat` (fields 14 and 15).
+fn thread_cpu_seconds(tid: u64) -> Option<f64> {
+    if tid == 0 {
+        return None;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    let (_, per_second) = crate::runtime::uring_sys::page_size_and_clock_ticks();
+    Some((ticks(11)? + ticks(12)?) / per_second.max(1) as f64)
 }
 
 #[derive(Debug, Serialize)]

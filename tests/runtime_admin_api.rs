@@ -727,3 +727,64 @@ fn the_log_level_changes_at_run_time() {
     handoff.signal("TERM");
     assert!(handoff.wait_exit(WAIT).is_some_and(|s| s.success()));
 }
+
+/// Issue 11: `/status` has each shard's CPU time and the top dropped sources; `/calls` each
+/// call's codec, the trunks' codecs and its packet counts.
+#[test]
+fn status_shows_shard_cpu_and_dropped_sources_and_calls_show_codecs_and_packets() {
+    let s = setup("epoll", 29900, 2, 30);
+    let admin = SocketAddr::from(([127, 0, 0, 1], ADMIN_PORT + 6));
+    with_admin(&s.config_path, admin, "");
+    let mut handoff = Handoff::start(&s.config_path);
+    handoff.wait_for_log("admin API listening", WAIT);
+    let carrier = Endpoint::new(s.carrier.try_clone().unwrap(), "carrier");
+    let platform = Endpoint::new(s.platform.try_clone().unwrap(), "platform");
+    let _call = establish(s.sip, &carrier, &platform, "status-extras");
+
+    // A stranger (no trunk's source) knocks three times: dropped, and on record.
+    let stranger = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
+    for n in 0..3 {
+        let options = format!(
+            "OPTIONS sip:{} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch=z9hG4bK-stranger-{n}\r\n\
+             From: <sip:x@{}>;tag=s\r\nTo: <sip:{}>\r\nCall-ID: stranger-{n}\r\nCSeq: 1 OPTIONS\r\n\
+             Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            s.sip,
+            stranger.local_addr().unwrap(),
+            stranger.local_addr().unwrap(),
+            s.sip
+        );
+        stranger.send_to(options.as_bytes(), s.sip).unwrap();
+    }
+    let status = poll(admin, "/status", None, "the stranger in /status", |body| {
+        let status: serde_json::Value = serde_json::from_str(body).expect("JSON");
+        (status["top_dropped_sources"][0]["dropped"] == 3).then_some(status)
+    });
+    assert_eq!(
+        status["top_dropped_sources"][0]["source"], "127.0.0.2",
+        "{status}"
+    );
+    for shard in status["shards"].as_array().unwrap() {
+        assert!(shard["cpu_seconds"].as_f64().is_some(), "{status}");
+    }
+
+    let calls = poll(
+        admin,
+        "/calls",
+        None,
+        "the call's codec in /calls",
+        |body| {
+            let calls: serde_json::Value = serde_json::from_str(body).expect("JSON");
+            (!calls[0]["codec"].is_null()).then_some(calls)
+        },
+    );
+    let call = &calls[0];
+    assert_eq!(call["codec"], "PCMU", "{call}");
+    assert!(call["codecs"].is_array(), "{call}");
+    assert!(call["packets"]["a_to_b"].is_u64(), "{call}");
+    assert!(call["packets"]["b_to_a"].is_u64(), "{call}");
+    handoff.signal("TERM");
+    handoff.signal("TERM");
+    runtime_support::call::answer_byes(&carrier.ua, WAIT);
+    runtime_support::call::answer_byes(&platform.ua, WAIT);
+    assert!(handoff.wait_exit(WAIT).is_some_and(|s| s.success()));
+}

@@ -304,6 +304,22 @@ pub struct LiveCall {
     pub legs: Vec<LiveLeg>,
     /// A transfer is in progress.
     pub transferring: bool,
+    /// The audio codec both legs use (the last answer's first), once negotiated.
+    pub codec: Option<String>,
+    /// The codecs the two trunks allow (empty: any).
+    pub codecs: Vec<String>,
+    /// Packets relayed each way so far: filled by the runtime, which owns the relay.
+    pub packets: Option<LivePackets>,
+    /// Which call it is (the runtime looks its media up by it); not shown.
+    #[serde(skip)]
+    pub call: super::CallRef,
+}
+
+/// Packets relayed for a live call, per direction (A = the bridge's first position).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LivePackets {
+    pub a_to_b: u64,
+    pub b_to_a: u64,
 }
 
 /// One leg of a [`LiveCall`].

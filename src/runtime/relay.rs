@@ -479,6 +479,11 @@ impl MediaRelay {
     }
 
     /// The counters for a call that just ended: final if its media closed, a snapshot if not.
+    /// A live call's counters so far (nothing is taken: see [`MediaRelay::counters_for`]).
+    pub fn live_counters(&self, call: CallRef) -> Option<MediaCounters> {
+        self.table.counters(call)
+    }
+
     pub fn counters_for(&mut self, call: CallRef) -> Option<MediaCounters> {
         self.closed
             .remove(&call)

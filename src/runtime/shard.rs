@@ -79,6 +79,8 @@ pub struct ShardSnapshot {
     /// The runtime's own counters: SIP messages, RTP packets, loop turn times.
     pub runtime: RuntimeMetrics,
     pub calls: Vec<LiveCall>,
+    /// The shard's sources with the most dropped datagrams, most first.
+    pub dropped_sources: Vec<(std::net::IpAddr, u64)>,
 }
 
 /// What a shard publishes for the control thread and tests (relaxed atomics, read-only there).
@@ -97,6 +99,8 @@ pub struct ShardStatus {
     pub hep_dropped: AtomicU64,
     pub draining: AtomicBool,
     pub stopped: AtomicBool,
+    /// The shard thread's Linux thread id (0 until it runs): `/status` reads its CPU time.
+    pub thread_id: AtomicU64,
     /// The shard's recent transfer records, for the admin API's `/transfers` and dashboard.
     pub transfers: TransferFeed,
 }
@@ -192,6 +196,14 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
     let mut core = ShardCore::keyed(me, shard_count as u16, config.clone(), key);
     let mut media = MediaRelay::new(config.sbc.advertise);
     let mut border = BorderLog::new();
+    let mut dropped_sources = DroppedSources::default();
+    // "<pid>/task/<tid>": the thread's own entry, without a system call of ours.
+    if let Some(tid) = std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|p| p.file_name()?.to_str()?.parse::<u64>().ok())
+    {
+        status.thread_id.store(tid, Ordering::Relaxed);
+    }
     let mut now = clock.now();
     // Audit timestamps: tie the monotonic clock to Unix time once (the core never reads a clock).
     let unix_ms = std::time::SystemTime::now()
@@ -295,10 +307,11 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             &mut hep,
             &hooks,
             &mut runtime,
+            &mut dropped_sources,
         );
         if now >= next_snapshot {
             runtime.rtp = rtp_counters(media.stats());
-            publish_snapshot(&core, &status, now, &runtime);
+            publish_snapshot(&core, &status, now, &runtime, &media, &dropped_sources);
             next_snapshot = now.plus_millis(SNAPSHOT_EVERY.as_millis() as u64);
         }
         let next_ringback = media.tick(now, &mut backend);
@@ -362,7 +375,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                     "drained, stopping"
                 );
                 runtime.rtp = rtp_counters(media.stats());
-                publish_snapshot(&core, &status, now, &runtime);
+                publish_snapshot(&core, &status, now, &runtime, &media, &dropped_sources);
                 status.stopped.store(true, Ordering::Relaxed);
                 return Ok(backend);
             }
@@ -420,6 +433,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             &mut hep,
             &hooks,
             &mut runtime,
+            &mut dropped_sources,
         );
     }
 }
@@ -471,12 +485,66 @@ fn received(
 
 /// Swaps in a fresh [`ShardSnapshot`]: one clone of the counters and one walk of the calls,
 /// at most every [`SNAPSHOT_EVERY`], never per packet.
-fn publish_snapshot(core: &ShardCore, status: &ShardStatus, now: Time, runtime: &RuntimeMetrics) {
+fn publish_snapshot(
+    core: &ShardCore,
+    status: &ShardStatus,
+    now: Time,
+    runtime: &RuntimeMetrics,
+    media: &MediaRelay,
+    dropped_sources: &DroppedSources,
+) {
+    let mut calls = core.live_calls(now);
+    for call in &mut calls {
+        call.packets = media
+            .live_counters(call.call)
+            .map(|m| crate::core::call::LivePackets {
+                a_to_b: m.a_to_b_packets,
+                b_to_a: m.b_to_a_packets,
+            });
+    }
     status.snapshot.store(Arc::new(ShardSnapshot {
         metrics: core.metrics().clone(),
         runtime: runtime.clone(),
-        calls: core.live_calls(now),
+        calls,
+        dropped_sources: dropped_sources.top(TOP_DROPPED_SOURCES),
     }));
+}
+
+/// How many of a shard's top dropped sources it publishes (`/status`).
+pub const TOP_DROPPED_SOURCES: usize = 10;
+
+/// Datagrams dropped per source IP on this shard (strangers, floods, wrong peers), for the
+/// operator's "who is knocking" view. Bounded: at `DroppedSources::MAX` sources the one with the
+/// fewest drops makes room (a flood of new addresses keeps the heavy hitters).
+#[derive(Debug, Default)]
+pub struct DroppedSources {
+    counts: std::collections::HashMap<std::net::IpAddr, u64>,
+}
+
+impl DroppedSources {
+    const MAX: usize = 4096;
+
+    pub fn count(&mut self, ip: std::net::IpAddr) {
+        if !self.counts.contains_key(&ip)
+            && self.counts.len() >= Self::MAX
+            && let Some(smallest) = self
+                .counts
+                .iter()
+                .min_by_key(|(_, n)| **n)
+                .map(|(ip, _)| *ip)
+        {
+            self.counts.remove(&smallest);
+        }
+        *self.counts.entry(ip).or_insert(0) += 1;
+    }
+
+    /// The `n` sources with the most drops, most first.
+    pub fn top(&self, n: usize) -> Vec<(std::net::IpAddr, u64)> {
+        let mut all: Vec<_> = self.counts.iter().map(|(ip, n)| (*ip, *n)).collect();
+        all.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        all.truncate(n);
+        all
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -493,6 +561,7 @@ fn drain_outputs<B: Backend>(
     hep: &mut Option<HepSender>,
     hooks: &super::hook::HookClient,
     runtime: &mut RuntimeMetrics,
+    dropped_sources: &mut DroppedSources,
 ) {
     while let Some(output) = core.poll_output() {
         match output {
@@ -691,6 +760,7 @@ fn drain_outputs<B: Backend>(
             }
             Output::Event(Event::Dropped { from, reason }) => {
                 tracing::debug!(shard = index, %from, reason = %reason.as_str(), "dropped");
+                dropped_sources.count(from.ip());
                 if let Some(suppressed) = border.admit(now, from.ip()) {
                     let line = BorderLog::line(from, None, reason.as_str(), suppressed, "");
                     tracing::info!(target: "handoff::border", "{line}");

@@ -155,6 +155,10 @@ impl ShardCore {
                     age_ms: now.0.saturating_sub(call.started.0) / 1_000_000,
                     legs,
                     transferring: call.transfer().is_some(),
+                    codec: call.audio_codec.clone(),
+                    codecs: call.codecs.clone(),
+                    packets: None,
+                    call: call.id,
                 })
             })
             .collect()
