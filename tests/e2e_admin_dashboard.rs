@@ -15,10 +15,10 @@
 //! Ports 34000..35000 (SIP on runtime_support's port, admin 34900, media 34000..34200), inside
 //! the test's private network namespace.
 
+mod admin_support;
 mod e2e_support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -30,24 +30,9 @@ use serde_json::Value;
 const ADMIN_PORT: u16 = 34900;
 const CHROMIUM: &str = "chromium";
 
-/// One HTTP/1.0 GET, read to the end (the server closes): status and body.
 fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: handoff\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).expect("read the reply");
-    let (head, body) = raw.split_once("\r\n\r\n").expect("header/body separator");
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status code");
-    (status, body.to_owned())
+    let reply = admin_support::request(addr, "GET", path, None, None, WAIT);
+    (reply.status, reply.body)
 }
 
 fn transfers(addr: SocketAddr, query: &str) -> Vec<Value> {
