@@ -168,7 +168,7 @@ fn failed_transfers_show_in_transfers_metrics_and_the_dashboard() {
         if sample(&text, series) == Some(4.0) || Instant::now() > deadline {
             break text;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(sample(&metrics, series), Some(4.0), "{metrics}");
     let handed = "handoff_transfers_total{trunk=\"carrier-a\",kind=\"blind\",method=\"refer\",outcome=\"handed_off\"}";

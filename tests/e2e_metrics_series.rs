@@ -139,7 +139,7 @@ fn issue_11_series_after_real_calls_and_transfers() {
         {
             break samples;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(20));
     };
     let dump = || {
         samples
