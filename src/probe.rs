@@ -470,21 +470,11 @@ struct TestCall<'a> {
 }
 
 impl TestCall<'_> {
-    fn request(
-        &mut self,
-        method: Method,
-        extra: &[(&str, String)],
-        body: Option<(&str, &str)>,
-    ) -> Vec<u8> {
-        self.cseq += 1;
-        let mut builder = RequestBuilder::new(method, &self.remote_target)
-            .header(
-                "Via",
-                format!(
-                    "SIP/2.0/UDP {};branch=z9hG4bK-probe-{}-{}",
-                    self.local, self.nonce, self.cseq
-                ),
-            )
+    /// A request in the test call's dialog: Via (with `branch`), Max-Forwards, From, To,
+    /// Call-ID and CSeq `cseq method`.
+    fn dialog_request(&self, method: Method, branch: &str, cseq: u32) -> RequestBuilder {
+        RequestBuilder::new(method, &self.remote_target)
+            .header("Via", format!("SIP/2.0/UDP {};branch={branch}", self.local))
             .header("Max-Forwards", "70")
             .header(
                 "From",
@@ -495,7 +485,19 @@ impl TestCall<'_> {
             )
             .header("To", self.remote_party.clone())
             .header("Call-ID", self.call_id.clone())
-            .header("CSeq", format!("{} {}", self.cseq, method.as_str()))
+            .header("CSeq", format!("{cseq} {}", method.as_str()))
+    }
+
+    fn request(
+        &mut self,
+        method: Method,
+        extra: &[(&str, String)],
+        body: Option<(&str, &str)>,
+    ) -> Vec<u8> {
+        self.cseq += 1;
+        let branch = format!("z9hG4bK-probe-{}-{}", self.nonce, self.cseq);
+        let mut builder = self
+            .dialog_request(method, &branch, self.cseq)
             .header("Contact", format!("<sip:{}@{}>", self.identity, self.local));
         for (name, value) in extra {
             builder = builder.header(name, value);
@@ -646,19 +648,7 @@ pub fn test_transfer(
         } else {
             format!("z9hG4bK-probe-{}-ack", call.nonce)
         };
-        RequestBuilder::new(Method::Ack, &call.remote_target)
-            .header("Via", format!("SIP/2.0/UDP {};branch={branch}", call.local))
-            .header("Max-Forwards", "70")
-            .header(
-                "From",
-                format!(
-                    "<sip:{}@{}>;tag={}",
-                    call.identity, call.local, call.local_tag
-                ),
-            )
-            .header("To", call.remote_party.clone())
-            .header("Call-ID", call.call_id.clone())
-            .header("CSeq", "1 ACK")
+        call.dialog_request(Method::Ack, &branch, 1)
             .build()
             .unwrap_or_default()
     };
