@@ -686,7 +686,14 @@ pub fn run_with(config: Config, config_path: Option<PathBuf>) -> Result<(), RunE
     systemd.ready(&server);
     loop {
         use std::os::fd::AsRawFd;
-        match uring_sys::read_signal(signal_fd.as_raw_fd(), Duration::from_millis(200)) {
+        // While draining, look for stopped shards often: an idle handoff exits within a few
+        // milliseconds of SIGTERM, so a supervisor's restart is not slowed by this loop.
+        let poll = if server.is_draining() {
+            Duration::from_millis(5)
+        } else {
+            Duration::from_millis(200)
+        };
+        match uring_sys::read_signal(signal_fd.as_raw_fd(), poll) {
             Ok(Some(signal)) if signal == libc::SIGHUP => {
                 systemd.reloading();
                 reload(&mut server, config_path.as_ref());

@@ -24,7 +24,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
-use io_uring::types::{BufRingEntry, DestinationSlot, Fd, Fixed, RecvMsgOut, SubmitArgs, Timespec};
+use io_uring::types::{
+    BufRingEntry, CancelBuilder, DestinationSlot, Fd, Fixed, RecvMsgOut, SubmitArgs, Timespec,
+};
 use io_uring::{IoUring, Probe, cqueue, opcode, squeue};
 
 use super::backend::{
@@ -707,6 +709,25 @@ impl UringBackend {
 
 impl Drop for UringBackend {
     fn drop(&mut self) {
+        // Tear down synchronously, so the SIP and media ports are free when the process exits.
+        // Left to the kernel, ring teardown runs later in a worker that still holds the armed
+        // receives' file references, and a handoff restarted at once finds its SIP port "already
+        // in use" for up to a second. Cancel every in-flight request (each holds a file
+        // reference), then drop the file table.
+        let cancelled = self.ring.submitter().register_sync_cancel(
+            Some(Timespec::new().nsec(200_000_000)),
+            CancelBuilder::any(),
+        );
+        if cancelled.is_err() {
+            // Before Linux 6.0: the asynchronous form, and wait for its completion.
+            self.push(
+                opcode::AsyncCancel2::new(CancelBuilder::any())
+                    .build()
+                    .user_data(user_data(KIND_MISC, 2)),
+            );
+            let _ = self.ring.submit_and_wait(1);
+        }
+        let _ = self.ring.submitter().unregister_files();
         // The buffer memory must not be freed while the kernel may still pick from it.
         let _ = self.ring.submitter().unregister_buf_ring(SIP_BGID);
         let _ = self.ring.submitter().unregister_buf_ring(MEDIA_BGID);
