@@ -196,6 +196,7 @@ impl Server {
                 1024
             }
         };
+        crate::runtime::host::HostFacts::read().log(&config.sbc.cpus);
         let config = Arc::new(config);
         let mesh = Arc::new(ShardMesh::new(shards));
         let clock = Clock::new();

@@ -26,6 +26,10 @@ const SIP_BUF_LEN: usize = 16 * 1024;
 const MAX_BATCHES_PER_SOCKET: usize = 4;
 const OUTBOX_CAPACITY: usize = 1024;
 
+/// The SIP socket's receive and send buffer, asked for at start-up (see
+/// [`crate::runtime::host`] for what the host grants).
+pub const SIP_SOCKET_BUFFER: usize = 4 << 20;
+
 /// Creates the SIP socket shared by every shard on `listen` (SO_REUSEPORT: the kernel spreads
 /// peers across the shards' sockets by 4-tuple hash).
 pub(crate) fn sip_socket(listen: SocketAddr, nonblocking: bool) -> Result<UdpSocket, BackendError> {
@@ -41,9 +45,12 @@ pub(crate) fn sip_socket(listen: SocketAddr, nonblocking: bool) -> Result<UdpSoc
     .map_err(to_err)?;
     socket.set_reuse_port(true).map_err(to_err)?;
     socket.set_reuse_address(true).map_err(to_err)?;
-    // Bursts of INVITEs must not be dropped by a small default buffer.
-    let _ = socket.set_recv_buffer_size(4 << 20);
-    let _ = socket.set_send_buffer_size(4 << 20);
+    // Bursts of INVITEs must not be dropped by a small default buffer. Past net.core.rmem_max
+    // only with CAP_NET_ADMIN (SO_RCVBUFFORCE); otherwise the kernel caps the ordinary request.
+    if uring_sys::force_buffer_sizes(socket.as_raw_fd(), SIP_SOCKET_BUFFER).is_err() {
+        let _ = socket.set_recv_buffer_size(SIP_SOCKET_BUFFER);
+        let _ = socket.set_send_buffer_size(SIP_SOCKET_BUFFER);
+    }
     socket.set_nonblocking(nonblocking).map_err(to_err)?;
     socket.bind(&listen.into()).map_err(to_err)?;
     Ok(socket.into())

@@ -21,6 +21,7 @@ pub mod bare;
 pub mod epoll;
 pub mod hep;
 pub mod hook;
+pub mod host;
 pub mod queues;
 pub mod relay;
 pub mod shard;

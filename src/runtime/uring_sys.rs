@@ -590,3 +590,26 @@ pub fn page_size_and_clock_ticks() -> (u64, u64) {
         u64::try_from(ticks).unwrap_or(100),
     )
 }
+
+// ---------------------------------------------------------------------------------------------
+// Socket buffers beyond net.core.rmem_max / wmem_max
+
+/// Sets a socket's receive and send buffers to `bytes` with SO_RCVBUFFORCE / SO_SNDBUFFORCE,
+/// which may exceed net.core.rmem_max / wmem_max but need CAP_NET_ADMIN. Errors (EPERM without
+/// the capability) leave the buffers as they were; the caller then asks the ordinary way.
+pub fn force_buffer_sizes(fd: RawFd, bytes: usize) -> io::Result<()> {
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    for option in [libc::SO_RCVBUFFORCE, libc::SO_SNDBUFFORCE] {
+        // SAFETY: setsockopt reads exactly size_of::<c_int>() bytes from the live `value`.
+        cvt(unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                option,
+                (&value as *const libc::c_int).cast(),
+                mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        })?;
+    }
+    Ok(())
+}
