@@ -306,7 +306,8 @@ impl Call {
             }
             (Method::Notify, _)
                 if from_carrier == Some(true)
-                    && header_value(request, &["Event", "o"]).is_some_and(|e| is_refer_event(&e)) =>
+                    && header_value(request, &["Event", "o"])
+                        .is_some_and(|e| is_refer_event(&e)) =>
             {
                 // RFC 3515 section 2.4.6: a NOTIFY names its REFER by `id=<CSeq>` (it may be
                 // left out for the first REFER of a dialog). One for an older REFER (a late
@@ -347,8 +348,8 @@ impl Call {
                 if header_value(request, &["Event", "o"]).is_some_and(|e| is_refer_event(&e)) =>
             {
                 let id = header_value(request, &["Event", "o"]).and_then(|e| event_id(&e));
-                let requested = header_value(request, &["Expires"])
-                    .and_then(|v| v.parse::<u32>().ok());
+                let requested =
+                    header_value(request, &["Expires"]).and_then(|v| v.parse::<u32>().ok());
                 let live = self.transfer().is_some_and(|t| {
                     t.platform_side() == side
                         && !t.swapped()
@@ -893,6 +894,7 @@ impl Call {
             platform_refer_cseq,
             platform_event_id,
             carrier_refer: None,
+            carrier_left: None,
             customer_law,
             fallback: None,
             retired_platform: None,
@@ -958,6 +960,15 @@ impl Call {
             return;
         }
         let positional = EndReason::bye_from(side);
+        // The carrier's BYE overtook its final NOTIFY, perhaps: the call ends with the
+        // attempt's outcome (`drive_transfer`), within late_notify_grace_ms.
+        if from_carrier
+            && let Some(transfer) = self.transfer_mut()
+            && transfer.attempt.awaiting_late_notify()
+        {
+            transfer.carrier_left = Some(positional);
+            return;
+        }
         if from_carrier {
             // Leg C in the platform's place, or a local join's platform leg still there: it
             // goes with the customer.
@@ -1149,6 +1160,23 @@ impl Call {
             && !transfer.is_active()
         {
             fx.follow_up(FollowUp::TransferSettled { call: self.id.seq });
+        }
+        // The carrier left before its final word: end the call once the attempt decided.
+        if let Some(transfer) = self.transfer_mut()
+            && transfer.outcome.is_some()
+            && let Some(positional) = transfer.carrier_left.take()
+            && !self.is_ended()
+        {
+            let handed_off = self
+                .transfer()
+                .is_some_and(|t| t.outcome == Some(TransferOutcome::HandedOff));
+            let reason = if handed_off {
+                EndReason::HandedOff
+            } else {
+                positional
+            };
+            self.end(fx, now, reason, None);
+            return;
         }
         if release && !self.is_ended() {
             let handed_off = self

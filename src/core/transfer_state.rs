@@ -93,6 +93,9 @@ pub struct CallTransfer {
     /// handoff's REFER to the carrier: its CSeq, and whether it was the first REFER in that
     /// dialog (then the carrier's NOTIFYs may omit the id). `None` until sent.
     pub(super) carrier_refer: Option<(u32, bool)>,
+    /// The carrier BYEd before its final NOTIFY: the call ends (with this positional reason
+    /// unless handed off) once the attempt has its outcome.
+    pub(super) carrier_left: Option<super::EndReason>,
     /// The customer's G.711 law (ringback encoding).
     pub(super) customer_law: G711Law,
     pub(super) fallback: Option<FallbackLeg>,

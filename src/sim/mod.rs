@@ -31,6 +31,7 @@ pub mod dialer_flows;
 mod net;
 pub mod replaces_flows;
 pub mod scenarios;
+pub mod timing_flows;
 pub mod transfer_flows;
 pub mod trust_flows;
 mod ua;

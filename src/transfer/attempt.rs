@@ -180,7 +180,9 @@ impl TransferSettings {
     pub fn subscription_expires_s(&self) -> u32 {
         match self.transfer_timeout_ms {
             0 => 3_600,
-            ms => u32::try_from(ms.div_ceil(1_000)).unwrap_or(u32::MAX).max(60),
+            ms => u32::try_from(ms.div_ceil(1_000))
+                .unwrap_or(u32::MAX)
+                .max(60),
         }
     }
 
@@ -519,6 +521,12 @@ impl TransferAttempt {
         true
     }
 
+    /// The carrier BYEd before its final NOTIFY; the outcome waits for that NOTIFY (module
+    /// docs), and the call with it.
+    pub fn awaiting_late_notify(&self) -> bool {
+        matches!(self.state, State::AwaitingLateNotify { .. })
+    }
+
     /// The platform may still get NOTIFYs for this attempt's REFER.
     pub fn platform_subscribed(&self) -> bool {
         self.state != State::Done
@@ -683,16 +691,14 @@ impl State {
             State::AwaitingLateNotify { .. } if status.is_final() => {
                 context.notify_status = Some(status);
                 if status.is_success() {
+                    context.relay_notify(status, true);
+                    context.tear_down_platform();
                     context.ended_by = Some(LegEnder::Carrier);
                     context.finish(now, TransferOutcome::HandedOff, TransferReason::CarrierBye);
+                    State::Done
                 } else {
-                    context.finish(
-                        now,
-                        TransferOutcome::Abandoned,
-                        TransferReason::CustomerHungUp,
-                    );
+                    context.abandoned(now)
                 }
-                State::Done
             }
             // A late or repeated NOTIFY (e.g. racing the BYE) changes nothing.
             other => other,
@@ -767,8 +773,6 @@ impl State {
             // up while the carrier worked, unless a final NOTIFY 2xx overtaken by this BYE comes.
             State::AwaitingNotify if !context.carrier_subscription_ended => {
                 context.stop_ringback();
-                context.notify_platform(StatusCode::REQUEST_TERMINATED, true);
-                context.tear_down_platform();
                 let deadline = now.plus_millis(context.settings.late_notify_grace_ms);
                 context.emit(TransferAction::ArmTimer { at: deadline });
                 State::AwaitingLateNotify { deadline }
@@ -843,14 +847,7 @@ impl State {
                 State::Done
             }
             // No final NOTIFY followed the carrier's BYE: the customer abandoned the transfer.
-            State::AwaitingLateNotify { deadline } if now >= deadline => {
-                context.finish(
-                    now,
-                    TransferOutcome::Abandoned,
-                    TransferReason::CustomerHungUp,
-                );
-                State::Done
-            }
+            State::AwaitingLateNotify { deadline } if now >= deadline => context.abandoned(now),
             State::AwaitingPlatformBye { deadline } if now >= deadline => {
                 context.tear_down_platform();
                 State::Done
@@ -936,6 +933,18 @@ impl Context {
                 State::Done
             }
         }
+    }
+
+    /// The customer hung up while the carrier worked (module docs): the platform hears 487.
+    fn abandoned(&mut self, now: Time) -> State {
+        self.notify_platform(StatusCode::REQUEST_TERMINATED, true);
+        self.tear_down_platform();
+        self.finish(
+            now,
+            TransferOutcome::Abandoned,
+            TransferReason::CustomerHungUp,
+        );
+        State::Done
     }
 
     /// A local fallback's leg C rang for `transfer_timeout_s`: the attempt fails with 408
