@@ -587,6 +587,44 @@ pub fn refer_sub_false_reject_keeps_customer(sim: &mut Sim) -> FlowResult {
     Ok(())
 }
 
+/// Item 5, last bullet, the agent gone: the platform said `Refer-Sub: false` and hung up after
+/// its 202 (it can be told nothing). The carrier's final NOTIFY 486 must not release the
+/// customer, though `on_refer_failure = "reject"`: nobody could hear the rejection, so handoff
+/// transfers locally instead (fallback_local / sipfrag_failure).
+pub fn refer_sub_false_reject_agent_gone(sim: &mut Sim) -> FlowResult {
+    let t = call_and_refer(sim, false)?;
+    carrier_answers_refer(sim, &t, 202)?;
+    sim.ua(PLATFORM).bye(t.callee);
+    let callee = t.callee;
+    let done = sim.run_until(
+        |s| s.ua_ref(PLATFORM).final_status(callee, "BYE").is_some(),
+        STEP_MS,
+    );
+    ensure!(sim, done, "the agent's BYE got no answer");
+    carrier_notifies(sim, &t, 486, true)?;
+    let partner = partner_answers(sim, 200)?;
+    let up = sim.run_until(
+        |s| s.ua_ref(PARTNER).dialog(partner).acks_received > 0 && !s.transfers().is_empty(),
+        STEP_MS,
+    );
+    ensure!(sim, up, "leg C's 200 not ACKed");
+    let caller = t.caller;
+    ensure!(
+        sim,
+        !sim.ua_ref(CARRIER).dialog(caller).bye_received && sim.calls_active() == 1,
+        "the customer was released"
+    );
+    check_record(
+        sim,
+        TransferOutcome::FallbackLocal,
+        Some(202),
+        Some(486),
+        Some(200),
+        "sipfrag_failure",
+    )?;
+    Ok(())
+}
+
 /// Item 10: the carrier NOTIFYs 200 but never BYEs (a transferee following RFC 5589 waits
 /// for the transferor's BYE). handoff BYEs the carrier leg itself `handoff_bye_after_ms` (2 s)
 /// later: handed_off, reason handoff_bye, ended_by handoff.
@@ -740,6 +778,11 @@ pub const FLOWS: &[super::transfer_flows::NamedFlow] = &[
         "refer_sub_false_reject_keeps_customer",
         reject_mode_config,
         refer_sub_false_reject_keeps_customer,
+    ),
+    (
+        "refer_sub_false_reject_agent_gone",
+        reject_mode_config,
+        refer_sub_false_reject_agent_gone,
     ),
     (
         "handoff_byes_after_final_notify",

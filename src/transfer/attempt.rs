@@ -1058,8 +1058,21 @@ impl Context {
 
     /// The REFER failed (`status` is the carrier's code, or 408 for a timeout). A target
     /// handoff already dialled once (then gave way to the carrier) is not dialled again.
+    ///
+    /// `"reject"` means "the platform hears the code and keeps the caller". A platform that
+    /// said `Refer-Sub: false` (RFC 4488: no NOTIFYs) and hung up after its 2xx can be told
+    /// nothing and keeps nobody, so rejecting would only drop the caller: the local transfer
+    /// runs instead (issue 10, item 5).
     fn refer_failed(&mut self, now: Time, reason: TransferReason, status: StatusCode) -> State {
-        match self.settings.on_refer_failure {
+        let unreachable_platform = !self.request.notify_platform
+            && self.platform_gone
+            && self.platform_answer.is_some_and(|s| s.is_success());
+        let policy = if unreachable_platform {
+            ReferFailurePolicy::Local
+        } else {
+            self.settings.on_refer_failure
+        };
+        match policy {
             ReferFailurePolicy::Local if !self.target_dialled => {
                 self.accept_locally();
                 self.begin_local(now, reason)
