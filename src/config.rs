@@ -13,7 +13,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::sources::{SourceRule, SourceSet};
-use crate::vocab::{IpNetwork, MediaSources, canonical_ip};
+use crate::vocab::{IpNetwork, MediaSources, StatusCode, canonical_ip};
 
 /// The embedded default config, compiled into the binary.
 pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
@@ -72,8 +72,14 @@ pub struct SbcConfig {
     /// How long the carrier may take to give a final response to a REFER (that, and nothing
     /// else: after its 2xx the carrier owns the transfer until its final NOTIFY).
     pub refer_timeout_ms: u64,
-    /// Bound on a whole transfer attempt from its REFER, in seconds; 0 = no bound.
+    /// How long the carrier may take, from its 2xx to the REFER, to send its final NOTIFY, in
+    /// seconds (a trunk's `transfer_timeout_s` overrides it); 0 = no bound. Gaps between
+    /// NOTIFYs never count: only this whole span does. It also bounds a local fallback's ringing.
     pub transfer_timeout_s: u64,
+    /// After the carrier's final NOTIFY 200, how long handoff waits for the carrier's BYE before
+    /// it ends the carrier leg itself (RFC 5589: the transferor BYEs after the final NOTIFY). A
+    /// trunk's `handoff_bye_after_ms` overrides it.
+    pub handoff_bye_after_ms: u64,
     /// Graceful stop: how long established calls may continue after SIGTERM.
     pub drain_s: u64,
     /// What a request from an address that is no trunk gets.
@@ -196,6 +202,13 @@ pub struct Trunk {
     pub codecs: Vec<String>,
     pub ringback: RingbackMode,
     pub ringback_tone: RingbackTone,
+    /// `transfer_timeout_s` for transfers of this trunk's legs (overrides `sbc.transfer_timeout_s`).
+    pub transfer_timeout_s: Option<u64>,
+    /// `handoff_bye_after_ms` for this trunk's legs (overrides `sbc.handoff_bye_after_ms`).
+    pub handoff_bye_after_ms: Option<u64>,
+    /// What handoff answers an accepted REFER from this trunk's legs: 202 (default) or 200
+    /// (RFC 7647 section 5 makes them equivalent; some older clients want 200).
+    pub refer_response: StatusCode,
     /// Extra headers added to REFERs (and fallback INVITEs) toward this trunk.
     pub headers: BTreeMap<String, String>,
     /// Which E.164 numbers a transfer toward this trunk may name (REFER or local INVITE).
@@ -648,6 +661,7 @@ struct RawSbc {
     audit_bodies: Option<bool>,
     refer_timeout_ms: Option<Spanned<i64>>,
     transfer_timeout_s: Option<Spanned<i64>>,
+    handoff_bye_after_ms: Option<Spanned<i64>>,
     drain_s: Option<Spanned<i64>>,
     unknown_source: Option<Spanned<String>>,
     max_message_bytes: Option<Spanned<i64>>,
@@ -700,6 +714,9 @@ struct RawTrunk {
     max_calls: Option<Spanned<i64>>,
     max_cps: Option<Spanned<i64>>,
     refer_hook: Option<Spanned<RawReferHook>>,
+    transfer_timeout_s: Option<Spanned<i64>>,
+    handoff_bye_after_ms: Option<Spanned<i64>>,
+    refer_response: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -800,6 +817,7 @@ const SBC_KEYS: &[&str] = &[
     "audit_bodies",
     "refer_timeout_ms",
     "transfer_timeout_s",
+    "handoff_bye_after_ms",
     "drain_s",
     "unknown_source",
     "max_message_bytes",
@@ -835,6 +853,9 @@ const TRUNK_KEYS: &[&str] = &[
     "max_calls",
     "max_cps",
     "refer_hook",
+    "transfer_timeout_s",
+    "handoff_bye_after_ms",
+    "refer_response",
 ];
 const REFER_HOOK_KEYS: &[&str] = &["url", "timeout_ms", "on_error"];
 const ROUTE_KEYS: &[&str] = &["from", "to", "prefix"];
@@ -966,6 +987,7 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         audit_bodies: false,
         refer_timeout_ms: 4000,
         transfer_timeout_s: 120,
+        handoff_bye_after_ms: 2_000,
         drain_s: 30,
         unknown_source: UnknownSourcePolicy::Drop,
         max_message_bytes: 8192,
@@ -1185,6 +1207,11 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         && let Some(s) = in_range(s, "sbc.transfer_timeout_s", 0, 86_400, report)
     {
         sbc.transfer_timeout_s = s;
+    }
+    if let Some(ms) = &raw.handoff_bye_after_ms
+        && let Some(ms) = in_range(ms, "sbc.handoff_bye_after_ms", 0, 600_000, report)
+    {
+        sbc.handoff_bye_after_ms = ms;
     }
     if let Some(n) = &raw.audit_queue
         && let Some(n) = in_range(n, "sbc.audit_queue", 1, 16_777_216, report)
@@ -1559,6 +1586,28 @@ fn validate_trunk(raw: &RawTrunk, report: &mut Report<'_>) -> Trunk {
     {
         limits.max_cps = n as u32;
     }
+    let transfer_timeout_s = raw
+        .transfer_timeout_s
+        .as_ref()
+        .and_then(|s| in_range(s, &key("transfer_timeout_s"), 0, 86_400, report));
+    let handoff_bye_after_ms = raw
+        .handoff_bye_after_ms
+        .as_ref()
+        .and_then(|ms| in_range(ms, &key("handoff_bye_after_ms"), 0, 600_000, report));
+    let refer_response = match raw.refer_response.as_ref() {
+        None => StatusCode::ACCEPTED,
+        Some(code) => match *code.get_ref() {
+            200 => StatusCode::OK,
+            202 => StatusCode::ACCEPTED,
+            other => {
+                report.on(
+                    code,
+                    format!("{}: {other} is not 200 or 202", key("refer_response")),
+                );
+                StatusCode::ACCEPTED
+            }
+        },
+    };
     let refer_hook = raw
         .refer_hook
         .as_ref()
@@ -1583,6 +1632,9 @@ fn validate_trunk(raw: &RawTrunk, report: &mut Report<'_>) -> Trunk {
         media_networks,
         limits,
         refer_hook,
+        transfer_timeout_s,
+        handoff_bye_after_ms,
+        refer_response,
     }
 }
 

@@ -165,5 +165,56 @@ fn transfer_timeout_zero_turns_the_bound_off() {
     let settings = handoff::transfer::TransferSettings::for_call(&config.trunks[0], &config.sbc);
     assert_eq!(settings.transfer_timeout_ms, 0);
     assert_eq!(settings.refer_timeout_ms, 4000);
-    assert_eq!(settings.carrier_bye_grace_ms, 64 * 500);
+    assert_eq!(settings.handoff_bye_after_ms, 2_000);
+    assert_eq!(settings.late_notify_grace_ms, 16 * 500);
+    // Unbounded: the platform's subscription is announced for an hour at a time.
+    assert_eq!(settings.subscription_expires_s(), 3_600);
+}
+
+/// Issue 10: a carrier trunk's own `transfer_timeout_s` / `handoff_bye_after_ms` override the
+/// `[sbc]` ones; a platform trunk's `refer_response` is 202 unless it says 200 (RFC 7647
+/// section 5); the Subscription-State `expires` is at least the transfer timeout.
+#[test]
+fn trunk_timing_keys_override_the_sbc_ones() {
+    let defaults = minimal();
+    assert_eq!(defaults.sbc.handoff_bye_after_ms, 2_000);
+    assert_eq!(defaults.trunks[0].transfer_timeout_s, None);
+    assert_eq!(defaults.trunks[0].handoff_bye_after_ms, None);
+    assert_eq!(
+        defaults.trunks[0].refer_response,
+        handoff::vocab::StatusCode::ACCEPTED
+    );
+    let settings =
+        handoff::transfer::TransferSettings::for_call(&defaults.trunks[0], &defaults.sbc);
+    assert_eq!(settings.transfer_timeout_ms, 120_000);
+    assert_eq!(settings.subscription_expires_s(), 120);
+    let text = MINIMAL.replace(
+        "country_code = \"1\"",
+        "country_code = \"1\"\ntransfer_timeout_s = 300\nhandoff_bye_after_ms = 500\nrefer_response = 200",
+    );
+    let config = match Config::from_toml_str(&text, "trunk.toml") {
+        Ok(config) => config,
+        Err(errors) => panic!("{errors}"),
+    };
+    let us = &config.trunks[0];
+    assert_eq!(us.transfer_timeout_s, Some(300));
+    assert_eq!(us.handoff_bye_after_ms, Some(500));
+    assert_eq!(us.refer_response, handoff::vocab::StatusCode::OK);
+    let settings = handoff::transfer::TransferSettings::for_call(us, &config.sbc);
+    assert_eq!(settings.transfer_timeout_ms, 300_000);
+    assert_eq!(settings.handoff_bye_after_ms, 500);
+    assert_eq!(settings.subscription_expires_s(), 300);
+    let bad = MINIMAL.replace(
+        "country_code = \"1\"",
+        "country_code = \"1\"\nrefer_response = 201",
+    );
+    let errors = Config::from_toml_str(&bad, "bad.toml")
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        errors
+            .as_deref()
+            .is_some_and(|e| e.contains("refer_response: 201 is not 200 or 202")),
+        "{errors:?}"
+    );
 }

@@ -32,6 +32,8 @@ fn record(
         hook: None,
         jurisdiction_from: None,
         jurisdiction_to: None,
+        ended_by: None,
+        carrier_subscription_ended: false,
     }
 }
 

@@ -27,6 +27,8 @@ fn handed_off(trunk: &str) -> TransferRecord {
         hook: None,
         jurisdiction_from: None,
         jurisdiction_to: None,
+        ended_by: None,
+        carrier_subscription_ended: false,
     }
 }
 

@@ -12,7 +12,7 @@ fn busy_target_leaves_the_customer_with_the_platform() {
         transfer_flows::standard(),
         transfer_flows::fallback_target_busy,
     );
-    assert_eq!(platform_notifies(&sim), vec![486]);
+    assert_eq!(platform_notifies(&sim), vec![100, 486]);
     let json = sim.transfers()[0].to_json();
     assert!(json.contains("\"outcome\":\"failed\""), "{json}");
     assert!(json.contains("\"fallback_status\":486"), "{json}");

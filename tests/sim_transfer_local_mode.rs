@@ -12,7 +12,7 @@ fn local_method_transfers_without_refer() {
         transfer_flows::local_mode_config(),
         transfer_flows::local_mode,
     );
-    assert_eq!(platform_notifies(&sim), vec![180, 200]);
+    assert_eq!(platform_notifies(&sim), vec![100, 180, 200]);
     let json = sim.transfers()[0].to_json();
     assert!(json.contains("\"method\":\"local\""), "{json}");
     assert!(json.contains("\"outcome\":\"fallback_local\""), "{json}");

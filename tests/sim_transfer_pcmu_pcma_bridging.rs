@@ -16,7 +16,7 @@ fn customer_is_renegotiated_to_g711_and_laws_are_set() {
         transfer_flows::g729_config(),
         transfer_flows::pcmu_pcma_bridging,
     );
-    assert_eq!(platform_notifies(&sim), vec![180, 200]);
+    assert_eq!(platform_notifies(&sim), vec![100, 180, 200]);
     let laws: Vec<(Option<G711Law>, Option<G711Law>)> = sim
         .media
         .iter()

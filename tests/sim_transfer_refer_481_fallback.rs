@@ -16,7 +16,7 @@ fn refer_481_falls_back_to_a_local_transfer() {
     let sim = run(transfer_flows::standard(), |s| {
         transfer_flows::refer_rejected_fallback(s, 481)
     });
-    assert_eq!(platform_notifies(&sim), vec![180, 200]);
+    assert_eq!(platform_notifies(&sim), vec![100, 180, 200]);
     let record = &sim.transfers()[0];
     assert_eq!(
         record.refer_status,

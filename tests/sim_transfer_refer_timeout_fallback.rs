@@ -12,7 +12,7 @@ fn silent_carrier_falls_back_after_the_refer_timeout() {
         transfer_flows::standard(),
         transfer_flows::refer_timeout_fallback,
     );
-    assert_eq!(platform_notifies(&sim), vec![180, 200]);
+    assert_eq!(platform_notifies(&sim), vec![100, 180, 200]);
     let json = sim.transfers()[0].to_json();
     assert!(json.contains("\"refer_status\":null"), "{json}");
     assert!(json.contains("\"reason\":\"timeout\""), "{json}");

@@ -27,7 +27,7 @@ fn a_202_after_the_refer_timeout_cancels_leg_c_and_the_carrier_hands_off() {
         transfer_flows::late_refer_accept_during_fallback,
     );
     // 180 and 183 from leg C while it rang, then the carrier's own NOTIFYs.
-    assert_eq!(platform_notifies(&sim), vec![180, 183, 100, 200]);
+    assert_eq!(platform_notifies(&sim), vec![100, 180, 183, 100, 200]);
     // Leg C's early media reached the customer, then the relay went back to the platform leg.
     let updates: Vec<_> = sim
         .media

@@ -85,6 +85,10 @@ fn failed_refer_joins_the_calls_locally() {
             TransferAction::AnswerPlatform {
                 status: StatusCode::ACCEPTED
             },
+            TransferAction::NotifyPlatform {
+                status: StatusCode::TRYING,
+                subscription_ends: false
+            },
             TransferAction::StartLocalJoin,
         ]
     );
@@ -121,6 +125,10 @@ fn local_mode_joins_without_a_refer() {
         vec![
             TransferAction::AnswerPlatform {
                 status: StatusCode::ACCEPTED
+            },
+            TransferAction::NotifyPlatform {
+                status: StatusCode::TRYING,
+                subscription_ends: false
             },
             TransferAction::StartLocalJoin,
         ]

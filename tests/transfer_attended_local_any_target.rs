@@ -37,10 +37,15 @@ fn attended_local_join_accepts_a_named_target() {
     );
     let actions = drain(&mut attempt);
     assert_eq!(
-        actions[..2],
+        actions[..3],
         [
             TransferAction::AnswerPlatform {
                 status: StatusCode::ACCEPTED
+            },
+            // RFC 3515 section 2.4.4: the immediate NOTIFY of a REFER handoff accepts itself.
+            TransferAction::NotifyPlatform {
+                status: StatusCode::TRYING,
+                subscription_ends: false
             },
             TransferAction::StartLocalJoin
         ]

@@ -29,10 +29,9 @@ fn refer_accepted_notified_and_released_is_handed_off() {
                     ("X-Carrier-Account".to_owned(), "acme-42".to_owned()),
                 ],
             },
-            // refer_timeout_ms (4 s): the wait for the REFER's final response.
+            // refer_timeout_ms (4 s): the wait for the REFER's final response, and nothing else
+            // (issue 10: transfer_timeout_s starts only with the carrier's 2xx).
             TransferAction::ArmTimer { at: ms(5_000) },
-            // transfer_timeout (120 s by default): the whole attempt, from the REFER.
-            TransferAction::ArmTimer { at: ms(121_000) },
         ]
     );
     assert_eq!(attempt.state_name(), "AwaitingReferResponse");
@@ -42,13 +41,17 @@ fn refer_accepted_notified_and_released_is_handed_off() {
 
     // After the 2xx the carrier owns the transfer until its final NOTIFY (RFC 3515 section
     // 2.4.4: "The lifetime of the state being subscribed to is determined by the progress of the
-    // referenced request"): no NOTIFY deadline is armed.
+    // referenced request"): no NOTIFY deadline is armed, only transfer_timeout_s (120 s by
+    // default) from this 2xx to the final NOTIFY.
     attempt.on_refer_response(ms(1_100), StatusCode::ACCEPTED);
     assert_eq!(
         drain(&mut attempt),
-        vec![TransferAction::AnswerPlatform {
-            status: StatusCode::ACCEPTED
-        }]
+        vec![
+            TransferAction::AnswerPlatform {
+                status: StatusCode::ACCEPTED
+            },
+            TransferAction::ArmTimer { at: ms(121_100) },
+        ]
     );
     assert_eq!(attempt.state_name(), "AwaitingNotify");
 
@@ -70,8 +73,8 @@ fn refer_accepted_notified_and_released_is_handed_off() {
                 status: StatusCode::OK,
                 subscription_ends: true
             },
-            // 64*T1 for the carrier's BYE (RFC 3261 Timer F), not refer_timeout_ms.
-            TransferAction::ArmTimer { at: ms(35_000) },
+            // handoff_bye_after_ms (2 s) for the carrier's BYE, then handoff BYEs (issue 10).
+            TransferAction::ArmTimer { at: ms(5_000) },
         ]
     );
     assert_eq!(attempt.state_name(), "AwaitingCarrierBye");
@@ -89,6 +92,7 @@ fn refer_accepted_notified_and_released_is_handed_off() {
     assert_eq!(record.notify_status, Some(StatusCode::OK));
     assert_eq!(record.fallback_status, None);
     assert_eq!(record.reason, "carrier_bye");
+    assert_eq!(record.ended_by, Some(handoff::transfer::LegEnder::Carrier));
     assert_eq!(record.duration_ms, 2_200);
     assert_eq!(record.ts, "2026-11-21T12:00:03.200Z");
     assert!(attempt.is_done());
@@ -99,10 +103,12 @@ fn refer_accepted_notified_and_released_is_handed_off() {
     assert_eq!(drain(&mut attempt), vec![]);
 }
 
-/// The carrier reported success but never releases leg A: after 64*T1 handoff does it (a BYE the
-/// carrier sent with its NOTIFY is retransmitted that long at most, RFC 3261 Timer F).
+/// Issue 10 item 10: the carrier reported success but does not release leg A (a transferee
+/// following RFC 5589 waits for the transferor's BYE after the final NOTIFY 200): after
+/// `handoff_bye_after_ms` (2 s) handoff BYEs it; handed_off, reason handoff_bye, ended_by
+/// handoff (was: 64*T1 and `no_carrier_bye`).
 #[test]
-fn no_carrier_bye_within_64_t1_is_released_by_handoff() {
+fn no_carrier_bye_within_2_s_is_ended_by_handoff() {
     let mut attempt = start_blind(
         ms(0),
         TransferMethod::Refer,
@@ -113,10 +119,10 @@ fn no_carrier_bye_within_64_t1_is_released_by_handoff() {
     attempt.on_refer_response(ms(100), StatusCode::ACCEPTED);
     attempt.on_notify_sipfrag(ms(1_000), StatusCode::OK);
     drain(&mut attempt);
-    // Lost BYEs are retransmitted: 9 s later is no reason to give up.
-    attempt.on_timer(ms(10_000));
+    // Early timer calls do nothing.
+    attempt.on_timer(ms(2_999));
     assert_eq!(drain(&mut attempt), vec![]);
-    attempt.on_timer(ms(33_000));
+    attempt.on_timer(ms(3_000));
     let actions = drain(&mut attempt);
     assert_eq!(
         without_bookkeeping(&actions),
@@ -127,5 +133,7 @@ fn no_carrier_bye_within_64_t1_is_released_by_handoff() {
     );
     let record = finished(&actions).expect("recorded");
     assert_eq!(record.outcome, TransferOutcome::HandedOff);
-    assert_eq!(record.reason, "no_carrier_bye");
+    assert_eq!(record.reason, "handoff_bye");
+    assert_eq!(record.ended_by, Some(handoff::transfer::LegEnder::Handoff));
+    assert!(record.to_json().contains("\"ended_by\":\"handoff\""));
 }

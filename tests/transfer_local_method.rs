@@ -22,6 +22,10 @@ fn local_method_skips_the_refer() {
             TransferAction::AnswerPlatform {
                 status: StatusCode::ACCEPTED
             },
+            TransferAction::NotifyPlatform {
+                status: StatusCode::TRYING,
+                subscription_ends: false
+            },
             TransferAction::StartRingback,
             TransferAction::StartFallbackInvite {
                 target: "sip:5559876543@platform.example".to_owned(),

@@ -1,4 +1,6 @@
-//! NOTIFYs that race the carrier's BYE, or overtake the 202, produce no storm of messages.
+//! NOTIFYs that race the carrier's BYE, or overtake the 202, produce no storm of messages. A
+//! carrier BYE before any final NOTIFY waits (late_notify_grace_ms) for that NOTIFY: a 2xx makes
+//! it handed_off (issue 10: otherwise the customer abandoned the transfer).
 
 mod transfer_support;
 
@@ -18,13 +20,17 @@ fn final_notify_after_the_bye_is_absorbed() {
     attempt.on_refer_response(ms(100), StatusCode::ACCEPTED);
     attempt.on_notify_sipfrag(ms(150), StatusCode::TRYING);
     drain(&mut attempt);
-    // The BYE overtakes the final NOTIFY: the platform still gets its final NOTIFY, once.
+    // The BYE overtakes the final NOTIFY: nothing is decided until that NOTIFY (or
+    // late_notify_grace_ms); then the platform gets its final NOTIFY, once, and the transfer is
+    // handed off (ended by the carrier).
     attempt.on_bye_from_carrier(ms(1_000));
+    assert_eq!(without_bookkeeping(&drain(&mut attempt)), vec![]);
+    attempt.on_notify_sipfrag(ms(1_005), StatusCode::OK);
     let actions = drain(&mut attempt);
     assert_eq!(
         without_bookkeeping(&actions),
         vec![
-            TransferAction::NotifyPlatform {
+            TransferAction::RelayNotify {
                 status: StatusCode::OK,
                 subscription_ends: true
             },

@@ -32,6 +32,10 @@ fn each_carrier_rejection_falls_back_to_a_local_transfer() {
                 TransferAction::AnswerPlatform {
                     status: StatusCode::ACCEPTED
                 },
+                TransferAction::NotifyPlatform {
+                    status: StatusCode::TRYING,
+                    subscription_ends: false
+                },
                 TransferAction::StartFallbackInvite {
                     target: "sip:5559876543@platform.example".to_owned(),
                     target_e164: normalize_e164("+15559876543", "1").ok(),

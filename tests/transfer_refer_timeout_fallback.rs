@@ -87,9 +87,13 @@ fn no_final_response_within_refer_timeout_falls_back_locally() {
     );
     let actions = drain(&mut attempt);
     assert!(actions.contains(&TransferAction::ArmTimer { at: ms(4_500) }));
-    assert!(
-        actions.contains(&TransferAction::ArmTimer { at: ms(120_500) }),
-        "the transfer timeout runs from the REFER"
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| matches!(a, TransferAction::ArmTimer { .. }))
+            .count(),
+        1,
+        "only refer_timeout_ms runs before the carrier accepts (issue 10)"
     );
     assert!(
         actions.contains(&TransferAction::StartRingback),
@@ -101,15 +105,23 @@ fn no_final_response_within_refer_timeout_falls_back_locally() {
     assert_eq!(attempt.state_name(), "AwaitingReferResponse");
 
     attempt.on_timer(ms(4_500));
-    let actions = drain(&mut attempt);
+    let actions = without_bookkeeping(&drain(&mut attempt));
     assert_eq!(
         actions[0],
         TransferAction::AnswerPlatform {
             status: StatusCode::ACCEPTED
         }
     );
-    assert!(matches!(
+    // handoff accepted the REFER itself: NOTIFY 100 at once (RFC 3515 section 2.4.4).
+    assert_eq!(
         actions[1],
+        TransferAction::NotifyPlatform {
+            status: StatusCode::TRYING,
+            subscription_ends: false
+        }
+    );
+    assert!(matches!(
+        actions[2],
         TransferAction::StartFallbackInvite { .. }
     ));
     assert!(
@@ -208,23 +220,24 @@ fn a_notify_gap_of_60_s_after_the_202_then_sipfrag_200_is_handed_off() {
 }
 
 /// The carrier accepts and then says nothing at all: only the transfer timeout (120 s from the
-/// REFER) ends the wait. It fails the transfer; even with on_refer_failure = "local" handoff
-/// does not dial the target (the carrier may still be connecting it).
+/// carrier's 2xx, issue 10) ends the wait. With the agent still on the call it fails the
+/// transfer (NOTIFY 408; the customer is back with the agent); even with on_refer_failure =
+/// "local" handoff does not dial the target (the carrier may still be connecting it).
 #[test]
 fn no_notify_at_all_after_the_202_ends_in_the_transfer_timeout() {
     for policy in [ReferFailurePolicy::Local, ReferFailurePolicy::Reject] {
         let mut attempt = start_blind(ms(0), TransferMethod::Refer, policy, RingbackMode::Local);
         let mut log = drain(&mut attempt);
-        assert!(log.contains(&TransferAction::ArmTimer { at: ms(120_000) }));
-        run(&mut attempt, &mut log, |a| {
+        let actions = run(&mut attempt, &mut log, |a| {
             a.on_refer_response(ms(100), StatusCode::ACCEPTED)
         });
-        for at in [4_000, 4_100, 60_000, 119_999] {
+        assert!(actions.contains(&TransferAction::ArmTimer { at: ms(120_100) }));
+        for at in [4_000, 4_100, 60_000, 120_099] {
             let actions = run(&mut attempt, &mut log, |a| a.on_timer(ms(at)));
             assert_eq!(actions, vec![], "{policy:?}: nothing at {at} ms");
         }
 
-        let actions = run(&mut attempt, &mut log, |a| a.on_timer(ms(120_000)));
+        let actions = run(&mut attempt, &mut log, |a| a.on_timer(ms(120_100)));
         assert_eq!(
             without_bookkeeping(&actions),
             vec![
@@ -241,16 +254,41 @@ fn no_notify_at_all_after_the_202_ends_in_the_transfer_timeout() {
         assert_eq!(record.reason, "transfer_timeout");
         assert_eq!(record.refer_status, Some(StatusCode::ACCEPTED));
         assert_eq!(record.notify_status, None);
-        assert_eq!(record.duration_ms, 120_000);
+        assert_eq!(record.duration_ms, 120_100);
         assert!(!starts_fallback(&log), "{policy:?}: leg C was INVITEd");
         assert!(attempt.is_done());
     }
 }
 
 /// The platform left after its 202 (a blind transfer): at the transfer timeout nobody is left
-/// for the customer, so handoff releases leg A.
+/// for the customer. With on_refer_failure = "reject" handoff releases leg A (issue 10: the
+/// policy applies).
 #[test]
 fn the_transfer_timeout_releases_the_customer_when_the_platform_left() {
+    let mut attempt = start_blind(
+        ms(0),
+        TransferMethod::Refer,
+        ReferFailurePolicy::Reject,
+        RingbackMode::Off,
+    );
+    drain(&mut attempt);
+    attempt.on_refer_response(ms(100), StatusCode::ACCEPTED);
+    attempt.on_transferor_bye(ms(300));
+    drain(&mut attempt);
+    attempt.on_timer(ms(120_100));
+    let actions = drain(&mut attempt);
+    assert_eq!(
+        without_bookkeeping(&actions),
+        vec![TransferAction::ReleaseCustomerLeg]
+    );
+    assert_eq!(record_in(&actions).reason, "transfer_timeout");
+}
+
+/// Issue 10 item 1: the agent left and the carrier gave no result within transfer_timeout_s;
+/// with on_refer_failure = "local" handoff dials the target itself so the caller is not left
+/// in silence, and the record says why (fallback_local / transfer_timeout).
+#[test]
+fn the_transfer_timeout_with_the_platform_gone_falls_back_locally() {
     let mut attempt = start_blind(
         ms(0),
         TransferMethod::Refer,
@@ -259,15 +297,17 @@ fn the_transfer_timeout_releases_the_customer_when_the_platform_left() {
     );
     drain(&mut attempt);
     attempt.on_refer_response(ms(100), StatusCode::ACCEPTED);
+    attempt.on_notify_sipfrag(ms(200), StatusCode::TRYING);
     attempt.on_transferor_bye(ms(300));
     drain(&mut attempt);
-    attempt.on_timer(ms(120_000));
+    attempt.on_timer(ms(120_100));
     let actions = drain(&mut attempt);
-    assert_eq!(
-        without_bookkeeping(&actions),
-        vec![TransferAction::ReleaseCustomerLeg]
-    );
-    assert_eq!(record_in(&actions).reason, "transfer_timeout");
+    assert!(starts_fallback(&actions), "{actions:?}");
+    attempt.on_fallback_response(ms(125_000), StatusCode::OK, false);
+    let actions = drain(&mut attempt);
+    let record = record_in(&actions);
+    assert_eq!(record.outcome, TransferOutcome::FallbackLocal);
+    assert_eq!(record.reason, "transfer_timeout");
 }
 
 /// transfer_timeout_s = 0 turns the bound off: the carrier may take as long as it takes.
@@ -288,22 +328,20 @@ fn a_zero_transfer_timeout_never_fires() {
     assert_eq!(attempt.state_name(), "AwaitingNotify");
 }
 
-/// A transfer timeout shorter than refer_timeout_ms ends the REFER wait first.
+/// Issue 10: the transfer timeout does not bound the REFER's wait (refer_timeout_ms alone
+/// does), even when it is the shorter of the two.
 #[test]
-fn a_transfer_timeout_before_the_refer_timeout_wins() {
+fn the_transfer_timeout_does_not_bound_the_refer_wait() {
     let mut attempt =
         start_with_transfer_timeout(ms(0), ReferFailurePolicy::Local, RingbackMode::Off, 1_000);
     drain(&mut attempt);
     attempt.on_timer(ms(1_000));
+    assert_eq!(drain(&mut attempt), vec![]);
+    assert_eq!(attempt.state_name(), "AwaitingReferResponse");
+    attempt.on_timer(ms(4_000));
     let actions = drain(&mut attempt);
-    assert_eq!(
-        without_bookkeeping(&actions),
-        vec![TransferAction::AnswerPlatform {
-            status: StatusCode::REQUEST_TIMEOUT
-        }]
-    );
-    assert_eq!(record_in(&actions).reason, "transfer_timeout");
-    assert!(!starts_fallback(&actions));
+    assert!(starts_fallback(&actions));
+    assert_eq!(attempt.state_name(), "AwaitingFallbackAnswer");
 }
 
 /// The carrier's final NOTIFY 200 was delayed (lost packets) past the REFER timeout: handoff
@@ -377,7 +415,7 @@ fn a_late_2xx_to_the_refer_while_leg_c_rings_gives_way_to_the_carrier() {
         a.on_refer_response(ms(4_600), StatusCode::ACCEPTED)
     });
     assert_eq!(
-        actions,
+        without_bookkeeping(&actions),
         vec![TransferAction::CancelFallbackInvite],
         "the platform already has its 202; ringback keeps playing"
     );
@@ -490,8 +528,8 @@ fn a_late_rejection_of_the_refer_leaves_the_fallback_ringing() {
     assert_eq!(record.refer_status, Some(StatusCode::DECLINE));
 }
 
-/// The transfer timeout also bounds a fallback that follows the REFER: leg C still ringing at
-/// 120 s is CANCELled and the platform told 408.
+/// The transfer timeout also bounds a fallback that follows the REFER: leg C still ringing 120 s
+/// after it started is CANCELled and the platform told 408.
 #[test]
 fn the_transfer_timeout_cancels_a_fallback_still_ringing() {
     let mut attempt = start_blind(
@@ -505,7 +543,10 @@ fn the_transfer_timeout_cancels_a_fallback_still_ringing() {
     drain(&mut attempt);
     attempt.on_fallback_response(ms(1_000), StatusCode::RINGING, false);
     drain(&mut attempt);
-    attempt.on_timer(ms(120_000));
+    // 120 s from the fallback's start.
+    attempt.on_timer(ms(120_099));
+    assert_eq!(drain(&mut attempt), vec![]);
+    attempt.on_timer(ms(120_100));
     let actions = drain(&mut attempt);
     assert_eq!(
         without_bookkeeping(&actions),

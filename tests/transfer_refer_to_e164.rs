@@ -26,6 +26,9 @@ fn trunk(country_code: &str, refer_domain: Option<&str>, peer: &str) -> Trunk {
         media_networks: Default::default(),
         limits: Default::default(),
         refer_hook: None,
+        transfer_timeout_s: None,
+        handoff_bye_after_ms: None,
+        refer_response: handoff::vocab::StatusCode::ACCEPTED,
     }
 }
 

@@ -28,6 +28,9 @@ fn trunk() -> Trunk {
         media_networks: Default::default(),
         limits: Default::default(),
         refer_hook: None,
+        transfer_timeout_s: None,
+        handoff_bye_after_ms: None,
+        refer_response: handoff::vocab::StatusCode::ACCEPTED,
     }
 }
 

@@ -454,6 +454,8 @@ impl Call {
             last_ack: None,
             direction: sdp::Direction::SendRecv,
             gone: false,
+            refers_received: 0,
+            refers_sent: 0,
         };
         let b_leg = Leg {
             dialog: Dialog {
@@ -480,6 +482,8 @@ impl Call {
             last_ack: None,
             direction: sdp::Direction::SendRecv,
             gone: false,
+            refers_received: 0,
+            refers_sent: 0,
         };
         let (legs, bridge) = Call::legs_for_setup(a_leg, b_leg);
         let call = Call {
@@ -953,6 +957,8 @@ impl Call {
             last_ack: None,
             direction: offer.direction,
             gone: false,
+            refers_received: 0,
+            refers_sent: 0,
         };
         // The new leg takes the named leg's place in the bridge; the named leg is retired.
         fx.call_ids

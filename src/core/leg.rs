@@ -48,6 +48,12 @@ pub struct Leg {
     /// The leg's dialog is over: handoff sent its BYE or answered the peer's (RFC 3261 section
     /// 15: a BYE ends the dialog). Nothing more is sent in it, not even a drain's BYE.
     pub gone: bool,
+    /// REFERs this leg's peer sent in its dialog (RFC 3515 section 2.4.6: NOTIFYs for the
+    /// second and later carry `Event: refer;id=<CSeq>`).
+    pub refers_received: u32,
+    /// REFERs handoff sent in this leg's dialog (the peer's NOTIFYs for the second and later
+    /// must name their REFER by id).
+    pub refers_sent: u32,
 }
 
 impl Leg {

@@ -136,6 +136,24 @@ fn header_value(message: &Message, names: &[&str]) -> Option<String> {
         .map(|h| text(h.value).trim().to_string())
 }
 
+/// An Event header value of the refer package (`refer`, `refer;id=7`).
+fn is_refer_event(value: &str) -> bool {
+    value
+        .split(';')
+        .next()
+        .is_some_and(|package| package.trim().eq_ignore_ascii_case("refer"))
+}
+
+/// The `id` parameter of an Event header value (`refer;id=7` -> 7).
+fn event_id(value: &str) -> Option<u32> {
+    value.split(';').skip(1).find_map(|param| {
+        let (name, id) = param.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("id")
+            .then(|| id.trim().trim_matches('"').parse().ok())?
+    })
+}
+
 /// The status of a message/sipfrag body (`SIP/2.0 200 OK`); the parser only yields 100..=699.
 fn sipfrag_status(body: &[u8]) -> Option<StatusCode> {
     Some(crate::sip::parse_sipfrag(body).ok()?.code)
@@ -289,21 +307,81 @@ impl Call {
             (Method::Notify, _)
                 if from_carrier == Some(true)
                     && header_value(request, &["Event", "o"])
-                        .is_some_and(|e| e.to_ascii_lowercase().starts_with("refer")) =>
+                        .is_some_and(|e| is_refer_event(&e)) =>
             {
+                // RFC 3515 section 2.4.6: a NOTIFY names its REFER by `id=<CSeq>` (it may be
+                // left out for the first REFER of a dialog). One for an older REFER (a late
+                // NOTIFY of REFER #1 while REFER #2 runs) matches no subscription: 481 (RFC
+                // 6665 section 4.1.3), and it drives nothing.
+                let id = header_value(request, &["Event", "o"]).and_then(|e| event_id(&e));
+                let ours = self.transfer().and_then(|t| t.carrier_refer);
+                let matches = match (ours, id) {
+                    (Some((cseq, _)), Some(id)) => id == cseq,
+                    (Some((_, first)), None) => first,
+                    (None, _) => false,
+                };
+                if !matches {
+                    let status = StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST;
+                    fx.reply(now, tx, request, status, status.reason_phrase(), &[]);
+                    return TransferVerdict::Answered;
+                }
                 fx.reply(now, tx, request, StatusCode::OK, "OK", &[]);
+                let terminated = header_value(request, &["Subscription-State"]).is_some_and(|v| {
+                    v.split(';')
+                        .next()
+                        .is_some_and(|state| state.trim().eq_ignore_ascii_case("terminated"))
+                });
                 if active && let Some(status) = sipfrag_status(request.body()) {
                     if let Some(transfer) = self.transfer_mut() {
-                        transfer.attempt.on_notify_sipfrag(now, status);
+                        transfer.attempt.on_notify(now, status, terminated);
                     }
                     self.drive_transfer(fx, now);
                 }
+                TransferVerdict::Answered
+            }
+            // RFC 3515 section 2.4.4: "REFER is the only mechanism that can create a
+            // subscription to event refer. If a SUBSCRIBE request for event refer is received
+            // for a subscription that does not already exist, it MUST be rejected with a 403."
+            // One that refreshes (or ends) the platform's live subscription gets 200 and a
+            // NOTIFY of the current state (RFC 6665 section 4.2.1.4).
+            (Method::Subscribe, _)
+                if header_value(request, &["Event", "o"]).is_some_and(|e| is_refer_event(&e)) =>
+            {
+                let id = header_value(request, &["Event", "o"]).and_then(|e| event_id(&e));
+                let requested =
+                    header_value(request, &["Expires"]).and_then(|v| v.parse::<u32>().ok());
+                let live = self.transfer().is_some_and(|t| {
+                    t.platform_side() == side
+                        && !t.swapped()
+                        && t.attempt.platform_subscribed()
+                        && match id {
+                            Some(id) => id == t.platform_refer_cseq,
+                            None => !t.platform_event_id,
+                        }
+                });
+                if !live {
+                    let reason = "Forbidden (no such refer subscription)";
+                    fx.reply(now, tx, request, StatusCode::FORBIDDEN, reason, &[]);
+                    return TransferVerdict::Answered;
+                }
+                let ours = self
+                    .transfer()
+                    .map_or(0, |t| t.attempt.subscription_expires_s());
+                let expires = requested.map_or(ours, |r| r.min(ours));
+                let extra = [("Expires", expires.to_string())];
+                fx.reply(now, tx, request, StatusCode::OK, "OK", &extra);
+                if let Some(transfer) = self.transfer_mut() {
+                    transfer.attempt.on_platform_subscribe(expires);
+                }
+                self.drive_transfer(fx, now);
                 TransferVerdict::Answered
             }
             (Method::Refer, _) => {
                 if self.is_ended() || !self.is_answered() {
                     return TransferVerdict::NotTransfer;
                 }
+                let leg = self.leg_mut(side);
+                leg.refers_received = leg.refers_received.saturating_add(1);
                 // Roles, not positions: a platform leg asks, the carrier leg bridged to it is
                 // transferred. Anything else is refused here (see `refer_by_role`).
                 let (asker, bridged) = (self.leg(side).role, self.leg(side.other()).role);
@@ -433,6 +511,8 @@ impl Call {
             hook: None,
             jurisdiction_from: None,
             jurisdiction_to: None,
+            ended_by: None,
+            carrier_subscription_ended: false,
         };
         let verdict = if relay {
             TransferVerdict::NotTransfer
@@ -751,6 +831,8 @@ impl Call {
             hook: Some(Box::new(hook)),
             jurisdiction_from: None,
             jurisdiction_to: None,
+            ended_by: None,
+            carrier_subscription_ended: false,
         };
         fx.metrics.record_transfer(&record);
         fx.event(Event::Transfer(Box::new(record)));
@@ -776,6 +858,12 @@ impl Call {
             return;
         };
         let mut settings = TransferSettings::for_call(carrier, &self.config.sbc);
+        let platform = self.leg(carrier_side.other());
+        if let Some(trunk) = self.config.trunks.get(platform.trunk) {
+            settings.accept_status = trunk.refer_response;
+        }
+        let platform_event_id = platform.refers_received > 1;
+        let platform_refer_cseq = request.cseq().map_or(0, |c| c.seq);
         if let Some(method) = hook.method {
             settings.method = method;
         }
@@ -803,6 +891,10 @@ impl Call {
             refer: tx,
             refer_request: request.as_bytes().to_vec(),
             no_subscription,
+            platform_refer_cseq,
+            platform_event_id,
+            carrier_refer: None,
+            carrier_left: None,
             customer_law,
             fallback: None,
             retired_platform: None,
@@ -868,6 +960,15 @@ impl Call {
             return;
         }
         let positional = EndReason::bye_from(side);
+        // The carrier's BYE overtook its final NOTIFY, perhaps: the call ends with the
+        // attempt's outcome (`drive_transfer`), within late_notify_grace_ms.
+        if from_carrier
+            && let Some(transfer) = self.transfer_mut()
+            && transfer.attempt.awaiting_late_notify()
+        {
+            transfer.carrier_left = Some(positional);
+            return;
+        }
         if from_carrier {
             // Leg C in the platform's place, or a local join's platform leg still there: it
             // goes with the customer.
@@ -1060,6 +1161,23 @@ impl Call {
         {
             fx.follow_up(FollowUp::TransferSettled { call: self.id.seq });
         }
+        // The carrier left before its final word: end the call once the attempt decided.
+        if let Some(transfer) = self.transfer_mut()
+            && transfer.outcome.is_some()
+            && let Some(positional) = transfer.carrier_left.take()
+            && !self.is_ended()
+        {
+            let handed_off = self
+                .transfer()
+                .is_some_and(|t| t.outcome == Some(TransferOutcome::HandedOff));
+            let reason = if handed_off {
+                EndReason::HandedOff
+            } else {
+                positional
+            };
+            self.end(fx, now, reason, None);
+            return;
+        }
         if release && !self.is_ended() {
             let handed_off = self
                 .transfer_mut()
@@ -1083,6 +1201,12 @@ impl Call {
                 {
                     extra.push(("Target-Dialog".to_string(), target_dialog));
                 }
+                let Some(carrier) = self.transfer().map(|t| t.carrier) else {
+                    return;
+                };
+                let leg = self.leg_mut(carrier);
+                leg.refers_sent = leg.refers_sent.saturating_add(1);
+                let first = leg.refers_sent == 1;
                 let sent = self.transfer_request(
                     fx,
                     now,
@@ -1092,6 +1216,10 @@ impl Call {
                     None,
                     TransferTx::Refer,
                 );
+                let cseq = self.leg(carrier).dialog.local_cseq;
+                if let Some(transfer) = self.transfer_mut() {
+                    transfer.carrier_refer = Some((cseq, first));
+                }
                 if sent.is_none()
                     && let Some(transfer) = self.transfer_mut()
                 {
@@ -1109,11 +1237,20 @@ impl Call {
                 status,
                 subscription_ends,
             } => {
+                let Some(transfer) = self.transfer() else {
+                    return;
+                };
+                // RFC 3515 section 2.4.6: from the second REFER of the dialog on, the id.
+                let event = match transfer.platform_event_id {
+                    true => notify::refer_event_with_id(transfer.platform_refer_cseq),
+                    false => notify::REFER_EVENT.to_string(),
+                };
+                let expires = transfer.attempt.subscription_expires_s();
                 let extra = vec![
-                    ("Event".to_string(), notify::REFER_EVENT.to_string()),
+                    ("Event".to_string(), event),
                     (
                         "Subscription-State".to_string(),
-                        notify::subscription_state(subscription_ends, 60),
+                        notify::subscription_state(subscription_ends, expires),
                     ),
                 ];
                 let body = notify::sipfrag_body(status);
@@ -1462,6 +1599,8 @@ impl Call {
             last_ack: None,
             direction: Direction::SendRecv,
             gone: false,
+            refers_received: 0,
+            refers_sent: 0,
         };
         fx.track_client(
             self,

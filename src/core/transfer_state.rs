@@ -86,6 +86,16 @@ pub struct CallTransfer {
     pub(super) refer_request: Vec<u8>,
     /// The platform sent `Refer-Sub: false`.
     pub(super) no_subscription: bool,
+    /// The platform REFER's CSeq, and whether NOTIFYs name it with `Event: refer;id=<CSeq>`
+    /// (the second and later REFER of the platform's dialog, RFC 3515 section 2.4.6).
+    pub(super) platform_refer_cseq: u32,
+    pub(super) platform_event_id: bool,
+    /// handoff's REFER to the carrier: its CSeq, and whether it was the first REFER in that
+    /// dialog (then the carrier's NOTIFYs may omit the id). `None` until sent.
+    pub(super) carrier_refer: Option<(u32, bool)>,
+    /// The carrier BYEd before its final NOTIFY: the call ends (with this positional reason
+    /// unless handed off) once the attempt has its outcome.
+    pub(super) carrier_left: Option<super::EndReason>,
     /// The customer's G.711 law (ringback encoding).
     pub(super) customer_law: G711Law,
     pub(super) fallback: Option<FallbackLeg>,

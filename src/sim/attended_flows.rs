@@ -354,7 +354,7 @@ pub fn attended_refer_mode(sim: &mut Sim, shard1: ShardId, shard2: ShardId) -> F
             ("Subscription-State", "terminated;reason=noresource"),
         ],
     );
-    let notify = sim.expect_request(PLATFORM, "NOTIFY");
+    let notify = final_platform_notify(sim);
     let incoming = sim.ua_ref(PLATFORM).incoming(notify).clone();
     ensure!(
         sim,
@@ -509,7 +509,7 @@ pub fn unknown_dialogs_unchanged(sim: &mut Sim, shard1: ShardId, shard2: ShardId
         "Refer-To's Replaces changed: {replaces_in_uri:?}"
     );
     sim.ua(CARRIER).answer(refer, 603, None);
-    let notify = sim.expect_request(PLATFORM, "NOTIFY");
+    let notify = final_platform_notify(sim);
     let incoming = sim.ua_ref(PLATFORM).incoming(notify).clone();
     ensure!(
         sim,
@@ -688,7 +688,7 @@ fn local_mode(
     );
     ensure!(sim, accepted, "platform's REFER not answered 202");
     if !early_transferor_bye {
-        let notify = sim.expect_request(PLATFORM, "NOTIFY");
+        let notify = final_platform_notify(sim);
         let incoming = sim.ua_ref(PLATFORM).incoming(notify).clone();
         ensure!(
             sim,
@@ -833,4 +833,21 @@ fn local_mode(
         sim.media_ports_in_use()
     );
     Ok(())
+}
+
+/// The platform's next NOTIFY with a final sipfrag; the `SIP/2.0 100 Trying` handoff sends as
+/// soon as it accepts a REFER itself (RFC 3515 section 2.4.4, issue 10) is answered on the way.
+fn final_platform_notify(sim: &mut Sim) -> super::RequestId {
+    loop {
+        let notify = sim.expect_request(PLATFORM, "NOTIFY");
+        if !sim
+            .ua_ref(PLATFORM)
+            .incoming(notify)
+            .body()
+            .starts_with(b"SIP/2.0 1")
+        {
+            return notify;
+        }
+        sim.ua(PLATFORM).answer(notify, 200, None);
+    }
 }

@@ -31,6 +31,7 @@ pub mod dialer_flows;
 mod net;
 pub mod replaces_flows;
 pub mod scenarios;
+pub mod timing_flows;
 pub mod transfer_flows;
 pub mod trust_flows;
 mod ua;
@@ -133,6 +134,9 @@ fn trunk(name: &str, peer: &str, codecs: &[&str]) -> Trunk {
         media_networks: Default::default(),
         limits: Default::default(),
         refer_hook: None,
+        transfer_timeout_s: None,
+        handoff_bye_after_ms: None,
+        refer_response: crate::vocab::StatusCode::ACCEPTED,
     }
 }
 
@@ -204,6 +208,7 @@ pub fn standard_config() -> Config {
             audit: "-".to_string(),
             refer_timeout_ms: 8000,
             transfer_timeout_s: 120,
+            handoff_bye_after_ms: 2_000,
             drain_s: 30,
             unknown_source: UnknownSourcePolicy::Drop,
             max_message_bytes: 8192,

@@ -41,23 +41,36 @@
 //!   either: a failed subscription is not a failed reference (RFC 3515 section 2.4.4:
 //!   "Terminating a subscription, either by explicitly unsubscribing or rejecting NOTIFY, is not
 //!   an indication that the referenced request should be withdrawn or abandoned").
-//! - **`sbc.transfer_timeout_s` (`transfer_timeout_ms` here, 0 = off) bounds the whole attempt
-//!   from the REFER** (REFER wait, carrier phase, and a local fallback that follows; not a
-//!   `transfer = "local"` attempt, which sends no REFER, nor an attended local join, which
-//!   attended.rs drives). On expiry the attempt fails with reason `"transfer_timeout"`: the platform is
-//!   told 408 (its REFER's final response, or a terminating NOTIFY), ringback stops, a ringing
-//!   leg C is CANCELled, and the customer's leg is released if the platform already left.
-//!   **It never starts a local fallback, whatever `on_refer_failure` says**: once the carrier may
-//!   be acting on the REFER, handoff cannot withdraw that (RFC 3515 section 2.4.4 above), so
-//!   dialling the target itself could give it two calls; and a fallback started when the whole
-//!   budget is spent would be a second, unbounded transfer.
+//! - **`transfer_timeout_s` (`transfer_timeout_ms` here, 0 = off; the carrier trunk's key or
+//!   `sbc.transfer_timeout_s`) bounds the carrier's work: from its acceptance (2xx to the REFER,
+//!   or a NOTIFY that came first) to its final NOTIFY.** Gaps between NOTIFYs count for
+//!   nothing. On expiry (reason `"transfer_timeout"`), while the agent (platform leg) is still on
+//!   the call: the platform gets NOTIFY 408 (terminated), ringback stops and the customer talks
+//!   to the agent again; handoff does not dial the target while the carrier may still connect
+//!   it. If the agent already left, `on_refer_failure` applies: `"local"` dials the target (so
+//!   the caller is not left in silence; a late carrier NOTIFY 1xx/2xx still cancels that call),
+//!   `"reject"` releases the customer. The same bound, armed afresh, limits how long a local
+//!   fallback's leg C may ring.
+//! - **A subscription the carrier ends early** (`Subscription-State: terminated` on a 1xx
+//!   NOTIFY, RFC 6665 section 4.1.3) ends only the reports, not the reference (RFC 3515 section
+//!   2.4.4 above): later NOTIFYs are ignored, the carrier's BYE is the handoff, and the record
+//!   says `carrier_subscription_ended`.
+//! - **The customer hanging up while the carrier works** (its BYE while its subscription is
+//!   active and it reported no final result) is `abandoned`, not a handoff. The BYE may overtake
+//!   the final NOTIFY 200 sent with it, so the record waits `late_notify_grace_ms` (16*T1) for
+//!   that NOTIFY: a 2xx makes it `handed_off`.
 //!
-//! After the final sipfrag 2xx the carrier's BYE is awaited for 64*T1 (`carrier_bye_grace_ms`,
-//! RFC 3261 Timer F: the longest a BYE sent with that NOTIFY can take); then handoff releases
-//! the customer's leg itself (still `handed_off`, reason `"no_carrier_bye"`).
+//! After the final sipfrag 2xx the carrier's BYE is awaited for `handoff_bye_after_ms` (default
+//! 2 s); then handoff BYEs the carrier leg itself, as a transferor following RFC 5589 does after
+//! the final NOTIFY (still `handed_off`, reason `"handoff_bye"`, `ended_by: "handoff"`).
 //!
 //! A 202 is a 200 (RFC 7647 section 5: an element "MUST treat any 202 responses received as
-//! identical to a 200 response"); every 2xx is handled alike.
+//! identical to a 200 response"); every 2xx is handled alike. The platform's REFER is answered
+//! 202, or 200 when its trunk says `refer_response = 200` (`accept_status`).
+//!
+//! When handoff itself accepts the platform's REFER (a local transfer, a fallback), it NOTIFYs
+//! `SIP/2.0 100 Trying` at once: RFC 3515 section 2.4.4, "The creation of a subscription as
+//! defined by [2] always results in an immediate NOTIFY."
 //!
 //! # Late carrier answers while handoff's own fallback rings
 //!
@@ -92,7 +105,7 @@ use crate::config::{
 };
 use crate::numbering::E164;
 use crate::transfer::record::{
-    TransferKind, TransferOutcome, TransferReason, TransferRecord, WallClock,
+    LegEnder, TransferKind, TransferOutcome, TransferReason, TransferRecord, WallClock,
 };
 use crate::transfer::refer_to::{PlatformReferTo, carrier_refer_to_at, refer_domain};
 use crate::vocab::Time;
@@ -105,10 +118,14 @@ pub const DEFAULT_PLATFORM_GRACE_MS: u64 = 2_000;
 /// The default bound on a whole transfer attempt from its REFER (`sbc.transfer_timeout_s`).
 pub const DEFAULT_TRANSFER_TIMEOUT_MS: u64 = 120_000;
 
-/// How long handoff waits for the carrier's BYE after its final sipfrag 2xx before releasing
-/// the customer's leg itself: 64*T1 with the default T1 of 500 ms, the longest a BYE sent right
-/// after that NOTIFY is retransmitted (RFC 3261 section 17.1.2.2, Timer F).
-pub const DEFAULT_CARRIER_BYE_GRACE_MS: u64 = 64 * 500;
+/// How long handoff waits for the carrier's BYE after its final sipfrag 2xx before it BYEs the
+/// carrier leg itself (`sbc.handoff_bye_after_ms`).
+pub const DEFAULT_HANDOFF_BYE_AFTER_MS: u64 = 2_000;
+
+/// After a carrier BYE that came before any final NOTIFY, how long a final NOTIFY overtaken by
+/// that BYE may still decide the record: 16*T1 with the default T1 of 500 ms (long enough for a
+/// NOTIFY retransmitted after a loss, shorter than the 64*T1 an ended call is kept).
+pub const DEFAULT_LATE_NOTIFY_GRACE_MS: u64 = 16 * 500;
 
 /// Per-trunk transfer settings of the carrier trunk (X), frozen when the attempt starts so a
 /// config reload never changes a transfer under way.
@@ -125,28 +142,52 @@ pub struct TransferSettings {
     pub headers: Vec<(String, String)>,
     /// No final response to the REFER for this long = failure "timeout". Bounds nothing else.
     pub refer_timeout_ms: u64,
-    /// The whole attempt, from the REFER to its outcome, may take this long (0 = no bound);
-    /// then it fails with "transfer_timeout". See the module docs.
+    /// From the carrier's acceptance to its final NOTIFY (and a fallback's ringing), at most
+    /// this long (0 = no bound); see the module docs.
     pub transfer_timeout_ms: u64,
-    /// After the carrier's final sipfrag 2xx, how long its BYE may take (64*T1).
-    pub carrier_bye_grace_ms: u64,
+    /// After the carrier's final sipfrag 2xx, how long its BYE may take before handoff BYEs.
+    pub handoff_bye_after_ms: u64,
+    /// After a carrier BYE with no final NOTIFY yet, how long that NOTIFY may still come.
+    pub late_notify_grace_ms: u64,
     pub platform_grace_ms: u64,
+    /// What an accepted platform REFER is answered (202, or 200 by the platform trunk's
+    /// `refer_response`).
+    pub accept_status: StatusCode,
     /// Which E.164 targets a transfer toward this trunk may name (`transfer_allow`/`_deny`).
     pub targets: TargetPolicy,
 }
 
 impl TransferSettings {
-    /// The settings for a call: the carrier trunk's, and the call's `[sbc]` timeouts.
+    /// The settings for a call: the carrier trunk's, and the call's `[sbc]` timeouts (a trunk's
+    /// own `transfer_timeout_s` / `handoff_bye_after_ms` win).
     pub fn for_call(trunk: &Trunk, sbc: &SbcConfig) -> TransferSettings {
         TransferSettings {
-            transfer_timeout_ms: sbc.transfer_timeout_s.saturating_mul(1_000),
-            carrier_bye_grace_ms: sbc.timers.t1_ms.saturating_mul(64),
+            transfer_timeout_ms: trunk
+                .transfer_timeout_s
+                .unwrap_or(sbc.transfer_timeout_s)
+                .saturating_mul(1_000),
+            handoff_bye_after_ms: trunk
+                .handoff_bye_after_ms
+                .unwrap_or(sbc.handoff_bye_after_ms),
+            late_notify_grace_ms: sbc.timers.t1_ms.saturating_mul(16),
             ..TransferSettings::for_trunk(trunk, sbc.refer_timeout_ms)
         }
     }
 
-    /// The trunk's settings, with [`DEFAULT_TRANSFER_TIMEOUT_MS`] and
-    /// [`DEFAULT_CARRIER_BYE_GRACE_MS`].
+    /// `expires` on the Subscription-State of NOTIFYs handoff sends the platform while the
+    /// transfer runs: at least the transfer timeout (an hour when unbounded), so the platform's
+    /// subscription never lapses before handoff's final word; never under 60 s.
+    pub fn subscription_expires_s(&self) -> u32 {
+        match self.transfer_timeout_ms {
+            0 => 3_600,
+            ms => u32::try_from(ms.div_ceil(1_000))
+                .unwrap_or(u32::MAX)
+                .max(60),
+        }
+    }
+
+    /// The trunk's settings, with [`DEFAULT_TRANSFER_TIMEOUT_MS`],
+    /// [`DEFAULT_HANDOFF_BYE_AFTER_MS`] and [`DEFAULT_LATE_NOTIFY_GRACE_MS`].
     pub fn for_trunk(trunk: &Trunk, refer_timeout_ms: u64) -> TransferSettings {
         TransferSettings {
             trunk: trunk.name.clone(),
@@ -161,9 +202,15 @@ impl TransferSettings {
                 .map(|(name, value)| (name.clone(), value.clone()))
                 .collect(),
             refer_timeout_ms,
-            transfer_timeout_ms: DEFAULT_TRANSFER_TIMEOUT_MS,
-            carrier_bye_grace_ms: DEFAULT_CARRIER_BYE_GRACE_MS,
+            transfer_timeout_ms: trunk
+                .transfer_timeout_s
+                .map_or(DEFAULT_TRANSFER_TIMEOUT_MS, |s| s.saturating_mul(1_000)),
+            handoff_bye_after_ms: trunk
+                .handoff_bye_after_ms
+                .unwrap_or(DEFAULT_HANDOFF_BYE_AFTER_MS),
+            late_notify_grace_ms: DEFAULT_LATE_NOTIFY_GRACE_MS,
             platform_grace_ms: DEFAULT_PLATFORM_GRACE_MS,
+            accept_status: StatusCode::ACCEPTED,
             targets: trunk.transfer_targets.clone(),
         }
     }
@@ -270,8 +317,14 @@ enum State {
     /// The carrier accepted: it owns the transfer until its final sipfrag. No deadline of its
     /// own (only the transfer timeout): silence is not failure.
     AwaitingNotify,
-    /// The carrier reported success; waiting (64*T1) for it to release leg A.
+    /// The carrier reported success; waiting (`handoff_bye_after_ms`) for it to release leg A.
     AwaitingCarrierBye {
+        deadline: Time,
+    },
+    /// The carrier BYEd before any final NOTIFY while its subscription was active: a final
+    /// NOTIFY 2xx overtaken by that BYE makes it a handoff, anything else (or nothing until the
+    /// deadline) an abandoned transfer.
+    AwaitingLateNotify {
         deadline: Time,
     },
     /// Leg C is being set up.
@@ -304,8 +357,18 @@ struct Context {
     fallback_reason: TransferReason,
     /// handoff INVITEd the target itself (leg C), even if it later gave way to the carrier.
     target_dialled: bool,
-    /// The end of the whole attempt (`transfer_timeout_ms` after the REFER), if bounded.
+    /// The end of the carrier's work (`transfer_timeout_ms` after its acceptance) or of the
+    /// fallback's ringing, if bounded.
     transfer_deadline: Option<Time>,
+    /// The carrier ended its subscription (terminated on a 1xx NOTIFY): its later NOTIFYs are
+    /// ignored, its BYE is the handoff.
+    carrier_subscription_ended: bool,
+    /// The platform's subscription got its terminating NOTIFY (or never existed).
+    platform_subscription_ended: bool,
+    /// The last sipfrag status sent to the platform (a SUBSCRIBE refresh repeats it).
+    platform_status: Option<StatusCode>,
+    /// Who ended the carrier leg of a handed-off transfer, for the record.
+    ended_by: Option<LegEnder>,
     record: Option<TransferRecord>,
 }
 
@@ -342,6 +405,10 @@ impl TransferAttempt {
             fallback_reason: TransferReason::LocalMethod,
             target_dialled: false,
             transfer_deadline: None,
+            carrier_subscription_ended: false,
+            platform_subscription_ended: false,
+            platform_status: None,
+            ended_by: None,
             record: None,
         };
         let carrier = carrier_refer_to_at(
@@ -373,8 +440,8 @@ impl TransferAttempt {
                 State::Done
             }
             Err(_) if local_join => {
-                context.answer_platform(StatusCode::ACCEPTED);
-                context.begin_local(TransferReason::LocalMethod)
+                context.accept_locally();
+                context.begin_local(now, TransferReason::LocalMethod)
             }
             Err(_) => {
                 // Neither the carrier nor a local INVITE could reach a target that is not a number.
@@ -387,8 +454,8 @@ impl TransferAttempt {
                 State::Done
             }
             Ok(_) if context.settings.method == TransferMethod::Local => {
-                context.answer_platform(StatusCode::ACCEPTED);
-                context.begin_local(TransferReason::LocalMethod)
+                context.accept_locally();
+                context.begin_local(now, TransferReason::LocalMethod)
             }
             Ok(carrier) => {
                 let headers = context.refer_headers();
@@ -400,7 +467,6 @@ impl TransferAttempt {
                     context.start_ringback();
                 }
                 let deadline = context.arm(now);
-                context.arm_transfer_deadline(now);
                 State::AwaitingReferResponse { deadline }
             }
         };
@@ -417,9 +483,60 @@ impl TransferAttempt {
         self.step(|state, context| state.on_refer_response(context, now, status));
     }
 
-    /// A NOTIFY (Event: refer) from the carrier, with the status of its message/sipfrag body.
+    /// A NOTIFY (Event: refer) from the carrier, with the status of its message/sipfrag body
+    /// (its subscription taken as still active on a 1xx).
     pub fn on_notify_sipfrag(&mut self, now: Time, status: StatusCode) {
+        self.on_notify(now, status, false);
+    }
+
+    /// A NOTIFY (Event: refer) from the carrier: its sipfrag status, and whether its
+    /// Subscription-State said `terminated`. A 1xx that ends the subscription ends the reports,
+    /// not the carrier's work (module docs).
+    pub fn on_notify(&mut self, now: Time, status: StatusCode, terminated: bool) {
+        if self.context.carrier_subscription_ended {
+            // RFC 6665 section 4.1.3: no subscription, nothing to report.
+            return;
+        }
+        if terminated && status.is_provisional() && !self.is_done() {
+            self.context.carrier_subscription_ended = true;
+        }
         self.step(|state, context| state.on_notify_sipfrag(context, now, status));
+    }
+
+    /// The platform refreshes (or ends, `expires == 0`) its refer subscription with an in-dialog
+    /// SUBSCRIBE (RFC 3515 section 2.4.4). False when it has no such subscription: the caller
+    /// answers 403 ("If a SUBSCRIBE request for event refer is received for a subscription that
+    /// does not already exist, it MUST be rejected with a 403"). True: answer 200; the attempt
+    /// NOTIFYs the current state at once (RFC 6665 section 4.2.1.4).
+    pub fn on_platform_subscribe(&mut self, expires: u32) -> bool {
+        let context = &mut self.context;
+        if self.state == State::Done
+            || context.platform_subscription_ended
+            || !context.may_notify_platform()
+        {
+            return false;
+        }
+        let status = context.platform_status.unwrap_or(StatusCode::TRYING);
+        context.notify_platform(status, expires == 0);
+        true
+    }
+
+    /// The carrier BYEd before its final NOTIFY; the outcome waits for that NOTIFY (module
+    /// docs), and the call with it.
+    pub fn awaiting_late_notify(&self) -> bool {
+        matches!(self.state, State::AwaitingLateNotify { .. })
+    }
+
+    /// The platform may still get NOTIFYs for this attempt's REFER.
+    pub fn platform_subscribed(&self) -> bool {
+        self.state != State::Done
+            && !self.context.platform_subscription_ended
+            && self.context.may_notify_platform()
+    }
+
+    /// `expires` for the Subscription-State of NOTIFYs to the platform.
+    pub fn subscription_expires_s(&self) -> u32 {
+        self.context.settings.subscription_expires_s()
     }
 
     /// A response on the fallback leg C; `with_sdp` = it carries an SDP body (early media).
@@ -468,6 +585,7 @@ impl TransferAttempt {
             State::AwaitingReferResponse { .. } => "AwaitingReferResponse",
             State::AwaitingNotify => "AwaitingNotify",
             State::AwaitingCarrierBye { .. } => "AwaitingCarrierBye",
+            State::AwaitingLateNotify { .. } => "AwaitingLateNotify",
             State::AwaitingFallbackAnswer => "AwaitingFallbackAnswer",
             State::AwaitingLocalJoin => "AwaitingLocalJoin",
             State::AwaitingPlatformBye { .. } => "AwaitingPlatformBye",
@@ -490,6 +608,7 @@ impl State {
                 StatusClass::Success => {
                     context.refer_status = Some(status);
                     context.answer_platform(status);
+                    context.carrier_accepted(now);
                     State::AwaitingNotify
                 }
                 _ => {
@@ -513,6 +632,7 @@ impl State {
                 if status.is_success() {
                     // The carrier is calling the target too: give way, it owns the transfer.
                     context.emit(TransferAction::CancelFallbackInvite);
+                    context.carrier_accepted(now);
                     State::AwaitingNotify
                 } else {
                     // The carrier will not transfer: the fallback carries on.
@@ -528,6 +648,7 @@ impl State {
             // RFC 3515 lets the first NOTIFY arrive before the 202: the carrier has accepted.
             State::AwaitingReferResponse { .. } => {
                 context.answer_platform(StatusCode::ACCEPTED);
+                context.carrier_accepted(now);
                 State::AwaitingNotify.on_notify_sipfrag(context, now, status)
             }
             State::AwaitingNotify => {
@@ -545,7 +666,7 @@ impl State {
                     }
                     StatusClass::Success => {
                         context.relay_notify(status, true);
-                        let deadline = now.plus_millis(context.settings.carrier_bye_grace_ms);
+                        let deadline = now.plus_millis(context.settings.handoff_bye_after_ms);
                         context.emit(TransferAction::ArmTimer { at: deadline });
                         State::AwaitingCarrierBye { deadline }
                     }
@@ -558,11 +679,25 @@ impl State {
             State::AwaitingFallbackAnswer if context.carrier_may_still_act() => {
                 if !status.is_failure() {
                     context.emit(TransferAction::CancelFallbackInvite);
+                    context.carrier_accepted(now);
                     State::AwaitingNotify.on_notify_sipfrag(context, now, status)
                 } else {
                     // The carrier failed; the fallback carries on.
                     context.notify_status = Some(status);
                     self
+                }
+            }
+            // The carrier's BYE overtook its final NOTIFY (module docs).
+            State::AwaitingLateNotify { .. } if status.is_final() => {
+                context.notify_status = Some(status);
+                if status.is_success() {
+                    context.relay_notify(status, true);
+                    context.tear_down_platform();
+                    context.ended_by = Some(LegEnder::Carrier);
+                    context.finish(now, TransferOutcome::HandedOff, TransferReason::CarrierBye);
+                    State::Done
+                } else {
+                    context.abandoned(now)
                 }
             }
             // A late or repeated NOTIFY (e.g. racing the BYE) changes nothing.
@@ -634,17 +769,27 @@ impl State {
                 );
                 State::Done
             }
+            // The carrier's subscription is active and it reported no result: the customer hung
+            // up while the carrier worked, unless a final NOTIFY 2xx overtaken by this BYE comes.
+            State::AwaitingNotify if !context.carrier_subscription_ended => {
+                context.stop_ringback();
+                let deadline = now.plus_millis(context.settings.late_notify_grace_ms);
+                context.emit(TransferAction::ArmTimer { at: deadline });
+                State::AwaitingLateNotify { deadline }
+            }
             // The carrier took the call over: leg A is released, so is leg B.
             State::AwaitingNotify | State::AwaitingCarrierBye { .. } => {
                 context.stop_ringback();
                 if self == State::AwaitingNotify {
-                    // No final sipfrag came; the release itself tells the platform it worked.
+                    // Its subscription ended early; the release itself says it worked.
                     context.notify_platform(StatusCode::OK, true);
                 }
                 context.tear_down_platform();
+                context.ended_by = Some(LegEnder::Carrier);
                 context.finish(now, TransferOutcome::HandedOff, TransferReason::CarrierBye);
                 State::Done
             }
+            State::AwaitingLateNotify { .. } => self,
             State::AwaitingFallbackAnswer | State::AwaitingLocalJoin => {
                 if self == State::AwaitingFallbackAnswer {
                     context.emit(TransferAction::CancelFallbackInvite);
@@ -679,11 +824,9 @@ impl State {
 
     fn on_timer(self, context: &mut Context, now: Time) -> State {
         match self {
-            // The whole attempt's budget is spent (module docs): fail, never fall back.
-            State::AwaitingReferResponse { .. } | State::AwaitingNotify
-                if context.transfer_expired(now) =>
-            {
-                context.transfer_timed_out(now)
+            // The carrier's work outlived transfer_timeout_s (module docs).
+            State::AwaitingNotify if context.transfer_expired(now) => {
+                context.carrier_timed_out(now)
             }
             State::AwaitingFallbackAnswer if context.transfer_expired(now) => {
                 context.emit(TransferAction::CancelFallbackInvite);
@@ -693,18 +836,18 @@ impl State {
             State::AwaitingReferResponse { deadline } if now >= deadline => {
                 context.refer_failed(now, TransferReason::Timeout, StatusCode::REQUEST_TIMEOUT)
             }
-            // The carrier reported success but never released leg A: release it ourselves.
+            // The carrier reported success but did not release leg A: handoff ends it, as a
+            // transferor does after the final NOTIFY (RFC 5589).
             State::AwaitingCarrierBye { deadline } if now >= deadline => {
                 context.stop_ringback();
                 context.emit(TransferAction::ReleaseCustomerLeg);
                 context.tear_down_platform();
-                context.finish(
-                    now,
-                    TransferOutcome::HandedOff,
-                    TransferReason::NoCarrierBye,
-                );
+                context.ended_by = Some(LegEnder::Handoff);
+                context.finish(now, TransferOutcome::HandedOff, TransferReason::HandoffBye);
                 State::Done
             }
+            // No final NOTIFY followed the carrier's BYE: the customer abandoned the transfer.
+            State::AwaitingLateNotify { deadline } if now >= deadline => context.abandoned(now),
             State::AwaitingPlatformBye { deadline } if now >= deadline => {
                 context.tear_down_platform();
                 State::Done
@@ -726,7 +869,14 @@ impl Context {
         deadline
     }
 
-    /// Arms the bound on the whole attempt, from the REFER (none if `transfer_timeout_ms` is 0).
+    /// The carrier accepted the REFER (its 2xx, or a NOTIFY first; called on the way into
+    /// `AwaitingNotify` only, never per NOTIFY): its work is bounded by `transfer_timeout_ms`
+    /// from now.
+    fn carrier_accepted(&mut self, now: Time) {
+        self.arm_transfer_deadline(now);
+    }
+
+    /// Arms the transfer bound from `now` (none if `transfer_timeout_ms` is 0).
     fn arm_transfer_deadline(&mut self, now: Time) {
         if self.settings.transfer_timeout_ms > 0 {
             let deadline = now.plus_millis(self.settings.transfer_timeout_ms);
@@ -742,14 +892,63 @@ impl Context {
 
     /// While leg C rings: handoff started it because the REFER got no final response in time,
     /// and the carrier has given no final word since, so it may yet accept and call the target.
+    /// Or handoff started it because the carrier's work outlived `transfer_timeout_s` with the
+    /// agent gone, and the carrier's last word was progress.
     fn carrier_may_still_act(&self) -> bool {
-        self.fallback_reason == TransferReason::Timeout
-            && self.refer_status.is_none()
-            && self.notify_status.is_none()
+        match self.fallback_reason {
+            TransferReason::Timeout => self.refer_status.is_none() && self.notify_status.is_none(),
+            TransferReason::TransferTimeout => {
+                !self.carrier_subscription_ended
+                    && self.notify_status.is_none_or(|s| s.is_provisional())
+            }
+            _ => false,
+        }
     }
 
-    /// The transfer timeout: the attempt fails with 408 toward the platform, whatever the
-    /// on_refer_failure policy (module docs).
+    /// The carrier accepted but gave no final result within `transfer_timeout_s` (module
+    /// docs): with the agent still there, NOTIFY 408 and the customer is back with the agent;
+    /// with the agent gone, `on_refer_failure` applies.
+    fn carrier_timed_out(&mut self, now: Time) -> State {
+        self.stop_ringback();
+        if !self.platform_gone {
+            self.notify_platform(StatusCode::REQUEST_TIMEOUT, true);
+            self.finish(
+                now,
+                TransferOutcome::Failed,
+                TransferReason::TransferTimeout,
+            );
+            return State::Done;
+        }
+        match self.settings.on_refer_failure {
+            ReferFailurePolicy::Local if !self.target_dialled => {
+                self.begin_local(now, TransferReason::TransferTimeout)
+            }
+            ReferFailurePolicy::Local | ReferFailurePolicy::Reject => {
+                self.emit(TransferAction::ReleaseCustomerLeg);
+                self.finish(
+                    now,
+                    TransferOutcome::Failed,
+                    TransferReason::TransferTimeout,
+                );
+                State::Done
+            }
+        }
+    }
+
+    /// The customer hung up while the carrier worked (module docs): the platform hears 487.
+    fn abandoned(&mut self, now: Time) -> State {
+        self.notify_platform(StatusCode::REQUEST_TERMINATED, true);
+        self.tear_down_platform();
+        self.finish(
+            now,
+            TransferOutcome::Abandoned,
+            TransferReason::CustomerHungUp,
+        );
+        State::Done
+    }
+
+    /// A local fallback's leg C rang for `transfer_timeout_s`: the attempt fails with 408
+    /// toward the platform, and no other fallback follows.
     fn transfer_timed_out(&mut self, now: Time) -> State {
         self.stop_ringback();
         if self.platform_answer.is_none() {
@@ -782,8 +981,25 @@ impl Context {
         headers
     }
 
-    /// Answers the platform's REFER once; nothing if it already has an answer or hung up.
+    /// handoff itself accepts the platform's REFER (a local transfer or a fallback before the
+    /// carrier answered): 202 (or the trunk's `refer_response`), then at once NOTIFY 100, RFC
+    /// 3515 section 2.4.4: "The creation of a subscription as defined by [2] always results in
+    /// an immediate NOTIFY."
+    fn accept_locally(&mut self) {
+        if self.platform_answer.is_none() && !self.platform_gone {
+            self.answer_platform(StatusCode::ACCEPTED);
+            self.notify_platform(StatusCode::TRYING, false);
+        }
+    }
+
+    /// Answers the platform's REFER once; nothing if it already has an answer or hung up. A
+    /// 2xx is the `accept_status` (RFC 7647 section 5: 200 and 202 are alike).
     fn answer_platform(&mut self, status: StatusCode) {
+        let status = if status.is_success() {
+            self.settings.accept_status
+        } else {
+            status
+        };
         if self.platform_answer.is_none() && !self.platform_gone {
             self.platform_answer = Some(status);
             self.emit(TransferAction::AnswerPlatform { status });
@@ -798,7 +1014,9 @@ impl Context {
     }
 
     fn relay_notify(&mut self, status: StatusCode, subscription_ends: bool) {
-        if self.may_notify_platform() {
+        if self.may_notify_platform() && !self.platform_subscription_ended {
+            self.platform_status = Some(status);
+            self.platform_subscription_ended = subscription_ends;
             self.emit(TransferAction::RelayNotify {
                 status,
                 subscription_ends,
@@ -807,7 +1025,9 @@ impl Context {
     }
 
     fn notify_platform(&mut self, status: StatusCode, subscription_ends: bool) {
-        if self.may_notify_platform() {
+        if self.may_notify_platform() && !self.platform_subscription_ended {
+            self.platform_status = Some(status);
+            self.platform_subscription_ended = subscription_ends;
             self.emit(TransferAction::NotifyPlatform {
                 status,
                 subscription_ends,
@@ -838,11 +1058,24 @@ impl Context {
 
     /// The REFER failed (`status` is the carrier's code, or 408 for a timeout). A target
     /// handoff already dialled once (then gave way to the carrier) is not dialled again.
+    ///
+    /// `"reject"` means "the platform hears the code and keeps the caller". A platform that
+    /// said `Refer-Sub: false` (RFC 4488: no NOTIFYs) and hung up after its 2xx can be told
+    /// nothing and keeps nobody, so rejecting would only drop the caller: the local transfer
+    /// runs instead (issue 10, item 5).
     fn refer_failed(&mut self, now: Time, reason: TransferReason, status: StatusCode) -> State {
-        match self.settings.on_refer_failure {
+        let unreachable_platform = !self.request.notify_platform
+            && self.platform_gone
+            && self.platform_answer.is_some_and(|s| s.is_success());
+        let policy = if unreachable_platform {
+            ReferFailurePolicy::Local
+        } else {
+            self.settings.on_refer_failure
+        };
+        match policy {
             ReferFailurePolicy::Local if !self.target_dialled => {
-                self.answer_platform(StatusCode::ACCEPTED);
-                self.begin_local(reason)
+                self.accept_locally();
+                self.begin_local(now, reason)
             }
             ReferFailurePolicy::Local | ReferFailurePolicy::Reject => {
                 self.stop_ringback();
@@ -863,7 +1096,7 @@ impl Context {
     }
 
     /// Starts the local transfer: INVITE the target (blind) or join the replaced call (attended).
-    fn begin_local(&mut self, reason: TransferReason) -> State {
+    fn begin_local(&mut self, now: Time, reason: TransferReason) -> State {
         self.fallback_reason = reason;
         match self.kind {
             // An attempt is blind or attended; carrier-initiated REFERs never start one.
@@ -872,6 +1105,11 @@ impl Context {
                     self.start_ringback();
                 }
                 self.target_dialled = true;
+                // Leg C may ring for transfer_timeout_s at most (not a transfer = "local"
+                // attempt's: that bound is the INVITE's own).
+                if reason != TransferReason::LocalMethod {
+                    self.arm_transfer_deadline(now);
+                }
                 self.emit(TransferAction::StartFallbackInvite {
                     target: self.request.refer_to.target().to_owned(),
                     target_e164: self.target_e164.clone(),
@@ -940,6 +1178,8 @@ impl Context {
             hook: None,
             jurisdiction_from: None,
             jurisdiction_to: None,
+            ended_by: self.ended_by,
+            carrier_subscription_ended: self.carrier_subscription_ended,
         };
         self.record = Some(record.clone());
         self.emit(TransferAction::Finished(Box::new(record)));

@@ -43,6 +43,6 @@ pub use attempt::{TransferAction, TransferAttempt, TransferRequest, TransferSett
 pub use diagnostics::{Direction, Ladder, LadderEntry};
 pub use dialog_ids::{DialogId, Replaces, TargetDialog};
 pub use record::{
-    HookRecord, TransferKind, TransferOutcome, TransferReason, TransferRecord, WallClock,
+    HookRecord, LegEnder, TransferKind, TransferOutcome, TransferReason, TransferRecord, WallClock,
 };
 pub use refer_to::{CarrierReferTo, PlatformReferTo, ReferToError};

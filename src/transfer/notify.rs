@@ -9,6 +9,13 @@ pub const SIPFRAG_CONTENT_TYPE: &str = "message/sipfrag;version=2.0";
 /// The Event header value of a REFER NOTIFY (a first REFER in the dialog has no id).
 pub const REFER_EVENT: &str = "refer";
 
+/// The Event header value of NOTIFYs for the second and later REFER of a dialog: RFC 3515
+/// section 2.4.6, "it MUST include an id parameter[2] in the Event header field of each NOTIFY
+/// containing the sequence number (the number from the CSeq header field value) of the REFER".
+pub fn refer_event_with_id(refer_cseq: u32) -> String {
+    format!("{REFER_EVENT};id={refer_cseq}")
+}
+
 /// The sipfrag body for `status`: `SIP/2.0 200 OK\r\n`.
 pub fn sipfrag_body(status: StatusCode) -> String {
     format!("SIP/2.0 {status} {}\r\n", reason_phrase(status))

@@ -41,6 +41,9 @@ pub enum TransferOutcome {
     Failed,
     /// The caller hung up while the transfer was under way.
     Cancelled,
+    /// The caller hung up while the carrier was working on the transfer (it had accepted the
+    /// REFER and not yet reported success): not a handoff.
+    Abandoned,
     /// A carrier's REFER passed on to the platform, which owns its outcome.
     Relayed,
     /// The target is outside the trunk's `transfer_allow`/`transfer_deny`, or the platform
@@ -50,11 +53,12 @@ pub enum TransferOutcome {
 }
 
 impl TransferOutcome {
-    pub const ALL: [TransferOutcome; 6] = [
+    pub const ALL: [TransferOutcome; 7] = [
         TransferOutcome::HandedOff,
         TransferOutcome::FallbackLocal,
         TransferOutcome::Failed,
         TransferOutcome::Cancelled,
+        TransferOutcome::Abandoned,
         TransferOutcome::Relayed,
         TransferOutcome::Denied,
     ];
@@ -65,6 +69,7 @@ impl TransferOutcome {
             TransferOutcome::FallbackLocal => "fallback_local",
             TransferOutcome::Failed => "failed",
             TransferOutcome::Cancelled => "cancelled",
+            TransferOutcome::Abandoned => "abandoned",
             TransferOutcome::Relayed => "relayed",
             TransferOutcome::Denied => "denied",
         }
@@ -89,8 +94,9 @@ fn serialize_method<S: Serializer>(method: &TransferMethod, s: S) -> Result<S::O
 pub enum TransferReason {
     /// The carrier released the customer's leg after its success NOTIFY (handed off).
     CarrierBye,
-    /// Success was reported but the carrier never sent BYE; handoff released the leg.
-    NoCarrierBye,
+    /// Success was reported and the carrier did not BYE within `handoff_bye_after_ms`: handoff
+    /// ended the carrier leg itself (RFC 5589: the transferor's BYE). Still handed off.
+    HandoffBye,
     /// The carrier refused the REFER (final non-2xx).
     ReferRejected,
     /// The carrier accepted, then NOTIFYed a failure (sipfrag >= 300).
@@ -125,7 +131,7 @@ impl TransferReason {
     pub fn as_str(self) -> &'static str {
         match self {
             TransferReason::CarrierBye => "carrier_bye",
-            TransferReason::NoCarrierBye => "no_carrier_bye",
+            TransferReason::HandoffBye => "handoff_bye",
             TransferReason::ReferRejected => "refer_rejected",
             TransferReason::SipfragFailure => "sipfrag_failure",
             TransferReason::Timeout => "timeout",
@@ -206,6 +212,24 @@ pub struct TransferRecord {
     pub jurisdiction_from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jurisdiction_to: Option<String>,
+    /// Of a handed-off transfer: who ended the carrier leg (`"carrier"`: its BYE; `"handoff"`:
+    /// handoff's BYE after the final NOTIFY 200).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_by: Option<LegEnder>,
+    /// The carrier ended its refer subscription before its final result (Subscription-State
+    /// terminated on a 1xx NOTIFY): from then on only its BYE or `transfer_timeout_s` decided.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub carrier_subscription_ended: bool,
+}
+
+/// Who ended the carrier leg of a handed-off transfer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegEnder {
+    /// The carrier's BYE.
+    Carrier,
+    /// handoff's BYE, `handoff_bye_after_ms` after the carrier's final NOTIFY 200.
+    Handoff,
 }
 
 /// One REFER hook call, as the transfer record keeps it:
@@ -306,7 +330,7 @@ mod tests {
         use TransferReason::*;
         for reason in [
             CarrierBye,
-            NoCarrierBye,
+            HandoffBye,
             ReferRejected,
             SipfragFailure,
             Timeout,

@@ -49,6 +49,9 @@ pub fn carrier_trunk(
         media_networks: Default::default(),
         limits: Default::default(),
         refer_hook: None,
+        transfer_timeout_s: None,
+        handoff_bye_after_ms: None,
+        refer_response: handoff::vocab::StatusCode::ACCEPTED,
     }
 }
 
