@@ -1262,6 +1262,45 @@ impl Agent {
         self.request(dialog, "REFER", None, &headers);
     }
 
+    /// A request outside any dialog that may create one, e.g. an out-of-dialog REFER naming its
+    /// call in Target-Dialog (RFC 5589 section 6.1): a new Call-ID and From tag, CSeq 1, our
+    /// Contact, To `to` (no tag), Request-URI `uri`, then `extra` in order. Sent as a client
+    /// transaction (retransmitted from T1 until a final response; the responses land in
+    /// [`Agent::responses`] with no dialog). Returns its (Call-ID, From tag).
+    pub fn request_outside_dialog(
+        &mut self,
+        method: &str,
+        uri: &str,
+        to: &str,
+        extra: &[(&str, &str)],
+    ) -> (String, String) {
+        let unique = self.hex();
+        let call_id = format!("{}-ood-{unique}@{}", self.name, self.addr.ip());
+        let tag = self.hex();
+        let branch = self.branch();
+        let from_user = self.from_user.clone().unwrap_or_else(|| self.name.clone());
+        let from = format!("<sip:{from_user}@{}>;tag={tag}", self.addr.ip());
+        let via = self.via(&branch);
+        let contact = self.contact();
+        let mut builder = RequestHead {
+            method,
+            uri,
+            via: &via,
+            from: &from,
+            to,
+            call_id: &call_id,
+            cseq: 1,
+            contact: Some(&contact),
+        }
+        .builder();
+        for (name, value) in extra {
+            builder = builder.header(name, value);
+        }
+        let bytes = builder.build();
+        self.start_client(method, branch, bytes, None);
+        (call_id, tag)
+    }
+
     /// A REFER progress NOTIFY (RFC 3515): Event: refer, a message/sipfrag `SIP/2.0 {status}`.
     pub fn notify_sipfrag(&mut self, dialog: DialogId, status: u16, terminated: bool) {
         let state = if terminated {
