@@ -20,7 +20,11 @@ use super::transfer_flows::{
     CARRIER_REFER_TO, PLATFORM_IDENTITY, PLATFORM_REFER_TO, PLATFORM_REFERRED_BY, Transfer,
     carrier_notifies, carrier_takes_refer, sipfrag_status, the_record,
 };
-use super::{CARRIER, DialogId, PARTNER, PLATFORM, STRANGER, Sim};
+use super::golden::{
+    RFC4538_10_MSG1, RFC4538_10_MSG8, RFC5589_6_1_202, RFC5589_6_1_F1, RFC5589_6_1_F3,
+    RFC5589_6_1_F4, RFC5589_6_1_F6, RFC5589_7_3_F5, Vars, fill, matches, vars,
+};
+use super::{CARRIER, DialogId, PARTNER, PLATFORM, STRANGER, Sim, offer_sdp};
 use crate::config::Config;
 use crate::core::ShardId;
 use crate::transfer::TransferOutcome;
@@ -518,4 +522,294 @@ pub const FLOWS: &[super::SweptFlow] = &[
         standard,
         attended_across_shards,
     ),
+    ("rfc5589_6_1_golden", standard, rfc5589_6_1_golden),
+    ("rfc5589_7_3_golden", standard, rfc5589_7_3_golden),
+    ("rfc4538_10_golden", standard, rfc4538_10_golden),
 ];
+
+// ------------------------------------------------------------------------ golden RFC flows
+
+/// The platform's address in the fixtures' `{PLATFORM}`.
+const PLATFORM_ADDR: &str = "10.0.0.2:5060";
+
+/// The carrier calls the platform, which answers with tag `platform_tag` (the RFC's). Checks
+/// handoff's INVITE against `f1` and returns the bound values (B1_CALL_ID, B1_TAG,
+/// HANDOFF_CONTACT_URI, ...) and the two agents' dialogs.
+fn golden_call(
+    sim: &mut Sim,
+    f1: &str,
+    platform_tag: &str,
+    carrier_call_id: Option<String>,
+) -> Result<(Vars, DialogId, DialogId), String> {
+    sim.ua(PLATFORM).next_dialog_tag = Some(platform_tag.to_string());
+    sim.ua(CARRIER).next_call_id = carrier_call_id;
+    let caller = sim
+        .ua(CARRIER)
+        .invite(super::scenarios::PLATFORM_NUMBER, Some(offer_sdp("10.0.0.1", 4000)));
+    let invite = sim.expect_request(PLATFORM, "INVITE");
+    let incoming = sim.ua_ref(PLATFORM).incoming(invite).clone();
+    let mut bound = vars(&[("PLATFORM", PLATFORM_ADDR)]);
+    if let Err(error) = matches(f1, &incoming.bytes, &mut bound) {
+        return Err(format!("t={} ms: F1: {error}", sim.now.as_millis()));
+    }
+    let Some(callee) = incoming.dialog else {
+        return Err("INVITE made no dialog".into());
+    };
+    sim.ua(PLATFORM).answer_with(
+        invite,
+        200,
+        Some(offer_sdp("10.0.0.2", 5000)),
+        &[
+            ("Allow", "INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, NOTIFY"),
+            ("Supported", "replaces, gruu, tdialog"),
+        ],
+    );
+    let up = sim.run_until(
+        |s| {
+            s.ua_ref(CARRIER).dialog(caller).is_confirmed()
+                && s.ua_ref(PLATFORM).dialog(callee).acks_received > 0
+        },
+        STEP_MS,
+    );
+    ensure!(sim, up, "call not established end to end");
+    Ok((bound, caller, callee))
+}
+
+/// The final response the platform got to the request with Call-ID `call_id`.
+fn platform_final(sim: &Sim, call_id: &str) -> Option<sipwire::agent::ResponseSeen> {
+    sim.ua_ref(PLATFORM)
+        .responses
+        .iter()
+        .find(|r| r.method == "REFER" && r.call_id == call_id && r.status >= 200)
+        .cloned()
+}
+
+/// Takes the NOTIFYs the platform got for the golden REFER (Call-ID `a84b4c76e66710`), each
+/// checked against the fixture for its sipfrag status and answered 200, until `status` came.
+fn golden_notifies(
+    sim: &mut Sim,
+    expected: &[(u16, &str)],
+    status: u16,
+    bound: &mut Vars,
+    seen: &mut Vec<u16>,
+) -> FlowResult {
+    loop {
+        while let Some(id) = sim.ua(PLATFORM).take_request("NOTIFY") {
+            let incoming = sim.ua_ref(PLATFORM).incoming(id).clone();
+            let got = sipfrag_status(&incoming.body());
+            let Some((_, fixture)) = expected.iter().find(|(s, _)| Some(*s) == got) else {
+                return Err(format!(
+                    "t={} ms: unexpected NOTIFY {got:?}",
+                    sim.now.as_millis()
+                ));
+            };
+            if let Err(error) = matches(fixture, &incoming.bytes, bound) {
+                return Err(format!("t={} ms: NOTIFY {got:?}: {error}", sim.now.as_millis()));
+            }
+            sim.ua(PLATFORM).answer(id, 200, None);
+            seen.extend(got);
+        }
+        if seen.contains(&status) {
+            return Ok(());
+        }
+        ensure!(
+            sim,
+            sim.run_until(|s| s.ua_ref(PLATFORM).has_request("NOTIFY"), STEP_MS),
+            "no NOTIFY {status} in the REFER's dialog (saw {seen:?})"
+        );
+    }
+}
+
+/// Runs until the golden REFER got its final response; checks it against `fixture`.
+fn golden_refer_answered(sim: &mut Sim, fixture: &str, bound: &mut Vars) -> FlowResult {
+    let done = sim.run_until(|s| platform_final(s, GOLDEN_REFER_CALL_ID).is_some(), STEP_MS);
+    ensure!(sim, done, "the golden REFER got no final response");
+    let response = platform_final(sim, GOLDEN_REFER_CALL_ID).map(|r| r.bytes);
+    if let Err(error) = matches(fixture, &response.unwrap_or_default(), bound) {
+        return Err(format!("t={} ms: 202: {error}", sim.now.as_millis()));
+    }
+    Ok(())
+}
+
+/// The Call-ID of RFC 5589's REFERs (F3 in 6.1, F5 in 7.3).
+const GOLDEN_REFER_CALL_ID: &str = "a84b4c76e66710";
+
+/// RFC 5589 section 6.1 (Figure 1), replayed with the RFC's messages: F1 (handoff's INVITE)
+/// matched, F3 (the out-of-dialog REFER with Target-Dialog and Require: tdialog) sent as
+/// printed, the 202 and F4/F6 (NOTIFY 100 and 200 in the REFER's dialog) matched against
+/// tests/fixtures/rfc5589/. The carrier gets the REFER on leg A in between.
+pub fn rfc5589_6_1_golden(sim: &mut Sim) -> FlowResult {
+    let (mut bound, caller, callee) = golden_call(sim, RFC5589_6_1_F1, "31kdl4i3k", None)?;
+    bound.insert("TARGET".into(), super::transfer_flows::TARGET.into());
+    let f3 = fill(RFC5589_6_1_F3, &bound);
+    ensure!(sim, sim.ua(PLATFORM).send_request_bytes(f3), "F3 unreadable");
+    let refer = sim.expect_request(CARRIER, "REFER");
+    let incoming = sim.ua_ref(CARRIER).incoming(refer).clone();
+    ensure!(
+        sim,
+        incoming.dialog == Some(caller)
+            && incoming.header("Refer-To").as_deref() == Some(CARRIER_REFER_TO)
+            && incoming.header("Target-Dialog").is_none(),
+        "carrier's REFER: dialog {:?}, Refer-To {:?}, Target-Dialog {:?}",
+        incoming.dialog,
+        incoming.header("Refer-To"),
+        incoming.header("Target-Dialog")
+    );
+    no_platform_identifiers(sim, &incoming.bytes, callee)?;
+    sim.ua(CARRIER).answer(refer, 202, None);
+    golden_refer_answered(sim, RFC5589_6_1_202, &mut bound)?;
+    let t = Transfer {
+        caller,
+        callee,
+        notified: Vec::new(),
+    };
+    let expected = [(100, RFC5589_6_1_F4), (200, RFC5589_6_1_F6)];
+    let mut seen = Vec::new();
+    carrier_notifies(sim, &t, 100, false)?;
+    golden_notifies(sim, &expected, 100, &mut bound, &mut seen)?;
+    carrier_notifies(sim, &t, 200, true)?;
+    golden_notifies(sim, &expected, 200, &mut bound, &mut seen)?;
+    sim.ua(CARRIER).bye(caller);
+    let done = sim.run_until(
+        |s| {
+            s.ua_ref(CARRIER).final_status(caller, "BYE") == Some(200)
+                && s.ua_ref(PLATFORM).dialog(callee).bye_received
+        },
+        STEP_MS,
+    );
+    ensure!(sim, done, "carrier BYE not answered, or platform not BYEd");
+    let record = the_record(sim)?;
+    ensure!(
+        sim,
+        record.outcome == TransferOutcome::HandedOff,
+        "record outcome {:?}",
+        record.outcome
+    );
+    Ok(())
+}
+
+/// RFC 5589 section 7.3 (Figure 7), replayed with the RFC's messages: dialog 1 (F1 matched, the
+/// platform answers with the RFC's tag 31431), dialog 2 placed by the platform with F3's
+/// Call-ID and tag (routed to the carrier), then F5 sent as printed (but for the two printing
+/// errors, see the fixtures' README): the carrier's REFER on A1 names A2 in its Replaces and
+/// A1 in its Target-Dialog, as the carrier sees them; the 202 and the NOTIFY 200 reach the
+/// platform in the REFER's dialog.
+pub fn rfc5589_7_3_golden(sim: &mut Sim) -> FlowResult {
+    let (mut bound, a1, b1) = golden_call(sim, RFC5589_6_1_F1, "31431", None)?;
+    // Dialog 2: F3's Call-ID and tag, to a number routed back to the carrier.
+    let number = "+15559876543";
+    sim.ua(PLATFORM).next_call_id = Some("592435881734450904".into());
+    sim.ua(PLATFORM).next_dialog_tag = Some("763231".into());
+    let b2 = sim.ua(PLATFORM).invite_with(
+        number,
+        Some(offer_sdp("10.0.0.2", 5002)),
+        &[
+            ("Allow", "INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, NOTIFY"),
+            ("Supported", "gruu, replaces, tdialog"),
+            ("Require", "replaces"),
+        ],
+    );
+    let invite = sim.expect_request(CARRIER, "INVITE");
+    let Some(a2) = sim.ua_ref(CARRIER).incoming(invite).dialog else {
+        return Err("call 2's INVITE made no dialog".into());
+    };
+    sim.ua(CARRIER)
+        .answer(invite, 200, Some(offer_sdp("10.0.0.1", 4002)));
+    let up = sim.run_until(
+        |s| {
+            s.ua_ref(PLATFORM).dialog(b2).is_confirmed()
+                && s.ua_ref(CARRIER).dialog(a2).acks_received > 0
+        },
+        STEP_MS,
+    );
+    ensure!(sim, up, "call 2 not established");
+    let b2_tag = sim
+        .ua_ref(PLATFORM)
+        .dialog(b2)
+        .remote_tag
+        .clone()
+        .unwrap_or_default();
+    bound.insert("B2_TAG".into(), b2_tag);
+    bound.insert("TARGET".into(), number.into());
+    let f5 = fill(RFC5589_7_3_F5, &bound);
+    ensure!(sim, sim.ua(PLATFORM).send_request_bytes(f5), "F5 unreadable");
+    let refer = sim.expect_request(CARRIER, "REFER");
+    let incoming = sim.ua_ref(CARRIER).incoming(refer).clone();
+    ensure!(sim, incoming.dialog == Some(a1), "carrier got the REFER outside A1");
+    let refer_to = incoming.header("Refer-To").unwrap_or_default();
+    let carrier_a2 = sim.ua_ref(CARRIER).dialog(a2);
+    let expected_replaces = NamedDialog::replaces(
+        &carrier_a2.call_id,
+        &carrier_a2.local_tag,
+        carrier_a2.remote_tag.as_deref().unwrap_or_default(),
+    );
+    let replaces = sipwire::uri_header(&refer_to, "Replaces").map(|v| NamedDialog::parse(&v));
+    ensure!(
+        sim,
+        replaces.as_ref() == Some(&expected_replaces),
+        "Refer-To {refer_to:?} does not name A2 as the carrier sees it ({expected_replaces:?})"
+    );
+    let expected_target = target_dialog_as_carrier_sees(sim, a1);
+    let target = incoming.header("Target-Dialog").map(|v| NamedDialog::parse(&v));
+    ensure!(
+        sim,
+        target.as_ref() == Some(&expected_target),
+        "carrier Target-Dialog {target:?}, expected A1 as the carrier sees it {expected_target:?}"
+    );
+    no_platform_identifiers(sim, &incoming.bytes, b1)?;
+    no_platform_identifiers(sim, &incoming.bytes, b2)?;
+    sim.ua(CARRIER).answer(refer, 202, None);
+    golden_refer_answered(sim, RFC5589_6_1_202, &mut bound)?;
+    sim.ua(CARRIER).notify_sipfrag(a1, 200, true);
+    let mut seen = Vec::new();
+    golden_notifies(sim, &[(200, RFC5589_6_1_F6)], 200, &mut bound, &mut seen)
+}
+
+/// RFC 4538 section 10 (Figure 5), replayed with its messages: handoff is the caller (message 1
+/// matched), the platform answers with tag 6544 (message 5) and sends message 8, the REFER
+/// outside the dialog whose Target-Dialog names the dialog as its recipient (handoff) sees it
+/// (local-tag = the caller's tag). handoff recognises the dialog (it authorises the REFER,
+/// section 4) and refuses the `http:` Refer-To it cannot act on with 400, as it would in the
+/// dialog; the same REFER with the tags in the sender's view names no dialog: 403. Nothing
+/// reaches the carrier.
+pub fn rfc4538_10_golden(sim: &mut Sim) -> FlowResult {
+    let (bound, caller, callee) = golden_call(sim, RFC4538_10_MSG1, "6544", None)?;
+    let msg8 = fill(RFC4538_10_MSG8, &bound);
+    ensure!(sim, sim.ua(PLATFORM).send_request_bytes(msg8.clone()), "message 8 unreadable");
+    let call_id = "86d65asfklzll8f7asdr@host.example.com";
+    let final_to = |s: &Sim, call_id: &str| {
+        s.ua_ref(PLATFORM)
+            .responses
+            .iter()
+            .find(|r| r.call_id == call_id && r.status >= 200)
+            .map(|r| r.status)
+    };
+    let done = sim.run_until(|s| final_to(s, call_id).is_some(), STEP_MS);
+    let status = final_to(sim, call_id);
+    ensure!(
+        sim,
+        done && status == Some(400),
+        "message 8 got {status:?}: handoff must recognise the dialog and refuse the http: target (400)"
+    );
+    // The sender's view: local-tag = the platform's own tag (RFC 4538 section 4: ignored).
+    let handoff_tag = bound.get("B1_TAG").cloned().unwrap_or_default();
+    let swapped = String::from_utf8_lossy(&msg8)
+        .replace(&format!(";local-tag={handoff_tag}"), ";local-tag=6544")
+        .replace(";remote-tag=6544", &format!(";remote-tag={handoff_tag}"))
+        .replace("z9hG4bK9zz10", "z9hG4bK9zz11")
+        .replace(call_id, "86d65asfklzll8f7asdr-2@host.example.com");
+    ensure!(
+        sim,
+        sim.ua(PLATFORM).send_request_bytes(swapped.into_bytes()),
+        "swapped message 8 unreadable"
+    );
+    let call_id = "86d65asfklzll8f7asdr-2@host.example.com";
+    let done = sim.run_until(|s| final_to(s, call_id).is_some(), STEP_MS);
+    let status = final_to(sim, call_id);
+    ensure!(
+        sim,
+        done && status == Some(403),
+        "message 8 in the sender's view got {status:?}, expected 403"
+    );
+    call_untouched(sim, caller, callee)
+}
