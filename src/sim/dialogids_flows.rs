@@ -335,32 +335,47 @@ pub fn in_dialog_refer_target_dialog_not_relayed(sim: &mut Sim) -> FlowResult {
     Ok(())
 }
 
-/// A Target-Dialog naming no dialog handoff knows, on an in-dialog REFER: never sent on (it
-/// would hand the carrier platform-side identifiers).
-pub fn in_dialog_refer_unknown_target_dialog_not_relayed(sim: &mut Sim) -> FlowResult {
-    let (caller, callee) = establish(sim)?;
-    let ghost = "ghost-4711@platform.example;local-tag=ghostlocal;remote-tag=ghostremote";
-    sim.ua(PLATFORM).refer(
-        callee,
-        PLATFORM_REFER_TO,
-        &[
-            ("Referred-By", PLATFORM_REFERRED_BY),
-            ("P-Asserted-Identity", PLATFORM_IDENTITY),
-            ("Target-Dialog", ghost),
-        ],
+/// An attended REFER in the platform's dialog whose Target-Dialog names no dialog handoff
+/// knows: that value is never sent on (it would hand the carrier platform-side identifiers);
+/// the carrier's REFER carries the Target-Dialog handoff writes beside the Replaces, naming A1
+/// as the carrier sees it. Calls on shard 0 and the last shard.
+pub fn attended_refer_unknown_target_dialog_not_relayed(sim: &mut Sim) -> FlowResult {
+    let last = ShardId(sim.shards().len().saturating_sub(1) as u16);
+    let calls = two_calls(sim, ShardId(0), last)?;
+    let refer_to = format!(
+        "<sip:+15559876543@10.0.0.2?Replaces={}>",
+        platform_replaces(sim, &calls).render_escaped()
     );
-    let t = Transfer {
-        caller,
-        callee,
-        notified: Vec::new(),
-    };
-    let refer = carrier_takes_refer(sim, &t)?;
+    let ghost = "ghost-4711@platform.example;local-tag=ghostlocal;remote-tag=ghostremote";
+    sim.ua(PLATFORM).request(
+        calls.b1,
+        "REFER",
+        None,
+        &[("Refer-To", &refer_to), ("Target-Dialog", ghost)],
+    );
+    let refer = sim.expect_request(CARRIER, "REFER");
     let incoming = sim.ua_ref(CARRIER).incoming(refer).clone();
     let text = String::from_utf8_lossy(&incoming.bytes).into_owned();
     ensure!(
         sim,
-        incoming.header("Target-Dialog").is_none() && !text.contains("ghost"),
+        !text.contains("ghost"),
         "the platform's Target-Dialog reached the carrier:\n{text}"
+    );
+    let expected = target_dialog_as_carrier_sees(sim, calls.a1);
+    let received = incoming
+        .header("Target-Dialog")
+        .map(|v| NamedDialog::parse(&v));
+    ensure!(
+        sim,
+        received.as_ref() == Some(&expected),
+        "carrier Target-Dialog {received:?}, expected A1 as the carrier sees it {expected:?}"
+    );
+    let replaces = sipwire::uri_header(&incoming.header("Refer-To").unwrap_or_default(), "Replaces")
+        .map(|v| NamedDialog::parse(&v));
+    ensure!(
+        sim,
+        replaces == Some(expected_carrier_replaces(sim, &calls)),
+        "Replaces {replaces:?} does not name A2 as the carrier sees it"
     );
     Ok(())
 }
@@ -503,9 +518,9 @@ pub const FLOWS: &[super::SweptFlow] = &[
         in_dialog_refer_target_dialog_not_relayed,
     ),
     (
-        "in_dialog_refer_unknown_target_dialog_not_relayed",
+        "attended_refer_unknown_target_dialog_not_relayed",
         standard,
-        in_dialog_refer_unknown_target_dialog_not_relayed,
+        attended_refer_unknown_target_dialog_not_relayed,
     ),
     (
         "out_of_dialog_refer_from_another_source",

@@ -173,3 +173,13 @@ pub fn platform_notify(site: &TransferSite, status: u16, notifies: &mut Vec<Msg>
         }
     }
 }
+
+/// After the carrier's 202: it reports 200 and releases leg A; handoff ends the platform's
+/// leg `b`, whose BYE the platform answers (NOTIFYs on the way are skipped).
+pub fn carrier_completes(site: &TransferSite, a: &Leg, b: &Leg) {
+    carrier_notifies(site, a, 200, true);
+    site.carrier
+        .ua
+        .send(site.sip, &a.request("BYE", site.carrier.ua.addr(), &[]));
+    crate::border_support::answers_bye(&site.platform.ua, &b.call_id, "BYE on leg B");
+}
