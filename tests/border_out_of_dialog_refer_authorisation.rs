@@ -68,7 +68,10 @@ fn only_the_legs_peer_on(io: &'static str) {
     // RFC 4538 section 3: local-tag = the recipient's (handoff's) tag, remote-tag the platform's.
     let handoff_tag = border_support::tag_of(&b.to);
     let platform_tag = border_support::tag_of(&b.from);
-    let target_dialog = format!("{};local-tag={handoff_tag};remote-tag={platform_tag}", b.call_id);
+    let target_dialog = format!(
+        "{};local-tag={handoff_tag};remote-tag={platform_tag}",
+        b.call_id
+    );
 
     // Another trunk: 403.
     let partner = &site.partner.ua;

@@ -39,7 +39,10 @@ fn stays_on(io: &'static str) {
     // 1. Blind, with the platform's correct Target-Dialog.
     let (_call, a, b) = call_up(&site, &format!("td-blind-{io}"));
     let (handoff_tag, platform_tag) = (tag_of(&b.to), tag_of(&b.from));
-    let target_dialog = format!("{};local-tag={handoff_tag};remote-tag={platform_tag}", b.call_id);
+    let target_dialog = format!(
+        "{};local-tag={handoff_tag};remote-tag={platform_tag}",
+        b.call_id
+    );
     site.platform.ua.send(
         site.sip,
         &b.request(
@@ -52,9 +55,17 @@ fn stays_on(io: &'static str) {
         ),
     );
     let refer = carrier_refer(&site, &a, 202);
-    assert!(refer.header("target-dialog").is_none(), "{io}: {}", refer.raw);
+    assert!(
+        refer.header("target-dialog").is_none(),
+        "{io}: {}",
+        refer.raw
+    );
     for id in [b.call_id.as_str(), &handoff_tag, &platform_tag] {
-        assert!(!refer.raw.contains(id), "{io}: {id} reached the carrier:\n{}", refer.raw);
+        assert!(
+            !refer.raw.contains(id),
+            "{io}: {id} reached the carrier:\n{}",
+            refer.raw
+        );
     }
     carrier_completes(&site, &a, &b);
 
@@ -68,7 +79,10 @@ fn stays_on(io: &'static str) {
         site.carrier.rtp_port(),
     );
     let b2_handoff_tag = tag_of(&call2.platform.to);
-    let replaces = format!("{}%3Bto-tag%3D{b2_handoff_tag}%3Bfrom-tag%3Dptag2", call2.platform.call_id);
+    let replaces = format!(
+        "{}%3Bto-tag%3D{b2_handoff_tag}%3Bfrom-tag%3Dptag2",
+        call2.platform.call_id
+    );
     site.platform.ua.send(
         site.sip,
         &b1.request(
@@ -90,7 +104,10 @@ fn stays_on(io: &'static str) {
         (target.split(';').next().unwrap_or_default(), params),
         (
             a1.call_id.as_str(),
-            vec!["local-tag=atag", &format!("remote-tag={a1_handoff_tag}") as &str]
+            vec![
+                "local-tag=atag",
+                &format!("remote-tag={a1_handoff_tag}") as &str
+            ]
         ),
         "{io}: {}",
         refer.raw

@@ -48,7 +48,12 @@ fn replayed_on(io: &'static str) {
     let mut notifies = Vec::new();
     let call_id = "86d65asfklzll8f7asdr@host.example.com";
     let answer = platform_final(&site, call_id, "REFER", &mut notifies);
-    assert_eq!(answer.status(), Some(400), "{io}: message 8 got {}", answer.first_line);
+    assert_eq!(
+        answer.status(),
+        Some(400),
+        "{io}: message 8 got {}",
+        answer.first_line
+    );
 
     // The sender's view of the same dialog (local-tag = the platform's own tag).
     let handoff_tag = &bound["B1_TAG"];
@@ -64,7 +69,12 @@ fn replayed_on(io: &'static str) {
         "REFER",
         &mut notifies,
     );
-    assert_eq!(answer.status(), Some(403), "{io}: swapped message 8 got {}", answer.first_line);
+    assert_eq!(
+        answer.status(),
+        Some(403),
+        "{io}: swapped message 8 got {}",
+        answer.first_line
+    );
     assert!(notifies.is_empty(), "{io}: NOTIFYs for a refused REFER");
     site.carrier
         .ua

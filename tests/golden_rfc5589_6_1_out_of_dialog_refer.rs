@@ -18,8 +18,7 @@ use golden_support::{
     carrier_notifies, carrier_refer, check, golden_call, platform_final, platform_notify, send,
 };
 use handoff::sim::golden::{
-    RFC5589_6_1_202, RFC5589_6_1_F1, RFC5589_6_1_F2, RFC5589_6_1_F3, RFC5589_6_1_F4,
-    RFC5589_6_1_F6,
+    RFC5589_6_1_202, RFC5589_6_1_F1, RFC5589_6_1_F2, RFC5589_6_1_F3, RFC5589_6_1_F4, RFC5589_6_1_F6,
 };
 use runtime_support::BACKENDS;
 
@@ -57,9 +56,23 @@ fn replayed_on(io: &'static str) {
         "{io}: {}",
         refer.raw
     );
-    assert!(refer.header("target-dialog").is_none(), "{io}: {}", refer.raw);
-    for id in [bound["B1_CALL_ID"].as_str(), bound["B1_TAG"].as_str(), "31kdl4i3k", "a84b4c76e66710", "1928301774"] {
-        assert!(!refer.raw.contains(id), "{io}: platform identifier {id} leaked:\n{}", refer.raw);
+    assert!(
+        refer.header("target-dialog").is_none(),
+        "{io}: {}",
+        refer.raw
+    );
+    for id in [
+        bound["B1_CALL_ID"].as_str(),
+        bound["B1_TAG"].as_str(),
+        "31kdl4i3k",
+        "a84b4c76e66710",
+        "1928301774",
+    ] {
+        assert!(
+            !refer.raw.contains(id),
+            "{io}: platform identifier {id} leaked:\n{}",
+            refer.raw
+        );
     }
 
     let mut notifies = Vec::new();
@@ -72,12 +85,16 @@ fn replayed_on(io: &'static str) {
     let f6 = platform_notify(&site, 200, &mut notifies);
     check(io, "F6", RFC5589_6_1_F6, &f6, &mut bound);
     assert!(
-        notifies.iter().all(|n| n.header("call-id") == Some("a84b4c76e66710")),
+        notifies
+            .iter()
+            .all(|n| n.header("call-id") == Some("a84b4c76e66710")),
         "{io}: a NOTIFY went outside dialog 2"
     );
 
     // The carrier releases its leg; handoff ends the platform's (dialog 1).
-    site.carrier.ua.send(site.sip, &a.request("BYE", site.carrier.ua.addr(), &[]));
+    site.carrier
+        .ua
+        .send(site.sip, &a.request("BYE", site.carrier.ua.addr(), &[]));
     answers_bye(&site.platform.ua, &b.call_id, "BYE on dialog 1");
     let record = transfer_record(&site);
     assert_eq!(record["outcome"], "handed_off", "{io}: {record}");

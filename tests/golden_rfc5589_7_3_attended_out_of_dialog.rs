@@ -79,14 +79,29 @@ fn replayed_on(io: &'static str) {
     bound.insert("SBC".into(), site.sip.to_string());
     bound.insert("SDP".into(), sdp(site.platform.rtp_port()));
     let f3 = fill(RFC5589_7_3_F3, &bound);
-    site.platform.ua.socket.send_to(&f3, site.sip).expect("send F3");
-    let (a2_invite, src) = site.carrier.ua.expect(&format!("{io}: A2's INVITE"), WAIT, |m| {
-        m.method() == Some("INVITE")
-    });
-    answers_with_sdp(&site.carrier.ua, src, &a2_invite, &sdp(site.carrier.rtp_port()));
-    let (ok, _) = site.platform.ua.expect(&format!("{io}: 200 to F3"), WAIT, |m| {
-        is_final(m, "INVITE", "592435881734450904")
-    });
+    site.platform
+        .ua
+        .socket
+        .send_to(&f3, site.sip)
+        .expect("send F3");
+    let (a2_invite, src) = site
+        .carrier
+        .ua
+        .expect(&format!("{io}: A2's INVITE"), WAIT, |m| {
+            m.method() == Some("INVITE")
+        });
+    answers_with_sdp(
+        &site.carrier.ua,
+        src,
+        &a2_invite,
+        &sdp(site.carrier.rtp_port()),
+    );
+    let (ok, _) = site
+        .platform
+        .ua
+        .expect(&format!("{io}: 200 to F3"), WAIT, |m| {
+            is_final(m, "INVITE", "592435881734450904")
+        });
     assert_eq!(ok.status(), Some(200), "{io}: {}", ok.first_line);
     let b2_tag = ok.tag("to").expect("handoff's tag on B2");
     let b2_target = ok.contact_uri().expect("Contact");
@@ -103,9 +118,12 @@ fn replayed_on(io: &'static str) {
             "golden73-ack2",
         ),
     );
-    let (a2_ack, _) = site.carrier.ua.expect(&format!("{io}: ACK on A2"), WAIT, |m| {
-        m.method() == Some("ACK")
-    });
+    let (a2_ack, _) = site
+        .carrier
+        .ua
+        .expect(&format!("{io}: ACK on A2"), WAIT, |m| {
+            m.method() == Some("ACK")
+        });
     let a2_call_id = a2_ack.header("call-id").unwrap_or_default().to_owned();
     let a2_handoff_tag = tag_of(a2_ack.header("from").unwrap_or_default());
 
@@ -128,7 +146,10 @@ fn replayed_on(io: &'static str) {
     let a1_handoff_tag = tag_of(&a1.to);
     assert_eq!(
         parts(refer.header("target-dialog").unwrap_or_default()),
-        parts(&format!("{};local-tag=atag;remote-tag={a1_handoff_tag}", a1.call_id)),
+        parts(&format!(
+            "{};local-tag=atag;remote-tag={a1_handoff_tag}",
+            a1.call_id
+        )),
         "{io}: {}",
         refer.raw
     );
@@ -141,7 +162,11 @@ fn replayed_on(io: &'static str) {
         "763231",
         "a84b4c76e66710",
     ] {
-        assert!(!refer.raw.contains(id), "{io}: platform identifier {id} leaked:\n{}", refer.raw);
+        assert!(
+            !refer.raw.contains(id),
+            "{io}: platform identifier {id} leaked:\n{}",
+            refer.raw
+        );
     }
 
     let mut notifies = Vec::new();
@@ -161,8 +186,12 @@ fn replayed_on(io: &'static str) {
         0,
     );
     let carrier_addr = site.carrier.ua.addr();
-    site.carrier.ua.send(site.sip, &a1.request("BYE", carrier_addr, &[]));
-    site.carrier.ua.send(site.sip, &a2.request("BYE", carrier_addr, &[]));
+    site.carrier
+        .ua
+        .send(site.sip, &a1.request("BYE", carrier_addr, &[]));
+    site.carrier
+        .ua
+        .send(site.sip, &a2.request("BYE", carrier_addr, &[]));
     answers_bye(&site.platform.ua, &bound["B1_CALL_ID"], "BYE on dialog 1");
     answers_bye(&site.platform.ua, "592435881734450904", "BYE on dialog 2");
     site.stop();

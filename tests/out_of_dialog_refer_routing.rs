@@ -32,7 +32,11 @@ fn out_of_dialog_refer_goes_to_the_shard_of_its_target_dialog() {
         format!("090459243588173445\r\n  ;local-tag={tag}\r\n  ;remote-tag=6544"),
         format!("090459243588173445;remote-tag=31kdl4i3k;LOCAL-TAG = {tag}"),
     ] {
-        assert_eq!(owner_of_datagram(&refer(None, &value), 8), ShardId(5), "{value:?}");
+        assert_eq!(
+            owner_of_datagram(&refer(None, &value), 8),
+            ShardId(5),
+            "{value:?}"
+        );
     }
     // Not minted by handoff: the Call-ID hash, as for any request.
     let foreign = "090459243588173445;local-tag=7553452;remote-tag=31kdl4i3k";

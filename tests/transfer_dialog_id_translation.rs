@@ -172,7 +172,11 @@ fn rfc4538_section_10_names_the_dialog_as_its_recipient_sees_it() {
     // handoff in the caller's place, that dialog one of its legs bridged to another: the value
     // is recognised and rewritten for the far end of the other leg, as that far end sees it.
     let caller_leg = DialogId::new("fa77as7dad8-sd98ajzz@host.example.com", "kkaz-", "6544");
-    let other = DialogId::new("hf0001-0123456789abcdef@sbc", "hf0001aaaaaaaaaaaaaaaa", "far");
+    let other = DialogId::new(
+        "hf0001-0123456789abcdef@sbc",
+        "hf0001aaaaaaaaaaaaaaaa",
+        "far",
+    );
     let lookup = |seen: &DialogId| (seen == &caller_leg).then(|| other.clone());
     assert_eq!(
         translate(

@@ -36,12 +36,12 @@ use crate::media::g711::G711Law;
 use crate::numbering::E164;
 use crate::sdp::{self, Direction, OriginState, RewritePlan};
 use crate::sip::{HeaderName, Message, Method, RequestBuilder};
+use crate::transfer::dialog_ids::{DialogId, target_dialog_beside_replaces};
 use crate::transfer::notify::{self, SIPFRAG_CONTENT_TYPE};
 use crate::transfer::{
     HookRecord, PlatformReferTo, TransferAction, TransferAttempt, TransferKind, TransferOutcome,
     TransferReason, TransferRecord, TransferRequest, TransferSettings,
 };
-use crate::transfer::dialog_ids::{DialogId, target_dialog_beside_replaces};
 use crate::vocab::LegId;
 use crate::vocab::StatusCode;
 

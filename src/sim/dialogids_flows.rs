@@ -15,14 +15,14 @@ use std::sync::Arc;
 use super::attended_flows::{
     NamedDialog, TwoCalls, expected_carrier_replaces, platform_replaces, two_calls,
 };
+use super::golden::{
+    RFC4538_10_MSG1, RFC4538_10_MSG8, RFC5589_6_1_202, RFC5589_6_1_F1, RFC5589_6_1_F3,
+    RFC5589_6_1_F4, RFC5589_6_1_F6, RFC5589_7_3_F5, Vars, fill, matches, vars,
+};
 use super::scenarios::{FlowResult, STEP_MS, establish};
 use super::transfer_flows::{
     CARRIER_REFER_TO, PLATFORM_IDENTITY, PLATFORM_REFER_TO, PLATFORM_REFERRED_BY, Transfer,
     carrier_notifies, carrier_takes_refer, sipfrag_status, the_record,
-};
-use super::golden::{
-    RFC4538_10_MSG1, RFC4538_10_MSG8, RFC5589_6_1_202, RFC5589_6_1_F1, RFC5589_6_1_F3,
-    RFC5589_6_1_F4, RFC5589_6_1_F6, RFC5589_7_3_F5, Vars, fill, matches, vars,
 };
 use super::{CARRIER, DialogId, PARTNER, PLATFORM, STRANGER, Sim, offer_sdp};
 use crate::config::Config;
@@ -162,7 +162,9 @@ impl OutOfDialogRefer {
             );
             ensure!(
                 sim,
-                message.header("Event").is_some_and(|e| e.starts_with("refer")),
+                message
+                    .header("Event")
+                    .is_some_and(|e| e.starts_with("refer")),
                 "NOTIFY without Event: refer"
             );
             let status = sipfrag_status(message.body());
@@ -246,9 +248,7 @@ fn carrier_completes(sim: &mut Sim, t: &Transfer, ood: &mut OutOfDialogRefer) ->
     );
     ensure!(
         sim,
-        sim.ua_ref(PLATFORM)
-            .statuses(callee, "NOTIFY")
-            .is_empty()
+        sim.ua_ref(PLATFORM).statuses(callee, "NOTIFY").is_empty()
             && !sim
                 .ua_ref(PLATFORM)
                 .all_incoming()
@@ -370,8 +370,9 @@ pub fn attended_refer_unknown_target_dialog_not_relayed(sim: &mut Sim) -> FlowRe
         received.as_ref() == Some(&expected),
         "carrier Target-Dialog {received:?}, expected A1 as the carrier sees it {expected:?}"
     );
-    let replaces = sipwire::uri_header(&incoming.header("Refer-To").unwrap_or_default(), "Replaces")
-        .map(|v| NamedDialog::parse(&v));
+    let replaces =
+        sipwire::uri_header(&incoming.header("Refer-To").unwrap_or_default(), "Replaces")
+            .map(|v| NamedDialog::parse(&v));
     ensure!(
         sim,
         replaces == Some(expected_carrier_replaces(sim, &calls)),
@@ -436,8 +437,7 @@ pub fn out_of_dialog_refer_with_wrong_identifiers(sim: &mut Sim) -> FlowResult {
     let right = target_dialog_as_handoff_sees(sim, callee);
     let local = right.params.get("local-tag").cloned().unwrap_or_default();
     let remote = right.params.get("remote-tag").cloned().unwrap_or_default();
-    let senders_view =
-        NamedDialog::target_dialog(&right.call_id, &remote, &local, &[]).render();
+    let senders_view = NamedDialog::target_dialog(&right.call_id, &remote, &local, &[]).render();
     let wrong_remote =
         NamedDialog::target_dialog(&right.call_id, &local, "not-the-platform-tag", &[]).render();
     let wrong_call_id =
@@ -511,7 +511,11 @@ fn attended_across_shards(sim: &mut Sim) -> FlowResult {
 
 /// Every flow, for the seed sweep.
 pub const FLOWS: &[super::SweptFlow] = &[
-    ("out_of_dialog_blind_refer", standard, out_of_dialog_blind_refer),
+    (
+        "out_of_dialog_blind_refer",
+        standard,
+        out_of_dialog_blind_refer,
+    ),
     (
         "in_dialog_refer_target_dialog_not_relayed",
         standard,
@@ -558,9 +562,10 @@ fn golden_call(
 ) -> Result<(Vars, DialogId, DialogId), String> {
     sim.ua(PLATFORM).next_dialog_tag = Some(platform_tag.to_string());
     sim.ua(CARRIER).next_call_id = carrier_call_id;
-    let caller = sim
-        .ua(CARRIER)
-        .invite(super::scenarios::PLATFORM_NUMBER, Some(offer_sdp("10.0.0.1", 4000)));
+    let caller = sim.ua(CARRIER).invite(
+        super::scenarios::PLATFORM_NUMBER,
+        Some(offer_sdp("10.0.0.1", 4000)),
+    );
     let invite = sim.expect_request(PLATFORM, "INVITE");
     let incoming = sim.ua_ref(PLATFORM).incoming(invite).clone();
     let mut bound = vars(&[("PLATFORM", PLATFORM_ADDR)]);
@@ -619,7 +624,10 @@ fn golden_notifies(
                 ));
             };
             if let Err(error) = matches(fixture, &incoming.bytes, bound) {
-                return Err(format!("t={} ms: NOTIFY {got:?}: {error}", sim.now.as_millis()));
+                return Err(format!(
+                    "t={} ms: NOTIFY {got:?}: {error}",
+                    sim.now.as_millis()
+                ));
             }
             sim.ua(PLATFORM).answer(id, 200, None);
             seen.extend(got);
@@ -637,7 +645,10 @@ fn golden_notifies(
 
 /// Runs until the golden REFER got its final response; checks it against `fixture`.
 fn golden_refer_answered(sim: &mut Sim, fixture: &str, bound: &mut Vars) -> FlowResult {
-    let done = sim.run_until(|s| platform_final(s, GOLDEN_REFER_CALL_ID).is_some(), STEP_MS);
+    let done = sim.run_until(
+        |s| platform_final(s, GOLDEN_REFER_CALL_ID).is_some(),
+        STEP_MS,
+    );
     ensure!(sim, done, "the golden REFER got no final response");
     let response = platform_final(sim, GOLDEN_REFER_CALL_ID).map(|r| r.bytes);
     if let Err(error) = matches(fixture, &response.unwrap_or_default(), bound) {
@@ -657,7 +668,11 @@ pub fn rfc5589_6_1_golden(sim: &mut Sim) -> FlowResult {
     let (mut bound, caller, callee) = golden_call(sim, RFC5589_6_1_F1, "31kdl4i3k", None)?;
     bound.insert("TARGET".into(), super::transfer_flows::TARGET.into());
     let f3 = fill(RFC5589_6_1_F3, &bound);
-    ensure!(sim, sim.ua(PLATFORM).send_request_bytes(f3), "F3 unreadable");
+    ensure!(
+        sim,
+        sim.ua(PLATFORM).send_request_bytes(f3),
+        "F3 unreadable"
+    );
     let refer = sim.expect_request(CARRIER, "REFER");
     let incoming = sim.ua_ref(CARRIER).incoming(refer).clone();
     ensure!(
@@ -747,10 +762,18 @@ pub fn rfc5589_7_3_golden(sim: &mut Sim) -> FlowResult {
     bound.insert("B2_TAG".into(), b2_tag);
     bound.insert("TARGET".into(), number.into());
     let f5 = fill(RFC5589_7_3_F5, &bound);
-    ensure!(sim, sim.ua(PLATFORM).send_request_bytes(f5), "F5 unreadable");
+    ensure!(
+        sim,
+        sim.ua(PLATFORM).send_request_bytes(f5),
+        "F5 unreadable"
+    );
     let refer = sim.expect_request(CARRIER, "REFER");
     let incoming = sim.ua_ref(CARRIER).incoming(refer).clone();
-    ensure!(sim, incoming.dialog == Some(a1), "carrier got the REFER outside A1");
+    ensure!(
+        sim,
+        incoming.dialog == Some(a1),
+        "carrier got the REFER outside A1"
+    );
     let refer_to = incoming.header("Refer-To").unwrap_or_default();
     let carrier_a2 = sim.ua_ref(CARRIER).dialog(a2);
     let expected_replaces = NamedDialog::replaces(
@@ -765,7 +788,9 @@ pub fn rfc5589_7_3_golden(sim: &mut Sim) -> FlowResult {
         "Refer-To {refer_to:?} does not name A2 as the carrier sees it ({expected_replaces:?})"
     );
     let expected_target = target_dialog_as_carrier_sees(sim, a1);
-    let target = incoming.header("Target-Dialog").map(|v| NamedDialog::parse(&v));
+    let target = incoming
+        .header("Target-Dialog")
+        .map(|v| NamedDialog::parse(&v));
     ensure!(
         sim,
         target.as_ref() == Some(&expected_target),
@@ -790,7 +815,11 @@ pub fn rfc5589_7_3_golden(sim: &mut Sim) -> FlowResult {
 pub fn rfc4538_10_golden(sim: &mut Sim) -> FlowResult {
     let (bound, caller, callee) = golden_call(sim, RFC4538_10_MSG1, "6544", None)?;
     let msg8 = fill(RFC4538_10_MSG8, &bound);
-    ensure!(sim, sim.ua(PLATFORM).send_request_bytes(msg8.clone()), "message 8 unreadable");
+    ensure!(
+        sim,
+        sim.ua(PLATFORM).send_request_bytes(msg8.clone()),
+        "message 8 unreadable"
+    );
     let call_id = "86d65asfklzll8f7asdr@host.example.com";
     let final_to = |s: &Sim, call_id: &str| {
         s.ua_ref(PLATFORM)

@@ -9,7 +9,8 @@
 use std::collections::BTreeMap;
 
 /// RFC 5589 section 6.1 F1, handoff's INVITE on leg B (expected).
-pub const RFC5589_6_1_F1: &str = include_str!("../../tests/fixtures/rfc5589/6.1-F1-expect-INVITE.sip");
+pub const RFC5589_6_1_F1: &str =
+    include_str!("../../tests/fixtures/rfc5589/6.1-F1-expect-INVITE.sip");
 /// RFC 5589 section 6.1 F2, the platform's 200 (sent).
 pub const RFC5589_6_1_F2: &str = include_str!("../../tests/fixtures/rfc5589/6.1-F2-send-200.sip");
 /// RFC 5589 section 6.1 F3, the out-of-dialog REFER (sent).
@@ -17,21 +18,26 @@ pub const RFC5589_6_1_F3: &str = include_str!("../../tests/fixtures/rfc5589/6.1-
 /// RFC 5589 section 6.1, handoff's 202 creating dialog 2 (expected).
 pub const RFC5589_6_1_202: &str = include_str!("../../tests/fixtures/rfc5589/6.1-expect-202.sip");
 /// RFC 5589 section 6.1 F4, NOTIFY 100 in dialog 2 (expected).
-pub const RFC5589_6_1_F4: &str = include_str!("../../tests/fixtures/rfc5589/6.1-F4-expect-NOTIFY.sip");
+pub const RFC5589_6_1_F4: &str =
+    include_str!("../../tests/fixtures/rfc5589/6.1-F4-expect-NOTIFY.sip");
 /// RFC 5589 section 6.1 F6, NOTIFY 200 in dialog 2 (expected).
-pub const RFC5589_6_1_F6: &str = include_str!("../../tests/fixtures/rfc5589/6.1-F6-expect-NOTIFY.sip");
+pub const RFC5589_6_1_F6: &str =
+    include_str!("../../tests/fixtures/rfc5589/6.1-F6-expect-NOTIFY.sip");
 /// RFC 5589 section 7.3 F2, the platform's 200 on dialog 1 (sent).
 pub const RFC5589_7_3_F2: &str = include_str!("../../tests/fixtures/rfc5589/7.3-F2-send-200.sip");
 /// RFC 5589 section 7.3 F3, the platform's INVITE to the target, dialog 2 (sent).
-pub const RFC5589_7_3_F3: &str = include_str!("../../tests/fixtures/rfc5589/7.3-F3-send-INVITE.sip");
+pub const RFC5589_7_3_F3: &str =
+    include_str!("../../tests/fixtures/rfc5589/7.3-F3-send-INVITE.sip");
 /// RFC 5589 section 7.3 F5, the out-of-dialog attended REFER (sent).
 pub const RFC5589_7_3_F5: &str = include_str!("../../tests/fixtures/rfc5589/7.3-F5-send-REFER.sip");
 /// RFC 4538 section 10, message 1: handoff's INVITE as the caller (expected).
-pub const RFC4538_10_MSG1: &str = include_str!("../../tests/fixtures/rfc4538/10-msg1-expect-INVITE.sip");
+pub const RFC4538_10_MSG1: &str =
+    include_str!("../../tests/fixtures/rfc4538/10-msg1-expect-INVITE.sip");
 /// RFC 4538 section 10, message 5: the callee's 200 (sent).
 pub const RFC4538_10_MSG5: &str = include_str!("../../tests/fixtures/rfc4538/10-msg5-send-200.sip");
 /// RFC 4538 section 10, message 8: Server B's REFER outside the dialog (sent).
-pub const RFC4538_10_MSG8: &str = include_str!("../../tests/fixtures/rfc4538/10-msg8-send-REFER.sip");
+pub const RFC4538_10_MSG8: &str =
+    include_str!("../../tests/fixtures/rfc4538/10-msg8-send-REFER.sip");
 
 /// Values of a fixture's `{NAME}` placeholders.
 pub type Vars = BTreeMap<String, String>;
@@ -151,7 +157,10 @@ fn pieces(pattern: &str) -> Vec<Piece> {
         };
         let name = &rest[open + 1..close];
         let is_name = !name.is_empty()
-            && (name == "*" || name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'));
+            && (name == "*"
+                || name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'));
         if !is_name {
             out.push(Piece::Text(rest[..=open].to_string()));
             rest = &rest[open + 1..];
@@ -219,7 +228,9 @@ pub fn matches(fixture: &str, actual: &[u8], bound: &mut Vars) -> Result<(), Str
     let (head, body) = split(fixture);
     let (start, headers) = expected_lines(&head);
     if !match_pieces(&pieces(&start), &actual_start, bound) {
-        return Err(format!("start line {actual_start:?} does not match {start:?}\n{text}"));
+        return Err(format!(
+            "start line {actual_start:?} does not match {start:?}\n{text}"
+        ));
     }
     for (name, pattern) in headers {
         let values = message.values(&name);
@@ -270,10 +281,18 @@ mod tests {
     #[test]
     fn placeholders_bind_once_and_must_agree() {
         let mut bound = Vars::new();
-        assert!(match_pieces(&pieces("<{U}>;tag={T}"), "<sip:h@x>;tag=abc", &mut bound));
+        assert!(match_pieces(
+            &pieces("<{U}>;tag={T}"),
+            "<sip:h@x>;tag=abc",
+            &mut bound
+        ));
         assert_eq!(bound["U"], "sip:h@x");
         assert_eq!(bound["T"], "abc");
         assert!(!match_pieces(&pieces("{T}"), "abd", &mut bound));
-        assert!(match_pieces(&pieces("active;expires={*}"), "active;expires=60", &mut bound));
+        assert!(match_pieces(
+            &pieces("active;expires={*}"),
+            "active;expires=60",
+            &mut bound
+        ));
     }
 }

@@ -56,24 +56,43 @@ pub fn golden_call(
     let mut bound = vars(&[("PLATFORM", &platform_addr)]);
     check(io, "F1", f1, &f1_msg, &mut bound);
     bound.insert("F1_VIA".into(), f1_msg.all("via").join(", "));
-    bound.insert("F1_TO".into(), f1_msg.header("to").unwrap_or_default().into());
-    bound.insert("F1_FROM".into(), f1_msg.header("from").unwrap_or_default().into());
+    bound.insert(
+        "F1_TO".into(),
+        f1_msg.header("to").unwrap_or_default().into(),
+    );
+    bound.insert(
+        "F1_FROM".into(),
+        f1_msg.header("from").unwrap_or_default().into(),
+    );
     bound.insert("SDP".into(), sdp(platform.rtp_port()));
     let f2_bytes = fill(f2, &bound);
     platform.ua.socket.send_to(&f2_bytes, src).expect("send F2");
-    let (ok, _) = carrier.ua.expect(&format!("{io}: 200 at the carrier"), WAIT, |m| {
-        m.status() == Some(200) && m.cseq_method() == Some("INVITE")
-    });
+    let (ok, _) = carrier
+        .ua
+        .expect(&format!("{io}: 200 at the carrier"), WAIT, |m| {
+            m.status() == Some(200) && m.cseq_method() == Some("INVITE")
+        });
     let a_from = ok.header("from").unwrap_or_default().to_owned();
     let a_to = ok.header("to").unwrap_or_default().to_owned();
     let a_target = ok.contact_uri().expect("Contact in the 200");
     carrier.ua.send(
         site.sip,
-        &in_dialog("ACK", &a_target, a_addr, call_id, &a_from, &a_to, 1, &format!("{call_id}-ack")),
+        &in_dialog(
+            "ACK",
+            &a_target,
+            a_addr,
+            call_id,
+            &a_from,
+            &a_to,
+            1,
+            &format!("{call_id}-ack"),
+        ),
     );
-    platform.ua.expect(&format!("{io}: ACK on leg B"), WAIT, |m| {
-        m.method() == Some("ACK")
-    });
+    platform
+        .ua
+        .expect(&format!("{io}: ACK on leg B"), WAIT, |m| {
+            m.method() == Some("ACK")
+        });
     let a = Leg::new(call_id, &a_from, &a_to, &a_target, 1);
     let b = Leg::new(
         &bound["B1_CALL_ID"],
@@ -87,16 +106,21 @@ pub fn golden_call(
 
 /// The carrier's REFER in its dialog `a` (answered `status`), returned.
 pub fn carrier_refer(site: &TransferSite, a: &Leg, status: u16) -> Msg {
-    let (refer, src) = site
-        .carrier
-        .ua
-        .expect(&format!("{}: REFER at the carrier", site.io), WAIT, |m| {
-            is_request(m, "REFER", &a.call_id)
-        });
-    let reason = if status == 202 { "Accepted" } else { "Whatever" };
-    site.carrier
-        .ua
-        .send(src, &response(&refer, status, reason, "x", site.carrier.ua.addr(), ""));
+    let (refer, src) =
+        site.carrier
+            .ua
+            .expect(&format!("{}: REFER at the carrier", site.io), WAIT, |m| {
+                is_request(m, "REFER", &a.call_id)
+            });
+    let reason = if status == 202 {
+        "Accepted"
+    } else {
+        "Whatever"
+    };
+    site.carrier.ua.send(
+        src,
+        &response(&refer, status, reason, "x", site.carrier.ua.addr(), ""),
+    );
     refer
 }
 

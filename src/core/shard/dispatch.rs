@@ -431,11 +431,7 @@ impl ShardCore {
             // of ours in Target-Dialog (out_of_dialog.rs).
             (Method::Refer, None) => self.on_out_of_dialog_refer(now, from, tx, request),
             (
-                Method::Bye
-                | Method::Info
-                | Method::Update
-                | Method::Notify
-                | Method::Prack,
+                Method::Bye | Method::Info | Method::Update | Method::Notify | Method::Prack,
                 None,
             ) => {
                 self.fx.reply(

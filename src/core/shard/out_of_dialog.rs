@@ -89,7 +89,10 @@ impl ShardCore {
         };
         // The dialog this REFER creates, handoff its UAS (RFC 3261 section 12.1.1).
         let (Some(remote_tag), Ok(call_id), Ok(cseq)) = (
-            request.from().ok().and_then(|f| f.tag().map(str::to_string)),
+            request
+                .from()
+                .ok()
+                .and_then(|f| f.tag().map(str::to_string)),
             request.call_id(),
             request.cseq(),
         ) else {
