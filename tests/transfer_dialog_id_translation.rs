@@ -9,7 +9,9 @@
 //! p1call@platform (From pf1 = platform, To hb1 = handoff), A1 is c1call@carrier (the carrier
 //! was UAC: From cx1, To ha1 = handoff).
 
-use handoff::transfer::dialog_ids::{DialogId, DialogIdForm, translate};
+use handoff::transfer::dialog_ids::{
+    DialogId, DialogIdForm, TargetDialog, target_dialog_beside_replaces, translate,
+};
 
 /// handoff's view of its legs (local = handoff's tag) and what each is bridged to.
 fn bridged(seen: &DialogId) -> Option<DialogId> {
@@ -146,4 +148,84 @@ fn two_step_translation_for_a_bridged_leg_on_another_shard() {
     // to the Call-ID hash: shard 3 of 3 does not exist, carrier-call-1 % 3 = 2.
     let stale = DialogId::new("carrier-call-1", &handoff_tag, "pf2");
     assert_eq!(stale.owning_shard(3), ShardId(2));
+}
+
+/// RFC 4538 section 10, the example's REFER (message 8), sent to the caller, whose tag in the
+/// dialog is `kkaz-` (message 1: `From: Caller <sip:A@example.com>;tag=kkaz-`) and the callee's
+/// `6544` (message 5): "Target-Dialog: fa77as7dad8-sd98ajzz@host.example.com ;local-tag=kkaz-
+/// ;remote-tag=6544". The recipient (the caller) reads local-tag as its own tag: that is the
+/// dialog as it sees it. Folded as the RFC prints it, unfolded as a parser hands it over.
+#[test]
+fn rfc4538_section_10_names_the_dialog_as_its_recipient_sees_it() {
+    for value in [
+        "fa77as7dad8-sd98ajzz@host.example.com;local-tag=kkaz-;remote-tag=6544",
+        "fa77as7dad8-sd98ajzz@host.example.com\r\n     ;local-tag=kkaz-\r\n     ;remote-tag=6544",
+        "fa77as7dad8-sd98ajzz@host.example.com ;local-tag=kkaz- ;remote-tag=6544",
+    ] {
+        let parsed = TargetDialog::parse(value).expect(value);
+        assert_eq!(
+            parsed.receiver_view(),
+            DialogId::new("fa77as7dad8-sd98ajzz@host.example.com", "kkaz-", "6544"),
+            "{value:?}"
+        );
+    }
+    // handoff in the caller's place, that dialog one of its legs bridged to another: the value
+    // is recognised and rewritten for the far end of the other leg, as that far end sees it.
+    let caller_leg = DialogId::new("fa77as7dad8-sd98ajzz@host.example.com", "kkaz-", "6544");
+    let other = DialogId::new(
+        "hf0001-0123456789abcdef@sbc",
+        "hf0001aaaaaaaaaaaaaaaa",
+        "far",
+    );
+    let lookup = |seen: &DialogId| (seen == &caller_leg).then(|| other.clone());
+    assert_eq!(
+        translate(
+            DialogIdForm::TargetDialogHeader,
+            "fa77as7dad8-sd98ajzz@host.example.com;local-tag=kkaz-;remote-tag=6544",
+            lookup
+        ),
+        "hf0001-0123456789abcdef@sbc;local-tag=far;remote-tag=hf0001aaaaaaaaaaaaaaaa"
+    );
+    // The sender's view (local-tag = the REFER sender's tag) names no dialog of the recipient's.
+    let sender_view = "fa77as7dad8-sd98ajzz@host.example.com;local-tag=6544;remote-tag=kkaz-";
+    assert_eq!(
+        translate(DialogIdForm::TargetDialogHeader, sender_view, lookup),
+        sender_view
+    );
+}
+
+/// RFC 5589 section 6.1: F1 is the transferee's INVITE (`From: ...;tag=7553452`), F2 the
+/// transferor's 200 (`To: ...;tag=31kdl4i3k`), and F3, the transferor's REFER to the transferee
+/// outside the dialog, carries "Target-Dialog: 090459243588173445;local-tag=7553452
+/// ;remote-tag=31kdl4i3k": local-tag is the recipient's (the transferee's) tag.
+#[test]
+fn rfc5589_section_6_1_f3_names_dialog_1_as_the_transferee_sees_it() {
+    let parsed =
+        TargetDialog::parse("090459243588173445;local-tag=7553452\r\n ;remote-tag=31kdl4i3k")
+            .expect("F3's Target-Dialog");
+    assert_eq!(
+        parsed.receiver_view(),
+        DialogId::new("090459243588173445", "7553452", "31kdl4i3k")
+    );
+}
+
+/// handoff's own Target-Dialog on its REFER to the carrier (in A1): only beside a Replaces
+/// naming another dialog (RFC 5589 section 7.3's REFER carries Target-Dialog and a Replaces
+/// naming another dialog), and then naming A1 as the carrier sees it (RFC 4538 section 3:
+/// local-tag = the recipient's, the carrier's, tag).
+#[test]
+fn handoffs_target_dialog_only_beside_a_replaces_naming_another_dialog() {
+    // A1 in handoff's view: Call-ID c1call@carrier, handoff's tag ha1, the carrier's cx1.
+    let a1 = DialogId::new("c1call@carrier", "ha1", "cx1");
+    // The Replaces for the carrier names A2 (to-tag = the carrier's own tag cx2).
+    assert_eq!(
+        target_dialog_beside_replaces(&a1, "ha2%40handoff%3Bto-tag%3Dcx2%3Bfrom-tag%3Dha2tag")
+            .as_deref(),
+        Some("c1call@carrier;local-tag=cx1;remote-tag=ha1")
+    );
+    // A Replaces naming A1 itself: the REFER is in that dialog already, nothing to add.
+    assert_eq!(
+        target_dialog_beside_replaces(&a1, "c1call%40carrier%3Bto-tag%3Dcx1%3Bfrom-tag%3Dha1"),
+        None
+    );
 }

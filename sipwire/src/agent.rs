@@ -468,6 +468,9 @@ pub struct Agent {
     pub next_call_id: Option<String>,
     /// The user part of our From in initial INVITEs (default: the agent's name).
     pub from_user: Option<String>,
+    /// Our tag in the next dialog an initial INVITE makes, sent or received (golden tests
+    /// replay an RFC's tags).
+    pub next_dialog_tag: Option<String>,
 }
 
 impl Agent {
@@ -495,6 +498,7 @@ impl Agent {
             drop_acks: 0,
             ack_sdp: None,
             next_call_id: None,
+            next_dialog_tag: None,
             from_user: None,
         }
     }
@@ -661,7 +665,10 @@ impl Agent {
             .next_call_id
             .take()
             .unwrap_or_else(|| format!("{}-{unique}@{}", self.name, self.addr.ip()));
-        let local_tag = self.hex();
+        let local_tag = match self.next_dialog_tag.take() {
+            Some(tag) => tag,
+            None => self.hex(),
+        };
         let branch = self.branch();
         let request_uri = format!("sip:{user}@{}", self.sbc);
         let from_user = self.from_user.clone().unwrap_or_else(|| self.name.clone());
@@ -1177,7 +1184,10 @@ impl Agent {
         let request_id = RequestId(self.requests.len());
         let mut dialog = self.find_dialog(&call_id, to_tag.as_deref());
         if method == "INVITE" && to_tag.is_none() {
-            let local_tag = self.hex();
+            let local_tag = match self.next_dialog_tag.take() {
+                Some(tag) => tag,
+                None => self.hex(),
+            };
             let to_value = message.header("To").unwrap_or_default().to_string();
             let from_value = message.header("From").unwrap_or_default().to_string();
             let remote_tag = message.from_tag().map(str::to_string);
@@ -1260,6 +1270,63 @@ impl Agent {
         let mut headers = vec![("Refer-To", refer_to)];
         headers.extend_from_slice(extra);
         self.request(dialog, "REFER", None, &headers);
+    }
+
+    /// A request outside any dialog that may create one, e.g. an out-of-dialog REFER naming its
+    /// call in Target-Dialog (RFC 5589 section 6.1): a new Call-ID and From tag, CSeq 1, our
+    /// Contact, To `to` (no tag), Request-URI `uri`, then `extra` in order. Sent as a client
+    /// transaction (retransmitted from T1 until a final response; the responses land in
+    /// [`Agent::responses`] with no dialog). Returns its (Call-ID, From tag).
+    pub fn request_outside_dialog(
+        &mut self,
+        method: &str,
+        uri: &str,
+        to: &str,
+        extra: &[(&str, &str)],
+    ) -> (String, String) {
+        let unique = self.hex();
+        let call_id = format!("{}-ood-{unique}@{}", self.name, self.addr.ip());
+        let tag = self.hex();
+        let branch = self.branch();
+        let from_user = self.from_user.clone().unwrap_or_else(|| self.name.clone());
+        let from = format!("<sip:{from_user}@{}>;tag={tag}", self.addr.ip());
+        let via = self.via(&branch);
+        let contact = self.contact();
+        let mut builder = RequestHead {
+            method,
+            uri,
+            via: &via,
+            from: &from,
+            to,
+            call_id: &call_id,
+            cseq: 1,
+            contact: Some(&contact),
+        }
+        .builder();
+        for (name, value) in extra {
+            builder = builder.header(name, value);
+        }
+        let bytes = builder.build();
+        self.start_client(method, branch, bytes, None);
+        (call_id, tag)
+    }
+
+    /// Sends `bytes`, a complete request written by the caller (e.g. an RFC's example message),
+    /// as a client transaction: retransmitted from T1 until a final response, which lands in
+    /// [`Agent::responses`] (no dialog). Its method and top Via branch are read from `bytes`;
+    /// false (nothing sent) when they cannot be.
+    pub fn send_request_bytes(&mut self, bytes: Vec<u8>) -> bool {
+        let Ok(message) = Message::parse(&bytes) else {
+            return false;
+        };
+        let (Some(method), Some(branch)) = (
+            message.method().map(str::to_string),
+            message.via_branch().map(str::to_string),
+        ) else {
+            return false;
+        };
+        self.start_client(&method, branch, bytes, None);
+        true
     }
 
     /// A REFER progress NOTIFY (RFC 3515): Event: refer, a message/sipfrag `SIP/2.0 {status}`.

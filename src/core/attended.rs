@@ -180,6 +180,7 @@ impl AttendedState {
     /// The platform's REFER with `?Replaces` on leg `side` of call `seq`, when the customer's
     /// trunk transfers locally: handoff joins the customer's leg with the leg bridged to the
     /// replaced dialog. `false` = not for this path (the REFER is relayed: "refer" mode).
+    /// `subscription`: the dialog an out-of-dialog REFER creates, taken when this path is.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn on_attended_refer(
         &mut self,
@@ -190,6 +191,7 @@ impl AttendedState {
         side: Side,
         tx: ServerTxId,
         request: &Message,
+        subscription: &mut Option<Box<super::dialog::Dialog>>,
     ) -> bool {
         let Some(call) = calls.get(&seq) else {
             return false;
@@ -219,7 +221,7 @@ impl AttendedState {
         // action, StartLocalJoin, comes back here as `start_local_join`.
         let translated = TranslatedDialogs {
             replaces: refer_to.replaces_escaped().map(str::to_string),
-            target_dialog: None,
+            subscription: subscription.take(),
         };
         if let Some(call) = calls.get_mut(&seq) {
             call.start_transfer(fx, now, tx, customer, request, refer_to, translated);

@@ -53,6 +53,11 @@ pub(super) enum Resume {
     InDialog {
         to_tag: String,
     },
+    /// An out-of-dialog REFER (RFC 5589 section 6.1) that came from `from`: its Target-Dialog
+    /// is read and authorised again when it resumes.
+    OutOfDialogRefer {
+        from: SocketAddr,
+    },
     /// A new INVITE from `trunk` of `config`, the configuration it arrived under (a reload
     /// while it waits changes neither the trunk it came from nor its route).
     InitialInvite {

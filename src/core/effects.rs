@@ -286,6 +286,22 @@ impl Effects {
         self.respond(now, tx, request, status, reason, None, extra);
     }
 
+    /// [`Effects::reply`] with the To tag `tag` when the request has none (the tag of the
+    /// dialog the response creates, e.g. an out-of-dialog REFER's), a fresh one when `None`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn reply_tagged(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        request: &Message,
+        status: StatusCode,
+        reason: &str,
+        tag: Option<&str>,
+        extra: &[(&str, String)],
+    ) {
+        self.respond(now, tx, request, status, reason, tag, extra);
+    }
+
     /// The one way handoff answers a request itself: the generic phrase on the wire (the
     /// detail to the log, see `detail`), the To tag `tag` or a fresh one when the request has
     /// none (not on a 100), `extra` headers. False when the transaction took no response.

@@ -36,6 +36,7 @@ use crate::media::g711::G711Law;
 use crate::numbering::E164;
 use crate::sdp::{self, Direction, OriginState, RewritePlan};
 use crate::sip::{HeaderName, Message, Method, RequestBuilder};
+use crate::transfer::dialog_ids::{DialogId, target_dialog_beside_replaces};
 use crate::transfer::notify::{self, SIPFRAG_CONTENT_TYPE};
 use crate::transfer::{
     HookRecord, PlatformReferTo, TransferAction, TransferAttempt, TransferKind, TransferOutcome,
@@ -437,7 +438,9 @@ impl Call {
         translated: TranslatedDialogs,
     ) {
         let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
-        if !self.leg_mut(side).dialog.accept_remote_cseq(cseq) {
+        // An out-of-dialog REFER has its own CSeq space (the dialog it creates), not the leg's.
+        let in_dialog = translated.subscription.is_none();
+        if in_dialog && !self.leg_mut(side).dialog.accept_remote_cseq(cseq) {
             let reason = "Server Internal Error (CSeq out of order)";
             fx.reply(
                 now,
@@ -870,6 +873,18 @@ impl Call {
         settings.headers.extend(hook.headers);
         let no_subscription =
             header_value(request, &["Refer-Sub"]).is_some_and(|v| v.eq_ignore_ascii_case("false"));
+        // Target-Dialog toward the carrier only where it helps: beside a Replaces naming another
+        // dialog, and then written by handoff for the customer's leg (never the platform's value,
+        // whose identifiers the carrier must not see).
+        let customer_dialog = &self.leg(carrier_side).dialog;
+        let target_dialog = translated.replaces.as_deref().and_then(|replaces| {
+            let ours = DialogId::new(
+                &customer_dialog.call_id,
+                &customer_dialog.local_tag,
+                customer_dialog.remote_tag.clone()?,
+            );
+            target_dialog_beside_replaces(&ours, replaces)
+        });
         let transfer_request = TransferRequest {
             conversation: self.conversation.clone(),
             refer_to,
@@ -903,7 +918,8 @@ impl Call {
             release_customer: false,
             outcome: None,
             bridged_law: None,
-            target_dialog: translated.target_dialog,
+            target_dialog,
+            subscription: translated.subscription,
             join: None,
             jurisdiction: None,
             hook: hook.record,
@@ -1405,10 +1421,16 @@ impl Call {
         if transfer.no_subscription && status.is_success() {
             extra.push(("Refer-Sub", "false".to_string()));
         }
+        // An out-of-dialog REFER: the response carries the tag of the dialog it creates, and a
+        // 2xx that creates a dialog carries handoff's Contact (RFC 3261 section 12.1.1).
+        let tag = transfer.subscription.as_ref().map(|d| d.local_tag.clone());
+        if tag.is_some() && status.is_success() {
+            extra.push(("Contact", effects::contact(&self.config)));
+        }
         let Ok(request) = Message::parse_framing(&bytes) else {
             return;
         };
-        fx.reply(now, tx, &request, status, reason, &extra);
+        fx.reply_tagged(now, tx, &request, status, reason, tag.as_deref(), &extra);
     }
 
     /// Send `method` in the dialog of `leg`; `None` when that leg is gone or sending failed.
@@ -1427,6 +1449,28 @@ impl Call {
         let via = effects::via(&self.config, &branch);
         let contact = effects::contact(&self.config);
         let carrier = self.transfer()?.carrier;
+        // NOTIFYs for an out-of-dialog REFER go in the dialog its 2xx created.
+        if leg == TransferLeg::Platform
+            && method == Method::Notify
+            && let Some(dialog) = self.transfer_mut()?.subscription.as_deref_mut()
+        {
+            let bytes = build_in_dialog(dialog, &via, &contact, method, extra, body)?;
+            let peer = dialog.peer;
+            let client = fx
+                .txn
+                .send_request(now, peer, method, &branch, bytes)
+                .ok()?;
+            fx.track_client(
+                self,
+                client,
+                ClientPurpose::Transfer {
+                    call: self.id.seq,
+                    what,
+                },
+            );
+            self.outstanding += 1;
+            return Some(client);
+        }
         let transfer = self.transfer()?;
         let (retired, leg_c) = (
             transfer.retired_platform,

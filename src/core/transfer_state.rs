@@ -3,6 +3,7 @@
 //! the call's phase `CallPhase::Transferring` (kept in `CallPhase::Ended` when the call ends
 //! first). Data only; the call layer (`transfer_flow.rs`) drives it.
 
+use super::dialog::Dialog;
 use super::transaction::{ClientTxId, ServerTxId};
 use crate::media::g711::G711Law;
 use crate::transfer::{PlatformReferTo, TransferAttempt, TransferOutcome};
@@ -48,13 +49,17 @@ pub(super) enum TransferVerdict {
     PlatformRefer(PlatformReferTo),
 }
 
-/// What an attended REFER names, already translated for the carrier (attended.rs).
+/// The dialogs a platform REFER involves besides the one it names: what an attended REFER's
+/// Replaces names, already translated for the carrier (attended.rs), and the dialog an
+/// out-of-dialog REFER creates (RFC 5589 section 6.1).
 #[derive(Debug, Default)]
 pub(super) struct TranslatedDialogs {
     /// The `?Replaces=` value (escaped) for the carrier's Refer-To.
     pub replaces: Option<String>,
-    /// The Target-Dialog header value for the carrier's REFER.
-    pub target_dialog: Option<String>,
+    /// The REFER came outside any dialog, naming the call's platform leg in its Target-Dialog
+    /// (RFC 4538): the dialog its 2xx creates (handoff is its UAS), in which the NOTIFYs go
+    /// (RFC 3515 section 2.4.4, RFC 6665). `None` for a REFER in the platform leg's dialog.
+    pub subscription: Option<Box<Dialog>>,
 }
 
 /// A platform REFER waiting for its trunk's `refer_hook` answer (`Output::ReferHook`): its
@@ -109,8 +114,12 @@ pub struct CallTransfer {
     pub(super) outcome: Option<TransferOutcome>,
     /// The law leg C answered with, once bridged.
     pub(super) bridged_law: Option<G711Law>,
-    /// An attended REFER's translated Target-Dialog, sent on to the carrier.
+    /// The Target-Dialog handoff puts on the carrier's REFER: the customer's leg as the carrier
+    /// sees it (RFC 4538 section 3), only when the Refer-To's Replaces names another dialog.
     pub(super) target_dialog: Option<String>,
+    /// The dialog an out-of-dialog REFER created (see [`TranslatedDialogs::subscription`]):
+    /// the 2xx carries its tag and every NOTIFY to the platform goes in it.
+    pub(super) subscription: Option<Box<Dialog>>,
     /// The local join (attended.rs, by join id) this transfer runs, once it asked for one.
     pub(super) join: Option<u64>,
     /// (customer's, new leg's) recording jurisdictions, when the local transfer crossed one.

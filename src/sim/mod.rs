@@ -28,6 +28,8 @@ macro_rules! ensure {
 pub mod attended_flows;
 pub mod core_fuzz;
 pub mod dialer_flows;
+pub mod dialogids_flows;
+pub mod golden;
 mod net;
 pub mod replaces_flows;
 pub mod scenarios;

@@ -333,6 +333,31 @@ impl TargetDialog {
     }
 }
 
+/// The Target-Dialog handoff writes itself on a REFER it sends in the dialog `ours` (handoff's
+/// view of the leg), for the far end of that leg, when the REFER's Refer-To carries
+/// `replaces_escaped` (already written for that far end): `Some` only when that Replaces names
+/// a dialog other than `ours` (RFC 4538 section 1: the header tells the recipient which of its
+/// dialogs the request is about; a REFER in that very dialog without a Replaces naming another
+/// one needs no such hint). `local-tag` is the far end's tag, `remote-tag` handoff's
+/// (RFC 4538 section 3, recipient's view).
+pub fn target_dialog_beside_replaces(ours: &DialogId, replaces_escaped: &str) -> Option<String> {
+    let replaces = Replaces::parse_escaped(replaces_escaped).ok()?;
+    // The Replaces is written for the far end: its to-tag is the far end's own tag.
+    let same = replaces.call_id == ours.call_id
+        && replaces.to_tag == ours.remote_tag
+        && replaces.from_tag == ours.local_tag;
+    if same {
+        return None;
+    }
+    let target = TargetDialog {
+        call_id: ours.call_id.clone(),
+        local_tag: ours.remote_tag.clone(),
+        remote_tag: ours.local_tag.clone(),
+        extra: Vec::new(),
+    };
+    Some(target.render())
+}
+
 /// Where a dialog identifier value was found; decides its syntax and point of view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DialogIdForm {

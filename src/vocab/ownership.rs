@@ -102,6 +102,9 @@ fn minted_owner(id: &[u8], shard_count: u16) -> Option<ShardId> {
 /// only (header lines are scanned until both are found; no allocation, no full parse):
 /// - INVITE with Replaces whose to-tag handoff minted → that tag's shard (the replaced dialog's);
 /// - request whose To tag handoff minted → that tag's shard;
+/// - REFER without a To tag whose Target-Dialog `local-tag` handoff minted (an out-of-dialog
+///   REFER, RFC 5589 section 6.1: the local-tag is the recipient's, handoff's, tag by RFC 4538
+///   section 3) → that tag's shard, the one holding the named dialog;
 /// - request: Call-ID minted by handoff → that shard, else `fnv1a(Call-ID) % shard_count`;
 /// - response: top Via branch minted by handoff → that shard, else the Call-ID hash;
 /// - no Call-ID found (unparseable): `fnv1a(whole datagram) % shard_count`, so a flood of garbage
@@ -115,9 +118,15 @@ pub fn owner_of_datagram(datagram: &[u8], shard_count: u16) -> ShardId {
     // An INVITE with Replaces belongs to the shard of the dialog it replaces.
     let is_invite = datagram.starts_with(b"INVITE ");
     let mut replaces_owner: Option<ShardId> = None;
+    // An out-of-dialog REFER belongs to the shard of the dialog its Target-Dialog names.
+    let is_refer = datagram.starts_with(b"REFER ");
+    let mut target_dialog_owner: Option<ShardId> = None;
+    // The last header line was Target-Dialog (its value may continue on folded lines).
+    let mut in_target_dialog = false;
     // A request whose To tag handoff minted is in a dialog of that shard (also legs whose
     // Call-ID a peer chose after the call began, e.g. a Replaces dialog).
     let mut to_tag_owner: Option<ShardId> = None;
+    let mut to_has_tag = false;
     let mut to_seen = is_response;
     let mut call_id: Option<&[u8]> = None;
     let mut top_via: Option<&[u8]> = None;
@@ -132,8 +141,15 @@ pub fn owner_of_datagram(datagram: &[u8], shard_count: u16) -> ShardId {
             break; // end of headers
         }
         if line[0] == b' ' || line[0] == b'\t' {
-            continue; // folded continuation: neither header we need folds in practice
+            // Folded continuation: only Target-Dialog is read across folds (RFC 4538 and 5589
+            // print it folded, with local-tag on either line).
+            if in_target_dialog && target_dialog_owner.is_none() {
+                target_dialog_owner = local_tag_of_target_dialog(line, true)
+                    .and_then(|t| minted_owner(t, shard_count));
+            }
+            continue;
         }
+        in_target_dialog = false;
         let Some(colon) = memchr::memchr(b':', line) else {
             continue;
         };
@@ -150,15 +166,32 @@ pub fn owner_of_datagram(datagram: &[u8], shard_count: u16) -> ShardId {
         } else if !to_seen && (name.eq_ignore_ascii_case(b"to") || name.eq_ignore_ascii_case(b"t"))
         {
             to_seen = true;
+            to_has_tag = tag_param(value).is_some();
             to_tag_owner = tag_param(value).and_then(|t| minted_owner(t, shard_count));
         } else if is_invite && name.eq_ignore_ascii_case(b"replaces") {
             replaces_owner = to_tag_of_replaces(value).and_then(|t| minted_owner(t, shard_count));
+        } else if is_refer
+            && target_dialog_owner.is_none()
+            && name.eq_ignore_ascii_case(b"target-dialog")
+        {
+            in_target_dialog = true;
+            target_dialog_owner =
+                local_tag_of_target_dialog(value, false).and_then(|t| minted_owner(t, shard_count));
         }
-        if call_id.is_some() && to_seen && (!is_response || top_via.is_some()) && !is_invite {
+        if call_id.is_some()
+            && to_seen
+            && (!is_response || top_via.is_some())
+            && !is_invite
+            && !is_refer
+        {
             break;
         }
     }
     if let Some(shard) = replaces_owner.or(to_tag_owner) {
+        return shard;
+    }
+    // Only a REFER outside a dialog (no To tag) is routed by its Target-Dialog.
+    if let Some(shard) = target_dialog_owner.filter(|_| !to_has_tag) {
         return shard;
     }
     if is_response
@@ -186,6 +219,20 @@ fn tag_param(value: &[u8]) -> Option<&[u8]> {
         let (name, value) = (param[..eq].trim_ascii(), param[eq + 1..].trim_ascii());
         name.eq_ignore_ascii_case(b"tag").then_some(value)
     })
+}
+
+/// The `local-tag` parameter of a Target-Dialog value (`callid;local-tag=..;remote-tag=..`);
+/// `continuation`: a folded line holds parameters only, no Call-ID.
+fn local_tag_of_target_dialog(value: &[u8], continuation: bool) -> Option<&[u8]> {
+    value
+        .split(|&b| b == b';')
+        .skip(usize::from(!continuation))
+        .find_map(|param| {
+            let param = param.trim_ascii();
+            let eq = memchr::memchr(b'=', param)?;
+            let (name, value) = (param[..eq].trim_ascii(), param[eq + 1..].trim_ascii());
+            name.eq_ignore_ascii_case(b"local-tag").then_some(value)
+        })
 }
 
 /// The `to-tag` parameter of a Replaces value (`callid;to-tag=..;from-tag=..`).

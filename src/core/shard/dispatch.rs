@@ -168,7 +168,7 @@ impl ShardCore {
             .unwrap_or(&self.fx.config)
     }
 
-    fn reject(
+    pub(super) fn reject(
         &mut self,
         now: Time,
         tx: ServerTxId,
@@ -427,13 +427,11 @@ impl ShardCore {
                 self.fx
                     .reply(now, tx, request, StatusCode::OK, "OK", &extra);
             }
+            // RFC 5589 section 6.1, RFC 7647 section 4: a REFER outside any dialog naming one
+            // of ours in Target-Dialog (out_of_dialog.rs).
+            (Method::Refer, None) => self.on_out_of_dialog_refer(now, from, tx, request),
             (
-                Method::Bye
-                | Method::Info
-                | Method::Update
-                | Method::Notify
-                | Method::Prack
-                | Method::Refer,
+                Method::Bye | Method::Info | Method::Update | Method::Notify | Method::Prack,
                 None,
             ) => {
                 self.fx.reply(
@@ -628,7 +626,10 @@ impl ShardCore {
                 // attended.rs translates the Replaces for the carrier (holding the REFER while
                 // another shard answers), or takes the whole REFER to join the calls locally.
                 let translated = if refer_to.is_attended() {
-                    match self.attended_refer(now, tx, seq, side, request) {
+                    let resume = Resume::InDialog {
+                        to_tag: to_tag.to_string(),
+                    };
+                    match self.attended_refer(now, tx, seq, side, request, resume, None) {
                         Some(dialogs) => dialogs,
                         None => return,
                     }

@@ -11,6 +11,7 @@ use crate::core::attended::{bridged_leg, header_text, translate};
 use crate::core::attended_state::{
     DIALOG_QUERY_TIMEOUT_MS, DialogRewrites, HeldRequest, MAX_HELD_REQUESTS, Resume,
 };
+use crate::core::dialog::Dialog;
 use crate::core::effects::CoreTimer;
 use crate::core::transaction::ServerTxId;
 use crate::core::transfer_state::TranslatedDialogs;
@@ -129,6 +130,9 @@ impl ShardCore {
             Resume::InDialog { to_tag } => {
                 self.on_in_dialog_request(now, held.from, held.tx, &request, &to_tag)
             }
+            Resume::OutOfDialogRefer { from } => {
+                self.on_out_of_dialog_refer(now, from, held.tx, &request)
+            }
             Resume::InitialInvite { trunk, config } => {
                 self.on_initial_invite(now, held.from, (trunk, config), held.tx, &request)
             }
@@ -138,9 +142,13 @@ impl ShardCore {
 
     /// The platform's attended REFER (Refer-To with `?Replaces`) on leg `side` of call `seq`,
     /// for the REFER entry point (transfer_flow.rs). `Some(dialogs)`: transfer by REFER with
-    /// this %-escaped Replaces (and Target-Dialog), translated to name the carrier's dialog (unchanged when it names
+    /// this %-escaped Replaces, translated to name the carrier's dialog (unchanged when it names
     /// no dialog handoff bridges). `None`: taken here (a local join for a trunk with
-    /// `transfer = "local"`), or held until another shard answers (it comes back here).
+    /// `transfer = "local"`), or held until another shard answers (it comes back through
+    /// `resume`). `subscription`: the dialog an out-of-dialog REFER creates (RFC 5589 section
+    /// 6.1), carried into the transfer either way. The platform's own Target-Dialog is never
+    /// sent on: handoff writes the carrier's (transfer_flow.rs, `begin_attempt`).
+    #[allow(clippy::too_many_arguments)]
     pub(in crate::core) fn attended_refer(
         &mut self,
         now: Time,
@@ -148,6 +156,8 @@ impl ShardCore {
         seq: u64,
         side: Side,
         request: &Message,
+        resume: Resume,
+        mut subscription: Option<Box<Dialog>>,
     ) -> Option<TranslatedDialogs> {
         let taken = self.attended.on_attended_refer(
             &mut self.calls,
@@ -157,34 +167,27 @@ impl ShardCore {
             side,
             tx,
             request,
+            &mut subscription,
         );
         self.run_follow_ups(now);
         if taken {
             return None;
         }
-        let leg = &self.calls.get(&seq)?.leg(side).dialog;
-        let (peer, to_tag) = (leg.peer, leg.local_tag.clone());
-        let rewrites = self.dialog_rewrites(now, peer, tx, request, Resume::InDialog { to_tag })?;
+        let peer = self.calls.get(&seq)?.leg(side).dialog.peer;
+        let rewrites = self.dialog_rewrites(now, peer, tx, request, resume)?;
         let refer_to = header_text(request, "Refer-To").or_else(|| header_text(request, "r"))?;
         let refer_to = rewrites
             .0
             .iter()
             .find(|r| r.original == refer_to)
             .map_or(refer_to.clone(), |r| r.rewritten.clone());
-        let target_dialog = header_text(request, "Target-Dialog").map(|value| {
-            rewrites
-                .0
-                .iter()
-                .find(|r| r.original == value)
-                .map_or(value.clone(), |r| r.rewritten.clone())
-        });
         let replaces = PlatformReferTo::parse(&refer_to)
             .ok()?
             .replaces_escaped()
             .map(str::to_string);
         Some(TranslatedDialogs {
             replaces,
-            target_dialog,
+            subscription,
         })
     }
 }

@@ -19,6 +19,7 @@
 
 mod dispatch;
 mod held;
+mod out_of_dialog;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
