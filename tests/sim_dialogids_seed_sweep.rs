@@ -1,6 +1,7 @@
 //! Target-Dialog and out-of-dialog REFER seed sweep (issue 10, items 2 and 3): every flow of
 //! src/sim/dialogids_flows.rs under 200 seeds, each seed choosing the shard count (1 to 4) and a
-//! faulty network: 5% loss, plus duplication, reordering and jitter. Any failure prints the seed;
+//! faulty network: 5% loss, plus duplication, reordering and jitter; after each flow no datagram
+//! handoff sent may name another agent's address (topology hiding). Any failure prints the seed;
 //! `HANDOFF_SEED=N cargo test --test sim_dialogids_seed_sweep` replays just that seed (add
 //! HANDOFF_SIM_TRACE=1 for the ladder).
 
@@ -51,7 +52,13 @@ fn run(seed: u64) -> Vec<String> {
     for (name, config, flow) in FLOWS {
         let Err(error) = flow_outcome(|| {
             let mut sim = Sim::new(options(seed).config(config()));
-            flow(&mut sim)
+            flow(&mut sim)?;
+            // Topology hiding (Sim::check_topology): no datagram handoff sent to one agent names
+            // another agent's address.
+            match sim.leaks.first() {
+                Some(leak) => Err(format!("{} topology leaks, first: {leak}", sim.leaks.len())),
+                None => Ok(()),
+            }
         }) else {
             continue;
         };
