@@ -541,10 +541,107 @@ pub const FLOWS: &[super::SweptFlow] = &[
         standard,
         attended_across_shards,
     ),
+    (
+        "out_of_dialog_refer_local_mode",
+        super::transfer_flows::local_mode_config,
+        out_of_dialog_refer_local_mode,
+    ),
+    (
+        "out_of_dialog_refer_on_a_dialer_call",
+        standard,
+        out_of_dialog_refer_on_a_dialer_call,
+    ),
     ("rfc5589_6_1_golden", standard, rfc5589_6_1_golden),
     ("rfc5589_7_3_golden", standard, rfc5589_7_3_golden),
     ("rfc4538_10_golden", standard, rfc4538_10_golden),
 ];
+
+/// `transfer = "local"` on the carrier's trunk: the out-of-dialog REFER is taken by handoff
+/// itself, exactly as an in-dialog one: 202 at once, leg C to the target, bridged; the NOTIFYs
+/// of handoff's own making go in the REFER's dialog; no REFER reaches the carrier.
+pub fn out_of_dialog_refer_local_mode(sim: &mut Sim) -> FlowResult {
+    let (caller, callee) = establish(sim)?;
+    let target = target_dialog_as_handoff_sees(sim, callee).render();
+    let mut ood = send_out_of_dialog_refer(sim, PLATFORM, callee, &target, PLATFORM_REFER_TO);
+    ood.await_final(sim, 202)?;
+    let partner = super::transfer_flows::partner_answers(sim, 200)?;
+    let up = sim.run_until(
+        |s| s.ua_ref(PARTNER).dialog(partner).acks_received > 0,
+        STEP_MS,
+    );
+    ensure!(sim, up, "leg C's 200 not ACKed");
+    ood.await_notify(sim, 200)?;
+    ensure!(
+        sim,
+        !sim.ua_ref(CARRIER)
+            .all_incoming()
+            .any(|r| r.method == "REFER"),
+        "a REFER reached a carrier set to transfer = local"
+    );
+    ensure!(
+        sim,
+        !sim.ua_ref(PLATFORM)
+            .all_incoming()
+            .any(|r| r.method == "NOTIFY" && r.dialog == Some(callee)),
+        "a NOTIFY went in the platform's call dialog instead of the REFER's"
+    );
+    // The customer now talks to the partner; the carrier ends it, the partner gets the BYE.
+    let t = Transfer {
+        caller,
+        callee,
+        notified: Vec::new(),
+    };
+    super::transfer_flows::carrier_hangs_up(sim, &t, PARTNER)
+}
+
+/// A dialer call (the platform called the customer out, so handoff is the UAS of the platform's
+/// leg, at position A): the agent's out-of-dialog REFER names that leg as handoff sees it
+/// (local-tag = handoff's To tag) and transfers the carrier's leg B, as an in-dialog REFER
+/// would (roles, not positions).
+pub fn out_of_dialog_refer_on_a_dialer_call(sim: &mut Sim) -> FlowResult {
+    let t = super::dialer_flows::dialer_call(sim)?;
+    let target = target_dialog_as_handoff_sees(sim, t.callee).render();
+    let mut ood = send_out_of_dialog_refer(
+        sim,
+        PLATFORM,
+        t.callee,
+        &target,
+        super::dialer_flows::DIALER_REFER_TO,
+    );
+    let refer = sim.expect_request(CARRIER, "REFER");
+    let incoming = sim.ua_ref(CARRIER).incoming(refer).clone();
+    ensure!(
+        sim,
+        incoming.dialog == Some(t.caller)
+            && incoming.header("Refer-To").as_deref()
+                == Some(super::dialer_flows::CARRIER_REFER_TO),
+        "carrier's REFER: dialog {:?}, Refer-To {:?}",
+        incoming.dialog,
+        incoming.header("Refer-To")
+    );
+    no_platform_identifiers(sim, &incoming.bytes, t.callee)?;
+    sim.ua(CARRIER).answer(refer, 202, None);
+    ood.await_final(sim, 202)?;
+    carrier_notifies(sim, &t, 200, true)?;
+    ood.await_notify(sim, 200)?;
+    sim.ua(CARRIER).bye(t.caller);
+    let (caller, callee) = (t.caller, t.callee);
+    let done = sim.run_until(
+        |s| {
+            s.ua_ref(CARRIER).final_status(caller, "BYE") == Some(200)
+                && s.ua_ref(PLATFORM).dialog(callee).bye_received
+        },
+        STEP_MS,
+    );
+    ensure!(sim, done, "carrier BYE not answered, or platform not BYEd");
+    let records = sim.transfers();
+    ensure!(
+        sim,
+        records.len() == 1 && records[0].outcome == TransferOutcome::HandedOff,
+        "records {records:?}"
+    );
+    Ok(())
+}
 
 // ------------------------------------------------------------------------ golden RFC flows
 
