@@ -267,14 +267,53 @@ impl Harness {
         } else {
             cseq + 1 + u32::from(method_pick / 10)
         };
+        // Every other REFER goes outside the dialog (RFC 5589 section 6.1): no To tag, a new
+        // Call-ID, the dialog named in Target-Dialog, in either point of view.
+        let out_of_dialog = method == "REFER" && (method_pick / 10) % 2 == 1;
+        let (call_id, to_value, target_dialog) = if out_of_dialog {
+            let tag_of = |value: &str| {
+                value
+                    .split(";tag=")
+                    .nth(1)
+                    .map(|t| t.split([';', '>']).next().unwrap_or_default().to_string())
+                    .unwrap_or_default()
+            };
+            let (ours, theirs) = (tag_of(&to_value), tag_of(&from_value));
+            let (local, remote) = if (method_pick / 20) % 2 == 0 {
+                (ours, theirs)
+            } else {
+                (theirs, ours)
+            };
+            let untagged = to_value
+                .split(";tag=")
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            (
+                format!("ood-{n}"),
+                untagged,
+                Some(format!(
+                    "{};local-tag={local};remote-tag={remote}",
+                    text("Call-ID")
+                )),
+            )
+        } else {
+            (text("Call-ID"), to_value, None)
+        };
         let mut builder = Builder::request(method, &format!("sip:handoff@{}", self.sbc))
             .header("Via", format!("SIP/2.0/UDP {to};branch=z9hG4bKd{n}"))
             .header("Max-Forwards", "70")
             .header("From", from_value)
             .header("To", to_value)
-            .header("Call-ID", text("Call-ID"))
+            .header("Call-ID", call_id)
             .header("CSeq", format!("{cseq} {method}"))
             .header("Contact", format!("<sip:peer@{to}>"));
+        if let Some(target_dialog) = target_dialog {
+            builder = builder
+                .header("Require", "tdialog")
+                .header("Target-Dialog", target_dialog)
+                .header("Refer-To", "<sip:+442071234567@platform.example>");
+        }
         if matches!(method, "INVITE" | "UPDATE") {
             builder = builder.body(
                 "application/sdp",
