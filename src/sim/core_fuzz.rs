@@ -279,7 +279,7 @@ impl Harness {
                     .unwrap_or_default()
             };
             let (ours, theirs) = (tag_of(&to_value), tag_of(&from_value));
-            let (local, remote) = if (method_pick / 20) % 2 == 0 {
+            let (local, remote) = if (method_pick / 20).is_multiple_of(2) {
                 (ours, theirs)
             } else {
                 (theirs, ours)
