@@ -455,6 +455,7 @@ impl Call {
             direction: sdp::Direction::SendRecv,
             gone: false,
             refers_received: 0,
+            last_refer_cseq: None,
             refers_sent: 0,
         };
         let b_leg = Leg {
@@ -483,6 +484,7 @@ impl Call {
             direction: sdp::Direction::SendRecv,
             gone: false,
             refers_received: 0,
+            last_refer_cseq: None,
             refers_sent: 0,
         };
         let (legs, bridge) = Call::legs_for_setup(a_leg, b_leg);
@@ -958,6 +960,7 @@ impl Call {
             direction: offer.direction,
             gone: false,
             refers_received: 0,
+            last_refer_cseq: None,
             refers_sent: 0,
         };
         // The new leg takes the named leg's place in the bridge; the named leg is retired.

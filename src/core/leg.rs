@@ -51,6 +51,9 @@ pub struct Leg {
     /// REFERs this leg's peer sent in its dialog (RFC 3515 section 2.4.6: NOTIFYs for the
     /// second and later carry `Event: refer;id=<CSeq>`).
     pub refers_received: u32,
+    /// The CSeq of the last REFER counted in `refers_received`: a REFER held for another
+    /// shard's answer passes the count again when it resumes, and must count once.
+    pub last_refer_cseq: Option<u32>,
     /// REFERs handoff sent in this leg's dialog (the peer's NOTIFYs for the second and later
     /// must name their REFER by id).
     pub refers_sent: u32,

@@ -381,8 +381,16 @@ impl Call {
                 if self.is_ended() || !self.is_answered() {
                     return TransferVerdict::NotTransfer;
                 }
+                // Each REFER of this dialog counts once (RFC 3515 section 2.4.6): one held for
+                // another shard's answer comes through here again with its CSeq, and one sent
+                // outside the dialog (RFC 5589 section 6.1) is the first of its own dialog.
+                let cseq = request.cseq().map_or(0, |c| c.seq);
+                let in_this_dialog = request.to().ok().and_then(|to| to.tag()).is_some();
                 let leg = self.leg_mut(side);
-                leg.refers_received = leg.refers_received.saturating_add(1);
+                if in_this_dialog && leg.last_refer_cseq != Some(cseq) {
+                    leg.last_refer_cseq = Some(cseq);
+                    leg.refers_received = leg.refers_received.saturating_add(1);
+                }
                 // Roles, not positions: a platform leg asks, the carrier leg bridged to it is
                 // transferred. Anything else is refused here (see `refer_by_role`).
                 let (asker, bridged) = (self.leg(side).role, self.leg(side.other()).role);
@@ -865,7 +873,8 @@ impl Call {
         if let Some(trunk) = self.config.trunks.get(platform.trunk) {
             settings.accept_status = trunk.refer_response;
         }
-        let platform_event_id = platform.refers_received > 1;
+        // NOTIFYs in an out-of-dialog REFER's own dialog: the first REFER there, no id.
+        let platform_event_id = translated.subscription.is_none() && platform.refers_received > 1;
         let platform_refer_cseq = request.cseq().map_or(0, |c| c.seq);
         if let Some(method) = hook.method {
             settings.method = method;
@@ -1644,6 +1653,7 @@ impl Call {
             direction: Direction::SendRecv,
             gone: false,
             refers_received: 0,
+            last_refer_cseq: None,
             refers_sent: 0,
         };
         fx.track_client(

@@ -160,12 +160,13 @@ impl OutOfDialogRefer {
                 "NOTIFY Request-URI {:?} is not the REFER's Contact {contact_uri}",
                 message.uri()
             );
+            // The REFER is the first (and only) one of its dialog: no `id` (RFC 3515 section
+            // 2.4.6 asks for one from the second REFER of a dialog on).
             ensure!(
                 sim,
-                message
-                    .header("Event")
-                    .is_some_and(|e| e.starts_with("refer")),
-                "NOTIFY without Event: refer"
+                message.header("Event") == Some("refer"),
+                "NOTIFY Event {:?}, expected refer",
+                message.header("Event")
             );
             let status = sipfrag_status(message.body());
             ensure!(sim, status.is_some(), "NOTIFY without a sipfrag body");
@@ -551,6 +552,11 @@ pub const FLOWS: &[super::SweptFlow] = &[
         standard,
         out_of_dialog_refer_on_a_dialer_call,
     ),
+    (
+        "held_attended_refer_counts_once",
+        standard,
+        held_attended_refer_counts_once,
+    ),
     ("rfc5589_6_1_golden", standard, rfc5589_6_1_golden),
     ("rfc5589_7_3_golden", standard, rfc5589_7_3_golden),
     ("rfc4538_10_golden", standard, rfc4538_10_golden),
@@ -639,6 +645,35 @@ pub fn out_of_dialog_refer_on_a_dialer_call(sim: &mut Sim) -> FlowResult {
         sim,
         records.len() == 1 && records[0].outcome == TransferOutcome::HandedOff,
         "records {records:?}"
+    );
+    Ok(())
+}
+
+/// An in-dialog attended REFER whose Replaces names a call on another shard is held for that
+/// shard's answer and processed again when it comes: it is still the first REFER of the
+/// platform's dialog, so its NOTIFYs carry `Event: refer` without an id (RFC 3515 section
+/// 2.4.6: the id is for the second and later REFERs of a dialog).
+pub fn held_attended_refer_counts_once(sim: &mut Sim) -> FlowResult {
+    let last = ShardId(sim.shards().len().saturating_sub(1) as u16);
+    let calls = two_calls(sim, ShardId(0), last)?;
+    let refer_to = format!(
+        "<sip:+15559876543@10.0.0.2?Replaces={}>",
+        platform_replaces(sim, &calls).render_escaped()
+    );
+    sim.ua(PLATFORM)
+        .request(calls.b1, "REFER", None, &[("Refer-To", &refer_to)]);
+    let refer = sim.expect_request(CARRIER, "REFER");
+    sim.ua(CARRIER).answer(refer, 202, None);
+    sim.ua(CARRIER).notify_sipfrag(calls.a1, 200, true);
+    let notify = sim.expect_request(PLATFORM, "NOTIFY");
+    let incoming = sim.ua_ref(PLATFORM).incoming(notify).clone();
+    sim.ua(PLATFORM).answer(notify, 200, None);
+    ensure!(
+        sim,
+        incoming.dialog == Some(calls.b1) && incoming.header("Event").as_deref() == Some("refer"),
+        "NOTIFY for the first REFER of B1: dialog {:?}, Event {:?}",
+        incoming.dialog,
+        incoming.header("Event")
     );
     Ok(())
 }
