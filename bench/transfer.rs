@@ -41,6 +41,7 @@ fn trunk() -> Trunk {
         headers,
         transfer_targets: Default::default(),
         trust_identity: true,
+        conversation_header: false,
         media_networks: Default::default(),
         limits: Default::default(),
         refer_hook: None,
@@ -84,6 +85,7 @@ fn main() {
             notify_platform: true,
             wall_clock,
             source: None,
+            extension: Default::default(),
         };
         let mut attempt = TransferAttempt::start(base, request, settings.clone());
         let drain = |attempt: &mut TransferAttempt| {

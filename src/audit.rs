@@ -113,6 +113,10 @@ struct CallEndRecord<'a> {
     /// "<shard>-<seq>": unique for the process's lifetime.
     call: String,
     conversation: &'a str,
+    /// The conversation this call continues (`X-Conversation-ID` from a trunk); absent
+    /// when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    linked_conversation: Option<&'a str>,
     from_trunk: &'a str,
     to_trunk: &'a str,
     setup_status: u16,
@@ -265,6 +269,7 @@ impl AuditWriter {
             ts: rfc3339_from_unix_ms(unix_ms),
             call: format!("{}-{}", end.call.shard.0, end.call.seq),
             conversation: &end.conversation,
+            linked_conversation: end.linked_conversation.as_deref(),
             from_trunk: &end.from_trunk,
             to_trunk: &end.to_trunk,
             setup_status: end.setup_status.map_or(0, StatusCode::as_u16),

@@ -216,6 +216,12 @@ pub struct Trunk {
     /// RFC 3325 trust domain: P-Asserted-Identity and P-Preferred-Identity from this trunk are
     /// kept, and sent to it. `false`: removed from what it sends and from what it is sent.
     pub trust_identity: bool,
+    /// `conversation_header = true`: handoff labels what it sends toward this trunk for a
+    /// transfer with the conversation id, so a call that comes back through handoff is linked
+    /// to it: `?X-Conversation-ID=<id>` in the Refer-To of REFERs (RFC 3261 section 19.1.1:
+    /// a URI header the carrier copies into its INVITE) and `X-Conversation-ID` on a local
+    /// transfer's INVITE. Default false (strict carriers get the Refer-To as before).
+    pub conversation_header: bool,
     /// `media_networks = ["CIDR", ...]`: besides the SDP `c=` address and the peer IP, RTP and
     /// RTCP of this trunk's legs are accepted from any address in these networks (a carrier
     /// whose media servers are not its signalling host). Default: none.
@@ -368,6 +374,10 @@ pub struct Route {
     /// Index into `Config::trunks` of the trunk to send the call to.
     pub to: usize,
     pub prefix: String,
+    /// `domain = "pbx.example"`: the route takes transfer targets that are not telephone numbers
+    /// whose host is this domain (lower-case; `sip:2002@pbx.example`). Such a route routes only
+    /// transfer targets, never a new INVITE (see `routing::route_transfer_target`).
+    pub domain: Option<String>,
 }
 
 impl Config {
@@ -710,6 +720,7 @@ struct RawTrunk {
     transfer_allow: Option<Spanned<Vec<Spanned<String>>>>,
     transfer_deny: Option<Spanned<Vec<Spanned<String>>>>,
     trust_identity: Option<bool>,
+    conversation_header: Option<bool>,
     media_networks: Option<Spanned<Vec<Spanned<String>>>>,
     max_calls: Option<Spanned<i64>>,
     max_cps: Option<Spanned<i64>>,
@@ -733,6 +744,7 @@ struct RawRoute {
     from: Option<Spanned<String>>,
     to: Spanned<String>,
     prefix: Option<Spanned<String>>,
+    domain: Option<Spanned<String>>,
 }
 
 // --- error collection --------------------------------------------------------------------------
@@ -849,6 +861,7 @@ const TRUNK_KEYS: &[&str] = &[
     "transfer_allow",
     "transfer_deny",
     "trust_identity",
+    "conversation_header",
     "media_networks",
     "max_calls",
     "max_cps",
@@ -858,7 +871,7 @@ const TRUNK_KEYS: &[&str] = &[
     "refer_response",
 ];
 const REFER_HOOK_KEYS: &[&str] = &["url", "timeout_ms", "on_error"];
-const ROUTE_KEYS: &[&str] = &["from", "to", "prefix"];
+const ROUTE_KEYS: &[&str] = &["from", "to", "prefix", "domain"];
 const TRUNK_REQUIRED_KEYS: &[&str] = &["name", "peer", "country_code"];
 const ROUTE_REQUIRED_KEYS: &[&str] = &["to"];
 
@@ -1629,6 +1642,7 @@ fn validate_trunk(raw: &RawTrunk, report: &mut Report<'_>) -> Trunk {
         headers,
         transfer_targets,
         trust_identity: raw.trust_identity.unwrap_or(true),
+        conversation_header: raw.conversation_header.unwrap_or(false),
         media_networks,
         limits,
         refer_hook,
@@ -1935,8 +1949,28 @@ fn validate_routes(
                 }
             }
         };
+        let domain = route.domain.as_ref().and_then(|domain| {
+            let text = domain.get_ref().trim();
+            let valid = !text.is_empty()
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+            if !valid {
+                report.on(
+                    domain,
+                    format!(
+                        "route.domain: {:?} is not a host name (e.g. \"pbx.example\")",
+                        domain.get_ref()
+                    ),
+                );
+            }
+            valid.then(|| text.to_ascii_lowercase())
+        });
+        // A `domain` route takes transfer targets only: leg C may go back to the trunk the
+        // REFER came from (a desk phone behind the platform's own PBX).
         if let (Some(Some(from)), Some(to)) = (from, to)
             && from == to
+            && domain.is_none()
         {
             report.on(
                 &route.to,
@@ -1954,6 +1988,7 @@ fn validate_routes(
                     from: from.flatten(),
                     to,
                     prefix,
+                    domain,
                 },
             )),
         }
@@ -1969,6 +2004,7 @@ fn check_shadowed_routes(routes: &[Spanned<Route>], report: &mut Report<'_>) {
         let shadow = routes[..i].iter().find(|earlier| {
             let earlier = earlier.get_ref();
             (earlier.from.is_none() || earlier.from == route_ref.from)
+                && earlier.domain == route_ref.domain
                 && route_ref.prefix.starts_with(&earlier.prefix)
         });
         if let Some(earlier) = shadow {

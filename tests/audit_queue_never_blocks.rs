@@ -28,6 +28,7 @@ fn call_end(seq: u64) -> CallEnd {
             seq,
         },
         conversation: format!("conv-{seq}"),
+        linked_conversation: None,
         from_trunk: "carrier".into(),
         to_trunk: "platform".into(),
         setup_status: Some(StatusCode::OK),

@@ -24,7 +24,7 @@ fn valid_example_config() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/contact-center.toml");
     let output = handoff(&["check", "--config", path]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert_eq!(text(&output.stdout), "ok: 3 trunks, 4 routes\n");
+    assert_eq!(text(&output.stdout), "ok: 3 trunks, 5 routes\n");
     assert_eq!(text(&output.stderr), "");
 }
 
@@ -104,7 +104,7 @@ fn the_file_may_be_a_plain_argument() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/contact-center.toml");
     let output = handoff(&["check", path]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert_eq!(text(&output.stdout), "ok: 3 trunks, 4 routes\n");
+    assert_eq!(text(&output.stdout), "ok: 3 trunks, 5 routes\n");
 }
 
 /// Issue 11: `check` must catch what would stop a run: paths it cannot write, CPUs that do not

@@ -47,7 +47,7 @@ fn contact_center_example_validates() {
         Err(error) => panic!("{error}"),
     };
     assert_eq!(config.trunks.len(), 3);
-    assert_eq!(config.routes.len(), 4);
+    assert_eq!(config.routes.len(), 5);
     assert_eq!(config.sbc.io, IoBackend::Uring);
     // Runnable as shipped on any host (issue 11): one shard per CPU, none pinned, the audit file
     // in the working directory.
@@ -66,5 +66,11 @@ fn contact_center_example_validates() {
             .map(String::as_str),
         Some("change-me")
     );
-    assert_eq!(config.routes[2].prefix, "44");
+    assert_eq!(config.routes[3].prefix, "44");
+    // Issue 10: transfers to desk phones at the platform's PBX, by domain.
+    assert_eq!(
+        config.routes[0].domain.as_deref(),
+        Some("pbx.contact-center.example")
+    );
+    assert!(config.trunks[carrier_a].conversation_header);
 }

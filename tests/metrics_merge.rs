@@ -34,6 +34,7 @@ fn record(
         jurisdiction_to: None,
         ended_by: None,
         carrier_subscription_ended: false,
+        linked_conversation: None,
     }
 }
 

@@ -29,6 +29,7 @@ fn handed_off(trunk: &str) -> TransferRecord {
         jurisdiction_to: None,
         ended_by: None,
         carrier_subscription_ended: false,
+        linked_conversation: None,
     }
 }
 

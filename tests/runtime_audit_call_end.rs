@@ -14,6 +14,7 @@ fn call_end(shard: u16, seq: u64, media: Option<MediaCounters>) -> CallEnd {
             seq,
         },
         conversation: format!("conv-{shard}-{seq}"),
+        linked_conversation: None,
         from_trunk: "carrier".into(),
         to_trunk: "platform".into(),
         setup_status: Some(StatusCode::OK),

@@ -93,11 +93,13 @@ fn trunks_reordered_while_held_do_not_change_whose_invite_it_is() {
             from: Some(1),
             to: 0,
             prefix: String::new(),
+            domain: None,
         },
         Route {
             from: Some(0),
             to: 1,
             prefix: String::new(),
+            domain: None,
         },
     ];
     reload(&mut sim, config);
@@ -114,6 +116,7 @@ fn trunks_removed_while_held_do_not_panic_the_shard() {
         from: None,
         to: 0,
         prefix: String::new(),
+        domain: None,
     }];
     reload(&mut sim, config);
     assert_routed_as_the_platforms(&mut sim);

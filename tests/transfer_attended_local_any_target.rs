@@ -52,14 +52,20 @@ fn attended_local_join_accepts_a_named_target() {
     );
 }
 
+/// A blind target that is not a number needs a route (issue 10 item 4: `domain` or an
+/// extension prefix, `tests/transfer_extension_target.rs`); without one it gets 404.
 #[test]
-fn blind_local_transfer_still_needs_a_number() {
+fn blind_local_transfer_needs_a_number_or_a_route() {
     let mut attempt = TransferAttempt::start(ms(0), request("<sip:partner@pbx>", false), local());
     let actions = drain(&mut attempt);
-    assert_eq!(
-        actions[0],
-        TransferAction::AnswerPlatform {
-            status: StatusCode::BAD_REQUEST
-        }
+    assert!(
+        matches!(
+            actions[0],
+            TransferAction::RefusePlatform {
+                status: StatusCode::NOT_FOUND,
+                ..
+            }
+        ),
+        "{actions:?}"
     );
 }

@@ -23,6 +23,7 @@ fn trunk(country_code: &str, refer_domain: Option<&str>, peer: &str) -> Trunk {
         headers: BTreeMap::new(),
         transfer_targets: Default::default(),
         trust_identity: true,
+        conversation_header: false,
         media_networks: Default::default(),
         limits: Default::default(),
         refer_hook: None,

@@ -25,6 +25,7 @@ fn trunk() -> Trunk {
         headers: BTreeMap::new(),
         transfer_targets: Default::default(),
         trust_identity: true,
+        conversation_header: false,
         media_networks: Default::default(),
         limits: Default::default(),
         refer_hook: None,

@@ -337,6 +337,15 @@ impl Call {
         let b_call_id = fx.ids.call_id(&config.sbc.identity);
         let branch = fx.ids.branch();
         let conversation = format!("conv-{}", fx.ids.tag());
+        // "One conversation across the network": the carrier copied handoff's Refer-To header
+        // into its INVITE (RFC 3261 section 19.1.1). Only a trunk's INVITE gets here, and only a
+        // value shaped like a minted id is kept, as a label: it joins and touches no call.
+        let linked_conversation = request
+            .header_by_name(crate::transfer::refer_to::CONVERSATION_HEADER)
+            .and_then(|value| std::str::from_utf8(value).ok())
+            .map(str::trim)
+            .filter(|value| crate::transfer::refer_to::is_conversation_id(value))
+            .map(str::to_owned);
         let peer = b_trunk.peer;
         let advertise = config.sbc.advertise;
         let host = |addr: SocketAddr| match addr {
@@ -492,6 +501,7 @@ impl Call {
             id: call_ref,
             config: config.clone(),
             conversation: conversation.clone(),
+            linked_conversation: linked_conversation.clone(),
             calling: request
                 .from()
                 .ok()
@@ -543,6 +553,7 @@ impl Call {
         fx.event(Event::CallStarted {
             call: call_ref,
             conversation,
+            linked_conversation,
             from_trunk: a_trunk.name.clone(),
             to_trunk: b_trunk.name.clone(),
         });
@@ -1433,6 +1444,7 @@ impl Call {
         let end = CallEnd {
             call: self.id,
             conversation: self.conversation.clone(),
+            linked_conversation: self.linked_conversation.clone(),
             from_trunk: self.trunk_name(Side::A),
             to_trunk: self.trunk_name(Side::B),
             setup_status: setup_status.or(answered.map(|_| StatusCode::OK)),

@@ -79,6 +79,10 @@ pub struct Call {
     /// The config the call started with (hot reload does not touch it).
     pub config: Arc<Config>,
     pub conversation: String,
+    /// The conversation this call continues, from a trunk's `X-Conversation-ID` (a call
+    /// that a carrier placed for a transfer handoff REFERed, coming back through handoff). A
+    /// label for the audit only: nothing looks a call up by it.
+    pub linked_conversation: Option<String>,
     /// The caller and the called number of the initial INVITE (for the `call_end` record).
     pub calling: String,
     pub called: String,

@@ -220,6 +220,8 @@ pub enum Event {
     CallStarted {
         call: CallRef,
         conversation: String,
+        /// The conversation this call continues (a trunk's `X-Conversation-ID`).
+        linked_conversation: Option<String>,
         from_trunk: String,
         to_trunk: String,
     },
@@ -349,6 +351,8 @@ impl PartialEq<str> for EndReason {
 pub struct CallEnd {
     pub call: CallRef,
     pub conversation: String,
+    /// The conversation this call continues (a trunk's `X-Conversation-ID`), a label.
+    pub linked_conversation: Option<String>,
     pub from_trunk: String,
     pub to_trunk: String,
     /// Final status of the initial INVITE (200 when answered, else the failure code; `None`

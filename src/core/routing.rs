@@ -72,6 +72,7 @@ pub fn route_call(
         .collect();
     let found = config.routes.iter().find(|route| {
         route.from.is_none_or(|f| f == from_trunk)
+            && route.domain.is_none()
             && route.to < config.trunks.len()
             && (number.starts_with(route.prefix.as_str()) || raw.starts_with(route.prefix.as_str()))
     });
@@ -88,6 +89,50 @@ pub fn route_call(
                 .map(|t| t.name.clone())
                 .unwrap_or_default(),
             number,
+        }),
+    }
+}
+
+/// The route of a transfer target that is not a telephone number (an extension
+/// `sip:2002@pbx.example`, a SIP URI): the first route from `from_trunk` that either has a
+/// `domain` equal to the target's host (and a `prefix`, if any, that the user part starts with),
+/// or has no `domain` and a non-empty `prefix` that an all-digit user part (an extension) starts
+/// with. A catch-all route (no domain, empty prefix) is for numbers and takes no such target, and
+/// a user part that is not all digits is matched by domain only: digits picked out of letters or
+/// separators are never dialled as a number.
+pub fn route_transfer_target(
+    config: &Config,
+    from_trunk: usize,
+    user: Option<&str>,
+    host: Option<&str>,
+) -> Result<RouteDecision, RouteError> {
+    let user = user.unwrap_or("");
+    let extension = !user.is_empty() && user.bytes().all(|b| b.is_ascii_digit());
+    let found = config.routes.iter().find(|route| {
+        if route.from.is_some_and(|f| f != from_trunk) || route.to >= config.trunks.len() {
+            return false;
+        }
+        match route.domain.as_deref() {
+            Some(domain) => {
+                host.is_some_and(|h| h.eq_ignore_ascii_case(domain))
+                    && (route.prefix.is_empty() || (extension && user.starts_with(&route.prefix)))
+            }
+            None => extension && !route.prefix.is_empty() && user.starts_with(&route.prefix),
+        }
+    });
+    match found {
+        Some(route) => Ok(RouteDecision {
+            from_trunk,
+            to_trunk: route.to,
+            number: user.to_owned(),
+        }),
+        None => Err(RouteError::NoRoute {
+            from_trunk: config
+                .trunks
+                .get(from_trunk)
+                .map(|t| t.name.clone())
+                .unwrap_or_default(),
+            number: user.to_owned(),
         }),
     }
 }
@@ -136,6 +181,41 @@ mod tests {
         let error = route_call(&config, 0, "+15551230000").unwrap_err();
         assert_eq!(error.status().0, StatusCode::NOT_FOUND);
         assert!(error.to_string().contains("carrier") && error.to_string().contains("15551230000"));
+    }
+
+    #[test]
+    fn transfer_targets_route_by_domain_or_extension_prefix_only() {
+        let mut config = standard_config();
+        config.routes.insert(
+            0,
+            crate::config::Route {
+                from: Some(1),
+                to: 2,
+                prefix: String::new(),
+                domain: Some("pbx.local".into()),
+            },
+        );
+        config.routes.insert(
+            1,
+            crate::config::Route {
+                from: Some(1),
+                to: 2,
+                prefix: "2".into(),
+                domain: None,
+            },
+        );
+        let to = |user: &str, host: &str| {
+            route_transfer_target(&config, 1, Some(user), Some(host))
+                .map(|d| d.to_trunk)
+                .ok()
+        };
+        assert_eq!(to("desk", "PBX.local"), Some(2));
+        assert_eq!(to("2002", "elsewhere"), Some(2));
+        // the catch-all route to the carrier takes numbers, not these
+        assert_eq!(to("3002", "elsewhere"), None);
+        assert_eq!(to("2x002", "elsewhere"), None);
+        // and a domain route never routes a new call
+        assert_eq!(route_call(&config, 1, "desk").unwrap().to_trunk, 0);
     }
 
     #[test]

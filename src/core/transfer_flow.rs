@@ -39,8 +39,8 @@ use crate::sip::{HeaderName, Message, Method, RequestBuilder};
 use crate::transfer::dialog_ids::{DialogId, target_dialog_beside_replaces};
 use crate::transfer::notify::{self, SIPFRAG_CONTENT_TYPE};
 use crate::transfer::{
-    HookRecord, PlatformReferTo, TransferAction, TransferAttempt, TransferKind, TransferOutcome,
-    TransferReason, TransferRecord, TransferRequest, TransferSettings,
+    ExtensionRoute, HookRecord, PlatformReferTo, TransferAction, TransferAttempt, TransferKind,
+    TransferOutcome, TransferReason, TransferRecord, TransferRequest, TransferSettings,
 };
 use crate::vocab::LegId;
 use crate::vocab::StatusCode;
@@ -153,6 +153,51 @@ fn event_id(value: &str) -> Option<u32> {
             .eq_ignore_ascii_case("id")
             .then(|| id.trim().trim_matches('"').parse().ok())?
     })
+}
+
+/// How many Refer-To values `request` holds: every `Refer-To`/`r` header line, and the values a
+/// line lists with commas outside `<...>` and quoted strings (RFC 3261 section 7.3.1).
+fn refer_to_values(request: &Message) -> usize {
+    request
+        .headers()
+        .filter(|h| h.name.eq_ignore_ascii_case("Refer-To") || h.name.eq_ignore_ascii_case("r"))
+        .map(|h| {
+            let (mut values, mut angle, mut quoted, mut escaped) = (1, false, false, false);
+            for &byte in h.value {
+                match byte {
+                    _ if escaped => escaped = false,
+                    b'\\' if quoted => escaped = true,
+                    b'"' if !angle => quoted = !quoted,
+                    b'<' if !quoted => angle = true,
+                    b'>' if !quoted => angle = false,
+                    b',' if !quoted && !angle => values += 1,
+                    _ => {}
+                }
+            }
+            values
+        })
+        .sum()
+}
+
+/// The request's own `X-` headers a transfer carries on: not the `X-Conversation-ID` handoff
+/// sets itself, not one a trunk header of the same name sets (the operator's value wins).
+fn platform_x_headers(
+    request: &Message,
+    trunk_headers: &[(String, String)],
+) -> Vec<(String, String)> {
+    request
+        .headers()
+        .filter_map(|h| {
+            let name = h.name;
+            let lower = name.to_ascii_lowercase();
+            let own = name.eq_ignore_ascii_case(crate::transfer::refer_to::CONVERSATION_HEADER);
+            let shadowed = trunk_headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name));
+            (lower.starts_with("x-") && !own && !shadowed)
+                .then(|| (name.to_owned(), text(h.value).trim().to_owned()))
+        })
+        .collect()
 }
 
 /// The status of a message/sipfrag body (`SIP/2.0 200 OK`); the parser only yields 100..=699.
@@ -419,7 +464,32 @@ impl Call {
                     );
                     return TransferVerdict::Answered;
                 };
+                // RFC 3515 section 2.4.1: "A REFER request MUST contain exactly one Refer-To
+                // header field value." Section 2.4.2: "An agent responding to a REFER method
+                // MUST return a 400 (Bad Request) if the request contained zero or more than
+                // one Refer-To header field values."
+                if refer_to_values(request) > 1 {
+                    fx.reply(
+                        now,
+                        tx,
+                        request,
+                        StatusCode::BAD_REQUEST,
+                        "Bad Request (more than one Refer-To)",
+                        &[],
+                    );
+                    return TransferVerdict::Answered;
+                }
                 match PlatformReferTo::parse(&value) {
+                    // RFC 3515 section 2.4.3: "if the URI is a SIP URI indicating INVITE (using
+                    // a method=INVITE URI parameter for example), the UA would issue a new
+                    // INVITE"; handoff refers INVITE only, and section 2.4.2 lets it decline by
+                    // policy ("the UA MAY decline the request"): a `method=BYE` (or SUBSCRIBE,
+                    // RFC 3515 section 2.1's example) Refer-To never becomes a request.
+                    Ok(refer_to) if refer_to.method().is_some_and(|m| m != "INVITE") => {
+                        let reason = "Forbidden (Refer-To method other than INVITE)";
+                        fx.reply(now, tx, request, StatusCode::FORBIDDEN, reason, &[]);
+                        TransferVerdict::Answered
+                    }
                     Ok(refer_to) => TransferVerdict::PlatformRefer(refer_to),
                     Err(error) => {
                         let reason = format!("Bad Request (Refer-To: {error})");
@@ -524,6 +594,7 @@ impl Call {
             jurisdiction_to: None,
             ended_by: None,
             carrier_subscription_ended: false,
+            linked_conversation: self.linked_conversation.clone(),
         };
         let verdict = if relay {
             TransferVerdict::NotTransfer
@@ -844,6 +915,7 @@ impl Call {
             jurisdiction_to: None,
             ended_by: None,
             carrier_subscription_ended: false,
+            linked_conversation: self.linked_conversation.clone(),
         };
         fx.metrics.record_transfer(&record);
         fx.event(Event::Transfer(Box::new(record)));
@@ -880,6 +952,23 @@ impl Call {
             settings.method = method;
         }
         settings.headers.extend(hook.headers);
+        // The platform's own X- headers (CTI data) go on the carrier REFER and the local INVITE.
+        let x_headers = platform_x_headers(request, &settings.headers);
+        settings.headers.extend(x_headers.iter().cloned());
+        // Leg C's INVITE: handoff negotiates extensions itself (a Require beside a Replaces
+        // belongs to the carrier's INVITE, RFC 5589 section 7.5, not to a blind fallback).
+        let mut carried: Vec<(String, String)> = refer_to
+            .carried_headers()
+            .into_iter()
+            .filter(|(name, _)| {
+                !["require", "proxy-require"].contains(&name.to_ascii_lowercase().as_str())
+            })
+            .collect();
+        carried.extend(x_headers);
+        let extension = match refer_to.e164(&carrier.country_code) {
+            Ok(_) => ExtensionRoute::NoRoute,
+            Err(_) => self.extension_route(carrier_side, &refer_to),
+        };
         let no_subscription =
             header_value(request, &["Refer-Sub"]).is_some_and(|v| v.eq_ignore_ascii_case("false"));
         // Target-Dialog toward the carrier only where it helps: beside a Replaces naming another
@@ -906,6 +995,7 @@ impl Call {
             notify_platform: !no_subscription,
             wall_clock,
             source: fx.txn.server_peer(tx),
+            extension,
         };
         let customer_law = law_of(self.audio_codec.as_deref()).unwrap_or(G711Law::Ulaw);
         let attempt = TransferAttempt::start(now, transfer_request, settings);
@@ -932,9 +1022,37 @@ impl Call {
             join: None,
             jurisdiction: None,
             hook: hook.record,
+            carried,
         }));
         self.open_ladder(fx, now, tx, request);
         self.drive_transfer(fx, now);
+    }
+
+    /// What the route table makes of a transfer target that is not a number, routed from the
+    /// platform leg's trunk as handoff's own INVITE would be (see `start_fallback`). A trunk with
+    /// a destination policy only takes E.164 numbers it allows: a non-number could be anything
+    /// to it (`sip:1900555l234@x`, `0019005551234`), so it is denied there.
+    fn extension_route(&self, carrier_side: Side, refer_to: &PlatformReferTo) -> ExtensionRoute {
+        let platform = self.leg(carrier_side.other()).trunk;
+        let user = refer_to.user();
+        match routing::route_transfer_target(
+            &self.config,
+            platform,
+            user.as_deref(),
+            refer_to.host(),
+        ) {
+            Err(_) => ExtensionRoute::NoRoute,
+            Ok(route) => match self.config.trunks.get(route.to_trunk) {
+                Some(trunk)
+                    if trunk.transfer_targets.allow.is_empty()
+                        && trunk.transfer_targets.deny.is_empty() =>
+                {
+                    ExtensionRoute::Routed
+                }
+                Some(_) => ExtensionRoute::Denied,
+                None => ExtensionRoute::NoRoute,
+            },
+        }
     }
 
     /// Starts the transfer's SIP ladder (`ladders.rs`): every leg of the call is watched, and
@@ -1401,6 +1519,7 @@ impl Call {
                     record.jurisdiction_from = Some(from);
                     record.jurisdiction_to = Some(to);
                 }
+                record.linked_conversation = self.linked_conversation.clone();
                 if let Some(transfer) = self.transfer_mut() {
                     transfer.outcome = Some(record.outcome);
                     record.hook = transfer.hook.clone();
@@ -1554,19 +1673,54 @@ impl Call {
             .ok_or(StatusCode::SERVER_INTERNAL_ERROR)?
             .carrier;
         let config = call.config.clone();
-        let user = target_e164
-            .map(|n| n.as_str().to_string())
-            .unwrap_or_else(|| target.to_string());
-        let route = routing::route_call(&config, call.leg(carrier.other()).trunk, &user)
-            .map_err(|_| StatusCode::NOT_FOUND)?;
+        let platform_trunk = call.leg(carrier.other()).trunk;
+        let (user, route) = match target_e164 {
+            Some(number) => {
+                let user = number.as_str().to_string();
+                let route = routing::route_call(&config, platform_trunk, &user);
+                (user, route)
+            }
+            // An extension or SIP URI: routed by domain or extension prefix only, and sent with
+            // its user part as the platform wrote it (a token of URI characters).
+            None => {
+                let refer_to =
+                    PlatformReferTo::parse(target).map_err(|_| StatusCode::BAD_REQUEST)?;
+                let user = refer_to.user().ok_or(StatusCode::NOT_FOUND)?;
+                if !user.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'+' | b'*')
+                }) {
+                    return Err(StatusCode::NOT_FOUND);
+                }
+                let route = routing::route_transfer_target(
+                    &config,
+                    platform_trunk,
+                    Some(&user),
+                    refer_to.host(),
+                );
+                (user, route)
+            }
+        };
+        let route = route.map_err(|_| StatusCode::NOT_FOUND)?;
         let trunk = config
             .trunks
             .get(route.to_trunk)
             .ok_or(StatusCode::NOT_FOUND)?;
-        // The target trunk's destination policy holds for handoff's own INVITE too.
-        if target_e164.is_some_and(|n| !trunk.transfer_targets.allows(n.as_str())) {
+        // The target trunk's destination policy holds for handoff's own INVITE too; a trunk with
+        // a policy takes E.164 numbers only.
+        let allowed = match target_e164 {
+            Some(number) => trunk.transfer_targets.allows(number.as_str()),
+            None => {
+                trunk.transfer_targets.allow.is_empty() && trunk.transfer_targets.deny.is_empty()
+            }
+        };
+        if !allowed {
             return Err(StatusCode::FORBIDDEN);
         }
+        let carried = call
+            .transfer()
+            .map(|t| t.carried.clone())
+            .unwrap_or_default();
+        let conversation = call.conversation.clone();
         let customer =
             uri_user(&call.leg(carrier).dialog.remote_party).unwrap_or_else(|| "anonymous".into());
         let port = fx.pool.allocate().ok_or(StatusCode::SERVICE_UNAVAILABLE)?;
@@ -1616,6 +1770,19 @@ impl Call {
         };
         if let Some((_, to)) = &jurisdiction {
             builder = builder.header("X-Recording-Jurisdiction", to);
+        }
+        // The platform's CTI data (Refer-To URI headers, the REFER's X- headers), and the
+        // conversation label when the target trunk links conversations.
+        for (name, value) in &carried {
+            if !trunk.headers.keys().any(|n| n.eq_ignore_ascii_case(name)) {
+                builder = builder.header(name, value);
+            }
+        }
+        if trunk.conversation_header {
+            builder = builder.header(
+                crate::transfer::refer_to::CONVERSATION_HEADER,
+                &conversation,
+            );
         }
         let bytes = builder.body("application/sdp", &offer.bytes).build();
         let sent = bytes.ok().and_then(|bytes| {

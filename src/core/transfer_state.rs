@@ -126,6 +126,10 @@ pub struct CallTransfer {
     pub(super) jurisdiction: Option<(String, String)>,
     /// The `refer_hook` call that let this transfer start, for its record.
     pub(super) hook: Option<Box<crate::transfer::HookRecord>>,
+    /// Header fields the local transfer's INVITE carries for the platform: the Refer-To's URI
+    /// headers (User-to-User, X-..., RFC 3261 section 19.1.1) and the REFER's own X- headers,
+    /// as (name, value), already vetted (`PlatformReferTo::parse`).
+    pub(super) carried: Vec<(String, String)>,
 }
 
 impl CallTransfer {

@@ -649,6 +649,7 @@ fn drain_outputs<B: Backend>(
             Output::Event(Event::CallStarted {
                 call,
                 conversation,
+                linked_conversation,
                 from_trunk,
                 to_trunk,
             }) => {
@@ -658,6 +659,7 @@ fn drain_outputs<B: Backend>(
                     shard = index,
                     %call,
                     %conversation,
+                    linked_conversation = linked_conversation.as_deref(),
                     from = %from_trunk,
                     to = %to_trunk,
                     "call started"

@@ -33,6 +33,7 @@ pub mod golden;
 mod net;
 pub mod replaces_flows;
 pub mod scenarios;
+pub mod targets_flows;
 pub mod timing_flows;
 pub mod transfer_flows;
 pub mod trust_flows;
@@ -133,6 +134,7 @@ fn trunk(name: &str, peer: &str, codecs: &[&str]) -> Trunk {
         headers: BTreeMap::new(),
         transfer_targets: Default::default(),
         trust_identity: true,
+        conversation_header: false,
         media_networks: Default::default(),
         limits: Default::default(),
         refer_hook: None,
@@ -237,16 +239,19 @@ pub fn standard_config() -> Config {
                 from: Some(0),
                 to: 1,
                 prefix: String::new(),
+                domain: None,
             },
             Route {
                 from: Some(1),
                 to: 2,
                 prefix: "44".to_string(),
+                domain: None,
             },
             Route {
                 from: Some(1),
                 to: 0,
                 prefix: String::new(),
+                domain: None,
             },
         ],
     }

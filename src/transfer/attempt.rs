@@ -155,6 +155,9 @@ pub struct TransferSettings {
     pub accept_status: StatusCode,
     /// Which E.164 targets a transfer toward this trunk may name (`transfer_allow`/`_deny`).
     pub targets: TargetPolicy,
+    /// The trunk's `conversation_header`: the carrier Refer-To carries
+    /// `?X-Conversation-ID=<conversation>`.
+    pub conversation_header: bool,
 }
 
 impl TransferSettings {
@@ -212,6 +215,7 @@ impl TransferSettings {
             platform_grace_ms: DEFAULT_PLATFORM_GRACE_MS,
             accept_status: StatusCode::ACCEPTED,
             targets: trunk.transfer_targets.clone(),
+            conversation_header: trunk.conversation_header,
         }
     }
 }
@@ -237,6 +241,24 @@ pub struct TransferRequest {
     pub wall_clock: WallClock,
     /// The REFER's source address, for the audit record.
     pub source: Option<SocketAddr>,
+    /// For a target that is not a telephone number: what the route table makes of it (the call
+    /// layer asks `routing::route_transfer_target` and the routed trunk's policy).
+    pub extension: ExtensionRoute,
+}
+
+/// Where a transfer target that is not a telephone number (an extension, a SIP URI) can go.
+/// Such a target is never REFERed to the carrier (carriers route E.164 only): it is transferred
+/// locally, whatever the trunk's `transfer` method, when a route takes it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ExtensionRoute {
+    /// No route takes it (or the target is a number): 404 when it is not a number.
+    #[default]
+    NoRoute,
+    /// A route takes it to a trunk that accepts such targets: local transfer.
+    Routed,
+    /// The route's trunk has a destination policy (`transfer_allow`/`transfer_deny`), which only
+    /// E.164 numbers can satisfy: 403, as for a denied number.
+    Denied,
 }
 
 impl TransferRequest {
@@ -411,11 +433,21 @@ impl TransferAttempt {
             ended_by: None,
             record: None,
         };
+        // RFC 3261 section 19.1.1: the Refer-To's URI headers (User-to-User, X-...) are fields
+        // of the request the carrier builds from it; handoff's conversation label goes last.
+        let mut carried = context.request.refer_to.carried_headers();
+        if context.settings.conversation_header {
+            carried.push((
+                crate::transfer::refer_to::CONVERSATION_HEADER.to_owned(),
+                context.request.conversation.clone(),
+            ));
+        }
         let carrier = carrier_refer_to_at(
             &context.request.refer_to,
             &context.settings.country_code,
             &context.settings.refer_domain,
             context.request.translated_replaces.as_deref(),
+            &carried,
         );
         // An attended transfer joined locally replaces a dialog: its target needs no number.
         let local_join =
@@ -443,16 +475,41 @@ impl TransferAttempt {
                 context.accept_locally();
                 context.begin_local(now, TransferReason::LocalMethod)
             }
-            Err(_) => {
-                // Neither the carrier nor a local INVITE could reach a target that is not a number.
-                context.answer_platform(StatusCode::BAD_REQUEST);
-                context.finish(
-                    now,
-                    TransferOutcome::Failed,
-                    TransferReason::TargetNotANumber,
-                );
-                State::Done
-            }
+            // Not a number: carriers route E.164 only, so no REFER. A route that takes the
+            // extension or SIP URI makes it a local transfer, whatever the trunk's method.
+            Err(_) => match context.request.extension {
+                ExtensionRoute::Routed => {
+                    context.settings.method = TransferMethod::Local;
+                    context.accept_locally();
+                    context.begin_local(now, TransferReason::LocalTarget)
+                }
+                ExtensionRoute::Denied => {
+                    context.emit(TransferAction::RefusePlatform {
+                        status: StatusCode::FORBIDDEN,
+                        reason: "Forbidden (transfer target not allowed)",
+                    });
+                    context.platform_answer = Some(StatusCode::FORBIDDEN);
+                    context.finish(
+                        now,
+                        TransferOutcome::Denied,
+                        TransferReason::TargetNotAllowed,
+                    );
+                    State::Done
+                }
+                ExtensionRoute::NoRoute => {
+                    context.emit(TransferAction::RefusePlatform {
+                        status: StatusCode::NOT_FOUND,
+                        reason: "Not Found (transfer target is not a number and no route takes it)",
+                    });
+                    context.platform_answer = Some(StatusCode::NOT_FOUND);
+                    context.finish(
+                        now,
+                        TransferOutcome::Failed,
+                        TransferReason::TargetNotANumber,
+                    );
+                    State::Done
+                }
+            },
             Ok(_) if context.settings.method == TransferMethod::Local => {
                 context.accept_locally();
                 context.begin_local(now, TransferReason::LocalMethod)
@@ -1180,6 +1237,7 @@ impl Context {
             jurisdiction_to: None,
             ended_by: self.ended_by,
             carrier_subscription_ended: self.carrier_subscription_ended,
+            linked_conversation: None,
         };
         self.record = Some(record.clone());
         self.emit(TransferAction::Finished(Box::new(record)));

@@ -39,7 +39,9 @@ pub mod notify;
 pub mod record;
 pub mod refer_to;
 
-pub use attempt::{TransferAction, TransferAttempt, TransferRequest, TransferSettings};
+pub use attempt::{
+    ExtensionRoute, TransferAction, TransferAttempt, TransferRequest, TransferSettings,
+};
 pub use diagnostics::{Direction, Ladder, LadderEntry};
 pub use dialog_ids::{DialogId, Replaces, TargetDialog};
 pub use record::{

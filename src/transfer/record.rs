@@ -107,13 +107,17 @@ pub enum TransferReason {
     TransferTimeout,
     /// The trunk transfers locally by configuration (`transfer = "local"`).
     LocalMethod,
+    /// The target is not a telephone number (an extension, a SIP URI) that a route takes:
+    /// transferred locally, whatever the trunk's method.
+    LocalTarget,
     /// The local transfer's target did not answer (busy, declined, no answer).
     FallbackFailed,
     /// The local attended join failed (the replaced leg could not be moved).
     LocalJoinFailed,
     /// The customer hung up before the transfer completed.
     CustomerHungUp,
-    /// The Refer-To names nothing the carrier could route as a number.
+    /// The Refer-To names no telephone number, and no route takes it as an extension or SIP
+    /// URI (404 to the platform).
     TargetNotANumber,
     /// A carrier's REFER passed on to the platform (`carrier_refer = "relay"`).
     RelayedToPlatform,
@@ -137,6 +141,7 @@ impl TransferReason {
             TransferReason::Timeout => "timeout",
             TransferReason::TransferTimeout => "transfer_timeout",
             TransferReason::LocalMethod => "local_method",
+            TransferReason::LocalTarget => "local_target",
             TransferReason::FallbackFailed => "fallback_failed",
             TransferReason::LocalJoinFailed => "local_join_failed",
             TransferReason::CustomerHungUp => "customer_hung_up",
@@ -220,6 +225,10 @@ pub struct TransferRecord {
     /// terminated on a 1xx NOTIFY): from then on only its BYE or `transfer_timeout_s` decided.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub carrier_subscription_ended: bool,
+    /// The conversation the transferred call continues (its INVITE's `X-Conversation-ID`
+    /// from a trunk), so a chain of transfers across the network reads as one conversation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linked_conversation: Option<String>,
 }
 
 /// Who ended the carrier leg of a handed-off transfer.
@@ -336,6 +345,7 @@ mod tests {
             Timeout,
             TransferTimeout,
             LocalMethod,
+            LocalTarget,
             FallbackFailed,
             LocalJoinFailed,
             CustomerHungUp,

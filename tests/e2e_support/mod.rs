@@ -34,6 +34,8 @@ pub struct Options {
     /// The platform trunk's `refer_hook` inline table, e.g.
     /// `{ url = "http://127.0.0.1:35080/refer", on_error = "reject" }` (None: no hook).
     pub refer_hook: Option<String>,
+    /// A last edit of the config text (e.g. a route or trunk key a test needs).
+    pub config_edit: Option<fn(String) -> String>,
 }
 
 impl Options {
@@ -50,6 +52,7 @@ impl Options {
             refer_timeout_ms: 1000,
             admin: None,
             refer_hook: None,
+            config_edit: None,
         }
     }
 }
@@ -99,6 +102,9 @@ pub fn start(options: &Options) -> E2e {
         let platform = "role = \"platform\"\n";
         assert!(text.contains(platform), "{text}");
         text = text.replace(platform, &format!("{platform}refer_hook = {hook}\n"));
+    }
+    if let Some(edit) = options.config_edit {
+        text = edit(text);
     }
     std::fs::write(&config, text).unwrap();
     let handoff = Handoff::start(&config);

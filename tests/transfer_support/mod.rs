@@ -46,6 +46,7 @@ pub fn carrier_trunk(
         headers,
         transfer_targets: Default::default(),
         trust_identity: true,
+        conversation_header: false,
         media_networks: Default::default(),
         limits: Default::default(),
         refer_hook: None,
@@ -77,6 +78,7 @@ pub fn blind_request(refer_to: &str) -> TransferRequest {
         notify_platform: true,
         wall_clock: WALL_CLOCK,
         source: Some("192.0.2.7:5060".parse().unwrap()),
+        extension: Default::default(),
     }
 }
 
