@@ -35,6 +35,12 @@ fn a_routed_extension_is_transferred_locally_on_a_refer_trunk_too() {
                 TransferAction::AnswerPlatform {
                     status: StatusCode::ACCEPTED
                 },
+                // RFC 3515 section 2.4.4: "The creation of a subscription as defined by [2]
+                // always results in an immediate NOTIFY."
+                TransferAction::NotifyPlatform {
+                    status: StatusCode::TRYING,
+                    subscription_ends: false
+                },
                 TransferAction::StartFallbackInvite {
                     target: "sip:2002@pbx.local".to_owned(),
                     target_e164: None,
