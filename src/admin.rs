@@ -68,6 +68,20 @@ pub struct AdminState {
     /// The last OPTIONS result per trunk (`sbc.options_interval_s`), written by the prober
     /// thread (`crate::server`), read here: never on a shard's path.
     pub trunk_options: Mutex<BTreeMap<String, TrunkOptions>>,
+    /// The I/O backend configured and the one chosen at start-up (`/status` `io`).
+    pub io: IoDoc,
+}
+
+/// `/status` `io`: `sbc.io` as configured, the backend the shards run on, and why.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct IoDoc {
+    /// "auto", "uring" or "epoll".
+    pub configured: &'static str,
+    /// "uring" or "epoll".
+    pub chosen: &'static str,
+    /// Why: "configured", or what `auto` found ("io_uring refused by ...", "all features",
+    /// "without: bind, multishot").
+    pub detail: String,
 }
 
 /// A trunk's last OPTIONS result (`/status` `trunks[].options`, `handoff_trunk_up`).
@@ -446,6 +460,7 @@ impl AdminState {
                 hash: config_hash(&running.config),
             },
             calls_active: self.active_calls(),
+            io: self.io.clone(),
             shards: self
                 .statuses
                 .iter()
@@ -510,6 +525,7 @@ pub struct StatusDoc {
     pub uptime_s: u64,
     pub config: ConfigDoc,
     pub calls_active: usize,
+    pub io: IoDoc,
     pub shards: Vec<ShardDoc>,
     pub trunks: Vec<TrunkDoc>,
     /// The sources whose datagrams were dropped most (strangers, floods, wrong peers).

@@ -172,10 +172,25 @@ impl Default for SipTimers {
     }
 }
 
+/// `sbc.io`: which I/O backend the shards run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IoBackend {
+    /// The default: io_uring where the kernel (and any seccomp policy) lets it run, else epoll;
+    /// the start-up log says which and why.
+    Auto,
+    /// io_uring (from Linux 5.15; newer kernels get the faster forms), or a clear error.
     Uring,
     Epoll,
+}
+
+impl IoBackend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IoBackend::Auto => "auto",
+            IoBackend::Uring => "uring",
+            IoBackend::Epoll => "epoll",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -989,7 +1004,7 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         advertise: IpAddr::from([127, 0, 0, 1]),
         shards: 0,
         cpus: Vec::new(),
-        io: IoBackend::Uring,
+        io: IoBackend::Auto,
         media_ports: (20000, 40000),
         admin: Some(DEFAULT_ADMIN),
         admin_token: None,
@@ -1127,9 +1142,10 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
     }
     if let Some(io) = &raw.io {
         match io.get_ref().as_str() {
+            "auto" => sbc.io = IoBackend::Auto,
             "uring" => sbc.io = IoBackend::Uring,
             "epoll" => sbc.io = IoBackend::Epoll,
-            other => report.on(io, one_of("sbc.io", other, &["uring", "epoll"])),
+            other => report.on(io, one_of("sbc.io", other, &["auto", "uring", "epoll"])),
         }
     }
     if let Some(ports) = &raw.media_ports {

@@ -93,7 +93,7 @@ impl AnyBackend {
         WakeTarget {
             eventfd: waker.raw_fd(),
             ring_fd: match self {
-                AnyBackend::Uring(u) => Some(u.ring_fd()),
+                AnyBackend::Uring(u) => u.msg_ring_fd(),
                 AnyBackend::Epoll(_) => None,
             },
         }
@@ -104,6 +104,64 @@ impl AnyBackend {
             AnyBackend::Uring(u) => u.set_peers(peers),
             AnyBackend::Epoll(e) => e.set_peers(peers),
         }
+    }
+}
+
+/// Opens one shard's backend of kind `io` (`Uring` or `Epoll`; `Auto` is decided first by
+/// [`choose_backend`]).
+fn open_backend(
+    io: IoBackend,
+    listen: SocketAddr,
+    waker: &Arc<ShardWaker>,
+    max_media: usize,
+) -> Result<AnyBackend, BackendError> {
+    Ok(match io {
+        IoBackend::Epoll => AnyBackend::Epoll(EpollBackend::new(listen, waker.clone(), max_media)?),
+        IoBackend::Uring | IoBackend::Auto => {
+            AnyBackend::Uring(UringBackend::new(listen, waker.clone(), max_media)?)
+        }
+    })
+}
+
+/// The first shard's backend for `sbc.io`, the kind chosen (`Uring` or `Epoll`) and why, for
+/// the start-up line ("auto; without: bind, multishot", "auto: io_uring refused by ...",
+/// "configured; all features", "configured"): with `auto`, io_uring where it sets up, else epoll (an error that is not
+/// io_uring's, such as a SIP port in use, stays an error).
+fn choose_backend(
+    configured: IoBackend,
+    listen: SocketAddr,
+    waker: &Arc<ShardWaker>,
+    max_media: usize,
+) -> Result<(AnyBackend, IoBackend, String), BackendError> {
+    let uring = |backend: UringBackend, how: &str| {
+        let detail = format!("{how}; {}", backend.features());
+        (AnyBackend::Uring(backend), IoBackend::Uring, detail)
+    };
+    match configured {
+        IoBackend::Epoll => Ok((
+            open_backend(IoBackend::Epoll, listen, waker, max_media)?,
+            IoBackend::Epoll,
+            "configured".to_owned(),
+        )),
+        IoBackend::Uring => Ok(uring(
+            UringBackend::new(listen, waker.clone(), max_media)?,
+            "configured",
+        )),
+        IoBackend::Auto => match UringBackend::new(listen, waker.clone(), max_media) {
+            Ok(backend) => Ok(uring(backend, "auto")),
+            Err(error @ BackendError::SipBind { .. }) => Err(error),
+            Err(error) => {
+                let why = match &error {
+                    BackendError::UringUnavailable(e) => {
+                        format!("io_uring refused by the kernel or a seccomp policy: {e}")
+                    }
+                    BackendError::UringFeatureMissing(what) => format!("io_uring lacks {what}"),
+                    other => format!("io_uring could not be set up: {other}"),
+                };
+                let backend = open_backend(IoBackend::Epoll, listen, waker, max_media)?;
+                Ok((backend, IoBackend::Epoll, format!("auto: {why}")))
+            }
+        },
     }
 }
 
@@ -202,14 +260,39 @@ impl Server {
         let clock = Clock::new();
         let mut wakers = Vec::with_capacity(shards);
         let mut backends = Vec::with_capacity(shards);
+        // `io = "auto"` is decided on shard 0's backend; the others follow its choice.
+        let mut io: Option<(IoBackend, String)> = None;
         for shard in 0..shards {
             let (slice_start, slice_end) = config
                 .sbc
                 .media_port_slice(shard, shards)
                 .ok_or(RunError::MediaRangeTooSmall { start, end, shards })?;
             let max_media = usize::from(slice_end - slice_start);
+            let waker = ShardWaker::new().map_err(|source| RunError::Waker { shard, source })?;
+            let listen = config.sbc.listen;
+            let (backend, chosen) = match io.as_ref().map(|(chosen, _)| *chosen) {
+                Some(chosen) => (
+                    open_backend(chosen, listen, &waker, max_media)
+                        .map_err(|source| RunError::Backend { shard, source })?,
+                    chosen,
+                ),
+                None => {
+                    let (backend, chosen, detail) =
+                        choose_backend(config.sbc.io, listen, &waker, max_media)
+                            .map_err(|source| RunError::Backend { shard, source })?;
+                    tracing::info!(
+                        configured = config.sbc.io.as_str(),
+                        chosen = chosen.as_str(),
+                        "io backend: {} ({detail})",
+                        chosen.as_str(),
+                    );
+                    io = Some((chosen, detail));
+                    (backend, chosen)
+                }
+            };
+            // Sized by the backend the shards really run on (`auto` may have chosen epoll).
             let capacity = CallCapacity::of_shard(
-                config.sbc.io == IoBackend::Uring,
+                chosen == IoBackend::Uring,
                 nofile_soft,
                 shards as u64,
                 max_media as u64,
@@ -222,21 +305,10 @@ impl Server {
                 concurrent_calls = capacity.calls(),
                 "media capacity: concurrent calls this shard's sockets allow"
             );
-            let waker = ShardWaker::new().map_err(|source| RunError::Waker { shard, source })?;
-            let listen = config.sbc.listen;
-            let backend = match config.sbc.io {
-                IoBackend::Uring => AnyBackend::Uring(
-                    UringBackend::new(listen, waker.clone(), max_media)
-                        .map_err(|source| RunError::Backend { shard, source })?,
-                ),
-                IoBackend::Epoll => AnyBackend::Epoll(
-                    EpollBackend::new(listen, waker.clone(), max_media)
-                        .map_err(|source| RunError::Backend { shard, source })?,
-                ),
-            };
             wakers.push(waker);
             backends.push(backend);
         }
+        let (chosen_io, io_detail) = io.unwrap_or((IoBackend::Epoll, String::new()));
         let peers: Arc<[WakeTarget]> = backends
             .iter()
             .zip(&wakers)
@@ -258,6 +330,11 @@ impl Server {
             started: std::time::Instant::now(),
             transfers: Default::default(),
             trunk_options: Default::default(),
+            io: crate::admin::IoDoc {
+                configured: config.sbc.io.as_str(),
+                chosen: chosen_io.as_str(),
+                detail: io_detail,
+            },
         });
         // Before any shard runs: a busy admin port stops the start like a busy SIP port.
         let admin = match config.sbc.admin {
@@ -315,7 +392,7 @@ impl Server {
         tracing::info!(
             listen = %config.sbc.listen,
             shards,
-            io = ?config.sbc.io,
+            io = chosen_io.as_str(),
             "serving"
         );
         Ok(Server {

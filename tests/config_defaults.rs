@@ -46,7 +46,7 @@ fn sbc_defaults() {
     );
     assert_eq!(sbc.shards, 0);
     assert!(sbc.cpus.is_empty());
-    assert_eq!(sbc.io, IoBackend::Uring);
+    assert_eq!(sbc.io, IoBackend::Auto);
     assert_eq!(sbc.media_ports, (20000, 40000));
     assert_eq!(sbc.admin, Some("127.0.0.1:9090".parse().unwrap()));
     assert_eq!(sbc.admin_token, None);

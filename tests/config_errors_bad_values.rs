@@ -49,7 +49,7 @@ fn wildcard_listen_needs_advertise() {
 fn bad_enum_values() {
     assert_eq!(
         errors("[sbc]\nio = \"iouring\"\n"),
-        vec!["values.toml:2:6: sbc.io: \"iouring\" is not one of \"uring\", \"epoll\""]
+        vec!["values.toml:2:6: sbc.io: \"iouring\" is not one of \"auto\", \"uring\", \"epoll\""]
     );
     assert_eq!(
         errors(&trunk_with("transfer = \"invite\"")),

@@ -48,7 +48,7 @@ fn contact_center_example_validates() {
     };
     assert_eq!(config.trunks.len(), 3);
     assert_eq!(config.routes.len(), 5);
-    assert_eq!(config.sbc.io, IoBackend::Uring);
+    assert_eq!(config.sbc.io, IoBackend::Auto);
     // Runnable as shipped on any host (issue 11): one shard per CPU, none pinned, the audit file
     // in the working directory.
     assert_eq!(config.sbc.shards, 0);

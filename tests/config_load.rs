@@ -12,7 +12,7 @@ fn errors_carry_the_path_as_given() {
     match Config::load(file.path()) {
         Err(ConfigLoadError::Invalid(errors)) => assert_eq!(
             errors.to_string(),
-            format!("{path}:2:6: sbc.io: \"poll\" is not one of \"uring\", \"epoll\"")
+            format!("{path}:2:6: sbc.io: \"poll\" is not one of \"auto\", \"uring\", \"epoll\"")
         ),
         other => panic!("expected a validation error, got {other:?}"),
     }

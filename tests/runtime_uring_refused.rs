@@ -1,81 +1,22 @@
 //! With io = "uring" on a host that refuses io_uring, handoff says so clearly and exits non-zero;
 //! it never falls back to epoll silently.
 //!
-//! The refusal is simulated for the handoff process alone: a seccomp filter, installed in the
-//! child before exec, fails `io_uring_setup` with EPERM, exactly what a host with
-//! `kernel.io_uring_disabled = 2` (or a container's seccomp profile) answers. Flipping that
-//! kernel switch instead (as scripts/check-uring-refused.sh did) would break every other io_uring
-//! user on the machine meanwhile, including tests running in parallel.
+//! The refusal is simulated for the handoff process alone: a seccomp filter
+//! (`runtime_support/seccomp.rs`), installed in the child before exec, fails `io_uring_setup`
+//! with EPERM, exactly what a host with `kernel.io_uring_disabled = 2` (or a container's seccomp
+//! profile) answers. Flipping that kernel switch instead (as scripts/check-uring-refused.sh did)
+//! would break every other io_uring user on the machine meanwhile, including tests running in
+//! parallel. (With `io = "auto"`, the default, the same host runs on epoll:
+//! tests/runtime_io_auto.rs.)
 
 #[path = "runtime_support/netns.rs"]
 mod netns;
+#[path = "runtime_support/seccomp.rs"]
+mod seccomp;
 
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-#[cfg(target_arch = "x86_64")]
-const AUDIT_ARCH: u32 = 0xC000_003E; // AUDIT_ARCH_X86_64
-#[cfg(target_arch = "aarch64")]
-const AUDIT_ARCH: u32 = 0xC000_00B7; // AUDIT_ARCH_AARCH64
-
-/// Installs a seccomp filter on the calling thread: io_uring_setup fails with EPERM, every
-/// other system call is allowed. Only async-signal-safe calls (it runs between fork and exec).
-fn refuse_io_uring() -> std::io::Result<()> {
-    // Offsets in struct seccomp_data: nr at 0, arch at 4.
-    let stmt = |code: u32, k: u32| libc::sock_filter {
-        code: code as u16,
-        jt: 0,
-        jf: 0,
-        k,
-    };
-    let jump = |code: u32, k: u32, jt: u8, jf: u8| libc::sock_filter {
-        code: code as u16,
-        jt,
-        jf,
-        k,
-    };
-    let mut program = [
-        stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 4),
-        jump(
-            libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
-            AUDIT_ARCH,
-            0,
-            3,
-        ),
-        stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0),
-        jump(
-            libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
-            libc::SYS_io_uring_setup as u32,
-            0,
-            1,
-        ),
-        stmt(
-            libc::BPF_RET | libc::BPF_K,
-            libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
-        ),
-        stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
-    ];
-    let fprog = libc::sock_fprog {
-        len: program.len() as u16,
-        filter: program.as_mut_ptr(),
-    };
-    // SAFETY: prctl with a valid, live filter program; no memory is allocated.
-    unsafe {
-        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        if libc::prctl(
-            libc::PR_SET_SECCOMP,
-            libc::SECCOMP_MODE_FILTER,
-            &fprog as *const libc::sock_fprog,
-        ) != 0
-        {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
 
 #[test]
 fn refused_io_uring_is_a_clear_error_without_fallback() {
@@ -101,7 +42,7 @@ fn refused_io_uring_is_a_clear_error_without_fallback() {
         .stderr(Stdio::piped());
     // SAFETY: the hook only calls prctl(2).
     unsafe {
-        command.pre_exec(refuse_io_uring);
+        command.pre_exec(seccomp::refuse_io_uring);
     }
     let mut child = command.spawn().expect("start handoff");
     // It must stop by itself; a handoff that carried on (on epoll, or hung) is killed and fails.

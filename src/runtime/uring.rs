@@ -1,5 +1,25 @@
 //! The io_uring backend (primary).
 //!
+//! It runs from Linux 5.15: [`UringFeatures::probe`] asks the kernel at start-up what it offers
+//! and each feature missing has an older form (the fast path is the full-feature column):
+//!
+//! | feature (kernel) | full-feature path | where it is missing |
+//! | --- | --- | --- |
+//! | `submit_all` (5.18), `coop_taskrun` (5.19) | ring set-up flags | the ring is set up without them (retried on EINVAL) |
+//! | `sparse_files` (5.19) | `register_files_sparse` | `register_files` with every slot -1 |
+//! | `socket` (5.19), `bind` (6.11) | IORING_OP_SOCKET into a file slot, then IORING_OP_BIND on it | socket(2) + bind(2) (std), registered into the slot with `register_files_update`, then the process fd is closed |
+//! | `buf_ring` (5.19), `multishot` (6.0; probed by a trial arm) | one multishot RECVMSG per socket drawing from a provided-buffer ring | one single-shot RECVMSG per socket into the socket's own buffer and msghdr, re-armed after each completion |
+//! | `send_addr` (6.0) | IORING_OP_SEND with a destination address | IORING_OP_SENDMSG with a msghdr per send slot |
+//! | `msg_ring` (5.18) | IORING_OP_MSG_RING to the peer's ring | the peer's eventfd (watched by its multishot POLL_ADD) |
+//! | `sync_cancel` (6.0) | `register_sync_cancel(any)` at teardown | one IORING_OP_ASYNC_CANCEL per armed request, awaited |
+//!
+//! Without buffer rings, receives are single-shot into per-socket buffers rather than legacy
+//! IORING_OP_PROVIDE_BUFFERS: a socket has at most one receive in flight, so its own buffer is
+//! always exactly what that receive needs (no group to refill with an SQE per packet, no
+//! ENOBUFS), at one MEDIA_BUF_LEN per open socket. `HANDOFF_URING_WITHOUT=socket,bind,...`
+//! (or `all`) makes the probe report features as missing, so tests run every older form on a
+//! new kernel.
+//!
 //! - Receive: one multishot RECVMSG per socket, drawing from a provided-buffer ring (one ring for
 //!   SIP, one for media). A multishot that ends (no IORING_CQE_F_MORE, e.g. on ENOBUFS when the
 //!   ring ran dry) is re-armed in the same turn, after its buffers went back to the ring.
@@ -9,7 +29,8 @@
 //!   descriptors*: IORING_OP_SOCKET into a slot of the registered-file table, then IORING_OP_BIND
 //!   on that fixed slot (kernel >= 6.11). They never enter the process fd table, so they do not
 //!   count against RLIMIT_NOFILE (stuck at 20,000 on this host); the table itself is capped by
-//!   that limit per ring, i.e. per shard.
+//!   that limit per ring, i.e. per shard. (The older form passes through the fd table for the
+//!   time of one registration.)
 //! - Wakeups: another shard posts IORING_OP_MSG_RING to this ring (once per batch); the control
 //!   thread writes the shard's eventfd, watched by a multishot POLL_ADD.
 //!
@@ -64,6 +85,153 @@ const CQ_ENTRIES: u32 = 32768;
 
 /// Room for the source address in a multishot recvmsg buffer (sockaddr_in6 covers both).
 const NAME_LEN: u32 = mem::size_of::<libc::sockaddr_in6>() as u32;
+
+/// The environment variable that makes [`UringFeatures::probe`] report features as missing
+/// (comma-separated names from [`UringFeatures::NAMES`], or `all`): tests run the older forms
+/// on a kernel that has everything.
+pub const WITHOUT_ENV: &str = "HANDOFF_URING_WITHOUT";
+
+/// What the running kernel's io_uring offers beyond the 5.15 baseline, probed at start-up
+/// (opcode probe, set-up flags retried, a register call, a trial multishot arm), narrowed by
+/// [`WITHOUT_ENV`]. Each missing feature has an older form (see the module doc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UringFeatures {
+    /// IORING_OP_SOCKET (5.19).
+    pub socket: bool,
+    /// IORING_OP_BIND (6.11).
+    pub bind: bool,
+    /// Multishot IORING_OP_RECVMSG (6.0).
+    pub multishot: bool,
+    /// Provided-buffer rings, IORING_REGISTER_PBUF_RING (5.19).
+    pub buf_ring: bool,
+    /// IORING_OP_SEND with a destination address (6.0).
+    pub send_addr: bool,
+    /// IORING_OP_MSG_RING (5.18).
+    pub msg_ring: bool,
+    /// IORING_SETUP_SUBMIT_ALL (5.18).
+    pub submit_all: bool,
+    /// IORING_SETUP_COOP_TASKRUN (5.19).
+    pub coop_taskrun: bool,
+    /// Sparse file registration, IORING_RSRC_REGISTER_SPARSE (5.19).
+    pub sparse_files: bool,
+    /// IORING_REGISTER_SYNC_CANCEL (6.0), used at teardown.
+    pub sync_cancel: bool,
+}
+
+impl UringFeatures {
+    /// The names [`WITHOUT_ENV`] accepts, in the order the log lists them.
+    pub const NAMES: [&'static str; 10] = [
+        "socket",
+        "bind",
+        "multishot",
+        "buf_ring",
+        "send_addr",
+        "msg_ring",
+        "submit_all",
+        "coop_taskrun",
+        "sparse_files",
+        "sync_cancel",
+    ];
+
+    /// Every feature present (what the probe starts from).
+    pub const ALL: UringFeatures = UringFeatures {
+        socket: true,
+        bind: true,
+        multishot: true,
+        buf_ring: true,
+        send_addr: true,
+        msg_ring: true,
+        submit_all: true,
+        coop_taskrun: true,
+        sparse_files: true,
+        sync_cancel: true,
+    };
+
+    fn flag(&mut self, name: &str) -> Option<&mut bool> {
+        Some(match name {
+            "socket" => &mut self.socket,
+            "bind" => &mut self.bind,
+            "multishot" => &mut self.multishot,
+            "buf_ring" => &mut self.buf_ring,
+            "send_addr" => &mut self.send_addr,
+            "msg_ring" => &mut self.msg_ring,
+            "submit_all" => &mut self.submit_all,
+            "coop_taskrun" => &mut self.coop_taskrun,
+            "sparse_files" => &mut self.sparse_files,
+            "sync_cancel" => &mut self.sync_cancel,
+            _ => return None,
+        })
+    }
+
+    /// The features a `without` list leaves (`ALL` minus those named; `all` names every one).
+    /// Unknown names are returned apart, for the caller to report.
+    pub fn without(list: &str) -> (UringFeatures, Vec<String>) {
+        let mut features = UringFeatures::ALL;
+        let mut unknown = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            if name == "all" {
+                for n in Self::NAMES {
+                    if let Some(f) = features.flag(n) {
+                        *f = false;
+                    }
+                }
+            } else if let Some(f) = features.flag(name) {
+                *f = false;
+            } else {
+                unknown.push(name.to_owned());
+            }
+        }
+        (features, unknown)
+    }
+
+    /// The ceiling [`WITHOUT_ENV`] sets: what the probe may report at most.
+    fn allowed_by_env() -> UringFeatures {
+        let Ok(list) = std::env::var(WITHOUT_ENV) else {
+            return UringFeatures::ALL;
+        };
+        let (features, unknown) = UringFeatures::without(&list);
+        if !unknown.is_empty() {
+            tracing::warn!(
+                variable = WITHOUT_ENV,
+                unknown = %unknown.join(","),
+                known = %Self::NAMES.join(","),
+                "unknown io_uring feature names ignored"
+            );
+        }
+        features
+    }
+
+    /// The names of the missing features, in [`Self::NAMES`] order.
+    pub fn missing(&self) -> Vec<&'static str> {
+        let mut this = *self;
+        Self::NAMES
+            .into_iter()
+            .filter(|n| this.flag(n).is_some_and(|f| !*f))
+            .collect()
+    }
+
+    /// Media sockets are created and bound inside the ring (direct descriptors).
+    pub fn direct_sockets(&self) -> bool {
+        self.socket && self.bind
+    }
+
+    /// Receives are multishot from buffer rings (else single-shot into per-socket buffers).
+    pub fn multishot_receives(&self) -> bool {
+        self.multishot && self.buf_ring
+    }
+}
+
+impl std::fmt::Display for UringFeatures {
+    /// "all features" or "without: bind, multishot".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let missing = self.missing();
+        if missing.is_empty() {
+            f.write_str("all features")
+        } else {
+            write!(f, "without: {}", missing.join(", "))
+        }
+    }
+}
 
 fn user_data(kind: u64, value: u64) -> u64 {
     (kind << KIND_SHIFT) | (value & ((1 << KIND_SHIFT) - 1))
@@ -164,32 +332,115 @@ impl Drop for BufRing {
 struct MediaSlot {
     open: bool,
     generation: u32,
+    /// Single-shot receives: one is in flight on this slot (its buffer is the kernel's).
+    recv_in_flight: bool,
+    /// Single-shot receives: the close completed while the receive was still in flight; the
+    /// slot is free once that completion is reaped.
+    closed: bool,
 }
 
-/// Stable memory for in-flight sends: the kernel reads the destination address until the
-/// completion arrives, so each lives in a boxed slice that never moves. (The payload stays in
-/// the outbox, or in `sip_inflight`, until then too.)
+/// Stable memory for in-flight sends: the kernel reads the destination address (and, for
+/// SENDMSG, the msghdr and iovec) until the completion arrives, so each lives in a boxed slice
+/// that never moves. (The payload stays in the outbox, or in `sip_inflight`, until then too.)
 struct SendSlots {
     addrs: Box<[libc::sockaddr_storage]>,
+    /// SENDMSG headers, one per slot; empty where IORING_OP_SEND takes the address itself.
+    msgs: Box<[libc::msghdr]>,
+    iovs: Box<[libc::iovec]>,
 }
 
 impl SendSlots {
-    fn new(n: usize) -> SendSlots {
+    fn new(n: usize, send_addr: bool) -> SendSlots {
+        let msgs = if send_addr { 0 } else { n };
         SendSlots {
             // SAFETY: all-zero is a valid sockaddr_storage.
             addrs: vec![unsafe { mem::zeroed::<libc::sockaddr_storage>() }; n].into_boxed_slice(),
+            // SAFETY: all-zero is a valid msghdr (null pointers, zero lengths).
+            msgs: vec![unsafe { mem::zeroed::<libc::msghdr>() }; msgs].into_boxed_slice(),
+            iovs: vec![
+                libc::iovec {
+                    iov_base: std::ptr::null_mut(),
+                    iov_len: 0,
+                };
+                msgs
+            ]
+            .into_boxed_slice(),
         }
     }
 
     /// IORING_OP_SEND with a destination address (kernel >= 6.0): unlike SENDMSG, the kernel
-    /// imports no msghdr/iovec per packet.
+    /// imports no msghdr/iovec per packet. Before 6.0: SENDMSG with this slot's msghdr.
     fn send(&mut self, i: usize, fd: Fixed, to: &SocketAddr, payload: &[u8]) -> squeue::Entry {
         let name_len = uring_sys::write_sockaddr(to, &mut self.addrs[i]);
+        let addr = &mut self.addrs[i] as *mut libc::sockaddr_storage;
+        if let (Some(msg), Some(iov)) = (self.msgs.get_mut(i), self.iovs.get_mut(i)) {
+            iov.iov_base = payload.as_ptr().cast_mut().cast();
+            iov.iov_len = payload.len();
+            msg.msg_name = addr.cast();
+            msg.msg_namelen = name_len;
+            msg.msg_iov = iov;
+            msg.msg_iovlen = 1;
+            return opcode::SendMsg::new(fd, msg)
+                .build()
+                .user_data(user_data(KIND_SEND, i as u64));
+        }
         opcode::Send::new(fd, payload.as_ptr(), payload.len() as u32)
-            .dest_addr((&self.addrs[i] as *const libc::sockaddr_storage).cast())
+            .dest_addr(addr.cast_const().cast())
             .dest_addr_len(name_len)
             .build()
             .user_data(user_data(KIND_SEND, i as u64))
+    }
+}
+
+/// One single-shot RECVMSG's memory (the older form, where multishot receives from buffer
+/// rings are missing): the msghdr, its iovec, the source address and the data buffer. Boxed,
+/// so the pointers the kernel holds while the receive is in flight stay valid.
+struct RecvBuf {
+    msg: libc::msghdr,
+    iov: libc::iovec,
+    name: libc::sockaddr_storage,
+    data: Box<[u8]>,
+}
+
+impl RecvBuf {
+    fn new(len: usize) -> Box<RecvBuf> {
+        Box::new(RecvBuf {
+            // SAFETY: all-zero is a valid msghdr and sockaddr_storage.
+            msg: unsafe { mem::zeroed() },
+            iov: libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 0,
+            },
+            // SAFETY: as above.
+            name: unsafe { mem::zeroed() },
+            data: vec![0u8; len].into_boxed_slice(),
+        })
+    }
+
+    /// A RECVMSG on `fd` into this buffer.
+    fn recv(&mut self, fd: Fixed, user_data: u64) -> squeue::Entry {
+        self.iov.iov_base = self.data.as_mut_ptr().cast();
+        self.iov.iov_len = self.data.len();
+        self.msg.msg_name = (&mut self.name as *mut libc::sockaddr_storage).cast();
+        self.msg.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        self.msg.msg_iov = &mut self.iov;
+        self.msg.msg_iovlen = 1;
+        self.msg.msg_control = std::ptr::null_mut();
+        self.msg.msg_controllen = 0;
+        self.msg.msg_flags = 0;
+        opcode::RecvMsg::new(fd, &mut self.msg)
+            .build()
+            .user_data(user_data)
+    }
+
+    /// The datagram a completion of `result` bytes delivered: `None` when it was truncated or
+    /// its source is not IPv4/IPv6.
+    fn received(&self, result: i32) -> Option<(SocketAddr, &[u8])> {
+        if self.msg.msg_flags & libc::MSG_TRUNC != 0 {
+            return None;
+        }
+        let from = uring_sys::read_sockaddr(&self.name, self.msg.msg_namelen)?;
+        Some((from, self.data.get(..result as usize)?))
     }
 }
 
@@ -204,13 +455,19 @@ pub struct UringBackend {
     ring: IoUring,
     _sip: UdpSocket,
     sip_addr: Option<SocketAddr>,
+    features: UringFeatures,
     waker: Arc<ShardWaker>,
     peers: Arc<[WakeTarget]>,
     peers_to_wake: Vec<usize>,
-    sip_bufs: BufRing,
-    media_bufs: BufRing,
+    /// Multishot receives: the provided-buffer rings (`None` on the single-shot form).
+    sip_bufs: Option<BufRing>,
+    media_bufs: Option<BufRing>,
     /// Template for multishot RECVMSG: only msg_namelen/msg_controllen matter; kept alive.
     recv_msghdr: Box<libc::msghdr>,
+    /// Single-shot receives: the SIP socket's buffer, and one per media slot (grown with the
+    /// slots, kept across reuse).
+    sip_recv: Option<Box<RecvBuf>>,
+    media_recv: Vec<Box<RecvBuf>>,
     media: Vec<MediaSlot>,
     /// Slots whose close completed, reused oldest first.
     free_media: VecDeque<u32>,
@@ -235,20 +492,91 @@ pub struct UringBackend {
 // this struct; the backend is built on one thread and then used by exactly one shard thread.
 unsafe impl Send for UringBackend {}
 
+/// Sets up a ring with the set-up flags `allowed` permits, dropping the ones the kernel does
+/// not know (EINVAL): COOP_TASKRUN (5.19) first, then SUBMIT_ALL (5.18).
+fn setup_ring(allowed: &mut UringFeatures) -> Result<IoUring, BackendError> {
+    loop {
+        let mut builder = IoUring::builder();
+        builder.setup_cqsize(CQ_ENTRIES);
+        if allowed.submit_all {
+            builder.setup_submit_all();
+        }
+        if allowed.coop_taskrun {
+            builder.setup_coop_taskrun();
+        }
+        match builder.build(RING_ENTRIES) {
+            Ok(ring) => return Ok(ring),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) && allowed.coop_taskrun => {
+                allowed.coop_taskrun = false;
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) && allowed.submit_all => {
+                allowed.submit_all = false;
+            }
+            Err(e) => return Err(BackendError::UringUnavailable(e)),
+        }
+    }
+}
+
+/// Whether multishot RECVMSG works (6.0): a trial arm on an unbound UDP socket, which a kernel
+/// without it fails at once with EINVAL and a kernel with it leaves pending (then cancelled).
+fn multishot_works(ring: &mut IoUring, msghdr: &libc::msghdr) -> io::Result<bool> {
+    const TRIAL: u64 = (KIND_MISC << KIND_SHIFT) | 10;
+    const TRIAL_CANCEL: u64 = (KIND_MISC << KIND_SHIFT) | 11;
+    let trial = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)?;
+    let entry = opcode::RecvMsgMulti::new(Fd(trial.as_raw_fd()), msghdr, SIP_BGID)
+        .build()
+        .user_data(TRIAL);
+    // SAFETY: the msghdr and the trial socket outlive the request: it is cancelled and its
+    // completion awaited below before either is dropped.
+    unsafe { ring.submission().push(&entry) }.map_err(|_| io::Error::other("SQ full"))?;
+    ring.submit()?;
+    let mut works = None;
+    let mut cancelled = false;
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        for cqe in ring.completion() {
+            if cqe.user_data() == TRIAL && !cqueue::more(cqe.flags()) {
+                // Failed at once (EINVAL: no multishot), or ended by the cancel below.
+                works.get_or_insert(cqe.result() != -libc::EINVAL);
+                return Ok(works.unwrap_or(false));
+            }
+        }
+        if !cancelled {
+            // Still pending: multishot receives work. Cancel the trial and await its end.
+            works = Some(true);
+            let cancel = opcode::AsyncCancel::new(TRIAL)
+                .build()
+                .user_data(TRIAL_CANCEL);
+            // SAFETY: the cancel entry carries no pointers.
+            unsafe { ring.submission().push(&cancel) }.map_err(|_| io::Error::other("SQ full"))?;
+            cancelled = true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(io::Error::other("the trial multishot receive did not end"));
+        }
+        let ts = Timespec::new().nsec(50_000_000);
+        match ring
+            .submitter()
+            .submit_with_args(1, &SubmitArgs::new().timespec(&ts))
+        {
+            Ok(_) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 impl UringBackend {
-    /// Sets up the ring, the buffer rings, the file table and the SIP socket. Any failure is an
-    /// error naming the cause; there is no silent fallback to epoll.
+    /// Sets up the ring, the buffer rings, the file table and the SIP socket, with the features
+    /// the kernel offers ([`UringFeatures`]). An error names the cause; there is no silent
+    /// fallback to epoll here (`io = "auto"` decides that in `Server::start`).
     pub fn new(
         listen: SocketAddr,
         waker: Arc<ShardWaker>,
         max_media: usize,
     ) -> Result<UringBackend, BackendError> {
-        let ring = IoUring::builder()
-            .setup_cqsize(CQ_ENTRIES)
-            .setup_submit_all()
-            .setup_coop_taskrun()
-            .build(RING_ENTRIES)
-            .map_err(BackendError::UringUnavailable)?;
+        let mut features = UringFeatures::allowed_by_env();
+        let mut ring = setup_ring(&mut features)?;
         if !ring.params().is_feature_ext_arg() {
             return Err(BackendError::UringFeatureMissing(
                 "IORING_FEAT_EXT_ARG (kernel >= 5.11)",
@@ -260,55 +588,103 @@ impl UringBackend {
             .map_err(BackendError::UringUnavailable)?;
         for (code, name) in [
             (opcode::RecvMsg::CODE, "IORING_OP_RECVMSG"),
-            (opcode::Send::CODE, "IORING_OP_SEND"),
-            (opcode::Socket::CODE, "IORING_OP_SOCKET (kernel >= 5.19)"),
-            (opcode::Bind::CODE, "IORING_OP_BIND (kernel >= 6.11)"),
-            (
-                opcode::MsgRingData::CODE,
-                "IORING_OP_MSG_RING (kernel >= 5.18)",
-            ),
+            (opcode::SendMsg::CODE, "IORING_OP_SENDMSG"),
             (opcode::Close::CODE, "IORING_OP_CLOSE"),
+            (opcode::AsyncCancel::CODE, "IORING_OP_ASYNC_CANCEL"),
+            (opcode::PollAdd::CODE, "IORING_OP_POLL_ADD"),
         ] {
             if !probe.is_supported(code) {
                 return Err(BackendError::UringFeatureMissing(name));
             }
         }
+        features.socket &= probe.is_supported(opcode::Socket::CODE);
+        features.bind &= probe.is_supported(opcode::Bind::CODE);
+        features.msg_ring &= probe.is_supported(opcode::MsgRingData::CODE);
+        // A destination address on IORING_OP_SEND came with SEND_ZC (6.0), which marks it.
+        features.send_addr &=
+            probe.is_supported(opcode::Send::CODE) && probe.is_supported(opcode::SendZc::CODE);
+        if features.sync_cancel {
+            // A kernel with it looks for the request and finds none (ENOENT); before 6.0: EINVAL.
+            let answer = ring.submitter().register_sync_cancel(
+                Some(Timespec::new()),
+                CancelBuilder::user_data(user_data(KIND_MISC, 12)),
+            );
+            features.sync_cancel = !matches!(
+                answer.map_err(|e| e.raw_os_error()),
+                Err(Some(libc::EINVAL | libc::EOPNOTSUPP))
+            );
+        }
         // The registered-file table is capped by RLIMIT_NOFILE per ring (kernel rule), even
         // though direct descriptors do not count against the fd limit itself.
         let table = (MEDIA_FILE_BASE as usize + max_media).min(nofile_limit());
         let max_media = table.saturating_sub(MEDIA_FILE_BASE as usize);
-        ring.submitter()
-            .register_files_sparse(table as u32)
-            .map_err(BackendError::io("io_uring_register(files)"))?;
+        let sparse = if features.sparse_files {
+            ring.submitter().register_files_sparse(table as u32)
+        } else {
+            Err(io::Error::from_raw_os_error(libc::EINVAL))
+        };
+        match sparse {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                // Before 5.19: a table of empty (-1) slots.
+                features.sparse_files = false;
+                ring.submitter()
+                    .register_files(&vec![-1; table])
+                    .map_err(BackendError::io("io_uring_register(files)"))?;
+            }
+            Err(e) => return Err(BackendError::io("io_uring_register(files)")(e)),
+        }
         let sip = sip_socket(listen, false)?;
         ring.submitter()
             .register_files_update(SIP_FILE, &[sip.as_raw_fd()])
             .map_err(BackendError::io("io_uring_register(files_update)"))?;
-        let sip_bufs = BufRing::new(&ring, SIP_BUFS, SIP_BUF_LEN, SIP_BGID)
-            .map_err(BackendError::io("io_uring_register(pbuf_ring sip)"))?;
-        let media_bufs = BufRing::new(&ring, MEDIA_BUFS, MEDIA_BUF_LEN, MEDIA_BGID)
-            .map_err(BackendError::io("io_uring_register(pbuf_ring media)"))?;
         // SAFETY: all-zero is a valid msghdr.
         let mut recv_msghdr: Box<libc::msghdr> = Box::new(unsafe { mem::zeroed() });
         recv_msghdr.msg_namelen = NAME_LEN;
+        let mut sip_bufs = None;
+        if features.buf_ring {
+            match BufRing::new(&ring, SIP_BUFS, SIP_BUF_LEN, SIP_BGID) {
+                Ok(bufs) => sip_bufs = Some(bufs),
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => features.buf_ring = false,
+                Err(e) => return Err(BackendError::io("io_uring_register(pbuf_ring sip)")(e)),
+            }
+        }
+        if sip_bufs.is_some() && features.multishot {
+            features.multishot = multishot_works(&mut ring, &recv_msghdr)
+                .map_err(BackendError::io("io_uring trial multishot recvmsg"))?;
+        }
+        let mut media_bufs = None;
+        if features.multishot_receives() {
+            media_bufs = Some(
+                BufRing::new(&ring, MEDIA_BUFS, MEDIA_BUF_LEN, MEDIA_BGID)
+                    .map_err(BackendError::io("io_uring_register(pbuf_ring media)"))?,
+            );
+        } else if sip_bufs.take().is_some() {
+            // Single-shot receives use no buffer ring.
+            let _ = ring.submitter().unregister_buf_ring(SIP_BGID);
+        }
+        let sip_recv = (!features.multishot_receives()).then(|| RecvBuf::new(SIP_BUF_LEN));
         let sip_addr = sip.local_addr().ok();
         let mut backend = UringBackend {
             ring,
             _sip: sip,
             sip_addr,
+            features,
             waker,
             peers: Arc::from(Vec::new()),
             peers_to_wake: Vec::new(),
             sip_bufs,
             media_bufs,
             recv_msghdr,
+            sip_recv,
+            media_recv: Vec::new(),
             media: Vec::new(),
             free_media: VecDeque::new(),
             closes_in_flight: 0,
             max_media,
             // SAFETY: all-zero is a valid sockaddr_storage.
             bind_addrs: Box::new(unsafe { mem::zeroed() }),
-            send_slots: SendSlots::new(OUTBOX_CAPACITY + SIP_SEND_SLOTS),
+            send_slots: SendSlots::new(OUTBOX_CAPACITY + SIP_SEND_SLOTS, features.send_addr),
             sip_out: Vec::with_capacity(SIP_SEND_SLOTS),
             sip_inflight: Vec::with_capacity(SIP_SEND_SLOTS),
             outbox: Outbox::new(OUTBOX_CAPACITY),
@@ -326,6 +702,17 @@ impl UringBackend {
             .submit()
             .map_err(BackendError::io("io_uring_enter"))?;
         Ok(backend)
+    }
+
+    /// What the kernel offered (after [`WITHOUT_ENV`]), i.e. which forms this backend uses.
+    pub fn features(&self) -> UringFeatures {
+        self.features
+    }
+
+    /// The ring fd other shards post IORING_OP_MSG_RING to; `None` without MSG_RING (they
+    /// write the eventfd instead).
+    pub fn msg_ring_fd(&self) -> Option<RawFd> {
+        self.features.msg_ring.then(|| self.ring.as_raw_fd())
     }
 
     pub fn set_peers(&mut self, peers: Arc<[WakeTarget]>) {
@@ -365,24 +752,37 @@ impl UringBackend {
     }
 
     fn arm_sip(&mut self) {
-        let entry = opcode::RecvMsgMulti::new(Fixed(SIP_FILE), &*self.recv_msghdr, SIP_BGID)
-            .build()
-            .user_data(user_data(KIND_SIP_RECV, 0));
+        let ud = user_data(KIND_SIP_RECV, 0);
+        let entry = match &mut self.sip_recv {
+            Some(buf) => buf.recv(Fixed(SIP_FILE), ud),
+            None => opcode::RecvMsgMulti::new(Fixed(SIP_FILE), &*self.recv_msghdr, SIP_BGID)
+                .build()
+                .user_data(ud),
+        };
         self.push(entry);
         self.sip_armed = true;
     }
 
     fn arm_media(&mut self, index: u32) {
-        let Some(slot) = self.media.get(index as usize).copied() else {
+        let Some(slot) = self.media.get_mut(index as usize) else {
             return;
         };
-        let entry = opcode::RecvMsgMulti::new(
-            Fixed(MEDIA_FILE_BASE + index),
-            &*self.recv_msghdr,
-            MEDIA_BGID,
-        )
-        .build()
-        .user_data(media_user_data(slot.generation, index));
+        let ud = media_user_data(slot.generation, index);
+        let file = Fixed(MEDIA_FILE_BASE + index);
+        let entry = if self.media_bufs.is_some() {
+            opcode::RecvMsgMulti::new(file, &*self.recv_msghdr, MEDIA_BGID)
+                .build()
+                .user_data(ud)
+        } else {
+            if slot.recv_in_flight {
+                return;
+            }
+            slot.recv_in_flight = true;
+            while self.media_recv.len() <= index as usize {
+                self.media_recv.push(RecvBuf::new(MEDIA_BUF_LEN));
+            }
+            self.media_recv[index as usize].recv(file, ud)
+        };
         self.push(entry);
     }
 
@@ -404,8 +804,13 @@ impl UringBackend {
             let ud = cqe.user_data();
             if ud >> KIND_SHIFT == KIND_CLOSED {
                 // Reusing the slot before this point would race the close (it runs after the
-                // linked cancel, possibly later than SQEs submitted behind it).
-                self.free_media.push_back((ud & 0xffff_ffff) as u32);
+                // linked cancel, possibly later than SQEs submitted behind it). A single-shot
+                // receive still in flight owns the slot's buffer: the slot is free when it ends.
+                let index = (ud & 0xffff_ffff) as u32;
+                match self.media.get_mut(index as usize) {
+                    Some(slot) if slot.recv_in_flight => slot.closed = true,
+                    _ => self.free_media.push_back(index),
+                }
                 self.closes_in_flight = self.closes_in_flight.saturating_sub(1);
                 continue;
             }
@@ -523,6 +928,9 @@ impl UringBackend {
             None => return Err(BackendError::MediaTableFull(self.max_media)),
         };
         let file = MEDIA_FILE_BASE + index;
+        if !self.features.direct_sockets() {
+            return self.open_plain(addr, index);
+        }
         let Ok(dest) = DestinationSlot::try_from_slot_target(file) else {
             self.free_media.push_back(index);
             return Err(BackendError::MediaTableFull(self.max_media));
@@ -583,10 +991,7 @@ impl UringBackend {
         };
         match (socket_result, bind_result) {
             (Some(s), Some(b)) if s >= 0 && b >= 0 => {
-                let slot = &mut self.media[index as usize];
-                slot.open = true;
-                slot.generation = slot.generation.wrapping_add(1) & 0xff_ffff;
-                self.arm_media(index);
+                self.opened(index);
                 Ok(index)
             }
             (Some(s), _) if s < 0 => {
@@ -604,6 +1009,43 @@ impl UringBackend {
                 Err(fail(b.unwrap_or(-libc::EIO)))
             }
         }
+    }
+
+    /// Slot `index` holds a bound socket: it is open, under a new generation, receiving.
+    fn opened(&mut self, index: u32) {
+        let slot = &mut self.media[index as usize];
+        slot.open = true;
+        slot.closed = false;
+        slot.generation = slot.generation.wrapping_add(1) & 0xff_ffff;
+        self.arm_media(index);
+    }
+
+    /// The older form of IORING_OP_SOCKET + IORING_OP_BIND (before 5.19 / 6.11): socket(2) and
+    /// bind(2), the socket registered into slot `index`, then its process fd closed (the ring
+    /// holds its own reference).
+    fn open_plain(&mut self, addr: SocketAddr, index: u32) -> Result<u32, BackendError> {
+        let socket = match UdpSocket::bind(addr) {
+            Ok(socket) => socket,
+            Err(source) => {
+                self.free_media.push_back(index);
+                return Err(BackendError::MediaBind {
+                    ip: addr.ip(),
+                    port: addr.port(),
+                    source,
+                });
+            }
+        };
+        let registered = self
+            .ring
+            .submitter()
+            .register_files_update(MEDIA_FILE_BASE + index, &[socket.as_raw_fd()]);
+        drop(socket);
+        if let Err(e) = registered {
+            self.free_media.push_back(index);
+            return Err(BackendError::io("io_uring_register(files_update)")(e));
+        }
+        self.opened(index);
+        Ok(index)
     }
 
     fn close_one(&mut self, index: u32) {
@@ -634,10 +1076,27 @@ impl UringBackend {
     }
 
     fn handle_sip_cqe(&mut self, c: Cqe, handler: &mut dyn FnMut(Incoming<'_>, &mut Outbox)) {
+        if let Some(buf) = &self.sip_recv {
+            // Single-shot: this receive is over; `dispatch` re-arms it.
+            self.sip_armed = false;
+            if c.result >= 0 {
+                match buf.received(c.result) {
+                    Some((from, payload)) => {
+                        self.stats.sip_received += 1;
+                        handler(Incoming::Sip { from, payload }, &mut self.outbox);
+                    }
+                    None => self.stats.truncated += 1,
+                }
+            }
+            return;
+        }
+        let Some(sip_bufs) = &mut self.sip_bufs else {
+            return;
+        };
         if c.result >= 0
             && let Some(bid) = cqueue::buffer_select(c.flags)
         {
-            let buf = self.sip_bufs.buffer(bid, c.result as usize);
+            let buf = sip_bufs.buffer(bid, c.result as usize);
             match RecvMsgOut::parse(buf, &self.recv_msghdr) {
                 Ok(msg) if !msg.is_payload_truncated() => {
                     let name = msg.name_data();
@@ -654,8 +1113,8 @@ impl UringBackend {
                 }
                 _ => self.stats.truncated += 1,
             }
-            self.sip_bufs.push(bid);
-            self.sip_bufs.publish();
+            sip_bufs.push(bid);
+            sip_bufs.publish();
         }
         if !cqueue::more(c.flags) {
             if c.result == -libc::ENOBUFS {
@@ -672,11 +1131,17 @@ impl UringBackend {
             .media
             .get(index as usize)
             .is_some_and(|s| s.open && s.generation == generation);
+        if self.media_bufs.is_none() {
+            return self.handle_media_single(c, index, live, handler);
+        }
+        let Some(media_bufs) = &mut self.media_bufs else {
+            return;
+        };
         if c.result >= 0
             && let Some(bid) = cqueue::buffer_select(c.flags)
         {
             if live {
-                let buf = self.media_bufs.buffer(bid, c.result as usize);
+                let buf = media_bufs.buffer(bid, c.result as usize);
                 match RecvMsgOut::parse(buf, &self.recv_msghdr) {
                     Ok(msg) if !msg.is_payload_truncated() => {
                         let name = msg.name_data();
@@ -695,8 +1160,8 @@ impl UringBackend {
                     _ => self.stats.truncated += 1,
                 }
             }
-            self.media_bufs.push(bid);
-            self.media_bufs.publish();
+            media_bufs.push(bid);
+            media_bufs.publish();
         }
         if !cqueue::more(c.flags) && live {
             if c.result == -libc::ENOBUFS {
@@ -704,6 +1169,47 @@ impl UringBackend {
             }
             self.arm_media(index);
         }
+    }
+
+    /// A single-shot receive on media slot `index` ended: hand its datagram on, then re-arm it
+    /// (open slot), or free the slot (its close already completed).
+    fn handle_media_single(
+        &mut self,
+        c: Cqe,
+        index: u32,
+        live: bool,
+        handler: &mut dyn FnMut(Incoming<'_>, &mut Outbox),
+    ) {
+        let Some(slot) = self.media.get_mut(index as usize) else {
+            return;
+        };
+        slot.recv_in_flight = false;
+        if !live {
+            if slot.closed {
+                slot.closed = false;
+                self.free_media.push_back(index);
+            }
+            return;
+        }
+        if c.result >= 0
+            && let Some(buf) = self.media_recv.get(index as usize)
+        {
+            match buf.received(c.result) {
+                Some((from, payload)) => {
+                    self.stats.media_received += 1;
+                    handler(
+                        Incoming::Media {
+                            socket: index,
+                            from,
+                            payload,
+                        },
+                        &mut self.outbox,
+                    );
+                }
+                None => self.stats.truncated += 1,
+            }
+        }
+        self.arm_media(index);
     }
 }
 
@@ -714,23 +1220,65 @@ impl Drop for UringBackend {
         // receives' file references, and a handoff restarted at once finds its SIP port "already
         // in use" for up to a second. Cancel every in-flight request (each holds a file
         // reference), then drop the file table.
-        let cancelled = self.ring.submitter().register_sync_cancel(
-            Some(Timespec::new().nsec(200_000_000)),
-            CancelBuilder::any(),
-        );
+        let cancelled = if self.features.sync_cancel {
+            self.ring.submitter().register_sync_cancel(
+                Some(Timespec::new().nsec(200_000_000)),
+                CancelBuilder::any(),
+            )
+        } else {
+            Err(io::Error::from_raw_os_error(libc::EINVAL))
+        };
         if cancelled.is_err() {
-            // Before Linux 6.0: the asynchronous form, and wait for its completion.
-            self.push(
-                opcode::AsyncCancel2::new(CancelBuilder::any())
-                    .build()
-                    .user_data(user_data(KIND_MISC, 2)),
-            );
-            let _ = self.ring.submit_and_wait(1);
+            self.cancel_each();
         }
         let _ = self.ring.submitter().unregister_files();
         // The buffer memory must not be freed while the kernel may still pick from it.
-        let _ = self.ring.submitter().unregister_buf_ring(SIP_BGID);
-        let _ = self.ring.submitter().unregister_buf_ring(MEDIA_BGID);
+        if self.sip_bufs.is_some() {
+            let _ = self.ring.submitter().unregister_buf_ring(SIP_BGID);
+        }
+        if self.media_bufs.is_some() {
+            let _ = self.ring.submitter().unregister_buf_ring(MEDIA_BGID);
+        }
+    }
+}
+
+impl UringBackend {
+    /// Before Linux 6.0 (no synchronous cancel, nor IORING_ASYNC_CANCEL_ANY before 5.19): one
+    /// IORING_OP_ASYNC_CANCEL per request still armed (the SIP and media receives, the wakeup
+    /// poll), and their completions awaited (at most 200 ms).
+    fn cancel_each(&mut self) {
+        const CANCEL: u64 = (KIND_MISC << KIND_SHIFT) | 2;
+        let mut armed: Vec<u64> = Vec::new();
+        if self.sip_armed {
+            armed.push(user_data(KIND_SIP_RECV, 0));
+        }
+        if self.wake_armed {
+            armed.push(user_data(KIND_WAKE_POLL, 0));
+        }
+        for (index, slot) in self.media.iter().enumerate() {
+            if slot.open || slot.recv_in_flight {
+                armed.push(media_user_data(slot.generation, index as u32));
+            }
+        }
+        for &target in &armed {
+            self.push(opcode::AsyncCancel::new(target).build().user_data(CANCEL));
+        }
+        let deadline = std::time::Instant::now() + Duration::from_millis(200);
+        let mut done = 0;
+        let mut seen = 0;
+        while done < armed.len() && std::time::Instant::now() < deadline {
+            let ts = Timespec::new().nsec(20_000_000);
+            let _ = self
+                .ring
+                .submitter()
+                .submit_with_args(1, &SubmitArgs::new().timespec(&ts));
+            self.reap();
+            done += self.cqes[seen..]
+                .iter()
+                .filter(|c| c.user_data == CANCEL)
+                .count();
+            seen = self.cqes.len();
+        }
     }
 }
 
@@ -800,7 +1348,12 @@ impl Backend for UringBackend {
         if !self.peers_to_wake.is_empty() {
             for i in 0..self.peers_to_wake.len() {
                 let peer = self.peers_to_wake[i];
-                if let Some(ring_fd) = self.peers.get(peer).and_then(|t| t.ring_fd) {
+                if let Some(ring_fd) = self
+                    .peers
+                    .get(peer)
+                    .and_then(|t| t.ring_fd)
+                    .filter(|_| self.features.msg_ring)
+                {
                     let entry =
                         opcode::MsgRingData::new(Fd(ring_fd), 0, user_data(KIND_MSG_RING, 0), None)
                             .build()

@@ -188,7 +188,8 @@ impl Handoff {
         Handoff::start_command(command, config)
     }
 
-    fn start_command(mut command: Command, config: &Path) -> Handoff {
+    /// [`Handoff::start`] from a prepared command (environment, `pre_exec` hooks).
+    pub fn start_command(mut command: Command, config: &Path) -> Handoff {
         command.arg("--log-level").arg("debug");
         Handoff::spawn(command, config)
     }
@@ -356,4 +357,5 @@ impl Drop for Handoff {
 
 pub mod call;
 pub mod netns;
+pub mod seccomp;
 pub mod ua;
