@@ -14,6 +14,7 @@ fn thousand_sipp_calls_at_100_cps_all_succeed_on_epoll() {
             media_ports: (7000, 8000),
             sipp_media_uac: 8100,
             sipp_media_uas: 8110,
+            uring_without: "",
         },
         1000,
         100,

@@ -14,6 +14,7 @@ fn thousand_sipp_calls_at_100_cps_all_succeed_on_uring() {
             media_ports: (6000, 7000),
             sipp_media_uac: 8000,
             sipp_media_uas: 8010,
+            uring_without: "",
         },
         1000,
         100,

@@ -16,6 +16,7 @@ fn thousand_sipp_calls_with_rtp_reach_the_far_side_on_epoll() {
             media_ports: (2000, 4000),
             sipp_media_uac: 8120,
             sipp_media_uas: 8130,
+            uring_without: "",
         },
         1000,
         100,

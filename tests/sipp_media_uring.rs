@@ -16,6 +16,7 @@ fn thousand_sipp_calls_with_rtp_reach_the_far_side_on_uring() {
             media_ports: (4000, 6000),
             sipp_media_uac: 8020,
             sipp_media_uas: 8030,
+            uring_without: "",
         },
         1000,
         100,

@@ -39,6 +39,9 @@ pub struct Layout {
     /// SIPp's own media (-mp) ports for the uac and the uas.
     pub sipp_media_uac: u16,
     pub sipp_media_uas: u16,
+    /// io_uring features the probe is told to report missing (`HANDOFF_URING_WITHOUT`, e.g.
+    /// "all" for a 5.15 kernel's forms); "" for none.
+    pub uring_without: &'static str,
 }
 
 /// Moves the calling thread (and the processes it starts) into a private network namespace;
@@ -143,7 +146,11 @@ to = "platform"
         std::fs::write(&config, toml).expect("write config");
         let log = dir.path().join("handoff.log");
         let log_file = std::fs::File::create(&log).expect("create handoff log");
-        let child = Command::new(env!("CARGO_BIN_EXE_handoff"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_handoff"));
+        if !layout.uring_without.is_empty() {
+            command.env("HANDOFF_URING_WITHOUT", layout.uring_without);
+        }
+        let child = command
             .arg("--config")
             .arg(&config)
             .args(["--log-level", "warn"])
