@@ -1,6 +1,6 @@
 //! The io_uring backend (primary).
 //!
-//! It runs from Linux 5.15: [`UringFeatures::probe`] asks the kernel at start-up what it offers
+//! It runs from Linux 5.15: [`UringBackend::new`] asks the kernel at start-up what it offers
 //! and each feature missing has an older form (the fast path is the full-feature column):
 //!
 //! | feature (kernel) | full-feature path | where it is missing |
@@ -86,7 +86,7 @@ const CQ_ENTRIES: u32 = 32768;
 /// Room for the source address in a multishot recvmsg buffer (sockaddr_in6 covers both).
 const NAME_LEN: u32 = mem::size_of::<libc::sockaddr_in6>() as u32;
 
-/// The environment variable that makes [`UringFeatures::probe`] report features as missing
+/// The environment variable that makes the probe in [`UringBackend::new`] report features as missing
 /// (comma-separated names from [`UringFeatures::NAMES`], or `all`): tests run the older forms
 /// on a kernel that has everything.
 pub const WITHOUT_ENV: &str = "HANDOFF_URING_WITHOUT";
