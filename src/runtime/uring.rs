@@ -76,6 +76,9 @@ const SIP_BGID: u16 = 0;
 const MEDIA_BGID: u16 = 1;
 const SIP_BUFS: u16 = 64;
 const SIP_BUF_LEN: usize = 16 * 1024;
+/// Single-shot receives (the older form): how many are kept in flight on the SIP socket, so a
+/// loop turn can take a burst of requests, as a multishot receive does.
+const SIP_SINGLE_SHOTS: usize = 16;
 const MEDIA_BUFS: u16 = 4096;
 
 const OUTBOX_CAPACITY: usize = 1024;
@@ -86,9 +89,9 @@ const CQ_ENTRIES: u32 = 32768;
 /// Room for the source address in a multishot recvmsg buffer (sockaddr_in6 covers both).
 const NAME_LEN: u32 = mem::size_of::<libc::sockaddr_in6>() as u32;
 
-/// The environment variable that makes the probe in [`UringBackend::new`] report features as missing
-/// (comma-separated names from [`UringFeatures::NAMES`], or `all`): tests run the older forms
-/// on a kernel that has everything.
+/// The environment variable that makes the probe in [`UringBackend::new`] report features as
+/// missing (comma-separated names from [`UringFeatures::NAMES`], or `all`): tests run the older
+/// forms on a kernel that has everything.
 pub const WITHOUT_ENV: &str = "HANDOFF_URING_WITHOUT";
 
 /// What the running kernel's io_uring offers beyond the 5.15 baseline, probed at start-up
@@ -464,9 +467,12 @@ pub struct UringBackend {
     media_bufs: Option<BufRing>,
     /// Template for multishot RECVMSG: only msg_namelen/msg_controllen matter; kept alive.
     recv_msghdr: Box<libc::msghdr>,
-    /// Single-shot receives: the SIP socket's buffer, and one per media slot (grown with the
-    /// slots, kept across reuse).
-    sip_recv: Option<Box<RecvBuf>>,
+    /// Single-shot receives: the SIP socket's buffers (each with its flag "in flight"), and one
+    /// per media slot (grown with the slots, kept across reuse).
+    sip_recv: Vec<(Box<RecvBuf>, bool)>,
+    /// Boxed on purpose: the Vec grows while receives are in flight, and the kernel holds
+    /// pointers into each `RecvBuf`, which must not move with the Vec's storage.
+    #[allow(clippy::vec_box)]
     media_recv: Vec<Box<RecvBuf>>,
     media: Vec<MediaSlot>,
     /// Slots whose close completed, reused oldest first.
@@ -663,7 +669,13 @@ impl UringBackend {
             // Single-shot receives use no buffer ring.
             let _ = ring.submitter().unregister_buf_ring(SIP_BGID);
         }
-        let sip_recv = (!features.multishot_receives()).then(|| RecvBuf::new(SIP_BUF_LEN));
+        let sip_recv = if features.multishot_receives() {
+            Vec::new()
+        } else {
+            (0..SIP_SINGLE_SHOTS)
+                .map(|_| (RecvBuf::new(SIP_BUF_LEN), false))
+                .collect()
+        };
         let sip_addr = sip.local_addr().ok();
         let mut backend = UringBackend {
             ring,
@@ -752,15 +764,22 @@ impl UringBackend {
     }
 
     fn arm_sip(&mut self) {
-        let ud = user_data(KIND_SIP_RECV, 0);
-        let entry = match &mut self.sip_recv {
-            Some(buf) => buf.recv(Fixed(SIP_FILE), ud),
-            None => opcode::RecvMsgMulti::new(Fixed(SIP_FILE), &*self.recv_msghdr, SIP_BGID)
-                .build()
-                .user_data(ud),
-        };
-        self.push(entry);
         self.sip_armed = true;
+        if self.sip_recv.is_empty() {
+            let entry = opcode::RecvMsgMulti::new(Fixed(SIP_FILE), &*self.recv_msghdr, SIP_BGID)
+                .build()
+                .user_data(user_data(KIND_SIP_RECV, 0));
+            self.push(entry);
+            return;
+        }
+        for i in 0..self.sip_recv.len() {
+            let (buf, in_flight) = &mut self.sip_recv[i];
+            if !*in_flight {
+                *in_flight = true;
+                let entry = buf.recv(Fixed(SIP_FILE), user_data(KIND_SIP_RECV, i as u64));
+                self.push(entry);
+            }
+        }
     }
 
     fn arm_media(&mut self, index: u32) {
@@ -1076,8 +1095,13 @@ impl UringBackend {
     }
 
     fn handle_sip_cqe(&mut self, c: Cqe, handler: &mut dyn FnMut(Incoming<'_>, &mut Outbox)) {
-        if let Some(buf) = &self.sip_recv {
+        if !self.sip_recv.is_empty() {
             // Single-shot: this receive is over; `dispatch` re-arms it.
+            let Some((buf, in_flight)) = self.sip_recv.get_mut((c.user_data & 0xffff) as usize)
+            else {
+                return;
+            };
+            *in_flight = false;
             self.sip_armed = false;
             if c.result >= 0 {
                 match buf.received(c.result) {
@@ -1249,8 +1273,13 @@ impl UringBackend {
     fn cancel_each(&mut self) {
         const CANCEL: u64 = (KIND_MISC << KIND_SHIFT) | 2;
         let mut armed: Vec<u64> = Vec::new();
-        if self.sip_armed {
+        if self.sip_recv.is_empty() {
             armed.push(user_data(KIND_SIP_RECV, 0));
+        }
+        for (i, (_, in_flight)) in self.sip_recv.iter().enumerate() {
+            if *in_flight {
+                armed.push(user_data(KIND_SIP_RECV, i as u64));
+            }
         }
         if self.wake_armed {
             armed.push(user_data(KIND_WAKE_POLL, 0));
