@@ -581,7 +581,18 @@ impl UringBackend {
         waker: Arc<ShardWaker>,
         max_media: usize,
     ) -> Result<UringBackend, BackendError> {
-        let mut features = UringFeatures::allowed_by_env();
+        UringBackend::with_features(listen, waker, max_media, UringFeatures::allowed_by_env())
+    }
+
+    /// [`UringBackend::new`] using at most the features in `allowed` (what the kernel offers
+    /// beyond them is left unused): tests drive each older form in-process.
+    pub fn with_features(
+        listen: SocketAddr,
+        waker: Arc<ShardWaker>,
+        max_media: usize,
+        allowed: UringFeatures,
+    ) -> Result<UringBackend, BackendError> {
+        let mut features = allowed;
         let mut ring = setup_ring(&mut features)?;
         if !ring.params().is_feature_ext_arg() {
             return Err(BackendError::UringFeatureMissing(
@@ -832,6 +843,23 @@ impl UringBackend {
                 }
                 self.closes_in_flight = self.closes_in_flight.saturating_sub(1);
                 continue;
+            }
+            if ud >> KIND_SHIFT == KIND_MEDIA_RECV && self.media_bufs.is_none() {
+                // A single-shot receive of a socket closed since: its slot's buffer is free
+                // now, and the slot too if its close completed (a reopen may be waiting for it,
+                // outside `dispatch`).
+                let index = (ud & 0xffff_ffff) as u32;
+                let generation = ((ud >> 32) & 0xff_ffff) as u32;
+                if let Some(slot) = self.media.get_mut(index as usize)
+                    && !(slot.open && slot.generation == generation)
+                {
+                    slot.recv_in_flight = false;
+                    if slot.closed {
+                        slot.closed = false;
+                        self.free_media.push_back(index);
+                    }
+                    continue;
+                }
             }
             if ud >> KIND_SHIFT == KIND_SEND {
                 self.inflight_sends = self.inflight_sends.saturating_sub(1);
