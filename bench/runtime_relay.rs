@@ -1,6 +1,7 @@
 //! Relay throughput per core of the forwarding thread: handoff's relay (MediaRelay + RelayTable)
 //! against the bare forwarder (same backend, sockets and batching, no SBC logic), on io_uring
-//! and on epoll, in one run.
+//! and on epoll, in one run; and io_uring on the forms of a Linux 5.15 kernel (`u5.15`: sockets
+//! bound with bind(2), single-shot receives, SENDMSG; `UringFeatures::without("all")`).
 //!
 //! `cargo bench --bench runtime_relay -- [calls] [seconds]` (defaults: 500 calls, 3 s each).
 //!
@@ -25,7 +26,7 @@ use handoff::runtime::backend::{Backend, Incoming, ShardWaker};
 use handoff::runtime::bare::BareForwarder;
 use handoff::runtime::epoll::EpollBackend;
 use handoff::runtime::relay::MediaRelay;
-use handoff::runtime::uring::UringBackend;
+use handoff::runtime::uring::{UringBackend, UringFeatures};
 use handoff::runtime::uring_sys::{self, SendItem, SendScratch};
 use std::os::fd::AsRawFd;
 
@@ -75,6 +76,11 @@ fn make_backend(io: &str, max_media: usize) -> Box<dyn Backend> {
     let waker = ShardWaker::new().unwrap();
     match io {
         "uring" => Box::new(UringBackend::new(sip, waker, max_media).unwrap()),
+        // io_uring on the forms of a Linux 5.15 kernel (every newer feature left unused).
+        "u5.15" => Box::new(
+            UringBackend::with_features(sip, waker, max_media, UringFeatures::without("all").0)
+                .unwrap(),
+        ),
         _ => Box::new(EpollBackend::new(sip, waker, max_media).unwrap()),
     }
 }
@@ -257,6 +263,14 @@ fn main() {
             io: "epoll",
             mode: "relay",
         },
+        Case {
+            io: "u5.15",
+            mode: "bare",
+        },
+        Case {
+            io: "u5.15",
+            mode: "relay",
+        },
     ];
     let mut per_core = Vec::new();
     for (k, case) in cases.iter().enumerate() {
@@ -287,6 +301,12 @@ fn main() {
             "relay/bare per core: uring {:.2}x, epoll {:.2}x",
             per_core[1] / per_core[0],
             per_core[3] / per_core[2]
+        );
+    }
+    if per_core[1] > 0.0 {
+        println!(
+            "io_uring on the Linux 5.15 forms / all features, relay per core: {:.2}x",
+            per_core[5] / per_core[1]
         );
     }
 }

@@ -41,7 +41,8 @@ pub enum Incoming<'a> {
 pub enum BackendError {
     #[error(
         "io_uring is not available on this host ({0}); the kernel or a seccomp policy refuses it. \
-         Set `io = \"epoll\"` in [sbc] to use the epoll backend"
+         Set `io = \"epoll\"` in [sbc] to use the epoll backend (or `io = \"auto\"`, the \
+         default: io_uring where it works, else epoll)"
     )]
     UringUnavailable(io::Error),
     #[error("io_uring lacks a feature handoff needs: {0}")]
