@@ -125,8 +125,8 @@ fn open_backend(
 
 /// The first shard's backend for `sbc.io`, the kind chosen (`Uring` or `Epoll`) and why, for
 /// the start-up line ("auto; without: bind, multishot", "auto: io_uring refused by ...",
-/// "configured; all features", "configured"): with `auto`, io_uring where it sets up, else epoll (an error that is not
-/// io_uring's, such as a SIP port in use, stays an error).
+/// "configured; all features", "configured"): with `auto`, io_uring where it sets up, else
+/// epoll (an error that is not io_uring's, such as a SIP port in use, stays an error).
 fn choose_backend(
     configured: IoBackend,
     listen: SocketAddr,

@@ -373,23 +373,37 @@ impl SendSlots {
 
     /// IORING_OP_SEND with a destination address (kernel >= 6.0): unlike SENDMSG, the kernel
     /// imports no msghdr/iovec per packet. Before 6.0: SENDMSG with this slot's msghdr.
+    #[inline]
     fn send(&mut self, i: usize, fd: Fixed, to: &SocketAddr, payload: &[u8]) -> squeue::Entry {
+        if !self.msgs.is_empty() {
+            return self.send_msg(i, fd, to, payload);
+        }
+        let name_len = uring_sys::write_sockaddr(to, &mut self.addrs[i]);
+        let addr = &self.addrs[i] as *const libc::sockaddr_storage;
+        opcode::Send::new(fd, payload.as_ptr(), payload.len() as u32)
+            .dest_addr(addr.cast())
+            .dest_addr_len(name_len)
+            .build()
+            .user_data(user_data(KIND_SEND, i as u64))
+    }
+}
+
+impl SendSlots {
+    /// The older form of [`SendSlots::send`]: SENDMSG with slot `i`'s msghdr and iovec.
+    #[cold]
+    #[inline(never)]
+    fn send_msg(&mut self, i: usize, fd: Fixed, to: &SocketAddr, payload: &[u8]) -> squeue::Entry {
         let name_len = uring_sys::write_sockaddr(to, &mut self.addrs[i]);
         let addr = &mut self.addrs[i] as *mut libc::sockaddr_storage;
-        if let (Some(msg), Some(iov)) = (self.msgs.get_mut(i), self.iovs.get_mut(i)) {
-            iov.iov_base = payload.as_ptr().cast_mut().cast();
-            iov.iov_len = payload.len();
-            msg.msg_name = addr.cast();
-            msg.msg_namelen = name_len;
-            msg.msg_iov = iov;
-            msg.msg_iovlen = 1;
-            return opcode::SendMsg::new(fd, msg)
-                .build()
-                .user_data(user_data(KIND_SEND, i as u64));
-        }
-        opcode::Send::new(fd, payload.as_ptr(), payload.len() as u32)
-            .dest_addr(addr.cast_const().cast())
-            .dest_addr_len(name_len)
+        let iov = &mut self.iovs[i];
+        iov.iov_base = payload.as_ptr().cast_mut().cast();
+        iov.iov_len = payload.len();
+        let msg = &mut self.msgs[i];
+        msg.msg_name = addr.cast();
+        msg.msg_namelen = name_len;
+        msg.msg_iov = iov;
+        msg.msg_iovlen = 1;
+        opcode::SendMsg::new(fd, msg)
             .build()
             .user_data(user_data(KIND_SEND, i as u64))
     }
@@ -844,22 +858,11 @@ impl UringBackend {
                 self.closes_in_flight = self.closes_in_flight.saturating_sub(1);
                 continue;
             }
-            if ud >> KIND_SHIFT == KIND_MEDIA_RECV && self.media_bufs.is_none() {
-                // A single-shot receive of a socket closed since: its slot's buffer is free
-                // now, and the slot too if its close completed (a reopen may be waiting for it,
-                // outside `dispatch`).
-                let index = (ud & 0xffff_ffff) as u32;
-                let generation = ((ud >> 32) & 0xff_ffff) as u32;
-                if let Some(slot) = self.media.get_mut(index as usize)
-                    && !(slot.open && slot.generation == generation)
-                {
-                    slot.recv_in_flight = false;
-                    if slot.closed {
-                        slot.closed = false;
-                        self.free_media.push_back(index);
-                    }
-                    continue;
-                }
+            if ud >> KIND_SHIFT == KIND_MEDIA_RECV
+                && self.media_bufs.is_none()
+                && reaped_stale_single(&mut self.media, &mut self.free_media, ud)
+            {
+                continue;
             }
             if ud >> KIND_SHIFT == KIND_SEND {
                 self.inflight_sends = self.inflight_sends.saturating_sub(1);
@@ -1225,6 +1228,8 @@ impl UringBackend {
 
     /// A single-shot receive on media slot `index` ended: hand its datagram on, then re-arm it
     /// (open slot), or free the slot (its close already completed).
+    #[cold]
+    #[inline(never)]
     fn handle_media_single(
         &mut self,
         c: Cqe,
@@ -1337,6 +1342,28 @@ impl UringBackend {
             seen = self.cqes.len();
         }
     }
+}
+
+/// A single-shot receive of a socket closed since (true: consumed here): its slot's buffer
+/// is free now, and the slot too if its close completed (a reopen may be waiting for it,
+/// outside `dispatch`).
+#[cold]
+#[inline(never)]
+fn reaped_stale_single(media: &mut [MediaSlot], free_media: &mut VecDeque<u32>, ud: u64) -> bool {
+    let index = (ud & 0xffff_ffff) as u32;
+    let generation = ((ud >> 32) & 0xff_ffff) as u32;
+    let Some(slot) = media.get_mut(index as usize) else {
+        return false;
+    };
+    if slot.open && slot.generation == generation {
+        return false;
+    }
+    slot.recv_in_flight = false;
+    if slot.closed {
+        slot.closed = false;
+        free_media.push_back(index);
+    }
+    true
 }
 
 fn nofile_limit() -> usize {
