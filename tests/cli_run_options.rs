@@ -89,7 +89,7 @@ fn invalid_config_exits_2_without_running() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.ends_with(":2:6: sbc.io: \"select\" is not one of \"uring\", \"epoll\"\n"),
+        stderr.ends_with(":2:6: sbc.io: \"select\" is not one of \"auto\", \"uring\", \"epoll\"\n"),
         "{stderr}"
     );
 }
