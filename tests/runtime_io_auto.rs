@@ -7,6 +7,9 @@
 //!   (auto: io_uring refused by the kernel or a seccomp policy: Operation not permitted ...)",
 //!   and a call with media both ways still goes through.
 //! - With io_uring's newer features missing (the probe override): io_uring, naming them.
+//! - With the kernel itself answering EINVAL to the register opcodes a 5.15 kernel lacks (a
+//!   seccomp filter on `io_uring_register`): the probe's own detection finds them missing (no
+//!   override), io_uring runs on the older forms, and a call goes through.
 
 mod runtime_support;
 
@@ -77,4 +80,25 @@ fn auto_falls_back_to_epoll_where_io_uring_is_refused() {
     // Sized for epoll: its ceiling is the open-file limit, not the ring's file table.
     handoff.wait_for_log("media capacity", WAIT);
     call_and_stop(&s, &mut handoff, "auto-epoll");
+}
+
+#[test]
+fn auto_detects_register_opcodes_the_kernel_refuses() {
+    let s = setup("auto", 13300, 2, 30);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_handoff"));
+    // SAFETY: the hook only calls prctl(2) (its filter program was built before the fork).
+    unsafe {
+        command.pre_exec(seccomp::register_ops_unknown(
+            &seccomp::REGISTER_OPS_NEWER_THAN_5_15,
+        ));
+    }
+    let mut handoff = Handoff::start_command(command, &s.config_path);
+    let line = handoff.wait_for_log("io backend:", WAIT);
+    // Without buffer rings the receives are single-shot (a multishot receive draws from one),
+    // so multishot itself is not tried, nor reported missing.
+    assert!(
+        line.contains("io backend: uring (auto; without: buf_ring, sparse_files, sync_cancel)"),
+        "{line}"
+    );
+    call_and_stop(&s, &mut handoff, "auto-register-einval");
 }

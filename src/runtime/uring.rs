@@ -103,7 +103,8 @@ pub struct UringFeatures {
     pub socket: bool,
     /// IORING_OP_BIND (6.11).
     pub bind: bool,
-    /// Multishot IORING_OP_RECVMSG (6.0).
+    /// Multishot IORING_OP_RECVMSG (6.0). Tried only where buffer rings work (a multishot
+    /// receive draws from one); without them it is not reported missing.
     pub multishot: bool,
     /// Provided-buffer rings, IORING_REGISTER_PBUF_RING (5.19).
     pub buf_ring: bool,
