@@ -98,6 +98,11 @@ fn metrics_status_and_calls_follow_real_calls_on_both_backends() {
             "{hash}"
         );
         assert_eq!(status["shards"].as_array().unwrap().len(), 2, "{status}");
+        // The backend configured and the one running (here the same: this kernel has io_uring).
+        assert_eq!(status["io"]["configured"], *io, "{status}");
+        assert_eq!(status["io"]["chosen"], *io, "{status}");
+        let detail = status["io"]["detail"].as_str().unwrap();
+        assert!(detail.starts_with("configured"), "{status}");
         assert!(status["shards"][0]["queue_depth"].is_u64(), "{status}");
         assert_eq!(status["trunks"][0]["name"], "carrier");
         assert_eq!(status["trunks"][0]["max_calls"], 0);
