@@ -8,7 +8,7 @@
 //! | `submit_all` (5.18), `coop_taskrun` (5.19) | ring set-up flags | the ring is set up without them (retried on EINVAL) |
 //! | `sparse_files` (5.19) | `register_files_sparse` | `register_files` with every slot -1 |
 //! | `socket` (5.19), `bind` (6.11) | IORING_OP_SOCKET into a file slot, then IORING_OP_BIND on it | socket(2) + bind(2) (std), registered into the slot with `register_files_update`, then the process fd is closed |
-//! | `buf_ring` (5.19), `multishot` (6.0; probed by a trial arm) | one multishot RECVMSG per socket drawing from a provided-buffer ring | one single-shot RECVMSG per socket into the socket's own buffer and msghdr, re-armed after each completion |
+//! | `buf_ring` (5.19), `multishot` (6.0; probed by a trial arm) | one multishot RECVMSG per socket drawing from a provided-buffer ring | one single-shot RECVMSG per media socket (16 on the SIP socket), each into its own buffer and msghdr, re-armed after each completion |
 //! | `send_addr` (6.0) | IORING_OP_SEND with a destination address | IORING_OP_SENDMSG with a msghdr per send slot |
 //! | `msg_ring` (5.18) | IORING_OP_MSG_RING to the peer's ring | the peer's eventfd (watched by its multishot POLL_ADD) |
 //! | `sync_cancel` (6.0) | `register_sync_cancel(any)` at teardown | one IORING_OP_ASYNC_CANCEL per armed request, awaited |
