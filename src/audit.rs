@@ -133,6 +133,9 @@ struct CallEndRecord<'a> {
     answered: Option<&'a str>,
     /// Every leg the call had: trunk, role, Call-ID.
     legs: &'a [crate::core::EndedLeg],
+    /// A re-INVITE handoff originated failed for good (RFC 3261 section 14.1): its status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reinvite_failed: Option<u16>,
 }
 
 #[derive(Serialize)]
@@ -285,6 +288,7 @@ impl AuditWriter {
             started: &end.started,
             answered: end.answered.as_deref(),
             legs: &end.legs,
+            reinvite_failed: end.reinvite_failed.map(StatusCode::as_u16),
         };
         self.write_record(&record);
     }

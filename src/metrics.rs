@@ -97,6 +97,9 @@ pub struct ShardMetrics {
     pub calls_ended: BTreeMap<&'static str, u64>,
     /// New INVITEs refused with 503 by a trunk limit, by (trunk, `max_calls` | `max_cps`).
     pub trunk_limited: BTreeMap<(String, &'static str), u64>,
+    /// Local ringback due but not sent, because the customer's leg negotiated no G.711 codec
+    /// (RFC 3264), per carrier trunk.
+    pub ringback_skipped: BTreeMap<String, u64>,
 }
 
 impl ShardMetrics {
@@ -187,6 +190,7 @@ impl ShardMetrics {
             self.trunk_sessions_saved
                 .entry(trunk.to_owned())
                 .or_default();
+            self.ringback_skipped.entry(trunk.to_owned()).or_default();
             for (kind, method) in [
                 ("blind", "refer"),
                 ("blind", "local"),
@@ -233,6 +237,11 @@ impl ShardMetrics {
         self.dropped.get(&reason).copied().unwrap_or(0)
     }
 
+    /// Ringback toward `trunk`'s customer was due, but the leg negotiated no G.711 codec.
+    pub fn ringback_skipped(&mut self, trunk: &str) {
+        *self.ringback_skipped.entry(trunk.to_owned()).or_default() += 1;
+    }
+
     pub fn audit_write_failed(&mut self) {
         self.audit_write_errors += 1;
     }
@@ -257,6 +266,7 @@ impl ShardMetrics {
         add(&mut self.trunk_limited, &other.trunk_limited);
         add(&mut self.calls, &other.calls);
         add(&mut self.notify_final, &other.notify_final);
+        add(&mut self.ringback_skipped, &other.ringback_skipped);
         self.transfer_duration.merge(&other.transfer_duration);
         self.audit_write_errors += other.audit_write_errors;
     }
@@ -427,6 +437,19 @@ impl ShardMetrics {
             let _ = writeln!(
                 out,
                 "handoff_trunk_limit_rejects_total{{trunk=\"{}\",limit=\"{limit}\"}} {count}",
+                escape_label(trunk)
+            );
+        }
+        header(
+            &mut out,
+            "handoff_ringback_skipped_total",
+            "counter",
+            "Local ringback not sent because the customer's leg negotiated no G.711 codec, per carrier trunk.",
+        );
+        for (trunk, count) in &self.ringback_skipped {
+            let _ = writeln!(
+                out,
+                "handoff_ringback_skipped_total{{trunk=\"{}\"}} {count}",
                 escape_label(trunk)
             );
         }

@@ -51,6 +51,7 @@ fn call_end(seq: u64) -> CallEnd {
                 call_id: "hf0000-0011223344556677@sbc".into(),
             },
         ],
+        reinvite_failed: None,
     }
 }
 

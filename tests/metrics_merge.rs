@@ -35,6 +35,10 @@ fn record(
         ended_by: None,
         carrier_subscription_ended: false,
         linked_conversation: None,
+        requester_trunk: None,
+        request: None,
+        answer_status: None,
+        ringback_skipped: false,
     }
 }
 

@@ -30,6 +30,10 @@ fn handed_off(trunk: &str) -> TransferRecord {
         ended_by: None,
         carrier_subscription_ended: false,
         linked_conversation: None,
+        requester_trunk: None,
+        request: None,
+        answer_status: None,
+        ringback_skipped: false,
     }
 }
 
@@ -94,6 +98,8 @@ handoff_calls_ended_total{reason="media_timeout"} 1
 # HELP handoff_trunk_limit_rejects_total New INVITEs refused with 503 by a trunk's max_calls or max_cps, per trunk and limit.
 # TYPE handoff_trunk_limit_rejects_total counter
 handoff_trunk_limit_rejects_total{trunk="carrier \"a\"",limit="max_calls"} 1
+# HELP handoff_ringback_skipped_total Local ringback not sent because the customer's leg negotiated no G.711 codec, per carrier trunk.
+# TYPE handoff_ringback_skipped_total counter
 # HELP handoff_audit_write_errors_total Audit records that could not be written.
 # TYPE handoff_audit_write_errors_total counter
 handoff_audit_write_errors_total 0
@@ -125,6 +131,7 @@ fn seeded_trunks_have_zero_series() {
         "handoff_transfers_total{trunk=\"carrier\",kind=\"blind\",method=\"refer\",outcome=\"handed_off\"} 0",
         "handoff_transfers_total{trunk=\"carrier\",kind=\"attended\",method=\"local\",outcome=\"failed\"} 0",
         "handoff_transfers_total{trunk=\"carrier\",kind=\"carrier_initiated\",method=\"refer\",outcome=\"relayed\"} 0",
+        "handoff_ringback_skipped_total{trunk=\"carrier\"} 0",
     ] {
         assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
     }

@@ -37,6 +37,7 @@ fn call_end(shard: u16, seq: u64, media: Option<MediaCounters>) -> CallEnd {
                 call_id: "hf0000-0011223344556677@sbc".into(),
             },
         ],
+        reinvite_failed: None,
     }
 }
 

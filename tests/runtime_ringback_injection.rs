@@ -207,6 +207,7 @@ fn scenario<B: Backend>(backend: B, a_port: u16, b_port: u16) {
                 toward: MediaSide::A,
                 tone: RingbackTone::Uk,
                 law: G711Law::Ulaw,
+                payload_type: 0,
             },
         )
         .unwrap();

@@ -29,3 +29,49 @@ fn record_json_has_the_audit_fields() {
         )
     );
 }
+
+/// Issue 10's audit fields are additive: absent when empty (above), and with their names and
+/// values when set: the requester's trunk, the kind of request, handoff's own answer, and
+/// skipped ringback; `refused` and `replaced` outcomes.
+#[test]
+fn record_json_has_the_issue_10_audit_fields_when_set() {
+    use handoff::transfer::{
+        TransferKind, TransferOutcome, TransferReason, TransferRecord, TransferRequestKind,
+    };
+    let mut record = TransferRecord::immediate(
+        "2026-12-05T07:00:00.000Z".to_owned(),
+        String::new(),
+        "platform".to_owned(),
+        Some("192.0.2.9:5060".parse().expect("addr")),
+        TransferKind::Blind,
+        TransferMethod::Refer,
+        "<sip:+15559870000@platform.example>".to_owned(),
+        TransferOutcome::Refused,
+        TransferReason::RequestRefused,
+    );
+    record.requester_trunk = Some("platform".to_owned());
+    record.request = Some(TransferRequestKind::OutOfDialogRefer);
+    record.answer_status = Some(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST);
+    record.ringback_skipped = true;
+    assert_eq!(
+        record.to_json(),
+        concat!(
+            r#"{"type":"transfer","ts":"2026-12-05T07:00:00.000Z","conversation":"","#,
+            r#""trunk":"platform","source":"192.0.2.9:5060","kind":"blind","method":"refer","#,
+            r#""target":"<sip:+15559870000@platform.example>","target_e164":null,"#,
+            r#""outcome":"refused","refer_status":null,"notify_status":null,"fallback_status":null,"#,
+            r#""reason":"request_refused","duration_ms":0,"requester_trunk":"platform","#,
+            r#""request":"out_of_dialog_refer","answer_status":481,"ringback_skipped":true}"#
+        )
+    );
+    record.outcome = TransferOutcome::Replaced;
+    record.reason = TransferReason::LegReplaced;
+    record.request = Some(TransferRequestKind::InviteReplaces);
+    let json = record.to_json();
+    assert!(
+        json.contains(r#""outcome":"replaced""#)
+            && json.contains(r#""reason":"leg_replaced""#)
+            && json.contains(r#""request":"invite_replaces""#),
+        "{json}"
+    );
+}

@@ -37,7 +37,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::attended_state::*;
-use super::call::Calls;
+use super::call::{Calls, ReinviteOrigin};
 use super::dialog::Side;
 use super::effects::ClientPurpose;
 use super::effects::Effects;
@@ -295,6 +295,7 @@ impl AttendedState {
         let offer = sdp::g711_offer(&plan, Direction::SendRecv);
         call.leg_mut(side).origin = offer.origin;
         call.reinvite_pending = true;
+        call.attended_reinvite = Some((step, media));
         let body = Some(("application/sdp".to_string(), offer.bytes));
         let sent =
             self.send_own_request(calls, fx, now, seq, side, Method::Invite, &[], body, step);
@@ -302,6 +303,20 @@ impl AttendedState {
             call.reinvite_pending = false;
         }
         sent
+    }
+
+    /// Glare: the G.711 re-INVITE `step` with media at `media` goes again (glare.rs).
+    pub(super) fn retry_g711_reinvite(
+        &mut self,
+        calls: &mut Calls,
+        fx: &mut Effects,
+        now: Time,
+        seq: u64,
+        step: AttendedStep,
+        media: SocketAddr,
+    ) {
+        let AttendedStep::Reinvite { side, .. } = step;
+        self.send_g711_reinvite(calls, fx, now, seq, side, media, step);
     }
 
     fn send_join(
@@ -451,6 +466,23 @@ impl AttendedState {
         let success = status.is_success();
         if let Some(call) = calls.get_mut(&seq) {
             call.reinvite_pending = false;
+            if success {
+                call.own_reinvite_succeeded();
+            } else if let Some((sent, media)) = call.attended_reinvite
+                && sent == step
+                && call.own_reinvite_failed(
+                    fx,
+                    now,
+                    side,
+                    ReinviteOrigin::Attended(step, media),
+                    status,
+                    response,
+                )
+            {
+                // Glare: the same re-INVITE goes again after the RFC's delay (glare.rs); the
+                // join waits for its answer.
+                return;
+            }
         }
         let facts = response.filter(|_| success).and_then(|response| {
             let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);

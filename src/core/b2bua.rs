@@ -129,6 +129,17 @@ pub(super) fn content_type(message: &Message) -> String {
 }
 
 /// The G.711 law of a codec name (`None`: not G.711, or unknown).
+/// The first G.711 codec (PCMU or PCMA at 8000 Hz) of a codec list, with its payload type
+/// number as the SDP wrote it (a static 0/8, or a dynamic number bound by `a=rtpmap`).
+pub(super) fn first_g711(
+    codecs: &[crate::sdp::Codec],
+) -> Option<(crate::media::g711::G711Law, u8)> {
+    codecs.iter().find_map(|c| {
+        let law = crate::media::g711::G711Law::from_name(&c.name)?;
+        (c.clock_rate == 8000).then_some((law, c.payload_type))
+    })
+}
+
 pub(super) fn law_of_codec(codec: Option<&str>) -> Option<crate::media::g711::G711Law> {
     codec.and_then(crate::media::g711::G711Law::from_name)
 }
@@ -525,8 +536,13 @@ impl Call {
             server_txs: Vec::new(),
             outstanding: 1,
             audio_codec: None,
+            g711: None,
             liveness: Default::default(),
             refer_hook: None,
+            reinvite_retry: None,
+            reinvite_retries: 0,
+            attended_reinvite: None,
+            reinvite_failed: None,
         };
         let (a_media_leg, b_media_leg) = call.media_pair();
         let mut call = call;
@@ -1074,6 +1090,7 @@ impl Call {
         let rewritten = sdp::rewrite(body, &plan)?.vetted(&self.media_sources(from))?;
         self.leg_mut(to).origin = rewritten.origin;
         self.audio_codec = rewritten.first_audio_codec().map(|c| c.name.clone());
+        self.g711 = first_g711(&rewritten.codecs);
         let sender = self.leg_mut(from);
         sender.direction = rewritten.direction;
         sender.remote_rtp = rewritten.remote_rtp;
@@ -1468,6 +1485,7 @@ impl Call {
                     call_id: leg.dialog.call_id.clone(),
                 })
                 .collect(),
+            reinvite_failed: self.reinvite_failed,
         };
         for port in ports {
             let _ = fx.pool.release(port);

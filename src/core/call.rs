@@ -3,6 +3,7 @@
 //! faces the trunk the INVITE came from and B the routed trunk; a transfer or a Replaces adds a
 //! leg and moves the bridge, and the leg it replaces stays, retired.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::dialog::Side;
@@ -111,11 +112,35 @@ pub struct Call {
     /// First audio codec of the last SDP relayed (once an offer/answer settles: the answer's,
     /// i.e. the codec both legs use).
     pub audio_codec: Option<String>,
+    /// The first G.711 codec (law, payload type number as written in the SDP) of the last SDP
+    /// relayed: the one local ringback may use toward the customer (RFC 3264 section 5.1: only
+    /// a format of the answer). `None`: the leg negotiated no G.711, so no ringback is sent.
+    pub g711: Option<(crate::media::g711::G711Law, u8)>,
     /// Session liveness (see `liveness.rs`): whether the call was on hold at the last check and
     /// since when the silence is measured at the least (the answer, or the last hold change).
     pub liveness: Liveness,
     /// A platform REFER awaiting its trunk's `refer_hook` answer (transfer_flow.rs).
     pub(super) refer_hook: Option<Box<super::transfer_state::PendingHook>>,
+    /// Glare (RFC 3261 section 14.1, `glare.rs`): the re-INVITE handoff originated that got 491
+    /// (or 500 with Retry-After) and waits for `CoreTimer::ReinviteRetry` to be sent again.
+    pub reinvite_retry: Option<ReinviteOrigin>,
+    /// Retries of handoff's current re-INVITE sent so far (at most `MAX_REINVITE_RETRIES`).
+    pub reinvite_retries: u8,
+    /// The last G.711 re-INVITE a local attended join sent on this call (its step and media
+    /// address), to send it again after a 491.
+    pub attended_reinvite: Option<(super::attended_state::AttendedStep, SocketAddr)>,
+    /// A re-INVITE handoff originated failed for good (not retried, or retries used up): its
+    /// final status (408 for no answer), in the `call_end` record.
+    pub reinvite_failed: Option<crate::vocab::StatusCode>,
+}
+
+/// Which of handoff's own re-INVITEs waits for its glare retry (RFC 3261 section 14.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReinviteOrigin {
+    /// The customer's G.711 re-INVITE after a local transfer bridged leg C (transfer_flow.rs).
+    Customer,
+    /// A local attended join's G.711 re-INVITE (attended.rs), with media at the address.
+    Attended(super::attended_state::AttendedStep, SocketAddr),
 }
 
 /// Where the call's session-liveness clock stands (`liveness.rs`).

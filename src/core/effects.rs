@@ -6,7 +6,7 @@
 //! media port pool, the dialog index, the maps that say what each transaction is for, the
 //! counters and the clocks. Nothing here holds a call.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -113,6 +113,8 @@ pub(super) enum CoreTimer {
     MaxDuration { call: u64 },
     /// A `refer_hook` answer is overdue: the trunk's `on_error` applies (transfer_flow.rs).
     ReferHook { call: u64 },
+    /// Glare: send handoff's re-INVITE again (RFC 3261 section 14.1, glare.rs).
+    ReinviteRetry { call: u64 },
 }
 
 impl TimerKey for CoreTimer {
@@ -124,7 +126,8 @@ impl TimerKey for CoreTimer {
             | CoreTimer::Transfer { call, .. }
             | CoreTimer::MediaCheck { call }
             | CoreTimer::MaxDuration { call }
-            | CoreTimer::ReferHook { call } => Some(call),
+            | CoreTimer::ReferHook { call }
+            | CoreTimer::ReinviteRetry { call } => Some(call),
             CoreTimer::DrainDeadline | CoreTimer::DialogQueryTimeout { .. } => None,
         }
     }
@@ -163,6 +166,30 @@ pub(super) struct Effects {
     pub(super) ladders: super::ladders::Ladders,
     /// The last `Output::ReferHook` request id handed out (ids start at 1).
     pub(super) hook_requests: u64,
+    /// REFER transactions whose transfer record the transfer code writes itself (an attempt,
+    /// a hook's refusal, a carrier's REFER): [`Effects::respond`] writes none for them.
+    pub(super) refer_audited: HashSet<ServerTxId>,
+    /// REFERs handoff answered with a failure itself and no record yet: the shard, which knows
+    /// the calls, turns them into `refused` records before its outputs are drained
+    /// (`ShardCore::audit_refused_requests`).
+    pub(super) refused_refers: Vec<RefusedRefer>,
+}
+
+/// How many REFER marks (`Effects::refer_audited`) may pile up before those of ended
+/// transactions are forgotten.
+const REFER_AUDITED_PRUNE_AT: usize = 1024;
+
+/// A REFER that handoff answered with a failure of its own (see `Effects::refused_refers`).
+#[derive(Clone, Debug)]
+pub(super) struct RefusedRefer {
+    pub(super) at: Time,
+    pub(super) call_id: String,
+    /// The REFER carried no To tag: outside any dialog.
+    pub(super) out_of_dialog: bool,
+    pub(super) source: Option<SocketAddr>,
+    pub(super) status: StatusCode,
+    /// The Refer-To value as sent (empty when there was none).
+    pub(super) target: String,
 }
 
 /// Work a call's behaviour leaves for the shard because it reaches beyond the call: the shard
@@ -329,10 +356,55 @@ impl Effects {
         for (name, value) in extra {
             builder = builder.header(name, value);
         }
-        match builder.build() {
+        let sent = match builder.build() {
             Ok(bytes) => self.txn.respond(now, tx, status, bytes).is_ok(),
             Err(_) => false,
+        };
+        if sent && status.is_final() {
+            self.note_refused_refer(now, tx, request, status);
         }
+        sent
+    }
+
+    /// Audit (issue 10): every REFER handoff refuses itself gets a record. A final answer on a
+    /// REFER transaction the transfer code audits itself (`refer_audited`) only ends that
+    /// mark; any other failure answer is queued as a [`RefusedRefer`].
+    fn note_refused_refer(
+        &mut self,
+        now: Time,
+        tx: ServerTxId,
+        request: &Message,
+        status: StatusCode,
+    ) {
+        let audited = self.refer_audited.remove(&tx);
+        // A marked REFER whose transaction ended without handoff's own answer (a relayed
+        // carrier REFER answered by the platform, a call gone while a hook was asked) leaves
+        // its mark: forget the marks of gone transactions once there are many.
+        if self.refer_audited.len() > REFER_AUDITED_PRUNE_AT {
+            let txn = &self.txn;
+            self.refer_audited
+                .retain(|tx| txn.server_peer(*tx).is_some());
+        }
+        if audited
+            || status.as_u16() < 400
+            || request.method() != Some(sip::Method::Refer)
+            || request.call_id().is_err()
+        {
+            return;
+        }
+        let target = request
+            .headers()
+            .find(|h| h.name.eq_ignore_ascii_case("Refer-To") || h.name.eq_ignore_ascii_case("r"))
+            .map(|h| String::from_utf8_lossy(h.value).trim().to_string())
+            .unwrap_or_default();
+        self.refused_refers.push(RefusedRefer {
+            at: now,
+            call_id: request.call_id().unwrap_or_default().to_string(),
+            out_of_dialog: request.to().ok().and_then(|to| to.tag()).is_none(),
+            source: self.txn.server_peer(tx),
+            status,
+            target,
+        });
     }
 
     /// The call and bridge position of the leg whose local tag is `tag`; `None` when no bridged

@@ -154,6 +154,9 @@ pub enum MediaCommand {
         toward: MediaSide,
         tone: RingbackTone,
         law: G711Law,
+        /// The payload type number the leg negotiated for `law` (RFC 3264: 0/8, or the dynamic
+        /// number its SDP bound to PCMU/PCMA).
+        payload_type: u8,
     },
     /// Stop the ringback and let the relayed media flow again.
     StopRingback { call: CallRef },
@@ -372,6 +375,9 @@ pub struct CallEnd {
     /// Every leg the call had (bridged, transfer legs, retired), in order: its trunk, role and
     /// Call-ID, so the record can be matched with the trunk's own logs.
     pub legs: Vec<EndedLeg>,
+    /// A re-INVITE handoff originated (after a transfer or a local join) failed for good: its
+    /// final status (RFC 3261 section 14.1: the session stayed as it was).
+    pub reinvite_failed: Option<StatusCode>,
 }
 
 /// One leg of an ended call, for its `call_end` record.
@@ -395,6 +401,8 @@ pub mod call;
 pub mod dialog;
 mod effects;
 pub mod flood;
+mod glare;
+pub use glare::{MAX_REINVITE_RETRIES, glare_delay_ms};
 mod ladders;
 pub mod leg;
 mod liveness;

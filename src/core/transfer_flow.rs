@@ -24,7 +24,7 @@
 
 use std::net::SocketAddr;
 
-use super::call::{Call, Leg, call_codecs};
+use super::call::{Call, Leg, ReinviteOrigin, call_codecs};
 use super::dialog::{Dialog, Side};
 use super::effects::{self, ClientPurpose, CoreTimer, Effects, FollowUp, is_sdp};
 use super::routing;
@@ -562,6 +562,11 @@ impl Call {
             && bridged.role == TrunkRole::Platform
             && trunk.is_some_and(|t| t.carrier_refer == CarrierReferPolicy::Relay);
         let target = header_value(request, &["Refer-To", "r"]).unwrap_or_default();
+        if !relay {
+            // handoff answers it 403 below, on this record (a relayed REFER's answer is the
+            // platform's, relayed as is).
+            fx.refer_audited.insert(tx);
+        }
         let ladder_opened = self.open_ladder(fx, now, tx, request);
         let mut record = TransferRecord {
             record_type: "transfer",
@@ -595,6 +600,10 @@ impl Call {
             ended_by: None,
             carrier_subscription_ended: false,
             linked_conversation: self.linked_conversation.clone(),
+            requester_trunk: trunk.map(|t| t.name.clone()),
+            request: None,
+            answer_status: None,
+            ringback_skipped: false,
         };
         let verdict = if relay {
             TransferVerdict::NotTransfer
@@ -673,6 +682,9 @@ impl Call {
         refer_to: PlatformReferTo,
         translated: TranslatedDialogs,
     ) {
+        // This REFER's record is the attempt's (or the hook's refusal): `Effects::respond`
+        // writes no refusal record for it.
+        fx.refer_audited.insert(tx);
         let platform_trunk = self.config.trunks.get(self.leg(carrier_side.other()).trunk);
         if let Some(hook) = platform_trunk.and_then(|t| t.refer_hook.clone()) {
             self.ask_refer_hook(
@@ -916,6 +928,10 @@ impl Call {
             ended_by: None,
             carrier_subscription_ended: false,
             linked_conversation: self.linked_conversation.clone(),
+            requester_trunk: Some(self.trunk_name(carrier_side.other())),
+            request: None,
+            answer_status: None,
+            ringback_skipped: false,
         };
         fx.metrics.record_transfer(&record);
         fx.event(Event::Transfer(Box::new(record)));
@@ -1010,6 +1026,9 @@ impl Call {
             carrier_refer: None,
             carrier_left: None,
             customer_law,
+            ringback_codec: self.g711,
+            ringback_skipped: false,
+            requester_trunk: self.trunk_name(carrier_side.other()),
             fallback: None,
             retired_platform: None,
             platform_gone: false,
@@ -1162,7 +1181,18 @@ impl Call {
                 }
                 self.reinvite_pending = false;
                 if status.is_success() {
+                    self.own_reinvite_succeeded();
                     self.on_customer_reinvite_answer(fx, response);
+                } else if let Some(carrier) = self.transfer().map(|t| t.carrier) {
+                    // Glare (491) or a transient 500: retried after the RFC's delay (glare.rs).
+                    self.own_reinvite_failed(
+                        fx,
+                        now,
+                        carrier,
+                        ReinviteOrigin::Customer,
+                        status,
+                        Some(response),
+                    );
                 }
             }
             TransferTx::PlatformNotify | TransferTx::LegBye => {}
@@ -1185,6 +1215,16 @@ impl Call {
             }
             TransferTx::CustomerReinvite => {
                 self.reinvite_pending = false;
+                if let Some(carrier) = self.transfer().map(|t| t.carrier) {
+                    self.own_reinvite_failed(
+                        fx,
+                        now,
+                        carrier,
+                        ReinviteOrigin::Customer,
+                        StatusCode::REQUEST_TIMEOUT,
+                        None,
+                    );
+                }
             }
             TransferTx::PlatformNotify | TransferTx::LegBye => {}
         }
@@ -1466,13 +1506,23 @@ impl Call {
                     .get(self.leg(carrier).trunk)
                     .map(|t| t.ringback_tone)
                     .unwrap_or(crate::config::RingbackTone::Us);
-                let law = self.transfer().map_or(G711Law::Ulaw, |t| t.customer_law);
+                // RFC 3264 section 5.1: media only in a format the leg negotiated.
+                let Some((law, payload_type)) = self.transfer().and_then(|t| t.ringback_codec)
+                else {
+                    let trunk = self.trunk_name(carrier);
+                    fx.metrics.ringback_skipped(&trunk);
+                    if let Some(transfer) = self.transfer_mut() {
+                        transfer.ringback_skipped = true;
+                    }
+                    return;
+                };
                 let id = self.id;
                 fx.media(MediaCommand::StartRingback {
                     call: id,
                     toward: media_side(carrier),
                     tone,
                     law,
+                    payload_type,
                 });
             }
             TransferAction::StopRingback => {
@@ -1523,6 +1573,8 @@ impl Call {
                 if let Some(transfer) = self.transfer_mut() {
                     transfer.outcome = Some(record.outcome);
                     record.hook = transfer.hook.clone();
+                    record.ringback_skipped = transfer.ringback_skipped;
+                    record.requester_trunk = Some(transfer.requester_trunk.clone());
                 }
                 fx.metrics.record_transfer(&record);
                 fx.event(Event::Transfer(record));
@@ -2053,7 +2105,7 @@ impl Call {
     }
 
     /// Re-INVITE the customer's leg with a G.711-only sendrecv offer.
-    fn reinvite_customer(&mut self, fx: &mut Effects, now: Time) {
+    pub(super) fn reinvite_customer(&mut self, fx: &mut Effects, now: Time) {
         let Some(carrier) = self.transfer().map(|t| t.carrier) else {
             return;
         };

@@ -103,6 +103,13 @@ pub struct CallTransfer {
     pub(super) carrier_left: Option<super::EndReason>,
     /// The customer's G.711 law (ringback encoding).
     pub(super) customer_law: G711Law,
+    /// The customer's leg's negotiated G.711 codec (law, payload type) when the transfer began:
+    /// local ringback is sent in it, and not at all without one (RFC 3264).
+    pub(super) ringback_codec: Option<(G711Law, u8)>,
+    /// Ringback was due but the customer's leg negotiated no G.711: none was sent.
+    pub(super) ringback_skipped: bool,
+    /// The trunk of the platform leg that sent the REFER (the record's `requester_trunk`).
+    pub(super) requester_trunk: String,
     pub(super) fallback: Option<FallbackLeg>,
     /// The platform leg, retired from the bridge after leg C took its place.
     pub(super) retired_platform: Option<LegId>,

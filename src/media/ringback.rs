@@ -221,20 +221,28 @@ impl RtpStreamContinuation {
         Some(RTP_HEADER_LEN)
     }
 
-    /// Writes a whole 172-byte ringback packet: header plus the generator's next frame.
+    /// Writes a whole 172-byte ringback packet: header plus the generator's next frame, with
+    /// the law's static payload type (0 or 8).
     pub fn write_ringback_packet(
         &mut self,
         generator: &mut RingbackGenerator,
         buf: &mut [u8],
     ) -> Option<usize> {
+        let payload_type = generator.law().payload_type();
+        self.write_ringback_packet_as(generator, payload_type, buf)
+    }
+
+    /// As [`Self::write_ringback_packet`], with the payload type number the leg negotiated for
+    /// the generator's law (RFC 3264: a dynamic number bound to PCMU/PCMA by `a=rtpmap`).
+    pub fn write_ringback_packet_as(
+        &mut self,
+        generator: &mut RingbackGenerator,
+        payload_type: u8,
+        buf: &mut [u8],
+    ) -> Option<usize> {
         let total = RTP_HEADER_LEN + FRAME_SAMPLES;
         let out = buf.get_mut(..total)?;
-        self.write_header(
-            out,
-            generator.law().payload_type(),
-            false,
-            FRAME_SAMPLES as u32,
-        )?;
+        self.write_header(out, payload_type, false, FRAME_SAMPLES as u32)?;
         let mut frame = [0u8; FRAME_SAMPLES];
         generator.fill_frame(&mut frame);
         out[RTP_HEADER_LEN..].copy_from_slice(&frame);

@@ -73,6 +73,8 @@ impl CallMedia {
 struct Ringback {
     toward: MediaSide,
     generator: RingbackGenerator,
+    /// The payload type the leg negotiated for the generator's law (RFC 3264).
+    payload_type: u8,
     /// When the next packet is due; `None` until the first tick after the start.
     next_due: Option<Time>,
 }
@@ -278,6 +280,7 @@ impl MediaRelay {
                 toward,
                 tone,
                 law,
+                payload_type,
             } => {
                 let slot = self
                     .rtp_slot(call, toward)
@@ -298,6 +301,7 @@ impl MediaRelay {
                 media.ringback = Some(Ringback {
                     toward,
                     generator: RingbackGenerator::new(tone, law),
+                    payload_type,
                     next_due: None,
                 });
                 self.set_muted(slot, true);
@@ -432,7 +436,11 @@ impl MediaRelay {
                 }
                 let stream = self.slot_stream.get_mut(slot.0 as usize);
                 let written = stream.and_then(|stream| {
-                    stream.write_ringback_packet(&mut ringback.generator, &mut packet)
+                    stream.write_ringback_packet_as(
+                        &mut ringback.generator,
+                        ringback.payload_type,
+                        &mut packet,
+                    )
                 });
                 if let (Some(len), Some(dst)) = (written, self.table.destination(slot)) {
                     if backend.outbox().push(pair.rtp, dst, &packet[..len]) {

@@ -1238,6 +1238,10 @@ impl Context {
             ended_by: self.ended_by,
             carrier_subscription_ended: self.carrier_subscription_ended,
             linked_conversation: None,
+            requester_trunk: None,
+            request: None,
+            answer_status: None,
+            ringback_skipped: false,
         };
         self.record = Some(record.clone());
         self.emit(TransferAction::Finished(Box::new(record)));

@@ -45,6 +45,7 @@ pub use attempt::{
 pub use diagnostics::{Direction, Ladder, LadderEntry};
 pub use dialog_ids::{DialogId, Replaces, TargetDialog};
 pub use record::{
-    HookRecord, LegEnder, TransferKind, TransferOutcome, TransferReason, TransferRecord, WallClock,
+    HookRecord, LegEnder, TransferKind, TransferOutcome, TransferReason, TransferRecord,
+    TransferRequestKind, WallClock,
 };
 pub use refer_to::{CarrierReferTo, PlatformReferTo, ReferToError};

@@ -50,10 +50,18 @@ pub enum TransferOutcome {
     /// trunk's `refer_hook` said reject: nothing was sent, the platform got 403 and the call
     /// stayed as it was.
     Denied,
+    /// handoff answered the request itself with a failure before any transfer began (a REFER
+    /// without or with a bad Refer-To, out of order, while another transfer or re-INVITE runs,
+    /// naming no dialog; an INVITE whose Replaces names no dialog of ours): nothing was sent
+    /// on, the call (if any) stayed as it was. `answer_status` says what handoff answered.
+    Refused,
+    /// An INVITE with Replaces (RFC 3891) took the named leg's place: handoff is the UAS of
+    /// the dialog it names and bridged the new dialog instead of the old one.
+    Replaced,
 }
 
 impl TransferOutcome {
-    pub const ALL: [TransferOutcome; 7] = [
+    pub const ALL: [TransferOutcome; 9] = [
         TransferOutcome::HandedOff,
         TransferOutcome::FallbackLocal,
         TransferOutcome::Failed,
@@ -61,6 +69,8 @@ impl TransferOutcome {
         TransferOutcome::Abandoned,
         TransferOutcome::Relayed,
         TransferOutcome::Denied,
+        TransferOutcome::Refused,
+        TransferOutcome::Replaced,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +82,8 @@ impl TransferOutcome {
             TransferOutcome::Abandoned => "abandoned",
             TransferOutcome::Relayed => "relayed",
             TransferOutcome::Denied => "denied",
+            TransferOutcome::Refused => "refused",
+            TransferOutcome::Replaced => "replaced",
         }
     }
 }
@@ -129,6 +141,10 @@ pub enum TransferReason {
     TargetNotAllowed,
     /// The platform trunk's `refer_hook` said reject (or failed with `on_error = "reject"`).
     HookRejected,
+    /// handoff refused the request itself (outcome `refused`; `answer_status` has the code).
+    RequestRefused,
+    /// An INVITE with Replaces took the named leg's place (outcome `replaced`).
+    LegReplaced,
 }
 
 impl TransferReason {
@@ -151,6 +167,8 @@ impl TransferReason {
             TransferReason::ReferBetweenSameRoleTrunks => "refer_between_same_role_trunks",
             TransferReason::TargetNotAllowed => "target_not_allowed",
             TransferReason::HookRejected => "hook_rejected",
+            TransferReason::RequestRefused => "request_refused",
+            TransferReason::LegReplaced => "leg_replaced",
         }
     }
 }
@@ -229,6 +247,32 @@ pub struct TransferRecord {
     /// from a trunk), so a chain of transfers across the network reads as one conversation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub linked_conversation: Option<String>,
+    /// The trunk of the leg (or, outside any dialog, of the source) that sent the request
+    /// (`trunk` is the carrier trunk the transfer is about). Absent on records written before
+    /// it was known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requester_trunk: Option<String>,
+    /// What started the record when it is not an in-dialog REFER: `out_of_dialog_refer` or
+    /// `invite_replaces`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<TransferRequestKind>,
+    /// The failure status handoff answered the request with itself (outcome `refused`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer_status: Option<StatusCode>,
+    /// Local ringback was due but not sent: the customer's leg negotiated no G.711 codec
+    /// (RFC 3264 allows media only in a negotiated format).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ringback_skipped: bool,
+}
+
+/// The kind of request a transfer record is about, when not an in-dialog REFER.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferRequestKind {
+    /// A REFER outside any dialog (RFC 5589 section 6.1 names its dialog with Target-Dialog).
+    OutOfDialogRefer,
+    /// An INVITE with a Replaces header (RFC 3891 section 3).
+    InviteReplaces,
 }
 
 /// Who ended the carrier leg of a handed-off transfer.
@@ -258,6 +302,51 @@ pub struct HookRecord {
 }
 
 impl TransferRecord {
+    /// A record of a request that ended at once (refused, relayed, replaced): no carrier
+    /// codes, no duration; the optional fields empty.
+    #[allow(clippy::too_many_arguments)]
+    pub fn immediate(
+        ts: String,
+        conversation: String,
+        trunk: String,
+        source: Option<SocketAddr>,
+        kind: TransferKind,
+        method: TransferMethod,
+        target: String,
+        outcome: TransferOutcome,
+        reason: TransferReason,
+    ) -> TransferRecord {
+        TransferRecord {
+            record_type: "transfer",
+            ts,
+            conversation,
+            trunk,
+            source,
+            kind,
+            method,
+            target,
+            target_e164: None,
+            outcome,
+            refer_status: None,
+            notify_status: None,
+            fallback_status: None,
+            reason,
+            duration_ms: 0,
+            diagnostics: None,
+            diagnostics_truncated: false,
+            hook: None,
+            jurisdiction_from: None,
+            jurisdiction_to: None,
+            ended_by: None,
+            carrier_subscription_ended: false,
+            linked_conversation: None,
+            requester_trunk: None,
+            request: None,
+            answer_status: None,
+            ringback_skipped: false,
+        }
+    }
+
     /// The record as one JSON line (no trailing newline).
     pub fn to_json(&self) -> String {
         // Serialising plain strings, integers and options cannot fail.

@@ -80,6 +80,27 @@ pub fn establish_with(
     call_id: &str,
     before_answer: impl FnOnce(SocketAddr),
 ) -> CallUp {
+    let (offer, answer) = (sdp(carrier.rtp_port()), sdp(platform.rtp_port()));
+    establish_offering(
+        handoff,
+        carrier,
+        platform,
+        call_id,
+        (&offer, &answer),
+        before_answer,
+    )
+}
+
+/// [`establish_with`] with the carrier's offer and the platform's answer given (other codecs,
+/// dynamic payload types).
+pub fn establish_offering(
+    handoff: SocketAddr,
+    carrier: &Endpoint,
+    platform: &Endpoint,
+    call_id: &str,
+    (offer, answer): (&str, &str),
+    before_answer: impl FnOnce(SocketAddr),
+) -> CallUp {
     let a_addr = carrier.ua.addr();
     let invite = request(
         "INVITE",
@@ -89,7 +110,7 @@ pub fn establish_with(
         call_id,
         "atag",
         1,
-        &sdp(carrier.rtp_port()),
+        offer,
     );
     carrier.ua.send(handoff, &invite);
 
@@ -112,14 +133,7 @@ pub fn establish_with(
     );
     platform.ua.send(
         b_src,
-        &response(
-            &b_invite,
-            200,
-            "OK",
-            "btag",
-            b_addr,
-            &sdp(platform.rtp_port()),
-        ),
+        &response(&b_invite, 200, "OK", "btag", b_addr, answer),
     );
 
     let (ok, _) = carrier.ua.expect("200 to the INVITE", WAIT, |m| {

@@ -476,9 +476,15 @@ impl ShardCore {
             .map(|h| text(h.value))
             .collect();
         if !replaces.is_empty() {
+            // Audit (issue 10): every INVITE with Replaces is on record, taken or refused.
+            let named = replaces.join(", ");
             match self.replace_leg(now, from, tx, request, &replaces) {
-                Ok(()) => {}
-                Err(refusal) => self.reject(now, tx, from, request, refusal),
+                Ok(seq) => self.audit_replaces(now, from, &named, Some(seq), None),
+                Err(refusal) => {
+                    let status = refusal.status;
+                    self.reject(now, tx, from, request, refusal);
+                    self.audit_replaces(now, from, &named, None, Some(status));
+                }
             }
             return;
         }
@@ -535,7 +541,7 @@ impl ShardCore {
         tx: ServerTxId,
         request: &Message,
         values: &[String],
-    ) -> Result<(), Refusal> {
+    ) -> Result<u64, Refusal> {
         if values.len() > 1 {
             return Err(Refusal::new(
                 StatusCode::BAD_REQUEST,
@@ -559,7 +565,8 @@ impl ShardCore {
             .dialog_position(&self.calls, replaces.to_tag.as_str())
             .ok_or_else(no_dialog)?;
         let call = self.calls.get_mut(&seq).ok_or_else(no_dialog)?;
-        call.take_over_leg(&mut self.fx, now, from, tx, request, side, &replaces)
+        call.take_over_leg(&mut self.fx, now, from, tx, request, side, &replaces)?;
+        Ok(seq)
     }
 
     // ------------------------------------------------------------ SDP per leg
@@ -1085,6 +1092,7 @@ impl ShardCore {
             CoreTimer::MaxDuration { call: seq } => {
                 self.with_call(now, seq, |call, fx| call.on_max_duration(fx, now))
             }
+            CoreTimer::ReinviteRetry { call: seq } => self.retry_reinvite(now, seq),
             CoreTimer::ReferHook { call: seq } => self.with_call(now, seq, |call, fx| {
                 let pending = call.refer_hook.as_ref().map(|h| h.request_id);
                 if let Some(request_id) = pending {

@@ -17,6 +17,7 @@
 //! Dialogs are found by handoff's local tag (minted, unique) as (call, leg). An ended call keeps
 //! its legs for 64*T1 (late BYEs, retransmitted 2xx) and is then reaped, with its timers.
 
+mod audit;
 mod dispatch;
 mod held;
 mod out_of_dialog;
@@ -107,6 +108,8 @@ impl ShardCore {
                     unix_ms: 0,
                 },
                 follow_ups: Vec::new(),
+                refer_audited: Default::default(),
+                refused_refers: Vec::new(),
                 admission: Default::default(),
                 ladders: Default::default(),
                 hook_requests: 0,
@@ -371,6 +374,7 @@ impl ShardCore {
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {
+        self.audit_refused_requests();
         self.fx.outputs.pop_front()
     }
 
