@@ -128,7 +128,6 @@ pub(super) fn content_type(message: &Message) -> String {
         .unwrap_or_else(|| "application/octet-stream".to_string())
 }
 
-/// The G.711 law of a codec name (`None`: not G.711, or unknown).
 /// The first G.711 codec (PCMU or PCMA at 8000 Hz) of a codec list, with its payload type
 /// number as the SDP wrote it (a static 0/8, or a dynamic number bound by `a=rtpmap`).
 pub(super) fn first_g711(
@@ -140,6 +139,7 @@ pub(super) fn first_g711(
     })
 }
 
+/// The G.711 law of a codec name (`None`: not G.711, or unknown).
 pub(super) fn law_of_codec(codec: Option<&str>) -> Option<crate::media::g711::G711Law> {
     codec.and_then(crate::media::g711::G711Law::from_name)
 }
