@@ -118,8 +118,10 @@ fn call_and_refer_to(
 }
 
 /// The platform's REFER got `status`; nothing reached the carrier or the partner, the call is
-/// as it was (no BYE anywhere); one record says `outcome`/`reason` when `record` is given.
-/// Then the carrier hangs up and everything is released.
+/// as it was (no BYE anywhere); one record says `outcome`/`reason` when `record` is given, and
+/// otherwise (handoff refused the REFER itself before any transfer began) one `refused` record
+/// with `answer_status` = `status` names the platform trunk as the requester (issue 10, audit:
+/// a record for every REFER). Then the carrier hangs up and everything is released.
 fn refused(
     sim: &mut Sim,
     t: &Transfer,
@@ -147,7 +149,18 @@ fn refused(
             records.len() == 1 && records[0].outcome == outcome && records[0].reason == reason,
             "records {records:?}, expected one {outcome:?} {reason}"
         ),
-        None => ensure!(sim, records.is_empty(), "records {records:?}"),
+        None => ensure!(
+            sim,
+            records.len() == 1
+                && records[0].outcome == TransferOutcome::Refused
+                && records[0].reason == "request_refused"
+                && records[0]
+                    .answer_status
+                    .map(crate::vocab::StatusCode::as_u16)
+                    == Some(status)
+                && records[0].requester_trunk.as_deref() == Some("platform"),
+            "records {records:?}, expected one refused {status}"
+        ),
     }
     carrier_hangs_up(sim, t, PLATFORM)?;
     resources_released(sim)
