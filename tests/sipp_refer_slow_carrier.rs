@@ -13,6 +13,10 @@
 //! No fixed sleeps: every step waits for its message up to a generous deadline; the one window
 //! (the carrier's 10 s silence) is SIPp's own pause.
 
+// The SIPp harness and runtime_support each include runtime_support/netns.rs: two copies of a
+// small module, entered through one of them (runtime_support::setup).
+#![allow(clippy::duplicate_mod)]
+
 #[path = "sipp/harness.rs"]
 mod harness;
 
