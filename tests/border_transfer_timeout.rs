@@ -131,8 +131,34 @@ fn with_the_agent_gone_on_refer_failure_local_calls_the_target() {
     for (i, io) in BACKENDS.iter().enumerate() {
         let site = site(io, 23_600 + i as u16 * 100);
         let (_, a, b) = call_up(&site, &format!("tt-gone-{io}"));
-        carrier_accepts_then_goes_quiet(&site, &a, &b);
+        site.platform.ua.send(
+            site.sip,
+            &b.request(
+                "REFER",
+                site.platform.ua.addr(),
+                &[format!("Refer-To: {REFER_TO}")],
+            ),
+        );
+        let (refer, src) =
+            site.carrier
+                .ua
+                .expect(&format!("{io}: REFER at the carrier"), WAIT, |m| {
+                    is_request(m, "REFER", &a.call_id)
+                });
+        // The agent leaves before the carrier accepts: the transfer timeout, armed at the
+        // carrier's 202, cannot run out before handoff knows the agent is gone.
         hangs_up(&site, &site.platform.ua, &b, "answer to the agent's BYE");
+        site.carrier.ua.send(
+            src,
+            &response(&refer, 202, "Accepted", "x", site.carrier.ua.addr(), ""),
+        );
+        let notify = refer_notify(
+            &a,
+            site.carrier.ua.addr(),
+            "100 Trying",
+            "active;expires=300",
+        );
+        site.carrier.ua.send(site.sip, &notify);
         // 2 s after the 202: handoff calls the target itself.
         let (invite, src) = partner_invited(&site, TARGET);
         let c = partner_answers(&site, &invite, src);

@@ -74,8 +74,14 @@ fn config(
             ("platform", "", "carrier"),
         ],
     )
-    // refer_timeout_ms far below the carrier's silence: the old bug dialled after it.
-    .replacen("[sbc]\n", "[sbc]\nrefer_timeout_ms = 1000\n", 1)
+    // refer_timeout_ms far below the carrier's silence: the old bug dialled after it. The
+    // carrier's own BYE follows its final NOTIFY at once; handoff's (item 10, tested in
+    // border_handoff_bye) must not race it on a busy machine.
+    .replacen(
+        "[sbc]\n",
+        "[sbc]\nrefer_timeout_ms = 1000\nhandoff_bye_after_ms = 60000\n",
+        1,
+    )
 }
 
 #[test]
