@@ -259,3 +259,62 @@ fn a_carrier_ending_its_subscription_early_hands_off_with_its_bye() {
         site.stop();
     }
 }
+
+/// A carrier whose REFERs are relayed (`carrier_refer = "relay"`) owns a subscription at the
+/// platform: its SUBSCRIBE for event refer is relayed to the platform, not answered 403.
+#[test]
+fn a_relayed_carriers_subscribe_reaches_the_platform() {
+    for (i, io) in BACKENDS.iter().enumerate() {
+        let site = site(io, 26_400 + i as u16 * 100, &["carrier_refer = \"relay\""]);
+        let (_, a, b) = call_up(&site, &format!("relaysub-{io}"));
+        site.carrier.ua.send(
+            site.sip,
+            &a.request(
+                "REFER",
+                site.carrier.ua.addr(),
+                &["Refer-To: <sip:5559876543@carrier.example>".to_owned()],
+            ),
+        );
+        let (refer, src) =
+            site.platform
+                .ua
+                .expect(&format!("{io}: relayed REFER at the platform"), WAIT, |m| {
+                    is_request(m, "REFER", &b.call_id)
+                });
+        site.platform.ua.send(
+            src,
+            &response(&refer, 202, "Accepted", "x", site.platform.ua.addr(), ""),
+        );
+        let (accepted, _) = site.carrier.ua.expect(
+            &format!("{io}: the platform's 202 at the carrier"),
+            WAIT,
+            |m| is_final(m, "REFER", &a.call_id),
+        );
+        assert_status(io, &accepted, 202);
+        site.carrier.ua.send(
+            site.sip,
+            &a.request(
+                "SUBSCRIBE",
+                site.carrier.ua.addr(),
+                &["Event: refer".to_owned(), "Expires: 60".to_owned()],
+            ),
+        );
+        let (subscribe, src) = site.platform.ua.expect(
+            &format!("{io}: relayed SUBSCRIBE at the platform"),
+            WAIT,
+            |m| is_request(m, "SUBSCRIBE", &b.call_id),
+        );
+        site.platform.ua.send(
+            src,
+            &response(&subscribe, 200, "OK", "x", site.platform.ua.addr(), ""),
+        );
+        let (answer, _) = site.carrier.ua.expect(
+            &format!("{io}: answer to the carrier's SUBSCRIBE"),
+            WAIT,
+            |m| is_final(m, "SUBSCRIBE", &a.call_id),
+        );
+        assert_status(io, &answer, 200);
+        platform_hangs_up(&site, &a, &b);
+        site.stop();
+    }
+}
