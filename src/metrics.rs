@@ -281,11 +281,16 @@ impl ShardMetrics {
     }
 
     /// Handed-off transfers over the REFER transfers that reached an outcome other than the
-    /// caller hanging up. `None` before any such transfer.
+    /// caller hanging up (`cancelled`, `abandoned`). `None` before any such transfer.
     pub fn refer_success_rate(&self) -> Option<f64> {
         let (mut handed_off, mut attempts) = (0u64, 0u64);
         for (key, count) in &self.transfers {
-            if key.method != "refer" || key.outcome == TransferOutcome::Cancelled {
+            if key.method != "refer"
+                || matches!(
+                    key.outcome,
+                    TransferOutcome::Cancelled | TransferOutcome::Abandoned
+                )
+            {
                 continue;
             }
             attempts += count;

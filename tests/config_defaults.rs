@@ -54,7 +54,7 @@ fn sbc_defaults() {
     assert_eq!(sbc.refer_timeout_ms, 4000);
     assert_eq!(
         sbc.transfer_timeout_s, 120,
-        "a whole transfer, from the REFER"
+        "from the carrier's 2xx to its final NOTIFY (issue 10)"
     );
     assert_eq!(sbc.drain_s, 30);
     // Issue 9, #7: "sbc.media_timeout_s (default 60; 0 = off)", "sbc.hold_timeout_s ...

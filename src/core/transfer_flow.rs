@@ -390,8 +390,11 @@ impl Call {
             // for a subscription that does not already exist, it MUST be rejected with a 403."
             // One that refreshes (or ends) the platform's live subscription gets 200 and a
             // NOTIFY of the current state (RFC 6665 section 4.2.1.4).
+            // (A carrier whose REFERs are relayed to the platform subscribes to the platform's
+            // subscription: its SUBSCRIBE is relayed like its REFER.)
             (Method::Subscribe, _)
-                if header_value(request, &["Event", "o"]).is_some_and(|e| is_refer_event(&e)) =>
+                if header_value(request, &["Event", "o"]).is_some_and(|e| is_refer_event(&e))
+                    && !self.relays_refers_of(side) =>
             {
                 let id = header_value(request, &["Event", "o"]).and_then(|e| event_id(&e));
                 let requested =
@@ -500,6 +503,19 @@ impl Call {
             }
             _ => TransferVerdict::NotTransfer,
         }
+    }
+
+    /// REFERs from the leg at `side` are relayed to the platform bridged to it (a carrier leg
+    /// whose trunk says `carrier_refer = "relay"`), and so is the subscription they create.
+    fn relays_refers_of(&self, side: Side) -> bool {
+        let (asker, bridged) = (self.leg(side), self.leg(side.other()));
+        asker.role == TrunkRole::Carrier
+            && bridged.role == TrunkRole::Platform
+            && self
+                .config
+                .trunks
+                .get(asker.trunk)
+                .is_some_and(|t| t.carrier_refer == CarrierReferPolicy::Relay)
     }
 
     /// The platform's REFER, checked by [`Call::transfer_takes_request`] (and, when attended,

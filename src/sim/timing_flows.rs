@@ -552,6 +552,68 @@ pub fn subscribe_without_subscription_403(sim: &mut Sim) -> FlowResult {
     Ok(())
 }
 
+/// Item 5, fifth bullet, the other way round: a carrier whose REFERs are relayed to the
+/// platform (`carrier_refer = "relay"`) subscribes to the platform's subscription, so its
+/// SUBSCRIBE for event refer is relayed like its REFER (the platform is its notifier), never
+/// answered 403 by handoff.
+pub fn relayed_carrier_subscribe_reaches_platform(sim: &mut Sim) -> FlowResult {
+    let (caller, callee) = super::scenarios::establish(sim)?;
+    sim.ua(CARRIER)
+        .refer(caller, "<sip:5559876543@carrier.example>", &[]);
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(PLATFORM).has_request("REFER"), STEP_MS),
+        "platform got no relayed REFER"
+    );
+    let Some(refer) = sim.ua(PLATFORM).take_request("REFER") else {
+        return Err("REFER vanished".into());
+    };
+    sim.ua(PLATFORM).answer(refer, 202, None);
+    ensure!(
+        sim,
+        sim.run_until(
+            |s| s.ua_ref(CARRIER).final_status(caller, "REFER") == Some(202),
+            STEP_MS
+        ),
+        "carrier did not get the platform's 202"
+    );
+    sim.ua(CARRIER).request(
+        caller,
+        "SUBSCRIBE",
+        None,
+        &[("Event", "refer"), ("Expires", "60")],
+    );
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(PLATFORM).has_request("SUBSCRIBE"), STEP_MS),
+        "the carrier's SUBSCRIBE was not relayed"
+    );
+    let Some(subscribe) = sim.ua(PLATFORM).take_request("SUBSCRIBE") else {
+        return Err("SUBSCRIBE vanished".into());
+    };
+    ensure!(
+        sim,
+        sim.ua_ref(PLATFORM).incoming(subscribe).dialog == Some(callee),
+        "relayed SUBSCRIBE not in the platform's dialog"
+    );
+    sim.ua(PLATFORM).answer(subscribe, 200, None);
+    let done = sim.run_until(
+        |s| {
+            s.ua_ref(CARRIER)
+                .final_status(caller, "SUBSCRIBE")
+                .is_some()
+        },
+        STEP_MS,
+    );
+    let got = sim.ua_ref(CARRIER).final_status(caller, "SUBSCRIBE");
+    ensure!(
+        sim,
+        done && got == Some(200),
+        "carrier's SUBSCRIBE got {got:?}"
+    );
+    Ok(())
+}
+
 /// Item 5, last bullet: the platform said `Refer-Sub: false` (RFC 4488) and stays on the call;
 /// with `on_refer_failure = "reject"` the carrier's final NOTIFY of a failure (486) must not
 /// release the customer: no BYE to the carrier, the customer stays with the agent, failed /
@@ -773,6 +835,11 @@ pub const FLOWS: &[super::transfer_flows::NamedFlow] = &[
         "subscribe_without_subscription_403",
         standard,
         subscribe_without_subscription_403,
+    ),
+    (
+        "relayed_carrier_subscribe_reaches_platform",
+        super::dialer_flows::relay_config,
+        relayed_carrier_subscribe_reaches_platform,
     ),
     (
         "refer_sub_false_reject_keeps_customer",

@@ -115,7 +115,8 @@ pub enum TransferReason {
     SipfragFailure,
     /// No final response to the REFER within `refer_timeout_ms`.
     Timeout,
-    /// The whole attempt outlived `transfer_timeout_s`.
+    /// The carrier gave no final result within `transfer_timeout_s` of its 2xx (or a local
+    /// fallback rang that long).
     TransferTimeout,
     /// The trunk transfers locally by configuration (`transfer = "local"`).
     LocalMethod,
