@@ -113,3 +113,47 @@ fn carrier_refer_is_relayed_to_the_platform_when_configured() {
         site.stop();
     }
 }
+
+/// A REFER the carrier's trunk relays meets the rules a platform REFER meets: RFC 3515 section
+/// 2.4.2 ("MUST return a 400 (Bad Request) if the request contained zero or more than one
+/// Refer-To header field values"), RFC 3261 section 19.1.5 (headers in a URI that would make an
+/// unsafe request: here Via and Call-ID, which would inject into the platform's dialog), and
+/// section 2.4.3 (handoff refers only INVITE: a `method=BYE` gets 403). handoff answers them
+/// itself, the platform never sees them, each is on record as refused, and the call goes on.
+#[test]
+fn a_relayed_carrier_refer_with_an_unsafe_refer_to_is_answered_by_handoff() {
+    let cases: [(&str, u16); 4] = [
+        (
+            "<sip:5559876543@carrier.example?Via=SIP%2F2.0%2FUDP%20evil.example>",
+            400,
+        ),
+        ("<sip:5559876543@carrier.example?Call-ID=hijack>", 400),
+        (
+            "<sip:5559876543@carrier.example>, <sip:5551112222@carrier.example>",
+            400,
+        ),
+        ("<sip:5559876543@carrier.example;method=BYE>", 403),
+    ];
+    for (i, io) in BACKENDS.iter().enumerate() {
+        let site = site(io, 21200 + i as u16 * 100, &["carrier_refer = \"relay\""]);
+        let (call, a, b) = call_up(&site, &format!("carrier-relay-refused-{io}"));
+        for (refer_to, status) in cases {
+            carrier_refers(&site, &a, refer_to);
+            let answer = carrier_refer_answer(&site, &a);
+            assert_status(io, &answer, status);
+            let record = border_support::wait_for_json_line(&site.audit, WAIT, |r| {
+                r["type"] == "transfer" && r["target"] == refer_to
+            });
+            assert_eq!(record["kind"], "carrier_initiated", "{io}: {record}");
+            assert_eq!(record["outcome"], "refused", "{io}: {record}");
+            assert_eq!(record["answer_status"], status, "{io}: {record}");
+            assert_eq!(record["requester_trunk"], "carrier", "{io}: {record}");
+        }
+        site.platform
+            .ua
+            .expect_none(Duration::from_millis(200), |m| m.method() == Some("REFER"));
+        exchange_rtp(&call, &site.carrier, &site.platform, 0, 3);
+        platform_hangs_up(&site, &a, &b);
+        site.stop();
+    }
+}

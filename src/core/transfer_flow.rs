@@ -155,6 +155,30 @@ fn event_id(value: &str) -> Option<u32> {
     })
 }
 
+/// Why a carrier's REFER that its trunk relays to the platform is answered by handoff instead
+/// (the same rules a platform's REFER meets): no Refer-To or more than one (400, RFC 3515
+/// section 2.4.2), one that does not parse or whose `?headers` would inject (400), a `method=`
+/// other than INVITE (403, section 2.4.3). `None`: relay it.
+fn relayed_refer_to_refusal(request: &Message, value: &str) -> Option<(StatusCode, &'static str)> {
+    if value.trim().is_empty() {
+        return Some((StatusCode::BAD_REQUEST, "Bad Request (no Refer-To)"));
+    }
+    if refer_to_values(request) > 1 {
+        return Some((
+            StatusCode::BAD_REQUEST,
+            "Bad Request (more than one Refer-To)",
+        ));
+    }
+    match PlatformReferTo::parse(value) {
+        Ok(refer_to) if refer_to.method().is_some_and(|m| m != "INVITE") => Some((
+            StatusCode::FORBIDDEN,
+            "Forbidden (Refer-To method other than INVITE)",
+        )),
+        Ok(_) => None,
+        Err(_) => Some((StatusCode::BAD_REQUEST, "Bad Request (Refer-To)")),
+    }
+}
+
 /// How many Refer-To values `request` holds: every `Refer-To`/`r` header line, and the values a
 /// line lists with commas outside `<...>` and quoted strings (RFC 3261 section 7.3.1).
 fn refer_to_values(request: &Message) -> usize {
@@ -578,8 +602,16 @@ impl Call {
             && bridged.role == TrunkRole::Platform
             && trunk.is_some_and(|t| t.carrier_refer == CarrierReferPolicy::Relay);
         let target = header_value(request, &["Refer-To", "r"]).unwrap_or_default();
+        // A REFER to relay is held to the rules of one from the platform (RFC 3515 2.4.1-2.4.3):
+        // a Refer-To handoff cannot read, or one that would inject headers, is not passed on.
+        let refusal = if relay {
+            relayed_refer_to_refusal(request, &target)
+        } else {
+            None
+        };
+        let relay = relay && refusal.is_none();
         if !relay {
-            // handoff answers it 403 below, on this record (a relayed REFER's answer is the
+            // handoff answers it below, on this record (a relayed REFER's answer is the
             // platform's, relayed as is).
             fx.refer_audited.insert(tx);
         }
@@ -596,13 +628,16 @@ impl Call {
             target_e164: None,
             outcome: if relay {
                 TransferOutcome::Relayed
+            } else if refusal.is_some() {
+                TransferOutcome::Refused
             } else {
                 TransferOutcome::Failed
             },
-            refer_status: (!relay).then_some(StatusCode::FORBIDDEN),
+            refer_status: (!relay && refusal.is_none()).then_some(StatusCode::FORBIDDEN),
             notify_status: None,
             fallback_status: None,
             reason: match (relay, asker.role == bridged.role) {
+                _ if refusal.is_some() => TransferReason::RequestRefused,
                 (true, _) => TransferReason::RelayedToPlatform,
                 (false, true) => TransferReason::ReferBetweenSameRoleTrunks,
                 (false, false) => TransferReason::CarrierReferRejected,
@@ -618,11 +653,14 @@ impl Call {
             linked_conversation: self.linked_conversation.clone(),
             requester_trunk: trunk.map(|t| t.name.clone()),
             request: None,
-            answer_status: None,
+            answer_status: refusal.map(|(status, _)| status),
             ringback_skipped: false,
         };
         let verdict = if relay {
             TransferVerdict::NotTransfer
+        } else if let Some((status, reason)) = refusal {
+            fx.reply(now, tx, request, status, reason, &[]);
+            TransferVerdict::Answered
         } else {
             let reason = "Forbidden (REFER not accepted from this trunk)";
             fx.reply(now, tx, request, StatusCode::FORBIDDEN, reason, &[]);

@@ -393,6 +393,71 @@ pub fn carrier_refer_relayed(sim: &mut Sim) -> FlowResult {
     ended_once(sim, "bye_from_b")
 }
 
+/// A carrier's REFER that its trunk relays is held to the rules a platform REFER meets (RFC 3515
+/// section 2.4.2: 400 for a Refer-To the recipient cannot use; RFC 3261 section 19.1.5: headers in
+/// a URI that would inject): one whose Refer-To carries `?Via=` or `?Call-ID=`, or names two
+/// targets, gets 400 from handoff, a `method=BYE` one 403, and none of them reaches the platform.
+/// Each is on record, refused, with handoff's answer.
+pub fn carrier_refer_relay_refuses_bad_refer_to(sim: &mut Sim) -> FlowResult {
+    let (caller, callee) = super::scenarios::establish(sim)?;
+    let cases: [(&str, u16); 4] = [
+        (
+            "<sip:5559876543@carrier.example?Via=SIP%2F2.0%2FUDP%20evil.example>",
+            400,
+        ),
+        ("<sip:5559876543@carrier.example?Call-ID=hijack>", 400),
+        (
+            "<sip:5559876543@carrier.example>, <sip:5551112222@carrier.example>",
+            400,
+        ),
+        ("<sip:5559876543@carrier.example;method=BYE>", 403),
+    ];
+    for (n, (refer_to, status)) in cases.iter().enumerate() {
+        sim.ua(CARRIER).refer(caller, refer_to, &[]);
+        ensure!(
+            sim,
+            sim.run_until(|s| refer_finals(s, caller).len() > n, STEP_MS),
+            "no answer to REFER {refer_to}"
+        );
+        let got = refer_finals(sim, caller);
+        ensure!(
+            sim,
+            got.get(n) == Some(status),
+            "REFER {refer_to}: answers {got:?}, wanted {status}"
+        );
+    }
+    ensure!(
+        sim,
+        !sim.ua_ref(PLATFORM).has_request("REFER"),
+        "a refused REFER reached the platform"
+    );
+    let records = sim.transfers();
+    ensure!(
+        sim,
+        records.len() == cases.len()
+            && records.iter().zip(&cases).all(|(r, (_, status))| {
+                r.kind == crate::transfer::TransferKind::CarrierInitiated
+                    && r.outcome == TransferOutcome::Refused
+                    && r.answer_status.map(|s| s.as_u16()) == Some(*status)
+                    && r.requester_trunk.as_deref() == Some("carrier")
+            }),
+        "records {records:?}"
+    );
+    sim.ua(PLATFORM).bye(callee);
+    ensure!(
+        sim,
+        sim.run_until(|s| s.ua_ref(CARRIER).dialog(caller).bye_received, STEP_MS),
+        "BYE not relayed"
+    );
+    ended_once(sim, "bye_from_b")
+}
+
+/// The final statuses the carrier got for its REFERs in `dialog`, in order.
+fn refer_finals(sim: &Sim, dialog: super::DialogId) -> Vec<u16> {
+    let statuses = sim.ua_ref(CARRIER).statuses(dialog, "REFER");
+    statuses.into_iter().filter(|s| *s >= 200).collect()
+}
+
 /// The standard transfer config with the carrier trunk relaying REFERs.
 pub fn relay_config() -> std::sync::Arc<crate::config::Config> {
     let mut config = (*super::transfer_flows::standard()).clone();
@@ -420,6 +485,11 @@ pub const FLOWS: &[NamedFlow] = &[
         carrier_refer_rejected,
     ),
     ("carrier_refer_relayed", relay_config, carrier_refer_relayed),
+    (
+        "carrier_refer_relay_refuses_bad_refer_to",
+        relay_config,
+        carrier_refer_relay_refuses_bad_refer_to,
+    ),
     (
         "dialer_reject_mode",
         super::transfer_flows::reject_mode_config,
