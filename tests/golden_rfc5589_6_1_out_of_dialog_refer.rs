@@ -98,5 +98,6 @@ fn replayed_on(io: &'static str) {
     answers_bye(&site.platform.ua, &b.call_id, "BYE on dialog 1");
     let record = transfer_record(&site);
     assert_eq!(record["outcome"], "handed_off", "{io}: {record}");
+    assert_eq!(record["request"], "out_of_dialog_refer", "{io}: {record}");
     site.stop();
 }

@@ -1629,6 +1629,10 @@ impl Call {
                     record.hook = transfer.hook.clone();
                     record.ringback_skipped = transfer.ringback_skipped;
                     record.requester_trunk = Some(transfer.requester_trunk.clone());
+                    if transfer.subscription.is_some() {
+                        record.request =
+                            Some(crate::transfer::TransferRequestKind::OutOfDialogRefer);
+                    }
                 }
                 fx.metrics.record_transfer(&record);
                 fx.event(Event::Transfer(record));

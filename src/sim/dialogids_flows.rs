@@ -243,9 +243,11 @@ fn carrier_completes(sim: &mut Sim, t: &Transfer, ood: &mut OutOfDialogRefer) ->
     let record = the_record(sim)?;
     ensure!(
         sim,
-        record.outcome == TransferOutcome::HandedOff,
-        "record outcome {:?}",
-        record.outcome
+        record.outcome == TransferOutcome::HandedOff
+            && record.request == Some(crate::transfer::TransferRequestKind::OutOfDialogRefer),
+        "record outcome {:?}, request {:?} (an out-of-dialog REFER says so on its record)",
+        record.outcome,
+        record.request
     );
     ensure!(
         sim,
