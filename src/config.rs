@@ -246,6 +246,29 @@ pub struct Trunk {
     /// `refer_hook = { url, timeout_ms, on_error }` (platform trunks only): an HTTP POST that
     /// decides each REFER of this trunk's legs before anything reaches the carrier.
     pub refer_hook: Option<ReferHook>,
+    /// `auth = { username, password[, realm] }`: digest credentials (RFC 3261 section 22, RFC
+    /// 8760) with which handoff answers this trunk's 401/407 challenges, once per request.
+    pub auth: Option<TrunkAuth>,
+}
+
+/// A trunk's digest credentials. `Debug` never shows the password (config dumps, `handoff
+/// check`, logs).
+#[derive(Clone, PartialEq, Eq)]
+pub struct TrunkAuth {
+    pub username: String,
+    pub password: String,
+    /// Only challenges of this realm are answered (default: whatever realm the trunk names).
+    pub realm: Option<String>,
+}
+
+impl std::fmt::Debug for TrunkAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrunkAuth")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("realm", &self.realm)
+            .finish()
+    }
 }
 
 /// A platform trunk's REFER app callback (issue 11, after Restcomm's per-number "Refer URL"):
@@ -743,6 +766,15 @@ struct RawTrunk {
     transfer_timeout_s: Option<Spanned<i64>>,
     handoff_bye_after_ms: Option<Spanned<i64>>,
     refer_response: Option<Spanned<i64>>,
+    auth: Option<Spanned<RawAuth>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    username: Option<Spanned<String>>,
+    password: Option<Spanned<String>>,
+    realm: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -1641,6 +1673,10 @@ fn validate_trunk(raw: &RawTrunk, report: &mut Report<'_>) -> Trunk {
         .refer_hook
         .as_ref()
         .and_then(|hook| refer_hook(hook, role, &key("refer_hook"), report));
+    let auth = raw
+        .auth
+        .as_ref()
+        .and_then(|auth| trunk_auth(auth, &key("auth"), report));
     Trunk {
         name,
         peer,
@@ -1665,7 +1701,73 @@ fn validate_trunk(raw: &RawTrunk, report: &mut Report<'_>) -> Trunk {
         transfer_timeout_s,
         handoff_bye_after_ms,
         refer_response,
+        auth,
     }
+}
+
+/// `auth = { username = "...", password = "..." [, realm = "..."] }`. Error messages name the
+/// key, never the password's value.
+fn trunk_auth(raw: &Spanned<RawAuth>, key: &str, report: &mut Report<'_>) -> Option<TrunkAuth> {
+    let auth = raw.get_ref();
+    // A value that goes into a quoted-string of the Authorization header (RFC 3261 section
+    // 25.1): printable, no quote or backslash, no line break.
+    let quotable = |text: &str| {
+        !text.is_empty()
+            && text
+                .chars()
+                .all(|c| !c.is_control() && c != '"' && c != '\\')
+    };
+    let username = match &auth.username {
+        None => {
+            report.on(raw, format!("{key}: username is missing"));
+            None
+        }
+        Some(name) if !quotable(name.get_ref()) => {
+            report.on(
+                name,
+                format!(
+                    "{key}.username: must be non-empty printable text without quotes or backslashes"
+                ),
+            );
+            None
+        }
+        Some(name) => Some(name.get_ref().clone()),
+    };
+    let password = match &auth.password {
+        None => {
+            report.on(raw, format!("{key}: password is missing"));
+            None
+        }
+        Some(password)
+            if password.get_ref().is_empty()
+                || password.get_ref().chars().any(char::is_control) =>
+        {
+            report.on(
+                password,
+                format!("{key}.password: must be non-empty text without control characters"),
+            );
+            None
+        }
+        Some(password) => Some(password.get_ref().clone()),
+    };
+    let realm = match &auth.realm {
+        Some(realm) if !quotable(realm.get_ref()) => {
+            report.on(
+                realm,
+                format!(
+                    "{key}.realm: must be non-empty printable text without quotes or backslashes"
+                ),
+            );
+            return None;
+        }
+        Some(realm) => Some(realm.get_ref().clone()),
+        None => None,
+    };
+    Some(TrunkAuth {
+        username: username?,
+        password: password?,
+        realm,
+    })
 }
 
 /// `refer_hook = { url = "http://...", timeout_ms = 1500, on_error = "refer" }`.

@@ -30,6 +30,7 @@ fn trunk(country_code: &str, refer_domain: Option<&str>, peer: &str) -> Trunk {
         transfer_timeout_s: None,
         handoff_bye_after_ms: None,
         refer_response: handoff::vocab::StatusCode::ACCEPTED,
+        auth: None,
     }
 }
 

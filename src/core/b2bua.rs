@@ -46,10 +46,8 @@ use crate::sip::{self, HeaderName, Message, Method, RequestBuilder};
 use crate::vocab::LegId;
 use crate::vocab::StatusCode;
 
-/// Methods handoff accepts (Allow).
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, NOTIFY, MESSAGE, REFER";
-/// Extensions handoff supports end to end (Supported).
-pub const SUPPORTED: &str = "replaces, tdialog";
+pub use super::effects::{ALLOW, SUPPORTED};
+use super::effects::{own_capabilities, with_own_headers};
 
 /// Headers copied from a message on one leg onto the message handoff sends on the other leg.
 /// RFC 3325 identity headers: they cross only between trunks of handoff's trust domain.
@@ -105,16 +103,6 @@ fn in_dialog_request(method: Method, dialog: &Dialog, via: &str, cseq: u32) -> R
         .header("To", &dialog.remote_party)
         .header("Call-ID", &dialog.call_id)
         .header("CSeq", format!("{cseq} {}", method.as_str()))
-}
-
-/// Supported tokens minus the ones handoff negotiates away (100rel, timer).
-pub(super) fn filtered_supported(message: &Message) -> Option<String> {
-    let kept: Vec<&str> = message
-        .supported()
-        .filter_map(Result::ok)
-        .filter(|t| !t.eq_ignore_ascii_case("100rel") && !t.eq_ignore_ascii_case("timer"))
-        .collect();
-    (!kept.is_empty()).then(|| kept.join(", "))
 }
 
 pub(super) fn text(bytes: &[u8]) -> String {
@@ -401,6 +389,12 @@ impl Call {
         for name in ["Authorization", "Proxy-Authorization", "Path"] {
             edit.remove_header_named(name);
         }
+        // handoff's own Allow and Supported, never the caller's (added below); the trunk's
+        // `headers` replace any the caller sent under the same name.
+        edit.remove_header_named("Allow");
+        for name in b_trunk.headers.keys() {
+            edit.remove_header_named(name);
+        }
         // RFC 3325: an identity asserted by an untrusted trunk is not asserted onward, and an
         // untrusted trunk is told no identity.
         if !(a_trunk.trust_identity && b_trunk.trust_identity) {
@@ -414,7 +408,6 @@ impl Call {
         let via = effects::via(&config, &branch);
         let contact = effects::contact(&config);
         let max_forwards = max_forwards.saturating_sub(1).to_string();
-        let supported = filtered_supported(request);
         let edited = uri_ok
             && edit.prepend_header("Via", via.as_bytes()).is_ok()
             && edit
@@ -425,9 +418,13 @@ impl Call {
             && edit.add_header("Call-ID", b_call_id.as_bytes()).is_ok()
             && edit.add_header("CSeq", b"1 INVITE").is_ok()
             && edit.add_header("Contact", contact.as_bytes()).is_ok()
-            && supported
-                .as_ref()
-                .is_none_or(|s| edit.add_header("Supported", s.as_bytes()).is_ok())
+            && own_capabilities(Method::Invite)
+                .iter()
+                .all(|(name, value)| edit.add_header(name, value.as_bytes()).is_ok())
+            && b_trunk
+                .headers
+                .iter()
+                .all(|(name, value)| edit.add_header(name, value.as_bytes()).is_ok())
             && rewrites.0.iter().all(|rewrite| {
                 edit.add_header(&rewrite.name, rewrite.rewritten.as_bytes())
                     .is_ok()
@@ -793,7 +790,6 @@ impl Call {
                 let value = rewrites.apply(h.name, &value).into_owned();
                 (h.name.to_string(), value)
             })
-            .chain(filtered_supported(request).map(|s| ("Supported".to_string(), s)))
             .collect();
         let to = side.other();
         let Some((branch, bytes, peer)) = self.build_request(fx, to, method.as_str(), &extra, body)
@@ -1197,6 +1193,15 @@ impl Call {
         status: StatusCode,
         response: &Message,
     ) {
+        // A trunk's challenge is handoff's to answer (shard/auth.rs), never the other leg's:
+        // when it reaches here (no `auth`, or our credentials refused) the other leg is
+        // refused with 403, not sent a 401/407 it has no challenge for (RFC 3261 section
+        // 20.27/20.44: those carry the challenge, which names the trunk's realm).
+        let status = if matches!(status.as_u16(), 401 | 407) {
+            StatusCode::FORBIDDEN
+        } else {
+            status
+        };
         let request = fx.txn.server_request(server).map(<[u8]>::to_vec);
         let Some(request) = request else { return };
         let Ok(request) = Message::parse_framing(&request) else {
@@ -1234,8 +1239,10 @@ impl Call {
         {
             builder = builder.header(header.name, text(header.value));
         }
-        if let Some(supported) = filtered_supported(response) {
-            builder = builder.header("Supported", &supported);
+        if status > StatusCode::TRYING {
+            for (name, value) in own_capabilities(Method::Invite) {
+                builder = builder.header(name, value);
+            }
         }
         if let Some((content_type, bytes)) = &body {
             builder = builder.body(content_type, bytes);
@@ -1367,18 +1374,20 @@ impl Call {
         let branch = fx.ids.branch();
         let via = effects::via(&self.config, &branch);
         let contact = effects::contact(&self.config);
-        let dialog = &mut self.leg_mut(side).dialog;
+        let config = self.config.clone();
+        let leg = self.leg_mut(side);
+        let trunk = config.trunks.get(leg.trunk);
+        let dialog = &mut leg.dialog;
         let cseq = dialog.next_cseq();
-        let mut builder = in_dialog_request(Method::from_token(method), dialog, &via, cseq);
+        let token = Method::from_token(method);
+        let mut builder = in_dialog_request(token, dialog, &via, cseq);
         if matches!(
             method,
             "INVITE" | "UPDATE" | "REFER" | "NOTIFY" | "SUBSCRIBE"
         ) {
             builder = builder.header("Contact", &contact);
         }
-        for (name, value) in extra {
-            builder = builder.header(name, value);
-        }
+        builder = with_own_headers(builder, token, trunk, extra);
         if let Some((content_type, bytes)) = &body {
             builder = builder.body(content_type, bytes);
         }

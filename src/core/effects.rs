@@ -22,10 +22,63 @@ use super::{CallRef, Event, MediaCommand, Output, ShardId, Time, Transmit};
 use crate::config::Config;
 use crate::media::pool::PortPool;
 use crate::metrics::{DropReason, ShardMetrics};
-use crate::sip::{self, Message};
+use crate::sip::{self, Message, Method, RequestBuilder};
 use crate::transfer::WallClock;
 use crate::vocab::LegId;
 use crate::vocab::StatusCode;
+
+/// Methods handoff accepts (Allow).
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, NOTIFY, MESSAGE, REFER";
+/// Extensions handoff supports end to end (Supported).
+pub const SUPPORTED: &str = "replaces, tdialog";
+
+/// handoff's own Allow and Supported (issue 10 item 11): every request handoff builds (but ACK and
+/// CANCEL, RFC 3261 sections 17.1.1.3 and 9.1) and every response it sends above 100 carries
+/// these, never the other leg's: a carrier's `Allow: ..., SUBSCRIBE` must not reach the platform
+/// as if handoff accepted SUBSCRIBE (RFC 3261 section 20.5: Allow lists the methods of the UA
+/// that sends it).
+pub(in crate::core) fn own_capabilities(method: Method) -> &'static [(&'static str, &'static str)] {
+    match method {
+        Method::Ack | Method::Cancel => &[],
+        _ => &[("Allow", ALLOW), ("Supported", SUPPORTED)],
+    }
+}
+
+/// A trunk's `headers` go on every INVITE (initial, re-INVITE, fallback) and REFER handoff sends
+/// to it (issue 10 item 12), from the call's own config snapshot.
+pub(in crate::core) fn takes_trunk_headers(method: Method) -> bool {
+    matches!(method, Method::Invite | Method::Refer)
+}
+
+/// `builder` (an in-dialog request up to its Contact) with handoff's own Allow/Supported,
+/// `extra`, and the trunk's `headers` when the method takes them (an `extra` header of the same
+/// name gives way to the trunk's). Allow and Supported in `extra` are dropped: they are the
+/// other leg's.
+pub(in crate::core) fn with_own_headers(
+    mut builder: RequestBuilder,
+    method: Method,
+    trunk: Option<&crate::config::Trunk>,
+    extra: &[(String, String)],
+) -> RequestBuilder {
+    for (name, value) in own_capabilities(method) {
+        builder = builder.header(name, value);
+    }
+    let trunk_headers = trunk
+        .filter(|_| takes_trunk_headers(method))
+        .map(|t| &t.headers);
+    for (name, value) in extra {
+        let own = name.eq_ignore_ascii_case("allow") || name.eq_ignore_ascii_case("supported");
+        let overridden =
+            trunk_headers.is_some_and(|h| h.keys().any(|k| k.eq_ignore_ascii_case(name)));
+        if !own && !overridden {
+            builder = builder.header(name, value);
+        }
+    }
+    for (name, value) in trunk_headers.into_iter().flatten() {
+        builder = builder.header(name, value);
+    }
+    builder
+}
 
 /// Counters of one shard, read by tests and the metrics endpoint.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -47,6 +100,13 @@ pub struct ShardStats {
     pub options_answered: u64,
     /// 2xx to INVITE re-sent because the ACK was late.
     pub retransmitted_2xx: u64,
+    /// CRLF keep-alives (RFC 5626 section 4.4.1) received and ignored: not errors.
+    pub keepalives_received: u64,
+    /// 401/407 challenges from trunks answered with credentials (RFC 3261 section 22).
+    pub auth_challenges_answered: u64,
+    /// Challenges not answered: a second challenge to an answered request, a trunk without
+    /// `auth`, or no usable challenge (unknown algorithm, no realm or nonce).
+    pub auth_challenges_failed: u64,
 }
 
 /// What a server transaction of ours is for.
@@ -173,6 +233,9 @@ pub(super) struct Effects {
     /// the calls, turns them into `refused` records before its outputs are drained
     /// (`ShardCore::audit_refused_requests`).
     pub(super) refused_refers: Vec<RefusedRefer>,
+    /// Client transactions that carry handoff's answer to a challenge (RFC 3261 section 22):
+    /// a second 401/407 to one of these is a failure, never answered again (shard/auth.rs).
+    pub(super) auth_retries: std::collections::HashSet<ClientTxId>,
 }
 
 /// How many REFER marks (`Effects::refer_audited`) may pile up before those of ended
@@ -355,6 +418,13 @@ impl Effects {
         }
         for (name, value) in extra {
             builder = builder.header(name, value);
+        }
+        if status > StatusCode::TRYING {
+            for (name, value) in own_capabilities(Method::Invite) {
+                if !extra.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                    builder = builder.header(name, value);
+                }
+            }
         }
         let sent = match builder.build() {
             Ok(bytes) => self.txn.respond(now, tx, status, bytes).is_ok(),

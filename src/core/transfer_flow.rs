@@ -246,6 +246,8 @@ fn host(addr: SocketAddr) -> String {
 }
 
 /// An in-dialog request on `dialog` (its CSeq advances).
+/// `trunk`: the leg's trunk, whose `headers` a re-INVITE carries (a REFER gets them from the
+/// attempt's settings, with the hook's).
 fn build_in_dialog(
     dialog: &mut Dialog,
     via: &str,
@@ -253,6 +255,7 @@ fn build_in_dialog(
     method: Method,
     extra: &[(String, String)],
     body: Option<(&str, &[u8])>,
+    trunk: Option<&crate::config::Trunk>,
 ) -> Option<Vec<u8>> {
     let cseq = dialog.next_cseq();
     let mut builder = RequestBuilder::new(method, &dialog.remote_target)
@@ -269,9 +272,8 @@ fn build_in_dialog(
     if method != Method::Bye {
         builder = builder.header("Contact", contact);
     }
-    for (name, value) in extra {
-        builder = builder.header(name, value);
-    }
+    let trunk = trunk.filter(|_| method == Method::Invite);
+    builder = effects::with_own_headers(builder, method, trunk, extra);
     if let Some((content_type, bytes)) = body {
         builder = builder.body(content_type, bytes);
     }
@@ -1659,10 +1661,12 @@ impl Call {
         if transfer.no_subscription && status.is_success() {
             extra.push(("Refer-Sub", "false".to_string()));
         }
-        // An out-of-dialog REFER: the response carries the tag of the dialog it creates, and a
-        // 2xx that creates a dialog carries handoff's Contact (RFC 3261 section 12.1.1).
+        // A 2xx to a REFER carries handoff's Contact (RFC 3261 section 12.1.1: a 2xx that
+        // creates a dialog usage does; seen missing with baresip and linphone, issue 10 item
+        // 11), in dialog or out of it; an out-of-dialog REFER's response also carries the tag
+        // of the dialog it creates.
         let tag = transfer.subscription.as_ref().map(|d| d.local_tag.clone());
-        if tag.is_some() && status.is_success() {
+        if status.is_success() {
             extra.push(("Contact", effects::contact(&self.config)));
         }
         let Ok(request) = Message::parse_framing(&bytes) else {
@@ -1686,6 +1690,7 @@ impl Call {
         let branch = fx.ids.branch();
         let via = effects::via(&self.config, &branch);
         let contact = effects::contact(&self.config);
+        let config = self.config.clone();
         let carrier = self.transfer()?.carrier;
         // NOTIFYs for an out-of-dialog REFER go in the dialog its 2xx created.
         if leg == TransferLeg::Platform
@@ -1725,7 +1730,16 @@ impl Call {
         if method == Method::Bye && std::mem::replace(&mut target.gone, true) {
             return None;
         }
-        let bytes = build_in_dialog(&mut target.dialog, &via, &contact, method, extra, body)?;
+        let trunk = config.trunks.get(target.trunk);
+        let bytes = build_in_dialog(
+            &mut target.dialog,
+            &via,
+            &contact,
+            method,
+            extra,
+            body,
+            trunk,
+        )?;
         let peer = target.dialog.peer;
         let client = fx
             .txn

@@ -475,11 +475,17 @@ fn received(
             %from,
             conversation = core.conversation_of(payload).map(tracing::field::display),
             "SIP received:\n{}",
-            String::from_utf8_lossy(payload)
+            String::from_utf8_lossy(&crate::sip::digest::redact(payload))
         );
     }
     if let Some(hep) = hep {
-        hep.received(now, from, core.correlation_id(payload), payload);
+        // Credentials never leave in a copy (a received request with them is a peer's).
+        hep.received(
+            now,
+            from,
+            core.correlation_id(payload),
+            &crate::sip::digest::redact(payload),
+        );
     }
 }
 
@@ -573,11 +579,18 @@ fn drain_outputs<B: Backend>(
                         to = %t.to,
                         conversation = core.conversation_of(&t.payload).map(tracing::field::display),
                         "SIP sent:\n{}",
-                        String::from_utf8_lossy(&t.payload)
+                        String::from_utf8_lossy(&crate::sip::digest::redact(&t.payload))
                     );
                 }
                 if let Some(hep) = hep.as_mut() {
-                    hep.sent(now, t.to, core.correlation_id(&t.payload), &t.payload);
+                    // The digest response is a password equivalent for its nonce: the
+                    // collector gets the message with its credentials redacted.
+                    hep.sent(
+                        now,
+                        t.to,
+                        core.correlation_id(&t.payload),
+                        &crate::sip::digest::redact(&t.payload),
+                    );
                 }
                 backend.send_sip(t.to, t.payload)
             }

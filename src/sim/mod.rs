@@ -142,6 +142,7 @@ fn trunk(name: &str, peer: &str, codecs: &[&str]) -> Trunk {
         transfer_timeout_s: None,
         handoff_bye_after_ms: None,
         refer_response: crate::vocab::StatusCode::ACCEPTED,
+        auth: None,
     }
 }
 

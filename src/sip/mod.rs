@@ -10,6 +10,7 @@
 //!   and recomputes Content-Length.
 
 mod build;
+pub mod digest;
 mod edit;
 mod error;
 mod header;

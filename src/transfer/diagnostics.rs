@@ -38,6 +38,15 @@ const KEPT: [(&str, HeaderName); 8] = [
     ("Warning", HeaderName::Warning),
 ];
 
+/// Digest challenge and credentials headers a ladder keeps; credentials only as
+/// [`crate::sip::digest::summary`] (no response hash, no nonces).
+const CHALLENGE_HEADERS: [&str; 4] = [
+    "WWW-Authenticate",
+    "Proxy-Authenticate",
+    "Authorization",
+    "Proxy-Authorization",
+];
+
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
@@ -109,6 +118,22 @@ impl Ladder {
         for (name, kind) in KEPT {
             if let Some(value) = message.header(kind) {
                 headers.insert(name, text(value, MAX_VALUE));
+            }
+        }
+        // Challenges and credentials (RFC 3261 section 22): which algorithm and realm were
+        // offered and answered; the credentials' response and nonces are never kept.
+        for header in message.headers() {
+            let name = CHALLENGE_HEADERS
+                .iter()
+                .find(|n| n.eq_ignore_ascii_case(header.name));
+            if let Some(&name) = name {
+                let value = String::from_utf8_lossy(header.value);
+                let value = if name.ends_with("Authorization") {
+                    crate::sip::digest::summary(&value)
+                } else {
+                    value.into_owned()
+                };
+                headers.insert(name, text(value.as_bytes(), MAX_VALUE));
             }
         }
         let is_sipfrag = message.header(HeaderName::ContentType).is_some_and(|v| {

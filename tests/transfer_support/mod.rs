@@ -53,6 +53,7 @@ pub fn carrier_trunk(
         transfer_timeout_s: None,
         handoff_bye_after_ms: None,
         refer_response: handoff::vocab::StatusCode::ACCEPTED,
+        auth: None,
     }
 }
 

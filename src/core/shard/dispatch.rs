@@ -204,6 +204,13 @@ impl ShardCore {
         from: SocketAddr,
         payload: &[u8],
     ) {
+        // RFC 5626 section 4.4.1: a datagram of CRLFs only ("\r\n\r\n") is a keep-alive
+        // ping, not a message (and RFC 3261 section 7.5 lets CRLFs precede a start line). It is
+        // ignored silently: no 400, no rejection event, no error count (issue 10 item 11).
+        if is_keepalive(payload) {
+            self.fx.stats.keepalives_received += 1;
+            return;
+        }
         self.fx
             .ladders
             .tap(crate::transfer::Direction::In, from, payload);
@@ -838,6 +845,12 @@ impl ShardCore {
                 }
             }
             ClientAction::Final { tx, status } => {
+                // A trunk's 401/407 answered with credentials (auth.rs): the new request
+                // stands for this one's purpose, which hears nothing of the challenge.
+                if self.answer_challenge(now, tx, status, response) {
+                    return;
+                }
+                self.fx.auth_retries.remove(&tx);
                 if let Some(purpose) = self.fx.client_txs.remove(&tx) {
                     if let Some(call) = self.calls.get_mut(&purpose.call()) {
                         call.outstanding = call.outstanding.saturating_sub(1);
@@ -998,6 +1011,7 @@ impl ShardCore {
         let TxRef::Client(client) = timeout.tx else {
             return;
         };
+        self.fx.auth_retries.remove(&client);
         let Some(purpose) = self.fx.client_txs.remove(&client) else {
             return;
         };
@@ -1173,6 +1187,7 @@ impl ShardCore {
         }
         for tx in &call.client_txs {
             self.fx.client_txs.remove(tx);
+            self.fx.auth_retries.remove(tx);
         }
         for tx in &call.server_txs {
             self.fx.server_txs.remove(tx);
@@ -1188,4 +1203,9 @@ impl ShardCore {
             }
         }
     }
+}
+
+/// A CRLF keep-alive (RFC 5626 section 4.4.1): one or more CRLFs and nothing else.
+pub(in crate::core) fn is_keepalive(payload: &[u8]) -> bool {
+    !payload.is_empty() && payload.iter().all(|&b| b == b'\r' || b == b'\n')
 }

@@ -18,6 +18,7 @@
 //! its legs for 64*T1 (late BYEs, retransmitted 2xx) and is then reaped, with its timers.
 
 mod audit;
+mod auth;
 mod dispatch;
 mod held;
 mod out_of_dialog;
@@ -113,6 +114,7 @@ impl ShardCore {
                 admission: Default::default(),
                 ladders: Default::default(),
                 hook_requests: 0,
+                auth_retries: Default::default(),
             },
             calls: BTreeMap::new(),
             next_call: 1,

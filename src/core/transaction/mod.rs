@@ -398,6 +398,11 @@ impl TransactionLayer {
         self.servers.get(tx.slot, tx.generation).map(|t| t.peer)
     }
 
+    /// Where a client transaction's request goes.
+    pub fn client_peer(&self, tx: ClientTxId) -> Option<SocketAddr> {
+        self.clients.get(tx.slot, tx.generation).map(|t| t.peer)
+    }
+
     /// The bytes of the request a client transaction sends.
     pub fn client_request(&self, tx: ClientTxId) -> Option<&[u8]> {
         self.clients
