@@ -471,6 +471,9 @@ pub struct Agent {
     /// Our tag in the next dialog an initial INVITE makes, sent or received (golden tests
     /// replay an RFC's tags).
     pub next_dialog_tag: Option<String>,
+    /// BYEs go to the inbox for the script to answer (e.g. with a 401/407 challenge, RFC 3261
+    /// section 22) instead of being answered 200 at once.
+    pub manual_bye: bool,
 }
 
 impl Agent {
@@ -500,6 +503,7 @@ impl Agent {
             next_call_id: None,
             next_dialog_tag: None,
             from_user: None,
+            manual_bye: false,
         }
     }
 
@@ -1224,7 +1228,7 @@ impl Agent {
             answered: false,
         });
         match method.as_str() {
-            "BYE" => {
+            "BYE" if !self.manual_bye => {
                 let status = if dialog.is_some() { 200 } else { 481 };
                 if let Some(d) = dialog {
                     let d = &mut self.dialogs[d.0];

@@ -37,6 +37,7 @@ pub mod scenarios;
 pub mod targets_flows;
 pub mod timing_flows;
 pub mod transfer_flows;
+pub mod trunkreq_flows;
 pub mod trust_flows;
 mod ua;
 
