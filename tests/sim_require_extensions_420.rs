@@ -1,5 +1,6 @@
-//! 100rel and session timers are negotiated away: Require gets 420 + Unsupported, Supported is
-//! filtered, Session-Expires/Min-SE are not relayed.
+//! 100rel and session timers are negotiated away: Require gets 420 + Unsupported, the INVITE
+//! onward carries handoff's own Supported (no 100rel, no timer), Session-Expires/Min-SE are not
+//! relayed.
 
 use handoff::sim::{CARRIER, PLATFORM, Sim, SimOptions, offer_sdp};
 
@@ -42,7 +43,14 @@ fn supported_100rel_and_timer_are_stripped_outward() {
     );
     let invite = sim.expect_request(PLATFORM, "INVITE");
     let request = sim.ua_ref(PLATFORM).incoming(invite);
-    assert_eq!(request.header("Supported").as_deref(), Some("replaces"));
+    // handoff sends its own Supported (issue 10 item 11), never the caller's: no 100rel, no
+    // timer, whatever the caller listed.
+    let supported = request.header("Supported").unwrap_or_default();
+    assert!(supported.contains("replaces"), "{supported}");
+    assert!(
+        !supported.contains("100rel") && !supported.contains("timer"),
+        "{supported}"
+    );
     assert_eq!(request.header("Session-Expires"), None);
     assert_eq!(request.header("Min-SE"), None);
 }
