@@ -224,7 +224,9 @@ pub struct Trunk {
     /// What handoff answers an accepted REFER from this trunk's legs: 202 (default) or 200
     /// (RFC 7647 section 5 makes them equivalent; some older clients want 200).
     pub refer_response: StatusCode,
-    /// Extra headers added to REFERs (and fallback INVITEs) toward this trunk.
+    /// Extra headers added to every INVITE (initial, re-INVITE, fallback) and REFER handoff sends
+    /// to this trunk. Calls read them from the config snapshot they started with, so a reload
+    /// applies them to new calls.
     pub headers: BTreeMap<String, String>,
     /// Which E.164 numbers a transfer toward this trunk may name (REFER or local INVITE).
     pub transfer_targets: TargetPolicy,
@@ -916,8 +918,10 @@ const TRUNK_KEYS: &[&str] = &[
     "transfer_timeout_s",
     "handoff_bye_after_ms",
     "refer_response",
+    "auth",
 ];
 const REFER_HOOK_KEYS: &[&str] = &["url", "timeout_ms", "on_error"];
+const AUTH_KEYS: &[&str] = &["username", "password", "realm"];
 const ROUTE_KEYS: &[&str] = &["from", "to", "prefix", "domain"];
 const TRUNK_REQUIRED_KEYS: &[&str] = &["name", "peer", "country_code"];
 const ROUTE_REQUIRED_KEYS: &[&str] = &["to"];
@@ -958,6 +962,12 @@ fn check_keys(document: &mut DeTable<'_>, report: &mut Report<'_>) -> bool {
                         && let DeValue::Table(hook) = hook.get_mut()
                     {
                         prune_table(hook, "trunk.refer_hook", REFER_HOOK_KEYS, report);
+                    }
+                    if name == "trunk"
+                        && let Some(auth) = table.get_mut("auth")
+                        && let DeValue::Table(auth) = auth.get_mut()
+                    {
+                        prune_table(auth, "trunk.auth", AUTH_KEYS, report);
                     }
                     for key in required {
                         if !table.contains_key(*key) {
@@ -2240,6 +2250,8 @@ mod tests {
                     || (*key == "admin_token" && line.starts_with("# admin_token = "))
                     // An app callback needs a server of the operator's: shown commented out.
                     || (*key == "refer_hook" && line.starts_with("# refer_hook = "))
+                    // Credentials: shown commented out, an example never ships a password.
+                    || (*key == "auth" && line.starts_with("# auth = "))
             });
             assert!(used, "config/contact-center.toml does not show `{key}`");
         }

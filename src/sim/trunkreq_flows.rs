@@ -30,8 +30,7 @@ pub const USER: &str = "handoff-trunk";
 pub const PASSWORD: &str = "s3cret-Pa55";
 /// A challenge offering SHA-256 and MD5 (RFC 8760 section 2.4: the server lists them in its
 /// order of preference).
-const SHA256_CHALLENGE: &str =
-    r#"Digest realm="platform.example", nonce="n-0a1b2c", qop="auth", algorithm=SHA-256, opaque="op-1""#;
+const SHA256_CHALLENGE: &str = r#"Digest realm="platform.example", nonce="n-0a1b2c", qop="auth", algorithm=SHA-256, opaque="op-1""#;
 const MD5_QOP_CHALLENGE: &str =
     r#"Digest realm="carrier.example", nonce="n-3d4e5f", qop="auth", algorithm=MD5"#;
 const MD5_CHALLENGE: &str = r#"Digest realm="platform.example", nonce="n-9a8b7c""#;
@@ -76,7 +75,10 @@ fn digest_params(value: &str) -> Vec<(String, String)> {
     rest.split(", ")
         .filter_map(|part| {
             let (name, value) = part.split_once('=')?;
-            Some((name.trim().to_string(), value.trim().trim_matches('"').to_string()))
+            Some((
+                name.trim().to_string(),
+                value.trim().trim_matches('"').to_string(),
+            ))
         })
         .collect()
 }
@@ -126,7 +128,11 @@ fn check_credentials(
             &format!("{ha1}:{nonce}:00000001:{}:auth:{ha2}", get("cnonce")),
         )
     } else {
-        ensure!(sim, get("qop").is_empty(), "qop without qop offered: {value}");
+        ensure!(
+            sim,
+            get("qop").is_empty(),
+            "qop without qop offered: {value}"
+        );
         hex_hash(algorithm, &format!("{ha1}:{nonce}:{ha2}"))
     };
     ensure!(
@@ -245,7 +251,11 @@ pub fn invite_answered_after_proxy_challenge(sim: &mut Sim) -> FlowResult {
     );
     ensure!(
         sim,
-        sim.shards().iter().map(|s| s.stats().auth_challenges_answered).sum::<u64>() == 1,
+        sim.shards()
+            .iter()
+            .map(|s| s.stats().auth_challenges_answered)
+            .sum::<u64>()
+            == 1,
         "challenges answered not counted once"
     );
     hang_up(sim, caller, callee)
@@ -438,8 +448,7 @@ pub fn bye_answered_after_challenge(sim: &mut Sim) -> FlowResult {
     ensure!(
         sim,
         sim.run_until(
-            |s| s.ua_ref(CARRIER).final_status(caller, "BYE") == Some(200)
-                && s.calls_active() == 0,
+            |s| s.ua_ref(CARRIER).final_status(caller, "BYE") == Some(200) && s.calls_active() == 0,
             STEP_MS
         ),
         "call not ended"
@@ -455,7 +464,10 @@ pub fn trunk_headers_and_own_capabilities(sim: &mut Sim) -> FlowResult {
     let caller = carrier_calls(
         sim,
         &[
-            ("Allow", "INVITE, ACK, BYE, CANCEL, SUBSCRIBE, NOTIFY, REFER"),
+            (
+                "Allow",
+                "INVITE, ACK, BYE, CANCEL, SUBSCRIBE, NOTIFY, REFER",
+            ),
             ("Supported", "100rel, norefersub, from-change"),
         ],
     );
@@ -486,7 +498,10 @@ pub fn trunk_headers_and_own_capabilities(sim: &mut Sim) -> FlowResult {
         invite,
         200,
         Some(offer_sdp("10.0.0.2", 5000)),
-        &[("Allow", "INVITE, ACK, BYE, SUBSCRIBE"), ("Supported", "gruu")],
+        &[
+            ("Allow", "INVITE, ACK, BYE, SUBSCRIBE"),
+            ("Supported", "gruu"),
+        ],
     );
     let up = sim.run_until(
         |s| {
@@ -558,10 +573,7 @@ pub fn reload_changes_trunk_headers_on_new_calls(sim: &mut Sim) -> FlowResult {
         .insert("X-Tenant".to_string(), "tenant-8".to_string());
     let config = Arc::new(config);
     for shard in 0..sim.shards().len() {
-        sim.send_shard_message(
-            ShardId(shard as u16),
-            ShardMessage::Config(config.clone()),
-        );
+        sim.send_shard_message(ShardId(shard as u16), ShardMessage::Config(config.clone()));
     }
     sim.config = config;
     hang_up(sim, caller, callee)?;
@@ -621,7 +633,11 @@ pub fn crlf_keepalives_ignored(sim: &mut Sim) -> FlowResult {
         .iter()
         .map(|s| s.stats().rejected_malformed + s.stats().requests_rejected)
         .sum();
-    ensure!(sim, (1..=10).contains(&counted), "{counted} keep-alives counted");
+    ensure!(
+        sim,
+        (1..=10).contains(&counted),
+        "{counted} keep-alives counted"
+    );
     ensure!(sim, errors == 0, "{errors} keep-alives counted as errors");
     // A call still works afterwards.
     let (caller, callee) = establish(sim)?;
