@@ -1,0 +1,110 @@
+//! Issue 10 item 9, against a real peer: SIPp plays a platform trunk that demands digest
+//! authentication (tests/sipp/uas_digest_challenge.xml: 401 with a WWW-Authenticate challenge
+//! to the first INVITE, then `verifyauth` on the INVITE sent again). The real binary, with
+//! `auth = { username, password }` on that trunk, answers the challenge once (RFC 3261 section
+//! 22.2: same Call-ID and tags, CSeq + 1, new branch, Authorization), SIPp verifies the
+//! credentials with the password itself and answers 200, and the carrier's call is set up and
+//! torn down normally. SIPp's verdict (one successful call) is the proof that the digest is
+//! right; the carrier never sees the 401. Neither the password nor the digest response appears
+//! in handoff's trace log (every SIP message is logged there) or in the audit.
+
+#[path = "sipp/harness.rs"]
+mod harness;
+mod runtime_support;
+
+use std::time::Duration;
+
+use harness::Sipp;
+use runtime_support::ua::{Ua, in_dialog, request, sdp};
+use runtime_support::{Handoff, WAIT, setup};
+
+const PASSWORD: &str = "s3cret-Pa55";
+
+#[test]
+fn sipp_verifies_the_credentials_handoff_answers_a_401_with() {
+    let s = setup("epoll", 11760, 2, 1);
+    let platform = s.platform.local_addr().unwrap();
+    let carrier = Ua::new(s.carrier.try_clone().unwrap(), "carrier");
+    // SIPp takes over the platform trunk's address.
+    drop(s.platform);
+    let text = std::fs::read_to_string(&s.config_path)
+        .unwrap()
+        .replacen(
+            "role = \"platform\"\n",
+            &format!(
+                "role = \"platform\"\nauth = {{ username = \"handoff-trunk\", password = \"{PASSWORD}\" }}\n"
+            ),
+            1,
+        );
+    std::fs::write(&s.config_path, text).unwrap();
+    let args: Vec<String> = [
+        "-sf",
+        &harness::scenario("uas_digest_challenge.xml")
+            .display()
+            .to_string(),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &platform.port().to_string(),
+        "-mp",
+        "8130",
+        "-m",
+        "1",
+        "-timeout",
+        "60s",
+        "-nostdin",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    let mut sipp = Sipp::spawn("platform", s.dir.path(), &args);
+    sipp.wait_until_bound(platform.port(), Duration::from_secs(60));
+    let mut handoff = Handoff::start_with_args(&s.config_path, &["--log-level", "trace"]);
+
+    let call_id = "digest-1";
+    let a = carrier.addr();
+    carrier.send(
+        s.sip,
+        &request("INVITE", a, s.sip, "+15550001111", call_id, "atag", 1, &sdp(7000)),
+    );
+    let (ok, _) = carrier.expect("final response to the INVITE", WAIT, |m| {
+        m.cseq_method() == Some("INVITE") && m.status().is_some_and(|s| s >= 200)
+    });
+    assert_eq!(ok.status(), Some(200), "carrier got {}", ok.raw);
+    let (from, to) = (
+        ok.header("from").unwrap().to_owned(),
+        ok.header("to").unwrap().to_owned(),
+    );
+    let target = ok.contact_uri().expect("Contact in the 200");
+    carrier.send(
+        s.sip,
+        &in_dialog("ACK", &target, a, call_id, &from, &to, 1, "ack-1"),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    carrier.send(
+        s.sip,
+        &in_dialog("BYE", &target, a, call_id, &from, &to, 2, "bye-1"),
+    );
+    carrier.expect("200 to the BYE", WAIT, |m| {
+        m.status() == Some(200) && m.cseq_method() == Some("BYE")
+    });
+
+    let outcome = sipp.wait(Duration::from_secs(90));
+    handoff.drain_log();
+    let log = handoff.log.join("\n");
+    outcome.assert_all_succeeded(1, &log);
+
+    // The challenge and our answer went by (trace logs every message), redacted.
+    assert!(log.contains("WWW-Authenticate: Digest"), "no challenge logged");
+    assert!(
+        log.contains("Authorization: Digest <redacted>"),
+        "the resubmitted INVITE is not in the log, or not redacted"
+    );
+    assert!(!log.contains(PASSWORD), "the password is in the log");
+    assert!(
+        !log.contains("response=\""),
+        "a digest response is in the log"
+    );
+    let audit = std::fs::read_to_string(&s.audit_path).unwrap_or_default();
+    assert!(!audit.contains(PASSWORD) && !audit.contains("response=\""));
+}
