@@ -15,9 +15,9 @@ use md5::Md5;
 use sha2::{Digest as _, Sha256};
 
 use border_support::{
-    Leg, SiteOptions, TransferSite, answers_bye, call_up, is_request, partner_answers, partner_invited,
-    platform_answers_until_bye, platform_refer_answer, refer_notify, transfer_record,
-    transfer_site,
+    Leg, SiteOptions, TransferSite, answers_bye, call_up, is_request, partner_answers,
+    partner_invited, platform_answers_until_bye, platform_refer_answer, refer_notify,
+    transfer_record, transfer_site,
 };
 use runtime_support::BACKENDS;
 use runtime_support::call::WAIT;
@@ -84,7 +84,10 @@ fn assert_credentials(io: &str, refer: &Msg, header: &str, algorithm: &str, nonc
     assert_eq!(get("realm"), "carrier.example", "{io}: {value}");
     assert_eq!(get("nonce"), nonce, "{io}: {value}");
     assert_eq!(get("algorithm"), algorithm, "{io}: {value}");
-    assert_eq!((get("qop").as_str(), get("nc").as_str()), ("auth", "00000001"));
+    assert_eq!(
+        (get("qop").as_str(), get("nc").as_str()),
+        ("auth", "00000001")
+    );
     let uri = refer.first_line.split(' ').nth(1).unwrap();
     assert_eq!(get("uri"), uri, "{io}: digest-uri is the Request-URI");
     let ha1 = hash(algorithm, &format!("{USER}:carrier.example:{PASSWORD}"));
@@ -124,7 +127,14 @@ fn next_refer(site: &TransferSite, a: &Leg) -> (Msg, std::net::SocketAddr) {
         })
 }
 
-fn challenge(site: &TransferSite, refer: &Msg, src: std::net::SocketAddr, status: u16, header: &str, value: &str) {
+fn challenge(
+    site: &TransferSite,
+    refer: &Msg,
+    src: std::net::SocketAddr,
+    status: u16,
+    header: &str,
+    value: &str,
+) {
     let reason = if status == 401 {
         "Unauthorized"
     } else {
@@ -154,11 +164,19 @@ fn a_challenged_refer_is_sent_again_with_credentials_and_handed_off() {
         );
         site.carrier.ua.send(src, &text);
         let (second, src) = next_refer(&site, &a);
-        assert_eq!(cseq_number(&second), cseq_number(&first) + 1, "{io}: CSeq + 1");
+        assert_eq!(
+            cseq_number(&second),
+            cseq_number(&first) + 1,
+            "{io}: CSeq + 1"
+        );
         assert_eq!(second.header("call-id"), first.header("call-id"));
         assert_eq!(second.header("from"), first.header("from"));
         assert_eq!(second.header("to"), first.header("to"));
-        assert_ne!(second.header("via"), first.header("via"), "{io}: a new branch");
+        assert_ne!(
+            second.header("via"),
+            first.header("via"),
+            "{io}: a new branch"
+        );
         assert_eq!(second.header("x-carrier-account"), Some("acct-42"), "{io}");
         assert_credentials(io, &second, "authorization", "SHA-256", "beef02");
         site.carrier.ua.send(
@@ -222,12 +240,18 @@ fn a_second_challenge_to_the_refer_is_a_refusal_and_falls_back() {
             .iter()
             .filter(|e| {
                 e["direction"] == "out"
-                    && e["start_line"].as_str().is_some_and(|l| l.starts_with("REFER "))
+                    && e["start_line"]
+                        .as_str()
+                        .is_some_and(|l| l.starts_with("REFER "))
             })
             .map(|e| e["headers"]["CSeq"].as_str().unwrap_or_default().to_owned())
             .collect();
         refers_out.dedup();
-        assert_eq!(refers_out.len(), 2, "{io}: two REFERs to the carrier: {ladder}");
+        assert_eq!(
+            refers_out.len(),
+            2,
+            "{io}: two REFERs to the carrier: {ladder}"
+        );
         let shown: Vec<&str> = entries
             .iter()
             .filter_map(|e| e["headers"]["Proxy-Authorization"].as_str())

@@ -40,7 +40,16 @@ fn call(sip: SocketAddr, carrier: &Ua, platform: &Ua, call_id: &str) -> (Msg, AL
     let a = carrier.addr();
     carrier.send(
         sip,
-        &request("INVITE", a, sip, "+15550001111", call_id, "atag", 1, &sdp(7100)),
+        &request(
+            "INVITE",
+            a,
+            sip,
+            "+15550001111",
+            call_id,
+            "atag",
+            1,
+            &sdp(7100),
+        ),
     );
     let (invite, src) = platform.expect("INVITE on leg B", WAIT, |m| m.method() == Some("INVITE"));
     platform.send(
@@ -59,7 +68,16 @@ fn call(sip: SocketAddr, carrier: &Ua, platform: &Ua, call_id: &str) -> (Msg, AL
     };
     carrier.send(
         sip,
-        &in_dialog("ACK", &leg.target, a, call_id, &leg.from, &leg.to, 1, &format!("{call_id}-ack1")),
+        &in_dialog(
+            "ACK",
+            &leg.target,
+            a,
+            call_id,
+            &leg.from,
+            &leg.to,
+            1,
+            &format!("{call_id}-ack1"),
+        ),
     );
     platform.expect("ACK on leg B", WAIT, |m| m.method() == Some("ACK"));
     (invite, leg)
@@ -113,7 +131,12 @@ fn trunk_headers_on_initial_invite_reinvite_and_after_reload() {
         let platform = Ua::new(s.platform.try_clone().unwrap(), "platform");
 
         let (invite, mut leg) = call(s.sip, &carrier, &platform, &format!("hdr-{io}-1"));
-        assert_eq!(invite.header("x-tenant"), Some("t-1"), "{io}: {}", invite.raw);
+        assert_eq!(
+            invite.header("x-tenant"),
+            Some("t-1"),
+            "{io}: {}",
+            invite.raw
+        );
 
         // A re-INVITE from the carrier reaches the platform with the header.
         let b_call_id = invite.header("call-id").unwrap().to_owned();

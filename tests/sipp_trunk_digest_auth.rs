@@ -65,7 +65,16 @@ fn sipp_verifies_the_credentials_handoff_answers_a_401_with() {
     let a = carrier.addr();
     carrier.send(
         s.sip,
-        &request("INVITE", a, s.sip, "+15550001111", call_id, "atag", 1, &sdp(7000)),
+        &request(
+            "INVITE",
+            a,
+            s.sip,
+            "+15550001111",
+            call_id,
+            "atag",
+            1,
+            &sdp(7000),
+        ),
     );
     let (ok, _) = carrier.expect("final response to the INVITE", WAIT, |m| {
         m.cseq_method() == Some("INVITE") && m.status().is_some_and(|s| s >= 200)
@@ -95,7 +104,10 @@ fn sipp_verifies_the_credentials_handoff_answers_a_401_with() {
     outcome.assert_all_succeeded(1, &log);
 
     // The challenge and our answer went by (trace logs every message), redacted.
-    assert!(log.contains("WWW-Authenticate: Digest"), "no challenge logged");
+    assert!(
+        log.contains("WWW-Authenticate: Digest"),
+        "no challenge logged"
+    );
     assert!(
         log.contains("Authorization: Digest <redacted>"),
         "the resubmitted INVITE is not in the log, or not redacted"
