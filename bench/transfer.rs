@@ -48,6 +48,7 @@ fn trunk() -> Trunk {
         transfer_timeout_s: None,
         handoff_bye_after_ms: None,
         refer_response: handoff::vocab::StatusCode::ACCEPTED,
+        auth: None,
     }
 }
 
