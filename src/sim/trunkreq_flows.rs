@@ -261,6 +261,67 @@ pub fn invite_answered_after_proxy_challenge(sim: &mut Sim) -> FlowResult {
     hang_up(sim, caller, callee)
 }
 
+/// A re-INVITE relayed to the platform is challenged (RFC 3261 section 22: any request but
+/// ACK/CANCEL): handoff answers it, the carrier gets the platform's 200, never the 407.
+pub fn reinvite_answered_after_challenge(sim: &mut Sim) -> FlowResult {
+    let (caller, callee) = establish(sim)?;
+    sim.ua(CARRIER)
+        .reinvite(caller, offer_sdp("10.0.0.1", 4002));
+    let first = platform_takes(sim, "INVITE")?;
+    sim.ua(PLATFORM).answer_with(
+        first,
+        407,
+        None,
+        &[("Proxy-Authenticate", SHA256_CHALLENGE)],
+    );
+    let second = platform_takes(sim, "INVITE")?;
+    ensure!(
+        sim,
+        sim.ua_ref(PLATFORM).incoming(second).dialog == Some(callee),
+        "the resubmitted re-INVITE is outside the platform's dialog"
+    );
+    let credentials = header(sim, PLATFORM, second, "Proxy-Authorization");
+    check_credentials(
+        sim,
+        &credentials,
+        "INVITE",
+        "platform.example",
+        "n-0a1b2c",
+        "SHA-256",
+        true,
+    )?;
+    ensure!(
+        sim,
+        header(sim, PLATFORM, second, "X-Tenant") == "tenant-7",
+        "trunk header missing on the resubmitted re-INVITE"
+    );
+    sim.ua(PLATFORM)
+        .answer(second, 200, Some(offer_sdp("10.0.0.2", 5002)));
+    let answered = sim.run_until(
+        |s| {
+            s.ua_ref(CARRIER)
+                .statuses(caller, "INVITE")
+                .iter()
+                .filter(|c| **c == 200)
+                .count()
+                >= 2
+                || s.ua_ref(CARRIER)
+                    .statuses(caller, "INVITE")
+                    .iter()
+                    .any(|c| *c >= 300)
+        },
+        STEP_MS,
+    );
+    let statuses = sim.ua_ref(CARRIER).statuses(caller, "INVITE");
+    ensure!(
+        sim,
+        answered && !statuses.iter().any(|c| *c >= 300),
+        "carrier's re-INVITE got {statuses:?}"
+    );
+    sim.run_for(2_000);
+    hang_up(sim, caller, callee)
+}
+
 /// The carrier hangs up; the platform gets the BYE; the call is over.
 fn hang_up(sim: &mut Sim, caller: DialogId, callee: DialogId) -> FlowResult {
     sim.ua(CARRIER).bye(caller);
@@ -665,6 +726,11 @@ pub const FLOWS: &[super::transfer_flows::NamedFlow] = &[
         "refer_challenged_twice_falls_back",
         carrier_auth_config,
         refer_challenged_twice_falls_back,
+    ),
+    (
+        "reinvite_answered_after_challenge",
+        platform_auth_config,
+        reinvite_answered_after_challenge,
     ),
     (
         "bye_answered_after_challenge",

@@ -15,7 +15,7 @@
 
 use super::ShardCore;
 use crate::core::Time;
-use crate::core::effects::ClientPurpose;
+use crate::core::effects::{ClientPurpose, ServerPurpose};
 use crate::core::transaction::ClientTxId;
 use crate::sip::{self, Message, Method, digest};
 use crate::vocab::StatusCode;
@@ -78,6 +78,18 @@ impl ShardCore {
         let request = Message::parse_framing(&bytes).ok()?;
         let method = request.method()?;
         if matches!(method, Method::Ack | Method::Cancel) {
+            return None;
+        }
+        // A call that ended (the caller cancelled, the call was torn down) asks nothing more of
+        // the trunk but its BYEs; an abandoned leg C is not dialled again either.
+        if call.is_ended() && method != Method::Bye {
+            return None;
+        }
+        if call
+            .transfer()
+            .and_then(|transfer| transfer.fallback.as_ref())
+            .is_some_and(|fallback| fallback.client == tx && fallback.abandoned)
+        {
             return None;
         }
         // The trunk the request went to, in the call's own configuration.
@@ -157,6 +169,15 @@ impl ShardCore {
             && fallback.client == tx
         {
             fallback.client = new;
+        }
+        // A relayed request's server transaction names its client transaction (a CANCEL of
+        // the relayed re-INVITE goes to it).
+        for purpose in self.fx.server_txs.values_mut() {
+            if let ServerPurpose::Relayed { client, .. } = purpose
+                && *client == tx
+            {
+                *client = new;
+            }
         }
         call.client_txs.retain(|t| *t != tx);
         call.client_txs.push(new);
