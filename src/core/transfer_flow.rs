@@ -1697,7 +1697,7 @@ impl Call {
             && method == Method::Notify
             && let Some(dialog) = self.transfer_mut()?.subscription.as_deref_mut()
         {
-            let bytes = build_in_dialog(dialog, &via, &contact, method, extra, body)?;
+            let bytes = build_in_dialog(dialog, &via, &contact, method, extra, body, None)?;
             let peer = dialog.peer;
             let client = fx
                 .txn

@@ -159,6 +159,25 @@ impl ShardCore {
                 leg.dialog.local_cseq = next;
             }
         }
+        // The dialog an out-of-dialog REFER's 202 created (its NOTIFYs) moves on the same way.
+        if let Some(dialog) = call
+            .transfer_mut()
+            .and_then(|transfer| transfer.subscription.as_deref_mut())
+            && dialog.call_id == call_id
+            && from_tag.as_deref() == Some(dialog.local_tag.as_str())
+            && dialog.local_cseq < next
+        {
+            dialog.local_cseq = next;
+        }
+        // The carrier's NOTIFYs name the REFER that made their subscription by its CSeq
+        // (RFC 3515 section 2.4.6, `Event: refer;id=`): the accepted one is the new request.
+        if method == Method::Refer
+            && let Some(transfer) = call.transfer_mut()
+            && let Some((refer_cseq, first)) = transfer.carrier_refer
+            && refer_cseq == cseq.seq
+        {
+            transfer.carrier_refer = Some((next, first));
+        }
         // What named the old transaction names the new one: CANCEL of a ringing INVITE.
         if call.invite.client == Some(tx) {
             call.invite.client = Some(new);
