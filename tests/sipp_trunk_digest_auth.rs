@@ -6,7 +6,7 @@
 //! credentials with the password itself and answers 200, and the carrier's call is set up and
 //! torn down normally. SIPp's verdict (one successful call) is the proof that the digest is
 //! right; the carrier never sees the 401. Neither the password nor the digest response appears
-//! in handoff's trace log (every SIP message is logged there) or in the audit.
+//! in handoff's trace log (every SIP message is logged there), its HEP capture or the audit.
 
 mod runtime_support;
 
@@ -35,6 +35,16 @@ fn sipp_verifies_the_credentials_handoff_answers_a_401_with() {
             ),
             1,
         );
+    // HEP capture on: the collector must get every message, credentials redacted.
+    let collector = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    collector
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let text = text.replacen(
+        "[sbc]\n",
+        &format!("[sbc]\nhep = \"{}\"\n", collector.local_addr().unwrap()),
+        1,
+    );
     std::fs::write(&s.config_path, text).unwrap();
     // SIPp (tests/sipp/harness.rs is not used: it brings its own copy of the netns module).
     let scenario =
@@ -127,6 +137,24 @@ fn sipp_verifies_the_credentials_handoff_answers_a_401_with() {
     assert!(
         !log.contains("response=\""),
         "a digest response is in the log"
+    );
+    let mut captured = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    while let Ok(n) = collector.recv(&mut buf) {
+        captured.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert!(
+        captured
+            .iter()
+            .any(|p| p.contains("Authorization: Digest <redacted>")),
+        "the resubmitted INVITE was not captured, or not redacted ({} packets)",
+        captured.len()
+    );
+    assert!(
+        captured
+            .iter()
+            .all(|p| !p.contains("response=\"") && !p.contains(PASSWORD)),
+        "credentials in a HEP capture"
     );
     let audit = std::fs::read_to_string(&s.audit_path).unwrap_or_default();
     assert!(!audit.contains(PASSWORD) && !audit.contains("response=\""));
