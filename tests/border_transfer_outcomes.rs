@@ -39,7 +39,19 @@ fn site(io: &'static str, media: u16, carrier: &'static [&'static str]) -> Trans
 /// The platform REFERs (with `extra` headers); the carrier answers `status`; returns the
 /// platform's final response code.
 fn refer_answered(site: &TransferSite, a: &Leg, b: &Leg, status: u16, extra: &[String]) -> u16 {
-    let mut headers = vec!["Refer-To: <sip:+15559876543@platform.example>".to_owned()];
+    refer_answered_to(site, a, b, "+15559876543", status, extra)
+}
+
+/// [`refer_answered`] for the target `number` (numbers starting 44 route to the partner trunk).
+fn refer_answered_to(
+    site: &TransferSite,
+    a: &Leg,
+    b: &Leg,
+    number: &str,
+    status: u16,
+    extra: &[String],
+) -> u16 {
+    let mut headers = vec![format!("Refer-To: <sip:{number}@platform.example>")];
     headers.extend_from_slice(extra);
     site.platform.ua.send(
         site.sip,
@@ -138,6 +150,38 @@ fn refer_sub_false_and_reject_keep_the_customer_after_a_failed_final_notify() {
             .ua
             .expect_none(Duration::from_millis(10), |m| m.method() == Some("NOTIFY"));
         border_support::platform_hangs_up(&site, &a, &b);
+        site.stop();
+    }
+}
+
+/// `Refer-Sub: false` and `reject`, but the agent has hung up before the carrier's failure:
+/// nobody could hear a rejection, and releasing would drop the caller, so handoff transfers the
+/// customer locally (sim twin: `refer_sub_false_reject_agent_gone`); the record says
+/// fallback_local / sipfrag_failure.
+#[test]
+fn refer_sub_false_and_reject_with_the_agent_gone_transfer_locally() {
+    for (i, io) in BACKENDS.iter().enumerate() {
+        let site = site(
+            io,
+            25_800 + i as u16 * 100,
+            &["on_refer_failure = \"reject\""],
+        );
+        let (_, a, b) = call_up(&site, &format!("rsf-gone-{io}"));
+        let extra = ["Refer-Sub: false".to_owned()];
+        let code = refer_answered_to(&site, &a, &b, "+442071234567", 202, &extra);
+        assert_eq!(code, 202, "{io}");
+        border_support::hangs_up(&site, &site.platform.ua, &b, "answer to the agent's BYE");
+        carrier_notifies(&site, &a, "486 Busy Here", "terminated;reason=noresource");
+        let (invite, src) = border_support::partner_invited(&site, "+442071234567");
+        let c = border_support::partner_answers(&site, &invite, src);
+        let record = transfer_record(&site);
+        assert_eq!(record["outcome"], "fallback_local", "{io}: {record}");
+        assert_eq!(record["reason"], "sipfrag_failure", "{io}: {record}");
+        assert_eq!(record["notify_status"], 486, "{io}: {record}");
+        site.carrier
+            .ua
+            .expect_none(Duration::from_millis(100), |m| m.method() == Some("BYE"));
+        border_support::customer_ends_bridged_call(&site, &a, &c);
         site.stop();
     }
 }

@@ -173,3 +173,35 @@ fn with_the_agent_gone_on_refer_failure_local_calls_the_target() {
         site.stop();
     }
 }
+
+/// The agent gone and `on_refer_failure = "reject"`: nobody is left on handoff's side, so when
+/// `transfer_timeout_s` runs out the customer is released (BYE) and the target is never dialled;
+/// the record says failed / transfer_timeout (sim twin: `transfer_timeout_agent_gone_reject`).
+#[test]
+fn with_the_agent_gone_on_refer_failure_reject_releases_the_customer() {
+    for (i, io) in BACKENDS.iter().enumerate() {
+        let site = transfer_site_with(
+            io,
+            &SiteOptions {
+                media: 23_800 + i as u16 * 100,
+                drain_s: 30,
+                carrier: &["on_refer_failure = \"reject\"", "transfer_timeout_s = 2"],
+                partner_codecs: "[\"PCMU\"]",
+            },
+            &["refer_timeout_ms = 500"],
+        );
+        let (_, a, b) = call_up(&site, &format!("tt-reject-{io}"));
+        carrier_accepts_then_goes_quiet(&site, &a, &b);
+        hangs_up(&site, &site.platform.ua, &b, "answer to the agent's BYE");
+        // 2 s after the 202: the customer is released.
+        border_support::answers_bye(&site.carrier.ua, &a.call_id, "the customer's release");
+        let record = transfer_record(&site);
+        assert_eq!(record["outcome"], "failed", "{io}: {record}");
+        assert_eq!(record["reason"], "transfer_timeout", "{io}: {record}");
+        assert_eq!(record["refer_status"], 202, "{io}: {record}");
+        site.partner
+            .ua
+            .expect_none(Duration::from_millis(100), |m| m.method() == Some("INVITE"));
+        site.stop();
+    }
+}
