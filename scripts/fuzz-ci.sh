@@ -2,7 +2,7 @@
 # The CI fuzz step (an EXTRA_STEPS entry of scripts/test.sh): builds the cargo-fuzz targets, one
 # per parser handoff exposes to peers or operators (sip_message, sip_uri, sdp_rewrite,
 # transfer_headers, config_text) plus core_datagrams (whole datagrams through a shard), and runs
-# each for FUZZ_SECONDS (default 30) after the build. A crash fails the step and leaves the input
+# each for FUZZ_SECONDS (default 20) after the build. A crash fails the step and leaves the input
 # under fuzz/artifacts/TARGET/ (replay: cargo fuzz run TARGET that-file).
 #
 # Toolchain: cargo-fuzz passes nightly-only flags to rustc (-Zsanitizer=address, -Cpasses=sancov
@@ -18,9 +18,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-per_target=${FUZZ_SECONDS:-30}
+per_target=${FUZZ_SECONDS:-20}
 # FUZZ_TARGETS="a b" runs only those (e.g. to finish a long run that was interrupted).
-read -r -a targets <<<"${FUZZ_TARGETS:-sip_message sip_uri sdp_rewrite transfer_headers config_text core_datagrams}"
+read -r -a targets <<<"${FUZZ_TARGETS:-sip_message sip_uri sdp_rewrite transfer_headers digest_challenge config_text core_datagrams}"
 start=$SECONDS
 
 seeds_of() {

@@ -28,7 +28,7 @@ APT_PACKAGES=(
 # every other io_uring user on a shared machine while it was set.)
 EXTRA_STEPS=(
     "attack: SIPVicious (svmap, svwar, svcrack) against handoff in a private network namespace: still up, nothing routed, RSS growth < 5 MB, the scanners found nothing|scripts/attack.sh"
-    "fuzz: build the six cargo-fuzz targets (one per parser, plus whole datagrams through a shard) and run each 30 s (says why and runs the proptests with more cases if cargo-fuzz cannot run)|scripts/fuzz-ci.sh"
+    "fuzz: build the seven cargo-fuzz targets (one per parser, plus whole datagrams through a shard) and run each 20 s (says why and runs the proptests with more cases if cargo-fuzz cannot run)|scripts/fuzz-ci.sh"
 )
 
 step() {

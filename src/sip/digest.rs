@@ -154,7 +154,17 @@ pub fn parse_challenge(value: &str) -> Result<Challenge, DigestError> {
     if !scheme.eq_ignore_ascii_case("digest") {
         return Err(DigestError::NotDigest);
     }
-    let params = params(rest).ok_or(DigestError::Malformed)?;
+    // RFC 3261 section 25.1: a folded line (CRLF then whitespace) is one space; past that,
+    // qdtext and quoted-pair hold no CR, LF or other control character (HTAB aside). A value
+    // with one would be copied into handoff's own Authorization header as a new header line.
+    let unfolded = rest.replace("\r\n ", " ").replace("\r\n\t", " ");
+    if unfolded
+        .bytes()
+        .any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
+    {
+        return Err(DigestError::Malformed);
+    }
+    let params = params(&unfolded).ok_or(DigestError::Malformed)?;
     let get = |name: &str| {
         params
             .iter()
