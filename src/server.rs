@@ -25,7 +25,7 @@ use crate::core::ShardMessage;
 use crate::runtime::backend::{Backend, BackendError, ShardWaker, WakeTarget};
 use crate::runtime::epoll::EpollBackend;
 use crate::runtime::queues::ShardMesh;
-use crate::runtime::relay::CallCapacity;
+use crate::runtime::relay::{CallCapacity, media_socket_budget};
 use crate::runtime::shard::{Clock, ShardError, ShardSetup, ShardStatus, run_shard};
 use crate::runtime::uring::UringBackend;
 use crate::runtime::uring_sys;
@@ -89,6 +89,19 @@ enum AnyBackend {
 }
 
 impl AnyBackend {
+    fn open_media_ports(
+        &mut self,
+        ip: std::net::IpAddr,
+        start: u16,
+        end: u16,
+        max_sockets: usize,
+    ) -> Result<crate::runtime::backend::MediaPorts, BackendError> {
+        match self {
+            AnyBackend::Uring(u) => u.open_media_ports(ip, start, end, max_sockets),
+            AnyBackend::Epoll(e) => e.open_media_ports(ip, start, end, max_sockets),
+        }
+    }
+
     fn wake_target(&self, waker: &ShardWaker) -> WakeTarget {
         WakeTarget {
             eventfd: waker.raw_fd(),
@@ -260,6 +273,7 @@ impl Server {
         let clock = Clock::new();
         let mut wakers = Vec::with_capacity(shards);
         let mut backends = Vec::with_capacity(shards);
+        let mut media_ports: Vec<Vec<u16>> = Vec::with_capacity(shards);
         // `io = "auto"` is decided on shard 0's backend; the others follow its choice.
         let mut io: Option<(IoBackend, String)> = None;
         for shard in 0..shards {
@@ -297,14 +311,57 @@ impl Server {
                 shards as u64,
                 max_media as u64,
             );
+            // Every media port of the slice is opened and bound now, once, with its receives
+            // armed: a call only takes a pair and gives it back (no socket system call per
+            // call). On epoll the descriptor budget caps it: the pool (and so the core's
+            // concurrent calls) is what fits, and a call beyond it gets 503.
+            let budget = media_socket_budget(chosen == IoBackend::Uring, nofile_soft, shards as u64);
+            let mut backend = backend;
+            let opening = std::time::Instant::now();
+            let opened = backend
+                .open_media_ports(
+                    config.sbc.advertise,
+                    slice_start,
+                    slice_end,
+                    usize::try_from(budget).unwrap_or(usize::MAX),
+                )
+                .map_err(|source| RunError::Backend { shard, source })?;
+            let pairs = opened.rtp_ports.len() as u64;
+            let ms = opening.elapsed().as_secs_f64() * 1000.0;
+            // A call holds two pairs (legs A and B); a local transfer's ringing leg C a third.
             tracing::info!(
                 shard,
-                media_ports = max_media,
+                media_ports = pairs * 2,
+                slice_ports = max_media,
                 by_ports = capacity.by_ports,
                 by_descriptors = capacity.by_descriptors,
-                concurrent_calls = capacity.calls(),
-                "media capacity: concurrent calls this shard's sockets allow"
+                concurrent_calls = pairs / 2,
+                refused_pairs = opened.refused,
+                over_descriptor_budget_pairs = opened.over_budget,
+                elapsed_ms = format_args!("{ms:.1}"),
+                "media ports opened at start-up: {} ports ({pairs} pairs) in {ms:.1} ms; \
+                 ceiling: {} concurrent calls on this shard, beyond it 503",
+                pairs * 2,
+                pairs / 2,
             );
+            if let Some(error) = &opened.first_error {
+                tracing::warn!(
+                    shard,
+                    refused_pairs = opened.refused,
+                    first = %error,
+                    "media ports left out of the pool: their sockets could not be bound"
+                );
+            }
+            if opened.over_budget > 0 {
+                tracing::warn!(
+                    shard,
+                    pairs_left_out = opened.over_budget,
+                    nofile_soft,
+                    "media ports left out of the pool: RLIMIT_NOFILE is the ceiling \
+                     (raise it, or use io_uring, whose media sockets are not process descriptors)"
+                );
+            }
+            media_ports.push(opened.rtp_ports);
             wakers.push(waker);
             backends.push(backend);
         }
@@ -355,7 +412,9 @@ impl Server {
         // The REFER hook workers (`refer_hook`, runtime/hook.rs); idle unless a trunk has one.
         let hooks = crate::runtime::hook::HookClient::start(mesh.clone(), wakers.clone());
         let mut threads = Vec::with_capacity(shards);
-        for (index, mut backend) in backends.into_iter().enumerate() {
+        for (index, (mut backend, media_rtp_ports)) in
+            backends.into_iter().zip(media_ports).enumerate()
+        {
             backend.set_peers(peers.clone());
             let setup = ShardSetup {
                 index,
@@ -368,6 +427,7 @@ impl Server {
                 clock,
                 key: shard_key(index)?,
                 hooks: hooks.clone(),
+                media_rtp_ports,
             };
             let cpu = config.sbc.cpus.get(index).copied();
             let thread = std::thread::Builder::new()

@@ -34,6 +34,9 @@ pub struct PortPool {
     free: VecDeque<u16>,
     /// Indexed by pair number `(port - start) / 2`.
     allocated: Vec<bool>,
+    /// Pairs of the slice taken out of the pool for good ([`PortPool::retain`]): the runtime
+    /// could not open their sockets at start-up. Indexed like `allocated`.
+    withdrawn: Vec<bool>,
 }
 
 impl PortPool {
@@ -85,7 +88,23 @@ impl PortPool {
             end,
             free,
             allocated: vec![false; pairs],
+            withdrawn: vec![false; pairs],
         }
+    }
+
+    /// Keeps only the pairs whose RTP port `keep` accepts; the others leave the pool for good
+    /// (never allocated, not counted in [`PortPool::capacity`]). The runtime calls this once, at
+    /// start-up, with the pairs whose sockets it opened: the pool IS the set of open pairs.
+    pub fn retain(&mut self, mut keep: impl FnMut(u16) -> bool) {
+        let start = self.start;
+        for (index, withdrawn) in self.withdrawn.iter_mut().enumerate() {
+            if !*withdrawn && !self.allocated[index] && !keep(start + 2 * index as u16) {
+                *withdrawn = true;
+            }
+        }
+        let withdrawn = &self.withdrawn;
+        self.free
+            .retain(|&port| !withdrawn[usize::from(port - start) / 2]);
     }
 
     /// Takes the least recently released (or never used) even RTP port; `None` when exhausted.
@@ -106,7 +125,7 @@ impl PortPool {
             });
         }
         let index = self.pair_index(port);
-        if !self.allocated[index] {
+        if !self.allocated[index] || self.withdrawn[index] {
             return Err(PortPoolError::NotAllocated { port });
         }
         self.allocated[index] = false;
@@ -128,9 +147,9 @@ impl PortPool {
         self.capacity() - self.free.len()
     }
 
-    /// Number of pairs in this slice.
+    /// Number of pairs this pool can hand out: the slice's, less the withdrawn ones.
     pub fn capacity(&self) -> usize {
-        self.allocated.len()
+        self.allocated.len() - self.withdrawn.iter().filter(|&&w| w).count()
     }
 
     /// The slice `[start, end)` this pool owns (RTP and RTCP ports).
@@ -140,5 +159,26 @@ impl PortPool {
 
     fn pair_index(&self, port: u16) -> usize {
         usize::from(port - self.start) / 2
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PortPool;
+
+    #[test]
+    fn retain_withdraws_pairs_for_good() {
+        let mut pool = PortPool::from_slice(1000, 1010);
+        pool.retain(|port| port != 1002 && port != 1006);
+        assert_eq!(pool.capacity(), 3);
+        let mut got = Vec::new();
+        while let Some(p) = pool.allocate() {
+            got.push(p);
+        }
+        assert_eq!(got, vec![1000, 1004, 1008]);
+        assert!(pool.release(1002).is_err(), "a withdrawn pair is never released");
+        pool.release(1004).unwrap();
+        assert_eq!(pool.allocate(), Some(1004));
+        assert_eq!(pool.in_use(), 3);
     }
 }

@@ -57,6 +57,8 @@ pub enum BackendError {
     },
     #[error("the media socket table is full ({0} sockets per shard)")]
     MediaTableFull(usize),
+    #[error("media port {0} is not one this shard opened at start-up, or it is already held")]
+    MediaPortNotOpen(u16),
     #[error("I/O error in {op}: {source}")]
     Io { op: &'static str, source: io::Error },
 }
@@ -195,6 +197,89 @@ pub struct BackendStats {
     pub truncated: u64,
     /// Multishot receives re-armed because the provided-buffer ring ran dry (io_uring).
     pub rearmed_enobufs: u64,
+    /// Media sockets created (socket(2) or IORING_OP_SOCKET): at start-up for the pool, never
+    /// per call once [`Backend::open_media_ports`] ran.
+    pub media_sockets_created: u64,
+    /// Media sockets closed (close(2) or IORING_OP_CLOSE) outside start-up and teardown.
+    pub media_sockets_closed: u64,
+    /// Pairs taken from the pre-opened pool by `open_media_pair` (and given back by close).
+    pub pool_takes: u64,
+    pub pool_returns: u64,
+}
+
+/// What [`Backend::open_media_ports`] opened: the RTP ports of the pairs now open (each with
+/// its RTCP port + 1), and the pairs it could not open.
+#[derive(Debug, Default)]
+pub struct MediaPorts {
+    pub rtp_ports: Vec<u16>,
+    /// Pairs left out because a bind failed (port in use...), with the first error seen.
+    pub refused: usize,
+    pub first_error: Option<String>,
+    /// Pairs left out because the descriptor budget (`max_sockets`) was reached.
+    pub over_budget: usize,
+}
+
+/// The pre-opened pairs of one shard: which backend socket serves which port, and which pairs a
+/// call holds. Taking and giving back a pair is bookkeeping only: no system call.
+#[derive(Debug, Default)]
+pub(crate) struct PortTable {
+    start: u16,
+    /// Per port offset `port - start`: its socket, [`MediaSocket::MAX`] when not open.
+    sockets: Vec<MediaSocket>,
+    /// Per port offset (RTP ports only): a call holds the pair.
+    held: Vec<bool>,
+    /// Per socket: its port offset + 1 (0: not a pooled socket).
+    socket_port: Vec<u32>,
+}
+
+impl PortTable {
+    pub(crate) fn new(start: u16, end: u16) -> PortTable {
+        let len = usize::from(end.saturating_sub(start));
+        PortTable {
+            start,
+            sockets: vec![MediaSocket::MAX; len],
+            held: vec![false; len],
+            socket_port: Vec::new(),
+        }
+    }
+
+    /// Whether a pool was opened (the backend then never creates a socket per call).
+    pub(crate) fn active(&self) -> bool {
+        !self.sockets.is_empty()
+    }
+
+    pub(crate) fn insert(&mut self, port: u16, socket: MediaSocket) {
+        let offset = usize::from(port - self.start);
+        self.sockets[offset] = socket;
+        let s = socket as usize;
+        if self.socket_port.len() <= s {
+            self.socket_port.resize(s + 1, 0);
+        }
+        self.socket_port[s] = offset as u32 + 1;
+    }
+
+    /// The open pair of `rtp_port`, now held; `None` when it is not open or already held.
+    pub(crate) fn take(&mut self, rtp_port: u16) -> Option<MediaPair> {
+        let offset = usize::from(rtp_port.checked_sub(self.start)?);
+        let rtp = *self.sockets.get(offset)?;
+        let rtcp = *self.sockets.get(offset + 1)?;
+        if rtp == MediaSocket::MAX || rtcp == MediaSocket::MAX || self.held[offset] {
+            return None;
+        }
+        self.held[offset] = true;
+        Some(MediaPair { rtp, rtcp })
+    }
+
+    /// Gives a held pair back; false when `pair` is not a pooled pair (the caller closes it).
+    pub(crate) fn give_back(&mut self, pair: MediaPair) -> bool {
+        match self.socket_port.get(pair.rtp as usize) {
+            Some(&p) if p > 0 => {
+                self.held[p as usize - 1] = false;
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Opens a leg's RTP socket (`which` 0) then its RTCP socket (`which` 1); if the RTCP socket
@@ -228,10 +313,27 @@ pub(crate) fn note_peer_to_wake(peers_to_wake: &mut Vec<usize>, peer: usize) {
 pub trait Backend: Send {
     fn name(&self) -> &'static str;
 
-    /// Binds the RTP (`rtp_port`, even) and RTCP (`rtp_port + 1`) sockets of one leg on `ip`.
+    /// Opens and binds every RTP (even) / RTCP (odd) port pair of `[start, end)` on `ip`, at
+    /// most `max_sockets` sockets, with their receives armed, for the backend's whole life (a
+    /// shard calls it once, at start-up, before any call). From then on `open_media_pair` only
+    /// takes one of these pairs and `close_media_pair` gives it back: no socket is created,
+    /// bound or closed per call. Packets arriving on a pair no call holds are still received
+    /// (so nothing stale waits in a socket buffer for the next call) and dropped by the relay.
+    fn open_media_ports(
+        &mut self,
+        ip: IpAddr,
+        start: u16,
+        end: u16,
+        max_sockets: usize,
+    ) -> Result<MediaPorts, BackendError>;
+
+    /// The RTP (`rtp_port`, even) and RTCP (`rtp_port + 1`) sockets of one leg on `ip`: taken
+    /// from the pool when `open_media_ports` ran (an error for a port outside it), else bound
+    /// now (in-process tests and benches that drive a backend without a pool).
     fn open_media_pair(&mut self, ip: IpAddr, rtp_port: u16) -> Result<MediaPair, BackendError>;
 
-    /// Closes both sockets; no packet received on them is dispatched afterwards.
+    /// Gives a pooled pair back (no system call), or closes both sockets of an unpooled one;
+    /// either way the relay no longer maps them, so nothing received on them is relayed.
     fn close_media_pair(&mut self, pair: MediaPair);
 
     /// Queues a SIP datagram from this shard's SIP socket; it leaves at the next `flush`.

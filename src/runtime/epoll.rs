@@ -9,8 +9,8 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::backend::{
-    Backend, BackendError, BackendStats, Incoming, MediaPair, MediaSocket, Outbox, ShardWaker,
-    WakeTarget, note_peer_to_wake, open_rtp_and_rtcp,
+    Backend, BackendError, BackendStats, Incoming, MediaPair, MediaPorts, MediaSocket, Outbox,
+    PortTable, ShardWaker, WakeTarget, note_peer_to_wake, open_rtp_and_rtcp,
 };
 use super::uring_sys::{self, Epoll, MEDIA_BUF_LEN, RecvBatch, SendItem, SendScratch};
 
@@ -77,6 +77,8 @@ pub struct EpollBackend {
     media: Vec<Option<UdpSocket>>,
     free_media: Vec<MediaSocket>,
     max_media: usize,
+    /// The pairs opened at start-up ([`Backend::open_media_ports`]).
+    pool: PortTable,
     sip_batch: RecvBatch,
     media_batch: RecvBatch,
     sip_out: Vec<(SocketAddr, Vec<u8>)>,
@@ -111,6 +113,7 @@ impl EpollBackend {
             media: Vec::new(),
             free_media: Vec::new(),
             max_media,
+            pool: PortTable::default(),
             sip_batch: RecvBatch::new(16, SIP_BUF_LEN),
             media_batch: RecvBatch::new(RECV_BATCH, MEDIA_BUF_LEN),
             sip_out: Vec::with_capacity(64),
@@ -130,6 +133,7 @@ impl EpollBackend {
 
     fn bind_one(&mut self, ip: IpAddr, port: u16) -> Result<MediaSocket, BackendError> {
         let socket = media_socket(ip, port)?;
+        self.stats.media_sockets_created += 1;
         let index = match self.free_media.pop() {
             Some(i) => i,
             None if self.media.len() < self.max_media => {
@@ -225,7 +229,51 @@ impl Backend for EpollBackend {
         "epoll"
     }
 
+    fn open_media_ports(
+        &mut self,
+        ip: IpAddr,
+        start: u16,
+        end: u16,
+        max_sockets: usize,
+    ) -> Result<MediaPorts, BackendError> {
+        let mut opened = MediaPorts::default();
+        let mut pool = PortTable::new(start, end);
+        let budget = max_sockets.min(self.max_media);
+        let mut port = start.div_ceil(2) * 2;
+        while u32::from(port) + 1 < u32::from(end) {
+            if self.media.len() + 2 > budget {
+                opened.over_budget += 1;
+            } else {
+                match open_rtp_and_rtcp(
+                    self,
+                    |backend, which| backend.bind_one(ip, port + which),
+                    Self::close_one,
+                ) {
+                    Ok(pair) => {
+                        pool.insert(port, pair.rtp);
+                        pool.insert(port + 1, pair.rtcp);
+                        opened.rtp_ports.push(port);
+                    }
+                    Err(error) => {
+                        opened.refused += 1;
+                        opened.first_error.get_or_insert_with(|| error.to_string());
+                    }
+                }
+            }
+            port += 2;
+        }
+        self.pool = pool;
+        Ok(opened)
+    }
+
     fn open_media_pair(&mut self, ip: IpAddr, rtp_port: u16) -> Result<MediaPair, BackendError> {
+        if self.pool.active() {
+            self.stats.pool_takes += 1;
+            return self
+                .pool
+                .take(rtp_port)
+                .ok_or(BackendError::MediaPortNotOpen(rtp_port));
+        }
         open_rtp_and_rtcp(
             self,
             |backend, which| backend.bind_one(ip, rtp_port.wrapping_add(which)),
@@ -234,6 +282,11 @@ impl Backend for EpollBackend {
     }
 
     fn close_media_pair(&mut self, pair: MediaPair) {
+        if self.pool.give_back(pair) {
+            self.stats.pool_returns += 1;
+            return;
+        }
+        self.stats.media_sockets_closed += 2;
         self.close_one(pair.rtp);
         self.close_one(pair.rtcp);
     }

@@ -113,6 +113,9 @@ pub struct RelayStats {
     pub unlatched_source: u64,
     /// Packets that were not RTP/RTCP.
     pub malformed: u64,
+    /// Packets that arrived on a pre-opened port no call holds (a stale sender of an ended
+    /// call, a scanner): dropped before any table lookup, so they reach no later call.
+    pub unheld_port: u64,
 }
 
 /// Foreign-source drops logged per slot; beyond this they are only counted (an attacker cycling
@@ -525,6 +528,7 @@ impl MediaRelay {
             .unwrap_or(NO_SLOT);
         if slot == NO_SLOT {
             self.stats.dropped += 1;
+            self.stats.unheld_port += 1;
             return false;
         }
         match self.table.on_packet(now, SlotId(slot), from, payload) {
@@ -616,8 +620,10 @@ impl MediaRelay {
 /// adds two more while it rings).
 pub const SOCKETS_PER_CALL: u64 = 4;
 
-/// Descriptors a process keeps besides media: stdio, the audit file, the signalfd...
-const PROCESS_DESCRIPTORS: u64 = 32;
+/// Descriptors a process keeps besides media: stdio, the audit file, the signalfd, the admin
+/// API's connections, the REFER hook's and the OPTIONS prober's sockets... On epoll every media
+/// socket is opened at start-up, up to the limit less this reserve: what runs later must fit in it.
+const PROCESS_DESCRIPTORS: u64 = 64;
 /// ...and per shard: its SIP socket, its ring or epoll instance, its wakeup eventfd.
 const SHARD_DESCRIPTORS: u64 = 8;
 
@@ -641,16 +647,24 @@ impl CallCapacity {
     /// shared by all shards. io_uring: media sockets are direct descriptors, which do not count
     /// against the limit, but each ring's registered-file table is capped by it.
     pub fn of_shard(uring: bool, nofile_soft: u64, shards: u64, ports: u64) -> CallCapacity {
-        let shards = shards.max(1);
-        let descriptors = if uring {
-            nofile_soft.saturating_sub(1)
-        } else {
-            nofile_soft.saturating_sub(PROCESS_DESCRIPTORS + SHARD_DESCRIPTORS * shards) / shards
-        };
         CallCapacity {
             by_ports: ports / SOCKETS_PER_CALL,
-            by_descriptors: descriptors / SOCKETS_PER_CALL,
+            by_descriptors: media_socket_budget(uring, nofile_soft, shards) / SOCKETS_PER_CALL,
         }
+    }
+}
+
+/// How many media sockets one shard may open at start-up (`Backend::open_media_ports`).
+/// epoll: every media socket is a descriptor of the process, so the soft RLIMIT_NOFILE, less a
+/// reserve for the process and each shard, is shared by all shards. io_uring: direct
+/// descriptors do not count against the limit, but each ring's registered-file table is capped
+/// by it.
+pub fn media_socket_budget(uring: bool, nofile_soft: u64, shards: u64) -> u64 {
+    let shards = shards.max(1);
+    if uring {
+        nofile_soft.saturating_sub(1)
+    } else {
+        nofile_soft.saturating_sub(PROCESS_DESCRIPTORS + SHARD_DESCRIPTORS * shards) / shards
     }
 }
 
@@ -660,9 +674,9 @@ mod capacity_tests {
 
     #[test]
     fn epoll_shares_the_limit_between_shards() {
-        // 1024 descriptors, 2 shards: (1024 - 32 - 16) / 2 = 488 each, 122 calls of 4 sockets.
+        // 1024 descriptors, 2 shards: (1024 - 64 - 16) / 2 = 472 each, 118 calls of 4 sockets.
         let c = CallCapacity::of_shard(false, 1024, 2, 10_000);
-        assert_eq!((c.by_ports, c.by_descriptors, c.calls()), (2500, 122, 122));
+        assert_eq!((c.by_ports, c.by_descriptors, c.calls()), (2500, 118, 118));
     }
 
     #[test]

@@ -167,6 +167,9 @@ pub struct ShardSetup {
     pub key: [u8; 32],
     /// The REFER hook workers (`Output::ReferHook`, see `hook.rs`).
     pub hooks: super::hook::HookClient,
+    /// The RTP ports whose pairs the backend opened at start-up
+    /// ([`Backend::open_media_ports`]): the core's port pool is exactly these.
+    pub media_rtp_ports: Vec<u16>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -191,9 +194,12 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         clock,
         key,
         hooks,
+        media_rtp_ports,
     } = setup;
     let me = ShardId(index as u16);
     let mut core = ShardCore::keyed(me, shard_count as u16, config.clone(), key);
+    core.restrict_media_ports(&media_rtp_ports);
+    drop(media_rtp_ports);
     let mut media = MediaRelay::new(config.sbc.advertise);
     let mut border = BorderLog::new();
     let mut dropped_sources = DroppedSources::default();
@@ -371,6 +377,11 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                     media_dropped = relay.dropped,
                     media_dropped_foreign_source = relay.foreign_source,
                     media_dropped_unlatched_source = relay.unlatched_source,
+                    media_dropped_unheld_port = relay.unheld_port,
+                    media_sockets_created = io.media_sockets_created,
+                    media_sockets_closed = io.media_sockets_closed,
+                    media_pool_takes = io.pool_takes,
+                    media_pool_returns = io.pool_returns,
                     send_errors = io.send_errors,
                     "drained, stopping"
                 );

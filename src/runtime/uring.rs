@@ -51,8 +51,8 @@ use io_uring::types::{
 use io_uring::{IoUring, Probe, cqueue, opcode, squeue};
 
 use super::backend::{
-    Backend, BackendError, BackendStats, Incoming, MediaPair, Outbox, ShardWaker, WakeTarget,
-    note_peer_to_wake, open_rtp_and_rtcp,
+    Backend, BackendError, BackendStats, Incoming, MediaPair, MediaPorts, Outbox, PortTable,
+    ShardWaker, WakeTarget, note_peer_to_wake, open_rtp_and_rtcp,
 };
 use super::epoll::sip_socket;
 use super::uring_sys::{self, MEDIA_BUF_LEN};
@@ -82,6 +82,10 @@ const SIP_SINGLE_SHOTS: usize = 16;
 const MEDIA_BUFS: u16 = 4096;
 
 const OUTBOX_CAPACITY: usize = 1024;
+/// Port pairs opened per submission at start-up ([`Backend::open_media_ports`]): 2 sockets
+/// each, IORING_OP_SOCKET + IORING_OP_BIND per socket, so 2,048 SQEs (half the ring). The older
+/// form passes this many sockets through the process fd table at once.
+const PREOPEN_PAIRS: usize = 512;
 const SIP_SEND_SLOTS: usize = 128;
 const RING_ENTRIES: u32 = 4096;
 const CQ_ENTRIES: u32 = 32768;
@@ -496,6 +500,8 @@ pub struct UringBackend {
     /// ports may still be bound.
     closes_in_flight: u32,
     max_media: usize,
+    /// The pairs opened at start-up ([`Backend::open_media_ports`]).
+    pool: PortTable,
     bind_addrs: Box<[libc::sockaddr_storage; 2]>,
     send_slots: SendSlots,
     sip_out: Vec<(SocketAddr, Vec<u8>)>,
@@ -720,6 +726,7 @@ impl UringBackend {
             free_media: VecDeque::new(),
             closes_in_flight: 0,
             max_media,
+            pool: PortTable::default(),
             // SAFETY: all-zero is a valid sockaddr_storage.
             bind_addrs: Box::new(unsafe { mem::zeroed() }),
             send_slots: SendSlots::new(OUTBOX_CAPACITY + SIP_SEND_SLOTS, features.send_addr),
@@ -1040,6 +1047,9 @@ impl UringBackend {
             port: addr.port(),
             source: io::Error::from_raw_os_error(-code),
         };
+        if socket_result.is_some_and(|s| s >= 0) {
+            self.stats.media_sockets_created += 1;
+        }
         match (socket_result, bind_result) {
             (Some(s), Some(b)) if s >= 0 && b >= 0 => {
                 self.opened(index);
@@ -1062,6 +1072,132 @@ impl UringBackend {
         }
     }
 
+    /// Opens `ports.len()` sockets into the consecutive new slots from `base`, bound on `ip`:
+    /// IORING_OP_SOCKET linked to IORING_OP_BIND per socket, all submitted at once, then every
+    /// completion awaited. Per socket: whether a file now sits in its slot, and the outcome.
+    fn open_direct_batch(
+        &mut self,
+        ip: IpAddr,
+        ports: &[u16],
+        base: u32,
+    ) -> Result<Vec<(bool, Result<(), io::Error>)>, BackendError> {
+        let domain = if ip.is_ipv4() {
+            libc::AF_INET
+        } else {
+            libc::AF_INET6
+        };
+        // The kernel reads each address when its bind runs: the Vec is not touched (nor moved)
+        // until every completion of the batch is reaped.
+        // SAFETY: all-zero is a valid sockaddr_storage.
+        let mut addrs: Vec<libc::sockaddr_storage> = vec![unsafe { mem::zeroed() }; ports.len()];
+        for (i, &port) in ports.iter().enumerate() {
+            let index = base + i as u32;
+            let file = MEDIA_FILE_BASE + index;
+            let Ok(dest) = DestinationSlot::try_from_slot_target(file) else {
+                return Err(BackendError::MediaTableFull(self.max_media));
+            };
+            let name_len = uring_sys::write_sockaddr(&SocketAddr::new(ip, port), &mut addrs[i]);
+            let bind_ptr = (&addrs[i] as *const libc::sockaddr_storage).cast();
+            self.push(
+                opcode::Socket::new(domain, libc::SOCK_DGRAM, libc::IPPROTO_UDP)
+                    .file_index(Some(dest))
+                    .build()
+                    .flags(squeue::Flags::IO_LINK)
+                    .user_data(user_data(KIND_SOCKET, index as u64)),
+            );
+            self.push(
+                opcode::Bind::new(Fixed(file), bind_ptr, name_len)
+                    .build()
+                    .user_data(user_data(KIND_BIND, index as u64)),
+            );
+        }
+        let n = ports.len();
+        let mut socket_results: Vec<Option<i32>> = vec![None; n];
+        let mut bind_results: Vec<Option<i32>> = vec![None; n];
+        let mut missing = 2 * n;
+        self.ring
+            .submit()
+            .map_err(BackendError::io("io_uring_enter(socket batch)"))?;
+        loop {
+            self.reap();
+            self.cqes.retain(|c| {
+                let kind = c.user_data >> KIND_SHIFT;
+                let index = (c.user_data & 0xffff_ffff) as u32;
+                let ours = (kind == KIND_SOCKET || kind == KIND_BIND)
+                    && index >= base
+                    && ((index - base) as usize) < n;
+                if !ours {
+                    return true;
+                }
+                let i = (index - base) as usize;
+                let target = if kind == KIND_SOCKET {
+                    &mut socket_results[i]
+                } else {
+                    &mut bind_results[i]
+                };
+                if target.replace(c.result).is_none() {
+                    missing -= 1;
+                }
+                false
+            });
+            if missing == 0 {
+                break;
+            }
+            match self.ring.submit_and_wait(1) {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                Err(e) => return Err(BackendError::io("io_uring_enter(wait socket batch)")(e)),
+            }
+        }
+        drop(addrs);
+        let errno = |code: i32| io::Error::from_raw_os_error(-code);
+        Ok(socket_results
+            .into_iter()
+            .zip(bind_results)
+            .map(|(socket, bind)| {
+                let socket = socket.unwrap_or(-libc::EIO);
+                let bind = bind.unwrap_or(-libc::EIO);
+                if socket < 0 {
+                    (false, Err(errno(socket)))
+                } else if bind < 0 {
+                    (true, Err(errno(bind)))
+                } else {
+                    (true, Ok(()))
+                }
+            })
+            .collect())
+    }
+
+    /// The older form of [`UringBackend::open_direct_batch`] (before 5.19 / 6.11): socket(2)
+    /// and bind(2) per socket, the batch registered into its slots with one
+    /// `register_files_update`, then the process fds closed (the ring holds its references).
+    fn open_plain_batch(
+        &mut self,
+        ip: IpAddr,
+        ports: &[u16],
+        base: u32,
+    ) -> Result<Vec<(bool, Result<(), io::Error>)>, BackendError> {
+        let sockets: Vec<io::Result<UdpSocket>> = ports
+            .iter()
+            .map(|&port| UdpSocket::bind(SocketAddr::new(ip, port)))
+            .collect();
+        let fds: Vec<RawFd> = sockets
+            .iter()
+            .map(|s| s.as_ref().map_or(-1, |s| s.as_raw_fd()))
+            .collect();
+        self.ring
+            .submitter()
+            .register_files_update(MEDIA_FILE_BASE + base, &fds)
+            .map_err(BackendError::io("io_uring_register(files_update batch)"))?;
+        Ok(sockets
+            .into_iter()
+            .map(|s| match s {
+                Ok(_) => (true, Ok(())),
+                Err(e) => (false, Err(e)),
+            })
+            .collect())
+    }
+
     /// Slot `index` holds a bound socket: it is open, under a new generation, receiving.
     fn opened(&mut self, index: u32) {
         let slot = &mut self.media[index as usize];
@@ -1076,7 +1212,10 @@ impl UringBackend {
     /// holds its own reference).
     fn open_plain(&mut self, addr: SocketAddr, index: u32) -> Result<u32, BackendError> {
         let socket = match UdpSocket::bind(addr) {
-            Ok(socket) => socket,
+            Ok(socket) => {
+                self.stats.media_sockets_created += 1;
+                socket
+            }
             Err(source) => {
                 self.free_media.push_back(index);
                 return Err(BackendError::MediaBind {
@@ -1382,7 +1521,87 @@ impl Backend for UringBackend {
         "uring"
     }
 
+    fn open_media_ports(
+        &mut self,
+        ip: IpAddr,
+        start: u16,
+        end: u16,
+        max_sockets: usize,
+    ) -> Result<MediaPorts, BackendError> {
+        let mut opened = MediaPorts::default();
+        let mut pool = PortTable::new(start, end);
+        let budget = max_sockets.min(self.max_media);
+        let mut pairs = Vec::new();
+        let mut port = start.div_ceil(2) * 2;
+        while u32::from(port) + 1 < u32::from(end) {
+            if self.media.len() + 2 * (pairs.len() + 1) > budget {
+                opened.over_budget += 1;
+            } else {
+                pairs.push(port);
+            }
+            port += 2;
+        }
+        for chunk in pairs.chunks(PREOPEN_PAIRS) {
+            let base = self.media.len() as u32;
+            let ports: Vec<u16> = chunk.iter().flat_map(|&p| [p, p + 1]).collect();
+            self.media
+                .resize(self.media.len() + ports.len(), MediaSlot::default());
+            let results = if self.features.direct_sockets() {
+                self.open_direct_batch(ip, &ports, base)?
+            } else {
+                self.open_plain_batch(ip, &ports, base)?
+            };
+            self.stats.media_sockets_created += results.iter().filter(|r| r.0).count() as u64;
+            for (i, &rtp_port) in chunk.iter().enumerate() {
+                let (rtp, rtcp) = (base + 2 * i as u32, base + 2 * i as u32 + 1);
+                let (r, c) = (&results[2 * i], &results[2 * i + 1]);
+                if r.1.is_ok() && c.1.is_ok() {
+                    self.opened(rtp);
+                    self.opened(rtcp);
+                    pool.insert(rtp_port, rtp);
+                    pool.insert(rtp_port + 1, rtcp);
+                    opened.rtp_ports.push(rtp_port);
+                    continue;
+                }
+                opened.refused += 1;
+                if opened.first_error.is_none() {
+                    let (port, error) = match (&r.1, &c.1) {
+                        (Err(e), _) => (rtp_port, e),
+                        (_, Err(e)) => (rtp_port + 1, e),
+                        _ => unreachable!("one of the pair failed"),
+                    };
+                    opened.first_error = Some(format!("port {port}: {error}"));
+                }
+                // Neither socket of a half-open pair is kept: the slots are closed and free.
+                for (index, (has_file, _)) in [(rtp, r), (rtcp, c)] {
+                    if *has_file {
+                        self.push(
+                            opcode::Close::new(Fixed(MEDIA_FILE_BASE + index))
+                                .build()
+                                .user_data(user_data(KIND_CLOSED, index as u64)),
+                        );
+                        self.closes_in_flight += 1;
+                    } else {
+                        self.free_media.push_back(index);
+                    }
+                }
+            }
+        }
+        self.ring
+            .submit()
+            .map_err(BackendError::io("io_uring_enter(arm media)"))?;
+        self.pool = pool;
+        Ok(opened)
+    }
+
     fn open_media_pair(&mut self, ip: IpAddr, rtp_port: u16) -> Result<MediaPair, BackendError> {
+        if self.pool.active() {
+            self.stats.pool_takes += 1;
+            return self
+                .pool
+                .take(rtp_port)
+                .ok_or(BackendError::MediaPortNotOpen(rtp_port));
+        }
         open_rtp_and_rtcp(
             self,
             |backend, which| {
@@ -1394,6 +1613,11 @@ impl Backend for UringBackend {
     }
 
     fn close_media_pair(&mut self, pair: MediaPair) {
+        if self.pool.give_back(pair) {
+            self.stats.pool_returns += 1;
+            return;
+        }
+        self.stats.media_sockets_closed += 2;
         self.close_one(pair.rtp);
         self.close_one(pair.rtcp);
     }

@@ -205,6 +205,21 @@ impl ShardCore {
         self.fx.pool.in_use()
     }
 
+    /// The runtime opened the sockets of exactly these RTP ports (and each one's RTCP port + 1)
+    /// at start-up: the shard's pool shrinks to them, so a call is only ever given a pair that
+    /// is already open, and a call beyond them gets 503 (no media ports). Called once, before
+    /// any call.
+    pub fn restrict_media_ports(&mut self, open_rtp_ports: &[u16]) {
+        let mut open = open_rtp_ports.to_vec();
+        open.sort_unstable();
+        self.fx.pool.retain(|port| open.binary_search(&port).is_ok());
+    }
+
+    /// Pairs the shard's pool can hand out (after [`ShardCore::restrict_media_ports`]).
+    pub fn media_pairs(&self) -> usize {
+        self.fx.pool.capacity()
+    }
+
     /// Live transactions of the shard's transaction layer.
     pub fn transactions_live(&self) -> usize {
         self.fx.txn.live_count()
