@@ -315,7 +315,8 @@ impl Server {
             // armed: a call only takes a pair and gives it back (no socket system call per
             // call). On epoll the descriptor budget caps it: the pool (and so the core's
             // concurrent calls) is what fits, and a call beyond it gets 503.
-            let budget = media_socket_budget(chosen == IoBackend::Uring, nofile_soft, shards as u64);
+            let budget =
+                media_socket_budget(chosen == IoBackend::Uring, nofile_soft, shards as u64);
             let mut backend = backend;
             let opening = std::time::Instant::now();
             let opened = backend

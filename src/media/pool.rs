@@ -176,7 +176,10 @@ mod tests {
             got.push(p);
         }
         assert_eq!(got, vec![1000, 1004, 1008]);
-        assert!(pool.release(1002).is_err(), "a withdrawn pair is never released");
+        assert!(
+            pool.release(1002).is_err(),
+            "a withdrawn pair is never released"
+        );
         pool.release(1004).unwrap();
         assert_eq!(pool.allocate(), Some(1004));
         assert_eq!(pool.in_use(), 3);

@@ -188,6 +188,19 @@ impl Handoff {
         Handoff::start_command(command, config)
     }
 
+    /// [`Handoff::start`] with both the soft and the hard open-file limit lowered to `limit`
+    /// (handoff raises the soft limit to the hard one, so this is the limit it runs under).
+    pub fn start_with_nofile_limit(config: &Path, limit: u64) -> Handoff {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!(
+                "ulimit -Sn {limit} && ulimit -Hn {limit} && exec \"$0\" \"$@\""
+            ))
+            .arg(env!("CARGO_BIN_EXE_handoff"));
+        Handoff::start_command(command, config)
+    }
+
     /// [`Handoff::start`] from a prepared command (environment, `pre_exec` hooks).
     pub fn start_command(mut command: Command, config: &Path) -> Handoff {
         command.arg("--log-level").arg("debug");

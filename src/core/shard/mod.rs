@@ -212,7 +212,9 @@ impl ShardCore {
     pub fn restrict_media_ports(&mut self, open_rtp_ports: &[u16]) {
         let mut open = open_rtp_ports.to_vec();
         open.sort_unstable();
-        self.fx.pool.retain(|port| open.binary_search(&port).is_ok());
+        self.fx
+            .pool
+            .retain(|port| open.binary_search(&port).is_ok());
     }
 
     /// Pairs the shard's pool can hand out (after [`ShardCore::restrict_media_ports`]).
