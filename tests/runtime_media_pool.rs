@@ -125,18 +125,6 @@ fn calls_make_no_socket_system_calls() {
             Some(w) => Handoff::start_with_env(&s.config_path, &[("HANDOFF_URING_WITHOUT", w)]),
             None => Handoff::start(&s.config_path),
         };
-        // 100 ports, 2 shards: 50 ports (25 pairs) each, all opened at start-up.
-        let mut opened_ports = 0;
-        for shard in 0..2 {
-            let line = handoff.wait_for_log(&format!("shard={shard} media_ports="), WAIT);
-            assert!(
-                line.contains("media ports opened at start-up"),
-                "{label}: {line}"
-            );
-            assert_eq!(field(&line, "media_ports"), 50, "{label}: {line}");
-            assert_eq!(field(&line, "concurrent_calls"), 12, "{label}: {line}");
-            opened_ports += field(&line, "media_ports");
-        }
         let pid = handoff.child.id();
         let carrier = Endpoint::new(s.carrier.try_clone().unwrap(), "carrier");
         let platform = Endpoint::new(s.platform.try_clone().unwrap(), "platform");
@@ -180,6 +168,18 @@ fn calls_make_no_socket_system_calls() {
             "{label}: descriptors idle {idle_fds}, with {CALLS} calls up {busy_fds}, after {after_fds}"
         );
 
+        // 100 ports, 2 shards: 50 ports (25 pairs) each, all opened at start-up.
+        let mut opened_ports = 0;
+        for shard in 0..2 {
+            let line = handoff.wait_for_log(&format!("shard={shard} media_ports="), WAIT);
+            assert!(
+                line.contains("media ports opened at start-up"),
+                "{label}: {line}"
+            );
+            assert_eq!(field(&line, "media_ports"), 50, "{label}: {line}");
+            assert_eq!(field(&line, "concurrent_calls"), 12, "{label}: {line}");
+            opened_ports += field(&line, "media_ports");
+        }
         handoff.signal("TERM");
         assert!(
             handoff.wait_exit(WAIT).is_some_and(|s| s.success()),
