@@ -30,7 +30,10 @@ fn held_media_ports_leave_the_pool_and_a_call_without_ports_gets_503() {
         let mut handoff = Handoff::start(&s.config_path);
         let line = handoff.wait_for_log("media ports left out of the pool", WAIT);
         assert!(line.contains("refused_pairs=25"), "{io}: {line}");
-        assert!(line.contains("Address in use") || line.contains("in use"), "{io}: {line}");
+        assert!(
+            line.contains("Address in use") || line.contains("in use"),
+            "{io}: {line}"
+        );
         let carrier = Endpoint::new(s.carrier.try_clone().unwrap(), "carrier");
         let platform = Endpoint::new(s.platform.try_clone().unwrap(), "platform");
 

@@ -8,7 +8,10 @@
 //! RTP socket to its latched address. The packets continue the SSRC, sequence and timestamp of
 //! the stream the relay last sent toward that leg (every RTP packet forwarded is observed), so
 //! the phone hears one stream. A leg that moves to new local ports (a transfer bridged the other
-//! side to a new peer) keeps its slots: new sockets are bound and mapped, the old ones closed.
+//! side to a new peer) keeps its slots: the new port's sockets are mapped, the old ones unmapped.
+//! Sockets come from the backend's pool of pairs opened at start-up (`open_media_pair` takes one,
+//! `close_media_pair` gives it back: no system call); a packet on an unmapped socket is dropped
+//! and counted as [`RelayStats::unheld_port`].
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

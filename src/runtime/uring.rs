@@ -27,7 +27,11 @@
 //!   SENDMSG), on registered files, one submission per flush for the whole batch.
 //! - Files: the SIP socket is registered at slot 0. Media sockets are io_uring *direct
 //!   descriptors*: IORING_OP_SOCKET into a slot of the registered-file table, then IORING_OP_BIND
-//!   on that fixed slot (kernel >= 6.11). They never enter the process fd table, so they do not
+//!   on that fixed slot (kernel >= 6.11). Every pair of the shard's port slice is opened once, at
+//!   start-up ([`Backend::open_media_ports`]: 512 pairs per submission, receives armed), and kept
+//!   until the backend drops; a call takes a pair from the [`PortTable`] and gives it back, with
+//!   no SQE at all (the per-call open/close below remains for backends without a pool: tests,
+//!   benches). They never enter the process fd table, so they do not
 //!   count against RLIMIT_NOFILE (stuck at 20,000 on this host); the table itself is capped by
 //!   that limit per ring, i.e. per shard. (The older form passes through the fd table for the
 //!   time of one registration.)
@@ -335,6 +339,10 @@ impl Drop for BufRing {
         }
     }
 }
+
+/// One socket of a start-up batch: whether a file now sits in its slot (to close if its pair
+/// is not kept), and whether it is open and bound.
+type Opened = (bool, Result<(), io::Error>);
 
 #[derive(Clone, Copy, Default)]
 struct MediaSlot {
@@ -1080,7 +1088,7 @@ impl UringBackend {
         ip: IpAddr,
         ports: &[u16],
         base: u32,
-    ) -> Result<Vec<(bool, Result<(), io::Error>)>, BackendError> {
+    ) -> Result<Vec<Opened>, BackendError> {
         let domain = if ip.is_ipv4() {
             libc::AF_INET
         } else {
@@ -1176,7 +1184,7 @@ impl UringBackend {
         ip: IpAddr,
         ports: &[u16],
         base: u32,
-    ) -> Result<Vec<(bool, Result<(), io::Error>)>, BackendError> {
+    ) -> Result<Vec<Opened>, BackendError> {
         let sockets: Vec<io::Result<UdpSocket>> = ports
             .iter()
             .map(|&port| UdpSocket::bind(SocketAddr::new(ip, port)))
