@@ -4,6 +4,8 @@
 //! bound with bind(2), single-shot receives, SENDMSG; `UringFeatures::without("all")`).
 //!
 //! `cargo bench --bench runtime_relay -- [calls] [seconds]` (defaults: 500 calls, 3 s each).
+//! Mode `pool`: the relay with every port opened at start-up (`Backend::open_media_ports`,
+//! issue 12), against `relay`, whose calls bind their own sockets.
 //!
 //! One forwarding thread per case. A generator thread sends 172-byte RTP packets round-robin
 //! from each call's leg-A client socket to handoff's leg-A port as fast as it can; the packets
@@ -101,6 +103,13 @@ fn run_case(case: &Case, calls: usize, seconds: f64, port_base: u16) -> Outcome 
     let stop_fwd = stop.clone();
     let forwarder = std::thread::spawn(move || {
         let mut backend = make_backend(io, calls * 4 + 8);
+        if mode == "pool" {
+            // Issue 12: every port opened at start-up, calls take their pairs from the pool.
+            let end = port_base + (calls * 4) as u16;
+            backend
+                .open_media_ports(LOOPBACK, port_base, end, usize::MAX)
+                .unwrap();
+        }
         let mut relay = MediaRelay::new(LOOPBACK);
         let mut bare = BareForwarder::new();
         for i in 0..calls {
@@ -271,6 +280,19 @@ fn main() {
             io: "u5.15",
             mode: "relay",
         },
+        // The relay with the ports pre-opened (what handoff runs since issue 12).
+        Case {
+            io: "uring",
+            mode: "pool",
+        },
+        Case {
+            io: "epoll",
+            mode: "pool",
+        },
+        Case {
+            io: "u5.15",
+            mode: "pool",
+        },
     ];
     let mut per_core = Vec::new();
     for (k, case) in cases.iter().enumerate() {
@@ -307,6 +329,14 @@ fn main() {
         println!(
             "io_uring on the Linux 5.15 forms / all features, relay per core: {:.2}x",
             per_core[5] / per_core[1]
+        );
+    }
+    if per_core[1] > 0.0 && per_core[3] > 0.0 && per_core[5] > 0.0 {
+        println!(
+            "relay with pre-opened ports / per-call sockets, per core: uring {:.2}x, epoll {:.2}x, u5.15 {:.2}x",
+            per_core[6] / per_core[1],
+            per_core[7] / per_core[3],
+            per_core[8] / per_core[5]
         );
     }
 }
