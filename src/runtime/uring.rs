@@ -1425,16 +1425,16 @@ impl Drop for UringBackend {
         // receives' file references, and a handoff restarted at once finds its SIP port "already
         // in use" for up to a second. Cancel every in-flight request (each holds a file
         // reference), then drop the file table.
-        let cancelled = if self.features.sync_cancel {
-            self.ring.submitter().register_sync_cancel(
+        // Every request is cancelled by its own user_data first (a hash lookup each, all in one
+        // batch): with the media ports opened at start-up there are thousands of armed receives,
+        // and a synchronous cancel of "any" request finds them one by one in a scan of the poll
+        // table (0.6 s for 10,000 on Linux 6.x). The synchronous cancel then sweeps what is left.
+        self.cancel_each();
+        if self.features.sync_cancel {
+            let _ = self.ring.submitter().register_sync_cancel(
                 Some(Timespec::new().nsec(200_000_000)),
                 CancelBuilder::any(),
-            )
-        } else {
-            Err(io::Error::from_raw_os_error(libc::EINVAL))
-        };
-        if cancelled.is_err() {
-            self.cancel_each();
+            );
         }
         let _ = self.ring.submitter().unregister_files();
         // The buffer memory must not be freed while the kernel may still pick from it.
@@ -1448,9 +1448,10 @@ impl Drop for UringBackend {
 }
 
 impl UringBackend {
-    /// Before Linux 6.0 (no synchronous cancel, nor IORING_ASYNC_CANCEL_ANY before 5.19): one
-    /// IORING_OP_ASYNC_CANCEL per request still armed (the SIP and media receives, the wakeup
-    /// poll), and their completions awaited (at most 200 ms).
+    /// One IORING_OP_ASYNC_CANCEL per request still armed (the SIP and media receives, the
+    /// wakeup poll), by user_data, and their completions awaited (at most 200 ms). The only way
+    /// before Linux 6.0 (no synchronous cancel, nor IORING_ASYNC_CANCEL_ANY before 5.19), and
+    /// the fast one for thousands of armed receives on any kernel.
     fn cancel_each(&mut self) {
         const CANCEL: u64 = (KIND_MISC << KIND_SHIFT) | 2;
         let mut armed: Vec<u64> = Vec::new();
