@@ -314,7 +314,12 @@ impl Server {
             // Every media port of the slice is opened and bound now, once, with its receives
             // armed: a call only takes a pair and gives it back (no socket system call per
             // call). On epoll the descriptor budget caps it: the pool (and so the core's
-            // concurrent calls) is what fits, and a call beyond it gets 503.
+            // concurrent calls) is what fits, and a call beyond it gets 503. On this thread, on
+            // purpose: io_uring requests belong to the task that submitted them, and this one
+            // outlives the shards and drops their backends (cancelling each receive by its
+            // user_data, fast); armed from a shard thread, they would be cancelled by the kernel's
+            // task-exit path when it ends, which takes ~1 s for 10,000 (measured), and opening
+            // the shards in parallel was no faster on 2 cores anyway.
             let budget =
                 media_socket_budget(chosen == IoBackend::Uring, nofile_soft, shards as u64);
             let mut backend = backend;
