@@ -110,9 +110,9 @@ fn field(line: &str, key: &str) -> u64 {
 #[test]
 fn calls_make_no_socket_system_calls() {
     let runs: [(&str, Option<&str>, u16); 3] = [
-        ("uring", None, 11000),
-        ("uring", Some("all"), 11100),
-        ("epoll", None, 11200),
+        ("uring", None, 14100),
+        ("uring", Some("all"), 14200),
+        ("epoll", None, 14300),
     ];
     const CALLS: usize = 3;
     for (io, without, base) in runs {
@@ -212,7 +212,7 @@ fn calls_make_no_socket_system_calls() {
 /// gives its pairs back, and the next call has media again.
 #[test]
 fn epoll_prints_its_ceiling_and_refuses_calls_beyond_it_with_503() {
-    let s = setup("epoll", 11300, 1, 30);
+    let s = setup("epoll", 14400, 1, 30);
     let mut handoff = Handoff::start_with_nofile_limit(&s.config_path, 84);
     let line = handoff.wait_for_log("shard=0 media_ports=", WAIT);
     assert_eq!(field(&line, "media_ports"), 12, "{line}");
@@ -259,4 +259,88 @@ fn epoll_prints_its_ceiling_and_refuses_calls_beyond_it_with_503() {
     }
     handoff.signal("TERM");
     assert!(handoff.wait_exit(WAIT).is_some_and(|s| s.success()));
+}
+
+/// "Packets arriving on a pair no call holds are dropped and counted": a stale sender keeps
+/// sending to a call's ports after it ended. Its packets are received and dropped while the pair
+/// is free (they neither reach anyone nor wait in a socket buffer), and when the pair serves a
+/// later call that call's counters hold its own packets only: the relay's slots (latch, strict
+/// sources, counters) start afresh. One shard, 50 pairs: the FIFO pool gives the first call's
+/// pairs again to the 26th call.
+#[test]
+fn a_stale_sender_reaches_no_later_call_on_its_pair() {
+    for (i, io) in runtime_support::BACKENDS.iter().enumerate() {
+        let s = setup(io, 14500 + i as u16 * 100, 1, 30);
+        let mut handoff = Handoff::start(&s.config_path);
+        let carrier = Endpoint::new(s.carrier.try_clone().unwrap(), "carrier");
+        let platform = Endpoint::new(s.platform.try_clone().unwrap(), "platform");
+        let mut first = establish(s.sip, &carrier, &platform, &format!("stale-first-{io}"));
+        exchange_rtp(&first, &carrier, &platform, 0, 3);
+        let ports = [first.handoff_rtp_for_a, first.handoff_rtp_for_b];
+        hang_up_from_carrier(s.sip, &mut first, &carrier, &platform);
+
+        // The stale sender: an allowed source (the trunks' peer IP), to both freed RTP ports.
+        let stale = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for seq in 0..20u16 {
+            for port in ports {
+                stale
+                    .send_to(&runtime_support::call::rtp_packet(1000 + seq), port)
+                    .unwrap();
+            }
+        }
+        let mut buf = [0u8; 2048];
+        for (name, socket) in [("carrier", &carrier.rtp), ("platform", &platform.rtp)] {
+            socket
+                .set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
+            assert!(
+                socket.recv_from(&mut buf).is_err(),
+                "{io}: a stale packet to a free pair reached the {name}"
+            );
+            socket
+                .set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+        }
+        // 24 calls take the other 48 pairs; the 26th call gets the first call's pairs again.
+        for n in 0..24 {
+            let mut call = establish(s.sip, &carrier, &platform, &format!("stale-{io}-{n}"));
+            hang_up_from_carrier(s.sip, &mut call, &carrier, &platform);
+        }
+        let mut reuse = establish(s.sip, &carrier, &platform, &format!("stale-reuse-{io}"));
+        assert_eq!(
+            [reuse.handoff_rtp_for_a, reuse.handoff_rtp_for_b],
+            ports,
+            "{io}: the pool did not give the first call's pairs again"
+        );
+        let sent = exchange_rtp(&reuse, &carrier, &platform, 100, 5);
+        hang_up_from_carrier(s.sip, &mut reuse, &carrier, &platform);
+        handoff.signal("TERM");
+        assert!(handoff.wait_exit(WAIT).is_some_and(|s| s.success()), "{io}");
+
+        let text = std::fs::read_to_string(&s.audit_path).unwrap();
+        let record: serde_json::Value = text
+            .lines()
+            .filter(|l| l.contains("\"call_end\""))
+            .map(|l| serde_json::from_str(l).unwrap())
+            .last()
+            .expect("call_end records");
+        let media = &record["media"];
+        let a_to_b = media["a_to_b_packets"].as_u64().unwrap();
+        let b_to_a = media["b_to_a_packets"].as_u64().unwrap();
+        assert!(
+            (5..=sent.a_to_b).contains(&a_to_b) && (5..=sent.b_to_a).contains(&b_to_a),
+            "{io}: the reused pair's call counted packets it was not sent: {media} (sent {sent:?})"
+        );
+        assert_eq!(media["dropped"], 0, "{io}: {media}");
+        let drained = handoff
+            .log
+            .iter()
+            .find(|l| l.contains("drained, stopping"))
+            .cloned()
+            .unwrap();
+        assert!(
+            field(&drained, "media_dropped_unheld_port") >= 40,
+            "{io}: stale packets not counted as dropped on a free pair: {drained}"
+        );
+    }
 }
