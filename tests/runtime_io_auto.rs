@@ -78,7 +78,7 @@ fn auto_falls_back_to_epoll_where_io_uring_is_refused() {
     let serving = handoff.wait_for_log("serving", WAIT);
     assert!(serving.contains("io=\"epoll\""), "{serving}");
     // Sized for epoll: its ceiling is the open-file limit, not the ring's file table.
-    handoff.wait_for_log("media capacity", WAIT);
+    handoff.wait_for_log("media ports opened at start-up", WAIT);
     call_and_stop(&s, &mut handoff, "auto-epoll");
 }
 

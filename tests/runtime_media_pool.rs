@@ -320,9 +320,8 @@ fn a_stale_sender_reaches_no_later_call_on_its_pair() {
         let text = std::fs::read_to_string(&s.audit_path).unwrap();
         let record: serde_json::Value = text
             .lines()
-            .filter(|l| l.contains("\"call_end\""))
+            .rfind(|l| l.contains("\"call_end\""))
             .map(|l| serde_json::from_str(l).unwrap())
-            .last()
             .expect("call_end records");
         let media = &record["media"];
         let a_to_b = media["a_to_b_packets"].as_u64().unwrap();
