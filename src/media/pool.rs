@@ -37,6 +37,8 @@ pub struct PortPool {
     /// Pairs of the slice taken out of the pool for good ([`PortPool::retain`]): the runtime
     /// could not open their sockets at start-up. Indexed like `allocated`.
     withdrawn: Vec<bool>,
+    /// How many pairs are withdrawn.
+    withdrawn_count: usize,
 }
 
 impl PortPool {
@@ -89,6 +91,7 @@ impl PortPool {
             free,
             allocated: vec![false; pairs],
             withdrawn: vec![false; pairs],
+            withdrawn_count: 0,
         }
     }
 
@@ -100,6 +103,7 @@ impl PortPool {
         for (index, withdrawn) in self.withdrawn.iter_mut().enumerate() {
             if !*withdrawn && !self.allocated[index] && !keep(start + 2 * index as u16) {
                 *withdrawn = true;
+                self.withdrawn_count += 1;
             }
         }
         let withdrawn = &self.withdrawn;
@@ -149,7 +153,7 @@ impl PortPool {
 
     /// Number of pairs this pool can hand out: the slice's, less the withdrawn ones.
     pub fn capacity(&self) -> usize {
-        self.allocated.len() - self.withdrawn.iter().filter(|&&w| w).count()
+        self.allocated.len() - self.withdrawn_count
     }
 
     /// The slice `[start, end)` this pool owns (RTP and RTCP ports).

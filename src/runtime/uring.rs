@@ -1605,11 +1605,12 @@ impl Backend for UringBackend {
 
     fn open_media_pair(&mut self, ip: IpAddr, rtp_port: u16) -> Result<MediaPair, BackendError> {
         if self.pool.active() {
-            self.stats.pool_takes += 1;
-            return self
+            let pair = self
                 .pool
                 .take(rtp_port)
-                .ok_or(BackendError::MediaPortNotOpen(rtp_port));
+                .ok_or(BackendError::MediaPortNotOpen(rtp_port))?;
+            self.stats.pool_takes += 1;
+            return Ok(pair);
         }
         open_rtp_and_rtcp(
             self,
