@@ -12,12 +12,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # sip-tester: SIPp, used by the end-to-end call tests. sipvicious: svmap/svwar/svcrack, used by
 # scripts/attack.sh. systemd: systemd-analyze, which checks config/handoff.service. chromium:
 # headless Chromium, which loads the admin dashboard in tests/e2e_admin_dashboard.rs (it fails
-# without it). (tshark is optional and not installed.)
+# without it). strace: tests/runtime_media_pool.rs counts handoff's socket system calls per call
+# with it (it fails without it). (tshark is optional and not installed.)
 APT_PACKAGES=(
     sip-tester
     sipvicious
     systemd
     chromium
+    strace
 )
 
 # --- hook point 2: extra steps, run in order after the standard ones ------------------------------
