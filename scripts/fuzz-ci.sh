@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The CI fuzz step (an EXTRA_STEPS entry of scripts/test.sh): builds the cargo-fuzz targets, one
 # per parser handoff exposes to peers or operators (sip_message, sip_uri, sdp_rewrite,
-# transfer_headers, config_text) plus core_datagrams (whole datagrams through a shard), and runs
+# transfer_headers, digest_challenge, config_text) plus core_datagrams (whole datagrams through a shard), and runs
 # each for FUZZ_SECONDS (default 20) after the build. A crash fails the step and leaves the input
 # under fuzz/artifacts/TARGET/ (replay: cargo fuzz run TARGET that-file).
 #
@@ -29,6 +29,7 @@ seeds_of() {
         sip_uri) echo fuzz/seeds/sip_uri ;;
         sdp_rewrite) echo fuzz/seeds/sdp_rewrite ;;
         transfer_headers) echo fuzz/seeds/transfer_headers ;;
+        digest_challenge) echo fuzz/seeds/digest_challenge ;;
         config_text) echo fuzz/seeds/config_text ;;
         core_datagrams) echo fuzz/seeds/core_datagrams ;;
     esac
