@@ -29,6 +29,7 @@ pub mod attended_flows;
 pub mod core_fuzz;
 pub mod dialer_flows;
 pub mod dialogids_flows;
+pub mod faulty_sweep;
 pub mod glare_flows;
 pub mod golden;
 mod net;
