@@ -26,7 +26,10 @@ paths="direct,uring,epoll,kamailio"
 shapes="setup,held"
 duration=60
 hold=5
-start_rate=500
+gap_ms=100
+start_rate=1000
+held_start_rate=50
+until=""
 max_rate=20000
 factor=2
 resolution=10
@@ -45,11 +48,14 @@ perf/cps.sh [options]
   --shapes LIST     setup,held (default: both)
   --duration S      seconds of calls per step, the time a rate must hold (default 60)
   --hold S          how long a "held" call lasts, with RTP both ways (default 5)
-  --start R         the ramp's first rate in calls/s (default 500)
+  --gap MS          setup shape: the pause between ACK and BYE (default 100; see perf/sipp/uac.xml)
+  --start R         the ramp's first rate in calls/s, setup shape (default 1000)
+  --held-start R    the same for the held shape (default 50)
   --factor F        the ramp multiplies the rate by F until a step fails (default 2)
   --max R           the highest rate tried (default 20000)
   --resolution P    then bisect until the gap is at most P% of the passing rate (default 10)
   --rates LIST      run exactly these rates per path (no search), e.g. for a smoke run
+  --until HH:MM     start no step that would end after this UTC time; the table has what ran
   --shards N        handoff's shards (default 0: one per CPU)
   --out FILE        the markdown table (default perf/results/cps-<UTC date>[-HHMM].md)
   --keep            keep the work directory (configs, logs, SIPp statistics) after the run
@@ -66,7 +72,10 @@ while [ $# -gt 0 ]; do
         --shapes) shapes=$2; shift 2 ;;
         --duration) duration=$2; shift 2 ;;
         --hold) hold=$2; shift 2 ;;
+        --gap) gap_ms=$2; shift 2 ;;
         --start) start_rate=$2; shift 2 ;;
+        --held-start) held_start_rate=$2; shift 2 ;;
+        --until) until=$2; shift 2 ;;
         --factor) factor=$2; shift 2 ;;
         --max) max_rate=$2; shift 2 ;;
         --resolution) resolution=$2; shift 2 ;;
@@ -393,7 +402,7 @@ run_step() {
     local dir="$work/step-$step_number-$path-$shape-$rate"
     mkdir -p "$dir"
     local calls=$((rate * duration))
-    local pause_ms=0 scenario="$repo/perf/sipp/uac.xml" echo_args=()
+    local pause_ms=$gap_ms scenario="$repo/perf/sipp/uac.xml" echo_args=()
     if [ "$shape" = held ]; then
         pause_ms=$((hold * 1000))
         scenario="$repo/perf/sipp/uac_held.xml"
@@ -418,10 +427,10 @@ run_step() {
     local before after
     before=$(sut_ticks)
     # The uac places `calls` calls at `rate` per second; -l bounds the calls in flight (3 s of
-    # calls beyond the hold), so an SUT that stops answering slows the rate instead of piling up.
+    # calls beyond their length), so an SUT that stops answering slows the rate instead of piling up.
     run_sipp uac "$dir" -sf "$scenario" -s 1000 \
         -i 127.0.0.1 -p "$UAC_PORT" -mi 127.0.0.1 -mp "$UAC_MEDIA" \
-        -r "$rate" -rp 1000 -m "$calls" -l "$((rate * (hold + 3)))" -d "$pause_ms" \
+        -r "$rate" -rp 1000 -m "$calls" -l "$((rate * (pause_ms / 1000 + 3)))" -d "$pause_ms" \
         -recv_timeout 10s -timeout "$((duration + hold + 120))s" \
         -trace_rtt -rtt_freq 1 127.0.0.1:"$target_port"
     local uac_wrapper=$sipp_wrapper uac_rc=0
@@ -459,10 +468,12 @@ record_step() {
     local lost=$(( rate * duration - ok ))
     [ "$lost" -lt "$failed" ] && lost=$failed
     # Achieved rate: successful calls over the uac's time placing them (its elapsed time less the
-    # last calls' hold).
+    # last calls' length: the hold, or the setup shape's gap).
     local achieved
-    achieved=$(awk -v ok="$ok" -v e="$elapsed" -v h="$([ "$shape" = held ] && echo "$hold" || echo 0)" \
-        'BEGIN { t = e - h; if (t <= 0) t = e; printf "%.0f", ok / t }')
+    local length_ms=$gap_ms
+    [ "$shape" = held ] && length_ms=$((hold * 1000))
+    achieved=$(awk -v ok="$ok" -v e="$elapsed" -v ms="$length_ms" \
+        'BEGIN { t = e - ms / 1000; if (t <= 0) t = e; printf "%.0f", ok / t }')
     local uac_cpu uas_cpu
     uac_cpu=$(cat "$dir/uac.cpu" 2>/dev/null || echo 0)
     uas_cpu=$(cat "$dir/uas.cpu" 2>/dev/null || echo 0)
@@ -513,9 +524,9 @@ round_rate() {
 # next_rate LO HI: the search's next rate after the highest pass LO and lowest failure HI (0 = none),
 # or nothing when it is done.
 next_rate() {
-    local lo=$1 hi=$2
+    local lo=$1 hi=$2 first=$3
     if [ "$hi" = 0 ]; then
-        if [ "$lo" = 0 ]; then echo "$start_rate"; return; fi
+        if [ "$lo" = 0 ]; then echo "$first"; return; fi
         [ "$lo" -ge "$max_rate" ] && return
         local up
         up=$(round_rate "$(awk -v l="$lo" -v f="$factor" 'BEGIN { print l * f }')")
@@ -533,7 +544,8 @@ next_rate() {
 }
 
 run_search() {
-    local shape=$1 path
+    local shape=$1 path first=$start_rate
+    [ "$shape" = held ] && first=$held_start_rate
     declare -A lo hi queue
     for path in "${path_list[@]}"; do
         lo[$path]=0; hi[$path]=0; queue[$path]=${fixed_rates//,/ }
@@ -548,11 +560,17 @@ run_search() {
                 [ -z "$rate" ] && continue
                 queue[$path]=$(sed -E 's/^[^ ]+ ?//' <<<"${queue[$path]}")
             else
-                rate=$(next_rate "${lo[$path]}" "${hi[$path]}")
+                rate=$(next_rate "${lo[$path]}" "${hi[$path]}" "$first")
                 [ -z "$rate" ] && continue
+            fi
+            if past_deadline "$shape"; then
+                log "--until $until: no time for another step; stopping here"
+                out_of_time=1
+                return
             fi
             active=1
             run_step "$path" "$shape" "$rate"
+            write_report
             if [ "$step_pass" = 1 ]; then
                 [ "$rate" -gt "${lo[$path]}" ] && lo[$path]=$rate
             else
@@ -562,21 +580,37 @@ run_search() {
     done
 }
 
+# Whether a step of SHAPE started now would end after --until (a step takes its duration, the
+# hold, and about 10 s to start and stop its processes).
+out_of_time=0
+past_deadline() {
+    [ -n "$until" ] || return 1
+    local step=$((duration + 10)) end
+    [ "$1" = held ] && step=$((step + hold))
+    end=$(date -u -d "$until" +%s) || die "--until $until: not a time"
+    [ $(( $(date -u +%s) + step )) -gt "$end" ]
+}
+
 # ---------------------------------------------------------------------------------------------
 # The report
 
-write_report() {
-    local load_before=$1 busy_before=$2
+# Rewritten after every step, so an interrupted run still leaves its table. A subshell: its loops'
+# variables must not touch the search's.
+write_report() (
     {
         echo "# Calls per second: handoff beside Kamailio+rtpengine and direct SIPp"
         echo
         echo "Made by \`$command_line\` on $(date -u '+%Y-%m-%d %H:%M UTC') (started $started UTC),"
         echo "handoff $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet HEAD -- src || echo '+changes'),"
         echo "**steps of ${duration} s**$(has_shape held && echo ", held calls last ${hold} s with RTP both ways")."
+        if [ "$out_of_time" = 1 ]; then
+            echo
+            echo "**Cut short by \`--until $until\`:** some searches did not finish (see every step below)."
+        fi
         echo
         echo "A rate **holds** when the uac's final statistics show under 0.1% failed calls (failed, or"
         echo "never completed) and at least 95% of the target rate achieved (successful calls over the uac's"
-        echo "elapsed time, less the hold). $(search_words)"
+        echo "elapsed time, less the last call's length). $(search_words)"
         echo
         for shape in "${shape_list[@]}"; do
             summary_table "$shape"
@@ -606,11 +640,14 @@ write_report() {
         echo
         echo '```'
         echo "$busy_before"
-        echo "--- at the end"
-        busiest
+        if [ -n "$busy_after" ]; then
+            echo "--- at the end"
+            echo "$busy_after"
+        fi
         echo '```'
     } >"$out"
-}
+    cp "$steps_file" "${out%.md}.tsv"
+)
 
 # The 8 busiest processes over one second (top's second sample), as "%CPU command".
 busiest() {
@@ -623,7 +660,7 @@ search_words() {
     if [ -n "$fixed_rates" ]; then
         echo "No search: fixed rates $fixed_rates calls/s per path."
     else
-        echo "The search starts at $start_rate calls/s, multiplies by $factor until a step fails (at most $max_rate), then bisects until the gap is within $resolution% of the passing rate; the paths take their steps in turn."
+        echo "The search starts at $start_rate calls/s (held: $held_start_rate), multiplies by $factor until a step fails (at most $max_rate), then bisects until the gap is within $resolution% of the passing rate; the paths take their steps in turn."
     fi
 }
 
@@ -670,7 +707,7 @@ first_failure() {
 summary_table() {
     local shape=$1 path
     if [ "$shape" = setup ]; then
-        echo "## Setup and teardown (INVITE/200/ACK/BYE with SDP)"
+        echo "## Setup and teardown (INVITE/200/ACK, BYE ${gap_ms} ms later, with SDP)"
     else
         echo "## Held calls (${hold} s, RTP 50 packets/s each way: uac rtp_stream, uas -rtp_echo)"
     fi
@@ -723,14 +760,14 @@ main() {
     # One second of G.711 mu-law silence (0xFF) for the held calls' rtp_stream: the relays
     # under test forward the payload without looking at it.
     head -c 8000 /dev/zero | tr '\0' '\377' >"$work/cps_pcmu.raw"
-    local load_before busy_before
     load_before=$(cut -d' ' -f1-3 /proc/loadavg)
     busy_before=$(busiest)
+    busy_after=""
     for shape in "${shape_list[@]}"; do
-        run_search "$shape"
+        [ "$out_of_time" = 1 ] || run_search "$shape"
     done
-    write_report "$load_before" "$busy_before"
-    cp "$steps_file" "${out%.md}.tsv"
+    busy_after=$(busiest)
+    write_report
     log "results: $out"
 }
 
