@@ -35,6 +35,7 @@ factor=2
 resolution=10
 fixed_rates=""
 shards=0
+kamailio_children=8
 out=""
 keep=0
 install=1
@@ -57,6 +58,7 @@ perf/cps.sh [options]
   --rates LIST      run exactly these rates per path (no search), e.g. for a smoke run
   --until HH:MM     start no step that would end after this UTC time; the table has what ran
   --shards N        handoff's shards (default 0: one per CPU)
+  --kamailio-children N   Kamailio's UDP worker processes (default 8, Kamailio's own default)
   --out FILE        the markdown table (default perf/results/cps-<UTC date>[-HHMM].md)
   --keep            keep the work directory (configs, logs, SIPp statistics) after the run
   --no-install      do not install the Debian packages (fail if missing)
@@ -81,6 +83,7 @@ while [ $# -gt 0 ]; do
         --resolution) resolution=$2; shift 2 ;;
         --rates) fixed_rates=$2; shift 2 ;;
         --shards) shards=$2; shift 2 ;;
+        --kamailio-children) kamailio_children=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --keep) keep=1; shift ;;
         --no-install) install=0; shift ;;
@@ -96,12 +99,15 @@ IFS=, read -r -a shape_list <<<"$shapes"
 
 # Addresses inside the private namespace: nothing else listens there, so they are fixed.
 readonly SUT_PORT=5060 UAC_PORT=5070 UAS_PORT=5080 NG_PORT=2223
-readonly UAC_MEDIA=40000 UAS_MEDIA=42000
-readonly HANDOFF_MEDIA_START=20000 HANDOFF_MEDIA_END=32000
-readonly RTPENGINE_MIN=20000 RTPENGINE_MAX=32000
+readonly UAC_MEDIA=10000 UAS_MEDIA=10100
+readonly HANDOFF_MEDIA_START=20000 HANDOFF_MEDIA_END=60000
+readonly RTPENGINE_MIN=20000 RTPENGINE_MAX=59999
+# The namespace's ephemeral ports, clear of every fixed port above.
+readonly EPHEMERAL="61000 65000"
 # Pass: under 0.1% failed calls and at least 95% of the target rate.
 readonly MAX_FAILED_PER_MILLE=1 MIN_ACHIEVED_PERCENT=95
-readonly CLK_TCK=$(getconf CLK_TCK)
+CLK_TCK=$(getconf CLK_TCK)
+readonly CLK_TCK
 
 log() { printf '%s cps: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -174,7 +180,7 @@ stop_namespace_processes() {
     wait_until 5 namespace_empty || {
         pids=$(ip netns pids "$ns" 2>/dev/null || true)
         # shellcheck disable=SC2086
-        [ -n "$pids" ] && kill -KILL $pids 2>/dev/null || true
+        if [ -n "$pids" ]; then kill -KILL $pids 2>/dev/null || true; fi
         wait_until 5 namespace_empty || true
     }
 }
@@ -184,6 +190,7 @@ make_namespace() {
     ns="cps-$$"
     ip netns add "$ns"
     ip -n "$ns" link set lo up
+    ip netns exec "$ns" sysctl -q -w net.ipv4.ip_local_port_range="$EPHEMERAL"
     # Calls take file descriptors (SIPp's RTP streams, handoff's media sockets).
     ulimit -n "$(ulimit -Hn)"
 }
@@ -241,6 +248,7 @@ tree_ticks() {
         }' | while read -r pid; do
         # Fields after the ")" that closes comm: utime and stime are the 12th and 13th.
         stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+        # shellcheck disable=SC2086 # split into fields on purpose
         set -- ${stat##*) }
         echo "${12} ${13}"
     done | awk '{ u += $1; s += $2 } END { print u + 0, s + 0 }'
@@ -298,12 +306,14 @@ start_kamailio() {
     ip netns exec "$ns" rtpengine --config-file=none --foreground --log-stderr --log-level=3 \
         --table=-1 --interface=127.0.0.1 --listen-ng=127.0.0.1:$NG_PORT \
         --port-min=$RTPENGINE_MIN --port-max=$RTPENGINE_MAX --num-threads="$(nproc)" \
+        --delete-delay=0 \
         --pidfile="$dir/rtpengine.pid" </dev/null >"$dir/rtpengine.log" 2>&1 &
     local rtpengine=$!
     wait_bound rtpengine "$rtpengine" "$NG_PORT" "$dir/rtpengine.log"
     # -DD: stay in the foreground (the workers are its children); -E: log to stderr;
-    # -n: workers per listener (one per CPU, as handoff's shards); -m/-M: shared/private MB.
-    ip netns exec "$ns" kamailio -DD -E -f "$repo/perf/peers/kamailio.cfg" -Y "$dir" -n "$(nproc)" -m 512 -M 16 \
+    # -n: UDP workers (Kamailio's default 8: a worker waits for rtpengine's answer to each
+    # offer/answer, so more workers than CPUs keep the CPUs busy); -m/-M: shared/private MB.
+    ip netns exec "$ns" kamailio -DD -E -f "$repo/perf/peers/kamailio.cfg" -Y "$dir" -n "$kamailio_children" -m 512 -M 16 \
         </dev/null >"$dir/kamailio.log" 2>&1 &
     local kamailio=$!
     sut_pids=("kamailio=$kamailio" "rtpengine=$rtpengine")
@@ -344,6 +354,7 @@ sut_ticks() {
 # SIPp that has exited is exact. Sets sipp_wrapper to the wrapper's pid.
 run_sipp() {
     local name=$1 dir=$2; shift 2
+    # shellcheck disable=SC2016 # the wrapper's own $@, $$ and $CPU_FILE
     STEP_DIR=$dir CPU_FILE="$dir/$name.cpu" ip netns exec "$ns" bash -c '
         cd "$STEP_DIR"
         sipp "$@" && rc=0 || rc=$?
@@ -463,7 +474,8 @@ record_step() {
     retrans=$(field "$stats" "Retransmissions(C)")
     uas_retrans=$( [ -s "$uas_stats" ] && field "$uas_stats" "Retransmissions(C)" || echo "?")
     elapsed=$(elapsed_seconds "$stats")
-    read -r p50 p99 < <(percentiles "$(ls "$dir"/uac*_rtt.csv 2>/dev/null | head -n 1)")
+    local rtt=("$dir"/uac*_rtt.csv)
+    read -r p50 p99 < <(percentiles "${rtt[0]}")
     # Calls that were never placed or never ended count as failed too.
     local lost=$(( rate * duration - ok ))
     [ "$lost" -lt "$failed" ] && lost=$failed
@@ -634,7 +646,9 @@ write_report() (
         echo "- $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), kernel $(uname -r), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
         echo "- $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -n 1 | sed 's/\.$//')$(has_path kamailio && echo ", Kamailio $(kamailio -v 2>&1 | awk '/^version:/ { print $3; exit }'), rtpengine $(rtpengine --version 2>&1 | awk '{ print $2 }') (userspace forwarding, --table=-1)")"
         echo "- handoff: shards = $shards (0 = one per CPU), the release binary, admin off, audit on"
-        echo "- everything (SUT and both SIPps) in the private network namespace $ns on loopback; no CPU pinning"
+        echo "- Kamailio: $kamailio_children UDP workers, 512 MB shared memory; rtpengine: $(nproc) threads, --delete-delay=0"
+        echo "- everything (SUT and both SIPps) in the private network namespace $ns on loopback; no CPU pinning;"
+        echo "  socket buffers: net.core.rmem_default $(sysctl -n net.core.rmem_default), rmem_max $(sysctl -n net.core.rmem_max), wmem_default $(sysctl -n net.core.wmem_default); RLIMIT_NOFILE $(ulimit -n)"
         echo "- load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
         echo "- the busiest processes over one second when the run started, and when it ended (top, % of one CPU):"
         echo
