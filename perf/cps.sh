@@ -14,7 +14,7 @@
 #   perf/cps.sh --duration 20            # 20 s steps
 #   perf/cps.sh --rates 100,200 --duration 3 --shapes setup   # a smoke run: fixed rates, no search
 #   perf/cps.sh --help
-set -euo pipefail
+set -Eeuo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 command_line="perf/cps.sh${*:+ $*}"
@@ -41,6 +41,7 @@ keep=0
 install=1
 build=1
 sipp_trace=()
+profile=0
 
 usage() {
     cat <<'EOF'
@@ -64,6 +65,8 @@ perf/cps.sh [options]
   --no-install      do not install the Debian packages (fail if missing)
   --no-build        use the existing release binary
   --sipp-trace      SIPp writes every message it sends and receives (-trace_msg; with --keep)
+  --profile         perf record -e cpu-clock of handoff during each of its steps; the report
+                    gets each step's top symbols (the profiler's cost is in that step's figures)
 Environment: CARGO_TARGET_DIR (where the release binary is built/found).
 EOF
 }
@@ -89,6 +92,7 @@ while [ $# -gt 0 ]; do
         --no-install) install=0; shift ;;
         --no-build) build=0; shift ;;
         --sipp-trace) sipp_trace=(-trace_msg); shift ;;
+        --profile) profile=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "cps.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -155,7 +159,8 @@ ns=""
 work=""
 cleanup() {
     local rc=$?
-    trap - EXIT INT TERM
+    trap - EXIT INT TERM ERR
+    [ "$rc" = 0 ] || log "stopping (exit status $rc)"
     if [ -n "$ns" ]; then
         stop_namespace_processes
         ip netns del "$ns" 2>/dev/null || true
@@ -258,6 +263,7 @@ tree_ticks() {
 # The systems under test
 
 sut_pids=()      # name=pid of the processes whose CPU is the SUT's
+handoff_pid=""
 
 start_handoff() {
     local io=$1 dir=$2
@@ -298,6 +304,7 @@ EOF
         </dev/null >"$dir/handoff.log" 2>&1 &
     local pid=$!
     sut_pids=("handoff=$pid")
+    handoff_pid=$pid
     wait_bound handoff "$pid" "$SUT_PORT" "$dir/handoff.log"
 }
 
@@ -323,6 +330,7 @@ start_kamailio() {
 start_sut() {
     local path=$1 dir=$2
     sut_pids=()
+    handoff_pid=""
     case "$path" in
         direct) ;;
         uring|epoll) start_handoff "$path" "$dir" ;;
@@ -403,6 +411,23 @@ percentiles() {
         }'
 }
 
+# summarize_profile DIR TITLE: the profile's top symbols (with their DSO: [kernel.kallsyms] is
+# the kernel), as a markdown section.
+summarize_profile() {
+    local dir=$1 title=$2
+    echo "### handoff, $title"
+    echo
+    echo "$(perf report -i "$dir/perf.data" --stdio 2>/dev/null | awk '/^# Samples/ && !done { sub(/^# /, ""); print; done = 1 }'); by DSO:" \
+        "$(perf report -i "$dir/perf.data" --stdio --sort dso 2>/dev/null \
+            | awk '!/^#/ && NF > 0 && n++ < 4 { printf "%s%s %s", (n > 1 ? ", " : ""), $2, $1 }')"
+    echo
+    echo '```'
+    perf report -i "$dir/perf.data" --stdio --sort dso,sym --percent-limit 0.7 2>/dev/null \
+        | awk '!/^#/ && NF > 0 && n++ < 30' || true
+    echo '```'
+    echo
+}
+
 # ---------------------------------------------------------------------------------------------
 # One step: PATH SHAPE RATE -> one line of results in $steps_file
 
@@ -435,6 +460,12 @@ run_step() {
     uas=$(sipp_pid "$uas_wrapper")
     wait_bound "sipp uas" "$uas" "$UAS_PORT" "$dir/uas.out"
 
+    local profiler=""
+    if [ "$profile" = 1 ] && [ -n "$handoff_pid" ]; then
+        perf record -q -e cpu-clock -F 999 -p "$handoff_pid" -o "$dir/perf.data" \
+            </dev/null >"$dir/perf.log" 2>&1 &
+        profiler=$!
+    fi
     local before after
     before=$(sut_ticks)
     # The uac places `calls` calls at `rate` per second; -l bounds the calls in flight (3 s of
@@ -447,6 +478,11 @@ run_step() {
     local uac_wrapper=$sipp_wrapper uac_rc=0
     wait "$uac_wrapper" || uac_rc=$?
     after=$(sut_ticks)
+    if [ -n "$profiler" ]; then
+        kill -INT "$profiler" 2>/dev/null || true
+        wait "$profiler" || true
+        summarize_profile "$dir" "$path $shape $rate/s" >>"$work/profiles.md"
+    fi
     local crashed=""
     sut_alive || crashed="crashed"
 
@@ -641,10 +677,15 @@ write_report() (
         echo "share. RTP relayed (handoff, held calls): the packets its audit records counted, of the"
         echo "100 per second of hold each call sent. load: the 1-minute load average at the step's end."
         echo
+        if [ -s "$work/profiles.md" ]; then
+            echo "## Where handoff's time goes (perf record -e cpu-clock, --profile)"
+            echo
+            cat "$work/profiles.md"
+        fi
         echo "## Machine"
         echo
         echo "- $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), kernel $(uname -r), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
-        echo "- $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -n 1 | sed 's/\.$//')$(has_path kamailio && echo ", Kamailio $(kamailio -v 2>&1 | awk '/^version:/ { print $3; exit }'), rtpengine $(rtpengine --version 2>&1 | awk '{ print $2 }') (userspace forwarding, --table=-1)")"
+        echo "- $(versions)"
         echo "- handoff: shards = $shards (0 = one per CPU), the release binary, admin off, audit on"
         echo "- Kamailio: $kamailio_children UDP workers, 512 MB shared memory; rtpengine: $(nproc) threads, --delete-delay=0"
         echo "- everything (SUT and both SIPps) in the private network namespace $ns on loopback; no CPU pinning;"
@@ -665,7 +706,21 @@ write_report() (
 
 # The 8 busiest processes over one second (top's second sample), as "%CPU command".
 busiest() {
-    top -b -n 2 -d 1 -w 200 | awk '/^ *PID/ { sample++; next } sample == 2 && NF >= 12 { print $9, $12 }' | head -n 8
+    top -b -n 2 -d 1 -w 200 | awk '/^ *PID/ { sample++; next } sample == 2 && NF >= 12 && n++ < 8 { print $9, $12 }'
+
+}
+
+# The generators' and the peer's versions (their version flags exit non-zero).
+versions() {
+    local sipp_version kamailio_version rtpengine_version
+    sipp_version=$( { sipp -v 2>&1 || true; } | awk '/SIPp v/ { for (i = 1; i <= NF; i++) if ($i ~ /^v[0-9]/) { sub(/\.$/, "", $i); print "SIPp " $i; exit } }')
+    if has_path kamailio; then
+        kamailio_version=$( { kamailio -v 2>&1 || true; } | awk '/^version:/ { print $3; exit }')
+        rtpengine_version=$( { rtpengine --version 2>&1 || true; } | awk 'NR == 1 { print $2 }')
+        echo "$sipp_version, Kamailio $kamailio_version, rtpengine $rtpengine_version (userspace forwarding, --table=-1)"
+    else
+        echo "$sipp_version"
+    fi
 }
 
 has_shape() { [[ ",$shapes," == *",$1,"* ]]; }
@@ -747,7 +802,11 @@ summary_table() {
         has_path "$io" || continue
         for other in direct kamailio; do
             has_path "$other" || continue
-            echo "- handoff $io / $(path_name "$other"): $(awk -v a="${held_rate[$io]}" -v b="${held_rate[$other]}" 'BEGIN { if (b > 0) printf "**%.2fx**", a / b; else print "-" }') (achieved calls/s at the highest rate each holds)"
+            local target=""
+            if [ "$shape" = setup ]; then
+                target=$([ "$other" = direct ] && echo "; issue 12's target: >= 0.7x" || echo "; issue 12's target: >= 6x")
+            fi
+            echo "- handoff $io / $(path_name "$other"): $(awk -v a="${held_rate[$io]}" -v b="${held_rate[$other]}" 'BEGIN { if (b > 0) printf "**%.2fx**", a / b; else print "-" }') (achieved calls/s at the highest rate each holds$target)"
         done
     done
     echo
@@ -767,6 +826,7 @@ main() {
     fi
     work=$(mktemp -d /tmp/cps.XXXXXX)
     trap cleanup EXIT
+    trap 'log "failed at line $LINENO: $BASH_COMMAND"' ERR
     trap 'exit 130' INT TERM
     make_namespace
     steps_file="$work/steps.tsv"
