@@ -130,15 +130,19 @@ ensure_packages() {
     [ "$install" = 1 ] || die "missing packages: ${missing[*]} (run without --no-install)"
     log "installing ${missing[*]}"
     # The packages' services must not start on their own (they would take the host's 5060):
-    # policy-rc.d exit 101 forbids it for the duration of the install (Debian's convention).
-    local policy=/usr/sbin/policy-rc.d restore=""
-    if [ -e "$policy" ]; then restore=$(mktemp); cp -p "$policy" "$restore"; fi
-    printf '#!/bin/sh\nexit 101\n' >"$policy"
-    chmod +x "$policy"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" \
-        || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
-                --no-install-recommends "${missing[@]}"; }
-    if [ -n "$restore" ]; then mv "$restore" "$policy"; else rm -f "$policy"; fi
+    # policy-rc.d exit 101 forbids it for the duration of the install (Debian's convention). A
+    # subshell whose exit puts the host's own policy back, whether the install worked or not.
+    (
+        policy=/usr/sbin/policy-rc.d
+        saved=""
+        if [ -e "$policy" ]; then saved=$(mktemp); cp -p "$policy" "$saved"; fi
+        trap 'if [ -n "$saved" ]; then mv "$saved" "$policy"; else rm -f "$policy"; fi' EXIT
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod +x "$policy"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y --no-install-recommends "${missing[@]}" \
+            || { apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"; }
+    )
 }
 
 has_path() { [[ ",$paths," == *",$1,"* ]]; }
