@@ -470,6 +470,11 @@ run_step() {
             </dev/null >"$dir/perf.log" 2>&1 &
         profiler=$!
     fi
+    # SIPp writes the response times in batches of rtt_freq calls and drops the last partial
+    # batch at exit: batches of up to 200 (a write per batch, not per call), at most 1/10 s of calls.
+    local rtt_freq=$((rate / 10))
+    [ "$rtt_freq" -gt 200 ] && rtt_freq=200
+    [ "$rtt_freq" -lt 1 ] && rtt_freq=1
     local before after
     before=$(sut_ticks)
     # The uac places `calls` calls at `rate` per second; -l bounds the calls in flight (3 s of
@@ -478,7 +483,7 @@ run_step() {
         -i 127.0.0.1 -p "$UAC_PORT" -mi 127.0.0.1 -mp "$UAC_MEDIA" \
         -r "$rate" -rp 1000 -m "$calls" -l "$((rate * (pause_ms / 1000 + 3)))" -d "$pause_ms" \
         -recv_timeout 10s -timeout "$((duration + hold + 120))s" \
-        -trace_rtt -rtt_freq 1 127.0.0.1:"$target_port"
+        -trace_rtt -rtt_freq "$rtt_freq" 127.0.0.1:"$target_port"
     local uac_wrapper=$sipp_wrapper uac_rc=0
     wait "$uac_wrapper" || uac_rc=$?
     after=$(sut_ticks)
