@@ -400,6 +400,20 @@ elapsed_seconds() {
     awk -v a="$start" -v b="$now" 'BEGIN { printf "%.3f", b - a }'
 }
 
+# placement_rate CSV TOTAL: the rate at which the uac placed its calls, from its periodic rows
+# (-fd 1): calls created between the first row with any and the last row before all TOTAL were,
+# over the time between those rows. Nothing when fewer than two such rows exist (a short run).
+# Unlike calls over the whole run time, the slow answers to the last calls do not count in it.
+placement_rate() {
+    awk -F';' -v total="$2" '
+        NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "CurrentTime") tc = i; if ($i == "OutgoingCall(C)") cc = i }; next }
+        NF > 1 {
+            n = split($tc, parts, "\t"); t = parts[n] + 0; c = $cc + 0
+            if (c > 0 && c < total) { if (!seen) { t0 = t; c0 = c; seen = 1 }; t1 = t; c1 = c }
+        }
+        END { if (seen && t1 > t0) printf "%.0f", (c1 - c0) / (t1 - t0) }' "$1"
+}
+
 # percentiles FILE: "p50 p99" in ms of the response times in a SIPp -trace_rtt file. SIPp measures
 # them in whole milliseconds: "<1" is a response within the same millisecond.
 percentiles() {
@@ -524,13 +538,19 @@ record_step() {
     # Calls that were never placed or never ended count as failed too.
     local lost=$(( rate * duration - ok ))
     [ "$lost" -lt "$failed" ] && lost=$failed
-    # Achieved rate: successful calls over the uac's time placing them (its elapsed time less the
-    # last calls' length: the hold, or the setup shape's gap).
+    # Achieved rate: the rate the uac placed its calls at (placement_rate) times the share that
+    # succeeded; for a run too short for that, successful calls over the uac's run time less the
+    # last call's length (the hold, or the setup shape's gap).
     local achieved
-    local length_ms=$gap_ms
+    local length_ms=$gap_ms placed
     [ "$shape" = held ] && length_ms=$((hold * 1000))
-    achieved=$(awk -v ok="$ok" -v e="$elapsed" -v ms="$length_ms" \
-        'BEGIN { t = e - ms / 1000; if (t <= 0) t = e; printf "%.0f", ok / t }')
+    placed=$(placement_rate "$stats" "$((rate * duration))")
+    if [ -n "$placed" ]; then
+        achieved=$(awk -v p="$placed" -v ok="$ok" -v c="$created" 'BEGIN { printf "%.0f", (c > 0) ? p * ok / c : 0 }')
+    else
+        achieved=$(awk -v ok="$ok" -v e="$elapsed" -v ms="$length_ms" \
+            'BEGIN { t = e - ms / 1000; if (t <= 0) t = e; printf "%.0f", ok / t }')
+    fi
     local uac_cpu uas_cpu
     uac_cpu=$(cat "$dir/uac.cpu" 2>/dev/null || echo 0)
     uas_cpu=$(cat "$dir/uas.cpu" 2>/dev/null || echo 0)
@@ -548,6 +568,10 @@ record_step() {
         media=$(grep -o '"[ab]_to_[ab]_packets":[0-9]*' "$dir/audit.jsonl" \
             | awk -F: -v want=$((ok * hold * 100)) '{ s += $2 } END { printf "%d of %d", s, want }')
     fi
+    # What the SUT logged at warning level or above during the step (its start-up lines aside).
+    local logged
+    logged=$(cat "$dir"/handoff.log "$dir"/kamailio.log "$dir"/rtpengine.log 2>/dev/null \
+        | grep -cE ' (WARN|ERROR) |(ERROR|WARNING|CRITICAL):|\[(err|crit|warn)' || true)
     local load sut_field=${sut_cpu% }
     load=$(cut -d' ' -f1 /proc/loadavg)
     [ -n "$sut_field" ] || sut_field=-
@@ -562,11 +586,11 @@ record_step() {
     [ "$uac_rc" -le 1 ] || { pass=0; why+="${why:+, }uac exit $uac_rc"; }
     step_pass=$pass
     # path shape rate pass achieved created ok lost retrans uas_retrans p50 p99 elapsed uac_ticks
-    # uas_ticks why sut(name:utime:stime ...) load media
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    # uas_ticks why sut(name:utime:stime ...) load media logged
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$path" "$shape" "$rate" "$pass" "$achieved" "$created" "$ok" "$lost" "$retrans" \
         "$uas_retrans" "$p50" "$p99" "$elapsed" "$uac_cpu" "$uas_cpu" "${why:--}" "$sut_field" \
-        "$load" "$media" >>"$steps_file"
+        "$load" "$media" "$logged" >>"$steps_file"
     log "  -> $([ "$pass" = 1 ] && echo pass || echo "FAIL ($why)"): achieved $achieved/s, $ok ok, $lost failed, retrans $retrans/$uas_retrans, INVITE->200 p50 $p50 p99 $p99 ms, SUT ticks ${sut_cpu% }"
 }
 
@@ -666,25 +690,27 @@ write_report() (
         fi
         echo
         echo "A rate **holds** when the uac's final statistics show under 0.1% failed calls (failed, or"
-        echo "never completed) and at least 95% of the target rate achieved (successful calls over the uac's"
-        echo "elapsed time, less the last call's length). $(search_words)"
+        echo "never completed) and at least 95% of the target rate achieved: the rate the uac placed calls"
+        echo "at (from its per-second statistics rows, while it was placing them) times the share that"
+        echo "succeeded. $(search_words)"
         echo
         for shape in "${shape_list[@]}"; do
             summary_table "$shape"
         done
         echo "## Every step"
         echo
-        echo "| path | shape | target/s | result | achieved/s | calls | failed | retrans uac/uas | INVITE->200 p50 / p99 ms | SUT CPU, cores | uac CPU | uas CPU | RTP relayed | load |"
-        echo "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |"
-        while IFS=$'\t' read -r path shape rate pass achieved created ok lost retrans uas_retrans p50 p99 elapsed uac uas why sut load media; do
-            echo "| $(path_name "$path") | $shape | $rate | $([ "$pass" = 1 ] && echo pass || echo "fail: $why") | $achieved | $created | $lost | $retrans / $uas_retrans | $p50 / $p99 | $(sut_words "$sut" "$elapsed" "$ok") | $(cores "$uac" "$elapsed") | $(cores "$uas" "$elapsed") | $media | $load |"
+        echo "| path | shape | target/s | result | achieved/s | calls | failed | retrans uac/uas | INVITE->200 p50 / p99 ms | SUT CPU, cores | uac CPU | uas CPU | RTP relayed | SUT warnings | load |"
+        echo "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+        while IFS=$'\t' read -r path shape rate pass achieved created ok lost retrans uas_retrans p50 p99 elapsed uac uas why sut load media logged; do
+            echo "| $(path_name "$path") | $shape | $rate | $([ "$pass" = 1 ] && echo pass || echo "fail: $why") | $achieved | $created | $lost | $retrans / $uas_retrans | $p50 / $p99 | $(sut_words "$sut" "$elapsed" "$ok") | $(cores "$uac" "$elapsed") | $(cores "$uas" "$elapsed") | $media | $logged | $load |"
         done <"$steps_file"
         echo
         echo "CPU: utime+stime from /proc/<pid>/stat over the step (the SUT's processes and threads;"
         echo "Kamailio's workers summed), SIPp's from its own rusage at exit; in cores, over the uac's"
         echo "elapsed time. µs/call is the SUT's CPU time over the successful calls; kernel is its stime"
         echo "share. RTP relayed (handoff, held calls): the packets its audit records counted, of the"
-        echo "100 per second of hold each call sent. load: the 1-minute load average at the step's end."
+        echo "100 per second of hold each call sent. SUT warnings: lines its logs have at warning level or"
+        echo "above (handoff runs at --log-level warn). load: the 1-minute load average at the step's end."
         echo
         if [ -s "$work/profiles.md" ]; then
             echo "## Where handoff's time goes (perf record -e cpu-clock, --profile)"
@@ -801,7 +827,7 @@ summary_table() {
             echo "| $(path_name "$path") | none | | | | | | | | $(first_failure "$path" "$shape" 0) |"
             continue
         fi
-        IFS=$'\t' read -r _ _ rate _ achieved created ok lost retrans uas_retrans p50 p99 elapsed uac uas _ sut _ media <<<"$line"
+        IFS=$'\t' read -r _ _ rate _ achieved created ok lost retrans uas_retrans p50 p99 elapsed uac uas _ sut _ media _ <<<"$line"
         held_rate[$path]=$achieved
         echo "| $(path_name "$path") | $rate | $achieved | $lost / $created | $retrans / $uas_retrans | $p50 / $p99 | $(sut_words "$sut" "$elapsed" "$ok") | $(cores "$uac" "$elapsed") / $(cores "$uas" "$elapsed") | $media | $(first_failure "$path" "$shape" "$rate") |"
     done
