@@ -7,8 +7,8 @@
 # calls and at least 95% of the target rate achieved. The paths take their steps in turn (one step
 # of each path, then the next round), so a change in the host's background load hits all of them.
 # Every step starts its processes afresh in a private network namespace and stops them after.
-# Results come from SIPp's final statistics row and its per-call response times (-trace_rtt), CPU
-# from /proc/<pid>/stat. The table goes to perf/results/cps-<date>.md; see perf/README.md.
+# Results come from SIPp's statistics files (its per-second rows and the final one) and its
+# per-call response times (-trace_rtt), CPU from /proc/<pid>/stat. The table goes to perf/results/cps-<date>.md; see perf/README.md.
 #
 #   perf/cps.sh                          # the full search, 60 s steps (long: an hour or more)
 #   perf/cps.sh --duration 20            # 20 s steps
@@ -123,6 +123,7 @@ die() { log "error: $*"; exit 1; }
 ensure_packages() {
     local wanted=(sip-tester procps iproute2) missing=() pkg
     if has_path kamailio; then wanted+=(kamailio rtpengine-daemon); fi
+    if [ "$profile" = 1 ]; then wanted+=(linux-perf); fi
     for pkg in "${wanted[@]}"; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
@@ -143,6 +144,16 @@ ensure_packages() {
         apt-get install -y --no-install-recommends "${missing[@]}" \
             || { apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"; }
     )
+    # The Debian packages enable their services for the next boot; this script runs its own
+    # instances, and a boot-time Kamailio would hold the host's 5060. Only for what it installed.
+    local service
+    for service in kamailio rtpengine-daemon; do
+        if [[ " ${missing[*]} " == *" $service "* ]] && command -v systemctl >/dev/null; then
+            if systemctl disable "$service" >/dev/null 2>&1; then
+                log "disabled the $service service (installed for this harness)"
+            fi
+        fi
+    done
 }
 
 has_path() { [[ ",$paths," == *",$1,"* ]]; }
