@@ -1699,20 +1699,7 @@ impl Call {
         {
             let bytes = build_in_dialog(dialog, &via, &contact, method, extra, body, None)?;
             let peer = dialog.peer;
-            let client = fx
-                .txn
-                .send_request(now, peer, method, &branch, bytes)
-                .ok()?;
-            fx.track_client(
-                self,
-                client,
-                ClientPurpose::Transfer {
-                    call: self.id.seq,
-                    what,
-                },
-            );
-            self.outstanding += 1;
-            return Some(client);
+            return self.send_transfer_request(fx, now, peer, method, &branch, bytes, what);
         }
         let transfer = self.transfer()?;
         let (retired, leg_c) = (
@@ -1741,10 +1728,23 @@ impl Call {
             trunk,
         )?;
         let peer = target.dialog.peer;
-        let client = fx
-            .txn
-            .send_request(now, peer, method, &branch, bytes)
-            .ok()?;
+        self.send_transfer_request(fx, now, peer, method, &branch, bytes, what)
+    }
+
+    /// Sends a request of the transfer (built by [`Call::transfer_request`]) and tracks its
+    /// client transaction as the transfer's.
+    #[allow(clippy::too_many_arguments)]
+    fn send_transfer_request(
+        &mut self,
+        fx: &mut Effects,
+        now: Time,
+        peer: std::net::SocketAddr,
+        method: Method,
+        branch: &str,
+        bytes: Vec<u8>,
+        what: TransferTx,
+    ) -> Option<ClientTxId> {
+        let client = fx.txn.send_request(now, peer, method, branch, bytes).ok()?;
         fx.track_client(
             self,
             client,
