@@ -259,4 +259,31 @@ fn main() {
         held,
         bench.core.transactions_live()
     );
+
+    // Bytes held per call that ended (BYE answered) and awaits its reap: a shard keeps each
+    // ended call and its last transactions for 64*T1 (late BYEs, retransmissions), so at R
+    // calls/s it holds R * 32 s of these.
+    let mut bench = Bench::new();
+    bench.record = false;
+    bench.advance(1);
+    let region = Region::new(GLOBAL);
+    for i in 0..held {
+        let ok = setup(&mut bench, i);
+        teardown(&mut bench, &ok, i);
+        bench.sent.clear();
+    }
+    bench.advance(1_000);
+    bench.sent.clear();
+    bench.sent.shrink_to_fit();
+    let change = region.change();
+    let live = change
+        .bytes_allocated
+        .saturating_sub(change.bytes_deallocated);
+    assert_eq!(bench.core.calls_active(), 0);
+    println!(
+        "state per ended call awaiting its reap: {} bytes ({} calls held, {} transactions live)",
+        live / held as usize,
+        bench.core.calls_held(),
+        bench.core.transactions_live()
+    );
 }

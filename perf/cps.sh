@@ -42,6 +42,7 @@ install=1
 build=1
 sipp_trace=()
 profile=0
+sipp_buffer=4194304
 
 usage() {
     cat <<'EOF'
@@ -65,6 +66,8 @@ perf/cps.sh [options]
   --no-install      do not install the Debian packages (fail if missing)
   --no-build        use the existing release binary
   --sipp-trace      SIPp writes every message it sends and receives (-trace_msg; with --keep)
+  --sipp-buffer B   SIPp's socket send and receive buffers (-buff_size; default 4194304; SIPp's
+                    own default, 65535, drops the SUT's bursts: see perf/README.md)
   --profile         perf record -e cpu-clock of handoff during each of its steps; the report
                     gets each step's top symbols (the profiler's cost is in that step's figures)
 Environment: CARGO_TARGET_DIR (where the release binary is built/found).
@@ -93,6 +96,7 @@ while [ $# -gt 0 ]; do
         --no-build) build=0; shift ;;
         --sipp-trace) sipp_trace=(-trace_msg); shift ;;
         --profile) profile=1; shift ;;
+        --sipp-buffer) sipp_buffer=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "cps.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -384,7 +388,7 @@ run_sipp() {
         stat=$(cat /proc/$$/stat); set -- ${stat##*) }
         echo $(( ${14} + ${15} )) > "$CPU_FILE"
         exit "$rc"' sipp "$@" \
-        -trace_stat -stf "$dir/$name-stats.csv" -fd 1 \
+        -buff_size "$sipp_buffer" -trace_stat -stf "$dir/$name-stats.csv" -fd 1 \
         -trace_screen -screen_file "$dir/$name-screen.txt" -nostdin "${sipp_trace[@]}" \
         </dev/null >"$dir/$name.out" 2>&1 &
     sipp_wrapper=$!
@@ -458,6 +462,30 @@ summarize_profile() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Datagrams each UDP socket of the namespace dropped (receive queue full), sampled every 0.5 s
+# until killed: "port inode drops" lines, the newest last. A socket's count ends with the socket,
+# so the step's figure per port is the highest count each socket (inode) reached, summed.
+sample_udp_drops() {
+    local file=$1
+    while true; do
+        # ss filters in the kernel: the SUT's media sockets (thousands) are not listed.
+        ip netns exec "$ns" ss -Hunmae "( sport = :$SUT_PORT or sport = :$UAC_PORT or sport = :$UAS_PORT )" 2>/dev/null \
+            | awk '/ino:/ { n = split($4, a, ":"); port = a[n]; for (i = 5; i <= NF; i++) if ($i ~ /^ino:/) { sub(/^ino:/, "", $i); ino = $i } }
+                   /skmem:/ { if (match($0, /,d[0-9]+\)/)) print port, ino, substr($0, RSTART + 2, RLENGTH - 3) }' >>"$file" || true
+        sleep 0.5
+    done
+}
+
+# udp_drops FILE: "uac/uas/SUT" datagrams dropped by the SIPp uac's, the uas's and the SUT's SIP
+# sockets over the step (the SUT's reuseport sockets summed).
+udp_drops() {
+    local file=$1
+    [ -s "$file" ] || { echo "-"; return; }
+    awk -v uac="$UAC_PORT" -v uas="$UAS_PORT" -v sut="$SUT_PORT" '
+        { port = $1 + 0; key = port " " $2; if ($3 + 0 > max[key]) max[key] = $3 + 0; p[key] = port }
+        END { for (k in max) total[p[k]] += max[k]; printf "%d/%d/%d", total[uac], total[uas], total[sut] }' "$file"
+}
+
 # One step: PATH SHAPE RATE -> one line of results in $steps_file
 
 step_number=0
@@ -477,6 +505,8 @@ run_step() {
     log "step $step_number: $path $shape $rate calls/s for ${duration}s ($calls calls)"
 
     start_sut "$path" "$dir"
+    sample_udp_drops "$dir/udp-drops.txt" &
+    local drop_sampler=$!
     local target_port=$SUT_PORT
     [ "$path" = direct ] && target_port=$UAS_PORT
 
@@ -527,6 +557,8 @@ run_step() {
         wait_until 10 exited "$uas_wrapper" || kill -KILL "$uas" 2>/dev/null || true
     fi
     wait "$uas_wrapper" 2>/dev/null || true
+    kill "$drop_sampler" 2>/dev/null || true
+    wait "$drop_sampler" 2>/dev/null || true
     stop_namespace_processes
 
     record_step "$path" "$shape" "$rate" "$dir" "$uac_rc" "$crashed" "$before" "$after"
@@ -597,11 +629,11 @@ record_step() {
     [ "$uac_rc" -le 1 ] || { pass=0; why+="${why:+, }uac exit $uac_rc"; }
     step_pass=$pass
     # path shape rate pass achieved created ok lost retrans uas_retrans p50 p99 elapsed uac_ticks
-    # uas_ticks why sut(name:utime:stime ...) load media logged
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    # uas_ticks why sut(name:utime:stime ...) load media logged drops(uac/uas/SUT)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$path" "$shape" "$rate" "$pass" "$achieved" "$created" "$ok" "$lost" "$retrans" \
         "$uas_retrans" "$p50" "$p99" "$elapsed" "$uac_cpu" "$uas_cpu" "${why:--}" "$sut_field" \
-        "$load" "$media" "$logged" >>"$steps_file"
+        "$load" "$media" "$logged" "$(udp_drops "$dir/udp-drops.txt")" >>"$steps_file"
     log "  -> $([ "$pass" = 1 ] && echo pass || echo "FAIL ($why)"): achieved $achieved/s, $ok ok, $lost failed, retrans $retrans/$uas_retrans, INVITE->200 p50 $p50 p99 $p99 ms, SUT ticks ${sut_cpu% }"
 }
 
@@ -710,10 +742,10 @@ write_report() (
         done
         echo "## Every step"
         echo
-        echo "| path | shape | target/s | result | achieved/s | calls | failed | retrans uac/uas | INVITE->200 p50 / p99 ms | SUT CPU, cores | uac CPU | uas CPU | RTP relayed | SUT warnings | load |"
-        echo "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
-        while IFS=$'\t' read -r path shape rate pass achieved created ok lost retrans uas_retrans p50 p99 elapsed uac uas why sut load media logged; do
-            echo "| $(path_name "$path") | $shape | $rate | $([ "$pass" = 1 ] && echo pass || echo "fail: $why") | $achieved | $created | $lost | $retrans / $uas_retrans | $p50 / $p99 | $(sut_words "$sut" "$elapsed" "$ok") | $(cores "$uac" "$elapsed") | $(cores "$uas" "$elapsed") | $media | $logged | $load |"
+        echo "| path | shape | target/s | result | achieved/s | calls | failed | retrans uac/uas | INVITE->200 p50 / p99 ms | SUT CPU, cores | uac CPU | uas CPU | RTP relayed | SUT warnings | socket drops uac/uas/SUT | load |"
+        echo "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+        while IFS=$'\t' read -r path shape rate pass achieved created ok lost retrans uas_retrans p50 p99 elapsed uac uas why sut load media logged drops; do
+            echo "| $(path_name "$path") | $shape | $rate | $([ "$pass" = 1 ] && echo pass || echo "fail: $why") | $achieved | $created | $lost | $retrans / $uas_retrans | $p50 / $p99 | $(sut_words "$sut" "$elapsed" "$ok") | $(cores "$uac" "$elapsed") | $(cores "$uas" "$elapsed") | $media | $logged | ${drops:--} | $load |"
         done <"$steps_file"
         echo
         echo "CPU: utime+stime from /proc/<pid>/stat over the step (the SUT's processes and threads;"
@@ -721,7 +753,9 @@ write_report() (
         echo "elapsed time. µs/call is the SUT's CPU time over the successful calls; kernel is its stime"
         echo "share. RTP relayed (handoff, held calls): the packets its audit records counted, of the"
         echo "100 per second of hold each call sent. SUT warnings: lines its logs have at warning level or"
-        echo "above (handoff runs at --log-level warn). load: the 1-minute load average at the step's end."
+        echo "above (handoff runs at --log-level warn). Socket drops: datagrams the SIP sockets of the SIPp"
+        echo "uac, the uas and the SUT dropped with a full receive queue (ss -m, sampled every 0.5 s;"
+        echo "SIPp's buffers: -buff_size $sipp_buffer). load: the 1-minute load average at the step's end."
         echo
         if [ -s "$work/profiles.md" ]; then
             echo "## Where handoff's time goes (perf record -e cpu-clock, --profile)"

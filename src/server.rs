@@ -359,12 +359,20 @@ impl Server {
                 );
             }
             if opened.over_budget > 0 {
+                // The advice differs: on epoll every media socket is a process descriptor; on
+                // io_uring only each ring's registered-file table is capped by the limit.
+                let advice = if chosen == IoBackend::Uring {
+                    "each io_uring ring's registered-file table is capped by it: raise it, or \
+                     run more shards"
+                } else {
+                    "every epoll media socket is a process descriptor: raise it, or use \
+                     io_uring, whose media sockets are not"
+                };
                 tracing::warn!(
                     shard,
                     pairs_left_out = opened.over_budget,
                     nofile_soft,
-                    "media ports left out of the pool: RLIMIT_NOFILE is the ceiling \
-                     (raise it, or use io_uring, whose media sockets are not process descriptors)"
+                    "media ports left out of the pool: RLIMIT_NOFILE is the ceiling ({advice})"
                 );
             }
             media_ports.push(opened.rtp_ports);

@@ -1517,7 +1517,28 @@ impl Call {
             // The answer never came: ACK without it so the far end stops retransmitting.
             self.send_ack(fx, side, cseq, None);
         }
-        let linger = 64 * self.config.sbc.timers.t1_ms;
-        fx.set_timer(now.plus_millis(linger), CoreTimer::Reap { call: seq });
+        fx.set_timer(
+            now.plus_millis(self.linger_ms()),
+            CoreTimer::Reap { call: seq },
+        );
+    }
+
+    /// How long the ended call stays before its reap. An unanswered call waits 64*T1: a 2xx
+    /// may still race its CANCEL or 408 and must find the call to be ACKed and hung up. An
+    /// answered call waits T4 (a late Replaces still finds it ended: 603; a late BYE gets its
+    /// 200): once its own BYEs are answered (the reap re-arms while any is outstanding) its
+    /// legs' dialogs are over on both sides, and the transaction layer absorbs what is still
+    /// retransmitted. At thousands of calls per second, 64*T1 for every call held most of a
+    /// shard's memory (perf/results/NOTES.md).
+    pub(super) fn linger_ms(&self) -> u64 {
+        let timers = &self.config.sbc.timers;
+        let whole = 64 * timers.t1_ms;
+        // A call that ended while transferring keeps 64*T1: its attempt's record may settle
+        // later (e.g. on the carrier's BYE).
+        if self.answered.is_some() && self.phase.transfer().is_none() {
+            timers.t4_ms.min(whole)
+        } else {
+            whole
+        }
     }
 }

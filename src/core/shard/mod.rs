@@ -15,7 +15,8 @@
 //! request relayed from one leg; a client transaction is the routed INVITE, a relayed request
 //! (whose response goes back to its server transaction), a transfer's or handoff's own request.
 //! Dialogs are found by handoff's local tag (minted, unique) as (call, leg). An ended call keeps
-//! its legs for 64*T1 (late BYEs, retransmitted 2xx) and is then reaped, with its timers.
+//! its legs a while (late BYEs, retransmitted 2xx: 64*T1, or T4 for an answered call without a
+//! transfer, `Call::linger_ms`) and is then reaped, with its timers.
 
 mod audit;
 mod auth;

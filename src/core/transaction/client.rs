@@ -262,6 +262,12 @@ impl ClientTransaction {
         durations: &Durations,
         emitter: &mut Emitter,
     ) {
+        if status.is_success() {
+            // After a 2xx the request is never sent again (no retransmission, no CANCEL, no
+            // ACK built from it: the dialog ACKs a 2xx) nor read (only a 401/407 is answered
+            // from it): free its bytes for the 64*T1 (INVITE) or T4 (others) still to wait.
+            self.request = Vec::new();
+        }
         if self.invite && status.is_success() {
             self.state = ClientState::AwaitingSuccessRetransmits;
             self.arm(

@@ -386,11 +386,14 @@ impl TransactionLayer {
             .count()
     }
 
-    /// The bytes of the request that created a server transaction.
+    /// The bytes of the request that created a server transaction; `None` once the
+    /// transaction has answered it for good and only absorbs retransmissions (its bytes are
+    /// freed then: ended calls wait 64*T1 with these transactions).
     pub fn server_request(&self, tx: ServerTxId) -> Option<&[u8]> {
         self.servers
             .get(tx.slot, tx.generation)
             .map(|t| t.request.as_slice())
+            .filter(|request| !request.is_empty())
     }
 
     /// Where a server transaction's responses go (the request's source).
@@ -403,11 +406,13 @@ impl TransactionLayer {
         self.clients.get(tx.slot, tx.generation).map(|t| t.peer)
     }
 
-    /// The bytes of the request a client transaction sends.
+    /// The bytes of the request a client transaction sends; `None` after a 2xx (freed: it is
+    /// never sent or read again).
     pub fn client_request(&self, tx: ClientTxId) -> Option<&[u8]> {
         self.clients
             .get(tx.slot, tx.generation)
             .map(|t| t.request.as_slice())
+            .filter(|request| !request.is_empty())
     }
 
     /// Is this server transaction still waiting for the TU's final response?

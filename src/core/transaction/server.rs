@@ -184,6 +184,9 @@ impl ServerTransaction {
     ) -> ServerAction {
         match self.state {
             ServerState::AwaitingAck { .. } => {
+                // Confirmed owes nothing: neither the request nor the final is sent again.
+                self.forget_request();
+                self.last_response = None;
                 self.state = ServerState::AwaitingAckRetransmits;
                 self.arm(emitter, TimerName::I, now.plus_millis(durations.t4));
                 ServerAction::Absorbed
@@ -217,6 +220,10 @@ impl ServerTransaction {
             (ServerState::AwaitingFinal, StatusClass::Success) => {
                 emitter.transmit(self.peer, response);
                 self.last_response = None;
+                // Accepted lasts 64*T1 and only absorbs: the request's bytes are not read again
+                // (nothing answers it any more), and at thousands of calls/s they were most of
+                // what ended calls held.
+                self.forget_request();
                 self.state = ServerState::AwaitingInviteRetransmits;
                 self.arm(
                     emitter,
@@ -244,6 +251,8 @@ impl ServerTransaction {
             (ServerState::AwaitingResponse, _) => {
                 emitter.transmit(self.peer, response.clone());
                 self.last_response = Some(response);
+                // Completed re-sends the final only.
+                self.forget_request();
                 self.state = ServerState::AwaitingRequestRetransmits;
                 // Timer J = 64*T1 over UDP.
                 self.arm(
@@ -255,6 +264,13 @@ impl ServerTransaction {
             (state, _) => return Err(not_allowed(state)),
         }
         Ok(())
+    }
+
+    /// Frees the request's bytes once the transaction only absorbs retransmissions: no one
+    /// reads them after the final response (`server_request` then yields an empty slice,
+    /// which no reader parses into a request).
+    fn forget_request(&mut self) {
+        self.request = Vec::new();
     }
 
     fn note_response_tag(&mut self, response: &[u8]) {
