@@ -39,7 +39,7 @@ use crate::config::Config;
 use crate::core::call::LiveCall;
 use crate::metrics::{RuntimeMetrics, ShardMetrics};
 use crate::runtime::queues::ShardMesh;
-use crate::runtime::shard::ShardStatus;
+use crate::runtime::shard::{ShardSnapshot, ShardStatus};
 use crate::transfer::record::unix_ms_from_rfc3339;
 use crate::transfer::{TransferOutcome, TransferRecord};
 
@@ -427,6 +427,32 @@ impl AdminState {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} counter");
             let _ = writeln!(out, "{name} {value}");
+        }
+        // Per shard: who reads (sbc.sip_steering) against who owns (the Call-ID's hash).
+        let snapshots: Vec<_> = self.statuses.iter().map(|s| s.snapshot.load()).collect();
+        let per_shard: [(&str, &str, fn(&ShardSnapshot) -> u64); 3] = [
+            (
+                "handoff_shard_sip_datagrams_read_total",
+                "SIP datagrams read from the shard's own SIP socket (which shard reads is sbc.sip_steering's choice).",
+                |s| s.runtime.sip_received.iter().sum(),
+            ),
+            (
+                "handoff_shard_sip_datagrams_passed_total",
+                "SIP datagrams the shard read and passed on to the shard that owns their call.",
+                |s| s.stats.forwarded_to_other_shard,
+            ),
+            (
+                "handoff_shard_calls_started_total",
+                "Calls the shard owns (started there; their media ports come from its pool).",
+                |s| s.stats.calls_started,
+            ),
+        ];
+        for (name, help, read) in per_shard {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            for (shard, snapshot) in snapshots.iter().enumerate() {
+                let _ = writeln!(out, "{name}{{shard=\"{shard}\"}} {}", read(snapshot));
+            }
         }
         out
     }
