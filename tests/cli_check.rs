@@ -53,8 +53,8 @@ fn check_shows_sip_steering() {
         let mut file = tempfile::NamedTempFile::new().expect("temp file");
         write!(
             file,
-            "[sbc]\nlisten = \"{}\"\nadmin = \"off\"\nmedia_ports = [41600, 41700]\naudit = \"-\"\n{steering}{shards}\n",
-            netns::udp_addr(41560)
+            "[sbc]\nlisten = \"{}\"\nadmin = \"off\"\nmedia_ports = [41800, 41900]\naudit = \"-\"\n{steering}{shards}\n",
+            netns::udp_addr(41760)
         )
         .expect("write");
         let path = file.path().display().to_string();

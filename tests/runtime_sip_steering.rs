@@ -10,18 +10,22 @@
 //!
 //! Either way the datagrams a shard reads but does not own (the Call-ID's hash names another
 //! shard) are passed on: `handoff_shard_sip_datagrams_passed_total{shard}` is checked against
-//! `owner_of_datagram`. Ports: 41000-41999 inside the test's private network namespace.
+//! `owner_of_datagram`. With the program refused (a seccomp filter on the child), `"cpu"` falls
+//! back to the hash and says so at start-up. Ports: 41000-41999 inside the test's private
+//! network namespace.
 
 mod admin_support;
 mod runtime_support;
 
 use std::net::{SocketAddr, UdpSocket};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use admin_support::{parse_exposition, value};
 use handoff::vocab::ownership::owner_of_datagram;
 use runtime_support::ua::{Ua, request};
-use runtime_support::{Handoff, WAIT, netns};
+use runtime_support::{Handoff, WAIT, netns, seccomp};
 
 /// OPTIONS sent from each cpu.
 const K: usize = 20;
@@ -107,7 +111,20 @@ fn passed_by(reader: usize, owners: &[u16]) -> u64 {
     owners.iter().filter(|o| usize::from(**o) != reader).count() as u64
 }
 
+/// How the test starts handoff.
+#[derive(Clone, Copy, PartialEq)]
+enum Kernel {
+    /// As it is: takes the program.
+    Takes,
+    /// A seccomp filter refuses SO_ATTACH_REUSEPORT_CBPF to the child.
+    Refuses,
+}
+
 fn steering(io: &str, mode: &str, base: u16) {
+    steering_with(io, mode, base, Kernel::Takes)
+}
+
+fn steering_with(io: &str, mode: &str, base: u16, kernel: Kernel) {
     assert!(netns::enter(), "needs a private network namespace (root)");
     let sip: SocketAddr = format!("127.0.0.1:{base}").parse().unwrap();
     let admin: SocketAddr = format!("127.0.0.1:{}", base + 1).parse().unwrap();
@@ -153,13 +170,31 @@ to = "platform"
         ),
     )
     .unwrap();
-    let mut handoff = Handoff::start(&config);
+    let mut handoff = match kernel {
+        Kernel::Takes => Handoff::start(&config),
+        Kernel::Refuses => {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_handoff"));
+            // SAFETY: the hook only calls prctl(2), async-signal-safe, between fork and exec.
+            unsafe { command.pre_exec(seccomp::refuse_reuseport_cbpf) };
+            Handoff::start_command(command, &config)
+        }
+    };
     let line = handoff.wait_for_log("sip steering:", WAIT);
-    let want = match mode {
-        "cpu" => "sip steering: cpu (the shard pinned to the receiving cpu reads: cpu 0 -> shard 0",
+    let want = match (mode, kernel) {
+        ("cpu", Kernel::Takes) => {
+            "sip steering: cpu (the shard pinned to the receiving cpu reads: cpu 0 -> shard 0"
+        }
+        ("cpu", Kernel::Refuses) => {
+            "sip steering: hash (sip_steering = \"cpu\", but the kernel refused \
+             SO_ATTACH_REUSEPORT_CBPF: Operation not permitted"
+        }
         _ => "sip steering: hash (the kernel picks",
     };
     assert!(line.contains(want), "{io}/{mode}: {line}");
+    if kernel == Kernel::Refuses {
+        assert!(line.contains("WARN"), "{io}/{mode}: the fallback is a warning: {line}");
+    }
+    let mode = if kernel == Kernel::Refuses { "hash" } else { mode };
     let carrier = Ua::new(carrier, "carrier");
 
     let first = options_from_cpu(&carrier, sip, 0, mode);
@@ -216,4 +251,14 @@ fn epoll_cpu_steering_reads_on_the_receiving_cpus_shard() {
 #[test]
 fn epoll_hash_steering_reads_one_peer_on_one_shard() {
     steering("epoll", "hash", 41400);
+}
+
+#[test]
+fn uring_cpu_steering_refused_falls_back_to_the_hash() {
+    steering_with("uring", "cpu", 41500, Kernel::Refuses);
+}
+
+#[test]
+fn epoll_cpu_steering_refused_falls_back_to_the_hash() {
+    steering_with("epoll", "cpu", 41600, Kernel::Refuses);
 }
