@@ -430,7 +430,8 @@ impl AdminState {
         }
         // Per shard: who reads (sbc.sip_steering) against who owns (the Call-ID's hash).
         let snapshots: Vec<_> = self.statuses.iter().map(|s| s.snapshot.load()).collect();
-        let per_shard: [(&str, &str, fn(&ShardSnapshot) -> u64); 3] = [
+        type Read = fn(&ShardSnapshot) -> u64;
+        let per_shard: [(&str, &str, Read); 3] = [
             (
                 "handoff_shard_sip_datagrams_read_total",
                 "SIP datagrams read from the shard's own SIP socket (which shard reads is sbc.sip_steering's choice).",

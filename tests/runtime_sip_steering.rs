@@ -192,9 +192,16 @@ to = "platform"
     };
     assert!(line.contains(want), "{io}/{mode}: {line}");
     if kernel == Kernel::Refuses {
-        assert!(line.contains("WARN"), "{io}/{mode}: the fallback is a warning: {line}");
+        assert!(
+            line.contains("WARN"),
+            "{io}/{mode}: the fallback is a warning: {line}"
+        );
     }
-    let mode = if kernel == Kernel::Refuses { "hash" } else { mode };
+    let mode = if kernel == Kernel::Refuses {
+        "hash"
+    } else {
+        mode
+    };
     let carrier = Ua::new(carrier, "carrier");
 
     let first = options_from_cpu(&carrier, sip, 0, mode);
@@ -215,8 +222,16 @@ to = "platform"
         _ => {
             // One ip:port: one shard reads everything, from both cpus.
             let reader = if after_second.read[0] == both { 0 } else { 1 };
-            assert_eq!(after_second.read[reader], both, "{io}/hash: {:?}", after_second.read);
-            assert_eq!(after_first.read[reader], k, "{io}/hash: {:?}", after_first.read);
+            assert_eq!(
+                after_second.read[reader], both,
+                "{io}/hash: {:?}",
+                after_second.read
+            );
+            assert_eq!(
+                after_first.read[reader], k,
+                "{io}/hash: {:?}",
+                after_first.read
+            );
             let all: Vec<u16> = first.iter().chain(&second).copied().collect();
             let mut passed = [0, 0];
             passed[reader] = passed_by(reader, &all);

@@ -62,7 +62,12 @@ pub fn cpu_program(shards: usize, cpus: &[usize]) -> Vec<BpfInsn> {
         program.push(insn(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, 0, 1, cpu));
         program.push(insn(libc::BPF_RET | libc::BPF_K, 0, 0, shard));
     }
-    program.push(insn(libc::BPF_ALU | libc::BPF_MOD | libc::BPF_K, 0, 0, shards));
+    program.push(insn(
+        libc::BPF_ALU | libc::BPF_MOD | libc::BPF_K,
+        0,
+        0,
+        shards,
+    ));
     program.push(insn(libc::BPF_RET | libc::BPF_A, 0, 0, 0));
     program
 }
