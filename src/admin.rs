@@ -70,6 +70,18 @@ pub struct AdminState {
     pub trunk_options: Mutex<BTreeMap<String, TrunkOptions>>,
     /// The I/O backend configured and the one chosen at start-up (`/status` `io`).
     pub io: IoDoc,
+    /// Which shard reads a SIP datagram, as set up at start-up (`/status` `sip_steering`).
+    pub sip_steering: SteeringDoc,
+}
+
+/// `/status` `sip_steering`: `sbc.sip_steering` as configured, the mode in effect (`"cpu"`,
+/// `"hash"`, or `"single"` with one shard; `"hash"` also when the kernel refused the program),
+/// and the start-up line's words.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SteeringDoc {
+    pub configured: &'static str,
+    pub mode: &'static str,
+    pub detail: String,
 }
 
 /// `/status` `io`: `sbc.io` as configured, the backend the shards run on, and why.
@@ -488,6 +500,7 @@ impl AdminState {
             },
             calls_active: self.active_calls(),
             io: self.io.clone(),
+            sip_steering: self.sip_steering.clone(),
             shards: self
                 .statuses
                 .iter()
@@ -553,6 +566,7 @@ pub struct StatusDoc {
     pub config: ConfigDoc,
     pub calls_active: usize,
     pub io: IoDoc,
+    pub sip_steering: SteeringDoc,
     pub shards: Vec<ShardDoc>,
     pub trunks: Vec<TrunkDoc>,
     /// The sources whose datagrams were dropped most (strangers, floods, wrong peers).

@@ -414,6 +414,11 @@ impl Server {
                 chosen: chosen_io.as_str(),
                 detail: io_detail,
             },
+            sip_steering: crate::admin::SteeringDoc {
+                configured: config.sbc.sip_steering.as_str(),
+                mode: steering.mode(),
+                detail: steering.to_string(),
+            },
         });
         // Before any shard runs: a busy admin port stops the start like a busy SIP port.
         let admin = match config.sbc.admin {

@@ -202,6 +202,12 @@ to = "platform"
     } else {
         mode
     };
+    let status = admin_support::request(admin, "GET", "/status", None, None, WAIT);
+    let status: serde_json::Value = serde_json::from_str(&status.body).expect("/status JSON");
+    assert_eq!(
+        status["sip_steering"]["mode"], mode,
+        "{io}/{mode}: /status {status}"
+    );
     let carrier = Ua::new(carrier, "carrier");
 
     let first = options_from_cpu(&carrier, sip, 0, mode);
