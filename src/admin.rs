@@ -39,7 +39,7 @@ use crate::config::Config;
 use crate::core::call::LiveCall;
 use crate::metrics::{RuntimeMetrics, ShardMetrics};
 use crate::runtime::queues::ShardMesh;
-use crate::runtime::shard::ShardStatus;
+use crate::runtime::shard::{ShardSnapshot, ShardStatus};
 use crate::transfer::record::unix_ms_from_rfc3339;
 use crate::transfer::{TransferOutcome, TransferRecord};
 
@@ -70,6 +70,18 @@ pub struct AdminState {
     pub trunk_options: Mutex<BTreeMap<String, TrunkOptions>>,
     /// The I/O backend configured and the one chosen at start-up (`/status` `io`).
     pub io: IoDoc,
+    /// Which shard reads a SIP datagram, as set up at start-up (`/status` `sip_steering`).
+    pub sip_steering: SteeringDoc,
+}
+
+/// `/status` `sip_steering`: `sbc.sip_steering` as configured, the mode in effect (`"cpu"`,
+/// `"hash"`, or `"single"` with one shard; `"hash"` also when the kernel refused the program),
+/// and the start-up line's words.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SteeringDoc {
+    pub configured: &'static str,
+    pub mode: &'static str,
+    pub detail: String,
 }
 
 /// `/status` `io`: `sbc.io` as configured, the backend the shards run on, and why.
@@ -428,6 +440,33 @@ impl AdminState {
             let _ = writeln!(out, "# TYPE {name} counter");
             let _ = writeln!(out, "{name} {value}");
         }
+        // Per shard: who reads (sbc.sip_steering) against who owns (the Call-ID's hash).
+        let snapshots: Vec<_> = self.statuses.iter().map(|s| s.snapshot.load()).collect();
+        type Read = fn(&ShardSnapshot) -> u64;
+        let per_shard: [(&str, &str, Read); 3] = [
+            (
+                "handoff_shard_sip_datagrams_read_total",
+                "SIP datagrams read from the shard's own SIP socket (which shard reads is sbc.sip_steering's choice).",
+                |s| s.runtime.sip_received.iter().sum(),
+            ),
+            (
+                "handoff_shard_sip_datagrams_passed_total",
+                "SIP datagrams the shard read and passed on to the shard that owns their call.",
+                |s| s.stats.forwarded_to_other_shard,
+            ),
+            (
+                "handoff_shard_calls_started_total",
+                "Calls the shard owns (started there; their media ports come from its pool).",
+                |s| s.stats.calls_started,
+            ),
+        ];
+        for (name, help, read) in per_shard {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            for (shard, snapshot) in snapshots.iter().enumerate() {
+                let _ = writeln!(out, "{name}{{shard=\"{shard}\"}} {}", read(snapshot));
+            }
+        }
         out
     }
 
@@ -461,6 +500,7 @@ impl AdminState {
             },
             calls_active: self.active_calls(),
             io: self.io.clone(),
+            sip_steering: self.sip_steering.clone(),
             shards: self
                 .statuses
                 .iter()
@@ -526,6 +566,7 @@ pub struct StatusDoc {
     pub config: ConfigDoc,
     pub calls_active: usize,
     pub io: IoDoc,
+    pub sip_steering: SteeringDoc,
     pub shards: Vec<ShardDoc>,
     pub trunks: Vec<TrunkDoc>,
     /// The sources whose datagrams were dropped most (strangers, floods, wrong peers).

@@ -47,6 +47,8 @@ pub struct SbcConfig {
     /// Optional: pin shard `i` to `cpus[i]`. With `shards = 0`, one shard per listed cpu.
     pub cpus: Vec<usize>,
     pub io: IoBackend,
+    /// Which shard's SIP socket reads a datagram (the shards share `listen` with SO_REUSEPORT).
+    pub sip_steering: SipSteering,
     /// RTP/RTCP port range [start, end), split across shards.
     pub media_ports: (u16, u16),
     /// The admin HTTP listener (`/metrics`, `/status`, `/calls`); `None` (`admin = "off"` or
@@ -189,6 +191,30 @@ impl IoBackend {
             IoBackend::Auto => "auto",
             IoBackend::Uring => "uring",
             IoBackend::Epoll => "epoll",
+        }
+    }
+}
+
+/// `sbc.sip_steering`: which shard's SIP socket the kernel hands a datagram to. Either way the
+/// shard that reads a datagram passes it on to the shard that owns its call (minted tags, else
+/// the Call-ID's hash), whose media pool the call's ports come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SipSteering {
+    /// The default: the shard on the CPU that received the datagram (a classic BPF program on
+    /// the SO_REUSEPORT group, SO_ATTACH_REUSEPORT_CBPF): with `cpus`, the shard pinned to that
+    /// CPU (a CPU no shard is pinned to: cpu % shards); without, cpu % shards. Falls back to
+    /// `Hash` when the kernel refuses the program (logged at start-up).
+    Cpu,
+    /// The kernel's own choice: a hash of the 4-tuple, so one peer ip:port always reaches one
+    /// shard.
+    Hash,
+}
+
+impl SipSteering {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SipSteering::Cpu => "cpu",
+            SipSteering::Hash => "hash",
         }
     }
 }
@@ -701,6 +727,7 @@ struct RawSbc {
     shards: Option<Spanned<i64>>,
     cpus: Option<Spanned<Vec<Spanned<i64>>>>,
     io: Option<Spanned<String>>,
+    sip_steering: Option<Spanned<String>>,
     media_ports: Option<Spanned<Vec<Spanned<i64>>>>,
     admin: Option<Spanned<String>>,
     admin_token: Option<Spanned<String>>,
@@ -868,6 +895,7 @@ const SBC_KEYS: &[&str] = &[
     "shards",
     "cpus",
     "io",
+    "sip_steering",
     "media_ports",
     "admin",
     "admin_token",
@@ -1047,6 +1075,7 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
         shards: 0,
         cpus: Vec::new(),
         io: IoBackend::Auto,
+        sip_steering: SipSteering::Cpu,
         media_ports: (20000, 40000),
         admin: Some(DEFAULT_ADMIN),
         admin_token: None,
@@ -1188,6 +1217,16 @@ fn validate_sbc(raw: Option<RawSbc>, report: &mut Report<'_>) -> SbcConfig {
             "uring" => sbc.io = IoBackend::Uring,
             "epoll" => sbc.io = IoBackend::Epoll,
             other => report.on(io, one_of("sbc.io", other, &["auto", "uring", "epoll"])),
+        }
+    }
+    if let Some(steering) = &raw.sip_steering {
+        match steering.get_ref().as_str() {
+            "cpu" => sbc.sip_steering = SipSteering::Cpu,
+            "hash" => sbc.sip_steering = SipSteering::Hash,
+            other => report.on(
+                steering,
+                one_of("sbc.sip_steering", other, &["cpu", "hash"]),
+            ),
         }
     }
     if let Some(ports) = &raw.media_ports {

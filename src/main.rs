@@ -256,6 +256,16 @@ fn main() -> anyhow::Result<ExitCode> {
             for warning in config.warnings() {
                 eprintln!("warning: {warning}");
             }
+            // What the running process will do (it says again at start-up whether the kernel
+            // took the steering program).
+            println!(
+                "sip steering: {}",
+                handoff::runtime::steering::Steering::planned(
+                    config.sbc.sip_steering,
+                    config.resolved_shard_count(),
+                    &config.sbc.cpus,
+                )
+            );
             println!(
                 "ok: {} trunks, {} routes",
                 config.trunks.len(),

@@ -112,6 +112,13 @@ impl AnyBackend {
         }
     }
 
+    fn sip_raw_fd(&self) -> std::os::fd::RawFd {
+        match self {
+            AnyBackend::Uring(u) => u.sip_raw_fd(),
+            AnyBackend::Epoll(e) => e.sip_raw_fd(),
+        }
+    }
+
     fn set_peers(&mut self, peers: Arc<[WakeTarget]>) {
         match self {
             AnyBackend::Uring(u) => u.set_peers(peers),
@@ -380,6 +387,15 @@ impl Server {
             backends.push(backend);
         }
         let (chosen_io, io_detail) = io.unwrap_or((IoBackend::Epoll, String::new()));
+        // Every shard's SIP socket is bound, shard 0 first, all on this thread: socket i of the
+        // reuseport group is shard i's, which is what the steering program returns.
+        let steering = crate::runtime::steering::steer(
+            config.sbc.sip_steering,
+            shards,
+            &config.sbc.cpus,
+            backends[0].sip_raw_fd(),
+        );
+        crate::runtime::host::log_steering(&steering);
         let peers: Arc<[WakeTarget]> = backends
             .iter()
             .zip(&wakers)
@@ -405,6 +421,11 @@ impl Server {
                 configured: config.sbc.io.as_str(),
                 chosen: chosen_io.as_str(),
                 detail: io_detail,
+            },
+            sip_steering: crate::admin::SteeringDoc {
+                configured: config.sbc.sip_steering.as_str(),
+                mode: steering.mode(),
+                detail: steering.to_string(),
             },
         });
         // Before any shard runs: a busy admin port stops the start like a busy SIP port.
@@ -538,7 +559,7 @@ impl Server {
     }
 
     /// Hands every shard a new configuration. Settings bound to sockets and threads (listen,
-    /// advertise, shards, cpus, io, media_ports, audit, admin, hep) need a restart: the running values are
+    /// advertise, shards, cpus, io, sip_steering, media_ports, audit, admin, hep) need a restart: the running values are
     /// kept and a warning names what was ignored.
     pub fn reload(&mut self, mut new: Config) {
         let old = &self.config.sbc;
@@ -554,6 +575,9 @@ impl Server {
         }
         if new.sbc.io != old.io {
             ignored.push("io");
+        }
+        if new.sbc.sip_steering != old.sip_steering {
+            ignored.push("sip_steering");
         }
         if new.sbc.media_ports != old.media_ports {
             ignored.push("media_ports");
@@ -575,6 +599,7 @@ impl Server {
         new.sbc.shards = old.shards;
         new.sbc.cpus = old.cpus.clone();
         new.sbc.io = old.io;
+        new.sbc.sip_steering = old.sip_steering;
         new.sbc.media_ports = old.media_ports;
         new.sbc.audit = old.audit.clone();
         new.sbc.audit_queue = old.audit_queue;

@@ -18,13 +18,71 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A valid config's stdout: the `sip steering:` line (which depends on the host's cpu count
+/// when `shards = 0`), then the summary.
+fn assert_summary(output: &Output, summary: &str) {
+    let stdout = text(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[0].starts_with("sip steering: "), "{stdout}");
+    assert_eq!(lines[1], summary, "{stdout}");
+}
+
+/// `handoff check` shows how SIP datagrams will be steered over the shards (`sbc.sip_steering`)
+/// and refuses a mode it does not know, with file:line:col.
+#[test]
+fn check_shows_sip_steering() {
+    netns::enter();
+    for (steering, shards, expect) in [
+        (
+            "",
+            "shards = 2\ncpus = [0, 1]",
+            "sip steering: cpu (the shard pinned to the receiving cpu reads: cpu 0 -> shard 0, cpu 1 -> shard 1)",
+        ),
+        (
+            "sip_steering = \"hash\"\n",
+            "shards = 2",
+            "sip steering: hash (the kernel picks the shard by 4-tuple: one peer ip:port is read by one shard)",
+        ),
+        (
+            "sip_steering = \"cpu\"\n",
+            "shards = 1",
+            "sip steering: none (one shard reads every datagram)",
+        ),
+    ] {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        write!(
+            file,
+            "[sbc]\nlisten = \"{}\"\nadmin = \"off\"\nmedia_ports = [41800, 41900]\naudit = \"-\"\n{steering}{shards}\n",
+            netns::udp_addr(41760)
+        )
+        .expect("write");
+        let path = file.path().display().to_string();
+        let output = handoff(&["check", &path]);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        assert_eq!(
+            text(&output.stdout),
+            format!("{expect}\nok: 0 trunks, 0 routes\n")
+        );
+    }
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    write!(file, "[sbc]\nsip_steering = \"rss\"\n").expect("write");
+    let path = file.path().display().to_string();
+    let output = handoff(&["check", &path]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        text(&output.stderr),
+        format!("{path}:2:16: sbc.sip_steering: \"rss\" is not one of \"cpu\", \"hash\"\n")
+    );
+}
+
 #[test]
 fn valid_example_config() {
     netns::enter();
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/contact-center.toml");
     let output = handoff(&["check", "--config", path]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert_eq!(text(&output.stdout), "ok: 3 trunks, 5 routes\n");
+    assert_summary(&output, "ok: 3 trunks, 5 routes");
     assert_eq!(text(&output.stderr), "");
 }
 
@@ -33,7 +91,7 @@ fn embedded_default_when_no_config_is_given() {
     netns::enter();
     let output = handoff(&["check"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert_eq!(text(&output.stdout), "ok: 2 trunks, 2 routes\n");
+    assert_summary(&output, "ok: 2 trunks, 2 routes");
 }
 
 #[test]
@@ -77,7 +135,7 @@ fn config_may_come_before_the_subcommand() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml");
     let output = handoff(&["--config", path, "check"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert_eq!(text(&output.stdout), "ok: 2 trunks, 2 routes\n");
+    assert_summary(&output, "ok: 2 trunks, 2 routes");
 }
 
 #[test]
@@ -104,7 +162,7 @@ fn the_file_may_be_a_plain_argument() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/contact-center.toml");
     let output = handoff(&["check", path]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert_eq!(text(&output.stdout), "ok: 3 trunks, 5 routes\n");
+    assert_summary(&output, "ok: 3 trunks, 5 routes");
 }
 
 /// Issue 11: `check` must catch what would stop a run: paths it cannot write, CPUs that do not

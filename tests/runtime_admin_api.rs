@@ -237,6 +237,9 @@ fn metrics_status_and_calls_follow_real_calls_on_both_backends() {
             "handoff_rtp_packets_total",
             "handoff_rtp_dropped_total",
             "handoff_shard_queue_full_drops_total",
+            "handoff_shard_sip_datagrams_read_total",
+            "handoff_shard_sip_datagrams_passed_total",
+            "handoff_shard_calls_started_total",
         ] {
             assert!(
                 samples.iter().any(|(n, _, _)| n == family),

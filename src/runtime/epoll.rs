@@ -88,6 +88,12 @@ pub struct EpollBackend {
 }
 
 impl EpollBackend {
+    /// The SIP socket's descriptor: the server steers the shards' reuseport group through it
+    /// (`runtime::steering`).
+    pub fn sip_raw_fd(&self) -> std::os::fd::RawFd {
+        self.sip.as_raw_fd()
+    }
+
     /// `max_media` bounds the shard's media sockets (two per port pair of its slice).
     pub fn new(
         listen: SocketAddr,

@@ -1,6 +1,7 @@
 //! What the host gives handoff, read once at start-up and logged, one line per fact: the things
 //! README's "Deploying on an edge host" asks an operator to set (CPU isolation, IRQ affinity,
-//! socket buffers; the open-file limit is logged where it is raised, in `server.rs`). A line
+//! socket buffers; the open-file limit is logged where it is raised, in `server.rs`; SIP
+//! steering once the shards' SIP sockets are bound, [`log_steering`]). A line
 //! that says "warn" names the setting to change.
 
 use std::fs;
@@ -86,6 +87,17 @@ impl HostFacts {
                 "socket buffers: the SIP socket gets what handoff asks for"
             );
         }
+    }
+}
+
+/// The `sip steering:` line (after every shard's SIP socket is bound, `Server::start`): which
+/// shard reads a datagram, and `warn` when `sip_steering = "cpu"` fell back to the hash.
+pub fn log_steering(steering: &super::steering::Steering) {
+    match steering {
+        super::steering::Steering::CpuRefused { .. } => {
+            tracing::warn!(mode = steering.mode(), "sip steering: {steering}")
+        }
+        _ => tracing::info!(mode = steering.mode(), "sip steering: {steering}"),
     }
 }
 

@@ -10,6 +10,8 @@
 //!   per-packet fast path); [`bare::BareForwarder`]: the same plumbing without SBC logic, the
 //!   perf baseline.
 //! - [`queues::ShardMesh`]: shard-to-shard queues.
+//! - [`steering`]: which shard's SIP socket reads a datagram (`sbc.sip_steering`: the receiving
+//!   CPU's shard through a reuseport BPF program, or the kernel's 4-tuple hash).
 //! - [`hep::HepSender`]: the HEP capture of a shard (`sbc.hep`): encoded during the turn, sent
 //!   in `sendmmsg` batches after the backend's flush, never waiting.
 //!
@@ -25,6 +27,7 @@ pub mod host;
 pub mod queues;
 pub mod relay;
 pub mod shard;
+pub mod steering;
 pub mod uring;
 pub mod uring_sys;
 

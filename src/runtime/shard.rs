@@ -78,6 +78,8 @@ pub struct ShardSnapshot {
     pub metrics: ShardMetrics,
     /// The runtime's own counters: SIP messages, RTP packets, loop turn times.
     pub runtime: RuntimeMetrics,
+    /// The core's counters (calls started here, datagrams passed on to their owner...).
+    pub stats: crate::core::ShardStats,
     pub calls: Vec<LiveCall>,
     /// The shard's sources with the most dropped datagrams, most first.
     pub dropped_sources: Vec<(std::net::IpAddr, u64)>,
@@ -522,6 +524,7 @@ fn publish_snapshot(
     status.snapshot.store(Arc::new(ShardSnapshot {
         metrics: core.metrics().clone(),
         runtime: runtime.clone(),
+        stats: core.stats(),
         calls,
         dropped_sources: dropped_sources.top(TOP_DROPPED_SOURCES),
     }));

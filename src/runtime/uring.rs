@@ -776,6 +776,12 @@ impl UringBackend {
         self.ring.as_raw_fd()
     }
 
+    /// The SIP socket's descriptor (an ordinary one, also registered at [`SIP_FILE`]): the
+    /// server steers the shards' reuseport group through it (`runtime::steering`).
+    pub fn sip_raw_fd(&self) -> RawFd {
+        self._sip.as_raw_fd()
+    }
+
     pub fn local_sip_addr(&self) -> Option<SocketAddr> {
         self.sip_addr
     }

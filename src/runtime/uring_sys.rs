@@ -613,3 +613,31 @@ pub fn force_buffer_sizes(fd: RawFd, bytes: usize) -> io::Result<()> {
     }
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Steering SIP datagrams between the SO_REUSEPORT sockets (runtime::steering)
+
+/// Attaches the classic BPF `program` to the SO_REUSEPORT group of the socket `fd`
+/// (SO_ATTACH_REUSEPORT_CBPF, Linux 4.5): from then on it picks, per datagram, the index of the
+/// group's socket that receives it (an index the group lacks: the kernel's hash).
+pub fn attach_reuseport_cbpf(fd: RawFd, program: &mut [libc::sock_filter]) -> io::Result<()> {
+    let len = libc::c_ushort::try_from(program.len())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let fprog = libc::sock_fprog {
+        len,
+        filter: program.as_mut_ptr(),
+    };
+    // SAFETY: setsockopt reads exactly size_of::<sock_fprog>() bytes from the live `fprog`,
+    // whose `filter` points at `len` initialised instructions that outlive the call (the kernel
+    // copies the program before it returns).
+    cvt(unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_REUSEPORT_CBPF,
+            (&fprog as *const libc::sock_fprog).cast(),
+            mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
+}

@@ -208,6 +208,7 @@ pub fn standard_config() -> Config {
             shards: 2,
             cpus: vec![],
             io: IoBackend::Epoll,
+            sip_steering: crate::config::SipSteering::Hash,
             media_ports: (20000, 30000),
             admin: None,
             admin_token: None,

@@ -139,3 +139,56 @@ pub fn register_ops_unknown(
         Ok(())
     }
 }
+
+/// Installs a seccomp filter on the calling thread: `setsockopt(fd, SOL_SOCKET,
+/// SO_ATTACH_REUSEPORT_CBPF, ...)` fails with EPERM, as under a policy that forbids socket
+/// filters; every other call (and every other socket option) is allowed. For `pre_exec`.
+pub fn refuse_reuseport_cbpf() -> std::io::Result<()> {
+    let stmt = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jump = |code: u32, k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    };
+    let jeq = libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K;
+    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    // Offsets in struct seccomp_data: nr at 0, arch at 4, args[2] (optname, low half) at 32.
+    let mut program = [
+        stmt(load, 4),
+        jump(jeq, AUDIT_ARCH, 0, 4),
+        stmt(load, 0),
+        jump(jeq, libc::SYS_setsockopt as u32, 0, 2),
+        stmt(load, 32),
+        jump(jeq, libc::SO_ATTACH_REUSEPORT_CBPF as u32, 1, 0),
+        stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
+        stmt(
+            libc::BPF_RET | libc::BPF_K,
+            libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
+        ),
+    ];
+    let fprog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_mut_ptr(),
+    };
+    // SAFETY: prctl with a valid, live filter program; no memory is allocated.
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            &fprog as *const libc::sock_fprog,
+        ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
