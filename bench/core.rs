@@ -286,4 +286,17 @@ fn main() {
         bench.core.calls_held(),
         bench.core.transactions_live()
     );
+    // An answered call is reaped T4 after its end; its transactions stay to 64*T1.
+    bench.advance(5_000);
+    bench.sent.clear();
+    let change = region.change();
+    let live = change
+        .bytes_allocated
+        .saturating_sub(change.bytes_deallocated);
+    println!(
+        "state per ended call after its reap, transactions left to 64*T1: {} bytes ({} calls held, {} transactions live)",
+        live / held as usize,
+        bench.core.calls_held(),
+        bench.core.transactions_live()
+    );
 }

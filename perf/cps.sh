@@ -388,7 +388,7 @@ run_sipp() {
         stat=$(cat /proc/$$/stat); set -- ${stat##*) }
         echo $(( ${14} + ${15} )) > "$CPU_FILE"
         exit "$rc"' sipp "$@" \
-        -buff_size "$sipp_buffer" -trace_stat -stf "$dir/$name-stats.csv" -fd 1 \
+        -buff_size "$sipp_buffer" -trace_stat -stf "$dir/$name-stats.csv" -fd 1 -trace_err \
         -trace_screen -screen_file "$dir/$name-screen.txt" -nostdin "${sipp_trace[@]}" \
         </dev/null >"$dir/$name.out" 2>&1 &
     sipp_wrapper=$!

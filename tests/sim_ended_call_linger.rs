@@ -75,7 +75,11 @@ fn a_cancelled_call_is_held_sixty_four_t1() {
     ));
     assert!(sim.run_until(|s| s.calls_active() == 0, 10_000));
     sim.run_for(10_000);
-    assert_eq!(held(&sim), 1, "an unanswered call waits 64*T1 for a racing 2xx");
+    assert_eq!(
+        held(&sim),
+        1,
+        "an unanswered call waits 64*T1 for a racing 2xx"
+    );
     sim.run_for(30_000);
     assert_eq!(held(&sim), 0, "and is forgotten after it");
 }
