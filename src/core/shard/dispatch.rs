@@ -332,6 +332,12 @@ impl ShardCore {
                 return;
             }
             Speaker::NoDialog if trunk.is_none() => {
+                // A retransmission of a request this shard took from this very address (its
+                // trunk moved away by a reload since, its call forgotten) is still answered
+                // as the transaction says: its BYE gets the 200 again.
+                if self.fx.txn.on_retransmission(now, from, request) {
+                    return;
+                }
                 // No transaction, no state: a stranger's request is dropped, or answered once
                 // and forgotten (a retransmission gets the same 403 again, nothing more).
                 self.fx.stats.rejected_unknown_source += 1;

@@ -424,6 +424,25 @@ impl TransactionLayer {
 
     // ---------------------------------------------------------------- server side
 
+    /// A retransmission (or ACK) of a live server transaction from the very address that
+    /// sent the request: handled as [`Self::on_request`] would (the last response re-sent,
+    /// or absorbed) and `true`; `false`, with nothing changed, for anything else. For requests
+    /// that would otherwise be dropped unseen: a peer that is no trunk's any more (a reload
+    /// moved it) still gets its 200 to a retransmitted BYE after its call was forgotten.
+    pub fn on_retransmission(&mut self, now: Time, from: SocketAddr, request: &Message) -> bool {
+        let Ok(facts) = RequestFacts::of(request) else {
+            return false;
+        };
+        let Some(slot) = self.match_server(&facts, facts.method) else {
+            return false;
+        };
+        if self.server_peer_of_slot(slot) != Some(from) {
+            return false;
+        }
+        self.on_matched_request(now, slot, &facts);
+        true
+    }
+
     /// A parsed request arrived from `from`. See [`ServerAction`].
     pub fn on_request(&mut self, now: Time, from: SocketAddr, request: &Message) -> ServerAction {
         let facts = match RequestFacts::of(request) {
