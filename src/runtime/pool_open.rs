@@ -172,9 +172,10 @@ impl PoolOpener {
         if !opened.busy.is_empty() {
             if self.give_up_at.is_none() {
                 self.give_up_at = Some(now.plus_millis(BUSY_FOR_MS));
+                // (The error text waits for the warning: a retry that succeeds is not one.)
                 tracing::debug!(
                     shard = self.shard,
-                    first = opened.busy_error.as_deref().unwrap_or(""),
+                    pairs = opened.busy.len(),
                     "media ports still held (a predecessor exiting?): tried again shortly"
                 );
             }
