@@ -392,8 +392,7 @@ impl Server {
         // The REFER hook workers (`refer_hook`, runtime/hook.rs); idle unless a trunk has one.
         let hooks = crate::runtime::hook::HookClient::start(mesh.clone(), wakers.clone());
         let mut threads = Vec::with_capacity(shards);
-        for (index, (mut backend, media)) in backends.into_iter().zip(media_plans).enumerate()
-        {
+        for (index, (mut backend, media)) in backends.into_iter().zip(media_plans).enumerate() {
             backend.set_peers(peers.clone());
             let setup = ShardSetup {
                 index,

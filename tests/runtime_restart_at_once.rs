@@ -56,7 +56,10 @@ fn restarts_at_once(io: &str, without: Option<&str>, small_range: u16) {
         let sip = SocketAddr::from(([127, 0, 0, 1], PRIVATE_SIP_PORT));
         let text = std::fs::read_to_string(&s.config_path).unwrap();
         let text = text
-            .replace(&format!("listen = \"{}\"", s.sip), &format!("listen = \"{sip}\""))
+            .replace(
+                &format!("listen = \"{}\"", s.sip),
+                &format!("listen = \"{sip}\""),
+            )
             .replace(
                 &format!("media_ports = [{small_range}, {}]", small_range + 100),
                 &format!(
@@ -135,7 +138,11 @@ fn restarts_at_once(io: &str, without: Option<&str>, small_range: u16) {
         assert_eq!(lines.len(), 2, "{io}: cycle {cycle}: {lines:?}");
         let mut opened = 0;
         for line in &lines {
-            assert_eq!(field(line, "refused_pairs"), 0, "{io}: cycle {cycle}: {line}");
+            assert_eq!(
+                field(line, "refused_pairs"),
+                0,
+                "{io}: cycle {cycle}: {line}"
+            );
             opened += field(line, "media_ports") + 2 * field(line, "over_descriptor_budget_pairs");
         }
         assert_eq!(

@@ -314,7 +314,12 @@ pub(crate) fn is_in_use(error: &io::Error) -> bool {
 }
 
 /// Notes a pair not opened: in use (retried later by the caller) or refused for good.
-pub(crate) fn note_failed_pair(opened: &mut MediaPorts, rtp_port: u16, port: u16, error: &io::Error) {
+pub(crate) fn note_failed_pair(
+    opened: &mut MediaPorts,
+    rtp_port: u16,
+    port: u16,
+    error: &io::Error,
+) {
     if is_in_use(error) {
         opened.busy.push(rtp_port);
         opened

@@ -33,7 +33,7 @@ pub const CHUNK_PAIRS: usize = 128;
 pub const RETRY_FIRST_MS: u64 = 5;
 pub const RETRY_MAX_MS: u64 = 100;
 /// How long pairs found in use are tried again before they are left out of the pool.
-pub const BUSY_FOR_MS: u64 = 3000;
+pub const BUSY_FOR_MS: u64 = 10_000;
 
 /// What a shard opens: its slice of `sbc.media_ports` and the socket budget, decided in
 /// `Server::start`.
