@@ -254,7 +254,9 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
     let mut next_snapshot = now;
     // SIP datagrams by method, RTP counters and loop turn times (published with the snapshot).
     let mut runtime = RuntimeMetrics::default();
-    let fail = |backend: B, source| {
+    let fail = |mut backend: B, source| {
+        // As at a drained stop: this thread's requests end here, and the SIP port is free.
+        backend.shut_down();
         Err((
             backend,
             ShardError {
