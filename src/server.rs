@@ -24,6 +24,7 @@ use crate::config::{Config, ConfigLoadError, IoBackend};
 use crate::core::ShardMessage;
 use crate::runtime::backend::{Backend, BackendError, ShardWaker, WakeTarget};
 use crate::runtime::epoll::EpollBackend;
+use crate::runtime::pool_open::MediaPlan;
 use crate::runtime::queues::ShardMesh;
 use crate::runtime::relay::{CallCapacity, media_socket_budget};
 use crate::runtime::shard::{Clock, ShardError, ShardSetup, ShardStatus, run_shard};
@@ -89,19 +90,6 @@ enum AnyBackend {
 }
 
 impl AnyBackend {
-    fn open_media_ports(
-        &mut self,
-        ip: std::net::IpAddr,
-        start: u16,
-        end: u16,
-        max_sockets: usize,
-    ) -> Result<crate::runtime::backend::MediaPorts, BackendError> {
-        match self {
-            AnyBackend::Uring(u) => u.open_media_ports(ip, start, end, max_sockets),
-            AnyBackend::Epoll(e) => e.open_media_ports(ip, start, end, max_sockets),
-        }
-    }
-
     fn wake_target(&self, waker: &ShardWaker) -> WakeTarget {
         WakeTarget {
             eventfd: waker.raw_fd(),
@@ -280,7 +268,8 @@ impl Server {
         let clock = Clock::new();
         let mut wakers = Vec::with_capacity(shards);
         let mut backends = Vec::with_capacity(shards);
-        let mut media_ports: Vec<Vec<u16>> = Vec::with_capacity(shards);
+        let mut media_plans: Vec<MediaPlan> = Vec::with_capacity(shards);
+        let media_pending = Arc::new(std::sync::atomic::AtomicUsize::new(shards));
         // `io = "auto"` is decided on shard 0's backend; the others follow its choice.
         let mut io: Option<(IoBackend, String)> = None;
         for shard in 0..shards {
@@ -318,71 +307,27 @@ impl Server {
                 shards as u64,
                 max_media as u64,
             );
-            // Every media port of the slice is opened and bound now, once, with its receives
-            // armed: a call only takes a pair and gives it back (no socket system call per
-            // call). On epoll the descriptor budget caps it: the pool (and so the core's
-            // concurrent calls) is what fits, and a call beyond it gets 503. On this thread, on
-            // purpose: io_uring requests belong to the task that submitted them, and this one
-            // outlives the shards and drops their backends (cancelling each receive by its
-            // user_data, fast); armed from a shard thread, they would be cancelled by the kernel's
-            // task-exit path when it ends, which takes ~1 s for 10,000 (measured), and opening
-            // the shards in parallel was no faster on 2 cores anyway.
+            // Every media port of the slice is opened and bound once, with its receives armed,
+            // and kept: a call only takes a pair and gives it back (no socket system call per
+            // call). Not here: the shard serves SIP first and opens its slice from its own
+            // loop, in chunks (`runtime::pool_open`), so a restart serves within milliseconds
+            // whatever the range; the receives then belong to the shard thread, which cancels
+            // them itself as it stops (`Backend::shut_down`). On epoll the descriptor budget
+            // caps the pool (and so the core's concurrent calls); a call beyond it gets 503.
             let budget =
                 media_socket_budget(chosen == IoBackend::Uring, nofile_soft, shards as u64);
-            let mut backend = backend;
-            let opening = std::time::Instant::now();
-            let opened = backend
-                .open_media_ports(
-                    config.sbc.advertise,
-                    slice_start,
-                    slice_end,
-                    usize::try_from(budget).unwrap_or(usize::MAX),
-                )
-                .map_err(|source| RunError::Backend { shard, source })?;
-            let pairs = opened.rtp_ports.len() as u64;
-            let ms = opening.elapsed().as_secs_f64() * 1000.0;
-            // A call holds two pairs (legs A and B); a local transfer's ringing leg C a third.
-            tracing::info!(
-                shard,
-                media_ports = pairs * 2,
-                slice_ports = max_media,
-                by_ports = capacity.by_ports,
-                by_descriptors = capacity.by_descriptors,
-                concurrent_calls = pairs / 2,
-                refused_pairs = opened.refused,
-                over_descriptor_budget_pairs = opened.over_budget,
-                elapsed_ms = format_args!("{ms:.1}"),
-                "media ports opened at start-up: {} ports ({pairs} pairs) in {ms:.1} ms; \
-                 ceiling: {} concurrent calls on this shard, beyond it 503",
-                pairs * 2,
-                pairs / 2,
-            );
-            if let Some(error) = &opened.first_error {
-                tracing::warn!(
-                    shard,
-                    refused_pairs = opened.refused,
-                    first = %error,
-                    "media ports left out of the pool: their sockets could not be bound"
-                );
-            }
-            if opened.over_budget > 0 {
-                // The advice differs: on epoll every media socket is a process descriptor; on
-                // io_uring only each ring's registered-file table is capped by the limit.
-                let advice = if chosen == IoBackend::Uring {
-                    "each io_uring ring's registered-file table is capped by it: raise it, or \
-                     run more shards"
-                } else {
-                    "every epoll media socket is a process descriptor: raise it, or use \
-                     io_uring, whose media sockets are not"
-                };
-                tracing::warn!(
-                    shard,
-                    pairs_left_out = opened.over_budget,
-                    nofile_soft,
-                    "media ports left out of the pool: RLIMIT_NOFILE is the ceiling ({advice})"
-                );
-            }
-            media_ports.push(opened.rtp_ports);
+            let plan = MediaPlan {
+                ip: config.sbc.advertise,
+                start: slice_start,
+                end: slice_end,
+                max_sockets: usize::try_from(budget).unwrap_or(usize::MAX),
+                by_ports: capacity.by_ports,
+                by_descriptors: capacity.by_descriptors,
+                nofile_soft,
+                uring: chosen == IoBackend::Uring,
+                pending: media_pending.clone(),
+            };
+            media_plans.push(plan);
             wakers.push(waker);
             backends.push(backend);
         }
@@ -447,9 +392,7 @@ impl Server {
         // The REFER hook workers (`refer_hook`, runtime/hook.rs); idle unless a trunk has one.
         let hooks = crate::runtime::hook::HookClient::start(mesh.clone(), wakers.clone());
         let mut threads = Vec::with_capacity(shards);
-        for (index, (mut backend, media_rtp_ports)) in
-            backends.into_iter().zip(media_ports).enumerate()
-        {
+        for (index, (mut backend, media)) in backends.into_iter().zip(media_plans).enumerate() {
             backend.set_peers(peers.clone());
             let setup = ShardSetup {
                 index,
@@ -462,7 +405,7 @@ impl Server {
                 clock,
                 key: shard_key(index)?,
                 hooks: hooks.clone(),
-                media_rtp_ports,
+                media,
             };
             let cpu = config.sbc.cpus.get(index).copied();
             let thread = std::thread::Builder::new()
@@ -688,6 +631,14 @@ impl Server {
     /// True once any shard thread has ended (drained, failed or panicked).
     pub fn any_stopped(&self) -> bool {
         self.threads.iter().any(|t| t.is_finished())
+    }
+
+    /// Whether every shard's media pool is complete (the shards serve SIP before it is, see
+    /// `runtime::pool_open`; a call before then may get 503 "no media ports").
+    pub fn media_ready(&self) -> bool {
+        self.statuses
+            .iter()
+            .all(|s| s.media_ready.load(Ordering::Acquire))
     }
 
     pub fn all_stopped(&self) -> bool {

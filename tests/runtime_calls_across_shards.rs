@@ -20,6 +20,12 @@ fn calls_owned_by_either_shard_all_work_on_both_backends() {
     for (i, io) in BACKENDS.iter().enumerate() {
         let s = setup(io, 10400 + i as u16 * 100, 2, 30);
         let mut server = Server::start(Config::load(&s.config_path).unwrap()).unwrap();
+        // The shards open their media ports once they serve: wait for them before calling.
+        let ready_by = Instant::now() + WAIT;
+        while !server.media_ready() && Instant::now() < ready_by {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(server.media_ready(), "{io}: media pools not complete");
         let carrier = Endpoint::new(s.carrier.try_clone().unwrap(), "carrier");
         let platform = Endpoint::new(s.platform.try_clone().unwrap(), "platform");
         for n in 0..CALLS {

@@ -111,6 +111,24 @@ impl PortPool {
             .retain(|&port| !withdrawn[usize::from(port - start) / 2]);
     }
 
+    /// Puts withdrawn pairs (by RTP port) back into the pool, at the back of the free queue in
+    /// the order given: the runtime opens a shard's pairs in chunks after it started serving,
+    /// and admits each chunk once its sockets are open. A port outside the slice, or not
+    /// withdrawn, is ignored.
+    pub fn admit(&mut self, rtp_ports: &[u16]) {
+        for &port in rtp_ports {
+            if !self.contains(port) {
+                continue;
+            }
+            let index = self.pair_index(port);
+            if self.withdrawn[index] {
+                self.withdrawn[index] = false;
+                self.withdrawn_count -= 1;
+                self.free.push_back(port);
+            }
+        }
+    }
+
     /// Takes the least recently released (or never used) even RTP port; `None` when exhausted.
     pub fn allocate(&mut self) -> Option<u16> {
         let port = self.free.pop_front()?;
@@ -187,5 +205,22 @@ mod tests {
         pool.release(1004).unwrap();
         assert_eq!(pool.allocate(), Some(1004));
         assert_eq!(pool.in_use(), 3);
+    }
+
+    #[test]
+    fn admit_puts_withdrawn_pairs_back_at_the_end() {
+        let mut pool = PortPool::from_slice(1000, 1010);
+        pool.retain(|_| false);
+        assert_eq!((pool.capacity(), pool.allocate()), (0, None));
+        pool.admit(&[1004, 1000, 1003, 2000]);
+        assert_eq!(pool.capacity(), 2, "odd and foreign ports are ignored");
+        assert_eq!(pool.allocate(), Some(1004));
+        pool.admit(&[1004, 1008]);
+        assert_eq!(pool.capacity(), 3, "a pair admitted twice counts once");
+        assert_eq!(pool.allocate(), Some(1000));
+        assert_eq!(pool.allocate(), Some(1008));
+        assert_eq!(pool.allocate(), None);
+        pool.release(1004).unwrap();
+        assert_eq!(pool.in_use(), 2);
     }
 }

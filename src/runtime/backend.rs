@@ -207,14 +207,21 @@ pub struct BackendStats {
     pub pool_returns: u64,
 }
 
-/// What [`Backend::open_media_ports`] opened: the RTP ports of the pairs now open (each with
+/// What [`Backend::open_media_pairs`] opened: the RTP ports of the pairs now open (each with
 /// its RTCP port + 1), and the pairs it could not open.
 #[derive(Debug, Default)]
 pub struct MediaPorts {
     pub rtp_ports: Vec<u16>,
-    /// Pairs left out because a bind failed (port in use...), with the first error seen.
+    /// Pairs left out because a bind failed for another reason than "in use", with the first
+    /// error seen.
     pub refused: usize,
     pub first_error: Option<String>,
+    /// RTP ports of the pairs not opened because a port was in use (EADDRINUSE): a handoff
+    /// restarted at once may find ports its predecessor's exit is still releasing, so the
+    /// caller tries these again later (`runtime::pool_open`). The first such error is kept in
+    /// `busy_error`.
+    pub busy: Vec<u16>,
+    pub busy_error: Option<String>,
     /// Pairs left out because the descriptor budget (`max_sockets`) was reached.
     pub over_budget: usize,
 }
@@ -246,6 +253,25 @@ impl PortTable {
     /// Whether a pool was opened (the backend then never creates a socket per call).
     pub(crate) fn active(&self) -> bool {
         !self.sockets.is_empty()
+    }
+
+    /// Whether `[start, end)` lies inside this table's ports.
+    pub(crate) fn covers(&self, start: u16, end: u16) -> bool {
+        self.active() && start >= self.start && end <= self.start + self.sockets.len() as u16
+    }
+
+    /// The offset of `rtp_port` in this table, when its pair (`rtp_port`, `rtp_port + 1`)
+    /// lies inside it.
+    pub(crate) fn offset(&self, rtp_port: u16) -> Option<usize> {
+        let offset = usize::from(rtp_port.checked_sub(self.start)?);
+        (offset + 1 < self.sockets.len()).then_some(offset)
+    }
+
+    /// Whether `port` lies inside this table and its socket is open.
+    pub(crate) fn is_open(&self, port: u16) -> bool {
+        port.checked_sub(self.start)
+            .and_then(|offset| self.sockets.get(usize::from(offset)))
+            .is_some_and(|&socket| socket != MediaSocket::MAX)
     }
 
     pub(crate) fn insert(&mut self, port: u16, socket: MediaSocket) {
@@ -282,6 +308,31 @@ impl PortTable {
     }
 }
 
+/// Whether a media bind failed because the port is in use (another socket holds it).
+pub(crate) fn is_in_use(error: &io::Error) -> bool {
+    error.raw_os_error() == Some(libc::EADDRINUSE)
+}
+
+/// Notes a pair not opened: in use (retried later by the caller) or refused for good.
+pub(crate) fn note_failed_pair(
+    opened: &mut MediaPorts,
+    rtp_port: u16,
+    port: u16,
+    error: &io::Error,
+) {
+    if is_in_use(error) {
+        opened.busy.push(rtp_port);
+        opened
+            .busy_error
+            .get_or_insert_with(|| format!("port {port}: {error}"));
+    } else {
+        opened.refused += 1;
+        opened
+            .first_error
+            .get_or_insert_with(|| format!("port {port}: {error}"));
+    }
+}
+
 /// Opens a leg's RTP socket (`which` 0) then its RTCP socket (`which` 1); if the RTCP socket
 /// fails, closes the RTP one again so a failed open leaks nothing.
 pub(crate) fn open_rtp_and_rtcp<B>(
@@ -313,19 +364,47 @@ pub(crate) fn note_peer_to_wake(peers_to_wake: &mut Vec<usize>, peer: usize) {
 pub trait Backend: Send {
     fn name(&self) -> &'static str;
 
-    /// Opens and binds every RTP (even) / RTCP (odd) port pair of `[start, end)` on `ip`, at
-    /// most `max_sockets` sockets, with their receives armed, for the backend's whole life (a
-    /// shard calls it once, at start-up, before any call). From then on `open_media_pair` only
-    /// takes one of these pairs and `close_media_pair` gives it back: no socket is created,
-    /// bound or closed per call. Packets arriving on a pair no call holds are still received
-    /// (so nothing stale waits in a socket buffer for the next call) and dropped by the relay.
+    /// Declares the shard's media port slice `[start, end)`: the pool of pairs that
+    /// [`Backend::open_media_pairs`] then fills, none open yet. Once declared, `open_media_pair`
+    /// only ever takes a pair from the pool (a port not open yet is an error).
+    fn media_pool(&mut self, start: u16, end: u16);
+
+    /// Opens and binds the RTP (even) / RTCP (odd) pairs of `rtp_ports` on `ip`, with their
+    /// receives armed, for the backend's whole life, while the backend holds at most
+    /// `max_sockets` media sockets; a pair already open is skipped. A shard calls it from its
+    /// loop in chunks after it started serving (`runtime::pool_open`), never for a call: from
+    /// then on `open_media_pair` only takes one of these pairs and `close_media_pair` gives it
+    /// back, so no socket is created, bound or closed per call. Packets arriving on a pair no
+    /// call holds are still received (so nothing stale waits in a socket buffer for the next
+    /// call) and dropped by the relay.
+    fn open_media_pairs(
+        &mut self,
+        ip: IpAddr,
+        rtp_ports: &[u16],
+        max_sockets: usize,
+    ) -> Result<MediaPorts, BackendError>;
+
+    /// [`Backend::media_pool`] on `[start, end)` and every pair of it opened at once
+    /// (in-process benches and tests).
     fn open_media_ports(
         &mut self,
         ip: IpAddr,
         start: u16,
         end: u16,
         max_sockets: usize,
-    ) -> Result<MediaPorts, BackendError>;
+    ) -> Result<MediaPorts, BackendError> {
+        self.media_pool(start, end);
+        let rtp_ports: Vec<u16> = (start.div_ceil(2) * 2..end.saturating_sub(1))
+            .step_by(2)
+            .collect();
+        self.open_media_pairs(ip, &rtp_ports, max_sockets)
+    }
+
+    /// Called by the shard thread as it stops, before it returns the backend: frees the SIP
+    /// port at once and ends whatever this thread armed (io_uring requests belong to the task
+    /// that submitted them; left to the kernel's task-exit path, thousands of armed receives
+    /// take up to a second to cancel). Nothing is sent or received afterwards.
+    fn shut_down(&mut self);
 
     /// The RTP (`rtp_port`, even) and RTCP (`rtp_port + 1`) sockets of one leg on `ip`: taken
     /// from the pool when `open_media_ports` ran (an error for a port outside it), else bound

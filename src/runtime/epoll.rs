@@ -10,7 +10,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::backend::{
     Backend, BackendError, BackendStats, Incoming, MediaPair, MediaPorts, MediaSocket, Outbox,
-    PortTable, ShardWaker, WakeTarget, note_peer_to_wake, open_rtp_and_rtcp,
+    PortTable, ShardWaker, WakeTarget, note_failed_pair, note_peer_to_wake, open_rtp_and_rtcp,
 };
 use super::uring_sys::{self, Epoll, MEDIA_BUF_LEN, RecvBatch, SendItem, SendScratch};
 
@@ -235,40 +235,47 @@ impl Backend for EpollBackend {
         "epoll"
     }
 
-    fn open_media_ports(
+    fn media_pool(&mut self, start: u16, end: u16) {
+        self.pool = PortTable::new(start, end);
+    }
+
+    fn open_media_pairs(
         &mut self,
         ip: IpAddr,
-        start: u16,
-        end: u16,
+        rtp_ports: &[u16],
         max_sockets: usize,
     ) -> Result<MediaPorts, BackendError> {
         let mut opened = MediaPorts::default();
-        let mut pool = PortTable::new(start, end);
         let budget = max_sockets.min(self.max_media);
-        let mut port = start.div_ceil(2) * 2;
-        while u32::from(port) + 1 < u32::from(end) {
-            if self.media.len() + 2 > budget {
+        for &port in rtp_ports {
+            if !self.pool.covers(port, port.saturating_add(2)) || self.pool.is_open(port) {
+                continue;
+            }
+            if self.media.len() - self.free_media.len() + 2 > budget {
                 opened.over_budget += 1;
-            } else {
-                match open_rtp_and_rtcp(
-                    self,
-                    |backend, which| backend.bind_one(ip, port + which),
-                    Self::close_one,
-                ) {
-                    Ok(pair) => {
-                        pool.insert(port, pair.rtp);
-                        pool.insert(port + 1, pair.rtcp);
-                        opened.rtp_ports.push(port);
-                    }
-                    Err(error) => {
-                        opened.refused += 1;
-                        opened.first_error.get_or_insert_with(|| error.to_string());
-                    }
+                continue;
+            }
+            match open_rtp_and_rtcp(
+                self,
+                |backend, which| backend.bind_one(ip, port + which),
+                Self::close_one,
+            ) {
+                Ok(pair) => {
+                    self.pool.insert(port, pair.rtp);
+                    self.pool.insert(port + 1, pair.rtcp);
+                    opened.rtp_ports.push(port);
+                }
+                Err(BackendError::MediaBind {
+                    port: failed,
+                    source,
+                    ..
+                }) => note_failed_pair(&mut opened, port, failed, &source),
+                Err(error) => {
+                    opened.refused += 1;
+                    opened.first_error.get_or_insert_with(|| error.to_string());
                 }
             }
-            port += 2;
         }
-        self.pool = pool;
         Ok(opened)
     }
 
@@ -417,6 +424,14 @@ impl Backend for EpollBackend {
         self.ready = ready;
         self.ready.clear();
         Ok(())
+    }
+
+    fn shut_down(&mut self) {
+        // The media sockets are closed here, in the shard's thread (shards in parallel),
+        // rather than one after another when the process drops its backends.
+        // (A closed descriptor leaves the epoll set by itself.)
+        self.media.clear();
+        self.free_media.clear();
     }
 
     fn stats(&self) -> BackendStats {

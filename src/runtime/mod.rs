@@ -9,6 +9,8 @@
 //! - [`relay::MediaRelay`]: the socket side of the relay (commands -> sockets + `RelayTable`,
 //!   per-packet fast path); [`bare::BareForwarder`]: the same plumbing without SBC logic, the
 //!   perf baseline.
+//! - [`pool_open::PoolOpener`]: a shard's media pool, opened from its loop in chunks once it
+//!   serves.
 //! - [`queues::ShardMesh`]: shard-to-shard queues.
 //! - [`steering`]: which shard's SIP socket reads a datagram (`sbc.sip_steering`: the receiving
 //!   CPU's shard through a reuseport BPF program, or the kernel's 4-tuple hash).
@@ -24,6 +26,7 @@ pub mod epoll;
 pub mod hep;
 pub mod hook;
 pub mod host;
+pub mod pool_open;
 pub mod queues;
 pub mod relay;
 pub mod shard;

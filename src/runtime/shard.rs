@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::backend::{Backend, BackendError, Incoming};
 use super::hep::HepSender;
+use super::pool_open::{MediaPlan, PoolOpener};
 use super::queues::ShardMesh;
 use super::relay::MediaRelay;
 use super::relay::RelayStats;
@@ -101,6 +102,9 @@ pub struct ShardStatus {
     pub hep_dropped: AtomicU64,
     pub draining: AtomicBool,
     pub stopped: AtomicBool,
+    /// Every pair of the shard's media slice has been tried (`runtime::pool_open`): its pool
+    /// is complete.
+    pub media_ready: AtomicBool,
     /// The shard thread's Linux thread id (0 until it runs): `/status` reads its CPU time.
     pub thread_id: AtomicU64,
     /// The shard's recent transfer records, for the admin API's `/transfers` and dashboard.
@@ -169,9 +173,9 @@ pub struct ShardSetup {
     pub key: [u8; 32],
     /// The REFER hook workers (`Output::ReferHook`, see `hook.rs`).
     pub hooks: super::hook::HookClient,
-    /// The RTP ports whose pairs the backend opened at start-up
-    /// ([`Backend::open_media_ports`]): the core's port pool is exactly these.
-    pub media_rtp_ports: Vec<u16>,
+    /// The shard's media slice, opened from the loop once it serves
+    /// ([`super::pool_open::PoolOpener`]): the core's port pool is the pairs open so far.
+    pub media: MediaPlan,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -196,12 +200,17 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         clock,
         key,
         hooks,
-        media_rtp_ports,
+        media: media_plan,
     } = setup;
     let me = ShardId(index as u16);
     let mut core = ShardCore::keyed(me, shard_count as u16, config.clone(), key);
-    core.restrict_media_ports(&media_rtp_ports);
-    drop(media_rtp_ports);
+    let mut pool_opener = Some(PoolOpener::new(
+        media_plan,
+        index,
+        clock.now(),
+        &mut backend,
+        &mut core,
+    ));
     let mut media = MediaRelay::new(config.sbc.advertise);
     let mut border = BorderLog::new();
     let mut dropped_sources = DroppedSources::default();
@@ -245,7 +254,9 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
     let mut next_snapshot = now;
     // SIP datagrams by method, RTP counters and loop turn times (published with the snapshot).
     let mut runtime = RuntimeMetrics::default();
-    let fail = |backend: B, source| {
+    let fail = |mut backend: B, source| {
+        // As at a drained stop: this thread's requests end here, and the SIP port is free.
+        backend.shut_down();
         Err((
             backend,
             ShardError {
@@ -389,12 +400,27 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                 );
                 runtime.rtp = rtp_counters(media.stats());
                 publish_snapshot(&core, &status, now, &runtime, &media, &dropped_sources);
+                // The SIP port is free and nothing this thread armed is left when it returns.
+                backend.shut_down();
                 status.stopped.store(true, Ordering::Relaxed);
                 return Ok(backend);
             }
         }
 
         let mut sleep = MAX_SLEEP;
+        // The media pool, a chunk per turn while SIP is served (a draining shard stops).
+        if drain_deadline.is_some() {
+            pool_opener = None;
+        }
+        if let Some(opener) = pool_opener.as_mut() {
+            match opener.step(now, &mut backend, &mut core, &status) {
+                Ok(Some(next)) => {
+                    sleep = sleep.min(Duration::from_nanos(next.0.saturating_sub(now.0)))
+                }
+                Ok(None) => pool_opener = None,
+                Err(e) => return fail(backend, e),
+            }
+        }
         if let Some(next) = core.poll_timeout() {
             sleep = sleep.min(Duration::from_nanos(next.0.saturating_sub(now.0)));
         }

@@ -56,7 +56,7 @@ use io_uring::{IoUring, Probe, cqueue, opcode, squeue};
 
 use super::backend::{
     Backend, BackendError, BackendStats, Incoming, MediaPair, MediaPorts, Outbox, PortTable,
-    ShardWaker, WakeTarget, note_peer_to_wake, open_rtp_and_rtcp,
+    ShardWaker, WakeTarget, note_failed_pair, note_peer_to_wake, open_rtp_and_rtcp,
 };
 use super::epoll::sip_socket;
 use super::uring_sys::{self, MEDIA_BUF_LEN};
@@ -483,7 +483,10 @@ struct Cqe {
 
 pub struct UringBackend {
     ring: IoUring,
-    _sip: UdpSocket,
+    /// `None` once [`Backend::shut_down`] freed the SIP port.
+    _sip: Option<UdpSocket>,
+    /// [`Backend::shut_down`] ran: every request was cancelled by the shard thread.
+    shut: bool,
     sip_addr: Option<SocketAddr>,
     features: UringFeatures,
     waker: Arc<ShardWaker>,
@@ -719,7 +722,8 @@ impl UringBackend {
         let sip_addr = sip.local_addr().ok();
         let mut backend = UringBackend {
             ring,
-            _sip: sip,
+            _sip: Some(sip),
+            shut: false,
             sip_addr,
             features,
             waker,
@@ -779,7 +783,8 @@ impl UringBackend {
     /// The SIP socket's descriptor (an ordinary one, also registered at [`SIP_FILE`]): the
     /// server steers the shards' reuseport group through it (`runtime::steering`).
     pub fn sip_raw_fd(&self) -> RawFd {
-        self._sip.as_raw_fd()
+        // -1 once `shut_down` closed it.
+        self._sip.as_ref().map_or(-1, |sip| sip.as_raw_fd())
     }
 
     pub fn local_sip_addr(&self) -> Option<SocketAddr> {
@@ -1426,23 +1431,31 @@ impl UringBackend {
 
 impl Drop for UringBackend {
     fn drop(&mut self) {
-        // Tear down synchronously, so the SIP and media ports are free when the process exits.
-        // Left to the kernel, ring teardown runs later in a worker that still holds the armed
-        // receives' file references, and a handoff restarted at once finds its SIP port "already
-        // in use" for up to a second. Cancel every in-flight request (each holds a file
-        // reference), then drop the file table.
+        // Tear down synchronously, so the SIP port is free when the process exits. Left to the
+        // kernel, ring teardown runs later in a worker that still holds the armed receives'
+        // file references, and a handoff restarted at once finds its SIP port "already in use"
+        // for up to a second. Cancel every in-flight request (each holds a file reference;
+        // `shut_down` did it already from the shard thread), then drop the file table (not
+        // after `shut_down`: see there).
         // Every request is cancelled by its own user_data first (a hash lookup each, all in one
         // batch): with the media ports opened at start-up there are thousands of armed receives,
         // and a synchronous cancel of "any" request finds them one by one in a scan of the poll
         // table (0.6 s for 10,000 on Linux 6.x). The synchronous cancel then sweeps what is left.
-        self.cancel_each();
+        if !self.shut {
+            self.cancel_each();
+        }
         if self.features.sync_cancel {
             let _ = self.ring.submitter().register_sync_cancel(
                 Some(Timespec::new().nsec(200_000_000)),
                 CancelBuilder::any(),
             );
         }
-        let _ = self.ring.submitter().unregister_files();
+        // After `shut_down` the media sockets are left to the kernel's teardown of the ring
+        // (see there); otherwise (a shard that failed, a backend driven in-process) they are
+        // closed now.
+        if !self.shut {
+            let _ = self.ring.submitter().unregister_files();
+        }
         // The buffer memory must not be freed while the kernel may still pick from it.
         if self.sip_bufs.is_some() {
             let _ = self.ring.submitter().unregister_buf_ring(SIP_BGID);
@@ -1536,58 +1549,79 @@ impl Backend for UringBackend {
         "uring"
     }
 
-    fn open_media_ports(
+    fn media_pool(&mut self, start: u16, end: u16) {
+        self.pool = PortTable::new(start, end);
+    }
+
+    fn open_media_pairs(
         &mut self,
         ip: IpAddr,
-        start: u16,
-        end: u16,
+        rtp_ports: &[u16],
         max_sockets: usize,
     ) -> Result<MediaPorts, BackendError> {
         let mut opened = MediaPorts::default();
-        let mut pool = PortTable::new(start, end);
-        let budget = max_sockets.min(self.max_media);
-        let mut pairs = Vec::new();
-        let mut port = start.div_ceil(2) * 2;
-        while u32::from(port) + 1 < u32::from(end) {
-            if self.media.len() + 2 * (pairs.len() + 1) > budget {
-                opened.over_budget += 1;
-            } else {
-                pairs.push(port);
-            }
-            port += 2;
+        // A pooled port's two sockets sit in the file slots of its offsets in the slice, so a
+        // pair tried again later (in use the first time) takes the same slots; the close of a
+        // socket that failed to bind there must be complete first.
+        if self.closes_in_flight > 0 {
+            self.wait_for_closes()?;
         }
-        for chunk in pairs.chunks(PREOPEN_PAIRS) {
-            let base = self.media.len() as u32;
+        let budget = max_sockets.min(self.max_media);
+        let mut todo = Vec::with_capacity(rtp_ports.len());
+        for &port in rtp_ports {
+            let Some(offset) = self.pool.offset(port) else {
+                continue;
+            };
+            if self.pool.is_open(port) {
+                continue;
+            }
+            if offset + 2 > budget {
+                opened.over_budget += 1;
+                continue;
+            }
+            todo.push(port);
+        }
+        // Runs of consecutive pairs, at most PREOPEN_PAIRS each: one submission per run.
+        let mut i = 0;
+        while i < todo.len() {
+            let mut j = i + 1;
+            while j < todo.len() && j - i < PREOPEN_PAIRS && todo[j] == todo[j - 1] + 2 {
+                j += 1;
+            }
+            let chunk = &todo[i..j];
+            i = j;
+            let Some(first) = self.pool.offset(chunk[0]) else {
+                continue;
+            };
+            let base = first as u32;
             let ports: Vec<u16> = chunk.iter().flat_map(|&p| [p, p + 1]).collect();
-            self.media
-                .resize(self.media.len() + ports.len(), MediaSlot::default());
+            let need = first + ports.len();
+            if self.media.len() < need {
+                self.media.resize(need, MediaSlot::default());
+            }
             let results = if self.features.direct_sockets() {
                 self.open_direct_batch(ip, &ports, base)?
             } else {
                 self.open_plain_batch(ip, &ports, base)?
             };
             self.stats.media_sockets_created += results.iter().filter(|r| r.0).count() as u64;
-            for (i, &rtp_port) in chunk.iter().enumerate() {
-                let (rtp, rtcp) = (base + 2 * i as u32, base + 2 * i as u32 + 1);
-                let (r, c) = (&results[2 * i], &results[2 * i + 1]);
+            for (k, &rtp_port) in chunk.iter().enumerate() {
+                let (rtp, rtcp) = (base + 2 * k as u32, base + 2 * k as u32 + 1);
+                let (r, c) = (&results[2 * k], &results[2 * k + 1]);
                 if r.1.is_ok() && c.1.is_ok() {
                     self.opened(rtp);
                     self.opened(rtcp);
-                    pool.insert(rtp_port, rtp);
-                    pool.insert(rtp_port + 1, rtcp);
+                    self.pool.insert(rtp_port, rtp);
+                    self.pool.insert(rtp_port + 1, rtcp);
                     opened.rtp_ports.push(rtp_port);
                     continue;
                 }
-                opened.refused += 1;
-                if opened.first_error.is_none() {
-                    let (port, error) = match (&r.1, &c.1) {
-                        (Err(e), _) => (rtp_port, e),
-                        (_, Err(e)) => (rtp_port + 1, e),
-                        _ => unreachable!("one of the pair failed"),
-                    };
-                    opened.first_error = Some(format!("port {port}: {error}"));
+                match (&r.1, &c.1) {
+                    (Err(e), _) => note_failed_pair(&mut opened, rtp_port, rtp_port, e),
+                    (_, Err(e)) => note_failed_pair(&mut opened, rtp_port, rtp_port + 1, e),
+                    _ => {}
                 }
-                // Neither socket of a half-open pair is kept: the slots are closed and free.
+                // Neither socket of a half-open pair is kept: the slots are closed.
                 for (index, (has_file, _)) in [(rtp, r), (rtcp, c)] {
                     if *has_file {
                         self.push(
@@ -1596,8 +1630,6 @@ impl Backend for UringBackend {
                                 .user_data(user_data(KIND_CLOSED, index as u64)),
                         );
                         self.closes_in_flight += 1;
-                    } else {
-                        self.free_media.push_back(index);
                     }
                 }
             }
@@ -1605,7 +1637,6 @@ impl Backend for UringBackend {
         self.ring
             .submit()
             .map_err(BackendError::io("io_uring_enter(arm media)"))?;
-        self.pool = pool;
         Ok(opened)
     }
 
@@ -1767,6 +1798,21 @@ impl Backend for UringBackend {
             self.arm_wake();
         }
         Ok(())
+    }
+
+    fn shut_down(&mut self) {
+        // From the thread that armed the receives (see the trait): each by its user_data.
+        self.cancel_each();
+        self.shut = true;
+        // The SIP socket leaves the file table and the process now: its port is free before
+        // the process exits, whatever the kernel later does with the ring.
+        let _ = self.ring.submitter().register_files_update(SIP_FILE, &[-1]);
+        self._sip = None;
+        // The media sockets stay in the file table: closing 10,000 of them here takes ~50 ms
+        // per shard, while the kernel closes them after the process exited, when it tears the
+        // ring down. A handoff started at once serves meanwhile and tries the ports it finds
+        // still held again (`runtime::pool_open`): stop -> serving 57 ms against 146 ms
+        // (perf/results/restart-2026-12-05.md).
     }
 
     fn stats(&self) -> BackendStats {

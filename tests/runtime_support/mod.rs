@@ -233,6 +233,9 @@ impl Handoff {
             log: Vec::new(),
         };
         this.wait_for_log("serving", WAIT);
+        // The shards serve SIP first and open their media ports after (runtime/pool_open.rs):
+        // a test's first call must not race them for a pair.
+        this.wait_for_log("media pool complete", WAIT);
         this
     }
 

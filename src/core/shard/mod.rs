@@ -218,6 +218,14 @@ impl ShardCore {
             .retain(|port| open.binary_search(&port).is_ok());
     }
 
+    /// The runtime opened the sockets of these RTP ports (and each one's RTCP port + 1) since:
+    /// they join the pool (after [`ShardCore::restrict_media_ports`] withdrew them). The
+    /// runtime serves SIP first and opens the shard's pairs in chunks from its loop; a call
+    /// only ever gets a pair already open, and while none is free it gets 503 (no media ports).
+    pub fn admit_media_ports(&mut self, open_rtp_ports: &[u16]) {
+        self.fx.pool.admit(open_rtp_ports);
+    }
+
     /// Pairs the shard's pool can hand out (after [`ShardCore::restrict_media_ports`]).
     pub fn media_pairs(&self) -> usize {
         self.fx.pool.capacity()
