@@ -30,9 +30,9 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use handoff::runtime::backend::{Backend, BackendError, ShardWaker};
 use handoff::runtime::bare::{BareForwarder, run_bare};
-use handoff::runtime::epoll::EpollBackend;
+use handoff::runtime::epoll::{Epoll, EpollBackend};
 use handoff::runtime::uring::UringBackend;
-use handoff::runtime::uring_sys::{self, Epoll, RecvBatch, SendItem, SendScratch};
+use handoff::runtime::uring_sys::{self, RecvBatch, SendItem, SendScratch};
 use hdrhistogram::Histogram;
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -846,7 +846,7 @@ fn receive(
     }
     let epoll = Epoll::new()?;
     for (token, socket) in sockets.iter().enumerate() {
-        epoll.add(socket.as_raw_fd(), token as u64)?;
+        epoll.add(socket, token as u64)?;
     }
     let mut events = Vec::with_capacity(64);
     let mut ready = Vec::with_capacity(64);

@@ -628,7 +628,7 @@ fn thread_cpu_seconds(tid: u64) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
     let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
-    let (_, per_second) = crate::runtime::uring_sys::page_size_and_clock_ticks();
+    let (_, per_second) = crate::runtime::host::page_size_and_clock_ticks();
     Some((ticks(11)? + ticks(12)?) / per_second.max(1) as f64)
 }
 
@@ -889,7 +889,7 @@ fn process_metrics() -> String {
             limit,
         );
     }
-    let (page, ticks) = crate::runtime::uring_sys::page_size_and_clock_ticks();
+    let (page, ticks) = crate::runtime::host::page_size_and_clock_ticks();
     let (page, per_second) = (page as f64, ticks.max(1) as f64);
     if let Some(pages) = std::fs::read_to_string("/proc/self/statm")
         .ok()

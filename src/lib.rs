@@ -1,6 +1,10 @@
 //! handoff: a session border controller for SIP trunks, built to make call transfers across
 //! carrier boundaries work. See ARCHITECTURE.md for the layers, the data flow and the invariants.
 
+// `unsafe` lives only in the io_uring module tree (src/runtime/uring.rs and uring_sys.rs, where it
+// is allowed again); everything else reaches the kernel through std, socket2, nix and io-uring.
+#![deny(unsafe_code)]
+
 pub mod admin;
 pub mod audit;
 pub mod border_log;

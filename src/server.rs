@@ -10,6 +10,7 @@
 //! [`Server`] is the same machinery without signals, for embedding and tests.
 
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,6 +18,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::admin::{AdminServer, AdminState, RunningConfig};
 use crate::audit::{AuditCounters, AuditLog};
@@ -24,12 +29,12 @@ use crate::config::{Config, ConfigLoadError, IoBackend};
 use crate::core::ShardMessage;
 use crate::runtime::backend::{Backend, BackendError, ShardWaker, WakeTarget};
 use crate::runtime::epoll::EpollBackend;
+use crate::runtime::host;
 use crate::runtime::pool_open::MediaPlan;
 use crate::runtime::queues::ShardMesh;
 use crate::runtime::relay::{CallCapacity, media_socket_budget};
 use crate::runtime::shard::{Clock, ShardError, ShardSetup, ShardStatus, run_shard};
 use crate::runtime::uring::UringBackend;
-use crate::runtime::uring_sys;
 
 /// Why the server could not start, or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -247,7 +252,7 @@ impl Server {
         let audit = AuditLog::open(&config.sbc.audit, config.sbc.audit_queue)?;
         // Every media port is a socket: the soft open-file limit goes up to the hard one before
         // any is opened (the io_uring backend sizes its file table from it).
-        let nofile_soft = match uring_sys::raise_nofile_limit() {
+        let nofile_soft = match host::raise_nofile_limit() {
             Ok(limit) => {
                 tracing::info!(
                     before = limit.before,
@@ -801,19 +806,45 @@ pub fn run(config: Config) -> Result<(), RunError> {
     run_with(config, None)
 }
 
+/// Waits until a signal arrives on `fd` or `timeout` passes; returns the signal number.
+fn read_signal(fd: &SignalFd, timeout: Duration) -> std::io::Result<Option<libc::c_int>> {
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    match poll(
+        &mut fds,
+        PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX),
+    ) {
+        Ok(0) | Err(Errno::EINTR) => return Ok(None),
+        Ok(_) => {}
+        Err(errno) => return Err(errno.into()),
+    }
+    // Nonblocking: None when another reader took the signal first.
+    Ok(fd
+        .read_signal()?
+        .and_then(|info| libc::c_int::try_from(info.ssi_signo).ok()))
+}
+
 /// Serves until stopped; SIGHUP re-reads `config_path`.
 pub fn run_with(config: Config, config_path: Option<PathBuf>) -> Result<(), RunError> {
-    let signals = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1];
+    let signals: SigSet = [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGUSR1,
+    ]
+    .into_iter()
+    .collect();
     // Blocked before the shard threads start, so they inherit the mask and only the signalfd
     // below ever sees these signals.
-    uring_sys::block_signals(&signals).map_err(RunError::Signals)?;
-    let signal_fd = uring_sys::signalfd(&signals).map_err(RunError::Signals)?;
+    signals
+        .thread_block()
+        .map_err(|errno| RunError::Signals(errno.into()))?;
+    let signal_fd = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .map_err(|errno| RunError::Signals(errno.into()))?;
     let mut server = Server::start(config)?;
     server.set_config_file(config_path.as_deref());
     let mut systemd = Systemd::new();
     systemd.ready(&server);
     loop {
-        use std::os::fd::AsRawFd;
         // While draining, look for stopped shards often: an idle handoff exits within a few
         // milliseconds of SIGTERM, so a supervisor's restart is not slowed by this loop.
         let poll = if server.is_draining() {
@@ -821,7 +852,7 @@ pub fn run_with(config: Config, config_path: Option<PathBuf>) -> Result<(), RunE
         } else {
             Duration::from_millis(200)
         };
-        match uring_sys::read_signal(signal_fd.as_raw_fd(), poll) {
+        match read_signal(&signal_fd, poll) {
             Ok(Some(signal)) if signal == libc::SIGHUP => {
                 systemd.reloading();
                 reload(&mut server, config_path.as_ref());

@@ -6,11 +6,13 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::uring_sys::{self, MEDIA_BUF_LEN};
+use nix::sys::eventfd::{EfdFlags, EventFd};
+
+use super::uring_sys::MEDIA_BUF_LEN;
 
 /// A media socket of one backend: an index into the backend's socket table (the ring's
 /// registered-file table on io_uring). Reused after close, so the relay maps it per call.
@@ -163,26 +165,34 @@ pub struct WakeTarget {
 /// Owns a shard's eventfd; cheap to share (`Arc`) with the control thread.
 #[derive(Debug)]
 pub struct ShardWaker {
-    eventfd: OwnedFd,
+    eventfd: EventFd,
 }
 
 impl ShardWaker {
     pub fn new() -> io::Result<Arc<ShardWaker>> {
         Ok(Arc::new(ShardWaker {
-            eventfd: uring_sys::eventfd()?,
+            eventfd: EventFd::from_flags(EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_CLOEXEC)?,
         }))
     }
 
+    /// EAGAIN (counter saturated) is fine: the reader is already due to wake.
     pub fn wake(&self) {
-        uring_sys::eventfd_signal(self.eventfd.as_raw_fd());
+        let _ = self.eventfd.write(1);
     }
 
     pub fn raw_fd(&self) -> RawFd {
         self.eventfd.as_raw_fd()
     }
 
+    /// Resets the counter (EAGAIN: it was already zero).
     pub(crate) fn clear(&self) {
-        uring_sys::eventfd_clear(self.eventfd.as_raw_fd());
+        let _ = self.eventfd.read();
+    }
+}
+
+impl AsFd for ShardWaker {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.eventfd.as_fd()
     }
 }
 

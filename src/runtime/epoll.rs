@@ -1,18 +1,22 @@
 //! The epoll fallback backend: nonblocking UDP sockets, level-triggered epoll, recvmmsg and
 //! sendmmsg batches, and an eventfd for wakeups. For hosts whose seccomp policy forbids io_uring.
 
+use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
+use nix::errno::Errno;
+use nix::sys::epoll::{EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::backend::{
     Backend, BackendError, BackendStats, Incoming, MediaPair, MediaPorts, MediaSocket, Outbox,
     PortTable, ShardWaker, WakeTarget, note_failed_pair, note_peer_to_wake, open_rtp_and_rtcp,
 };
-use super::uring_sys::{self, Epoll, MEDIA_BUF_LEN, RecvBatch, SendItem, SendScratch};
+use super::host::force_buffer_sizes;
+use super::uring_sys::{self, MEDIA_BUF_LEN, RecvBatch, SendItem, SendScratch};
 
 const TOKEN_WAKE: u64 = 0;
 const TOKEN_SIP: u64 = 1;
@@ -47,7 +51,7 @@ pub(crate) fn sip_socket(listen: SocketAddr, nonblocking: bool) -> Result<UdpSoc
     socket.set_reuse_address(true).map_err(to_err)?;
     // Bursts of INVITEs must not be dropped by a small default buffer. Past net.core.rmem_max
     // only with CAP_NET_ADMIN (SO_RCVBUFFORCE); otherwise the kernel caps the ordinary request.
-    if uring_sys::force_buffer_sizes(socket.as_raw_fd(), SIP_SOCKET_BUFFER).is_err() {
+    if force_buffer_sizes(&socket, SIP_SOCKET_BUFFER).is_err() {
         let _ = socket.set_recv_buffer_size(SIP_SOCKET_BUFFER);
         let _ = socket.set_send_buffer_size(SIP_SOCKET_BUFFER);
     }
@@ -66,9 +70,59 @@ pub(crate) fn media_socket(ip: IpAddr, port: u16) -> Result<UdpSocket, BackendEr
     Ok(socket.into())
 }
 
+/// Level-triggered epoll over nix: each registered descriptor is tagged with a token.
+pub struct Epoll {
+    epoll: nix::sys::epoll::Epoll,
+}
+
+impl Epoll {
+    pub fn new() -> io::Result<Epoll> {
+        Ok(Epoll {
+            epoll: nix::sys::epoll::Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?,
+        })
+    }
+
+    /// Registers `fd` for level-triggered readability, tagged with `token`.
+    pub fn add(&self, fd: impl AsFd, token: u64) -> io::Result<()> {
+        Ok(self
+            .epoll
+            .add(fd, EpollEvent::new(EpollFlags::EPOLLIN, token))?)
+    }
+
+    pub fn delete(&self, fd: impl AsFd) -> io::Result<()> {
+        Ok(self.epoll.delete(fd)?)
+    }
+
+    /// Waits for readiness; returns the tokens of ready descriptors in `out`. `events` is the
+    /// reusable room for the kernel's answer: as many events as its capacity.
+    pub fn wait(
+        &self,
+        events: &mut Vec<EpollEvent>,
+        timeout: Option<Duration>,
+        out: &mut Vec<u64>,
+    ) -> io::Result<()> {
+        out.clear();
+        let timeout = match timeout {
+            None => EpollTimeout::NONE,
+            // Round up so a 0.4 ms deadline does not spin.
+            Some(d) => {
+                EpollTimeout::try_from(d.as_micros().div_ceil(1000)).unwrap_or(EpollTimeout::MAX)
+            }
+        };
+        // Within the capacity: no allocation.
+        events.resize(events.capacity().max(1), EpollEvent::empty());
+        match self.epoll.wait(events, timeout) {
+            Ok(n) => out.extend(events.iter().take(n).map(EpollEvent::data)),
+            Err(Errno::EINTR) => {}
+            Err(errno) => return Err(errno.into()),
+        }
+        Ok(())
+    }
+}
+
 pub struct EpollBackend {
     epoll: Epoll,
-    events: Vec<libc::epoll_event>,
+    events: Vec<EpollEvent>,
     ready: Vec<u64>,
     sip: UdpSocket,
     waker: Arc<ShardWaker>,
@@ -103,10 +157,10 @@ impl EpollBackend {
         let epoll = Epoll::new().map_err(BackendError::io("epoll_create"))?;
         let sip = sip_socket(listen, true)?;
         epoll
-            .add(sip.as_raw_fd(), TOKEN_SIP)
+            .add(&sip, TOKEN_SIP)
             .map_err(BackendError::io("epoll_ctl(sip)"))?;
         epoll
-            .add(waker.raw_fd(), TOKEN_WAKE)
+            .add(&*waker, TOKEN_WAKE)
             .map_err(BackendError::io("epoll_ctl(eventfd)"))?;
         Ok(EpollBackend {
             epoll,
@@ -148,10 +202,7 @@ impl EpollBackend {
             }
             None => return Err(BackendError::MediaTableFull(self.max_media)),
         };
-        if let Err(e) = self
-            .epoll
-            .add(socket.as_raw_fd(), TOKEN_MEDIA_BASE + index as u64)
-        {
+        if let Err(e) = self.epoll.add(&socket, TOKEN_MEDIA_BASE + index as u64) {
             self.free_media.push(index);
             return Err(BackendError::Io {
                 op: "epoll_ctl(media)",
@@ -166,7 +217,7 @@ impl EpollBackend {
         if let Some(slot) = self.media.get_mut(index as usize)
             && let Some(socket) = slot.take()
         {
-            let _ = self.epoll.delete(socket.as_raw_fd());
+            let _ = self.epoll.delete(&socket);
             self.free_media.push(index);
         }
     }

@@ -5,8 +5,72 @@
 //! that says "warn" names the setting to change.
 
 use std::fs;
+use std::io;
+use std::os::fd::AsFd;
+
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
+use nix::sys::socket::{setsockopt, sockopt};
+use nix::unistd::{SysconfVar, sysconf};
 
 use super::epoll::SIP_SOCKET_BUFFER;
+
+/// The process's RLIMIT_NOFILE before and after [`raise_nofile_limit`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct NofileLimit {
+    /// The soft limit found at start-up.
+    pub before: u64,
+    /// The soft limit now.
+    pub soft: u64,
+    /// The hard limit.
+    pub hard: u64,
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit (an unlimited hard limit means the kernel's
+/// `fs.nr_open`, the most a process may hold). Every media port is a socket: the default soft
+/// limit (often 1024) would cap a shard at a few hundred calls.
+pub fn raise_nofile_limit() -> io::Result<NofileLimit> {
+    let (before, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    let mut soft = before;
+    let mut target = hard;
+    if target == libc::RLIM_INFINITY {
+        target = fs::read_to_string("/proc/sys/fs/nr_open")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(1 << 20);
+    }
+    if target > before {
+        // Raising the soft limit up to the hard one needs no privilege.
+        setrlimit(Resource::RLIMIT_NOFILE, target, hard)?;
+        soft = target;
+    }
+    Ok(NofileLimit { before, soft, hard })
+}
+
+/// The page size (statm counts pages) and the clock tick (stat counts CPU time in ticks), for
+/// the admin API's process metrics.
+pub fn page_size_and_clock_ticks() -> (u64, u64) {
+    let read = |var, default| {
+        sysconf(var)
+            .ok()
+            .flatten()
+            .and_then(|v| u64::try_from(v).ok())
+            .unwrap_or(default)
+    };
+    (
+        read(SysconfVar::PAGE_SIZE, 4096),
+        read(SysconfVar::CLK_TCK, 100),
+    )
+}
+
+/// Sets a socket's receive and send buffers to `bytes` with SO_RCVBUFFORCE / SO_SNDBUFFORCE,
+/// which may exceed net.core.rmem_max / wmem_max but need CAP_NET_ADMIN. Errors (EPERM without
+/// the capability) leave the buffers as they were; the caller then asks the ordinary way.
+pub fn force_buffer_sizes(socket: &impl AsFd, bytes: usize) -> io::Result<()> {
+    let bytes = bytes.min(libc::c_int::MAX as usize);
+    setsockopt(socket, sockopt::RcvBufForce, &bytes)?;
+    setsockopt(socket, sockopt::SndBufForce, &bytes)?;
+    Ok(())
+}
 
 /// Facts read from /proc and /sys.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

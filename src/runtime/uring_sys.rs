@@ -1,16 +1,19 @@
-//! The raw-syscall boundary of the runtime.
+//! The raw-syscall boundary of the runtime: what no kept crate offers.
 //!
-//! House rule: `unsafe` lives only in the io_uring module tree (`src/runtime/uring*.rs`). The
-//! epoll backend and the signal handling need a handful of raw syscalls too (recvmmsg, sendmmsg,
-//! epoll_*, eventfd, signalfd, sigprocmask), so they are wrapped here, behind safe functions
-//! whose arguments make misuse impossible (buffers are owned by the batch types below and
-//! pointers are rebuilt right before each call, so nothing self-referential survives a move).
+//! House rule: `unsafe` lives only in the io_uring module tree (`src/runtime/uring*.rs`;
+//! `deny(unsafe_code)` in lib.rs). epoll, eventfd, signalfd, rlimits and socket options go
+//! through nix and socket2 where they are used. What stays here: the raw socket addresses the
+//! io_uring ops read and write, the batch types over nix's recvmmsg/sendmmsg (nix's preallocated
+//! headers are not `Send`; the backends must be), the eventfd write to a peer shard's raw
+//! descriptor, and the reuseport CBPF setsockopt.
 
-use std::io;
-use std::mem::{self, MaybeUninit};
+use std::io::{self, IoSlice, IoSliceMut};
+use std::mem;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::time::Duration;
+use std::os::fd::RawFd;
+
+use nix::errno::Errno;
+use nix::sys::socket::{self, ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage};
 
 /// Largest datagram a media slot holds. RTP over UDP stays far below the Ethernet MTU.
 pub const MEDIA_BUF_LEN: usize = 2048;
@@ -107,49 +110,69 @@ pub fn read_sockaddr_bytes(bytes: &[u8], len: usize) -> Option<SocketAddr> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Batched UDP receive / send (epoll backend)
+// Batched UDP receive / send (epoll backend), over nix's recvmmsg/sendmmsg
 
-/// Preallocated buffers for one `recvmmsg` call: `capacity` datagrams of up to `buf_len` bytes.
+/// Most datagrams one [`recvmmsg`] or one `sendmmsg` system call moves: the I/O vectors of a
+/// call live on the stack (no allocation per batch), so a batch is at most this long.
+pub const MAX_BATCH: usize = 64;
+
+/// What the kernel reported for one datagram of a receive.
+#[derive(Copy, Clone)]
+struct Received {
+    from: Option<SocketAddr>,
+    len: usize,
+    truncated: bool,
+}
+
+/// Preallocated buffers for one `recvmmsg` call: `capacity` (at most [`MAX_BATCH`]) datagrams of
+/// up to `buf_len` bytes.
 pub struct RecvBatch {
     data: Box<[u8]>,
     buf_len: usize,
-    addrs: Box<[libc::sockaddr_storage]>,
-    iovecs: Box<[libc::iovec]>,
-    headers: Box<[libc::mmsghdr]>,
+    headers: MultiHeaders<SockaddrStorage>,
+    received: Box<[Received]>,
+    /// Per slot, the address room its header carries into the next call. nix refills only the
+    /// I/O vectors between calls, and the kernel leaves the length of the last address it wrote
+    /// in `msg_namelen` (nix-rust/nix#2813): after an IPv4 source a slot holds 16 bytes, and an
+    /// IPv6 source arriving there next would come back cut short. Such a datagram is reported
+    /// without a source (dropped by the callers, as a non-IP source is); the kernel wrote the
+    /// full length back, so the slot is whole again for the call after.
+    room: Box<[usize]>,
     filled: usize,
 }
 
-// SAFETY: the raw pointers inside iovec/mmsghdr only ever point into this struct's own boxes and
-// are rebuilt before each syscall; moving the batch to another thread is fine.
+// SAFETY: the raw pointers inside nix's preallocated headers point only into the headers' own
+// boxed address slots (and, during one call, at the I/O vectors on that call's stack); nothing
+// is shared with another thread, so moving the batch to another thread is fine.
 unsafe impl Send for RecvBatch {}
+
+const SOCKADDR_IN_LEN: usize = mem::size_of::<libc::sockaddr_in>();
+const SOCKADDR_IN6_LEN: usize = mem::size_of::<libc::sockaddr_in6>();
 
 impl RecvBatch {
     pub fn new(capacity: usize, buf_len: usize) -> Self {
-        let capacity = capacity.max(1);
+        let capacity = capacity.clamp(1, MAX_BATCH);
         let buf_len = buf_len.max(1);
-        // SAFETY: all-zero is a valid value for these plain C structs.
-        let zero_addr: libc::sockaddr_storage = unsafe { mem::zeroed() };
-        // SAFETY: as above.
-        let zero_hdr: libc::mmsghdr = unsafe { mem::zeroed() };
         RecvBatch {
             data: vec![0u8; capacity * buf_len].into_boxed_slice(),
             buf_len,
-            addrs: vec![zero_addr; capacity].into_boxed_slice(),
-            iovecs: vec![
-                libc::iovec {
-                    iov_base: std::ptr::null_mut(),
-                    iov_len: 0
+            headers: MultiHeaders::preallocate(capacity, None),
+            received: vec![
+                Received {
+                    from: None,
+                    len: 0,
+                    truncated: false
                 };
                 capacity
             ]
             .into_boxed_slice(),
-            headers: vec![zero_hdr; capacity].into_boxed_slice(),
+            room: vec![mem::size_of::<libc::sockaddr_storage>(); capacity].into_boxed_slice(),
             filled: 0,
         }
     }
 
     pub fn capacity(&self) -> usize {
-        self.headers.len()
+        self.received.len()
     }
 
     pub fn len(&self) -> usize {
@@ -166,57 +189,60 @@ impl RecvBatch {
         if i >= self.filled {
             return None;
         }
-        let hdr = &self.headers[i];
-        let len = (hdr.msg_len as usize).min(self.buf_len);
-        let truncated = hdr.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
-        let from = read_sockaddr(&self.addrs[i], hdr.msg_hdr.msg_namelen);
+        let r = self.received.get(i)?;
         let start = i * self.buf_len;
-        Some((from, &self.data[start..start + len], truncated))
+        let payload = self.data.get(start..start + r.len.min(self.buf_len))?;
+        Some((r.from, payload, r.truncated))
+    }
+}
+
+fn ip_source(addr: &SockaddrStorage) -> Option<(SocketAddr, usize)> {
+    if let Some(v4) = addr.as_sockaddr_in() {
+        Some((SocketAddr::V4(SocketAddrV4::from(*v4)), SOCKADDR_IN_LEN))
+    } else {
+        addr.as_sockaddr_in6()
+            .map(|v6| (SocketAddr::V6(SocketAddrV6::from(*v6)), SOCKADDR_IN6_LEN))
     }
 }
 
 /// One nonblocking `recvmmsg` into `batch`. Returns the number received (0 = would block).
 pub fn recvmmsg(fd: RawFd, batch: &mut RecvBatch) -> io::Result<usize> {
     batch.filled = 0;
-    let n = batch.headers.len();
-    let buf_len = batch.buf_len;
-    let base = batch.data.as_mut_ptr();
-    for i in 0..n {
-        batch.iovecs[i] = libc::iovec {
-            // SAFETY: i * buf_len + buf_len <= data.len() by construction.
-            iov_base: unsafe { base.add(i * buf_len) }.cast(),
-            iov_len: buf_len,
-        };
-        let hdr = &mut batch.headers[i];
-        hdr.msg_hdr.msg_name = (&mut batch.addrs[i] as *mut libc::sockaddr_storage).cast();
-        hdr.msg_hdr.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        hdr.msg_hdr.msg_iov = &mut batch.iovecs[i];
-        hdr.msg_hdr.msg_iovlen = 1;
-        hdr.msg_hdr.msg_control = std::ptr::null_mut();
-        hdr.msg_hdr.msg_controllen = 0;
-        hdr.msg_hdr.msg_flags = 0;
-        hdr.msg_len = 0;
-    }
-    // SAFETY: every header points at live buffers owned by `batch`, sized as declared; `n` is
-    // the length of the header array.
-    let ret = unsafe {
-        libc::recvmmsg(
-            fd,
-            batch.headers.as_mut_ptr(),
-            n as libc::c_uint,
-            libc::MSG_DONTWAIT,
-            std::ptr::null_mut(),
-        )
+    let n = batch.received.len();
+    let mut chunks = batch.data.chunks_mut(batch.buf_len);
+    let mut iovs: [[IoSliceMut<'_>; 1]; MAX_BATCH] =
+        std::array::from_fn(|_| [IoSliceMut::new(chunks.next().unwrap_or(&mut []))]);
+    let results = match socket::recvmmsg(
+        fd,
+        &mut batch.headers,
+        iovs[..n].iter_mut(),
+        MsgFlags::MSG_DONTWAIT,
+        None,
+    ) {
+        Ok(results) => results,
+        Err(Errno::EAGAIN) => return Ok(0),
+        Err(errno) => return Err(io::Error::from(errno)),
     };
-    if ret < 0 {
-        let err = io::Error::last_os_error();
-        if err.kind() == io::ErrorKind::WouldBlock {
-            return Ok(0);
-        }
-        return Err(err);
+    let mut filled = 0;
+    for (i, msg) in results.enumerate() {
+        let (Some(r), Some(room)) = (batch.received.get_mut(i), batch.room.get_mut(i)) else {
+            break;
+        };
+        let source = msg.address.as_ref().and_then(ip_source);
+        r.from = match source {
+            Some((from, need)) => {
+                let whole = need <= *room;
+                *room = need;
+                whole.then_some(from)
+            }
+            None => None,
+        };
+        r.len = msg.bytes;
+        r.truncated = msg.flags.contains(MsgFlags::MSG_TRUNC);
+        filled = i + 1;
     }
-    batch.filled = ret as usize;
-    Ok(batch.filled)
+    batch.filled = filled;
+    Ok(filled)
 }
 
 /// One datagram to send in a batch: payload bytes live in the caller's storage.
@@ -225,22 +251,28 @@ pub struct SendItem<'a> {
     pub payload: &'a [u8],
 }
 
-/// Reusable scratch for `sendmmsg`.
+/// Reusable scratch for `sendmmsg`: nix's preallocated headers and the destination addresses
+/// of one call.
 pub struct SendScratch {
-    addrs: Vec<libc::sockaddr_storage>,
-    iovecs: Vec<libc::iovec>,
-    headers: Vec<libc::mmsghdr>,
+    headers: MultiHeaders<SockaddrStorage>,
+    addrs: Vec<Option<SockaddrStorage>>,
+    /// Datagrams per system call: the headers preallocated.
+    room: usize,
 }
 
-// SAFETY: the raw pointers are only valid during one `sendmmsg` call and rebuilt each time.
+// SAFETY: as for `RecvBatch`: the headers' raw pointers are set during one `sendmmsg` call, to
+// this scratch's own addresses and that call's I/O vectors, and are not used after it.
 unsafe impl Send for SendScratch {}
 
 impl SendScratch {
+    /// Room for `capacity` datagrams per system call (at most [`MAX_BATCH`]); longer runs go
+    /// out in several calls.
     pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.clamp(1, MAX_BATCH);
         SendScratch {
+            headers: MultiHeaders::preallocate(capacity, None),
             addrs: Vec::with_capacity(capacity),
-            iovecs: Vec::with_capacity(capacity),
-            headers: Vec::with_capacity(capacity),
+            room: capacity,
         }
     }
 }
@@ -276,342 +308,81 @@ fn send_batch(
     errors: &mut u64,
     stop_when_blocked: bool,
 ) -> usize {
-    let n = items.len();
-    if n == 0 {
-        return 0;
-    }
-    scratch.addrs.clear();
-    scratch.iovecs.clear();
-    scratch.headers.clear();
-    // SAFETY: all-zero is a valid sockaddr_storage / mmsghdr.
-    let zero_addr: libc::sockaddr_storage = unsafe { mem::zeroed() };
-    // SAFETY: as above.
-    let zero_hdr: libc::mmsghdr = unsafe { mem::zeroed() };
-    scratch.addrs.resize(n, zero_addr);
-    scratch.headers.resize(n, zero_hdr);
-    for (i, item) in items.iter().enumerate() {
-        let len = write_sockaddr(&item.to, &mut scratch.addrs[i]);
-        scratch.iovecs.push(libc::iovec {
-            iov_base: item.payload.as_ptr() as *mut libc::c_void,
-            iov_len: item.payload.len(),
-        });
-        scratch.headers[i].msg_hdr.msg_namelen = len;
-    }
-    for i in 0..n {
-        let hdr = &mut scratch.headers[i].msg_hdr;
-        hdr.msg_name = (&mut scratch.addrs[i] as *mut libc::sockaddr_storage).cast();
-        hdr.msg_iov = &mut scratch.iovecs[i];
-        hdr.msg_iovlen = 1;
-    }
     let mut sent = 0usize;
-    let mut start = 0usize;
-    while start < n {
-        // SAFETY: headers[start..n] point at live addresses/iovecs in `scratch`, whose iovecs
-        // point at the payload slices borrowed for the duration of this call.
-        let ret = unsafe {
-            libc::sendmmsg(
-                fd,
-                scratch.headers.as_mut_ptr().add(start),
-                (n - start) as libc::c_uint,
-                libc::MSG_DONTWAIT,
-            )
-        };
-        if ret <= 0 {
-            if stop_when_blocked
-                && ret < 0
-                && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
-            {
-                break;
-            }
-            // The datagram at `start` failed (full buffer, unreachable...): skip it.
-            *errors += 1;
-            start += 1;
-        } else {
-            sent += ret as usize;
-            start += ret as usize;
+    for chunk in items.chunks(scratch.room) {
+        let (chunk_sent, blocked) = send_chunk(fd, chunk, scratch, errors, stop_when_blocked);
+        sent += chunk_sent;
+        if blocked {
+            break;
         }
     }
     sent
 }
 
-// ---------------------------------------------------------------------------------------------
-// epoll
-
-pub struct Epoll {
-    fd: OwnedFd,
-}
-
-impl Epoll {
-    pub fn new() -> io::Result<Epoll> {
-        // SAFETY: plain syscall; the returned fd is owned by us from here on.
-        let fd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
-        // SAFETY: `fd` is a fresh descriptor nobody else owns.
-        Ok(Epoll {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
-    }
-
-    /// Registers `fd` for level-triggered readability, tagged with `token`.
-    pub fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
-        let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: token,
-        };
-        // SAFETY: `ev` is a valid epoll_event for the duration of the call.
-        cvt(unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) })?;
-        Ok(())
-    }
-
-    pub fn delete(&self, fd: RawFd) -> io::Result<()> {
-        let mut ev = libc::epoll_event { events: 0, u64: 0 };
-        // SAFETY: as in `add`.
-        cvt(unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, &mut ev) })?;
-        Ok(())
-    }
-
-    /// Waits for readiness; returns the tokens of ready descriptors in `out`.
-    pub fn wait(
-        &self,
-        events: &mut Vec<libc::epoll_event>,
-        timeout: Option<Duration>,
-        out: &mut Vec<u64>,
-    ) -> io::Result<()> {
-        out.clear();
-        let timeout_ms: libc::c_int = match timeout {
-            None => -1,
-            // Round up so a 0.4 ms deadline does not spin.
-            Some(d) => d.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int,
-        };
-        let cap = events.capacity().max(1);
-        events.clear();
-        // SAFETY: the kernel writes at most `cap` events into the vector's spare capacity; we
-        // set the length to what it reports.
-        let n = unsafe {
-            libc::epoll_wait(
-                self.fd.as_raw_fd(),
-                events.as_mut_ptr(),
-                cap as libc::c_int,
-                timeout_ms,
-            )
-        };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                return Ok(());
+/// Sends up to [`MAX_BATCH`] datagrams; returns how many went out and whether the socket
+/// would block (only looked for with `stop_when_blocked`).
+fn send_chunk(
+    fd: RawFd,
+    chunk: &[SendItem<'_>],
+    scratch: &mut SendScratch,
+    errors: &mut u64,
+    stop_when_blocked: bool,
+) -> (usize, bool) {
+    let n = chunk.len().min(MAX_BATCH);
+    scratch.addrs.clear();
+    scratch.addrs.extend(
+        chunk[..n]
+            .iter()
+            .map(|item| Some(SockaddrStorage::from(item.to))),
+    );
+    let mut payloads = chunk.iter().map(|item| item.payload);
+    let iovs: [[IoSlice<'_>; 1]; MAX_BATCH] =
+        std::array::from_fn(|_| [IoSlice::new(payloads.next().unwrap_or(&[]))]);
+    let no_cmsgs: [ControlMessage<'_>; 0] = [];
+    let mut sent = 0usize;
+    let mut start = 0usize;
+    while start < n {
+        match socket::sendmmsg(
+            fd,
+            &mut scratch.headers,
+            iovs[start..n].iter(),
+            &scratch.addrs[start..n],
+            no_cmsgs,
+            MsgFlags::MSG_DONTWAIT,
+        ) {
+            Ok(results) => {
+                let count = results.count();
+                if count == 0 {
+                    *errors += 1;
+                    start += 1;
+                } else {
+                    sent += count;
+                    start += count;
+                }
             }
-            return Err(err);
+            Err(Errno::EAGAIN) if stop_when_blocked => return (sent, true),
+            // The datagram at `start` failed (full buffer, unreachable...): skip it.
+            Err(_) => {
+                *errors += 1;
+                start += 1;
+            }
         }
-        // SAFETY: the kernel initialised the first `n` (<= cap) entries.
-        unsafe { events.set_len(n as usize) };
-        out.extend(events.iter().map(|e| e.u64));
-        Ok(())
     }
+    (sent, false)
 }
-
 // ---------------------------------------------------------------------------------------------
 // eventfd
 
-/// A nonblocking eventfd used to wake a sleeping shard.
-pub fn eventfd() -> io::Result<OwnedFd> {
-    // SAFETY: plain syscall; the fd is owned from here on.
-    let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })?;
-    // SAFETY: fresh descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
 /// Adds 1 to the eventfd counter (wakes its poller). EAGAIN (counter saturated) is fine: the
 /// reader is already due to wake.
+///
+/// Kept hand-written: the wake targets of the other shards are raw descriptors (`WakeTarget`,
+/// copied across threads; the server keeps every shard's eventfd open while any shard runs),
+/// and no crate writes to a raw descriptor without the same unsafe borrow as here.
 pub fn eventfd_signal(fd: RawFd) {
     let one: u64 = 1;
     // SAFETY: writes 8 bytes from a live u64.
     let _ = unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
-}
-
-/// Resets the eventfd counter.
-pub fn eventfd_clear(fd: RawFd) {
-    let mut value: u64 = 0;
-    // SAFETY: reads 8 bytes into a live u64.
-    let _ = unsafe { libc::read(fd, (&mut value as *mut u64).cast(), 8) };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Signals
-
-/// Blocks `signals` for the calling thread (and the threads it spawns afterwards), so that
-/// they are delivered only through a signalfd.
-pub fn block_signals(signals: &[libc::c_int]) -> io::Result<()> {
-    let set = sigset(signals);
-    // SAFETY: `set` is an initialised sigset_t.
-    let ret = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
-    if ret != 0 {
-        return Err(io::Error::from_raw_os_error(ret));
-    }
-    Ok(())
-}
-
-fn sigset(signals: &[libc::c_int]) -> libc::sigset_t {
-    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
-    // SAFETY: sigemptyset initialises the set; sigaddset only touches the initialised set.
-    unsafe {
-        libc::sigemptyset(set.as_mut_ptr());
-        for &s in signals {
-            libc::sigaddset(set.as_mut_ptr(), s);
-        }
-        set.assume_init()
-    }
-}
-
-/// A signalfd receiving `signals` (which must be blocked first, see [`block_signals`]).
-pub fn signalfd(signals: &[libc::c_int]) -> io::Result<OwnedFd> {
-    let set = sigset(signals);
-    // SAFETY: valid sigset; -1 asks for a new fd, owned from here on.
-    let fd = cvt(unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) })?;
-    // SAFETY: fresh descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// Blocks until a signal arrives on `fd` or `timeout` passes; returns the signal number.
-pub fn read_signal(fd: RawFd, timeout: Duration) -> io::Result<Option<libc::c_int>> {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
-    // SAFETY: one valid pollfd.
-    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-    if n < 0 {
-        let err = io::Error::last_os_error();
-        if err.kind() == io::ErrorKind::Interrupted {
-            return Ok(None);
-        }
-        return Err(err);
-    }
-    if n == 0 {
-        return Ok(None);
-    }
-    // SAFETY: all-zero is a valid signalfd_siginfo.
-    let mut info: libc::signalfd_siginfo = unsafe { mem::zeroed() };
-    let size = mem::size_of::<libc::signalfd_siginfo>();
-    // SAFETY: reads at most `size` bytes into `info`.
-    let r = unsafe { libc::read(fd, (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
-    if r as usize != size {
-        return Ok(None);
-    }
-    Ok(Some(info.ssi_signo as libc::c_int))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sockaddr_round_trips_v4_and_v6() {
-        for addr in [
-            "127.0.0.1:5060".parse::<SocketAddr>().unwrap(),
-            "[::1]:40000".parse().unwrap(),
-        ] {
-            // SAFETY: test only: zeroed storage.
-            let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
-            let len = write_sockaddr(&addr, &mut storage);
-            assert_eq!(read_sockaddr(&storage, len), Some(addr));
-        }
-    }
-
-    #[test]
-    fn garbage_sockaddr_bytes_are_refused() {
-        assert_eq!(read_sockaddr_bytes(&[], 0), None);
-        assert_eq!(read_sockaddr_bytes(&[2, 0, 1], 3), None);
-        assert_eq!(read_sockaddr_bytes(&[99, 0, 0, 0, 0, 0, 0, 0], 8), None);
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Resource limits
-
-/// The process's RLIMIT_NOFILE before and after [`raise_nofile_limit`].
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct NofileLimit {
-    /// The soft limit found at start-up.
-    pub before: u64,
-    /// The soft limit now.
-    pub soft: u64,
-    /// The hard limit.
-    pub hard: u64,
-}
-
-/// Raises the soft RLIMIT_NOFILE to the hard limit (an unlimited hard limit means the kernel's
-/// `fs.nr_open`, the most a process may hold). Every media port is a socket: the default soft
-/// limit (often 1024) would cap a shard at a few hundred calls.
-pub fn raise_nofile_limit() -> io::Result<NofileLimit> {
-    // SAFETY: all-zero is a valid rlimit.
-    let mut limit: libc::rlimit = unsafe { mem::zeroed() };
-    // SAFETY: getrlimit writes into the live rlimit it is given.
-    cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) })?;
-    let before = limit.rlim_cur;
-    let mut target = limit.rlim_max;
-    if target == libc::RLIM_INFINITY {
-        target = std::fs::read_to_string("/proc/sys/fs/nr_open")
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(1 << 20);
-    }
-    if target > before {
-        let raised = libc::rlimit {
-            rlim_cur: target,
-            rlim_max: limit.rlim_max,
-        };
-        // SAFETY: setrlimit reads the rlimit it is given; raising the soft limit up to the
-        // hard one needs no privilege.
-        cvt(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) })?;
-        limit.rlim_cur = target;
-    }
-    Ok(NofileLimit {
-        before,
-        soft: limit.rlim_cur,
-        hard: limit.rlim_max,
-    })
-}
-
-// ---------------------------------------------------------------------------------------------
-// Process facts (for the admin API's process metrics)
-
-/// The page size (statm counts pages) and the clock tick (stat counts CPU time in ticks).
-pub fn page_size_and_clock_ticks() -> (u64, u64) {
-    // SAFETY: sysconf reads a constant of the system; it has no memory arguments.
-    let (page, ticks) = unsafe {
-        (
-            libc::sysconf(libc::_SC_PAGESIZE),
-            libc::sysconf(libc::_SC_CLK_TCK),
-        )
-    };
-    (
-        u64::try_from(page).unwrap_or(4096),
-        u64::try_from(ticks).unwrap_or(100),
-    )
-}
-
-// ---------------------------------------------------------------------------------------------
-// Socket buffers beyond net.core.rmem_max / wmem_max
-
-/// Sets a socket's receive and send buffers to `bytes` with SO_RCVBUFFORCE / SO_SNDBUFFORCE,
-/// which may exceed net.core.rmem_max / wmem_max but need CAP_NET_ADMIN. Errors (EPERM without
-/// the capability) leave the buffers as they were; the caller then asks the ordinary way.
-pub fn force_buffer_sizes(fd: RawFd, bytes: usize) -> io::Result<()> {
-    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-    for option in [libc::SO_RCVBUFFORCE, libc::SO_SNDBUFFORCE] {
-        // SAFETY: setsockopt reads exactly size_of::<c_int>() bytes from the live `value`.
-        cvt(unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                option,
-                (&value as *const libc::c_int).cast(),
-                mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        })?;
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -640,4 +411,29 @@ pub fn attach_reuseport_cbpf(fd: RawFd, program: &mut [libc::sock_filter]) -> io
         )
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sockaddr_round_trips_v4_and_v6() {
+        for addr in [
+            "127.0.0.1:5060".parse::<SocketAddr>().unwrap(),
+            "[::1]:40000".parse().unwrap(),
+        ] {
+            // SAFETY: test only: zeroed storage.
+            let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+            let len = write_sockaddr(&addr, &mut storage);
+            assert_eq!(read_sockaddr(&storage, len), Some(addr));
+        }
+    }
+
+    #[test]
+    fn garbage_sockaddr_bytes_are_refused() {
+        assert_eq!(read_sockaddr_bytes(&[], 0), None);
+        assert_eq!(read_sockaddr_bytes(&[2, 0, 1], 3), None);
+        assert_eq!(read_sockaddr_bytes(&[99, 0, 0, 0, 0, 0, 0, 0], 8), None);
+    }
 }
