@@ -362,8 +362,7 @@ fn report_row(r: &RunResult) {
             r.memory_per_call
                 .map(|m| format!(", {m:.0} bytes RSS per call"))
                 .unwrap_or_default()
-                + &r
-                    .memory_per_established_call
+                + &r.memory_per_established_call
                     .map(|m| format!(", {m:.0} bytes per established call"))
                     .unwrap_or_default()
         ),
@@ -759,7 +758,9 @@ fn drive(
     pids: &[u32],
 ) -> anyhow::Result<RunResult> {
     let cpu_of_sut = || -> anyhow::Result<f64> {
-        pids.iter().map(|&pid| cpu_seconds(pid)).sum::<anyhow::Result<f64>>()
+        pids.iter()
+            .map(|&pid| cpu_seconds(pid))
+            .sum::<anyhow::Result<f64>>()
     };
     let generator_ports: Vec<u16> = endpoints
         .a
@@ -1302,11 +1303,7 @@ fn call_id(i: usize, shards: usize) -> String {
 
 /// The call number of a Call-ID made by [`call_id`].
 fn call_of_id(id: &str) -> Option<usize> {
-    id.strip_prefix("relay-")?
-        .split_once('.')?
-        .0
-        .parse()
-        .ok()
+    id.strip_prefix("relay-")?.split_once('.')?.0.parse().ok()
 }
 
 /// A response to `request`: its Via, From, To (+ `to_tag` when it has none), Call-ID and CSeq,
@@ -1380,7 +1377,8 @@ fn render(cli: &Cli, command_line: &str, rows: &[Row]) -> String {
                 }
                 _ => String::new(),
             };
-            let kib = |m: Option<f64>| m.map_or("-".to_owned(), |m| format!("{:.1} KiB", m / 1024.0));
+            let kib =
+                |m: Option<f64>| m.map_or("-".to_owned(), |m| format!("{:.1} KiB", m / 1024.0));
             let memory = if r.sut == "handoff" {
                 format!(
                     "{} / {}",
