@@ -33,6 +33,7 @@ use handoff::runtime::bare::{BareForwarder, run_bare};
 use handoff::runtime::epoll::{Epoll, EpollBackend};
 use handoff::runtime::uring::UringBackend;
 use handoff::runtime::uring_sys::{self, RecvBatch, SendItem, SendScratch};
+use handoff::vocab::ownership::shard_for_call_id;
 use hdrhistogram::Histogram;
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -40,6 +41,9 @@ const LOOPBACK_ANY: SocketAddr = SocketAddr::new(LOOPBACK, 0);
 /// 12-byte RTP header + 160 bytes of G.711 (20 ms at 8 kHz).
 const PACKET_LEN: usize = 172;
 const PACKETS_PER_SECOND: u64 = 50;
+/// Generator threads' scheduling granularity: calls are spread over their packet interval in
+/// 1 ms slots.
+const SLOT_MS: u64 = 1;
 /// Calls are spread over the 20 ms packet interval in 1 ms slots.
 const SLOTS: usize = 20;
 /// Generator sockets per side; calls share them (handoff latches per call, not per socket).
@@ -62,6 +66,10 @@ struct Cli {
     /// Backends to run, comma separated (uring, epoll).
     #[arg(long, value_delimiter = ',', default_value = "uring,epoll")]
     io: Vec<String>,
+    /// Packets per second per direction per call (1000 / rate must be a whole number of ms:
+    /// 50 = G.711 at 20 ms; 10 or 5 where the host cannot offer 50 for every call).
+    #[arg(long, default_value_t = PACKETS_PER_SECOND)]
+    rate: u64,
     /// Measured window per run, in seconds (after the warm-up).
     #[arg(long, default_value_t = 10)]
     seconds: u64,
@@ -71,17 +79,27 @@ struct Cli {
     /// The handoff binary (default: `handoff` in the directory above this example's).
     #[arg(long)]
     handoff: Option<PathBuf>,
-    /// CPU the system under test (handoff's single shard, or the bare forwarder) is pinned to.
-    #[arg(long, default_value_t = 1)]
-    relay_cpu: usize,
+    /// CPUs the system under test is pinned to, one per shard (handoff's shard `i`, or bare
+    /// forwarder process `i`, on the `i`-th listed CPU). Its length is the number of shards.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    relay_cpu: Vec<usize>,
+    /// Which systems under test to run, comma separated (bare, handoff).
+    #[arg(long, value_delimiter = ',', default_value = "bare,handoff")]
+    sut: Vec<String>,
     /// CPU the generator's threads are pinned to (default: not pinned; its sender and
     /// receiver then use whatever CPU time the SUT leaves).
     #[arg(long)]
     generator_cpu: Option<usize>,
-    /// First media port of the SUT; ports up to first + 4 x calls are used. Keep it below the
-    /// ephemeral range (32768+), where other processes' sockets collide.
+    /// First media port of the SUT; ports up to first + 4 x calls (+ 64 per shard) are used.
+    /// Keep it below the ephemeral range (32768+), where other processes' sockets collide, or
+    /// run the tool in a network namespace of its own (`scripts/perf.sh` does, as root).
     #[arg(long, default_value_t = 12000)]
     base_port: u16,
+    /// After the calls are set up, wait this long before the media starts (handoff) and sample
+    /// its RSS again: the set-up transactions (Timers D, J, K, L: 64 x T1 = 32 s) have expired
+    /// by then, so the second sample is what an established call holds. 0: no second sample.
+    #[arg(long, default_value_t = 33)]
+    settle: u64,
     /// Also write the results as a markdown file here.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -146,7 +164,7 @@ fn main() -> anyhow::Result<()> {
                         .unwrap_or(LOOPBACK_ANY),
                 })
                 .collect();
-            let mut r = drive(&cli, &endpoints, &plans, std::process::id())?;
+            let mut r = drive(&cli, &endpoints, &plans, &[std::process::id()])?;
             r.sut = "loopback";
             report_row(&r);
         }
@@ -154,12 +172,22 @@ fn main() -> anyhow::Result<()> {
     }
     for &calls in &cli.calls {
         for io in &cli.io {
-            eprintln!("== {calls} calls, io = {io}: bare forwarder");
-            let bare = run_bare_sut(&cli, io, calls);
-            report_row(&bare);
-            eprintln!("== {calls} calls, io = {io}: handoff");
-            let sut = run_handoff_sut(&cli, &handoff, io, calls);
-            report_row(&sut);
+            let bare = if cli.sut.iter().any(|s| s == "bare") {
+                eprintln!("== {calls} calls, io = {io}: bare forwarder");
+                let bare = run_bare_sut(&cli, io, calls);
+                report_row(&bare);
+                Some(bare)
+            } else {
+                None
+            };
+            let sut = if cli.sut.iter().any(|s| s == "handoff") {
+                eprintln!("== {calls} calls, io = {io}: handoff");
+                let sut = run_handoff_sut(&cli, &handoff, io, calls);
+                report_row(&sut);
+                Some(sut)
+            } else {
+                None
+            };
             rows.push((calls, io.clone(), bare, sut));
         }
     }
@@ -264,6 +292,9 @@ struct RunResult {
     p999_us: f64,
     cores: f64,
     memory_per_call: Option<f64>,
+    /// The same once the set-up transactions have expired (`--settle`), still before any media:
+    /// what an established call holds.
+    memory_per_established_call: Option<f64>,
     /// Kernel drops on the generator's receive sockets, from the window's start to the end of
     /// the run: loss the generator caused by falling behind.
     generator_drops: u64,
@@ -286,6 +317,16 @@ impl RunResult {
         } else {
             0.0
         }
+    }
+
+    /// The load held: every call had media, under 0.01% loss, and at least 95% of the target
+    /// rate offered and relayed (the criterion of the "maximum load" search).
+    fn holds(&self) -> bool {
+        self.error.is_none()
+            && self.calls_with_media == self.calls_up
+            && self.loss < 0.0001
+            && self.offered_pps >= 0.95 * self.target_pps
+            && self.relayed_pps >= 0.95 * self.target_pps
     }
 
     /// % of one core per 100k relayed packets/s.
@@ -321,6 +362,9 @@ fn report_row(r: &RunResult) {
             r.memory_per_call
                 .map(|m| format!(", {m:.0} bytes RSS per call"))
                 .unwrap_or_default()
+                + &r.memory_per_established_call
+                    .map(|m| format!(", {m:.0} bytes per established call"))
+                    .unwrap_or_default()
         ),
     }
 }
@@ -362,59 +406,71 @@ fn wait_ports_free(start: u16, end: usize) -> anyhow::Result<()> {
 fn bare_sut(cli: &Cli, io: &str, calls: usize) -> anyhow::Result<RunResult> {
     wait_ports_free(cli.base_port, usize::from(cli.base_port) + 4 * calls)?;
     let exe = std::env::current_exe()?;
-    let mut child = ChildGuard(
-        Command::new(exe)
-            .args([
-                "bare",
-                "--io",
-                io,
-                "--pairs",
-                &calls.to_string(),
-                "--base-port",
-                &cli.base_port.to_string(),
-                "--cpu",
-                &cli.relay_cpu.to_string(),
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("starting the bare forwarder")?,
-    );
-    let stdout = child.0.stdout.take().context("bare stdout")?;
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    let Some(opened) = line
-        .strip_prefix("ready ")
-        .and_then(|n| n.trim().parse::<usize>().ok())
-    else {
-        let _ = child.0.kill();
-        let mut err = String::new();
-        if let Some(mut stderr) = child.0.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut stderr, &mut err);
-        }
-        let cause = err
-            .lines()
-            .take_while(|l| !l.contains("Stack backtrace"))
-            .collect::<Vec<_>>();
-        bail!(
-            "the bare forwarder did not start: {}",
-            cause.join(" ").trim()
+    // One forwarder process per SUT cpu, each with its share of the pairs (handoff's shards
+    // likewise each hold their slice): each process has its own ring and registered-file table.
+    let processes = cli.relay_cpu.len().max(1);
+    let mut children = Vec::new();
+    let mut plans: Vec<CallPlan> = Vec::new();
+    let mut first = 0;
+    for (k, cpu) in cli.relay_cpu.iter().enumerate() {
+        let pairs = calls / processes + usize::from(k < calls % processes);
+        let base_port = usize::from(cli.base_port) + 4 * first;
+        let mut child = ChildGuard(
+            Command::new(&exe)
+                .args([
+                    "bare",
+                    "--io",
+                    io,
+                    "--pairs",
+                    &pairs.to_string(),
+                    "--base-port",
+                    &base_port.to_string(),
+                    "--cpu",
+                    &cpu.to_string(),
+                ])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .context("starting the bare forwarder")?,
         );
-    };
-    let endpoints = Endpoints::bind()?;
-    let plans: Vec<CallPlan> = (0..opened)
-        .map(|i| {
-            let (a, b) = bare_ports(cli.base_port, i);
+        let stdout = child.0.stdout.take().context("bare stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let Some(opened) = line
+            .strip_prefix("ready ")
+            .and_then(|n| n.trim().parse::<usize>().ok())
+        else {
+            let _ = child.0.kill();
+            let mut err = String::new();
+            if let Some(mut stderr) = child.0.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut stderr, &mut err);
+            }
+            let cause = err
+                .lines()
+                .take_while(|l| !l.contains("Stack backtrace"))
+                .collect::<Vec<_>>();
+            bail!(
+                "the bare forwarder did not start: {}",
+                cause.join(" ").trim()
+            );
+        };
+        plans.extend((0..opened).map(|i| {
+            let (a, b) = bare_ports(base_port as u16, i);
             CallPlan {
                 to_a: SocketAddr::new(LOOPBACK, a),
                 to_b: SocketAddr::new(LOOPBACK, b),
             }
-        })
-        .collect();
-    let mut result = drive(cli, &endpoints, &plans, child.0.id())?;
+        }));
+        first += pairs;
+        children.push(child);
+    }
+    let endpoints = Endpoints::bind()?;
+    let pids: Vec<u32> = children.iter().map(|c| c.0.id()).collect();
+    let mut result = drive(cli, &endpoints, &plans, &pids)?;
     result.sut = "bare";
-    result.calls_with_media = opened;
+    result.calls_up = calls;
+    result.calls_with_media = plans.len();
     Ok(result)
 }
 
@@ -434,7 +490,10 @@ fn handoff_sut(cli: &Cli, handoff: &Path, io: &str, calls: usize) -> anyhow::Res
         let _ = socket2::SockRef::from(socket).set_recv_buffer_size(4 << 20);
     }
     let listen: SocketAddr = UdpSocket::bind("127.0.0.1:0")?.local_addr()?;
-    let media_end = usize::from(cli.base_port) + 4 * calls + 64;
+    let shards = cli.relay_cpu.len().max(1);
+    // Each shard's slice holds its share of the calls (Call-IDs are chosen so the calls spread
+    // evenly, see `call_id`) plus 16 spare pairs.
+    let media_end = usize::from(cli.base_port) + 4 * calls + 64 * shards;
     if media_end > 65_535 {
         bail!("{calls} calls need ports {}..{media_end}", cli.base_port);
     }
@@ -443,9 +502,10 @@ fn handoff_sut(cli: &Cli, handoff: &Path, io: &str, calls: usize) -> anyhow::Res
         r#"[sbc]
 listen = "{listen}"
 advertise = "127.0.0.1"
-shards = 1
-cpus = [{cpu}]
+shards = {shards}
+cpus = [{cpus}]
 io = "{io}"
+admin = "off"
 media_ports = [{start}, {media_end}]
 audit = "{audit}"
 drain_s = 1
@@ -469,7 +529,12 @@ codecs = ["PCMU", "PCMA"]
 from = "carrier"
 to = "platform"
 "#,
-        cpu = cli.relay_cpu,
+        cpus = cli
+            .relay_cpu
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
         start = cli.base_port,
         audit = dir.path().join("audit.jsonl").display(),
         carrier = uac.local_addr()?,
@@ -497,13 +562,40 @@ to = "platform"
     };
     wait_serving(&uac, listen).with_context(log_tail)?;
     let rss_before = rss_bytes(pid)?;
+    // RELAY_SMAPS_DIR=dir: keep handoff's /proc/<pid>/smaps before and after the set-up there,
+    // to see which mappings the per-call memory is in.
+    let smaps_dir = std::env::var_os("RELAY_SMAPS_DIR").map(PathBuf::from);
+    if let Some(dir) = &smaps_dir {
+        let _ = std::fs::copy(
+            format!("/proc/{pid}/smaps"),
+            dir.join(format!("{io}-{calls}-before.smaps")),
+        );
+    }
     let endpoints = Endpoints::bind()?;
     let setup_started = Instant::now();
-    let setup = setup_calls(listen, &uac, &uas, &endpoints, calls);
+    let setup = setup_calls(listen, &uac, &uas, &endpoints, calls, shards);
     let setup_time = setup_started.elapsed();
     std::thread::sleep(Duration::from_millis(500));
     let rss_after = rss_bytes(pid)?;
+    if let Some(dir) = &smaps_dir {
+        let _ = std::fs::copy(
+            format!("/proc/{pid}/smaps"),
+            dir.join(format!("{io}-{calls}-after.smaps")),
+        );
+    }
     let plans = setup.plans;
+    let rss_established = if cli.settle > 0 {
+        std::thread::sleep(Duration::from_secs(cli.settle));
+        if let Some(dir) = &smaps_dir {
+            let _ = std::fs::copy(
+                format!("/proc/{pid}/smaps"),
+                dir.join(format!("{io}-{calls}-settled.smaps")),
+            );
+        }
+        Some(rss_bytes(pid)?)
+    } else {
+        None
+    };
     eprintln!(
         "   handoff: {} of {calls} calls up in {:.1} s ({} failed){}",
         plans.len(),
@@ -529,10 +621,12 @@ to = "platform"
             log_tail()
         );
     }
-    let mut result = drive(cli, &endpoints, &plans, pid)?;
+    let mut result = drive(cli, &endpoints, &plans, &[pid])?;
     result.sut = "handoff";
     result.calls_with_media = plans.len().saturating_sub(media_failures);
     result.memory_per_call = Some(rss_after.saturating_sub(rss_before) as f64 / plans.len() as f64);
+    result.memory_per_established_call =
+        rss_established.map(|rss| rss.saturating_sub(rss_before) as f64 / plans.len() as f64);
     // Keep the SIP sockets alive until handoff is gone, so it sees no ICMP errors.
     drop(child);
     drop((uac, uas));
@@ -661,8 +755,13 @@ fn drive(
     cli: &Cli,
     endpoints: &Endpoints,
     plans: &[CallPlan],
-    pid: u32,
+    pids: &[u32],
 ) -> anyhow::Result<RunResult> {
+    let cpu_of_sut = || -> anyhow::Result<f64> {
+        pids.iter()
+            .map(|&pid| cpu_seconds(pid))
+            .sum::<anyhow::Result<f64>>()
+    };
     let generator_ports: Vec<u16> = endpoints
         .a
         .iter()
@@ -698,7 +797,9 @@ fn drive(
     let cooldown = Duration::from_millis(500);
     let mut scratch = SendScratch::new(64);
     let mut send_errors = 0u64;
-    let mut buffers = vec![[0u8; PACKET_LEN]; plans.len().div_ceil(SLOTS) + GENERATOR_SOCKETS];
+    // Calls are spread over the packet interval (1000 / rate ms) in 1 ms slots.
+    let slots = (1000 / cli.rate.clamp(1, 1000) / SLOT_MS).max(1);
+    let mut buffers = vec![[0u8; PACKET_LEN]; plans.len().div_ceil(slots as usize) + 1];
     let mut items_to: Vec<SocketAddr> = Vec::with_capacity(buffers.len());
     let mut sent_measured = 0u64;
     let mut cpu_start = None;
@@ -723,13 +824,13 @@ fn drive(
         };
         if phase == PHASE_MEASURED && cpu_start.is_none() {
             drops_start = drops_now();
-            cpu_start = Some((Instant::now(), cpu_seconds(pid)?));
+            cpu_start = Some((Instant::now(), cpu_of_sut()?));
         }
         if phase == PHASE_COOLDOWN && cpu_end.is_none() {
-            cpu_end = Some((Instant::now(), cpu_seconds(pid)?));
+            cpu_end = Some((Instant::now(), cpu_of_sut()?));
         }
-        let slot = (tick % SLOTS as u64) as usize;
-        let seq = (tick / SLOTS as u64) as u16;
+        let slot = (tick % slots) as usize;
+        let seq = (tick / slots) as u16;
         for direction in 0..2u8 {
             let sockets = if direction == 0 {
                 &endpoints.a
@@ -739,17 +840,22 @@ fn drive(
             for (k, socket) in sockets.iter().enumerate() {
                 items_to.clear();
                 let sent_ns = epoch.elapsed().as_nanos() as u64;
-                let mut j = k;
+                let mut j = 0;
                 loop {
-                    let call = slot + SLOTS * j;
+                    let call = slot + slots as usize * j;
                     if call >= plans.len() {
                         break;
+                    }
+                    // Each call is sent from the generator socket its SDP named.
+                    if Endpoints::socket_of(call) != k {
+                        j += 1;
+                        continue;
                     }
                     let plan = plans[call];
                     let index = items_to.len();
                     fill_packet(&mut buffers[index], call, direction, seq, phase, sent_ns);
                     items_to.push(if direction == 0 { plan.to_a } else { plan.to_b });
-                    j += GENERATOR_SOCKETS;
+                    j += 1;
                 }
                 let items: Vec<SendItem<'_>> = items_to
                     .iter()
@@ -777,8 +883,8 @@ fn drive(
         // than burst (the offered rate reported below shows it).
         let behind = start.elapsed().saturating_sub(Duration::from_millis(tick));
         tick += 1;
-        if behind > Duration::from_millis(SLOTS as u64) {
-            tick += (behind.as_millis() as u64 / SLOTS as u64) * SLOTS as u64;
+        if behind > Duration::from_millis(slots) {
+            tick += (behind.as_millis() as u64 / slots) * slots;
         }
     }
     // Let the queues drain: a saturated SUT still holds measured packets in its sockets. Stop
@@ -816,7 +922,7 @@ fn drive(
         error: None,
         calls_up: plans.len(),
         calls_with_media: plans.len(),
-        target_pps: (plans.len() as u64 * 2 * PACKETS_PER_SECOND) as f64,
+        target_pps: (plans.len() as u64 * 2 * cli.rate) as f64,
         offered_pps: sent_measured as f64 / measured.as_secs_f64(),
         relayed_pps: relayed_in_window as f64 / relayed_window.max(0.01),
         loss: if sent_measured > 0 {
@@ -829,6 +935,7 @@ fn drive(
         p999_us: h.value_at_quantile(0.999) as f64 / 1000.0,
         cores: (c1 - c0) / window,
         memory_per_call: None,
+        memory_per_established_call: None,
         generator_drops: drops_end.0.saturating_sub(drops_start.0),
         sut_drops: drops_end.1.saturating_sub(drops_start.1),
     })
@@ -1001,7 +1108,9 @@ fn setup_calls(
     uas: &UdpSocket,
     endpoints: &Endpoints,
     calls: usize,
+    shards: usize,
 ) -> Setup {
+    let call_ids: Vec<String> = (0..calls).map(|i| call_id(i, shards)).collect();
     let uac_addr = uac.local_addr().unwrap_or(handoff);
     let uas_addr = uas.local_addr().unwrap_or(handoff);
     let mut pending = vec![Pending::default(); calls];
@@ -1020,9 +1129,10 @@ fn setup_calls(
         format!(
             "INVITE sip:+1555{i:07}@{handoff} SIP/2.0\r\nVia: SIP/2.0/UDP {uac_addr};branch=z9hG4bKrelay{i}\r\n\
              Max-Forwards: 70\r\nFrom: <sip:carrier@{uac_addr}>;tag=c{i}\r\nTo: <sip:+1555{i:07}@{handoff}>\r\n\
-             Call-ID: relay-{i}@perf\r\nCSeq: 1 INVITE\r\nContact: <sip:carrier@{uac_addr}>\r\n\
+             Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:carrier@{uac_addr}>\r\n\
              X-Relay-Call: {i}\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
+            body.len(),
+            call_id = call_ids[i],
         )
     };
     let mut answers: HashMap<String, String> = HashMap::new();
@@ -1100,9 +1210,7 @@ fn setup_calls(
                 continue;
             };
             let Some(call) = header(message, "Call-ID", "i")
-                .and_then(|c| c.strip_prefix("relay-"))
-                .and_then(|c| c.strip_suffix("@perf"))
-                .and_then(|c| c.parse::<usize>().ok())
+                .and_then(call_of_id)
                 .filter(|&c| c < calls)
             else {
                 continue;
@@ -1128,8 +1236,9 @@ fn setup_calls(
             };
             let ack = format!(
                 "ACK {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {uac_addr};branch={branch}\r\nMax-Forwards: 70\r\n\
-                 From: <sip:carrier@{uac_addr}>;tag=c{call}\r\nTo: {to}\r\nCall-ID: relay-{call}@perf\r\n\
-                 CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+                 From: <sip:carrier@{uac_addr}>;tag=c{call}\r\nTo: {to}\r\nCall-ID: {call_id}\r\n\
+                 CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+                call_id = call_ids[call],
             );
             let _ = uac.send_to(ack.as_bytes(), handoff);
             let p = &mut pending[call];
@@ -1180,6 +1289,23 @@ fn setup_calls(
     Setup { plans, failed }
 }
 
+/// Call `i`'s Call-ID, `relay-{i}.{salt}@perf`, with the smallest salt that makes handoff's
+/// Call-ID hash (`shard_for_call_id`) put it on shard `i % shards`: the calls spread evenly
+/// over the shards, so no shard's media pool runs out before the others'.
+fn call_id(i: usize, shards: usize) -> String {
+    let shard_count = u16::try_from(shards.max(1)).unwrap_or(u16::MAX);
+    let want = (i % usize::from(shard_count)) as u16;
+    (0u32..)
+        .map(|salt| format!("relay-{i}.{salt}@perf"))
+        .find(|id| shard_for_call_id(id, shard_count).0 == want)
+        .unwrap_or_else(|| format!("relay-{i}.0@perf"))
+}
+
+/// The call number of a Call-ID made by [`call_id`].
+fn call_of_id(id: &str) -> Option<usize> {
+    id.strip_prefix("relay-")?.split_once('.')?.0.parse().ok()
+}
+
 /// A response to `request`: its Via, From, To (+ `to_tag` when it has none), Call-ID and CSeq,
 /// then `rest` (more headers, the blank line and the body).
 fn response_to(request: &str, status: &str, to_tag: &str, rest: &str) -> String {
@@ -1202,53 +1328,69 @@ fn response_to(request: &str, status: &str, to_tag: &str, rest: &str) -> String 
 // ---------------------------------------------------------------------------------------------
 // Report
 
-fn render(cli: &Cli, command_line: &str, rows: &[(usize, String, RunResult, RunResult)]) -> String {
+type Row = (usize, String, Option<RunResult>, Option<RunResult>);
+
+fn render(cli: &Cli, command_line: &str, rows: &[Row]) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# perf/relay results\n");
     let _ = writeln!(md, "Command: `{command_line}`\n");
     let _ = writeln!(
         md,
-        "Load: 50 packets/s per direction per call, 172-byte RTP; warm-up {} s, measured window {} s. \
-         The system under test (SUT: handoff with one shard, or the bare forwarder) is pinned to cpu {}; \
-         the generator to cpu {}. CPU = the SUT's utime+stime over the window, in cores. \
-         `handoff/bare` compares packets/s per core (relayed pps / cores used).\n",
+        "Load: {} packets/s per direction per call, 172-byte RTP; warm-up {} s, measured window {} s. \
+         The system under test (SUT: handoff with {} shard(s), or as many bare forwarder processes, \
+         each with its share of the calls) is pinned to cpu(s) {:?}; \
+         the generator to cpu {}. CPU = the SUT's utime+stime over the window (summed over its \
+         processes), in cores. `handoff/bare` compares packets/s per core (relayed pps / cores used). \
+         RSS per call: handoff's VmRSS minus its VmRSS before the set-up, / N, sampled right after the N calls are set up and again `--settle` s later (set-up transactions expired), both before any media, so the receive buffers (touched only by media) are not in it.\n",
+        cli.rate,
         cli.warmup,
         cli.seconds,
+        cli.relay_cpu.len(),
         cli.relay_cpu,
         cli.generator_cpu
             .map_or("none (unpinned)".to_owned(), |c| c.to_string())
     );
     let _ = writeln!(
         md,
-        "| calls | io | SUT | calls up / with media | target pps | offered pps | relayed pps | loss | drops gen / SUT | p50 µs | p99 µs | p99.9 µs | CPU cores | CPU per 100k pps | pps per core | handoff/bare per core | RSS per call |"
+        "| calls | io | SUT | calls up / with media | target pps | offered pps | relayed pps | loss | drops gen / SUT | p50 µs | p99 µs | p99.9 µs | CPU cores | CPU per 100k pps | pps per core | handoff/bare per core | holds | RSS per call: set up / established |"
     );
     let _ = writeln!(
         md,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for (calls, io, bare, handoff) in rows {
-        for r in [bare, handoff] {
+        for r in [bare, handoff].into_iter().flatten() {
             if let Some(error) = &r.error {
                 let _ = writeln!(
                     md,
-                    "| {calls} | {io} | {} | failed: {} |  |  |  |  |  |  |  |  |  |  |  |  |  |",
+                    "| {calls} | {io} | {} | failed: {} |  |  |  |  |  |  |  |  |  |  |  |  |  |  |",
                     r.sut,
                     error.replace('|', "/").replace('\n', " ")
                 );
                 continue;
             }
-            let ratio = if r.sut == "handoff" && bare.error.is_none() && bare.pps_per_core() > 0.0 {
-                format!("{:.2}", r.pps_per_core() / bare.pps_per_core())
+            let ratio = match bare {
+                Some(bare)
+                    if r.sut == "handoff" && bare.error.is_none() && bare.pps_per_core() > 0.0 =>
+                {
+                    format!("{:.2}", r.pps_per_core() / bare.pps_per_core())
+                }
+                _ => String::new(),
+            };
+            let kib =
+                |m: Option<f64>| m.map_or("-".to_owned(), |m| format!("{:.1} KiB", m / 1024.0));
+            let memory = if r.sut == "handoff" {
+                format!(
+                    "{} / {}",
+                    kib(r.memory_per_call),
+                    kib(r.memory_per_established_call)
+                )
             } else {
                 String::new()
             };
-            let memory = r
-                .memory_per_call
-                .map(|m| format!("{:.1} KiB", m / 1024.0))
-                .unwrap_or_default();
             let _ = writeln!(
                 md,
-                "| {calls} | {io} | {} | {} / {} | {:.0} | {:.0} | {:.0} | {:.3}% | {} / {} | {:.0} | {:.0} | {:.0} | {:.2} | {:.1}% | {:.0} | {ratio} | {memory} |",
+                "| {calls} | {io} | {} | {} / {} | {:.0} | {:.0} | {:.0} | {:.3}% | {} / {} | {:.0} | {:.0} | {:.0} | {:.2} | {:.1}% | {:.0} | {ratio} | {} | {memory} |",
                 r.sut,
                 r.calls_up,
                 r.calls_with_media,
@@ -1264,6 +1406,7 @@ fn render(cli: &Cli, command_line: &str, rows: &[(usize, String, RunResult, RunR
                 r.cores,
                 r.cpu_per_100k(),
                 r.pps_per_core(),
+                if r.holds() { "yes" } else { "no" },
             );
         }
     }

@@ -538,7 +538,7 @@ impl ShardCore {
         let seq = self.next_call;
         let call = Call::set_up(&mut self.fx, seq, now, from, source, tx, request, rewrites)?;
         self.next_call += 1;
-        self.calls.insert(seq, call);
+        self.calls.insert(seq, Box::new(call));
         Ok(())
     }
 

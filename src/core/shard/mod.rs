@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::core::attended_state::AttendedState;
-use crate::core::call::Call;
+use crate::core::call::{Call, Calls};
 use crate::core::dialog::Side;
 use crate::core::effects::{ClientPurpose, CoreTimer, Effects, FollowUp, ShardStats};
 use crate::core::flood::SourceLimiter;
@@ -48,7 +48,7 @@ pub struct ShardCore {
     /// Everything an input may change besides the calls: the effects sink (see `effects.rs`).
     pub(super) fx: Effects,
     /// Calls by sequence number (BTreeMap: iteration order is deterministic).
-    pub(super) calls: BTreeMap<u64, Call>,
+    pub(super) calls: Calls,
     pub(super) next_call: u64,
     /// Cross-shard dialog translation (attended transfers).
     pub(super) attended: AttendedState,
