@@ -246,23 +246,12 @@ fn main() {
     bench.advance(64 * 500 + 5_000);
     bench.sent.clear();
     bench.sent.shrink_to_fit();
-    // stats_alloc already counts a realloc's growth in bytes_allocated and its shrinkage in
-    // bytes_deallocated, so this difference is the live bytes gained.
-    let change = region.change();
-    let live = change
-        .bytes_allocated
-        .saturating_sub(change.bytes_deallocated);
     assert_eq!(bench.core.calls_active(), held as usize);
-    println!(
-        "state per established call: {} bytes ({} calls, {} transactions live)",
-        live / held as usize,
-        held,
-        bench.core.transactions_live()
-    );
+    report("state per established call", &region, held, &bench.core);
 
-    // Bytes held per call that ended (BYE answered) and awaits its reap: a shard keeps each
-    // ended call and its last transactions for 64*T1 (late BYEs, retransmissions), so at R
-    // calls/s it holds R * 32 s of these.
+    // Bytes held per call that ended (BYE answered) and awaits its reap: a shard keeps an
+    // ended call T4 (answered, no transfer) or 64*T1, and its last transactions 64*T1 (late
+    // BYEs, retransmissions), so at R calls/s it holds R * 5 s of calls and R * 32 s of these.
     let mut bench = Bench::new();
     bench.record = false;
     bench.advance(1);
@@ -275,28 +264,35 @@ fn main() {
     bench.advance(1_000);
     bench.sent.clear();
     bench.sent.shrink_to_fit();
-    let change = region.change();
-    let live = change
-        .bytes_allocated
-        .saturating_sub(change.bytes_deallocated);
     assert_eq!(bench.core.calls_active(), 0);
-    println!(
-        "state per ended call awaiting its reap: {} bytes ({} calls held, {} transactions live)",
-        live / held as usize,
-        bench.core.calls_held(),
-        bench.core.transactions_live()
+    report(
+        "state per ended call awaiting its reap",
+        &region,
+        held,
+        &bench.core,
     );
-    // An answered call is reaped T4 after its end; its transactions stay to 64*T1.
     bench.advance(5_000);
     bench.sent.clear();
+    report(
+        "state per ended call after its reap, transactions left to 64*T1",
+        &region,
+        held,
+        &bench.core,
+    );
+}
+
+/// Live heap bytes gained since `region` began, per call. stats_alloc already counts a
+/// realloc's growth in bytes_allocated and its shrinkage in bytes_deallocated, so the
+/// difference is the live bytes gained.
+fn report(what: &str, region: &Region<System>, calls: u64, core: &ShardCore) {
     let change = region.change();
     let live = change
         .bytes_allocated
         .saturating_sub(change.bytes_deallocated);
     println!(
-        "state per ended call after its reap, transactions left to 64*T1: {} bytes ({} calls held, {} transactions live)",
-        live / held as usize,
-        bench.core.calls_held(),
-        bench.core.transactions_live()
+        "{what}: {} bytes ({calls} calls, {} calls held, {} transactions live)",
+        live / calls as usize,
+        core.calls_held(),
+        core.transactions_live()
     );
 }
