@@ -215,6 +215,12 @@ pub fn run(out: &mut dyn Write) -> Result<DemoReport, DemoError> {
         settings.carrier, settings.platform, settings.partner
     )?;
     let mut server = Server::start(config)?;
+    // The shards answer SIP at once and open their media ports just after (runtime/pool_open.rs):
+    // the first call must not come before a pair is open (it would get 503 "no media ports").
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    while !server.media_ready() && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 
     let mut checks = Vec::new();
 

@@ -203,8 +203,8 @@ impl PoolOpener {
             refused_pairs = self.total.refused,
             over_descriptor_budget_pairs = self.total.over_budget,
             elapsed_ms = format_args!("{ms:.1}"),
-            "media ports opened at start-up: {} ports ({pairs} pairs) in {ms:.1} ms, while \
-             serving; ceiling: {} concurrent calls on this shard, beyond it 503",
+            "media ports opened at start-up: {} ports ({pairs} pairs) in {ms:.1} ms, SIP \
+             already up; ceiling: {} concurrent calls on this shard, beyond it 503",
             pairs * 2,
             pairs / 2,
         );
