@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, ErrorKind, Write as _};
+use std::io::{BufRead, BufReader, IoSliceMut, Write as _};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -32,9 +32,13 @@ use handoff::runtime::backend::{Backend, BackendError, ShardWaker};
 use handoff::runtime::bare::{BareForwarder, run_bare};
 use handoff::runtime::epoll::{Epoll, EpollBackend};
 use handoff::runtime::uring::UringBackend;
-use handoff::runtime::uring_sys::{self, RecvBatch, SendItem, SendScratch};
+use handoff::runtime::uring_sys::{self, SendItem, SendScratch};
 use handoff::vocab::ownership::shard_for_call_id;
 use hdrhistogram::Histogram;
+use nix::sys::socket::{
+    self, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage, sockopt,
+};
+use nix::sys::time::TimeSpec;
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const LOOPBACK_ANY: SocketAddr = SocketAddr::new(LOOPBACK, 0);
@@ -42,8 +46,9 @@ const LOOPBACK_ANY: SocketAddr = SocketAddr::new(LOOPBACK, 0);
 const PACKET_LEN: usize = 172;
 const PACKETS_PER_SECOND: u64 = 50;
 /// Generator threads' scheduling granularity: calls are spread over their packet interval in
-/// 1 ms slots.
-const SLOT_MS: u64 = 1;
+/// The generator's default slot: calls are spread over their packet interval in slots of this
+/// many µs, and each slot's packets leave together.
+const SLOT_US: u64 = 100;
 /// Calls are spread over the 20 ms packet interval in 1 ms slots.
 const SLOTS: usize = 20;
 /// Generator sockets per side; calls share them (handoff latches per call, not per socket).
@@ -90,6 +95,12 @@ struct Cli {
     /// receiver then use whatever CPU time the SUT leaves).
     #[arg(long)]
     generator_cpu: Option<usize>,
+    /// The generator's slot in µs: the packet interval is cut into slots and each slot's calls
+    /// send together, so a slot's packets reach the SUT as one burst (1 ms slots at 1,000 calls:
+    /// 100-packet bursts, whose queueing in the SUT is most of the measured latency). Must divide
+    /// the packet interval (1,000,000 / rate µs).
+    #[arg(long, default_value_t = SLOT_US)]
+    slot_us: u64,
     /// First media port of the SUT; ports up to first + 4 x calls (+ 64 per shard) are used.
     /// Keep it below the ephemeral range (32768+), where other processes' sockets collide, or
     /// run the tool in a network namespace of its own (`scripts/perf.sh` does, as root).
@@ -290,6 +301,10 @@ struct RunResult {
     p50_us: f64,
     p99_us: f64,
     p999_us: f64,
+    /// The same from the kernel's receive stamps (see `Received::hop_ns`).
+    hop_p50_us: f64,
+    hop_p99_us: f64,
+    hop_p999_us: f64,
     cores: f64,
     memory_per_call: Option<f64>,
     /// The same once the set-up transactions have expired (`--settle`), still before any media:
@@ -344,7 +359,7 @@ fn report_row(r: &RunResult) {
         Some(e) => eprintln!("   {}: FAILED: {e}", r.sut),
         None => eprintln!(
             "   {}: {} calls up, offered {:.0} pps, relayed {:.0} pps, loss {:.3}%, p50 {:.0} µs, \
-             p99 {:.0} µs, p99.9 {:.0} µs, {:.2} cores, {:.1}% core per 100k pps, {:.0} pps/core, \
+             p99 {:.0} µs, p99.9 {:.0} µs, hop p50/p99/p99.9 {:.0}/{:.0}/{:.0} µs, {:.2} cores, {:.1}% core per 100k pps, {:.0} pps/core, \
              kernel drops: generator {} SUT {}{}",
             r.sut,
             r.calls_up,
@@ -354,6 +369,9 @@ fn report_row(r: &RunResult) {
             r.p50_us,
             r.p99_us,
             r.p999_us,
+            r.hop_p50_us,
+            r.hop_p99_us,
+            r.hop_p999_us,
             r.cores,
             r.cpu_per_100k(),
             r.pps_per_core(),
@@ -729,6 +747,7 @@ fn fill_packet(
     seq: u16,
     phase: u8,
     sent_ns: u64,
+    sent_realtime_ns: u64,
 ) {
     packet[0] = 0x80; // RTP version 2
     packet[1] = 0; // PCMU
@@ -739,6 +758,14 @@ fn fill_packet(
     packet[16] = phase;
     packet[17] = direction;
     packet[18..26].copy_from_slice(&sent_ns.to_be_bytes());
+    packet[26..34].copy_from_slice(&sent_realtime_ns.to_be_bytes());
+}
+
+/// CLOCK_REALTIME in ns: the clock of the kernel's receive timestamps (SO_TIMESTAMPNS).
+fn realtime_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 struct Received {
@@ -747,6 +774,10 @@ struct Received {
     /// throughput inside the measured window, even when the SUT falls behind.
     per_10ms: Vec<u64>,
     latency_ns: Histogram<u64>,
+    /// Send stamp to the kernel's receive stamp on the generator's socket (SO_TIMESTAMPNS): on
+    /// loopback the kernel stamps a datagram as the SUT's send hands it over, so this is the
+    /// hop through the SUT without the generator's receiver thread's own wake-up.
+    hop_ns: Histogram<u64>,
 }
 
 /// Sends the load to `plans` and measures what comes back, sampling `pid`'s CPU over the
@@ -797,8 +828,13 @@ fn drive(
     let cooldown = Duration::from_millis(500);
     let mut scratch = SendScratch::new(64);
     let mut send_errors = 0u64;
-    // Calls are spread over the packet interval (1000 / rate ms) in 1 ms slots.
-    let slots = (1000 / cli.rate.clamp(1, 1000) / SLOT_MS).max(1);
+    // Calls are spread over the packet interval (1,000,000 / rate µs) in slots of --slot-us.
+    let interval_us = 1_000_000 / cli.rate.clamp(1, 1000);
+    let slot_us = cli.slot_us.clamp(1, interval_us);
+    if interval_us % slot_us != 0 {
+        bail!("--slot-us {slot_us} does not divide the packet interval of {interval_us} µs");
+    }
+    let slots = interval_us / slot_us;
     let mut buffers = vec![[0u8; PACKET_LEN]; plans.len().div_ceil(slots as usize) + 1];
     let mut items_to: Vec<SocketAddr> = Vec::with_capacity(buffers.len());
     let mut sent_measured = 0u64;
@@ -807,7 +843,7 @@ fn drive(
     let start = Instant::now();
     let mut tick: u64 = 0;
     loop {
-        let due = start + Duration::from_millis(tick);
+        let due = start + Duration::from_micros(tick * slot_us);
         let now = Instant::now();
         if due > now {
             std::thread::sleep(due - now);
@@ -840,6 +876,7 @@ fn drive(
             for (k, socket) in sockets.iter().enumerate() {
                 items_to.clear();
                 let sent_ns = epoch.elapsed().as_nanos() as u64;
+                let sent_realtime_ns = realtime_ns();
                 let mut j = 0;
                 loop {
                     let call = slot + slots as usize * j;
@@ -853,7 +890,15 @@ fn drive(
                     }
                     let plan = plans[call];
                     let index = items_to.len();
-                    fill_packet(&mut buffers[index], call, direction, seq, phase, sent_ns);
+                    fill_packet(
+                        &mut buffers[index],
+                        call,
+                        direction,
+                        seq,
+                        phase,
+                        sent_ns,
+                        sent_realtime_ns,
+                    );
                     items_to.push(if direction == 0 { plan.to_a } else { plan.to_b });
                     j += 1;
                 }
@@ -881,10 +926,12 @@ fn drive(
         }
         // Behind by more than a packet interval: the generator is saturated; skip ahead rather
         // than burst (the offered rate reported below shows it).
-        let behind = start.elapsed().saturating_sub(Duration::from_millis(tick));
+        let behind = start
+            .elapsed()
+            .saturating_sub(Duration::from_micros(tick * slot_us));
         tick += 1;
-        if behind > Duration::from_millis(slots) {
-            tick += (behind.as_millis() as u64 / slots) * slots;
+        if behind > Duration::from_micros(interval_us) {
+            tick += (behind.as_micros() as u64 / interval_us) * slots;
         }
     }
     // Let the queues drain: a saturated SUT still holds measured packets in its sockets. Stop
@@ -933,6 +980,9 @@ fn drive(
         p50_us: h.value_at_quantile(0.50) as f64 / 1000.0,
         p99_us: h.value_at_quantile(0.99) as f64 / 1000.0,
         p999_us: h.value_at_quantile(0.999) as f64 / 1000.0,
+        hop_p50_us: received.hop_ns.value_at_quantile(0.50) as f64 / 1000.0,
+        hop_p99_us: received.hop_ns.value_at_quantile(0.99) as f64 / 1000.0,
+        hop_p999_us: received.hop_ns.value_at_quantile(0.999) as f64 / 1000.0,
         cores: (c1 - c0) / window,
         memory_per_call: None,
         memory_per_established_call: None,
@@ -957,27 +1007,59 @@ fn receive(
     }
     let mut events = Vec::with_capacity(64);
     let mut ready = Vec::with_capacity(64);
-    let mut batch = RecvBatch::new(64, 256);
+    for socket in &sockets {
+        socket::setsockopt(socket, sockopt::ReceiveTimestampns, &true)?;
+    }
+    const BATCH: usize = 64;
+    let mut data = vec![[0u8; 256]; BATCH];
+    let mut headers: MultiHeaders<SockaddrStorage> =
+        MultiHeaders::preallocate(BATCH, Some(nix::cmsg_space!(TimeSpec)));
     let mut received = Received {
         measured: 0,
         per_10ms: Vec::new(),
         latency_ns: Histogram::new_with_bounds(1_000, 60_000_000_000, 3)?,
+        hop_ns: Histogram::new_with_bounds(1_000, 60_000_000_000, 3)?,
     };
     while !stop.load(Ordering::Relaxed) {
         epoll.wait(&mut events, Some(Duration::from_millis(20)), &mut ready)?;
         for &token in &ready {
             let fd = sockets[token as usize].as_raw_fd();
             loop {
-                let n = match uring_sys::recvmmsg(fd, &mut batch) {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
+                // (length, kernel receive stamp) of each datagram, read before `data` is.
+                let mut batch = [(0usize, 0u64); BATCH];
+                let mut iovs: Vec<[IoSliceMut<'_>; 1]> = data
+                    .iter_mut()
+                    .map(|buffer| [IoSliceMut::new(&mut buffer[..])])
+                    .collect();
+                let received_now = match socket::recvmmsg(
+                    fd,
+                    &mut headers,
+                    iovs.iter_mut(),
+                    MsgFlags::MSG_DONTWAIT,
+                    None,
+                ) {
+                    Ok(results) => {
+                        let mut n = 0;
+                        for (slot, msg) in batch.iter_mut().zip(results) {
+                            let stamp = msg.cmsgs().ok().and_then(|mut cmsgs| {
+                                cmsgs.find_map(|c| match c {
+                                    ControlMessageOwned::ScmTimestampns(ts) => Some(
+                                        ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64,
+                                    ),
+                                    _ => None,
+                                })
+                            });
+                            *slot = (msg.bytes, stamp.unwrap_or(0));
+                            n += 1;
+                        }
+                        n
+                    }
                     Err(_) => 0,
                 };
+                let n = received_now;
                 let now_ns = epoch.elapsed().as_nanos() as u64;
-                for i in 0..n {
-                    let Some((_, payload, _)) = batch.get(i) else {
-                        continue;
-                    };
+                for (i, &(len, stamp_ns)) in batch.iter().enumerate().take(n) {
+                    let payload = &data[i][..len.min(256)];
                     if payload.len() != PACKET_LEN || payload[12..16] != MAGIC.to_be_bytes() {
                         continue;
                     }
@@ -989,16 +1071,24 @@ fn receive(
                     if payload[16] != PHASE_MEASURED {
                         continue;
                     }
-                    let mut sent = [0u8; 8];
-                    sent.copy_from_slice(&payload[18..26]);
-                    let sent_ns = u64::from_be_bytes(sent);
+                    let stamp_at = |at: usize| {
+                        let mut bytes = [0u8; 8];
+                        bytes.copy_from_slice(&payload[at..at + 8]);
+                        u64::from_be_bytes(bytes)
+                    };
+                    let (sent_ns, sent_realtime_ns) = (stamp_at(18), stamp_at(26));
                     received.measured += 1;
                     last_received_ns.store(now_ns, Ordering::Relaxed);
                     let _ = received
                         .latency_ns
                         .record(now_ns.saturating_sub(sent_ns).max(1_000));
+                    if stamp_ns > 0 {
+                        let _ = received
+                            .hop_ns
+                            .record(stamp_ns.saturating_sub(sent_realtime_ns).max(1_000));
+                    }
                 }
-                if n < batch.capacity() {
+                if n < BATCH {
                     break;
                 }
             }
@@ -1352,18 +1442,18 @@ fn render(cli: &Cli, command_line: &str, rows: &[Row]) -> String {
     );
     let _ = writeln!(
         md,
-        "| calls | io | SUT | calls up / with media | target pps | offered pps | relayed pps | loss | drops gen / SUT | p50 µs | p99 µs | p99.9 µs | CPU cores | CPU per 100k pps | pps per core | handoff/bare per core | holds | RSS per call: set up / established |"
+        "| calls | io | SUT | calls up / with media | target pps | offered pps | relayed pps | loss | drops gen / SUT | p50 µs | p99 µs | p99.9 µs | hop p50 / p99 / p99.9 µs | CPU cores | CPU per 100k pps | pps per core | handoff/bare per core | holds | RSS per call: set up / established |"
     );
     let _ = writeln!(
         md,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for (calls, io, bare, handoff) in rows {
         for r in [bare, handoff].into_iter().flatten() {
             if let Some(error) = &r.error {
                 let _ = writeln!(
                     md,
-                    "| {calls} | {io} | {} | failed: {} |  |  |  |  |  |  |  |  |  |  |  |  |  |  |",
+                    "| {calls} | {io} | {} | failed: {} |  |  |  |  |  |  |  |  |  |  |  |  |  |  |  |",
                     r.sut,
                     error.replace('|', "/").replace('\n', " ")
                 );
@@ -1390,7 +1480,7 @@ fn render(cli: &Cli, command_line: &str, rows: &[Row]) -> String {
             };
             let _ = writeln!(
                 md,
-                "| {calls} | {io} | {} | {} / {} | {:.0} | {:.0} | {:.0} | {:.3}% | {} / {} | {:.0} | {:.0} | {:.0} | {:.2} | {:.1}% | {:.0} | {ratio} | {} | {memory} |",
+                "| {calls} | {io} | {} | {} / {} | {:.0} | {:.0} | {:.0} | {:.3}% | {} / {} | {:.0} | {:.0} | {:.0} | {:.0} / {:.0} / {:.0} | {:.2} | {:.1}% | {:.0} | {ratio} | {} | {memory} |",
                 r.sut,
                 r.calls_up,
                 r.calls_with_media,
@@ -1403,6 +1493,9 @@ fn render(cli: &Cli, command_line: &str, rows: &[Row]) -> String {
                 r.p50_us,
                 r.p99_us,
                 r.p999_us,
+                r.hop_p50_us,
+                r.hop_p99_us,
+                r.hop_p999_us,
                 r.cores,
                 r.cpu_per_100k(),
                 r.pps_per_core(),
