@@ -153,7 +153,8 @@ to = "platform"
         let child = command
             .arg("--config")
             .arg(&config)
-            .args(["--log-level", "warn"])
+            // info: the readiness wait reads the pool's "media pool complete" line.
+            .args(["--log-level", "info"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file)
@@ -168,7 +169,28 @@ to = "platform"
             log,
         };
         handoff.wait_until_serving();
+        handoff.wait_until_media_ready();
         handoff
+    }
+
+    /// The shards serve SIP first and open their media ports after (runtime/pool_open.rs): a
+    /// first call must not race them for a pair, so wait for the pool's own line.
+    fn wait_until_media_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.log_text().contains("media pool complete") {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "handoff exited during start-up with {status}; its log:\n{}",
+                    self.log_text()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "handoff's media pool was not complete within 30 s; its log:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Sends OPTIONS from a socket of its own until any SIP response comes back.
