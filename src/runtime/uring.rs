@@ -25,7 +25,8 @@
 //!   ring ran dry) is re-armed in the same turn, after its buffers went back to the ring.
 //! - Send: IORING_OP_SEND with a destination address (no per-packet msghdr import, unlike
 //!   SENDMSG), on registered files, one submission per flush for the whole batch.
-//! - Files: the SIP socket is registered at slot 0. Media sockets are io_uring *direct
+//! - Files: the SIP socket is an ordinary descriptor, outside the registered-file table (whose
+//!   every slot goes to media: see [`MEDIA_FILE_BASE`]). Media sockets are io_uring *direct
 //!   descriptors*: IORING_OP_SOCKET into a slot of the registered-file table, then IORING_OP_BIND
 //!   on that fixed slot (kernel >= 6.11). Every pair of the shard's port slice is opened once, at
 //!   start-up ([`Backend::open_media_ports`]: 512 pairs per submission, receives armed), and kept
@@ -73,8 +74,35 @@ const KIND_MISC: u64 = 8;
 /// The close of a media slot completed: only now may the slot be reused.
 const KIND_CLOSED: u64 = 9;
 
-const SIP_FILE: u32 = 0;
-const MEDIA_FILE_BASE: u32 = 1;
+/// Media sockets fill the registered-file table from slot 0. The SIP socket is not in it: the
+/// kernel caps a ring's table at RLIMIT_NOFILE, and a slot of its own would cost the shard a
+/// media socket (4,999 calls per shard instead of 5,000 at a limit of 20,000). It is used by its
+/// descriptor instead, which costs the kernel a file reference per SIP operation.
+const MEDIA_FILE_BASE: u32 = 0;
+
+/// The file an SQE names: a registered slot (media) or an ordinary descriptor (SIP).
+#[derive(Clone, Copy)]
+enum SockFile {
+    Fixed(u32),
+    Fd(RawFd),
+}
+
+/// Builds `$entry` with `$f` bound to the file as the io_uring crate's `Fixed` or `Fd` (its
+/// opcodes take either through a sealed trait, which code outside the crate cannot name).
+macro_rules! on_file {
+    ($file:expr, $f:ident => $entry:expr) => {
+        match $file {
+            SockFile::Fixed(slot) => {
+                let $f = Fixed(slot);
+                $entry
+            }
+            SockFile::Fd(fd) => {
+                let $f = Fd(fd);
+                $entry
+            }
+        }
+    };
+}
 
 const SIP_BGID: u16 = 0;
 const MEDIA_BGID: u16 = 1;
@@ -387,17 +415,17 @@ impl SendSlots {
     /// IORING_OP_SEND with a destination address (kernel >= 6.0): unlike SENDMSG, the kernel
     /// imports no msghdr/iovec per packet. Before 6.0: SENDMSG with this slot's msghdr.
     #[inline]
-    fn send(&mut self, i: usize, fd: Fixed, to: &SocketAddr, payload: &[u8]) -> squeue::Entry {
+    fn send(&mut self, i: usize, file: SockFile, to: &SocketAddr, payload: &[u8]) -> squeue::Entry {
         if !self.msgs.is_empty() {
-            return self.send_msg(i, fd, to, payload);
+            return self.send_msg(i, file, to, payload);
         }
         let name_len = uring_sys::write_sockaddr(to, &mut self.addrs[i]);
         let addr = &self.addrs[i] as *const libc::sockaddr_storage;
-        opcode::Send::new(fd, payload.as_ptr(), payload.len() as u32)
+        on_file!(file, fd => opcode::Send::new(fd, payload.as_ptr(), payload.len() as u32)
             .dest_addr(addr.cast())
             .dest_addr_len(name_len)
-            .build()
-            .user_data(user_data(KIND_SEND, i as u64))
+            .build())
+        .user_data(user_data(KIND_SEND, i as u64))
     }
 }
 
@@ -405,7 +433,13 @@ impl SendSlots {
     /// The older form of [`SendSlots::send`]: SENDMSG with slot `i`'s msghdr and iovec.
     #[cold]
     #[inline(never)]
-    fn send_msg(&mut self, i: usize, fd: Fixed, to: &SocketAddr, payload: &[u8]) -> squeue::Entry {
+    fn send_msg(
+        &mut self,
+        i: usize,
+        file: SockFile,
+        to: &SocketAddr,
+        payload: &[u8],
+    ) -> squeue::Entry {
         let name_len = uring_sys::write_sockaddr(to, &mut self.addrs[i]);
         let addr = &mut self.addrs[i] as *mut libc::sockaddr_storage;
         let iov = &mut self.iovs[i];
@@ -416,8 +450,7 @@ impl SendSlots {
         msg.msg_namelen = name_len;
         msg.msg_iov = iov;
         msg.msg_iovlen = 1;
-        opcode::SendMsg::new(fd, msg)
-            .build()
+        on_file!(file, fd => opcode::SendMsg::new(fd, msg).build())
             .user_data(user_data(KIND_SEND, i as u64))
     }
 }
@@ -448,7 +481,7 @@ impl RecvBuf {
     }
 
     /// A RECVMSG on `fd` into this buffer.
-    fn recv(&mut self, fd: Fixed, user_data: u64) -> squeue::Entry {
+    fn recv(&mut self, file: SockFile, user_data: u64) -> squeue::Entry {
         self.iov.iov_base = self.data.as_mut_ptr().cast();
         self.iov.iov_len = self.data.len();
         self.msg.msg_name = (&mut self.name as *mut libc::sockaddr_storage).cast();
@@ -458,9 +491,7 @@ impl RecvBuf {
         self.msg.msg_control = std::ptr::null_mut();
         self.msg.msg_controllen = 0;
         self.msg.msg_flags = 0;
-        opcode::RecvMsg::new(fd, &mut self.msg)
-            .build()
-            .user_data(user_data)
+        on_file!(file, fd => opcode::RecvMsg::new(fd, &mut self.msg).build()).user_data(user_data)
     }
 
     /// The datagram a completion of `result` bytes delivered: `None` when it was truncated or
@@ -665,7 +696,10 @@ impl UringBackend {
         }
         // The registered-file table is capped by RLIMIT_NOFILE per ring (kernel rule), even
         // though direct descriptors do not count against the fd limit itself.
-        let table = (MEDIA_FILE_BASE as usize + max_media).min(nofile_limit());
+        // (At least one slot: the kernel refuses an empty table.)
+        let table = (MEDIA_FILE_BASE as usize + max_media)
+            .min(nofile_limit())
+            .max(1);
         let max_media = table.saturating_sub(MEDIA_FILE_BASE as usize);
         let sparse = if features.sparse_files {
             ring.submitter().register_files_sparse(table as u32)
@@ -684,9 +718,6 @@ impl UringBackend {
             Err(e) => return Err(BackendError::io("io_uring_register(files)")(e)),
         }
         let sip = sip_socket(listen, false)?;
-        ring.submitter()
-            .register_files_update(SIP_FILE, &[sip.as_raw_fd()])
-            .map_err(BackendError::io("io_uring_register(files_update)"))?;
         // SAFETY: all-zero is a valid msghdr.
         let mut recv_msghdr: Box<libc::msghdr> = Box::new(unsafe { mem::zeroed() });
         recv_msghdr.msg_namelen = NAME_LEN;
@@ -780,7 +811,7 @@ impl UringBackend {
         self.ring.as_raw_fd()
     }
 
-    /// The SIP socket's descriptor (an ordinary one, also registered at [`SIP_FILE`]): the
+    /// The SIP socket's descriptor (an ordinary one, in no registered-file table): the
     /// server steers the shards' reuseport group through it (`runtime::steering`).
     pub fn sip_raw_fd(&self) -> RawFd {
         // -1 once `shut_down` closed it.
@@ -818,17 +849,19 @@ impl UringBackend {
     fn arm_sip(&mut self) {
         self.sip_armed = true;
         if self.sip_recv.is_empty() {
-            let entry = opcode::RecvMsgMulti::new(Fixed(SIP_FILE), &*self.recv_msghdr, SIP_BGID)
-                .build()
-                .user_data(user_data(KIND_SIP_RECV, 0));
+            let entry =
+                opcode::RecvMsgMulti::new(Fd(self.sip_raw_fd()), &*self.recv_msghdr, SIP_BGID)
+                    .build()
+                    .user_data(user_data(KIND_SIP_RECV, 0));
             self.push(entry);
             return;
         }
+        let sip = SockFile::Fd(self.sip_raw_fd());
         for i in 0..self.sip_recv.len() {
             let (buf, in_flight) = &mut self.sip_recv[i];
             if !*in_flight {
                 *in_flight = true;
-                let entry = buf.recv(Fixed(SIP_FILE), user_data(KIND_SIP_RECV, i as u64));
+                let entry = buf.recv(sip, user_data(KIND_SIP_RECV, i as u64));
                 self.push(entry);
             }
         }
@@ -852,7 +885,7 @@ impl UringBackend {
             while self.media_recv.len() <= index as usize {
                 self.media_recv.push(RecvBuf::new(MEDIA_BUF_LEN));
             }
-            self.media_recv[index as usize].recv(file, ud)
+            self.media_recv[index as usize].recv(SockFile::Fixed(MEDIA_FILE_BASE + index), ud)
         };
         self.push(entry);
     }
@@ -938,7 +971,7 @@ impl UringBackend {
             let payload = self.outbox.payload(i);
             let entry = self.send_slots.send(
                 i,
-                Fixed(MEDIA_FILE_BASE + staged.socket),
+                SockFile::Fixed(MEDIA_FILE_BASE + staged.socket),
                 &staged.to,
                 payload,
             );
@@ -1683,11 +1716,12 @@ impl Backend for UringBackend {
 
     fn flush(&mut self) -> Result<(), BackendError> {
         let mut sip_out = mem::take(&mut self.sip_out);
+        let sip = SockFile::Fd(self.sip_raw_fd());
         for chunk in sip_out.chunks_mut(SIP_SEND_SLOTS) {
             for (to, payload) in chunk.iter_mut() {
                 let slot = OUTBOX_CAPACITY + self.sip_inflight.len();
                 let owned = mem::take(payload);
-                let entry = self.send_slots.send(slot, Fixed(SIP_FILE), to, &owned);
+                let entry = self.send_slots.send(slot, sip, to, &owned);
                 // The Vec's heap buffer does not move when the Vec does.
                 self.sip_inflight.push(owned);
                 self.push(entry);
@@ -1804,9 +1838,9 @@ impl Backend for UringBackend {
         // From the thread that armed the receives (see the trait): each by its user_data.
         self.cancel_each();
         self.shut = true;
-        // The SIP socket leaves the file table and the process now: its port is free before
-        // the process exits, whatever the kernel later does with the ring.
-        let _ = self.ring.submitter().register_files_update(SIP_FILE, &[-1]);
+        // The SIP socket (in no file table; its receives cancelled above, so no request holds
+        // it) leaves the process now: its port is free before the process exits, whatever the
+        // kernel later does with the ring.
         self._sip = None;
         // The media sockets stay in the file table: closing 10,000 of them here takes ~50 ms
         // per shard, while the kernel closes them after the process exited, when it tears the
