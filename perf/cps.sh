@@ -17,6 +17,8 @@
 set -Eeuo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# render_config: handoff's config from perf/two-trunks.toml.
+source "$repo/perf/config.sh"
 command_line="perf/cps.sh${*:+ $*}"
 
 # ---------------------------------------------------------------------------------------------
@@ -286,39 +288,11 @@ handoff_pid=""
 
 start_handoff() {
     local io=$1 dir=$2
-    cat >"$dir/handoff.toml" <<EOF
-# perf/cps.sh: handoff between the SIPp uac (trunk "carrier") and uas (trunk "platform").
-[sbc]
-listen = "127.0.0.1:$SUT_PORT"
-advertise = "127.0.0.1"
-shards = $shards
-io = "$io"
-media_ports = [$HANDOFF_MEDIA_START, $HANDOFF_MEDIA_END]
-admin = "off"
-audit = "$dir/audit.jsonl"
-options_interval_s = 0
-drain_s = 1
-
-[[trunk]]
-name = "carrier"
-role = "carrier"
-peer = "127.0.0.1:$UAC_PORT"
-transfer = "refer"
-country_code = "1"
-codecs = ["PCMU", "PCMA"]
-
-[[trunk]]
-name = "platform"
-role = "platform"
-peer = "127.0.0.1:$UAS_PORT"
-transfer = "refer"
-country_code = "1"
-codecs = ["PCMU", "PCMA"]
-
-[[route]]
-from = "carrier"
-to = "platform"
-EOF
+    # perf/cps.sh: handoff between the SIPp uac (trunk "carrier") and uas (trunk "platform").
+    render_config "$dir/handoff.toml" listen="127.0.0.1:$SUT_PORT" admin=off shards="$shards" \
+        io="$io" media_start=$HANDOFF_MEDIA_START media_end=$HANDOFF_MEDIA_END \
+        audit="$dir/audit.jsonl" carrier="127.0.0.1:$UAC_PORT" platform="127.0.0.1:$UAS_PORT" \
+        sbc_extra=
     ip netns exec "$ns" "$handoff_bin" --config "$dir/handoff.toml" --log-level warn \
         </dev/null >"$dir/handoff.log" 2>&1 &
     local pid=$!

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Issue 12, "no socket syscalls per call": SIPp's built-in uac -> handoff -> SIPp's built-in uas
 # (INVITE/100/180/200/ACK/BYE with SDP, no RTP, calls not held), at RATE calls/s for SECONDS, in
 # a private network namespace (run as root: unshare -n). Prints the calls that succeeded and
@@ -8,40 +8,14 @@
 #   perf/pool-cps.sh HANDOFF_BINARY IO RATE SECONDS [MEDIA_PORTS]
 #   e.g. unshare -n perf/pool-cps.sh target/release/handoff uring 2000 10
 set -eu
+# render_config: handoff's config from perf/two-trunks.toml.
+source "$(dirname "$0")/config.sh"
 bin=$1 io=$2 rate=$3 seconds=$4 ports=${5:-20000}
 work=$(mktemp -d)
 ip link set lo up
-cat > "$work/h.toml" <<CONF
-[sbc]
-listen = "127.0.0.1:5060"
-advertise = "127.0.0.1"
-admin = "off"
-options_interval_s = 0
-shards = 2
-io = "$io"
-media_ports = [20000, $((20000 + ports))]
-audit = "$work/audit.jsonl"
-drain_s = 1
-
-[[trunk]]
-name = "carrier"
-peer = "127.0.0.1:5080"
-transfer = "refer"
-country_code = "1"
-codecs = ["PCMU", "PCMA"]
-
-[[trunk]]
-name = "platform"
-role = "platform"
-peer = "127.0.0.1:5070"
-transfer = "refer"
-country_code = "1"
-codecs = ["PCMU", "PCMA"]
-
-[[route]]
-from = "carrier"
-to = "platform"
-CONF
+render_config "$work/h.toml" listen=127.0.0.1:5060 admin=off shards=2 io="$io" \
+    media_start=20000 media_end=$((20000 + ports)) audit="$work/audit.jsonl" \
+    carrier=127.0.0.1:5080 platform=127.0.0.1:5070 sbc_extra=
 "$bin" --config "$work/h.toml" --log-level warn 2>"$work/handoff.log" &
 hpid=$!
 sleep 1

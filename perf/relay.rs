@@ -499,6 +499,22 @@ fn run_handoff_sut(cli: &Cli, handoff: &Path, io: &str, calls: usize) -> RunResu
     }
 }
 
+/// handoff's config for the generator's two sides: perf/two-trunks.toml, its placeholders
+/// filled (every one must be).
+fn two_trunks_config(values: &[(&str, &str)]) -> anyhow::Result<String> {
+    let mut config = include_str!("two-trunks.toml").to_owned();
+    for (key, value) in values {
+        config = config.replace(&format!("{{{key}}}"), value);
+    }
+    if let Some(at) = config.find('{') {
+        bail!(
+            "perf/two-trunks.toml: a placeholder is left: {}",
+            &config[at..]
+        );
+    }
+    Ok(config)
+}
+
 fn handoff_sut(cli: &Cli, handoff: &Path, io: &str, calls: usize) -> anyhow::Result<RunResult> {
     let dir = tempfile::tempdir()?;
     let uac = UdpSocket::bind("127.0.0.1:0")?;
@@ -516,48 +532,27 @@ fn handoff_sut(cli: &Cli, handoff: &Path, io: &str, calls: usize) -> anyhow::Res
         bail!("{calls} calls need ports {}..{media_end}", cli.base_port);
     }
     wait_ports_free(cli.base_port, media_end)?;
-    let config = format!(
-        r#"[sbc]
-listen = "{listen}"
-advertise = "127.0.0.1"
-shards = {shards}
-cpus = [{cpus}]
-io = "{io}"
-admin = "off"
-media_ports = [{start}, {media_end}]
-audit = "{audit}"
-drain_s = 1
-
-[[trunk]]
-name = "carrier"
-peer = "{carrier}"
-transfer = "refer"
-country_code = "1"
-codecs = ["PCMU", "PCMA"]
-
-[[trunk]]
-name = "platform"
-role = "platform"
-peer = "{platform}"
-transfer = "refer"
-country_code = "1"
-codecs = ["PCMU", "PCMA"]
-
-[[route]]
-from = "carrier"
-to = "platform"
-"#,
-        cpus = cli
-            .relay_cpu
-            .iter()
-            .map(|c| c.to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-        start = cli.base_port,
-        audit = dir.path().join("audit.jsonl").display(),
-        carrier = uac.local_addr()?,
-        platform = uas.local_addr()?,
-    );
+    let cpus = cli
+        .relay_cpu
+        .iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let config = two_trunks_config(&[
+        ("listen", &listen.to_string()),
+        ("admin", "off"),
+        ("shards", &shards.to_string()),
+        ("io", io),
+        ("media_start", &cli.base_port.to_string()),
+        ("media_end", &media_end.to_string()),
+        (
+            "audit",
+            &dir.path().join("audit.jsonl").display().to_string(),
+        ),
+        ("carrier", &uac.local_addr()?.to_string()),
+        ("platform", &uas.local_addr()?.to_string()),
+        ("sbc_extra", &format!("cpus = [{cpus}]")),
+    ])?;
     let config_path = dir.path().join("handoff.toml");
     std::fs::write(&config_path, config)?;
     let log_path = dir.path().join("handoff.log");

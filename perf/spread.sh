@@ -20,6 +20,8 @@ set -euo pipefail
 
 rate=2000 duration=20 modes=hash,cpu ios=uring,epoll out="" build=1
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# render_config: handoff's config from perf/two-trunks.toml.
+source "$repo/perf/config.sh"
 bin=""
 while [ $# -gt 0 ]; do
     case $1 in
@@ -115,37 +117,11 @@ run_one() {
     ip netns add "$ns"
     ip -n "$ns" link set lo up
     ip netns exec "$ns" sysctl -q -w net.ipv4.ip_local_port_range="41900 41999"
-    cat > "$dir/handoff.toml" <<CONF
-[sbc]
-listen = "127.0.0.1:$SIP"
-advertise = "127.0.0.1"
-admin = "127.0.0.1:$ADMIN"
-options_interval_s = 0
-shards = 2
-cpus = [0, 1]
-io = "$io"
-sip_steering = "$mode"
-media_ports = [41100, 41900]
-audit = "$dir/audit.jsonl"
-drain_s = 1
-
-[[trunk]]
-name = "carrier"
-peer = "127.0.0.1:$UAC"
-country_code = "1"
-codecs = ["PCMU", "PCMA"]
-
-[[trunk]]
-name = "platform"
-role = "platform"
-peer = "127.0.0.1:$UAS"
-country_code = "1"
-codecs = ["PCMU", "PCMA"]
-
-[[route]]
-from = "carrier"
-to = "platform"
-CONF
+    render_config "$dir/handoff.toml" listen="127.0.0.1:$SIP" admin="127.0.0.1:$ADMIN" \
+        shards=2 io="$io" media_start=41100 media_end=41900 audit="$dir/audit.jsonl" \
+        carrier="127.0.0.1:$UAC" platform="127.0.0.1:$UAS" \
+        sbc_extra="cpus = [0, 1]
+sip_steering = \"$mode\""
     ip netns exec "$ns" "$bin" --config "$dir/handoff.toml" --log-level info 2>"$dir/handoff.log" &
     local hpid=$!
     wait_until 30 ready || { log "handoff not ready"; cat "$dir/handoff.log" >&2; return 1; }

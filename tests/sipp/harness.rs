@@ -104,44 +104,27 @@ impl Handoff {
         let platform = netns::udp_addr(PLATFORM_PORT);
         let config = dir.path().join("handoff.toml");
         let audit = dir.path().join("audit.jsonl");
-        let toml = format!(
-            r#"[sbc]
-listen = "{sip}"
-advertise = "127.0.0.1"
-admin = "off"
-options_interval_s = 0
-shards = 2
-io = "{io}"
-media_ports = [{start}, {end}]
-audit = "{audit}"
-drain_s = 1
-# The readiness probe (`wait_until_serving`) speaks from an address that is no trunk: it needs an
-# answer, so strangers get the stateless 403 here instead of the default silence.
-unknown_source = "reject"
-
-[[trunk]]
-name = "carrier"
-peer = "{carrier}"
-transfer = "refer"
-country_code = "1"
-codecs = ["PCMU", "PCMA"]
-
-[[trunk]]
-name = "platform"
-role = "platform"
-peer = "{platform}"
-transfer = "refer"
-country_code = "1"
-codecs = ["PCMU", "PCMA"]
-
-[[route]]
-from = "carrier"
-to = "platform"
-"#,
-            io = layout.io,
-            start = layout.media_ports.0,
-            end = layout.media_ports.1,
-            audit = audit.display(),
+        // The readiness probe (`wait_until_serving`) speaks from an address that is no trunk:
+        // it needs an answer, so strangers get the stateless 403 here instead of the default
+        // silence.
+        let mut toml = include_str!("../../perf/two-trunks.toml").to_owned();
+        for (key, value) in [
+            ("listen", sip.to_string()),
+            ("admin", "off".to_owned()),
+            ("shards", "2".to_owned()),
+            ("io", layout.io.to_owned()),
+            ("media_start", layout.media_ports.0.to_string()),
+            ("media_end", layout.media_ports.1.to_string()),
+            ("audit", audit.display().to_string()),
+            ("carrier", carrier.to_string()),
+            ("platform", platform.to_string()),
+            ("sbc_extra", r#"unknown_source = "reject""#.to_owned()),
+        ] {
+            toml = toml.replace(&format!("{{{key}}}"), &value);
+        }
+        assert!(
+            !toml.contains('{'),
+            "a placeholder is left in perf/two-trunks.toml:\n{toml}"
         );
         std::fs::write(&config, toml).expect("write config");
         let log = dir.path().join("handoff.log");
