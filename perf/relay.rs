@@ -826,7 +826,7 @@ fn drive(
     // Calls are spread over the packet interval (1,000,000 / rate µs) in slots of --slot-us.
     let interval_us = 1_000_000 / cli.rate.clamp(1, 1000);
     let slot_us = cli.slot_us.clamp(1, interval_us);
-    if interval_us % slot_us != 0 {
+    if !interval_us.is_multiple_of(slot_us) {
         bail!("--slot-us {slot_us} does not divide the packet interval of {interval_us} µs");
     }
     let slots = interval_us / slot_us;
