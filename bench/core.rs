@@ -232,6 +232,25 @@ fn main() {
         per_call[per_call.len() / 2]
     );
 
+    // Heap operations per call (one more replay, counted): deterministic, so a change in
+    // allocations shows on a shared machine where the CPU figures are noisy.
+    let mut replay = Bench::new();
+    let region = Region::new(GLOBAL);
+    for input in &inputs {
+        match input {
+            Input::Datagram(now, from, payload) => replay.core.handle_datagram(*now, *from, payload),
+            Input::Timeout(now) => replay.core.handle_timeout(*now),
+        }
+        while replay.core.poll_output().is_some() {}
+    }
+    let change = region.change();
+    println!(
+        "heap operations per call: {:.1} allocations, {:.1} reallocations, {:.0} bytes allocated",
+        change.allocations as f64 / calls as f64,
+        change.reallocations as f64 / calls as f64,
+        change.bytes_allocated as f64 / calls as f64,
+    );
+
     // Bytes held per established call.
     let held = calls.min(10_000);
     let mut bench = Bench::new();

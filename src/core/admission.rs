@@ -11,7 +11,7 @@
 //! [`RETRY_AFTER_CPS_S`], RFC 3261 sections 21.5.4 and 20.33). State only: the call layer
 //! (b2bua.rs) asks before it creates a call.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::config::{Config, TrunkLimits};
 use crate::vocab::Time;
@@ -33,7 +33,7 @@ pub struct Limited {
 /// This shard's one-second windows, per trunk name: (window, calls admitted in it).
 #[derive(Debug, Default)]
 pub struct Admission {
-    windows: HashMap<String, (u64, u32)>,
+    windows: crate::vocab::hash::KeyedHashMap<String, (u64, u32)>,
 }
 
 impl Admission {

@@ -6,7 +6,7 @@
 //! media port pool, the dialog index, the maps that say what each transaction is for, the
 //! counters and the clocks. Nothing here holds a call.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -25,6 +25,7 @@ use crate::metrics::{DropReason, ShardMetrics};
 use crate::sip::{self, Message, Method, RequestBuilder};
 use crate::transfer::WallClock;
 use crate::vocab::LegId;
+use crate::vocab::hash::{KeyedHashMap, KeyedHashSet};
 use crate::vocab::StatusCode;
 
 /// Methods handoff accepts (Allow).
@@ -205,12 +206,12 @@ pub(super) struct Effects {
     pub(super) pool: PortPool,
     /// Dialog lookup by handoff's local tag (unique, minted): (call, leg). Bridged legs, and a
     /// retired platform leg until its BYE.
-    pub(super) dialogs: HashMap<String, (u64, LegId)>,
+    pub(super) dialogs: KeyedHashMap<String, (u64, LegId)>,
     /// The call each leg's Call-ID belongs to (every leg the call had, retired ones included),
     /// for [`super::ShardCore::correlation_id`]: what the HEP capture names a datagram by.
-    pub(super) call_ids: HashMap<String, u64>,
-    pub(super) server_txs: HashMap<ServerTxId, ServerPurpose>,
-    pub(super) client_txs: HashMap<ClientTxId, ClientPurpose>,
+    pub(super) call_ids: KeyedHashMap<String, u64>,
+    pub(super) server_txs: KeyedHashMap<ServerTxId, ServerPurpose>,
+    pub(super) client_txs: KeyedHashMap<ClientTxId, ClientPurpose>,
     pub(super) timers: TimerTable<CoreTimer>,
     pub(super) outputs: VecDeque<Output>,
     pub(super) stats: ShardStats,
@@ -228,14 +229,14 @@ pub(super) struct Effects {
     pub(super) hook_requests: u64,
     /// REFER transactions whose transfer record the transfer code writes itself (an attempt,
     /// a hook's refusal, a carrier's REFER): [`Effects::respond`] writes none for them.
-    pub(super) refer_audited: HashSet<ServerTxId>,
+    pub(super) refer_audited: KeyedHashSet<ServerTxId>,
     /// REFERs handoff answered with a failure itself and no record yet: the shard, which knows
     /// the calls, turns them into `refused` records before its outputs are drained
     /// (`ShardCore::audit_refused_requests`).
     pub(super) refused_refers: Vec<RefusedRefer>,
     /// Client transactions that carry handoff's answer to a challenge (RFC 3261 section 22):
     /// a second 401/407 to one of these is a failure, never answered again (shard/auth.rs).
-    pub(super) auth_retries: std::collections::HashSet<ClientTxId>,
+    pub(super) auth_retries: KeyedHashSet<ClientTxId>,
 }
 
 /// How many REFER marks (`Effects::refer_audited`) may pile up before those of ended

@@ -12,7 +12,6 @@
 //! bucket would be full again, the same as no entry) are forgotten, in one sweep at most once a
 //! second; until that makes room, a new stranger is dropped (counted as rate-limited).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -88,7 +87,7 @@ pub struct SourceLimiter {
     /// The config the trunk buckets were made for (a reload makes new ones).
     config: Option<Arc<Config>>,
     trunks: Vec<Bucket>,
-    strangers: HashMap<IpAddr, Bucket>,
+    strangers: crate::vocab::hash::KeyedHashMap<IpAddr, Bucket>,
     /// When the full table was last swept: at most once a second, so a spoofed flood cannot
     /// make every datagram pay for a sweep.
     last_sweep: Option<Time>,

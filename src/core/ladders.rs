@@ -19,7 +19,7 @@ pub(super) struct Ladders {
     /// The time of the input being handled (outputs carry no time of their own).
     now: Time,
     /// Watched Call-IDs: the call and the trunk of the leg.
-    by_call_id: HashMap<String, (u64, String)>,
+    by_call_id: crate::vocab::hash::KeyedHashMap<String, (u64, String)>,
     ladders: HashMap<u64, (Ladder, SocketAddr)>,
 }
 

@@ -7,6 +7,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+pub mod hash;
 pub mod ownership;
 mod status;
 

@@ -24,7 +24,7 @@ mod dispatch;
 mod held;
 mod out_of_dialog;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -96,10 +96,10 @@ impl ShardCore {
                 rng,
                 pool,
                 config,
-                dialogs: HashMap::new(),
-                call_ids: HashMap::new(),
-                server_txs: HashMap::new(),
-                client_txs: HashMap::new(),
+                dialogs: Default::default(),
+                call_ids: Default::default(),
+                server_txs: Default::default(),
+                client_txs: Default::default(),
                 timers: TimerTable::new(),
                 outputs: VecDeque::new(),
                 stats: ShardStats::default(),

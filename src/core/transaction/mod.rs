@@ -36,13 +36,14 @@ mod message;
 mod server;
 mod timer;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use crate::config::SipTimers;
 use crate::core::timers::TimerTable;
 use crate::core::{Output, ShardId, Time, Transmit};
 use crate::sip::{Message, Method};
+use crate::vocab::hash::KeyedHashMap;
 
 use crate::vocab::StatusCode;
 use client::ClientTransaction;
@@ -325,11 +326,11 @@ pub struct TransactionLayer {
     servers: Slab<ServerTransaction>,
     clients: Slab<ClientTransaction>,
     /// RFC 3261 17.2.3 key (or the RFC 2543 one) -> server slot.
-    server_index: HashMap<Box<[u8]>, u32>,
+    server_index: KeyedHashMap<Box<[u8]>, u32>,
     /// From tag, Call-ID, CSeq of pending requests without To tag (merged-request detection).
-    merged_index: HashMap<Box<[u8]>, u32>,
+    merged_index: KeyedHashMap<Box<[u8]>, u32>,
     /// Branch + CSeq method -> client slot.
-    client_index: HashMap<Box<[u8]>, u32>,
+    client_index: KeyedHashMap<Box<[u8]>, u32>,
     emitter: Emitter,
     /// Reused buffer for index lookups (no allocation per lookup).
     scratch: Vec<u8>,
@@ -346,9 +347,9 @@ impl TransactionLayer {
             durations: Durations::from_config(timers, shard),
             servers: Slab::new(),
             clients: Slab::new(),
-            server_index: HashMap::new(),
-            merged_index: HashMap::new(),
-            client_index: HashMap::new(),
+            server_index: KeyedHashMap::default(),
+            merged_index: KeyedHashMap::default(),
+            client_index: KeyedHashMap::default(),
             emitter: Emitter {
                 outputs: VecDeque::new(),
                 timers: TimerTable::new(),
