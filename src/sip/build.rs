@@ -2,7 +2,7 @@
 
 use super::edit::{
     EditError, check_content_type, check_name, check_uri, check_value, push_content_length,
-    push_header,
+    push_decimal, push_header,
 };
 use super::header::HeaderName;
 use super::message::Message;
@@ -12,13 +12,19 @@ use crate::vocab::StatusCode;
 
 /// Builds a new request: `RequestBuilder::new(Method::Bye, "sip:bob@host").header("Via", ..)...build()`.
 /// Headers are written in the order given; Content-Length is added last.
+///
+/// The start line and each header are serialised into one buffer as they are given (no
+/// allocation per header); `build` appends Content-Type, Content-Length and the body.
 #[derive(Debug, Clone)]
 pub struct RequestBuilder {
-    start_line: String,
-    headers: Vec<(String, Vec<u8>)>,
+    /// The start line and the headers so far, each line with its CRLF.
+    out: Vec<u8>,
     body: Option<(String, Vec<u8>)>,
     error: Option<EditError>,
 }
+
+/// What a built message's start line and headers usually take: one allocation for most.
+const INITIAL_CAPACITY: usize = 1024;
 
 impl RequestBuilder {
     pub fn new(method: Method<'_>, uri: &str) -> RequestBuilder {
@@ -26,16 +32,20 @@ impl RequestBuilder {
             (!is_method_token(method.as_str()))
                 .then(|| EditError::BadHeaderName(method.as_str().to_owned()))
         });
+        let mut out = Vec::with_capacity(INITIAL_CAPACITY);
+        out.extend_from_slice(method.as_str().as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(uri.as_bytes());
+        out.extend_from_slice(b" SIP/2.0\r\n");
         RequestBuilder {
-            start_line: format!("{} {} SIP/2.0", method.as_str(), uri),
-            headers: Vec::new(),
+            out,
             body: None,
             error,
         }
     }
 
     pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> RequestBuilder {
-        add_header(&mut self.headers, &mut self.error, name, value.as_ref());
+        add_header(&mut self.out, &mut self.error, name, value.as_ref());
         self
     }
 
@@ -49,26 +59,17 @@ impl RequestBuilder {
         if let Some(e) = self.error {
             return Err(e);
         }
-        Ok(assemble(
-            self.start_line.as_bytes(),
-            &self.headers,
-            self.body.as_ref(),
-        ))
+        Ok(finish(self.out, self.body.as_ref()))
     }
 }
 
-/// Appends a header; an invalid name or value is remembered (the first fault wins) and
+/// Appends a header line; an invalid name or value is remembered (the first fault wins) and
 /// reported by `build`.
-fn add_header(
-    headers: &mut Vec<(String, Vec<u8>)>,
-    error: &mut Option<EditError>,
-    name: &str,
-    value: &[u8],
-) {
+fn add_header(out: &mut Vec<u8>, error: &mut Option<EditError>, name: &str, value: &[u8]) {
     if let Err(e) = check_name(name).and_then(|()| check_value(name, value)) {
         error.get_or_insert(e);
     }
-    headers.push((name.to_owned(), value.to_vec()));
+    push_header(out, name, value);
 }
 
 /// Sets the body; an invalid content type is remembered like a bad header.
@@ -88,24 +89,11 @@ fn is_method_token(m: &str) -> bool {
     super::lex::is_token(m.as_bytes())
 }
 
-fn assemble(
-    start_line: &[u8],
-    headers: &[(String, Vec<u8>)],
-    body: Option<&(String, Vec<u8>)>,
-) -> Vec<u8> {
+/// Start line and headers (`out`) + Content-Type (with a non-empty body) + Content-Length +
+/// the blank line + the body.
+fn finish(mut out: Vec<u8>, body: Option<&(String, Vec<u8>)>) -> Vec<u8> {
     let body_len = body.map_or(0, |(_, b)| b.len());
-    let mut out = Vec::with_capacity(
-        256 + body_len
-            + headers
-                .iter()
-                .map(|(n, v)| n.len() + v.len() + 4)
-                .sum::<usize>(),
-    );
-    out.extend_from_slice(start_line);
-    out.extend_from_slice(b"\r\n");
-    for (name, value) in headers {
-        push_header(&mut out, name, value);
-    }
+    out.reserve(body_len + 64 + body.map_or(0, |(ct, _)| ct.len()));
     if let Some((ct, b)) = body
         && !b.is_empty()
     {
@@ -123,10 +111,9 @@ fn assemble(
 /// Call-ID and CSeq are copied as received.
 #[derive(Debug, Clone)]
 pub struct ResponseBuilder {
-    status: StatusCode,
-    reason: String,
-    headers: Vec<(String, Vec<u8>)>,
-    /// Index in `headers` of To, and whether it already has a tag.
+    /// The status line and the headers so far, each line with its CRLF (as `RequestBuilder`).
+    out: Vec<u8>,
+    /// Where the To value ends in `out` (before its CRLF), and whether it already has a tag.
     to: Option<(usize, bool)>,
     body: Option<(String, Vec<u8>)>,
     error: Option<EditError>,
@@ -134,24 +121,33 @@ pub struct ResponseBuilder {
 
 /// Starts a response to `request`.
 pub fn response_to(request: &Message<'_>, status: StatusCode, reason: &str) -> ResponseBuilder {
-    let mut headers = Vec::new();
+    let mut out = Vec::with_capacity(INITIAL_CAPACITY);
+    out.extend_from_slice(b"SIP/2.0 ");
+    push_decimal(&mut out, u64::from(status.as_u16()));
+    out.push(b' ');
+    out.extend_from_slice(reason.as_bytes());
+    out.extend_from_slice(b"\r\n");
     let mut to = None;
+    // From, To, Call-ID and CSeq are copied once (their first line); every Via is.
+    let mut copied = 0u8;
     for h in request.headers() {
-        let copy = match h.kind {
-            HeaderName::Via => true,
-            HeaderName::From | HeaderName::To | HeaderName::CallId | HeaderName::CSeq => !headers
-                .iter()
-                .any(|(n, _): &(String, Vec<u8>)| n == h.kind.as_str()),
-            _ => false,
+        let bit = match h.kind {
+            HeaderName::Via => 0,
+            HeaderName::From => 1,
+            HeaderName::To => 2,
+            HeaderName::CallId => 4,
+            HeaderName::CSeq => 8,
+            _ => continue,
         };
-        if !copy {
+        if copied & bit != 0 {
             continue;
         }
+        copied |= bit;
+        push_header(&mut out, h.kind.as_str(), h.value);
         if h.kind == HeaderName::To {
             let tagged = NameAddr::parse(h.value).is_ok_and(|na| na.tag().is_some());
-            to = Some((headers.len(), tagged));
+            to = Some((out.len() - 2, tagged));
         }
-        headers.push((h.kind.as_str().to_owned(), h.value.to_vec()));
     }
     let error = if reason.bytes().any(|b| b == b'\r' || b == b'\n') {
         Some(EditError::LineBreakInReason)
@@ -159,9 +155,7 @@ pub fn response_to(request: &Message<'_>, status: StatusCode, reason: &str) -> R
         None
     };
     ResponseBuilder {
-        status,
-        reason: reason.to_owned(),
-        headers,
+        out,
         to,
         body: None,
         error,
@@ -176,17 +170,16 @@ impl ResponseBuilder {
                 .get_or_insert(EditError::LineBreakInValue("To".to_owned()));
             return self;
         }
-        if let Some((i, false)) = self.to {
-            let value = &mut self.headers[i].1;
-            value.extend_from_slice(b";tag=");
-            value.extend_from_slice(tag.as_bytes());
-            self.to = Some((i, true));
+        if let Some((at, false)) = self.to {
+            let param = [b";tag=".as_slice(), tag.as_bytes()].concat();
+            self.out.splice(at..at, param);
+            self.to = Some((at, true));
         }
         self
     }
 
     pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> ResponseBuilder {
-        add_header(&mut self.headers, &mut self.error, name, value.as_ref());
+        add_header(&mut self.out, &mut self.error, name, value.as_ref());
         self
     }
 
@@ -199,11 +192,6 @@ impl ResponseBuilder {
         if let Some(e) = self.error {
             return Err(e);
         }
-        let start = format!("SIP/2.0 {} {}", self.status, self.reason);
-        Ok(assemble(
-            start.as_bytes(),
-            &self.headers,
-            self.body.as_ref(),
-        ))
+        Ok(finish(self.out, self.body.as_ref()))
     }
 }

@@ -82,8 +82,24 @@ pub(crate) fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
 
 pub(crate) fn push_content_length(out: &mut Vec<u8>, len: usize) {
     out.extend_from_slice(b"Content-Length: ");
-    out.extend_from_slice(len.to_string().as_bytes());
+    push_decimal(out, len as u64);
     out.extend_from_slice(b"\r\n");
+}
+
+/// `n` in decimal, without allocating.
+pub(crate) fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 /// Pending edits of one message. Create with [`Message::edit`] (or `MessageEdit::new`).
