@@ -1202,15 +1202,30 @@ impl Call {
         } else {
             status
         };
-        let request = fx.txn.server_request(server).map(<[u8]>::to_vec);
-        let Some(request) = request else { return };
-        let Ok(request) = Message::parse_framing(&request) else {
-            return;
-        };
         // Topology hiding: the far side's own phrase may name its hosts, trunks or numbers;
         // the near side gets the generic one.
         let reason = status.reason_phrase().to_string();
-        let is_invite = request.method() == Some(Method::Invite);
+        let contact = effects::contact(&self.config);
+        // The response starts from the request the transaction layer keeps, read in place
+        // (the builder copies the headers it needs; no copy of the whole request).
+        let (mut builder, is_invite, cseq) = {
+            let Some(request) = fx.txn.server_request(server) else {
+                return;
+            };
+            let Ok(request) = Message::parse_framing(request) else {
+                return;
+            };
+            let is_invite = request.method() == Some(Method::Invite);
+            let mut builder = sip::response_to(&request, status, &reason_phrase(&reason));
+            if request.to().ok().and_then(|to| to.tag()).is_none() {
+                builder = builder.to_tag(&self.leg(side).dialog.local_tag);
+            }
+            if (is_invite || request.method() == Some(Method::Update)) && !status.is_failure() {
+                builder = builder.header("Contact", &contact);
+            }
+            let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
+            (builder, is_invite, cseq)
+        };
         let body = if is_sdp(response) {
             match self.rewrite_sdp(fx, side.other(), response.body()) {
                 Ok(bytes) => Some(("application/sdp".to_string(), bytes)),
@@ -1223,15 +1238,7 @@ impl Call {
         } else {
             None
         };
-        let contact = effects::contact(&self.config);
         let leg = self.leg(side);
-        let mut builder = sip::response_to(&request, status, &reason_phrase(&reason));
-        if request.to().ok().and_then(|to| to.tag()).is_none() {
-            builder = builder.to_tag(&leg.dialog.local_tag);
-        }
-        if (is_invite || request.method() == Some(Method::Update)) && !status.is_failure() {
-            builder = builder.header("Contact", &contact);
-        }
         let identity_ok = self.identity_trusted();
         for header in response
             .headers()
@@ -1250,7 +1257,6 @@ impl Call {
         let Ok(bytes) = builder.build() else { return };
         let to = leg.dialog.peer;
         if is_invite && status.is_success() {
-            let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
             self.start_2xx_retransmission(fx, now, side, cseq, to, bytes.clone());
         }
         let _ = fx.txn.respond(now, server, status, bytes);
