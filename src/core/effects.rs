@@ -540,9 +540,10 @@ pub(super) fn is_sdp(message: &Message) -> bool {
         && message
             .header(sip::HeaderName::ContentType)
             .is_some_and(|ct| {
-                String::from_utf8_lossy(ct)
-                    .to_ascii_lowercase()
-                    .contains("application/sdp")
+                // "application/sdp" anywhere in the value, ASCII case ignored (no allocation).
+                const SDP: &[u8] = b"application/sdp";
+                ct.windows(SDP.len())
+                    .any(|window| window.eq_ignore_ascii_case(SDP))
             })
 }
 

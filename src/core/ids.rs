@@ -31,21 +31,44 @@ impl IdMinter {
 
     /// `hf{shard:04x}-{16 hex}@{host}`: 64 random bits; `host` is `sbc.identity`.
     pub fn call_id(&mut self, host: &str) -> String {
-        format!("hf{:04x}-{:016x}@{host}", self.shard.0, self.rng.next_u64())
+        let mut id = String::with_capacity(24 + host.len());
+        self.minted(&mut id, "hf", "-");
+        id.push('@');
+        id.push_str(host);
+        id
     }
 
     /// `hf{shard:04x}{16 hex}`: 64 random bits.
     pub fn tag(&mut self) -> String {
-        format!("hf{:04x}{:016x}", self.shard.0, self.rng.next_u64())
+        let mut tag = String::with_capacity(22);
+        self.minted(&mut tag, "hf", "");
+        tag
     }
 
     /// `z9hG4bK-hf{shard:04x}-{16 hex}` (RFC 3261 magic cookie first): 64 random bits.
     pub fn branch(&mut self) -> String {
-        format!(
-            "{BRANCH_PREFIX}hf{:04x}-{:016x}",
-            self.shard.0,
-            self.rng.next_u64()
-        )
+        let mut branch = String::with_capacity(BRANCH_PREFIX.len() + 23);
+        branch.push_str(BRANCH_PREFIX);
+        self.minted(&mut branch, "hf", "-");
+        branch
+    }
+
+    /// `{prefix}{shard:04x}{separator}{16 hex}` with 64 fresh random bits, written by hand
+    /// (identifiers are minted several times per call; `format!` cost more than the rest).
+    fn minted(&mut self, out: &mut String, prefix: &str, separator: &str) {
+        out.push_str(prefix);
+        push_hex(out, u64::from(self.shard.0), 4);
+        out.push_str(separator);
+        push_hex(out, self.rng.next_u64(), 16);
+    }
+}
+
+/// `value` as `digits` lowercase hex digits, zero-padded (as `{:0digits$x}` for values that
+/// fit).
+fn push_hex(out: &mut String, value: u64, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..digits).rev() {
+        out.push(char::from(HEX[((value >> (4 * i)) & 0xf) as usize]));
     }
 }
 
@@ -91,6 +114,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn hand_written_hex_matches_format() {
+        for value in [0u64, 1, 0xabc, 0x0123_4567_89ab_cdef, u64::MAX] {
+            let mut out = String::new();
+            push_hex(&mut out, value, 16);
+            assert_eq!(out, format!("{value:016x}"));
+        }
+        for shard in [0u16, 1, 0x2a, 0xffff] {
+            let mut out = String::new();
+            push_hex(&mut out, u64::from(shard), 4);
+            assert_eq!(out, format!("{shard:04x}"));
+        }
+        let mut a = IdMinter::new(ShardId(7), 3);
+        let mut rng = Rng::new(3);
+        assert_eq!(a.tag(), format!("hf{:04x}{:016x}", 7, rng.next_u64()));
+        assert_eq!(
+            a.call_id("sbc"),
+            format!("hf{:04x}-{:016x}@sbc", 7, rng.next_u64())
+        );
+        assert_eq!(
+            a.branch(),
+            format!("{BRANCH_PREFIX}hf{:04x}-{:016x}", 7, rng.next_u64())
+        );
     }
 
     #[test]
