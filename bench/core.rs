@@ -238,7 +238,9 @@ fn main() {
     let region = Region::new(GLOBAL);
     for input in &inputs {
         match input {
-            Input::Datagram(now, from, payload) => replay.core.handle_datagram(*now, *from, payload),
+            Input::Datagram(now, from, payload) => {
+                replay.core.handle_datagram(*now, *from, payload)
+            }
             Input::Timeout(now) => replay.core.handle_timeout(*now),
         }
         while replay.core.poll_output().is_some() {}

@@ -377,7 +377,11 @@ impl AuditWriter {
     }
 
     fn failed(&self, error: &io::Error, records: u64) {
-        let total = self.counters.write_errors.fetch_add(records, Ordering::Relaxed) + records;
+        let total = self
+            .counters
+            .write_errors
+            .fetch_add(records, Ordering::Relaxed)
+            + records;
         tracing::error!(
             path = %self.path,
             %error,
@@ -548,7 +552,9 @@ impl AuditLog {
                             // What is queued now, and no more: a writer behind a queue that
                             // never empties still reopens its file and writes as it goes.
                             for _ in 0..records.len() {
-                                let Ok(record) = records.try_recv() else { break };
+                                let Ok(record) = records.try_recv() else {
+                                    break;
+                                };
                                 writer.write(&record);
                             }
                             writer.end_batch();

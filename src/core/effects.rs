@@ -25,8 +25,8 @@ use crate::metrics::{DropReason, ShardMetrics};
 use crate::sip::{self, Message, Method, RequestBuilder};
 use crate::transfer::WallClock;
 use crate::vocab::LegId;
-use crate::vocab::hash::{KeyedHashMap, KeyedHashSet};
 use crate::vocab::StatusCode;
+use crate::vocab::hash::{KeyedHashMap, KeyedHashSet};
 
 /// Methods handoff accepts (Allow).
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, NOTIFY, MESSAGE, REFER";

@@ -143,11 +143,8 @@ impl<K: TimerKey> TimerTable<K> {
             // hundreds of thousands of entries; a new one each time meant a multi-MB
             // allocation, its page faults, and the old one's release).
             self.heap.clear();
-            self.heap.extend(
-                self.deadlines
-                    .iter()
-                    .map(|(key, at)| Reverse((*at, *key))),
-            );
+            self.heap
+                .extend(self.deadlines.iter().map(|(key, at)| Reverse((*at, *key))));
         }
     }
 
