@@ -139,12 +139,11 @@ impl<K: TimerKey> TimerTable<K> {
             self.heap.pop();
         }
         if self.heap.len() > 2 * self.deadlines.len() + 64 {
-            // Rebuilt in place: the heap keeps its buffer (at thousands of calls/s it holds
-            // hundreds of thousands of entries; a new one each time meant a multi-MB
-            // allocation, its page faults, and the old one's release).
-            self.heap.clear();
-            self.heap
-                .extend(self.deadlines.iter().map(|(key, at)| Reverse((*at, *key))));
+            self.heap = self
+                .deadlines
+                .iter()
+                .map(|(key, at)| Reverse((*at, *key)))
+                .collect();
         }
     }
 
