@@ -111,6 +111,13 @@ struct Cli {
     /// by then, so the second sample is what an established call holds. 0: no second sample.
     #[arg(long, default_value_t = 33)]
     settle: u64,
+    /// The marginal RSS per call: set up this share of the N calls first, wait `--settle`, sample
+    /// handoff's RSS (R1, n1 calls), then set up the rest, wait `--settle` again, sample (R2, n2
+    /// calls): marginal = (R2 - R1) / (n2 - n1), what one more established call costs with the
+    /// start-up costs (buffers, maps' first growth, the pool's opening) out of it. 0: one step,
+    /// no marginal figure. Needs `--settle` > 0.
+    #[arg(long, default_value_t = 0.5)]
+    marginal_split: f64,
     /// Also write the results as a markdown file here.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -310,6 +317,9 @@ struct RunResult {
     /// The same once the set-up transactions have expired (`--settle`), still before any media:
     /// what an established call holds.
     memory_per_established_call: Option<f64>,
+    /// The slope between two established samples (`--marginal-split`): bytes of RSS one more
+    /// established call adds.
+    marginal_memory_per_call: Option<f64>,
     /// Kernel drops on the generator's receive sockets, from the window's start to the end of
     /// the run: loss the generator caused by falling behind.
     generator_drops: u64,
@@ -382,6 +392,9 @@ fn report_row(r: &RunResult) {
                 .unwrap_or_default()
                 + &r.memory_per_established_call
                     .map(|m| format!(", {m:.0} bytes per established call"))
+                    .unwrap_or_default()
+                + &r.marginal_memory_per_call
+                    .map(|m| format!(", {m:.0} bytes marginal"))
                     .unwrap_or_default()
         ),
     }
@@ -585,9 +598,38 @@ fn handoff_sut(cli: &Cli, handoff: &Path, io: &str, calls: usize) -> anyhow::Res
         );
     }
     let endpoints = Endpoints::bind()?;
+    let split = if calls >= 2
+        && cli.settle > 0
+        && cli.marginal_split > 0.0
+        && cli.marginal_split < 1.0
+    {
+        ((calls as f64 * cli.marginal_split) as usize).clamp(1, calls - 1)
+    } else {
+        0
+    };
+    // The marginal step: the first `split` calls, established, then the RSS (R1).
+    let mut first_step = None;
+    if split > 0 {
+        let setup = setup_calls(listen, &uac, &uas, &endpoints, 0, split, shards);
+        std::thread::sleep(Duration::from_secs(cli.settle));
+        if let Some(dir) = &smaps_dir {
+            let _ = std::fs::copy(
+                format!("/proc/{pid}/smaps"),
+                dir.join(format!("{io}-{calls}-first-{split}.smaps")),
+            );
+        }
+        first_step = Some((setup, rss_bytes(pid)?));
+    }
     let setup_started = Instant::now();
-    let setup = setup_calls(listen, &uac, &uas, &endpoints, calls, shards);
+    let mut setup = setup_calls(listen, &uac, &uas, &endpoints, split, calls, shards);
     let setup_time = setup_started.elapsed();
+    let first_plans = first_step.as_ref().map_or(0, |(s, _)| s.plans.len());
+    if let Some((first, _)) = &mut first_step {
+        setup.failed += first.failed;
+        let mut plans = std::mem::take(&mut first.plans);
+        plans.append(&mut setup.plans);
+        setup.plans = plans;
+    }
     std::thread::sleep(Duration::from_millis(500));
     let rss_after = rss_bytes(pid)?;
     if let Some(dir) = &smaps_dir {
@@ -640,6 +682,12 @@ fn handoff_sut(cli: &Cli, handoff: &Path, io: &str, calls: usize) -> anyhow::Res
     result.memory_per_call = Some(rss_after.saturating_sub(rss_before) as f64 / plans.len() as f64);
     result.memory_per_established_call =
         rss_established.map(|rss| rss.saturating_sub(rss_before) as f64 / plans.len() as f64);
+    if let (Some((_, rss_first)), Some(rss)) = (&first_step, rss_established)
+        && plans.len() > first_plans
+    {
+        result.marginal_memory_per_call =
+            Some((rss as f64 - *rss_first as f64) / (plans.len() - first_plans) as f64);
+    }
     // Keep the SIP sockets alive until handoff is gone, so it sees no ICMP errors.
     drop(child);
     drop((uac, uas));
@@ -981,6 +1029,7 @@ fn drive(
         cores: (c1 - c0) / window,
         memory_per_call: None,
         memory_per_established_call: None,
+        marginal_memory_per_call: None,
         generator_drops: drops_end.0.saturating_sub(drops_start.0),
         sut_drops: drops_end.1.saturating_sub(drops_start.1),
     })
@@ -1192,6 +1241,7 @@ fn setup_calls(
     uac: &UdpSocket,
     uas: &UdpSocket,
     endpoints: &Endpoints,
+    first: usize,
     calls: usize,
     shards: usize,
 ) -> Setup {
@@ -1199,9 +1249,9 @@ fn setup_calls(
     let uac_addr = uac.local_addr().unwrap_or(handoff);
     let uas_addr = uas.local_addr().unwrap_or(handoff);
     let mut pending = vec![Pending::default(); calls];
-    let mut next = 0;
+    let mut next = first;
     let mut in_flight = 0usize;
-    let mut done = 0usize;
+    let mut done = first;
     let mut buffer = vec![0u8; 65_536];
     let deadline = Instant::now() + Duration::from_secs(120);
     let invite = |i: usize| -> String {
@@ -1341,7 +1391,7 @@ fn setup_calls(
         }
         // INVITE retransmission (the UAC's Timer A, simplified) and give-up.
         let now = Instant::now();
-        for (i, p) in pending[..next].iter_mut().enumerate() {
+        for (i, p) in pending[..next].iter_mut().enumerate().skip(first) {
             if p.answered || p.failed {
                 continue;
             }
@@ -1365,7 +1415,7 @@ fn setup_calls(
     }
     let mut plans = Vec::with_capacity(calls);
     let mut failed = 0;
-    for p in &pending {
+    for p in &pending[first..] {
         match (p.answered, p.to_a, p.to_b) {
             (true, Some(to_a), Some(to_b)) => plans.push(CallPlan { to_a, to_b }),
             _ => failed += 1,
@@ -1426,7 +1476,7 @@ fn render(cli: &Cli, command_line: &str, rows: &[Row]) -> String {
          each with its share of the calls) is pinned to cpu(s) {:?}; \
          the generator to cpu {}. CPU = the SUT's utime+stime over the window (summed over its \
          processes), in cores. `handoff/bare` compares packets/s per core (relayed pps / cores used). \
-         RSS per call: handoff's VmRSS minus its VmRSS before the set-up, / N, sampled right after the N calls are set up and again `--settle` s later (set-up transactions expired), both before any media, so the receive buffers (touched only by media) are not in it.\n",
+         RSS per call: handoff's VmRSS minus its VmRSS before the set-up, / N, sampled right after the N calls are set up and again `--settle` s later (set-up transactions expired: established), both before any media, so the receive buffers (touched only by media) are not in it. Marginal: the calls are set up in two steps (`--marginal-split`, n1 calls, then the rest), each followed by `--settle` s; (RSS after the second - RSS after the first) / (N - n1), both samples established: what one more established call costs, start-up costs excluded.\n",
         cli.rate,
         cli.warmup,
         cli.seconds,
@@ -1437,7 +1487,7 @@ fn render(cli: &Cli, command_line: &str, rows: &[Row]) -> String {
     );
     let _ = writeln!(
         md,
-        "| calls | io | SUT | calls up / with media | target pps | offered pps | relayed pps | loss | drops gen / SUT | p50 µs | p99 µs | p99.9 µs | hop p50 / p99 / p99.9 µs | CPU cores | CPU per 100k pps | pps per core | handoff/bare per core | holds | RSS per call: set up / established |"
+        "| calls | io | SUT | calls up / with media | target pps | offered pps | relayed pps | loss | drops gen / SUT | p50 µs | p99 µs | p99.9 µs | hop p50 / p99 / p99.9 µs | CPU cores | CPU per 100k pps | pps per core | handoff/bare per core | holds | RSS per call: set up / established / marginal |"
     );
     let _ = writeln!(
         md,
@@ -1466,9 +1516,10 @@ fn render(cli: &Cli, command_line: &str, rows: &[Row]) -> String {
                 |m: Option<f64>| m.map_or("-".to_owned(), |m| format!("{:.1} KiB", m / 1024.0));
             let memory = if r.sut == "handoff" {
                 format!(
-                    "{} / {}",
+                    "{} / {} / {}",
                     kib(r.memory_per_call),
-                    kib(r.memory_per_established_call)
+                    kib(r.memory_per_established_call),
+                    kib(r.marginal_memory_per_call)
                 )
             } else {
                 String::new()

@@ -486,7 +486,7 @@ impl AttendedState {
         }
         let facts = response.filter(|_| success).and_then(|response| {
             let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
-            send_ack(calls, fx, seq, side, cseq);
+            send_ack(calls, fx, now, seq, side, cseq);
             answer_facts(response.body(), advertise_of(calls, fx, seq))
         });
         if keeper {
@@ -901,9 +901,9 @@ fn end_call(
     }
 }
 
-fn send_ack(calls: &mut Calls, fx: &mut Effects, seq: u64, side: Side, cseq: u32) {
+fn send_ack(calls: &mut Calls, fx: &mut Effects, now: Time, seq: u64, side: Side, cseq: u32) {
     if let Some(call) = calls.get_mut(&seq) {
-        call.send_ack(fx, side, cseq, None);
+        call.send_ack(fx, now, side, cseq, None);
     }
 }
 

@@ -626,9 +626,9 @@ impl Call {
             let cseq = response.cseq().map(|c| c.seq).unwrap_or(1);
             let (server, ended) = (call.invite.server, call.is_ended());
             if ended {
-                self.send_ack(fx, Side::B, cseq, None);
+                self.send_ack(fx, now, Side::B, cseq, None);
             } else {
-                self.ack_or_defer(fx, Side::B, cseq, server, response);
+                self.ack_or_defer(fx, now, Side::B, cseq, server, response);
             }
             if self.is_ended() {
                 // Answered after CANCEL/timeout/drain: ACK it and hang up.
@@ -679,7 +679,7 @@ impl Call {
                     self.leg_mut(to).dialog.set_remote_target(&target);
                 }
                 let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
-                self.ack_or_defer(fx, to, cseq, server, response);
+                self.ack_or_defer(fx, now, to, cseq, server, response);
             }
         }
         self.relay_response(fx, now, to.other(), server, status, response);
@@ -687,7 +687,7 @@ impl Call {
 
     /// The ACK of our 2xx on leg `side`: its retransmissions stop; a late offer's answer in it
     /// goes on in our ACK on the other leg.
-    pub(super) fn on_ack(&mut self, fx: &mut Effects, side: Side, ack: &Message) {
+    pub(super) fn on_ack(&mut self, fx: &mut Effects, now: Time, side: Side, ack: &Message) {
         let seq = self.id.seq;
         let cseq = ack.cseq().map(|c| c.seq).unwrap_or(0);
         let leg = self.leg_mut(side);
@@ -706,7 +706,7 @@ impl Call {
             } else {
                 None
             };
-            self.send_ack(fx, ack_side, ack_cseq, body);
+            self.send_ack(fx, now, ack_side, ack_cseq, body);
         }
     }
     /// A retransmitted 2xx to our INVITE on leg `side`: the same ACK again, or, from another
@@ -722,7 +722,7 @@ impl Call {
             return;
         }
         if self.deferred_ack != Some((side, cseq)) {
-            self.send_ack(fx, side, cseq, None);
+            self.send_ack(fx, now, side, cseq, None);
         }
     }
 
@@ -1125,6 +1125,7 @@ impl Call {
     pub(super) fn ack_or_defer(
         &mut self,
         fx: &mut Effects,
+        now: Time,
         side: Side,
         cseq: u32,
         server: ServerTxId,
@@ -1135,7 +1136,7 @@ impl Call {
                 self.deferred_ack = Some((side, cseq));
             }
         } else {
-            self.send_ack(fx, side, cseq, None);
+            self.send_ack(fx, now, side, cseq, None);
         }
     }
     /// A 2xx from a second fork of leg `side`'s INVITE (another To tag): the call has its
@@ -1420,6 +1421,7 @@ impl Call {
     pub(super) fn send_ack(
         &mut self,
         fx: &mut Effects,
+        now: Time,
         side: Side,
         cseq: u32,
         body: Option<Vec<u8>>,
@@ -1443,8 +1445,32 @@ impl Call {
             return;
         };
         let to = dialog.peer;
-        leg.last_ack = Some((cseq, bytes.clone()));
-        fx.transmit(to, bytes);
+        fx.transmit(to, bytes.clone());
+        let id = self.leg_id(side);
+        self.keep_ack(fx, now, id, cseq, bytes);
+    }
+
+    /// Keeps handoff's ACK to a 2xx on leg `id` for re-sending, for 64*T1: a UAS retransmits
+    /// its 2xx for 64*T1 at most (RFC 3261 section 13.3.1.4), and the INVITE client
+    /// transaction passes retransmissions up for as long (Timer M, RFC 6026 / RFC 3261 section
+    /// 17.1.1.2 as updated). A later ACK on the leg (a re-INVITE's) restarts the window.
+    pub(super) fn keep_ack(
+        &mut self,
+        fx: &mut Effects,
+        now: Time,
+        id: LegId,
+        cseq: u32,
+        bytes: Vec<u8>,
+    ) {
+        let window = 64 * self.config.sbc.timers.t1_ms;
+        let seq = self.id.seq;
+        if let Some(leg) = self.leg_by_id_mut(id) {
+            leg.last_ack = Some((cseq, bytes));
+            fx.set_timer(
+                now.plus_millis(window),
+                CoreTimer::ForgetAck { call: seq, leg: id },
+            );
+        }
     }
 
     /// The call is over for everyone: release media, emit CallEnded once, keep the dialogs a
@@ -1521,7 +1547,7 @@ impl Call {
         fx.event(Event::CallEnded(end));
         if let Some((side, cseq)) = deferred {
             // The answer never came: ACK without it so the far end stops retransmitting.
-            self.send_ack(fx, side, cseq, None);
+            self.send_ack(fx, now, side, cseq, None);
         }
         fx.set_timer(
             now.plus_millis(self.linger_ms()),

@@ -176,6 +176,9 @@ pub(super) enum CoreTimer {
     ReferHook { call: u64 },
     /// Glare: send handoff's re-INVITE again (RFC 3261 section 14.1, glare.rs).
     ReinviteRetry { call: u64 },
+    /// 64*T1 after handoff built its ACK to a 2xx on `leg`: the peer has stopped retransmitting
+    /// that 2xx, the kept ACK (`Leg::last_ack`) is dropped.
+    ForgetAck { call: u64, leg: LegId },
 }
 
 impl TimerKey for CoreTimer {
@@ -188,7 +191,8 @@ impl TimerKey for CoreTimer {
             | CoreTimer::MediaCheck { call }
             | CoreTimer::MaxDuration { call }
             | CoreTimer::ReferHook { call }
-            | CoreTimer::ReinviteRetry { call } => Some(call),
+            | CoreTimer::ReinviteRetry { call }
+            | CoreTimer::ForgetAck { call, .. } => Some(call),
             CoreTimer::DrainDeadline | CoreTimer::DialogQueryTimeout { .. } => None,
         }
     }

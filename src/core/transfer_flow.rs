@@ -280,12 +280,13 @@ fn build_in_dialog(
     builder.build().ok()
 }
 
-/// ACK for a 2xx with CSeq `cseq` on `leg` (kept for re-sending).
-fn build_ack(leg: &mut Leg, via: &str, cseq: u32) -> Vec<u8> {
+/// ACK for a 2xx with CSeq `cseq` on `leg`: the kept one for a retransmitted 2xx (`true`), or a
+/// new one (`false`) the caller keeps with [`Call::keep_ack`].
+fn build_ack(leg: &Leg, via: &str, cseq: u32) -> (Vec<u8>, bool) {
     if let Some((acked, bytes)) = &leg.last_ack
         && *acked == cseq
     {
-        return bytes.clone();
+        return (bytes.clone(), true);
     }
     let dialog = &leg.dialog;
     let mut builder = RequestBuilder::new(Method::Ack, &dialog.remote_target)
@@ -301,8 +302,7 @@ fn build_ack(leg: &mut Leg, via: &str, cseq: u32) -> Vec<u8> {
         .header("CSeq", format!("{cseq} ACK"))
         .build()
         .unwrap_or_default();
-    leg.last_ack = Some((cseq, bytes.clone()));
-    bytes
+    (bytes, false)
 }
 
 /// What a peer's SDP says about its media.
@@ -1238,7 +1238,7 @@ impl Call {
                 self.reinvite_pending = false;
                 if status.is_success() {
                     self.own_reinvite_succeeded();
-                    self.on_customer_reinvite_answer(fx, response);
+                    self.on_customer_reinvite_answer(fx, now, response);
                 } else if let Some(carrier) = self.transfer().map(|t| t.carrier) {
                     // Glare (491) or a transient 500: retried after the RFC's delay (glare.rs).
                     self.own_reinvite_failed(
@@ -1290,6 +1290,7 @@ impl Call {
     pub(super) fn reack_transfer(
         &mut self,
         fx: &mut Effects,
+        now: Time,
         what: TransferTx,
         response: &Message,
     ) {
@@ -1297,7 +1298,7 @@ impl Call {
         match what {
             TransferTx::CustomerReinvite => {
                 if let Some(carrier) = self.transfer_mut().map(|t| t.carrier) {
-                    self.send_ack(fx, carrier, cseq, None);
+                    self.send_ack(fx, now, carrier, cseq, None);
                 }
             }
             TransferTx::FallbackInvite => {
@@ -1311,12 +1312,17 @@ impl Call {
                     .transfer()
                     .and_then(|t| t.fallback.as_ref())
                     .map(|f| f.leg);
-                let leg = match leg_c.and_then(|id| self.leg_by_id_mut(id)) {
-                    Some(leg) => leg,
-                    None => self.leg_mut(platform),
+                let id = leg_c
+                    .filter(|id| self.leg_by_id(*id).is_some())
+                    .unwrap_or_else(|| self.leg_id(platform));
+                let Some(leg) = self.leg_by_id(id) else {
+                    return;
                 };
-                let (to, ack) = (leg.dialog.peer, build_ack(leg, &via, cseq));
-                fx.transmit(to, ack);
+                let (to, (ack, kept)) = (leg.dialog.peer, build_ack(leg, &via, cseq));
+                fx.transmit(to, ack.clone());
+                if !kept {
+                    self.keep_ack(fx, now, id, cseq, ack);
+                }
             }
             _ => {}
         }
@@ -2029,10 +2035,13 @@ impl Call {
             routes.reverse();
             leg.dialog.route_set = routes;
             let cseq = response.cseq().map(|c| c.seq).unwrap_or(1);
-            let ack = build_ack(leg, &via, cseq);
+            let (ack, kept) = build_ack(leg, &via, cseq);
             let to = leg.dialog.peer;
-            let abandoned = fallback.abandoned;
-            fx.transmit(to, ack);
+            let (abandoned, id) = (fallback.abandoned, fallback.leg);
+            fx.transmit(to, ack.clone());
+            if !kept {
+                self.keep_ack(fx, now, id, cseq, ack);
+            }
             if abandoned {
                 // Answered after handoff gave it up (customer left, carrier took over): hang up.
                 self.transfer_request(
@@ -2215,7 +2224,7 @@ impl Call {
         }
     }
 
-    fn on_customer_reinvite_answer(&mut self, fx: &mut Effects, response: &Message) {
+    fn on_customer_reinvite_answer(&mut self, fx: &mut Effects, now: Time, response: &Message) {
         let cseq = response.cseq().map(|c| c.seq).unwrap_or(0);
         let Some(carrier) = self.transfer_mut().map(|t| t.carrier) else {
             return;
@@ -2225,7 +2234,7 @@ impl Call {
                 .dialog
                 .set_remote_target(contact.uri.as_str());
         }
-        self.send_ack(fx, carrier, cseq, None);
+        self.send_ack(fx, now, carrier, cseq, None);
         if self.is_ended() || !is_sdp(response) {
             return;
         }

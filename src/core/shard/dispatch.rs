@@ -756,20 +756,21 @@ impl ShardCore {
     }
 
     /// handoff's ACK for a 2xx to its INVITE with CSeq `cseq` on leg `side`.
-    pub(in crate::core) fn send_ack(&mut self, seq: u64, side: Side, cseq: u32) {
-        self.send_ack_with_body(seq, side, cseq, None);
+    pub(in crate::core) fn send_ack(&mut self, now: Time, seq: u64, side: Side, cseq: u32) {
+        self.send_ack_with_body(now, seq, side, cseq, None);
     }
 
     /// As `send_ack`, with the SDP answer of a late offer.
     pub(in crate::core) fn send_ack_with_body(
         &mut self,
+        now: Time,
         seq: u64,
         side: Side,
         cseq: u32,
         body: Option<Vec<u8>>,
     ) {
         if let Some(call) = self.calls.get_mut(&seq) {
-            call.send_ack(&mut self.fx, side, cseq, body);
+            call.send_ack(&mut self.fx, now, side, cseq, body);
         }
     }
 
@@ -780,7 +781,7 @@ impl ShardCore {
         let Some((seq, side)) = self.fx.dialog_position(&self.calls, &tag) else {
             return;
         };
-        self.with_call(now, seq, |call, fx| call.on_ack(fx, side, ack));
+        self.with_call(now, seq, |call, fx| call.on_ack(fx, now, side, ack));
     }
 
     fn on_cancel(&mut self, now: Time, invite: ServerTxId) {
@@ -889,7 +890,7 @@ impl ShardCore {
                     self.reack(now, purpose, response);
                 }
             }
-            ClientAction::Stray => self.on_stray_response(response),
+            ClientAction::Stray => self.on_stray_response(now, response),
             ClientAction::WrongSource => {
                 self.fx
                     .dropped(from, crate::metrics::DropReason::ResponseFromWrongSource);
@@ -904,7 +905,7 @@ impl ShardCore {
             ClientPurpose::Relayed { to, .. } => to,
             ClientPurpose::Transfer { call, what } => {
                 self.with_call(now, call, |call, fx| {
-                    call.reack_transfer(fx, what, response)
+                    call.reack_transfer(fx, now, what, response)
                 });
                 return;
             }
@@ -920,7 +921,7 @@ impl ShardCore {
     }
 
     /// A 2xx to an INVITE whose transaction is gone: re-ACK it if it is one of our dialogs.
-    fn on_stray_response(&mut self, response: &Message) {
+    fn on_stray_response(&mut self, now: Time, response: &Message) {
         let is_invite_2xx = response.status().is_some_and(|s| s.is_success())
             && response.cseq().is_ok_and(|c| c.method == Method::Invite);
         if !is_invite_2xx {
@@ -941,7 +942,7 @@ impl ShardCore {
                 .and_then(|c| c.leg(side).last_ack.as_ref())
                 .is_some_and(|(s, _)| *s == cseq);
             if acked {
-                self.send_ack(seq, side, cseq);
+                self.send_ack(now, seq, side, cseq);
             }
         }
     }
@@ -1113,6 +1114,15 @@ impl ShardCore {
                 self.with_call(now, seq, |call, fx| call.on_max_duration(fx, now))
             }
             CoreTimer::ReinviteRetry { call: seq } => self.retry_reinvite(now, seq),
+            CoreTimer::ForgetAck { call: seq, leg } => {
+                if let Some(leg) = self
+                    .calls
+                    .get_mut(&seq)
+                    .and_then(|call| call.leg_by_id_mut(leg))
+                {
+                    leg.last_ack = None;
+                }
+            }
             CoreTimer::ReferHook { call: seq } => self.with_call(now, seq, |call, fx| {
                 let pending = call.refer_hook.as_ref().map(|h| h.request_id);
                 if let Some(request_id) = pending {
