@@ -1284,13 +1284,13 @@ impl Call {
             },
         );
         {
-            self.leg_mut(side).pending_2xx = Some(Pending2xx {
+            self.leg_mut(side).pending_2xx = Some(Box::new(Pending2xx {
                 cseq,
                 bytes,
                 to,
                 started: now,
                 interval_ms: t1,
-            });
+            }));
         }
     }
     pub(super) fn retransmit_2xx(&mut self, fx: &mut Effects, now: Time, side: Side) {
@@ -1319,10 +1319,10 @@ impl Call {
             },
         );
         {
-            self.leg_mut(side).pending_2xx = Some(Pending2xx {
+            self.leg_mut(side).pending_2xx = Some(Box::new(Pending2xx {
                 interval_ms: interval,
-                ..pending
-            });
+                ..*pending
+            }));
         }
         fx.transmit(to, bytes);
     }
@@ -1429,7 +1429,8 @@ impl Call {
         let branch = fx.ids.branch();
         let via = effects::via(&self.config, &branch);
         let leg = self.leg_mut(side);
-        if let Some((acked, bytes)) = &leg.last_ack
+        if let Some(kept) = &leg.last_ack
+            && let (acked, bytes) = &**kept
             && *acked == cseq
         {
             let (to, bytes) = (leg.dialog.peer, bytes.clone());
@@ -1465,7 +1466,7 @@ impl Call {
         let window = 64 * self.config.sbc.timers.t1_ms;
         let seq = self.id.seq;
         if let Some(leg) = self.leg_by_id_mut(id) {
-            leg.last_ack = Some((cseq, bytes));
+            leg.last_ack = Some(Box::new((cseq, bytes)));
             fx.set_timer(
                 now.plus_millis(window),
                 CoreTimer::ForgetAck { call: seq, leg: id },

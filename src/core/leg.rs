@@ -40,12 +40,14 @@ pub struct Leg {
     /// The o= state of the SDP handoff sends on this leg.
     pub origin: OriginState,
     /// Our 2xx to an INVITE from this leg, awaiting its ACK.
-    pub pending_2xx: Option<Pending2xx>,
+    /// Boxed: set only until the ACK (milliseconds), it would otherwise take 80 bytes of
+    /// every leg for the whole call.
+    pub pending_2xx: Option<Box<Pending2xx>>,
     /// Our last ACK to a 2xx from this leg (CSeq, bytes): re-sent when the 2xx is retransmitted.
     /// Kept for 64*T1 after it was built (`CoreTimer::ForgetAck`): the peer retransmits its 2xx
     /// only within 64*T1 of sending it (RFC 3261 sections 13.3.1.4 and 17.1.1.2, RFC 6026 Timer
     /// M), so holding the ACK for the whole call would only cost memory.
-    pub last_ack: Option<(u32, Vec<u8>)>,
+    pub last_ack: Option<Box<(u32, Vec<u8>)>>,
     /// Direction of the last SDP this leg's peer sent (hold = sendonly/inactive).
     pub direction: Direction,
     /// The leg's dialog is over: handoff sent its BYE or answered the peer's (RFC 3261 section

@@ -283,7 +283,8 @@ fn build_in_dialog(
 /// ACK for a 2xx with CSeq `cseq` on `leg`: the kept one for a retransmitted 2xx (`true`), or a
 /// new one (`false`) the caller keeps with [`Call::keep_ack`].
 fn build_ack(leg: &Leg, via: &str, cseq: u32) -> (Vec<u8>, bool) {
-    if let Some((acked, bytes)) = &leg.last_ack
+    if let Some(kept) = &leg.last_ack
+        && let (acked, bytes) = &**kept
         && *acked == cseq
     {
         return (bytes.clone(), true);

@@ -940,7 +940,7 @@ impl ShardCore {
                 .calls
                 .get(&seq)
                 .and_then(|c| c.leg(side).last_ack.as_ref())
-                .is_some_and(|(s, _)| *s == cseq);
+                .is_some_and(|kept| kept.0 == cseq);
             if acked {
                 self.send_ack(now, seq, side, cseq);
             }
