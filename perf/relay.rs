@@ -590,7 +590,8 @@ fn handoff_sut(cli: &Cli, handoff: &Path, io: &str, calls: usize) -> anyhow::Res
     // handoff serves SIP before its media pool is open (the pool opens from the shard loops
     // for up to ~0.5 s): the baseline waits until the RSS stops moving (two samples 250 ms
     // apart within 64 KiB, at most 5 s), so the pool's opening is not counted per call.
-    let mut rss_before = rss_bytes(pid)?;
+    let rss_serving = rss_bytes(pid)?;
+    let mut rss_before = rss_serving;
     let settled_by = Instant::now() + Duration::from_secs(5);
     while Instant::now() < settled_by {
         std::thread::sleep(Duration::from_millis(250));
@@ -601,6 +602,11 @@ fn handoff_sut(cli: &Cli, handoff: &Path, io: &str, calls: usize) -> anyhow::Res
             break;
         }
     }
+    eprintln!(
+        "   handoff: RSS {:.1} MiB when it first answered OPTIONS, {:.1} MiB once it stopped moving (the baseline)",
+        rss_serving as f64 / (1 << 20) as f64,
+        rss_before as f64 / (1 << 20) as f64
+    );
     // RELAY_SMAPS_DIR=dir: keep handoff's /proc/<pid>/smaps before and after the set-up there,
     // to see which mappings the per-call memory is in.
     let smaps_dir = std::env::var_os("RELAY_SMAPS_DIR").map(PathBuf::from);
@@ -1511,7 +1517,7 @@ fn render(cli: &Cli, command_line: &str, rows: &[Row]) -> String {
          each with its share of the calls) is pinned to cpu(s) {:?}; \
          the generator to cpu {}. CPU = the SUT's utime+stime over the window (summed over its \
          processes), in cores. `handoff/bare` compares packets/s per core (relayed pps / cores used). \
-         RSS per call: handoff's VmRSS minus its VmRSS before the set-up, / N, sampled right after the N calls are set up and again `--settle` s later (set-up transactions expired: established), both before any media, so the receive buffers (touched only by media) are not in it. Marginal: the calls are set up in two steps (`--marginal-split`, n1 calls, then the rest), each followed by `--settle` s; (RSS after the second - RSS after the first) / (N - n1), both samples established: what one more established call costs, start-up costs excluded.\n",
+         RSS per call (perf/README.md has the details): handoff's VmRSS minus its baseline (sampled once handoff serves and its RSS stopped moving), / calls up, sampled right after the last call is set up and again `--settle` s later (set-up transactions expired: established), all before any media, so the receive buffers (touched only by media) are not in it. Marginal: the calls are set up in two steps (`--marginal-split` of them, then the rest), each followed by `--settle` s; (RSS after the second - RSS after the first) / (calls up in the second step), both samples established: what one more established call costs, start-up costs out.\n",
         cli.rate,
         cli.warmup,
         cli.seconds,

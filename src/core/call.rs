@@ -159,6 +159,21 @@ impl Call {
     }
 
     /// The leg at bridge position `side`.
+    /// The call again, in fresh allocations: its box, its legs and their strings, its own
+    /// strings. Called once the set-up is over (the ACK window closed, its transactions gone):
+    /// the allocator places the new blocks in its fullest pages, and the set-up's messages,
+    /// allocated between this call's parts and freed since, no longer keep half-empty pages
+    /// resident for the rest of the call. Behaviour is unchanged: the values are equal.
+    pub fn rehome(self: Box<Call>) -> Box<Call> {
+        let mut call = *self;
+        call.legs = call.legs.clone();
+        call.conversation = call.conversation.clone();
+        call.calling = call.calling.clone();
+        call.called = call.called.clone();
+        call.codecs = call.codecs.clone();
+        Box::new(call)
+    }
+
     pub fn leg(&self, side: Side) -> &Leg {
         &self.legs[usize::from(self.bridge[side.index()].0)]
     }

@@ -1115,12 +1115,15 @@ impl ShardCore {
             }
             CoreTimer::ReinviteRetry { call: seq } => self.retry_reinvite(now, seq),
             CoreTimer::ForgetAck { call: seq, leg } => {
-                if let Some(leg) = self
-                    .calls
-                    .get_mut(&seq)
-                    .and_then(|call| call.leg_by_id_mut(leg))
+                if let Some(call) = self.calls.get_mut(&seq)
+                    && let Some(kept) = call.leg_by_id_mut(leg)
                 {
-                    leg.last_ack = None;
+                    kept.last_ack = None;
+                    // The call's set-up is over: its long-lived parts move out of the pages
+                    // they share with the set-up's freed messages (see `Call::rehome`).
+                    if let Some(call) = self.calls.remove(&seq) {
+                        self.calls.insert(seq, call.rehome());
+                    }
                 }
             }
             CoreTimer::ReferHook { call: seq } => self.with_call(now, seq, |call, fx| {
