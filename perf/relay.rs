@@ -617,15 +617,12 @@ fn handoff_sut(cli: &Cli, handoff: &Path, io: &str, calls: usize) -> anyhow::Res
         );
     }
     let endpoints = Endpoints::bind()?;
-    let split = if calls >= 2
-        && cli.settle > 0
-        && cli.marginal_split > 0.0
-        && cli.marginal_split < 1.0
-    {
-        ((calls as f64 * cli.marginal_split) as usize).clamp(1, calls - 1)
-    } else {
-        0
-    };
+    let split =
+        if calls >= 2 && cli.settle > 0 && cli.marginal_split > 0.0 && cli.marginal_split < 1.0 {
+            ((calls as f64 * cli.marginal_split) as usize).clamp(1, calls - 1)
+        } else {
+            0
+        };
     // The marginal step: the first `split` calls, established, then the RSS (R1).
     let mut first_step = None;
     if split > 0 {

@@ -168,8 +168,14 @@ fn a_2xx_retransmitted_within_64_t1_gets_the_same_ack_again() {
         shard.advance_to(at);
         shard.deliver(PLATFORM, &ok_b);
         let again = shard.take_one(PLATFORM, b"ACK ");
-        assert_eq!(again, ack, "the ACK re-sent at {at} ms differs from the first");
-        assert!(shard.take_all(CARRIER, b"").is_empty(), "nothing goes to the carrier");
+        assert_eq!(
+            again, ack,
+            "the ACK re-sent at {at} ms differs from the first"
+        );
+        assert!(
+            shard.take_all(CARRIER, b"").is_empty(),
+            "nothing goes to the carrier"
+        );
     }
     assert_eq!(shard.core.calls_active(), 1);
 }
@@ -188,7 +194,10 @@ fn a_2xx_after_the_window_is_harmless_and_the_call_goes_on() {
             shard.take_all(PLATFORM, b"ACK ").is_empty(),
             "a 2xx after 64*T1 got an ACK at {at} ms"
         );
-        assert!(shard.take_all(CARRIER, b"").is_empty(), "nothing goes to the carrier");
+        assert!(
+            shard.take_all(CARRIER, b"").is_empty(),
+            "nothing goes to the carrier"
+        );
         assert_eq!(shard.core.calls_active(), 1);
     }
     // The call is intact: the carrier's BYE is relayed, answered, and the call ends.
