@@ -171,6 +171,11 @@ impl Call {
         call.calling = call.calling.clone();
         call.called = call.called.clone();
         call.codecs = call.codecs.clone();
+        call.linked_conversation = call.linked_conversation.clone();
+        call.audio_codec = call.audio_codec.clone();
+        // Emptied by the set-up's end, their capacity is set-up garbage too.
+        call.client_txs = call.client_txs.clone();
+        call.server_txs = call.server_txs.clone();
         Box::new(call)
     }
 

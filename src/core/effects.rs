@@ -495,6 +495,21 @@ impl Effects {
     }
 
     /// Arms `timer` at `at` (moving it if it was armed).
+    /// The keys of `call`'s entries in the dialog and Call-ID indexes, in fresh allocations
+    /// (see `Call::rehome`); the entries are unchanged.
+    pub(super) fn rehome_indexes(&mut self, call: &Call) {
+        for leg in &call.legs {
+            let tag = &leg.dialog.local_tag;
+            if let Some(entry) = self.dialogs.remove(tag) {
+                self.dialogs.insert(tag.clone(), entry);
+            }
+            let call_id = &leg.dialog.call_id;
+            if let Some(entry) = self.call_ids.remove(call_id) {
+                self.call_ids.insert(call_id.clone(), entry);
+            }
+        }
+    }
+
     pub(super) fn set_timer(&mut self, at: Time, timer: CoreTimer) {
         self.timers.set(timer, at);
     }

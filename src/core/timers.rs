@@ -87,6 +87,15 @@ impl<K: TimerKey> TimerTable<K> {
         self.tidy();
     }
 
+    /// Re-allocates `group`'s key list at its length (see `Call::rehome`: a list grown while a
+    /// call was set up would otherwise keep its set-up capacity, and its block, for the call's
+    /// life).
+    pub fn rehome_group(&mut self, group: u64) {
+        if let Some(keys) = self.groups.get_mut(&group) {
+            *keys = keys.clone();
+        }
+    }
+
     pub fn is_set(&self, key: K) -> bool {
         self.deadlines.contains_key(&key)
     }

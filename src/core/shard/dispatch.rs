@@ -1122,7 +1122,10 @@ impl ShardCore {
                     // The call's set-up is over: its long-lived parts move out of the pages
                     // they share with the set-up's freed messages (see `Call::rehome`).
                     if let Some(call) = self.calls.remove(&seq) {
-                        self.calls.insert(seq, call.rehome());
+                        let call = call.rehome();
+                        self.fx.rehome_indexes(&call);
+                        self.fx.timers.rehome_group(seq);
+                        self.calls.insert(seq, call);
                     }
                 }
             }
