@@ -17,6 +17,19 @@ use rustc_hash::FxHashMap;
 
 use crate::vocab::Time;
 
+/// Gives back most of `map`'s table once it is mostly empty: below 1/8 full (and over 1,024
+/// slots), it is re-allocated for twice its entries. A burst of call set-ups grows the maps of
+/// transactions and their timers to the burst's peak; without this, that peak's tables stay
+/// resident (and are counted per established call) long after the transactions ended. The
+/// 1/8 - 2x gap keeps a map hovering at one size from being re-allocated back and forth.
+pub fn shrink_if_sparse<K: Eq + Hash, V, S: std::hash::BuildHasher>(
+    map: &mut std::collections::HashMap<K, V, S>,
+) {
+    if map.capacity() > 1024 && map.len() * 8 < map.capacity() {
+        map.shrink_to(map.len() * 2);
+    }
+}
+
 /// What a timer key must be: small, ordered (ties at one deadline fire in key order, so a replay
 /// is deterministic) and hashable.
 pub trait TimerKey: Copy + Ord + Hash {
@@ -154,6 +167,11 @@ impl<K: TimerKey> TimerTable<K> {
                 .map(|(key, at)| Reverse((*at, *key)))
                 .collect();
         }
+        if self.heap.capacity() > 1024 && self.heap.len() * 8 < self.heap.capacity() {
+            self.heap.shrink_to(self.heap.len() * 2);
+        }
+        shrink_if_sparse(&mut self.deadlines);
+        shrink_if_sparse(&mut self.groups);
     }
 
     fn forget_in_group(&mut self, key: K) {

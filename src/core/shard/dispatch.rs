@@ -15,6 +15,7 @@ use crate::core::call::{Call, CallPhase};
 use crate::core::dialog::Side;
 use crate::core::effects::{ClientPurpose, CoreTimer, ServerPurpose, TransferTx, is_sdp};
 use crate::core::flood::Admission;
+use crate::core::timers::shrink_if_sparse;
 use crate::core::transaction::{
     ClientAction, ClientTxId, ServerAction, ServerTxId, TransactionTimeout, TxRef,
 };
@@ -1022,6 +1023,7 @@ impl ShardCore {
         let Some(purpose) = self.fx.client_txs.remove(&client) else {
             return;
         };
+        shrink_if_sparse(&mut self.fx.client_txs);
         if let Some(call) = self.calls.get_mut(&purpose.call()) {
             call.outstanding = call.outstanding.saturating_sub(1);
         }
@@ -1214,6 +1216,8 @@ impl ShardCore {
         for tx in &call.server_txs {
             self.fx.server_txs.remove(tx);
         }
+        shrink_if_sparse(&mut self.fx.client_txs);
+        shrink_if_sparse(&mut self.fx.server_txs);
     }
 
     /// Remember what a client transaction is for (and which call to forget it with).

@@ -40,7 +40,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use crate::config::SipTimers;
-use crate::core::timers::TimerTable;
+use crate::core::timers::{TimerTable, shrink_if_sparse};
 use crate::core::{Output, ShardId, Time, Transmit};
 use crate::sip::{Message, Method};
 use crate::vocab::hash::KeyedHashMap;
@@ -900,6 +900,8 @@ impl TransactionLayer {
             {
                 self.merged_index.remove(&key);
             }
+            shrink_if_sparse(&mut self.server_index);
+            shrink_if_sparse(&mut self.merged_index);
         }
     }
 
@@ -915,6 +917,7 @@ impl TransactionLayer {
             if self.client_index.get(&tx.key) == Some(&slot) {
                 self.client_index.remove(&tx.key);
             }
+            shrink_if_sparse(&mut self.client_index);
         }
     }
 
