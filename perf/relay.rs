@@ -692,6 +692,25 @@ fn handoff_sut(cli: &Cli, handoff: &Path, io: &str, calls: usize) -> anyhow::Res
             log_tail()
         );
     }
+    // The memory figures come before any media: printed now, so a run whose media part fails
+    // (a saturated generator) still reports them.
+    let per_call =
+        |rss: u64, base: u64, calls: usize| rss.saturating_sub(base) as f64 / calls.max(1) as f64;
+    eprintln!(
+        "   handoff: RSS per call: {:.0} bytes set up, {} established, {} marginal",
+        per_call(rss_after, rss_before, plans.len()),
+        rss_established.map_or("-".to_owned(), |rss| format!(
+            "{:.0} bytes",
+            per_call(rss, rss_before, plans.len())
+        )),
+        match (&first_step, rss_established) {
+            (Some((_, first)), Some(rss)) if plans.len() > first_plans => format!(
+                "{:.0} bytes",
+                (rss as f64 - *first as f64) / (plans.len() - first_plans) as f64
+            ),
+            _ => "-".to_owned(),
+        }
+    );
     let mut result = drive(cli, &endpoints, &plans, &[pid])?;
     result.sut = "handoff";
     result.calls_with_media = plans.len().saturating_sub(media_failures);
