@@ -564,7 +564,13 @@ fn handoff_sut(cli: &Cli, handoff: &Path, io: &str, calls: usize) -> anyhow::Res
         ),
         ("carrier", &uac.local_addr()?.to_string()),
         ("platform", &uas.local_addr()?.to_string()),
-        ("sbc_extra", &format!("cpus = [{cpus}]")),
+        // No media-timeout check: the calls have no media through the settles (up to 2 x 33 s
+        // with `--marginal-split`), and handoff's default (60 s) would end the first half of
+        // them before the last RSS sample.
+        (
+            "sbc_extra",
+            &format!("cpus = [{cpus}]\nmedia_timeout_s = 0"),
+        ),
     ])?;
     let config_path = dir.path().join("handoff.toml");
     std::fs::write(&config_path, config)?;
