@@ -179,6 +179,17 @@ fn teardown(bench: &mut Bench, ok: &[u8], i: u64) {
     bench.deliver(PLATFORM, &answer(&bye_b, StatusCode::OK, false));
 }
 
+/// Replays recorded inputs into `bench`'s core, draining its outputs after each.
+fn feed(bench: &mut Bench, inputs: &[Input]) {
+    for input in inputs {
+        match input {
+            Input::Datagram(now, from, payload) => bench.core.handle_datagram(*now, *from, payload),
+            Input::Timeout(now) => bench.core.handle_timeout(*now),
+        }
+        while bench.core.poll_output().is_some() {}
+    }
+}
+
 fn main() {
     let calls: u64 = std::env::args()
         .skip(1)
@@ -201,15 +212,7 @@ fn main() {
     for run in 0..5 {
         let mut replay = Bench::new();
         let (cpu_start, wall_start) = (thread_cpu(), Instant::now());
-        for input in &inputs {
-            match input {
-                Input::Datagram(now, from, payload) => {
-                    replay.core.handle_datagram(*now, *from, payload)
-                }
-                Input::Timeout(now) => replay.core.handle_timeout(*now),
-            }
-            while replay.core.poll_output().is_some() {}
-        }
+        feed(&mut replay, &inputs);
         let wall = wall_start.elapsed();
         let cpu = thread_cpu()
             .zip(cpu_start)
@@ -236,15 +239,7 @@ fn main() {
     // allocations shows on a shared machine where the CPU figures are noisy.
     let mut replay = Bench::new();
     let region = Region::new(GLOBAL);
-    for input in &inputs {
-        match input {
-            Input::Datagram(now, from, payload) => {
-                replay.core.handle_datagram(*now, *from, payload)
-            }
-            Input::Timeout(now) => replay.core.handle_timeout(*now),
-        }
-        while replay.core.poll_output().is_some() {}
-    }
+    feed(&mut replay, &inputs);
     let change = region.change();
     println!(
         "heap operations per call: {:.1} allocations, {:.1} reallocations, {:.0} bytes allocated",

@@ -24,6 +24,7 @@ mod values;
 /// The status a response carries (shared vocabulary, re-exported for the parser's users).
 pub use crate::vocab::StatusCode;
 pub use build::{RequestBuilder, ResponseBuilder, response_to};
+pub(crate) use edit::push_decimal;
 pub use edit::{EditError, MessageEdit};
 pub use error::{Fault, ParseError, UriFault};
 pub use header::{Header, HeaderName};

@@ -156,17 +156,21 @@ impl Handoff {
         handoff
     }
 
+    fn panic_if_exited(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!(
+                "handoff exited during start-up with {status}; its log:\n{}",
+                self.log_text()
+            );
+        }
+    }
+
     /// The shards serve SIP first and open their media ports after (runtime/pool_open.rs): a
     /// first call must not race them for a pair, so wait for the pool's own line.
     fn wait_until_media_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while !self.log_text().contains("media pool complete") {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "handoff exited during start-up with {status}; its log:\n{}",
-                    self.log_text()
-                );
-            }
+            self.panic_if_exited();
             assert!(
                 Instant::now() < deadline,
                 "handoff's media pool was not complete within 30 s; its log:\n{}",
@@ -186,12 +190,7 @@ impl Handoff {
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut buffer = [0u8; 4096];
         for attempt in 0u32.. {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "handoff exited during start-up with {status}; its log:\n{}",
-                    self.log_text()
-                );
-            }
+            self.panic_if_exited();
             assert!(
                 Instant::now() < deadline,
                 "handoff did not answer OPTIONS on {} within 30 s; its log:\n{}",

@@ -47,19 +47,8 @@ fn push_field(buf: &mut Vec<u8>, field: &[u8]) {
 }
 
 fn push_number(buf: &mut Vec<u8>, n: u64) {
-    // Decimal without allocating.
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    push_field(buf, &digits[i..]);
+    crate::sip::push_decimal(buf, n);
+    buf.push(0);
 }
 
 /// ACK matches the INVITE it acknowledges (RFC 3261 17.2.3).
