@@ -7,9 +7,11 @@
 //!
 //! It runs on its own thread, never on a shard, with `tiny_http` (a small, blocking HTTP/1.1
 //! server: no async runtime to bring into a process whose shards run their own event loops).
-//! It never asks a shard anything: each shard publishes a [`ShardSnapshot`] (its counters and
-//! live calls) between loop turns, at most every `SNAPSHOT_EVERY`, by swapping an `Arc` in its
-//! [`ShardStatus`]; a request reads the latest of each shard's and sums them. No lock is taken
+//! It never sends a shard a query: each shard publishes a [`ShardSnapshot`] (its counters)
+//! between loop turns, at most every `SNAPSHOT_EVERY`, by swapping an `Arc` in its
+//! [`ShardStatus`]; a request reads the latest of each shard's and sums them. The live calls
+//! cost a walk of every call, so a shard lists them only when a request raises its
+//! `calls_wanted` flag (at most every `CALLS_REBUILT_EVERY`). No lock is taken
 //! on the packet or signalling path, and a slow or hostile HTTP client costs the shards
 //! nothing. Transfer records reach the admin thread without a lock as well: each shard
 //! `force_push`es a copy of every record into its
@@ -295,6 +297,10 @@ fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// How long a request for the live calls waits for the shards to list them (a shard busy
+/// past this serves its previous list).
+pub const CALLS_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl AdminState {
     /// Every shard's published counters, summed.
     pub fn metrics(&self) -> ShardMetrics {
@@ -314,6 +320,36 @@ impl AdminState {
         total
     }
 
+    /// Every shard's snapshot with its live calls listed after this request: asks each shard
+    /// to walk its calls (it does so only when asked), wakes it, and waits until each has
+    /// published, or has stopped, or [`CALLS_WAIT`] passed (then the last lists serve).
+    fn fresh_snapshots(&self) -> Vec<arc_swap::Guard<Arc<ShardSnapshot>>> {
+        let before: Vec<u64> = self
+            .statuses
+            .iter()
+            .map(|s| s.snapshot.load().calls_built)
+            .collect();
+        for (shard, status) in self.statuses.iter().enumerate() {
+            status.calls_wanted.store(true, Ordering::Release);
+            if let Some(waker) = self.wakers.get(shard) {
+                waker.wake();
+            }
+        }
+        let deadline = Instant::now() + CALLS_WAIT;
+        loop {
+            let snapshots: Vec<_> = self.statuses.iter().map(|s| s.snapshot.load()).collect();
+            let all_fresh = snapshots.iter().zip(&before).zip(&self.statuses).all(
+                |((snapshot, before), status)| {
+                    snapshot.calls_built > *before || status.stopped.load(Ordering::Relaxed)
+                },
+            );
+            if all_fresh || Instant::now() >= deadline {
+                return snapshots;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
     pub fn active_calls(&self) -> usize {
         self.statuses
             .iter()
@@ -325,10 +361,8 @@ impl AdminState {
     /// legs, `end_reason = "ended_by_operator"`). False when no live call has that id in the
     /// shards' latest snapshots.
     pub fn end_call(&self, conversation: &str) -> bool {
-        let shard = self.statuses.iter().position(|status| {
-            status
-                .snapshot
-                .load()
+        let shard = self.fresh_snapshots().iter().position(|snapshot| {
+            snapshot
                 .calls
                 .iter()
                 .any(|call| call.conversation == conversation)
@@ -480,9 +514,9 @@ impl AdminState {
             .clone();
         // Live calls per trunk: a call counts once for each trunk it has a leg on.
         let mut trunk_calls: std::collections::BTreeMap<&str, usize> = Default::default();
-        let snapshots: Vec<_> = self.statuses.iter().map(|s| s.snapshot.load()).collect();
+        let snapshots = self.fresh_snapshots();
         for snapshot in &snapshots {
-            for call in &snapshot.calls {
+            for call in snapshot.calls.iter() {
                 let mut trunks: Vec<&str> = call.legs.iter().map(|l| l.trunk.as_str()).collect();
                 trunks.sort_unstable();
                 trunks.dedup();
@@ -547,8 +581,8 @@ impl AdminState {
 
     pub fn calls(&self) -> Vec<CallDoc> {
         let mut calls = Vec::new();
-        for (shard, status) in self.statuses.iter().enumerate() {
-            for call in &status.snapshot.load().calls {
+        for (shard, snapshot) in self.fresh_snapshots().iter().enumerate() {
+            for call in snapshot.calls.iter() {
                 calls.push(CallDoc {
                     shard,
                     call: call.clone(),

@@ -343,7 +343,7 @@ pub fn call_codecs(a: &[String], b: &[String]) -> Option<Vec<String>> {
 }
 
 /// One live call as the admin endpoint lists it (`GET /calls`): built by
-/// `ShardCore::live_calls` between loop turns, never on request.
+/// `ShardCore::live_calls` between loop turns, when the admin thread asks for it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct LiveCall {
     pub conversation: String,

@@ -71,6 +71,10 @@ impl Default for Clock {
 /// shard turns at least every `MAX_SLEEP`).
 pub const SNAPSHOT_EVERY: Duration = Duration::from_millis(200);
 
+/// How often, at most, a shard walks its calls for the admin thread (on request only), so a
+/// client polling `/calls` in a loop costs a shard at most this rate of walks.
+pub const CALLS_REBUILT_EVERY: Duration = Duration::from_millis(20);
+
 /// What the admin endpoint reads of a shard: its counters and live calls, as of the shard's
 /// last publication. Built by the shard between loop turns (at most every [`SNAPSHOT_EVERY`])
 /// and swapped in whole: the reader never takes a lock the shard could wait on.
@@ -81,7 +85,13 @@ pub struct ShardSnapshot {
     pub runtime: RuntimeMetrics,
     /// The core's counters (calls started here, datagrams passed on to their owner...).
     pub stats: crate::core::ShardStats,
-    pub calls: Vec<LiveCall>,
+    /// The live calls, rebuilt only when the admin thread asks for them
+    /// ([`ShardStatus::calls_wanted`]): walking every call is the one part of a snapshot whose
+    /// cost grows with the calls, and it showed in the relay's latency tail when it ran every
+    /// [`SNAPSHOT_EVERY`]. Between rebuilds a snapshot shares the last list.
+    pub calls: Arc<Vec<LiveCall>>,
+    /// How many times the list was rebuilt (0: never): the admin thread waits for it to move.
+    pub calls_built: u64,
     /// The shard's sources with the most dropped datagrams, most first.
     pub dropped_sources: Vec<(std::net::IpAddr, u64)>,
 }
@@ -91,6 +101,9 @@ pub struct ShardSnapshot {
 pub struct ShardStatus {
     /// The shard's last published snapshot (`ArcSwap`: a lock-free pointer swap).
     pub snapshot: ArcSwap<ShardSnapshot>,
+    /// Set by the admin thread (which then wakes the shard): rebuild the live calls list in
+    /// the next snapshot, at most every [`CALLS_REBUILT_EVERY`].
+    pub calls_wanted: AtomicBool,
     pub active_calls: AtomicUsize,
     /// While draining: BYEs and CANCELs this shard sent that await their final response.
     pub teardowns_in_flight: AtomicUsize,
@@ -252,6 +265,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
     let drain_bound_ms = drain_bound(config.sbc.timers.t1_ms).as_millis() as u64;
     let mut waiting_logged = false;
     let mut next_snapshot = now;
+    let mut next_calls_rebuild = now;
     // SIP datagrams by method, RTP counters and loop turn times (published with the snapshot).
     let mut runtime = RuntimeMetrics::default();
     let fail = |mut backend: B, source| {
@@ -328,9 +342,23 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             &mut runtime,
             &mut dropped_sources,
         );
-        if now >= next_snapshot {
+        let calls_asked = status.calls_wanted.load(Ordering::Acquire);
+        let calls_wanted = calls_asked && now >= next_calls_rebuild;
+        if now >= next_snapshot || calls_wanted {
+            if calls_wanted {
+                status.calls_wanted.store(false, Ordering::Relaxed);
+                next_calls_rebuild = now.plus_millis(CALLS_REBUILT_EVERY.as_millis() as u64);
+            }
             runtime.rtp = rtp_counters(media.stats());
-            publish_snapshot(&core, &status, now, &runtime, &media, &dropped_sources);
+            publish_snapshot(
+                &core,
+                &status,
+                now,
+                &runtime,
+                &media,
+                &dropped_sources,
+                calls_wanted,
+            );
             next_snapshot = now.plus_millis(SNAPSHOT_EVERY.as_millis() as u64);
         }
         let next_ringback = media.tick(now, &mut backend);
@@ -399,7 +427,15 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                     "drained, stopping"
                 );
                 runtime.rtp = rtp_counters(media.stats());
-                publish_snapshot(&core, &status, now, &runtime, &media, &dropped_sources);
+                publish_snapshot(
+                    &core,
+                    &status,
+                    now,
+                    &runtime,
+                    &media,
+                    &dropped_sources,
+                    true,
+                );
                 // The SIP port is free and nothing this thread armed is left when it returns.
                 backend.shut_down();
                 status.stopped.store(true, Ordering::Relaxed);
@@ -423,6 +459,12 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         }
         if let Some(next) = core.poll_timeout() {
             sleep = sleep.min(Duration::from_nanos(next.0.saturating_sub(now.0)));
+        }
+        if calls_asked && !calls_wanted {
+            // Asked again within CALLS_REBUILT_EVERY: list them when that has passed.
+            sleep = sleep.min(Duration::from_nanos(
+                next_calls_rebuild.0.saturating_sub(now.0),
+            ));
         }
         if let Some(next) = next_ringback {
             sleep = sleep.min(Duration::from_nanos(next.0.saturating_sub(now.0)));
@@ -528,8 +570,9 @@ fn received(
     }
 }
 
-/// Swaps in a fresh [`ShardSnapshot`]: one clone of the counters and one walk of the calls,
-/// at most every [`SNAPSHOT_EVERY`], never per packet.
+/// Swaps in a fresh [`ShardSnapshot`]: one clone of the counters, at most every
+/// [`SNAPSHOT_EVERY`], never per packet; and one walk of the calls when `rebuild_calls` (the
+/// admin thread asked), else the last list shared.
 fn publish_snapshot(
     core: &ShardCore,
     status: &ShardStatus,
@@ -537,21 +580,30 @@ fn publish_snapshot(
     runtime: &RuntimeMetrics,
     media: &MediaRelay,
     dropped_sources: &DroppedSources,
+    rebuild_calls: bool,
 ) {
-    let mut calls = core.live_calls(now);
-    for call in &mut calls {
-        call.packets = media
-            .live_counters(call.call)
-            .map(|m| crate::core::call::LivePackets {
-                a_to_b: m.a_to_b_packets,
-                b_to_a: m.b_to_a_packets,
-            });
-    }
+    let last = status.snapshot.load();
+    let (calls, calls_built) = if rebuild_calls {
+        let mut calls = core.live_calls(now);
+        for call in &mut calls {
+            call.packets = media
+                .live_counters(call.call)
+                .map(|m| crate::core::call::LivePackets {
+                    a_to_b: m.a_to_b_packets,
+                    b_to_a: m.b_to_a_packets,
+                });
+        }
+        (Arc::new(calls), last.calls_built + 1)
+    } else {
+        (last.calls.clone(), last.calls_built)
+    };
+    drop(last);
     status.snapshot.store(Arc::new(ShardSnapshot {
         metrics: core.metrics().clone(),
         runtime: runtime.clone(),
         stats: core.stats(),
         calls,
+        calls_built,
         dropped_sources: dropped_sources.top(TOP_DROPPED_SOURCES),
     }));
 }
