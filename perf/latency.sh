@@ -3,7 +3,8 @@
 # latency p99 < 200 µs at 50% of the maximum load"), with perf/relay.
 #
 #   perf/latency.sh [--search 1000,1500,2000,2500,3000] [--calls N] [--rounds 5]
-#                   [--sut-cpu 1] [--gen-cpu 0] [--cpu-dma-latency US] [--out FILE] [--no-build]
+#                   [--sut-cpu 1] [--gen-cpu 0] [--cpu-dma-latency US] [--isolate] [--out FILE]
+#                   [--no-build]
 #
 # Root only (a network namespace of its own, SCHED_FIFO 10 as scripts/perf.sh). The system under
 # test (handoff with one shard, or the bare forwarder) is pinned to --sut-cpu, the generator (its
@@ -21,10 +22,15 @@
 # --cpu-dma-latency US holds /dev/cpu_dma_latency at US for the run (the PM QoS request tuned's
 # latency-performance profile makes): idle CPUs then stay in shallow idle states (0: poll), so a
 # wake-up does not pay a deep C-state's or, in a VM, a halted vCPU's exit latency.
+#
+# --isolate moves every thread that may move off --sut-cpu for the run and puts each back after
+# (what `tuna --isolate` or isolcpus= do on an edge host): on this kernel (PREEMPT_NONE) a
+# SCHED_FIFO thread that wakes waits for whatever kernel thread runs on its CPU to reach a
+# scheduling point, e.g. kdamond.0 (DAMON) for up to ~1 ms, kworkers for up to 3 ms.
 set -euo pipefail
 
 command_line="perf/latency.sh${*:+ $*}"
-search=1000,1500,2000,2500,3000 calls="" rounds=5 sut_cpu=1 gen_cpu=0 dma="" out="" build=1
+search=1000,1500,2000,2500,3000 calls="" rounds=5 sut_cpu=1 gen_cpu=0 dma="" out="" build=1 isolate=0
 repo=$(cd "$(dirname "$0")/.." && pwd)
 while [ $# -gt 0 ]; do
     case $1 in
@@ -34,6 +40,7 @@ while [ $# -gt 0 ]; do
         --sut-cpu) sut_cpu=$2; shift 2 ;;
         --gen-cpu) gen_cpu=$2; shift 2 ;;
         --cpu-dma-latency) dma=$2; shift 2 ;;
+        --isolate) isolate=1; shift ;;
         --out) out=$2; shift 2 ;;
         --no-build) build=0; shift ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -48,7 +55,35 @@ fi
 relay="${CARGO_TARGET_DIR:-target}/release/examples/relay"
 [ -n "$out" ] || out="perf/results/latency-$(date -u +%Y-%m-%d-%H%M).md"
 work=$(mktemp -d)
-trap 'rm -rf "$work"; [ -n "${dma_pid:-}" ] && kill "$dma_pid" 2>/dev/null || true' EXIT
+restore_affinity() { # puts every thread --isolate moved back on the CPUs it had
+    [ -f "$work/affinity" ] || return 0
+    while read -r tid mask; do taskset -pc "$mask" "$tid" >/dev/null 2>&1 || true; done <"$work/affinity"
+}
+trap 'restore_affinity; rm -rf "$work"; [ -n "${dma_pid:-}" ] && kill "$dma_pid" 2>/dev/null || true' EXIT
+
+isolation=none
+if [ "$isolate" = 1 ]; then
+    # What `tuna --cpus=SUT --isolate` or isolcpus= give a deployment: every thread that may move
+    # (user processes, kdamond, unbound kworkers...) leaves the SUT's CPU for the run; per-CPU
+    # kernel threads cannot and stay. Threads started later (the tool, handoff) inherit the mask
+    # from this shell, and the tool pins the SUT's thread to --sut-cpu itself.
+    others=$(seq 0 $(($(nproc --all) - 1)) | grep -vx "$sut_cpu" | paste -sd, -)
+    for tid in $(ps -eLo tid=); do
+        mask=$(taskset -pc "$tid" 2>/dev/null | sed 's/.*: //') || continue
+        [ -n "$mask" ] && echo "$tid $mask"
+    done >"$work/affinity.all"
+    moved=0 stayed=0
+    while read -r tid mask; do
+        if taskset -pc "$others" "$tid" >/dev/null 2>&1; then
+            echo "$tid $mask" >>"$work/affinity"
+            moved=$((moved + 1))
+        else
+            stayed=$((stayed + 1))
+        fi
+    done <"$work/affinity.all"
+    isolation="$moved threads moved to cpu $others for the run ($stayed per-CPU kernel threads cannot move)"
+    echo "latency: isolation: $isolation" >&2
+fi
 
 if [ -n "$dma" ]; then
     # The request holds while the file stays open; it ends with the holder.
@@ -113,8 +148,9 @@ median() { tr ' ' '\n' | grep -E '^[0-9]+$' | sort -n | awk '{ a[NR] = $1 } END 
     echo "# Relay latency at half of the maximum load"
     echo
     echo "Made by \`$command_line\` on $(date -u '+%Y-%m-%d %H:%M') UTC, handoff $(git rev-parse --short HEAD)."
-    echo "Host: $(nproc) CPUs, kernel $(uname -r); load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo "Host: $(nproc --all) CPUs, kernel $(uname -r); load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)."
     echo "cpu_dma_latency request: ${dma:-none}; cpuidle: $(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || echo '?')."
+    echo "Isolation of the SUT's CPU (\`--isolate\`): $isolation."
     echo
     echo "The SUT (handoff with 1 shard, or the bare forwarder) on cpu $sut_cpu, the generator on cpu $gen_cpu,"
     echo "SCHED_FIFO 10, 50 packets/s per direction per call, 100 µs slots, 10 s windows."

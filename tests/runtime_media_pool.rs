@@ -93,6 +93,27 @@ fn stop_strace(mut child: Child) {
     }
 }
 
+/// Waits until the audit file holds `n` `call_end` records.
+fn wait_for_call_ends(audit: &std::path::Path, n: usize, label: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let text = std::fs::read_to_string(audit).unwrap_or_default();
+        let ends = text
+            .lines()
+            .filter(|l| l.contains("\"type\":\"call_end\""))
+            .count();
+        if ends >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{label}: {ends} of {n} call_end records in {}",
+            audit.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// A `key=value` field of a log line, as a number.
 fn field(line: &str, key: &str) -> u64 {
     let start = line
@@ -147,9 +168,9 @@ fn calls_make_no_socket_system_calls() {
         for mut call in calls {
             hang_up_from_carrier(s.sip, &mut call, &carrier, &platform);
         }
-        // The relay's closes happen in the same loop turn as the BYE's 200; give a late one
-        // (old code: IORING_OP_CLOSE, close(2)) time to show.
-        std::thread::sleep(Duration::from_millis(200));
+        // Every call's end is on record (the warm one too): its media went back to the pool in
+        // that loop turn, so a close (old code: IORING_OP_CLOSE, close(2)) has happened by now.
+        wait_for_call_ends(&s.audit_path, CALLS + 1, &label);
         let after_fds = fd_count(pid);
         stop_strace(strace);
         let traced = std::fs::read_to_string(&trace).unwrap_or_default();
