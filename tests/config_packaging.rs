@@ -6,12 +6,11 @@
 //! - The systemd unit passes `systemd-analyze verify`, runs handoff as `Type=notify`, reloads
 //!   with SIGHUP, and gives a drain longer than the example's drain_s plus the BYEs' 64*T1.
 
+mod admin_support;
 mod runtime_support;
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::net::SocketAddr;
 
 use runtime_support::{Handoff, WAIT, setup};
 
@@ -39,12 +38,7 @@ fn metric_names(expr: &str) -> Vec<String> {
 }
 
 fn get_metrics(admin: SocketAddr) -> String {
-    let mut stream = TcpStream::connect_timeout(&admin, Duration::from_secs(5)).expect("connect");
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    write!(stream, "GET /metrics HTTP/1.0\r\nHost: handoff\r\n\r\n").unwrap();
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).unwrap();
-    reply
+    admin_support::request(admin, "GET", "/metrics", None, None, WAIT).body
 }
 
 #[test]
@@ -61,12 +55,7 @@ fn every_metric_the_grafana_dashboard_queries_is_published() {
 
     let s = setup("epoll", 33600, 1, 1);
     let admin: SocketAddr = "127.0.0.1:33690".parse().unwrap();
-    let text = std::fs::read_to_string(&s.config_path).unwrap();
-    std::fs::write(
-        &s.config_path,
-        text.replace("admin = \"off\"", &format!("admin = \"{admin}\"")),
-    )
-    .unwrap();
+    admin_support::with_admin(&s.config_path, admin, "");
     let mut handoff = Handoff::start(&s.config_path);
     handoff.wait_for_log("admin API listening", WAIT);
     let metrics = get_metrics(admin);

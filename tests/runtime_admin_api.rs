@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use admin_support::{Reply, parse_exposition, value};
+use admin_support::{Reply, parse_exposition, value, with_admin};
 use runtime_support::call::{Endpoint, establish, hang_up_from_carrier};
 use runtime_support::{BACKENDS, Handoff, WAIT, setup};
 
@@ -21,14 +21,6 @@ const ADMIN_PORT: u16 = 29400;
 /// One HTTP/1.0 request, read to the end (the server closes).
 fn http(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> Reply {
     admin_support::request(addr, method, path, token, None, WAIT)
-}
-
-/// Writes the config with the admin listener on `admin` (and `extra` lines in `[sbc]`).
-fn with_admin(config: &std::path::Path, admin: SocketAddr, extra: &str) {
-    let text = std::fs::read_to_string(config).unwrap();
-    assert!(text.contains("admin = \"off\""));
-    let text = text.replace("admin = \"off\"", &format!("admin = \"{admin}\"\n{extra}"));
-    std::fs::write(config, text).unwrap();
 }
 
 /// Polls `GET path` until `ready` holds (shards publish every 200 ms at most).

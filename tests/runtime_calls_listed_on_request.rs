@@ -40,12 +40,7 @@ fn calls_are_listed_as_of_the_request_on_both_backends() {
     for (i, io) in BACKENDS.iter().enumerate() {
         let s = setup(io, 29000 + i as u16 * 200, 2, 30);
         let admin = SocketAddr::from(([127, 0, 0, 1], ADMIN_PORT + i as u16));
-        let text = std::fs::read_to_string(&s.config_path).unwrap();
-        std::fs::write(
-            &s.config_path,
-            text.replace("admin = \"off\"", &format!("admin = \"{admin}\"")),
-        )
-        .unwrap();
+        admin_support::with_admin(&s.config_path, admin, "");
         let mut handoff = Handoff::start(&s.config_path);
         handoff.wait_for_log("admin API listening", WAIT);
         let carrier = Endpoint::new(s.carrier.try_clone().unwrap(), "carrier");

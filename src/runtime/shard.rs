@@ -342,25 +342,6 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
             &mut runtime,
             &mut dropped_sources,
         );
-        let calls_asked = status.calls_wanted.load(Ordering::Acquire);
-        let calls_wanted = calls_asked && now >= next_calls_rebuild;
-        if now >= next_snapshot || calls_wanted {
-            if calls_wanted {
-                status.calls_wanted.store(false, Ordering::Relaxed);
-                next_calls_rebuild = now.plus_millis(CALLS_REBUILT_EVERY.as_millis() as u64);
-            }
-            runtime.rtp = rtp_counters(media.stats());
-            publish_snapshot(
-                &core,
-                &status,
-                now,
-                &runtime,
-                &media,
-                &dropped_sources,
-                calls_wanted,
-            );
-            next_snapshot = now.plus_millis(SNAPSHOT_EVERY.as_millis() as u64);
-        }
         let next_ringback = media.tick(now, &mut backend);
         if let Err(e) = backend.flush() {
             return fail(backend, e);
@@ -373,6 +354,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                 .store(hep.packets_dropped(), Ordering::Relaxed);
         }
 
+        let mut stopping = false;
         if let Some(deadline) = drain_deadline {
             status
                 .teardowns_in_flight
@@ -426,21 +408,33 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
                     send_errors = io.send_errors,
                     "drained, stopping"
                 );
-                runtime.rtp = rtp_counters(media.stats());
-                publish_snapshot(
-                    &core,
-                    &status,
-                    now,
-                    &runtime,
-                    &media,
-                    &dropped_sources,
-                    true,
-                );
-                // The SIP port is free and nothing this thread armed is left when it returns.
-                backend.shut_down();
-                status.stopped.store(true, Ordering::Relaxed);
-                return Ok(backend);
+                stopping = true;
             }
+        }
+
+        let calls_asked = status.calls_wanted.load(Ordering::Acquire);
+        let rebuild = (calls_asked && now >= next_calls_rebuild) || stopping;
+        if now >= next_snapshot || rebuild {
+            if rebuild {
+                status.calls_wanted.store(false, Ordering::Relaxed);
+                next_calls_rebuild = now.plus_millis(CALLS_REBUILT_EVERY.as_millis() as u64);
+            }
+            publish_snapshot(
+                &core,
+                &status,
+                now,
+                &mut runtime,
+                &media,
+                &dropped_sources,
+                rebuild,
+            );
+            next_snapshot = now.plus_millis(SNAPSHOT_EVERY.as_millis() as u64);
+        }
+        if stopping {
+            // The SIP port is free and nothing this thread armed is left when it returns.
+            backend.shut_down();
+            status.stopped.store(true, Ordering::Relaxed);
+            return Ok(backend);
         }
 
         let mut sleep = MAX_SLEEP;
@@ -460,7 +454,7 @@ pub fn run_shard<B: Backend>(mut backend: B, setup: ShardSetup) -> Result<B, (B,
         if let Some(next) = core.poll_timeout() {
             sleep = sleep.min(Duration::from_nanos(next.0.saturating_sub(now.0)));
         }
-        if calls_asked && !calls_wanted {
+        if calls_asked && !rebuild {
             // Asked again within CALLS_REBUILT_EVERY: list them when that has passed.
             sleep = sleep.min(Duration::from_nanos(
                 next_calls_rebuild.0.saturating_sub(now.0),
@@ -577,11 +571,12 @@ fn publish_snapshot(
     core: &ShardCore,
     status: &ShardStatus,
     now: Time,
-    runtime: &RuntimeMetrics,
+    runtime: &mut RuntimeMetrics,
     media: &MediaRelay,
     dropped_sources: &DroppedSources,
     rebuild_calls: bool,
 ) {
+    runtime.rtp = rtp_counters(media.stats());
     let last = status.snapshot.load();
     let (calls, calls_built) = if rebuild_calls {
         let mut calls = core.live_calls(now);

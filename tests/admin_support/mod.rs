@@ -1,12 +1,22 @@
 //! What the tests of the admin API share: one HTTP/1.0 client call, and a strict reader of the
 //! Prometheus text exposition format (0.0.4) for the real binary's `/metrics`
-//! (runtime_admin_api, e2e_metrics_series, e2e_admin_dashboard).
+//! (runtime_admin_api, e2e_metrics_series, e2e_admin_dashboard, config_packaging...), and the
+//! config edit that turns the admin listener on.
 
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
+
+/// Rewrites a test config (`runtime_support::setup`'s, with `admin = "off"`) to put the admin
+/// listener on `admin`, with `extra` lines after it in `[sbc]`.
+pub fn with_admin(config: &std::path::Path, admin: SocketAddr, extra: &str) {
+    let text = std::fs::read_to_string(config).unwrap();
+    assert!(text.contains("admin = \"off\""), "{text}");
+    let text = text.replace("admin = \"off\"", &format!("admin = \"{admin}\"\n{extra}"));
+    std::fs::write(config, text).unwrap();
+}
 
 /// An HTTP reply: status, the header block, the body.
 pub struct Reply {
