@@ -95,6 +95,11 @@ struct Cli {
     /// receiver then use whatever CPU time the SUT leaves).
     #[arg(long)]
     generator_cpu: Option<usize>,
+    /// The generator's receiver polls its sockets without sleeping (yielding its CPU between
+    /// rounds) instead of waiting in epoll: the SUT's sends then never pay for waking it (on
+    /// loopback that wake-up, an IPI between vCPUs, is part of the SUT's send).
+    #[arg(long)]
+    generator_poll: bool,
     /// The generator's slot in µs: the packet interval is cut into slots and each slot's calls
     /// send together, so a slot's packets reach the SUT as one burst (1 ms slots at 1,000 calls:
     /// 100-packet bursts, whose queueing in the SUT is most of the measured latency). Must divide
@@ -926,7 +931,8 @@ fn drive(
             .collect::<Result<_, _>>()?;
         let stop = stop.clone();
         let cpu = cli.generator_cpu;
-        std::thread::spawn(move || receive(sockets, epoch, stop, cpu, &last_received_ns))
+        let poll = cli.generator_poll;
+        std::thread::spawn(move || receive(sockets, epoch, stop, cpu, poll, &last_received_ns))
     };
 
     let warmup = Duration::from_secs(cli.warmup);
@@ -1103,6 +1109,7 @@ fn receive(
     epoch: Instant,
     stop: Arc<AtomicBool>,
     cpu: Option<usize>,
+    poll: bool,
     last_received_ns: &AtomicU64,
 ) -> anyhow::Result<Received> {
     if let Some(cpu) = cpu {
@@ -1128,7 +1135,15 @@ fn receive(
         hop_ns: Histogram::new_with_bounds(1_000, 60_000_000_000, 3)?,
     };
     while !stop.load(Ordering::Relaxed) {
-        epoll.wait(&mut events, Some(Duration::from_millis(20)), &mut ready)?;
+        let wait = if poll {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(20)
+        };
+        epoll.wait(&mut events, Some(wait), &mut ready)?;
+        if poll && ready.is_empty() {
+            std::thread::yield_now();
+        }
         for &token in &ready {
             let fd = sockets[token as usize].as_raw_fd();
             loop {
