@@ -95,9 +95,10 @@ struct Cli {
     /// receiver then use whatever CPU time the SUT leaves).
     #[arg(long)]
     generator_cpu: Option<usize>,
-    /// The generator's receiver polls its sockets without sleeping (yielding its CPU between
-    /// rounds) instead of waiting in epoll: the SUT's sends then never pay for waking it (on
-    /// loopback that wake-up, an IPI between vCPUs, is part of the SUT's send).
+    /// The generator's receiver reads every socket in turn without epoll (yielding its CPU
+    /// after an empty round): its sockets then have no wait-queue entry, so the SUT's sends
+    /// (on loopback the delivery into the generator's socket is part of the send) wake nobody
+    /// and take no epoll lock the receiver also takes.
     #[arg(long)]
     generator_poll: bool,
     /// The generator's slot in µs: the packet interval is cut into slots and each slot's calls
@@ -1116,8 +1117,10 @@ fn receive(
         pin(cpu);
     }
     let epoll = Epoll::new()?;
-    for (token, socket) in sockets.iter().enumerate() {
-        epoll.add(socket, token as u64)?;
+    if !poll {
+        for (token, socket) in sockets.iter().enumerate() {
+            epoll.add(socket, token as u64)?;
+        }
     }
     let mut events = Vec::with_capacity(64);
     let mut ready = Vec::with_capacity(64);
@@ -1135,15 +1138,14 @@ fn receive(
         hop_ns: Histogram::new_with_bounds(1_000, 60_000_000_000, 3)?,
     };
     while !stop.load(Ordering::Relaxed) {
-        let wait = if poll {
-            Duration::ZERO
+        if poll {
+            // Every socket, no wait-queue entry on any: a delivery wakes nobody.
+            ready.clear();
+            ready.extend(0..sockets.len() as u64);
         } else {
-            Duration::from_millis(20)
-        };
-        epoll.wait(&mut events, Some(wait), &mut ready)?;
-        if poll && ready.is_empty() {
-            std::thread::yield_now();
+            epoll.wait(&mut events, Some(Duration::from_millis(20)), &mut ready)?;
         }
+        let mut got = 0;
         for &token in &ready {
             let fd = sockets[token as usize].as_raw_fd();
             loop {
@@ -1179,6 +1181,7 @@ fn receive(
                     Err(_) => 0,
                 };
                 let n = received_now;
+                got += n;
                 let now_ns = epoch.elapsed().as_nanos() as u64;
                 for (i, &(len, stamp_ns)) in batch.iter().enumerate().take(n) {
                     let payload = &data[i][..len.min(256)];
@@ -1214,6 +1217,9 @@ fn receive(
                     break;
                 }
             }
+        }
+        if poll && got == 0 {
+            std::thread::yield_now();
         }
     }
     Ok(received)
