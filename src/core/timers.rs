@@ -10,7 +10,7 @@
 //! that is forgotten.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::hash::Hash;
 
 use rustc_hash::FxHashMap;
@@ -39,15 +39,35 @@ pub trait TimerKey: Copy + Ord + Hash {
     }
 }
 
+/// Deadlines later than this many nanoseconds' bucket (2^26 ns, ~67 ms) wait in `later`.
+const BUCKET_SHIFT: u32 = 26;
+
+fn bucket(at: Time) -> u64 {
+    at.0 >> BUCKET_SHIFT
+}
+
 /// Deadlines by key, in deadline order.
 ///
 /// The map is the truth; the heap orders deadlines and may hold stale entries (a key moved or
 /// cancelled), skipped when they surface. Its top is always live, so `next_deadline` is a peek.
-/// Stale entries are bounded: the heap is rebuilt from the map when they outnumber live ones.
-/// (A sorted set with exact removal cost about three times as much per armed timer.)
+/// Stale entries are bounded: heap and buckets are rebuilt from the map when they outnumber
+/// live ones. (A sorted set with exact removal cost about three times as much per armed timer.)
+///
+/// Only deadlines before `horizon` are in the heap; later ones wait unsorted in ~67 ms buckets
+/// and enter the heap a bucket at a time, when the heap has run dry. A busy shard holds hundreds
+/// of thousands of timers, most of them 32 s windows (64*T1) that are cancelled or fire long
+/// after; kept out of the heap, they cost a push onto a vector instead of sifts through a heap
+/// of that size, and the heap the shard pops from stays small. Every heap entry is earlier than
+/// every bucketed one, so the heap's live top is still the earliest deadline, ties in key order.
 #[derive(Debug)]
 pub struct TimerTable<K: TimerKey> {
     heap: BinaryHeap<Reverse<(Time, K)>>,
+    later: BTreeMap<u64, Vec<(Time, K)>>,
+    /// Entries in `later`, stale ones included.
+    later_len: usize,
+    /// Deadlines from here on go to `later`: the start of the bucket after the last one moved
+    /// into the heap.
+    horizon: Time,
     deadlines: FxHashMap<K, Time>,
     groups: FxHashMap<u64, Vec<K>>,
 }
@@ -56,6 +76,9 @@ impl<K: TimerKey> Default for TimerTable<K> {
     fn default() -> Self {
         TimerTable {
             heap: BinaryHeap::new(),
+            later: BTreeMap::new(),
+            later_len: 0,
+            horizon: Time(0),
             deadlines: FxHashMap::default(),
             groups: FxHashMap::default(),
         }
@@ -78,8 +101,18 @@ impl<K: TimerKey> TimerTable<K> {
         {
             self.groups.entry(group).or_default().push(key);
         }
-        self.heap.push(Reverse((at, key)));
+        self.place(at, key);
         self.tidy();
+    }
+
+    /// Into the heap if before the horizon, else into its bucket.
+    fn place(&mut self, at: Time, key: K) {
+        if at < self.horizon {
+            self.heap.push(Reverse((at, key)));
+        } else {
+            self.later.entry(bucket(at)).or_default().push((at, key));
+            self.later_len += 1;
+        }
     }
 
     /// Disarms `key`; `false` if it was not armed.
@@ -151,21 +184,39 @@ impl<K: TimerKey> TimerTable<K> {
         live.into_iter().map(|(_, key)| key)
     }
 
-    /// Drops stale entries from the top of the heap (so the top is live), and rebuilds the heap
-    /// when stale entries outnumber live ones.
+    /// Drops stale entries from the top of the heap and, when the heap runs dry, moves the next
+    /// bucket in, until the top is live or nothing is armed; rebuilds heap and buckets when
+    /// stale entries outnumber live ones.
     fn tidy(&mut self) {
-        while let Some(&Reverse((at, key))) = self.heap.peek() {
-            if self.deadlines.get(&key) == Some(&at) {
+        if self.heap.len() + self.later_len > 2 * self.deadlines.len() + 64 {
+            self.heap.clear();
+            self.later.clear();
+            self.later_len = 0;
+            let live: Vec<(Time, K)> = self.deadlines.iter().map(|(k, at)| (*at, *k)).collect();
+            for (at, key) in live {
+                self.place(at, key);
+            }
+        }
+        loop {
+            while let Some(&Reverse((at, key))) = self.heap.peek() {
+                if self.deadlines.get(&key) == Some(&at) {
+                    break;
+                }
+                self.heap.pop();
+            }
+            if !self.heap.is_empty() {
                 break;
             }
-            self.heap.pop();
-        }
-        if self.heap.len() > 2 * self.deadlines.len() + 64 {
-            self.heap = self
-                .deadlines
-                .iter()
-                .map(|(key, at)| Reverse((*at, *key)))
-                .collect();
+            let Some((slot, entries)) = self.later.pop_first() else {
+                break;
+            };
+            self.later_len -= entries.len();
+            self.horizon = Time((slot + 1) << BUCKET_SHIFT);
+            for (at, key) in entries {
+                if self.deadlines.get(&key) == Some(&at) {
+                    self.heap.push(Reverse((at, key)));
+                }
+            }
         }
         if self.heap.capacity() > 1024 && self.heap.len() * 8 < self.heap.capacity() {
             self.heap.shrink_to(self.heap.len() * 2);
@@ -266,9 +317,10 @@ mod tests {
         }
         assert_eq!(table.len(), 1);
         assert!(
-            table.heap.len() <= 2 * table.len() + 64 + 1,
-            "{}",
-            table.heap.len()
+            table.heap.len() + table.later_len <= 2 * table.len() + 64 + 1,
+            "{} + {}",
+            table.heap.len(),
+            table.later_len
         );
         assert_eq!(table.next_deadline(), Some(ms(1_000_000)));
         assert!(table.groups.is_empty());
@@ -285,6 +337,59 @@ mod tests {
         assert_eq!(table.pop_expired(ms(100)), Some(Key::Shard));
         assert_eq!(table.pop_expired(ms(100)), None);
         assert_eq!(table.next_deadline(), None);
+    }
+
+    /// Random sets, moves, cancels and pops over a minute of deadlines (many buckets), against
+    /// the plain model: a sorted set of (deadline, key) that is updated exactly.
+    #[test]
+    fn fires_as_a_sorted_set_would_across_buckets() {
+        use std::collections::BTreeSet;
+        let mut table = TimerTable::new();
+        let mut model: BTreeSet<(Time, Key)> = BTreeSet::new();
+        let mut armed: FxHashMap<Key, Time> = FxHashMap::default();
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        let mut now = ms(0);
+        for _ in 0..50_000 {
+            let key = Key::Call {
+                call: next(300),
+                what: next(3) as u8,
+            };
+            match next(10) {
+                0..=5 => {
+                    let at = Time(now.0 + next(60_000) * 1_000_000 + next(1_000_000));
+                    if let Some(old) = armed.insert(key, at) {
+                        model.remove(&(old, key));
+                    }
+                    model.insert((at, key));
+                    table.set(key, at);
+                }
+                6 => {
+                    let was = armed.remove(&key);
+                    if let Some(old) = was {
+                        model.remove(&(old, key));
+                    }
+                    assert_eq!(table.cancel(key), was.is_some());
+                }
+                _ => {
+                    now = Time(now.0 + next(200) * 1_000_000);
+                    loop {
+                        let expected = model.first().copied().filter(|(at, _)| *at <= now);
+                        assert_eq!(table.pop_expired(now), expected.map(|(_, k)| k));
+                        let Some(first) = expected else { break };
+                        model.remove(&first);
+                        armed.remove(&first.1);
+                    }
+                }
+            }
+            assert_eq!(table.next_deadline(), model.first().map(|(at, _)| *at));
+            assert_eq!(table.len(), model.len());
+        }
     }
 
     #[test]
