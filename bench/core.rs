@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use handoff::core::{Output, ShardCore, ShardId, Time};
 use handoff::sim::{offer_sdp, standard_config};
-use handoff::sip::{HeaderName, Message, Method, RequestBuilder, response_to};
+use handoff::sip::{Method, RequestBuilder};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
@@ -133,33 +133,15 @@ fn invite(i: u64) -> Vec<u8> {
 }
 
 fn answer(request: &[u8], status: StatusCode, sdp: bool) -> Vec<u8> {
-    let message = Message::parse(request).expect("handoff sent a parseable request");
-    let mut builder = response_to(&message, status, "OK")
-        .to_tag("platformtag")
-        .header("Contact", format!("<sip:platform@{PLATFORM}>"));
-    if sdp {
-        builder = builder.body("application/sdp", offer_sdp("10.0.0.2", 5000));
-    }
-    builder.build().expect("bench response builds")
+    let contact = format!("<sip:platform@{PLATFORM}>");
+    let sdp = sdp.then(|| offer_sdp("10.0.0.2", 5000));
+    handoff::sim::one_shard::answer(request, status, &contact, sdp)
 }
 
 /// A request from the carrier inside the dialog of `ok` (handoff's 200 to its INVITE).
 fn carrier_request(ok: &[u8], method: Method, cseq: u32, i: u64) -> Vec<u8> {
-    let message = Message::parse(ok).expect("handoff sent a parseable 200");
-    let header =
-        |name| String::from_utf8_lossy(message.header(name).unwrap_or_default()).into_owned();
-    RequestBuilder::new(method, "sip:handoff@10.0.0.10:5060")
-        .header(
-            "Via",
-            format!("SIP/2.0/UDP {CARRIER};branch=z9hG4bKd{i}-{cseq}"),
-        )
-        .header("Max-Forwards", "70")
-        .header("From", header(HeaderName::From))
-        .header("To", header(HeaderName::To))
-        .header("Call-ID", header(HeaderName::CallId))
-        .header("CSeq", format!("{cseq} {}", method.as_str()))
-        .build()
-        .expect("bench request builds")
+    let branch = format!("z9hG4bKd{i}-{cseq}");
+    handoff::sim::one_shard::in_dialog_request(ok, method, cseq, addr(CARRIER), &branch)
 }
 
 /// Setup of call `i` up to both ACKs; returns handoff's 200 toward the carrier.

@@ -10,12 +10,11 @@
 //! maps; their capacity is reused).
 
 use std::alloc::System;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
-use handoff::core::{Output, ShardCore, ShardId, Time};
+use handoff::sim::one_shard::{OneShard, in_dialog_request};
 use handoff::sim::{offer_sdp, standard_config};
-use handoff::sip::{HeaderName, Message, Method, RequestBuilder, response_to};
+use handoff::sip::{Method, RequestBuilder};
 use handoff::vocab::StatusCode;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
@@ -27,62 +26,13 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 const BUDGET: usize = 3_100;
 const CALLS: u64 = 2_000;
 
-const CARRIER: &str = "10.0.0.1:5060";
-const PLATFORM: &str = "10.0.0.2:5060";
+const CARRIER: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 5060));
+const PLATFORM: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 5060));
 
-fn addr(text: &str) -> SocketAddr {
-    text.parse().expect("test address")
-}
-
-struct Shard {
-    core: ShardCore,
-    now: Time,
-    sent: Vec<(SocketAddr, Vec<u8>)>,
-}
-
-impl Shard {
-    fn new() -> Shard {
-        let mut config = standard_config();
-        config.sbc.media_ports = (10000, 60000);
-        Shard {
-            core: ShardCore::new(ShardId(0), 1, Arc::new(config), 42),
-            now: Time::ZERO,
-            sent: Vec::new(),
-        }
-    }
-
-    fn drain(&mut self) {
-        while let Some(output) = self.core.poll_output() {
-            if let Output::Transmit(t) = output {
-                self.sent.push((t.to, t.payload));
-            }
-        }
-    }
-
-    fn deliver(&mut self, from: &str, payload: &[u8]) {
-        self.core.handle_datagram(self.now, addr(from), payload);
-        self.drain();
-    }
-
-    fn advance(&mut self, ms: u64) {
-        self.now = self.now.plus_millis(ms);
-        while self.core.poll_timeout().is_some_and(|at| at <= self.now) {
-            self.core.handle_timeout(self.now);
-            self.drain();
-        }
-    }
-
-    fn take_sent(&mut self, to: &str, prefix: &[u8]) -> Vec<u8> {
-        let to = addr(to);
-        let index = self
-            .sent
-            .iter()
-            .rposition(|(dest, p)| *dest == to && p.starts_with(prefix))
-            .unwrap_or_else(|| panic!("handoff sent no {:?}", String::from_utf8_lossy(prefix)));
-        let payload = self.sent.swap_remove(index).1;
-        self.sent.clear();
-        payload
-    }
+fn new_shard() -> OneShard {
+    let mut config = standard_config();
+    config.sbc.media_ports = (10000, 60000);
+    OneShard::new(config, 42)
 }
 
 fn invite(i: u64) -> Vec<u8> {
@@ -101,40 +51,21 @@ fn invite(i: u64) -> Vec<u8> {
 }
 
 fn answer(request: &[u8], status: StatusCode, sdp: bool) -> Vec<u8> {
-    let message = Message::parse(request).expect("handoff sent a parseable request");
-    let mut builder = response_to(&message, status, "OK")
-        .to_tag("platformtag")
-        .header("Contact", format!("<sip:platform@{PLATFORM}>"));
-    if sdp {
-        builder = builder.body("application/sdp", offer_sdp("10.0.0.2", 5000));
-    }
-    builder.build().expect("response builds")
+    let contact = format!("<sip:platform@{PLATFORM}>");
+    let sdp = sdp.then(|| offer_sdp("10.0.0.2", 5000));
+    handoff::sim::one_shard::answer(request, status, &contact, sdp)
 }
 
 fn carrier_request(ok: &[u8], method: Method, cseq: u32, i: u64) -> Vec<u8> {
-    let message = Message::parse(ok).expect("handoff sent a parseable 200");
-    let header =
-        |name| String::from_utf8_lossy(message.header(name).unwrap_or_default()).into_owned();
-    RequestBuilder::new(method, "sip:handoff@10.0.0.10:5060")
-        .header(
-            "Via",
-            format!("SIP/2.0/UDP {CARRIER};branch=z9hG4bKd{i}-{cseq}"),
-        )
-        .header("Max-Forwards", "70")
-        .header("From", header(HeaderName::From))
-        .header("To", header(HeaderName::To))
-        .header("Call-ID", header(HeaderName::CallId))
-        .header("CSeq", format!("{cseq} {}", method.as_str()))
-        .build()
-        .expect("request builds")
+    in_dialog_request(ok, method, cseq, CARRIER, &format!("z9hG4bKd{i}-{cseq}"))
 }
 
-fn setup(shard: &mut Shard, i: u64) -> Vec<u8> {
+fn setup(shard: &mut OneShard, i: u64) -> Vec<u8> {
     shard.deliver(CARRIER, &invite(i));
-    let invite_b = shard.take_sent(PLATFORM, b"INVITE ");
+    let invite_b = shard.take_latest(PLATFORM, b"INVITE ");
     shard.deliver(PLATFORM, &answer(&invite_b, StatusCode::RINGING, false));
     shard.deliver(PLATFORM, &answer(&invite_b, StatusCode::OK, true));
-    let ok = shard.take_sent(CARRIER, b"SIP/2.0 200");
+    let ok = shard.take_latest(CARRIER, b"SIP/2.0 200");
     shard.deliver(CARRIER, &carrier_request(&ok, Method::Ack, 1, i));
     ok
 }
@@ -148,13 +79,13 @@ fn live(region: &Region<'_, System>) -> usize {
 
 #[test]
 fn an_established_call_holds_under_the_budget_in_the_core() {
-    let mut shard = Shard::new();
+    let mut shard = new_shard();
     shard.advance(1);
     // One call first, ended and reaped: the shard's fixed structures (maps' first buckets, the
     // outputs queue) are then allocated outside the measured region.
     let ok = setup(&mut shard, u64::MAX);
     shard.deliver(CARRIER, &carrier_request(&ok, Method::Bye, 2, u64::MAX));
-    let bye = shard.take_sent(PLATFORM, b"BYE ");
+    let bye = shard.take_latest(PLATFORM, b"BYE ");
     shard.deliver(PLATFORM, &answer(&bye, StatusCode::OK, false));
     shard.advance(64 * 500 + 5_000);
     shard.sent = Vec::new();
@@ -200,11 +131,11 @@ fn an_established_call_holds_under_the_budget_in_the_core() {
     );
 }
 
-fn end_all(shard: &mut Shard, oks: &[Vec<u8>], first: u64) {
+fn end_all(shard: &mut OneShard, oks: &[Vec<u8>], first: u64) {
     for (i, ok) in oks.iter().enumerate() {
         let n = first + i as u64;
         shard.deliver(CARRIER, &carrier_request(ok, Method::Bye, 2, n));
-        let bye = shard.take_sent(PLATFORM, b"BYE ");
+        let bye = shard.take_latest(PLATFORM, b"BYE ");
         shard.deliver(PLATFORM, &answer(&bye, StatusCode::OK, false));
     }
     shard.advance(64 * 500 + 5_000);

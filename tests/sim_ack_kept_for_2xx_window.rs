@@ -12,86 +12,23 @@
 //! window, and forgets it after: a 2xx "retransmitted" later is answered by nobody, the call
 //! stays up and ends normally.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
-use handoff::core::{Output, ShardCore, ShardId, Time};
+use handoff::core::Time;
+use handoff::sim::one_shard::{OneShard, answer, in_dialog_request};
 use handoff::sim::{offer_sdp, standard_config};
-use handoff::sip::{HeaderName, Message, Method, RequestBuilder, response_to};
+use handoff::sip::{Message, Method, RequestBuilder, response_to};
 use handoff::vocab::StatusCode;
 
-const CARRIER: &str = "10.0.0.1:5060";
-const PLATFORM: &str = "10.0.0.2:5060";
+const CARRIER: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 5060));
+const PLATFORM: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 5060));
 /// `standard_config`'s T1 (RFC 3261's default, 500 ms).
 const T1_MS: u64 = 500;
 
-fn addr(text: &str) -> SocketAddr {
-    text.parse().expect("test address")
-}
-
-struct Shard {
-    core: ShardCore,
-    now: Time,
-    sent: Vec<(SocketAddr, Vec<u8>)>,
-}
-
-impl Shard {
-    fn new() -> Shard {
-        let config = standard_config();
-        assert_eq!(config.sbc.timers.t1_ms, T1_MS);
-        Shard {
-            core: ShardCore::new(ShardId(0), 1, Arc::new(config), 7),
-            now: Time::ZERO,
-            sent: Vec::new(),
-        }
-    }
-
-    fn drain(&mut self) {
-        while let Some(output) = self.core.poll_output() {
-            if let Output::Transmit(t) = output {
-                self.sent.push((t.to, t.payload));
-            }
-        }
-    }
-
-    fn deliver(&mut self, from: &str, payload: &[u8]) {
-        self.core.handle_datagram(self.now, addr(from), payload);
-        self.drain();
-        self.core.check_invariants();
-    }
-
-    /// Time passes to `at` ms, firing every timer due on the way.
-    fn advance_to(&mut self, at: u64) {
-        let target = Time::from_millis(at);
-        while let Some(due) = self.core.poll_timeout().filter(|due| *due <= target) {
-            self.now = due.max(self.now);
-            self.core.handle_timeout(self.now);
-            self.drain();
-        }
-        self.now = target;
-        self.core.check_invariants();
-    }
-
-    /// Everything sent to `to` that starts with `prefix`, taken out of the sent list.
-    fn take_all(&mut self, to: &str, prefix: &[u8]) -> Vec<Vec<u8>> {
-        let to = addr(to);
-        let (taken, kept) = std::mem::take(&mut self.sent)
-            .into_iter()
-            .partition(|(dest, p)| *dest == to && p.starts_with(prefix));
-        self.sent = kept;
-        taken.into_iter().map(|(_, p)| p).collect()
-    }
-
-    fn take_one(&mut self, to: &str, prefix: &[u8]) -> Vec<u8> {
-        let mut all = self.take_all(to, prefix);
-        assert_eq!(
-            all.len(),
-            1,
-            "expected one {:?} to {to}",
-            String::from_utf8_lossy(prefix)
-        );
-        all.remove(0)
-    }
+fn new_shard() -> OneShard {
+    let config = standard_config();
+    assert_eq!(config.sbc.timers.t1_ms, T1_MS);
+    OneShard::new(config, 7).checking_invariants()
 }
 
 fn invite() -> Vec<u8> {
@@ -109,37 +46,23 @@ fn invite() -> Vec<u8> {
 }
 
 fn ok_to(request: &[u8]) -> Vec<u8> {
-    let message = Message::parse(request).expect("handoff sent a parseable request");
-    response_to(&message, StatusCode::OK, "OK")
-        .to_tag("platformtag")
-        .header("Contact", format!("<sip:platform@{PLATFORM}>"))
-        .body("application/sdp", offer_sdp("10.0.0.2", 5000))
-        .build()
-        .expect("200 builds")
+    let contact = format!("<sip:platform@{PLATFORM}>");
+    answer(
+        request,
+        StatusCode::OK,
+        &contact,
+        Some(offer_sdp("10.0.0.2", 5000)),
+    )
 }
 
 fn carrier_request(ok: &[u8], method: Method, cseq: u32) -> Vec<u8> {
-    let message = Message::parse(ok).expect("handoff sent a parseable 200");
-    let header =
-        |name| String::from_utf8_lossy(message.header(name).unwrap_or_default()).into_owned();
-    RequestBuilder::new(method, "sip:handoff@10.0.0.10:5060")
-        .header(
-            "Via",
-            format!("SIP/2.0/UDP {CARRIER};branch=z9hG4bKwin-{cseq}"),
-        )
-        .header("Max-Forwards", "70")
-        .header("From", header(HeaderName::From))
-        .header("To", header(HeaderName::To))
-        .header("Call-ID", header(HeaderName::CallId))
-        .header("CSeq", format!("{cseq} {}", method.as_str()))
-        .build()
-        .expect("request builds")
+    in_dialog_request(ok, method, cseq, CARRIER, &format!("z9hG4bKwin-{cseq}"))
 }
 
 /// A call up at t = 1 s: handoff ACKed the platform's 200 once; returns (the 200 the platform
 /// sent, handoff's ACK, handoff's 200 to the carrier).
-fn call_up(shard: &mut Shard) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
-    shard.advance_to(1_000);
+fn call_up(shard: &mut OneShard) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    shard.advance_to(Time::from_millis(1_000));
     shard.deliver(CARRIER, &invite());
     let invite_b = shard.take_one(PLATFORM, b"INVITE ");
     let ok_b = ok_to(&invite_b);
@@ -154,7 +77,7 @@ fn call_up(shard: &mut Shard) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
 
 #[test]
 fn a_2xx_retransmitted_within_64_t1_gets_the_same_ack_again() {
-    let mut shard = Shard::new();
+    let mut shard = new_shard();
     let (ok_b, ack, _) = call_up(&mut shard);
     // The UAS's retransmission schedule (13.3.1.4): T1, 2*T1, 4*T1, then every T2, up to
     // 64*T1 after the first 2xx (sent at 1 s). Each one that reaches handoff is ACKed with the
@@ -165,7 +88,7 @@ fn a_2xx_retransmitted_within_64_t1_gets_the_same_ack_again() {
         1_000 + 7 * T1_MS,
         1_000 + 64 * T1_MS - 100,
     ] {
-        shard.advance_to(at);
+        shard.advance_to(Time::from_millis(at));
         shard.deliver(PLATFORM, &ok_b);
         let again = shard.take_one(PLATFORM, b"ACK ");
         assert_eq!(
@@ -182,13 +105,13 @@ fn a_2xx_retransmitted_within_64_t1_gets_the_same_ack_again() {
 
 #[test]
 fn a_2xx_after_the_window_is_harmless_and_the_call_goes_on() {
-    let mut shard = Shard::new();
+    let mut shard = new_shard();
     let (ok_b, _, ok_a) = call_up(&mut shard);
     // Past 64*T1 (and past the client transaction's Timer M): the UAS has stopped
     // retransmitting; handoff no longer keeps the ACK. A stray copy of the 2xx arriving now
     // (a duplicate delayed in the network) is not ACKed again, not relayed, and ends nothing.
     for at in [1_000 + 64 * T1_MS + 1, 1_000 + 64 * T1_MS + 10_000] {
-        shard.advance_to(at);
+        shard.advance_to(Time::from_millis(at));
         shard.deliver(PLATFORM, &ok_b);
         assert!(
             shard.take_all(PLATFORM, b"ACK ").is_empty(),

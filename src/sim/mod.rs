@@ -33,6 +33,7 @@ pub mod faulty_sweep;
 pub mod glare_flows;
 pub mod golden;
 mod net;
+pub mod one_shard;
 pub mod replaces_flows;
 pub mod scenarios;
 pub mod targets_flows;
